@@ -1,0 +1,1 @@
+//! The embedded Infrahub-compatible store (in progress).
