@@ -1,0 +1,182 @@
+//! What a run needs from the data store, independent of how it is reached.
+//!
+//! The host imports (`nodes`, `graphql`, `pools`) are implemented once, over
+//! this trait; the embedded store and a remote Infrahub are two
+//! implementations of it, and a recording double serves the runtime's own
+//! tests. Every method takes the branch explicitly: the branch is fixed by the
+//! host per run and never chosen by a plugin.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Why a backend operation failed, in the categories a plugin can act on.
+///
+/// These map one-to-one onto the contract's `error-kind`, so a backend
+/// failure reaches the plugin as a typed error rather than a trap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The node, pool or kind does not exist.
+    NotFound,
+    /// The backend refused the data.
+    Validation,
+    /// The operation is not allowed.
+    PermissionDenied,
+    /// A pool is exhausted or a budget spent.
+    LimitExceeded,
+    /// The backend is unreachable or failed; a retry may succeed.
+    Backend,
+    /// The request was malformed.
+    InvalidInput,
+    /// Conflicting writes or reservations.
+    Conflict,
+}
+
+/// A failed backend operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BackendError {
+    /// The category of the failure.
+    pub kind: ErrorKind,
+    /// What happened, with the names needed to act on it.
+    pub message: String,
+}
+
+impl BackendError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A stored node, as the backend identifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRef {
+    /// Unique id.
+    pub id: String,
+    /// Schema kind.
+    pub kind: String,
+    /// Human-friendly id components (empty when the kind has none).
+    pub hfid: Vec<String>,
+}
+
+/// A pool addressed by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolSelector {
+    /// The pool node's id.
+    Id(String),
+    /// The pool's name.
+    Name(String),
+}
+
+/// A request for the next prefix of an IP prefix pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrefixAllocation {
+    /// The pool to allocate from.
+    pub pool: PoolSelector,
+    /// Reservation key: the same identifier yields the same prefix.
+    pub identifier: Option<String>,
+    /// Length of the prefix; the pool default when absent.
+    pub prefix_length: Option<u8>,
+    /// `prefix` or `address`; the pool default when absent.
+    pub member_type: Option<String>,
+    /// Kind of the created node; the pool default when absent.
+    pub prefix_type: Option<String>,
+    /// Extra attributes of the created node, in input form.
+    pub data: Option<Value>,
+}
+
+/// A request for the next address of an IP address pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressAllocation {
+    /// The pool to allocate from.
+    pub pool: PoolSelector,
+    /// Reservation key: the same identifier yields the same address.
+    pub identifier: Option<String>,
+    /// Prefix length of the created address; the pool default when absent.
+    pub prefix_length: Option<u8>,
+    /// Kind of the created node; the pool default when absent.
+    pub address_type: Option<String>,
+    /// Extra attributes of the created node, in input form.
+    pub data: Option<Value>,
+}
+
+/// What a pool handed out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Allocated {
+    /// The created (or reserved) node.
+    pub node: NodeRef,
+    /// The prefix or address in canonical text form.
+    pub value: String,
+}
+
+/// The operations a generator run performs against a data store.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Runs a read-only GraphQL query; returns the response's `data`.
+    async fn query(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+    ) -> Result<Value, BackendError>;
+
+    /// `<Kind>Upsert` with `data` in Infrahub's input form.
+    async fn upsert(&self, branch: &str, kind: &str, data: &Value)
+    -> Result<NodeRef, BackendError>;
+
+    /// `<Kind>Update`; `data` carries `id` or `hfid`.
+    async fn update(&self, branch: &str, kind: &str, data: &Value)
+    -> Result<NodeRef, BackendError>;
+
+    /// `<Kind>Delete` of the node `id`.
+    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError>;
+
+    /// Every node of `kind` matching `filters` (all pages), in Infrahub's query
+    /// shape, with the cardinality-many relationships named in `include`.
+    async fn filters(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<Value>, BackendError>;
+
+    /// `RelationshipAdd` of `peers` to relationship `name` of node `id`.
+    async fn relationship_add(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError>;
+
+    /// `RelationshipRemove` of `peers` from relationship `name` of node `id`.
+    async fn relationship_remove(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError>;
+
+    /// The next free prefix of a prefix pool (or the one reserved under the
+    /// request's identifier).
+    async fn allocate_prefix(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+    ) -> Result<Allocated, BackendError>;
+
+    /// The next free address of an address pool (or the reserved one).
+    async fn allocate_address(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+    ) -> Result<Allocated, BackendError>;
+}

@@ -1,0 +1,86 @@
+//! `infragen:generator/graphql`: read-only queries.
+
+use async_graphql_parser::types::OperationType;
+
+use super::{HostError, HostState, parse_json_object};
+use crate::contract::v0_1::{ErrorKind, infragen};
+
+impl infragen::generator::graphql::Host for HostState {
+    async fn query(&mut self, document: String, variables: String) -> Result<String, HostError> {
+        self.run
+            .begin_call("graphql.query", document.len() + variables.len())?;
+        let variables = parse_json_object("the query variables", &variables)?;
+        let data = self
+            .run
+            .on_backend(move |backend, branch| async move {
+                // Parsed on the worker too: the parser guards its recursion
+                // by measuring the native stack.
+                refuse_writes(&document)?;
+                Ok(backend.query(&branch, &document, &variables).await?)
+            })
+            .await?;
+        let response = data.to_string();
+        self.run.check_response("graphql.query", response.len())?;
+        Ok(response)
+    }
+}
+
+/// Refuses documents that do not parse or that contain a mutation or a
+/// subscription: writes must go through `nodes`, where they are tracked and
+/// checked against the generator's policy.
+fn refuse_writes(document: &str) -> Result<(), HostError> {
+    let parsed = async_graphql_parser::parse_query(document)
+        .map_err(|error| HostError::invalid_input(format!("the query does not parse: {error}")))?;
+    for (name, operation) in parsed.operations.iter() {
+        let kind = match operation.node.ty {
+            OperationType::Query => continue,
+            OperationType::Mutation => "mutation",
+            OperationType::Subscription => "subscription",
+        };
+        let name = name.map(|name| format!(" `{name}`")).unwrap_or_default();
+        return Err(HostError::guest(
+            ErrorKind::PermissionDenied,
+            format!(
+                "graphql.query is read-only but the document contains the {kind}{name}; \
+                 write through nodes.upsert, nodes.update or nodes.delete so the write is tracked"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(result: Result<(), HostError>) -> String {
+        match result {
+            Err(HostError::Guest(error)) => error.message,
+            other => panic!("expected a guest error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn queries_pass() {
+        assert!(
+            refuse_writes("query Q($n: String!) { NetworkDevice(name__value: $n) { count } }")
+                .is_ok()
+        );
+        assert!(refuse_writes("{ InfrahubInfo { version } }").is_ok());
+    }
+
+    #[test]
+    fn a_mutation_anywhere_in_the_document_is_refused_by_name() {
+        let document = "query A { X { count } } mutation Sneaky { NetworkDeviceDelete(data: {id: \"1\"}) { ok } }";
+        assert_eq!(
+            message(refuse_writes(document)),
+            "graphql.query is read-only but the document contains the mutation `Sneaky`; \
+             write through nodes.upsert, nodes.update or nodes.delete so the write is tracked"
+        );
+    }
+
+    #[test]
+    fn an_unparsable_document_is_invalid_input() {
+        assert!(message(refuse_writes("query {")).starts_with("the query does not parse"));
+    }
+}

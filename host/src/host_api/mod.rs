@@ -1,0 +1,394 @@
+//! The host side of the contract's imports, one module per WIT interface
+//! (`graphql`, `nodes`, `pools`, `tracking`, `logging`), over a [`Backend`].
+//!
+//! Every call is counted and its arguments measured *before* anything is done
+//! with them, every response measured before it is handed to the guest. A
+//! call beyond a limit is a [`Violation`]: it traps and ends the run, so a
+//! plugin cannot catch it and carry on. Failures a generator may legitimately
+//! handle (a node not found, a validation error) come back as the contract's
+//! typed `error` instead.
+
+mod graphql;
+mod logging;
+mod nodes;
+mod pools;
+mod tracking;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::backend::{self, Backend, BackendError};
+use crate::contract::v0_1::{Error as WitError, ErrorKind as WitErrorKind, infragen};
+use crate::policy::{ByteSize, SandboxLimits, WritePolicy};
+use crate::tracking::Tracker;
+
+/// A refused host call: the run ends with a trap carrying this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    /// Too many host calls in one run.
+    #[error("the run exceeded its limit of {limit} host calls")]
+    HostCallLimit {
+        /// The configured limit.
+        limit: u64,
+    },
+    /// One call's arguments were too large.
+    #[error(
+        "the guest passed {size} bytes to `{function}`, over the limit of {limit} per host call"
+    )]
+    ArgumentTooLarge {
+        /// The import called.
+        function: &'static str,
+        /// Bytes passed.
+        size: u64,
+        /// The configured limit.
+        limit: ByteSize,
+    },
+    /// One call's response was too large to hand to the guest.
+    #[error("the response of `{function}` is {size} bytes, over the limit of {limit}")]
+    ResponseTooLarge {
+        /// The import called.
+        function: &'static str,
+        /// Bytes of the response.
+        size: u64,
+        /// The configured limit.
+        limit: ByteSize,
+    },
+    /// The run logged more than its cap.
+    #[error("the run's log exceeded its cap of {limit}")]
+    LogCap {
+        /// The configured cap.
+        limit: ByteSize,
+    },
+}
+
+/// The outcome of a host function that can fail in two ways: a typed error
+/// handed back to the guest, or a violation that ends the run.
+#[derive(Debug)]
+pub enum HostError {
+    /// Returned to the guest as the contract's `error`.
+    Guest(WitError),
+    /// Traps: the run ends.
+    Violation(Violation),
+}
+
+impl HostError {
+    pub(crate) fn guest(kind: WitErrorKind, message: impl Into<String>) -> Self {
+        HostError::Guest(WitError {
+            kind,
+            message: message.into(),
+        })
+    }
+
+    pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
+        Self::guest(WitErrorKind::InvalidInput, message)
+    }
+}
+
+impl From<Violation> for HostError {
+    fn from(violation: Violation) -> Self {
+        HostError::Violation(violation)
+    }
+}
+
+impl From<BackendError> for HostError {
+    fn from(error: BackendError) -> Self {
+        let kind = match error.kind {
+            backend::ErrorKind::NotFound => WitErrorKind::NotFound,
+            backend::ErrorKind::Validation => WitErrorKind::Validation,
+            backend::ErrorKind::PermissionDenied => WitErrorKind::PermissionDenied,
+            backend::ErrorKind::LimitExceeded => WitErrorKind::LimitExceeded,
+            backend::ErrorKind::Backend => WitErrorKind::Backend,
+            backend::ErrorKind::InvalidInput => WitErrorKind::InvalidInput,
+            backend::ErrorKind::Conflict => WitErrorKind::Conflict,
+        };
+        Self::guest(kind, error.message)
+    }
+}
+
+impl infragen::generator::types::Host for HostState {
+    fn convert_error(&mut self, error: HostError) -> wasmtime::Result<WitError> {
+        match error {
+            HostError::Guest(error) => Ok(error),
+            HostError::Violation(violation) => Err(wasmtime::Error::new(violation)),
+        }
+    }
+}
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Fine detail.
+    Trace,
+    /// Diagnostics.
+    Debug,
+    /// Progress.
+    Info,
+    /// Something unexpected that did not stop the run.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// One line of a run's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// Severity.
+    pub level: LogLevel,
+    /// The text the plugin logged.
+    pub message: String,
+}
+
+/// The log of one run, capped in bytes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunLog {
+    /// The lines kept, in order.
+    pub lines: Vec<LogLine>,
+    /// Bytes of message text kept.
+    pub bytes: u64,
+    /// Whether lines were dropped at the cap.
+    pub truncated: bool,
+}
+
+/// An untracked attribute write made by `stamp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stamp {
+    /// Kind of the stamped node.
+    pub kind: String,
+    /// Id of the stamped node.
+    pub id: String,
+    /// The attribute written.
+    pub attribute: String,
+    /// Whether the value changed (an unchanged stamp writes nothing).
+    pub changed: bool,
+}
+
+/// Memory and table limits of a run, recording what was refused so the run's
+/// error can say "memory" with the numbers rather than a bare trap.
+pub(crate) struct RunLimiter {
+    memory_limit: u64,
+    table_elements_limit: u64,
+    pub(crate) refused_memory_growth: Option<u64>,
+}
+
+/// Memory growth beyond the run's cap.
+#[derive(Debug, thiserror::Error)]
+#[error("the guest tried to grow its memory to {desired} bytes, over the memory limit of {limit}")]
+pub(crate) struct MemoryExceeded {
+    pub(crate) desired: u64,
+    pub(crate) limit: ByteSize,
+}
+
+impl ResourceLimiter for RunLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let desired = desired as u64;
+        if desired > self.memory_limit {
+            self.refused_memory_growth = Some(desired);
+            return Err(wasmtime::Error::new(MemoryExceeded {
+                desired,
+                limit: ByteSize(self.memory_limit),
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired as u64 <= self.table_elements_limit)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+
+    fn tables(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        8
+    }
+}
+
+/// Everything a run's store holds: the WASI context, the limiter and the
+/// run's own state.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: RunLimiter,
+    pub(crate) run: RunState,
+}
+
+/// Who is running, against what, and what it has done so far.
+pub(crate) struct RunState {
+    pub(crate) generator: String,
+    pub(crate) branch: String,
+    pub(crate) target_id: String,
+    pub(crate) target_label: String,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) limits: SandboxLimits,
+    pub(crate) writes: WritePolicy,
+    pub(crate) tracker: Tracker,
+    pub(crate) log: RunLog,
+    pub(crate) stamps: Vec<Stamp>,
+    pub(crate) host_calls: u64,
+}
+
+impl RunState {
+    /// Counts a call and checks the total size of its arguments.
+    pub(crate) fn begin_call(
+        &mut self,
+        function: &'static str,
+        argument_bytes: usize,
+    ) -> Result<(), Violation> {
+        self.host_calls += 1;
+        if self.host_calls > self.limits.max_host_calls {
+            return Err(Violation::HostCallLimit {
+                limit: self.limits.max_host_calls,
+            });
+        }
+        let size = argument_bytes as u64;
+        if size > self.limits.max_argument_bytes {
+            return Err(Violation::ArgumentTooLarge {
+                function,
+                size,
+                limit: ByteSize(self.limits.max_argument_bytes),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the size of a response before it is handed to the guest.
+    pub(crate) fn check_response(
+        &self,
+        function: &'static str,
+        response_bytes: usize,
+    ) -> Result<(), Violation> {
+        let size = response_bytes as u64;
+        if size > self.limits.max_response_bytes {
+            return Err(Violation::ResponseTooLarge {
+                function,
+                size,
+                limit: ByteSize(self.limits.max_response_bytes),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl RunState {
+    /// Runs backend work on a tokio worker thread instead of the guest's
+    /// fiber stack.
+    ///
+    /// Host functions execute on the small stack wasmtime gives the guest's
+    /// fiber; parsers that guard their recursion by measuring the native
+    /// stack (pest, under every GraphQL parser here) misjudge it there, and a
+    /// deep backend call could overflow it. Spawning also makes cancellation
+    /// explicit: when a run is stopped at its deadline, the task is aborted.
+    pub(crate) async fn on_backend<T, F, Fut>(&self, call: F) -> Result<T, HostError>
+    where
+        F: FnOnce(Arc<dyn Backend>, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, HostError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut task = AbortOnDrop(tokio::spawn(call(
+            Arc::clone(&self.backend),
+            self.branch.clone(),
+        )));
+        match (&mut task.0).await {
+            Ok(result) => result,
+            Err(error) => Err(HostError::guest(
+                WitErrorKind::Backend,
+                format!("the backend task failed: {error}"),
+            )),
+        }
+    }
+}
+
+/// Aborts a spawned backend task when the run that awaits it is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl HostState {
+    pub(crate) fn new(wasi: WasiCtx, run: RunState) -> Self {
+        let mut table = ResourceTable::new();
+        // A guest can create WASI resources (streams, pollables) in a loop;
+        // bound the table so that cannot exhaust host memory.
+        table.set_max_capacity(10_000);
+        HostState {
+            wasi,
+            table,
+            limiter: RunLimiter {
+                memory_limit: run.limits.memory,
+                table_elements_limit: 100_000,
+                refused_memory_growth: None,
+            },
+            run,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Parses a JSON argument, as `invalid-input` when it is not JSON.
+pub(crate) fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, HostError> {
+    serde_json::from_str(text)
+        .map_err(|error| HostError::invalid_input(format!("{what} is not valid JSON: {error}")))
+}
+
+/// Parses a JSON object argument, as `invalid-input` when it is anything else.
+pub(crate) fn parse_json_object(what: &str, text: &str) -> Result<serde_json::Value, HostError> {
+    let value = parse_json(what, text)?;
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(HostError::invalid_input(format!(
+            "{what} must be a JSON object, got {}",
+            json_type_name(&value)
+        )))
+    }
+}
+
+fn json_type_name(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+fn wit_node_ref(node: backend::NodeRef) -> infragen::generator::types::NodeRef {
+    infragen::generator::types::NodeRef {
+        id: node.id,
+        kind: node.kind,
+        hfid: node.hfid,
+    }
+}

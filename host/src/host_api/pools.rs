@@ -1,0 +1,101 @@
+//! `infragen:generator/pools`: allocations from resource pools, tracked.
+
+use super::{HostError, HostState, parse_json_object, wit_node_ref};
+use crate::backend::{AddressAllocation, Allocated, PoolSelector, PrefixAllocation};
+use crate::contract::v0_1::{
+    AddressRequest, Allocation, MemberType, Pool, PrefixRequest, infragen,
+};
+
+fn selector(pool: Pool) -> (PoolSelector, usize) {
+    match pool {
+        Pool::Id(id) => {
+            let len = id.len();
+            (PoolSelector::Id(id), len)
+        }
+        Pool::Name(name) => {
+            let len = name.len();
+            (PoolSelector::Name(name), len)
+        }
+    }
+}
+
+fn optional_len(text: &Option<String>) -> usize {
+    text.as_ref().map_or(0, String::len)
+}
+
+fn parse_data(data: Option<String>) -> Result<Option<serde_json::Value>, HostError> {
+    data.map(|text| parse_json_object("the allocation data", &text))
+        .transpose()
+}
+
+impl HostState {
+    fn track_allocation(&mut self, allocated: Allocated) -> Allocation {
+        self.run.tracker.record(&allocated.node.id);
+        Allocation {
+            node: wit_node_ref(allocated.node),
+            value: allocated.value,
+        }
+    }
+}
+
+impl infragen::generator::pools::Host for HostState {
+    async fn allocate_prefix(&mut self, request: PrefixRequest) -> Result<Allocation, HostError> {
+        let (pool, pool_len) = selector(request.pool);
+        self.run.begin_call(
+            "pools.allocate-prefix",
+            pool_len
+                + optional_len(&request.identifier)
+                + optional_len(&request.prefix_type)
+                + optional_len(&request.data),
+        )?;
+        if let Some(kind) = &request.prefix_type {
+            self.refuse_kind(kind)?;
+        }
+        let allocation = PrefixAllocation {
+            pool,
+            identifier: request.identifier,
+            prefix_length: request.prefix_length,
+            member_type: request.member_type.map(|member| match member {
+                MemberType::Prefix => "prefix".to_owned(),
+                MemberType::Address => "address".to_owned(),
+            }),
+            prefix_type: request.prefix_type,
+            data: parse_data(request.data)?,
+        };
+        let allocated = self
+            .run
+            .on_backend(move |backend, branch| async move {
+                Ok(backend.allocate_prefix(&branch, &allocation).await?)
+            })
+            .await?;
+        Ok(self.track_allocation(allocated))
+    }
+
+    async fn allocate_address(&mut self, request: AddressRequest) -> Result<Allocation, HostError> {
+        let (pool, pool_len) = selector(request.pool);
+        self.run.begin_call(
+            "pools.allocate-address",
+            pool_len
+                + optional_len(&request.identifier)
+                + optional_len(&request.address_type)
+                + optional_len(&request.data),
+        )?;
+        if let Some(kind) = &request.address_type {
+            self.refuse_kind(kind)?;
+        }
+        let allocation = AddressAllocation {
+            pool,
+            identifier: request.identifier,
+            prefix_length: request.prefix_length,
+            address_type: request.address_type,
+            data: parse_data(request.data)?,
+        };
+        let allocated = self
+            .run
+            .on_backend(move |backend, branch| async move {
+                Ok(backend.allocate_address(&branch, &allocation).await?)
+            })
+            .await?;
+        Ok(self.track_allocation(allocated))
+    }
+}

@@ -1,0 +1,21 @@
+//! infragen runs Infrahub-style infrastructure generators as sandboxed
+//! WebAssembly components.
+//!
+//! The host owns everything that touches the outside world (GraphQL, upserts,
+//! tracking, checksums, pools, the branch) and offers it to plugins through
+//! the versioned WIT contract in `wit/`; plugins own only design logic and can
+//! be written by someone the operator does not trust. The modules follow the
+//! data flow: [`policy`] (what a run may do) → [`runtime`] (load, sandbox,
+//! run) → [`host_api`] (the imports) → [`backend`] (the store behind them),
+//! with [`tracking`] and [`checksum`] recording what a run wrote.
+
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod checksum;
+pub mod cli;
+pub mod contract;
+pub mod host_api;
+pub mod policy;
+pub mod runtime;
+pub mod tracking;

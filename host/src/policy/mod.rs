@@ -1,0 +1,311 @@
+//! The runtime policy: how much a generator may consume and what it may write.
+//!
+//! Read from `infragen.toml` at the repository root, never from
+//! `.infrahub.yml`, which must stay exactly Infrahub's format. Every limit has
+//! a default strict enough for untrusted code, and a user can loosen or
+//! tighten it per generator:
+//!
+//! ```toml
+//! [sandbox]                      # defaults for every generator
+//! memory = "128 MiB"
+//! deadline = "60s"
+//!
+//! [generators.generate-fabric.sandbox]
+//! deadline = "2m"
+//! fuel = 5_000_000_000
+//! ```
+
+pub mod units;
+pub mod writes;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use units::{ByteSize, Seconds};
+pub use writes::WritePolicy;
+
+/// The largest memory cap a policy may grant. The pooling allocator reserves
+/// address space for this much per concurrent run, so it is fixed per
+/// process.
+pub const MAX_MEMORY: u64 = 1 << 30;
+
+/// Resource limits of one generator run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Linear memory a run may grow to, in bytes.
+    pub memory: u64,
+    /// Wall time of a run, host calls included.
+    pub deadline: Duration,
+    /// Instruction budget ("fuel"); `None` for unlimited.
+    pub fuel: Option<u64>,
+    /// Calls to host functions per run.
+    pub max_host_calls: u64,
+    /// Bytes of all arguments of one host call together.
+    pub max_argument_bytes: u64,
+    /// Bytes of one host call's response.
+    pub max_response_bytes: u64,
+    /// Bytes of log a run may produce (log calls, and stdout and stderr each).
+    pub log_bytes: u64,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            memory: 128 << 20,
+            deadline: Duration::from_secs(60),
+            fuel: None,
+            max_host_calls: 100_000,
+            max_argument_bytes: 4 << 20,
+            max_response_bytes: 16 << 20,
+            log_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Limits as written in the file: every field optional, so a per-generator
+/// table only names what it changes.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxOverrides {
+    memory: Option<ByteSize>,
+    deadline: Option<Seconds>,
+    fuel: Option<u64>,
+    max_host_calls: Option<u64>,
+    max_argument_size: Option<ByteSize>,
+    max_response_size: Option<ByteSize>,
+    log_cap: Option<ByteSize>,
+}
+
+impl SandboxOverrides {
+    fn apply(&self, limits: &mut SandboxLimits) {
+        if let Some(ByteSize(memory)) = self.memory {
+            limits.memory = memory;
+        }
+        if let Some(Seconds(deadline)) = self.deadline {
+            limits.deadline = deadline;
+        }
+        if let Some(fuel) = self.fuel {
+            limits.fuel = Some(fuel);
+        }
+        if let Some(calls) = self.max_host_calls {
+            limits.max_host_calls = calls;
+        }
+        if let Some(ByteSize(bytes)) = self.max_argument_size {
+            limits.max_argument_bytes = bytes;
+        }
+        if let Some(ByteSize(bytes)) = self.max_response_size {
+            limits.max_response_bytes = bytes;
+        }
+        if let Some(ByteSize(bytes)) = self.log_cap {
+            limits.log_bytes = bytes;
+        }
+    }
+}
+
+/// Policy of one generator in the file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct GeneratorSection {
+    #[serde(default)]
+    sandbox: SandboxOverrides,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    sandbox: SandboxOverrides,
+    #[serde(default)]
+    generators: BTreeMap<String, GeneratorSection>,
+}
+
+/// Why a policy file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file exists but could not be read.
+    #[error("{path}: {error}")]
+    Read {
+        /// The policy file.
+        path: PathBuf,
+        /// The I/O failure (part of the message, so not a `source`).
+        error: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or bad values; the
+    /// message carries the line and column.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The policy file.
+        path: PathBuf,
+        /// The parser's message, with line, column and the offending excerpt.
+        message: String,
+    },
+    /// A value parsed but is outside what the runtime can honour.
+    #[error("{path}: {scope}: {message}")]
+    Invalid {
+        /// The policy file.
+        path: PathBuf,
+        /// `[sandbox]` or `[generators.<name>.sandbox]`.
+        scope: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+/// The whole runtime policy of a repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimePolicy {
+    defaults: SandboxOverrides,
+    generators: BTreeMap<String, SandboxOverrides>,
+}
+
+/// The policy file's name at the repository root.
+pub const FILE_NAME: &str = "infragen.toml";
+
+impl RuntimePolicy {
+    /// Reads `infragen.toml` from `repository`; the defaults when there is none.
+    pub fn load(repository: &Path) -> Result<RuntimePolicy, PolicyError> {
+        let path = repository.join(FILE_NAME);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&path, &text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(error) => Err(PolicyError::Read { path, error }),
+        }
+    }
+
+    /// Parses policy text; `path` names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<RuntimePolicy, PolicyError> {
+        let file: PolicyFile = toml::from_str(text).map_err(|error| PolicyError::Syntax {
+            path: path.to_owned(),
+            message: error.to_string().trim_end().to_owned(),
+        })?;
+        let policy = RuntimePolicy {
+            defaults: file.sandbox,
+            generators: file
+                .generators
+                .into_iter()
+                .map(|(name, section)| (name, section.sandbox))
+                .collect(),
+        };
+        policy.validate(path)?;
+        Ok(policy)
+    }
+
+    /// The generators the file configures, so callers can report names that
+    /// `.infrahub.yml` does not define.
+    pub fn configured_generators(&self) -> impl Iterator<Item = &str> {
+        self.generators.keys().map(String::as_str)
+    }
+
+    /// The limits of a run of `generator`: defaults, then the file's
+    /// `[sandbox]`, then its `[generators.<generator>.sandbox]`.
+    pub fn limits_for(&self, generator: &str) -> SandboxLimits {
+        let mut limits = SandboxLimits::default();
+        self.defaults.apply(&mut limits);
+        if let Some(overrides) = self.generators.get(generator) {
+            overrides.apply(&mut limits);
+        }
+        limits
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), PolicyError> {
+        let scopes = std::iter::once(("[sandbox]".to_owned(), None)).chain(
+            self.generators
+                .keys()
+                .map(|name| (format!("[generators.{name}.sandbox]"), Some(name.as_str()))),
+        );
+        for (scope, generator) in scopes {
+            let limits = match generator {
+                Some(name) => self.limits_for(name),
+                None => self.limits_for(""),
+            };
+            if let Err(message) = check_limits(&limits) {
+                return Err(PolicyError::Invalid {
+                    path: path.to_owned(),
+                    scope,
+                    message,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_limits(limits: &SandboxLimits) -> Result<(), String> {
+    if limits.memory < (1 << 20) || limits.memory > MAX_MEMORY {
+        return Err(format!(
+            "memory = {} is outside the supported range 1 MiB to {}",
+            ByteSize(limits.memory),
+            ByteSize(MAX_MEMORY)
+        ));
+    }
+    if limits.deadline.is_zero() || limits.deadline > Duration::from_secs(24 * 3600) {
+        return Err(format!(
+            "deadline = {:?} is outside the supported range 1ms to 24h",
+            limits.deadline
+        ));
+    }
+    if limits.fuel == Some(0) {
+        return Err("fuel = 0 would stop every run before its first instruction".into());
+    }
+    if limits.max_host_calls == 0 {
+        return Err("max_host_calls = 0 would refuse every host call".into());
+    }
+    if limits.log_bytes < 1024 {
+        return Err(format!(
+            "log_cap = {} is too small to hold one error message (at least 1 KiB)",
+            ByteSize(limits.log_bytes)
+        ));
+    }
+    if limits.max_argument_bytes < 1024 || limits.max_response_bytes < 1024 {
+        return Err("max_argument_size and max_response_size must be at least 1 KiB".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RuntimePolicy, PolicyError> {
+        RuntimePolicy::parse(Path::new("infragen.toml"), text)
+    }
+
+    #[test]
+    fn no_file_means_the_documented_defaults() {
+        let limits = RuntimePolicy::default().limits_for("any");
+        assert_eq!(limits.memory, 128 << 20);
+        assert_eq!(limits.deadline, Duration::from_secs(60));
+        assert_eq!(limits.fuel, None);
+        assert_eq!(limits.log_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn generator_tables_override_the_file_defaults_field_by_field() {
+        let policy = parse(
+            r#"
+            [sandbox]
+            memory = "64 MiB"
+            deadline = "30s"
+
+            [generators.generate-fabric.sandbox]
+            deadline = "2m"
+            fuel = 5_000_000_000
+            "#,
+        )
+        .expect("valid policy");
+        let fabric = policy.limits_for("generate-fabric");
+        assert_eq!(fabric.memory, 64 << 20);
+        assert_eq!(fabric.deadline, Duration::from_secs(120));
+        assert_eq!(fabric.fuel, Some(5_000_000_000));
+        let pod = policy.limits_for("generate-pod");
+        assert_eq!(pod.deadline, Duration::from_secs(30));
+        assert_eq!(pod.fuel, None);
+        assert_eq!(
+            policy.configured_generators().collect::<Vec<_>>(),
+            ["generate-fabric"]
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! The one wasmtime `Engine` of a process, configured for untrusted plugins.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use crate::policy::MAX_MEMORY;
+
+/// How often the epoch advances. A run's deadline is checked at each tick, so
+/// this bounds how late a runaway guest is stopped (measured: ~1 tick).
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Which instance allocator the engine ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    /// Pre-reserved slots: instantiation in microseconds.
+    Pooling,
+    /// Fallback when the address space for the pool cannot be reserved
+    /// (e.g. under a low `ulimit -v`): slower, otherwise identical.
+    OnDemand,
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    // Wall-clock deadlines: checked at every epoch tick; ~0–10% overhead.
+    config.epoch_interruption(true);
+    // Fuel is always metered (overhead within noise on 48.x) so that a policy
+    // can set an instruction budget per generator and every run reports the
+    // instructions it used; an unlimited run gets u64::MAX.
+    config.consume_fuel(true);
+    // The component-model async machinery is not used by this contract; with
+    // it off, host and export calls are 2–4x cheaper on wasmtime 48.
+    config.concurrency_support(false);
+    config.wasm_component_model(true);
+    config.cranelift_opt_level(OptLevel::Speed);
+    // Same inputs, same outputs: NaN bit patterns and relaxed SIMD would
+    // otherwise depend on the CPU.
+    config.cranelift_nan_canonicalization(true);
+    config.relaxed_simd_deterministic(true);
+    config
+}
+
+fn pooling(max_concurrent_runs: u32) -> PoolingAllocationConfig {
+    let runs = max_concurrent_runs.max(1);
+    let mut pooling = PoolingAllocationConfig::default();
+    // A Rust wasip2 component is one main module plus a few small shim
+    // modules: budget 8 core instances, 2 memories and 4 tables per run.
+    pooling
+        .total_component_instances(runs)
+        .total_core_instances(8 * runs)
+        .total_memories(2 * runs)
+        .total_tables(4 * runs)
+        .total_stacks(runs)
+        .max_memory_size(MAX_MEMORY as usize)
+        // Keep a little of each slot resident so a reused slot does not fault
+        // its first pages back in; zeroing stays guaranteed.
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10);
+    pooling
+}
+
+/// Builds the engine: pooling allocator sized for `max_concurrent_runs`,
+/// falling back to on-demand allocation when the pool cannot be reserved.
+pub fn build(max_concurrent_runs: u32) -> wasmtime::Result<(Engine, Allocator)> {
+    let mut config = base_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
+        max_concurrent_runs,
+    )));
+    match Engine::new(&config) {
+        Ok(engine) => Ok((engine, Allocator::Pooling)),
+        Err(error) => {
+            tracing::warn!(%error, "pooling allocator unavailable; falling back to on-demand allocation");
+            let engine = Engine::new(&base_config())?;
+            Ok((engine, Allocator::OnDemand))
+        }
+    }
+}
+
+/// Starts the thread that advances the engine's epoch every [`EPOCH_TICK`].
+/// It holds only a weak reference and ends when the engine is dropped.
+///
+/// Without it no deadline could stop a guest spinning in a loop (it would
+/// never yield to the timeout around the run), so failing to start it is an
+/// error, not a warning.
+pub fn start_epoch_ticker(engine: &Engine) -> std::io::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("infragen-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .map(drop)
+}
