@@ -1,0 +1,108 @@
+//! The `infragen` binary as a user meets it.
+
+use std::process::Command;
+
+use infragen_tests::{guest, infragen_bin};
+
+fn infragen(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(infragen_bin())
+        .args(args)
+        .env(
+            "INFRAGEN_CACHE_DIR",
+            std::env::temp_dir().join("infragen-cli-test-cache"),
+        )
+        .output()
+        .expect("infragen runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let (code, stdout, _) = infragen(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with(
+            "Runs Infrahub-style infrastructure generators as sandboxed WebAssembly components"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("plugin"), "{stdout}");
+}
+
+#[test]
+fn inspect_describes_an_accepted_plugin() {
+    let path = guest("example-generator");
+    let bytes = std::fs::read(&path).expect("read plugin");
+    let (code, stdout, stderr) =
+        infragen(&["plugin", "inspect", path.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("size:             {} bytes\n", bytes.len())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("world:            infragen:generator/generator\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("contract version: 0.1.0\n"), "{stdout}");
+    assert!(
+        stdout.contains("  infragen:generator/nodes@0.1.0\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("exports:\n  infragen:generator/plugin@0.1.0\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("accepted:         yes (this host implements infragen:generator@0.1.0)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("digest:           sha256:"), "{stdout}");
+}
+
+#[test]
+fn inspect_explains_a_refusal_and_exits_2() {
+    let path = guest("future-major-guest");
+    let (code, stdout, _) = infragen(&["plugin", "inspect", path.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 2);
+    assert!(stdout.contains("contract version: 1.0.0\n"), "{stdout}");
+    assert!(
+        stdout.contains("accepted:         no: built against infragen:generator@1.0.0, but this host implements infragen:generator@0.1.0"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn inspect_json_is_machine_readable() {
+    let path = guest("other-world-guest");
+    let (code, stdout, _) = infragen(&[
+        "plugin",
+        "inspect",
+        "--json",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 2);
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    assert_eq!(json["exports"], serde_json::json!(["hello"]));
+    assert_eq!(json["world"], serde_json::Value::Null);
+    assert!(
+        json["verdict"]
+            .as_str()
+            .expect("verdict")
+            .starts_with("this component does not implement")
+    );
+}
+
+#[test]
+fn inspect_of_a_missing_file_fails_with_its_path() {
+    let (code, _, stderr) = infragen(&["plugin", "inspect", "/nonexistent.wasm"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "error: cannot read plugin /nonexistent.wasm: No such file or directory (os error 2)\n"
+    );
+}

@@ -1,0 +1,143 @@
+//! What the runtime accepts as a plugin, what it refuses and with which
+//! message, and that a compiled plugin is never compiled twice.
+
+use std::path::Path;
+
+use infragen::runtime::{LoadError, Refusal, RuntimeStats};
+use infragen_tests::{guest, runtime};
+
+fn refusal(result: Result<infragen::runtime::Plugin, LoadError>) -> (String, Refusal) {
+    match result {
+        Err(LoadError::Refused { refusal, .. }) => {
+            let message = refusal.to_string();
+            (message, refusal)
+        }
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, the plugin loaded"),
+    }
+}
+
+#[tokio::test]
+async fn a_core_module_is_refused_with_instructions_to_build_a_component() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("core.wasm");
+    std::fs::write(&path, b"\0asm\x01\0\0\0").expect("write");
+    let (message, refusal) = refusal(runtime(None).load(&path).await);
+    assert_eq!(refusal, Refusal::CoreModule);
+    assert_eq!(
+        message,
+        "this is a core WebAssembly module, not a component. Build the plugin with \
+         `cargo build --target wasm32-wasip2` (rustup target add wasm32-wasip2), whose output \
+         is already a component, or wrap a core module with `wasm-tools component new`"
+    );
+}
+
+#[tokio::test]
+async fn a_component_of_another_world_is_refused_naming_what_it_exports() {
+    let (message, _) = refusal(runtime(None).load(&guest("other-world-guest")).await);
+    assert_eq!(
+        message,
+        "this component does not implement the world infragen:generator/generator: it exports \
+         `hello`, but a generator exports `infragen:generator/plugin@0.1.0`. Build it against \
+         the infragen SDK (crate infragen-sdk) or the WIT in wit/"
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_another_major_version_is_refused_naming_both_versions() {
+    let (message, _) = refusal(runtime(None).load(&guest("future-major-guest")).await);
+    assert_eq!(
+        message,
+        "built against infragen:generator@1.0.0, but this host implements \
+         infragen:generator@0.1.0 (it accepts plugins built against 0.1.0 to 0.1.0)"
+    );
+}
+
+#[tokio::test]
+async fn a_file_over_the_size_cap_is_refused_without_reading_it_whole() {
+    let runtime = infragen::runtime::Runtime::builder()
+        .cache_dir(None)
+        .max_plugin_size(1024)
+        .build()
+        .expect("runtime");
+    let path = guest("example-generator");
+    let size = std::fs::metadata(&path).expect("metadata").len();
+    let (message, _) = refusal(runtime.load(&path).await);
+    assert_eq!(
+        message,
+        format!("the file is {size} bytes, over the plugin size limit of 1024 bytes")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_file_names_the_path() {
+    let error = match runtime(None)
+        .load(Path::new("/nonexistent/plugin.wasm"))
+        .await
+    {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a missing file cannot load"),
+    };
+    assert_eq!(
+        error,
+        "cannot read plugin /nonexistent/plugin.wasm: No such file or directory (os error 2)"
+    );
+}
+
+#[tokio::test]
+async fn a_second_load_in_the_same_process_reuses_the_loaded_plugin() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let runtime = runtime(Some(cache.path()));
+    let path = guest("example-generator");
+    runtime.load(&path).await.expect("first load");
+    runtime.load(&path).await.expect("second load");
+    assert_eq!(
+        runtime.stats(),
+        RuntimeStats {
+            compiled: 1,
+            disk_hits: 0,
+            memory_hits: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_new_process_loads_a_known_plugin_from_the_cache_without_compiling() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let path = guest("example-generator");
+    let first = runtime(Some(cache.path()));
+    first.load(&path).await.expect("first load compiles");
+    assert_eq!(first.stats().compiled, 1);
+
+    let second = runtime(Some(cache.path()));
+    let plugin = second.load(&path).await.expect("second load");
+    assert_eq!(
+        second.stats(),
+        RuntimeStats {
+            compiled: 0,
+            disk_hits: 1,
+            memory_hits: 0
+        }
+    );
+    assert_eq!(
+        plugin.inspection().contract_version.as_deref(),
+        Some("0.1.0")
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let path = guest("example-generator");
+    runtime(Some(cache.path()))
+        .load(&path)
+        .await
+        .expect("first load");
+    for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
+        let entry = entry.expect("entry");
+        std::fs::write(entry.path(), b"not an artifact").expect("corrupt");
+    }
+    let runtime = runtime(Some(cache.path()));
+    runtime.load(&path).await.expect("recompiles");
+    assert_eq!(runtime.stats().compiled, 1);
+}

@@ -1,0 +1,506 @@
+//! Shared helpers of the end-to-end tests: where the built guest components
+//! are, and a recording in-memory backend for runtime tests that do not need
+//! the real store.
+
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use async_trait::async_trait;
+use infragen::backend::{
+    AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PrefixAllocation,
+};
+use serde_json::{Value, json};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// The built component of guest crate `package` (e.g. `example-generator`).
+///
+/// `scripts/test` builds every guest once before the tests run; when a test
+/// is run on its own and the file is missing, it is built here.
+pub fn guest(package: &str) -> PathBuf {
+    static BUILD_LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    let path = target_dir()
+        .join("wasm32-wasip2")
+        .join("plugin")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    if path.is_file() {
+        return path;
+    }
+    let _guard = BUILD_LOCK.get_or_init(|| Mutex::new(())).lock();
+    let status = Command::new(env!("CARGO"))
+        .current_dir(workspace_root())
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "plugin",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            package,
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building guest {package} failed");
+    assert!(path.is_file(), "{} was not produced", path.display());
+    path
+}
+
+/// One call that reached the backend, for asserting exact sequences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Query {
+        branch: String,
+        document: String,
+        variables: Value,
+    },
+    Upsert {
+        branch: String,
+        kind: String,
+        data: Value,
+    },
+    Update {
+        branch: String,
+        kind: String,
+        data: Value,
+    },
+    Delete {
+        branch: String,
+        kind: String,
+        id: String,
+    },
+    Filters {
+        branch: String,
+        kind: String,
+        filters: Value,
+        include: Vec<String>,
+    },
+    RelationshipAdd {
+        branch: String,
+        id: String,
+        name: String,
+        peers: Vec<String>,
+    },
+    RelationshipRemove {
+        branch: String,
+        id: String,
+        name: String,
+        peers: Vec<String>,
+    },
+    AllocatePrefix {
+        branch: String,
+        request: PrefixAllocation,
+    },
+    AllocateAddress {
+        branch: String,
+        request: AddressAllocation,
+    },
+}
+
+#[derive(Default)]
+struct Memory {
+    calls: Vec<Call>,
+    /// id → (kind, attributes in input form).
+    nodes: BTreeMap<String, (String, serde_json::Map<String, Value>)>,
+    /// Pool reservations: identifier → what was handed out.
+    reserved: BTreeMap<String, Allocated>,
+    next_id: u64,
+}
+
+impl Memory {
+    /// Returns the reservation under `identifier`, or allocates with `make`.
+    fn allocate(
+        &mut self,
+        identifier: Option<&str>,
+        make: impl FnOnce(u64) -> Allocated,
+    ) -> Allocated {
+        if let Some(existing) = identifier.and_then(|key| self.reserved.get(key)) {
+            return existing.clone();
+        }
+        self.next_id += 1;
+        let allocated = make(self.next_id);
+        if let Some(key) = identifier {
+            self.reserved.insert(key.to_owned(), allocated.clone());
+        }
+        allocated
+    }
+}
+
+/// A backend that keeps nodes in memory, identifies upserts by `name`, and
+/// records every call. Only for tests of the runtime; the product runs on the
+/// embedded store or a real Infrahub.
+#[derive(Default)]
+pub struct RecordingBackend {
+    memory: Mutex<Memory>,
+    stall_queries: std::sync::atomic::AtomicBool,
+}
+
+impl RecordingBackend {
+    /// From now on `query` never returns, like a backend that hangs.
+    pub fn stall_queries(&self) {
+        self.stall_queries
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.memory.lock().expect("not poisoned").calls.clone()
+    }
+
+    /// Adds a node as if another generator or a user had created it.
+    pub fn insert(&self, id: &str, kind: &str, attributes: Value) {
+        let mut memory = self.memory.lock().expect("not poisoned");
+        let Value::Object(attributes) = attributes else {
+            panic!("attributes must be an object")
+        };
+        memory
+            .nodes
+            .insert(id.to_owned(), (kind.to_owned(), attributes));
+    }
+
+    /// The stored value of an attribute.
+    pub fn attribute(&self, id: &str, attribute: &str) -> Option<Value> {
+        let memory = self.memory.lock().expect("not poisoned");
+        let (_, attributes) = memory.nodes.get(id)?;
+        attributes.get(attribute)?.get("value").cloned()
+    }
+
+    fn record(&self, call: Call) -> std::sync::MutexGuard<'_, Memory> {
+        let mut memory = self.memory.lock().expect("not poisoned");
+        memory.calls.push(call);
+        memory
+    }
+}
+
+fn name_of(attributes: &serde_json::Map<String, Value>) -> Option<&str> {
+    attributes.get("name")?.get("value")?.as_str()
+}
+
+fn query_shape(id: &str, kind: &str, attributes: &serde_json::Map<String, Value>) -> Value {
+    let mut node = attributes.clone();
+    node.insert("id".into(), json!(id));
+    node.insert("__typename".into(), json!(kind));
+    node.insert(
+        "hfid".into(),
+        json!(name_of(attributes).map(|n| vec![n]).unwrap_or_default()),
+    );
+    node.insert(
+        "display_label".into(),
+        json!(name_of(attributes).unwrap_or(id)),
+    );
+    Value::Object(node)
+}
+
+fn node_ref(id: &str, kind: &str, attributes: &serde_json::Map<String, Value>) -> NodeRef {
+    NodeRef {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        hfid: name_of(attributes)
+            .map(|n| vec![n.to_owned()])
+            .unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl Backend for RecordingBackend {
+    async fn query(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+    ) -> Result<Value, BackendError> {
+        if self.stall_queries.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        let memory = self.record(Call::Query {
+            branch: branch.into(),
+            document: document.into(),
+            variables: variables.clone(),
+        });
+        // Enough of GraphQL for the example: count nodes of the kind named
+        // by the first field, filtered by `$name`.
+        let kind = document
+            .split('{')
+            .nth(1)
+            .and_then(|field| field.split('(').next())
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
+        let name = variables.get("name").and_then(Value::as_str);
+        let count = memory
+            .nodes
+            .values()
+            .filter(|(k, attributes)| *k == kind && (name.is_none() || name_of(attributes) == name))
+            .count();
+        Ok(json!({ kind: { "count": count } }))
+    }
+
+    async fn upsert(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        let mut memory = self.record(Call::Upsert {
+            branch: branch.into(),
+            kind: kind.into(),
+            data: data.clone(),
+        });
+        let Value::Object(data) = data.clone() else {
+            return Err(BackendError::new(
+                ErrorKind::InvalidInput,
+                "data must be an object",
+            ));
+        };
+        let existing = memory
+            .nodes
+            .iter()
+            .find(|(_, (k, attributes))| k == kind && name_of(attributes) == name_of(&data))
+            .map(|(id, _)| id.clone());
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                memory.next_id += 1;
+                format!("{}-{}", kind.to_lowercase(), memory.next_id)
+            }
+        };
+        let entry = memory
+            .nodes
+            .entry(id.clone())
+            .or_insert_with(|| (kind.to_owned(), Default::default()));
+        entry.1.extend(data);
+        Ok(node_ref(&id, kind, &entry.1))
+    }
+
+    async fn update(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        let mut memory = self.record(Call::Update {
+            branch: branch.into(),
+            kind: kind.into(),
+            data: data.clone(),
+        });
+        let id = data
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let Some((stored_kind, attributes)) = memory.nodes.get_mut(&id) else {
+            return Err(BackendError::new(
+                ErrorKind::NotFound,
+                format!("Unable to find the node {id} / {kind}"),
+            ));
+        };
+        if let Value::Object(data) = data {
+            for (key, value) in data.iter().filter(|(key, _)| key.as_str() != "id") {
+                attributes.insert(key.clone(), value.clone());
+            }
+        }
+        let stored_kind = stored_kind.clone();
+        Ok(node_ref(&id, &stored_kind, attributes))
+    }
+
+    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
+        let mut memory = self.record(Call::Delete {
+            branch: branch.into(),
+            kind: kind.into(),
+            id: id.into(),
+        });
+        match memory.nodes.remove(id) {
+            Some(_) => Ok(()),
+            None => Err(BackendError::new(
+                ErrorKind::NotFound,
+                format!("Unable to find the node {id} / {kind}"),
+            )),
+        }
+    }
+
+    async fn filters(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<Value>, BackendError> {
+        let memory = self.record(Call::Filters {
+            branch: branch.into(),
+            kind: kind.into(),
+            filters: filters.clone(),
+            include: include.to_vec(),
+        });
+        let name = filters.get("name__value").and_then(Value::as_str);
+        let ids: Option<Vec<&str>> = filters
+            .get("ids")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).collect());
+        Ok(memory
+            .nodes
+            .iter()
+            .filter(|(id, (k, attributes))| {
+                k == kind
+                    && name.is_none_or(|name| name_of(attributes) == Some(name))
+                    && ids.as_ref().is_none_or(|ids| ids.contains(&id.as_str()))
+            })
+            .map(|(id, (k, attributes))| query_shape(id, k, attributes))
+            .collect())
+    }
+
+    async fn relationship_add(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        drop(self.record(Call::RelationshipAdd {
+            branch: branch.into(),
+            id: id.into(),
+            name: name.into(),
+            peers: peers.to_vec(),
+        }));
+        Ok(())
+    }
+
+    async fn relationship_remove(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        drop(self.record(Call::RelationshipRemove {
+            branch: branch.into(),
+            id: id.into(),
+            name: name.into(),
+            peers: peers.to_vec(),
+        }));
+        Ok(())
+    }
+
+    async fn allocate_prefix(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+    ) -> Result<Allocated, BackendError> {
+        let mut memory = self.record(Call::AllocatePrefix {
+            branch: branch.into(),
+            request: request.clone(),
+        });
+        let length = request.prefix_length.unwrap_or(24);
+        Ok(
+            memory.allocate(request.identifier.as_deref(), |n| Allocated {
+                node: NodeRef {
+                    id: format!("prefix-{n}"),
+                    kind: "IpamPrefix".into(),
+                    hfid: vec![],
+                },
+                value: format!("10.0.{n}.0/{length}"),
+            }),
+        )
+    }
+
+    async fn allocate_address(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+    ) -> Result<Allocated, BackendError> {
+        let mut memory = self.record(Call::AllocateAddress {
+            branch: branch.into(),
+            request: request.clone(),
+        });
+        let length = request.prefix_length.unwrap_or(32);
+        Ok(
+            memory.allocate(request.identifier.as_deref(), |n| Allocated {
+                node: NodeRef {
+                    id: format!("address-{n}"),
+                    kind: "IpamIPAddress".into(),
+                    hfid: vec![],
+                },
+                value: format!("10.1.0.{n}/{length}"),
+            }),
+        )
+    }
+}
+
+/// A run request with default limits on branch `b1`.
+pub fn request(
+    generator: &str,
+    target: (&str, &str, &str),
+    params: Value,
+) -> infragen::runtime::RunRequest {
+    let Value::Object(params) = params else {
+        panic!("params must be an object")
+    };
+    infragen::runtime::RunRequest {
+        generator: generator.to_owned(),
+        branch: "b1".to_owned(),
+        target: infragen::runtime::Target {
+            id: target.0.to_owned(),
+            kind: target.1.to_owned(),
+            display_label: target.2.to_owned(),
+        },
+        params,
+        data: json!({}),
+        limits: infragen::policy::SandboxLimits::default(),
+        writes: infragen::policy::WritePolicy::default(),
+    }
+}
+
+/// A runtime whose artifact cache lives in `cache` (no cache when `None`).
+pub fn runtime(cache: Option<&Path>) -> infragen::runtime::Runtime {
+    infragen::runtime::Runtime::builder()
+        .max_concurrent_runs(4)
+        .cache_dir(cache.map(Path::to_owned))
+        .build()
+        .expect("runtime starts")
+}
+
+/// The `infragen` binary built alongside the tests.
+pub fn infragen_bin() -> PathBuf {
+    let path = target_dir().join("debug").join("infragen");
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests through `cargo test` or `cargo nextest run` in the workspace",
+        path.display()
+    );
+    path
+}
+
+/// Compares `actual` with the expected text in `expected_path`; with
+/// `INFRAGEN_BLESS=1` in the environment, writes `actual` there instead.
+pub fn assert_matches_expected(actual: &str, expected_path: &Path) {
+    if std::env::var_os("INFRAGEN_BLESS").is_some() {
+        std::fs::write(expected_path, actual).expect("write expected output");
+        return;
+    }
+    let expected = std::fs::read_to_string(expected_path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing; run with INFRAGEN_BLESS=1 to create it",
+            expected_path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "output differs from {}",
+        expected_path.display()
+    );
+}
