@@ -1,0 +1,313 @@
+//! The store's command line: `schema load`, `branch create|list|merge|delete`, `query`,
+//! `serve` and `token create`. The `infragen` binary mounts [`StoreCommand`] and calls [`run`]
+//! with its global `--store PATH`.
+
+use crate::graphql::GraphqlRequest;
+use crate::store::Store;
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::{Map, Value};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default store location under the repository.
+pub const DEFAULT_STORE_PATH: &str = ".infragen/store.db";
+
+/// Store commands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Schema files.
+    Schema {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: SchemaCommand,
+    },
+    /// Branches.
+    Branch {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: BranchCommand,
+    },
+    /// Run a GraphQL document (query or mutation) and print the JSON result.
+    Query {
+        /// The document file, or `-` for standard input.
+        file: String,
+        /// Branch to run on.
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// A variable, `KEY=VALUE` (repeatable). Values are typed after the document's
+        /// variable definitions (Int, Boolean, Float, or else String).
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Serve the store over HTTP with Infrahub's endpoints.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: SocketAddr,
+        /// Allow a non-loopback address.
+        #[arg(long)]
+        allow_remote: bool,
+        /// Configuration file with `[store] api_tokens = [...]`.
+        #[arg(long, default_value = "infragen.toml")]
+        config: PathBuf,
+    },
+    /// API tokens for `X-INFRAHUB-KEY`.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: TokenCommand,
+    },
+}
+
+/// `schema …`
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Load schema files or directories (recursively, `.yml`, `.yaml`, `.json`, sorted).
+    Load {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// `branch …`
+#[derive(Debug, Subcommand)]
+pub enum BranchCommand {
+    /// Create a branch from main.
+    Create {
+        /// Branch name.
+        name: String,
+    },
+    /// List branches.
+    List,
+    /// Merge a branch into main.
+    Merge {
+        /// Branch name.
+        name: String,
+    },
+    /// Delete a branch.
+    Delete {
+        /// Branch name.
+        name: String,
+    },
+}
+
+/// `token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (only its hash is stored).
+    Create {
+        /// A name to remember it by.
+        #[arg(default_value = "default")]
+        name: String,
+    },
+}
+
+/// Schema files under `paths`, in a stable order, as (display name, text).
+pub fn read_schema_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for e in entries {
+                walk(&e, out)?;
+            }
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yml" | "yaml" | "json"))
+        {
+            out.push(p.to_path_buf());
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            bail!("{}: no such file or directory", p.display());
+        }
+        if p.is_file() {
+            files.push(p.clone());
+        } else {
+            walk(p, &mut files)?;
+        }
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            Ok((
+                f.display().to_string(),
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
+            ))
+        })
+        .collect()
+}
+
+/// Build the variables object from `KEY=VALUE` pairs, typed after the document's variable
+/// definitions.
+pub fn parse_vars(document: &str, vars: &[String]) -> anyhow::Result<Value> {
+    let mut types = std::collections::HashMap::new();
+    if let Ok(doc) = async_graphql_parser::parse_query(document) {
+        for (_, op) in doc.operations.iter() {
+            for vd in &op.node.variable_definitions {
+                let t = vd.node.var_type.node.to_string();
+                types.insert(
+                    vd.node.name.node.to_string(),
+                    t.trim_end_matches('!').to_string(),
+                );
+            }
+        }
+    }
+    let mut m = Map::new();
+    for kv in vars {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--var {kv}: expected KEY=VALUE"))?;
+        let value = match types.get(k).map(String::as_str) {
+            Some("Int" | "BigInt") => Value::from(
+                v.parse::<i64>()
+                    .with_context(|| format!("--var {k}: '{v}' is not an integer"))?,
+            ),
+            Some("Float") => Value::from(
+                v.parse::<f64>()
+                    .with_context(|| format!("--var {k}: '{v}' is not a number"))?,
+            ),
+            Some("Boolean") => Value::from(
+                v.parse::<bool>()
+                    .with_context(|| format!("--var {k}: '{v}' is not true or false"))?,
+            ),
+            Some(t) if t.starts_with('[') => serde_json::from_str(v)
+                .with_context(|| format!("--var {k}: '{v}' is not a JSON list"))?,
+            _ => Value::String(v.to_string()),
+        };
+        m.insert(k.to_string(), value);
+    }
+    Ok(Value::Object(m))
+}
+
+fn config_tokens(path: &Path) -> anyhow::Result<Vec<String>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: toml::Value =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let tokens = v
+        .get("store")
+        .and_then(|s| s.get("api_tokens"))
+        .and_then(|t| t.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(tokens)
+}
+
+/// Run a store command against the store at `store_path`.
+pub async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<()> {
+    let store = Store::open(store_path)
+        .with_context(|| format!("opening store {}", store_path.display()))?;
+    match cmd {
+        StoreCommand::Schema {
+            cmd: SchemaCommand::Load { paths },
+        } => {
+            let files = read_schema_paths(&paths)?;
+            let r = store.load_schema(&files)?;
+            if r.schema_updated {
+                for (name, _) in &files {
+                    println!("schema '{name}' loaded successfully");
+                }
+            } else {
+                println!("schema is already up to date");
+            }
+        }
+        StoreCommand::Branch { cmd } => match cmd {
+            BranchCommand::Create { name } => {
+                store.create_branch(&name)?;
+                println!("branch '{name}' created");
+            }
+            BranchCommand::List => {
+                for b in store.branches()? {
+                    let marker = if b.is_default { "*" } else { " " };
+                    println!(
+                        "{marker} {}\t{}\t{} change(s)",
+                        b.name, b.created_at, b.changes
+                    );
+                }
+            }
+            BranchCommand::Merge { name } => {
+                let r = store.merge_branch(&name)?;
+                println!(
+                    "branch '{name}' merged into main ({} node(s) changed)",
+                    r.nodes_changed
+                );
+            }
+            BranchCommand::Delete { name } => {
+                store.delete_branch(&name)?;
+                println!("branch '{name}' deleted");
+            }
+        },
+        StoreCommand::Query { file, branch, vars } => {
+            let document = if file == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("reading the document from standard input")?;
+                s
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?
+            };
+            let variables = parse_vars(&document, &vars)?;
+            let resp = store
+                .execute(
+                    &branch,
+                    GraphqlRequest {
+                        query: document,
+                        variables: Some(variables),
+                        operation_name: None,
+                    },
+                )
+                .await;
+            let data = resp.get("data").cloned().unwrap_or(Value::Null);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"data": data}))?
+            );
+            if let Some(errors) = resp.get("errors").and_then(Value::as_array) {
+                for e in errors {
+                    eprintln!(
+                        "error: {}",
+                        e.get("message").and_then(Value::as_str).unwrap_or_default()
+                    );
+                }
+                bail!("the document returned {} GraphQL error(s)", errors.len());
+            }
+        }
+        StoreCommand::Serve {
+            listen,
+            allow_remote,
+            config,
+        } => {
+            let tokens = config_tokens(&config)?;
+            if allow_remote {
+                crate::http::serve_unrestricted(store, listen, tokens).await?;
+            } else {
+                crate::http::serve(store, listen, tokens).await?;
+            }
+        }
+        StoreCommand::Token {
+            cmd: TokenCommand::Create { name },
+        } => {
+            println!("{}", store.create_token(&name)?);
+        }
+    }
+    Ok(())
+}

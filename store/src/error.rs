@@ -1,0 +1,67 @@
+//! The store's typed errors.
+//!
+//! Each variant carries what a user needs to act: the file, the kind, the field, the branch.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// One or more schema files were rejected; nothing was loaded. One line per problem.
+    #[error("{}", .0.join("\n"))]
+    Schema(Vec<String>),
+    /// The SQLite file could not be opened, read or written.
+    #[error("store database {path}: {source}")]
+    Database {
+        /// The database file.
+        path: String,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Stored data could not be decoded (a corrupted or foreign file).
+    #[error("store database {path}: corrupted row: {detail}")]
+    Corrupted {
+        /// The database file.
+        path: String,
+        /// What could not be decoded.
+        detail: String,
+    },
+    /// The named branch does not exist.
+    #[error("branch '{0}' not found")]
+    BranchNotFound(String),
+    /// A branch with that name already exists.
+    #[error("branch '{0}' already exists")]
+    BranchExists(String),
+    /// The branch name is not acceptable (or is `main` where that is not allowed).
+    #[error("invalid branch name '{name}': {reason}")]
+    InvalidBranch {
+        /// The rejected name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Merging found changes on both sides; nothing was merged.
+    #[error("merge of branch '{branch}' refused, {} conflict(s): {}", .conflicts.len(), .conflicts.join("; "))]
+    MergeConflict {
+        /// The branch being merged.
+        branch: String,
+        /// One entry per conflicting field: `<kind> <id> <field>: main=<v> branch=<v>`.
+        conflicts: Vec<String>,
+    },
+    /// A node-level problem raised by a mutation (not found, validation, uniqueness).
+    #[error("{0}")]
+    Node(String),
+}
+
+impl StoreError {
+    pub(crate) fn db(path: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Database {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+/// Shorthand for the store's results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

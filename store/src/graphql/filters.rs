@@ -1,0 +1,412 @@
+//! Filter arguments (`ids`, `hfid`, `<attr>__value(s)`, `__isnull`, `<rel>__ids`,
+//! `<rel>__<attr>__value(s)`, `any__value`, `partial_match`), ordering (`order_by` of the
+//! kind) and pagination (`offset`, `limit`).
+
+use crate::graph::Tx;
+use crate::node::{Node, value_key};
+use crate::schema::KindSchema;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// What a condition looks at.
+#[derive(Debug, Clone)]
+enum Target {
+    Attr(String),
+    Rel(String),
+    RelAttr(String, String),
+    Any,
+    DisplayLabel,
+}
+
+/// How it compares.
+#[derive(Debug, Clone)]
+enum Op {
+    Eq(Value),
+    In(Vec<Value>),
+    IsNull(bool),
+    Ids(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+struct Cond {
+    target: Target,
+    op: Op,
+}
+
+/// Parsed filter arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    ids: Option<Vec<String>>,
+    hfid: Option<Vec<String>>,
+    partial: bool,
+    conds: Vec<Cond>,
+    offset: usize,
+    limit: Option<usize>,
+    order_disable: bool,
+    isnull: Option<bool>,
+}
+
+fn strings(v: &Value, arg: &str) -> Result<Vec<String>, String> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| value_key(x).ok_or_else(|| format!("{arg}: null is not allowed in the list")))
+            .collect(),
+        other => value_key(other)
+            .map(|s| vec![s])
+            .ok_or_else(|| format!("{arg}: expected a list")),
+    }
+}
+
+fn count(v: &Value, arg: &str) -> Result<usize, String> {
+    match v {
+        Value::Null => Ok(0),
+        Value::Number(n) => n
+            .as_u64()
+            .map(|n| n as usize)
+            .ok_or_else(|| format!("Int cannot represent non-integer value for '{arg}': {n}")),
+        other => Err(format!(
+            "Int cannot represent non-integer value for '{arg}': {other}"
+        )),
+    }
+}
+
+impl Filters {
+    /// Read the arguments of a kind field (already checked against the kind by validation).
+    pub fn parse(args: &Map<String, Value>, k: &KindSchema) -> Result<Self, String> {
+        let mut f = Filters::default();
+        for (name, v) in args {
+            match name.as_str() {
+                "offset" => f.offset = count(v, name)?,
+                "limit" => {
+                    f.limit = if v.is_null() {
+                        None
+                    } else {
+                        Some(count(v, name)?)
+                    }
+                }
+                "ids" => {
+                    f.ids = if v.is_null() {
+                        None
+                    } else {
+                        Some(strings(v, name)?)
+                    }
+                }
+                "hfid" => {
+                    f.hfid = if v.is_null() {
+                        None
+                    } else {
+                        Some(strings(v, name)?)
+                    }
+                }
+                "partial_match" => f.partial = v.as_bool().unwrap_or(false),
+                "isnull" => f.isnull = v.as_bool(),
+                "order" => {
+                    f.order_disable = v.get("disable").and_then(Value::as_bool).unwrap_or(false)
+                }
+                "any__value" => f.conds.push(Cond {
+                    target: Target::Any,
+                    op: Op::Eq(v.clone()),
+                }),
+                "any__values" => f.conds.push(Cond {
+                    target: Target::Any,
+                    op: Op::In(v.as_array().cloned().unwrap_or_default()),
+                }),
+                _ => {
+                    if v.is_null() {
+                        continue; // Infrahub ignores null filters
+                    }
+                    let parts: Vec<&str> = name.split("__").collect();
+                    let (target, op) = match parts.as_slice() {
+                        ["display_label", op] => (Target::DisplayLabel, *op),
+                        [a, op] if k.attribute(a).is_some() => (Target::Attr(a.to_string()), *op),
+                        [r, op] => (Target::Rel(r.to_string()), *op),
+                        [_, _, "id"] => continue, // source/owner: not tracked, every node matches
+                        [r, a, op] => (Target::RelAttr(r.to_string(), a.to_string()), *op),
+                        _ => return Err(format!("unknown filter '{name}'")),
+                    };
+                    let op = match op {
+                        "value" => Op::Eq(v.clone()),
+                        "values" => {
+                            Op::In(v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
+                        }
+                        "isnull" => Op::IsNull(v.as_bool().unwrap_or(false)),
+                        "ids" => Op::Ids(strings(v, name)?),
+                        "is_protected" | "is_visible" => continue,
+                        other => {
+                            return Err(format!("unknown filter operator '{other}' in '{name}'"));
+                        }
+                    };
+                    f.conds.push(Cond { target, op });
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    fn eq(&self, stored: &Value, wanted: &Value) -> bool {
+        if stored.is_null() {
+            return wanted.is_null();
+        }
+        let (Some(s), Some(w)) = (value_key(stored), value_key(wanted)) else {
+            return false;
+        };
+        if self.partial {
+            contains_ignore_case(&s, &w)
+        } else {
+            s == w
+        }
+    }
+
+    fn op_matches(&self, stored: &Value, op: &Op) -> bool {
+        match op {
+            Op::Eq(w) => self.eq(stored, w),
+            Op::In(ws) => ws.iter().any(|w| self.eq(stored, w)),
+            Op::IsNull(b) => stored.is_null() == *b,
+            Op::Ids(_) => false,
+        }
+    }
+
+    fn related(tx: &Tx<'_>, node: &Node, rel: &str) -> Vec<Arc<Node>> {
+        match rel {
+            "ancestors" => ancestors(tx, node),
+            "descendants" => descendants(tx, node),
+            _ => node.peers(rel).iter().filter_map(|p| tx.get(p)).collect(),
+        }
+    }
+
+    /// Whether `node` passes every condition.
+    pub fn matches(&self, tx: &Tx<'_>, node: &Node) -> bool {
+        if let Some(ids) = &self.ids
+            && !ids.contains(&node.id)
+        {
+            return false;
+        }
+        if let Some(h) = &self.hfid
+            && tx.hfid(node).as_ref() != Some(h)
+        {
+            return false;
+        }
+        self.conds.iter().all(|c| match (&c.target, &c.op) {
+            (Target::Attr(a), op) => self.op_matches(node.attr(a), op),
+            (Target::DisplayLabel, op) => self.op_matches(
+                &tx.display_label(node)
+                    .map(Value::String)
+                    .unwrap_or(Value::Null),
+                op,
+            ),
+            (Target::Any, op) => node
+                .attrs
+                .values()
+                .any(|v| !v.is_null() && self.op_matches(v, op)),
+            (Target::Rel(r), Op::Ids(ids)) => Self::related(tx, node, r)
+                .iter()
+                .any(|p| ids.contains(&p.id)),
+            (Target::Rel(r), Op::IsNull(b)) => Self::related(tx, node, r).is_empty() == *b,
+            (Target::Rel(_), _) => false,
+            (Target::RelAttr(r, a), Op::IsNull(b)) => {
+                let peers = Self::related(tx, node, r);
+                if *b {
+                    peers.is_empty() || peers.iter().any(|p| p.attr(a).is_null())
+                } else {
+                    peers.iter().any(|p| !p.attr(a).is_null())
+                }
+            }
+            (Target::RelAttr(r, a), op) => Self::related(tx, node, r)
+                .iter()
+                .any(|p| self.op_matches(p.attr(a), op)),
+        })
+    }
+
+    /// Candidate ids of one concrete kind, narrowed with an index when a filter allows it.
+    fn candidates<'s>(&self, tx: &Tx<'s>, concrete: &str) -> Cow<'s, BTreeSet<String>> {
+        if let Some(ids) = &self.ids {
+            return Cow::Owned(
+                ids.iter()
+                    .filter(|id| tx.get(id).is_some_and(|n| n.kind == concrete))
+                    .cloned()
+                    .collect(),
+            );
+        }
+        if !self.partial {
+            for c in &self.conds {
+                if let (Target::Attr(a), Op::Eq(v)) = (&c.target, &c.op)
+                    && let Some(key) = value_key(v)
+                {
+                    return tx.ids_by_attr(concrete, a, &key);
+                }
+            }
+            if let (Some(h), Some(k)) = (&self.hfid, tx.schema.get(concrete))
+                && k.human_friendly_id.is_some()
+            {
+                return Cow::Owned(
+                    tx.find_by_hfid(concrete, h)
+                        .into_iter()
+                        .map(|n| n.id.clone())
+                        .collect(),
+                );
+            }
+        }
+        tx.ids_of_kind(concrete)
+    }
+
+    /// Run against all nodes of `k` (a node or a generic): total count and the requested page.
+    pub fn select(&self, tx: &Tx<'_>, k: &KindSchema) -> (usize, Vec<Arc<Node>>) {
+        let kinds = tx.schema.concrete_kinds(&k.kind);
+        let ids: Cow<'_, BTreeSet<String>> = match kinds.as_slice() {
+            [one] => self.candidates(tx, one),
+            _ => {
+                let mut all = BTreeSet::new();
+                for concrete in &kinds {
+                    all.extend(self.candidates(tx, concrete).iter().cloned());
+                }
+                Cow::Owned(all)
+            }
+        };
+        let nodes: Vec<Arc<Node>> = ids
+            .iter()
+            .filter_map(|id| tx.get(id))
+            .filter(|n| self.matches(tx, n))
+            .collect();
+        self.page(tx, k, nodes)
+    }
+
+    /// Apply to a relationship's peers (nested many filter).
+    pub fn select_among(
+        &self,
+        tx: &Tx<'_>,
+        k: &KindSchema,
+        peers: Vec<Arc<Node>>,
+    ) -> (usize, Vec<Arc<Node>>) {
+        if self.isnull == Some(true) {
+            return (0, Vec::new());
+        }
+        let nodes: Vec<Arc<Node>> = peers.into_iter().filter(|n| self.matches(tx, n)).collect();
+        self.page(tx, k, nodes)
+    }
+
+    fn page(
+        &self,
+        tx: &Tx<'_>,
+        k: &KindSchema,
+        mut nodes: Vec<Arc<Node>>,
+    ) -> (usize, Vec<Arc<Node>>) {
+        if !self.order_disable
+            && let Some(paths) = &k.order_by
+        {
+            nodes.sort_by(|a, b| {
+                for p in paths {
+                    let o = cmp_values(&tx.path_value(a, p), &tx.path_value(b, p));
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                a.id.cmp(&b.id)
+            });
+        }
+        let total = nodes.len();
+        let page: Vec<Arc<Node>> = nodes
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit.unwrap_or(usize::MAX))
+            .collect();
+        (total, page)
+    }
+}
+
+/// Case-insensitive `contains` (Infrahub's `partial_match`), allocation-free for ASCII.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    if !hay.is_ascii() || !needle.is_ascii() {
+        return hay.to_lowercase().contains(&needle.to_lowercase());
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// Order values: numbers numerically, strings naturally (`eth2` < `eth10`), nulls last.
+pub fn cmp_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Greater,
+        (_, Value::Null) => Ordering::Less,
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        _ => natural(
+            &value_key(a).unwrap_or_default(),
+            &value_key(b).unwrap_or_default(),
+        ),
+    }
+}
+
+fn natural(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (x.peek().copied(), y.peek().copied()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let mut n1 = String::new();
+                while let Some(c) = x.peek().copied().filter(char::is_ascii_digit) {
+                    n1.push(c);
+                    x.next();
+                }
+                let mut n2 = String::new();
+                while let Some(c) = y.peek().copied().filter(char::is_ascii_digit) {
+                    n2.push(c);
+                    y.next();
+                }
+                let (t1, t2) = (n1.trim_start_matches('0'), n2.trim_start_matches('0'));
+                let o = t1.len().cmp(&t2.len()).then_with(|| t1.cmp(t2));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(&d);
+                }
+                x.next();
+                y.next();
+            }
+        }
+    }
+}
+
+/// Parent, grandparent, … (nearest first).
+pub fn ancestors(tx: &Tx<'_>, node: &Node) -> Vec<Arc<Node>> {
+    let mut out: Vec<Arc<Node>> = Vec::new();
+    let mut cur = node.peers("parent").first().cloned();
+    while let Some(id) = cur {
+        if out.iter().any(|n| n.id == id) || id == node.id {
+            break;
+        }
+        let Some(n) = tx.get(&id) else { break };
+        cur = n.peers("parent").first().cloned();
+        out.push(n);
+    }
+    out
+}
+
+/// Children, grandchildren, … (breadth first).
+pub fn descendants(tx: &Tx<'_>, node: &Node) -> Vec<Arc<Node>> {
+    let mut out: Vec<Arc<Node>> = Vec::new();
+    let mut seen = BTreeSet::from([node.id.clone()]);
+    let mut queue: std::collections::VecDeque<String> =
+        node.peers("children").iter().cloned().collect();
+    while let Some(id) = queue.pop_front() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Some(n) = tx.get(&id) else { continue };
+        queue.extend(n.peers("children").iter().cloned());
+        out.push(n);
+    }
+    out
+}

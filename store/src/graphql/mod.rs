@@ -1,0 +1,303 @@
+//! Infrahub's GraphQL dialect, generated from the loaded schema: a top-level field per kind,
+//! nodes with attribute objects and relationships, filters, and the `<Kind>Create|Update|
+//! Upsert|Delete` and `RelationshipAdd|Remove` mutations.
+//!
+//! Documents are parsed with `async-graphql-parser` and executed directly against the store's
+//! graph: the "type system" is the schema itself ([`types`]), so nothing is generated per
+//! schema load except the SDL text served at `/schema.graphql` ([`sdl`]).
+
+pub(crate) mod filters;
+pub(crate) mod mutation;
+pub(crate) mod query;
+pub mod sdl;
+pub mod types;
+
+pub use query::INFRAHUB_COMPAT_VERSION;
+
+use async_graphql_parser::types::{
+    DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+};
+use async_graphql_parser::{Pos, Positioned};
+use async_graphql_value::{ConstValue, Name, Value as GqlValue};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// A GraphQL request as sent to `/graphql/{branch}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GraphqlRequest {
+    /// The document.
+    pub query: String,
+    /// Variable values (an object, or null).
+    #[serde(default)]
+    pub variables: Option<Value>,
+    /// Which operation to run when the document has several.
+    #[serde(default, rename = "operationName", alias = "operation_name")]
+    pub operation_name: Option<String>,
+}
+
+impl GraphqlRequest {
+    /// A request with just a document.
+    pub fn new(query: impl Into<String>) -> Self {
+        Self {
+            query: query.into(),
+            variables: None,
+            operation_name: None,
+        }
+    }
+    /// Add variables.
+    pub fn with_variables(mut self, variables: Value) -> Self {
+        self.variables = Some(variables);
+        self
+    }
+}
+
+/// A GraphQL error: message, where in the document, and the response path.
+#[derive(Debug, Clone)]
+pub struct GqlError {
+    /// Message (Infrahub's wording where clients depend on it).
+    pub message: String,
+    /// Position in the document.
+    pub pos: Option<Pos>,
+    /// Response path.
+    pub path: Vec<Value>,
+}
+
+impl GqlError {
+    /// An error at a position.
+    pub fn at(message: impl Into<String>, pos: Pos) -> Self {
+        Self {
+            message: message.into(),
+            pos: Some(pos),
+            path: Vec::new(),
+        }
+    }
+    /// An error without a position.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            pos: None,
+            path: Vec::new(),
+        }
+    }
+    fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("message".into(), Value::String(self.message.clone()));
+        if let Some(p) = self.pos {
+            m.insert(
+                "locations".into(),
+                json!([{"line": p.line, "column": p.column}]),
+            );
+        }
+        if !self.path.is_empty() {
+            m.insert("path".into(), Value::Array(self.path.clone()));
+        }
+        Value::Object(m)
+    }
+}
+
+impl From<crate::error::StoreError> for GqlError {
+    fn from(e: crate::error::StoreError) -> Self {
+        GqlError::msg(e.to_string())
+    }
+}
+
+/// A full response with only errors and `data: null`.
+pub fn error_response(errors: &[GqlError]) -> Value {
+    json!({"data": null, "errors": errors.iter().map(GqlError::to_json).collect::<Vec<_>>()})
+}
+
+/// A parsed operation ready to run.
+pub(crate) struct Prepared<'d> {
+    pub ty: OperationType,
+    pub selection: &'d SelectionSet,
+    pub vars: Map<String, Value>,
+}
+
+/// Parse, pick the operation, coerce variables. Errors are complete responses.
+pub(crate) fn parse(req: &GraphqlRequest) -> Result<ExecutableDocument, Value> {
+    async_graphql_parser::parse_query(&req.query).map_err(|e| {
+        let pos = e.positions().next();
+        let mut err = GqlError::msg(format!("Syntax Error: {}", e.to_string().trim()));
+        err.pos = pos;
+        error_response(&[err])
+    })
+}
+
+pub(crate) fn prepare<'d>(
+    doc: &'d ExecutableDocument,
+    req: &GraphqlRequest,
+) -> Result<Prepared<'d>, Value> {
+    let op = match (&doc.operations, &req.operation_name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name.as_str()) {
+            Some(op) => op,
+            None => {
+                return Err(error_response(&[GqlError::msg(format!(
+                    "Unknown operation named '{name}'."
+                ))]));
+            }
+        },
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
+            Some(op) => op,
+            None => {
+                return Err(error_response(&[GqlError::msg(
+                    "Must provide an operation.",
+                )]));
+            }
+        },
+        (DocumentOperations::Multiple(_), None) => {
+            return Err(error_response(&[GqlError::msg(
+                "Must provide operation name if query contains multiple operations.",
+            )]));
+        }
+    };
+    let given = match &req.variables {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => {
+            return Err(error_response(&[GqlError::msg(
+                "Variables must be provided as an object.",
+            )]));
+        }
+    };
+    let mut vars = Map::new();
+    let mut errors = Vec::new();
+    for vd in &op.node.variable_definitions {
+        let name = vd.node.name.node.as_str();
+        let ty = &vd.node.var_type.node;
+        match given.get(name) {
+            Some(v) if !v.is_null() || ty.nullable => {
+                vars.insert(name.to_string(), v.clone());
+            }
+            _ => match &vd.node.default_value {
+                Some(d) => {
+                    vars.insert(
+                        name.to_string(),
+                        d.node.clone().into_json().unwrap_or(Value::Null),
+                    );
+                }
+                None if ty.nullable => {
+                    vars.insert(name.to_string(), Value::Null);
+                }
+                None => errors.push(GqlError::at(
+                    format!("Variable '${name}' of required type '{ty}' was not provided."),
+                    vd.pos,
+                )),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(error_response(&errors));
+    }
+    Ok(Prepared {
+        ty: op.node.ty,
+        selection: &op.node.selection_set.node,
+        vars,
+    })
+}
+
+/// Evaluate an argument value, substituting variables.
+pub(crate) fn arg_json(
+    v: &Positioned<GqlValue>,
+    vars: &Map<String, Value>,
+) -> Result<Value, GqlError> {
+    let pos = v.pos;
+    let c: ConstValue =
+        v.node
+            .clone()
+            .into_const_with(|name: Name| -> Result<ConstValue, GqlError> {
+                match vars.get(name.as_str()) {
+                    Some(val) => ConstValue::from_json(val.clone())
+                        .map_err(|e| GqlError::at(e.to_string(), pos)),
+                    None => Err(GqlError::at(
+                        format!("Variable '${name}' is not defined."),
+                        pos,
+                    )),
+                }
+            })?;
+    c.into_json().map_err(|e| GqlError::at(e.to_string(), pos))
+}
+
+/// Evaluate all arguments of a field into an object.
+pub(crate) fn args_json(
+    f: &Field,
+    vars: &Map<String, Value>,
+) -> Result<Map<String, Value>, GqlError> {
+    let mut m = Map::new();
+    for (n, v) in &f.arguments {
+        m.insert(n.node.to_string(), arg_json(v, vars)?);
+    }
+    Ok(m)
+}
+
+/// Whether `@skip`/`@include` keep a selection.
+fn included(sel: &Selection, vars: &Map<String, Value>) -> bool {
+    for d in sel.directives() {
+        let name = d.node.name.node.as_str();
+        let cond = d
+            .node
+            .arguments
+            .iter()
+            .find(|(n, _)| n.node == "if")
+            .and_then(|(_, v)| arg_json(v, vars).ok())
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if (name == "skip" && cond) || (name == "include" && !cond) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Flatten a selection set into fields, following fragments whose type condition `applies`.
+pub(crate) fn collect_fields<'d>(
+    doc: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    vars: &Map<String, Value>,
+    applies: &dyn Fn(Option<&str>) -> bool,
+    out: &mut Vec<&'d Positioned<Field>>,
+    depth: usize,
+) {
+    if depth > 32 {
+        return;
+    }
+    for sel in &set.items {
+        if !included(&sel.node, vars) {
+            continue;
+        }
+        match &sel.node {
+            Selection::Field(f) => out.push(f),
+            Selection::InlineFragment(fr) => {
+                let tc = fr
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map(|t| t.node.on.node.as_str());
+                if applies(tc) {
+                    collect_fields(
+                        doc,
+                        &fr.node.selection_set.node,
+                        vars,
+                        applies,
+                        out,
+                        depth + 1,
+                    );
+                }
+            }
+            Selection::FragmentSpread(sp) => {
+                if let Some(fd) = doc.fragments.get(&sp.node.fragment_name.node)
+                    && applies(Some(fd.node.type_condition.node.on.node.as_str()))
+                {
+                    collect_fields(
+                        doc,
+                        &fd.node.selection_set.node,
+                        vars,
+                        applies,
+                        out,
+                        depth + 1,
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,697 @@
+//! The mutations: `<Kind>Create`, `<Kind>Update`, `<Kind>Upsert`, `<Kind>Delete`,
+//! `RelationshipAdd` and `RelationshipRemove`, with Infrahub's input shapes, upsert identity
+//! (id → default_filter when there is no HFID → hfid → the HFID computed from the payload),
+//! replace semantics for many-relationships, both sides of every relationship kept in step,
+//! uniqueness constraints and cascade delete.
+
+use super::types::MutationOp;
+use crate::graph::Tx;
+use crate::node::{Node, coerce_value, value_key};
+use crate::schema::{Cardinality, KindSchema, RelationshipKind, RelationshipSchema, Schema};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// Infrahub's not-found message (the SDK's delete-unused depends on its prefix).
+pub fn not_found(id: &str, kind: &str) -> String {
+    format!("Unable to find the node {id} / {kind} in the database.")
+}
+
+/// The result of one mutation field.
+pub(crate) enum Outcome {
+    /// The node the mutation wrote (for `object { … }`).
+    Node(String),
+    /// Only `ok`.
+    Ok,
+}
+
+/// Run `<Kind><op>(data: …)`.
+pub(crate) fn run(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    op: MutationOp,
+    data: &Value,
+) -> Result<Outcome, String> {
+    let data = data.as_object().ok_or_else(|| {
+        "Expected type 'Input!' for argument 'data', found a non-object value.".to_string()
+    })?;
+    let input_ty = format!(
+        "{}{}Input",
+        k.kind,
+        match op {
+            MutationOp::Create => "Create",
+            MutationOp::Update => "Update",
+            MutationOp::Upsert => "Upsert",
+            MutationOp::Delete => "Delete",
+        }
+    );
+    for key in data.keys() {
+        let ok = match key.as_str() {
+            "id" => true,
+            "hfid" => op != MutationOp::Create,
+            _ if op == MutationOp::Delete => false,
+            name => {
+                k.attribute(name).is_some_and(|a| !a.read_only)
+                    || k.relationship(name).is_some_and(|r| !r.read_only)
+            }
+        };
+        if !ok {
+            return Err(format!(
+                "Field '{key}' is not defined by type '{input_ty}'."
+            ));
+        }
+    }
+    match op {
+        MutationOp::Create => match create(tx, k, data, None) {
+            Ok(id) => Ok(Outcome::Node(id)),
+            Err(CreateError::HfidTaken(_, m)) | Err(CreateError::Other(m)) => Err(m),
+        },
+        MutationOp::Update => {
+            let existing = find_target(tx, k, data)?;
+            update(tx, existing, data, false).map(Outcome::Node)
+        }
+        MutationOp::Upsert => upsert(tx, k, data).map(Outcome::Node),
+        MutationOp::Delete => {
+            let existing = find_target(tx, k, data)?;
+            delete(tx, &existing.id);
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+/// The node named by `id` or `hfid` in an Update/Delete payload.
+fn find_target(tx: &Tx<'_>, k: &KindSchema, data: &Map<String, Value>) -> Result<Node, String> {
+    if let Some(id) = data.get("id").and_then(Value::as_str) {
+        return match tx.get(id) {
+            Some(n) if tx.schema.is_a(&n.kind, &k.kind) => Ok((*n).clone()),
+            _ => Err(not_found(id, &k.kind)),
+        };
+    }
+    if let Some(h) = data.get("hfid").and_then(Value::as_array) {
+        let h: Vec<String> = h.iter().filter_map(value_key).collect();
+        let found = tx.find_by_hfid(&k.kind, &h);
+        return match found.as_slice() {
+            [one] => Ok((**one).clone()),
+            [] => Err(not_found(&format!("{h:?}"), &k.kind)),
+            _ => Err(format!(
+                "Multiple {} nodes have the same hfid {h:?}",
+                k.kind
+            )),
+        };
+    }
+    Err(format!(
+        "Node must have at least one identifier (ID or HFID) to query it ({})",
+        k.kind
+    ))
+}
+
+fn upsert(tx: &mut Tx<'_>, k: &KindSchema, data: &Map<String, Value>) -> Result<String, String> {
+    // 1. id
+    if let Some(id) = data.get("id").and_then(Value::as_str) {
+        return match tx.get(id) {
+            Some(n) if tx.schema.is_a(&n.kind, &k.kind) => update(tx, (*n).clone(), data, false),
+            _ => Err(not_found(id, &k.kind)),
+        };
+    }
+    // 2. default_filter, only when the kind has no HFID
+    if k.human_friendly_id.is_none()
+        && let Some(df) = &k.default_filter
+    {
+        let attr = df.split("__").next().unwrap_or_default();
+        if let Some(v) = data
+            .get(attr)
+            .and_then(|a| a.get("value"))
+            .and_then(value_key)
+        {
+            let found: Vec<String> = tx
+                .schema
+                .concrete_kinds(&k.kind)
+                .iter()
+                .flat_map(|c| tx.ids_by_attr(c, attr, &v).into_owned())
+                .collect();
+            if let Some(id) = found.first()
+                && let Some(n) = tx.get(id)
+            {
+                return update(tx, (*n).clone(), data, false);
+            }
+        }
+    }
+    // 3. explicit hfid
+    if let Some(h) = data.get("hfid").and_then(Value::as_array) {
+        let h: Vec<String> = h.iter().filter_map(value_key).collect();
+        let found = tx.find_by_hfid(&k.kind, &h);
+        match found.as_slice() {
+            [one] => return update(tx, (**one).clone(), data, false),
+            [] => {}
+            _ => {
+                return Err(format!(
+                    "Multiple {} nodes have the same hfid {h:?}",
+                    k.kind
+                ));
+            }
+        }
+    }
+    // 4. create; an HFID violation means "that node is the one": update it
+    let mut data = data.clone();
+    data.remove("hfid");
+    match create(tx, k, &data, Some(())) {
+        Ok(id) => Ok(id),
+        Err(CreateError::HfidTaken(ids, _)) => match ids.as_slice() {
+            [one] => {
+                let n = tx.get(one).ok_or_else(|| not_found(one, &k.kind))?;
+                update(tx, (*n).clone(), &data, true)
+            }
+            _ => Err(format!("Multiple {} nodes have the same hfid", k.kind)),
+        },
+        Err(CreateError::Other(m)) => Err(m),
+    }
+}
+
+enum CreateError {
+    /// Another node has this HFID (its ids, and the message if that is an error).
+    HfidTaken(Vec<String>, String),
+    Other(String),
+}
+
+impl From<String> for CreateError {
+    fn from(s: String) -> Self {
+        CreateError::Other(s)
+    }
+}
+
+fn create_impl(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> Result<String, CreateError> {
+    if k.is_generic {
+        return Err(CreateError::Other(format!(
+            "{} is a generic and cannot be created",
+            k.kind
+        )));
+    }
+    let mut node = Node::new(&k.kind);
+    if let Some(id) = data.get("id").and_then(Value::as_str) {
+        if tx.get(id).is_some() {
+            return Err(CreateError::Other(format!(
+                "A node with the id {id} already exists"
+            )));
+        }
+        node.id = id.to_string();
+    }
+    for a in &k.attributes {
+        let given = data
+            .get(&a.name)
+            .map(|v| v.get("value").cloned().unwrap_or(Value::Null));
+        if data.get(&a.name).and_then(|v| v.get("from_pool")).is_some() {
+            return Err(CreateError::Other(format!(
+                "{}: from_pool is not supported by the embedded store",
+                a.name
+            )));
+        }
+        let v = match given {
+            Some(v) if !v.is_null() => coerce_value(a, v)?,
+            _ => a.default_value.clone().unwrap_or(Value::Null),
+        };
+        if v.is_null() {
+            if !a.optional {
+                return Err(CreateError::Other(format!(
+                    "{} is mandatory for {}",
+                    a.name, k.kind
+                )));
+            }
+        } else {
+            node.attrs.insert(a.name.clone(), v);
+        }
+    }
+    let id = node.id.clone();
+    let rels = read_rels(tx, k, data)?;
+    tx.put(node);
+    for (r, peers) in rels {
+        link(tx, &id, &r, peers)?;
+    }
+    check_mandatory_rels(tx, &id)?;
+    match check_unique(tx, &id) {
+        Ok(()) => Ok(id),
+        Err(e) => Err(e),
+    }
+}
+
+fn create(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+    _upsert: Option<()>,
+) -> Result<String, CreateError> {
+    // A failed create must leave no trace in the transaction: run it on a copy.
+    let mut attempt = tx.fork();
+    let r = create_impl(&mut attempt, k, data);
+    if r.is_ok() {
+        tx.adopt(attempt);
+    }
+    r
+}
+
+fn update(
+    tx: &mut Tx<'_>,
+    mut node: Node,
+    data: &Map<String, Value>,
+    skip_hfid_check: bool,
+) -> Result<String, String> {
+    let k = tx
+        .schema
+        .get(&node.kind)
+        .ok_or_else(|| format!("unknown kind {}", node.kind))?
+        .clone();
+    for a in &k.attributes {
+        let Some(given) = data.get(&a.name) else {
+            continue;
+        };
+        if given.get("from_pool").is_some() {
+            return Err(format!(
+                "{}: from_pool is not supported by the embedded store",
+                a.name
+            ));
+        }
+        let Some(v) = given.get("value") else {
+            continue;
+        };
+        let v = coerce_value(a, v.clone())?;
+        if v.is_null() {
+            if !a.optional {
+                return Err(format!("{} is mandatory for {}", a.name, k.kind));
+            }
+            node.attrs.remove(&a.name);
+        } else {
+            node.attrs.insert(a.name.clone(), v);
+        }
+    }
+    let id = node.id.clone();
+    let rels = read_rels(tx, &k, data)?;
+    tx.put(node);
+    for (r, peers) in rels {
+        link(tx, &id, &r, peers)?;
+    }
+    check_mandatory_rels(tx, &id)?;
+    match check_unique(tx, &id) {
+        Ok(()) => Ok(id),
+        Err(CreateError::HfidTaken(..)) if skip_hfid_check => Ok(id),
+        Err(CreateError::HfidTaken(_, m)) | Err(CreateError::Other(m)) => Err(m),
+    }
+}
+
+/// Relationships given in a payload, resolved to peer ids.
+fn read_rels(
+    tx: &Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> Result<Vec<(RelationshipSchema, Vec<String>)>, String> {
+    let mut out = Vec::new();
+    for r in &k.relationships {
+        let Some(v) = data.get(&r.name) else { continue };
+        let items: Vec<&Value> = match (r.cardinality, v) {
+            (_, Value::Null) => Vec::new(),
+            (Cardinality::Many, Value::Array(a)) => a.iter().collect(),
+            (Cardinality::One, Value::Array(_)) => {
+                return Err(format!("{}: expected one related node, got a list", r.name));
+            }
+            (_, other) => vec![other],
+        };
+        let mut peers = Vec::new();
+        for item in items {
+            let id = resolve_peer(tx, r, item)?;
+            if let Some(id) = id
+                && !peers.contains(&id)
+            {
+                peers.push(id);
+            }
+        }
+        out.push((r.clone(), peers));
+    }
+    Ok(out)
+}
+
+/// A `RelatedNodeInput` (`{id}`, `{hfid, kind}`, or a bare id string) → the peer's id.
+fn resolve_peer(
+    tx: &Tx<'_>,
+    r: &RelationshipSchema,
+    item: &Value,
+) -> Result<Option<String>, String> {
+    let peer_kind = item
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or(&r.peer)
+        .to_string();
+    let found = if let Some(id) = item
+        .as_str()
+        .or_else(|| item.get("id").and_then(Value::as_str))
+    {
+        match tx.get(id) {
+            Some(n) => n,
+            None => return Err(not_found(id, &peer_kind)),
+        }
+    } else if let Some(h) = item.get("hfid").and_then(Value::as_array) {
+        let h: Vec<String> = h.iter().filter_map(value_key).collect();
+        let found = tx.find_by_hfid(&peer_kind, &h);
+        match found.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(not_found(&format!("{h:?}"), &peer_kind)),
+            _ => {
+                return Err(format!(
+                    "Multiple {peer_kind} nodes have the same hfid {h:?}"
+                ));
+            }
+        }
+    } else if item.get("from_pool").is_some() {
+        return Err(format!(
+            "{}: from_pool is not supported by the embedded store",
+            r.name
+        ));
+    } else if item.is_null() || item.get("id").is_some_and(Value::is_null) {
+        return Ok(None);
+    } else {
+        return Err(format!("{}: a related node needs an id or an hfid", r.name));
+    };
+    if !tx.schema.is_a(&found.kind, &r.peer) {
+        return Err(format!(
+            "{}: node {} is a {}, expected a {}",
+            r.name, found.id, found.kind, r.peer
+        ));
+    }
+    Ok(Some(found.id.clone()))
+}
+
+/// The relationship on the peer's kind that is the other side of `r`.
+pub(crate) fn counterpart<'s>(
+    schema: &'s Schema,
+    peer_kind: &str,
+    r: &RelationshipSchema,
+) -> Option<&'s RelationshipSchema> {
+    let pk = schema.get(peer_kind)?;
+    let cands: Vec<&RelationshipSchema> = pk
+        .relationships
+        .iter()
+        .filter(|x| x.identifier == r.identifier)
+        .collect();
+    if cands.len() <= 1 {
+        return cands.first().copied();
+    }
+    cands
+        .iter()
+        .find(|x| x.name != r.name && x.direction != r.direction)
+        .or_else(|| cands.iter().find(|x| x.name != r.name))
+        .copied()
+}
+
+/// Set `rel` of node `id` to exactly `peers`, keeping the other side of each change in step.
+fn link(
+    tx: &mut Tx<'_>,
+    id: &str,
+    r: &RelationshipSchema,
+    peers: Vec<String>,
+) -> Result<(), String> {
+    let Some(node) = tx.get(id) else {
+        return Err(not_found(id, ""));
+    };
+    let old: Vec<String> = node.peers(&r.name).to_vec();
+    if old == peers {
+        return Ok(());
+    }
+    if r.cardinality == Cardinality::One && peers.len() > 1 {
+        return Err(format!("{}: only one related node is allowed", r.name));
+    }
+    let mut n = (*node).clone();
+    if peers.is_empty() {
+        n.rels.remove(&r.name);
+    } else {
+        n.rels.insert(r.name.clone(), peers.clone());
+    }
+    tx.put(n);
+    let schema = tx.schema;
+    for p in old.iter().filter(|p| !peers.contains(p)) {
+        let Some(peer) = tx.get(p) else { continue };
+        if let Some(cp) = counterpart(schema, &peer.kind, r) {
+            let mut pn = (*peer).clone();
+            let list = pn.rels.entry(cp.name.clone()).or_default();
+            list.retain(|x| x != id);
+            if list.is_empty() {
+                pn.rels.remove(&cp.name);
+            }
+            tx.put(pn);
+        }
+    }
+    for p in peers.iter().filter(|p| !old.contains(p)) {
+        let Some(peer) = tx.get(p) else { continue };
+        let Some(cp) = counterpart(schema, &peer.kind, r) else {
+            continue;
+        };
+        let mut pn = (*peer).clone();
+        if cp.cardinality == Cardinality::One {
+            // The peer pointed elsewhere: that other node loses the peer.
+            if let Some(prev) = pn.peers(&cp.name).first().cloned().filter(|x| x != id)
+                && let Some(pv) = tx.get(&prev)
+            {
+                let mut pvn = (*pv).clone();
+                if let Some(list) = pvn.rels.get_mut(&r.name) {
+                    list.retain(|x| x != p);
+                    if list.is_empty() {
+                        pvn.rels.remove(&r.name);
+                    }
+                }
+                tx.put(pvn);
+            }
+            pn.rels.insert(cp.name.clone(), vec![id.to_string()]);
+        } else {
+            let list = pn.rels.entry(cp.name.clone()).or_default();
+            if !list.iter().any(|x| x == id) {
+                list.push(id.to_string());
+            }
+        }
+        tx.put(pn);
+    }
+    Ok(())
+}
+
+fn check_mandatory_rels(tx: &Tx<'_>, id: &str) -> Result<(), String> {
+    let Some(n) = tx.get(id) else { return Ok(()) };
+    let Some(k) = tx.schema.get(&n.kind) else {
+        return Ok(());
+    };
+    for r in &k.relationships {
+        let count = n.peers(&r.name).len() as u64;
+        if !r.optional && count == 0 {
+            return Err(format!("{} is mandatory for {}", r.name, k.kind));
+        }
+        if r.max_count > 0 && count > r.max_count {
+            return Err(format!(
+                "{}: at most {} related nodes are allowed, got {count}",
+                r.name, r.max_count
+            ));
+        }
+        if count > 0 && count < r.min_count {
+            return Err(format!(
+                "{}: at least {} related nodes are required, got {count}",
+                r.name, r.min_count
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Uniqueness: the HFID (reported apart, an upsert turns it into an update), `unique`
+/// attributes and `uniqueness_constraints`.
+fn check_unique(tx: &Tx<'_>, id: &str) -> Result<(), CreateError> {
+    let Some(n) = tx.get(id) else { return Ok(()) };
+    let Some(k) = tx.schema.get(&n.kind) else {
+        return Ok(());
+    };
+    // The HFID first: an upsert turns this violation into an update of that node.
+    if k.human_friendly_id.is_some()
+        && let Some(h) = tx.hfid(&n)
+    {
+        let others: Vec<String> = tx
+            .find_by_hfid(&n.kind, &h)
+            .into_iter()
+            .map(|o| o.id.clone())
+            .filter(|o| o != id)
+            .collect();
+        if !others.is_empty() {
+            let paths = k.human_friendly_id.clone().unwrap_or_default();
+            let msg = match paths.as_slice() {
+                [one] if one.split("__").count() == 2 => format!(
+                    "Violates uniqueness constraint '{}' with '{}'",
+                    one.split("__").next().unwrap_or_default(),
+                    h.join("-")
+                ),
+                _ => format!(
+                    "Violates uniqueness constraint '{}' with '{}'",
+                    paths.join("-"),
+                    h.join("-")
+                ),
+            };
+            return Err(CreateError::HfidTaken(others, msg));
+        }
+    }
+    for a in k.attributes.iter().filter(|a| a.unique) {
+        let Some(v) = value_key(n.attr(&a.name)) else {
+            continue;
+        };
+        if tx.ids_by_attr(&n.kind, &a.name, &v).iter().any(|o| o != id) {
+            // Identical to the HFID? Then it is an HFID violation.
+            if k.human_friendly_id.as_deref() == Some(&[format!("{}__value", a.name)][..]) {
+                continue;
+            }
+            return Err(CreateError::Other(format!(
+                "Violates uniqueness constraint '{}' with '{v}'",
+                a.name
+            )));
+        }
+    }
+    for c in k.uniqueness_constraints.iter().flatten() {
+        if k.human_friendly_id.as_ref() == Some(c) {
+            continue;
+        }
+        let vals: Vec<Option<String>> = c
+            .iter()
+            .map(|e| {
+                if e.contains("__") {
+                    value_key(&tx.path_value(&n, e))
+                } else {
+                    n.peers(e).first().cloned()
+                }
+            })
+            .collect();
+        if vals.iter().any(Option::is_none) {
+            continue;
+        }
+        let candidates = match c.iter().position(|e| e.split("__").count() == 2) {
+            Some(i) => {
+                let attr = c[i].split("__").next().unwrap_or_default();
+                tx.ids_by_attr(&n.kind, attr, vals[i].as_deref().unwrap_or_default())
+            }
+            None => tx.ids_of_kind(&n.kind),
+        };
+        for o in candidates.iter().filter(|o| *o != id) {
+            let Some(other) = tx.get(o) else { continue };
+            let ovals: Vec<Option<String>> = c
+                .iter()
+                .map(|e| {
+                    if e.contains("__") {
+                        value_key(&tx.path_value(&other, e))
+                    } else {
+                        other.peers(e).first().cloned()
+                    }
+                })
+                .collect();
+            if ovals == vals {
+                let shown: Vec<String> = vals.into_iter().flatten().collect();
+                return Err(CreateError::Other(format!(
+                    "Violates uniqueness constraint '{}' with '{}'",
+                    c.join("-"),
+                    shown.join("-")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Delete a node, its cascade (Component / `on_delete: cascade` peers, and peers whose side
+/// is a Parent relationship), and unlink every remaining peer.
+pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) {
+    let schema = tx.schema;
+    let mut doomed: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![id.to_string()];
+    while let Some(cur) = stack.pop() {
+        if !seen.insert(cur.clone()) {
+            continue;
+        }
+        let Some(n) = tx.get(&cur) else { continue };
+        doomed.push(cur.clone());
+        let Some(k) = schema.get(&n.kind) else {
+            continue;
+        };
+        for r in &k.relationships {
+            for p in n.peers(&r.name) {
+                let Some(peer) = tx.get(p) else { continue };
+                let cp_parent = counterpart(schema, &peer.kind, r)
+                    .is_some_and(|c| c.kind == RelationshipKind::Parent);
+                if r.cascades() || cp_parent {
+                    stack.push(p.clone());
+                }
+            }
+        }
+    }
+    for d in &doomed {
+        let Some(n) = tx.get(d) else { continue };
+        let Some(k) = schema.get(&n.kind) else {
+            continue;
+        };
+        for r in &k.relationships {
+            for p in n.peers(&r.name) {
+                if seen.contains(p) {
+                    continue;
+                }
+                let Some(peer) = tx.get(p) else { continue };
+                if let Some(cp) = counterpart(schema, &peer.kind, r) {
+                    let mut pn = (*peer).clone();
+                    if let Some(list) = pn.rels.get_mut(&cp.name) {
+                        list.retain(|x| x != d);
+                        if list.is_empty() {
+                            pn.rels.remove(&cp.name);
+                        }
+                    }
+                    tx.put(pn);
+                }
+            }
+        }
+        tx.delete(d);
+    }
+}
+
+/// `RelationshipAdd` / `RelationshipRemove`.
+pub(crate) fn relationship_edit(tx: &mut Tx<'_>, data: &Value, add: bool) -> Result<(), String> {
+    let id = data
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or("RelationshipNodesInput: 'id' is required")?;
+    let name = data
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("RelationshipNodesInput: 'name' is required")?;
+    let node = tx.get(id).ok_or_else(|| not_found(id, "CoreNode"))?;
+    let k = tx
+        .schema
+        .get(&node.kind)
+        .ok_or_else(|| not_found(id, "CoreNode"))?;
+    let r = k
+        .relationship(name)
+        .ok_or_else(|| format!("'{name}' is not a relationship of {}", k.kind))?
+        .clone();
+    if r.cardinality != Cardinality::Many {
+        return Err(format!(
+            "'{name}' of {} has cardinality one; RelationshipAdd/Remove need a many relationship",
+            k.kind
+        ));
+    }
+    let mut peers = node.peers(name).to_vec();
+    for item in data
+        .get("nodes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(p) = resolve_peer(tx, &r, item)? else {
+            continue;
+        };
+        if add {
+            if !peers.contains(&p) {
+                peers.push(p);
+            }
+        } else {
+            peers.retain(|x| *x != p);
+        }
+    }
+    link(tx, id, &r, peers)?;
+    check_mandatory_rels(tx, id)
+}

@@ -1,0 +1,416 @@
+//! Resolving selections into Infrahub-shaped JSON: `count`/`edges { node }`, nodes with
+//! `id`, `hfid`, `display_label`, attribute objects and relationships.
+
+use super::filters::{Filters, ancestors, descendants};
+use super::{GqlError, args_json, collect_fields};
+use crate::graph::Tx;
+use crate::ip::IpWithPrefix;
+use crate::node::Node;
+use crate::schema::{AttributeKind, AttributeSchema, Cardinality, KindSchema};
+use async_graphql_parser::Positioned;
+use async_graphql_parser::types::{ExecutableDocument, Field, SelectionSet};
+use serde_json::{Map, Value, json};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// The Infrahub server version this dialect follows (answered by `InfrahubInfo.version`).
+pub const INFRAHUB_COMPAT_VERSION: &str = "1.11.9";
+
+/// Resolves selection sets against one branch view.
+pub(crate) struct Resolver<'a, 's> {
+    pub tx: &'a Tx<'s>,
+    pub doc: &'a ExecutableDocument,
+    pub vars: &'a Map<String, Value>,
+    pub errors: RefCell<Vec<GqlError>>,
+}
+
+fn key(f: &Field) -> String {
+    f.response_key().node.to_string()
+}
+
+impl<'a, 's> Resolver<'a, 's> {
+    pub fn new(tx: &'a Tx<'s>, doc: &'a ExecutableDocument, vars: &'a Map<String, Value>) -> Self {
+        Resolver {
+            tx,
+            doc,
+            vars,
+            errors: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn fields(&self, set: &'a SelectionSet, type_name: &str) -> Vec<&'a Positioned<Field>> {
+        let mut out = Vec::new();
+        collect_fields(
+            self.doc,
+            set,
+            self.vars,
+            &|tc| tc.is_none_or(|t| t == type_name),
+            &mut out,
+            0,
+        );
+        out
+    }
+
+    fn node_fields(
+        &self,
+        set: &'a SelectionSet,
+        node: &Node,
+        view: &str,
+    ) -> Vec<&'a Positioned<Field>> {
+        let schema = self.tx.schema;
+        let mut out = Vec::new();
+        collect_fields(
+            self.doc,
+            set,
+            self.vars,
+            &|tc| tc.is_none_or(|t| t == view || schema.is_a(&node.kind, t)),
+            &mut out,
+            0,
+        );
+        out
+    }
+
+    fn error(&self, e: GqlError, path: &[Value]) {
+        let mut e = e;
+        if e.path.is_empty() {
+            e.path = path.to_vec();
+        }
+        self.errors.borrow_mut().push(e);
+    }
+
+    /// The query root.
+    pub fn query_root(&self, set: &'a SelectionSet) -> Value {
+        let mut out = Map::new();
+        for f in self.fields(set, "Query") {
+            let name = f.node.name.node.as_str();
+            let k = key(&f.node);
+            let path = vec![Value::String(k.clone())];
+            let v = match name {
+                "__typename" => json!("Query"),
+                "InfrahubInfo" => self.simple(&f.node, "InfrahubInfo", &|n| match n {
+                    "version" => json!(INFRAHUB_COMPAT_VERSION),
+                    "deployment_id" => {
+                        json!(format!("infragen-store-{}", env!("CARGO_PKG_VERSION")))
+                    }
+                    _ => Value::Null,
+                }),
+                "InfrahubStatus" => {
+                    let mut m = Map::new();
+                    for sf in self.fields(&f.node.selection_set.node, "Status") {
+                        let v = match sf.node.name.node.as_str() {
+                            "summary" => self.simple(&sf.node, "StatusSummary", &|n| {
+                                if n == "schema_hash_synced" {
+                                    json!(true)
+                                } else {
+                                    Value::Null
+                                }
+                            }),
+                            "__typename" => json!("Status"),
+                            _ => Value::Null,
+                        };
+                        m.insert(key(&sf.node), v);
+                    }
+                    Value::Object(m)
+                }
+                kind => match self.tx.schema.get(kind) {
+                    Some(ks) => match self.paginated(&f.node, ks, &path) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.error(e, &path);
+                            Value::Null
+                        }
+                    },
+                    None => Value::Null,
+                },
+            };
+            out.insert(k, v);
+        }
+        Value::Object(out)
+    }
+
+    fn simple(&self, f: &'a Field, type_name: &str, get: &dyn Fn(&str) -> Value) -> Value {
+        let mut m = Map::new();
+        for sf in self.fields(&f.selection_set.node, type_name) {
+            let n = sf.node.name.node.as_str();
+            let v = if n == "__typename" {
+                json!(type_name)
+            } else {
+                get(n)
+            };
+            m.insert(key(&sf.node), v);
+        }
+        Value::Object(m)
+    }
+
+    /// `Kind(filters) { count edges { node { … } } }`.
+    pub fn paginated(
+        &self,
+        f: &'a Field,
+        k: &KindSchema,
+        path: &[Value],
+    ) -> Result<Value, GqlError> {
+        let args = args_json(f, self.vars)?;
+        let filters = Filters::parse(&args, k).map_err(|m| GqlError::at(m, f.name.pos))?;
+        let wants_edges = self
+            .fields(&f.selection_set.node, "")
+            .iter()
+            .any(|sf| sf.node.name.node == "edges");
+        let (total, page) = filters.select(self.tx, k);
+        let page = if wants_edges { page } else { Vec::new() };
+        Ok(self.paginated_value(
+            f,
+            k,
+            total,
+            page,
+            path,
+            &format!("Paginated{}", k.kind),
+            &format!("Edged{}", k.kind),
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn paginated_value(
+        &self,
+        f: &'a Field,
+        k: &KindSchema,
+        total: usize,
+        page: Vec<Arc<Node>>,
+        path: &[Value],
+        ty: &str,
+        edge_ty: &str,
+    ) -> Value {
+        let mut m = Map::new();
+        for sf in self.fields(&f.selection_set.node, ty) {
+            let v = match sf.node.name.node.as_str() {
+                "count" => json!(total),
+                "__typename" => json!(ty),
+                "edges" => {
+                    let mut edges = Vec::with_capacity(page.len());
+                    for (i, n) in page.iter().enumerate() {
+                        let mut p = path.to_vec();
+                        p.push(json!(key(&sf.node)));
+                        p.push(json!(i));
+                        let mut e = Map::new();
+                        for ef in self.fields(&sf.node.selection_set.node, edge_ty) {
+                            let v = match ef.node.name.node.as_str() {
+                                "node" => {
+                                    let mut p2 = p.clone();
+                                    p2.push(json!("node"));
+                                    self.node_object(n, &k.kind, &ef.node.selection_set.node, &p2)
+                                }
+                                "properties" => self.properties(&ef.node),
+                                "__typename" => json!(edge_ty),
+                                _ => Value::Null,
+                            };
+                            e.insert(key(&ef.node), v);
+                        }
+                        edges.push(Value::Object(e));
+                    }
+                    Value::Array(edges)
+                }
+                _ => Value::Null,
+            };
+            m.insert(key(&sf.node), v);
+        }
+        Value::Object(m)
+    }
+
+    fn properties(&self, f: &'a Field) -> Value {
+        self.simple(f, "RelationshipProperty", &|n| match n {
+            "is_protected" => json!(false),
+            "is_visible" => json!(true),
+            _ => Value::Null,
+        })
+    }
+
+    /// A node object.
+    pub fn node_object(
+        &self,
+        node: &Node,
+        view: &str,
+        set: &'a SelectionSet,
+        path: &[Value],
+    ) -> Value {
+        let Some(ks) = self.tx.schema.get(&node.kind) else {
+            return Value::Null;
+        };
+        let mut m = Map::new();
+        for f in self.node_fields(set, node, view) {
+            let name = f.node.name.node.as_str();
+            let k = key(&f.node);
+            let v = match name {
+                "id" => json!(node.id),
+                "__typename" => json!(node.kind),
+                "hfid" => self.tx.hfid(node).map(|h| json!(h)).unwrap_or(Value::Null),
+                "display_label" => self
+                    .tx
+                    .display_label(node)
+                    .map(Value::String)
+                    .unwrap_or(Value::Null),
+                "ancestors" | "descendants" => {
+                    let list = if name == "ancestors" {
+                        ancestors(self.tx, node)
+                    } else {
+                        descendants(self.tx, node)
+                    };
+                    let peer = ks
+                        .hierarchy
+                        .as_deref()
+                        .and_then(|h| self.tx.schema.get(h))
+                        .unwrap_or(ks);
+                    self.many(&f.node, peer, list, path, &k)
+                }
+                _ => {
+                    if let Some(a) = ks.attribute(name) {
+                        self.attr_object(node, a, &f.node)
+                    } else if let Some(r) = ks.relationship(name) {
+                        let peers: Vec<Arc<Node>> = node
+                            .peers(name)
+                            .iter()
+                            .filter_map(|p| self.tx.get(p))
+                            .collect();
+                        let Some(peer) = self.tx.schema.get(&r.peer) else {
+                            continue;
+                        };
+                        match r.cardinality {
+                            Cardinality::One => self.one(&f.node, peer, peers.first(), path, &k),
+                            Cardinality::Many => self.many(&f.node, peer, peers, path, &k),
+                        }
+                    } else {
+                        Value::Null
+                    }
+                }
+            };
+            m.insert(k, v);
+        }
+        Value::Object(m)
+    }
+
+    fn one(
+        &self,
+        f: &'a Field,
+        peer: &KindSchema,
+        n: Option<&Arc<Node>>,
+        path: &[Value],
+        k: &str,
+    ) -> Value {
+        let ty = format!("NestedEdged{}", peer.kind);
+        let mut m = Map::new();
+        for sf in self.fields(&f.selection_set.node, &ty) {
+            let v = match sf.node.name.node.as_str() {
+                "node" => match n {
+                    Some(n) => {
+                        let mut p = path.to_vec();
+                        p.push(json!(k));
+                        p.push(json!("node"));
+                        self.node_object(n, &peer.kind, &sf.node.selection_set.node, &p)
+                    }
+                    None => Value::Null,
+                },
+                "properties" => self.properties(&sf.node),
+                "__typename" => json!(ty),
+                _ => Value::Null,
+            };
+            m.insert(key(&sf.node), v);
+        }
+        Value::Object(m)
+    }
+
+    fn many(
+        &self,
+        f: &'a Field,
+        peer: &KindSchema,
+        peers: Vec<Arc<Node>>,
+        path: &[Value],
+        k: &str,
+    ) -> Value {
+        let mut p = path.to_vec();
+        p.push(json!(k));
+        let filters = match args_json(f, self.vars)
+            .and_then(|a| Filters::parse(&a, peer).map_err(|m| GqlError::at(m, f.name.pos)))
+        {
+            Ok(fl) => fl,
+            Err(e) => {
+                self.error(e, &p);
+                return Value::Null;
+            }
+        };
+        let (total, page) = filters.select_among(self.tx, peer, peers);
+        self.paginated_value(
+            f,
+            peer,
+            total,
+            page,
+            &p,
+            &format!("NestedPaginated{}", peer.kind),
+            &format!("NestedEdged{}", peer.kind),
+        )
+    }
+
+    fn attr_object(&self, node: &Node, a: &AttributeSchema, f: &'a Field) -> Value {
+        let value = node.attr(&a.name).clone();
+        let ip = value
+            .as_str()
+            .and_then(|s| IpWithPrefix::parse(s).ok())
+            .filter(|_| {
+                matches!(
+                    a.kind,
+                    AttributeKind::IPHost | AttributeKind::IPNetwork | AttributeKind::IPAddress
+                )
+            });
+        let choice = a
+            .choices
+            .iter()
+            .flatten()
+            .find(|c| Some(c.name.as_str()) == value.as_str());
+        let ty = a.kind.graphql_type();
+        self.simple(f, ty, &|n| match n {
+            "value" => value.clone(),
+            "id" => json!(format!("{}-{}", node.id, a.name)),
+            "is_default" => json!(a.default_value.as_ref() == Some(&value)),
+            "is_from_profile" | "is_protected" => json!(false),
+            "is_visible" => json!(true),
+            "label" => choice
+                .and_then(|c| c.label.clone())
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+            "color" => choice
+                .and_then(|c| c.color.clone())
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+            "description" => choice
+                .and_then(|c| c.description.clone())
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+            "prefixlen" => ip.map(|p| json!(p.prefixlen)).unwrap_or(Value::Null),
+            "version" => ip.map(|p| json!(p.version())).unwrap_or(Value::Null),
+            "ip" => ip.map(|p| json!(p.addr.to_string())).unwrap_or(Value::Null),
+            "netmask" => ip
+                .map(|p| json!(p.netmask().to_string()))
+                .unwrap_or(Value::Null),
+            "hostmask" => ip
+                .map(|p| json!(p.hostmask().to_string()))
+                .unwrap_or(Value::Null),
+            "with_netmask" => ip
+                .map(|p| json!(format!("{}/{}", p.addr, p.netmask())))
+                .unwrap_or(Value::Null),
+            "with_hostmask" => ip
+                .map(|p| json!(format!("{}/{}", p.addr, p.hostmask())))
+                .unwrap_or(Value::Null),
+            "broadcast_address" => ip
+                .map(|p| json!(p.broadcast().to_string()))
+                .unwrap_or(Value::Null),
+            "network_address" => ip
+                .map(|p| json!(p.network().to_string()))
+                .unwrap_or(Value::Null),
+            "num_addresses" => ip
+                .map(|p| {
+                    u64::try_from(p.num_addresses())
+                        .map(|n| json!(n))
+                        .unwrap_or_else(|_| json!(p.num_addresses().to_string()))
+                })
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
+        })
+    }
+}

@@ -1,0 +1,439 @@
+//! The GraphQL type system of the dialect, derived from the schema on the fly: which fields
+//! each type has and which arguments each field takes. Used to validate a document before it
+//! runs (unknown kinds, fields and arguments are GraphQL errors, never a crash).
+
+use super::GqlError;
+use crate::schema::{AttributeKind, Cardinality, KindSchema, Schema};
+use async_graphql_parser::Positioned;
+use async_graphql_parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+
+/// A GraphQL output type of the dialect.
+#[derive(Debug, Clone, Copy)]
+pub enum Ty<'a> {
+    /// The query root.
+    Query,
+    /// The mutation root.
+    Mutation,
+    /// `InfrahubInfo`.
+    Info,
+    /// `InfrahubStatus`.
+    Status,
+    /// `StatusSummary`.
+    StatusSummary,
+    /// `Paginated<Kind>`.
+    Paginated(&'a KindSchema),
+    /// `Edged<Kind>`.
+    Edge(&'a KindSchema),
+    /// A node object or generic interface.
+    Node(&'a KindSchema),
+    /// An attribute object.
+    Attr(AttributeKind),
+    /// `NestedEdged<Peer>` (cardinality one, and the edges of cardinality many).
+    One(&'a KindSchema),
+    /// `NestedPaginated<Peer>`.
+    Many(&'a KindSchema),
+    /// `RelationshipProperty`.
+    Props,
+    /// `<Kind>Create|Update|Upsert` result.
+    MutResult(&'a KindSchema),
+    /// `{ ok }` results.
+    OkOnly,
+    /// A scalar or an object we answer with null.
+    Leaf,
+}
+
+/// The mutation a root mutation field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MutationOp {
+    /// `<Kind>Create`.
+    Create,
+    /// `<Kind>Update`.
+    Update,
+    /// `<Kind>Upsert`.
+    Upsert,
+    /// `<Kind>Delete`.
+    Delete,
+}
+
+/// Split `NetworkDeviceUpsert` into the kind and the operation.
+pub fn split_mutation<'s>(schema: &'s Schema, field: &str) -> Option<(&'s KindSchema, MutationOp)> {
+    for (suffix, op) in [
+        ("Create", MutationOp::Create),
+        ("Update", MutationOp::Update),
+        ("Upsert", MutationOp::Upsert),
+        ("Delete", MutationOp::Delete),
+    ] {
+        if let Some(kind) = field.strip_suffix(suffix)
+            && let Some(k) = schema.get(kind)
+        {
+            if k.is_generic && op != MutationOp::Update {
+                return None;
+            }
+            return Some((k, op));
+        }
+    }
+    None
+}
+
+impl<'a> Ty<'a> {
+    /// The GraphQL type name (for messages).
+    pub fn name(&self) -> String {
+        match self {
+            Ty::Query => "Query".into(),
+            Ty::Mutation => "Mutation".into(),
+            Ty::Info => "InfrahubInfo".into(),
+            Ty::Status => "Status".into(),
+            Ty::StatusSummary => "StatusSummary".into(),
+            Ty::Paginated(k) => format!("Paginated{}", k.kind),
+            Ty::Edge(k) => format!("Edged{}", k.kind),
+            Ty::Node(k) => k.kind.clone(),
+            Ty::Attr(a) => a.graphql_type().into(),
+            Ty::One(k) => format!("NestedEdged{}", k.kind),
+            Ty::Many(k) => format!("NestedPaginated{}", k.kind),
+            Ty::Props => "RelationshipProperty".into(),
+            Ty::MutResult(k) => format!("{}Mutation", k.kind),
+            Ty::OkOnly => "OkResult".into(),
+            Ty::Leaf => "Scalar".into(),
+        }
+    }
+
+    /// The type of field `name`, if this type has it.
+    pub fn field(&self, schema: &'a Schema, name: &str) -> Option<Ty<'a>> {
+        if name == "__typename" {
+            return Some(Ty::Leaf);
+        }
+        match self {
+            Ty::Query => match name {
+                "InfrahubInfo" => Some(Ty::Info),
+                "InfrahubStatus" => Some(Ty::Status),
+                _ => schema.get(name).map(Ty::Paginated),
+            },
+            Ty::Mutation => match name {
+                "RelationshipAdd" | "RelationshipRemove" => Some(Ty::OkOnly),
+                _ => split_mutation(schema, name).map(|(k, op)| {
+                    if op == MutationOp::Delete {
+                        Ty::OkOnly
+                    } else {
+                        Ty::MutResult(k)
+                    }
+                }),
+            },
+            Ty::Info => matches!(name, "version" | "deployment_id").then_some(Ty::Leaf),
+            Ty::Status => (name == "summary").then_some(Ty::StatusSummary),
+            Ty::StatusSummary => matches!(name, "schema_hash_synced").then_some(Ty::Leaf),
+            Ty::Paginated(k) => match name {
+                "count" | "permissions" => Some(Ty::Leaf),
+                "edges" => Some(Ty::Edge(k)),
+                _ => None,
+            },
+            Ty::Edge(k) => match name {
+                "node" => Some(Ty::Node(k)),
+                "node_metadata" => Some(Ty::Leaf),
+                _ => None,
+            },
+            Ty::Node(k) => node_field(schema, k, name),
+            Ty::Attr(kind) => attr_field(*kind, name).then_some(Ty::Leaf),
+            Ty::One(k) => match name {
+                "node" => Some(Ty::Node(k)),
+                "properties" => Some(Ty::Props),
+                "relationship_metadata" | "node_metadata" => Some(Ty::Leaf),
+                _ => None,
+            },
+            Ty::Many(k) => match name {
+                "count" | "permissions" => Some(Ty::Leaf),
+                "edges" => Some(Ty::One(k)),
+                _ => None,
+            },
+            Ty::Props => matches!(
+                name,
+                "is_protected" | "updated_at" | "source" | "owner" | "is_visible"
+            )
+            .then_some(Ty::Leaf),
+            Ty::MutResult(k) => match name {
+                "ok" => Some(Ty::Leaf),
+                "object" => Some(Ty::Node(k)),
+                _ => None,
+            },
+            Ty::OkOnly => (name == "ok").then_some(Ty::Leaf),
+            Ty::Leaf => None,
+        }
+    }
+}
+
+fn node_field<'a>(schema: &'a Schema, k: &'a KindSchema, name: &str) -> Option<Ty<'a>> {
+    match name {
+        "id" | "hfid" | "display_label" => return Some(Ty::Leaf),
+        "ancestors" | "descendants" if k.is_hierarchical() => {
+            let h = k.hierarchy.as_deref().unwrap_or(&k.kind);
+            return schema.get(h).map(Ty::Many);
+        }
+        _ => {}
+    }
+    if let Some(a) = k.attribute(name) {
+        return Some(Ty::Attr(a.kind));
+    }
+    let r = k.relationship(name)?;
+    let peer = schema.get(&r.peer)?;
+    Some(match r.cardinality {
+        Cardinality::One => Ty::One(peer),
+        Cardinality::Many => Ty::Many(peer),
+    })
+}
+
+/// Fields of an attribute object.
+pub fn attr_field(kind: AttributeKind, name: &str) -> bool {
+    const COMMON: &[&str] = &[
+        "value",
+        "id",
+        "is_default",
+        "is_from_profile",
+        "is_protected",
+        "is_visible",
+        "updated_at",
+        "source",
+        "owner",
+        "permissions",
+        "__typename",
+    ];
+    if COMMON.contains(&name) {
+        return true;
+    }
+    match kind {
+        AttributeKind::Dropdown => matches!(name, "label" | "color" | "description"),
+        AttributeKind::IPHost => matches!(
+            name,
+            "ip" | "hostmask"
+                | "netmask"
+                | "prefixlen"
+                | "version"
+                | "with_hostmask"
+                | "with_netmask"
+        ),
+        AttributeKind::IPNetwork => matches!(
+            name,
+            "broadcast_address"
+                | "hostmask"
+                | "netmask"
+                | "prefixlen"
+                | "num_addresses"
+                | "version"
+                | "with_hostmask"
+                | "with_netmask"
+                | "network_address"
+        ),
+        AttributeKind::IPAddress => matches!(name, "version"),
+        _ => false,
+    }
+}
+
+/// Whether `arg` is a filter argument of `kind` (top-level or nested many).
+pub fn filter_arg_ok(schema: &Schema, k: &KindSchema, arg: &str, top_level: bool) -> bool {
+    match arg {
+        "offset" | "limit" | "ids" | "order" => return true,
+        "partial_match" | "any__value" | "any__values" => return top_level,
+        "hfid" => return k.human_friendly_id.is_some(),
+        "isnull" => return !top_level,
+        "display_label__value" | "display_label__values" | "display_label__isnull" => return true,
+        _ => {}
+    }
+    let parts: Vec<&str> = arg.split("__").collect();
+    match parts.as_slice() {
+        [attr, op] => {
+            if k.attribute(attr).is_some() {
+                return matches!(
+                    *op,
+                    "value" | "values" | "isnull" | "is_protected" | "is_visible"
+                );
+            }
+            if k.relationship(attr).is_some()
+                || (k.is_hierarchical() && matches!(*attr, "ancestors" | "descendants"))
+            {
+                return matches!(*op, "ids" | "isnull");
+            }
+            false
+        }
+        [attr, prop, "id"] => k.attribute(attr).is_some() && matches!(*prop, "source" | "owner"),
+        [rel, attr, op] => {
+            let peer_kind = if k.is_hierarchical() && matches!(*rel, "ancestors" | "descendants") {
+                k.hierarchy.clone().or_else(|| Some(k.kind.clone()))
+            } else {
+                k.relationship(rel).map(|r| r.peer.clone())
+            };
+            let Some(peer) = peer_kind.and_then(|p| schema.get(&p)) else {
+                return false;
+            };
+            peer.attribute(attr).is_some() && matches!(*op, "value" | "values" | "isnull")
+        }
+        _ => false,
+    }
+}
+
+/// Most field selections one document may expand to (fragments included), so a small
+/// document cannot make the store do exponential work.
+const MAX_SELECTIONS: usize = 20_000;
+
+/// Validate a whole operation; every unknown field, argument, type or fragment is reported.
+pub(crate) fn validate(
+    schema: &Schema,
+    doc: &ExecutableDocument,
+    root: Ty<'_>,
+    set: &SelectionSet,
+) -> Vec<GqlError> {
+    let mut errors = Vec::new();
+    let mut budget = MAX_SELECTIONS;
+    validate_set(schema, doc, root, set, &mut errors, 0, &mut budget);
+    errors
+}
+
+fn validate_set(
+    schema: &Schema,
+    doc: &ExecutableDocument,
+    ty: Ty<'_>,
+    set: &SelectionSet,
+    errors: &mut Vec<GqlError>,
+    depth: usize,
+    budget: &mut usize,
+) {
+    if *budget == 0 {
+        return;
+    }
+    if depth > 64 {
+        errors.push(GqlError::msg("Query is nested too deeply."));
+        return;
+    }
+    for sel in &set.items {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        if *budget == 0 {
+            errors.push(GqlError::msg(format!(
+                "Query is too complex: more than {MAX_SELECTIONS} field selections once fragments are expanded."
+            )));
+            return;
+        }
+        match &sel.node {
+            Selection::Field(f) => validate_field(schema, doc, ty, f, errors, depth, budget),
+            Selection::InlineFragment(fr) => {
+                let sub = match &fr.node.type_condition {
+                    None => Some(ty),
+                    Some(tc) => cond_type(schema, ty, tc.node.on.node.as_str(), tc.pos, errors),
+                };
+                if let Some(sub) = sub {
+                    validate_set(
+                        schema,
+                        doc,
+                        sub,
+                        &fr.node.selection_set.node,
+                        errors,
+                        depth + 1,
+                        budget,
+                    );
+                }
+            }
+            Selection::FragmentSpread(sp) => match doc.fragments.get(&sp.node.fragment_name.node) {
+                None => errors.push(GqlError::at(
+                    format!("Unknown fragment '{}'.", sp.node.fragment_name.node),
+                    sp.pos,
+                )),
+                Some(fd) => {
+                    let tc = &fd.node.type_condition;
+                    if let Some(sub) =
+                        cond_type(schema, ty, tc.node.on.node.as_str(), tc.pos, errors)
+                    {
+                        validate_set(
+                            schema,
+                            doc,
+                            sub,
+                            &fd.node.selection_set.node,
+                            errors,
+                            depth + 1,
+                            budget,
+                        );
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn cond_type<'a>(
+    schema: &'a Schema,
+    ty: Ty<'a>,
+    on: &str,
+    pos: async_graphql_parser::Pos,
+    errors: &mut Vec<GqlError>,
+) -> Option<Ty<'a>> {
+    if ty.name() == on {
+        return Some(ty);
+    }
+    match (ty, schema.get(on)) {
+        (Ty::Node(_), Some(k)) => Some(Ty::Node(k)),
+        (_, None) => {
+            errors.push(GqlError::at(format!("Unknown type '{on}'."), pos));
+            None
+        }
+        (_, Some(_)) => {
+            errors.push(GqlError::at(format!("Fragment cannot be spread here as objects of type '{}' can never be of type '{on}'.", ty.name()), pos));
+            None
+        }
+    }
+}
+
+fn validate_field(
+    schema: &Schema,
+    doc: &ExecutableDocument,
+    ty: Ty<'_>,
+    f: &Positioned<Field>,
+    errors: &mut Vec<GqlError>,
+    depth: usize,
+    budget: &mut usize,
+) {
+    let name = f.node.name.node.as_str();
+    let Some(sub) = ty.field(schema, name) else {
+        errors.push(GqlError::at(
+            format!("Cannot query field '{name}' on type '{}'.", ty.name()),
+            f.pos,
+        ));
+        return;
+    };
+    for (arg, _) in &f.node.arguments {
+        let a = arg.node.as_str();
+        let ok = match (ty, sub) {
+            (Ty::Query, Ty::Paginated(k)) => filter_arg_ok(schema, k, a, true),
+            (Ty::Node(_), Ty::Many(k)) => filter_arg_ok(schema, k, a, false),
+            (Ty::Mutation, _) => matches!(a, "data" | "context"),
+            _ => false,
+        };
+        if !ok {
+            errors.push(GqlError::at(
+                format!("Unknown argument '{a}' on field '{}.{name}'.", ty.name()),
+                arg.pos,
+            ));
+        }
+    }
+    if ty_is_mutation_needing_data(ty, name) && f.node.get_argument("data").is_none() {
+        errors.push(GqlError::at(format!("Field '{name}' argument 'data' of type 'Input!' is required, but it was not provided."), f.pos));
+    }
+    let has_sel = !f.node.selection_set.node.items.is_empty();
+    match sub {
+        Ty::Leaf => {}
+        _ if !has_sel => errors.push(GqlError::at(
+            format!("Field '{name}' of type '{}' must have a selection of subfields. Did you mean '{name} {{ ... }}'?", sub.name()),
+            f.pos,
+        )),
+        _ => validate_set(
+            schema,
+            doc,
+            sub,
+            &f.node.selection_set.node,
+            errors,
+            depth + 1,
+            budget,
+        ),
+    }
+}
+
+fn ty_is_mutation_needing_data(ty: Ty<'_>, _name: &str) -> bool {
+    matches!(ty, Ty::Mutation) && _name != "__typename"
+}

@@ -1,0 +1,169 @@
+//! A stored node: its kind, attribute values and relationship peers; and how user input
+//! becomes a stored value for each attribute kind.
+
+use crate::ip;
+use crate::schema::{AttributeKind, AttributeSchema};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One node as stored (one version of it, on one branch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Unique id (a time-ordered UUID).
+    pub id: String,
+    /// Concrete node kind.
+    pub kind: String,
+    /// Attribute values by name (absent = null).
+    #[serde(default)]
+    pub attrs: BTreeMap<String, Value>,
+    /// Relationship peers (ids) by relationship name, in insertion order.
+    #[serde(default)]
+    pub rels: BTreeMap<String, Vec<String>>,
+}
+
+impl Node {
+    /// A new empty node of `kind` with a fresh id.
+    pub fn new(kind: &str) -> Self {
+        Self {
+            id: new_id(),
+            kind: kind.to_string(),
+            attrs: BTreeMap::new(),
+            rels: BTreeMap::new(),
+        }
+    }
+    /// The attribute value (Null when absent).
+    pub fn attr(&self, name: &str) -> &Value {
+        self.attrs.get(name).unwrap_or(&Value::Null)
+    }
+    /// Peers of a relationship.
+    pub fn peers(&self, name: &str) -> &[String] {
+        self.rels.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// A fresh time-ordered UUID (v7), so id order is creation order.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// The text form of a stored value used for equality, HFIDs and indexes.
+pub fn value_key(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Turn an input `value` for attribute `a` into the stored value, or say why it is refused.
+pub fn coerce_value(a: &AttributeSchema, v: Value) -> Result<Value, String> {
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let name = &a.name;
+    let out = match a.kind {
+        AttributeKind::Number | AttributeKind::NumberPool | AttributeKind::Bandwidth => match &v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => v,
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("{name}: '{s}' is not a valid Number"))?,
+            _ => return Err(format!("{name}: {v} is not a valid Number")),
+        },
+        AttributeKind::Boolean | AttributeKind::Checkbox => match &v {
+            Value::Bool(_) => v,
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
+            _ => return Err(format!("{name}: {v} is not a valid Boolean")),
+        },
+        AttributeKind::JSON | AttributeKind::Any => v,
+        AttributeKind::List => match &v {
+            Value::Array(_) => v,
+            _ => return Err(format!("{name}: {v} is not a valid List")),
+        },
+        AttributeKind::IPHost | AttributeKind::IPAddress => match &v {
+            Value::String(s) => {
+                Value::String(ip::normalize_host(s).map_err(|e| format!("{name}: {e}"))?)
+            }
+            _ => return Err(format!("{name}: {v} is not a valid IP address")),
+        },
+        AttributeKind::IPNetwork => match &v {
+            Value::String(s) => {
+                Value::String(ip::normalize_network(s).map_err(|e| format!("{name}: {e}"))?)
+            }
+            _ => return Err(format!("{name}: {v} is not a valid IP network")),
+        },
+        AttributeKind::Dropdown => {
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("{name}: {v} is not a valid Dropdown value"))?;
+            let ok = a.choices.iter().flatten().any(|c| c.name == s);
+            if !ok {
+                let names: Vec<&str> = a
+                    .choices
+                    .iter()
+                    .flatten()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                return Err(format!(
+                    "{name}: '{s}' is not a valid choice, expected one of: {}",
+                    names.join(", ")
+                ));
+            }
+            v
+        }
+        _ => match &v {
+            Value::String(s) => {
+                let len = s.chars().count() as u64;
+                if a.max_length.is_some_and(|m| len > m) {
+                    return Err(format!(
+                        "{name}: '{s}' is longer than {} characters",
+                        a.max_length.unwrap_or_default()
+                    ));
+                }
+                if a.min_length.is_some_and(|m| len < m) {
+                    return Err(format!(
+                        "{name}: '{s}' is shorter than {} characters",
+                        a.min_length.unwrap_or_default()
+                    ));
+                }
+                v
+            }
+            Value::Number(n) => Value::String(n.to_string()),
+            _ => return Err(format!("{name}: {v} is not a valid {:?}", a.kind)),
+        },
+    };
+    if let (Some(n), Some(p)) = (out.as_i64(), a.parameters.as_ref()) {
+        if let Some(min) = p
+            .get("min_value")
+            .and_then(Value::as_i64)
+            .filter(|m| n < *m)
+        {
+            return Err(format!("{name}: {n} is below the minimum value {min}"));
+        }
+        if let Some(max) = p
+            .get("max_value")
+            .and_then(Value::as_i64)
+            .filter(|m| n > *m)
+        {
+            return Err(format!("{name}: {n} is above the maximum value {max}"));
+        }
+    }
+    if let Some(allowed) = &a.r#enum
+        && !allowed.contains(&out)
+    {
+        let list: Vec<String> = allowed
+            .iter()
+            .map(|x| value_key(x).unwrap_or_default())
+            .collect();
+        return Err(format!(
+            "{name}: {out} is not one of the allowed values: {}",
+            list.join(", ")
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,306 @@
+//! The built-in core schema: the kinds every Infrahub has and generators rely on (groups,
+//! generator definitions and instances, trigger rules and actions, resource pools).
+//!
+//! Written in the same file format users load, and read by the same loader.
+
+/// File name under which the core schema is reported in errors.
+pub const CORE_FILE: &str = "<core>/core.yml";
+
+/// The core schema text.
+pub const CORE_SCHEMA: &str = r#"
+version: "1.0"
+generics:
+  - name: Node
+    namespace: Core
+    description: Base of every node that is not a group.
+    relationships:
+      - {name: member_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_member, read_only: true}
+      - {name: subscriber_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_subscriber, read_only: true}
+  - name: Group
+    namespace: Core
+    hierarchical: true
+    default_filter: name__value
+    order_by: [name__value]
+    display_labels: [name__value]
+    uniqueness_constraints: [[name__value]]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: label, kind: Text, optional: true}
+      - {name: description, kind: Text, optional: true}
+      - {name: group_type, kind: Text, enum: [default, internal], default_value: default, optional: false}
+    relationships:
+      - {name: members, peer: CoreNode, kind: Generic, cardinality: many, identifier: group_member}
+      - {name: subscribers, peer: CoreNode, kind: Generic, cardinality: many, identifier: group_subscriber}
+  - name: TaskTarget
+    namespace: Core
+  - name: ArtifactTarget
+    namespace: Core
+  - name: GenericRepository
+    namespace: Core
+    default_filter: name__value
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+      - {name: location, kind: Text, optional: true}
+  - name: Action
+    namespace: Core
+    branch: agnostic
+    default_filter: name__value
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+    relationships:
+      - {name: triggers, peer: CoreTriggerRule, cardinality: many, identifier: action__trigger_rule}
+  - name: TriggerRule
+    namespace: Core
+    branch: agnostic
+    default_filter: name__value
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+      - {name: active, kind: Boolean, default_value: true, optional: false}
+      - name: branch_scope
+        kind: Dropdown
+        default_value: default_branch
+        optional: false
+        choices:
+          - {name: all_branches, label: All branches}
+          - {name: default_branch, label: Default branch}
+          - {name: other_branches, label: Other branches}
+    relationships:
+      - {name: action, peer: CoreAction, cardinality: one, optional: false, identifier: action__trigger_rule}
+  - name: NodeTriggerMatch
+    namespace: Core
+    branch: agnostic
+    relationships:
+      - {name: trigger, peer: CoreNodeTriggerRule, kind: Parent, cardinality: one, optional: false, identifier: node_trigger_rule__match}
+  - name: ResourcePool
+    namespace: Core
+    branch: agnostic
+    default_filter: name__value
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+  - name: IPNamespace
+    namespace: Builtin
+    default_filter: name__value
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+  - name: IPPrefix
+    namespace: Builtin
+    display_labels: [prefix__value]
+    order_by: [prefix__value]
+    attributes:
+      - {name: prefix, kind: IPNetwork}
+      - {name: description, kind: Text, optional: true}
+      - {name: member_type, kind: Dropdown, default_value: prefix, optional: false, choices: [{name: prefix, label: Prefix}, {name: address, label: Address}]}
+      - {name: is_pool, kind: Boolean, default_value: false, optional: false}
+    relationships:
+      - {name: ip_namespace, peer: BuiltinIPNamespace, cardinality: one, kind: Generic, identifier: ip_namespace__ip_prefix}
+  - name: IPAddress
+    namespace: Builtin
+    display_labels: [address__value]
+    order_by: [address__value]
+    attributes:
+      - {name: address, kind: IPHost}
+      - {name: description, kind: Text, optional: true}
+    relationships:
+      - {name: ip_namespace, peer: BuiltinIPNamespace, cardinality: one, kind: Generic, identifier: ip_namespace__ip_address}
+  - name: ObjectTemplate
+    namespace: Core
+    description: Base of object templates (template kinds themselves are not generated yet).
+    default_filter: template_name__value
+    human_friendly_id: [template_name__value]
+    display_labels: [template_name__value]
+    attributes:
+      - {name: template_name, kind: Text, unique: true}
+  - name: Profile
+    namespace: Core
+    description: Base of profiles (profile kinds themselves are not generated yet).
+    default_filter: profile_name__value
+    human_friendly_id: [profile_name__value]
+    display_labels: [profile_name__value]
+    attributes:
+      - {name: profile_name, kind: Text, unique: true}
+      - {name: profile_priority, kind: Number, default_value: 1000, optional: true}
+nodes:
+  - name: StandardGroup
+    namespace: Core
+    label: Standard Group
+    inherit_from: [CoreGroup]
+  - name: GeneratorGroup
+    namespace: Core
+    label: Generator Group (local)
+    branch: local
+    inherit_from: [CoreGroup]
+  - name: GeneratorAwareGroup
+    namespace: Core
+    label: Generator Group (aware)
+    inherit_from: [CoreGroup]
+  - name: GraphQLQueryGroup
+    namespace: Core
+    branch: local
+    inherit_from: [CoreGroup]
+    attributes:
+      - {name: parameters, kind: JSON, optional: true}
+    relationships:
+      - {name: query, peer: CoreGraphQLQuery, cardinality: one, optional: false, identifier: graphql_query__group}
+  - name: GraphQLQuery
+    namespace: Core
+    default_filter: name__value
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+      - {name: query, kind: TextArea}
+    relationships:
+      - {name: repository, peer: CoreGenericRepository, cardinality: one, identifier: graphql_query__repository}
+  - name: Repository
+    namespace: Core
+    inherit_from: [CoreGenericRepository, CoreTaskTarget]
+  - name: GeneratorDefinition
+    namespace: Core
+    inherit_from: [CoreTaskTarget]
+    default_filter: name__value
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    uniqueness_constraints: [[name__value]]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+      - {name: parameters, kind: JSON}
+      - {name: file_path, kind: Text}
+      - {name: class_name, kind: Text}
+      - {name: convert_query_response, kind: Boolean, default_value: false, optional: true}
+      - {name: execute_in_proposed_change, kind: Boolean, default_value: true, optional: true}
+      - {name: execute_after_merge, kind: Boolean, default_value: true, optional: true}
+      - {name: fingerprint, kind: Text, optional: true}
+      - {name: dependencies, kind: List, optional: true}
+      - {name: dependencies_complete, kind: Boolean, optional: true}
+    relationships:
+      - {name: query, peer: CoreGraphQLQuery, cardinality: one, optional: false, identifier: generator_definition__graphql_query}
+      - {name: repository, peer: CoreGenericRepository, cardinality: one, identifier: generator_definition__repository}
+      - {name: targets, peer: CoreGroup, cardinality: one, optional: false, identifier: generator_definition___group}
+      - {name: instances, peer: CoreGeneratorInstance, cardinality: many, kind: Component, on_delete: cascade, identifier: generator__definition}
+  - name: GeneratorInstance
+    namespace: Core
+    branch: local
+    default_filter: name__value
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text}
+      - {name: status, kind: Text, enum: [Error, Pending, Processing, Ready]}
+    relationships:
+      - {name: object, peer: CoreNode, cardinality: one, optional: false, identifier: generator__node}
+      - {name: definition, peer: CoreGeneratorDefinition, cardinality: one, kind: Parent, optional: false, identifier: generator__definition}
+  - name: GeneratorAction
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreAction]
+    relationships:
+      - {name: generator, peer: CoreGeneratorDefinition, cardinality: one, optional: false, identifier: generator_action__definition}
+  - name: GroupAction
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreAction]
+    attributes:
+      - {name: member_action, kind: Dropdown, default_value: add_member, optional: false, choices: [{name: add_member, label: Add member}, {name: remove_member, label: Remove member}]}
+    relationships:
+      - {name: group, peer: CoreGroup, cardinality: one, optional: false, identifier: group_action__group}
+  - name: NodeTriggerRule
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreTriggerRule]
+    attributes:
+      - {name: node_kind, kind: Text}
+      - {name: mutation_action, kind: Text, enum: [created, updated]}
+    relationships:
+      - {name: matches, peer: CoreNodeTriggerMatch, cardinality: many, kind: Component, identifier: node_trigger_rule__match}
+  - name: NodeTriggerAttributeMatch
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreNodeTriggerMatch]
+    human_friendly_id: [trigger__name__value, attribute_name__value]
+    uniqueness_constraints: [[trigger, attribute_name__value]]
+    display_labels: [attribute_name__value]
+    attributes:
+      - {name: attribute_name, kind: Text}
+      - {name: value, kind: Text, optional: true}
+      - {name: value_previous, kind: Text, optional: true}
+      - name: value_match
+        kind: Dropdown
+        default_value: value
+        optional: false
+        choices: [{name: value, label: Value}, {name: value_previous, label: Previous value}, {name: value_full, label: Full value}, {name: any, label: Any}]
+  - name: NodeTriggerRelationshipMatch
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreNodeTriggerMatch]
+    display_labels: [relationship_name__value]
+    attributes:
+      - {name: relationship_name, kind: Text}
+      - {name: modification_type, kind: Dropdown, default_value: added, optional: false, choices: [{name: added, label: Added}, {name: removed, label: Removed}, {name: updated, label: Updated}]}
+      - {name: peer, kind: Text, optional: true}
+  - name: GroupTriggerRule
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreTriggerRule]
+    attributes:
+      - {name: member_update, kind: Dropdown, default_value: added, optional: false, choices: [{name: added, label: Added}, {name: removed, label: Removed}]}
+    relationships:
+      - {name: group, peer: CoreGroup, cardinality: one, optional: false, identifier: group_trigger__group}
+  - name: Tag
+    namespace: Builtin
+    default_filter: name__value
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+  - name: Namespace
+    namespace: Ipam
+    inherit_from: [BuiltinIPNamespace]
+  - name: IPPrefixPool
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreResourcePool]
+    attributes:
+      - {name: default_prefix_length, kind: Number, optional: true}
+      - {name: default_member_type, kind: Text, enum: [prefix, address], default_value: prefix, optional: false}
+      - {name: default_prefix_type, kind: Text, optional: true}
+    relationships:
+      - {name: resources, peer: BuiltinIPPrefix, cardinality: many, identifier: prefixpool__resource}
+      - {name: ip_namespace, peer: BuiltinIPNamespace, cardinality: one, optional: false, identifier: prefixpool__ipnamespace}
+  - name: IPAddressPool
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreResourcePool]
+    attributes:
+      - {name: default_address_type, kind: Text}
+      - {name: default_prefix_length, kind: Number, optional: true}
+    relationships:
+      - {name: resources, peer: BuiltinIPPrefix, cardinality: many, identifier: ipaddresspool__resource}
+      - {name: ip_namespace, peer: BuiltinIPNamespace, cardinality: one, optional: false, identifier: ipaddresspool__ipnamespace}
+  - name: NumberPool
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreResourcePool]
+    attributes:
+      - {name: node, kind: Text}
+      - {name: node_attribute, kind: Text}
+      - {name: start_range, kind: Number}
+      - {name: end_range, kind: Number}
+      - {name: pool_type, kind: Text, enum: [user, schema], default_value: user, optional: false, read_only: true}
+"#;

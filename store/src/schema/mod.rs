@@ -1,0 +1,357 @@
+//! The schema model: generics and nodes with their attributes and relationships, after
+//! Infrahub's defaults and inheritance have been applied.
+//!
+//! [`load`] turns schema files into a [`Schema`] (or a list of errors naming file, kind and
+//! field); [`core`] is the built-in core schema every store starts with.
+
+pub mod core;
+pub mod load;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The kind of an attribute (Infrahub's attribute kinds).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttributeKind {
+    ID,
+    Dropdown,
+    Text,
+    TextArea,
+    DateTime,
+    Email,
+    Password,
+    HashedPassword,
+    URL,
+    File,
+    MacAddress,
+    Color,
+    Number,
+    NumberPool,
+    Bandwidth,
+    IPHost,
+    IPNetwork,
+    IPAddress,
+    Boolean,
+    Checkbox,
+    List,
+    JSON,
+    Any,
+}
+
+impl AttributeKind {
+    /// The GraphQL object type that carries an attribute of this kind.
+    pub fn graphql_type(self) -> &'static str {
+        match self {
+            AttributeKind::Dropdown => "Dropdown",
+            AttributeKind::Number | AttributeKind::NumberPool | AttributeKind::Bandwidth => {
+                "NumberAttribute"
+            }
+            AttributeKind::Boolean => "BooleanAttribute",
+            AttributeKind::Checkbox => "CheckboxAttribute",
+            AttributeKind::IPHost => "IPHost",
+            AttributeKind::IPNetwork => "IPNetwork",
+            AttributeKind::IPAddress => "IPAddress",
+            AttributeKind::JSON => "JSONAttribute",
+            AttributeKind::List => "ListAttribute",
+            AttributeKind::Any => "AnyAttribute",
+            AttributeKind::MacAddress => "MacAddress",
+            _ => "TextAttribute",
+        }
+    }
+
+    /// The GraphQL scalar of `value` (used for filters and SDL).
+    pub fn scalar(self) -> &'static str {
+        match self {
+            AttributeKind::Number | AttributeKind::NumberPool | AttributeKind::Bandwidth => {
+                "BigInt"
+            }
+            AttributeKind::Boolean | AttributeKind::Checkbox => "Boolean",
+            AttributeKind::JSON | AttributeKind::List | AttributeKind::Any => "GenericScalar",
+            _ => "String",
+        }
+    }
+}
+
+/// Relationship kinds.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RelationshipKind {
+    Generic,
+    Attribute,
+    Component,
+    Parent,
+    Group,
+    Hierarchy,
+    Profile,
+    Template,
+}
+
+/// One or many peers.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cardinality {
+    One,
+    Many,
+}
+
+/// How a kind's data relates to branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BranchSupport {
+    /// Each branch has its own version; merged into main.
+    Aware,
+    /// One version shared by all branches.
+    Agnostic,
+    /// Lives only on the branch where it was written; never merged.
+    Local,
+}
+
+/// What deleting a node does to the peers of this relationship.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDelete {
+    NoAction,
+    Cascade,
+}
+
+/// Relationship direction.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Bidirectional,
+    Outbound,
+    Inbound,
+}
+
+/// A Dropdown choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Choice {
+    /// The stored value.
+    pub name: String,
+    /// Human label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Display colour.
+    #[serde(default)]
+    pub color: Option<String>,
+}
+
+/// An attribute after defaults.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttributeSchema {
+    /// Attribute name.
+    pub name: String,
+    /// Attribute kind.
+    pub kind: AttributeKind,
+    /// Allowed values (Text).
+    pub r#enum: Option<Vec<serde_json::Value>>,
+    /// Allowed values (Dropdown).
+    pub choices: Option<Vec<Choice>>,
+    /// Regex the value must match (stored, not enforced).
+    pub regex: Option<String>,
+    /// Maximum length of a text value.
+    pub max_length: Option<u64>,
+    /// Minimum length of a text value.
+    pub min_length: Option<u64>,
+    /// Label.
+    pub label: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Not writable through mutations.
+    pub read_only: bool,
+    /// Value unique among nodes of the kind.
+    pub unique: bool,
+    /// May be absent (default false).
+    pub optional: bool,
+    /// Value used on create when none is given.
+    pub default_value: Option<serde_json::Value>,
+    /// Branch support (inherits the kind's).
+    pub branch: Option<BranchSupport>,
+    /// Ordering weight.
+    pub order_weight: Option<i64>,
+    /// Extra parameters (min_value, max_value …), kept verbatim.
+    pub parameters: Option<serde_json::Value>,
+    /// Inherited from a generic.
+    pub inherited: bool,
+}
+
+/// A relationship after defaults.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelationshipSchema {
+    /// Relationship name.
+    pub name: String,
+    /// Peer kind (node or generic).
+    pub peer: String,
+    /// Relationship kind (default Generic).
+    pub kind: RelationshipKind,
+    /// Label.
+    pub label: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Pairs both sides of a relationship.
+    pub identifier: String,
+    /// One or many (default many).
+    pub cardinality: Cardinality,
+    /// Minimum number of peers.
+    pub min_count: u64,
+    /// Maximum number of peers (0 = no maximum).
+    pub max_count: u64,
+    /// May be empty (default true).
+    pub optional: bool,
+    /// Branch support.
+    pub branch: Option<BranchSupport>,
+    /// Direction.
+    pub direction: Direction,
+    /// Deleting this node deletes the peers (Component relationships cascade by default).
+    pub on_delete: Option<OnDelete>,
+    /// Not writable through mutations.
+    pub read_only: bool,
+    /// Ordering weight.
+    pub order_weight: Option<i64>,
+    /// Inherited from a generic.
+    pub inherited: bool,
+    /// The hierarchy relationship (`parent`/`children`) of a hierarchical generic.
+    pub hierarchical: Option<String>,
+}
+
+impl RelationshipSchema {
+    /// Whether deleting the owner deletes the peers.
+    pub fn cascades(&self) -> bool {
+        match self.on_delete {
+            Some(OnDelete::Cascade) => true,
+            Some(OnDelete::NoAction) => false,
+            None => self.kind == RelationshipKind::Component,
+        }
+    }
+}
+
+/// A generic or a node after defaults and inheritance.
+#[derive(Debug, Clone, Serialize)]
+pub struct KindSchema {
+    /// `namespace + name`.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// A generic (interface) rather than a node.
+    pub is_generic: bool,
+    /// Label.
+    pub label: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Branch support (default aware).
+    pub branch: BranchSupport,
+    /// Upsert identity when there is no HFID, e.g. `name__value`.
+    pub default_filter: Option<String>,
+    /// Human-friendly id paths (`name__value`, `device__name__value`).
+    pub human_friendly_id: Option<Vec<String>>,
+    /// Display label template or path.
+    pub display_label: Option<String>,
+    /// Display label paths (older form).
+    pub display_labels: Option<Vec<String>>,
+    /// Default ordering paths.
+    pub order_by: Option<Vec<String>>,
+    /// Uniqueness constraints: `attr__value` or relationship names.
+    pub uniqueness_constraints: Option<Vec<Vec<String>>>,
+    /// Generics this kind inherits from (nodes only).
+    pub inherit_from: Vec<String>,
+    /// A hierarchical generic.
+    pub hierarchical: bool,
+    /// The hierarchical generic a node belongs to.
+    pub hierarchy: Option<String>,
+    /// Allowed parent kind in a hierarchy.
+    pub parent: Option<String>,
+    /// Allowed children kind in a hierarchy.
+    pub children: Option<String>,
+    /// Nodes that inherit this generic (generics only).
+    pub used_by: Vec<String>,
+    /// Attributes, own and inherited.
+    pub attributes: Vec<AttributeSchema>,
+    /// Relationships, own and inherited.
+    pub relationships: Vec<RelationshipSchema>,
+    /// Other fields kept verbatim for the schema endpoint (icon, menu placement …).
+    #[serde(skip)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl KindSchema {
+    /// The attribute called `name`.
+    pub fn attribute(&self, name: &str) -> Option<&AttributeSchema> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+    /// The relationship called `name`.
+    pub fn relationship(&self, name: &str) -> Option<&RelationshipSchema> {
+        self.relationships.iter().find(|r| r.name == name)
+    }
+    /// On a branch-agnostic kind, the attributes and relationships that are explicitly
+    /// `branch: aware`: their values vary per branch while the node itself is shared.
+    pub fn branch_aware_fields(&self) -> Vec<&str> {
+        if self.branch != BranchSupport::Agnostic {
+            return Vec::new();
+        }
+        let attrs = self
+            .attributes
+            .iter()
+            .filter(|a| a.branch == Some(BranchSupport::Aware))
+            .map(|a| a.name.as_str());
+        let rels = self
+            .relationships
+            .iter()
+            .filter(|r| r.branch == Some(BranchSupport::Aware))
+            .map(|r| r.name.as_str());
+        attrs.chain(rels).collect()
+    }
+
+    /// Whether nodes of this kind form a parent/children tree.
+    pub fn is_hierarchical(&self) -> bool {
+        self.hierarchical || self.hierarchy.is_some()
+    }
+}
+
+/// The complete schema: the core schema plus every loaded file.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    kinds: BTreeMap<String, KindSchema>,
+    /// Files loaded on top of the core schema, in load order.
+    pub files: Vec<(String, String)>,
+    /// sha256 over the loaded files, Infrahub's schema hash stand-in.
+    pub hash: String,
+}
+
+impl Schema {
+    /// The generic or node called `kind`.
+    pub fn get(&self, kind: &str) -> Option<&KindSchema> {
+        self.kinds.get(kind)
+    }
+    /// All kinds, sorted by name.
+    pub fn kinds(&self) -> impl Iterator<Item = &KindSchema> {
+        self.kinds.values()
+    }
+    /// Whether `kind` is `target` or inherits it (every node inherits `CoreNode`).
+    pub fn is_a(&self, kind: &str, target: &str) -> bool {
+        if kind == target {
+            return true;
+        }
+        match self.kinds.get(kind) {
+            Some(k) => k.inherit_from.iter().any(|g| g == target),
+            None => false,
+        }
+    }
+    /// Concrete node kinds that are `kind` (itself if it is a node, its users if a generic).
+    pub fn concrete_kinds(&self, kind: &str) -> Vec<String> {
+        match self.kinds.get(kind) {
+            Some(k) if !k.is_generic => vec![k.kind.clone()],
+            Some(k) => k.used_by.clone(),
+            None => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,632 @@
+//! [`Store`]: the handle everything else uses. Cheap to clone, `Send + Sync`.
+//!
+//! Locking: the in-memory graph sits behind a read/write lock (queries share it, each mutation
+//! holds it exclusively through compute, SQLite commit and apply), and the SQLite connection
+//! behind a mutex that is never held while waiting for the graph lock.
+
+use crate::branch::{self, BranchInfo};
+use crate::error::{Result, StoreError};
+use crate::events::Event;
+use crate::graph::{MAIN, State, Tx};
+use crate::graphql::mutation::{self, Outcome};
+use crate::graphql::query::Resolver;
+use crate::graphql::types::{self, Ty, split_mutation};
+use crate::graphql::{self, GqlError, GraphqlRequest, args_json, collect_fields, error_response};
+use crate::persistence::{Db, RowWrite};
+use crate::schema::core::{CORE_FILE, CORE_SCHEMA};
+use crate::schema::{Schema, load};
+use async_graphql_parser::types::OperationType;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::broadcast;
+
+struct Inner {
+    path: String,
+    db: Mutex<Db>,
+    state: RwLock<State>,
+    seen_version: Mutex<i64>,
+    events: broadcast::Sender<Event>,
+}
+
+/// The embedded Infrahub-compatible store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+/// What a schema load did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaLoad {
+    /// Schema hash after the load.
+    pub hash: String,
+    /// Schema hash before.
+    pub previous_hash: String,
+    /// Whether anything changed.
+    pub schema_updated: bool,
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeReport {
+    /// The merged branch.
+    pub branch: String,
+    /// Nodes written on main.
+    pub nodes_changed: usize,
+}
+
+fn core_files() -> Vec<(String, String)> {
+    vec![(CORE_FILE.to_string(), CORE_SCHEMA.to_string())]
+}
+
+fn now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // RFC 3339 in UTC from the epoch seconds, without a date library.
+    let secs = d.as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Store {
+    /// Open (or create) the store in the SQLite file at `path`; parent directories are created.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let p = path.as_ref();
+        if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        Self::open_str(&p.to_string_lossy())
+    }
+
+    /// A store that lives in memory only (tests, throwaway runs).
+    pub fn in_memory() -> Result<Store> {
+        Self::open_str(":memory:")
+    }
+
+    fn open_str(path: &str) -> Result<Store> {
+        let db = Db::open(path)?;
+        let state = load_state(&db)?;
+        let v = db.data_version()?;
+        let (tx, _) = broadcast::channel(4096);
+        tracing::debug!(path, nodes = state.main.len(), "store opened");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_string(),
+                db: Mutex::new(db),
+                state: RwLock::new(state),
+                seen_version: Mutex::new(v),
+                events: tx,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    fn db(&self) -> MutexGuard<'_, Db> {
+        self.inner.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.inner.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.inner.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Pick up commits made by another process since we last looked.
+    fn refresh(&self) -> Result<()> {
+        let changed = {
+            let db = self.db();
+            let v = db.data_version()?;
+            let seen = *self
+                .inner
+                .seen_version
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            v != seen
+        };
+        if changed {
+            let mut st = self.write();
+            self.reload_locked(&mut st)?;
+        }
+        Ok(())
+    }
+
+    /// Reload with the graph lock held (takes the db lock after it).
+    fn reload_locked(&self, st: &mut State) -> Result<()> {
+        let db = self.db();
+        let v = db.data_version()?;
+        let mut seen = self
+            .inner
+            .seen_version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if v != *seen {
+            tracing::debug!(path = %self.inner.path, "reloading after an external commit");
+            *st = load_state(&db)?;
+            *seen = v;
+        }
+        Ok(())
+    }
+
+    /// Run a write: graph lock, then SQLite's write lock (`BEGIN IMMEDIATE`), reload if another
+    /// process committed meanwhile, compute with `f`, write, commit, apply, publish. A failure
+    /// anywhere writes nothing.
+    fn write_op<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&State) -> std::result::Result<(Vec<RowWrite>, Vec<Event>, T), E>,
+    ) -> std::result::Result<T, E> {
+        let mut st = self.write();
+        let db = self.db();
+        db.begin_immediate()?;
+        let computed = (|| -> std::result::Result<_, E> {
+            let v = db.data_version()?;
+            let mut seen = self
+                .inner
+                .seen_version
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if v != *seen {
+                tracing::debug!(path = %self.inner.path, "reloading after an external commit");
+                *st = load_state(&db)?;
+                *seen = v;
+            }
+            drop(seen);
+            let (rows, mut events, out) = f(&st)?;
+            if !rows.is_empty() {
+                db.write_rows(&rows, &mut events)?;
+            }
+            Ok((rows, events, out))
+        })();
+        let (rows, events, out) = match computed {
+            Ok(x) => x,
+            Err(e) => {
+                db.rollback();
+                return Err(e);
+            }
+        };
+        if let Err(e) = db.commit() {
+            db.rollback();
+            return Err(e.into());
+        }
+        drop(db);
+        st.apply(rows);
+        drop(st);
+        self.publish(events);
+        Ok(out)
+    }
+
+    /// The current schema.
+    pub fn schema(&self) -> Arc<Schema> {
+        let _ = self.refresh();
+        self.read().schema.clone()
+    }
+
+    /// Load schema files (name, text) on top of what is loaded: a file with the name of a
+    /// loaded one replaces it. All or nothing: any error leaves the schema unchanged.
+    pub fn load_schema(&self, files: &[(String, String)]) -> Result<SchemaLoad> {
+        let mut st = self.write();
+        self.reload_locked(&mut st)?;
+        let previous_hash = st.schema.hash.clone();
+        let mut all = st.schema.files.clone();
+        // A loaded file is replaced by a new file of the same name, or dropped when the new
+        // files define every kind it defined (the same file loaded from another path).
+        let incoming: std::collections::BTreeSet<String> = files
+            .iter()
+            .flat_map(|(_, t)| load::kinds_defined(t))
+            .collect();
+        all.retain(|(name, text)| {
+            let kinds = load::kinds_defined(text);
+            files.iter().any(|(n, _)| n == name) || kinds.is_empty() || !kinds.is_subset(&incoming)
+        });
+        for (name, text) in files {
+            match all.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = text.clone(),
+                None => all.push((name.clone(), text.clone())),
+            }
+        }
+        let schema = load::build(&core_files(), &all).map_err(StoreError::Schema)?;
+        let hash = schema.hash.clone();
+        let updated = hash != previous_hash;
+        if updated {
+            self.db().replace_schema_files(&all)?;
+            st.schema = Arc::new(schema);
+            tracing::info!(hash = %hash, files = files.len(), "schema loaded");
+        }
+        Ok(SchemaLoad {
+            hash,
+            previous_hash,
+            schema_updated: updated,
+        })
+    }
+
+    /// All branches, `main` first.
+    pub fn branches(&self) -> Result<Vec<BranchInfo>> {
+        self.refresh()?;
+        let st = self.read();
+        let mut out = vec![BranchInfo {
+            name: MAIN.into(),
+            is_default: true,
+            created_at: String::new(),
+            changes: 0,
+        }];
+        for (name, b) in &st.branches {
+            out.push(BranchInfo {
+                name: name.clone(),
+                is_default: false,
+                created_at: b.created_at.clone(),
+                changes: b.overlay.len(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Create a branch from main.
+    pub fn create_branch(&self, name: &str) -> Result<BranchInfo> {
+        branch::check_name(name).map_err(|reason| StoreError::InvalidBranch {
+            name: name.into(),
+            reason,
+        })?;
+        let mut st = self.write();
+        self.reload_locked(&mut st)?;
+        if name == MAIN || st.branches.contains_key(name) {
+            return Err(StoreError::BranchExists(name.into()));
+        }
+        let at = now();
+        let seq = {
+            let db = self.db();
+            let seq = db.last_seq()?;
+            db.insert_branch(name, seq, &at)?;
+            seq
+        };
+        st.branches.insert(
+            name.into(),
+            crate::graph::BranchState {
+                created_seq: seq,
+                created_at: at.clone(),
+                overlay: Default::default(),
+            },
+        );
+        tracing::info!(branch = name, "branch created");
+        Ok(BranchInfo {
+            name: name.into(),
+            is_default: false,
+            created_at: at,
+            changes: 0,
+        })
+    }
+
+    /// Delete a branch and everything written only on it.
+    pub fn delete_branch(&self, name: &str) -> Result<()> {
+        if name == MAIN {
+            return Err(StoreError::InvalidBranch {
+                name: name.into(),
+                reason: "the default branch cannot be deleted".into(),
+            });
+        }
+        let mut st = self.write();
+        self.reload_locked(&mut st)?;
+        if !st.branches.contains_key(name) {
+            return Err(StoreError::BranchNotFound(name.into()));
+        }
+        self.db().delete_branch(name)?;
+        st.branches.remove(name);
+        tracing::info!(branch = name, "branch deleted");
+        Ok(())
+    }
+
+    /// Merge a branch into main. Conflicts (a field changed on both sides since the branch
+    /// copied it) are an error naming each one; then nothing is merged.
+    pub fn merge_branch(&self, name: &str) -> Result<MergeReport> {
+        let mut st = self.write();
+        self.reload_locked(&mut st)?;
+        if name == MAIN {
+            return Err(StoreError::InvalidBranch {
+                name: name.into(),
+                reason: "main cannot be merged into itself".into(),
+            });
+        }
+        if !st.branches.contains_key(name) {
+            return Err(StoreError::BranchNotFound(name.into()));
+        }
+        drop(st);
+        let nodes_changed = self.write_op(|st: &State| {
+            let (rows, events) =
+                branch::plan_merge(st, name).map_err(|conflicts| StoreError::MergeConflict {
+                    branch: name.into(),
+                    conflicts,
+                })?;
+            let n = rows
+                .iter()
+                .filter(|r| match r {
+                    RowWrite::Put(p) => p.branch == MAIN,
+                    RowWrite::Remove { branch, .. } => branch == MAIN,
+                })
+                .count();
+            Ok::<_, StoreError>((rows, events, n))
+        })?;
+        tracing::info!(branch = name, nodes_changed, "branch merged");
+        Ok(MergeReport {
+            branch: name.into(),
+            nodes_changed,
+        })
+    }
+
+    fn publish(&self, events: Vec<Event>) {
+        for e in events {
+            let _ = self.inner.events.send(e);
+        }
+    }
+
+    /// Durable events after `seq` (at most 10 000 per call; call again from the last one).
+    pub fn events_since(&self, seq: i64) -> Result<Vec<Event>> {
+        self.db().events_since(seq, 10_000)
+    }
+
+    /// The sequence number of the last event (0 when none).
+    pub fn last_event_seq(&self) -> Result<i64> {
+        self.db().last_seq()
+    }
+
+    /// Live events from now on (events committed by other processes are not seen live; use
+    /// [`Store::events_since`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Create an API token for `X-INFRAHUB-KEY`; only its sha256 is stored.
+    pub fn create_token(&self, name: &str) -> Result<String> {
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.db().add_token(&token_hash(&token), name, &now())?;
+        Ok(token)
+    }
+
+    /// Whether `token` was created with [`Store::create_token`].
+    pub fn token_is_valid(&self, token: &str) -> Result<bool> {
+        Ok(self.db().token_name(&token_hash(token))?.is_some())
+    }
+
+    /// Run a GraphQL request on `branch` and return the full response, as `/graphql/{branch}`
+    /// would. Runs the work on tokio's blocking pool.
+    pub async fn execute(&self, branch: &str, req: GraphqlRequest) -> Value {
+        let store = self.clone();
+        let branch = branch.to_string();
+        match tokio::task::spawn_blocking(move || store.execute_blocking(&branch, &req)).await {
+            Ok(v) => v,
+            Err(e) => error_response(&[GqlError::msg(format!("internal error: {e}"))]),
+        }
+    }
+
+    /// [`Store::execute`] on the calling thread.
+    pub fn execute_blocking(&self, branch: &str, req: &GraphqlRequest) -> Value {
+        if let Err(e) = self.refresh() {
+            return error_response(&[GqlError::msg(e.to_string())]);
+        }
+        let doc = match graphql::parse(req) {
+            Ok(d) => d,
+            Err(resp) => return resp,
+        };
+        let prepared = match graphql::prepare(&doc, req) {
+            Ok(p) => p,
+            Err(resp) => return resp,
+        };
+        {
+            let st = self.read();
+            if branch != MAIN && !st.branches.contains_key(branch) {
+                return error_response(&[GqlError::msg(format!("Branch: {branch} not found."))]);
+            }
+            let root = match prepared.ty {
+                OperationType::Query => Ty::Query,
+                OperationType::Mutation => Ty::Mutation,
+                OperationType::Subscription => {
+                    return error_response(&[GqlError::msg("Subscriptions are not supported.")]);
+                }
+            };
+            let errors = types::validate(&st.schema, &doc, root, prepared.selection);
+            if !errors.is_empty() {
+                return error_response(&errors);
+            }
+            if prepared.ty == OperationType::Query {
+                let tx = Tx::new(&st, branch);
+                let r = Resolver::new(&tx, &doc, &prepared.vars);
+                let data = r.query_root(prepared.selection);
+                return respond(data, r.errors.into_inner());
+            }
+        }
+        // Mutations: each root field is its own transaction, in document order.
+        let mut fields = Vec::new();
+        collect_fields(
+            &doc,
+            prepared.selection,
+            &prepared.vars,
+            &|tc| tc.is_none_or(|t| t == "Mutation"),
+            &mut fields,
+            0,
+        );
+        let mut data = Map::new();
+        let mut errors = Vec::new();
+        for f in fields {
+            let key = f.node.response_key().node.to_string();
+            match self.mutate_field(branch, &doc, &prepared.vars, f) {
+                Ok(v) => {
+                    data.insert(key, v);
+                }
+                Err(mut e) => {
+                    e.path = vec![json!(key.clone())];
+                    if e.pos.is_none() {
+                        e.pos = Some(f.pos);
+                    }
+                    tracing::debug!(field = %key, error = %e.message, "mutation failed");
+                    errors.push(e);
+                    data.insert(key, Value::Null);
+                }
+            }
+        }
+        respond(Value::Object(data), errors)
+    }
+
+    fn mutate_field(
+        &self,
+        branch: &str,
+        doc: &async_graphql_parser::types::ExecutableDocument,
+        vars: &Map<String, Value>,
+        f: &async_graphql_parser::Positioned<async_graphql_parser::types::Field>,
+    ) -> std::result::Result<Value, GqlError> {
+        let name = f.node.name.node.as_str();
+        if name == "__typename" {
+            return Ok(json!("Mutation"));
+        }
+        let args = args_json(&f.node, vars)?;
+        let data = args.get("data").cloned().unwrap_or(Value::Null);
+        self.write_op(|st: &State| {
+            let mut tx = Tx::new(st, branch);
+            let outcome = match name {
+                "RelationshipAdd" | "RelationshipRemove" => {
+                    mutation::relationship_edit(&mut tx, &data, name == "RelationshipAdd")
+                        .map(|_| Outcome::Ok)
+                }
+                _ => match split_mutation(tx.schema, name) {
+                    Some((k, op)) => mutation::run(&mut tx, k, op, &data),
+                    None => Err(format!("Cannot query field '{name}' on type 'Mutation'.")),
+                },
+            }
+            .map_err(|m| GqlError::at(m, f.pos))?;
+            let value = {
+                let r = Resolver::new(&tx, doc, vars);
+                let mut m = Map::new();
+                let mut sub = Vec::new();
+                collect_fields(
+                    doc,
+                    &f.node.selection_set.node,
+                    vars,
+                    &|_| true,
+                    &mut sub,
+                    0,
+                );
+                for sf in sub {
+                    let v = match (sf.node.name.node.as_str(), &outcome) {
+                        ("ok", _) => json!(true),
+                        ("__typename", _) => json!(name),
+                        ("object", Outcome::Node(id)) => {
+                            match (tx.get(id), split_mutation(tx.schema, name)) {
+                                (Some(n), Some((k, _))) => r.node_object(
+                                    &n,
+                                    &k.kind,
+                                    &sf.node.selection_set.node,
+                                    &[json!(name), json!("object")],
+                                ),
+                                _ => Value::Null,
+                            }
+                        }
+                        _ => Value::Null,
+                    };
+                    m.insert(sf.node.response_key().node.to_string(), v);
+                }
+                Value::Object(m)
+            };
+            let (rows, events) = tx.finish();
+            Ok((rows, events, value))
+        })
+    }
+
+    /// The schema in the shape of Infrahub's `GET /api/schema` (`main` hash, `nodes`,
+    /// `generics`, `profiles`, `templates`, `namespaces`).
+    pub fn schema_json(&self) -> Value {
+        let schema = self.schema();
+        let mut nodes = Vec::new();
+        let mut generics = Vec::new();
+        let mut namespaces = std::collections::BTreeSet::new();
+        for k in schema.kinds() {
+            namespaces.insert(k.namespace.clone());
+            let mut v = serde_json::to_value(k).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("id".into(), Value::Null);
+                for (ek, ev) in &k.extra {
+                    o.insert(ek.clone(), ev.clone());
+                }
+                if k.is_generic {
+                    for f in ["inherit_from", "hierarchy", "parent", "children"] {
+                        o.remove(f);
+                    }
+                } else {
+                    for f in ["used_by", "hierarchical"] {
+                        o.remove(f);
+                    }
+                }
+                o.remove("is_generic");
+            }
+            if k.is_generic {
+                generics.push(v)
+            } else {
+                nodes.push(v)
+            }
+        }
+        let namespaces: Vec<Value> = namespaces
+            .into_iter()
+            .map(|n| json!({"name": n, "user_editable": !matches!(n.as_str(), "Core" | "Builtin")}))
+            .collect();
+        json!({"main": schema.hash, "nodes": nodes, "generics": generics, "profiles": [], "templates": [], "namespaces": namespaces})
+    }
+
+    /// The GraphQL SDL of the current schema (`GET /schema.graphql`).
+    pub fn sdl(&self) -> String {
+        graphql::sdl::render(&self.schema())
+    }
+}
+
+fn respond(data: Value, errors: Vec<GqlError>) -> Value {
+    if errors.is_empty() {
+        json!({ "data": data })
+    } else {
+        let errs: Vec<Value> = errors
+            .iter()
+            .map(|e| {
+                let mut m = Map::new();
+                m.insert("message".into(), json!(e.message));
+                if let Some(p) = e.pos {
+                    m.insert(
+                        "locations".into(),
+                        json!([{"line": p.line, "column": p.column}]),
+                    );
+                }
+                if !e.path.is_empty() {
+                    m.insert("path".into(), Value::Array(e.path.clone()));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        json!({ "data": data, "errors": errs })
+    }
+}
+
+fn load_state(db: &Db) -> Result<State> {
+    let files = db.schema_files()?;
+    let schema = load::build(&core_files(), &files).map_err(StoreError::Schema)?;
+    Ok(State::new(Arc::new(schema), db.nodes()?, db.branches()?))
+}
