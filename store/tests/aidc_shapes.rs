@@ -1,0 +1,186 @@
+//! Schema features the AI/DC design relies on, end to end.
+
+mod common;
+
+use common::{errors, gql, ok};
+use infragen_store::Store;
+use serde_json::json;
+
+fn aidc() -> Store {
+    let s = Store::in_memory().unwrap();
+    let schema = include_str!("fixtures/aidc_like.yml");
+    s.load_schema(&[("aidc.yml".into(), schema.into())])
+        .unwrap();
+    let fab = ok(
+        &s,
+        "main",
+        r#"mutation { NetworkFabricCreate(data: {name: {value: "fab1"}, index: {value: 1}}) { object { id } } }"#,
+    );
+    let fab = fab["NetworkFabricCreate"]["object"]["id"].as_str().unwrap();
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ NetworkPodCreate(data: {{name: {{value: "pod1"}}, index: {{value: 1}}, parent: {{id: "{fab}"}}}}) {{ ok }} }}"#
+        ),
+    );
+    s
+}
+
+#[test]
+fn racks_are_unique_per_pod_and_index() {
+    let s = aidc();
+    ok(&s, "main", &r#"mutation { NetworkRackUpsert(data: {name: {value: "r1"}, index: {value: 1}, pod: POD}) { ok } }"#.replace("POD", &pod_ref(&s)));
+    let r = gql(&s, "main", &r#"mutation { NetworkRackUpsert(data: {name: {value: "r2"}, index: {value: 1}, pod: POD}) { ok } }"#.replace("POD", &pod_ref(&s)));
+    let msg = &errors(&r)[0];
+    assert!(
+        msg.starts_with("Violates uniqueness constraint 'pod-index__value' with '"),
+        "{msg}"
+    );
+    // Same name again: the HFID identifies the rack, so this is an update.
+    ok(&s, "main", &r#"mutation { NetworkRackUpsert(data: {name: {value: "r1"}, index: {value: 1}, amount_of_leafs: {value: 2}, pod: POD}) { ok } }"#.replace("POD", &pod_ref(&s)));
+    assert_eq!(
+        ok(&s, "main", "{ NetworkRack { count } }")["NetworkRack"]["count"],
+        1
+    );
+}
+
+fn pod_ref(s: &Store) -> String {
+    let id = ok(
+        s,
+        "main",
+        r#"{ NetworkPod(name__value: "pod1") { edges { node { id } } } }"#,
+    )["NetworkPod"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    format!(r#"{{id: "{id}"}}"#)
+}
+
+#[test]
+fn number_parameters_and_max_count_are_enforced() {
+    let s = aidc();
+    let r = gql(&s, "main", &r#"mutation { NetworkRackCreate(data: {name: {value: "r1"}, index: {value: 1}, amount_of_leafs: {value: 3}, pod: POD}) { ok } }"#.replace("POD", &pod_ref(&s)));
+    assert_eq!(
+        errors(&r),
+        ["amount_of_leafs: 3 is above the maximum value 2"]
+    );
+    let mut ids = Vec::new();
+    for i in 1..=3 {
+        let d = ok(&s, "main", &format!(r#"mutation {{ NetworkRackCreate(data: {{name: {{value: "r{i}"}}, index: {{value: {i}}}, pod: POD}}) {{ object {{ id }} }} }}"#).replace("POD", &pod_ref(&s)));
+        ids.push(
+            d["NetworkRackCreate"]["object"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let r = gql(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ NetworkLinkCreate(data: {{name: {{value: "l1"}}, endpoints: [{{id: "{}"}}, {{id: "{}"}}, {{id: "{}"}}]}}) {{ ok }} }}"#,
+            ids[0], ids[1], ids[2]
+        ),
+    );
+    assert_eq!(
+        errors(&r),
+        ["endpoints: at most 2 related nodes are allowed, got 3"]
+    );
+}
+
+#[test]
+fn agnostic_design_nodes_are_the_same_on_every_branch_and_display_label_paths_work() {
+    let s = aidc();
+    s.create_branch("b1").unwrap();
+    let pod = pod_ref(&s);
+    ok(
+        &s,
+        "b1",
+        &format!(
+            r#"mutation {{ NetworkPodUpdate(data: {{checksum: {{value: "abc"}}, id: {}}}) {{ ok }} }}"#,
+            &pod[5..pod.len() - 1]
+        ),
+    );
+    let d = ok(
+        &s,
+        "main",
+        "{ NetworkPod { edges { node { display_label checksum { value } role { value } parent { node { display_label } } } } } }",
+    );
+    assert_eq!(
+        d["NetworkPod"]["edges"][0]["node"],
+        json!({"display_label": "pod1", "checksum": {"value": "abc"}, "role": {"value": "cpu"}, "parent": {"node": {"display_label": "fab1"}}})
+    );
+    let r = gql(
+        &s,
+        "main",
+        r#"mutation { NetworkRackCreate(data: {name: {value: "r"}, index: {value: 1}, label: {value: "x"}}) { ok } }"#,
+    );
+    assert_eq!(
+        errors(&r),
+        ["Field 'label' is not defined by type 'NetworkRackCreateInput'."],
+        "read-only attributes are not writable"
+    );
+}
+
+#[test]
+fn branch_aware_attributes_of_a_shared_node_vary_per_branch_until_merged() {
+    let s = aidc();
+    s.create_branch("b1").unwrap();
+    let pod = pod_ref(&s);
+    let id = &pod[5..pod.len() - 1];
+    // `name` is branch-aware (from the generic), `index` is agnostic, the node is agnostic.
+    ok(
+        &s,
+        "b1",
+        &format!(
+            r#"mutation {{ NetworkPodUpdate(data: {{id: {id}, name: {{value: "pod1-b"}}, index: {{value: 7}}}}) {{ ok }} }}"#
+        ),
+    );
+    let q = "{ NetworkPod { edges { node { name { value } index { value } } } } }";
+    assert_eq!(
+        ok(&s, "main", q)["NetworkPod"]["edges"][0]["node"],
+        json!({"name": {"value": "pod1"}, "index": {"value": 7}})
+    );
+    assert_eq!(
+        ok(&s, "b1", q)["NetworkPod"]["edges"][0]["node"],
+        json!({"name": {"value": "pod1-b"}, "index": {"value": 7}})
+    );
+    assert_eq!(
+        ok(
+            &s,
+            "b1",
+            r#"{ NetworkPod(name__value: "pod1-b") { count } }"#
+        )["NetworkPod"]["count"],
+        1
+    );
+    assert_eq!(
+        ok(&s, "b1", r#"{ NetworkPod(name__value: "pod1") { count } }"#)["NetworkPod"]["count"],
+        0
+    );
+    assert_eq!(
+        ok(
+            &s,
+            "main",
+            r#"{ NetworkPod(name__value: "pod1") { count } }"#
+        )["NetworkPod"]["count"],
+        1
+    );
+    // Main changes the shared field again; the branch sees it.
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ NetworkPodUpdate(data: {{id: {id}, index: {{value: 8}}}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(
+        ok(&s, "b1", q)["NetworkPod"]["edges"][0]["node"],
+        json!({"name": {"value": "pod1-b"}, "index": {"value": 8}})
+    );
+    s.merge_branch("b1").unwrap();
+    assert_eq!(
+        ok(&s, "main", q)["NetworkPod"]["edges"][0]["node"],
+        json!({"name": {"value": "pod1-b"}, "index": {"value": 8}})
+    );
+}

@@ -1,0 +1,262 @@
+//! Branches: isolation, agnostic and local kinds, merge, merge conflicts, delete.
+
+mod common;
+
+use common::*;
+use infragen_store::StoreError;
+use serde_json::json;
+
+fn asn(s: &infragen_store::Store, branch: &str, name: &str) -> serde_json::Value {
+    ok(s, branch, &format!(r#"{{ DcimDevice(name__value: "{name}") {{ edges {{ node {{ asn {{ value }} }} }} }} }}"#))["DcimDevice"]["edges"][0]["node"]["asn"]["value"].clone()
+}
+
+#[test]
+fn a_branch_sees_main_plus_its_own_changes_and_main_does_not_see_them() {
+    let s = store();
+    device(&s, "main", "leaf1", "asn: {value: 1}");
+    s.create_branch("b1").unwrap();
+    device(&s, "b1", "leaf2", "");
+    device(&s, "b1", "leaf1", "asn: {value: 2}");
+    device(&s, "main", "leaf3", "");
+    assert_eq!(
+        names(
+            &ok(
+                &s,
+                "b1",
+                "{ DcimDevice { edges { node { name { value } } } } }"
+            ),
+            "DcimDevice"
+        ),
+        ["leaf1", "leaf2", "leaf3"]
+    );
+    assert_eq!(
+        names(
+            &ok(
+                &s,
+                "main",
+                "{ DcimDevice { edges { node { name { value } } } } }"
+            ),
+            "DcimDevice"
+        ),
+        ["leaf1", "leaf3"]
+    );
+    assert_eq!(asn(&s, "b1", "leaf1"), 2);
+    assert_eq!(asn(&s, "main", "leaf1"), 1);
+}
+
+#[test]
+fn deleting_on_a_branch_hides_the_node_only_there() {
+    let s = store();
+    let id = device(&s, "main", "leaf1", "");
+    s.create_branch("b1").unwrap();
+    ok(
+        &s,
+        "b1",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{id}"}}) {{ ok }} }}"#),
+    );
+    assert_eq!(
+        ok(&s, "b1", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        0
+    );
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        1
+    );
+}
+
+#[test]
+fn agnostic_kinds_are_shared_by_all_branches() {
+    let s = store();
+    s.create_branch("b1").unwrap();
+    ok(
+        &s,
+        "b1",
+        r#"mutation { BuiltinTagCreate(data: {name: {value: "aware-tag"}}) { ok } }"#,
+    );
+    ok(
+        &s,
+        "b1",
+        r#"mutation { CoreNumberPoolCreate(data: {name: {value: "asn-pool"}, node: {value: "DcimDevice"}, node_attribute: {value: "asn"}, start_range: {value: 65000}, end_range: {value: 65100}}) { ok } }"#,
+    );
+    let d = ok(
+        &s,
+        "main",
+        "{ BuiltinTag { count } CoreNumberPool { count } }",
+    );
+    assert_eq!(
+        d,
+        json!({"BuiltinTag": {"count": 0}, "CoreNumberPool": {"count": 1}})
+    );
+}
+
+#[test]
+fn local_kinds_stay_on_their_branch_and_are_not_merged() {
+    let s = store();
+    ok(
+        &s,
+        "main",
+        r#"mutation { CoreGeneratorGroupUpsert(data: {name: {value: "on-main"}}) { ok } }"#,
+    );
+    s.create_branch("b1").unwrap();
+    assert_eq!(
+        ok(&s, "b1", "{ CoreGeneratorGroup { count } }")["CoreGeneratorGroup"]["count"],
+        0,
+        "a fresh branch does not see main's local nodes"
+    );
+    ok(
+        &s,
+        "b1",
+        r#"mutation { CoreGeneratorGroupUpsert(data: {name: {value: "on-b1"}}) { ok } }"#,
+    );
+    ok(
+        &s,
+        "b1",
+        r#"mutation { CoreGeneratorAwareGroupUpsert(data: {name: {value: "aware"}}) { ok } }"#,
+    );
+    s.merge_branch("b1").unwrap();
+    let d = ok(
+        &s,
+        "main",
+        "{ CoreGeneratorGroup { edges { node { name { value } } } } CoreGeneratorAwareGroup { count } }",
+    );
+    assert_eq!(names(&d, "CoreGeneratorGroup"), ["on-main"]);
+    assert_eq!(d["CoreGeneratorAwareGroup"]["count"], 1);
+}
+
+#[test]
+fn merge_applies_creates_updates_and_deletes_to_main() {
+    let s = store();
+    let keep = device(&s, "main", "keep", "asn: {value: 1}");
+    let gone = device(&s, "main", "gone", "");
+    s.create_branch("b1").unwrap();
+    device(&s, "b1", "keep", "asn: {value: 2}");
+    device(&s, "b1", "new", "");
+    interface(&s, "b1", &keep, "eth1");
+    ok(
+        &s,
+        "b1",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{gone}"}}) {{ ok }} }}"#),
+    );
+    // Main changes an unrelated field meanwhile: not a conflict.
+    device(&s, "main", "keep", r#"serial: {value: "SN"}"#);
+    let report = s.merge_branch("b1").unwrap();
+    assert_eq!(report.branch, "b1");
+    let d = ok(
+        &s,
+        "main",
+        "{ DcimDevice { edges { node { name { value } asn { value } serial { value } interfaces { count } } } } }",
+    );
+    assert_eq!(
+        d["DcimDevice"]["edges"],
+        json!([
+            {"node": {"name": {"value": "keep"}, "asn": {"value": 2}, "serial": {"value": "SN"}, "interfaces": {"count": 1}}},
+            {"node": {"name": {"value": "new"}, "asn": {"value": null}, "serial": {"value": null}, "interfaces": {"count": 0}}},
+        ])
+    );
+    assert_eq!(
+        s.branches().unwrap()[1].changes,
+        0,
+        "the branch now equals main"
+    );
+}
+
+#[test]
+fn many_relationship_edits_on_both_sides_merge_by_difference() {
+    let s = store();
+    let a = device(&s, "main", "a", "");
+    let b = device(&s, "main", "b", "");
+    let g = ok(
+        &s,
+        "main",
+        r#"mutation { CoreStandardGroupCreate(data: {name: {value: "g"}}) { object { id } } }"#,
+    )["CoreStandardGroupCreate"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.create_branch("b1").unwrap();
+    ok(
+        &s,
+        "b1",
+        &format!(
+            r#"mutation {{ RelationshipAdd(data: {{id: "{g}", name: "members", nodes: [{{id: "{a}"}}]}}) {{ ok }} }}"#
+        ),
+    );
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ RelationshipAdd(data: {{id: "{g}", name: "members", nodes: [{{id: "{b}"}}]}}) {{ ok }} }}"#
+        ),
+    );
+    s.merge_branch("b1").unwrap();
+    assert_eq!(
+        ok(
+            &s,
+            "main",
+            "{ CoreStandardGroup { edges { node { members { count } } } } }"
+        )["CoreStandardGroup"]["edges"][0]["node"]["members"]["count"],
+        2
+    );
+}
+
+#[test]
+fn a_merge_conflict_names_the_field_and_merges_nothing() {
+    let s = store();
+    let id = device(&s, "main", "leaf1", "asn: {value: 1}");
+    s.create_branch("b1").unwrap();
+    device(&s, "b1", "leaf1", "asn: {value: 2}");
+    device(&s, "b1", "other", "");
+    device(&s, "main", "leaf1", "asn: {value: 3}");
+    let err = s.merge_branch("b1").unwrap_err();
+    match &err {
+        StoreError::MergeConflict { branch, conflicts } => {
+            assert_eq!(branch, "b1");
+            assert_eq!(
+                conflicts,
+                &[format!("DcimDevice {id} attribute 'asn': main=3 branch=2")]
+            );
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "merge of branch 'b1' refused, 1 conflict(s): DcimDevice {id} attribute 'asn': main=3 branch=2"
+        )
+    );
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        1,
+        "nothing merged"
+    );
+    assert_eq!(asn(&s, "main", "leaf1"), 3);
+}
+
+#[test]
+fn branch_list_create_delete() {
+    let s = store();
+    s.create_branch("feature/x").unwrap();
+    assert!(matches!(
+        s.create_branch("feature/x"),
+        Err(StoreError::BranchExists(_))
+    ));
+    assert!(matches!(
+        s.create_branch("-bad"),
+        Err(StoreError::InvalidBranch { .. })
+    ));
+    device(&s, "feature/x", "leaf1", "");
+    let names: Vec<String> = s.branches().unwrap().into_iter().map(|b| b.name).collect();
+    assert_eq!(names, ["main", "feature/x"]);
+    s.delete_branch("feature/x").unwrap();
+    assert_eq!(s.branches().unwrap().len(), 1);
+    assert!(matches!(
+        s.delete_branch("main"),
+        Err(StoreError::InvalidBranch { .. })
+    ));
+    let r = gql(&s, "feature/x", "{ DcimDevice { count } }");
+    assert_eq!(errors(&r), ["Branch: feature/x not found."]);
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        0
+    );
+}

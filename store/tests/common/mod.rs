@@ -1,0 +1,89 @@
+//! Shared test helpers: a store with the fixture schema, and one-line GraphQL calls.
+#![allow(dead_code)]
+
+use infragen_store::{GraphqlRequest, Store};
+use serde_json::Value;
+
+pub const DCIM: &str = include_str!("../fixtures/dcim.yml");
+
+/// An in-memory store with the fixture schema loaded.
+pub fn store() -> Store {
+    let s = Store::in_memory().expect("in-memory store");
+    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+        .expect("fixture schema loads");
+    s
+}
+
+/// Run a document on a branch; return the full response.
+pub fn gql(s: &Store, branch: &str, query: &str) -> Value {
+    s.execute_blocking(branch, &GraphqlRequest::new(query))
+}
+
+/// Run a document with variables.
+pub fn gql_vars(s: &Store, branch: &str, query: &str, vars: Value) -> Value {
+    s.execute_blocking(branch, &GraphqlRequest::new(query).with_variables(vars))
+}
+
+/// Run a document that must succeed; return `data`.
+pub fn ok(s: &Store, branch: &str, query: &str) -> Value {
+    let r = gql(s, branch, query);
+    assert!(r.get("errors").is_none(), "unexpected errors: {r:#}");
+    r["data"].clone()
+}
+
+/// The messages of a response's errors.
+pub fn errors(r: &Value) -> Vec<String> {
+    r["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Upsert a device by name; return its id.
+pub fn device(s: &Store, branch: &str, name: &str, extra: &str) -> String {
+    let d = ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ DcimDeviceUpsert(data: {{ name: {{ value: "{name}" }} {extra} }}) {{ ok object {{ id }} }} }}"#
+        ),
+    );
+    d["DcimDeviceUpsert"]["object"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// Upsert an interface of a device; return its id.
+pub fn interface(s: &Store, branch: &str, device_id: &str, name: &str) -> String {
+    let d = ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ DcimPhysicalInterfaceUpsert(data: {{ name: {{ value: "{name}" }} device: {{ id: "{device_id}" }} }}) {{ ok object {{ id }} }} }}"#
+        ),
+    );
+    d["DcimPhysicalInterfaceUpsert"]["object"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// Names of the nodes in `data[kind].edges`.
+pub fn names(data: &Value, kind: &str) -> Vec<String> {
+    data[kind]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            e["node"]["name"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}

@@ -1,0 +1,415 @@
+//! The query dialect: Infrahub's response shape and every filter.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// leaf1 (leaf, 65001, site dc1), leaf2 (leaf, 65002), spine1 (spine, no asn); leaf1 has eth1, eth2.
+fn fabric() -> (infragen_store::Store, String, String) {
+    let s = store();
+    ok(
+        &s,
+        "main",
+        r#"mutation { LocationSiteCreate(data: {name: {value: "dc1"}}) { ok } }"#,
+    );
+    let leaf1 = device(
+        &s,
+        "main",
+        "leaf1",
+        r#"role: {value: "leaf"} asn: {value: 65001} site: {hfid: ["dc1"]} mgmt: {value: "10.0.0.1/24"}"#,
+    );
+    let leaf2 = device(
+        &s,
+        "main",
+        "leaf2",
+        r#"role: {value: "leaf"} asn: {value: 65002}"#,
+    );
+    device(&s, "main", "spine1", r#"role: {value: "spine"}"#);
+    interface(&s, "main", &leaf1, "eth1");
+    interface(&s, "main", &leaf1, "eth2");
+    (s, leaf1, leaf2)
+}
+
+fn device_names(s: &infragen_store::Store, filter: &str) -> Vec<String> {
+    names(
+        &ok(
+            s,
+            "main",
+            &format!("{{ DcimDevice{filter} {{ edges {{ node {{ name {{ value }} }} }} }} }}"),
+        ),
+        "DcimDevice",
+    )
+}
+
+#[test]
+fn a_kind_query_returns_count_and_edges_in_order_by() {
+    let (s, ..) = fabric();
+    let d = ok(
+        &s,
+        "main",
+        "{ DcimDevice { count edges { node { name { value } } } } }",
+    );
+    assert_eq!(d["DcimDevice"]["count"], 3);
+    assert_eq!(names(&d, "DcimDevice"), ["leaf1", "leaf2", "spine1"]);
+}
+
+#[test]
+fn node_fields_have_infrahub_shapes() {
+    let (s, leaf1, _) = fabric();
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimDevice(name__value: "leaf1") { edges { node {
+        id hfid display_label __typename
+        name { value } asn { value } role { value label color }
+        mgmt { value ip prefixlen netmask hostmask version with_netmask }
+        site { node { id display_label __typename } }
+        interfaces { count edges { node { __typename hfid name { value } } } } } } } }"#,
+    );
+    let n = &d["DcimDevice"]["edges"][0]["node"];
+    assert_eq!(n["id"], json!(leaf1));
+    assert_eq!(n["hfid"], json!(["leaf1"]));
+    assert_eq!(n["display_label"], json!("leaf1"));
+    assert_eq!(n["__typename"], json!("DcimDevice"));
+    assert_eq!(n["asn"], json!({"value": 65001}));
+    assert_eq!(
+        n["role"],
+        json!({"value": "leaf", "label": "Leaf", "color": "#00ff00"})
+    );
+    assert_eq!(
+        n["mgmt"],
+        json!({"value": "10.0.0.1/24", "ip": "10.0.0.1", "prefixlen": 24, "netmask": "255.255.255.0", "hostmask": "0.0.0.255", "version": 4, "with_netmask": "10.0.0.1/255.255.255.0"})
+    );
+    assert_eq!(n["site"]["node"]["display_label"], json!("dc1"));
+    assert_eq!(n["site"]["node"]["__typename"], json!("LocationSite"));
+    assert_eq!(n["interfaces"]["count"], 2);
+    assert_eq!(
+        n["interfaces"]["edges"][1]["node"],
+        json!({"__typename": "DcimPhysicalInterface", "hfid": ["leaf1", "eth2"], "name": {"value": "eth2"}})
+    );
+}
+
+#[test]
+fn an_empty_cardinality_one_relationship_is_node_null() {
+    let (s, ..) = fabric();
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimDevice(name__value: "leaf2") { edges { node { site { node { id } } } } } }"#,
+    );
+    assert_eq!(
+        d["DcimDevice"]["edges"][0]["node"]["site"],
+        json!({"node": null})
+    );
+}
+
+#[test]
+fn ip_network_attributes_expose_network_fields() {
+    let s = store();
+    ok(
+        &s,
+        "main",
+        r#"mutation { IpamPrefixCreate(data: {prefix: {value: "10.1.0.0/16"}}) { ok } }"#,
+    );
+    let d = ok(
+        &s,
+        "main",
+        "{ IpamPrefix { edges { node { prefix { value prefixlen netmask broadcast_address num_addresses version } } } } }",
+    );
+    assert_eq!(
+        d["IpamPrefix"]["edges"][0]["node"]["prefix"],
+        json!({"value": "10.1.0.0/16", "prefixlen": 16, "netmask": "255.255.0.0", "broadcast_address": "10.1.255.255", "num_addresses": 65536, "version": 4})
+    );
+}
+
+#[test]
+fn generics_are_queryable_with_inline_fragments() {
+    let (s, leaf1, _) = fabric();
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ DcimLoopbackCreate(data: {{name: {{value: "lo0"}}, device: {{id: "{leaf1}"}}, address: {{value: "10.255.0.1/32"}}}}) {{ ok }} }}"#
+        ),
+    );
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimInterface { count edges { node { __typename name { value } ... on DcimLoopback { address { value } } ... on DcimPhysicalInterface { speed { value } } } } } }"#,
+    );
+    assert_eq!(d["DcimInterface"]["count"], 3);
+    let edges = d["DcimInterface"]["edges"].as_array().unwrap();
+    assert_eq!(
+        edges[0]["node"],
+        json!({"__typename": "DcimPhysicalInterface", "name": {"value": "eth1"}, "speed": {"value": null}})
+    );
+    assert_eq!(
+        edges[2]["node"],
+        json!({"__typename": "DcimLoopback", "name": {"value": "lo0"}, "address": {"value": "10.255.0.1/32"}})
+    );
+    // Every node implements CoreNode.
+    let d = ok(&s, "main", "{ CoreNode { count } }");
+    assert_eq!(d["CoreNode"]["count"], 7);
+}
+
+#[test]
+fn filter_ids() {
+    let (s, leaf1, leaf2) = fabric();
+    assert_eq!(
+        device_names(&s, &format!(r#"(ids: ["{leaf2}", "{leaf1}"])"#)),
+        ["leaf1", "leaf2"]
+    );
+}
+
+#[test]
+fn an_empty_ids_list_matches_nothing() {
+    // The safe reading: a caller filtering by an empty set of ids gets no node, never all.
+    let (s, ..) = fabric();
+    assert!(device_names(&s, "(ids: [])").is_empty());
+}
+
+#[test]
+fn filter_hfid() {
+    let (s, ..) = fabric();
+    assert_eq!(device_names(&s, r#"(hfid: ["spine1"])"#), ["spine1"]);
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimInterface(hfid: ["leaf1", "eth2"]) { edges { node { name { value } } } } }"#,
+    );
+    assert_eq!(names(&d, "DcimInterface"), ["eth2"]);
+}
+
+#[test]
+fn filter_attribute_value_and_values() {
+    let (s, ..) = fabric();
+    assert_eq!(
+        device_names(&s, r#"(role__value: "leaf")"#),
+        ["leaf1", "leaf2"]
+    );
+    assert_eq!(device_names(&s, "(asn__value: 65002)"), ["leaf2"]);
+    assert_eq!(
+        device_names(&s, r#"(name__values: ["spine1", "leaf2", "nope"])"#),
+        ["leaf2", "spine1"]
+    );
+    assert_eq!(
+        device_names(&s, "(asn__values: [65001, 65002])"),
+        ["leaf1", "leaf2"]
+    );
+}
+
+#[test]
+fn filter_isnull() {
+    let (s, ..) = fabric();
+    assert_eq!(device_names(&s, "(asn__isnull: true)"), ["spine1"]);
+    assert_eq!(device_names(&s, "(asn__isnull: false)"), ["leaf1", "leaf2"]);
+    assert_eq!(
+        device_names(&s, "(site__isnull: true)"),
+        ["leaf2", "spine1"]
+    );
+}
+
+#[test]
+fn filter_relationship_ids_and_peer_attributes() {
+    let (s, leaf1, _) = fabric();
+    let d = ok(
+        &s,
+        "main",
+        &format!(r#"{{ DcimInterface(device__ids: ["{leaf1}"]) {{ count }} }}"#),
+    );
+    assert_eq!(d["DcimInterface"]["count"], 2);
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimInterface(device__name__value: "leaf1", name__value: "eth2") { edges { node { hfid } } } }"#,
+    );
+    assert_eq!(
+        d["DcimInterface"]["edges"][0]["node"]["hfid"],
+        json!(["leaf1", "eth2"])
+    );
+    assert_eq!(device_names(&s, r#"(site__name__value: "dc1")"#), ["leaf1"]);
+    assert_eq!(
+        device_names(&s, r#"(site__name__values: ["dc1", "dc2"])"#),
+        ["leaf1"]
+    );
+    assert_eq!(
+        device_names(&s, r#"(interfaces__name__value: "eth1")"#),
+        ["leaf1"]
+    );
+}
+
+#[test]
+fn filter_any_value_and_partial_match() {
+    let (s, ..) = fabric();
+    assert_eq!(device_names(&s, r#"(any__value: "spine")"#), ["spine1"]);
+    assert_eq!(
+        device_names(&s, r#"(name__value: "LEAF", partial_match: true)"#),
+        ["leaf1", "leaf2"]
+    );
+    assert_eq!(
+        device_names(&s, r#"(any__value: "650", partial_match: true)"#),
+        ["leaf1", "leaf2"]
+    );
+}
+
+#[test]
+fn filter_offset_and_limit_keep_the_total_count() {
+    let (s, ..) = fabric();
+    let d = ok(
+        &s,
+        "main",
+        "{ DcimDevice(offset: 1, limit: 1) { count edges { node { name { value } } } } }",
+    );
+    assert_eq!(d["DcimDevice"]["count"], 3);
+    assert_eq!(names(&d, "DcimDevice"), ["leaf2"]);
+    let r = gql_vars(
+        &s,
+        "main",
+        "query Filters_DcimDevice($offset: Int!, $limit: Int!) { DcimDevice(offset: $offset, limit: $limit) { count edges { node { name { value } } } } }",
+        json!({"offset": 2, "limit": 50}),
+    );
+    assert_eq!(names(&r["data"], "DcimDevice"), ["spine1"]);
+}
+
+#[test]
+fn nested_many_relationships_take_filters() {
+    let (s, ..) = fabric();
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimDevice(name__value: "leaf1") { edges { node { interfaces(name__value: "eth2") { count edges { node { name { value } } } } } } } }"#,
+    );
+    assert_eq!(
+        d["DcimDevice"]["edges"][0]["node"]["interfaces"]["count"],
+        1
+    );
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimDevice(name__value: "leaf1") { edges { node { interfaces(limit: 1, offset: 1) { count edges { node { name { value } } } } } } } }"#,
+    );
+    assert_eq!(
+        d["DcimDevice"]["edges"][0]["node"]["interfaces"]["count"],
+        2
+    );
+    assert_eq!(
+        d["DcimDevice"]["edges"][0]["node"]["interfaces"]["edges"][0]["node"]["name"]["value"],
+        "eth2"
+    );
+}
+
+#[test]
+fn ordering_is_natural_and_can_be_disabled() {
+    let s = store();
+    let d = device(&s, "main", "leaf1", "");
+    for n in ["eth10", "eth2", "eth1"] {
+        interface(&s, "main", &d, n);
+    }
+    let q = ok(
+        &s,
+        "main",
+        "{ DcimInterface { edges { node { name { value } } } } }",
+    );
+    assert_eq!(names(&q, "DcimInterface"), ["eth1", "eth2", "eth10"]);
+    let q = ok(
+        &s,
+        "main",
+        "{ DcimInterface(order: {disable: true}) { edges { node { name { value } } } } }",
+    );
+    assert_eq!(
+        names(&q, "DcimInterface"),
+        ["eth10", "eth2", "eth1"],
+        "creation order"
+    );
+}
+
+#[test]
+fn hierarchy_parent_children_ancestors_descendants() {
+    let s = store();
+    ok(
+        &s,
+        "main",
+        r#"mutation { LocationRegionCreate(data: {name: {value: "eu"}}) { ok } }"#,
+    );
+    ok(
+        &s,
+        "main",
+        r#"mutation { LocationSiteCreate(data: {name: {value: "ams"}, parent: {hfid: ["eu"]}}) { ok } }"#,
+    );
+    ok(
+        &s,
+        "main",
+        r#"mutation { LocationRackCreate(data: {name: {value: "r1"}, parent: {hfid: ["ams"]}}) { ok } }"#,
+    );
+    ok(
+        &s,
+        "main",
+        r#"mutation { LocationRackCreate(data: {name: {value: "r2"}, parent: {hfid: ["ams"]}}) { ok } }"#,
+    );
+    let d = ok(
+        &s,
+        "main",
+        r#"{ LocationRack(name__value: "r1") { edges { node {
+        parent { node { display_label } }
+        ancestors { count edges { node { __typename display_label } } } } } } }"#,
+    );
+    let n = &d["LocationRack"]["edges"][0]["node"];
+    assert_eq!(n["parent"]["node"]["display_label"], "ams");
+    assert_eq!(n["ancestors"]["count"], 2);
+    assert_eq!(
+        n["ancestors"]["edges"][1]["node"],
+        json!({"__typename": "LocationRegion", "display_label": "eu"})
+    );
+    let d = ok(
+        &s,
+        "main",
+        r#"{ LocationRegion { edges { node { children { count } descendants { count edges { node { display_label } } } } } } }"#,
+    );
+    let n = &d["LocationRegion"]["edges"][0]["node"];
+    assert_eq!(n["children"]["count"], 1);
+    assert_eq!(n["descendants"]["count"], 3);
+    let site =
+        ok(&s, "main", r#"{ LocationSite { edges { node { id } } } }"#)["LocationSite"]["edges"][0]
+            ["node"]["id"]
+            .clone();
+    let d = ok(
+        &s,
+        "main",
+        &format!(
+            r#"{{ LocationRack(parent__ids: ["{}"]) {{ count }} }}"#,
+            site.as_str().unwrap()
+        ),
+    );
+    assert_eq!(d["LocationRack"]["count"], 2);
+    let d = ok(
+        &s,
+        "main",
+        r#"{ LocationGeneric(ancestors__name__value: "eu") { count } }"#,
+    );
+    assert_eq!(d["LocationGeneric"]["count"], 3);
+}
+
+#[test]
+fn variables_aliases_fragments_and_directives() {
+    let (s, ..) = fabric();
+    let r = gql_vars(
+        &s,
+        "main",
+        r#"
+        query Q($name: String!, $withRole: Boolean!) {
+            first: DcimDevice(name__value: $name) { edges { node { ...F role @include(if: $withRole) { value } } } }
+            InfrahubInfo { version }
+        }
+        fragment F on DcimDevice { label: name { value } }"#,
+        json!({"name": "leaf2", "withRole": false}),
+    );
+    assert_eq!(
+        r["data"]["first"]["edges"][0]["node"],
+        json!({"label": {"value": "leaf2"}})
+    );
+    assert_eq!(
+        r["data"]["InfrahubInfo"]["version"],
+        infragen_store::graphql::INFRAHUB_COMPAT_VERSION
+    );
+}

@@ -1,0 +1,253 @@
+//! Schema loading: Infrahub's defaults, inheritance, the core schema, all-or-nothing loads,
+//! and (UI tests) the exact message of every validation error.
+
+mod common;
+
+use infragen_store::schema::{BranchSupport, Cardinality, Direction, RelationshipKind};
+use infragen_store::{Store, StoreError};
+use std::path::Path;
+
+const MINIMAL: &str = r#"
+version: "1.0"
+nodes:
+  - name: Widget
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text}
+    relationships:
+      - {name: parts, peer: TestWidget}
+"#;
+
+#[test]
+fn attribute_and_relationship_defaults_follow_infrahub() {
+    let s = Store::in_memory().unwrap();
+    s.load_schema(&[("w.yml".into(), MINIMAL.into())]).unwrap();
+    let schema = s.schema();
+    let k = schema.get("TestWidget").expect("kind = namespace + name");
+    assert_eq!(k.branch, BranchSupport::Aware);
+    let a = k.attribute("name").unwrap();
+    assert!(!a.optional, "attributes are mandatory by default");
+    assert!(!a.unique);
+    assert!(!a.read_only);
+    let r = k.relationship("parts").unwrap();
+    assert!(r.optional, "relationships are optional by default");
+    assert_eq!(r.cardinality, Cardinality::Many);
+    assert_eq!(r.kind, RelationshipKind::Generic);
+    assert_eq!(r.direction, Direction::Bidirectional);
+    assert_eq!(r.identifier, "testwidget__testwidget");
+    assert!(!r.cascades());
+}
+
+#[test]
+fn nodes_inherit_attributes_relationships_and_identity_from_generics() {
+    let s = common::store();
+    let schema = s.schema();
+    let k = schema.get("DcimPhysicalInterface").unwrap();
+    let attrs: Vec<&str> = k.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(attrs, ["name", "description", "mtu", "speed"]);
+    assert!(k.attribute("name").unwrap().inherited);
+    assert!(
+        k.relationship("device")
+            .is_some_and(|r| r.inherited && r.kind == RelationshipKind::Parent)
+    );
+    assert_eq!(
+        k.human_friendly_id.as_deref(),
+        Some(&["device__name__value".to_string(), "name__value".to_string()][..])
+    );
+    assert!(k.inherit_from.contains(&"DcimInterface".to_string()));
+    assert!(
+        k.inherit_from.contains(&"CoreNode".to_string()),
+        "every node implements CoreNode"
+    );
+    let g = schema.get("DcimInterface").unwrap();
+    assert_eq!(g.used_by, ["DcimLoopback", "DcimPhysicalInterface"]);
+    assert!(
+        schema
+            .get("DcimDevice")
+            .unwrap()
+            .relationship("interfaces")
+            .unwrap()
+            .cascades(),
+        "Component cascades by default"
+    );
+}
+
+#[test]
+fn hierarchical_generics_give_parent_and_children() {
+    let s = common::store();
+    let schema = s.schema();
+    let site = schema.get("LocationSite").unwrap();
+    assert_eq!(site.hierarchy.as_deref(), Some("LocationGeneric"));
+    assert_eq!(
+        site.relationship("parent").map(|r| r.peer.as_str()),
+        Some("LocationRegion")
+    );
+    assert_eq!(
+        site.relationship("children").map(|r| r.peer.as_str()),
+        Some("LocationRack")
+    );
+    let region = schema.get("LocationRegion").unwrap();
+    assert!(
+        region.relationship("parent").is_none(),
+        "parent: \"\" means no parent"
+    );
+}
+
+#[test]
+fn core_schema_has_the_kinds_generators_rely_on() {
+    let s = Store::in_memory().unwrap();
+    let schema = s.schema();
+    for kind in [
+        "CoreNode",
+        "CoreGroup",
+        "CoreStandardGroup",
+        "CoreGeneratorGroup",
+        "CoreGeneratorAwareGroup",
+        "CoreGeneratorDefinition",
+        "CoreGeneratorInstance",
+        "CoreGeneratorAction",
+        "CoreTriggerRule",
+        "CoreNodeTriggerRule",
+        "CoreNodeTriggerAttributeMatch",
+        "CoreIPPrefixPool",
+        "CoreIPAddressPool",
+        "CoreNumberPool",
+    ] {
+        assert!(schema.get(kind).is_some(), "{kind} missing");
+    }
+    let g = schema.get("CoreGeneratorGroup").unwrap();
+    assert_eq!(g.branch, BranchSupport::Local);
+    assert!(g.human_friendly_id.is_none());
+    assert_eq!(g.default_filter.as_deref(), Some("name__value"));
+    assert_eq!(
+        g.relationship("members").unwrap().identifier,
+        "group_member"
+    );
+    assert_eq!(
+        schema.get("CoreGeneratorAwareGroup").unwrap().branch,
+        BranchSupport::Aware
+    );
+    assert_eq!(
+        schema.get("CoreNodeTriggerRule").unwrap().branch,
+        BranchSupport::Agnostic
+    );
+}
+
+#[test]
+fn an_invalid_file_changes_nothing_even_beside_valid_ones() {
+    let s = common::store();
+    let before = s.schema().hash.clone();
+    let bad = "version: \"1.0\"\nnodes:\n  - {name: Thing, namespace: Test, attributes: [{name: x, kind: Nope}]}\n";
+    let err = s
+        .load_schema(&[
+            ("ok.yml".into(), MINIMAL.into()),
+            ("bad.yml".into(), bad.into()),
+        ])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Schema(_)));
+    assert_eq!(s.schema().hash, before);
+    assert!(s.schema().get("TestWidget").is_none());
+}
+
+#[test]
+fn reloading_the_same_file_is_a_no_op_and_a_changed_file_replaces_it() {
+    let s = Store::in_memory().unwrap();
+    let first = s.load_schema(&[("w.yml".into(), MINIMAL.into())]).unwrap();
+    assert!(first.schema_updated);
+    let again = s.load_schema(&[("w.yml".into(), MINIMAL.into())]).unwrap();
+    assert!(!again.schema_updated);
+    let changed = MINIMAL.replace(
+        "{name: name, kind: Text}",
+        "{name: name, kind: Text}\n      - {name: size, kind: Number, optional: true}",
+    );
+    assert!(
+        s.load_schema(&[("w.yml".into(), changed)])
+            .unwrap()
+            .schema_updated
+    );
+    assert!(
+        s.schema()
+            .get("TestWidget")
+            .unwrap()
+            .attribute("size")
+            .is_some()
+    );
+}
+
+/// UI tests: every `tests/ui/schema/<case>.yml` must fail with exactly `<case>.stderr`.
+/// `BLESS=1 cargo test -p infragen-store --test schema` rewrites the expected files.
+#[test]
+fn schema_validation_errors_match_their_expected_messages() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/schema");
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 15,
+        "expected the full set of cases, found {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&case).unwrap();
+        let s = Store::in_memory().unwrap();
+        let actual = match s.load_schema(&[(name.clone(), text)]) {
+            Ok(_) => "<loaded without error>".to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            s.schema().files.is_empty(),
+            "{name}: a failed load must change nothing"
+        );
+        let expected_path = case.with_extension("stderr");
+        if bless {
+            std::fs::write(&expected_path, format!("{actual}\n")).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if expected.trim_end() != actual {
+            failures.push(format!(
+                "--- {name}\nexpected: {}\nactual:   {actual}",
+                expected.trim_end()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ (BLESS=1 to update):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_same_file_loaded_from_another_path_replaces_the_first() {
+    let s = Store::in_memory().unwrap();
+    s.load_schema(&[("schemas/w.yml".into(), MINIMAL.into())])
+        .unwrap();
+    let again = s
+        .load_schema(&[("./schemas/w.yml".into(), MINIMAL.into())])
+        .unwrap();
+    assert!(!again.schema_updated, "same content, same schema");
+    assert_eq!(s.schema().files.len(), 1);
+}
+
+#[test]
+fn a_file_redefining_only_part_of_another_files_kinds_is_a_duplicate() {
+    let s = Store::in_memory().unwrap();
+    let two = "version: \"1.0\"\nnodes:\n  - {name: Gizmo, namespace: Test}\n  - {name: Gadget, namespace: Test}\n";
+    s.load_schema(&[("two.yml".into(), two.into())]).unwrap();
+    let one = "version: \"1.0\"\nnodes:\n  - {name: Gadget, namespace: Test}\n";
+    let err = s
+        .load_schema(&[("one.yml".into(), one.into())])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "one.yml: node TestGadget: already defined in two.yml"
+    );
+}
