@@ -1,5 +1,6 @@
 //! Store benchmark: in-process upserts per second (new and unchanged objects) and filtered
-//! queries per second, at 10k and 100k nodes. `cargo bench -p infragen-store --bench store`.
+//! queries per second, at 10k and 100k nodes, then pool allocations per second.
+//! `cargo bench -p infragen-store --bench store` (`-- allocations` for the pools only).
 //! Prints figures; no statistics framework (harness = false).
 
 use infragen_store::{GraphqlRequest, Store};
@@ -31,7 +32,77 @@ fn next(seed: &mut u64) -> u64 {
     *seed
 }
 
+const RESOURCES: &str = include_str!("../tests/fixtures/aidc_resources.yml");
+
+/// /31s with identifiers from one prefix pool (new, then the same identifiers again), and
+/// /32s from an address pool, each measured over 2 000 requests once the pool already holds
+/// `held` allocations.
+fn allocations() {
+    println!("held     new /31 allocations/s  repeated identifiers/s  new /32 allocations/s");
+    for held in [0usize, 5_000] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path().join("pools.db")).expect("store");
+        store
+            .load_schema(&[("aidc_resources.yml".into(), RESOURCES.into())])
+            .expect("schema");
+        let run = |q: String| {
+            let r = store.execute_blocking("main", &GraphqlRequest::new(q));
+            check(&r);
+            r
+        };
+        let id = |r: serde_json::Value, root: &str| {
+            r["data"][root]["object"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string()
+        };
+        let p = id(run(r#"mutation { IpamIPPrefixCreate(data: {prefix: {value: "10.0.0.0/8"}, role: {value: "supernet"}}) { object { id } } }"#.into()), "IpamIPPrefixCreate");
+        let lo = id(run(r#"mutation { IpamIPPrefixCreate(data: {prefix: {value: "172.16.0.0/12"}, role: {value: "pod_loopback"}}) { object { id } } }"#.into()), "IpamIPPrefixCreate");
+        run(format!(
+            r#"mutation {{ CoreIPPrefixPoolCreate(data: {{name: {{value: "p2p"}}, default_prefix_length: {{value: 31}}, default_member_type: {{value: "address"}}, default_prefix_type: {{value: "IpamIPPrefix"}}, ip_namespace: {{hfid: ["default"]}}, resources: [{{id: "{p}"}}]}}) {{ ok }} }}"#
+        ));
+        run(format!(
+            r#"mutation {{ CoreIPAddressPoolCreate(data: {{name: {{value: "lo"}}, default_address_type: {{value: "IpamIPAddress"}}, default_prefix_length: {{value: 32}}, ip_namespace: {{hfid: ["default"]}}, resources: [{{id: "{lo}"}}]}}) {{ ok }} }}"#
+        ));
+        let prefix = |i: usize| {
+            format!(
+                r#"mutation {{ InfrahubIPPrefixPoolGetResource(data: {{hfid: ["p2p"], identifier: "link-{i}", data: {{role: "pod_leaf_spine"}}}}) {{ ok node {{ id }} }} }}"#
+            )
+        };
+        let address = |i: usize| {
+            format!(
+                r#"mutation {{ InfrahubIPAddressPoolGetResource(data: {{hfid: ["lo"], identifier: "lo-{i}"}}) {{ ok node {{ id }} }} }}"#
+            )
+        };
+        for i in 0..held {
+            run(prefix(i));
+            run(address(i));
+        }
+        let n = 2_000;
+        let start = Instant::now();
+        for i in held..held + n {
+            run(prefix(i));
+        }
+        let new_rate = rate(n, start);
+        let start = Instant::now();
+        for i in held..held + n {
+            run(prefix(i));
+        }
+        let again_rate = rate(n, start);
+        let start = Instant::now();
+        for i in held..held + n {
+            run(address(i));
+        }
+        let address_rate = rate(n, start);
+        println!("{held:<8} {new_rate:>22.0} {again_rate:>23.0} {address_rate:>22.0}");
+    }
+}
+
 fn main() {
+    allocations();
+    if std::env::args().any(|a| a == "allocations") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path().join("bench.db")).expect("store");
     store

@@ -1,5 +1,5 @@
-//! The store's command line: `schema load`, `branch create|list|merge|delete`, `query`,
-//! `serve` and `token create`. The `infragen` binary mounts [`StoreCommand`] and calls [`run`]
+//! The store's command line: `schema load`, `object load`, `branch create|list|merge|delete`,
+//! `query`, `serve` and `token create`. The `infragen` binary mounts [`StoreCommand`] and calls [`run`]
 //! with its global `--store PATH`.
 
 use crate::graphql::GraphqlRequest;
@@ -53,6 +53,12 @@ pub enum StoreCommand {
         #[arg(long, default_value = "infragen.toml")]
         config: PathBuf,
     },
+    /// Object files (`apiVersion: infrahub.app/v1`, `kind: Object`).
+    Object {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: ObjectCommand,
+    },
     /// API tokens for `X-INFRAHUB-KEY`.
     Token {
         /// What to do.
@@ -69,6 +75,22 @@ pub enum SchemaCommand {
         /// Files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+}
+
+/// `object …`
+#[derive(Debug, Subcommand)]
+pub enum ObjectCommand {
+    /// Upsert the objects of files or directories (recursively, `.yml`, `.yaml`, `.json`,
+    /// sorted). Every file is checked before anything is written; loading twice changes
+    /// nothing.
+    Load {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Branch to write on.
+        #[arg(long, default_value = "main")]
+        branch: String,
     },
 }
 
@@ -302,6 +324,16 @@ pub async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<()> {
             } else {
                 crate::http::serve(store, listen, tokens).await?;
             }
+        }
+        StoreCommand::Object {
+            cmd: ObjectCommand::Load { paths, branch },
+        } => {
+            let files = read_schema_paths(&paths)?;
+            let r = store.load_objects(&branch, &files)?;
+            println!(
+                "{} object(s) from {} file(s) loaded on branch '{branch}', {} node(s) changed",
+                r.objects, r.files, r.nodes_changed
+            );
         }
         StoreCommand::Token {
             cmd: TokenCommand::Create { name },

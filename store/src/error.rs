@@ -52,6 +52,10 @@ pub enum StoreError {
     /// A node-level problem raised by a mutation (not found, validation, uniqueness).
     #[error("{0}")]
     Node(String),
+    /// One or more object files were rejected; nothing was written. One line per problem,
+    /// each naming the file, the document, the item and the field.
+    #[error("{}", .0.join("\n"))]
+    Objects(Vec<String>),
 }
 
 impl StoreError {

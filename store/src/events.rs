@@ -93,7 +93,9 @@ pub(crate) fn diff(
     let a = after.unwrap_or(&empty);
     let mut attrs = Vec::new();
     let names: std::collections::BTreeSet<&String> = b.attrs.keys().chain(a.attrs.keys()).collect();
-    for n in names {
+    // `__`-prefixed attributes are the store's bookkeeping (pool reservations, profile
+    // markers), not node data.
+    for n in names.into_iter().filter(|n| !n.starts_with("__")) {
         let (old, new) = (b.attr(n), a.attr(n));
         if old == new {
             continue;

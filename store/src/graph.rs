@@ -545,6 +545,16 @@ impl Tx<'_> {
 
 /// Identity and labels computed from a node and its peers.
 impl Tx<'_> {
+    /// The peers of relationship `rel` as a reader sees them: stored, or computed for the
+    /// IPAM containment relationships.
+    pub fn peer_ids<'n>(&self, node: &'n Node, rel: &str) -> Cow<'n, [String]> {
+        if crate::ipam::is_computed(self, &node.kind, rel) {
+            Cow::Owned(crate::ipam::computed_peers(self, node, rel))
+        } else {
+            Cow::Borrowed(node.peers(rel))
+        }
+    }
+
     /// Value at `attr__value` or `rel__attr__value` (through a cardinality-one relationship).
     pub fn path_value(&self, node: &Node, path: &str) -> serde_json::Value {
         let parts: Vec<&str> = path.split("__").collect();

@@ -16,14 +16,14 @@ fn bits(addr: IpAddr) -> u8 {
     if addr.is_ipv4() { 32 } else { 128 }
 }
 
-fn to_u128(addr: IpAddr) -> u128 {
+pub(crate) fn to_u128(addr: IpAddr) -> u128 {
     match addr {
         IpAddr::V4(a) => u128::from(u32::from(a)),
         IpAddr::V6(a) => u128::from(a),
     }
 }
 
-fn from_u128(v: u128, v4: bool) -> IpAddr {
+pub(crate) fn from_u128(v: u128, v4: bool) -> IpAddr {
     if v4 {
         IpAddr::V4(Ipv4Addr::from(u32::try_from(v & 0xffff_ffff).unwrap_or(0)))
     } else {
@@ -106,6 +106,30 @@ impl IpWithPrefix {
     /// 4 or 6.
     pub fn version(&self) -> u8 {
         if self.addr.is_ipv4() { 4 } else { 6 }
+    }
+    /// The first address of the network, as a number.
+    pub fn first(&self) -> u128 {
+        to_u128(self.addr) & self.mask()
+    }
+    /// The last address of the network, as a number.
+    pub fn last(&self) -> u128 {
+        self.first() | (self.all() & !self.mask())
+    }
+    /// The address width: 32 or 128.
+    pub fn bits(&self) -> u8 {
+        bits(self.addr)
+    }
+    /// Whether `other` lies inside this network (same version, at least as long a prefix).
+    pub fn contains(&self, other: &IpWithPrefix) -> bool {
+        self.version() == other.version()
+            && other.prefixlen >= self.prefixlen
+            && other.first() >= self.first()
+            && other.last() <= self.last()
+    }
+    /// Whether the address `other.addr` lies inside this network.
+    pub fn contains_addr(&self, other: &IpWithPrefix) -> bool {
+        let a = to_u128(other.addr);
+        self.version() == other.version() && a >= self.first() && a <= self.last()
     }
     /// Whether host bits are set (not a network address).
     pub fn has_host_bits(&self) -> bool {

@@ -4,14 +4,15 @@
 //! relationships, hierarchy, HFIDs, uniqueness) and its GraphQL dialect, persisted in one
 //! SQLite file, with branches, change events and an HTTP API that Infrahub clients can talk to.
 //!
-//! It deliberately narrows Infrahub to what generators rely on: no permissions, no profile or
-//! template kinds, no attribute metadata (source, owner, protection are answered with
-//! defaults), no resource-pool allocation yet, and introspection is not served
-//! (`/schema.graphql` is).
+//! It deliberately narrows Infrahub to what generators rely on: no permissions, no attribute
+//! metadata (source, owner, protection are answered with defaults), and introspection is not
+//! served (`/schema.graphql` is).
 //!
-//! The data flow is: [`schema`] (files → model) → `graph` (the in-memory view of a branch,
-//! with uncommitted writes) and `persistence` (SQLite) → [`graphql`] (documents → reads and
-//! writes) → [`events`]; [`http`] and [`cli`] are thin fronts over [`Store`].
+//! The data flow is: [`schema`] (files → model, with the derived profile and template kinds)
+//! → `graph` (the in-memory view of a branch, with uncommitted writes) and `persistence`
+//! (SQLite) → [`graphql`] (documents → reads and writes, which use [`ipam`], `pools`,
+//! `templates` and `profiles`) → [`events`]; [`objects`] (object files) writes through the
+//! same mutations; [`http`] and [`cli`] are thin fronts over [`Store`].
 
 #![deny(missing_docs)]
 
@@ -23,10 +24,15 @@ pub(crate) mod graph;
 pub mod graphql;
 pub mod http;
 pub mod ip;
+pub mod ipam;
 pub mod node;
+pub mod objects;
 pub(crate) mod persistence;
+pub(crate) mod pools;
+pub(crate) mod profiles;
 pub mod schema;
 mod store;
+pub(crate) mod templates;
 
 pub use branch::BranchInfo;
 pub use error::{Result, StoreError};

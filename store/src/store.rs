@@ -13,6 +13,7 @@ use crate::graphql::query::Resolver;
 use crate::graphql::types::{self, Ty, split_mutation};
 use crate::graphql::{self, GqlError, GraphqlRequest, args_json, collect_fields, error_response};
 use crate::persistence::{Db, RowWrite};
+use crate::pools::{self, IpPool};
 use crate::schema::core::{CORE_FILE, CORE_SCHEMA};
 use crate::schema::{Schema, load};
 use async_graphql_parser::types::OperationType;
@@ -109,7 +110,7 @@ impl Store {
         let v = db.data_version()?;
         let (tx, _) = broadcast::channel(4096);
         tracing::debug!(path, nodes = state.main.len(), "store opened");
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 path: path.to_string(),
                 db: Mutex::new(db),
@@ -117,6 +118,26 @@ impl Store {
                 seen_version: Mutex::new(v),
                 events: tx,
             }),
+        };
+        store.ensure_builtin_nodes()?;
+        Ok(store)
+    }
+
+    /// The nodes every store has: the `default` IP namespace. Written without an event, like
+    /// the data Infrahub creates at its first start.
+    fn ensure_builtin_nodes(&self) -> Result<()> {
+        let missing = {
+            let st = self.read();
+            crate::ipam::default_namespace(&Tx::new(&st, MAIN)).is_none()
+        };
+        if !missing {
+            return Ok(());
+        }
+        self.write_op(|st: &State| {
+            let mut tx = Tx::new(st, MAIN);
+            crate::ipam::ensure_default_namespace(&mut tx);
+            let (rows, _) = tx.finish();
+            Ok::<_, StoreError>((rows, Vec::new(), ()))
         })
     }
 
@@ -260,6 +281,55 @@ impl Store {
             previous_hash,
             schema_updated: updated,
         })
+    }
+
+    /// Load object files (name, text) on `branch`: every file is read and checked first, then
+    /// every item is upserted in one transaction. Any error writes nothing.
+    pub fn load_objects(
+        &self,
+        branch: &str,
+        files: &[(String, String)],
+    ) -> Result<crate::objects::ObjectLoad> {
+        self.refresh()?;
+        if branch != MAIN && !self.read().branches.contains_key(branch) {
+            return Err(StoreError::BranchNotFound(branch.into()));
+        }
+        let schema = self.schema();
+        let items = crate::objects::plan(&schema, files).map_err(StoreError::Objects)?;
+        let out = self.write_op(|st: &State| {
+            if !Arc::ptr_eq(&st.schema, &schema) && st.schema.hash != schema.hash {
+                return Err(StoreError::Objects(vec![
+                    "the schema changed while the object files were being checked; load them again"
+                        .into(),
+                ]));
+            }
+            let mut tx = Tx::new(st, branch);
+            tx.origin = "object_file";
+            let mut objects = 0;
+            for item in &items {
+                crate::objects::write(&mut tx, item, None, &mut objects)
+                    .map_err(|e| StoreError::Objects(vec![e]))?;
+            }
+            let (rows, events) = tx.finish();
+            let nodes_changed = events.len();
+            Ok((
+                rows,
+                events,
+                crate::objects::ObjectLoad {
+                    files: files.len(),
+                    objects,
+                    nodes_changed,
+                },
+            ))
+        })?;
+        tracing::info!(
+            branch,
+            files = out.files,
+            objects = out.objects,
+            changed = out.nodes_changed,
+            "object files loaded"
+        );
+        Ok(out)
     }
 
     /// All branches, `main` first.
@@ -511,6 +581,12 @@ impl Store {
                     mutation::relationship_edit(&mut tx, &data, name == "RelationshipAdd")
                         .map(|_| Outcome::Ok)
                 }
+                types::POOL_PREFIX_MUTATION => {
+                    pools::get_resource(&mut tx, IpPool::Prefix, &data).map(Outcome::Allocated)
+                }
+                types::POOL_ADDRESS_MUTATION => {
+                    pools::get_resource(&mut tx, IpPool::Address, &data).map(Outcome::Allocated)
+                }
                 _ => match split_mutation(tx.schema, name) {
                     Some((k, op)) => mutation::run(&mut tx, k, op, &data),
                     None => Err(format!("Cannot query field '{name}' on type 'Mutation'.")),
@@ -533,6 +609,34 @@ impl Store {
                     let v = match (sf.node.name.node.as_str(), &outcome) {
                         ("ok", _) => json!(true),
                         ("__typename", _) => json!(name),
+                        ("node", Outcome::Allocated(a)) => {
+                            let mut sub = Vec::new();
+                            collect_fields(
+                                doc,
+                                &sf.node.selection_set.node,
+                                vars,
+                                &|_| true,
+                                &mut sub,
+                                0,
+                            );
+                            let node = tx.get(&a.id);
+                            let mut o = Map::new();
+                            for nf in sub {
+                                let v = match nf.node.name.node.as_str() {
+                                    "id" => json!(a.id),
+                                    "kind" => json!(a.kind),
+                                    "identifier" => json!(a.identifier),
+                                    "branch" => json!(branch),
+                                    "display_label" => {
+                                        json!(node.as_ref().and_then(|n| tx.display_label(n)))
+                                    }
+                                    "__typename" => json!("PoolAllocatedNode"),
+                                    _ => Value::Null,
+                                };
+                                o.insert(nf.node.response_key().node.to_string(), v);
+                            }
+                            Value::Object(o)
+                        }
                         ("object", Outcome::Node(id)) => {
                             match (tx.get(id), split_mutation(tx.schema, name)) {
                                 (Some(n), Some((k, _))) => r.node_object(
@@ -591,7 +695,13 @@ impl Store {
             .into_iter()
             .map(|n| json!({"name": n, "user_editable": !matches!(n.as_str(), "Core" | "Builtin")}))
             .collect();
-        json!({"main": schema.hash, "nodes": nodes, "generics": generics, "profiles": [], "templates": [], "namespaces": namespaces})
+        let (profiles, nodes): (Vec<Value>, Vec<Value>) = nodes
+            .into_iter()
+            .partition(|n| n["namespace"] == crate::schema::derived::PROFILE_NAMESPACE);
+        let (templates, nodes): (Vec<Value>, Vec<Value>) = nodes
+            .into_iter()
+            .partition(|n| n["namespace"] == crate::schema::derived::TEMPLATE_NAMESPACE);
+        json!({"main": schema.hash, "nodes": nodes, "generics": generics, "profiles": profiles, "templates": templates, "namespaces": namespaces})
     }
 
     /// The GraphQL SDL of the current schema (`GET /schema.graphql`).

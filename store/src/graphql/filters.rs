@@ -175,7 +175,11 @@ impl Filters {
         match rel {
             "ancestors" => ancestors(tx, node),
             "descendants" => descendants(tx, node),
-            _ => node.peers(rel).iter().filter_map(|p| tx.get(p)).collect(),
+            _ => tx
+                .peer_ids(node, rel)
+                .iter()
+                .filter_map(|p| tx.get(p))
+                .collect(),
         }
     }
 

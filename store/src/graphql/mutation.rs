@@ -8,6 +8,7 @@ use super::types::MutationOp;
 use crate::graph::Tx;
 use crate::node::{Node, coerce_value, value_key};
 use crate::schema::{Cardinality, KindSchema, RelationshipKind, RelationshipSchema, Schema};
+use crate::{ipam, pools, profiles, templates};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -22,6 +23,8 @@ pub(crate) enum Outcome {
     Node(String),
     /// Only `ok`.
     Ok,
+    /// A pool allocation (for `node { … }`).
+    Allocated(crate::pools::Allocation),
 }
 
 /// Run `<Kind><op>(data: …)`.
@@ -104,7 +107,41 @@ fn find_target(tx: &Tx<'_>, k: &KindSchema, data: &Map<String, Value>) -> Result
     ))
 }
 
-fn upsert(tx: &mut Tx<'_>, k: &KindSchema, data: &Map<String, Value>) -> Result<String, String> {
+/// `<Kind>Create` of an input-form payload, for the store's own writers (pools, templates,
+/// object files).
+pub(crate) fn create_node(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> Result<String, String> {
+    match create(tx, k, data, None) {
+        Ok(id) => Ok(id),
+        Err(CreateError::HfidTaken(_, m)) | Err(CreateError::Other(m)) => Err(m),
+    }
+}
+
+/// Create, or when a node with the same HFID exists leave it alone: (id, created).
+pub(crate) fn create_or_existing(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> Result<(String, bool), String> {
+    match create(tx, k, data, None) {
+        Ok(id) => Ok((id, true)),
+        Err(CreateError::HfidTaken(ids, m)) => match ids.as_slice() {
+            [one] => Ok((one.clone(), false)),
+            _ => Err(m),
+        },
+        Err(CreateError::Other(m)) => Err(m),
+    }
+}
+
+/// `<Kind>Upsert` of an input-form payload.
+pub(crate) fn upsert(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> Result<String, String> {
     // 1. id
     if let Some(id) = data.get("id").and_then(Value::as_str) {
         return match tx.get(id) {
@@ -189,6 +226,9 @@ fn create_impl(
             k.kind
         )));
     }
+    let mut data = data.clone();
+    let template = templates::fill_from_template(tx, k, &mut data)?;
+    let data = &data;
     let mut node = Node::new(&k.kind);
     if let Some(id) = data.get("id").and_then(Value::as_str) {
         if tx.get(id).is_some() {
@@ -198,41 +238,78 @@ fn create_impl(
         }
         node.id = id.to_string();
     }
+    let mut explicit = BTreeSet::new();
+    // Numbers from a pool are taken once the node is known to be new (an upsert of an
+    // existing node must not use up a number).
+    let mut from_pool = Vec::new();
     for a in &k.attributes {
-        let given = data
-            .get(&a.name)
-            .map(|v| v.get("value").cloned().unwrap_or(Value::Null));
-        if data.get(&a.name).and_then(|v| v.get("from_pool")).is_some() {
-            return Err(CreateError::Other(format!(
-                "{}: from_pool is not supported by the embedded store",
-                a.name
-            )));
+        let raw = data.get(&a.name);
+        if let Some(spec) = raw.and_then(|v| v.get("from_pool")) {
+            from_pool.push((a, spec));
+            explicit.insert(a.name.clone());
+            continue;
         }
+        let given = raw.map(|v| v.get("value").cloned().unwrap_or(Value::Null));
         let v = match given {
-            Some(v) if !v.is_null() => coerce_value(a, v)?,
+            Some(v) if !v.is_null() => {
+                explicit.insert(a.name.clone());
+                coerce_value(a, v)?
+            }
             _ => a.default_value.clone().unwrap_or(Value::Null),
         };
-        if v.is_null() {
-            if !a.optional {
-                return Err(CreateError::Other(format!(
-                    "{} is mandatory for {}",
-                    a.name, k.kind
-                )));
-            }
-        } else {
+        if !v.is_null() {
             node.attrs.insert(a.name.clone(), v);
         }
     }
     let id = node.id.clone();
-    let rels = read_rels(tx, k, data)?;
+    let mut rels = read_rels(tx, k, data, &node)?;
+    if (tx.schema.is_a(&k.kind, ipam::PREFIX_GENERIC)
+        || tx.schema.is_a(&k.kind, ipam::ADDRESS_GENERIC))
+        && !rels
+            .iter()
+            .any(|(r, p)| r.name == "ip_namespace" && !p.is_empty())
+        && let (Some(r), Some(ns)) = (k.relationship("ip_namespace"), ipam::default_namespace(tx))
+    {
+        rels.retain(|(r, _)| r.name != "ip_namespace");
+        rels.push((r.clone(), vec![ns]));
+    }
     tx.put(node);
     for (r, peers) in rels {
         link(tx, &id, &r, peers)?;
     }
+    profiles::apply(tx, &id, &explicit);
     check_mandatory_rels(tx, &id)?;
-    match check_unique(tx, &id) {
-        Ok(()) => Ok(id),
-        Err(e) => Err(e),
+    check_unique(tx, &id)?;
+    if !from_pool.is_empty()
+        && let Some(n) = tx.get(&id)
+    {
+        let mut n = (*n).clone();
+        for (a, spec) in from_pool {
+            let v = pools::number_from_pool(tx, k, a, &n, spec)?;
+            n.attrs.insert(a.name.clone(), v);
+        }
+        tx.put(n);
+    }
+    check_mandatory_attrs(tx, &id)?;
+    if let Some(t) = template {
+        templates::create_components(tx, &id, &t)?;
+    }
+    profiles::propagate(tx, &id);
+    Ok(id)
+}
+
+fn check_mandatory_attrs(tx: &Tx<'_>, id: &str) -> Result<(), String> {
+    let Some(n) = tx.get(id) else { return Ok(()) };
+    let Some(k) = tx.schema.get(&n.kind) else {
+        return Ok(());
+    };
+    match k
+        .attributes
+        .iter()
+        .find(|a| !a.optional && n.attr(&a.name).is_null())
+    {
+        Some(a) => Err(format!("{} is mandatory for {}", a.name, k.kind)),
+        None => Ok(()),
     }
 }
 
@@ -262,15 +339,16 @@ fn update(
         .get(&node.kind)
         .ok_or_else(|| format!("unknown kind {}", node.kind))?
         .clone();
+    let mut explicit = BTreeSet::new();
     for a in &k.attributes {
         let Some(given) = data.get(&a.name) else {
             continue;
         };
-        if given.get("from_pool").is_some() {
-            return Err(format!(
-                "{}: from_pool is not supported by the embedded store",
-                a.name
-            ));
+        if let Some(spec) = given.get("from_pool") {
+            let v = pools::number_from_pool(tx, &k, a, &node, spec)?;
+            node.attrs.insert(a.name.clone(), v);
+            explicit.insert(a.name.clone());
+            continue;
         }
         let Some(v) = given.get("value") else {
             continue;
@@ -282,15 +360,18 @@ fn update(
             }
             node.attrs.remove(&a.name);
         } else {
+            explicit.insert(a.name.clone());
             node.attrs.insert(a.name.clone(), v);
         }
     }
     let id = node.id.clone();
-    let rels = read_rels(tx, &k, data)?;
+    let rels = read_rels(tx, &k, data, &node)?;
     tx.put(node);
     for (r, peers) in rels {
         link(tx, &id, &r, peers)?;
     }
+    profiles::apply(tx, &id, &explicit);
+    profiles::propagate(tx, &id);
     check_mandatory_rels(tx, &id)?;
     match check_unique(tx, &id) {
         Ok(()) => Ok(id),
@@ -300,10 +381,13 @@ fn update(
 }
 
 /// Relationships given in a payload, resolved to peer ids.
+/// A `from_pool` item is allocated here, with `owner` (the node being written) naming the
+/// server's default identifier.
 fn read_rels(
-    tx: &Tx<'_>,
+    tx: &mut Tx<'_>,
     k: &KindSchema,
     data: &Map<String, Value>,
+    owner: &Node,
 ) -> Result<Vec<(RelationshipSchema, Vec<String>)>, String> {
     let mut out = Vec::new();
     for r in &k.relationships {
@@ -318,7 +402,10 @@ fn read_rels(
         };
         let mut peers = Vec::new();
         for item in items {
-            let id = resolve_peer(tx, r, item)?;
+            let id = match item.get("from_pool") {
+                Some(spec) => Some(pools::relationship_from_pool(tx, owner, r, spec)?),
+                None => resolve_peer(tx, r, item)?,
+            };
             if let Some(id) = id
                 && !peers.contains(&id)
             {
@@ -363,7 +450,7 @@ fn resolve_peer(
         }
     } else if item.get("from_pool").is_some() {
         return Err(format!(
-            "{}: from_pool is not supported by the embedded store",
+            "{}: from_pool is not accepted here (only in create, update and upsert payloads)",
             r.name
         ));
     } else if item.is_null() || item.get("id").is_some_and(Value::is_null) {
@@ -622,6 +709,14 @@ pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) {
             }
         }
     }
+    // Nodes that lose a profile get their values recomputed afterwards.
+    let users: Vec<String> = doomed
+        .iter()
+        .filter_map(|d| tx.get(d))
+        .filter(|n| schema.is_a(&n.kind, "CoreProfile"))
+        .flat_map(|n| n.peers("related_nodes").to_vec())
+        .filter(|u| !seen.contains(u))
+        .collect();
     for d in &doomed {
         let Some(n) = tx.get(d) else { continue };
         let Some(k) = schema.get(&n.kind) else {
@@ -646,6 +741,9 @@ pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) {
             }
         }
         tx.delete(d);
+    }
+    for u in users {
+        profiles::apply(tx, &u, &BTreeSet::new());
     }
 }
 

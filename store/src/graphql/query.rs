@@ -264,8 +264,9 @@ impl<'a, 's> Resolver<'a, 's> {
                     if let Some(a) = ks.attribute(name) {
                         self.attr_object(node, a, &f.node)
                     } else if let Some(r) = ks.relationship(name) {
-                        let peers: Vec<Arc<Node>> = node
-                            .peers(name)
+                        let peers: Vec<Arc<Node>> = self
+                            .tx
+                            .peer_ids(node, name)
                             .iter()
                             .filter_map(|p| self.tx.get(p))
                             .collect();
@@ -368,7 +369,8 @@ impl<'a, 's> Resolver<'a, 's> {
             "value" => value.clone(),
             "id" => json!(format!("{}-{}", node.id, a.name)),
             "is_default" => json!(a.default_value.as_ref() == Some(&value)),
-            "is_from_profile" | "is_protected" => json!(false),
+            "is_from_profile" => json!(crate::profiles::is_from_profile(node, &a.name)),
+            "is_protected" => json!(false),
             "is_visible" => json!(true),
             "label" => choice
                 .and_then(|c| c.label.clone())

@@ -51,8 +51,9 @@ pub fn render(schema: &Schema) -> String {
     }
     let mut query = String::from("type Query {\n  InfrahubInfo: InfrahubInfo!\n");
     let mut mutation = String::from(
-        "type Mutation {\n  RelationshipAdd(data: RelationshipNodesInput!): OkResult\n  RelationshipRemove(data: RelationshipNodesInput!): OkResult\n",
+        "type Mutation {\n  RelationshipAdd(data: RelationshipNodesInput!): OkResult\n  RelationshipRemove(data: RelationshipNodesInput!): OkResult\n  InfrahubIPPrefixPoolGetResource(data: IPPrefixPoolGetResourceInput!): PoolGetResourceResult\n  InfrahubIPAddressPoolGetResource(data: IPAddressPoolGetResourceInput!): PoolGetResourceResult\n",
     );
+    s.push_str("type PoolAllocatedNode {\n  id: String!\n  kind: String!\n  identifier: String\n  display_label: String!\n  branch: String!\n}\n\ntype PoolGetResourceResult {\n  ok: Boolean\n  node: PoolAllocatedNode\n}\n\ninput IPPrefixPoolGetResourceInput {\n  id: String\n  hfid: [String]\n  identifier: String\n  prefix_length: Int\n  member_type: String\n  prefix_type: String\n  data: GenericScalar\n}\n\ninput IPAddressPoolGetResourceInput {\n  id: String\n  hfid: [String]\n  identifier: String\n  prefix_length: Int\n  address_type: String\n  data: GenericScalar\n}\n\n");
     for k in schema.kinds() {
         let keyword = if k.is_generic { "interface" } else { "type" };
         let implements = if k.inherit_from.is_empty() {

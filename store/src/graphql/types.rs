@@ -38,9 +38,18 @@ pub enum Ty<'a> {
     MutResult(&'a KindSchema),
     /// `{ ok }` results.
     OkOnly,
+    /// `Infrahub<IPPrefix|IPAddress>PoolGetResource` results: `ok`, `node`.
+    PoolResult,
+    /// `PoolAllocatedNode`: `id`, `kind`, `identifier`, `display_label`, `branch`.
+    PoolNode,
     /// A scalar or an object we answer with null.
     Leaf,
 }
+
+/// The prefix pool's allocation mutation.
+pub const POOL_PREFIX_MUTATION: &str = "InfrahubIPPrefixPoolGetResource";
+/// The address pool's allocation mutation.
+pub const POOL_ADDRESS_MUTATION: &str = "InfrahubIPAddressPoolGetResource";
 
 /// The mutation a root mutation field names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +102,8 @@ impl<'a> Ty<'a> {
             Ty::Props => "RelationshipProperty".into(),
             Ty::MutResult(k) => format!("{}Mutation", k.kind),
             Ty::OkOnly => "OkResult".into(),
+            Ty::PoolResult => "PoolGetResourceResult".into(),
+            Ty::PoolNode => "PoolAllocatedNode".into(),
             Ty::Leaf => "Scalar".into(),
         }
     }
@@ -110,6 +121,7 @@ impl<'a> Ty<'a> {
             },
             Ty::Mutation => match name {
                 "RelationshipAdd" | "RelationshipRemove" => Some(Ty::OkOnly),
+                POOL_PREFIX_MUTATION | POOL_ADDRESS_MUTATION => Some(Ty::PoolResult),
                 _ => split_mutation(schema, name).map(|(k, op)| {
                     if op == MutationOp::Delete {
                         Ty::OkOnly
@@ -155,6 +167,16 @@ impl<'a> Ty<'a> {
                 _ => None,
             },
             Ty::OkOnly => (name == "ok").then_some(Ty::Leaf),
+            Ty::PoolResult => match name {
+                "ok" => Some(Ty::Leaf),
+                "node" => Some(Ty::PoolNode),
+                _ => None,
+            },
+            Ty::PoolNode => matches!(
+                name,
+                "id" | "kind" | "identifier" | "display_label" | "branch"
+            )
+            .then_some(Ty::Leaf),
             Ty::Leaf => None,
         }
     }

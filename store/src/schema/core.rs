@@ -1,5 +1,8 @@
 //! The built-in core schema: the kinds every Infrahub has and generators rely on (groups,
-//! generator definitions and instances, trigger rules and actions, resource pools).
+//! generator definitions and instances, trigger rules and actions, resource pools, IPAM).
+//!
+//! The IPAM relationships `parent`, `children`, `ip_addresses` and `ip_prefix` are read-only:
+//! the store computes them from containment (`crate::ipam`), they are never stored.
 //!
 //! Written in the same file format users load, and read by the same loader.
 
@@ -108,6 +111,9 @@ generics:
       - {name: is_pool, kind: Boolean, default_value: false, optional: false}
     relationships:
       - {name: ip_namespace, peer: BuiltinIPNamespace, cardinality: one, kind: Generic, identifier: ip_namespace__ip_prefix}
+      - {name: parent, peer: BuiltinIPPrefix, cardinality: one, read_only: true, identifier: ip_prefix__parent}
+      - {name: children, peer: BuiltinIPPrefix, cardinality: many, read_only: true, identifier: ip_prefix__children}
+      - {name: ip_addresses, peer: BuiltinIPAddress, cardinality: many, read_only: true, identifier: ip_prefix__ip_address}
   - name: IPAddress
     namespace: Builtin
     display_labels: [address__value]
@@ -117,9 +123,10 @@ generics:
       - {name: description, kind: Text, optional: true}
     relationships:
       - {name: ip_namespace, peer: BuiltinIPNamespace, cardinality: one, kind: Generic, identifier: ip_namespace__ip_address}
+      - {name: ip_prefix, peer: BuiltinIPPrefix, cardinality: one, read_only: true, identifier: ip_address__ip_prefix}
   - name: ObjectTemplate
     namespace: Core
-    description: Base of object templates (template kinds themselves are not generated yet).
+    description: Base of the Template<Kind> kinds generated for nodes with generate_template.
     default_filter: template_name__value
     human_friendly_id: [template_name__value]
     display_labels: [template_name__value]
@@ -127,7 +134,7 @@ generics:
       - {name: template_name, kind: Text, unique: true}
   - name: Profile
     namespace: Core
-    description: Base of profiles (profile kinds themselves are not generated yet).
+    description: Base of the Profile<Kind> kinds generated for nodes.
     default_filter: profile_name__value
     human_friendly_id: [profile_name__value]
     display_labels: [profile_name__value]

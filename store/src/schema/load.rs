@@ -711,7 +711,6 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
             },
         );
     }
-    let names: BTreeSet<String> = kinds.keys().cloned().collect();
     let generics: BTreeSet<String> = kinds
         .values()
         .filter(|k| k.is_generic)
@@ -857,6 +856,15 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
             });
         }
     }
+    // Profile and template kinds.
+    let user: BTreeSet<String> = origin
+        .iter()
+        .filter(|(_, f)| !f.starts_with("<core>"))
+        .map(|(k, _)| k.clone())
+        .collect();
+    super::derived::add_profiles(&mut kinds, &user);
+    super::derived::add_templates(&mut kinds);
+    let names: BTreeSet<String> = kinds.keys().cloned().collect();
     // used_by
     let node_list: Vec<(String, Vec<String>)> = kinds
         .values()
@@ -870,9 +878,11 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
             }
         }
     }
-    // Cross-reference checks.
+    // Cross-reference checks (of the loaded kinds: a derived kind repeats its source's).
     for k in kinds.values() {
-        let file = origin.get(&k.kind).cloned().unwrap_or_default();
+        let Some(file) = origin.get(&k.kind).cloned() else {
+            continue;
+        };
         let w = what(k.is_generic, &k.kind);
         let mut seen = BTreeSet::new();
         for a in &k.attributes {

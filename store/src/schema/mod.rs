@@ -5,6 +5,7 @@
 //! field); [`core`] is the built-in core schema every store starts with.
 
 pub mod core;
+pub mod derived;
 pub mod load;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,630 @@
+//! Object files (`apiVersion: infrahub.app/v1`, `kind: Object`): the seed data format of
+//! `infrahubctl object load`.
+//!
+//! ```yaml
+//! apiVersion: infrahub.app/v1
+//! kind: Object
+//! spec:
+//!   kind: DcimDevice
+//!   parameters: {expand_range: true}
+//!   data:
+//!     - name: spine1
+//!       site: paris                      # card-one reference: id, HFID string or HFID list
+//!       interfaces:                      # nested children, dict form …
+//!         data: [{name: "Ethernet[1-4]"}]
+//!     - name: spine2
+//!       interfaces:                      # … or list form, one kind per item
+//!         - {kind: DcimPhysicalInterface, data: {name: Ethernet1}}
+//! ```
+//!
+//! A load is two passes. The first reads and checks every document of every file (kinds,
+//! fields, shapes, `expand_range`) and writes nothing; the second upserts every item in one
+//! store transaction, resolving references as it goes, so a bad reference also leaves the
+//! store untouched. Every error names the file, the document, the item and the field.
+//!
+//! Nested children get the back-reference to their parent when that relationship is
+//! mandatory on the child; then the parent is written first. Otherwise the children are
+//! written first and the parent links them.
+
+use crate::graph::Tx;
+use crate::graphql::mutation::{self, counterpart};
+use crate::node::value_key;
+use crate::schema::{Cardinality, KindSchema, Schema};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// The only accepted `apiVersion`.
+pub const API_VERSION: &str = "infrahub.app/v1";
+
+/// What a load wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ObjectLoad {
+    /// Files read.
+    pub files: usize,
+    /// Items upserted (nested children and expanded ranges included).
+    pub objects: usize,
+    /// Nodes created or changed (0 when the store already held everything).
+    pub nodes_changed: usize,
+}
+
+/// A reference to an existing node.
+#[derive(Debug, Clone)]
+enum Ref {
+    Id(String),
+    Hfid(Vec<String>),
+}
+
+/// One field of an item, after checking.
+#[derive(Debug, Clone)]
+enum Field {
+    Attr(Value),
+    One(Ref),
+    Many(Vec<Ref>),
+    Nested(Vec<Item>),
+    Null,
+}
+
+/// One item, after checking and range expansion.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    kind: String,
+    at: String,
+    fields: Vec<(String, Field)>,
+}
+
+/// Parse a (multi-document) YAML text into its documents.
+fn documents(file: &str, text: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> =
+        if text.matches("\n---").count() + usize::from(text.starts_with("---")) > 1 {
+            serde_saphyr::from_multiple(text).map_err(|e| format!("{file}: invalid YAML: {e}"))?
+        } else {
+            vec![serde_saphyr::from_str(text).map_err(|e| format!("{file}: invalid YAML: {e}"))?]
+        };
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Read and check every file; the items in write order, or every problem found.
+pub(crate) fn plan(schema: &Schema, files: &[(String, String)]) -> Result<Vec<Item>, Vec<String>> {
+    let mut items = Vec::new();
+    let mut problems = Vec::new();
+    for (file, text) in files {
+        let docs = match documents(file, text) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        for (i, doc) in docs.iter().enumerate() {
+            let at = format!("{file}: document {}", i + 1);
+            match read_document(schema, &at, doc) {
+                Ok(mut v) => items.append(&mut v),
+                Err(mut e) => problems.append(&mut e),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(items)
+    } else {
+        Err(problems)
+    }
+}
+
+fn unknown_keys(at: &str, v: &Map<String, Value>, allowed: &[&str], problems: &mut Vec<String>) {
+    for k in v.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        problems.push(format!(
+            "{at}: unknown field '{k}', expected one of: {}",
+            allowed.join(", ")
+        ));
+    }
+}
+
+fn expand_flag(at: &str, params: Option<&Value>, inherited: bool) -> Result<bool, String> {
+    match params {
+        None | Some(Value::Null) => Ok(inherited),
+        Some(Value::Object(p)) => {
+            if let Some(k) = p.keys().find(|k| k.as_str() != "expand_range") {
+                return Err(format!(
+                    "{at}: parameters: unknown field '{k}', expected: expand_range"
+                ));
+            }
+            match p.get("expand_range") {
+                None => Ok(inherited),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(other) => Err(format!(
+                    "{at}: parameters: expand_range must be true or false, got {other}"
+                )),
+            }
+        }
+        Some(other) => Err(format!("{at}: parameters must be a mapping, got {other}")),
+    }
+}
+
+fn read_document(schema: &Schema, at: &str, doc: &Value) -> Result<Vec<Item>, Vec<String>> {
+    let Some(d) = doc.as_object() else {
+        return Err(vec![format!(
+            "{at}: expected a mapping with apiVersion, kind and spec"
+        )]);
+    };
+    let mut problems = Vec::new();
+    unknown_keys(
+        at,
+        d,
+        &["apiVersion", "kind", "metadata", "spec"],
+        &mut problems,
+    );
+    match d.get("apiVersion") {
+        None => {}
+        Some(Value::String(v)) if v == API_VERSION => {}
+        Some(v) => problems.push(format!(
+            "{at}: apiVersion: expected '{API_VERSION}', got {v}"
+        )),
+    }
+    match d.get("kind").and_then(Value::as_str) {
+        Some("Object") => {}
+        Some("Menu") => problems.push(format!(
+            "{at}: kind: 'Menu' files are not supported by the embedded store, only 'Object'"
+        )),
+        Some(other) => problems.push(format!("{at}: kind: expected 'Object', got '{other}'")),
+        None => problems.push(format!("{at}: kind: missing, expected 'Object'")),
+    }
+    let Some(spec) = d.get("spec").and_then(Value::as_object) else {
+        problems.push(format!(
+            "{at}: spec: missing, expected a mapping with kind and data"
+        ));
+        return Err(problems);
+    };
+    unknown_keys(
+        &format!("{at}: spec"),
+        spec,
+        &["kind", "data", "parameters"],
+        &mut problems,
+    );
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let kind = spec.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let k = match node_kind(schema, kind) {
+        Ok(k) => k,
+        Err(e) => return Err(vec![format!("{at}: spec: kind: {e}")]),
+    };
+    let expand =
+        expand_flag(&format!("{at}: spec"), spec.get("parameters"), false).map_err(|e| vec![e])?;
+    let data = match spec.get("data") {
+        Some(Value::Array(a)) => a.clone(),
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => return Err(vec![format!("{at}: spec: data must be a list of items")]),
+    };
+    let mut items = Vec::new();
+    for (i, item) in data.iter().enumerate() {
+        let where_ = format!("{at}: {} item {i}", k.kind);
+        match read_item(schema, k, &where_, item, expand) {
+            Ok(mut v) => items.append(&mut v),
+            Err(mut e) => problems.append(&mut e),
+        }
+    }
+    if problems.is_empty() {
+        Ok(items)
+    } else {
+        Err(problems)
+    }
+}
+
+fn node_kind<'s>(schema: &'s Schema, kind: &str) -> Result<&'s KindSchema, String> {
+    match schema.get(kind) {
+        None => Err(format!("unknown kind '{kind}'")),
+        Some(k) if k.is_generic => Err(format!(
+            "'{kind}' is a generic; name one of its node kinds: {}",
+            k.used_by.join(", ")
+        )),
+        Some(k) => Ok(k),
+    }
+}
+
+/// One item of `data` → one or more items (expand_range).
+fn read_item(
+    schema: &Schema,
+    k: &KindSchema,
+    at: &str,
+    item: &Value,
+    expand: bool,
+) -> Result<Vec<Item>, Vec<String>> {
+    let Some(obj) = item.as_object() else {
+        return Err(vec![format!(
+            "{at}: expected a mapping of fields, got {item}"
+        )]);
+    };
+    let variants = if expand {
+        expand_item(at, obj).map_err(|e| vec![e])?
+    } else {
+        vec![obj.clone()]
+    };
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for v in variants {
+        let mut fields = Vec::new();
+        for (name, value) in &v {
+            match read_field(schema, k, at, name, value, expand) {
+                Ok(f) => fields.push((name.clone(), f)),
+                Err(mut e) => problems.append(&mut e),
+            }
+        }
+        out.push(Item {
+            kind: k.kind.clone(),
+            at: at.to_string(),
+            fields,
+        });
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        problems.dedup();
+        Err(problems)
+    }
+}
+
+fn read_ref(value: &Value) -> Option<Ref> {
+    match value {
+        Value::String(s) if uuid::Uuid::parse_str(s).is_ok() => Some(Ref::Id(s.clone())),
+        Value::String(s) => Some(Ref::Hfid(vec![s.clone()])),
+        Value::Number(_) | Value::Bool(_) => value_key(value).map(|s| Ref::Hfid(vec![s])),
+        Value::Array(a) if !a.is_empty() && a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            Some(Ref::Hfid(a.iter().filter_map(value_key).collect()))
+        }
+        Value::Object(o) => match (o.get("id").and_then(Value::as_str), o.get("hfid")) {
+            (Some(id), _) => Some(Ref::Id(id.to_string())),
+            (None, Some(Value::Array(a))) => {
+                Some(Ref::Hfid(a.iter().filter_map(value_key).collect()))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// One nested child as written: its `kind`, `parameters` and `data`.
+type NestedData<'v> = (Option<&'v str>, Option<&'v Value>, Value);
+
+fn is_nested(v: &Value) -> bool {
+    v.as_object().is_some_and(|o| o.contains_key("data"))
+}
+
+fn read_field(
+    schema: &Schema,
+    k: &KindSchema,
+    at: &str,
+    name: &str,
+    value: &Value,
+    expand: bool,
+) -> Result<Field, Vec<String>> {
+    let here = format!("{at}: field '{name}'");
+    if let Some(a) = k.attribute(name) {
+        if a.read_only {
+            return Err(vec![format!("{here}: read-only, it cannot be set")]);
+        }
+        return Ok(match value {
+            Value::Null => Field::Null,
+            Value::Object(o) if o.contains_key("value") => {
+                Field::Attr(o.get("value").cloned().unwrap_or(Value::Null))
+            }
+            v => Field::Attr(v.clone()),
+        });
+    }
+    let Some(r) = k.relationship(name) else {
+        return Err(vec![format!(
+            "{here}: unknown field, {} has no attribute or relationship '{name}'",
+            k.kind
+        )]);
+    };
+    if r.read_only {
+        return Err(vec![format!("{here}: read-only, it cannot be set")]);
+    }
+    if value.is_null() {
+        return Ok(Field::Null);
+    }
+    // Nested children: `{kind?, parameters?, data: …}` or `[{kind, data}, …]`.
+    let nested: Option<Vec<NestedData<'_>>> = if is_nested(value) {
+        let o = value.as_object().cloned().unwrap_or_default();
+        let mut p = Vec::new();
+        unknown_keys(&here, &o, &["kind", "parameters", "data"], &mut p);
+        if !p.is_empty() {
+            return Err(p);
+        }
+        let data = o.get("data").cloned().unwrap_or(Value::Null);
+        let list = match (r.cardinality, data) {
+            (Cardinality::Many, Value::Array(a)) => a,
+            (Cardinality::One, d @ Value::Object(_)) => vec![d],
+            (Cardinality::Many, _) => {
+                return Err(vec![format!("{here}: data must be a list of items")]);
+            }
+            (Cardinality::One, _) => {
+                return Err(vec![format!("{here}: data must be a mapping of fields")]);
+            }
+        };
+        let kind = value.get("kind").and_then(Value::as_str);
+        let params = value.get("parameters");
+        Some(list.into_iter().map(|d| (kind, params, d)).collect())
+    } else if let Value::Array(a) = value
+        && !a.is_empty()
+        && a.iter().all(is_nested)
+    {
+        if r.cardinality == Cardinality::One {
+            return Err(vec![format!(
+                "{here}: one related node expected, got a list"
+            )]);
+        }
+        let mut list = Vec::new();
+        for x in a {
+            let mut p = Vec::new();
+            if let Some(o) = x.as_object() {
+                unknown_keys(&here, o, &["kind", "parameters", "data"], &mut p);
+            }
+            if !p.is_empty() {
+                return Err(p);
+            }
+            let kind = x.get("kind").and_then(Value::as_str);
+            match x.get("data") {
+                Some(Value::Array(items)) => {
+                    list.extend(items.iter().map(|d| (kind, x.get("parameters"), d.clone())))
+                }
+                Some(d) => list.push((kind, x.get("parameters"), d.clone())),
+                None => {}
+            }
+        }
+        Some(list)
+    } else {
+        None
+    };
+    if let Some(list) = nested {
+        let mut items = Vec::new();
+        let mut problems = Vec::new();
+        for (j, (kind, params, data)) in list.into_iter().enumerate() {
+            let kind = kind.unwrap_or(&r.peer);
+            let ck = match node_kind(schema, kind) {
+                Ok(ck) if schema.is_a(&ck.kind, &r.peer) => ck,
+                Ok(ck) => {
+                    problems.push(format!("{here}: {} is not a {}", ck.kind, r.peer));
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(format!("{here}: kind: {e}"));
+                    continue;
+                }
+            };
+            let child_at = format!("{at} > {name} item {j}");
+            let expand = match expand_flag(&here, params, expand) {
+                Ok(x) => x,
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
+            };
+            match read_item(schema, ck, &child_at, &data, expand) {
+                Ok(mut v) => items.append(&mut v),
+                Err(mut e) => problems.append(&mut e),
+            }
+        }
+        return if problems.is_empty() {
+            Ok(Field::Nested(items))
+        } else {
+            Err(problems)
+        };
+    }
+    let bad = || {
+        vec![format!(
+            "{here}: expected a reference to a {} (an id, an HFID string or an HFID list) or nested objects under 'data', got {value}",
+            r.peer
+        )]
+    };
+    match r.cardinality {
+        Cardinality::One => read_ref(value).map(Field::One).ok_or_else(bad),
+        Cardinality::Many => match value {
+            Value::Array(a) => a
+                .iter()
+                .map(read_ref)
+                .collect::<Option<Vec<Ref>>>()
+                .map(Field::Many)
+                .ok_or_else(bad),
+            other => read_ref(other)
+                .map(|r| Field::Many(vec![r]))
+                .ok_or_else(bad),
+        },
+    }
+}
+
+/// Expand the `[…]` ranges of an item's string fields into one item per value; every
+/// expanded field must give the same number of values.
+fn expand_item(at: &str, obj: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, String> {
+    let mut expanded: Vec<(String, Vec<String>)> = Vec::new();
+    for (k, v) in obj {
+        let Some(s) = v.as_str() else { continue };
+        let values = expand_range(s).map_err(|e| format!("{at}: field '{k}': {e}"))?;
+        if values.len() != 1 || values[0] != s {
+            expanded.push((k.clone(), values));
+        }
+    }
+    let Some((first, n)) = expanded.first().map(|(k, v)| (k.clone(), v.len())) else {
+        return Ok(vec![obj.clone()]);
+    };
+    if let Some((other, v)) = expanded.iter().find(|(_, v)| v.len() != n) {
+        return Err(format!(
+            "{at}: expand_range: field '{first}' expands to {n} values but field '{other}' to {}; every expanded field of an item must give the same number",
+            v.len()
+        ));
+    }
+    Ok((0..n)
+        .map(|i| {
+            let mut o = obj.clone();
+            for (k, v) in &expanded {
+                o.insert(k.clone(), Value::String(v[i].clone()));
+            }
+            o
+        })
+        .collect())
+}
+
+/// Expand `Ethernet[1-3]`, `[a-c]`, `[1,3,5]` (several groups multiply), with `\[` and `\]`
+/// as literal brackets. A text without ranges gives itself (unescaped).
+pub fn expand_range(text: &str) -> Result<Vec<String>, String> {
+    let mut out = vec![String::new()];
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some('[') | Some(']')) => {
+                let lit = chars.next().unwrap_or(c);
+                out.iter_mut().for_each(|s| s.push(lit));
+            }
+            '[' => {
+                let mut body = String::new();
+                let mut closed = false;
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        closed = true;
+                        break;
+                    }
+                    body.push(d);
+                }
+                if !closed {
+                    return Err(format!(
+                        "'{text}': '[' without a closing ']' (write \\[ for a literal bracket)"
+                    ));
+                }
+                let values = range_values(&body).map_err(|e| format!("'{text}': {e}"))?;
+                out = out
+                    .iter()
+                    .flat_map(|p| values.iter().map(move |v| format!("{p}{v}")))
+                    .collect();
+            }
+            _ => out.iter_mut().for_each(|s| s.push(c)),
+        }
+    }
+    Ok(out)
+}
+
+fn range_values(body: &str) -> Result<Vec<String>, String> {
+    if body.trim().is_empty() {
+        return Err("empty range '[]'".into());
+    }
+    let mut out = Vec::new();
+    for part in body.split(',') {
+        let part = part.trim();
+        match part.split_once('-') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => {
+                if let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) {
+                    if x > y {
+                        return Err(format!("range '{part}' goes backwards"));
+                    }
+                    if y - x > 100_000 {
+                        return Err(format!("range '{part}' is too large"));
+                    }
+                    let width = if a.len() > 1 && a.starts_with('0') {
+                        a.len()
+                    } else {
+                        0
+                    };
+                    out.extend((x..=y).map(|n| format!("{n:0width$}")));
+                } else {
+                    let (mut ca, mut cb) = (a.chars(), b.chars());
+                    match (ca.next(), ca.next(), cb.next(), cb.next()) {
+                        (Some(x), None, Some(y), None)
+                            if x.is_ascii_alphabetic() && y.is_ascii_alphabetic() && x <= y =>
+                        {
+                            out.extend((x..=y).map(String::from));
+                        }
+                        _ => {
+                            return Err(format!(
+                                "'{part}' is neither a number range nor a letter range"
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => out.push(part.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// Resolve a reference to the id of a `peer` node visible in `tx`.
+fn resolve(tx: &Tx<'_>, here: &str, peer: &str, r: &Ref) -> Result<String, String> {
+    match r {
+        Ref::Id(id) => match tx.get(id) {
+            Some(n) if tx.schema.is_a(&n.kind, peer) => Ok(n.id.clone()),
+            Some(n) => Err(format!(
+                "{here}: node {id} is a {}, expected a {peer}",
+                n.kind
+            )),
+            None => Err(format!("{here}: no {peer} with id {id}")),
+        },
+        Ref::Hfid(h) => {
+            let found = tx.find_by_hfid(peer, h);
+            match found.as_slice() {
+                [one] => Ok(one.id.clone()),
+                [] => Err(format!("{here}: no {peer} with hfid {h:?}")),
+                _ => Err(format!("{here}: several {peer} nodes have the hfid {h:?}")),
+            }
+        }
+    }
+}
+
+/// Upsert `item` (and its nested children) in `tx`; `parent` is the injected back-reference.
+/// Returns the node's id and counts the items written.
+pub(crate) fn write(
+    tx: &mut Tx<'_>,
+    item: &Item,
+    parent: Option<(&str, &str)>,
+    count: &mut usize,
+) -> Result<String, String> {
+    let schema = tx.schema;
+    let Some(k) = schema.get(&item.kind) else {
+        return Err(format!("{}: unknown kind '{}'", item.at, item.kind));
+    };
+    let mut data = Map::new();
+    if let Some((rel, id)) = parent {
+        data.insert(rel.to_string(), json!({ "id": id }));
+    }
+    let mut after: Vec<(String, &Item)> = Vec::new();
+    for (name, f) in &item.fields {
+        let here = format!("{}: field '{name}'", item.at);
+        let peer = k
+            .relationship(name)
+            .map(|r| r.peer.clone())
+            .unwrap_or_default();
+        let v = match f {
+            Field::Null => Value::Null,
+            Field::Attr(v) => json!({ "value": v }),
+            Field::One(r) => json!({ "id": resolve(tx, &here, &peer, r)? }),
+            Field::Many(rs) => Value::Array(
+                rs.iter()
+                    .map(|r| resolve(tx, &here, &peer, r).map(|id| json!({ "id": id })))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Field::Nested(children) => {
+                let Some(r) = k.relationship(name) else {
+                    continue;
+                };
+                let mut ids = Vec::new();
+                for child in children {
+                    match counterpart(schema, &child.kind, r) {
+                        Some(back) if !back.optional => after.push((back.name.clone(), child)),
+                        _ => ids.push(json!({ "id": write(tx, child, None, count)? })),
+                    }
+                }
+                if ids.is_empty() {
+                    continue;
+                }
+                match r.cardinality {
+                    Cardinality::One => ids.into_iter().next().unwrap_or(Value::Null),
+                    Cardinality::Many => Value::Array(ids),
+                }
+            }
+        };
+        data.insert(name.clone(), v);
+    }
+    let id = mutation::upsert(tx, k, &data).map_err(|e| format!("{}: {e}", item.at))?;
+    *count += 1;
+    for (back, child) in after {
+        write(tx, child, Some((&back, &id)), count)?;
+    }
+    Ok(id)
+}

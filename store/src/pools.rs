@@ -1,0 +1,641 @@
+//! Resource pools: `CoreIPPrefixPool`, `CoreIPAddressPool` and `CoreNumberPool`, with
+//! Infrahub's resource-manager semantics.
+//!
+//! - The next free sub-prefix (or address) of the requested size is searched across the
+//!   pool's resources, highest `allocation_weight` first, then in the pool's order.
+//! - Length, member type and the kind to create default to the request's `data`, then the
+//!   pool's `default_*` attributes; the created node gets the `data` attributes too.
+//! - An `identifier` reserves the result: asking again with it returns the same node (and a
+//!   different length is an error). The reservation is kept on the allocated node itself
+//!   ([`RESERVATION`]), so it is seen exactly where the node is seen (the branch it was
+//!   allocated on, then main after a merge) and is released when the node is deleted.
+//! - Allocations run inside a store write, which holds the graph lock and SQLite's write
+//!   lock from computing to committing, so concurrent requests (threads or processes) are
+//!   serialized and never get the same resource.
+
+use crate::graph::Tx;
+use crate::graphql::mutation;
+use crate::ip::{self, IpWithPrefix};
+use crate::ipam;
+use crate::node::{Node, value_key};
+use crate::schema::{AttributeKind, AttributeSchema, KindSchema, RelationshipSchema};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+
+/// Hidden attribute of an allocated node: `<pool id>/<identifier>`.
+pub const RESERVATION: &str = "__reserved_by";
+
+/// Which IP pool a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IpPool {
+    /// `CoreIPPrefixPool`: hands out prefixes.
+    Prefix,
+    /// `CoreIPAddressPool`: hands out addresses.
+    Address,
+}
+
+impl IpPool {
+    fn pool_kind(self) -> &'static str {
+        match self {
+            IpPool::Prefix => "CoreIPPrefixPool",
+            IpPool::Address => "CoreIPAddressPool",
+        }
+    }
+    fn input_type(self) -> &'static str {
+        match self {
+            IpPool::Prefix => "IPPrefixPoolGetResourceInput",
+            IpPool::Address => "IPAddressPoolGetResourceInput",
+        }
+    }
+    fn generic(self) -> &'static str {
+        match self {
+            IpPool::Prefix => ipam::PREFIX_GENERIC,
+            IpPool::Address => ipam::ADDRESS_GENERIC,
+        }
+    }
+    fn value_attr(self) -> &'static str {
+        match self {
+            IpPool::Prefix => "prefix",
+            IpPool::Address => "address",
+        }
+    }
+    fn type_field(self) -> &'static str {
+        match self {
+            IpPool::Prefix => "prefix_type",
+            IpPool::Address => "address_type",
+        }
+    }
+    fn default_type_attr(self) -> &'static str {
+        match self {
+            IpPool::Prefix => "default_prefix_type",
+            IpPool::Address => "default_address_type",
+        }
+    }
+}
+
+/// What an allocation returned.
+#[derive(Debug, Clone)]
+pub(crate) struct Allocation {
+    /// The allocated node.
+    pub id: String,
+    /// Its concrete kind.
+    pub kind: String,
+    /// The identifier it is reserved under.
+    pub identifier: Option<String>,
+}
+
+/// One request, after defaults from the mutation input or a `from_pool`.
+#[derive(Debug, Default)]
+struct Request {
+    identifier: Option<String>,
+    prefix_length: Option<u8>,
+    member_type: Option<String>,
+    node_kind: Option<String>,
+    data: Map<String, Value>,
+}
+
+fn pool_name(pool: &Node) -> String {
+    value_key(pool.attr("name")).unwrap_or_else(|| pool.id.clone())
+}
+
+/// Find a pool by id, by HFID (`[name]`) or by name; it must be a `kind` (None: any pool).
+fn find_pool(
+    tx: &Tx<'_>,
+    kind: Option<&str>,
+    id: Option<&str>,
+    hfid: Option<&Value>,
+) -> Result<std::sync::Arc<Node>, String> {
+    let wanted = kind.unwrap_or("CoreResourcePool");
+    let name = match (id, hfid) {
+        (Some(id), _) => {
+            if let Some(n) = tx.get(id) {
+                return if tx.schema.is_a(&n.kind, wanted) {
+                    Ok(n)
+                } else {
+                    Err(format!(
+                        "{id} is a {}, not a {wanted}: it cannot hand out this resource",
+                        n.kind
+                    ))
+                };
+            }
+            id.to_string()
+        }
+        (None, Some(h)) => match h.as_array().map(Vec::as_slice) {
+            Some([one]) => value_key(one).unwrap_or_default(),
+            _ => return Err(format!("{wanted}: hfid must be [name], got {h}")),
+        },
+        (None, None) => {
+            return Err(format!(
+                "Node must have at least one identifier (ID or HFID) to query it ({wanted})"
+            ));
+        }
+    };
+    let found: Vec<String> = tx
+        .schema
+        .concrete_kinds(wanted)
+        .iter()
+        .flat_map(|k| tx.ids_by_attr(k, "name", &name).into_owned())
+        .collect();
+    match found.first().and_then(|id| tx.get(id)) {
+        Some(n) => Ok(n),
+        None => Err(mutation::not_found(&name, wanted)),
+    }
+}
+
+fn small_number(v: &Value, field: &str) -> Result<Option<u8>, String> {
+    match v {
+        Value::Null => Ok(None),
+        _ => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .and_then(|n| u8::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| format!("{field}: {v} is not a valid prefix length")),
+    }
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.filter(|v| !v.is_null()).and_then(value_key)
+}
+
+/// `Infrahub<IPPrefix|IPAddress>PoolGetResource(data: …)`.
+pub(crate) fn get_resource(
+    tx: &mut Tx<'_>,
+    which: IpPool,
+    data: &Value,
+) -> Result<Allocation, String> {
+    let input = which.input_type();
+    let data = data.as_object().ok_or_else(|| {
+        format!("Expected type '{input}!' for argument 'data', found a non-object value.")
+    })?;
+    for key in data.keys() {
+        let known = matches!(
+            key.as_str(),
+            "id" | "hfid" | "identifier" | "prefix_length" | "data"
+        ) || key == which.type_field()
+            || (which == IpPool::Prefix && key == "member_type");
+        if !known {
+            return Err(format!("Field '{key}' is not defined by type '{input}'."));
+        }
+    }
+    let pool = find_pool(
+        tx,
+        Some(which.pool_kind()),
+        data.get("id").and_then(Value::as_str),
+        data.get("hfid"),
+    )?;
+    let extra = match data.get("data") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(other) => return Err(format!("data: expected an object, got {other}")),
+    };
+    let req = Request {
+        identifier: text(data.get("identifier")),
+        prefix_length: small_number(
+            data.get("prefix_length").unwrap_or(&Value::Null),
+            "prefix_length",
+        )?,
+        member_type: text(data.get("member_type")),
+        node_kind: text(data.get(which.type_field())),
+        data: extra,
+    };
+    allocate(tx, which, &pool, req)
+}
+
+/// `rel: {from_pool: {id | hfid, identifier?, data?, prefix_length?}}` on a relationship of
+/// `owner`: allocate from the IP pool and return the new peer's id. Without an `identifier`
+/// the server's default applies, `hfid=<kind>__<hfid> rel=<relationship>`, when the owner
+/// has an HFID (otherwise each call allocates anew, as on the server).
+pub(crate) fn relationship_from_pool(
+    tx: &mut Tx<'_>,
+    owner: &Node,
+    r: &RelationshipSchema,
+    spec: &Value,
+) -> Result<String, String> {
+    let spec = spec
+        .as_object()
+        .ok_or_else(|| format!("{}: from_pool expects an object, got {spec}", r.name))?;
+    let pool = find_pool(
+        tx,
+        None,
+        spec.get("id").and_then(Value::as_str),
+        spec.get("hfid"),
+    )
+    .map_err(|e| format!("{}: from_pool: {e}", r.name))?;
+    let which = if tx.schema.is_a(&pool.kind, "CoreIPPrefixPool") {
+        IpPool::Prefix
+    } else if tx.schema.is_a(&pool.kind, "CoreIPAddressPool") {
+        IpPool::Address
+    } else {
+        return Err(format!(
+            "{}: from_pool: pool '{}' is a {}; a relationship takes its peer from a CoreIPPrefixPool or CoreIPAddressPool",
+            r.name,
+            pool_name(&pool),
+            pool.kind
+        ));
+    };
+    let identifier = text(spec.get("identifier")).or_else(|| {
+        tx.hfid(owner)
+            .map(|h| format!("hfid={}__{} rel={}", owner.kind, h.join("__"), r.name))
+    });
+    let mut node_kind = text(spec.get(which.type_field()));
+    if node_kind.is_none()
+        && text(Some(pool.attr(which.default_type_attr()))).is_none()
+        && tx.schema.get(&r.peer).is_some_and(|k| !k.is_generic)
+    {
+        node_kind = Some(r.peer.clone());
+    }
+    let req = Request {
+        identifier,
+        prefix_length: small_number(
+            spec.get("prefix_length").unwrap_or(&Value::Null),
+            "prefix_length",
+        )?,
+        member_type: text(spec.get("member_type")),
+        node_kind,
+        data: spec
+            .get("data")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let a = allocate(tx, which, &pool, req).map_err(|e| format!("{}: {e}", r.name))?;
+    if !tx.schema.is_a(&a.kind, &r.peer) {
+        return Err(format!(
+            "{}: pool '{}' created a {}, which is not a {}",
+            r.name,
+            pool_name(&pool),
+            a.kind,
+            r.peer
+        ));
+    }
+    Ok(a.id)
+}
+
+/// The node reserved in `pool` under `identifier`, if this view sees it.
+fn reserved(
+    tx: &Tx<'_>,
+    which: IpPool,
+    pool: &str,
+    identifier: &str,
+) -> Option<std::sync::Arc<Node>> {
+    let key = format!("{pool}/{identifier}");
+    tx.schema
+        .concrete_kinds(which.generic())
+        .iter()
+        .find_map(|k| tx.ids_by_attr(k, RESERVATION, &key).iter().next().cloned())
+        .and_then(|id| tx.get(&id))
+}
+
+fn allocate(
+    tx: &mut Tx<'_>,
+    which: IpPool,
+    pool: &Node,
+    mut req: Request,
+) -> Result<Allocation, String> {
+    let label = format!("{} '{}'", pool.kind, pool_name(pool));
+    let data_len = req.data.remove("prefixlen");
+    let data_type = req.data.remove(which.type_field());
+    let length = match req.prefix_length {
+        Some(l) => Some(l),
+        None => match data_len {
+            Some(v) => small_number(&v, "data.prefixlen")?,
+            None => small_number(pool.attr("default_prefix_length"), "default_prefix_length")?,
+        },
+    };
+    if let Some(ident) = &req.identifier
+        && let Some(n) = reserved(tx, which, &pool.id, ident)
+    {
+        let have = n
+            .attr(which.value_attr())
+            .as_str()
+            .and_then(|s| IpWithPrefix::parse(s).ok());
+        if let (Some(want), Some(have)) = (length, have)
+            && have.prefixlen != want
+        {
+            return Err(format!(
+                "{label}: identifier '{ident}' is reserved for {}, a /{}; it cannot be asked for again with prefix length {want}",
+                value_key(n.attr(which.value_attr())).unwrap_or_default(),
+                have.prefixlen
+            ));
+        }
+        return Ok(Allocation {
+            id: n.id.clone(),
+            kind: n.kind.clone(),
+            identifier: req.identifier,
+        });
+    }
+    let kind_name = req
+        .node_kind
+        .clone()
+        .or_else(|| data_type.as_ref().and_then(|v| text(Some(v))))
+        .or_else(|| text(Some(pool.attr(which.default_type_attr()))))
+        .ok_or_else(|| {
+            format!(
+                "{label}: no {} given and the pool has no {}",
+                which.type_field(),
+                which.default_type_attr()
+            )
+        })?;
+    let k = match tx.schema.get(&kind_name) {
+        Some(k) if !k.is_generic && tx.schema.is_a(&k.kind, which.generic()) => k.clone(),
+        Some(_) => {
+            return Err(format!(
+                "{label}: {} '{kind_name}' is not a node kind that inherits {}",
+                which.type_field(),
+                which.generic()
+            ));
+        }
+        None => {
+            return Err(format!(
+                "{label}: unknown {} '{kind_name}'",
+                which.type_field()
+            ));
+        }
+    };
+    let ns = pool
+        .peers("ip_namespace")
+        .first()
+        .cloned()
+        .or_else(|| ipam::default_namespace(tx));
+    let mut resources: Vec<(i64, usize, IpWithPrefix)> = Vec::new();
+    for (i, rid) in pool.peers("resources").iter().enumerate() {
+        let Some(r) = tx.get(rid) else { continue };
+        let Some(p) = r
+            .attr("prefix")
+            .as_str()
+            .and_then(|s| IpWithPrefix::parse(s).ok())
+        else {
+            continue;
+        };
+        let weight = r.attr("allocation_weight").as_i64().unwrap_or(0);
+        resources.push((-weight, i, p));
+    }
+    resources.sort_by_key(|(w, i, _)| (*w, *i));
+    let value = match which {
+        IpPool::Prefix => {
+            let len = length.ok_or_else(|| {
+                format!("{label}: no prefix_length given and the pool has no default_prefix_length")
+            })?;
+            next_prefix(tx, ns.as_deref(), &resources, len)
+        }
+        IpPool::Address => next_address(tx, ns.as_deref(), &resources, length),
+    };
+    let Some(value) = value else {
+        let what = match (which, length) {
+            (IpPool::Prefix, Some(l)) => format!("/{l}"),
+            _ => "address".to_string(),
+        };
+        let within: Vec<String> = resources
+            .iter()
+            .map(|(_, _, p)| format!("{}/{}", p.network(), p.prefixlen))
+            .collect();
+        return Err(format!(
+            "No more resources available in {label}: no free {what} left in {}",
+            if within.is_empty() {
+                "its resources (it has none)".to_string()
+            } else {
+                within.join(", ")
+            }
+        ));
+    };
+    let mut input = node_input(&k, &req.data).map_err(|e| format!("{label}: {e}"))?;
+    input.insert(which.value_attr().into(), json!({ "value": value }));
+    if k.relationship("ip_namespace").is_some()
+        && !input.contains_key("ip_namespace")
+        && let Some(ns) = &ns
+    {
+        input.insert("ip_namespace".into(), json!({ "id": ns }));
+    }
+    if which == IpPool::Prefix
+        && k.attribute("member_type").is_some()
+        && !input.contains_key("member_type")
+    {
+        let member = req
+            .member_type
+            .clone()
+            .or_else(|| text(Some(pool.attr("default_member_type"))));
+        if let Some(m) = member {
+            input.insert("member_type".into(), json!({ "value": m }));
+        }
+    }
+    let id = mutation::create_node(tx, &k, &input).map_err(|e| format!("{label}: {e}"))?;
+    if let Some(ident) = &req.identifier
+        && let Some(n) = tx.get(&id)
+    {
+        let mut n = (*n).clone();
+        n.attrs.insert(
+            RESERVATION.into(),
+            Value::String(format!("{}/{ident}", pool.id)),
+        );
+        tx.put(n);
+    }
+    Ok(Allocation {
+        id,
+        kind: k.kind.clone(),
+        identifier: req.identifier,
+    })
+}
+
+/// `data` in Infrahub's input form: plain attribute values become `{value}`, plain peer ids
+/// become `{id}`; input-form values pass through.
+pub(crate) fn node_input(
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for (key, v) in data {
+        let input = if k.attribute(key).is_some() {
+            match v {
+                Value::Object(o) if o.contains_key("value") || o.contains_key("from_pool") => {
+                    v.clone()
+                }
+                _ => json!({ "value": v }),
+            }
+        } else if k.relationship(key).is_some() {
+            let one = |x: &Value| match x {
+                Value::String(s) => json!({ "id": s }),
+                other => other.clone(),
+            };
+            match v {
+                Value::Array(a) => Value::Array(a.iter().map(one).collect()),
+                other => one(other),
+            }
+        } else {
+            return Err(format!(
+                "data: '{key}' is not an attribute or relationship of {}",
+                k.kind
+            ));
+        };
+        out.insert(key.clone(), input);
+    }
+    Ok(out)
+}
+
+/// The first free `/len` inside the resources, in order.
+fn next_prefix(
+    tx: &Tx<'_>,
+    ns: Option<&str>,
+    resources: &[(i64, usize, IpWithPrefix)],
+    len: u8,
+) -> Option<String> {
+    let prefixes = ipam::prefixes_in(tx, ns);
+    for (_, _, r) in resources {
+        if len < r.prefixlen || len > r.bits() {
+            continue;
+        }
+        let used: Vec<(u128, u128)> = prefixes
+            .iter()
+            .filter(|(p, _)| {
+                p.version() == r.version() && p.first() <= r.last() && p.last() >= r.first()
+            })
+            .filter(|(p, _)| !(p.contains(r)))
+            .map(|(p, _)| (p.first(), p.last()))
+            .collect();
+        let size = 1u128.checked_shl(u32::from(r.bits() - len))?;
+        if let Some(start) = first_free(r.first(), r.last(), size, used) {
+            return Some(format!("{}/{len}", ip::from_u128(start, r.version() == 4)));
+        }
+    }
+    None
+}
+
+/// The lowest aligned block of `size` addresses in `[start, end]` that overlaps none of `used`.
+fn first_free(start: u128, end: u128, size: u128, mut used: Vec<(u128, u128)>) -> Option<u128> {
+    used.sort_unstable();
+    let mut cand = start;
+    for (s, e) in used {
+        if e < cand {
+            continue;
+        }
+        let last = cand.checked_add(size - 1)?;
+        if last < s {
+            break;
+        }
+        // Overlap: move past this range, to the next aligned block.
+        let next = e.checked_add(1)?;
+        cand = next.checked_add(size - 1)? / size * size;
+    }
+    let last = cand.checked_add(size - 1)?;
+    (last <= end).then_some(cand)
+}
+
+/// The first free address inside the resources; the network and broadcast addresses are
+/// skipped unless the resource `is_pool` (or is a /31, /32, /127, /128).
+fn next_address(
+    tx: &Tx<'_>,
+    ns: Option<&str>,
+    resources: &[(i64, usize, IpWithPrefix)],
+    length: Option<u8>,
+) -> Option<String> {
+    let addresses = ipam::addresses_in(tx, ns);
+    for (_, _, r) in resources {
+        let len = length.unwrap_or(r.prefixlen);
+        if len > r.bits() {
+            continue;
+        }
+        let is_pool = tx
+            .schema
+            .concrete_kinds(ipam::PREFIX_GENERIC)
+            .iter()
+            .flat_map(|k| {
+                tx.ids_by_attr(k, "prefix", &format!("{}/{}", r.network(), r.prefixlen))
+                    .into_owned()
+            })
+            .filter_map(|id| tx.get(&id))
+            .any(|n| n.attr("is_pool") == &Value::Bool(true));
+        let (mut first, mut last) = (r.first(), r.last());
+        if !is_pool {
+            match r.version() {
+                4 if r.prefixlen < 31 => {
+                    first += 1;
+                    last -= 1;
+                }
+                6 if r.prefixlen < 127 => first += 1,
+                _ => {}
+            }
+        }
+        let used: BTreeSet<u128> = addresses
+            .iter()
+            .filter(|(a, _)| r.contains_addr(a))
+            .map(|(a, _)| ip::to_u128(a.addr))
+            .collect();
+        let mut cand = first;
+        for u in used.range(first..) {
+            if *u == cand {
+                cand = cand.checked_add(1)?;
+            } else {
+                break;
+            }
+        }
+        if cand <= last {
+            return Some(format!("{}/{len}", ip::from_u128(cand, r.version() == 4)));
+        }
+    }
+    None
+}
+
+/// `attr: {from_pool: {id}}` on a Number attribute: the next free number of a
+/// `CoreNumberPool`. The identifier is always the node: a node that already holds a number
+/// from the pool's range keeps it.
+pub(crate) fn number_from_pool(
+    tx: &Tx<'_>,
+    k: &KindSchema,
+    a: &AttributeSchema,
+    node: &Node,
+    spec: &Value,
+) -> Result<Value, String> {
+    if !matches!(a.kind, AttributeKind::Number | AttributeKind::NumberPool) {
+        return Err(format!(
+            "{}: from_pool on a {:?} attribute is not supported; attributes take values from a CoreNumberPool (Number attributes), IP pools are used through relationships",
+            a.name, a.kind
+        ));
+    }
+    let spec = spec
+        .as_object()
+        .ok_or_else(|| format!("{}: from_pool expects an object, got {spec}", a.name))?;
+    let pool = find_pool(
+        tx,
+        Some("CoreNumberPool"),
+        spec.get("id").and_then(Value::as_str),
+        spec.get("hfid"),
+    )
+    .map_err(|e| format!("{}: from_pool: {e}", a.name))?;
+    let label = format!("{} '{}'", pool.kind, pool_name(&pool));
+    let pool_node = text(Some(pool.attr("node"))).unwrap_or_default();
+    let pool_attr = text(Some(pool.attr("node_attribute"))).unwrap_or_default();
+    if !(tx.schema.is_a(&k.kind, &pool_node)) || pool_attr != a.name {
+        return Err(format!(
+            "{}: {label} serves {pool_node}.{pool_attr}, not {}.{}",
+            a.name, k.kind, a.name
+        ));
+    }
+    let (start, end) = (
+        pool.attr("start_range").as_i64().unwrap_or(0),
+        pool.attr("end_range").as_i64().unwrap_or(-1),
+    );
+    if let Some(n) = node
+        .attr(&a.name)
+        .as_i64()
+        .filter(|n| (start..=end).contains(n))
+    {
+        return Ok(Value::from(n));
+    }
+    let mut used = BTreeSet::new();
+    for kind in tx.schema.concrete_kinds(&pool_node) {
+        for id in tx.ids_of_kind(&kind).iter() {
+            if id == &node.id {
+                continue;
+            }
+            if let Some(v) = tx.get(id).and_then(|n| n.attr(&a.name).as_i64()) {
+                used.insert(v);
+            }
+        }
+    }
+    (start..=end)
+        .find(|n| !used.contains(n))
+        .map(Value::from)
+        .ok_or_else(|| {
+            format!("No more resources available in {label}: every number from {start} to {end} is taken")
+        })
+}

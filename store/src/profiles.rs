@@ -1,0 +1,102 @@
+//! Profiles: a node's `profiles` supply the attribute values the node does not set itself.
+//!
+//! Values are materialised on the node (so filters, indexes and HFIDs see them) and the
+//! attributes they fill are remembered in a hidden attribute ([`FROM_PROFILE`]), which is
+//! what `is_from_profile` answers from. A value the node sets itself always wins; a value
+//! equal to the schema default counts as not set, as Infrahub's `is_default` does. Among
+//! several profiles the lowest `profile_priority` wins, then the oldest profile. Whenever a
+//! node's own values or profiles change, or a profile changes, the affected nodes are
+//! recomputed in the same transaction.
+
+use crate::graph::Tx;
+use crate::node::Node;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Hidden attribute: the names of the attributes whose value came from a profile.
+pub const FROM_PROFILE: &str = "__from_profile";
+
+/// Whether attribute `name` of `node` holds a profile's value.
+pub fn is_from_profile(node: &Node, name: &str) -> bool {
+    node.attr(FROM_PROFILE)
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(name)))
+}
+
+/// Recompute the profile-supplied values of node `id`; `explicit` are the attributes the
+/// current write sets itself.
+pub(crate) fn apply(tx: &mut Tx<'_>, id: &str, explicit: &BTreeSet<String>) {
+    let Some(node) = tx.get(id) else { return };
+    let Some(k) = tx.schema.get(&node.kind) else {
+        return;
+    };
+    if k.relationship("profiles").is_none() {
+        return;
+    }
+    let mut profiles: Vec<std::sync::Arc<Node>> = node
+        .peers("profiles")
+        .iter()
+        .filter_map(|p| tx.get(p))
+        .collect();
+    profiles.sort_by_key(|p| {
+        (
+            p.attr("profile_priority").as_i64().unwrap_or(1000),
+            p.id.clone(),
+        )
+    });
+    let mut out = (*node).clone();
+    let mut marked = BTreeSet::new();
+    for a in k.attributes.iter().filter(|a| !a.read_only) {
+        let was_profile = is_from_profile(&node, &a.name);
+        if explicit.contains(&a.name) {
+            continue;
+        }
+        let current = node.attr(&a.name);
+        let own = !was_profile && !current.is_null() && a.default_value.as_ref() != Some(current);
+        if own {
+            continue;
+        }
+        let from = profiles
+            .iter()
+            .map(|p| p.attr(&a.name))
+            .find(|v| !v.is_null())
+            .cloned();
+        match from {
+            Some(v) => {
+                out.attrs.insert(a.name.clone(), v);
+                marked.insert(a.name.clone());
+            }
+            None if was_profile => match &a.default_value {
+                Some(d) => {
+                    out.attrs.insert(a.name.clone(), d.clone());
+                }
+                None => {
+                    out.attrs.remove(&a.name);
+                }
+            },
+            None => {}
+        }
+    }
+    if marked.is_empty() {
+        out.attrs.remove(FROM_PROFILE);
+    } else {
+        out.attrs.insert(
+            FROM_PROFILE.into(),
+            Value::Array(marked.into_iter().map(Value::String).collect()),
+        );
+    }
+    if out != *node {
+        tx.put(out);
+    }
+}
+
+/// After profile `id` changed: recompute every node that uses it.
+pub(crate) fn propagate(tx: &mut Tx<'_>, id: &str) {
+    let Some(p) = tx.get(id) else { return };
+    if !tx.schema.is_a(&p.kind, "CoreProfile") {
+        return;
+    }
+    for n in p.peers("related_nodes").to_vec() {
+        apply(tx, &n, &BTreeSet::new());
+    }
+}

@@ -1,0 +1,286 @@
+//! Object files: expand_range, nested children in both forms, references by HFID and id,
+//! idempotent loads, all-or-nothing loads, `object load` on the command line, and the exact
+//! error of each malformed case (`tests/ui/objects/<case>.yml` beside `<case>.stderr`).
+
+mod common;
+
+use clap::Parser;
+use common::{DCIM, ok};
+use infragen_store::Store;
+use infragen_store::cli::{self, StoreCommand};
+use infragen_store::objects::expand_range;
+use serde_json::json;
+use std::path::Path;
+
+fn store() -> Store {
+    common::store()
+}
+
+fn load(
+    s: &Store,
+    files: &[(&str, &str)],
+) -> infragen_store::Result<infragen_store::objects::ObjectLoad> {
+    let files: Vec<(String, String)> = files
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    s.load_objects("main", &files)
+}
+
+#[test]
+fn expand_range_expands_numbers_letters_lists_and_keeps_escapes() {
+    assert_eq!(
+        expand_range("Ethernet[1-3]").unwrap(),
+        ["Ethernet1", "Ethernet2", "Ethernet3"]
+    );
+    assert_eq!(
+        expand_range("rack-[a-c]").unwrap(),
+        ["rack-a", "rack-b", "rack-c"]
+    );
+    assert_eq!(
+        expand_range("port[1,3,5]").unwrap(),
+        ["port1", "port3", "port5"]
+    );
+    assert_eq!(
+        expand_range("Ethernet1/[1-2]/[1-2]").unwrap(),
+        [
+            "Ethernet1/1/1",
+            "Ethernet1/1/2",
+            "Ethernet1/2/1",
+            "Ethernet1/2/2"
+        ]
+    );
+    assert_eq!(
+        expand_range("leaf[01-03]").unwrap(),
+        ["leaf01", "leaf02", "leaf03"]
+    );
+    assert_eq!(expand_range(r"lab \[old\]").unwrap(), ["lab [old]"]);
+    assert_eq!(expand_range("plain").unwrap(), ["plain"]);
+    assert_eq!(
+        expand_range("Ethernet[1-").unwrap_err(),
+        r"'Ethernet[1-': '[' without a closing ']' (write \[ for a literal bracket)"
+    );
+}
+
+const TOPOLOGY: &str = r#"
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: LocationRegion
+  data:
+    - name: europe
+      children:
+        kind: LocationSite
+        data:
+          - name: paris
+          - name: berlin
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: DcimDevice
+  parameters:
+    expand_range: true
+  data:
+    - name: "leaf[1-2]"
+      role: leaf
+      site: paris
+      interfaces:
+        kind: DcimPhysicalInterface
+        data:
+          - {name: "Ethernet[1-4]", speed: 100}
+    - name: spine1
+      role: spine
+      site: [berlin]
+      interfaces:
+        - kind: DcimPhysicalInterface
+          data: {name: Ethernet1}
+        - kind: DcimLoopback
+          data: [{name: Loopback0, address: 10.255.0.1/32}]
+"#;
+
+#[test]
+fn nested_children_in_both_forms_ranges_and_hfid_references_are_loaded() {
+    let s = store();
+    let r = load(&s, &[("topology.yml", TOPOLOGY)]).unwrap();
+    // 1 region + 2 sites + 3 devices + 8 + 2 interfaces.
+    assert_eq!((r.files, r.objects), (1, 16));
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimDevice { edges { node { name { value } role { value } site { node { name { value } parent { node { name { value } } } } } interfaces { count edges { node { __typename name { value } } } } } } } }"#,
+    );
+    let devices = d["DcimDevice"]["edges"].as_array().unwrap();
+    assert_eq!(devices.len(), 3);
+    assert_eq!(devices[0]["node"]["name"]["value"], "leaf1");
+    assert_eq!(
+        devices[0]["node"]["site"]["node"],
+        json!({"name": {"value": "paris"}, "parent": {"node": {"name": {"value": "europe"}}}})
+    );
+    assert_eq!(devices[0]["node"]["interfaces"]["count"], 4);
+    assert_eq!(devices[1]["node"]["name"]["value"], "leaf2");
+    assert_eq!(devices[1]["node"]["interfaces"]["count"], 4);
+    assert_eq!(
+        devices[2]["node"],
+        json!({
+            "name": {"value": "spine1"}, "role": {"value": "spine"},
+            "site": {"node": {"name": {"value": "berlin"}, "parent": {"node": {"name": {"value": "europe"}}}}},
+            "interfaces": {"count": 2, "edges": [
+                {"node": {"__typename": "DcimPhysicalInterface", "name": {"value": "Ethernet1"}}},
+                {"node": {"__typename": "DcimLoopback", "name": {"value": "Loopback0"}}}
+            ]}
+        })
+    );
+}
+
+#[test]
+fn loading_the_same_files_twice_changes_nothing() {
+    let s = store();
+    let first = load(&s, &[("topology.yml", TOPOLOGY)]).unwrap();
+    assert_eq!(first.nodes_changed, 16);
+    let seq = s.last_event_seq().unwrap();
+    let again = load(&s, &[("topology.yml", TOPOLOGY)]).unwrap();
+    assert_eq!((again.objects, again.nodes_changed), (16, 0));
+    assert_eq!(s.last_event_seq().unwrap(), seq, "no event on a reload");
+    let d = ok(&s, "main", "{ DcimInterface { count } }");
+    assert_eq!(d["DcimInterface"]["count"], 10);
+}
+
+#[test]
+fn references_by_id_and_objects_of_an_earlier_file_resolve() {
+    let s = store();
+    load(&s, &[("topology.yml", TOPOLOGY)]).unwrap();
+    let d = ok(
+        &s,
+        "main",
+        r#"{ LocationSite(name__value: "paris") { edges { node { id } } } }"#,
+    );
+    let paris = d["LocationSite"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_id = format!(
+        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: DcimDevice\n  data:\n    - name: border1\n      site: {paris}\n"
+    );
+    let racks = "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: LocationRack\n  data:\n    - {name: r1, parent: paris}\n";
+    load(&s, &[("a.yml", by_id.as_str()), ("b.yml", racks)]).unwrap();
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DcimDevice(name__value: "border1") { edges { node { site { node { name { value } children { count } } } } } } }"#,
+    );
+    assert_eq!(
+        d["DcimDevice"]["edges"][0]["node"]["site"]["node"],
+        json!({"name": {"value": "paris"}, "children": {"count": 1}})
+    );
+}
+
+#[test]
+fn object_load_on_the_command_line_writes_on_the_given_branch() {
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: StoreCommand,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let objects = dir.path().join("objects");
+    std::fs::create_dir_all(&objects).unwrap();
+    std::fs::write(dir.path().join("dcim.yml"), DCIM).unwrap();
+    std::fs::write(objects.join("10_topology.yml"), TOPOLOGY).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = |args: &[&str]| {
+        let mut argv = vec!["infragen"];
+        argv.extend_from_slice(args);
+        rt.block_on(cli::run(Cli::try_parse_from(argv).unwrap().cmd, &db))
+    };
+    run(&[
+        "schema",
+        "load",
+        dir.path().join("dcim.yml").to_str().unwrap(),
+    ])
+    .unwrap();
+    run(&["branch", "create", "seed"]).unwrap();
+    run(&[
+        "object",
+        "load",
+        objects.to_str().unwrap(),
+        "--branch",
+        "seed",
+    ])
+    .unwrap();
+    let s = Store::open(&db).unwrap();
+    assert_eq!(
+        ok(&s, "seed", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        3
+    );
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        0
+    );
+    let err = run(&[
+        "object",
+        "load",
+        objects.to_str().unwrap(),
+        "--branch",
+        "nope",
+    ])
+    .unwrap_err();
+    assert_eq!(err.to_string(), "branch 'nope' not found");
+}
+
+/// UI tests: every `tests/ui/objects/<case>.yml` must fail with exactly `<case>.stderr`, and
+/// write nothing. `BLESS=1 cargo test -p infragen-store --test objects` rewrites them.
+#[test]
+fn object_file_errors_match_their_expected_messages_and_write_nothing() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/objects");
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 10,
+        "expected the full set of cases, found {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&case).unwrap();
+        let s = store();
+        let actual = match s.load_objects("main", &[(name.clone(), text)]) {
+            Ok(_) => "<loaded without error>".to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(
+            s.last_event_seq().unwrap(),
+            0,
+            "{name}: a refused load must write nothing"
+        );
+        let expected_path = case.with_extension("stderr");
+        if bless {
+            std::fs::write(&expected_path, format!("{actual}\n")).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if expected.trim_end() != actual {
+            failures.push(format!(
+                "--- {name}\nexpected: {}\nactual:   {actual}",
+                expected.trim_end()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ (BLESS=1 to update):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

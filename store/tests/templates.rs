@@ -1,0 +1,278 @@
+//! Object templates and profiles, with the AI/DC seed's shapes: a 33-interface spine
+//! template whose interfaces take role and MTU from interface profiles.
+
+mod common;
+
+use common::{errors, gql, ok};
+use infragen_store::Store;
+use serde_json::{Value, json};
+
+const RESOURCES: &str = include_str!("fixtures/aidc_resources.yml");
+const SEED: &str = include_str!("fixtures/aidc_seed.yml");
+
+fn seeded() -> Store {
+    let s = Store::in_memory().expect("in-memory store");
+    s.load_schema(&[("aidc_resources.yml".into(), RESOURCES.into())])
+        .expect("fixture schema loads");
+    s.load_objects("main", &[("aidc_seed.yml".into(), SEED.into())])
+        .expect("seed loads");
+    s
+}
+
+const CREATE_SPINE: &str = r#"mutation { NetworkDeviceUpsert(data: {hostname: {value: "spine1"}, object_template: {hfid: ["spine-switch"]}}) { ok object { id } } }"#;
+
+/// (name, role, mtu, role is_from_profile) of every interface of `device`, in name order.
+fn interfaces(s: &Store, device: &str) -> Vec<(String, Value, Value, bool)> {
+    let d = ok(
+        s,
+        "main",
+        &format!(
+            r#"{{ NetworkInterface(device__hostname__value: "{device}") {{ count edges {{ node {{ name {{ value }} role {{ value is_from_profile }} mtu {{ value }} }} }} }} }}"#
+        ),
+    );
+    d["NetworkInterface"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["name"]["value"].as_str().unwrap().to_string(),
+                n["role"]["value"].clone(),
+                n["mtu"]["value"].clone(),
+                n["role"]["is_from_profile"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn generate_template_derives_template_kinds_for_the_node_and_its_components() {
+    let s = seeded();
+    let schema = s.schema();
+    let t = schema
+        .get("TemplateNetworkDevice")
+        .expect("device template kind");
+    assert!(t.inherit_from.contains(&"CoreObjectTemplate".to_string()));
+    assert_eq!(
+        t.human_friendly_id,
+        Some(vec!["template_name__value".to_string()])
+    );
+    assert_eq!(
+        t.relationship("interfaces").unwrap().peer,
+        "TemplateNetworkInterface"
+    );
+    let ti = schema
+        .get("TemplateNetworkInterface")
+        .expect("interface template kind");
+    assert_eq!(
+        ti.human_friendly_id,
+        Some(vec![
+            "device__template_name__value".to_string(),
+            "name__value".to_string()
+        ])
+    );
+    assert_eq!(
+        schema
+            .get("NetworkDevice")
+            .unwrap()
+            .relationship("object_template")
+            .unwrap()
+            .peer,
+        "TemplateNetworkDevice"
+    );
+    assert!(schema.get("ProfileNetworkInterface").is_some());
+    let d = ok(
+        &s,
+        "main",
+        r#"{ TemplateNetworkDevice { edges { node { template_name { value } role { value } interfaces { count } } } } }"#,
+    );
+    assert_eq!(
+        d["TemplateNetworkDevice"]["edges"][0]["node"],
+        json!({"template_name": {"value": "spine-switch"}, "role": {"value": "spine"}, "interfaces": {"count": 33}})
+    );
+}
+
+#[test]
+fn a_device_from_a_33_interface_template_has_its_interfaces_and_upserting_again_keeps_33() {
+    let s = seeded();
+    ok(&s, "main", CREATE_SPINE);
+    let d = ok(
+        &s,
+        "main",
+        r#"{ NetworkDevice { edges { node { role { value } device_type { node { name { value } } } interfaces { count } } } } }"#,
+    );
+    assert_eq!(
+        d["NetworkDevice"]["edges"][0]["node"],
+        json!({"role": {"value": "spine"}, "device_type": {"node": {"name": {"value": "PowerSwitch Z9864F-ON"}}}, "interfaces": {"count": 33}})
+    );
+    let ifs = interfaces(&s, "spine1");
+    assert_eq!(ifs.len(), 33);
+    let mut expected: Vec<(String, Value, Value, bool)> =
+        vec![("Loopback0".into(), json!("loopback"), Value::Null, false)];
+    expected.extend((1..=27).map(|i| (format!("Ethernet{i}"), json!("leaf"), json!(9200), true)));
+    expected.extend((28..=32).map(|i| {
+        (
+            format!("Ethernet{i}"),
+            json!("super_spine"),
+            json!(9200),
+            true,
+        )
+    }));
+    let mut sorted = ifs.clone();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(sorted, expected);
+    // Upserting the same device again (as every generator run does) adds nothing.
+    ok(&s, "main", CREATE_SPINE);
+    assert_eq!(interfaces(&s, "spine1").len(), 33);
+    let d = ok(&s, "main", "{ NetworkInterface { count } }");
+    assert_eq!(d["NetworkInterface"]["count"], 33);
+}
+
+#[test]
+fn a_profile_change_is_seen_by_its_nodes_but_not_over_their_own_values() {
+    let s = seeded();
+    ok(&s, "main", CREATE_SPINE);
+    // One interface sets its own MTU.
+    ok(
+        &s,
+        "main",
+        r#"mutation { NetworkInterfaceUpsert(data: {device: {hfid: ["spine1"]}, name: {value: "Ethernet1"}, mtu: {value: 1500}}) { ok } }"#,
+    );
+    ok(
+        &s,
+        "main",
+        r#"mutation { ProfileNetworkInterfaceUpsert(data: {profile_name: {value: "profile-interface-leaf"}, mtu: {value: 9000}, role: {value: "spine"}}) { ok } }"#,
+    );
+    let d = ok(
+        &s,
+        "main",
+        r#"{ NetworkInterface(device__hostname__value: "spine1", name__values: ["Ethernet1", "Ethernet2", "Ethernet28"]) { edges { node { name { value } role { value is_from_profile } mtu { value is_from_profile } } } } }"#,
+    );
+    assert_eq!(
+        d["NetworkInterface"]["edges"],
+        json!([
+            {"node": {"name": {"value": "Ethernet1"}, "role": {"value": "spine", "is_from_profile": true}, "mtu": {"value": 1500, "is_from_profile": false}}},
+            {"node": {"name": {"value": "Ethernet2"}, "role": {"value": "spine", "is_from_profile": true}, "mtu": {"value": 9000, "is_from_profile": true}}},
+            {"node": {"name": {"value": "Ethernet28"}, "role": {"value": "super_spine", "is_from_profile": true}, "mtu": {"value": 9200, "is_from_profile": true}}}
+        ])
+    );
+    // Filters see profile values.
+    let d = ok(
+        &s,
+        "main",
+        r#"{ NetworkInterface(role__value: "spine") { count } }"#,
+    );
+    assert_eq!(d["NetworkInterface"]["count"], 27);
+    // Taking the profile away takes its values away.
+    ok(
+        &s,
+        "main",
+        r#"mutation { NetworkInterfaceUpsert(data: {device: {hfid: ["spine1"]}, name: {value: "Ethernet2"}, profiles: []}) { ok } }"#,
+    );
+    let d = ok(
+        &s,
+        "main",
+        r#"{ NetworkInterface(device__hostname__value: "spine1", name__value: "Ethernet2") { edges { node { role { value is_from_profile } mtu { value } } } } }"#,
+    );
+    assert_eq!(
+        d["NetworkInterface"]["edges"][0]["node"],
+        json!({"role": {"value": null, "is_from_profile": false}, "mtu": {"value": null}})
+    );
+}
+
+#[test]
+fn an_unknown_template_is_an_error_and_creates_nothing() {
+    let s = seeded();
+    let r = gql(
+        &s,
+        "main",
+        r#"mutation { NetworkDeviceUpsert(data: {hostname: {value: "spine9"}, object_template: {hfid: ["no-such-template"]}}) { ok } }"#,
+    );
+    assert_eq!(
+        errors(&r),
+        [
+            "object_template: Unable to find the node [\"no-such-template\"] / TemplateNetworkDevice in the database."
+        ]
+    );
+    let d = ok(&s, "main", "{ NetworkDevice { count } }");
+    assert_eq!(d["NetworkDevice"]["count"], 0);
+}
+
+/// A Component peer that is a generic: a template generic and one template node per kind
+/// that uses it.
+const GENERIC_COMPONENTS: &str = r#"
+version: "1.0"
+generics:
+  - name: Port
+    namespace: Lab
+    human_friendly_id: [box__name__value, name__value]
+    attributes:
+      - {name: name, kind: Text}
+    relationships:
+      - {name: box, peer: LabBox, kind: Parent, cardinality: one, optional: false, identifier: box__port}
+nodes:
+  - name: Box
+    namespace: Lab
+    generate_template: true
+    human_friendly_id: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+    relationships:
+      - {name: ports, peer: LabPort, kind: Component, cardinality: many, identifier: box__port}
+  - name: CopperPort
+    namespace: Lab
+    inherit_from: [LabPort]
+  - name: FibrePort
+    namespace: Lab
+    inherit_from: [LabPort]
+    attributes:
+      - {name: wavelength, kind: Number, optional: true}
+"#;
+
+#[test]
+fn a_generic_component_gets_a_template_generic_and_children_keep_their_kind() {
+    let s = Store::in_memory().unwrap();
+    s.load_schema(&[("lab.yml".into(), GENERIC_COMPONENTS.into())])
+        .unwrap();
+    let schema = s.schema();
+    assert!(schema.get("TemplateLabPort").is_some_and(|k| k.is_generic));
+    assert!(
+        schema
+            .get("TemplateLabFibrePort")
+            .is_some_and(|k| k.inherit_from.contains(&"TemplateLabPort".to_string()))
+    );
+    let objects = r#"
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: TemplateLabBox
+  data:
+    - template_name: two-port-box
+      ports:
+        - kind: TemplateLabCopperPort
+          data: {name: c1}
+        - kind: TemplateLabFibrePort
+          data: {name: f1, wavelength: 1310}
+"#;
+    s.load_objects("main", &[("lab.yml".into(), objects.into())])
+        .unwrap();
+    ok(
+        &s,
+        "main",
+        r#"mutation { LabBoxCreate(data: {name: {value: "box1"}, object_template: {hfid: ["two-port-box"]}}) { ok } }"#,
+    );
+    let d = ok(
+        &s,
+        "main",
+        r#"{ LabPort(box__name__value: "box1") { edges { node { __typename name { value } ... on LabFibrePort { wavelength { value } } } } } }"#,
+    );
+    assert_eq!(
+        d["LabPort"]["edges"],
+        json!([
+            {"node": {"__typename": "LabCopperPort", "name": {"value": "c1"}}},
+            {"node": {"__typename": "LabFibrePort", "name": {"value": "f1"}, "wavelength": {"value": 1310}}}
+        ])
+    );
+}
