@@ -1,0 +1,1 @@
+//! The repository: `.infrahub.yml` and the files it names (in progress).

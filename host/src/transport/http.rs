@@ -1,0 +1,1 @@
+//! The HTTP transport to an Infrahub server (in progress).
