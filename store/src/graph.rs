@@ -644,6 +644,34 @@ impl Tx<'_> {
         }
         out
     }
+
+    /// Nodes of `kind` (or its concrete kinds) **without an HFID** whose
+    /// `default_filter` attribute (`name__value`) equals `value`: how a
+    /// reference by name finds a group, which has a default filter but no HFID.
+    pub fn find_by_default_filter(&self, kind: &str, value: &str) -> Vec<Arc<Node>> {
+        let mut out = Vec::new();
+        for concrete in self.schema.concrete_kinds(kind) {
+            let Some(k) = self.schema.get(&concrete) else {
+                continue;
+            };
+            if k.human_friendly_id.is_some() {
+                continue;
+            }
+            let Some(attr) = k
+                .default_filter
+                .as_deref()
+                .and_then(|filter| filter.strip_suffix("__value"))
+            else {
+                continue;
+            };
+            for id in self.ids_by_attr(&concrete, attr, value).iter() {
+                if let Some(n) = self.get(id) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
 }
 
 impl<'s> Tx<'s> {

@@ -557,7 +557,13 @@ fn resolve(tx: &Tx<'_>, here: &str, peer: &str, r: &Ref) -> Result<String, Strin
             None => Err(format!("{here}: no {peer} with id {id}")),
         },
         Ref::Hfid(h) => {
-            let found = tx.find_by_hfid(peer, h);
+            let mut found = tx.find_by_hfid(peer, h);
+            if let ([name], true) = (h.as_slice(), found.is_empty()) {
+                // Kinds without an HFID (groups) are referenced by their
+                // default filter, as Infrahub object files do with
+                // `member_of_groups: [fabrics]`.
+                found = tx.find_by_default_filter(peer, name);
+            }
             match found.as_slice() {
                 [one] => Ok(one.id.clone()),
                 [] => Err(format!("{here}: no {peer} with hfid {h:?}")),

@@ -284,3 +284,43 @@ fn object_file_errors_match_their_expected_messages_and_write_nothing() {
         failures.join("\n")
     );
 }
+
+/// Infrahub object files put nodes in groups with `member_of_groups: [name]`;
+/// groups have no HFID, so the name resolves through their default filter,
+/// and the group's `members` shows the node (one relationship, two sides).
+#[test]
+fn member_of_groups_by_name_puts_the_node_in_the_group() {
+    let s = store();
+    load(
+        &s,
+        &[(
+            "groups.yml",
+            r#"
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreStandardGroup
+  data:
+    - {name: edge-sites}
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: LocationSite
+  data:
+    - {name: paris, member_of_groups: [edge-sites]}
+"#,
+        )],
+    )
+    .unwrap();
+    let r = ok(
+        &s,
+        "main",
+        "{ CoreStandardGroup(name__value: \"edge-sites\") { edges { node { members { edges { node { display_label } } } } } } }",
+    );
+    assert_eq!(
+        r["CoreStandardGroup"]["edges"][0]["node"]["members"]["edges"],
+        json!([{"node": {"display_label": "paris"}}])
+    );
+}

@@ -17,7 +17,7 @@ generics:
     namespace: Core
     description: Base of every node that is not a group.
     relationships:
-      - {name: member_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_member, read_only: true}
+      - {name: member_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_member}
       - {name: subscriber_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_subscriber, read_only: true}
   - name: Group
     namespace: Core
