@@ -1,0 +1,40 @@
+//! How GraphQL documents reach a store: in-process to the embedded store, or
+//! over HTTP to an Infrahub server (or `infragen serve`). The same documents go either way;
+//! only this module knows the difference.
+
+mod http;
+mod in_process;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+pub use http::{Http, HttpConfig, HttpConfigError, Idempotency, Retry};
+pub use in_process::InProcess;
+
+/// A transport failure, before any GraphQL semantics.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    /// The store could not be reached or answered with a server error;
+    /// a retry may help.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The store refused the request (authentication, unknown branch).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Sends GraphQL documents to a store and reads its schema.
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Executes `document` with `variables` on `branch` and returns the full
+    /// response (`data` and/or `errors`), as Infrahub's `/graphql/{branch}`.
+    async fn execute(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+    ) -> Result<Value, TransportError>;
+
+    /// The schema of `branch` in the shape of Infrahub's `GET /api/schema`.
+    async fn schema(&self, branch: &str) -> Result<Value, TransportError>;
+}
