@@ -1,0 +1,420 @@
+//! A [`Backend`] that speaks Infrahub's GraphQL dialect over a [`Transport`].
+//!
+//! Every host import becomes the document the Python SDK would send:
+//! `<Kind>Upsert`/`<Kind>Update`/`<Kind>Delete` mutations, paginated
+//! `Filters_<Kind>` queries with the SDK's default selection,
+//! `RelationshipAdd`/`RelationshipRemove`, and the resource manager's
+//! `Infrahub…PoolGetResource` mutations. So the same host runs against the
+//! embedded store and against a real Infrahub.
+
+pub mod render;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+use crate::backend::{
+    AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PoolSelector,
+    PrefixAllocation,
+};
+use crate::transport::{Transport, TransportError};
+use schema::SchemaIndex;
+
+/// Nodes fetched per page by `filters`.
+const PAGE_SIZE: u64 = 100;
+
+/// Infrahub's GraphQL over any transport.
+pub struct GraphqlBackend<T> {
+    transport: T,
+    schemas: Mutex<HashMap<String, Arc<SchemaIndex>>>,
+}
+
+impl<T: Transport> GraphqlBackend<T> {
+    /// A backend sending its documents through `transport`.
+    pub fn new(transport: T) -> Self {
+        Self {
+            transport,
+            schemas: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The transport underneath.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Executes a document and returns its `data`, or the GraphQL errors as
+    /// a [`BackendError`].
+    async fn data(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+    ) -> Result<Value, BackendError> {
+        let response = self
+            .transport
+            .execute(branch, document, variables)
+            .await
+            .map_err(transport_error)?;
+        if let Some(errors) = response.get("errors").and_then(Value::as_array)
+            && !errors.is_empty()
+        {
+            let messages: Vec<&str> = errors
+                .iter()
+                .map(|error| {
+                    error
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown error")
+                })
+                .collect();
+            return Err(graphql_error(&messages.join("; ")));
+        }
+        Ok(response.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    async fn schema(&self, branch: &str) -> Result<Arc<SchemaIndex>, BackendError> {
+        if let Some(index) = self
+            .schemas
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(branch).cloned())
+        {
+            return Ok(index);
+        }
+        let json = self
+            .transport
+            .schema(branch)
+            .await
+            .map_err(transport_error)?;
+        let index = Arc::new(
+            SchemaIndex::from_json(json)
+                .map_err(|message| BackendError::new(ErrorKind::Backend, message))?,
+        );
+        if let Ok(mut cache) = self.schemas.lock() {
+            cache.insert(branch.to_owned(), Arc::clone(&index));
+        }
+        Ok(index)
+    }
+
+    async fn node_mutation(
+        &self,
+        branch: &str,
+        kind: &str,
+        operation: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        check_kind(kind)?;
+        let document = render::node_mutation(kind, operation);
+        let data = self
+            .data(branch, &document, json!({ "data": data }))
+            .await?;
+        let object = data
+            .get(format!("{kind}{operation}"))
+            .and_then(|result| result.get("object"))
+            .ok_or_else(|| {
+                BackendError::new(
+                    ErrorKind::Backend,
+                    format!("{kind}{operation} returned no object"),
+                )
+            })?;
+        node_ref(object, kind)
+    }
+
+    async fn allocated_value(
+        &self,
+        branch: &str,
+        node: &NodeRef,
+        attribute: &str,
+    ) -> Result<String, BackendError> {
+        check_kind(&node.kind)?;
+        let document = format!(
+            "query Allocated($ids: [ID]) {{ {}(ids: $ids) {{ edges {{ node {{ id {attribute} {{ value }} }} }} }} }}",
+            node.kind
+        );
+        let data = self
+            .data(branch, &document, json!({ "ids": [node.id] }))
+            .await?;
+        data.get(&node.kind)
+            .and_then(|kind| kind.get("edges"))
+            .and_then(|edges| edges.get(0))
+            .and_then(|edge| edge.pointer(&format!("/node/{attribute}/value")))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                BackendError::new(
+                    ErrorKind::Backend,
+                    format!("the allocated {} {} has no {attribute}", node.kind, node.id),
+                )
+            })
+    }
+}
+
+fn check_kind(kind: &str) -> Result<(), BackendError> {
+    if render::is_name(kind) {
+        Ok(())
+    } else {
+        Err(BackendError::new(
+            ErrorKind::InvalidInput,
+            format!("{kind:?} is not a kind name"),
+        ))
+    }
+}
+
+fn transport_error(error: TransportError) -> BackendError {
+    match error {
+        TransportError::Unreachable(message) => BackendError::new(ErrorKind::Backend, message),
+        TransportError::Refused(message) => BackendError::new(ErrorKind::PermissionDenied, message),
+    }
+}
+
+/// Classifies a GraphQL error message into the contract's kinds. The texts
+/// matched are Infrahub's own ("Unable to find the node" is what the SDK's
+/// cleanup relies on too).
+fn graphql_error(message: &str) -> BackendError {
+    let kind = if message.contains("Unable to find the node") || message.contains("not found") {
+        ErrorKind::NotFound
+    } else if message.contains("No more resources available") {
+        ErrorKind::LimitExceeded
+    } else {
+        ErrorKind::Validation
+    };
+    BackendError::new(kind, message)
+}
+
+fn node_ref(object: &Value, fallback_kind: &str) -> Result<NodeRef, BackendError> {
+    let id = object.get("id").and_then(Value::as_str).ok_or_else(|| {
+        BackendError::new(
+            ErrorKind::Backend,
+            "the store returned a node without an id",
+        )
+    })?;
+    let kind = object
+        .get("__typename")
+        .and_then(Value::as_str)
+        .unwrap_or(fallback_kind);
+    let hfid = object
+        .get("hfid")
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(NodeRef {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        hfid,
+    })
+}
+
+fn pool_reference(pool: &PoolSelector) -> (&'static str, Value) {
+    match pool {
+        PoolSelector::Id(id) => ("id", json!(id)),
+        PoolSelector::Name(name) => ("hfid", json!([name])),
+    }
+}
+
+fn insert_some<T: serde::Serialize>(object: &mut Map<String, Value>, key: &str, value: &Option<T>) {
+    if let Some(value) = value {
+        object.insert(key.to_owned(), json!(value));
+    }
+}
+
+#[async_trait]
+impl<T: Transport> Backend for GraphqlBackend<T> {
+    async fn query(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+    ) -> Result<Value, BackendError> {
+        self.data(branch, document, variables.clone()).await
+    }
+
+    async fn upsert(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        self.node_mutation(branch, kind, "Upsert", data).await
+    }
+
+    async fn update(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        self.node_mutation(branch, kind, "Update", data).await
+    }
+
+    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
+        check_kind(kind)?;
+        let document = format!(
+            "mutation {kind}Delete($data: DeleteInput!) {{ {kind}Delete(data: $data) {{ ok }} }}"
+        );
+        self.data(branch, &document, json!({ "data": { "id": id } }))
+            .await?;
+        Ok(())
+    }
+
+    async fn filters(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<Value>, BackendError> {
+        check_kind(kind)?;
+        let index = self.schema(branch).await?;
+        let fields = index.kind(kind).ok_or_else(|| {
+            BackendError::new(
+                ErrorKind::NotFound,
+                format!("the schema has no kind {kind}"),
+            )
+        })?;
+        let arguments = render::filter_arguments(filters)
+            .map_err(|message| BackendError::new(ErrorKind::InvalidInput, message))?;
+        let document =
+            render::filters_query(kind, &arguments, &render::node_selection(fields, include));
+        let mut nodes = Vec::new();
+        let mut offset = 0;
+        loop {
+            let data = self
+                .data(
+                    branch,
+                    &document,
+                    json!({ "offset": offset, "limit": PAGE_SIZE }),
+                )
+                .await?;
+            let page = data.get(kind).cloned().unwrap_or(Value::Null);
+            let count = page.get("count").and_then(Value::as_u64).unwrap_or(0);
+            let edges = page
+                .get("edges")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let fetched = edges.len() as u64;
+            nodes.extend(
+                edges
+                    .into_iter()
+                    .filter_map(|mut edge| edge.get_mut("node").map(Value::take)),
+            );
+            offset += PAGE_SIZE;
+            if fetched == 0 || offset >= count {
+                return Ok(nodes);
+            }
+        }
+    }
+
+    async fn relationship_add(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        let nodes: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
+        let document = "mutation RelationshipAdd($data: RelationshipNodesInput!) { RelationshipAdd(data: $data) { ok } }";
+        self.data(
+            branch,
+            document,
+            json!({ "data": { "id": id, "name": name, "nodes": nodes } }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn relationship_remove(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        let nodes: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
+        let document = "mutation RelationshipRemove($data: RelationshipNodesInput!) { RelationshipRemove(data: $data) { ok } }";
+        self.data(
+            branch,
+            document,
+            json!({ "data": { "id": id, "name": name, "nodes": nodes } }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn allocate_prefix(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+    ) -> Result<Allocated, BackendError> {
+        let mut input = Map::new();
+        let (key, pool) = pool_reference(&request.pool);
+        input.insert(key.to_owned(), pool);
+        insert_some(&mut input, "identifier", &request.identifier);
+        insert_some(&mut input, "prefix_length", &request.prefix_length);
+        insert_some(&mut input, "member_type", &request.member_type);
+        insert_some(&mut input, "prefix_type", &request.prefix_type);
+        insert_some(&mut input, "data", &request.data);
+        let document = "mutation AllocateIPPrefix($data: IPPrefixPoolGetResourceInput!) { \
+                        InfrahubIPPrefixPoolGetResource(data: $data) { ok node { id kind identifier display_label } } }";
+        let data = self
+            .data(branch, document, json!({ "data": input }))
+            .await?;
+        let node = allocated_node(&data, "InfrahubIPPrefixPoolGetResource")?;
+        let value = self.allocated_value(branch, &node, "prefix").await?;
+        Ok(Allocated { node, value })
+    }
+
+    async fn allocate_address(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+    ) -> Result<Allocated, BackendError> {
+        let mut input = Map::new();
+        let (key, pool) = pool_reference(&request.pool);
+        input.insert(key.to_owned(), pool);
+        insert_some(&mut input, "identifier", &request.identifier);
+        insert_some(&mut input, "prefix_length", &request.prefix_length);
+        insert_some(&mut input, "address_type", &request.address_type);
+        insert_some(&mut input, "data", &request.data);
+        let document = "mutation AllocateIPAddress($data: IPAddressPoolGetResourceInput!) { \
+                        InfrahubIPAddressPoolGetResource(data: $data) { ok node { id kind identifier display_label } } }";
+        let data = self
+            .data(branch, document, json!({ "data": input }))
+            .await?;
+        let node = allocated_node(&data, "InfrahubIPAddressPoolGetResource")?;
+        let value = self.allocated_value(branch, &node, "address").await?;
+        Ok(Allocated { node, value })
+    }
+}
+
+fn allocated_node(data: &Value, mutation: &str) -> Result<NodeRef, BackendError> {
+    let node = data
+        .get(mutation)
+        .and_then(|result| result.get("node"))
+        .ok_or_else(|| {
+            BackendError::new(ErrorKind::Backend, format!("{mutation} returned no node"))
+        })?;
+    let id = node.get("id").and_then(Value::as_str).unwrap_or_default();
+    let kind = node.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if id.is_empty() || kind.is_empty() {
+        return Err(BackendError::new(
+            ErrorKind::Backend,
+            format!("{mutation} returned a node without id or kind"),
+        ));
+    }
+    Ok(NodeRef {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        hfid: Vec::new(),
+    })
+}

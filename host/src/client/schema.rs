@@ -1,0 +1,167 @@
+//! What the client needs to know of the schema: the fields of each kind, to
+//! build query selections the way the Python SDK does.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A relationship of a kind, as far as query selections care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationshipField {
+    /// Relationship name.
+    pub name: String,
+    /// Cardinality one (`{ node }`) rather than many (`{ edges }`).
+    pub cardinality_one: bool,
+    /// Card-many relationships of kind Attribute or Parent are selected by
+    /// default; others only when asked for with `include`.
+    pub listed_by_default: bool,
+}
+
+/// The fields of one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KindFields {
+    /// Attribute names, in schema order.
+    pub attributes: Vec<String>,
+    /// Relationships, in schema order.
+    pub relationships: Vec<RelationshipField>,
+}
+
+/// The kinds of one branch's schema.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaIndex {
+    kinds: HashMap<String, KindFields>,
+}
+
+#[derive(Deserialize)]
+struct SchemaDocument {
+    #[serde(default)]
+    nodes: Vec<KindDocument>,
+    #[serde(default)]
+    generics: Vec<KindDocument>,
+    #[serde(default)]
+    profiles: Vec<KindDocument>,
+    #[serde(default)]
+    templates: Vec<KindDocument>,
+}
+
+#[derive(Deserialize)]
+struct KindDocument {
+    kind: Option<String>,
+    namespace: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    attributes: Vec<AttributeDocument>,
+    #[serde(default)]
+    relationships: Vec<RelationshipDocument>,
+}
+
+#[derive(Deserialize)]
+struct AttributeDocument {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RelationshipDocument {
+    name: String,
+    #[serde(default)]
+    cardinality: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+impl SchemaIndex {
+    /// Reads a schema in the shape of Infrahub's `GET /api/schema`.
+    pub fn from_json(schema: Value) -> Result<SchemaIndex, String> {
+        let document: SchemaDocument = serde_json::from_value(schema)
+            .map_err(|error| format!("the schema is not in Infrahub's shape: {error}"))?;
+        let mut kinds = HashMap::new();
+        let all = document
+            .nodes
+            .into_iter()
+            .chain(document.generics)
+            .chain(document.profiles)
+            .chain(document.templates);
+        for kind in all {
+            let Some(name) = kind
+                .kind
+                .or_else(|| Some(format!("{}{}", kind.namespace?, kind.name?)))
+            else {
+                continue;
+            };
+            let fields = KindFields {
+                attributes: kind.attributes.into_iter().map(|a| a.name).collect(),
+                relationships: kind
+                    .relationships
+                    .into_iter()
+                    .map(|r| {
+                        let cardinality_one = r.cardinality.as_deref() == Some("one");
+                        let listed = matches!(r.kind.as_deref(), Some("Attribute" | "Parent"));
+                        RelationshipField {
+                            name: r.name,
+                            cardinality_one,
+                            listed_by_default: listed,
+                        }
+                    })
+                    .collect(),
+            };
+            kinds.insert(name, fields);
+        }
+        Ok(SchemaIndex { kinds })
+    }
+
+    /// The fields of `kind`, if the schema has it.
+    pub fn kind(&self, kind: &str) -> Option<&KindFields> {
+        self.kinds.get(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kinds_are_read_from_nodes_and_generics_with_relationship_cardinality() {
+        let index = SchemaIndex::from_json(json!({
+            "nodes": [{
+                "kind": "NetworkDevice",
+                "attributes": [{"name": "name"}, {"name": "role"}],
+                "relationships": [
+                    {"name": "pod", "cardinality": "one", "kind": "Attribute"},
+                    {"name": "interfaces", "cardinality": "many", "kind": "Component"},
+                    {"name": "tags", "cardinality": "many", "kind": "Attribute"},
+                ]
+            }],
+            "generics": [{"namespace": "Dcim", "name": "Interface", "attributes": [{"name": "name"}]}]
+        }))
+        .expect("valid schema");
+        let device = index.kind("NetworkDevice").expect("device");
+        assert_eq!(device.attributes, ["name", "role"]);
+        assert_eq!(
+            device.relationships,
+            vec![
+                RelationshipField {
+                    name: "pod".into(),
+                    cardinality_one: true,
+                    listed_by_default: true
+                },
+                RelationshipField {
+                    name: "interfaces".into(),
+                    cardinality_one: false,
+                    listed_by_default: false
+                },
+                RelationshipField {
+                    name: "tags".into(),
+                    cardinality_one: false,
+                    listed_by_default: true
+                },
+            ]
+        );
+        assert_eq!(
+            index.kind("DcimInterface").expect("generic").attributes,
+            ["name"]
+        );
+        assert!(index.kind("Missing").is_none());
+    }
+}
