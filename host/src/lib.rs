@@ -14,8 +14,12 @@
 pub mod backend;
 pub mod checksum;
 pub mod cli;
+pub mod client;
 pub mod contract;
 pub mod host_api;
 pub mod policy;
+pub mod repository;
+pub mod runner;
 pub mod runtime;
 pub mod tracking;
+pub mod transport;

@@ -1,11 +1,14 @@
 //! The `infragen` command line: argument definitions here, the work in the
 //! library. Only this module prints.
 
+mod generator;
 mod plugin;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use infragen_store::cli::{DEFAULT_STORE_PATH, StoreCommand};
 
 /// Runs Infrahub-style infrastructure generators as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -15,15 +18,24 @@ pub struct Cli {
     #[arg(long, global = true, env = "INFRAGEN_LOG", default_value = "warn")]
     pub log: String,
 
+    /// The embedded store (an SQLite file), created when missing.
+    #[arg(long, global = true, env = "INFRAGEN_STORE", default_value = DEFAULT_STORE_PATH)]
+    pub store: PathBuf,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a generator of the repository on its targets, or list them.
+    Generator(generator::GeneratorArgs),
     /// Inspect and manage generator plugins (.wasm components).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// The embedded store: schema, branches, queries, objects, serving.
+    #[command(flatten)]
+    Store(StoreCommand),
 }
 
 /// Parses the arguments, runs the command, and turns an error into a message
@@ -43,7 +55,11 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Generator(args) => generator::run(args, &cli.store).await,
             Command::Plugin(command) => plugin::run(command).await,
+            Command::Store(command) => infragen_store::cli::run(command, &cli.store)
+                .await
+                .map(|()| ExitCode::SUCCESS),
         }
     });
     match result {

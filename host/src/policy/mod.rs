@@ -113,6 +113,16 @@ struct GeneratorSection {
     sandbox: SandboxOverrides,
 }
 
+/// The `[store]` table, read by the embedded store's HTTP server; declared
+/// here so that the policy file is checked whole.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct StoreSection {
+    #[serde(default)]
+    #[allow(dead_code)] // read by infragen-store
+    api_tokens: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
@@ -120,6 +130,9 @@ struct PolicyFile {
     sandbox: SandboxOverrides,
     #[serde(default)]
     generators: BTreeMap<String, GeneratorSection>,
+    #[serde(default)]
+    #[allow(dead_code)] // read by infragen-store
+    store: StoreSection,
 }
 
 /// Why a policy file was refused.
@@ -307,5 +320,10 @@ mod tests {
             policy.configured_generators().collect::<Vec<_>>(),
             ["generate-fabric"]
         );
+    }
+
+    #[test]
+    fn the_store_table_with_api_tokens_is_part_of_the_file() {
+        parse("[store]\napi_tokens = [\"secret\"]\n").expect("valid policy");
     }
 }

@@ -3,7 +3,7 @@
 //! A deliberately narrow wrapper around wasmtime: one [`Engine`] per
 //! [`Runtime`], components only, one contract (see [`crate::contract`]),
 //! every run in a fresh store with its own limits. The flow for a plugin is
-//! read → [`inspect`] (refuse what cannot be ours before compiling) → compile
+//! read → [`inspect::inspect`] (refuse what cannot be ours before compiling) → compile
 //! or load the cached artifact → link once into an `InstancePre` → per target,
 //! [`Plugin::run`].
 
@@ -34,7 +34,7 @@ use crate::tracking::Tracker;
 pub use cache::ArtifactCache;
 pub use engine::Allocator;
 pub use failure::{RunError, RunFailure};
-pub use inspect::{Inspection, Refusal, inspect};
+pub use inspect::{Inspection, Refusal};
 
 /// Default cap on a plugin file. Generators are ~100 KB; even a component
 /// carrying an interpreter stays well under this.
@@ -212,7 +212,7 @@ impl Runtime {
     /// Inspects a plugin file without compiling it.
     pub fn inspect_file(&self, path: &Path) -> Result<Inspection, LoadError> {
         let bytes = read_capped(path, self.inner.max_plugin_size)?;
-        Ok(inspect(&bytes, self.inner.max_plugin_size))
+        Ok(inspect::inspect(&bytes, self.inner.max_plugin_size))
     }
 
     /// Loads a plugin from a file: refuses what is not a compatible generator,
@@ -224,7 +224,7 @@ impl Runtime {
 
     /// Loads a plugin from bytes already in memory; `path` names it in errors.
     pub async fn load_bytes(&self, path: &Path, bytes: Vec<u8>) -> Result<Plugin, LoadError> {
-        let inspection = inspect(&bytes, self.inner.max_plugin_size);
+        let inspection = inspect::inspect(&bytes, self.inner.max_plugin_size);
         if let Err(refusal) = inspection.verdict.clone() {
             return Err(LoadError::Refused {
                 path: path.to_owned(),

@@ -1,6 +1,8 @@
 //! The ids a run has written: what `delete_unused_nodes` keeps and what the
 //! checksum is computed from.
 
+pub mod group;
+
 use std::collections::BTreeSet;
 
 use crate::checksum;

@@ -1,0 +1,577 @@
+//! Running a generator definition over its targets, the way Infrahub does and
+//! the way it should:
+//!
+//! per target, extract the definition's parameters from the target, run the
+//! stored query with them, call the plugin, and on success reconcile the
+//! target's tracking group: delete what the previous run made and this one
+//! did not — **also when this run made nothing** — then set the group's
+//! members to exactly this run's output. On failure nothing is deleted and the
+//! group is left as it was. Stale nodes are deleted *before* the group is
+//! rewritten, so a refused delete leaves the node in the group for the next
+//! run to retry instead of orphaning it.
+
+pub mod params;
+pub mod records;
+pub mod report;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+
+use crate::backend::{Backend, ErrorKind};
+use crate::policy::{RuntimePolicy, WritePolicy};
+use crate::repository::{GeneratorDefinition, Repository, RepositoryError};
+use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
+use crate::tracking::group;
+use records::InstanceStatus;
+pub use report::{DefinitionReport, TargetOutcome, TargetReport};
+
+/// Why a definition could not be run at all (as opposed to one target failing).
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The repository or its files.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+    /// The plugin could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The definition is unusable as written.
+    #[error("{0}")]
+    Definition(String),
+    /// The targets are missing or do not match.
+    #[error("{0}")]
+    Target(String),
+    /// The backend failed.
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// Which members of the definition's target group to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetSelection {
+    /// Every member.
+    All,
+    /// The members whose extracted parameters equal these (`KEY=VALUE` on
+    /// the command line).
+    Matching(Map<String, Value>),
+}
+
+/// Runs definitions of one repository against one backend.
+#[derive(Clone)]
+pub struct Runner {
+    repository: Arc<Repository>,
+    runtime: Runtime,
+    backend: Arc<dyn Backend>,
+    policy: RuntimePolicy,
+}
+
+/// A member of a target group.
+#[derive(Debug, Clone)]
+struct Member {
+    target: Target,
+    params: Map<String, Value>,
+    /// The tracking group name this target claims, decided before any run
+    /// starts so that concurrent runs cannot race for a shared name.
+    group_name: String,
+}
+
+impl Runner {
+    /// A runner over `repository`, loading plugins with `runtime`, reading and
+    /// writing through `backend`, limited by `policy`.
+    pub fn new(
+        repository: Arc<Repository>,
+        runtime: Runtime,
+        backend: Arc<dyn Backend>,
+        policy: RuntimePolicy,
+    ) -> Self {
+        Self {
+            repository,
+            runtime,
+            backend,
+            policy,
+        }
+    }
+
+    /// The repository.
+    pub fn repository(&self) -> &Repository {
+        &self.repository
+    }
+
+    fn definition(&self, name: &str) -> Result<GeneratorDefinition, RunnerError> {
+        self.repository.generator(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = self
+                .repository
+                .config()
+                .generator_definitions
+                .iter()
+                .map(|definition| definition.name.as_str())
+                .collect();
+            RunnerError::Definition(format!(
+                "no generator named `{name}` in .infrahub.yml (defined: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// Loads the definition's plugin through the repository (never from a
+    /// path outside it).
+    pub async fn plugin(&self, definition: &GeneratorDefinition) -> Result<Plugin, RunnerError> {
+        let bytes = self.repository.read(&definition.file_path)?;
+        let path = self.repository.root().join(&definition.file_path);
+        Ok(self.runtime.load_bytes(&path, bytes).await?)
+    }
+
+    /// Runs definition `name` on `branch` for the selected targets, at most
+    /// `concurrency` at a time.
+    pub async fn run_definition(
+        &self,
+        name: &str,
+        branch: &str,
+        selection: &TargetSelection,
+        concurrency: usize,
+    ) -> Result<DefinitionReport, RunnerError> {
+        let started = Instant::now();
+        let definition = self.definition(name)?;
+        let plugin = self.plugin(&definition).await?;
+        let query_text = self.repository.query_text(&definition.query)?;
+        let (group_id, members) = self.target_members(&definition, branch).await?;
+        let definition_id = records::record_definition(
+            self.backend.as_ref(),
+            branch,
+            &definition,
+            &query_text,
+            &group_id,
+        )
+        .await?;
+
+        let selected: Vec<Member> = match selection {
+            TargetSelection::All => members,
+            TargetSelection::Matching(wanted) => {
+                let matching: Vec<Member> = members
+                    .into_iter()
+                    .filter(|member| params_match(&member.params, wanted))
+                    .collect();
+                if matching.is_empty() {
+                    return Err(RunnerError::Target(format!(
+                        "no member of group `{}` has {}",
+                        definition.targets,
+                        describe(wanted)
+                    )));
+                }
+                matching
+            }
+        };
+
+        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (position, member) in selected.into_iter().enumerate() {
+            let job = TargetJob {
+                runner: self.clone(),
+                definition: definition.clone(),
+                definition_id: definition_id.clone(),
+                plugin: plugin.clone(),
+                query_text: query_text.clone(),
+                branch: branch.to_owned(),
+                member,
+            };
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire().await.ok();
+                (position, job.run().await)
+            });
+        }
+        let mut reports = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(report) => reports.push(report),
+                Err(error) => {
+                    return Err(RunnerError::Backend(format!("a run task failed: {error}")));
+                }
+            }
+        }
+        reports.sort_by_key(|(position, _)| *position);
+        Ok(DefinitionReport {
+            definition: definition.name,
+            branch: branch.to_owned(),
+            targets: reports.into_iter().map(|(_, report)| report).collect(),
+            elapsed: started.elapsed(),
+        })
+    }
+
+    async fn target_members(
+        &self,
+        definition: &GeneratorDefinition,
+        branch: &str,
+    ) -> Result<(String, Vec<Member>), RunnerError> {
+        let groups = self
+            .backend
+            .filters(
+                branch,
+                "CoreGroup",
+                &json!({ "name__value": definition.targets }),
+                &["members".to_owned()],
+            )
+            .await
+            .map_err(|error| {
+                RunnerError::Backend(format!(
+                    "reading target group `{}`: {error}",
+                    definition.targets
+                ))
+            })?;
+        let Some(group) = groups.into_iter().next() else {
+            return Err(RunnerError::Target(format!(
+                "generator `{}` targets group `{}`, which does not exist on branch `{branch}`; \
+                 declare it in an object file and load it (infragen object load)",
+                definition.name, definition.targets
+            )));
+        };
+        let group_id = group
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut members = Vec::new();
+        for edge in group
+            .pointer("/members/edges")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let node = edge.get("node").unwrap_or(&Value::Null);
+            let (Some(id), Some(kind)) = (
+                node.get("id").and_then(Value::as_str),
+                node.get("__typename").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let label = node
+                .get("display_label")
+                .and_then(Value::as_str)
+                .unwrap_or(id);
+            let params = params::extract(
+                self.backend.as_ref(),
+                branch,
+                kind,
+                id,
+                label,
+                &definition.parameters,
+            )
+            .await?;
+            let group_name = group::infrahub_group_name(&definition.name, &params);
+            members.push(Member {
+                target: Target {
+                    id: id.to_owned(),
+                    kind: kind.to_owned(),
+                    display_label: label.to_owned(),
+                },
+                params,
+                group_name,
+            });
+        }
+        // When several members would share Infrahub's name, the first in group
+        // order keeps it and the others take the per-target name.
+        let mut claimed = BTreeSet::new();
+        for member in &mut members {
+            if !claimed.insert(member.group_name.clone()) {
+                member.group_name =
+                    group::target_group_name(&definition.name, &member.params, &member.target.id);
+            }
+        }
+        Ok((group_id, members))
+    }
+}
+
+fn params_match(params: &Map<String, Value>, wanted: &Map<String, Value>) -> bool {
+    wanted.iter().all(|(key, want)| {
+        params.get(key).is_some_and(|have| {
+            have == want
+                || (want
+                    .as_str()
+                    .is_some_and(|want| scalar_text(have).as_deref() == Some(want)))
+        })
+    })
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+fn describe(params: &Map<String, Value>) -> String {
+    params
+        .iter()
+        .map(|(key, value)| {
+            format!(
+                "{key}={}",
+                scalar_text(value).unwrap_or_else(|| value.to_string())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One target's run, with everything it needs moved in.
+struct TargetJob {
+    runner: Runner,
+    definition: GeneratorDefinition,
+    definition_id: String,
+    plugin: Plugin,
+    query_text: String,
+    branch: String,
+    member: Member,
+}
+
+/// The tracking group of one target as found before the run.
+struct TrackingGroup {
+    name: String,
+    /// (id, kind) of the previous members, in stored order.
+    members: Vec<(String, String)>,
+}
+
+impl TargetJob {
+    async fn run(self) -> TargetReport {
+        let started = Instant::now();
+        let target = self.member.target.clone();
+        let params = self.member.params.clone();
+        let outcome = match self.run_inner().await {
+            Ok(outcome) => outcome,
+            Err(message) => TargetOutcome::Failed { message },
+        };
+        TargetReport {
+            target,
+            params,
+            outcome,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn run_inner(&self) -> Result<TargetOutcome, String> {
+        let backend = self.runner.backend.as_ref();
+        let branch = self.branch.as_str();
+        let target = &self.member.target;
+        let fail = |what: &str, error: &dyn std::fmt::Display| {
+            format!(
+                "generator `{}` failed on target `{}` ({}): {what}: {error}",
+                self.definition.name, target.display_label, target.id
+            )
+        };
+
+        let instance_name = records::instance_name(&self.definition.name, &target.display_label);
+        if !records::instance_exists(backend, branch, &instance_name)
+            .await
+            .map_err(|e| fail("instance", &e))?
+        {
+            records::set_instance_status(
+                backend,
+                branch,
+                &instance_name,
+                &self.definition_id,
+                &target.id,
+                InstanceStatus::Pending,
+            )
+            .await
+            .map_err(|e| fail("instance", &e))?;
+        }
+        let instance_id = records::set_instance_status(
+            backend,
+            branch,
+            &instance_name,
+            &self.definition_id,
+            &target.id,
+            InstanceStatus::Processing,
+        )
+        .await
+        .map_err(|e| fail("instance", &e))?;
+
+        let result = self.generate(&instance_id).await;
+        let status = if result.is_ok() {
+            InstanceStatus::Ready
+        } else {
+            InstanceStatus::Error
+        };
+        records::set_instance_status(
+            backend,
+            branch,
+            &instance_name,
+            &self.definition_id,
+            &target.id,
+            status,
+        )
+        .await
+        .map_err(|e| fail("instance", &e))?;
+        result
+    }
+
+    async fn generate(&self, instance_id: &str) -> Result<TargetOutcome, String> {
+        let backend = self.runner.backend.as_ref();
+        let branch = self.branch.as_str();
+        let target = &self.member.target;
+        let fail = |what: &str, error: &dyn std::fmt::Display| {
+            format!(
+                "generator `{}` failed on target `{}` ({}): {what}: {error}",
+                self.definition.name, target.display_label, target.id
+            )
+        };
+        let group_kind = group::group_kind(self.definition.execute_after_merge);
+        let group = self
+            .tracking_group(group_kind, instance_id)
+            .await
+            .map_err(|e| fail("tracking group", &e))?;
+
+        let data = backend
+            .query(
+                branch,
+                &self.query_text,
+                &Value::Object(self.member.params.clone()),
+            )
+            .await
+            .map_err(|e| fail(&format!("query `{}`", self.definition.query), &e))?;
+
+        let request = RunRequest {
+            generator: self.definition.name.clone(),
+            branch: branch.to_owned(),
+            target: target.clone(),
+            params: self.member.params.clone(),
+            data,
+            limits: self.runner.policy.limits_for(&self.definition.name),
+            writes: WritePolicy::owning(group.members.iter().map(|(id, _)| id.clone())),
+        };
+        let outcome = self
+            .runner
+            .plugin_run(&self.plugin, request)
+            .await
+            .map_err(|error| error.to_string())?;
+
+        let written: BTreeSet<&str> = outcome.written.iter().map(String::as_str).collect();
+        let previous: BTreeSet<&str> = group.members.iter().map(|(id, _)| id.as_str()).collect();
+        let mut deleted = 0;
+        for (id, kind) in &group.members {
+            if written.contains(id.as_str()) {
+                continue;
+            }
+            match backend.delete(branch, kind, id).await {
+                Ok(()) => deleted += 1,
+                // Already gone, e.g. deleted with its parent by a cascade.
+                Err(error) if error.kind == ErrorKind::NotFound => {}
+                Err(error) => return Err(fail(&format!("deleting stale {kind} {id}"), &error)),
+            }
+        }
+        let members: Vec<Value> = outcome
+            .written
+            .iter()
+            .map(|id| json!({ "id": id }))
+            .collect();
+        backend
+            .upsert(
+                branch,
+                group_kind,
+                &json!({
+                    "name": { "value": group.name },
+                    "description": { "value": group::group_description(&self.member.params) },
+                    "members": members,
+                    "subscribers": [{ "id": instance_id }],
+                }),
+            )
+            .await
+            .map_err(|e| fail("updating the tracking group", &e))?;
+
+        let new = written.difference(&previous).count();
+        let kept = written.intersection(&previous).count();
+        Ok(TargetOutcome::Succeeded {
+            written: outcome.written.len(),
+            new,
+            kept,
+            deleted,
+            stamps_changed: outcome.stamps.iter().filter(|stamp| stamp.changed).count(),
+            checksum: outcome.checksum,
+            log: outcome.log,
+        })
+    }
+
+    /// Reads this target's tracking group. The name was decided up front;
+    /// if a group of that name exists but another generator instance
+    /// subscribes to it (e.g. made before the target group changed), this
+    /// target falls back to its per-target name rather than touch it.
+    async fn tracking_group(
+        &self,
+        kind: &str,
+        instance_id: &str,
+    ) -> Result<TrackingGroup, RunnerError> {
+        let per_target = group::target_group_name(
+            &self.definition.name,
+            &self.member.params,
+            &self.member.target.id,
+        );
+        let mut name = self.member.group_name.clone();
+        loop {
+            let found = self
+                .runner
+                .backend
+                .filters(
+                    &self.branch,
+                    kind,
+                    &json!({ "name__value": name }),
+                    &["members".to_owned(), "subscribers".to_owned()],
+                )
+                .await
+                .map_err(|error| {
+                    RunnerError::Backend(format!("reading tracking group `{name}`: {error}"))
+                })?;
+            let Some(group) = found.into_iter().next() else {
+                return Ok(TrackingGroup {
+                    name,
+                    members: Vec::new(),
+                });
+            };
+            let subscribers = edge_ids(&group, "subscribers");
+            if subscribers.is_empty() || subscribers.iter().any(|(id, _)| id == instance_id) {
+                return Ok(TrackingGroup {
+                    name,
+                    members: edge_ids(&group, "members"),
+                });
+            }
+            if name == per_target {
+                return Err(RunnerError::Target(format!(
+                    "tracking group `{name}` belongs to another generator instance"
+                )));
+            }
+            name = per_target.clone();
+        }
+    }
+}
+
+fn edge_ids(node: &Value, relationship: &str) -> Vec<(String, String)> {
+    node.pointer(&format!("/{relationship}/edges"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|edge| {
+            let peer = edge.get("node")?;
+            Some((
+                peer.get("id")?.as_str()?.to_owned(),
+                peer.get("__typename")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+impl Runner {
+    async fn plugin_run(
+        &self,
+        plugin: &Plugin,
+        request: RunRequest,
+    ) -> Result<crate::runtime::RunOutcome, crate::runtime::RunError> {
+        plugin.run(request, Arc::clone(&self.backend)).await
+    }
+}

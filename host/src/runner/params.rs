@@ -1,0 +1,109 @@
+//! A definition's `parameters` read off its target: `{fabric_name:
+//! "name__value"}` on Fabric-A gives `{"fabric_name": "Fabric-A"}`, and
+//! `site__name__value` follows the card-one relationship `site` first.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::RunnerError;
+use crate::backend::Backend;
+
+/// A node's JSON as the backend returns it, fetched by id.
+async fn fetch(
+    backend: &dyn Backend,
+    branch: &str,
+    kind: &str,
+    id: &str,
+) -> Result<Value, RunnerError> {
+    let mut nodes = backend
+        .filters(branch, kind, &json!({ "ids": [id] }), &[])
+        .await
+        .map_err(|error| RunnerError::Backend(format!("reading {kind} {id}: {error}")))?;
+    nodes.pop().ok_or_else(|| {
+        RunnerError::Target(format!("{kind} {id} does not exist on branch {branch}"))
+    })
+}
+
+/// Extracts every parameter of `parameters` from the target `kind`/`id`.
+pub async fn extract(
+    backend: &dyn Backend,
+    branch: &str,
+    kind: &str,
+    id: &str,
+    label: &str,
+    parameters: &BTreeMap<String, Value>,
+) -> Result<Map<String, Value>, RunnerError> {
+    let mut values = Map::new();
+    if parameters.is_empty() {
+        return Ok(values);
+    }
+    let target = fetch(backend, branch, kind, id).await?;
+    for (variable, path) in parameters {
+        let Some(path) = path.as_str() else {
+            return Err(RunnerError::Definition(format!(
+                "parameter `{variable}` must be a path such as \"name__value\", not {path}"
+            )));
+        };
+        let value = walk(backend, branch, &target, kind, label, path).await?;
+        values.insert(variable.clone(), value);
+    }
+    Ok(values)
+}
+
+async fn walk(
+    backend: &dyn Backend,
+    branch: &str,
+    start: &Value,
+    kind: &str,
+    label: &str,
+    path: &str,
+) -> Result<Value, RunnerError> {
+    let segments: Vec<&str> = path.split("__").collect();
+    let mut node = start.clone();
+    let mut node_kind = kind.to_owned();
+    let mut index = 0;
+    loop {
+        let Some(field_name) = segments.get(index) else {
+            return Err(RunnerError::Definition(format!(
+                "parameter path {path:?} ends on a node, not a value"
+            )));
+        };
+        let field = node.get(*field_name).cloned().unwrap_or(Value::Null);
+        let missing = || {
+            RunnerError::Target(format!(
+                "target `{label}` ({kind}): {node_kind} has no field `{field_name}` for parameter path {path:?}"
+            ))
+        };
+        if let Some(peer) = field.get("node") {
+            // A card-one relationship: follow it to the peer.
+            let (Some(peer_id), Some(peer_kind)) = (
+                peer.get("id").and_then(Value::as_str),
+                peer.get("__typename").and_then(Value::as_str),
+            ) else {
+                return Err(RunnerError::Target(format!(
+                    "target `{label}` ({kind}): relationship `{field_name}` is empty, so parameter path {path:?} has no value"
+                )));
+            };
+            node = fetch(backend, branch, peer_kind, peer_id).await?;
+            node_kind = peer_kind.to_owned();
+            index += 1;
+            continue;
+        }
+        if field.get("edges").is_some() {
+            return Err(RunnerError::Definition(format!(
+                "parameter path {path:?} goes through `{field_name}`, a cardinality-many relationship"
+            )));
+        }
+        let property = segments.get(index + 1).copied().unwrap_or("value");
+        if segments.len() > index + 2 {
+            return Err(RunnerError::Definition(format!(
+                "parameter path {path:?} continues after the attribute property `{property}`"
+            )));
+        }
+        if !field.is_object() {
+            return Err(missing());
+        }
+        return Ok(field.get(property).cloned().unwrap_or(Value::Null));
+    }
+}

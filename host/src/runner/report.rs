@@ -1,0 +1,125 @@
+//! What a definition run did, per target, for people and for tools.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::host_api::RunLog;
+use crate::runtime::Target;
+
+/// The result of one target's run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum TargetOutcome {
+    /// The plugin succeeded and the tracking group was reconciled.
+    Succeeded {
+        /// Nodes written by this run.
+        written: usize,
+        /// Written nodes that were not in the previous output.
+        new: usize,
+        /// Written nodes that were in the previous output too.
+        kept: usize,
+        /// Nodes of the previous output deleted because this run did not write them.
+        deleted: usize,
+        /// Downstream checksums that changed.
+        stamps_changed: usize,
+        /// Checksum of this run's output.
+        checksum: String,
+        /// The plugin's log.
+        log: RunLog,
+    },
+    /// The run failed; nothing was deleted and the tracking group is unchanged.
+    Failed {
+        /// Generator, target and cause.
+        message: String,
+    },
+}
+
+/// One target's line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    /// The target.
+    pub target: Target,
+    /// The parameters extracted from it.
+    pub params: Map<String, Value>,
+    /// What happened.
+    pub outcome: TargetOutcome,
+    /// Wall time of the whole target run (bookkeeping included).
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+}
+
+/// A definition run over its selected targets.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionReport {
+    /// The generator definition.
+    pub definition: String,
+    /// The branch it ran on.
+    pub branch: String,
+    /// One report per target, in group order.
+    pub targets: Vec<TargetReport>,
+    /// Wall time of the whole definition run.
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+impl DefinitionReport {
+    /// Targets whose run failed.
+    pub fn failed(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|report| matches!(report.outcome, TargetOutcome::Failed { .. }))
+            .count()
+    }
+}
+
+impl fmt::Display for TargetReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.elapsed.as_secs_f64();
+        match &self.outcome {
+            TargetOutcome::Succeeded {
+                written,
+                new,
+                kept,
+                deleted,
+                ..
+            } => write!(
+                f,
+                "ok      {:<24} written {written:>5}  new {new:>5}  kept {kept:>5}  deleted {deleted:>5}  {seconds:>7.2}s",
+                self.target.display_label
+            ),
+            TargetOutcome::Failed { message } => {
+                write!(
+                    f,
+                    "failed  {:<24} {seconds:.2}s  {message}",
+                    self.target.display_label
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for DefinitionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for target in &self.targets {
+            writeln!(f, "{target}")?;
+        }
+        let failed = self.failed();
+        let count = self.targets.len();
+        write!(
+            f,
+            "{}: {count} target{} on branch {}: {} ok, {failed} failed in {:.2}s",
+            self.definition,
+            if count == 1 { "" } else { "s" },
+            self.branch,
+            self.targets.len() - failed,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
