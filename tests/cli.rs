@@ -106,3 +106,72 @@ fn inspect_of_a_missing_file_fails_with_its_path() {
         "error: cannot read plugin /nonexistent.wasm: No such file or directory (os error 2)\n"
     );
 }
+
+fn generator(repo: &infragen_tests::WidgetRepository, args: &[&str]) -> (i32, String, String) {
+    let dir = repo.dir.path();
+    let store = dir.join("store.db");
+    let mut full = vec![
+        "--store",
+        store.to_str().expect("utf-8 path"),
+        "generator",
+        "--repository",
+        dir.to_str().expect("utf-8 path"),
+    ];
+    full.extend_from_slice(args);
+    infragen(&full)
+}
+
+#[tokio::test]
+async fn generator_list_names_each_definition_like_infrahubctl() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let (code, stdout, stderr) = generator(&repo, &["--list"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "Generators defined in repository: 2\n\
+         widgets (widgets_generator.wasm::Generator) Target: widget-sets\n\
+         widgets-unparameterized (widgets_generator.wasm::Generator) Target: widget-sets\n"
+    );
+}
+
+#[tokio::test]
+async fn generator_prints_a_line_per_target_and_a_summary() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let (code, stdout, stderr) = generator(&repo, &["widgets"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with(
+            "ok      alpha                    written     3  new     3  kept     0  deleted     0"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(
+            "ok      beta                     written     2  new     2  kept     0  deleted     0"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("widgets: 2 targets on branch main: 2 ok, 0 failed in "),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn generator_exits_non_zero_when_a_target_fails() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    repo.set("alpha", "mode: {value: \"fail-halfway\"}").await;
+    let (code, stdout, _) = generator(&repo, &["widgets", "set=alpha"]);
+    assert_eq!(code, 1);
+    assert!(stdout.starts_with("failed  alpha "), "{stdout}");
+    assert!(
+        stdout.contains("generator: failing halfway on purpose after 2 of 3 widgets"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\nwidgets: 1 target on branch main: 0 ok, 1 failed in "),
+        "{stdout}"
+    );
+}

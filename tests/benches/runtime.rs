@@ -34,16 +34,29 @@ fn runtime(cache: Option<&Path>) -> Runtime {
         .expect("runtime")
 }
 
-async fn time_runs(plugin: &Plugin, params: serde_json::Value, runs: usize, fresh_backend: bool) -> Vec<Duration> {
+async fn time_runs(
+    plugin: &Plugin,
+    params: serde_json::Value,
+    runs: usize,
+    fresh_backend: bool,
+) -> Vec<Duration> {
     let mut backend = Arc::new(RecordingBackend::default());
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         if fresh_backend {
             // Keep the recording double from growing across thousands of runs.
             backend = Arc::new(RecordingBackend::default());
-            backend.insert("target-1", "ExampleTarget", json!({ "name": { "value": "alpha" } }));
+            backend.insert(
+                "target-1",
+                "ExampleTarget",
+                json!({ "name": { "value": "alpha" } }),
+            );
         }
-        let mut run = request("bench", ("target-1", "ExampleTarget", "Alpha"), params.clone());
+        let mut run = request(
+            "bench",
+            ("target-1", "ExampleTarget", "Alpha"),
+            params.clone(),
+        );
         run.limits.max_host_calls = 1_000_000;
         let started = Instant::now();
         plugin
@@ -90,7 +103,10 @@ async fn main() {
 
     // Cached load: a new runtime (new process, in effect) finds the artifact.
     let cache = tempfile::tempdir().expect("cache dir");
-    runtime(Some(cache.path())).load(&example).await.expect("warm the cache");
+    runtime(Some(cache.path()))
+        .load(&example)
+        .await
+        .expect("warm the cache");
     let mut loads = Vec::new();
     for _ in 0..20 {
         let runtime = runtime(Some(cache.path()));
@@ -111,7 +127,10 @@ async fn main() {
     let example_plugin = shared.load(&example).await.expect("example");
 
     time_runs(&noop, json!({}), 500, false).await; // warm-up
-    report("instantiate + generate (no-op plugin)", &time_runs(&noop, json!({}), 5000, false).await);
+    report(
+        "instantiate + generate (no-op plugin)",
+        &time_runs(&noop, json!({}), 5000, false).await,
+    );
     time_runs(&example_plugin, json!({ "name": "alpha" }), 200, true).await; // warm-up
     report(
         "instantiate + generate (example, 23 calls)",

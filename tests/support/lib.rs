@@ -504,3 +504,171 @@ pub fn assert_matches_expected(actual: &str, expected_path: &Path) {
         expected_path.display()
     );
 }
+
+/// A temporary copy of the `widgets` fixture repository with its plugin,
+/// an embedded store holding the widget schema, two sets (alpha of size 3,
+/// beta of size 2) in the group `widget-sets`, and a runner over both.
+pub struct WidgetRepository {
+    pub dir: tempfile::TempDir,
+    pub store: infragen_store::Store,
+    pub runner: infragen::runner::Runner,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy fixture");
+        }
+    }
+}
+
+/// Runs a GraphQL document on the store and returns `data`, failing the test
+/// on any GraphQL error.
+pub async fn graphql(store: &infragen_store::Store, branch: &str, document: &str) -> Value {
+    let response = store
+        .execute(
+            branch,
+            infragen_store::GraphqlRequest {
+                query: document.to_owned(),
+                variables: None,
+                operation_name: None,
+            },
+        )
+        .await;
+    assert!(
+        response.get("errors").is_none(),
+        "GraphQL errors: {response}"
+    );
+    response["data"].clone()
+}
+
+impl WidgetRepository {
+    pub async fn new() -> WidgetRepository {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&workspace_root().join("tests/fixtures/widgets"), dir.path());
+        std::fs::copy(
+            guest("widgets-generator"),
+            dir.path().join("widgets_generator.wasm"),
+        )
+        .expect("copy plugin");
+        let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store opens");
+        let schema =
+            std::fs::read_to_string(dir.path().join("schemas/widgets.yml")).expect("schema");
+        store
+            .load_schema(&[("widgets.yml".to_owned(), schema)])
+            .expect("schema loads");
+        let repository = WidgetRepository {
+            runner: infragen::runner::Runner::new(
+                std::sync::Arc::new(
+                    infragen::repository::Repository::open(dir.path()).expect("repository opens"),
+                ),
+                runtime(None),
+                std::sync::Arc::new(infragen::client::GraphqlBackend::new(
+                    infragen::transport::InProcess::new(store.clone()),
+                )),
+                infragen::policy::RuntimePolicy::default(),
+            ),
+            dir,
+            store,
+        };
+        repository.set("alpha", "size: {value: 3}").await;
+        repository.set("beta", "size: {value: 2}").await;
+        let data = graphql(
+            &repository.store,
+            "main",
+            "{ TestWidgetSet { edges { node { id } } } }",
+        )
+        .await;
+        let members: Vec<String> = data["TestWidgetSet"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|edge| format!("{{id: \"{}\"}}", edge["node"]["id"].as_str().expect("id")))
+            .collect();
+        graphql(
+            &repository.store,
+            "main",
+            &format!(
+                "mutation {{ CoreStandardGroupUpsert(data: {{name: {{value: \"widget-sets\"}}, members: [{}]}}) {{ ok }} }}",
+                members.join(", ")
+            ),
+        )
+        .await;
+        repository
+    }
+
+    /// Upserts the set `name` with extra attribute inputs, e.g. `size: {value: 1}`.
+    pub async fn set(&self, name: &str, attributes: &str) {
+        graphql(
+            &self.store,
+            "main",
+            &format!("mutation {{ TestWidgetSetUpsert(data: {{name: {{value: \"{name}\"}}, {attributes}}}) {{ ok }} }}"),
+        )
+        .await;
+    }
+
+    pub async fn set_id(&self, name: &str) -> String {
+        let data = graphql(
+            &self.store,
+            "main",
+            &format!(
+                "{{ TestWidgetSet(name__value: \"{name}\") {{ edges {{ node {{ id }} }} }} }}"
+            ),
+        )
+        .await;
+        data["TestWidgetSet"]["edges"][0]["node"]["id"]
+            .as_str()
+            .expect("set id")
+            .to_owned()
+    }
+
+    /// `(widget name, position, set name)` of every widget, by name.
+    pub async fn widgets(&self) -> Vec<(String, i64, String)> {
+        let data = graphql(
+            &self.store,
+            "main",
+            "{ TestWidget { edges { node { name { value } position { value } set { node { display_label } } } } } }",
+        )
+        .await;
+        let mut widgets: Vec<(String, i64, String)> = data["TestWidget"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|edge| {
+                let node = &edge["node"];
+                (
+                    node["name"]["value"].as_str().expect("name").to_owned(),
+                    node["position"]["value"].as_i64().expect("position"),
+                    node["set"]["node"]["display_label"]
+                        .as_str()
+                        .expect("set")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        widgets.sort();
+        widgets
+    }
+
+    pub async fn run(
+        &self,
+        definition: &str,
+        variables: Value,
+    ) -> infragen::runner::DefinitionReport {
+        let selection = match variables {
+            Value::Object(map) if !map.is_empty() => {
+                infragen::runner::TargetSelection::Matching(map)
+            }
+            _ => infragen::runner::TargetSelection::All,
+        };
+        self.runner
+            .run_definition(definition, "main", &selection, 2)
+            .await
+            .expect("definition runs")
+    }
+}

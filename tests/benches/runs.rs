@@ -1,0 +1,139 @@
+//! Generator-run benchmark: prints figures, asserts nothing.
+//!
+//! `cargo bench -p infragen-tests --bench runs`: one run of the widgets
+//! generator upserting 1,000 nodes
+//! - against the embedded store in-process,
+//! - against the same store served over HTTP on loopback (`infragen serve`'s
+//!   router), reported as a ratio to in-process,
+//! - against an in-memory recording double, which isolates the host's own
+//!   cost per write (runtime, sandbox checks, JSON) from the store's.
+//!
+//! Each figure is the median of 5 runs of a fresh 1,000-node design; the
+//! machine is shared, so compare figures within one run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use infragen::client::GraphqlBackend;
+use infragen::runner::{Runner, TargetSelection};
+use infragen::transport::{Http, HttpConfig};
+use infragen_tests::{RecordingBackend, WidgetRepository, guest, request, runtime};
+use serde_json::json;
+
+const WIDGETS: i64 = 1000;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+async fn fresh_design() -> WidgetRepository {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", &format!("size: {{value: {WIDGETS}}}"))
+        .await;
+    repo
+}
+
+fn alpha() -> TargetSelection {
+    TargetSelection::Matching(
+        json!({ "set": "alpha" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    // In-process: the runner the product uses by default.
+    let mut in_process = Vec::new();
+    for _ in 0..5 {
+        let repo = fresh_design().await;
+        let started = Instant::now();
+        let report = repo
+            .runner
+            .run_definition("widgets", "main", &alpha(), 1)
+            .await
+            .expect("run");
+        in_process.push(started.elapsed());
+        assert_eq!(report.failed(), 0, "{report}");
+    }
+    let in_process = median(in_process);
+
+    // HTTP: the same store behind its HTTP API on loopback.
+    let mut over_http = Vec::new();
+    for _ in 0..5 {
+        let repo = fresh_design().await;
+        let token = repo.store.create_token("bench").expect("token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        let server = tokio::spawn(infragen_store::http::serve_listener(
+            repo.store.clone(),
+            listener,
+            Vec::new(),
+        ));
+        let http = Http::new(HttpConfig::new(format!("http://{address}"), Some(token)))
+            .expect("http transport");
+        let runner = Runner::new(
+            Arc::new(infragen::repository::Repository::open(repo.dir.path()).expect("repository")),
+            runtime(None),
+            Arc::new(GraphqlBackend::new(http)),
+            infragen::policy::RuntimePolicy::default(),
+        );
+        let started = Instant::now();
+        let report = runner
+            .run_definition("widgets", "main", &alpha(), 1)
+            .await
+            .expect("run");
+        over_http.push(started.elapsed());
+        assert_eq!(report.failed(), 0, "{report}");
+        server.abort();
+    }
+    let over_http = median(over_http);
+
+    // The host alone: the plugin's 1,000 upserts against an in-memory double.
+    let plugin = runtime(None)
+        .load(&guest("widgets-generator"))
+        .await
+        .expect("plugin");
+    let mut host_only = Vec::new();
+    for _ in 0..5 {
+        let backend = Arc::new(RecordingBackend::default());
+        backend.insert(
+            "set-1",
+            "TestWidgetSet",
+            json!({ "name": { "value": "alpha" }, "size": { "value": WIDGETS } }),
+        );
+        let mut run = request(
+            "widgets",
+            ("set-1", "TestWidgetSet", "alpha"),
+            json!({ "set": "alpha" }),
+        );
+        run.limits.max_host_calls = 1_000_000;
+        let started = Instant::now();
+        plugin.run(run, backend).await.expect("run");
+        host_only.push(started.elapsed());
+    }
+    let host_only = median(host_only);
+
+    let per_write = |total: Duration| total.as_secs_f64() * 1e6 / WIDGETS as f64;
+    println!(
+        "1,000-upsert run, in-process store      {:>8.1} ms   {:>6.1} µs/write",
+        in_process.as_secs_f64() * 1e3,
+        per_write(in_process)
+    );
+    println!(
+        "1,000-upsert run, store over HTTP       {:>8.1} ms   {:>6.1} µs/write   ({:.2}x in-process)",
+        over_http.as_secs_f64() * 1e3,
+        per_write(over_http),
+        over_http.as_secs_f64() / in_process.as_secs_f64()
+    );
+    println!(
+        "1,000 upserts, host only (no store)     {:>8.1} ms   {:>6.1} µs/write   ({:.0}% of the in-process run)",
+        host_only.as_secs_f64() * 1e3,
+        per_write(host_only),
+        100.0 * host_only.as_secs_f64() / in_process.as_secs_f64()
+    );
+}

@@ -1,0 +1,401 @@
+//! Generator runs end to end on the embedded store, with the small widgets
+//! generator (tests/guests/widgets) and its fixture repository: what a run
+//! creates, that re-running changes nothing, that shrinking deletes exactly
+//! the surplus (down to zero), that targets never touch each other's output,
+//! that failures delete nothing, and that the write policy holds.
+
+use infragen::runner::TargetOutcome;
+use infragen_tests::{WidgetRepository, graphql};
+use serde_json::json;
+
+fn w(name: &str, position: i64, set: &str) -> (String, i64, String) {
+    (name.to_owned(), position, set.to_owned())
+}
+
+fn outcome(report: &infragen::runner::DefinitionReport) -> &TargetOutcome {
+    assert_eq!(report.targets.len(), 1, "{report}");
+    &report.targets[0].outcome
+}
+
+fn failure(report: &infragen::runner::DefinitionReport) -> String {
+    match outcome(report) {
+        TargetOutcome::Failed { message } => message.clone(),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+async fn group_members(repo: &WidgetRepository, kind: &str, name: &str) -> Vec<String> {
+    let data = graphql(
+        &repo.store,
+        "main",
+        &format!("{{ {kind}(name__value: \"{name}\") {{ edges {{ node {{ members {{ edges {{ node {{ display_label }} }} }} }} }} }} }}"),
+    )
+    .await;
+    let mut members: Vec<String> = data[kind]["edges"][0]["node"]["members"]["edges"]
+        .as_array()
+        .map(|edges| {
+            edges
+                .iter()
+                .filter_map(|e| e["node"]["display_label"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    members.sort();
+    members
+}
+
+/// Infrahub's tracking group name for `{"set": "alpha"}`:
+/// md5('{"set":"alpha"}').
+const ALPHA_GROUP: &str = "widgets-657fb77ffe8f5afa42f907bcdf01d863";
+
+#[tokio::test]
+async fn a_run_creates_exactly_the_expected_objects_and_records_its_group() {
+    let repo = WidgetRepository::new().await;
+
+    let report = repo.run("widgets", json!({ "set": "alpha" })).await;
+
+    let TargetOutcome::Succeeded {
+        written,
+        new,
+        kept,
+        deleted,
+        stamps_changed,
+        ..
+    } = outcome(&report)
+    else {
+        panic!("run failed: {report}");
+    };
+    assert_eq!(
+        (*written, *new, *kept, *deleted, *stamps_changed),
+        (3, 3, 0, 0, 1)
+    );
+    assert_eq!(
+        repo.widgets().await,
+        vec![
+            w("alpha-1", 1, "alpha"),
+            w("alpha-2", 2, "alpha"),
+            w("alpha-3", 3, "alpha")
+        ]
+    );
+    assert_eq!(
+        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
+        ["alpha-1", "alpha-2", "alpha-3"]
+    );
+    let data = graphql(
+        &repo.store,
+        "main",
+        "{ CoreGeneratorInstance { edges { node { name { value } status { value } } } } \
+           CoreGeneratorDefinition { edges { node { name { value } targets { node { display_label } } } } } }",
+    )
+    .await;
+    assert_eq!(
+        data["CoreGeneratorInstance"]["edges"][0]["node"]["name"]["value"],
+        "widgets: alpha"
+    );
+    assert_eq!(
+        data["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"],
+        "Ready"
+    );
+    assert_eq!(
+        data["CoreGeneratorDefinition"]["edges"][0]["node"]["targets"]["node"]["display_label"],
+        "widget-sets"
+    );
+}
+
+#[tokio::test]
+async fn rerunning_changes_nothing_and_only_the_instance_status_emits_events() {
+    let repo = WidgetRepository::new().await;
+    repo.run("widgets", json!({ "set": "alpha" })).await;
+    let before = repo.store.last_event_seq().expect("seq");
+
+    let report = repo.run("widgets", json!({ "set": "alpha" })).await;
+
+    let TargetOutcome::Succeeded {
+        written,
+        new,
+        kept,
+        deleted,
+        stamps_changed,
+        ..
+    } = outcome(&report)
+    else {
+        panic!("rerun failed: {report}");
+    };
+    assert_eq!(
+        (*written, *new, *kept, *deleted, *stamps_changed),
+        (3, 0, 3, 0, 0)
+    );
+    let kinds: Vec<String> = repo
+        .store
+        .events_since(before)
+        .expect("events")
+        .into_iter()
+        .map(|event| event.kind)
+        .collect();
+    assert!(
+        kinds.iter().all(|kind| kind == "CoreGeneratorInstance"),
+        "only the instance's Processing/Ready status may change, got events for {kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn shrinking_the_design_deletes_exactly_the_surplus_down_to_zero() {
+    let repo = WidgetRepository::new().await;
+    repo.run("widgets", json!({})).await;
+    assert_eq!(repo.widgets().await.len(), 5);
+
+    repo.set("alpha", "size: {value: 1}").await;
+    let report = repo.run("widgets", json!({ "set": "alpha" })).await;
+    let TargetOutcome::Succeeded { deleted, .. } = outcome(&report) else {
+        panic!("{report}")
+    };
+    assert_eq!(*deleted, 2);
+    assert_eq!(
+        repo.widgets().await,
+        vec![
+            w("alpha-1", 1, "alpha"),
+            w("beta-1", 1, "beta"),
+            w("beta-2", 2, "beta")
+        ]
+    );
+
+    repo.set("alpha", "size: {value: 0}").await;
+    let report = repo.run("widgets", json!({ "set": "alpha" })).await;
+    let TargetOutcome::Succeeded {
+        written, deleted, ..
+    } = outcome(&report)
+    else {
+        panic!("{report}")
+    };
+    assert_eq!(
+        (*written, *deleted),
+        (0, 1),
+        "a run that writes nothing still deletes its previous output"
+    );
+    assert_eq!(
+        repo.widgets().await,
+        vec![w("beta-1", 1, "beta"), w("beta-2", 2, "beta")]
+    );
+    assert!(
+        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP)
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn two_targets_with_equal_parameters_get_separate_groups_and_never_touch_each_other() {
+    let repo = WidgetRepository::new().await;
+    // No parameters: Infrahub would give both targets the group
+    // `widgets-unparameterized` and each run would delete the other's output.
+    let report = repo.run("widgets-unparameterized", json!({})).await;
+    assert_eq!(report.failed(), 0, "{report}");
+    let beta_id = repo.set_id("beta").await;
+    assert_eq!(
+        group_members(&repo, "CoreGeneratorAwareGroup", "widgets-unparameterized").await,
+        ["alpha-1", "alpha-2", "alpha-3"]
+    );
+    assert_eq!(
+        group_members(
+            &repo,
+            "CoreGeneratorAwareGroup",
+            &format!("widgets-unparameterized-{beta_id}")
+        )
+        .await,
+        ["beta-1", "beta-2"]
+    );
+
+    repo.set("alpha", "size: {value: 0}").await;
+    let report = repo.run("widgets-unparameterized", json!({})).await;
+    assert_eq!(report.failed(), 0, "{report}");
+    assert_eq!(
+        repo.widgets().await,
+        vec![w("beta-1", 1, "beta"), w("beta-2", 2, "beta")]
+    );
+}
+
+#[tokio::test]
+async fn a_run_failing_halfway_deletes_nothing_and_a_rerun_completes_it_without_duplicates() {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", "size: {value: 2}").await;
+    repo.run("widgets", json!({ "set": "alpha" })).await;
+
+    repo.set("alpha", "size: {value: 6}, mode: {value: \"fail-halfway\"}")
+        .await;
+    let report = repo.run("widgets", json!({ "set": "alpha" })).await;
+    let message = failure(&report);
+    assert!(
+        message.starts_with("generator `widgets` failed on target `alpha` (")
+            && message.ends_with("): generator: failing halfway on purpose after 3 of 6 widgets"),
+        "{message}"
+    );
+    assert_eq!(
+        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
+        ["alpha-1", "alpha-2"],
+        "a failed run leaves the group as it was"
+    );
+    let names: Vec<String> = repo
+        .widgets()
+        .await
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(
+        names,
+        ["alpha-1", "alpha-2", "alpha-3"],
+        "what the failed run wrote stays, untracked"
+    );
+    let data = graphql(&repo.store, "main", "{ CoreGeneratorInstance(name__value: \"widgets: alpha\") { edges { node { status { value } } } } }").await;
+    assert_eq!(
+        data["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"],
+        "Error"
+    );
+
+    repo.set("alpha", "mode: {value: \"normal\"}").await;
+    let report = repo.run("widgets", json!({ "set": "alpha" })).await;
+    assert_eq!(report.failed(), 0, "{report}");
+    let names: Vec<String> = repo
+        .widgets()
+        .await
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "alpha-1", "alpha-2", "alpha-3", "alpha-4", "alpha-5", "alpha-6"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn writing_a_core_kind_is_refused_with_a_permission_error() {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", "mode: {value: \"write-core\"}").await;
+    let message = failure(&repo.run("widgets", json!({ "set": "alpha" })).await);
+    assert!(
+        message.ends_with(
+            "permission-denied: generator `widgets` may not write CoreStandardGroup: kind CoreStandardGroup \
+             is in Infrahub's Core namespace, which generators may not write"
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_node_the_generator_does_not_own_is_refused() {
+    let repo = WidgetRepository::new().await;
+    repo.run("widgets", json!({ "set": "beta" })).await;
+    let data = graphql(
+        &repo.store,
+        "main",
+        "{ TestWidget(name__value: \"beta-1\") { edges { node { id } } } }",
+    )
+    .await;
+    let victim = data["TestWidget"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    repo.set(
+        "alpha",
+        &format!("mode: {{value: \"delete-foreign\"}}, victim: {{value: \"{victim}\"}}"),
+    )
+    .await;
+
+    let message = failure(&repo.run("widgets", json!({ "set": "alpha" })).await);
+
+    assert!(
+        message.ends_with(&format!(
+            "permission-denied: generator `widgets` may not delete TestWidget {victim}: it is not in the \
+             tracking group of this generator for target `alpha`, and this run did not write it"
+        )),
+        "{message}"
+    );
+    assert_eq!(repo.widgets().await.len(), 2, "beta's widgets are intact");
+}
+
+#[tokio::test]
+async fn a_mutation_sent_through_query_is_refused() {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", "mode: {value: \"query-mutation\"}").await;
+    let message = failure(&repo.run("widgets", json!({ "set": "alpha" })).await);
+    assert!(
+        message.ends_with(
+            "permission-denied: graphql.query is read-only but the document contains the mutation; \
+             write through nodes.upsert, nodes.update or nodes.delete so the write is tracked"
+        ),
+        "{message}"
+    );
+    assert!(repo.widgets().await.is_empty());
+}
+
+#[tokio::test]
+async fn selecting_a_target_nobody_has_is_an_error_naming_the_group() {
+    let repo = WidgetRepository::new().await;
+    let selection = infragen::runner::TargetSelection::Matching(
+        json!({ "set": "gamma" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    let error = repo
+        .runner
+        .run_definition("widgets", "main", &selection, 1)
+        .await
+        .err()
+        .map(|error| error.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some("no member of group `widget-sets` has set=gamma")
+    );
+}
+
+/// The same design generated through `infragen serve`'s HTTP API and
+/// in-process ends up with the same store contents.
+#[tokio::test]
+async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
+    let in_process = WidgetRepository::new().await;
+    in_process.run("widgets", json!({})).await;
+
+    let served = WidgetRepository::new().await;
+    let token = served.store.create_token("test").expect("token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(infragen_store::http::serve_listener(
+        served.store.clone(),
+        listener,
+        Vec::new(),
+    ));
+    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
+        format!("http://{address}"),
+        Some(token),
+    ))
+    .expect("http transport");
+    let runner = infragen::runner::Runner::new(
+        std::sync::Arc::new(
+            infragen::repository::Repository::open(served.dir.path()).expect("repository"),
+        ),
+        infragen_tests::runtime(None),
+        std::sync::Arc::new(infragen::client::GraphqlBackend::new(http)),
+        infragen::policy::RuntimePolicy::default(),
+    );
+    let report = runner
+        .run_definition(
+            "widgets",
+            "main",
+            &infragen::runner::TargetSelection::All,
+            2,
+        )
+        .await
+        .expect("runs over HTTP");
+    server.abort();
+
+    assert_eq!(report.failed(), 0, "{report}");
+    assert_eq!(served.widgets().await, in_process.widgets().await);
+    assert_eq!(
+        group_members(&served, "CoreGeneratorGroup", ALPHA_GROUP).await,
+        group_members(&in_process, "CoreGeneratorGroup", ALPHA_GROUP).await
+    );
+}

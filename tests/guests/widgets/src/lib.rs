@@ -1,0 +1,76 @@
+//! The test generator of the generator-run tests (not the AI/DC design).
+//!
+//! Its target is a `TestWidgetSet`; it writes one `TestWidget` named
+//! `<set>-<i>` per unit of the set's `size`, then stamps its checksum on the
+//! set. The set's `mode` makes it misbehave on purpose:
+//! - `normal`: as above;
+//! - `fail-halfway`: writes the first half, then fails;
+//! - `write-core`: tries to write a `CoreStandardGroup`;
+//! - `delete-foreign`: tries to delete the node whose id is in `victim`;
+//! - `query-mutation`: sends a mutation through the read-only `graphql.query`.
+
+use infragen_sdk::{Context, Error, Filter, Generator, Result, graphql, info, nodes, tracking};
+use serde_json::{Value, json};
+
+struct Widgets;
+
+impl Generator for Widgets {
+    fn generate(ctx: &Context, _data: Value) -> Result<()> {
+        let set = nodes::get(
+            "TestWidgetSet",
+            Filter::new().ids([ctx.target.id.as_str()]),
+            &[],
+        )?
+        .ok_or_else(|| Error::not_found(format!("widget set {} is gone", ctx.target.id)))?;
+        let name = set.attr_str("name").unwrap_or_default().to_owned();
+        let size = set.attr_i64("size").unwrap_or(0).max(0);
+        let mode = set.attr_str("mode").unwrap_or("normal").to_owned();
+        info!("set {name}: size {size}, mode {mode}");
+
+        match mode.as_str() {
+            "write-core" => {
+                nodes::upsert(
+                    "CoreStandardGroup",
+                    json!({"name": {"value": format!("{name}-sneaky")}}),
+                )?;
+            }
+            "delete-foreign" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                nodes::delete("TestWidget", victim)?;
+            }
+            "query-mutation" => {
+                graphql::query(
+                    "mutation { TestWidgetDelete(data: {id: \"x\"}) { ok } }",
+                    json!({}),
+                )?;
+            }
+            _ => {}
+        }
+
+        let stop_after = if mode == "fail-halfway" {
+            (size + 1) / 2
+        } else {
+            size
+        };
+        for position in 1..=stop_after {
+            nodes::upsert(
+                "TestWidget",
+                json!({
+                    "name": {"value": format!("{name}-{position}")},
+                    "position": {"value": position},
+                    "set": {"id": ctx.target.id},
+                }),
+            )?;
+        }
+        if stop_after < size {
+            return Err(Error::generator(format!(
+                "failing halfway on purpose after {stop_after} of {size} widgets"
+            )));
+        }
+        let checksum = tracking::checksum();
+        nodes::stamp_checksum("TestWidgetSet", &ctx.target.id, &checksum)?;
+        Ok(())
+    }
+}
+
+infragen_sdk::export_generator!(Widgets);
