@@ -356,22 +356,15 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         branch: &str,
         request: &PrefixAllocation,
     ) -> Result<Allocated, BackendError> {
-        let mut input = Map::new();
-        let (key, pool) = pool_reference(&request.pool);
-        input.insert(key.to_owned(), pool);
-        insert_some(&mut input, "identifier", &request.identifier);
-        insert_some(&mut input, "prefix_length", &request.prefix_length);
+        let mut input = pool_input(
+            &request.pool,
+            &request.identifier,
+            &request.prefix_length,
+            &request.data,
+        );
         insert_some(&mut input, "member_type", &request.member_type);
         insert_some(&mut input, "prefix_type", &request.prefix_type);
-        insert_some(&mut input, "data", &request.data);
-        let document = "mutation AllocateIPPrefix($data: IPPrefixPoolGetResourceInput!) { \
-                        InfrahubIPPrefixPoolGetResource(data: $data) { ok node { id kind identifier display_label } } }";
-        let data = self
-            .data(branch, document, json!({ "data": input }))
-            .await?;
-        let node = allocated_node(&data, "InfrahubIPPrefixPoolGetResource")?;
-        let value = self.allocated_value(branch, &node, "prefix").await?;
-        Ok(Allocated { node, value })
+        self.allocate(branch, PoolMutation::PREFIX, input).await
     }
 
     async fn allocate_address(
@@ -379,20 +372,75 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         branch: &str,
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError> {
-        let mut input = Map::new();
-        let (key, pool) = pool_reference(&request.pool);
-        input.insert(key.to_owned(), pool);
-        insert_some(&mut input, "identifier", &request.identifier);
-        insert_some(&mut input, "prefix_length", &request.prefix_length);
+        let mut input = pool_input(
+            &request.pool,
+            &request.identifier,
+            &request.prefix_length,
+            &request.data,
+        );
         insert_some(&mut input, "address_type", &request.address_type);
-        insert_some(&mut input, "data", &request.data);
-        let document = "mutation AllocateIPAddress($data: IPAddressPoolGetResourceInput!) { \
-                        InfrahubIPAddressPoolGetResource(data: $data) { ok node { id kind identifier display_label } } }";
+        self.allocate(branch, PoolMutation::ADDRESS, input).await
+    }
+}
+
+/// The resource-manager mutation of one kind of pool.
+struct PoolMutation {
+    /// Root field, e.g. `InfrahubIPPrefixPoolGetResource`.
+    field: &'static str,
+    /// Its input type.
+    input: &'static str,
+    /// The attribute of the created node holding the value.
+    attribute: &'static str,
+}
+
+impl PoolMutation {
+    const PREFIX: PoolMutation = PoolMutation {
+        field: "InfrahubIPPrefixPoolGetResource",
+        input: "IPPrefixPoolGetResourceInput",
+        attribute: "prefix",
+    };
+    const ADDRESS: PoolMutation = PoolMutation {
+        field: "InfrahubIPAddressPoolGetResource",
+        input: "IPAddressPoolGetResourceInput",
+        attribute: "address",
+    };
+}
+
+/// The input fields both pool mutations share.
+fn pool_input(
+    pool: &PoolSelector,
+    identifier: &Option<String>,
+    prefix_length: &Option<u8>,
+    data: &Option<Value>,
+) -> Map<String, Value> {
+    let mut input = Map::new();
+    let (key, pool) = pool_reference(pool);
+    input.insert(key.to_owned(), pool);
+    insert_some(&mut input, "identifier", identifier);
+    insert_some(&mut input, "prefix_length", prefix_length);
+    insert_some(&mut input, "data", data);
+    input
+}
+
+impl<T: Transport> GraphqlBackend<T> {
+    /// Runs a pool mutation and reads the allocated value off the created node.
+    async fn allocate(
+        &self,
+        branch: &str,
+        mutation: PoolMutation,
+        input: Map<String, Value>,
+    ) -> Result<Allocated, BackendError> {
+        let document = format!(
+            "mutation Allocate($data: {}!) {{ {}(data: $data) {{ ok node {{ id kind identifier display_label }} }} }}",
+            mutation.input, mutation.field
+        );
         let data = self
-            .data(branch, document, json!({ "data": input }))
+            .data(branch, &document, json!({ "data": input }))
             .await?;
-        let node = allocated_node(&data, "InfrahubIPAddressPoolGetResource")?;
-        let value = self.allocated_value(branch, &node, "address").await?;
+        let node = allocated_node(&data, mutation.field)?;
+        let value = self
+            .allocated_value(branch, &node, mutation.attribute)
+            .await?;
         Ok(Allocated { node, value })
     }
 }

@@ -45,6 +45,48 @@ impl HostState {
     }
 }
 
+#[derive(Clone, Copy)]
+enum RelationshipChange {
+    Add,
+    Remove,
+}
+
+impl HostState {
+    /// `RelationshipAdd`/`RelationshipRemove`: an edge change on an existing
+    /// node, which creates no node and so tracks nothing.
+    async fn change_relationship(
+        &mut self,
+        change: RelationshipChange,
+        id: String,
+        name: String,
+        peers: Vec<String>,
+    ) -> Result<(), HostError> {
+        let function = match change {
+            RelationshipChange::Add => "nodes.relationship-add",
+            RelationshipChange::Remove => "nodes.relationship-remove",
+        };
+        self.run
+            .begin_call(function, id.len() + name.len() + include_bytes_len(&peers))?;
+        self.run
+            .on_backend(move |backend, branch| async move {
+                match change {
+                    RelationshipChange::Add => {
+                        backend
+                            .relationship_add(&branch, &id, &name, &peers)
+                            .await?
+                    }
+                    RelationshipChange::Remove => {
+                        backend
+                            .relationship_remove(&branch, &id, &name, &peers)
+                            .await?
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
 fn include_bytes_len(include: &[String]) -> usize {
     include.iter().map(String::len).sum()
 }
@@ -153,16 +195,7 @@ impl infragen::generator::nodes::Host for HostState {
         name: String,
         peers: Vec<String>,
     ) -> Result<(), HostError> {
-        self.run.begin_call(
-            "nodes.relationship-add",
-            id.len() + name.len() + include_bytes_len(&peers),
-        )?;
-        self.run
-            .on_backend(move |backend, branch| async move {
-                Ok(backend
-                    .relationship_add(&branch, &id, &name, &peers)
-                    .await?)
-            })
+        self.change_relationship(RelationshipChange::Add, id, name, peers)
             .await
     }
 
@@ -172,16 +205,7 @@ impl infragen::generator::nodes::Host for HostState {
         name: String,
         peers: Vec<String>,
     ) -> Result<(), HostError> {
-        self.run.begin_call(
-            "nodes.relationship-remove",
-            id.len() + name.len() + include_bytes_len(&peers),
-        )?;
-        self.run
-            .on_backend(move |backend, branch| async move {
-                Ok(backend
-                    .relationship_remove(&branch, &id, &name, &peers)
-                    .await?)
-            })
+        self.change_relationship(RelationshipChange::Remove, id, name, peers)
             .await
     }
 

@@ -340,6 +340,15 @@ struct TrackingGroup {
 }
 
 impl TargetJob {
+    /// A failure message naming the generator, the target and the cause.
+    fn failure(&self, what: &str, error: &dyn std::fmt::Display) -> String {
+        let target = &self.member.target;
+        format!(
+            "generator `{}` failed on target `{}` ({}): {what}: {error}",
+            self.definition.name, target.display_label, target.id
+        )
+    }
+
     async fn run(self) -> TargetReport {
         let started = Instant::now();
         let target = self.member.target.clone();
@@ -360,12 +369,7 @@ impl TargetJob {
         let backend = self.runner.backend.as_ref();
         let branch = self.branch.as_str();
         let target = &self.member.target;
-        let fail = |what: &str, error: &dyn std::fmt::Display| {
-            format!(
-                "generator `{}` failed on target `{}` ({}): {what}: {error}",
-                self.definition.name, target.display_label, target.id
-            )
-        };
+        let fail = |what: &str, error: &dyn std::fmt::Display| self.failure(what, error);
 
         let instance_name = records::instance_name(&self.definition.name, &target.display_label);
         if !records::instance_exists(backend, branch, &instance_name)
@@ -417,12 +421,7 @@ impl TargetJob {
         let backend = self.runner.backend.as_ref();
         let branch = self.branch.as_str();
         let target = &self.member.target;
-        let fail = |what: &str, error: &dyn std::fmt::Display| {
-            format!(
-                "generator `{}` failed on target `{}` ({}): {what}: {error}",
-                self.definition.name, target.display_label, target.id
-            )
-        };
+        let fail = |what: &str, error: &dyn std::fmt::Display| self.failure(what, error);
         let group_kind = group::group_kind(self.definition.execute_after_merge);
         let group = self
             .tracking_group(group_kind, instance_id)
