@@ -181,10 +181,13 @@ impl Runner {
                 branch: branch.to_owned(),
                 member,
             };
-            let permits = Arc::clone(&permits);
+            // Take the permit before spawning, so targets start in group
+            // order (with --concurrency 1, strictly one after the other).
+            let permit = Arc::clone(&permits).acquire_owned().await.ok();
             tasks.spawn(async move {
-                let _permit = permits.acquire().await.ok();
-                (position, job.run().await)
+                let report = job.run().await;
+                drop(permit);
+                (position, report)
             });
         }
         let mut reports = Vec::new();
