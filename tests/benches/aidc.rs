@@ -1,0 +1,238 @@
+//! The AI/DC seed design end to end, in-process: prints figures, asserts
+//! nothing (beyond every run succeeding).
+//!
+//! `cargo bench -p infragen-tests --bench aidc`: for each pass, a fresh
+//! embedded store in a temp dir, the schema and the seed objects loaded, branch
+//! `b1`, then generate-fabric, generate-pod and generate-rack over their whole
+//! target groups at the CLI's default concurrency (4), through
+//! `infragen::runner::Runner` (what `infragen generator` runs) and the
+//! in-process GraphQL transport.
+//!
+//! Pass 1 starts with an empty artifact cache (the three components are
+//! compiled); passes 2–4 reuse it, and their median is reported. A re-run of
+//! the three tiers on the last pass's store (which changes nothing) is timed
+//! too. Writes are the `written` figures of the runner's reports (nodes the
+//! runs upserted or allocated as their output); changed stamps (interface
+//! status, downstream checksums) are shown next to them, not counted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use infragen::client::GraphqlBackend;
+use infragen::runner::{Runner, TargetOutcome, TargetSelection};
+use infragen::transport::InProcess;
+use infragen_tests::{guest, workspace_root};
+
+const TIERS: [&str; 3] = ["generate-fabric", "generate-pod", "generate-rack"];
+const CONCURRENCY: usize = 4;
+const PASSES: usize = 4;
+
+struct Pass {
+    load: Duration,
+    tiers: [Duration; 3],
+    written: [usize; 3],
+    stamps: [usize; 3],
+    targets: [usize; 3],
+}
+
+fn files(dir: &str) -> Vec<(String, String)> {
+    let mut paths: Vec<_> = std::fs::read_dir(workspace_root().join(dir))
+        .expect("design dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().expect("name").to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).expect("read design file"),
+            )
+        })
+        .collect()
+}
+
+fn runner(store: &infragen_store::Store, cache: &std::path::Path) -> Runner {
+    let runtime = infragen::runtime::Runtime::builder()
+        .max_concurrent_runs(CONCURRENCY as u32)
+        .cache_dir(Some(cache.to_owned()))
+        .build()
+        .expect("runtime starts");
+    let repository =
+        infragen::repository::Repository::open(&workspace_root()).expect("repository opens");
+    let policy = infragen::policy::RuntimePolicy::load(repository.root()).expect("policy");
+    Runner::new(
+        Arc::new(repository),
+        runtime,
+        Arc::new(GraphqlBackend::new(InProcess::new(store.clone()))),
+        policy,
+    )
+}
+
+async fn tiers(runner: &Runner) -> ([Duration; 3], [usize; 3], [usize; 3], [usize; 3]) {
+    let mut times = [Duration::ZERO; 3];
+    let mut written = [0; 3];
+    let mut stamps = [0; 3];
+    let mut targets = [0; 3];
+    for (i, definition) in TIERS.iter().enumerate() {
+        let started = Instant::now();
+        let report = runner
+            .run_definition(definition, "b1", &TargetSelection::All, CONCURRENCY)
+            .await
+            .expect("definition runs");
+        times[i] = started.elapsed();
+        assert_eq!(report.failed(), 0, "{report}");
+        targets[i] = report.targets.len();
+        written[i] = report
+            .targets
+            .iter()
+            .map(|t| match &t.outcome {
+                TargetOutcome::Succeeded { written, .. } => *written,
+                TargetOutcome::Failed { .. } => 0,
+            })
+            .sum();
+        stamps[i] = report
+            .targets
+            .iter()
+            .map(|t| match &t.outcome {
+                TargetOutcome::Succeeded { stamps_changed, .. } => *stamps_changed,
+                TargetOutcome::Failed { .. } => 0,
+            })
+            .sum();
+    }
+    (times, written, stamps, targets)
+}
+
+async fn pass(cache: &std::path::Path) -> (Pass, tempfile::TempDir, infragen_store::Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store opens");
+    store.load_schema(&files("schemas")).expect("schema loads");
+    store
+        .load_objects("main", &files("objects"))
+        .expect("objects load");
+    store.create_branch("b1").expect("branch");
+    let load = started.elapsed();
+    let runner = runner(&store, cache);
+    let (tiers, written, stamps, targets) = tiers(&runner).await;
+    (
+        Pass {
+            load,
+            tiers,
+            written,
+            stamps,
+            targets,
+        },
+        dir,
+        store,
+    )
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:8.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rate(writes: usize, d: Duration) -> String {
+    format!("{:8.0} writes/s", writes as f64 / d.as_secs_f64())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    println!("AI/DC seed design end to end, in-process, concurrency {CONCURRENCY}");
+    println!("plugin sizes:");
+    for plugin in TIERS {
+        let bytes = std::fs::metadata(guest(plugin))
+            .expect("plugin built")
+            .len();
+        println!(
+            "  {plugin:<16} {:7.1} KB ({bytes} bytes)",
+            bytes as f64 / 1000.0
+        );
+    }
+
+    let cache = tempfile::tempdir().expect("cache dir");
+    let mut passes = Vec::new();
+    let mut last = None;
+    for _ in 0..PASSES {
+        let (p, dir, store) = pass(cache.path()).await;
+        passes.push(p);
+        last = Some((dir, store));
+    }
+
+    let show = |label: &str, p: &Pass| {
+        println!("{label}");
+        println!("  load (schema, objects, branch) {}", ms(p.load));
+        for (i, definition) in TIERS.iter().enumerate() {
+            println!(
+                "  {definition:<16} {:2} targets {} {:5} written {} (+{} changed stamps)",
+                p.targets[i],
+                ms(p.tiers[i]),
+                p.written[i],
+                rate(p.written[i], p.tiers[i]),
+                p.stamps[i]
+            );
+        }
+        let total: Duration = p.tiers.iter().sum();
+        let written: usize = p.written.iter().sum();
+        println!(
+            "  three tiers      {:2} targets {} {written:5} written {}",
+            p.targets.iter().sum::<usize>(),
+            ms(total),
+            rate(written, total)
+        );
+        println!("  total with load             {}", ms(total + p.load));
+    };
+    show(
+        "pass 1 (cold: components compiled into an empty cache)",
+        &passes[0],
+    );
+
+    let warm = &passes[1..];
+    let med = |f: &dyn Fn(&Pass) -> Duration| median(warm.iter().map(f).collect());
+    let median_pass = Pass {
+        load: med(&|p| p.load),
+        tiers: [
+            med(&|p| p.tiers[0]),
+            med(&|p| p.tiers[1]),
+            med(&|p| p.tiers[2]),
+        ],
+        written: warm[0].written,
+        stamps: warm[0].stamps,
+        targets: warm[0].targets,
+    };
+    show(
+        &format!("median of passes 2–{PASSES} (warm cache)"),
+        &median_pass,
+    );
+    let totals: Vec<String> = warm
+        .iter()
+        .map(|p| {
+            ms(p.tiers.iter().sum::<Duration>() + p.load)
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    println!("  (warm totals with load: {})", totals.join(", "));
+
+    // Re-running everything on a generated store: every write is kept.
+    let (_dir, store) = last.expect("a pass ran");
+    let runner = runner(&store, cache.path());
+    let (times, written, stamps, _) = tiers(&runner).await;
+    let total: Duration = times.iter().sum();
+    println!("re-run of the three tiers on a generated store (changes nothing)");
+    for (i, definition) in TIERS.iter().enumerate() {
+        println!(
+            "  {definition:<16} {} {:5} kept, {} changed stamps",
+            ms(times[i]),
+            written[i],
+            stamps[i]
+        );
+    }
+    println!("  three tiers      {}", ms(total));
+}
