@@ -473,14 +473,23 @@ pub fn runtime(cache: Option<&Path>) -> infragen::runtime::Runtime {
         .expect("runtime starts")
 }
 
-/// The `infragen` binary built alongside the tests.
+/// The `infragen` binary. `scripts/test` builds it before the tests (test
+/// runners build test harnesses, not the binaries of other packages); when a
+/// test runs on its own and the binary is missing, it is built here.
 pub fn infragen_bin() -> PathBuf {
+    static BUILD: OnceLock<()> = OnceLock::new();
     let path = target_dir().join("debug").join("infragen");
-    assert!(
-        path.is_file(),
-        "{} is missing: run the tests through `cargo test` or `cargo nextest run` in the workspace",
-        path.display()
-    );
+    if !path.is_file() {
+        BUILD.get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .current_dir(workspace_root())
+                .args(["build", "--quiet", "-p", "infragen", "--bin", "infragen"])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the infragen binary failed");
+        });
+    }
+    assert!(path.is_file(), "{} was not produced", path.display());
     path
 }
 
