@@ -1860,11 +1860,7 @@ fn removing_a_rack_and_rerunning_its_pod_keeps_every_other_rack_on_its_ports() {
 }
 
 #[test]
-#[ignore = "product defect: deleting a rack leaves its leaf and links behind (leaf-pod-a2-2-1 keeps \
-            its 4 links on spine ports Ethernet3): no generator run owns the deleted target's output any \
-            more, so the rack's window never becomes a gap (README: 'removing a rack leaves its two \
-            ports idle (marked inactive)')"]
-fn removing_a_rack_frees_its_window_on_the_spines() {
+fn removing_a_rack_removes_its_leafs_and_links_on_the_next_full_rack_run() {
     let env = Env::generated();
     let id = env.id_of("LocationRack", "name__value: \"Rack-A2-2\"");
     env.query(&format!(
@@ -1884,6 +1880,20 @@ fn removing_a_rack_frees_its_window_on_the_spines() {
         0
     );
     assert_eq!(links.len(), 156);
+}
+
+#[test]
+#[ignore = "known limitation: after a rack is deleted its downlink ports on the spines stay \
+            `active`: the rack generator stamped them and can no longer run, and the pod generator \
+            manages only its own uplink window; marking them belongs in the pod generator"]
+fn a_removed_racks_spine_ports_are_marked_inactive() {
+    let env = Env::generated();
+    let id = env.id_of("LocationRack", "name__value: \"Rack-A2-2\"");
+    env.query(&format!(
+        "mutation {{ LocationRackDelete(data: {{id: \"{id}\"}}) {{ ok }} }}"
+    ));
+    env.generate_ok("generate-pod", &["pod_name=Pod-A2"]);
+    env.generate_ok("generate-rack", &[]);
     let statuses = env.statuses();
     for j in 1..=4 {
         for port in ["Ethernet3", "Ethernet4"] {

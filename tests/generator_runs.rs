@@ -399,3 +399,45 @@ async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
         group_members(&in_process, "CoreGeneratorGroup", ALPHA_GROUP).await
     );
 }
+
+/// A deleted target's generator can never run again; a full run of the
+/// definition removes what it made (Infrahub leaves it forever, #3289).
+#[tokio::test]
+async fn a_full_run_removes_the_output_of_a_deleted_target() {
+    let repo = WidgetRepository::new().await;
+    repo.run("widgets", json!({})).await;
+    let beta = repo.set_id("beta").await;
+    graphql(
+        &repo.store,
+        "main",
+        &format!("mutation {{ TestWidgetSetDelete(data: {{id: \"{beta}\"}}) {{ ok }} }}"),
+    )
+    .await;
+
+    let report = repo.run("widgets", json!({})).await;
+
+    assert_eq!(report.failed(), 0, "{report}");
+    assert_eq!(report.targets.len(), 1, "only alpha is left to run");
+    assert_eq!(report.reaped.len(), 1, "{report}");
+    assert_eq!(report.reaped[0].instance, "widgets: beta");
+    assert_eq!(report.reaped[0].deleted, 2);
+    let names: Vec<String> = repo
+        .widgets()
+        .await
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(names, ["alpha-1", "alpha-2", "alpha-3"]);
+    let data = graphql(
+        &repo.store,
+        "main",
+        "{ CoreGeneratorInstance { edges { node { name { value } } } } }",
+    )
+    .await;
+    assert_eq!(
+        data["CoreGeneratorInstance"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}

@@ -169,6 +169,10 @@ impl Runner {
             }
         };
 
+        let reaped = match selection {
+            TargetSelection::All => self.reap_deleted_targets(&definition, branch).await?,
+            TargetSelection::Matching(_) => Vec::new(),
+        };
         let permits = Arc::new(Semaphore::new(concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (position, member) in selected.into_iter().enumerate() {
@@ -204,8 +208,115 @@ impl Runner {
             definition: definition.name,
             branch: branch.to_owned(),
             targets: reports.into_iter().map(|(_, report)| report).collect(),
+            reaped,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Deletes the output of targets that no longer exist.
+    ///
+    /// A deleted target's generator can never run again, so nothing would
+    /// ever delete what it made (Infrahub's long-standing limitation #3289).
+    /// On a full run over the target group, every tracking group of this
+    /// definition whose subscribing `CoreGeneratorInstance` points at a
+    /// target that is gone has its members deleted, then the group and the
+    /// instance. Groups without a subscriber (made by another tool) and
+    /// targets that still exist but left the group are not touched.
+    async fn reap_deleted_targets(
+        &self,
+        definition: &GeneratorDefinition,
+        branch: &str,
+    ) -> Result<Vec<report::ReapReport>, RunnerError> {
+        let backend = self.backend.as_ref();
+        let kind = group::group_kind(definition.execute_after_merge);
+        let error = |what: &str, error: crate::backend::BackendError| {
+            RunnerError::Backend(format!(
+                "cleaning up after deleted targets of `{}`: {what}: {error}",
+                definition.name
+            ))
+        };
+        let groups = backend
+            .filters(
+                branch,
+                kind,
+                &json!({}),
+                &["members".to_owned(), "subscribers".to_owned()],
+            )
+            .await
+            .map_err(|e| error("reading tracking groups", e))?;
+        let prefix = format!("{}-", definition.name);
+        let mut reaped = Vec::new();
+        for group in groups {
+            let Some(name) = group.pointer("/name/value").and_then(Value::as_str) else {
+                continue;
+            };
+            if name != definition.name && !name.starts_with(&prefix) {
+                continue;
+            }
+            let Some(group_id) = group.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            for (instance_id, _) in edge_ids(&group, "subscribers") {
+                let instances = backend
+                    .filters(
+                        branch,
+                        "CoreGeneratorInstance",
+                        &json!({ "ids": [instance_id] }),
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| error("reading a generator instance", e))?;
+                let Some(instance) = instances.first() else {
+                    continue;
+                };
+                let instance_name = instance
+                    .pointer("/name/value")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if !instance_name.starts_with(&format!("{}: ", definition.name)) {
+                    continue;
+                }
+                let target = instance.pointer("/object/node/id").and_then(Value::as_str);
+                let target_exists = match target {
+                    Some(id) => !backend
+                        .filters(branch, "CoreNode", &json!({ "ids": [id] }), &[])
+                        .await
+                        .map_err(|e| error("reading a target", e))?
+                        .is_empty(),
+                    None => false,
+                };
+                if target_exists {
+                    continue;
+                }
+                let mut deleted = 0;
+                for (member, member_kind) in edge_ids(&group, "members") {
+                    match backend.delete(branch, &member_kind, &member).await {
+                        Ok(()) => deleted += 1,
+                        Err(e) if e.kind == ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(error(&format!("deleting {member_kind} {member}"), e));
+                        }
+                    }
+                }
+                for (node_kind, id) in [
+                    (kind, group_id),
+                    ("CoreGeneratorInstance", instance_id.as_str()),
+                ] {
+                    match backend.delete(branch, node_kind, id).await {
+                        Ok(()) => {}
+                        Err(e) if e.kind == ErrorKind::NotFound => {}
+                        Err(e) => return Err(error(&format!("deleting {node_kind} {id}"), e)),
+                    }
+                }
+                tracing::info!(generator = %definition.name, instance = instance_name, deleted, "removed the output of a deleted target");
+                reaped.push(report::ReapReport {
+                    instance: instance_name.to_owned(),
+                    group: name.to_owned(),
+                    deleted,
+                });
+            }
+        }
+        Ok(reaped)
     }
 
     async fn target_members(

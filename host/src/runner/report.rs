@@ -51,6 +51,17 @@ pub struct TargetReport {
     pub elapsed: Duration,
 }
 
+/// The output of a deleted target, removed during a full run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReapReport {
+    /// The `CoreGeneratorInstance` of the deleted target.
+    pub instance: String,
+    /// Its tracking group.
+    pub group: String,
+    /// Nodes of its output deleted.
+    pub deleted: usize,
+}
+
 /// A definition run over its selected targets.
 #[derive(Debug, Clone, Serialize)]
 pub struct DefinitionReport {
@@ -60,6 +71,8 @@ pub struct DefinitionReport {
     pub branch: String,
     /// One report per target, in group order.
     pub targets: Vec<TargetReport>,
+    /// Output of deleted targets removed by this run.
+    pub reaped: Vec<ReapReport>,
     /// Wall time of the whole definition run.
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -109,6 +122,13 @@ impl fmt::Display for DefinitionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for target in &self.targets {
             writeln!(f, "{target}")?;
+        }
+        for reaped in &self.reaped {
+            writeln!(
+                f,
+                "removed {:<22} target deleted; {} node(s) of its output deleted",
+                reaped.instance, reaped.deleted
+            )?;
         }
         let failed = self.failed();
         let count = self.targets.len();
