@@ -13,9 +13,7 @@ impl infragen::generator::graphql::Host for HostState {
         let data = self
             .run
             .on_backend(move |backend, branch| async move {
-                // Parsed on the worker too: the parser guards its recursion
-                // by measuring the native stack.
-                refuse_writes(&document)?;
+                super::on_native_stack(|| refuse_writes(&document))?;
                 Ok(backend.query(&branch, &document, &variables).await?)
             })
             .await?;

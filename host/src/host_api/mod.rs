@@ -290,41 +290,31 @@ impl RunState {
 }
 
 impl RunState {
-    /// Runs backend work on a tokio worker thread instead of the guest's
-    /// fiber stack.
+    /// Runs backend work for the guest.
     ///
-    /// Host functions execute on the small stack wasmtime gives the guest's
-    /// fiber; parsers that guard their recursion by measuring the native
-    /// stack (pest, under every GraphQL parser here) misjudge it there, and a
-    /// deep backend call could overflow it. Spawning also makes cancellation
-    /// explicit: when a run is stopped at its deadline, the task is aborted.
+    /// The work runs inline on the guest's fiber: a spawned task would cost a
+    /// hop between tokio workers per call (measured: most of the host's own
+    /// cost per write). Dropping the run at its deadline drops this future
+    /// too, so cancellation needs nothing more. The one thing that cannot
+    /// run on a fiber stack is pest-based parsing, which measures the native
+    /// stack; see [`on_native_stack`].
     pub(crate) async fn on_backend<T, F, Fut>(&self, call: F) -> Result<T, HostError>
     where
         F: FnOnce(Arc<dyn Backend>, String) -> Fut,
         Fut: std::future::Future<Output = Result<T, HostError>> + Send + 'static,
         T: Send + 'static,
     {
-        let mut task = AbortOnDrop(tokio::spawn(call(
-            Arc::clone(&self.backend),
-            self.branch.clone(),
-        )));
-        match (&mut task.0).await {
-            Ok(result) => result,
-            Err(error) => Err(HostError::guest(
-                WitErrorKind::Backend,
-                format!("the backend task failed: {error}"),
-            )),
-        }
+        call(Arc::clone(&self.backend), self.branch.clone()).await
     }
 }
 
-/// Aborts a spawned backend task when the run that awaits it is dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// Runs synchronous work on a freshly allocated native stack with its bounds
+/// registered. Parsers built on pest (every GraphQL parser in this
+/// workspace) guard their recursion by measuring the remaining native
+/// stack; on a wasmtime fiber that measurement is wrong and they fail with
+/// "stack limit reached".
+pub fn on_native_stack<R>(work: impl FnOnce() -> R) -> R {
+    stacker::grow(1 << 20, work)
 }
 
 impl HostState {

@@ -627,7 +627,9 @@ impl Transport for Http {
         document: &str,
         variables: Value,
     ) -> Result<Value, TransportError> {
-        let idempotency = Idempotency::of(document, &variables);
+        // Parsing may run on a guest's fiber stack (see on_native_stack).
+        let idempotency =
+            crate::host_api::on_native_stack(|| Idempotency::of(document, &variables));
         self.execute_as(branch, document, variables, idempotency)
             .await
     }
