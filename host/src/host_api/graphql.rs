@@ -10,12 +10,11 @@ impl infragen::generator::graphql::Host for HostState {
         self.run
             .begin_call("graphql.query", document.len() + variables.len())?;
         let variables = parse_json_object("the query variables", &variables)?;
+        super::on_native_stack(|| refuse_writes(&document))?;
         let data = self
             .run
-            .on_backend(move |backend, branch| async move {
-                super::on_native_stack(|| refuse_writes(&document))?;
-                Ok(backend.query(&branch, &document, &variables).await?)
-            })
+            .backend
+            .query(&self.run.branch, &document, &variables)
             .await?;
         let response = data.to_string();
         self.run.check_response("graphql.query", response.len())?;

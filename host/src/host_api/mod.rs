@@ -7,6 +7,11 @@
 //! plugin cannot catch it and carry on. Failures a generator may legitimately
 //! handle (a node not found, a validation error) come back as the contract's
 //! typed `error` instead.
+//!
+//! Backend calls are awaited right here, on the guest's fiber: dropping the
+//! run at its deadline drops them too, and no task hop between tokio workers
+//! is paid per call. The one thing that cannot run on a fiber stack is
+//! pest-based parsing; see [`on_native_stack`].
 
 mod graphql;
 mod logging;
@@ -286,25 +291,6 @@ impl RunState {
             });
         }
         Ok(())
-    }
-}
-
-impl RunState {
-    /// Runs backend work for the guest.
-    ///
-    /// The work runs inline on the guest's fiber: a spawned task would cost a
-    /// hop between tokio workers per call (measured: most of the host's own
-    /// cost per write). Dropping the run at its deadline drops this future
-    /// too, so cancellation needs nothing more. The one thing that cannot
-    /// run on a fiber stack is pest-based parsing, which measures the native
-    /// stack; see [`on_native_stack`].
-    pub(crate) async fn on_backend<T, F, Fut>(&self, call: F) -> Result<T, HostError>
-    where
-        F: FnOnce(Arc<dyn Backend>, String) -> Fut,
-        Fut: std::future::Future<Output = Result<T, HostError>> + Send + 'static,
-        T: Send + 'static,
-    {
-        call(Arc::clone(&self.backend), self.branch.clone()).await
     }
 }
 

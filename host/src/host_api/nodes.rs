@@ -28,16 +28,13 @@ impl HostState {
         &mut self,
         function: &'static str,
         kind: &str,
-        filters: &str,
+        filters: &Value,
         include: &[String],
     ) -> Result<Vec<Value>, HostError> {
-        let filters = parse_json_object("the filters", filters)?;
-        let (kind, include) = (kind.to_owned(), include.to_vec());
         let nodes = self
             .run
-            .on_backend(move |backend, branch| async move {
-                Ok(backend.filters(&branch, &kind, &filters, &include).await?)
-            })
+            .backend
+            .filters(&self.run.branch, kind, filters, include)
             .await?;
         let size = nodes.iter().map(|node| node.to_string().len()).sum();
         self.run.check_response(function, size)?;
@@ -67,23 +64,16 @@ impl HostState {
         };
         self.run
             .begin_call(function, id.len() + name.len() + include_bytes_len(&peers))?;
-        self.run
-            .on_backend(move |backend, branch| async move {
-                match change {
-                    RelationshipChange::Add => {
-                        backend
-                            .relationship_add(&branch, &id, &name, &peers)
-                            .await?
-                    }
-                    RelationshipChange::Remove => {
-                        backend
-                            .relationship_remove(&branch, &id, &name, &peers)
-                            .await?
-                    }
-                }
-                Ok(())
-            })
-            .await
+        let (backend, branch) = (&self.run.backend, &self.run.branch);
+        match change {
+            RelationshipChange::Add => backend.relationship_add(branch, &id, &name, &peers).await?,
+            RelationshipChange::Remove => {
+                backend
+                    .relationship_remove(branch, &id, &name, &peers)
+                    .await?
+            }
+        }
+        Ok(())
     }
 }
 
@@ -99,9 +89,8 @@ impl infragen::generator::nodes::Host for HostState {
         let data = parse_json_object("the upsert data", &data)?;
         let node = self
             .run
-            .on_backend(move |backend, branch| async move {
-                Ok(backend.upsert(&branch, &kind, &data).await?)
-            })
+            .backend
+            .upsert(&self.run.branch, &kind, &data)
             .await?;
         self.run.tracker.record(&node.id);
         Ok(wit_node_ref(node))
@@ -119,9 +108,8 @@ impl infragen::generator::nodes::Host for HostState {
         }
         let node = self
             .run
-            .on_backend(move |backend, branch| async move {
-                Ok(backend.update(&branch, &kind, &data).await?)
-            })
+            .backend
+            .update(&self.run.branch, &kind, &data)
             .await?;
         self.run.tracker.record(&node.id);
         Ok(wit_node_ref(node))
@@ -140,11 +128,9 @@ impl infragen::generator::nodes::Host for HostState {
                 ),
             ));
         }
-        let deleted = id.clone();
         self.run
-            .on_backend(move |backend, branch| async move {
-                Ok(backend.delete(&branch, &kind, &deleted).await?)
-            })
+            .backend
+            .delete(&self.run.branch, &kind, &id)
             .await?;
         self.run.tracker.forget(&id);
         Ok(())
@@ -160,8 +146,9 @@ impl infragen::generator::nodes::Host for HostState {
             "nodes.get",
             kind.len() + filters.len() + include_bytes_len(&include),
         )?;
+        let parsed = parse_json_object("the filters", &filters)?;
         let mut nodes = self
-            .nodes_matching("nodes.get", &kind, &filters, &include)
+            .nodes_matching("nodes.get", &kind, &parsed, &include)
             .await?;
         match nodes.len() {
             0 => Ok(None),
@@ -183,6 +170,7 @@ impl infragen::generator::nodes::Host for HostState {
             "nodes.filters",
             kind.len() + filters.len() + include_bytes_len(&include),
         )?;
+        let filters = parse_json_object("the filters", &filters)?;
         let nodes = self
             .nodes_matching("nodes.filters", &kind, &filters, &include)
             .await?;
@@ -222,9 +210,8 @@ impl infragen::generator::nodes::Host for HostState {
         )?;
         self.refuse_kind(&kind)?;
         let value = parse_json("the stamped value", &value)?;
-        let filters = json!({ "ids": [id] }).to_string();
         let node = self
-            .nodes_matching("nodes.stamp", &kind, &filters, &[])
+            .nodes_matching("nodes.stamp", &kind, &json!({ "ids": [id] }), &[])
             .await?
             .pop()
             .ok_or_else(|| {
@@ -239,11 +226,9 @@ impl infragen::generator::nodes::Host for HostState {
             let data = json!({ "id": id, attribute.as_str(): { "value": value } });
             // Deliberately not recorded in the tracker: the stamped node
             // belongs to another generator's output.
-            let stamped_kind = kind.clone();
             self.run
-                .on_backend(move |backend, branch| async move {
-                    Ok(backend.update(&branch, &stamped_kind, &data).await?)
-                })
+                .backend
+                .update(&self.run.branch, &kind, &data)
                 .await?;
         }
         self.run.stamps.push(Stamp {

@@ -64,9 +64,8 @@ impl infragen::generator::pools::Host for HostState {
         };
         let allocated = self
             .run
-            .on_backend(move |backend, branch| async move {
-                Ok(backend.allocate_prefix(&branch, &allocation).await?)
-            })
+            .backend
+            .allocate_prefix(&self.run.branch, &allocation)
             .await?;
         Ok(self.track_allocation(allocated))
     }
@@ -92,9 +91,8 @@ impl infragen::generator::pools::Host for HostState {
         };
         let allocated = self
             .run
-            .on_backend(move |backend, branch| async move {
-                Ok(backend.allocate_address(&branch, &allocation).await?)
-            })
+            .backend
+            .allocate_address(&self.run.branch, &allocation)
             .await?;
         Ok(self.track_allocation(allocated))
     }
