@@ -322,15 +322,8 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        let nodes: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
-        let document = "mutation RelationshipAdd($data: RelationshipNodesInput!) { RelationshipAdd(data: $data) { ok } }";
-        self.data(
-            branch,
-            document,
-            json!({ "data": { "id": id, "name": name, "nodes": nodes } }),
-        )
-        .await?;
-        Ok(())
+        self.change_relationship(branch, "RelationshipAdd", id, name, peers)
+            .await
     }
 
     async fn relationship_remove(
@@ -340,15 +333,8 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        let nodes: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
-        let document = "mutation RelationshipRemove($data: RelationshipNodesInput!) { RelationshipRemove(data: $data) { ok } }";
-        self.data(
-            branch,
-            document,
-            json!({ "data": { "id": id, "name": name, "nodes": nodes } }),
-        )
-        .await?;
-        Ok(())
+        self.change_relationship(branch, "RelationshipRemove", id, name, peers)
+            .await
     }
 
     async fn allocate_prefix(
@@ -423,6 +409,28 @@ fn pool_input(
 }
 
 impl<T: Transport> GraphqlBackend<T> {
+    /// `RelationshipAdd` or `RelationshipRemove`: the same input, another root field.
+    async fn change_relationship(
+        &self,
+        branch: &str,
+        mutation: &'static str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        let nodes: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
+        let document = format!(
+            "mutation {mutation}($data: RelationshipNodesInput!) {{ {mutation}(data: $data) {{ ok }} }}"
+        );
+        self.data(
+            branch,
+            &document,
+            json!({ "data": { "id": id, "name": name, "nodes": nodes } }),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Runs a pool mutation and reads the allocated value off the created node.
     async fn allocate(
         &self,
