@@ -179,4 +179,30 @@ pub trait Backend: Send + Sync {
         branch: &str,
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError>;
+
+    /// The node of `kind` with `id`, in query shape, if it exists.
+    async fn node_by_id(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<Value>, BackendError> {
+        let filters = serde_json::json!({ "ids": [id] });
+        Ok(self.filters(branch, kind, &filters, &[]).await?.pop())
+    }
+
+    /// Deletes node `id`, treating a node that is already gone (deleted with
+    /// its parent by a cascade, say) as done: `Ok(false)` then.
+    async fn delete_if_present(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<bool, BackendError> {
+        match self.delete(branch, kind, id).await {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind == ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
 }

@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use crate::backend::{Backend, ErrorKind};
+use crate::backend::Backend;
 use crate::policy::{RuntimePolicy, WritePolicy};
 use crate::repository::{GeneratorDefinition, Repository, RepositoryError};
 use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
@@ -257,16 +257,11 @@ impl Runner {
                 continue;
             };
             for (instance_id, _) in edge_ids(&group, "subscribers") {
-                let instances = backend
-                    .filters(
-                        branch,
-                        "CoreGeneratorInstance",
-                        &json!({ "ids": [instance_id] }),
-                        &[],
-                    )
+                let Some(instance) = backend
+                    .node_by_id(branch, "CoreGeneratorInstance", &instance_id)
                     .await
-                    .map_err(|e| error("reading a generator instance", e))?;
-                let Some(instance) = instances.first() else {
+                    .map_err(|e| error("reading a generator instance", e))?
+                else {
                     continue;
                 };
                 let instance_name = instance
@@ -278,11 +273,11 @@ impl Runner {
                 }
                 let target = instance.pointer("/object/node/id").and_then(Value::as_str);
                 let target_exists = match target {
-                    Some(id) => !backend
-                        .filters(branch, "CoreNode", &json!({ "ids": [id] }), &[])
+                    Some(id) => backend
+                        .node_by_id(branch, "CoreNode", id)
                         .await
                         .map_err(|e| error("reading a target", e))?
-                        .is_empty(),
+                        .is_some(),
                     None => false,
                 };
                 if target_exists {
@@ -290,23 +285,22 @@ impl Runner {
                 }
                 let mut deleted = 0;
                 for (member, member_kind) in edge_ids(&group, "members") {
-                    match backend.delete(branch, &member_kind, &member).await {
-                        Ok(()) => deleted += 1,
-                        Err(e) if e.kind == ErrorKind::NotFound => {}
-                        Err(e) => {
-                            return Err(error(&format!("deleting {member_kind} {member}"), e));
-                        }
+                    if backend
+                        .delete_if_present(branch, &member_kind, &member)
+                        .await
+                        .map_err(|e| error(&format!("deleting {member_kind} {member}"), e))?
+                    {
+                        deleted += 1;
                     }
                 }
                 for (node_kind, id) in [
                     (kind, group_id),
                     ("CoreGeneratorInstance", instance_id.as_str()),
                 ] {
-                    match backend.delete(branch, node_kind, id).await {
-                        Ok(()) => {}
-                        Err(e) if e.kind == ErrorKind::NotFound => {}
-                        Err(e) => return Err(error(&format!("deleting {node_kind} {id}"), e)),
-                    }
+                    backend
+                        .delete_if_present(branch, node_kind, id)
+                        .await
+                        .map_err(|e| error(&format!("deleting {node_kind} {id}"), e))?;
                 }
                 tracing::info!(generator = %definition.name, instance = instance_name, deleted, "removed the output of a deleted target");
                 reaped.push(report::ReapReport {
@@ -479,38 +473,37 @@ impl TargetJob {
         }
     }
 
-    async fn run_inner(&self) -> Result<TargetOutcome, String> {
-        let backend = self.runner.backend.as_ref();
-        let branch = self.branch.as_str();
-        let target = &self.member.target;
-        let fail = |what: &str, error: &dyn std::fmt::Display| self.failure(what, error);
-
-        let instance_name = records::instance_name(&self.definition.name, &target.display_label);
-        if !records::instance_exists(backend, branch, &instance_name)
-            .await
-            .map_err(|e| fail("instance", &e))?
-        {
-            records::set_instance_status(
-                backend,
-                branch,
-                &instance_name,
-                &self.definition_id,
-                &target.id,
-                InstanceStatus::Pending,
-            )
-            .await
-            .map_err(|e| fail("instance", &e))?;
-        }
-        let instance_id = records::set_instance_status(
-            backend,
-            branch,
-            &instance_name,
+    /// Records the status of this (definition, target)'s instance; returns its id.
+    async fn set_status(
+        &self,
+        instance_name: &str,
+        status: InstanceStatus,
+    ) -> Result<String, String> {
+        records::set_instance_status(
+            self.runner.backend.as_ref(),
+            &self.branch,
+            instance_name,
             &self.definition_id,
-            &target.id,
-            InstanceStatus::Processing,
+            &self.member.target.id,
+            status,
         )
         .await
-        .map_err(|e| fail("instance", &e))?;
+        .map_err(|e| self.failure("instance", &e))
+    }
+
+    async fn run_inner(&self) -> Result<TargetOutcome, String> {
+        let instance_name =
+            records::instance_name(&self.definition.name, &self.member.target.display_label);
+        if !records::instance_exists(self.runner.backend.as_ref(), &self.branch, &instance_name)
+            .await
+            .map_err(|e| self.failure("instance", &e))?
+        {
+            self.set_status(&instance_name, InstanceStatus::Pending)
+                .await?;
+        }
+        let instance_id = self
+            .set_status(&instance_name, InstanceStatus::Processing)
+            .await?;
 
         let result = self.generate(&instance_id).await;
         let status = if result.is_ok() {
@@ -518,16 +511,7 @@ impl TargetJob {
         } else {
             InstanceStatus::Error
         };
-        records::set_instance_status(
-            backend,
-            branch,
-            &instance_name,
-            &self.definition_id,
-            &target.id,
-            status,
-        )
-        .await
-        .map_err(|e| fail("instance", &e))?;
+        self.set_status(&instance_name, status).await?;
         result
     }
 
@@ -561,8 +545,8 @@ impl TargetJob {
             writes: WritePolicy::owning(group.members.iter().map(|(id, _)| id.clone())),
         };
         let outcome = self
-            .runner
-            .plugin_run(&self.plugin, request)
+            .plugin
+            .run(request, Arc::clone(&self.runner.backend))
             .await
             .map_err(|error| error.to_string())?;
 
@@ -573,11 +557,12 @@ impl TargetJob {
             if written.contains(id.as_str()) {
                 continue;
             }
-            match backend.delete(branch, kind, id).await {
-                Ok(()) => deleted += 1,
-                // Already gone, e.g. deleted with its parent by a cascade.
-                Err(error) if error.kind == ErrorKind::NotFound => {}
-                Err(error) => return Err(fail(&format!("deleting stale {kind} {id}"), &error)),
+            if backend
+                .delete_if_present(branch, kind, id)
+                .await
+                .map_err(|e| fail(&format!("deleting stale {kind} {id}"), &e))?
+            {
+                deleted += 1;
             }
         }
         let members: Vec<Value> = outcome
@@ -677,14 +662,4 @@ fn edge_ids(node: &Value, relationship: &str) -> Vec<(String, String)> {
             ))
         })
         .collect()
-}
-
-impl Runner {
-    async fn plugin_run(
-        &self,
-        plugin: &Plugin,
-        request: RunRequest,
-    ) -> Result<crate::runtime::RunOutcome, crate::runtime::RunError> {
-        plugin.run(request, Arc::clone(&self.backend)).await
-    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::RunnerError;
 use crate::backend::Backend;
@@ -16,13 +16,13 @@ async fn fetch(
     kind: &str,
     id: &str,
 ) -> Result<Value, RunnerError> {
-    let mut nodes = backend
-        .filters(branch, kind, &json!({ "ids": [id] }), &[])
+    backend
+        .node_by_id(branch, kind, id)
         .await
-        .map_err(|error| RunnerError::Backend(format!("reading {kind} {id}: {error}")))?;
-    nodes.pop().ok_or_else(|| {
-        RunnerError::Target(format!("{kind} {id} does not exist on branch {branch}"))
-    })
+        .map_err(|error| RunnerError::Backend(format!("reading {kind} {id}: {error}")))?
+        .ok_or_else(|| {
+            RunnerError::Target(format!("{kind} {id} does not exist on branch {branch}"))
+        })
 }
 
 /// Extracts every parameter of `parameters` from the target `kind`/`id`.
