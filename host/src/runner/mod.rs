@@ -142,6 +142,7 @@ impl Runner {
         let plugin = self.plugin(&definition).await?;
         let query_text = self.repository.query_text(&definition.query)?;
         let (group_id, members) = self.target_members(&definition, branch).await?;
+        let live: BTreeSet<String> = members.iter().map(|m| m.target.id.clone()).collect();
         let definition_id = records::record_definition(
             self.backend.as_ref(),
             branch,
@@ -170,7 +171,10 @@ impl Runner {
         };
 
         let reaped = match selection {
-            TargetSelection::All => self.reap_deleted_targets(&definition, branch).await?,
+            TargetSelection::All => {
+                self.reap_deleted_targets(&definition, branch, &live)
+                    .await?
+            }
             TargetSelection::Matching(_) => Vec::new(),
         };
         let permits = Arc::new(Semaphore::new(concurrency.max(1)));
@@ -222,10 +226,14 @@ impl Runner {
     /// target that is gone has its members deleted, then the group and the
     /// instance. Groups without a subscriber (made by another tool) and
     /// targets that still exist but left the group are not touched.
+    ///
+    /// `live` are the ids of the group's current members, which exist and so
+    /// need no lookup.
     async fn reap_deleted_targets(
         &self,
         definition: &GeneratorDefinition,
         branch: &str,
+        live: &BTreeSet<String>,
     ) -> Result<Vec<report::ReapReport>, RunnerError> {
         let backend = self.backend.as_ref();
         let kind = group::group_kind(definition.execute_after_merge);
@@ -273,6 +281,7 @@ impl Runner {
                 }
                 let target = instance.pointer("/object/node/id").and_then(Value::as_str);
                 let target_exists = match target {
+                    Some(id) if live.contains(id) => true,
                     Some(id) => backend
                         .node_by_id(branch, "CoreNode", id)
                         .await
