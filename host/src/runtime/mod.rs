@@ -178,7 +178,9 @@ struct RuntimeInner {
     cache: Option<ArtifactCache>,
     max_plugin_size: u64,
     permits: Semaphore,
-    loaded: Mutex<HashMap<String, Plugin>>,
+    /// Compiled and linked components by digest. They hold the engine but
+    /// not the runtime, so a runtime and its plugins can be freed.
+    loaded: Mutex<HashMap<String, Arc<Linked>>>,
     stats: Counters,
 }
 
@@ -232,9 +234,9 @@ impl Runtime {
             });
         }
         let digest = inspection.digest.clone();
-        if let Some(plugin) = self.loaded(&digest) {
+        if let Some(linked) = self.loaded(&digest) {
             self.inner.stats.memory_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(plugin);
+            return Ok(self.plugin(path, linked));
         }
         let inner = Arc::clone(&self.inner);
         let path_owned = path.to_owned();
@@ -259,22 +261,25 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(compile_error)?;
         let pre = GeneratorPre::new(pre).map_err(compile_error)?;
-        let plugin = Plugin {
-            inner: Arc::new(PluginInner {
-                path: path.to_owned(),
-                inspection,
-                pre,
-                runtime: Arc::clone(&self.inner),
-            }),
-        };
+        let linked = Arc::new(Linked { inspection, pre });
         if let Ok(mut loaded) = self.inner.loaded.lock() {
-            loaded.insert(digest, plugin.clone());
+            loaded.insert(digest, Arc::clone(&linked));
         }
-        Ok(plugin)
+        Ok(self.plugin(path, linked))
     }
 
-    fn loaded(&self, digest: &str) -> Option<Plugin> {
+    fn loaded(&self, digest: &str) -> Option<Arc<Linked>> {
         self.inner.loaded.lock().ok()?.get(digest).cloned()
+    }
+
+    fn plugin(&self, path: &Path, linked: Arc<Linked>) -> Plugin {
+        Plugin {
+            inner: Arc::new(PluginInner {
+                path: path.to_owned(),
+                linked,
+                runtime: Arc::clone(&self.inner),
+            }),
+        }
     }
 }
 
@@ -385,10 +390,16 @@ pub struct RunOutcome {
     pub elapsed: Duration,
 }
 
-struct PluginInner {
-    path: PathBuf,
+/// A compiled component linked against the host, shared by every load of
+/// the same bytes.
+struct Linked {
     inspection: Inspection,
     pre: GeneratorPre<HostState>,
+}
+
+struct PluginInner {
+    path: PathBuf,
+    linked: Arc<Linked>,
     runtime: Arc<RuntimeInner>,
 }
 
@@ -409,7 +420,7 @@ impl Plugin {
 
     /// What the file is (digest, imports, version).
     pub fn inspection(&self) -> &Inspection {
-        &self.inner.inspection
+        &self.inner.linked.inspection
     }
 
     /// Runs the generator once, for one target, in a fresh store.
@@ -468,7 +479,7 @@ impl Plugin {
             params: Value::Object(request.params).to_string(),
         };
         let data = request.data.to_string();
-        let pre = &self.inner.pre;
+        let pre = &self.inner.linked.pre;
         // The timeout catches what epochs cannot: a call blocked in a host
         // function. A short grace lets the epoch trap fire first when it can.
         let call = tokio::time::timeout(limits.deadline + Duration::from_millis(50), async {
