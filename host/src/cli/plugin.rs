@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Subcommand;
 
-use crate::runtime::Runtime;
+use crate::runtime;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
@@ -24,12 +23,7 @@ pub(crate) enum PluginCommand {
 pub(crate) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::Inspect { file, json } => {
-            let runtime = Runtime::builder()
-                .cache_dir(None)
-                .max_concurrent_runs(1)
-                .build()
-                .context("cannot start the WebAssembly runtime")?;
-            let inspection = runtime.inspect_file(&file)?;
+            let inspection = runtime::inspect_file(&file, runtime::DEFAULT_MAX_PLUGIN_SIZE)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&inspection)?);
             } else {

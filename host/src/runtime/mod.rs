@@ -213,8 +213,7 @@ impl Runtime {
 
     /// Inspects a plugin file without compiling it.
     pub fn inspect_file(&self, path: &Path) -> Result<Inspection, LoadError> {
-        let bytes = read_capped(path, self.inner.max_plugin_size)?;
-        Ok(inspect::inspect(&bytes, self.inner.max_plugin_size))
+        inspect_file(path, self.inner.max_plugin_size)
     }
 
     /// Loads a plugin from a file: refuses what is not a compatible generator,
@@ -320,6 +319,13 @@ impl RuntimeInner {
             }
         })
     }
+}
+
+/// Reads a plugin file (up to `size_limit` bytes) and inspects it without
+/// compiling it, or needing an engine at all.
+pub fn inspect_file(path: &Path, size_limit: u64) -> Result<Inspection, LoadError> {
+    let bytes = read_capped(path, size_limit)?;
+    Ok(inspect::inspect(&bytes, size_limit))
 }
 
 fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
