@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError, ErrorKind};
 use crate::policy::{RuntimePolicy, WritePolicy};
 use crate::repository::{GeneratorDefinition, Repository, RepositoryError};
 use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
@@ -44,9 +44,36 @@ pub enum RunnerError {
     /// The targets are missing or do not match.
     #[error("{0}")]
     Target(String),
-    /// The backend failed.
-    #[error("{0}")]
-    Backend(String),
+    /// The backend failed; `retryable` when it was unreachable (a retry may
+    /// succeed), not when it refused the request.
+    #[error("{message}")]
+    Backend {
+        /// What failed, with the backend's reason.
+        message: String,
+        /// Whether retrying later may succeed.
+        retryable: bool,
+    },
+}
+
+impl RunnerError {
+    /// A backend failure while doing `what`.
+    pub(crate) fn backend(what: impl std::fmt::Display, error: &BackendError) -> Self {
+        RunnerError::Backend {
+            message: format!("{what}: {error}"),
+            retryable: error.kind == ErrorKind::Backend,
+        }
+    }
+
+    /// Whether the failure is transient (the backend was unreachable).
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            RunnerError::Backend {
+                retryable: true,
+                ..
+            }
+        )
+    }
 }
 
 /// Which members of the definition's target group to run.
@@ -68,14 +95,70 @@ pub struct Runner {
     policy: RuntimePolicy,
 }
 
-/// A member of a target group.
+/// A member of a definition's target group.
 #[derive(Debug, Clone)]
-struct Member {
-    target: Target,
-    params: Map<String, Value>,
+pub struct TargetMember {
+    /// The target node.
+    pub target: Target,
+    /// The definition's parameters extracted from it.
+    pub params: Map<String, Value>,
     /// The tracking group name this target claims, decided before any run
     /// starts so that concurrent runs cannot race for a shared name.
     group_name: String,
+}
+
+/// A definition ready to run on one branch (see [`Runner::prepare`]).
+pub struct PreparedDefinition {
+    definition: GeneratorDefinition,
+    definition_id: String,
+    plugin: Plugin,
+    query_text: String,
+    branch: String,
+    members: Vec<TargetMember>,
+}
+
+impl PreparedDefinition {
+    /// The definition.
+    pub fn definition(&self) -> &GeneratorDefinition {
+        &self.definition
+    }
+
+    /// The members of the target group, in group order.
+    pub fn members(&self) -> &[TargetMember] {
+        &self.members
+    }
+
+    /// The member whose target is `id`, with its position in group order.
+    pub fn member(&self, id: &str) -> Option<(usize, &TargetMember)> {
+        self.members
+            .iter()
+            .enumerate()
+            .find(|(_, member)| member.target.id == id)
+    }
+
+    /// The members a selection names, in group order; an error when a
+    /// `KEY=VALUE` selection matches none.
+    pub fn select(&self, selection: &TargetSelection) -> Result<Vec<TargetMember>, RunnerError> {
+        match selection {
+            TargetSelection::All => Ok(self.members.clone()),
+            TargetSelection::Matching(wanted) => {
+                let matching: Vec<TargetMember> = self
+                    .members
+                    .iter()
+                    .filter(|member| params_match(&member.params, wanted))
+                    .cloned()
+                    .collect();
+                if matching.is_empty() {
+                    return Err(RunnerError::Target(format!(
+                        "no member of group `{}` has {}",
+                        self.definition.targets,
+                        describe(wanted)
+                    )));
+                }
+                Ok(matching)
+            }
+        }
+    }
 }
 
 impl Runner {
@@ -98,6 +181,26 @@ impl Runner {
     /// The repository.
     pub fn repository(&self) -> &Repository {
         &self.repository
+    }
+
+    /// The backend runs read and write through.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// On a full run, deletes the output of targets that no longer exist
+    /// (see [`Runner::run_definition`]).
+    pub async fn reap_deleted(
+        &self,
+        prepared: &PreparedDefinition,
+    ) -> Result<Vec<report::ReapReport>, RunnerError> {
+        let live: BTreeSet<String> = prepared
+            .members
+            .iter()
+            .map(|m| m.target.id.clone())
+            .collect();
+        self.reap_deleted_targets(&prepared.definition, &prepared.branch, &live)
+            .await
     }
 
     fn definition(&self, name: &str) -> Result<GeneratorDefinition, RunnerError> {
@@ -128,6 +231,57 @@ impl Runner {
         Ok(self.runtime.load_bytes(&path, bytes).await?)
     }
 
+    /// Everything a definition's runs on `branch` share: the plugin loaded,
+    /// the query read, the definition recorded, and the target group's members
+    /// with their parameters and tracking group names. Read again for every
+    /// batch of runs, since the design may have changed in between.
+    pub async fn prepare(
+        &self,
+        name: &str,
+        branch: &str,
+    ) -> Result<PreparedDefinition, RunnerError> {
+        let definition = self.definition(name)?;
+        let plugin = self.plugin(&definition).await?;
+        let query_text = self.repository.query_text(&definition.query)?;
+        let (group_id, members) = self.target_members(&definition, branch).await?;
+        let definition_id = records::record_definition(
+            self.backend.as_ref(),
+            branch,
+            &definition,
+            &query_text,
+            &group_id,
+        )
+        .await?;
+        Ok(PreparedDefinition {
+            definition,
+            definition_id,
+            plugin,
+            query_text,
+            branch: branch.to_owned(),
+            members,
+        })
+    }
+
+    /// Runs `member` of a prepared definition: one target, with its instance
+    /// status and tracking group kept as Infrahub keeps them.
+    pub async fn run_target(
+        &self,
+        prepared: &PreparedDefinition,
+        member: &TargetMember,
+    ) -> TargetReport {
+        TargetJob {
+            runner: self.clone(),
+            definition: prepared.definition.clone(),
+            definition_id: prepared.definition_id.clone(),
+            plugin: prepared.plugin.clone(),
+            query_text: prepared.query_text.clone(),
+            branch: prepared.branch.clone(),
+            member: member.clone(),
+        }
+        .run()
+        .await
+    }
+
     /// Runs definition `name` on `branch` for the selected targets, at most
     /// `concurrency` at a time.
     pub async fn run_definition(
@@ -138,62 +292,23 @@ impl Runner {
         concurrency: usize,
     ) -> Result<DefinitionReport, RunnerError> {
         let started = Instant::now();
-        let definition = self.definition(name)?;
-        let plugin = self.plugin(&definition).await?;
-        let query_text = self.repository.query_text(&definition.query)?;
-        let (group_id, members) = self.target_members(&definition, branch).await?;
-        let live: BTreeSet<String> = members.iter().map(|m| m.target.id.clone()).collect();
-        let definition_id = records::record_definition(
-            self.backend.as_ref(),
-            branch,
-            &definition,
-            &query_text,
-            &group_id,
-        )
-        .await?;
-
-        let selected: Vec<Member> = match selection {
-            TargetSelection::All => members,
-            TargetSelection::Matching(wanted) => {
-                let matching: Vec<Member> = members
-                    .into_iter()
-                    .filter(|member| params_match(&member.params, wanted))
-                    .collect();
-                if matching.is_empty() {
-                    return Err(RunnerError::Target(format!(
-                        "no member of group `{}` has {}",
-                        definition.targets,
-                        describe(wanted)
-                    )));
-                }
-                matching
-            }
-        };
-
+        let prepared = Arc::new(self.prepare(name, branch).await?);
+        let definition = &prepared.definition;
+        let selected = prepared.select(selection)?;
         let reaped = match selection {
-            TargetSelection::All => {
-                self.reap_deleted_targets(&definition, branch, &live)
-                    .await?
-            }
+            TargetSelection::All => self.reap_deleted(&prepared).await?,
             TargetSelection::Matching(_) => Vec::new(),
         };
         let permits = Arc::new(Semaphore::new(concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (position, member) in selected.into_iter().enumerate() {
-            let job = TargetJob {
-                runner: self.clone(),
-                definition: definition.clone(),
-                definition_id: definition_id.clone(),
-                plugin: plugin.clone(),
-                query_text: query_text.clone(),
-                branch: branch.to_owned(),
-                member,
-            };
+            let runner = self.clone();
+            let prepared = Arc::clone(&prepared);
             // Take the permit before spawning, so targets start in group
             // order (with --concurrency 1, strictly one after the other).
             let permit = Arc::clone(&permits).acquire_owned().await.ok();
             tasks.spawn(async move {
-                let report = job.run().await;
+                let report = runner.run_target(&prepared, &member).await;
                 drop(permit);
                 (position, report)
             });
@@ -203,13 +318,16 @@ impl Runner {
             match joined {
                 Ok(report) => reports.push(report),
                 Err(error) => {
-                    return Err(RunnerError::Backend(format!("a run task failed: {error}")));
+                    return Err(RunnerError::Backend {
+                        message: format!("a run task failed: {error}"),
+                        retryable: false,
+                    });
                 }
             }
         }
         reports.sort_by_key(|(position, _)| *position);
         Ok(DefinitionReport {
-            definition: definition.name,
+            definition: definition.name.clone(),
             branch: branch.to_owned(),
             targets: reports.into_iter().map(|(_, report)| report).collect(),
             reaped,
@@ -237,11 +355,14 @@ impl Runner {
     ) -> Result<Vec<report::ReapReport>, RunnerError> {
         let backend = self.backend.as_ref();
         let kind = group::group_kind(definition.execute_after_merge);
-        let error = |what: &str, error: crate::backend::BackendError| {
-            RunnerError::Backend(format!(
-                "cleaning up after deleted targets of `{}`: {what}: {error}",
-                definition.name
-            ))
+        let error = |what: &str, error: BackendError| {
+            RunnerError::backend(
+                format!(
+                    "cleaning up after deleted targets of `{}`: {what}",
+                    definition.name
+                ),
+                &error,
+            )
         };
         let groups = backend
             .filters(
@@ -326,7 +447,7 @@ impl Runner {
         &self,
         definition: &GeneratorDefinition,
         branch: &str,
-    ) -> Result<(String, Vec<Member>), RunnerError> {
+    ) -> Result<(String, Vec<TargetMember>), RunnerError> {
         let groups = self
             .backend
             .filters(
@@ -337,10 +458,10 @@ impl Runner {
             )
             .await
             .map_err(|error| {
-                RunnerError::Backend(format!(
-                    "reading target group `{}`: {error}",
-                    definition.targets
-                ))
+                RunnerError::backend(
+                    format!("reading target group `{}`", definition.targets),
+                    &error,
+                )
             })?;
         let Some(group) = groups.into_iter().next() else {
             return Err(RunnerError::Target(format!(
@@ -382,7 +503,7 @@ impl Runner {
             )
             .await?;
             let group_name = group::infrahub_group_name(&definition.name, &params);
-            members.push(Member {
+            members.push(TargetMember {
                 target: Target {
                     id: id.to_owned(),
                     kind: kind.to_owned(),
@@ -446,7 +567,7 @@ struct TargetJob {
     plugin: Plugin,
     query_text: String,
     branch: String,
-    member: Member,
+    member: TargetMember,
 }
 
 /// The tracking group of one target as found before the run.
@@ -456,14 +577,49 @@ struct TrackingGroup {
     members: Vec<(String, String)>,
 }
 
+/// Why one target's run failed.
+struct Failure {
+    message: String,
+    retryable: bool,
+}
+
+/// An error a target's run can end with, and whether it is transient.
+trait Cause: std::fmt::Display {
+    /// Whether retrying later may succeed (the backend was unreachable).
+    fn retryable(&self) -> bool;
+}
+
+impl Cause for RunnerError {
+    fn retryable(&self) -> bool {
+        RunnerError::retryable(self)
+    }
+}
+
+impl Cause for BackendError {
+    fn retryable(&self) -> bool {
+        self.kind == ErrorKind::Backend
+    }
+}
+
+impl Cause for crate::runtime::RunError {
+    /// A plugin that returned the contract's `backend` error gave up because
+    /// the backend failed under it; anything else it did is its own doing.
+    fn retryable(&self) -> bool {
+        matches!(&self.failure, crate::runtime::RunFailure::Generator { kind, .. } if kind == "backend")
+    }
+}
+
 impl TargetJob {
-    /// A failure message naming the generator, the target and the cause.
-    fn failure(&self, what: &str, error: &dyn std::fmt::Display) -> String {
+    /// A failure naming the generator, the target and the cause.
+    fn failure(&self, what: &str, error: &dyn Cause) -> Failure {
         let target = &self.member.target;
-        format!(
-            "generator `{}` failed on target `{}` ({}): {what}: {error}",
-            self.definition.name, target.display_label, target.id
-        )
+        Failure {
+            message: format!(
+                "generator `{}` failed on target `{}` ({}): {what}: {error}",
+                self.definition.name, target.display_label, target.id
+            ),
+            retryable: error.retryable(),
+        }
     }
 
     async fn run(self) -> TargetReport {
@@ -472,7 +628,7 @@ impl TargetJob {
         let params = self.member.params.clone();
         let outcome = match self.run_inner().await {
             Ok(outcome) => outcome,
-            Err(message) => TargetOutcome::Failed { message },
+            Err(Failure { message, retryable }) => TargetOutcome::Failed { message, retryable },
         };
         TargetReport {
             target,
@@ -487,7 +643,7 @@ impl TargetJob {
         &self,
         instance_name: &str,
         status: InstanceStatus,
-    ) -> Result<String, String> {
+    ) -> Result<String, Failure> {
         records::set_instance_status(
             self.runner.backend.as_ref(),
             &self.branch,
@@ -500,7 +656,7 @@ impl TargetJob {
         .map_err(|e| self.failure("instance", &e))
     }
 
-    async fn run_inner(&self) -> Result<TargetOutcome, String> {
+    async fn run_inner(&self) -> Result<TargetOutcome, Failure> {
         let instance_name =
             records::instance_name(&self.definition.name, &self.member.target.display_label);
         if !records::instance_exists(self.runner.backend.as_ref(), &self.branch, &instance_name)
@@ -524,11 +680,11 @@ impl TargetJob {
         result
     }
 
-    async fn generate(&self, instance_id: &str) -> Result<TargetOutcome, String> {
+    async fn generate(&self, instance_id: &str) -> Result<TargetOutcome, Failure> {
         let backend = self.runner.backend.as_ref();
         let branch = self.branch.as_str();
         let target = &self.member.target;
-        let fail = |what: &str, error: &dyn std::fmt::Display| self.failure(what, error);
+        let fail = |what: &str, error: &dyn Cause| self.failure(what, error);
         let group_kind = group::group_kind(self.definition.execute_after_merge);
         let group = self
             .tracking_group(group_kind, instance_id)
@@ -557,7 +713,10 @@ impl TargetJob {
             .plugin
             .run(request, Arc::clone(&self.runner.backend))
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| Failure {
+                retryable: error.retryable(),
+                message: error.to_string(),
+            })?;
 
         let written: BTreeSet<&str> = outcome.written.iter().map(String::as_str).collect();
         let previous: BTreeSet<&str> = group.members.iter().map(|(id, _)| id.as_str()).collect();
@@ -601,6 +760,8 @@ impl TargetJob {
             kept,
             deleted,
             stamps_changed: outcome.stamps.iter().filter(|stamp| stamp.changed).count(),
+            stamps: outcome.stamps,
+            output: outcome.written,
             checksum: outcome.checksum,
             log: outcome.log,
         })
@@ -633,7 +794,7 @@ impl TargetJob {
                 )
                 .await
                 .map_err(|error| {
-                    RunnerError::Backend(format!("reading tracking group `{name}`: {error}"))
+                    RunnerError::backend(format!("reading tracking group `{name}`"), &error)
                 })?;
             let Some(group) = found.into_iter().next() else {
                 return Ok(TrackingGroup {

@@ -19,7 +19,7 @@ async fn fetch(
     backend
         .node_by_id(branch, kind, id)
         .await
-        .map_err(|error| RunnerError::Backend(format!("reading {kind} {id}: {error}")))?
+        .map_err(|error| RunnerError::backend(format!("reading {kind} {id}"), &error))?
         .ok_or_else(|| {
             RunnerError::Target(format!("{kind} {id} does not exist on branch {branch}"))
         })

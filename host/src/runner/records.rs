@@ -33,7 +33,7 @@ impl InstanceStatus {
 }
 
 fn backend_error(what: &str) -> impl Fn(crate::backend::BackendError) -> RunnerError + '_ {
-    move |error| RunnerError::Backend(format!("{what}: {error}"))
+    move |error| RunnerError::backend(what, &error)
 }
 
 /// Upserts the stored query and the definition; returns the definition's id.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::host_api::RunLog;
+use crate::host_api::{RunLog, Stamp};
 use crate::runtime::Target;
 
 /// The result of one target's run.
@@ -25,6 +25,13 @@ pub enum TargetOutcome {
         deleted: usize,
         /// Downstream checksums that changed.
         stamps_changed: usize,
+        /// Every untracked stamp made, changed or not (the scheduler re-runs
+        /// a failed downstream target even when its checksum did not change).
+        stamps: Vec<Stamp>,
+        /// Ids written, in first-write order (not in reports: the cascade
+        /// attributes store events to generators with it).
+        #[serde(skip)]
+        output: Vec<String>,
         /// Checksum of this run's output.
         checksum: String,
         /// The plugin's log.
@@ -34,6 +41,9 @@ pub enum TargetOutcome {
     Failed {
         /// Generator, target and cause.
         message: String,
+        /// Whether the cause is transient (the backend was unreachable), so
+        /// that running it again later may succeed.
+        retryable: bool,
     },
 }
 
@@ -107,7 +117,7 @@ impl fmt::Display for TargetReport {
                 "ok      {:<24} written {written:>5}  new {new:>5}  kept {kept:>5}  deleted {deleted:>5}  {seconds:>7.2}s",
                 self.target.display_label
             ),
-            TargetOutcome::Failed { message } => {
+            TargetOutcome::Failed { message, .. } => {
                 write!(
                     f,
                     "failed  {:<24} {seconds:.2}s  {message}",
