@@ -83,6 +83,17 @@ fn documents(file: &str, text: &str) -> Result<Vec<Value>, String> {
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
+/// The `spec.kind` of every document of an object file, in order (for a loader
+/// that must order files by what they declare, e.g. trigger rules after the
+/// generator definitions they name).
+pub fn declared_kinds(file: &str, text: &str) -> Result<Vec<String>, String> {
+    Ok(documents(file, text)?
+        .iter()
+        .filter_map(|doc| doc.pointer("/spec/kind").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect())
+}
+
 /// Read and check every file; the items in write order, or every problem found.
 pub(crate) fn plan(schema: &Schema, files: &[(String, String)]) -> Result<Vec<Item>, Vec<String>> {
     let mut items = Vec::new();
