@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod cascade;
 pub mod checksum;
 pub mod cli;
 pub mod client;
@@ -21,5 +22,8 @@ pub mod policy;
 pub mod repository;
 pub mod runner;
 pub mod runtime;
+pub mod scaffold;
+pub mod sync;
 pub mod tracking;
 pub mod transport;
+pub mod validate;

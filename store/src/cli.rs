@@ -1,5 +1,6 @@
 //! The store's command line: `schema load`, `object load`, `branch create|list|merge|delete`,
-//! `query`, `serve` and `token create`. The `infragen` binary mounts [`StoreCommand`] and calls [`run`]
+//! `query` and `token create` (`infragen serve`, which also runs
+//! generators, is the host's). The `infragen` binary mounts [`StoreCommand`] and calls [`run`]
 //! with its global `--store PATH`.
 
 use crate::graphql::GraphqlRequest;
@@ -8,7 +9,6 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::{Map, Value};
 use std::io::Read;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Default store location under the repository.
@@ -40,18 +40,6 @@ pub enum StoreCommand {
         /// variable definitions (Int, Boolean, Float, or else String).
         #[arg(long = "var", value_name = "KEY=VALUE")]
         vars: Vec<String>,
-    },
-    /// Serve the store over HTTP with Infrahub's endpoints.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8000")]
-        listen: SocketAddr,
-        /// Allow a non-loopback address.
-        #[arg(long)]
-        allow_remote: bool,
-        /// Configuration file with `[store] api_tokens = [...]`.
-        #[arg(long, default_value = "infragen.toml")]
-        config: PathBuf,
     },
     /// Object files (`apiVersion: infrahub.app/v1`, `kind: Object`).
     Object {
@@ -212,7 +200,9 @@ pub fn parse_vars(document: &str, vars: &[String]) -> anyhow::Result<Value> {
     Ok(Value::Object(m))
 }
 
-fn config_tokens(path: &Path) -> anyhow::Result<Vec<String>> {
+/// The API tokens of `[store] api_tokens` in a configuration file (none when
+/// the file does not exist).
+pub fn config_tokens(path: &Path) -> anyhow::Result<Vec<String>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -311,18 +301,6 @@ pub async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<()> {
                     );
                 }
                 bail!("the document returned {} GraphQL error(s)", errors.len());
-            }
-        }
-        StoreCommand::Serve {
-            listen,
-            allow_remote,
-            config,
-        } => {
-            let tokens = config_tokens(&config)?;
-            if allow_remote {
-                crate::http::serve_unrestricted(store, listen, tokens).await?;
-            } else {
-                crate::http::serve(store, listen, tokens).await?;
             }
         }
         StoreCommand::Object {

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::{Map, Value};
 
+use crate::cascade::{Cascade, CascadeConfig, CascadeLimits, Progress, ProgressCounts, Start};
 use crate::client::GraphqlBackend;
 use crate::policy::RuntimePolicy;
 use crate::repository::Repository;
@@ -37,6 +38,15 @@ pub(crate) struct GeneratorArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Run this generator only, not the runs its changes trigger.
+    #[arg(long)]
+    no_cascade: bool,
+    /// Stop a cascade after this many runs (a loop between rules).
+    #[arg(long, default_value_t = CascadeLimits::default().max_runs)]
+    max_runs: usize,
+    /// Stop a cascade when one target would run more often than this.
+    #[arg(long, default_value_t = CascadeLimits::default().max_runs_per_target)]
+    max_runs_per_target: usize,
     /// Talk to an Infrahub server at this URL instead of the embedded store
     /// (default: `INFRAHUB_ADDRESS` when set).
     #[arg(long, env = "INFRAHUB_ADDRESS")]
@@ -82,20 +92,77 @@ pub(crate) async fn run(args: GeneratorArgs, store_path: &Path) -> anyhow::Resul
         .max_concurrent_runs(u32::try_from(args.concurrency.max(1)).unwrap_or(u32::MAX))
         .build()
         .context("cannot start the WebAssembly runtime")?;
-    let backend: Arc<dyn crate::backend::Backend> = match args.address {
+    let (backend, store): (Arc<dyn crate::backend::Backend>, _) = match &args.address {
         Some(address) => {
-            let http = Http::new(HttpConfig::new(address, args.token))?;
-            Arc::new(GraphqlBackend::new(http))
+            let http = Http::new(HttpConfig::new(address.clone(), args.token.clone()))?;
+            (Arc::new(GraphqlBackend::new(http)), None)
         }
         None => {
             let store = infragen_store::Store::open(store_path)
                 .with_context(|| format!("cannot open the store {}", store_path.display()))?;
-            Arc::new(GraphqlBackend::new(InProcess::new(store)))
+            (
+                Arc::new(GraphqlBackend::new(InProcess::new(store.clone()))),
+                Some(store),
+            )
         }
     };
     let runner = Runner::new(Arc::new(repository), runtime, backend, policy);
+    let store = match store {
+        Some(store) if !args.no_cascade => store,
+        _ => {
+            if !args.no_cascade {
+                eprintln!(
+                    "note: running {name} only; against a server, the runs its changes trigger \
+                     are the server's to make (`infragen serve` makes them)"
+                );
+            }
+            return run_one_tier(&runner, name, &args, &selection).await;
+        }
+    };
+
+    let config = CascadeConfig {
+        concurrency: args.concurrency.max(1),
+        limits: CascadeLimits {
+            max_runs: args.max_runs,
+            max_runs_per_target: args.max_runs_per_target,
+        },
+        ..CascadeConfig::default()
+    };
+    let progress = Arc::new(ProgressBar::new());
+    let cascade = Cascade::new(runner, Arc::new(store), config)
+        .with_progress(Arc::clone(&progress) as Arc<dyn Progress>);
+    let report = cascade
+        .run(
+            &args.branch,
+            Start::Definition {
+                name: name.to_owned(),
+                selection,
+            },
+        )
+        .await;
+    progress.finish();
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `--no-cascade` (or a server): one definition, reported per target.
+async fn run_one_tier(
+    runner: &Runner,
+    name: &str,
+    args: &GeneratorArgs,
+    selection: &TargetSelection,
+) -> anyhow::Result<ExitCode> {
     let report = runner
-        .run_definition(name, &args.branch, &selection, args.concurrency)
+        .run_definition(name, &args.branch, selection, args.concurrency)
         .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -107,4 +174,37 @@ pub(crate) async fn run(args: GeneratorArgs, store_path: &Path) -> anyhow::Resul
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The live display: one line on stderr, drawn only on a terminal.
+struct ProgressBar {
+    bar: indicatif::ProgressBar,
+}
+
+impl ProgressBar {
+    fn new() -> Self {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            None,
+            indicatif::ProgressDrawTarget::stderr_with_hz(10),
+        );
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Self { bar }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for ProgressBar {
+    fn update(&self, counts: ProgressCounts) {
+        self.bar.set_message(format!(
+            "runs: {} queued, {} running, {} done, {} failed",
+            counts.queued, counts.running, counts.done, counts.failed
+        ));
+    }
 }

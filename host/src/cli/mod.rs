@@ -3,6 +3,9 @@
 
 mod generator;
 mod plugin;
+mod serve;
+mod sync;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +36,15 @@ enum Command {
     /// Inspect and manage generator plugins (.wasm components).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Import the repository into the embedded store, as Infrahub does: schema,
+    /// objects, queries and generator definitions, then trigger rules.
+    Sync(sync::SyncArgs),
+    /// Serve the store over HTTP with Infrahub's endpoints, and run the
+    /// repository's generators on every change their trigger rules match.
+    Serve(serve::ServeArgs),
+    /// Check the repository without running or writing anything: every
+    /// problem with its file and line; exit code 0 only when there is none.
+    Validate(validate::ValidateArgs),
     /// The embedded store: schema, branches, queries, objects, serving.
     #[command(flatten)]
     Store(StoreCommand),
@@ -57,6 +69,9 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Generator(args) => generator::run(args, &cli.store).await,
             Command::Plugin(command) => plugin::run(command).await,
+            Command::Sync(args) => sync::run(args, &cli.store).await,
+            Command::Serve(args) => serve::run(args, &cli.store).await,
+            Command::Validate(args) => validate::run(args, &cli.store).await,
             Command::Store(command) => infragen_store::cli::run(command, &cli.store)
                 .await
                 .map(|()| ExitCode::SUCCESS),

@@ -1,0 +1,146 @@
+//! Node change events as trigger rules see them, and where they come from.
+//!
+//! Infrahub labels every `infrahub.node.*` event with the node's kind, id and
+//! branch, and adds one related resource per changed attribute or
+//! relationship, with values rendered as Python's `str()` renders them
+//! (`NULL` for a missing value). Rules match on those strings, so the
+//! rendering here follows Python: a rule written for Infrahub, such as
+//! `value: "True"` on a Boolean, means the same here.
+
+use infragen_store::Store;
+use serde::Serialize;
+use serde_json::Value;
+
+/// One changed attribute of an event (`infrahub.node.attribute_update`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttributeUpdate {
+    /// Attribute name.
+    pub name: String,
+    /// New value, rendered (`NULL` when removed).
+    pub value: String,
+    /// Previous value, rendered (`NULL` when added).
+    pub value_previous: String,
+    /// `added`, `updated` or `removed`.
+    pub action: String,
+}
+
+/// One added or removed peer of an event (`infrahub.node.relationship_update`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelationshipUpdate {
+    /// Relationship name.
+    pub name: String,
+    /// `added` or `removed`.
+    pub peer_status: String,
+    /// The peer's id.
+    pub peer_id: String,
+}
+
+/// `infrahub.node.created|updated|deleted`, as rules see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeEvent {
+    /// Position in the store's event log.
+    pub seq: i64,
+    /// Branch the change was made on.
+    pub branch: String,
+    /// `created`, `updated` or `deleted`.
+    pub action: String,
+    /// The node's kind.
+    pub kind: String,
+    /// The node's id.
+    pub id: String,
+    /// Changed attributes.
+    pub attributes: Vec<AttributeUpdate>,
+    /// Changed relationships.
+    pub relationships: Vec<RelationshipUpdate>,
+}
+
+/// A value as Python's `str()` prints it, `NULL` for none (Infrahub's rendering).
+pub fn render_value(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl From<&infragen_store::Event> for NodeEvent {
+    fn from(event: &infragen_store::Event) -> Self {
+        let action = match event.action {
+            infragen_store::Action::Created => "created",
+            infragen_store::Action::Updated => "updated",
+            infragen_store::Action::Deleted => "deleted",
+        };
+        NodeEvent {
+            seq: event.seq,
+            branch: event.branch.clone(),
+            action: action.to_owned(),
+            kind: event.kind.clone(),
+            id: event.id.clone(),
+            attributes: event
+                .attributes
+                .iter()
+                .map(|change| AttributeUpdate {
+                    name: change.name.clone(),
+                    value: render_value(&change.value),
+                    value_previous: render_value(&change.value_previous),
+                    action: change.action.clone(),
+                })
+                .collect(),
+            relationships: event
+                .relationships
+                .iter()
+                .map(|change| RelationshipUpdate {
+                    name: change.name.clone(),
+                    peer_status: change.peer_status.clone(),
+                    peer_id: change.peer_id.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Why events could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the store's events: {0}")]
+pub struct FeedError(String);
+
+/// Where a cascade reads the events its runs (and anyone else) caused.
+pub trait EventFeed: Send + Sync {
+    /// The position of the newest event (0 when there is none).
+    fn last_seq(&self) -> Result<i64, FeedError>;
+    /// Every event after position `seq`, oldest first, on any branch.
+    fn since(&self, seq: i64) -> Result<Vec<NodeEvent>, FeedError>;
+}
+
+impl EventFeed for Store {
+    fn last_seq(&self) -> Result<i64, FeedError> {
+        self.last_event_seq()
+            .map_err(|error| FeedError(error.to_string()))
+    }
+
+    fn since(&self, seq: i64) -> Result<Vec<NodeEvent>, FeedError> {
+        Ok(self
+            .events_since(seq)
+            .map_err(|error| FeedError(error.to_string()))?
+            .iter()
+            .map(NodeEvent::from)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_render_as_python_prints_them() {
+        assert_eq!(render_value(&Value::Null), "NULL");
+        assert_eq!(render_value(&json!(true)), "True");
+        assert_eq!(render_value(&json!(false)), "False");
+        assert_eq!(render_value(&json!(4)), "4");
+        assert_eq!(render_value(&json!("cpu")), "cpu");
+    }
+}

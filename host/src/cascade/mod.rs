@@ -1,0 +1,576 @@
+//! The cascade: one generator run, and every run its changes trigger, until
+//! nothing more is triggered.
+//!
+//! Generators chain through data (reference §5): a generator stamps a
+//! checksum of its output on the objects below it, the store emits an
+//! `infrahub.node.updated` event for every stamp that changed a value, and a
+//! trigger rule turns a matching event into a run of the next generator on
+//! the changed node. The cascade does that on one branch:
+//!
+//! - **Rounds.** Every queued run of a round runs (at most `concurrency` at a
+//!   time, in group order per generator); when the round is over, the events
+//!   it caused are matched against the rules and queue the next round. A run
+//!   therefore never sees the half-written output of a run that triggered it,
+//!   and, with concurrency 1, runs in the order running each tier by hand
+//!   would. A run already queued is not queued twice, and a (generator,
+//!   target) never runs twice at the same time.
+//! - **No latch.** A stamp that changes nothing fires nothing; but when the
+//!   target under it failed its last run, it is queued anyway, so a tier that
+//!   failed (a gate, a bug since fixed) recovers when its upstream runs again.
+//! - **Retries.** A run that failed because the backend was unreachable is
+//!   queued again for the next round, after a backoff, up to a few attempts.
+//!   Gate and plugin failures are not retried: running them again would fail
+//!   the same way.
+//! - **Caps.** A cascade that keeps triggering itself (rules that feed each
+//!   other a changing value) is stopped with an error naming its rules.
+//! - **Membership.** A rule that fires on a node outside its generator's
+//!   target group is an error for that rule, and nothing runs (Infrahub's
+//!   `Target … is not part of the group …`).
+
+pub mod events;
+pub mod follow;
+pub mod queue;
+pub mod report;
+pub mod rules;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::backend::Backend;
+use crate::runner::{
+    PreparedDefinition, Runner, RunnerError, TargetOutcome, TargetReport, TargetSelection,
+};
+pub use events::{EventFeed, FeedError, NodeEvent};
+pub use queue::{CascadeLimits, Cause, LoopError, Queue, RunKey};
+pub use report::{CascadeReport, GeneratorSummary, RuleProblem, RunRecord};
+pub use rules::{RuleError, TriggerRule, load_rules};
+
+/// The default branch, where rules are read and `default_branch` rules fire.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// How transient failures are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Runs in all, the first included.
+    pub attempts: u32,
+    /// Wait before the first retry; doubled for every further one.
+    pub first_delay: Duration,
+    /// Longest wait.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before `attempt` (2 for the first retry).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(2).min(16);
+        self.first_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+}
+
+/// How a cascade runs.
+#[derive(Debug, Clone)]
+pub struct CascadeConfig {
+    /// Runs at the same time, across generators.
+    pub concurrency: usize,
+    /// When a cascade is taken for a loop.
+    pub limits: CascadeLimits,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// The default branch.
+    pub default_branch: String,
+}
+
+impl Default for CascadeConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            limits: CascadeLimits::default(),
+            retry: RetryPolicy::default(),
+            default_branch: DEFAULT_BRANCH.to_owned(),
+        }
+    }
+}
+
+/// What a cascade starts from.
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// A generator on the targets a selection names (`generate-fabric
+    /// fabric_name=Fabric-A`); a full selection also removes the output of
+    /// deleted targets, as a one-tier run does.
+    Definition {
+        /// The generator definition.
+        name: String,
+        /// Its targets.
+        selection: TargetSelection,
+    },
+    /// Changes already made (through the API), matched against the rules.
+    Events(Vec<NodeEvent>),
+}
+
+/// Why a cascade could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CascadeError {
+    /// The starting generator could not be prepared.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// The rules could not be read.
+    #[error(transparent)]
+    Rules(#[from] RuleError),
+    /// The events could not be read.
+    #[error(transparent)]
+    Events(#[from] FeedError),
+}
+
+/// Counts for a live display.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgressCounts {
+    /// Runs waiting (this round and the next).
+    pub queued: usize,
+    /// Runs running.
+    pub running: usize,
+    /// Runs finished, failed ones included.
+    pub done: usize,
+    /// Runs failed.
+    pub failed: usize,
+}
+
+/// Where a cascade reports its progress (the CLI draws a bar).
+pub trait Progress: Send + Sync {
+    /// The counts changed.
+    fn update(&self, counts: ProgressCounts);
+}
+
+/// A display that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&self, _counts: ProgressCounts) {}
+}
+
+/// Runs cascades of one repository against one backend and its events.
+#[derive(Clone)]
+pub struct Cascade {
+    runner: Runner,
+    events: Arc<dyn EventFeed>,
+    config: CascadeConfig,
+    progress: Arc<dyn Progress>,
+}
+
+/// One finished run of a round.
+struct Finished {
+    /// (generator's place in the round, target's place in its group).
+    rank: (usize, usize),
+    key: RunKey,
+    causes: Vec<Cause>,
+    attempt: u32,
+    report: TargetReport,
+}
+
+/// Progress shared by a round's tasks.
+struct Tracker {
+    counts: std::sync::Mutex<ProgressCounts>,
+    progress: Arc<dyn Progress>,
+}
+
+impl Tracker {
+    fn change(&self, change: impl FnOnce(&mut ProgressCounts)) {
+        let counts = {
+            let mut counts = self
+                .counts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            change(&mut counts);
+            *counts
+        };
+        self.progress.update(counts);
+    }
+}
+
+impl Cascade {
+    /// A cascade engine over `runner`, reading the store's changes from
+    /// `events`.
+    pub fn new(runner: Runner, events: Arc<dyn EventFeed>, config: CascadeConfig) -> Self {
+        Self {
+            runner,
+            events,
+            config,
+            progress: Arc::new(NoProgress),
+        }
+    }
+
+    /// Reports progress to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// The events this cascade reads.
+    pub fn events(&self) -> &Arc<dyn EventFeed> {
+        &self.events
+    }
+
+    fn backend(&self) -> &dyn Backend {
+        self.runner.backend().as_ref()
+    }
+
+    /// Runs a cascade on `branch` from `start` until nothing more is queued.
+    pub async fn run(&self, branch: &str, start: Start) -> Result<CascadeReport, CascadeError> {
+        let started = Instant::now();
+        let mut report = report::Builder::new(branch);
+        let mut queue = Queue::new(self.config.limits);
+        let mut prepared: HashMap<String, Arc<PreparedDefinition>> = HashMap::new();
+        let mut cursor;
+        match start {
+            Start::Definition { name, selection } => {
+                cursor = self.events.last_seq()?;
+                let definition = Arc::new(self.runner.prepare(&name, branch).await?);
+                for member in definition.select(&selection)? {
+                    queue.push(
+                        RunKey {
+                            definition: name.clone(),
+                            target: member.target.id,
+                        },
+                        Cause::Requested,
+                    );
+                }
+                if selection == TargetSelection::All {
+                    report.reaped(self.runner.reap_deleted(&definition).await?);
+                }
+                prepared.insert(name, definition);
+            }
+            Start::Events(events) => {
+                cursor = events.iter().map(|event| event.seq).max().unwrap_or(0);
+                let rules = load_rules(self.backend(), &self.config.default_branch).await?;
+                self.queue_triggered(branch, &rules, &events, &mut queue, &mut report);
+            }
+        }
+        let mut retry_delay = Duration::ZERO;
+        let mut round_number = 0;
+        loop {
+            let round = match queue.take_round() {
+                Ok(round) if round.is_empty() => break,
+                Ok(round) => round,
+                Err(stopped) => {
+                    tracing::error!(branch, "{stopped}");
+                    report.stopped(stopped);
+                    break;
+                }
+            };
+            if !retry_delay.is_zero() {
+                tokio::time::sleep(retry_delay).await;
+                retry_delay = Duration::ZERO;
+            }
+            round_number += 1;
+            let finished = self
+                .run_round(branch, round, &mut prepared, &mut report)
+                .await;
+            prepared.clear();
+
+            let events: Vec<NodeEvent> = self.events.since(cursor)?;
+            cursor = events.last().map_or(cursor, |event| event.seq);
+            let events: Vec<NodeEvent> = events
+                .into_iter()
+                .filter(|event| event.branch == branch)
+                .collect();
+            report.attribute(&finished, &events);
+            // Read again every round: a run may have changed them.
+            let rules = load_rules(self.backend(), &self.config.default_branch).await?;
+            self.queue_triggered(branch, &rules, &events, &mut queue, &mut report);
+            self.queue_unlatched(branch, &rules, &finished, &mut queue)
+                .await;
+            for run in &finished {
+                if let TargetOutcome::Failed {
+                    retryable: true, ..
+                } = run.report.outcome
+                    && run.attempt < self.config.retry.attempts
+                {
+                    let attempt = run.attempt + 1;
+                    retry_delay = retry_delay.max(self.config.retry.delay(attempt));
+                    queue.push(run.key.clone(), Cause::Retry { attempt });
+                }
+            }
+            for run in finished {
+                report.run(round_number, run.key, run.causes, run.attempt, run.report);
+            }
+        }
+        Ok(report.finish(round_number, cursor, started.elapsed()))
+    }
+
+    /// Queues the run of every rule the events fire.
+    fn queue_triggered(
+        &self,
+        branch: &str,
+        rules: &[TriggerRule],
+        events: &[NodeEvent],
+        queue: &mut Queue,
+        report: &mut report::Builder,
+    ) {
+        for event in events.iter().filter(|event| event.branch == branch) {
+            for rule in rules
+                .iter()
+                .filter(|rule| rule.fires_on(event, &self.config.default_branch))
+            {
+                if self
+                    .runner
+                    .repository()
+                    .generator(&rule.generator)
+                    .is_none()
+                {
+                    report.rule_problem(
+                        &rule.name,
+                        format!(
+                            "it runs generator `{}`, which .infrahub.yml does not define",
+                            rule.generator
+                        ),
+                    );
+                    continue;
+                }
+                tracing::debug!(rule = %rule.name, kind = %event.kind, id = %event.id, "rule fired");
+                queue.push(
+                    RunKey {
+                        definition: rule.generator.clone(),
+                        target: event.id.clone(),
+                    },
+                    Cause::Rule {
+                        rule: rule.name.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Queues the failed targets under stamps that changed nothing.
+    async fn queue_unlatched(
+        &self,
+        branch: &str,
+        rules: &[TriggerRule],
+        finished: &[Finished],
+        queue: &mut Queue,
+    ) {
+        for run in finished {
+            let TargetOutcome::Succeeded { stamps, .. } = &run.report.outcome else {
+                continue;
+            };
+            for stamp in stamps.iter().filter(|stamp| !stamp.changed) {
+                for rule in rules.iter().filter(|rule| {
+                    rule.watches(&stamp.kind, &stamp.attribute)
+                        && rule.in_scope(branch, &self.config.default_branch)
+                }) {
+                    if self
+                        .runner
+                        .repository()
+                        .generator(&rule.generator)
+                        .is_none()
+                    {
+                        continue;
+                    }
+                    match self
+                        .last_run_failed(branch, &rule.generator, &stamp.id)
+                        .await
+                    {
+                        Ok(true) => {
+                            queue.push(
+                                RunKey {
+                                    definition: rule.generator.clone(),
+                                    target: stamp.id.clone(),
+                                },
+                                Cause::Unlatched {
+                                    rule: rule.name.clone(),
+                                },
+                            );
+                        }
+                        Ok(false) => {}
+                        Err(error) => {
+                            tracing::warn!(generator = %rule.generator, target = %stamp.id, "cannot read the last run's status: {error}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the last run of `generator` on `target` failed (its
+    /// `CoreGeneratorInstance` is in `Error`).
+    async fn last_run_failed(
+        &self,
+        branch: &str,
+        generator: &str,
+        target: &str,
+    ) -> Result<bool, crate::backend::BackendError> {
+        let instances = self
+            .backend()
+            .filters(
+                branch,
+                "CoreGeneratorInstance",
+                &json!({ "definition__name__value": generator, "object__ids": [target] }),
+                &[],
+            )
+            .await?;
+        Ok(instances
+            .iter()
+            .any(|instance| instance.pointer("/status/value") == Some(&json!("Error"))))
+    }
+
+    /// Runs one round: every queued run, at most `concurrency` at a time,
+    /// generators in the order first queued and targets in group order.
+    async fn run_round(
+        &self,
+        branch: &str,
+        round: Vec<(RunKey, Vec<Cause>)>,
+        prepared: &mut HashMap<String, Arc<PreparedDefinition>>,
+        report: &mut report::Builder,
+    ) -> Vec<Finished> {
+        let mut order: Vec<String> = Vec::new();
+        for (key, _) in &round {
+            if !order.contains(&key.definition) {
+                order.push(key.definition.clone());
+            }
+        }
+        let mut unprepared: BTreeMap<String, String> = BTreeMap::new();
+        for definition in &order {
+            if prepared.contains_key(definition) {
+                continue;
+            }
+            match self.runner.prepare(definition, branch).await {
+                Ok(ready) => {
+                    prepared.insert(definition.clone(), Arc::new(ready));
+                }
+                Err(error) => {
+                    tracing::error!(generator = %definition, branch, "{error}");
+                    unprepared.insert(definition.clone(), error.to_string());
+                }
+            }
+        }
+
+        let mut jobs = Vec::new();
+        let mut finished = Vec::new();
+        for (key, causes) in round {
+            let attempt = causes
+                .iter()
+                .find_map(|cause| match cause {
+                    Cause::Retry { attempt } => Some(*attempt),
+                    _ => None,
+                })
+                .unwrap_or(1);
+            let Some(definition) = prepared.get(&key.definition) else {
+                let message = unprepared.get(&key.definition).cloned().unwrap_or_default();
+                for rule in causes.iter().filter_map(Cause::rule) {
+                    report.rule_problem(rule, message.clone());
+                }
+                continue;
+            };
+            let Some((position, member)) = definition.member(&key.target) else {
+                for rule in causes.iter().filter_map(Cause::rule) {
+                    report.rule_problem(
+                        rule,
+                        format!(
+                            "it fired on {}, which is not a member of group `{}`, the targets of generator `{}`; nothing was run",
+                            key.target,
+                            definition.definition().targets,
+                            key.definition
+                        ),
+                    );
+                }
+                continue;
+            };
+            let rank = order
+                .iter()
+                .position(|name| *name == key.definition)
+                .unwrap_or(usize::MAX);
+            jobs.push((
+                (rank, position),
+                key,
+                causes,
+                attempt,
+                Arc::clone(definition),
+                member.clone(),
+            ));
+        }
+        jobs.sort_by_key(|job| job.0);
+
+        let tracker = Arc::new(Tracker {
+            counts: std::sync::Mutex::new(ProgressCounts {
+                queued: jobs.len(),
+                ..report.counts()
+            }),
+            progress: Arc::clone(&self.progress),
+        });
+        tracker.change(|_| {});
+        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (rank, key, causes, attempt, definition, member) in jobs {
+            // The permit is taken before spawning, so runs start in order.
+            let permit = Arc::clone(&permits).acquire_owned().await.ok();
+            let runner = self.runner.clone();
+            let tracker = Arc::clone(&tracker);
+            tracker.change(|counts| {
+                counts.queued -= 1;
+                counts.running += 1;
+            });
+            tasks.spawn(async move {
+                let report = runner.run_target(&definition, &member).await;
+                drop(permit);
+                let failed = matches!(report.outcome, TargetOutcome::Failed { .. });
+                tracker.change(|counts| {
+                    counts.running -= 1;
+                    counts.done += 1;
+                    counts.failed += usize::from(failed);
+                });
+                Finished {
+                    rank,
+                    key,
+                    causes,
+                    attempt,
+                    report,
+                }
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(run) => finished.push(run),
+                Err(error) => tracing::error!("a run task failed: {error}"),
+            }
+        }
+        finished.sort_by_key(|run| run.rank);
+        report.set_counts({
+            let counts = tracker
+                .counts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *counts
+        });
+        finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_doubling_up_to_the_maximum() {
+        let policy = RetryPolicy {
+            attempts: 6,
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+        };
+        let delays: Vec<u128> = (2..=6).map(|a| policy.delay(a).as_millis()).collect();
+        assert_eq!(delays, vec![100, 200, 400, 500, 500]);
+    }
+}

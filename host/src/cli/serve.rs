@@ -1,0 +1,97 @@
+//! `infragen serve`: the embedded store over HTTP with Infrahub's endpoints,
+//! and the generators of the repository run on every change their rules
+//! match, as Infrahub runs them.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cascade::follow::{CascadeObserver, follow};
+use crate::cascade::{Cascade, CascadeConfig, CascadeReport};
+use crate::client::GraphqlBackend;
+use crate::policy::RuntimePolicy;
+use crate::repository::Repository;
+use crate::runner::Runner;
+use crate::runtime::Runtime;
+use crate::transport::InProcess;
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: SocketAddr,
+    /// Allow a non-loopback address.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Configuration file with `[store] api_tokens = [...]`.
+    #[arg(long, default_value = "infragen.toml")]
+    config: PathBuf,
+    /// The repository whose generators run when their trigger rules match a
+    /// change.
+    #[arg(long, default_value = ".")]
+    repository: PathBuf,
+    /// Generator runs at the same time.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+/// Prints each cascade's report.
+struct PrintReports;
+
+impl CascadeObserver for PrintReports {
+    fn cascade_done(&self, report: &CascadeReport) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{report}");
+        let _ = stdout.flush();
+    }
+}
+
+pub(crate) async fn run(args: ServeArgs, store_path: &Path) -> anyhow::Result<ExitCode> {
+    if !args.allow_remote && !args.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to listen on {} (not a loopback address); pass --allow-remote to serve beyond this machine",
+            args.listen
+        );
+    }
+    let store = infragen_store::Store::open(store_path)
+        .with_context(|| format!("cannot open the store {}", store_path.display()))?;
+    let tokens = infragen_store::cli::config_tokens(&args.config)?;
+    let repository = Repository::open(&args.repository)?;
+    let policy = RuntimePolicy::load(repository.root())?;
+    let runtime = Runtime::builder()
+        .max_concurrent_runs(u32::try_from(args.concurrency.max(1)).unwrap_or(u32::MAX))
+        .build()
+        .context("cannot start the WebAssembly runtime")?;
+    let backend = Arc::new(GraphqlBackend::new(InProcess::new(store.clone())));
+    let runner = Runner::new(Arc::new(repository), runtime, backend, policy);
+    let cascade = Cascade::new(
+        runner,
+        Arc::new(store.clone()),
+        CascadeConfig {
+            concurrency: args.concurrency.max(1),
+            ..CascadeConfig::default()
+        },
+    );
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{address}")?;
+        stdout.flush()?;
+    }
+    let server = infragen_store::http::serve_listener(store.clone(), listener, tokens);
+    let generators = follow(cascade, store, &PrintReports);
+    tokio::select! {
+        served = server => served.context("the HTTP server stopped")?,
+        followed = generators => followed.context("the generator engine stopped")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
