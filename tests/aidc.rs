@@ -561,20 +561,12 @@ fn infragen_in(store: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String
     )
 }
 
-/// The seed loaded (schema, objects) and branch `b1` created, nothing generated.
+/// The repository imported (schema, objects, definitions, trigger rules) and
+/// branch `b1` created, nothing generated.
 fn load_seed(store: &Path) {
     let root = workspace_root();
     for args in [
-        vec![
-            "schema",
-            "load",
-            root.join("schemas").to_str().expect("utf-8"),
-        ],
-        vec![
-            "object",
-            "load",
-            root.join("objects").to_str().expect("utf-8"),
-        ],
+        vec!["sync", "--repository", root.to_str().expect("utf-8")],
         vec!["branch", "create", "b1"],
     ] {
         let (code, stdout, stderr) = infragen_in(store, &args, None);
@@ -582,8 +574,20 @@ fn load_seed(store: &Path) {
     }
 }
 
-/// Runs `generator NAME VARS… --json` on b1 and returns (exit code, report).
+/// Runs `generator NAME VARS… --no-cascade --json` on b1 (one tier, what
+/// these tests specify) and returns (exit code, report).
 fn generate_in(store: &Path, definition: &str, vars: &[&str], concurrency: usize) -> (i32, Value) {
+    generator_in(store, definition, vars, concurrency, &["--no-cascade"])
+}
+
+/// Runs `generator NAME VARS… --json` on b1 with `extra` flags.
+fn generator_in(
+    store: &Path,
+    definition: &str,
+    vars: &[&str],
+    concurrency: usize,
+    extra: &[&str],
+) -> (i32, Value) {
     let root = workspace_root();
     let concurrency = concurrency.to_string();
     let mut args = vec![
@@ -597,6 +601,7 @@ fn generate_in(store: &Path, definition: &str, vars: &[&str], concurrency: usize
         &concurrency,
         "--json",
     ];
+    args.extend_from_slice(extra);
     args.extend_from_slice(vars);
     let (code, stdout, stderr) = infragen_in(store, &args, None);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
@@ -697,7 +702,7 @@ fn fingerprint() -> u64 {
     }
     let mut hasher = std::hash::DefaultHasher::new();
     // Bump when the way the fixture is built changes.
-    "one target per run, in group order, v2".hash(&mut hasher);
+    "one target per run, in group order, synced, v3".hash(&mut hasher);
     for file in files {
         let meta = std::fs::metadata(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         file.hash(&mut hasher);
@@ -2328,4 +2333,441 @@ spec:
     // Nothing of the seed moved.
     assert_eq!(env.links(), seed_links());
     assert_eq!(env.count("NetworkDevice", ""), 48);
+}
+
+// ---------------------------------------------------------------------------
+// The cascade: trigger rules (objects/triggers.yml) chain the three tiers.
+// ---------------------------------------------------------------------------
+
+/// Everything the generators make, in a form two stores can be compared by.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    devices: BTreeMap<String, (String, String)>,
+    links: Vec<Link>,
+    statuses: BTreeMap<(String, String), String>,
+    prefixes: BTreeMap<String, String>,
+    addresses: BTreeMap<(String, String), String>,
+    pools: BTreeMap<String, String>,
+}
+
+/// (round, generator, target, status, causes) of every run of a cascade report.
+type RunLine = (u64, String, String, String, Vec<String>);
+
+fn cascade_runs(report: &Value) -> Vec<RunLine> {
+    report["runs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a cascade report: {report:#}"))
+        .iter()
+        .map(|run| {
+            (
+                run["round"].as_u64().expect("round"),
+                run["definition"].as_str().expect("definition").to_owned(),
+                run["target"]["display_label"]
+                    .as_str()
+                    .expect("target")
+                    .to_owned(),
+                run["outcome"]["status"]
+                    .as_str()
+                    .expect("status")
+                    .to_owned(),
+                run["causes"]
+                    .as_array()
+                    .expect("causes")
+                    .iter()
+                    .map(|cause| match cause["rule"].as_str() {
+                        Some(rule) => format!("{} {rule}", cause["kind"].as_str().expect("kind")),
+                        None => cause["kind"].as_str().expect("kind").to_owned(),
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn run_line(round: u64, definition: &str, target: &str, status: &str, cause: &str) -> RunLine {
+    (
+        round,
+        definition.to_owned(),
+        target.to_owned(),
+        status.to_owned(),
+        vec![cause.to_owned()],
+    )
+}
+
+const POD_CHECKSUM_RULE: &str = "rule trigger-pod-generator-checksum";
+const RACK_CHECKSUM_RULE: &str = "rule trigger-rack-generator-checksum";
+
+impl Env {
+    /// `generator NAME VARS` on b1 with the cascade, one run at a time.
+    fn cascade(&self, definition: &str, vars: &[&str]) -> (i32, Value) {
+        generator_in(&self.store(), definition, vars, 1, &[])
+    }
+
+    /// A cascade that must end well.
+    fn cascade_ok(&self, definition: &str, vars: &[&str]) -> Value {
+        let (code, report) = self.cascade(definition, vars);
+        assert_eq!(code, 0, "{report:#}");
+        report
+    }
+
+    /// hostname → (role, pod) of every device.
+    fn devices(&self) -> BTreeMap<String, (String, String)> {
+        let data = self.query(
+            "{ NetworkDevice { edges { node { hostname { value } role { value } pod { node { display_label } } } } } }",
+        );
+        data["NetworkDevice"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| {
+                let n = &e["node"];
+                (
+                    n["hostname"]["value"]
+                        .as_str()
+                        .expect("hostname")
+                        .to_owned(),
+                    (
+                        n["role"]["value"].as_str().expect("role").to_owned(),
+                        n["pod"]["node"]["display_label"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            devices: self.devices(),
+            links: self.links(),
+            statuses: self.statuses(),
+            prefixes: self.prefixes(),
+            addresses: self.addresses(),
+            pools: self.pools(),
+        }
+    }
+
+    /// Writes `mutation` on b1, then runs in-process the cascade its events
+    /// trigger — what `infragen serve` does after a write through the API.
+    fn cascade_from_change(&self, mutation: &str) -> infragen::cascade::CascadeReport {
+        use infragen::cascade::{Cascade, CascadeConfig, EventFeed, Start};
+        use std::sync::Arc;
+        let store = infragen_store::Store::open(self.store()).expect("store opens");
+        let root = workspace_root();
+        let runtime = tokio::runtime::Runtime::new().expect("tokio");
+        runtime.block_on(async {
+            let runner = infragen::runner::Runner::new(
+                Arc::new(infragen::repository::Repository::open(&root).expect("repository")),
+                infragen::runtime::Runtime::builder()
+                    .cache_dir(Some(cache_dir()))
+                    .build()
+                    .expect("runtime"),
+                Arc::new(infragen::client::GraphqlBackend::new(
+                    infragen::transport::InProcess::new(store.clone()),
+                )),
+                infragen::policy::RuntimePolicy::load(&root).expect("policy"),
+            );
+            let cascade = Cascade::new(
+                runner,
+                Arc::new(store.clone()),
+                CascadeConfig {
+                    concurrency: 1,
+                    ..CascadeConfig::default()
+                },
+            );
+            let seq = store.last_event_seq().expect("seq");
+            let response = store
+                .execute(
+                    "b1",
+                    infragen_store::GraphqlRequest {
+                        query: mutation.to_owned(),
+                        variables: None,
+                        operation_name: None,
+                    },
+                )
+                .await;
+            assert!(response.get("errors").is_none(), "{response:#}");
+            let events = EventFeed::since(&store, seq).expect("events");
+            cascade
+                .run("b1", Start::Events(events))
+                .await
+                .expect("the cascade runs")
+        })
+    }
+}
+
+/// The cascade of one fabric: its pods (the fabric pod excepted), then their
+/// racks, each in group order.
+fn fabric_cascade(fabric: &str) -> Vec<RunLine> {
+    let mut runs = vec![run_line(
+        1,
+        "generate-fabric",
+        fabric,
+        "succeeded",
+        "requested",
+    )];
+    let pods: Vec<&str> = ["Pod-A2", "Pod-A3", "Pod-B2", "Pod-B3"]
+        .into_iter()
+        .filter(|p| pod(p).fabric == fabric)
+        .collect();
+    for p in &pods {
+        runs.push(run_line(
+            2,
+            "generate-pod",
+            p,
+            "succeeded",
+            POD_CHECKSUM_RULE,
+        ));
+    }
+    for r in RACKS.iter().filter(|r| pods.contains(&r.pod)) {
+        runs.push(run_line(
+            3,
+            "generate-rack",
+            r.name,
+            "succeeded",
+            RACK_CHECKSUM_RULE,
+        ));
+    }
+    runs
+}
+
+#[test]
+fn one_generate_fabric_per_fabric_builds_what_the_three_tiers_by_hand_build() {
+    let env = Env::seeded();
+    for f in FABRICS {
+        let report = env.cascade_ok("generate-fabric", &[&format!("fabric_name={}", f.name)]);
+        assert_eq!(cascade_runs(&report), fabric_cascade(f.name), "{report:#}");
+        assert_eq!(report["rounds"], 3, "{report:#}");
+        assert_eq!(report["rule_errors"], serde_json::json!([]));
+    }
+    let by_hand = Env::generated();
+    let (cascaded, expected) = (env.snapshot(), by_hand.snapshot());
+    assert_eq!(cascaded.devices.len(), 48);
+    assert_same(&cascaded.devices, &expected.devices, "devices");
+    assert_eq!(cascaded.links, expected.links);
+    assert_same(&cascaded.statuses, &expected.statuses, "interfaces");
+    assert_same(&cascaded.prefixes, &expected.prefixes, "prefixes");
+    assert_same(&cascaded.addresses, &expected.addresses, "addresses");
+    assert_same(&cascaded.pools, &expected.pools, "pools");
+}
+
+#[test]
+fn running_the_fabric_again_with_nothing_changed_runs_no_downstream_generator() {
+    let env = Env::seeded();
+    env.cascade_ok("generate-fabric", &["fabric_name=Fabric-A"]);
+    let before = env.last_event();
+    let report = env.cascade_ok("generate-fabric", &["fabric_name=Fabric-A"]);
+    assert_eq!(
+        cascade_runs(&report),
+        vec![run_line(
+            1,
+            "generate-fabric",
+            "Fabric-A",
+            "succeeded",
+            "requested"
+        )]
+    );
+    let summary = &report["generators"][0];
+    assert_eq!(
+        (
+            &summary["created"],
+            &summary["updated"],
+            &summary["deleted"]
+        ),
+        (&Value::from(0), &Value::from(0), &Value::from(0)),
+        "{report:#}"
+    );
+    // Only the fabric's instance status moved (Processing, then Ready).
+    let changed: BTreeSet<String> = env
+        .events_since(before)
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(
+        changed,
+        BTreeSet::from(["CoreGeneratorInstance".to_owned()])
+    );
+}
+
+#[test]
+fn changing_a_pods_amount_of_spines_reruns_that_pod_and_its_racks_only_and_matches_a_fresh_design()
+{
+    let env = Env::seeded();
+    for f in FABRICS {
+        env.cascade_ok("generate-fabric", &[&format!("fabric_name={}", f.name)]);
+    }
+    let before = env.snapshot();
+    let report = env.cascade_from_change(&POD_A2_SPINES.replace("SPINES", "2"));
+    let runs: Vec<(usize, &str, &str, bool)> = report
+        .runs
+        .iter()
+        .map(|run| {
+            (
+                run.round,
+                run.definition.as_str(),
+                run.report.target.display_label.as_str(),
+                run.failed(),
+            )
+        })
+        .collect();
+    let mut expected = vec![(1, "generate-pod", "Pod-A2", false)];
+    for r in RACKS.iter().filter(|r| r.pod == "Pod-A2") {
+        expected.push((2, "generate-rack", r.name, false));
+    }
+    assert_eq!(runs, expected, "{report}");
+    assert_eq!(
+        report.runs[0].causes,
+        vec![infragen::cascade::Cause::Rule {
+            rule: "trigger-pod-generator-amount-of-spines".into()
+        }]
+    );
+    assert!(report.is_success(), "{report}");
+
+    // The same design generated from scratch with two spines in Pod-A2.
+    let fresh = Env::seeded();
+    fresh.query(&POD_A2_SPINES.replace("SPINES", "2"));
+    for f in FABRICS {
+        fresh.cascade_ok("generate-fabric", &[&format!("fabric_name={}", f.name)]);
+    }
+    let (changed, expected) = (env.snapshot(), fresh.snapshot());
+    assert!(before.devices.contains_key("spine-pod-a2-3"));
+    assert!(!changed.devices.contains_key("spine-pod-a2-3"));
+    assert_eq!(changed.devices.len(), 46);
+    assert_same(&changed.devices, &expected.devices, "devices");
+    assert_eq!(changed.links, expected.links);
+    assert_same(&changed.statuses, &expected.statuses, "interfaces");
+    assert_same(&changed.pools, &expected.pools, "pools");
+    // Addressing: the same interfaces hold an address and the same number of
+    // prefixes of each role exist, but nothing that survived was renumbered —
+    // a fresh allocation packs the /31s, a change keeps what was allocated
+    // (renumbering live links to fill the holes would be worse).
+    let keys = |m: &BTreeMap<(String, String), String>| m.keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(keys(&changed.addresses), keys(&expected.addresses));
+    let roles = |m: &BTreeMap<String, String>| {
+        let mut counts = BTreeMap::new();
+        for role in m.values() {
+            *counts.entry(role.clone()).or_insert(0) += 1;
+        }
+        counts
+    };
+    assert_eq!(roles(&changed.prefixes), roles(&expected.prefixes));
+    for (interface, address) in &changed.addresses {
+        assert_eq!(
+            Some(address),
+            before.addresses.get(interface),
+            "{interface:?} was renumbered"
+        );
+    }
+    for prefix in changed.prefixes.keys() {
+        assert!(before.prefixes.contains_key(prefix), "{prefix} is new");
+    }
+}
+
+#[test]
+fn a_rack_whose_pod_was_not_ready_fails_its_gate_and_succeeds_when_the_pod_completes() {
+    let env = Env::seeded();
+    env.generate_ok("generate-fabric", &["fabric_name=Fabric-A"]);
+    let (code, report) = env.cascade("generate-rack", &["rack_name=Rack-A2-1"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        cascade_runs(&report),
+        vec![run_line(
+            1,
+            "generate-rack",
+            "Rack-A2-1",
+            "failed",
+            "requested"
+        )]
+    );
+    let message = report["runs"][0]["outcome"]["message"]
+        .as_str()
+        .expect("message");
+    assert!(
+        message.ends_with(
+            "rack Rack-A2-1: pod Pod-A2 is not fully generated (0 of 4 spines exist); run generate-pod for Pod-A2 first"
+        ),
+        "{message}"
+    );
+    assert_eq!(report["runs"][0]["outcome"]["retryable"], false);
+
+    // The pod completes: its checksum lands on every rack, and every rack
+    // runs, the one that failed included.
+    let report = env.cascade_ok("generate-pod", &["pod_name=Pod-A2"]);
+    let mut expected = vec![run_line(
+        1,
+        "generate-pod",
+        "Pod-A2",
+        "succeeded",
+        "requested",
+    )];
+    for r in RACKS.iter().filter(|r| r.pod == "Pod-A2") {
+        expected.push(run_line(
+            2,
+            "generate-rack",
+            r.name,
+            "succeeded",
+            RACK_CHECKSUM_RULE,
+        ));
+    }
+    assert_eq!(cascade_runs(&report), expected);
+    let leaf = leaf_name(&rack("Rack-A2-1"), 1);
+    assert_eq!(
+        env.count("NetworkDevice", &format!("hostname__value: \"{leaf}\"")),
+        1
+    );
+}
+
+#[test]
+fn a_failed_rack_reruns_when_its_pod_runs_again_even_with_an_unchanged_checksum() {
+    let env = Env::seeded();
+    env.cascade_ok("generate-fabric", &["fabric_name=Fabric-A"]);
+    let rack = env.id_of("LocationRack", "name__value: \"Rack-A2-1\"");
+    let template = env.query(&format!(
+        "{{ LocationRack(ids: [\"{rack}\"]) {{ edges {{ node {{ leaf_switch_template {{ node {{ id }} }} }} }} }} }}"
+    ))["LocationRack"]["edges"][0]["node"]["leaf_switch_template"]["node"]["id"]
+        .as_str()
+        .expect("template")
+        .to_owned();
+    let set_template = |value: &str| {
+        env.query(&format!(
+            "mutation {{ LocationRackUpdate(data: {{id: \"{rack}\", leaf_switch_template: {value}}}) {{ ok }} }}"
+        ));
+    };
+
+    // No rule watches the template: clearing it runs nothing until the rack
+    // is run, which fails its gate.
+    set_template("null");
+    let (code, report) = env.cascade("generate-rack", &["rack_name=Rack-A2-1"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        cascade_runs(&report),
+        vec![run_line(
+            1,
+            "generate-rack",
+            "Rack-A2-1",
+            "failed",
+            "requested"
+        )]
+    );
+
+    // Fixed, again without a rule; the pod's next run stamps the same
+    // checksum (no event), yet the rack runs because its last run failed.
+    set_template(&format!("{{id: \"{template}\"}}"));
+    let report = env.cascade_ok("generate-pod", &["pod_name=Pod-A2"]);
+    assert_eq!(
+        cascade_runs(&report),
+        vec![
+            run_line(1, "generate-pod", "Pod-A2", "succeeded", "requested"),
+            run_line(
+                2,
+                "generate-rack",
+                "Rack-A2-1",
+                "succeeded",
+                "unlatched trigger-rack-generator-checksum"
+            ),
+        ]
+    );
+    assert_eq!(report["runs"][0]["outcome"]["stamps_changed"], 0);
 }

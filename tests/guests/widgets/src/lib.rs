@@ -7,7 +7,10 @@
 //! - `fail-halfway`: writes the first half, then fails;
 //! - `write-core`: tries to write a `CoreStandardGroup`;
 //! - `delete-foreign`: tries to delete the node whose id is in `victim`;
-//! - `query-mutation`: sends a mutation through the read-only `graphql.query`.
+//! - `query-mutation`: sends a mutation through the read-only `graphql.query`;
+//! - `bump-peer`: adds one to the `counter` of the set named in `victim` (an
+//!   untracked stamp), so that two such sets under a rule on `counter` feed
+//!   each other forever — the cascade's loop cap is tested with it.
 
 use infragen_sdk::{Context, Error, Filter, Generator, Result, graphql, info, nodes, tracking};
 use serde_json::{Value, json};
@@ -37,6 +40,18 @@ impl Generator for Widgets {
             "delete-foreign" => {
                 let victim = set.attr_str("victim").unwrap_or_default();
                 nodes::delete("TestWidget", victim)?;
+            }
+            "bump-peer" => {
+                let peer_name = set.attr_str("victim").unwrap_or_default();
+                let peer = nodes::get(
+                    "TestWidgetSet",
+                    Filter::new().eq("name__value", peer_name),
+                    &[],
+                )?
+                .ok_or_else(|| Error::not_found(format!("no widget set named {peer_name}")))?;
+                let counter = peer.attr_i64("counter").unwrap_or(0);
+                let peer_id = peer.id().unwrap_or_default().to_owned();
+                nodes::stamp("TestWidgetSet", &peer_id, "counter", counter + 1)?;
             }
             "query-mutation" => {
                 graphql::query(

@@ -1,0 +1,590 @@
+//! The cascade on the widgets repository: rule matching and branch scope,
+//! membership errors, retries of transient failures, the loop cap, and
+//! `infragen serve` running a generator when a write through its API matches
+//! a rule. (The AI/DC cascade itself is specified in `aidc.rs`.)
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use infragen::backend::{
+    AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PrefixAllocation,
+};
+use infragen::cascade::{
+    Cascade, CascadeConfig, CascadeLimits, CascadeReport, Cause, EventFeed, RetryPolicy,
+    RuleProblem, Start,
+};
+use infragen::runner::{Runner, TargetOutcome, TargetSelection};
+use infragen_tests::{WidgetRepository, graphql, infragen_bin, runtime};
+use serde_json::{Value, json};
+
+/// One trigger rule with one attribute match, all running `generator`.
+struct Rule<'a> {
+    name: &'a str,
+    scope: &'a str,
+    attribute: &'a str,
+    value_match: &'a str,
+    value: Option<&'a str>,
+    generator: &'a str,
+}
+
+/// An object file with one generator action per generator and the rules.
+fn rules_file(rules: &[Rule<'_>]) -> String {
+    let mut generators: Vec<&str> = rules.iter().map(|rule| rule.generator).collect();
+    generators.dedup();
+    let mut text = String::from(
+        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreGeneratorAction\n  data:\n",
+    );
+    for generator in &generators {
+        text.push_str(&format!(
+            "    - name: run-{generator}\n      generator: {generator}\n"
+        ));
+    }
+    text.push_str(
+        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreNodeTriggerRule\n  data:\n",
+    );
+    for rule in rules {
+        text.push_str(&format!(
+            "    - name: {}\n      branch_scope: {}\n      node_kind: TestWidgetSet\n      mutation_action: updated\n      action: run-{}\n      matches:\n        kind: CoreNodeTriggerAttributeMatch\n        data:\n          - attribute_name: {}\n            value_match: {}\n",
+            rule.name, rule.scope, rule.generator, rule.attribute, rule.value_match
+        ));
+        if let Some(value) = rule.value {
+            text.push_str(&format!("            value: \"{value}\"\n"));
+        }
+    }
+    text
+}
+
+/// The widgets repository with its definitions recorded and `rules` loaded.
+async fn with_rules(rules: &[Rule<'_>]) -> WidgetRepository {
+    let repo = WidgetRepository::new().await;
+    for definition in ["widgets", "widgets-unparameterized"] {
+        repo.runner
+            .prepare(definition, "main")
+            .await
+            .expect("the definition is recorded");
+    }
+    repo.store
+        .load_objects("main", &[("rules.yml".to_owned(), rules_file(rules))])
+        .expect("the rules load");
+    repo
+}
+
+fn config() -> CascadeConfig {
+    CascadeConfig {
+        concurrency: 1,
+        ..CascadeConfig::default()
+    }
+}
+
+fn cascade_of(repo: &WidgetRepository, runner: Runner, config: CascadeConfig) -> Cascade {
+    Cascade::new(runner, Arc::new(repo.store.clone()), config)
+}
+
+/// Writes `mutation` on `branch` and runs the cascade its events trigger.
+async fn change(repo: &WidgetRepository, branch: &str, mutation: &str) -> CascadeReport {
+    let seq = repo.store.last_event_seq().expect("seq");
+    graphql(&repo.store, branch, mutation).await;
+    let events = EventFeed::since(&repo.store, seq).expect("events");
+    cascade_of(repo, repo.runner.clone(), config())
+        .run(branch, Start::Events(events))
+        .await
+        .expect("the cascade runs")
+}
+
+/// (round, generator, target, succeeded, causes) per run.
+fn runs(report: &CascadeReport) -> Vec<(usize, String, String, bool, Vec<Cause>)> {
+    report
+        .runs
+        .iter()
+        .map(|run| {
+            (
+                run.round,
+                run.definition.clone(),
+                run.report.target.display_label.clone(),
+                !run.failed(),
+                run.causes.clone(),
+            )
+        })
+        .collect()
+}
+
+fn rule(name: &str) -> Cause {
+    Cause::Rule { rule: name.into() }
+}
+
+fn size_rule<'a>(scope: &'a str) -> Rule<'a> {
+    Rule {
+        name: "size-changed",
+        scope,
+        attribute: "size",
+        value_match: "any",
+        value: None,
+        generator: "widgets",
+    }
+}
+
+async fn widget_count(repo: &WidgetRepository, branch: &str, name: &str) -> i64 {
+    graphql(
+        &repo.store,
+        branch,
+        &format!("{{ TestWidget(name__value: \"{name}\") {{ count }} }}"),
+    )
+    .await["TestWidget"]["count"]
+        .as_i64()
+        .expect("count")
+}
+
+const ALPHA_SIZE: &str =
+    "mutation { TestWidgetSetUpdate(data: {hfid: [\"alpha\"], size: {value: SIZE}}) { ok } }";
+
+#[tokio::test]
+async fn other_branches_rules_fire_everywhere_but_on_main() {
+    let repo = with_rules(&[size_rule("other_branches")]).await;
+    repo.store.create_branch("b1").expect("branch");
+
+    let on_main = change(&repo, "main", &ALPHA_SIZE.replace("SIZE", "4")).await;
+    assert!(on_main.runs.is_empty(), "{on_main}");
+    assert_eq!(widget_count(&repo, "main", "alpha-4").await, 0);
+
+    let on_b1 = change(&repo, "b1", &ALPHA_SIZE.replace("SIZE", "5")).await;
+    assert_eq!(
+        runs(&on_b1),
+        vec![(
+            1,
+            "widgets".into(),
+            "alpha".into(),
+            true,
+            vec![rule("size-changed")]
+        )]
+    );
+    assert_eq!(widget_count(&repo, "b1", "alpha-5").await, 1);
+    assert_eq!(widget_count(&repo, "main", "alpha-5").await, 0);
+}
+
+#[tokio::test]
+async fn default_branch_rules_fire_only_on_main() {
+    let repo = with_rules(&[size_rule("default_branch")]).await;
+    repo.store.create_branch("b1").expect("branch");
+
+    let on_b1 = change(&repo, "b1", &ALPHA_SIZE.replace("SIZE", "5")).await;
+    assert!(on_b1.runs.is_empty(), "{on_b1}");
+
+    let on_main = change(&repo, "main", &ALPHA_SIZE.replace("SIZE", "4")).await;
+    assert_eq!(
+        runs(&on_main),
+        vec![(
+            1,
+            "widgets".into(),
+            "alpha".into(),
+            true,
+            vec![rule("size-changed")]
+        )]
+    );
+    assert_eq!(widget_count(&repo, "main", "alpha-4").await, 1);
+}
+
+#[tokio::test]
+async fn value_globs_select_the_changes_that_fire() {
+    let repo = with_rules(&[Rule {
+        value: Some("1?"),
+        value_match: "value",
+        ..size_rule("all_branches")
+    }])
+    .await;
+    let small = change(&repo, "main", &ALPHA_SIZE.replace("SIZE", "4")).await;
+    assert!(small.runs.is_empty(), "{small}");
+    let teen = change(&repo, "main", &ALPHA_SIZE.replace("SIZE", "12")).await;
+    assert_eq!(runs(&teen).len(), 1, "{teen}");
+    assert_eq!(widget_count(&repo, "main", "alpha-12").await, 1);
+}
+
+#[tokio::test]
+async fn a_rule_firing_on_a_node_outside_the_target_group_is_an_error_and_runs_nothing() {
+    let repo = with_rules(&[size_rule("all_branches")]).await;
+    repo.set("gamma", "size: {value: 1}").await;
+    let gamma = repo.set_id("gamma").await;
+
+    let report = change(
+        &repo,
+        "main",
+        "mutation { TestWidgetSetUpdate(data: {hfid: [\"gamma\"], size: {value: 2}}) { ok } }",
+    )
+    .await;
+    assert!(report.runs.is_empty(), "{report}");
+    assert_eq!(
+        report.rule_errors,
+        vec![RuleProblem {
+            rule: "size-changed".into(),
+            message: format!(
+                "it fired on {gamma}, which is not a member of group `widget-sets`, the targets \
+                 of generator `widgets`; nothing was run"
+            ),
+        }]
+    );
+    assert!(!report.is_success());
+    assert_eq!(widget_count(&repo, "main", "gamma-1").await, 0);
+}
+
+#[tokio::test]
+async fn a_rule_pair_feeding_each_other_stops_at_the_cap_naming_both_rules() {
+    let repo = with_rules(&[
+        Rule {
+            name: "counter-odd",
+            scope: "all_branches",
+            attribute: "counter",
+            value_match: "value",
+            value: Some("*[13579]"),
+            generator: "widgets",
+        },
+        Rule {
+            name: "counter-even",
+            scope: "all_branches",
+            attribute: "counter",
+            value_match: "value",
+            value: Some("*[02468]"),
+            generator: "widgets-unparameterized",
+        },
+    ])
+    .await;
+    repo.set(
+        "alpha",
+        "size: {value: 0}, mode: {value: \"bump-peer\"}, victim: {value: \"beta\"}",
+    )
+    .await;
+    repo.set(
+        "beta",
+        "size: {value: 0}, mode: {value: \"bump-peer\"}, victim: {value: \"alpha\"}",
+    )
+    .await;
+
+    let limits = CascadeLimits {
+        max_runs: 1_000,
+        max_runs_per_target: 3,
+    };
+    let report = cascade_of(
+        &repo,
+        repo.runner.clone(),
+        CascadeConfig { limits, ..config() },
+    )
+    .run(
+        "main",
+        Start::Definition {
+            name: "widgets".into(),
+            selection: TargetSelection::Matching(
+                json!({ "set": "alpha" })
+                    .as_object()
+                    .expect("object")
+                    .clone(),
+            ),
+        },
+    )
+    .await
+    .expect("the cascade runs");
+
+    // widgets(alpha) bumps beta to 1 (odd: widgets on beta), which bumps
+    // alpha to 1 (widgets on alpha), beta to 2 (even: the other generator on
+    // beta), alpha to 2, beta to 3, ... until widgets on alpha would run a
+    // fourth time.
+    let stopped = report.stopped.as_ref().expect("stopped at the cap");
+    assert_eq!(
+        stopped.to_string(),
+        format!(
+            "the cascade was stopped after {} runs: widgets on {} would run more than 3 times; \
+             rules involved: counter-even, counter-odd",
+            report.runs.len(),
+            repo.set_id("alpha").await
+        ),
+        "{report}"
+    );
+    assert!(report.runs.iter().all(|run| !run.failed()), "{report}");
+    assert!(!report.is_success());
+    let rounds: Vec<usize> = report.runs.iter().map(|run| run.round).collect();
+    assert_eq!(rounds, (1..=report.runs.len()).collect::<Vec<_>>());
+}
+
+/// The real backend, but the first `failures` stored queries fail as an
+/// unreachable server fails.
+struct Unreachable {
+    inner: Arc<dyn Backend>,
+    failures: AtomicUsize,
+}
+
+#[async_trait]
+impl Backend for Unreachable {
+    async fn query(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+    ) -> Result<Value, BackendError> {
+        // Only the generator's stored query, not the cascade's own reads.
+        if document.contains("TestWidgetSet(")
+            && self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(BackendError::new(
+                ErrorKind::Backend,
+                "cannot reach http://infrahub:8000: connection refused",
+            ));
+        }
+        self.inner.query(branch, document, variables).await
+    }
+    async fn upsert(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        self.inner.upsert(branch, kind, data).await
+    }
+    async fn update(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        self.inner.update(branch, kind, data).await
+    }
+    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
+        self.inner.delete(branch, kind, id).await
+    }
+    async fn filters(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<Value>, BackendError> {
+        self.inner.filters(branch, kind, filters, include).await
+    }
+    async fn relationship_add(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        self.inner.relationship_add(branch, id, name, peers).await
+    }
+    async fn relationship_remove(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        self.inner
+            .relationship_remove(branch, id, name, peers)
+            .await
+    }
+    async fn allocate_prefix(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+    ) -> Result<Allocated, BackendError> {
+        self.inner.allocate_prefix(branch, request).await
+    }
+    async fn allocate_address(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+    ) -> Result<Allocated, BackendError> {
+        self.inner.allocate_address(branch, request).await
+    }
+}
+
+async fn run_with_unreachable(repo: &WidgetRepository, failures: usize) -> CascadeReport {
+    let runner = Runner::new(
+        Arc::new(infragen::repository::Repository::open(repo.dir.path()).expect("repository")),
+        runtime(None),
+        Arc::new(Unreachable {
+            inner: repo.runner.backend().clone(),
+            failures: AtomicUsize::new(failures),
+        }),
+        infragen::policy::RuntimePolicy::default(),
+    );
+    let config = CascadeConfig {
+        retry: RetryPolicy {
+            attempts: 3,
+            first_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(10),
+        },
+        ..config()
+    };
+    cascade_of(repo, runner, config)
+        .run(
+            "main",
+            Start::Definition {
+                name: "widgets".into(),
+                selection: TargetSelection::Matching(
+                    json!({ "set": "alpha" })
+                        .as_object()
+                        .expect("object")
+                        .clone(),
+                ),
+            },
+        )
+        .await
+        .expect("the cascade runs")
+}
+
+#[tokio::test]
+async fn an_unreachable_backend_is_retried_and_the_run_then_succeeds() {
+    let repo = with_rules(&[]).await;
+    let report = run_with_unreachable(&repo, 1).await;
+    assert_eq!(
+        runs(&report),
+        vec![
+            (
+                1,
+                "widgets".into(),
+                "alpha".into(),
+                false,
+                vec![Cause::Requested]
+            ),
+            (
+                2,
+                "widgets".into(),
+                "alpha".into(),
+                true,
+                vec![Cause::Retry { attempt: 2 }]
+            ),
+        ]
+    );
+    assert!(matches!(
+        &report.runs[0].report.outcome,
+        TargetOutcome::Failed { retryable: true, message }
+            if message.ends_with("query `widget_set`: cannot reach http://infrahub:8000: connection refused")
+    ));
+    assert_eq!(report.runs[1].attempt, 2);
+    assert!(report.is_success(), "{report}");
+    assert_eq!(widget_count(&repo, "main", "alpha-3").await, 1);
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_last_attempt() {
+    let repo = with_rules(&[]).await;
+    let report = run_with_unreachable(&repo, 10).await;
+    let attempts: Vec<(u32, bool)> = report
+        .runs
+        .iter()
+        .map(|run| (run.attempt, run.failed()))
+        .collect();
+    assert_eq!(attempts, vec![(1, true), (2, true), (3, true)]);
+    assert_eq!(report.unresolved().len(), 1);
+    assert!(!report.is_success());
+}
+
+#[tokio::test]
+async fn a_failing_generator_is_not_retried() {
+    let repo = with_rules(&[]).await;
+    repo.set("alpha", "mode: {value: \"fail-halfway\"}").await;
+    let report = run_with_unreachable(&repo, 0).await;
+    assert_eq!(report.runs.len(), 1, "{report}");
+    assert!(matches!(
+        &report.runs[0].report.outcome,
+        TargetOutcome::Failed {
+            retryable: false,
+            ..
+        }
+    ));
+}
+
+/// Reads `infragen serve`'s stdout lines on a thread.
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator() {
+    let repo = with_rules(&[size_rule("all_branches")]).await;
+    let token = repo.store.create_token("test").expect("token");
+    let dir = repo.dir.path();
+    let mut child = Command::new(infragen_bin())
+        .arg("--store")
+        .arg(dir.join("store.db"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--repository"])
+        .arg(dir)
+        .arg("--config")
+        .arg(dir.join("no-such-infragen.toml"))
+        .env_remove("INFRAGEN_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("infragen serve starts");
+    let lines = lines_of(&mut child);
+    let _server = Server(child);
+    let first = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve prints its address");
+    let address = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_owned();
+
+    let http =
+        infragen::transport::Http::new(infragen::transport::HttpConfig::new(address, Some(token)))
+            .expect("client");
+    let transport: &dyn infragen::transport::Transport = &http;
+    let response = transport
+        .execute("main", &ALPHA_SIZE.replace("SIZE", "4"), json!({}))
+        .await
+        .expect("the write is accepted");
+    assert_eq!(
+        response["data"]["TestWidgetSetUpdate"]["ok"], true,
+        "{response}"
+    );
+
+    // The cascade's report, printed when it ends.
+    let mut printed = Vec::new();
+    while !printed
+        .last()
+        .is_some_and(|line: &String| line.starts_with("cascade on branch main"))
+    {
+        printed.push(
+            lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no cascade report; printed so far: {printed:#?}")),
+        );
+    }
+    assert!(
+        printed[0].contains("widgets")
+            && printed[0].contains("alpha")
+            && printed[0].ends_with("[rule size-changed]"),
+        "{printed:#?}"
+    );
+    let count = transport
+        .execute(
+            "main",
+            "{ TestWidget(name__value: \"alpha-4\") { count } }",
+            json!({}),
+        )
+        .await
+        .expect("query");
+    assert_eq!(count["data"]["TestWidget"]["count"], 1, "{count}");
+}
