@@ -134,27 +134,46 @@ async fn generator_list_names_each_definition_like_infrahubctl() {
     );
 }
 
+/// The line without its timing (`0.01s`), which varies.
+fn untimed(line: &str) -> String {
+    line.split_whitespace()
+        .filter(|word| !(word.ends_with('s') && word[..word.len() - 1].parse::<f64>().is_ok()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[tokio::test]
-async fn generator_prints_a_line_per_target_and_a_summary() {
+async fn generator_prints_a_line_per_run_and_a_summary_per_generator() {
     let repo = infragen_tests::WidgetRepository::new().await;
     let (code, stdout, stderr) = generator(&repo, &["widgets"]);
     assert_eq!(code, 0, "{stderr}");
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
-    assert!(
-        lines[0].starts_with(
-            "ok      alpha                    written     3  new     3  kept     0  deleted     0"
-        ),
+    let lines: Vec<String> = stdout.lines().map(untimed).collect();
+    assert_eq!(
+        lines,
+        [
+            "1 widgets ok alpha written 3 new 3 kept 0 deleted 0 [requested]",
+            "1 widgets ok beta written 2 new 2 kept 0 deleted 0 [requested]",
+            "generator runs ok failed created updated deleted time",
+            "widgets 2 2 0 5 0 0",
+            "cascade on branch main: 1 round, 2 runs, 0 failed (0 still failing) in",
+        ],
         "{stdout}"
     );
-    assert!(
-        lines[1].starts_with(
-            "ok      beta                     written     2  new     2  kept     0  deleted     0"
-        ),
-        "{stdout}"
-    );
-    assert!(
-        lines[2].starts_with("widgets: 2 targets on branch main: 2 ok, 0 failed in "),
+}
+
+#[tokio::test]
+async fn generator_no_cascade_prints_a_line_per_target_and_a_summary() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let (code, stdout, stderr) = generator(&repo, &["widgets", "--no-cascade"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<String> = stdout.lines().map(untimed).collect();
+    assert_eq!(
+        lines,
+        [
+            "ok alpha written 3 new 3 kept 0 deleted 0",
+            "ok beta written 2 new 2 kept 0 deleted 0",
+            "widgets: 2 targets on branch main: 2 ok, 0 failed in",
+        ],
         "{stdout}"
     );
 }
@@ -165,13 +184,19 @@ async fn generator_exits_non_zero_when_a_target_fails() {
     repo.set("alpha", "mode: {value: \"fail-halfway\"}").await;
     let (code, stdout, _) = generator(&repo, &["widgets", "set=alpha"]);
     assert_eq!(code, 1);
-    assert!(stdout.starts_with("failed  alpha "), "{stdout}");
-    assert!(
-        stdout.contains("generator: failing halfway on purpose after 2 of 3 widgets"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("\nwidgets: 1 target on branch main: 0 ok, 1 failed in "),
+    let id = repo.set_id("alpha").await;
+    let lines: Vec<String> = stdout.lines().map(untimed).collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "1 widgets failed alpha generator `widgets` failed on target `alpha` ({id}): \
+                 generator: failing halfway on purpose after 2 of 3 widgets [requested]"
+            ),
+            "generator runs ok failed created updated deleted time".to_owned(),
+            "widgets 1 0 1 0 0 0".to_owned(),
+            "cascade on branch main: 1 round, 1 run, 1 failed (1 still failing) in".to_owned(),
+        ],
         "{stdout}"
     );
 }

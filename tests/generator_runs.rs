@@ -19,7 +19,7 @@ fn outcome(report: &infragen::runner::DefinitionReport) -> &TargetOutcome {
 
 fn failure(report: &infragen::runner::DefinitionReport) -> String {
     match outcome(report) {
-        TargetOutcome::Failed { message } => message.clone(),
+        TargetOutcome::Failed { message, .. } => message.clone(),
         other => panic!("expected a failure, got {other:?}"),
     }
 }

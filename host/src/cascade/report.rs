@@ -278,6 +278,13 @@ impl Builder {
 
 impl fmt::Display for CascadeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self
+            .generators
+            .iter()
+            .map(|summary| summary.generator.len())
+            .max()
+            .unwrap_or(0)
+            .max("generator".len());
         for run in &self.runs {
             let why = run
                 .causes
@@ -292,7 +299,7 @@ impl fmt::Display for CascadeReport {
                 .join("; ");
             writeln!(
                 f,
-                "{:>3}  {:<18} {}  [{why}]",
+                "{:>3}  {:<width$}  {}  [{why}]",
                 run.round, run.definition, run.report
             )?;
         }
@@ -311,13 +318,13 @@ impl fmt::Display for CascadeReport {
         }
         writeln!(
             f,
-            "{:<18} {:>5} {:>5} {:>7} {:>8} {:>8} {:>8} {:>9}",
+            "{:<width$} {:>5} {:>5} {:>7} {:>8} {:>8} {:>8} {:>9}",
             "generator", "runs", "ok", "failed", "created", "updated", "deleted", "time"
         )?;
         for summary in &self.generators {
             writeln!(
                 f,
-                "{:<18} {:>5} {:>5} {:>7} {:>8} {:>8} {:>8} {:>8.2}s",
+                "{:<width$} {:>5} {:>5} {:>7} {:>8} {:>8} {:>8} {:>8.2}s",
                 summary.generator,
                 summary.runs,
                 summary.ok,
