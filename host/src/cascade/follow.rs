@@ -17,6 +17,10 @@ use super::{Cascade, CascadeError, CascadeReport, NodeEvent, Start};
 /// cascade rather than one per node.
 const SETTLE: Duration = Duration::from_millis(50);
 
+/// How often the log is checked for changes made by other processes (a CLI
+/// writing to the same store file), which are not announced live.
+const POLL: Duration = Duration::from_secs(1);
+
 /// What a follower reports after each cascade it ran.
 pub trait CascadeObserver: Send + Sync {
     /// A cascade ended.
@@ -24,7 +28,9 @@ pub trait CascadeObserver: Send + Sync {
 }
 
 /// Follows `store`'s events from now on until the store is dropped, running
-/// a cascade for every batch of changes that fires a rule.
+/// a cascade for every batch of changes that fires a rule. Changes made in
+/// this process are seen at once, changes made by other processes within
+/// [`POLL`].
 pub async fn follow(
     cascade: Cascade,
     store: Store,
@@ -37,9 +43,14 @@ pub async fn follow(
     // must not start another cascade.
     let mut consumed: HashMap<String, i64> = HashMap::new();
     loop {
-        match live.recv().await {
-            Ok(_) | Err(RecvError::Lagged(_)) => {}
-            Err(RecvError::Closed) => return Ok(()),
+        match tokio::time::timeout(POLL, live.recv()).await {
+            Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
+            Ok(Err(RecvError::Closed)) => return Ok(()),
+            Err(_quiet) => {
+                if feed.last_seq()? <= cursor {
+                    continue;
+                }
+            }
         }
         tokio::time::sleep(SETTLE).await;
         while !matches!(
