@@ -74,8 +74,12 @@ impl Default for CascadeLimits {
 /// A cascade stopped because it would not end.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[error(
-    "the cascade was stopped after {runs} runs: {reason}; rules involved: {}",
-    rules.join(", ")
+    "the cascade was stopped after {runs} runs: {reason}; {}",
+    if rules.is_empty() {
+        "no rule queued a target twice".to_owned()
+    } else {
+        format!("rules involved: {}", rules.join(", "))
+    }
 )]
 pub struct LoopError {
     /// Runs made before stopping.
@@ -256,7 +260,7 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "the cascade was stopped after 2 runs: it would pass the cap of 3 runs per cascade; \
-             rules involved: "
+             no rule queued a target twice"
         );
     }
 }
