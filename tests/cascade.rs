@@ -588,3 +588,93 @@ async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator()
         .expect("query");
     assert_eq!(count["data"]["TestWidget"]["count"], 1, "{count}");
 }
+
+#[tokio::test]
+async fn sync_refuses_a_definition_whose_target_group_no_object_file_declares() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The widgets repository (plugin built and copied), synced into a fresh store.
+    let widgets = WidgetRepository::new().await;
+    let repository =
+        infragen::repository::Repository::open(widgets.dir.path()).expect("repository");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend =
+        infragen::client::GraphqlBackend::new(infragen::transport::InProcess::new(store.clone()));
+    let error = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect_err("no object file declares widget-sets");
+    assert_eq!(
+        error.to_string(),
+        "generator `widgets` targets group `widget-sets`, which no object file declares"
+    );
+}
+
+#[tokio::test]
+async fn sync_imports_the_ai_dc_repository_with_its_rules_and_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repository = infragen::repository::Repository::open(&infragen_tests::workspace_root())
+        .expect("repository");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend =
+        infragen::client::GraphqlBackend::new(infragen::transport::InProcess::new(store.clone()));
+    let first = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync");
+    assert_eq!(
+        first.definitions,
+        ["generate-fabric", "generate-pod", "generate-rack"]
+    );
+    let rules = infragen::cascade::load_rules(&backend, "main")
+        .await
+        .expect("rules");
+    let names: Vec<(&str, &str, &str)> = rules
+        .iter()
+        .map(|rule| {
+            (
+                rule.name.as_str(),
+                rule.node_kind.as_str(),
+                rule.generator.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "trigger-pod-generator-amount-of-spines",
+                "NetworkPod",
+                "generate-pod"
+            ),
+            (
+                "trigger-pod-generator-checksum",
+                "NetworkPod",
+                "generate-pod"
+            ),
+            ("trigger-pod-generator-index", "NetworkPod", "generate-pod"),
+            ("trigger-pod-generator-role", "NetworkPod", "generate-pod"),
+            (
+                "trigger-rack-generator-amount-of-leafs",
+                "LocationRack",
+                "generate-rack"
+            ),
+            (
+                "trigger-rack-generator-checksum",
+                "LocationRack",
+                "generate-rack"
+            ),
+            (
+                "trigger-rack-generator-index",
+                "LocationRack",
+                "generate-rack"
+            ),
+            (
+                "trigger-rack-generator-rack-type",
+                "LocationRack",
+                "generate-rack"
+            ),
+        ]
+    );
+    let second = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync again");
+    assert_eq!((second.schema_updated, second.nodes_changed), (false, 0));
+}
