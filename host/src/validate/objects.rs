@@ -1,0 +1,130 @@
+//! The repository's object files, read for what other checks cross-check:
+//! which groups and trigger actions they declare, and the trigger rules.
+//! Loading them is the store's job (`infragen object load`); here each
+//! document is only searched, with lines kept for messages.
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+
+use infragen_store::{GraphqlRequest, Store};
+use serde_json::json;
+
+use super::Problem;
+use super::repository::{Config, Files};
+use super::schema::data_texts;
+use super::yaml::{self, Located, Yaml};
+
+/// One document of an object file: `spec.kind` and the items of
+/// `spec.data`.
+pub(crate) struct ObjectDocument {
+    pub(crate) file: String,
+    pub(crate) kind: Located,
+    pub(crate) items: Vec<Yaml>,
+}
+
+/// Every object document of the repository.
+#[derive(Default)]
+pub(crate) struct Objects {
+    /// How many object files were read.
+    pub(crate) files: usize,
+    pub(crate) documents: Vec<ObjectDocument>,
+}
+
+impl Objects {
+    /// The items of every document whose kind `matches`, with the document.
+    pub(crate) fn items<'a>(
+        &'a self,
+        matches: impl Fn(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = (&'a ObjectDocument, &'a Yaml)> + 'a {
+        self.documents
+            .iter()
+            .filter(move |document| matches(&document.kind.text))
+            .flat_map(|document| document.items.iter().map(move |item| (document, item)))
+    }
+}
+
+/// Reads every file under `objects`; a file that is not YAML is a problem
+/// and is skipped.
+pub(crate) fn read(config: &Config, files: &Files, problems: &mut Vec<Problem>) -> Objects {
+    let mut objects = Objects::default();
+    for entry in &config.objects {
+        let texts = match data_texts(files, &entry.text) {
+            Ok(texts) => texts,
+            Err((path, error)) => {
+                problems.push(super::schema::data_problem(config, entry, &path, &error));
+                continue;
+            }
+        };
+        for (file, text) in texts {
+            objects.files += 1;
+            let documents = match yaml::documents(&text) {
+                Ok(documents) => documents,
+                Err(error) => {
+                    problems.push(Problem::at(
+                        &file,
+                        error.line,
+                        format!("invalid YAML: {}", error.message),
+                    ));
+                    continue;
+                }
+            };
+            for document in documents {
+                let Some(spec) = document.get("spec") else {
+                    continue;
+                };
+                let Some(kind) = spec.located("kind") else {
+                    continue;
+                };
+                let items = spec.get("data").map_or(&[][..], Yaml::items).to_vec();
+                objects.documents.push(ObjectDocument {
+                    file: file.clone(),
+                    kind,
+                    items,
+                });
+            }
+        }
+    }
+    objects
+}
+
+/// Looks names up in a store on disk, for groups and actions created there
+/// rather than by an object file. The store is opened on first use, and
+/// only when its file exists: validating never creates one.
+pub(crate) struct StoreLookup {
+    path: Option<PathBuf>,
+    store: OnceCell<Option<Store>>,
+}
+
+impl StoreLookup {
+    pub(crate) fn new(path: Option<&Path>) -> StoreLookup {
+        StoreLookup {
+            path: path.filter(|path| path.is_file()).map(Path::to_owned),
+            store: OnceCell::new(),
+        }
+    }
+
+    /// The store's path, when there is one to look in.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Whether the store has a node of `kind` (or a kind inheriting it)
+    /// named `name` on `main`.
+    pub(crate) fn has(&self, kind: &str, name: &str) -> bool {
+        let store = self
+            .store
+            .get_or_init(|| self.path.as_ref().and_then(|path| Store::open(path).ok()));
+        let Some(store) = store else {
+            return false;
+        };
+        if store.schema().get(kind).is_none() {
+            return false;
+        }
+        let request = GraphqlRequest::new(format!(
+            "query Lookup($name: String!) {{ {kind}(name__value: $name) {{ count }} }}"
+        ))
+        .with_variables(json!({ "name": name }));
+        let response = store.execute_blocking(infragen_store::MAIN, &request);
+        response["data"][kind]["count"].as_u64().unwrap_or(0) > 0
+    }
+}
