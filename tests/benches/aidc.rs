@@ -2,11 +2,14 @@
 //! nothing (beyond every run succeeding).
 //!
 //! `cargo bench -p infragen-tests --bench aidc`: for each pass, a fresh
-//! embedded store in a temp dir, the schema and the seed objects loaded, branch
-//! `b1`, then generate-fabric, generate-pod and generate-rack over their whole
-//! target groups at the CLI's default concurrency (4), through
-//! `infragen::runner::Runner` (what `infragen generator` runs) and the
-//! in-process GraphQL transport.
+//! embedded store in a temp dir, the repository imported on `main` as
+//! `infragen sync` does (schema, seed objects, generator definitions, trigger
+//! rules), branch `b1`, then generate-fabric, generate-pod and generate-rack
+//! over their whole target groups, one tier after the other, at the CLI's
+//! default concurrency (4), through `infragen::runner::Runner` (what
+//! `infragen generator --no-cascade` runs) and the in-process GraphQL
+//! transport. The trigger rules are loaded but nothing follows them here
+//! (the cascade has its own bench, `cascade`).
 //!
 //! Pass 1 starts with an empty artifact cache (the three components are
 //! compiled); passes 2–4 reuse it, and their median is reported. A re-run of
@@ -18,8 +21,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use infragen::backend::Backend;
 use infragen::client::GraphqlBackend;
+use infragen::repository::Repository;
 use infragen::runner::{Runner, TargetOutcome, TargetSelection};
+use infragen::sync::sync_repository;
 use infragen::transport::InProcess;
 use infragen_tests::{guest, workspace_root};
 
@@ -28,29 +34,19 @@ const CONCURRENCY: usize = 4;
 const PASSES: usize = 4;
 
 struct Pass {
-    load: Duration,
+    sync: Duration,
     tiers: [Duration; 3],
     written: [usize; 3],
     stamps: [usize; 3],
     targets: [usize; 3],
 }
 
-fn files(dir: &str) -> Vec<(String, String)> {
-    let mut paths: Vec<_> = std::fs::read_dir(workspace_root().join(dir))
-        .expect("design dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            (
-                p.file_name().expect("name").to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).expect("read design file"),
-            )
-        })
-        .collect()
+fn repository() -> Arc<Repository> {
+    Arc::new(Repository::open(&workspace_root()).expect("repository opens"))
+}
+
+fn backend(store: &infragen_store::Store) -> Arc<dyn Backend> {
+    Arc::new(GraphqlBackend::new(InProcess::new(store.clone())))
 }
 
 fn runner(store: &infragen_store::Store, cache: &std::path::Path) -> Runner {
@@ -59,15 +55,9 @@ fn runner(store: &infragen_store::Store, cache: &std::path::Path) -> Runner {
         .cache_dir(Some(cache.to_owned()))
         .build()
         .expect("runtime starts");
-    let repository =
-        infragen::repository::Repository::open(&workspace_root()).expect("repository opens");
+    let repository = repository();
     let policy = infragen::policy::RuntimePolicy::load(repository.root()).expect("policy");
-    Runner::new(
-        Arc::new(repository),
-        runtime,
-        Arc::new(GraphqlBackend::new(InProcess::new(store.clone()))),
-        policy,
-    )
+    Runner::new(repository, runtime, backend(store), policy)
 }
 
 async fn tiers(runner: &Runner) -> ([Duration; 3], [usize; 3], [usize; 3], [usize; 3]) {
@@ -108,17 +98,16 @@ async fn pass(cache: &std::path::Path) -> (Pass, tempfile::TempDir, infragen_sto
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store opens");
-    store.load_schema(&files("schemas")).expect("schema loads");
-    store
-        .load_objects("main", &files("objects"))
-        .expect("objects load");
+    sync_repository(&store, &repository(), backend(&store).as_ref(), "main")
+        .await
+        .expect("the repository syncs");
     store.create_branch("b1").expect("branch");
-    let load = started.elapsed();
+    let sync = started.elapsed();
     let runner = runner(&store, cache);
     let (tiers, written, stamps, targets) = tiers(&runner).await;
     (
         Pass {
-            load,
+            sync,
             tiers,
             written,
             stamps,
@@ -167,7 +156,10 @@ async fn main() {
 
     let show = |label: &str, p: &Pass| {
         println!("{label}");
-        println!("  load (schema, objects, branch) {}", ms(p.load));
+        println!(
+            "  sync (schema, objects, definitions, rules) and branch {}",
+            ms(p.sync)
+        );
         for (i, definition) in TIERS.iter().enumerate() {
             println!(
                 "  {definition:<16} {:2} targets {} {:5} written {} (+{} changed stamps)",
@@ -186,7 +178,7 @@ async fn main() {
             ms(total),
             rate(written, total)
         );
-        println!("  total with load             {}", ms(total + p.load));
+        println!("  total with sync             {}", ms(total + p.sync));
     };
     show(
         "pass 1 (cold: components compiled into an empty cache)",
@@ -196,7 +188,7 @@ async fn main() {
     let warm = &passes[1..];
     let med = |f: &dyn Fn(&Pass) -> Duration| median(warm.iter().map(f).collect());
     let median_pass = Pass {
-        load: med(&|p| p.load),
+        sync: med(&|p| p.sync),
         tiers: [
             med(&|p| p.tiers[0]),
             med(&|p| p.tiers[1]),
@@ -213,12 +205,12 @@ async fn main() {
     let totals: Vec<String> = warm
         .iter()
         .map(|p| {
-            ms(p.tiers.iter().sum::<Duration>() + p.load)
+            ms(p.tiers.iter().sum::<Duration>() + p.sync)
                 .trim()
                 .to_owned()
         })
         .collect();
-    println!("  (warm totals with load: {})", totals.join(", "));
+    println!("  (warm totals with sync: {})", totals.join(", "));
 
     // Re-running everything on a generated store: every write is kept.
     let (_dir, store) = last.expect("a pass ran");
