@@ -29,6 +29,12 @@
 //! seed measurement first, not reported, compiles the three components).
 //! The bench's own Tokio runtime has two worker threads, like the machines
 //! it is run on.
+//!
+//! Slow on purpose: the 16× design takes 13–14 minutes per level on two
+//! cores today, close to an hour in all, because each of its cascades is
+//! slower than the one before (the store's cost per write grows with what the
+//! branch already holds; *first* and *last* show it).
+//! `CASCADE_BENCH_CONCURRENCY=1,8` measures only the levels it names.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +53,9 @@ use infragen_store::Store;
 use infragen_tests::{graphql, workspace_root};
 use serde_json::{Map, Value};
 
+/// Concurrency levels measured, unless `CASCADE_BENCH_CONCURRENCY` names
+/// others (`CASCADE_BENCH_CONCURRENCY=1,8`: the 16× design takes minutes per
+/// level).
 const CONCURRENCIES: [usize; 4] = [1, 2, 8, 32];
 /// Copies of the seed's fabrics in the larger design.
 const COPIES: usize = 16;
@@ -55,6 +64,8 @@ const SEED_FABRICS: [&str; 2] = ["Fabric-A", "Fabric-B"];
 /// The seed's object files that hold design names (fabrics, pods, halls,
 /// racks); the others (groups, templates, pools, rules) are shared.
 const DESIGN_FILES: [&str; 2] = ["10_fabrics.yml", "11_racks.yml"];
+/// The branch the cascades run on (the repository is synced on `main`).
+const BRANCH: &str = "b1";
 
 /// A repository to measure.
 struct Design {
@@ -69,6 +80,9 @@ struct Design {
 struct Measurement {
     sync: Duration,
     wall: Duration,
+    /// Wall time of the first and of the last cascade.
+    first: Duration,
+    last: Duration,
     cascades: usize,
     runs: usize,
     rounds: usize,
@@ -178,7 +192,7 @@ fn larger() -> Design {
 }
 
 async fn count(store: &Store, kind: &str) -> i64 {
-    graphql(store, "b1", &format!("{{ {kind} {{ count }} }}")).await[kind]["count"]
+    graphql(store, BRANCH, &format!("{{ {kind} {{ count }} }}")).await[kind]["count"]
         .as_i64()
         .expect("count")
 }
@@ -195,7 +209,7 @@ async fn measure(design: &Design, concurrency: usize, cache: &Path) -> Measureme
     sync_repository(&store, &repository, backend.as_ref(), "main")
         .await
         .expect("the repository syncs");
-    store.create_branch("b1").expect("branch");
+    store.create_branch(BRANCH).expect("branch");
     let sync = started.elapsed();
 
     let runtime = Runtime::builder()
@@ -217,13 +231,15 @@ async fn measure(design: &Design, concurrency: usize, cache: &Path) -> Measureme
     let mut runs = 0;
     let mut rounds = 0;
     let mut created = 0;
+    let mut cascades = Vec::new();
     let started = Instant::now();
     for fabric in &design.fabrics {
         let mut parameters = Map::new();
         parameters.insert("fabric_name".to_owned(), Value::from(fabric.as_str()));
+        let cascade_started = Instant::now();
         let report = cascade
             .run(
-                "b1",
+                BRANCH,
                 Start::Definition {
                     name: "generate-fabric".to_owned(),
                     selection: TargetSelection::Matching(parameters),
@@ -231,6 +247,7 @@ async fn measure(design: &Design, concurrency: usize, cache: &Path) -> Measureme
             )
             .await
             .expect("the cascade runs");
+        cascades.push(cascade_started.elapsed());
         assert!(report.is_success(), "{}: {fabric}\n{report}", design.label);
         runs += report.runs.len();
         rounds += report.rounds;
@@ -245,7 +262,9 @@ async fn measure(design: &Design, concurrency: usize, cache: &Path) -> Measureme
     Measurement {
         sync,
         wall,
-        cascades: design.fabrics.len(),
+        first: cascades[0],
+        last: cascades[cascades.len() - 1],
+        cascades: cascades.len(),
         runs,
         rounds,
         created,
@@ -254,13 +273,34 @@ async fn measure(design: &Design, concurrency: usize, cache: &Path) -> Measureme
     }
 }
 
+fn concurrencies() -> Vec<usize> {
+    match std::env::var("CASCADE_BENCH_CONCURRENCY") {
+        Ok(list) => list
+            .split(',')
+            .map(|level| {
+                level
+                    .trim()
+                    .parse()
+                    .expect("CASCADE_BENCH_CONCURRENCY: comma-separated numbers")
+            })
+            .collect(),
+        Err(_) => CONCURRENCIES.to_vec(),
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:7.2} s", d.as_secs_f64())
+}
+
 fn header() {
     println!(
-        "  {:>11} {:>10} {:>10} {:>8} {:>5} {:>7} {:>8} {:>7} {:>6} {:>7} {:>9}",
+        "  {:>11} {:>9} {:>9} {:>8} {:>9} {:>9} {:>5} {:>6} {:>7} {:>7} {:>5} {:>6} {:>9}",
         "concurrency",
         "sync",
         "wall",
         "cascades",
+        "first",
+        "last",
         "runs",
         "rounds",
         "created",
@@ -274,10 +314,12 @@ fn header() {
 fn row(concurrency: usize, m: &Measurement, suffix: &str) {
     let wall = m.wall.as_secs_f64();
     println!(
-        "  {concurrency:>11} {:>8.2} s {:>8.2} s {:>8} {:>5} {:>7} {:>8} {:>7} {:>6} {:>7.1} {:>9.0}{suffix}",
-        m.sync.as_secs_f64(),
-        wall,
+        "  {concurrency:>11} {} {} {:>8} {} {} {:>5} {:>6} {:>7} {:>7} {:>5} {:>6.1} {:>9.0}{suffix}",
+        secs(m.sync),
+        secs(m.wall),
         m.cascades,
+        secs(m.first),
+        secs(m.last),
         m.runs,
         m.rounds,
         m.created,
@@ -290,6 +332,7 @@ fn row(concurrency: usize, m: &Measurement, suffix: &str) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let concurrencies = concurrencies();
     let cache = tempfile::tempdir().expect("cache dir");
     let seed = seed();
     let larger = larger();
@@ -300,44 +343,59 @@ async fn main() {
         "warm-up (seed at concurrency 2, components compiled into an empty cache): {:.2} s",
         started.elapsed().as_secs_f64()
     );
+    println!(
+        "(sync: the repository imported on main, and branch {BRANCH}; wall: the cascades \
+         together, one after the other; first, last: the first and the last cascade; rounds \
+         and created: added up over the cascades; devices, links: on {BRANCH} afterwards)"
+    );
 
     println!(
-        "seed: {} cascades (generate-fabric fabric_name=…, one after the other)",
+        "seed: {} cascades (generate-fabric fabric_name=…)",
         seed.fabrics.len()
     );
     header();
-    let mut seed_walls = Vec::new();
-    let mut seed_counts = (0, 0);
-    for concurrency in CONCURRENCIES {
+    let mut seed_results = Vec::new();
+    for &concurrency in &concurrencies {
         let m = measure(&seed, concurrency, cache.path()).await;
         row(concurrency, &m, "");
-        seed_walls.push(m.wall);
-        seed_counts = (m.devices, m.links);
+        seed_results.push(m);
     }
 
     println!(
-        "{}: the seed's fabrics {COPIES} times over, {} cascades (one per fabric, one after the \
-         other); last column: wall time over the seed's at the same concurrency",
+        "{}: the seed's fabrics {COPIES} times over, {} cascades (one per fabric); last \
+         columns: wall time, and wall time per run, over the seed's at the same concurrency",
         larger.label,
         larger.fabrics.len()
     );
     header();
-    let mut larger_counts = (0, 0);
-    for (concurrency, seed_wall) in CONCURRENCIES.into_iter().zip(&seed_walls) {
+    let mut larger_results = Vec::new();
+    for (&concurrency, seed) in concurrencies.iter().zip(&seed_results) {
         let m = measure(&larger, concurrency, cache.path()).await;
-        let ratio = m.wall.as_secs_f64() / seed_wall.as_secs_f64();
-        row(concurrency, &m, &format!("  {ratio:5.1}x seed"));
-        larger_counts = (m.devices, m.links);
+        let ratio = m.wall.as_secs_f64() / seed.wall.as_secs_f64();
+        let per_run = ratio * seed.runs as f64 / m.runs as f64;
+        row(
+            concurrency,
+            &m,
+            &format!("  {ratio:6.1}x {per_run:5.1}x/run"),
+        );
+        larger_results.push(m);
     }
-    println!(
-        "size: seed {} devices, {} links; {} {} devices ({:.1}x), {} links ({:.1}x)",
-        seed_counts.0,
-        seed_counts.1,
-        larger.label,
-        larger_counts.0,
-        larger_counts.0 as f64 / seed_counts.0 as f64,
-        larger_counts.1,
-        larger_counts.1 as f64 / seed_counts.1 as f64,
-    );
+
+    if let (Some(seed), Some(m)) = (seed_results.last(), larger_results.last()) {
+        println!(
+            "size: seed {} devices, {} links, {} runs; {} {} devices ({:.1}x), {} links ({:.1}x), \
+             {} runs ({:.1}x)",
+            seed.devices,
+            seed.links,
+            seed.runs,
+            larger.label,
+            m.devices,
+            m.devices as f64 / seed.devices as f64,
+            m.links,
+            m.links as f64 / seed.links as f64,
+            m.runs,
+            m.runs as f64 / seed.runs as f64,
+        );
+    }
     println!("total bench time {:.1} s", started.elapsed().as_secs_f64());
 }
