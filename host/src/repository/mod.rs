@@ -20,7 +20,7 @@
 
 pub mod config;
 mod error;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::io;
 use std::path::{Path, PathBuf};

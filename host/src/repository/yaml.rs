@@ -5,6 +5,7 @@
 //! the line, and where in the document the problem is
 //! (`generator_definitions[0]`), in words a user can act on. This module only
 //! turns the text into that tree; it knows nothing of Infrahub's model.
+//! `validate` reads object files into the same tree (several documents each).
 
 use std::fmt;
 
@@ -61,6 +62,57 @@ impl Value {
             Value::Seq(_) => "[…]".to_owned(),
             Value::Map(_) => "{…}".to_owned(),
         }
+    }
+}
+
+/// A scalar's text and the line it is written on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Located {
+    pub(crate) text: String,
+    pub(crate) line: u64,
+}
+
+impl Node {
+    /// The value under `key` of a mapping (the first, when repeated).
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+        self.entries()
+            .iter()
+            .find(|(name, _)| name.text().as_deref() == Some(key))
+            .map(|(_, value)| value)
+    }
+
+    /// A scalar as text, as YAML resolved it (`true`, `3`); none for null,
+    /// lists and mappings.
+    pub(crate) fn text(&self) -> Option<String> {
+        match &self.value {
+            Value::Null | Value::Seq(_) | Value::Map(_) => None,
+            scalar => Some(scalar.key_text()),
+        }
+    }
+
+    /// The items of a sequence (none for anything else).
+    pub(crate) fn items(&self) -> &[Node] {
+        match &self.value {
+            Value::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
+    /// The entries of a mapping (none for anything else).
+    pub(crate) fn entries(&self) -> &[(Node, Node)] {
+        match &self.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    /// The scalar under `key` with its line.
+    pub(crate) fn located(&self, key: &str) -> Option<Located> {
+        let node = self.get(key)?;
+        Some(Located {
+            text: node.text()?,
+            line: node.line,
+        })
     }
 }
 

@@ -301,15 +301,11 @@ pub fn new_plugin(root: &Path, spec: &PluginSpec) -> Result<Scaffolded, Scaffold
 
     // The target group: declared already, or by a new object file.
     let objects = objects::read(&config, &files, &mut problems);
-    let declared = objects
-        .items(|kind| {
-            loaded.as_ref().map_or(kind.ends_with("Group"), |loaded| {
-                loaded.schema.is_a(kind, "CoreGroup")
-            })
-        })
-        .any(|(_, item)| {
-            item.get("name").and_then(|name| name.str()) == Some(names.group.as_str())
-        });
+    let declared = crate::validate::groups::declared_by_objects(
+        &objects,
+        loaded.as_ref().map(|loaded| loaded.schema.as_ref()),
+        &names.group,
+    );
     let objects_dir = config
         .objects
         .iter()

@@ -8,6 +8,7 @@ use super::Problem;
 use super::objects::{Objects, StoreLookup};
 use super::repository::Config;
 use super::schema::LoadedSchema;
+use super::yaml::Node;
 
 /// The generic every group kind inherits.
 const GROUP_GENERIC: &str = "CoreGroup";
@@ -22,10 +23,7 @@ pub(crate) fn check(
     let schema = schema.map(|loaded| loaded.schema.as_ref());
     for definition in &config.definitions {
         let group = &definition.targets.text;
-        let declared = objects
-            .items(|kind| is_group_kind(schema, kind))
-            .any(|(_, item)| item.get("name").and_then(|name| name.str()) == Some(group));
-        if declared || store.has(GROUP_GENERIC, group) {
+        if declared_by_objects(objects, schema, group) || store.has(GROUP_GENERIC, group) {
             continue;
         }
         let in_store = match store.path() {
@@ -46,6 +44,14 @@ pub(crate) fn check(
             ),
         ));
     }
+}
+
+/// Whether an object file declares a group named `group` (the check here,
+/// and `plugin new` deciding whether to write one).
+pub(crate) fn declared_by_objects(objects: &Objects, schema: Option<&Schema>, group: &str) -> bool {
+    objects
+        .items(|kind| is_group_kind(schema, kind))
+        .any(|(_, item)| item.get("name").and_then(Node::text).as_deref() == Some(group))
 }
 
 /// Whether object documents of `kind` declare groups. Without a schema (it

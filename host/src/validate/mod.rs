@@ -23,7 +23,7 @@
 //! format, since nothing else can be trusted then.
 
 mod components;
-mod groups;
+pub(crate) mod groups;
 pub(crate) mod objects;
 mod policy;
 mod queries;

@@ -12,14 +12,14 @@ use serde_json::json;
 use super::Problem;
 use super::repository::{Config, Files};
 use super::schema::data_texts;
-use super::yaml::{self, Located, Yaml};
+use super::yaml::{self, Located, Node};
 
 /// One document of an object file: `spec.kind` and the items of
 /// `spec.data`.
 pub(crate) struct ObjectDocument {
     pub(crate) file: String,
     pub(crate) kind: Located,
-    pub(crate) items: Vec<Yaml>,
+    pub(crate) items: Vec<Node>,
 }
 
 /// Every object document of the repository.
@@ -35,7 +35,7 @@ impl Objects {
     pub(crate) fn items<'a>(
         &'a self,
         matches: impl Fn(&str) -> bool + 'a,
-    ) -> impl Iterator<Item = (&'a ObjectDocument, &'a Yaml)> + 'a {
+    ) -> impl Iterator<Item = (&'a ObjectDocument, &'a Node)> + 'a {
         self.documents
             .iter()
             .filter(move |document| matches(&document.kind.text))
@@ -75,7 +75,7 @@ pub(crate) fn read(config: &Config, files: &Files, problems: &mut Vec<Problem>) 
                 let Some(kind) = spec.located("kind") else {
                     continue;
                 };
-                let items = spec.get("data").map_or(&[][..], Yaml::items).to_vec();
+                let items = spec.get("data").map_or(&[][..], Node::items).to_vec();
                 objects.documents.push(ObjectDocument {
                     file: file.clone(),
                     kind,

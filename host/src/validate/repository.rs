@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use cap_std::fs::Dir;
 
 use super::Problem;
-use super::yaml::{self, Located, Yaml};
+use super::yaml::{self, Located, Node};
 use crate::repository::{self, RepositoryError};
 
 /// How deep data directories are followed (as the repository does).
@@ -237,7 +237,7 @@ pub(crate) fn read_config(root: &Path, files: &Files) -> Result<Config, Problem>
     };
     for item in root
         .get("generator_definitions")
-        .map_or(&[][..], Yaml::items)
+        .map_or(&[][..], Node::items)
     {
         let located = |key: &str| {
             item.located(key).unwrap_or(Located {
@@ -252,14 +252,14 @@ pub(crate) fn read_config(root: &Path, files: &Files) -> Result<Config, Problem>
             targets: located("targets"),
             parameters: item
                 .get("parameters")
-                .map_or(&[][..], Yaml::entries)
+                .map_or(&[][..], Node::entries)
                 .iter()
                 .filter_map(|(key, value)| {
                     let variable = Located {
-                        text: key.str()?.to_owned(),
+                        text: key.text()?,
                         line: key.line,
                     };
-                    let path = value.str().map(|text| Located {
+                    let path = value.text().map(|text| Located {
                         text: text.to_owned(),
                         line: value.line,
                     });
@@ -268,18 +268,18 @@ pub(crate) fn read_config(root: &Path, files: &Files) -> Result<Config, Problem>
                 .collect(),
         });
     }
-    for item in root.get("queries").map_or(&[][..], Yaml::items) {
+    for item in root.get("queries").map_or(&[][..], Node::items) {
         if let (Some(name), Some(file_path)) = (item.located("name"), item.located("file_path")) {
             config.queries.push(QueryEntry { name, file_path });
         }
     }
     let paths = |key: &str| -> Vec<Located> {
         root.get(key)
-            .map_or(&[][..], Yaml::items)
+            .map_or(&[][..], Node::items)
             .iter()
             .filter_map(|item| {
                 Some(Located {
-                    text: item.str()?.to_owned(),
+                    text: item.text()?,
                     line: item.line,
                 })
             })

@@ -10,7 +10,7 @@ use super::Problem;
 use super::objects::{ObjectDocument, Objects, StoreLookup};
 use super::repository::Config;
 use super::schema::LoadedSchema;
-use super::yaml::{Located, Yaml};
+use super::yaml::{Located, Node};
 
 const GENERATOR_ACTION: &str = "CoreGeneratorAction";
 const ACTION_GENERIC: &str = "CoreAction";
@@ -51,13 +51,13 @@ pub(crate) fn check(
     let is_action = |kind: &str| {
         kind == GENERATOR_ACTION || schema.is_some_and(|schema| schema.is_a(kind, ACTION_GENERIC))
     };
-    let actions: Vec<&str> = objects
+    let actions: Vec<String> = objects
         .items(is_action)
-        .filter_map(|(_, item)| item.get("name").and_then(Yaml::str))
+        .filter_map(|(_, item)| item.get("name").and_then(Node::text))
         .collect();
     for (document, rule) in objects.items(|kind| kind == NODE_TRIGGER_RULE) {
         if let Some(action) = rule.located("action").or_else(|| first_of(rule, "action"))
-            && !actions.contains(&action.text.as_str())
+            && !actions.contains(&action.text)
             && !store.has(ACTION_GENERIC, &action.text)
         {
             let declared = if actions.is_empty() {
@@ -87,7 +87,7 @@ pub(crate) fn check(
 /// that kind's.
 fn check_kind(
     document: &ObjectDocument,
-    rule: &Yaml,
+    rule: &Node,
     schema: &Schema,
     problems: &mut Vec<Problem>,
 ) {
@@ -135,23 +135,23 @@ fn check_kind(
 /// The `attribute_name` of every attribute match of a rule, whether
 /// `matches` is written in the dict form (`{kind, data: [...]}`) or the
 /// list form (`[{kind, data}, ...]`).
-fn attribute_matches(rule: &Yaml) -> Vec<Located> {
+fn attribute_matches(rule: &Node) -> Vec<Located> {
     let Some(matches) = rule.get("matches") else {
         return Vec::new();
     };
-    let groups: Vec<&Yaml> = if matches.get("data").is_some() {
+    let groups: Vec<&Node> = if matches.get("data").is_some() {
         vec![matches]
     } else {
         matches.items().iter().collect()
     };
     let mut found = Vec::new();
     for group in groups {
-        let kind = group.get("kind").and_then(Yaml::str);
+        let kind = group.get("kind").and_then(Node::text);
         if kind.is_some_and(|kind| kind != ATTRIBUTE_MATCH) {
             continue;
         }
         let data = group.get("data");
-        let items: Vec<&Yaml> = match data {
+        let items: Vec<&Node> = match data {
             Some(data) if !data.items().is_empty() => data.items().iter().collect(),
             Some(data) => vec![data],
             None => Vec::new(),
@@ -166,19 +166,18 @@ fn attribute_matches(rule: &Yaml) -> Vec<Located> {
 }
 
 /// A reference written as an HFID list (`[name]`) rather than a string.
-fn first_of(item: &Yaml, key: &str) -> Option<Located> {
+fn first_of(item: &Node, key: &str) -> Option<Located> {
     let first = item.get(key)?.items().first()?;
     Some(Located {
-        text: first.str()?.to_owned(),
+        text: first.text()?,
         line: first.line,
     })
 }
 
-fn name_of(item: &Yaml) -> String {
+fn name_of(item: &Node) -> String {
     item.get("name")
-        .and_then(Yaml::str)
-        .unwrap_or("(unnamed)")
-        .to_owned()
+        .and_then(Node::text)
+        .unwrap_or_else(|| "(unnamed)".to_owned())
 }
 
 /// A kind that differs only in case, or whose name without the namespace
