@@ -73,6 +73,19 @@ async fn with_rules(rules: &[Rule<'_>]) -> WidgetRepository {
     repo
 }
 
+/// A cascade starting with `widgets set=alpha`.
+fn widgets_on_alpha() -> Start {
+    Start::Definition {
+        name: "widgets".into(),
+        selection: TargetSelection::Matching(
+            json!({ "set": "alpha" })
+                .as_object()
+                .expect("object")
+                .clone(),
+        ),
+    }
+}
+
 fn config() -> CascadeConfig {
     CascadeConfig {
         concurrency: 1,
@@ -270,18 +283,7 @@ async fn a_rule_pair_feeding_each_other_stops_at_the_cap_naming_both_rules() {
         repo.runner.clone(),
         CascadeConfig { limits, ..config() },
     )
-    .run(
-        "main",
-        Start::Definition {
-            name: "widgets".into(),
-            selection: TargetSelection::Matching(
-                json!({ "set": "alpha" })
-                    .as_object()
-                    .expect("object")
-                    .clone(),
-            ),
-        },
-    )
+    .run("main", widgets_on_alpha())
     .await
     .expect("the cascade runs");
 
@@ -418,18 +420,7 @@ async fn run_with_unreachable(repo: &WidgetRepository, failures: usize) -> Casca
         ..config()
     };
     cascade_of(repo, runner, config)
-        .run(
-            "main",
-            Start::Definition {
-                name: "widgets".into(),
-                selection: TargetSelection::Matching(
-                    json!({ "set": "alpha" })
-                        .as_object()
-                        .expect("object")
-                        .clone(),
-                ),
-            },
-        )
+        .run("main", widgets_on_alpha())
         .await
         .expect("the cascade runs")
 }
