@@ -13,7 +13,6 @@ use crate::client::GraphqlBackend;
 use crate::policy::RuntimePolicy;
 use crate::repository::Repository;
 use crate::runner::{Runner, TargetSelection};
-use crate::runtime::Runtime;
 use crate::transport::{Http, HttpConfig, InProcess};
 
 #[derive(Debug, Args)]
@@ -88,10 +87,7 @@ pub(crate) async fn run(args: GeneratorArgs, store_path: &Path) -> anyhow::Resul
         variables => TargetSelection::Matching(variables),
     };
     let policy = RuntimePolicy::load(repository.root())?;
-    let runtime = Runtime::builder()
-        .max_concurrent_runs(u32::try_from(args.concurrency.max(1)).unwrap_or(u32::MAX))
-        .build()
-        .context("cannot start the WebAssembly runtime")?;
+    let runtime = super::runtime(args.concurrency)?;
     let (backend, store): (Arc<dyn crate::backend::Backend>, _) = match &args.address {
         Some(address) => {
             let http = Http::new(HttpConfig::new(address.clone(), args.token.clone()))?;

@@ -86,6 +86,16 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The WebAssembly runtime of the commands that run generators, sized for
+/// `concurrency` runs at a time.
+fn runtime(concurrency: usize) -> anyhow::Result<crate::runtime::Runtime> {
+    use anyhow::Context;
+    crate::runtime::Runtime::builder()
+        .max_concurrent_runs(u32::try_from(concurrency.max(1)).unwrap_or(u32::MAX))
+        .build()
+        .context("cannot start the WebAssembly runtime")
+}
+
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

@@ -17,7 +17,6 @@ use crate::client::GraphqlBackend;
 use crate::policy::RuntimePolicy;
 use crate::repository::Repository;
 use crate::runner::Runner;
-use crate::runtime::Runtime;
 use crate::transport::InProcess;
 
 #[derive(Debug, Args)]
@@ -63,10 +62,7 @@ pub(crate) async fn run(args: ServeArgs, store_path: &Path) -> anyhow::Result<Ex
     let tokens = infragen_store::cli::config_tokens(&args.config)?;
     let repository = Repository::open(&args.repository)?;
     let policy = RuntimePolicy::load(repository.root())?;
-    let runtime = Runtime::builder()
-        .max_concurrent_runs(u32::try_from(args.concurrency.max(1)).unwrap_or(u32::MAX))
-        .build()
-        .context("cannot start the WebAssembly runtime")?;
+    let runtime = super::runtime(args.concurrency)?;
     let backend = Arc::new(GraphqlBackend::new(InProcess::new(store.clone())));
     let runner = Runner::new(Arc::new(repository), runtime, backend, policy);
     let cascade = Cascade::new(
