@@ -1,13 +1,17 @@
-//! Branches: `main` plus branches created from it. A branch sees main plus its own changes;
-//! its writes stay on it until merged; agnostic kinds are shared; local kinds never merge.
-//! Merging is a three-way merge per field against the main version each branch row was
-//! copied from: a field changed on both sides to different values is a conflict.
+//! Branches: `main` plus branches created from it. A branch sees main plus its own changes,
+//! field by field and edge by edge (main's later changes to what it did not change show
+//! through); its writes stay on it until merged; agnostic kinds are shared; local kinds never
+//! merge. Merging is three-way per attribute and per edge: an attribute changed on both sides
+//! to different values, a node deleted on one side and changed on the other, or a
+//! cardinality-one relationship pointed elsewhere on both sides, is a conflict.
 
-use crate::graph::{MAIN, State, Tx, with_fields};
-use crate::node::Node;
-use crate::persistence::RowWrite;
-use crate::schema::{BranchSupport, Cardinality};
+use crate::error::StoreError;
+use crate::events::Event;
+use crate::graph::{MAIN, Tx};
+use crate::schema::{BranchSupport, Cardinality, Schema};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// A branch as listed.
@@ -36,158 +40,274 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Three-way merge of one node. `Err` lists the conflicting fields.
-fn merge_node(
-    base: &Node,
-    branch: &Node,
-    main: &Node,
-    schema: &crate::schema::Schema,
-) -> Result<Node, Vec<String>> {
-    let mut out = main.clone();
-    let mut conflicts = Vec::new();
-    let attrs: BTreeSet<&String> = base
-        .attrs
-        .keys()
-        .chain(branch.attrs.keys())
-        .chain(main.attrs.keys())
-        .collect();
-    for a in attrs {
-        let (b0, b, m) = (base.attr(a), branch.attr(a), main.attr(a));
-        if b == b0 || b == m {
-            continue;
-        }
-        if m == b0 {
-            if b.is_null() {
-                out.attrs.remove(a);
-            } else {
-                out.attrs.insert(a.clone(), b.clone());
-            }
-        } else {
-            conflicts.push(format!(
-                "{} {} attribute '{a}': main={m} branch={b}",
-                main.kind, main.id
-            ));
-        }
-    }
-    let k = schema.get(&main.kind);
-    let rels: BTreeSet<&String> = base
-        .rels
-        .keys()
-        .chain(branch.rels.keys())
-        .chain(main.rels.keys())
-        .collect();
-    for r in rels {
-        let (b0, b, m) = (base.peers(r), branch.peers(r), main.peers(r));
-        if b == b0 || b == m {
-            continue;
-        }
-        let one = k
-            .and_then(|k| k.relationship(r))
-            .is_some_and(|rs| rs.cardinality == Cardinality::One);
-        if one {
-            if m == b0 {
-                out.rels.insert(r.clone(), b.to_vec());
-            } else {
-                conflicts.push(format!(
-                    "{} {} relationship '{r}': main={m:?} branch={b:?}",
-                    main.kind, main.id
-                ));
-            }
-            continue;
-        }
-        let mut merged: Vec<String> = m
-            .iter()
-            .filter(|p| !b0.contains(p) || b.contains(p))
-            .cloned()
-            .collect();
-        for p in b.iter().filter(|p| !b0.contains(p)) {
-            if !merged.contains(p) {
-                merged.push(p.clone());
-            }
-        }
-        if merged.is_empty() {
-            out.rels.remove(r);
-        } else {
-            out.rels.insert(r.clone(), merged);
-        }
-    }
-    if conflicts.is_empty() {
-        Ok(out)
-    } else {
-        Err(conflicts)
+/// One branch row of the `attr` table: what the branch set, and main's value when it did.
+struct AttrRow {
+    id: String,
+    name: String,
+    kind: String,
+    value: Value,
+    base: Value,
+}
+
+/// One branch row of the `edge` table: whether the branch has the edge, whether main had it.
+struct EdgeRow {
+    id: String,
+    rel: String,
+    peer: String,
+    live: bool,
+    base: bool,
+}
+
+fn db_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Database {
+        path: conn.path().unwrap_or(":memory:").to_string(),
+        source,
     }
 }
 
-/// Compute a merge of `name` into main: the main writes (with events) plus the removal of
-/// the branch rows, or the conflicts.
-pub(crate) fn plan_merge(
-    state: &State,
+fn parse(text: Option<String>) -> Value {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Merge branch `name` into main: every node the branch created, deleted or changed, three-way
+/// per attribute (main's value when the branch first changed it, the branch's, main's now) and
+/// per edge. Writes main's new rows and removes the branch's merged rows, inside the caller's
+/// transaction; returns main's change events, or every conflict.
+pub(crate) fn merge(
+    conn: &Connection,
+    schema: &Schema,
     name: &str,
-) -> Result<(Vec<RowWrite>, Vec<crate::events::Event>), Vec<String>> {
-    let Some(b) = state.branches.get(name) else {
-        return Ok((Vec::new(), Vec::new()));
+) -> Result<Vec<Event>, StoreError> {
+    let err = db_error(conn);
+    let local = |kind: &str| {
+        schema
+            .get(kind)
+            .is_some_and(|k| k.branch == BranchSupport::Local)
     };
-    let mut tx = Tx::new(state, MAIN);
+    // The branch's node rows: created (live) or deleted there.
+    let mut created: Vec<(String, String)> = Vec::new();
+    let mut deleted: Vec<(String, String, Option<i64>)> = Vec::new();
+    {
+        let mut st = conn
+            .prepare("SELECT id, kind, live, base_rev FROM node WHERE branch = ?1 ORDER BY id")
+            .map_err(&err)?;
+        let rows = st
+            .query_map([name], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                ))
+            })
+            .map_err(&err)?;
+        for row in rows {
+            let (id, kind, live, base_rev) = row.map_err(&err)?;
+            if live {
+                created.push((id, kind));
+            } else {
+                deleted.push((id, kind, base_rev));
+            }
+        }
+    }
+    let mut attrs = Vec::new();
+    {
+        let mut st = conn
+            .prepare(
+                "SELECT id, name, kind, value, base FROM attr WHERE branch = ?1 ORDER BY id, name",
+            )
+            .map_err(&err)?;
+        let rows = st
+            .query_map([name], |r| {
+                Ok(AttrRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    kind: r.get(2)?,
+                    value: parse(r.get(3)?),
+                    base: parse(r.get(4)?),
+                })
+            })
+            .map_err(&err)?;
+        for row in rows {
+            attrs.push(row.map_err(&err)?);
+        }
+    }
+    let mut edges = Vec::new();
+    {
+        let mut st = conn
+            .prepare("SELECT id, rel, peer, live, COALESCE(base, 0) FROM edge WHERE branch = ?1 ORDER BY pos")
+            .map_err(&err)?;
+        let rows = st
+            .query_map([name], |r| {
+                Ok(EdgeRow {
+                    id: r.get(0)?,
+                    rel: r.get(1)?,
+                    peer: r.get(2)?,
+                    live: r.get(3)?,
+                    base: r.get(4)?,
+                })
+            })
+            .map_err(&err)?;
+        for row in rows {
+            edges.push(row.map_err(&err)?);
+        }
+    }
+
+    let mut tx = Tx::new(conn, schema, MAIN);
     tx.origin = "merge";
+    let view = Tx::new(conn, schema, name);
     let mut conflicts = Vec::new();
-    let mut ids: Vec<&String> = b.overlay.keys().collect();
-    ids.sort();
-    let mut removals = Vec::new();
-    for id in ids {
-        let ov = &b.overlay[id];
-        let support = state
-            .schema
-            .get(&ov.kind)
-            .map(|k| k.branch)
-            .unwrap_or(BranchSupport::Aware);
-        if support == BranchSupport::Local {
+    let created_ids: BTreeSet<&str> = created.iter().map(|(id, _)| id.as_str()).collect();
+    let deleted_ids: BTreeSet<&str> = deleted.iter().map(|(id, _, _)| id.as_str()).collect();
+    let mut kept: BTreeSet<String> = BTreeSet::new();
+
+    for (id, kind) in &created {
+        if local(kind) {
+            kept.insert(id.clone());
             continue;
         }
-        removals.push(RowWrite::Remove {
-            branch: name.to_string(),
-            id: id.clone(),
-        });
-        let main_now = state.main.get(id);
-        match (&ov.base, &ov.node, main_now) {
-            (None, Some(n), _) => tx.put((**n).clone()),
-            (None, None, _) | (Some(_), None, None) => {}
-            (Some(base), None, Some(m)) => {
-                if **m != **base {
-                    conflicts.push(format!(
-                        "{} {}: deleted on the branch, changed on main",
-                        m.kind, id
-                    ));
-                } else {
-                    tx.delete(id);
-                }
-            }
-            (Some(_), Some(n), None) => conflicts.push(format!(
-                "{} {}: changed on the branch, deleted on main",
-                n.kind, id
-            )),
-            (Some(base), Some(n), Some(m)) if support == BranchSupport::Agnostic => {
-                // A shared node: only its branch-aware fields are the branch's to merge.
-                let aware = state
-                    .schema
-                    .get(&ov.kind)
-                    .map(|k| k.branch_aware_fields())
-                    .unwrap_or_default();
-                let (base, n) = (with_fields(m, base, &aware), with_fields(m, n, &aware));
-                match merge_node(&base, &n, m, &state.schema) {
-                    Ok(merged) => tx.put(merged),
-                    Err(mut c) => conflicts.append(&mut c),
-                }
-            }
-            (Some(base), Some(n), Some(m)) => match merge_node(base, n, m, &state.schema) {
-                Ok(merged) => tx.put(merged),
-                Err(mut c) => conflicts.append(&mut c),
-            },
+        if let Some(n) = view.get(id) {
+            tx.put((*n).clone());
         }
     }
-    if !conflicts.is_empty() {
-        return Err(conflicts);
+    for (id, kind, base_rev) in &deleted {
+        if local(kind) {
+            kept.insert(id.clone());
+            continue;
+        }
+        let main_rev: Option<i64> = conn
+            .prepare_cached("SELECT rev FROM node WHERE id = ?1 AND branch = 'main'")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+            .map_err(&err)?;
+        match main_rev {
+            None => {}
+            Some(rev) if Some(rev) != *base_rev => conflicts.push(format!(
+                "{kind} {id}: deleted on the branch, changed on main"
+            )),
+            Some(_) => tx.delete(id),
+        }
     }
-    let (mut rows, events) = tx.finish();
-    rows.extend(removals);
-    Ok((rows, events))
+    let mut gone_on_main = BTreeSet::new();
+    for a in &attrs {
+        if created_ids.contains(a.id.as_str()) || deleted_ids.contains(a.id.as_str()) {
+            continue;
+        }
+        if local(&a.kind) {
+            kept.insert(a.id.clone());
+            continue;
+        }
+        let Some(main) = tx.get(&a.id) else {
+            if gone_on_main.insert(a.id.clone()) {
+                conflicts.push(format!(
+                    "{} {}: changed on the branch, deleted on main",
+                    a.kind, a.id
+                ));
+            }
+            continue;
+        };
+        let m = main.attr(&a.name).clone();
+        if a.value == a.base || a.value == m {
+            continue;
+        }
+        if m == a.base {
+            let mut n = (*main).clone();
+            if a.value.is_null() {
+                n.attrs.remove(&a.name);
+            } else {
+                n.attrs.insert(a.name.clone(), a.value.clone());
+            }
+            tx.put(n);
+        } else {
+            conflicts.push(format!(
+                "{} {} attribute '{}': main={m} branch={}",
+                a.kind, a.id, a.name, a.value
+            ));
+        }
+    }
+    let mut one_sided: BTreeSet<(String, String)> = BTreeSet::new();
+    for e in &edges {
+        if created_ids.contains(e.id.as_str()) || deleted_ids.contains(e.id.as_str()) {
+            continue;
+        }
+        let Some(kind) = tx.kind_of(&e.id) else {
+            let kind = view.kind_of(&e.id).unwrap_or_default();
+            if local(&kind) {
+                kept.insert(e.id.clone());
+            } else if gone_on_main.insert(e.id.clone()) {
+                conflicts.push(format!(
+                    "{kind} {}: changed on the branch, deleted on main",
+                    e.id
+                ));
+            }
+            continue;
+        };
+        if local(&kind) {
+            kept.insert(e.id.clone());
+            continue;
+        }
+        if e.live == e.base {
+            continue;
+        }
+        let on_main = tx.peers_of(&e.id, &e.rel).contains(&e.peer);
+        if on_main == e.live {
+            continue;
+        }
+        if e.live {
+            tx.add_edge(&e.id, &e.rel, &e.peer);
+        } else {
+            tx.remove_edge(&e.id, &e.rel, &e.peer);
+        }
+        let one = schema
+            .get(&kind)
+            .and_then(|k| k.relationship(&e.rel))
+            .is_some_and(|r| r.cardinality == Cardinality::One);
+        if one {
+            one_sided.insert((e.id.clone(), e.rel.clone()));
+        }
+    }
+    // A cardinality-one relationship changed on both sides now holds two peers.
+    for (id, rel) in &one_sided {
+        let merged = tx.peers_of(id, rel);
+        if merged.len() > 1 {
+            let kind = tx.kind_of(id).unwrap_or_default();
+            let branch = view.peers_of(id, rel);
+            let main: Vec<&String> = merged.iter().filter(|p| !branch.contains(p)).collect();
+            conflicts.push(format!(
+                "{kind} {id} relationship '{rel}': main={main:?} branch={branch:?}"
+            ));
+        }
+    }
+    if let Some(e) = view.take_failure() {
+        return Err(e);
+    }
+    if !conflicts.is_empty() {
+        return Err(StoreError::MergeConflict {
+            branch: name.to_string(),
+            conflicts,
+        });
+    }
+    let events = tx.finish()?;
+    // The branch now equals main except for its local nodes.
+    for table in ["node", "attr", "edge"] {
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT DISTINCT id FROM {table} WHERE branch = ?1"
+            ))
+            .map_err(&err)?;
+        let ids: Vec<String> = st
+            .query_map([name], |r| r.get(0))
+            .map_err(&err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(&err)?;
+        let mut del = conn
+            .prepare(&format!(
+                "DELETE FROM {table} WHERE branch = ?1 AND id = ?2"
+            ))
+            .map_err(&err)?;
+        for id in ids.iter().filter(|id| !kept.contains(*id)) {
+            del.execute(params![name, id]).map_err(&err)?;
+        }
+    }
+    Ok(events)
 }

@@ -2,7 +2,6 @@
 //! values. Durable (a row per event in SQLite, resumable by sequence number) and live
 //! (a broadcast channel).
 
-use crate::node::Node;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -67,78 +66,4 @@ pub struct Event {
     pub attributes: Vec<AttributeChange>,
     /// Changed relationships.
     pub relationships: Vec<RelationshipChange>,
-}
-
-/// Compare two versions of a node; `None` when nothing changed. `peer_kind` resolves peer ids.
-pub(crate) fn diff(
-    before: Option<&Node>,
-    after: Option<&Node>,
-    attr_kind: &dyn Fn(&str, &str) -> String,
-    peer_kind: &dyn Fn(&str) -> String,
-    skip_rel: &dyn Fn(&str, &str) -> bool,
-) -> Option<(Action, Vec<AttributeChange>, Vec<RelationshipChange>)> {
-    let (action, node) = match (before, after) {
-        (None, Some(a)) => (Action::Created, a),
-        (Some(b), None) => (Action::Deleted, b),
-        (Some(_), Some(a)) => (Action::Updated, a),
-        (None, None) => return None,
-    };
-    let empty = Node {
-        id: node.id.clone(),
-        kind: node.kind.clone(),
-        attrs: Default::default(),
-        rels: Default::default(),
-    };
-    let b = before.unwrap_or(&empty);
-    let a = after.unwrap_or(&empty);
-    let mut attrs = Vec::new();
-    let names: std::collections::BTreeSet<&String> = b.attrs.keys().chain(a.attrs.keys()).collect();
-    // `__`-prefixed attributes are the store's bookkeeping (pool reservations, profile
-    // markers), not node data.
-    for n in names.into_iter().filter(|n| !n.starts_with("__")) {
-        let (old, new) = (b.attr(n), a.attr(n));
-        if old == new {
-            continue;
-        }
-        let act = match (old.is_null(), new.is_null()) {
-            (true, false) => "added",
-            (false, true) => "removed",
-            _ => "updated",
-        };
-        attrs.push(AttributeChange {
-            name: n.clone(),
-            kind: attr_kind(&node.kind, n),
-            value: new.clone(),
-            value_previous: old.clone(),
-            action: act.to_string(),
-        });
-    }
-    let mut rels = Vec::new();
-    let rnames: std::collections::BTreeSet<&String> = b.rels.keys().chain(a.rels.keys()).collect();
-    for n in rnames {
-        if skip_rel(&node.kind, n) {
-            continue;
-        }
-        let (old, new) = (b.peers(n), a.peers(n));
-        for p in new.iter().filter(|p| !old.contains(p)) {
-            rels.push(RelationshipChange {
-                name: n.clone(),
-                peer_status: "added".into(),
-                peer_id: p.clone(),
-                peer_kind: peer_kind(p),
-            });
-        }
-        for p in old.iter().filter(|p| !new.contains(p)) {
-            rels.push(RelationshipChange {
-                name: n.clone(),
-                peer_status: "removed".into(),
-                peer_id: p.clone(),
-                peer_kind: peer_kind(p),
-            });
-        }
-    }
-    if action == Action::Updated && attrs.is_empty() && rels.is_empty() {
-        return None;
-    }
-    Some((action, attrs, rels))
 }

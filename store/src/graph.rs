@@ -1,195 +1,97 @@
-//! The in-memory graph: every node of `main` with indexes by kind and attribute value, and
-//! each branch's overlay (its own versions of nodes, with the main version each was copied
-//! from). [`Tx`] reads a branch's view and collects writes; [`Tx::finish`] turns them into
-//! SQLite rows and change events.
+//! The graph as a branch sees it, read from SQLite field by field, plus a transaction's
+//! uncommitted writes.
 //!
-//! SQLite is the truth; this is a cache rebuilt at open (and when another process commits),
-//! so reads never touch the disk.
+//! Storage is field-level (see [`crate::persistence`]): a node row per (node, branch), an
+//! attribute row per (node, branch, attribute) and an edge row per (node, relationship, peer,
+//! branch), both directions of a relationship stored. `main` holds every main value; a branch
+//! holds only what it changed. A branch therefore sees main's later changes to every field and
+//! edge it has not changed itself, and its own changes win where it has.
+//!
+//! Nothing is held in memory between transactions: a [`Tx`] reads what it touches (caching it
+//! for its own lifetime) and every lookup is an indexed query, so its cost depends on what it
+//! touches, not on the size of the store or of the branch. [`Tx::finish`] writes the changes
+//! as rows inside the caller's SQLite transaction and returns the change events, diffed as
+//! sets of fields and edges.
 
-use crate::events::{self, Event};
+use crate::error::StoreError;
+use crate::events::{Action, AttributeChange, Event, RelationshipChange};
 use crate::node::{Node, value_key};
-use crate::persistence::{NodeRow, RowWrite};
 use crate::schema::{BranchSupport, RelationshipKind, Schema};
-use std::borrow::Cow;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// The name of the default branch.
 pub const MAIN: &str = "main";
 
-/// A branch's own changes.
+/// A transaction's changes to one node.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct BranchState {
-    #[allow(dead_code)] // kept for a future rebase
-    pub created_seq: i64,
-    pub created_at: String,
-    pub overlay: HashMap<String, Overlay>,
-}
-
-/// A branch version of one node.
-#[derive(Debug, Clone)]
-pub(crate) struct Overlay {
-    pub kind: String,
-    /// None = deleted on the branch.
-    pub node: Option<Arc<Node>>,
-    /// The main version the branch started from (None = created on the branch).
-    pub base: Option<Arc<Node>>,
-}
-
-type AttrIndex = HashMap<String, BTreeSet<String>>;
-
-/// Everything in memory.
-#[derive(Default)]
-pub(crate) struct State {
-    pub schema: Arc<Schema>,
-    pub main: HashMap<String, Arc<Node>>,
-    by_kind: HashMap<String, BTreeSet<String>>,
-    by_attr: HashMap<(String, String), AttrIndex>,
-    pub branches: BTreeMap<String, BranchState>,
-}
-
-impl State {
-    pub fn new(
-        schema: Arc<Schema>,
-        rows: Vec<NodeRow>,
-        branches: Vec<(String, i64, String)>,
-    ) -> Self {
-        let mut s = State {
-            schema,
-            ..Default::default()
-        };
-        for (name, seq, at) in branches {
-            s.branches.insert(
-                name,
-                BranchState {
-                    created_seq: seq,
-                    created_at: at,
-                    overlay: HashMap::new(),
-                },
-            );
-        }
-        for r in rows {
-            if r.branch == MAIN {
-                if let Some(n) = r.data {
-                    s.insert_main(Arc::new(n));
-                }
-            } else if let Some(b) = s.branches.get_mut(&r.branch) {
-                b.overlay.insert(
-                    r.id,
-                    Overlay {
-                        kind: r.kind,
-                        node: r.data.map(Arc::new),
-                        base: r.base.map(Arc::new),
-                    },
-                );
-            }
-        }
-        s
-    }
-
-    fn insert_main(&mut self, n: Arc<Node>) {
-        self.by_kind
-            .entry(n.kind.clone())
-            .or_default()
-            .insert(n.id.clone());
-        for (a, v) in &n.attrs {
-            if let Some(k) = value_key(v) {
-                self.by_attr
-                    .entry((n.kind.clone(), a.clone()))
-                    .or_default()
-                    .entry(k)
-                    .or_default()
-                    .insert(n.id.clone());
-            }
-        }
-        self.main.insert(n.id.clone(), n);
-    }
-
-    fn remove_main(&mut self, id: &str) {
-        let Some(n) = self.main.remove(id) else {
-            return;
-        };
-        if let Some(set) = self.by_kind.get_mut(&n.kind) {
-            set.remove(id);
-        }
-        for (a, v) in &n.attrs {
-            if let Some(k) = value_key(v)
-                && let Some(idx) = self.by_attr.get_mut(&(n.kind.clone(), a.clone()))
-                && let Some(set) = idx.get_mut(&k)
-            {
-                set.remove(id);
-                if set.is_empty() {
-                    idx.remove(&k);
-                }
-            }
-        }
-    }
-
-    /// Apply committed rows.
-    pub fn apply(&mut self, writes: Vec<RowWrite>) {
-        for w in writes {
-            match w {
-                RowWrite::Put(r) if r.branch == MAIN => {
-                    self.remove_main(&r.id);
-                    if let Some(n) = r.data {
-                        self.insert_main(Arc::new(n));
-                    }
-                }
-                RowWrite::Put(r) => {
-                    if let Some(b) = self.branches.get_mut(&r.branch) {
-                        b.overlay.insert(
-                            r.id,
-                            Overlay {
-                                kind: r.kind,
-                                node: r.data.map(Arc::new),
-                                base: r.base.map(Arc::new),
-                            },
-                        );
-                    }
-                }
-                RowWrite::Remove { branch, id } if branch == MAIN => self.remove_main(&id),
-                RowWrite::Remove { branch, id } => {
-                    if let Some(b) = self.branches.get_mut(&branch) {
-                        b.overlay.remove(&id);
-                    }
-                }
-            }
-        }
-    }
-
-    fn branch_support(&self, kind: &str) -> BranchSupport {
-        self.schema
-            .get(kind)
-            .map(|k| k.branch)
-            .unwrap_or(BranchSupport::Aware)
-    }
-}
-
-#[derive(Debug, Clone)]
 struct Pending {
-    store_branch: String,
-    node: Option<Arc<Node>>,
+    kind: String,
+    /// The node was not visible before this transaction.
+    created: bool,
+    /// The node is deleted by this transaction.
+    deleted: bool,
+    /// New attribute values (`Null` = unset).
+    attrs: BTreeMap<String, Value>,
+    /// Edges (relationship, peer) this transaction adds (`true`) or removes (`false`).
+    edges: BTreeMap<(String, String), bool>,
+    /// Edge order for additions: the order they were made in.
+    added: Vec<(String, String)>,
+}
+
+/// A point [`Tx::rollback_to`] can return to.
+pub(crate) struct Checkpoint {
+    journal: usize,
+    order: usize,
 }
 
 /// A branch's view of the graph plus uncommitted writes.
-pub(crate) struct Tx<'s> {
-    pub state: &'s State,
-    pub schema: &'s Schema,
+pub(crate) struct Tx<'c> {
+    conn: &'c Connection,
+    /// The schema the transaction reads and writes with.
+    pub schema: &'c Schema,
+    /// The branch seen and written.
     pub branch: String,
     pending: HashMap<String, Pending>,
+    /// Pending node ids by kind (lookups adjust for these).
+    pending_by_kind: HashMap<String, BTreeSet<String>>,
     order: Vec<String>,
+    /// The previous pending state of each node changed since the oldest open checkpoint.
+    journal: Vec<(String, Option<Pending>)>,
+    /// For each open checkpoint, the nodes already journaled since it was taken.
+    checkpoints: Vec<std::collections::HashSet<String>>,
+    committed: RefCell<HashMap<String, Option<Arc<Node>>>>,
+    views: RefCell<HashMap<String, Option<Arc<Node>>>>,
+    kinds: RefCell<HashMap<String, Option<String>>>,
+    /// The first database error met while reading; [`Tx::finish`] and the readers report it.
+    failure: RefCell<Option<StoreError>>,
     /// `origin` of the events this transaction emits.
     pub origin: &'static str,
 }
 
-impl<'s> Tx<'s> {
-    pub fn new(state: &'s State, branch: &str) -> Self {
+fn parse_value(text: Option<String>) -> Value {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
+}
+
+impl<'c> Tx<'c> {
+    pub fn new(conn: &'c Connection, schema: &'c Schema, branch: &str) -> Self {
         Tx {
-            state,
-            schema: &state.schema,
+            conn,
+            schema,
             branch: branch.to_string(),
             pending: HashMap::new(),
+            pending_by_kind: HashMap::new(),
             order: Vec::new(),
+            journal: Vec::new(),
+            checkpoints: Vec::new(),
+            committed: RefCell::new(HashMap::new()),
+            views: RefCell::new(HashMap::new()),
+            kinds: RefCell::new(HashMap::new()),
+            failure: RefCell::new(None),
             origin: "live",
         }
     }
@@ -198,348 +100,1027 @@ impl<'s> Tx<'s> {
         self.branch == MAIN
     }
 
-    /// Where a node of `kind` is written when this transaction's branch writes it.
-    pub fn store_branch(&self, kind: &str) -> String {
-        if self.on_main() || self.state.branch_support(kind) == BranchSupport::Agnostic {
-            MAIN.to_string()
-        } else {
-            self.branch.clone()
-        }
+    fn support(&self, kind: &str) -> BranchSupport {
+        self.schema
+            .get(kind)
+            .map(|k| k.branch)
+            .unwrap_or(BranchSupport::Aware)
     }
 
-    fn overlay(&self) -> Option<&'s HashMap<String, Overlay>> {
-        if self.on_main() {
-            return None;
+    /// Remember a database error (the first one wins) and carry on as if nothing was found.
+    fn failed<T: Default>(&self, e: rusqlite::Error) -> T {
+        let mut f = self.failure.borrow_mut();
+        if f.is_none() {
+            *f = Some(StoreError::Database {
+                path: self.conn.path().unwrap_or(":memory:").to_string(),
+                source: e,
+            });
         }
-        self.state.branches.get(&self.branch).map(|b| &b.overlay)
+        T::default()
+    }
+
+    /// The database error a read met, if any.
+    pub fn take_failure(&self) -> Option<StoreError> {
+        self.failure.borrow_mut().take()
+    }
+
+    /// Whether a node row on `main` is visible from this branch.
+    fn main_visible(&self, kind: &str) -> bool {
+        self.on_main() || self.support(kind) != BranchSupport::Local
+    }
+
+    /// Kind of a committed node visible here.
+    fn committed_kind(&self, id: &str) -> Option<String> {
+        if let Some(k) = self.kinds.borrow().get(id) {
+            return k.clone();
+        }
+        let found = self.query_kind(id).unwrap_or_else(|e| self.failed(e));
+        self.kinds
+            .borrow_mut()
+            .insert(id.to_string(), found.clone());
+        found
+    }
+
+    fn query_kind(&self, id: &str) -> rusqlite::Result<Option<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT branch, kind, live FROM node WHERE id = ?1 AND branch IN ('main', ?2)",
+        )?;
+        let mut rows = st.query(params![id, self.branch])?;
+        let (mut main, mut own) = (None, None);
+        while let Some(r) = rows.next()? {
+            let b: String = r.get(0)?;
+            let k: String = r.get(1)?;
+            let live: bool = r.get(2)?;
+            if b == MAIN && !self.on_main() {
+                main = Some((k, live));
+            } else {
+                own = Some((k, live));
+            }
+        }
+        Ok(match (own, main) {
+            (Some((k, true)), _) => Some(k),
+            (Some((_, false)), _) => None,
+            (None, Some((k, true))) if self.main_visible(&k) => Some(k),
+            _ => None,
+        })
     }
 
     /// The node as committed, seen from this branch.
-    pub fn committed(&self, id: &str) -> Option<Arc<Node>> {
-        if let Some(ov) = self.overlay().and_then(|o| o.get(id)) {
-            if self.state.branch_support(&ov.kind) == BranchSupport::Agnostic {
-                // A shared node whose branch-aware fields this branch changed.
-                let main = self.state.main.get(id)?;
-                return Some(match &ov.node {
-                    Some(branch) => {
-                        Arc::new(with_fields(main, branch, &self.aware_fields(&ov.kind)))
-                    }
-                    None => main.clone(),
-                });
+    fn committed(&self, id: &str) -> Option<Arc<Node>> {
+        if let Some(n) = self.committed.borrow().get(id) {
+            return n.clone();
+        }
+        let kind = self.committed_kind(id);
+        let node = match kind {
+            Some(kind) => self
+                .load(id, &kind)
+                .map(|n| Some(Arc::new(n)))
+                .unwrap_or_else(|e| self.failed(e)),
+            None => None,
+        };
+        self.committed
+            .borrow_mut()
+            .insert(id.to_string(), node.clone());
+        node
+    }
+
+    fn load(&self, id: &str, kind: &str) -> rusqlite::Result<Node> {
+        let mut node = Node {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            attrs: BTreeMap::new(),
+            rels: BTreeMap::new(),
+        };
+        let mut st = self.conn.prepare_cached(
+            "SELECT branch, name, value FROM attr WHERE id = ?1 AND branch IN ('main', ?2)",
+        )?;
+        let mut rows = st.query(params![id, self.branch])?;
+        let mut own = Vec::new();
+        while let Some(r) = rows.next()? {
+            let b: String = r.get(0)?;
+            let name: String = r.get(1)?;
+            let value = parse_value(r.get(2)?);
+            if b == self.branch && !self.on_main() {
+                own.push((name, value));
+            } else if !value.is_null() {
+                node.attrs.insert(name, value);
             }
-            return ov.node.clone();
         }
-        let n = self.state.main.get(id)?;
-        if !self.on_main() && self.state.branch_support(&n.kind) == BranchSupport::Local {
-            return None;
+        for (name, value) in own {
+            if value.is_null() {
+                node.attrs.remove(&name);
+            } else {
+                node.attrs.insert(name, value);
+            }
         }
-        Some(n.clone())
+        let mut st = self.conn.prepare_cached(
+            "SELECT branch, rel, peer, live, pos FROM edge WHERE id = ?1 AND branch IN ('main', ?2)",
+        )?;
+        let mut rows = st.query(params![id, self.branch])?;
+        let mut edges: BTreeMap<(String, String), (bool, i64, bool)> = BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            let b: String = r.get(0)?;
+            let own = b == self.branch && !self.on_main();
+            let key = (r.get::<_, String>(1)?, r.get::<_, String>(2)?);
+            let live: bool = r.get(3)?;
+            let pos: i64 = r.get(4)?;
+            match edges.get(&key) {
+                Some((_, _, true)) if !own => {}
+                _ => {
+                    edges.insert(key, (live, pos, own));
+                }
+            }
+        }
+        let mut live: Vec<(i64, String, String)> = edges
+            .into_iter()
+            .filter(|(_, (l, _, _))| *l)
+            .map(|((rel, peer), (_, pos, _))| (pos, rel, peer))
+            .collect();
+        live.sort();
+        for (_, rel, peer) in live {
+            node.rels.entry(rel).or_default().push(peer);
+        }
+        Ok(node)
     }
 
     /// The node as this transaction sees it.
     pub fn get(&self, id: &str) -> Option<Arc<Node>> {
-        match self.pending.get(id) {
-            Some(p) => p.node.clone(),
+        if let Some(v) = self.views.borrow().get(id) {
+            return v.clone();
+        }
+        let view = match self.pending.get(id) {
             None => self.committed(id),
+            Some(p) if p.deleted => None,
+            Some(p) => {
+                let mut n = if p.created {
+                    Node {
+                        id: id.to_string(),
+                        kind: p.kind.clone(),
+                        attrs: BTreeMap::new(),
+                        rels: BTreeMap::new(),
+                    }
+                } else {
+                    match self.committed(id) {
+                        Some(c) => (*c).clone(),
+                        None => return None,
+                    }
+                };
+                for (name, v) in &p.attrs {
+                    if v.is_null() {
+                        n.attrs.remove(name);
+                    } else {
+                        n.attrs.insert(name.clone(), v.clone());
+                    }
+                }
+                for ((rel, peer), present) in &p.edges {
+                    if !present && let Some(list) = n.rels.get_mut(rel) {
+                        list.retain(|x| x != peer);
+                        if list.is_empty() {
+                            n.rels.remove(rel);
+                        }
+                    }
+                }
+                for (rel, peer) in &p.added {
+                    if p.edges.get(&(rel.clone(), peer.clone())) == Some(&true) {
+                        let list = n.rels.entry(rel.clone()).or_default();
+                        if !list.contains(peer) {
+                            list.push(peer.clone());
+                        }
+                    }
+                }
+                Some(Arc::new(n))
+            }
+        };
+        self.views.borrow_mut().insert(id.to_string(), view.clone());
+        view
+    }
+
+    /// The kind of a node visible here, without reading the node.
+    pub fn kind_of(&self, id: &str) -> Option<String> {
+        match self.pending.get(id) {
+            Some(p) if p.deleted => None,
+            Some(p) => Some(p.kind.clone()),
+            None => self.committed_kind(id),
         }
     }
 
+    /// The peers of one relationship of a node, without reading the rest of the node.
+    pub fn peers_of(&self, id: &str, rel: &str) -> Vec<String> {
+        if let Some(Some(n)) = self.views.borrow().get(id) {
+            return n.peers(rel).to_vec();
+        }
+        let mut out = match self.pending.get(id) {
+            Some(p) if p.deleted => return Vec::new(),
+            Some(p) if p.created => Vec::new(),
+            _ => self
+                .committed_peers(id, rel)
+                .unwrap_or_else(|e| self.failed(e)),
+        };
+        if let Some(p) = self.pending.get(id) {
+            out.retain(|peer| p.edges.get(&(rel.to_string(), peer.clone())) != Some(&false));
+            for (r, peer) in &p.added {
+                if r == rel
+                    && p.edges.get(&(r.clone(), peer.clone())) == Some(&true)
+                    && !out.contains(peer)
+                {
+                    out.push(peer.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn committed_peers(&self, id: &str, rel: &str) -> rusqlite::Result<Vec<String>> {
+        if let Some(Some(n)) = self.committed.borrow().get(id) {
+            return Ok(n.peers(rel).to_vec());
+        }
+        if self.committed_kind(id).is_none() {
+            return Ok(Vec::new());
+        }
+        let mut st = self.conn.prepare_cached(
+            "SELECT branch, peer, live, pos FROM edge WHERE id = ?1 AND rel = ?2 AND branch IN ('main', ?3)",
+        )?;
+        let mut rows = st.query(params![id, rel, self.branch])?;
+        let mut edges: BTreeMap<String, (bool, i64, bool)> = BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            let b: String = r.get(0)?;
+            let own = b == self.branch && !self.on_main();
+            let peer: String = r.get(1)?;
+            let live: bool = r.get(2)?;
+            let pos: i64 = r.get(3)?;
+            match edges.get(&peer) {
+                Some((_, _, true)) if !own => {}
+                _ => {
+                    edges.insert(peer, (live, pos, own));
+                }
+            }
+        }
+        let mut live: Vec<(i64, String)> = edges
+            .into_iter()
+            .filter(|(_, (l, _, _))| *l)
+            .map(|(peer, (_, pos, _))| (pos, peer))
+            .collect();
+        live.sort();
+        Ok(live.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Nodes that have an edge to `id` (any relationship), as (node, relationship).
+    pub fn incoming(&self, id: &str) -> Vec<(String, String)> {
+        let mut found: BTreeSet<(String, String)> = self
+            .committed_incoming(id)
+            .unwrap_or_else(|e| self.failed(e))
+            .into_iter()
+            .filter(|(src, _)| self.kind_of(src).is_some())
+            .collect();
+        for (src, p) in &self.pending {
+            for ((rel, peer), present) in &p.edges {
+                if peer == id {
+                    if *present && !p.deleted {
+                        found.insert((src.clone(), rel.clone()));
+                    } else {
+                        found.remove(&(src.clone(), rel.clone()));
+                    }
+                }
+            }
+            if p.deleted {
+                found.retain(|(s, _)| s != src);
+            }
+        }
+        found.into_iter().collect()
+    }
+
+    fn committed_incoming(&self, id: &str) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, rel, branch, live FROM edge WHERE peer = ?1 AND branch IN ('main', ?2)",
+        )?;
+        let mut rows = st.query(params![id, self.branch])?;
+        let mut edges: BTreeMap<(String, String), (bool, bool)> = BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            let key = (r.get::<_, String>(0)?, r.get::<_, String>(1)?);
+            let b: String = r.get(2)?;
+            let own = b == self.branch && !self.on_main();
+            let live: bool = r.get(3)?;
+            match edges.get(&key) {
+                Some((_, true)) if !own => {}
+                _ => {
+                    edges.insert(key, (live, own));
+                }
+            }
+        }
+        Ok(edges
+            .into_iter()
+            .filter(|(_, (l, _))| *l)
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// Ids from a lookup on committed rows, adjusted for this transaction's writes to nodes of
+    /// `kind`: `matches` says whether a written node now matches.
     fn adjust(
         &self,
         kind: &str,
         mut ids: BTreeSet<String>,
-        matches: &dyn Fn(&Node) -> bool,
+        matches: &dyn Fn(&Pending, &str) -> Option<bool>,
     ) -> BTreeSet<String> {
-        if let Some(ov) = self.overlay() {
-            for (id, o) in ov {
-                if o.kind != kind {
+        if let Some(pending) = self.pending_by_kind.get(kind) {
+            for id in pending {
+                let Some(p) = self.pending.get(id) else {
+                    continue;
+                };
+                if p.deleted {
+                    ids.remove(id);
                     continue;
                 }
-                match self.committed(id) {
-                    Some(n) if matches(&n) => {
+                match matches(p, id) {
+                    Some(true) => {
                         ids.insert(id.clone());
                     }
-                    _ => {
+                    Some(false) => {
                         ids.remove(id);
                     }
-                }
-            }
-        }
-        for (id, p) in &self.pending {
-            match &p.node {
-                Some(n) if n.kind == kind && matches(n) => {
-                    ids.insert(id.clone());
-                }
-                _ => {
-                    ids.remove(id);
+                    None => {}
                 }
             }
         }
         ids
     }
 
-    fn main_visible(&self, kind: &str) -> bool {
-        self.on_main() || self.state.branch_support(kind) != BranchSupport::Local
+    /// Ids of the nodes of a concrete `kind` visible here, in id (= creation) order.
+    pub fn ids_of_kind(&self, kind: &str) -> BTreeSet<String> {
+        let ids = self
+            .committed_of_kind(kind)
+            .unwrap_or_else(|e| self.failed(e));
+        self.adjust(kind, ids, &|p, _| p.created.then_some(true))
     }
 
-    /// Ids of the nodes of a concrete `kind` visible here, in id (= creation) order.
-    pub fn ids_of_kind(&self, kind: &str) -> Cow<'s, BTreeSet<String>> {
-        let base: Cow<'s, BTreeSet<String>> = match self.state.by_kind.get(kind) {
-            Some(set) if self.main_visible(kind) => Cow::Borrowed(set),
-            _ => Cow::Owned(BTreeSet::new()),
-        };
-        if self.overlay().is_none_or(|o| o.is_empty()) && self.pending.is_empty() {
-            return base;
+    fn committed_of_kind(&self, kind: &str) -> rusqlite::Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        if self.on_main() {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id FROM node WHERE kind = ?1 AND branch = 'main' AND live = 1",
+            )?;
+            for r in st.query_map([kind], |r| r.get::<_, String>(0))? {
+                out.insert(r?);
+            }
+            return Ok(out);
         }
-        Cow::Owned(self.adjust(kind, base.into_owned(), &|_| true))
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, live FROM node WHERE kind = ?1 AND branch = ?2")?;
+        let mut hidden = BTreeSet::new();
+        for r in st.query_map(params![kind, self.branch], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+        })? {
+            let (id, live) = r?;
+            if live {
+                out.insert(id);
+            } else {
+                hidden.insert(id);
+            }
+        }
+        if self.main_visible(kind) {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id FROM node WHERE kind = ?1 AND branch = 'main' AND live = 1",
+            )?;
+            for r in st.query_map([kind], |r| r.get::<_, String>(0))? {
+                let id = r?;
+                if !hidden.contains(&id) {
+                    out.insert(id);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Ids of the nodes of a concrete `kind` whose attribute `attr` has the text form `key`.
-    pub fn ids_by_attr(&self, kind: &str, attr: &str, key: &str) -> Cow<'s, BTreeSet<String>> {
-        let found = self
-            .state
-            .by_attr
-            .get(&(kind.to_string(), attr.to_string()))
-            .and_then(|idx| idx.get(key));
-        let base: Cow<'s, BTreeSet<String>> = match found {
-            Some(set) if self.main_visible(kind) => Cow::Borrowed(set),
-            _ => Cow::Owned(BTreeSet::new()),
-        };
-        if self.overlay().is_none_or(|o| o.is_empty()) && self.pending.is_empty() {
-            return base;
+    pub fn ids_by_attr(&self, kind: &str, attr: &str, key: &str) -> BTreeSet<String> {
+        let ids = self
+            .committed_by_attr(kind, attr, key)
+            .unwrap_or_else(|e| self.failed(e));
+        self.adjust(kind, ids, &|p, _| match p.attrs.get(attr) {
+            Some(v) => Some(value_key(v).as_deref() == Some(key)),
+            None if p.created => Some(false),
+            None => None,
+        })
+    }
+
+    fn committed_by_attr(
+        &self,
+        kind: &str,
+        attr: &str,
+        key: &str,
+    ) -> rusqlite::Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        if self.on_main() {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id FROM attr WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = 'main'",
+            )?;
+            for r in st.query_map(params![kind, attr, key], |r| r.get::<_, String>(0))? {
+                out.insert(r?);
+            }
+            return Ok(out);
         }
-        Cow::Owned(self.adjust(kind, base.into_owned(), &|n| {
-            value_key(n.attr(attr)).as_deref() == Some(key)
-        }))
+        let mut st = self.conn.prepare_cached(
+            "SELECT id FROM attr WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4",
+        )?;
+        for r in st.query_map(params![kind, attr, key, self.branch], |r| {
+            r.get::<_, String>(0)
+        })? {
+            out.insert(r?);
+        }
+        if self.main_visible(kind) {
+            let mut st = self.conn.prepare_cached(
+                "SELECT a.id FROM attr a WHERE a.kind = ?1 AND a.name = ?2 AND a.key = ?3 AND a.branch = 'main' \
+                 AND NOT EXISTS (SELECT 1 FROM attr b WHERE b.id = a.id AND b.branch = ?4 AND b.name = ?2)",
+            )?;
+            for r in st.query_map(params![kind, attr, key, self.branch], |r| {
+                r.get::<_, String>(0)
+            })? {
+                out.insert(r?);
+            }
+        }
+        // A node deleted on the branch keeps its main rows: drop it here.
+        out.retain(|id| self.committed_kind(id).is_some());
+        Ok(out)
+    }
+
+    /// Attribute values (text form) of every node of `kind` that has `attr` set, as
+    /// (id, value): what the IPAM reads to find containment without loading nodes.
+    pub fn attr_values(&self, kind: &str, attr: &str) -> Vec<(String, Value)> {
+        let mut found: BTreeMap<String, Value> = self
+            .committed_attr_values(kind, attr)
+            .unwrap_or_else(|e| self.failed(e))
+            .into_iter()
+            .collect();
+        if let Some(pending) = self.pending_by_kind.get(kind) {
+            for id in pending {
+                let Some(p) = self.pending.get(id) else {
+                    continue;
+                };
+                match p.attrs.get(attr) {
+                    _ if p.deleted => {
+                        found.remove(id);
+                    }
+                    Some(v) if !v.is_null() => {
+                        found.insert(id.clone(), v.clone());
+                    }
+                    Some(_) => {
+                        found.remove(id);
+                    }
+                    None if p.created => {
+                        found.remove(id);
+                    }
+                    None => {}
+                }
+            }
+        }
+        found.into_iter().collect()
+    }
+
+    fn committed_attr_values(
+        &self,
+        kind: &str,
+        attr: &str,
+    ) -> rusqlite::Result<Vec<(String, Value)>> {
+        let mut out: BTreeMap<String, Value> = BTreeMap::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, branch, value FROM attr WHERE kind = ?1 AND name = ?2 AND branch IN ('main', ?3)",
+        )?;
+        let mut own = Vec::new();
+        for r in st.query_map(params![kind, attr, self.branch], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })? {
+            let (id, b, v) = r?;
+            if b == self.branch && !self.on_main() {
+                own.push((id, parse_value(v)));
+            } else if self.main_visible(kind) {
+                out.insert(id, parse_value(v));
+            }
+        }
+        for (id, v) in own {
+            out.insert(id, v);
+        }
+        let mut result = Vec::with_capacity(out.len());
+        for (id, v) in out {
+            if !v.is_null() && (self.on_main() || self.committed_kind(&id).is_some()) {
+                result.push((id, v));
+            }
+        }
+        Ok(result)
+    }
+
+    fn touch(&mut self, id: &str, kind: &str) -> &mut Pending {
+        if let Some(level) = self.checkpoints.last_mut()
+            && level.insert(id.to_string())
+        {
+            self.journal
+                .push((id.to_string(), self.pending.get(id).cloned()));
+        }
+        if !self.pending.contains_key(id) {
+            self.order.push(id.to_string());
+            self.pending_by_kind
+                .entry(kind.to_string())
+                .or_default()
+                .insert(id.to_string());
+        }
+        self.views.borrow_mut().remove(id);
+        self.pending
+            .entry(id.to_string())
+            .or_insert_with(|| Pending {
+                kind: kind.to_string(),
+                ..Default::default()
+            })
     }
 
     /// Record a new version of a node.
     pub fn put(&mut self, node: Node) {
-        let sb = self.store_branch(&node.kind);
         let id = node.id.clone();
-        if !self.pending.contains_key(&id) {
-            self.order.push(id.clone());
+        let was_deleted = self.pending.get(&id).is_some_and(|p| p.deleted);
+        let committed = self.committed(&id);
+        let (created, before) = match self.pending.get(&id) {
+            Some(p) if !p.deleted => (p.created, self.get(&id)),
+            _ => (committed.is_none(), committed),
+        };
+        let p = self.touch(&id, &node.kind);
+        if was_deleted {
+            // Deleted, then written again in the same transaction: diff against what is
+            // committed, from nothing pending.
+            *p = Pending::default();
         }
-        self.pending.insert(
-            id,
-            Pending {
-                store_branch: sb,
-                node: Some(Arc::new(node)),
-            },
-        );
+        p.deleted = false;
+        p.created = created;
+        p.kind = node.kind.clone();
+        let empty = Node {
+            id: id.clone(),
+            kind: node.kind.clone(),
+            attrs: BTreeMap::new(),
+            rels: BTreeMap::new(),
+        };
+        let before = before.as_deref().unwrap_or(&empty);
+        let names: BTreeSet<&String> = before.attrs.keys().chain(node.attrs.keys()).collect();
+        for name in names {
+            let new = node.attr(name);
+            if before.attr(name) != new {
+                p.attrs.insert(name.clone(), new.clone());
+            }
+        }
+        let rels: BTreeSet<&String> = before.rels.keys().chain(node.rels.keys()).collect();
+        for rel in rels {
+            let old: BTreeSet<&String> = before.peers(rel).iter().collect();
+            let new: BTreeSet<&String> = node.peers(rel).iter().collect();
+            for peer in old.difference(&new) {
+                p.edges.insert((rel.clone(), (*peer).clone()), false);
+            }
+            for peer in node.peers(rel) {
+                if !old.contains(peer) {
+                    p.edges.insert((rel.clone(), peer.clone()), true);
+                    p.added.push((rel.clone(), peer.clone()));
+                }
+            }
+        }
+    }
+
+    /// Add one edge (`rel` of `id` → `peer`) without reading the node: how a peer's side of
+    /// a relationship is kept in step, even on a node with many peers.
+    pub fn add_edge(&mut self, id: &str, rel: &str, peer: &str) {
+        let Some(kind) = self.kind_of(id) else { return };
+        if self.has_edge(id, rel, peer) {
+            return;
+        }
+        let p = self.touch(id, &kind);
+        p.edges.insert((rel.to_string(), peer.to_string()), true);
+        p.added.push((rel.to_string(), peer.to_string()));
+    }
+
+    /// Remove one edge (`rel` of `id` → `peer`) without reading the node.
+    pub fn remove_edge(&mut self, id: &str, rel: &str, peer: &str) {
+        let Some(kind) = self.kind_of(id) else { return };
+        if !self.has_edge(id, rel, peer) {
+            return;
+        }
+        let p = self.touch(id, &kind);
+        p.edges.insert((rel.to_string(), peer.to_string()), false);
     }
 
     /// Record a deletion.
     pub fn delete(&mut self, id: &str) {
-        let Some(n) = self.get(id) else { return };
-        let sb = self.store_branch(&n.kind);
-        if !self.pending.contains_key(id) {
-            self.order.push(id.to_string());
-        }
-        self.pending.insert(
-            id.to_string(),
-            Pending {
-                store_branch: sb,
-                node: None,
-            },
-        );
+        let Some(kind) = self.kind_of(id) else { return };
+        let p = self.touch(id, &kind);
+        p.deleted = true;
     }
 
-    /// Turn the pending writes into rows and events (sequence numbers assigned on commit).
-    pub fn finish(self) -> (Vec<RowWrite>, Vec<Event>) {
-        let mut rows = Vec::new();
-        let mut evs = Vec::new();
-        let schema = self.schema;
-        let attr_kind = |kind: &str, attr: &str| {
-            schema
-                .get(kind)
-                .and_then(|k| k.attribute(attr))
-                .map(|a| format!("{:?}", a.kind))
-                .unwrap_or_default()
+    /// Mark the current state; [`Tx::rollback_to`] undoes everything written after it.
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        self.checkpoints.push(Default::default());
+        Checkpoint {
+            journal: self.journal.len(),
+            order: self.order.len(),
+        }
+    }
+
+    /// Keep what was written since `cp`.
+    pub fn release(&mut self, cp: Checkpoint) {
+        self.checkpoints.pop();
+        if self.checkpoints.is_empty() {
+            self.journal.clear();
+        }
+        let _ = cp;
+    }
+
+    /// Undo everything written since `cp`.
+    pub fn rollback_to(&mut self, cp: Checkpoint) {
+        while self.journal.len() > cp.journal {
+            let Some((id, prev)) = self.journal.pop() else {
+                break;
+            };
+            self.views.borrow_mut().remove(&id);
+            match prev {
+                Some(p) => {
+                    self.pending.insert(id, p);
+                }
+                None => {
+                    if let Some(p) = self.pending.remove(&id)
+                        && let Some(set) = self.pending_by_kind.get_mut(&p.kind)
+                    {
+                        set.remove(&id);
+                    }
+                }
+            }
+        }
+        self.order.truncate(cp.order);
+        self.checkpoints.pop();
+        if self.checkpoints.is_empty() {
+            self.journal.clear();
+        }
+    }
+
+    /// Where field `field` of a node of `kind` is written when this transaction writes it.
+    fn field_branch(&self, kind: &str, field: &str, created_here: bool) -> &str {
+        if self.on_main() {
+            return MAIN;
+        }
+        match self.support(kind) {
+            BranchSupport::Agnostic => {
+                let aware = self
+                    .schema
+                    .get(kind)
+                    .is_some_and(|k| k.branch_aware_fields().contains(&field));
+                if aware && !created_here {
+                    &self.branch
+                } else {
+                    MAIN
+                }
+            }
+            _ => &self.branch,
+        }
+    }
+
+    /// Where the node row of a node of `kind` lives when this transaction writes it.
+    fn node_branch(&self, kind: &str) -> &str {
+        if self.on_main() || self.support(kind) == BranchSupport::Agnostic {
+            MAIN
+        } else {
+            &self.branch
+        }
+    }
+
+    fn committed_attr(&self, id: &str, name: &str) -> Value {
+        if let Some(Some(n)) = self.committed.borrow().get(id) {
+            return n.attr(name).clone();
+        }
+        self.committed(id)
+            .map(|n| n.attr(name).clone())
+            .unwrap_or(Value::Null)
+    }
+
+    fn committed_has_edge(&self, id: &str, rel: &str, peer: &str) -> bool {
+        if let Some(Some(n)) = self.committed.borrow().get(id) {
+            return n.peers(rel).iter().any(|p| p == peer);
+        }
+        if self.committed_kind(id).is_none() {
+            return false;
+        }
+        self.query_edge(id, rel, peer)
+            .unwrap_or_else(|e| self.failed(e))
+    }
+
+    fn query_edge(&self, id: &str, rel: &str, peer: &str) -> rusqlite::Result<bool> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT branch, live FROM edge WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND branch IN ('main', ?4)",
+        )?;
+        let mut rows = st.query(params![id, rel, peer, self.branch])?;
+        let (mut main, mut own) = (false, None);
+        while let Some(r) = rows.next()? {
+            let b: String = r.get(0)?;
+            let live: bool = r.get(1)?;
+            if b == self.branch && !self.on_main() {
+                own = Some(live);
+            } else {
+                main = live;
+            }
+        }
+        Ok(own.unwrap_or(main))
+    }
+
+    /// Whether node `id` has `peer` in relationship `rel`, without reading either node.
+    pub fn has_edge(&self, id: &str, rel: &str, peer: &str) -> bool {
+        if let Some(Some(n)) = self.views.borrow().get(id) {
+            return n.peers(rel).iter().any(|p| p == peer);
+        }
+        match self.pending.get(id) {
+            Some(p) if p.deleted => return false,
+            Some(p) => {
+                if let Some(present) = p.edges.get(&(rel.to_string(), peer.to_string())) {
+                    return *present;
+                }
+                if p.created {
+                    return false;
+                }
+            }
+            None => {}
+        }
+        self.committed_has_edge(id, rel, peer)
+    }
+
+    /// Write the pending changes as rows (inside the caller's SQLite transaction) and return
+    /// their change events (sequence numbers are assigned when the events are stored).
+    pub fn finish(self) -> Result<Vec<Event>, StoreError> {
+        if let Some(e) = self.take_failure() {
+            return Err(e);
+        }
+        let path = self.conn.path().unwrap_or(":memory:").to_string();
+        let err = |e: rusqlite::Error| StoreError::Database {
+            path: path.clone(),
+            source: e,
         };
-        let peer_kind = |id: &str| {
-            self.get(id)
-                .or_else(|| self.committed(id))
-                .map(|n| n.kind.clone())
-                .unwrap_or_default()
-        };
-        let skip_rel = |kind: &str, rel: &str| {
-            schema
-                .get(kind)
-                .and_then(|k| k.relationship(rel))
-                .is_some_and(|r| r.kind == RelationshipKind::Group)
-        };
+        let rev = crate::persistence::next_rev(self.conn).map_err(err)?;
+        let mut events = Vec::new();
+        let mut pos = rev << 24;
         for id in &self.order {
             let Some(p) = self.pending.get(id) else {
                 continue;
             };
-            let before = self.committed(id);
-            if before.as_deref() == p.node.as_deref() {
+            if p.created && p.deleted {
                 continue;
             }
-            let kind = p
-                .node
-                .as_ref()
-                .or(before.as_ref())
-                .map(|n| n.kind.clone())
-                .unwrap_or_default();
-            if let Some((action, attributes, relationships)) = events::diff(
-                before.as_deref(),
-                p.node.as_deref(),
-                &attr_kind,
-                &peer_kind,
-                &skip_rel,
-            ) {
-                evs.push(Event {
-                    seq: 0,
-                    name: format!(
-                        "infrahub.node.{}",
-                        serde_json::to_value(action)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from))
-                            .unwrap_or_default()
-                    ),
-                    branch: self.branch.clone(),
-                    action,
-                    kind: kind.clone(),
-                    id: id.clone(),
-                    origin: self.origin.to_string(),
-                    attributes,
-                    relationships,
+            let event = self.event_of(id, p);
+            self.write_node(id, p, rev, &mut pos).map_err(err)?;
+            if let Some(e) = event {
+                events.push(e);
+            }
+        }
+        if let Some(e) = self.take_failure() {
+            return Err(e);
+        }
+        Ok(events)
+    }
+
+    fn event_of(&self, id: &str, p: &Pending) -> Option<Event> {
+        let schema = self.schema;
+        let attr_kind = |attr: &str| {
+            schema
+                .get(&p.kind)
+                .and_then(|k| k.attribute(attr))
+                .map(|a| format!("{:?}", a.kind))
+                .unwrap_or_default()
+        };
+        let skip_rel = |rel: &str| {
+            schema
+                .get(&p.kind)
+                .and_then(|k| k.relationship(rel))
+                .is_some_and(|r| r.kind == RelationshipKind::Group)
+        };
+        let peer_kind = |peer: &str| {
+            self.kind_of(peer)
+                .or_else(|| self.committed_kind(peer))
+                .unwrap_or_default()
+        };
+        let mut attributes = Vec::new();
+        let mut relationships = Vec::new();
+        let action = if p.deleted {
+            let before = self.committed(id)?;
+            for (name, v) in before.attrs.iter().filter(|(n, _)| !n.starts_with("__")) {
+                attributes.push(AttributeChange {
+                    name: name.clone(),
+                    kind: attr_kind(name),
+                    value: Value::Null,
+                    value_previous: v.clone(),
+                    action: "removed".into(),
                 });
             }
-            let aware = self.aware_fields(&kind);
-            if p.store_branch == MAIN && !self.on_main() && !aware.is_empty() {
-                // A shared node written from a branch: shared fields go to main, branch-aware
-                // fields stay on the branch.
-                let main_now = self.state.main.get(id);
-                let existing = self
-                    .state
-                    .branches
-                    .get(&self.branch)
-                    .and_then(|b| b.overlay.get(id));
-                match (&p.node, main_now) {
-                    (Some(n), Some(m)) => {
-                        let main_new = with_fields(n, m, &aware);
-                        if main_new != **m {
-                            rows.push(RowWrite::Put(NodeRow {
-                                branch: MAIN.into(),
-                                id: id.clone(),
-                                kind: kind.clone(),
-                                data: Some(main_new),
-                                base: None,
-                            }));
-                        }
-                        let differs = aware.iter().any(|f| {
-                            n.attrs.get(*f) != m.attrs.get(*f) || n.rels.get(*f) != m.rels.get(*f)
-                        });
-                        if differs || existing.is_some() {
-                            let base = existing
-                                .and_then(|o| o.base.clone())
-                                .unwrap_or_else(|| m.clone());
-                            rows.push(RowWrite::Put(NodeRow {
-                                branch: self.branch.clone(),
-                                id: id.clone(),
-                                kind,
-                                data: Some((**n).clone()),
-                                base: Some((*base).clone()),
-                            }));
-                        }
-                    }
-                    (Some(n), None) => rows.push(RowWrite::Put(NodeRow {
-                        branch: MAIN.into(),
-                        id: id.clone(),
-                        kind,
-                        data: Some((**n).clone()),
-                        base: None,
-                    })),
-                    (None, _) => {
-                        rows.push(RowWrite::Remove {
-                            branch: MAIN.into(),
-                            id: id.clone(),
-                        });
-                        if existing.is_some() {
-                            rows.push(RowWrite::Remove {
-                                branch: self.branch.clone(),
-                                id: id.clone(),
-                            });
-                        }
-                    }
+            for (rel, peers) in before.rels.iter().filter(|(r, _)| !skip_rel(r)) {
+                for peer in peers {
+                    relationships.push(RelationshipChange {
+                        name: rel.clone(),
+                        peer_status: "removed".into(),
+                        peer_id: peer.clone(),
+                        peer_kind: peer_kind(peer),
+                    });
                 }
-            } else if p.store_branch == MAIN {
-                match &p.node {
-                    Some(n) => rows.push(RowWrite::Put(NodeRow {
-                        branch: MAIN.into(),
-                        id: id.clone(),
-                        kind,
-                        data: Some((**n).clone()),
-                        base: None,
-                    })),
-                    None => rows.push(RowWrite::Remove {
-                        branch: MAIN.into(),
-                        id: id.clone(),
-                    }),
+            }
+            Action::Deleted
+        } else {
+            for (name, new) in p.attrs.iter().filter(|(n, _)| !n.starts_with("__")) {
+                let old = if p.created {
+                    Value::Null
+                } else {
+                    self.committed_attr(id, name)
+                };
+                if &old == new {
+                    continue;
+                }
+                let action = match (old.is_null(), new.is_null()) {
+                    (true, false) => "added",
+                    (false, true) => "removed",
+                    _ => "updated",
+                };
+                attributes.push(AttributeChange {
+                    name: name.clone(),
+                    kind: attr_kind(name),
+                    value: new.clone(),
+                    value_previous: old,
+                    action: action.into(),
+                });
+            }
+            let mut removed = Vec::new();
+            for ((rel, peer), present) in &p.edges {
+                if *present || skip_rel(rel) {
+                    continue;
+                }
+                if !p.created && self.committed_has_edge(id, rel, peer) {
+                    removed.push(RelationshipChange {
+                        name: rel.clone(),
+                        peer_status: "removed".into(),
+                        peer_id: peer.clone(),
+                        peer_kind: peer_kind(peer),
+                    });
+                }
+            }
+            let mut seen = BTreeSet::new();
+            for (rel, peer) in &p.added {
+                if skip_rel(rel)
+                    || p.edges.get(&(rel.clone(), peer.clone())) != Some(&true)
+                    || !seen.insert((rel, peer))
+                {
+                    continue;
+                }
+                if p.created || !self.committed_has_edge(id, rel, peer) {
+                    relationships.push(RelationshipChange {
+                        name: rel.clone(),
+                        peer_status: "added".into(),
+                        peer_id: peer.clone(),
+                        peer_kind: peer_kind(peer),
+                    });
+                }
+            }
+            // Same order as a per-relationship diff: added peers, then removed ones, by name.
+            relationships.extend(removed);
+            relationships.sort_by(|a, b| a.name.cmp(&b.name));
+            if p.created {
+                Action::Created
+            } else if attributes.is_empty() && relationships.is_empty() {
+                return None;
+            } else {
+                Action::Updated
+            }
+        };
+        let name = match action {
+            Action::Created => "infrahub.node.created",
+            Action::Updated => "infrahub.node.updated",
+            Action::Deleted => "infrahub.node.deleted",
+        };
+        Some(Event {
+            seq: 0,
+            name: name.into(),
+            branch: self.branch.clone(),
+            action,
+            kind: p.kind.clone(),
+            id: id.to_string(),
+            origin: self.origin.to_string(),
+            attributes,
+            relationships,
+        })
+    }
+
+    fn write_node(&self, id: &str, p: &Pending, rev: i64, pos: &mut i64) -> rusqlite::Result<()> {
+        let c = self.conn;
+        let node_branch = self.node_branch(&p.kind).to_string();
+        if p.deleted {
+            if node_branch == MAIN {
+                // Gone everywhere: its rows on main, and (for a shared node) every branch's.
+                let all = self.support(&p.kind) == BranchSupport::Agnostic;
+                for table in ["node", "attr", "edge"] {
+                    let sql = if all {
+                        format!("DELETE FROM {table} WHERE id = ?1")
+                    } else {
+                        format!("DELETE FROM {table} WHERE id = ?1 AND branch = 'main'")
+                    };
+                    c.prepare_cached(&sql)?.execute([id])?;
                 }
             } else {
-                let existing = self
-                    .state
-                    .branches
-                    .get(&p.store_branch)
-                    .and_then(|b| b.overlay.get(id));
-                let base = match existing {
-                    Some(o) => o.base.clone(),
-                    None if self.state.branch_support(&kind) == BranchSupport::Local => None,
-                    None => self.state.main.get(id).cloned(),
-                };
-                match (&p.node, &base) {
-                    (None, None) => rows.push(RowWrite::Remove {
-                        branch: p.store_branch.clone(),
-                        id: id.clone(),
-                    }),
-                    _ => rows.push(RowWrite::Put(NodeRow {
-                        branch: p.store_branch.clone(),
-                        id: id.clone(),
-                        kind,
-                        data: p.node.as_deref().cloned(),
-                        base: base.as_deref().cloned(),
-                    })),
+                let on_main: bool = c
+                    .prepare_cached("SELECT 1 FROM node WHERE id = ?1 AND branch = 'main'")?
+                    .query_row([id], |_| Ok(true))
+                    .optional()?
+                    .unwrap_or(false);
+                for table in ["node", "attr", "edge"] {
+                    c.prepare_cached(&format!(
+                        "DELETE FROM {table} WHERE id = ?1 AND branch = ?2"
+                    ))?
+                    .execute(params![id, node_branch])?;
+                }
+                if on_main {
+                    let main_rev: i64 = c
+                        .prepare_cached("SELECT rev FROM node WHERE id = ?1 AND branch = 'main'")?
+                        .query_row([id], |r| r.get(0))?;
+                    c.prepare_cached(
+                        "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+                    )?
+                    .execute(params![id, node_branch, p.kind, rev, main_rev])?;
                 }
             }
+            return Ok(());
         }
-        (rows, evs)
-    }
-}
-
-/// `base` with the named attributes and relationships taken from `from`.
-pub(crate) fn with_fields(base: &Node, from: &Node, fields: &[&str]) -> Node {
-    let mut out = base.clone();
-    for f in fields {
-        match from.attrs.get(*f) {
-            Some(v) => {
-                out.attrs.insert(f.to_string(), v.clone());
-            }
-            None => {
-                out.attrs.remove(*f);
+        if p.created {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, ?4, NULL)",
+            )?
+            .execute(params![id, node_branch, p.kind, rev])?;
+        } else {
+            c.prepare_cached("UPDATE node SET rev = ?2 WHERE id = ?1 AND branch = 'main'")?
+                .execute(params![id, rev])?;
+        }
+        // A node created on this branch has no main version: its rows are plain, like main's.
+        let plain = |b: &str| b == MAIN || p.created;
+        for (name, value) in &p.attrs {
+            let b = self.field_branch(&p.kind, name, p.created);
+            let text = (!value.is_null()).then(|| value.to_string());
+            let key = value_key(value);
+            if plain(b) {
+                if value.is_null() {
+                    c.prepare_cached(
+                        "DELETE FROM attr WHERE id = ?1 AND branch = ?2 AND name = ?3",
+                    )?
+                    .execute(params![id, b, name])?;
+                } else {
+                    c.prepare_cached(
+                        "INSERT OR REPLACE INTO attr (id, branch, name, kind, value, key, base, has_base) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0)",
+                    )?
+                    .execute(params![id, b, name, p.kind, text, key])?;
+                }
+            } else {
+                c.prepare_cached(
+                    "INSERT INTO attr (id, branch, name, kind, value, key, base, has_base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT value FROM attr WHERE id = ?1 AND branch = 'main' AND name = ?3), 1) \
+                     ON CONFLICT (id, branch, name) DO UPDATE SET value = excluded.value, key = excluded.key",
+                )?
+                .execute(params![id, b, name, p.kind, text, key])?;
             }
         }
-        match from.rels.get(*f) {
-            Some(v) => {
-                out.rels.insert(f.to_string(), v.clone());
-            }
-            None => {
-                out.rels.remove(*f);
+        let mut order: Vec<(&String, &String)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (rel, peer) in &p.added {
+            if seen.insert((rel, peer)) {
+                order.push((rel, peer));
             }
         }
-    }
-    out
-}
-
-impl Tx<'_> {
-    fn aware_fields(&self, kind: &str) -> Vec<&str> {
-        self.schema
-            .get(kind)
-            .map(|k| k.branch_aware_fields())
-            .unwrap_or_default()
+        for (rel, peer) in p.edges.keys() {
+            if seen.insert((rel, peer)) {
+                order.push((rel, peer));
+            }
+        }
+        for (rel, peer) in order {
+            let present = p.edges.get(&(rel.clone(), peer.clone())) == Some(&true);
+            let b = self.field_branch(&p.kind, rel, p.created);
+            *pos += 1;
+            if plain(b) {
+                if present {
+                    c.prepare_cached(
+                        "INSERT OR IGNORE INTO edge (id, rel, peer, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
+                    )?
+                    .execute(params![id, rel, peer, b, *pos])?;
+                } else {
+                    c.prepare_cached(
+                        "DELETE FROM edge WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND branch = ?4",
+                    )?
+                    .execute(params![id, rel, peer, b])?;
+                }
+            } else {
+                c.prepare_cached(
+                    "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COUNT(*) FROM edge WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND branch = 'main')) \
+                     ON CONFLICT (id, rel, peer, branch) DO UPDATE SET live = excluded.live, \
+                     pos = CASE WHEN excluded.live = 1 AND edge.live = 0 THEN excluded.pos ELSE edge.pos END",
+                )?
+                .execute(params![id, rel, peer, b, *pos, present])?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -547,16 +1128,16 @@ impl Tx<'_> {
 impl Tx<'_> {
     /// The peers of relationship `rel` as a reader sees them: stored, or computed for the
     /// IPAM containment relationships.
-    pub fn peer_ids<'n>(&self, node: &'n Node, rel: &str) -> Cow<'n, [String]> {
+    pub fn peer_ids<'n>(&self, node: &'n Node, rel: &str) -> std::borrow::Cow<'n, [String]> {
         if crate::ipam::is_computed(self, &node.kind, rel) {
-            Cow::Owned(crate::ipam::computed_peers(self, node, rel))
+            std::borrow::Cow::Owned(crate::ipam::computed_peers(self, node, rel))
         } else {
-            Cow::Borrowed(node.peers(rel))
+            std::borrow::Cow::Borrowed(node.peers(rel))
         }
     }
 
     /// Value at `attr__value` or `rel__attr__value` (through a cardinality-one relationship).
-    pub fn path_value(&self, node: &Node, path: &str) -> serde_json::Value {
+    pub fn path_value(&self, node: &Node, path: &str) -> Value {
         let parts: Vec<&str> = path.split("__").collect();
         match parts.as_slice() {
             [attr, _] => node.attr(attr).clone(),
@@ -565,8 +1146,8 @@ impl Tx<'_> {
                 .first()
                 .and_then(|p| self.get(p))
                 .map(|p| p.attr(attr).clone())
-                .unwrap_or(serde_json::Value::Null),
-            _ => serde_json::Value::Null,
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
         }
     }
 
@@ -671,25 +1252,5 @@ impl Tx<'_> {
             }
         }
         out
-    }
-}
-
-impl<'s> Tx<'s> {
-    /// A copy of this transaction to try something on; [`Tx::adopt`] keeps its writes.
-    pub fn fork(&self) -> Tx<'s> {
-        Tx {
-            state: self.state,
-            schema: self.schema,
-            branch: self.branch.clone(),
-            pending: self.pending.clone(),
-            order: self.order.clone(),
-            origin: self.origin,
-        }
-    }
-
-    /// Keep the writes of a fork.
-    pub fn adopt(&mut self, other: Tx<'s>) {
-        self.pending = other.pending;
-        self.order = other.order;
     }
 }

@@ -1,44 +1,69 @@
 //! SQLite persistence: one file per store, WAL journal, one transaction per mutation.
 //!
-//! Tables: `meta`, `schema_files`, `branches`, `nodes` (one row per node version per branch;
-//! branch rows carry the main version they were copied from, for merge conflict detection),
-//! `events` (the durable event log) and `tokens` (sha256 of API tokens).
+//! Tables: `meta` (counters, the schema hash), `schema_files`, `branches`, the graph, `events`
+//! (the durable event log) and `tokens` (sha256 of API tokens).
+//!
+//! The graph is stored field by field, so that a write touches the rows of what it changed
+//! and a lookup is an index probe:
+//! - `node (id, branch, kind, live, rev, base_rev)`: one row per node on `main` (`rev` is
+//!   bumped whenever the node changes); on a branch, a row only for a node created there
+//!   (`live = 1`) or deleted there (`live = 0`, `base_rev` = main's `rev` when deleted);
+//! - `attr (id, branch, name, kind, value, key, base, has_base)`: one row per set attribute
+//!   on `main`; on a branch, one per attribute the branch changed (`value` NULL = unset there),
+//!   with main's value when it first did (`base`) for the three-way merge; `key` is the text
+//!   form the `(kind, name, key)` index answers lookups with;
+//! - `edge (id, rel, peer, branch, pos, live, base)`: one row per relationship edge and
+//!   direction on `main`; on a branch, one per edge it added or removed, with whether main
+//!   had it when it first did (`base`); `pos` keeps insertion order; indexed by `peer` too.
 
 use crate::error::{Result, StoreError};
 use crate::events::Event;
-use crate::node::Node;
+use crate::node::{Node, value_key};
 use rusqlite::{Connection, OptionalExtension, params};
 
 const SCHEMA_SQL: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schema_files (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS branches (name TEXT PRIMARY KEY, created_seq INTEGER NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS nodes (
-    branch TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
-    data TEXT, base TEXT,
-    PRIMARY KEY (branch, id)
-);
+CREATE TABLE IF NOT EXISTS node (
+    id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
+    live INTEGER NOT NULL, rev INTEGER NOT NULL, base_rev INTEGER,
+    PRIMARY KEY (id, branch)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_by_kind ON node (kind, branch, live);
+CREATE TABLE IF NOT EXISTS attr (
+    id TEXT NOT NULL, branch TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    value TEXT, key TEXT, base TEXT, has_base INTEGER NOT NULL,
+    PRIMARY KEY (id, branch, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attr_by_key ON attr (kind, name, key, branch);
+CREATE TABLE IF NOT EXISTS edge (
+    id TEXT NOT NULL, rel TEXT NOT NULL, peer TEXT NOT NULL, branch TEXT NOT NULL,
+    pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
+    PRIMARY KEY (id, rel, peer, branch)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edge_by_peer ON edge (peer, branch);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
 ";
 
-/// A row of the `nodes` table.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeRow {
-    pub branch: String,
-    pub id: String,
-    pub kind: String,
-    /// None = deleted on this branch.
-    pub data: Option<Node>,
-    /// The main version this branch row was copied from (None on main, or created on the branch).
-    pub base: Option<Node>,
+/// Whether `name` is an existing branch (other than main).
+pub(crate) fn branch_exists(conn: &Connection, name: &str) -> Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM branches WHERE name = ?1")
+        .and_then(|mut st| st.exists([name]))
+        .map_err(|e| StoreError::Database {
+            path: conn.path().unwrap_or(":memory:").to_string(),
+            source: e,
+        })
 }
 
-/// One write in a transaction (short-lived, so the size difference does not matter).
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum RowWrite {
-    Put(NodeRow),
-    Remove { branch: String, id: String },
+/// The next write revision (a counter kept in `meta`, bumped inside the caller's transaction).
+pub(crate) fn next_rev(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('rev', '1') \
+         ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER)",
+    )?
+    .query_row([], |r| r.get(0))
 }
 
 /// The database connection and its file path.
@@ -59,10 +84,146 @@ impl Db {
             .map_err(StoreError::db(path))?;
         conn.execute_batch(SCHEMA_SQL)
             .map_err(StoreError::db(path))?;
-        Ok(Self {
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut db = Self {
             conn,
             path: path.to_string(),
-        })
+        };
+        db.migrate_whole_node_rows()?;
+        Ok(db)
+    }
+
+    /// Stores written before the graph was kept field by field have a `nodes` table of whole
+    /// nodes (a branch row: the branch's version and the main version it was copied from).
+    /// Turn it into field rows, once, in one transaction.
+    fn migrate_whole_node_rows(&mut self) -> Result<()> {
+        let old: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'nodes'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        if old.is_none() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let e = StoreError::db(&path);
+        let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
+        let rows: Vec<(String, String, String, Option<String>, Option<String>)> = {
+            let mut st = tx
+                .prepare("SELECT branch, id, kind, data, base FROM nodes ORDER BY id")
+                .map_err(StoreError::db(&path))?;
+            let mapped = st
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(StoreError::db(&path))?;
+            mapped
+                .collect::<rusqlite::Result<_>>()
+                .map_err(StoreError::db(&path))?
+        };
+        let parse = |id: &str, t: Option<String>| -> Result<Option<Node>> {
+            t.map(|t| {
+                serde_json::from_str(&t).map_err(|err| StoreError::Corrupted {
+                    path: path.clone(),
+                    detail: format!("node {id}: {err}"),
+                })
+            })
+            .transpose()
+        };
+        let mut pos = 0i64;
+        let count = rows.len();
+        for (branch, id, kind, data, base) in rows {
+            let (data, base) = (parse(&id, data)?, parse(&id, base)?);
+            let plain = branch == "main" || base.is_none();
+            let put_attr = |name: &str, v: &serde_json::Value, b: Option<&serde_json::Value>| {
+                let text = (!v.is_null()).then(|| v.to_string());
+                let base = b.filter(|b| !b.is_null()).map(|b| b.to_string());
+                tx.execute(
+                    "INSERT OR REPLACE INTO attr (id, branch, name, kind, value, key, base, has_base) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![id, branch, name, kind, text, value_key(v), base, b.is_some()],
+                )
+            };
+            match (&data, &base) {
+                (Some(n), None) | (Some(n), Some(_)) if plain => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO node (id, branch, kind, live, rev) VALUES (?1, ?2, ?3, 1, 0)",
+                        params![id, branch, kind],
+                    )
+                    .map_err(StoreError::db(&path))?;
+                    for (name, v) in &n.attrs {
+                        put_attr(name, v, None).map_err(StoreError::db(&path))?;
+                    }
+                    for (rel, peers) in &n.rels {
+                        for peer in peers {
+                            pos += 1;
+                            tx.execute(
+                                "INSERT OR IGNORE INTO edge (id, rel, peer, branch, pos, live) VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                                params![id, rel, peer, branch, pos],
+                            )
+                            .map_err(StoreError::db(&path))?;
+                        }
+                    }
+                }
+                (None, _) => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 0, 0, 0)",
+                        params![id, branch, kind],
+                    )
+                    .map_err(StoreError::db(&path))?;
+                }
+                (Some(n), base) => {
+                    let empty = Node {
+                        id: id.clone(),
+                        kind: kind.clone(),
+                        attrs: Default::default(),
+                        rels: Default::default(),
+                    };
+                    let b = base.as_ref().unwrap_or(&empty);
+                    let names: std::collections::BTreeSet<&String> =
+                        n.attrs.keys().chain(b.attrs.keys()).collect();
+                    for name in names {
+                        if n.attr(name) != b.attr(name) {
+                            put_attr(name, n.attr(name), Some(b.attr(name)))
+                                .map_err(StoreError::db(&path))?;
+                        }
+                    }
+                    let rels: std::collections::BTreeSet<&String> =
+                        n.rels.keys().chain(b.rels.keys()).collect();
+                    for rel in rels {
+                        for peer in n.peers(rel).iter().filter(|p| !b.peers(rel).contains(p)) {
+                            pos += 1;
+                            tx.execute(
+                                "INSERT OR REPLACE INTO edge (id, rel, peer, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 1, 0)",
+                                params![id, rel, peer, branch, pos],
+                            )
+                            .map_err(StoreError::db(&path))?;
+                        }
+                        for peer in b.peers(rel).iter().filter(|p| !n.peers(rel).contains(p)) {
+                            pos += 1;
+                            tx.execute(
+                                "INSERT OR REPLACE INTO edge (id, rel, peer, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 0, 1)",
+                                params![id, rel, peer, branch, pos],
+                            )
+                            .map_err(StoreError::db(&path))?;
+                        }
+                    }
+                }
+            }
+        }
+        tx.execute_batch("DROP TABLE nodes")
+            .map_err(StoreError::db(&path))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('rev', ?1)",
+            [((pos >> 24) + 1).to_string()],
+        )
+        .map_err(StoreError::db(&path))?;
+        tx.commit().map_err(e)?;
+        tracing::info!(path = %self.path, nodes = count, "store migrated to field rows");
+        Ok(())
     }
 
     fn err(&self) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
@@ -105,44 +266,6 @@ impl Db {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
-    pub fn nodes(&self) -> Result<Vec<NodeRow>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT branch, id, kind, data, base FROM nodes")
-            .map_err(self.err())?;
-        let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            })
-            .map_err(self.err())?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (branch, id, kind, data, base) = row.map_err(self.err())?;
-            let parse = |t: Option<String>| -> Result<Option<Node>> {
-                match t {
-                    None => Ok(None),
-                    Some(t) => serde_json::from_str(&t)
-                        .map(Some)
-                        .map_err(|e| self.corrupted(format!("node {id}: {e}"))),
-                }
-            };
-            out.push(NodeRow {
-                data: parse(data)?,
-                base: parse(base)?,
-                branch,
-                id: id.clone(),
-                kind,
-            });
-        }
-        Ok(out)
-    }
-
     pub fn last_seq(&self) -> Result<i64> {
         self.conn
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
@@ -165,6 +288,11 @@ impl Db {
         Ok(out)
     }
 
+    /// Start a read transaction: every read until [`Db::rollback`] sees one state.
+    pub fn begin_deferred(&self) -> Result<()> {
+        self.conn.execute_batch("BEGIN").map_err(self.err())
+    }
+
     /// Start a write transaction, taking SQLite's write lock now (so another process cannot
     /// commit between our reading and our writing).
     pub fn begin_immediate(&self) -> Result<()> {
@@ -185,39 +313,9 @@ impl Db {
         }
     }
 
-    /// Write node rows and events inside the open transaction. Events get their sequence
-    /// numbers here.
-    pub fn write_rows(&self, writes: &[RowWrite], events: &mut [Event]) -> Result<()> {
+    /// Store events inside the open transaction; they get their sequence numbers here.
+    pub fn write_events(&self, events: &mut [Event]) -> Result<()> {
         let e = || StoreError::db(&self.path);
-        let mut put = self
-            .conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO nodes (branch, id, kind, data, base) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(e())?;
-        let mut del = self
-            .conn
-            .prepare_cached("DELETE FROM nodes WHERE branch = ?1 AND id = ?2")
-            .map_err(e())?;
-        for w in writes {
-            match w {
-                RowWrite::Put(r) => {
-                    let data = r
-                        .data
-                        .as_ref()
-                        .map(|n| serde_json::to_string(n).unwrap_or_default());
-                    let base = r
-                        .base
-                        .as_ref()
-                        .map(|n| serde_json::to_string(n).unwrap_or_default());
-                    put.execute(params![r.branch, r.id, r.kind, data, base])
-                        .map_err(e())?;
-                }
-                RowWrite::Remove { branch, id } => {
-                    del.execute(params![branch, id]).map_err(e())?;
-                }
-            }
-        }
         let mut ins = self
             .conn
             .prepare_cached("INSERT INTO events (data) VALUES ('')")
@@ -229,17 +327,52 @@ impl Db {
         for ev in events.iter_mut() {
             ins.execute([]).map_err(e())?;
             ev.seq = self.conn.last_insert_rowid();
-            let text = serde_json::to_string(ev).unwrap_or_default();
+            let text =
+                serde_json::to_string(ev).map_err(|err| self.corrupted(format!("event: {err}")))?;
             upd.execute(params![text, ev.seq]).map_err(e())?;
         }
         Ok(())
     }
 
-    pub fn replace_schema_files(&mut self, files: &[(String, String)]) -> Result<()> {
+    /// The schema hash recorded by the last schema load (any process).
+    pub fn schema_hash(&self) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_hash'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Whether `name` is an existing branch (other than main).
+    pub fn branch_exists(&self, name: &str) -> Result<bool> {
+        branch_exists(&self.conn, name)
+    }
+
+    /// How many nodes a branch changed (created, deleted or edited) and has not merged.
+    pub fn branch_changes(&self, name: &str) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM (SELECT id FROM node WHERE branch = ?1 UNION SELECT id FROM attr WHERE branch = ?1 UNION SELECT id FROM edge WHERE branch = ?1)",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(self.err())
+    }
+
+    pub fn replace_schema_files(&mut self, files: &[(String, String)], hash: &str) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
         tx.execute("DELETE FROM schema_files", [])
             .map_err(StoreError::db(&path))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_hash', ?1)",
+            [hash],
+        )
+        .map_err(StoreError::db(&path))?;
         for (i, (n, t)) in files.iter().enumerate() {
             tx.execute(
                 "INSERT INTO schema_files (position, name, text) VALUES (?1, ?2, ?3)",
@@ -263,8 +396,10 @@ impl Db {
     pub fn delete_branch(&mut self, name: &str) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
-        tx.execute("DELETE FROM nodes WHERE branch = ?1", [name])
-            .map_err(StoreError::db(&path))?;
+        for table in ["node", "attr", "edge"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE branch = ?1"), [name])
+                .map_err(StoreError::db(&path))?;
+        }
         tx.execute("DELETE FROM branches WHERE name = ?1", [name])
             .map_err(StoreError::db(&path))?;
         tx.commit().map_err(StoreError::db(&path))

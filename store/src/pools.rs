@@ -134,7 +134,7 @@ fn find_pool(
         .schema
         .concrete_kinds(wanted)
         .iter()
-        .flat_map(|k| tx.ids_by_attr(k, "name", &name).into_owned())
+        .flat_map(|k| tx.ids_by_attr(k, "name", &name))
         .collect();
     match found.first().and_then(|id| tx.get(id)) {
         Some(n) => Ok(n),
@@ -538,10 +538,7 @@ fn next_address(
             .schema
             .concrete_kinds(ipam::PREFIX_GENERIC)
             .iter()
-            .flat_map(|k| {
-                tx.ids_by_attr(k, "prefix", &format!("{}/{}", r.network(), r.prefixlen))
-                    .into_owned()
-            })
+            .flat_map(|k| tx.ids_by_attr(k, "prefix", &format!("{}/{}", r.network(), r.prefixlen)))
             .filter_map(|id| tx.get(&id))
             .any(|n| n.attr("is_pool") == &Value::Bool(true));
         let (mut first, mut last) = (r.first(), r.last());

@@ -1,33 +1,36 @@
 //! [`Store`]: the handle everything else uses. Cheap to clone, `Send + Sync`.
 //!
-//! Locking: the in-memory graph sits behind a read/write lock (queries share it, each mutation
-//! holds it exclusively through compute, SQLite commit and apply), and the SQLite connection
-//! behind a mutex that is never held while waiting for the graph lock.
+//! The graph lives in SQLite (see [`crate::graph`]); the store keeps only the schema in memory.
+//! One connection, behind a mutex: a query reads inside a read transaction, a mutation inside
+//! `BEGIN IMMEDIATE`, so each sees one consistent state, including other processes' commits
+//! (noticed through `data_version`, which also tells when to reload a schema another process
+//! loaded).
 
 use crate::branch::{self, BranchInfo};
 use crate::error::{Result, StoreError};
 use crate::events::Event;
-use crate::graph::{MAIN, State, Tx};
+use crate::graph::{MAIN, Tx};
 use crate::graphql::mutation::{self, Outcome};
 use crate::graphql::query::Resolver;
 use crate::graphql::types::{self, Ty, split_mutation};
 use crate::graphql::{self, GqlError, GraphqlRequest, args_json, collect_fields, error_response};
-use crate::persistence::{Db, RowWrite};
+use crate::persistence::Db;
 use crate::pools::{self, IpPool};
 use crate::schema::core::{CORE_FILE, CORE_SCHEMA};
 use crate::schema::{Schema, load};
 use async_graphql_parser::types::OperationType;
+use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tokio::sync::broadcast;
 
 struct Inner {
     path: String,
     db: Mutex<Db>,
-    state: RwLock<State>,
+    schema: RwLock<Arc<Schema>>,
     seen_version: Mutex<i64>,
     events: broadcast::Sender<Event>,
 }
@@ -105,16 +108,16 @@ impl Store {
     }
 
     fn open_str(path: &str) -> Result<Store> {
-        let db = Db::open(path)?;
-        let state = load_state(&db)?;
+        let mut db = Db::open(path)?;
+        let schema = load_schema_from(&mut db)?;
         let v = db.data_version()?;
         let (tx, _) = broadcast::channel(4096);
-        tracing::debug!(path, nodes = state.main.len(), "store opened");
+        tracing::debug!(path, "store opened");
         let store = Store {
             inner: Arc::new(Inner {
                 path: path.to_string(),
                 db: Mutex::new(db),
-                state: RwLock::new(state),
+                schema: RwLock::new(Arc::new(schema)),
                 seen_version: Mutex::new(v),
                 events: tx,
             }),
@@ -126,18 +129,17 @@ impl Store {
     /// The nodes every store has: the `default` IP namespace. Written without an event, like
     /// the data Infrahub creates at its first start.
     fn ensure_builtin_nodes(&self) -> Result<()> {
-        let missing = {
-            let st = self.read();
-            crate::ipam::default_namespace(&Tx::new(&st, MAIN)).is_none()
-        };
+        let missing = self.read_op(|conn, schema| {
+            Ok(crate::ipam::default_namespace(&Tx::new(conn, schema, MAIN)).is_none())
+        })?;
         if !missing {
             return Ok(());
         }
-        self.write_op(|st: &State| {
-            let mut tx = Tx::new(st, MAIN);
+        self.write_op(|conn, schema| {
+            let mut tx = Tx::new(conn, schema, MAIN);
             crate::ipam::ensure_default_namespace(&mut tx);
-            let (rows, _) = tx.finish();
-            Ok::<_, StoreError>((rows, Vec::new(), ()))
+            tx.finish()?;
+            Ok::<_, StoreError>((Vec::new(), ()))
         })
     }
 
@@ -149,35 +151,17 @@ impl Store {
     fn db(&self) -> MutexGuard<'_, Db> {
         self.inner.db.lock().unwrap_or_else(|e| e.into_inner())
     }
-    fn read(&self) -> RwLockReadGuard<'_, State> {
-        self.inner.state.read().unwrap_or_else(|e| e.into_inner())
-    }
-    fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.inner.state.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Pick up commits made by another process since we last looked.
-    fn refresh(&self) -> Result<()> {
-        let changed = {
-            let db = self.db();
-            let v = db.data_version()?;
-            let seen = *self
-                .inner
-                .seen_version
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            v != seen
-        };
-        if changed {
-            let mut st = self.write();
-            self.reload_locked(&mut st)?;
-        }
-        Ok(())
+    fn current_schema(&self) -> Arc<Schema> {
+        self.inner
+            .schema
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
-    /// Reload with the graph lock held (takes the db lock after it).
-    fn reload_locked(&self, st: &mut State) -> Result<()> {
-        let db = self.db();
+    /// Pick up what another process committed since we last looked: the graph is read from
+    /// SQLite anyway, so only a schema another process loaded needs reloading.
+    fn refresh_locked(&self, db: &mut Db) -> Result<Arc<Schema>> {
         let v = db.data_version()?;
         let mut seen = self
             .inner
@@ -185,43 +169,48 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if v != *seen {
-            tracing::debug!(path = %self.inner.path, "reloading after an external commit");
-            *st = load_state(&db)?;
+            let current = self.current_schema();
+            if db.schema_hash()?.as_deref() != Some(current.hash.as_str()) {
+                tracing::debug!(path = %self.inner.path, "reloading the schema another process loaded");
+                let schema = Arc::new(load_schema_from(db)?);
+                *self.inner.schema.write().unwrap_or_else(|e| e.into_inner()) = schema;
+            }
             *seen = v;
         }
-        Ok(())
+        Ok(self.current_schema())
     }
 
-    /// Run a write: graph lock, then SQLite's write lock (`BEGIN IMMEDIATE`), reload if another
-    /// process committed meanwhile, compute with `f`, write, commit, apply, publish. A failure
-    /// anywhere writes nothing.
+    /// Run a read on one consistent state of the store.
+    fn read_op<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Connection, &Schema) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let mut db = self.db();
+        db.begin_deferred()?;
+        let out = self
+            .refresh_locked(&mut db)
+            .map_err(E::from)
+            .and_then(|schema| f(&db.conn, &schema));
+        db.rollback();
+        out
+    }
+
+    /// Run a write: SQLite's write lock (`BEGIN IMMEDIATE`, so another process cannot commit
+    /// between our reading and our writing), compute and write rows with `f`, store the
+    /// events, commit, publish. A failure anywhere writes nothing.
     fn write_op<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&State) -> std::result::Result<(Vec<RowWrite>, Vec<Event>, T), E>,
+        f: impl FnOnce(&Connection, &Schema) -> std::result::Result<(Vec<Event>, T), E>,
     ) -> std::result::Result<T, E> {
-        let mut st = self.write();
-        let db = self.db();
+        let mut db = self.db();
         db.begin_immediate()?;
         let computed = (|| -> std::result::Result<_, E> {
-            let v = db.data_version()?;
-            let mut seen = self
-                .inner
-                .seen_version
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if v != *seen {
-                tracing::debug!(path = %self.inner.path, "reloading after an external commit");
-                *st = load_state(&db)?;
-                *seen = v;
-            }
-            drop(seen);
-            let (rows, mut events, out) = f(&st)?;
-            if !rows.is_empty() {
-                db.write_rows(&rows, &mut events)?;
-            }
-            Ok((rows, events, out))
+            let schema = self.refresh_locked(&mut db)?;
+            let (mut events, out) = f(&db.conn, &schema)?;
+            db.write_events(&mut events)?;
+            Ok((events, out))
         })();
-        let (rows, events, out) = match computed {
+        let (events, out) = match computed {
             Ok(x) => x,
             Err(e) => {
                 db.rollback();
@@ -232,26 +221,33 @@ impl Store {
             db.rollback();
             return Err(e.into());
         }
+        // Our own commit changed data_version: note it, so it is not taken for another's.
+        if let Ok(v) = db.data_version() {
+            *self
+                .inner
+                .seen_version
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = v;
+        }
         drop(db);
-        st.apply(rows);
-        drop(st);
         self.publish(events);
         Ok(out)
     }
 
     /// The current schema.
     pub fn schema(&self) -> Arc<Schema> {
-        let _ = self.refresh();
-        self.read().schema.clone()
+        let mut db = self.db();
+        self.refresh_locked(&mut db)
+            .unwrap_or_else(|_| self.current_schema())
     }
 
     /// Load schema files (name, text) on top of what is loaded: a file with the name of a
     /// loaded one replaces it. All or nothing: any error leaves the schema unchanged.
     pub fn load_schema(&self, files: &[(String, String)]) -> Result<SchemaLoad> {
-        let mut st = self.write();
-        self.reload_locked(&mut st)?;
-        let previous_hash = st.schema.hash.clone();
-        let mut all = st.schema.files.clone();
+        let mut db = self.db();
+        let current = self.refresh_locked(&mut db)?;
+        let previous_hash = current.hash.clone();
+        let mut all = current.files.clone();
         // A loaded file is replaced by a new file of the same name, or dropped when the new
         // files define every kind it defined (the same file loaded from another path).
         let incoming: std::collections::BTreeSet<String> = files
@@ -272,8 +268,15 @@ impl Store {
         let hash = schema.hash.clone();
         let updated = hash != previous_hash;
         if updated {
-            self.db().replace_schema_files(&all)?;
-            st.schema = Arc::new(schema);
+            db.replace_schema_files(&all, &hash)?;
+            *self.inner.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
+            if let Ok(v) = db.data_version() {
+                *self
+                    .inner
+                    .seen_version
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = v;
+            }
             tracing::info!(hash = %hash, files = files.len(), "schema loaded");
         }
         Ok(SchemaLoad {
@@ -290,30 +293,28 @@ impl Store {
         branch: &str,
         files: &[(String, String)],
     ) -> Result<crate::objects::ObjectLoad> {
-        self.refresh()?;
-        if branch != MAIN && !self.read().branches.contains_key(branch) {
+        if branch != MAIN && !self.db().branch_exists(branch)? {
             return Err(StoreError::BranchNotFound(branch.into()));
         }
         let schema = self.schema();
         let items = crate::objects::plan(&schema, files).map_err(StoreError::Objects)?;
-        let out = self.write_op(|st: &State| {
-            if !Arc::ptr_eq(&st.schema, &schema) && st.schema.hash != schema.hash {
+        let out = self.write_op(|conn, current: &Schema| {
+            if current.hash != schema.hash {
                 return Err(StoreError::Objects(vec![
                     "the schema changed while the object files were being checked; load them again"
                         .into(),
                 ]));
             }
-            let mut tx = Tx::new(st, branch);
+            let mut tx = Tx::new(conn, current, branch);
             tx.origin = "object_file";
             let mut objects = 0;
             for item in &items {
                 crate::objects::write(&mut tx, item, None, &mut objects)
                     .map_err(|e| StoreError::Objects(vec![e]))?;
             }
-            let (rows, events) = tx.finish();
+            let events = tx.finish()?;
             let nodes_changed = events.len();
             Ok((
-                rows,
                 events,
                 crate::objects::ObjectLoad {
                     files: files.len(),
@@ -334,20 +335,20 @@ impl Store {
 
     /// All branches, `main` first.
     pub fn branches(&self) -> Result<Vec<BranchInfo>> {
-        self.refresh()?;
-        let st = self.read();
+        let db = self.db();
         let mut out = vec![BranchInfo {
             name: MAIN.into(),
             is_default: true,
             created_at: String::new(),
             changes: 0,
         }];
-        for (name, b) in &st.branches {
+        for (name, _, created_at) in db.branches()? {
+            let changes = db.branch_changes(&name)?;
             out.push(BranchInfo {
-                name: name.clone(),
+                name,
                 is_default: false,
-                created_at: b.created_at.clone(),
-                changes: b.overlay.len(),
+                created_at,
+                changes,
             });
         }
         Ok(out)
@@ -359,26 +360,13 @@ impl Store {
             name: name.into(),
             reason,
         })?;
-        let mut st = self.write();
-        self.reload_locked(&mut st)?;
-        if name == MAIN || st.branches.contains_key(name) {
+        let db = self.db();
+        if name == MAIN || db.branch_exists(name)? {
             return Err(StoreError::BranchExists(name.into()));
         }
         let at = now();
-        let seq = {
-            let db = self.db();
-            let seq = db.last_seq()?;
-            db.insert_branch(name, seq, &at)?;
-            seq
-        };
-        st.branches.insert(
-            name.into(),
-            crate::graph::BranchState {
-                created_seq: seq,
-                created_at: at.clone(),
-                overlay: Default::default(),
-            },
-        );
+        let seq = db.last_seq()?;
+        db.insert_branch(name, seq, &at)?;
         tracing::info!(branch = name, "branch created");
         Ok(BranchInfo {
             name: name.into(),
@@ -396,46 +384,32 @@ impl Store {
                 reason: "the default branch cannot be deleted".into(),
             });
         }
-        let mut st = self.write();
-        self.reload_locked(&mut st)?;
-        if !st.branches.contains_key(name) {
+        let mut db = self.db();
+        if !db.branch_exists(name)? {
             return Err(StoreError::BranchNotFound(name.into()));
         }
-        self.db().delete_branch(name)?;
-        st.branches.remove(name);
+        db.delete_branch(name)?;
         tracing::info!(branch = name, "branch deleted");
         Ok(())
     }
 
-    /// Merge a branch into main. Conflicts (a field changed on both sides since the branch
-    /// copied it) are an error naming each one; then nothing is merged.
+    /// Merge a branch into main: three-way, per attribute and per edge. Conflicts (a field
+    /// changed on both sides to different values) are an error naming each one; then nothing
+    /// is merged.
     pub fn merge_branch(&self, name: &str) -> Result<MergeReport> {
-        let mut st = self.write();
-        self.reload_locked(&mut st)?;
         if name == MAIN {
             return Err(StoreError::InvalidBranch {
                 name: name.into(),
                 reason: "main cannot be merged into itself".into(),
             });
         }
-        if !st.branches.contains_key(name) {
+        if !self.db().branch_exists(name)? {
             return Err(StoreError::BranchNotFound(name.into()));
         }
-        drop(st);
-        let nodes_changed = self.write_op(|st: &State| {
-            let (rows, events) =
-                branch::plan_merge(st, name).map_err(|conflicts| StoreError::MergeConflict {
-                    branch: name.into(),
-                    conflicts,
-                })?;
-            let n = rows
-                .iter()
-                .filter(|r| match r {
-                    RowWrite::Put(p) => p.branch == MAIN,
-                    RowWrite::Remove { branch, .. } => branch == MAIN,
-                })
-                .count();
-            Ok::<_, StoreError>((rows, events, n))
+        let nodes_changed = self.write_op(|conn, schema| {
+            let events = branch::merge(conn, schema, name)?;
+            let n = events.len();
+            Ok::<_, StoreError>((events, n))
         })?;
         tracing::info!(branch = name, nodes_changed, "branch merged");
         Ok(MergeReport {
@@ -495,9 +469,6 @@ impl Store {
 
     /// [`Store::execute`] on the calling thread.
     pub fn execute_blocking(&self, branch: &str, req: &GraphqlRequest) -> Value {
-        if let Err(e) = self.refresh() {
-            return error_response(&[GqlError::msg(e.to_string())]);
-        }
         let doc = match graphql::parse(req) {
             Ok(d) => d,
             Err(resp) => return resp,
@@ -506,28 +477,40 @@ impl Store {
             Ok(p) => p,
             Err(resp) => return resp,
         };
-        {
-            let st = self.read();
-            if branch != MAIN && !st.branches.contains_key(branch) {
-                return error_response(&[GqlError::msg(format!("Branch: {branch} not found."))]);
+        let answered = self.read_op(|conn, schema| {
+            if branch != MAIN && !crate::persistence::branch_exists(conn, branch)? {
+                return Ok(Some(error_response(&[GqlError::msg(format!(
+                    "Branch: {branch} not found."
+                ))])));
             }
             let root = match prepared.ty {
                 OperationType::Query => Ty::Query,
                 OperationType::Mutation => Ty::Mutation,
                 OperationType::Subscription => {
-                    return error_response(&[GqlError::msg("Subscriptions are not supported.")]);
+                    return Ok(Some(error_response(&[GqlError::msg(
+                        "Subscriptions are not supported.",
+                    )])));
                 }
             };
-            let errors = types::validate(&st.schema, &doc, root, prepared.selection);
+            let errors = types::validate(schema, &doc, root, prepared.selection);
             if !errors.is_empty() {
-                return error_response(&errors);
+                return Ok(Some(error_response(&errors)));
             }
             if prepared.ty == OperationType::Query {
-                let tx = Tx::new(&st, branch);
+                let tx = Tx::new(conn, schema, branch);
                 let r = Resolver::new(&tx, &doc, &prepared.vars);
                 let data = r.query_root(prepared.selection);
-                return respond(data, r.errors.into_inner());
+                if let Some(e) = tx.take_failure() {
+                    return Err(e);
+                }
+                return Ok(Some(respond(data, r.errors.into_inner())));
             }
+            Ok::<_, StoreError>(None)
+        });
+        match answered {
+            Ok(Some(response)) => return response,
+            Ok(None) => {}
+            Err(e) => return error_response(&[GqlError::msg(e.to_string())]),
         }
         // Mutations: each root field is its own transaction, in document order.
         let mut fields = Vec::new();
@@ -574,8 +557,8 @@ impl Store {
         }
         let args = args_json(&f.node, vars)?;
         let data = args.get("data").cloned().unwrap_or(Value::Null);
-        self.write_op(|st: &State| {
-            let mut tx = Tx::new(st, branch);
+        self.write_op(|conn, schema| {
+            let mut tx = Tx::new(conn, schema, branch);
             let outcome = match name {
                 "RelationshipAdd" | "RelationshipRemove" => {
                     mutation::relationship_edit(&mut tx, &data, name == "RelationshipAdd")
@@ -654,8 +637,8 @@ impl Store {
                 }
                 Value::Object(m)
             };
-            let (rows, events) = tx.finish();
-            Ok((rows, events, value))
+            let events = tx.finish().map_err(|e| GqlError::msg(e.to_string()))?;
+            Ok((events, value))
         })
     }
 
@@ -735,8 +718,12 @@ fn respond(data: Value, errors: Vec<GqlError>) -> Value {
     }
 }
 
-fn load_state(db: &Db) -> Result<State> {
+/// Build the schema from the files stored in `db` (and record its hash there the first time).
+fn load_schema_from(db: &mut Db) -> Result<Schema> {
     let files = db.schema_files()?;
     let schema = load::build(&core_files(), &files).map_err(StoreError::Schema)?;
-    Ok(State::new(Arc::new(schema), db.nodes()?, db.branches()?))
+    if db.schema_hash()?.is_none() {
+        db.replace_schema_files(&files, &schema.hash)?;
+    }
+    Ok(schema)
 }

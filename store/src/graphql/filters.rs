@@ -6,7 +6,6 @@ use crate::graph::Tx;
 use crate::node::{Node, value_key};
 use crate::schema::KindSchema;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -227,14 +226,13 @@ impl Filters {
     }
 
     /// Candidate ids of one concrete kind, narrowed with an index when a filter allows it.
-    fn candidates<'s>(&self, tx: &Tx<'s>, concrete: &str) -> Cow<'s, BTreeSet<String>> {
+    fn candidates(&self, tx: &Tx<'_>, concrete: &str) -> BTreeSet<String> {
         if let Some(ids) = &self.ids {
-            return Cow::Owned(
-                ids.iter()
-                    .filter(|id| tx.get(id).is_some_and(|n| n.kind == concrete))
-                    .cloned()
-                    .collect(),
-            );
+            return ids
+                .iter()
+                .filter(|id| tx.kind_of(id).is_some_and(|k| k == concrete))
+                .cloned()
+                .collect();
         }
         if !self.partial {
             for c in &self.conds {
@@ -247,12 +245,11 @@ impl Filters {
             if let (Some(h), Some(k)) = (&self.hfid, tx.schema.get(concrete))
                 && k.human_friendly_id.is_some()
             {
-                return Cow::Owned(
-                    tx.find_by_hfid(concrete, h)
-                        .into_iter()
-                        .map(|n| n.id.clone())
-                        .collect(),
-                );
+                return tx
+                    .find_by_hfid(concrete, h)
+                    .into_iter()
+                    .map(|n| n.id.clone())
+                    .collect();
             }
         }
         tx.ids_of_kind(concrete)
@@ -261,14 +258,14 @@ impl Filters {
     /// Run against all nodes of `k` (a node or a generic): total count and the requested page.
     pub fn select(&self, tx: &Tx<'_>, k: &KindSchema) -> (usize, Vec<Arc<Node>>) {
         let kinds = tx.schema.concrete_kinds(&k.kind);
-        let ids: Cow<'_, BTreeSet<String>> = match kinds.as_slice() {
+        let ids: BTreeSet<String> = match kinds.as_slice() {
             [one] => self.candidates(tx, one),
             _ => {
                 let mut all = BTreeSet::new();
                 for concrete in &kinds {
-                    all.extend(self.candidates(tx, concrete).iter().cloned());
+                    all.extend(self.candidates(tx, concrete));
                 }
-                Cow::Owned(all)
+                all
             }
         };
         let nodes: Vec<Arc<Node>> = ids

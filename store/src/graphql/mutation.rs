@@ -163,7 +163,7 @@ pub(crate) fn upsert(
                 .schema
                 .concrete_kinds(&k.kind)
                 .iter()
-                .flat_map(|c| tx.ids_by_attr(c, attr, &v).into_owned())
+                .flat_map(|c| tx.ids_by_attr(c, attr, &v))
                 .collect();
             if let Some(id) = found.first()
                 && let Some(n) = tx.get(id)
@@ -319,11 +319,13 @@ fn create(
     data: &Map<String, Value>,
     _upsert: Option<()>,
 ) -> Result<String, CreateError> {
-    // A failed create must leave no trace in the transaction: run it on a copy.
-    let mut attempt = tx.fork();
-    let r = create_impl(&mut attempt, k, data);
+    // A failed create must leave no trace in the transaction.
+    let checkpoint = tx.checkpoint();
+    let r = create_impl(tx, k, data);
     if r.is_ok() {
-        tx.adopt(attempt);
+        tx.release(checkpoint);
+    } else {
+        tx.rollback_to(checkpoint);
     }
     r
 }
@@ -428,19 +430,20 @@ fn resolve_peer(
         .and_then(Value::as_str)
         .unwrap_or(&r.peer)
         .to_string();
-    let found = if let Some(id) = item
+    // Only the peer's id and kind are needed: a peer with many peers is not read whole.
+    let (found_id, found_kind) = if let Some(id) = item
         .as_str()
         .or_else(|| item.get("id").and_then(Value::as_str))
     {
-        match tx.get(id) {
-            Some(n) => n,
+        match tx.kind_of(id) {
+            Some(kind) => (id.to_string(), kind),
             None => return Err(not_found(id, &peer_kind)),
         }
     } else if let Some(h) = item.get("hfid").and_then(Value::as_array) {
         let h: Vec<String> = h.iter().filter_map(value_key).collect();
         let found = tx.find_by_hfid(&peer_kind, &h);
         match found.as_slice() {
-            [one] => one.clone(),
+            [one] => (one.id.clone(), one.kind.clone()),
             [] => return Err(not_found(&format!("{h:?}"), &peer_kind)),
             _ => {
                 return Err(format!(
@@ -458,13 +461,13 @@ fn resolve_peer(
     } else {
         return Err(format!("{}: a related node needs an id or an hfid", r.name));
     };
-    if !tx.schema.is_a(&found.kind, &r.peer) {
+    if !tx.schema.is_a(&found_kind, &r.peer) {
         return Err(format!(
-            "{}: node {} is a {}, expected a {}",
-            r.name, found.id, found.kind, r.peer
+            "{}: node {found_id} is a {found_kind}, expected a {}",
+            r.name, r.peer
         ));
     }
-    Ok(Some(found.id.clone()))
+    Ok(Some(found_id))
 }
 
 /// The relationship on the peer's kind that is the other side of `r`.
@@ -490,70 +493,43 @@ pub(crate) fn counterpart<'s>(
 }
 
 /// Set `rel` of node `id` to exactly `peers`, keeping the other side of each change in step.
+/// Edge by edge: a peer with many peers of its own (a namespace, a group) is never read whole.
 fn link(
     tx: &mut Tx<'_>,
     id: &str,
     r: &RelationshipSchema,
     peers: Vec<String>,
 ) -> Result<(), String> {
-    let Some(node) = tx.get(id) else {
+    if tx.kind_of(id).is_none() {
         return Err(not_found(id, ""));
-    };
-    let old: Vec<String> = node.peers(&r.name).to_vec();
+    }
+    let old = tx.peers_of(id, &r.name);
     if old == peers {
         return Ok(());
     }
     if r.cardinality == Cardinality::One && peers.len() > 1 {
         return Err(format!("{}: only one related node is allowed", r.name));
     }
-    let mut n = (*node).clone();
-    if peers.is_empty() {
-        n.rels.remove(&r.name);
-    } else {
-        n.rels.insert(r.name.clone(), peers.clone());
-    }
-    tx.put(n);
     let schema = tx.schema;
     for p in old.iter().filter(|p| !peers.contains(p)) {
-        let Some(peer) = tx.get(p) else { continue };
-        if let Some(cp) = counterpart(schema, &peer.kind, r) {
-            let mut pn = (*peer).clone();
-            let list = pn.rels.entry(cp.name.clone()).or_default();
-            list.retain(|x| x != id);
-            if list.is_empty() {
-                pn.rels.remove(&cp.name);
-            }
-            tx.put(pn);
+        tx.remove_edge(id, &r.name, p);
+        if let Some(cp) = tx.kind_of(p).and_then(|k| counterpart(schema, &k, r)) {
+            tx.remove_edge(p, &cp.name, id);
         }
     }
     for p in peers.iter().filter(|p| !old.contains(p)) {
-        let Some(peer) = tx.get(p) else { continue };
-        let Some(cp) = counterpart(schema, &peer.kind, r) else {
+        tx.add_edge(id, &r.name, p);
+        let Some(cp) = tx.kind_of(p).and_then(|k| counterpart(schema, &k, r)) else {
             continue;
         };
-        let mut pn = (*peer).clone();
         if cp.cardinality == Cardinality::One {
             // The peer pointed elsewhere: that other node loses the peer.
-            if let Some(prev) = pn.peers(&cp.name).first().cloned().filter(|x| x != id)
-                && let Some(pv) = tx.get(&prev)
-            {
-                let mut pvn = (*pv).clone();
-                if let Some(list) = pvn.rels.get_mut(&r.name) {
-                    list.retain(|x| x != p);
-                    if list.is_empty() {
-                        pvn.rels.remove(&r.name);
-                    }
-                }
-                tx.put(pvn);
-            }
-            pn.rels.insert(cp.name.clone(), vec![id.to_string()]);
-        } else {
-            let list = pn.rels.entry(cp.name.clone()).or_default();
-            if !list.iter().any(|x| x == id) {
-                list.push(id.to_string());
+            for prev in tx.peers_of(p, &cp.name).into_iter().filter(|x| x != id) {
+                tx.remove_edge(&prev, &r.name, p);
+                tx.remove_edge(p, &cp.name, &prev);
             }
         }
-        tx.put(pn);
+        tx.add_edge(p, &cp.name, id);
     }
     Ok(())
 }
@@ -718,26 +694,10 @@ pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) {
         .filter(|u| !seen.contains(u))
         .collect();
     for d in &doomed {
-        let Some(n) = tx.get(d) else { continue };
-        let Some(k) = schema.get(&n.kind) else {
-            continue;
-        };
-        for r in &k.relationships {
-            for p in n.peers(&r.name) {
-                if seen.contains(p) {
-                    continue;
-                }
-                let Some(peer) = tx.get(p) else { continue };
-                if let Some(cp) = counterpart(schema, &peer.kind, r) {
-                    let mut pn = (*peer).clone();
-                    if let Some(list) = pn.rels.get_mut(&cp.name) {
-                        list.retain(|x| x != d);
-                        if list.is_empty() {
-                            pn.rels.remove(&cp.name);
-                        }
-                    }
-                    tx.put(pn);
-                }
+        // Every edge that points at the node, whichever side declares it.
+        for (src, rel) in tx.incoming(d) {
+            if !seen.contains(&src) {
+                tx.remove_edge(&src, &rel, d);
             }
         }
         tx.delete(d);
