@@ -35,7 +35,7 @@ mod store;
 pub(crate) mod templates;
 
 pub use branch::BranchInfo;
-pub use error::{Result, StoreError};
+pub use error::{DeleteRefused, MandatoryLink, Result, StoreError};
 pub use events::{Action, Event};
 pub use graph::MAIN;
 pub use graphql::GraphqlRequest;

@@ -130,7 +130,9 @@ impl Store {
     /// the data Infrahub creates at its first start.
     fn ensure_builtin_nodes(&self) -> Result<()> {
         let missing = self.read_op(|conn, schema| {
-            Ok(crate::ipam::default_namespace(&Tx::new(conn, schema, MAIN)).is_none())
+            Ok::<_, StoreError>(
+                crate::ipam::default_namespace(&Tx::new(conn, schema, MAIN)).is_none(),
+            )
         })?;
         if !missing {
             return Ok(());

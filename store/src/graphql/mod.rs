@@ -6,6 +6,7 @@
 //! graph: the "type system" is the schema itself ([`types`]), so nothing is generated per
 //! schema load except the SDL text served at `/schema.graphql` ([`sdl`]).
 
+pub(crate) mod delete;
 pub(crate) mod filters;
 pub(crate) mod mutation;
 pub(crate) mod query;

@@ -5,9 +5,10 @@
 //! uniqueness constraints and cascade delete.
 
 use super::types::MutationOp;
+use crate::error::DeleteRefused;
 use crate::graph::Tx;
 use crate::node::{Node, coerce_value, value_key};
-use crate::schema::{Cardinality, KindSchema, RelationshipKind, RelationshipSchema, Schema};
+use crate::schema::{Cardinality, KindSchema, RelationshipSchema, Schema};
 use crate::{ipam, pools, profiles, templates};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -75,7 +76,7 @@ pub(crate) fn run(
         MutationOp::Upsert => upsert(tx, k, data).map(Outcome::Node),
         MutationOp::Delete => {
             let existing = find_target(tx, k, data)?;
-            delete(tx, &existing.id);
+            delete(tx, &existing.id).map_err(|refused| refused.to_string())?;
             Ok(Outcome::Ok)
         }
     }
@@ -658,45 +659,27 @@ fn check_unique(tx: &Tx<'_>, id: &str) -> Result<(), CreateError> {
     Ok(())
 }
 
-/// Delete a node, its cascade (Component / `on_delete: cascade` peers, and peers whose side
-/// is a Parent relationship), and unlink every remaining peer.
-pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) {
+/// Delete a node as Infrahub does: with its cascade (the peers of `on_delete: cascade`
+/// relationships, transitively), refused while a mandatory relationship of a node outside
+/// the cascade points into it (see [`super::delete`]); every remaining peer is unlinked.
+/// A refused delete writes nothing.
+pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) -> Result<(), DeleteRefused> {
+    let doomed = super::delete::cascade_set(tx, id);
+    super::delete::check_mandatory(tx, &doomed)?;
     let schema = tx.schema;
-    let mut doomed: Vec<String> = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![id.to_string()];
-    while let Some(cur) = stack.pop() {
-        if !seen.insert(cur.clone()) {
-            continue;
-        }
-        let Some(n) = tx.get(&cur) else { continue };
-        doomed.push(cur.clone());
-        let Some(k) = schema.get(&n.kind) else {
-            continue;
-        };
-        for r in &k.relationships {
-            for p in n.peers(&r.name) {
-                let Some(peer) = tx.get(p) else { continue };
-                let cp_parent = counterpart(schema, &peer.kind, r)
-                    .is_some_and(|c| c.kind == RelationshipKind::Parent);
-                if r.cascades() || cp_parent {
-                    stack.push(p.clone());
-                }
-            }
-        }
-    }
+    let seen: BTreeSet<&str> = doomed.iter().map(String::as_str).collect();
     // Nodes that lose a profile get their values recomputed afterwards.
     let users: Vec<String> = doomed
         .iter()
         .filter_map(|d| tx.get(d))
         .filter(|n| schema.is_a(&n.kind, "CoreProfile"))
         .flat_map(|n| n.peers("related_nodes").to_vec())
-        .filter(|u| !seen.contains(u))
+        .filter(|u| !seen.contains(u.as_str()))
         .collect();
     for d in &doomed {
         // Every edge that points at the node, whichever side declares it.
         for (src, rel) in tx.incoming(d) {
-            if !seen.contains(&src) {
+            if !seen.contains(src.as_str()) {
                 tx.remove_edge(&src, &rel, d);
             }
         }
@@ -705,6 +688,7 @@ pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) {
     for u in users {
         profiles::apply(tx, &u, &BTreeSet::new());
     }
+    Ok(())
 }
 
 /// `RelationshipAdd` / `RelationshipRemove`.
