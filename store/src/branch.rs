@@ -289,7 +289,7 @@ pub(crate) fn merge(
     }
     let events = tx.finish()?;
     // The branch now equals main except for its local nodes.
-    for table in ["node", "attr", "edge"] {
+    for table in ["node", "attr", "edge", "ip"] {
         let mut st = conn
             .prepare(&format!(
                 "SELECT DISTINCT id FROM {table} WHERE branch = ?1"

@@ -4,13 +4,13 @@
 //! their canonical value (`10.0.32.0/19`, `10.0.32.1/32`, see [`crate::ip`]) and an
 //! `ip_namespace`; one left unset belongs to the `default` namespace, which always exists.
 //! Containment is not stored: `parent`, `children`, `ip_addresses` and `ip_prefix` are
-//! computed from the values whenever they are read, so they can never go stale.
+//! computed from the values whenever they are read, so they can never go stale; the IPAM
+//! index (`graph::ip_index`) answers them with range scans and point probes.
 
-use crate::graph::Tx;
-use crate::ip::IpWithPrefix;
+use crate::graph::{IpEntry, Tx};
+use crate::ip::{IpWithPrefix, to_u128};
 use crate::node::Node;
 use serde_json::Value;
-use std::sync::Arc;
 
 /// The generic every prefix kind inherits.
 pub const PREFIX_GENERIC: &str = "BuiltinIPPrefix";
@@ -55,37 +55,34 @@ fn value_of(node: &Node, attr: &str) -> Option<IpWithPrefix> {
         .and_then(|s| IpWithPrefix::parse(s).ok())
 }
 
-/// Every prefix of namespace `ns` with its parsed value.
-pub(crate) fn prefixes_in(tx: &Tx<'_>, ns: Option<&str>) -> Vec<(IpWithPrefix, Arc<Node>)> {
-    nodes_in(tx, PREFIX_GENERIC, "prefix", ns)
+/// Whether an indexed entry is in namespace `ns` (an unset namespace is `default`).
+fn in_namespace(e: &IpEntry, ns: Option<&str>, default: Option<&str>) -> bool {
+    let own = if e.ns.is_empty() {
+        default
+    } else {
+        Some(e.ns.as_str())
+    };
+    own == ns
 }
 
-/// Every address of namespace `ns` with its parsed value.
-pub(crate) fn addresses_in(tx: &Tx<'_>, ns: Option<&str>) -> Vec<(IpWithPrefix, Arc<Node>)> {
-    nodes_in(tx, ADDRESS_GENERIC, "address", ns)
-}
-
-fn nodes_in(
-    tx: &Tx<'_>,
-    generic: &str,
-    attr: &str,
-    ns: Option<&str>,
-) -> Vec<(IpWithPrefix, Arc<Node>)> {
+/// The prefixes (or addresses) of namespace `ns` that start inside `r`, ordered by first
+/// address then prefix length: one range scan of the IPAM index.
+fn within(tx: &Tx<'_>, ns: Option<&str>, r: &IpWithPrefix, addresses: bool) -> Vec<IpEntry> {
     let default = default_namespace(tx);
-    let mut out = Vec::new();
-    for kind in tx.schema.concrete_kinds(generic) {
-        for id in tx.ids_of_kind(&kind).iter() {
-            let Some(n) = tx.get(id) else { continue };
-            let node_ns = n.peers("ip_namespace").first().cloned().or(default.clone());
-            if node_ns.as_deref() != ns {
-                continue;
-            }
-            if let Some(v) = value_of(&n, attr) {
-                out.push((v, n));
-            }
-        }
-    }
-    out
+    tx.ip_range(r.version(), addresses, r.first(), r.last())
+        .into_iter()
+        .filter(|e| in_namespace(e, ns, default.as_deref()))
+        .collect()
+}
+
+/// The prefixes of namespace `ns` that start inside `r` (`r` itself included).
+pub(crate) fn prefixes_within(tx: &Tx<'_>, ns: Option<&str>, r: &IpWithPrefix) -> Vec<IpEntry> {
+    within(tx, ns, r, false)
+}
+
+/// The addresses of namespace `ns` inside `r`.
+pub(crate) fn addresses_within(tx: &Tx<'_>, ns: Option<&str>, r: &IpWithPrefix) -> Vec<IpEntry> {
+    within(tx, ns, r, true)
 }
 
 /// Whether `kind` is a prefix or address kind whose relationship `rel` is computed here.
@@ -94,75 +91,118 @@ pub(crate) fn is_computed(tx: &Tx<'_>, kind: &str, rel: &str) -> bool {
         || (tx.schema.is_a(kind, ADDRESS_GENERIC) && rel == "ip_prefix")
 }
 
-/// The most specific prefix of `prefixes` that holds `inner` (excluding `skip`).
-fn closest<'a>(
-    prefixes: &'a [(IpWithPrefix, Arc<Node>)],
+/// The most specific prefix of namespace `ns` (other than `skip`) holding `addr` with a
+/// prefix length of at most `max_len`; among equal prefixes the oldest. A point probe of the
+/// index per candidate length, longest first.
+fn closest(
+    tx: &Tx<'_>,
+    ns: Option<&str>,
+    addr: &IpWithPrefix,
+    max_len: u8,
     skip: &str,
-    holds: impl Fn(&IpWithPrefix) -> bool,
-) -> Option<&'a Arc<Node>> {
-    prefixes
+) -> Option<String> {
+    let default = default_namespace(tx);
+    for len in (0..=max_len).rev() {
+        let net = IpWithPrefix {
+            addr: addr.addr,
+            prefixlen: len,
+        }
+        .first();
+        let best = tx
+            .ip_range(addr.version(), false, net, net)
+            .into_iter()
+            .filter(|e| e.value.prefixlen == len && e.id != skip)
+            .filter(|e| in_namespace(e, ns, default.as_deref()))
+            .map(|e| e.id)
+            .min();
+        if best.is_some() {
+            return best;
+        }
+    }
+    None
+}
+
+/// The prefixes directly inside `me` (no other prefix between), in address order; `None`
+/// when an older prefix with the same value as `me` holds them instead.
+fn direct_children(
+    tx: &Tx<'_>,
+    ns: Option<&str>,
+    me: &IpWithPrefix,
+    id: &str,
+) -> Option<Vec<IpEntry>> {
+    let inside = prefixes_within(tx, ns, me);
+    if inside
         .iter()
-        .filter(|(p, n)| n.id != skip && holds(p))
-        .max_by_key(|(p, n)| (p.prefixlen, std::cmp::Reverse(n.id.clone())))
-        .map(|(_, n)| n)
+        .any(|e| e.value.prefixlen == me.prefixlen && e.id.as_str() < id)
+    {
+        return None;
+    }
+    let mut open: Vec<IpWithPrefix> = Vec::new();
+    let mut out = Vec::new();
+    for e in inside
+        .into_iter()
+        .filter(|e| e.value.prefixlen > me.prefixlen)
+    {
+        while open.last().is_some_and(|o| !o.contains(&e.value)) {
+            open.pop();
+        }
+        if !open.iter().any(|o| o.prefixlen < e.value.prefixlen) {
+            out.push(e.clone());
+        }
+        open.push(e.value);
+    }
+    Some(out)
 }
 
 /// The peers of a computed IPAM relationship, most specific containment first.
 pub(crate) fn computed_peers(tx: &Tx<'_>, node: &Node, rel: &str) -> Vec<String> {
     let ns = namespace_of(tx, node);
-    let prefixes = prefixes_in(tx, ns.as_deref());
+    let ns = ns.as_deref();
     match rel {
         "parent" => {
             let Some(me) = value_of(node, "prefix") else {
                 return Vec::new();
             };
-            closest(&prefixes, &node.id, |p| {
-                p.contains(&me) && p.prefixlen < me.prefixlen
-            })
-            .map(|n| vec![n.id.clone()])
-            .unwrap_or_default()
+            match me.prefixlen.checked_sub(1) {
+                Some(max) => closest(tx, ns, &me, max, &node.id).into_iter().collect(),
+                None => Vec::new(),
+            }
         }
         "ip_prefix" => {
             let Some(me) = value_of(node, "address") else {
                 return Vec::new();
             };
-            closest(&prefixes, &node.id, |p| p.contains_addr(&me))
-                .map(|n| vec![n.id.clone()])
-                .unwrap_or_default()
+            closest(tx, ns, &me, me.bits(), &node.id)
+                .into_iter()
+                .collect()
         }
         "children" => {
             let Some(me) = value_of(node, "prefix") else {
                 return Vec::new();
             };
-            let mut out: Vec<(IpWithPrefix, String)> = Vec::new();
-            for (p, n) in &prefixes {
-                if n.id == node.id || !(me.contains(p) && p.prefixlen > me.prefixlen) {
-                    continue;
-                }
-                let parent = closest(&prefixes, &n.id, |q| {
-                    q.contains(p) && q.prefixlen < p.prefixlen
-                });
-                if parent.is_some_and(|x| x.id == node.id) {
-                    out.push((*p, n.id.clone()));
-                }
-            }
-            out.sort_by_key(|(p, _)| p.first());
-            out.into_iter().map(|(_, id)| id).collect()
+            direct_children(tx, ns, &me, &node.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
         }
         "ip_addresses" => {
             let Some(me) = value_of(node, "prefix") else {
                 return Vec::new();
             };
-            let mut out: Vec<(u128, String)> = Vec::new();
-            for (a, n) in addresses_in(tx, ns.as_deref()) {
-                if !me.contains_addr(&a) {
-                    continue;
-                }
-                let holder = closest(&prefixes, "", |p| p.contains_addr(&a));
-                if holder.is_some_and(|x| x.id == node.id) {
-                    out.push((crate::ip::to_u128(a.addr), n.id.clone()));
-                }
-            }
+            let Some(children) = direct_children(tx, ns, &me, &node.id) else {
+                return Vec::new();
+            };
+            let mut out: Vec<(u128, String)> = addresses_within(tx, ns, &me)
+                .into_iter()
+                .filter(|a| {
+                    // An address inside a more specific prefix is that prefix's.
+                    let at = children.partition_point(|c| c.value.first() <= to_u128(a.value.addr));
+                    !at.checked_sub(1)
+                        .is_some_and(|i| children[i].value.contains_addr(&a.value))
+                })
+                .map(|a| (to_u128(a.value.addr), a.id))
+                .collect();
             out.sort();
             out.into_iter().map(|(_, id)| id).collect()
         }

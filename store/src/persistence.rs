@@ -14,7 +14,8 @@
 //!   form the `(kind, name, key)` index answers lookups with;
 //! - `edge (id, rel, peer, branch, pos, live, base)`: one row per relationship edge and
 //!   direction on `main`; on a branch, one per edge it added or removed, with whether main
-//!   had it when it first did (`base`); `pos` keeps insertion order; indexed by `peer` too.
+//!   had it when it first did (`base`); `pos` keeps insertion order; indexed by `peer` too;
+//! - `ip`: the IPAM index (see `graph::ip_index`).
 
 use crate::error::{Result, StoreError};
 use crate::events::Event;
@@ -43,6 +44,13 @@ CREATE TABLE IF NOT EXISTS edge (
     PRIMARY KEY (id, rel, peer, branch)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edge_by_peer ON edge (peer, branch);
+CREATE TABLE IF NOT EXISTS ip (
+    id TEXT NOT NULL, branch TEXT NOT NULL, ns TEXT NOT NULL,
+    family INTEGER NOT NULL, is_addr INTEGER NOT NULL, lo BLOB NOT NULL, hi BLOB NOT NULL,
+    plen INTEGER NOT NULL, live INTEGER NOT NULL,
+    PRIMARY KEY (id, branch)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ip_by_range ON ip (family, is_addr, lo);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
 ";
@@ -334,6 +342,25 @@ impl Db {
         Ok(())
     }
 
+    /// A value kept in `meta`.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Keep a value in `meta`.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
     /// The schema hash recorded by the last schema load (any process).
     pub fn schema_hash(&self) -> Result<Option<String>> {
         self.conn
@@ -396,7 +423,7 @@ impl Db {
     pub fn delete_branch(&mut self, name: &str) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
-        for table in ["node", "attr", "edge"] {
+        for table in ["node", "attr", "edge", "ip"] {
             tx.execute(&format!("DELETE FROM {table} WHERE branch = ?1"), [name])
                 .map_err(StoreError::db(&path))?;
         }

@@ -479,18 +479,16 @@ fn next_prefix(
     resources: &[(i64, usize, IpWithPrefix)],
     len: u8,
 ) -> Option<String> {
-    let prefixes = ipam::prefixes_in(tx, ns);
     for (_, _, r) in resources {
         if len < r.prefixlen || len > r.bits() {
             continue;
         }
-        let used: Vec<(u128, u128)> = prefixes
+        // Prefixes nest or are disjoint: what overlaps the resource without holding it
+        // starts inside it.
+        let used: Vec<(u128, u128)> = ipam::prefixes_within(tx, ns, r)
             .iter()
-            .filter(|(p, _)| {
-                p.version() == r.version() && p.first() <= r.last() && p.last() >= r.first()
-            })
-            .filter(|(p, _)| !(p.contains(r)))
-            .map(|(p, _)| (p.first(), p.last()))
+            .filter(|e| !e.value.contains(r))
+            .map(|e| (e.value.first(), e.value.last()))
             .collect();
         let size = 1u128.checked_shl(u32::from(r.bits() - len))?;
         if let Some(start) = first_free(r.first(), r.last(), size, used) {
@@ -528,7 +526,6 @@ fn next_address(
     resources: &[(i64, usize, IpWithPrefix)],
     length: Option<u8>,
 ) -> Option<String> {
-    let addresses = ipam::addresses_in(tx, ns);
     for (_, _, r) in resources {
         let len = length.unwrap_or(r.prefixlen);
         if len > r.bits() {
@@ -552,10 +549,9 @@ fn next_address(
                 _ => {}
             }
         }
-        let used: BTreeSet<u128> = addresses
+        let used: BTreeSet<u128> = ipam::addresses_within(tx, ns, r)
             .iter()
-            .filter(|(a, _)| r.contains_addr(a))
-            .map(|(a, _)| ip::to_u128(a.addr))
+            .map(|e| ip::to_u128(e.value.addr))
             .collect();
         let mut cand = first;
         for u in used.range(first..) {

@@ -123,7 +123,32 @@ impl Store {
             }),
         };
         store.ensure_builtin_nodes()?;
+        store.ensure_ip_index()?;
         Ok(store)
+    }
+
+    /// Build the IPAM index once for a store written before it existed.
+    fn ensure_ip_index(&self) -> Result<()> {
+        const VERSION: &str = "1";
+        let mut db = self.db();
+        if db.meta("ip_index")?.as_deref() == Some(VERSION) {
+            return Ok(());
+        }
+        db.begin_immediate()?;
+        let built = (|| {
+            let schema = self.refresh_locked(&mut db)?;
+            let branches: Vec<String> = db.branches()?.into_iter().map(|(n, _, _)| n).collect();
+            crate::graph::rebuild_ip_index(&db.conn, &schema, &branches)
+                .map_err(StoreError::db(&self.inner.path))?;
+            db.set_meta("ip_index", VERSION)
+        })();
+        match built.and_then(|()| db.commit()) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                db.rollback();
+                Err(e)
+            }
+        }
     }
 
     /// The nodes every store has: the `default` IP namespace. Written without an event, like

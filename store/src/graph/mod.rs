@@ -23,6 +23,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+mod ip_index;
+pub(crate) use ip_index::{IpEntry, rebuild as rebuild_ip_index};
+
 /// The name of the default branch.
 pub const MAIN: &str = "main";
 
@@ -544,75 +547,6 @@ impl<'c> Tx<'c> {
         Ok(out)
     }
 
-    /// Attribute values (text form) of every node of `kind` that has `attr` set, as
-    /// (id, value): what the IPAM reads to find containment without loading nodes.
-    pub fn attr_values(&self, kind: &str, attr: &str) -> Vec<(String, Value)> {
-        let mut found: BTreeMap<String, Value> = self
-            .committed_attr_values(kind, attr)
-            .unwrap_or_else(|e| self.failed(e))
-            .into_iter()
-            .collect();
-        if let Some(pending) = self.pending_by_kind.get(kind) {
-            for id in pending {
-                let Some(p) = self.pending.get(id) else {
-                    continue;
-                };
-                match p.attrs.get(attr) {
-                    _ if p.deleted => {
-                        found.remove(id);
-                    }
-                    Some(v) if !v.is_null() => {
-                        found.insert(id.clone(), v.clone());
-                    }
-                    Some(_) => {
-                        found.remove(id);
-                    }
-                    None if p.created => {
-                        found.remove(id);
-                    }
-                    None => {}
-                }
-            }
-        }
-        found.into_iter().collect()
-    }
-
-    fn committed_attr_values(
-        &self,
-        kind: &str,
-        attr: &str,
-    ) -> rusqlite::Result<Vec<(String, Value)>> {
-        let mut out: BTreeMap<String, Value> = BTreeMap::new();
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, branch, value FROM attr WHERE kind = ?1 AND name = ?2 AND branch IN ('main', ?3)",
-        )?;
-        let mut own = Vec::new();
-        for r in st.query_map(params![kind, attr, self.branch], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
-        })? {
-            let (id, b, v) = r?;
-            if b == self.branch && !self.on_main() {
-                own.push((id, parse_value(v)));
-            } else if self.main_visible(kind) {
-                out.insert(id, parse_value(v));
-            }
-        }
-        for (id, v) in own {
-            out.insert(id, v);
-        }
-        let mut result = Vec::with_capacity(out.len());
-        for (id, v) in out {
-            if !v.is_null() && (self.on_main() || self.committed_kind(&id).is_some()) {
-                result.push((id, v));
-            }
-        }
-        Ok(result)
-    }
-
     fn touch(&mut self, id: &str, kind: &str) -> &mut Pending {
         if let Some(level) = self.checkpoints.last_mut()
             && level.insert(id.to_string())
@@ -869,6 +803,14 @@ impl<'c> Tx<'c> {
             }
             let event = self.event_of(id, p);
             self.write_node(id, p, rev, &mut pos).map_err(err)?;
+            let ip_fields = p.deleted
+                || p.created
+                || p.attrs.contains_key("prefix")
+                || p.attrs.contains_key("address")
+                || p.edges.keys().any(|(rel, _)| rel == "ip_namespace");
+            if ip_fields {
+                self.write_ip_row(id, &p.kind, p.created).map_err(err)?;
+            }
             if let Some(e) = event {
                 events.push(e);
             }

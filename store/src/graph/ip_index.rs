@@ -1,0 +1,263 @@
+//! The IPAM index: every IP prefix and address as a range of numbers, so containment and free
+//! space are answered by range scans and point probes on an index instead of reading every
+//! prefix of a namespace.
+//!
+//! `ip (id, branch, ns, family, is_addr, lo, hi, plen, live)`: `lo`/`hi` are the first and
+//! last address as 16 big-endian bytes (so byte order is numeric order); `ns` is the node's
+//! `ip_namespace` peer, empty when unset (the default namespace). Like the other tables,
+//! `main` has a row per node and a branch a row per node whose value it changed (`live = 0`
+//! for a node it deleted). The rows are written by [`Tx::finish`] from the nodes' final state,
+//! so they can never disagree with the `prefix`/`address` attributes.
+
+use super::{MAIN, Tx};
+use crate::ip::{IpWithPrefix, from_u128, to_u128};
+use crate::ipam::{ADDRESS_GENERIC, PREFIX_GENERIC};
+use crate::node::Node;
+use crate::schema::BranchSupport;
+use rusqlite::{OptionalExtension, params};
+use std::collections::BTreeMap;
+
+/// One indexed prefix or address.
+#[derive(Debug, Clone)]
+pub(crate) struct IpEntry {
+    /// The node's id.
+    pub id: String,
+    /// Its `ip_namespace` peer (empty: the default namespace).
+    pub ns: String,
+    /// Its value (for an address, the address with its own prefix length).
+    pub value: IpWithPrefix,
+}
+
+fn bytes(v: u128) -> [u8; 16] {
+    v.to_be_bytes()
+}
+
+fn number(b: &[u8]) -> u128 {
+    let mut a = [0u8; 16];
+    let n = b.len().min(16);
+    a[16 - n..].copy_from_slice(&b[b.len() - n..]);
+    u128::from_be_bytes(a)
+}
+
+/// The attribute that holds an IP kind's value, and whether it is an address.
+fn ip_attr(tx: &Tx<'_>, kind: &str) -> Option<(&'static str, bool)> {
+    if tx.schema.is_a(kind, PREFIX_GENERIC) {
+        Some(("prefix", false))
+    } else if tx.schema.is_a(kind, ADDRESS_GENERIC) {
+        Some(("address", true))
+    } else {
+        None
+    }
+}
+
+fn entry_of(tx: &Tx<'_>, node: &Node) -> Option<(IpEntry, bool)> {
+    let (attr, is_addr) = ip_attr(tx, &node.kind)?;
+    let value = IpWithPrefix::parse(node.attr(attr).as_str()?).ok()?;
+    let ns = node
+        .peers("ip_namespace")
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    Some((
+        IpEntry {
+            id: node.id.clone(),
+            ns,
+            value,
+        },
+        is_addr,
+    ))
+}
+
+fn range_of(value: &IpWithPrefix, is_addr: bool) -> (u128, u128) {
+    if is_addr {
+        let a = to_u128(value.addr);
+        (a, a)
+    } else {
+        (value.first(), value.last())
+    }
+}
+
+/// Fill the index from the graph, on main and on every branch: for a store written before the
+/// index existed. Idempotent.
+pub(crate) fn rebuild(
+    conn: &rusqlite::Connection,
+    schema: &crate::schema::Schema,
+    branches: &[String],
+) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM ip", [])?;
+    let mut kinds = schema.concrete_kinds(PREFIX_GENERIC);
+    kinds.extend(schema.concrete_kinds(ADDRESS_GENERIC));
+    let main = Tx::new(conn, schema, MAIN);
+    for kind in &kinds {
+        for id in main.ids_of_kind(kind) {
+            main.write_ip_row(&id, kind, false)?;
+        }
+    }
+    for branch in branches {
+        let tx = Tx::new(conn, schema, branch);
+        let mut st = conn.prepare(
+            "SELECT id FROM node WHERE branch = ?1 UNION SELECT id FROM attr WHERE branch = ?1 AND name IN ('prefix', 'address') \
+             UNION SELECT id FROM edge WHERE branch = ?1 AND rel = 'ip_namespace'",
+        )?;
+        let ids: Vec<String> = st
+            .query_map([branch], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in ids {
+            let kind: Option<(String, bool)> = conn
+                .prepare_cached("SELECT kind, branch = 'main' FROM node WHERE id = ?1 ORDER BY branch = 'main' DESC LIMIT 1")?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((kind, on_main)) = kind
+                && kinds.contains(&kind)
+            {
+                tx.write_ip_row(&id, &kind, !on_main)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Tx<'_> {
+    /// Write the index rows of a node this transaction changed (called by `finish`, after the
+    /// node's own rows).
+    pub(super) fn write_ip_row(&self, id: &str, kind: &str, created: bool) -> rusqlite::Result<()> {
+        let Some((attr, _)) = ip_attr(self, kind) else {
+            return Ok(());
+        };
+        let c = self.conn;
+        let branch = self.field_branch(kind, attr, created).to_string();
+        match self.get(id).and_then(|n| entry_of(self, &n)) {
+            Some((e, is_addr)) => {
+                let (lo, hi) = range_of(&e.value, is_addr);
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO ip (id, branch, ns, family, is_addr, lo, hi, plen, live) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+                )?
+                .execute(params![
+                    id,
+                    branch,
+                    e.ns,
+                    e.value.version(),
+                    is_addr,
+                    bytes(lo).as_slice(),
+                    bytes(hi).as_slice(),
+                    e.value.prefixlen
+                ])?;
+            }
+            None if branch == MAIN || created => {
+                if self.support(kind) == BranchSupport::Agnostic {
+                    c.prepare_cached("DELETE FROM ip WHERE id = ?1")?
+                        .execute([id])?;
+                } else {
+                    c.prepare_cached("DELETE FROM ip WHERE id = ?1 AND branch = ?2")?
+                        .execute(params![id, branch])?;
+                }
+            }
+            None => {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO ip (id, branch, ns, family, is_addr, lo, hi, plen, live) \
+                     VALUES (?1, ?2, '', 0, 0, x'', x'', 0, 0)",
+                )?
+                .execute(params![id, branch])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every prefix (`is_addr` false) or address of `family` whose first address lies in
+    /// `[lo, hi]`, as this transaction sees them, ordered by first address, then prefix length.
+    pub fn ip_range(&self, family: u8, is_addr: bool, lo: u128, hi: u128) -> Vec<IpEntry> {
+        let mut found: BTreeMap<String, IpEntry> = self
+            .committed_ip_range(family, is_addr, lo, hi)
+            .unwrap_or_else(|e| self.failed(e))
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+        for (id, p) in &self.pending {
+            if ip_attr(self, &p.kind).map(|(_, a)| a) != Some(is_addr) {
+                continue;
+            }
+            found.remove(id);
+            if p.deleted {
+                continue;
+            }
+            if let Some((e, _)) = self.get(id).and_then(|n| entry_of(self, &n)) {
+                let (first, _) = range_of(&e.value, is_addr);
+                if e.value.version() == family && first >= lo && first <= hi {
+                    found.insert(id.clone(), e);
+                }
+            }
+        }
+        let mut out: Vec<IpEntry> = found.into_values().collect();
+        out.sort_by(|a, b| {
+            (range_of(&a.value, is_addr).0, a.value.prefixlen, &a.id).cmp(&(
+                range_of(&b.value, is_addr).0,
+                b.value.prefixlen,
+                &b.id,
+            ))
+        });
+        out
+    }
+
+    fn committed_ip_range(
+        &self,
+        family: u8,
+        is_addr: bool,
+        lo: u128,
+        hi: u128,
+    ) -> rusqlite::Result<Vec<IpEntry>> {
+        let (lo, hi) = (bytes(lo), bytes(hi));
+        let mut rows: BTreeMap<String, (bool, Option<IpEntry>)> = BTreeMap::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, branch, ns, lo, plen, live FROM ip \
+             WHERE family = ?1 AND is_addr = ?2 AND lo BETWEEN ?3 AND ?4 AND branch IN ('main', ?5)",
+        )?;
+        let mut q = st.query(params![
+            family,
+            is_addr,
+            lo.as_slice(),
+            hi.as_slice(),
+            self.branch
+        ])?;
+        while let Some(r) = q.next()? {
+            let id: String = r.get(0)?;
+            let own = r.get::<_, String>(1)? != MAIN || self.on_main();
+            let ns: String = r.get(2)?;
+            let first: Vec<u8> = r.get(3)?;
+            let plen: u8 = r.get(4)?;
+            let live: bool = r.get(5)?;
+            let entry = live.then(|| IpEntry {
+                id: id.clone(),
+                ns,
+                value: IpWithPrefix {
+                    addr: from_u128(number(&first), family == 4),
+                    prefixlen: plen,
+                },
+            });
+            match rows.get(&id) {
+                Some((true, _)) if !own => {}
+                _ => {
+                    rows.insert(id, (own, entry));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (id, (own, entry)) in rows {
+            // A main row is shadowed by a branch row outside the range, which this scan
+            // did not see: check there is none.
+            if !own && !self.on_main() {
+                let shadowed = self
+                    .conn
+                    .prepare_cached("SELECT 1 FROM ip WHERE id = ?1 AND branch = ?2")?
+                    .exists(params![id, self.branch])?;
+                if shadowed || self.committed_kind(&id).is_none() {
+                    continue;
+                }
+            }
+            if let Some(e) = entry {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+}
