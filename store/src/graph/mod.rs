@@ -1149,15 +1149,12 @@ impl Tx<'_> {
             if paths.len() != hfid.len() {
                 continue;
             }
-            let direct = paths.iter().position(|p| p.split("__").count() == 2);
-            let ids = match direct {
-                Some(i) => {
-                    let attr = paths[i].split("__").next().unwrap_or_default();
-                    self.ids_by_attr(&concrete, attr, &hfid[i])
-                }
-                None => self.ids_of_kind(&concrete),
-            };
-            for id in ids.iter() {
+            let parts: Vec<(&str, &str)> = paths
+                .iter()
+                .map(String::as_str)
+                .zip(hfid.iter().map(String::as_str))
+                .collect();
+            for id in self.identity_candidates(&concrete, &parts).iter() {
                 if let Some(n) = self.get(id)
                     && self.hfid(&n).as_deref() == Some(hfid)
                 {
@@ -1166,6 +1163,53 @@ impl Tx<'_> {
             }
         }
         out
+    }
+
+    /// The nodes of concrete `kind` that may have the identity `parts` (path, text value):
+    /// a superset the caller checks. Through a cardinality-one relationship when the identity
+    /// has one (`device__hostname__value`, or a bare `device` whose value is the peer's id):
+    /// the peer's incoming edges, so finding an interface costs its device's interfaces, not
+    /// every interface with that name. Else one attribute index lookup, else the whole kind.
+    pub fn identity_candidates(&self, kind: &str, parts: &[(&str, &str)]) -> BTreeSet<String> {
+        let one = |rel: &str| {
+            self.schema
+                .get(kind)
+                .and_then(|k| k.relationship(rel))
+                .filter(|r| r.cardinality == crate::schema::Cardinality::One)
+        };
+        for (path, value) in parts {
+            let segments: Vec<&str> = path.split("__").collect();
+            match segments.as_slice() {
+                [rel] if one(rel).is_some() => return self.holders(value, rel, kind),
+                [rel, attr, _] => {
+                    if let Some(r) = one(rel) {
+                        let mut out = BTreeSet::new();
+                        for peer_kind in self.schema.concrete_kinds(&r.peer) {
+                            for peer in self.ids_by_attr(&peer_kind, attr, value) {
+                                out.extend(self.holders(&peer, rel, kind));
+                            }
+                        }
+                        return out;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (path, value) in parts {
+            if let [attr, _] = path.split("__").collect::<Vec<_>>().as_slice() {
+                return self.ids_by_attr(kind, attr, value);
+            }
+        }
+        self.ids_of_kind(kind)
+    }
+
+    /// The nodes of `kind` whose relationship `rel` points at `peer`.
+    fn holders(&self, peer: &str, rel: &str, kind: &str) -> BTreeSet<String> {
+        self.incoming(peer)
+            .into_iter()
+            .filter(|(src, r)| r == rel && self.kind_of(src).as_deref() == Some(kind))
+            .map(|(src, _)| src)
+            .collect()
     }
 
     /// Nodes of `kind` (or its concrete kinds) **without an HFID** whose

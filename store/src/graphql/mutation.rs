@@ -627,13 +627,12 @@ fn check_unique(tx: &Tx<'_>, id: &str) -> Result<(), CreateError> {
         if vals.iter().any(Option::is_none) {
             continue;
         }
-        let candidates = match c.iter().position(|e| e.split("__").count() == 2) {
-            Some(i) => {
-                let attr = c[i].split("__").next().unwrap_or_default();
-                tx.ids_by_attr(&n.kind, attr, vals[i].as_deref().unwrap_or_default())
-            }
-            None => tx.ids_of_kind(&n.kind),
-        };
+        let parts: Vec<(&str, &str)> = c
+            .iter()
+            .map(String::as_str)
+            .zip(vals.iter().map(|v| v.as_deref().unwrap_or_default()))
+            .collect();
+        let candidates = tx.identity_candidates(&n.kind, &parts);
         for o in candidates.iter().filter(|o| *o != id) {
             let Some(other) = tx.get(o) else { continue };
             let ovals: Vec<Option<String>> = c
