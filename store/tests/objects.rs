@@ -8,7 +8,7 @@ use clap::Parser;
 use common::{DCIM, ok};
 use infragen_store::Store;
 use infragen_store::cli::{self, StoreCommand};
-use infragen_store::objects::{MAX_RANGE_VALUES, expand_range};
+use infragen_store::objects::{MAX_LOAD_ITEMS, MAX_RANGE_VALUES, expand_range};
 use serde_json::json;
 use std::path::Path;
 
@@ -432,8 +432,82 @@ spec:
     );
     assert_eq!(s.last_event_seq().unwrap(), seq, "no event");
     assert_eq!(ok(&s, "main", devices), seen);
+
+    // Each value under the cap, but nested ranges multiply: 1,000 leaves × (1 + 1,000 ports).
+    let nested = too_large
+        .replace("Ethernet[1-100000]/[1-100000]", "Ethernet[1-1000]")
+        .replace("leaf[1-4]", "leaf[1-1000]");
+    let err = load(&s, &[("a.yml", valid), ("b.yml", &nested)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "b.yml: document 2: DcimDevice item 0: expand_range: the item expands to 1001000 items with its nested children, which takes the load over the limit of {MAX_LOAD_ITEMS} items (nested ranges multiply); narrow the ranges or split the load"
+        )
+    );
+    assert_eq!(s.last_event_seq().unwrap(), seq, "no event");
     drop(s);
     assert_eq!(dump(&db), before, "not one row of the store changed");
     let reopened = Store::open(&db).unwrap();
     assert_eq!(ok(&reopened, "main", devices), seen);
+}
+
+/// The load cap counts every item of every file, nested children and expanded ranges
+/// included, and names the item that takes the load over it.
+#[test]
+fn the_load_cap_counts_items_across_files_and_names_the_one_over_it() {
+    assert_eq!(MAX_LOAD_ITEMS, 250_000);
+    let s = store();
+    let file = |names: &[&str]| {
+        let mut y = String::from(
+            "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: DcimDevice\n  parameters: {expand_range: true}\n  data:\n",
+        );
+        for n in names {
+            y.push_str(&format!("    - name: \"{n}\"\n"));
+        }
+        y
+    };
+    // 24 × 10,000 = 240,000 in the first file; the second file's third item crosses.
+    let a = file(&["d[1-10000]"; 24]);
+    let b = file(&["e[1-4000]", "f[1-4000]", "g[1-4000]"]);
+    let err = load(&s, &[("a.yml", &a), ("b.yml", &b)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "b.yml: document 1: DcimDevice item 2: expand_range: the item expands to 4000 items with its nested children, which takes the load over the limit of 250000 items (nested ranges multiply); narrow the ranges or split the load"
+    );
+    assert_eq!(s.last_event_seq().unwrap(), 0);
+    // Nested children in list form multiply too; their own parameters turn expansion on.
+    let list_form = r#"
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: DcimDevice
+  parameters: {expand_range: true}
+  data:
+    - name: spine1
+    - name: "leaf[1-1000]"
+      interfaces:
+        - kind: DcimPhysicalInterface
+          data: {name: "Ethernet1"}
+        - kind: DcimPhysicalInterface
+          parameters: {expand_range: false}
+          data: [{name: "Ethernet[2-1000]"}]
+        - kind: DcimLoopback
+          data: [{name: "Loopback[0-498]"}]
+"#;
+    let err = load(&s, &[("c.yml", list_form)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c.yml: document 1: DcimDevice item 1: expand_range: the item expands to 502000 items with its nested children, which takes the load over the limit of 250000 items (nested ranges multiply); narrow the ranges or split the load"
+    );
+    assert_eq!(s.last_event_seq().unwrap(), 0);
+    // Without expand_range the brackets are names, one item each.
+    let literal = a.replace("  parameters: {expand_range: true}\n", "");
+    let b_literal = b.replace("  parameters: {expand_range: true}\n", "");
+    assert_eq!(
+        load(&s, &[("a.yml", &literal), ("b.yml", &b_literal)])
+            .unwrap()
+            .objects,
+        27
+    );
 }
