@@ -5,12 +5,21 @@
 //! Every request needs an `X-INFRAHUB-KEY` header holding a configured token or one created
 //! with [`Store::create_token`]; otherwise 401. [`serve`] refuses to listen beyond loopback;
 //! [`serve_unrestricted`] is the explicit opt-in.
+//!
+//! What requests may cost is bounded by [`Limits`]: a body over
+//! [`Limits::max_body_bytes`] is answered 413, and a request whose body is larger than
+//! [`Limits::unmetered_body_bytes`] must first take its estimated memory (body ×
+//! [`Limits::memory_per_body_byte`]) from a budget of [`Limits::in_flight_bytes`] shared by
+//! all requests in flight; if that share is not free within [`Limits::budget_wait`] the
+//! request is answered 503 with `Retry-After`, its body unread. Errors have GraphQL's shape:
+//! `{"data": null, "errors": [{"message": …, "extensions": {"code": …}}]}`.
 
 use crate::graph::MAIN;
 use crate::graphql::GraphqlRequest;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::body::{Bytes, HttpBody};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +29,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +51,82 @@ pub enum HttpError {
     },
 }
 
+/// What requests may cost the server. [`Limits::default`] documents the defaults.
+///
+/// A large GraphQL request costs the server 25–30 times its body while it is parsed and
+/// run (a 1.8 MB request took 44–55 MB), so the body size alone bounds neither one request
+/// nor, above all, many at once: the in-flight budget does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest request body accepted; a larger one is answered 413 (before it is read
+    /// when its `Content-Length` says so). Default 8 MiB: axum's implicit limit was 2 MiB,
+    /// barely above the 1.8 MB requests measured; 8 MiB leaves room for larger batches and
+    /// schema loads, and one such request (about 256 MiB estimated) still fits the budget.
+    pub max_body_bytes: usize,
+    /// The memory, in bytes, that metered requests in flight may take together, each
+    /// counted as its body × [`Limits::memory_per_body_byte`] (a request without
+    /// `Content-Length` as [`Limits::max_body_bytes`]); a request larger than the whole
+    /// budget waits for all of it. Default 512 MiB: about nine 1.8 MB requests at once
+    /// (32 of them took 1.4–1.8 GB before), or two of the largest.
+    pub in_flight_bytes: usize,
+    /// The estimated memory a request takes per byte of its body. Default 32: 25–30 was
+    /// measured for large GraphQL requests, rounded up.
+    pub memory_per_body_byte: usize,
+    /// Requests whose body is at most this many bytes (queries, single mutations, every
+    /// `GET`) are not metered, so they are served while large ones hold the budget.
+    /// Default 64 KiB (at most about 2 MiB of memory each).
+    pub unmetered_body_bytes: usize,
+    /// How long a metered request waits for its share of the budget before it is answered
+    /// 503 (waiting requests have not read their body, so they cost little). Default 5 s.
+    pub budget_wait: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 8 << 20,
+            in_flight_bytes: 512 << 20,
+            memory_per_body_byte: 32,
+            unmetered_body_bytes: 64 << 10,
+            budget_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The budget's unit: one permit is a KiB, so a `u32` of permits covers 4 TiB.
+const PERMIT_BYTES: u64 = 1024;
+
+/// The in-flight memory budget, in permits of [`PERMIT_BYTES`].
+struct Budget {
+    permits: Arc<Semaphore>,
+    total: u32,
+}
+
+impl Budget {
+    fn new(bytes: usize) -> Budget {
+        let total = u32::try_from((bytes as u64).div_ceil(PERMIT_BYTES))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        Budget {
+            permits: Arc::new(Semaphore::new(total as usize)),
+            total,
+        }
+    }
+
+    /// The permits for `bytes`, at least one and at most the whole budget.
+    fn permits_for(&self, bytes: u64) -> u32 {
+        u32::try_from(bytes.div_ceil(PERMIT_BYTES))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.total)
+    }
+}
+
 #[derive(Clone)]
 struct App {
     store: Store,
     tokens: Arc<BTreeSet<String>>,
+    limits: Arc<Limits>,
+    budget: Arc<Budget>,
 }
 
 #[derive(Deserialize)]
@@ -51,11 +134,19 @@ struct BranchQuery {
     branch: Option<String>,
 }
 
-/// The router (for embedding or tests). `tokens` are accepted besides the store's own.
+/// The router (for embedding or tests), with the default [`Limits`]. `tokens` are accepted
+/// besides the store's own.
 pub fn router(store: Store, tokens: Vec<String>) -> Router {
+    router_with_limits(store, tokens, Limits::default())
+}
+
+/// [`router`] with the given limits.
+pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> Router {
     let app = App {
         store,
         tokens: Arc::new(tokens.into_iter().collect()),
+        budget: Arc::new(Budget::new(limits.in_flight_bytes)),
+        limits: Arc::new(limits),
     };
     Router::new()
         .route("/graphql", post(graphql_main))
@@ -65,18 +156,106 @@ pub fn router(store: Store, tokens: Vec<String>) -> Router {
         .route("/api/schema/load", post(schema_load))
         .route("/api/schema/{kind}", get(schema_kind))
         .route("/schema.graphql", get(sdl))
+        .layer(DefaultBodyLimit::max(app.limits.max_body_bytes))
+        // Layers run last added first: auth, then admission, then the body limit.
+        .layer(middleware::from_fn_with_state(app.clone(), admit))
         .layer(middleware::from_fn_with_state(app.clone(), auth))
         .with_state(app)
 }
 
-fn unauthorized(msg: &str) -> Response {
+/// An error in GraphQL's shape, with the status in `extensions.code`.
+fn error(status: StatusCode, msg: &str) -> Response {
     (
-        StatusCode::UNAUTHORIZED,
+        status,
         axum::Json(
-            json!({"data": null, "errors": [{"message": msg, "extensions": {"code": 401}}]}),
+            json!({"data": null, "errors": [{"message": msg, "extensions": {"code": status.as_u16()}}]}),
         ),
     )
         .into_response()
+}
+
+fn unauthorized(msg: &str) -> Response {
+    error(StatusCode::UNAUTHORIZED, msg)
+}
+
+/// 413 for a body over the limit (`size` when the request announced it).
+fn too_large(limit: usize, size: Option<u64>) -> Response {
+    let size = size.map(|n| format!(" of {n} bytes")).unwrap_or_default();
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "Request body{size} is too large: the limit is {limit} bytes; send smaller requests (e.g. fewer mutations per request)"
+        ),
+    )
+}
+
+/// Admission: refuse a body announced over the limit, and make a metered request take its
+/// share of the in-flight budget (waiting at most `budget_wait`, else 503) for as long as it
+/// runs. The request runs in its own task holding the share, so a client that goes away
+/// does not free the budget before the work it started has ended.
+async fn admit(State(app): State<App>, req: Request, next: Next) -> Response {
+    let limits = &app.limits;
+    let hint = req.body().size_hint();
+    if hint.lower() > limits.max_body_bytes as u64 {
+        return too_large(limits.max_body_bytes, Some(hint.lower()));
+    }
+    // Without a Content-Length (chunked), the body may be as large as the limit.
+    let body = hint.upper().unwrap_or(limits.max_body_bytes as u64);
+    if body <= limits.unmetered_body_bytes as u64 {
+        return next.run(req).await;
+    }
+    let cost = body.saturating_mul(limits.memory_per_body_byte as u64);
+    let permits = app.budget.permits_for(cost);
+    let share = tokio::time::timeout(
+        limits.budget_wait,
+        app.budget.permits.clone().acquire_many_owned(permits),
+    )
+    .await;
+    let Ok(Ok(share)) = share else {
+        tracing::warn!(
+            path = %req.uri().path(),
+            body,
+            "request refused: the in-flight memory budget is taken"
+        );
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "Server busy: this request's body of {body} bytes needs an estimated {} bytes of the {}-byte memory budget for requests in flight, and it did not free up within {} ms; retry later",
+                u64::from(permits) * PERMIT_BYTES,
+                u64::from(app.budget.total) * PERMIT_BYTES,
+                limits.budget_wait.as_millis()
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+    let run = tokio::spawn(async move {
+        let r = next.run(req).await;
+        drop(share);
+        r
+    });
+    match run.await {
+        Ok(r) => r,
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// A request body read within [`Limits::max_body_bytes`]; over it, 413 in GraphQL's shape.
+struct Body(Bytes);
+
+impl FromRequest<App> for Body {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, app).await {
+            Ok(b) => Ok(Body(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(too_large(app.limits.max_body_bytes, None))
+            }
+            Err(e) => Err(error(e.status(), &e.body_text())),
+        }
+    }
 }
 
 async fn auth(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -102,7 +281,7 @@ fn parse_body(body: &[u8]) -> Result<GraphqlRequest, Box<Response>> {
     })
 }
 
-async fn run_graphql(app: App, branch: String, body: axum::body::Bytes) -> Response {
+async fn run_graphql(app: App, branch: String, body: Bytes) -> Response {
     let req = match parse_body(&body) {
         Ok(r) => r,
         Err(resp) => return *resp,
@@ -111,14 +290,14 @@ async fn run_graphql(app: App, branch: String, body: axum::body::Bytes) -> Respo
     axum::Json(v).into_response()
 }
 
-async fn graphql_main(State(app): State<App>, body: axum::body::Bytes) -> Response {
+async fn graphql_main(State(app): State<App>, Body(body): Body) -> Response {
     run_graphql(app, MAIN.to_string(), body).await
 }
 
 async fn graphql_branch(
     State(app): State<App>,
     Path(branch): Path<String>,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Response {
     run_graphql(app, branch, body).await
 }
@@ -193,7 +372,7 @@ fn api_file_name(v: &Value) -> String {
     format!("api:{}", kinds.join(","))
 }
 
-async fn schema_load(State(app): State<App>, body: axum::body::Bytes) -> Response {
+async fn schema_load(State(app): State<App>, Body(body): Body) -> Response {
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -255,18 +434,29 @@ pub async fn serve_unrestricted(
     serve_listener(store, listener, tokens).await
 }
 
-/// Serve on an already bound listener (tests bind `127.0.0.1:0`).
+/// Serve on an already bound listener (tests bind `127.0.0.1:0`), with the default
+/// [`Limits`].
 pub async fn serve_listener(
     store: Store,
     listener: tokio::net::TcpListener,
     tokens: Vec<String>,
+) -> Result<(), HttpError> {
+    serve_listener_with_limits(store, listener, tokens, Limits::default()).await
+}
+
+/// [`serve_listener`] with the given limits.
+pub async fn serve_listener_with_limits(
+    store: Store,
+    listener: tokio::net::TcpListener,
+    tokens: Vec<String>,
+    limits: Limits,
 ) -> Result<(), HttpError> {
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "store HTTP API listening");
-    axum::serve(listener, router(store, tokens))
+    axum::serve(listener, router_with_limits(store, tokens, limits))
         .await
         .map_err(|source| HttpError::Io { addr, source })
 }

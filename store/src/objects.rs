@@ -94,18 +94,30 @@ pub fn declared_kinds(file: &str, text: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// The most items one load may plan, nested children and expanded ranges included. Ranges
+/// multiply across nesting (`leaf[1-10000]` with `Ethernet[1-10000]` children is 10^8
+/// items, each under [`MAX_RANGE_VALUES`]); the total is counted on the parsed YAML with
+/// checked arithmetic before anything is expanded. 250,000 is far beyond the seeds in use
+/// (hundreds to a few thousand items) while the plan stays near 160 MB (about 65 MB was
+/// measured per 100,000 planned items).
+pub const MAX_LOAD_ITEMS: u64 = 250_000;
+
 /// Read and check every file; the items in write order, or every problem found.
 pub(crate) fn plan(schema: &Schema, files: &[(String, String)]) -> Result<Vec<Item>, Vec<String>> {
-    let mut items = Vec::new();
+    let mut parsed = Vec::new();
     let mut problems = Vec::new();
     for (file, text) in files {
-        let docs = match documents(file, text) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push(e);
-                continue;
-            }
-        };
+        match documents(file, text) {
+            Ok(d) => parsed.push((file, d)),
+            Err(e) => problems.push(e),
+        }
+    }
+    if let Err(mut e) = check_load_size(&parsed) {
+        problems.append(&mut e);
+        return Err(problems);
+    }
+    let mut items = Vec::new();
+    for (file, docs) in parsed {
         for (i, doc) in docs.iter().enumerate() {
             let at = format!("{file}: document {}", i + 1);
             match read_document(schema, &at, doc) {
@@ -118,6 +130,83 @@ pub(crate) fn plan(schema: &Schema, files: &[(String, String)]) -> Result<Vec<It
         Ok(items)
     } else {
         Err(problems)
+    }
+}
+
+/// Refuse a load that would plan more than [`MAX_LOAD_ITEMS`] items, naming the item that
+/// takes it over. Counts only: nothing is expanded, and shapes the read refuses later count
+/// as what they look like.
+fn check_load_size(parsed: &[(&String, Vec<Value>)]) -> Result<(), Vec<String>> {
+    let mut total = 0u64;
+    for (file, docs) in parsed {
+        for (i, doc) in docs.iter().enumerate() {
+            let Some(spec) = doc.get("spec") else {
+                continue;
+            };
+            let expand = expand_flag("", spec.get("parameters"), false).unwrap_or(false);
+            let kind = spec.get("kind").and_then(Value::as_str).unwrap_or("?");
+            let Some(Value::Array(data)) = spec.get("data") else {
+                continue;
+            };
+            for (j, item) in data.iter().enumerate() {
+                let n = planned_items(item, expand);
+                match n.and_then(|n| total.checked_add(n)) {
+                    Some(t) if t <= MAX_LOAD_ITEMS => total = t,
+                    _ => {
+                        let n =
+                            n.map_or_else(|| format!("more than {}", u64::MAX), |n| n.to_string());
+                        return Err(vec![format!(
+                            "{file}: document {}: {kind} item {j}: expand_range: the item expands to {n} items with its nested children, which takes the load over the limit of {MAX_LOAD_ITEMS} items (nested ranges multiply); narrow the ranges or split the load",
+                            i + 1
+                        )]);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How many items one item of `data` plans: its range values (when expanded) times itself
+/// plus its nested children, each counted the same way; `None` past `u64`.
+fn planned_items(item: &Value, expand: bool) -> Option<u64> {
+    let Some(obj) = item.as_object() else {
+        return Some(1);
+    };
+    let variants = if expand {
+        obj.values()
+            .filter_map(Value::as_str)
+            .filter_map(|s| parse_ranges(s).ok().map(|(_, n)| n))
+            .max()
+            .unwrap_or(1)
+    } else {
+        1
+    };
+    let mut each = 1u64;
+    for v in obj.values() {
+        each = each.checked_add(nested_items(v, expand)?)?;
+    }
+    variants.checked_mul(each)
+}
+
+/// The items of a field's nested children (dict or list form), 0 when it has none.
+fn nested_items(value: &Value, expand: bool) -> Option<u64> {
+    let group = |x: &Value| -> Option<u64> {
+        let expand = expand_flag("", x.get("parameters"), expand).unwrap_or(expand);
+        match x.get("data") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .try_fold(0u64, |sum, d| sum.checked_add(planned_items(d, expand)?)),
+            Some(d @ Value::Object(_)) => planned_items(d, expand),
+            _ => Some(0),
+        }
+    };
+    match value {
+        v if is_nested(v) => group(v),
+        Value::Array(a) if !a.is_empty() && a.iter().all(is_nested) => {
+            a.iter().try_fold(0u64, |sum, x| sum.checked_add(group(x)?))
+        }
+        _ => Some(0),
     }
 }
 
@@ -443,31 +532,43 @@ fn read_field(
     }
 }
 
+/// The most values one text may expand to: the product of the sizes of its `[…]` groups
+/// (`m[1-100][1-100]` is 10,000). It is checked before anything is expanded, so a typo
+/// such as `m[1-100000][1-100000]` (10^10 names) is refused at once instead of filling
+/// memory. 10,000 is far beyond any real fabric (a 48-port switch × 200 racks is 9,600)
+/// while an item's worth of expanded names stays a few hundred kilobytes.
+pub const MAX_RANGE_VALUES: u64 = 10_000;
+
 /// Expand the `[…]` ranges of an item's string fields into one item per value; every
-/// expanded field must give the same number of values.
+/// expanded field must give the same number of values. Every field is parsed and counted
+/// (against [`MAX_RANGE_VALUES`]) before any is expanded.
 fn expand_item(at: &str, obj: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, String> {
-    let mut expanded: Vec<(String, Vec<String>)> = Vec::new();
+    let mut ranged: Vec<(&String, Vec<Segment>, u64)> = Vec::new();
     for (k, v) in obj {
         let Some(s) = v.as_str() else { continue };
-        let values = expand_range(s).map_err(|e| format!("{at}: field '{k}': {e}"))?;
-        if values.len() != 1 || values[0] != s {
-            expanded.push((k.clone(), values));
+        let (segments, n) = parse_ranges(s).map_err(|e| format!("{at}: field '{k}': {e}"))?;
+        // A text without ranges (or escapes) stays as it is.
+        if n != 1 || expand_segments(&segments).first().map(String::as_str) != Some(s) {
+            ranged.push((k, segments, n));
         }
     }
-    let Some((first, n)) = expanded.first().map(|(k, v)| (k.clone(), v.len())) else {
+    let Some((first, _, n)) = ranged.first().map(|(k, s, n)| (k.to_string(), s, *n)) else {
         return Ok(vec![obj.clone()]);
     };
-    if let Some((other, v)) = expanded.iter().find(|(_, v)| v.len() != n) {
+    if let Some((other, _, m)) = ranged.iter().find(|(_, _, m)| *m != n) {
         return Err(format!(
-            "{at}: expand_range: field '{first}' expands to {n} values but field '{other}' to {}; every expanded field of an item must give the same number",
-            v.len()
+            "{at}: expand_range: field '{first}' expands to {n} values but field '{other}' to {m}; every expanded field of an item must give the same number"
         ));
     }
-    Ok((0..n)
+    let expanded: Vec<(&String, Vec<String>)> = ranged
+        .into_iter()
+        .map(|(k, segments, _)| (k, expand_segments(&segments)))
+        .collect();
+    Ok((0..expanded.first().map_or(0, |(_, v)| v.len()))
         .map(|i| {
             let mut o = obj.clone();
             for (k, v) in &expanded {
-                o.insert(k.clone(), Value::String(v[i].clone()));
+                o.insert(k.to_string(), Value::String(v[i].clone()));
             }
             o
         })
@@ -475,15 +576,52 @@ fn expand_item(at: &str, obj: &Map<String, Value>) -> Result<Vec<Map<String, Val
 }
 
 /// Expand `Ethernet[1-3]`, `[a-c]`, `[1,3,5]` (several groups multiply), with `\[` and `\]`
-/// as literal brackets. A text without ranges gives itself (unescaped).
+/// as literal brackets. A text without ranges gives itself (unescaped). A text that would
+/// give more than [`MAX_RANGE_VALUES`] values is refused before anything is expanded.
 pub fn expand_range(text: &str) -> Result<Vec<String>, String> {
-    let mut out = vec![String::new()];
+    let (segments, _) = parse_ranges(text)?;
+    Ok(expand_segments(&segments))
+}
+
+/// A piece of a text with ranges: literal characters or one `[…]` group.
+#[derive(Debug)]
+enum Segment {
+    Literal(String),
+    Group(Vec<Part>),
+}
+
+/// One comma-separated part of a `[…]` group.
+#[derive(Debug)]
+enum Part {
+    /// `from-to`, zero-padded to `width` digits when `from` has a leading zero.
+    Numbers { from: u64, to: u64, width: usize },
+    /// `a-c`.
+    Letters(char, char),
+    /// Anything else, taken as it is.
+    Single(String),
+}
+
+impl Part {
+    /// How many values the part gives; `None` when that does not fit a `u64`.
+    fn count(&self) -> Option<u64> {
+        match self {
+            Part::Numbers { from, to, .. } => (to - from).checked_add(1),
+            Part::Letters(a, b) => Some(u64::from(*b) - u64::from(*a) + 1),
+            Part::Single(_) => Some(1),
+        }
+    }
+}
+
+/// Parse a text into literals and groups and count the values it expands to (checked
+/// arithmetic: the product of the groups' sizes), refusing more than [`MAX_RANGE_VALUES`].
+fn parse_ranges(text: &str) -> Result<(Vec<Segment>, u64), String> {
+    let mut segments = Vec::new();
+    let mut literal = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if matches!(chars.peek(), Some('[') | Some(']')) => {
-                let lit = chars.next().unwrap_or(c);
-                out.iter_mut().for_each(|s| s.push(lit));
+                literal.push(chars.next().unwrap_or(c));
             }
             '[' => {
                 let mut body = String::new();
@@ -500,19 +638,68 @@ pub fn expand_range(text: &str) -> Result<Vec<String>, String> {
                         "'{text}': '[' without a closing ']' (write \\[ for a literal bracket)"
                     ));
                 }
-                let values = range_values(&body).map_err(|e| format!("'{text}': {e}"))?;
+                let parts = range_parts(&body).map_err(|e| format!("'{text}': {e}"))?;
+                if !literal.is_empty() {
+                    segments.push(Segment::Literal(std::mem::take(&mut literal)));
+                }
+                segments.push(Segment::Group(parts));
+            }
+            _ => literal.push(c),
+        }
+    }
+    if !literal.is_empty() {
+        segments.push(Segment::Literal(literal));
+    }
+    let count = segments
+        .iter()
+        .try_fold(1u64, |product, segment| match segment {
+            Segment::Literal(_) => Some(product),
+            Segment::Group(parts) => parts
+                .iter()
+                .try_fold(0u64, |sum, p| sum.checked_add(p.count()?))
+                .and_then(|n| product.checked_mul(n)),
+        });
+    match count {
+        Some(n) if n <= MAX_RANGE_VALUES => Ok((segments, n)),
+        Some(n) => Err(format!(
+            "'{text}': expands to {n} values, more than the limit of {MAX_RANGE_VALUES} for one value"
+        )),
+        None => Err(format!(
+            "'{text}': expands to more than {} values, more than the limit of {MAX_RANGE_VALUES} for one value",
+            u64::MAX
+        )),
+    }
+}
+
+/// Every value of parsed segments, in order (the last group varies fastest).
+fn expand_segments(segments: &[Segment]) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for segment in segments {
+        match segment {
+            Segment::Literal(l) => out.iter_mut().for_each(|s| s.push_str(l)),
+            Segment::Group(parts) => {
+                let values: Vec<String> = parts.iter().flat_map(part_values).collect();
                 out = out
                     .iter()
                     .flat_map(|p| values.iter().map(move |v| format!("{p}{v}")))
                     .collect();
             }
-            _ => out.iter_mut().for_each(|s| s.push(c)),
         }
     }
-    Ok(out)
+    out
 }
 
-fn range_values(body: &str) -> Result<Vec<String>, String> {
+fn part_values(part: &Part) -> Vec<String> {
+    match part {
+        Part::Numbers { from, to, width } => {
+            (*from..=*to).map(|n| format!("{n:0width$}")).collect()
+        }
+        Part::Letters(a, b) => (*a..=*b).map(String::from).collect(),
+        Part::Single(s) => vec![s.clone()],
+    }
+}
+
+fn range_parts(body: &str) -> Result<Vec<Part>, String> {
     if body.trim().is_empty() {
         return Err("empty range '[]'".into());
     }
@@ -521,26 +708,23 @@ fn range_values(body: &str) -> Result<Vec<String>, String> {
         let part = part.trim();
         match part.split_once('-') {
             Some((a, b)) if !a.is_empty() && !b.is_empty() => {
-                if let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) {
-                    if x > y {
+                if let (Ok(from), Ok(to)) = (a.parse::<u64>(), b.parse::<u64>()) {
+                    if from > to {
                         return Err(format!("range '{part}' goes backwards"));
-                    }
-                    if y - x > 100_000 {
-                        return Err(format!("range '{part}' is too large"));
                     }
                     let width = if a.len() > 1 && a.starts_with('0') {
                         a.len()
                     } else {
                         0
                     };
-                    out.extend((x..=y).map(|n| format!("{n:0width$}")));
+                    out.push(Part::Numbers { from, to, width });
                 } else {
                     let (mut ca, mut cb) = (a.chars(), b.chars());
                     match (ca.next(), ca.next(), cb.next(), cb.next()) {
                         (Some(x), None, Some(y), None)
                             if x.is_ascii_alphabetic() && y.is_ascii_alphabetic() && x <= y =>
                         {
-                            out.extend((x..=y).map(String::from));
+                            out.push(Part::Letters(x, y));
                         }
                         _ => {
                             return Err(format!(
@@ -550,7 +734,7 @@ fn range_values(body: &str) -> Result<Vec<String>, String> {
                     }
                 }
             }
-            _ => out.push(part.to_string()),
+            _ => out.push(Part::Single(part.to_string())),
         }
     }
     Ok(out)

@@ -176,3 +176,216 @@ async fn serve_refuses_a_non_loopback_address() {
         "{err}"
     );
 }
+
+/// Serve the fixture store with `limits`; return its address and a token.
+async fn start_with(limits: http::Limits) -> (std::net::SocketAddr, infragen_store::Store, String) {
+    let s = store();
+    let token = s.create_token("test").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = s.clone();
+    tokio::spawn(
+        async move { http::serve_listener_with_limits(srv, listener, vec![], limits).await },
+    );
+    (addr, s, token)
+}
+
+/// The head of a `POST /graphql` announcing a body of `len` bytes (none of it sent).
+fn post_head(addr: std::net::SocketAddr, token: &str, len: usize) -> String {
+    format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nX-INFRAHUB-KEY: {token}\r\nContent-Length: {len}\r\n\r\n"
+    )
+}
+
+/// A whole response: status, head (lower-cased) and body.
+fn parse_response(raw: &[u8]) -> (u16, String, String) {
+    let text = String::from_utf8_lossy(raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// The message and code of the first error of a JSON body.
+fn first_error(body: &str) -> (String, Value) {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        v["errors"][0]["extensions"]["code"].clone(),
+    )
+}
+
+/// A count query padded with spaces to exactly `len` bytes of JSON.
+fn padded_query(len: usize) -> String {
+    let q = json!({"query": "{ DcimDevice { count } }"}).to_string();
+    let pad = len - q.len();
+    json!({"query": format!("{{ DcimDevice {{ count }} }}{}", " ".repeat(pad))}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_answered_413_with_the_limit() {
+    let limits = http::Limits {
+        max_body_bytes: 4096,
+        ..http::Limits::default()
+    };
+    let (addr, s, token) = start_with(limits).await;
+
+    // Announced by Content-Length: refused before the body is read (none is sent here).
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(post_head(addr, &token, 100_000).as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    // A guard against a hang (the server waiting for the body), not a timing assertion.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        stream.read_to_end(&mut raw),
+    )
+    .await
+    .expect("no answer in 60 s: the server waits for a body it should refuse unread")
+    .unwrap();
+    let (status, head, body) = parse_response(&raw);
+    assert_eq!(status, 413, "{head}\n{body}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let (message, code) = first_error(&body);
+    assert_eq!(
+        message,
+        "Request body of 100000 bytes is too large: the limit is 4096 bytes; send smaller requests (e.g. fewer mutations per request)"
+    );
+    assert_eq!(code, 413);
+
+    // Chunked, so only reading finds out: the same answer, without the size.
+    let mutation = json!({"query": format!(
+        "mutation {{ DcimDeviceCreate(data: {{name: {{value: \"x\"}}}}) {{ ok }} }}{}",
+        " ".repeat(5000)
+    )})
+    .to_string();
+    let mut req = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nX-INFRAHUB-KEY: {token}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    for chunk in mutation.as_bytes().chunks(1000) {
+        req.push_str(&format!(
+            "{:x}\r\n{}\r\n",
+            chunk.len(),
+            String::from_utf8_lossy(chunk)
+        ));
+    }
+    req.push_str("0\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let (status, head, body) = parse_response(&raw);
+    assert_eq!(status, 413, "{head}\n{body}");
+    let (message, code) = first_error(&body);
+    assert_eq!(
+        message,
+        "Request body is too large: the limit is 4096 bytes; send smaller requests (e.g. fewer mutations per request)"
+    );
+    assert_eq!(code, 413);
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        0,
+        "the refused mutation did not run"
+    );
+
+    // At the limit: served.
+    let at_limit: Value = serde_json::from_str(&padded_query(4096)).unwrap();
+    let (status, body) = request(addr, "POST", "/graphql", Some(&token), Some(&at_limit)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"data": {"DcimDevice": {"count": 0}}})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_tiny_budget_concurrent_large_requests_get_503_and_small_ones_are_served() {
+    // Room for one 6000-byte request (6 KiB of an 8 KiB budget) at a time.
+    let limits = http::Limits {
+        max_body_bytes: 1 << 20,
+        in_flight_bytes: 8 << 10,
+        memory_per_body_byte: 1,
+        unmetered_body_bytes: 1024,
+        budget_wait: std::time::Duration::from_millis(100),
+    };
+    let (addr, _s, token) = start_with(limits).await;
+    let large = padded_query(6000);
+    assert_eq!(large.len(), 6000);
+
+    // Six large requests at once, each announcing its body but holding it back: whichever
+    // takes the budget keeps it until its body arrives, so the others cannot get theirs.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut writers = Vec::new();
+    for i in 0..6 {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        write
+            .write_all(post_head(addr, &token, large.len()).as_bytes())
+            .await
+            .unwrap();
+        writers.push(write);
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut raw = Vec::new();
+            let _ = read.read_to_end(&mut raw).await;
+            let _ = tx.send((i, parse_response(&raw)));
+        });
+    }
+    // A guard against a hang (were all six admitted, each waiting for its body?), not a
+    // timing assertion: each refusal comes after the 100 ms wait.
+    let next = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<_>| {
+        tokio::time::timeout(std::time::Duration::from_secs(60), rx.recv())
+            .await
+            .expect("no answer in 60 s: the large requests were all admitted")
+            .unwrap()
+    };
+    let mut refused = Vec::new();
+    for _ in 0..5 {
+        let (i, (status, head, body)): (usize, (u16, String, String)) = next(&mut rx).await;
+        assert_eq!(status, 503, "{head}\n{body}");
+        assert!(head.contains("retry-after: 1"), "{head}");
+        let (message, code) = first_error(&body);
+        assert_eq!(
+            message,
+            "Server busy: this request's body of 6000 bytes needs an estimated 6144 bytes of the 8192-byte memory budget for requests in flight, and it did not free up within 100 ms; retry later"
+        );
+        assert_eq!(code, 503);
+        refused.push(i);
+    }
+    let holder = (0..6).find(|i| !refused.contains(i)).unwrap();
+
+    // A small request is not metered: served while the budget is taken.
+    let q = json!({"query": "{ DcimDevice { count } }"});
+    let (status, body) = request(addr, "POST", "/graphql", Some(&token), Some(&q)).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The holder sends its body and is served; then the budget is free again.
+    writers[holder].write_all(large.as_bytes()).await.unwrap();
+    let (i, (status, head, body)) = next(&mut rx).await;
+    assert_eq!((i, status), (holder, 200), "{head}\n{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"data": {"DcimDevice": {"count": 0}}})
+    );
+    let large: Value = serde_json::from_str(&large).unwrap();
+    let (status, body) = request(addr, "POST", "/graphql", Some(&token), Some(&large)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn the_default_limits_are_documented_values() {
+    let d = http::Limits::default();
+    assert_eq!(d.max_body_bytes, 8 << 20);
+    assert_eq!(d.in_flight_bytes, 512 << 20);
+    assert_eq!(d.memory_per_body_byte, 32);
+    assert_eq!(d.unmetered_body_bytes, 64 << 10);
+    assert_eq!(d.budget_wait, std::time::Duration::from_secs(5));
+}

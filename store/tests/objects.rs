@@ -8,7 +8,7 @@ use clap::Parser;
 use common::{DCIM, ok};
 use infragen_store::Store;
 use infragen_store::cli::{self, StoreCommand};
-use infragen_store::objects::expand_range;
+use infragen_store::objects::{MAX_LOAD_ITEMS, MAX_RANGE_VALUES, expand_range};
 use serde_json::json;
 use std::path::Path;
 
@@ -60,6 +60,39 @@ fn expand_range_expands_numbers_letters_lists_and_keeps_escapes() {
         expand_range("Ethernet[1-").unwrap_err(),
         r"'Ethernet[1-': '[' without a closing ']' (write \[ for a literal bracket)"
     );
+}
+
+#[test]
+fn expand_range_refuses_more_values_than_the_cap_before_expanding() {
+    assert_eq!(MAX_RANGE_VALUES, 10_000);
+    // At the cap: accepted.
+    assert_eq!(expand_range("m[1-100][1-100]").unwrap().len(), 10_000);
+    assert_eq!(expand_range("m[1-10000]").unwrap().len(), 10_000);
+    // One over, by one group or by the product of several.
+    assert_eq!(
+        expand_range("m[1-10001]").unwrap_err(),
+        "'m[1-10001]': expands to 10001 values, more than the limit of 10000 for one value"
+    );
+    assert_eq!(
+        expand_range("m[1-100][1-100][a-b]").unwrap_err(),
+        "'m[1-100][1-100][a-b]': expands to 20000 values, more than the limit of 10000 for one value"
+    );
+    // The product is computed with checked arithmetic: no overflow, no allocation.
+    assert_eq!(
+        expand_range("m[1-100000][1-100000]").unwrap_err(),
+        "'m[1-100000][1-100000]': expands to 10000000000 values, more than the limit of 10000 for one value"
+    );
+    assert_eq!(
+        expand_range("m[0-18446744073709551615]").unwrap_err(),
+        "'m[0-18446744073709551615]': expands to more than 18446744073709551615 values, more than the limit of 10000 for one value"
+    );
+    assert_eq!(
+        expand_range("m[1-4294967296][1-4294967296][1-2]").unwrap_err(),
+        "'m[1-4294967296][1-4294967296][1-2]': expands to more than 18446744073709551615 values, more than the limit of 10000 for one value"
+    );
+    // Lists add up within a group.
+    assert!(expand_range("m[1-5000,1-5000]").is_ok());
+    assert!(expand_range("m[1-5000,1-5000,x]").is_err());
 }
 
 const TOPOLOGY: &str = r#"
@@ -322,5 +355,159 @@ spec:
     assert_eq!(
         r["CoreStandardGroup"]["edges"][0]["node"]["members"]["edges"],
         json!([{"node": {"display_label": "paris"}}])
+    );
+}
+
+/// Every row of every table of a store's SQLite file, as text: the whole store, to compare.
+fn dump(db: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    let mut tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables.sort();
+    let mut rows = Vec::new();
+    for t in tables {
+        let mut stmt = c.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = stmt.column_count();
+        let mut q = stmt.query([]).unwrap();
+        while let Some(r) = q.next().unwrap() {
+            let cells: Vec<String> = (0..n)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect();
+            rows.push(format!("{t}: {}", cells.join(" | ")));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// A range over the cap is refused while the files are checked: the valid documents and
+/// files before it are not written either, and the store (every row of its SQLite file,
+/// its events, what a query sees) is exactly as it was.
+#[test]
+fn a_range_over_the_cap_refuses_the_whole_load_and_leaves_the_store_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let s = Store::open(&db).unwrap();
+    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+        .unwrap();
+    load(&s, &[("topology.yml", TOPOLOGY)]).unwrap();
+    let seq = s.last_event_seq().unwrap();
+    let before = dump(&db);
+    assert!(before.len() > 16, "the dump sees the loaded nodes");
+    let devices = r#"{ DcimDevice { count } DcimInterface { count } }"#;
+    let seen = ok(&s, "main", devices);
+
+    let valid = "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: DcimDevice\n  data:\n    - {name: border1, site: paris}\n";
+    let too_large = r#"
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: DcimDevice
+  data:
+    - name: spine9
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: DcimDevice
+  parameters: {expand_range: true}
+  data:
+    - name: "leaf[1-4]"
+      interfaces:
+        kind: DcimPhysicalInterface
+        data:
+          - name: "Ethernet[1-100000]/[1-100000]"
+"#;
+    let err = load(&s, &[("a.yml", valid), ("b.yml", too_large)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "b.yml: document 2: DcimDevice item 0 > interfaces item 0: field 'name': 'Ethernet[1-100000]/[1-100000]': expands to 10000000000 values, more than the limit of 10000 for one value"
+    );
+    assert_eq!(s.last_event_seq().unwrap(), seq, "no event");
+    assert_eq!(ok(&s, "main", devices), seen);
+
+    // Each value under the cap, but nested ranges multiply: 1,000 leaves × (1 + 1,000 ports).
+    let nested = too_large
+        .replace("Ethernet[1-100000]/[1-100000]", "Ethernet[1-1000]")
+        .replace("leaf[1-4]", "leaf[1-1000]");
+    let err = load(&s, &[("a.yml", valid), ("b.yml", &nested)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "b.yml: document 2: DcimDevice item 0: expand_range: the item expands to 1001000 items with its nested children, which takes the load over the limit of {MAX_LOAD_ITEMS} items (nested ranges multiply); narrow the ranges or split the load"
+        )
+    );
+    assert_eq!(s.last_event_seq().unwrap(), seq, "no event");
+    drop(s);
+    assert_eq!(dump(&db), before, "not one row of the store changed");
+    let reopened = Store::open(&db).unwrap();
+    assert_eq!(ok(&reopened, "main", devices), seen);
+}
+
+/// The load cap counts every item of every file, nested children and expanded ranges
+/// included, and names the item that takes the load over it.
+#[test]
+fn the_load_cap_counts_items_across_files_and_names_the_one_over_it() {
+    assert_eq!(MAX_LOAD_ITEMS, 250_000);
+    let s = store();
+    let file = |names: &[&str]| {
+        let mut y = String::from(
+            "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: DcimDevice\n  parameters: {expand_range: true}\n  data:\n",
+        );
+        for n in names {
+            y.push_str(&format!("    - name: \"{n}\"\n"));
+        }
+        y
+    };
+    // 24 × 10,000 = 240,000 in the first file; the second file's third item crosses.
+    let a = file(&["d[1-10000]"; 24]);
+    let b = file(&["e[1-4000]", "f[1-4000]", "g[1-4000]"]);
+    let err = load(&s, &[("a.yml", &a), ("b.yml", &b)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "b.yml: document 1: DcimDevice item 2: expand_range: the item expands to 4000 items with its nested children, which takes the load over the limit of 250000 items (nested ranges multiply); narrow the ranges or split the load"
+    );
+    assert_eq!(s.last_event_seq().unwrap(), 0);
+    // Nested children in list form multiply too; their own parameters turn expansion on.
+    let list_form = r#"
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: DcimDevice
+  parameters: {expand_range: true}
+  data:
+    - name: spine1
+    - name: "leaf[1-1000]"
+      interfaces:
+        - kind: DcimPhysicalInterface
+          data: {name: "Ethernet1"}
+        - kind: DcimPhysicalInterface
+          parameters: {expand_range: false}
+          data: [{name: "Ethernet[2-1000]"}]
+        - kind: DcimLoopback
+          data: [{name: "Loopback[0-498]"}]
+"#;
+    let err = load(&s, &[("c.yml", list_form)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c.yml: document 1: DcimDevice item 1: expand_range: the item expands to 502000 items with its nested children, which takes the load over the limit of 250000 items (nested ranges multiply); narrow the ranges or split the load"
+    );
+    assert_eq!(s.last_event_seq().unwrap(), 0);
+    // Without expand_range the brackets are names, one item each.
+    let literal = a.replace("  parameters: {expand_range: true}\n", "");
+    let b_literal = b.replace("  parameters: {expand_range: true}\n", "");
+    assert_eq!(
+        load(&s, &[("a.yml", &literal), ("b.yml", &b_literal)])
+            .unwrap()
+            .objects,
+        27
     );
 }
