@@ -30,7 +30,10 @@ pub(crate) fn apply(tx: &mut Tx<'_>, id: &str, explicit: &BTreeSet<String>) {
     let Some(k) = tx.schema.get(&node.kind) else {
         return;
     };
-    if k.relationship("profiles").is_none() {
+    // No profile and no value from one: nothing to recompute (the common case).
+    if k.relationship("profiles").is_none()
+        || (node.peers("profiles").is_empty() && node.attr(FROM_PROFILE).is_null())
+    {
         return;
     }
     let mut profiles: Vec<std::sync::Arc<Node>> = node

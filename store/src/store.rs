@@ -9,7 +9,7 @@
 use crate::branch::{self, BranchInfo};
 use crate::error::{Result, StoreError};
 use crate::events::Event;
-use crate::graph::{MAIN, Tx};
+use crate::graph::{MAIN, NodeCache, Tx};
 use crate::graphql::mutation::{self, Outcome};
 use crate::graphql::query::Resolver;
 use crate::graphql::types::{self, Ty, split_mutation};
@@ -33,6 +33,7 @@ struct Inner {
     schema: RwLock<Arc<Schema>>,
     seen_version: Mutex<i64>,
     events: broadcast::Sender<Event>,
+    cache: NodeCache,
 }
 
 /// The embedded Infrahub-compatible store.
@@ -120,6 +121,7 @@ impl Store {
                 schema: RwLock::new(Arc::new(schema)),
                 seen_version: Mutex::new(v),
                 events: tx,
+                cache: NodeCache::default(),
             }),
         };
         store.ensure_builtin_nodes()?;
@@ -156,14 +158,17 @@ impl Store {
     fn ensure_builtin_nodes(&self) -> Result<()> {
         let missing = self.read_op(|conn, schema| {
             Ok::<_, StoreError>(
-                crate::ipam::default_namespace(&Tx::new(conn, schema, MAIN)).is_none(),
+                crate::ipam::default_namespace(
+                    &Tx::new(conn, schema, MAIN).cached(&self.inner.cache),
+                )
+                .is_none(),
             )
         })?;
         if !missing {
             return Ok(());
         }
         self.write_op(|conn, schema| {
-            let mut tx = Tx::new(conn, schema, MAIN);
+            let mut tx = Tx::new(conn, schema, MAIN).cached(&self.inner.cache);
             crate::ipam::ensure_default_namespace(&mut tx);
             tx.finish()?;
             Ok::<_, StoreError>((Vec::new(), ()))
@@ -196,6 +201,8 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if v != *seen {
+            // Another process committed: what it changed is not known here.
+            self.inner.cache.clear();
             let current = self.current_schema();
             if db.schema_hash()?.as_deref() != Some(current.hash.as_str()) {
                 tracing::debug!(path = %self.inner.path, "reloading the schema another process loaded");
@@ -297,6 +304,7 @@ impl Store {
         if updated {
             db.replace_schema_files(&all, &hash)?;
             *self.inner.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
+            self.inner.cache.clear();
             if let Ok(v) = db.data_version() {
                 *self
                     .inner
@@ -332,7 +340,7 @@ impl Store {
                         .into(),
                 ]));
             }
-            let mut tx = Tx::new(conn, current, branch);
+            let mut tx = Tx::new(conn, current, branch).cached(&self.inner.cache);
             tx.origin = "object_file";
             let mut objects = 0;
             for item in &items {
@@ -416,6 +424,7 @@ impl Store {
             return Err(StoreError::BranchNotFound(name.into()));
         }
         db.delete_branch(name)?;
+        self.inner.cache.clear();
         tracing::info!(branch = name, "branch deleted");
         Ok(())
     }
@@ -434,6 +443,8 @@ impl Store {
             return Err(StoreError::BranchNotFound(name.into()));
         }
         let nodes_changed = self.write_op(|conn, schema| {
+            // The branch's own rows go: its views change where main's did not.
+            self.inner.cache.clear();
             let events = branch::merge(conn, schema, name)?;
             let n = events.len();
             Ok::<_, StoreError>((events, n))
@@ -524,7 +535,7 @@ impl Store {
                 return Ok(Some(error_response(&errors)));
             }
             if prepared.ty == OperationType::Query {
-                let tx = Tx::new(conn, schema, branch);
+                let tx = Tx::new(conn, schema, branch).cached(&self.inner.cache);
                 let r = Resolver::new(&tx, &doc, &prepared.vars);
                 let data = r.query_root(prepared.selection);
                 if let Some(e) = tx.take_failure() {
@@ -585,7 +596,7 @@ impl Store {
         let args = args_json(&f.node, vars)?;
         let data = args.get("data").cloned().unwrap_or(Value::Null);
         self.write_op(|conn, schema| {
-            let mut tx = Tx::new(conn, schema, branch);
+            let mut tx = Tx::new(conn, schema, branch).cached(&self.inner.cache);
             let outcome = match name {
                 "RelationshipAdd" | "RelationshipRemove" => {
                     mutation::relationship_edit(&mut tx, &data, name == "RelationshipAdd")

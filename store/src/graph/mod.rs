@@ -45,6 +45,56 @@ struct Pending {
     added: Vec<(String, String)>,
 }
 
+/// Committed nodes as read by earlier transactions of this process, by id and branch, so a
+/// run's many small transactions do not read the same device, template or profile again.
+/// Entries are dropped when a transaction of this process changes the node
+/// ([`Tx::finish`]), and all of them when another process commits or the schema, a merge or
+/// a branch deletion changes what a branch sees. Bounded: past [`NodeCache::CAPACITY`]
+/// entries it starts over.
+#[derive(Default)]
+pub(crate) struct NodeCache {
+    nodes: std::sync::Mutex<HashMap<String, Vec<(String, Option<Arc<Node>>)>>>,
+}
+
+impl NodeCache {
+    /// Most nodes kept (a run touches a few thousand).
+    const CAPACITY: usize = 20_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, Option<Arc<Node>>)>>> {
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, branch: &str, id: &str) -> Option<Option<Arc<Node>>> {
+        self.lock()
+            .get(id)?
+            .iter()
+            .find(|(b, _)| b == branch)
+            .map(|(_, n)| n.clone())
+    }
+
+    fn put(&self, branch: &str, id: &str, node: Option<Arc<Node>>) {
+        let mut map = self.lock();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        let views = map.entry(id.to_string()).or_default();
+        views.retain(|(b, _)| b != branch);
+        views.push((branch.to_string(), node));
+    }
+
+    fn forget(&self, ids: impl Iterator<Item = impl AsRef<str>>) {
+        let mut map = self.lock();
+        for id in ids {
+            map.remove(id.as_ref());
+        }
+    }
+
+    /// Drop everything.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
 /// A point [`Tx::rollback_to`] can return to.
 pub(crate) struct Checkpoint {
     journal: usize,
@@ -69,6 +119,8 @@ pub(crate) struct Tx<'c> {
     committed: RefCell<HashMap<String, Option<Arc<Node>>>>,
     views: RefCell<HashMap<String, Option<Arc<Node>>>>,
     kinds: RefCell<HashMap<String, Option<String>>>,
+    /// Nodes read by earlier transactions (see [`NodeCache`]).
+    shared: Option<&'c NodeCache>,
     /// The first database error met while reading; [`Tx::finish`] and the readers report it.
     failure: RefCell<Option<StoreError>>,
     /// `origin` of the events this transaction emits.
@@ -95,8 +147,15 @@ impl<'c> Tx<'c> {
             views: RefCell::new(HashMap::new()),
             kinds: RefCell::new(HashMap::new()),
             failure: RefCell::new(None),
+            shared: None,
             origin: "live",
         }
+    }
+
+    /// Read through (and keep what is read in) `cache`.
+    pub fn cached(mut self, cache: &'c NodeCache) -> Self {
+        self.shared = Some(cache);
+        self
     }
 
     fn on_main(&self) -> bool {
@@ -137,6 +196,11 @@ impl<'c> Tx<'c> {
         if let Some(k) = self.kinds.borrow().get(id) {
             return k.clone();
         }
+        if let Some(node) = self.shared.and_then(|c| c.get(&self.branch, id)) {
+            let kind = node.as_ref().map(|n| n.kind.clone());
+            self.committed.borrow_mut().insert(id.to_string(), node);
+            return kind;
+        }
         let found = self.query_kind(id).unwrap_or_else(|e| self.failed(e));
         self.kinds
             .borrow_mut()
@@ -173,6 +237,12 @@ impl<'c> Tx<'c> {
         if let Some(n) = self.committed.borrow().get(id) {
             return n.clone();
         }
+        if let Some(node) = self.shared.and_then(|c| c.get(&self.branch, id)) {
+            self.committed
+                .borrow_mut()
+                .insert(id.to_string(), node.clone());
+            return node;
+        }
         let kind = self.committed_kind(id);
         let node = match kind {
             Some(kind) => self
@@ -184,6 +254,11 @@ impl<'c> Tx<'c> {
         self.committed
             .borrow_mut()
             .insert(id.to_string(), node.clone());
+        if let Some(cache) = self.shared
+            && self.failure.borrow().is_none()
+        {
+            cache.put(&self.branch, id, node.clone());
+        }
         node
     }
 
@@ -818,6 +893,9 @@ impl<'c> Tx<'c> {
         if let Some(e) = self.take_failure() {
             return Err(e);
         }
+        if let Some(cache) = self.shared {
+            cache.forget(self.order.iter());
+        }
         Ok(events)
     }
 
@@ -1204,7 +1282,7 @@ impl Tx<'_> {
     }
 
     /// The nodes of `kind` whose relationship `rel` points at `peer`.
-    fn holders(&self, peer: &str, rel: &str, kind: &str) -> BTreeSet<String> {
+    pub fn holders(&self, peer: &str, rel: &str, kind: &str) -> BTreeSet<String> {
         self.incoming(peer)
             .into_iter()
             .filter(|(src, r)| r == rel && self.kind_of(src).as_deref() == Some(kind))

@@ -225,6 +225,56 @@ impl Filters {
         })
     }
 
+    /// The nodes of `concrete` a condition can match, when an index answers it: a set of
+    /// attribute values (one lookup each), or a stored relationship's peers given by id or
+    /// by one of their attributes (the peers' incoming edges). `None`: scan the kind.
+    fn narrowed(tx: &Tx<'_>, concrete: &str, c: &Cond) -> Option<BTreeSet<String>> {
+        let stored = |r: &str| {
+            tx.schema
+                .get(concrete)
+                .and_then(|k| k.relationship(r))
+                .filter(|_| !crate::ipam::is_computed(tx, concrete, r))
+        };
+        let keys = |op: &Op| -> Option<Vec<String>> {
+            match op {
+                Op::Eq(v) => Some(vec![value_key(v)?]),
+                Op::In(vs) => vs.iter().map(value_key).collect(),
+                _ => None,
+            }
+        };
+        match (&c.target, &c.op) {
+            (Target::Attr(a), Op::In(_)) => {
+                let mut out = BTreeSet::new();
+                for key in keys(&c.op)? {
+                    out.extend(tx.ids_by_attr(concrete, a, &key));
+                }
+                Some(out)
+            }
+            (Target::Rel(r), Op::Ids(ids)) => {
+                stored(r)?;
+                let mut out = BTreeSet::new();
+                for id in ids {
+                    out.extend(tx.holders(id, r, concrete));
+                }
+                Some(out)
+            }
+            (Target::RelAttr(r, a), op) => {
+                let rel = stored(r)?;
+                let keys = keys(op)?;
+                let mut out = BTreeSet::new();
+                for peer_kind in tx.schema.concrete_kinds(&rel.peer) {
+                    for key in &keys {
+                        for peer in tx.ids_by_attr(&peer_kind, a, key) {
+                            out.extend(tx.holders(&peer, r, concrete));
+                        }
+                    }
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
     /// Candidate ids of one concrete kind, narrowed with an index when a filter allows it.
     fn candidates(&self, tx: &Tx<'_>, concrete: &str) -> BTreeSet<String> {
         if let Some(ids) = &self.ids {
@@ -240,6 +290,11 @@ impl Filters {
                     && let Some(key) = value_key(v)
                 {
                     return tx.ids_by_attr(concrete, a, &key);
+                }
+            }
+            for c in &self.conds {
+                if let Some(ids) = Self::narrowed(tx, concrete, c) {
+                    return ids;
                 }
             }
             if let (Some(h), Some(k)) = (&self.hfid, tx.schema.get(concrete))
