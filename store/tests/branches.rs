@@ -260,3 +260,203 @@ fn branch_list_create_delete() {
         0
     );
 }
+
+fn group(s: &infragen_store::Store, name: &str) -> String {
+    ok(
+        s,
+        "main",
+        &format!(
+            r#"mutation {{ CoreStandardGroupCreate(data: {{name: {{value: "{name}"}}}}) {{ object {{ id }} }} }}"#
+        ),
+    )["CoreStandardGroupCreate"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn add_member(s: &infragen_store::Store, branch: &str, group: &str, member: &str, add: bool) {
+    let op = if add {
+        "RelationshipAdd"
+    } else {
+        "RelationshipRemove"
+    };
+    ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{{id: "{member}"}}]}}) {{ ok }} }}"#
+        ),
+    );
+}
+
+fn members(s: &infragen_store::Store, branch: &str) -> Vec<String> {
+    let d = ok(
+        s,
+        branch,
+        "{ CoreStandardGroup { edges { node { members { edges { node { display_label } } } } } } }",
+    );
+    let mut out: Vec<String> = d["CoreStandardGroup"]["edges"][0]["node"]["members"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["display_label"].as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+fn serial(s: &infragen_store::Store, branch: &str, name: &str) -> serde_json::Value {
+    ok(s, branch, &format!(r#"{{ DcimDevice(name__value: "{name}") {{ edges {{ node {{ serial {{ value }} }} }} }} }}"#))["DcimDevice"]["edges"][0]["node"]["serial"]["value"].clone()
+}
+
+#[test]
+fn a_branch_sees_mains_later_changes_to_the_attributes_it_did_not_change() {
+    let s = store();
+    device(
+        &s,
+        "main",
+        "leaf1",
+        r#"asn: {value: 1} serial: {value: "SN1"}"#,
+    );
+    s.create_branch("b1").unwrap();
+    device(&s, "b1", "leaf1", "asn: {value: 2}");
+    device(
+        &s,
+        "main",
+        "leaf1",
+        r#"asn: {value: 3} serial: {value: "SN2"}"#,
+    );
+    assert_eq!(asn(&s, "b1", "leaf1"), 2, "the branch's own change wins");
+    assert_eq!(
+        serial(&s, "b1", "leaf1"),
+        "SN2",
+        "main's later change shows"
+    );
+    assert_eq!(asn(&s, "main", "leaf1"), 3);
+}
+
+#[test]
+fn a_branch_sees_members_main_adds_to_a_group_the_branch_changed() {
+    let s = store();
+    let (a, b, c) = (
+        device(&s, "main", "a", ""),
+        device(&s, "main", "b", ""),
+        device(&s, "main", "c", ""),
+    );
+    let g = group(&s, "g");
+    add_member(&s, "main", &g, &a, true);
+    s.create_branch("b1").unwrap();
+    add_member(&s, "b1", &g, &b, true);
+    add_member(&s, "main", &g, &c, true);
+    assert_eq!(members(&s, "b1"), ["a", "b", "c"]);
+    assert_eq!(members(&s, "main"), ["a", "c"]);
+    // Main removes a member the branch never touched: gone on the branch too.
+    add_member(&s, "main", &g, &a, false);
+    assert_eq!(members(&s, "b1"), ["b", "c"]);
+    s.merge_branch("b1").unwrap();
+    assert_eq!(members(&s, "main"), ["b", "c"]);
+}
+
+#[test]
+fn merge_is_per_edge_a_member_removed_on_the_branch_and_one_added_on_main_both_hold() {
+    let s = store();
+    let (a, b, c) = (
+        device(&s, "main", "a", ""),
+        device(&s, "main", "b", ""),
+        device(&s, "main", "c", ""),
+    );
+    let g = group(&s, "g");
+    add_member(&s, "main", &g, &a, true);
+    add_member(&s, "main", &g, &b, true);
+    s.create_branch("b1").unwrap();
+    add_member(&s, "b1", &g, &a, false);
+    add_member(&s, "main", &g, &c, true);
+    s.merge_branch("b1").unwrap();
+    assert_eq!(members(&s, "main"), ["b", "c"]);
+    assert_eq!(
+        members(&s, "b1"),
+        ["b", "c"],
+        "the branch equals main after the merge"
+    );
+    assert_eq!(s.branches().unwrap()[1].changes, 0);
+}
+
+#[test]
+fn merge_is_per_attribute_different_attributes_of_one_node_never_conflict() {
+    let s = store();
+    device(
+        &s,
+        "main",
+        "leaf1",
+        r#"asn: {value: 1} serial: {value: "SN1"}"#,
+    );
+    s.create_branch("b1").unwrap();
+    device(&s, "b1", "leaf1", "asn: {value: 2}");
+    device(&s, "main", "leaf1", r#"serial: {value: "SN2"}"#);
+    s.merge_branch("b1").unwrap();
+    assert_eq!(asn(&s, "main", "leaf1"), 2);
+    assert_eq!(serial(&s, "main", "leaf1"), "SN2");
+}
+
+#[test]
+fn a_relationship_pointed_elsewhere_on_both_sides_is_a_named_conflict_and_nothing_merges() {
+    let s = store();
+    let (a, b, c) = (
+        device(&s, "main", "a", ""),
+        device(&s, "main", "b", ""),
+        device(&s, "main", "c", ""),
+    );
+    let eth = interface(&s, "main", &a, "eth1");
+    s.create_branch("b1").unwrap();
+    let move_to = |branch: &str, to: &str| {
+        ok(
+            &s,
+            branch,
+            &format!(
+                r#"mutation {{ DcimPhysicalInterfaceUpdate(data: {{id: "{eth}", device: {{id: "{to}"}}}}) {{ ok }} }}"#
+            ),
+        );
+    };
+    move_to("b1", &b);
+    device(&s, "b1", "new-on-branch", "");
+    move_to("main", &c);
+    let before = ok(
+        &s,
+        "main",
+        "{ DcimDevice { edges { node { name { value } interfaces { edges { node { id } } } } } } }",
+    );
+    let err = s.merge_branch("b1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "merge of branch 'b1' refused, 1 conflict(s): DcimPhysicalInterface {eth} relationship 'device': main=[\"{c}\"] branch=[\"{b}\"]"
+        )
+    );
+    let after = ok(
+        &s,
+        "main",
+        "{ DcimDevice { edges { node { name { value } interfaces { edges { node { id } } } } } } }",
+    );
+    assert_eq!(before, after, "nothing merged");
+}
+
+#[test]
+fn a_node_deleted_on_the_branch_and_changed_on_main_is_a_named_conflict() {
+    let s = store();
+    let id = device(&s, "main", "leaf1", "asn: {value: 1}");
+    s.create_branch("b1").unwrap();
+    ok(
+        &s,
+        "b1",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{id}"}}) {{ ok }} }}"#),
+    );
+    device(&s, "main", "leaf1", "asn: {value: 5}");
+    let err = s.merge_branch("b1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "merge of branch 'b1' refused, 1 conflict(s): DcimDevice {id}: deleted on the branch, changed on main"
+        )
+    );
+    assert_eq!(asn(&s, "main", "leaf1"), 5);
+}

@@ -53,14 +53,17 @@ struct Pending {
 /// entries it starts over.
 #[derive(Default)]
 pub(crate) struct NodeCache {
-    nodes: std::sync::Mutex<HashMap<String, Vec<(String, Option<Arc<Node>>)>>>,
+    nodes: std::sync::Mutex<CachedViews>,
 }
+
+/// Per node id, its view on each branch that read it (`None`: not visible there).
+type CachedViews = HashMap<String, Vec<(String, Option<Arc<Node>>)>>;
 
 impl NodeCache {
     /// Most nodes kept (a run touches a few thousand).
     const CAPACITY: usize = 20_000;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, Option<Arc<Node>>)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedViews> {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -309,9 +312,15 @@ impl<'c> Tx<'c> {
                 }
             }
         }
+        // A cardinality-one relationship the branch changed is the branch's as a whole.
+        let own_single: BTreeSet<String> = edges
+            .iter()
+            .filter(|((rel, _), (_, _, own))| *own && self.single(kind, rel))
+            .map(|((rel, _), _)| rel.clone())
+            .collect();
         let mut live: Vec<(i64, String, String)> = edges
             .into_iter()
-            .filter(|(_, (l, _, _))| *l)
+            .filter(|((rel, _), (l, _, own))| *l && (*own || !own_single.contains(rel)))
             .map(|((rel, peer), (_, pos, _))| (pos, rel, peer))
             .collect();
         live.sort();
@@ -319,6 +328,27 @@ impl<'c> Tx<'c> {
             node.rels.entry(rel).or_default().push(peer);
         }
         Ok(node)
+    }
+
+    /// Whether `rel` of `kind` holds at most one peer. On a branch such a relationship is
+    /// one field: once the branch sets it, main's later changes to it no longer show.
+    fn single(&self, kind: &str, rel: &str) -> bool {
+        self.schema
+            .get(kind)
+            .and_then(|k| k.relationship(rel))
+            .is_some_and(|r| r.cardinality == crate::schema::Cardinality::One)
+    }
+
+    /// Whether this branch has its own rows for relationship `rel` of `id`.
+    fn branch_set(&self, id: &str, rel: &str) -> rusqlite::Result<bool> {
+        if self.on_main() {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM edge WHERE id = ?1 AND rel = ?2 AND branch = ?3 LIMIT 1",
+            )?
+            .exists(params![id, rel, self.branch])
     }
 
     /// The node as this transaction sees it.
@@ -412,9 +442,10 @@ impl<'c> Tx<'c> {
         if let Some(Some(n)) = self.committed.borrow().get(id) {
             return Ok(n.peers(rel).to_vec());
         }
-        if self.committed_kind(id).is_none() {
+        let Some(kind) = self.committed_kind(id) else {
             return Ok(Vec::new());
-        }
+        };
+        let own_only = self.single(&kind, rel) && self.branch_set(id, rel)?;
         let mut st = self.conn.prepare_cached(
             "SELECT branch, peer, live, pos FROM edge WHERE id = ?1 AND rel = ?2 AND branch IN ('main', ?3)",
         )?;
@@ -423,6 +454,9 @@ impl<'c> Tx<'c> {
         while let Some(r) = rows.next()? {
             let b: String = r.get(0)?;
             let own = b == self.branch && !self.on_main();
+            if own_only && !own {
+                continue;
+            }
             let peer: String = r.get(1)?;
             let live: bool = r.get(2)?;
             let pos: i64 = r.get(3)?;
@@ -485,11 +519,23 @@ impl<'c> Tx<'c> {
                 }
             }
         }
-        Ok(edges
-            .into_iter()
-            .filter(|(_, (l, _))| *l)
-            .map(|(k, _)| k)
-            .collect())
+        let mut out = Vec::new();
+        for ((src, rel), (live, own)) in edges {
+            if !live {
+                continue;
+            }
+            if !own
+                && !self.on_main()
+                && self
+                    .committed_kind(&src)
+                    .is_some_and(|k| self.single(&k, &rel))
+                && self.branch_set(&src, &rel)?
+            {
+                continue;
+            }
+            out.push((src, rel));
+        }
+        Ok(out)
     }
 
     /// Ids from a lookup on committed rows, adjusted for this transaction's writes to nodes of
@@ -832,7 +878,17 @@ impl<'c> Tx<'c> {
                 main = live;
             }
         }
-        Ok(own.unwrap_or(main))
+        if let Some(own) = own {
+            return Ok(own);
+        }
+        if main
+            && let Some(kind) = self.committed_kind(id)
+            && self.single(&kind, rel)
+            && self.branch_set(id, rel)?
+        {
+            return Ok(false);
+        }
+        Ok(main)
     }
 
     /// Whether node `id` has `peer` in relationship `rel`, without reading either node.
