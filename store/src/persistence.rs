@@ -120,7 +120,9 @@ impl Db {
         let path = self.path.clone();
         let e = StoreError::db(&path);
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
-        let rows: Vec<(String, String, String, Option<String>, Option<String>)> = {
+        // (branch, id, kind, data, base)
+        type Row = (String, String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = {
             let mut st = tx
                 .prepare("SELECT branch, id, kind, data, base FROM nodes ORDER BY id")
                 .map_err(StoreError::db(&path))?;

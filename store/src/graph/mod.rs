@@ -53,14 +53,17 @@ struct Pending {
 /// entries it starts over.
 #[derive(Default)]
 pub(crate) struct NodeCache {
-    nodes: std::sync::Mutex<HashMap<String, Vec<(String, Option<Arc<Node>>)>>>,
+    nodes: std::sync::Mutex<CachedNodes>,
 }
+
+/// By node id: (branch, the node as that branch sees it, `None` when it has none).
+type CachedNodes = HashMap<String, Vec<(String, Option<Arc<Node>>)>>;
 
 impl NodeCache {
     /// Most nodes kept (a run touches a few thousand).
     const CAPACITY: usize = 20_000;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, Option<Arc<Node>>)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedNodes> {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
