@@ -277,7 +277,7 @@ async fn auth(State(app): State<App>, req: Request, next: Next) -> Response {
 
 fn parse_body(body: &[u8]) -> Result<GraphqlRequest, Box<Response>> {
     serde_json::from_slice::<GraphqlRequest>(body).map_err(|e| {
-        Box::new((StatusCode::BAD_REQUEST, axum::Json(json!({"data": null, "errors": [{"message": format!("Invalid request body: {e}")}]}))).into_response())
+        Box::new((StatusCode::BAD_REQUEST, axum::Json(json!({"data": null, "errors": [{"message": format!("Invalid request body: {e}"), "extensions": {"code": crate::ErrorCode::BadRequest.as_str()}}]}))).into_response())
     })
 }
 

@@ -8,16 +8,30 @@
 //! metadata (source, owner, protection are answered with defaults), and introspection is not
 //! served (`/schema.graphql` is).
 //!
-//! The data flow is: [`schema`] (files → model, with the derived profile and template kinds)
-//! → `graph` (the in-memory view of a branch, with uncommitted writes) and `persistence`
-//! (SQLite) → [`graphql`] (documents → reads and writes, which use [`ipam`], `pools`,
-//! `templates` and `profiles`) → [`events`]; [`objects`] (object files) writes through the
-//! same mutations; [`http`] and [`cli`] are thin fronts over [`Store`].
+//! The data flow, each layer calling only the ones below it:
+//!
+//! - [`schema`]: files → model, with the derived profile and template kinds.
+//! - `persistence` (SQLite) and `graph`: a branch's view read from SQLite, with the pending
+//!   writes of a transaction (`Tx`); [`ipam`] answers IP containment on it.
+//! - `pools`, `templates`, `profiles`: read-only helpers of the engine (a pool's next free
+//!   resource, a template's values and children, profile values).
+//! - `engine`: every write: create, update, upsert identity, relationships, uniqueness and
+//!   mandatory checks, cascade delete, pool allocations, with typed errors
+//!   ([`EngineError`]).
+//! - Protocols over the engine: [`graphql`] (documents → reads, and mutations → engine
+//!   calls) and [`objects`] (object files → engine upserts); writes end in [`events`].
+//! - Fronts: [`Store`], with [`http`] and [`cli`] as thin fronts over it. The host's
+//!   in-process backend sends GraphQL documents to [`Store::execute`].
+//!
+//! Errors are typed end to end: [`StoreError`] and [`EngineError`] have a stable
+//! [`ErrorCode`], which GraphQL responses carry as `extensions.code`.
 
 #![deny(missing_docs)]
 
 pub mod branch;
 pub mod cli;
+mod code;
+pub(crate) mod engine;
 pub mod error;
 pub mod events;
 pub(crate) mod graph;
@@ -35,7 +49,8 @@ mod store;
 pub(crate) mod templates;
 
 pub use branch::BranchInfo;
-pub use error::{DeleteRefused, MandatoryLink, Result, StoreError};
+pub use engine::EngineError;
+pub use error::{DeleteRefused, ErrorCode, MandatoryLink, Result, StoreError};
 pub use events::{Action, Event};
 pub use graph::MAIN;
 pub use graphql::GraphqlRequest;

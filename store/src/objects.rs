@@ -22,12 +22,15 @@
 //! store transaction, resolving references as it goes, so a bad reference also leaves the
 //! store untouched. Every error names the file, the document, the item and the field.
 //!
+//! Items are written with the write engine's upsert (`engine::upsert`), as `<Kind>Upsert`
+//! would write them.
+//!
 //! Nested children get the back-reference to their parent when that relationship is
 //! mandatory on the child; then the parent is written first. Otherwise the children are
 //! written first and the parent links them.
 
+use crate::engine;
 use crate::graph::Tx;
-use crate::graphql::mutation::{self, counterpart};
 use crate::node::value_key;
 use crate::schema::{Cardinality, KindSchema, Schema};
 use serde::Serialize;
@@ -806,7 +809,7 @@ pub(crate) fn write(
                 };
                 let mut ids = Vec::new();
                 for child in children {
-                    match counterpart(schema, &child.kind, r) {
+                    match schema.counterpart(&child.kind, r) {
                         Some(back) if !back.optional => after.push((back.name.clone(), child)),
                         _ => ids.push(json!({ "id": write(tx, child, None, count)? })),
                     }
@@ -822,7 +825,7 @@ pub(crate) fn write(
         };
         data.insert(name.clone(), v);
     }
-    let id = mutation::upsert(tx, k, &data).map_err(|e| format!("{}: {e}", item.at))?;
+    let id = engine::upsert(tx, k, &data).map_err(|e| format!("{}: {e}", item.at))?;
     *count += 1;
     for (back, child) in after {
         write(tx, child, Some((&back, &id)), count)?;

@@ -12,9 +12,13 @@
 //! - Allocations run inside a store write, which holds the graph lock and SQLite's write
 //!   lock from computing to committing, so concurrent requests (threads or processes) are
 //!   serialized and never get the same resource.
+//!
+//! This module only reads: it finds pools, parses requests and plans an allocation
+//! ([`plan`]); the write engine (`engine::pool`) creates the allocated node and records the
+//! reservation ([`reserve`]). So pools never call back into the engine.
 
+use crate::engine::error::{EngineError, Result};
 use crate::graph::Tx;
-use crate::graphql::mutation;
 use crate::ip::{self, IpWithPrefix};
 use crate::ipam;
 use crate::node::{Node, value_key};
@@ -35,13 +39,15 @@ pub(crate) enum IpPool {
 }
 
 impl IpPool {
-    fn pool_kind(self) -> &'static str {
+    /// The pool kind.
+    pub(crate) fn pool_kind(self) -> &'static str {
         match self {
             IpPool::Prefix => "CoreIPPrefixPool",
             IpPool::Address => "CoreIPAddressPool",
         }
     }
-    fn input_type(self) -> &'static str {
+    /// The GraphQL input type of its allocation mutation.
+    pub(crate) fn input_type(self) -> &'static str {
         match self {
             IpPool::Prefix => "IPPrefixPoolGetResourceInput",
             IpPool::Address => "IPAddressPoolGetResourceInput",
@@ -59,7 +65,8 @@ impl IpPool {
             IpPool::Address => "address",
         }
     }
-    fn type_field(self) -> &'static str {
+    /// The request field naming the kind to create (`prefix_type` / `address_type`).
+    pub(crate) fn type_field(self) -> &'static str {
         match self {
             IpPool::Prefix => "prefix_type",
             IpPool::Address => "address_type",
@@ -86,7 +93,7 @@ pub(crate) struct Allocation {
 
 /// One request, after defaults from the mutation input or a `from_pool`.
 #[derive(Debug, Default)]
-struct Request {
+pub(crate) struct Request {
     identifier: Option<String>,
     prefix_length: Option<u8>,
     member_type: Option<String>,
@@ -94,17 +101,36 @@ struct Request {
     data: Map<String, Value>,
 }
 
-fn pool_name(pool: &Node) -> String {
+/// What an allocation will do.
+pub(crate) enum Plan {
+    /// Return the node already reserved under the request's identifier.
+    Reserved(Allocation),
+    /// Create a node of `kind` from `input` (the next free resource and the request's
+    /// `data`), then reserve it under `identifier` if there is one.
+    Create {
+        /// The kind to create.
+        kind: Box<KindSchema>,
+        /// Its input-form payload.
+        input: Map<String, Value>,
+        /// The pool, as `<Kind> '<name>'`, for error messages.
+        label: String,
+        /// The request's identifier.
+        identifier: Option<String>,
+    },
+}
+
+/// A pool's name (its id when it has none).
+pub(crate) fn pool_name(pool: &Node) -> String {
     value_key(pool.attr("name")).unwrap_or_else(|| pool.id.clone())
 }
 
 /// Find a pool by id, by HFID (`[name]`) or by name; it must be a `kind` (None: any pool).
-fn find_pool(
+pub(crate) fn find_pool(
     tx: &Tx<'_>,
     kind: Option<&str>,
     id: Option<&str>,
     hfid: Option<&Value>,
-) -> Result<std::sync::Arc<Node>, String> {
+) -> Result<std::sync::Arc<Node>> {
     let wanted = kind.unwrap_or("CoreResourcePool");
     let name = match (id, hfid) {
         (Some(id), _) => {
@@ -112,22 +138,26 @@ fn find_pool(
                 return if tx.schema.is_a(&n.kind, wanted) {
                     Ok(n)
                 } else {
-                    Err(format!(
+                    Err(EngineError::invalid(format!(
                         "{id} is a {}, not a {wanted}: it cannot hand out this resource",
                         n.kind
-                    ))
+                    )))
                 };
             }
             id.to_string()
         }
         (None, Some(h)) => match h.as_array().map(Vec::as_slice) {
             Some([one]) => value_key(one).unwrap_or_default(),
-            _ => return Err(format!("{wanted}: hfid must be [name], got {h}")),
+            _ => {
+                return Err(EngineError::invalid(format!(
+                    "{wanted}: hfid must be [name], got {h}"
+                )));
+            }
         },
         (None, None) => {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "Node must have at least one identifier (ID or HFID) to query it ({wanted})"
-            ));
+            )));
         }
     };
     let found: Vec<String> = tx
@@ -138,11 +168,11 @@ fn find_pool(
         .collect();
     match found.first().and_then(|id| tx.get(id)) {
         Some(n) => Ok(n),
-        None => Err(mutation::not_found(&name, wanted)),
+        None => Err(EngineError::not_found(name, wanted)),
     }
 }
 
-fn small_number(v: &Value, field: &str) -> Result<Option<u8>, String> {
+fn small_number(v: &Value, field: &str) -> Result<Option<u8>> {
     match v {
         Value::Null => Ok(None),
         _ => v
@@ -150,7 +180,9 @@ fn small_number(v: &Value, field: &str) -> Result<Option<u8>, String> {
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
             .and_then(|n| u8::try_from(n).ok())
             .map(Some)
-            .ok_or_else(|| format!("{field}: {v} is not a valid prefix length")),
+            .ok_or_else(|| {
+                EngineError::invalid(format!("{field}: {v} is not a valid prefix length"))
+            }),
     }
 }
 
@@ -158,38 +190,19 @@ fn text(v: Option<&Value>) -> Option<String> {
     v.filter(|v| !v.is_null()).and_then(value_key)
 }
 
-/// `Infrahub<IPPrefix|IPAddress>PoolGetResource(data: …)`.
-pub(crate) fn get_resource(
-    tx: &mut Tx<'_>,
-    which: IpPool,
-    data: &Value,
-) -> Result<Allocation, String> {
-    let input = which.input_type();
-    let data = data.as_object().ok_or_else(|| {
-        format!("Expected type '{input}!' for argument 'data', found a non-object value.")
-    })?;
-    for key in data.keys() {
-        let known = matches!(
-            key.as_str(),
-            "id" | "hfid" | "identifier" | "prefix_length" | "data"
-        ) || key == which.type_field()
-            || (which == IpPool::Prefix && key == "member_type");
-        if !known {
-            return Err(format!("Field '{key}' is not defined by type '{input}'."));
-        }
-    }
-    let pool = find_pool(
-        tx,
-        Some(which.pool_kind()),
-        data.get("id").and_then(Value::as_str),
-        data.get("hfid"),
-    )?;
+/// The request of `Infrahub<IPPrefix|IPAddress>PoolGetResource(data: …)` (a `which` pool),
+/// whose fields the caller has checked.
+pub(crate) fn resource_request(which: IpPool, data: &Map<String, Value>) -> Result<Request> {
     let extra = match data.get("data") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
-        Some(other) => return Err(format!("data: expected an object, got {other}")),
+        Some(other) => {
+            return Err(EngineError::invalid(format!(
+                "data: expected an object, got {other}"
+            )));
+        }
     };
-    let req = Request {
+    Ok(Request {
         identifier: text(data.get("identifier")),
         prefix_length: small_number(
             data.get("prefix_length").unwrap_or(&Value::Null),
@@ -198,41 +211,44 @@ pub(crate) fn get_resource(
         member_type: text(data.get("member_type")),
         node_kind: text(data.get(which.type_field())),
         data: extra,
-    };
-    allocate(tx, which, &pool, req)
+    })
 }
 
-/// `rel: {from_pool: {id | hfid, identifier?, data?, prefix_length?}}` on a relationship of
-/// `owner`: allocate from the IP pool and return the new peer's id. Without an `identifier`
-/// the server's default applies, `hfid=<kind>__<hfid> rel=<relationship>`, when the owner
-/// has an HFID (otherwise each call allocates anew, as on the server).
-pub(crate) fn relationship_from_pool(
-    tx: &mut Tx<'_>,
+/// The pool and request of `rel: {from_pool: {id | hfid, identifier?, data?,
+/// prefix_length?}}` on relationship `r` of `owner`. Without an `identifier` the server's
+/// default applies, `hfid=<kind>__<hfid> rel=<relationship>`, when the owner has an HFID
+/// (otherwise each call allocates anew, as on the server); without a kind to create, the
+/// relationship's peer when it is a node kind.
+pub(crate) fn relationship_request(
+    tx: &Tx<'_>,
     owner: &Node,
     r: &RelationshipSchema,
     spec: &Value,
-) -> Result<String, String> {
-    let spec = spec
-        .as_object()
-        .ok_or_else(|| format!("{}: from_pool expects an object, got {spec}", r.name))?;
+) -> Result<(std::sync::Arc<Node>, IpPool, Request)> {
+    let spec = spec.as_object().ok_or_else(|| {
+        EngineError::invalid(format!(
+            "{}: from_pool expects an object, got {spec}",
+            r.name
+        ))
+    })?;
     let pool = find_pool(
         tx,
         None,
         spec.get("id").and_then(Value::as_str),
         spec.get("hfid"),
     )
-    .map_err(|e| format!("{}: from_pool: {e}", r.name))?;
+    .map_err(|e| e.context(format!("{}: from_pool", r.name)))?;
     let which = if tx.schema.is_a(&pool.kind, "CoreIPPrefixPool") {
         IpPool::Prefix
     } else if tx.schema.is_a(&pool.kind, "CoreIPAddressPool") {
         IpPool::Address
     } else {
-        return Err(format!(
+        return Err(EngineError::invalid(format!(
             "{}: from_pool: pool '{}' is a {}; a relationship takes its peer from a CoreIPPrefixPool or CoreIPAddressPool",
             r.name,
             pool_name(&pool),
             pool.kind
-        ));
+        )));
     };
     let identifier = text(spec.get("identifier")).or_else(|| {
         tx.hfid(owner)
@@ -259,17 +275,7 @@ pub(crate) fn relationship_from_pool(
             .cloned()
             .unwrap_or_default(),
     };
-    let a = allocate(tx, which, &pool, req).map_err(|e| format!("{}: {e}", r.name))?;
-    if !tx.schema.is_a(&a.kind, &r.peer) {
-        return Err(format!(
-            "{}: pool '{}' created a {}, which is not a {}",
-            r.name,
-            pool_name(&pool),
-            a.kind,
-            r.peer
-        ));
-    }
-    Ok(a.id)
+    Ok((pool, which, req))
 }
 
 /// The node reserved in `pool` under `identifier`, if this view sees it.
@@ -287,12 +293,10 @@ fn reserved(
         .and_then(|id| tx.get(&id))
 }
 
-fn allocate(
-    tx: &mut Tx<'_>,
-    which: IpPool,
-    pool: &Node,
-    mut req: Request,
-) -> Result<Allocation, String> {
+/// Plan an allocation from IP `pool` (a `which` pool): the node reserved under the
+/// request's identifier, or the next free resource in a node of the kind the request (or
+/// the pool's default) names.
+pub(crate) fn plan(tx: &Tx<'_>, which: IpPool, pool: &Node, mut req: Request) -> Result<Plan> {
     let label = format!("{} '{}'", pool.kind, pool_name(pool));
     let data_len = req.data.remove("prefixlen");
     let data_type = req.data.remove(which.type_field());
@@ -313,17 +317,17 @@ fn allocate(
         if let (Some(want), Some(have)) = (length, have)
             && have.prefixlen != want
         {
-            return Err(format!(
+            return Err(EngineError::Conflict(format!(
                 "{label}: identifier '{ident}' is reserved for {}, a /{}; it cannot be asked for again with prefix length {want}",
                 value_key(n.attr(which.value_attr())).unwrap_or_default(),
                 have.prefixlen
-            ));
+            )));
         }
-        return Ok(Allocation {
+        return Ok(Plan::Reserved(Allocation {
             id: n.id.clone(),
             kind: n.kind.clone(),
             identifier: req.identifier,
-        });
+        }));
     }
     let kind_name = req
         .node_kind
@@ -331,26 +335,26 @@ fn allocate(
         .or_else(|| data_type.as_ref().and_then(|v| text(Some(v))))
         .or_else(|| text(Some(pool.attr(which.default_type_attr()))))
         .ok_or_else(|| {
-            format!(
+            EngineError::invalid(format!(
                 "{label}: no {} given and the pool has no {}",
                 which.type_field(),
                 which.default_type_attr()
-            )
+            ))
         })?;
     let k = match tx.schema.get(&kind_name) {
         Some(k) if !k.is_generic && tx.schema.is_a(&k.kind, which.generic()) => k.clone(),
         Some(_) => {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "{label}: {} '{kind_name}' is not a node kind that inherits {}",
                 which.type_field(),
                 which.generic()
-            ));
+            )));
         }
         None => {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "{label}: unknown {} '{kind_name}'",
                 which.type_field()
-            ));
+            )));
         }
     };
     let ns = pool
@@ -375,7 +379,9 @@ fn allocate(
     let value = match which {
         IpPool::Prefix => {
             let len = length.ok_or_else(|| {
-                format!("{label}: no prefix_length given and the pool has no default_prefix_length")
+                EngineError::invalid(format!(
+                    "{label}: no prefix_length given and the pool has no default_prefix_length"
+                ))
             })?;
             next_prefix(tx, ns.as_deref(), &resources, len)
         }
@@ -390,16 +396,19 @@ fn allocate(
             .iter()
             .map(|(_, _, p)| format!("{}/{}", p.network(), p.prefixlen))
             .collect();
-        return Err(format!(
-            "No more resources available in {label}: no free {what} left in {}",
-            if within.is_empty() {
-                "its resources (it has none)".to_string()
-            } else {
-                within.join(", ")
-            }
-        ));
+        return Err(EngineError::PoolExhausted {
+            pool: label,
+            detail: format!(
+                "no free {what} left in {}",
+                if within.is_empty() {
+                    "its resources (it has none)".to_string()
+                } else {
+                    within.join(", ")
+                }
+            ),
+        });
     };
-    let mut input = node_input(&k, &req.data).map_err(|e| format!("{label}: {e}"))?;
+    let mut input = node_input(&k, &req.data).map_err(|e| e.context(&label))?;
     input.insert(which.value_attr().into(), json!({ "value": value }));
     if k.relationship("ip_namespace").is_some()
         && !input.contains_key("ip_namespace")
@@ -419,30 +428,30 @@ fn allocate(
             input.insert("member_type".into(), json!({ "value": m }));
         }
     }
-    let id = mutation::create_node(tx, &k, &input).map_err(|e| format!("{label}: {e}"))?;
-    if let Some(ident) = &req.identifier
-        && let Some(n) = tx.get(&id)
-    {
-        let mut n = (*n).clone();
-        n.attrs.insert(
-            RESERVATION.into(),
-            Value::String(format!("{}/{ident}", pool.id)),
-        );
-        tx.put(n);
-    }
-    Ok(Allocation {
-        id,
-        kind: k.kind.clone(),
+    Ok(Plan::Create {
+        kind: Box::new(k),
+        input,
+        label,
         identifier: req.identifier,
     })
 }
 
+/// Record on the allocated node `id` that it is reserved in pool `pool_id` under
+/// `identifier` (see [`RESERVATION`]).
+pub(crate) fn reserve(tx: &mut Tx<'_>, id: &str, pool_id: &str, identifier: &str) {
+    if let Some(n) = tx.get(id) {
+        let mut n = (*n).clone();
+        n.attrs.insert(
+            RESERVATION.into(),
+            Value::String(format!("{pool_id}/{identifier}")),
+        );
+        tx.put(n);
+    }
+}
+
 /// `data` in Infrahub's input form: plain attribute values become `{value}`, plain peer ids
 /// become `{id}`; input-form values pass through.
-pub(crate) fn node_input(
-    k: &KindSchema,
-    data: &Map<String, Value>,
-) -> Result<Map<String, Value>, String> {
+pub(crate) fn node_input(k: &KindSchema, data: &Map<String, Value>) -> Result<Map<String, Value>> {
     let mut out = Map::new();
     for (key, v) in data {
         let input = if k.attribute(key).is_some() {
@@ -462,10 +471,10 @@ pub(crate) fn node_input(
                 other => one(other),
             }
         } else {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "data: '{key}' is not an attribute or relationship of {}",
                 k.kind
-            ));
+            )));
         };
         out.insert(key.clone(), input);
     }
@@ -577,31 +586,34 @@ pub(crate) fn number_from_pool(
     a: &AttributeSchema,
     node: &Node,
     spec: &Value,
-) -> Result<Value, String> {
+) -> Result<Value> {
     if !matches!(a.kind, AttributeKind::Number | AttributeKind::NumberPool) {
-        return Err(format!(
+        return Err(EngineError::invalid(format!(
             "{}: from_pool on a {:?} attribute is not supported; attributes take values from a CoreNumberPool (Number attributes), IP pools are used through relationships",
             a.name, a.kind
-        ));
+        )));
     }
-    let spec = spec
-        .as_object()
-        .ok_or_else(|| format!("{}: from_pool expects an object, got {spec}", a.name))?;
+    let spec = spec.as_object().ok_or_else(|| {
+        EngineError::invalid(format!(
+            "{}: from_pool expects an object, got {spec}",
+            a.name
+        ))
+    })?;
     let pool = find_pool(
         tx,
         Some("CoreNumberPool"),
         spec.get("id").and_then(Value::as_str),
         spec.get("hfid"),
     )
-    .map_err(|e| format!("{}: from_pool: {e}", a.name))?;
+    .map_err(|e| e.context(format!("{}: from_pool", a.name)))?;
     let label = format!("{} '{}'", pool.kind, pool_name(&pool));
     let pool_node = text(Some(pool.attr("node"))).unwrap_or_default();
     let pool_attr = text(Some(pool.attr("node_attribute"))).unwrap_or_default();
     if !(tx.schema.is_a(&k.kind, &pool_node)) || pool_attr != a.name {
-        return Err(format!(
+        return Err(EngineError::invalid(format!(
             "{}: {label} serves {pool_node}.{pool_attr}, not {}.{}",
             a.name, k.kind, a.name
-        ));
+        )));
     }
     let (start, end) = (
         pool.attr("start_range").as_i64().unwrap_or(0),
@@ -628,7 +640,8 @@ pub(crate) fn number_from_pool(
     (start..=end)
         .find(|n| !used.contains(n))
         .map(Value::from)
-        .ok_or_else(|| {
-            format!("No more resources available in {label}: every number from {start} to {end} is taken")
+        .ok_or_else(|| EngineError::PoolExhausted {
+            pool: label,
+            detail: format!("every number from {start} to {end} is taken"),
         })
 }

@@ -7,7 +7,7 @@
 //! loaded).
 
 use crate::branch::{self, BranchInfo};
-use crate::error::{Result, StoreError};
+use crate::error::{ErrorCode, Result, StoreError};
 use crate::events::Event;
 use crate::graph::{MAIN, NodeCache, Tx};
 use crate::graphql::mutation::{self, Outcome};
@@ -15,7 +15,6 @@ use crate::graphql::query::Resolver;
 use crate::graphql::types::{self, Ty, split_mutation};
 use crate::graphql::{self, GqlError, GraphqlRequest, args_json, collect_fields, error_response};
 use crate::persistence::Db;
-use crate::pools::{self, IpPool};
 use crate::schema::core::{CORE_FILE, CORE_SCHEMA};
 use crate::schema::{Schema, load};
 use async_graphql_parser::types::OperationType;
@@ -501,7 +500,9 @@ impl Store {
         let branch = branch.to_string();
         match tokio::task::spawn_blocking(move || store.execute_blocking(&branch, &req)).await {
             Ok(v) => v,
-            Err(e) => error_response(&[GqlError::msg(format!("internal error: {e}"))]),
+            Err(e) => error_response(&[
+                GqlError::msg(format!("internal error: {e}")).with_code(ErrorCode::Internal)
+            ]),
         }
     }
 
@@ -519,7 +520,8 @@ impl Store {
             if branch != MAIN && !crate::persistence::branch_exists(conn, branch)? {
                 return Ok(Some(error_response(&[GqlError::msg(format!(
                     "Branch: {branch} not found."
-                ))])));
+                ))
+                .with_code(ErrorCode::BranchNotFound)])));
             }
             let root = match prepared.ty {
                 OperationType::Query => Ty::Query,
@@ -548,7 +550,7 @@ impl Store {
         match answered {
             Ok(Some(response)) => return response,
             Ok(None) => {}
-            Err(e) => return error_response(&[GqlError::msg(e.to_string())]),
+            Err(e) => return error_response(&[GqlError::from(e)]),
         }
         // Mutations: each root field is its own transaction, in document order.
         let mut fields = Vec::new();
@@ -597,23 +599,12 @@ impl Store {
         let data = args.get("data").cloned().unwrap_or(Value::Null);
         self.write_op(|conn, schema| {
             let mut tx = Tx::new(conn, schema, branch).cached(&self.inner.cache);
-            let outcome = match name {
-                "RelationshipAdd" | "RelationshipRemove" => {
-                    mutation::relationship_edit(&mut tx, &data, name == "RelationshipAdd")
-                        .map(|_| Outcome::Ok)
-                }
-                types::POOL_PREFIX_MUTATION => {
-                    pools::get_resource(&mut tx, IpPool::Prefix, &data).map(Outcome::Allocated)
-                }
-                types::POOL_ADDRESS_MUTATION => {
-                    pools::get_resource(&mut tx, IpPool::Address, &data).map(Outcome::Allocated)
-                }
-                _ => match split_mutation(tx.schema, name) {
-                    Some((k, op)) => mutation::run(&mut tx, k, op, &data),
-                    None => Err(format!("Cannot query field '{name}' on type 'Mutation'.")),
-                },
-            }
-            .map_err(|m| GqlError::at(m, f.pos))?;
+            let outcome = mutation::run_field(&mut tx, name, &data).map_err(|e| {
+                // A database failure while reading can look like a missing node: report it.
+                let mut e = tx.take_failure().map_or(e, GqlError::from);
+                e.pos = Some(f.pos);
+                e
+            })?;
             let value = {
                 let r = Resolver::new(&tx, doc, vars);
                 let mut m = Map::new();
@@ -675,7 +666,7 @@ impl Store {
                 }
                 Value::Object(m)
             };
-            let events = tx.finish().map_err(|e| GqlError::msg(e.to_string()))?;
+            let events = tx.finish().map_err(GqlError::from)?;
             Ok((events, value))
         })
     }
@@ -735,23 +726,7 @@ fn respond(data: Value, errors: Vec<GqlError>) -> Value {
     if errors.is_empty() {
         json!({ "data": data })
     } else {
-        let errs: Vec<Value> = errors
-            .iter()
-            .map(|e| {
-                let mut m = Map::new();
-                m.insert("message".into(), json!(e.message));
-                if let Some(p) = e.pos {
-                    m.insert(
-                        "locations".into(),
-                        json!([{"line": p.line, "column": p.column}]),
-                    );
-                }
-                if !e.path.is_empty() {
-                    m.insert("path".into(), Value::Array(e.path.clone()));
-                }
-                Value::Object(m)
-            })
-            .collect();
+        let errs: Vec<Value> = errors.iter().map(GqlError::to_json).collect();
         json!({ "data": data, "errors": errs })
     }
 }

@@ -3,9 +3,12 @@
 //! template's Component children (a device template's interfaces) on the new node,
 //! recursively. A child that already exists (same HFID) is left alone, so upserting a node
 //! again never duplicates its children. Templates apply on creation only, as in Infrahub.
+//!
+//! This module only reads: it fills a payload from a template ([`fill_from_template`]) and
+//! lists the children to create ([`components`]); the write engine creates them.
 
+use crate::engine::error::{EngineError, Result};
 use crate::graph::Tx;
-use crate::graphql::mutation::{self, counterpart};
 use crate::node::{Node, value_key};
 use crate::profiles;
 use crate::schema::derived::TEMPLATE_NAMESPACE;
@@ -18,7 +21,7 @@ fn named_template(
     tx: &Tx<'_>,
     k: &KindSchema,
     data: &Map<String, Value>,
-) -> Result<Option<Arc<Node>>, String> {
+) -> Result<Option<Arc<Node>>> {
     let Some(r) = k.relationship("object_template") else {
         return Ok(None);
     };
@@ -29,33 +32,35 @@ fn named_template(
         .as_str()
         .or_else(|| item.get("id").and_then(Value::as_str))
     {
-        tx.get(id).ok_or_else(|| mutation::not_found(id, &r.peer))?
+        tx.get(id)
+            .ok_or_else(|| EngineError::not_found(id, &r.peer))?
     } else if let Some(h) = item.get("hfid").and_then(Value::as_array) {
         let h: Vec<String> = h.iter().filter_map(value_key).collect();
         let found = tx.find_by_hfid(&r.peer, &h);
         match found.as_slice() {
             [one] => one.clone(),
             [] => {
-                return Err(format!(
-                    "object_template: {}",
-                    mutation::not_found(&format!("{h:?}"), &r.peer)
-                ));
+                return Err(
+                    EngineError::not_found(format!("{h:?}"), &r.peer).context("object_template")
+                );
             }
             _ => {
-                return Err(format!(
+                return Err(EngineError::invalid(format!(
                     "object_template: several {} have the hfid {h:?}",
                     r.peer
-                ));
+                )));
             }
         }
     } else {
-        return Err("object_template: a template needs an id or an hfid".into());
+        return Err(EngineError::invalid(
+            "object_template: a template needs an id or an hfid",
+        ));
     };
     if !tx.schema.is_a(&found.kind, &r.peer) {
-        return Err(format!(
+        return Err(EngineError::invalid(format!(
             "object_template: node {} is a {}, expected a {}",
             found.id, found.kind, r.peer
-        ));
+        )));
     }
     Ok(Some(found))
 }
@@ -105,7 +110,7 @@ pub(crate) fn fill_from_template(
     tx: &Tx<'_>,
     k: &KindSchema,
     data: &mut Map<String, Value>,
-) -> Result<Option<Arc<Node>>, String> {
+) -> Result<Option<Arc<Node>>> {
     let Some(t) = named_template(tx, k, data)? else {
         return Ok(None);
     };
@@ -113,19 +118,32 @@ pub(crate) fn fill_from_template(
     Ok(Some(t))
 }
 
-/// After a create: make the template's Component children on node `id`, recursively.
-pub(crate) fn create_components(tx: &mut Tx<'_>, id: &str, template: &Node) -> Result<(), String> {
+/// A Component child a template asks for on a node created from it.
+pub(crate) struct Component<'s> {
+    /// The real kind of the child to create.
+    pub kind: &'s KindSchema,
+    /// Its input-form payload: the back-reference to the new node and the child template's
+    /// values and relationships.
+    pub data: Map<String, Value>,
+    /// The child template (whose own children the child gets in turn).
+    pub template: Arc<Node>,
+}
+
+/// After a create from `template`: the Component children to create on node `id`, in the
+/// template's order (the caller creates each, and their own [`components`] when new).
+pub(crate) fn components<'s>(tx: &Tx<'s>, id: &str, template: &Node) -> Vec<Component<'s>> {
     let schema = tx.schema;
     let Some(tk) = schema.get(&template.kind) else {
-        return Ok(());
+        return Vec::new();
     };
+    let mut out = Vec::new();
     for r in tk
         .relationships
         .iter()
         .filter(|r| r.kind == RelationshipKind::Component)
     {
-        for child in template.peers(&r.name).to_vec() {
-            let Some(ct) = tx.get(&child) else { continue };
+        for child in template.peers(&r.name) {
+            let Some(ct) = tx.get(child) else { continue };
             let Some(ctk) = schema.get(&ct.kind) else {
                 continue;
             };
@@ -135,18 +153,18 @@ pub(crate) fn create_components(tx: &mut Tx<'_>, id: &str, template: &Node) -> R
             let Some(real) = schema.get(&ctk.name) else {
                 continue;
             };
-            let Some(parent_rel) = counterpart(schema, &ct.kind, r) else {
+            let Some(parent_rel) = schema.counterpart(&ct.kind, r) else {
                 continue;
             };
             let mut data = Map::new();
             data.insert(parent_rel.name.clone(), json!({ "id": id }));
             copy_fields(tx, &ct, real, &mut data);
-            let (child_id, created) = mutation::create_or_existing(tx, real, &data)
-                .map_err(|e| format!("{} from template {}: {e}", real.kind, ct.id))?;
-            if created {
-                create_components(tx, &child_id, &ct)?;
-            }
+            out.push(Component {
+                kind: real,
+                data,
+                template: ct,
+            });
         }
     }
-    Ok(())
+    out
 }

@@ -22,7 +22,7 @@ fn an_unknown_kind_is_cannot_query_field_on_query() {
     let r = gql(&s, "main", "{ DcimDevise { count } }");
     assert_eq!(
         r,
-        json!({"data": null, "errors": [{"message": "Cannot query field 'DcimDevise' on type 'Query'.", "locations": [{"line": 1, "column": 3}]}]})
+        json!({"data": null, "errors": [{"message": "Cannot query field 'DcimDevise' on type 'Query'.", "locations": [{"line": 1, "column": 3}], "extensions": {"code": "BAD_REQUEST"}}]})
     );
 }
 

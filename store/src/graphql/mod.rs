@@ -4,9 +4,13 @@
 //!
 //! Documents are parsed with `async-graphql-parser` and executed directly against the store's
 //! graph: the "type system" is the schema itself ([`types`]), so nothing is generated per
-//! schema load except the SDL text served at `/schema.graphql` ([`sdl`]).
+//! schema load except the SDL text served at `/schema.graphql` ([`sdl`]). Mutations are
+//! turned into calls of the write engine (`engine`).
+//!
+//! Every error in a response carries its [`ErrorCode`] in `extensions.code`
+//! (`{"message": …, "extensions": {"code": "NOT_FOUND"}}`), so clients classify errors by
+//! code rather than by message.
 
-pub(crate) mod delete;
 pub(crate) mod filters;
 pub(crate) mod mutation;
 pub(crate) mod query;
@@ -22,6 +26,9 @@ use async_graphql_parser::{Pos, Positioned};
 use async_graphql_value::{ConstValue, Name, Value as GqlValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+
+use crate::engine::EngineError;
+use crate::error::{ErrorCode, StoreError};
 
 /// A GraphQL request as sent to `/graphql/{branch}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -52,11 +59,13 @@ impl GraphqlRequest {
     }
 }
 
-/// A GraphQL error: message, where in the document, and the response path.
+/// A GraphQL error: message, code, where in the document, and the response path.
 #[derive(Debug, Clone)]
 pub struct GqlError {
     /// Message (Infrahub's wording where clients depend on it).
     pub message: String,
+    /// What kind of error it is, answered as `extensions.code`.
+    pub code: ErrorCode,
     /// Position in the document.
     pub pos: Option<Pos>,
     /// Response path.
@@ -64,23 +73,33 @@ pub struct GqlError {
 }
 
 impl GqlError {
-    /// An error at a position.
+    /// An error in the document at a position ([`ErrorCode::BadRequest`]).
     pub fn at(message: impl Into<String>, pos: Pos) -> Self {
         Self {
             message: message.into(),
+            code: ErrorCode::BadRequest,
             pos: Some(pos),
             path: Vec::new(),
         }
     }
-    /// An error without a position.
+    /// An error in the document or the request, without a position
+    /// ([`ErrorCode::BadRequest`]).
     pub fn msg(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            code: ErrorCode::BadRequest,
             pos: None,
             path: Vec::new(),
         }
     }
-    fn to_json(&self) -> Value {
+    /// The same error with another code.
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        self.code = code;
+        self
+    }
+    /// The error as a response's `errors` entry: `message`, `locations`, `path`,
+    /// `extensions.code`.
+    pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("message".into(), Value::String(self.message.clone()));
         if let Some(p) = self.pos {
@@ -92,13 +111,20 @@ impl GqlError {
         if !self.path.is_empty() {
             m.insert("path".into(), Value::Array(self.path.clone()));
         }
+        m.insert("extensions".into(), json!({"code": self.code.as_str()}));
         Value::Object(m)
     }
 }
 
-impl From<crate::error::StoreError> for GqlError {
-    fn from(e: crate::error::StoreError) -> Self {
-        GqlError::msg(e.to_string())
+impl From<StoreError> for GqlError {
+    fn from(e: StoreError) -> Self {
+        GqlError::msg(e.to_string()).with_code(e.code())
+    }
+}
+
+impl From<EngineError> for GqlError {
+    fn from(e: EngineError) -> Self {
+        GqlError::msg(e.to_string()).with_code(e.code())
     }
 }
 

@@ -355,4 +355,26 @@ impl Schema {
             None => Vec::new(),
         }
     }
+    /// The relationship on `peer_kind` that is the other side of `r` (same identifier; when
+    /// several share it, the one with another name and direction).
+    pub fn counterpart(
+        &self,
+        peer_kind: &str,
+        r: &RelationshipSchema,
+    ) -> Option<&RelationshipSchema> {
+        let pk = self.get(peer_kind)?;
+        let cands: Vec<&RelationshipSchema> = pk
+            .relationships
+            .iter()
+            .filter(|x| x.identifier == r.identifier)
+            .collect();
+        if cands.len() <= 1 {
+            return cands.first().copied();
+        }
+        cands
+            .iter()
+            .find(|x| x.name != r.name && x.direction != r.direction)
+            .or_else(|| cands.iter().find(|x| x.name != r.name))
+            .copied()
+    }
 }

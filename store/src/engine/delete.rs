@@ -25,14 +25,48 @@
 //! (opsmill/infrahub#6293 reports exactly that delete going through). This store adds
 //! `CoreNode` to every node's `inherit_from`, hence the explicit exception.
 //!
-//! These functions only read through [`Tx`] (`get`, `incoming`, the schema); the caller
-//! writes the delete once the check has passed, so a refused delete writes nothing.
+//! [`cascade_set`] and [`check_mandatory`] only read through [`Tx`] (`get`, `incoming`, the
+//! schema); [`delete`] writes the delete once the check has passed, so a refused delete
+//! writes nothing.
 
-use super::mutation::counterpart;
-use crate::error::{DeleteRefused, MandatoryLink};
+use super::error::{DeleteRefused, MandatoryLink};
 use crate::graph::Tx;
+use crate::profiles;
 use crate::schema::{KindSchema, RelationshipSchema, Schema};
 use std::collections::{BTreeSet, HashMap, VecDeque};
+
+/// Delete a node as Infrahub does: with its cascade (the peers of `on_delete: cascade`
+/// relationships, transitively, [`cascade_set`]), refused while a mandatory relationship of
+/// a node outside the cascade points into it ([`check_mandatory`]); every remaining peer is
+/// unlinked and the nodes that lose a profile get their values recomputed. A refused delete
+/// writes nothing.
+pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) -> Result<(), DeleteRefused> {
+    let doomed = cascade_set(tx, id);
+    check_mandatory(tx, &doomed)?;
+    let schema = tx.schema;
+    let seen: BTreeSet<&str> = doomed.iter().map(String::as_str).collect();
+    // Nodes that lose a profile get their values recomputed afterwards.
+    let users: Vec<String> = doomed
+        .iter()
+        .filter_map(|d| tx.get(d))
+        .filter(|n| schema.is_a(&n.kind, "CoreProfile"))
+        .flat_map(|n| n.peers("related_nodes").to_vec())
+        .filter(|u| !seen.contains(u.as_str()))
+        .collect();
+    for d in &doomed {
+        // Every edge that points at the node, whichever side declares it.
+        for (src, rel) in tx.incoming(d) {
+            if !seen.contains(src.as_str()) {
+                tx.remove_edge(&src, &rel, d);
+            }
+        }
+        tx.delete(d);
+    }
+    for u in users {
+        profiles::apply(tx, &u, &BTreeSet::new());
+    }
+    Ok(())
+}
 
 /// The implicit generic every node implements, never named by Infrahub's `inherit_from`.
 const CORE_NODE: &str = "CoreNode";
@@ -161,7 +195,7 @@ fn dependents<'s>(schema: &'s Schema, k: &KindSchema) -> Vec<Dependent<'s>> {
             out.push(Dependent {
                 kind: hk,
                 rel: r,
-                here: counterpart(schema, &k.kind, r),
+                here: schema.counterpart(&k.kind, r),
             });
         }
     }

@@ -1,0 +1,171 @@
+//! The checks a written node must pass before its write is kept: mandatory attributes and
+//! relationships, relationship counts, and uniqueness (the HFID, `unique` attributes,
+//! `uniqueness_constraints`).
+//!
+//! They only read through [`Tx`]; the writer ([`super::write`]) runs them after writing into
+//! a checkpoint and rolls the checkpoint back when one fails.
+
+use super::error::{EngineError, Result};
+use crate::graph::Tx;
+use crate::node::value_key;
+
+/// A uniqueness violation, with the HFID reported apart: an upsert turns "another node has
+/// this HFID" into an update of that node.
+pub(crate) enum Unique {
+    /// Other nodes (their ids) have this node's HFID; the error is what a create reports.
+    HfidTaken(Vec<String>, EngineError),
+    /// Another constraint is violated.
+    Other(EngineError),
+}
+
+impl From<Unique> for EngineError {
+    fn from(u: Unique) -> Self {
+        match u {
+            Unique::HfidTaken(_, e) | Unique::Other(e) => e,
+        }
+    }
+}
+
+/// Every mandatory attribute of node `id` has a value.
+pub(crate) fn check_mandatory_attrs(tx: &Tx<'_>, id: &str) -> Result<()> {
+    let Some(n) = tx.get(id) else { return Ok(()) };
+    let Some(k) = tx.schema.get(&n.kind) else {
+        return Ok(());
+    };
+    match k
+        .attributes
+        .iter()
+        .find(|a| !a.optional && n.attr(&a.name).is_null())
+    {
+        Some(a) => Err(EngineError::Mandatory {
+            kind: k.kind.clone(),
+            field: a.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Every mandatory relationship of node `id` has a peer, and every relationship's peer count
+/// is within its `min_count` and `max_count`.
+pub(crate) fn check_mandatory_rels(tx: &Tx<'_>, id: &str) -> Result<()> {
+    let Some(n) = tx.get(id) else { return Ok(()) };
+    let Some(k) = tx.schema.get(&n.kind) else {
+        return Ok(());
+    };
+    for r in &k.relationships {
+        let count = n.peers(&r.name).len() as u64;
+        if !r.optional && count == 0 {
+            return Err(EngineError::Mandatory {
+                kind: k.kind.clone(),
+                field: r.name.clone(),
+            });
+        }
+        if r.max_count > 0 && count > r.max_count {
+            return Err(EngineError::invalid(format!(
+                "{}: at most {} related nodes are allowed, got {count}",
+                r.name, r.max_count
+            )));
+        }
+        if count > 0 && count < r.min_count {
+            return Err(EngineError::invalid(format!(
+                "{}: at least {} related nodes are required, got {count}",
+                r.name, r.min_count
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Uniqueness of node `id`: the HFID (reported apart, see [`Unique`]), `unique` attributes
+/// and `uniqueness_constraints`.
+pub(crate) fn check_unique(tx: &Tx<'_>, id: &str) -> std::result::Result<(), Unique> {
+    let Some(n) = tx.get(id) else { return Ok(()) };
+    let Some(k) = tx.schema.get(&n.kind) else {
+        return Ok(());
+    };
+    // The HFID first: an upsert turns this violation into an update of that node.
+    if k.human_friendly_id.is_some()
+        && let Some(h) = tx.hfid(&n)
+    {
+        let others: Vec<String> = tx
+            .find_by_hfid(&n.kind, &h)
+            .into_iter()
+            .map(|o| o.id.clone())
+            .filter(|o| o != id)
+            .collect();
+        if !others.is_empty() {
+            let paths = k.human_friendly_id.clone().unwrap_or_default();
+            let constraint = match paths.as_slice() {
+                [one] if one.split("__").count() == 2 => {
+                    one.split("__").next().unwrap_or_default().to_string()
+                }
+                _ => paths.join("-"),
+            };
+            let e = EngineError::Uniqueness {
+                constraint,
+                value: h.join("-"),
+            };
+            return Err(Unique::HfidTaken(others, e));
+        }
+    }
+    for a in k.attributes.iter().filter(|a| a.unique) {
+        let Some(v) = value_key(n.attr(&a.name)) else {
+            continue;
+        };
+        if tx.ids_by_attr(&n.kind, &a.name, &v).iter().any(|o| o != id) {
+            // Identical to the HFID? Then it is an HFID violation.
+            if k.human_friendly_id.as_deref() == Some(&[format!("{}__value", a.name)][..]) {
+                continue;
+            }
+            return Err(Unique::Other(EngineError::Uniqueness {
+                constraint: a.name.clone(),
+                value: v,
+            }));
+        }
+    }
+    for c in k.uniqueness_constraints.iter().flatten() {
+        if k.human_friendly_id.as_ref() == Some(c) {
+            continue;
+        }
+        let vals: Vec<Option<String>> = c
+            .iter()
+            .map(|e| {
+                if e.contains("__") {
+                    value_key(&tx.path_value(&n, e))
+                } else {
+                    n.peers(e).first().cloned()
+                }
+            })
+            .collect();
+        if vals.iter().any(Option::is_none) {
+            continue;
+        }
+        let parts: Vec<(&str, &str)> = c
+            .iter()
+            .map(String::as_str)
+            .zip(vals.iter().map(|v| v.as_deref().unwrap_or_default()))
+            .collect();
+        let candidates = tx.identity_candidates(&n.kind, &parts);
+        for o in candidates.iter().filter(|o| *o != id) {
+            let Some(other) = tx.get(o) else { continue };
+            let ovals: Vec<Option<String>> = c
+                .iter()
+                .map(|e| {
+                    if e.contains("__") {
+                        value_key(&tx.path_value(&other, e))
+                    } else {
+                        other.peers(e).first().cloned()
+                    }
+                })
+                .collect();
+            if ovals == vals {
+                let shown: Vec<String> = vals.into_iter().flatten().collect();
+                return Err(Unique::Other(EngineError::Uniqueness {
+                    constraint: c.join("-"),
+                    value: shown.join("-"),
+                }));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! Node writes: create, update and upsert of an input-form payload (Infrahub's
+//! `<Kind>CreateInput` shape: `{attr: {value} | {from_pool}, rel: {id} | {hfid} | [...]}`),
+//! and the upsert identity: id → `default_filter` when the kind has no HFID → `hfid` → the
+//! HFID computed from the payload.
+//!
+//! A create writes into a checkpoint of the transaction and rolls it back when anything
+//! fails, so a failed create leaves no trace; the caller's transaction is dropped on any
+//! other error.
+
+use super::constraints::{Unique, check_mandatory_attrs, check_mandatory_rels, check_unique};
+use super::error::{EngineError, Result};
+use super::link::{link, read_rels};
+use crate::graph::Tx;
+use crate::node::{Node, coerce_value, value_key};
+use crate::schema::KindSchema;
+use crate::{ipam, pools, profiles, templates};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// The node named by `id` or `hfid` in an Update/Delete payload; it must be a `k`.
+pub(crate) fn find_target(tx: &Tx<'_>, k: &KindSchema, data: &Map<String, Value>) -> Result<Node> {
+    if let Some(id) = data.get("id").and_then(Value::as_str) {
+        return match tx.get(id) {
+            Some(n) if tx.schema.is_a(&n.kind, &k.kind) => Ok((*n).clone()),
+            _ => Err(EngineError::not_found(id, &k.kind)),
+        };
+    }
+    if let Some(h) = data.get("hfid").and_then(Value::as_array) {
+        let h: Vec<String> = h.iter().filter_map(value_key).collect();
+        let found = tx.find_by_hfid(&k.kind, &h);
+        return match found.as_slice() {
+            [one] => Ok((**one).clone()),
+            [] => Err(EngineError::not_found(format!("{h:?}"), &k.kind)),
+            _ => Err(EngineError::invalid(format!(
+                "Multiple {} nodes have the same hfid {h:?}",
+                k.kind
+            ))),
+        };
+    }
+    Err(EngineError::invalid(format!(
+        "Node must have at least one identifier (ID or HFID) to query it ({})",
+        k.kind
+    )))
+}
+
+/// Create a node of kind `k` from `data`; its id.
+pub(crate) fn create_node(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> Result<String> {
+    create(tx, k, data).map_err(EngineError::from)
+}
+
+/// Create, or when a node with the same HFID exists leave it alone: (id, created).
+pub(crate) fn create_or_existing(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> Result<(String, bool)> {
+    match create(tx, k, data) {
+        Ok(id) => Ok((id, true)),
+        Err(Unique::HfidTaken(ids, e)) => match ids.as_slice() {
+            [one] => Ok((one.clone(), false)),
+            _ => Err(e),
+        },
+        Err(Unique::Other(e)) => Err(e),
+    }
+}
+
+/// Upsert of `data` as a `k`: update the node the payload identifies (id, then
+/// `default_filter` when the kind has no HFID, then `hfid`, then the HFID the payload
+/// computes to), else create it.
+pub(crate) fn upsert(tx: &mut Tx<'_>, k: &KindSchema, data: &Map<String, Value>) -> Result<String> {
+    // 1. id
+    if let Some(id) = data.get("id").and_then(Value::as_str) {
+        return match tx.get(id) {
+            Some(n) if tx.schema.is_a(&n.kind, &k.kind) => update(tx, (*n).clone(), data, false),
+            _ => Err(EngineError::not_found(id, &k.kind)),
+        };
+    }
+    // 2. default_filter, only when the kind has no HFID
+    if k.human_friendly_id.is_none()
+        && let Some(df) = &k.default_filter
+    {
+        let attr = df.split("__").next().unwrap_or_default();
+        if let Some(v) = data
+            .get(attr)
+            .and_then(|a| a.get("value"))
+            .and_then(value_key)
+        {
+            let found: Vec<String> = tx
+                .schema
+                .concrete_kinds(&k.kind)
+                .iter()
+                .flat_map(|c| tx.ids_by_attr(c, attr, &v))
+                .collect();
+            if let Some(id) = found.first()
+                && let Some(n) = tx.get(id)
+            {
+                return update(tx, (*n).clone(), data, false);
+            }
+        }
+    }
+    // 3. explicit hfid
+    if let Some(h) = data.get("hfid").and_then(Value::as_array) {
+        let h: Vec<String> = h.iter().filter_map(value_key).collect();
+        let found = tx.find_by_hfid(&k.kind, &h);
+        match found.as_slice() {
+            [one] => return update(tx, (**one).clone(), data, false),
+            [] => {}
+            _ => {
+                return Err(EngineError::invalid(format!(
+                    "Multiple {} nodes have the same hfid {h:?}",
+                    k.kind
+                )));
+            }
+        }
+    }
+    // 4. create; an HFID violation means "that node is the one": update it
+    let mut data = data.clone();
+    data.remove("hfid");
+    match create(tx, k, &data) {
+        Ok(id) => Ok(id),
+        Err(Unique::HfidTaken(ids, _)) => match ids.as_slice() {
+            [one] => {
+                let n = tx
+                    .get(one)
+                    .ok_or_else(|| EngineError::not_found(one.as_str(), &k.kind))?;
+                update(tx, (*n).clone(), &data, true)
+            }
+            _ => Err(EngineError::invalid(format!(
+                "Multiple {} nodes have the same hfid",
+                k.kind
+            ))),
+        },
+        Err(Unique::Other(e)) => Err(e),
+    }
+}
+
+/// Create inside a checkpoint: a failed create leaves no trace in the transaction.
+fn create(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> std::result::Result<String, Unique> {
+    let checkpoint = tx.checkpoint();
+    let r = create_impl(tx, k, data);
+    if r.is_ok() {
+        tx.release(checkpoint);
+    } else {
+        tx.rollback_to(checkpoint);
+    }
+    r
+}
+
+fn create_impl(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    data: &Map<String, Value>,
+) -> std::result::Result<String, Unique> {
+    if k.is_generic {
+        return Err(Unique::Other(EngineError::invalid(format!(
+            "{} is a generic and cannot be created",
+            k.kind
+        ))));
+    }
+    let mut data = data.clone();
+    let template = templates::fill_from_template(tx, k, &mut data).map_err(Unique::Other)?;
+    let data = &data;
+    let mut node = Node::new(&k.kind);
+    if let Some(id) = data.get("id").and_then(Value::as_str) {
+        if tx.get(id).is_some() {
+            return Err(Unique::Other(EngineError::invalid(format!(
+                "A node with the id {id} already exists"
+            ))));
+        }
+        node.id = id.to_string();
+    }
+    let mut explicit = BTreeSet::new();
+    // Numbers from a pool are taken once the node is known to be new (an upsert of an
+    // existing node must not use up a number).
+    let mut from_pool = Vec::new();
+    for a in &k.attributes {
+        let raw = data.get(&a.name);
+        if let Some(spec) = raw.and_then(|v| v.get("from_pool")) {
+            from_pool.push((a, spec));
+            explicit.insert(a.name.clone());
+            continue;
+        }
+        let given = raw.map(|v| v.get("value").cloned().unwrap_or(Value::Null));
+        let v = match given {
+            Some(v) if !v.is_null() => {
+                explicit.insert(a.name.clone());
+                coerce_value(a, v).map_err(|m| Unique::Other(EngineError::Invalid(m)))?
+            }
+            _ => a.default_value.clone().unwrap_or(Value::Null),
+        };
+        if !v.is_null() {
+            node.attrs.insert(a.name.clone(), v);
+        }
+    }
+    let id = node.id.clone();
+    let mut rels = read_rels(tx, k, data, &node).map_err(Unique::Other)?;
+    if (tx.schema.is_a(&k.kind, ipam::PREFIX_GENERIC)
+        || tx.schema.is_a(&k.kind, ipam::ADDRESS_GENERIC))
+        && !rels
+            .iter()
+            .any(|(r, p)| r.name == "ip_namespace" && !p.is_empty())
+        && let (Some(r), Some(ns)) = (k.relationship("ip_namespace"), ipam::default_namespace(tx))
+    {
+        rels.retain(|(r, _)| r.name != "ip_namespace");
+        rels.push((r.clone(), vec![ns]));
+    }
+    tx.put(node);
+    for (r, peers) in rels {
+        link(tx, &id, &r, peers).map_err(Unique::Other)?;
+    }
+    profiles::apply(tx, &id, &explicit);
+    check_mandatory_rels(tx, &id).map_err(Unique::Other)?;
+    check_unique(tx, &id)?;
+    if !from_pool.is_empty()
+        && let Some(n) = tx.get(&id)
+    {
+        let mut n = (*n).clone();
+        for (a, spec) in from_pool {
+            let v = pools::number_from_pool(tx, k, a, &n, spec).map_err(Unique::Other)?;
+            n.attrs.insert(a.name.clone(), v);
+        }
+        tx.put(n);
+    }
+    check_mandatory_attrs(tx, &id).map_err(Unique::Other)?;
+    if let Some(t) = template {
+        create_components(tx, &id, &t).map_err(Unique::Other)?;
+    }
+    profiles::propagate(tx, &id);
+    Ok(id)
+}
+
+/// After a create from a template: make the template's Component children on node `id`
+/// (see [`templates::components`]), and theirs, recursively. A child that already exists
+/// (same HFID) is kept and not descended into.
+fn create_components(tx: &mut Tx<'_>, id: &str, template: &Node) -> Result<()> {
+    for c in templates::components(tx, id, template) {
+        let (child_id, created) = create_or_existing(tx, c.kind, &c.data)
+            .map_err(|e| e.context(format!("{} from template {}", c.kind.kind, c.template.id)))?;
+        if created {
+            create_components(tx, &child_id, &c.template)?;
+        }
+    }
+    Ok(())
+}
+
+/// Update `node` with `data`. `skip_hfid_check`: the upsert found this node by the HFID the
+/// payload computes to, so sharing it is expected.
+pub(crate) fn update(
+    tx: &mut Tx<'_>,
+    mut node: Node,
+    data: &Map<String, Value>,
+    skip_hfid_check: bool,
+) -> Result<String> {
+    let k = tx
+        .schema
+        .get(&node.kind)
+        .ok_or_else(|| EngineError::invalid(format!("unknown kind {}", node.kind)))?
+        .clone();
+    let mut explicit = BTreeSet::new();
+    for a in &k.attributes {
+        let Some(given) = data.get(&a.name) else {
+            continue;
+        };
+        if let Some(spec) = given.get("from_pool") {
+            let v = pools::number_from_pool(tx, &k, a, &node, spec)?;
+            node.attrs.insert(a.name.clone(), v);
+            explicit.insert(a.name.clone());
+            continue;
+        }
+        let Some(v) = given.get("value") else {
+            continue;
+        };
+        let v = coerce_value(a, v.clone()).map_err(EngineError::Invalid)?;
+        if v.is_null() {
+            if !a.optional {
+                return Err(EngineError::Mandatory {
+                    kind: k.kind.clone(),
+                    field: a.name.clone(),
+                });
+            }
+            node.attrs.remove(&a.name);
+        } else {
+            explicit.insert(a.name.clone());
+            node.attrs.insert(a.name.clone(), v);
+        }
+    }
+    let id = node.id.clone();
+    let rels = read_rels(tx, &k, data, &node)?;
+    tx.put(node);
+    for (r, peers) in rels {
+        link(tx, &id, &r, peers)?;
+    }
+    profiles::apply(tx, &id, &explicit);
+    profiles::propagate(tx, &id);
+    check_mandatory_rels(tx, &id)?;
+    match check_unique(tx, &id) {
+        Ok(()) => Ok(id),
+        Err(Unique::HfidTaken(..)) if skip_hfid_check => Ok(id),
+        Err(u) => Err(u.into()),
+    }
+}
