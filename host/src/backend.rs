@@ -12,8 +12,9 @@ use serde_json::Value;
 
 /// Why a backend operation failed, in the categories a plugin can act on.
 ///
-/// These map one-to-one onto the contract's `error-kind`, so a backend
-/// failure reaches the plugin as a typed error rather than a trap.
+/// These map onto the contract's `error-kind`, so a backend failure reaches
+/// the plugin as a typed error rather than a trap: one-to-one, except
+/// [`ErrorKind::BranchNotFound`], which the contract has no kind for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorKind {
@@ -31,6 +32,11 @@ pub enum ErrorKind {
     InvalidInput,
     /// Conflicting writes or reservations.
     Conflict,
+    /// The branch the run works on does not exist in the backend (never
+    /// created, or deleted meanwhile). Not a missing node: nothing can be
+    /// taken as already deleted, and retrying does not help. A plugin sees
+    /// it as `invalid-input` (its request named a branch that is not there).
+    BranchNotFound,
 }
 
 /// A failed backend operation.

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use infragen_store::ErrorCode;
 use serde_json::{Map, Value, json};
 
 use crate::backend::{
@@ -62,16 +63,7 @@ impl<T: Transport> GraphqlBackend<T> {
         if let Some(errors) = response.get("errors").and_then(Value::as_array)
             && !errors.is_empty()
         {
-            let messages: Vec<&str> = errors
-                .iter()
-                .map(|error| {
-                    error
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown error")
-                })
-                .collect();
-            return Err(graphql_error(&messages.join("; ")));
+            return Err(graphql_error(errors));
         }
         Ok(response.get("data").cloned().unwrap_or(Value::Null))
     }
@@ -171,18 +163,71 @@ fn transport_error(error: TransportError) -> BackendError {
     }
 }
 
-/// Classifies a GraphQL error message into the contract's kinds. The texts
-/// matched are Infrahub's own ("Unable to find the node" is what the SDK's
-/// cleanup relies on too).
-fn graphql_error(message: &str) -> BackendError {
-    let kind = if message.contains("Unable to find the node") || message.contains("not found") {
+/// A response's GraphQL errors as one [`BackendError`]: every message, joined
+/// by `"; "`, and the kind of the first error (see [`error_kind`]).
+fn graphql_error(errors: &[Value]) -> BackendError {
+    let message = |error: &Value| {
+        error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error")
+            .to_owned()
+    };
+    let messages: Vec<String> = errors.iter().map(message).collect();
+    let kind = errors.first().map_or(ErrorKind::Backend, error_kind);
+    BackendError::new(kind, messages.join("; "))
+}
+
+/// The kind of one GraphQL error. The embedded store (in process or behind
+/// `infragen serve`) types every error with a code in `extensions.code`
+/// ([`ErrorCode`]), which decides. An error without one of those codes comes
+/// from a real Infrahub (whose codes, when present, are HTTP statuses), and
+/// is classified by Infrahub's texts.
+fn error_kind(error: &Value) -> ErrorKind {
+    let code = error
+        .pointer("/extensions/code")
+        .and_then(Value::as_str)
+        .and_then(ErrorCode::parse);
+    match code {
+        Some(code) => code_kind(code),
+        None => infrahub_message_kind(
+            error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// The contract's kind for each of the store's error codes.
+fn code_kind(code: ErrorCode) -> ErrorKind {
+    match code {
+        ErrorCode::NotFound => ErrorKind::NotFound,
+        ErrorCode::BranchNotFound => ErrorKind::BranchNotFound,
+        ErrorCode::DeleteRefused | ErrorCode::Uniqueness | ErrorCode::Validation => {
+            ErrorKind::Validation
+        }
+        ErrorCode::PoolExhausted => ErrorKind::LimitExceeded,
+        ErrorCode::Conflict => ErrorKind::Conflict,
+        ErrorCode::BadRequest => ErrorKind::InvalidInput,
+        ErrorCode::Internal => ErrorKind::Backend,
+    }
+}
+
+/// Classifies a message of Infrahub's own: `Branch: <name> not found.`
+/// (`BranchNotFoundError`), `Unable to find the node …` (what the SDK's
+/// cleanup relies on too) or another "not found", `No more resources
+/// available …`; anything else is the data refused.
+fn infrahub_message_kind(message: &str) -> ErrorKind {
+    if message.starts_with("Branch: ") && message.ends_with(" not found.") {
+        ErrorKind::BranchNotFound
+    } else if message.contains("Unable to find the node") || message.contains("not found") {
         ErrorKind::NotFound
     } else if message.contains("No more resources available") {
         ErrorKind::LimitExceeded
     } else {
         ErrorKind::Validation
-    };
-    BackendError::new(kind, message)
+    }
 }
 
 fn node_ref(object: &Value, fallback_kind: &str) -> Result<NodeRef, BackendError> {
@@ -473,4 +518,124 @@ fn allocated_node(data: &Value, mutation: &str) -> Result<NodeRef, BackendError>
         kind: kind.to_owned(),
         hfid: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::InProcess;
+    use infragen_store::Store;
+
+    fn kind_of(errors: Value) -> ErrorKind {
+        graphql_error(errors.as_array().expect("errors")).kind
+    }
+
+    #[test]
+    fn the_store_s_codes_decide_the_kind() {
+        let table = [
+            ("NOT_FOUND", ErrorKind::NotFound),
+            ("BRANCH_NOT_FOUND", ErrorKind::BranchNotFound),
+            ("DELETE_REFUSED", ErrorKind::Validation),
+            ("UNIQUENESS", ErrorKind::Validation),
+            ("POOL_EXHAUSTED", ErrorKind::LimitExceeded),
+            ("CONFLICT", ErrorKind::Conflict),
+            ("VALIDATION", ErrorKind::Validation),
+            ("BAD_REQUEST", ErrorKind::InvalidInput),
+            ("INTERNAL", ErrorKind::Backend),
+        ];
+        assert_eq!(table.len(), ErrorCode::ALL.len(), "every code is mapped");
+        for (code, kind) in table {
+            // The message does not matter once there is a code.
+            let errors = json!([{"message": "something not found", "extensions": {"code": code}}]);
+            assert_eq!(kind_of(errors), kind, "{code}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_branch_is_a_branch_error_not_a_missing_node() {
+        let coded = json!([{"message": "Branch: b1 not found.", "extensions": {"code": "BRANCH_NOT_FOUND"}}]);
+        assert_eq!(kind_of(coded), ErrorKind::BranchNotFound);
+        // Infrahub's own answer, without a code.
+        let infrahub = json!([{"message": "Branch: b1 not found."}]);
+        assert_eq!(kind_of(infrahub), ErrorKind::BranchNotFound);
+    }
+
+    #[test]
+    fn without_a_store_code_infrahub_s_texts_decide() {
+        for (message, kind) in [
+            (
+                "Unable to find the node x / DcimDevice in the database.",
+                ErrorKind::NotFound,
+            ),
+            (
+                "No more resources available in CoreIPPrefixPool 'p': no free /31 left in 10.0.0.0/30",
+                ErrorKind::LimitExceeded,
+            ),
+            (
+                "Violates uniqueness constraint 'name' with 'a'",
+                ErrorKind::Validation,
+            ),
+        ] {
+            assert_eq!(kind_of(json!([{ "message": message }])), kind, "{message}");
+            // Infrahub's numeric codes (HTTP statuses) are not the store's codes.
+            let numeric = json!([{"message": message, "extensions": {"code": 422}}]);
+            assert_eq!(kind_of(numeric), kind, "{message}");
+        }
+    }
+
+    #[test]
+    fn several_errors_keep_every_message_and_the_first_kind() {
+        let error = graphql_error(
+            json!([
+                {"message": "a is mandatory for K", "extensions": {"code": "VALIDATION"}},
+                {"message": "Unable to find the node x / K in the database.", "extensions": {"code": "NOT_FOUND"}}
+            ])
+            .as_array()
+            .expect("errors"),
+        );
+        assert_eq!(error.kind, ErrorKind::Validation);
+        assert_eq!(
+            error.message,
+            "a is mandatory for K; Unable to find the node x / K in the database."
+        );
+    }
+
+    #[tokio::test]
+    async fn the_embedded_store_s_errors_arrive_typed() {
+        let store = Store::in_memory().expect("store");
+        store
+            .load_schema(&[(
+                "t.yml".into(),
+                "version: \"1.0\"\nnodes:\n  - {name: Widget, namespace: Test, human_friendly_id: [name__value], attributes: [{name: name, kind: Text, unique: true}]}\n".into(),
+            )])
+            .expect("schema");
+        let backend = GraphqlBackend::new(InProcess::new(store));
+        // A node that is gone is done; a branch that is gone is an error.
+        assert_eq!(
+            backend
+                .delete_if_present("main", "TestWidget", "nope")
+                .await,
+            Ok(false)
+        );
+        let error = backend
+            .delete_if_present("b1", "TestWidget", "nope")
+            .await
+            .expect_err("the branch does not exist");
+        assert_eq!(error.kind, ErrorKind::BranchNotFound);
+        assert_eq!(error.message, "Branch: b1 not found.");
+        let data = json!({"name": {"value": "w"}});
+        backend
+            .upsert("main", "TestWidget", &data)
+            .await
+            .expect("upsert");
+        let error = backend
+            .node_mutation("main", "TestWidget", "Create", &data)
+            .await
+            .expect_err("taken");
+        assert_eq!(error.kind, ErrorKind::Validation);
+        assert_eq!(
+            error.message,
+            "Violates uniqueness constraint 'name' with 'w'"
+        );
+    }
 }

@@ -109,6 +109,7 @@ impl From<BackendError> for HostError {
             backend::ErrorKind::Backend => WitErrorKind::Backend,
             backend::ErrorKind::InvalidInput => WitErrorKind::InvalidInput,
             backend::ErrorKind::Conflict => WitErrorKind::Conflict,
+            backend::ErrorKind::BranchNotFound => WitErrorKind::InvalidInput,
         };
         Self::guest(kind, error.message)
     }

@@ -5,13 +5,15 @@
 //! gives the stable code a GraphQL response carries in `extensions.code`.
 //!
 //! This module is a leaf: the helpers below the engine (pools, templates) build these errors
-//! too, without depending on anything else of the engine.
+//! too, without depending on anything else of the engine. [`DeleteRefused`] (Infrahub's
+//! refusal message, link by link) lives here as well.
 
 use crate::code::ErrorCode;
 use std::fmt;
 use thiserror::Error;
 
-/// Why a write (or the lookup it starts with) failed. Nothing of a failed write is kept.
+/// Why a write (or the lookup it starts with) failed. A failed create leaves nothing in the
+/// transaction; the callers drop the transaction of any other failed write.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum EngineError {
     /// The node named by `id` (an id, or an HFID shown as a list) is not on the branch.
