@@ -20,8 +20,9 @@
 //!   ([`EngineError`]).
 //! - Protocols over the engine: [`graphql`] (documents → reads, and mutations → engine
 //!   calls) and [`objects`] (object files → engine upserts); writes end in [`events`].
-//! - Fronts: [`Store`], with [`http`] and [`cli`] as thin fronts over it. The host's
-//!   in-process backend sends GraphQL documents to [`Store::execute`].
+//! - Fronts: [`Store`], with [`cli`] as a thin front over it (the HTTP API over [`Store`] is
+//!   the host's, `infragen::http_api`). The host's in-process backend sends GraphQL
+//!   documents to [`Store::execute`].
 //!
 //! Errors are typed end to end: [`StoreError`] and [`EngineError`] have a stable
 //! [`ErrorCode`], which GraphQL responses carry as `extensions.code`.
@@ -36,7 +37,6 @@ pub mod error;
 pub mod events;
 pub(crate) mod graph;
 pub mod graphql;
-pub mod http;
 pub mod ip;
 pub mod ipam;
 pub mod node;

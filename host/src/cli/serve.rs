@@ -83,7 +83,7 @@ pub(crate) async fn run(args: ServeArgs, store_path: &Path) -> anyhow::Result<Ex
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
     }
-    let server = infragen_store::http::serve_listener(store.clone(), listener, tokens);
+    let server = crate::http_api::serve_listener(store.clone(), listener, tokens);
     let generators = follow(cascade, store, &PrintReports);
     tokio::select! {
         served = server => served.context("the HTTP server stopped")?,
