@@ -363,7 +363,7 @@ async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
         .await
         .expect("bind loopback");
     let address = listener.local_addr().expect("address");
-    let server = tokio::spawn(infragen_store::http::serve_listener(
+    let server = tokio::spawn(infragen::http_api::serve_listener(
         served.store.clone(),
         listener,
         Vec::new(),

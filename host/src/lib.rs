@@ -18,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod host_api;
+pub mod http_api;
 pub mod policy;
 pub mod repository;
 pub mod runner;

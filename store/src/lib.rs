@@ -2,7 +2,7 @@
 //!
 //! infragen's default backend: Infrahub's schema model (generics, nodes, attribute kinds,
 //! relationships, hierarchy, HFIDs, uniqueness) and its GraphQL dialect, persisted in one
-//! SQLite file, with branches, change events and an HTTP API that Infrahub clients can talk to.
+//! SQLite file, with branches and change events.
 //!
 //! It deliberately narrows Infrahub to what generators rely on: no permissions, no attribute
 //! metadata (source, owner, protection are answered with defaults), and introspection is not
@@ -20,23 +20,26 @@
 //!   ([`EngineError`]).
 //! - Protocols over the engine: [`graphql`] (documents → reads, and mutations → engine
 //!   calls) and [`objects`] (object files → engine upserts); writes end in [`events`].
-//! - Fronts: [`Store`], with [`http`] and [`cli`] as thin fronts over it. The host's
-//!   in-process backend sends GraphQL documents to [`Store::execute`].
+//! - Front: [`Store`]. The host's in-process backend sends GraphQL documents to
+//!   [`Store::execute`].
 //!
 //! Errors are typed end to end: [`StoreError`] and [`EngineError`] have a stable
 //! [`ErrorCode`], which GraphQL responses carry as `extensions.code`.
+//!
+//! This crate is the engine and its persistence only; it never prints. The fronts over
+//! [`Store`] live where they are used, in the `infragen` crate: the HTTP API that Infrahub
+//! clients talk to (`infragen::http_api`, served by `infragen serve`) and the printing
+//! command line (`infragen schema|object|branch|query|token …`, `host/src/cli/store.rs`).
 
 #![deny(missing_docs)]
 
 pub mod branch;
-pub mod cli;
 mod code;
 pub(crate) mod engine;
 pub mod error;
 pub mod events;
 pub(crate) mod graph;
 pub mod graphql;
-pub mod http;
 pub mod ip;
 pub mod ipam;
 pub mod node;

@@ -1,13 +1,12 @@
 //! Object files: expand_range, nested children in both forms, references by HFID and id,
-//! idempotent loads, all-or-nothing loads, `object load` on the command line, and the exact
-//! error of each malformed case (`tests/ui/objects/<case>.yml` beside `<case>.stderr`).
+//! idempotent loads, all-or-nothing loads, and the exact error of each malformed case
+//! (`tests/ui/objects/<case>.yml` beside `<case>.stderr`). `object load` on the command line
+//! is tested with the command line, in the host (`host/src/cli/store.rs`).
 
 mod common;
 
-use clap::Parser;
 use common::{DCIM, ok};
 use infragen_store::Store;
-use infragen_store::cli::{self, StoreCommand};
 use infragen_store::objects::{MAX_LOAD_ITEMS, MAX_RANGE_VALUES, expand_range};
 use serde_json::json;
 use std::path::Path;
@@ -207,63 +206,6 @@ fn references_by_id_and_objects_of_an_earlier_file_resolve() {
         d["DcimDevice"]["edges"][0]["node"]["site"]["node"],
         json!({"name": {"value": "paris"}, "children": {"count": 1}})
     );
-}
-
-#[test]
-fn object_load_on_the_command_line_writes_on_the_given_branch() {
-    #[derive(Parser)]
-    struct Cli {
-        #[command(subcommand)]
-        cmd: StoreCommand,
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("store.db");
-    let objects = dir.path().join("objects");
-    std::fs::create_dir_all(&objects).unwrap();
-    std::fs::write(dir.path().join("dcim.yml"), DCIM).unwrap();
-    std::fs::write(objects.join("10_topology.yml"), TOPOLOGY).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let run = |args: &[&str]| {
-        let mut argv = vec!["infragen"];
-        argv.extend_from_slice(args);
-        rt.block_on(cli::run(Cli::try_parse_from(argv).unwrap().cmd, &db))
-    };
-    run(&[
-        "schema",
-        "load",
-        dir.path().join("dcim.yml").to_str().unwrap(),
-    ])
-    .unwrap();
-    run(&["branch", "create", "seed"]).unwrap();
-    run(&[
-        "object",
-        "load",
-        objects.to_str().unwrap(),
-        "--branch",
-        "seed",
-    ])
-    .unwrap();
-    let s = Store::open(&db).unwrap();
-    assert_eq!(
-        ok(&s, "seed", "{ DcimDevice { count } }")["DcimDevice"]["count"],
-        3
-    );
-    assert_eq!(
-        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
-        0
-    );
-    let err = run(&[
-        "object",
-        "load",
-        objects.to_str().unwrap(),
-        "--branch",
-        "nope",
-    ])
-    .unwrap_err();
-    assert_eq!(err.to_string(), "branch 'nope' not found");
 }
 
 /// UI tests: every `tests/ui/objects/<case>.yml` must fail with exactly `<case>.stderr`, and

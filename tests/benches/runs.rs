@@ -69,7 +69,7 @@ async fn main() {
             .await
             .expect("bind loopback");
         let address = listener.local_addr().expect("address");
-        let server = tokio::spawn(infragen_store::http::serve_listener(
+        let server = tokio::spawn(infragen::http_api::serve_listener(
             repo.store.clone(),
             listener,
             Vec::new(),

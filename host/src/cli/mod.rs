@@ -4,6 +4,7 @@
 mod generator;
 mod plugin;
 mod serve;
+mod store;
 mod sync;
 mod validate;
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use infragen_store::cli::{DEFAULT_STORE_PATH, StoreCommand};
+use store::{DEFAULT_STORE_PATH, StoreCommand};
 
 /// Runs Infrahub-style infrastructure generators as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -72,7 +73,7 @@ pub fn main() -> ExitCode {
             Command::Sync(args) => sync::run(args, &cli.store).await,
             Command::Serve(args) => serve::run(args, &cli.store).await,
             Command::Validate(args) => validate::run(args, &cli.store).await,
-            Command::Store(command) => infragen_store::cli::run(command, &cli.store)
+            Command::Store(command) => store::run(command, &cli.store)
                 .await
                 .map(|()| ExitCode::SUCCESS),
         }

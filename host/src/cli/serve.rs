@@ -59,7 +59,7 @@ pub(crate) async fn run(args: ServeArgs, store_path: &Path) -> anyhow::Result<Ex
     }
     let store = infragen_store::Store::open(store_path)
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
-    let tokens = infragen_store::cli::config_tokens(&args.config)?;
+    let tokens = super::store::config_tokens(&args.config)?;
     let repository = Repository::open(&args.repository)?;
     let policy = RuntimePolicy::load(repository.root())?;
     let runtime = super::runtime(args.concurrency)?;
@@ -83,7 +83,7 @@ pub(crate) async fn run(args: ServeArgs, store_path: &Path) -> anyhow::Result<Ex
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
     }
-    let server = infragen_store::http::serve_listener(store.clone(), listener, tokens);
+    let server = crate::http_api::serve_listener(store.clone(), listener, tokens);
     let generators = follow(cascade, store, &PrintReports);
     tokio::select! {
         served = server => served.context("the HTTP server stopped")?,

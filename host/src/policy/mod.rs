@@ -113,13 +113,13 @@ struct GeneratorSection {
     sandbox: SandboxOverrides,
 }
 
-/// The `[store]` table, read by the embedded store's HTTP server; declared
-/// here so that the policy file is checked whole.
+/// The `[store]` table, read by `infragen serve` for the HTTP API's tokens
+/// (`cli/store.rs`); declared here so that the policy file is checked whole.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 struct StoreSection {
     #[serde(default)]
-    #[allow(dead_code)] // read by infragen-store
+    #[allow(dead_code)] // read by `infragen serve`
     api_tokens: Vec<String>,
 }
 
@@ -131,7 +131,7 @@ struct PolicyFile {
     #[serde(default)]
     generators: BTreeMap<String, GeneratorSection>,
     #[serde(default)]
-    #[allow(dead_code)] // read by infragen-store
+    #[allow(dead_code)] // read by `infragen serve`
     store: StoreSection,
 }
 

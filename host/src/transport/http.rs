@@ -960,9 +960,9 @@ nodes:
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let served = store.clone();
-        tokio::spawn(async move {
-            infragen_store::http::serve_listener(served, listener, Vec::new()).await
-        });
+        tokio::spawn(
+            async move { crate::http_api::serve_listener(served, listener, Vec::new()).await },
+        );
         (address, token)
     }
 

@@ -1,11 +1,28 @@
-//! The HTTP API on 127.0.0.1:0: Infrahub's endpoints, and `X-INFRAHUB-KEY` auth.
+//! The store's HTTP API on 127.0.0.1:0: Infrahub's endpoints, `X-INFRAHUB-KEY` auth, the
+//! body limit and the in-flight memory budget.
 
-mod common;
-
-use common::*;
-use infragen_store::http;
+use infragen::http_api as http;
+use infragen_store::{GraphqlRequest, Store};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The store's test schema (a copy of `store/tests/fixtures/dcim.yml`).
+const DCIM: &str = include_str!("fixtures/dcim.yml");
+
+/// An in-memory store with the fixture schema loaded.
+fn store() -> Store {
+    let s = Store::in_memory().expect("in-memory store");
+    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+        .expect("fixture schema loads");
+    s
+}
+
+/// Run a document that must succeed; return `data`.
+fn ok(s: &Store, branch: &str, query: &str) -> Value {
+    let r = s.execute_blocking(branch, &GraphqlRequest::new(query));
+    assert!(r.get("errors").is_none(), "unexpected errors: {r:#}");
+    r["data"].clone()
+}
 
 /// A minimal HTTP/1.1 client (one request per connection), enough for these tests.
 async fn request(

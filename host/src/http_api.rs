@@ -1,6 +1,8 @@
-//! The HTTP API, with Infrahub's endpoints: `POST /graphql`, `POST /graphql/{branch}`,
-//! `GET /api/schema?branch=`, `GET /api/schema/{kind}`, `POST /api/schema/load`,
-//! `GET /schema.graphql`.
+//! The embedded store's HTTP API, the server side of Infrahub's endpoints: `POST /graphql`,
+//! `POST /graphql/{branch}`, `GET /api/schema?branch=`, `GET /api/schema/{kind}`,
+//! `POST /api/schema/load`, `GET /schema.graphql`. A thin front over [`Store`], served by
+//! `infragen serve`; the client side, which talks to this server or to Infrahub, is
+//! [`crate::transport::Http`].
 //!
 //! Every request needs an `X-INFRAHUB-KEY` header holding a configured token or one created
 //! with [`Store::create_token`]; otherwise 401. [`serve`] refuses to listen beyond loopback;
@@ -14,9 +16,6 @@
 //! request is answered 503 with `Retry-After`, its body unread. Errors have GraphQL's shape:
 //! `{"data": null, "errors": [{"message": …, "extensions": {"code": …}}]}`.
 
-use crate::graph::MAIN;
-use crate::graphql::GraphqlRequest;
-use crate::store::Store;
 use axum::Router;
 use axum::body::{Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
@@ -24,6 +23,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use infragen_store::{GraphqlRequest, MAIN, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -277,7 +277,7 @@ async fn auth(State(app): State<App>, req: Request, next: Next) -> Response {
 
 fn parse_body(body: &[u8]) -> Result<GraphqlRequest, Box<Response>> {
     serde_json::from_slice::<GraphqlRequest>(body).map_err(|e| {
-        Box::new((StatusCode::BAD_REQUEST, axum::Json(json!({"data": null, "errors": [{"message": format!("Invalid request body: {e}"), "extensions": {"code": crate::ErrorCode::BadRequest.as_str()}}]}))).into_response())
+        Box::new((StatusCode::BAD_REQUEST, axum::Json(json!({"data": null, "errors": [{"message": format!("Invalid request body: {e}"), "extensions": {"code": infragen_store::ErrorCode::BadRequest.as_str()}}]}))).into_response())
     })
 }
 

@@ -1,22 +1,22 @@
-//! The store's command line: `schema load`, `object load`, `branch create|list|merge|delete`,
-//! `query` and `token create` (`infragen serve`, which also runs
-//! generators, is the host's). The `infragen` binary mounts [`StoreCommand`] and calls [`run`]
-//! with its global `--store PATH`.
+//! The embedded store's commands: `schema load`, `object load`,
+//! `branch create|list|merge|delete`, `query` and `token create` (`infragen
+//! serve` is [`super::serve`]). The `infragen` command line mounts
+//! [`StoreCommand`] and calls [`run`] with its global `--store PATH`; the work
+//! is the store's, the printing is here.
 
-use crate::graphql::GraphqlRequest;
-use crate::store::Store;
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use infragen_store::{GraphqlRequest, Store};
 use serde_json::{Map, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Default store location under the repository.
-pub const DEFAULT_STORE_PATH: &str = ".infragen/store.db";
+pub(crate) const DEFAULT_STORE_PATH: &str = ".infragen/store.db";
 
 /// Store commands.
 #[derive(Debug, Subcommand)]
-pub enum StoreCommand {
+pub(crate) enum StoreCommand {
     /// Schema files.
     Schema {
         /// What to do.
@@ -57,7 +57,7 @@ pub enum StoreCommand {
 
 /// `schema …`
 #[derive(Debug, Subcommand)]
-pub enum SchemaCommand {
+pub(crate) enum SchemaCommand {
     /// Load schema files or directories (recursively, `.yml`, `.yaml`, `.json`, sorted).
     Load {
         /// Files or directories.
@@ -68,7 +68,7 @@ pub enum SchemaCommand {
 
 /// `object …`
 #[derive(Debug, Subcommand)]
-pub enum ObjectCommand {
+pub(crate) enum ObjectCommand {
     /// Upsert the objects of files or directories (recursively, `.yml`, `.yaml`, `.json`,
     /// sorted). Every file is checked before anything is written; loading twice changes
     /// nothing.
@@ -84,7 +84,7 @@ pub enum ObjectCommand {
 
 /// `branch …`
 #[derive(Debug, Subcommand)]
-pub enum BranchCommand {
+pub(crate) enum BranchCommand {
     /// Create a branch from main.
     Create {
         /// Branch name.
@@ -106,7 +106,7 @@ pub enum BranchCommand {
 
 /// `token …`
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Create a token and print it (only its hash is stored).
     Create {
         /// A name to remember it by.
@@ -116,7 +116,7 @@ pub enum TokenCommand {
 }
 
 /// Schema files under `paths`, in a stable order, as (display name, text).
-pub fn read_schema_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+fn read_schema_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
     fn walk(p: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         if p.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
@@ -160,7 +160,7 @@ pub fn read_schema_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Strin
 
 /// Build the variables object from `KEY=VALUE` pairs, typed after the document's variable
 /// definitions.
-pub fn parse_vars(document: &str, vars: &[String]) -> anyhow::Result<Value> {
+fn parse_vars(document: &str, vars: &[String]) -> anyhow::Result<Value> {
     let mut types = std::collections::HashMap::new();
     if let Ok(doc) = async_graphql_parser::parse_query(document) {
         for (_, op) in doc.operations.iter() {
@@ -202,7 +202,7 @@ pub fn parse_vars(document: &str, vars: &[String]) -> anyhow::Result<Value> {
 
 /// The API tokens of `[store] api_tokens` in a configuration file (none when
 /// the file does not exist).
-pub fn config_tokens(path: &Path) -> anyhow::Result<Vec<String>> {
+pub(crate) fn config_tokens(path: &Path) -> anyhow::Result<Vec<String>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -224,7 +224,7 @@ pub fn config_tokens(path: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// Run a store command against the store at `store_path`.
-pub async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<()> {
+pub(crate) async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<()> {
     let store = Store::open(store_path)
         .with_context(|| format!("opening store {}", store_path.display()))?;
     match cmd {
@@ -320,4 +320,201 @@ pub async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The commands run in-process through [`super::run`], against a store file
+    //! with the store's test schema (`host/tests/fixtures/dcim.yml`, a copy of
+    //! `store/tests/fixtures/dcim.yml`).
+
+    use super::{StoreCommand, parse_vars};
+    use clap::Parser;
+    use infragen_store::{GraphqlRequest, Store};
+    use serde_json::{Value, json};
+
+    const DCIM: &str = include_str!("../../tests/fixtures/dcim.yml");
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: StoreCommand,
+    }
+
+    async fn run(store: &std::path::Path, args: &[&str]) -> anyhow::Result<()> {
+        let mut argv = vec!["infragen"];
+        argv.extend_from_slice(args);
+        super::run(Cli::try_parse_from(argv)?.cmd, store).await
+    }
+
+    /// Run a document that must succeed; return `data`.
+    fn ok(s: &Store, branch: &str, query: &str) -> Value {
+        let r = s.execute_blocking(branch, &GraphqlRequest::new(query));
+        assert!(r.get("errors").is_none(), "unexpected errors: {r:#}");
+        r["data"].clone()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn schema_load_branch_and_query_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(".infragen/store.db");
+        let schemas = dir.path().join("schemas");
+        std::fs::create_dir_all(&schemas).unwrap();
+        std::fs::write(schemas.join("dcim.yml"), DCIM).unwrap();
+        run(&db, &["schema", "load", schemas.to_str().unwrap()])
+            .await
+            .unwrap();
+        run(&db, &["branch", "create", "b1"]).await.unwrap();
+        let doc = dir.path().join("upsert.gql");
+        std::fs::write(&doc, "mutation ($name: String!, $asn: BigInt) { DcimDeviceUpsert(data: {name: {value: $name}, asn: {value: $asn}}) { ok } }").unwrap();
+        run(
+            &db,
+            &[
+                "query",
+                doc.to_str().unwrap(),
+                "--branch",
+                "b1",
+                "--var",
+                "name=leaf1",
+                "--var",
+                "asn=65000",
+            ],
+        )
+        .await
+        .unwrap();
+        run(&db, &["branch", "merge", "b1"]).await.unwrap();
+        let s = Store::open(&db).unwrap();
+        assert_eq!(
+            ok(
+                &s,
+                "main",
+                "{ DcimDevice { edges { node { asn { value } } } } }"
+            )["DcimDevice"]["edges"][0]["node"],
+            json!({"asn": {"value": 65000}})
+        );
+        drop(s);
+        run(&db, &["branch", "delete", "b1"]).await.unwrap();
+        run(&db, &["branch", "list"]).await.unwrap();
+        let bad = dir.path().join("bad.gql");
+        std::fs::write(&bad, "{ Nope { count } }").unwrap();
+        let err = run(&db, &["query", bad.to_str().unwrap()])
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "the document returned 1 GraphQL error(s)");
+        let err = run(&db, &["branch", "merge", "missing"]).await.unwrap_err();
+        assert_eq!(err.to_string(), "branch 'missing' not found");
+    }
+
+    #[test]
+    fn variables_are_typed_after_the_document() {
+        let doc = "query ($n: Int!, $flag: Boolean, $name: String!, $ids: [ID]) { x }";
+        let v = parse_vars(
+            doc,
+            &[
+                "n=3".into(),
+                "flag=true".into(),
+                "name=007".into(),
+                r#"ids=["a"]"#.into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"n": 3, "flag": true, "name": "007", "ids": ["a"]})
+        );
+        assert_eq!(
+            parse_vars(doc, &["n=x".into()]).unwrap_err().to_string(),
+            "--var n: 'x' is not an integer"
+        );
+    }
+
+    const TOPOLOGY: &str = r#"
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: LocationRegion
+  data:
+    - name: europe
+      children:
+        kind: LocationSite
+        data:
+          - name: paris
+          - name: berlin
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: DcimDevice
+  parameters:
+    expand_range: true
+  data:
+    - name: "leaf[1-2]"
+      role: leaf
+      site: paris
+      interfaces:
+        kind: DcimPhysicalInterface
+        data:
+          - {name: "Ethernet[1-4]", speed: 100}
+    - name: spine1
+      role: spine
+      site: [berlin]
+      interfaces:
+        - kind: DcimPhysicalInterface
+          data: {name: Ethernet1}
+        - kind: DcimLoopback
+          data: [{name: Loopback0, address: 10.255.0.1/32}]
+"#;
+
+    #[test]
+    fn object_load_on_the_command_line_writes_on_the_given_branch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("store.db");
+        let objects = dir.path().join("objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        std::fs::write(dir.path().join("dcim.yml"), DCIM).unwrap();
+        std::fs::write(objects.join("10_topology.yml"), TOPOLOGY).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let run = |args: &[&str]| {
+            let mut argv = vec!["infragen"];
+            argv.extend_from_slice(args);
+            rt.block_on(super::run(Cli::try_parse_from(argv).unwrap().cmd, &db))
+        };
+        run(&[
+            "schema",
+            "load",
+            dir.path().join("dcim.yml").to_str().unwrap(),
+        ])
+        .unwrap();
+        run(&["branch", "create", "seed"]).unwrap();
+        run(&[
+            "object",
+            "load",
+            objects.to_str().unwrap(),
+            "--branch",
+            "seed",
+        ])
+        .unwrap();
+        let s = Store::open(&db).unwrap();
+        assert_eq!(
+            ok(&s, "seed", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+            3
+        );
+        assert_eq!(
+            ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+            0
+        );
+        let err = run(&[
+            "object",
+            "load",
+            objects.to_str().unwrap(),
+            "--branch",
+            "nope",
+        ])
+        .unwrap_err();
+        assert_eq!(err.to_string(), "branch 'nope' not found");
+    }
 }
