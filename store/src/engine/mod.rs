@@ -38,7 +38,7 @@ mod write;
 
 pub use error::EngineError;
 
-pub(crate) use delete::delete;
 pub(crate) use link::edit_relationship;
-pub(crate) use pool::allocate;
-pub(crate) use write::{create_node, find_target, update, upsert};
+pub(crate) use pool::allocate_from_input;
+pub use write::WriteOp;
+pub(crate) use write::{upsert, write_node};

@@ -61,3 +61,38 @@ pub(crate) fn relationship_from_pool(
     }
     Ok(a.id)
 }
+
+/// `Infrahub<IPPrefix|IPAddress>PoolGetResource(data: …)`: the input checked field by field,
+/// the pool found by `id` or `hfid`, and the allocation.
+pub(crate) fn allocate_from_input(
+    tx: &mut Tx<'_>,
+    which: IpPool,
+    data: &Value,
+) -> Result<Allocation> {
+    let input = which.input_type();
+    let data = data.as_object().ok_or_else(|| {
+        EngineError::invalid(format!(
+            "Expected type '{input}!' for argument 'data', found a non-object value."
+        ))
+    })?;
+    for key in data.keys() {
+        let known = matches!(
+            key.as_str(),
+            "id" | "hfid" | "identifier" | "prefix_length" | "data"
+        ) || key == which.type_field()
+            || (which == IpPool::Prefix && key == "member_type");
+        if !known {
+            return Err(EngineError::invalid(format!(
+                "Field '{key}' is not defined by type '{input}'."
+            )));
+        }
+    }
+    let pool = pools::find_pool(
+        tx,
+        Some(which.pool_kind()),
+        data.get("id").and_then(Value::as_str),
+        data.get("hfid"),
+    )?;
+    let req = pools::resource_request(which, data)?;
+    allocate(tx, which, &pool, req)
+}

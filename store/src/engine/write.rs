@@ -17,6 +17,77 @@ use crate::{ipam, pools, profiles, templates};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
+/// A node write, as a mutation names it (`<Kind>Create`, `<Kind>Update`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp {
+    /// `<Kind>Create`.
+    Create,
+    /// `<Kind>Update`.
+    Update,
+    /// `<Kind>Upsert`.
+    Upsert,
+    /// `<Kind>Delete`.
+    Delete,
+}
+
+impl WriteOp {
+    /// The operation's suffix in a mutation's name (`Upsert`).
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteOp::Create => "Create",
+            WriteOp::Update => "Update",
+            WriteOp::Upsert => "Upsert",
+            WriteOp::Delete => "Delete",
+        }
+    }
+}
+
+/// `op` on kind `k` with an input-form payload `data`, checked field by field against what
+/// `<Kind><op>Input` defines: the id of the node written, or `None` for a delete.
+pub(crate) fn write_node(
+    tx: &mut Tx<'_>,
+    k: &KindSchema,
+    op: WriteOp,
+    data: &Value,
+) -> Result<Option<String>> {
+    let data = data.as_object().ok_or_else(|| {
+        EngineError::invalid(
+            "Expected type 'Input!' for argument 'data', found a non-object value.",
+        )
+    })?;
+    for key in data.keys() {
+        let ok = match key.as_str() {
+            "id" => true,
+            "hfid" => op != WriteOp::Create,
+            _ if op == WriteOp::Delete => false,
+            name => {
+                k.attribute(name).is_some_and(|a| !a.read_only)
+                    || k.relationship(name).is_some_and(|r| !r.read_only)
+            }
+        };
+        if !ok {
+            return Err(EngineError::invalid(format!(
+                "Field '{key}' is not defined by type '{}{}Input'.",
+                k.kind,
+                op.name()
+            )));
+        }
+    }
+    match op {
+        WriteOp::Create => create_node(tx, k, data).map(Some),
+        WriteOp::Update => {
+            let existing = find_target(tx, k, data)?;
+            update(tx, existing, data, false).map(Some)
+        }
+        WriteOp::Upsert => upsert(tx, k, data).map(Some),
+        WriteOp::Delete => {
+            let existing = find_target(tx, k, data)?;
+            super::delete::delete(tx, &existing.id)?;
+            Ok(None)
+        }
+    }
+}
+
 /// The node named by `id` or `hfid` in an Update/Delete payload; it must be a `k`.
 pub(crate) fn find_target(tx: &Tx<'_>, k: &KindSchema, data: &Map<String, Value>) -> Result<Node> {
     if let Some(id) = data.get("id").and_then(Value::as_str) {

@@ -8,11 +8,10 @@
 //! ([`crate::engine`]).
 
 use super::GqlError;
-use super::types::{self, MutationOp, split_mutation};
+use super::types::{self, split_mutation};
 use crate::engine::{self, EngineError};
 use crate::graph::Tx;
-use crate::pools::{self, Allocation, IpPool};
-use crate::schema::KindSchema;
+use crate::pools::{Allocation, IpPool};
 use serde_json::Value;
 
 /// The result of one mutation field.
@@ -32,13 +31,16 @@ pub(crate) fn run_field(tx: &mut Tx<'_>, name: &str, data: &Value) -> Result<Out
             relationship_edit(tx, data, name == "RelationshipAdd").map(|()| Outcome::Ok)
         }
         types::POOL_PREFIX_MUTATION => {
-            get_resource(tx, IpPool::Prefix, data).map(Outcome::Allocated)
+            engine::allocate_from_input(tx, IpPool::Prefix, data).map(Outcome::Allocated)
         }
         types::POOL_ADDRESS_MUTATION => {
-            get_resource(tx, IpPool::Address, data).map(Outcome::Allocated)
+            engine::allocate_from_input(tx, IpPool::Address, data).map(Outcome::Allocated)
         }
         _ => match split_mutation(tx.schema, name) {
-            Some((k, op)) => run(tx, k, op, data),
+            Some((k, op)) => engine::write_node(tx, k, op, data).map(|written| match written {
+                Some(id) => Outcome::Node(id),
+                None => Outcome::Ok,
+            }),
             None => {
                 return Err(GqlError::msg(format!(
                     "Cannot query field '{name}' on type 'Mutation'."
@@ -47,59 +49,6 @@ pub(crate) fn run_field(tx: &mut Tx<'_>, name: &str, data: &Value) -> Result<Out
         },
     };
     done.map_err(GqlError::from)
-}
-
-/// Run `<Kind><op>(data: …)`.
-fn run(
-    tx: &mut Tx<'_>,
-    k: &KindSchema,
-    op: MutationOp,
-    data: &Value,
-) -> Result<Outcome, EngineError> {
-    let data = data.as_object().ok_or_else(|| {
-        EngineError::invalid(
-            "Expected type 'Input!' for argument 'data', found a non-object value.",
-        )
-    })?;
-    let input_ty = format!(
-        "{}{}Input",
-        k.kind,
-        match op {
-            MutationOp::Create => "Create",
-            MutationOp::Update => "Update",
-            MutationOp::Upsert => "Upsert",
-            MutationOp::Delete => "Delete",
-        }
-    );
-    for key in data.keys() {
-        let ok = match key.as_str() {
-            "id" => true,
-            "hfid" => op != MutationOp::Create,
-            _ if op == MutationOp::Delete => false,
-            name => {
-                k.attribute(name).is_some_and(|a| !a.read_only)
-                    || k.relationship(name).is_some_and(|r| !r.read_only)
-            }
-        };
-        if !ok {
-            return Err(EngineError::invalid(format!(
-                "Field '{key}' is not defined by type '{input_ty}'."
-            )));
-        }
-    }
-    match op {
-        MutationOp::Create => engine::create_node(tx, k, data).map(Outcome::Node),
-        MutationOp::Update => {
-            let existing = engine::find_target(tx, k, data)?;
-            engine::update(tx, existing, data, false).map(Outcome::Node)
-        }
-        MutationOp::Upsert => engine::upsert(tx, k, data).map(Outcome::Node),
-        MutationOp::Delete => {
-            let existing = engine::find_target(tx, k, data)?;
-            engine::delete(tx, &existing.id)?;
-            Ok(Outcome::Ok)
-        }
-    }
 }
 
 /// `RelationshipAdd` / `RelationshipRemove(data: {id, name, nodes})`.
@@ -119,32 +68,3 @@ fn relationship_edit(tx: &mut Tx<'_>, data: &Value, add: bool) -> Result<(), Eng
     engine::edit_relationship(tx, id, name, nodes, add)
 }
 
-/// `Infrahub<IPPrefix|IPAddress>PoolGetResource(data: …)`.
-fn get_resource(tx: &mut Tx<'_>, which: IpPool, data: &Value) -> Result<Allocation, EngineError> {
-    let input = which.input_type();
-    let data = data.as_object().ok_or_else(|| {
-        EngineError::invalid(format!(
-            "Expected type '{input}!' for argument 'data', found a non-object value."
-        ))
-    })?;
-    for key in data.keys() {
-        let known = matches!(
-            key.as_str(),
-            "id" | "hfid" | "identifier" | "prefix_length" | "data"
-        ) || key == which.type_field()
-            || (which == IpPool::Prefix && key == "member_type");
-        if !known {
-            return Err(EngineError::invalid(format!(
-                "Field '{key}' is not defined by type '{input}'."
-            )));
-        }
-    }
-    let pool = pools::find_pool(
-        tx,
-        Some(which.pool_kind()),
-        data.get("id").and_then(Value::as_str),
-        data.get("hfid"),
-    )?;
-    let req = pools::resource_request(which, data)?;
-    engine::allocate(tx, which, &pool, req)
-}

@@ -52,17 +52,7 @@ pub const POOL_PREFIX_MUTATION: &str = "InfrahubIPPrefixPoolGetResource";
 pub const POOL_ADDRESS_MUTATION: &str = "InfrahubIPAddressPoolGetResource";
 
 /// The mutation a root mutation field names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MutationOp {
-    /// `<Kind>Create`.
-    Create,
-    /// `<Kind>Update`.
-    Update,
-    /// `<Kind>Upsert`.
-    Upsert,
-    /// `<Kind>Delete`.
-    Delete,
-}
+pub use crate::engine::WriteOp as MutationOp;
 
 /// Split `NetworkDeviceUpsert` into the kind and the operation.
 pub fn split_mutation<'s>(schema: &'s Schema, field: &str) -> Option<(&'s KindSchema, MutationOp)> {
