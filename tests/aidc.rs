@@ -2464,9 +2464,7 @@ impl Env {
                     .cache_dir(Some(cache_dir()))
                     .build()
                     .expect("runtime"),
-                Arc::new(infragen::client::GraphqlBackend::new(
-                    infragen::transport::InProcess::new(store.clone()),
-                )),
+                Arc::new(infragen::embedded::EmbeddedBackend::new(store.clone())),
                 infragen::policy::RuntimePolicy::load(&root).expect("policy"),
             );
             let cascade = Cascade::new(

@@ -588,8 +588,7 @@ async fn sync_refuses_a_definition_whose_target_group_no_object_file_declares() 
     let repository =
         infragen::repository::Repository::open(widgets.dir.path()).expect("repository");
     let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend =
-        infragen::client::GraphqlBackend::new(infragen::transport::InProcess::new(store.clone()));
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
     let error = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect_err("no object file declares widget-sets");
@@ -605,8 +604,7 @@ async fn sync_imports_the_ai_dc_repository_with_its_rules_and_changes_nothing_th
     let repository = infragen::repository::Repository::open(&infragen_tests::workspace_root())
         .expect("repository");
     let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend =
-        infragen::client::GraphqlBackend::new(infragen::transport::InProcess::new(store.clone()));
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
     let first = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect("sync");

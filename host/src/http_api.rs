@@ -23,7 +23,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use infragen_store::{GraphqlRequest, MAIN, Store};
+use infragen_store::{ErrorCode, GraphqlRequest, MAIN, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -313,7 +313,10 @@ async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Res
     {
         return (
             StatusCode::NOT_FOUND,
-            axum::Json(json!({"errors": [{"message": format!("Branch: {branch} not found.")}]})),
+            axum::Json(json!({"errors": [{
+                "message": format!("Branch: {branch} not found."),
+                "extensions": {"code": ErrorCode::BranchNotFound.as_str()},
+            }]})),
         )
             .into_response();
     }

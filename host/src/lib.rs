@@ -17,6 +17,7 @@ pub mod checksum;
 pub mod cli;
 pub mod client;
 pub mod contract;
+pub mod embedded;
 pub mod host_api;
 pub mod http_api;
 pub mod policy;

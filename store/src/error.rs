@@ -30,9 +30,15 @@ pub enum StoreError {
         /// What could not be decoded.
         detail: String,
     },
-    /// The named branch does not exist.
-    #[error("branch '{0}' not found")]
+    /// The named branch does not exist (Infrahub's `BranchNotFoundError` text).
+    #[error("Branch: {0} not found.")]
     BranchNotFound(String),
+    /// The schema has no kind of that name.
+    #[error("the schema has no kind {0}")]
+    UnknownKind(String),
+    /// The request is malformed: an unknown operation or filter, a value of the wrong type.
+    #[error("{0}")]
+    BadRequest(String),
     /// A branch with that name already exists.
     #[error("branch '{0}' already exists")]
     BranchExists(String),
@@ -68,6 +74,8 @@ impl StoreError {
         match self {
             StoreError::Database { .. } | StoreError::Corrupted { .. } => ErrorCode::Internal,
             StoreError::BranchNotFound(_) => ErrorCode::BranchNotFound,
+            StoreError::UnknownKind(_) => ErrorCode::NotFound,
+            StoreError::BadRequest(_) => ErrorCode::BadRequest,
             StoreError::Engine(e) => e.code(),
             StoreError::MergeConflict { .. } => ErrorCode::Conflict,
             StoreError::Schema(_)

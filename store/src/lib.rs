@@ -20,8 +20,8 @@
 //!   ([`EngineError`]).
 //! - Protocols over the engine: [`graphql`] (documents → reads, and mutations → engine
 //!   calls) and [`objects`] (object files → engine upserts); writes end in [`events`].
-//! - Front: [`Store`]. The host's in-process backend sends GraphQL documents to
-//!   [`Store::execute`].
+//! - Fronts: [`Store`], with GraphQL documents ([`Store::execute`]) and the typed [`api`]
+//!   the host's in-process backend calls (no document in between).
 //!
 //! Errors are typed end to end: [`StoreError`] and [`EngineError`] have a stable
 //! [`ErrorCode`], which GraphQL responses carry as `extensions.code`.
@@ -33,6 +33,7 @@
 
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod branch;
 mod code;
 pub(crate) mod engine;
@@ -51,8 +52,10 @@ pub mod schema;
 mod store;
 pub(crate) mod templates;
 
+pub use api::{Allocated, PoolKind, Written};
 pub use branch::BranchInfo;
 pub use engine::EngineError;
+pub use engine::WriteOp;
 pub use error::{DeleteRefused, ErrorCode, MandatoryLink, Result, StoreError};
 pub use events::{Action, Event};
 pub use graph::MAIN;

@@ -213,8 +213,18 @@ impl Store {
         Ok(self.current_schema())
     }
 
+    /// A transaction on `branch` over `conn`, sharing the store's node cache.
+    pub(crate) fn tx<'c>(
+        &'c self,
+        conn: &'c Connection,
+        schema: &'c Schema,
+        branch: &str,
+    ) -> Tx<'c> {
+        Tx::new(conn, schema, branch).cached(&self.inner.cache)
+    }
+
     /// Run a read on one consistent state of the store.
-    fn read_op<T, E: From<StoreError>>(
+    pub(crate) fn read_op<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Connection, &Schema) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
@@ -231,7 +241,7 @@ impl Store {
     /// Run a write: SQLite's write lock (`BEGIN IMMEDIATE`, so another process cannot commit
     /// between our reading and our writing), compute and write rows with `f`, store the
     /// events, commit, publish. A failure anywhere writes nothing.
-    fn write_op<T, E: From<StoreError>>(
+    pub(crate) fn write_op<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Connection, &Schema) -> std::result::Result<(Vec<Event>, T), E>,
     ) -> std::result::Result<T, E> {
@@ -518,10 +528,9 @@ impl Store {
         };
         let answered = self.read_op(|conn, schema| {
             if branch != MAIN && !crate::persistence::branch_exists(conn, branch)? {
-                return Ok(Some(error_response(&[GqlError::msg(format!(
-                    "Branch: {branch} not found."
-                ))
-                .with_code(ErrorCode::BranchNotFound)])));
+                return Ok(Some(error_response(&[GqlError::from(
+                    StoreError::BranchNotFound(branch.to_owned()),
+                )])));
             }
             let root = match prepared.ty {
                 OperationType::Query => Ty::Query,

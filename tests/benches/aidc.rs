@@ -22,11 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use infragen::backend::Backend;
-use infragen::client::GraphqlBackend;
+use infragen::embedded::EmbeddedBackend;
 use infragen::repository::Repository;
 use infragen::runner::{Runner, TargetOutcome, TargetSelection};
 use infragen::sync::sync_repository;
-use infragen::transport::InProcess;
 use infragen_tests::{guest, workspace_root};
 
 const TIERS: [&str; 3] = ["generate-fabric", "generate-pod", "generate-rack"];
@@ -46,7 +45,7 @@ fn repository() -> Arc<Repository> {
 }
 
 fn backend(store: &infragen_store::Store) -> Arc<dyn Backend> {
-    Arc::new(GraphqlBackend::new(InProcess::new(store.clone())))
+    Arc::new(EmbeddedBackend::new(store.clone()))
 }
 
 fn runner(store: &infragen_store::Store, cache: &std::path::Path) -> Runner {

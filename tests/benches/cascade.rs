@@ -48,13 +48,12 @@ use std::time::{Duration, Instant};
 use common::{Design, Writes, cpu_time, design, writes_since};
 use infragen::backend::Backend;
 use infragen::cascade::{Cascade, CascadeConfig, Start};
-use infragen::client::GraphqlBackend;
+use infragen::embedded::EmbeddedBackend;
 use infragen::policy::RuntimePolicy;
 use infragen::repository::Repository;
 use infragen::runner::{Runner, TargetSelection};
 use infragen::runtime::Runtime;
 use infragen::sync::sync_repository;
-use infragen::transport::InProcess;
 use infragen_store::Store;
 use infragen_tests::graphql;
 use serde_json::{Map, Value};
@@ -96,7 +95,7 @@ async fn measure(design: &Design, concurrency: usize, cache: &std::path::Path) -
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path().join("store.db")).expect("store opens");
     let repository = Arc::new(Repository::open(&design.root).expect("repository opens"));
-    let backend: Arc<dyn Backend> = Arc::new(GraphqlBackend::new(InProcess::new(store.clone())));
+    let backend: Arc<dyn Backend> = Arc::new(EmbeddedBackend::new(store.clone()));
 
     let started = Instant::now();
     sync_repository(&store, &repository, backend.as_ref(), "main")

@@ -48,13 +48,12 @@ use std::time::{Duration, Instant};
 
 use common::{Design, cpu_time, design, node_count, status_kb, writes_since};
 use infragen::backend::Backend;
-use infragen::client::GraphqlBackend;
+use infragen::embedded::EmbeddedBackend;
 use infragen::policy::RuntimePolicy;
 use infragen::repository::Repository;
 use infragen::runner::{Runner, TargetOutcome, TargetSelection};
 use infragen::runtime::Runtime;
 use infragen::sync::sync_repository;
-use infragen::transport::InProcess;
 use infragen_store::Store;
 use infragen_tests::graphql;
 use serde_json::{Map, Value};
@@ -80,7 +79,7 @@ fn env_number(name: &str, default: usize) -> usize {
 }
 
 fn backend(store: &Store) -> Arc<dyn Backend> {
-    Arc::new(GraphqlBackend::new(InProcess::new(store.clone())))
+    Arc::new(EmbeddedBackend::new(store.clone()))
 }
 
 fn runner(store: &Store, root: &Path, artifacts: &Path, concurrency: usize) -> Runner {

@@ -577,9 +577,7 @@ impl WidgetRepository {
                     infragen::repository::Repository::open(dir.path()).expect("repository opens"),
                 ),
                 runtime(None),
-                std::sync::Arc::new(infragen::client::GraphqlBackend::new(
-                    infragen::transport::InProcess::new(store.clone()),
-                )),
+                std::sync::Arc::new(infragen::embedded::EmbeddedBackend::new(store.clone())),
                 infragen::policy::RuntimePolicy::default(),
             ),
             dir,

@@ -10,10 +10,11 @@ use serde_json::{Map, Value};
 
 use crate::cascade::{Cascade, CascadeConfig, CascadeLimits, Progress, ProgressCounts, Start};
 use crate::client::GraphqlBackend;
+use crate::embedded::EmbeddedBackend;
 use crate::policy::RuntimePolicy;
 use crate::repository::Repository;
 use crate::runner::{Runner, TargetSelection};
-use crate::transport::{Http, HttpConfig, InProcess};
+use crate::transport::{Http, HttpConfig};
 
 #[derive(Debug, Args)]
 pub(crate) struct GeneratorArgs {
@@ -96,10 +97,7 @@ pub(crate) async fn run(args: GeneratorArgs, store_path: &Path) -> anyhow::Resul
         None => {
             let store = infragen_store::Store::open(store_path)
                 .with_context(|| format!("cannot open the store {}", store_path.display()))?;
-            (
-                Arc::new(GraphqlBackend::new(InProcess::new(store.clone()))),
-                Some(store),
-            )
+            (Arc::new(EmbeddedBackend::new(store.clone())), Some(store))
         }
     };
     let runner = Runner::new(Arc::new(repository), runtime, backend, policy);

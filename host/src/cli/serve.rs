@@ -13,11 +13,10 @@ use clap::Args;
 
 use crate::cascade::follow::{CascadeObserver, follow};
 use crate::cascade::{Cascade, CascadeConfig, CascadeReport};
-use crate::client::GraphqlBackend;
+use crate::embedded::EmbeddedBackend;
 use crate::policy::RuntimePolicy;
 use crate::repository::Repository;
 use crate::runner::Runner;
-use crate::transport::InProcess;
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -63,7 +62,7 @@ pub(crate) async fn run(args: ServeArgs, store_path: &Path) -> anyhow::Result<Ex
     let repository = Repository::open(&args.repository)?;
     let policy = RuntimePolicy::load(repository.root())?;
     let runtime = super::runtime(args.concurrency)?;
-    let backend = Arc::new(GraphqlBackend::new(InProcess::new(store.clone())));
+    let backend = Arc::new(EmbeddedBackend::new(store.clone()));
     let runner = Runner::new(Arc::new(repository), runtime, backend, policy);
     let cascade = Cascade::new(
         runner,

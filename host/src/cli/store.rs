@@ -402,7 +402,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), "the document returned 1 GraphQL error(s)");
         let err = run(&db, &["branch", "merge", "missing"]).await.unwrap_err();
-        assert_eq!(err.to_string(), "branch 'missing' not found");
+        assert_eq!(err.to_string(), "Branch: missing not found.");
     }
 
     #[test]
@@ -515,6 +515,6 @@ spec:
             "nope",
         ])
         .unwrap_err();
-        assert_eq!(err.to_string(), "branch 'nope' not found");
+        assert_eq!(err.to_string(), "Branch: nope not found.");
     }
 }

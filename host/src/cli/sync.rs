@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use crate::client::GraphqlBackend;
+use crate::embedded::EmbeddedBackend;
 use crate::repository::Repository;
-use crate::transport::InProcess;
 
 #[derive(Debug, Args)]
 pub(crate) struct SyncArgs {
@@ -24,7 +23,7 @@ pub(crate) async fn run(args: SyncArgs, store_path: &Path) -> anyhow::Result<Exi
     let repository = Repository::open(&args.repository)?;
     let store = infragen_store::Store::open(store_path)
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
-    let backend = GraphqlBackend::new(InProcess::new(store.clone()));
+    let backend = EmbeddedBackend::new(store.clone());
     let report = crate::sync::sync_repository(&store, &repository, &backend, &args.branch).await?;
     println!("{report}");
     Ok(ExitCode::SUCCESS)

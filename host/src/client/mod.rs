@@ -60,12 +60,7 @@ impl<T: Transport> GraphqlBackend<T> {
             .execute(branch, document, variables)
             .await
             .map_err(transport_error)?;
-        if let Some(errors) = response.get("errors").and_then(Value::as_array)
-            && !errors.is_empty()
-        {
-            return Err(graphql_error(errors));
-        }
-        Ok(response.get("data").cloned().unwrap_or(Value::Null))
+        data_or_error(response)
     }
 
     async fn schema(&self, branch: &str) -> Result<Arc<SchemaIndex>, BackendError> {
@@ -145,7 +140,31 @@ impl<T: Transport> GraphqlBackend<T> {
     }
 }
 
-fn check_kind(kind: &str) -> Result<(), BackendError> {
+/// A GraphQL response's `data`, or its errors as a [`BackendError`].
+pub(crate) fn data_or_error(mut response: Value) -> Result<Value, BackendError> {
+    if let Some(errors) = response.get("errors").and_then(Value::as_array)
+        && !errors.is_empty()
+    {
+        return Err(graphql_error(errors));
+    }
+    Ok(response
+        .get_mut("data")
+        .map(Value::take)
+        .unwrap_or(Value::Null))
+}
+
+/// The filters a plugin passed, checked as [`render::filter_arguments`] checks them (an
+/// object of GraphQL names, without the paging the host does itself).
+pub(crate) fn check_filters(filters: &Value) -> Result<&Map<String, Value>, BackendError> {
+    render::filter_arguments(filters)
+        .map_err(|message| BackendError::new(ErrorKind::InvalidInput, message))?;
+    filters
+        .as_object()
+        .ok_or_else(|| BackendError::new(ErrorKind::InvalidInput, "filters must be a JSON object"))
+}
+
+/// A kind name must be a GraphQL name: it is pasted into documents.
+pub(crate) fn check_kind(kind: &str) -> Result<(), BackendError> {
     if render::is_name(kind) {
         Ok(())
     } else {
@@ -160,6 +179,9 @@ fn transport_error(error: TransportError) -> BackendError {
     match error {
         TransportError::Unreachable(message) => BackendError::new(ErrorKind::Backend, message),
         TransportError::Refused(message) => BackendError::new(ErrorKind::PermissionDenied, message),
+        TransportError::BranchNotFound(message) => {
+            BackendError::new(ErrorKind::BranchNotFound, message)
+        }
     }
 }
 
@@ -200,7 +222,7 @@ fn error_kind(error: &Value) -> ErrorKind {
 }
 
 /// The contract's kind for each of the store's error codes.
-fn code_kind(code: ErrorCode) -> ErrorKind {
+pub(crate) fn code_kind(code: ErrorCode) -> ErrorKind {
     match code {
         ErrorCode::NotFound => ErrorKind::NotFound,
         ErrorCode::BranchNotFound => ErrorKind::BranchNotFound,
@@ -387,15 +409,8 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         branch: &str,
         request: &PrefixAllocation,
     ) -> Result<Allocated, BackendError> {
-        let mut input = pool_input(
-            &request.pool,
-            &request.identifier,
-            &request.prefix_length,
-            &request.data,
-        );
-        insert_some(&mut input, "member_type", &request.member_type);
-        insert_some(&mut input, "prefix_type", &request.prefix_type);
-        self.allocate(branch, PoolMutation::PREFIX, input).await
+        self.allocate(branch, PoolMutation::PREFIX, prefix_input(request))
+            .await
     }
 
     async fn allocate_address(
@@ -403,14 +418,8 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         branch: &str,
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError> {
-        let mut input = pool_input(
-            &request.pool,
-            &request.identifier,
-            &request.prefix_length,
-            &request.data,
-        );
-        insert_some(&mut input, "address_type", &request.address_type);
-        self.allocate(branch, PoolMutation::ADDRESS, input).await
+        self.allocate(branch, PoolMutation::ADDRESS, address_input(request))
+            .await
     }
 }
 
@@ -435,6 +444,31 @@ impl PoolMutation {
         input: "IPAddressPoolGetResourceInput",
         attribute: "address",
     };
+}
+
+/// The input of `InfrahubIPPrefixPoolGetResource`.
+pub(crate) fn prefix_input(request: &PrefixAllocation) -> Map<String, Value> {
+    let mut input = pool_input(
+        &request.pool,
+        &request.identifier,
+        &request.prefix_length,
+        &request.data,
+    );
+    insert_some(&mut input, "member_type", &request.member_type);
+    insert_some(&mut input, "prefix_type", &request.prefix_type);
+    input
+}
+
+/// The input of `InfrahubIPAddressPoolGetResource`.
+pub(crate) fn address_input(request: &AddressAllocation) -> Map<String, Value> {
+    let mut input = pool_input(
+        &request.pool,
+        &request.identifier,
+        &request.prefix_length,
+        &request.data,
+    );
+    insert_some(&mut input, "address_type", &request.address_type);
+    input
 }
 
 /// The input fields both pool mutations share.

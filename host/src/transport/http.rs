@@ -578,6 +578,9 @@ impl Http {
             401 | 403 => Attempt::Final(TransportError::Refused(
                 self.auth_refusal(url, status, &said),
             )),
+            400 | 404 if let Some(message) = branch_not_found(json.as_ref().ok()) => {
+                Attempt::Final(TransportError::BranchNotFound(message))
+            }
             404 => Attempt::Final(TransportError::Refused(format!(
                 "{url} was not found (404 Not Found){said}; check the Infrahub address and the branch name"
             ))),
@@ -640,6 +643,18 @@ impl Transport for Http {
             .append_pair("branch", checked(branch)?);
         self.send(Request::Schema { url }, Idempotency::Read).await
     }
+}
+
+/// The message of an answer saying the branch does not exist: an error coded
+/// `BRANCH_NOT_FOUND` (the embedded store behind `infragen serve`), or
+/// Infrahub's own `Branch: <name> not found.`.
+fn branch_not_found(body: Option<&Value>) -> Option<String> {
+    let error = body?.get("errors")?.as_array()?.first()?;
+    let message = error.get("message")?.as_str()?;
+    let coded = error.pointer("/extensions/code").and_then(Value::as_str)
+        == Some(infragen_store::ErrorCode::BranchNotFound.as_str());
+    let infrahub = message.starts_with("Branch: ") && message.ends_with(" not found.");
+    (coded || infrahub).then(|| message.to_owned())
 }
 
 /// Refuses a branch name that would not stay one path segment (`.` and `..`
@@ -1048,7 +1063,7 @@ nodes:
     }
 
     #[tokio::test]
-    async fn the_schema_is_the_stores_and_an_unknown_branch_is_refused_by_url() {
+    async fn the_schema_is_the_stores_and_an_unknown_branch_is_named() {
         let served = store();
         let (address, token) = serve(&served).await;
         let transport = http(&address, Some(&token));
@@ -1056,10 +1071,18 @@ nodes:
             transport.schema("main").await.expect("schema"),
             served.schema_json()
         );
+        match transport.schema("no-such-branch").await {
+            Err(TransportError::BranchNotFound(message)) => {
+                assert_eq!(message, "Branch: no-such-branch not found.")
+            }
+            other => panic!("expected the branch to be missing, got {other:?}"),
+        }
+        // Another 404 is still a wrong address.
+        let elsewhere = http(&format!("{address}/nowhere"), Some(&token));
         assert_eq!(
-            refusal(transport.schema("no-such-branch").await),
+            refusal(elsewhere.schema("main").await),
             format!(
-                "{address}/api/schema?branch=no-such-branch was not found (404 Not Found): Branch: no-such-branch not found.; check the Infrahub address and the branch name"
+                "{address}/nowhere/api/schema?branch=main was not found (404 Not Found); check the Infrahub address and the branch name"
             )
         );
     }

@@ -18,9 +18,12 @@ pub enum TransportError {
     /// a retry may help.
     #[error("{0}")]
     Unreachable(String),
-    /// The store refused the request (authentication, unknown branch).
+    /// The store refused the request (authentication, a wrong address).
     #[error("{0}")]
     Refused(String),
+    /// The branch asked for does not exist in the store.
+    #[error("{0}")]
+    BranchNotFound(String),
 }
 
 /// Sends GraphQL documents to a store and reads its schema.

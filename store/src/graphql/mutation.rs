@@ -67,4 +67,3 @@ fn relationship_edit(tx: &mut Tx<'_>, data: &Value, add: bool) -> Result<(), Eng
         .map_or(&[], Vec::as_slice);
     engine::edit_relationship(tx, id, name, nodes, add)
 }
-

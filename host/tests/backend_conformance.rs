@@ -1,0 +1,758 @@
+//! The host's backend contract, run against the embedded store in process
+//! ([`EmbeddedBackend`], typed calls) and against `infragen serve` over HTTP
+//! ([`GraphqlBackend`] over [`Http`], the documents a real Infrahub gets).
+//!
+//! Both stores start from the same schema and objects. One script of
+//! operations — upserts and their identity, updates by id and by HFID,
+//! filters on node and generic kinds, relationship edits, pool allocations and
+//! exhaustion, uniqueness, a refused and a cascading delete, branches, a raw
+//! query and the errors of bad requests — runs against each, and the two
+//! transcripts must be equal once ids are replaced by the order they were first
+//! seen in (the stores draw different UUIDs). The transcript is also checked
+//! against what Infrahub answers, so two backends wrong in the same way fail.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use infragen::backend::{AddressAllocation, Backend, BackendError, PoolSelector, PrefixAllocation};
+use infragen::client::GraphqlBackend;
+use infragen::embedded::EmbeddedBackend;
+use infragen::transport::{Http, HttpConfig};
+use infragen_store::{GraphqlRequest, Store};
+use serde_json::{Value, json};
+
+const SCHEMA: &str = r#"
+version: "1.0"
+generics:
+  - name: Interface
+    namespace: Dcim
+    human_friendly_id: [device__name__value, name__value]
+    display_labels: [name__value]
+    order_by: [name__value]
+    attributes:
+      - {name: name, kind: Text}
+      - {name: description, kind: Text, optional: true}
+    relationships:
+      - {name: device, peer: DcimDevice, kind: Parent, cardinality: one, optional: false, identifier: device__interface}
+nodes:
+  - name: Site
+    namespace: Location
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+  - name: Tag
+    namespace: Test
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    order_by: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+  - name: Device
+    namespace: Dcim
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    order_by: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: serial, kind: Text, optional: true, unique: true}
+      - {name: asn, kind: Number, optional: true}
+      - name: role
+        kind: Dropdown
+        optional: true
+        choices: [{name: leaf}, {name: spine}]
+    relationships:
+      - {name: site, peer: LocationSite, kind: Attribute, cardinality: one, optional: false, identifier: device__site}
+      - {name: interfaces, peer: DcimInterface, kind: Component, cardinality: many, identifier: device__interface}
+      - {name: tags, peer: TestTag, kind: Attribute, cardinality: many, identifier: device__tag}
+      - {name: loopback, peer: IpamIPAddress, cardinality: one, optional: true, identifier: device__loopback}
+  - name: PhysicalInterface
+    namespace: Dcim
+    inherit_from: [DcimInterface]
+    attributes:
+      - {name: speed, kind: Number, optional: true}
+  - name: IPPrefix
+    namespace: Ipam
+    inherit_from: [BuiltinIPPrefix]
+    human_friendly_id: [prefix__value]
+  - name: IPAddress
+    namespace: Ipam
+    inherit_from: [BuiltinIPAddress]
+"#;
+
+/// What both stores hold before the script: sites, tags, a /30 and a /29 with a
+/// pool over each.
+const SETUP: &[&str] = &[
+    r#"mutation { LocationSiteCreate(data: {name: {value: "ams"}}) { ok } }"#,
+    r#"mutation { LocationSiteCreate(data: {name: {value: "fra"}}) { ok } }"#,
+    r#"mutation { TestTagCreate(data: {name: {value: "blue"}}) { ok } }"#,
+    r#"mutation { TestTagCreate(data: {name: {value: "red"}}) { ok } }"#,
+    r#"mutation { IpamIPPrefixCreate(data: {prefix: {value: "10.0.0.0/30"}}) { ok } }"#,
+    r#"mutation { IpamIPPrefixCreate(data: {prefix: {value: "10.1.0.0/29"}}) { ok } }"#,
+    r#"mutation { CoreIPPrefixPoolCreate(data: {name: {value: "p2p"}, default_prefix_length: {value: 31}, default_member_type: {value: "prefix"}, default_prefix_type: {value: "IpamIPPrefix"}, ip_namespace: {hfid: ["default"]}, resources: [{hfid: ["10.0.0.0/30"]}]}) { ok } }"#,
+    r#"mutation { CoreIPAddressPoolCreate(data: {name: {value: "loopbacks"}, default_address_type: {value: "IpamIPAddress"}, default_prefix_length: {value: 32}, ip_namespace: {hfid: ["default"]}, resources: [{hfid: ["10.1.0.0/29"]}]}) { ok } }"#,
+];
+
+/// A store file with the schema and [`SETUP`], and a branch `b1`.
+fn prepared_store(path: &Path) -> Store {
+    let store = Store::open(path).expect("store opens");
+    store
+        .load_schema(&[("conformance.yml".into(), SCHEMA.into())])
+        .expect("schema loads");
+    for document in SETUP {
+        let response = store.execute_blocking("main", &GraphqlRequest::new(*document));
+        assert!(response.get("errors").is_none(), "{document}: {response}");
+    }
+    store.create_branch("b1").expect("branch");
+    store
+}
+
+/// `infragen serve` on a free port over a store file; killed when dropped.
+struct Served {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(store: &Path, repository: &Path, token: &str) -> Served {
+    std::fs::write(repository.join(".infrahub.yml"), "---\n").expect("repository config");
+    std::fs::write(
+        repository.join("infragen.toml"),
+        format!("[store]\napi_tokens = [\"{token}\"]\n"),
+    )
+    .expect("serve config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infragen"))
+        .arg("--store")
+        .arg(store)
+        .args(["serve", "--listen", "127.0.0.1:0", "--repository"])
+        .arg(repository)
+        .arg("--config")
+        .arg(repository.join("infragen.toml"))
+        .env_remove("INFRAGEN_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("infragen serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve prints its address");
+    let address = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_owned();
+    Served { child, address }
+}
+
+/// One operation's outcome: its value, or its error's kind and message.
+fn outcome<T: serde::Serialize>(result: Result<T, BackendError>) -> Value {
+    match result {
+        Ok(value) => json!({ "ok": value }),
+        Err(error) => json!({ "error": { "kind": error.kind, "message": error.message } }),
+    }
+}
+
+/// The id of a node named `name` of `kind`, read through the backend.
+async fn id_of(backend: &dyn Backend, branch: &str, kind: &str, name: &str) -> String {
+    let nodes = backend
+        .filters(branch, kind, &json!({ "name__value": name }), &[])
+        .await
+        .expect("lookup");
+    nodes[0]["id"].as_str().expect("id").to_owned()
+}
+
+/// The script, with every outcome in order.
+async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
+    let mut t: Vec<(&'static str, Value)> = Vec::new();
+    let ams = id_of(backend, "main", "LocationSite", "ams").await;
+    let blue = id_of(backend, "main", "TestTag", "blue").await;
+    let red = id_of(backend, "main", "TestTag", "red").await;
+    // Named first, so they are #1, #2 and #3 in the transcript.
+    t.push(("setup", json!([ams, blue, red])));
+
+    // Upserts: create, then the same identity again, by HFID of a peer.
+    let leaf = json!({"name": {"value": "leaf1"}, "role": {"value": "leaf"}, "site": {"hfid": ["ams"]}, "tags": [{"id": blue}]});
+    t.push((
+        "upsert creates",
+        outcome(backend.upsert("main", "DcimDevice", &leaf).await),
+    ));
+    t.push((
+        "upsert again",
+        outcome(backend.upsert("main", "DcimDevice", &leaf).await),
+    ));
+    let device = id_of(backend, "main", "DcimDevice", "leaf1").await;
+    for name in ["Ethernet2", "Ethernet1"] {
+        let interface =
+            json!({"name": {"value": name}, "speed": {"value": 100}, "device": {"id": device}});
+        t.push((
+            "interface upsert",
+            outcome(
+                backend
+                    .upsert("main", "DcimPhysicalInterface", &interface)
+                    .await,
+            ),
+        ));
+    }
+    t.push((
+        "upsert of an unknown field",
+        outcome(
+            backend
+                .upsert(
+                    "main",
+                    "DcimDevice",
+                    &json!({"name": {"value": "x"}, "colour": {"value": 1}}),
+                )
+                .await,
+        ),
+    ));
+    t.push((
+        "upsert without a mandatory relationship",
+        outcome(
+            backend
+                .upsert("main", "DcimDevice", &json!({"name": {"value": "lonely"}}))
+                .await,
+        ),
+    ));
+    t.push((
+        "upsert of an unknown kind",
+        outcome(
+            backend
+                .upsert("main", "DcimNothing", &json!({"name": {"value": "x"}}))
+                .await,
+        ),
+    ));
+    t.push((
+        "upsert of a kind that is not a name",
+        outcome(backend.upsert("main", "Dcim Device", &json!({})).await),
+    ));
+
+    // Updates by id and by HFID; a taken unique value.
+    t.push((
+        "update by id",
+        outcome(
+            backend
+                .update(
+                    "main",
+                    "DcimDevice",
+                    &json!({"id": device, "asn": {"value": 65001}}),
+                )
+                .await,
+        ),
+    ));
+    t.push((
+        "update by hfid",
+        outcome(
+            backend
+                .update(
+                    "main",
+                    "DcimDevice",
+                    &json!({"hfid": ["leaf1"], "serial": {"value": "S1"}}),
+                )
+                .await,
+        ),
+    ));
+    backend
+        .upsert(
+            "main",
+            "DcimDevice",
+            &json!({"name": {"value": "leaf2"}, "site": {"id": ams}}),
+        )
+        .await
+        .expect("leaf2");
+    t.push((
+        "update to a taken unique value",
+        outcome(
+            backend
+                .update(
+                    "main",
+                    "DcimDevice",
+                    &json!({"hfid": ["leaf2"], "serial": {"value": "S1"}}),
+                )
+                .await,
+        ),
+    ));
+    t.push((
+        "update of a missing node",
+        outcome(
+            backend
+                .update(
+                    "main",
+                    "DcimDevice",
+                    &json!({"id": "no-such-node", "asn": {"value": 1}}),
+                )
+                .await,
+        ),
+    ));
+
+    // Relationship edits.
+    t.push((
+        "relationship add",
+        outcome(
+            backend
+                .relationship_add("main", &device, "tags", &[red.clone()])
+                .await,
+        ),
+    ));
+    t.push((
+        "relationship remove",
+        outcome(
+            backend
+                .relationship_remove("main", &device, "tags", &[blue.clone()])
+                .await,
+        ),
+    ));
+    t.push((
+        "relationship add to a missing node",
+        outcome(
+            backend
+                .relationship_add("main", "no-such-node", "tags", &[red.clone()])
+                .await,
+        ),
+    ));
+
+    // Pools: an identifier reserves, the /30 holds two /31s, addresses.
+    let p2p = |identifier: Option<&str>| PrefixAllocation {
+        pool: PoolSelector::Name("p2p".into()),
+        identifier: identifier.map(str::to_owned),
+        prefix_length: None,
+        member_type: None,
+        prefix_type: None,
+        data: None,
+    };
+    t.push((
+        "allocate prefix",
+        outcome(backend.allocate_prefix("main", &p2p(Some("link-1"))).await),
+    ));
+    t.push((
+        "allocate prefix again",
+        outcome(backend.allocate_prefix("main", &p2p(Some("link-1"))).await),
+    ));
+    t.push((
+        "allocate prefix, no identifier",
+        outcome(backend.allocate_prefix("main", &p2p(None)).await),
+    ));
+    t.push((
+        "allocate from an exhausted pool",
+        outcome(backend.allocate_prefix("main", &p2p(Some("link-3"))).await),
+    ));
+    let missing_pool = PrefixAllocation {
+        pool: PoolSelector::Name("nope".into()),
+        ..p2p(None)
+    };
+    t.push((
+        "allocate from a missing pool",
+        outcome(backend.allocate_prefix("main", &missing_pool).await),
+    ));
+    let loopback = AddressAllocation {
+        pool: PoolSelector::Name("loopbacks".into()),
+        identifier: Some("leaf1".into()),
+        prefix_length: None,
+        address_type: None,
+        data: Some(json!({"description": {"value": "leaf1 loopback"}})),
+    };
+    t.push((
+        "allocate address",
+        outcome(backend.allocate_address("main", &loopback).await),
+    ));
+
+    // Reads: node kinds, a generic, relationship filters, include, bad filters.
+    t.push((
+        "filters by value",
+        outcome(
+            backend
+                .filters("main", "DcimDevice", &json!({"name__value": "leaf1"}), &[])
+                .await,
+        ),
+    ));
+    t.push((
+        "filters by values",
+        outcome(
+            backend
+                .filters(
+                    "main",
+                    "DcimDevice",
+                    &json!({"name__values": ["leaf2", "leaf1"]}),
+                    &[],
+                )
+                .await,
+        ),
+    ));
+    t.push((
+        "filters through a relationship",
+        outcome(
+            backend
+                .filters(
+                    "main",
+                    "DcimDevice",
+                    &json!({"site__name__value": "ams"}),
+                    &["interfaces".to_owned()],
+                )
+                .await,
+        ),
+    ));
+    t.push((
+        "filters of a generic",
+        outcome(
+            backend
+                .filters(
+                    "main",
+                    "DcimInterface",
+                    &json!({"device__ids": [device]}),
+                    &[],
+                )
+                .await,
+        ),
+    ));
+    t.push((
+        "filters with nothing matching",
+        outcome(
+            backend
+                .filters("main", "DcimDevice", &json!({"name__value": "none"}), &[])
+                .await,
+        ),
+    ));
+    t.push((
+        "filters with an unknown argument",
+        outcome(
+            backend
+                .filters("main", "DcimDevice", &json!({"colour__value": "red"}), &[])
+                .await,
+        ),
+    ));
+    t.push((
+        "filters with paging",
+        outcome(
+            backend
+                .filters("main", "DcimDevice", &json!({"limit": 1}), &[])
+                .await,
+        ),
+    ));
+    t.push((
+        "filters of an unknown kind",
+        outcome(
+            backend
+                .filters("main", "DcimNothing", &json!({}), &[])
+                .await,
+        ),
+    ));
+    t.push((
+        "node by id",
+        outcome(backend.node_by_id("main", "TestTag", &red).await),
+    ));
+    t.push((
+        "a raw query",
+        outcome(backend.query("main", "query($n: [String]) { DcimDevice(name__values: $n) { count edges { node { name { value } asn { value } tags { count } } } } }", &json!({"n": ["leaf1"]})).await),
+    ));
+    t.push((
+        "a raw query with an error",
+        outcome(
+            backend
+                .query(
+                    "main",
+                    "query { DcimDevice { edges { node { colour { value } } } } }",
+                    &json!({}),
+                )
+                .await,
+        ),
+    ));
+
+    // Deletes: refused while a mandatory relationship points at the node,
+    // cascading to Component children, a missing node is done.
+    t.push((
+        "delete refused",
+        outcome(backend.delete("main", "LocationSite", &ams).await),
+    ));
+    t.push((
+        "delete cascades",
+        outcome(backend.delete("main", "DcimDevice", &device).await),
+    ));
+    t.push((
+        "interfaces after the cascade",
+        outcome(
+            backend
+                .filters("main", "DcimInterface", &json!({}), &[])
+                .await,
+        ),
+    ));
+    t.push((
+        "delete if present, gone",
+        outcome(
+            backend
+                .delete_if_present("main", "DcimDevice", &device)
+                .await,
+        ),
+    ));
+
+    // Branches: writes stay on the branch; a missing branch is not a missing node.
+    t.push((
+        "upsert on a branch",
+        outcome(
+            backend
+                .upsert(
+                    "b1",
+                    "DcimDevice",
+                    &json!({"name": {"value": "spine1"}, "site": {"hfid": ["fra"]}}),
+                )
+                .await,
+        ),
+    ));
+    t.push((
+        "read on the branch",
+        outcome(backend.filters("b1", "DcimDevice", &json!({}), &[]).await),
+    ));
+    t.push((
+        "read on main",
+        outcome(backend.filters("main", "DcimDevice", &json!({}), &[]).await),
+    ));
+    t.push((
+        "upsert on a missing branch",
+        outcome(backend.upsert("nope", "DcimDevice", &leaf).await),
+    ));
+    t.push((
+        "delete on a missing branch",
+        outcome(
+            backend
+                .delete_if_present("nope", "DcimDevice", &device)
+                .await,
+        ),
+    ));
+    t.push((
+        "filters on a missing branch",
+        outcome(backend.filters("nope", "DcimDevice", &json!({}), &[]).await),
+    ));
+    t
+}
+
+/// Replaces every UUID in `value` by `#n`, n counting UUIDs in order of first
+/// appearance.
+fn normalise(value: &mut Value, seen: &mut HashMap<String, usize>) {
+    match value {
+        Value::String(text) => *text = normalise_text(text, seen),
+        Value::Array(items) => items.iter_mut().for_each(|item| normalise(item, seen)),
+        Value::Object(fields) => fields.values_mut().for_each(|field| normalise(field, seen)),
+        _ => {}
+    }
+}
+
+fn normalise_text(text: &str, seen: &mut HashMap<String, usize>) -> String {
+    let is_uuid = |candidate: &str| {
+        candidate.len() == 36
+            && candidate.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        if rest.len() >= 36 && rest.is_char_boundary(36) && is_uuid(&rest[..36]) {
+            let next = seen.len() + 1;
+            let n = *seen.entry(rest[..36].to_owned()).or_insert(next);
+            out.push_str(&format!("#{n}"));
+            rest = &rest[36..];
+        } else {
+            let c = rest.chars().next().unwrap_or_default();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+fn transcript(script: Vec<(&'static str, Value)>) -> Vec<(&'static str, Value)> {
+    let mut seen = HashMap::new();
+    script
+        .into_iter()
+        .map(|(step, mut value)| {
+            normalise(&mut value, &mut seen);
+            (step, value)
+        })
+        .collect()
+}
+
+fn step<'t>(transcript: &'t [(&'static str, Value)], name: &str) -> &'t Value {
+    &transcript
+        .iter()
+        .find(|(step, _)| *step == name)
+        .unwrap_or_else(|| panic!("no step {name}"))
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let embedded_store = prepared_store(&dir.path().join("embedded.db"));
+    let embedded = EmbeddedBackend::new(embedded_store);
+    let embedded = transcript(script(&embedded).await);
+
+    let served_path = dir.path().join("served.db");
+    let served_store = prepared_store(&served_path);
+    let token = served_store.create_token("conformance").expect("token");
+    drop(served_store);
+    let repository = dir.path().join("repository");
+    std::fs::create_dir_all(&repository).expect("repository dir");
+    let server = serve(&served_path, &repository, &token);
+    let http = Http::new(HttpConfig::new(server.address.clone(), Some(token))).expect("client");
+    let served = transcript(script(&GraphqlBackend::new(http)).await);
+
+    assert_eq!(embedded.len(), served.len());
+    for ((step, in_process), (_, over_http)) in embedded.iter().zip(&served) {
+        assert_eq!(
+            in_process, over_http,
+            "{step}: in process (left) and over HTTP (right) differ"
+        );
+    }
+
+    // And both answer what Infrahub answers.
+    let t = &embedded;
+    assert_eq!(
+        step(t, "upsert creates"),
+        &json!({"ok": {"id": "#4", "kind": "DcimDevice", "hfid": ["leaf1"]}})
+    );
+    assert_eq!(step(t, "upsert again"), step(t, "upsert creates"));
+    assert_eq!(
+        step(t, "upsert of an unknown field"),
+        &json!({"error": {"kind": "validation", "message": "Field 'colour' is not defined by type 'DcimDeviceUpsertInput'."}})
+    );
+    assert_eq!(
+        step(t, "upsert without a mandatory relationship")["error"]["kind"],
+        "validation"
+    );
+    assert_eq!(
+        step(t, "upsert of an unknown kind")["error"]["kind"],
+        "invalid-input"
+    );
+    assert_eq!(
+        step(t, "upsert of a kind that is not a name"),
+        &json!({"error": {"kind": "invalid-input", "message": "\"Dcim Device\" is not a kind name"}})
+    );
+    assert_eq!(
+        step(t, "update to a taken unique value"),
+        &json!({"error": {"kind": "validation", "message": "Violates uniqueness constraint 'serial' with 'S1'"}})
+    );
+    assert_eq!(
+        step(t, "update of a missing node"),
+        &json!({"error": {"kind": "not-found", "message": "Unable to find the node no-such-node / DcimDevice in the database."}})
+    );
+    assert_eq!(step(t, "allocate prefix")["ok"]["value"], "10.0.0.0/31");
+    assert_eq!(step(t, "allocate prefix again"), step(t, "allocate prefix"));
+    assert_eq!(
+        step(t, "allocate prefix, no identifier")["ok"]["value"],
+        "10.0.0.2/31"
+    );
+    assert_eq!(
+        step(t, "allocate from an exhausted pool")["error"]["kind"],
+        "limit-exceeded"
+    );
+    assert_eq!(
+        step(t, "allocate from a missing pool")["error"]["kind"],
+        "not-found"
+    );
+    assert_eq!(step(t, "allocate address")["ok"]["value"], "10.1.0.1/32");
+
+    let leaf1 = &step(t, "filters by value")["ok"][0];
+    assert_eq!(leaf1["asn"], json!({"value": 65001}));
+    assert_eq!(leaf1["serial"], json!({"value": "S1"}));
+    assert_eq!(leaf1["role"], json!({"value": "leaf"}));
+    assert_eq!(leaf1["site"]["node"]["display_label"], "ams");
+    assert_eq!(leaf1["site"]["node"]["__typename"], "LocationSite");
+    assert_eq!(leaf1["loopback"], json!({"node": null}));
+    let tags: Vec<&Value> = leaf1["tags"]["edges"]
+        .as_array()
+        .expect("tags listed by default")
+        .iter()
+        .map(|e| &e["node"]["display_label"])
+        .collect();
+    assert_eq!(tags, [&json!("red")], "blue removed, red added");
+    assert!(
+        leaf1.get("interfaces").is_none(),
+        "Component relationships only when included"
+    );
+    let names = |step_name: &str| -> Vec<String> {
+        step(t, step_name)["ok"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["display_label"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names("filters by values"),
+        ["leaf1", "leaf2"],
+        "in order_by order"
+    );
+    let included = &step(t, "filters through a relationship")["ok"][0]["interfaces"];
+    assert_eq!(included["count"], 2);
+    assert_eq!(
+        included["edges"][0]["node"]["display_label"], "Ethernet1",
+        "the peer kind's order"
+    );
+    assert_eq!(names("filters of a generic"), ["Ethernet1", "Ethernet2"]);
+    assert_eq!(
+        step(t, "filters of a generic")["ok"][0]["__typename"],
+        "DcimPhysicalInterface"
+    );
+    assert_eq!(step(t, "filters with nothing matching"), &json!({"ok": []}));
+    assert_eq!(
+        step(t, "filters with an unknown argument")["error"]["kind"],
+        "invalid-input"
+    );
+    assert_eq!(
+        step(t, "filters with paging"),
+        &json!({"error": {"kind": "invalid-input", "message": "limit is set by the host, which reads every page"}})
+    );
+    assert_eq!(
+        step(t, "filters of an unknown kind"),
+        &json!({"error": {"kind": "not-found", "message": "the schema has no kind DcimNothing"}})
+    );
+    assert_eq!(
+        step(t, "a raw query")["ok"]["DcimDevice"],
+        json!({"count": 1, "edges": [{"node": {"name": {"value": "leaf1"}, "asn": {"value": 65001}, "tags": {"count": 1}}}]})
+    );
+    assert_eq!(
+        step(t, "a raw query with an error")["error"]["kind"],
+        "invalid-input"
+    );
+
+    let refused = step(t, "delete refused")["error"]["message"]
+        .as_str()
+        .expect("refused");
+    assert!(
+        refused.starts_with("Cannot delete LocationSite '#1'. It is linked to mandatory relationship site on node DcimDevice '#4' at DcimDevice.site"),
+        "{refused}"
+    );
+    assert_eq!(step(t, "delete refused")["error"]["kind"], "validation");
+    assert_eq!(step(t, "delete cascades"), &json!({"ok": null}));
+    assert_eq!(step(t, "interfaces after the cascade"), &json!({"ok": []}));
+    assert_eq!(step(t, "delete if present, gone"), &json!({"ok": false}));
+    assert_eq!(names("read on the branch"), ["leaf2", "spine1"]);
+    assert_eq!(names("read on main"), ["leaf2"]);
+    for missing in [
+        "upsert on a missing branch",
+        "delete on a missing branch",
+        "filters on a missing branch",
+    ] {
+        assert_eq!(
+            step(t, missing),
+            &json!({"error": {"kind": "branch-not-found", "message": "Branch: nope not found."}}),
+            "{missing}"
+        );
+    }
+}

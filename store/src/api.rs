@@ -1,0 +1,266 @@
+//! The typed API: the store's operations called as functions, with no GraphQL document in
+//! between.
+//!
+//! The host's in-process backend uses it for every generator call but a plugin's own GraphQL
+//! query. Each method does what the matching GraphQL operation of the host does — the same
+//! engine call, in one SQLite transaction per write, with the same events and the same error
+//! (message and [`ErrorCode`](crate::ErrorCode)) — without rendering, parsing or validating
+//! a document, and without a hop to another thread: the callers are the host's runs, whose
+//! store operations are short and serialised by the store's connection anyway.
+//!
+//! | method                     | what the host sends over HTTP                          |
+//! |----------------------------|--------------------------------------------------------|
+//! | [`Store::write_node`]      | `<Kind>Create/Update/Upsert/Delete(data: …)`           |
+//! | [`Store::edit_relationship`] | `RelationshipAdd/Remove(data: {id, name, nodes})`    |
+//! | [`Store::allocate`]        | `Infrahub<IPPrefix|IPAddress>PoolGetResource(data: …)` |
+//! | [`Store::nodes`]           | `<Kind>(filters) { edges { node { <default selection> } } }` |
+
+use crate::engine::{self, EngineError, WriteOp};
+use crate::error::{Result, StoreError};
+use crate::graph::{MAIN, Tx};
+use crate::graphql::filters::Filters;
+use crate::graphql::types::filter_arg_ok;
+use crate::node::Node;
+use crate::pools::IpPool;
+use crate::schema::{Cardinality, KindSchema, RelationshipKind, Schema};
+use crate::store::Store;
+use rusqlite::Connection;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// A node a write left in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Its id.
+    pub id: String,
+    /// Its concrete kind.
+    pub kind: String,
+    /// Its human-friendly id, when its kind has one and every part is set.
+    pub hfid: Option<Vec<String>>,
+}
+
+/// Which kind of IP pool an allocation is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// A `CoreIPPrefixPool`: the next free prefix.
+    Prefix,
+    /// A `CoreIPAddressPool`: the next free address.
+    Address,
+}
+
+/// What a pool handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocated {
+    /// The created (or reserved) node's id.
+    pub id: String,
+    /// Its concrete kind.
+    pub kind: String,
+    /// The identifier it is reserved under.
+    pub identifier: Option<String>,
+    /// The prefix or address, in canonical text form (`10.0.0.0/31`).
+    pub value: String,
+}
+
+/// `branch` must exist (main always does), or the operation fails as Infrahub's does.
+fn check_branch(conn: &Connection, branch: &str) -> Result<()> {
+    if branch != MAIN && !crate::persistence::branch_exists(conn, branch)? {
+        return Err(StoreError::BranchNotFound(branch.to_owned()));
+    }
+    Ok(())
+}
+
+/// The kind named `kind`, which must be writable with `op` (a generic only by update).
+fn writable_kind<'s>(schema: &'s Schema, kind: &str, op: WriteOp) -> Result<&'s KindSchema> {
+    match schema.get(kind) {
+        Some(k) if !k.is_generic || op == WriteOp::Update => Ok(k),
+        _ => Err(StoreError::BadRequest(format!(
+            "Cannot query field '{kind}{}' on type 'Mutation'.",
+            op.name()
+        ))),
+    }
+}
+
+/// A failed engine call, unless reading the database failed first: a read that failed can
+/// look like a missing node, and the database's error is the one to report.
+fn engine_failure(tx: &Tx<'_>, error: EngineError) -> StoreError {
+    tx.take_failure().unwrap_or(StoreError::Engine(error))
+}
+
+impl Store {
+    /// `<Kind><op>` of `data`, a payload in Infrahub's input form (`{name: {value: …},
+    /// device: {id: …}}`), on `branch`. Answers the node written; `None` for a delete.
+    pub fn write_node(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+    ) -> Result<Option<Written>> {
+        self.write_op(|conn, schema| {
+            check_branch(conn, branch)?;
+            let k = writable_kind(schema, kind, op)?;
+            let mut tx = self.tx(conn, schema, branch);
+            let id = engine::write_node(&mut tx, k, op, data)
+                .map_err(|error| engine_failure(&tx, error))?;
+            let written = id.and_then(|id| tx.get(&id)).map(|node| Written {
+                id: node.id.clone(),
+                kind: node.kind.clone(),
+                hfid: tx.hfid(&node),
+            });
+            Ok((tx.finish()?, written))
+        })
+    }
+
+    /// Adds `peers` to (or, with `add` false, removes them from) relationship `name` of node
+    /// `id` on `branch`, keeping the peers' side in step.
+    pub fn edit_relationship(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+    ) -> Result<()> {
+        let items: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
+        self.write_op(|conn, schema| {
+            check_branch(conn, branch)?;
+            let mut tx = self.tx(conn, schema, branch);
+            engine::edit_relationship(&mut tx, id, name, &items, add)
+                .map_err(|error| engine_failure(&tx, error))?;
+            Ok((tx.finish()?, ()))
+        })
+    }
+
+    /// The next free resource of a pool (or the one reserved under the input's
+    /// `identifier`), with `input` as the pool mutation takes it: `{id | hfid, identifier?,
+    /// prefix_length?, member_type?, prefix_type? | address_type?, data?}`.
+    pub fn allocate(&self, branch: &str, pool: PoolKind, input: &Value) -> Result<Allocated> {
+        let (which, attribute) = match pool {
+            PoolKind::Prefix => (IpPool::Prefix, "prefix"),
+            PoolKind::Address => (IpPool::Address, "address"),
+        };
+        self.write_op(|conn, schema| {
+            check_branch(conn, branch)?;
+            let mut tx = self.tx(conn, schema, branch);
+            let allocation = engine::allocate_from_input(&mut tx, which, input)
+                .map_err(|error| engine_failure(&tx, error))?;
+            let value = tx
+                .get(&allocation.id)
+                .and_then(|node| node.attr(attribute).as_str().map(str::to_owned))
+                .ok_or_else(|| StoreError::Corrupted {
+                    path: self.path().to_owned(),
+                    detail: format!(
+                        "the allocated {} {} has no {attribute}",
+                        allocation.kind, allocation.id
+                    ),
+                })?;
+            let allocated = Allocated {
+                id: allocation.id,
+                kind: allocation.kind,
+                identifier: allocation.identifier,
+                value,
+            };
+            Ok((tx.finish()?, allocated))
+        })
+    }
+
+    /// Every node of `kind` (a node kind or a generic) on `branch` matching `filters` (the
+    /// query's filter arguments: `name__value`, `role__values`, `ids`, `pod__ids`, …), in
+    /// the shape of the Python SDK's default selection: `id`, `hfid`, `display_label`,
+    /// `__typename`, each attribute as `{value}`, each cardinality-one relationship as
+    /// `{node: <peer> | null}`, and the cardinality-many relationships of kind Attribute or
+    /// Parent, or named in `include`, as `{count, edges: [{node: <peer>}]}`; a peer is
+    /// `{id, hfid, display_label, __typename}`.
+    pub fn nodes(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Map<String, Value>,
+        include: &[String],
+    ) -> Result<Vec<Value>> {
+        self.read_op(|conn, schema| {
+            check_branch(conn, branch)?;
+            let k = schema
+                .get(kind)
+                .ok_or_else(|| StoreError::UnknownKind(kind.to_owned()))?;
+            if let Some(argument) = filters
+                .keys()
+                .find(|argument| !filter_arg_ok(schema, k, argument, true))
+            {
+                return Err(StoreError::BadRequest(format!(
+                    "Unknown argument '{argument}' on field 'Query.{kind}'."
+                )));
+            }
+            let filters = Filters::parse(filters, k).map_err(StoreError::BadRequest)?;
+            let tx = self.tx(conn, schema, branch);
+            let (_, page) = filters.select(&tx, k);
+            let nodes = page
+                .iter()
+                .map(|node| default_selection(&tx, k, node, include))
+                .collect();
+            match tx.take_failure() {
+                Some(failure) => Err(failure),
+                None => Ok(nodes),
+            }
+        })
+    }
+}
+
+/// A node as the SDK's default selection shows it, with the fields of `view` (the kind
+/// queried, maybe a generic) resolved on the node's own kind.
+fn default_selection(tx: &Tx<'_>, view: &KindSchema, node: &Node, include: &[String]) -> Value {
+    let own = tx.schema.get(&node.kind).unwrap_or(view);
+    let mut object = peer(tx, node);
+    for attribute in &view.attributes {
+        let value = match own.attribute(&attribute.name) {
+            Some(_) => json!({ "value": node.attr(&attribute.name) }),
+            None => Value::Null,
+        };
+        object.insert(attribute.name.clone(), value);
+    }
+    for relationship in &view.relationships {
+        let one = relationship.cardinality == Cardinality::One;
+        let listed = matches!(
+            relationship.kind,
+            RelationshipKind::Attribute | RelationshipKind::Parent
+        ) || include.contains(&relationship.name);
+        if !one && !listed {
+            continue;
+        }
+        let value = if own.relationship(&relationship.name).is_none() {
+            Value::Null
+        } else {
+            let Some(peer_kind) = tx.schema.get(&relationship.peer) else {
+                continue;
+            };
+            let peers: Vec<Arc<Node>> = tx
+                .peer_ids(node, &relationship.name)
+                .iter()
+                .filter_map(|id| tx.get(id))
+                .collect();
+            if one {
+                json!({ "node": peers.first().map(|p| Value::Object(peer(tx, p))) })
+            } else {
+                // In the peer kind's order, as a nested query lists them.
+                let (count, peers) = Filters::default().select_among(tx, peer_kind, peers);
+                let edges: Vec<Value> = peers
+                    .iter()
+                    .map(|p| json!({ "node": Value::Object(peer(tx, p)) }))
+                    .collect();
+                json!({ "count": count, "edges": edges })
+            }
+        };
+        object.insert(relationship.name.clone(), value);
+    }
+    Value::Object(object)
+}
+
+/// `{id, hfid, display_label, __typename}` of a node.
+fn peer(tx: &Tx<'_>, node: &Node) -> Map<String, Value> {
+    let mut object = Map::new();
+    object.insert("id".into(), json!(node.id));
+    object.insert("hfid".into(), json!(tx.hfid(node)));
+    object.insert("display_label".into(), json!(tx.display_label(node)));
+    object.insert("__typename".into(), json!(node.kind));
+    object
+}
