@@ -114,6 +114,10 @@ pub(crate) struct Tx<'c> {
     pending: HashMap<String, Pending>,
     /// Pending node ids by kind (lookups adjust for these).
     pending_by_kind: HashMap<String, BTreeSet<String>>,
+    /// For each peer, the pending nodes with an edge change towards it (a superset: entries
+    /// stay after a rollback or a re-put; readers check the edge itself), so finding a
+    /// node's incoming edges does not walk every pending write.
+    pending_towards: HashMap<String, BTreeSet<String>>,
     order: Vec<String>,
     /// The previous pending state of each node changed since the oldest open checkpoint.
     journal: Vec<(String, Option<Pending>)>,
@@ -143,6 +147,7 @@ impl<'c> Tx<'c> {
             branch: branch.to_string(),
             pending: HashMap::new(),
             pending_by_kind: HashMap::new(),
+            pending_towards: HashMap::new(),
             order: Vec::new(),
             journal: Vec::new(),
             checkpoints: Vec::new(),
@@ -484,7 +489,12 @@ impl<'c> Tx<'c> {
             .into_iter()
             .filter(|(src, _)| self.kind_of(src).is_some())
             .collect();
-        for (src, p) in &self.pending {
+        // Committed edges of nodes this transaction deletes are gone.
+        found.retain(|(src, _)| !self.pending.get(src).is_some_and(|p| p.deleted));
+        for src in self.pending_towards.get(id).into_iter().flatten() {
+            let Some(p) = self.pending.get(src) else {
+                continue;
+            };
             for ((rel, peer), present) in &p.edges {
                 if peer == id {
                     if *present && !p.deleted {
@@ -493,9 +503,6 @@ impl<'c> Tx<'c> {
                         found.remove(&(src.clone(), rel.clone()));
                     }
                 }
-            }
-            if p.deleted {
-                found.retain(|(s, _)| s != src);
             }
         }
         found.into_iter().collect()
@@ -724,17 +731,38 @@ impl<'c> Tx<'c> {
             }
         }
         let rels: BTreeSet<&String> = before.rels.keys().chain(node.rels.keys()).collect();
+        let mut towards = Vec::new();
         for rel in rels {
             let old: BTreeSet<&String> = before.peers(rel).iter().collect();
             let new: BTreeSet<&String> = node.peers(rel).iter().collect();
             for peer in old.difference(&new) {
                 p.edges.insert((rel.clone(), (*peer).clone()), false);
+                towards.push((*peer).clone());
             }
             for peer in node.peers(rel) {
                 if !old.contains(peer) {
                     p.edges.insert((rel.clone(), peer.clone()), true);
                     p.added.push((rel.clone(), peer.clone()));
+                    towards.push(peer.clone());
                 }
+            }
+        }
+        for peer in towards {
+            self.note_towards(&peer, &id);
+        }
+    }
+
+    /// `src` has a pending edge change towards `peer`.
+    fn note_towards(&mut self, peer: &str, src: &str) {
+        match self.pending_towards.get_mut(peer) {
+            Some(srcs) => {
+                if !srcs.contains(src) {
+                    srcs.insert(src.to_owned());
+                }
+            }
+            None => {
+                self.pending_towards
+                    .insert(peer.to_owned(), BTreeSet::from([src.to_owned()]));
             }
         }
     }
@@ -749,6 +777,7 @@ impl<'c> Tx<'c> {
         let p = self.touch(id, &kind);
         p.edges.insert((rel.to_string(), peer.to_string()), true);
         p.added.push((rel.to_string(), peer.to_string()));
+        self.note_towards(peer, id);
     }
 
     /// Remove one edge (`rel` of `id` → `peer`) without reading the node.
@@ -759,6 +788,7 @@ impl<'c> Tx<'c> {
         }
         let p = self.touch(id, &kind);
         p.edges.insert((rel.to_string(), peer.to_string()), false);
+        self.note_towards(peer, id);
     }
 
     /// Record a deletion.
