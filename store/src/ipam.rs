@@ -75,6 +75,21 @@ fn within(tx: &Tx<'_>, ns: Option<&str>, r: &IpWithPrefix, addresses: bool) -> V
         .collect()
 }
 
+/// The prefixes (or addresses) of namespace `ns` that start inside `r` at or after `from`.
+pub(crate) fn within_from(
+    tx: &Tx<'_>,
+    ns: Option<&str>,
+    r: &IpWithPrefix,
+    from: u128,
+    addresses: bool,
+) -> Vec<IpEntry> {
+    let default = default_namespace(tx);
+    tx.ip_range(r.version(), addresses, from.max(r.first()), r.last())
+        .into_iter()
+        .filter(|e| in_namespace(e, ns, default.as_deref()))
+        .collect()
+}
+
 /// The prefixes of namespace `ns` that start inside `r` (`r` itself included).
 pub(crate) fn prefixes_within(tx: &Tx<'_>, ns: Option<&str>, r: &IpWithPrefix) -> Vec<IpEntry> {
     within(tx, ns, r, false)

@@ -18,7 +18,7 @@
 //! reservation ([`reserve`]). So pools never call back into the engine.
 
 use crate::engine::error::{EngineError, Result};
-use crate::graph::Tx;
+use crate::graph::{FreeKey, Tx};
 use crate::ip::{self, IpWithPrefix};
 use crate::ipam;
 use crate::node::{Node, value_key};
@@ -492,19 +492,36 @@ fn next_prefix(
         if len < r.prefixlen || len > r.bits() {
             continue;
         }
+        let size = 1u128.checked_shl(u32::from(r.bits() - len))?;
+        // Every block below `from` is used (an earlier search found it so).
+        let key = free_key(tx, ns, r, false, size);
+        let from = tx.free_from(&key).unwrap_or(r.first());
         // Prefixes nest or are disjoint: what overlaps the resource without holding it
-        // starts inside it.
-        let used: Vec<(u128, u128)> = ipam::prefixes_within(tx, ns, r)
+        // starts inside it, and what overlaps the blocks from `from` on starts there.
+        let used: Vec<(u128, u128)> = ipam::within_from(tx, ns, r, from, false)
             .iter()
             .filter(|e| !e.value.contains(r))
             .map(|e| (e.value.first(), e.value.last()))
             .collect();
-        let size = 1u128.checked_shl(u32::from(r.bits() - len))?;
-        if let Some(start) = first_free(r.first(), r.last(), size, used) {
+        if let Some(start) = first_free(from, r.last(), size, used) {
+            tx.note_free(key, start);
             return Some(format!("{}/{len}", ip::from_u128(start, r.version() == 4)));
         }
     }
     None
+}
+
+/// The free-space search of resource `r` in namespace `ns` on the transaction's branch.
+fn free_key(tx: &Tx<'_>, ns: Option<&str>, r: &IpWithPrefix, is_addr: bool, size: u128) -> FreeKey {
+    FreeKey {
+        branch: tx.branch.clone(),
+        ns: ns.unwrap_or_default().to_owned(),
+        family: r.version(),
+        is_addr,
+        first: r.first(),
+        last: r.last(),
+        size,
+    }
 }
 
 /// The lowest aligned block of `size` addresses in `[start, end]` that overlaps none of `used`.
@@ -558,7 +575,9 @@ fn next_address(
                 _ => {}
             }
         }
-        let used: BTreeSet<u128> = ipam::addresses_within(tx, ns, r)
+        let key = free_key(tx, ns, r, true, 1);
+        let first = tx.free_from(&key).map_or(first, |from| from.max(first));
+        let used: BTreeSet<u128> = ipam::within_from(tx, ns, r, first, true)
             .iter()
             .map(|e| ip::to_u128(e.value.addr))
             .collect();
@@ -571,6 +590,7 @@ fn next_address(
             }
         }
         if cand <= last {
+            tx.note_free(key, cand);
             return Some(format!("{}/{len}", ip::from_u128(cand, r.version() == 4)));
         }
     }

@@ -596,3 +596,124 @@ fn two_store_handles_on_one_file_never_hand_out_the_same_prefix() {
     let distinct: std::collections::BTreeSet<&String> = all.iter().collect();
     assert_eq!((all.len(), distinct.len()), (80, 80));
 }
+
+/// The id of the `IpamIPPrefix` (or `IpamIPAddress`) holding `value`.
+fn ip_node(s: &Store, kind: &str, attr: &str, value: &str) -> String {
+    let d = ok(
+        s,
+        "main",
+        &format!(r#"{{ {kind}({attr}__value: "{value}") {{ edges {{ node {{ id }} }} }} }}"#),
+    );
+    d[kind]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {kind} {value}: {d}"))
+        .to_owned()
+}
+
+fn p2p(s: &Store, pool: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| next_prefix(s, pool, json!({"data": {"role": "pod_leaf_spine"}})))
+        .collect()
+}
+
+#[test]
+fn space_freed_below_the_last_allocation_is_handed_out_again() {
+    let s = store();
+    let pod = prefix(&s, "10.0.32.0/19", "pod_supernet");
+    let pool = prefix_pool(&s, "Pod-A1-pool", &[&pod], 31, "address");
+    assert_eq!(
+        p2p(&s, &pool, 3),
+        ["10.0.32.0/31", "10.0.32.2/31", "10.0.32.4/31"]
+    );
+    // Deleted: the first free block again.
+    let second = ip_node(&s, "IpamIPPrefix", "prefix", "10.0.32.2/31");
+    ok(
+        &s,
+        "main",
+        &format!(r#"mutation {{ IpamIPPrefixDelete(data: {{id: "{second}"}}) {{ ok }} }}"#),
+    );
+    assert_eq!(p2p(&s, &pool, 2), ["10.0.32.2/31", "10.0.32.6/31"]);
+    // Moved elsewhere: its old block is free.
+    let first = ip_node(&s, "IpamIPPrefix", "prefix", "10.0.32.0/31");
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ IpamIPPrefixUpdate(data: {{id: "{first}", prefix: {{value: "10.0.40.0/31"}}}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(p2p(&s, &pool, 2), ["10.0.32.0/31", "10.0.32.8/31"]);
+}
+
+#[test]
+fn a_prefix_created_over_the_next_free_block_is_not_allocated_into() {
+    let s = store();
+    let pod = prefix(&s, "10.0.32.0/19", "pod_supernet");
+    let pool = prefix_pool(&s, "Pod-A1-pool", &[&pod], 31, "address");
+    assert_eq!(p2p(&s, &pool, 2), ["10.0.32.0/31", "10.0.32.2/31"]);
+    // A /29 starting below the last allocation and covering what would come next.
+    prefix(&s, "10.0.32.0/29", "pod_loopback");
+    assert_eq!(p2p(&s, &pool, 1), ["10.0.32.8/31"]);
+    // A /28 starting above it is found by the search too.
+    prefix(&s, "10.0.32.16/28", "pod_loopback");
+    assert_eq!(
+        p2p(&s, &pool, 5),
+        [
+            "10.0.32.10/31",
+            "10.0.32.12/31",
+            "10.0.32.14/31",
+            "10.0.32.32/31",
+            "10.0.32.34/31"
+        ]
+    );
+}
+
+#[test]
+fn an_address_freed_below_the_last_allocation_is_handed_out_again() {
+    let s = store();
+    let lo = prefix(&s, "10.0.0.0/29", "super_spine_loopback");
+    let pool = address_pool(&s, "Loopbacks", &lo, 32);
+    let next = |s: &Store| {
+        let r = allocate(s, ALLOCATE_ADDRESS, json!({ "id": pool }));
+        allocated(s, &r, "InfrahubIPAddressPoolGetResource")
+    };
+    assert_eq!(
+        (next(&s), next(&s), next(&s)),
+        (
+            "10.0.0.1/32".into(),
+            "10.0.0.2/32".into(),
+            "10.0.0.3/32".into()
+        )
+    );
+    let freed = ip_node(&s, "IpamIPAddress", "address", "10.0.0.1/32");
+    ok(
+        &s,
+        "main",
+        &format!(r#"mutation {{ IpamIPAddressDelete(data: {{id: "{freed}"}}) {{ ok }} }}"#),
+    );
+    assert_eq!(
+        (next(&s), next(&s)),
+        ("10.0.0.1/32".into(), "10.0.0.4/32".into())
+    );
+}
+
+#[test]
+fn space_another_process_frees_is_handed_out_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let s = Store::open(&path).unwrap();
+    s.load_schema(&[("aidc_resources.yml".into(), RESOURCES.into())])
+        .unwrap();
+    let pod = prefix(&s, "10.0.32.0/19", "pod_supernet");
+    let pool = prefix_pool(&s, "Pod-A1-pool", &[&pod], 31, "address");
+    assert_eq!(p2p(&s, &pool, 2), ["10.0.32.0/31", "10.0.32.2/31"]);
+    // Another handle on the file (its own connection, like another process) deletes one.
+    let other = Store::open(&path).unwrap();
+    let first = ip_node(&other, "IpamIPPrefix", "prefix", "10.0.32.0/31");
+    ok(
+        &other,
+        "main",
+        &format!(r#"mutation {{ IpamIPPrefixDelete(data: {{id: "{first}"}}) {{ ok }} }}"#),
+    );
+    assert_eq!(p2p(&s, &pool, 2), ["10.0.32.0/31", "10.0.32.4/31"]);
+}

@@ -9,7 +9,7 @@
 //! for a node it deleted). The rows are written by [`Tx::finish`] from the nodes' final state,
 //! so they can never disagree with the `prefix`/`address` attributes.
 
-use super::{MAIN, Tx};
+use super::{FreeKey, IpWrite, MAIN, Tx};
 use crate::ip::{IpWithPrefix, from_u128, to_u128};
 use crate::ipam::{ADDRESS_GENERIC, PREFIX_GENERIC};
 use crate::node::Node;
@@ -120,13 +120,42 @@ pub(crate) fn rebuild(
 impl Tx<'_> {
     /// Write the index rows of a node this transaction changed (called by `finish`, after the
     /// node's own rows).
-    pub(super) fn write_ip_row(&self, id: &str, kind: &str, created: bool) -> rusqlite::Result<()> {
-        let Some((attr, _)) = ip_attr(self, kind) else {
-            return Ok(());
+    ///
+    /// Answers what was written, for the pools' free-space hints: for a node not created
+    /// here, a write that may free space, whatever its range.
+    pub(super) fn write_ip_row(
+        &self,
+        id: &str,
+        kind: &str,
+        created: bool,
+    ) -> rusqlite::Result<Option<IpWrite>> {
+        let Some((attr, is_addr)) = ip_attr(self, kind) else {
+            return Ok(None);
         };
         let c = self.conn;
         let branch = self.field_branch(kind, attr, created).to_string();
-        match self.get(id).and_then(|n| entry_of(self, &n)) {
+        let entry = self.get(id).and_then(|n| entry_of(self, &n));
+        let written = match &entry {
+            Some((e, is_addr)) => {
+                let (lo, hi) = range_of(&e.value, *is_addr);
+                IpWrite {
+                    created,
+                    family: e.value.version(),
+                    is_addr: *is_addr,
+                    lo,
+                    hi,
+                }
+            }
+            // Removed: it may free space in either family.
+            None => IpWrite {
+                created: false,
+                family: 0,
+                is_addr,
+                lo: 0,
+                hi: u128::MAX,
+            },
+        };
+        match entry {
             Some((e, is_addr)) => {
                 let (lo, hi) = range_of(&e.value, is_addr);
                 c.prepare_cached(
@@ -161,7 +190,37 @@ impl Tx<'_> {
                 .execute(params![id, branch])?;
             }
         }
-        Ok(())
+        Ok(Some(written))
+    }
+
+    /// Where a search for free space of `key` may start (every aligned block below is
+    /// used), if an earlier search on this branch found it and nothing since may have freed
+    /// space below it. Never while this transaction changes or removes an existing prefix
+    /// or address: what it frees is not in the hint.
+    pub fn free_from(&self, key: &FreeKey) -> Option<u128> {
+        let changing = self
+            .pending
+            .values()
+            .any(|p| !p.created && ip_attr(self, &p.kind).is_some_and(|(_, a)| a == key.is_addr));
+        if changing {
+            return None;
+        }
+        let staged = self
+            .staged_free
+            .borrow()
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, at)| *at);
+        staged.or_else(|| self.shared?.free_hint(key))
+    }
+
+    /// A search for free space of `key` found `at` free and every block below it used; kept
+    /// for later searches when this transaction is written.
+    pub fn note_free(&self, key: FreeKey, at: u128) {
+        if self.shared.is_some() {
+            self.staged_free.borrow_mut().push((key, at));
+        }
     }
 
     /// Every prefix (`is_addr` false) or address of `family` whose first address lies in

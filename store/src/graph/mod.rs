@@ -51,9 +51,40 @@ struct Pending {
 /// ([`Tx::finish`]), and all of them when another process commits or the schema, a merge or
 /// a branch deletion changes what a branch sees. Bounded: past [`NodeCache::CAPACITY`]
 /// entries it starts over.
+///
+/// It also keeps the pools' free-space hints ([`FreeKey`]): where the search for a free
+/// block may start because every block below is used, so an allocation from a pool holding
+/// 50,000 prefixes does not walk them. They are dropped with the nodes, and as soon as a
+/// commit could free space below one or hide a range from a search starting at one (see
+/// [`NodeCache::settle_free`]).
 #[derive(Default)]
 pub(crate) struct NodeCache {
     nodes: std::sync::Mutex<CachedViews>,
+    free: std::sync::Mutex<HashMap<FreeKey, u128>>,
+}
+
+/// One search for free space: a pool resource (`first..=last` of `family`, prefixes or
+/// addresses, in namespace `ns`) on `branch`, for aligned blocks of `size` addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct FreeKey {
+    pub branch: String,
+    pub ns: String,
+    pub family: u8,
+    pub is_addr: bool,
+    pub first: u128,
+    pub last: u128,
+    pub size: u128,
+}
+
+/// An IP index row a transaction wrote: a new range (`created`), or a change or removal of
+/// an existing one, which may free space.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpWrite {
+    created: bool,
+    family: u8,
+    is_addr: bool,
+    lo: u128,
+    hi: u128,
 }
 
 /// Per node id, its view on each branch that read it (`None`: not visible there).
@@ -95,6 +126,42 @@ impl NodeCache {
     /// Drop everything.
     pub fn clear(&self) {
         self.lock().clear();
+        self.free_lock().clear();
+    }
+
+    fn free_lock(&self) -> std::sync::MutexGuard<'_, HashMap<FreeKey, u128>> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn free_hint(&self, key: &FreeKey) -> Option<u128> {
+        self.free_lock().get(key).copied()
+    }
+
+    /// After a commit's IP writes: drop every hint they may have made wrong, then keep the
+    /// hints the transaction found (`staged`) that they leave right. A change or removal of
+    /// an existing range may free space below a hint; a new range starting below a hint and
+    /// reaching it would be missed by a search starting there. Writes on one branch are
+    /// visible on others (main's, or an agnostic kind's), so every branch's hints are
+    /// checked.
+    fn settle_free(&self, writes: &[IpWrite], staged: Vec<(FreeKey, u128)>) {
+        let wrong = |key: &FreeKey, at: u128| {
+            writes.iter().any(|w| {
+                w.is_addr == key.is_addr
+                    && (!w.created || (w.family == key.family && w.lo < at && w.hi >= at))
+            })
+        };
+        let mut free = self.free_lock();
+        if !writes.is_empty() {
+            free.retain(|key, at| !wrong(key, *at));
+        }
+        if free.len() >= Self::CAPACITY {
+            free.clear();
+        }
+        for (key, at) in staged {
+            if !wrong(&key, at) {
+                free.insert(key, at);
+            }
+        }
     }
 }
 
@@ -128,6 +195,8 @@ pub(crate) struct Tx<'c> {
     kinds: RefCell<HashMap<String, Option<String>>>,
     /// Nodes read by earlier transactions (see [`NodeCache`]).
     shared: Option<&'c NodeCache>,
+    /// Free-space hints found by this transaction, kept by [`Tx::finish`].
+    staged_free: RefCell<Vec<(FreeKey, u128)>>,
     /// The first database error met while reading; [`Tx::finish`] and the readers report it.
     failure: RefCell<Option<StoreError>>,
     /// `origin` of the events this transaction emits.
@@ -148,6 +217,7 @@ impl<'c> Tx<'c> {
             pending: HashMap::new(),
             pending_by_kind: HashMap::new(),
             pending_towards: HashMap::new(),
+            staged_free: RefCell::new(Vec::new()),
             order: Vec::new(),
             journal: Vec::new(),
             checkpoints: Vec::new(),
@@ -818,6 +888,8 @@ impl<'c> Tx<'c> {
 
     /// Undo everything written since `cp`.
     pub fn rollback_to(&mut self, cp: Checkpoint) {
+        // A free-space hint found since may count undone allocations as used.
+        self.staged_free.borrow_mut().clear();
         while self.journal.len() > cp.journal {
             let Some((id, prev)) = self.journal.pop() else {
                 break;
@@ -955,6 +1027,7 @@ impl<'c> Tx<'c> {
         let rev = crate::persistence::next_rev(self.conn).map_err(err)?;
         let mut events = Vec::new();
         let mut pos = rev << 24;
+        let mut ip_writes = Vec::new();
         for id in &self.order {
             let Some(p) = self.pending.get(id) else {
                 continue;
@@ -970,7 +1043,7 @@ impl<'c> Tx<'c> {
                 || p.attrs.contains_key("address")
                 || p.edges.keys().any(|(rel, _)| rel == "ip_namespace");
             if ip_fields {
-                self.write_ip_row(id, &p.kind, p.created).map_err(err)?;
+                ip_writes.extend(self.write_ip_row(id, &p.kind, p.created).map_err(err)?);
             }
             if let Some(e) = event {
                 events.push(e);
@@ -981,6 +1054,7 @@ impl<'c> Tx<'c> {
         }
         if let Some(cache) = self.shared {
             cache.forget(self.order.iter());
+            cache.settle_free(&ip_writes, self.staged_free.take());
         }
         Ok(events)
     }
