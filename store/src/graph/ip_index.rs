@@ -193,15 +193,30 @@ impl Tx<'_> {
         Ok(Some(written))
     }
 
+    /// The pending prefixes (or addresses), found by kind: a transaction loading thousands of
+    /// nodes does not look at each of them for every IPAM question.
+    fn pending_ip(&self, is_addr: bool) -> impl Iterator<Item = (&String, &super::Pending)> {
+        let generic = if is_addr {
+            ADDRESS_GENERIC
+        } else {
+            PREFIX_GENERIC
+        };
+        self.schema
+            .concrete_kinds(generic)
+            .into_iter()
+            .filter_map(|kind| self.pending_by_kind.get(&kind))
+            .flatten()
+            .filter_map(|id| self.pending.get_key_value(id))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
     /// Where a search for free space of `key` may start (every aligned block below is
     /// used), if an earlier search on this branch found it and nothing since may have freed
     /// space below it. Never while this transaction changes or removes an existing prefix
     /// or address: what it frees is not in the hint.
     pub fn free_from(&self, key: &FreeKey) -> Option<u128> {
-        let changing = self
-            .pending
-            .values()
-            .any(|p| !p.created && ip_attr(self, &p.kind).is_some_and(|(_, a)| a == key.is_addr));
+        let changing = self.pending_ip(key.is_addr).any(|(_, p)| !p.created);
         if changing {
             return None;
         }
@@ -232,10 +247,7 @@ impl Tx<'_> {
             .into_iter()
             .map(|e| (e.id.clone(), e))
             .collect();
-        for (id, p) in &self.pending {
-            if ip_attr(self, &p.kind).map(|(_, a)| a) != Some(is_addr) {
-                continue;
-            }
+        for (id, p) in self.pending_ip(is_addr) {
             found.remove(id);
             if p.deleted {
                 continue;
