@@ -18,12 +18,13 @@
 //! interface — 16 nodes a device, none linked to the seed, loaded through
 //! object files 500 devices at a time. Building it takes minutes.
 //!
-//! **A measurement** copies the cached file to a temp dir (so it is in the
-//! page cache: this is a warm open) and runs this bench binary again as a
-//! child process, which opens the copy, creates branch `bench` (in the
-//! *branch* rows; the *main* rows run on `main`), and runs `generate-rack
-//! rack_name=Rack-A2-1` on it through `infragen::runner::Runner` and the
-//! in-process GraphQL transport, with a warm artifact cache (the parent
+//! **A measurement** copies the cached file to a temp dir and syncs it (so it
+//! is in the page cache and at rest on disk: this is a warm open) and runs
+//! this bench binary again as a child process, which opens the copy, creates
+//! branch `bench` (in the *branch* rows; the *main* rows run on `main`), and
+//! runs `generate-rack rack_name=Rack-A2-1` on it through
+//! `infragen::runner::Runner` and the embedded backend, with a warm artifact
+//! cache (the parent
 //! compiles the components into `bench-cache/artifacts` first). The child
 //! reports, from inside:
 //!
@@ -267,6 +268,11 @@ fn measure(
     let dir = tempfile::tempdir_in(cached.parent().expect("cache dir")).expect("temp dir");
     let copy = dir.path().join("store.db");
     std::fs::copy(cached, &copy).expect("copy the store");
+    // Written back before the child starts: a store at rest, in the page cache. Else the
+    // child's first checkpoint (an fsync of the file) would pay for writing the copy.
+    std::fs::File::open(&copy)
+        .and_then(|file| file.sync_all())
+        .expect("sync the copy");
     let started = Instant::now();
     let output = Command::new(std::env::current_exe().expect("this bench"))
         .arg("child")
