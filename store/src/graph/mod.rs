@@ -463,12 +463,25 @@ impl<'c> Tx<'c> {
                         }
                     }
                 }
+                // Additions in the order they were made, each once: hashed, because a hub
+                // (a device gaining its interfaces) is rebuilt after each of its changes.
+                let live: std::collections::HashSet<(&str, &str)> = p
+                    .edges
+                    .iter()
+                    .filter(|(_, present)| **present)
+                    .map(|((rel, peer), _)| (rel.as_str(), peer.as_str()))
+                    .collect();
+                let mut known: HashMap<&str, std::collections::HashSet<String>> = HashMap::new();
                 for (rel, peer) in &p.added {
-                    if p.edges.get(&(rel.clone(), peer.clone())) == Some(&true) {
-                        let list = n.rels.entry(rel.clone()).or_default();
-                        if !list.contains(peer) {
-                            list.push(peer.clone());
-                        }
+                    if !live.contains(&(rel.as_str(), peer.as_str())) {
+                        continue;
+                    }
+                    let list = n.rels.entry(rel.clone()).or_default();
+                    let seen = known
+                        .entry(rel.as_str())
+                        .or_insert_with(|| list.iter().cloned().collect());
+                    if seen.insert(peer.clone()) {
+                        list.push(peer.clone());
                     }
                 }
                 Some(Arc::new(n))
