@@ -1405,9 +1405,15 @@ impl Tx<'_> {
                 .map(String::as_str)
                 .zip(hfid.iter().map(String::as_str))
                 .collect();
+            // Part by part, the node's own attributes first: most candidates (a device's
+            // other interfaces) differ there, without reading a peer.
+            let mut checks = parts.clone();
+            checks.sort_by_key(|(path, _)| path.matches("__").count());
             for id in self.identity_candidates(&concrete, &parts).iter() {
                 if let Some(n) = self.get(id)
-                    && self.hfid(&n).as_deref() == Some(hfid)
+                    && checks.iter().all(|(path, want)| {
+                        value_key(&self.path_value(&n, path)).as_deref() == Some(*want)
+                    })
                 {
                     out.push(n);
                 }
