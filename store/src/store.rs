@@ -262,16 +262,13 @@ impl Store {
         };
         if let Err(e) = db.commit() {
             db.rollback();
+            // The cache may hold what this transaction read or planned (a pool's free-space
+            // hint); start over.
+            self.inner.cache.clear();
             return Err(e.into());
         }
-        // Our own commit changed data_version: note it, so it is not taken for another's.
-        if let Ok(v) = db.data_version() {
-            *self
-                .inner
-                .seen_version
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = v;
-        }
+        // `data_version` does not change with this connection's own commits, so the version
+        // noted by `refresh_locked` stays right.
         drop(db);
         self.publish(events);
         Ok(out)
