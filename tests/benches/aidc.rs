@@ -7,8 +7,8 @@
 //! rules), branch `b1`, then generate-fabric, generate-pod and generate-rack
 //! over their whole target groups, one tier after the other, at the CLI's
 //! default concurrency (4), through `infragen::runner::Runner` (what
-//! `infragen generator --no-cascade` runs) and the in-process GraphQL
-//! transport. The trigger rules are loaded but nothing follows them here
+//! `infragen generator --no-cascade` runs) and the embedded backend
+//! (typed calls into the store). The trigger rules are loaded but nothing follows them here
 //! (the cascade has its own bench, `cascade`).
 //!
 //! Pass 1 starts with an empty artifact cache (the three components are

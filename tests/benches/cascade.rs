@@ -13,7 +13,7 @@
 //! imported on `main` as `infragen sync` does (timed apart, as *sync*),
 //! branch `b1`, then one `generate-fabric fabric_name=…` cascade per fabric,
 //! one after the other, through `infragen::cascade::Cascade` and the
-//! in-process GraphQL transport. Each cascade runs the fabric, then the pods
+//! embedded backend (typed calls into the store). Each cascade runs the fabric, then the pods
 //! its stamps trigger, then the racks theirs. *Wall* is the time of all the
 //! cascades together, with the cascade's concurrency and the runtime's
 //! concurrent-run limit both set to the measured level (default 4, the
