@@ -36,10 +36,11 @@ pub(crate) fn apply(tx: &mut Tx<'_>, id: &str, explicit: &BTreeSet<String>) {
     {
         return;
     }
-    let mut profiles: Vec<std::sync::Arc<Node>> = node
+    // A profile is a hub (linked to every node using it): its values only.
+    let mut profiles: Vec<Node> = node
         .peers("profiles")
         .iter()
-        .filter_map(|p| tx.get(p))
+        .filter_map(|p| tx.attributes_of(p))
         .collect();
     profiles.sort_by_key(|p| {
         (

@@ -203,6 +203,16 @@ pub(crate) struct Tx<'c> {
     pub origin: &'static str,
 }
 
+/// `node` without its relationships.
+fn attributes_only(node: &Node) -> Node {
+    Node {
+        id: node.id.clone(),
+        kind: node.kind.clone(),
+        attrs: node.attrs.clone(),
+        rels: BTreeMap::new(),
+    }
+}
+
 fn parse_value(text: Option<String>) -> Value {
     text.and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null)
@@ -341,6 +351,13 @@ impl<'c> Tx<'c> {
     }
 
     fn load(&self, id: &str, kind: &str) -> rusqlite::Result<Node> {
+        let mut node = self.load_attributes(id, kind)?;
+        self.load_edges(&mut node)?;
+        Ok(node)
+    }
+
+    /// A committed node's attributes, without its edges.
+    fn load_attributes(&self, id: &str, kind: &str) -> rusqlite::Result<Node> {
         let mut node = Node {
             id: id.to_string(),
             kind: kind.to_string(),
@@ -369,6 +386,12 @@ impl<'c> Tx<'c> {
                 node.attrs.insert(name, value);
             }
         }
+        Ok(node)
+    }
+
+    /// A committed node's edges, into `node`.
+    fn load_edges(&self, node: &mut Node) -> rusqlite::Result<()> {
+        let (id, kind) = (node.id.as_str(), node.kind.as_str());
         let mut st = self.conn.prepare_cached(
             "SELECT branch, rel, peer, live, pos FROM edge WHERE id = ?1 AND branch IN ('main', ?2)",
         )?;
@@ -402,7 +425,49 @@ impl<'c> Tx<'c> {
         for (_, rel, peer) in live {
             node.rels.entry(rel).or_default().push(peer);
         }
-        Ok(node)
+        Ok(())
+    }
+
+    /// A node as this transaction sees it, with its attributes only (`rels` empty): for a
+    /// node read for its values that may be a hub — a profile is linked to every node using
+    /// it — so reading it costs its attributes, not its peer list.
+    pub fn attributes_of(&self, id: &str) -> Option<Node> {
+        if let Some(Some(node)) = self.views.borrow().get(id) {
+            return Some(attributes_only(node));
+        }
+        let kind = self.kind_of(id)?;
+        let pending = self.pending.get(id);
+        let mut node = match pending {
+            Some(p) if p.created => Node {
+                id: id.to_string(),
+                kind,
+                attrs: BTreeMap::new(),
+                rels: BTreeMap::new(),
+            },
+            _ => match self.committed.borrow().get(id) {
+                Some(Some(node)) => attributes_only(node),
+                Some(None) => return None,
+                None => match self.shared.and_then(|c| c.get(&self.branch, id)) {
+                    Some(Some(node)) => attributes_only(&node),
+                    Some(None) => return None,
+                    None => match self.load_attributes(id, &kind) {
+                        Ok(node) => node,
+                        Err(e) => {
+                            self.failed::<()>(e);
+                            return None;
+                        }
+                    },
+                },
+            },
+        };
+        for (name, value) in pending.iter().flat_map(|p| &p.attrs) {
+            if value.is_null() {
+                node.attrs.remove(name);
+            } else {
+                node.attrs.insert(name.clone(), value.clone());
+            }
+        }
+        Some(node)
     }
 
     /// Whether `rel` of `kind` holds at most one peer. On a branch such a relationship is
