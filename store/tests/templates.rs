@@ -276,3 +276,28 @@ spec:
         ])
     );
 }
+
+#[test]
+fn a_profile_changed_on_a_branch_changes_its_nodes_there_only() {
+    let s = seeded();
+    ok(&s, "main", CREATE_SPINE);
+    s.create_branch("b1").expect("branch");
+    let mtu = |branch: &str| {
+        let d = ok(
+            &s,
+            branch,
+            r#"{ NetworkInterface(device__hostname__value: "spine1", name__value: "Ethernet2") { edges { node { mtu { value is_from_profile } } } } }"#,
+        );
+        d["NetworkInterface"]["edges"][0]["node"]["mtu"].clone()
+    };
+    let before = mtu("main");
+    assert_eq!(before["is_from_profile"], true, "{before}");
+    assert_ne!(before["value"], 9100);
+    ok(
+        &s,
+        "b1",
+        r#"mutation { ProfileNetworkInterfaceUpsert(data: {profile_name: {value: "profile-interface-leaf"}, mtu: {value: 9100}}) { ok } }"#,
+    );
+    assert_eq!(mtu("b1"), json!({"value": 9100, "is_from_profile": true}));
+    assert_eq!(mtu("main"), before);
+}
