@@ -306,7 +306,7 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
         "relationship add",
         outcome(
             backend
-                .relationship_add("main", &device, "tags", &[red.clone()])
+                .relationship_add("main", &device, "tags", std::slice::from_ref(&red))
                 .await,
         ),
     ));
@@ -314,7 +314,7 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
         "relationship remove",
         outcome(
             backend
-                .relationship_remove("main", &device, "tags", &[blue.clone()])
+                .relationship_remove("main", &device, "tags", std::slice::from_ref(&blue))
                 .await,
         ),
     ));
@@ -322,7 +322,7 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
         "relationship add to a missing node",
         outcome(
             backend
-                .relationship_add("main", "no-such-node", "tags", &[red.clone()])
+                .relationship_add("main", "no-such-node", "tags", std::slice::from_ref(&red))
                 .await,
         ),
     ));

@@ -285,17 +285,30 @@ impl Filters {
                 .collect();
         }
         if !self.partial {
+            // Every index a condition allows, intersected from the smallest: `role: leaf`
+            // alone is every leaf of the store, `pod__ids` alone the pod's devices of every
+            // role; each set holds every node its condition matches, so their intersection
+            // holds every node they all match.
+            let mut sets: Vec<BTreeSet<String>> = Vec::new();
             for c in &self.conds {
                 if let (Target::Attr(a), Op::Eq(v)) = (&c.target, &c.op)
                     && let Some(key) = value_key(v)
                 {
-                    return tx.ids_by_attr(concrete, a, &key);
+                    sets.push(tx.ids_by_attr(concrete, a, &key));
+                } else if let Some(ids) = Self::narrowed(tx, concrete, c) {
+                    sets.push(ids);
                 }
             }
-            for c in &self.conds {
-                if let Some(ids) = Self::narrowed(tx, concrete, c) {
-                    return ids;
+            sets.sort_by_key(BTreeSet::len);
+            let mut sets = sets.into_iter();
+            if let Some(mut ids) = sets.next() {
+                for other in sets {
+                    if ids.is_empty() {
+                        break;
+                    }
+                    ids.retain(|id| other.contains(id));
                 }
+                return ids;
             }
             if let (Some(h), Some(k)) = (&self.hfid, tx.schema.get(concrete))
                 && k.human_friendly_id.is_some()
