@@ -414,3 +414,50 @@ fn variables_aliases_fragments_and_directives() {
         infragen_store::graphql::INFRAHUB_COMPAT_VERSION
     );
 }
+
+#[test]
+fn several_indexed_conditions_must_all_hold() {
+    let (s, leaf1, leaf2) = fabric();
+    interface(&s, "main", &leaf2, "eth1");
+    // Each condition alone has an index; together only their intersection matches.
+    assert_eq!(
+        device_names(&s, r#"(role__value: "leaf", asn__value: 65002)"#),
+        ["leaf2"]
+    );
+    assert_eq!(
+        device_names(&s, r#"(role__value: "leaf", site__name__value: "dc1")"#),
+        ["leaf1"]
+    );
+    assert!(device_names(&s, r#"(role__value: "spine", site__name__value: "dc1")"#).is_empty());
+    let interfaces = |filter: String| {
+        let d = ok(
+            &s,
+            "main",
+            &format!("{{ DcimInterface{filter} {{ edges {{ node {{ hfid }} }} }} }}"),
+        );
+        d["DcimInterface"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["hfid"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        interfaces(format!(
+            r#"(name__value: "eth1", device__ids: ["{leaf2}"])"#
+        )),
+        [json!(["leaf2", "eth1"])]
+    );
+    assert_eq!(
+        interfaces(format!(
+            r#"(name__value: "eth1", device__ids: ["{leaf1}", "{leaf2}"])"#
+        )),
+        [json!(["leaf1", "eth1"]), json!(["leaf2", "eth1"])]
+    );
+    assert!(
+        interfaces(format!(
+            r#"(name__value: "eth2", device__ids: ["{leaf2}"])"#
+        ))
+        .is_empty()
+    );
+}
