@@ -19,5 +19,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use infragen::generator::pools::{AddressRequest, Allocation, MemberType, Pool, PrefixRequest};
-pub use infragen::generator::types::{Error, ErrorKind, Level, NodeRef, RunContext, Target};
+pub use self::infragen::generator::pools::{
+    AddressRequest, Allocation, MemberType, Pool, PrefixRequest,
+};
+pub use self::infragen::generator::types::{Error, ErrorKind, Level, NodeRef, RunContext, Target};
