@@ -17,14 +17,14 @@
 
 use crate::engine::{self, EngineError, WriteOp};
 use crate::error::{Result, StoreError};
-use crate::graph::{MAIN, Tx};
+use crate::graph::Tx;
 use crate::graphql::filters::Filters;
 use crate::graphql::types::filter_arg_ok;
 use crate::node::Node;
+use crate::persistence::check_branch;
 use crate::pools::IpPool;
 use crate::schema::{Cardinality, KindSchema, RelationshipKind, Schema};
 use crate::store::Store;
-use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -59,14 +59,6 @@ pub struct Allocated {
     pub identifier: Option<String>,
     /// The prefix or address, in canonical text form (`10.0.0.0/31`).
     pub value: String,
-}
-
-/// `branch` must exist (main always does), or the operation fails as Infrahub's does.
-fn check_branch(conn: &Connection, branch: &str) -> Result<()> {
-    if branch != MAIN && !crate::persistence::branch_exists(conn, branch)? {
-        return Err(StoreError::BranchNotFound(branch.to_owned()));
-    }
-    Ok(())
 }
 
 /// The kind named `kind`, which must be writable with `op` (a generic only by update).

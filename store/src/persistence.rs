@@ -55,6 +55,14 @@ CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data T
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
 ";
 
+/// `branch` must exist (main always does), or the operation fails as Infrahub's does.
+pub(crate) fn check_branch(conn: &Connection, branch: &str) -> Result<()> {
+    if branch != crate::graph::MAIN && !branch_exists(conn, branch)? {
+        return Err(StoreError::BranchNotFound(branch.to_owned()));
+    }
+    Ok(())
+}
+
 /// Whether `name` is an existing branch (other than main).
 pub(crate) fn branch_exists(conn: &Connection, name: &str) -> Result<bool> {
     conn.prepare_cached("SELECT 1 FROM branches WHERE name = ?1")

@@ -157,17 +157,14 @@ impl Store {
     fn ensure_builtin_nodes(&self) -> Result<()> {
         let missing = self.read_op(|conn, schema| {
             Ok::<_, StoreError>(
-                crate::ipam::default_namespace(
-                    &Tx::new(conn, schema, MAIN).cached(&self.inner.cache),
-                )
-                .is_none(),
+                crate::ipam::default_namespace(&self.tx(conn, schema, MAIN)).is_none(),
             )
         })?;
         if !missing {
             return Ok(());
         }
         self.write_op(|conn, schema| {
-            let mut tx = Tx::new(conn, schema, MAIN).cached(&self.inner.cache);
+            let mut tx = self.tx(conn, schema, MAIN);
             crate::ipam::ensure_default_namespace(&mut tx);
             tx.finish()?;
             Ok::<_, StoreError>((Vec::new(), ()))
@@ -346,7 +343,7 @@ impl Store {
                         .into(),
                 ]));
             }
-            let mut tx = Tx::new(conn, current, branch).cached(&self.inner.cache);
+            let mut tx = self.tx(conn, current, branch);
             tx.origin = "object_file";
             let mut objects = 0;
             for item in &items {
@@ -524,10 +521,8 @@ impl Store {
             Err(resp) => return resp,
         };
         let answered = self.read_op(|conn, schema| {
-            if branch != MAIN && !crate::persistence::branch_exists(conn, branch)? {
-                return Ok(Some(error_response(&[GqlError::from(
-                    StoreError::BranchNotFound(branch.to_owned()),
-                )])));
+            if let Err(missing) = crate::persistence::check_branch(conn, branch) {
+                return Ok(Some(error_response(&[GqlError::from(missing)])));
             }
             let root = match prepared.ty {
                 OperationType::Query => Ty::Query,
@@ -543,7 +538,7 @@ impl Store {
                 return Ok(Some(error_response(&errors)));
             }
             if prepared.ty == OperationType::Query {
-                let tx = Tx::new(conn, schema, branch).cached(&self.inner.cache);
+                let tx = self.tx(conn, schema, branch);
                 let r = Resolver::new(&tx, &doc, &prepared.vars);
                 let data = r.query_root(prepared.selection);
                 if let Some(e) = tx.take_failure() {
@@ -604,7 +599,7 @@ impl Store {
         let args = args_json(&f.node, vars)?;
         let data = args.get("data").cloned().unwrap_or(Value::Null);
         self.write_op(|conn, schema| {
-            let mut tx = Tx::new(conn, schema, branch).cached(&self.inner.cache);
+            let mut tx = self.tx(conn, schema, branch);
             let outcome = mutation::run_field(&mut tx, name, &data).map_err(|e| {
                 // A database failure while reading can look like a missing node: report it.
                 let mut e = tx.take_failure().map_or(e, GqlError::from);

@@ -7,7 +7,7 @@
 
 use super::error::{EngineError, Result};
 use crate::graph::Tx;
-use crate::node::value_key;
+use crate::node::{Node, value_key};
 
 /// A uniqueness violation, with the HFID reported apart: an upsert turns "another node has
 /// this HFID" into an update of that node.
@@ -127,16 +127,7 @@ pub(crate) fn check_unique(tx: &Tx<'_>, id: &str) -> std::result::Result<(), Uni
         if k.human_friendly_id.as_ref() == Some(c) {
             continue;
         }
-        let vals: Vec<Option<String>> = c
-            .iter()
-            .map(|e| {
-                if e.contains("__") {
-                    value_key(&tx.path_value(&n, e))
-                } else {
-                    n.peers(e).first().cloned()
-                }
-            })
-            .collect();
+        let vals = constraint_values(tx, &n, c);
         if vals.iter().any(Option::is_none) {
             continue;
         }
@@ -148,16 +139,7 @@ pub(crate) fn check_unique(tx: &Tx<'_>, id: &str) -> std::result::Result<(), Uni
         let candidates = tx.identity_candidates(&n.kind, &parts);
         for o in candidates.iter().filter(|o| *o != id) {
             let Some(other) = tx.get(o) else { continue };
-            let ovals: Vec<Option<String>> = c
-                .iter()
-                .map(|e| {
-                    if e.contains("__") {
-                        value_key(&tx.path_value(&other, e))
-                    } else {
-                        other.peers(e).first().cloned()
-                    }
-                })
-                .collect();
+            let ovals = constraint_values(tx, &other, c);
             if ovals == vals {
                 let shown: Vec<String> = vals.into_iter().flatten().collect();
                 return Err(Unique::Other(EngineError::Uniqueness {
@@ -168,4 +150,19 @@ pub(crate) fn check_unique(tx: &Tx<'_>, id: &str) -> std::result::Result<(), Uni
         }
     }
     Ok(())
+}
+
+/// The values of a uniqueness constraint's paths on `node`: an attribute path's value, or a
+/// bare relationship's peer id (`None` where unset).
+fn constraint_values(tx: &Tx<'_>, node: &Node, paths: &[String]) -> Vec<Option<String>> {
+    paths
+        .iter()
+        .map(|path| {
+            if path.contains("__") {
+                value_key(&tx.path_value(node, path))
+            } else {
+                node.peers(path).first().cloned()
+            }
+        })
+        .collect()
 }
