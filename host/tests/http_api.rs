@@ -6,8 +6,8 @@ use infragen_store::{GraphqlRequest, Store};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The store's test schema (a copy of `store/tests/fixtures/dcim.yml`).
-const DCIM: &str = include_str!("fixtures/dcim.yml");
+/// The store's test schema.
+const DCIM: &str = include_str!("../../store/tests/fixtures/dcim.yml");
 
 /// An in-memory store with the fixture schema loaded.
 fn store() -> Store {

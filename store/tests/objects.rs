@@ -94,43 +94,7 @@ fn expand_range_refuses_more_values_than_the_cap_before_expanding() {
     assert!(expand_range("m[1-5000,1-5000,x]").is_err());
 }
 
-const TOPOLOGY: &str = r#"
----
-apiVersion: infrahub.app/v1
-kind: Object
-spec:
-  kind: LocationRegion
-  data:
-    - name: europe
-      children:
-        kind: LocationSite
-        data:
-          - name: paris
-          - name: berlin
----
-apiVersion: infrahub.app/v1
-kind: Object
-spec:
-  kind: DcimDevice
-  parameters:
-    expand_range: true
-  data:
-    - name: "leaf[1-2]"
-      role: leaf
-      site: paris
-      interfaces:
-        kind: DcimPhysicalInterface
-        data:
-          - {name: "Ethernet[1-4]", speed: 100}
-    - name: spine1
-      role: spine
-      site: [berlin]
-      interfaces:
-        - kind: DcimPhysicalInterface
-          data: {name: Ethernet1}
-        - kind: DcimLoopback
-          data: [{name: Loopback0, address: 10.255.0.1/32}]
-"#;
+const TOPOLOGY: &str = include_str!("fixtures/topology.yml");
 
 #[test]
 fn nested_children_in_both_forms_ranges_and_hfid_references_are_loaded() {

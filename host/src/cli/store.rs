@@ -325,15 +325,15 @@ pub(crate) async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<
 #[cfg(test)]
 mod tests {
     //! The commands run in-process through [`super::run`], against a store file
-    //! with the store's test schema (`host/tests/fixtures/dcim.yml`, a copy of
-    //! `store/tests/fixtures/dcim.yml`).
+    //! with the store's test schema and objects (`store/tests/fixtures/dcim.yml`,
+    //! `topology.yml`).
 
     use super::{StoreCommand, parse_vars};
     use clap::Parser;
     use infragen_store::{GraphqlRequest, Store};
     use serde_json::{Value, json};
 
-    const DCIM: &str = include_str!("../../tests/fixtures/dcim.yml");
+    const DCIM: &str = include_str!("../../../store/tests/fixtures/dcim.yml");
 
     #[derive(Parser)]
     struct Cli {
@@ -428,43 +428,7 @@ mod tests {
         );
     }
 
-    const TOPOLOGY: &str = r#"
----
-apiVersion: infrahub.app/v1
-kind: Object
-spec:
-  kind: LocationRegion
-  data:
-    - name: europe
-      children:
-        kind: LocationSite
-        data:
-          - name: paris
-          - name: berlin
----
-apiVersion: infrahub.app/v1
-kind: Object
-spec:
-  kind: DcimDevice
-  parameters:
-    expand_range: true
-  data:
-    - name: "leaf[1-2]"
-      role: leaf
-      site: paris
-      interfaces:
-        kind: DcimPhysicalInterface
-        data:
-          - {name: "Ethernet[1-4]", speed: 100}
-    - name: spine1
-      role: spine
-      site: [berlin]
-      interfaces:
-        - kind: DcimPhysicalInterface
-          data: {name: Ethernet1}
-        - kind: DcimLoopback
-          data: [{name: Loopback0, address: 10.255.0.1/32}]
-"#;
+    const TOPOLOGY: &str = include_str!("../../../store/tests/fixtures/topology.yml");
 
     #[test]
     fn object_load_on_the_command_line_writes_on_the_given_branch() {
