@@ -2,10 +2,11 @@
 //! generator (tests/guests/widgets) and its fixture repository: what a run
 //! creates, that re-running changes nothing, that shrinking deletes exactly
 //! the surplus (down to zero), that targets never touch each other's output,
-//! that failures delete nothing, and that the write policy holds.
+//! that a failed run (an error, a trap, its deadline) writes nothing and gives its pool
+//! allocations back, and that the write policy holds.
 
 use infragen::runner::TargetOutcome;
-use infragen_tests::{WidgetRepository, graphql};
+use infragen_tests::{WidgetRepository, graphql, store_contents};
 use serde_json::json;
 
 fn w(name: &str, position: i64, set: &str) -> (String, i64, String) {
@@ -214,41 +215,61 @@ async fn two_targets_with_equal_parameters_get_separate_groups_and_never_touch_e
     );
 }
 
-#[tokio::test]
-async fn a_run_failing_halfway_deletes_nothing_and_a_rerun_completes_it_without_duplicates() {
-    let repo = WidgetRepository::new().await;
-    repo.set("alpha", "size: {value: 2}").await;
-    repo.run("widgets", json!({ "set": "alpha" })).await;
+/// The run's own bookkeeping: its instance's status changes whether it succeeds or not.
+const BOOKKEEPING: &[&str] = &["CoreGeneratorInstance"];
 
-    repo.set("alpha", "size: {value: 6}, mode: {value: \"fail-halfway\"}")
-        .await;
+/// Runs `widgets` on alpha in `mode`, which must fail with a message containing
+/// `expected`, and checks that the store is exactly as before the run but for the
+/// instance's status, now `Error`.
+async fn fails_leaving_the_store_as_it_was(repo: &WidgetRepository, mode: &str, expected: &str) {
+    repo.set(
+        "alpha",
+        &format!("size: {{value: 6}}, mode: {{value: \"{mode}\"}}"),
+    )
+    .await;
+    let before = store_contents(&repo.store, "main", BOOKKEEPING);
     let report = repo.run("widgets", json!({ "set": "alpha" })).await;
     let message = failure(&report);
     assert!(
         message.starts_with("generator `widgets` failed on target `alpha` (")
-            && message.ends_with("): generator: failing halfway on purpose after 3 of 6 widgets"),
+            && message.contains(expected),
         "{message}"
     );
     assert_eq!(
-        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
-        ["alpha-1", "alpha-2"],
-        "a failed run leaves the group as it was"
+        store_contents(&repo.store, "main", BOOKKEEPING),
+        before,
+        "a failed run writes nothing"
     );
+    let data = graphql(&repo.store, "main", "{ CoreGeneratorInstance(name__value: \"widgets: alpha\") { edges { node { status { value } } } } }").await;
+    assert_eq!(
+        data["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"],
+        "Error"
+    );
+}
+
+#[tokio::test]
+async fn a_run_failing_halfway_writes_nothing_and_a_rerun_completes_it() {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", "size: {value: 2}").await;
+    repo.run("widgets", json!({ "set": "alpha" })).await;
+
+    fails_leaving_the_store_as_it_was(
+        &repo,
+        "fail-halfway",
+        "): generator: failing halfway on purpose after 3 of 6 widgets",
+    )
+    .await;
     let names: Vec<String> = repo
         .widgets()
         .await
         .into_iter()
         .map(|(name, _, _)| name)
         .collect();
+    assert_eq!(names, ["alpha-1", "alpha-2"]);
     assert_eq!(
-        names,
-        ["alpha-1", "alpha-2", "alpha-3"],
-        "what the failed run wrote stays, untracked"
-    );
-    let data = graphql(&repo.store, "main", "{ CoreGeneratorInstance(name__value: \"widgets: alpha\") { edges { node { status { value } } } } }").await;
-    assert_eq!(
-        data["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"],
-        "Error"
+        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
+        ["alpha-1", "alpha-2"],
+        "a failed run leaves the group as it was"
     );
 
     repo.set("alpha", "mode: {value: \"normal\"}").await;
@@ -264,6 +285,82 @@ async fn a_run_failing_halfway_deletes_nothing_and_a_rerun_completes_it_without_
         names,
         [
             "alpha-1", "alpha-2", "alpha-3", "alpha-4", "alpha-5", "alpha-6"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_run_that_traps_halfway_writes_nothing() {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", "size: {value: 2}").await;
+    repo.run("widgets", json!({ "set": "alpha" })).await;
+    fails_leaving_the_store_as_it_was(
+        &repo,
+        "trap-halfway",
+        "trapping halfway on purpose after 3 of 6 widgets",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_run_stopped_by_its_deadline_halfway_writes_nothing() {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", "size: {value: 2}").await;
+    repo.run("widgets", json!({ "set": "alpha" })).await;
+    fails_leaving_the_store_as_it_was(
+        &repo,
+        "stall-halfway",
+        "the run exceeded its deadline of 3s and was stopped",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_run_gives_its_pool_allocation_back() {
+    let repo = WidgetRepository::new().await;
+    graphql(
+        &repo.store,
+        "main",
+        "mutation { IpamIPPrefixCreate(data: {prefix: {value: \"10.9.0.0/30\"}}) { ok } }",
+    )
+    .await;
+    graphql(
+        &repo.store,
+        "main",
+        "mutation { CoreIPPrefixPoolCreate(data: {name: {value: \"widget-pool\"}, default_prefix_length: {value: 31}, \
+         default_member_type: {value: \"prefix\"}, default_prefix_type: {value: \"IpamIPPrefix\"}, \
+         ip_namespace: {hfid: [\"default\"]}, resources: [{hfid: [\"10.9.0.0/30\"]}]}) { ok } }",
+    )
+    .await;
+    repo.set(
+        "alpha",
+        "size: {value: 2}, victim: {value: \"widget-pool\"}",
+    )
+    .await;
+    repo.run("widgets", json!({ "set": "alpha" })).await;
+    fails_leaving_the_store_as_it_was(
+        &repo,
+        "allocate-then-fail",
+        "): generator: failing halfway on purpose after 3 of 6 widgets",
+    )
+    .await;
+
+    // The pool holds two /31s; both are free again.
+    let mut allocated = Vec::new();
+    for identifier in ["first", "second", "third"] {
+        let result = repo.store.allocate(
+            "main",
+            infragen_store::PoolKind::Prefix,
+            &json!({ "hfid": ["widget-pool"], "identifier": identifier }),
+        );
+        allocated.push(result.map(|a| a.value).map_err(|e| e.code()));
+    }
+    assert_eq!(
+        allocated,
+        [
+            Ok("10.9.0.0/31".to_owned()),
+            Ok("10.9.0.2/31".to_owned()),
+            Err(infragen_store::ErrorCode::PoolExhausted)
         ]
     );
 }

@@ -6,6 +6,8 @@
 //! tests. Every method takes the branch explicitly: the branch is fixed by the
 //! host per run and never chosen by a plugin.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
@@ -121,9 +123,36 @@ pub struct Allocated {
     pub value: String,
 }
 
+/// A run whose writes commit together or not at all (see [`Backend::begin_run`]).
+///
+/// It is itself a [`Backend`] on the run's branch: reads see the run's own writes, writes
+/// stay in the run until [`RunScope::commit`]. Dropping it, or [`RunScope::abandon`],
+/// discards them.
+#[async_trait]
+pub trait RunScope: Backend {
+    /// Writes everything the run did, at once. Fails with [`ErrorKind::Conflict`], having
+    /// written nothing, when someone else changed the store during the run.
+    async fn commit(&self) -> Result<(), BackendError>;
+
+    /// Discards everything the run did.
+    fn abandon(&self);
+
+    /// Whether someone else changed the store since the run started, so that what it
+    /// computed may be wrong and running it again may succeed.
+    fn outdated(&self) -> bool;
+}
+
 /// The operations a generator run performs against a data store.
 #[async_trait]
 pub trait Backend: Send + Sync {
+    /// Starts a run on `branch` whose writes commit together, when this backend can
+    /// (the embedded store); `None` when every write commits on its own (Infrahub over
+    /// HTTP, which has no transactions).
+    async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        let _ = branch;
+        Ok(None)
+    }
+
     /// Runs a read-only GraphQL query; returns the response's `data`.
     async fn query(
         &self,

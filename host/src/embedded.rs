@@ -8,38 +8,227 @@
 //! the conformance suite (`tests/backend_conformance.rs`) runs the same operations against
 //! both and compares the results.
 //!
+//! A run is atomic here ([`Backend::begin_run`]): [`EmbeddedRun`] keeps its writes in a
+//! [`RunTransaction`] that commits when the run succeeds and is dropped when it fails. The
+//! host's own writes between runs take the store's write turn, so they never land in the
+//! middle of a run.
+//!
 //! The calls run on the caller's thread. A store operation is short, and the store has one
 //! connection, so handing each to another thread would only add a hop.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use infragen_store::{GraphqlRequest, PoolKind, Store, StoreError, WriteOp};
+use infragen_store::{
+    GraphqlRequest, PoolKind, RunTransaction, Store, StoreError, WriteOp, Written,
+};
 use serde_json::{Map, Value, json};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{
-    AddressAllocation, Allocated, Backend, BackendError, NodeRef, PrefixAllocation,
+    AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PrefixAllocation,
+    RunScope,
 };
 use crate::client::{
     address_input, check_filters, check_kind, code_kind, data_or_error, prefix_input,
 };
 
+/// Sealed: the two things an [`Embedded`] backend can be over.
+mod ops {
+    use super::*;
+
+    /// What the embedded backends call: the store itself, or one run's transaction on it.
+    #[async_trait]
+    pub trait StoreOps: Send + Sync {
+        /// The write turn to hold for one write; `None` where it is held already (a run).
+        async fn turn(&self) -> Option<OwnedMutexGuard<()>>;
+        fn write_node(
+            &self,
+            branch: &str,
+            kind: &str,
+            op: WriteOp,
+            data: &Value,
+        ) -> Result<Option<Written>, StoreError>;
+        fn edit_relationship(
+            &self,
+            branch: &str,
+            id: &str,
+            name: &str,
+            peers: &[String],
+            add: bool,
+        ) -> Result<(), StoreError>;
+        fn allocate(
+            &self,
+            branch: &str,
+            pool: PoolKind,
+            input: &Value,
+        ) -> Result<infragen_store::Allocated, StoreError>;
+        fn nodes(
+            &self,
+            branch: &str,
+            kind: &str,
+            filters: &Map<String, Value>,
+            include: &[String],
+        ) -> Result<Vec<Value>, StoreError>;
+        fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError>;
+        async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError>;
+    }
+}
+use ops::StoreOps;
+
+#[async_trait]
+impl StoreOps for Store {
+    async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
+        Some(self.write_turn().await)
+    }
+    fn write_node(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+    ) -> Result<Option<Written>, StoreError> {
+        Store::write_node(self, branch, kind, op, data)
+    }
+    fn edit_relationship(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+    ) -> Result<(), StoreError> {
+        Store::edit_relationship(self, branch, id, name, peers, add)
+    }
+    fn allocate(
+        &self,
+        branch: &str,
+        pool: PoolKind,
+        input: &Value,
+    ) -> Result<infragen_store::Allocated, StoreError> {
+        Store::allocate(self, branch, pool, input)
+    }
+    fn nodes(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Map<String, Value>,
+        include: &[String],
+    ) -> Result<Vec<Value>, StoreError> {
+        Store::nodes(self, branch, kind, filters, include)
+    }
+    fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError> {
+        data_or_error(self.execute_blocking(branch, request))
+    }
+    async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        let run = Store::begin_run(self, branch).await.map_err(store_error)?;
+        Ok(Some(Arc::new(Embedded { ops: run })))
+    }
+}
+
+/// A run answers for its own branch only: the host fixes a run's branch, so another
+/// one here is the host's mistake.
+fn same_branch(run: &RunTransaction, branch: &str) -> Result<(), StoreError> {
+    if run.branch() == branch {
+        Ok(())
+    } else {
+        Err(StoreError::BadRequest(format!(
+            "a run on branch `{}` cannot use branch `{branch}`",
+            run.branch()
+        )))
+    }
+}
+
+#[async_trait]
+impl StoreOps for RunTransaction {
+    async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
+        None
+    }
+    fn write_node(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+    ) -> Result<Option<Written>, StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::write_node(self, kind, op, data)
+    }
+    fn edit_relationship(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+    ) -> Result<(), StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::edit_relationship(self, id, name, peers, add)
+    }
+    fn allocate(
+        &self,
+        branch: &str,
+        pool: PoolKind,
+        input: &Value,
+    ) -> Result<infragen_store::Allocated, StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::allocate(self, pool, input)
+    }
+    fn nodes(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Map<String, Value>,
+        include: &[String],
+    ) -> Result<Vec<Value>, StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::nodes(self, kind, filters, include)
+    }
+    fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError> {
+        same_branch(self, branch).map_err(store_error)?;
+        data_or_error(RunTransaction::execute(self, request))
+    }
+    async fn begin_run(&self, _branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        Err(BackendError::new(
+            ErrorKind::Backend,
+            "a run cannot start another run inside itself",
+        ))
+    }
+}
+
+/// The embedded store, or a run on it, as a [`Backend`].
+pub struct Embedded<T> {
+    ops: T,
+}
+
 /// The embedded store, in this process.
-#[derive(Clone)]
-pub struct EmbeddedBackend {
-    store: Store,
+pub type EmbeddedBackend = Embedded<Store>;
+
+/// One atomic run on the embedded store (see [`Backend::begin_run`]).
+pub type EmbeddedRun = Embedded<RunTransaction>;
+
+impl Clone for EmbeddedBackend {
+    fn clone(&self) -> Self {
+        Self {
+            ops: self.ops.clone(),
+        }
+    }
 }
 
 impl EmbeddedBackend {
     /// A backend over an open store.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self { ops: store }
     }
 
     /// The store behind this backend.
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.ops
     }
+}
 
-    fn write(
+impl<T: StoreOps> Embedded<T> {
+    async fn write(
         &self,
         branch: &str,
         kind: &str,
@@ -47,8 +236,9 @@ impl EmbeddedBackend {
         data: &Value,
     ) -> Result<Option<NodeRef>, BackendError> {
         check_kind(kind)?;
+        let _turn = self.ops.turn().await;
         let written = self
-            .store
+            .ops
             .write_node(branch, kind, op, data)
             .map_err(store_error)?;
         Ok(written.map(|node| NodeRef {
@@ -58,29 +248,30 @@ impl EmbeddedBackend {
         }))
     }
 
-    fn written(
+    async fn written(
         &self,
         branch: &str,
         kind: &str,
         op: WriteOp,
         data: &Value,
     ) -> Result<NodeRef, BackendError> {
-        self.write(branch, kind, op, data)?.ok_or_else(|| {
+        self.write(branch, kind, op, data).await?.ok_or_else(|| {
             BackendError::new(
-                crate::backend::ErrorKind::Backend,
+                ErrorKind::Backend,
                 format!("{kind}{} returned no object", op.name()),
             )
         })
     }
 
-    fn allocate(
+    async fn allocate(
         &self,
         branch: &str,
         pool: PoolKind,
         input: Map<String, Value>,
     ) -> Result<Allocated, BackendError> {
+        let _turn = self.ops.turn().await;
         let allocated = self
-            .store
+            .ops
             .allocate(branch, pool, &Value::Object(input))
             .map_err(store_error)?;
         Ok(Allocated {
@@ -92,6 +283,20 @@ impl EmbeddedBackend {
             value: allocated.value,
         })
     }
+
+    async fn edit(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+    ) -> Result<(), BackendError> {
+        let _turn = self.ops.turn().await;
+        self.ops
+            .edit_relationship(branch, id, name, peers, add)
+            .map_err(store_error)
+    }
 }
 
 /// A store error as the contract's categories see it: by its code.
@@ -100,7 +305,11 @@ fn store_error(error: StoreError) -> BackendError {
 }
 
 #[async_trait]
-impl Backend for EmbeddedBackend {
+impl<T: StoreOps + 'static> Backend for Embedded<T> {
+    async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        self.ops.begin_run(branch).await
+    }
+
     async fn query(
         &self,
         branch: &str,
@@ -112,7 +321,7 @@ impl Backend for EmbeddedBackend {
             variables: Some(variables.clone()),
             operation_name: None,
         };
-        data_or_error(self.store.execute_blocking(branch, &request))
+        self.ops.execute(branch, &request)
     }
 
     async fn upsert(
@@ -121,7 +330,7 @@ impl Backend for EmbeddedBackend {
         kind: &str,
         data: &Value,
     ) -> Result<NodeRef, BackendError> {
-        self.written(branch, kind, WriteOp::Upsert, data)
+        self.written(branch, kind, WriteOp::Upsert, data).await
     }
 
     async fn update(
@@ -130,11 +339,12 @@ impl Backend for EmbeddedBackend {
         kind: &str,
         data: &Value,
     ) -> Result<NodeRef, BackendError> {
-        self.written(branch, kind, WriteOp::Update, data)
+        self.written(branch, kind, WriteOp::Update, data).await
     }
 
     async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        self.write(branch, kind, WriteOp::Delete, &json!({ "id": id }))?;
+        self.write(branch, kind, WriteOp::Delete, &json!({ "id": id }))
+            .await?;
         Ok(())
     }
 
@@ -147,7 +357,7 @@ impl Backend for EmbeddedBackend {
     ) -> Result<Vec<Value>, BackendError> {
         check_kind(kind)?;
         let filters = check_filters(filters)?;
-        self.store
+        self.ops
             .nodes(branch, kind, filters, include)
             .map_err(store_error)
     }
@@ -159,9 +369,7 @@ impl Backend for EmbeddedBackend {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        self.store
-            .edit_relationship(branch, id, name, peers, true)
-            .map_err(store_error)
+        self.edit(branch, id, name, peers, true).await
     }
 
     async fn relationship_remove(
@@ -171,9 +379,7 @@ impl Backend for EmbeddedBackend {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        self.store
-            .edit_relationship(branch, id, name, peers, false)
-            .map_err(store_error)
+        self.edit(branch, id, name, peers, false).await
     }
 
     async fn allocate_prefix(
@@ -182,6 +388,7 @@ impl Backend for EmbeddedBackend {
         request: &PrefixAllocation,
     ) -> Result<Allocated, BackendError> {
         self.allocate(branch, PoolKind::Prefix, prefix_input(request))
+            .await
     }
 
     async fn allocate_address(
@@ -190,5 +397,27 @@ impl Backend for EmbeddedBackend {
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError> {
         self.allocate(branch, PoolKind::Address, address_input(request))
+            .await
+    }
+}
+
+#[async_trait]
+impl RunScope for EmbeddedRun {
+    async fn commit(&self) -> Result<(), BackendError> {
+        let committed = self.ops.commit().map_err(store_error)?;
+        tracing::debug!(
+            branch = self.ops.branch(),
+            nodes_changed = committed.nodes_changed,
+            "run committed"
+        );
+        Ok(())
+    }
+
+    fn abandon(&self) {
+        self.ops.abandon();
+    }
+
+    fn outdated(&self) -> bool {
+        self.ops.outdated()
     }
 }

@@ -90,15 +90,8 @@ impl Store {
     ) -> Result<Option<Written>> {
         self.write_op(|conn, schema| {
             check_branch(conn, branch)?;
-            let k = writable_kind(schema, kind, op)?;
             let mut tx = self.tx(conn, schema, branch);
-            let id = engine::write_node(&mut tx, k, op, data)
-                .map_err(|error| engine_failure(&tx, error))?;
-            let written = id.and_then(|id| tx.get(&id)).map(|node| Written {
-                id: node.id.clone(),
-                kind: node.kind.clone(),
-                hfid: tx.hfid(&node),
-            });
+            let written = write_node(&mut tx, kind, op, data)?;
             Ok((tx.finish()?, written))
         })
     }
@@ -113,12 +106,10 @@ impl Store {
         peers: &[String],
         add: bool,
     ) -> Result<()> {
-        let items: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
         self.write_op(|conn, schema| {
             check_branch(conn, branch)?;
             let mut tx = self.tx(conn, schema, branch);
-            engine::edit_relationship(&mut tx, id, name, &items, add)
-                .map_err(|error| engine_failure(&tx, error))?;
+            edit_relationship(&mut tx, id, name, peers, add)?;
             Ok((tx.finish()?, ()))
         })
     }
@@ -127,31 +118,10 @@ impl Store {
     /// `identifier`), with `input` as the pool mutation takes it: `{id | hfid, identifier?,
     /// prefix_length?, member_type?, prefix_type? | address_type?, data?}`.
     pub fn allocate(&self, branch: &str, pool: PoolKind, input: &Value) -> Result<Allocated> {
-        let (which, attribute) = match pool {
-            PoolKind::Prefix => (IpPool::Prefix, "prefix"),
-            PoolKind::Address => (IpPool::Address, "address"),
-        };
         self.write_op(|conn, schema| {
             check_branch(conn, branch)?;
             let mut tx = self.tx(conn, schema, branch);
-            let allocation = engine::allocate_from_input(&mut tx, which, input)
-                .map_err(|error| engine_failure(&tx, error))?;
-            let value = tx
-                .get(&allocation.id)
-                .and_then(|node| node.attr(attribute).as_str().map(str::to_owned))
-                .ok_or_else(|| StoreError::Corrupted {
-                    path: self.path().to_owned(),
-                    detail: format!(
-                        "the allocated {} {} has no {attribute}",
-                        allocation.kind, allocation.id
-                    ),
-                })?;
-            let allocated = Allocated {
-                id: allocation.id,
-                kind: allocation.kind,
-                identifier: allocation.identifier,
-                value,
-            };
+            let allocated = allocate(&mut tx, pool, input, self.path())?;
             Ok((tx.finish()?, allocated))
         })
     }
@@ -172,29 +142,98 @@ impl Store {
     ) -> Result<Vec<Value>> {
         self.read_op(|conn, schema| {
             check_branch(conn, branch)?;
-            let k = schema
-                .get(kind)
-                .ok_or_else(|| StoreError::UnknownKind(kind.to_owned()))?;
-            if let Some(argument) = filters
-                .keys()
-                .find(|argument| !filter_arg_ok(schema, k, argument, true))
-            {
-                return Err(StoreError::BadRequest(format!(
-                    "Unknown argument '{argument}' on field 'Query.{kind}'."
-                )));
-            }
-            let filters = Filters::parse(filters, k).map_err(StoreError::BadRequest)?;
-            let tx = self.tx(conn, schema, branch);
-            let (_, page) = filters.select(&tx, k);
-            let nodes = page
-                .iter()
-                .map(|node| default_selection(&tx, k, node, include))
-                .collect();
-            match tx.take_failure() {
-                Some(failure) => Err(failure),
-                None => Ok(nodes),
-            }
+            nodes(&self.tx(conn, schema, branch), kind, filters, include)
         })
+    }
+}
+
+/// [`Store::write_node`] inside `tx`.
+pub(crate) fn write_node(
+    tx: &mut Tx<'_>,
+    kind: &str,
+    op: WriteOp,
+    data: &Value,
+) -> Result<Option<Written>> {
+    let k = writable_kind(tx.schema, kind, op)?;
+    let id = engine::write_node(tx, k, op, data).map_err(|error| engine_failure(tx, error))?;
+    Ok(id.and_then(|id| tx.get(&id)).map(|node| Written {
+        id: node.id.clone(),
+        kind: node.kind.clone(),
+        hfid: tx.hfid(&node),
+    }))
+}
+
+/// [`Store::edit_relationship`] inside `tx`.
+pub(crate) fn edit_relationship(
+    tx: &mut Tx<'_>,
+    id: &str,
+    name: &str,
+    peers: &[String],
+    add: bool,
+) -> Result<()> {
+    let items: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
+    engine::edit_relationship(tx, id, name, &items, add).map_err(|error| engine_failure(tx, error))
+}
+
+/// [`Store::allocate`] inside `tx`; `path` names the database in a corruption error.
+pub(crate) fn allocate(
+    tx: &mut Tx<'_>,
+    pool: PoolKind,
+    input: &Value,
+    path: &str,
+) -> Result<Allocated> {
+    let (which, attribute) = match pool {
+        PoolKind::Prefix => (IpPool::Prefix, "prefix"),
+        PoolKind::Address => (IpPool::Address, "address"),
+    };
+    let allocation =
+        engine::allocate_from_input(tx, which, input).map_err(|error| engine_failure(tx, error))?;
+    let value = tx
+        .get(&allocation.id)
+        .and_then(|node| node.attr(attribute).as_str().map(str::to_owned))
+        .ok_or_else(|| StoreError::Corrupted {
+            path: path.to_owned(),
+            detail: format!(
+                "the allocated {} {} has no {attribute}",
+                allocation.kind, allocation.id
+            ),
+        })?;
+    Ok(Allocated {
+        id: allocation.id,
+        kind: allocation.kind,
+        identifier: allocation.identifier,
+        value,
+    })
+}
+
+/// [`Store::nodes`] as `tx` sees them.
+pub(crate) fn nodes(
+    tx: &Tx<'_>,
+    kind: &str,
+    filters: &Map<String, Value>,
+    include: &[String],
+) -> Result<Vec<Value>> {
+    let schema = tx.schema;
+    let k = schema
+        .get(kind)
+        .ok_or_else(|| StoreError::UnknownKind(kind.to_owned()))?;
+    if let Some(argument) = filters
+        .keys()
+        .find(|argument| !filter_arg_ok(schema, k, argument, true))
+    {
+        return Err(StoreError::BadRequest(format!(
+            "Unknown argument '{argument}' on field 'Query.{kind}'."
+        )));
+    }
+    let filters = Filters::parse(filters, k).map_err(StoreError::BadRequest)?;
+    let (_, page) = filters.select(tx, k);
+    let nodes = page
+        .iter()
+        .map(|node| default_selection(tx, k, node, include))
+        .collect();
+    match tx.take_failure() {
+        Some(failure) => Err(failure),
+        None => Ok(nodes),
     }
 }
 

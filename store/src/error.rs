@@ -66,6 +66,14 @@ pub enum StoreError {
     /// each naming the file, the document, the item and the field.
     #[error("{}", .0.join("\n"))]
     Objects(Vec<String>),
+    /// Someone else changed the store while a run was computing its writes (a client of
+    /// `infragen serve`, another process, a schema load): nothing of the run was written,
+    /// and running it again will see the change.
+    #[error("the store changed during the run ({0}); nothing of the run was written")]
+    RunConflict(String),
+    /// The run was already committed or abandoned.
+    #[error("the run is over: it was {0}")]
+    RunOver(&'static str),
 }
 
 impl StoreError {
@@ -77,7 +85,8 @@ impl StoreError {
             StoreError::UnknownKind(_) => ErrorCode::NotFound,
             StoreError::BadRequest(_) => ErrorCode::BadRequest,
             StoreError::Engine(e) => e.code(),
-            StoreError::MergeConflict { .. } => ErrorCode::Conflict,
+            StoreError::MergeConflict { .. } | StoreError::RunConflict(_) => ErrorCode::Conflict,
+            StoreError::RunOver(_) => ErrorCode::BadRequest,
             StoreError::Schema(_)
             | StoreError::BranchExists(_)
             | StoreError::InvalidBranch { .. }

@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tokio::sync::broadcast;
 
@@ -33,6 +34,13 @@ struct Inner {
     seen_version: Mutex<i64>,
     events: broadcast::Sender<Event>,
     cache: NodeCache,
+    /// Counts every change to the graph this handle made or noticed (its commits, another
+    /// process's, a schema load, a branch deletion): a run compares it with the value it
+    /// started at to know whether what it read may have changed under it.
+    generation: AtomicU64,
+    /// Whose turn it is to write: one run at a time, and the host's own writes between runs
+    /// (see [`Store::write_turn`]).
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The embedded Infrahub-compatible store.
@@ -121,6 +129,8 @@ impl Store {
                 seen_version: Mutex::new(v),
                 events: tx,
                 cache: NodeCache::default(),
+                generation: AtomicU64::new(0),
+                turn: Arc::new(tokio::sync::Mutex::new(())),
             }),
         };
         store.ensure_builtin_nodes()?;
@@ -176,7 +186,7 @@ impl Store {
         &self.inner.path
     }
 
-    fn db(&self) -> MutexGuard<'_, Db> {
+    pub(crate) fn db(&self) -> MutexGuard<'_, Db> {
         self.inner.db.lock().unwrap_or_else(|e| e.into_inner())
     }
     fn current_schema(&self) -> Arc<Schema> {
@@ -199,6 +209,7 @@ impl Store {
         if v != *seen {
             // Another process committed: what it changed is not known here.
             self.inner.cache.clear();
+            self.changed();
             let current = self.current_schema();
             if db.schema_hash()?.as_deref() != Some(current.hash.as_str()) {
                 tracing::debug!(path = %self.inner.path, "reloading the schema another process loaded");
@@ -208,6 +219,33 @@ impl Store {
             *seen = v;
         }
         Ok(self.current_schema())
+    }
+
+    /// Note a change to the graph (see `Inner::generation`).
+    pub(crate) fn changed(&self) {
+        self.inner.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many changes to the graph this handle has made or noticed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::SeqCst)
+    }
+
+    /// The store's node cache.
+    pub(crate) fn cache(&self) -> &NodeCache {
+        &self.inner.cache
+    }
+
+    /// Waits for the turn to write, and holds it until the guard is dropped.
+    ///
+    /// A generator run ([`Store::begin_run`]) holds it from its start to its commit, so
+    /// runs never see each other's uncommitted writes and never interleave theirs; a host
+    /// that writes on its own between runs (instance records, tracking groups) takes it
+    /// for each write. Writers that do not take it — a client of `infragen serve`, another
+    /// process — are noticed by the run at its next operation or its commit, which then
+    /// fails with [`StoreError::RunConflict`] and is run again.
+    pub async fn write_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.inner.turn).lock_owned().await
     }
 
     /// A transaction on `branch` over `conn`, sharing the store's node cache.
@@ -266,6 +304,7 @@ impl Store {
         }
         // `data_version` does not change with this connection's own commits, so the version
         // noted by `refresh_locked` stays right.
+        self.changed();
         drop(db);
         self.publish(events);
         Ok(out)
@@ -308,6 +347,7 @@ impl Store {
             db.replace_schema_files(&all, &hash)?;
             *self.inner.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
             self.inner.cache.clear();
+            self.changed();
             if let Ok(v) = db.data_version() {
                 *self
                     .inner
@@ -428,6 +468,7 @@ impl Store {
         }
         db.delete_branch(name)?;
         self.inner.cache.clear();
+        self.changed();
         tracing::info!(branch = name, "branch deleted");
         Ok(())
     }
@@ -502,7 +543,8 @@ impl Store {
     pub async fn execute(&self, branch: &str, req: GraphqlRequest) -> Value {
         let store = self.clone();
         let branch = branch.to_string();
-        match tokio::task::spawn_blocking(move || store.execute_blocking(&branch, &req)).await {
+        match tokio::task::spawn_blocking(move || store.execute_document(&branch, &req, true)).await
+        {
             Ok(v) => v,
             Err(e) => error_response(&[
                 GqlError::msg(format!("internal error: {e}")).with_code(ErrorCode::Internal)
@@ -510,8 +552,16 @@ impl Store {
         }
     }
 
-    /// [`Store::execute`] on the calling thread.
+    /// [`Store::execute`] on the calling thread, without waiting for the write turn
+    /// ([`Store::write_turn`]): a caller that may write while runs are open in this
+    /// process uses [`Store::execute`].
     pub fn execute_blocking(&self, branch: &str, req: &GraphqlRequest) -> Value {
+        self.execute_document(branch, req, false)
+    }
+
+    /// Answers a request; with `turn`, a mutation waits for the write turn (on a thread
+    /// that may block) so that it never lands in the middle of a run.
+    fn execute_document(&self, branch: &str, req: &GraphqlRequest, turn: bool) -> Value {
         let doc = match graphql::parse(req) {
             Ok(d) => d,
             Err(resp) => return resp,
@@ -554,6 +604,7 @@ impl Store {
             Err(e) => return error_response(&[GqlError::from(e)]),
         }
         // Mutations: each root field is its own transaction, in document order.
+        let _turn = turn.then(|| Arc::clone(&self.inner.turn).blocking_lock_owned());
         let mut fields = Vec::new();
         collect_fields(
             &doc,
@@ -723,7 +774,7 @@ impl Store {
     }
 }
 
-fn respond(data: Value, errors: Vec<GqlError>) -> Value {
+pub(crate) fn respond(data: Value, errors: Vec<GqlError>) -> Value {
     if errors.is_empty() {
         json!({ "data": data })
     } else {

@@ -33,6 +33,12 @@
 //! writes of the store's event log over the same span (created + updated +
 //! deleted events); *µs/write* is CPU over writes (goal ≤ 50 µs).
 //!
+//! *Atomic runs* (each run's writes kept in memory and committed at once,
+//! the default) are compared with *per-write commits* (every write its own
+//! SQLite transaction, as before atomic runs and as over HTTP): the seed is
+//! measured in both modes, alternately, and the ratio of their median walls
+//! and CPU is printed.
+//!
 //! 64× is not measured unless named (it builds 128 fabrics; at 1.25× linear
 //! with a 0.5 s seed that is under 40 s, but with a store slower than its
 //! goals it takes far longer). One seed measurement at the first level, not
@@ -45,8 +51,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use common::{Design, Writes, cpu_time, design, writes_since};
-use infragen::backend::Backend;
+use infragen::backend::{
+    AddressAllocation, Allocated, Backend, BackendError, NodeRef, PrefixAllocation, RunScope,
+};
 use infragen::cascade::{Cascade, CascadeConfig, Start};
 use infragen::embedded::EmbeddedBackend;
 use infragen::policy::RuntimePolicy;
@@ -67,6 +76,93 @@ const SIZES: [usize; 3] = [1, 4, 16];
 const SEED_SAMPLES: usize = 3;
 /// The branch the cascades run on (the repository is synced on `main`).
 const BRANCH: &str = "b1";
+
+/// The embedded backend without atomic runs: every write commits on its own.
+struct PerWriteCommits(EmbeddedBackend);
+
+#[async_trait]
+impl Backend for PerWriteCommits {
+    async fn begin_run(&self, _branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        Ok(None)
+    }
+    async fn query(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+    ) -> Result<Value, BackendError> {
+        self.0.query(branch, document, variables).await
+    }
+    async fn upsert(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        self.0.upsert(branch, kind, data).await
+    }
+    async fn update(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        self.0.update(branch, kind, data).await
+    }
+    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
+        self.0.delete(branch, kind, id).await
+    }
+    async fn filters(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<Value>, BackendError> {
+        self.0.filters(branch, kind, filters, include).await
+    }
+    async fn relationship_add(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        self.0.relationship_add(branch, id, name, peers).await
+    }
+    async fn relationship_remove(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        self.0.relationship_remove(branch, id, name, peers).await
+    }
+    async fn allocate_prefix(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+    ) -> Result<Allocated, BackendError> {
+        self.0.allocate_prefix(branch, request).await
+    }
+    async fn allocate_address(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+    ) -> Result<Allocated, BackendError> {
+        self.0.allocate_address(branch, request).await
+    }
+}
+
+/// How runs commit.
+#[derive(Clone, Copy, PartialEq)]
+enum Commits {
+    /// One commit per run (the default).
+    Atomic,
+    /// One commit per write.
+    PerWrite,
+}
 
 /// One measurement.
 struct Measurement {
@@ -92,10 +188,23 @@ async fn count(store: &Store, kind: &str) -> i64 {
 /// Syncs `design` into a fresh store, then builds every fabric with one
 /// cascade each at `concurrency`.
 async fn measure(design: &Design, concurrency: usize, cache: &std::path::Path) -> Measurement {
+    measure_with(design, concurrency, cache, Commits::Atomic).await
+}
+
+async fn measure_with(
+    design: &Design,
+    concurrency: usize,
+    cache: &std::path::Path,
+    commits: Commits,
+) -> Measurement {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path().join("store.db")).expect("store opens");
     let repository = Arc::new(Repository::open(&design.root).expect("repository opens"));
-    let backend: Arc<dyn Backend> = Arc::new(EmbeddedBackend::new(store.clone()));
+    let embedded = EmbeddedBackend::new(store.clone());
+    let backend: Arc<dyn Backend> = match commits {
+        Commits::Atomic => Arc::new(embedded),
+        Commits::PerWrite => Arc::new(PerWriteCommits(embedded)),
+    };
 
     let started = Instant::now();
     sync_repository(&store, &repository, backend.as_ref(), "main")
@@ -246,6 +355,30 @@ fn row(label: &str, m: &Measurement, ratio: Option<(f64, usize)>) {
     );
 }
 
+/// The seed with atomic runs and with per-write commits, alternately; prints the ratio
+/// of the medians.
+async fn compare_commits(seed: &Design, concurrency: usize, cache: &std::path::Path) {
+    let (mut atomic, mut per_write) = (Vec::new(), Vec::new());
+    for sample in 1..=SEED_SAMPLES {
+        let m = measure_with(seed, concurrency, cache, Commits::PerWrite).await;
+        row(&format!("pw#{sample}"), &m, None);
+        per_write.push(m);
+        atomic.push(measure_with(seed, concurrency, cache, Commits::Atomic).await);
+    }
+    let median = |samples: &mut Vec<Measurement>, key: fn(&Measurement) -> Duration| {
+        samples.sort_by_key(key);
+        key(&samples[samples.len() / 2]).as_secs_f64()
+    };
+    let wall = median(&mut per_write, |m| m.wall) / median(&mut atomic, |m| m.wall);
+    let cpu = median(&mut per_write, |m| m.cpu) / median(&mut atomic, |m| m.cpu);
+    println!(
+        "  seed, per-write commits over atomic runs (medians of {SEED_SAMPLES}, alternated): \
+         wall {wall:.2}×, cpu {cpu:.2}×; writes (events) {} against {}",
+        per_write[0].writes.total(),
+        atomic[0].writes.total()
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let concurrencies = numbers("CASCADE_BENCH_CONCURRENCY", &[CONCURRENCY]);
@@ -280,6 +413,7 @@ async fn main() {
         samples.sort_by_key(|m| m.wall);
         let seed_m = &samples[samples.len() / 2];
         row("seed", seed_m, Some((1.0, 1)));
+        compare_commits(&seed, concurrency, cache.path()).await;
         for &copies in &sizes {
             let larger = design(copies);
             let m = measure(&larger, concurrency, cache.path()).await;

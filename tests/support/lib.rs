@@ -556,6 +556,35 @@ pub async fn graphql(store: &infragen_store::Store, branch: &str, document: &str
     response["data"].clone()
 }
 
+/// Every node on `branch`, by kind and id, with every attribute and every relationship,
+/// leaving out the kinds in `except`: what "the store is exactly as it was" compares.
+pub fn store_contents(
+    store: &infragen_store::Store,
+    branch: &str,
+    except: &[&str],
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, Value>> {
+    let schema = store.schema();
+    let mut contents = std::collections::BTreeMap::new();
+    for kind in schema.kinds() {
+        if kind.is_generic || except.contains(&kind.kind.as_str()) {
+            continue;
+        }
+        let include: Vec<String> = kind.relationships.iter().map(|r| r.name.clone()).collect();
+        let nodes = store
+            .nodes(branch, &kind.kind, &serde_json::Map::new(), &include)
+            .unwrap_or_else(|error| panic!("reading every {}: {error}", kind.kind));
+        if nodes.is_empty() {
+            continue;
+        }
+        let by_id = nodes
+            .into_iter()
+            .map(|node| (node["id"].as_str().expect("id").to_owned(), node))
+            .collect();
+        contents.insert(kind.kind.clone(), by_id);
+    }
+    contents
+}
+
 impl WidgetRepository {
     pub async fn new() -> WidgetRepository {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -578,7 +607,7 @@ impl WidgetRepository {
                 ),
                 runtime(None),
                 std::sync::Arc::new(infragen::embedded::EmbeddedBackend::new(store.clone())),
-                infragen::policy::RuntimePolicy::default(),
+                infragen::policy::RuntimePolicy::load(dir.path()).expect("policy loads"),
             ),
             dir,
             store,

@@ -559,6 +559,9 @@ fn describe(params: &Map<String, Value>) -> String {
         .join(" ")
 }
 
+/// How many times a run is tried when the store keeps changing under it.
+const CONFLICT_ATTEMPTS: u32 = 3;
+
 /// One target's run, with everything it needs moved in.
 struct TargetJob {
     runner: Runner,
@@ -670,7 +673,7 @@ impl TargetJob {
             .set_status(&instance_name, InstanceStatus::Processing)
             .await?;
 
-        let result = self.generate(&instance_id).await;
+        let result = self.generate_atomically(&instance_id).await;
         let status = if result.is_ok() {
             InstanceStatus::Ready
         } else {
@@ -680,14 +683,67 @@ impl TargetJob {
         result
     }
 
-    async fn generate(&self, instance_id: &str) -> Result<TargetOutcome, Failure> {
-        let backend = self.runner.backend.as_ref();
+    /// Runs the generator and reconciles its tracking group as one atomic run, where the
+    /// backend has them: on failure nothing of it is written. A run that failed or could
+    /// not commit because someone else changed the store meanwhile runs again on the new
+    /// state, up to [`CONFLICT_ATTEMPTS`] times in all.
+    async fn generate_atomically(&self, instance_id: &str) -> Result<TargetOutcome, Failure> {
+        let mut attempt = 1;
+        loop {
+            let scope = self
+                .runner
+                .backend
+                .begin_run(&self.branch)
+                .await
+                .map_err(|e| self.failure("starting the run", &e))?;
+            let Some(scope) = scope else {
+                return self.generate(&self.runner.backend, instance_id).await;
+            };
+            let backend: Arc<dyn Backend> = scope.clone();
+            let result = self.generate(&backend, instance_id).await;
+            let conflict = match result {
+                Ok(outcome) => match scope.commit().await {
+                    Ok(()) => return Ok(outcome),
+                    Err(error) if error.kind == ErrorKind::Conflict => {
+                        self.failure("committing the run", &error)
+                    }
+                    Err(error) => return Err(self.failure("committing the run", &error)),
+                },
+                Err(failure) => {
+                    let outdated = scope.outdated();
+                    scope.abandon();
+                    if !outdated {
+                        return Err(failure);
+                    }
+                    failure
+                }
+            };
+            if attempt >= CONFLICT_ATTEMPTS {
+                return Err(conflict);
+            }
+            attempt += 1;
+            tracing::info!(
+                generator = %self.definition.name,
+                target = %self.member.target.display_label,
+                attempt,
+                "the store changed during the run; running it again"
+            );
+        }
+    }
+
+    async fn generate(
+        &self,
+        backend: &Arc<dyn Backend>,
+        instance_id: &str,
+    ) -> Result<TargetOutcome, Failure> {
+        let run_backend = Arc::clone(backend);
+        let backend = backend.as_ref();
         let branch = self.branch.as_str();
         let target = &self.member.target;
         let fail = |what: &str, error: &dyn Cause| self.failure(what, error);
         let group_kind = group::group_kind(self.definition.execute_after_merge);
         let group = self
-            .tracking_group(group_kind, instance_id)
+            .tracking_group(backend, group_kind, instance_id)
             .await
             .map_err(|e| fail("tracking group", &e))?;
 
@@ -711,7 +767,7 @@ impl TargetJob {
         };
         let outcome = self
             .plugin
-            .run(request, Arc::clone(&self.runner.backend))
+            .run(request, run_backend)
             .await
             .map_err(|error| Failure {
                 retryable: error.retryable(),
@@ -773,6 +829,7 @@ impl TargetJob {
     /// target falls back to its per-target name rather than touch it.
     async fn tracking_group(
         &self,
+        backend: &dyn Backend,
         kind: &str,
         instance_id: &str,
     ) -> Result<TrackingGroup, RunnerError> {
@@ -783,9 +840,7 @@ impl TargetJob {
         );
         let mut name = self.member.group_name.clone();
         loop {
-            let found = self
-                .runner
-                .backend
+            let found = backend
                 .filters(
                     &self.branch,
                     kind,

@@ -218,25 +218,95 @@ fn parse_value(text: Option<String>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-impl<'c> Tx<'c> {
-    pub fn new(conn: &'c Connection, schema: &'c Schema, branch: &str) -> Self {
-        Tx {
-            conn,
-            schema,
-            branch: branch.to_string(),
+/// A transaction's state without the connection it reads through: what a run keeps between
+/// its operations, each of which resumes it on the store's connection for a moment
+/// (see [`crate::run`]).
+pub(crate) struct Staged {
+    branch: String,
+    pending: HashMap<String, Pending>,
+    pending_by_kind: HashMap<String, BTreeSet<String>>,
+    pending_towards: HashMap<String, BTreeSet<String>>,
+    order: Vec<String>,
+    journal: Vec<(String, Option<Pending>)>,
+    checkpoints: Vec<std::collections::HashSet<String>>,
+    committed: HashMap<String, Option<Arc<Node>>>,
+    views: HashMap<String, Option<Arc<Node>>>,
+    kinds: HashMap<String, Option<String>>,
+    staged_free: Vec<(FreeKey, u128)>,
+    origin: &'static str,
+}
+
+impl Staged {
+    /// Nothing written yet, on `branch`.
+    pub fn new(branch: &str, origin: &'static str) -> Self {
+        Staged {
+            branch: branch.to_owned(),
             pending: HashMap::new(),
             pending_by_kind: HashMap::new(),
             pending_towards: HashMap::new(),
-            staged_free: RefCell::new(Vec::new()),
             order: Vec::new(),
             journal: Vec::new(),
             checkpoints: Vec::new(),
-            committed: RefCell::new(HashMap::new()),
-            views: RefCell::new(HashMap::new()),
-            kinds: RefCell::new(HashMap::new()),
+            committed: HashMap::new(),
+            views: HashMap::new(),
+            kinds: HashMap::new(),
+            staged_free: Vec::new(),
+            origin,
+        }
+    }
+
+    /// Nodes created, updated or deleted so far.
+    pub fn changed(&self) -> usize {
+        self.pending
+            .values()
+            .filter(|p| !(p.created && p.deleted))
+            .count()
+    }
+}
+
+impl<'c> Tx<'c> {
+    pub fn new(conn: &'c Connection, schema: &'c Schema, branch: &str) -> Self {
+        Self::resume(conn, schema, Staged::new(branch, "live"))
+    }
+
+    /// A transaction continuing from `staged`, reading through `conn`.
+    pub fn resume(conn: &'c Connection, schema: &'c Schema, staged: Staged) -> Self {
+        Tx {
+            conn,
+            schema,
+            branch: staged.branch,
+            pending: staged.pending,
+            pending_by_kind: staged.pending_by_kind,
+            pending_towards: staged.pending_towards,
+            staged_free: RefCell::new(staged.staged_free),
+            order: staged.order,
+            journal: staged.journal,
+            checkpoints: staged.checkpoints,
+            committed: RefCell::new(staged.committed),
+            views: RefCell::new(staged.views),
+            kinds: RefCell::new(staged.kinds),
             failure: RefCell::new(None),
             shared: None,
-            origin: "live",
+            origin: staged.origin,
+        }
+    }
+
+    /// The state to resume later; a read failure not yet taken is lost, so callers take
+    /// it first.
+    pub fn suspend(self) -> Staged {
+        Staged {
+            branch: self.branch,
+            pending: self.pending,
+            pending_by_kind: self.pending_by_kind,
+            pending_towards: self.pending_towards,
+            order: self.order,
+            journal: self.journal,
+            checkpoints: self.checkpoints,
+            committed: self.committed.into_inner(),
+            views: self.views.into_inner(),
+            kinds: self.kinds.into_inner(),
+            staged_free: self.staged_free.into_inner(),
+            origin: self.origin,
         }
     }
 

@@ -5,6 +5,10 @@
 //! set. The set's `mode` makes it misbehave on purpose:
 //! - `normal`: as above;
 //! - `fail-halfway`: writes the first half, then fails;
+//! - `allocate-then-fail`: takes a prefix from the pool named in `victim`,
+//!   writes the first half, then fails;
+//! - `trap-halfway`: writes the first half, then panics (a trap);
+//! - `stall-halfway`: writes the first half, then loops until its deadline;
 //! - `write-core`: tries to write a `CoreStandardGroup`;
 //! - `delete-foreign`: tries to delete the node whose id is in `victim`;
 //! - `query-mutation`: sends a mutation through the read-only `graphql.query`;
@@ -12,7 +16,9 @@
 //!   untracked stamp), so that two such sets under a rule on `counter` feed
 //!   each other forever — the cascade's loop cap is tested with it.
 
-use infragen_sdk::{Context, Error, Filter, Generator, Result, graphql, info, nodes, tracking};
+use infragen_sdk::{
+    Context, Error, Filter, Generator, Result, graphql, info, nodes, pools, tracking,
+};
 use serde_json::{Value, json};
 
 struct Widgets;
@@ -59,14 +65,21 @@ impl Generator for Widgets {
                     json!({}),
                 )?;
             }
+            "allocate-then-fail" => {
+                let pool = set.attr_str("victim").unwrap_or_default();
+                let allocation = pools::PrefixRequest::from_pool_name(pool)
+                    .identifier(format!("{name}-allocation"))
+                    .allocate()?;
+                info!("allocated {}", allocation.value);
+            }
             _ => {}
         }
 
-        let stop_after = if mode == "fail-halfway" {
-            (size + 1) / 2
-        } else {
-            size
-        };
+        let halfway = matches!(
+            mode.as_str(),
+            "fail-halfway" | "allocate-then-fail" | "trap-halfway" | "stall-halfway"
+        );
+        let stop_after = if halfway { (size + 1) / 2 } else { size };
         for position in 1..=stop_after {
             nodes::upsert(
                 "TestWidget",
@@ -78,6 +91,15 @@ impl Generator for Widgets {
             )?;
         }
         if stop_after < size {
+            match mode.as_str() {
+                "trap-halfway" => {
+                    panic!("trapping halfway on purpose after {stop_after} of {size} widgets")
+                }
+                "stall-halfway" => loop {
+                    std::hint::black_box(stop_after);
+                },
+                _ => {}
+            }
             return Err(Error::generator(format!(
                 "failing halfway on purpose after {stop_after} of {size} widgets"
             )));

@@ -1,0 +1,251 @@
+//! Atomic generator runs: everything a run writes commits when it succeeds, and none of it
+//! when it fails.
+//!
+//! A [`RunTransaction`] keeps the run's writes in memory — a transaction
+//! ([`Tx`](crate::graph::Tx)) suspended between the run's operations — and writes them to
+//! SQLite in one transaction at [`RunTransaction::commit`]. Each operation resumes it on
+//! the store's connection for as long as it takes, so the run reads its own writes, and
+//! other readers (other runs' queries, `infragen serve`'s clients) never wait for a run,
+//! only for one operation. A run that fails — an error, a trap, its deadline, a refusal —
+//! is dropped, and the store is exactly as it was: its nodes, its deletes, its stamps and
+//! its pool allocations (which are then free again) never existed.
+//!
+//! **Isolation.** A run holds the store's write turn ([`Store::write_turn`]) from
+//! [`Store::begin_run`] to its end, so two runs of one process never interleave their
+//! writes: each is computed on a state no other run changes, and a pool never hands the
+//! same prefix to two of them. Whoever writes without the turn — another process, or a
+//! caller of the store that does not take it — changes the store's generation; the run
+//! notices at its next operation or its commit and fails with
+//! [`StoreError::RunConflict`], having written nothing, to be run again on the new state.
+//!
+//! **Cost.** One SQLite commit per run instead of one per write, and the run's reads of
+//! nodes it already read come from its own state.
+
+use crate::api::{self, Allocated, PoolKind, Written};
+use crate::engine::WriteOp;
+use crate::error::{Result, StoreError};
+use crate::graph::{Staged, Tx};
+use crate::graphql::query::Resolver;
+use crate::graphql::types::{self, Ty};
+use crate::graphql::{self, GqlError, GraphqlRequest, error_response};
+use crate::persistence::check_branch;
+use crate::schema::Schema;
+use crate::store::{Store, respond};
+use async_graphql_parser::types::OperationType;
+use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex};
+use tokio::sync::OwnedMutexGuard;
+
+/// A generator run's writes, kept out of the store until the run succeeds.
+pub struct RunTransaction {
+    store: Store,
+    branch: String,
+    /// The schema the run started with; a schema load during the run is a conflict.
+    schema: Arc<Schema>,
+    /// The store's generation when the run started (see [`Store::write_turn`]).
+    generation: u64,
+    state: Mutex<State>,
+}
+
+enum State {
+    Open {
+        staged: Box<Staged>,
+        /// Released when the run commits or is dropped.
+        _turn: OwnedMutexGuard<()>,
+    },
+    /// Committed or abandoned; says which.
+    Over(&'static str),
+}
+
+/// What a committed run changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunCommitted {
+    /// Nodes created, updated or deleted (one change event each).
+    pub nodes_changed: usize,
+}
+
+impl Store {
+    /// Starts a run on `branch`: waits for the write turn, which the run then holds until
+    /// it is committed or dropped (see [`crate::run`]).
+    pub async fn begin_run(&self, branch: &str) -> Result<RunTransaction> {
+        let turn = self.write_turn().await;
+        // The generation first: a change after it, even to the schema read next, is a
+        // conflict.
+        let generation = self.generation();
+        self.read_op(|conn, _| check_branch(conn, branch))?;
+        Ok(RunTransaction {
+            store: self.clone(),
+            branch: branch.to_owned(),
+            schema: self.schema(),
+            generation,
+            state: Mutex::new(State::Open {
+                staged: Box::new(Staged::new(branch, "live")),
+                _turn: turn,
+            }),
+        })
+    }
+}
+
+impl RunTransaction {
+    /// The branch the run writes on.
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// Whether someone else changed the store since the run started: its next operation
+    /// and its commit will fail with [`StoreError::RunConflict`].
+    pub fn outdated(&self) -> bool {
+        self.store.generation() != self.generation
+    }
+
+    /// Fails when someone else changed the store since the run started.
+    fn check_unchanged(&self) -> Result<()> {
+        if self.outdated() {
+            return Err(StoreError::RunConflict(format!(
+                "another writer committed on `{}` while the run was open",
+                self.store.path()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the run's transaction, resumed on the store's connection. What `f`
+    /// writes stays in the run when it succeeds; when it fails, the run is as it was.
+    fn with_tx<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let State::Open { staged, .. } = &mut *state else {
+            let State::Over(how) = &*state else {
+                unreachable!()
+            };
+            return Err(StoreError::RunOver(how));
+        };
+        self.store.read_op(|conn, _current| {
+            self.check_unchanged()?;
+            let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
+            let mut tx = Tx::resume(conn, &self.schema, taken).cached(self.store.cache());
+            let checkpoint = tx.checkpoint();
+            let out = f(&mut tx).and_then(|value| match tx.take_failure() {
+                Some(failure) => Err(failure),
+                None => Ok(value),
+            });
+            match out {
+                Ok(_) => tx.release(checkpoint),
+                Err(_) => tx.rollback_to(checkpoint),
+            }
+            **staged = tx.suspend();
+            out
+        })
+    }
+
+    /// [`Store::write_node`], inside the run.
+    pub fn write_node(&self, kind: &str, op: WriteOp, data: &Value) -> Result<Option<Written>> {
+        self.with_tx(|tx| api::write_node(tx, kind, op, data))
+    }
+
+    /// [`Store::edit_relationship`], inside the run.
+    pub fn edit_relationship(
+        &self,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+    ) -> Result<()> {
+        self.with_tx(|tx| api::edit_relationship(tx, id, name, peers, add))
+    }
+
+    /// [`Store::allocate`], inside the run: the resource is the run's until it commits,
+    /// and free again if it does not.
+    pub fn allocate(&self, pool: PoolKind, input: &Value) -> Result<Allocated> {
+        let path = self.store.path().to_owned();
+        self.with_tx(|tx| api::allocate(tx, pool, input, &path))
+    }
+
+    /// [`Store::nodes`], as the run sees them: the store with the run's writes.
+    pub fn nodes(
+        &self,
+        kind: &str,
+        filters: &Map<String, Value>,
+        include: &[String],
+    ) -> Result<Vec<Value>> {
+        self.with_tx(|tx| api::nodes(tx, kind, filters, include))
+    }
+
+    /// A GraphQL query, as the run sees the store: with the run's writes. Mutations are
+    /// refused: a run writes through its typed operations.
+    pub fn execute(&self, request: &GraphqlRequest) -> Value {
+        let doc = match graphql::parse(request) {
+            Ok(doc) => doc,
+            Err(response) => return response,
+        };
+        let prepared = match graphql::prepare(&doc, request) {
+            Ok(prepared) => prepared,
+            Err(response) => return response,
+        };
+        if prepared.ty != OperationType::Query {
+            return error_response(&[GqlError::msg(
+                "a run's GraphQL documents are queries; it writes through its node and pool operations",
+            )]);
+        }
+        let errors = types::validate(&self.schema, &doc, Ty::Query, prepared.selection);
+        if !errors.is_empty() {
+            return error_response(&errors);
+        }
+        let answered = self.with_tx(|tx| {
+            let resolver = Resolver::new(tx, &doc, &prepared.vars);
+            let data = resolver.query_root(prepared.selection);
+            Ok(respond(data, resolver.errors.into_inner()))
+        });
+        answered.unwrap_or_else(|error| error_response(&[GqlError::from(error)]))
+    }
+
+    /// Nodes the run has created, updated or deleted so far.
+    pub fn changed(&self) -> usize {
+        match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
+            State::Open { staged, .. } => staged.changed(),
+            State::Over(_) => 0,
+        }
+    }
+
+    /// Writes everything the run did, in one SQLite transaction, and gives the write turn
+    /// back. Fails with [`StoreError::RunConflict`], writing nothing, when someone else
+    /// changed the store since the run started.
+    pub fn commit(&self) -> Result<RunCommitted> {
+        let staged = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            match std::mem::replace(&mut *state, State::Over("committed")) {
+                State::Open { staged, _turn } => (staged, _turn),
+                State::Over(how) => {
+                    *state = State::Over(how);
+                    return Err(StoreError::RunOver(how));
+                }
+            }
+        };
+        let (staged, _turn) = staged;
+        let committed = self.store.write_op(|conn, _current| {
+            self.check_unchanged()?;
+            let tx = Tx::resume(conn, &self.schema, *staged).cached(self.store.cache());
+            let events = tx.finish()?;
+            let nodes_changed = events.len();
+            Ok::<_, StoreError>((events, RunCommitted { nodes_changed }))
+        });
+        if committed.is_err() {
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State::Over("abandoned");
+        }
+        committed
+    }
+
+    /// Drops everything the run did and gives the write turn back.
+    pub fn abandon(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let State::Open { staged, .. } = &*state {
+            tracing::debug!(branch = %self.branch, changed = staged.changed(), "run abandoned; nothing written");
+            *state = State::Over("abandoned");
+        }
+    }
+}
+
+impl Drop for RunTransaction {
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
