@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use infragen_store::{WriteCheck, WriteOp};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -214,6 +215,60 @@ pub trait Backend: Send + Sync {
         branch: &str,
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError>;
+
+    /// Whether [`Backend::write_checked`] and [`Backend::edit_checked`] show their check
+    /// what each write did, node by node, before keeping it (a run on the embedded
+    /// store). Where they do not (Infrahub over HTTP, where a write cannot be undone),
+    /// the caller checks beforehand what the request names.
+    fn checks_effects(&self) -> bool {
+        false
+    }
+
+    /// `<Kind><op>` of `data`, kept only if `check` accepts what it did to every node it
+    /// changed (see [`Backend::checks_effects`]); a refusal is
+    /// [`ErrorKind::PermissionDenied`] and leaves nothing of the write. Answers the node
+    /// written; `None` for a delete (`data` is then `{id}`).
+    async fn write_checked(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<NodeRef>, BackendError> {
+        let _ = check;
+        match op {
+            WriteOp::Upsert => self.upsert(branch, kind, data).await.map(Some),
+            WriteOp::Update => self.update(branch, kind, data).await.map(Some),
+            WriteOp::Delete => {
+                let id = data.get("id").and_then(Value::as_str).unwrap_or_default();
+                self.delete(branch, kind, id).await.map(|()| None)
+            }
+            WriteOp::Create => Err(BackendError::new(
+                ErrorKind::InvalidInput,
+                format!("{kind}Create is not a generator's operation; upsert instead"),
+            )),
+        }
+    }
+
+    /// [`Backend::relationship_add`] (or, with `add` false, `relationship_remove`), kept
+    /// only if `check` accepts what it did to every node it changed.
+    async fn edit_checked(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+        check: WriteCheck<'_>,
+    ) -> Result<(), BackendError> {
+        let _ = check;
+        if add {
+            self.relationship_add(branch, id, name, peers).await
+        } else {
+            self.relationship_remove(branch, id, name, peers).await
+        }
+    }
 
     /// The node of `kind` with `id`, in query shape, if it exists.
     async fn node_by_id(

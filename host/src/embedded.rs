@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use infragen_store::{
-    GraphqlRequest, PoolKind, RunTransaction, Store, StoreError, WriteOp, Written,
+    GraphqlRequest, PoolKind, RunTransaction, Store, StoreError, WriteCheck, WriteOp, Written,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::OwnedMutexGuard;
@@ -71,6 +71,25 @@ mod ops {
             include: &[String],
         ) -> Result<Vec<Value>, StoreError>;
         fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError>;
+        /// Whether the checked writes show their check what they did.
+        fn checks_effects(&self) -> bool;
+        fn write_node_checked(
+            &self,
+            branch: &str,
+            kind: &str,
+            op: WriteOp,
+            data: &Value,
+            check: WriteCheck<'_>,
+        ) -> Result<Option<Written>, StoreError>;
+        fn edit_relationship_checked(
+            &self,
+            branch: &str,
+            id: &str,
+            name: &str,
+            peers: &[String],
+            add: bool,
+            check: WriteCheck<'_>,
+        ) -> Result<(), StoreError>;
         async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError>;
     }
 }
@@ -119,6 +138,31 @@ impl StoreOps for Store {
     }
     fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError> {
         data_or_error(self.execute_blocking(branch, request))
+    }
+    /// Outside a run a write commits at once; there is nothing to check it against.
+    fn checks_effects(&self) -> bool {
+        false
+    }
+    fn write_node_checked(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+        _check: WriteCheck<'_>,
+    ) -> Result<Option<Written>, StoreError> {
+        Store::write_node(self, branch, kind, op, data)
+    }
+    fn edit_relationship_checked(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+        _check: WriteCheck<'_>,
+    ) -> Result<(), StoreError> {
+        Store::edit_relationship(self, branch, id, name, peers, add)
     }
     async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
         let run = Store::begin_run(self, branch).await.map_err(store_error)?;
@@ -187,6 +231,32 @@ impl StoreOps for RunTransaction {
     fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError> {
         same_branch(self, branch).map_err(store_error)?;
         data_or_error(RunTransaction::execute(self, request))
+    }
+    fn checks_effects(&self) -> bool {
+        true
+    }
+    fn write_node_checked(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<Written>, StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::write_node_checked(self, kind, op, data, check)
+    }
+    fn edit_relationship_checked(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+        check: WriteCheck<'_>,
+    ) -> Result<(), StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::edit_relationship_checked(self, id, name, peers, add, check)
     }
     async fn begin_run(&self, _branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
         Err(BackendError::new(
@@ -308,6 +378,46 @@ fn store_error(error: StoreError) -> BackendError {
 impl<T: StoreOps + 'static> Backend for Embedded<T> {
     async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
         self.ops.begin_run(branch).await
+    }
+
+    fn checks_effects(&self) -> bool {
+        self.ops.checks_effects()
+    }
+
+    async fn write_checked(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<NodeRef>, BackendError> {
+        check_kind(kind)?;
+        let _turn = self.ops.turn().await;
+        let written = self
+            .ops
+            .write_node_checked(branch, kind, op, data, check)
+            .map_err(store_error)?;
+        Ok(written.map(|node| NodeRef {
+            id: node.id,
+            kind: node.kind,
+            hfid: node.hfid.unwrap_or_default(),
+        }))
+    }
+
+    async fn edit_checked(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+        check: WriteCheck<'_>,
+    ) -> Result<(), BackendError> {
+        let _turn = self.ops.turn().await;
+        self.ops
+            .edit_relationship_checked(branch, id, name, peers, add, check)
+            .map_err(store_error)
     }
 
     async fn query(

@@ -16,6 +16,7 @@ use std::fmt;
 /// | `CONFLICT` | a pool identifier is already reserved for another size; a merge conflicts |
 /// | `VALIDATION` | the data is refused: a mandatory field, a wrong type or shape, an unknown field |
 /// | `BAD_REQUEST` | the GraphQL document or its variables are malformed; nothing ran |
+/// | `PERMISSION_DENIED` | a run's write was refused by its owner's policy; nothing of it was kept |
 /// | `INTERNAL` | the store failed (its database); retrying may succeed |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -40,11 +41,14 @@ pub enum ErrorCode {
     BadRequest,
     /// `INTERNAL`: the store itself failed (its database); retrying may succeed.
     Internal,
+    /// `PERMISSION_DENIED`: a run's write was refused by the check its caller gave (the
+    /// host's ownership policy); nothing of that write was kept.
+    PermissionDenied,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the table above.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::NotFound,
         ErrorCode::BranchNotFound,
         ErrorCode::DeleteRefused,
@@ -54,6 +58,7 @@ impl ErrorCode {
         ErrorCode::Validation,
         ErrorCode::BadRequest,
         ErrorCode::Internal,
+        ErrorCode::PermissionDenied,
     ];
 
     /// The code as it appears in `extensions.code`.
@@ -68,6 +73,7 @@ impl ErrorCode {
             ErrorCode::Validation => "VALIDATION",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
         }
     }
 

@@ -71,6 +71,9 @@ pub enum StoreError {
     /// and running it again will see the change.
     #[error("the store changed during the run ({0}); nothing of the run was written")]
     RunConflict(String),
+    /// A run's write was refused by the check its caller gave; nothing of it was kept.
+    #[error("{0}")]
+    Refused(String),
     /// The run was already committed or abandoned.
     #[error("the run is over: it was {0}")]
     RunOver(&'static str),
@@ -87,6 +90,7 @@ impl StoreError {
             StoreError::Engine(e) => e.code(),
             StoreError::MergeConflict { .. } | StoreError::RunConflict(_) => ErrorCode::Conflict,
             StoreError::RunOver(_) => ErrorCode::BadRequest,
+            StoreError::Refused(_) => ErrorCode::PermissionDenied,
             StoreError::Schema(_)
             | StoreError::BranchExists(_)
             | StoreError::InvalidBranch { .. }

@@ -57,6 +57,41 @@ enum State {
     Over(&'static str),
 }
 
+/// What one operation of a run did to one node: what a caller's check
+/// ([`RunTransaction::write_node_checked`]) decides on before the operation is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteEffect {
+    /// The node.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// Whether it is the node the operation named (the one written, deleted or whose
+    /// relationship was edited), rather than one changed along with it: the other side of
+    /// a relationship, a node deleted by cascade, a node created from a template.
+    pub target: bool,
+    /// Whether the run created it (in this operation or an earlier one).
+    pub created: bool,
+    /// Whether the operation deleted it.
+    pub deleted: bool,
+    /// The attributes the operation changed.
+    pub attributes: Vec<String>,
+    /// The relationships the operation changed (a relationship once per change).
+    pub relationships: Vec<String>,
+    /// Whether the operation wrote rows of a branch-agnostic node that every branch
+    /// shares (its creation, its deletion, a field that is not branch-aware): a write
+    /// that reaches every branch, whichever the run is on.
+    pub branch_agnostic: bool,
+    /// Its `name` attribute, when it has one (groups are granted by name).
+    pub name: Option<String>,
+    /// The generator tracking groups it is a member of: who owns it (none for a design
+    /// object).
+    pub owners: Vec<String>,
+}
+
+/// A caller's verdict on one [`WriteEffect`]: `Err` with the reason refuses the whole
+/// operation.
+pub type WriteCheck<'a> = &'a (dyn Fn(&WriteEffect) -> std::result::Result<(), String> + Sync);
+
 /// What a committed run changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunCommitted {
@@ -135,6 +170,88 @@ impl RunTransaction {
             **staged = tx.suspend();
             out
         })
+    }
+
+    /// Runs `f` like [`RunTransaction::with_tx`], then shows `check` what it did to each
+    /// node; the first refusal undoes the operation and is its error
+    /// ([`StoreError::Refused`]).
+    fn with_checked_tx<T>(
+        &self,
+        target: impl Fn(&T) -> Option<String>,
+        check: WriteCheck<'_>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.with_tx(|tx| {
+            let checkpoint = tx.checkpoint();
+            let out = f(tx).and_then(|value| {
+                let target = target(&value);
+                for effect in tx.effects_since(&checkpoint, target.as_deref()) {
+                    check(&effect).map_err(StoreError::Refused)?;
+                }
+                Ok(value)
+            });
+            match out {
+                Ok(_) => tx.release(checkpoint),
+                Err(_) => tx.rollback_to(checkpoint),
+            }
+            out
+        })
+    }
+
+    /// [`RunTransaction::write_node`], kept only if `check` accepts what it did to every
+    /// node it changed. `target` names the node a delete names (a write's target is the
+    /// node written).
+    pub fn write_node_checked(
+        &self,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<Written>> {
+        let deleted = data.get("id").and_then(Value::as_str).map(str::to_owned);
+        self.with_checked_tx(
+            |written: &Option<Written>| {
+                written
+                    .as_ref()
+                    .map(|w| w.id.clone())
+                    .or_else(|| deleted.clone())
+            },
+            check,
+            |tx| api::write_node(tx, kind, op, data),
+        )
+    }
+
+    /// [`RunTransaction::edit_relationship`], kept only if `check` accepts what it did to
+    /// every node it changed (node `id` is the target).
+    pub fn edit_relationship_checked(
+        &self,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+        check: WriteCheck<'_>,
+    ) -> Result<()> {
+        self.with_checked_tx(
+            |_: &()| Some(id.to_owned()),
+            check,
+            |tx| api::edit_relationship(tx, id, name, peers, add),
+        )
+    }
+
+    /// [`RunTransaction::allocate`], kept only if `check` accepts what it did to every node
+    /// it changed (the allocated node is the target).
+    pub fn allocate_checked(
+        &self,
+        pool: PoolKind,
+        input: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated> {
+        let path = self.store.path().to_owned();
+        self.with_checked_tx(
+            |allocated: &Allocated| Some(allocated.id.clone()),
+            check,
+            |tx| api::allocate(tx, pool, input, &path),
+        )
     }
 
     /// [`Store::write_node`], inside the run.

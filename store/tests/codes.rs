@@ -49,7 +49,8 @@ fn the_codes_are_a_stable_documented_set() {
             "CONFLICT",
             "VALIDATION",
             "BAD_REQUEST",
-            "INTERNAL"
+            "INTERNAL",
+            "PERMISSION_DENIED"
         ]
     );
     for c in ErrorCode::ALL {

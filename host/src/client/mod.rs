@@ -233,6 +233,7 @@ pub(crate) fn code_kind(code: ErrorCode) -> ErrorKind {
         ErrorCode::Conflict => ErrorKind::Conflict,
         ErrorCode::BadRequest => ErrorKind::InvalidInput,
         ErrorCode::Internal => ErrorKind::Backend,
+        ErrorCode::PermissionDenied => ErrorKind::PermissionDenied,
     }
 }
 
@@ -576,6 +577,7 @@ mod tests {
             ("VALIDATION", ErrorKind::Validation),
             ("BAD_REQUEST", ErrorKind::InvalidInput),
             ("INTERNAL", ErrorKind::Backend),
+            ("PERMISSION_DENIED", ErrorKind::PermissionDenied),
         ];
         assert_eq!(table.len(), ErrorCode::ALL.len(), "every code is mapped");
         for (code, kind) in table {

@@ -1,9 +1,14 @@
 //! `infragen:generator/nodes`: tracked writes, reads, and the untracked stamp.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use infragen_store::{WriteEffect, WriteOp};
 use serde_json::{Value, json};
 
 use super::{HostError, HostState, Stamp, parse_json, parse_json_object, wit_node_ref};
+use crate::backend::NodeRef as BackendNodeRef;
 use crate::contract::v0_1::{ErrorKind, NodeRef, infragen};
+use crate::policy::Call;
 
 impl HostState {
     pub(super) fn refuse_kind(&self, kind: &str) -> Result<(), HostError> {
@@ -22,6 +27,82 @@ impl HostState {
             )),
             None => Ok(()),
         }
+    }
+
+    fn permission_denied(&self, message: String) -> HostError {
+        HostError::guest(ErrorKind::PermissionDenied, message)
+    }
+
+    /// Whether the run owns node `id`: its pair's tracking group holds it, or this run
+    /// wrote it. (What the host knows without the store; on the embedded store, the
+    /// store's effects are the real check.)
+    fn owns(&self, id: &str) -> bool {
+        self.run.tracker.contains(id) || self.run.writes.owns(id)
+    }
+
+    /// Upsert or update `data` of `kind`, kept only if the write policy accepts what it
+    /// did to every node; records the node as this run's output when the run owns it.
+    async fn checked_write(
+        &mut self,
+        function: &'static str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+    ) -> Result<BackendNodeRef, HostError> {
+        let backend = std::sync::Arc::clone(&self.run.backend);
+        if !backend.checks_effects()
+            && let Some(id) = data.get("id").and_then(Value::as_str)
+            && !self.owns(id)
+        {
+            return Err(self.permission_denied(format!(
+                "generator `{}` may not write {kind} {id}: it is not the output of this \
+                 generator for target `{}`",
+                self.run.generator, self.run.target_label
+            )));
+        }
+        // Set when the write created its node (a write that changed nothing shows no
+        // effect, so ownership from earlier is checked on the id below).
+        let created = AtomicBool::new(false);
+        let (policy, generator) = (&self.run.writes, self.run.generator.as_str());
+        let check = |effect: &WriteEffect| {
+            policy.check(generator, Call::Write, effect)?;
+            if effect.target && effect.created {
+                created.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        };
+        let node = backend
+            .write_checked(&self.run.branch, kind, op, data, &check)
+            .await?
+            .ok_or_else(|| {
+                HostError::guest(
+                    ErrorKind::Backend,
+                    format!("{function} of {kind} returned no node"),
+                )
+            })?;
+        let owned = created.load(Ordering::Relaxed) || self.owns(&node.id);
+        if backend.checks_effects() && !owned {
+            // The write landed on someone else's node and changed nothing there (a change
+            // would have been refused or granted): still not this run's to write.
+            let granted = self
+                .run
+                .writes
+                .grants
+                .update
+                .iter()
+                .any(|grant| grant.split_once('.').is_some_and(|(k, _)| k == node.kind));
+            if !granted {
+                return Err(self.permission_denied(format!(
+                    "generator `{}` may not write {} {}: it is not the output of this generator \
+                     for target `{}` (the write changed nothing)",
+                    self.run.generator, node.kind, node.id, self.run.target_label
+                )));
+            }
+            return Ok(node);
+        }
+        // Without effects, what the host let through is its own (the id check above).
+        self.run.tracker.record(&node.id);
+        Ok(node)
     }
 
     async fn nodes_matching(
@@ -64,16 +145,56 @@ impl HostState {
         };
         self.run
             .begin_call(function, id.len() + name.len() + include_bytes_len(&peers))?;
-        let (backend, branch) = (&self.run.backend, &self.run.branch);
-        match change {
-            RelationshipChange::Add => backend.relationship_add(branch, &id, &name, &peers).await?,
-            RelationshipChange::Remove => {
-                backend
-                    .relationship_remove(branch, &id, &name, &peers)
-                    .await?
-            }
+        let backend = std::sync::Arc::clone(&self.run.backend);
+        if !backend.checks_effects() {
+            self.precheck_relationship(&id, &name, &peers).await?;
         }
+        let (policy, generator) = (&self.run.writes, self.run.generator.as_str());
+        let check = |effect: &WriteEffect| policy.check(generator, Call::Write, effect);
+        let add = matches!(change, RelationshipChange::Add);
+        backend
+            .edit_checked(&self.run.branch, &id, &name, &peers, add, &check)
+            .await?;
         Ok(())
+    }
+
+    /// Without the store's effects: an edit of a node the run owns, of peers it owns, or
+    /// the `members` of a group the operator lets it join, with peers it owns.
+    async fn precheck_relationship(
+        &mut self,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), HostError> {
+        let foreign_peer = peers.iter().find(|peer| !self.owns(peer));
+        let allowed = if self.owns(id) {
+            !matches!(
+                name,
+                "member_of_groups" | "subscriber_of_groups" | "profiles"
+            ) && foreign_peer.is_none()
+        } else {
+            let group = self
+                .run
+                .backend
+                .node_by_id(&self.run.branch, "CoreGroup", id)
+                .await?;
+            let group_name = group
+                .as_ref()
+                .and_then(|g| g.pointer("/name/value"))
+                .and_then(Value::as_str);
+            name == "members"
+                && foreign_peer.is_none()
+                && group_name.is_some_and(|g| self.run.writes.grants.join_groups.contains(g))
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(self.permission_denied(format!(
+            "generator `{}` may not change relationship {name} of {id}: a generator edits the \
+             relationships of what it created, and adds its own nodes only to the groups an \
+             operator lets it join",
+            self.run.generator
+        )))
     }
 }
 
@@ -88,11 +209,8 @@ impl infragen::generator::nodes::Host for HostState {
         self.refuse_kind(&kind)?;
         let data = parse_json_object("the upsert data", &data)?;
         let node = self
-            .run
-            .backend
-            .upsert(&self.run.branch, &kind, &data)
+            .checked_write("nodes.upsert", &kind, WriteOp::Upsert, &data)
             .await?;
-        self.run.tracker.record(&node.id);
         Ok(wit_node_ref(node))
     }
 
@@ -107,11 +225,8 @@ impl infragen::generator::nodes::Host for HostState {
             )));
         }
         let node = self
-            .run
-            .backend
-            .update(&self.run.branch, &kind, &data)
+            .checked_write("nodes.update", &kind, WriteOp::Update, &data)
             .await?;
-        self.run.tracker.record(&node.id);
         Ok(wit_node_ref(node))
     }
 
@@ -128,9 +243,17 @@ impl infragen::generator::nodes::Host for HostState {
                 ),
             ));
         }
+        let (policy, generator) = (&self.run.writes, self.run.generator.as_str());
+        let check = |effect: &WriteEffect| policy.check(generator, Call::Write, effect);
         self.run
             .backend
-            .delete(&self.run.branch, &kind, &id)
+            .write_checked(
+                &self.run.branch,
+                &kind,
+                WriteOp::Delete,
+                &json!({ "id": id }),
+                &check,
+            )
             .await?;
         self.run.tracker.forget(&id);
         Ok(())
@@ -209,6 +332,22 @@ impl infragen::generator::nodes::Host for HostState {
             kind.len() + id.len() + attribute.len() + value.len(),
         )?;
         self.refuse_kind(&kind)?;
+        let backend = std::sync::Arc::clone(&self.run.backend);
+        let granted = attribute == crate::policy::writes::CHECKSUM_ATTRIBUTE
+            || self
+                .run
+                .writes
+                .grants
+                .stamp
+                .contains(&format!("{kind}.{attribute}"));
+        if !backend.checks_effects() && !granted && !self.owns(&id) {
+            return Err(self.permission_denied(format!(
+                "generator `{}` may not stamp {kind}.{attribute} of {id}: a generator stamps \
+                 checksum attributes, and others only where an operator grants it (stamp = \
+                 [\"{kind}.{attribute}\"] in [generators.{}.writes])",
+                self.run.generator, self.run.generator
+            )));
+        }
         let value = parse_json("the stamped value", &value)?;
         let node = self
             .nodes_matching("nodes.stamp", &kind, &json!({ "ids": [id] }), &[])
@@ -226,9 +365,10 @@ impl infragen::generator::nodes::Host for HostState {
             let data = json!({ "id": id, attribute.as_str(): { "value": value } });
             // Deliberately not recorded in the tracker: the stamped node
             // belongs to another generator's output.
-            self.run
-                .backend
-                .update(&self.run.branch, &kind, &data)
+            let (policy, generator) = (&self.run.writes, self.run.generator.as_str());
+            let check = |effect: &WriteEffect| policy.check(generator, Call::Stamp, effect);
+            backend
+                .write_checked(&self.run.branch, &kind, WriteOp::Update, &data, &check)
                 .await?;
         }
         self.run.stamps.push(Stamp {

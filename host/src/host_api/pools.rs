@@ -23,9 +23,26 @@ fn optional_len(text: &Option<String>) -> usize {
     text.as_ref().map_or(0, String::len)
 }
 
+/// The allocation's `data`, which may not make the new node a member of a group or give
+/// it a profile: group membership is the host's.
 fn parse_data(data: Option<String>) -> Result<Option<serde_json::Value>, HostError> {
-    data.map(|text| parse_json_object("the allocation data", &text))
-        .transpose()
+    let data = data
+        .map(|text| parse_json_object("the allocation data", &text))
+        .transpose()?;
+    if let Some(key) = data.as_ref().and_then(|data| {
+        ["member_of_groups", "subscriber_of_groups", "profiles"]
+            .into_iter()
+            .find(|key| data.get(*key).is_some())
+    }) {
+        return Err(HostError::guest(
+            crate::contract::v0_1::ErrorKind::PermissionDenied,
+            format!(
+                "allocation data may not set {key}: group membership and profiles are the \
+                 host's and the operator's, not a generator's"
+            ),
+        ));
+    }
+    Ok(data)
 }
 
 impl HostState {

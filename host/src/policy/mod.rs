@@ -13,7 +13,15 @@
 //! [generators.generate-fabric.sandbox]
 //! deadline = "2m"
 //! fuel = 5_000_000_000
+//!
+//! [generators.generate-rack.writes]   # what it may change that it does not own
+//! stamp = ["DcimPhysicalInterface.status"]
+//! join_groups = ["devices"]
 //! ```
+//!
+//! What a generator may write is decided by ownership (see [`writes`]): it
+//! changes what its own runs created for the same target, and nothing else
+//! unless the operator grants it here.
 
 pub mod units;
 pub mod writes;
@@ -25,7 +33,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use units::{ByteSize, Seconds};
-pub use writes::WritePolicy;
+pub use writes::{Call, WriteGrants, WritePolicy};
 
 /// The largest memory cap a policy may grant. The pooling allocator reserves
 /// address space for this much per concurrent run, so it is fixed per
@@ -111,6 +119,8 @@ impl SandboxOverrides {
 struct GeneratorSection {
     #[serde(default)]
     sandbox: SandboxOverrides,
+    #[serde(default)]
+    writes: WriteGrants,
 }
 
 /// The `[store]` table, read by `infragen serve` for the HTTP API's tokens
@@ -172,6 +182,7 @@ pub enum PolicyError {
 pub struct RuntimePolicy {
     defaults: SandboxOverrides,
     generators: BTreeMap<String, SandboxOverrides>,
+    grants: BTreeMap<String, WriteGrants>,
 }
 
 /// The policy file's name at the repository root.
@@ -194,14 +205,14 @@ impl RuntimePolicy {
             path: path.to_owned(),
             message: error.to_string().trim_end().to_owned(),
         })?;
-        let policy = RuntimePolicy {
+        let mut policy = RuntimePolicy {
             defaults: file.sandbox,
-            generators: file
-                .generators
-                .into_iter()
-                .map(|(name, section)| (name, section.sandbox))
-                .collect(),
+            ..RuntimePolicy::default()
         };
+        for (name, section) in file.generators {
+            policy.grants.insert(name.clone(), section.writes);
+            policy.generators.insert(name, section.sandbox);
+        }
         policy.validate(path)?;
         Ok(policy)
     }
@@ -223,7 +234,20 @@ impl RuntimePolicy {
         limits
     }
 
+    /// What the operator grants `generator` beyond what it owns
+    /// (`[generators.<generator>.writes]`); nothing when the file says nothing.
+    pub fn grants_for(&self, generator: &str) -> WriteGrants {
+        self.grants.get(generator).cloned().unwrap_or_default()
+    }
+
     fn validate(&self, path: &Path) -> Result<(), PolicyError> {
+        for (name, grants) in &self.grants {
+            grants.check().map_err(|message| PolicyError::Invalid {
+                path: path.to_owned(),
+                scope: format!("[generators.{name}.writes]"),
+                message,
+            })?;
+        }
         let scopes = std::iter::once(("[sandbox]".to_owned(), None)).chain(
             self.generators
                 .keys()

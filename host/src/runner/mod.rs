@@ -763,7 +763,8 @@ impl TargetJob {
             params: self.member.params.clone(),
             data,
             limits: self.runner.policy.limits_for(&self.definition.name),
-            writes: WritePolicy::owning(group.members.iter().map(|(id, _)| id.clone())),
+            writes: WritePolicy::owning(group.members.iter().map(|(id, _)| id.clone()))
+                .granting(self.runner.policy.grants_for(&self.definition.name)),
         };
         let outcome = self
             .plugin
@@ -779,6 +780,12 @@ impl TargetJob {
         let mut deleted = 0;
         for (id, kind) in &group.members {
             if written.contains(id.as_str()) {
+                continue;
+            }
+            // A generator never owns a Core node; one in its group was put there by
+            // someone else, and is not the reconcile's to delete.
+            if let Some(reason) = WritePolicy::default().refuse_kind(kind) {
+                tracing::warn!(generator = %self.definition.name, %id, %kind, reason, "not deleting a member of the tracking group that no generator can own");
                 continue;
             }
             if backend

@@ -181,10 +181,11 @@ pub(crate) struct Tx<'c> {
     pending: HashMap<String, Pending>,
     /// Pending node ids by kind (lookups adjust for these).
     pending_by_kind: HashMap<String, BTreeSet<String>>,
-    /// For each peer, the pending nodes with an edge change towards it (a superset: entries
-    /// stay after a rollback or a re-put; readers check the edge itself), so finding a
-    /// node's incoming edges does not walk every pending write.
-    pending_towards: HashMap<String, BTreeSet<String>>,
+    /// For each peer, the pending nodes with an edge change towards it, with the
+    /// relationship (a superset: entries stay after a rollback or a re-put; readers check
+    /// the edge itself), so finding a node's incoming edges walks neither every pending
+    /// write nor every edge of a node with many peers.
+    pending_towards: HashMap<String, BTreeSet<(String, String)>>,
     order: Vec<String>,
     /// The previous pending state of each node changed since the oldest open checkpoint.
     journal: Vec<(String, Option<Pending>)>,
@@ -225,7 +226,7 @@ pub(crate) struct Staged {
     branch: String,
     pending: HashMap<String, Pending>,
     pending_by_kind: HashMap<String, BTreeSet<String>>,
-    pending_towards: HashMap<String, BTreeSet<String>>,
+    pending_towards: HashMap<String, BTreeSet<(String, String)>>,
     order: Vec<String>,
     journal: Vec<(String, Option<Pending>)>,
     checkpoints: Vec<std::collections::HashSet<String>>,
@@ -709,18 +710,17 @@ impl<'c> Tx<'c> {
             .collect();
         // Committed edges of nodes this transaction deletes are gone.
         found.retain(|(src, _)| !self.pending.get(src).is_some_and(|p| p.deleted));
-        for src in self.pending_towards.get(id).into_iter().flatten() {
+        for (src, rel) in self.pending_towards.get(id).into_iter().flatten() {
             let Some(p) = self.pending.get(src) else {
                 continue;
             };
-            for ((rel, peer), present) in &p.edges {
-                if peer == id {
-                    if *present && !p.deleted {
-                        found.insert((src.clone(), rel.clone()));
-                    } else {
-                        found.remove(&(src.clone(), rel.clone()));
-                    }
-                }
+            let Some(present) = p.edges.get(&(rel.clone(), id.to_owned())) else {
+                continue;
+            };
+            if *present && !p.deleted {
+                found.insert((src.clone(), rel.clone()));
+            } else {
+                found.remove(&(src.clone(), rel.clone()));
             }
         }
         found.into_iter().collect()
@@ -955,32 +955,31 @@ impl<'c> Tx<'c> {
             let new: BTreeSet<&String> = node.peers(rel).iter().collect();
             for peer in old.difference(&new) {
                 p.edges.insert((rel.clone(), (*peer).clone()), false);
-                towards.push((*peer).clone());
+                towards.push(((*peer).clone(), rel.clone()));
             }
             for peer in node.peers(rel) {
                 if !old.contains(peer) {
                     p.edges.insert((rel.clone(), peer.clone()), true);
                     p.added.push((rel.clone(), peer.clone()));
-                    towards.push(peer.clone());
+                    towards.push((peer.clone(), rel.clone()));
                 }
             }
         }
-        for peer in towards {
-            self.note_towards(&peer, &id);
+        for (peer, rel) in towards {
+            self.note_towards(&peer, &id, &rel);
         }
     }
 
     /// `src` has a pending edge change towards `peer`.
-    fn note_towards(&mut self, peer: &str, src: &str) {
+    fn note_towards(&mut self, peer: &str, src: &str, rel: &str) {
+        let entry = (src.to_owned(), rel.to_owned());
         match self.pending_towards.get_mut(peer) {
             Some(srcs) => {
-                if !srcs.contains(src) {
-                    srcs.insert(src.to_owned());
-                }
+                srcs.insert(entry);
             }
             None => {
                 self.pending_towards
-                    .insert(peer.to_owned(), BTreeSet::from([src.to_owned()]));
+                    .insert(peer.to_owned(), BTreeSet::from([entry]));
             }
         }
     }
@@ -995,7 +994,7 @@ impl<'c> Tx<'c> {
         let p = self.touch(id, &kind);
         p.edges.insert((rel.to_string(), peer.to_string()), true);
         p.added.push((rel.to_string(), peer.to_string()));
-        self.note_towards(peer, id);
+        self.note_towards(peer, id, rel);
     }
 
     /// Remove one edge (`rel` of `id` → `peer`) without reading the node.
@@ -1006,7 +1005,7 @@ impl<'c> Tx<'c> {
         }
         let p = self.touch(id, &kind);
         p.edges.insert((rel.to_string(), peer.to_string()), false);
-        self.note_towards(peer, id);
+        self.note_towards(peer, id, rel);
     }
 
     /// Record a deletion.
@@ -1023,6 +1022,88 @@ impl<'c> Tx<'c> {
             journal: self.journal.len(),
             order: self.order.len(),
         }
+    }
+
+    /// What the writes since `cp` did to each node they touched, in the order first
+    /// touched; `target` is the node the operation named. Nodes whose changes cancel out
+    /// are left out.
+    pub fn effects_since(
+        &self,
+        cp: &Checkpoint,
+        target: Option<&str>,
+    ) -> Vec<crate::run::WriteEffect> {
+        let mut seen = std::collections::HashSet::new();
+        let mut effects = Vec::new();
+        for (id, before) in &self.journal[cp.journal.min(self.journal.len())..] {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            let Some(now) = self.pending.get(id) else {
+                continue;
+            };
+            let empty = Pending::default();
+            let before = before.as_ref().unwrap_or(&empty);
+            let deleted = now.deleted && !before.deleted;
+            let attributes: Vec<String> = now
+                .attrs
+                .iter()
+                .filter(|(name, value)| before.attrs.get(*name) != Some(*value))
+                .map(|(name, _)| name.clone())
+                .filter(|name| !name.starts_with("__"))
+                .collect();
+            let mut relationships: Vec<String> = now
+                .edges
+                .iter()
+                .filter(|(key, present)| before.edges.get(*key) != Some(*present))
+                .map(|((rel, _), _)| rel.clone())
+                .collect();
+            relationships.dedup();
+            let created_now = now.created && !before.created;
+            if !deleted && !created_now && attributes.is_empty() && relationships.is_empty() {
+                continue;
+            }
+            // Rows every branch shares: those of a branch-agnostic node, but for its
+            // branch-aware fields (written on the branch).
+            let shared = self.support(&now.kind) == BranchSupport::Agnostic
+                && (deleted
+                    || created_now
+                    || attributes
+                        .iter()
+                        .chain(&relationships)
+                        .any(|field| self.field_branch(&now.kind, field, now.created) == MAIN));
+            // A deleted node is described as it was.
+            let node = self.get(id).or_else(|| self.committed(id));
+            let name = node
+                .as_ref()
+                .and_then(|node| node.attr("name").as_str().map(str::to_owned));
+            let owners = node
+                .as_ref()
+                .map(|node| {
+                    node.peers("member_of_groups")
+                        .iter()
+                        .filter_map(|group| self.get(group))
+                        .filter(|group| {
+                            self.schema.is_a(&group.kind, "CoreGeneratorGroup")
+                                || self.schema.is_a(&group.kind, "CoreGeneratorAwareGroup")
+                        })
+                        .filter_map(|group| group.attr("name").as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            effects.push(crate::run::WriteEffect {
+                id: id.clone(),
+                kind: now.kind.clone(),
+                target: target == Some(id.as_str()),
+                created: now.created,
+                deleted,
+                attributes,
+                relationships,
+                branch_agnostic: shared,
+                name,
+                owners,
+            });
+        }
+        effects
     }
 
     /// Keep what was written since `cp`.

@@ -15,6 +15,23 @@
 //! - `bump-peer`: adds one to the `counter` of the set named in `victim` (an
 //!   untracked stamp), so that two such sets under a rule on `counter` feed
 //!   each other forever — the cascade's loop cap is tested with it.
+//!
+//! And it attacks ownership, with `victim` naming what it attacks (ids, or
+//! `first,second` where two are needed), before writing its widgets:
+//! - `touch-then-delete`: a no-op update of the `TestWidget` `victim`, then
+//!   its delete;
+//! - `overwrite-by-id`: updates the `position` of the `TestWidget` `victim`;
+//! - `overwrite-by-name`: upserts a `TestWidget` named `victim` (another
+//!   set's widget, found by its natural key) with another `position`;
+//! - `members-add` / `members-remove`: adds node `second` to (removes it
+//!   from) the `members` of group `first`;
+//! - `join-by-data`: upserts its first widget with `member_of_groups:
+//!   [victim]`;
+//! - `stamp-size`: stamps `size` 99 on the `TestWidgetSet` `victim`;
+//! - `pool-update` / `pool-delete`: updates (deletes) the `CoreIPPrefixPool`
+//!   `victim`;
+//! - `allocate-into-group`: allocates from the pool named `first` with
+//!   `member_of_groups: [second]` in the allocation's data.
 
 use infragen_sdk::{
     Context, Error, Filter, Generator, Result, graphql, info, nodes, pools, tracking,
@@ -64,6 +81,69 @@ impl Generator for Widgets {
                     "mutation { TestWidgetDelete(data: {id: \"x\"}) { ok } }",
                     json!({}),
                 )?;
+            }
+            "touch-then-delete" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                nodes::update("TestWidget", json!({"id": victim}))?;
+                nodes::delete("TestWidget", victim)?;
+            }
+            "overwrite-by-id" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                nodes::update(
+                    "TestWidget",
+                    json!({"id": victim, "position": {"value": 99}}),
+                )?;
+            }
+            "overwrite-by-name" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                nodes::upsert(
+                    "TestWidget",
+                    json!({"name": {"value": victim}, "position": {"value": 99}}),
+                )?;
+            }
+            "members-add" | "members-remove" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                let (group, node) = victim.split_once(',').unwrap_or((victim, ""));
+                if mode == "members-add" {
+                    nodes::relationship_add(group, "members", [node])?;
+                } else {
+                    nodes::relationship_remove(group, "members", [node])?;
+                }
+            }
+            "join-by-data" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                nodes::upsert(
+                    "TestWidget",
+                    json!({
+                        "name": {"value": format!("{name}-1")},
+                        "position": {"value": 1},
+                        "set": {"id": ctx.target.id},
+                        "member_of_groups": [{"id": victim}],
+                    }),
+                )?;
+            }
+            "stamp-size" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                nodes::stamp("TestWidgetSet", victim, "size", 99)?;
+            }
+            "pool-update" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                nodes::update(
+                    "CoreIPPrefixPool",
+                    json!({"id": victim, "default_prefix_length": {"value": 24}}),
+                )?;
+            }
+            "pool-delete" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                nodes::delete("CoreIPPrefixPool", victim)?;
+            }
+            "allocate-into-group" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                let (pool, group) = victim.split_once(',').unwrap_or((victim, ""));
+                pools::PrefixRequest::from_pool_name(pool)
+                    .identifier(format!("{name}-sneaky"))
+                    .data(json!({"member_of_groups": [{"id": group}]}))
+                    .allocate()?;
             }
             "allocate-then-fail" => {
                 let pool = set.attr_str("victim").unwrap_or_default();

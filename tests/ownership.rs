@@ -1,0 +1,328 @@
+//! A generator changes only what it owns: each attack of the widgets generator
+//! (tests/guests/widgets, `mode` and `victim` of its target set) on another
+//! target's output, a design object, a group or a pool is refused with
+//! `permission-denied` naming the node, its kind and who owns it; the store is
+//! exactly as it was apart from the runs' own bookkeeping; and the benign run
+//! of the other target, in the same invocation, writes exactly its output.
+
+use infragen::runner::{DefinitionReport, TargetOutcome};
+use infragen_tests::{WidgetRepository, graphql, store_contents};
+use serde_json::json;
+
+/// The runs' own bookkeeping: an instance's status changes whether it succeeds or not.
+const BOOKKEEPING: &[&str] = &["CoreGeneratorInstance"];
+
+/// The store after alpha (3 widgets) and beta (2 widgets) have run once, with the ids
+/// the attacks aim at.
+struct Scene {
+    repo: WidgetRepository,
+    /// beta's first widget.
+    beta_1: String,
+    /// alpha's first widget.
+    alpha_1: String,
+    beta_set: String,
+    /// The tracking groups of the two targets: (id, name).
+    alpha_group: (String, String),
+    beta_group: (String, String),
+    /// The target group of the widgets generators.
+    widget_sets: String,
+    /// A pool no generator created.
+    pool: String,
+}
+
+async fn id_of(repo: &WidgetRepository, kind: &str, name: &str) -> String {
+    let data = graphql(
+        &repo.store,
+        "main",
+        &format!("{{ {kind}(name__value: \"{name}\") {{ edges {{ node {{ id }} }} }} }}"),
+    )
+    .await;
+    data[kind]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {kind} named {name}"))
+        .to_owned()
+}
+
+/// The tracking group holding `member`: (id, name).
+async fn tracking_group_of(repo: &WidgetRepository, member: &str) -> (String, String) {
+    let data = graphql(
+        &repo.store,
+        "main",
+        "{ CoreGeneratorGroup { edges { node { id name { value } members { edges { node { id } } } } } } }",
+    )
+    .await;
+    let group = data["CoreGeneratorGroup"]["edges"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|edge| &edge["node"])
+        .find(|group| {
+            group["members"]["edges"]
+                .as_array()
+                .is_some_and(|members| members.iter().any(|m| m["node"]["id"] == member))
+        })
+        .unwrap_or_else(|| panic!("no tracking group holds {member}"));
+    (
+        group["id"].as_str().expect("id").to_owned(),
+        group["name"]["value"].as_str().expect("name").to_owned(),
+    )
+}
+
+async fn scene() -> Scene {
+    let repo = WidgetRepository::new().await;
+    graphql(
+        &repo.store,
+        "main",
+        "mutation { IpamIPPrefixCreate(data: {prefix: {value: \"10.9.0.0/30\"}}) { ok } }",
+    )
+    .await;
+    graphql(
+        &repo.store,
+        "main",
+        "mutation { CoreIPPrefixPoolCreate(data: {name: {value: \"shared-pool\"}, default_prefix_length: {value: 31}, \
+         default_member_type: {value: \"prefix\"}, default_prefix_type: {value: \"IpamIPPrefix\"}, \
+         ip_namespace: {hfid: [\"default\"]}, resources: [{hfid: [\"10.9.0.0/30\"]}]}) { ok } }",
+    )
+    .await;
+    let report = run_both(&repo).await;
+    assert_eq!(report.failed(), 0, "{report}");
+    let beta_1 = id_of(&repo, "TestWidget", "beta-1").await;
+    let alpha_1 = id_of(&repo, "TestWidget", "alpha-1").await;
+    Scene {
+        beta_set: id_of(&repo, "TestWidgetSet", "beta").await,
+        alpha_group: tracking_group_of(&repo, &alpha_1).await,
+        beta_group: tracking_group_of(&repo, &beta_1).await,
+        widget_sets: id_of(&repo, "CoreStandardGroup", "widget-sets").await,
+        pool: id_of(&repo, "CoreIPPrefixPool", "shared-pool").await,
+        beta_1,
+        alpha_1,
+        repo,
+    }
+}
+
+/// `widgets` on both sets at once.
+async fn run_both(repo: &WidgetRepository) -> DefinitionReport {
+    repo.runner
+        .run_definition(
+            "widgets",
+            "main",
+            &infragen::runner::TargetSelection::All,
+            2,
+        )
+        .await
+        .expect("the definition runs")
+}
+
+impl Scene {
+    /// alpha attacks in `mode` on `victim` while beta runs as usual: alpha's run fails
+    /// with `permission-denied: <refusal>`, beta's keeps exactly its two widgets, and
+    /// the store is as it was but for the instances' status.
+    async fn refused(&self, mode: &str, victim: &str, refusal: &str) {
+        self.repo
+            .set(
+                "alpha",
+                &format!("mode: {{value: \"{mode}\"}}, victim: {{value: \"{victim}\"}}"),
+            )
+            .await;
+        let before = store_contents(&self.repo.store, "main", BOOKKEEPING);
+        let report = run_both(&self.repo).await;
+        let by_target = |label: &str| {
+            &report
+                .targets
+                .iter()
+                .find(|target| target.target.display_label == label)
+                .unwrap_or_else(|| panic!("no run on {label}: {report}"))
+                .outcome
+        };
+        match by_target("alpha") {
+            TargetOutcome::Failed { message, .. } => assert!(
+                message.ends_with(&format!(": permission-denied: {refusal}")),
+                "{mode}: {message}\nexpected it to end with: permission-denied: {refusal}"
+            ),
+            other => panic!("{mode}: alpha's run was not refused: {other:?}"),
+        }
+        match by_target("beta") {
+            TargetOutcome::Succeeded {
+                written,
+                new,
+                kept,
+                deleted,
+                ..
+            } => assert_eq!(
+                (*written, *new, *kept, *deleted),
+                (2, 0, 2, 0),
+                "{mode}: beta's benign run"
+            ),
+            other => panic!("{mode}: beta's benign run failed: {other:?}"),
+        }
+        assert_eq!(
+            store_contents(&self.repo.store, "main", BOOKKEEPING),
+            before,
+            "{mode}: the store changed"
+        );
+        self.repo
+            .set("alpha", "mode: {value: \"normal\"}, victim: {value: \"\"}")
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_no_op_update_of_another_targets_output_is_refused_and_so_is_its_delete() {
+    let s = scene().await;
+    s.refused(
+        "touch-then-delete",
+        &s.beta_1,
+        &format!(
+            "generator `widgets` may not write TestWidget {}: it is not the output of this \
+             generator for target `alpha` (the write changed nothing)",
+            s.beta_1
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn overwriting_another_targets_output_by_id_or_by_natural_key_is_refused() {
+    let s = scene().await;
+    let refusal = format!(
+        "generator `widgets` may not change TestWidget.position of TestWidget {} (beta-1): it \
+         belongs to tracking group `{}`; a generator changes what it created, and other nodes \
+         only where an operator grants it (update = [\"TestWidget.position\"] in \
+         [generators.widgets.writes])",
+        s.beta_1, s.beta_group.1
+    );
+    s.refused("overwrite-by-id", &s.beta_1, &refusal).await;
+    s.refused("overwrite-by-name", "beta-1", &refusal).await;
+}
+
+#[tokio::test]
+async fn group_membership_is_never_a_generators_to_change() {
+    let s = scene().await;
+    let group_refusal = |(id, name): &(String, String), owner: &str| {
+        format!(
+            "generator `widgets` may not change relationship members of CoreGeneratorGroup {id} \
+             ({name}): {owner}; group membership is the host's; an operator lets a generator add \
+             its own nodes to a named group with join_groups in [generators.widgets.writes]"
+        )
+    };
+    let not_generated = "it is not the output of a generator run for this target";
+    // Another target's output into its own tracking group, for its reconcile to delete.
+    s.refused(
+        "members-add",
+        &format!("{},{}", s.alpha_group.0, s.beta_1),
+        &group_refusal(&s.alpha_group, not_generated),
+    )
+    .await;
+    // Another target's output out of that target's group, orphaning it.
+    s.refused(
+        "members-remove",
+        &format!("{},{}", s.beta_group.0, s.beta_1),
+        &group_refusal(&s.beta_group, not_generated),
+    )
+    .await;
+    // Its own node into the target group, changing what the generator runs on.
+    s.refused(
+        "members-add",
+        &format!("{},{}", s.widget_sets, s.alpha_1),
+        &format!(
+            "generator `widgets` may not change relationship members of CoreStandardGroup {} \
+             (widget-sets): {not_generated}; group membership is the host's; an operator lets a \
+             generator add its own nodes to a named group with join_groups in \
+             [generators.widgets.writes]",
+            s.widget_sets
+        ),
+    )
+    .await;
+    // Its own node into another target's tracking group, through the upsert's data
+    // (which, replacing the node's groups, also takes it out of its own first).
+    s.refused(
+        "join-by-data",
+        &s.beta_group.0,
+        &group_refusal(&s.alpha_group, not_generated),
+    )
+    .await;
+    // A new prefix into another target's tracking group, through an allocation's data.
+    s.refused(
+        "allocate-into-group",
+        &format!("shared-pool,{}", s.beta_group.0),
+        "allocation data may not set member_of_groups: group membership and profiles are the \
+         host's and the operator's, not a generator's",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn stamping_anything_but_a_checksum_on_a_node_it_does_not_own_is_refused() {
+    let s = scene().await;
+    s.refused(
+        "stamp-size",
+        &s.beta_set,
+        &format!(
+            "generator `widgets` may not stamp TestWidgetSet.size of TestWidgetSet {} (beta): it \
+             is not the output of a generator run for this target; a generator stamps checksum \
+             attributes, and others only where an operator grants it (stamp = \
+             [\"TestWidgetSet.size\"] in [generators.widgets.writes])",
+            s.beta_set
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_pool_the_generator_did_not_create_is_neither_updated_nor_deleted() {
+    let s = scene().await;
+    let not_generated = "it is not the output of a generator run for this target";
+    s.refused(
+        "pool-update",
+        &s.pool,
+        &format!(
+            "generator `widgets` may not change CoreIPPrefixPool.default_prefix_length of \
+             CoreIPPrefixPool {} (shared-pool): {not_generated}; a generator changes what it \
+             created, and other nodes only where an operator grants it (update = \
+             [\"CoreIPPrefixPool.default_prefix_length\"] in [generators.widgets.writes])",
+            s.pool
+        ),
+    )
+    .await;
+    s.refused(
+        "pool-delete",
+        &s.pool,
+        &format!(
+            "generator `widgets` may not delete CoreIPPrefixPool {}: it is not in the tracking \
+             group of this generator for target `alpha`, and this run did not write it",
+            s.pool
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_reconcile_never_deletes_a_core_node_someone_put_in_a_tracking_group() {
+    let s = scene().await;
+    // What no plugin can do any more, done behind the generator's back.
+    graphql(
+        &s.repo.store,
+        "main",
+        &format!(
+            "mutation {{ RelationshipAdd(data: {{id: \"{}\", name: \"members\", nodes: [{{id: \"{}\"}}]}}) {{ ok }} }}",
+            s.alpha_group.0, s.widget_sets
+        ),
+    )
+    .await;
+    s.repo.set("alpha", "size: {value: 2}").await;
+    let report = s.repo.run("widgets", json!({ "set": "alpha" })).await;
+    assert_eq!(report.failed(), 0, "{report}");
+    assert_eq!(
+        id_of(&s.repo, "CoreStandardGroup", "widget-sets").await,
+        s.widget_sets,
+        "the target group survives the reconcile"
+    );
+    let names: Vec<String> = s
+        .repo
+        .widgets()
+        .await
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(names, ["alpha-1", "alpha-2", "beta-1", "beta-2"]);
+}
