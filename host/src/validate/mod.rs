@@ -14,7 +14,8 @@
 //!   the store);
 //! - `triggers`: trigger rules name generators, kinds, attributes and
 //!   actions that exist;
-//! - `policy`: `infragen.toml` configures only generators that exist.
+//! - `policy`: `infragen.toml` configures only generators that exist, and
+//!   grants writes only of kinds and attributes the schema has.
 //!
 //! Nothing is written: the schema is loaded into an in-memory store, and a
 //! store on disk is only read, when one exists, to look up groups and
@@ -189,7 +190,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, ValidateError>
     components::check(&config, &files, problems);
     groups::check(&config, &objects, schema.as_ref(), &store, problems);
     triggers::check(&config, &objects, schema.as_ref(), &store, problems);
-    policy::check(&config, &files, problems);
+    policy::check(&config, &files, schema.as_ref(), problems);
 
     report.checked = Checked {
         generators: config.definitions.len(),

@@ -1,6 +1,8 @@
 //! `infragen.toml`: a `[generators.NAME]` table for a generator that does
 //! not exist configures nothing, so a typo there silently leaves the real
-//! generator on the default limits.
+//! generator on the default limits; and a write grant
+//! (`[generators.NAME.writes]`) for a kind or attribute the schema does not
+//! have grants nothing, so the run it was meant for is refused.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +11,7 @@ use serde::Deserialize;
 
 use super::Problem;
 use super::repository::{Config, Files, ReadError};
+use super::schema::LoadedSchema;
 use crate::policy::{self, RuntimePolicy};
 
 /// Only the generator names of the file, with where they are written.
@@ -18,7 +21,12 @@ struct GeneratorNames {
     generators: BTreeMap<toml::Spanned<String>, serde::de::IgnoredAny>,
 }
 
-pub(crate) fn check(config: &Config, files: &Files, problems: &mut Vec<Problem>) {
+pub(crate) fn check(
+    config: &Config,
+    files: &Files,
+    schema: Option<&LoadedSchema>,
+    problems: &mut Vec<Problem>,
+) {
     let file = policy::FILE_NAME;
     let text = match files.text(file) {
         Ok(text) => text,
@@ -28,16 +36,22 @@ pub(crate) fn check(config: &Config, files: &Files, problems: &mut Vec<Problem>)
             return;
         }
     };
-    if let Err(error) = RuntimePolicy::parse(Path::new(file), &text) {
-        let message = error.to_string();
-        let message = message
-            .strip_prefix(&format!("{file}: "))
-            .unwrap_or(&message);
-        problems.push(match line_of_toml_error(message) {
-            Some(line) => Problem::at(file, line, first_line(message)),
-            None => Problem::whole(file, first_line(message)),
-        });
-        return;
+    let parsed = match RuntimePolicy::parse(Path::new(file), &text) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let message = error.to_string();
+            let message = message
+                .strip_prefix(&format!("{file}: "))
+                .unwrap_or(&message);
+            problems.push(match line_of_toml_error(message) {
+                Some(line) => Problem::at(file, line, first_line(message)),
+                None => Problem::whole(file, first_line(message)),
+            });
+            return;
+        }
+    };
+    if let Some(schema) = schema {
+        check_grants(&parsed, &text, schema, problems);
     }
     let Ok(names) = toml::from_str::<GeneratorNames>(&text) else {
         return; // RuntimePolicy accepted it, so this cannot fail
@@ -59,6 +73,43 @@ pub(crate) fn check(config: &Config, files: &Files, problems: &mut Vec<Problem>)
                 config.generator_names()
             ),
         ));
+    }
+}
+
+/// Every `Kind.attribute` a grant names exists in the schema.
+fn check_grants(
+    policy: &RuntimePolicy,
+    text: &str,
+    schema: &LoadedSchema,
+    problems: &mut Vec<Problem>,
+) {
+    for name in policy.configured_generators() {
+        let grants = policy.grants_for(name);
+        for (key, entries) in [("stamp", &grants.stamp), ("update", &grants.update)] {
+            for entry in entries {
+                let Some((kind, attribute)) = entry.split_once('.') else {
+                    continue; // RuntimePolicy refused those already
+                };
+                let found = match schema.schema.get(kind) {
+                    None => Some(format!("the schema has no kind {kind}")),
+                    Some(k) if k.attribute(attribute).is_none() => {
+                        Some(format!("{kind} has no attribute {attribute}"))
+                    }
+                    Some(_) => None,
+                };
+                let Some(why) = found else { continue };
+                let line = text
+                    .find(&format!("\"{entry}\""))
+                    .map_or(1, |offset| line_at(text, offset));
+                problems.push(Problem::at(
+                    policy::FILE_NAME,
+                    line,
+                    format!(
+                        "[generators.{name}.writes] {key} grants {entry}, but {why}: it grants nothing"
+                    ),
+                ));
+            }
+        }
     }
 }
 
