@@ -128,7 +128,6 @@ impl WritePolicy {
     /// names the node, its kind and who owns it.
     pub fn check(&self, generator: &str, call: Call, effect: &WriteEffect) -> Result<(), String> {
         let owned = effect.created || self.owns(&effect.id);
-        let node = describe(effect);
         let refuse = |what: String, why: String| {
             Err(format!("generator `{generator}` may not {what}: {why}"))
         };
@@ -141,7 +140,7 @@ impl WritePolicy {
             !effect.target && !effect.created && !effect.deleted && effect.attributes.is_empty();
         if effect.branch_agnostic && !self.grants.branch_agnostic && !mirror_only {
             return refuse(
-                format!("write {node}"),
+                format!("write {}", describe(effect)),
                 format!(
                     "{} is branch-agnostic, so the write would reach every branch; an operator \
                      grants it with branch_agnostic = true in [generators.{generator}.writes]",

@@ -73,7 +73,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The AI/DC repository in a temp dir, with the seed's two fabrics `copies`
-/// times over: the seed's `.infrahub.yml`, schemas, queries and shared object
+/// times over: the seed's `.infrahub.yml`, `infragen.toml`, schemas, queries and shared object
 /// files, the components at the paths `.infrahub.yml` names (taken from the
 /// target dir, built there when missing), and the design files as they are
 /// (`copies == 1`) or one renamed copy of them per copy. Every name the
@@ -88,6 +88,9 @@ pub fn design(copies: usize) -> Design {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(root.join(".infrahub.yml"), dir.path().join(".infrahub.yml"))
         .expect("copy .infrahub.yml");
+    // The generators' write grants.
+    std::fs::copy(root.join("infragen.toml"), dir.path().join("infragen.toml"))
+        .expect("copy infragen.toml");
     copy_dir(&root.join("schemas"), &dir.path().join("schemas"));
     copy_dir(&root.join("generators"), &dir.path().join("generators"));
     // The components `.infrahub.yml` names (`file_path: …/generate_fabric.wasm` is package
