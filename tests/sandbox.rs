@@ -114,6 +114,25 @@ async fn a_panic_message_reaches_the_error() {
 }
 
 #[tokio::test]
+async fn a_16_mb_error_message_is_repeated_only_in_part() {
+    let error = attack("huge-error").await;
+    let RunFailure::Generator { kind, message } = &error.failure else {
+        panic!("expected the generator's error, got {:?}", error.failure);
+    };
+    assert_eq!(kind, "generator");
+    let shown = 4096 - "hostile error ".len();
+    assert_eq!(
+        *message,
+        format!(
+            "hostile error {}… ({} more bytes not shown)",
+            "e".repeat(shown),
+            16 * 1024 * 1024 - shown
+        )
+    );
+    assert!(error.to_string().len() < 5000, "the whole error is short");
+}
+
+#[tokio::test]
 async fn a_50_mb_host_call_argument_is_refused_before_use() {
     let error = attack("huge-argument").await;
     let message = error.failure.to_string();

@@ -211,6 +211,27 @@ pub(crate) fn panic_message(stderr: &str) -> Option<String> {
 }
 
 /// The last `limit` bytes of `text`, on a character boundary.
+/// The most of a plugin's own message (an error it returned) the host repeats: enough for
+/// any real explanation, and a 60 MiB one is not printed in full.
+pub const ECHO_LIMIT: usize = 4 << 10;
+
+/// The first `limit` bytes of `text` (cut at a character boundary), saying how much was
+/// left out.
+pub(crate) fn head(text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} more bytes not shown)",
+        &text[..end],
+        text.len() - end
+    )
+}
+
 pub(crate) fn tail(text: &str, limit: usize) -> String {
     if text.len() <= limit {
         return text.to_owned();
@@ -225,6 +246,16 @@ pub(crate) fn tail(text: &str, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_message_keeps_its_head_and_says_how_much_is_cut() {
+        assert_eq!(head("short".to_owned(), 10), "short");
+        assert_eq!(
+            head("ééééé".to_owned(), 5),
+            "éé… (6 more bytes not shown)",
+            "cut at a character boundary"
+        );
+    }
 
     #[test]
     fn a_rust_panic_message_and_location_are_read_from_stderr() {

@@ -526,7 +526,7 @@ impl Plugin {
             }
             Ok(Ok(Err(error))) => Some(RunFailure::Generator {
                 kind: error_kind_name(error.kind),
-                message: error.message,
+                message: failure::head(error.message, failure::ECHO_LIMIT),
             }),
             Ok(Ok(Ok(()))) => None,
         };

@@ -17,6 +17,7 @@
 //! | `read-env`       | Ok if it sees any environment variable (a leak), else error  |
 //! | `open-socket`    | connects to 127.0.0.1:80 and resolves `localhost`: Ok if either works |
 //! | `random`         | logs `random=<u64>` derived from the WASI random seed         |
+//! | `huge-error`     | returns an error whose message is 16 MiB                     |
 //! | anything else    | `invalid-input` naming the attack                            |
 //!
 //! Every loop goes through `core::hint::black_box` so that the optimiser
@@ -49,6 +50,10 @@ impl Generator for Hostile {
                 Ok(())
             }
             "panic" => panic!("hostile guest panicked on purpose"),
+            "huge-error" => Err(Error::generator(format!(
+                "hostile error {}",
+                "e".repeat(16 * MIB)
+            ))),
             "huge-argument" => huge_argument(),
             "log-flood" => {
                 let line = "x".repeat(1024);
