@@ -449,19 +449,21 @@ async fn selecting_a_target_nobody_has_is_an_error_naming_the_group() {
 
 /// The same design generated through `infragen serve`'s HTTP API and
 /// in-process ends up with the same store contents.
-#[tokio::test]
-async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
-    let in_process = WidgetRepository::new().await;
-    in_process.run("widgets", json!({})).await;
-
-    let served = WidgetRepository::new().await;
-    let token = served.store.create_token("test").expect("token");
+/// A runner for `repo`'s repository that reaches its store over HTTP, through
+/// `infragen serve`'s router on loopback; the server stops with the returned handle.
+async fn over_http(
+    repo: &WidgetRepository,
+) -> (
+    infragen::runner::Runner,
+    tokio::task::JoinHandle<Result<(), infragen::http_api::HttpError>>,
+) {
+    let token = repo.store.create_token("test").expect("token");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
     let address = listener.local_addr().expect("address");
     let server = tokio::spawn(infragen::http_api::serve_listener(
-        served.store.clone(),
+        repo.store.clone(),
         listener,
         Vec::new(),
     ));
@@ -472,12 +474,22 @@ async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
     .expect("http transport");
     let runner = infragen::runner::Runner::new(
         std::sync::Arc::new(
-            infragen::repository::Repository::open(served.dir.path()).expect("repository"),
+            infragen::repository::Repository::open(repo.dir.path()).expect("repository"),
         ),
         infragen_tests::runtime(None),
         std::sync::Arc::new(infragen::client::GraphqlBackend::new(http)),
-        infragen::policy::RuntimePolicy::default(),
+        infragen::policy::RuntimePolicy::load(repo.dir.path()).expect("policy"),
     );
+    (runner, server)
+}
+
+#[tokio::test]
+async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
+    let in_process = WidgetRepository::new().await;
+    in_process.run("widgets", json!({})).await;
+
+    let served = WidgetRepository::new().await;
+    let (runner, server) = over_http(&served).await;
     let report = runner
         .run_definition(
             "widgets",
@@ -494,6 +506,56 @@ async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
     assert_eq!(
         group_members(&served, "CoreGeneratorGroup", ALPHA_GROUP).await,
         group_members(&in_process, "CoreGeneratorGroup", ALPHA_GROUP).await
+    );
+}
+
+/// Over HTTP writes commit one by one: what a failed run wrote stays, in its tracking
+/// group, and the next successful run reconciles it.
+#[tokio::test]
+async fn over_http_a_failed_runs_writes_join_its_group_and_the_next_run_reconciles_them() {
+    let repo = WidgetRepository::new().await;
+    let (runner, server) = over_http(&repo).await;
+    let alpha = infragen::runner::TargetSelection::Matching(
+        json!({ "set": "alpha" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    repo.set("alpha", "size: {value: 2}").await;
+    let report = runner
+        .run_definition("widgets", "main", &alpha, 1)
+        .await
+        .expect("runs");
+    assert_eq!(report.failed(), 0, "{report}");
+
+    repo.set("alpha", "size: {value: 6}, mode: {value: \"fail-halfway\"}")
+        .await;
+    let report = runner
+        .run_definition("widgets", "main", &alpha, 1)
+        .await
+        .expect("runs");
+    assert_eq!(report.failed(), 1, "{report}");
+    assert_eq!(
+        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
+        ["alpha-1", "alpha-2", "alpha-3"],
+        "the failed run's writes joined the group, nothing was deleted"
+    );
+
+    repo.set("alpha", "size: {value: 2}, mode: {value: \"normal\"}")
+        .await;
+    let report = runner
+        .run_definition("widgets", "main", &alpha, 1)
+        .await
+        .expect("runs");
+    server.abort();
+    assert_eq!(report.failed(), 0, "{report}");
+    assert_eq!(
+        repo.widgets().await,
+        [w("alpha-1", 1, "alpha"), w("alpha-2", 2, "alpha")]
+    );
+    assert_eq!(
+        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
+        ["alpha-1", "alpha-2"]
     );
 }
 

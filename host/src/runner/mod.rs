@@ -697,10 +697,12 @@ impl TargetJob {
                 .await
                 .map_err(|e| self.failure("starting the run", &e))?;
             let Some(scope) = scope else {
-                return self.generate(&self.runner.backend, instance_id).await;
+                return self
+                    .generate(&self.runner.backend, instance_id, false)
+                    .await;
             };
             let backend: Arc<dyn Backend> = scope.clone();
-            let result = self.generate(&backend, instance_id).await;
+            let result = self.generate(&backend, instance_id, true).await;
             let conflict = match result {
                 Ok(outcome) => match scope.commit().await {
                     Ok(()) => return Ok(outcome),
@@ -731,10 +733,47 @@ impl TargetJob {
         }
     }
 
+    /// Where writes commit one by one (no atomic runs: Infrahub over HTTP), a failed
+    /// run's writes stay: they join the tracking group, next to the previous output and
+    /// with nothing deleted, so that the next successful run reconciles them instead of
+    /// leaving them in no group at all.
+    async fn keep_failed_output(
+        &self,
+        backend: &dyn Backend,
+        group_kind: &str,
+        group: &TrackingGroup,
+        instance_id: &str,
+        written: &[String],
+    ) {
+        let mut members: Vec<Value> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for id in group.members.iter().map(|(id, _)| id).chain(written) {
+            if seen.insert(id.as_str()) {
+                members.push(json!({ "id": id }));
+            }
+        }
+        let kept = backend
+            .upsert(
+                &self.branch,
+                group_kind,
+                &json!({
+                    "name": { "value": group.name },
+                    "description": { "value": group::group_description(&self.member.params) },
+                    "members": members,
+                    "subscribers": [{ "id": instance_id }],
+                }),
+            )
+            .await;
+        if let Err(error) = kept {
+            tracing::warn!(generator = %self.definition.name, target = %self.member.target.display_label, %error, "could not add a failed run's writes to its tracking group; they stay untracked");
+        }
+    }
+
     async fn generate(
         &self,
         backend: &Arc<dyn Backend>,
         instance_id: &str,
+        atomic: bool,
     ) -> Result<TargetOutcome, Failure> {
         let run_backend = Arc::clone(backend);
         let backend = backend.as_ref();
@@ -766,14 +805,25 @@ impl TargetJob {
             writes: WritePolicy::owning(group.members.iter().map(|(id, _)| id.clone()))
                 .granting(self.runner.policy.grants_for(&self.definition.name)),
         };
-        let outcome = self
-            .plugin
-            .run(request, run_backend)
-            .await
-            .map_err(|error| Failure {
-                retryable: error.retryable(),
-                message: error.to_string(),
-            })?;
+        let outcome = match self.plugin.run(request, run_backend).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if !atomic && !error.written.is_empty() {
+                    self.keep_failed_output(
+                        backend,
+                        group_kind,
+                        &group,
+                        instance_id,
+                        &error.written,
+                    )
+                    .await;
+                }
+                return Err(Failure {
+                    retryable: error.retryable(),
+                    message: error.to_string(),
+                });
+            }
+        };
 
         let written: BTreeSet<&str> = outcome.written.iter().map(String::as_str).collect();
         let previous: BTreeSet<&str> = group.members.iter().map(|(id, _)| id.as_str()).collect();

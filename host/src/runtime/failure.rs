@@ -116,6 +116,10 @@ pub struct RunError {
     pub log: RunLog,
     /// The tail of the guest's stderr.
     pub stderr: String,
+    /// The nodes the run had written (its tracked output) when it failed: where writes
+    /// commit one by one (over HTTP) they stay, and the host adds them to the tracking
+    /// group so that the next successful run reconciles them.
+    pub written: Vec<String>,
 }
 
 /// What the run had observed when a trap ended it.

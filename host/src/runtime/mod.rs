@@ -537,6 +537,7 @@ impl Plugin {
                 target: request.target.display_label,
                 target_id: request.target.id,
                 failure,
+                written: run.tracker.ids().to_vec(),
                 log: run.log,
                 stderr: failure::tail(&stderr, STDERR_TAIL),
             };
