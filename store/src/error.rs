@@ -22,6 +22,15 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The store's file or its directory could not be created.
+    #[error("cannot create the store {path}: {source}")]
+    Create {
+        /// The database file.
+        path: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// Stored data could not be decoded (a corrupted or foreign file).
     #[error("store database {path}: corrupted row: {detail}")]
     Corrupted {
@@ -83,7 +92,9 @@ impl StoreError {
     /// The stable code of this error (see [`ErrorCode`]).
     pub fn code(&self) -> ErrorCode {
         match self {
-            StoreError::Database { .. } | StoreError::Corrupted { .. } => ErrorCode::Internal,
+            StoreError::Database { .. }
+            | StoreError::Corrupted { .. }
+            | StoreError::Create { .. } => ErrorCode::Internal,
             StoreError::BranchNotFound(_) => ErrorCode::BranchNotFound,
             StoreError::UnknownKind(_) => ErrorCode::NotFound,
             StoreError::BadRequest(_) => ErrorCode::BadRequest,

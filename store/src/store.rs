@@ -96,17 +96,46 @@ fn now() -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
+/// Creates the missing parent directories of `path` (`0700`) and the file itself
+/// (`0600`, empty) when it does not exist; an existing file or directory is left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !parent.exists()
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder.create(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 impl Store {
-    /// Open (or create) the store in the SQLite file at `path`; parent directories are created.
+    /// Open (or create) the store in the SQLite file at `path`. What it creates is private
+    /// to the user: missing parent directories `0700`, the file `0600` (SQLite gives its
+    /// journal and WAL files the same mode), since the store holds the whole design and
+    /// the API tokens' hashes.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let p = path.as_ref();
-        if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = std::fs::create_dir_all(parent);
-        }
+        create_private(p).map_err(|source| StoreError::Create {
+            path: p.display().to_string(),
+            source,
+        })?;
         Self::open_str(&p.to_string_lossy())
     }
 

@@ -127,3 +127,40 @@ fn writers_on_two_handles_of_one_file_lose_no_write() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_new_store_is_private_to_its_user_and_an_existing_directory_is_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("a/b/store.db");
+    let s = Store::open(&path).unwrap();
+    s.load_schema(&[("dcim.yml".into(), DCIM.into())]).unwrap();
+    device(&s, "main", "leaf1", "");
+    assert_eq!(mode(&dir.path().join("a")), 0o700);
+    assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir.path().join("a/b/store.db-wal")), 0o600);
+    assert_eq!(
+        mode(dir.path()),
+        0o755,
+        "an existing directory keeps its mode"
+    );
+}
+
+#[test]
+fn a_store_that_cannot_be_created_names_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "not a directory").unwrap();
+    let path = dir.path().join("file/store.db");
+    let error = Store::open(&path).err().expect("a file is not a directory");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("cannot create the store {}: ", path.display())),
+        "{error}"
+    );
+}
