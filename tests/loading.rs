@@ -125,6 +125,83 @@ async fn a_new_process_loads_a_known_plugin_from_the_cache_without_compiling() {
     );
 }
 
+/// The artifact files (`*.cwasm` and `*.cwasm.mac`) in `dir`.
+fn artifacts(dir: &std::path::Path) -> std::collections::BTreeSet<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("cache dir")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| {
+            let name = path.to_string_lossy();
+            name.ends_with(".cwasm") || name.ends_with(".cwasm.mac")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_artifact_swapped_for_another_plugins_is_compiled_again_not_run() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let victim = guest("example-generator");
+    let intruder = guest("hostile-generator");
+    runtime(Some(cache.path()))
+        .load(&victim)
+        .await
+        .expect("victim compiles");
+    let victim_files = artifacts(cache.path());
+    runtime(Some(cache.path()))
+        .load(&intruder)
+        .await
+        .expect("intruder compiles");
+    let intruder_files: Vec<_> = artifacts(cache.path())
+        .difference(&victim_files)
+        .cloned()
+        .collect();
+    assert_eq!(victim_files.len(), 2, "an artifact and its MAC");
+    // The intruder's artifact (and its MAC) under the victim's names.
+    for (from, to) in intruder_files.iter().zip(&victim_files) {
+        std::fs::copy(from, to).expect("swap");
+    }
+
+    let first = runtime(Some(cache.path()));
+    let plugin = first.load(&victim).await.expect("the victim loads");
+    assert_eq!(
+        first.stats(),
+        RuntimeStats {
+            compiled: 1,
+            disk_hits: 0,
+            memory_hits: 0
+        },
+        "compiled again, the swapped artifact not loaded"
+    );
+    assert_eq!(
+        plugin.inspection().contract_version.as_deref(),
+        Some("0.1.0")
+    );
+    let again = runtime(Some(cache.path()));
+    again.load(&victim).await.expect("cached again");
+    assert_eq!(
+        again.stats().disk_hits,
+        1,
+        "the recompiled artifact is trusted"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_cache_directory_others_may_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().expect("temp dir");
+    let cache = parent.path().join("shared");
+    std::fs::create_dir(&cache).expect("cache dir");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let path = guest("example-generator");
+    for _ in 0..2 {
+        let runtime = runtime(Some(&cache));
+        runtime.load(&path).await.expect("loads by compiling");
+        assert_eq!(runtime.stats().compiled, 1);
+    }
+    assert!(artifacts(&cache).is_empty(), "nothing written there");
+}
+
 #[tokio::test]
 async fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
     let cache = tempfile::tempdir().expect("temp dir");
