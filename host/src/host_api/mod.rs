@@ -175,11 +175,26 @@ pub struct Stamp {
 
 /// Memory and table limits of a run, recording what was refused so the run's
 /// error can say "memory" with the numbers rather than a bare trap.
+///
+/// The caps are the run's totals: every memory (and every table) of the
+/// instance counts, so a component with several memories gets no more than
+/// one with a single memory.
 pub(crate) struct RunLimiter {
     memory_limit: u64,
     table_elements_limit: u64,
+    /// Bytes of all the run's memories, and elements of all its tables.
+    memory_total: u64,
+    table_total: u64,
     pub(crate) refused_memory_growth: Option<u64>,
 }
+
+/// Memories a run's instance may have (a Rust wasip2 component has one; the
+/// pool reserves this many per run, so no run can take another's).
+pub const MAX_MEMORIES_PER_RUN: usize = 2;
+/// Tables a run's instance may have.
+pub const MAX_TABLES_PER_RUN: usize = 4;
+/// Core instances a run's component may create.
+pub const MAX_CORE_INSTANCES_PER_RUN: usize = 8;
 
 /// Memory growth beyond the run's cap.
 #[derive(Debug, thiserror::Error)]
@@ -192,40 +207,53 @@ pub(crate) struct MemoryExceeded {
 impl ResourceLimiter for RunLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let desired = desired as u64;
-        if desired > self.memory_limit {
-            self.refused_memory_growth = Some(desired);
+        // Called at a memory's creation too (from 0), so the total covers them all.
+        let total = self
+            .memory_total
+            .saturating_sub(current as u64)
+            .saturating_add(desired as u64);
+        if total > self.memory_limit {
+            self.refused_memory_growth = Some(total);
             return Err(wasmtime::Error::new(MemoryExceeded {
-                desired,
+                desired: total,
                 limit: ByteSize(self.memory_limit),
             }));
         }
+        self.memory_total = total;
         Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired as u64 <= self.table_elements_limit)
+        let total = self
+            .table_total
+            .saturating_sub(current as u64)
+            .saturating_add(desired as u64);
+        if total > self.table_elements_limit {
+            return Ok(false);
+        }
+        self.table_total = total;
+        Ok(true)
     }
 
     fn instances(&self) -> usize {
-        64
+        MAX_CORE_INSTANCES_PER_RUN
     }
 
     fn tables(&self) -> usize {
-        64
+        MAX_TABLES_PER_RUN
     }
 
     fn memories(&self) -> usize {
-        8
+        MAX_MEMORIES_PER_RUN
     }
 }
 
@@ -316,6 +344,8 @@ impl HostState {
             limiter: RunLimiter {
                 memory_limit: run.limits.memory,
                 table_elements_limit: 100_000,
+                memory_total: 0,
+                table_total: 0,
                 refused_memory_growth: None,
             },
             run,
@@ -367,5 +397,45 @@ fn wit_node_ref(node: backend::NodeRef) -> infragen::generator::types::NodeRef {
         id: node.id,
         kind: node.kind,
         hfid: node.hfid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(memory: u64) -> RunLimiter {
+        RunLimiter {
+            memory_limit: memory,
+            table_elements_limit: 1_000,
+            memory_total: 0,
+            table_total: 0,
+            refused_memory_growth: None,
+        }
+    }
+
+    #[test]
+    fn the_memory_cap_bounds_all_the_runs_memories_together() {
+        let mut limiter = limiter(100);
+        assert!(
+            limiter.memory_growing(0, 60, None).is_ok(),
+            "the first memory"
+        );
+        assert!(limiter.memory_growing(60, 70, None).is_ok(), "it grows");
+        let second = limiter.memory_growing(0, 40, None);
+        assert!(second.is_err(), "a second memory would pass the total");
+        assert_eq!(limiter.refused_memory_growth, Some(110));
+        assert!(
+            limiter.memory_growing(0, 30, None).is_ok(),
+            "up to the total"
+        );
+    }
+
+    #[test]
+    fn the_table_cap_bounds_all_the_runs_tables_together() {
+        let mut limiter = limiter(100);
+        assert!(matches!(limiter.table_growing(0, 600, None), Ok(true)));
+        assert!(matches!(limiter.table_growing(0, 600, None), Ok(false)));
+        assert!(matches!(limiter.table_growing(0, 400, None), Ok(true)));
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
+use crate::host_api::{MAX_CORE_INSTANCES_PER_RUN, MAX_MEMORIES_PER_RUN, MAX_TABLES_PER_RUN};
 use crate::policy::MAX_MEMORY;
 
 /// How often the epoch advances. A run's deadline is checked at each tick, so
@@ -44,12 +45,23 @@ fn pooling(max_concurrent_runs: u32) -> PoolingAllocationConfig {
     let runs = max_concurrent_runs.max(1);
     let mut pooling = PoolingAllocationConfig::default();
     // A Rust wasip2 component is one main module plus a few small shim
-    // modules: budget 8 core instances, 2 memories and 4 tables per run.
+    // modules: budget 8 core instances, 2 memories and 4 tables per run, and
+    // no component may take more than one run's budget, so a run holding its
+    // slots never makes another fail to instantiate (the runtime admits at
+    // most `runs` at once).
+    let (memories, tables, instances) = (
+        MAX_MEMORIES_PER_RUN as u32,
+        MAX_TABLES_PER_RUN as u32,
+        MAX_CORE_INSTANCES_PER_RUN as u32,
+    );
     pooling
         .total_component_instances(runs)
-        .total_core_instances(8 * runs)
-        .total_memories(2 * runs)
-        .total_tables(4 * runs)
+        .total_core_instances(instances * runs)
+        .total_memories(memories * runs)
+        .total_tables(tables * runs)
+        .max_memories_per_component(memories)
+        .max_tables_per_component(tables)
+        .max_core_instances_per_component(instances)
         .total_stacks(runs)
         .max_memory_size(MAX_MEMORY as usize)
         // Keep a little of each slot resident so a reused slot does not fault

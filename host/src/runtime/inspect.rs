@@ -13,6 +13,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmparser::{Parser, Payload};
 
+use crate::host_api::{MAX_MEMORIES_PER_RUN, MAX_TABLES_PER_RUN};
+
 use crate::contract::{self, Version};
 
 /// What a `.wasm` file is, read from its structure.
@@ -102,6 +104,19 @@ pub enum Refusal {
         /// The version this host implements.
         host: Version,
     },
+    /// Defines more memories or tables than a run may have.
+    #[error(
+        "it defines {memories} memories and {tables} tables; a generator may have at most \
+         {max_memories} memories and {max_tables} tables (a Rust wasip2 component has one memory)",
+        max_memories = MAX_MEMORIES_PER_RUN,
+        max_tables = MAX_TABLES_PER_RUN
+    )]
+    TooManyResources {
+        /// Memories its core modules define.
+        memories: u32,
+        /// Tables its core modules define.
+        tables: u32,
+    },
     /// Imports something the sandbox does not provide.
     #[error(
         "it imports {names}, which this host does not provide (a generator may import only \
@@ -153,9 +168,15 @@ fn examine(bytes: &[u8], size_limit: u64, inspection: &mut Inspection) -> Result
             prefix: prefix.join(" "),
         });
     }
-    let (imports, exports) = top_level_names(bytes)?;
-    inspection.imports = imports;
-    inspection.exports = exports;
+    let read = read_component(bytes)?;
+    inspection.imports = read.imports;
+    inspection.exports = read.exports;
+    if read.memories as usize > MAX_MEMORIES_PER_RUN || read.tables as usize > MAX_TABLES_PER_RUN {
+        return Err(Refusal::TooManyResources {
+            memories: read.memories,
+            tables: read.tables,
+        });
+    }
 
     let ours = |name: &&String| {
         contract::split_interface_name(name)
@@ -256,9 +277,19 @@ fn import_is_provided(name: &str) -> bool {
     }
 }
 
-fn top_level_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), Refusal> {
+/// What one pass over a component finds: its top-level import and export names, and the
+/// memories and tables its core modules define.
+struct Read {
+    imports: Vec<String>,
+    exports: Vec<String>,
+    memories: u32,
+    tables: u32,
+}
+
+fn read_component(bytes: &[u8]) -> Result<Read, Refusal> {
     let mut imports = Vec::new();
     let mut exports = Vec::new();
+    let (mut memories, mut tables) = (0u32, 0u32);
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|error| Refusal::Malformed(error.to_string()))?;
@@ -277,10 +308,17 @@ fn top_level_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), Refusal> 
                     exports.push(export.name.name.to_owned());
                 }
             }
+            Payload::MemorySection(section) => memories = memories.saturating_add(section.count()),
+            Payload::TableSection(section) => tables = tables.saturating_add(section.count()),
             _ => {}
         }
     }
-    Ok((imports, exports))
+    Ok(Read {
+        imports,
+        exports,
+        memories,
+        tables,
+    })
 }
 
 impl fmt::Display for Inspection {
@@ -325,6 +363,45 @@ mod tests {
     const EMPTY_CORE_MODULE: &[u8] = b"\0asm\x01\0\0\0";
     /// The smallest valid component: magic, version 0x0d, layer 1.
     const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    /// A component whose one core module defines `memories` memories.
+    fn component_with_memories(memories: u32) -> Vec<u8> {
+        let mut section = wasm_encoder::MemorySection::new();
+        for _ in 0..memories {
+            section.memory(wasm_encoder::MemoryType {
+                minimum: 1,
+                maximum: None,
+                memory64: false,
+                shared: false,
+                page_size_log2: None,
+            });
+        }
+        let mut module = wasm_encoder::Module::new();
+        module.section(&section);
+        let mut component = wasm_encoder::Component::new();
+        component.section(&wasm_encoder::ModuleSection(&module));
+        component.finish()
+    }
+
+    #[test]
+    fn a_component_with_more_memories_than_a_run_may_have_is_refused() {
+        let inspection = inspect(&component_with_memories(8), u64::MAX);
+        assert_eq!(
+            inspection.verdict.map_err(|refusal| refusal.to_string()),
+            Err(
+                "it defines 8 memories and 0 tables; a generator may have at most 2 memories \
+                 and 4 tables (a Rust wasip2 component has one memory)"
+                    .to_owned()
+            )
+        );
+        // Two are within the budget: refused for something else (it exports nothing).
+        let two = inspect(&component_with_memories(2), u64::MAX);
+        assert!(
+            matches!(two.verdict, Err(Refusal::OtherWorld { .. })),
+            "{:?}",
+            two.verdict
+        );
+    }
 
     #[test]
     fn a_core_module_is_refused_with_how_to_build_a_component() {
