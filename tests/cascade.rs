@@ -514,7 +514,10 @@ impl Drop for Server {
 #[tokio::test]
 async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator() {
     let repo = with_rules(&[size_rule("all_branches")]).await;
-    let token = repo.store.create_token("test").expect("token");
+    let token = repo
+        .store
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .expect("token");
     let dir = repo.dir.path();
     let mut child = Command::new(infragen_bin())
         .arg("--store")

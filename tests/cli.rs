@@ -200,3 +200,31 @@ async fn generator_exits_non_zero_when_a_target_fails() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_token_is_created_with_the_scope_asked_for_and_an_unknown_scope_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("store.db");
+    let store = store.to_str().expect("utf-8 path");
+    let (code, stdout, stderr) =
+        infragen(&["--store", store, "token", "create", "ci", "--scope", "read"]);
+    assert_eq!(code, 0, "{stderr}");
+    let token = stdout.trim();
+    assert_eq!(token.len(), 64, "{stdout}");
+    let opened = infragen_store::Store::open(store).expect("store opens");
+    assert_eq!(
+        opened.token_scope(token).expect("scope"),
+        Some(infragen_store::TokenScope::Read)
+    );
+
+    let (code, _, stderr) =
+        infragen(&["--store", store, "token", "create", "ci", "--scope", "root"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "invalid value 'root' for '--scope <SCOPE>': unknown scope `root`: a token's scope is \
+             read, write or admin"
+        ),
+        "{stderr}"
+    );
+}

@@ -457,7 +457,10 @@ async fn over_http(
     infragen::runner::Runner,
     tokio::task::JoinHandle<Result<(), infragen::http_api::HttpError>>,
 ) {
-    let token = repo.store.create_token("test").expect("token");
+    let token = repo
+        .store
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .expect("token");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");

@@ -5,8 +5,10 @@
 //! [`crate::transport::Http`].
 //!
 //! Every request needs an `X-INFRAHUB-KEY` header holding a configured token or one created
-//! with [`Store::create_token`]; otherwise 401. [`serve`] refuses to listen beyond loopback;
-//! [`serve_unrestricted`] is the explicit opt-in.
+//! with [`Store::create_token`]; otherwise 401. A token's scope bounds what it may do
+//! ([`TokenScope`]): `read` sends queries, `write` mutations too, `admin` loads schemas as
+//! well (configured tokens are `admin`); beyond its scope the answer is 403. [`serve`]
+//! refuses to listen beyond loopback; [`serve_unrestricted`] is the explicit opt-in.
 //!
 //! What requests may cost is bounded by [`Limits`]: a body over
 //! [`Limits::max_body_bytes`] is answered 413, and a request whose body is larger than
@@ -18,12 +20,12 @@
 
 use axum::Router;
 use axum::body::{Bytes, HttpBody};
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use infragen_store::{ErrorCode, GraphqlRequest, MAIN, Store};
+use infragen_store::{ErrorCode, GraphqlRequest, MAIN, Store, TokenScope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -267,11 +269,17 @@ async fn auth(State(app): State<App>, req: Request, next: Next) -> Response {
     let Some(token) = token else {
         return unauthorized("Authentication is required: send an X-INFRAHUB-KEY header");
     };
-    let ok = app.tokens.contains(&token) || app.store.token_is_valid(&token).unwrap_or(false);
-    if !ok {
+    let scope = if app.tokens.contains(&token) {
+        Some(TokenScope::Admin)
+    } else {
+        app.store.token_scope(&token).unwrap_or(None)
+    };
+    let Some(scope) = scope else {
         tracing::warn!(path = %req.uri().path(), "request with an invalid API token refused");
         return unauthorized("Invalid API token");
-    }
+    };
+    let mut req = req;
+    req.extensions_mut().insert(scope);
     next.run(req).await
 }
 
@@ -281,25 +289,51 @@ fn parse_body(body: &[u8]) -> Result<GraphqlRequest, Box<Response>> {
     })
 }
 
-async fn run_graphql(app: App, branch: String, body: Bytes) -> Response {
+/// 403 for a request beyond the token's scope.
+fn forbidden(scope: TokenScope, needed: TokenScope, what: &str) -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        &format!("{what} needs a token of scope {needed}; this token's scope is {scope}"),
+    )
+}
+
+/// Whether the document holds a mutation (a document that does not parse holds none; the
+/// store answers it with the parse error).
+fn has_mutation(query: &str) -> bool {
+    async_graphql_parser::parse_query(query).is_ok_and(|document| {
+        document.operations.iter().any(|(_, operation)| {
+            operation.node.ty == async_graphql_parser::types::OperationType::Mutation
+        })
+    })
+}
+
+async fn run_graphql(app: App, scope: TokenScope, branch: String, body: Bytes) -> Response {
     let req = match parse_body(&body) {
         Ok(r) => r,
         Err(resp) => return *resp,
     };
+    if scope < TokenScope::Write && has_mutation(&req.query) {
+        return forbidden(scope, TokenScope::Write, "a mutation");
+    }
     let v = app.store.execute(&branch, req).await;
     axum::Json(v).into_response()
 }
 
-async fn graphql_main(State(app): State<App>, Body(body): Body) -> Response {
-    run_graphql(app, MAIN.to_string(), body).await
+async fn graphql_main(
+    State(app): State<App>,
+    Extension(scope): Extension<TokenScope>,
+    Body(body): Body,
+) -> Response {
+    run_graphql(app, scope, MAIN.to_string(), body).await
 }
 
 async fn graphql_branch(
     State(app): State<App>,
+    Extension(scope): Extension<TokenScope>,
     Path(branch): Path<String>,
     Body(body): Body,
 ) -> Response {
-    run_graphql(app, branch, body).await
+    run_graphql(app, scope, branch, body).await
 }
 
 async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Response {
@@ -375,7 +409,14 @@ fn api_file_name(v: &Value) -> String {
     format!("api:{}", kinds.join(","))
 }
 
-async fn schema_load(State(app): State<App>, Body(body): Body) -> Response {
+async fn schema_load(
+    State(app): State<App>,
+    Extension(scope): Extension<TokenScope>,
+    Body(body): Body,
+) -> Response {
+    if scope < TokenScope::Admin {
+        return forbidden(scope, TokenScope::Admin, "loading a schema");
+    }
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {

@@ -604,7 +604,9 @@ async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
 
     let served_path = dir.path().join("served.db");
     let served_store = prepared_store(&served_path);
-    let token = served_store.create_token("conformance").expect("token");
+    let token = served_store
+        .create_token("conformance", infragen_store::TokenScope::Admin)
+        .expect("token");
     drop(served_store);
     let repository = dir.path().join("repository");
     std::fs::create_dir_all(&repository).expect("repository dir");

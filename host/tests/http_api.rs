@@ -61,7 +61,9 @@ async fn request(
 
 async fn start() -> (std::net::SocketAddr, infragen_store::Store, String) {
     let s = store();
-    let token = s.create_token("test").unwrap();
+    let token = s
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let srv = s.clone();
@@ -96,6 +98,78 @@ async fn without_a_valid_token_reads_and_writes_are_refused() {
         ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
         0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_scope_bounds_what_it_may_do() {
+    use infragen_store::TokenScope;
+    let (addr, s, _) = start().await;
+    let token = |scope| s.create_token("scoped", scope).unwrap();
+    let (read, write, admin) = (
+        token(TokenScope::Read),
+        token(TokenScope::Write),
+        token(TokenScope::Admin),
+    );
+    let query = json!({"query": "{ DcimDevice { count } }"});
+    let mutation = json!({"query": r#"query Q { DcimDevice { count } } mutation M { DcimDeviceCreate(data: {name: {value: "x"}}) { ok } }"#, "operationName": "M"});
+    let schema = json!({"schemas": [extra_schema()]});
+    let forbidden = |needed: &str, scope: &str, what: &str| json!({"data": null, "errors": [{"message": format!("{what} needs a token of scope {needed}; this token's scope is {scope}"), "extensions": {"code": 403}}]});
+    let json_of = |body: String| serde_json::from_str::<Value>(&body).unwrap();
+
+    assert_eq!(
+        request(addr, "POST", "/graphql", Some(&read), Some(&query))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = request(addr, "POST", "/graphql", Some(&read), Some(&mutation)).await;
+    assert_eq!(
+        (status, json_of(body)),
+        (403, forbidden("write", "read", "a mutation"))
+    );
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/api/schema/load",
+        Some(&write),
+        Some(&schema),
+    )
+    .await;
+    assert_eq!(
+        (status, json_of(body)),
+        (403, forbidden("admin", "write", "loading a schema"))
+    );
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        0,
+        "the refused mutation wrote nothing"
+    );
+
+    let (status, body) = request(addr, "POST", "/graphql", Some(&write), Some(&mutation)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/api/schema/load",
+        Some(&admin),
+        Some(&schema),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/api/schema/load",
+        Some("configured-token"),
+        Some(&schema),
+    )
+    .await;
+    assert_eq!(status, 200, "a configured token is admin: {body}");
+}
+
+/// A schema file in the API's JSON form: one extra kind.
+fn extra_schema() -> Value {
+    json!({"version": "1.0", "nodes": [{"name": "Rack", "namespace": "Test", "attributes": [{"name": "name", "kind": "Text", "unique": true}]}]})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,7 +271,9 @@ async fn serve_refuses_a_non_loopback_address() {
 /// Serve the fixture store with `limits`; return its address and a token.
 async fn start_with(limits: http::Limits) -> (std::net::SocketAddr, infragen_store::Store, String) {
     let s = store();
-    let token = s.create_token("test").unwrap();
+    let token = s
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let srv = s.clone();

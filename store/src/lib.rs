@@ -62,4 +62,4 @@ pub use events::{Action, Event};
 pub use graph::MAIN;
 pub use graphql::GraphqlRequest;
 pub use run::{RunCommitted, RunTransaction, WriteCheck, WriteEffect};
-pub use store::{MergeReport, SchemaLoad, Store};
+pub use store::{MergeReport, SchemaLoad, Store, TokenScope};

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS ip (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ip_by_range ON ip (family, is_addr, lo);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, scope TEXT NOT NULL DEFAULT 'admin');
 ";
 
 /// `branch` must exist (main always does), or the operation fails as Infrahub's does.
@@ -106,7 +106,23 @@ impl Db {
             path: path.to_string(),
         };
         db.migrate_whole_node_rows()?;
+        db.migrate_token_scopes()?;
         Ok(db)
+    }
+
+    /// Tokens created before scopes existed could do everything; they keep `admin`.
+    fn migrate_token_scopes(&mut self) -> Result<()> {
+        let has_scope: bool = self
+            .conn
+            .prepare("SELECT 1 FROM pragma_table_info('tokens') WHERE name = 'scope'")
+            .and_then(|mut st| st.exists([]))
+            .map_err(self.err())?;
+        if !has_scope {
+            self.conn
+                .execute_batch("ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin'")
+                .map_err(self.err())?;
+        }
+        Ok(())
     }
 
     /// Stores written before the graph was kept field by field have a `nodes` table of whole
@@ -442,19 +458,20 @@ impl Db {
         tx.commit().map_err(StoreError::db(&path))
     }
 
-    pub fn add_token(&self, hash: &str, name: &str, at: &str) -> Result<()> {
+    pub fn add_token(&self, hash: &str, name: &str, scope: &str, at: &str) -> Result<()> {
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO tokens (hash, name, created_at) VALUES (?1, ?2, ?3)",
-                params![hash, name, at],
+                "INSERT OR REPLACE INTO tokens (hash, name, created_at, scope) VALUES (?1, ?2, ?3, ?4)",
+                params![hash, name, at, scope],
             )
             .map(|_| ())
             .map_err(self.err())
     }
 
-    pub fn token_name(&self, hash: &str) -> Result<Option<String>> {
+    /// The scope of the token with this hash, as stored.
+    pub fn token_scope(&self, hash: &str) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT name FROM tokens WHERE hash = ?1", [hash], |r| {
+            .query_row("SELECT scope FROM tokens WHERE hash = ?1", [hash], |r| {
                 r.get(0)
             })
             .optional()

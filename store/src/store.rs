@@ -60,6 +60,44 @@ pub struct SchemaLoad {
     pub schema_updated: bool,
 }
 
+/// What an API token may do, each scope including the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TokenScope {
+    /// Queries.
+    Read,
+    /// Queries and mutations (what a generator or an SDK client writing data needs).
+    Write,
+    /// Everything, schema loads included.
+    Admin,
+}
+
+impl TokenScope {
+    /// Every scope, least first.
+    pub const ALL: [TokenScope; 3] = [TokenScope::Read, TokenScope::Write, TokenScope::Admin];
+
+    /// Its name: `read`, `write` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    /// The scope named `text`.
+    pub fn parse(text: &str) -> Option<TokenScope> {
+        TokenScope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a merge did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MergeReport {
@@ -551,20 +589,23 @@ impl Store {
         self.inner.events.subscribe()
     }
 
-    /// Create an API token for `X-INFRAHUB-KEY`; only its sha256 is stored.
-    pub fn create_token(&self, name: &str) -> Result<String> {
+    /// Create an API token for `X-INFRAHUB-KEY` with `scope`; only its sha256 is stored.
+    pub fn create_token(&self, name: &str, scope: TokenScope) -> Result<String> {
         let token = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
-        self.db().add_token(&token_hash(&token), name, &now())?;
+        self.db()
+            .add_token(&token_hash(&token), name, scope.as_str(), &now())?;
         Ok(token)
     }
 
-    /// Whether `token` was created with [`Store::create_token`].
-    pub fn token_is_valid(&self, token: &str) -> Result<bool> {
-        Ok(self.db().token_name(&token_hash(token))?.is_some())
+    /// The scope of `token` when it was created with [`Store::create_token`]; `None` for
+    /// any other string.
+    pub fn token_scope(&self, token: &str) -> Result<Option<TokenScope>> {
+        let stored = self.db().token_scope(&token_hash(token))?;
+        Ok(stored.map(|scope| TokenScope::parse(&scope).unwrap_or(TokenScope::Read)))
     }
 
     /// Run a GraphQL request on `branch` and return the full response, as `/graphql/{branch}`

@@ -22,7 +22,9 @@ fn closing_and_reopening_keeps_schema_data_branches_and_tokens() {
     interface(&s, "main", &d, "eth1");
     s.create_branch("b1").unwrap();
     device(&s, "b1", "leaf2", "");
-    let token = s.create_token("ci").unwrap();
+    let token = s
+        .create_token("ci", infragen_store::TokenScope::Admin)
+        .unwrap();
     let hash = s.schema().hash.clone();
     drop(s);
     let s = Store::open(&path).unwrap();
@@ -34,8 +36,11 @@ fn closing_and_reopening_keeps_schema_data_branches_and_tokens() {
         json!([{"node": {"name": {"value": "leaf1"}, "role": {"value": "leaf"}, "interfaces": {"count": 1}}}])
     );
     assert_eq!(names(&ok(&s, "b1", q), "DcimDevice"), ["leaf1", "leaf2"]);
-    assert!(s.token_is_valid(&token).unwrap());
-    assert!(!s.token_is_valid("not-a-token").unwrap());
+    assert_eq!(
+        s.token_scope(&token).unwrap(),
+        Some(infragen_store::TokenScope::Admin)
+    );
+    assert_eq!(s.token_scope("not-a-token").unwrap(), None);
 }
 
 #[test]
@@ -162,5 +167,24 @@ fn a_store_that_cannot_be_created_names_its_path() {
             .to_string()
             .starts_with(&format!("cannot create the store {}: ", path.display())),
         "{error}"
+    );
+}
+
+#[test]
+fn tokens_from_before_scopes_keep_every_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
+         INSERT INTO tokens VALUES ('2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b', 'old', '2026-01-01T00:00:00Z');",
+    )
+    .unwrap();
+    drop(conn);
+    let s = Store::open(&path).unwrap();
+    // sha256("secret")
+    assert_eq!(
+        s.token_scope("secret").unwrap(),
+        Some(infragen_store::TokenScope::Admin)
     );
 }

@@ -64,7 +64,10 @@ async fn main() {
     let mut over_http = Vec::new();
     for _ in 0..5 {
         let repo = fresh_design().await;
-        let token = repo.store.create_token("bench").expect("token");
+        let token = repo
+            .store
+            .create_token("bench", infragen_store::TokenScope::Admin)
+            .expect("token");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");

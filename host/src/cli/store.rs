@@ -6,7 +6,7 @@
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use infragen_store::{GraphqlRequest, Store};
+use infragen_store::{GraphqlRequest, Store, TokenScope};
 use serde_json::{Map, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -112,7 +112,16 @@ pub(crate) enum TokenCommand {
         /// A name to remember it by.
         #[arg(default_value = "default")]
         name: String,
+        /// What it may do through `infragen serve`: `read` (queries), `write` (mutations
+        /// too) or `admin` (schema loads too).
+        #[arg(long, default_value = "write", value_parser = parse_scope)]
+        scope: TokenScope,
     },
+}
+
+fn parse_scope(text: &str) -> Result<TokenScope, String> {
+    TokenScope::parse(text)
+        .ok_or_else(|| format!("unknown scope `{text}`: a token's scope is read, write or admin"))
 }
 
 /// Schema files under `paths`, in a stable order, as (display name, text).
@@ -314,9 +323,9 @@ pub(crate) async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<
             );
         }
         StoreCommand::Token {
-            cmd: TokenCommand::Create { name },
+            cmd: TokenCommand::Create { name, scope },
         } => {
-            println!("{}", store.create_token(&name)?);
+            println!("{}", store.create_token(&name, scope)?);
         }
     }
     Ok(())

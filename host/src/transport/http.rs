@@ -969,7 +969,9 @@ nodes:
 
     /// Serves `store` on 127.0.0.1:0; returns its address and a valid token.
     async fn serve(store: &Store) -> (String, String) {
-        let token = store.create_token("http-transport-tests").expect("token");
+        let token = store
+            .create_token("http-transport-tests", infragen_store::TokenScope::Admin)
+            .expect("token");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
