@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use infragen_store::{WriteCheck, WriteOp};
+use infragen_store::{QueryBudget, WriteCheck, WriteOp};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -161,6 +161,20 @@ pub trait Backend: Send + Sync {
         document: &str,
         variables: &Value,
     ) -> Result<Value, BackendError>;
+
+    /// [`Backend::query`], stopped as it runs when `budget` (nodes resolved, deadline) runs
+    /// out, with [`ErrorKind::LimitExceeded`], where the backend can (the embedded store);
+    /// elsewhere the plain query (the caller still caps the response's size).
+    async fn query_budgeted(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+        budget: QueryBudget,
+    ) -> Result<Value, BackendError> {
+        let _ = budget;
+        self.query(branch, document, variables).await
+    }
 
     /// `<Kind>Upsert` with `data` in Infrahub's input form.
     async fn upsert(&self, branch: &str, kind: &str, data: &Value)

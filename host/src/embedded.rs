@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use infragen_store::{
-    GraphqlRequest, PoolKind, RunTransaction, Store, StoreError, WriteCheck, WriteOp, Written,
+    GraphqlRequest, PoolKind, QueryBudget, RunTransaction, Store, StoreError, WriteCheck, WriteOp,
+    Written,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::OwnedMutexGuard;
@@ -70,7 +71,12 @@ mod ops {
             filters: &Map<String, Value>,
             include: &[String],
         ) -> Result<Vec<Value>, StoreError>;
-        fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError>;
+        fn execute(
+            &self,
+            branch: &str,
+            request: &GraphqlRequest,
+            budget: Option<QueryBudget>,
+        ) -> Result<Value, BackendError>;
         /// Whether the checked writes show their check what they did.
         fn checks_effects(&self) -> bool;
         fn write_node_checked(
@@ -136,7 +142,13 @@ impl StoreOps for Store {
     ) -> Result<Vec<Value>, StoreError> {
         Store::nodes(self, branch, kind, filters, include)
     }
-    fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError> {
+    /// Outside a run, queries are the host's own (a definition's query): unbudgeted.
+    fn execute(
+        &self,
+        branch: &str,
+        request: &GraphqlRequest,
+        _budget: Option<QueryBudget>,
+    ) -> Result<Value, BackendError> {
         data_or_error(self.execute_blocking(branch, request))
     }
     /// Outside a run a write commits at once; there is nothing to check it against.
@@ -228,9 +240,14 @@ impl StoreOps for RunTransaction {
         same_branch(self, branch)?;
         RunTransaction::nodes(self, kind, filters, include)
     }
-    fn execute(&self, branch: &str, request: &GraphqlRequest) -> Result<Value, BackendError> {
+    fn execute(
+        &self,
+        branch: &str,
+        request: &GraphqlRequest,
+        budget: Option<QueryBudget>,
+    ) -> Result<Value, BackendError> {
         same_branch(self, branch).map_err(store_error)?;
-        data_or_error(RunTransaction::execute(self, request))
+        data_or_error(RunTransaction::execute(self, request, budget))
     }
     fn checks_effects(&self) -> bool {
         true
@@ -431,7 +448,22 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
             variables: Some(variables.clone()),
             operation_name: None,
         };
-        self.ops.execute(branch, &request)
+        self.ops.execute(branch, &request, None)
+    }
+
+    async fn query_budgeted(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+        budget: QueryBudget,
+    ) -> Result<Value, BackendError> {
+        let request = GraphqlRequest {
+            query: document.to_owned(),
+            variables: Some(variables.clone()),
+            operation_name: None,
+        };
+        self.ops.execute(branch, &request, Some(budget))
     }
 
     async fn upsert(

@@ -16,6 +16,7 @@ use std::fmt;
 /// | `CONFLICT` | a pool identifier is already reserved for another size; a merge conflicts |
 /// | `VALIDATION` | the data is refused: a mandatory field, a wrong type or shape, an unknown field |
 /// | `BAD_REQUEST` | the GraphQL document or its variables are malformed; nothing ran |
+/// | `LIMIT_EXCEEDED` | a query's budget (nodes resolved, time) ran out; nothing was answered |
 /// | `PERMISSION_DENIED` | a run's write was refused by its owner's policy; nothing of it was kept |
 /// | `INTERNAL` | the store failed (its database); retrying may succeed |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,6 +42,9 @@ pub enum ErrorCode {
     BadRequest,
     /// `INTERNAL`: the store itself failed (its database); retrying may succeed.
     Internal,
+    /// `LIMIT_EXCEEDED`: a query's budget (the nodes it may resolve, its time) ran out;
+    /// nothing was answered.
+    LimitExceeded,
     /// `PERMISSION_DENIED`: a run's write was refused by the check its caller gave (the
     /// host's ownership policy); nothing of that write was kept.
     PermissionDenied,
@@ -48,7 +52,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the table above.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::NotFound,
         ErrorCode::BranchNotFound,
         ErrorCode::DeleteRefused,
@@ -59,6 +63,7 @@ impl ErrorCode {
         ErrorCode::BadRequest,
         ErrorCode::Internal,
         ErrorCode::PermissionDenied,
+        ErrorCode::LimitExceeded,
     ];
 
     /// The code as it appears in `extensions.code`.
@@ -74,6 +79,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
         }
     }
 

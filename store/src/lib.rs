@@ -61,5 +61,6 @@ pub use error::{DeleteRefused, ErrorCode, MandatoryLink, Result, StoreError};
 pub use events::{Action, Event};
 pub use graph::MAIN;
 pub use graphql::GraphqlRequest;
+pub use graphql::query::QueryBudget;
 pub use run::{RunCommitted, RunTransaction, WriteCheck, WriteEffect};
 pub use store::{MergeReport, SchemaLoad, Store, TokenScope};

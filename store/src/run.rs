@@ -25,7 +25,7 @@ use crate::api::{self, Allocated, PoolKind, Written};
 use crate::engine::WriteOp;
 use crate::error::{Result, StoreError};
 use crate::graph::{Staged, Tx};
-use crate::graphql::query::Resolver;
+use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty};
 use crate::graphql::{self, GqlError, GraphqlRequest, error_response};
 use crate::persistence::check_branch;
@@ -287,9 +287,10 @@ impl RunTransaction {
         self.with_tx(|tx| api::nodes(tx, kind, filters, include))
     }
 
-    /// A GraphQL query, as the run sees the store: with the run's writes. Mutations are
-    /// refused: a run writes through its typed operations.
-    pub fn execute(&self, request: &GraphqlRequest) -> Value {
+    /// A GraphQL query, as the run sees the store: with the run's writes, stopped with
+    /// `LIMIT_EXCEEDED` when `budget` runs out. Mutations are refused: a run writes
+    /// through its typed operations.
+    pub fn execute(&self, request: &GraphqlRequest, budget: Option<QueryBudget>) -> Value {
         let doc = match graphql::parse(request) {
             Ok(doc) => doc,
             Err(response) => return response,
@@ -308,8 +309,16 @@ impl RunTransaction {
             return error_response(&errors);
         }
         let answered = self.with_tx(|tx| {
-            let resolver = Resolver::new(tx, &doc, &prepared.vars);
+            let mut resolver = Resolver::new(tx, &doc, &prepared.vars);
+            if let Some(budget) = budget {
+                resolver = resolver.with_budget(budget);
+            }
             let data = resolver.query_root(prepared.selection);
+            if let Some(reason) = resolver.exhausted() {
+                return Ok(error_response(&[
+                    GqlError::msg(reason).with_code(crate::ErrorCode::LimitExceeded)
+                ]));
+            }
             Ok(respond(data, resolver.errors.into_inner()))
         });
         answered.unwrap_or_else(|error| error_response(&[GqlError::from(error)]))

@@ -50,7 +50,8 @@ fn the_codes_are_a_stable_documented_set() {
             "VALIDATION",
             "BAD_REQUEST",
             "INTERNAL",
-            "PERMISSION_DENIED"
+            "PERMISSION_DENIED",
+            "LIMIT_EXCEEDED"
         ]
     );
     for c in ErrorCode::ALL {

@@ -234,6 +234,7 @@ pub(crate) fn code_kind(code: ErrorCode) -> ErrorKind {
         ErrorCode::BadRequest => ErrorKind::InvalidInput,
         ErrorCode::Internal => ErrorKind::Backend,
         ErrorCode::PermissionDenied => ErrorKind::PermissionDenied,
+        ErrorCode::LimitExceeded => ErrorKind::LimitExceeded,
     }
 }
 
@@ -578,6 +579,7 @@ mod tests {
             ("BAD_REQUEST", ErrorKind::InvalidInput),
             ("INTERNAL", ErrorKind::Backend),
             ("PERMISSION_DENIED", ErrorKind::PermissionDenied),
+            ("LIMIT_EXCEEDED", ErrorKind::LimitExceeded),
         ];
         assert_eq!(table.len(), ErrorCode::ALL.len(), "every code is mapped");
         for (code, kind) in table {

@@ -5,16 +5,26 @@ use async_graphql_parser::types::OperationType;
 use super::{HostError, HostState, parse_json_object};
 use crate::contract::v0_1::{ErrorKind, infragen};
 
+/// The smallest a node of a query's answer is, for the node budget of a query (the
+/// response cap over this).
+const QUERY_BYTES_PER_NODE: u64 = 32;
+
 impl infragen::generator::graphql::Host for HostState {
     async fn query(&mut self, document: String, variables: String) -> Result<String, HostError> {
         self.run
             .begin_call("graphql.query", document.len() + variables.len())?;
         let variables = parse_json_object("the query variables", &variables)?;
         super::on_native_stack(|| refuse_writes(&document))?;
+        let budget = infragen_store::QueryBudget {
+            // A node of an answer is tens of bytes at least: a query that resolves more
+            // than this could not be handed over anyway.
+            max_nodes: (self.run.limits.max_response_bytes / QUERY_BYTES_PER_NODE).max(1),
+            deadline: Some(self.run.deadline),
+        };
         let data = self
             .run
             .backend
-            .query(&self.run.branch, &document, &variables)
+            .query_budgeted(&self.run.branch, &document, &variables, budget)
             .await?;
         let response = data.to_string();
         self.run.check_response("graphql.query", response.len())?;

@@ -268,6 +268,8 @@ pub struct HostState {
 
 /// Who is running, against what, and what it has done so far.
 pub(crate) struct RunState {
+    /// When the run must be over (its queries stop there too).
+    pub(crate) deadline: std::time::Instant,
     pub(crate) generator: String,
     pub(crate) branch: String,
     pub(crate) target_id: String,

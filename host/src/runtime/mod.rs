@@ -443,6 +443,7 @@ impl Plugin {
         let (wasi, output) =
             sandbox::wasi_context(&request.generator, &request.target.id, output_capacity);
         let run = RunState {
+            deadline: Instant::now() + limits.deadline,
             generator: request.generator.clone(),
             branch: request.branch.clone(),
             target_id: request.target.id.clone(),

@@ -22,6 +22,23 @@ pub(crate) struct Resolver<'a, 's> {
     pub doc: &'a ExecutableDocument,
     pub vars: &'a Map<String, Value>,
     pub errors: RefCell<Vec<GqlError>>,
+    budget: Option<QueryBudget>,
+    /// Nodes resolved so far.
+    spent: std::cell::Cell<u64>,
+    /// Why the query was stopped, once its budget ran out.
+    exhausted: RefCell<Option<String>>,
+}
+
+/// What one query may cost while it runs: the nodes it resolves (each node of the
+/// answer, at any depth) and the time it may take. A document of a few hundred bytes
+/// can follow a relationship cycle (device → interfaces → device → …) into millions of
+/// nodes; the budget stops it as it runs, not after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryBudget {
+    /// Nodes the answer may hold.
+    pub max_nodes: u64,
+    /// When the query must be over.
+    pub deadline: Option<std::time::Instant>,
 }
 
 fn key(f: &Field) -> String {
@@ -35,6 +52,54 @@ impl<'a, 's> Resolver<'a, 's> {
             doc,
             vars,
             errors: RefCell::new(Vec::new()),
+            budget: None,
+            spent: std::cell::Cell::new(0),
+            exhausted: RefCell::new(None),
+        }
+    }
+
+    /// The same, stopped when `budget` runs out.
+    pub fn with_budget(mut self, budget: QueryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Why the query was stopped, if its budget ran out.
+    pub fn exhausted(&self) -> Option<String> {
+        self.exhausted.borrow().clone()
+    }
+
+    /// Counts one node against the budget; `false` once it is spent (and from then on).
+    fn spend(&self) -> bool {
+        let Some(budget) = self.budget else {
+            return true;
+        };
+        if self.exhausted.borrow().is_some() {
+            return false;
+        }
+        let spent = self.spent.get() + 1;
+        self.spent.set(spent);
+        let reason = if spent > budget.max_nodes {
+            Some(format!(
+                "the query resolved more than {} nodes, its budget; ask for fewer nodes or \
+                 fewer levels of relationships",
+                budget.max_nodes
+            ))
+        } else if spent.is_multiple_of(256)
+            && budget
+                .deadline
+                .is_some_and(|deadline| std::time::Instant::now() >= deadline)
+        {
+            Some("the query ran past the run's deadline".to_owned())
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => {
+                *self.exhausted.borrow_mut() = Some(reason);
+                false
+            }
+            None => true,
         }
     }
 
@@ -234,6 +299,9 @@ impl<'a, 's> Resolver<'a, 's> {
         let Some(ks) = self.tx.schema.get(&node.kind) else {
             return Value::Null;
         };
+        if !self.spend() {
+            return Value::Null;
+        }
         let mut m = Map::new();
         for f in self.node_fields(set, node, view) {
             let name = f.node.name.node.as_str();
@@ -264,6 +332,9 @@ impl<'a, 's> Resolver<'a, 's> {
                     if let Some(a) = ks.attribute(name) {
                         self.attr_object(node, a, &f.node)
                     } else if let Some(r) = ks.relationship(name) {
+                        if self.exhausted.borrow().is_some() {
+                            break;
+                        }
                         let peers: Vec<Arc<Node>> = self
                             .tx
                             .peer_ids(node, name)

@@ -1,0 +1,100 @@
+//! Runs (`Store::begin_run`): their queries see their own writes and stop when their
+//! budget runs out, as they run.
+
+mod common;
+
+use common::*;
+use infragen_store::{GraphqlRequest, QueryBudget, Store, WriteOp};
+use serde_json::json;
+
+fn store_with_a_device(interfaces: usize) -> Store {
+    let s = Store::in_memory().unwrap();
+    s.load_schema(&[("dcim.yml".into(), DCIM.into())]).unwrap();
+    let d = device(&s, "main", "leaf1", "");
+    for i in 0..interfaces {
+        interface(&s, "main", &d, &format!("eth{i}"));
+    }
+    s
+}
+
+/// device → interfaces → device → … `depth` times.
+fn cycle(depth: usize) -> String {
+    let mut inner = "id".to_owned();
+    for level in 0..depth {
+        inner = if (depth - 1 - level) % 2 == 0 {
+            format!("interfaces {{ edges {{ node {{ id {inner} }} }} }}")
+        } else {
+            format!("device {{ node {{ id {inner} }} }}")
+        };
+    }
+    format!("{{ DcimDevice {{ edges {{ node {{ {inner} }} }} }} }}")
+}
+
+#[tokio::test]
+async fn a_query_following_a_relationship_cycle_stops_at_its_node_budget() {
+    let s = store_with_a_device(40);
+    let run = s.begin_run("main").await.unwrap();
+    // 1 + 40 + 40 + 1,600 + 1,600 + 64,000 + 64,000 nodes unbounded.
+    let request = GraphqlRequest::new(&cycle(6));
+    let budget = QueryBudget {
+        max_nodes: 5_000,
+        deadline: None,
+    };
+    let started = std::time::Instant::now();
+    let answer = run.execute(&request, Some(budget));
+    assert_eq!(
+        answer,
+        json!({"data": null, "errors": [{"message": "the query resolved more than 5000 nodes, its budget; ask for fewer nodes or fewer levels of relationships", "extensions": {"code": "LIMIT_EXCEEDED"}}]})
+    );
+    let stopped_after = started.elapsed();
+    // Within budget the same query answers.
+    let small = run.execute(&GraphqlRequest::new(&cycle(2)), Some(budget));
+    assert!(small.get("errors").is_none(), "{small}");
+    assert_eq!(
+        small["data"]["DcimDevice"]["edges"][0]["node"]["interfaces"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(40)
+    );
+    println!("stopped after {stopped_after:?}");
+}
+
+#[tokio::test]
+async fn a_query_stops_at_the_runs_deadline() {
+    let s = store_with_a_device(40);
+    let run = s.begin_run("main").await.unwrap();
+    let budget = QueryBudget {
+        max_nodes: u64::MAX,
+        deadline: Some(std::time::Instant::now()),
+    };
+    let answer = run.execute(&GraphqlRequest::new(&cycle(6)), Some(budget));
+    assert_eq!(
+        answer["errors"][0]["message"],
+        "the query ran past the run's deadline"
+    );
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+}
+
+#[tokio::test]
+async fn a_runs_query_sees_its_own_writes_and_others_do_not_until_it_commits() {
+    let s = store_with_a_device(0);
+    let run = s.begin_run("main").await.unwrap();
+    run.write_node(
+        "DcimDevice",
+        WriteOp::Upsert,
+        &json!({"name": {"value": "spine1"}}),
+    )
+    .unwrap();
+    let count = "{ DcimDevice { count } }";
+    assert_eq!(
+        run.execute(&GraphqlRequest::new(count), None)["data"]["DcimDevice"]["count"],
+        2
+    );
+    assert_eq!(
+        ok(&s, "main", count)["DcimDevice"]["count"],
+        1,
+        "not committed yet"
+    );
+    run.commit().unwrap();
+    assert_eq!(ok(&s, "main", count)["DcimDevice"]["count"], 2);
+}
