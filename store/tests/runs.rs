@@ -21,7 +21,7 @@ fn store_with_a_device(interfaces: usize) -> Store {
 fn cycle(depth: usize) -> String {
     let mut inner = "id".to_owned();
     for level in 0..depth {
-        inner = if (depth - 1 - level) % 2 == 0 {
+        inner = if (depth - 1 - level).is_multiple_of(2) {
             format!("interfaces {{ edges {{ node {{ id {inner} }} }} }}")
         } else {
             format!("device {{ node {{ id {inner} }} }}")
@@ -35,7 +35,7 @@ async fn a_query_following_a_relationship_cycle_stops_at_its_node_budget() {
     let s = store_with_a_device(40);
     let run = s.begin_run("main").await.unwrap();
     // 1 + 40 + 40 + 1,600 + 1,600 + 64,000 + 64,000 nodes unbounded.
-    let request = GraphqlRequest::new(&cycle(6));
+    let request = GraphqlRequest::new(cycle(6));
     let budget = QueryBudget {
         max_nodes: 5_000,
         deadline: None,
@@ -48,7 +48,7 @@ async fn a_query_following_a_relationship_cycle_stops_at_its_node_budget() {
     );
     let stopped_after = started.elapsed();
     // Within budget the same query answers.
-    let small = run.execute(&GraphqlRequest::new(&cycle(2)), Some(budget));
+    let small = run.execute(&GraphqlRequest::new(cycle(2)), Some(budget));
     assert!(small.get("errors").is_none(), "{small}");
     assert_eq!(
         small["data"]["DcimDevice"]["edges"][0]["node"]["interfaces"]["edges"]
@@ -67,7 +67,7 @@ async fn a_query_stops_at_the_runs_deadline() {
         max_nodes: u64::MAX,
         deadline: Some(std::time::Instant::now()),
     };
-    let answer = run.execute(&GraphqlRequest::new(&cycle(6)), Some(budget));
+    let answer = run.execute(&GraphqlRequest::new(cycle(6)), Some(budget));
     assert_eq!(
         answer["errors"][0]["message"],
         "the query ran past the run's deadline"
