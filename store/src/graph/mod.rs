@@ -1695,16 +1695,29 @@ impl Tx<'_> {
                 .and_then(|k| k.relationship(rel))
                 .filter(|r| r.cardinality == crate::schema::Cardinality::One)
         };
+        // An attribute of the node's own, to narrow the peer's holders down to the few
+        // with that value in one indexed lookup (a device's interface named `Ethernet1`),
+        // instead of reading every holder.
+        let own = parts.iter().find_map(|(path, value)| {
+            match path.split("__").collect::<Vec<_>>().as_slice() {
+                [attr, "value"] => Some((*attr, *value)),
+                _ => None,
+            }
+        });
+        let holders = |peer: &str, rel: &str| match own {
+            Some((attr, key)) => self.holders_with_attr(peer, rel, kind, attr, key),
+            None => self.holders(peer, rel, kind),
+        };
         for (path, value) in parts {
             let segments: Vec<&str> = path.split("__").collect();
             match segments.as_slice() {
-                [rel] if one(rel).is_some() => return self.holders(value, rel, kind),
+                [rel] if one(rel).is_some() => return holders(value, rel),
                 [rel, attr, _] => {
                     if let Some(r) = one(rel) {
                         let mut out = BTreeSet::new();
                         for peer_kind in self.schema.concrete_kinds(&r.peer) {
                             for peer in self.ids_by_attr(&peer_kind, attr, value) {
-                                out.extend(self.holders(&peer, rel, kind));
+                                out.extend(holders(&peer, rel));
                             }
                         }
                         return out;
@@ -1719,6 +1732,59 @@ impl Tx<'_> {
             }
         }
         self.ids_of_kind(kind)
+    }
+
+    /// A superset of the nodes of `kind` whose relationship `rel` points at `peer` and
+    /// whose attribute `attr` has the text form `key` (the caller checks each): committed
+    /// rows joined in SQL from the peer's edges, plus this transaction's nodes given that
+    /// value or pointed at the peer.
+    pub fn holders_with_attr(
+        &self,
+        peer: &str,
+        rel: &str,
+        kind: &str,
+        attr: &str,
+        key: &str,
+    ) -> BTreeSet<String> {
+        let mut out = self
+            .committed_holders_with_attr(peer, rel, kind, attr, key)
+            .unwrap_or_else(|e| self.failed(e));
+        if let Some(given) = self
+            .pending_attr
+            .get(kind)
+            .and_then(|by_attr| by_attr.get(attr))
+            .and_then(|by_key| by_key.get(key))
+        {
+            out.extend(given.iter().cloned());
+        }
+        for (src, src_rel) in self.pending_towards.get(peer).into_iter().flatten() {
+            if src_rel == rel && self.pending.get(src).is_some_and(|p| !p.created) {
+                out.insert(src.clone());
+            }
+        }
+        out
+    }
+
+    fn committed_holders_with_attr(
+        &self,
+        peer: &str,
+        rel: &str,
+        kind: &str,
+        attr: &str,
+        key: &str,
+    ) -> rusqlite::Result<BTreeSet<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT DISTINCT e.id FROM edge e CROSS JOIN attr a ON a.id = e.id \
+             WHERE e.peer = ?1 AND e.rel = ?2 AND e.branch IN ('main', ?5) AND e.live = 1 \
+             AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)",
+        )?;
+        let mut out = BTreeSet::new();
+        for id in st.query_map(params![peer, rel, kind, attr, self.branch, key], |r| {
+            r.get::<_, String>(0)
+        })? {
+            out.insert(id?);
+        }
+        Ok(out)
     }
 
     /// The nodes of `kind` whose relationship `rel` points at `peer`.
