@@ -1116,25 +1116,31 @@ impl<'c> Tx<'c> {
                         .iter()
                         .chain(&relationships)
                         .any(|field| self.field_branch(&now.kind, field, now.created) == MAIN));
-            // A deleted node is described as it was.
-            let node = self.get(id).or_else(|| self.committed(id));
-            let name = node
-                .as_ref()
-                .and_then(|node| node.attr("name").as_str().map(str::to_owned));
-            let owners = node
-                .as_ref()
-                .map(|node| {
-                    node.peers("member_of_groups")
-                        .iter()
-                        .filter_map(|group| self.get(group))
-                        .filter(|group| {
-                            self.schema.is_a(&group.kind, "CoreGeneratorGroup")
-                                || self.schema.is_a(&group.kind, "CoreGeneratorAwareGroup")
-                        })
-                        .filter_map(|group| group.attr("name").as_str().map(str::to_owned))
-                        .collect()
+            // Described from its attributes and its groups alone: the other side of a
+            // relationship can be a node with thousands of peers (a namespace), whose whole
+            // view would cost more than the write. A deleted node is described as it was.
+            let (name, groups) = match self.attributes_of(id) {
+                Some(node) => (
+                    node.attr("name").as_str().map(str::to_owned),
+                    self.peers_of(id, "member_of_groups"),
+                ),
+                None => match self.committed(id) {
+                    Some(node) => (
+                        node.attr("name").as_str().map(str::to_owned),
+                        node.peers("member_of_groups").to_vec(),
+                    ),
+                    None => (None, Vec::new()),
+                },
+            };
+            let owners = groups
+                .iter()
+                .filter_map(|group| self.attributes_of(group))
+                .filter(|group| {
+                    self.schema.is_a(&group.kind, "CoreGeneratorGroup")
+                        || self.schema.is_a(&group.kind, "CoreGeneratorAwareGroup")
                 })
-                .unwrap_or_default();
+                .filter_map(|group| group.attr("name").as_str().map(str::to_owned))
+                .collect();
             effects.push(crate::run::WriteEffect {
                 id: id.clone(),
                 kind: now.kind.clone(),
@@ -1773,11 +1779,26 @@ impl Tx<'_> {
         attr: &str,
         key: &str,
     ) -> rusqlite::Result<BTreeSet<String>> {
-        let mut st = self.conn.prepare_cached(
+        // From the peer's edges when it has few (a device's interfaces); from the
+        // attribute's value otherwise (a namespace holds every prefix, but few have this
+        // one). The count stops at the threshold, so deciding costs at most that.
+        let few: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM edge WHERE peer = ?1 AND branch IN ('main', ?2) LIMIT 256)",
+            )?
+            .query_row(params![peer, self.branch], |r| r.get(0))?;
+        // `CROSS JOIN` keeps that order: SQLite never reorders its operands.
+        let sql = if few < 256 {
             "SELECT DISTINCT e.id FROM edge e CROSS JOIN attr a ON a.id = e.id \
              WHERE e.peer = ?1 AND e.rel = ?2 AND e.branch IN ('main', ?5) AND e.live = 1 \
-             AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)",
-        )?;
+             AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)"
+        } else {
+            "SELECT DISTINCT a.id FROM attr a CROSS JOIN edge e ON e.id = a.id \
+             WHERE a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5) \
+             AND e.rel = ?2 AND e.peer = ?1 AND e.branch IN ('main', ?5) AND e.live = 1"
+        };
+        let mut st = self.conn.prepare_cached(sql)?;
         let mut out = BTreeSet::new();
         for id in st.query_map(params![peer, rel, kind, attr, self.branch, key], |r| {
             r.get::<_, String>(0)
