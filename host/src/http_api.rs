@@ -81,6 +81,13 @@ pub struct Limits {
     /// How long a metered request waits for its share of the budget before it is answered
     /// 503 (waiting requests have not read their body, so they cost little). Default 5 s.
     pub budget_wait: Duration,
+    /// The nodes one query may resolve, at any depth, before it is stopped with
+    /// `LIMIT_EXCEEDED`: a short document following a relationship cycle would otherwise
+    /// grow the process without bound. Default 1,000,000 (about the whole of a 1M-node
+    /// store, listed once).
+    pub query_nodes: u64,
+    /// How long one query may run before it is stopped the same way. Default 60 s.
+    pub query_time: Duration,
 }
 
 impl Default for Limits {
@@ -91,6 +98,8 @@ impl Default for Limits {
             memory_per_body_byte: 32,
             unmetered_body_bytes: 64 << 10,
             budget_wait: Duration::from_secs(5),
+            query_nodes: 1_000_000,
+            query_time: Duration::from_secs(60),
         }
     }
 }
@@ -315,7 +324,11 @@ async fn run_graphql(app: App, scope: TokenScope, branch: String, body: Bytes) -
     if scope < TokenScope::Write && has_mutation(&req.query) {
         return forbidden(scope, TokenScope::Write, "a mutation");
     }
-    let v = app.store.execute(&branch, req).await;
+    let budget = infragen_store::QueryBudget {
+        max_nodes: app.limits.query_nodes,
+        deadline: Some(std::time::Instant::now() + app.limits.query_time),
+    };
+    let v = app.store.execute_budgeted(&branch, req, budget).await;
     axum::Json(v).into_response()
 }
 

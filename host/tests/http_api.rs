@@ -408,6 +408,7 @@ async fn with_a_tiny_budget_concurrent_large_requests_get_503_and_small_ones_are
         memory_per_body_byte: 1,
         unmetered_body_bytes: 1024,
         budget_wait: std::time::Duration::from_millis(100),
+        ..http::Limits::default()
     };
     let (addr, _s, token) = start_with(limits).await;
     let large = padded_query(6000);
@@ -481,4 +482,38 @@ fn the_default_limits_are_documented_values() {
     assert_eq!(d.memory_per_body_byte, 32);
     assert_eq!(d.unmetered_body_bytes, 64 << 10);
     assert_eq!(d.budget_wait, std::time::Duration::from_secs(5));
+    assert_eq!(d.query_nodes, 1_000_000);
+    assert_eq!(d.query_time, std::time::Duration::from_secs(60));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_its_node_budget_is_stopped_with_limit_exceeded() {
+    let limits = http::Limits {
+        query_nodes: 10,
+        ..http::Limits::default()
+    };
+    let (addr, s, token) = start_with(limits).await;
+    for i in 0..12 {
+        ok(
+            &s,
+            "main",
+            &format!(
+                r#"mutation {{ DcimDeviceCreate(data: {{name: {{value: "d{i}"}}}}) {{ ok }} }}"#
+            ),
+        );
+    }
+    let listing = json!({"query": "{ DcimDevice { edges { node { id } } } }"});
+    let (status, body) = request(addr, "POST", "/graphql", Some(&token), Some(&listing)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"data": null, "errors": [{"message": "the query resolved more than 10 nodes, its budget; ask for fewer nodes or fewer levels of relationships", "extensions": {"code": "LIMIT_EXCEEDED"}}]})
+    );
+    let count = json!({"query": "{ DcimDevice { count } }"});
+    let (status, body) = request(addr, "POST", "/graphql", Some(&token), Some(&count)).await;
+    assert_eq!(
+        (status, body.contains("\"count\":12")),
+        (200, true),
+        "{body}"
+    );
 }

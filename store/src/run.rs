@@ -30,7 +30,7 @@ use crate::graphql::types::{self, Ty};
 use crate::graphql::{self, GqlError, GraphqlRequest, error_response};
 use crate::persistence::check_branch;
 use crate::schema::Schema;
-use crate::store::{Store, respond};
+use crate::store::Store;
 use async_graphql_parser::types::OperationType;
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
@@ -314,12 +314,7 @@ impl RunTransaction {
                 resolver = resolver.with_budget(budget);
             }
             let data = resolver.query_root(prepared.selection);
-            if let Some(reason) = resolver.exhausted() {
-                return Ok(error_response(&[
-                    GqlError::msg(reason).with_code(crate::ErrorCode::LimitExceeded)
-                ]));
-            }
-            Ok(respond(data, resolver.errors.into_inner()))
+            Ok(resolver.respond(data))
         });
         answered.unwrap_or_else(|error| error_response(&[GqlError::from(error)]))
     }

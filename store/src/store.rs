@@ -11,7 +11,7 @@ use crate::error::{ErrorCode, Result, StoreError};
 use crate::events::Event;
 use crate::graph::{MAIN, NodeCache, Tx};
 use crate::graphql::mutation::{self, Outcome};
-use crate::graphql::query::Resolver;
+use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty, split_mutation};
 use crate::graphql::{self, GqlError, GraphqlRequest, args_json, collect_fields, error_response};
 use crate::persistence::Db;
@@ -611,9 +611,31 @@ impl Store {
     /// Run a GraphQL request on `branch` and return the full response, as `/graphql/{branch}`
     /// would. Runs the work on tokio's blocking pool.
     pub async fn execute(&self, branch: &str, req: GraphqlRequest) -> Value {
+        self.execute_with(branch, req, None).await
+    }
+
+    /// [`Store::execute`], a query stopped with `LIMIT_EXCEEDED` when `budget` runs out.
+    pub async fn execute_budgeted(
+        &self,
+        branch: &str,
+        req: GraphqlRequest,
+        budget: QueryBudget,
+    ) -> Value {
+        self.execute_with(branch, req, Some(budget)).await
+    }
+
+    async fn execute_with(
+        &self,
+        branch: &str,
+        req: GraphqlRequest,
+        budget: Option<QueryBudget>,
+    ) -> Value {
         let store = self.clone();
         let branch = branch.to_string();
-        match tokio::task::spawn_blocking(move || store.execute_document(&branch, &req, true)).await
+        match tokio::task::spawn_blocking(move || {
+            store.execute_document(&branch, &req, true, budget)
+        })
+        .await
         {
             Ok(v) => v,
             Err(e) => error_response(&[
@@ -626,12 +648,18 @@ impl Store {
     /// ([`Store::write_turn`]): a caller that may write while runs are open in this
     /// process uses [`Store::execute`].
     pub fn execute_blocking(&self, branch: &str, req: &GraphqlRequest) -> Value {
-        self.execute_document(branch, req, false)
+        self.execute_document(branch, req, false, None)
     }
 
     /// Answers a request; with `turn`, a mutation waits for the write turn (on a thread
     /// that may block) so that it never lands in the middle of a run.
-    fn execute_document(&self, branch: &str, req: &GraphqlRequest, turn: bool) -> Value {
+    fn execute_document(
+        &self,
+        branch: &str,
+        req: &GraphqlRequest,
+        turn: bool,
+        budget: Option<QueryBudget>,
+    ) -> Value {
         let doc = match graphql::parse(req) {
             Ok(d) => d,
             Err(resp) => return resp,
@@ -659,12 +687,15 @@ impl Store {
             }
             if prepared.ty == OperationType::Query {
                 let tx = self.tx(conn, schema, branch);
-                let r = Resolver::new(&tx, &doc, &prepared.vars);
+                let mut r = Resolver::new(&tx, &doc, &prepared.vars);
+                if let Some(budget) = budget {
+                    r = r.with_budget(budget);
+                }
                 let data = r.query_root(prepared.selection);
                 if let Some(e) = tx.take_failure() {
                     return Err(e);
                 }
-                return Ok(Some(respond(data, r.errors.into_inner())));
+                return Ok(Some(r.respond(data)));
             }
             Ok::<_, StoreError>(None)
         });

@@ -64,9 +64,15 @@ impl<'a, 's> Resolver<'a, 's> {
         self
     }
 
-    /// Why the query was stopped, if its budget ran out.
-    pub fn exhausted(&self) -> Option<String> {
-        self.exhausted.borrow().clone()
+    /// The response to the query whose result is `data`: its errors, or only
+    /// `LIMIT_EXCEEDED` when its budget ran out (a partial answer would look whole).
+    pub fn respond(self, data: Value) -> Value {
+        match self.exhausted.into_inner() {
+            Some(reason) => crate::graphql::error_response(&[
+                GqlError::msg(reason).with_code(crate::ErrorCode::LimitExceeded)
+            ]),
+            None => crate::store::respond(data, self.errors.into_inner()),
+        }
     }
 
     /// Counts one node against the budget; `false` once it is spent (and from then on).
