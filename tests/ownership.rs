@@ -326,3 +326,51 @@ async fn the_reconcile_never_deletes_a_core_node_someone_put_in_a_tracking_group
         .collect();
     assert_eq!(names, ["alpha-1", "alpha-2", "beta-1", "beta-2"]);
 }
+
+#[tokio::test]
+async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier() {
+    let s = scene().await;
+    s.repo
+        .set(
+            "beta",
+            "mode: {value: \"allocate-as\"}, victim: {value: \"shared-pool,beta-link\"}",
+        )
+        .await;
+    let report = run_both(&s.repo).await;
+    assert_eq!(report.failed(), 0, "{report}");
+    let prefix = id_of_prefix(&s.repo, "10.9.0.0/31").await;
+    assert_eq!(tracking_group_of(&s.repo, &prefix).await, s.beta_group);
+
+    s.repo
+        .set(
+            "alpha",
+            "mode: {value: \"allocate-as\"}, victim: {value: \"shared-pool,beta-link\"}",
+        )
+        .await;
+    let before = store_contents(&s.repo.store, "main", BOOKKEEPING);
+    let report = s.repo.run("widgets", json!({ "set": "alpha" })).await;
+    let TargetOutcome::Failed { message, .. } = &report.targets[0].outcome else {
+        panic!("alpha took beta's prefix: {report}");
+    };
+    assert!(
+        message.ends_with(&format!(
+            ": permission-denied: generator `widgets` may not take 10.9.0.0/31 (IpamIPPrefix \
+             {prefix}): it is reserved under that identifier for another generator's output"
+        )),
+        "{message}"
+    );
+    assert_eq!(store_contents(&s.repo.store, "main", BOOKKEEPING), before);
+}
+
+async fn id_of_prefix(repo: &WidgetRepository, prefix: &str) -> String {
+    let data = graphql(
+        &repo.store,
+        "main",
+        &format!("{{ IpamIPPrefix(prefix__value: \"{prefix}\") {{ edges {{ node {{ id }} }} }} }}"),
+    )
+    .await;
+    data["IpamIPPrefix"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no prefix {prefix}"))
+        .to_owned()
+}

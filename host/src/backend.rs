@@ -284,6 +284,29 @@ pub trait Backend: Send + Sync {
         }
     }
 
+    /// [`Backend::allocate_prefix`], kept only if `check` accepts what it did to every
+    /// node it changed (a new prefix is a created target; a reserved one changes nothing).
+    async fn allocate_prefix_checked(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated, BackendError> {
+        let _ = check;
+        self.allocate_prefix(branch, request).await
+    }
+
+    /// [`Backend::allocate_address`], kept only if `check` accepts its effects.
+    async fn allocate_address_checked(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated, BackendError> {
+        let _ = check;
+        self.allocate_address(branch, request).await
+    }
+
     /// The node of `kind` with `id`, in query shape, if it exists.
     async fn node_by_id(
         &self,

@@ -96,6 +96,13 @@ mod ops {
             add: bool,
             check: WriteCheck<'_>,
         ) -> Result<(), StoreError>;
+        fn allocate_checked(
+            &self,
+            branch: &str,
+            pool: PoolKind,
+            input: &Value,
+            check: WriteCheck<'_>,
+        ) -> Result<infragen_store::Allocated, StoreError>;
         async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError>;
     }
 }
@@ -124,6 +131,15 @@ impl StoreOps for Store {
         add: bool,
     ) -> Result<(), StoreError> {
         Store::edit_relationship(self, branch, id, name, peers, add)
+    }
+    fn allocate_checked(
+        &self,
+        branch: &str,
+        pool: PoolKind,
+        input: &Value,
+        _check: WriteCheck<'_>,
+    ) -> Result<infragen_store::Allocated, StoreError> {
+        Store::allocate(self, branch, pool, input)
     }
     fn allocate(
         &self,
@@ -275,6 +291,16 @@ impl StoreOps for RunTransaction {
         same_branch(self, branch)?;
         RunTransaction::edit_relationship_checked(self, id, name, peers, add, check)
     }
+    fn allocate_checked(
+        &self,
+        branch: &str,
+        pool: PoolKind,
+        input: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<infragen_store::Allocated, StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::allocate_checked(self, pool, input, check)
+    }
     async fn begin_run(&self, _branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
         Err(BackendError::new(
             ErrorKind::Backend,
@@ -355,12 +381,15 @@ impl<T: StoreOps> Embedded<T> {
         branch: &str,
         pool: PoolKind,
         input: Map<String, Value>,
+        check: Option<WriteCheck<'_>>,
     ) -> Result<Allocated, BackendError> {
         let _turn = self.ops.turn().await;
-        let allocated = self
-            .ops
-            .allocate(branch, pool, &Value::Object(input))
-            .map_err(store_error)?;
+        let input = Value::Object(input);
+        let allocated = match check {
+            Some(check) => self.ops.allocate_checked(branch, pool, &input, check),
+            None => self.ops.allocate(branch, pool, &input),
+        }
+        .map_err(store_error)?;
         Ok(Allocated {
             node: NodeRef {
                 id: allocated.id,
@@ -529,7 +558,17 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         branch: &str,
         request: &PrefixAllocation,
     ) -> Result<Allocated, BackendError> {
-        self.allocate(branch, PoolKind::Prefix, prefix_input(request))
+        self.allocate(branch, PoolKind::Prefix, prefix_input(request), None)
+            .await
+    }
+
+    async fn allocate_prefix_checked(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated, BackendError> {
+        self.allocate(branch, PoolKind::Prefix, prefix_input(request), Some(check))
             .await
     }
 
@@ -538,8 +577,23 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         branch: &str,
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError> {
-        self.allocate(branch, PoolKind::Address, address_input(request))
+        self.allocate(branch, PoolKind::Address, address_input(request), None)
             .await
+    }
+
+    async fn allocate_address_checked(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated, BackendError> {
+        self.allocate(
+            branch,
+            PoolKind::Address,
+            address_input(request),
+            Some(check),
+        )
+        .await
     }
 }
 

@@ -188,6 +188,34 @@ pub(crate) struct RunLimiter {
     pub(crate) refused_memory_growth: Option<u64>,
 }
 
+/// Watches a checked write for the creation of the node it names: a write that created
+/// nothing landed on an existing node, which must then be the run's own.
+#[derive(Default)]
+pub(crate) struct Creation(std::sync::atomic::AtomicBool);
+
+impl Creation {
+    /// The write check of a `call` by `generator` under `policy`, noting a creation.
+    pub(crate) fn check<'a>(
+        &'a self,
+        policy: &'a crate::policy::WritePolicy,
+        generator: &'a str,
+        call: crate::policy::Call,
+    ) -> impl Fn(&infragen_store::WriteEffect) -> Result<(), String> + Sync + 'a {
+        move |effect| {
+            policy.check(generator, call, effect)?;
+            if effect.target && effect.created {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    }
+
+    /// Whether the write created the node it names.
+    pub(crate) fn happened(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Memories a run's instance may have (a Rust wasip2 component has one; the
 /// pool reserves this many per run, so no run can take another's).
 pub const MAX_MEMORIES_PER_RUN: usize = 2;

@@ -1,11 +1,9 @@
 //! `infragen:generator/nodes`: tracked writes, reads, and the untracked stamp.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use infragen_store::{WriteEffect, WriteOp};
 use serde_json::{Value, json};
 
-use super::{HostError, HostState, Stamp, parse_json, parse_json_object, wit_node_ref};
+use super::{Creation, HostError, HostState, Stamp, parse_json, parse_json_object, wit_node_ref};
 use crate::backend::NodeRef as BackendNodeRef;
 use crate::contract::v0_1::{ErrorKind, NodeRef, infragen};
 use crate::policy::Call;
@@ -36,7 +34,7 @@ impl HostState {
     /// Whether the run owns node `id`: its pair's tracking group holds it, or this run
     /// wrote it. (What the host knows without the store; on the embedded store, the
     /// store's effects are the real check.)
-    fn owns(&self, id: &str) -> bool {
+    pub(super) fn owns(&self, id: &str) -> bool {
         self.run.tracker.contains(id) || self.run.writes.owns(id)
     }
 
@@ -60,17 +58,10 @@ impl HostState {
                 self.run.generator, self.run.target_label
             )));
         }
-        // Set when the write created its node (a write that changed nothing shows no
-        // effect, so ownership from earlier is checked on the id below).
-        let created = AtomicBool::new(false);
-        let (policy, generator) = (&self.run.writes, self.run.generator.as_str());
-        let check = |effect: &WriteEffect| {
-            policy.check(generator, Call::Write, effect)?;
-            if effect.target && effect.created {
-                created.store(true, Ordering::Relaxed);
-            }
-            Ok(())
-        };
+        // A write that changed nothing shows no effect, so ownership from earlier is
+        // checked on the id below.
+        let created = Creation::default();
+        let check = created.check(&self.run.writes, &self.run.generator, Call::Write);
         let node = backend
             .write_checked(&self.run.branch, kind, op, data, &check)
             .await?
@@ -80,7 +71,7 @@ impl HostState {
                     format!("{function} of {kind} returned no node"),
                 )
             })?;
-        let owned = created.load(Ordering::Relaxed) || self.owns(&node.id);
+        let owned = created.happened() || self.owns(&node.id);
         if backend.checks_effects() && !owned {
             // The write landed on someone else's node and changed nothing there (a change
             // would have been refused or granted): still not this run's to write.

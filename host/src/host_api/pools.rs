@@ -1,10 +1,11 @@
 //! `infragen:generator/pools`: allocations from resource pools, tracked.
 
-use super::{HostError, HostState, parse_json_object, wit_node_ref};
+use super::{Creation, HostError, HostState, parse_json_object, wit_node_ref};
 use crate::backend::{AddressAllocation, Allocated, PoolSelector, PrefixAllocation};
 use crate::contract::v0_1::{
     AddressRequest, Allocation, MemberType, Pool, PrefixRequest, infragen,
 };
+use crate::policy::Call;
 
 fn selector(pool: Pool) -> (PoolSelector, usize) {
     match pool {
@@ -46,12 +47,32 @@ fn parse_data(data: Option<String>) -> Result<Option<serde_json::Value>, HostErr
 }
 
 impl HostState {
-    fn track_allocation(&mut self, allocated: Allocated) -> Allocation {
-        self.run.tracker.record(&allocated.node.id);
-        Allocation {
+    /// Records an allocation as this run's output. A resource reserved under its
+    /// identifier by an earlier run is this run's only if its pair owns it: another
+    /// pair's identifier must not hand over that pair's prefix (which this run's next
+    /// reconcile would then delete).
+    fn track_allocation(
+        &mut self,
+        allocated: Allocated,
+        created: bool,
+        checked: bool,
+    ) -> Result<Allocation, HostError> {
+        let id = &allocated.node.id;
+        if checked && !created && !self.owns(id) {
+            return Err(HostError::guest(
+                crate::contract::v0_1::ErrorKind::PermissionDenied,
+                format!(
+                    "generator `{}` may not take {} ({} {id}): it is reserved under that \
+                     identifier for another generator's output",
+                    self.run.generator, allocated.value, allocated.node.kind
+                ),
+            ));
+        }
+        self.run.tracker.record(id);
+        Ok(Allocation {
             node: wit_node_ref(allocated.node),
             value: allocated.value,
-        }
+        })
     }
 }
 
@@ -79,12 +100,14 @@ impl infragen::generator::pools::Host for HostState {
             prefix_type: request.prefix_type,
             data: parse_data(request.data)?,
         };
-        let allocated = self
-            .run
-            .backend
-            .allocate_prefix(&self.run.branch, &allocation)
+        let created = Creation::default();
+        let check = created.check(&self.run.writes, &self.run.generator, Call::Write);
+        let backend = std::sync::Arc::clone(&self.run.backend);
+        let allocated = backend
+            .allocate_prefix_checked(&self.run.branch, &allocation, &check)
             .await?;
-        Ok(self.track_allocation(allocated))
+        drop(check);
+        self.track_allocation(allocated, created.happened(), backend.checks_effects())
     }
 
     async fn allocate_address(&mut self, request: AddressRequest) -> Result<Allocation, HostError> {
@@ -106,11 +129,13 @@ impl infragen::generator::pools::Host for HostState {
             address_type: request.address_type,
             data: parse_data(request.data)?,
         };
-        let allocated = self
-            .run
-            .backend
-            .allocate_address(&self.run.branch, &allocation)
+        let created = Creation::default();
+        let check = created.check(&self.run.writes, &self.run.generator, Call::Write);
+        let backend = std::sync::Arc::clone(&self.run.backend);
+        let allocated = backend
+            .allocate_address_checked(&self.run.branch, &allocation, &check)
             .await?;
-        Ok(self.track_allocation(allocated))
+        drop(check);
+        self.track_allocation(allocated, created.happened(), backend.checks_effects())
     }
 }

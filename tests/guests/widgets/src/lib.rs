@@ -31,7 +31,9 @@
 //! - `pool-update` / `pool-delete`: updates (deletes) the `CoreIPPrefixPool`
 //!   `victim`;
 //! - `allocate-into-group`: allocates from the pool named `first` with
-//!   `member_of_groups: [second]` in the allocation's data.
+//!   `member_of_groups: [second]` in the allocation's data;
+//! - `allocate-as`: allocates from the pool named `first` under identifier
+//!   `second`, then writes its widgets as usual.
 
 use infragen_sdk::{
     Context, Error, Filter, Generator, Result, graphql, info, nodes, pools, tracking,
@@ -144,6 +146,14 @@ impl Generator for Widgets {
                     .identifier(format!("{name}-sneaky"))
                     .data(json!({"member_of_groups": [{"id": group}]}))
                     .allocate()?;
+            }
+            "allocate-as" => {
+                let victim = set.attr_str("victim").unwrap_or_default();
+                let (pool, identifier) = victim.split_once(',').unwrap_or((victim, ""));
+                let allocation = pools::PrefixRequest::from_pool_name(pool)
+                    .identifier(identifier)
+                    .allocate()?;
+                info!("allocated {}", allocation.value);
             }
             "allocate-then-fail" => {
                 let pool = set.attr_str("victim").unwrap_or_default();
