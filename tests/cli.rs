@@ -228,3 +228,142 @@ fn a_token_is_created_with_the_scope_asked_for_and_an_unknown_scope_is_refused()
         "{stderr}"
     );
 }
+
+/// A copy of the widgets fixture with its plugin and object files declaring the sets:
+/// alpha (6 widgets, stalling halfway until its 3 s deadline) and beta (2 widgets).
+fn widgets_repository_stalling_on_alpha() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixture = infragen_tests::workspace_root().join("tests/fixtures/widgets");
+    for entry in walk(&fixture) {
+        let relative = entry.strip_prefix(&fixture).expect("inside the fixture");
+        let target = dir.path().join(relative);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&entry, &target).expect("copy");
+    }
+    std::fs::copy(
+        guest("widgets-generator"),
+        dir.path().join("widgets_generator.wasm"),
+    )
+    .expect("copy plugin");
+    let config = dir.path().join(".infrahub.yml");
+    let mut text = std::fs::read_to_string(&config).expect("read .infrahub.yml");
+    text.push_str("objects:\n  - objects\n");
+    std::fs::write(&config, text).expect("write .infrahub.yml");
+    std::fs::create_dir(dir.path().join("objects")).expect("objects dir");
+    std::fs::write(
+        dir.path().join("objects/01-group.yml"),
+        "apiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - {name: widget-sets}\n",
+    )
+    .expect("group");
+    std::fs::write(
+        dir.path().join("objects/02-sets.yml"),
+        "apiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: TestWidgetSet\n  data:\n    \
+         - {name: alpha, size: 6, mode: stall-halfway, member_of_groups: [widget-sets]}\n    \
+         - {name: beta, size: 2, member_of_groups: [widget-sets]}\n",
+    )
+    .expect("sets");
+    dir
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_lets_the_running_run_finish_starts_no_other_and_says_what_was_left() {
+    let repo = widgets_repository_stalling_on_alpha();
+    let store = repo.path().join("store.db");
+    let store_arg = store.to_str().expect("utf-8 path");
+    let repo_arg = repo.path().to_str().expect("utf-8 path");
+    let (code, _, stderr) = infragen(&["sync", "--store", store_arg, "--repository", repo_arg]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let child = Command::new(infragen_bin())
+        .args([
+            "generator",
+            "widgets",
+            "--concurrency",
+            "1",
+            "--store",
+            store_arg,
+            "--repository",
+            repo_arg,
+        ])
+        .env(
+            "INFRAGEN_CACHE_DIR",
+            std::env::temp_dir().join("infragen-cli-test-cache"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("infragen runs");
+    // Once alpha's run is under way (it stalls until its 3 s deadline), interrupt.
+    let opened = infragen_store::Store::open(&store).expect("store opens");
+    let processing = "{ CoreGeneratorInstance(name__value: \"widgets: alpha\") { edges { node { status { value } } } } }";
+    let started = std::time::Instant::now();
+    loop {
+        let answer =
+            opened.execute_blocking("main", &infragen_store::GraphqlRequest::new(processing));
+        if answer["data"]["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"]
+            == "Processing"
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "alpha never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("infragen ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("infragen: stopping: no new run starts, the running ones finish"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("the run exceeded its deadline of 3s and was stopped"),
+        "alpha's run finished (at its deadline): {stdout}"
+    );
+    let beta = opened.execute_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new(
+            "{ TestWidgetSet(name__value: \"beta\") { edges { node { id } } } }",
+        ),
+    )["data"]["TestWidgetSet"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("beta")
+        .to_owned();
+    assert!(
+        stdout.contains(&format!(
+            "interrupted: the running runs finished; 1 run left queued, not run: widgets on {beta}"
+        )),
+        "{stdout}"
+    );
+    let widgets = opened.execute_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new("{ TestWidget { count } }"),
+    );
+    assert_eq!(
+        widgets["data"]["TestWidget"]["count"], 0,
+        "alpha wrote nothing (its run failed), beta never ran"
+    );
+}

@@ -107,6 +107,23 @@ impl Default for CascadeConfig {
     }
 }
 
+/// A request to stop a cascade: it starts no new run, lets the running ones finish, and
+/// reports what it left queued. Cheap to clone; every clone is the same switch.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<std::sync::atomic::AtomicBool>);
+
+impl Interrupt {
+    /// Asks the cascade to stop.
+    pub fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether it was asked to.
+    pub fn raised(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// What a cascade starts from.
 #[derive(Debug, Clone)]
 pub enum Start {
@@ -168,6 +185,7 @@ impl Progress for NoProgress {
 pub struct Cascade {
     runner: Runner,
     events: Arc<dyn EventFeed>,
+    interrupt: Interrupt,
     config: CascadeConfig,
     progress: Arc<dyn Progress>,
 }
@@ -209,9 +227,15 @@ impl Cascade {
         Self {
             runner,
             events,
+            interrupt: Interrupt::default(),
             config,
             progress: Arc::new(NoProgress),
         }
+    }
+
+    /// The switch that stops this cascade (see [`Interrupt`]).
+    pub fn interrupt(&self) -> Interrupt {
+        self.interrupt.clone()
     }
 
     /// Reports progress to `progress`.
@@ -263,6 +287,10 @@ impl Cascade {
         let mut retry_delay = Duration::ZERO;
         let mut round_number = 0;
         loop {
+            if self.interrupt.raised() {
+                report.interrupted(queue.drain());
+                break;
+            }
             let round = match queue.take_round() {
                 Ok(round) if round.is_empty() => break,
                 Ok(round) => round,
@@ -514,9 +542,15 @@ impl Cascade {
         tracker.change(|_| {});
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
-        for (rank, key, causes, attempt, definition, member) in jobs {
+        let mut jobs = jobs.into_iter();
+        while let Some((rank, key, causes, attempt, definition, member)) = jobs.next() {
             // The permit is taken before spawning, so runs start in order.
             let permit = Arc::clone(&permits).acquire_owned().await.ok();
+            if self.interrupt.raised() {
+                let left = std::iter::once(key).chain(jobs.map(|job| job.1)).collect();
+                report.interrupted(left);
+                break;
+            }
             let runner = self.runner.clone();
             let tracker = Arc::clone(&tracker);
             tracker.change(|counts| {

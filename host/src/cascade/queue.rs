@@ -135,6 +135,15 @@ impl Queue {
         true
     }
 
+    /// Takes every waiting run without counting it as run (the cascade was interrupted).
+    pub fn drain(&mut self) -> Vec<RunKey> {
+        self.queued.clear();
+        std::mem::take(&mut self.waiting)
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect()
+    }
+
     /// Runs waiting.
     pub fn len(&self) -> usize {
         self.waiting.len()

@@ -77,6 +77,8 @@ pub struct CascadeReport {
     pub reaped: Vec<ReapReport>,
     /// Why the cascade was stopped before it ended, if it was.
     pub stopped: Option<LoopError>,
+    /// When it was interrupted (SIGINT, SIGTERM): the runs it did not start.
+    pub interrupted: Option<Vec<RunKey>>,
     /// Wall time.
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -109,7 +111,10 @@ impl CascadeReport {
     /// Whether everything ended well: every target's last run succeeded, no
     /// rule failed, and the cascade was not stopped.
     pub fn is_success(&self) -> bool {
-        self.unresolved().is_empty() && self.rule_errors.is_empty() && self.stopped.is_none()
+        self.unresolved().is_empty()
+            && self.rule_errors.is_empty()
+            && self.stopped.is_none()
+            && self.interrupted.is_none()
     }
 }
 
@@ -127,6 +132,7 @@ pub(super) struct Builder {
     rule_errors: Vec<RuleProblem>,
     reaped: Vec<ReapReport>,
     stopped: Option<LoopError>,
+    interrupted: Option<Vec<RunKey>>,
     /// Created/updated counts per generator, from the events.
     changes: BTreeMap<String, (usize, usize)>,
     counts: ProgressCounts,
@@ -140,6 +146,7 @@ impl Builder {
             rule_errors: Vec::new(),
             reaped: Vec::new(),
             stopped: None,
+            interrupted: None,
             changes: BTreeMap::new(),
             counts: ProgressCounts::default(),
         }
@@ -159,6 +166,11 @@ impl Builder {
 
     pub(super) fn stopped(&mut self, stopped: LoopError) {
         self.stopped = Some(stopped);
+    }
+
+    /// The cascade was interrupted; `left` are the runs it did not start.
+    pub(super) fn interrupted(&mut self, left: Vec<RunKey>) {
+        self.interrupted.get_or_insert_with(Vec::new).extend(left);
     }
 
     /// Records a rule problem once.
@@ -270,6 +282,7 @@ impl Builder {
             rule_errors: self.rule_errors,
             reaped: self.reaped,
             stopped: self.stopped,
+            interrupted: self.interrupted,
             elapsed,
             cursor,
         }
@@ -315,6 +328,20 @@ impl fmt::Display for CascadeReport {
         }
         if let Some(stopped) = &self.stopped {
             writeln!(f, "stopped: {stopped}")?;
+        }
+        if let Some(left) = &self.interrupted {
+            let names: Vec<String> = left
+                .iter()
+                .map(|key| format!("{} on {}", key.definition, key.target))
+                .collect();
+            writeln!(
+                f,
+                "interrupted: the running runs finished; {} run{} left queued, not run{}{}",
+                left.len(),
+                if left.len() == 1 { "" } else { "s" },
+                if left.is_empty() { "" } else { ": " },
+                names.join(", ")
+            )?;
         }
         writeln!(
             f,
