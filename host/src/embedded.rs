@@ -39,16 +39,21 @@ mod ops {
     use super::*;
 
     /// What the embedded backends call: the store itself, or one run's transaction on it.
+    /// A write's `check`, when given, sees what the write did before it is kept; outside
+    /// a run a write commits at once and there is nothing to check it against.
     #[async_trait]
     pub trait StoreOps: Send + Sync {
         /// The write turn to hold for one write; `None` where it is held already (a run).
         async fn turn(&self) -> Option<OwnedMutexGuard<()>>;
+        /// Whether a write's check is shown what the write did.
+        fn checks_effects(&self) -> bool;
         fn write_node(
             &self,
             branch: &str,
             kind: &str,
             op: WriteOp,
             data: &Value,
+            check: Option<WriteCheck<'_>>,
         ) -> Result<Option<Written>, StoreError>;
         fn edit_relationship(
             &self,
@@ -57,12 +62,14 @@ mod ops {
             name: &str,
             peers: &[String],
             add: bool,
+            check: Option<WriteCheck<'_>>,
         ) -> Result<(), StoreError>;
         fn allocate(
             &self,
             branch: &str,
             pool: PoolKind,
             input: &Value,
+            check: Option<WriteCheck<'_>>,
         ) -> Result<infragen_store::Allocated, StoreError>;
         fn nodes(
             &self,
@@ -77,32 +84,6 @@ mod ops {
             request: &GraphqlRequest,
             budget: Option<QueryBudget>,
         ) -> Result<Value, BackendError>;
-        /// Whether the checked writes show their check what they did.
-        fn checks_effects(&self) -> bool;
-        fn write_node_checked(
-            &self,
-            branch: &str,
-            kind: &str,
-            op: WriteOp,
-            data: &Value,
-            check: WriteCheck<'_>,
-        ) -> Result<Option<Written>, StoreError>;
-        fn edit_relationship_checked(
-            &self,
-            branch: &str,
-            id: &str,
-            name: &str,
-            peers: &[String],
-            add: bool,
-            check: WriteCheck<'_>,
-        ) -> Result<(), StoreError>;
-        fn allocate_checked(
-            &self,
-            branch: &str,
-            pool: PoolKind,
-            input: &Value,
-            check: WriteCheck<'_>,
-        ) -> Result<infragen_store::Allocated, StoreError>;
         async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError>;
     }
 }
@@ -113,12 +94,16 @@ impl StoreOps for Store {
     async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
         Some(self.write_turn().await)
     }
+    fn checks_effects(&self) -> bool {
+        false
+    }
     fn write_node(
         &self,
         branch: &str,
         kind: &str,
         op: WriteOp,
         data: &Value,
+        _check: Option<WriteCheck<'_>>,
     ) -> Result<Option<Written>, StoreError> {
         Store::write_node(self, branch, kind, op, data)
     }
@@ -129,23 +114,16 @@ impl StoreOps for Store {
         name: &str,
         peers: &[String],
         add: bool,
+        _check: Option<WriteCheck<'_>>,
     ) -> Result<(), StoreError> {
         Store::edit_relationship(self, branch, id, name, peers, add)
-    }
-    fn allocate_checked(
-        &self,
-        branch: &str,
-        pool: PoolKind,
-        input: &Value,
-        _check: WriteCheck<'_>,
-    ) -> Result<infragen_store::Allocated, StoreError> {
-        Store::allocate(self, branch, pool, input)
     }
     fn allocate(
         &self,
         branch: &str,
         pool: PoolKind,
         input: &Value,
+        _check: Option<WriteCheck<'_>>,
     ) -> Result<infragen_store::Allocated, StoreError> {
         Store::allocate(self, branch, pool, input)
     }
@@ -166,31 +144,6 @@ impl StoreOps for Store {
         _budget: Option<QueryBudget>,
     ) -> Result<Value, BackendError> {
         data_or_error(self.execute_blocking(branch, request))
-    }
-    /// Outside a run a write commits at once; there is nothing to check it against.
-    fn checks_effects(&self) -> bool {
-        false
-    }
-    fn write_node_checked(
-        &self,
-        branch: &str,
-        kind: &str,
-        op: WriteOp,
-        data: &Value,
-        _check: WriteCheck<'_>,
-    ) -> Result<Option<Written>, StoreError> {
-        Store::write_node(self, branch, kind, op, data)
-    }
-    fn edit_relationship_checked(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-        add: bool,
-        _check: WriteCheck<'_>,
-    ) -> Result<(), StoreError> {
-        Store::edit_relationship(self, branch, id, name, peers, add)
     }
     async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
         let run = Store::begin_run(self, branch).await.map_err(store_error)?;
@@ -216,15 +169,22 @@ impl StoreOps for RunTransaction {
     async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
         None
     }
+    fn checks_effects(&self) -> bool {
+        true
+    }
     fn write_node(
         &self,
         branch: &str,
         kind: &str,
         op: WriteOp,
         data: &Value,
+        check: Option<WriteCheck<'_>>,
     ) -> Result<Option<Written>, StoreError> {
         same_branch(self, branch)?;
-        RunTransaction::write_node(self, kind, op, data)
+        match check {
+            Some(check) => RunTransaction::write_node_checked(self, kind, op, data, check),
+            None => RunTransaction::write_node(self, kind, op, data),
+        }
     }
     fn edit_relationship(
         &self,
@@ -233,18 +193,28 @@ impl StoreOps for RunTransaction {
         name: &str,
         peers: &[String],
         add: bool,
+        check: Option<WriteCheck<'_>>,
     ) -> Result<(), StoreError> {
         same_branch(self, branch)?;
-        RunTransaction::edit_relationship(self, id, name, peers, add)
+        match check {
+            Some(check) => {
+                RunTransaction::edit_relationship_checked(self, id, name, peers, add, check)
+            }
+            None => RunTransaction::edit_relationship(self, id, name, peers, add),
+        }
     }
     fn allocate(
         &self,
         branch: &str,
         pool: PoolKind,
         input: &Value,
+        check: Option<WriteCheck<'_>>,
     ) -> Result<infragen_store::Allocated, StoreError> {
         same_branch(self, branch)?;
-        RunTransaction::allocate(self, pool, input)
+        match check {
+            Some(check) => RunTransaction::allocate_checked(self, pool, input, check),
+            None => RunTransaction::allocate(self, pool, input),
+        }
     }
     fn nodes(
         &self,
@@ -264,42 +234,6 @@ impl StoreOps for RunTransaction {
     ) -> Result<Value, BackendError> {
         same_branch(self, branch).map_err(store_error)?;
         data_or_error(RunTransaction::execute(self, request, budget))
-    }
-    fn checks_effects(&self) -> bool {
-        true
-    }
-    fn write_node_checked(
-        &self,
-        branch: &str,
-        kind: &str,
-        op: WriteOp,
-        data: &Value,
-        check: WriteCheck<'_>,
-    ) -> Result<Option<Written>, StoreError> {
-        same_branch(self, branch)?;
-        RunTransaction::write_node_checked(self, kind, op, data, check)
-    }
-    fn edit_relationship_checked(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-        add: bool,
-        check: WriteCheck<'_>,
-    ) -> Result<(), StoreError> {
-        same_branch(self, branch)?;
-        RunTransaction::edit_relationship_checked(self, id, name, peers, add, check)
-    }
-    fn allocate_checked(
-        &self,
-        branch: &str,
-        pool: PoolKind,
-        input: &Value,
-        check: WriteCheck<'_>,
-    ) -> Result<infragen_store::Allocated, StoreError> {
-        same_branch(self, branch)?;
-        RunTransaction::allocate_checked(self, pool, input, check)
     }
     async fn begin_run(&self, _branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
         Err(BackendError::new(
@@ -347,12 +281,13 @@ impl<T: StoreOps> Embedded<T> {
         kind: &str,
         op: WriteOp,
         data: &Value,
+        check: Option<WriteCheck<'_>>,
     ) -> Result<Option<NodeRef>, BackendError> {
         check_kind(kind)?;
         let _turn = self.ops.turn().await;
         let written = self
             .ops
-            .write_node(branch, kind, op, data)
+            .write_node(branch, kind, op, data, check)
             .map_err(store_error)?;
         Ok(written.map(|node| NodeRef {
             id: node.id,
@@ -368,12 +303,14 @@ impl<T: StoreOps> Embedded<T> {
         op: WriteOp,
         data: &Value,
     ) -> Result<NodeRef, BackendError> {
-        self.write(branch, kind, op, data).await?.ok_or_else(|| {
-            BackendError::new(
-                ErrorKind::Backend,
-                format!("{kind}{} returned no object", op.name()),
-            )
-        })
+        self.write(branch, kind, op, data, None)
+            .await?
+            .ok_or_else(|| {
+                BackendError::new(
+                    ErrorKind::Backend,
+                    format!("{kind}{} returned no object", op.name()),
+                )
+            })
     }
 
     async fn allocate(
@@ -384,12 +321,10 @@ impl<T: StoreOps> Embedded<T> {
         check: Option<WriteCheck<'_>>,
     ) -> Result<Allocated, BackendError> {
         let _turn = self.ops.turn().await;
-        let input = Value::Object(input);
-        let allocated = match check {
-            Some(check) => self.ops.allocate_checked(branch, pool, &input, check),
-            None => self.ops.allocate(branch, pool, &input),
-        }
-        .map_err(store_error)?;
+        let allocated = self
+            .ops
+            .allocate(branch, pool, &Value::Object(input), check)
+            .map_err(store_error)?;
         Ok(Allocated {
             node: NodeRef {
                 id: allocated.id,
@@ -407,11 +342,27 @@ impl<T: StoreOps> Embedded<T> {
         name: &str,
         peers: &[String],
         add: bool,
+        check: Option<WriteCheck<'_>>,
     ) -> Result<(), BackendError> {
         let _turn = self.ops.turn().await;
         self.ops
-            .edit_relationship(branch, id, name, peers, add)
+            .edit_relationship(branch, id, name, peers, add, check)
             .map_err(store_error)
+    }
+
+    fn query_with(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+        budget: Option<QueryBudget>,
+    ) -> Result<Value, BackendError> {
+        let request = GraphqlRequest {
+            query: document.to_owned(),
+            variables: Some(variables.clone()),
+            operation_name: None,
+        };
+        self.ops.execute(branch, &request, budget)
     }
 }
 
@@ -438,17 +389,7 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         data: &Value,
         check: WriteCheck<'_>,
     ) -> Result<Option<NodeRef>, BackendError> {
-        check_kind(kind)?;
-        let _turn = self.ops.turn().await;
-        let written = self
-            .ops
-            .write_node_checked(branch, kind, op, data, check)
-            .map_err(store_error)?;
-        Ok(written.map(|node| NodeRef {
-            id: node.id,
-            kind: node.kind,
-            hfid: node.hfid.unwrap_or_default(),
-        }))
+        self.write(branch, kind, op, data, Some(check)).await
     }
 
     async fn edit_checked(
@@ -460,10 +401,7 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         add: bool,
         check: WriteCheck<'_>,
     ) -> Result<(), BackendError> {
-        let _turn = self.ops.turn().await;
-        self.ops
-            .edit_relationship_checked(branch, id, name, peers, add, check)
-            .map_err(store_error)
+        self.edit(branch, id, name, peers, add, Some(check)).await
     }
 
     async fn query(
@@ -472,12 +410,7 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         document: &str,
         variables: &Value,
     ) -> Result<Value, BackendError> {
-        let request = GraphqlRequest {
-            query: document.to_owned(),
-            variables: Some(variables.clone()),
-            operation_name: None,
-        };
-        self.ops.execute(branch, &request, None)
+        self.query_with(branch, document, variables, None)
     }
 
     async fn query_budgeted(
@@ -487,12 +420,7 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         variables: &Value,
         budget: QueryBudget,
     ) -> Result<Value, BackendError> {
-        let request = GraphqlRequest {
-            query: document.to_owned(),
-            variables: Some(variables.clone()),
-            operation_name: None,
-        };
-        self.ops.execute(branch, &request, Some(budget))
+        self.query_with(branch, document, variables, Some(budget))
     }
 
     async fn upsert(
@@ -514,7 +442,7 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
     }
 
     async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        self.write(branch, kind, WriteOp::Delete, &json!({ "id": id }))
+        self.write(branch, kind, WriteOp::Delete, &json!({ "id": id }), None)
             .await?;
         Ok(())
     }
@@ -540,7 +468,7 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        self.edit(branch, id, name, peers, true).await
+        self.edit(branch, id, name, peers, true, None).await
     }
 
     async fn relationship_remove(
@@ -550,7 +478,7 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        self.edit(branch, id, name, peers, false).await
+        self.edit(branch, id, name, peers, false, None).await
     }
 
     async fn allocate_prefix(
