@@ -79,96 +79,32 @@ const SEED_SAMPLES: usize = 3;
 /// The branch the cascades run on (the repository is synced on `main`).
 const BRANCH: &str = "b1";
 
-/// The embedded backend without atomic runs: every write commits on its own.
-struct PerWriteCommits(EmbeddedBackend);
-
-#[async_trait]
-impl Backend for PerWriteCommits {
-    async fn begin_run(&self, _branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
-        Ok(None)
-    }
-    async fn query(
-        &self,
-        branch: &str,
-        document: &str,
-        variables: &Value,
-    ) -> Result<Value, BackendError> {
-        self.0.query(branch, document, variables).await
-    }
-    async fn upsert(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.0.upsert(branch, kind, data).await
-    }
-    async fn update(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.0.update(branch, kind, data).await
-    }
-    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        self.0.delete(branch, kind, id).await
-    }
-    async fn filters(
-        &self,
-        branch: &str,
-        kind: &str,
-        filters: &Value,
-        include: &[String],
-    ) -> Result<Vec<Value>, BackendError> {
-        self.0.filters(branch, kind, filters, include).await
-    }
-    async fn relationship_add(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.0.relationship_add(branch, id, name, peers).await
-    }
-    async fn relationship_remove(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.0.relationship_remove(branch, id, name, peers).await
-    }
-    async fn allocate_prefix(
-        &self,
-        branch: &str,
-        request: &PrefixAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.0.allocate_prefix(branch, request).await
-    }
-    async fn allocate_address(
-        &self,
-        branch: &str,
-        request: &AddressAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.0.allocate_address(branch, request).await
-    }
+/// The embedded backend changed for a comparison (see [`Commits`]): every call goes to
+/// `inner`, through the trait's plain defaults for the checked writes, so the store
+/// computes no write effects and the host checks only the ids a request names (as over
+/// HTTP). With [`Commits::PerWrite`] it starts no run, so every write commits on its own;
+/// with [`Commits::AtomicUnchecked`] its runs are the embedded ones, wrapped the same way.
+struct Variant {
+    inner: Arc<dyn Backend>,
+    /// The run `inner` is, when it is one.
+    run: Option<Arc<dyn RunScope>>,
+    commits: Commits,
 }
 
-/// The embedded backend whose runs skip the ownership check: the store does not compute
-/// what each write did, and the host checks only the ids a request names (as over HTTP).
-struct WithoutOwnershipCheck(EmbeddedBackend);
-
-/// A run of [`WithoutOwnershipCheck`].
-struct UncheckedRun(Arc<dyn RunScope>);
-
 #[async_trait]
-impl Backend for WithoutOwnershipCheck {
+impl Backend for Variant {
     async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
-        let run = self.0.begin_run(branch).await?;
-        Ok(run.map(|run| Arc::new(UncheckedRun(run)) as Arc<dyn RunScope>))
+        if self.commits == Commits::PerWrite {
+            return Ok(None);
+        }
+        let run = self.inner.begin_run(branch).await?;
+        Ok(run.map(|run| {
+            Arc::new(Variant {
+                inner: run.clone(),
+                run: Some(run),
+                commits: self.commits,
+            }) as Arc<dyn RunScope>
+        }))
     }
     async fn query(
         &self,
@@ -176,7 +112,7 @@ impl Backend for WithoutOwnershipCheck {
         document: &str,
         variables: &Value,
     ) -> Result<Value, BackendError> {
-        self.0.query(branch, document, variables).await
+        self.inner.query(branch, document, variables).await
     }
     async fn upsert(
         &self,
@@ -184,7 +120,7 @@ impl Backend for WithoutOwnershipCheck {
         kind: &str,
         data: &Value,
     ) -> Result<NodeRef, BackendError> {
-        self.0.upsert(branch, kind, data).await
+        self.inner.upsert(branch, kind, data).await
     }
     async fn update(
         &self,
@@ -192,10 +128,10 @@ impl Backend for WithoutOwnershipCheck {
         kind: &str,
         data: &Value,
     ) -> Result<NodeRef, BackendError> {
-        self.0.update(branch, kind, data).await
+        self.inner.update(branch, kind, data).await
     }
     async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        self.0.delete(branch, kind, id).await
+        self.inner.delete(branch, kind, id).await
     }
     async fn filters(
         &self,
@@ -204,7 +140,7 @@ impl Backend for WithoutOwnershipCheck {
         filters: &Value,
         include: &[String],
     ) -> Result<Vec<Value>, BackendError> {
-        self.0.filters(branch, kind, filters, include).await
+        self.inner.filters(branch, kind, filters, include).await
     }
     async fn relationship_add(
         &self,
@@ -213,7 +149,7 @@ impl Backend for WithoutOwnershipCheck {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        self.0.relationship_add(branch, id, name, peers).await
+        self.inner.relationship_add(branch, id, name, peers).await
     }
     async fn relationship_remove(
         &self,
@@ -222,106 +158,41 @@ impl Backend for WithoutOwnershipCheck {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        self.0.relationship_remove(branch, id, name, peers).await
+        self.inner
+            .relationship_remove(branch, id, name, peers)
+            .await
     }
     async fn allocate_prefix(
         &self,
         branch: &str,
         request: &PrefixAllocation,
     ) -> Result<Allocated, BackendError> {
-        self.0.allocate_prefix(branch, request).await
+        self.inner.allocate_prefix(branch, request).await
     }
     async fn allocate_address(
         &self,
         branch: &str,
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError> {
-        self.0.allocate_address(branch, request).await
+        self.inner.allocate_address(branch, request).await
     }
 }
 
 #[async_trait]
-impl Backend for UncheckedRun {
-    async fn query(
-        &self,
-        branch: &str,
-        document: &str,
-        variables: &Value,
-    ) -> Result<Value, BackendError> {
-        self.0.query(branch, document, variables).await
-    }
-    async fn upsert(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.0.upsert(branch, kind, data).await
-    }
-    async fn update(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.0.update(branch, kind, data).await
-    }
-    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        self.0.delete(branch, kind, id).await
-    }
-    async fn filters(
-        &self,
-        branch: &str,
-        kind: &str,
-        filters: &Value,
-        include: &[String],
-    ) -> Result<Vec<Value>, BackendError> {
-        self.0.filters(branch, kind, filters, include).await
-    }
-    async fn relationship_add(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.0.relationship_add(branch, id, name, peers).await
-    }
-    async fn relationship_remove(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.0.relationship_remove(branch, id, name, peers).await
-    }
-    async fn allocate_prefix(
-        &self,
-        branch: &str,
-        request: &PrefixAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.0.allocate_prefix(branch, request).await
-    }
-    async fn allocate_address(
-        &self,
-        branch: &str,
-        request: &AddressAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.0.allocate_address(branch, request).await
-    }
-}
-
-#[async_trait]
-impl RunScope for UncheckedRun {
+impl RunScope for Variant {
     async fn commit(&self) -> Result<(), BackendError> {
-        self.0.commit().await
+        match &self.run {
+            Some(run) => run.commit().await,
+            None => Ok(()),
+        }
     }
     fn abandon(&self) {
-        self.0.abandon();
+        if let Some(run) = &self.run {
+            run.abandon();
+        }
     }
     fn outdated(&self) -> bool {
-        self.0.outdated()
+        self.run.as_ref().is_some_and(|run| run.outdated())
     }
 }
 
@@ -375,8 +246,11 @@ async fn measure_with(
     let embedded = EmbeddedBackend::new(store.clone());
     let backend: Arc<dyn Backend> = match commits {
         Commits::Atomic => Arc::new(embedded),
-        Commits::PerWrite => Arc::new(PerWriteCommits(embedded)),
-        Commits::AtomicUnchecked => Arc::new(WithoutOwnershipCheck(embedded)),
+        commits => Arc::new(Variant {
+            inner: Arc::new(embedded),
+            run: None,
+            commits,
+        }),
     };
 
     let started = Instant::now();
