@@ -30,17 +30,22 @@ struct Scene {
     pool: String,
 }
 
-async fn id_of(repo: &WidgetRepository, kind: &str, name: &str) -> String {
+/// The id of the node of `kind` whose `attribute` is `value`.
+async fn id_by(repo: &WidgetRepository, kind: &str, attribute: &str, value: &str) -> String {
     let data = graphql(
         &repo.store,
         "main",
-        &format!("{{ {kind}(name__value: \"{name}\") {{ edges {{ node {{ id }} }} }} }}"),
+        &format!("{{ {kind}({attribute}__value: \"{value}\") {{ edges {{ node {{ id }} }} }} }}"),
     )
     .await;
     data[kind]["edges"][0]["node"]["id"]
         .as_str()
-        .unwrap_or_else(|| panic!("no {kind} named {name}"))
+        .unwrap_or_else(|| panic!("no {kind} with {attribute} {value}"))
         .to_owned()
+}
+
+async fn id_of(repo: &WidgetRepository, kind: &str, name: &str) -> String {
+    id_by(repo, kind, "name", name).await
 }
 
 /// The tracking group holding `member`: (id, name).
@@ -338,7 +343,7 @@ async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier() {
         .await;
     let report = run_both(&s.repo).await;
     assert_eq!(report.failed(), 0, "{report}");
-    let prefix = id_of_prefix(&s.repo, "10.9.0.0/31").await;
+    let prefix = id_by(&s.repo, "IpamIPPrefix", "prefix", "10.9.0.0/31").await;
     assert_eq!(tracking_group_of(&s.repo, &prefix).await, s.beta_group);
 
     s.repo
@@ -360,17 +365,4 @@ async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier() {
         "{message}"
     );
     assert_eq!(store_contents(&s.repo.store, "main", BOOKKEEPING), before);
-}
-
-async fn id_of_prefix(repo: &WidgetRepository, prefix: &str) -> String {
-    let data = graphql(
-        &repo.store,
-        "main",
-        &format!("{{ IpamIPPrefix(prefix__value: \"{prefix}\") {{ edges {{ node {{ id }} }} }} }}"),
-    )
-    .await;
-    data["IpamIPPrefix"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no prefix {prefix}"))
-        .to_owned()
 }

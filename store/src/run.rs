@@ -24,7 +24,7 @@
 use crate::api::{self, Allocated, PoolKind, Written};
 use crate::engine::WriteOp;
 use crate::error::{Result, StoreError};
-use crate::graph::{Staged, Tx};
+use crate::graph::{Checkpoint, Staged, Tx};
 use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty};
 use crate::graphql::{self, GqlError, GraphqlRequest, error_response};
@@ -147,6 +147,12 @@ impl RunTransaction {
     /// Runs `f` on the run's transaction, resumed on the store's connection. What `f`
     /// writes stays in the run when it succeeds; when it fails, the run is as it was.
     fn with_tx<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.with_tx_since(|tx, _| f(tx))
+    }
+
+    /// [`RunTransaction::with_tx`], with `f` given the checkpoint the operation started
+    /// at (what it did since is [`Tx::effects_since`] that checkpoint).
+    fn with_tx_since<T>(&self, f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> Result<T>) -> Result<T> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let State::Open { staged, .. } = &mut *state else {
             let State::Over(how) = &*state else {
@@ -159,7 +165,7 @@ impl RunTransaction {
             let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
             let mut tx = Tx::resume(conn, &self.schema, taken).cached(self.store.cache());
             let checkpoint = tx.checkpoint();
-            let out = f(&mut tx).and_then(|value| match tx.take_failure() {
+            let out = f(&mut tx, &checkpoint).and_then(|value| match tx.take_failure() {
                 Some(failure) => Err(failure),
                 None => Ok(value),
             });
@@ -173,7 +179,7 @@ impl RunTransaction {
     }
 
     /// Runs `f` like [`RunTransaction::with_tx`], then shows `check` what it did to each
-    /// node; the first refusal undoes the operation and is its error
+    /// node; the first refusal undoes the operation (as any error does) and is its error
     /// ([`StoreError::Refused`]).
     fn with_checked_tx<T>(
         &self,
@@ -181,20 +187,13 @@ impl RunTransaction {
         check: WriteCheck<'_>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        self.with_tx(|tx| {
-            let checkpoint = tx.checkpoint();
-            let out = f(tx).and_then(|value| {
-                let target = target(&value);
-                for effect in tx.effects_since(&checkpoint, target.as_deref()) {
-                    check(&effect).map_err(StoreError::Refused)?;
-                }
-                Ok(value)
-            });
-            match out {
-                Ok(_) => tx.release(checkpoint),
-                Err(_) => tx.rollback_to(checkpoint),
+        self.with_tx_since(|tx, checkpoint| {
+            let value = f(tx)?;
+            let target = target(&value);
+            for effect in tx.effects_since(checkpoint, target.as_deref()) {
+                check(&effect).map_err(StoreError::Refused)?;
             }
-            out
+            Ok(value)
         })
     }
 

@@ -194,15 +194,16 @@ pub(crate) struct RunLimiter {
 pub(crate) struct Creation(std::sync::atomic::AtomicBool);
 
 impl Creation {
-    /// The write check of a `call` by `generator` under `policy`, noting a creation.
+    /// The run's write check for `call` (see [`RunState::write_check`]), noting a
+    /// creation.
     pub(crate) fn check<'a>(
         &'a self,
-        policy: &'a crate::policy::WritePolicy,
-        generator: &'a str,
+        run: &'a RunState,
         call: crate::policy::Call,
     ) -> impl Fn(&infragen_store::WriteEffect) -> Result<(), String> + Sync + 'a {
+        let check = run.write_check(call);
         move |effect| {
-            policy.check(generator, call, effect)?;
+            check(effect)?;
             if effect.target && effect.created {
                 self.0.store(true, std::sync::atomic::Ordering::Relaxed);
             }
@@ -312,6 +313,14 @@ pub(crate) struct RunState {
 }
 
 impl RunState {
+    /// What the run's write policy says of each node a `call` of it changed.
+    pub(crate) fn write_check(
+        &self,
+        call: crate::policy::Call,
+    ) -> impl Fn(&infragen_store::WriteEffect) -> Result<(), String> + Sync + '_ {
+        move |effect| self.writes.check(&self.generator, call, effect)
+    }
+
     /// Counts a call and checks the total size of its arguments.
     pub(crate) fn begin_call(
         &mut self,

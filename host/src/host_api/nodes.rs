@@ -1,6 +1,6 @@
 //! `infragen:generator/nodes`: tracked writes, reads, and the untracked stamp.
 
-use infragen_store::{WriteEffect, WriteOp};
+use infragen_store::WriteOp;
 use serde_json::{Value, json};
 
 use super::{Creation, HostError, HostState, Stamp, parse_json, parse_json_object, wit_node_ref};
@@ -61,7 +61,7 @@ impl HostState {
         // A write that changed nothing shows no effect, so ownership from earlier is
         // checked on the id below.
         let created = Creation::default();
-        let check = created.check(&self.run.writes, &self.run.generator, Call::Write);
+        let check = created.check(&self.run, Call::Write);
         let node = backend
             .write_checked(&self.run.branch, kind, op, data, &check)
             .await?
@@ -71,6 +71,7 @@ impl HostState {
                     format!("{function} of {kind} returned no node"),
                 )
             })?;
+        drop(check);
         let owned = created.happened() || self.owns(&node.id);
         if backend.checks_effects() && !owned {
             // The write landed on someone else's node and changed nothing there (a change
@@ -140,8 +141,7 @@ impl HostState {
         if !backend.checks_effects() {
             self.precheck_relationship(&id, &name, &peers).await?;
         }
-        let (policy, generator) = (&self.run.writes, self.run.generator.as_str());
-        let check = |effect: &WriteEffect| policy.check(generator, Call::Write, effect);
+        let check = self.run.write_check(Call::Write);
         let add = matches!(change, RelationshipChange::Add);
         backend
             .edit_checked(&self.run.branch, &id, &name, &peers, add, &check)
@@ -234,8 +234,7 @@ impl infragen::generator::nodes::Host for HostState {
                 ),
             ));
         }
-        let (policy, generator) = (&self.run.writes, self.run.generator.as_str());
-        let check = |effect: &WriteEffect| policy.check(generator, Call::Write, effect);
+        let check = self.run.write_check(Call::Write);
         self.run
             .backend
             .write_checked(
@@ -246,6 +245,7 @@ impl infragen::generator::nodes::Host for HostState {
                 &check,
             )
             .await?;
+        drop(check);
         self.run.tracker.forget(&id);
         Ok(())
     }
@@ -356,8 +356,7 @@ impl infragen::generator::nodes::Host for HostState {
             let data = json!({ "id": id, attribute.as_str(): { "value": value } });
             // Deliberately not recorded in the tracker: the stamped node
             // belongs to another generator's output.
-            let (policy, generator) = (&self.run.writes, self.run.generator.as_str());
-            let check = |effect: &WriteEffect| policy.check(generator, Call::Stamp, effect);
+            let check = self.run.write_check(Call::Stamp);
             backend
                 .write_checked(&self.run.branch, &kind, WriteOp::Update, &data, &check)
                 .await?;

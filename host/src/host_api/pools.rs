@@ -101,7 +101,7 @@ impl infragen::generator::pools::Host for HostState {
             data: parse_data(request.data)?,
         };
         let created = Creation::default();
-        let check = created.check(&self.run.writes, &self.run.generator, Call::Write);
+        let check = created.check(&self.run, Call::Write);
         let backend = std::sync::Arc::clone(&self.run.backend);
         let allocated = backend
             .allocate_prefix_checked(&self.run.branch, &allocation, &check)
@@ -130,7 +130,7 @@ impl infragen::generator::pools::Host for HostState {
             data: parse_data(request.data)?,
         };
         let created = Creation::default();
-        let check = created.check(&self.run.writes, &self.run.generator, Call::Write);
+        let check = created.check(&self.run, Call::Write);
         let backend = std::sync::Arc::clone(&self.run.backend);
         let allocated = backend
             .allocate_address_checked(&self.run.branch, &allocation, &check)

@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use crate::backend::{Backend, BackendError, ErrorKind};
+use crate::backend::{Backend, BackendError, ErrorKind, NodeRef};
 use crate::policy::{RuntimePolicy, WritePolicy};
 use crate::repository::{GeneratorDefinition, Repository, RepositoryError};
 use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
@@ -733,6 +733,31 @@ impl TargetJob {
         }
     }
 
+    /// Upserts this target's tracking group `name` with exactly `members`, subscribed by
+    /// its instance.
+    async fn set_tracking_group(
+        &self,
+        backend: &dyn Backend,
+        group_kind: &str,
+        name: &str,
+        members: impl Iterator<Item = &String>,
+        instance_id: &str,
+    ) -> Result<NodeRef, BackendError> {
+        let members: Vec<Value> = members.map(|id| json!({ "id": id })).collect();
+        backend
+            .upsert(
+                &self.branch,
+                group_kind,
+                &json!({
+                    "name": { "value": name },
+                    "description": { "value": group::group_description(&self.member.params) },
+                    "members": members,
+                    "subscribers": [{ "id": instance_id }],
+                }),
+            )
+            .await
+    }
+
     /// Where writes commit one by one (no atomic runs: Infrahub over HTTP), a failed
     /// run's writes stay: they join the tracking group, next to the previous output and
     /// with nothing deleted, so that the next successful run reconciles them instead of
@@ -745,24 +770,15 @@ impl TargetJob {
         instance_id: &str,
         written: &[String],
     ) {
-        let mut members: Vec<Value> = Vec::new();
         let mut seen = BTreeSet::new();
-        for id in group.members.iter().map(|(id, _)| id).chain(written) {
-            if seen.insert(id.as_str()) {
-                members.push(json!({ "id": id }));
-            }
-        }
-        let kept = backend
-            .upsert(
-                &self.branch,
-                group_kind,
-                &json!({
-                    "name": { "value": group.name },
-                    "description": { "value": group::group_description(&self.member.params) },
-                    "members": members,
-                    "subscribers": [{ "id": instance_id }],
-                }),
-            )
+        let members = group
+            .members
+            .iter()
+            .map(|(id, _)| id)
+            .chain(written)
+            .filter(|id| seen.insert(id.as_str()));
+        let kept = self
+            .set_tracking_group(backend, group_kind, &group.name, members, instance_id)
             .await;
         if let Err(error) = kept {
             tracing::warn!(generator = %self.definition.name, target = %self.member.target.display_label, %error, "could not add a failed run's writes to its tracking group; they stay untracked");
@@ -846,24 +862,15 @@ impl TargetJob {
                 deleted += 1;
             }
         }
-        let members: Vec<Value> = outcome
-            .written
-            .iter()
-            .map(|id| json!({ "id": id }))
-            .collect();
-        backend
-            .upsert(
-                branch,
-                group_kind,
-                &json!({
-                    "name": { "value": group.name },
-                    "description": { "value": group::group_description(&self.member.params) },
-                    "members": members,
-                    "subscribers": [{ "id": instance_id }],
-                }),
-            )
-            .await
-            .map_err(|e| fail("updating the tracking group", &e))?;
+        self.set_tracking_group(
+            backend,
+            group_kind,
+            &group.name,
+            outcome.written.iter(),
+            instance_id,
+        )
+        .await
+        .map_err(|e| fail("updating the tracking group", &e))?;
 
         let new = written.difference(&previous).count();
         let kept = written.intersection(&previous).count();

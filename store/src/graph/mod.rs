@@ -868,12 +868,7 @@ impl<'c> Tx<'c> {
             },
         });
         // ...and the nodes it gave the value.
-        let given = self
-            .pending_attr
-            .get(kind)
-            .and_then(|by_attr| by_attr.get(attr))
-            .and_then(|by_key| by_key.get(key));
-        for id in given.into_iter().flatten() {
+        for id in self.given(kind, attr, key) {
             if let Some(p) = self.pending.get(id)
                 && !p.deleted
                 && p.kind == kind
@@ -883,6 +878,17 @@ impl<'c> Tx<'c> {
             }
         }
         ids
+    }
+
+    /// Pending nodes of `kind` this transaction gave attribute `attr` the value key `key`
+    /// (a superset: see `Tx::pending_attr`).
+    fn given<'t>(&'t self, kind: &str, attr: &str, key: &str) -> impl Iterator<Item = &'t String> {
+        self.pending_attr
+            .get(kind)
+            .and_then(|by_attr| by_attr.get(attr))
+            .and_then(|by_key| by_key.get(key))
+            .into_iter()
+            .flatten()
     }
 
     fn committed_by_attr(
@@ -1755,14 +1761,7 @@ impl Tx<'_> {
         let mut out = self
             .committed_holders_with_attr(peer, rel, kind, attr, key)
             .unwrap_or_else(|e| self.failed(e));
-        if let Some(given) = self
-            .pending_attr
-            .get(kind)
-            .and_then(|by_attr| by_attr.get(attr))
-            .and_then(|by_key| by_key.get(key))
-        {
-            out.extend(given.iter().cloned());
-        }
+        out.extend(self.given(kind, attr, key).cloned());
         for (src, src_rel) in self.pending_towards.get(peer).into_iter().flatten() {
             if src_rel == rel && self.pending.get(src).is_some_and(|p| !p.created) {
                 out.insert(src.clone());
