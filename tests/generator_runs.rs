@@ -315,6 +315,93 @@ async fn a_run_stopped_by_its_deadline_halfway_writes_nothing() {
     .await;
 }
 
+/// The status of the generator instance of target `set`.
+async fn instance_status(repo: &WidgetRepository, set: &str) -> Option<String> {
+    let data = graphql(
+        &repo.store,
+        "main",
+        "{ CoreGeneratorInstance { edges { node { name { value } status { value } } } } }",
+    )
+    .await;
+    data["CoreGeneratorInstance"]["edges"]
+        .as_array()?
+        .iter()
+        .map(|edge| &edge["node"])
+        .find(|node| {
+            node["name"]["value"]
+                .as_str()
+                .is_some_and(|name| name == format!("widgets: {set}"))
+        })
+        .and_then(|node| node["status"]["value"].as_str().map(str::to_owned))
+}
+
+/// A run that writes and then stalls holds the store's write turn without using it; the
+/// turn passes to the other run once it has waited a quarter of a second, and the stalled
+/// run, stopped by its deadline, writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_run_does_not_hold_up_another_targets_run() {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", "size: {value: 2}").await;
+    for set in ["alpha", "beta"] {
+        repo.run("widgets", json!({ "set": set })).await;
+    }
+    repo.set("alpha", "mode: {value: \"stall-halfway\"}").await;
+    let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
+    let alpha_done = std::sync::atomic::AtomicBool::new(false);
+    let alpha = async {
+        let report = repo.run("widgets", json!({ "set": "alpha" })).await;
+        alpha_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        report
+    };
+    let beta = async {
+        // alpha's run starts right after its instance turns `processing`.
+        while instance_status(&repo, "alpha").await.as_deref() != Some("Processing")
+            && !alpha_done.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let report = repo.run("widgets", json!({ "set": "beta" })).await;
+        let alpha_still_stalled = !alpha_done.load(std::sync::atomic::Ordering::SeqCst);
+        (report, alpha_still_stalled)
+    };
+    let (alpha, (beta, alpha_still_stalled)) = tokio::join!(alpha, beta);
+
+    assert!(
+        matches!(
+            outcome(&beta),
+            TargetOutcome::Succeeded {
+                written: 2,
+                new: 0,
+                kept: 2,
+                deleted: 0,
+                ..
+            }
+        ),
+        "{beta}"
+    );
+    assert!(
+        alpha_still_stalled,
+        "beta's run waited for alpha's to end ({alpha})"
+    );
+    assert!(
+        failure(&alpha).ends_with("the run exceeded its deadline of 3s and was stopped"),
+        "{alpha}"
+    );
+    assert_eq!(
+        store_contents(&repo.store, "main", &["CoreGeneratorInstance"]),
+        before
+    );
+    assert_eq!(
+        repo.widgets().await,
+        vec![
+            w("alpha-1", 1, "alpha"),
+            w("alpha-2", 2, "alpha"),
+            w("beta-1", 1, "beta"),
+            w("beta-2", 2, "beta"),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_failed_run_gives_its_pool_allocation_back() {
     let repo = WidgetRepository::new().await;

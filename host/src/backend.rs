@@ -138,7 +138,8 @@ pub trait RunScope: Backend {
     /// Discards everything the run did.
     fn abandon(&self);
 
-    /// Whether someone else changed the store since the run started, so that what it
+    /// Whether someone else changed the store since the run started, or the run lost its
+    /// turn to write by holding it idle while another writer waited, so that what it
     /// computed may be wrong and running it again may succeed.
     fn outdated(&self) -> bool;
 }
@@ -148,9 +149,15 @@ pub trait RunScope: Backend {
 pub trait Backend: Send + Sync {
     /// Starts a run on `branch` whose writes commit together, when this backend can
     /// (the embedded store); `None` when every write commits on its own (Infrahub over
-    /// HTTP, which has no transactions).
-    async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
-        let _ = branch;
+    /// HTTP, which has no transactions). `attempt` counts from 1: a run started again
+    /// after a conflict may be given more patience (see
+    /// [`infragen_store::Store::begin_rerun`]).
+    async fn begin_run(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        let _ = (branch, attempt);
         Ok(None)
     }
 

@@ -20,11 +20,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use infragen_store::{
-    GraphqlRequest, PoolKind, QueryBudget, RunTransaction, Store, StoreError, WriteCheck, WriteOp,
-    Written,
+    GraphqlRequest, PoolKind, QueryBudget, RunTransaction, Store, StoreError, TurnGuard,
+    WriteCheck, WriteOp, Written,
 };
 use serde_json::{Map, Value, json};
-use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{
     AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PrefixAllocation,
@@ -44,7 +43,7 @@ mod ops {
     #[async_trait]
     pub trait StoreOps: Send + Sync {
         /// The write turn to hold for one write; `None` where it is held already (a run).
-        async fn turn(&self) -> Option<OwnedMutexGuard<()>>;
+        async fn turn(&self) -> Option<TurnGuard>;
         /// Whether a write's check is shown what the write did.
         fn checks_effects(&self) -> bool;
         fn write_node(
@@ -84,14 +83,18 @@ mod ops {
             request: &GraphqlRequest,
             budget: Option<QueryBudget>,
         ) -> Result<Value, BackendError>;
-        async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError>;
+        async fn begin_run(
+            &self,
+            branch: &str,
+            attempt: u32,
+        ) -> Result<Option<Arc<dyn RunScope>>, BackendError>;
     }
 }
 use ops::StoreOps;
 
 #[async_trait]
 impl StoreOps for Store {
-    async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
+    async fn turn(&self) -> Option<TurnGuard> {
         Some(self.write_turn().await)
     }
     fn checks_effects(&self) -> bool {
@@ -145,8 +148,14 @@ impl StoreOps for Store {
     ) -> Result<Value, BackendError> {
         data_or_error(self.execute_blocking(branch, request))
     }
-    async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
-        let run = Store::begin_run(self, branch).await.map_err(store_error)?;
+    async fn begin_run(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        let run = Store::begin_rerun(self, branch, attempt)
+            .await
+            .map_err(store_error)?;
         Ok(Some(Arc::new(Embedded { ops: run })))
     }
 }
@@ -166,7 +175,7 @@ fn same_branch(run: &RunTransaction, branch: &str) -> Result<(), StoreError> {
 
 #[async_trait]
 impl StoreOps for RunTransaction {
-    async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
+    async fn turn(&self) -> Option<TurnGuard> {
         None
     }
     fn checks_effects(&self) -> bool {
@@ -235,7 +244,11 @@ impl StoreOps for RunTransaction {
         same_branch(self, branch).map_err(store_error)?;
         data_or_error(RunTransaction::execute(self, request, budget))
     }
-    async fn begin_run(&self, _branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+    async fn begin_run(
+        &self,
+        _branch: &str,
+        _attempt: u32,
+    ) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
         Err(BackendError::new(
             ErrorKind::Backend,
             "a run cannot start another run inside itself",
@@ -373,8 +386,12 @@ fn store_error(error: StoreError) -> BackendError {
 
 #[async_trait]
 impl<T: StoreOps + 'static> Backend for Embedded<T> {
-    async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
-        self.ops.begin_run(branch).await
+    async fn begin_run(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        self.ops.begin_run(branch, attempt).await
     }
 
     fn checks_effects(&self) -> bool {

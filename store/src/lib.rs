@@ -52,6 +52,7 @@ pub mod run;
 pub mod schema;
 mod store;
 pub(crate) mod templates;
+mod turn;
 
 pub use api::{Allocated, PoolKind, Written};
 pub use branch::BranchInfo;
@@ -64,3 +65,4 @@ pub use graphql::GraphqlRequest;
 pub use graphql::query::QueryBudget;
 pub use run::{RunCommitted, RunTransaction, WriteCheck, WriteEffect};
 pub use store::{MergeReport, SchemaLoad, Store, TokenScope};
+pub use turn::TurnGuard;

@@ -13,7 +13,10 @@
 //! **Isolation.** A run holds the store's write turn ([`Store::write_turn`]) from
 //! [`Store::begin_run`] to its end, so two runs of one process never interleave their
 //! writes: each is computed on a state no other run changes, and a pool never hands the
-//! same prefix to two of them. Whoever writes without the turn — another process, or a
+//! same prefix to two of them. A run that holds the turn idle — its plugin spinning,
+//! sleeping or computing between two host calls — while another writer waits longer than
+//! its allowance loses it (see [`crate::turn`]): the others go on, and the idle run fails
+//! with [`StoreError::RunConflict`] at its next operation. Whoever writes without the turn — another process, or a
 //! caller of the store that does not take it — changes the store's generation; the run
 //! notices at its next operation or its commit and fails with
 //! [`StoreError::RunConflict`], having written nothing, to be run again on the new state.
@@ -31,10 +34,10 @@ use crate::graphql::{self, GqlError, GraphqlRequest, error_response};
 use crate::persistence::check_branch;
 use crate::schema::Schema;
 use crate::store::Store;
+use crate::turn::TurnGuard;
 use async_graphql_parser::types::OperationType;
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
-use tokio::sync::OwnedMutexGuard;
 
 /// A generator run's writes, kept out of the store until the run succeeds.
 pub struct RunTransaction {
@@ -50,8 +53,9 @@ pub struct RunTransaction {
 enum State {
     Open {
         staged: Box<Staged>,
-        /// Released when the run commits or is dropped.
-        _turn: OwnedMutexGuard<()>,
+        /// Given back when the run commits or is dropped, or lost to a writer that waited
+        /// while the run was idle (see [`crate::turn`]).
+        turn: TurnGuard,
     },
     /// Committed or abandoned; says which.
     Over(&'static str),
@@ -101,9 +105,18 @@ pub struct RunCommitted {
 
 impl Store {
     /// Starts a run on `branch`: waits for the write turn, which the run then holds until
-    /// it is committed or dropped (see [`crate::run`]).
+    /// it is committed or dropped (see [`crate::run`]), unless it loses it by holding it
+    /// idle while another writer waits ([`Store::set_run_idle_allowance`]).
     pub async fn begin_run(&self, branch: &str) -> Result<RunTransaction> {
-        let turn = self.write_turn().await;
+        self.begin_rerun(branch, 1).await
+    }
+
+    /// [`Store::begin_run`] for the `attempt`th time (from 1): each attempt may hold the
+    /// turn idle four times as long as the one before, so that a run preempted by a slow
+    /// machine rather than by its own stalling succeeds when run again.
+    pub async fn begin_rerun(&self, branch: &str, attempt: u32) -> Result<RunTransaction> {
+        let factor = 4u32.saturating_pow(attempt.saturating_sub(1).min(8));
+        let turn = self.run_turn(self.run_idle_allowance() * factor).await;
         // The generation first: a change after it, even to the schema read next, is a
         // conflict.
         let generation = self.generation();
@@ -115,7 +128,7 @@ impl Store {
             generation,
             state: Mutex::new(State::Open {
                 staged: Box::new(Staged::new(branch, "live")),
-                _turn: turn,
+                turn,
             }),
         })
     }
@@ -127,21 +140,34 @@ impl RunTransaction {
         &self.branch
     }
 
-    /// Whether someone else changed the store since the run started: its next operation
-    /// and its commit will fail with [`StoreError::RunConflict`].
+    /// Whether someone else changed the store since the run started, or the run lost its
+    /// write turn: its next operation and its commit will fail with
+    /// [`StoreError::RunConflict`].
     pub fn outdated(&self) -> bool {
-        self.store.generation() != self.generation
+        let preempted = match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
+            State::Open { turn, .. } => turn.preempted(),
+            State::Over(_) => false,
+        };
+        preempted || self.store.generation() != self.generation
     }
 
     /// Fails when someone else changed the store since the run started.
     fn check_unchanged(&self) -> Result<()> {
-        if self.outdated() {
+        if self.store.generation() != self.generation {
             return Err(StoreError::RunConflict(format!(
                 "another writer committed on `{}` while the run was open",
                 self.store.path()
             )));
         }
         Ok(())
+    }
+
+    /// The error of an operation after the run lost its turn.
+    fn preempted(&self) -> StoreError {
+        StoreError::RunConflict(format!(
+            "the run held the write turn of `{}` without using it while another writer waited, and lost it",
+            self.store.path()
+        ))
     }
 
     /// Runs `f` on the run's transaction, resumed on the store's connection. What `f`
@@ -154,12 +180,13 @@ impl RunTransaction {
     /// at (what it did since is [`Tx::effects_since`] that checkpoint).
     fn with_tx_since<T>(&self, f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> Result<T>) -> Result<T> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let State::Open { staged, .. } = &mut *state else {
+        let State::Open { staged, turn } = &mut *state else {
             let State::Over(how) = &*state else {
                 unreachable!()
             };
             return Err(StoreError::RunOver(how));
         };
+        let _op = turn.enter().map_err(|_| self.preempted())?;
         self.store.read_op(|conn, _current| {
             self.check_unchanged()?;
             let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
@@ -333,20 +360,22 @@ impl RunTransaction {
         let staged = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             match std::mem::replace(&mut *state, State::Over("committed")) {
-                State::Open { staged, _turn } => (staged, _turn),
+                State::Open { staged, turn } => (staged, turn),
                 State::Over(how) => {
                     *state = State::Over(how);
                     return Err(StoreError::RunOver(how));
                 }
             }
         };
-        let (staged, _turn) = staged;
-        let committed = self.store.write_op(|conn, _current| {
-            self.check_unchanged()?;
-            let tx = Tx::resume(conn, &self.schema, *staged).cached(self.store.cache());
-            let events = tx.finish()?;
-            let nodes_changed = events.len();
-            Ok::<_, StoreError>((events, RunCommitted { nodes_changed }))
+        let (staged, turn) = staged;
+        let committed = turn.enter().map_err(|_| self.preempted()).and_then(|_op| {
+            self.store.write_op(|conn, _current| {
+                self.check_unchanged()?;
+                let tx = Tx::resume(conn, &self.schema, *staged).cached(self.store.cache());
+                let events = tx.finish()?;
+                let nodes_changed = events.len();
+                Ok::<_, StoreError>((events, RunCommitted { nodes_changed }))
+            })
         });
         if committed.is_err() {
             *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State::Over("abandoned");

@@ -17,6 +17,10 @@ use crate::graphql::{self, GqlError, GraphqlRequest, args_json, collect_fields, 
 use crate::persistence::Db;
 use crate::schema::core::{CORE_FILE, CORE_SCHEMA};
 use crate::schema::{Schema, load};
+use crate::turn::{TurnGuard, WriteTurn};
+
+/// See [`Store::set_run_idle_allowance`].
+const DEFAULT_RUN_IDLE: Duration = Duration::from_millis(250);
 use async_graphql_parser::types::OperationType;
 use rusqlite::Connection;
 use serde::Serialize;
@@ -25,6 +29,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 struct Inner {
@@ -40,7 +45,10 @@ struct Inner {
     generation: AtomicU64,
     /// Whose turn it is to write: one run at a time, and the host's own writes between runs
     /// (see [`Store::write_turn`]).
-    turn: Arc<tokio::sync::Mutex<()>>,
+    turn: Arc<WriteTurn>,
+    /// How long a run may hold the turn idle while another writer waits, in milliseconds
+    /// (see [`crate::turn`]).
+    run_idle_ms: AtomicU64,
 }
 
 /// The embedded Infrahub-compatible store.
@@ -197,7 +205,8 @@ impl Store {
                 events: tx,
                 cache: NodeCache::default(),
                 generation: AtomicU64::new(0),
-                turn: Arc::new(tokio::sync::Mutex::new(())),
+                turn: Arc::default(),
+                run_idle_ms: AtomicU64::new(DEFAULT_RUN_IDLE.as_millis() as u64),
             }),
         };
         store.ensure_builtin_nodes()?;
@@ -311,8 +320,28 @@ impl Store {
     /// for each write. Writers that do not take it — a client of `infragen serve`, another
     /// process — are noticed by the run at its next operation or its commit, which then
     /// fails with [`StoreError::RunConflict`] and is run again.
-    pub async fn write_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
-        Arc::clone(&self.inner.turn).lock_owned().await
+    pub async fn write_turn(&self) -> TurnGuard {
+        self.inner.turn.take(None).await
+    }
+
+    /// The turn for a run, which loses it to a writer that waited longer than `idle` while
+    /// the run started no operation (see [`crate::turn`]).
+    pub(crate) async fn run_turn(&self, idle: Duration) -> TurnGuard {
+        self.inner.turn.take(Some(idle)).await
+    }
+
+    /// How long a run may hold the write turn without starting an operation while another
+    /// writer waits, before the turn passes on and the run fails with a conflict (250 ms
+    /// unless set). Its caller may give a rerun a longer allowance.
+    pub fn set_run_idle_allowance(&self, idle: Duration) {
+        self.inner
+            .run_idle_ms
+            .store(idle.as_millis().max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// See [`Store::set_run_idle_allowance`].
+    pub fn run_idle_allowance(&self) -> Duration {
+        Duration::from_millis(self.inner.run_idle_ms.load(Ordering::Relaxed))
     }
 
     /// A transaction on `branch` over `conn`, sharing the store's node cache.
@@ -705,7 +734,9 @@ impl Store {
             Err(e) => return error_response(&[GqlError::from(e)]),
         }
         // Mutations: each root field is its own transaction, in document order.
-        let _turn = turn.then(|| Arc::clone(&self.inner.turn).blocking_lock_owned());
+        // On tokio's blocking pool (see `Store::execute_with`), where waiting may block.
+        let _turn =
+            turn.then(|| tokio::runtime::Handle::current().block_on(self.inner.turn.take(None)));
         let mut fields = Vec::new();
         collect_fields(
             &doc,

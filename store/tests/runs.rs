@@ -98,3 +98,76 @@ async fn a_runs_query_sees_its_own_writes_and_others_do_not_until_it_commits() {
     run.commit().unwrap();
     assert_eq!(ok(&s, "main", count)["DcimDevice"]["count"], 2);
 }
+
+#[tokio::test]
+async fn a_run_idle_while_another_waits_loses_its_turn_and_writes_nothing() {
+    let s = store_with_a_device(0);
+    s.set_run_idle_allowance(std::time::Duration::from_millis(20));
+    let idle = s.begin_run("main").await.unwrap();
+    idle.write_node(
+        "DcimDevice",
+        WriteOp::Upsert,
+        &json!({"name": {"value": "spine1"}}),
+    )
+    .unwrap();
+    assert!(!idle.outdated());
+
+    // Another run waits; the idle one is preempted once the allowance has passed.
+    let other = s.begin_run("main").await.unwrap();
+    assert!(idle.outdated());
+    let refused = idle
+        .write_node(
+            "DcimDevice",
+            WriteOp::Upsert,
+            &json!({"name": {"value": "spine2"}}),
+        )
+        .unwrap_err();
+    assert_eq!(refused.code(), infragen_store::ErrorCode::Conflict);
+    assert_eq!(
+        refused.to_string(),
+        "the store changed during the run (the run held the write turn of `:memory:` without \
+         using it while another writer waited, and lost it); nothing of the run was written"
+    );
+    assert_eq!(
+        idle.commit().unwrap_err().code(),
+        infragen_store::ErrorCode::Conflict
+    );
+
+    other
+        .write_node(
+            "DcimDevice",
+            WriteOp::Upsert,
+            &json!({"name": {"value": "spine3"}}),
+        )
+        .unwrap();
+    other.commit().unwrap();
+    let names = ok(
+        &s,
+        "main",
+        "{ DcimDevice { edges { node { name { value } } } } }",
+    );
+    let mut names: Vec<&str> = names["DcimDevice"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"]["name"]["value"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["leaf1", "spine3"]);
+}
+
+#[tokio::test]
+async fn a_rerun_may_stay_idle_four_times_as_long() {
+    let s = store_with_a_device(0);
+    s.set_run_idle_allowance(std::time::Duration::from_millis(100));
+    let rerun = s.begin_rerun("main", 2).await.unwrap();
+    let waiter = {
+        let s = s.clone();
+        tokio::spawn(async move { s.write_turn().await })
+    };
+    // Past the first attempt's allowance, within the second's.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(!rerun.outdated());
+    drop(waiter.await.unwrap());
+    assert!(rerun.outdated());
+}

@@ -93,11 +93,15 @@ struct Variant {
 
 #[async_trait]
 impl Backend for Variant {
-    async fn begin_run(&self, branch: &str) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+    async fn begin_run(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
         if self.commits == Commits::PerWrite {
             return Ok(None);
         }
-        let run = self.inner.begin_run(branch).await?;
+        let run = self.inner.begin_run(branch, attempt).await?;
         Ok(run.map(|run| {
             Arc::new(Variant {
                 inner: run.clone(),

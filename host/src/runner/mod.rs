@@ -584,12 +584,20 @@ struct TrackingGroup {
 struct Failure {
     message: String,
     retryable: bool,
+    /// The plugin hit a limit of the sandbox (its deadline, memory, fuel, stack, output)
+    /// or a refusal: its own doing, whatever happened to the store meanwhile.
+    own_limit: bool,
 }
 
 /// An error a target's run can end with, and whether it is transient.
 trait Cause: std::fmt::Display {
     /// Whether retrying later may succeed (the backend was unreachable).
     fn retryable(&self) -> bool;
+    /// Whether the run was stopped by a limit of the sandbox or refused; see
+    /// [`Failure::own_limit`].
+    fn own_limit(&self) -> bool {
+        false
+    }
 }
 
 impl Cause for RunnerError {
@@ -610,6 +618,19 @@ impl Cause for crate::runtime::RunError {
     fn retryable(&self) -> bool {
         matches!(&self.failure, crate::runtime::RunFailure::Generator { kind, .. } if kind == "backend")
     }
+
+    fn own_limit(&self) -> bool {
+        use crate::runtime::RunFailure as F;
+        matches!(
+            self.failure,
+            F::Deadline { .. }
+                | F::Memory { .. }
+                | F::Fuel { .. }
+                | F::StackOverflow
+                | F::OutputCap { .. }
+                | F::Violation { .. }
+        )
+    }
 }
 
 impl TargetJob {
@@ -622,6 +643,7 @@ impl TargetJob {
                 self.definition.name, target.display_label, target.id
             ),
             retryable: error.retryable(),
+            own_limit: error.own_limit(),
         }
     }
 
@@ -631,7 +653,9 @@ impl TargetJob {
         let params = self.member.params.clone();
         let outcome = match self.run_inner().await {
             Ok(outcome) => outcome,
-            Err(Failure { message, retryable }) => TargetOutcome::Failed { message, retryable },
+            Err(Failure {
+                message, retryable, ..
+            }) => TargetOutcome::Failed { message, retryable },
         };
         TargetReport {
             target,
@@ -693,7 +717,7 @@ impl TargetJob {
             let scope = self
                 .runner
                 .backend
-                .begin_run(&self.branch)
+                .begin_run(&self.branch, attempt)
                 .await
                 .map_err(|e| self.failure("starting the run", &e))?;
             let Some(scope) = scope else {
@@ -712,7 +736,10 @@ impl TargetJob {
                     Err(error) => return Err(self.failure("committing the run", &error)),
                 },
                 Err(failure) => {
-                    let outdated = scope.outdated();
+                    // A run stopped by its own limits is not run again: a plugin that
+                    // spins until its deadline after losing the write turn would only
+                    // spin again.
+                    let outdated = scope.outdated() && !failure.own_limit;
                     scope.abandon();
                     if !outdated {
                         return Err(failure);
@@ -836,6 +863,7 @@ impl TargetJob {
                 }
                 return Err(Failure {
                     retryable: error.retryable(),
+                    own_limit: error.own_limit(),
                     message: error.to_string(),
                 });
             }
