@@ -367,3 +367,90 @@ fn sigint_lets_the_running_run_finish_starts_no_other_and_says_what_was_left() {
         "alpha wrote nothing (its run failed), beta never ran"
     );
 }
+
+/// `infragen generator` on the widgets repository, compiling its plugin afresh (an
+/// empty cache) with the extra global arguments `compile`.
+fn generator_compiling(
+    repo: &infragen_tests::WidgetRepository,
+    compile: &[&str],
+) -> (i32, String, String) {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let dir = repo.dir.path();
+    let output = Command::new(infragen_bin())
+        .args(compile)
+        .arg("--store")
+        .arg(dir.join("store.db"))
+        .args(["generator", "widgets", "--repository"])
+        .arg(dir)
+        .env("INFRAGEN_CACHE_DIR", cache.path())
+        .output()
+        .expect("infragen runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn compiling_a_plugin_past_its_memory_bound_stops_the_compiler_and_writes_nothing() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let before = infragen_tests::store_contents(&repo.store, "main", &[]);
+    let (code, stdout, stderr) = generator_compiling(&repo, &["--compile-memory", "1 MiB"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let plugin = repo.dir.path().join("widgets_generator.wasm");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot load plugin {}: compiling needed more than its memory bound of \
+             1 MiB and was stopped (a pathological function?): memory allocation of ",
+            plugin.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        infragen_tests::store_contents(&repo.store, "main", &[]),
+        before
+    );
+}
+
+#[tokio::test]
+async fn compiling_a_plugin_past_its_time_bound_stops_the_compiler() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let (code, stdout, stderr) = generator_compiling(&repo, &["--compile-time", "1ms"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let plugin = repo.dir.path().join("widgets_generator.wasm");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: cannot load plugin {}: compiling took longer than its bound of 1ms and \
+             was stopped (a pathological function?)\n",
+            plugin.display()
+        )
+    );
+}
+
+#[tokio::test]
+async fn within_its_bounds_a_plugin_compiled_by_the_worker_runs() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let (code, stdout, stderr) = generator_compiling(
+        &repo,
+        &["--compile-time", "60s", "--compile-memory", "512MiB"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.lines().last().is_some_and(
+            |line| line.starts_with("cascade on branch main: 1 round, 2 runs, 0 failed")
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_malformed_compile_bound_is_refused_with_the_units_that_exist() {
+    let (code, _, stderr) = infragen(&["--compile-memory", "lots", "generator", "--list"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("error: invalid value 'lots' for '--compile-memory <SIZE>': "),
+        "{stderr}"
+    );
+}

@@ -109,7 +109,11 @@ async fn stop_on_signals(interrupt: crate::cascade::Interrupt) {
     }
 }
 
-pub(crate) async fn run(args: GeneratorArgs, store_path: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(
+    args: GeneratorArgs,
+    store_path: &Path,
+    compile: crate::runtime::CompileLimits,
+) -> anyhow::Result<ExitCode> {
     let repository = Repository::open(&args.repository)?;
     let Some(name) = args.name.as_deref().filter(|_| !args.list) else {
         let definitions = &repository.config().generator_definitions;
@@ -130,7 +134,7 @@ pub(crate) async fn run(args: GeneratorArgs, store_path: &Path) -> anyhow::Resul
         variables => TargetSelection::Matching(variables),
     };
     let policy = RuntimePolicy::load(repository.root())?;
-    let runtime = super::runtime(args.concurrency)?;
+    let runtime = super::runtime(args.concurrency, compile)?;
     let (backend, store): (Arc<dyn crate::backend::Backend>, _) = match &args.address {
         Some(address) => {
             let http = Http::new(HttpConfig::new(address.clone(), args.token.clone()))?;

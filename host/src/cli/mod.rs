@@ -26,6 +26,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "INFRAGEN_STORE", default_value = DEFAULT_STORE_PATH)]
     pub store: PathBuf,
 
+    /// How long compiling one plugin may take (e.g. `30s`); past it the compiler is
+    /// stopped and the plugin refused.
+    #[arg(long, global = true, env = "INFRAGEN_COMPILE_TIME", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub compile_time: std::time::Duration,
+
+    /// How much memory compiling one plugin may use (e.g. `1 GiB`); past it the
+    /// compiler is stopped and the plugin refused.
+    #[arg(long, global = true, env = "INFRAGEN_COMPILE_MEMORY", value_name = "SIZE", default_value = "2 GiB", value_parser = parse_size)]
+    pub compile_memory: u64,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -55,7 +65,16 @@ enum Command {
 /// on stderr and a non-zero exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A compile worker does one thing, before anything else allocates or starts threads.
+    if let Command::Plugin(plugin::PluginCommand::CompileWorker { memory }) = cli.command {
+        let code = crate::runtime::compile::serve_compile_worker(memory);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     init_tracing(&cli.log);
+    let compile = crate::runtime::CompileLimits {
+        time: cli.compile_time,
+        memory: cli.compile_memory,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,10 +87,10 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Generator(args) => generator::run(args, &cli.store).await,
+            Command::Generator(args) => generator::run(args, &cli.store, compile).await,
             Command::Plugin(command) => plugin::run(command).await,
             Command::Sync(args) => sync::run(args, &cli.store).await,
-            Command::Serve(args) => serve::run(args, &cli.store).await,
+            Command::Serve(args) => serve::run(args, &cli.store, compile).await,
             Command::Validate(args) => validate::run(args, &cli.store).await,
             Command::Store(command) => store::run(command, &cli.store)
                 .await
@@ -88,13 +107,34 @@ pub fn main() -> ExitCode {
 }
 
 /// The WebAssembly runtime of the commands that run generators, sized for
-/// `concurrency` runs at a time.
-fn runtime(concurrency: usize) -> anyhow::Result<crate::runtime::Runtime> {
+/// `concurrency` runs at a time, compiling plugins in a worker process (this binary)
+/// bounded by `compile`.
+fn runtime(
+    concurrency: usize,
+    compile: crate::runtime::CompileLimits,
+) -> anyhow::Result<crate::runtime::Runtime> {
     use anyhow::Context;
+    let program = std::env::current_exe()
+        .context("cannot find this program's executable, which compiles plugins")?;
     crate::runtime::Runtime::builder()
         .max_concurrent_runs(u32::try_from(concurrency.max(1)).unwrap_or(u32::MAX))
+        .compiler(crate::runtime::Compiler::Isolated(
+            crate::runtime::IsolatedCompiler {
+                program,
+                args: vec!["plugin".into(), "compile-worker".into()],
+                limits: compile,
+            },
+        ))
         .build()
         .context("cannot start the WebAssembly runtime")
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::policy::Seconds::parse(text).map(|seconds| seconds.0)
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    crate::policy::ByteSize::parse(text).map(|size| size.0)
 }
 
 fn init_tracing(filter: &str) {

@@ -10,6 +10,14 @@ use crate::scaffold::{self, PluginSpec};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
+    /// Compiles the component on stdin to stdout with its address space bounded to
+    /// MEMORY more bytes: what the commands that run generators start to compile a
+    /// plugin under a bound. Not for direct use.
+    #[command(hide = true)]
+    CompileWorker {
+        /// Bytes the worker may add to its address space.
+        memory: u64,
+    },
     /// Show what a .wasm file is: world, contract version, imports, exports,
     /// size, digest, and whether this host accepts it (and why not).
     Inspect {
@@ -55,6 +63,10 @@ pub(crate) enum PluginCommand {
 
 pub(crate) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
+        // Handled by `cli::main` before anything starts.
+        PluginCommand::CompileWorker { memory } => Ok(ExitCode::from(
+            u8::try_from(runtime::compile::serve_compile_worker(memory)).unwrap_or(1),
+        )),
         PluginCommand::Inspect { file, json } => {
             let inspection = runtime::inspect_file(&file, runtime::DEFAULT_MAX_PLUGIN_SIZE)?;
             if json {

@@ -49,7 +49,11 @@ impl CascadeObserver for PrintReports {
     }
 }
 
-pub(crate) async fn run(args: ServeArgs, store_path: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(
+    args: ServeArgs,
+    store_path: &Path,
+    compile: crate::runtime::CompileLimits,
+) -> anyhow::Result<ExitCode> {
     if !args.allow_remote && !args.listen.ip().is_loopback() {
         anyhow::bail!(
             "refusing to listen on {} (not a loopback address); pass --allow-remote to serve beyond this machine",
@@ -61,7 +65,7 @@ pub(crate) async fn run(args: ServeArgs, store_path: &Path) -> anyhow::Result<Ex
     let tokens = super::store::config_tokens(&args.config)?;
     let repository = Repository::open(&args.repository)?;
     let policy = RuntimePolicy::load(repository.root())?;
-    let runtime = super::runtime(args.concurrency)?;
+    let runtime = super::runtime(args.concurrency, compile)?;
     let backend = Arc::new(EmbeddedBackend::new(store.clone()));
     let runner = Runner::new(Arc::new(repository), runtime, backend, policy);
     let cascade = Cascade::new(

@@ -88,6 +88,15 @@ pub fn build(max_concurrent_runs: u32) -> wasmtime::Result<(Engine, Allocator)> 
     }
 }
 
+/// An engine that only compiles (a compile worker's, see [`super::compile`]): the same
+/// code generation as [`build`]'s, so its artifacts load there, without reserving an
+/// instance pool, and on one thread, so that its memory is the compilation's.
+pub fn compile_only() -> wasmtime::Result<Engine> {
+    let mut config = base_config();
+    config.parallel_compilation(false);
+    Engine::new(&config)
+}
+
 /// Starts the thread that advances the engine's epoch every [`EPOCH_TICK`].
 /// It holds only a weak reference and ends when the engine is dropped.
 ///

@@ -8,6 +8,7 @@
 //! [`Plugin::run`].
 
 pub mod cache;
+pub mod compile;
 pub mod engine;
 pub mod failure;
 pub mod inspect;
@@ -32,6 +33,7 @@ use crate::policy::{SandboxLimits, WritePolicy};
 use crate::tracking::Tracker;
 
 pub use cache::ArtifactCache;
+pub use compile::{CompileLimits, Compiler, IsolatedCompiler};
 pub use engine::Allocator;
 pub use failure::{RunError, RunFailure};
 pub use inspect::{Inspection, Refusal};
@@ -75,6 +77,7 @@ pub struct RuntimeBuilder {
     max_concurrent_runs: u32,
     cache_dir: Option<PathBuf>,
     max_plugin_size: u64,
+    compiler: Compiler,
 }
 
 impl Default for RuntimeBuilder {
@@ -83,6 +86,7 @@ impl Default for RuntimeBuilder {
             max_concurrent_runs: 16,
             cache_dir: default_cache_dir(),
             max_plugin_size: DEFAULT_MAX_PLUGIN_SIZE,
+            compiler: Compiler::InProcess,
         }
     }
 }
@@ -109,6 +113,13 @@ impl RuntimeBuilder {
     /// Where precompiled plugins are kept; `None` compiles on every load.
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = dir;
+        self
+    }
+
+    /// Where plugins are compiled: in this process by default, unbounded; the
+    /// `infragen` commands compile in a bounded worker process.
+    pub fn compiler(mut self, compiler: Compiler) -> Self {
+        self.compiler = compiler;
         self
     }
 
@@ -145,6 +156,7 @@ impl RuntimeBuilder {
                 linker,
                 cache,
                 max_plugin_size: self.max_plugin_size,
+                compiler: self.compiler,
                 permits: Semaphore::new(self.max_concurrent_runs as usize),
                 loaded: Mutex::new(HashMap::new()),
                 stats: Counters::default(),
@@ -177,6 +189,7 @@ struct RuntimeInner {
     linker: Linker<HostState>,
     cache: Option<ArtifactCache>,
     max_plugin_size: u64,
+    compiler: Compiler,
     permits: Semaphore,
     /// Compiled and linked components by digest. They hold the engine but
     /// not the runtime, so a runtime and its plugins can be freed.
@@ -296,13 +309,19 @@ impl RuntimeInner {
             return Ok(component);
         }
         let started = Instant::now();
-        let artifact =
-            self.engine
+        let compile_error = |message: String| LoadError::Compile {
+            path: path.to_owned(),
+            message,
+        };
+        let artifact = match &self.compiler {
+            Compiler::InProcess => self
+                .engine
                 .precompile_component(bytes)
-                .map_err(|error| LoadError::Compile {
-                    path: path.to_owned(),
-                    message: format!("{error:#}"),
-                })?;
+                .map_err(|error| compile_error(format!("{error:#}")))?,
+            Compiler::Isolated(worker) => worker
+                .compile(bytes)
+                .map_err(|failure| compile_error(failure.to_string()))?,
+        };
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(path = %path.display(), elapsed = ?started.elapsed(), "compiled plugin");
         if let Some(cache) = &self.cache
@@ -310,8 +329,9 @@ impl RuntimeInner {
         {
             tracing::warn!(%error, "could not cache the compiled plugin");
         }
-        // SAFETY: `artifact` was produced just now by this engine from the
-        // plugin's bytes; it never left this process.
+        // SAFETY: `artifact` was produced just now from the plugin's bytes, by this
+        // engine or by a compile worker (this binary, with the same code generation
+        // settings) whose stdout only this process read.
         unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(|error| {
             LoadError::Compile {
                 path: path.to_owned(),
