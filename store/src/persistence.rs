@@ -110,6 +110,23 @@ impl Db {
         Ok(db)
     }
 
+    /// Another connection to a store file [`Db::open`] set up, for reading only (see
+    /// `Store`'s read pool): WAL lets it read while the store's connection writes.
+    pub fn open_reader(path: &str) -> Result<Self> {
+        // Opened as the store's connection is (WAL readers share its `-shm` file), and
+        // then refused any write.
+        let conn = Connection::open(path).map_err(StoreError::db(path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(StoreError::db(path))?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(StoreError::db(path))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Self {
+            conn,
+            path: path.to_string(),
+        })
+    }
+
     /// Tokens created before scopes existed could do everything; they keep `admin`.
     fn migrate_token_scopes(&mut self) -> Result<()> {
         let has_scope: bool = self

@@ -176,33 +176,59 @@ impl RunTransaction {
         self.with_tx_since(|tx, _| f(tx))
     }
 
+    /// Runs the read `f` on the run's transaction, resumed on a connection of its own
+    /// ([`Store::pooled_read`]): a long query holds up neither other readers nor the
+    /// store's connection, and does not count as using the write turn, so a run that
+    /// only reads while another writer waits loses the turn as an idle one does.
+    fn with_tx_read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (staged, turn) = open(&mut state)?;
+        if turn.preempted() {
+            return Err(self.preempted());
+        }
+        // Uncached: see `Store::pooled_read`.
+        self.store
+            .pooled_read(|conn, _current| self.resumed(conn, staged, false, |tx, _| f(tx)))
+    }
+
     /// [`RunTransaction::with_tx`], with `f` given the checkpoint the operation started
     /// at (what it did since is [`Tx::effects_since`] that checkpoint).
     fn with_tx_since<T>(&self, f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> Result<T>) -> Result<T> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let State::Open { staged, turn } = &mut *state else {
-            let State::Over(how) = &*state else {
-                unreachable!()
-            };
-            return Err(StoreError::RunOver(how));
-        };
+        let (staged, turn) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
-        self.store.read_op(|conn, _current| {
-            self.check_unchanged()?;
-            let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
-            let mut tx = Tx::resume(conn, &self.schema, taken).cached(self.store.cache());
-            let checkpoint = tx.checkpoint();
-            let out = f(&mut tx, &checkpoint).and_then(|value| match tx.take_failure() {
-                Some(failure) => Err(failure),
-                None => Ok(value),
-            });
-            match out {
-                Ok(_) => tx.release(checkpoint),
-                Err(_) => tx.rollback_to(checkpoint),
-            }
-            **staged = tx.suspend();
-            out
-        })
+        self.store
+            .read_op(|conn, _current| self.resumed(conn, staged, true, f))
+    }
+
+    /// Runs `f` on the run's transaction resumed on `conn` (through the node cache when
+    /// `cached`), keeping what it did when it succeeds and undoing it when it fails.
+    fn resumed<T>(
+        &self,
+        conn: &rusqlite::Connection,
+        staged: &mut Box<Staged>,
+        cached: bool,
+        f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> Result<T>,
+    ) -> Result<T> {
+        self.check_unchanged()?;
+        let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
+        let tx = Tx::resume(conn, &self.schema, taken);
+        let mut tx = if cached {
+            tx.cached(self.store.cache())
+        } else {
+            tx
+        };
+        let checkpoint = tx.checkpoint();
+        let out = f(&mut tx, &checkpoint).and_then(|value| match tx.take_failure() {
+            Some(failure) => Err(failure),
+            None => Ok(value),
+        });
+        match out {
+            Ok(_) => tx.release(checkpoint),
+            Err(_) => tx.rollback_to(checkpoint),
+        }
+        **staged = tx.suspend();
+        out
     }
 
     /// Runs `f` like [`RunTransaction::with_tx`], then shows `check` what it did to each
@@ -310,7 +336,7 @@ impl RunTransaction {
         filters: &Map<String, Value>,
         include: &[String],
     ) -> Result<Vec<Value>> {
-        self.with_tx(|tx| api::nodes(tx, kind, filters, include))
+        self.with_tx_read(|tx| api::nodes(tx, kind, filters, include))
     }
 
     /// A GraphQL query, as the run sees the store: with the run's writes, stopped with
@@ -334,7 +360,7 @@ impl RunTransaction {
         if !errors.is_empty() {
             return error_response(&errors);
         }
-        let answered = self.with_tx(|tx| {
+        let answered = self.with_tx_read(|tx| {
             let mut resolver = Resolver::new(tx, &doc, &prepared.vars);
             if let Some(budget) = budget {
                 resolver = resolver.with_budget(budget);
@@ -390,6 +416,14 @@ impl RunTransaction {
             tracing::debug!(branch = %self.branch, changed = staged.changed(), "run abandoned; nothing written");
             *state = State::Over("abandoned");
         }
+    }
+}
+
+/// The open run's transaction and turn, or why there are none.
+fn open(state: &mut State) -> Result<(&mut Box<Staged>, &TurnGuard)> {
+    match state {
+        State::Open { staged, turn } => Ok((staged, turn)),
+        State::Over(how) => Err(StoreError::RunOver(how)),
     }
 }
 

@@ -1,10 +1,12 @@
 //! [`Store`]: the handle everything else uses. Cheap to clone, `Send + Sync`.
 //!
 //! The graph lives in SQLite (see [`crate::graph`]); the store keeps only the schema in memory.
-//! One connection, behind a mutex: a query reads inside a read transaction, a mutation inside
-//! `BEGIN IMMEDIATE`, so each sees one consistent state, including other processes' commits
-//! (noticed through `data_version`, which also tells when to reload a schema another process
-//! loaded).
+//! The store's connection, behind a mutex, does the writes (inside `BEGIN IMMEDIATE`) and the
+//! short reads; GraphQL queries, which may take a while, read on connections of their own
+//! from a small pool ([`Store::pooled_read`]; WAL lets them read while the store writes), so
+//! no query holds up the rest of the process. Each read sees one consistent state, including
+//! other processes' commits (noticed through `data_version`, which also tells when to reload
+//! a schema another process loaded).
 
 use crate::branch::{self, BranchInfo};
 use crate::error::{ErrorCode, Result, StoreError};
@@ -18,6 +20,9 @@ use crate::persistence::Db;
 use crate::schema::core::{CORE_FILE, CORE_SCHEMA};
 use crate::schema::{Schema, load};
 use crate::turn::{TurnGuard, WriteTurn};
+
+/// Read connections kept open between reads (see [`Store::pooled_read`]).
+const MAX_IDLE_READERS: usize = 8;
 
 /// See [`Store::set_run_idle_allowance`].
 const DEFAULT_RUN_IDLE: Duration = Duration::from_millis(250);
@@ -35,6 +40,9 @@ use tokio::sync::broadcast;
 struct Inner {
     path: String,
     db: Mutex<Db>,
+    /// Connections for long reads (see [`Store::pooled_read`]), kept between reads; `None`
+    /// for an in-memory store, whose data no other connection can see.
+    readers: Option<Mutex<Vec<Db>>>,
     schema: RwLock<Arc<Schema>>,
     seen_version: Mutex<i64>,
     events: broadcast::Sender<Event>,
@@ -200,6 +208,7 @@ impl Store {
             inner: Arc::new(Inner {
                 path: path.to_string(),
                 db: Mutex::new(db),
+                readers: (path != ":memory:").then(|| Mutex::new(Vec::new())),
                 schema: RwLock::new(Arc::new(schema)),
                 seen_version: Mutex::new(v),
                 events: tx,
@@ -366,6 +375,38 @@ impl Store {
             .map_err(E::from)
             .and_then(|schema| f(&db.conn, &schema));
         db.rollback();
+        out
+    }
+
+    /// Run a read that may take a while (a GraphQL query) on one consistent state of the
+    /// store, on a connection of its own where the store has a file: other readers and
+    /// writers of this process never wait for it, only for the moment it takes to check
+    /// the schema. The read sees no uncommitted writes of this process (a run's own are
+    /// given to it separately) and does not use the node cache, whose entries are only
+    /// right for what the store's own connection sees.
+    pub(crate) fn pooled_read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Connection, &Schema) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let Some(readers) = &self.inner.readers else {
+            return self.read_op(f);
+        };
+        let schema = {
+            let mut db = self.db();
+            self.refresh_locked(&mut db)?
+        };
+        let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let reader = match pooled {
+            Some(reader) => reader,
+            None => Db::open_reader(&self.inner.path)?,
+        };
+        reader.begin_deferred()?;
+        let out = f(&reader.conn, &schema);
+        reader.rollback();
+        let mut idle = readers.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(reader);
+        }
         out
     }
 
@@ -697,7 +738,7 @@ impl Store {
             Ok(p) => p,
             Err(resp) => return resp,
         };
-        let answered = self.read_op(|conn, schema| {
+        let answer = |conn: &Connection, schema: &Schema| {
             if let Err(missing) = crate::persistence::check_branch(conn, branch) {
                 return Ok(Some(error_response(&[GqlError::from(missing)])));
             }
@@ -715,7 +756,8 @@ impl Store {
                 return Ok(Some(error_response(&errors)));
             }
             if prepared.ty == OperationType::Query {
-                let tx = self.tx(conn, schema, branch);
+                // Uncached: see `Store::pooled_read`.
+                let tx = Tx::new(conn, schema, branch);
                 let mut r = Resolver::new(&tx, &doc, &prepared.vars);
                 if let Some(budget) = budget {
                     r = r.with_budget(budget);
@@ -727,7 +769,14 @@ impl Store {
                 return Ok(Some(r.respond(data)));
             }
             Ok::<_, StoreError>(None)
-        });
+        };
+        // A query may take a while: on a connection of its own. A mutation is validated
+        // on the store's connection, where it then runs.
+        let answered = if prepared.ty == OperationType::Query {
+            self.pooled_read(answer)
+        } else {
+            self.read_op(answer)
+        };
         match answered {
             Ok(Some(response)) => return response,
             Ok(None) => {}

@@ -171,3 +171,50 @@ async fn a_rerun_may_stay_idle_four_times_as_long() {
     drop(waiter.await.unwrap());
     assert!(rerun.outdated());
 }
+
+/// A run's long query reads on a connection of its own and does not count as using the
+/// write turn: while it runs, others read (through GraphQL and the typed API) and a
+/// waiting writer takes the turn from the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_long_query_holds_up_neither_readers_nor_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path().join("store.db")).unwrap();
+    s.load_schema(&[("dcim.yml".into(), DCIM.into())]).unwrap();
+    let d = device(&s, "main", "leaf1", "");
+    for i in 0..40 {
+        interface(&s, "main", &d, &format!("eth{i}"));
+    }
+    s.set_run_idle_allowance(std::time::Duration::from_millis(20));
+    let run = std::sync::Arc::new(s.begin_run("main").await.unwrap());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let query = {
+        let (run, done) = (run.clone(), done.clone());
+        std::thread::spawn(move || {
+            // ~131,000 nodes: a second or more.
+            let answer = run.execute(&GraphqlRequest::new(cycle(6)), None);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            answer
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        1
+    );
+    let interfaces = s
+        .nodes("main", "DcimInterface", &serde_json::Map::new(), &[])
+        .unwrap();
+    assert_eq!(interfaces.len(), 40);
+    let turn = s.write_turn().await;
+    let still_querying = !done.load(std::sync::atomic::Ordering::SeqCst);
+    drop(turn);
+
+    let answer = query.join().unwrap();
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert!(still_querying, "the others waited for the run's query");
+    assert!(
+        run.outdated(),
+        "the run kept the turn while a writer waited"
+    );
+}
