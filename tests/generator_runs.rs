@@ -599,6 +599,61 @@ async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
     );
 }
 
+/// Over HTTP a write cannot be undone, so the host finds the node an upsert would land on
+/// before sending it — by its id, or by its natural key — and refuses a node the run does
+/// not own.
+#[tokio::test]
+async fn over_http_an_upsert_landing_on_another_targets_node_by_its_natural_key_is_refused() {
+    let repo = WidgetRepository::new().await;
+    let (runner, server) = over_http(&repo).await;
+    let all = infragen::runner::TargetSelection::All;
+    let report = runner
+        .run_definition("widgets", "main", &all, 2)
+        .await
+        .expect("runs");
+    assert_eq!(report.failed(), 0, "{report}");
+    let beta_1 = graphql(
+        &repo.store,
+        "main",
+        "{ TestWidget(name__value: \"beta-1\") { edges { node { id } } } }",
+    )
+    .await["TestWidget"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("beta-1")
+        .to_owned();
+    repo.set(
+        "alpha",
+        "mode: {value: \"overwrite-by-name\"}, victim: {value: \"beta-1\"}",
+    )
+    .await;
+    let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
+
+    let alpha = infragen::runner::TargetSelection::Matching(
+        json!({ "set": "alpha" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    let report = runner
+        .run_definition("widgets", "main", &alpha, 1)
+        .await
+        .expect("runs");
+    server.abort();
+
+    let message = failure(&report);
+    assert!(
+        message.ends_with(&format!(
+            "permission-denied: generator `widgets` may not write TestWidget {beta_1}: it is not \
+             the output of this generator for target `alpha`"
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        store_contents(&repo.store, "main", &["CoreGeneratorInstance"]),
+        before
+    );
+}
+
 /// Over HTTP writes commit one by one: what a failed run wrote stays, in its tracking
 /// group, and the next successful run reconciles it.
 #[tokio::test]

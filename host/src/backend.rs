@@ -237,6 +237,19 @@ pub trait Backend: Send + Sync {
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError>;
 
+    /// The nodes an upsert of `data` (without `id`) would land on by its natural key,
+    /// asked beforehand where writes are not checked by their effects (see
+    /// [`Backend::checks_effects`]); `None` when the backend cannot tell.
+    async fn upsert_matches(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<Option<Vec<String>>, BackendError> {
+        let _ = (branch, kind, data);
+        Ok(None)
+    }
+
     /// Whether [`Backend::write_checked`] and [`Backend::edit_checked`] show their check
     /// what each write did, node by node, before keeping it (a run on the embedded
     /// store). Where they do not (Infrahub over HTTP, where a write cannot be undone),

@@ -335,6 +335,32 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         Ok(())
     }
 
+    /// By the kind's human-friendly id in the schema: one query before the upsert.
+    async fn upsert_matches(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<Option<Vec<String>>, BackendError> {
+        check_kind(kind)?;
+        let index = self.schema(branch).await?;
+        let Some(filters) = index
+            .kind(kind)
+            .and_then(|fields| fields.natural_key_filters(data))
+        else {
+            return Ok(None);
+        };
+        let nodes = self
+            .filters(branch, kind, &Value::Object(filters), &[])
+            .await?;
+        Ok(Some(
+            nodes
+                .iter()
+                .filter_map(|node| node.get("id").and_then(Value::as_str).map(str::to_owned))
+                .collect(),
+        ))
+    }
+
     async fn filters(
         &self,
         branch: &str,

@@ -25,6 +25,51 @@ pub struct KindFields {
     pub attributes: Vec<String>,
     /// Relationships, in schema order.
     pub relationships: Vec<RelationshipField>,
+    /// The paths of its human-friendly id (`name__value`, `device__name__value`), empty
+    /// when it has none.
+    pub human_friendly_id: Vec<String>,
+}
+
+impl KindFields {
+    /// The filters that find the node an upsert of `data` lands on by its natural key
+    /// (Infrahub matches an upsert without `id` by its human-friendly id), or `None` when
+    /// `data` does not spell the key out in a way a filter can follow: a relationship part
+    /// given other than by `id`, or a kind without a human-friendly id.
+    pub fn natural_key_filters(&self, data: &Value) -> Option<serde_json::Map<String, Value>> {
+        if self.human_friendly_id.is_empty() {
+            return None;
+        }
+        let mut filters = serde_json::Map::new();
+        if let Some(Value::Array(values)) = data.get("hfid") {
+            // The key given whole, in the order of the schema's paths.
+            if values.len() != self.human_friendly_id.len() {
+                return None;
+            }
+            for (path, value) in self.human_friendly_id.iter().zip(values) {
+                filters.insert(path.clone(), value.clone());
+            }
+            return Some(filters);
+        }
+        for path in &self.human_friendly_id {
+            let parts: Vec<&str> = path.split("__").collect();
+            match parts.as_slice() {
+                [attribute, property] => {
+                    let field = data.get(*attribute)?;
+                    let value = match field {
+                        Value::Object(map) => map.get(*property)?,
+                        scalar => scalar,
+                    };
+                    filters.insert(path.clone(), value.clone());
+                }
+                [relationship, _, _] => {
+                    let id = data.get(*relationship)?.get("id")?.as_str()?;
+                    filters.insert(format!("{relationship}__ids"), Value::from(vec![id]));
+                }
+                _ => return None,
+            }
+        }
+        Some(filters)
+    }
 }
 
 /// The kinds of one branch's schema.
@@ -54,6 +99,8 @@ struct KindDocument {
     attributes: Vec<AttributeDocument>,
     #[serde(default)]
     relationships: Vec<RelationshipDocument>,
+    #[serde(default)]
+    human_friendly_id: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +151,7 @@ impl SchemaIndex {
                         }
                     })
                     .collect(),
+                human_friendly_id: kind.human_friendly_id.unwrap_or_default(),
             };
             kinds.insert(name, fields);
         }
@@ -120,6 +168,70 @@ impl SchemaIndex {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn keyed(hfid: &[&str]) -> KindFields {
+        KindFields {
+            human_friendly_id: hfid.iter().map(|p| p.to_string()).collect(),
+            ..KindFields::default()
+        }
+    }
+
+    #[test]
+    fn an_upserts_natural_key_becomes_the_filters_that_find_its_node() {
+        let interface = keyed(&["device__name__value", "name__value"]);
+        assert_eq!(
+            interface
+                .natural_key_filters(&json!({"name": {"value": "eth1"}, "device": {"id": "d1"}})),
+            Some(
+                json!({"device__ids": ["d1"], "name__value": "eth1"})
+                    .as_object()
+                    .cloned()
+                    .unwrap()
+            )
+        );
+        assert_eq!(
+            interface.natural_key_filters(&json!({"hfid": ["leaf1", "eth1"]})),
+            Some(
+                json!({"device__name__value": "leaf1", "name__value": "eth1"})
+                    .as_object()
+                    .cloned()
+                    .unwrap()
+            )
+        );
+        assert_eq!(
+            keyed(&["name__value"]).natural_key_filters(&json!({"name": "spine1"})),
+            Some(
+                json!({"name__value": "spine1"})
+                    .as_object()
+                    .cloned()
+                    .unwrap()
+            )
+        );
+    }
+
+    #[test]
+    fn a_natural_key_the_data_does_not_spell_out_gives_no_filters() {
+        let interface = keyed(&["device__name__value", "name__value"]);
+        // The device by its own key, not its id.
+        assert_eq!(
+            interface.natural_key_filters(
+                &json!({"name": {"value": "eth1"}, "device": {"hfid": ["leaf1"]}})
+            ),
+            None
+        );
+        assert_eq!(
+            interface.natural_key_filters(&json!({"name": {"value": "eth1"}})),
+            None
+        );
+        assert_eq!(
+            interface.natural_key_filters(&json!({"hfid": ["eth1"]})),
+            None
+        );
+        assert_eq!(
+            keyed(&[]).natural_key_filters(&json!({"name": {"value": "x"}})),
+            None
+        );
+    }
 
     #[test]
     fn kinds_are_read_from_nodes_and_generics_with_relationship_cardinality() {

@@ -48,15 +48,28 @@ impl HostState {
         data: &Value,
     ) -> Result<BackendNodeRef, HostError> {
         let backend = std::sync::Arc::clone(&self.run.backend);
-        if !backend.checks_effects()
-            && let Some(id) = data.get("id").and_then(Value::as_str)
-            && !self.owns(id)
-        {
-            return Err(self.permission_denied(format!(
-                "generator `{}` may not write {kind} {id}: it is not the output of this \
-                 generator for target `{}`",
-                self.run.generator, self.run.target_label
-            )));
+        if !backend.checks_effects() {
+            // A remote write cannot be undone: the node it would land on is found first,
+            // by its id or by its natural key.
+            let landing = match data.get("id").and_then(Value::as_str) {
+                Some(id) => vec![id.to_owned()],
+                None => backend
+                    .upsert_matches(&self.run.branch, kind, data)
+                    .await?
+                    .unwrap_or_else(|| {
+                        tracing::debug!(generator = %self.run.generator, kind, "an upsert's natural key could not be looked up beforehand");
+                        Vec::new()
+                    }),
+            };
+            if let Some(id) = landing.iter().find(|id| !self.owns(id))
+                && !self.only_granted_attributes(kind, data)
+            {
+                return Err(self.permission_denied(format!(
+                    "generator `{}` may not write {kind} {id}: it is not the output of this \
+                     generator for target `{}`",
+                    self.run.generator, self.run.target_label
+                )));
+            }
         }
         // A write that changed nothing shows no effect, so ownership from earlier is
         // checked on the id below.
@@ -76,14 +89,7 @@ impl HostState {
         if backend.checks_effects() && !owned {
             // The write landed on someone else's node and changed nothing there (a change
             // would have been refused or granted): still not this run's to write.
-            let granted = self
-                .run
-                .writes
-                .grants
-                .update
-                .iter()
-                .any(|grant| grant.split_once('.').is_some_and(|(k, _)| k == node.kind));
-            if !granted {
+            if !self.update_granted(&node.kind) {
                 return Err(self.permission_denied(format!(
                     "generator `{}` may not write {} {}: it is not the output of this generator \
                      for target `{}` (the write changed nothing)",
@@ -95,6 +101,35 @@ impl HostState {
         // Without effects, what the host let through is its own (the id check above).
         self.run.tracker.record(&node.id);
         Ok(node)
+    }
+
+    /// Whether the operator lets this generator update some attribute of `kind` on nodes
+    /// it does not own (`update` in its `[generators.NAME.writes]`).
+    fn update_granted(&self, kind: &str) -> bool {
+        self.run
+            .writes
+            .grants
+            .update
+            .iter()
+            .any(|grant| grant.split_once('.').is_some_and(|(k, _)| k == kind))
+    }
+
+    /// Whether every field `data` writes, but the ones naming the node, is an attribute of
+    /// `kind` the operator lets this generator update on nodes it does not own: what can
+    /// be checked of a write to someone else's node before it is sent.
+    fn only_granted_attributes(&self, kind: &str, data: &Value) -> bool {
+        let Some(fields) = data.as_object() else {
+            return false;
+        };
+        let grants = &self.run.writes.grants.update;
+        fields
+            .keys()
+            .filter(|field| !matches!(field.as_str(), "id" | "hfid"))
+            .all(|field| {
+                grants
+                    .iter()
+                    .any(|grant| *grant == format!("{kind}.{field}"))
+            })
     }
 
     async fn nodes_matching(
