@@ -128,9 +128,10 @@ async fn generator_list_names_each_definition_like_infrahubctl() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout,
-        "Generators defined in repository: 2\n\
+        "Generators defined in repository: 3\n\
          widgets (widgets_generator.wasm::Generator) Target: widget-sets\n\
-         widgets-unparameterized (widgets_generator.wasm::Generator) Target: widget-sets\n"
+         widgets-unparameterized (widgets_generator.wasm::Generator) Target: widget-sets\n\
+         hostile (hostile_generator.wasm::Generator) Target: widget-sets\n"
     );
 }
 

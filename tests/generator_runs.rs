@@ -3,7 +3,8 @@
 //! creates, that re-running changes nothing, that shrinking deletes exactly
 //! the surplus (down to zero), that targets never touch each other's output,
 //! that a failed run (an error, a trap, its deadline) writes nothing and gives its pool
-//! allocations back, and that the write policy holds.
+//! allocations back, and that the write policy holds against the hostile generator
+//! (tests/guests/hostile, the fixture's `hostile` definition).
 
 use infragen::runner::TargetOutcome;
 use infragen_tests::{WidgetRepository, graphql, store_contents};
@@ -315,8 +316,8 @@ async fn a_run_stopped_by_its_deadline_halfway_writes_nothing() {
     .await;
 }
 
-/// The status of the generator instance of target `set`.
-async fn instance_status(repo: &WidgetRepository, set: &str) -> Option<String> {
+/// The status of the generator instance `name` (`<definition>: <target>`).
+async fn instance_status(repo: &WidgetRepository, name: &str) -> Option<String> {
     let data = graphql(
         &repo.store,
         "main",
@@ -327,40 +328,48 @@ async fn instance_status(repo: &WidgetRepository, set: &str) -> Option<String> {
         .as_array()?
         .iter()
         .map(|edge| &edge["node"])
-        .find(|node| {
-            node["name"]["value"]
-                .as_str()
-                .is_some_and(|name| name == format!("widgets: {set}"))
-        })
+        .find(|node| node["name"]["value"] == name)
         .and_then(|node| node["status"]["value"].as_str().map(str::to_owned))
 }
 
-/// A run that writes and then stalls holds the store's write turn without using it; the
-/// turn passes to the other run once it has waited a quarter of a second, and the stalled
-/// run, stopped by its deadline, writes nothing.
+/// `definition` on set `set` only.
+async fn run_on(
+    repo: &WidgetRepository,
+    definition: &str,
+    set: &str,
+) -> infragen::runner::DefinitionReport {
+    repo.run(definition, json!({ "set": set })).await
+}
+
+/// The hostile generator writes on set alpha, then stalls holding the store's write turn
+/// without using it; the turn passes to the widgets run on beta once it has waited a
+/// quarter of a second, and the stalled run, stopped by its deadline, writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_run_does_not_hold_up_another_targets_run() {
+async fn a_stalled_run_does_not_hold_up_another_generators_run() {
     let repo = WidgetRepository::new().await;
-    repo.set("alpha", "size: {value: 2}").await;
     for set in ["alpha", "beta"] {
-        repo.run("widgets", json!({ "set": set })).await;
+        run_on(&repo, "widgets", set).await;
     }
-    repo.set("alpha", "mode: {value: \"stall-halfway\"}").await;
+    // The hostile definition's records, written by a first run (failing: its attack
+    // `normal` is unknown).
+    run_on(&repo, "hostile", "alpha").await;
+    repo.set("alpha", "mode: {value: \"write-then-stall\"}")
+        .await;
     let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
     let alpha_done = std::sync::atomic::AtomicBool::new(false);
     let alpha = async {
-        let report = repo.run("widgets", json!({ "set": "alpha" })).await;
+        let report = run_on(&repo, "hostile", "alpha").await;
         alpha_done.store(true, std::sync::atomic::Ordering::SeqCst);
         report
     };
     let beta = async {
-        // alpha's run starts right after its instance turns `processing`.
-        while instance_status(&repo, "alpha").await.as_deref() != Some("Processing")
+        // alpha's run starts right after its instance turns `Processing`.
+        while instance_status(&repo, "hostile: alpha").await.as_deref() != Some("Processing")
             && !alpha_done.load(std::sync::atomic::Ordering::SeqCst)
         {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        let report = repo.run("widgets", json!({ "set": "beta" })).await;
+        let report = run_on(&repo, "widgets", "beta").await;
         let alpha_still_stalled = !alpha_done.load(std::sync::atomic::Ordering::SeqCst);
         (report, alpha_still_stalled)
     };
@@ -396,9 +405,60 @@ async fn a_stalled_run_does_not_hold_up_another_targets_run() {
         vec![
             w("alpha-1", 1, "alpha"),
             w("alpha-2", 2, "alpha"),
+            w("alpha-3", 3, "alpha"),
             w("beta-1", 1, "beta"),
             w("beta-2", 2, "beta"),
         ]
+    );
+}
+
+/// A query of a few hundred bytes following set → widgets → set → widgets (1,697 nodes)
+/// stops at the run's node budget (its response cap, 32 KiB for the hostile definition,
+/// over 32 bytes a node: 1,024) with `limit-exceeded`, and the widgets run
+/// beside it writes exactly its output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_following_a_relationship_cycle_stops_at_its_budget() {
+    let repo = WidgetRepository::new().await;
+    repo.set("beta", "size: {value: 40}").await;
+    for set in ["alpha", "beta"] {
+        run_on(&repo, "widgets", set).await;
+    }
+    run_on(&repo, "hostile", "alpha").await;
+    repo.set(
+        "alpha",
+        "mode: {value: \"query-cycle\"}, victim: {value: \"4\"}",
+    )
+    .await;
+    let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
+
+    let (hostile, benign) = tokio::join!(
+        run_on(&repo, "hostile", "alpha"),
+        run_on(&repo, "widgets", "beta")
+    );
+
+    assert!(
+        failure(&hostile).ends_with(
+            "limit-exceeded: the query resolved more than 1024 nodes, its budget; ask for fewer \
+             nodes or fewer levels of relationships"
+        ),
+        "{hostile}"
+    );
+    assert!(
+        matches!(
+            outcome(&benign),
+            TargetOutcome::Succeeded {
+                written: 40,
+                new: 0,
+                kept: 40,
+                deleted: 0,
+                ..
+            }
+        ),
+        "{benign}"
+    );
+    assert_eq!(
+        store_contents(&repo.store, "main", &["CoreGeneratorInstance"]),
+        before
     );
 }
 
@@ -456,10 +516,10 @@ async fn a_failed_run_gives_its_pool_allocation_back() {
 async fn writing_a_core_kind_is_refused_with_a_permission_error() {
     let repo = WidgetRepository::new().await;
     repo.set("alpha", "mode: {value: \"write-core\"}").await;
-    let message = failure(&repo.run("widgets", json!({ "set": "alpha" })).await);
+    let message = failure(&repo.run("hostile", json!({ "set": "alpha" })).await);
     assert!(
         message.ends_with(
-            "permission-denied: generator `widgets` may not write CoreStandardGroup: kind CoreStandardGroup \
+            "permission-denied: generator `hostile` may not write CoreStandardGroup: kind CoreStandardGroup \
              is in Infrahub's Core namespace, which generators may not write"
         ),
         "{message}"
@@ -486,11 +546,11 @@ async fn deleting_a_node_the_generator_does_not_own_is_refused() {
     )
     .await;
 
-    let message = failure(&repo.run("widgets", json!({ "set": "alpha" })).await);
+    let message = failure(&repo.run("hostile", json!({ "set": "alpha" })).await);
 
     assert!(
         message.ends_with(&format!(
-            "permission-denied: generator `widgets` may not delete TestWidget {victim}: it is not in the \
+            "permission-denied: generator `hostile` may not delete TestWidget {victim}: it is not in the \
              tracking group of this generator for target `alpha`, and this run did not write it"
         )),
         "{message}"
@@ -502,7 +562,7 @@ async fn deleting_a_node_the_generator_does_not_own_is_refused() {
 async fn a_mutation_sent_through_query_is_refused() {
     let repo = WidgetRepository::new().await;
     repo.set("alpha", "mode: {value: \"query-mutation\"}").await;
-    let message = failure(&repo.run("widgets", json!({ "set": "alpha" })).await);
+    let message = failure(&repo.run("hostile", json!({ "set": "alpha" })).await);
     assert!(
         message.ends_with(
             "permission-denied: graphql.query is read-only but the document contains the mutation; \
@@ -621,6 +681,18 @@ async fn over_http_an_upsert_landing_on_another_targets_node_by_its_natural_key_
         .as_str()
         .expect("beta-1")
         .to_owned();
+    let alpha = infragen::runner::TargetSelection::Matching(
+        json!({ "set": "alpha" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    // The hostile definition's records, written by a first run (failing: its attack
+    // `normal` is unknown).
+    runner
+        .run_definition("hostile", "main", &alpha, 1)
+        .await
+        .expect("runs");
     repo.set(
         "alpha",
         "mode: {value: \"overwrite-by-name\"}, victim: {value: \"beta-1\"}",
@@ -628,14 +700,8 @@ async fn over_http_an_upsert_landing_on_another_targets_node_by_its_natural_key_
     .await;
     let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
 
-    let alpha = infragen::runner::TargetSelection::Matching(
-        json!({ "set": "alpha" })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    );
     let report = runner
-        .run_definition("widgets", "main", &alpha, 1)
+        .run_definition("hostile", "main", &alpha, 1)
         .await
         .expect("runs");
     server.abort();
@@ -643,7 +709,7 @@ async fn over_http_an_upsert_landing_on_another_targets_node_by_its_natural_key_
     let message = failure(&report);
     assert!(
         message.ends_with(&format!(
-            "permission-denied: generator `widgets` may not write TestWidget {beta_1}: it is not \
+            "permission-denied: generator `hostile` may not write TestWidget {beta_1}: it is not \
              the output of this generator for target `alpha`"
         )),
         "{message}"

@@ -1,9 +1,10 @@
-//! A generator changes only what it owns: each attack of the widgets generator
-//! (tests/guests/widgets, `mode` and `victim` of its target set) on another
-//! target's output, a design object, a group or a pool is refused with
-//! `permission-denied` naming the node, its kind and who owns it; the store is
-//! exactly as it was apart from the runs' own bookkeeping; and the benign run
-//! of the other target, in the same invocation, writes exactly its output.
+//! A generator changes only what it owns: each attack of the hostile generator
+//! (tests/guests/hostile, run on set alpha by the widgets fixture's `hostile`
+//! definition, the set's `mode` and `victim` its attack) on another generator's
+//! output, a design object, a group or a pool is refused with `permission-denied`
+//! naming the node, its kind and who owns it; the store is exactly as it was apart
+//! from the runs' own bookkeeping; and the benign widgets run on set beta, in the
+//! same invocation, writes exactly its output.
 
 use infragen::runner::{DefinitionReport, TargetOutcome};
 use infragen_tests::{WidgetRepository, graphql, store_contents};
@@ -91,6 +92,13 @@ async fn scene() -> Scene {
     .await;
     let report = run_both(&repo).await;
     assert_eq!(report.failed(), 0, "{report}");
+    // The hostile definition's own records (its definition, alpha's instance), which
+    // every attack below would otherwise write first. Its attack `normal` is unknown.
+    let report = run_on(&repo, "hostile", "alpha").await;
+    assert!(
+        matches!(only(&report), TargetOutcome::Failed { message, .. } if message.ends_with("invalid-input: unknown attack 'normal' (expected none, infinite-loop, memory-bomb, deep-recursion, panic, huge-argument, log-flood, stdout-flood, call-flood, open-file, read-env, open-socket, random, or one of the ownership attacks)")),
+        "{report}"
+    );
     let beta_1 = id_of(&repo, "TestWidget", "beta-1").await;
     let alpha_1 = id_of(&repo, "TestWidget", "alpha-1").await;
     Scene {
@@ -118,10 +126,31 @@ async fn run_both(repo: &WidgetRepository) -> DefinitionReport {
         .expect("the definition runs")
 }
 
+/// `definition` on the set named `set` only.
+async fn run_on(repo: &WidgetRepository, definition: &str, set: &str) -> DefinitionReport {
+    let selection = infragen::runner::TargetSelection::Matching(
+        json!({ "set": set })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    repo.runner
+        .run_definition(definition, "main", &selection, 1)
+        .await
+        .expect("the definition runs")
+}
+
+/// The outcome of the one run of `report`.
+fn only(report: &DefinitionReport) -> &TargetOutcome {
+    assert_eq!(report.targets.len(), 1, "{report}");
+    &report.targets[0].outcome
+}
+
 impl Scene {
-    /// alpha attacks in `mode` on `victim` while beta runs as usual: alpha's run fails
-    /// with `permission-denied: <refusal>`, beta's keeps exactly its two widgets, and
-    /// the store is as it was but for the instances' status.
+    /// The hostile generator attacks in `mode` on `victim` from set alpha while the
+    /// widgets generator runs on beta, at the same time in the same process: the attack
+    /// fails with `permission-denied: <refusal>`, beta's run keeps exactly its two
+    /// widgets, and the store is as it was but for the instances' status.
     async fn refused(&self, mode: &str, victim: &str, refusal: &str) {
         self.repo
             .set(
@@ -130,23 +159,18 @@ impl Scene {
             )
             .await;
         let before = store_contents(&self.repo.store, "main", BOOKKEEPING);
-        let report = run_both(&self.repo).await;
-        let by_target = |label: &str| {
-            &report
-                .targets
-                .iter()
-                .find(|target| target.target.display_label == label)
-                .unwrap_or_else(|| panic!("no run on {label}: {report}"))
-                .outcome
-        };
-        match by_target("alpha") {
+        let (hostile, benign) = tokio::join!(
+            run_on(&self.repo, "hostile", "alpha"),
+            run_on(&self.repo, "widgets", "beta")
+        );
+        match only(&hostile) {
             TargetOutcome::Failed { message, .. } => assert!(
                 message.ends_with(&format!(": permission-denied: {refusal}")),
                 "{mode}: {message}\nexpected it to end with: permission-denied: {refusal}"
             ),
             other => panic!("{mode}: alpha's run was not refused: {other:?}"),
         }
-        match by_target("beta") {
+        match only(&benign) {
             TargetOutcome::Succeeded {
                 written,
                 new,
@@ -178,7 +202,7 @@ async fn a_no_op_update_of_another_targets_output_is_refused_and_so_is_its_delet
         "touch-then-delete",
         &s.beta_1,
         &format!(
-            "generator `widgets` may not write TestWidget {}: it is not the output of this \
+            "generator `hostile` may not write TestWidget {}: it is not the output of this \
              generator for target `alpha` (the write changed nothing)",
             s.beta_1
         ),
@@ -190,10 +214,10 @@ async fn a_no_op_update_of_another_targets_output_is_refused_and_so_is_its_delet
 async fn overwriting_another_targets_output_by_id_or_by_natural_key_is_refused() {
     let s = scene().await;
     let refusal = format!(
-        "generator `widgets` may not change TestWidget.position of TestWidget {} (beta-1): it \
+        "generator `hostile` may not change TestWidget.position of TestWidget {} (beta-1): it \
          belongs to tracking group `{}`; a generator changes what it created, and other nodes \
          only where an operator grants it (update = [\"TestWidget.position\"] in \
-         [generators.widgets.writes])",
+         [generators.hostile.writes])",
         s.beta_1, s.beta_group.1
     );
     s.refused("overwrite-by-id", &s.beta_1, &refusal).await;
@@ -205,9 +229,9 @@ async fn group_membership_is_never_a_generators_to_change() {
     let s = scene().await;
     let group_refusal = |(id, name): &(String, String), owner: &str| {
         format!(
-            "generator `widgets` may not change relationship members of CoreGeneratorGroup {id} \
+            "generator `hostile` may not change relationship members of CoreGeneratorGroup {id} \
              ({name}): {owner}; group membership is the host's; an operator lets a generator add \
-             its own nodes to a named group with join_groups in [generators.widgets.writes]"
+             its own nodes to a named group with join_groups in [generators.hostile.writes]"
         )
     };
     let not_generated = "it is not the output of a generator run for this target";
@@ -230,20 +254,20 @@ async fn group_membership_is_never_a_generators_to_change() {
         "members-add",
         &format!("{},{}", s.widget_sets, s.alpha_1),
         &format!(
-            "generator `widgets` may not change relationship members of CoreStandardGroup {} \
+            "generator `hostile` may not change relationship members of CoreStandardGroup {} \
              (widget-sets): {not_generated}; group membership is the host's; an operator lets a \
              generator add its own nodes to a named group with join_groups in \
-             [generators.widgets.writes]",
+             [generators.hostile.writes]",
             s.widget_sets
         ),
     )
     .await;
-    // Its own node into another target's tracking group, through the upsert's data
-    // (which, replacing the node's groups, also takes it out of its own first).
+    // A node of its own into another generator's tracking group, through the upsert's
+    // data.
     s.refused(
         "join-by-data",
         &s.beta_group.0,
-        &group_refusal(&s.alpha_group, not_generated),
+        &group_refusal(&s.beta_group, not_generated),
     )
     .await;
     // A new prefix into another target's tracking group, through an allocation's data.
@@ -263,10 +287,10 @@ async fn stamping_anything_but_a_checksum_on_a_node_it_does_not_own_is_refused()
         "stamp-size",
         &s.beta_set,
         &format!(
-            "generator `widgets` may not stamp TestWidgetSet.size of TestWidgetSet {} (beta): it \
+            "generator `hostile` may not stamp TestWidgetSet.size of TestWidgetSet {} (beta): it \
              is not the output of a generator run for this target; a generator stamps checksum \
              attributes, and others only where an operator grants it (stamp = \
-             [\"TestWidgetSet.size\"] in [generators.widgets.writes])",
+             [\"TestWidgetSet.size\"] in [generators.hostile.writes])",
             s.beta_set
         ),
     )
@@ -281,10 +305,10 @@ async fn a_pool_the_generator_did_not_create_is_neither_updated_nor_deleted() {
         "pool-update",
         &s.pool,
         &format!(
-            "generator `widgets` may not change CoreIPPrefixPool.default_prefix_length of \
+            "generator `hostile` may not change CoreIPPrefixPool.default_prefix_length of \
              CoreIPPrefixPool {} (shared-pool): {not_generated}; a generator changes what it \
              created, and other nodes only where an operator grants it (update = \
-             [\"CoreIPPrefixPool.default_prefix_length\"] in [generators.widgets.writes])",
+             [\"CoreIPPrefixPool.default_prefix_length\"] in [generators.hostile.writes])",
             s.pool
         ),
     )
@@ -293,7 +317,7 @@ async fn a_pool_the_generator_did_not_create_is_neither_updated_nor_deleted() {
         "pool-delete",
         &s.pool,
         &format!(
-            "generator `widgets` may not delete CoreIPPrefixPool {}: it is not in the tracking \
+            "generator `hostile` may not delete CoreIPPrefixPool {}: it is not in the tracking \
              group of this generator for target `alpha`, and this run did not write it",
             s.pool
         ),
@@ -349,17 +373,17 @@ async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier() {
     s.repo
         .set(
             "alpha",
-            "mode: {value: \"allocate-as\"}, victim: {value: \"shared-pool,beta-link\"}",
+            "mode: {value: \"take-reserved\"}, victim: {value: \"shared-pool,beta-link\"}",
         )
         .await;
     let before = store_contents(&s.repo.store, "main", BOOKKEEPING);
-    let report = s.repo.run("widgets", json!({ "set": "alpha" })).await;
+    let report = run_on(&s.repo, "hostile", "alpha").await;
     let TargetOutcome::Failed { message, .. } = &report.targets[0].outcome else {
         panic!("alpha took beta's prefix: {report}");
     };
     assert!(
         message.ends_with(&format!(
-            ": permission-denied: generator `widgets` may not take 10.9.0.0/31 (IpamIPPrefix \
+            ": permission-denied: generator `hostile` may not take 10.9.0.0/31 (IpamIPPrefix \
              {prefix}): it is reserved under that identifier for another generator's output"
         )),
         "{message}"

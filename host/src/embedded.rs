@@ -33,6 +33,9 @@ use crate::client::{
     address_input, check_filters, check_kind, code_kind, data_or_error, prefix_input,
 };
 
+/// The native stack a query is parsed and resolved on.
+const QUERY_STACK: usize = 8 << 20;
+
 /// Sealed: the two things an [`Embedded`] backend can be over.
 mod ops {
     use super::*;
@@ -375,7 +378,10 @@ impl<T: StoreOps> Embedded<T> {
             variables: Some(variables.clone()),
             operation_name: None,
         };
-        self.ops.execute(branch, &request, budget)
+        // The store parses and resolves recursively, and may be called on a guest's fiber,
+        // whose stack its parser cannot measure (see `on_native_stack`): on a native stack
+        // of its own, large enough for any document the parser accepts.
+        stacker::grow(QUERY_STACK, || self.ops.execute(branch, &request, budget))
     }
 }
 

@@ -594,6 +594,11 @@ impl WidgetRepository {
             dir.path().join("widgets_generator.wasm"),
         )
         .expect("copy plugin");
+        std::fs::copy(
+            guest("hostile-generator"),
+            dir.path().join("hostile_generator.wasm"),
+        )
+        .expect("copy the hostile plugin");
         let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store opens");
         let schema =
             std::fs::read_to_string(dir.path().join("schemas/widgets.yml")).expect("schema");

@@ -18,7 +18,7 @@
 //! | `open-socket`    | connects to 127.0.0.1:80 and resolves `localhost`: Ok if either works |
 //! | `random`         | logs `random=<u64>` derived from the WASI random seed         |
 //! | `huge-error`     | returns an error whose message is 16 MiB                     |
-//! | anything else    | `invalid-input` naming the attack                            |
+//! | anything else    | an attack of [`ownership`], on the widgets fixture repository, or `invalid-input` naming the attack |
 //!
 //! Every loop goes through `core::hint::black_box` so that the optimiser
 //! cannot prove it useless and delete it.
@@ -32,13 +32,19 @@ use infragen_sdk::bindings::infragen::generator::nodes as raw_nodes;
 use infragen_sdk::{Context, Error, Generator, Result, info, tracking};
 use serde_json::Value;
 
+mod ownership;
+
 const MIB: usize = 1 << 20;
 
 struct Hostile;
 
 impl Generator for Hostile {
     fn generate(ctx: &Context, _data: Value) -> Result<()> {
-        match ctx.param_str("attack")? {
+        let attack = ctx.param_str("attack")?;
+        if let Some(done) = ownership::attack(ctx, attack) {
+            return done;
+        }
+        match attack {
             "none" => {
                 info!("harmless");
                 Ok(())
@@ -106,7 +112,7 @@ impl Generator for Hostile {
             unknown => Err(Error::invalid_input(format!(
                 "unknown attack '{unknown}' (expected none, infinite-loop, memory-bomb, \
                  deep-recursion, panic, huge-argument, log-flood, stdout-flood, call-flood, \
-                 open-file, read-env, open-socket or random)"
+                 open-file, read-env, open-socket, random, or one of the ownership attacks)"
             ))),
         }
     }
