@@ -241,11 +241,12 @@ fn widgets_repository_stalling_on_alpha() -> tempfile::TempDir {
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         std::fs::copy(&entry, &target).expect("copy");
     }
-    std::fs::copy(
-        guest("widgets-generator"),
-        dir.path().join("widgets_generator.wasm"),
-    )
-    .expect("copy plugin");
+    for (package, file) in [
+        ("widgets-generator", "widgets_generator.wasm"),
+        ("hostile-generator", "hostile_generator.wasm"),
+    ] {
+        std::fs::copy(guest(package), dir.path().join(file)).expect("copy plugin");
+    }
     let config = dir.path().join(".infrahub.yml");
     let mut text = std::fs::read_to_string(&config).expect("read .infrahub.yml");
     text.push_str("objects:\n  - objects\n");

@@ -390,3 +390,89 @@ async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier() {
     );
     assert_eq!(store_contents(&s.repo.store, "main", BOOKKEEPING), before);
 }
+
+#[tokio::test]
+async fn a_profile_the_generator_did_not_create_is_not_overwritten() {
+    let s = scene().await;
+    graphql(
+        &s.repo.store,
+        "main",
+        "mutation { ProfileTestWidgetCreate(data: {profile_name: {value: \"wide\"}, position: {value: 7}}) { ok } }",
+    )
+    .await;
+    let profile = id_by(&s.repo, "ProfileTestWidget", "profile_name", "wide").await;
+    s.refused(
+        "profile-overwrite",
+        "wide",
+        &format!(
+            "generator `hostile` may not change ProfileTestWidget.position of ProfileTestWidget \
+             {profile}: it is not the output of a generator run for this target; a \
+             generator changes what it created, and other nodes only where an operator grants \
+             it (update = [\"ProfileTestWidget.position\"] in [generators.hostile.writes])"
+        ),
+    )
+    .await;
+}
+
+/// A pool is branch-agnostic: a run on a feature branch deleting the operator's pool would
+/// delete it on main.
+#[tokio::test]
+async fn a_run_on_a_branch_cannot_delete_a_pool_on_main() {
+    let s = scene().await;
+    s.repo.store.create_branch("feature").expect("branch");
+    let alpha = infragen::runner::TargetSelection::Matching(
+        json!({ "set": "alpha" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    // The hostile definition's instance on the branch, from a first run (failing: its
+    // attack `normal` is unknown).
+    s.repo
+        .runner
+        .run_definition("hostile", "feature", &alpha, 1)
+        .await
+        .expect("the definition runs");
+    s.repo
+        .set(
+            "alpha",
+            &format!(
+                "mode: {{value: \"pool-delete\"}}, victim: {{value: \"{}\"}}",
+                s.pool
+            ),
+        )
+        .await;
+    let before = (
+        store_contents(&s.repo.store, "main", BOOKKEEPING),
+        store_contents(&s.repo.store, "feature", BOOKKEEPING),
+    );
+    let report = s
+        .repo
+        .runner
+        .run_definition("hostile", "feature", &alpha, 1)
+        .await
+        .expect("the definition runs");
+    match only(&report) {
+        TargetOutcome::Failed { message, .. } => assert!(
+            message.ends_with(&format!(
+                ": permission-denied: generator `hostile` may not delete CoreIPPrefixPool {}: it \
+                 is not in the tracking group of this generator for target `alpha`, and this run \
+                 did not write it",
+                s.pool
+            )),
+            "{message}"
+        ),
+        other => panic!("the pool's delete was not refused: {other:?}"),
+    }
+    assert_eq!(
+        (
+            store_contents(&s.repo.store, "main", BOOKKEEPING),
+            store_contents(&s.repo.store, "feature", BOOKKEEPING),
+        ),
+        before
+    );
+    assert_eq!(
+        id_of(&s.repo, "CoreIPPrefixPool", "shared-pool").await,
+        s.pool
+    );
+}

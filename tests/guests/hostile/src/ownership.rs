@@ -18,6 +18,7 @@
 //! | `stamp-size`          | stamps `size` 99 on the `TestWidgetSet` `victim`              |
 //! | `pool-update`         | updates the `CoreIPPrefixPool` `victim`                       |
 //! | `pool-delete`         | deletes the `CoreIPPrefixPool` `victim`                       |
+//! | `profile-overwrite`   | upserts the `ProfileTestWidget` named `victim`, position 99   |
 //! | `allocate-into-group` | allocates from pool `first` with `member_of_groups: [second]` |
 //! | `take-reserved`       | allocates from pool `first` under identifier `second`         |
 //! | `query-cycle`         | queries device → interfaces → device … `victim` levels deep   |
@@ -87,6 +88,11 @@ pub fn attack(ctx: &Context, attack: &str) -> Option<Result<()>> {
         )
         .map(|_| ()),
         "pool-delete" => nodes::delete("CoreIPPrefixPool", victim()),
+        "profile-overwrite" => nodes::upsert(
+            "ProfileTestWidget",
+            json!({"profile_name": {"value": victim()}, "position": {"value": 99}}),
+        )
+        .map(|_| ()),
         "allocate-into-group" => {
             let (pool, group) = pair();
             pools::PrefixRequest::from_pool_name(pool)
