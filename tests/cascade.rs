@@ -511,13 +511,9 @@ impl Drop for Server {
     }
 }
 
-#[tokio::test]
-async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator() {
-    let repo = with_rules(&[size_rule("all_branches")]).await;
-    let token = repo
-        .store
-        .create_token("test", infragen_store::TokenScope::Admin)
-        .expect("token");
+/// `infragen serve` on the repository's store, on a free port: the server (killed when
+/// dropped), its stdout line by line, and its address.
+fn start_serve(repo: &WidgetRepository) -> (Server, std::sync::mpsc::Receiver<String>, String) {
     let dir = repo.dir.path();
     let mut child = Command::new(infragen_bin())
         .arg("--store")
@@ -532,7 +528,7 @@ async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator()
         .spawn()
         .expect("infragen serve starts");
     let lines = lines_of(&mut child);
-    let _server = Server(child);
+    let server = Server(child);
     let first = lines
         .recv_timeout(Duration::from_secs(60))
         .expect("serve prints its address");
@@ -540,6 +536,33 @@ async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator()
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_owned();
+    (server, lines, address)
+}
+
+/// The lines serve prints up to the report of its next cascade on main.
+fn cascade_report(lines: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
+    let mut printed = Vec::new();
+    while !printed
+        .last()
+        .is_some_and(|line: &String| line.starts_with("cascade on branch main"))
+    {
+        printed.push(
+            lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no cascade report; printed so far: {printed:#?}")),
+        );
+    }
+    printed
+}
+
+#[tokio::test]
+async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator() {
+    let repo = with_rules(&[size_rule("all_branches")]).await;
+    let token = repo
+        .store
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .expect("token");
+    let (_server, lines, address) = start_serve(&repo);
 
     let http =
         infragen::transport::Http::new(infragen::transport::HttpConfig::new(address, Some(token)))
@@ -554,18 +577,7 @@ async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator()
         "{response}"
     );
 
-    // The cascade's report, printed when it ends.
-    let mut printed = Vec::new();
-    while !printed
-        .last()
-        .is_some_and(|line: &String| line.starts_with("cascade on branch main"))
-    {
-        printed.push(
-            lines
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("no cascade report; printed so far: {printed:#?}")),
-        );
-    }
+    let printed = cascade_report(&lines);
     assert!(
         printed[0].contains("widgets")
             && printed[0].contains("alpha")
@@ -581,6 +593,37 @@ async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator()
         .await
         .expect("query");
     assert_eq!(count["data"]["TestWidget"]["count"], 1, "{count}");
+}
+
+/// `serve` records how far it followed the event log: a write made while it was down
+/// (killed, here) runs its cascade when it starts again.
+#[tokio::test]
+async fn a_write_made_while_serve_was_down_runs_its_cascade_when_serve_starts() {
+    let repo = with_rules(&[size_rule("all_branches")]).await;
+    let (server, _lines, _address) = start_serve(&repo);
+    drop(server);
+
+    graphql(&repo.store, "main", &ALPHA_SIZE.replace("SIZE", "4")).await;
+    assert!(
+        repo.widgets().await.is_empty(),
+        "nothing ran the generator yet"
+    );
+
+    let (_server, lines, _address) = start_serve(&repo);
+    let printed = cascade_report(&lines);
+    assert!(
+        printed[0].contains("widgets")
+            && printed[0].contains("alpha")
+            && printed[0].ends_with("[rule size-changed]"),
+        "{printed:#?}"
+    );
+    let names: Vec<String> = repo
+        .widgets()
+        .await
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(names, ["alpha-1", "alpha-2", "alpha-3", "alpha-4"]);
 }
 
 #[tokio::test]

@@ -653,6 +653,25 @@ impl Store {
         self.db().last_seq()
     }
 
+    /// What the reader `name` of the event log recorded of its progress
+    /// ([`Store::set_reader_position`]), kept in the store so that it survives the process.
+    pub fn reader_position(&self, name: &str) -> Result<Option<String>> {
+        self.db().meta(&format!("reader:{name}"))
+    }
+
+    /// Records the progress of the event log's reader `name` (an opaque text, e.g. JSON).
+    pub fn set_reader_position(&self, name: &str, position: &str) -> Result<()> {
+        let db = self.db();
+        db.begin_immediate()?;
+        match db.set_meta(&format!("reader:{name}"), position) {
+            Ok(()) => db.commit(),
+            Err(error) => {
+                db.rollback();
+                Err(error)
+            }
+        }
+    }
+
     /// Live events from now on (events committed by other processes are not seen live; use
     /// [`Store::events_since`]).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

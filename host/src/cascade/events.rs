@@ -101,10 +101,16 @@ impl From<&infragen_store::Event> for NodeEvent {
     }
 }
 
-/// Why events could not be read.
+/// Why the events, or a reader's position in them, could not be read or recorded.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the store's events: {0}")]
 pub struct FeedError(String);
+
+impl FeedError {
+    pub(crate) fn new(message: String) -> Self {
+        FeedError(message)
+    }
+}
 
 /// Where a cascade reads the events its runs (and anyone else) caused.
 pub trait EventFeed: Send + Sync {

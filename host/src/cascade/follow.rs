@@ -27,10 +27,62 @@ pub trait CascadeObserver: Send + Sync {
     fn cascade_done(&self, report: &CascadeReport);
 }
 
-/// Follows `store`'s events from now on until the store is dropped, running
-/// a cascade for every batch of changes that fires a rule. Changes made in
-/// this process are seen at once, changes made by other processes within
-/// [`POLL`].
+/// The name under which the follower records its progress in the store.
+const READER: &str = "follow";
+
+/// How far the follower got, kept in the store after every batch so that a
+/// restarted follower goes on where the last one stopped.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Position {
+    /// Every event up to here has been matched (and its cascade run).
+    cursor: i64,
+    /// Per branch, the last event a cascade has already read: its own writes
+    /// must not start another cascade.
+    consumed: HashMap<String, i64>,
+}
+
+impl Position {
+    /// Where the last follower of `store` stopped; on a store never followed, its newest
+    /// event (what happened before the first follower is not acted on, as with a fresh
+    /// Infrahub).
+    fn load(store: &Store, feed: &dyn super::EventFeed) -> Result<Position, CascadeError> {
+        let recorded = store
+            .reader_position(READER)
+            .map_err(|error| super::FeedError::new(error.to_string()))?;
+        match recorded.as_deref().map(serde_json::from_str::<Position>) {
+            Some(Ok(position)) => Ok(position),
+            Some(Err(error)) => {
+                tracing::warn!(%error, "the follower's recorded position is unreadable; following from the newest event");
+                Position::fresh(store, feed)
+            }
+            None => Position::fresh(store, feed),
+        }
+    }
+
+    fn fresh(store: &Store, feed: &dyn super::EventFeed) -> Result<Position, CascadeError> {
+        let position = Position {
+            cursor: feed.last_seq()?,
+            consumed: HashMap::new(),
+        };
+        position.save(store)?;
+        Ok(position)
+    }
+
+    fn save(&self, store: &Store) -> Result<(), CascadeError> {
+        let text = serde_json::to_string(self)
+            .map_err(|error| super::FeedError::new(error.to_string()))?;
+        store
+            .set_reader_position(READER, &text)
+            .map_err(|error| super::FeedError::new(error.to_string()).into())
+    }
+}
+
+/// Follows `store`'s events until the store is dropped, running a cascade for
+/// every batch of changes that fires a rule. It starts where the last
+/// follower of the store stopped — changes made while none was running are
+/// acted on at once — and records its progress after every batch. Changes
+/// made in this process are seen at once, changes made by other processes
+/// within [`POLL`].
 pub async fn follow(
     cascade: Cascade,
     store: Store,
@@ -38,17 +90,24 @@ pub async fn follow(
 ) -> Result<(), CascadeError> {
     let mut live = store.subscribe();
     let feed = cascade.events().clone();
-    let mut cursor = feed.last_seq()?;
-    // Per branch, the last event a cascade has already read: its own writes
-    // must not start another cascade.
-    let mut consumed: HashMap<String, i64> = HashMap::new();
+    let mut position = Position::load(&store, feed.as_ref())?;
+    let mut behind = feed.last_seq()? > position.cursor;
+    if behind {
+        tracing::info!(
+            from = position.cursor,
+            to = feed.last_seq()?,
+            "catching up on the changes made while no follower ran"
+        );
+    }
     loop {
-        match tokio::time::timeout(POLL, live.recv()).await {
-            Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
-            Ok(Err(RecvError::Closed)) => return Ok(()),
-            Err(_quiet) => {
-                if feed.last_seq()? <= cursor {
-                    continue;
+        if !std::mem::take(&mut behind) {
+            match tokio::time::timeout(POLL, live.recv()).await {
+                Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
+                Ok(Err(RecvError::Closed)) => return Ok(()),
+                Err(_quiet) => {
+                    if feed.last_seq()? <= position.cursor {
+                        continue;
+                    }
                 }
             }
         }
@@ -59,11 +118,12 @@ pub async fn follow(
                 | tokio::sync::broadcast::error::TryRecvError::Closed)
         ) {}
 
-        let events = feed.since(cursor)?;
-        cursor = events.last().map_or(cursor, |event| event.seq);
+        let events = feed.since(position.cursor)?;
+        position.cursor = events.last().map_or(position.cursor, |event| event.seq);
         let mut branches: Vec<(String, Vec<NodeEvent>)> = Vec::new();
         for event in events {
-            if consumed
+            if position
+                .consumed
                 .get(&event.branch)
                 .is_some_and(|seen| event.seq <= *seen)
             {
@@ -80,7 +140,7 @@ pub async fn follow(
         for (branch, batch) in branches {
             match cascade.run(&branch, Start::Events(batch)).await {
                 Ok(report) => {
-                    consumed.insert(branch, report.cursor);
+                    position.consumed.insert(branch, report.cursor);
                     if !report.runs.is_empty() || !report.rule_errors.is_empty() {
                         observer.cascade_done(&report);
                     }
@@ -89,6 +149,11 @@ pub async fn follow(
                     tracing::error!(%branch, "cascade failed: {error}");
                 }
             }
+        }
+        // Only once the batch's cascades ended: a follower killed in the middle of one
+        // matches the batch again when it restarts, and the cascade runs again.
+        if let Err(error) = position.save(&store) {
+            tracing::warn!(%error, "cannot record the follower's position; a restart would match this batch again");
         }
     }
 }
