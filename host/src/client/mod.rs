@@ -344,10 +344,7 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
     ) -> Result<Option<Vec<String>>, BackendError> {
         check_kind(kind)?;
         let index = self.schema(branch).await?;
-        let Some(filters) = index
-            .kind(kind)
-            .and_then(|fields| fields.natural_key_filters(data))
-        else {
+        let Some(filters) = index.natural_key_filters(kind, data) else {
             return Ok(None);
         };
         let nodes = self

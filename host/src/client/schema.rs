@@ -16,6 +16,8 @@ pub struct RelationshipField {
     /// Card-many relationships of kind Attribute or Parent are selected by
     /// default; others only when asked for with `include`.
     pub listed_by_default: bool,
+    /// The kind of its peers, when the schema says.
+    pub peer: Option<String>,
 }
 
 /// The fields of one kind.
@@ -33,9 +35,14 @@ pub struct KindFields {
 impl KindFields {
     /// The filters that find the node an upsert of `data` lands on by its natural key
     /// (Infrahub matches an upsert without `id` by its human-friendly id), or `None` when
-    /// `data` does not spell the key out in a way a filter can follow: a relationship part
-    /// given other than by `id`, or a kind without a human-friendly id.
-    pub fn natural_key_filters(&self, data: &Value) -> Option<serde_json::Map<String, Value>> {
+    /// `data` does not spell the key out in a way a filter can follow (a kind without a
+    /// human-friendly id, a part missing). A relationship part may name its peer by `id`,
+    /// or by `hfid` when `peer_key` gives the peer kind's human-friendly id.
+    pub fn natural_key_filters<'a>(
+        &self,
+        data: &Value,
+        peer_key: impl Fn(&str) -> Option<&'a [String]>,
+    ) -> Option<serde_json::Map<String, Value>> {
         if self.human_friendly_id.is_empty() {
             return None;
         }
@@ -61,9 +68,24 @@ impl KindFields {
                     };
                     filters.insert(path.clone(), value.clone());
                 }
-                [relationship, _, _] => {
-                    let id = data.get(*relationship)?.get("id")?.as_str()?;
-                    filters.insert(format!("{relationship}__ids"), Value::from(vec![id]));
+                [relationship, attribute, property] => {
+                    let peer = data.get(*relationship)?;
+                    if let Some(id) = peer.get("id").and_then(Value::as_str) {
+                        filters.insert(format!("{relationship}__ids"), Value::from(vec![id]));
+                        continue;
+                    }
+                    // The peer by its own key: the part of it this path names.
+                    let Value::Array(values) = peer.get("hfid")? else {
+                        return None;
+                    };
+                    let key = peer_key(relationship)?;
+                    if values.len() != key.len() {
+                        return None;
+                    }
+                    let at = key
+                        .iter()
+                        .position(|part| *part == format!("{attribute}__{property}"))?;
+                    filters.insert(path.clone(), values[at].clone());
                 }
                 _ => return None,
             }
@@ -115,6 +137,8 @@ struct RelationshipDocument {
     cardinality: Option<String>,
     #[serde(default)]
     kind: Option<String>,
+    #[serde(default)]
+    peer: Option<String>,
 }
 
 impl SchemaIndex {
@@ -148,6 +172,7 @@ impl SchemaIndex {
                             name: r.name,
                             cardinality_one,
                             listed_by_default: listed,
+                            peer: r.peer,
                         }
                     })
                     .collect(),
@@ -161,6 +186,24 @@ impl SchemaIndex {
     /// The fields of `kind`, if the schema has it.
     pub fn kind(&self, kind: &str) -> Option<&KindFields> {
         self.kinds.get(kind)
+    }
+
+    /// [`KindFields::natural_key_filters`] of `kind`, its peers' keys read from this schema.
+    pub fn natural_key_filters(
+        &self,
+        kind: &str,
+        data: &Value,
+    ) -> Option<serde_json::Map<String, Value>> {
+        let fields = self.kind(kind)?;
+        fields.natural_key_filters(data, |relationship| {
+            let peer = fields
+                .relationships
+                .iter()
+                .find(|r| r.name == relationship)?
+                .peer
+                .as_deref()?;
+            Some(self.kind(peer)?.human_friendly_id.as_slice())
+        })
     }
 }
 
@@ -176,61 +219,58 @@ mod tests {
         }
     }
 
+    fn object(value: Value) -> Option<serde_json::Map<String, Value>> {
+        value.as_object().cloned()
+    }
+
+    fn no_peers(_: &str) -> Option<&'static [String]> {
+        None
+    }
+
     #[test]
     fn an_upserts_natural_key_becomes_the_filters_that_find_its_node() {
         let interface = keyed(&["device__name__value", "name__value"]);
+        let data = json!({"name": {"value": "eth1"}, "device": {"id": "d1"}});
         assert_eq!(
-            interface
-                .natural_key_filters(&json!({"name": {"value": "eth1"}, "device": {"id": "d1"}})),
-            Some(
-                json!({"device__ids": ["d1"], "name__value": "eth1"})
-                    .as_object()
-                    .cloned()
-                    .unwrap()
-            )
+            interface.natural_key_filters(&data, no_peers),
+            object(json!({"device__ids": ["d1"], "name__value": "eth1"}))
         );
         assert_eq!(
-            interface.natural_key_filters(&json!({"hfid": ["leaf1", "eth1"]})),
-            Some(
-                json!({"device__name__value": "leaf1", "name__value": "eth1"})
-                    .as_object()
-                    .cloned()
-                    .unwrap()
-            )
+            interface.natural_key_filters(&json!({"hfid": ["leaf1", "eth1"]}), no_peers),
+            object(json!({"device__name__value": "leaf1", "name__value": "eth1"}))
         );
         assert_eq!(
-            keyed(&["name__value"]).natural_key_filters(&json!({"name": "spine1"})),
-            Some(
-                json!({"name__value": "spine1"})
-                    .as_object()
-                    .cloned()
-                    .unwrap()
-            )
+            keyed(&["name__value"]).natural_key_filters(&json!({"name": "spine1"}), no_peers),
+            object(json!({"name__value": "spine1"}))
+        );
+    }
+
+    #[test]
+    fn a_peer_named_by_its_own_key_is_filtered_by_the_part_the_path_names() {
+        let device_key = vec!["name__value".to_owned()];
+        let interface = keyed(&["device__name__value", "name__value"]);
+        let data = json!({"name": {"value": "eth1"}, "device": {"hfid": ["leaf1"]}});
+        let filters = interface.natural_key_filters(&data, |relationship| {
+            (relationship == "device").then_some(device_key.as_slice())
+        });
+        assert_eq!(
+            filters,
+            object(json!({"device__name__value": "leaf1", "name__value": "eth1"}))
         );
     }
 
     #[test]
     fn a_natural_key_the_data_does_not_spell_out_gives_no_filters() {
         let interface = keyed(&["device__name__value", "name__value"]);
-        // The device by its own key, not its id.
-        assert_eq!(
-            interface.natural_key_filters(
-                &json!({"name": {"value": "eth1"}, "device": {"hfid": ["leaf1"]}})
-            ),
-            None
-        );
-        assert_eq!(
-            interface.natural_key_filters(&json!({"name": {"value": "eth1"}})),
-            None
-        );
-        assert_eq!(
-            interface.natural_key_filters(&json!({"hfid": ["eth1"]})),
-            None
-        );
-        assert_eq!(
-            keyed(&[]).natural_key_filters(&json!({"name": {"value": "x"}})),
-            None
-        );
+        // The device by its own key, with no schema to read that key from.
+        let by_hfid = json!({"name": {"value": "eth1"}, "device": {"hfid": ["leaf1"]}});
+        assert_eq!(interface.natural_key_filters(&by_hfid, no_peers), None);
+        let no_device = json!({"name": {"value": "eth1"}});
+        assert_eq!(interface.natural_key_filters(&no_device, no_peers), None);
+        let short = json!({"hfid": ["eth1"]});
+        assert_eq!(interface.natural_key_filters(&short, no_peers), None);
+        let unkeyed = json!({"name": {"value": "x"}});
+        assert_eq!(keyed(&[]).natural_key_filters(&unkeyed, no_peers), None);
     }
 
     #[test]
@@ -240,7 +280,7 @@ mod tests {
                 "kind": "NetworkDevice",
                 "attributes": [{"name": "name"}, {"name": "role"}],
                 "relationships": [
-                    {"name": "pod", "cardinality": "one", "kind": "Attribute"},
+                    {"name": "pod", "cardinality": "one", "kind": "Attribute", "peer": "NetworkPod"},
                     {"name": "interfaces", "cardinality": "many", "kind": "Component"},
                     {"name": "tags", "cardinality": "many", "kind": "Attribute"},
                 ]
@@ -256,17 +296,20 @@ mod tests {
                 RelationshipField {
                     name: "pod".into(),
                     cardinality_one: true,
-                    listed_by_default: true
+                    listed_by_default: true,
+                    peer: Some("NetworkPod".into()),
                 },
                 RelationshipField {
                     name: "interfaces".into(),
                     cardinality_one: false,
-                    listed_by_default: false
+                    listed_by_default: false,
+                    peer: None,
                 },
                 RelationshipField {
                     name: "tags".into(),
                     cardinality_one: false,
-                    listed_by_default: true
+                    listed_by_default: true,
+                    peer: None,
                 },
             ]
         );
