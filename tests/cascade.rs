@@ -539,6 +539,18 @@ fn start_serve(repo: &WidgetRepository) -> (Server, std::sync::mpsc::Receiver<St
     (server, lines, address)
 }
 
+/// Waits for serve's report of a cascade on main that ran widgets on alpha for rule
+/// `size-changed`.
+fn expect_alpha_sized_cascade(lines: &std::sync::mpsc::Receiver<String>) {
+    let printed = cascade_report(lines);
+    assert!(
+        printed[0].contains("widgets")
+            && printed[0].contains("alpha")
+            && printed[0].ends_with("[rule size-changed]"),
+        "{printed:#?}"
+    );
+}
+
 /// The lines serve prints up to the report of its next cascade on main.
 fn cascade_report(lines: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
     let mut printed = Vec::new();
@@ -577,13 +589,7 @@ async fn a_write_through_infragen_serve_that_matches_a_rule_runs_the_generator()
         "{response}"
     );
 
-    let printed = cascade_report(&lines);
-    assert!(
-        printed[0].contains("widgets")
-            && printed[0].contains("alpha")
-            && printed[0].ends_with("[rule size-changed]"),
-        "{printed:#?}"
-    );
+    expect_alpha_sized_cascade(&lines);
     let count = transport
         .execute(
             "main",
@@ -610,19 +616,8 @@ async fn a_write_made_while_serve_was_down_runs_its_cascade_when_serve_starts() 
     );
 
     let (_server, lines, _address) = start_serve(&repo);
-    let printed = cascade_report(&lines);
-    assert!(
-        printed[0].contains("widgets")
-            && printed[0].contains("alpha")
-            && printed[0].ends_with("[rule size-changed]"),
-        "{printed:#?}"
-    );
-    let names: Vec<String> = repo
-        .widgets()
-        .await
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
+    expect_alpha_sized_cascade(&lines);
+    let names = repo.widget_names().await;
     assert_eq!(names, ["alpha-1", "alpha-2", "alpha-3", "alpha-4"]);
 }
 

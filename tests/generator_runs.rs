@@ -260,12 +260,7 @@ async fn a_run_failing_halfway_writes_nothing_and_a_rerun_completes_it() {
         "): generator: failing halfway on purpose after 3 of 6 widgets",
     )
     .await;
-    let names: Vec<String> = repo
-        .widgets()
-        .await
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
+    let names = repo.widget_names().await;
     assert_eq!(names, ["alpha-1", "alpha-2"]);
     assert_eq!(
         group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
@@ -276,12 +271,7 @@ async fn a_run_failing_halfway_writes_nothing_and_a_rerun_completes_it() {
     repo.set("alpha", "mode: {value: \"normal\"}").await;
     let report = repo.run("widgets", json!({ "set": "alpha" })).await;
     assert_eq!(report.failed(), 0, "{report}");
-    let names: Vec<String> = repo
-        .widgets()
-        .await
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
+    let names = repo.widget_names().await;
     assert_eq!(
         names,
         [
@@ -791,12 +781,7 @@ async fn a_full_run_removes_the_output_of_a_deleted_target() {
     assert_eq!(report.reaped.len(), 1, "{report}");
     assert_eq!(report.reaped[0].instance, "widgets: beta");
     assert_eq!(report.reaped[0].deleted, 2);
-    let names: Vec<String> = repo
-        .widgets()
-        .await
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
+    let names = repo.widget_names().await;
     assert_eq!(names, ["alpha-1", "alpha-2", "alpha-3"]);
     let data = graphql(
         &repo.store,

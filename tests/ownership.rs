@@ -346,14 +346,10 @@ async fn the_reconcile_never_deletes_a_core_node_someone_put_in_a_tracking_group
         s.widget_sets,
         "the target group survives the reconcile"
     );
-    let names: Vec<String> = s
-        .repo
-        .widgets()
-        .await
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
-    assert_eq!(names, ["alpha-1", "alpha-2", "beta-1", "beta-2"]);
+    assert_eq!(
+        s.repo.widget_names().await,
+        ["alpha-1", "alpha-2", "beta-1", "beta-2"]
+    );
 }
 
 #[tokio::test]

@@ -668,6 +668,15 @@ impl WidgetRepository {
             .to_owned()
     }
 
+    /// The name of every widget, sorted.
+    pub async fn widget_names(&self) -> Vec<String> {
+        self.widgets()
+            .await
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect()
+    }
+
     /// `(widget name, position, set name)` of every widget, by name.
     pub async fn widgets(&self) -> Vec<(String, i64, String)> {
         let data = graphql(
