@@ -514,6 +514,14 @@ impl Drop for Server {
 /// `infragen serve` on the repository's store, on a free port: the server (killed when
 /// dropped), its stdout line by line, and its address.
 fn start_serve(repo: &WidgetRepository) -> (Server, std::sync::mpsc::Receiver<String>, String) {
+    start_serve_with(repo, &[])
+}
+
+/// [`start_serve`] with more arguments to `serve`.
+fn start_serve_with(
+    repo: &WidgetRepository,
+    args: &[&str],
+) -> (Server, std::sync::mpsc::Receiver<String>, String) {
     let dir = repo.dir.path();
     let mut child = Command::new(infragen_bin())
         .arg("--store")
@@ -522,6 +530,7 @@ fn start_serve(repo: &WidgetRepository) -> (Server, std::sync::mpsc::Receiver<St
         .arg(dir)
         .arg("--config")
         .arg(dir.join("no-such-infragen.toml"))
+        .args(args)
         .env_remove("INFRAGEN_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -619,6 +628,82 @@ async fn a_write_made_while_serve_was_down_runs_its_cascade_when_serve_starts() 
     expect_alpha_sized_cascade(&lines);
     let names = repo.widget_names().await;
     assert_eq!(names, ["alpha-1", "alpha-2", "alpha-3", "alpha-4"]);
+}
+
+/// The status of the instance `name` (`<definition>: <target>`).
+async fn instance_status(repo: &WidgetRepository, name: &str) -> Option<String> {
+    let data = graphql(
+        &repo.store,
+        "main",
+        "{ CoreGeneratorInstance { edges { node { name { value } status { value } } } } }",
+    )
+    .await;
+    data["CoreGeneratorInstance"]["edges"]
+        .as_array()?
+        .iter()
+        .map(|edge| &edge["node"])
+        .find(|node| node["name"]["value"] == name)
+        .and_then(|node| node["status"]["value"].as_str().map(str::to_owned))
+}
+
+/// SIGINT stops `serve` the way it stops `infragen generator`: the running run finishes,
+/// no other starts, what was left is reported and the exit code is 1; the next `serve`
+/// matches the interrupted changes again and completes their cascade.
+#[tokio::test]
+async fn serve_stopped_by_sigint_mid_cascade_completes_it_when_started_again() {
+    let repo = with_rules(&[size_rule("all_branches")]).await;
+    // alpha's run writes one widget of two and stalls until its 3 s deadline.
+    repo.set(
+        "alpha",
+        "size: {value: 2}, mode: {value: \"stall-halfway\"}",
+    )
+    .await;
+    let (mut server, lines, _address) = start_serve_with(&repo, &["--concurrency", "1"]);
+    graphql(
+        &repo.store,
+        "main",
+        "mutation { a: TestWidgetSetUpdate(data: {hfid: [\"alpha\"], size: {value: 4}}) { ok } \
+         b: TestWidgetSetUpdate(data: {hfid: [\"beta\"], size: {value: 3}}) { ok } }",
+    )
+    .await;
+    while instance_status(&repo, "widgets: alpha").await.as_deref() != Some("Processing") {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &server.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let report = cascade_report(&lines);
+    let exit = server.0.wait().expect("serve ends");
+    assert_eq!(exit.code(), Some(1), "{report:#?}");
+    let beta = repo.set_id("beta").await;
+    assert!(
+        report.contains(&format!(
+            "interrupted: the running runs finished; 1 run left queued, not run: widgets on {beta}"
+        )),
+        "beta is reported left queued: {report:#?}"
+    );
+    assert!(
+        repo.widget_names().await.is_empty(),
+        "the stalled run wrote nothing, beta's never started"
+    );
+
+    repo.set("alpha", "mode: {value: \"normal\"}").await;
+    let (_server, lines, _address) = start_serve_with(&repo, &["--concurrency", "1"]);
+    let report = cascade_report(&lines);
+    assert!(
+        report
+            .last()
+            .is_some_and(|line| line.contains("2 runs, 0 failed")),
+        "{report:#?}"
+    );
+    assert_eq!(
+        repo.widget_names().await,
+        [
+            "alpha-1", "alpha-2", "alpha-3", "alpha-4", "beta-1", "beta-2", "beta-3"
+        ]
+    );
 }
 
 #[tokio::test]

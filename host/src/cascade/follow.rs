@@ -77,7 +77,8 @@ impl Position {
     }
 }
 
-/// Follows `store`'s events until the store is dropped, running a cascade for
+/// Follows `store`'s events until the store is dropped or the cascade's
+/// [`Interrupt`](super::Interrupt) is raised, running a cascade for
 /// every batch of changes that fires a rule. It starts where the last
 /// follower of the store stopped — changes made while none was running are
 /// acted on at once — and records its progress after every batch. Changes
@@ -99,7 +100,11 @@ pub async fn follow(
             "catching up on the changes made while no follower ran"
         );
     }
+    let interrupt = cascade.interrupt();
     loop {
+        if interrupt.raised() {
+            return Ok(());
+        }
         if !std::mem::take(&mut behind) {
             match tokio::time::timeout(POLL, live.recv()).await {
                 Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
@@ -141,7 +146,10 @@ pub async fn follow(
             match cascade.run(&branch, Start::Events(batch)).await {
                 Ok(report) => {
                     position.consumed.insert(branch, report.cursor);
-                    if !report.runs.is_empty() || !report.rule_errors.is_empty() {
+                    if !report.runs.is_empty()
+                        || !report.rule_errors.is_empty()
+                        || report.interrupted.is_some()
+                    {
                         observer.cascade_done(&report);
                     }
                 }
@@ -150,8 +158,14 @@ pub async fn follow(
                 }
             }
         }
-        // Only once the batch's cascades ended: a follower killed in the middle of one
-        // matches the batch again when it restarts, and the cascade runs again.
+        // Only once the batch's cascades ended: a follower killed or stopped in the middle
+        // of one matches the batch again when it restarts, and the cascade runs again.
+        if interrupt.raised() {
+            tracing::info!(
+                "stopped in the middle of a batch of changes; they are matched again at the next start"
+            );
+            return Ok(());
+        }
         if let Err(error) = position.save(&store) {
             tracing::warn!(%error, "cannot record the follower's position; a restart would match this batch again");
         }

@@ -129,6 +129,48 @@ fn runtime(
         .context("cannot start the WebAssembly runtime")
 }
 
+/// SIGINT or SIGTERM: the cascade starts no new run and lets the running ones finish,
+/// then reports what it left queued (and the command fails). A second signal abandons
+/// the running runs: the process exits at once, and on the embedded store nothing of an
+/// abandoned run is written.
+pub(crate) async fn stop_on_signals(interrupt: crate::cascade::Interrupt) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::warn!("cannot watch for SIGINT/SIGTERM; a signal stops the process at once");
+            return;
+        };
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            seen += 1;
+            if seen == 1 {
+                eprintln!(
+                    "infragen: stopping: no new run starts, the running ones finish (a second \
+                     signal abandons them, writing nothing of them)"
+                );
+                interrupt.raise();
+            } else {
+                eprintln!("infragen: abandoning the running runs");
+                std::process::exit(130);
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.raise();
+        }
+    }
+}
+
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     crate::policy::Seconds::parse(text).map(|seconds| seconds.0)
 }

@@ -38,11 +38,18 @@ pub(crate) struct ServeArgs {
     concurrency: usize,
 }
 
-/// Prints each cascade's report.
-struct PrintReports;
+/// Prints each cascade's report, and notes whether one was interrupted.
+#[derive(Default)]
+struct PrintReports {
+    left_queued: std::sync::atomic::AtomicUsize,
+}
 
 impl CascadeObserver for PrintReports {
     fn cascade_done(&self, report: &CascadeReport) {
+        if let Some(left) = &report.interrupted {
+            self.left_queued
+                .fetch_add(left.len(), std::sync::atomic::Ordering::SeqCst);
+        }
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{report}");
         let _ = stdout.flush();
@@ -87,10 +94,26 @@ pub(crate) async fn run(
         stdout.flush()?;
     }
     let server = crate::http_api::serve_listener(store.clone(), listener, tokens);
-    let generators = follow(cascade, store, &PrintReports);
+    // SIGINT/SIGTERM: no new run starts, the running ones finish, then serve stops; a
+    // second signal abandons them.
+    let signals = tokio::spawn(super::stop_on_signals(cascade.interrupt()));
+    let reports = PrintReports::default();
+    let generators = follow(cascade, store, &reports);
     tokio::select! {
         served = server => served.context("the HTTP server stopped")?,
         followed = generators => followed.context("the generator engine stopped")?,
     }
+    signals.abort();
+    let left = reports
+        .left_queued
+        .load(std::sync::atomic::Ordering::SeqCst);
+    if left > 0 {
+        eprintln!(
+            "infragen: stopped with {left} run(s) left queued; the next `infragen serve` on \
+             this store matches their changes again and runs them"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    eprintln!("infragen: stopped");
     Ok(ExitCode::SUCCESS)
 }
