@@ -281,6 +281,95 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[cfg(unix)]
+/// `infragen generator ARGS` on `store` and `repo`, its output piped.
+fn spawn_generator(store: &str, repo: &str, args: &[&str]) -> std::process::Child {
+    Command::new(infragen_bin())
+        .arg("generator")
+        .args(args)
+        .args(["--store", store, "--repository", repo])
+        .env(
+            "INFRAGEN_CACHE_DIR",
+            std::env::temp_dir().join("infragen-cli-test-cache"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("infragen runs")
+}
+
+/// Waits until the generator instance `name` is `Processing`: its run is under way.
+fn wait_until_processing(store: &infragen_store::Store, name: &str) {
+    let processing = format!(
+        "{{ CoreGeneratorInstance(name__value: \"{name}\") {{ edges {{ node {{ status {{ value }} }} }} }} }}"
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let answer =
+            store.execute_blocking("main", &infragen_store::GraphqlRequest::new(&processing));
+        if answer["data"]["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"]
+            == "Processing"
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{name} never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// kill -9 in the middle of a run leaves its instance `Processing` under a claim whose
+/// process is gone: the next `infragen generator` on the store, whatever it was asked,
+/// says so and runs it again; nothing of the killed run was written.
+#[test]
+fn a_run_killed_with_sigkill_is_resumed_by_the_next_generator_command() {
+    let repo = widgets_repository_stalling_on_alpha();
+    let store = repo.path().join("store.db");
+    let store_arg = store.to_str().expect("utf-8 path");
+    let repo_arg = repo.path().to_str().expect("utf-8 path");
+    let (code, _, stderr) = infragen(&["sync", "--store", store_arg, "--repository", repo_arg]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let mut child = spawn_generator(store_arg, repo_arg, &["widgets", "set=alpha"]);
+    let opened = infragen_store::Store::open(&store).expect("store opens");
+    wait_until_processing(&opened, "widgets: alpha");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("killed");
+    let widgets = "{ TestWidget { count } }";
+    let count = |store: &infragen_store::Store| {
+        store.execute_blocking("main", &infragen_store::GraphqlRequest::new(widgets))["data"]
+            ["TestWidget"]["count"]
+            .clone()
+    };
+    assert_eq!(count(&opened), 0, "the killed run wrote nothing");
+
+    // alpha no longer stalls; the next command is about beta only.
+    let fixed = opened.execute_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new(
+            "mutation { TestWidgetSetUpdate(data: {hfid: [\"alpha\"], mode: {value: \"normal\"}}) { ok } }",
+        ),
+    );
+    assert_eq!(fixed["data"]["TestWidgetSetUpdate"]["ok"], true, "{fixed}");
+    let output = spawn_generator(store_arg, repo_arg, &["widgets", "set=beta"])
+        .wait_with_output()
+        .expect("infragen runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let lines: Vec<String> = stdout.lines().map(untimed).collect();
+    assert!(
+        lines.contains(&"1 widgets ok alpha written 6 new 6 kept 0 deleted 0 [resumed: its process was interrupted]".to_owned()),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .contains(&"1 widgets ok beta written 2 new 2 kept 0 deleted 0 [requested]".to_owned()),
+        "{stdout}"
+    );
+    assert_eq!(count(&opened), 8);
+}
+
 #[test]
 fn sigint_lets_the_running_run_finish_starts_no_other_and_says_what_was_left() {
     let repo = widgets_repository_stalling_on_alpha();
@@ -290,43 +379,10 @@ fn sigint_lets_the_running_run_finish_starts_no_other_and_says_what_was_left() {
     let (code, _, stderr) = infragen(&["sync", "--store", store_arg, "--repository", repo_arg]);
     assert_eq!(code, 0, "{stderr}");
 
-    let child = Command::new(infragen_bin())
-        .args([
-            "generator",
-            "widgets",
-            "--concurrency",
-            "1",
-            "--store",
-            store_arg,
-            "--repository",
-            repo_arg,
-        ])
-        .env(
-            "INFRAGEN_CACHE_DIR",
-            std::env::temp_dir().join("infragen-cli-test-cache"),
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("infragen runs");
+    let child = spawn_generator(store_arg, repo_arg, &["widgets", "--concurrency", "1"]);
     // Once alpha's run is under way (it stalls until its 3 s deadline), interrupt.
     let opened = infragen_store::Store::open(&store).expect("store opens");
-    let processing = "{ CoreGeneratorInstance(name__value: \"widgets: alpha\") { edges { node { status { value } } } } }";
-    let started = std::time::Instant::now();
-    loop {
-        let answer =
-            opened.execute_blocking("main", &infragen_store::GraphqlRequest::new(processing));
-        if answer["data"]["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"]
-            == "Processing"
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "alpha never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until_processing(&opened, "widgets: alpha");
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

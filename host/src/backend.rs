@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use infragen_store::{QueryBudget, WriteCheck, WriteOp};
+use infragen_store::{Claim, ClaimHolder, QueryBudget, WriteCheck, WriteOp};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -236,6 +236,32 @@ pub trait Backend: Send + Sync {
         branch: &str,
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError>;
+
+    /// Claims the run `key` (branch, generator, target) for this process, where the
+    /// backend keeps claims (the embedded store, see [`infragen_store::claims`]); `None`
+    /// where it does not.
+    async fn claim_run(&self, key: &str) -> Result<Option<Claim>, BackendError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Gives the run `key` back.
+    async fn release_run(&self, key: &str) -> Result<(), BackendError> {
+        let _ = key;
+        Ok(())
+    }
+
+    /// Who holds the run `key`'s claim; `None` when nobody does or the backend keeps no
+    /// claims (see [`Backend::keeps_claims`]).
+    async fn run_claim(&self, key: &str) -> Result<Option<ClaimHolder>, BackendError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Whether [`Backend::claim_run`] claims anything.
+    fn keeps_claims(&self) -> bool {
+        false
+    }
 
     /// The nodes an upsert of `data` (without `id`) would land on by its natural key,
     /// asked beforehand where writes are not checked by their effects (see

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use infragen_store::{
-    GraphqlRequest, PoolKind, QueryBudget, RunTransaction, Store, StoreError, TurnGuard,
-    WriteCheck, WriteOp, Written,
+    Claim, ClaimHolder, ClaimOwner, GraphqlRequest, PoolKind, QueryBudget, RunTransaction, Store,
+    StoreError, TurnGuard, WriteCheck, WriteOp, Written,
 };
 use serde_json::{Map, Value, json};
 
@@ -49,6 +49,8 @@ mod ops {
         async fn turn(&self) -> Option<TurnGuard>;
         /// Whether a write's check is shown what the write did.
         fn checks_effects(&self) -> bool;
+        /// The store whose run claims this backend keeps (not a run's).
+        fn claims(&self) -> Option<&Store>;
         fn write_node(
             &self,
             branch: &str,
@@ -102,6 +104,9 @@ impl StoreOps for Store {
     }
     fn checks_effects(&self) -> bool {
         false
+    }
+    fn claims(&self) -> Option<&Store> {
+        Some(self)
     }
     fn write_node(
         &self,
@@ -183,6 +188,9 @@ impl StoreOps for RunTransaction {
     }
     fn checks_effects(&self) -> bool {
         true
+    }
+    fn claims(&self) -> Option<&Store> {
+        None
     }
     fn write_node(
         &self,
@@ -385,6 +393,12 @@ impl<T: StoreOps> Embedded<T> {
     }
 }
 
+/// This process, as its run claims name it.
+fn this_process() -> &'static ClaimOwner {
+    static OWNER: std::sync::OnceLock<ClaimOwner> = std::sync::OnceLock::new();
+    OWNER.get_or_init(ClaimOwner::current)
+}
+
 /// A store error as the contract's categories see it: by its code.
 fn store_error(error: StoreError) -> BackendError {
     BackendError::new(code_kind(error.code()), error.to_string())
@@ -402,6 +416,34 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
 
     fn checks_effects(&self) -> bool {
         self.ops.checks_effects()
+    }
+
+    async fn claim_run(&self, key: &str) -> Result<Option<Claim>, BackendError> {
+        match self.ops.claims() {
+            Some(store) => store
+                .claim_run(key, this_process())
+                .map(Some)
+                .map_err(store_error),
+            None => Ok(None),
+        }
+    }
+
+    async fn release_run(&self, key: &str) -> Result<(), BackendError> {
+        match self.ops.claims() {
+            Some(store) => store.release_run(key, this_process()).map_err(store_error),
+            None => Ok(()),
+        }
+    }
+
+    async fn run_claim(&self, key: &str) -> Result<Option<ClaimHolder>, BackendError> {
+        match self.ops.claims() {
+            Some(store) => store.run_claim(key).map_err(store_error),
+            None => Ok(None),
+        }
+    }
+
+    fn keeps_claims(&self) -> bool {
+        self.ops.claims().is_some()
     }
 
     async fn write_checked(

@@ -35,6 +35,7 @@
 
 pub mod api;
 pub mod branch;
+pub mod claims;
 mod code;
 pub(crate) mod engine;
 pub mod error;
@@ -56,6 +57,7 @@ mod turn;
 
 pub use api::{Allocated, PoolKind, Written};
 pub use branch::BranchInfo;
+pub use claims::{Claim, ClaimHolder, ClaimOwner};
 pub use engine::EngineError;
 pub use engine::WriteOp;
 pub use error::{DeleteRefused, ErrorCode, MandatoryLink, Result, StoreError};

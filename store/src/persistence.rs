@@ -24,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 const SCHEMA_SQL: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, taken_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS schema_files (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS branches (name TEXT PRIMARY KEY, created_seq INTEGER NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS node (

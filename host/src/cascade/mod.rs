@@ -263,6 +263,7 @@ impl Cascade {
         match start {
             Start::Definition { name, selection } => {
                 cursor = self.events.last_seq()?;
+                self.queue_interrupted(branch, &mut queue).await;
                 let definition = Arc::new(self.runner.prepare(&name, branch).await?);
                 for member in definition.select(&selection)? {
                     queue.push(
@@ -378,6 +379,61 @@ impl Cascade {
                     Cause::Rule {
                         rule: rule.name.clone(),
                     },
+                );
+            }
+        }
+    }
+
+    /// Queues the runs a process that is gone left `Processing` on `branch` (their claims
+    /// stale, or none): an interrupted cascade goes on where it stopped. Best effort: a
+    /// store that cannot be asked is warned about, and the cascade runs without them.
+    async fn queue_interrupted(&self, branch: &str, queue: &mut Queue) {
+        let backend = self.backend();
+        if !backend.keeps_claims() {
+            return;
+        }
+        for definition in &self.runner.repository().config().generator_definitions {
+            let processing = backend
+                .filters(
+                    branch,
+                    "CoreGeneratorInstance",
+                    &json!({
+                        "definition__name__value": definition.name,
+                        "status__value": "Processing",
+                    }),
+                    &[],
+                )
+                .await;
+            let instances = match processing {
+                Ok(instances) => instances,
+                Err(error) => {
+                    tracing::warn!(generator = %definition.name, %error, "cannot look for interrupted runs");
+                    continue;
+                }
+            };
+            for instance in instances {
+                let Some(target) = instance
+                    .pointer("/object/node/id")
+                    .and_then(serde_json::Value::as_str)
+                else {
+                    continue;
+                };
+                let key = crate::runner::claim_key(branch, &definition.name, target);
+                match backend.run_claim(&key).await {
+                    Ok(Some(holder)) if holder.alive => continue,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(generator = %definition.name, target, %error, "cannot read the run's claim");
+                        continue;
+                    }
+                }
+                tracing::info!(generator = %definition.name, target, "resuming a run its process left unfinished");
+                queue.push(
+                    RunKey {
+                        definition: definition.name.clone(),
+                        target: target.to_owned(),
+                    },
+                    Cause::Resumed,
                 );
             }
         }

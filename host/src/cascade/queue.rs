@@ -34,6 +34,9 @@ pub enum Cause {
         /// The rule that watches the stamped attribute.
         rule: String,
     },
+    /// Its instance was left `Processing` by a process that is gone: the run was
+    /// interrupted (killed, or the machine stopped) and is run again.
+    Resumed,
     /// A transient failure (the backend was unreachable), retried.
     Retry {
         /// Which attempt this is (2 for the first retry).
@@ -46,7 +49,7 @@ impl Cause {
     pub fn rule(&self) -> Option<&str> {
         match self {
             Cause::Rule { rule } | Cause::Unlatched { rule } => Some(rule),
-            Cause::Requested | Cause::Retry { .. } => None,
+            Cause::Requested | Cause::Resumed | Cause::Retry { .. } => None,
         }
     }
 }

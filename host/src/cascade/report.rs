@@ -306,6 +306,7 @@ impl fmt::Display for CascadeReport {
                     Cause::Requested => "requested".to_owned(),
                     Cause::Rule { rule } => format!("rule {rule}"),
                     Cause::Unlatched { rule } => format!("rule {rule}, last run failed"),
+                    Cause::Resumed => "resumed: its process was interrupted".to_owned(),
                     Cause::Retry { attempt } => format!("retry {attempt}"),
                 })
                 .collect::<Vec<_>>()

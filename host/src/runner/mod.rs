@@ -26,6 +26,7 @@ use crate::policy::{RuntimePolicy, WritePolicy};
 use crate::repository::{GeneratorDefinition, Repository, RepositoryError};
 use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
 use crate::tracking::group;
+use infragen_store::Claim;
 use records::InstanceStatus;
 pub use report::{DefinitionReport, TargetOutcome, TargetReport};
 
@@ -573,6 +574,11 @@ struct TargetJob {
     member: TargetMember,
 }
 
+/// The claim key of (branch, generator, target) (see [`Backend::claim_run`]).
+pub fn claim_key(branch: &str, generator: &str, target: &str) -> String {
+    format!("{branch}\u{1f}{generator}\u{1f}{target}")
+}
+
 /// The tracking group of one target as found before the run.
 struct TrackingGroup {
     name: String,
@@ -651,7 +657,7 @@ impl TargetJob {
         let started = Instant::now();
         let target = self.member.target.clone();
         let params = self.member.params.clone();
-        let outcome = match self.run_inner().await {
+        let outcome = match self.run_claimed().await {
             Ok(outcome) => outcome,
             Err(Failure {
                 message, retryable, ..
@@ -681,6 +687,44 @@ impl TargetJob {
         )
         .await
         .map_err(|e| self.failure("instance", &e))
+    }
+
+    /// [`TargetJob::run_inner`] under the run's claim, where the backend keeps claims:
+    /// never while another live process runs it, taking over from a process that died
+    /// in the middle of it.
+    async fn run_claimed(&self) -> Result<TargetOutcome, Failure> {
+        let backend = self.runner.backend.as_ref();
+        let key = claim_key(&self.branch, &self.definition.name, &self.member.target.id);
+        match backend
+            .claim_run(&key)
+            .await
+            .map_err(|e| self.failure("claiming the run", &e))?
+        {
+            Some(Claim::Held(owner)) => {
+                return Err(Failure {
+                    message: format!(
+                        "generator `{}` on target `{}` ({}) is running in another process \
+                         ({owner}); it is not run twice at once",
+                        self.definition.name,
+                        self.member.target.display_label,
+                        self.member.target.id
+                    ),
+                    retryable: true,
+                    own_limit: false,
+                });
+            }
+            Some(Claim::Taken {
+                from_stale: Some(owner),
+            }) => {
+                tracing::warn!(generator = %self.definition.name, target = %self.member.target.display_label, process = %owner, "taking over a run whose process is gone (it was interrupted)");
+            }
+            Some(Claim::Taken { from_stale: None }) | None => {}
+        }
+        let result = self.run_inner().await;
+        if let Err(error) = backend.release_run(&key).await {
+            tracing::warn!(generator = %self.definition.name, target = %self.member.target.display_label, %error, "cannot give the run's claim back; the next run takes it over once this process is gone");
+        }
+        result
     }
 
     async fn run_inner(&self) -> Result<TargetOutcome, Failure> {
