@@ -666,7 +666,12 @@ async fn serve_stopped_by_sigint_mid_cascade_completes_it_when_started_again() {
          b: TestWidgetSetUpdate(data: {hfid: [\"beta\"], size: {value: 3}}) { ok } }",
     )
     .await;
+    let waiting = std::time::Instant::now();
     while instance_status(&repo, "widgets: alpha").await.as_deref() != Some("Processing") {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "serve never started alpha's run"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let status = Command::new("kill")

@@ -77,6 +77,47 @@ impl Position {
     }
 }
 
+/// A follower of `store`'s event log, placed: what happens from here on is
+/// acted on by [`Follower::follow`].
+pub struct Follower {
+    cascade: Cascade,
+    store: Store,
+    live: tokio::sync::broadcast::Receiver<infragen_store::Event>,
+    position: Position,
+}
+
+impl Follower {
+    /// Places a follower where the last follower of the store stopped (on a
+    /// store never followed, at its newest event). Place it before accepting
+    /// writes — before listening — so that none falls before its place.
+    pub fn start(cascade: Cascade, store: Store) -> Result<Follower, CascadeError> {
+        let live = store.subscribe();
+        let position = Position::load(&store, cascade.events().as_ref())?;
+        Ok(Follower {
+            cascade,
+            store,
+            live,
+            position,
+        })
+    }
+
+    /// What stops it (see [`follow`]).
+    pub fn interrupt(&self) -> super::Interrupt {
+        self.cascade.interrupt()
+    }
+
+    /// See [`follow`].
+    pub async fn follow(self, observer: &dyn CascadeObserver) -> Result<(), CascadeError> {
+        let Follower {
+            cascade,
+            store,
+            live,
+            position,
+        } = self;
+        follow_from(cascade, store, live, position, observer).await
+    }
+}
+
 /// Follows `store`'s events until the store is dropped or the cascade's
 /// [`Interrupt`](super::Interrupt) is raised, running a cascade for
 /// every batch of changes that fires a rule. It starts where the last
@@ -89,9 +130,17 @@ pub async fn follow(
     store: Store,
     observer: &dyn CascadeObserver,
 ) -> Result<(), CascadeError> {
-    let mut live = store.subscribe();
+    Follower::start(cascade, store)?.follow(observer).await
+}
+
+async fn follow_from(
+    cascade: Cascade,
+    store: Store,
+    mut live: tokio::sync::broadcast::Receiver<infragen_store::Event>,
+    mut position: Position,
+    observer: &dyn CascadeObserver,
+) -> Result<(), CascadeError> {
     let feed = cascade.events().clone();
-    let mut position = Position::load(&store, feed.as_ref())?;
     let mut behind = feed.last_seq()? > position.cursor;
     if behind {
         tracing::info!(

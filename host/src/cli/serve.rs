@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use crate::cascade::follow::{CascadeObserver, follow};
+use crate::cascade::follow::{CascadeObserver, Follower};
 use crate::cascade::{Cascade, CascadeConfig, CascadeReport};
 use crate::embedded::EmbeddedBackend;
 use crate::policy::RuntimePolicy;
@@ -84,6 +84,9 @@ pub(crate) async fn run(
         },
     );
 
+    // Placed before listening: no write through the API falls before its place.
+    let follower = Follower::start(cascade, store.clone())?;
+    let interrupt = follower.interrupt();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -96,9 +99,9 @@ pub(crate) async fn run(
     let server = crate::http_api::serve_listener(store.clone(), listener, tokens);
     // SIGINT/SIGTERM: no new run starts, the running ones finish, then serve stops; a
     // second signal abandons them.
-    let signals = tokio::spawn(super::stop_on_signals(cascade.interrupt()));
+    let signals = tokio::spawn(super::stop_on_signals(interrupt));
     let reports = PrintReports::default();
-    let generators = follow(cascade, store, &reports);
+    let generators = follower.follow(&reports);
     tokio::select! {
         served = server => served.context("the HTTP server stopped")?,
         followed = generators => followed.context("the generator engine stopped")?,
