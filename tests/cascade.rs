@@ -711,6 +711,44 @@ async fn serve_stopped_by_sigint_mid_cascade_completes_it_when_started_again() {
     );
 }
 
+/// A run killed with SIGKILL (here in `infragen generator`) is resumed by the next
+/// `serve` on the store when it starts.
+#[tokio::test]
+async fn serve_resumes_at_start_a_run_another_process_was_killed_in() {
+    let repo = WidgetRepository::new().await;
+    repo.set("alpha", "mode: {value: \"stall-halfway\"}").await;
+    let dir = repo.dir.path();
+    let mut generator = Command::new(infragen_bin())
+        .arg("--store")
+        .arg(dir.join("store.db"))
+        .args(["generator", "widgets", "set=alpha", "--repository"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("infragen generator starts");
+    let waiting = std::time::Instant::now();
+    while instance_status(&repo, "widgets: alpha").await.as_deref() != Some("Processing") {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "alpha's run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    generator.kill().expect("SIGKILL");
+    generator.wait().expect("killed");
+    repo.set("alpha", "mode: {value: \"normal\"}").await;
+
+    let (_server, lines, _address) = start_serve(&repo);
+    let report = cascade_report(&lines);
+    assert!(
+        report[0].contains("alpha")
+            && report[0].ends_with("[resumed: its process was interrupted]"),
+        "{report:#?}"
+    );
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+}
+
 #[tokio::test]
 async fn sync_refuses_a_definition_whose_target_group_no_object_file_declares() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -133,6 +133,35 @@ pub async fn follow(
     Follower::start(cascade, store)?.follow(observer).await
 }
 
+/// Runs, on every branch, what a process that is gone left unfinished; what those
+/// cascades read of the log is theirs (`position.consumed`).
+async fn resume_interrupted(
+    cascade: &Cascade,
+    store: &Store,
+    observer: &dyn CascadeObserver,
+    position: &mut Position,
+) {
+    let branches = match store.branches() {
+        Ok(branches) => branches,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list the branches to resume interrupted runs on");
+            return;
+        }
+    };
+    for branch in branches {
+        match cascade.run(&branch.name, Start::Resume).await {
+            Ok(report) if !report.runs.is_empty() => {
+                position.consumed.insert(branch.name.clone(), report.cursor);
+                observer.cascade_done(&report);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(branch = %branch.name, "resuming interrupted runs failed: {error}");
+            }
+        }
+    }
+}
+
 async fn follow_from(
     cascade: Cascade,
     store: Store,
@@ -141,6 +170,7 @@ async fn follow_from(
     observer: &dyn CascadeObserver,
 ) -> Result<(), CascadeError> {
     let feed = cascade.events().clone();
+    resume_interrupted(&cascade, &store, observer, &mut position).await;
     let mut behind = feed.last_seq()? > position.cursor;
     if behind {
         tracing::info!(

@@ -138,6 +138,9 @@ pub enum Start {
     },
     /// Changes already made (through the API), matched against the rules.
     Events(Vec<NodeEvent>),
+    /// Only the runs a process that is gone left unfinished (what `serve` does when it
+    /// starts).
+    Resume,
 }
 
 /// Why a cascade could not run at all.
@@ -278,6 +281,10 @@ impl Cascade {
                     report.reaped(self.runner.reap_deleted(&definition).await?);
                 }
                 prepared.insert(name, definition);
+            }
+            Start::Resume => {
+                cursor = self.events.last_seq()?;
+                self.queue_interrupted(branch, &mut queue).await;
             }
             Start::Events(events) => {
                 cursor = events.iter().map(|event| event.seq).max().unwrap_or(0);
