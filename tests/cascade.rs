@@ -749,6 +749,109 @@ async fn serve_resumes_at_start_a_run_another_process_was_killed_in() {
     assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
 }
 
+/// A cascade killed after a run's commit but before the runs its stamps trigger have
+/// all started: the next `infragen generator` on the store, finding the cascade's claim
+/// stale, matches the changes after the cascade's recorded place again and runs what
+/// they triggered — here a run that had not even started when the process died — and
+/// resumes the one that was running.
+#[tokio::test]
+async fn the_runs_a_killed_cascade_had_not_started_are_run_by_the_next_one() {
+    let repo = with_rules(&[Rule {
+        name: "counter-changed",
+        scope: "all_branches",
+        attribute: "counter",
+        value_match: "any",
+        value: None,
+        generator: "widgets",
+    }])
+    .await;
+    repo.set("gamma", "size: {value: 1}").await;
+    let gamma = repo.set_id("gamma").await;
+    let group = graphql(
+        &repo.store,
+        "main",
+        "{ CoreStandardGroup(name__value: \"widget-sets\") { edges { node { id } } } }",
+    )
+    .await["CoreStandardGroup"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("the target group")
+        .to_owned();
+    graphql(
+        &repo.store,
+        "main",
+        &format!(
+            "mutation {{ RelationshipAdd(data: {{id: \"{group}\", name: \"members\", \
+             nodes: [{{id: \"{gamma}\"}}]}}) {{ ok }} }}"
+        ),
+    )
+    .await;
+    // alpha bumps the counters of beta and gamma, which triggers widgets on both; beta's
+    // run (first in the group) stalls until its deadline, gamma's waits its turn.
+    repo.set(
+        "alpha",
+        "mode: {value: \"bump-peer\"}, victim: {value: \"beta,gamma\"}",
+    )
+    .await;
+    repo.set("beta", "mode: {value: \"stall-halfway\"}").await;
+    let dir = repo.dir.path();
+    let generator = |set: &str| {
+        Command::new(infragen_bin())
+            .arg("--store")
+            .arg(dir.join("store.db"))
+            .args(["generator", "widgets", &format!("set={set}")])
+            .args(["--concurrency", "1", "--repository"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("infragen generator starts")
+    };
+    let mut first = generator("alpha");
+    let waiting = std::time::Instant::now();
+    while instance_status(&repo, "widgets: beta").await.as_deref() != Some("Processing") {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "beta's run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill().expect("SIGKILL");
+    first.wait().expect("killed");
+    assert_eq!(
+        instance_status(&repo, "widgets: gamma").await,
+        None,
+        "gamma's run never started"
+    );
+
+    repo.set("beta", "mode: {value: \"normal\"}").await;
+    let output = generator("beta").wait_with_output().expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let on = |set: &str| {
+        stdout
+            .lines()
+            .find(|line| line.split_whitespace().nth(3) == Some(set))
+            .unwrap_or_else(|| panic!("no run on {set}: {stdout}"))
+            .to_owned()
+    };
+    let beta = on("beta");
+    assert!(
+        beta.contains(" ok ") && beta.contains("resumed: its process was interrupted"),
+        "{stdout}"
+    );
+    let gamma = on("gamma");
+    assert!(
+        gamma.contains(" ok ") && gamma.ends_with("[rule counter-changed]"),
+        "{stdout}"
+    );
+    assert_eq!(
+        repo.widget_names().await,
+        [
+            "alpha-1", "alpha-2", "alpha-3", "beta-1", "beta-2", "gamma-1"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn sync_refuses_a_definition_whose_target_group_no_object_file_declares() {
     let dir = tempfile::tempdir().expect("temp dir");

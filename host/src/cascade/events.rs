@@ -118,6 +118,17 @@ pub trait EventFeed: Send + Sync {
     fn last_seq(&self) -> Result<i64, FeedError>;
     /// Every event after position `seq`, oldest first, on any branch.
     fn since(&self, seq: i64) -> Result<Vec<NodeEvent>, FeedError>;
+    /// What the reader `name` recorded of its place in the log; `None` where the feed
+    /// keeps no places.
+    fn place(&self, name: &str) -> Result<Option<String>, FeedError> {
+        let _ = name;
+        Ok(None)
+    }
+    /// Records the reader `name`'s place.
+    fn set_place(&self, name: &str, place: &str) -> Result<(), FeedError> {
+        let _ = (name, place);
+        Ok(())
+    }
 }
 
 impl EventFeed for Store {
@@ -133,6 +144,16 @@ impl EventFeed for Store {
             .iter()
             .map(NodeEvent::from)
             .collect())
+    }
+
+    fn place(&self, name: &str) -> Result<Option<String>, FeedError> {
+        self.reader_position(name)
+            .map_err(|error| FeedError(error.to_string()))
+    }
+
+    fn set_place(&self, name: &str, place: &str) -> Result<(), FeedError> {
+        self.set_reader_position(name, place)
+            .map_err(|error| FeedError(error.to_string()))
     }
 }
 

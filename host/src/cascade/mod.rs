@@ -45,6 +45,7 @@ use crate::runner::{
     PreparedDefinition, Runner, RunnerError, TargetOutcome, TargetReport, TargetSelection,
 };
 pub use events::{EventFeed, FeedError, NodeEvent};
+use infragen_store::Claim;
 pub use queue::{CascadeLimits, Cause, LoopError, Queue, RunKey};
 pub use report::{CascadeReport, GeneratorSummary, RuleProblem, RunRecord};
 pub use rules::{RuleError, TriggerRule, load_rules};
@@ -122,6 +123,13 @@ impl Interrupt {
     pub fn raised(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
+}
+
+/// A cascade's claim on its branch and the name of its place in the event log (see
+/// [`Cascade::begin_in_flight`]).
+struct InFlight {
+    claim: String,
+    place: String,
 }
 
 /// What a cascade starts from.
@@ -263,10 +271,14 @@ impl Cascade {
         let mut queue = Queue::new(self.config.limits);
         let mut prepared: HashMap<String, Arc<PreparedDefinition>> = HashMap::new();
         let mut cursor;
+        let mut in_flight = None;
         match start {
             Start::Definition { name, selection } => {
                 cursor = self.events.last_seq()?;
                 self.queue_interrupted(branch, &mut queue).await;
+                in_flight = self
+                    .begin_in_flight(branch, cursor, &mut queue, &mut report)
+                    .await?;
                 let definition = Arc::new(self.runner.prepare(&name, branch).await?);
                 for member in definition.select(&selection)? {
                     queue.push(
@@ -318,6 +330,7 @@ impl Cascade {
                 .await;
             prepared.clear();
 
+            let acted_on = cursor;
             let events: Vec<NodeEvent> = self.events.since(cursor)?;
             cursor = events.last().map_or(cursor, |event| event.seq);
             let events: Vec<NodeEvent> = events
@@ -343,6 +356,20 @@ impl Cascade {
             }
             for run in finished {
                 report.run(round_number, run.key, run.causes, run.attempt, run.report);
+            }
+            // The runs just finished came from the events up to `acted_on`; the ones
+            // after it queued the next round.
+            if let Some(in_flight) = &in_flight {
+                self.record_in_flight(in_flight, acted_on);
+            }
+        }
+        if let Some(in_flight) = in_flight
+            && !self.interrupt.raised()
+        {
+            // Done: nothing to resume. (Interrupted, the claim stays with this process,
+            // so that once it is gone the next cascade replays what it left.)
+            if let Err(error) = self.backend().release_run(&in_flight.claim).await {
+                tracing::warn!(branch, %error, "cannot give the cascade's claim back");
             }
         }
         Ok(report.finish(round_number, cursor, started.elapsed()))
@@ -388,6 +415,66 @@ impl Cascade {
                     },
                 );
             }
+        }
+    }
+
+    /// Claims the cascades on `branch` for this process, where the backend keeps claims,
+    /// and records the place in the event log from which its triggered runs are not all
+    /// done yet. When the claim was a gone process's — a cascade killed between a run's
+    /// commit and the runs its stamps trigger — the events after that process's place are
+    /// matched again, so what they triggered is queued now. `None` when nothing is
+    /// recorded (no claims, or a live process cascades on the branch: each run's own
+    /// claim keeps the two from running anything twice at once).
+    async fn begin_in_flight(
+        &self,
+        branch: &str,
+        cursor: i64,
+        queue: &mut Queue,
+        report: &mut report::Builder,
+    ) -> Result<Option<InFlight>, CascadeError> {
+        let claim = format!("cascade\u{1f}{branch}");
+        let place = format!("cascade:{branch}");
+        let stale = match self.backend().claim_run(&claim).await {
+            Ok(Some(Claim::Taken { from_stale })) => from_stale,
+            Ok(Some(Claim::Held(owner))) => {
+                tracing::info!(branch, process = %owner, "another process cascades on this branch; each run's claim keeps them apart");
+                return Ok(None);
+            }
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                tracing::warn!(branch, %error, "cannot claim the branch's cascades; an interruption of this one will not be resumed");
+                return Ok(None);
+            }
+        };
+        if let Some(owner) = stale {
+            let left = self
+                .events
+                .place(&place)?
+                .and_then(|text| text.parse::<i64>().ok());
+            if let Some(left) = left {
+                tracing::info!(branch, process = %owner, from = left, "resuming a cascade its process left: matching its changes again");
+                let events: Vec<NodeEvent> = self
+                    .events
+                    .since(left)?
+                    .into_iter()
+                    .filter(|event| event.branch == branch && event.seq <= cursor)
+                    .collect();
+                let rules = load_rules(self.backend(), &self.config.default_branch).await?;
+                self.queue_triggered(branch, &rules, &events, queue, report);
+            }
+        }
+        let in_flight = InFlight { claim, place };
+        self.record_in_flight(&in_flight, cursor);
+        Ok(Some(in_flight))
+    }
+
+    /// Records that every run the events up to `acted_on` triggered is done.
+    fn record_in_flight(&self, in_flight: &InFlight, acted_on: i64) {
+        if let Err(error) = self
+            .events
+            .set_place(&in_flight.place, &acted_on.to_string())
+        {
+            tracing::warn!(%error, "cannot record the cascade's place; an interruption will not be resumed from it");
         }
     }
 

@@ -9,8 +9,8 @@
 //!   writes the first half, then fails;
 //! - `trap-halfway`: writes the first half, then panics (a trap);
 //! - `stall-halfway`: writes the first half, then loops until its deadline;
-//! - `bump-peer`: adds one to the `counter` of the set named in `victim` (an
-//!   untracked stamp), so that two such sets under a rule on `counter` feed
+//! - `bump-peer`: adds one to the `counter` of each set named in `victim`
+//!   (`beta` or `beta,gamma`; an untracked stamp), so that two such sets under a rule on `counter` feed
 //!   each other forever — the cascade's loop cap is tested with it;
 //! - `allocate-as`: allocates from the pool named `first` (of `victim`,
 //!   `first,second`) under identifier `second`, then writes its widgets as usual.
@@ -38,16 +38,17 @@ impl Generator for Widgets {
 
         match mode.as_str() {
             "bump-peer" => {
-                let peer_name = set.attr_str("victim").unwrap_or_default();
-                let peer = nodes::get(
-                    "TestWidgetSet",
-                    Filter::new().eq("name__value", peer_name),
-                    &[],
-                )?
-                .ok_or_else(|| Error::not_found(format!("no widget set named {peer_name}")))?;
-                let counter = peer.attr_i64("counter").unwrap_or(0);
-                let peer_id = peer.id().unwrap_or_default().to_owned();
-                nodes::stamp("TestWidgetSet", &peer_id, "counter", counter + 1)?;
+                for peer_name in set.attr_str("victim").unwrap_or_default().split(',') {
+                    let peer = nodes::get(
+                        "TestWidgetSet",
+                        Filter::new().eq("name__value", peer_name),
+                        &[],
+                    )?
+                    .ok_or_else(|| Error::not_found(format!("no widget set named {peer_name}")))?;
+                    let counter = peer.attr_i64("counter").unwrap_or(0);
+                    let peer_id = peer.id().unwrap_or_default().to_owned();
+                    nodes::stamp("TestWidgetSet", &peer_id, "counter", counter + 1)?;
+                }
             }
             "allocate-as" => {
                 let victim = set.attr_str("victim").unwrap_or_default();
