@@ -2769,3 +2769,72 @@ fn a_failed_rack_reruns_when_its_pod_runs_again_even_with_an_unchanged_checksum(
     );
     assert_eq!(report["runs"][0]["outcome"]["stamps_changed"], 0);
 }
+
+/// The Fabric-A cascade killed with SIGKILL while its first pod's (Pod-A2) run is in progress, then
+/// the same command again: the killed pod's run is resumed, the runs it and its siblings
+/// would have triggered are run, and the data center — devices, links, instance statuses,
+/// prefixes, addresses, pools — is exactly the one an uninterrupted cascade builds.
+#[test]
+fn a_cascade_killed_mid_way_and_run_again_builds_the_same_data_center() {
+    let reference = Env::seeded();
+    for fabric in ["Fabric-A", "Fabric-B"] {
+        reference.cascade_ok("generate-fabric", &[&format!("fabric_name={fabric}")]);
+    }
+    let expected = reference.snapshot();
+
+    let env = Env::seeded();
+    let root = workspace_root();
+    let mut child = Command::new(infragen_bin())
+        .arg("--store")
+        .arg(env.store())
+        .args(["generator", "generate-fabric", "fabric_name=Fabric-A"])
+        .args(["--branch", "b1", "--concurrency", "1", "--repository"])
+        .arg(&root)
+        .env("INFRAGEN_CACHE_DIR", cache_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("infragen runs");
+    let store = infragen_store::Store::open(env.store()).expect("store opens");
+    let status = infragen_store::GraphqlRequest::new(
+        "{ CoreGeneratorInstance(name__value: \"generate-pod: Pod-A2\") { edges { node { status { value } } } } }",
+    );
+    let started = std::time::Instant::now();
+    while store.execute_blocking("b1", &status)["data"]["CoreGeneratorInstance"]["edges"][0]["node"]
+        ["status"]["value"]
+        != "Processing"
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "Pod-A2's run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("killed");
+    assert_ne!(
+        env.snapshot().devices,
+        expected.devices,
+        "the kill left it unfinished"
+    );
+
+    let report = env.cascade_ok("generate-fabric", &["fabric_name=Fabric-A"]);
+    let runs = cascade_runs(&report);
+    assert!(
+        runs.iter().any(
+            |(_, definition, target, status, causes)| definition == "generate-pod"
+                && target == "Pod-A2"
+                && status == "succeeded"
+                && causes.contains(&"resumed".to_owned())
+        ),
+        "{runs:#?}"
+    );
+    env.cascade_ok("generate-fabric", &["fabric_name=Fabric-B"]);
+    let actual = env.snapshot();
+    assert_same(&actual.devices, &expected.devices, "devices");
+    assert_eq!(actual.links, expected.links, "links");
+    assert_same(&actual.statuses, &expected.statuses, "instance statuses");
+    assert_same(&actual.prefixes, &expected.prefixes, "prefixes");
+    assert_same(&actual.addresses, &expected.addresses, "addresses");
+    assert_same(&actual.pools, &expected.pools, "pools");
+}
