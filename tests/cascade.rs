@@ -630,22 +630,6 @@ async fn a_write_made_while_serve_was_down_runs_its_cascade_when_serve_starts() 
     assert_eq!(names, ["alpha-1", "alpha-2", "alpha-3", "alpha-4"]);
 }
 
-/// The status of the instance `name` (`<definition>: <target>`).
-async fn instance_status(repo: &WidgetRepository, name: &str) -> Option<String> {
-    let data = graphql(
-        &repo.store,
-        "main",
-        "{ CoreGeneratorInstance { edges { node { name { value } status { value } } } } }",
-    )
-    .await;
-    data["CoreGeneratorInstance"]["edges"]
-        .as_array()?
-        .iter()
-        .map(|edge| &edge["node"])
-        .find(|node| node["name"]["value"] == name)
-        .and_then(|node| node["status"]["value"].as_str().map(str::to_owned))
-}
-
 /// SIGINT stops `serve` the way it stops `infragen generator`: the running run finishes,
 /// no other starts, what was left is reported and the exit code is 1; the next `serve`
 /// matches the interrupted changes again and completes their cascade.
@@ -666,14 +650,7 @@ async fn serve_stopped_by_sigint_mid_cascade_completes_it_when_started_again() {
          b: TestWidgetSetUpdate(data: {hfid: [\"beta\"], size: {value: 3}}) { ok } }",
     )
     .await;
-    let waiting = std::time::Instant::now();
-    while instance_status(&repo, "widgets: alpha").await.as_deref() != Some("Processing") {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(60),
-            "serve never started alpha's run"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    repo.wait_until_processing("widgets: alpha").await;
     let status = Command::new("kill")
         .args(["-INT", &server.0.id().to_string()])
         .status()
@@ -727,14 +704,7 @@ async fn serve_resumes_at_start_a_run_another_process_was_killed_in() {
         .stderr(Stdio::null())
         .spawn()
         .expect("infragen generator starts");
-    let waiting = std::time::Instant::now();
-    while instance_status(&repo, "widgets: alpha").await.as_deref() != Some("Processing") {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(60),
-            "alpha's run never started"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    repo.wait_until_processing("widgets: alpha").await;
     generator.kill().expect("SIGKILL");
     generator.wait().expect("killed");
     repo.set("alpha", "mode: {value: \"normal\"}").await;
@@ -807,18 +777,11 @@ async fn the_runs_a_killed_cascade_had_not_started_are_run_by_the_next_one() {
             .expect("infragen generator starts")
     };
     let mut first = generator("alpha");
-    let waiting = std::time::Instant::now();
-    while instance_status(&repo, "widgets: beta").await.as_deref() != Some("Processing") {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(60),
-            "beta's run never started"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    repo.wait_until_processing("widgets: beta").await;
     first.kill().expect("SIGKILL");
     first.wait().expect("killed");
     assert_eq!(
-        instance_status(&repo, "widgets: gamma").await,
+        repo.instance_status("widgets: gamma").await,
         None,
         "gamma's run never started"
     );

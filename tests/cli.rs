@@ -281,6 +281,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[cfg(unix)]
+/// `infragen sync` of `repo` into `store`; both as arguments.
+fn synced<'a>(repo: &'a tempfile::TempDir, store: &'a std::path::Path) -> (&'a str, &'a str) {
+    let store_arg = store.to_str().expect("utf-8 path");
+    let repo_arg = repo.path().to_str().expect("utf-8 path");
+    let (code, _, stderr) = infragen(&["sync", "--store", store_arg, "--repository", repo_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    (store_arg, repo_arg)
+}
+
 /// `infragen generator ARGS` on `store` and `repo`, its output piped.
 fn spawn_generator(store: &str, repo: &str, args: &[&str]) -> std::process::Child {
     Command::new(infragen_bin())
@@ -326,10 +335,7 @@ fn wait_until_processing(store: &infragen_store::Store, name: &str) {
 fn a_run_killed_with_sigkill_is_resumed_by_the_next_generator_command() {
     let repo = widgets_repository_stalling_on_alpha();
     let store = repo.path().join("store.db");
-    let store_arg = store.to_str().expect("utf-8 path");
-    let repo_arg = repo.path().to_str().expect("utf-8 path");
-    let (code, _, stderr) = infragen(&["sync", "--store", store_arg, "--repository", repo_arg]);
-    assert_eq!(code, 0, "{stderr}");
+    let (store_arg, repo_arg) = synced(&repo, &store);
 
     let mut child = spawn_generator(store_arg, repo_arg, &["widgets", "set=alpha"]);
     let opened = infragen_store::Store::open(&store).expect("store opens");
@@ -374,10 +380,7 @@ fn a_run_killed_with_sigkill_is_resumed_by_the_next_generator_command() {
 fn sigint_lets_the_running_run_finish_starts_no_other_and_says_what_was_left() {
     let repo = widgets_repository_stalling_on_alpha();
     let store = repo.path().join("store.db");
-    let store_arg = store.to_str().expect("utf-8 path");
-    let repo_arg = repo.path().to_str().expect("utf-8 path");
-    let (code, _, stderr) = infragen(&["sync", "--store", store_arg, "--repository", repo_arg]);
-    assert_eq!(code, 0, "{stderr}");
+    let (store_arg, repo_arg) = synced(&repo, &store);
 
     let child = spawn_generator(store_arg, repo_arg, &["widgets", "--concurrency", "1"]);
     // Once alpha's run is under way (it stalls until its 3 s deadline), interrupt.

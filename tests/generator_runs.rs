@@ -306,22 +306,6 @@ async fn a_run_stopped_by_its_deadline_halfway_writes_nothing() {
     .await;
 }
 
-/// The status of the generator instance `name` (`<definition>: <target>`).
-async fn instance_status(repo: &WidgetRepository, name: &str) -> Option<String> {
-    let data = graphql(
-        &repo.store,
-        "main",
-        "{ CoreGeneratorInstance { edges { node { name { value } status { value } } } } }",
-    )
-    .await;
-    data["CoreGeneratorInstance"]["edges"]
-        .as_array()?
-        .iter()
-        .map(|edge| &edge["node"])
-        .find(|node| node["name"]["value"] == name)
-        .and_then(|node| node["status"]["value"].as_str().map(str::to_owned))
-}
-
 /// `definition` on set `set` only.
 async fn run_on(
     repo: &WidgetRepository,
@@ -354,7 +338,7 @@ async fn a_stalled_run_does_not_hold_up_another_generators_run() {
     };
     let beta = async {
         // alpha's run starts right after its instance turns `Processing`.
-        while instance_status(&repo, "hostile: alpha").await.as_deref() != Some("Processing")
+        while repo.instance_status("hostile: alpha").await.as_deref() != Some("Processing")
             && !alpha_done.load(std::sync::atomic::Ordering::SeqCst)
         {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -668,6 +668,35 @@ impl WidgetRepository {
             .to_owned()
     }
 
+    /// The status of the generator instance `name` (`<definition>: <target>`) on main.
+    pub async fn instance_status(&self, name: &str) -> Option<String> {
+        let data = graphql(
+            &self.store,
+            "main",
+            "{ CoreGeneratorInstance { edges { node { name { value } status { value } } } } }",
+        )
+        .await;
+        data["CoreGeneratorInstance"]["edges"]
+            .as_array()?
+            .iter()
+            .map(|edge| &edge["node"])
+            .find(|node| node["name"]["value"] == name)
+            .and_then(|node| node["status"]["value"].as_str().map(str::to_owned))
+    }
+
+    /// Waits (a minute at most) until the instance `name` is `Processing`: its run is
+    /// under way.
+    pub async fn wait_until_processing(&self, name: &str) {
+        let started = std::time::Instant::now();
+        while self.instance_status(name).await.as_deref() != Some("Processing") {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{name}'s run never started"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// The name of every widget, sorted.
     pub async fn widget_names(&self) -> Vec<String> {
         self.widgets()
