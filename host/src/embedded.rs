@@ -33,9 +33,6 @@ use crate::client::{
     address_input, check_filters, check_kind, code_kind, data_or_error, prefix_input,
 };
 
-/// The native stack a query is parsed and resolved on.
-const QUERY_STACK: usize = 8 << 20;
-
 /// Sealed: the two things an [`Embedded`] backend can be over.
 mod ops {
     use super::*;
@@ -387,9 +384,8 @@ impl<T: StoreOps> Embedded<T> {
             operation_name: None,
         };
         // The store parses and resolves recursively, and may be called on a guest's fiber,
-        // whose stack its parser cannot measure (see `on_native_stack`): on a native stack
-        // of its own, large enough for any document the parser accepts.
-        stacker::grow(QUERY_STACK, || self.ops.execute(branch, &request, budget))
+        // whose stack its parser cannot measure.
+        crate::host_api::on_native_stack(|| self.ops.execute(branch, &request, budget))
     }
 }
 

@@ -101,36 +101,105 @@ impl Follower {
         })
     }
 
-    /// What stops it (see [`follow`]).
+    /// What stops it (see [`Follower::follow`]).
     pub fn interrupt(&self) -> super::Interrupt {
         self.cascade.interrupt()
     }
 
-    /// See [`follow`].
+    /// Follows the store's events until the store is dropped or the cascade's
+    /// [`Interrupt`](super::Interrupt) is raised, running a cascade for every batch of
+    /// changes that fires a rule. It first resumes what a process that is gone left
+    /// unfinished and catches up on the changes made while no follower ran, then records
+    /// its progress after every batch. Changes made in this process are seen at once,
+    /// changes made by other processes within [`POLL`].
     pub async fn follow(self, observer: &dyn CascadeObserver) -> Result<(), CascadeError> {
         let Follower {
             cascade,
             store,
-            live,
-            position,
+            mut live,
+            mut position,
         } = self;
-        follow_from(cascade, store, live, position, observer).await
-    }
-}
+        let feed = cascade.events().clone();
+        resume_interrupted(&cascade, &store, observer, &mut position).await;
+        let mut behind = feed.last_seq()? > position.cursor;
+        if behind {
+            tracing::info!(
+                from = position.cursor,
+                to = feed.last_seq()?,
+                "catching up on the changes made while no follower ran"
+            );
+        }
+        let interrupt = cascade.interrupt();
+        loop {
+            if interrupt.raised() {
+                return Ok(());
+            }
+            if !std::mem::take(&mut behind) {
+                match tokio::time::timeout(POLL, live.recv()).await {
+                    Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
+                    Ok(Err(RecvError::Closed)) => return Ok(()),
+                    Err(_quiet) => {
+                        if feed.last_seq()? <= position.cursor {
+                            continue;
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(SETTLE).await;
+            while !matches!(
+                live.try_recv(),
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty
+                    | tokio::sync::broadcast::error::TryRecvError::Closed)
+            ) {}
 
-/// Follows `store`'s events until the store is dropped or the cascade's
-/// [`Interrupt`](super::Interrupt) is raised, running a cascade for
-/// every batch of changes that fires a rule. It starts where the last
-/// follower of the store stopped — changes made while none was running are
-/// acted on at once — and records its progress after every batch. Changes
-/// made in this process are seen at once, changes made by other processes
-/// within [`POLL`].
-pub async fn follow(
-    cascade: Cascade,
-    store: Store,
-    observer: &dyn CascadeObserver,
-) -> Result<(), CascadeError> {
-    Follower::start(cascade, store)?.follow(observer).await
+            let events = feed.since(position.cursor)?;
+            position.cursor = events.last().map_or(position.cursor, |event| event.seq);
+            let mut branches: Vec<(String, Vec<NodeEvent>)> = Vec::new();
+            for event in events {
+                if position
+                    .consumed
+                    .get(&event.branch)
+                    .is_some_and(|seen| event.seq <= *seen)
+                {
+                    continue;
+                }
+                match branches
+                    .iter_mut()
+                    .find(|(branch, _)| *branch == event.branch)
+                {
+                    Some((_, batch)) => batch.push(event),
+                    None => branches.push((event.branch.clone(), vec![event])),
+                }
+            }
+            for (branch, batch) in branches {
+                match cascade.run(&branch, Start::Events(batch)).await {
+                    Ok(report) => {
+                        position.consumed.insert(branch, report.cursor);
+                        if !report.runs.is_empty()
+                            || !report.rule_errors.is_empty()
+                            || report.interrupted.is_some()
+                        {
+                            observer.cascade_done(&report);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%branch, "cascade failed: {error}");
+                    }
+                }
+            }
+            // Only once the batch's cascades ended: a follower killed or stopped in the middle
+            // of one matches the batch again when it restarts, and the cascade runs again.
+            if interrupt.raised() {
+                tracing::info!(
+                    "stopped in the middle of a batch of changes; they are matched again at the next start"
+                );
+                return Ok(());
+            }
+            if let Err(error) = position.save(&store) {
+                tracing::warn!(%error, "cannot record the follower's position; a restart would match this batch again");
+            }
+        }
+    }
 }
 
 /// Runs, on every branch, what a process that is gone left unfinished; what those
@@ -158,95 +227,6 @@ async fn resume_interrupted(
             Err(error) => {
                 tracing::error!(branch = %branch.name, "resuming interrupted runs failed: {error}");
             }
-        }
-    }
-}
-
-async fn follow_from(
-    cascade: Cascade,
-    store: Store,
-    mut live: tokio::sync::broadcast::Receiver<infragen_store::Event>,
-    mut position: Position,
-    observer: &dyn CascadeObserver,
-) -> Result<(), CascadeError> {
-    let feed = cascade.events().clone();
-    resume_interrupted(&cascade, &store, observer, &mut position).await;
-    let mut behind = feed.last_seq()? > position.cursor;
-    if behind {
-        tracing::info!(
-            from = position.cursor,
-            to = feed.last_seq()?,
-            "catching up on the changes made while no follower ran"
-        );
-    }
-    let interrupt = cascade.interrupt();
-    loop {
-        if interrupt.raised() {
-            return Ok(());
-        }
-        if !std::mem::take(&mut behind) {
-            match tokio::time::timeout(POLL, live.recv()).await {
-                Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
-                Ok(Err(RecvError::Closed)) => return Ok(()),
-                Err(_quiet) => {
-                    if feed.last_seq()? <= position.cursor {
-                        continue;
-                    }
-                }
-            }
-        }
-        tokio::time::sleep(SETTLE).await;
-        while !matches!(
-            live.try_recv(),
-            Err(tokio::sync::broadcast::error::TryRecvError::Empty
-                | tokio::sync::broadcast::error::TryRecvError::Closed)
-        ) {}
-
-        let events = feed.since(position.cursor)?;
-        position.cursor = events.last().map_or(position.cursor, |event| event.seq);
-        let mut branches: Vec<(String, Vec<NodeEvent>)> = Vec::new();
-        for event in events {
-            if position
-                .consumed
-                .get(&event.branch)
-                .is_some_and(|seen| event.seq <= *seen)
-            {
-                continue;
-            }
-            match branches
-                .iter_mut()
-                .find(|(branch, _)| *branch == event.branch)
-            {
-                Some((_, batch)) => batch.push(event),
-                None => branches.push((event.branch.clone(), vec![event])),
-            }
-        }
-        for (branch, batch) in branches {
-            match cascade.run(&branch, Start::Events(batch)).await {
-                Ok(report) => {
-                    position.consumed.insert(branch, report.cursor);
-                    if !report.runs.is_empty()
-                        || !report.rule_errors.is_empty()
-                        || report.interrupted.is_some()
-                    {
-                        observer.cascade_done(&report);
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(%branch, "cascade failed: {error}");
-                }
-            }
-        }
-        // Only once the batch's cascades ended: a follower killed or stopped in the middle
-        // of one matches the batch again when it restarts, and the cascade runs again.
-        if interrupt.raised() {
-            tracing::info!(
-                "stopped in the middle of a batch of changes; they are matched again at the next start"
-            );
-            return Ok(());
-        }
-        if let Err(error) = position.save(&store) {
-            tracing::warn!(%error, "cannot record the follower's position; a restart would match this batch again");
         }
     }
 }

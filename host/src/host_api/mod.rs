@@ -366,9 +366,12 @@ impl RunState {
 /// registered. Parsers built on pest (every GraphQL parser in this
 /// workspace) guard their recursion by measuring the remaining native
 /// stack; on a wasmtime fiber that measurement is wrong and they fail with
-/// "stack limit reached".
+/// "stack limit reached". The parsers and the store's resolver recurse once per
+/// nesting level; 8 MiB is room for any document the parser accepts (its own guard
+/// stops deeper ones).
 pub fn on_native_stack<R>(work: impl FnOnce() -> R) -> R {
-    stacker::grow(1 << 20, work)
+    const NATIVE_STACK: usize = 8 << 20;
+    stacker::grow(NATIVE_STACK, work)
 }
 
 impl HostState {
