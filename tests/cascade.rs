@@ -737,15 +737,7 @@ async fn the_runs_a_killed_cascade_had_not_started_are_run_by_the_next_one() {
     .await;
     repo.set("gamma", "size: {value: 1}").await;
     let gamma = repo.set_id("gamma").await;
-    let group = graphql(
-        &repo.store,
-        "main",
-        "{ CoreStandardGroup(name__value: \"widget-sets\") { edges { node { id } } } }",
-    )
-    .await["CoreStandardGroup"]["edges"][0]["node"]["id"]
-        .as_str()
-        .expect("the target group")
-        .to_owned();
+    let group = repo.id_of("CoreStandardGroup", "widget-sets").await;
     graphql(
         &repo.store,
         "main",

@@ -439,20 +439,7 @@ async fn a_query_following_a_relationship_cycle_stops_at_its_budget() {
 #[tokio::test]
 async fn a_failed_run_gives_its_pool_allocation_back() {
     let repo = WidgetRepository::new().await;
-    graphql(
-        &repo.store,
-        "main",
-        "mutation { IpamIPPrefixCreate(data: {prefix: {value: \"10.9.0.0/30\"}}) { ok } }",
-    )
-    .await;
-    graphql(
-        &repo.store,
-        "main",
-        "mutation { CoreIPPrefixPoolCreate(data: {name: {value: \"widget-pool\"}, default_prefix_length: {value: 31}, \
-         default_member_type: {value: \"prefix\"}, default_prefix_type: {value: \"IpamIPPrefix\"}, \
-         ip_namespace: {hfid: [\"default\"]}, resources: [{hfid: [\"10.9.0.0/30\"]}]}) { ok } }",
-    )
-    .await;
+    repo.prefix_pool("widget-pool", "10.9.0.0/30").await;
     repo.set(
         "alpha",
         "size: {value: 2}, victim: {value: \"widget-pool\"}",
@@ -504,16 +491,7 @@ async fn writing_a_core_kind_is_refused_with_a_permission_error() {
 async fn deleting_a_node_the_generator_does_not_own_is_refused() {
     let repo = WidgetRepository::new().await;
     repo.run("widgets", json!({ "set": "beta" })).await;
-    let data = graphql(
-        &repo.store,
-        "main",
-        "{ TestWidget(name__value: \"beta-1\") { edges { node { id } } } }",
-    )
-    .await;
-    let victim = data["TestWidget"]["edges"][0]["node"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let victim = repo.id_of("TestWidget", "beta-1").await;
     repo.set(
         "alpha",
         &format!("mode: {{value: \"delete-foreign\"}}, victim: {{value: \"{victim}\"}}"),
@@ -646,15 +624,7 @@ async fn over_http_an_upsert_landing_on_another_targets_node_by_its_natural_key_
         .await
         .expect("runs");
     assert_eq!(report.failed(), 0, "{report}");
-    let beta_1 = graphql(
-        &repo.store,
-        "main",
-        "{ TestWidget(name__value: \"beta-1\") { edges { node { id } } } }",
-    )
-    .await["TestWidget"]["edges"][0]["node"]["id"]
-        .as_str()
-        .expect("beta-1")
-        .to_owned();
+    let beta_1 = repo.id_of("TestWidget", "beta-1").await;
     let alpha = infragen::runner::TargetSelection::Matching(
         json!({ "set": "alpha" })
             .as_object()

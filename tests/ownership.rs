@@ -31,24 +31,6 @@ struct Scene {
     pool: String,
 }
 
-/// The id of the node of `kind` whose `attribute` is `value`.
-async fn id_by(repo: &WidgetRepository, kind: &str, attribute: &str, value: &str) -> String {
-    let data = graphql(
-        &repo.store,
-        "main",
-        &format!("{{ {kind}({attribute}__value: \"{value}\") {{ edges {{ node {{ id }} }} }} }}"),
-    )
-    .await;
-    data[kind]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {kind} with {attribute} {value}"))
-        .to_owned()
-}
-
-async fn id_of(repo: &WidgetRepository, kind: &str, name: &str) -> String {
-    id_by(repo, kind, "name", name).await
-}
-
 /// The tracking group holding `member`: (id, name).
 async fn tracking_group_of(repo: &WidgetRepository, member: &str) -> (String, String) {
     let data = graphql(
@@ -76,20 +58,7 @@ async fn tracking_group_of(repo: &WidgetRepository, member: &str) -> (String, St
 
 async fn scene() -> Scene {
     let repo = WidgetRepository::new().await;
-    graphql(
-        &repo.store,
-        "main",
-        "mutation { IpamIPPrefixCreate(data: {prefix: {value: \"10.9.0.0/30\"}}) { ok } }",
-    )
-    .await;
-    graphql(
-        &repo.store,
-        "main",
-        "mutation { CoreIPPrefixPoolCreate(data: {name: {value: \"shared-pool\"}, default_prefix_length: {value: 31}, \
-         default_member_type: {value: \"prefix\"}, default_prefix_type: {value: \"IpamIPPrefix\"}, \
-         ip_namespace: {hfid: [\"default\"]}, resources: [{hfid: [\"10.9.0.0/30\"]}]}) { ok } }",
-    )
-    .await;
+    repo.prefix_pool("shared-pool", "10.9.0.0/30").await;
     let report = run_both(&repo).await;
     assert_eq!(report.failed(), 0, "{report}");
     // The hostile definition's own records (its definition, alpha's instance), which
@@ -99,14 +68,14 @@ async fn scene() -> Scene {
         matches!(only(&report), TargetOutcome::Failed { message, .. } if message.ends_with("invalid-input: unknown attack 'normal' (expected none, infinite-loop, memory-bomb, deep-recursion, panic, huge-argument, log-flood, stdout-flood, call-flood, open-file, read-env, open-socket, random, or one of the ownership attacks)")),
         "{report}"
     );
-    let beta_1 = id_of(&repo, "TestWidget", "beta-1").await;
-    let alpha_1 = id_of(&repo, "TestWidget", "alpha-1").await;
+    let beta_1 = repo.id_of("TestWidget", "beta-1").await;
+    let alpha_1 = repo.id_of("TestWidget", "alpha-1").await;
     Scene {
-        beta_set: id_of(&repo, "TestWidgetSet", "beta").await,
+        beta_set: repo.id_of("TestWidgetSet", "beta").await,
         alpha_group: tracking_group_of(&repo, &alpha_1).await,
         beta_group: tracking_group_of(&repo, &beta_1).await,
-        widget_sets: id_of(&repo, "CoreStandardGroup", "widget-sets").await,
-        pool: id_of(&repo, "CoreIPPrefixPool", "shared-pool").await,
+        widget_sets: repo.id_of("CoreStandardGroup", "widget-sets").await,
+        pool: repo.id_of("CoreIPPrefixPool", "shared-pool").await,
         beta_1,
         alpha_1,
         repo,
@@ -342,7 +311,7 @@ async fn the_reconcile_never_deletes_a_core_node_someone_put_in_a_tracking_group
     let report = s.repo.run("widgets", json!({ "set": "alpha" })).await;
     assert_eq!(report.failed(), 0, "{report}");
     assert_eq!(
-        id_of(&s.repo, "CoreStandardGroup", "widget-sets").await,
+        s.repo.id_of("CoreStandardGroup", "widget-sets").await,
         s.widget_sets,
         "the target group survives the reconcile"
     );
@@ -363,7 +332,7 @@ async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier() {
         .await;
     let report = run_both(&s.repo).await;
     assert_eq!(report.failed(), 0, "{report}");
-    let prefix = id_by(&s.repo, "IpamIPPrefix", "prefix", "10.9.0.0/31").await;
+    let prefix = s.repo.id_by("IpamIPPrefix", "prefix", "10.9.0.0/31").await;
     assert_eq!(tracking_group_of(&s.repo, &prefix).await, s.beta_group);
 
     s.repo
@@ -396,7 +365,10 @@ async fn a_profile_the_generator_did_not_create_is_not_overwritten() {
         "mutation { ProfileTestWidgetCreate(data: {profile_name: {value: \"wide\"}, position: {value: 7}}) { ok } }",
     )
     .await;
-    let profile = id_by(&s.repo, "ProfileTestWidget", "profile_name", "wide").await;
+    let profile = s
+        .repo
+        .id_by("ProfileTestWidget", "profile_name", "wide")
+        .await;
     s.refused(
         "profile-overwrite",
         "wide",
@@ -468,7 +440,7 @@ async fn a_run_on_a_branch_cannot_delete_a_pool_on_main() {
         before
     );
     assert_eq!(
-        id_of(&s.repo, "CoreIPPrefixPool", "shared-pool").await,
+        s.repo.id_of("CoreIPPrefixPool", "shared-pool").await,
         s.pool
     );
 }

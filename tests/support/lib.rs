@@ -654,18 +654,49 @@ impl WidgetRepository {
     }
 
     pub async fn set_id(&self, name: &str) -> String {
+        self.id_of("TestWidgetSet", name).await
+    }
+
+    /// The id of the node of `kind` on main whose `attribute` is `value`.
+    pub async fn id_by(&self, kind: &str, attribute: &str, value: &str) -> String {
         let data = graphql(
             &self.store,
             "main",
             &format!(
-                "{{ TestWidgetSet(name__value: \"{name}\") {{ edges {{ node {{ id }} }} }} }}"
+                "{{ {kind}({attribute}__value: \"{value}\") {{ edges {{ node {{ id }} }} }} }}"
             ),
         )
         .await;
-        data["TestWidgetSet"]["edges"][0]["node"]["id"]
+        data[kind]["edges"][0]["node"]["id"]
             .as_str()
-            .expect("set id")
+            .unwrap_or_else(|| panic!("no {kind} with {attribute} {value}"))
             .to_owned()
+    }
+
+    /// The id of the node of `kind` on main named `name`.
+    pub async fn id_of(&self, kind: &str, name: &str) -> String {
+        self.id_by(kind, "name", name).await
+    }
+
+    /// A prefix pool named `name` handing out /31s of `prefix` (created too), as an
+    /// operator would set one up.
+    pub async fn prefix_pool(&self, name: &str, prefix: &str) {
+        graphql(
+            &self.store,
+            "main",
+            &format!("mutation {{ IpamIPPrefixCreate(data: {{prefix: {{value: \"{prefix}\"}}}}) {{ ok }} }}"),
+        )
+        .await;
+        graphql(
+            &self.store,
+            "main",
+            &format!(
+                "mutation {{ CoreIPPrefixPoolCreate(data: {{name: {{value: \"{name}\"}}, default_prefix_length: {{value: 31}}, \
+                 default_member_type: {{value: \"prefix\"}}, default_prefix_type: {{value: \"IpamIPPrefix\"}}, \
+                 ip_namespace: {{hfid: [\"default\"]}}, resources: [{{hfid: [\"{prefix}\"]}}]}}) {{ ok }} }}"
+            ),
+        )
+        .await;
     }
 
     /// The status of the generator instance `name` (`<definition>: <target>`) on main.
