@@ -450,7 +450,7 @@ async fn an_unreachable_backend_is_retried_and_the_run_then_succeeds() {
     );
     assert!(matches!(
         &report.runs[0].report.outcome,
-        TargetOutcome::Failed { retryable: true, message }
+        TargetOutcome::Failed { retryable: true, message, .. }
             if message.ends_with("query `widget_set`: cannot reach http://infrahub:8000: connection refused")
     ));
     assert_eq!(report.runs[1].attempt, 2);
@@ -673,12 +673,32 @@ async fn serve_stopped_by_sigint_mid_cascade_completes_it_when_started_again() {
 
     repo.set("alpha", "mode: {value: \"normal\"}").await;
     let (_server, lines, _address) = start_serve_with(&repo, &["--concurrency", "1"]);
-    let report = cascade_report(&lines);
+    // beta's run, left queued in the run queue by the stopped process, is resumed first;
+    // then the changes serve had not finished are matched again: alpha runs, and beta's
+    // run is found done by the resumed one, which read the store after them.
+    let resumed = cascade_report(&lines);
     assert!(
-        report
-            .last()
-            .is_some_and(|line| line.contains("2 runs, 0 failed")),
-        "{report:#?}"
+        resumed[0].contains(" beta ")
+            && resumed[0].ends_with("[resumed: its process was interrupted]")
+            && resumed
+                .last()
+                .is_some_and(|line| line.contains("1 run, 0 failed")),
+        "{resumed:#?}"
+    );
+    let caught_up = cascade_report(&lines);
+    assert!(
+        caught_up[0].contains(" alpha ")
+            && caught_up[0].ends_with("[rule size-changed]")
+            && caught_up
+                .iter()
+                .any(|line| line.contains(" beta  already done by run #")),
+        "{caught_up:#?}"
+    );
+    assert!(
+        caught_up.last().is_some_and(
+            |line| line.contains("1 run, 0 failed (0 still failing), 1 done by another run")
+        ),
+        "{caught_up:#?}"
     );
     assert_eq!(
         repo.widget_names().await,
@@ -794,9 +814,12 @@ async fn the_runs_a_killed_cascade_had_not_started_are_run_by_the_next_one() {
         beta.contains(" ok ") && beta.contains("resumed: its process was interrupted"),
         "{stdout}"
     );
+    // gamma's run was queued (in the run queue) when the process died: it is resumed,
+    // and the changes after the cascade's place queue it again too.
     let gamma = on("gamma");
     assert!(
-        gamma.contains(" ok ") && gamma.ends_with("[rule counter-changed]"),
+        gamma.contains(" ok ")
+            && gamma.ends_with("[resumed: its process was interrupted; rule counter-changed]"),
         "{stdout}"
     );
     assert_eq!(
@@ -893,4 +916,310 @@ async fn sync_imports_the_ai_dc_repository_with_its_rules_and_changes_nothing_th
         .await
         .expect("sync again");
     assert_eq!((second.schema_updated, second.nodes_changed), (false, 0));
+}
+
+/// `infragen generator widgets` on the repository's store, with `args`, its output piped.
+fn spawn_generator(repo: &WidgetRepository, args: &[&str]) -> std::process::Child {
+    let dir = repo.dir.path();
+    Command::new(infragen_bin())
+        .arg("--store")
+        .arg(dir.join("store.db"))
+        .args(["generator", "widgets"])
+        .args(args)
+        .args(["--concurrency", "1", "--repository"])
+        .arg(dir)
+        .env_remove("INFRAGEN_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("infragen generator starts")
+}
+
+/// The recorded runs of widgets on `set`, oldest first: (status, causes).
+async fn recorded_runs(repo: &WidgetRepository, set: &str) -> Vec<(String, String)> {
+    let id = repo.set_id(set).await;
+    let mut runs: Vec<(String, String)> = repo
+        .store
+        .runs(&infragen_store::RunFilter {
+            generator: Some("widgets".into()),
+            target: Some(id),
+            ..infragen_store::RunFilter::default()
+        })
+        .expect("the history reads")
+        .into_iter()
+        .map(|run| (run.status.to_string(), run.causes))
+        .collect();
+    runs.reverse();
+    runs
+}
+
+/// Two `infragen generator` processes asked for the same runs at the same moment: each
+/// (generator, target) runs once. Whichever process queues a run first runs it; the other
+/// finds it in flight in the run queue, joins it, waits for its end and reports it.
+#[tokio::test]
+async fn two_processes_started_at_once_run_each_target_exactly_once() {
+    let repo = with_rules(&[]).await;
+    // Runs that last (a few thousand reads each), so the two processes overlap.
+    for set in ["alpha", "beta"] {
+        repo.set(set, "mode: {value: \"slow\"}, victim: {value: \"3000\"}")
+            .await;
+    }
+    let first = spawn_generator(&repo, &[]);
+    let second = spawn_generator(&repo, &[]);
+    let outputs = [first, second].map(|child| child.wait_with_output().expect("runs"));
+    let stdouts: Vec<String> = outputs
+        .iter()
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .collect();
+    for (output, stdout) in outputs.iter().zip(&stdouts) {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for set in ["alpha", "beta"] {
+        assert_eq!(
+            recorded_runs(&repo, set).await,
+            [(
+                "succeeded".to_owned(),
+                r#"[{"kind":"requested"}]"#.to_owned()
+            )],
+            "{stdouts:#?}"
+        );
+        // One process ran it, the other joined that run.
+        let ran: usize = stdouts
+            .iter()
+            .map(|stdout| {
+                stdout
+                    .lines()
+                    .filter(|line| line.contains(&format!(" {set} ")) && line.contains(" ok "))
+                    .count()
+            })
+            .sum();
+        let joined: usize = stdouts
+            .iter()
+            .map(|stdout| {
+                stdout
+                    .lines()
+                    .filter(|line| {
+                        line.contains(&format!(" {set}  joined run #"))
+                            && line.ends_with(": succeeded")
+                    })
+                    .count()
+            })
+            .sum();
+        assert_eq!((ran, joined), (1, 1), "{set}: {stdouts:#?}");
+    }
+    assert_eq!(
+        repo.widget_names().await,
+        ["alpha-1", "alpha-2", "alpha-3", "beta-1", "beta-2"]
+    );
+}
+
+/// A CLI cascade and `serve` both see the change that triggers a run: it runs once, in
+/// whichever process queued it first; the other reports it done by that run.
+#[tokio::test]
+async fn a_run_triggered_under_a_cli_cascade_and_serve_runs_once() {
+    let repo = with_rules(&[Rule {
+        name: "counter-changed",
+        scope: "all_branches",
+        attribute: "counter",
+        value_match: "any",
+        value: None,
+        generator: "widgets",
+    }])
+    .await;
+    repo.set(
+        "alpha",
+        "mode: {value: \"bump-peer\"}, victim: {value: \"beta\"}",
+    )
+    .await;
+    repo.set("beta", "mode: {value: \"slow\"}, victim: {value: \"3000\"}")
+        .await;
+    let (_server, lines, _address) = start_serve(&repo);
+    let output = spawn_generator(&repo, &["set=alpha"])
+        .wait_with_output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let served = cascade_report(&lines).join("\n");
+    assert_eq!(
+        recorded_runs(&repo, "beta").await,
+        [(
+            "succeeded".to_owned(),
+            r#"[{"kind":"rule","rule":"counter-changed"}]"#.to_owned()
+        )],
+        "{stdout}\n{served}"
+    );
+    let beta_runs = |text: &str| {
+        text.lines()
+            .filter(|line| line.contains(" beta ") && line.contains(" ok "))
+            .count()
+    };
+    let beta_joined = |text: &str| {
+        text.lines()
+            .filter(|line| {
+                line.contains(" beta  joined run #")
+                    || line.contains(" beta  already done by run #")
+            })
+            .count()
+    };
+    assert_eq!(
+        (
+            beta_runs(&stdout) + beta_runs(&served),
+            beta_joined(&stdout) + beta_joined(&served)
+        ),
+        (1, 1),
+        "{stdout}\n{served}"
+    );
+    assert_eq!(recorded_runs(&repo, "alpha").await.len(), 1);
+}
+
+/// Every run is kept with its status, causes, counts and log: `infragen runs` lists them
+/// (filtered, newest first), `runs show` prints one with its log, both with `--json`,
+/// and `serve` answers the same over HTTP.
+#[tokio::test]
+async fn the_run_history_lists_every_run_with_its_log_on_the_cli_and_over_http() {
+    let repo = with_rules(&[]).await;
+    repo.set("beta", "mode: {value: \"fail-halfway\"}").await;
+    let output = spawn_generator(&repo, &[])
+        .wait_with_output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let dir = repo.dir.path();
+    let runs = |args: &[&str]| {
+        let output = Command::new(infragen_bin())
+            .arg("--store")
+            .arg(dir.join("store.db"))
+            .arg("runs")
+            .args(args)
+            .output()
+            .expect("infragen runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (alpha, beta) = (repo.set_id("alpha").await, repo.set_id("beta").await);
+
+    let (code, listed, _) = runs(&["--json"]);
+    assert_eq!(code, Some(0));
+    let listed: Value = serde_json::from_str(&listed).expect("JSON");
+    let summary: Vec<Value> = listed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|run| {
+            json!([
+                run["id"],
+                run["target"]["display_label"],
+                run["status"],
+                run["causes"],
+                run["created"],
+                run["deleted"],
+                run["error"].is_string(),
+                run["log"].is_null()
+            ])
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            json!([2, "beta", "failed", [{"kind": "requested"}], null, null, true, true]),
+            json!([1, "alpha", "succeeded", [{"kind": "requested"}], 3, 0, false, true]),
+        ]
+    );
+    assert_eq!(listed[1]["target"]["id"], json!(alpha));
+    assert_eq!(listed[1]["kept"], json!(0));
+
+    let (code, table, _) = runs(&["--failed"]);
+    assert_eq!(code, Some(0));
+    let table: Vec<&str> = table.lines().collect();
+    assert_eq!(table.len(), 2, "{table:#?}");
+    assert!(table[0].starts_with("    ID  STATUS "), "{table:#?}");
+    let row: Vec<&str> = table[1].split_whitespace().collect();
+    assert_eq!(
+        (row[0], row[1], row[2], row[3], row[4], row.last().copied()),
+        ("2", "failed", "widgets", "beta", "main", Some("requested"))
+    );
+    let (_, by_target, _) = runs(&["--target", &alpha, "--generator", "widgets"]);
+    assert_eq!(by_target.lines().count(), 2, "{by_target}");
+    let (_, none, _) = runs(&["--branch", "elsewhere"]);
+    assert_eq!(none, "no runs\n");
+
+    let (code, shown, _) = runs(&["show", "2"]);
+    assert_eq!(code, Some(0));
+    let shown: Vec<&str> = shown.lines().collect();
+    assert_eq!(
+        shown[..3],
+        [
+            format!("run #2: widgets on beta ({beta}), branch main").as_str(),
+            "status:   failed (attempt 1)",
+            "causes:   requested",
+        ]
+    );
+    assert!(
+        shown.iter().any(|line| line
+            .starts_with("error:    generator `widgets` failed on target `beta`")
+            && line.ends_with("failing halfway on purpose after 1 of 2 widgets")),
+        "{shown:#?}"
+    );
+    assert_eq!(
+        shown[shown.len() - 2..],
+        ["log:", "  info   set beta: size 2, mode fail-halfway"]
+    );
+
+    let (_, json_one, _) = runs(&["show", "2", "--json"]);
+    let json_one: Value = serde_json::from_str(&json_one).expect("JSON");
+    assert_eq!(
+        json_one["log"]["lines"],
+        json!([{"level": "info", "message": "set beta: size 2, mode fail-halfway"}])
+    );
+
+    let (code, _, error) = runs(&["show", "99"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        error,
+        format!(
+            "error: no run #99 in {}: see `infragen runs` for the runs kept\n",
+            dir.join("store.db").display()
+        )
+    );
+
+    // The same over HTTP, behind the API's tokens.
+    let token = repo
+        .store
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .expect("token");
+    let (_server, _lines, address) = start_serve(&repo);
+    let client = reqwest::Client::new();
+    let get = |path: String, token: Option<String>| {
+        let client = client.clone();
+        async move {
+            let mut request = client.get(path);
+            if let Some(token) = token {
+                request = request.header("X-INFRAHUB-KEY", token);
+            }
+            let response = request.send().await.expect("serve answers");
+            let status = response.status().as_u16();
+            let body = response.text().await.expect("a body");
+            (status, serde_json::from_str::<Value>(&body).expect("JSON"))
+        }
+    };
+    let (status, over_http) = get(
+        format!("{address}/api/runs?failed=true"),
+        Some(token.clone()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(over_http, json!([listed[0]]));
+    let (status, one) = get(format!("{address}/api/runs/2"), Some(token.clone())).await;
+    assert_eq!((status, one), (200, json_one));
+    let (status, _) = get(format!("{address}/api/runs/99"), Some(token.clone())).await;
+    assert_eq!(status, 404);
+    let (status, _) = get(format!("{address}/api/runs"), None).await;
+    assert_eq!(status, 401);
 }

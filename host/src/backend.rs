@@ -263,6 +263,12 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// The durable run queue and history this backend keeps, if any (the embedded
+    /// store's; see [`crate::cascade::durable`]).
+    fn run_queue(&self) -> Option<Arc<dyn crate::cascade::durable::RunQueue>> {
+        None
+    }
+
     /// The nodes an upsert of `data` (without `id`) would land on by its natural key,
     /// asked beforehand where writes are not checked by their effects (see
     /// [`Backend::checks_effects`]); `None` when the backend cannot tell.

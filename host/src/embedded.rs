@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use infragen_store::{
-    Claim, ClaimHolder, ClaimOwner, GraphqlRequest, PoolKind, QueryBudget, RunTransaction, Store,
-    StoreError, TurnGuard, WriteCheck, WriteOp, Written,
+    Claim, ClaimHolder, GraphqlRequest, PoolKind, QueryBudget, RunTransaction, Store, StoreError,
+    TurnGuard, WriteCheck, WriteOp, Written,
 };
 use serde_json::{Map, Value, json};
 
@@ -29,6 +29,7 @@ use crate::backend::{
     AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PrefixAllocation,
     RunScope,
 };
+use crate::cascade::durable::{RunQueue, StoreRunQueue, this_process};
 use crate::client::{
     address_input, check_filters, check_kind, code_kind, data_or_error, prefix_input,
 };
@@ -389,12 +390,6 @@ impl<T: StoreOps> Embedded<T> {
     }
 }
 
-/// This process, as its run claims name it.
-fn this_process() -> &'static ClaimOwner {
-    static OWNER: std::sync::OnceLock<ClaimOwner> = std::sync::OnceLock::new();
-    OWNER.get_or_init(ClaimOwner::current)
-}
-
 /// A store error as the contract's categories see it: by its code.
 fn store_error(error: StoreError) -> BackendError {
     BackendError::new(code_kind(error.code()), error.to_string())
@@ -440,6 +435,12 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
 
     fn keeps_claims(&self) -> bool {
         self.ops.claims().is_some()
+    }
+
+    fn run_queue(&self) -> Option<Arc<dyn RunQueue>> {
+        self.ops
+            .claims()
+            .map(|store| Arc::new(StoreRunQueue::new(store.clone())) as Arc<dyn RunQueue>)
     }
 
     async fn write_checked(

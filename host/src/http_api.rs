@@ -167,6 +167,8 @@ pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> 
         .route("/api/schema/load", post(schema_load))
         .route("/api/schema/{kind}", get(schema_kind))
         .route("/schema.graphql", get(sdl))
+        .route("/api/runs", get(runs_list))
+        .route("/api/runs/{id}", get(runs_show))
         .layer(DefaultBodyLimit::max(app.limits.max_body_bytes))
         // Layers run last added first: auth, then admission, then the body limit.
         .layer(middleware::from_fn_with_state(app.clone(), admit))
@@ -368,6 +370,58 @@ async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Res
             .into_response();
     }
     axum::Json(app.store.schema_json()).into_response()
+}
+
+/// `GET /api/runs`'s filters, as `infragen runs` takes them.
+#[derive(Deserialize)]
+struct RunsQuery {
+    generator: Option<String>,
+    target: Option<String>,
+    branch: Option<String>,
+    #[serde(default)]
+    failed: bool,
+    limit: Option<usize>,
+}
+
+/// The run history, newest first (without logs): what `infragen runs --json` prints.
+async fn runs_list(State(app): State<App>, Query(q): Query<RunsQuery>) -> Response {
+    let filter = infragen_store::RunFilter {
+        generator: q.generator,
+        target: q.target,
+        branch: q.branch,
+        failed: q.failed,
+        limit: Some(q.limit.unwrap_or(100).min(10_000)),
+    };
+    let store = app.store.clone();
+    match tokio::task::spawn_blocking(move || store.runs(&filter)).await {
+        Ok(Ok(runs)) => axum::Json(
+            runs.iter()
+                .map(|run| crate::cascade::durable::run_json(run, false))
+                .collect::<Vec<Value>>(),
+        )
+        .into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// One run with its log: what `infragen runs show ID --json` prints.
+async fn runs_show(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let Ok(number) = id.parse::<i64>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("`{id}` is not a run number"),
+        );
+    };
+    let store = app.store.clone();
+    match tokio::task::spawn_blocking(move || store.run_record(number)).await {
+        Ok(Ok(Some(run))) => {
+            axum::Json(crate::cascade::durable::run_json(&run, true)).into_response()
+        }
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, &format!("Run {number} not found.")),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
 
 async fn schema_kind(State(app): State<App>, Path(kind): Path<String>) -> Response {

@@ -34,6 +34,11 @@ impl ClaimOwner {
         ))
     }
 
+    /// An owner as a record names it.
+    pub fn from_recorded(recorded: String) -> ClaimOwner {
+        ClaimOwner(recorded)
+    }
+
     /// As recorded.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -41,7 +46,7 @@ impl ClaimOwner {
 
     /// Whether the process still runs: on this host, a process with its pid and start
     /// time; elsewhere, a claim younger than [`FOREIGN_CLAIM_TTL`].
-    fn alive(&self, taken_at: i64) -> bool {
+    pub(crate) fn alive(&self, taken_at: i64) -> bool {
         let Some((process, host)) = self.0.rsplit_once('@') else {
             return false;
         };
@@ -153,7 +158,7 @@ fn holder(conn: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<Cla
     })
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

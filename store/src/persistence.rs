@@ -1,6 +1,7 @@
 //! SQLite persistence: one file per store, WAL journal, one transaction per mutation.
 //!
-//! Tables: `meta` (counters, the schema hash), `schema_files`, `branches`, the graph, `events`
+//! Tables: `meta` (counters, the schema hash), `run_claims`, `runs` (the run queue and history,
+//! see `run_queue`), `schema_files`, `branches`, the graph, `events`
 //! (the durable event log) and `tokens` (sha256 of API tokens).
 //!
 //! The graph is stored field by field, so that a write touches the rows of what it changed
@@ -25,6 +26,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 const SCHEMA_SQL: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS run_claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, taken_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, branch TEXT NOT NULL, generator TEXT NOT NULL,
+    target TEXT NOT NULL, target_label TEXT NOT NULL, status TEXT NOT NULL, causes TEXT NOT NULL,
+    attempt INTEGER NOT NULL, owner TEXT NOT NULL, covers INTEGER, queued_at INTEGER NOT NULL,
+    started_at INTEGER, finished_at INTEGER, created INTEGER, kept INTEGER, deleted INTEGER,
+    updated INTEGER, error TEXT, log TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_key ON runs (branch, generator, target, status);
+CREATE INDEX IF NOT EXISTS runs_open ON runs (status, branch);
 CREATE TABLE IF NOT EXISTS schema_files (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS branches (name TEXT PRIMARY KEY, created_seq INTEGER NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS node (

@@ -120,7 +120,7 @@ impl Follower {
             mut position,
         } = self;
         let feed = cascade.events().clone();
-        resume_interrupted(&cascade, &store, observer, &mut position).await;
+        resume_interrupted(&cascade, &store, observer).await;
         let mut behind = feed.last_seq()? > position.cursor;
         if behind {
             tracing::info!(
@@ -176,6 +176,7 @@ impl Follower {
                     Ok(report) => {
                         position.consumed.insert(branch, report.cursor);
                         if !report.runs.is_empty()
+                            || !report.joined.is_empty()
                             || !report.rule_errors.is_empty()
                             || report.interrupted.is_some()
                         {
@@ -202,14 +203,10 @@ impl Follower {
     }
 }
 
-/// Runs, on every branch, what a process that is gone left unfinished; what those
-/// cascades read of the log is theirs (`position.consumed`).
-async fn resume_interrupted(
-    cascade: &Cascade,
-    store: &Store,
-    observer: &dyn CascadeObserver,
-    position: &mut Position,
-) {
+/// Runs, on every branch, what a process that is gone left unfinished. The changes the
+/// follower catches up on afterwards are matched as usual: a run they trigger that a
+/// resumed run already did (it read the store after them) is found done in the run queue.
+async fn resume_interrupted(cascade: &Cascade, store: &Store, observer: &dyn CascadeObserver) {
     let branches = match store.branches() {
         Ok(branches) => branches,
         Err(error) => {
@@ -219,10 +216,7 @@ async fn resume_interrupted(
     };
     for branch in branches {
         match cascade.run(&branch.name, Start::Resume).await {
-            Ok(report) if !report.runs.is_empty() => {
-                position.consumed.insert(branch.name.clone(), report.cursor);
-                observer.cascade_done(&report);
-            }
+            Ok(report) if !report.runs.is_empty() => observer.cascade_done(&report),
             Ok(_) => {}
             Err(error) => {
                 tracing::error!(branch = %branch.name, "resuming interrupted runs failed: {error}");

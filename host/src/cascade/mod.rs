@@ -27,6 +27,7 @@
 //!   target group is an error for that rule, and nothing runs (Infrahub's
 //!   `Target … is not part of the group …`).
 
+pub mod durable;
 pub mod events;
 pub mod follow;
 pub mod queue;
@@ -41,13 +42,15 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::backend::Backend;
+use crate::host_api::RunLog;
 use crate::runner::{
     PreparedDefinition, Runner, RunnerError, TargetOutcome, TargetReport, TargetSelection,
 };
+use durable::RunQueue;
 pub use events::{EventFeed, FeedError, NodeEvent};
-use infragen_store::Claim;
-pub use queue::{CascadeLimits, Cause, LoopError, Queue, RunKey};
-pub use report::{CascadeReport, GeneratorSummary, RuleProblem, RunRecord};
+use infragen_store::{Claim, Enqueued, NewRun, Retention, RunResult, RunStatus};
+pub use queue::{CascadeLimits, Cause, LoopError, Queue, QueuedRun, RunKey};
+pub use report::{CascadeReport, GeneratorSummary, JoinedRun, RuleProblem, RunRecord};
 pub use rules::{RuleError, TriggerRule, load_rules};
 
 /// The default branch, where rules are read and `default_branch` rules fire.
@@ -95,6 +98,8 @@ pub struct CascadeConfig {
     pub retry: RetryPolicy,
     /// The default branch.
     pub default_branch: String,
+    /// How much run history the durable queue keeps.
+    pub retention: Retention,
 }
 
 impl Default for CascadeConfig {
@@ -104,6 +109,7 @@ impl Default for CascadeConfig {
             limits: CascadeLimits::default(),
             retry: RetryPolicy::default(),
             default_branch: DEFAULT_BRANCH.to_owned(),
+            retention: Retention::default(),
         }
     }
 }
@@ -196,6 +202,8 @@ impl Progress for NoProgress {
 pub struct Cascade {
     runner: Runner,
     events: Arc<dyn EventFeed>,
+    /// Where runs are recorded and processes meet, when the backend keeps one.
+    durable: Option<Arc<dyn RunQueue>>,
     interrupt: Interrupt,
     config: CascadeConfig,
     progress: Arc<dyn Progress>,
@@ -209,6 +217,19 @@ struct Finished {
     causes: Vec<Cause>,
     attempt: u32,
     report: TargetReport,
+    /// Its record in the durable queue.
+    record: Option<i64>,
+}
+
+/// A run of a round that another process had in flight, once it ended.
+enum Joined {
+    /// It did this run's work.
+    Covered(JoinedRun),
+    /// It did not (its process died, or it had read the store before this run's cause):
+    /// queued again.
+    Again(QueuedRun),
+    /// The cascade was interrupted while waiting.
+    Left(RunKey),
 }
 
 /// Progress shared by a round's tasks.
@@ -236,6 +257,7 @@ impl Cascade {
     /// `events`.
     pub fn new(runner: Runner, events: Arc<dyn EventFeed>, config: CascadeConfig) -> Self {
         Self {
+            durable: runner.backend().run_queue(),
             runner,
             events,
             interrupt: Interrupt::default(),
@@ -272,6 +294,9 @@ impl Cascade {
         let mut prepared: HashMap<String, Arc<PreparedDefinition>> = HashMap::new();
         let mut cursor;
         let mut in_flight = None;
+        if !matches!(start, Start::Events(_)) {
+            self.prune_history().await;
+        }
         match start {
             Start::Definition { name, selection } => {
                 cursor = self.events.last_seq()?;
@@ -308,7 +333,9 @@ impl Cascade {
         let mut round_number = 0;
         loop {
             if self.interrupt.raised() {
-                report.interrupted(queue.drain());
+                let left = queue.drain();
+                self.keep_queued(branch, &left).await;
+                report.interrupted(left.into_iter().map(|run| run.key).collect());
                 break;
             }
             let round = match queue.take_round() {
@@ -325,10 +352,18 @@ impl Cascade {
                 retry_delay = Duration::ZERO;
             }
             round_number += 1;
-            let finished = self
-                .run_round(branch, round, &mut prepared, &mut report)
+            let (finished, again) = self
+                .run_round(branch, round_number, round, &mut prepared, &mut report)
                 .await;
             prepared.clear();
+            for run in again {
+                for cause in run.causes {
+                    match run.newest_event {
+                        Some(event) => queue.push_event(run.key.clone(), cause, event),
+                        None => queue.push(run.key.clone(), cause),
+                    };
+                }
+            }
 
             let acted_on = cursor;
             let events: Vec<NodeEvent> = self.events.since(cursor)?;
@@ -337,7 +372,8 @@ impl Cascade {
                 .into_iter()
                 .filter(|event| event.branch == branch)
                 .collect();
-            report.attribute(&finished, &events);
+            let changes = report.attribute(&finished, &events);
+            self.record_changes(&finished, &changes).await;
             // Read again every round: a run may have changed them.
             let rules = load_rules(self.backend(), &self.config.default_branch).await?;
             self.queue_triggered(branch, &rules, &events, &mut queue, &mut report);
@@ -405,7 +441,7 @@ impl Cascade {
                     continue;
                 }
                 tracing::debug!(rule = %rule.name, kind = %event.kind, id = %event.id, "rule fired");
-                queue.push(
+                queue.push_event(
                     RunKey {
                         definition: rule.generator.clone(),
                         target: event.id.clone(),
@@ -413,6 +449,7 @@ impl Cascade {
                     Cause::Rule {
                         rule: rule.name.clone(),
                     },
+                    event.seq,
                 );
             }
         }
@@ -482,6 +519,33 @@ impl Cascade {
     /// stale, or none): an interrupted cascade goes on where it stopped. Best effort: a
     /// store that cannot be asked is warned about, and the cascade runs without them.
     async fn queue_interrupted(&self, branch: &str, queue: &mut Queue) {
+        if let Some(durable) = &self.durable {
+            match durable.orphaned(branch).await {
+                Ok(orphans) => {
+                    for orphan in orphans {
+                        if self
+                            .runner
+                            .repository()
+                            .generator(&orphan.generator)
+                            .is_none()
+                        {
+                            continue;
+                        }
+                        tracing::info!(generator = %orphan.generator, target = %orphan.target_label, run = orphan.id, process = %orphan.owner, "resuming a run its process left queued or running");
+                        queue.push(
+                            RunKey {
+                                definition: orphan.generator,
+                                target: orphan.target,
+                            },
+                            Cause::Resumed,
+                        );
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(branch, %error, "cannot look for runs left by a process that is gone");
+                }
+            }
+        }
         let backend = self.backend();
         if !backend.keeps_claims() {
             return;
@@ -605,19 +669,67 @@ impl Cascade {
             .any(|instance| instance.pointer("/status/value") == Some(&json!("Error"))))
     }
 
+    /// Removes the run history the retention does not keep. Best effort.
+    async fn prune_history(&self) {
+        let Some(durable) = &self.durable else {
+            return;
+        };
+        match durable.prune(self.config.retention).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "pruned the run history"),
+            Err(error) => tracing::warn!(%error, "cannot prune the run history"),
+        }
+    }
+
+    /// Records runs an interrupted cascade leaves unstarted as queued by this process, so
+    /// that once it is gone the next cascade on the branch resumes them.
+    async fn keep_queued(&self, branch: &str, left: &[QueuedRun]) {
+        let Some(durable) = &self.durable else {
+            return;
+        };
+        let runs = left
+            .iter()
+            .map(|run| new_run(branch, run, &run.key.target))
+            .collect();
+        if let Err(error) = durable.enqueue(runs).await {
+            tracing::warn!(branch, %error, "cannot record the runs left queued; they will not be resumed");
+        }
+    }
+
+    /// Records the nodes each run of a round created and changed, from its events.
+    async fn record_changes(&self, finished: &[Finished], changes: &[(usize, usize)]) {
+        let Some(durable) = &self.durable else {
+            return;
+        };
+        let changes = finished
+            .iter()
+            .zip(changes)
+            .filter(|(run, _)| matches!(run.report.outcome, TargetOutcome::Succeeded { .. }))
+            .filter_map(|(run, (created, updated))| {
+                Some((run.record?, *created as u64, *updated as u64))
+            })
+            .collect();
+        if let Err(error) = durable.set_changes(changes).await {
+            tracing::warn!(%error, "cannot record the runs' changes in the history");
+        }
+    }
+
     /// Runs one round: every queued run, at most `concurrency` at a time,
-    /// generators in the order first queued and targets in group order.
+    /// generators in the order first queued and targets in group order. Runs another
+    /// process has in flight are joined rather than run; those it did not do after all
+    /// come back, to be queued again.
     async fn run_round(
         &self,
         branch: &str,
-        round: Vec<(RunKey, Vec<Cause>)>,
+        round_number: usize,
+        round: Vec<QueuedRun>,
         prepared: &mut HashMap<String, Arc<PreparedDefinition>>,
         report: &mut report::Builder,
-    ) -> Vec<Finished> {
+    ) -> (Vec<Finished>, Vec<QueuedRun>) {
         let mut order: Vec<String> = Vec::new();
-        for (key, _) in &round {
-            if !order.contains(&key.definition) {
-                order.push(key.definition.clone());
+        for run in &round {
+            if !order.contains(&run.key.definition) {
+                order.push(run.key.definition.clone());
             }
         }
         let mut unprepared: BTreeMap<String, String> = BTreeMap::new();
@@ -638,8 +750,10 @@ impl Cascade {
 
         let mut jobs = Vec::new();
         let mut finished = Vec::new();
-        for (key, causes) in round {
-            let attempt = causes
+        for run in round {
+            let key = &run.key;
+            let attempt = run
+                .causes
                 .iter()
                 .find_map(|cause| match cause {
                     Cause::Retry { attempt } => Some(*attempt),
@@ -648,13 +762,13 @@ impl Cascade {
                 .unwrap_or(1);
             let Some(definition) = prepared.get(&key.definition) else {
                 let message = unprepared.get(&key.definition).cloned().unwrap_or_default();
-                for rule in causes.iter().filter_map(Cause::rule) {
+                for rule in run.causes.iter().filter_map(Cause::rule) {
                     report.rule_problem(rule, message.clone());
                 }
                 continue;
             };
             let Some((position, member)) = definition.member(&key.target) else {
-                for rule in causes.iter().filter_map(Cause::rule) {
+                for rule in run.causes.iter().filter_map(Cause::rule) {
                     report.rule_problem(
                         rule,
                         format!(
@@ -671,16 +785,18 @@ impl Cascade {
                 .iter()
                 .position(|name| *name == key.definition)
                 .unwrap_or(usize::MAX);
-            jobs.push((
-                (rank, position),
-                key,
-                causes,
+            let (definition, member) = (Arc::clone(definition), member.clone());
+            jobs.push(Job {
+                rank: (rank, position),
+                run,
                 attempt,
-                Arc::clone(definition),
-                member.clone(),
-            ));
+                definition,
+                member,
+                decision: None,
+            });
         }
-        jobs.sort_by_key(|job| job.0);
+        jobs.sort_by_key(|job| job.rank);
+        self.enqueue_durably(branch, &mut jobs).await;
 
         let tracker = Arc::new(Tracker {
             counts: std::sync::Mutex::new(ProgressCounts {
@@ -692,24 +808,79 @@ impl Cascade {
         tracker.change(|_| {});
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
+        let mut joins = tokio::task::JoinSet::new();
         let mut jobs = jobs.into_iter();
-        while let Some((rank, key, causes, attempt, definition, member)) = jobs.next() {
+        while let Some(job) = jobs.next() {
+            let record = match job.decision {
+                None => None,
+                Some(Enqueued::Queued(id)) => Some(id),
+                Some(Enqueued::Done(id)) => {
+                    tracing::info!(generator = %job.run.key.definition, target = %job.member.target.display_label, run = id, "already done by a run that read the store after its cause");
+                    tracker.change(|counts| counts.queued -= 1);
+                    report.joined(JoinedRun {
+                        round: round_number,
+                        definition: job.run.key.definition,
+                        target: job.member.target,
+                        record: id,
+                        process: None,
+                        status: RunStatus::Succeeded,
+                    });
+                    continue;
+                }
+                Some(Enqueued::Joined { id, owner }) => {
+                    tracing::info!(generator = %job.run.key.definition, target = %job.member.target.display_label, run = id, process = %owner, "joining the run another process has in flight");
+                    tracker.change(|counts| counts.queued -= 1);
+                    if let Some(durable) = &self.durable {
+                        joins.spawn(join_run(
+                            Arc::clone(durable),
+                            self.interrupt.clone(),
+                            round_number,
+                            job.run,
+                            job.member.target,
+                            id,
+                            owner.to_string(),
+                        ));
+                    }
+                    continue;
+                }
+            };
             // The permit is taken before spawning, so runs start in order.
             let permit = Arc::clone(&permits).acquire_owned().await.ok();
             if self.interrupt.raised() {
-                let left = std::iter::once(key).chain(jobs.map(|job| job.1)).collect();
+                // Their records stay queued by this process: once it is gone, the next
+                // cascade resumes them.
+                let left = std::iter::once(job.run.key)
+                    .chain(jobs.map(|job| job.run.key))
+                    .collect();
                 report.interrupted(left);
                 break;
             }
             let runner = self.runner.clone();
             let tracker = Arc::clone(&tracker);
+            let durable = self.durable.clone();
+            let events = Arc::clone(&self.events);
             tracker.change(|counts| {
                 counts.queued -= 1;
                 counts.running += 1;
             });
             tasks.spawn(async move {
-                let report = runner.run_target(&definition, &member).await;
+                if let (Some(durable), Some(id)) = (&durable, record) {
+                    let covers = events.last_seq().unwrap_or_else(|error| {
+                        tracing::warn!(%error, "cannot read the newest event; the run is recorded as covering none");
+                        0
+                    });
+                    if let Err(error) = durable.start(id, covers).await {
+                        tracing::warn!(run = id, %error, "cannot record the run's start");
+                    }
+                }
+                let report = runner.run_target(&job.definition, &job.member).await;
                 drop(permit);
+                if let (Some(durable), Some(id)) = (&durable, record) {
+                    let (status, result) = run_result(&report);
+                    if let Err(error) = durable.finish(id, status, result).await {
+                        tracing::warn!(run = id, %error, "cannot record how the run ended");
+                    }
+                }
                 let failed = matches!(report.outcome, TargetOutcome::Failed { .. });
                 tracker.change(|counts| {
                     counts.running -= 1;
@@ -717,11 +888,12 @@ impl Cascade {
                     counts.failed += usize::from(failed);
                 });
                 Finished {
-                    rank,
-                    key,
-                    causes,
-                    attempt,
+                    rank: job.rank,
+                    key: job.run.key,
+                    causes: job.run.causes,
+                    attempt: job.attempt,
                     report,
+                    record,
                 }
             });
         }
@@ -731,6 +903,19 @@ impl Cascade {
                 Err(error) => tracing::error!("a run task failed: {error}"),
             }
         }
+        let mut again = Vec::new();
+        let mut left = Vec::new();
+        while let Some(joined) = joins.join_next().await {
+            match joined {
+                Ok(Joined::Covered(run)) => report.joined(run),
+                Ok(Joined::Again(run)) => again.push(run),
+                Ok(Joined::Left(key)) => left.push(key),
+                Err(error) => tracing::error!("a joined run's task failed: {error}"),
+            }
+        }
+        if !left.is_empty() {
+            report.interrupted(left);
+        }
         finished.sort_by_key(|run| run.rank);
         report.set_counts({
             let counts = tracker
@@ -739,7 +924,145 @@ impl Cascade {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             *counts
         });
-        finished
+        (finished, again)
+    }
+
+    /// Enqueues a round's jobs in the durable queue, deciding for each whether this
+    /// process runs it. Without a durable queue, or when it cannot be written, every job
+    /// runs unrecorded (each run's claim still keeps two processes from running it at once).
+    async fn enqueue_durably(&self, branch: &str, jobs: &mut [Job]) {
+        let Some(durable) = &self.durable else {
+            return;
+        };
+        let runs = jobs
+            .iter()
+            .map(|job| new_run(branch, &job.run, &job.member.target.display_label))
+            .collect();
+        match durable.enqueue(runs).await {
+            Ok(decisions) => {
+                for (job, decision) in jobs.iter_mut().zip(decisions) {
+                    job.decision = Some(decision);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(branch, %error, "cannot record the round's runs; they run unrecorded");
+            }
+        }
+    }
+}
+
+/// A run of a round, ready to start.
+struct Job {
+    rank: (usize, usize),
+    run: QueuedRun,
+    attempt: u32,
+    definition: Arc<PreparedDefinition>,
+    member: crate::runner::TargetMember,
+    /// What the durable queue decided, if there is one.
+    decision: Option<Enqueued>,
+}
+
+/// The durable queue's record of a queued run.
+fn new_run(branch: &str, run: &QueuedRun, label: &str) -> NewRun {
+    let attempt = run
+        .causes
+        .iter()
+        .find_map(|cause| match cause {
+            Cause::Retry { attempt } => Some(*attempt),
+            _ => None,
+        })
+        .unwrap_or(1);
+    NewRun {
+        branch: branch.to_owned(),
+        generator: run.key.definition.clone(),
+        target: run.key.target.clone(),
+        target_label: label.to_owned(),
+        causes: serde_json::to_string(&run.causes).unwrap_or_else(|_| "[]".to_owned()),
+        attempt,
+        newest_event: run.newest_event,
+    }
+}
+
+/// How a run ended, as the durable queue records it.
+fn run_result(report: &TargetReport) -> (RunStatus, RunResult) {
+    let log = |log: &RunLog| serde_json::to_string(log).unwrap_or_else(|_| "{}".to_owned());
+    match &report.outcome {
+        TargetOutcome::Succeeded {
+            new,
+            kept,
+            deleted,
+            log: run_log,
+            ..
+        } => (
+            RunStatus::Succeeded,
+            RunResult {
+                created: *new as u64,
+                kept: *kept as u64,
+                deleted: *deleted as u64,
+                error: None,
+                log: log(run_log),
+            },
+        ),
+        TargetOutcome::Failed {
+            message,
+            log: run_log,
+            ..
+        } => (
+            RunStatus::Failed,
+            RunResult {
+                error: Some(message.clone()),
+                log: log(run_log),
+                ..RunResult::default()
+            },
+        ),
+    }
+}
+
+/// Waits for run `id`, which a live process has in flight, to end, and tells whether it
+/// did `run`'s work.
+async fn join_run(
+    durable: Arc<dyn RunQueue>,
+    interrupt: Interrupt,
+    round: usize,
+    run: QueuedRun,
+    target: crate::runtime::Target,
+    id: i64,
+    process: String,
+) -> Joined {
+    loop {
+        if interrupt.raised() {
+            return Joined::Left(run.key);
+        }
+        tokio::time::sleep(durable.poll_interval()).await;
+        let record = match durable.record(id).await {
+            Ok(Some(record)) => record,
+            // Pruned already: it ended long ago.
+            Ok(None) => return Joined::Again(run),
+            Err(error) => {
+                tracing::warn!(run = id, %error, "cannot read the joined run; waiting");
+                continue;
+            }
+        };
+        if !record.status.ended() {
+            continue;
+        }
+        let read_after = match (record.covers, run.newest_event) {
+            (Some(covers), Some(event)) => covers >= event,
+            (_, None) => true,
+            (None, Some(_)) => false,
+        };
+        if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed) && read_after {
+            return Joined::Covered(JoinedRun {
+                round,
+                definition: run.key.definition,
+                target,
+                record: id,
+                process: Some(process),
+                status: record.status,
+            });
+        }
+        tracing::info!(generator = %run.key.definition, target = %target.display_label, run = id, status = %record.status, "the joined run did not do this one's work; queued again");
+        return Joined::Again(run);
     }
 }
 

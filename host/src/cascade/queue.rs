@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One run of a cascade: a generator on a target (the branch is the cascade's).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -18,7 +18,7 @@ pub struct RunKey {
 }
 
 /// Why a run was queued.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cause {
     /// Asked for on the command line (or through the API).
@@ -42,6 +42,18 @@ pub enum Cause {
         /// Which attempt this is (2 for the first retry).
         attempt: u32,
     },
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Requested => f.write_str("requested"),
+            Cause::Rule { rule } => write!(f, "rule {rule}"),
+            Cause::Unlatched { rule } => write!(f, "rule {rule}, last run failed"),
+            Cause::Resumed => f.write_str("resumed: its process was interrupted"),
+            Cause::Retry { attempt } => write!(f, "retry {attempt}"),
+        }
+    }
 }
 
 impl Cause {
@@ -94,12 +106,24 @@ pub struct LoopError {
     pub rules: Vec<String>,
 }
 
+/// A run waiting for its round, with every cause that queued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRun {
+    /// The run.
+    pub key: RunKey,
+    /// Every cause, in the order they came.
+    pub causes: Vec<Cause>,
+    /// The newest store event that queued it, when every cause was an event: a run that
+    /// started reading after it (in any process) did this one's work.
+    pub newest_event: Option<i64>,
+}
+
 /// The runs waiting for the next round, deduplicated, with what has run.
 #[derive(Debug, Default)]
 pub struct Queue {
     limits: CascadeLimits,
     /// Queued runs in the order they were first queued, with every cause.
-    waiting: Vec<(RunKey, Vec<Cause>)>,
+    waiting: Vec<QueuedRun>,
     queued: HashSet<RunKey>,
     /// Runs made per key in this cascade.
     ran: BTreeMap<RunKey, usize>,
@@ -117,34 +141,49 @@ impl Queue {
         }
     }
 
-    /// Queues `key`; a key already waiting is not queued twice (its cause is
-    /// added). Returns whether it was newly queued.
+    /// Queues `key` for a cause that is not a store event (a request, a retry); a key
+    /// already waiting is not queued twice (its cause is added). Returns whether it was
+    /// newly queued.
     pub fn push(&mut self, key: RunKey, cause: Cause) -> bool {
+        self.push_caused(key, cause, None)
+    }
+
+    /// Queues `key` for `cause`, fired by store event `event`.
+    pub fn push_event(&mut self, key: RunKey, cause: Cause, event: i64) -> bool {
+        self.push_caused(key, cause, Some(event))
+    }
+
+    fn push_caused(&mut self, key: RunKey, cause: Cause, event: Option<i64>) -> bool {
         if self.ran.contains_key(&key)
             && let Some(rule) = cause.rule()
         {
             self.repeating_rules.insert(rule.to_owned());
         }
         if self.queued.contains(&key) {
-            if let Some((_, causes)) = self.waiting.iter_mut().find(|(k, _)| *k == key)
-                && !causes.contains(&cause)
-            {
-                causes.push(cause);
+            if let Some(run) = self.waiting.iter_mut().find(|run| run.key == key) {
+                run.newest_event = match (run.newest_event, event) {
+                    (Some(newest), Some(event)) => Some(newest.max(event)),
+                    _ => None,
+                };
+                if !run.causes.contains(&cause) {
+                    run.causes.push(cause);
+                }
             }
             return false;
         }
         self.queued.insert(key.clone());
-        self.waiting.push((key, vec![cause]));
+        self.waiting.push(QueuedRun {
+            key,
+            causes: vec![cause],
+            newest_event: event,
+        });
         true
     }
 
     /// Takes every waiting run without counting it as run (the cascade was interrupted).
-    pub fn drain(&mut self) -> Vec<RunKey> {
+    pub fn drain(&mut self) -> Vec<QueuedRun> {
         self.queued.clear();
         std::mem::take(&mut self.waiting)
-            .into_iter()
-            .map(|(key, _)| key)
-            .collect()
     }
 
     /// Runs waiting.
@@ -165,7 +204,7 @@ impl Queue {
     /// Takes every waiting run for the next round, counting them as run; a
     /// [`LoopError`] instead when the round would pass a cap (the waiting
     /// runs are dropped).
-    pub fn take_round(&mut self) -> Result<Vec<(RunKey, Vec<Cause>)>, LoopError> {
+    pub fn take_round(&mut self) -> Result<Vec<QueuedRun>, LoopError> {
         let round = std::mem::take(&mut self.waiting);
         self.queued.clear();
         if self.total + round.len() > self.limits.max_runs {
@@ -174,7 +213,7 @@ impl Queue {
                 self.limits.max_runs
             )));
         }
-        for (key, _) in &round {
+        for QueuedRun { key, .. } in &round {
             let runs = self.ran.get(key).copied().unwrap_or(0);
             if runs + 1 > self.limits.max_runs_per_target {
                 return Err(self.loop_error(format!(
@@ -183,8 +222,8 @@ impl Queue {
                 )));
             }
         }
-        for (key, _) in &round {
-            *self.ran.entry(key.clone()).or_default() += 1;
+        for run in &round {
+            *self.ran.entry(run.key.clone()).or_default() += 1;
         }
         self.total += round.len();
         Ok(round)
@@ -217,20 +256,36 @@ mod tests {
     #[test]
     fn a_queued_run_is_not_queued_twice_and_keeps_every_cause() {
         let mut queue = Queue::new(CascadeLimits::default());
-        assert!(queue.push(key("pod", "p1"), rule("checksum")));
-        assert!(queue.push(key("pod", "p2"), rule("checksum")));
-        assert!(!queue.push(key("pod", "p1"), rule("index")));
-        assert!(!queue.push(key("pod", "p1"), rule("index")));
+        assert!(queue.push_event(key("pod", "p1"), rule("checksum"), 4));
+        assert!(queue.push_event(key("pod", "p2"), rule("checksum"), 5));
+        assert!(!queue.push_event(key("pod", "p1"), rule("index"), 7));
+        assert!(!queue.push_event(key("pod", "p1"), rule("index"), 6));
+        assert!(queue.push(key("pod", "p3"), Cause::Requested));
+        assert!(!queue.push_event(key("pod", "p3"), rule("index"), 8));
         let round = queue.take_round().expect("round");
         assert_eq!(
             round,
             vec![
-                (key("pod", "p1"), vec![rule("checksum"), rule("index")]),
-                (key("pod", "p2"), vec![rule("checksum")]),
+                QueuedRun {
+                    key: key("pod", "p1"),
+                    causes: vec![rule("checksum"), rule("index")],
+                    newest_event: Some(7),
+                },
+                QueuedRun {
+                    key: key("pod", "p2"),
+                    causes: vec![rule("checksum")],
+                    newest_event: Some(5),
+                },
+                // Asked for: only a run in flight does its work, whatever the events.
+                QueuedRun {
+                    key: key("pod", "p3"),
+                    causes: vec![Cause::Requested, rule("index")],
+                    newest_event: None,
+                },
             ]
         );
         assert!(queue.is_empty());
-        assert_eq!(queue.total_runs(), 2);
+        assert_eq!(queue.total_runs(), 3);
         // After its round a run may be queued again.
         assert!(queue.push(key("pod", "p1"), rule("checksum")));
     }

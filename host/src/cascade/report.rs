@@ -12,6 +12,8 @@ use super::queue::{Cause, LoopError, RunKey};
 use super::{Finished, ProgressCounts};
 use crate::runner::report::ReapReport;
 use crate::runner::{TargetOutcome, TargetReport};
+use crate::runtime::Target;
+use infragen_store::RunStatus;
 
 /// One run of a cascade.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +29,25 @@ pub struct RunRecord {
     /// What happened.
     #[serde(flatten)]
     pub report: TargetReport,
+}
+
+/// A run of the cascade that another run did: one a live process had in flight (this
+/// cascade joined it and waited for its end), or one that had already read the store
+/// after this run's cause.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinedRun {
+    /// The round it was queued in.
+    pub round: usize,
+    /// The generator definition.
+    pub definition: String,
+    /// The target.
+    pub target: Target,
+    /// The run that did it, in the run history (`infragen runs show`).
+    pub record: i64,
+    /// The process that had it in flight; `None` when it had ended already.
+    pub process: Option<String>,
+    /// How it ended.
+    pub status: RunStatus,
 }
 
 /// One generator's share of a cascade.
@@ -69,6 +90,8 @@ pub struct CascadeReport {
     pub rounds: usize,
     /// Every run, round by round.
     pub runs: Vec<RunRecord>,
+    /// Runs done by another run (in another process, or before their cause was seen).
+    pub joined: Vec<JoinedRun>,
     /// Per generator, in the order they first ran.
     pub generators: Vec<GeneratorSummary>,
     /// Rules that fired but could not run.
@@ -112,6 +135,10 @@ impl CascadeReport {
     /// rule failed, and the cascade was not stopped.
     pub fn is_success(&self) -> bool {
         self.unresolved().is_empty()
+            && self
+                .joined
+                .iter()
+                .all(|run| run.status == RunStatus::Succeeded)
             && self.rule_errors.is_empty()
             && self.stopped.is_none()
             && self.interrupted.is_none()
@@ -129,6 +156,7 @@ impl RunRecord {
 pub(super) struct Builder {
     branch: String,
     runs: Vec<RunRecord>,
+    joined: Vec<JoinedRun>,
     rule_errors: Vec<RuleProblem>,
     reaped: Vec<ReapReport>,
     stopped: Option<LoopError>,
@@ -143,6 +171,7 @@ impl Builder {
         Self {
             branch: branch.to_owned(),
             runs: Vec::new(),
+            joined: Vec::new(),
             rule_errors: Vec::new(),
             reaped: Vec::new(),
             stopped: None,
@@ -168,6 +197,11 @@ impl Builder {
         self.stopped = Some(stopped);
     }
 
+    /// A run another run did.
+    pub(super) fn joined(&mut self, run: JoinedRun) {
+        self.joined.push(run);
+    }
+
     /// The cascade was interrupted; `left` are the runs it did not start.
     pub(super) fn interrupted(&mut self, left: Vec<RunKey>) {
         self.interrupted.get_or_insert_with(Vec::new).extend(left);
@@ -185,13 +219,18 @@ impl Builder {
         }
     }
 
-    /// Counts the created and updated events of each run's output.
-    pub(super) fn attribute(&mut self, finished: &[Finished], events: &[NodeEvent]) {
-        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
-        for run in finished {
+    /// Counts the created and updated events of each run's output, per generator; returns
+    /// (created, updated) per finished run, in order.
+    pub(super) fn attribute(
+        &mut self,
+        finished: &[Finished],
+        events: &[NodeEvent],
+    ) -> Vec<(usize, usize)> {
+        let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
+        for (index, run) in finished.iter().enumerate() {
             if let TargetOutcome::Succeeded { output, .. } = &run.report.outcome {
                 for id in output {
-                    owner.insert(id, &run.key.definition);
+                    owner.insert(id, index);
                 }
             }
         }
@@ -210,17 +249,29 @@ impl Builder {
                 *action = "deleted";
             }
         }
+        let mut per_run = vec![(0, 0); finished.len()];
         for (id, action) in actions {
-            let Some(definition) = owner.get(id) else {
+            let Some(&index) = owner.get(id) else {
                 continue;
             };
-            let entry = self.changes.entry((*definition).to_owned()).or_default();
+            let counts = &mut per_run[index];
+            let entry = self
+                .changes
+                .entry(finished[index].key.definition.clone())
+                .or_default();
             match action {
-                "created" => entry.0 += 1,
-                "updated" => entry.1 += 1,
+                "created" => {
+                    entry.0 += 1;
+                    counts.0 += 1;
+                }
+                "updated" => {
+                    entry.1 += 1;
+                    counts.1 += 1;
+                }
                 _ => {}
             }
         }
+        per_run
     }
 
     pub(super) fn run(
@@ -278,6 +329,7 @@ impl Builder {
             branch: self.branch,
             rounds,
             runs: self.runs,
+            joined: self.joined,
             generators,
             rule_errors: self.rule_errors,
             reaped: self.reaped,
@@ -302,19 +354,24 @@ impl fmt::Display for CascadeReport {
             let why = run
                 .causes
                 .iter()
-                .map(|cause| match cause {
-                    Cause::Requested => "requested".to_owned(),
-                    Cause::Rule { rule } => format!("rule {rule}"),
-                    Cause::Unlatched { rule } => format!("rule {rule}, last run failed"),
-                    Cause::Resumed => "resumed: its process was interrupted".to_owned(),
-                    Cause::Retry { attempt } => format!("retry {attempt}"),
-                })
+                .map(Cause::to_string)
                 .collect::<Vec<_>>()
                 .join("; ");
             writeln!(
                 f,
                 "{:>3}  {:<width$}  {}  [{why}]",
                 run.round, run.definition, run.report
+            )?;
+        }
+        for joined in &self.joined {
+            let by = match &joined.process {
+                Some(process) => format!("joined run #{} of process {process}", joined.record),
+                None => format!("already done by run #{}", joined.record),
+            };
+            writeln!(
+                f,
+                "{:>3}  {:<width$}  {}  {by}: {}",
+                joined.round, joined.definition, joined.target.display_label, joined.status
             )?;
         }
         for reaped in &self.reaped {
@@ -364,9 +421,14 @@ impl fmt::Display for CascadeReport {
             )?;
         }
         let unresolved = self.unresolved().len();
+        let joined = match self.joined.len() {
+            0 => String::new(),
+            1 => ", 1 done by another run".to_owned(),
+            n => format!(", {n} done by other runs"),
+        };
         write!(
             f,
-            "cascade on branch {}: {} round{}, {} run{}, {} failed ({} still failing) in {:.2}s",
+            "cascade on branch {}: {} round{}, {} run{}, {} failed ({} still failing){joined} in {:.2}s",
             self.branch,
             self.rounds,
             if self.rounds == 1 { "" } else { "s" },

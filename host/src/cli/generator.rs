@@ -92,6 +92,7 @@ pub(crate) async fn run(
         variables => TargetSelection::Matching(variables),
     };
     let policy = RuntimePolicy::load(repository.root())?;
+    let retention = policy.retention();
     let runtime = super::runtime(args.concurrency, compile)?;
     let (backend, store): (Arc<dyn crate::backend::Backend>, _) = match &args.address {
         Some(address) => {
@@ -124,6 +125,7 @@ pub(crate) async fn run(
             max_runs: args.max_runs,
             max_runs_per_target: args.max_runs_per_target,
         },
+        retention,
         ..CascadeConfig::default()
     };
     let progress = Arc::new(ProgressBar::new());

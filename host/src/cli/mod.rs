@@ -3,6 +3,7 @@
 
 mod generator;
 mod plugin;
+mod runs;
 mod serve;
 mod store;
 mod sync;
@@ -53,6 +54,8 @@ enum Command {
     /// Serve the store over HTTP with Infrahub's endpoints, and run the
     /// repository's generators on every change their trigger rules match.
     Serve(serve::ServeArgs),
+    /// The run history: every generator run with its status, causes, counts and log.
+    Runs(runs::RunsArgs),
     /// Check the repository without running or writing anything: every
     /// problem with its file and line; exit code 0 only when there is none.
     Validate(validate::ValidateArgs),
@@ -91,6 +94,7 @@ pub fn main() -> ExitCode {
             Command::Plugin(command) => plugin::run(command).await,
             Command::Sync(args) => sync::run(args, &cli.store).await,
             Command::Serve(args) => serve::run(args, &cli.store, compile).await,
+            Command::Runs(args) => runs::run(args, &cli.store).await,
             Command::Validate(args) => validate::run(args, &cli.store).await,
             Command::Store(command) => store::run(command, &cli.store)
                 .await

@@ -72,6 +72,7 @@ pub(crate) async fn run(
     let tokens = super::store::config_tokens(&args.config)?;
     let repository = Repository::open(&args.repository)?;
     let policy = RuntimePolicy::load(repository.root())?;
+    let retention = policy.retention();
     let runtime = super::runtime(args.concurrency, compile)?;
     let backend = Arc::new(EmbeddedBackend::new(store.clone()));
     let runner = Runner::new(Arc::new(repository), runtime, backend, policy);
@@ -80,6 +81,7 @@ pub(crate) async fn run(
         Arc::new(store.clone()),
         CascadeConfig {
             concurrency: args.concurrency.max(1),
+            retention,
             ..CascadeConfig::default()
         },
     );

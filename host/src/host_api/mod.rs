@@ -160,6 +160,13 @@ pub struct RunLog {
     pub truncated: bool,
 }
 
+impl RunLog {
+    /// Whether nothing was logged.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty() && !self.truncated
+    }
+}
+
 /// An untracked attribute write made by `stamp`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Stamp {

@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use infragen_store::Retention;
 use serde::Deserialize;
 
 pub use units::{ByteSize, Seconds};
@@ -133,6 +134,16 @@ struct StoreSection {
     api_tokens: Vec<String>,
 }
 
+/// The `[history]` table: how long the run history is kept.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct HistorySection {
+    /// Ended runs older than this are removed ("30d").
+    keep_for: Option<Seconds>,
+    /// At most this many ended runs are kept.
+    keep_runs: Option<u64>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
@@ -143,6 +154,8 @@ struct PolicyFile {
     #[serde(default)]
     #[allow(dead_code)] // read by `infragen serve`
     store: StoreSection,
+    #[serde(default)]
+    history: HistorySection,
 }
 
 /// Why a policy file was refused.
@@ -183,6 +196,7 @@ pub struct RuntimePolicy {
     defaults: SandboxOverrides,
     generators: BTreeMap<String, SandboxOverrides>,
     grants: BTreeMap<String, WriteGrants>,
+    retention: Retention,
 }
 
 /// The policy file's name at the repository root.
@@ -205,8 +219,17 @@ impl RuntimePolicy {
             path: path.to_owned(),
             message: error.to_string().trim_end().to_owned(),
         })?;
+        let defaults = Retention::default();
         let mut policy = RuntimePolicy {
             defaults: file.sandbox,
+            retention: Retention {
+                max_age: file
+                    .history
+                    .keep_for
+                    .map(|Seconds(age)| age)
+                    .or(defaults.max_age),
+                max_runs: file.history.keep_runs.or(defaults.max_runs),
+            },
             ..RuntimePolicy::default()
         };
         for (name, section) in file.generators {
@@ -232,6 +255,11 @@ impl RuntimePolicy {
             overrides.apply(&mut limits);
         }
         limits
+    }
+
+    /// How much run history is kept (`[history]`: `keep_for`, `keep_runs`).
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     /// What the operator grants `generator` beyond what it owns

@@ -24,7 +24,13 @@ const SIZE_UNITS: &[(&str, u64)] = &[
     ("GB", 1_000_000_000),
 ];
 
-const DURATION_UNITS: &[(&str, u64)] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
+const DURATION_UNITS: &[(&str, u64)] = &[
+    ("ms", 1),
+    ("s", 1_000),
+    ("m", 60_000),
+    ("h", 3_600_000),
+    ("d", 86_400_000),
+];
 
 fn split_number(text: &str) -> Option<(u64, &str)> {
     let text = text.trim();
@@ -60,21 +66,21 @@ impl ByteSize {
 }
 
 impl Seconds {
-    /// Parses `"<n><unit>"` with unit `ms`, `s`, `m` or `h`.
+    /// Parses `"<n><unit>"` with unit `ms`, `s`, `m`, `h` or `d`.
     pub fn parse(text: &str) -> Result<Seconds, String> {
         let invalid =
             || format!("invalid duration {text:?}: write a number and a unit, e.g. \"60s\"");
         let (number, unit) = split_number(text).ok_or_else(invalid)?;
         if unit.is_empty() {
             return Err(format!(
-                "invalid duration {text:?}: add a unit, e.g. \"{number}s\" (ms, s, m or h)"
+                "invalid duration {text:?}: add a unit, e.g. \"{number}s\" (ms, s, m, h or d)"
             ));
         }
         let (_, millis) = DURATION_UNITS
             .iter()
             .find(|(name, _)| *name == unit)
             .ok_or_else(|| {
-                format!("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)")
+                format!("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m, h or d)")
             })?;
         number
             .checked_mul(*millis)

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, BackendError, ErrorKind, NodeRef};
+use crate::host_api::RunLog;
 use crate::policy::{RuntimePolicy, WritePolicy};
 use crate::repository::{GeneratorDefinition, Repository, RepositoryError};
 use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
@@ -593,6 +594,8 @@ struct Failure {
     /// The plugin hit a limit of the sandbox (its deadline, memory, fuel, stack, output)
     /// or a refusal: its own doing, whatever happened to the store meanwhile.
     own_limit: bool,
+    /// What the plugin logged before it failed.
+    log: RunLog,
 }
 
 /// An error a target's run can end with, and whether it is transient.
@@ -650,6 +653,7 @@ impl TargetJob {
             ),
             retryable: error.retryable(),
             own_limit: error.own_limit(),
+            log: RunLog::default(),
         }
     }
 
@@ -660,8 +664,15 @@ impl TargetJob {
         let outcome = match self.run_claimed().await {
             Ok(outcome) => outcome,
             Err(Failure {
-                message, retryable, ..
-            }) => TargetOutcome::Failed { message, retryable },
+                message,
+                retryable,
+                log,
+                ..
+            }) => TargetOutcome::Failed {
+                message,
+                retryable,
+                log,
+            },
         };
         TargetReport {
             target,
@@ -711,6 +722,7 @@ impl TargetJob {
                     ),
                     retryable: true,
                     own_limit: false,
+                    log: RunLog::default(),
                 });
             }
             Some(Claim::Taken {
@@ -909,6 +921,7 @@ impl TargetJob {
                     retryable: error.retryable(),
                     own_limit: error.own_limit(),
                     message: error.to_string(),
+                    log: error.log,
                 });
             }
         };

@@ -44,6 +44,9 @@ pub enum TargetOutcome {
         /// Whether the cause is transient (the backend was unreachable), so
         /// that running it again later may succeed.
         retryable: bool,
+        /// What the plugin logged before it failed.
+        #[serde(skip_serializing_if = "RunLog::is_empty")]
+        log: RunLog,
     },
 }
 

@@ -12,6 +12,8 @@
 //! - `bump-peer`: adds one to the `counter` of each set named in `victim`
 //!   (`beta` or `beta,gamma`; an untracked stamp), so that two such sets under a rule on `counter` feed
 //!   each other forever — the cascade's loop cap is tested with it;
+//! - `slow`: reads its set as many times as `victim` says (`"2000"`) before writing as
+//!   usual, so that its run lasts (the clocks of the sandbox are fixed, so it counts reads);
 //! - `allocate-as`: allocates from the pool named `first` (of `victim`,
 //!   `first,second`) under identifier `second`, then writes its widgets as usual.
 //!
@@ -57,6 +59,20 @@ impl Generator for Widgets {
                     .identifier(identifier)
                     .allocate()?;
                 info!("allocated {}", allocation.value);
+            }
+            "slow" => {
+                let reads: u32 = set
+                    .attr_str("victim")
+                    .unwrap_or_default()
+                    .parse()
+                    .unwrap_or(0);
+                for _ in 0..reads {
+                    nodes::get(
+                        "TestWidgetSet",
+                        Filter::new().ids([ctx.target.id.as_str()]),
+                        &[],
+                    )?;
+                }
             }
             "allocate-then-fail" => {
                 let pool = set.attr_str("victim").unwrap_or_default();
