@@ -271,6 +271,14 @@ impl Cascade {
         self.interrupt.clone()
     }
 
+    /// Records runs in `queue` instead of the backend's own (see [`Backend::run_queue`]);
+    /// `None` records nothing, and leaves only each run's claim to keep two processes
+    /// from running one target at once.
+    pub fn with_run_queue(mut self, queue: Option<Arc<dyn RunQueue>>) -> Self {
+        self.durable = queue;
+        self
+    }
+
     /// Reports progress to `progress`.
     pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
         self.progress = progress;

@@ -339,6 +339,34 @@ mod tests {
     }
 
     #[test]
+    fn the_history_is_kept_a_month_unless_the_file_says_otherwise() {
+        let month = Retention {
+            max_age: Some(Duration::from_secs(30 * 86_400)),
+            max_runs: Some(100_000),
+        };
+        assert_eq!(RuntimePolicy::default().retention(), month);
+        assert_eq!(parse("").expect("empty").retention(), month);
+        assert_eq!(
+            parse("[history]\nkeep_for = \"7d\"\n")
+                .expect("parses")
+                .retention(),
+            Retention {
+                max_age: Some(Duration::from_secs(7 * 86_400)),
+                ..month
+            }
+        );
+        assert_eq!(
+            parse("[history]\nkeep_runs = 50\nkeep_for = \"90m\"\n")
+                .expect("parses")
+                .retention(),
+            Retention {
+                max_age: Some(Duration::from_secs(90 * 60)),
+                max_runs: Some(50),
+            }
+        );
+    }
+
+    #[test]
     fn no_file_means_the_documented_defaults() {
         let limits = RuntimePolicy::default().limits_for("any");
         assert_eq!(limits.memory, 128 << 20);
