@@ -1223,3 +1223,69 @@ async fn the_run_history_lists_every_run_with_its_log_on_the_cli_and_over_http()
     let (status, _) = get(format!("{address}/api/runs"), None).await;
     assert_eq!(status, 401);
 }
+
+/// `serve` killed (SIGKILL) in the middle of a cascade and started again completes it:
+/// the run it was in and the one it had queued are resumed from the run queue, and the
+/// changes it had not finished acting on, matched again, find their runs done.
+#[tokio::test]
+async fn serve_killed_mid_cascade_completes_it_when_started_again() {
+    let repo = with_rules(&[size_rule("all_branches")]).await;
+    repo.set(
+        "alpha",
+        "mode: {value: \"slow\"}, victim: {value: \"100000\"}",
+    )
+    .await;
+    let (server, _lines, _address) = start_serve_with(&repo, &["--concurrency", "1"]);
+    graphql(
+        &repo.store,
+        "main",
+        "mutation { a: TestWidgetSetUpdate(data: {hfid: [\"alpha\"], size: {value: 4}}) { ok } \
+         b: TestWidgetSetUpdate(data: {hfid: [\"beta\"], size: {value: 3}}) { ok } }",
+    )
+    .await;
+    repo.wait_until_processing("widgets: alpha").await;
+    drop(server);
+    assert!(
+        repo.widget_names().await.is_empty(),
+        "nothing was committed"
+    );
+
+    repo.set("alpha", "mode: {value: \"normal\"}").await;
+    let (_server, lines, _address) = start_serve_with(&repo, &["--concurrency", "1"]);
+    let resumed = cascade_report(&lines);
+    let why: Vec<(&str, &str)> = resumed
+        .iter()
+        .filter_map(|line| {
+            Some((
+                line.split_whitespace().nth(3)?,
+                line.rsplit_once('[')?.1.trim_end_matches(']'),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        why,
+        [
+            ("alpha", "resumed: its process was interrupted"),
+            ("beta", "resumed: its process was interrupted")
+        ],
+        "{resumed:#?}"
+    );
+    let caught_up = cascade_report(&lines);
+    assert!(
+        caught_up.last().is_some_and(
+            |line| line.contains("0 runs, 0 failed (0 still failing), 2 done by other runs")
+        ),
+        "{caught_up:#?}"
+    );
+    assert_eq!(
+        repo.widget_names().await,
+        [
+            "alpha-1", "alpha-2", "alpha-3", "alpha-4", "beta-1", "beta-2", "beta-3"
+        ]
+    );
+    for set in ["alpha", "beta"] {
+        let runs = recorded_runs(&repo, set).await;
+        let statuses: Vec<&str> = runs.iter().map(|(status, _)| status.as_str()).collect();
+        assert_eq!(statuses, ["interrupted", "succeeded"], "{set}: {runs:?}");
+    }
+}

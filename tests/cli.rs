@@ -378,6 +378,18 @@ fn a_run_killed_with_sigkill_is_resumed_by_the_next_generator_command() {
 
 #[test]
 fn sigint_lets_the_running_run_finish_starts_no_other_and_says_what_was_left() {
+    interrupting_leaves_the_rest_queued_for_the_next_run("-INT");
+}
+
+#[test]
+fn sigterm_stops_as_sigint_does() {
+    interrupting_leaves_the_rest_queued_for_the_next_run("-TERM");
+}
+
+/// `signal` while alpha's run is under way: it finishes, beta's does not start and is
+/// reported left queued; the next `infragen generator` (asked for alpha only) resumes
+/// beta's run from the run queue.
+fn interrupting_leaves_the_rest_queued_for_the_next_run(signal: &str) {
     let repo = widgets_repository_stalling_on_alpha();
     let store = repo.path().join("store.db");
     let (store_arg, repo_arg) = synced(&repo, &store);
@@ -387,7 +399,7 @@ fn sigint_lets_the_running_run_finish_starts_no_other_and_says_what_was_left() {
     let opened = infragen_store::Store::open(&store).expect("store opens");
     wait_until_processing(&opened, "widgets: alpha");
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(status.success());
@@ -427,6 +439,45 @@ fn sigint_lets_the_running_run_finish_starts_no_other_and_says_what_was_left() {
         widgets["data"]["TestWidget"]["count"], 0,
         "alpha wrote nothing (its run failed), beta never ran"
     );
+
+    // Asked for alpha only, the next run resumes beta's, which the stopped process left
+    // queued.
+    opened.execute_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new(
+            "mutation { TestWidgetSetUpdate(data: {hfid: [\"alpha\"], mode: {value: \"normal\"}}) { ok } }",
+        ),
+    );
+    let output = spawn_generator(
+        store_arg,
+        repo_arg,
+        &["widgets", "set=alpha", "--concurrency", "1"],
+    )
+    .wait_with_output()
+    .expect("infragen runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let runs: Vec<(&str, &str)> = stdout
+        .lines()
+        .filter_map(|line| {
+            let set = line.split_whitespace().nth(3)?;
+            let why = line.rsplit_once('[')?.1;
+            Some((set, why))
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("alpha", "requested]"),
+            ("beta", "resumed: its process was interrupted]")
+        ],
+        "{stdout}"
+    );
+    let widgets = opened.execute_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new("{ TestWidget { count } }"),
+    );
+    assert_eq!(widgets["data"]["TestWidget"]["count"], 6 + 2);
 }
 
 /// `infragen generator` on the widgets repository, compiling its plugin afresh (an
