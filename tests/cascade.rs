@@ -1253,6 +1253,12 @@ async fn serve_killed_mid_cascade_completes_it_when_started_again() {
     repo.set("alpha", "mode: {value: \"normal\"}").await;
     let (_server, lines, _address) = start_serve_with(&repo, &["--concurrency", "1"]);
     let resumed = cascade_report(&lines);
+    assert!(
+        resumed
+            .last()
+            .is_some_and(|line| line.contains("2 runs, 0 failed (0 still failing), 2 resumed in")),
+        "{resumed:#?}"
+    );
     let why: Vec<(&str, &str)> = resumed
         .iter()
         .filter_map(|line| {

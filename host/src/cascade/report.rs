@@ -421,6 +421,15 @@ impl fmt::Display for CascadeReport {
             )?;
         }
         let unresolved = self.unresolved().len();
+        let resumed = self
+            .runs
+            .iter()
+            .filter(|run| run.causes.contains(&Cause::Resumed))
+            .count();
+        let resumed = match resumed {
+            0 => String::new(),
+            n => format!(", {n} resumed"),
+        };
         let joined = match self.joined.len() {
             0 => String::new(),
             1 => ", 1 done by another run".to_owned(),
@@ -428,7 +437,7 @@ impl fmt::Display for CascadeReport {
         };
         write!(
             f,
-            "cascade on branch {}: {} round{}, {} run{}, {} failed ({} still failing){joined} in {:.2}s",
+            "cascade on branch {}: {} round{}, {} run{}, {} failed ({} still failing){resumed}{joined} in {:.2}s",
             self.branch,
             self.rounds,
             if self.rounds == 1 { "" } else { "s" },
