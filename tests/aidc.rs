@@ -2776,6 +2776,32 @@ fn a_failed_rack_reruns_when_its_pod_runs_again_even_with_an_unchanged_checksum(
 /// prefixes, addresses, pools — is exactly the one an uninterrupted cascade builds.
 #[test]
 fn a_cascade_killed_mid_way_and_run_again_builds_the_same_data_center() {
+    interrupted_cascade_run_again_builds_the_same_data_center("-KILL", "generate-pod: Pod-A2");
+}
+
+/// The same, killed deeper in: during a rack's run, in the cascade's third round.
+#[test]
+fn a_cascade_killed_during_a_racks_run_and_run_again_builds_the_same_data_center() {
+    interrupted_cascade_run_again_builds_the_same_data_center("-KILL", "generate-rack: Rack-A2-2");
+}
+
+/// Stopped with SIGINT (Ctrl-C) during Pod-A2's run: the pod's run finishes, the rest is
+/// left queued in the run queue (the command exits 1), and running the command again
+/// resumes it and builds the same data center.
+#[test]
+fn a_cascade_stopped_by_sigint_and_run_again_builds_the_same_data_center() {
+    interrupted_cascade_run_again_builds_the_same_data_center("-INT", "generate-pod: Pod-A2");
+}
+
+/// Stopped with SIGTERM during a rack's run, likewise.
+#[test]
+fn a_cascade_stopped_by_sigterm_and_run_again_builds_the_same_data_center() {
+    interrupted_cascade_run_again_builds_the_same_data_center("-TERM", "generate-rack: Rack-A2-2");
+}
+
+/// Fabric-A's cascade interrupted by `signal` once `instance`'s run is under way, then
+/// the command again, then Fabric-B's: the same data center as two uninterrupted cascades.
+fn interrupted_cascade_run_again_builds_the_same_data_center(signal: &str, instance: &str) {
     let reference = Env::seeded();
     for fabric in ["Fabric-A", "Fabric-B"] {
         reference.cascade_ok("generate-fabric", &[&format!("fabric_name={fabric}")]);
@@ -2784,21 +2810,21 @@ fn a_cascade_killed_mid_way_and_run_again_builds_the_same_data_center() {
 
     let env = Env::seeded();
     let root = workspace_root();
-    let mut child = Command::new(infragen_bin())
+    let child = Command::new(infragen_bin())
         .arg("--store")
         .arg(env.store())
         .args(["generator", "generate-fabric", "fabric_name=Fabric-A"])
         .args(["--branch", "b1", "--concurrency", "1", "--repository"])
         .arg(&root)
         .env("INFRAGEN_CACHE_DIR", cache_dir())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("infragen runs");
     let store = infragen_store::Store::open(env.store()).expect("store opens");
-    let status = infragen_store::GraphqlRequest::new(
-        "{ CoreGeneratorInstance(name__value: \"generate-pod: Pod-A2\") { edges { node { status { value } } } } }",
-    );
+    let status = infragen_store::GraphqlRequest::new(format!(
+        "{{ CoreGeneratorInstance(name__value: \"{instance}\") {{ edges {{ node {{ status {{ value }} }} }} }} }}"
+    ));
     let started = std::time::Instant::now();
     while store.execute_blocking("b1", &status)["data"]["CoreGeneratorInstance"]["edges"][0]["node"]
         ["status"]["value"]
@@ -2806,29 +2832,51 @@ fn a_cascade_killed_mid_way_and_run_again_builds_the_same_data_center() {
     {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(120),
-            "Pod-A2's run never started"
+            "{instance}'s run never started"
         );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("killed");
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let output = child.wait_with_output().expect("it ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if signal == "-KILL" {
+        assert_eq!(output.status.code(), None, "killed");
+    } else {
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains("interrupted: the running runs finished;"),
+            "{stdout}"
+        );
+    }
     assert_ne!(
         env.snapshot().devices,
         expected.devices,
-        "the kill left it unfinished"
+        "the interruption left it unfinished"
     );
 
     let report = env.cascade_ok("generate-fabric", &["fabric_name=Fabric-A"]);
     let runs = cascade_runs(&report);
+    let resumed: Vec<&RunLine> = runs
+        .iter()
+        .filter(|(.., causes)| causes.contains(&"resumed".to_owned()))
+        .collect();
     assert!(
-        runs.iter().any(
-            |(_, definition, target, status, causes)| definition == "generate-pod"
-                && target == "Pod-A2"
-                && status == "succeeded"
-                && causes.contains(&"resumed".to_owned())
-        ),
+        !resumed.is_empty() && resumed.iter().all(|(.., status, _)| status == "succeeded"),
         "{runs:#?}"
     );
+    if signal == "-KILL" {
+        let (definition, target) = instance.split_once(": ").expect("definition: target");
+        assert!(
+            resumed
+                .iter()
+                .any(|(_, d, t, ..)| d == definition && t == target),
+            "the killed run is resumed: {runs:#?}"
+        );
+    }
     env.cascade_ok("generate-fabric", &["fabric_name=Fabric-B"]);
     let actual = env.snapshot();
     assert_same(&actual.devices, &expected.devices, "devices");

@@ -202,7 +202,7 @@ pub struct Retention {
 }
 
 impl Default for Retention {
-    /// A month, and 100,000 runs: the seed's cascade is ~60 runs.
+    /// A month, and 100,000 runs (a few thousand cascades of the AI/DC seed's size).
     fn default() -> Self {
         Retention {
             max_age: Some(Duration::from_secs(30 * 24 * 3600)),
