@@ -1295,3 +1295,51 @@ async fn serve_killed_mid_cascade_completes_it_when_started_again() {
         assert_eq!(statuses, ["interrupted", "succeeded"], "{set}: {runs:?}");
     }
 }
+
+/// Each cascade engine prunes the run history to its retention when it starts (and at
+/// most hourly after that): here, one ended run kept, plus the one the cascade adds.
+#[tokio::test]
+async fn a_cascade_prunes_the_run_history_to_its_retention() {
+    let repo = with_rules(&[]).await;
+    let keep_one = CascadeConfig {
+        retention: infragen_store::Retention {
+            max_age: None,
+            max_runs: Some(1),
+        },
+        ..config()
+    };
+    for _ in 0..4 {
+        let report = cascade_of(&repo, repo.runner.clone(), keep_one.clone())
+            .run("main", widgets_on_alpha())
+            .await
+            .expect("the cascade runs");
+        assert!(report.is_success(), "{report}");
+    }
+    let kept: Vec<(i64, String)> = repo
+        .store
+        .runs(&infragen_store::RunFilter::default())
+        .expect("history")
+        .into_iter()
+        .map(|run| (run.id, run.status.to_string()))
+        .collect();
+    assert_eq!(
+        kept,
+        [(4, "succeeded".to_owned()), (3, "succeeded".to_owned())]
+    );
+    // One engine prunes once: two more cascades on it keep everything they add.
+    let engine = cascade_of(&repo, repo.runner.clone(), keep_one);
+    for _ in 0..3 {
+        engine
+            .run("main", widgets_on_alpha())
+            .await
+            .expect("the cascade runs");
+    }
+    let ids: Vec<i64> = repo
+        .store
+        .runs(&infragen_store::RunFilter::default())
+        .expect("history")
+        .iter()
+        .map(|run| run.id)
+        .collect();
+    assert_eq!(ids, [7, 6, 5, 4]);
+}

@@ -56,6 +56,9 @@ pub use rules::{RuleError, TriggerRule, load_rules};
 /// The default branch, where rules are read and `default_branch` rules fire.
 pub const DEFAULT_BRANCH: &str = "main";
 
+/// How often one cascade engine prunes the run history.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// How transient failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -204,6 +207,8 @@ pub struct Cascade {
     events: Arc<dyn EventFeed>,
     /// Where runs are recorded and processes meet, when the backend keeps one.
     durable: Option<Arc<dyn RunQueue>>,
+    /// When this engine last pruned the run history.
+    pruned: Arc<std::sync::Mutex<Option<Instant>>>,
     interrupt: Interrupt,
     config: CascadeConfig,
     progress: Arc<dyn Progress>,
@@ -258,6 +263,7 @@ impl Cascade {
     pub fn new(runner: Runner, events: Arc<dyn EventFeed>, config: CascadeConfig) -> Self {
         Self {
             durable: runner.backend().run_queue(),
+            pruned: Arc::default(),
             runner,
             events,
             interrupt: Interrupt::default(),
@@ -302,9 +308,7 @@ impl Cascade {
         let mut prepared: HashMap<String, Arc<PreparedDefinition>> = HashMap::new();
         let mut cursor;
         let mut in_flight = None;
-        if !matches!(start, Start::Events(_)) {
-            self.prune_history().await;
-        }
+        self.prune_history().await;
         match start {
             Start::Definition { name, selection } => {
                 cursor = self.events.last_seq()?;
@@ -677,11 +681,22 @@ impl Cascade {
             .any(|instance| instance.pointer("/status/value") == Some(&json!("Error"))))
     }
 
-    /// Removes the run history the retention does not keep. Best effort.
+    /// Removes the run history the retention does not keep, at most once every
+    /// [`PRUNE_INTERVAL`] per engine (a long-lived `serve` runs many cascades). Best effort.
     async fn prune_history(&self) {
         let Some(durable) = &self.durable else {
             return;
         };
+        {
+            let mut pruned = self
+                .pruned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if pruned.is_some_and(|at| at.elapsed() < PRUNE_INTERVAL) {
+                return;
+            }
+            *pruned = Some(Instant::now());
+        }
         match durable.prune(self.config.retention).await {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "pruned the run history"),
