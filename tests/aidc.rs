@@ -2348,6 +2348,9 @@ struct Snapshot {
     prefixes: BTreeMap<String, String>,
     addresses: BTreeMap<(String, String), String>,
     pools: BTreeMap<String, String>,
+    /// (kind, display label) of the devices, interfaces, links, prefixes and addresses
+    /// in no generator's tracking group: the seed's own, and any orphan.
+    untracked: BTreeSet<(String, String)>,
 }
 
 /// (round, generator, target, status, causes) of every run of a cascade report.
@@ -2446,7 +2449,49 @@ impl Env {
             prefixes: self.prefixes(),
             addresses: self.addresses(),
             pools: self.pools(),
+            untracked: self.untracked(),
         }
+    }
+
+    /// See [`Snapshot::untracked`].
+    fn untracked(&self) -> BTreeSet<(String, String)> {
+        let groups = self.query(
+            "{ CoreGeneratorGroup { edges { node { members { edges { node { id } } } } } } }",
+        );
+        let tracked: BTreeSet<&str> = groups["CoreGeneratorGroup"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .flat_map(|group| {
+                group["node"]["members"]["edges"]
+                    .as_array()
+                    .expect("members")
+                    .iter()
+                    .map(|member| member["node"]["id"].as_str().expect("id"))
+            })
+            .collect();
+        let mut untracked = BTreeSet::new();
+        for kind in [
+            "NetworkDevice",
+            "NetworkInterface",
+            "NetworkLink",
+            "IpamIPPrefix",
+            "IpamIPAddress",
+        ] {
+            let nodes = self.query(&format!(
+                "{{ {kind} {{ edges {{ node {{ id display_label }} }} }} }}"
+            ));
+            for node in nodes[kind]["edges"].as_array().expect("edges") {
+                let node = &node["node"];
+                if !tracked.contains(node["id"].as_str().expect("id")) {
+                    untracked.insert((
+                        kind.to_owned(),
+                        node["display_label"].as_str().expect("label").to_owned(),
+                    ));
+                }
+            }
+        }
+        untracked
     }
 
     /// Writes `mutation` on b1, then runs in-process the cascade its events
@@ -2776,13 +2821,21 @@ fn a_failed_rack_reruns_when_its_pod_runs_again_even_with_an_unchanged_checksum(
 /// prefixes, addresses, pools — is exactly the one an uninterrupted cascade builds.
 #[test]
 fn a_cascade_killed_mid_way_and_run_again_builds_the_same_data_center() {
-    interrupted_cascade_run_again_builds_the_same_data_center("-KILL", "generate-pod: Pod-A2");
+    interrupted_cascade_run_again_builds_the_same_data_center(
+        "-KILL",
+        "generate-pod: Pod-A2",
+        "Processing",
+    );
 }
 
 /// The same, killed deeper in: during a rack's run, in the cascade's third round.
 #[test]
 fn a_cascade_killed_during_a_racks_run_and_run_again_builds_the_same_data_center() {
-    interrupted_cascade_run_again_builds_the_same_data_center("-KILL", "generate-rack: Rack-A2-2");
+    interrupted_cascade_run_again_builds_the_same_data_center(
+        "-KILL",
+        "generate-rack: Rack-A2-2",
+        "Processing",
+    );
 }
 
 /// Stopped with SIGINT (Ctrl-C) during Pod-A2's run: the pod's run finishes, the rest is
@@ -2790,18 +2843,41 @@ fn a_cascade_killed_during_a_racks_run_and_run_again_builds_the_same_data_center
 /// resumes it and builds the same data center.
 #[test]
 fn a_cascade_stopped_by_sigint_and_run_again_builds_the_same_data_center() {
-    interrupted_cascade_run_again_builds_the_same_data_center("-INT", "generate-pod: Pod-A2");
+    interrupted_cascade_run_again_builds_the_same_data_center(
+        "-INT",
+        "generate-pod: Pod-A2",
+        "Processing",
+    );
 }
 
 /// Stopped with SIGTERM during a rack's run, likewise.
 #[test]
 fn a_cascade_stopped_by_sigterm_and_run_again_builds_the_same_data_center() {
-    interrupted_cascade_run_again_builds_the_same_data_center("-TERM", "generate-rack: Rack-A2-2");
+    interrupted_cascade_run_again_builds_the_same_data_center(
+        "-TERM",
+        "generate-rack: Rack-A2-2",
+        "Processing",
+    );
 }
 
-/// Fabric-A's cascade interrupted by `signal` once `instance`'s run is under way, then
-/// the command again, then Fabric-B's: the same data center as two uninterrupted cascades.
-fn interrupted_cascade_run_again_builds_the_same_data_center(signal: &str, instance: &str) {
+/// Killed right after a run's commit: once Pod-A2's run is `Ready` (its output and its
+/// stamps on its racks written), before or while the runs they trigger are queued.
+#[test]
+fn a_cascade_killed_right_after_a_pods_commit_and_run_again_builds_the_same_data_center() {
+    interrupted_cascade_run_again_builds_the_same_data_center(
+        "-KILL",
+        "generate-pod: Pod-A2",
+        "Ready",
+    );
+}
+
+/// Fabric-A's cascade interrupted by `signal` once `instance` has status `at`, then the
+/// command again, then Fabric-B's: the same data center as two uninterrupted cascades.
+fn interrupted_cascade_run_again_builds_the_same_data_center(
+    signal: &str,
+    instance: &str,
+    at: &str,
+) {
     let reference = Env::seeded();
     for fabric in ["Fabric-A", "Fabric-B"] {
         reference.cascade_ok("generate-fabric", &[&format!("fabric_name={fabric}")]);
@@ -2828,11 +2904,11 @@ fn interrupted_cascade_run_again_builds_the_same_data_center(signal: &str, insta
     let started = std::time::Instant::now();
     while store.execute_blocking("b1", &status)["data"]["CoreGeneratorInstance"]["edges"][0]["node"]
         ["status"]["value"]
-        != "Processing"
+        != at
     {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(120),
-            "{instance}'s run never started"
+            "{instance} never became {at}"
         );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
@@ -2868,7 +2944,7 @@ fn interrupted_cascade_run_again_builds_the_same_data_center(signal: &str, insta
         !resumed.is_empty() && resumed.iter().all(|(.., status, _)| status == "succeeded"),
         "{runs:#?}"
     );
-    if signal == "-KILL" {
+    if signal == "-KILL" && at == "Processing" {
         let (definition, target) = instance.split_once(": ").expect("definition: target");
         assert!(
             resumed
@@ -2885,4 +2961,8 @@ fn interrupted_cascade_run_again_builds_the_same_data_center(signal: &str, insta
     assert_same(&actual.prefixes, &expected.prefixes, "prefixes");
     assert_same(&actual.addresses, &expected.addresses, "addresses");
     assert_same(&actual.pools, &expected.pools, "pools");
+    assert_eq!(
+        actual.untracked, expected.untracked,
+        "nodes in no tracking group"
+    );
 }
