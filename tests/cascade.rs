@@ -1011,6 +1011,18 @@ async fn two_processes_started_at_once_run_each_target_exactly_once() {
             })
             .sum();
         assert_eq!((ran, joined), (1, 1), "{set}: {stdouts:#?}");
+        // The process that waited said so as it began to.
+        let waited = outputs
+            .iter()
+            .filter(|output| {
+                String::from_utf8_lossy(&output.stderr).lines().any(|line| {
+                    line.starts_with("infragen: waiting for run #")
+                        && line.contains(&format!(", widgets on {set}, which process "))
+                        && line.ends_with(" has in flight")
+                })
+            })
+            .count();
+        assert_eq!(waited, 1, "{set}");
     }
     assert_eq!(
         repo.widget_names().await,

@@ -191,6 +191,12 @@ pub struct ProgressCounts {
 pub trait Progress: Send + Sync {
     /// The counts changed.
     fn update(&self, counts: ProgressCounts);
+
+    /// Something an operator watching should know now, not only in the report (the
+    /// cascade waits for a run another process has in flight).
+    fn notice(&self, message: &str) {
+        let _ = message;
+    }
 }
 
 /// A display that shows nothing.
@@ -852,6 +858,10 @@ impl Cascade {
                 }
                 Some(Enqueued::Joined { id, owner }) => {
                     tracing::info!(generator = %job.run.key.definition, target = %job.member.target.display_label, run = id, process = %owner, "joining the run another process has in flight");
+                    self.progress.notice(&format!(
+                        "waiting for run #{id}, {} on {}, which process {owner} has in flight",
+                        job.run.key.definition, job.member.target.display_label
+                    ));
                     tracker.change(|counts| counts.queued -= 1);
                     if let Some(durable) = &self.durable {
                         joins.spawn(join_run(

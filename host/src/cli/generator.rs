@@ -209,4 +209,9 @@ impl Progress for ProgressBar {
             counts.queued, counts.running, counts.done, counts.failed
         ));
     }
+
+    /// On stderr, above the live line, whether or not stderr is a terminal.
+    fn notice(&self, message: &str) {
+        self.bar.suspend(|| eprintln!("infragen: {message}"));
+    }
 }
