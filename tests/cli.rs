@@ -566,3 +566,30 @@ fn a_malformed_compile_bound_is_refused_with_the_units_that_exist() {
         "{stderr}"
     );
 }
+
+/// Branch names follow Infrahub's rules; a refused one is named with every rule it
+/// breaks, and nothing is created.
+#[test]
+fn a_branch_name_infrahub_refuses_is_refused_with_its_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("store.db");
+    let store = store.to_str().expect("utf-8 path");
+    for (name, rules) in [
+        ("a//b", "//"),
+        ("a/.b", "/."),
+        ("x.lock", "ends with .lock"),
+        ("ab.", "ends with ."),
+        ("my branch", "disallowed ASCII characters/patterns"),
+    ] {
+        let (code, _, stderr) = infragen(&["--store", store, "branch", "create", name]);
+        assert_eq!(code, 1, "{name}");
+        assert_eq!(
+            stderr,
+            format!("error: Branch name contains invalid patterns or characters: {rules}\n"),
+            "{name}"
+        );
+    }
+    let (code, stdout, _) = infragen(&["--store", store, "branch", "list"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout.lines().count(), 1, "only main: {stdout}");
+}

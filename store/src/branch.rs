@@ -27,17 +27,49 @@ pub struct BranchInfo {
     pub changes: usize,
 }
 
-/// Check a branch name (Infrahub-like: lowercase start, then letters, digits, `-_./`).
+/// The longest branch name Infrahub accepts.
+const MAX_NAME: usize = 250;
+
+/// Checks a branch name by Infrahub's rules (git's ref-name rules, `Branch.name` in
+/// Infrahub's core): every rule it breaks is named, in Infrahub's words and order. Infrahub
+/// also wants at least 3 characters; this store accepts shorter names (`b1`), which its
+/// own tests and demos use.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-    if !first_ok || !rest_ok || name.len() > 250 || name.contains("..") || name.ends_with('/') {
-        return Err("use letters, digits and - _ . / (starting with a letter or digit)".into());
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(format!(
+            "Branch name must be 1 to {MAX_NAME} characters long, not {}",
+            name.chars().count()
+        ));
     }
-    Ok(())
+    let disallowed = |c: char| c < ' ' || c == '\u{7f}' || " ~^:?*[".contains(c);
+    let rules: [(bool, &str); 10] = [
+        (name.contains("/."), "/."),
+        (name.contains(".."), ".."),
+        (name.starts_with('/'), "starts with /"),
+        (name.contains("//"), "//"),
+        (name.contains("@{"), "@{"),
+        (name.contains('\\'), "backslash (\\)"),
+        (
+            name.chars().any(disallowed),
+            "disallowed ASCII characters/patterns",
+        ),
+        (name.ends_with(".lock"), "ends with .lock"),
+        (name.ends_with('/'), "ends with /"),
+        (name.ends_with('.'), "ends with ."),
+    ];
+    let broken: Vec<&str> = rules
+        .iter()
+        .filter(|(broken, _)| *broken)
+        .map(|(_, rule)| *rule)
+        .collect();
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Branch name contains invalid patterns or characters: {}",
+            broken.join(", ")
+        ))
+    }
 }
 
 /// One branch row of the `attr` table: what the branch set, and main's value when it did.
@@ -310,4 +342,53 @@ pub(crate) fn merge(
         }
     }
     Ok(events)
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::check_name;
+
+    #[test]
+    fn names_follow_infrahubs_rules_and_every_broken_rule_is_named() {
+        for good in [
+            "b1",
+            "feature/new-pod",
+            "Fabric_A.2",
+            "release-1.0/x",
+            "a.b",
+        ] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        let refused = |name: &str| check_name(name).expect_err(name);
+        let invalid = "Branch name contains invalid patterns or characters: ";
+        assert_eq!(refused("a//b"), format!("{invalid}//"));
+        assert_eq!(refused("a/.b"), format!("{invalid}/."));
+        assert_eq!(refused("x.lock"), format!("{invalid}ends with .lock"));
+        assert_eq!(refused("ab."), format!("{invalid}ends with ."));
+        assert_eq!(refused("/ab"), format!("{invalid}starts with /"));
+        assert_eq!(refused("ab/"), format!("{invalid}ends with /"));
+        assert_eq!(refused("a@{b"), format!("{invalid}@{{"));
+        assert_eq!(refused("a\\b"), format!("{invalid}backslash (\\)"));
+        assert_eq!(
+            refused("not valid"),
+            format!("{invalid}disallowed ASCII characters/patterns")
+        );
+        assert_eq!(
+            refused("a:b\tc"),
+            format!("{invalid}disallowed ASCII characters/patterns")
+        );
+        // Several at once, in Infrahub's order.
+        assert_eq!(
+            refused("/a/..b/"),
+            format!("{invalid}/., .., starts with /, ends with /")
+        );
+        assert_eq!(
+            refused(""),
+            "Branch name must be 1 to 250 characters long, not 0"
+        );
+        assert_eq!(
+            refused(&"x".repeat(251)),
+            "Branch name must be 1 to 250 characters long, not 251"
+        );
+    }
 }

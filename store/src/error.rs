@@ -52,7 +52,7 @@ pub enum StoreError {
     #[error("branch '{0}' already exists")]
     BranchExists(String),
     /// The branch name is not acceptable (or is `main` where that is not allowed).
-    #[error("invalid branch name '{name}': {reason}")]
+    #[error("{reason}")]
     InvalidBranch {
         /// The rejected name.
         name: String,

@@ -580,7 +580,7 @@ impl Store {
         if name == MAIN {
             return Err(StoreError::InvalidBranch {
                 name: name.into(),
-                reason: "the default branch cannot be deleted".into(),
+                reason: format!("Unable to delete {MAIN} it is the default branch."),
             });
         }
         let mut db = self.db();
@@ -601,7 +601,7 @@ impl Store {
         if name == MAIN {
             return Err(StoreError::InvalidBranch {
                 name: name.into(),
-                reason: "main cannot be merged into itself".into(),
+                reason: format!("Unable to merge {MAIN} into itself: it is the default branch."),
             });
         }
         if !self.db().branch_exists(name)? {
