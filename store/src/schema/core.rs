@@ -102,6 +102,7 @@ generics:
       - {name: description, kind: Text, optional: true}
   - name: IPPrefix
     namespace: Builtin
+    default_filter: prefix__value
     display_labels: [prefix__value]
     order_by: [prefix__value]
     attributes:
@@ -116,6 +117,7 @@ generics:
       - {name: ip_addresses, peer: BuiltinIPAddress, cardinality: many, read_only: true, identifier: ip_prefix__ip_address}
   - name: IPAddress
     namespace: Builtin
+    default_filter: address__value
     display_labels: [address__value]
     order_by: [address__value]
     attributes:
