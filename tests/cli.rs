@@ -495,13 +495,100 @@ fn generator_compiling(
         .args(["generator", "widgets", "--repository"])
         .arg(dir)
         .env("INFRAGEN_CACHE_DIR", cache.path())
+        .env_remove("INFRAHUB_ADDRESS")
         .output()
         .expect("infragen runs");
+    // The first line says which backend; the rest is the run's.
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let (announced, rest) = stderr.split_once('\n').unwrap_or((&stderr, ""));
+    assert_eq!(
+        announced,
+        format!(
+            "infragen: using the embedded store {}",
+            dir.join("store.db").display()
+        )
+    );
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        rest.to_owned(),
     )
+}
+
+/// `infragen generator` says on its first line which backend it uses, and an
+/// `INFRAHUB_ADDRESS` inherited from the environment never wins over an explicit `--store`.
+#[tokio::test]
+async fn the_generator_says_which_backend_and_an_explicit_store_wins_over_the_environment() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let dir = repo.dir.path();
+    let store = dir.join("store.db");
+    let run = |args: &[&str], address: Option<&str>| {
+        let mut command = Command::new(infragen_bin());
+        command
+            .args(args)
+            .args(["generator", "widgets", "--no-cascade", "--repository"])
+            .arg(dir)
+            .current_dir(dir)
+            .env(
+                "INFRAGEN_CACHE_DIR",
+                std::env::temp_dir().join("infragen-cli-test-cache"),
+            )
+            .env_remove("INFRAHUB_ADDRESS")
+            .env_remove("INFRAGEN_STORE");
+        if let Some(address) = address {
+            command.env("INFRAHUB_ADDRESS", address);
+        }
+        let output = command.output().expect("infragen runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let store_arg = store.to_str().expect("utf-8 path");
+    // --store given: the environment's server is ignored, and the run is on the store.
+    let (code, stderr) = run(&["--store", store_arg], Some("http://127.0.0.1:9"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stderr.lines().next(),
+        Some(
+            format!(
+                "infragen: using the embedded store {store_arg} (--store given; \
+                 INFRAHUB_ADDRESS=http://127.0.0.1:9 ignored)"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(repo.widget_names().await.len(), 5);
+    // Without --store, the environment's server is used, and said so.
+    let (code, stderr) = run(&[], Some("http://127.0.0.1:9"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr.lines().next(),
+        Some("infragen: using the Infrahub server at http://127.0.0.1:9 (from INFRAHUB_ADDRESS)")
+    );
+    // Both given explicitly: refused, nothing run.
+    let output = Command::new(infragen_bin())
+        .args([
+            "--store",
+            store_arg,
+            "generator",
+            "widgets",
+            "--address",
+            "http://127.0.0.1:9",
+        ])
+        .arg("--repository")
+        .arg(dir)
+        .env_remove("INFRAHUB_ADDRESS")
+        .output()
+        .expect("infragen runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: both --store {store_arg} and --address http://127.0.0.1:9 were given: \
+             a run uses one backend, choose one\n"
+        )
+    );
 }
 
 #[tokio::test]

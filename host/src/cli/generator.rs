@@ -56,6 +56,42 @@ pub(crate) struct GeneratorArgs {
     token: Option<String>,
 }
 
+/// Chooses between the embedded store and a server and says which on stderr, first: an
+/// `INFRAHUB_ADDRESS` inherited from the environment must never silently send a run
+/// meant for the local store to a server. An explicit `--store` wins over the
+/// environment; given both explicitly, the command refuses.
+/// Returns the server's address, `None` for the embedded store.
+fn announce_backend(
+    args: &GeneratorArgs,
+    store_path: &Path,
+    origins: super::Origins,
+) -> anyhow::Result<Option<String>> {
+    let mut address = args.address.clone();
+    let line = match &args.address {
+        Some(from_env) if origins.store_given && origins.address_from_env => {
+            address = None;
+            format!(
+                "infragen: using the embedded store {} (--store given; INFRAHUB_ADDRESS={from_env} ignored)",
+                store_path.display()
+            )
+        }
+        Some(address) if origins.store_given => anyhow::bail!(
+            "both --store {} and --address {address} were given: a run uses one backend, choose one",
+            store_path.display()
+        ),
+        Some(address) if origins.address_from_env => {
+            format!("infragen: using the Infrahub server at {address} (from INFRAHUB_ADDRESS)")
+        }
+        Some(address) => format!("infragen: using the Infrahub server at {address}"),
+        None => format!(
+            "infragen: using the embedded store {}",
+            store_path.display()
+        ),
+    };
+    eprintln!("{line}");
+    Ok(address)
+}
+
 fn parse_variables(variables: &[String]) -> anyhow::Result<Map<String, Value>> {
     let mut parsed = Map::new();
     for variable in variables {
@@ -70,6 +106,7 @@ fn parse_variables(variables: &[String]) -> anyhow::Result<Map<String, Value>> {
 pub(crate) async fn run(
     args: GeneratorArgs,
     store_path: &Path,
+    origins: super::Origins,
     compile: crate::runtime::CompileLimits,
 ) -> anyhow::Result<ExitCode> {
     let repository = Repository::open(&args.repository)?;
@@ -93,8 +130,9 @@ pub(crate) async fn run(
     };
     let policy = RuntimePolicy::load(repository.root())?;
     let retention = policy.retention();
+    let address = announce_backend(&args, store_path, origins)?;
     let runtime = super::runtime(args.concurrency, compile)?;
-    let (backend, store): (Arc<dyn crate::backend::Backend>, _) = match &args.address {
+    let (backend, store): (Arc<dyn crate::backend::Backend>, _) = match &address {
         Some(address) => {
             let http = Http::new(HttpConfig::new(address.clone(), args.token.clone()))?;
             (Arc::new(GraphqlBackend::new(http)), None)

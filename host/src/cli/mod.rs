@@ -12,7 +12,8 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use store::{DEFAULT_STORE_PATH, StoreCommand};
 
 /// Runs Infrahub-style infrastructure generators as sandboxed WebAssembly components.
@@ -67,7 +68,18 @@ enum Command {
 /// Parses the arguments, runs the command, and turns an error into a message
 /// on stderr and a non-zero exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let origins = Origins {
+        store_given: matches.value_source("store") == Some(ValueSource::CommandLine),
+        address_from_env: matches
+            .subcommand_matches("generator")
+            .and_then(|generator| generator.value_source("address"))
+            == Some(ValueSource::EnvVariable),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     // A compile worker does one thing, before anything else allocates or starts threads.
     if let Command::Plugin(plugin::PluginCommand::CompileWorker { memory }) = cli.command {
         let code = crate::runtime::compile::serve_compile_worker(memory);
@@ -90,7 +102,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Generator(args) => generator::run(args, &cli.store, compile).await,
+            Command::Generator(args) => generator::run(args, &cli.store, origins, compile).await,
             Command::Plugin(command) => plugin::run(command).await,
             Command::Sync(args) => sync::run(args, &cli.store).await,
             Command::Serve(args) => serve::run(args, &cli.store, compile).await,
@@ -108,6 +120,16 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where the arguments that choose a backend came from: an explicit `--store` wins over
+/// an `INFRAHUB_ADDRESS` in the environment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origins {
+    /// `--store` was given on the command line.
+    pub store_given: bool,
+    /// `infragen generator`'s address came from `INFRAHUB_ADDRESS`.
+    pub address_from_env: bool,
 }
 
 /// The WebAssembly runtime of the commands that run generators, sized for
