@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gql, ok};
+use common::{errors, gql, ok};
 use infragen_store::Store;
 use serde_json::json;
 
@@ -91,5 +91,50 @@ fn the_core_ip_kinds_have_infrahubs_default_filters() {
     assert_eq!(
         default_filter("IpamIPAddress"),
         Some(json!("address__value"))
+    );
+}
+
+/// A related node given as `{id: "<not a node id>"}` is found by the peer kind's default
+/// filter, as Infrahub finds it: the Python SDK sends `{id: "devices"}` for
+/// `member_of_groups=["devices"]`.
+#[test]
+fn a_related_node_given_by_name_resolves_through_the_peer_kinds_default_filter() {
+    let s = store();
+    let group = ok(
+        &s,
+        "main",
+        "mutation { CoreStandardGroupCreate(data: {name: {value: \"devices\"}}) { ok object { id } } }",
+    )["CoreStandardGroupCreate"]["object"]["id"]
+        .clone();
+    let address = ok(
+        &s,
+        "main",
+        "mutation { IpamIPAddressCreate(data: {address: {value: \"10.2.0.1/32\"}, \
+         member_of_groups: [{id: \"devices\"}]}) { ok object { id } } }",
+    )["IpamIPAddressCreate"]["object"]["id"]
+        .clone();
+    let members = ok(
+        &s,
+        "main",
+        "{ CoreStandardGroup(name__value: \"devices\") { edges { node { id members { edges { node { id } } } } } } }",
+    );
+    assert_eq!(
+        members["CoreStandardGroup"]["edges"],
+        json!([{"node": {"id": group, "members": {"edges": [{"node": {"id": address}}]}}}])
+    );
+    let missing = gql(
+        &s,
+        "main",
+        "mutation { IpamIPAddressCreate(data: {address: {value: \"10.2.0.2/32\"}, \
+         member_of_groups: [{id: \"nobody\"}]}) { ok } }",
+    );
+    assert_eq!(
+        errors(&missing),
+        ["Unable to find the node nobody / CoreGroup in the database."]
+    );
+    let count = gql(&s, "main", "{ IpamIPAddress { count } }");
+    assert_eq!(
+        count["data"]["IpamIPAddress"]["count"], 1,
+        "nothing written"
     );
 }

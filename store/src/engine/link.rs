@@ -67,7 +67,17 @@ pub(crate) fn resolve_peer(
     {
         match tx.kind_of(id) {
             Some(kind) => (id.to_string(), kind),
-            None => return Err(EngineError::not_found(id, peer_kind)),
+            // Not a node id: Infrahub then looks the value up by the peer kind's
+            // `default_filter` (a group by name, a prefix by its value).
+            None => match tx.find_by_default_filter_any(&peer_kind, id).as_slice() {
+                [one] => (one.id.clone(), one.kind.clone()),
+                [] => return Err(EngineError::not_found(id, peer_kind)),
+                _ => {
+                    return Err(EngineError::invalid(format!(
+                        "Multiple {peer_kind} nodes match {id:?} by their default filter"
+                    )));
+                }
+            },
         }
     } else if let Some(h) = item.get("hfid").and_then(Value::as_array) {
         let h: Vec<String> = h.iter().filter_map(value_key).collect();

@@ -1820,12 +1820,24 @@ impl Tx<'_> {
     /// `default_filter` attribute (`name__value`) equals `value`: how a
     /// reference by name finds a group, which has a default filter but no HFID.
     pub fn find_by_default_filter(&self, kind: &str, value: &str) -> Vec<Arc<Node>> {
+        self.default_filter_matches(kind, value, false)
+    }
+
+    /// Nodes of `kind` (or its concrete kinds), with or without an HFID, whose
+    /// `default_filter` attribute equals `value`: how Infrahub resolves a related node given
+    /// as `{id: "<not a node id>"}` (the SDK sends `{id: "devices"}` for
+    /// `member_of_groups=["devices"]`).
+    pub fn find_by_default_filter_any(&self, kind: &str, value: &str) -> Vec<Arc<Node>> {
+        self.default_filter_matches(kind, value, true)
+    }
+
+    fn default_filter_matches(&self, kind: &str, value: &str, with_hfid: bool) -> Vec<Arc<Node>> {
         let mut out = Vec::new();
         for concrete in self.schema.concrete_kinds(kind) {
             let Some(k) = self.schema.get(&concrete) else {
                 continue;
             };
-            if k.human_friendly_id.is_some() {
+            if k.human_friendly_id.is_some() && !with_hfid {
                 continue;
             }
             let Some(attr) = k
