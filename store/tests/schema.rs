@@ -117,7 +117,8 @@ fn core_schema_has_the_kinds_generators_rely_on() {
     }
     let g = schema.get("CoreGeneratorGroup").unwrap();
     assert_eq!(g.branch, BranchSupport::Local);
-    assert!(g.human_friendly_id.is_none());
+    // Derived from its unique name, as Infrahub derives it.
+    assert_eq!(g.human_friendly_id, Some(vec!["name__value".to_owned()]));
     assert_eq!(g.default_filter.as_deref(), Some("name__value"));
     assert_eq!(
         g.relationship("members").unwrap().identifier,
@@ -250,4 +251,68 @@ fn a_file_redefining_only_part_of_another_files_kinds_is_a_duplicate() {
         err.to_string(),
         "one.yml: node TestGadget: already defined in two.yml"
     );
+}
+
+/// A kind without a human-friendly id gets Infrahub's derived one: its first unique
+/// attribute (inherited ones included), else its first uniqueness constraint on a single
+/// attribute's value; a declared one is kept, and a constraint through a relationship
+/// derives nothing.
+#[test]
+fn human_friendly_ids_are_derived_as_infrahub_derives_them() {
+    let s = Store::in_memory().unwrap();
+    s.load_schema(&[(
+        "hfid.yml".into(),
+        r#"
+version: "1.0"
+generics:
+  - name: Block
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text, unique: true}
+nodes:
+  - name: Pod
+    namespace: Test
+    inherit_from: [TestBlock]
+    attributes:
+      - {name: index, kind: Number}
+  - name: Device
+    namespace: Test
+    attributes:
+      - {name: role, kind: Text}
+      - {name: hostname, kind: Text, unique: true}
+      - {name: serial, kind: Text, unique: true}
+  - name: Rack
+    namespace: Test
+    uniqueness_constraints: [["pod", "index__value"], ["label__value"]]
+    attributes:
+      - {name: index, kind: Number}
+      - {name: label, kind: Text}
+    relationships:
+      - {name: pod, peer: TestPod, cardinality: one}
+  - name: Cable
+    namespace: Test
+    uniqueness_constraints: [["pod"]]
+    attributes:
+      - {name: label, kind: Text}
+    relationships:
+      - {name: pod, peer: TestPod, cardinality: one}
+  - name: Port
+    namespace: Test
+    human_friendly_id: [label__value, index__value]
+    attributes:
+      - {name: label, kind: Text, unique: true}
+      - {name: index, kind: Number}
+"#
+        .into(),
+    )])
+    .unwrap();
+    let schema = s.schema();
+    let hfid = |kind: &str| schema.get(kind).expect(kind).human_friendly_id.clone();
+    let path = |p: &[&str]| Some(p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+    assert_eq!(hfid("TestBlock"), path(&["name__value"]));
+    assert_eq!(hfid("TestPod"), path(&["name__value"]));
+    assert_eq!(hfid("TestDevice"), path(&["hostname__value"]));
+    assert_eq!(hfid("TestRack"), path(&["label__value"]));
+    assert_eq!(hfid("TestCable"), None);
+    assert_eq!(hfid("TestPort"), path(&["label__value", "index__value"]));
 }

@@ -798,6 +798,7 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
         k.attributes = attrs;
         k.relationships = rels;
     }
+    derive_human_friendly_ids(&mut kinds);
     // Hierarchy relationships.
     for k in kinds.values_mut() {
         let hier_generic = if k.is_generic {
@@ -1029,5 +1030,37 @@ fn check_path(
                 .ok_or_else(|| format!("no attribute '{attr}' on {}", peer.kind))
         }
         _ => Err("expected <attribute>__value or <relationship>__<attribute>__value".to_string()),
+    }
+}
+
+/// Infrahub's derived human-friendly ids: a node or generic that declares none gets one
+/// from its first unique attribute (inherited ones included), else from its first
+/// uniqueness constraint on a single attribute's value. Upserts, object files and
+/// references by `hfid` then identify its nodes as Infrahub does, without the schema
+/// adding an HFID by hand.
+fn derive_human_friendly_ids(kinds: &mut BTreeMap<String, KindSchema>) {
+    for k in kinds.values_mut() {
+        if k.human_friendly_id.is_some() {
+            continue;
+        }
+        let derived =
+            k.attributes
+                .iter()
+                .find(|attribute| attribute.unique)
+                .map(|attribute| attribute.name.clone())
+                .or_else(|| {
+                    k.uniqueness_constraints.iter().flatten().find_map(
+                        |constraint| match constraint.as_slice() {
+                            [path] => path
+                                .strip_suffix("__value")
+                                .filter(|name| k.attributes.iter().any(|a| a.name == *name))
+                                .map(str::to_owned),
+                            _ => None,
+                        },
+                    )
+                });
+        if let Some(attribute) = derived {
+            k.human_friendly_id = Some(vec![format!("{attribute}__value")]);
+        }
     }
 }
