@@ -680,3 +680,75 @@ fn a_branch_name_infrahub_refuses_is_refused_with_its_rules() {
     assert_eq!(code, 0);
     assert_eq!(stdout.lines().count(), 1, "only main: {stdout}");
 }
+
+/// An Infrahub repository may hold Python generators: `serve` imports the repository
+/// (their definitions included, so trigger rules can name them) and starts, warning about
+/// the definitions it will not run; `infragen generator` refuses to run one, saying why.
+#[tokio::test]
+async fn a_repository_with_python_generators_is_served_and_its_python_generators_skipped() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let dir = repo.dir.path();
+    let config = dir.join(".infrahub.yml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replacen(
+            "generator_definitions:\n",
+            "generator_definitions:\n  - name: python-widgets\n    file_path: generators/widgets.py\n    \
+             targets: widget-sets\n    query: widget_set\n    class_name: WidgetsGenerator\n",
+            1,
+        ),
+    )
+    .expect("config written");
+
+    let (code, _, stderr) = generator(&repo, &["python-widgets"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.ends_with(
+            "error: generator `python-widgets` is a Python generator (file_path \
+             `generators/widgets.py`): infragen runs WebAssembly components, so it is not run \
+             here (build it for wasm32-wasip2 and point file_path at the .wasm, or run it with \
+             infrahubctl against `infragen serve`)\n"
+        ),
+        "{stderr}"
+    );
+
+    let mut serve = Command::new(infragen_bin())
+        .arg("--store")
+        .arg(dir.join("store.db"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--repository"])
+        .arg(dir)
+        .arg("--config")
+        .arg(dir.join("no-such-infragen.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.take().expect("stdout")),
+        &mut first,
+    )
+    .expect("a line");
+    let _ = serve.kill();
+    let output = serve.wait_with_output().expect("serve ends");
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.lines().any(|line| line
+            == "infragen: warning: not running 1 generator definition that is not WebAssembly \
+                (Infrahub Python generators; run them with infrahubctl against this server): \
+                python-widgets (generators/widgets.py)"),
+        "{stderr}"
+    );
+    // Imported: its definition is in the store for the rules that name it.
+    assert!(
+        !repo
+            .id_of("CoreGeneratorDefinition", "python-widgets")
+            .await
+            .is_empty()
+    );
+}

@@ -75,6 +75,33 @@ pub(crate) async fn run(
     let retention = policy.retention();
     let runtime = super::runtime(args.concurrency, compile)?;
     let backend = Arc::new(EmbeddedBackend::new(store.clone()));
+    // The repository is imported as Infrahub imports one: schema, objects, queries and
+    // definitions (a store already in step changes nothing).
+    crate::sync::sync_repository(&store, &repository, backend.as_ref(), "main")
+        .await
+        .with_context(|| {
+            format!(
+                "cannot import the repository {} into the store",
+                args.repository.display()
+            )
+        })?;
+    let skipped: Vec<String> = repository
+        .config()
+        .generator_definitions
+        .iter()
+        .filter(|definition| !definition.is_component())
+        .map(|definition| format!("{} ({})", definition.name, definition.file_path.display()))
+        .collect();
+    if !skipped.is_empty() {
+        eprintln!(
+            "infragen: warning: not running {} generator definition{} that {} not WebAssembly \
+             (Infrahub Python generators; run them with infrahubctl against this server): {}",
+            skipped.len(),
+            if skipped.len() == 1 { "" } else { "s" },
+            if skipped.len() == 1 { "is" } else { "are" },
+            skipped.join(", ")
+        );
+    }
     let runner = Runner::new(Arc::new(repository), runtime, backend, policy);
     let cascade = Cascade::new(
         runner,

@@ -54,8 +54,9 @@ pub struct RepositoryConfig {
 pub struct GeneratorDefinition {
     /// The definition's name; also the identifier of its tracking groups.
     pub name: String,
-    /// The WebAssembly component, relative to the repository root (for
-    /// Infrahub a Python file; for infragen always a `.wasm`).
+    /// The WebAssembly component, relative to the repository root; in an Infrahub
+    /// repository, a Python module, which is imported but not run (see
+    /// [`GeneratorDefinition::is_component`]).
     pub file_path: PathBuf,
     /// Name of the entry in `queries` whose result the generator receives.
     pub query: String,
@@ -79,6 +80,16 @@ pub struct GeneratorDefinition {
     pub execute_after_merge: bool,
     /// Extra files the generator depends on (default none).
     pub watch: Option<Watch>,
+}
+
+impl GeneratorDefinition {
+    /// Whether infragen can run it: its `file_path` is a WebAssembly component, not an
+    /// Infrahub Python generator.
+    pub fn is_component(&self) -> bool {
+        self.file_path
+            .extension()
+            .is_some_and(|extension| extension == "wasm")
+    }
 }
 
 /// `watch` of a generator or transform (`InfrahubWatchConfig`): files and
@@ -405,18 +416,9 @@ impl Reader {
                     declared,
                 });
             }
-            let is_wasm = generator
-                .file_path
-                .extension()
-                .is_some_and(|extension| extension == "wasm");
-            if !is_wasm {
-                return Err(RepositoryError::NotAComponent {
-                    file: self.file,
-                    line: line_of("file_path"),
-                    generator: generator.name.clone(),
-                    path: generator.file_path.display().to_string(),
-                });
-            }
+            // A definition whose file_path is not a component (an Infrahub Python
+            // generator) is accepted: it is imported, and refused when run (see
+            // `GeneratorDefinition::is_component`).
         }
         Ok(())
     }
@@ -424,7 +426,23 @@ impl Reader {
     fn generator(&mut self, entries: &Entries<'_>) -> Result<GeneratorDefinition, RepositoryError> {
         Ok(GeneratorDefinition {
             name: self.required_string(entries, "name")?,
-            file_path: self.required_path(entries, "file_path", Need::Component)?,
+            file_path: {
+                // A component is read by the host and must exist; a Python generator's
+                // module is Infrahub's to run, never read here.
+                let is_wasm = entries
+                    .get("file_path")
+                    .and_then(|node| match &node.value {
+                        Value::Str(text) => Some(text.ends_with(".wasm")),
+                        _ => None,
+                    })
+                    .unwrap_or(true);
+                let need = if is_wasm {
+                    Need::Component
+                } else {
+                    Need::Nothing
+                };
+                self.required_path(entries, "file_path", need)?
+            },
             query: self.required_string(entries, "query")?,
             parameters: self
                 .optional(entries, "parameters", Self::dict)?

@@ -156,24 +156,6 @@ pub enum RepositoryError {
         declared: String,
     },
 
-    /// A generator's `file_path` is not a `.wasm` file: infragen runs
-    /// WebAssembly components, not Infrahub's Python classes.
-    #[error(
-        "{file}:{line}: generator `{generator}`: file_path `{path}` is not a .wasm file; a \
-         generator run by infragen must be a WebAssembly component (build it for wasm32-wasip2 \
-         and point file_path at the .wasm)"
-    )]
-    NotAComponent {
-        /// The configuration file.
-        file: &'static str,
-        /// Line of the `file_path` value.
-        line: u64,
-        /// The generator definition.
-        generator: String,
-        /// The path as written.
-        path: String,
-    },
-
     /// A path in `.infrahub.yml` reaches outside the repository.
     #[error(
         "{file}:{line}: `{field}` = `{path}` {how}; paths in {file} are relative to the repository root and must stay inside it"

@@ -43,6 +43,18 @@ pub enum RunnerError {
     /// The definition is unusable as written.
     #[error("{0}")]
     Definition(String),
+    /// The definition is an Infrahub Python generator, which this host does not run.
+    #[error(
+        "generator `{generator}` is a Python generator (file_path `{path}`): infragen runs \
+         WebAssembly components, so it is not run here (build it for wasm32-wasip2 and point \
+         file_path at the .wasm, or run it with infrahubctl against `infragen serve`)"
+    )]
+    NotAComponent {
+        /// The definition.
+        generator: String,
+        /// Its `file_path`.
+        path: String,
+    },
     /// The targets are missing or do not match.
     #[error("{0}")]
     Target(String),
@@ -228,6 +240,12 @@ impl Runner {
     /// Loads the definition's plugin through the repository (never from a
     /// path outside it).
     pub async fn plugin(&self, definition: &GeneratorDefinition) -> Result<Plugin, RunnerError> {
+        if !definition.is_component() {
+            return Err(RunnerError::NotAComponent {
+                generator: definition.name.clone(),
+                path: definition.file_path.display().to_string(),
+            });
+        }
         let bytes = self.repository.read(&definition.file_path)?;
         let path = self.repository.root().join(&definition.file_path);
         Ok(self.runtime.load_bytes(&path, bytes).await?)

@@ -296,7 +296,6 @@ fn found_again_by_validate(error: &RepositoryError) -> bool {
     matches!(
         error,
         RepositoryError::UndeclaredQuery { .. }
-            | RepositoryError::NotAComponent { .. }
             | RepositoryError::Missing { .. }
             | RepositoryError::WrongFileKind { .. }
     )
