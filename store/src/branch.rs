@@ -27,6 +27,56 @@ pub struct BranchInfo {
     pub changes: usize,
 }
 
+/// Every branch as Infrahub's `Branch` query answers it (`main` first), or only the one
+/// named `only`.
+pub(crate) fn api_branches(
+    conn: &Connection,
+    only: Option<&str>,
+) -> rusqlite::Result<Vec<serde_json::Map<String, Value>>> {
+    let describe = |name: &str, created_at: &str, description: &str, sync: bool| {
+        let mut fields = serde_json::Map::new();
+        let default = name == MAIN;
+        for (field, value) in [
+            ("id", Value::from(name)),
+            ("name", Value::from(name)),
+            ("description", Value::from(description)),
+            ("origin_branch", Value::from(MAIN)),
+            ("branched_from", Value::from(created_at)),
+            ("created_at", Value::from(created_at)),
+            ("is_default", Value::from(default)),
+            ("is_isolated", Value::from(!default)),
+            ("sync_with_git", Value::from(sync)),
+            ("has_schema_changes", Value::from(false)),
+            ("status", Value::from("OPEN")),
+        ] {
+            fields.insert(field.to_owned(), value);
+        }
+        fields
+    };
+    let mut out = Vec::new();
+    if only.is_none_or(|name| name == MAIN) {
+        out.push(describe(MAIN, "", "Default Branch", true));
+    }
+    let mut st = conn.prepare(
+        "SELECT b.name, b.created_at, coalesce(i.description, ''), coalesce(i.sync_with_git, 0) \
+         FROM branches b LEFT JOIN branch_info i ON i.name = b.name \
+         WHERE ?1 IS NULL OR b.name = ?1 ORDER BY b.created_seq, b.name",
+    )?;
+    let rows = st.query_map([only], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, bool>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (name, created_at, description, sync) = row?;
+        out.push(describe(&name, &created_at, &description, sync));
+    }
+    Ok(out)
+}
+
 /// The longest branch name Infrahub accepts.
 const MAX_NAME: usize = 250;
 

@@ -37,6 +37,7 @@ CREATE INDEX IF NOT EXISTS runs_by_key ON runs (branch, generator, target, statu
 CREATE INDEX IF NOT EXISTS runs_open ON runs (status, branch);
 CREATE TABLE IF NOT EXISTS schema_files (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS branches (name TEXT PRIMARY KEY, created_seq INTEGER NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS branch_info (name TEXT PRIMARY KEY, description TEXT NOT NULL, sync_with_git INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS node (
     id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
     live INTEGER NOT NULL, rev INTEGER NOT NULL, base_rev INTEGER,
@@ -481,8 +482,10 @@ impl Db {
             tx.execute(&format!("DELETE FROM {table} WHERE branch = ?1"), [name])
                 .map_err(StoreError::db(&path))?;
         }
-        tx.execute("DELETE FROM branches WHERE name = ?1", [name])
-            .map_err(StoreError::db(&path))?;
+        for table in ["branches", "branch_info"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])
+                .map_err(StoreError::db(&path))?;
+        }
         tx.commit().map_err(StoreError::db(&path))
     }
 

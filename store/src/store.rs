@@ -802,7 +802,12 @@ impl Store {
         let mut errors = Vec::new();
         for f in fields {
             let key = f.node.response_key().node.to_string();
-            match self.mutate_field(branch, &doc, &prepared.vars, f) {
+            let answered = if types::BRANCH_MUTATIONS.contains(&f.node.name.node.as_str()) {
+                self.branch_mutation(&doc, &prepared.vars, f)
+            } else {
+                self.mutate_field(branch, &doc, &prepared.vars, f)
+            };
+            match answered {
                 Ok(v) => {
                     data.insert(key, v);
                 }
@@ -818,6 +823,112 @@ impl Store {
             }
         }
         respond(Value::Object(data), errors)
+    }
+
+    /// One field of Infrahub's branch API (`BranchCreate`, `BranchDelete`, `BranchMerge`,
+    /// `BranchRebase`, `BranchValidate`), done at once: `task` (asked for by a client that
+    /// does not wait) names the finished work. A branch sees main's later changes as they
+    /// are made, so a rebase has nothing to do, and a branch that merges validates.
+    fn branch_mutation(
+        &self,
+        doc: &async_graphql_parser::types::ExecutableDocument,
+        vars: &Map<String, Value>,
+        f: &async_graphql_parser::Positioned<async_graphql_parser::types::Field>,
+    ) -> std::result::Result<Value, GqlError> {
+        let field = f.node.name.node.as_str();
+        let args = args_json(&f.node, vars)?;
+        let data = args.get("data").cloned().unwrap_or(Value::Null);
+        let Some(name) = data.get("name").and_then(Value::as_str) else {
+            return Err(GqlError::msg(format!(
+                "Field '{field}' argument 'data': 'name' is required"
+            ))
+            .with_code(ErrorCode::BadRequest));
+        };
+        let exists = |name: &str| -> Result<()> {
+            if name == MAIN || self.db().branch_exists(name)? {
+                Ok(())
+            } else {
+                Err(StoreError::BranchNotFound(name.into()))
+            }
+        };
+        match field {
+            "BranchCreate" => {
+                self.create_branch(name)?;
+                let description = data
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let sync_with_git = data
+                    .get("sync_with_git")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true);
+                let db = self.db();
+                db.conn
+                    .execute(
+                        "INSERT OR REPLACE INTO branch_info (name, description, sync_with_git) VALUES (?1, ?2, ?3)",
+                        rusqlite::params![name, description, sync_with_git],
+                    )
+                    .map_err(StoreError::db(&db.path))?;
+            }
+            "BranchDelete" => self.delete_branch(name)?,
+            "BranchMerge" => {
+                self.merge_branch(name)?;
+            }
+            _ => exists(name)?,
+        }
+        let described = {
+            let db = self.db();
+            crate::branch::api_branches(&db.conn, Some(name))
+                .map_err(StoreError::db(&db.path))?
+                .into_iter()
+                .next()
+        };
+        let mut sub = Vec::new();
+        collect_fields(
+            doc,
+            &f.node.selection_set.node,
+            vars,
+            &|_| true,
+            &mut sub,
+            0,
+        );
+        let mut out = Map::new();
+        for sf in sub {
+            let v = match sf.node.name.node.as_str() {
+                "ok" => json!(true),
+                "__typename" => json!(field),
+                "messages" => json!([]),
+                "task" => json!({ "id": format!("{}-{name}", field.to_lowercase()) }),
+                "object" => {
+                    let mut fields = Vec::new();
+                    collect_fields(
+                        doc,
+                        &sf.node.selection_set.node,
+                        vars,
+                        &|_| true,
+                        &mut fields,
+                        0,
+                    );
+                    match &described {
+                        Some(branch) => {
+                            let mut o = Map::new();
+                            for bf in fields {
+                                let v = match bf.node.name.node.as_str() {
+                                    "__typename" => json!("Branch"),
+                                    other => branch.get(other).cloned().unwrap_or(Value::Null),
+                                };
+                                o.insert(bf.node.response_key().node.to_string(), v);
+                            }
+                            Value::Object(o)
+                        }
+                        None => Value::Null,
+                    }
+                }
+                _ => Value::Null,
+            };
+            out.insert(sf.node.response_key().node.to_string(), v);
+        }
+        Ok(Value::Object(out))
     }
 
     fn mutate_field(

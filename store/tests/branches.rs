@@ -460,3 +460,156 @@ fn a_node_deleted_on_the_branch_and_changed_on_main_is_a_named_conflict() {
     );
     assert_eq!(asn(&s, "main", "leaf1"), 5);
 }
+
+/// Infrahub's branch API, with the documents the Python SDK sends (`client.branch.*`,
+/// `infrahubctl branch …`): create, list, get one, merge, rebase, validate, delete.
+#[test]
+fn the_branch_api_answers_the_sdks_documents() {
+    let s = store();
+    const DATA: &str = "id name description origin_branch branched_from is_default sync_with_git has_schema_changes";
+    let created = ok(
+        &s,
+        "main",
+        &format!(
+            "mutation {{ BranchCreate(background_execution: false, data: {{name: \"feature-1\", \
+             description: \"a test\", sync_with_git: false}}) {{ ok object {{ {DATA} }} }} }}"
+        ),
+    );
+    let object = &created["BranchCreate"]["object"];
+    assert_eq!(created["BranchCreate"]["ok"], true);
+    assert_eq!(
+        (
+            &object["id"],
+            &object["name"],
+            &object["description"],
+            &object["origin_branch"],
+            &object["is_default"],
+            &object["sync_with_git"],
+            &object["has_schema_changes"]
+        ),
+        (
+            &json!("feature-1"),
+            &json!("feature-1"),
+            &json!("a test"),
+            &json!("main"),
+            &json!(false),
+            &json!(false),
+            &json!(false)
+        )
+    );
+    assert!(
+        object["branched_from"]
+            .as_str()
+            .is_some_and(|at| at.ends_with('Z'))
+    );
+    // Not waiting: the task that did it.
+    let task = ok(
+        &s,
+        "main",
+        "mutation { BranchCreate(background_execution: true, data: {name: \"feature-2\", \
+         description: \"\", sync_with_git: true}) { ok task { id } } }",
+    );
+    assert_eq!(task["BranchCreate"]["task"]["id"], "branchcreate-feature-2");
+
+    let all = ok(
+        &s,
+        "main",
+        &format!("query GetAllBranch {{ Branch {{ {DATA} }} }}"),
+    );
+    let listed: Vec<(&str, bool)> = all["Branch"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|b| {
+            (
+                b["name"].as_str().expect("name"),
+                b["is_default"].as_bool().expect("is_default"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [("main", true), ("feature-1", false), ("feature-2", false)]
+    );
+    let one = gql_vars(
+        &s,
+        "main",
+        "query GetBranch($branch_name: String) { Branch(name: $branch_name) { name sync_with_git } }",
+        json!({"branch_name": "feature-2"}),
+    );
+    assert_eq!(
+        one["data"]["Branch"],
+        json!([{"name": "feature-2", "sync_with_git": true}])
+    );
+
+    let refused = gql(
+        &s,
+        "main",
+        "mutation { BranchCreate(data: {name: \"a//b\"}) { ok } }",
+    );
+    assert_eq!(
+        errors(&refused),
+        ["Branch name contains invalid patterns or characters: //"]
+    );
+
+    device(&s, "feature-1", "leaf1", "");
+    for field in ["BranchValidate", "BranchRebase"] {
+        let answered = ok(
+            &s,
+            "main",
+            &format!(
+                "mutation {{ {field}(data: {{name: \"feature-1\"}}) {{ ok object {{ id name }} }} }}"
+            ),
+        );
+        assert_eq!(
+            answered[field],
+            json!({"ok": true, "object": {"id": "feature-1", "name": "feature-1"}})
+        );
+    }
+    let merged = ok(
+        &s,
+        "main",
+        &format!(
+            "mutation {{ BranchMerge(data: {{name: \"feature-1\"}}) {{ ok object {{ {DATA} }} }} }}"
+        ),
+    );
+    assert_eq!(merged["BranchMerge"]["ok"], true);
+    assert_eq!(
+        names(
+            &ok(
+                &s,
+                "main",
+                "{ DcimDevice { edges { node { name { value } } } } }"
+            ),
+            "DcimDevice"
+        ),
+        ["leaf1"]
+    );
+
+    let deleted = ok(
+        &s,
+        "main",
+        "mutation { BranchDelete(data: {name: \"feature-1\"}) { ok } }",
+    );
+    assert_eq!(deleted["BranchDelete"]["ok"], true);
+    let again = gql(
+        &s,
+        "main",
+        "mutation { BranchDelete(data: {name: \"feature-1\"}) { ok } }",
+    );
+    assert_eq!(errors(&again), ["Branch: feature-1 not found."]);
+    let main = gql(
+        &s,
+        "main",
+        "mutation { BranchDelete(data: {name: \"main\"}) { ok } }",
+    );
+    assert_eq!(
+        errors(&main),
+        ["Unable to delete main it is the default branch."]
+    );
+    let left = ok(&s, "main", "{ Branch { name } }");
+    assert_eq!(
+        left["Branch"],
+        json!([{"name": "main"}, {"name": "feature-2"}])
+    );
+}

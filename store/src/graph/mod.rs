@@ -329,6 +329,12 @@ impl<'c> Tx<'c> {
         self
     }
 
+    /// The connection the transaction reads through (for reads outside the graph, such
+    /// as the branch list).
+    pub(crate) fn connection(&self) -> &'c Connection {
+        self.conn
+    }
+
     fn on_main(&self) -> bool {
         self.branch == MAIN
     }

@@ -149,6 +149,53 @@ impl<'a, 's> Resolver<'a, 's> {
         self.errors.borrow_mut().push(e);
     }
 
+    /// Infrahub's `Branch` query: every branch (or those `name` / `ids` select), each with
+    /// the fields asked for.
+    fn branch_list(&self, f: &Field) -> Result<Value, GqlError> {
+        let args = args_json(f, self.vars)?;
+        let name = args.get("name").and_then(Value::as_str);
+        let ids: Option<Vec<&str>> = args
+            .get("ids")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).collect());
+        let branches = crate::branch::api_branches(self.tx.connection(), name).map_err(|e| {
+            GqlError::from(crate::error::StoreError::Database {
+                path: self.tx.connection().path().unwrap_or(":memory:").to_owned(),
+                source: e,
+            })
+        })?;
+        Ok(Value::Array(
+            branches
+                .iter()
+                .filter(|b| {
+                    ids.as_ref().is_none_or(|ids| {
+                        b.get("id")
+                            .and_then(Value::as_str)
+                            .is_some_and(|id| ids.contains(&id))
+                    })
+                })
+                .map(|b| self.branch_object(b, &f.selection_set.node))
+                .collect(),
+        ))
+    }
+
+    /// A branch with the fields of `set`.
+    pub(crate) fn branch_object(
+        &self,
+        branch: &Map<String, Value>,
+        set: &'a SelectionSet,
+    ) -> Value {
+        let mut out = Map::new();
+        for sf in self.fields(set, "Branch") {
+            let v = match sf.node.name.node.as_str() {
+                "__typename" => json!("Branch"),
+                field => branch.get(field).cloned().unwrap_or(Value::Null),
+            };
+            out.insert(key(&sf.node), v);
+        }
+        Value::Object(out)
+    }
+
     /// The query root.
     pub fn query_root(&self, set: &'a SelectionSet) -> Value {
         let mut out = Map::new();
@@ -165,6 +212,13 @@ impl<'a, 's> Resolver<'a, 's> {
                     }
                     _ => Value::Null,
                 }),
+                "Branch" => match self.branch_list(&f.node) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.error(e, &path);
+                        Value::Null
+                    }
+                },
                 "InfrahubStatus" => {
                     let mut m = Map::new();
                     for sf in self.fields(&f.node.selection_set.node, "Status") {

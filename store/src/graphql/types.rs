@@ -42,9 +42,40 @@ pub enum Ty<'a> {
     PoolResult,
     /// `PoolAllocatedNode`: `id`, `kind`, `identifier`, `display_label`, `branch`.
     PoolNode,
+    /// `Branch`: a branch as Infrahub describes it.
+    Branch,
+    /// `Branch<Create|Delete|Merge|Rebase|Validate>` results: `ok`, `object`, `task`,
+    /// `messages`.
+    BranchResult,
+    /// `TaskInfo`: `id`.
+    Task,
     /// A scalar or an object we answer with null.
     Leaf,
 }
+
+/// The mutations of Infrahub's branch API (`infrahubctl branch …`, `client.branch.*`).
+pub const BRANCH_MUTATIONS: [&str; 5] = [
+    "BranchCreate",
+    "BranchDelete",
+    "BranchMerge",
+    "BranchRebase",
+    "BranchValidate",
+];
+
+/// The fields of a `Branch`.
+pub const BRANCH_FIELDS: [&str; 11] = [
+    "id",
+    "name",
+    "description",
+    "origin_branch",
+    "branched_from",
+    "created_at",
+    "is_default",
+    "is_isolated",
+    "sync_with_git",
+    "has_schema_changes",
+    "status",
+];
 
 /// The prefix pool's allocation mutation.
 pub const POOL_PREFIX_MUTATION: &str = "InfrahubIPPrefixPoolGetResource";
@@ -94,6 +125,9 @@ impl<'a> Ty<'a> {
             Ty::OkOnly => "OkResult".into(),
             Ty::PoolResult => "PoolGetResourceResult".into(),
             Ty::PoolNode => "PoolAllocatedNode".into(),
+            Ty::Branch => "Branch".into(),
+            Ty::BranchResult => "BranchMutationResult".into(),
+            Ty::Task => "TaskInfo".into(),
             Ty::Leaf => "Scalar".into(),
         }
     }
@@ -107,11 +141,13 @@ impl<'a> Ty<'a> {
             Ty::Query => match name {
                 "InfrahubInfo" => Some(Ty::Info),
                 "InfrahubStatus" => Some(Ty::Status),
+                "Branch" => Some(Ty::Branch),
                 _ => schema.get(name).map(Ty::Paginated),
             },
             Ty::Mutation => match name {
                 "RelationshipAdd" | "RelationshipRemove" => Some(Ty::OkOnly),
                 POOL_PREFIX_MUTATION | POOL_ADDRESS_MUTATION => Some(Ty::PoolResult),
+                _ if BRANCH_MUTATIONS.contains(&name) => Some(Ty::BranchResult),
                 _ => split_mutation(schema, name).map(|(k, op)| {
                     if op == MutationOp::Delete {
                         Ty::OkOnly
@@ -167,6 +203,14 @@ impl<'a> Ty<'a> {
                 "id" | "kind" | "identifier" | "display_label" | "branch"
             )
             .then_some(Ty::Leaf),
+            Ty::Branch => BRANCH_FIELDS.contains(&name).then_some(Ty::Leaf),
+            Ty::BranchResult => match name {
+                "ok" | "messages" => Some(Ty::Leaf),
+                "object" => Some(Ty::Branch),
+                "task" => Some(Ty::Task),
+                _ => None,
+            },
+            Ty::Task => (name == "id").then_some(Ty::Leaf),
             Ty::Leaf => None,
         }
     }
@@ -414,6 +458,11 @@ fn validate_field(
         let ok = match (ty, sub) {
             (Ty::Query, Ty::Paginated(k)) => filter_arg_ok(schema, k, a, true),
             (Ty::Node(_), Ty::Many(k)) => filter_arg_ok(schema, k, a, false),
+            (Ty::Query, Ty::Branch) => matches!(a, "name" | "ids"),
+            (Ty::Mutation, Ty::BranchResult) => matches!(
+                a,
+                "data" | "context" | "background_execution" | "wait_until_completion"
+            ),
             (Ty::Mutation, _) => matches!(a, "data" | "context"),
             _ => false,
         };
