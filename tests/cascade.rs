@@ -959,12 +959,16 @@ async fn recorded_runs(repo: &WidgetRepository, set: &str) -> Vec<(String, Strin
 #[tokio::test]
 async fn two_processes_started_at_once_run_each_target_exactly_once() {
     let repo = with_rules(&[]).await;
-    // Runs that last (a few thousand reads each), so the two processes overlap.
+    // Runs that last (thousands of reads each, well within their 3 s deadline), so the
+    // two processes overlap; the second starts once the first is in alpha's run, so that
+    // neither can finish before the other has asked (a plugin compiled by one and not
+    // the other would otherwise decide the order).
     for set in ["alpha", "beta"] {
-        repo.set(set, "mode: {value: \"slow\"}, victim: {value: \"3000\"}")
+        repo.set(set, "mode: {value: \"slow\"}, victim: {value: \"5000\"}")
             .await;
     }
     let first = spawn_generator(&repo, &[]);
+    repo.wait_until_processing("widgets: alpha").await;
     let second = spawn_generator(&repo, &[]);
     let outputs = [first, second].map(|child| child.wait_with_output().expect("runs"));
     let stdouts: Vec<String> = outputs
