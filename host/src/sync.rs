@@ -20,7 +20,7 @@ use crate::runner::RunnerError;
 use crate::runner::records;
 
 /// Kinds whose object files load after the generator definitions.
-const AFTER_DEFINITIONS: [&str; 7] = [
+pub(crate) const AFTER_DEFINITIONS: [&str; 7] = [
     "CoreGeneratorAction",
     "CoreGroupAction",
     "CoreNodeTriggerRule",

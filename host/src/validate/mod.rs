@@ -184,6 +184,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, ValidateError>
     let problems = &mut report.problems;
     let schema = schema::load(&config, &files, problems);
     let objects = objects::read(&config, &files, problems);
+    objects::load(&objects, schema.as_ref(), problems);
     let store = objects::StoreLookup::new(options.store.as_deref());
 
     queries::check(&config, &files, schema.as_ref(), problems);

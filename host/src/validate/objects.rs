@@ -28,6 +28,8 @@ pub(crate) struct Objects {
     /// How many object files were read.
     pub(crate) files: usize,
     pub(crate) documents: Vec<ObjectDocument>,
+    /// Every file's name and text, in the order `sync` loads them.
+    pub(crate) texts: Vec<(String, String)>,
 }
 
 impl Objects {
@@ -57,6 +59,7 @@ pub(crate) fn read(config: &Config, files: &Files, problems: &mut Vec<Problem>) 
         };
         for (file, text) in texts {
             objects.files += 1;
+            objects.texts.push((file.clone(), text.clone()));
             let documents = match yaml::documents(&text) {
                 Ok(documents) => documents,
                 Err(error) => {
@@ -85,6 +88,58 @@ pub(crate) fn read(config: &Config, files: &Files, problems: &mut Vec<Problem>) 
         }
     }
     objects
+}
+
+/// Loads the design's object files — every file but those declaring trigger rules and
+/// actions, which `sync` loads after the generator definitions they name — into the
+/// in-memory store holding the repository's schema, exactly as `sync` loads them: what
+/// the loader refuses (a reference to a node no file creates, a value the schema refuses,
+/// a range too large), `validate` reports, in the loader's words.
+pub(crate) fn load(
+    objects: &Objects,
+    schema: Option<&super::schema::LoadedSchema>,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(schema) = schema else {
+        return;
+    };
+    let after_definitions = |file: &str| {
+        objects.documents.iter().any(|document| {
+            document.file == file
+                && crate::sync::AFTER_DEFINITIONS.contains(&document.kind.text.as_str())
+        })
+    };
+    let design: Vec<(String, String)> = objects
+        .texts
+        .iter()
+        .filter(|(file, _)| !after_definitions(file))
+        .cloned()
+        .collect();
+    if design.is_empty() {
+        return;
+    }
+    if let Err(error) = schema.store.load_objects(infragen_store::MAIN, &design) {
+        let message = error.to_string();
+        // The loader names the file its message is about first.
+        let file = design
+            .iter()
+            .map(|(name, _)| name)
+            .find(|name| message.starts_with(name.as_str()))
+            .cloned();
+        match file {
+            Some(file) => {
+                let rest = message[file.len()..].trim_start_matches([':', ' ']);
+                problems.push(Problem::whole(
+                    file,
+                    format!("the objects do not load as `sync` loads them: {rest}"),
+                ));
+            }
+            None => problems.push(Problem::whole(
+                design[0].0.clone(),
+                format!("the objects do not load as `sync` loads them: {message}"),
+            )),
+        }
+    }
 }
 
 /// Looks names up in a store on disk, for groups and actions created there
