@@ -1359,3 +1359,66 @@ async fn a_cascade_prunes_the_run_history_to_its_retention() {
         .collect();
     assert_eq!(ids, [7, 6, 5, 4]);
 }
+
+/// A stored query (recorded from `.infrahub.yml`'s `queries`) runs by name at
+/// `/api/query/{name}`: with its variables in the URL (GET), or in the body as the Python
+/// SDK's `query_gql_query` sends them (POST).
+#[tokio::test]
+async fn a_stored_query_runs_by_name_over_http() {
+    let repo = with_rules(&[]).await;
+    let token = repo
+        .store
+        .create_token("reader", infragen_store::TokenScope::Read)
+        .expect("token");
+    let (_server, _lines, address) = start_serve(&repo);
+    let alpha = repo.set_id("alpha").await;
+    let expected = json!({"data": {"TestWidgetSet": {"edges": [{"node": {
+        "id": alpha, "name": {"value": "alpha"}, "size": {"value": 3}
+    }}]}}});
+    let client = reqwest::Client::new();
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("a body");
+        (status, serde_json::from_str::<Value>(&body).expect("JSON"))
+    };
+    let got = answer(
+        client
+            .get(format!(
+                "{address}/api/query/widget_set?branch=main&set=alpha"
+            ))
+            .header("X-INFRAHUB-KEY", &token)
+            .send()
+            .await
+            .expect("serve answers"),
+    )
+    .await;
+    assert_eq!(got, (200, expected.clone()));
+    let posted = answer(
+        client
+            .post(format!(
+                "{address}/api/query/widget_set?branch=main&update_group=false"
+            ))
+            .header("X-INFRAHUB-KEY", &token)
+            .header("content-type", "application/json")
+            .body(r#"{"variables": {"set": "alpha"}}"#)
+            .send()
+            .await
+            .expect("serve answers"),
+    )
+    .await;
+    assert_eq!(posted, (200, expected));
+    let (status, missing) = answer(
+        client
+            .get(format!("{address}/api/query/no_such_query"))
+            .header("X-INFRAHUB-KEY", &token)
+            .send()
+            .await
+            .expect("serve answers"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        missing["errors"][0]["message"],
+        "Unable to find the node no_such_query / CoreGraphQLQuery in the database."
+    );
+}

@@ -167,6 +167,10 @@ pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> 
         .route("/api/schema/load", post(schema_load))
         .route("/api/schema/{kind}", get(schema_kind))
         .route("/schema.graphql", get(sdl))
+        .route(
+            "/api/query/{name}",
+            get(stored_query_get).post(stored_query_post),
+        )
         .route("/api/runs", get(runs_list))
         .route("/api/runs/{id}", get(runs_show))
         .layer(DefaultBodyLimit::max(app.limits.max_body_bytes))
@@ -332,6 +336,89 @@ async fn run_graphql(app: App, scope: TokenScope, branch: String, body: Bytes) -
     };
     let v = app.store.execute_budgeted(&branch, req, budget).await;
     axum::Json(v).into_response()
+}
+
+/// The parameters of `/api/query/{name}` that are not the query's variables.
+const STORED_QUERY_PARAMS: [&str; 4] = ["branch", "at", "update_group", "subscribers"];
+
+/// `GET /api/query/{name}?branch=B&var=value…`: a stored query (`CoreGraphQLQuery`,
+/// recorded from `.infrahub.yml`'s `queries`) run by name, its variables from the URL.
+async fn stored_query_get(
+    State(app): State<App>,
+    Extension(scope): Extension<TokenScope>,
+    Path(name): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let variables = params
+        .iter()
+        .filter(|(key, _)| !STORED_QUERY_PARAMS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .collect();
+    run_stored_query(app, scope, name, &params, variables).await
+}
+
+/// `POST /api/query/{name}?branch=B` with `{"variables": {…}}`: what the Python SDK's
+/// `query_gql_query` sends.
+async fn stored_query_post(
+    State(app): State<App>,
+    Extension(scope): Extension<TokenScope>,
+    Path(name): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    body: Bytes,
+) -> Response {
+    let payload: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(payload) => payload,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")),
+        }
+    };
+    let variables = payload
+        .get("variables")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    run_stored_query(app, scope, name, &params, variables).await
+}
+
+async fn run_stored_query(
+    app: App,
+    scope: TokenScope,
+    name: String,
+    params: &[(String, String)],
+    variables: serde_json::Map<String, Value>,
+) -> Response {
+    let branch = params
+        .iter()
+        .find(|(key, _)| key == "branch")
+        .map_or_else(|| MAIN.to_string(), |(_, value)| value.clone());
+    let lookup = GraphqlRequest::new(
+        "query StoredQuery($name: String!) { CoreGraphQLQuery(name__value: $name) { edges { node { query { value } } } } }",
+    )
+    .with_variables(json!({ "name": name }));
+    let found = app.store.execute(&branch, lookup).await;
+    if found.get("errors").is_some() {
+        return (StatusCode::NOT_FOUND, axum::Json(found)).into_response();
+    }
+    let Some(text) = found
+        .pointer("/data/CoreGraphQLQuery/edges/0/node/query/value")
+        .and_then(Value::as_str)
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("Unable to find the node {name} / CoreGraphQLQuery in the database."),
+        );
+    };
+    if scope < TokenScope::Write && has_mutation(text) {
+        return forbidden(scope, TokenScope::Write, "a mutation");
+    }
+    let request = GraphqlRequest::new(text).with_variables(Value::Object(variables));
+    let budget = infragen_store::QueryBudget {
+        max_nodes: app.limits.query_nodes,
+        deadline: Some(std::time::Instant::now() + app.limits.query_time),
+    };
+    axum::Json(app.store.execute_budgeted(&branch, request, budget).await).into_response()
 }
 
 async fn graphql_main(
