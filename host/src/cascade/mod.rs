@@ -781,14 +781,6 @@ impl Cascade {
         let mut finished = Vec::new();
         for run in round {
             let key = &run.key;
-            let attempt = run
-                .causes
-                .iter()
-                .find_map(|cause| match cause {
-                    Cause::Retry { attempt } => Some(*attempt),
-                    _ => None,
-                })
-                .unwrap_or(1);
             let Some(definition) = prepared.get(&key.definition) else {
                 let message = unprepared.get(&key.definition).cloned().unwrap_or_default();
                 for rule in run.causes.iter().filter_map(Cause::rule) {
@@ -818,7 +810,6 @@ impl Cascade {
             jobs.push(Job {
                 rank: (rank, position),
                 run,
-                attempt,
                 definition,
                 member,
                 decision: None,
@@ -922,9 +913,9 @@ impl Cascade {
                 });
                 Finished {
                     rank: job.rank,
+                    attempt: job.run.attempt(),
                     key: job.run.key,
                     causes: job.run.causes,
-                    attempt: job.attempt,
                     report,
                     record,
                 }
@@ -988,7 +979,6 @@ impl Cascade {
 struct Job {
     rank: (usize, usize),
     run: QueuedRun,
-    attempt: u32,
     definition: Arc<PreparedDefinition>,
     member: crate::runner::TargetMember,
     /// What the durable queue decided, if there is one.
@@ -997,21 +987,13 @@ struct Job {
 
 /// The durable queue's record of a queued run.
 fn new_run(branch: &str, run: &QueuedRun, label: &str) -> NewRun {
-    let attempt = run
-        .causes
-        .iter()
-        .find_map(|cause| match cause {
-            Cause::Retry { attempt } => Some(*attempt),
-            _ => None,
-        })
-        .unwrap_or(1);
     NewRun {
         branch: branch.to_owned(),
         generator: run.key.definition.clone(),
         target: run.key.target.clone(),
         target_label: label.to_owned(),
         causes: serde_json::to_string(&run.causes).unwrap_or_else(|_| "[]".to_owned()),
-        attempt,
+        attempt: run.attempt(),
         newest_event: run.newest_event,
     }
 }

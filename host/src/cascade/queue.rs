@@ -118,6 +118,19 @@ pub struct QueuedRun {
     pub newest_event: Option<i64>,
 }
 
+impl QueuedRun {
+    /// Which attempt this run is: 1, or the attempt its retry cause names.
+    pub fn attempt(&self) -> u32 {
+        self.causes
+            .iter()
+            .find_map(|cause| match cause {
+                Cause::Retry { attempt } => Some(*attempt),
+                _ => None,
+            })
+            .unwrap_or(1)
+    }
+}
+
 /// The runs waiting for the next round, deduplicated, with what has run.
 #[derive(Debug, Default)]
 pub struct Queue {
