@@ -844,13 +844,6 @@ impl Store {
             ))
             .with_code(ErrorCode::BadRequest));
         };
-        let exists = |name: &str| -> Result<()> {
-            if name == MAIN || self.db().branch_exists(name)? {
-                Ok(())
-            } else {
-                Err(StoreError::BranchNotFound(name.into()))
-            }
-        };
         match field {
             "BranchCreate" => {
                 self.create_branch(name)?;
@@ -874,7 +867,9 @@ impl Store {
             "BranchMerge" => {
                 self.merge_branch(name)?;
             }
-            _ => exists(name)?,
+            // Rebase and validate: nothing to do for a branch that exists.
+            _ if name == MAIN || self.db().branch_exists(name)? => {}
+            _ => return Err(StoreError::BranchNotFound(name.into()).into()),
         }
         let described = {
             let db = self.db();
@@ -899,31 +894,9 @@ impl Store {
                 "__typename" => json!(field),
                 "messages" => json!([]),
                 "task" => json!({ "id": format!("{}-{name}", field.to_lowercase()) }),
-                "object" => {
-                    let mut fields = Vec::new();
-                    collect_fields(
-                        doc,
-                        &sf.node.selection_set.node,
-                        vars,
-                        &|_| true,
-                        &mut fields,
-                        0,
-                    );
-                    match &described {
-                        Some(branch) => {
-                            let mut o = Map::new();
-                            for bf in fields {
-                                let v = match bf.node.name.node.as_str() {
-                                    "__typename" => json!("Branch"),
-                                    other => branch.get(other).cloned().unwrap_or(Value::Null),
-                                };
-                                o.insert(bf.node.response_key().node.to_string(), v);
-                            }
-                            Value::Object(o)
-                        }
-                        None => Value::Null,
-                    }
-                }
+                "object" => described.as_ref().map_or(Value::Null, |branch| {
+                    graphql::branch_selection(doc, &sf.node.selection_set.node, vars, branch)
+                }),
                 _ => Value::Null,
             };
             out.insert(sf.node.response_key().node.to_string(), v);

@@ -277,6 +277,34 @@ fn included(sel: &Selection, vars: &Map<String, Value>) -> bool {
 }
 
 /// Flatten a selection set into fields, following fragments whose type condition `applies`.
+/// `branch` (as [`crate::branch::api_branches`] describes it) with the fields `set`
+/// selects: what the `Branch` query and the branch mutations' `object` answer.
+pub(crate) fn branch_selection(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    vars: &Map<String, Value>,
+    branch: &Map<String, Value>,
+) -> Value {
+    let mut fields = Vec::new();
+    collect_fields(
+        doc,
+        set,
+        vars,
+        &|tc| tc.is_none_or(|t| t == "Branch"),
+        &mut fields,
+        0,
+    );
+    let mut out = Map::new();
+    for field in fields {
+        let value = match field.node.name.node.as_str() {
+            "__typename" => Value::from("Branch"),
+            name => branch.get(name).cloned().unwrap_or(Value::Null),
+        };
+        out.insert(field.node.response_key().node.to_string(), value);
+    }
+    Value::Object(out)
+}
+
 pub(crate) fn collect_fields<'d>(
     doc: &'d ExecutableDocument,
     set: &'d SelectionSet,

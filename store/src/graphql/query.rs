@@ -174,26 +174,9 @@ impl<'a, 's> Resolver<'a, 's> {
                             .is_some_and(|id| ids.contains(&id))
                     })
                 })
-                .map(|b| self.branch_object(b, &f.selection_set.node))
+                .map(|b| super::branch_selection(self.doc, &f.selection_set.node, self.vars, b))
                 .collect(),
         ))
-    }
-
-    /// A branch with the fields of `set`.
-    pub(crate) fn branch_object(
-        &self,
-        branch: &Map<String, Value>,
-        set: &'a SelectionSet,
-    ) -> Value {
-        let mut out = Map::new();
-        for sf in self.fields(set, "Branch") {
-            let v = match sf.node.name.node.as_str() {
-                "__typename" => json!("Branch"),
-                field => branch.get(field).cloned().unwrap_or(Value::Null),
-            };
-            out.insert(key(&sf.node), v);
-        }
-        Value::Object(out)
     }
 
     /// The query root.
