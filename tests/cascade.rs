@@ -501,6 +501,18 @@ fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String
     receiver
 }
 
+/// Resizes alpha to 4 and beta to 3 in one request: with a size rule, a cascade of two
+/// runs, alpha's first.
+async fn resize_alpha_and_beta(repo: &WidgetRepository) {
+    graphql(
+        &repo.store,
+        "main",
+        "mutation { a: TestWidgetSetUpdate(data: {hfid: [\"alpha\"], size: {value: 4}}) { ok } \
+         b: TestWidgetSetUpdate(data: {hfid: [\"beta\"], size: {value: 3}}) { ok } }",
+    )
+    .await;
+}
+
 /// Kills the server when the test ends, however it ends.
 struct Server(std::process::Child);
 
@@ -522,15 +534,8 @@ fn start_serve_with(
     repo: &WidgetRepository,
     args: &[&str],
 ) -> (Server, std::sync::mpsc::Receiver<String>, String) {
-    let dir = repo.dir.path();
-    let mut child = Command::new(infragen_bin())
-        .arg("--store")
-        .arg(dir.join("store.db"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--repository"])
-        .arg(dir)
-        .arg("--config")
-        .arg(dir.join("no-such-infragen.toml"))
-        .args(args)
+    let mut child = repo
+        .serve_command(args)
         .env_remove("INFRAGEN_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -643,13 +648,7 @@ async fn serve_stopped_by_sigint_mid_cascade_completes_it_when_started_again() {
     )
     .await;
     let (mut server, lines, _address) = start_serve_with(&repo, &["--concurrency", "1"]);
-    graphql(
-        &repo.store,
-        "main",
-        "mutation { a: TestWidgetSetUpdate(data: {hfid: [\"alpha\"], size: {value: 4}}) { ok } \
-         b: TestWidgetSetUpdate(data: {hfid: [\"beta\"], size: {value: 3}}) { ok } }",
-    )
-    .await;
+    resize_alpha_and_beta(&repo).await;
     repo.wait_until_processing("widgets: alpha").await;
     let status = Command::new("kill")
         .args(["-INT", &server.0.id().to_string()])
@@ -1252,13 +1251,7 @@ async fn serve_killed_mid_cascade_completes_it_when_started_again() {
     )
     .await;
     let (server, _lines, _address) = start_serve_with(&repo, &["--concurrency", "1"]);
-    graphql(
-        &repo.store,
-        "main",
-        "mutation { a: TestWidgetSetUpdate(data: {hfid: [\"alpha\"], size: {value: 4}}) { ok } \
-         b: TestWidgetSetUpdate(data: {hfid: [\"beta\"], size: {value: 3}}) { ok } }",
-    )
-    .await;
+    resize_alpha_and_beta(&repo).await;
     repo.wait_until_processing("widgets: alpha").await;
     drop(server);
     assert!(

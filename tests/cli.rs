@@ -713,13 +713,8 @@ async fn a_repository_with_python_generators_is_served_and_its_python_generators
         "{stderr}"
     );
 
-    let mut serve = Command::new(infragen_bin())
-        .arg("--store")
-        .arg(dir.join("store.db"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--repository"])
-        .arg(dir)
-        .arg("--config")
-        .arg(dir.join("no-such-infragen.toml"))
+    let mut serve = repo
+        .serve_command(&[])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -586,6 +586,23 @@ pub fn store_contents(
 }
 
 impl WidgetRepository {
+    /// `infragen serve` on this repository and its store, on a free loopback port, reading
+    /// no configuration file (only the store's tokens count), with `args` after; where its
+    /// output goes is the caller's.
+    pub fn serve_command(&self, args: &[&str]) -> Command {
+        let dir = self.dir.path();
+        let mut command = Command::new(infragen_bin());
+        command
+            .arg("--store")
+            .arg(dir.join("store.db"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--repository"])
+            .arg(dir)
+            .arg("--config")
+            .arg(dir.join("no-such-infragen.toml"))
+            .args(args);
+        command
+    }
+
     pub async fn new() -> WidgetRepository {
         let dir = tempfile::tempdir().expect("temp dir");
         copy_dir(&workspace_root().join("tests/fixtures/widgets"), dir.path());
