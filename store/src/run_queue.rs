@@ -214,6 +214,11 @@ impl Default for Retention {
 const COLUMNS: &str = "id, branch, generator, target, target_label, status, causes, attempt, \
     owner, covers, queued_at, started_at, finished_at, created, kept, deleted, updated, error, log";
 
+/// [`COLUMNS`] without the log (an empty text in its place): a listing does not read every
+/// run's captured log, up to a megabyte each.
+const LIST_COLUMNS: &str = "id, branch, generator, target, target_label, status, causes, attempt, \
+    owner, covers, queued_at, started_at, finished_at, created, kept, deleted, updated, error, '' AS log";
+
 impl Store {
     /// Decides, for each run, whether `owner` runs it ([`Enqueued::Queued`], recorded),
     /// joins a live process's ([`Enqueued::Joined`]) or has nothing to do
@@ -300,23 +305,6 @@ impl Store {
         }
     }
 
-    /// Marks `owner`'s queued runs interrupted: it stops without running them (a shutdown).
-    pub fn abandon_queued_runs(&self, ids: &[i64]) -> Result<()> {
-        let db = self.db();
-        let mut update = db
-            .conn
-            .prepare_cached(
-                "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE id = ?1 AND status = 'queued'",
-            )
-            .map_err(StoreError::db(&db.path))?;
-        for id in ids {
-            update
-                .execute(params![id, now_ms()])
-                .map_err(StoreError::db(&db.path))?;
-        }
-        Ok(())
-    }
-
     /// Record `id`, with its status as it stands (a dead owner's queued or running run
     /// shows as interrupted).
     pub fn run_record(&self, id: i64) -> Result<Option<RunRecord>> {
@@ -352,9 +340,10 @@ impl Store {
             .collect())
     }
 
-    /// The runs `filter` selects, newest first.
+    /// The runs `filter` selects, newest first, without their logs ([`Store::run_record`]
+    /// has one's).
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let mut sql = format!("SELECT {COLUMNS} FROM runs WHERE 1 = 1");
+        let mut sql = format!("SELECT {LIST_COLUMNS} FROM runs WHERE 1 = 1");
         let mut args: Vec<String> = Vec::new();
         if let Some(generator) = &filter.generator {
             args.push(generator.clone());
@@ -628,6 +617,13 @@ mod tests {
                 Some(10),
                 r#"[{"level":"info","message":"hi"}]"#
             )
+        );
+        // A listing leaves the logs out.
+        let listed = store.runs(&RunFilter::default()).unwrap();
+        let finished = listed.iter().find(|run| run.id == id).expect("listed");
+        assert_eq!(
+            (finished.status, finished.log.as_str()),
+            (RunStatus::Succeeded, "")
         );
     }
 

@@ -52,7 +52,7 @@ pub trait RunQueue: Send + Sync {
     /// Runs on `branch` left queued or running by processes that are gone.
     async fn orphaned(&self, branch: &str) -> Result<Vec<RunRecord>, QueueError>;
 
-    /// The runs `filter` selects, newest first.
+    /// The runs `filter` selects, newest first, without their logs.
     async fn list(&self, filter: RunFilter) -> Result<Vec<RunRecord>, QueueError>;
 
     /// Removes the ended runs `retention` does not keep.
