@@ -1976,7 +1976,7 @@ fn a_rack_with_index_5_lands_on_the_ports_of_the_formula() {
     );
 }
 
-const POD_A2_SPINES: &str = "mutation { NetworkPodUpsert(data: {name: {value: \"Pod-A2\"}, amount_of_spines: {value: SPINES}}) { ok } }";
+const POD_A2_SPINES: &str = "mutation { NetworkPodUpdate(data: {hfid: [\"Pod-A2\"], amount_of_spines: {value: SPINES}}) { ok } }";
 
 #[test]
 fn raising_amount_of_spines_adds_the_spine_and_its_links_and_lowering_it_deletes_them() {
@@ -2322,7 +2322,7 @@ spec:
         "rack Rack-A2-14: index 14 needs leaf-facing port 28 of spine-pod-a2-1, which has only 27; with 2 leaf(s) per rack the highest rack index pod Pod-A2 can cable is 13",
     );
     // A fifth spine in a fabric of 4 super spines would overlap the next pod's window.
-    env.query("mutation { NetworkPodUpsert(data: {name: {value: \"Pod-B2\"}, amount_of_spines: {value: 5}}) { ok } }");
+    env.query("mutation { NetworkPodUpdate(data: {hfid: [\"Pod-B2\"], amount_of_spines: {value: 5}}) { ok } }");
     assert_gate(
         &env,
         "generate-pod",

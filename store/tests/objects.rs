@@ -246,9 +246,16 @@ spec:
 apiVersion: infrahub.app/v1
 kind: Object
 spec:
+  kind: LocationRegion
+  data:
+    - {name: eu}
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
   kind: LocationSite
   data:
-    - {name: paris, member_of_groups: [edge-sites]}
+    - {name: paris, parent: eu, member_of_groups: [edge-sites]}
 "#,
         )],
     )

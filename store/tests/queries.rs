@@ -5,13 +5,19 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// leaf1 (leaf, 65001, site dc1), leaf2 (leaf, 65002), spine1 (spine, no asn); leaf1 has eth1, eth2.
+/// leaf1 (leaf, 65001, site dc1 in region eu), leaf2 (leaf, 65002), spine1 (spine, no asn);
+/// leaf1 has eth1, eth2.
 fn fabric() -> (infragen_store::Store, String, String) {
     let s = store();
     ok(
         &s,
         "main",
-        r#"mutation { LocationSiteCreate(data: {name: {value: "dc1"}}) { ok } }"#,
+        r#"mutation { LocationRegionCreate(data: {name: {value: "eu"}}) { ok } }"#,
+    );
+    ok(
+        &s,
+        "main",
+        r#"mutation { LocationSiteCreate(data: {name: {value: "dc1"}, parent: {hfid: ["eu"]}}) { ok } }"#,
     );
     let leaf1 = device(
         &s,
@@ -148,10 +154,10 @@ fn generics_are_queryable_with_inline_fragments() {
         edges[2]["node"],
         json!({"__typename": "DcimLoopback", "name": {"value": "lo0"}, "address": {"value": "10.255.0.1/32"}})
     );
-    // Every node implements CoreNode: the 7 written here and the built-in `default` IP
-    // namespace.
+    // Every node implements CoreNode: the 8 written here (the region among them) and
+    // the built-in `default` IP namespace.
     let d = ok(&s, "main", "{ CoreNode { count } }");
-    assert_eq!(d["CoreNode"]["count"], 8);
+    assert_eq!(d["CoreNode"]["count"], 9);
 }
 
 #[test]

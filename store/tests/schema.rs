@@ -86,10 +86,45 @@ fn hierarchical_generics_give_parent_and_children() {
         site.relationship("children").map(|r| r.peer.as_str()),
         Some("LocationRack")
     );
-    let region = schema.get("LocationRegion").unwrap();
     assert!(
-        region.relationship("parent").is_none(),
-        "parent: \"\" means no parent"
+        site.relationship("parent")
+            .is_some_and(|r| !r.optional && r.min_count == 1),
+        "a parent of another concrete kind is mandatory, as on Infrahub"
+    );
+    // `parent: ""` (the top of the hierarchy) relates to the hierarchy's generic,
+    // optionally, as does `children: ""` at the bottom.
+    let region = schema.get("LocationRegion").unwrap();
+    let parent = region.relationship("parent").unwrap();
+    assert_eq!(
+        (parent.peer.as_str(), parent.optional),
+        ("LocationGeneric", true)
+    );
+    let rack = schema.get("LocationRack").unwrap();
+    assert_eq!(
+        rack.relationship("children").map(|r| r.peer.as_str()),
+        Some("LocationGeneric")
+    );
+    // The mandatory parent is enforced as Infrahub words it, and the top of the
+    // hierarchy answers `parent` (the SDK asks every hierarchical kind for it).
+    let r = common::gql(
+        &s,
+        "main",
+        r#"mutation { LocationSiteCreate(data: {name: {value: "ams"}}) { ok } }"#,
+    );
+    assert_eq!(common::errors(&r), ["parent is mandatory for LocationSite"]);
+    common::ok(
+        &s,
+        "main",
+        r#"mutation { LocationRegionCreate(data: {name: {value: "eu"}}) { ok } }"#,
+    );
+    let r = common::ok(
+        &s,
+        "main",
+        "{ LocationRegion { edges { node { parent { node { id } } children { count } } } } }",
+    );
+    assert_eq!(
+        r["LocationRegion"]["edges"][0]["node"],
+        serde_json::json!({"parent": {"node": null}, "children": {"count": 0}})
     );
 }
 

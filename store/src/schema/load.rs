@@ -819,23 +819,34 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
             continue;
         }
         let identifier = "parent__child".to_string();
+        // As Infrahub: an empty `parent`/`children` (the top or the bottom of a
+        // hierarchy) still relates to the hierarchy's generic, so every member of a
+        // hierarchy has both relationships; a parent of another concrete kind is
+        // mandatory.
+        let or_hierarchy = |p: &Option<String>| {
+            p.clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| h.clone())
+        };
         for (name, peer, card, dir) in [
             (
                 "parent",
-                k.parent.clone().unwrap_or_else(|| h.clone()),
+                or_hierarchy(&k.parent),
                 Cardinality::One,
                 Direction::Outbound,
             ),
             (
                 "children",
-                k.children.clone().unwrap_or_else(|| h.clone()),
+                or_hierarchy(&k.children),
                 Cardinality::Many,
                 Direction::Inbound,
             ),
         ] {
-            if k.relationships.iter().any(|r| r.name == name) || peer.is_empty() {
+            if k.relationships.iter().any(|r| r.name == name) {
                 continue;
             }
+            let optional =
+                name == "children" || peer == k.kind || generics.contains(&peer) || k.is_generic;
             k.relationships.push(RelationshipSchema {
                 name: name.to_string(),
                 peer,
@@ -844,9 +855,9 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
                 description: None,
                 identifier: identifier.clone(),
                 cardinality: card,
-                min_count: 0,
+                min_count: u64::from(!optional),
                 max_count: 0,
-                optional: true,
+                optional,
                 branch: None,
                 direction: dir,
                 on_delete: None,
