@@ -2522,14 +2522,7 @@ impl Env {
             );
             let seq = store.last_event_seq().expect("seq");
             let response = store
-                .execute(
-                    "b1",
-                    infragen_store::GraphqlRequest {
-                        query: mutation.to_owned(),
-                        variables: None,
-                        operation_name: None,
-                    },
-                )
+                .execute("b1", infragen_store::GraphqlRequest::new(mutation))
                 .await;
             assert!(response.get("errors").is_none(), "{response:#}");
             let events = EventFeed::since(&store, seq).expect("events");

@@ -379,11 +379,7 @@ impl<T: StoreOps> Embedded<T> {
         variables: &Value,
         budget: Option<QueryBudget>,
     ) -> Result<Value, BackendError> {
-        let request = GraphqlRequest {
-            query: document.to_owned(),
-            variables: Some(variables.clone()),
-            operation_name: None,
-        };
+        let request = GraphqlRequest::new(document).with_variables(variables.clone());
         // The store parses and resolves recursively, and may be called on a guest's fiber,
         // whose stack its parser cannot measure.
         crate::host_api::on_native_stack(|| self.ops.execute(branch, &request, budget))

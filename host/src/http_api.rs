@@ -25,7 +25,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use infragen_store::{ErrorCode, GraphqlRequest, MAIN, Store, TokenScope};
+use infragen_store::{Account, ErrorCode, GraphqlRequest, MAIN, Store, TokenScope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -284,17 +284,17 @@ async fn auth(State(app): State<App>, req: Request, next: Next) -> Response {
     let Some(token) = token else {
         return unauthorized("Authentication is required: send an X-INFRAHUB-KEY header");
     };
-    let scope = if app.tokens.contains(&token) {
-        Some(TokenScope::Admin)
+    let account = if app.tokens.contains(&token) {
+        Some(Account::configured(&token))
     } else {
-        app.store.token_scope(&token).unwrap_or(None)
+        app.store.token_account(&token).unwrap_or(None)
     };
-    let Some(scope) = scope else {
+    let Some(account) = account else {
         tracing::warn!(path = %req.uri().path(), "request with an invalid API token refused");
         return unauthorized("Invalid API token");
     };
     let mut req = req;
-    req.extensions_mut().insert(scope);
+    req.extensions_mut().insert(account);
     next.run(req).await
 }
 
@@ -322,9 +322,10 @@ fn has_mutation(query: &str) -> bool {
     })
 }
 
-async fn run_graphql(app: App, scope: TokenScope, branch: String, body: Bytes) -> Response {
+async fn run_graphql(app: App, account: Account, branch: String, body: Bytes) -> Response {
+    let scope = account.scope;
     let req = match parse_body(&body) {
-        Ok(r) => r,
+        Ok(r) => r.with_account(account),
         Err(resp) => return *resp,
     };
     if scope < TokenScope::Write && has_mutation(&req.query) {
@@ -345,7 +346,7 @@ const STORED_QUERY_PARAMS: [&str; 4] = ["branch", "at", "update_group", "subscri
 /// recorded from `.infrahub.yml`'s `queries`) run by name, its variables from the URL.
 async fn stored_query_get(
     State(app): State<App>,
-    Extension(scope): Extension<TokenScope>,
+    Extension(account): Extension<Account>,
     Path(name): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
@@ -354,14 +355,14 @@ async fn stored_query_get(
         .filter(|(key, _)| !STORED_QUERY_PARAMS.contains(&key.as_str()))
         .map(|(key, value)| (key.clone(), Value::String(value.clone())))
         .collect();
-    run_stored_query(app, scope, name, &params, variables).await
+    run_stored_query(app, account, name, &params, variables).await
 }
 
 /// `POST /api/query/{name}?branch=B` with `{"variables": {…}}`: what the Python SDK's
 /// `query_gql_query` sends.
 async fn stored_query_post(
     State(app): State<App>,
-    Extension(scope): Extension<TokenScope>,
+    Extension(account): Extension<Account>,
     Path(name): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
     body: Bytes,
@@ -379,12 +380,12 @@ async fn stored_query_post(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    run_stored_query(app, scope, name, &params, variables).await
+    run_stored_query(app, account, name, &params, variables).await
 }
 
 async fn run_stored_query(
     app: App,
-    scope: TokenScope,
+    account: Account,
     name: String,
     params: &[(String, String)],
     variables: serde_json::Map<String, Value>,
@@ -410,10 +411,12 @@ async fn run_stored_query(
             &format!("Unable to find the node {name} / CoreGraphQLQuery in the database."),
         );
     };
-    if scope < TokenScope::Write && has_mutation(text) {
-        return forbidden(scope, TokenScope::Write, "a mutation");
+    if account.scope < TokenScope::Write && has_mutation(text) {
+        return forbidden(account.scope, TokenScope::Write, "a mutation");
     }
-    let request = GraphqlRequest::new(text).with_variables(Value::Object(variables));
+    let request = GraphqlRequest::new(text)
+        .with_variables(Value::Object(variables))
+        .with_account(account);
     let budget = infragen_store::QueryBudget {
         max_nodes: app.limits.query_nodes,
         deadline: Some(std::time::Instant::now() + app.limits.query_time),
@@ -423,19 +426,19 @@ async fn run_stored_query(
 
 async fn graphql_main(
     State(app): State<App>,
-    Extension(scope): Extension<TokenScope>,
+    Extension(account): Extension<Account>,
     Body(body): Body,
 ) -> Response {
-    run_graphql(app, scope, MAIN.to_string(), body).await
+    run_graphql(app, account, MAIN.to_string(), body).await
 }
 
 async fn graphql_branch(
     State(app): State<App>,
-    Extension(scope): Extension<TokenScope>,
+    Extension(account): Extension<Account>,
     Path(branch): Path<String>,
     Body(body): Body,
 ) -> Response {
-    run_graphql(app, scope, branch, body).await
+    run_graphql(app, account, branch, body).await
 }
 
 async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Response {
@@ -565,11 +568,11 @@ fn api_file_name(v: &Value) -> String {
 
 async fn schema_load(
     State(app): State<App>,
-    Extension(scope): Extension<TokenScope>,
+    Extension(account): Extension<Account>,
     Body(body): Body,
 ) -> Response {
-    if scope < TokenScope::Admin {
-        return forbidden(scope, TokenScope::Admin, "loading a schema");
+    if account.scope < TokenScope::Admin {
+        return forbidden(account.scope, TokenScope::Admin, "loading a schema");
     }
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,

@@ -517,3 +517,61 @@ async fn a_query_past_its_node_budget_is_stopped_with_limit_exceeded() {
         "{body}"
     );
 }
+
+/// The query `infrahubctl info` and `client.get_user()` send (infrahub-sdk 1.23.2's
+/// `QUERY_USER`), trimmed of nothing that matters: the account fields and its groups.
+const ACCOUNT_PROFILE: &str = "query GET_PROFILE_DETAILS { AccountProfile { id display_label \
+    account_type { value } status { label value } description { value } label { value } \
+    member_of_groups { count edges { node { display_label group_type { value } \
+    ... on CoreAccountGroup { id roles { count edges { node { permissions { count edges { \
+    node { display_label identifier { value } } } } } } } } } } } __typename name { value } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_profile_describes_the_account_of_the_requests_token() {
+    let (addr, s, admin) = start().await;
+    let writer = s
+        .create_token("ci-runner", infragen_store::TokenScope::Write)
+        .unwrap();
+    let q = json!({"query": ACCOUNT_PROFILE});
+    let profile = |body: &str| -> Value {
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert!(v.get("errors").is_none(), "{v:#}");
+        v["data"]["AccountProfile"].clone()
+    };
+    let (status, body) = request(addr, "POST", "/graphql", Some(&admin), Some(&q)).await;
+    assert_eq!(status, 200, "{body}");
+    let account = profile(&body);
+    let id = account["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        account,
+        json!({
+            "id": id,
+            "display_label": "test",
+            "account_type": {"value": "Script"},
+            "status": {"label": "Active", "value": "active"},
+            "description": {"value": "infragen API token with the admin scope"},
+            "label": {"value": "test"},
+            "member_of_groups": {"count": 0, "edges": []},
+            "__typename": "CoreAccount",
+            "name": {"value": "test"},
+        })
+    );
+    // The same token is the same account; another token is another one, with its scope.
+    let (_, again) = request(addr, "POST", "/graphql/main", Some(&admin), Some(&q)).await;
+    assert_eq!(profile(&again)["id"], json!(id));
+    let (_, body) = request(addr, "POST", "/graphql", Some(&writer), Some(&q)).await;
+    let other = profile(&body);
+    assert_ne!(other["id"], json!(id));
+    assert_eq!(other["name"]["value"], "ci-runner");
+    assert_eq!(
+        other["description"]["value"],
+        "infragen API token with the write scope"
+    );
+    // A token from the configuration has no name of its own.
+    let (_, body) = request(addr, "POST", "/graphql", Some("configured-token"), Some(&q)).await;
+    assert_eq!(profile(&body)["name"]["value"], "api_tokens");
+    // The embedded store, with no token, has no account to describe.
+    let r = s.execute_blocking("main", &GraphqlRequest::new(ACCOUNT_PROFILE));
+    assert_eq!(r["data"]["AccountProfile"], Value::Null);
+    assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND", "{r:#}");
+}

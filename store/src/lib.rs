@@ -69,5 +69,5 @@ pub use graphql::GraphqlRequest;
 pub use graphql::query::QueryBudget;
 pub use run::{RunCommitted, RunTransaction, WriteCheck, WriteEffect};
 pub use run_queue::{Enqueued, NewRun, Retention, RunFilter, RunRecord, RunResult, RunStatus};
-pub use store::{MergeReport, SchemaLoad, Store, TokenScope};
+pub use store::{Account, MergeReport, SchemaLoad, Store, TokenScope};
 pub use turn::TurnGuard;

@@ -499,12 +499,14 @@ impl Db {
             .map_err(self.err())
     }
 
-    /// The scope of the token with this hash, as stored.
-    pub fn token_scope(&self, hash: &str) -> Result<Option<String>> {
+    /// The name and scope of the token with this hash, as stored.
+    pub fn token(&self, hash: &str) -> Result<Option<(String, String)>> {
         self.conn
-            .query_row("SELECT scope FROM tokens WHERE hash = ?1", [hash], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT name, scope FROM tokens WHERE hash = ?1",
+                [hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(self.err())
     }

@@ -108,6 +108,44 @@ impl TokenScope {
     }
 }
 
+/// Who sent a request: the account an API token stands for, which Infrahub's
+/// `AccountProfile` describes. infragen keeps no account nodes: a token is its own
+/// account, named when it was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// A stable id, derived from the token's hash (never from the token itself).
+    pub id: String,
+    /// The token's name (`infragen token create NAME`).
+    pub name: String,
+    /// What the token may do.
+    pub scope: TokenScope,
+}
+
+impl Account {
+    /// The account of a token given in the configuration (`[store] api_tokens`), which
+    /// has no name of its own.
+    pub fn configured(token: &str) -> Account {
+        Account {
+            id: Account::id_for(&token_hash(token)),
+            name: "api_tokens".to_owned(),
+            scope: TokenScope::Admin,
+        }
+    }
+
+    /// A UUID-shaped id from a token's hash, hashed once more so the id gives nothing
+    /// of the stored hash away.
+    fn id_for(hash: &str) -> String {
+        let digest = token_hash(&format!("account:{hash}"));
+        let mut bytes = [0u8; 16];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap_or(0);
+        }
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+}
+
 impl std::fmt::Display for TokenScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -677,8 +715,19 @@ impl Store {
     /// The scope of `token` when it was created with [`Store::create_token`]; `None` for
     /// any other string.
     pub fn token_scope(&self, token: &str) -> Result<Option<TokenScope>> {
-        let stored = self.db().token_scope(&token_hash(token))?;
-        Ok(stored.map(|scope| TokenScope::parse(&scope).unwrap_or(TokenScope::Read)))
+        Ok(self.token_account(token)?.map(|account| account.scope))
+    }
+
+    /// The account `token` stands for, when it was created with [`Store::create_token`];
+    /// `None` for any other string.
+    pub fn token_account(&self, token: &str) -> Result<Option<Account>> {
+        let hash = token_hash(token);
+        let stored = self.db().token(&hash)?;
+        Ok(stored.map(|(name, scope)| Account {
+            id: Account::id_for(&hash),
+            name,
+            scope: TokenScope::parse(&scope).unwrap_or(TokenScope::Read),
+        }))
     }
 
     /// Run a GraphQL request on `branch` and return the full response, as `/graphql/{branch}`
@@ -761,7 +810,8 @@ impl Store {
             if prepared.ty == OperationType::Query {
                 // Uncached: see `Store::pooled_read`.
                 let tx = Tx::new(conn, schema, branch);
-                let mut r = Resolver::new(&tx, &doc, &prepared.vars);
+                let mut r =
+                    Resolver::new(&tx, &doc, &prepared.vars).with_account(req.account.as_ref());
                 if let Some(budget) = budget {
                     r = r.with_budget(budget);
                 }

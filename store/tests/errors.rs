@@ -93,12 +93,9 @@ fn variables_must_be_provided_and_defined() {
     assert_eq!(errors(&r), ["Variable '$name' is not defined."]);
     let r = s.execute_blocking(
         "main",
-        &GraphqlRequest {
-            query: "query A { InfrahubInfo { version } } query B { InfrahubInfo { version } }"
-                .into(),
-            variables: None,
-            operation_name: None,
-        },
+        &GraphqlRequest::new(
+            "query A { InfrahubInfo { version } } query B { InfrahubInfo { version } }",
+        ),
     );
     assert_eq!(
         errors(&r),

@@ -540,14 +540,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// on any GraphQL error.
 pub async fn graphql(store: &infragen_store::Store, branch: &str, document: &str) -> Value {
     let response = store
-        .execute(
-            branch,
-            infragen_store::GraphqlRequest {
-                query: document.to_owned(),
-                variables: None,
-                operation_name: None,
-            },
-        )
+        .execute(branch, infragen_store::GraphqlRequest::new(document))
         .await;
     assert!(
         response.get("errors").is_none(),

@@ -290,11 +290,7 @@ pub(crate) async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<
             let resp = store
                 .execute(
                     &branch,
-                    GraphqlRequest {
-                        query: document,
-                        variables: Some(variables),
-                        operation_name: None,
-                    },
+                    GraphqlRequest::new(document).with_variables(variables),
                 )
                 .await;
             let data = resp.get("data").cloned().unwrap_or(Value::Null);

@@ -1005,11 +1005,7 @@ nodes:
         store
             .execute(
                 branch,
-                GraphqlRequest {
-                    query: document.to_owned(),
-                    variables: Some(variables),
-                    operation_name: None,
-                },
+                GraphqlRequest::new(document).with_variables(variables),
             )
             .await
     }

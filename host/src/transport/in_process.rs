@@ -33,11 +33,7 @@ impl Transport for InProcess {
         document: &str,
         variables: Value,
     ) -> Result<Value, TransportError> {
-        let request = GraphqlRequest {
-            query: document.to_owned(),
-            variables: Some(variables),
-            operation_name: None,
-        };
+        let request = GraphqlRequest::new(document).with_variables(variables);
         Ok(self.store.execute(branch, request).await)
     }
 

@@ -41,6 +41,10 @@ pub struct GraphqlRequest {
     /// Which operation to run when the document has several.
     #[serde(default, rename = "operationName", alias = "operation_name")]
     pub operation_name: Option<String>,
+    /// Who sends it (set by the server from the API token, never from the body):
+    /// what `AccountProfile` answers.
+    #[serde(skip)]
+    pub account: Option<crate::store::Account>,
 }
 
 impl GraphqlRequest {
@@ -50,11 +54,17 @@ impl GraphqlRequest {
             query: query.into(),
             variables: None,
             operation_name: None,
+            account: None,
         }
     }
     /// Add variables.
     pub fn with_variables(mut self, variables: Value) -> Self {
         self.variables = Some(variables);
+        self
+    }
+    /// Sent by `account`.
+    pub fn with_account(mut self, account: crate::store::Account) -> Self {
+        self.account = Some(account);
         self
     }
 }

@@ -16,6 +16,32 @@ use std::sync::Arc;
 /// The Infrahub server version this dialect follows (answered by `InfrahubInfo.version`).
 pub const INFRAHUB_COMPAT_VERSION: &str = "1.11.9";
 
+/// The generic `AccountProfile` answers with.
+pub(crate) const ACCOUNT_GENERIC: &str = "CoreGenericAccount";
+
+/// The `CoreAccount` an API token stands for, as `AccountProfile` shows it: active, of
+/// type `Script` (a token used by programs), described by its scope, in no group.
+fn account_node(account: &crate::store::Account) -> Node {
+    let mut node = Node::new("CoreAccount");
+    node.id = account.id.clone();
+    for (name, value) in [
+        ("name", account.name.as_str()),
+        ("label", account.name.as_str()),
+        ("account_type", "Script"),
+        ("status", "active"),
+    ] {
+        node.attrs.insert(name.to_owned(), json!(value));
+    }
+    node.attrs.insert(
+        "description".to_owned(),
+        json!(format!(
+            "infragen API token with the {} scope",
+            account.scope
+        )),
+    );
+    node
+}
+
 /// Resolves selection sets against one branch view.
 pub(crate) struct Resolver<'a, 's> {
     pub tx: &'a Tx<'s>,
@@ -27,6 +53,8 @@ pub(crate) struct Resolver<'a, 's> {
     spent: std::cell::Cell<u64>,
     /// Why the query was stopped, once its budget ran out.
     exhausted: RefCell<Option<String>>,
+    /// Who asked (`AccountProfile`), when a server authenticated the request.
+    account: Option<&'a crate::store::Account>,
 }
 
 /// What one query may cost while it runs: the nodes it resolves (each node of the
@@ -55,7 +83,14 @@ impl<'a, 's> Resolver<'a, 's> {
             budget: None,
             spent: std::cell::Cell::new(0),
             exhausted: RefCell::new(None),
+            account: None,
         }
+    }
+
+    /// The same, answering `AccountProfile` with `account`.
+    pub fn with_account(mut self, account: Option<&'a crate::store::Account>) -> Self {
+        self.account = account;
+        self
     }
 
     /// The same, stopped when `budget` runs out.
@@ -199,6 +234,24 @@ impl<'a, 's> Resolver<'a, 's> {
                     Ok(v) => v,
                     Err(e) => {
                         self.error(e, &path);
+                        Value::Null
+                    }
+                },
+                "AccountProfile" => match self.account {
+                    Some(account) => {
+                        let node = account_node(account);
+                        self.node_object(&node, ACCOUNT_GENERIC, &f.node.selection_set.node, &path)
+                    }
+                    None => {
+                        self.error(
+                            GqlError::msg(
+                                "AccountProfile describes the account of the request's API \
+                                 token; this request has none (the embedded store has no \
+                                 accounts)",
+                            )
+                            .with_code(crate::ErrorCode::NotFound),
+                            &path,
+                        );
                         Value::Null
                     }
                 },

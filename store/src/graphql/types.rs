@@ -142,6 +142,7 @@ impl<'a> Ty<'a> {
                 "InfrahubInfo" => Some(Ty::Info),
                 "InfrahubStatus" => Some(Ty::Status),
                 "Branch" => Some(Ty::Branch),
+                "AccountProfile" => schema.get(super::query::ACCOUNT_GENERIC).map(Ty::Node),
                 _ => schema.get(name).map(Ty::Paginated),
             },
             Ty::Mutation => match name {

@@ -34,6 +34,32 @@ generics:
     relationships:
       - {name: members, peer: CoreNode, kind: Generic, cardinality: many, identifier: group_member}
       - {name: subscribers, peer: CoreNode, kind: Generic, cardinality: many, identifier: group_subscriber}
+  - name: GenericAccount
+    namespace: Core
+    description: Who sends requests. On infragen an API token is its own account (`AccountProfile`).
+    branch: agnostic
+    default_filter: name__value
+    display_labels: [label__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: label, kind: Text, optional: true}
+      - {name: description, kind: Text, optional: true}
+      - {name: account_type, kind: Text, enum: [User, Script, Bot, Git], default_value: User, optional: false}
+      - name: status
+        kind: Dropdown
+        default_value: active
+        optional: false
+        choices:
+          - {name: active, label: Active}
+          - {name: inactive, label: Inactive}
+  - name: BasePermission
+    namespace: Core
+    branch: agnostic
+    attributes:
+      - {name: description, kind: Text, optional: true}
+      - {name: identifier, kind: Text, optional: true, read_only: true}
+    relationships:
+      - {name: roles, peer: CoreAccountRole, cardinality: many, identifier: role__permission}
   - name: TaskTarget
     namespace: Core
   - name: ArtifactTarget
@@ -148,6 +174,26 @@ nodes:
     namespace: Core
     label: Standard Group
     inherit_from: [CoreGroup]
+  - name: Account
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreGenericAccount]
+  - name: AccountGroup
+    namespace: Core
+    branch: agnostic
+    inherit_from: [CoreGroup]
+    relationships:
+      - {name: roles, peer: CoreAccountRole, cardinality: many, identifier: role__accountgroup}
+  - name: AccountRole
+    namespace: Core
+    branch: agnostic
+    default_filter: name__value
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+    relationships:
+      - {name: groups, peer: CoreAccountGroup, cardinality: many, identifier: role__accountgroup}
+      - {name: permissions, peer: CoreBasePermission, cardinality: many, identifier: role__permission}
   - name: GeneratorGroup
     namespace: Core
     label: Generator Group (local)

@@ -43,6 +43,12 @@ const RESERVED_NAMES: &[&str] = &[
     "descendants",
 ];
 
+/// Whether a schema file may not use `name` for an attribute or relationship. The core
+/// schema may, as Infrahub's internal kinds may (`CoreAccountRole.permissions`).
+fn is_reserved(file: &str, name: &str) -> bool {
+    file != super::core::CORE_FILE && RESERVED_NAMES.contains(&name)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KindDef {
@@ -523,7 +529,7 @@ fn read_attribute(file: &str, w: &str, v: &Value, p: &mut Problems) -> Option<At
         }
     };
     let before = p.0.len();
-    if !is_field_name(&def.name) || RESERVED_NAMES.contains(&def.name.as_str()) {
+    if !is_field_name(&def.name) || is_reserved(file, &def.name) {
         p.push(file, w, Some(&field), "invalid name (lowercase letters, digits and single underscores; not a reserved field name)");
     }
     if def.kind == AttributeKind::Dropdown && def.choices.as_ref().is_none_or(|c| c.is_empty()) {
@@ -623,7 +629,7 @@ fn read_relationship(
             return None;
         }
     };
-    if !is_field_name(&def.name) || RESERVED_NAMES.contains(&def.name.as_str()) {
+    if !is_field_name(&def.name) || is_reserved(file, &def.name) {
         p.push(file, w, Some(&field), "invalid name (lowercase letters, digits and single underscores; not a reserved field name)");
         return None;
     }
@@ -797,6 +803,22 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
         rels.append(&mut own_rels);
         k.attributes = attrs;
         k.relationships = rels;
+    }
+    // As on Infrahub, every generic but the groups' has the group relationships too, so
+    // a query through a generic (`AccountProfile`, `... on` a generic) can ask for them.
+    if let Some(core_node) = snapshot.get("CoreNode") {
+        for k in kinds.values_mut() {
+            if !k.is_generic || k.kind == "CoreNode" || k.kind == "CoreGroup" {
+                continue;
+            }
+            for r in &core_node.relationships {
+                if !k.relationships.iter().any(|o| o.name == r.name) {
+                    let mut r = r.clone();
+                    r.inherited = true;
+                    k.relationships.push(r);
+                }
+            }
+        }
     }
     derive_human_friendly_ids(&mut kinds);
     // Hierarchy relationships.

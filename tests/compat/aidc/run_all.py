@@ -11,7 +11,8 @@ SDK's tracking (`InfrahubGenerator.run`: group
 
     INFRAHUB_ADDRESS=http://127.0.0.1:8200 INFRAHUB_API_TOKEN=... python run_all.py [--branch B]
 
---branch B          run on branch B (created from main when missing); default main
+--branch B          run on branch B (which must exist); default main
+--create-branch     create branch B from main first (client.branch.create)
 --stored-queries    read each run's data through the server's stored query
                     (/api/query/NAME, as Infrahub's worker does) instead of
                     sending the local .gql file to /graphql (as infrahubctl does)
@@ -91,14 +92,15 @@ async def run_tier(client: InfrahubClient, config, name: str, branch: str, store
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--branch", default="main")
+    parser.add_argument("--create-branch", action="store_true")
     parser.add_argument("--stored-queries", action="store_true")
     parser.add_argument("--only", action="append", choices=TIERS)
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
 
     config = get_repository_config(ROOT / ".infrahub.yml")
-    client = InfrahubClient(config=Config(default_branch=args.branch))
-    if args.branch != "main" and args.branch not in await client.branch.all():
+    client = InfrahubClient(config=Config())
+    if args.create_branch:
         await client.branch.create(branch_name=args.branch, sync_with_git=False, description="run_all.py")
 
     started = time.perf_counter()

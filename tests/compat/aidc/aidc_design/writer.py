@@ -17,8 +17,9 @@ The rules it follows (the same as the WebAssembly generators'):
   the other side of `NetworkInterface.ip_address`), which the run owns.
 - The checksum stamped on the next tier is untracked too, and written only
   when it changed, so an unchanged run fires no trigger downstream.
-- Every allocation is reserved under an identifier, so a re-run gets the same
-  prefix or address back: the fabric or pod id for its blocks, the two
+- Every allocation is part of the run's output (tracked explicitly: the SDK
+  tracks only what is saved) and is reserved under an identifier, so a re-run
+  gets the same prefix or address back: the fabric or pod id for its blocks, the two
   interface ids of a link for its /31, and for a loopback the identifier the
   server gives an allocation made through a relationship
   (`hfid=NetworkDevice__<hostname> rel=loopback_ip`).
@@ -90,7 +91,7 @@ class Writer:
         self.log = log
         # Every interface read during the run, by id, to write a status only when it differs.
         self._interfaces: dict[str, InfrahubNode] = {}
-        self._devices_group: bool | None = None
+        self._devices_group: set[str] | None = None
 
     # --- reads ---------------------------------------------------------------
 
@@ -139,8 +140,16 @@ class Writer:
         )
         if prefix is None:
             raise GateError(f"allocating the {role} prefix from {pool.name.value} failed")
+        await self.track(prefix)
         self.log.info(f"{role} {prefix.prefix.value} from {pool.name.value}")
         return prefix
+
+    async def track(self, allocated: InfrahubNode) -> None:
+        """Makes an allocation part of this run's output. The SDK tracks what is
+        saved, and an allocation is only read back; tracked, the prefix is deleted
+        (and its reservation freed) by the first run that no longer allocates it,
+        e.g. the /31 of a link that is gone."""
+        await self.client.group_context.add_related_nodes(ids=[allocated.id], update_group_context=True)
 
     async def upsert_prefix_pool(self, name: str, resource: InfrahubNode) -> InfrahubNode:
         pool = await self.client.create(
@@ -168,14 +177,18 @@ class Writer:
 
     # --- devices -------------------------------------------------------------
 
-    async def devices_group_exists(self) -> bool:
+    async def devices_group_members(self) -> set[str] | None:
+        """The hostnames of the `devices` group's devices; None when there is no such group."""
         if self._devices_group is None:
             group = await self.client.get(
-                kind=GROUP_KIND, name__value=naming.DEVICES_GROUP, raise_when_missing=False
+                kind=GROUP_KIND, name__value=naming.DEVICES_GROUP, include=["members"], raise_when_missing=False
             )
-            self._devices_group = group is not None
             if group is None:
                 self.log.info(f"no group '{naming.DEVICES_GROUP}': the devices join no artifact group")
+                return None
+            self._devices_group = {
+                peer.hfid[0] for peer in group.members.peers if peer.typename == DEVICE_KIND and peer.hfid
+            }
         return self._devices_group
 
     async def create_device(self, new: NewDevice, loopback_pool: InfrahubNode) -> Device:
@@ -192,7 +205,12 @@ class Writer:
             data["index"] = new.index
         if new.rack_id is not None:
             data["rack"] = {"id": new.rack_id}
-        if await self.devices_group_exists():
+        # The group is named only when the device is not a member yet: in an upsert,
+        # `member_of_groups` replaces the device's groups, so naming it on every run
+        # would take the device out of its tracking group until the run ends (and
+        # emit a membership change each way).
+        members = await self.devices_group_members()
+        if members is not None and new.hostname not in members:
             data["member_of_groups"] = [naming.DEVICES_GROUP]
         device = await self.client.create(kind=DEVICE_KIND, **data)
         await device.save(allow_upsert=True)
@@ -253,6 +271,7 @@ class Writer:
                 member_type="address",
                 data={"role": role},
             )
+            await self.track(prefix)
             even, odd = p2p_addresses(str(prefix.prefix.value))
             for value, port in ((even, link.src), (odd, link.dst)):
                 address = await self.client.create(kind=ADDRESS_KIND, address=value, interface=port.interface_id)
