@@ -1,6 +1,6 @@
 //! The embedded store's HTTP API, the server side of Infrahub's endpoints: `POST /graphql`,
 //! `POST /graphql/{branch}`, `GET /api/schema?branch=`, `GET /api/schema/{kind}`,
-//! `POST /api/schema/load`, `GET /schema.graphql`. A thin front over [`Store`], served by
+//! `POST /api/schema/load`, `POST /api/schema/check`, `GET /schema.graphql`. A thin front over [`Store`], served by
 //! `infragen serve`; the client side, which talks to this server or to Infrahub, is
 //! [`crate::transport::Http`].
 //!
@@ -165,6 +165,7 @@ pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> 
         .route("/api/schema", get(schema_get))
         .route("/api/schema/", get(schema_get))
         .route("/api/schema/load", post(schema_load))
+        .route("/api/schema/check", post(schema_check))
         .route("/api/schema/{kind}", get(schema_kind))
         .route("/schema.graphql", get(sdl))
         .route(
@@ -443,23 +444,30 @@ async fn graphql_branch(
 
 async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Response {
     let branch = q.branch.unwrap_or_else(|| MAIN.to_string());
-    if branch != MAIN
-        && !app
+    if let Some(missing) = missing_branch(&app, &branch) {
+        return missing;
+    }
+    axum::Json(app.store.schema_json()).into_response()
+}
+
+/// Infrahub's 404 for a `?branch=` that does not exist, or `None` when it does.
+fn missing_branch(app: &App, branch: &str) -> Option<Response> {
+    let exists = branch == MAIN
+        || app
             .store
             .branches()
             .map(|b| b.iter().any(|x| x.name == branch))
-            .unwrap_or(false)
-    {
-        return (
+            .unwrap_or(false);
+    (!exists).then(|| {
+        (
             StatusCode::NOT_FOUND,
             axum::Json(json!({"errors": [{
                 "message": format!("Branch: {branch} not found."),
                 "extensions": {"code": ErrorCode::BranchNotFound.as_str()},
             }]})),
         )
-            .into_response();
-    }
-    axum::Json(app.store.schema_json()).into_response()
+            .into_response()
+    })
 }
 
 /// `GET /api/runs`'s filters, as `infragen runs` takes them.
@@ -574,33 +582,75 @@ async fn schema_load(
     if account.scope < TokenScope::Admin {
         return forbidden(account.scope, TokenScope::Admin, "loading a schema");
     }
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(json!({"errors": [{"message": format!("Invalid request body: {e}")}]})),
-            )
-                .into_response();
-        }
+    let files = match schema_files(&body) {
+        Ok(files) => files,
+        Err(response) => return *response,
     };
-    let Some(schemas) = v.get("schemas").and_then(Value::as_array) else {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(json!({"errors": [{"message": "expected {\"schemas\": [...]}"}]})),
-        )
-            .into_response();
-    };
-    let files: Vec<(String, String)> = schemas
-        .iter()
-        .map(|s| (api_file_name(s), s.to_string()))
-        .collect();
     let store = app.store.clone();
     match tokio::task::spawn_blocking(move || store.load_schema(&files)).await {
         Ok(Ok(r)) => axum::Json(json!({"hash": r.hash, "previous_hash": r.previous_hash, "diff": {}, "warnings": [], "schema_updated": r.schema_updated})).into_response(),
-        Ok(Err(e)) => (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"errors": e.to_string().lines().map(|l| json!({"message": l})).collect::<Vec<_>>()}))).into_response(),
+        Ok(Err(e)) => schema_refused(&e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+/// `POST /api/schema/check?branch=B` (`infrahubctl schema check`): what loading the
+/// schemas would change, without loading them — 202 with the diff, or 422 with the
+/// problems `schema load` would refuse them for. Any token may ask: nothing is written.
+async fn schema_check(
+    State(app): State<App>,
+    Query(q): Query<BranchQuery>,
+    Body(body): Body,
+) -> Response {
+    let branch = q.branch.unwrap_or_else(|| MAIN.to_string());
+    if let Some(missing) = missing_branch(&app, &branch) {
+        return missing;
+    }
+    let files = match schema_files(&body) {
+        Ok(files) => files,
+        Err(response) => return *response,
+    };
+    let store = app.store.clone();
+    match tokio::task::spawn_blocking(move || store.check_schema(&files)).await {
+        Ok(Ok(diff)) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"diff": diff, "warnings": []})),
+        )
+            .into_response(),
+        Ok(Err(e)) => schema_refused(&e),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// The schema files of a `{"schemas": [...]}` body, each named for the kinds it defines.
+fn schema_files(body: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
+    let unprocessable = |message: String| {
+        Box::new(
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({"errors": [{"message": message}]})),
+            )
+                .into_response(),
+        )
+    };
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| unprocessable(format!("Invalid request body: {e}")))?;
+    let Some(schemas) = v.get("schemas").and_then(Value::as_array) else {
+        return Err(unprocessable("expected {\"schemas\": [...]}".to_owned()));
+    };
+    Ok(schemas
+        .iter()
+        .map(|s| (api_file_name(s), s.to_string()))
+        .collect())
+}
+
+/// 422 with one error per problem, as `infrahubctl schema load|check` print them.
+fn schema_refused(e: &infragen_store::StoreError) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({"errors": e.to_string().lines().map(|l| json!({"message": l})).collect::<Vec<_>>()})),
+    )
+        .into_response()
 }
 
 async fn sdl(State(app): State<App>) -> Response {

@@ -575,3 +575,85 @@ async fn account_profile_describes_the_account_of_the_requests_token() {
     assert_eq!(r["data"]["AccountProfile"], Value::Null);
     assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND", "{r:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_check_answers_the_diff_without_loading_anything() {
+    let (addr, s, token) = start().await;
+    let reader = s
+        .create_token("reader", infragen_store::TokenScope::Read)
+        .unwrap();
+    let widget = |attributes: Value| json!({"schemas": [{"version": "1.0", "nodes": [{"name": "Widget", "namespace": "Test", "attributes": attributes}]}]});
+    let schema_hash = |s: &Store| s.schema().hash.clone();
+    let before = schema_hash(&s);
+    // A new kind, checked by a read-only token: 202 with the kinds it adds.
+    let first = widget(json!([{"name": "name", "kind": "Text", "unique": true}]));
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/api/schema/check?branch=main",
+        Some(&reader),
+        Some(&first),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let empty = json!({"added": {}, "changed": {}, "removed": {}});
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"diff": {"added": {"TestWidget": empty, "ProfileTestWidget": empty}, "changed": {}, "removed": {}}, "warnings": []})
+    );
+    assert_eq!(schema_hash(&s), before, "a check loads nothing");
+
+    // Once loaded, the same schema is no diff; one more attribute is a changed kind.
+    let (status, _) = request(addr, "POST", "/api/schema/load", Some(&token), Some(&first)).await;
+    assert_eq!(status, 200);
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/api/schema/check",
+        Some(&token),
+        Some(&first),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["diff"],
+        json!({"added": {}, "changed": {}, "removed": {}})
+    );
+    let second = widget(json!([
+        {"name": "name", "kind": "Text", "unique": true},
+        {"name": "colour", "kind": "Text", "optional": true},
+    ]));
+    let (_, body) = request(
+        addr,
+        "POST",
+        "/api/schema/check",
+        Some(&token),
+        Some(&second),
+    )
+    .await;
+    let diff = serde_json::from_str::<Value>(&body).unwrap()["diff"].clone();
+    assert_eq!(
+        diff["changed"]["TestWidget"]["changed"]["attributes"],
+        json!({"added": {"colour": null}, "changed": {}, "removed": {}})
+    );
+    let loaded = schema_hash(&s);
+
+    // What `schema load` refuses, `schema check` refuses the same way; an unknown branch
+    // is Infrahub's 404.
+    let bad =
+        widget(json!([{"name": "name", "kind": "Text"}, {"name": "owner_name", "kind": "Nope"}]));
+    let (status, body) = request(addr, "POST", "/api/schema/check", Some(&token), Some(&bad)).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("unknown variant `Nope`"), "{body}");
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/api/schema/check?branch=nope",
+        Some(&token),
+        Some(&second),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(body.contains("Branch: nope not found."), "{body}");
+    assert_eq!(schema_hash(&s), loaded);
+}

@@ -161,6 +161,28 @@ pub struct MergeReport {
     pub nodes_changed: usize,
 }
 
+/// The schema files after loading `files` on top of `current`'s: a loaded file is
+/// replaced by a new file of the same name, or dropped when the new files define every
+/// kind it defined (the same file loaded from another path).
+fn candidate_files(current: &Schema, files: &[(String, String)]) -> Vec<(String, String)> {
+    let mut all = current.files.clone();
+    let incoming: std::collections::BTreeSet<String> = files
+        .iter()
+        .flat_map(|(_, t)| load::kinds_defined(t))
+        .collect();
+    all.retain(|(name, text)| {
+        let kinds = load::kinds_defined(text);
+        files.iter().any(|(n, _)| n == name) || kinds.is_empty() || !kinds.is_subset(&incoming)
+    });
+    for (name, text) in files {
+        match all.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = text.clone(),
+            None => all.push((name.clone(), text.clone())),
+        }
+    }
+    all
+}
+
 fn core_files() -> Vec<(String, String)> {
     vec![(CORE_FILE.to_string(), CORE_SCHEMA.to_string())]
 }
@@ -482,23 +504,7 @@ impl Store {
         let mut db = self.db();
         let current = self.refresh_locked(&mut db)?;
         let previous_hash = current.hash.clone();
-        let mut all = current.files.clone();
-        // A loaded file is replaced by a new file of the same name, or dropped when the new
-        // files define every kind it defined (the same file loaded from another path).
-        let incoming: std::collections::BTreeSet<String> = files
-            .iter()
-            .flat_map(|(_, t)| load::kinds_defined(t))
-            .collect();
-        all.retain(|(name, text)| {
-            let kinds = load::kinds_defined(text);
-            files.iter().any(|(n, _)| n == name) || kinds.is_empty() || !kinds.is_subset(&incoming)
-        });
-        for (name, text) in files {
-            match all.iter_mut().find(|(n, _)| n == name) {
-                Some(slot) => slot.1 = text.clone(),
-                None => all.push((name.clone(), text.clone())),
-            }
-        }
+        let all = candidate_files(&current, files);
         let schema = load::build(&core_files(), &all).map_err(StoreError::Schema)?;
         let hash = schema.hash.clone();
         let updated = hash != previous_hash;
@@ -521,6 +527,16 @@ impl Store {
             previous_hash,
             schema_updated: updated,
         })
+    }
+
+    /// What loading schema files would do, without loading them (Infrahub's
+    /// `POST /api/schema/check`): the same checks as [`Store::load_schema`], and the
+    /// difference from the current schema, kind by kind, in Infrahub's diff shape.
+    pub fn check_schema(&self, files: &[(String, String)]) -> Result<Value> {
+        let current = self.schema();
+        let all = candidate_files(&current, files);
+        let candidate = load::build(&core_files(), &all).map_err(StoreError::Schema)?;
+        Ok(crate::schema::diff::diff(&current, &candidate))
     }
 
     /// Load object files (name, text) on `branch`: every file is read and checked first, then

@@ -6,6 +6,7 @@
 
 pub mod core;
 pub mod derived;
+pub mod diff;
 pub mod load;
 
 use serde::{Deserialize, Serialize};

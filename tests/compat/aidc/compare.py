@@ -67,7 +67,9 @@ async def fetch(client: InfrahubClient, kind: str, branch: str) -> list[dict]:
     nodes: list[dict] = []
     offset = 0
     while True:
-        query = f"query {{ {kind}(offset: {offset}, limit: {PAGE}) {{ count edges {{ node {{ {QUERIES[kind]} }} }} }} }}"
+        query = (
+            f"query {{ {kind}(offset: {offset}, limit: {PAGE}) {{ count edges {{ node {{ {QUERIES[kind]} }} }} }} }}"
+        )
         result = (await client.execute_graphql(query=query, branch_name=branch))[kind]
         nodes += [edge["node"] for edge in result["edges"]]
         offset += PAGE
@@ -127,15 +129,13 @@ async def dump(branch: str) -> dict[str, list[str]]:
         ],
         "links": [
             line(
-                value(l, "name"),
-                value(l, "medium"),
-                sorted(interface_ref(e["node"]) for e in l["endpoints"]["edges"]),
+                value(link, "name"),
+                value(link, "medium"),
+                sorted(interface_ref(e["node"]) for e in link["endpoints"]["edges"]),
             )
-            for l in data["NetworkLink"]
+            for link in data["NetworkLink"]
         ],
-        "prefixes": [
-            line(value(p, "prefix"), value(p, "role"), value(p, "member_type")) for p in data["IpamIPPrefix"]
-        ],
+        "prefixes": [line(value(p, "prefix"), value(p, "role"), value(p, "member_type")) for p in data["IpamIPPrefix"]],
         "addresses": [
             line(value(a, "address"), interface_ref((a.get("interface") or {}).get("node")))
             for a in data["IpamIPAddress"]

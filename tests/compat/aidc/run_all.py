@@ -17,6 +17,7 @@ SDK's tracking (`InfrahubGenerator.run`: group
                     (/api/query/NAME, as Infrahub's worker does) instead of
                     sending the local .gql file to /graphql (as infrahubctl does)
 --only NAME         run only these definitions (repeatable)
+--debug             print the traceback of a failed run
 
 Prints each run (tier, target, time, ok or the error) and the elapsed time;
 exits 1 when a run failed.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 import traceback
@@ -40,8 +42,6 @@ TIERS = ["generate-fabric", "generate-pod", "generate-rack"]
 
 
 def natural_key(text: str) -> list:
-    import re
-
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
@@ -54,7 +54,10 @@ async def targets_of(client: InfrahubClient, group_name: str, branch: str) -> li
     return sorted(peers, key=lambda peer: natural_key(peer.display_label or peer.id))
 
 
-async def run_tier(client: InfrahubClient, config, name: str, branch: str, stored_queries: bool) -> tuple[int, int]:
+async def run_tier(
+    client: InfrahubClient, config, name: str, branch: str, stored_queries: bool, debug: bool
+) -> tuple[int, int]:
+    """Runs definition `name` on every member of its target group, one after the other."""
     definition = config.get_generator_definition(name=name)
     generator_class = definition.load_class(import_root=str(ROOT), relative_path=str(definition.file_path.parent))
     query_text = None if stored_queries else config.get_query(name=definition.query).load_query(str(ROOT))
@@ -81,7 +84,7 @@ async def run_tier(client: InfrahubClient, config, name: str, branch: str, store
         except Exception as exc:  # noqa: BLE001 - one target's failure does not stop the others
             failed += 1
             print(f"  {name:<16} {target.display_label:<12} FAILED {time.perf_counter() - started:6.2f}s: {exc}")
-            if "--debug" in sys.argv:
+            if debug:
                 traceback.print_exc()
         else:
             ok += 1
@@ -109,7 +112,7 @@ async def main() -> int:
         if args.only and tier not in args.only:
             continue
         tier_started = time.perf_counter()
-        ok, failed = await run_tier(client, config, tier, args.branch, args.stored_queries)
+        ok, failed = await run_tier(client, config, tier, args.branch, args.stored_queries, args.debug)
         totals[tier] = (ok, failed, time.perf_counter() - tier_started)
     elapsed = time.perf_counter() - started
 

@@ -156,7 +156,9 @@ def interface_map(devices: list[Device], role: str, method: str) -> list[DeviceP
 # --- pod cabling -------------------------------------------------------------
 
 
-def check_pod_capacity(pod: str, pod_index: int, spine_count: int, fabric: str, super_spines: list[DevicePorts]) -> None:
+def check_pod_capacity(
+    pod: str, pod_index: int, spine_count: int, fabric: str, super_spines: list[DevicePorts]
+) -> None:
     if pod_index < 2:
         raise GateError(
             f"pod {pod}: index {pod_index} cannot be cabled: pod index 2 is the first that owns "

@@ -193,7 +193,9 @@ def rack_upstream_gates(
         (prefix_pool_exists, "prefix pool", naming.pod_prefix_pool(context.fabric, pod.name)),
     ):
         if not exists:
-            raise GateError(f"rack {rack.name}: pod {pod.name} has no {what} ({pool}); run generate-pod for {pod.name} first")
+            raise GateError(
+                f"rack {rack.name}: pod {pod.name} has no {what} ({pool}); run generate-pod for {pod.name} first"
+            )
 
 
 def template_gate(target: str, template: TemplateRef, loopbacks: int) -> None:

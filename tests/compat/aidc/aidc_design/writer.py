@@ -108,9 +108,7 @@ class Writer:
     async def devices_with_interfaces(self, interface_role: str, **filters: Any) -> list[Device]:
         """The devices matching `filters`, each with its interfaces of `interface_role`."""
         nodes = await self.client.filters(kind=DEVICE_KIND, **filters)
-        devices = {
-            node.id: Device(id=node.id, hostname=node.hostname.value, index=node.index.value) for node in nodes
-        }
+        devices = {node.id: Device(id=node.id, hostname=node.hostname.value, index=node.index.value) for node in nodes}
         if not devices:
             return []
         interfaces = await self.client.filters(
