@@ -123,21 +123,111 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// One branch row of the `attr` table: what the branch set, and main's value when it did.
-struct AttrRow {
-    id: String,
-    name: String,
-    kind: String,
-    value: Value,
-    base: Value,
+pub(crate) struct AttrRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) value: Value,
+    pub(crate) base: Value,
 }
 
 /// One branch row of the `edge` table: whether the branch has the edge, whether main had it.
-struct EdgeRow {
-    id: String,
-    rel: String,
-    peer: String,
-    live: bool,
-    base: bool,
+pub(crate) struct EdgeRow {
+    pub(crate) id: String,
+    pub(crate) rel: String,
+    pub(crate) peer: String,
+    pub(crate) live: bool,
+    pub(crate) base: bool,
+}
+
+/// What a branch holds of its own: nodes it created or deleted, attribute values and
+/// edges it changed (with what main had when it first changed them).
+pub(crate) struct BranchRows {
+    /// Nodes created on the branch (id, kind).
+    pub(crate) created: Vec<(String, String)>,
+    /// Nodes deleted on the branch (id, kind, main's revision when they were deleted).
+    pub(crate) deleted: Vec<(String, String, Option<i64>)>,
+    pub(crate) attrs: Vec<AttrRow>,
+    pub(crate) edges: Vec<EdgeRow>,
+}
+
+impl BranchRows {
+    pub(crate) fn read(conn: &Connection, name: &str) -> Result<BranchRows, StoreError> {
+        let err = db_error(conn);
+        let mut created: Vec<(String, String)> = Vec::new();
+        let mut deleted: Vec<(String, String, Option<i64>)> = Vec::new();
+        {
+            let mut st = conn
+                .prepare("SELECT id, kind, live, base_rev FROM node WHERE branch = ?1 ORDER BY id")
+                .map_err(&err)?;
+            let rows = st
+                .query_map([name], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, bool>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .map_err(&err)?;
+            for row in rows {
+                let (id, kind, live, base_rev) = row.map_err(&err)?;
+                if live {
+                    created.push((id, kind));
+                } else {
+                    deleted.push((id, kind, base_rev));
+                }
+            }
+        }
+        let mut attrs = Vec::new();
+        {
+            let mut st = conn
+                .prepare(
+                    "SELECT id, name, kind, value, base FROM attr WHERE branch = ?1 ORDER BY id, name",
+                )
+                .map_err(&err)?;
+            let rows = st
+                .query_map([name], |r| {
+                    Ok(AttrRow {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        kind: r.get(2)?,
+                        value: parse(r.get(3)?),
+                        base: parse(r.get(4)?),
+                    })
+                })
+                .map_err(&err)?;
+            for row in rows {
+                attrs.push(row.map_err(&err)?);
+            }
+        }
+        let mut edges = Vec::new();
+        {
+            let mut st = conn
+                .prepare("SELECT id, rel, peer, live, COALESCE(base, 0) FROM edge WHERE branch = ?1 ORDER BY pos")
+                .map_err(&err)?;
+            let rows = st
+                .query_map([name], |r| {
+                    Ok(EdgeRow {
+                        id: r.get(0)?,
+                        rel: r.get(1)?,
+                        peer: r.get(2)?,
+                        live: r.get(3)?,
+                        base: r.get(4)?,
+                    })
+                })
+                .map_err(&err)?;
+            for row in rows {
+                edges.push(row.map_err(&err)?);
+            }
+        }
+        Ok(BranchRows {
+            created,
+            deleted,
+            attrs,
+            edges,
+        })
+    }
 }
 
 fn db_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -167,74 +257,12 @@ pub(crate) fn merge(
             .get(kind)
             .is_some_and(|k| k.branch == BranchSupport::Local)
     };
-    // The branch's node rows: created (live) or deleted there.
-    let mut created: Vec<(String, String)> = Vec::new();
-    let mut deleted: Vec<(String, String, Option<i64>)> = Vec::new();
-    {
-        let mut st = conn
-            .prepare("SELECT id, kind, live, base_rev FROM node WHERE branch = ?1 ORDER BY id")
-            .map_err(&err)?;
-        let rows = st
-            .query_map([name], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, bool>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                ))
-            })
-            .map_err(&err)?;
-        for row in rows {
-            let (id, kind, live, base_rev) = row.map_err(&err)?;
-            if live {
-                created.push((id, kind));
-            } else {
-                deleted.push((id, kind, base_rev));
-            }
-        }
-    }
-    let mut attrs = Vec::new();
-    {
-        let mut st = conn
-            .prepare(
-                "SELECT id, name, kind, value, base FROM attr WHERE branch = ?1 ORDER BY id, name",
-            )
-            .map_err(&err)?;
-        let rows = st
-            .query_map([name], |r| {
-                Ok(AttrRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    kind: r.get(2)?,
-                    value: parse(r.get(3)?),
-                    base: parse(r.get(4)?),
-                })
-            })
-            .map_err(&err)?;
-        for row in rows {
-            attrs.push(row.map_err(&err)?);
-        }
-    }
-    let mut edges = Vec::new();
-    {
-        let mut st = conn
-            .prepare("SELECT id, rel, peer, live, COALESCE(base, 0) FROM edge WHERE branch = ?1 ORDER BY pos")
-            .map_err(&err)?;
-        let rows = st
-            .query_map([name], |r| {
-                Ok(EdgeRow {
-                    id: r.get(0)?,
-                    rel: r.get(1)?,
-                    peer: r.get(2)?,
-                    live: r.get(3)?,
-                    base: r.get(4)?,
-                })
-            })
-            .map_err(&err)?;
-        for row in rows {
-            edges.push(row.map_err(&err)?);
-        }
-    }
+    let BranchRows {
+        created,
+        deleted,
+        attrs,
+        edges,
+    } = BranchRows::read(conn, name)?;
 
     let mut tx = Tx::new(conn, schema, MAIN);
     tx.origin = "merge";

@@ -19,6 +19,14 @@ pub fn rfc3339(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
+/// RFC 3339 in UTC, to the second, of now.
+pub(crate) fn now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(d.as_secs() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

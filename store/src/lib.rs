@@ -35,6 +35,7 @@
 
 pub mod api;
 pub mod branch;
+mod branch_diff;
 pub mod claims;
 pub mod clock;
 mod code;

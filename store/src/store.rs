@@ -188,10 +188,7 @@ fn core_files() -> Vec<(String, String)> {
 }
 
 fn now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    crate::clock::rfc3339(d.as_secs() as i64)
+    crate::clock::now()
 }
 
 /// Creates the missing parent directories of `path` (`0700`) and the file itself

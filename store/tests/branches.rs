@@ -613,3 +613,125 @@ fn the_branch_api_answers_the_sdks_documents() {
         json!([{"name": "main"}, {"name": "feature-2"}])
     );
 }
+
+/// What `client.get_diff_summary` sends (infrahub-sdk 1.23.2's `get_diff_summary_query`).
+const DIFF_SUMMARY: &str = "query GetDiffTree($branch_name: String!, $name: String, $from_time: DateTime, $to_time: DateTime) { DiffTree(branch: $branch_name, name: $name, from_time: $from_time, to_time: $to_time) { nodes { uuid kind status label num_added num_updated num_removed attributes { name status num_added num_updated num_removed } relationships { name status cardinality num_added num_updated num_removed elements { status num_added num_updated num_removed } } } } }";
+
+#[test]
+fn diff_tree_lists_every_node_the_branch_added_updated_and_removed() {
+    let s = store();
+    let leaf1 = device(&s, "main", "leaf1", "asn: {value: 1}");
+    let leaf2 = device(&s, "main", "leaf2", "");
+    let team = group(&s, "team");
+    s.create_branch("b1").unwrap();
+    let empty = gql_vars(&s, "b1", DIFF_SUMMARY, json!({"branch_name": "b1"}));
+    assert_eq!(empty["data"]["DiffTree"]["nodes"], json!([]), "{empty:#}");
+
+    let leaf3 = device(&s, "b1", "leaf3", "");
+    ok(
+        &s,
+        "b1",
+        &format!(
+            r#"mutation {{ DcimDeviceUpdate(data: {{id: "{leaf1}", asn: {{value: 2}}}}) {{ ok }} }}"#
+        ),
+    );
+    ok(
+        &s,
+        "b1",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{leaf2}"}}) {{ ok }} }}"#),
+    );
+    add_member(&s, "b1", &team, &leaf1, true);
+    // Main's own later change is not the branch's.
+    device(&s, "main", "leaf9", "");
+
+    let r = gql_vars(&s, "main", DIFF_SUMMARY, json!({"branch_name": "b1"}));
+    assert!(r.get("errors").is_none(), "{r:#}");
+    let nodes = r["data"]["DiffTree"]["nodes"].as_array().unwrap().clone();
+    let by_id = |id: &str| nodes.iter().find(|n| n["uuid"] == id).cloned().unwrap();
+    assert_eq!(nodes.len(), 4, "{nodes:#?}");
+    assert_eq!(
+        by_id(&leaf1),
+        json!({"uuid": leaf1, "kind": "DcimDevice", "status": "UPDATED", "label": "leaf1",
+               "num_added": 1, "num_updated": 1, "num_removed": 0,
+               "attributes": [{"name": "asn", "status": "UPDATED", "num_added": 0, "num_updated": 1, "num_removed": 0}],
+               "relationships": [{"name": "member_of_groups", "status": "UPDATED", "cardinality": "MANY",
+                                  "num_added": 1, "num_updated": 0, "num_removed": 0,
+                                  "elements": [{"status": "ADDED", "num_added": 1, "num_updated": 0, "num_removed": 0}]}]})
+    );
+    assert_eq!(
+        by_id(&team)["relationships"],
+        json!([{"name": "members", "status": "UPDATED", "cardinality": "MANY",
+                "num_added": 1, "num_updated": 0, "num_removed": 0,
+                "elements": [{"status": "ADDED", "num_added": 1, "num_updated": 0, "num_removed": 0}]}])
+    );
+    let added = by_id(&leaf3);
+    assert_eq!(
+        (added["status"].clone(), added["label"].clone()),
+        (json!("ADDED"), json!("leaf3"))
+    );
+    assert!(
+        added["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == &json!({"name": "name", "status": "ADDED", "num_added": 1, "num_updated": 0, "num_removed": 0}))
+    );
+    assert_eq!(by_id(&leaf2)["status"], "REMOVED");
+
+    // The summary counts nodes; values before and after are in the properties.
+    let d = ok(
+        &s,
+        "main",
+        r#"{ DiffTreeSummary(branch: "b1") { base_branch diff_branch num_added num_updated num_removed num_conflicts }
+                     DiffTree(branch: "b1", filters: {kind: {includes: ["DcimDevice"]}, status: {excludes: ["ADDED"]}}) {
+                       nodes { uuid attributes { properties { property_type previous_value new_value } } } } }"#,
+    );
+    assert_eq!(
+        d["DiffTreeSummary"],
+        json!({"base_branch": "main", "diff_branch": "b1", "num_added": 1, "num_updated": 2, "num_removed": 1, "num_conflicts": 0})
+    );
+    let filtered = d["DiffTree"]["nodes"].as_array().unwrap();
+    assert_eq!(filtered.len(), 2, "{filtered:#?}");
+    assert_eq!(
+        by_id(&leaf1)["uuid"],
+        filtered
+            .iter()
+            .find(|n| n["uuid"] == leaf1.as_str())
+            .unwrap()["uuid"]
+    );
+    assert_eq!(
+        filtered
+            .iter()
+            .find(|n| n["uuid"] == leaf1.as_str())
+            .unwrap()["attributes"],
+        json!([{"properties": [{"property_type": "HAS_VALUE", "previous_value": "1", "new_value": "2"}]}])
+    );
+
+    // Main has no diff; an unknown branch and a time window are errors.
+    assert_eq!(
+        ok(&s, "main", r#"{ DiffTree(branch: "main") { num_added } }"#)["DiffTree"],
+        json!(null)
+    );
+    let r = gql(&s, "main", r#"{ DiffTree(branch: "nope") { num_added } }"#);
+    assert_eq!(errors(&r), ["Branch: nope not found."]);
+    let r = gql(
+        &s,
+        "main",
+        r#"{ DiffTree(branch: "b1", from_time: "2026-01-01T00:00:00Z") { num_added } }"#,
+    );
+    assert!(
+        errors(&r)[0].starts_with("`from_time` is not supported"),
+        "{r:#}"
+    );
+
+    // Once merged, the branch has nothing left to show.
+    s.merge_branch("b1").unwrap();
+    assert_eq!(
+        ok(
+            &s,
+            "main",
+            r#"{ DiffTreeSummary(branch: "b1") { num_added num_updated num_removed } }"#
+        )["DiffTreeSummary"],
+        json!({"num_added": 0, "num_updated": 0, "num_removed": 0})
+    );
+}

@@ -16,6 +16,32 @@ use std::sync::Arc;
 /// The Infrahub server version this dialect follows (answered by `InfrahubInfo.version`).
 pub const INFRAHUB_COMPAT_VERSION: &str = "1.11.9";
 
+/// Whether diff node `node` passes `DiffTree`'s `filters` (`ids`, and `status`, `kind`,
+/// `namespace` with `includes`/`excludes`).
+fn diff_filters_match(schema: &crate::schema::Schema, filters: &Value, node: &Value) -> bool {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let kind = text(&node["kind"]);
+    let namespace = schema
+        .get(&kind)
+        .map(|k| k.namespace.clone())
+        .unwrap_or_default();
+    let ids_ok = filters["ids"]
+        .as_array()
+        .is_none_or(|ids| ids.iter().any(|id| id == &node["uuid"]));
+    let passes = |filter: &Value, value: &str| {
+        let listed = |key: &str| {
+            filter[key]
+                .as_array()
+                .map(|l| l.iter().any(|x| x.as_str() == Some(value)))
+        };
+        listed("includes").unwrap_or(true) && !listed("excludes").unwrap_or(false)
+    };
+    ids_ok
+        && passes(&filters["status"], &text(&node["status"]))
+        && passes(&filters["kind"], &kind)
+        && passes(&filters["namespace"], &namespace)
+}
+
 /// The generic `AccountProfile` answers with.
 pub(crate) const ACCOUNT_GENERIC: &str = "CoreGenericAccount";
 
@@ -214,6 +240,100 @@ impl<'a, 's> Resolver<'a, 's> {
         ))
     }
 
+    /// `DiffTree` (with its nodes) or `DiffTreeSummary` of the branch the `branch` argument
+    /// names (else the request's): what the branch changed since it was created. `null`
+    /// for `main`, which has no diff.
+    fn branch_diff(&self, f: &'a Field, with_nodes: bool) -> Result<Value, GqlError> {
+        let args = args_json(f, self.vars)?;
+        // The diff always runs from the branch's creation to now: a time window or a
+        // named, stored diff would be answered wrongly, so they are refused.
+        for unsupported in ["from_time", "to_time", "name", "proposed_change_id"] {
+            if args.get(unsupported).is_some_and(|v| !v.is_null()) {
+                return Err(GqlError::msg(format!(
+                    "`{unsupported}` is not supported: infragen's diff of a branch always \
+                     covers every change since the branch was created"
+                ))
+                .with_code(crate::ErrorCode::Validation));
+            }
+        }
+        let branch = args
+            .get("branch")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.tx.branch)
+            .to_owned();
+        let conn = self.tx.connection();
+        let database = |source| {
+            GqlError::from(crate::error::StoreError::Database {
+                path: conn.path().unwrap_or(":memory:").to_owned(),
+                source,
+            })
+        };
+        if branch == crate::graph::MAIN {
+            return Ok(Value::Null);
+        }
+        let info = crate::branch::api_branches(conn, Some(&branch)).map_err(database)?;
+        let Some(info) = info.first() else {
+            return Err(crate::error::StoreError::BranchNotFound(branch).into());
+        };
+        let branched_from = info["branched_from"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut nodes = crate::branch_diff::nodes(conn, self.tx.schema, &branch)?;
+        let filters = args.get("filters").cloned().unwrap_or(Value::Null);
+        nodes.retain(|n| diff_filters_match(self.tx.schema, &filters, n));
+        let offset = args.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let limit = args
+            .get("limit")
+            .and_then(Value::as_u64)
+            .map(|l| l as usize);
+        let nodes: Vec<Value> = nodes
+            .into_iter()
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
+            .collect();
+        let mut tree =
+            crate::branch_diff::tree(&branch, &branched_from, &crate::clock::now(), nodes);
+        let ty = if with_nodes {
+            super::types::DiffTy::Tree
+        } else {
+            if let Some(o) = tree.as_object_mut() {
+                o.remove("nodes");
+            }
+            super::types::DiffTy::Summary
+        };
+        Ok(self.project(&f.selection_set.node, &tree, ty))
+    }
+
+    /// The fields `set` selects of `value`, an object (or list of objects) of diff type `ty`.
+    fn project(&self, set: &'a SelectionSet, value: &Value, ty: super::types::DiffTy) -> Value {
+        let object = match value {
+            Value::Array(items) => {
+                return Value::Array(items.iter().map(|v| self.project(set, v, ty)).collect());
+            }
+            Value::Object(object) => object,
+            other => return other.clone(),
+        };
+        let mut out = Map::new();
+        for f in self.fields(set, super::types::Ty::Diff(ty).name().as_str()) {
+            let name = f.node.name.node.as_str();
+            let v = match name {
+                "__typename" => json!(super::types::Ty::Diff(ty).name()),
+                _ => {
+                    let v = object.get(name).cloned().unwrap_or(Value::Null);
+                    match super::types::Ty::Diff(ty).field(self.tx.schema, name) {
+                        Some(super::types::Ty::Diff(sub)) => {
+                            self.project(&f.node.selection_set.node, &v, sub)
+                        }
+                        _ => v,
+                    }
+                }
+            };
+            out.insert(key(&f.node), v);
+        }
+        Value::Object(out)
+    }
+
     /// The query root.
     pub fn query_root(&self, set: &'a SelectionSet) -> Value {
         let mut out = Map::new();
@@ -255,6 +375,15 @@ impl<'a, 's> Resolver<'a, 's> {
                         Value::Null
                     }
                 },
+                "DiffTree" | "DiffTreeSummary" => {
+                    match self.branch_diff(&f.node, name == "DiffTree") {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.error(e, &path);
+                            Value::Null
+                        }
+                    }
+                }
                 "InfrahubStatus" => {
                     let mut m = Map::new();
                     for sf in self.fields(&f.node.selection_set.node, "Status") {

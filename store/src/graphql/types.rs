@@ -49,8 +49,140 @@ pub enum Ty<'a> {
     BranchResult,
     /// `TaskInfo`: `id`.
     Task,
+    /// A type of Infrahub's branch diff (`DiffTree`, `DiffTreeSummary`, `DiffNode`, …).
+    Diff(DiffTy),
     /// A scalar or an object we answer with null.
     Leaf,
+}
+
+/// The object types of Infrahub's branch diff, each with the fields Infrahub gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffTy {
+    /// `DiffTree`: the counts and the nodes.
+    Tree,
+    /// `DiffTreeSummary`: the counts only.
+    Summary,
+    /// `DiffNode`.
+    Node,
+    /// `DiffAttribute`.
+    Attribute,
+    /// `DiffRelationship`.
+    Relationship,
+    /// `DiffSingleRelationship`: one peer.
+    Element,
+    /// `DiffProperty`.
+    Property,
+    /// `ConflictDetails`.
+    Conflict,
+    /// `DiffNodeParent`.
+    Parent,
+}
+
+impl DiffTy {
+    fn name(self) -> &'static str {
+        match self {
+            DiffTy::Tree => "DiffTree",
+            DiffTy::Summary => "DiffTreeSummary",
+            DiffTy::Node => "DiffNode",
+            DiffTy::Attribute => "DiffAttribute",
+            DiffTy::Relationship => "DiffRelationship",
+            DiffTy::Element => "DiffSingleRelationship",
+            DiffTy::Property => "DiffProperty",
+            DiffTy::Conflict => "ConflictDetails",
+            DiffTy::Parent => "DiffNodeParent",
+        }
+    }
+
+    fn field(self, name: &str) -> Option<Ty<'static>> {
+        const COUNTS: [&str; 4] = ["num_added", "num_updated", "num_removed", "num_conflicts"];
+        let leaf =
+            |names: &[&str]| (COUNTS.contains(&name) || names.contains(&name)).then_some(Ty::Leaf);
+        let diff = |ty| Some(Ty::Diff(ty));
+        let branches = [
+            "base_branch",
+            "diff_branch",
+            "from_time",
+            "to_time",
+            "num_untracked_base_changes",
+            "num_untracked_diff_changes",
+        ];
+        match (self, name) {
+            (DiffTy::Tree, "nodes") => diff(DiffTy::Node),
+            (DiffTy::Tree, _) => leaf(&[branches.as_slice(), &["name"]].concat()),
+            (DiffTy::Summary, _) => leaf(&[branches.as_slice(), &["num_unchanged"]].concat()),
+            (DiffTy::Node, "attributes") => diff(DiffTy::Attribute),
+            (DiffTy::Node, "relationships") => diff(DiffTy::Relationship),
+            (DiffTy::Node, "parent") => diff(DiffTy::Parent),
+            (DiffTy::Attribute | DiffTy::Node | DiffTy::Element | DiffTy::Property, "conflict") => {
+                diff(DiffTy::Conflict)
+            }
+            (DiffTy::Attribute | DiffTy::Element, "properties") => diff(DiffTy::Property),
+            (DiffTy::Relationship, "elements") => diff(DiffTy::Element),
+            (DiffTy::Node, _) => leaf(&[
+                "uuid",
+                "kind",
+                "label",
+                "status",
+                "path_identifier",
+                "contains_conflict",
+                "last_changed_at",
+            ]),
+            (DiffTy::Attribute, _) => leaf(&[
+                "name",
+                "last_changed_at",
+                "status",
+                "path_identifier",
+                "contains_conflict",
+            ]),
+            (DiffTy::Relationship, _) => leaf(&[
+                "name",
+                "label",
+                "last_changed_at",
+                "cardinality",
+                "status",
+                "path_identifier",
+                "contains_conflict",
+            ]),
+            (DiffTy::Element, _) => leaf(&[
+                "last_changed_at",
+                "status",
+                "peer_id",
+                "peer_label",
+                "path_identifier",
+                "contains_conflict",
+            ]),
+            (DiffTy::Property, _) => [
+                "property_type",
+                "last_changed_at",
+                "previous_value",
+                "new_value",
+                "previous_label",
+                "new_label",
+                "status",
+                "path_identifier",
+            ]
+            .contains(&name)
+            .then_some(Ty::Leaf),
+            (DiffTy::Conflict, _) => [
+                "uuid",
+                "base_branch_action",
+                "base_branch_value",
+                "base_branch_changed_at",
+                "base_branch_label",
+                "diff_branch_action",
+                "diff_branch_value",
+                "diff_branch_changed_at",
+                "diff_branch_label",
+                "selected_branch",
+                "resolvable",
+            ]
+            .contains(&name)
+            .then_some(Ty::Leaf),
+            (DiffTy::Parent, _) => ["uuid", "kind", "relationship_name"]
+                .contains(&name)
+                .then_some(Ty::Leaf),
+        }
+    }
 }
 
 /// The mutations of Infrahub's branch API (`infrahubctl branch …`, `client.branch.*`).
@@ -128,6 +260,7 @@ impl<'a> Ty<'a> {
             Ty::Branch => "Branch".into(),
             Ty::BranchResult => "BranchMutationResult".into(),
             Ty::Task => "TaskInfo".into(),
+            Ty::Diff(d) => d.name().into(),
             Ty::Leaf => "Scalar".into(),
         }
     }
@@ -143,6 +276,8 @@ impl<'a> Ty<'a> {
                 "InfrahubStatus" => Some(Ty::Status),
                 "Branch" => Some(Ty::Branch),
                 "AccountProfile" => schema.get(super::query::ACCOUNT_GENERIC).map(Ty::Node),
+                "DiffTree" => Some(Ty::Diff(DiffTy::Tree)),
+                "DiffTreeSummary" => Some(Ty::Diff(DiffTy::Summary)),
                 _ => schema.get(name).map(Ty::Paginated),
             },
             Ty::Mutation => match name {
@@ -212,6 +347,7 @@ impl<'a> Ty<'a> {
                 _ => None,
             },
             Ty::Task => (name == "id").then_some(Ty::Leaf),
+            Ty::Diff(d) => d.field(name),
             Ty::Leaf => None,
         }
     }
@@ -460,6 +596,23 @@ fn validate_field(
             (Ty::Query, Ty::Paginated(k)) => filter_arg_ok(schema, k, a, true),
             (Ty::Node(_), Ty::Many(k)) => filter_arg_ok(schema, k, a, false),
             (Ty::Query, Ty::Branch) => matches!(a, "name" | "ids"),
+            (Ty::Query, Ty::Diff(DiffTy::Tree)) => matches!(
+                a,
+                "name"
+                    | "branch"
+                    | "from_time"
+                    | "to_time"
+                    | "root_node_uuids"
+                    | "include_parents"
+                    | "filters"
+                    | "limit"
+                    | "offset"
+                    | "proposed_change_id"
+            ),
+            (Ty::Query, Ty::Diff(DiffTy::Summary)) => matches!(
+                a,
+                "name" | "branch" | "from_time" | "to_time" | "filters" | "proposed_change_id"
+            ),
             (Ty::Mutation, Ty::BranchResult) => matches!(
                 a,
                 "data" | "context" | "background_execution" | "wait_until_completion"
