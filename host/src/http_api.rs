@@ -588,7 +588,7 @@ async fn schema_load(
     };
     let store = app.store.clone();
     match tokio::task::spawn_blocking(move || store.load_schema(&files)).await {
-        Ok(Ok(r)) => axum::Json(json!({"hash": r.hash, "previous_hash": r.previous_hash, "diff": {}, "warnings": [], "schema_updated": r.schema_updated})).into_response(),
+        Ok(Ok(r)) => axum::Json(json!({"hash": r.hash, "previous_hash": r.previous_hash, "diff": r.diff, "warnings": [], "schema_updated": r.schema_updated})).into_response(),
         Ok(Err(e)) => schema_refused(&e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

@@ -47,6 +47,8 @@ pub(crate) fn api_branches(
             ("is_isolated", Value::from(!default)),
             ("sync_with_git", Value::from(sync)),
             ("has_schema_changes", Value::from(false)),
+            // Infrahub's version of its graph's layout, which has no meaning here.
+            ("graph_version", Value::Null),
             ("status", Value::from("OPEN")),
         ] {
             fields.insert(field.to_owned(), value);

@@ -74,6 +74,9 @@ pub struct SchemaLoad {
     pub previous_hash: String,
     /// Whether anything changed.
     pub schema_updated: bool,
+    /// What changed, kind by kind, in Infrahub's diff shape
+    /// ([`crate::schema::diff::diff`]).
+    pub diff: Value,
 }
 
 /// What an API token may do, each scope including the ones before it.
@@ -503,8 +506,15 @@ impl Store {
         let previous_hash = current.hash.clone();
         let all = candidate_files(&current, files);
         let schema = load::build(&core_files(), &all).map_err(StoreError::Schema)?;
-        let hash = schema.hash.clone();
-        let updated = hash != previous_hash;
+        // Changed when the kinds are, not when the text is: the same schema loaded again
+        // (from YAML files, then as JSON through the API) is no change, as on Infrahub.
+        let diff = crate::schema::diff::diff(&current, &schema);
+        let updated = !crate::schema::diff::is_empty(&diff);
+        let hash = if updated {
+            schema.hash.clone()
+        } else {
+            previous_hash.clone()
+        };
         if updated {
             db.replace_schema_files(&all, &hash)?;
             *self.inner.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
@@ -523,6 +533,7 @@ impl Store {
             hash,
             previous_hash,
             schema_updated: updated,
+            diff,
         })
     }
 

@@ -466,7 +466,8 @@ fn a_node_deleted_on_the_branch_and_changed_on_main_is_a_named_conflict() {
 #[test]
 fn the_branch_api_answers_the_sdks_documents() {
     let s = store();
-    const DATA: &str = "id name description origin_branch branched_from is_default sync_with_git has_schema_changes";
+    // What infrahub-sdk 1.23.2 selects (`BRANCH_DATA`), `graph_version` included.
+    const DATA: &str = "id name description origin_branch branched_from is_default sync_with_git has_schema_changes graph_version status";
     let created = ok(
         &s,
         "main",
@@ -485,7 +486,9 @@ fn the_branch_api_answers_the_sdks_documents() {
             &object["origin_branch"],
             &object["is_default"],
             &object["sync_with_git"],
-            &object["has_schema_changes"]
+            &object["has_schema_changes"],
+            &object["graph_version"],
+            &object["status"]
         ),
         (
             &json!("feature-1"),
@@ -494,7 +497,9 @@ fn the_branch_api_answers_the_sdks_documents() {
             &json!("main"),
             &json!(false),
             &json!(false),
-            &json!(false)
+            &json!(false),
+            &json!(null),
+            &json!("OPEN")
         )
     );
     assert!(

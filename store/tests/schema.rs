@@ -273,6 +273,44 @@ fn the_same_file_loaded_from_another_path_replaces_the_first() {
     assert_eq!(s.schema().files.len(), 1);
 }
 
+/// `infrahubctl schema load` sends the files as JSON, each under the name of its kinds;
+/// `serve --repository` imported them as YAML. The same kinds are the same schema: no
+/// change, the same hash, an empty diff — as Infrahub answers.
+#[test]
+fn the_same_schema_as_json_under_another_name_is_no_change() {
+    let s = Store::in_memory().unwrap();
+    let first = s.load_schema(&[("w.yml".into(), MINIMAL.into())]).unwrap();
+    let json = r#"{"version": "1.0", "nodes": [{"name": "Widget", "namespace": "Test",
+        "attributes": [{"name": "name", "kind": "Text"}],
+        "relationships": [{"name": "parts", "peer": "TestWidget"}]}]}"#;
+    let again = s
+        .load_schema(&[("api:TestWidget".into(), json.into())])
+        .unwrap();
+    assert!(!again.schema_updated);
+    assert_eq!(
+        (again.hash.as_str(), again.previous_hash.as_str()),
+        (first.hash.as_str(), first.hash.as_str())
+    );
+    assert_eq!(
+        again.diff,
+        serde_json::json!({"added": {}, "changed": {}, "removed": {}})
+    );
+    // One attribute more is a change, and its diff names it.
+    let changed = json.replace(
+        r#"{"name": "name", "kind": "Text"}"#,
+        r#"{"name": "name", "kind": "Text"}, {"name": "size", "kind": "Number", "optional": true}"#,
+    );
+    let third = s
+        .load_schema(&[("api:TestWidget".into(), changed)])
+        .unwrap();
+    assert!(third.schema_updated);
+    assert_ne!(third.hash, first.hash);
+    assert_eq!(
+        third.diff["changed"]["TestWidget"]["changed"]["attributes"]["added"],
+        serde_json::json!({"size": null})
+    );
+}
+
 #[test]
 fn a_file_redefining_only_part_of_another_files_kinds_is_a_duplicate() {
     let s = Store::in_memory().unwrap();

@@ -195,7 +195,7 @@ pub const BRANCH_MUTATIONS: [&str; 5] = [
 ];
 
 /// The fields of a `Branch`.
-pub const BRANCH_FIELDS: [&str; 11] = [
+pub const BRANCH_FIELDS: [&str; 12] = [
     "id",
     "name",
     "description",
@@ -206,6 +206,7 @@ pub const BRANCH_FIELDS: [&str; 11] = [
     "is_isolated",
     "sync_with_git",
     "has_schema_changes",
+    "graph_version",
     "status",
 ];
 

@@ -31,6 +31,13 @@ pub fn diff(current: &Schema, candidate: &Schema) -> Value {
     json!({"added": added, "changed": changed, "removed": removed})
 }
 
+/// Whether `diff` (from [`diff`]) changes nothing.
+pub fn is_empty(diff: &Value) -> bool {
+    ["added", "changed", "removed"]
+        .iter()
+        .all(|section| diff[section].as_object().is_none_or(|m| m.is_empty()))
+}
+
 fn empty() -> Value {
     json!({"added": {}, "changed": {}, "removed": {}})
 }
