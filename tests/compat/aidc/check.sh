@@ -14,15 +14,15 @@
 #   tests/compat/aidc/check.sh
 #
 # Environment: INFRAGEN (default target/debug/infragen), PYTHON and INFRAHUBCTL (a venv
-# with infrahub-sdk[ctl]==1.23.2; default /tmp/ivenv/bin/...), PORT (default 8250; PORT
+# with infrahub-sdk[ctl]==1.23.2; default target/compat-venv, made by scripts/compat), PORT (default 8250; PORT
 # and PORT+1 are used), WORKDIR (default a new temporary directory).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 infragen=$(realpath "${INFRAGEN:-$root/target/debug/infragen}")
-python=${PYTHON:-/tmp/ivenv/bin/python}
-infrahubctl=${INFRAHUBCTL:-/tmp/ivenv/bin/infrahubctl}
+python=${PYTHON:-$root/target/compat-venv/bin/python}
+infrahubctl=${INFRAHUBCTL:-$root/target/compat-venv/bin/infrahubctl}
 port=${PORT:-8250}
 work=${WORKDIR:-$(mktemp -d "${TMPDIR:-/tmp}/aidc-compat.XXXXXX")}
 mkdir -p "$work/empty"

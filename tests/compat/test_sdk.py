@@ -1,0 +1,214 @@
+"""The Python SDK's read, write, branch, pool, tracking and batch calls against
+`infragen serve`, on a small schema of its own, asserting exact results."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+SCHEMA = {
+    "version": "1.0",
+    "nodes": [
+        {
+            "name": "Switch",
+            "namespace": "Testing",
+            "attributes": [
+                {"name": "hostname", "kind": "Text", "unique": True},
+                {"name": "role", "kind": "Text", "optional": True},
+                {"name": "asn", "kind": "Number", "optional": True},
+            ],
+            "relationships": [
+                {"name": "loopback", "peer": "IpamIPAddress", "cardinality": "one", "kind": "Attribute", "optional": True}
+            ],
+        },
+        {
+            "name": "IPAddress",
+            "namespace": "Ipam",
+            "inherit_from": ["BuiltinIPAddress"],
+        },
+        {
+            "name": "IPPrefix",
+            "namespace": "Ipam",
+            "inherit_from": ["BuiltinIPPrefix"],
+        },
+    ],
+}
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+@pytest.fixture
+def server(serve):
+    server = serve()
+
+    async def setup():
+        client = server.client()
+        response = await client.schema.load(schemas=[SCHEMA])
+        assert not response.errors, response.errors
+        await client.schema.wait_until_converged()
+
+    run(setup())
+    return server
+
+
+def hostnames(nodes) -> list[str]:
+    return sorted(node.hostname.value for node in nodes)
+
+
+def test_reads_filters_pagination_upserts_updates_and_deletes(server):
+    async def scenario():
+        client = server.client()
+        for i in range(1, 8):
+            switch = await client.create(kind="TestingSwitch", hostname=f"sw{i}", role="leaf" if i % 2 else "spine", asn=65000 + i)
+            await switch.save()
+        # Pagination: the SDK asks page by page; everything comes back once.
+        client.pagination_size = 3
+        assert hostnames(await client.all(kind="TestingSwitch")) == [f"sw{i}" for i in range(1, 8)]
+        assert hostnames(await client.filters(kind="TestingSwitch", role__value="spine")) == ["sw2", "sw4", "sw6"]
+        assert hostnames(await client.filters(kind="TestingSwitch", asn__values=[65001, 65007])) == ["sw1", "sw7"]
+        one = await client.get(kind="TestingSwitch", hostname__value="sw3")
+        assert (one.role.value, one.asn.value) == ("leaf", 65003)
+
+        # An upsert by the derived human-friendly id (the unique hostname) updates.
+        again = await client.create(kind="TestingSwitch", hostname="sw3", role="border")
+        await again.save(allow_upsert=True)
+        assert again.id == one.id
+        assert await client.count(kind="TestingSwitch") == 7
+        assert (await client.get(kind="TestingSwitch", id=one.id)).role.value == "border"
+
+        one = await client.get(kind="TestingSwitch", id=one.id)
+        one.asn.value = 64999
+        await one.save()
+        assert (await client.get(kind="TestingSwitch", hostname__value="sw3")).asn.value == 64999
+
+        await one.delete()
+        assert hostnames(await client.all(kind="TestingSwitch")) == ["sw1", "sw2", "sw4", "sw5", "sw6", "sw7"]
+
+    run(scenario())
+
+
+def test_groups_by_name_relationship_add_remove_and_batches(server):
+    async def scenario():
+        client = server.client()
+        group = await client.create(kind="CoreStandardGroup", name="lab")
+        await group.save()
+        batch = await client.create_batch()
+        for i in range(1, 6):
+            node = await client.create(kind="TestingSwitch", hostname=f"b{i}")
+            batch.add(task=node.save, node=node, allow_upsert=True)
+        saved = [node async for _, node in batch.execute()]
+        assert len(saved) == 5
+        # A group named, not given by id: Infrahub resolves it by the peer's default filter.
+        member = await client.create(kind="TestingSwitch", hostname="b9", member_of_groups=["lab"])
+        await member.save(allow_upsert=True)
+        group = await client.get(kind="CoreStandardGroup", name__value="lab", include=["members"])
+        await group.members.fetch()
+        assert [peer.peer.hostname.value for peer in group.members.peers] == ["b9"]
+
+        b1 = await client.get(kind="TestingSwitch", hostname__value="b1")
+        await group.add_relationships(relation_to_update="members", related_nodes=[b1.id])
+        await group.remove_relationships(relation_to_update="members", related_nodes=[member.id])
+        group = await client.get(kind="CoreStandardGroup", name__value="lab", include=["members"])
+        await group.members.fetch()
+        assert [peer.peer.hostname.value for peer in group.members.peers] == ["b1"]
+
+    run(scenario())
+
+
+def test_pools_allocate_once_per_identifier_and_from_pool(server):
+    async def scenario():
+        client = server.client()
+        supernet = await client.create(kind="IpamIPPrefix", prefix="10.10.0.0/16", member_type="prefix")
+        await supernet.save()
+        pool = await client.create(
+            kind="CoreIPPrefixPool",
+            name="lab-prefixes",
+            default_prefix_length=24,
+            default_member_type="prefix",
+            default_prefix_type="IpamIPPrefix",
+            resources=["10.10.0.0/16"],
+            ip_namespace={"hfid": ["default"]},
+        )
+        await pool.save()
+        first = await client.allocate_next_ip_prefix(resource_pool=pool, identifier="rack-1")
+        again = await client.allocate_next_ip_prefix(resource_pool=pool, identifier="rack-1")
+        other = await client.allocate_next_ip_prefix(resource_pool=pool, identifier="rack-2")
+        assert (str(first.prefix.value), str(again.prefix.value), str(other.prefix.value)) == (
+            "10.10.0.0/24",
+            "10.10.0.0/24",
+            "10.10.1.0/24",
+        )
+
+        loopbacks = await client.create(kind="IpamIPPrefix", prefix="10.255.0.0/28", member_type="address")
+        await loopbacks.save()
+        address_pool = await client.create(
+            kind="CoreIPAddressPool",
+            name="lab-loopbacks",
+            default_address_type="IpamIPAddress",
+            default_prefix_length=32,
+            resources=[loopbacks],
+            ip_namespace={"hfid": ["default"]},
+        )
+        await address_pool.save()
+        switch = await client.create(kind="TestingSwitch", hostname="pooled", loopback=address_pool)
+        await switch.save(allow_upsert=True)
+        switch = await client.get(kind="TestingSwitch", hostname__value="pooled", include=["loopback"])
+        await switch.loopback.fetch()
+        assert str(switch.loopback.peer.address.value) == "10.255.0.1/32"
+
+    run(scenario())
+
+
+def test_tracking_deletes_what_a_run_no_longer_makes(server):
+    async def generate(count: int) -> None:
+        client = server.client()
+        client.start_tracking(identifier="lab-run", params={"site": "lab"}, delete_unused_nodes=True)
+        for i in range(1, count + 1):
+            node = await client.create(kind="TestingSwitch", hostname=f"t{i}")
+            await node.save(allow_upsert=True)
+        await client.group_context.update_group()
+
+    async def names():
+        return hostnames(await server.client().all(kind="TestingSwitch"))
+
+    run(generate(3))
+    assert run(names()) == ["t1", "t2", "t3"]
+    run(generate(3))
+    assert run(names()) == ["t1", "t2", "t3"]
+    run(generate(1))
+    assert run(names()) == ["t1"]
+
+
+def test_a_branch_and_its_diff(server):
+    async def scenario():
+        client = server.client()
+        base = await client.create(kind="TestingSwitch", hostname="core1", asn=1)
+        await base.save()
+        branch = await client.branch.create(branch_name="change-1", description="lab change", sync_with_git=False)
+        assert (branch.name, branch.description, branch.is_default) == ("change-1", "lab change", False)
+        assert "change-1" in await client.branch.all()
+
+        on_branch = server.client("change-1")
+        node = await on_branch.get(kind="TestingSwitch", hostname__value="core1", branch="change-1")
+        node.asn.value = 2
+        await node.save()
+        added = await on_branch.create(kind="TestingSwitch", hostname="core2", branch="change-1")
+        await added.save()
+
+        diff = await client.get_diff_summary(branch="change-1")
+        summary = sorted((d["kind"], d["display_label"], d["action"]) for d in diff)
+        assert summary == [("TestingSwitch", "core1", "UPDATED"), ("TestingSwitch", "core2", "ADDED")]
+        updated = next(d for d in diff if d["action"] == "UPDATED")
+        assert [(e["name"], e["action"]) for e in updated["elements"]] == [("asn", "UPDATED")]
+
+        assert hostnames(await client.all(kind="TestingSwitch")) == ["core1"]
+        await client.branch.merge(branch_name="change-1")
+        assert hostnames(await client.all(kind="TestingSwitch")) == ["core1", "core2"]
+        assert (await client.get(kind="TestingSwitch", hostname__value="core1")).asn.value == 2
+        await client.branch.delete("change-1")
+        assert "change-1" not in await client.branch.all()
+
+    run(scenario())
