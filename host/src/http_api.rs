@@ -396,7 +396,7 @@ async fn run_stored_query(
         .find(|(key, _)| key == "branch")
         .map_or_else(|| MAIN.to_string(), |(_, value)| value.clone());
     let lookup = GraphqlRequest::new(
-        "query StoredQuery($name: String!) { CoreGraphQLQuery(name__value: $name) { edges { node { query { value } } } } }",
+        "query StoredQuery($name: String!) { CoreGraphQLQuery(name__value: $name) { edges { node { id query { value } } } } }",
     )
     .with_variables(json!({ "name": name }));
     let found = app.store.execute(&branch, lookup).await;
@@ -415,14 +415,107 @@ async fn run_stored_query(
     if account.scope < TokenScope::Write && has_mutation(text) {
         return forbidden(account.scope, TokenScope::Write, "a mutation");
     }
-    let request = GraphqlRequest::new(text)
-        .with_variables(Value::Object(variables))
+    let query_id = found
+        .pointer("/data/CoreGraphQLQuery/edges/0/node/id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let update_group = params
+        .iter()
+        .any(|(key, value)| key == "update_group" && is_true(value));
+    let subscribers: Vec<String> = params
+        .iter()
+        .filter(|(key, _)| key == "subscribers")
+        .map(|(_, value)| value.clone())
+        .collect();
+    let related = infragen_store::RelatedNodes::default();
+    let mut request = GraphqlRequest::new(text)
+        .with_variables(Value::Object(variables.clone()))
         .with_account(account);
+    if update_group {
+        request = request.collecting(related.clone());
+    }
     let budget = infragen_store::QueryBudget {
         max_nodes: app.limits.query_nodes,
         deadline: Some(std::time::Instant::now() + app.limits.query_time),
     };
-    axum::Json(app.store.execute_budgeted(&branch, request, budget).await).into_response()
+    let response = app.store.execute_budgeted(&branch, request, budget).await;
+    if update_group && response.get("errors").is_none() {
+        let group = QueryGroup {
+            query_id: &query_id,
+            query_name: &name,
+            params: &variables,
+            members: related.ids(),
+            subscribers: &subscribers,
+        };
+        if let Err(errors) = group.update(&app.store, &branch).await {
+            tracing::warn!(query = %name, branch = %branch, %errors, "the stored query's group was not updated");
+        }
+    }
+    axum::Json(response).into_response()
+}
+
+/// Whether a query-string flag is set, as FastAPI reads a bool (`true`, `1`, `yes`, `on`).
+fn is_true(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes" | "on"
+    )
+}
+
+/// The `CoreGraphQLQueryGroup` of one stored query run with `update_group=true`, as
+/// Infrahub keeps it: named `{query}__{dict_hash(params)}`, its members the nodes the
+/// query returned (replaced on every run), its subscribers added.
+struct QueryGroup<'a> {
+    query_id: &'a str,
+    query_name: &'a str,
+    params: &'a serde_json::Map<String, Value>,
+    members: Vec<String>,
+    subscribers: &'a [String],
+}
+
+impl QueryGroup<'_> {
+    async fn update(&self, store: &Store, branch: &str) -> Result<(), Value> {
+        let hash = crate::tracking::group::dict_hash(self.params);
+        let upsert = GraphqlRequest::new(
+            "mutation QueryGroup($name: String!, $label: String!, $query: String!, \
+             $parameters: GenericScalar, $members: [RelatedNodeInput]) { \
+             CoreGraphQLQueryGroupUpsert(data: {name: {value: $name}, label: {value: $label}, \
+             group_type: {value: \"internal\"}, query: {id: $query}, \
+             parameters: {value: $parameters}, members: $members}) { ok object { id } } }",
+        )
+        .with_variables(json!({
+            "name": format!("{}__{hash}", self.query_name),
+            "label": format!("Query {} Hash({})", self.query_name, &hash[..8]),
+            "query": self.query_id,
+            "parameters": self.params,
+            "members": self.members.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(),
+        }));
+        let response = store.execute(branch, upsert).await;
+        let group_id = match response
+            .pointer("/data/CoreGraphQLQueryGroupUpsert/object/id")
+            .and_then(Value::as_str)
+        {
+            Some(id) if response.get("errors").is_none() => id.to_owned(),
+            _ => return Err(response),
+        };
+        if self.subscribers.is_empty() {
+            return Ok(());
+        }
+        let add = GraphqlRequest::new(
+            "mutation Subscribe($group: String!, $nodes: [RelatedNodeInput]) { \
+             RelationshipAdd(data: {id: $group, name: \"subscribers\", nodes: $nodes}) { ok } }",
+        )
+        .with_variables(json!({
+            "group": group_id,
+            "nodes": self.subscribers.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(),
+        }));
+        let response = store.execute(branch, add).await;
+        match response.get("errors") {
+            None => Ok(()),
+            Some(_) => Err(response),
+        }
+    }
 }
 
 async fn graphql_main(

@@ -834,8 +834,9 @@ impl Store {
             if prepared.ty == OperationType::Query {
                 // Uncached: see `Store::pooled_read`.
                 let tx = Tx::new(conn, schema, branch);
-                let mut r =
-                    Resolver::new(&tx, &doc, &prepared.vars).with_account(req.account.as_ref());
+                let mut r = Resolver::new(&tx, &doc, &prepared.vars)
+                    .with_account(req.account.as_ref())
+                    .with_related(req.related.as_ref());
                 if let Some(budget) = budget {
                     r = r.with_budget(budget);
                 }

@@ -212,3 +212,48 @@ def test_a_branch_and_its_diff(server):
         assert "change-1" not in await client.branch.all()
 
     run(scenario())
+
+
+def test_a_stored_query_by_name_keeps_its_group(server):
+    async def scenario():
+        client = server.client()
+        for hostname, role in [("q1", "leaf"), ("q2", "spine"), ("q3", "leaf")]:
+            node = await client.create(kind="TestingSwitch", hostname=hostname, role=role)
+            await node.save()
+        query = await client.create(
+            kind="CoreGraphQLQuery",
+            name="switches_by_role",
+            query="query switches_by_role($role: String!) { TestingSwitch(role__value: $role) "
+            "{ edges { node { hostname { value } } } } }",
+        )
+        await query.save()
+        subscriber = await client.get(kind="TestingSwitch", hostname__value="q2")
+        # What InfrahubGenerator.collect_data sends: the query by name, its variables, and
+        # update_group so the server keeps the query's group of the nodes it returned.
+        data = await client.query_gql_query(
+            name="switches_by_role", variables={"role": "leaf"}, update_group=True, subscribers=[subscriber.id]
+        )
+        rows = data["data"]["TestingSwitch"]["edges"]
+        assert sorted(row["node"]["hostname"]["value"] for row in rows) == ["q1", "q3"]
+
+        from infrahub_sdk.utils import dict_hash
+
+        name = f"switches_by_role__{dict_hash({'role': 'leaf'})}"
+        group = await client.get(kind="CoreGraphQLQueryGroup", name__value=name, include=["members", "subscribers"])
+        await group.members.fetch()
+        await group.subscribers.fetch()
+        assert sorted(m.peer.hostname.value for m in group.members.peers) == ["q1", "q3"]
+        assert [s.id for s in group.subscribers.peers] == [subscriber.id]
+        assert group.group_type.value == "internal"
+        assert group.parameters.value == {"role": "leaf"}
+
+        # The next run replaces the members with what the query returns then.
+        q3 = await client.get(kind="TestingSwitch", hostname__value="q3")
+        q3.role.value = "spine"
+        await q3.save()
+        await client.query_gql_query(name="switches_by_role", variables={"role": "leaf"}, update_group=True)
+        group = await client.get(kind="CoreGraphQLQueryGroup", name__value=name, include=["members"])
+        await group.members.fetch()
+        assert [m.peer.hostname.value for m in group.members.peers] == ["q1"]
+
+    run(scenario())

@@ -45,6 +45,30 @@ pub struct GraphqlRequest {
     /// what `AccountProfile` answers.
     #[serde(skip)]
     pub account: Option<crate::store::Account>,
+    /// Where to record the id of every node the query resolves, when set: the members of
+    /// a stored query's group (`/api/query/NAME?update_group=true`).
+    #[serde(skip)]
+    pub related: Option<RelatedNodes>,
+}
+
+/// The ids of the nodes a query resolved, at any depth (Infrahub's `related_node_ids`).
+#[derive(Debug, Clone, Default)]
+pub struct RelatedNodes(std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>);
+
+impl RelatedNodes {
+    /// Records `id`.
+    pub(crate) fn insert(&self, id: &str) {
+        let mut ids = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !ids.contains(id) {
+            ids.insert(id.to_owned());
+        }
+    }
+
+    /// Every id recorded, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        let ids = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        ids.iter().cloned().collect()
+    }
 }
 
 impl GraphqlRequest {
@@ -55,6 +79,7 @@ impl GraphqlRequest {
             variables: None,
             operation_name: None,
             account: None,
+            related: None,
         }
     }
     /// Add variables.
@@ -65,6 +90,11 @@ impl GraphqlRequest {
     /// Sent by `account`.
     pub fn with_account(mut self, account: crate::store::Account) -> Self {
         self.account = Some(account);
+        self
+    }
+    /// Recording into `related` the id of every node the query resolves.
+    pub fn collecting(mut self, related: RelatedNodes) -> Self {
+        self.related = Some(related);
         self
     }
 }

@@ -81,6 +81,8 @@ pub(crate) struct Resolver<'a, 's> {
     exhausted: RefCell<Option<String>>,
     /// Who asked (`AccountProfile`), when a server authenticated the request.
     account: Option<&'a crate::store::Account>,
+    /// Where the ids of the nodes resolved go, when the caller wants them.
+    related: Option<&'a super::RelatedNodes>,
 }
 
 /// What one query may cost while it runs: the nodes it resolves (each node of the
@@ -110,7 +112,14 @@ impl<'a, 's> Resolver<'a, 's> {
             spent: std::cell::Cell::new(0),
             exhausted: RefCell::new(None),
             account: None,
+            related: None,
         }
+    }
+
+    /// The same, recording the id of every node it resolves into `related`.
+    pub fn with_related(mut self, related: Option<&'a super::RelatedNodes>) -> Self {
+        self.related = related;
+        self
     }
 
     /// The same, answering `AccountProfile` with `account`.
@@ -526,6 +535,12 @@ impl<'a, 's> Resolver<'a, 's> {
         };
         if !self.spend() {
             return Value::Null;
+        }
+        // Groups are not members of groups: only what implements CoreNode is recorded.
+        if let Some(related) = self.related
+            && self.tx.schema.is_a(&node.kind, "CoreNode")
+        {
+            related.insert(&node.id);
         }
         let mut m = Map::new();
         for f in self.node_fields(set, node, view) {
