@@ -51,7 +51,12 @@ pub(crate) fn load(
     if !texts.is_empty()
         && let Err(error) = store.load_schema(&texts)
     {
-        for line in error.to_string().lines() {
+        // One problem per problem the loader found (never per line of text).
+        let found = match error {
+            infragen_store::StoreError::Schema(found) => found,
+            other => vec![other.to_string()],
+        };
+        for line in &found {
             // The store's messages start with the file they are about.
             let file = texts
                 .iter()

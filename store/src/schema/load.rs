@@ -235,11 +235,18 @@ impl Problems {
 /// Parse YAML (or JSON, which is YAML) text into a JSON value; multi-document files give
 /// several values.
 fn parse_documents(file: &str, text: &str) -> Result<Vec<Value>, String> {
+    // The parser's message is its first line ("error: line L column C: …"); the lines after
+    // it draw the same place again, and one problem is one line.
+    let invalid = |e: serde_saphyr::Error| {
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or_default().to_owned();
+        format!("{file}: invalid YAML: {first}")
+    };
     let docs: Vec<Value> =
         if text.matches("\n---").count() + usize::from(text.starts_with("---")) > 1 {
-            serde_saphyr::from_multiple(text).map_err(|e| format!("{file}: invalid YAML: {e}"))?
+            serde_saphyr::from_multiple(text).map_err(invalid)?
         } else {
-            vec![serde_saphyr::from_str(text).map_err(|e| format!("{file}: invalid YAML: {e}"))?]
+            vec![serde_saphyr::from_str(text).map_err(invalid)?]
         };
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
