@@ -184,6 +184,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, ValidateError>
     let problems = &mut report.problems;
     let schema = schema::load(&config, &files, problems);
     let objects = objects::read(&config, &files, problems);
+    let before_objects = problems.len();
     objects::load(&objects, schema.as_ref(), problems);
     let store = objects::StoreLookup::new(options.store.as_deref());
 
@@ -191,6 +192,10 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, ValidateError>
     components::check(&config, &files, problems);
     groups::check(&config, &objects, schema.as_ref(), &store, problems);
     triggers::check(&config, &objects, schema.as_ref(), &store, problems);
+    // Only when every name in them checked out: a wrong name is reported once, above.
+    if schema.is_some() && problems.len() == before_objects {
+        objects::load_rules(root, &objects, problems);
+    }
     policy::check(&config, &files, schema.as_ref(), problems);
 
     report.checked = Checked {

@@ -142,6 +142,68 @@ pub(crate) fn load(
     }
 }
 
+/// Loads the object files declaring trigger rules and actions as `sync` does: after the
+/// design and the generator definitions they name, on a scratch in-memory store holding
+/// the whole repository. Only the loader's refusals are reported here (a value the schema
+/// refuses, such as an unknown `branch_scope`); a missing definition or group is the
+/// other checks' to name. Run only once the design files loaded cleanly.
+pub(crate) fn load_rules(root: &Path, objects: &Objects, problems: &mut Vec<Problem>) {
+    let has_rules = objects
+        .documents
+        .iter()
+        .any(|document| crate::sync::AFTER_DEFINITIONS.contains(&document.kind.text.as_str()));
+    if !has_rules {
+        return;
+    }
+    // What does not open as a repository, or in a store, the other checks report.
+    let Ok(repository) = crate::repository::Repository::open(root) else {
+        return;
+    };
+    let Ok(store) = Store::in_memory() else {
+        return;
+    };
+    let backend = crate::embedded::EmbeddedBackend::new(store.clone());
+    let sync = crate::sync::sync_repository(&store, &repository, &backend, infragen_store::MAIN);
+    let result = match tokio::runtime::Handle::try_current() {
+        // `validate` runs on tokio's blocking pool under the CLI, where this may block.
+        Ok(handle) => handle.block_on(sync),
+        Err(_) => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(sync),
+            Err(error) => {
+                problems.push(Problem::whole(
+                    objects
+                        .texts
+                        .first()
+                        .map(|(f, _)| f.clone())
+                        .unwrap_or_default(),
+                    format!("cannot start a runtime to load the trigger rules: {error}"),
+                ));
+                return;
+            }
+        },
+    };
+    if let Err(crate::sync::SyncError::Store(infragen_store::StoreError::Objects(refused))) = result
+    {
+        for message in refused {
+            let file = objects
+                .texts
+                .iter()
+                .map(|(name, _)| name)
+                .find(|name| message.starts_with(name.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            let rest = message[file.len()..].trim_start_matches([':', ' ']);
+            problems.push(Problem::whole(
+                file,
+                format!("the objects do not load as `sync` loads them: {rest}"),
+            ));
+        }
+    }
+}
+
 /// Looks names up in a store on disk, for groups and actions created there
 /// rather than by an object file. The store is opened on first use, and
 /// only when its file exists: validating never creates one.
