@@ -562,25 +562,25 @@ fn infragen_in(store: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String
 }
 
 /// The repository imported (schema, objects, definitions, trigger rules) and
-/// branch `b1` created, nothing generated.
+/// branch `br1` created, nothing generated.
 fn load_seed(store: &Path) {
     let root = workspace_root();
     for args in [
         vec!["sync", "--repository", root.to_str().expect("utf-8")],
-        vec!["branch", "create", "b1"],
+        vec!["branch", "create", "br1"],
     ] {
         let (code, stdout, stderr) = infragen_in(store, &args, None);
         assert_eq!(code, 0, "{args:?}: {stdout}{stderr}");
     }
 }
 
-/// Runs `generator NAME VARS… --no-cascade --json` on b1 (one tier, what
+/// Runs `generator NAME VARS… --no-cascade --json` on br1 (one tier, what
 /// these tests specify) and returns (exit code, report).
 fn generate_in(store: &Path, definition: &str, vars: &[&str], concurrency: usize) -> (i32, Value) {
     generator_in(store, definition, vars, concurrency, &["--no-cascade"])
 }
 
-/// Runs `generator NAME VARS… --json` on b1 with `extra` flags.
+/// Runs `generator NAME VARS… --json` on br1 with `extra` flags.
 fn generator_in(
     store: &Path,
     definition: &str,
@@ -596,7 +596,7 @@ fn generator_in(
         "--repository",
         root.to_str().expect("utf-8"),
         "--branch",
-        "b1",
+        "br1",
         "--concurrency",
         &concurrency,
         "--json",
@@ -806,11 +806,11 @@ impl Env {
             .to_owned()
     }
 
-    /// Runs a GraphQL document on b1 and returns `data`.
+    /// Runs a GraphQL document on br1 and returns `data`.
     fn query(&self, document: &str) -> Value {
         let (code, stdout, stderr) = infragen_in(
             &self.store(),
-            &["query", "-", "--branch", "b1"],
+            &["query", "-", "--branch", "br1"],
             Some(document),
         );
         assert_eq!(code, 0, "{document}\n{stdout}{stderr}");
@@ -828,7 +828,7 @@ impl Env {
                 "object",
                 "load",
                 "--branch",
-                "b1",
+                "br1",
                 file.to_str().expect("utf-8"),
             ],
             None,
@@ -2401,7 +2401,7 @@ const POD_CHECKSUM_RULE: &str = "rule trigger-pod-generator-checksum";
 const RACK_CHECKSUM_RULE: &str = "rule trigger-rack-generator-checksum";
 
 impl Env {
-    /// `generator NAME VARS` on b1 with the cascade, one run at a time.
+    /// `generator NAME VARS` on br1 with the cascade, one run at a time.
     fn cascade(&self, definition: &str, vars: &[&str]) -> (i32, Value) {
         generator_in(&self.store(), definition, vars, 1, &[])
     }
@@ -2494,7 +2494,7 @@ impl Env {
         untracked
     }
 
-    /// Writes `mutation` on b1, then runs in-process the cascade its events
+    /// Writes `mutation` on br1, then runs in-process the cascade its events
     /// trigger — what `infragen serve` does after a write through the API.
     fn cascade_from_change(&self, mutation: &str) -> infragen::cascade::CascadeReport {
         use infragen::cascade::{Cascade, CascadeConfig, EventFeed, Start};
@@ -2522,12 +2522,12 @@ impl Env {
             );
             let seq = store.last_event_seq().expect("seq");
             let response = store
-                .execute("b1", infragen_store::GraphqlRequest::new(mutation))
+                .execute("br1", infragen_store::GraphqlRequest::new(mutation))
                 .await;
             assert!(response.get("errors").is_none(), "{response:#}");
             let events = EventFeed::since(&store, seq).expect("events");
             cascade
-                .run("b1", Start::Events(events))
+                .run("br1", Start::Events(events))
                 .await
                 .expect("the cascade runs")
         })
@@ -2883,7 +2883,7 @@ fn interrupted_cascade_run_again_builds_the_same_data_center(
         .arg("--store")
         .arg(env.store())
         .args(["generator", "generate-fabric", "fabric_name=Fabric-A"])
-        .args(["--branch", "b1", "--concurrency", "1", "--repository"])
+        .args(["--branch", "br1", "--concurrency", "1", "--repository"])
         .arg(&root)
         .env("INFRAGEN_CACHE_DIR", cache_dir())
         .stdout(Stdio::piped())
@@ -2895,7 +2895,7 @@ fn interrupted_cascade_run_again_builds_the_same_data_center(
         "{{ CoreGeneratorInstance(name__value: \"{instance}\") {{ edges {{ node {{ status {{ value }} }} }} }} }}"
     ));
     let started = std::time::Instant::now();
-    while store.execute_blocking("b1", &status)["data"]["CoreGeneratorInstance"]["edges"][0]["node"]
+    while store.execute_blocking("br1", &status)["data"]["CoreGeneratorInstance"]["edges"][0]["node"]
         ["status"]["value"]
         != at
     {

@@ -157,13 +157,13 @@ const ALPHA_SIZE: &str =
 #[tokio::test]
 async fn other_branches_rules_fire_everywhere_but_on_main() {
     let repo = with_rules(&[size_rule("other_branches")]).await;
-    repo.store.create_branch("b1").expect("branch");
+    repo.store.create_branch("br1").expect("branch");
 
     let on_main = change(&repo, "main", &ALPHA_SIZE.replace("SIZE", "4")).await;
     assert!(on_main.runs.is_empty(), "{on_main}");
     assert_eq!(widget_count(&repo, "main", "alpha-4").await, 0);
 
-    let on_b1 = change(&repo, "b1", &ALPHA_SIZE.replace("SIZE", "5")).await;
+    let on_b1 = change(&repo, "br1", &ALPHA_SIZE.replace("SIZE", "5")).await;
     assert_eq!(
         runs(&on_b1),
         vec![(
@@ -174,16 +174,16 @@ async fn other_branches_rules_fire_everywhere_but_on_main() {
             vec![rule("size-changed")]
         )]
     );
-    assert_eq!(widget_count(&repo, "b1", "alpha-5").await, 1);
+    assert_eq!(widget_count(&repo, "br1", "alpha-5").await, 1);
     assert_eq!(widget_count(&repo, "main", "alpha-5").await, 0);
 }
 
 #[tokio::test]
 async fn default_branch_rules_fire_only_on_main() {
     let repo = with_rules(&[size_rule("default_branch")]).await;
-    repo.store.create_branch("b1").expect("branch");
+    repo.store.create_branch("br1").expect("branch");
 
-    let on_b1 = change(&repo, "b1", &ALPHA_SIZE.replace("SIZE", "5")).await;
+    let on_b1 = change(&repo, "br1", &ALPHA_SIZE.replace("SIZE", "5")).await;
     assert!(on_b1.runs.is_empty(), "{on_b1}");
 
     let on_main = change(&repo, "main", &ALPHA_SIZE.replace("SIZE", "4")).await;

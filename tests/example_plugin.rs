@@ -42,7 +42,7 @@ async fn every_import_reaches_the_host_in_the_order_the_plugin_calls_it() {
 
     let written = ["examplewidget-1", "examplepart-2", "prefix-3", "address-4"];
     let expected_checksum = checksum::of_ids(written);
-    let b = || "b1".to_owned();
+    let b = || "br1".to_owned();
     assert_eq!(
         backend.calls(),
         vec![

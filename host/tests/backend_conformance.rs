@@ -96,7 +96,7 @@ const SETUP: &[&str] = &[
     r#"mutation { CoreIPAddressPoolCreate(data: {name: {value: "loopbacks"}, default_address_type: {value: "IpamIPAddress"}, default_prefix_length: {value: 32}, ip_namespace: {hfid: ["default"]}, resources: [{hfid: ["10.1.0.0/29"]}]}) { ok } }"#,
 ];
 
-/// A store file with the schema and [`SETUP`], and a branch `b1`.
+/// A store file with the schema and [`SETUP`], and a branch `br1`.
 fn prepared_store(path: &Path) -> Store {
     let store = Store::open(path).expect("store opens");
     store
@@ -106,7 +106,7 @@ fn prepared_store(path: &Path) -> Store {
         let response = store.execute_blocking("main", &GraphqlRequest::new(*document));
         assert!(response.get("errors").is_none(), "{document}: {response}");
     }
-    store.create_branch("b1").expect("branch");
+    store.create_branch("br1").expect("branch");
     store
 }
 
@@ -506,7 +506,7 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
         outcome(
             backend
                 .upsert(
-                    "b1",
+                    "br1",
                     "DcimDevice",
                     &json!({"name": {"value": "spine1"}, "site": {"hfid": ["fra"]}}),
                 )
@@ -515,7 +515,7 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
     ));
     t.push((
         "read on the branch",
-        outcome(backend.filters("b1", "DcimDevice", &json!({}), &[]).await),
+        outcome(backend.filters("br1", "DcimDevice", &json!({}), &[]).await),
     ));
     t.push((
         "read on main",

@@ -175,9 +175,9 @@ fn extra_schema() -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphql_on_main_and_on_a_branch_with_a_token() {
     let (addr, s, token) = start().await;
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     let m = json!({"query": "mutation ($value_ab12: String!) { DcimDeviceUpsert(data: {name: {value: $value_ab12}}) { ok object { id } } }", "variables": {"value_ab12": "leaf 1"}});
-    let (status, body) = request(addr, "POST", "/graphql/b1", Some(&token), Some(&m)).await;
+    let (status, body) = request(addr, "POST", "/graphql/br1", Some(&token), Some(&m)).await;
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["data"]["DcimDeviceUpsert"]["ok"], true);
@@ -187,7 +187,7 @@ async fn graphql_on_main_and_on_a_branch_with_a_token() {
         serde_json::from_str::<Value>(&main).unwrap(),
         json!({"data": {"DcimDevice": {"count": 0}}})
     );
-    let (_, branch) = request(addr, "POST", "/graphql/b1", Some(&token), Some(&q)).await;
+    let (_, branch) = request(addr, "POST", "/graphql/br1", Some(&token), Some(&q)).await;
     assert_eq!(
         serde_json::from_str::<Value>(&branch).unwrap(),
         json!({"data": {"DcimDevice": {"count": 1}}})

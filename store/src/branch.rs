@@ -81,16 +81,17 @@ pub(crate) fn api_branches(
 
 /// The longest branch name Infrahub accepts.
 const MAX_NAME: usize = 250;
+/// The shortest branch name Infrahub accepts.
+const MIN_NAME: usize = 3;
 
 /// Checks a branch name by Infrahub's rules (git's ref-name rules, `Branch.name` in
-/// Infrahub's core): every rule it breaks is named, in Infrahub's words and order. Infrahub
-/// also wants at least 3 characters; this store accepts shorter names (`b1`), which its
-/// own tests and demos use.
+/// Infrahub's core): 3 to 250 characters, and every rule it breaks is named, in Infrahub's
+/// words and order.
 pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.chars().count() > MAX_NAME {
+    let length = name.chars().count();
+    if !(MIN_NAME..=MAX_NAME).contains(&length) {
         return Err(format!(
-            "Branch name must be 1 to {MAX_NAME} characters long, not {}",
-            name.chars().count()
+            "Branch name must be {MIN_NAME} to {MAX_NAME} characters long, not {length}"
         ));
     }
     let disallowed = |c: char| c < ' ' || c == '\u{7f}' || " ~^:?*[".contains(c);
@@ -431,7 +432,7 @@ mod name_tests {
     #[test]
     fn names_follow_infrahubs_rules_and_every_broken_rule_is_named() {
         for good in [
-            "b1",
+            "br1",
             "feature/new-pod",
             "Fabric_A.2",
             "release-1.0/x",
@@ -464,11 +465,15 @@ mod name_tests {
         );
         assert_eq!(
             refused(""),
-            "Branch name must be 1 to 250 characters long, not 0"
+            "Branch name must be 3 to 250 characters long, not 0"
+        );
+        assert_eq!(
+            refused("b1"),
+            "Branch name must be 3 to 250 characters long, not 2"
         );
         assert_eq!(
             refused(&"x".repeat(251)),
-            "Branch name must be 1 to 250 characters long, not 251"
+            "Branch name must be 3 to 250 characters long, not 251"
         );
     }
 }

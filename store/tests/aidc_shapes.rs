@@ -92,11 +92,11 @@ fn number_parameters_and_max_count_are_enforced() {
 #[test]
 fn agnostic_design_nodes_are_the_same_on_every_branch_and_display_label_paths_work() {
     let s = aidc();
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     let pod = pod_ref(&s);
     ok(
         &s,
-        "b1",
+        "br1",
         &format!(
             r#"mutation {{ NetworkPodUpdate(data: {{checksum: {{value: "abc"}}, id: {}}}) {{ ok }} }}"#,
             &pod[5..pod.len() - 1]
@@ -126,13 +126,13 @@ fn agnostic_design_nodes_are_the_same_on_every_branch_and_display_label_paths_wo
 #[test]
 fn branch_aware_attributes_of_a_shared_node_vary_per_branch_until_merged() {
     let s = aidc();
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     let pod = pod_ref(&s);
     let id = &pod[5..pod.len() - 1];
     // `name` is branch-aware (from the generic), `index` is agnostic, the node is agnostic.
     ok(
         &s,
-        "b1",
+        "br1",
         &format!(
             r#"mutation {{ NetworkPodUpdate(data: {{id: {id}, name: {{value: "pod1-b"}}, index: {{value: 7}}}}) {{ ok }} }}"#
         ),
@@ -143,19 +143,23 @@ fn branch_aware_attributes_of_a_shared_node_vary_per_branch_until_merged() {
         json!({"name": {"value": "pod1"}, "index": {"value": 7}})
     );
     assert_eq!(
-        ok(&s, "b1", q)["NetworkPod"]["edges"][0]["node"],
+        ok(&s, "br1", q)["NetworkPod"]["edges"][0]["node"],
         json!({"name": {"value": "pod1-b"}, "index": {"value": 7}})
     );
     assert_eq!(
         ok(
             &s,
-            "b1",
+            "br1",
             r#"{ NetworkPod(name__value: "pod1-b") { count } }"#
         )["NetworkPod"]["count"],
         1
     );
     assert_eq!(
-        ok(&s, "b1", r#"{ NetworkPod(name__value: "pod1") { count } }"#)["NetworkPod"]["count"],
+        ok(
+            &s,
+            "br1",
+            r#"{ NetworkPod(name__value: "pod1") { count } }"#
+        )["NetworkPod"]["count"],
         0
     );
     assert_eq!(
@@ -175,10 +179,10 @@ fn branch_aware_attributes_of_a_shared_node_vary_per_branch_until_merged() {
         ),
     );
     assert_eq!(
-        ok(&s, "b1", q)["NetworkPod"]["edges"][0]["node"],
+        ok(&s, "br1", q)["NetworkPod"]["edges"][0]["node"],
         json!({"name": {"value": "pod1-b"}, "index": {"value": 8}})
     );
-    s.merge_branch("b1").unwrap();
+    s.merge_branch("br1").unwrap();
     assert_eq!(
         ok(&s, "main", q)["NetworkPod"]["edges"][0]["node"],
         json!({"name": {"value": "pod1-b"}, "index": {"value": 8}})

@@ -14,15 +14,15 @@ fn asn(s: &infragen_store::Store, branch: &str, name: &str) -> serde_json::Value
 fn a_branch_sees_main_plus_its_own_changes_and_main_does_not_see_them() {
     let s = store();
     device(&s, "main", "leaf1", "asn: {value: 1}");
-    s.create_branch("b1").unwrap();
-    device(&s, "b1", "leaf2", "");
-    device(&s, "b1", "leaf1", "asn: {value: 2}");
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "leaf2", "");
+    device(&s, "br1", "leaf1", "asn: {value: 2}");
     device(&s, "main", "leaf3", "");
     assert_eq!(
         names(
             &ok(
                 &s,
-                "b1",
+                "br1",
                 "{ DcimDevice { edges { node { name { value } } } } }"
             ),
             "DcimDevice"
@@ -40,7 +40,7 @@ fn a_branch_sees_main_plus_its_own_changes_and_main_does_not_see_them() {
         ),
         ["leaf1", "leaf3"]
     );
-    assert_eq!(asn(&s, "b1", "leaf1"), 2);
+    assert_eq!(asn(&s, "br1", "leaf1"), 2);
     assert_eq!(asn(&s, "main", "leaf1"), 1);
 }
 
@@ -48,14 +48,14 @@ fn a_branch_sees_main_plus_its_own_changes_and_main_does_not_see_them() {
 fn deleting_on_a_branch_hides_the_node_only_there() {
     let s = store();
     let id = device(&s, "main", "leaf1", "");
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     ok(
         &s,
-        "b1",
+        "br1",
         &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{id}"}}) {{ ok }} }}"#),
     );
     assert_eq!(
-        ok(&s, "b1", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        ok(&s, "br1", "{ DcimDevice { count } }")["DcimDevice"]["count"],
         0
     );
     assert_eq!(
@@ -67,15 +67,15 @@ fn deleting_on_a_branch_hides_the_node_only_there() {
 #[test]
 fn agnostic_kinds_are_shared_by_all_branches() {
     let s = store();
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     ok(
         &s,
-        "b1",
+        "br1",
         r#"mutation { BuiltinTagCreate(data: {name: {value: "aware-tag"}}) { ok } }"#,
     );
     ok(
         &s,
-        "b1",
+        "br1",
         r#"mutation { CoreNumberPoolCreate(data: {name: {value: "asn-pool"}, node: {value: "DcimDevice"}, node_attribute: {value: "asn"}, start_range: {value: 65000}, end_range: {value: 65100}}) { ok } }"#,
     );
     let d = ok(
@@ -97,23 +97,23 @@ fn local_kinds_stay_on_their_branch_and_are_not_merged() {
         "main",
         r#"mutation { CoreGeneratorGroupUpsert(data: {name: {value: "on-main"}}) { ok } }"#,
     );
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     assert_eq!(
-        ok(&s, "b1", "{ CoreGeneratorGroup { count } }")["CoreGeneratorGroup"]["count"],
+        ok(&s, "br1", "{ CoreGeneratorGroup { count } }")["CoreGeneratorGroup"]["count"],
         0,
         "a fresh branch does not see main's local nodes"
     );
     ok(
         &s,
-        "b1",
-        r#"mutation { CoreGeneratorGroupUpsert(data: {name: {value: "on-b1"}}) { ok } }"#,
+        "br1",
+        r#"mutation { CoreGeneratorGroupUpsert(data: {name: {value: "on-br1"}}) { ok } }"#,
     );
     ok(
         &s,
-        "b1",
+        "br1",
         r#"mutation { CoreGeneratorAwareGroupUpsert(data: {name: {value: "aware"}}) { ok } }"#,
     );
-    s.merge_branch("b1").unwrap();
+    s.merge_branch("br1").unwrap();
     let d = ok(
         &s,
         "main",
@@ -128,19 +128,19 @@ fn merge_applies_creates_updates_and_deletes_to_main() {
     let s = store();
     let keep = device(&s, "main", "keep", "asn: {value: 1}");
     let gone = device(&s, "main", "gone", "");
-    s.create_branch("b1").unwrap();
-    device(&s, "b1", "keep", "asn: {value: 2}");
-    device(&s, "b1", "new", "");
-    interface(&s, "b1", &keep, "eth1");
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "keep", "asn: {value: 2}");
+    device(&s, "br1", "new", "");
+    interface(&s, "br1", &keep, "eth1");
     ok(
         &s,
-        "b1",
+        "br1",
         &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{gone}"}}) {{ ok }} }}"#),
     );
     // Main changes an unrelated field meanwhile: not a conflict.
     device(&s, "main", "keep", r#"serial: {value: "SN"}"#);
-    let report = s.merge_branch("b1").unwrap();
-    assert_eq!(report.branch, "b1");
+    let report = s.merge_branch("br1").unwrap();
+    assert_eq!(report.branch, "br1");
     let d = ok(
         &s,
         "main",
@@ -173,10 +173,10 @@ fn many_relationship_edits_on_both_sides_merge_by_difference() {
         .as_str()
         .unwrap()
         .to_string();
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     ok(
         &s,
-        "b1",
+        "br1",
         &format!(
             r#"mutation {{ RelationshipAdd(data: {{id: "{g}", name: "members", nodes: [{{id: "{a}"}}]}}) {{ ok }} }}"#
         ),
@@ -188,7 +188,7 @@ fn many_relationship_edits_on_both_sides_merge_by_difference() {
             r#"mutation {{ RelationshipAdd(data: {{id: "{g}", name: "members", nodes: [{{id: "{b}"}}]}}) {{ ok }} }}"#
         ),
     );
-    s.merge_branch("b1").unwrap();
+    s.merge_branch("br1").unwrap();
     assert_eq!(
         ok(
             &s,
@@ -203,14 +203,14 @@ fn many_relationship_edits_on_both_sides_merge_by_difference() {
 fn a_merge_conflict_names_the_field_and_merges_nothing() {
     let s = store();
     let id = device(&s, "main", "leaf1", "asn: {value: 1}");
-    s.create_branch("b1").unwrap();
-    device(&s, "b1", "leaf1", "asn: {value: 2}");
-    device(&s, "b1", "other", "");
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "leaf1", "asn: {value: 2}");
+    device(&s, "br1", "other", "");
     device(&s, "main", "leaf1", "asn: {value: 3}");
-    let err = s.merge_branch("b1").unwrap_err();
+    let err = s.merge_branch("br1").unwrap_err();
     match &err {
         StoreError::MergeConflict { branch, conflicts } => {
-            assert_eq!(branch, "b1");
+            assert_eq!(branch, "br1");
             assert_eq!(
                 conflicts,
                 &[format!("DcimDevice {id} attribute 'asn': main=3 branch=2")]
@@ -221,7 +221,7 @@ fn a_merge_conflict_names_the_field_and_merges_nothing() {
     assert_eq!(
         err.to_string(),
         format!(
-            "merge of branch 'b1' refused, 1 conflict(s): DcimDevice {id} attribute 'asn': main=3 branch=2"
+            "merge of branch 'br1' refused, 1 conflict(s): DcimDevice {id} attribute 'asn': main=3 branch=2"
         )
     );
     assert_eq!(
@@ -318,17 +318,17 @@ fn a_branch_sees_mains_later_changes_to_the_attributes_it_did_not_change() {
         "leaf1",
         r#"asn: {value: 1} serial: {value: "SN1"}"#,
     );
-    s.create_branch("b1").unwrap();
-    device(&s, "b1", "leaf1", "asn: {value: 2}");
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "leaf1", "asn: {value: 2}");
     device(
         &s,
         "main",
         "leaf1",
         r#"asn: {value: 3} serial: {value: "SN2"}"#,
     );
-    assert_eq!(asn(&s, "b1", "leaf1"), 2, "the branch's own change wins");
+    assert_eq!(asn(&s, "br1", "leaf1"), 2, "the branch's own change wins");
     assert_eq!(
-        serial(&s, "b1", "leaf1"),
+        serial(&s, "br1", "leaf1"),
         "SN2",
         "main's later change shows"
     );
@@ -345,15 +345,15 @@ fn a_branch_sees_members_main_adds_to_a_group_the_branch_changed() {
     );
     let g = group(&s, "g");
     add_member(&s, "main", &g, &a, true);
-    s.create_branch("b1").unwrap();
-    add_member(&s, "b1", &g, &b, true);
+    s.create_branch("br1").unwrap();
+    add_member(&s, "br1", &g, &b, true);
     add_member(&s, "main", &g, &c, true);
-    assert_eq!(members(&s, "b1"), ["a", "b", "c"]);
+    assert_eq!(members(&s, "br1"), ["a", "b", "c"]);
     assert_eq!(members(&s, "main"), ["a", "c"]);
     // Main removes a member the branch never touched: gone on the branch too.
     add_member(&s, "main", &g, &a, false);
-    assert_eq!(members(&s, "b1"), ["b", "c"]);
-    s.merge_branch("b1").unwrap();
+    assert_eq!(members(&s, "br1"), ["b", "c"]);
+    s.merge_branch("br1").unwrap();
     assert_eq!(members(&s, "main"), ["b", "c"]);
 }
 
@@ -368,13 +368,13 @@ fn merge_is_per_edge_a_member_removed_on_the_branch_and_one_added_on_main_both_h
     let g = group(&s, "g");
     add_member(&s, "main", &g, &a, true);
     add_member(&s, "main", &g, &b, true);
-    s.create_branch("b1").unwrap();
-    add_member(&s, "b1", &g, &a, false);
+    s.create_branch("br1").unwrap();
+    add_member(&s, "br1", &g, &a, false);
     add_member(&s, "main", &g, &c, true);
-    s.merge_branch("b1").unwrap();
+    s.merge_branch("br1").unwrap();
     assert_eq!(members(&s, "main"), ["b", "c"]);
     assert_eq!(
-        members(&s, "b1"),
+        members(&s, "br1"),
         ["b", "c"],
         "the branch equals main after the merge"
     );
@@ -390,10 +390,10 @@ fn merge_is_per_attribute_different_attributes_of_one_node_never_conflict() {
         "leaf1",
         r#"asn: {value: 1} serial: {value: "SN1"}"#,
     );
-    s.create_branch("b1").unwrap();
-    device(&s, "b1", "leaf1", "asn: {value: 2}");
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "leaf1", "asn: {value: 2}");
     device(&s, "main", "leaf1", r#"serial: {value: "SN2"}"#);
-    s.merge_branch("b1").unwrap();
+    s.merge_branch("br1").unwrap();
     assert_eq!(asn(&s, "main", "leaf1"), 2);
     assert_eq!(serial(&s, "main", "leaf1"), "SN2");
 }
@@ -407,7 +407,7 @@ fn a_relationship_pointed_elsewhere_on_both_sides_is_a_named_conflict_and_nothin
         device(&s, "main", "c", ""),
     );
     let eth = interface(&s, "main", &a, "eth1");
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     let move_to = |branch: &str, to: &str| {
         ok(
             &s,
@@ -417,19 +417,19 @@ fn a_relationship_pointed_elsewhere_on_both_sides_is_a_named_conflict_and_nothin
             ),
         );
     };
-    move_to("b1", &b);
-    device(&s, "b1", "new-on-branch", "");
+    move_to("br1", &b);
+    device(&s, "br1", "new-on-branch", "");
     move_to("main", &c);
     let before = ok(
         &s,
         "main",
         "{ DcimDevice { edges { node { name { value } interfaces { edges { node { id } } } } } } }",
     );
-    let err = s.merge_branch("b1").unwrap_err();
+    let err = s.merge_branch("br1").unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "merge of branch 'b1' refused, 1 conflict(s): DcimPhysicalInterface {eth} relationship 'device': main=[\"{c}\"] branch=[\"{b}\"]"
+            "merge of branch 'br1' refused, 1 conflict(s): DcimPhysicalInterface {eth} relationship 'device': main=[\"{c}\"] branch=[\"{b}\"]"
         )
     );
     let after = ok(
@@ -444,18 +444,18 @@ fn a_relationship_pointed_elsewhere_on_both_sides_is_a_named_conflict_and_nothin
 fn a_node_deleted_on_the_branch_and_changed_on_main_is_a_named_conflict() {
     let s = store();
     let id = device(&s, "main", "leaf1", "asn: {value: 1}");
-    s.create_branch("b1").unwrap();
+    s.create_branch("br1").unwrap();
     ok(
         &s,
-        "b1",
+        "br1",
         &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{id}"}}) {{ ok }} }}"#),
     );
     device(&s, "main", "leaf1", "asn: {value: 5}");
-    let err = s.merge_branch("b1").unwrap_err();
+    let err = s.merge_branch("br1").unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "merge of branch 'b1' refused, 1 conflict(s): DcimDevice {id}: deleted on the branch, changed on main"
+            "merge of branch 'br1' refused, 1 conflict(s): DcimDevice {id}: deleted on the branch, changed on main"
         )
     );
     assert_eq!(asn(&s, "main", "leaf1"), 5);
@@ -628,28 +628,28 @@ fn diff_tree_lists_every_node_the_branch_added_updated_and_removed() {
     let leaf1 = device(&s, "main", "leaf1", "asn: {value: 1}");
     let leaf2 = device(&s, "main", "leaf2", "");
     let team = group(&s, "team");
-    s.create_branch("b1").unwrap();
-    let empty = gql_vars(&s, "b1", DIFF_SUMMARY, json!({"branch_name": "b1"}));
+    s.create_branch("br1").unwrap();
+    let empty = gql_vars(&s, "br1", DIFF_SUMMARY, json!({"branch_name": "br1"}));
     assert_eq!(empty["data"]["DiffTree"]["nodes"], json!([]), "{empty:#}");
 
-    let leaf3 = device(&s, "b1", "leaf3", "");
+    let leaf3 = device(&s, "br1", "leaf3", "");
     ok(
         &s,
-        "b1",
+        "br1",
         &format!(
             r#"mutation {{ DcimDeviceUpdate(data: {{id: "{leaf1}", asn: {{value: 2}}}}) {{ ok }} }}"#
         ),
     );
     ok(
         &s,
-        "b1",
+        "br1",
         &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{leaf2}"}}) {{ ok }} }}"#),
     );
-    add_member(&s, "b1", &team, &leaf1, true);
+    add_member(&s, "br1", &team, &leaf1, true);
     // Main's own later change is not the branch's.
     device(&s, "main", "leaf9", "");
 
-    let r = gql_vars(&s, "main", DIFF_SUMMARY, json!({"branch_name": "b1"}));
+    let r = gql_vars(&s, "main", DIFF_SUMMARY, json!({"branch_name": "br1"}));
     assert!(r.get("errors").is_none(), "{r:#}");
     let nodes = r["data"]["DiffTree"]["nodes"].as_array().unwrap().clone();
     let by_id = |id: &str| nodes.iter().find(|n| n["uuid"] == id).cloned().unwrap();
@@ -687,13 +687,13 @@ fn diff_tree_lists_every_node_the_branch_added_updated_and_removed() {
     let d = ok(
         &s,
         "main",
-        r#"{ DiffTreeSummary(branch: "b1") { base_branch diff_branch num_added num_updated num_removed num_conflicts }
-                     DiffTree(branch: "b1", filters: {kind: {includes: ["DcimDevice"]}, status: {excludes: ["ADDED"]}}) {
+        r#"{ DiffTreeSummary(branch: "br1") { base_branch diff_branch num_added num_updated num_removed num_conflicts }
+                     DiffTree(branch: "br1", filters: {kind: {includes: ["DcimDevice"]}, status: {excludes: ["ADDED"]}}) {
                        nodes { uuid attributes { properties { property_type previous_value new_value } } } } }"#,
     );
     assert_eq!(
         d["DiffTreeSummary"],
-        json!({"base_branch": "main", "diff_branch": "b1", "num_added": 1, "num_updated": 2, "num_removed": 1, "num_conflicts": 0})
+        json!({"base_branch": "main", "diff_branch": "br1", "num_added": 1, "num_updated": 2, "num_removed": 1, "num_conflicts": 0})
     );
     let filtered = d["DiffTree"]["nodes"].as_array().unwrap();
     assert_eq!(filtered.len(), 2, "{filtered:#?}");
@@ -722,7 +722,7 @@ fn diff_tree_lists_every_node_the_branch_added_updated_and_removed() {
     let r = gql(
         &s,
         "main",
-        r#"{ DiffTree(branch: "b1", from_time: "2026-01-01T00:00:00Z") { num_added } }"#,
+        r#"{ DiffTree(branch: "br1", from_time: "2026-01-01T00:00:00Z") { num_added } }"#,
     );
     assert!(
         errors(&r)[0].starts_with("`from_time` is not supported"),
@@ -730,12 +730,12 @@ fn diff_tree_lists_every_node_the_branch_added_updated_and_removed() {
     );
 
     // Once merged, the branch has nothing left to show.
-    s.merge_branch("b1").unwrap();
+    s.merge_branch("br1").unwrap();
     assert_eq!(
         ok(
             &s,
             "main",
-            r#"{ DiffTreeSummary(branch: "b1") { num_added num_updated num_removed } }"#
+            r#"{ DiffTreeSummary(branch: "br1") { num_added num_updated num_removed } }"#
         )["DiffTreeSummary"],
         json!({"num_added": 0, "num_updated": 0, "num_removed": 0})
     );

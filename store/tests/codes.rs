@@ -91,10 +91,10 @@ fn an_unknown_branch_is_branch_not_found_not_a_missing_node() {
         "{ OrganizationManufacturer { count } }",
         r#"mutation { OrganizationManufacturerDelete(data: {id: "x"}) { ok } }"#,
     ] {
-        let r = gql(&s, "b1", doc);
+        let r = gql(&s, "br1", doc);
         assert_eq!(
             coded(&r),
-            [("Branch: b1 not found.".into(), "BRANCH_NOT_FOUND".into())]
+            [("Branch: br1 not found.".into(), "BRANCH_NOT_FOUND".into())]
         );
     }
 }

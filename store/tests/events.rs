@@ -194,14 +194,14 @@ fn a_consumer_resumes_from_a_sequence_number_after_reopening() {
 #[test]
 fn branch_writes_carry_the_branch_and_merges_are_marked() {
     let s = store();
-    s.create_branch("b1").unwrap();
-    device(&s, "b1", "a", "");
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "a", "");
     let seq = s.last_event_seq().unwrap();
-    s.merge_branch("b1").unwrap();
+    s.merge_branch("br1").unwrap();
     let ev = s.events_since(0).unwrap();
     assert_eq!(
         (ev[0].branch.as_str(), ev[0].origin.as_str()),
-        ("b1", "live")
+        ("br1", "live")
     );
     let merged = s.events_since(seq).unwrap();
     assert_eq!(

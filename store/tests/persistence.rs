@@ -20,8 +20,8 @@ fn closing_and_reopening_keeps_schema_data_branches_and_tokens() {
     let (_dir, path, s) = temp_store();
     let d = device(&s, "main", "leaf1", r#"role: {value: "leaf"}"#);
     interface(&s, "main", &d, "eth1");
-    s.create_branch("b1").unwrap();
-    device(&s, "b1", "leaf2", "");
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "leaf2", "");
     let token = s
         .create_token("ci", infragen_store::TokenScope::Admin)
         .unwrap();
@@ -35,7 +35,7 @@ fn closing_and_reopening_keeps_schema_data_branches_and_tokens() {
         ok(&s, "main", q)["DcimDevice"]["edges"],
         json!([{"node": {"name": {"value": "leaf1"}, "role": {"value": "leaf"}, "interfaces": {"count": 1}}}])
     );
-    assert_eq!(names(&ok(&s, "b1", q), "DcimDevice"), ["leaf1", "leaf2"]);
+    assert_eq!(names(&ok(&s, "br1", q), "DcimDevice"), ["leaf1", "leaf2"]);
     assert_eq!(
         s.token_scope(&token).unwrap(),
         Some(infragen_store::TokenScope::Admin)

@@ -281,7 +281,7 @@ spec:
 fn a_profile_changed_on_a_branch_changes_its_nodes_there_only() {
     let s = seeded();
     ok(&s, "main", CREATE_SPINE);
-    s.create_branch("b1").expect("branch");
+    s.create_branch("br1").expect("branch");
     let mtu = |branch: &str| {
         let d = ok(
             &s,
@@ -295,9 +295,9 @@ fn a_profile_changed_on_a_branch_changes_its_nodes_there_only() {
     assert_ne!(before["value"], 9100);
     ok(
         &s,
-        "b1",
+        "br1",
         r#"mutation { ProfileNetworkInterfaceUpsert(data: {profile_name: {value: "profile-interface-leaf"}, mtu: {value: 9100}}) { ok } }"#,
     );
-    assert_eq!(mtu("b1"), json!({"value": 9100, "is_from_profile": true}));
+    assert_eq!(mtu("br1"), json!({"value": 9100, "is_from_profile": true}));
     assert_eq!(mtu("main"), before);
 }

@@ -4,7 +4,7 @@
 //! `cargo bench -p infragen-tests --bench aidc`: for each pass, a fresh
 //! embedded store in a temp dir, the repository imported on `main` as
 //! `infragen sync` does (schema, seed objects, generator definitions, trigger
-//! rules), branch `b1`, then generate-fabric, generate-pod and generate-rack
+//! rules), branch `br1`, then generate-fabric, generate-pod and generate-rack
 //! over their whole target groups, one tier after the other, at the CLI's
 //! default concurrency (4), through `infragen::runner::Runner` (what
 //! `infragen generator --no-cascade` runs) and the embedded backend
@@ -67,7 +67,7 @@ async fn tiers(runner: &Runner) -> ([Duration; 3], [usize; 3], [usize; 3], [usiz
     for (i, definition) in TIERS.iter().enumerate() {
         let started = Instant::now();
         let report = runner
-            .run_definition(definition, "b1", &TargetSelection::All, CONCURRENCY)
+            .run_definition(definition, "br1", &TargetSelection::All, CONCURRENCY)
             .await
             .expect("definition runs");
         times[i] = started.elapsed();
@@ -100,7 +100,7 @@ async fn pass(cache: &std::path::Path) -> (Pass, tempfile::TempDir, infragen_sto
     sync_repository(&store, &repository(), backend(&store).as_ref(), "main")
         .await
         .expect("the repository syncs");
-    store.create_branch("b1").expect("branch");
+    store.create_branch("br1").expect("branch");
     let sync = started.elapsed();
     let runner = runner(&store, cache);
     let (tiers, written, stamps, targets) = tiers(&runner).await;

@@ -11,7 +11,7 @@
 //!
 //! A measurement is: a fresh embedded store in a temp dir, the repository
 //! imported on `main` as `infragen sync` does (timed apart, as *sync*),
-//! branch `b1`, then one `generate-fabric fabric_name=…` cascade per fabric,
+//! branch `br1`, then one `generate-fabric fabric_name=…` cascade per fabric,
 //! one after the other, through `infragen::cascade::Cascade` and the
 //! embedded backend (typed calls into the store). Each cascade runs the fabric, then the pods
 //! its stamps trigger, then the racks theirs. *Wall* is the time of all the
@@ -77,7 +77,7 @@ const SIZES: [usize; 3] = [1, 4, 16];
 /// Seed measurements per level; their median is the seed's figure.
 const SEED_SAMPLES: usize = 3;
 /// The branch the cascades run on (the repository is synced on `main`).
-const BRANCH: &str = "b1";
+const BRANCH: &str = "br1";
 
 /// The embedded backend changed for a comparison (see [`Commits`]): every call goes to
 /// `inner`, through the trait's plain defaults for the checked writes, so the store

@@ -104,7 +104,7 @@ async fn seed(root: &std::path::Path, cache: &std::path::Path, queued: bool) -> 
     sync_repository(&store, &repository, backend.as_ref(), "main")
         .await
         .expect("the repository syncs");
-    store.create_branch("b1").expect("branch");
+    store.create_branch("br1").expect("branch");
     let runtime = Runtime::builder()
         .max_concurrent_runs(4)
         .cache_dir(Some(cache.to_owned()))
@@ -123,7 +123,7 @@ async fn seed(root: &std::path::Path, cache: &std::path::Path, queued: bool) -> 
         parameters.insert("fabric_name".to_owned(), Value::from(fabric));
         let report = cascade
             .run(
-                "b1",
+                "br1",
                 Start::Definition {
                     name: "generate-fabric".to_owned(),
                     selection: TargetSelection::Matching(parameters),

@@ -440,7 +440,7 @@ impl Backend for RecordingBackend {
     }
 }
 
-/// A run request with default limits on branch `b1`.
+/// A run request with default limits on branch `br1`.
 pub fn request(
     generator: &str,
     target: (&str, &str, &str),
@@ -451,7 +451,7 @@ pub fn request(
     };
     infragen::runtime::RunRequest {
         generator: generator.to_owned(),
-        branch: "b1".to_owned(),
+        branch: "br1".to_owned(),
         target: infragen::runtime::Target {
             id: target.0.to_owned(),
             kind: target.1.to_owned(),

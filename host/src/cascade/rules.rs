@@ -385,8 +385,8 @@ mod tests {
     #[test]
     fn labels_are_globs_and_a_leading_bang_negates() {
         assert!(label_matches("main", "main"));
-        assert!(!label_matches("main", "b1"));
-        assert!(label_matches("!main", "b1"));
+        assert!(!label_matches("main", "br1"));
+        assert!(label_matches("!main", "br1"));
         assert!(!label_matches("!main", "main"));
         assert!(label_matches("Network*", "NetworkPod"));
         assert!(label_matches("Pod-A?", "Pod-A2"));
@@ -405,7 +405,7 @@ mod tests {
             vec![attribute("checksum", ValueMatch::Any, None, None)],
         );
         assert!(any.fires_on(
-            &event("b1", "updated", &[("checksum", "NULL", "abc")]),
+            &event("br1", "updated", &[("checksum", "NULL", "abc")]),
             "main"
         ));
         assert!(any.fires_on(
@@ -416,17 +416,17 @@ mod tests {
             ),
             "main"
         ));
-        assert!(!any.fires_on(&event("b1", "updated", &[("index", "1", "2")]), "main"));
+        assert!(!any.fires_on(&event("br1", "updated", &[("index", "1", "2")]), "main"));
         // Creation fires only `created` rules.
         assert!(!any.fires_on(
-            &event("b1", "created", &[("checksum", "NULL", "abc")]),
+            &event("br1", "created", &[("checksum", "NULL", "abc")]),
             "main"
         ));
     }
 
     #[test]
     fn value_matches_compare_the_new_the_previous_or_both_values() {
-        let change = event("b1", "updated", &[("role", "cpu", "storage")]);
+        let change = event("br1", "updated", &[("role", "cpu", "storage")]);
         let value = |pattern| {
             rule(
                 BranchScope::AllBranches,
@@ -482,16 +482,16 @@ mod tests {
         );
         assert!(both.fires_on(
             &event(
-                "b1",
+                "br1",
                 "updated",
                 &[("checksum", "a", "b"), ("index", "1", "2")]
             ),
             "main"
         ));
-        assert!(!both.fires_on(&event("b1", "updated", &[("checksum", "a", "b")]), "main"));
+        assert!(!both.fires_on(&event("br1", "updated", &[("checksum", "a", "b")]), "main"));
         assert!(!both.fires_on(
             &event(
-                "b1",
+                "br1",
                 "updated",
                 &[("checksum", "a", "b"), ("index", "1", "3")]
             ),
@@ -511,7 +511,7 @@ mod tests {
                 }],
             )
         };
-        let change = event("b1", "updated", &[]);
+        let change = event("br1", "updated", &[]);
         assert!(added("added", None).fires_on(&change, "main"));
         assert!(added("updated", None).fires_on(&change, "main"));
         assert!(!added("removed", None).fires_on(&change, "main"));
@@ -523,7 +523,7 @@ mod tests {
     fn branch_scope_selects_the_default_branch_or_the_others() {
         let checksum = || vec![attribute("checksum", ValueMatch::Any, None, None)];
         let on_main = event("main", "updated", &[("checksum", "a", "b")]);
-        let on_b1 = event("b1", "updated", &[("checksum", "a", "b")]);
+        let on_b1 = event("br1", "updated", &[("checksum", "a", "b")]);
         let other = rule(BranchScope::OtherBranches, checksum());
         assert!(!other.fires_on(&on_main, "main"));
         assert!(other.fires_on(&on_b1, "main"));

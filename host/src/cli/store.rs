@@ -369,7 +369,7 @@ mod tests {
         run(&db, &["schema", "load", schemas.to_str().unwrap()])
             .await
             .unwrap();
-        run(&db, &["branch", "create", "b1"]).await.unwrap();
+        run(&db, &["branch", "create", "br1"]).await.unwrap();
         let doc = dir.path().join("upsert.gql");
         std::fs::write(&doc, "mutation ($name: String!, $asn: BigInt) { DcimDeviceUpsert(data: {name: {value: $name}, asn: {value: $asn}}) { ok } }").unwrap();
         run(
@@ -378,7 +378,7 @@ mod tests {
                 "query",
                 doc.to_str().unwrap(),
                 "--branch",
-                "b1",
+                "br1",
                 "--var",
                 "name=leaf1",
                 "--var",
@@ -387,7 +387,7 @@ mod tests {
         )
         .await
         .unwrap();
-        run(&db, &["branch", "merge", "b1"]).await.unwrap();
+        run(&db, &["branch", "merge", "br1"]).await.unwrap();
         let s = Store::open(&db).unwrap();
         assert_eq!(
             ok(
@@ -398,7 +398,7 @@ mod tests {
             json!({"asn": {"value": 65000}})
         );
         drop(s);
-        run(&db, &["branch", "delete", "b1"]).await.unwrap();
+        run(&db, &["branch", "delete", "br1"]).await.unwrap();
         run(&db, &["branch", "list"]).await.unwrap();
         let bad = dir.path().join("bad.gql");
         std::fs::write(&bad, "{ Nope { count } }").unwrap();

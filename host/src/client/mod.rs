@@ -614,10 +614,10 @@ mod tests {
 
     #[test]
     fn an_unknown_branch_is_a_branch_error_not_a_missing_node() {
-        let coded = json!([{"message": "Branch: b1 not found.", "extensions": {"code": "BRANCH_NOT_FOUND"}}]);
+        let coded = json!([{"message": "Branch: br1 not found.", "extensions": {"code": "BRANCH_NOT_FOUND"}}]);
         assert_eq!(kind_of(coded), ErrorKind::BranchNotFound);
         // Infrahub's own answer, without a code.
-        let infrahub = json!([{"message": "Branch: b1 not found."}]);
+        let infrahub = json!([{"message": "Branch: br1 not found."}]);
         assert_eq!(kind_of(infrahub), ErrorKind::BranchNotFound);
     }
 
@@ -679,11 +679,11 @@ mod tests {
             Ok(false)
         );
         let error = backend
-            .delete_if_present("b1", "TestWidget", "nope")
+            .delete_if_present("br1", "TestWidget", "nope")
             .await
             .expect_err("the branch does not exist");
         assert_eq!(error.kind, ErrorKind::BranchNotFound);
-        assert_eq!(error.message, "Branch: b1 not found.");
+        assert_eq!(error.message, "Branch: br1 not found.");
         let data = json!({"name": {"value": "w"}});
         backend
             .upsert("main", "TestWidget", &data)
