@@ -166,6 +166,7 @@ pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> 
         .route("/api/schema/", get(schema_get))
         .route("/api/schema/load", post(schema_load))
         .route("/api/schema/check", post(schema_check))
+        .route("/api/schema/summary", get(schema_summary))
         .route("/api/schema/{kind}", get(schema_kind))
         .route("/schema.graphql", get(sdl))
         .route(
@@ -541,6 +542,15 @@ async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Res
         return missing;
     }
     axum::Json(app.store.schema_json()).into_response()
+}
+
+/// `GET /api/schema/summary?branch=B`: the schema's hash and each kind's.
+async fn schema_summary(State(app): State<App>, Query(q): Query<BranchQuery>) -> Response {
+    let branch = q.branch.unwrap_or_else(|| MAIN.to_string());
+    if let Some(missing) = missing_branch(&app, &branch) {
+        return missing;
+    }
+    axum::Json(app.store.schema_summary()).into_response()
 }
 
 /// Infrahub's 404 for a `?branch=` that does not exist, or `None` when it does.

@@ -657,3 +657,57 @@ async fn schema_check_answers_the_diff_without_loading_anything() {
     assert!(body.contains("Branch: nope not found."), "{body}");
     assert_eq!(schema_hash(&s), loaded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_summary_hashes_each_kind_so_a_change_shows_where_it_is() {
+    let (addr, s, token) = start().await;
+    let summary = || async {
+        let (status, body) = request(
+            addr,
+            "GET",
+            "/api/schema/summary?branch=main",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let before = summary().await;
+    assert_eq!(before["main"], json!(s.schema().hash));
+    assert!(
+        before["nodes"]["DcimDevice"].as_str().is_some(),
+        "{before:#}"
+    );
+    assert!(before["generics"]["DcimInterface"].as_str().is_some());
+    assert!(before["nodes"].get("DcimInterface").is_none());
+
+    // DcimDevice gains an attribute (a schema extension): its hash changes, and the
+    // generic DcimInterface's does not.
+    let extension = json!({"schemas": [{"version": "1.0", "extensions": {"nodes": [{"kind": "DcimDevice", "attributes": [{"name": "serial_number", "kind": "Text", "optional": true}]}]}}]});
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/api/schema/load",
+        Some(&token),
+        Some(&extension),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let after = summary().await;
+    assert_ne!(after["nodes"]["DcimDevice"], before["nodes"]["DcimDevice"]);
+    assert_eq!(
+        after["generics"]["DcimInterface"],
+        before["generics"]["DcimInterface"]
+    );
+    assert_ne!(after["main"], before["main"]);
+    let (status, _) = request(
+        addr,
+        "GET",
+        "/api/schema/summary?branch=nope",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -1066,6 +1066,25 @@ impl Store {
         })
     }
 
+    /// Infrahub's `GET /api/schema/summary`: the schema's hash, and one hash per node and
+    /// generic (of its definition after defaults and inheritance), so a client can tell
+    /// which kinds changed without reading them.
+    pub fn schema_summary(&self) -> Value {
+        let schema = self.schema();
+        let mut nodes = serde_json::Map::new();
+        let mut generics = serde_json::Map::new();
+        for k in schema.kinds() {
+            let text = serde_json::to_string(k).unwrap_or_default();
+            let hash = hex::encode(&Sha256::digest(text.as_bytes())[..16]);
+            if k.is_generic {
+                generics.insert(k.kind.clone(), Value::String(hash));
+            } else {
+                nodes.insert(k.kind.clone(), Value::String(hash));
+            }
+        }
+        serde_json::json!({"main": schema.hash, "nodes": nodes, "generics": generics})
+    }
+
     /// The schema in the shape of Infrahub's `GET /api/schema` (`main` hash, `nodes`,
     /// `generics`, `profiles`, `templates`, `namespaces`).
     pub fn schema_json(&self) -> Value {
