@@ -749,9 +749,17 @@ fn schema_files(body: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
 
 /// 422 with one error per problem, as `infrahubctl schema load|check` print them.
 fn schema_refused(e: &infragen_store::StoreError) -> Response {
+    let problems = match e {
+        infragen_store::StoreError::Schema(problems) => problems.clone(),
+        other => vec![other.to_string()],
+    };
+    let errors: Vec<Value> = problems
+        .iter()
+        .map(|problem| json!({"message": problem}))
+        .collect();
     (
         StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(json!({"errors": e.to_string().lines().map(|l| json!({"message": l})).collect::<Vec<_>>()})),
+        axum::Json(json!({ "errors": errors })),
     )
         .into_response()
 }
