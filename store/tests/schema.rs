@@ -389,3 +389,31 @@ nodes:
     assert_eq!(hfid("TestCable"), None);
     assert_eq!(hfid("TestPort"), path(&["label__value", "index__value"]));
 }
+
+/// Every field Infrahub's schema format allows (infrahub-sdk 1.23.2's `schema/generated/
+/// write.py`) is accepted, so a published repository's schema loads: the ids
+/// `infrahubctl schema export` writes, and `ordered` on a List attribute.
+#[test]
+fn the_ids_schema_export_writes_and_ordered_are_accepted() {
+    let s = Store::in_memory().unwrap();
+    s.load_schema(&[(
+        "exported.yml".into(),
+        r#"
+version: "1.0"
+nodes:
+  - id: 17f6a1c8-0000-4000-8000-000000000001
+    name: Widget
+    namespace: Test
+    attributes:
+      - {id: 17f6a1c8-0000-4000-8000-000000000002, name: name, kind: Text, unique: true}
+      - {name: tags, kind: List, ordered: true, optional: true}
+    relationships:
+      - {id: 17f6a1c8-0000-4000-8000-000000000003, name: parts, peer: TestWidget, cardinality: many}
+"#
+        .into(),
+    )])
+    .unwrap();
+    let widget = s.schema().get("TestWidget").cloned().unwrap();
+    assert!(widget.attribute("tags").is_some());
+    assert!(widget.relationship("parts").is_some());
+}

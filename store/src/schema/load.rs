@@ -53,6 +53,10 @@ fn is_reserved(file: &str, name: &str) -> bool {
 #[serde(deny_unknown_fields)]
 struct KindDef {
     name: String,
+    /// The id Infrahub gives a schema element (`schema export` writes it); unused
+    /// here, where kinds and fields are known by name.
+    #[serde(default)]
+    id: Option<String>,
     namespace: String,
     #[serde(default)]
     description: Option<String>,
@@ -108,6 +112,14 @@ struct KindDef {
 #[serde(deny_unknown_fields)]
 struct AttrDef {
     name: String,
+    /// The id Infrahub gives a schema element (`schema export` writes it); unused
+    /// here, where kinds and fields are known by name.
+    #[serde(default)]
+    id: Option<String>,
+    /// Whether a List attribute keeps its order (Infrahub's `ordered`); every value
+    /// is stored as given here.
+    #[serde(default)]
+    ordered: Option<bool>,
     kind: AttributeKind,
     #[serde(default, rename = "enum")]
     enum_: Option<Vec<Value>>,
@@ -153,6 +165,10 @@ struct AttrDef {
 #[serde(deny_unknown_fields)]
 struct RelDef {
     name: String,
+    /// The id Infrahub gives a schema element (`schema export` writes it); unused
+    /// here, where kinds and fields are known by name.
+    #[serde(default)]
+    id: Option<String>,
     peer: String,
     #[serde(default)]
     kind: Option<RelationshipKind>,
@@ -512,6 +528,7 @@ fn check_kind_def(file: &str, w: &str, generic: bool, def: &KindDef, p: &mut Pro
         }
     }
     let _ = (
+        &def.id,
         &def.include_in_menu,
         &def.menu_placement,
         &def.icon,
@@ -586,6 +603,8 @@ fn read_attribute(file: &str, w: &str, v: &Value, p: &mut Problems) -> Option<At
         }
     }
     let _ = (
+        &def.id,
+        &def.ordered,
         &def.state,
         &def.allow_override,
         &def.deprecation,
@@ -641,6 +660,7 @@ fn read_relationship(
         return None;
     }
     let _ = (
+        &def.id,
         &def.common_parent,
         &def.common_relatives,
         &def.state,
