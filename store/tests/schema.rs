@@ -417,3 +417,34 @@ nodes:
     assert!(widget.attribute("tags").is_some());
     assert!(widget.relationship("parts").is_some());
 }
+
+/// `state: absent` is how an Infrahub schema file removes a kind, an attribute or a
+/// relationship: loading it leaves them out.
+#[test]
+fn state_absent_removes_what_it_marks() {
+    let s = Store::in_memory().unwrap();
+    let widget = |extra: &str| {
+        format!(
+            "version: '1.0'\nnodes:\n  - name: Widget\n    namespace: Test\n    attributes:\n      - {{name: name, kind: Text, unique: true}}\n      - {{name: colour, kind: Text, optional: true{extra}}}\n    relationships:\n      - {{name: parts, peer: TestWidget, cardinality: many{extra}}}\n  - name: Gadget\n    namespace: Test\n    attributes:\n      - {{name: name, kind: Text}}\n"
+        )
+    };
+    s.load_schema(&[("w.yml".into(), widget(""))]).unwrap();
+    let loaded = s.schema().get("TestWidget").cloned().unwrap();
+    assert!(loaded.attribute("colour").is_some() && loaded.relationship("parts").is_some());
+
+    let absent = widget(", state: absent").replace(
+        "  - name: Gadget\n    namespace: Test\n",
+        "  - name: Gadget\n    namespace: Test\n    state: absent\n",
+    );
+    assert!(
+        s.load_schema(&[("w.yml".into(), absent)])
+            .unwrap()
+            .schema_updated
+    );
+    let schema = s.schema();
+    let widget = schema.get("TestWidget").unwrap();
+    assert!(widget.attribute("colour").is_none());
+    assert!(widget.relationship("parts").is_none());
+    assert!(widget.attribute("name").is_some());
+    assert!(schema.get("TestGadget").is_none());
+}

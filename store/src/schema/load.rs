@@ -28,6 +28,10 @@ const RESTRICTED_NAMESPACES: &[&str] = &[
     "Template",
 ];
 
+/// The `state` of a kind, attribute or relationship that is not there (Infrahub's
+/// `HashableModelState.ABSENT`): loading it removes it, or adds nothing.
+const ABSENT: &str = "absent";
+
 /// Attribute and relationship names a node cannot use (they are node fields already).
 const RESERVED_NAMES: &[&str] = &[
     "id",
@@ -424,6 +428,10 @@ fn read_document(
                 }
             };
             check_kind_def(file, &w, generic, &def, p);
+            // `state: absent` is how Infrahub's schema format says "not (any more)".
+            if def.state.as_deref() == Some(ABSENT) {
+                continue;
+            }
             let kind = format!("{}{}", def.namespace, def.name);
             let mut attributes = Vec::new();
             for a in &def.attributes {
@@ -533,7 +541,6 @@ fn check_kind_def(file: &str, w: &str, generic: bool, def: &KindDef, p: &mut Pro
         &def.menu_placement,
         &def.icon,
         &def.documentation,
-        &def.state,
         &def.generate_profile,
     );
 }
@@ -605,13 +612,12 @@ fn read_attribute(file: &str, w: &str, v: &Value, p: &mut Problems) -> Option<At
     let _ = (
         &def.id,
         &def.ordered,
-        &def.state,
         &def.allow_override,
         &def.deprecation,
         &def.computed_attribute,
         &def.display,
     );
-    if p.0.len() > before {
+    if p.0.len() > before || def.state.as_deref() == Some(ABSENT) {
         return None;
     }
     Some(AttributeSchema {
@@ -659,11 +665,13 @@ fn read_relationship(
         p.push(file, w, Some(&field), "invalid name (lowercase letters, digits and single underscores; not a reserved field name)");
         return None;
     }
+    if def.state.as_deref() == Some(ABSENT) {
+        return None;
+    }
     let _ = (
         &def.id,
         &def.common_parent,
         &def.common_relatives,
-        &def.state,
         &def.allow_override,
         &def.deprecation,
         &def.display,
