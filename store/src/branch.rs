@@ -57,7 +57,17 @@ pub(crate) fn api_branches(
     };
     let mut out = Vec::new();
     if only.is_none_or(|name| name == MAIN) {
-        out.push(describe(MAIN, "", "Default Branch", true));
+        let began: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'created_at'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        out.push(describe(
+            MAIN,
+            began.as_deref().unwrap_or_default(),
+            "Default Branch",
+            true,
+        ));
     }
     let mut st = conn.prepare(
         "SELECT b.name, b.created_at, coalesce(i.description, ''), coalesce(i.sync_with_git, 0) \

@@ -119,6 +119,14 @@ impl Db {
         };
         db.migrate_whole_node_rows()?;
         db.migrate_token_scopes()?;
+        // When the store began (main's `branched_from`); a store older than this key
+        // gets the time it was first opened with it.
+        db.conn
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at', ?1)",
+                [crate::clock::now()],
+            )
+            .map_err(StoreError::db(path))?;
         Ok(db)
     }
 

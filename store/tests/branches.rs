@@ -536,6 +536,10 @@ fn the_branch_api_answers_the_sdks_documents() {
         listed,
         [("main", true), ("feature-1", false), ("feature-2", false)]
     );
+    // Main began with the store, no later than the branches made from it.
+    let main_began = all["Branch"][0]["branched_from"].as_str().expect("a time");
+    assert!(main_began.ends_with('Z'), "{main_began}");
+    assert!(main_began <= all["Branch"][1]["branched_from"].as_str().expect("a time"));
     let one = gql_vars(
         &s,
         "main",
