@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRAGEN = Path(os.environ.get("INFRAGEN", ROOT / "target" / "debug" / "infragen"))
-VENV_BIN = Path(os.sys.executable).parent
+VENV_BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -45,13 +46,15 @@ class Server:
             timeout=600,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"infrahubctl {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"infrahubctl {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+            )
         return result
 
     def python(self, script: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         """Runs a Python script of the suite against this server."""
         result = subprocess.run(
-            [os.sys.executable, str(script), *args],
+            [sys.executable, str(script), *args],
             cwd=cwd,
             env=self.env,
             capture_output=True,
@@ -59,7 +62,9 @@ class Server:
             timeout=1200,
         )
         if result.returncode != 0:
-            raise AssertionError(f"{script.name} {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"{script.name} {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+            )
         return result
 
     def client(self, branch: str = "main"):
@@ -96,7 +101,16 @@ def serve(tmp_path):
         log = tmp_path / f"{name}.log"
         with log.open("w") as out:
             process = subprocess.Popen(
-                [str(INFRAGEN), "serve", "--store", str(store), "--listen", "127.0.0.1:0", "--repository", str(repository)],
+                [
+                    str(INFRAGEN),
+                    "serve",
+                    "--store",
+                    str(store),
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--repository",
+                    str(repository),
+                ],
                 cwd=repository,
                 stdout=out,
                 stderr=subprocess.STDOUT,

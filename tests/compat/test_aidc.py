@@ -34,8 +34,15 @@ def wasm_reference(tmp_path: Path) -> tuple[Path, float]:
     seconds = 0.0
     for generator in ["generate-fabric", "generate-pod", "generate-rack"]:
         out = infragen(
-            "generator", generator, "--repository", str(ROOT), "--store", str(store),
-            "--no-cascade", "--concurrency", "1",
+            "generator",
+            generator,
+            "--repository",
+            str(ROOT),
+            "--store",
+            str(store),
+            "--no-cascade",
+            "--concurrency",
+            "1",
         ).stdout
         seconds += float(re.search(r"in ([0-9.]+)s$", out.strip().splitlines()[-1]).group(1))
     return store, seconds

@@ -19,7 +19,13 @@ SCHEMA = {
                 {"name": "asn", "kind": "Number", "optional": True},
             ],
             "relationships": [
-                {"name": "loopback", "peer": "IpamIPAddress", "cardinality": "one", "kind": "Attribute", "optional": True}
+                {
+                    "name": "loopback",
+                    "peer": "IpamIPAddress",
+                    "cardinality": "one",
+                    "kind": "Attribute",
+                    "optional": True,
+                }
             ],
         },
         {
@@ -62,7 +68,9 @@ def test_reads_filters_pagination_upserts_updates_and_deletes(server):
     async def scenario():
         client = server.client()
         for i in range(1, 8):
-            switch = await client.create(kind="TestingSwitch", hostname=f"sw{i}", role="leaf" if i % 2 else "spine", asn=65000 + i)
+            switch = await client.create(
+                kind="TestingSwitch", hostname=f"sw{i}", role="leaf" if i % 2 else "spine", asn=65000 + i
+            )
             await switch.save()
         # Pagination: the SDK asks page by page; everything comes back once.
         client.pagination_size = 3

@@ -14,8 +14,6 @@ that fits the /28), then
    (untracked), which is what tells generate-pod to run.
 """
 
-from infrahub_sdk.generator import InfrahubGenerator
-
 from aidc_design import gates, naming
 from aidc_design.design import fabric_from_query
 from aidc_design.writer import (
@@ -25,6 +23,7 @@ from aidc_design.writer import (
     NewDevice,
     Writer,
 )
+from infrahub_sdk.generator import InfrahubGenerator
 
 
 class FabricGenerator(InfrahubGenerator):

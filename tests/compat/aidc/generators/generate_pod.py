@@ -17,8 +17,6 @@ window needs. Then
 5. stamps the checksum of its output on the pod's racks.
 """
 
-from infrahub_sdk.generator import InfrahubGenerator
-
 from aidc_design import cabling, gates, naming
 from aidc_design.design import pod_from_query
 from aidc_design.writer import (
@@ -28,6 +26,7 @@ from aidc_design.writer import (
     NewDevice,
     Writer,
 )
+from infrahub_sdk.generator import InfrahubGenerator
 
 
 class PodGenerator(InfrahubGenerator):

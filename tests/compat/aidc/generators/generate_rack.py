@@ -13,11 +13,10 @@ the spine ports the rack's window needs. Then
 The rack is the last tier: it stamps nothing.
 """
 
-from infrahub_sdk.generator import InfrahubGenerator
-
 from aidc_design import cabling, gates, naming
 from aidc_design.design import rack_from_query
 from aidc_design.writer import ADDRESS_POOL_KIND, PREFIX_POOL_KIND, NewDevice, Writer
+from infrahub_sdk.generator import InfrahubGenerator
 
 
 class RackGenerator(InfrahubGenerator):
