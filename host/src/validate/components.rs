@@ -6,11 +6,30 @@ use super::Problem;
 use super::repository::{Config, Files, ReadError};
 use crate::runtime::{self, inspect};
 
-pub(crate) fn check(config: &Config, files: &Files, problems: &mut Vec<Problem>) {
+pub(crate) fn check(
+    config: &Config,
+    files: &Files,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<Problem>,
+) {
     for definition in &config.definitions {
         let generator = &definition.name.text;
         let path = &definition.file_path.text;
         let at = |message: String| Problem::at(&config.file, definition.file_path.line, message);
+        // An Infrahub repository's Python generator: `sync` and `serve` import its
+        // definition (trigger rules may name it) and leave running it to infrahubctl.
+        if path.ends_with(".py") {
+            match files.text(path) {
+                Ok(_) => notes.push(at(format!(
+                    "generator `{generator}`: `{path}` is a Python generator, which infragen \
+                     imports but does not run; run it with infrahubctl against `infragen serve`"
+                ))),
+                Err(error) => problems.push(at(format!(
+                    "generator `{generator}`: file_path `{path}` {error}"
+                ))),
+            }
+            continue;
+        }
         if !path.ends_with(".wasm") {
             problems.push(at(format!(
                 "generator `{generator}`: file_path `{path}` is not a .wasm file; a generator \

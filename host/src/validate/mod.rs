@@ -98,6 +98,9 @@ pub struct Report {
     pub repository: PathBuf,
     /// What was wrong; empty when the repository is clean.
     pub problems: Vec<Problem>,
+    /// What is worth knowing but not wrong: generator definitions infragen imports and
+    /// does not run (an Infrahub repository's Python generators).
+    pub notes: Vec<Problem>,
     /// What was looked at.
     pub checked: Checked,
 }
@@ -114,6 +117,12 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for problem in &self.problems {
             writeln!(f, "{problem}")?;
+        }
+        for note in &self.notes {
+            match note.line {
+                Some(line) => writeln!(f, "{}:{line}: note: {}", note.file, note.message)?,
+                None => writeln!(f, "{}: note: {}", note.file, note.message)?,
+            }
         }
         let Checked {
             generators,
@@ -172,6 +181,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, ValidateError>
     let mut report = Report {
         repository: root.to_owned(),
         problems: Vec::new(),
+        notes: Vec::new(),
         checked: Checked::default(),
     };
     let config = match repository::read_config(root, &files) {
@@ -189,7 +199,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, ValidateError>
     let store = objects::StoreLookup::new(options.store.as_deref());
 
     queries::check(&config, &files, schema.as_ref(), problems);
-    components::check(&config, &files, problems);
+    components::check(&config, &files, problems, &mut report.notes);
     groups::check(&config, &objects, schema.as_ref(), &store, problems);
     triggers::check(&config, &objects, schema.as_ref(), &store, problems);
     // Only when every name in them checked out: a wrong name is reported once, above.
