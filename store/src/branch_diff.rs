@@ -112,22 +112,8 @@ pub(crate) fn nodes(
             changes.insert(id.clone(), whole(&n, Action::Removed));
         }
     }
-    let updated = |changes: &mut BTreeMap<String, NodeChange>, id: &str, kind: String| {
-        changes
-            .entry(id.to_owned())
-            .or_insert_with(|| NodeChange {
-                kind,
-                action: Action::Updated,
-                attributes: BTreeMap::new(),
-                relationships: BTreeMap::new(),
-            })
-            .action
-    };
     for a in &rows.attrs {
         if local(&a.kind) || a.value == a.base {
-            continue;
-        }
-        if updated(&mut changes, &a.id, a.kind.clone()) != Action::Updated {
             continue;
         }
         let action = if a.base.is_null() {
@@ -137,7 +123,7 @@ pub(crate) fn nodes(
         } else {
             Action::Updated
         };
-        if let Some(c) = changes.get_mut(&a.id) {
+        if let Some(c) = updated(&mut changes, &a.id, &a.kind) {
             c.attributes
                 .insert(a.name.clone(), (action, a.base.clone(), a.value.clone()));
         }
@@ -165,13 +151,10 @@ pub(crate) fn nodes(
             sides.push((e.peer.clone(), peer_kind, back.name.clone(), e.id.clone()));
         }
         for (id, kind, rel, peer) in sides {
-            if local(&kind)
-                || !seen.insert((id.clone(), rel.clone(), peer.clone()))
-                || updated(&mut changes, &id, kind) != Action::Updated
-            {
+            if local(&kind) || !seen.insert((id.clone(), rel.clone(), peer.clone())) {
                 continue;
             }
-            if let Some(c) = changes.get_mut(&id) {
+            if let Some(c) = updated(&mut changes, &id, &kind) {
                 c.relationships
                     .entry(rel)
                     .or_default()
@@ -196,6 +179,23 @@ pub(crate) fn nodes(
         .collect();
     out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     Ok(out.into_iter().map(|(_, _, v)| v).collect())
+}
+
+/// The change of node `id` that its attribute and edge rows add to: its entry (made on
+/// first use), or `None` when the branch added or removed the node as a whole, which
+/// already lists everything it holds.
+fn updated<'c>(
+    changes: &'c mut BTreeMap<String, NodeChange>,
+    id: &str,
+    kind: &str,
+) -> Option<&'c mut NodeChange> {
+    let change = changes.entry(id.to_owned()).or_insert_with(|| NodeChange {
+        kind: kind.to_owned(),
+        action: Action::Updated,
+        attributes: BTreeMap::new(),
+        relationships: BTreeMap::new(),
+    });
+    (change.action == Action::Updated).then_some(change)
 }
 
 /// `num_added`, `num_updated`, `num_removed` over `actions`.
