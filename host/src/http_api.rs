@@ -90,6 +90,17 @@ pub struct Limits {
     pub query_time: Duration,
 }
 
+impl Limits {
+    /// What one query received now may cost: [`Limits::query_nodes`] nodes, until
+    /// [`Limits::query_time`] from now.
+    fn query_budget(&self) -> infragen_store::QueryBudget {
+        infragen_store::QueryBudget {
+            max_nodes: self.query_nodes,
+            deadline: Some(std::time::Instant::now() + self.query_time),
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -333,10 +344,7 @@ async fn run_graphql(app: App, account: Account, branch: String, body: Bytes) ->
     if scope < TokenScope::Write && has_mutation(&req.query) {
         return forbidden(scope, TokenScope::Write, "a mutation");
     }
-    let budget = infragen_store::QueryBudget {
-        max_nodes: app.limits.query_nodes,
-        deadline: Some(std::time::Instant::now() + app.limits.query_time),
-    };
+    let budget = app.limits.query_budget();
     let v = app.store.execute_budgeted(&branch, req, budget).await;
     axum::Json(v).into_response()
 }
@@ -436,10 +444,7 @@ async fn run_stored_query(
     if update_group {
         request = request.collecting(related.clone());
     }
-    let budget = infragen_store::QueryBudget {
-        max_nodes: app.limits.query_nodes,
-        deadline: Some(std::time::Instant::now() + app.limits.query_time),
-    };
+    let budget = app.limits.query_budget();
     let response = app.store.execute_budgeted(&branch, request, budget).await;
     if update_group && response.get("errors").is_none() {
         let group = QueryGroup {
