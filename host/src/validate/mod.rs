@@ -146,6 +146,19 @@ impl fmt::Display for Report {
     }
 }
 
+/// The file a loader's message is about, and the rest of the message: the store names
+/// the file first (`FILE: …`). `None` when it names none of `files`.
+pub(crate) fn named_file<'m>(
+    message: &'m str,
+    files: &[(String, String)],
+) -> Option<(String, &'m str)> {
+    let (file, _) = files
+        .iter()
+        .find(|(name, _)| message.starts_with(name.as_str()))?;
+    let rest = message[file.len()..].trim_start_matches([':', ' ']);
+    Some((file.clone(), rest))
+}
+
 fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }

@@ -119,26 +119,33 @@ pub(crate) fn load(
         return;
     }
     if let Err(error) = schema.store.load_objects(infragen_store::MAIN, &design) {
-        let message = error.to_string();
-        // The loader names the file its message is about first.
-        let file = design
-            .iter()
-            .map(|(name, _)| name)
-            .find(|name| message.starts_with(name.as_str()))
-            .cloned();
-        match file {
-            Some(file) => {
-                let rest = message[file.len()..].trim_start_matches([':', ' ']);
-                problems.push(Problem::whole(
-                    file,
-                    format!("the objects do not load as `sync` loads them: {rest}"),
-                ));
-            }
-            None => problems.push(Problem::whole(
-                design[0].0.clone(),
-                format!("the objects do not load as `sync` loads them: {message}"),
-            )),
-        }
+        refusals(error, &design, problems);
+    }
+}
+
+/// The loader's refusals of object files, each a problem of the file it names (else of
+/// the first of `files`), in the loader's words.
+fn refusals(
+    error: infragen_store::StoreError,
+    files: &[(String, String)],
+    problems: &mut Vec<Problem>,
+) {
+    let refused = match error {
+        infragen_store::StoreError::Objects(refused) => refused,
+        other => vec![other.to_string()],
+    };
+    for message in &refused {
+        let (file, rest) = super::named_file(message, files).unwrap_or_else(|| {
+            let first = files
+                .first()
+                .map(|(name, _)| name.clone())
+                .unwrap_or_default();
+            (first, message)
+        });
+        problems.push(Problem::whole(
+            file,
+            format!("the objects do not load as `sync` loads them: {rest}"),
+        ));
     }
 }
 
@@ -185,22 +192,10 @@ pub(crate) fn load_rules(root: &Path, objects: &Objects, problems: &mut Vec<Prob
             }
         },
     };
-    if let Err(crate::sync::SyncError::Store(infragen_store::StoreError::Objects(refused))) = result
+    if let Err(crate::sync::SyncError::Store(error @ infragen_store::StoreError::Objects(_))) =
+        result
     {
-        for message in refused {
-            let file = objects
-                .texts
-                .iter()
-                .map(|(name, _)| name)
-                .find(|name| message.starts_with(name.as_str()))
-                .cloned()
-                .unwrap_or_default();
-            let rest = message[file.len()..].trim_start_matches([':', ' ']);
-            problems.push(Problem::whole(
-                file,
-                format!("the objects do not load as `sync` loads them: {rest}"),
-            ));
-        }
+        refusals(error, &objects.texts, problems);
     }
 }
 

@@ -57,22 +57,10 @@ pub(crate) fn load(
             other => vec![other.to_string()],
         };
         for line in &found {
-            // The store's messages start with the file they are about.
-            let file = texts
-                .iter()
-                .map(|(name, _)| name)
-                .find(|name| line.starts_with(name.as_str()))
-                .cloned();
-            match file {
-                Some(file) => {
-                    let message = line[file.len()..].trim_start_matches(':').trim_start();
-                    problems.push(Problem::whole(file, format!("schema refused: {message}")));
-                }
-                None => problems.push(Problem::whole(
-                    &config.file,
-                    format!("the schema is refused: {line}"),
-                )),
-            }
+            problems.push(match super::named_file(line, &texts) {
+                Some((file, message)) => Problem::whole(file, format!("schema refused: {message}")),
+                None => Problem::whole(&config.file, format!("the schema is refused: {line}")),
+            });
         }
         return None;
     }
