@@ -953,15 +953,7 @@ impl Store {
                 .into_iter()
                 .next()
         };
-        let mut sub = Vec::new();
-        collect_fields(
-            doc,
-            &f.node.selection_set.node,
-            vars,
-            &|_| true,
-            &mut sub,
-            0,
-        );
+        let sub = graphql::all_fields(doc, &f.node.selection_set.node, vars);
         let mut out = Map::new();
         for sf in sub {
             let v = match sf.node.name.node.as_str() {
@@ -1003,29 +995,13 @@ impl Store {
             let value = {
                 let r = Resolver::new(&tx, doc, vars);
                 let mut m = Map::new();
-                let mut sub = Vec::new();
-                collect_fields(
-                    doc,
-                    &f.node.selection_set.node,
-                    vars,
-                    &|_| true,
-                    &mut sub,
-                    0,
-                );
+                let sub = graphql::all_fields(doc, &f.node.selection_set.node, vars);
                 for sf in sub {
                     let v = match (sf.node.name.node.as_str(), &outcome) {
                         ("ok", _) => json!(true),
                         ("__typename", _) => json!(name),
                         ("node", Outcome::Allocated(a)) => {
-                            let mut sub = Vec::new();
-                            collect_fields(
-                                doc,
-                                &sf.node.selection_set.node,
-                                vars,
-                                &|_| true,
-                                &mut sub,
-                                0,
-                            );
+                            let sub = graphql::all_fields(doc, &sf.node.selection_set.node, vars);
                             let node = tx.get(&a.id);
                             let mut o = Map::new();
                             for nf in sub {

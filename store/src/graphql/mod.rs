@@ -345,6 +345,18 @@ pub(crate) fn branch_selection(
     Value::Object(out)
 }
 
+/// Every field `set` selects, whatever its fragments' type conditions: for results whose
+/// type has no variants (mutation results, branches).
+pub(crate) fn all_fields<'d>(
+    doc: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    vars: &Map<String, Value>,
+) -> Vec<&'d Positioned<Field>> {
+    let mut out = Vec::new();
+    collect_fields(doc, set, vars, &|_| true, &mut out, 0);
+    out
+}
+
 pub(crate) fn collect_fields<'d>(
     doc: &'d ExecutableDocument,
     set: &'d SelectionSet,
