@@ -166,7 +166,7 @@ pub(crate) struct BranchRows {
 
 impl BranchRows {
     pub(crate) fn read(conn: &Connection, name: &str) -> Result<BranchRows, StoreError> {
-        let err = db_error(conn);
+        let err = StoreError::db_of(conn);
         let mut created: Vec<(String, String)> = Vec::new();
         let mut deleted: Vec<(String, String, Option<i64>)> = Vec::new();
         {
@@ -243,13 +243,6 @@ impl BranchRows {
     }
 }
 
-fn db_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |source| StoreError::Database {
-        path: conn.path().unwrap_or(":memory:").to_string(),
-        source,
-    }
-}
-
 fn parse(text: Option<String>) -> Value {
     text.and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null)
@@ -264,7 +257,7 @@ pub(crate) fn merge(
     schema: &Schema,
     name: &str,
 ) -> Result<Vec<Event>, StoreError> {
-    let err = db_error(conn);
+    let err = StoreError::db_of(conn);
     let local = |kind: &str| {
         schema
             .get(kind)

@@ -115,6 +115,17 @@ impl StoreError {
             source,
         }
     }
+
+    /// [`StoreError::db`] for a failure on `conn`, named by its file (`:memory:` for an
+    /// in-memory store).
+    pub(crate) fn db_of(
+        conn: &rusqlite::Connection,
+    ) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+        move |source| StoreError::Database {
+            path: conn.path().unwrap_or(":memory:").to_string(),
+            source,
+        }
+    }
 }
 
 /// Shorthand for the store's results.

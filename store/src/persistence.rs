@@ -79,10 +79,7 @@ pub(crate) fn check_branch(conn: &Connection, branch: &str) -> Result<()> {
 pub(crate) fn branch_exists(conn: &Connection, name: &str) -> Result<bool> {
     conn.prepare_cached("SELECT 1 FROM branches WHERE name = ?1")
         .and_then(|mut st| st.exists([name]))
-        .map_err(|e| StoreError::Database {
-            path: conn.path().unwrap_or(":memory:").to_string(),
-            source: e,
-        })
+        .map_err(StoreError::db_of(conn))
 }
 
 /// The next write revision (a counter kept in `meta`, bumped inside the caller's transaction).

@@ -350,10 +350,7 @@ impl<'c> Tx<'c> {
     fn failed<T: Default>(&self, e: rusqlite::Error) -> T {
         let mut f = self.failure.borrow_mut();
         if f.is_none() {
-            *f = Some(StoreError::Database {
-                path: self.conn.path().unwrap_or(":memory:").to_string(),
-                source: e,
-            });
+            *f = Some(StoreError::db_of(self.conn)(e));
         }
         T::default()
     }
@@ -1311,11 +1308,7 @@ impl<'c> Tx<'c> {
         if let Some(e) = self.take_failure() {
             return Err(e);
         }
-        let path = self.conn.path().unwrap_or(":memory:").to_string();
-        let err = |e: rusqlite::Error| StoreError::Database {
-            path: path.clone(),
-            source: e,
-        };
+        let err = StoreError::db_of(self.conn);
         let rev = crate::persistence::next_rev(self.conn).map_err(err)?;
         let mut events = Vec::new();
         let mut pos = rev << 24;

@@ -228,12 +228,9 @@ impl<'a, 's> Resolver<'a, 's> {
             .get("ids")
             .and_then(Value::as_array)
             .map(|ids| ids.iter().filter_map(Value::as_str).collect());
-        let branches = crate::branch::api_branches(self.tx.connection(), name).map_err(|e| {
-            GqlError::from(crate::error::StoreError::Database {
-                path: self.tx.connection().path().unwrap_or(":memory:").to_owned(),
-                source: e,
-            })
-        })?;
+        let conn = self.tx.connection();
+        let branches = crate::branch::api_branches(conn, name)
+            .map_err(crate::error::StoreError::db_of(conn))?;
         Ok(Value::Array(
             branches
                 .iter()
@@ -271,16 +268,11 @@ impl<'a, 's> Resolver<'a, 's> {
             .unwrap_or(&self.tx.branch)
             .to_owned();
         let conn = self.tx.connection();
-        let database = |source| {
-            GqlError::from(crate::error::StoreError::Database {
-                path: conn.path().unwrap_or(":memory:").to_owned(),
-                source,
-            })
-        };
         if branch == crate::graph::MAIN {
             return Ok(Value::Null);
         }
-        let info = crate::branch::api_branches(conn, Some(&branch)).map_err(database)?;
+        let info = crate::branch::api_branches(conn, Some(&branch))
+            .map_err(crate::error::StoreError::db_of(conn))?;
         let Some(info) = info.first() else {
             return Err(crate::error::StoreError::BranchNotFound(branch).into());
         };
