@@ -214,7 +214,10 @@ fn a_token_is_created_with_the_scope_asked_for_and_an_unknown_scope_is_refused()
     assert_eq!(token.len(), 64, "{stdout}");
     let opened = infragen_store::Store::open(store).expect("store opens");
     assert_eq!(
-        opened.token_scope(token).expect("scope"),
+        opened
+            .token_account(token)
+            .expect("scope")
+            .map(|account| account.scope),
         Some(infragen_store::TokenScope::Read)
     );
 

@@ -736,12 +736,6 @@ impl Store {
         Ok(token)
     }
 
-    /// The scope of `token` when it was created with [`Store::create_token`]; `None` for
-    /// any other string.
-    pub fn token_scope(&self, token: &str) -> Result<Option<TokenScope>> {
-        Ok(self.token_account(token)?.map(|account| account.scope))
-    }
-
     /// The account `token` stands for, when it was created with [`Store::create_token`];
     /// `None` for any other string.
     pub fn token_account(&self, token: &str) -> Result<Option<Account>> {

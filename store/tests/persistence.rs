@@ -37,10 +37,17 @@ fn closing_and_reopening_keeps_schema_data_branches_and_tokens() {
     );
     assert_eq!(names(&ok(&s, "br1", q), "DcimDevice"), ["leaf1", "leaf2"]);
     assert_eq!(
-        s.token_scope(&token).unwrap(),
+        s.token_account(&token)
+            .unwrap()
+            .map(|account| account.scope),
         Some(infragen_store::TokenScope::Admin)
     );
-    assert_eq!(s.token_scope("not-a-token").unwrap(), None);
+    assert_eq!(
+        s.token_account("not-a-token")
+            .unwrap()
+            .map(|account| account.scope),
+        None
+    );
 }
 
 #[test]
@@ -184,7 +191,9 @@ fn tokens_from_before_scopes_keep_every_right() {
     let s = Store::open(&path).unwrap();
     // sha256("secret")
     assert_eq!(
-        s.token_scope("secret").unwrap(),
+        s.token_account("secret")
+            .unwrap()
+            .map(|account| account.scope),
         Some(infragen_store::TokenScope::Admin)
     );
 }
