@@ -542,8 +542,7 @@ async fn graphql_branch(
 }
 
 async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Response {
-    let branch = q.branch.unwrap_or_else(|| MAIN.to_string());
-    if let Some(missing) = missing_branch(&app, &branch) {
+    if let Some(missing) = unknown_branch(&app, q.branch.as_deref()) {
         return missing;
     }
     axum::Json(app.store.schema_json()).into_response()
@@ -551,15 +550,16 @@ async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Res
 
 /// `GET /api/schema/summary?branch=B`: the schema's hash and each kind's.
 async fn schema_summary(State(app): State<App>, Query(q): Query<BranchQuery>) -> Response {
-    let branch = q.branch.unwrap_or_else(|| MAIN.to_string());
-    if let Some(missing) = missing_branch(&app, &branch) {
+    if let Some(missing) = unknown_branch(&app, q.branch.as_deref()) {
         return missing;
     }
     axum::Json(app.store.schema_summary()).into_response()
 }
 
-/// Infrahub's 404 for a `?branch=` that does not exist, or `None` when it does.
-fn missing_branch(app: &App, branch: &str) -> Option<Response> {
+/// Infrahub's 404 when the branch a `?branch=` names does not exist (none is `main`);
+/// `None` when it does. The schema is the same on every branch, so only existence matters.
+fn unknown_branch(app: &App, branch: Option<&str>) -> Option<Response> {
+    let branch = branch.unwrap_or(MAIN);
     let exists = branch == MAIN
         || app
             .store
@@ -710,8 +710,7 @@ async fn schema_check(
     Query(q): Query<BranchQuery>,
     Body(body): Body,
 ) -> Response {
-    let branch = q.branch.unwrap_or_else(|| MAIN.to_string());
-    if let Some(missing) = missing_branch(&app, &branch) {
+    if let Some(missing) = unknown_branch(&app, q.branch.as_deref()) {
         return missing;
     }
     let files = match schema_files(&body) {
