@@ -58,9 +58,11 @@ pub(crate) fn api_branches(
     let mut out = Vec::new();
     if only.is_none_or(|name| name == MAIN) {
         let began: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'created_at'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [crate::persistence::CREATED_AT],
+                |r| r.get(0),
+            )
             .optional()?;
         out.push(describe(
             MAIN,

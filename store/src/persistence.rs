@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data T
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, scope TEXT NOT NULL DEFAULT 'admin');
 ";
 
+/// The `meta` key holding when the store began.
+pub(crate) const CREATED_AT: &str = "created_at";
+
 /// `branch` must exist (main always does), or the operation fails as Infrahub's does.
 pub(crate) fn check_branch(conn: &Connection, branch: &str) -> Result<()> {
     if branch != crate::graph::MAIN && !branch_exists(conn, branch)? {
@@ -117,13 +120,16 @@ impl Db {
         db.migrate_whole_node_rows()?;
         db.migrate_token_scopes()?;
         // When the store began (main's `branched_from`); a store older than this key
-        // gets the time it was first opened with it.
-        db.conn
-            .execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at', ?1)",
-                [crate::clock::now()],
-            )
-            .map_err(StoreError::db(path))?;
+        // gets the time it was first opened with it. Read first: writing on every open
+        // would wait for any other process's write transaction.
+        if db.meta(CREATED_AT)?.is_none() {
+            db.conn
+                .execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                    [CREATED_AT, &crate::clock::now()],
+                )
+                .map_err(StoreError::db(path))?;
+        }
         Ok(db)
     }
 
