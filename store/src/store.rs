@@ -138,11 +138,9 @@ impl Account {
     /// A UUID-shaped id from a token's hash, hashed once more so the id gives nothing
     /// of the stored hash away.
     fn id_for(hash: &str) -> String {
-        let digest = token_hash(&format!("account:{hash}"));
+        let digest = Sha256::digest(format!("account:{hash}").as_bytes());
         let mut bytes = [0u8; 16];
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap_or(0);
-        }
+        bytes.copy_from_slice(&digest[..16]);
         uuid::Builder::from_random_bytes(bytes)
             .into_uuid()
             .to_string()
