@@ -1888,9 +1888,6 @@ fn removing_a_rack_removes_its_leafs_and_links_on_the_next_full_rack_run() {
 }
 
 #[test]
-#[ignore = "known limitation: after a rack is deleted its downlink ports on the spines stay \
-            `active`: the rack generator stamped them and can no longer run, and the pod generator \
-            manages only its own uplink window; marking them belongs in the pod generator"]
 fn a_removed_racks_spine_ports_are_marked_inactive() {
     let env = Env::generated();
     let id = env.id_of("LocationRack", "name__value: \"Rack-A2-2\"");

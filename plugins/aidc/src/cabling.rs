@@ -313,6 +313,24 @@ pub fn rack_cabling_plan(
 /// Ports each rack owns on every spine.
 pub const RACK_WINDOW: usize = 2;
 
+/// The spines' leaf-facing ports (ordered as the rack generator orders them)
+/// in the windows of rack indexes that no rack of the pod has: window `k`
+/// belongs to the rack with index `k + 1`. Those ports belong to nobody —
+/// the rack that cabled them was deleted, or never existed — so the pod
+/// generator marks them inactive; a rack generator that can no longer run
+/// cannot.
+pub fn unowned_rack_ports(spines: &[DevicePorts], rack_indexes: &[i64]) -> Vec<Port> {
+    spines
+        .iter()
+        .flat_map(|spine| spine.ports.iter().enumerate())
+        .filter(|(position, _)| {
+            let index = i64::try_from(position / RACK_WINDOW + 1).unwrap_or(i64::MAX);
+            !rack_indexes.contains(&index)
+        })
+        .map(|(_, port)| port.clone())
+        .collect()
+}
+
 /// First position of window `k` (0-based) of `width` ports.
 fn window_start(k: i64, width: usize) -> Result<usize> {
     usize::try_from(k)

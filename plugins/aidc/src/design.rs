@@ -98,6 +98,8 @@ pub struct RackSummary {
     pub name: String,
     /// How many leafs the rack has (to size the pod's loopback block).
     pub amount_of_leafs: i64,
+    /// Index in the pod: picks the rack's window of spine ports.
+    pub index: Option<i64>,
 }
 
 /// What `generate-pod` reads.
@@ -113,6 +115,9 @@ pub struct PodDesign {
     pub role: Option<String>,
     /// How many spines to create.
     pub amount_of_spines: i64,
+    /// Orders the spines' leaf-facing ports (the racks' windows), as the rack
+    /// generator orders them.
+    pub spine_sorting: SortingMethod,
     /// Template of the spines.
     pub template: Option<TemplateRef>,
     /// The pod's fabric.
@@ -272,6 +277,7 @@ impl PodDesign {
                     kind: rack.kind().unwrap_or("LocationRack").to_string(),
                     name: name(rack, &what)?,
                     amount_of_leafs: rack.attr_i64("amount_of_leafs").unwrap_or(1),
+                    index: rack.attr_i64("index"),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -281,6 +287,7 @@ impl PodDesign {
             index: node.attr_i64("index"),
             role: node.attr_str("role").map(str::to_string),
             amount_of_spines: number(&node, "amount_of_spines", &what)?,
+            spine_sorting: sorting(&node, "spine_interface_sorting_method", &what)?,
             template: template(&node, "spine_switch_template"),
             fabric,
             racks,
@@ -413,6 +420,7 @@ mod tests {
         let data = json!({"NetworkPod": {"edges": [{"node": {
             "id": "p2", "__typename": "NetworkPod", "name": {"value": "Pod-A2"},
             "index": {"value": 2}, "role": {"value": "cpu"}, "amount_of_spines": {"value": 4},
+            "spine_interface_sorting_method": {"value": "create_reverse_sorted_device_interface_map"},
             "spine_switch_template": {"node": {"id": "t", "hfid": ["spine-switch"], "__typename": "TemplateNetworkDevice"}},
             "parent": {"node": {
                 "id": "f1", "__typename": "NetworkFabric", "name": {"value": "Fabric-A"},
@@ -422,7 +430,7 @@ mod tests {
                 "children": {"edges": [{"node": {"id": "p1", "__typename": "NetworkPod", "name": {"value": "Pod-A1"}, "role": {"value": "fabric"}}}]}
             }},
             "racks": {"edges": [
-                {"node": {"id": "r1", "__typename": "LocationRack", "name": {"value": "Rack-A2-1"}, "amount_of_leafs": {"value": 2}}}
+                {"node": {"id": "r1", "__typename": "LocationRack", "name": {"value": "Rack-A2-1"}, "index": {"value": 1}, "amount_of_leafs": {"value": 2}}}
             ]}
         }}]}});
         let pod = PodDesign::from_query(&data, "Pod-A2").unwrap();
@@ -433,5 +441,7 @@ mod tests {
         assert_eq!(fabric.fabric_sorting, SortingMethod::ReverseSorted);
         assert_eq!(fabric.pods[0].name, "Pod-A1");
         assert_eq!(pod.racks[0].amount_of_leafs, 2);
+        assert_eq!(pod.racks[0].index, Some(1));
+        assert_eq!(pod.spine_sorting, SortingMethod::ReverseSorted);
     }
 }

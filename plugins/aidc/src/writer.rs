@@ -291,12 +291,19 @@ pub fn write_plan(plan: &CablingPlan, prefix_pool: &str, role: PrefixRole) -> Re
             address_payload(&odd, &link.dst.interface_id),
         )?;
     }
-    for port in &plan.idle {
+    mark_inactive(&plan.idle)?;
+    info!("{} links", plan.links.len());
+    Ok(())
+}
+
+/// Marks `ports` inactive (ports nothing cables any more), logging each one
+/// that was not already.
+pub fn mark_inactive(ports: &[Port]) -> Result<()> {
+    for port in ports {
         if set_status(&port.interface_id, "inactive")? {
             info!("{} is no longer cabled: marked inactive", port.label());
         }
     }
-    info!("{} links", plan.links.len());
     Ok(())
 }
 

@@ -444,3 +444,28 @@ fn adding_rack_five_uses_ports_nine_and_ten_and_moves_nobody() {
     );
     assert_eq!(rack(3), before);
 }
+
+/// Pod-A2's spines (leaf-facing Ethernet1–27 of `spine-switch`, sorted)
+/// with racks 1 and 3 only: the windows of racks 2, 4, 5 … are nobody's,
+/// port by port on every spine; racks 1 and 3 keep Ethernet1–2 and 5–6.
+#[test]
+fn the_spine_ports_of_rack_indexes_no_rack_has_are_unowned() {
+    let sp = side(&spines("Pod-A2", 4, &spine_switch()), "leaf", Sorted);
+    let leaf_facing = sp[0].ports.len();
+    assert!(leaf_facing >= 8, "{leaf_facing}");
+    let unowned = aidc_design::cabling::unowned_rack_ports(&sp, &[1, 3]);
+    let mut expected = Vec::new();
+    for s in 1..=4 {
+        for port in (3..=4).chain(7..=leaf_facing) {
+            expected.push((format!("spine-pod-a2-{s}"), format!("Ethernet{port}")));
+        }
+    }
+    let got: Vec<(String, String)> = unowned
+        .iter()
+        .map(|p| (p.hostname.clone(), p.interface_name.clone()))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        aidc_design::cabling::unowned_rack_ports(&sp, &(1..=64).collect::<Vec<_>>()).is_empty()
+    );
+}

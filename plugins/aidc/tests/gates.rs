@@ -58,6 +58,7 @@ fn pod_a2() -> PodDesign {
         index: Some(2),
         role: Some("cpu".into()),
         amount_of_spines: 4,
+        spine_sorting: Sorted,
         template: template("spine-switch"),
         fabric: Some(FabricOfPod {
             id: fabric.id,
@@ -75,6 +76,7 @@ fn pod_a2() -> PodDesign {
                 kind: "LocationRack".into(),
                 name: format!("Rack-A2-{}", i + 1),
                 amount_of_leafs: *leafs,
+                index: i64::try_from(i + 1).ok(),
             })
             .collect(),
     }

@@ -16,7 +16,10 @@
 //! 4. cables uplink `j` of spine `s` to super spine `j`, port
 //!    `(pod_index − 2)·N + s`, with a /31 per link (role
 //!    `pod_super_spine_spine`);
-//! 5. stamps the checksum of its output on the pod's racks.
+//! 5. marks inactive the spines' leaf-facing ports in the window of every
+//!    rack index no rack of the pod has (a deleted rack's ports; its rack
+//!    generator can no longer run);
+//! 6. stamps the checksum of its output on the pod's racks.
 
 use aidc_design::addressing::{self, PrefixRole};
 use aidc_design::cabling;
@@ -101,6 +104,10 @@ impl Generator for GeneratePod {
             cabling::pod_cabling_plan(&pod.name, gates.index, &fabric.name, &uplinks, &downlinks)?;
         writer::write_plan(&plan, &prefix_pool, PrefixRole::PodSuperSpineSpine)?;
         writer::join_devices_group(&spines)?;
+        // The racks' windows on the spines: a window whose rack is gone is nobody's.
+        let rack_indexes: Vec<i64> = pod.racks.iter().filter_map(|r| r.index).collect();
+        let leaf_facing = interface_map(&spines, "leaf", pod.spine_sorting);
+        writer::mark_inactive(&cabling::unowned_rack_ports(&leaf_facing, &rack_indexes))?;
 
         let checksum = tracking::checksum();
         info!(

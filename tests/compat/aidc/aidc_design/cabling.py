@@ -288,6 +288,17 @@ def _note_unused(
         )
 
 
+def unowned_rack_ports(spines: list[DevicePorts], rack_indexes: list[int]) -> list[Port]:
+    """The spines' leaf-facing ports in the windows of rack indexes no rack of the pod has
+    (window k is rack index k + 1's): nobody's, so the pod generator marks them inactive."""
+    return [
+        port
+        for spine in spines
+        for position, port in enumerate(spine.ports)
+        if position // RACK_WINDOW + 1 not in rack_indexes
+    ]
+
+
 def _idle_ports(upper: list[DevicePorts], start: int, end: int, links: list[PlannedLink]) -> list[Port]:
     used = {link.dst for link in links}
     return [port for device in upper for port in device.ports[start:end] if port not in used]

@@ -70,6 +70,7 @@ class RackSummary:
     name: str
     amount_of_leafs: int
     checksum: str | None
+    index: int | None = None
 
 
 @dataclass
@@ -79,6 +80,7 @@ class PodDesign:
     index: int | None
     role: str | None
     amount_of_spines: int
+    spine_sorting: str
     template: TemplateRef | None
     fabric: FabricOfPod | None
     racks: list[RackSummary] = field(default_factory=list)
@@ -221,6 +223,7 @@ def pod_from_query(data: dict, pod_name: str) -> PodDesign:
             name=_required(rack, "name", what),
             amount_of_leafs=_optional_number(rack, "amount_of_leafs") or 1,
             checksum=_value(rack, "checksum"),
+            index=_optional_number(rack, "index"),
         )
         for rack in _peers(node, "racks")
     ]
@@ -230,6 +233,7 @@ def pod_from_query(data: dict, pod_name: str) -> PodDesign:
         index=_optional_number(node, "index"),
         role=_value(node, "role"),
         amount_of_spines=_number(node, "amount_of_spines", what),
+        spine_sorting=_sorting(node, "spine_interface_sorting_method", what),
         template=_template(node, "spine_switch_template"),
         fabric=fabric,
         racks=racks,

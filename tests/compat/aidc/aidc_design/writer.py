@@ -274,10 +274,15 @@ class Writer:
             for value, port in ((even, link.src), (odd, link.dst)):
                 address = await self.client.create(kind=ADDRESS_KIND, address=value, interface=port.interface_id)
                 await address.save(allow_upsert=True)
-        for port in plan.idle:
+        await self.mark_inactive(plan.idle)
+        self.log.info(f"{len(plan.links)} links")
+
+    async def mark_inactive(self, ports: list) -> None:
+        """Marks `ports` inactive (nothing cables them any more), logging each
+        one that was not already."""
+        for port in ports:
             if await self.set_status(port.interface_id, "inactive"):
                 self.log.info(f"{port.label} is no longer cabled: marked inactive")
-        self.log.info(f"{len(plan.links)} links")
 
     # --- the next tier -------------------------------------------------------
 

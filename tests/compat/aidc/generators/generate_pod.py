@@ -14,7 +14,9 @@ window needs. Then
 3. creates `spine-{pod}-{i}` for i in 1..amount_of_spines;
 4. cables uplink j of spine s to super spine j, port (pod_index - 2)*N + s,
    with a /31 per link (role pod_super_spine_spine);
-5. stamps the checksum of its output on the pod's racks.
+5. marks inactive the spines' leaf-facing ports in the window of every rack
+   index no rack of the pod has (a deleted rack's ports);
+6. stamps the checksum of its output on the pod's racks.
 """
 
 from aidc_design import cabling, gates, naming
@@ -68,6 +70,10 @@ class PodGenerator(InfrahubGenerator):
         uplinks = cabling.interface_map(spines, "super_spine", fabric.spine_sorting)
         plan = cabling.pod_cabling_plan(pod.name, context.index, fabric.name, uplinks, downlinks)
         await writer.write_plan(plan, prefix_pool, "pod_super_spine_spine")
+        # The racks' windows on the spines: a window whose rack is gone is nobody's.
+        rack_indexes = [rack.index for rack in pod.racks if rack.index is not None]
+        leaf_facing = cabling.interface_map(spines, "leaf", pod.spine_sorting)
+        await writer.mark_inactive(cabling.unowned_rack_ports(leaf_facing, rack_indexes))
 
         checksum = writer.checksum()
         self.logger.info(
