@@ -717,9 +717,13 @@ impl<'c> Tx<'c> {
 
     /// Nodes that have an edge to `id` (any relationship), as (node, relationship).
     pub fn incoming(&self, id: &str) -> Vec<(String, String)> {
-        let mut found: BTreeSet<(String, String)> = self
-            .committed_incoming(id)
-            .unwrap_or_else(|e| self.failed(e))
+        let committed = if self.created_here(id) {
+            Vec::new()
+        } else {
+            self.committed_incoming(id)
+                .unwrap_or_else(|e| self.failed(e))
+        };
+        let mut found: BTreeSet<(String, String)> = committed
             .into_iter()
             .filter(|(src, _)| self.kind_of(src).is_some())
             .collect();
@@ -739,6 +743,13 @@ impl<'c> Tx<'c> {
             }
         }
         found.into_iter().collect()
+    }
+
+    /// Whether this transaction created `id`. No committed row can point at such a node
+    /// (its id is new), so lookups towards it need not ask SQLite: a device's interfaces,
+    /// created with it from its template, each check their identity against it.
+    fn created_here(&self, id: &str) -> bool {
+        self.pending.get(id).is_some_and(|p| p.created)
     }
 
     fn committed_incoming(&self, id: &str) -> rusqlite::Result<Vec<(String, String)>> {
@@ -1757,9 +1768,12 @@ impl Tx<'_> {
         attr: &str,
         key: &str,
     ) -> BTreeSet<String> {
-        let mut out = self
-            .committed_holders_with_attr(peer, rel, kind, attr, key)
-            .unwrap_or_else(|e| self.failed(e));
+        let mut out = if self.created_here(peer) {
+            BTreeSet::new()
+        } else {
+            self.committed_holders_with_attr(peer, rel, kind, attr, key)
+                .unwrap_or_else(|e| self.failed(e))
+        };
         out.extend(self.given(kind, attr, key).cloned());
         for (src, src_rel) in self.pending_towards.get(peer).into_iter().flatten() {
             if src_rel == rel && self.pending.get(src).is_some_and(|p| !p.created) {
