@@ -267,7 +267,7 @@ fn default_selection(tx: &Tx<'_>, view: &KindSchema, node: &Node, include: &[Str
             let peers: Vec<Arc<Node>> = tx
                 .peer_ids(node, &relationship.name)
                 .iter()
-                .filter_map(|id| tx.get(id))
+                .filter_map(|id| shown_peer(tx, id))
                 .collect();
             if one {
                 json!({ "node": peers.first().map(|p| Value::Object(peer(tx, p))) })
@@ -284,6 +284,17 @@ fn default_selection(tx: &Tx<'_>, view: &KindSchema, node: &Node, include: &[Str
         object.insert(relationship.name.clone(), value);
     }
     Value::Object(object)
+}
+
+/// A peer as [`peer`] shows it: without its edges when its kind's labels and order
+/// read only its own attributes. Listing addresses showed each one's namespace, and
+/// loading a namespace whole reads an edge per prefix and address of the store.
+fn shown_peer(tx: &Tx<'_>, id: &str) -> Option<Arc<Node>> {
+    let kind = tx.kind_of(id)?;
+    match tx.schema.get(&kind) {
+        Some(k) if k.labelled_by_own_attributes() => tx.attributes_of(id).map(Arc::new),
+        _ => tx.get(id),
+    }
 }
 
 /// `{id, hfid, display_label, __typename}` of a node.

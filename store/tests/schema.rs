@@ -448,3 +448,48 @@ fn state_absent_removes_what_it_marks() {
     assert!(widget.attribute("name").is_some());
     assert!(schema.get("TestGadget").is_none());
 }
+
+/// A kind whose HFID, display label and order read only its own attributes can be shown
+/// as a peer without its edges; one that reads a peer's attribute (an interface's device
+/// hostname) cannot.
+#[test]
+fn a_kind_labelled_by_its_own_attributes_is_told_apart() {
+    let s = Store::in_memory().unwrap();
+    s.load_schema(&[(
+        "net.yml".into(),
+        r#"
+version: "1.0"
+nodes:
+  - name: Device
+    namespace: Net
+    human_friendly_id: [hostname__value]
+    display_label: "{{ hostname__value }} ({{ role__value }})"
+    order_by: [hostname__value]
+    attributes:
+      - {name: hostname, kind: Text, unique: true}
+      - {name: role, kind: Text, optional: true}
+  - name: Port
+    namespace: Net
+    human_friendly_id: [device__hostname__value, name__value]
+    display_label: name__value
+    attributes:
+      - {name: name, kind: Text}
+    relationships:
+      - {name: device, peer: NetDevice, cardinality: one, optional: false}
+  - name: Label
+    namespace: Net
+    display_label: "{{ device__hostname__value }}"
+    attributes:
+      - {name: name, kind: Text}
+    relationships:
+      - {name: device, peer: NetDevice, cardinality: one}
+"#
+        .into(),
+    )])
+    .unwrap();
+    let schema = s.schema();
+    let labelled = |kind: &str| schema.get(kind).unwrap().labelled_by_own_attributes();
+    assert!(labelled("NetDevice"));
+    assert!(!labelled("NetPort"), "its HFID reads the device");
+    assert!(!labelled("NetLabel"), "its display label reads the device");
+}

@@ -286,6 +286,38 @@ pub struct KindSchema {
 }
 
 impl KindSchema {
+    /// Whether a node of this kind shows as a peer (its HFID and display label) and sorts
+    /// among peers (`order_by`) from its own attributes alone, so a reader can skip its
+    /// edges: a namespace has one to every prefix and address of the store.
+    pub fn labelled_by_own_attributes(&self) -> bool {
+        let own = |path: &str| {
+            let mut segments = path.trim().split("__");
+            segments
+                .next()
+                .is_some_and(|first| self.attribute(first).is_some())
+                && segments.count() <= 1
+        };
+        let label_paths = self.display_label.iter().flat_map(|label| {
+            if label.contains("{{") {
+                label
+                    .split("{{")
+                    .skip(1)
+                    .filter_map(|part| part.split_once("}}").map(|(path, _)| path))
+                    .collect::<Vec<_>>()
+            } else {
+                vec![label.as_str()]
+            }
+        });
+        self.human_friendly_id
+            .iter()
+            .chain(&self.display_labels)
+            .chain(&self.order_by)
+            .flatten()
+            .map(String::as_str)
+            .chain(label_paths)
+            .all(own)
+    }
+
     /// The attribute called `name`.
     pub fn attribute(&self, name: &str) -> Option<&AttributeSchema> {
         self.attributes.iter().find(|a| a.name == name)
