@@ -275,6 +275,9 @@ impl Filters {
         }
     }
 
+    /// A candidate set small enough to check node by node rather than narrow further.
+    const FEW: usize = 256;
+
     /// Candidate ids of one concrete kind, narrowed with an index when a filter allows it.
     fn candidates(&self, tx: &Tx<'_>, concrete: &str) -> BTreeSet<String> {
         if let Some(ids) = &self.ids {
@@ -289,14 +292,25 @@ impl Filters {
             // alone is every leaf of the store, `pod__ids` alone the pod's devices of every
             // role; each set holds every node its condition matches, so their intersection
             // holds every node they all match.
+            //
+            // The relationship conditions first: they are bounded by a peer's degree. When
+            // one leaves few candidates, the attribute indexes are not read at all — `role:
+            // leaf` on interfaces is every leaf-facing port of the store, and `select`
+            // checks every condition on each candidate anyway.
             let mut sets: Vec<BTreeSet<String>> = Vec::new();
+            let mut attribute_conds = Vec::new();
             for c in &self.conds {
                 if let (Target::Attr(a), Op::Eq(v)) = (&c.target, &c.op)
                     && let Some(key) = value_key(v)
                 {
-                    sets.push(tx.ids_by_attr(concrete, a, &key));
+                    attribute_conds.push((a, key));
                 } else if let Some(ids) = Self::narrowed(tx, concrete, c) {
                     sets.push(ids);
+                }
+            }
+            if !sets.iter().any(|ids| ids.len() <= Self::FEW) {
+                for (a, key) in attribute_conds {
+                    sets.push(tx.ids_by_attr(concrete, a, &key));
                 }
             }
             sets.sort_by_key(BTreeSet::len);
