@@ -105,7 +105,7 @@ fn connect(path: &str) -> Result<Connection> {
     // went to parsing the same identity lookup again and again.
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-        std::env::var_os("NOQPSG").is_none(),
+        true,
     )
     .map_err(StoreError::db(path))?;
     conn.set_prepared_statement_cache_capacity(64);
