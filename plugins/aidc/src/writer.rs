@@ -372,14 +372,15 @@ pub fn upsert_address_pool(name: &str, resource: &NodeRef) -> Result<NodeRef> {
 }
 
 /// Adds the devices to the `devices` group (the artifact targets) when that
-/// group exists, writing only the missing members so a re-run changes
-/// nothing. Membership is a relationship edit, not a node write, so the group
-/// never becomes part of this run's output.
+/// group exists. Adding a member the group already has changes nothing, so a
+/// re-run writes nothing; the group's members (every device of the design)
+/// are not read. Membership is a relationship edit, not a node write, so the
+/// group never becomes part of this run's output.
 pub fn join_devices_group(devices: &[Device]) -> Result<()> {
     let Some(group) = nodes::get(
         GROUP_KIND,
         Filter::new().eq("name__value", naming::DEVICES_GROUP),
-        &["members"],
+        &[],
     )?
     else {
         info!(
@@ -391,14 +392,9 @@ pub fn join_devices_group(devices: &[Device]) -> Result<()> {
     let group_id = group
         .id()
         .ok_or_else(|| Error::invalid_input("the devices group came back without an id"))?;
-    let members = group.rel_ids("members");
-    let missing: Vec<&str> = devices
-        .iter()
-        .map(|d| d.id.as_str())
-        .filter(|id| !members.contains(id))
-        .collect();
-    if !missing.is_empty() {
-        nodes::relationship_add(group_id, "members", missing)?;
+    let ids: Vec<&str> = devices.iter().map(|d| d.id.as_str()).collect();
+    if !ids.is_empty() {
+        nodes::relationship_add(group_id, "members", ids)?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use crate::graph::Tx;
 use crate::node::{Node, value_key};
 use crate::schema::{Cardinality, KindSchema, RelationshipSchema};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 /// Relationships given in a payload, resolved to peer ids.
 /// A `from_pool` item is allocated here, with `owner` (the node being written) naming the
@@ -134,28 +135,41 @@ pub(crate) fn link(
             r.name
         )));
     }
-    let schema = tx.schema;
-    for p in old.iter().filter(|p| !peers.contains(p)) {
-        tx.remove_edge(id, &r.name, p);
-        if let Some(cp) = tx.kind_of(p).and_then(|k| schema.counterpart(&k, r)) {
-            tx.remove_edge(p, &cp.name, id);
-        }
+    // As sets: a relationship may hold thousands of peers (a group's members).
+    let kept: HashSet<&String> = peers.iter().collect();
+    let before: HashSet<&String> = old.iter().collect();
+    for p in old.iter().filter(|p| !kept.contains(p)) {
+        unlink_peer(tx, id, r, p);
     }
-    for p in peers.iter().filter(|p| !old.contains(p)) {
-        tx.add_edge(id, &r.name, p);
-        let Some(cp) = tx.kind_of(p).and_then(|k| schema.counterpart(&k, r)) else {
-            continue;
-        };
-        if cp.cardinality == Cardinality::One {
-            // The peer pointed elsewhere: that other node loses the peer.
-            for prev in tx.peers_of(p, &cp.name).into_iter().filter(|x| x != id) {
-                tx.remove_edge(&prev, &r.name, p);
-                tx.remove_edge(p, &cp.name, &prev);
-            }
-        }
-        tx.add_edge(p, &cp.name, id);
+    for p in peers.iter().filter(|p| !before.contains(p)) {
+        link_peer(tx, id, r, p);
     }
     Ok(())
+}
+
+/// Adds `peer` to `rel` of node `id`, with the other side of the edge; a peer whose side
+/// holds one node leaves the node it pointed at.
+fn link_peer(tx: &mut Tx<'_>, id: &str, r: &RelationshipSchema, p: &str) {
+    tx.add_edge(id, &r.name, p);
+    let Some(cp) = tx.kind_of(p).and_then(|k| tx.schema.counterpart(&k, r)) else {
+        return;
+    };
+    if cp.cardinality == Cardinality::One {
+        // The peer pointed elsewhere: that other node loses the peer.
+        for prev in tx.peers_of(p, &cp.name).into_iter().filter(|x| x != id) {
+            tx.remove_edge(&prev, &r.name, p);
+            tx.remove_edge(p, &cp.name, &prev);
+        }
+    }
+    tx.add_edge(p, &cp.name, id);
+}
+
+/// Removes `peer` from `rel` of node `id`, with the other side of the edge.
+fn unlink_peer(tx: &mut Tx<'_>, id: &str, r: &RelationshipSchema, p: &str) {
+    tx.remove_edge(id, &r.name, p);
+    if let Some(cp) = tx.kind_of(p).and_then(|k| tx.schema.counterpart(&k, r)) {
+        tx.remove_edge(p, &cp.name, id);
+    }
 }
 
 /// Add (or remove) the related nodes `items` to (from) the many relationship `name` of node
@@ -167,12 +181,12 @@ pub(crate) fn edit_relationship(
     items: &[Value],
     add: bool,
 ) -> Result<()> {
-    let node = tx
-        .get(id)
+    let kind = tx
+        .kind_of(id)
         .ok_or_else(|| EngineError::not_found(id, "CoreNode"))?;
     let k = tx
         .schema
-        .get(&node.kind)
+        .get(&kind)
         .ok_or_else(|| EngineError::not_found(id, "CoreNode"))?;
     let r = k
         .relationship(name)
@@ -186,19 +200,21 @@ pub(crate) fn edit_relationship(
             k.kind
         )));
     }
-    let mut peers = node.peers(name).to_vec();
+    // Edge by edge, each a point lookup: the node (a group of thousands of members) is
+    // never read whole.
+    let mut seen = HashSet::new();
     for item in items {
         let Some(p) = resolve_peer(tx, &r, item)? else {
             continue;
         };
+        if !seen.insert(p.clone()) || tx.has_edge(id, name, &p) == add {
+            continue;
+        }
         if add {
-            if !peers.contains(&p) {
-                peers.push(p);
-            }
+            link_peer(tx, id, &r, &p);
         } else {
-            peers.retain(|x| *x != p);
+            unlink_peer(tx, id, &r, &p);
         }
     }
-    link(tx, id, &r, peers)?;
     super::constraints::check_mandatory_rels(tx, id)
 }

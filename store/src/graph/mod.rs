@@ -894,6 +894,26 @@ impl<'c> Tx<'c> {
         ids
     }
 
+    /// How many committed rows give nodes of `kind` the value key `key` for `attr` (on main
+    /// or this branch), counted no further than `limit`: enough to tell whether that index
+    /// would narrow a candidate set of `limit` nodes, without reading it.
+    pub fn attr_rows_up_to(&self, kind: &str, attr: &str, key: &str, limit: usize) -> usize {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let counted = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM attr WHERE kind = ?1 AND name = ?2 AND key = ?3 \
+                 AND branch IN ('main', ?4) LIMIT ?5)",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![kind, attr, key, self.branch, limit], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .unwrap_or_else(|e| self.failed(e));
+        usize::try_from(counted).unwrap_or(0)
+    }
+
     /// Pending nodes of `kind` this transaction gave attribute `attr` the value key `key`
     /// (a superset: see `Tx::pending_attr`).
     fn given<'t>(&'t self, kind: &str, attr: &str, key: &str) -> impl Iterator<Item = &'t String> {

@@ -308,9 +308,14 @@ impl Filters {
                     sets.push(ids);
                 }
             }
-            if !sets.iter().any(|ids| ids.len() <= Self::FEW) {
-                for (a, key) in attribute_conds {
-                    sets.push(tx.ids_by_attr(concrete, a, &key));
+            // An attribute index is read only when it is narrower than the smallest set
+            // already held; counting its rows stops at that size.
+            let smallest = sets.iter().map(BTreeSet::len).min();
+            for (a, key) in attribute_conds {
+                match smallest {
+                    Some(n) if n <= Self::FEW => break,
+                    Some(n) if tx.attr_rows_up_to(concrete, a, &key, n) >= n => {}
+                    _ => sets.push(tx.ids_by_attr(concrete, a, &key)),
                 }
             }
             sets.sort_by_key(BTreeSet::len);
