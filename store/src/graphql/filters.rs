@@ -297,14 +297,31 @@ impl Filters {
             // one leaves few candidates, the attribute indexes are not read at all — `role:
             // leaf` on interfaces is every leaf-facing port of the store, and `select`
             // checks every condition on each candidate anyway.
+            // Peers given by id come first: a peer reached through its attribute (a
+            // generator instance's `definition__name__value`) may hold thousands of nodes,
+            // and is not read once a narrower condition has left few.
             let mut sets: Vec<BTreeSet<String>> = Vec::new();
             let mut attribute_conds = Vec::new();
+            let mut narrowing = Vec::new();
             for c in &self.conds {
                 if let (Target::Attr(a), Op::Eq(v)) = (&c.target, &c.op)
                     && let Some(key) = value_key(v)
                 {
                     attribute_conds.push((a, key));
-                } else if let Some(ids) = Self::narrowed(tx, concrete, c) {
+                } else {
+                    narrowing.push(c);
+                }
+            }
+            narrowing.sort_by_key(|c| match (&c.target, &c.op) {
+                (Target::Rel(_), Op::Ids(_)) => 0,
+                (Target::Attr(_), _) => 1,
+                _ => 2,
+            });
+            for c in narrowing {
+                if sets.iter().any(|ids| ids.len() <= Self::FEW) {
+                    break;
+                }
+                if let Some(ids) = Self::narrowed(tx, concrete, c) {
                     sets.push(ids);
                 }
             }
