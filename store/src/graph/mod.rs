@@ -1662,18 +1662,13 @@ impl Tx<'_> {
     pub fn display_label(&self, node: &Node) -> Option<String> {
         let k = self.schema.get(&node.kind)?;
         if let Some(t) = &k.display_label {
-            if t.contains("{{") {
+            if let Some((pieces, tail)) = crate::schema::label_template(t) {
                 let mut out = String::new();
-                let mut rest = t.as_str();
-                while let Some(start) = rest.find("{{") {
-                    out.push_str(&rest[..start]);
-                    let after = &rest[start + 2..];
-                    let Some(end) = after.find("}}") else { break };
-                    let path = after[..end].trim();
+                for (text, path) in pieces {
+                    out.push_str(text);
                     out.push_str(&value_key(&self.path_value(node, path)).unwrap_or_default());
-                    rest = &after[end + 2..];
                 }
-                out.push_str(rest);
+                out.push_str(tail);
                 return Some(out);
             }
             return value_key(&self.path_value(node, t));

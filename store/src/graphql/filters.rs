@@ -293,13 +293,11 @@ impl Filters {
             // role; each set holds every node its condition matches, so their intersection
             // holds every node they all match.
             //
-            // The relationship conditions first: they are bounded by a peer's degree. When
-            // one leaves few candidates, the attribute indexes are not read at all — `role:
-            // leaf` on interfaces is every leaf-facing port of the store, and `select`
-            // checks every condition on each candidate anyway.
-            // Peers given by id come first: a peer reached through its attribute (a
-            // generator instance's `definition__name__value`) may hold thousands of nodes,
-            // and is not read once a narrower condition has left few.
+            // The relationship conditions first, peers given by id before peers reached
+            // through an attribute (a generator instance's `definition__name__value` holds
+            // every instance of the definition). Once one set holds few candidates nothing
+            // more is read — `role: leaf` on interfaces is every leaf-facing port of the
+            // store — since `select` checks every condition on each candidate anyway.
             let mut sets: Vec<BTreeSet<String>> = Vec::new();
             let mut attribute_conds = Vec::new();
             let mut narrowing = Vec::new();

@@ -285,6 +285,24 @@ pub struct KindSchema {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// A `display_label` template (`{{ name__value }} ({{ role__value }})`) as its pieces:
+/// each path with the text before it, then the text after the last. `None` when the label
+/// is a plain path, not a template.
+pub(crate) fn label_template(label: &str) -> Option<(Vec<(&str, &str)>, &str)> {
+    if !label.contains("{{") {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = label;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        pieces.push((&rest[..start], after[..end].trim()));
+        rest = &after[end + 2..];
+    }
+    Some((pieces, rest))
+}
+
 impl KindSchema {
     /// Whether a node of this kind shows as a peer (its HFID and display label) and sorts
     /// among peers (`order_by`) from its own attributes alone, so a reader can skip its
@@ -297,17 +315,13 @@ impl KindSchema {
                 .is_some_and(|first| self.attribute(first).is_some())
                 && segments.count() <= 1
         };
-        let label_paths = self.display_label.iter().flat_map(|label| {
-            if label.contains("{{") {
-                label
-                    .split("{{")
-                    .skip(1)
-                    .filter_map(|part| part.split_once("}}").map(|(path, _)| path))
-                    .collect::<Vec<_>>()
-            } else {
-                vec![label.as_str()]
-            }
-        });
+        let label_paths = self
+            .display_label
+            .iter()
+            .flat_map(|label| match label_template(label) {
+                Some((pieces, _)) => pieces.into_iter().map(|(_, path)| path).collect(),
+                None => vec![label.as_str()],
+            });
         self.human_friendly_id
             .iter()
             .chain(&self.display_labels)
@@ -409,5 +423,24 @@ impl Schema {
             .find(|x| x.name != r.name && x.direction != r.direction)
             .or_else(|| cands.iter().find(|x| x.name != r.name))
             .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_template;
+
+    #[test]
+    fn a_label_template_is_its_paths_with_the_text_around_them() {
+        assert_eq!(
+            label_template("{{ hostname__value }} ({{role__value}})"),
+            Some((vec![("", "hostname__value"), (" (", "role__value")], ")"))
+        );
+        assert_eq!(label_template("name__value"), None);
+        // An unclosed `{{` is text, shown once.
+        assert_eq!(
+            label_template("a {{ b__value }} c {{ d"),
+            Some((vec![("a ", "b__value")], " c {{ d"))
+        );
     }
 }
