@@ -218,3 +218,90 @@ async fn a_runs_long_query_holds_up_neither_readers_nor_writers() {
         "the run kept the turn while a writer waited"
     );
 }
+
+/// An interface's identity (its device and its name) found inside a run, whichever way the
+/// run made it so: created on a device created in the run (beside other new interfaces of
+/// that name), renamed on a committed device, or moved to another committed device. Each
+/// upsert updates the interface it names; none creates a second one.
+#[tokio::test]
+async fn a_run_finds_an_interface_by_identity_however_the_run_gave_it() {
+    let s = store();
+    let leaf1 = device(&s, "main", "leaf1", "");
+    let leaf2 = device(&s, "main", "leaf2", "");
+    let moved = interface(&s, "main", &leaf1, "eth0");
+    let renamed = interface(&s, "main", &leaf1, "eth1");
+    let run = s.begin_run("main").await.unwrap();
+    let write = |kind: &str, data: serde_json::Value| {
+        run.write_node(kind, WriteOp::Upsert, &data)
+            .unwrap()
+            .expect("written")
+            .id
+    };
+    let mut created = Vec::new();
+    for name in ["new1", "new2", "new3"] {
+        let d = write("DcimDevice", json!({"name": {"value": name}}));
+        let i = write(
+            "DcimPhysicalInterface",
+            json!({"name": {"value": "eth0"}, "device": {"id": d}}),
+        );
+        created.push((name, i));
+    }
+    write(
+        "DcimPhysicalInterface",
+        json!({"id": renamed, "name": {"value": "eth9"}}),
+    );
+    write(
+        "DcimPhysicalInterface",
+        json!({"id": moved, "device": {"id": leaf2}}),
+    );
+    let by_identity = |device: &str, name: &str| {
+        write(
+            "DcimPhysicalInterface",
+            json!({"name": {"value": name}, "device": {"hfid": [device]},
+                   "description": {"value": "found"}}),
+        )
+    };
+    for (device, id) in &created {
+        assert_eq!(&by_identity(device, "eth0"), id, "{device}'s eth0");
+    }
+    assert_eq!(by_identity("leaf1", "eth9"), renamed);
+    assert_eq!(by_identity("leaf2", "eth0"), moved);
+    run.commit().unwrap();
+    let listed = ok(
+        &s,
+        "main",
+        "{ DcimPhysicalInterface { edges { node { name { value } description { value } \
+         device { node { name { value } } } } } } }",
+    );
+    let mut rows: Vec<(String, String, String)> = listed["DcimPhysicalInterface"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["device"]["node"]["name"]["value"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                n["name"]["value"].as_str().unwrap().to_owned(),
+                n["description"]["value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let row = |d: &str, n: &str| (d.to_owned(), n.to_owned(), "found".to_owned());
+    assert_eq!(
+        rows,
+        vec![
+            row("leaf1", "eth9"),
+            row("leaf2", "eth0"),
+            row("new1", "eth0"),
+            row("new2", "eth0"),
+            row("new3", "eth0"),
+        ]
+    );
+}

@@ -225,7 +225,16 @@ fn parse_value(text: Option<String>) -> Value {
 }
 
 /// Kind → attribute → value key → pending node ids (see `Tx::pending_attr`).
-type PendingAttrIndex = HashMap<String, HashMap<String, HashMap<String, BTreeSet<String>>>>;
+type PendingAttrIndex = HashMap<String, HashMap<String, HashMap<String, Given>>>;
+
+/// The pending nodes given one value, apart by whether this transaction created them: a
+/// created node can hold an edge only through this transaction, so a search among a peer's
+/// holders needs only the nodes that existed before (see [`Tx::holders_with_attr`]).
+#[derive(Debug, Default, Clone)]
+struct Given {
+    created: BTreeSet<String>,
+    existing: BTreeSet<String>,
+}
 
 /// A transaction's state without the connection it reads through: what a run keeps between
 /// its operations, each of which resumes it on the store's connection for a moment
@@ -917,12 +926,16 @@ impl<'c> Tx<'c> {
     /// Pending nodes of `kind` this transaction gave attribute `attr` the value key `key`
     /// (a superset: see `Tx::pending_attr`).
     fn given<'t>(&'t self, kind: &str, attr: &str, key: &str) -> impl Iterator<Item = &'t String> {
+        self.given_sets(kind, attr, key)
+            .into_iter()
+            .flat_map(|g| g.created.iter().chain(&g.existing))
+    }
+
+    fn given_sets(&self, kind: &str, attr: &str, key: &str) -> Option<&Given> {
         self.pending_attr
             .get(kind)
             .and_then(|by_attr| by_attr.get(attr))
             .and_then(|by_key| by_key.get(key))
-            .into_iter()
-            .flatten()
     }
 
     fn committed_by_attr(
@@ -1046,12 +1059,12 @@ impl<'c> Tx<'c> {
         }
         let by_attr = self.pending_attr.entry(node.kind.clone()).or_default();
         for (name, key) in valued {
-            by_attr
-                .entry(name)
-                .or_default()
-                .entry(key)
-                .or_default()
-                .insert(id.clone());
+            let given = by_attr.entry(name).or_default().entry(key).or_default();
+            if created {
+                given.created.insert(id.clone());
+            } else {
+                given.existing.insert(id.clone());
+            }
         }
     }
 
@@ -1789,9 +1802,25 @@ impl Tx<'_> {
             self.committed_holders_with_attr(peer, rel, kind, attr, key)
                 .unwrap_or_else(|e| self.failed(e))
         };
-        out.extend(self.given(kind, attr, key).cloned());
-        for (src, src_rel) in self.pending_towards.get(peer).into_iter().flatten() {
-            if src_rel == rel && self.pending.get(src).is_some_and(|p| !p.created) {
+        // This transaction's holders: the nodes with an edge change towards the peer, and
+        // the existing nodes given the value (their edge may be committed). A node created
+        // here is among the first when it points at the peer, and among the nodes given the
+        // value when it has it: either set finds it, so the smaller is read — a device's
+        // few interfaces rather than every new interface named `Ethernet1`, a namespace's
+        // one new prefix with this value rather than every new prefix in it.
+        let given = self.given_sets(kind, attr, key);
+        let towards = self.pending_towards.get(peer);
+        if let Some(g) = given {
+            out.extend(g.existing.iter().cloned());
+        }
+        let created_given = given.map_or(0, |g| g.created.len());
+        let from_towards = towards.map_or(0, BTreeSet::len) <= created_given;
+        if !from_towards && let Some(g) = given {
+            out.extend(g.created.iter().cloned());
+        }
+        for (src, src_rel) in towards.into_iter().flatten() {
+            if src_rel == rel && (from_towards || self.pending.get(src).is_some_and(|p| !p.created))
+            {
                 out.insert(src.clone());
             }
         }
