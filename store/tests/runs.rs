@@ -221,7 +221,7 @@ async fn a_runs_long_query_holds_up_neither_readers_nor_writers() {
 
 /// An interface's identity (its device and its name) found inside a run, whichever way the
 /// run made it so: created on a device created in the run (beside other new interfaces of
-/// that name), renamed on a committed device, or moved to another committed device. Each
+/// that name, and beside more other new interfaces of its device), renamed on a committed device, or moved to another committed device. Each
 /// upsert updates the interface it names; none creates a second one.
 #[tokio::test]
 async fn a_run_finds_an_interface_by_identity_however_the_run_gave_it() {
@@ -245,6 +245,15 @@ async fn a_run_finds_an_interface_by_identity_however_the_run_gave_it() {
             json!({"name": {"value": "eth0"}, "device": {"id": d}}),
         );
         created.push((name, i));
+        if name == "new1" {
+            // More new interfaces on new1 than new interfaces named eth0 in the run.
+            for other in ["x1", "x2", "x3", "x4"] {
+                write(
+                    "DcimPhysicalInterface",
+                    json!({"name": {"value": other}, "device": {"id": d}}),
+                );
+            }
+        }
     }
     write(
         "DcimPhysicalInterface",
@@ -300,6 +309,10 @@ async fn a_run_finds_an_interface_by_identity_however_the_run_gave_it() {
             row("leaf1", "eth9"),
             row("leaf2", "eth0"),
             row("new1", "eth0"),
+            ("new1".to_owned(), "x1".to_owned(), String::new()),
+            ("new1".to_owned(), "x2".to_owned(), String::new()),
+            ("new1".to_owned(), "x3".to_owned(), String::new()),
+            ("new1".to_owned(), "x4".to_owned(), String::new()),
             row("new2", "eth0"),
             row("new3", "eth0"),
         ]

@@ -185,7 +185,7 @@ pub(crate) struct Tx<'c> {
     /// relationship (a superset: entries stay after a rollback or a re-put; readers check
     /// the edge itself), so finding a node's incoming edges walks neither every pending
     /// write nor every edge of a node with many peers.
-    pending_towards: HashMap<String, BTreeSet<(String, String)>>,
+    pending_towards: HashMap<String, ByOrigin<(String, String)>>,
     /// For each kind, attribute and value key, the pending nodes that were given that
     /// value (a superset: entries stay after a rollback or a later change; readers check
     /// the value itself), so an indexed lookup does not walk every pending node of the
@@ -225,15 +225,38 @@ fn parse_value(text: Option<String>) -> Value {
 }
 
 /// Kind → attribute → value key → pending node ids (see `Tx::pending_attr`).
-type PendingAttrIndex = HashMap<String, HashMap<String, HashMap<String, Given>>>;
+type PendingAttrIndex = HashMap<String, HashMap<String, HashMap<String, ByOrigin<String>>>>;
 
-/// The pending nodes given one value, apart by whether this transaction created them: a
-/// created node can hold an edge only through this transaction, so a search among a peer's
-/// holders needs only the nodes that existed before (see [`Tx::holders_with_attr`]).
-#[derive(Debug, Default, Clone)]
-struct Given {
-    created: BTreeSet<String>,
-    existing: BTreeSet<String>,
+/// Entries about pending nodes, apart by whether this transaction created the node: a
+/// search among a peer's holders reads, of the nodes created here, only the smaller of
+/// those pointing at the peer and those given the value (see [`Tx::holders_with_attr`]).
+#[derive(Debug, Clone)]
+struct ByOrigin<T> {
+    created: BTreeSet<T>,
+    existing: BTreeSet<T>,
+}
+
+impl<T: Ord> Default for ByOrigin<T> {
+    fn default() -> Self {
+        ByOrigin {
+            created: BTreeSet::new(),
+            existing: BTreeSet::new(),
+        }
+    }
+}
+
+impl<T: Ord> ByOrigin<T> {
+    fn insert(&mut self, created: bool, entry: T) {
+        if created {
+            self.created.insert(entry);
+        } else {
+            self.existing.insert(entry);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.created.iter().chain(&self.existing)
+    }
 }
 
 /// A transaction's state without the connection it reads through: what a run keeps between
@@ -243,7 +266,7 @@ pub(crate) struct Staged {
     branch: String,
     pending: HashMap<String, Pending>,
     pending_by_kind: HashMap<String, BTreeSet<String>>,
-    pending_towards: HashMap<String, BTreeSet<(String, String)>>,
+    pending_towards: HashMap<String, ByOrigin<(String, String)>>,
     pending_attr: PendingAttrIndex,
     order: Vec<String>,
     journal: Vec<(String, Option<Pending>)>,
@@ -738,7 +761,12 @@ impl<'c> Tx<'c> {
             .collect();
         // Committed edges of nodes this transaction deletes are gone.
         found.retain(|(src, _)| !self.pending.get(src).is_some_and(|p| p.deleted));
-        for (src, rel) in self.pending_towards.get(id).into_iter().flatten() {
+        for (src, rel) in self
+            .pending_towards
+            .get(id)
+            .into_iter()
+            .flat_map(ByOrigin::iter)
+        {
             let Some(p) = self.pending.get(src) else {
                 continue;
             };
@@ -928,10 +956,10 @@ impl<'c> Tx<'c> {
     fn given<'t>(&'t self, kind: &str, attr: &str, key: &str) -> impl Iterator<Item = &'t String> {
         self.given_sets(kind, attr, key)
             .into_iter()
-            .flat_map(|g| g.created.iter().chain(&g.existing))
+            .flat_map(ByOrigin::iter)
     }
 
-    fn given_sets(&self, kind: &str, attr: &str, key: &str) -> Option<&Given> {
+    fn given_sets(&self, kind: &str, attr: &str, key: &str) -> Option<&ByOrigin<String>> {
         self.pending_attr
             .get(kind)
             .and_then(|by_attr| by_attr.get(attr))
@@ -1059,25 +1087,25 @@ impl<'c> Tx<'c> {
         }
         let by_attr = self.pending_attr.entry(node.kind.clone()).or_default();
         for (name, key) in valued {
-            let given = by_attr.entry(name).or_default().entry(key).or_default();
-            if created {
-                given.created.insert(id.clone());
-            } else {
-                given.existing.insert(id.clone());
-            }
+            by_attr
+                .entry(name)
+                .or_default()
+                .entry(key)
+                .or_default()
+                .insert(created, id.clone());
         }
     }
 
     /// `src` has a pending edge change towards `peer`.
     fn note_towards(&mut self, peer: &str, src: &str, rel: &str) {
         let entry = (src.to_owned(), rel.to_owned());
+        let created = self.created_here(src);
         match self.pending_towards.get_mut(peer) {
-            Some(srcs) => {
-                srcs.insert(entry);
-            }
+            Some(srcs) => srcs.insert(created, entry),
             None => {
-                self.pending_towards
-                    .insert(peer.to_owned(), BTreeSet::from([entry]));
+                let mut srcs = ByOrigin::default();
+                srcs.insert(created, entry);
+                self.pending_towards.insert(peer.to_owned(), srcs);
             }
         }
     }
@@ -1804,25 +1832,28 @@ impl Tx<'_> {
         };
         // This transaction's holders: the nodes with an edge change towards the peer, and
         // the existing nodes given the value (their edge may be committed). A node created
-        // here is among the first when it points at the peer, and among the nodes given the
-        // value when it has it: either set finds it, so the smaller is read — a device's
-        // few interfaces rather than every new interface named `Ethernet1`, a namespace's
-        // one new prefix with this value rather than every new prefix in it.
+        // here is among the first when it points at the peer, and among the second when it
+        // has the value: either set finds it, so the smaller is read — a device's few new
+        // interfaces named `Ethernet1` rather than its 64 new interfaces, a namespace's one
+        // new prefix with this value rather than every new prefix in it.
         let given = self.given_sets(kind, attr, key);
         let towards = self.pending_towards.get(peer);
+        let pointing = |srcs: &BTreeSet<(String, String)>| -> Vec<String> {
+            srcs.iter()
+                .filter(|(_, src_rel)| src_rel == rel)
+                .map(|(src, _)| src.clone())
+                .collect()
+        };
         if let Some(g) = given {
             out.extend(g.existing.iter().cloned());
         }
-        let created_given = given.map_or(0, |g| g.created.len());
-        let from_towards = towards.map_or(0, BTreeSet::len) <= created_given;
-        if !from_towards && let Some(g) = given {
-            out.extend(g.created.iter().cloned());
+        if let Some(t) = towards {
+            out.extend(pointing(&t.existing));
         }
-        for (src, src_rel) in towards.into_iter().flatten() {
-            if src_rel == rel && (from_towards || self.pending.get(src).is_some_and(|p| !p.created))
-            {
-                out.insert(src.clone());
-            }
+        let created_given = given.map_or(0, |g| g.created.len());
+        match towards {
+            Some(t) if t.created.len() <= created_given => out.extend(pointing(&t.created)),
+            _ => out.extend(given.into_iter().flat_map(|g| g.created.iter().cloned())),
         }
         out
     }
