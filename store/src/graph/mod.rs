@@ -749,10 +749,18 @@ impl<'c> Tx<'c> {
 
     /// Nodes that have an edge to `id` (any relationship), as (node, relationship).
     pub fn incoming(&self, id: &str) -> Vec<(String, String)> {
+        self.incoming_where(id, None)
+    }
+
+    /// Nodes with an edge to `id`, as (node, relationship); with `only` (relationship,
+    /// concrete kind), just the edges of that relationship from nodes of that kind, picked
+    /// in SQL: a pod's devices are found among its edges without reading the kind of each
+    /// rack, interface and group pointing at it.
+    fn incoming_where(&self, id: &str, only: Option<(&str, &str)>) -> Vec<(String, String)> {
         let committed = if self.created_here(id) {
             Vec::new()
         } else {
-            self.committed_incoming(id)
+            self.committed_incoming(id, only)
                 .unwrap_or_else(|e| self.failed(e))
         };
         let mut found: BTreeSet<(String, String)> = committed
@@ -770,6 +778,11 @@ impl<'c> Tx<'c> {
             let Some(p) = self.pending.get(src) else {
                 continue;
             };
+            if let Some((only_rel, only_kind)) = only
+                && (rel != only_rel || p.kind != only_kind)
+            {
+                continue;
+            }
             let Some(present) = p.edges.get(&(rel.clone(), id.to_owned())) else {
                 continue;
             };
@@ -789,11 +802,31 @@ impl<'c> Tx<'c> {
         self.pending.get(id).is_some_and(|p| p.created)
     }
 
-    fn committed_incoming(&self, id: &str) -> rusqlite::Result<Vec<(String, String)>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, rel, branch, live FROM edge WHERE peer = ?1 AND branch IN ('main', ?2)",
-        )?;
-        let mut rows = st.query(params![id, self.branch])?;
+    fn committed_incoming(
+        &self,
+        id: &str,
+        only: Option<(&str, &str)>,
+    ) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut st;
+        let mut rows = match only {
+            None => {
+                st = self.conn.prepare_cached(
+                    "SELECT id, rel, branch, live FROM edge WHERE peer = ?1 AND branch IN ('main', ?2)",
+                )?;
+                st.query(params![id, self.branch])?
+            }
+            // A node's kind is the same on every branch. A scalar subquery, not `EXISTS`:
+            // SQLite may turn an `EXISTS` into a join driven by `node_by_kind`, reading
+            // every interface of the store to find one device's.
+            Some((rel, kind)) => {
+                st = self.conn.prepare_cached(
+                    "SELECT e.id, e.rel, e.branch, e.live FROM edge e \
+                     WHERE e.peer = ?1 AND e.branch IN ('main', ?2) AND e.rel = ?3 \
+                     AND (SELECT n.kind FROM node n WHERE n.id = e.id LIMIT 1) = ?4",
+                )?;
+                st.query(params![id, self.branch, rel, kind])?
+            }
+        };
         let mut edges: BTreeMap<(String, String), (bool, bool)> = BTreeMap::new();
         while let Some(r) = rows.next()? {
             let key = (r.get::<_, String>(0)?, r.get::<_, String>(1)?);
@@ -1897,9 +1930,8 @@ impl Tx<'_> {
 
     /// The nodes of `kind` whose relationship `rel` points at `peer`.
     pub fn holders(&self, peer: &str, rel: &str, kind: &str) -> BTreeSet<String> {
-        self.incoming(peer)
+        self.incoming_where(peer, Some((rel, kind)))
             .into_iter()
-            .filter(|(src, r)| r == rel && self.kind_of(src).as_deref() == Some(kind))
             .map(|(src, _)| src)
             .collect()
     }
