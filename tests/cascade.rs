@@ -242,6 +242,93 @@ async fn a_rule_firing_on_a_node_outside_the_target_group_is_an_error_and_runs_n
     assert_eq!(widget_count(&repo, "main", "gamma-1").await, 0);
 }
 
+/// A cascade over `set` on `branch` with `engine`: the names of the sets it ran on.
+async fn cascade_on_set(engine: &Cascade, branch: &str, set: &str) -> Vec<String> {
+    let report = engine
+        .run(
+            branch,
+            Start::Definition {
+                name: "widgets".into(),
+                selection: TargetSelection::Matching(
+                    json!({ "set": set }).as_object().expect("object").clone(),
+                ),
+            },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("the cascade over set {set} on {branch} runs: {error}"));
+    assert!(report.is_success(), "{report}");
+    runs(&report)
+        .into_iter()
+        .map(|(_, _, target, _, _)| target)
+        .collect()
+}
+
+/// One engine runs cascade after cascade (as `serve` does) and keeps the targets'
+/// parameters between them: what it keeps must follow every change to the design,
+/// including those no event records.
+#[tokio::test]
+async fn an_engine_running_cascade_after_cascade_sees_each_targets_parameters_as_they_are_now() {
+    let repo = with_rules(&[]).await;
+    let engine = cascade_of(&repo, repo.runner.clone(), config());
+    repo.store.create_branch("br1").expect("branch");
+    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+
+    // Renamed on the branch: the parameter follows the event.
+    graphql(
+        &repo.store,
+        "br1",
+        "mutation { TestWidgetSetUpdate(data: {hfid: [\"alpha\"], name: {value: \"delta\"}}) { ok } }",
+    )
+    .await;
+    assert_eq!(cascade_on_set(&engine, "br1", "delta").await, ["delta"]);
+    assert_eq!(widget_count(&repo, "br1", "delta-1").await, 1);
+
+    // Renamed on main: the branch sees it only where it has not renamed the set itself.
+    graphql(
+        &repo.store,
+        "main",
+        "mutation { TestWidgetSetUpdate(data: {hfid: [\"beta\"], name: {value: \"epsilon\"}}) { ok } }",
+    )
+    .await;
+    assert_eq!(cascade_on_set(&engine, "br1", "epsilon").await, ["epsilon"]);
+
+    // The branch renames `epsilon` (and the next cascade reads it as `zeta`, running
+    // only `delta`, so nothing touches the set after)…
+    graphql(
+        &repo.store,
+        "br1",
+        "mutation { TestWidgetSetUpdate(data: {hfid: [\"epsilon\"], name: {value: \"zeta\"}}) { ok } }",
+    )
+    .await;
+    assert_eq!(cascade_on_set(&engine, "br1", "delta").await, ["delta"]);
+    // …then is deleted and made again, which no event records: it starts from main,
+    // where the sets are `alpha` and `epsilon`.
+    repo.store.delete_branch("br1").expect("delete");
+    repo.store.create_branch("br1").expect("branch again");
+    assert_eq!(cascade_on_set(&engine, "br1", "epsilon").await, ["epsilon"]);
+    assert_eq!(widget_count(&repo, "br1", "epsilon-1").await, 1);
+    assert_eq!(widget_count(&repo, "br1", "zeta-1").await, 0);
+    let stale = engine
+        .run(
+            "br1",
+            Start::Definition {
+                name: "widgets".into(),
+                selection: TargetSelection::Matching(
+                    json!({ "set": "zeta" })
+                        .as_object()
+                        .expect("object")
+                        .clone(),
+                ),
+            },
+        )
+        .await
+        .expect_err("no set is called zeta on the new branch");
+    assert_eq!(
+        stale.to_string(),
+        "no member of group `widget-sets` has set=zeta"
+    );
+}
+
 #[tokio::test]
 async fn a_rule_pair_feeding_each_other_stops_at_the_cap_naming_both_rules() {
     let repo = with_rules(&[

@@ -613,6 +613,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Where branch `name` began: the last event before it was made and when; `None`
+    /// for a branch that does not exist. A branch deleted and made again under the
+    /// same name begins elsewhere, which no event records.
+    pub fn branch_origin(&self, name: &str) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .db()
+            .branches()?
+            .into_iter()
+            .find(|(branch, _, _)| branch == name)
+            .map(|(_, seq, at)| (seq, at)))
+    }
+
     /// Create a branch from main.
     pub fn create_branch(&self, name: &str) -> Result<BranchInfo> {
         branch::check_name(name).map_err(|reason| StoreError::InvalidBranch {

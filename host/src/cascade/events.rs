@@ -129,6 +129,14 @@ pub trait EventFeed: Send + Sync {
         let _ = (name, place);
         Ok(())
     }
+    /// What `branch`'s views stand on besides the events: it changes when the branch
+    /// is deleted and made again, or the schema is loaded, which no event records.
+    /// `None` where the feed cannot tell; then nothing read on the branch is kept
+    /// between batches of runs.
+    fn epoch(&self, branch: &str) -> Result<Option<String>, FeedError> {
+        let _ = branch;
+        Ok(None)
+    }
 }
 
 impl EventFeed for Store {
@@ -144,6 +152,22 @@ impl EventFeed for Store {
             .iter()
             .map(NodeEvent::from)
             .collect())
+    }
+
+    fn epoch(&self, branch: &str) -> Result<Option<String>, FeedError> {
+        let schema = self.schema();
+        if branch == infragen_store::MAIN {
+            return Ok(Some(format!("schema {}", schema.hash)));
+        }
+        Ok(self
+            .branch_origin(branch)
+            .map_err(|error| FeedError(error.to_string()))?
+            .map(|(seq, at)| {
+                format!(
+                    "schema {}, branch made after event {seq} at {at}",
+                    schema.hash
+                )
+            }))
     }
 
     fn place(&self, name: &str) -> Result<Option<String>, FeedError> {

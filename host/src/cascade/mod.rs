@@ -44,7 +44,8 @@ use tokio::sync::Semaphore;
 use crate::backend::Backend;
 use crate::host_api::RunLog;
 use crate::runner::{
-    PreparedDefinition, Runner, RunnerError, TargetOutcome, TargetReport, TargetSelection,
+    KnownParams, PreparedDefinition, Runner, RunnerError, TargetOutcome, TargetReport,
+    TargetSelection,
 };
 use durable::RunQueue;
 pub use events::{EventFeed, FeedError, NodeEvent};
@@ -218,6 +219,9 @@ pub struct Cascade {
     interrupt: Interrupt,
     config: CascadeConfig,
     progress: Arc<dyn Progress>,
+    /// Targets' parameters, read once and kept while the events say they hold, so
+    /// that a round costs what it runs rather than the size of its target groups.
+    known: Arc<KnownParams>,
 }
 
 /// One finished run of a round.
@@ -275,6 +279,7 @@ impl Cascade {
             interrupt: Interrupt::default(),
             config,
             progress: Arc::new(NoProgress),
+            known: Arc::default(),
         }
     }
 
@@ -306,6 +311,23 @@ impl Cascade {
         self.runner.backend().as_ref()
     }
 
+    /// [`Runner::prepare`], with the parameters of targets known from earlier rounds
+    /// and cascades while the event log says they hold.
+    async fn prepare(
+        &self,
+        definition: &str,
+        branch: &str,
+    ) -> Result<PreparedDefinition, RunnerError> {
+        let known = match self.known.catch_up(self.events.as_ref(), branch) {
+            Ok(()) => Some(self.known.as_ref()),
+            Err(error) => {
+                tracing::warn!(branch, %error, "reading every target's parameters again");
+                None
+            }
+        };
+        self.runner.prepare_knowing(definition, branch, known).await
+    }
+
     /// Runs a cascade on `branch` from `start` until nothing more is queued.
     pub async fn run(&self, branch: &str, start: Start) -> Result<CascadeReport, CascadeError> {
         let started = Instant::now();
@@ -322,7 +344,7 @@ impl Cascade {
                 in_flight = self
                     .begin_in_flight(branch, cursor, &mut queue, &mut report)
                     .await?;
-                let definition = Arc::new(self.runner.prepare(&name, branch).await?);
+                let definition = Arc::new(self.prepare(&name, branch).await?);
                 for member in definition.select(&selection)? {
                     queue.push(
                         RunKey {
@@ -766,7 +788,7 @@ impl Cascade {
             if prepared.contains_key(definition) {
                 continue;
             }
-            match self.runner.prepare(definition, branch).await {
+            match self.prepare(definition, branch).await {
                 Ok(ready) => {
                     prepared.insert(definition.clone(), Arc::new(ready));
                 }

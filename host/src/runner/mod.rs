@@ -10,11 +10,12 @@
 //! rewritten, so a refused delete leaves the node in the group for the next
 //! run to retry instead of orphaning it.
 
+pub mod known_params;
 pub mod params;
 pub mod records;
 pub mod report;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,6 +29,7 @@ use crate::repository::{GeneratorDefinition, Repository, RepositoryError};
 use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
 use crate::tracking::group;
 use infragen_store::Claim;
+pub use known_params::KnownParams;
 use records::InstanceStatus;
 pub use report::{DefinitionReport, TargetOutcome, TargetReport};
 
@@ -129,6 +131,8 @@ pub struct PreparedDefinition {
     query_text: String,
     branch: String,
     members: Vec<TargetMember>,
+    /// Target id → its position in `members`.
+    positions: HashMap<String, usize>,
 }
 
 impl PreparedDefinition {
@@ -144,10 +148,8 @@ impl PreparedDefinition {
 
     /// The member whose target is `id`, with its position in group order.
     pub fn member(&self, id: &str) -> Option<(usize, &TargetMember)> {
-        self.members
-            .iter()
-            .enumerate()
-            .find(|(_, member)| member.target.id == id)
+        let position = *self.positions.get(id)?;
+        Some((position, &self.members[position]))
     }
 
     /// The members a selection names, in group order; an error when a
@@ -260,10 +262,22 @@ impl Runner {
         name: &str,
         branch: &str,
     ) -> Result<PreparedDefinition, RunnerError> {
+        self.prepare_knowing(name, branch, None).await
+    }
+
+    /// [`Runner::prepare`], taking the parameters of targets from `known` where it
+    /// has them and keeping there those it reads (the caller has brought `known` up
+    /// to date with the event log for `branch`).
+    pub async fn prepare_knowing(
+        &self,
+        name: &str,
+        branch: &str,
+        known: Option<&KnownParams>,
+    ) -> Result<PreparedDefinition, RunnerError> {
         let definition = self.definition(name)?;
         let plugin = self.plugin(&definition).await?;
         let query_text = self.repository.query_text(&definition.query)?;
-        let (group_id, members) = self.target_members(&definition, branch).await?;
+        let (group_id, members) = self.target_members(&definition, branch, known).await?;
         let definition_id = records::record_definition(
             self.backend.as_ref(),
             branch,
@@ -278,6 +292,11 @@ impl Runner {
             plugin,
             query_text,
             branch: branch.to_owned(),
+            positions: members
+                .iter()
+                .enumerate()
+                .map(|(position, member)| (member.target.id.clone(), position))
+                .collect(),
             members,
         })
     }
@@ -467,6 +486,7 @@ impl Runner {
         &self,
         definition: &GeneratorDefinition,
         branch: &str,
+        known: Option<&KnownParams>,
     ) -> Result<(String, Vec<TargetMember>), RunnerError> {
         let groups = self
             .backend
@@ -513,15 +533,36 @@ impl Runner {
                 .get("display_label")
                 .and_then(Value::as_str)
                 .unwrap_or(id);
-            let params = params::extract(
-                self.backend.as_ref(),
-                branch,
-                kind,
-                id,
-                label,
-                &definition.parameters,
-            )
-            .await?;
+            // Keyed by the target and the parameter paths: definitions over one group
+            // may read different ones.
+            let known_params = known.and_then(|known| {
+                known.get(branch, &params::cache_key(id, &definition.parameters))
+            });
+            let params = match known_params {
+                Some(params) => params,
+                None => {
+                    let mut read = Vec::new();
+                    let params = params::extract(
+                        self.backend.as_ref(),
+                        branch,
+                        kind,
+                        id,
+                        label,
+                        &definition.parameters,
+                        &mut read,
+                    )
+                    .await?;
+                    if let Some(known) = known {
+                        known.insert(
+                            branch,
+                            &params::cache_key(id, &definition.parameters),
+                            params.clone(),
+                            read,
+                        );
+                    }
+                    params
+                }
+            };
             let group_name = group::infrahub_group_name(&definition.name, &params);
             members.push(TargetMember {
                 target: Target {

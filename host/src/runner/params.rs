@@ -25,7 +25,18 @@ async fn fetch(
         })
 }
 
-/// Extracts every parameter of `parameters` from the target `kind`/`id`.
+/// What identifies the parameters `parameters` read off target `id` (see
+/// [`super::KnownParams`]).
+pub fn cache_key(id: &str, parameters: &BTreeMap<String, Value>) -> String {
+    let paths: Vec<String> = parameters
+        .iter()
+        .map(|(variable, path)| format!("{variable}={path}"))
+        .collect();
+    format!("{id} {}", paths.join(","))
+}
+
+/// Extracts every parameter of `parameters` from the target `kind`/`id`; adds the
+/// id of each node read to `read` (the target, and the peers on relationship paths).
 pub async fn extract(
     backend: &dyn Backend,
     branch: &str,
@@ -33,19 +44,21 @@ pub async fn extract(
     id: &str,
     label: &str,
     parameters: &BTreeMap<String, Value>,
+    read: &mut Vec<String>,
 ) -> Result<Map<String, Value>, RunnerError> {
     let mut values = Map::new();
     if parameters.is_empty() {
         return Ok(values);
     }
     let target = fetch(backend, branch, kind, id).await?;
+    read.push(id.to_owned());
     for (variable, path) in parameters {
         let Some(path) = path.as_str() else {
             return Err(RunnerError::Definition(format!(
                 "parameter `{variable}` must be a path such as \"name__value\", not {path}"
             )));
         };
-        let value = walk(backend, branch, &target, kind, label, path).await?;
+        let value = walk(backend, branch, &target, kind, label, path, read).await?;
         values.insert(variable.clone(), value);
     }
     Ok(values)
@@ -58,6 +71,7 @@ async fn walk(
     kind: &str,
     label: &str,
     path: &str,
+    read: &mut Vec<String>,
 ) -> Result<Value, RunnerError> {
     let segments: Vec<&str> = path.split("__").collect();
     let mut node = start.clone();
@@ -86,6 +100,7 @@ async fn walk(
                 )));
             };
             node = fetch(backend, branch, peer_kind, peer_id).await?;
+            read.push(peer_id.to_owned());
             node_kind = peer_kind.to_owned();
             index += 1;
             continue;

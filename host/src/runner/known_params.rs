@@ -1,0 +1,290 @@
+//! The parameters of targets already read, kept while the event log says nothing
+//! they were read from has changed.
+//!
+//! Every batch of runs starts from the target group's members and their
+//! parameters, since the design may have changed in between. Reading the
+//! parameters of every member again made each round of a cascade cost the size of
+//! the design: a cascade over one rack of a design of a thousand racks read a
+//! thousand racks, and a design built by one cascade per fabric did so once per
+//! round of each. Here a member's parameters are read once and dropped when an
+//! event names a node they were read from (the target, or a peer on a parameter
+//! path such as `pod__name__value`), on any branch: a branch sees main's later
+//! changes.
+//!
+//! What the event log does not record — a branch deleted and made again under the
+//! same name, a schema loaded — changes the branch's *epoch* ([`EventFeed::epoch`]),
+//! which forgets what was read on it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+use crate::cascade::events::{EventFeed, FeedError};
+
+/// More events than this since the last look, and everything is forgotten instead
+/// of read through: reading them would cost more than reading the parameters again.
+const MOST_EVENTS_READ: usize = 50_000;
+
+/// Parameters read off targets, per branch, with the nodes each was read from.
+#[derive(Default)]
+pub struct KnownParams {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The events up to this one have been taken into account.
+    cursor: Option<i64>,
+    /// Each branch's epoch when its entries were read.
+    epochs: HashMap<String, String>,
+    /// (branch, key: the target and the paths read, [`super::params::cache_key`]) →
+    /// parameters.
+    entries: HashMap<(String, String), Entry>,
+    /// Node id → the entries read from it.
+    readers: HashMap<String, HashSet<(String, String)>>,
+}
+
+struct Entry {
+    params: Map<String, Value>,
+    read: Vec<String>,
+}
+
+impl KnownParams {
+    /// Takes into account the events since the last call, and `branch`'s epoch:
+    /// afterwards every parameter still known is what reading it now would give.
+    /// Where the feed knows no epoch for `branch`, nothing of it is kept.
+    pub fn catch_up(&self, feed: &dyn EventFeed, branch: &str) -> Result<(), FeedError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match state.cursor {
+            None => state.cursor = Some(feed.last_seq()?),
+            Some(mut cursor) => {
+                let mut read = 0;
+                loop {
+                    let events = feed.since(cursor)?;
+                    let Some(last) = events.last() else {
+                        break;
+                    };
+                    cursor = last.seq;
+                    read += events.len();
+                    if read > MOST_EVENTS_READ {
+                        *state = State {
+                            cursor: Some(feed.last_seq()?),
+                            ..State::default()
+                        };
+                        break;
+                    }
+                    for event in &events {
+                        state.forget_read_from(&event.id);
+                    }
+                    state.cursor = Some(cursor);
+                }
+            }
+        }
+        let epoch = feed.epoch(branch)?;
+        if state.epochs.get(branch) != epoch.as_ref() {
+            state.forget_branch(branch);
+            if let Some(epoch) = epoch {
+                state.epochs.insert(branch.to_owned(), epoch);
+            }
+        }
+        Ok(())
+    }
+
+    /// The parameters known under `key` on `branch`.
+    pub fn get(&self, branch: &str, key: &str) -> Option<Map<String, Value>> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .entries
+            .get(&(branch.to_owned(), key.to_owned()))
+            .map(|entry| entry.params.clone())
+    }
+
+    /// Keeps under `key` on `branch` the parameters read from the nodes `read` after
+    /// the last [`KnownParams::catch_up`] (a change after that is an event the next
+    /// one sees). Nothing is kept on a branch without an epoch.
+    pub fn insert(&self, branch: &str, key: &str, params: Map<String, Value>, read: Vec<String>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !state.epochs.contains_key(branch) {
+            return;
+        }
+        let key = (branch.to_owned(), key.to_owned());
+        for id in &read {
+            state
+                .readers
+                .entry(id.clone())
+                .or_default()
+                .insert(key.clone());
+        }
+        state.entries.insert(key, Entry { params, read });
+    }
+
+    /// How many targets' parameters are known.
+    pub fn len(&self) -> usize {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.entries.len()
+    }
+
+    /// Whether no parameters are known.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl State {
+    fn forget_read_from(&mut self, id: &str) {
+        let Some(keys) = self.readers.remove(id) else {
+            return;
+        };
+        for key in keys {
+            self.forget(&key);
+        }
+    }
+
+    fn forget(&mut self, key: &(String, String)) {
+        let Some(entry) = self.entries.remove(key) else {
+            return;
+        };
+        for id in entry.read {
+            if let Some(keys) = self.readers.get_mut(&id) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.readers.remove(&id);
+                }
+            }
+        }
+    }
+
+    fn forget_branch(&mut self, branch: &str) {
+        let keys: Vec<(String, String)> = self
+            .entries
+            .keys()
+            .filter(|(entry_branch, _)| entry_branch == branch)
+            .cloned()
+            .collect();
+        for key in keys {
+            self.forget(&key);
+        }
+        self.epochs.remove(branch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::cascade::events::NodeEvent;
+
+    /// An event log in memory, with an epoch per branch.
+    #[derive(Default)]
+    struct Log {
+        events: Mutex<Vec<NodeEvent>>,
+        epochs: Mutex<HashMap<String, String>>,
+    }
+
+    impl Log {
+        fn touch(&self, id: &str) {
+            let mut events = self.events.lock().unwrap();
+            let seq = events.len() as i64 + 1;
+            events.push(NodeEvent {
+                seq,
+                branch: "main".to_owned(),
+                action: "updated".to_owned(),
+                kind: "LocationRack".to_owned(),
+                id: id.to_owned(),
+                attributes: Vec::new(),
+                relationships: Vec::new(),
+            });
+        }
+    }
+
+    impl EventFeed for Log {
+        fn last_seq(&self) -> Result<i64, FeedError> {
+            Ok(self.events.lock().unwrap().len() as i64)
+        }
+        fn since(&self, seq: i64) -> Result<Vec<NodeEvent>, FeedError> {
+            Ok(self
+                .events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|event| event.seq > seq)
+                .cloned()
+                .collect())
+        }
+        fn epoch(&self, branch: &str) -> Result<Option<String>, FeedError> {
+            Ok(self.epochs.lock().unwrap().get(branch).cloned())
+        }
+    }
+
+    fn params(name: &str) -> Map<String, Value> {
+        json!({ "rack_name": name }).as_object().cloned().unwrap()
+    }
+
+    fn log_with_branches(branches: &[&str]) -> Log {
+        let log = Log::default();
+        for branch in branches {
+            log.epochs
+                .lock()
+                .unwrap()
+                .insert((*branch).to_owned(), format!("{branch}@1"));
+        }
+        log
+    }
+
+    #[test]
+    fn an_event_on_any_node_read_forgets_the_parameters_read_from_it() {
+        let log = log_with_branches(&["main", "br1"]);
+        let known = KnownParams::default();
+        known.catch_up(&log, "br1").unwrap();
+        known.insert(
+            "br1",
+            "rack1",
+            params("r1"),
+            vec!["rack1".into(), "pod1".into()],
+        );
+        known.insert(
+            "br1",
+            "rack2",
+            params("r2"),
+            vec!["rack2".into(), "pod2".into()],
+        );
+        log.touch("device9");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(known.get("br1", "rack1"), Some(params("r1")));
+        // The pod on rack1's parameter path changed (on main: the branch sees it).
+        log.touch("pod1");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(known.get("br1", "rack1"), None);
+        assert_eq!(known.get("br1", "rack2"), Some(params("r2")));
+        assert_eq!(known.len(), 1);
+        log.touch("rack2");
+        known.catch_up(&log, "br1").unwrap();
+        assert!(known.is_empty());
+    }
+
+    #[test]
+    fn a_new_epoch_forgets_the_branch_and_no_epoch_keeps_nothing() {
+        let log = log_with_branches(&["main", "br1"]);
+        let known = KnownParams::default();
+        known.catch_up(&log, "br1").unwrap();
+        known.catch_up(&log, "main").unwrap();
+        known.insert("br1", "rack1", params("r1"), vec!["rack1".into()]);
+        known.insert("main", "rack1", params("r1"), vec!["rack1".into()]);
+        // br1 deleted and made again: no event, another epoch.
+        log.epochs
+            .lock()
+            .unwrap()
+            .insert("br1".to_owned(), "br1@2".to_owned());
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(known.get("br1", "rack1"), None);
+        assert_eq!(known.get("main", "rack1"), Some(params("r1")));
+        // A branch the feed knows no epoch of keeps nothing.
+        known.catch_up(&log, "br2").unwrap();
+        known.insert("br2", "rack1", params("r1"), vec!["rack1".into()]);
+        assert_eq!(known.get("br2", "rack1"), None);
+    }
+}
