@@ -315,8 +315,31 @@ impl Filters {
                 (Target::Attr(_), _) => 1,
                 _ => 2,
             });
-            for c in narrowing {
-                if sets.iter().any(|ids| ids.len() <= Self::FEW) {
+            let few = |sets: &[BTreeSet<String>]| sets.iter().any(|ids| ids.len() <= Self::FEW);
+            let (given, through): (Vec<&Cond>, Vec<&Cond>) = narrowing
+                .into_iter()
+                .partition(|c| matches!((&c.target, &c.op), (Target::Rel(_), Op::Ids(_))));
+            for c in given {
+                if few(&sets) {
+                    break;
+                }
+                if let Some(ids) = Self::narrowed(tx, concrete, c) {
+                    sets.push(ids);
+                }
+            }
+            // An attribute index holding few rows settles it before any walk through
+            // peers' attributes: the instances of a definition still `Processing` are
+            // a handful among every instance the definition ever had.
+            if !few(&sets) {
+                for (a, key) in &attribute_conds {
+                    if tx.attr_rows_up_to(concrete, a, key, Self::FEW + 1) <= Self::FEW {
+                        sets.push(tx.ids_by_attr(concrete, a, key));
+                        break;
+                    }
+                }
+            }
+            for c in through {
+                if few(&sets) {
                     break;
                 }
                 if let Some(ids) = Self::narrowed(tx, concrete, c) {
