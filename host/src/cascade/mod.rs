@@ -407,6 +407,7 @@ impl Cascade {
 
             let acted_on = cursor;
             let events: Vec<NodeEvent> = self.events.since(cursor)?;
+            self.known.observe(cursor, &events);
             cursor = events.last().map_or(cursor, |event| event.seq);
             let events: Vec<NodeEvent> = events
                 .into_iter()

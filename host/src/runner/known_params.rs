@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-use crate::cascade::events::{EventFeed, FeedError};
+use crate::cascade::events::{EventFeed, FeedError, NodeEvent};
 
 /// More events than this since the last look, and everything is forgotten instead
 /// of read through: reading them would cost more than reading the parameters again.
@@ -89,6 +89,24 @@ impl KnownParams {
             }
         }
         Ok(())
+    }
+
+    /// Takes into account `events`, which a reader of the log read after event `from`
+    /// (the cascade reads each round's events anyway: read twice, they were parsed
+    /// twice). Where the last [`KnownParams::catch_up`] did not stop at `from`, they
+    /// are left for the next one to read.
+    pub fn observe(&self, from: i64, events: &[NodeEvent]) {
+        let Some(last) = events.last() else {
+            return;
+        };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.cursor != Some(from) {
+            return;
+        }
+        for event in events {
+            state.forget_read_from(&event.id);
+        }
+        state.cursor = Some(last.seq);
     }
 
     /// The parameters known under `key` on `branch`.
@@ -176,7 +194,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::cascade::events::NodeEvent;
 
     /// An event log in memory, with an epoch per branch.
     #[derive(Default)]
@@ -263,6 +280,27 @@ mod tests {
         assert_eq!(known.len(), 1);
         log.touch("rack2");
         known.catch_up(&log, "br1").unwrap();
+        assert!(known.is_empty());
+    }
+
+    #[test]
+    fn events_read_by_the_cascade_count_only_where_the_last_look_stopped() {
+        let log = log_with_branches(&["main"]);
+        let known = KnownParams::default();
+        known.catch_up(&log, "main").unwrap();
+        known.insert("main", "rack1", params("r1"), vec!["rack1".into()]);
+        known.insert("main", "rack2", params("r2"), vec!["rack2".into()]);
+        log.touch("rack1");
+        log.touch("rack2");
+        let events = log.since(0).unwrap();
+        // Read from before where the last look stopped: not taken.
+        known.observe(-1, &events[..1]);
+        assert_eq!(known.len(), 2);
+        // Read from where it stopped: taken, and the next look reads on from there.
+        known.observe(0, &events[..1]);
+        assert_eq!(known.get("main", "rack1"), None);
+        assert_eq!(known.get("main", "rack2"), Some(params("r2")));
+        known.catch_up(&log, "main").unwrap();
         assert!(known.is_empty());
     }
 
