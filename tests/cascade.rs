@@ -14,8 +14,8 @@ use infragen::backend::{
     AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PrefixAllocation,
 };
 use infragen::cascade::{
-    Cascade, CascadeConfig, CascadeLimits, CascadeReport, Cause, EventFeed, RetryPolicy,
-    RuleProblem, Start,
+    Cascade, CascadeConfig, CascadeError, CascadeLimits, CascadeReport, Cause, EventFeed,
+    RetryPolicy, RuleProblem, Start,
 };
 use infragen::runner::{Runner, TargetOutcome, TargetSelection};
 use infragen_tests::{WidgetRepository, graphql, infragen_bin, runtime};
@@ -242,9 +242,13 @@ async fn a_rule_firing_on_a_node_outside_the_target_group_is_an_error_and_runs_n
     assert_eq!(widget_count(&repo, "main", "gamma-1").await, 0);
 }
 
-/// A cascade over `set` on `branch` with `engine`: the names of the sets it ran on.
-async fn cascade_on_set(engine: &Cascade, branch: &str, set: &str) -> Vec<String> {
-    let report = engine
+/// A cascade of `widgets` over the set named `set` on `branch`, with `engine`.
+async fn run_on_set(
+    engine: &Cascade,
+    branch: &str,
+    set: &str,
+) -> Result<CascadeReport, CascadeError> {
+    engine
         .run(
             branch,
             Start::Definition {
@@ -255,12 +259,30 @@ async fn cascade_on_set(engine: &Cascade, branch: &str, set: &str) -> Vec<String
             },
         )
         .await
+}
+
+/// A cascade over `set` on `branch` with `engine`: the names of the sets it ran on.
+async fn cascade_on_set(engine: &Cascade, branch: &str, set: &str) -> Vec<String> {
+    let report = run_on_set(engine, branch, set)
+        .await
         .unwrap_or_else(|error| panic!("the cascade over set {set} on {branch} runs: {error}"));
     assert!(report.is_success(), "{report}");
     runs(&report)
         .into_iter()
         .map(|(_, _, target, _, _)| target)
         .collect()
+}
+
+/// Renames the widget set `from` to `to` on `branch`.
+async fn rename_set(repo: &WidgetRepository, branch: &str, from: &str, to: &str) {
+    graphql(
+        &repo.store,
+        branch,
+        &format!(
+            "mutation {{ TestWidgetSetUpdate(data: {{hfid: [\"{from}\"], name: {{value: \"{to}\"}}}}) {{ ok }} }}"
+        ),
+    )
+    .await;
 }
 
 /// One engine runs cascade after cascade (as `serve` does) and keeps the targets'
@@ -274,32 +296,17 @@ async fn an_engine_running_cascade_after_cascade_sees_each_targets_parameters_as
     assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
 
     // Renamed on the branch: the parameter follows the event.
-    graphql(
-        &repo.store,
-        "br1",
-        "mutation { TestWidgetSetUpdate(data: {hfid: [\"alpha\"], name: {value: \"delta\"}}) { ok } }",
-    )
-    .await;
+    rename_set(&repo, "br1", "alpha", "delta").await;
     assert_eq!(cascade_on_set(&engine, "br1", "delta").await, ["delta"]);
     assert_eq!(widget_count(&repo, "br1", "delta-1").await, 1);
 
     // Renamed on main: the branch sees it only where it has not renamed the set itself.
-    graphql(
-        &repo.store,
-        "main",
-        "mutation { TestWidgetSetUpdate(data: {hfid: [\"beta\"], name: {value: \"epsilon\"}}) { ok } }",
-    )
-    .await;
+    rename_set(&repo, "main", "beta", "epsilon").await;
     assert_eq!(cascade_on_set(&engine, "br1", "epsilon").await, ["epsilon"]);
 
     // The branch renames `epsilon` (and the next cascade reads it as `zeta`, running
     // only `delta`, so nothing touches the set after)…
-    graphql(
-        &repo.store,
-        "br1",
-        "mutation { TestWidgetSetUpdate(data: {hfid: [\"epsilon\"], name: {value: \"zeta\"}}) { ok } }",
-    )
-    .await;
+    rename_set(&repo, "br1", "epsilon", "zeta").await;
     assert_eq!(cascade_on_set(&engine, "br1", "delta").await, ["delta"]);
     // …then is deleted and made again, which no event records: it starts from main,
     // where the sets are `alpha` and `epsilon`.
@@ -308,19 +315,7 @@ async fn an_engine_running_cascade_after_cascade_sees_each_targets_parameters_as
     assert_eq!(cascade_on_set(&engine, "br1", "epsilon").await, ["epsilon"]);
     assert_eq!(widget_count(&repo, "br1", "epsilon-1").await, 1);
     assert_eq!(widget_count(&repo, "br1", "zeta-1").await, 0);
-    let stale = engine
-        .run(
-            "br1",
-            Start::Definition {
-                name: "widgets".into(),
-                selection: TargetSelection::Matching(
-                    json!({ "set": "zeta" })
-                        .as_object()
-                        .expect("object")
-                        .clone(),
-                ),
-            },
-        )
+    let stale = run_on_set(&engine, "br1", "zeta")
         .await
         .expect_err("no set is called zeta on the new branch");
     assert_eq!(

@@ -535,10 +535,8 @@ impl Runner {
                 .unwrap_or(id);
             // Keyed by the target and the parameter paths: definitions over one group
             // may read different ones.
-            let known_params = known.and_then(|known| {
-                known.get(branch, &params::cache_key(id, &definition.parameters))
-            });
-            let params = match known_params {
+            let key = params::cache_key(id, &definition.parameters);
+            let params = match known.and_then(|known| known.get(branch, &key)) {
                 Some(params) => params,
                 None => {
                     let mut read = Vec::new();
@@ -553,12 +551,7 @@ impl Runner {
                     )
                     .await?;
                     if let Some(known) = known {
-                        known.insert(
-                            branch,
-                            &params::cache_key(id, &definition.parameters),
-                            params.clone(),
-                            read,
-                        );
+                        known.insert(branch, &key, params.clone(), read);
                     }
                     params
                 }
