@@ -4,6 +4,11 @@
 
 #![allow(missing_docs)]
 
+/// The allocator of the `infragen` binary, so that tests and benches running the
+/// product in-process measure what it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
