@@ -247,6 +247,8 @@ fn create_impl(
             ))));
         }
         node.id = id.to_string();
+    } else {
+        tx.note_fresh(&node.id);
     }
     let mut explicit = BTreeSet::new();
     // Numbers from a pool are taken once the node is known to be new (an upsert of an

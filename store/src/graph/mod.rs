@@ -20,7 +20,7 @@ use crate::schema::{BranchSupport, RelationshipKind, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 mod ip_index;
@@ -195,10 +195,12 @@ pub(crate) struct Tx<'c> {
     /// The previous pending state of each node changed since the oldest open checkpoint.
     journal: Vec<(String, Option<Pending>)>,
     /// For each open checkpoint, the nodes already journaled since it was taken.
-    checkpoints: Vec<std::collections::HashSet<String>>,
+    checkpoints: Vec<HashSet<String>>,
     committed: RefCell<HashMap<String, Option<Arc<Node>>>>,
     views: RefCell<HashMap<String, Option<Arc<Node>>>>,
     kinds: RefCell<HashMap<String, Option<String>>>,
+    /// Ids this transaction made up for new nodes (see [`Tx::note_fresh`]).
+    fresh: HashSet<String>,
     /// Nodes read by earlier transactions (see [`NodeCache`]).
     shared: Option<&'c NodeCache>,
     /// Free-space hints found by this transaction, kept by [`Tx::finish`].
@@ -270,10 +272,11 @@ pub(crate) struct Staged {
     pending_attr: PendingAttrIndex,
     order: Vec<String>,
     journal: Vec<(String, Option<Pending>)>,
-    checkpoints: Vec<std::collections::HashSet<String>>,
+    checkpoints: Vec<HashSet<String>>,
     committed: HashMap<String, Option<Arc<Node>>>,
     views: HashMap<String, Option<Arc<Node>>>,
     kinds: HashMap<String, Option<String>>,
+    fresh: HashSet<String>,
     staged_free: Vec<(FreeKey, u128)>,
     origin: &'static str,
 }
@@ -293,6 +296,7 @@ impl Staged {
             committed: HashMap::new(),
             views: HashMap::new(),
             kinds: HashMap::new(),
+            fresh: HashSet::new(),
             staged_free: Vec::new(),
             origin,
         }
@@ -329,6 +333,7 @@ impl<'c> Tx<'c> {
             committed: RefCell::new(staged.committed),
             views: RefCell::new(staged.views),
             kinds: RefCell::new(staged.kinds),
+            fresh: staged.fresh,
             failure: RefCell::new(None),
             shared: None,
             origin: staged.origin,
@@ -350,9 +355,20 @@ impl<'c> Tx<'c> {
             committed: self.committed.into_inner(),
             views: self.views.into_inner(),
             kinds: self.kinds.into_inner(),
+            fresh: self.fresh,
             staged_free: self.staged_free.into_inner(),
             origin: self.origin,
         }
+    }
+
+    /// Note `id` as one this transaction just made up for a new node (a fresh UUID): no
+    /// committed node has it and no committed edge points at it, so neither writing the node
+    /// nor linking it to its peers asks SQLite — a device made from a template would ask
+    /// once for itself and once per interface for each side of every link.
+    pub fn note_fresh(&mut self, id: &str) {
+        self.fresh.insert(id.to_string());
+        self.kinds.get_mut().insert(id.to_string(), None);
+        self.committed.get_mut().insert(id.to_string(), None);
     }
 
     /// Read through (and keep what is read in) `cache`.
@@ -648,13 +664,13 @@ impl<'c> Tx<'c> {
                 }
                 // Additions in the order they were made, each once: hashed, because a hub
                 // (a device gaining its interfaces) is rebuilt after each of its changes.
-                let live: std::collections::HashSet<(&str, &str)> = p
+                let live: HashSet<(&str, &str)> = p
                     .edges
                     .iter()
                     .filter(|(_, present)| **present)
                     .map(|((rel, peer), _)| (rel.as_str(), peer.as_str()))
                     .collect();
-                let mut known: HashMap<&str, std::collections::HashSet<String>> = HashMap::new();
+                let mut known: HashMap<&str, HashSet<String>> = HashMap::new();
                 for (rel, peer) in &p.added {
                     if !live.contains(&(rel.as_str(), peer.as_str())) {
                         continue;
@@ -1191,7 +1207,7 @@ impl<'c> Tx<'c> {
         cp: &Checkpoint,
         target: Option<&str>,
     ) -> Vec<crate::run::WriteEffect> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut effects = Vec::new();
         for (id, before) in &self.journal[cp.journal.min(self.journal.len())..] {
             if !seen.insert(id.as_str()) {
@@ -1349,6 +1365,9 @@ impl<'c> Tx<'c> {
     }
 
     fn committed_has_edge(&self, id: &str, rel: &str, peer: &str) -> bool {
+        if self.fresh.contains(peer) || self.fresh.contains(id) {
+            return false;
+        }
         if let Some(Some(n)) = self.committed.borrow().get(id) {
             return n.peers(rel).iter().any(|p| p == peer);
         }
