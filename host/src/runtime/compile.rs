@@ -137,6 +137,11 @@ impl IsolatedCompiler {
             .arg(limits.memory.to_string())
             // Its error is quoted: a backtrace would only bury it.
             .env("RUST_BACKTRACE", "0")
+            // The binary's allocator (mimalloc) would otherwise reserve a gigabyte of
+            // address space at its first allocation, before the bound is set, and serve the
+            // compiler from it without the address space growing: the bound would not hold.
+            // Without a reserve it maps each segment as needed.
+            .env("MIMALLOC_ARENA_RESERVE", "0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -251,15 +256,15 @@ fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
-/// The compile worker's side: bounds its own address space to `memory` bytes more than
-/// it uses now, reads a component from stdin, compiles it with the engine configuration
-/// of [`crate::runtime::engine`] and writes the artifact to stdout. Returns the process's
-/// exit code.
+/// The compile worker's side: reads a component from stdin and configures the engine of
+/// [`crate::runtime::engine`], then bounds its own address space to `memory` bytes more
+/// than it uses now, compiles the component and writes the artifact to stdout. Returns the
+/// process's exit code.
+///
+/// The bound is set once the component is read and the engine made, so that it bounds the
+/// compiling alone: the allocator maps memory a segment of tens of megabytes at a time, and
+/// a small bound set earlier would stop reading the component instead.
 pub fn serve_compile_worker(memory: u64) -> i32 {
-    if let Err(error) = limit_address_space(memory) {
-        eprintln!("cannot bound the compiler's memory: {error}");
-        return EXIT_SETUP;
-    }
     let mut component = Vec::new();
     if let Err(error) = std::io::stdin().read_to_end(&mut component) {
         eprintln!("cannot read the component: {error}");
@@ -272,6 +277,10 @@ pub fn serve_compile_worker(memory: u64) -> i32 {
             return EXIT_SETUP;
         }
     };
+    if let Err(error) = limit_address_space(memory) {
+        eprintln!("cannot bound the compiler's memory: {error}");
+        return EXIT_SETUP;
+    }
     let artifact = match engine.precompile_component(&component) {
         Ok(artifact) => artifact,
         Err(error) => {
