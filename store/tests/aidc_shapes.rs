@@ -188,3 +188,101 @@ fn branch_aware_attributes_of_a_shared_node_vary_per_branch_until_merged() {
         json!({"name": {"value": "pod1-b"}, "index": {"value": 8}})
     );
 }
+
+/// An update is checked against the uniqueness of what it changes: moving a rack into a
+/// pod, or renumbering it, onto another rack's (pod, index) is refused and changes nothing;
+/// renaming it onto another rack's HFID too; changing anything else is not refused.
+#[test]
+fn an_update_is_refused_where_it_makes_a_rack_share_its_pod_and_index_or_name() {
+    let s = aidc();
+    let fab =
+        ok(&s, "main", r#"{ NetworkFabric { edges { node { id } } } }"#)["NetworkFabric"]["edges"]
+            [0]["node"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let pod2 = ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ NetworkPodCreate(data: {{name: {{value: "pod2"}}, index: {{value: 2}}, parent: {{id: "{fab}"}}}}) {{ object {{ id }} }} }}"#
+        ),
+    )["NetworkPodCreate"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pod1 = pod_ref(&s);
+    let rack = |name: &str, index: u32, pod: &str| {
+        ok(&s, "main", &format!(r#"mutation {{ NetworkRackCreate(data: {{name: {{value: "{name}"}}, index: {{value: {index}}}, pod: {pod}}}) {{ object {{ id }} }} }}"#))
+            ["NetworkRackCreate"]["object"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    rack("r1", 1, &pod1);
+    let r2 = rack("r2", 1, &format!(r#"{{id: "{pod2}"}}"#));
+    let r3 = rack("r3", 2, &pod1);
+    let racks = |s: &Store| {
+        ok(
+            s,
+            "main",
+            "{ NetworkRack { edges { node { name { value } index { value } amount_of_leafs { value } pod { node { display_label } } } } } }",
+        )
+    };
+    let before = racks(&s);
+    let update = |data: String| {
+        gql(
+            &s,
+            "main",
+            &format!("mutation {{ NetworkRackUpdate(data: {{{data}}}) {{ ok }} }}"),
+        )
+    };
+    let pod1_id = pod1.trim_start_matches("{id: \"").trim_end_matches("\"}");
+    for (data, taken) in [
+        (
+            format!(r#"id: "{r2}", pod: {pod1}"#),
+            format!("{pod1_id}-1"),
+        ),
+        (
+            format!(r#"id: "{r3}", index: {{value: 1}}"#),
+            format!("{pod1_id}-1"),
+        ),
+    ] {
+        let r = update(data.clone());
+        assert_eq!(
+            errors(&r),
+            [format!(
+                "Violates uniqueness constraint 'pod-index__value' with '{taken}'"
+            )],
+            "{data}"
+        );
+        assert_eq!(racks(&s), before, "{data}");
+    }
+    let r = update(format!(r#"id: "{r3}", name: {{value: "r1"}}"#));
+    assert_eq!(
+        errors(&r),
+        ["Violates uniqueness constraint 'name' with 'r1'"]
+    );
+    assert_eq!(racks(&s), before);
+    // Anything else is no conflict, even on a rack sharing its index with another pod's.
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ NetworkRackUpdate(data: {{id: "{r2}", amount_of_leafs: {{value: 2}}}}) {{ ok }} }}"#
+        ),
+    );
+    let after = racks(&s);
+    let leafs: Vec<(&str, i64)> = after["NetworkRack"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["name"]["value"].as_str().unwrap(),
+                e["node"]["amount_of_leafs"]["value"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(leafs, [("r1", 1), ("r2", 2), ("r3", 1)]);
+}

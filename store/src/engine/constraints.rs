@@ -154,6 +154,34 @@ pub(crate) fn check_unique(tx: &Tx<'_>, id: &str) -> std::result::Result<(), Uni
 
 /// The values of a uniqueness constraint's paths on `node`: an attribute path's value, or a
 /// bare relationship's peer id (`None` where unset).
+/// What [`check_unique`] reads off `n`: its HFID, the values of its kind's unique
+/// attributes and of each uniqueness constraint. An update that leaves them as they were
+/// cannot make the node share them with another, so it is not checked again — as Infrahub
+/// checks only the constraints on the fields an update names. (An interface cabled by a
+/// later run is updated, and checking its constraints read every interface of its device.)
+pub(crate) fn unique_values(tx: &Tx<'_>, n: &Node) -> Vec<Vec<Option<String>>> {
+    let Some(k) = tx.schema.get(&n.kind) else {
+        return Vec::new();
+    };
+    let mut values = Vec::new();
+    if k.human_friendly_id.is_some() {
+        values.push(
+            tx.hfid(n)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Some)
+                .collect(),
+        );
+    }
+    for a in k.attributes.iter().filter(|a| a.unique) {
+        values.push(vec![value_key(n.attr(&a.name))]);
+    }
+    for c in k.uniqueness_constraints.iter().flatten() {
+        values.push(constraint_values(tx, n, c));
+    }
+    values
+}
+
 fn constraint_values(tx: &Tx<'_>, node: &Node, paths: &[String]) -> Vec<Option<String>> {
     paths
         .iter()

@@ -7,7 +7,9 @@
 //! fails, so a failed create leaves no trace; the caller's transaction is dropped on any
 //! other error.
 
-use super::constraints::{Unique, check_mandatory_attrs, check_mandatory_rels, check_unique};
+use super::constraints::{
+    Unique, check_mandatory_attrs, check_mandatory_rels, check_unique, unique_values,
+};
 use super::error::{EngineError, Result};
 use super::link::{link, read_rels};
 use crate::graph::Tx;
@@ -337,6 +339,7 @@ pub(crate) fn update(
         .get(&node.kind)
         .ok_or_else(|| EngineError::invalid(format!("unknown kind {}", node.kind)))?
         .clone();
+    let unique_before = unique_values(tx, &node);
     let mut explicit = BTreeSet::new();
     for a in &k.attributes {
         let Some(given) = data.get(&a.name) else {
@@ -374,6 +377,12 @@ pub(crate) fn update(
     profiles::apply(tx, &id, &explicit);
     profiles::propagate(tx, &id);
     check_mandatory_rels(tx, &id)?;
+    let unchanged = tx
+        .get(&id)
+        .is_some_and(|now| unique_values(tx, &now) == unique_before);
+    if unchanged {
+        return Ok(id);
+    }
     match check_unique(tx, &id) {
         Ok(()) => Ok(id),
         Err(Unique::HfidTaken(..)) if skip_hfid_check => Ok(id),
