@@ -27,7 +27,7 @@
 use crate::api::{self, Allocated, PoolKind, Written};
 use crate::engine::WriteOp;
 use crate::error::{Result, StoreError};
-use crate::graph::{Checkpoint, Staged, Tx};
+use crate::graph::{CacheUse, Checkpoint, Staged, Tx};
 use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty};
 use crate::graphql::{self, GqlError, GraphqlRequest, error_response};
@@ -186,9 +186,9 @@ impl RunTransaction {
         if turn.preempted() {
             return Err(self.preempted());
         }
-        // Uncached: see `Store::pooled_read`.
-        self.store
-            .pooled_read(|conn, _current| self.resumed(conn, staged, false, |tx, _| f(tx)))
+        self.store.pooled_read_cached(|conn, _current, using| {
+            self.resumed(conn, staged, using, |tx, _| f(tx))
+        })
     }
 
     /// [`RunTransaction::with_tx`], with `f` given the checkpoint the operation started
@@ -198,26 +198,21 @@ impl RunTransaction {
         let (staged, turn) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
         self.store
-            .read_op(|conn, _current| self.resumed(conn, staged, true, f))
+            .read_op(|conn, _current| self.resumed(conn, staged, CacheUse::Own, f))
     }
 
-    /// Runs `f` on the run's transaction resumed on `conn` (through the node cache when
-    /// `cached`), keeping what it did when it succeeds and undoing it when it fails.
+    /// Runs `f` on the run's transaction resumed on `conn` (through the node cache as
+    /// `using` says), keeping what it did when it succeeds and undoing it when it fails.
     fn resumed<T>(
         &self,
         conn: &rusqlite::Connection,
         staged: &mut Box<Staged>,
-        cached: bool,
+        using: CacheUse,
         f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> Result<T>,
     ) -> Result<T> {
         self.check_unchanged()?;
         let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
-        let tx = Tx::resume(conn, &self.schema, taken);
-        let mut tx = if cached {
-            tx.cached(self.store.cache())
-        } else {
-            tx
-        };
+        let mut tx = Tx::resume(conn, &self.schema, taken).cached_as(self.store.cache(), using);
         let checkpoint = tx.checkpoint();
         let out = f(&mut tx, &checkpoint).and_then(|value| match tx.take_failure() {
             Some(failure) => Err(failure),

@@ -11,7 +11,7 @@
 use crate::branch::{self, BranchInfo};
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::events::Event;
-use crate::graph::{MAIN, NodeCache, Tx};
+use crate::graph::{CacheUse, MAIN, NodeCache, Tx};
 use crate::graphql::mutation::{self, Outcome};
 use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty, split_mutation};
@@ -424,26 +424,37 @@ impl Store {
     /// store, on a connection of its own where the store has a file: other readers and
     /// writers of this process never wait for it, only for the moment it takes to check
     /// the schema. The read sees no uncommitted writes of this process (a run's own are
-    /// given to it separately) and does not use the node cache, whose entries are only
-    /// right for what the store's own connection sees.
+    /// given to it separately) and does not use the node cache.
     pub(crate) fn pooled_read<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Connection, &Schema) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
+        self.pooled_read_cached(|conn, schema, _| f(conn, schema))
+    }
+
+    /// [`Store::pooled_read`], with `f` told how its connection may use the node cache:
+    /// through the epoch its snapshot began in (see [`NodeCache`]), or as the store's own
+    /// connection where the store has no other.
+    pub(crate) fn pooled_read_cached<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Connection, &Schema, CacheUse) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let Some(readers) = &self.inner.readers else {
-            return self.read_op(f);
+            return self.read_op(|conn, schema| f(conn, schema, CacheUse::Own));
         };
         let schema = {
             let mut db = self.db();
             self.refresh_locked(&mut db)?
         };
+        // Noted before the snapshot begins (at the reader's first statement).
+        let epoch = self.inner.cache.reader_epoch();
         let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let reader = match pooled {
             Some(reader) => reader,
             None => Db::open_reader(&self.inner.path)?,
         };
         reader.begin_deferred()?;
-        let out = f(&reader.conn, &schema);
+        let out = f(&reader.conn, &schema, CacheUse::Reader(epoch));
         reader.rollback();
         let mut idle = readers.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE_READERS {
@@ -461,6 +472,8 @@ impl Store {
     ) -> std::result::Result<T, E> {
         let mut db = self.db();
         db.begin_immediate()?;
+        // Readers on connections of their own stop using the cache until the write ends.
+        self.inner.cache.begin_write();
         let computed = (|| -> std::result::Result<_, E> {
             let schema = self.refresh_locked(&mut db)?;
             let (mut events, out) = f(&db.conn, &schema)?;
@@ -471,6 +484,7 @@ impl Store {
             Ok(x) => x,
             Err(e) => {
                 db.rollback();
+                self.inner.cache.end_write(false);
                 return Err(e);
             }
         };
@@ -479,8 +493,10 @@ impl Store {
             // The cache may hold what this transaction read or planned (a pool's free-space
             // hint); start over.
             self.inner.cache.clear();
+            self.inner.cache.end_write(false);
             return Err(e.into());
         }
+        self.inner.cache.end_write(true);
         // `data_version` does not change with this connection's own commits, so the version
         // noted by `refresh_locked` stays right.
         self.changed();

@@ -318,3 +318,144 @@ async fn a_run_finds_an_interface_by_identity_however_the_run_gave_it() {
         ]
     );
 }
+
+/// What runs commit is kept in the process's node cache and read back from it by the next
+/// runs (their queries run on connections of their own): on `main` and on a branch, for
+/// new, changed, moved and deleted nodes, they must read exactly what a process reading
+/// the rows afresh reads.
+#[tokio::test]
+async fn runs_read_what_earlier_runs_committed_as_a_fresh_process_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let s = Store::open(&path).unwrap();
+    s.load_schema(&[("dcim.yml".into(), DCIM.into())]).unwrap();
+    let leaf1 = device(&s, "main", "leaf1", "");
+    let leaf2 = device(&s, "main", "leaf2", "");
+    let eth0 = interface(&s, "main", &leaf1, "eth0");
+    let eth1 = interface(&s, "main", &leaf2, "eth1");
+    let eth2 = interface(&s, "main", &leaf2, "eth2");
+    s.create_branch("br1").unwrap();
+    let everything = |run: &infragen_store::RunTransaction| {
+        let none = serde_json::Map::new();
+        let include = ["interfaces".to_owned()];
+        (
+            run.nodes("DcimDevice", &none, &include).unwrap(),
+            run.nodes("DcimPhysicalInterface", &none, &[]).unwrap(),
+        )
+    };
+    // Each branch read once, so the cache holds the views the commits below change.
+    for branch in ["main", "br1"] {
+        let run = s.begin_run(branch).await.unwrap();
+        everything(&run);
+        run.abandon();
+    }
+    let write =
+        |run: &infragen_store::RunTransaction, op: WriteOp, kind: &str, data: serde_json::Value| {
+            run.write_node(kind, op, &data).unwrap();
+        };
+    let run = s.begin_run("main").await.unwrap();
+    write(
+        &run,
+        WriteOp::Upsert,
+        "DcimDevice",
+        json!({"name": {"value": "spine1"}}),
+    );
+    write(
+        &run,
+        WriteOp::Upsert,
+        "DcimPhysicalInterface",
+        json!({"name": {"value": "eth9"}, "device": {"hfid": ["spine1"]}}),
+    );
+    write(
+        &run,
+        WriteOp::Update,
+        "DcimPhysicalInterface",
+        json!({"id": eth0, "device": {"id": leaf2}, "description": {"value": "moved"}}),
+    );
+    write(
+        &run,
+        WriteOp::Delete,
+        "DcimPhysicalInterface",
+        json!({"id": eth1}),
+    );
+    write(
+        &run,
+        WriteOp::Update,
+        "DcimDevice",
+        json!({"id": leaf1, "asn": {"value": 65001}}),
+    );
+    run.commit().unwrap();
+    let run = s.begin_run("br1").await.unwrap();
+    write(
+        &run,
+        WriteOp::Upsert,
+        "DcimDevice",
+        json!({"name": {"value": "leaf9"}}),
+    );
+    write(
+        &run,
+        WriteOp::Upsert,
+        "DcimPhysicalInterface",
+        json!({"name": {"value": "eth1"}, "device": {"hfid": ["leaf9"]}}),
+    );
+    write(
+        &run,
+        WriteOp::Update,
+        "DcimPhysicalInterface",
+        json!({"id": eth2, "device": {"id": leaf1}, "name": {"value": "eth3"}}),
+    );
+    write(
+        &run,
+        WriteOp::Update,
+        "DcimDevice",
+        json!({"id": leaf2, "asn": {"value": 65002}}),
+    );
+    run.commit().unwrap();
+
+    let fresh = Store::open(&path).unwrap();
+    for branch in ["main", "br1"] {
+        let cached = s.begin_run(branch).await.unwrap();
+        let seen = everything(&cached);
+        cached.abandon();
+        let afresh = fresh.begin_run(branch).await.unwrap();
+        let expected = everything(&afresh);
+        afresh.abandon();
+        assert_eq!(seen, expected, "{branch}");
+        // Through the store's own connection too.
+        let none = serde_json::Map::new();
+        assert_eq!(
+            s.nodes(branch, "DcimDevice", &none, &["interfaces".to_owned()])
+                .unwrap(),
+            expected.0,
+            "{branch}"
+        );
+    }
+    // And the design itself: on br1, leaf1 has eth3 (moved there on br1) and eth0 (moved
+    // away on main, which br1 sees), leaf9 its eth1.
+    let run = s.begin_run("br1").await.unwrap();
+    let (devices, _) = everything(&run);
+    let mut shown: Vec<(String, Vec<String>)> = devices
+        .iter()
+        .map(|d| {
+            let mut interfaces: Vec<String> = d["interfaces"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["display_label"].as_str().unwrap().to_owned())
+                .collect();
+            interfaces.sort();
+            (d["name"]["value"].as_str().unwrap().to_owned(), interfaces)
+        })
+        .collect();
+    shown.sort();
+    let row = |d: &str, i: &[&str]| (d.to_owned(), i.iter().map(|x| x.to_string()).collect());
+    assert_eq!(
+        shown,
+        [
+            row("leaf1", &["eth3"]),
+            row("leaf2", &["eth0"]),
+            row("leaf9", &["eth1"]),
+            row("spine1", &["eth9"]),
+        ]
+    );
+}

@@ -227,7 +227,12 @@ impl Tx<'_> {
             .rev()
             .find(|(k, _)| k == key)
             .map(|(_, at)| *at);
-        staged.or_else(|| self.shared?.free_hint(key))
+        // Hints are kept for the store's own connection only (see `NodeCache`).
+        staged.or_else(|| {
+            self.shared
+                .filter(|_| self.shared_epoch.is_none())?
+                .free_hint(key)
+        })
     }
 
     /// A search for free space of `key` found `at` free and every block below it used; kept

@@ -46,11 +46,19 @@ struct Pending {
 }
 
 /// Committed nodes as read by earlier transactions of this process, by id and branch, so a
-/// run's many small transactions do not read the same device, template or profile again.
-/// Entries are dropped when a transaction of this process changes the node
-/// ([`Tx::finish`]), and all of them when another process commits or the schema, a merge or
-/// a branch deletion changes what a branch sees. Bounded: past [`NodeCache::CAPACITY`]
+/// run's many small transactions do not read the same device, template or profile again,
+/// and a run does not read again what the runs before it wrote. A commit of this process
+/// leaves the views it wrote where it knows them exactly ([`Tx::finish`]) and drops the
+/// others it changed; another process's commit, or the schema, a merge or a branch deletion
+/// changing what a branch sees, drops all of them. Bounded: past [`NodeCache::CAPACITY`]
 /// entries it starts over.
+///
+/// The store's own connection uses it under the store's lock, so it always sees what that
+/// connection sees. A read on a connection of its own (a run's query) holds a snapshot that
+/// may be older than the cache; it uses the cache only while the cache's *epoch* is the one
+/// it noted before its snapshot began, and no write of this process was under way then (see
+/// [`NodeCache::reader_epoch`]): every write moves the epoch when it begins, so the reader
+/// neither gets a view newer than its snapshot nor leaves an older one behind.
 ///
 /// It also keeps the pools' free-space hints ([`FreeKey`]): where the search for a free
 /// block may start because every block below is used, so an allocation from a pool holding
@@ -59,8 +67,39 @@ struct Pending {
 /// [`NodeCache::settle_free`]).
 #[derive(Default)]
 pub(crate) struct NodeCache {
-    nodes: std::sync::Mutex<CachedViews>,
+    nodes: std::sync::Mutex<Views>,
     free: std::sync::Mutex<HashMap<FreeKey, u128>>,
+}
+
+#[derive(Default)]
+struct Views {
+    by_id: CachedViews,
+    /// Moves when a write of this process begins (odd while it is under way), when it ends,
+    /// and when everything is dropped.
+    epoch: u64,
+    /// The write under way has left views it has not committed yet.
+    unsettled: bool,
+}
+
+/// How a transaction reads through the store's node cache.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CacheUse {
+    /// On the store's own connection, under the store's lock.
+    Own,
+    /// On a connection of its own, whose snapshot began at this epoch
+    /// ([`NodeCache::reader_epoch`]; `None`: a write was under way, so not at all).
+    Reader(Option<u64>),
+}
+
+/// What a commit does to the cached views of one node on the branch it wrote
+/// ([`NodeCache::settle`]).
+pub(crate) enum Settled {
+    /// Every branch's view may have changed (a write on `main`, or on a branch-agnostic
+    /// node's shared rows): drop them all, then keep the new view where known exactly.
+    Everywhere(Option<Option<Arc<Node>>>),
+    /// Only this branch's view changed (its own rows): replace it where known exactly, drop
+    /// it otherwise, and keep the other branches'.
+    Here(Option<Option<Arc<Node>>>),
 }
 
 /// One search for free space: a pool resource (`first..=last` of `family`, prefixes or
@@ -94,38 +133,85 @@ impl NodeCache {
     /// Most nodes kept (a run touches a few thousand).
     const CAPACITY: usize = 20_000;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, CachedViews> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Views> {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, branch: &str, id: &str) -> Option<Option<Arc<Node>>> {
-        self.lock()
+    /// The epoch a read on a connection of its own notes before its snapshot begins, or
+    /// `None` (use no cache) while a write of this process is under way.
+    pub fn reader_epoch(&self) -> Option<u64> {
+        let epoch = self.lock().epoch;
+        epoch.is_multiple_of(2).then_some(epoch)
+    }
+
+    /// The view of `id` on `branch`, for a reader at epoch `at` (`None`: the store's own
+    /// connection).
+    fn get(&self, branch: &str, id: &str, at: Option<u64>) -> Option<Option<Arc<Node>>> {
+        let views = self.lock();
+        if at.is_some_and(|at| at != views.epoch) {
+            return None;
+        }
+        views
+            .by_id
             .get(id)?
             .iter()
             .find(|(b, _)| b == branch)
             .map(|(_, n)| n.clone())
     }
 
-    fn put(&self, branch: &str, id: &str, node: Option<Arc<Node>>) {
-        let mut map = self.lock();
-        if map.len() >= Self::CAPACITY {
-            map.clear();
+    fn put(&self, branch: &str, id: &str, node: Option<Arc<Node>>, at: Option<u64>) {
+        let mut views = self.lock();
+        if at.is_some_and(|at| at != views.epoch) {
+            return;
         }
-        let views = map.entry(id.to_string()).or_default();
-        views.retain(|(b, _)| b != branch);
-        views.push((branch.to_string(), node));
+        put_view(&mut views.by_id, branch, id, node);
     }
 
-    fn forget(&self, ids: impl Iterator<Item = impl AsRef<str>>) {
-        let mut map = self.lock();
-        for id in ids {
-            map.remove(id.as_ref());
+    /// A write of this process begins: readers on other connections stop using the cache
+    /// until it ends.
+    pub fn begin_write(&self) {
+        let mut views = self.lock();
+        views.epoch += 1;
+        views.unsettled = false;
+    }
+
+    /// The write begun last ended; if it did not commit, the views it left are dropped
+    /// (with everything else).
+    pub fn end_write(&self, committed: bool) {
+        let mut views = self.lock();
+        if !committed && views.unsettled {
+            views.by_id.clear();
+            self.free_lock().clear();
+        }
+        views.unsettled = false;
+        views.epoch += 1;
+    }
+
+    /// What a transaction of this process about to commit on `branch` did to each node.
+    fn settle(&self, branch: &str, changes: Vec<(String, Settled)>) {
+        let mut views = self.lock();
+        views.unsettled = true;
+        for (id, change) in changes {
+            let (everywhere, view) = match change {
+                Settled::Everywhere(view) => (true, view),
+                Settled::Here(view) => (false, view),
+            };
+            if everywhere {
+                views.by_id.remove(&id);
+            } else if let Some(list) = views.by_id.get_mut(&id) {
+                list.retain(|(b, _)| b != branch);
+            }
+            if let Some(view) = view {
+                put_view(&mut views.by_id, branch, &id, view);
+            }
         }
     }
 
     /// Drop everything.
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut views = self.lock();
+        views.by_id.clear();
+        views.epoch += 2;
         self.free_lock().clear();
     }
 
@@ -165,6 +251,15 @@ impl NodeCache {
     }
 }
 
+fn put_view(map: &mut CachedViews, branch: &str, id: &str, node: Option<Arc<Node>>) {
+    if map.len() >= NodeCache::CAPACITY {
+        map.clear();
+    }
+    let views = map.entry(id.to_string()).or_default();
+    views.retain(|(b, _)| b != branch);
+    views.push((branch.to_string(), node));
+}
+
 /// A point [`Tx::rollback_to`] can return to.
 pub(crate) struct Checkpoint {
     journal: usize,
@@ -199,16 +294,34 @@ pub(crate) struct Tx<'c> {
     committed: RefCell<HashMap<String, Option<Arc<Node>>>>,
     views: RefCell<HashMap<String, Option<Arc<Node>>>>,
     kinds: RefCell<HashMap<String, Option<String>>>,
+    /// Committed nodes read for their attributes alone ([`Tx::attributes_of`]): a profile
+    /// is read for every node made with it.
+    attributes_read: RefCell<HashMap<String, Arc<Node>>>,
     /// Ids this transaction made up for new nodes (see [`Tx::note_fresh`]).
     fresh: HashSet<String>,
     /// Nodes read by earlier transactions (see [`NodeCache`]).
     shared: Option<&'c NodeCache>,
+    /// The cache epoch this transaction's snapshot began in, on a connection of its own
+    /// (`None`: the store's connection; see [`NodeCache`]).
+    shared_epoch: Option<u64>,
     /// Free-space hints found by this transaction, kept by [`Tx::finish`].
     staged_free: RefCell<Vec<(FreeKey, u128)>>,
     /// The first database error met while reading; [`Tx::finish`] and the readers report it.
     failure: RefCell<Option<StoreError>>,
     /// `origin` of the events this transaction emits.
     pub origin: &'static str,
+}
+
+/// `node` with the attribute values `pending` gives.
+fn with_pending_attrs(mut node: Node, pending: Option<&Pending>) -> Node {
+    for (name, value) in pending.iter().flat_map(|p| &p.attrs) {
+        if value.is_null() {
+            node.attrs.remove(name);
+        } else {
+            node.attrs.insert(name.clone(), value.clone());
+        }
+    }
+    node
 }
 
 /// `node` without its relationships.
@@ -276,6 +389,7 @@ pub(crate) struct Staged {
     committed: HashMap<String, Option<Arc<Node>>>,
     views: HashMap<String, Option<Arc<Node>>>,
     kinds: HashMap<String, Option<String>>,
+    attributes_read: HashMap<String, Arc<Node>>,
     fresh: HashSet<String>,
     staged_free: Vec<(FreeKey, u128)>,
     origin: &'static str,
@@ -296,6 +410,7 @@ impl Staged {
             committed: HashMap::new(),
             views: HashMap::new(),
             kinds: HashMap::new(),
+            attributes_read: HashMap::new(),
             fresh: HashSet::new(),
             staged_free: Vec::new(),
             origin,
@@ -333,9 +448,11 @@ impl<'c> Tx<'c> {
             committed: RefCell::new(staged.committed),
             views: RefCell::new(staged.views),
             kinds: RefCell::new(staged.kinds),
+            attributes_read: RefCell::new(staged.attributes_read),
             fresh: staged.fresh,
             failure: RefCell::new(None),
             shared: None,
+            shared_epoch: None,
             origin: staged.origin,
         }
     }
@@ -355,6 +472,7 @@ impl<'c> Tx<'c> {
             committed: self.committed.into_inner(),
             views: self.views.into_inner(),
             kinds: self.kinds.into_inner(),
+            attributes_read: self.attributes_read.into_inner(),
             fresh: self.fresh,
             staged_free: self.staged_free.into_inner(),
             origin: self.origin,
@@ -371,10 +489,28 @@ impl<'c> Tx<'c> {
         self.committed.get_mut().insert(id.to_string(), None);
     }
 
-    /// Read through (and keep what is read in) `cache`.
+    /// Read through (and keep what is read in) `cache`, on the store's own connection.
     pub fn cached(mut self, cache: &'c NodeCache) -> Self {
         self.shared = Some(cache);
         self
+    }
+
+    /// Read through `cache` as `using` says.
+    pub fn cached_as(mut self, cache: &'c NodeCache, using: CacheUse) -> Self {
+        match using {
+            CacheUse::Reader(None) => {}
+            CacheUse::Own => self.shared = Some(cache),
+            CacheUse::Reader(epoch) => {
+                self.shared = Some(cache);
+                self.shared_epoch = epoch;
+            }
+        }
+        self
+    }
+
+    /// The view of `id` on this branch in the shared cache.
+    fn shared_view(&self, id: &str) -> Option<Option<Arc<Node>>> {
+        self.shared?.get(&self.branch, id, self.shared_epoch)
     }
 
     /// The connection the transaction reads through (for reads outside the graph, such
@@ -418,7 +554,7 @@ impl<'c> Tx<'c> {
         if let Some(k) = self.kinds.borrow().get(id) {
             return k.clone();
         }
-        if let Some(node) = self.shared.and_then(|c| c.get(&self.branch, id)) {
+        if let Some(node) = self.shared_view(id) {
             let kind = node.as_ref().map(|n| n.kind.clone());
             self.committed.borrow_mut().insert(id.to_string(), node);
             return kind;
@@ -459,7 +595,7 @@ impl<'c> Tx<'c> {
         if let Some(n) = self.committed.borrow().get(id) {
             return n.clone();
         }
-        if let Some(node) = self.shared.and_then(|c| c.get(&self.branch, id)) {
+        if let Some(node) = self.shared_view(id) {
             self.committed
                 .borrow_mut()
                 .insert(id.to_string(), node.clone());
@@ -479,7 +615,7 @@ impl<'c> Tx<'c> {
         if let Some(cache) = self.shared
             && self.failure.borrow().is_none()
         {
-            cache.put(&self.branch, id, node.clone());
+            cache.put(&self.branch, id, node.clone(), self.shared_epoch);
         }
         node
     }
@@ -571,7 +707,7 @@ impl<'c> Tx<'c> {
         }
         let kind = self.kind_of(id)?;
         let pending = self.pending.get(id);
-        let mut node = match pending {
+        let node = match pending {
             Some(p) if p.created => Node {
                 id: id.to_string(),
                 kind,
@@ -581,27 +717,30 @@ impl<'c> Tx<'c> {
             _ => match self.committed.borrow().get(id) {
                 Some(Some(node)) => attributes_only(node),
                 Some(None) => return None,
-                None => match self.shared.and_then(|c| c.get(&self.branch, id)) {
+                None => match self.shared_view(id) {
                     Some(Some(node)) => attributes_only(&node),
                     Some(None) => return None,
-                    None => match self.load_attributes(id, &kind) {
-                        Ok(node) => node,
-                        Err(e) => {
-                            self.failed::<()>(e);
-                            return None;
+                    None => {
+                        if let Some(node) = self.attributes_read.borrow().get(id) {
+                            return Some(with_pending_attrs((**node).clone(), pending));
                         }
-                    },
+                        match self.load_attributes(id, &kind) {
+                            Ok(node) => {
+                                self.attributes_read
+                                    .borrow_mut()
+                                    .insert(id.to_string(), Arc::new(node.clone()));
+                                node
+                            }
+                            Err(e) => {
+                                self.failed::<()>(e);
+                                return None;
+                            }
+                        }
+                    }
                 },
             },
         };
-        for (name, value) in pending.iter().flat_map(|p| &p.attrs) {
-            if value.is_null() {
-                node.attrs.remove(name);
-            } else {
-                node.attrs.insert(name.clone(), value.clone());
-            }
-        }
-        Some(node)
+        Some(with_pending_attrs(node, pending))
     }
 
     /// Whether `rel` of `kind` holds at most one peer. On a branch such a relationship is
@@ -1437,12 +1576,16 @@ impl<'c> Tx<'c> {
         let mut events = Vec::new();
         let mut pos = rev << 24;
         let mut ip_writes = Vec::new();
+        let mut settled = Vec::new();
         for id in &self.order {
             let Some(p) = self.pending.get(id) else {
                 continue;
             };
             if p.created && p.deleted {
                 continue;
+            }
+            if self.shared.is_some() {
+                settled.push((id.clone(), self.settled(id, p)));
             }
             let event = self.event_of(id, p);
             self.write_node(id, p, rev, &mut pos).map_err(err)?;
@@ -1462,10 +1605,39 @@ impl<'c> Tx<'c> {
             return Err(e);
         }
         if let Some(cache) = self.shared {
-            cache.forget(self.order.iter());
+            cache.settle(&self.branch, settled);
             cache.settle_free(&ip_writes, self.staged_free.take());
         }
         Ok(events)
+    }
+
+    /// What committing `p` does to the cached views of `id` (see [`NodeCache`]). The new
+    /// view is kept only where it is known without reading anything (a new node, or one this
+    /// transaction read) and the rows written are plain: on `main`, or a node new on this
+    /// branch under an id this transaction made up, so no row of `main` shows through. It
+    /// equals what reading the rows back gives: attributes as written, each relationship's
+    /// kept peers in their order, then the added ones in the order they were added (their
+    /// positions are this revision's, after every older one).
+    fn settled(&self, id: &str, p: &Pending) -> Settled {
+        if self.node_branch(&p.kind) == MAIN && !self.on_main() {
+            // A branch-agnostic node's shared rows, written from a branch.
+            return Settled::Everywhere(None);
+        }
+        let known = p.created
+            || self.views.borrow().contains_key(id)
+            || self.committed.borrow().contains_key(id);
+        let view = if p.deleted {
+            Some(None)
+        } else if known && (self.on_main() || (p.created && self.fresh.contains(id))) {
+            Some(self.get(id))
+        } else {
+            None
+        };
+        if self.on_main() {
+            Settled::Everywhere(view)
+        } else {
+            Settled::Here(view)
+        }
     }
 
     fn event_of(&self, id: &str, p: &Pending) -> Option<Event> {
@@ -1993,5 +2165,97 @@ impl Tx<'_> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, name: &str) -> Option<Arc<Node>> {
+        let mut n = Node::new("DcimDevice");
+        n.id = id.to_owned();
+        n.attrs.insert("name".into(), Value::String(name.into()));
+        Some(Arc::new(n))
+    }
+
+    #[test]
+    fn a_reader_uses_the_cache_only_in_the_epoch_its_snapshot_began_in() {
+        let cache = NodeCache::default();
+        cache.put("main", "a", node("a", "old"), None);
+        let seen = cache.reader_epoch().expect("no write under way");
+        assert_eq!(cache.get("main", "a", Some(seen)), Some(node("a", "old")));
+        cache.begin_write();
+        // While a write is under way, a new reader uses no cache, and one that began before
+        // neither reads (its snapshot may now be older than the cache) nor keeps anything
+        // (what it read may be what the write replaces).
+        assert_eq!(cache.reader_epoch(), None);
+        assert_eq!(cache.get("main", "a", Some(seen)), None);
+        cache.put("main", "b", node("b", "read before"), Some(seen));
+        cache.settle(
+            "main",
+            vec![("a".into(), Settled::Everywhere(Some(node("a", "new"))))],
+        );
+        cache.end_write(true);
+        cache.put("main", "b", node("b", "read before"), Some(seen));
+        assert_eq!(cache.get("main", "b", None), None);
+        let now = cache.reader_epoch().expect("the write ended");
+        assert_ne!(now, seen);
+        assert_eq!(cache.get("main", "a", Some(now)), Some(node("a", "new")));
+        assert_eq!(cache.get("main", "a", None), Some(node("a", "new")));
+    }
+
+    #[test]
+    fn a_write_that_does_not_commit_leaves_none_of_its_views() {
+        let cache = NodeCache::default();
+        cache.put("main", "a", node("a", "committed"), None);
+        cache.begin_write();
+        cache.settle(
+            "main",
+            vec![(
+                "b".into(),
+                Settled::Everywhere(Some(node("b", "never committed"))),
+            )],
+        );
+        cache.end_write(false);
+        assert_eq!(cache.get("main", "b", None), None);
+        // Nothing it left can be told apart, so nothing is kept.
+        assert_eq!(cache.get("main", "a", None), None);
+        // A write that failed before leaving anything keeps the cache.
+        cache.put("main", "a", node("a", "committed"), None);
+        cache.begin_write();
+        cache.end_write(false);
+        assert_eq!(cache.get("main", "a", None), Some(node("a", "committed")));
+    }
+
+    #[test]
+    fn a_commit_on_a_branch_changes_that_branch_s_views_alone_and_one_on_main_every_branch_s() {
+        let cache = NodeCache::default();
+        for branch in ["main", "br1", "br2"] {
+            cache.put(branch, "a", node("a", branch), None);
+        }
+        cache.begin_write();
+        cache.settle("br1", vec![("a".into(), Settled::Here(None))]);
+        cache.end_write(true);
+        assert_eq!(cache.get("br1", "a", None), None);
+        assert_eq!(cache.get("main", "a", None), Some(node("a", "main")));
+        assert_eq!(cache.get("br2", "a", None), Some(node("a", "br2")));
+        cache.begin_write();
+        cache.settle("br2", vec![("a".into(), Settled::Here(Some(None)))]);
+        cache.settle(
+            "main",
+            vec![("b".into(), Settled::Everywhere(Some(node("b", "main"))))],
+        );
+        cache.end_write(true);
+        assert_eq!(cache.get("br2", "a", None), Some(None), "deleted on br2");
+        cache.begin_write();
+        cache.settle(
+            "main",
+            vec![("a".into(), Settled::Everywhere(Some(node("a", "new"))))],
+        );
+        cache.end_write(true);
+        assert_eq!(cache.get("main", "a", None), Some(node("a", "new")));
+        assert_eq!(cache.get("br2", "a", None), None);
+        assert_eq!(cache.get("main", "b", None), Some(node("b", "main")));
     }
 }
