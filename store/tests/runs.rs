@@ -459,3 +459,99 @@ async fn runs_read_what_earlier_runs_committed_as_a_fresh_process_reads_it() {
         ]
     );
 }
+
+/// A checked operation shows its checker every node it changed — the other side of a
+/// relationship too, even when the run had changed that node before — and a refusal undoes
+/// that operation alone: the run's earlier changes to the same node stay.
+#[tokio::test]
+async fn a_checked_operation_shows_every_node_it_changed_and_a_refusal_undoes_it_alone() {
+    use infragen_store::{StoreError, WriteEffect};
+    use std::sync::Mutex;
+    let s = store();
+    let leaf1 = device(&s, "main", "leaf1", "");
+    let leaf2 = device(&s, "main", "leaf2", "");
+    let run = s.begin_run("main").await.unwrap();
+    let write = |kind: &str, data: serde_json::Value| {
+        run.write_node(kind, WriteOp::Upsert, &data)
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    // leaf1 is pending in the run before the checked operations.
+    write(
+        "DcimDevice",
+        json!({"name": {"value": "leaf1"}, "asn": {"value": 65001}}),
+    );
+    let eth0 = write(
+        "DcimPhysicalInterface",
+        json!({"name": {"value": "eth0"}, "device": {"id": leaf1}}),
+    );
+    let seen = Mutex::new(Vec::new());
+    let record = |e: &WriteEffect| {
+        seen.lock()
+            .unwrap()
+            .push((e.kind.clone(), e.target, e.created, e.relationships.clone()));
+        Ok(())
+    };
+    run.write_node_checked(
+        "DcimPhysicalInterface",
+        WriteOp::Upsert,
+        &json!({"name": {"value": "eth1"}, "device": {"id": leaf1}}),
+        &record,
+    )
+    .unwrap();
+    let devices: Vec<(String, bool, bool, Vec<String>)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(kind, ..)| kind == "DcimDevice")
+        .cloned()
+        .collect();
+    assert_eq!(
+        devices,
+        [(
+            "DcimDevice".to_owned(),
+            false,
+            false,
+            vec!["interfaces".to_owned()]
+        )]
+    );
+    let no_devices = |e: &WriteEffect| {
+        if e.kind == "DcimDevice" {
+            Err(format!("{} is not yours", e.name.as_deref().unwrap_or("?")))
+        } else {
+            Ok(())
+        }
+    };
+    // A new interface of leaf1, and eth0 moved to leaf2: both change a device, refused.
+    for data in [
+        json!({"name": {"value": "eth2"}, "device": {"id": leaf1}}),
+        json!({"id": eth0, "device": {"id": leaf2}}),
+    ] {
+        let refused = run
+            .write_node_checked("DcimPhysicalInterface", WriteOp::Upsert, &data, &no_devices)
+            .unwrap_err();
+        assert!(
+            matches!(&refused, StoreError::Refused(reason) if reason.starts_with("leaf")),
+            "{refused:?}"
+        );
+    }
+    run.commit().unwrap();
+    let listed = ok(
+        &s,
+        "main",
+        "{ DcimDevice { edges { node { name { value } asn { value } \
+         interfaces { edges { node { name { value } } } } } } } }",
+    );
+    assert_eq!(
+        listed["DcimDevice"]["edges"],
+        json!([
+            {"node": {"name": {"value": "leaf1"}, "asn": {"value": 65001},
+                      "interfaces": {"edges": [
+                          {"node": {"name": {"value": "eth0"}}},
+                          {"node": {"name": {"value": "eth1"}}}]}}},
+            {"node": {"name": {"value": "leaf2"}, "asn": {"value": null},
+                      "interfaces": {"edges": []}}}
+        ])
+    );
+}

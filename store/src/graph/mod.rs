@@ -260,6 +260,32 @@ fn put_view(map: &mut CachedViews, branch: &str, id: &str, node: Option<Arc<Node
     views.push((branch.to_string(), node));
 }
 
+/// How to undo one change since the oldest open checkpoint ([`Tx::rollback_to`]).
+#[derive(Debug)]
+enum Undo {
+    /// The node's whole pending state before its first change since the innermost open
+    /// checkpoint (`None`: it was not pending).
+    Node(String, Option<Pending>),
+    /// One edge of a node already pending changed (`before`: its pending state then, `None`
+    /// for none) and its additions numbered `added` then: what `add_edge` and `remove_edge`
+    /// journal instead of the whole state, which for a device gaining its interfaces one
+    /// by one is every earlier interface again.
+    Edge {
+        id: String,
+        key: (String, String),
+        before: Option<bool>,
+        added: usize,
+    },
+}
+
+impl Undo {
+    fn id(&self) -> &str {
+        match self {
+            Undo::Node(id, _) | Undo::Edge { id, .. } => id,
+        }
+    }
+}
+
 /// A point [`Tx::rollback_to`] can return to.
 pub(crate) struct Checkpoint {
     journal: usize,
@@ -288,7 +314,7 @@ pub(crate) struct Tx<'c> {
     pending_attr: PendingAttrIndex,
     order: Vec<String>,
     /// The previous pending state of each node changed since the oldest open checkpoint.
-    journal: Vec<(String, Option<Pending>)>,
+    journal: Vec<Undo>,
     /// For each open checkpoint, the nodes already journaled since it was taken.
     checkpoints: Vec<HashSet<String>>,
     committed: RefCell<HashMap<String, Option<Arc<Node>>>>,
@@ -384,7 +410,7 @@ pub(crate) struct Staged {
     pending_towards: HashMap<String, ByOrigin<(String, String)>>,
     pending_attr: PendingAttrIndex,
     order: Vec<String>,
-    journal: Vec<(String, Option<Pending>)>,
+    journal: Vec<Undo>,
     checkpoints: Vec<HashSet<String>>,
     committed: HashMap<String, Option<Arc<Node>>>,
     views: HashMap<String, Option<Arc<Node>>>,
@@ -1199,7 +1225,7 @@ impl<'c> Tx<'c> {
             && level.insert(id.to_string())
         {
             self.journal
-                .push((id.to_string(), self.pending.get(id).cloned()));
+                .push(Undo::Node(id.to_string(), self.pending.get(id).cloned()));
         }
         if !self.pending.contains_key(id) {
             self.order.push(id.to_string());
@@ -1305,10 +1331,31 @@ impl<'c> Tx<'c> {
         if self.has_edge(id, rel, peer) {
             return;
         }
-        let p = self.touch(id, &kind);
+        let p = self.touch_edge(id, &kind, rel, peer);
         p.edges.insert((rel.to_string(), peer.to_string()), true);
         p.added.push((rel.to_string(), peer.to_string()));
         self.note_towards(peer, id, rel);
+    }
+
+    /// [`Tx::touch`] for a change of the edge `rel` → `peer` alone: a node already pending
+    /// journals that edge, not its whole pending state.
+    fn touch_edge(&mut self, id: &str, kind: &str, rel: &str, peer: &str) -> &mut Pending {
+        let journaled = self
+            .checkpoints
+            .last()
+            .is_none_or(|level| level.contains(id));
+        if !journaled && let Some(p) = self.pending.get_mut(id) {
+            let key = (rel.to_string(), peer.to_string());
+            self.journal.push(Undo::Edge {
+                id: id.to_string(),
+                before: p.edges.get(&key).copied(),
+                added: p.added.len(),
+                key,
+            });
+            self.views.get_mut().remove(id);
+            return self.pending.get_mut(id).expect("pending");
+        }
+        self.touch(id, kind)
     }
 
     /// Remove one edge (`rel` of `id` → `peer`) without reading the node.
@@ -1317,7 +1364,7 @@ impl<'c> Tx<'c> {
         if !self.has_edge(id, rel, peer) {
             return;
         }
-        let p = self.touch(id, &kind);
+        let p = self.touch_edge(id, &kind, rel, peer);
         p.edges.insert((rel.to_string(), peer.to_string()), false);
         self.note_towards(peer, id, rel);
     }
@@ -1346,33 +1393,68 @@ impl<'c> Tx<'c> {
         cp: &Checkpoint,
         target: Option<&str>,
     ) -> Vec<crate::run::WriteEffect> {
-        let mut seen = HashSet::new();
-        let mut effects = Vec::new();
-        for (id, before) in &self.journal[cp.journal.min(self.journal.len())..] {
-            if !seen.insert(id.as_str()) {
-                continue;
+        // Per node, in the order first touched: its whole pending state before its first
+        // whole-state entry since `cp`, and each edge's state before its first change when
+        // that came earlier (edges changed alone journal only themselves).
+        type Before<'a> = (
+            Option<&'a Option<Pending>>,
+            HashMap<&'a (String, String), Option<bool>>,
+        );
+        let mut touched: Vec<&str> = Vec::new();
+        let mut befores: HashMap<&str, Before<'_>> = HashMap::new();
+        for undo in &self.journal[cp.journal.min(self.journal.len())..] {
+            let entry = befores.entry(undo.id()).or_insert_with(|| {
+                touched.push(undo.id());
+                (None, HashMap::new())
+            });
+            match undo {
+                Undo::Node(_, before) => {
+                    entry.0.get_or_insert(before);
+                }
+                Undo::Edge { key, before, .. } => {
+                    if entry.0.is_none() {
+                        entry.1.entry(key).or_insert(*before);
+                    }
+                }
             }
+        }
+        let empty = Pending::default();
+        let mut effects = Vec::new();
+        for id in touched {
             let Some(now) = self.pending.get(id) else {
                 continue;
             };
-            let empty = Pending::default();
-            let before = before.as_ref().unwrap_or(&empty);
-            let deleted = now.deleted && !before.deleted;
-            let attributes: Vec<String> = now
-                .attrs
-                .iter()
-                .filter(|(name, value)| before.attrs.get(*name) != Some(*value))
-                .map(|(name, _)| name.clone())
-                .filter(|name| !name.starts_with("__"))
-                .collect();
+            let Some((whole, edges)) = befores.get(id) else {
+                continue;
+            };
+            // Without a whole state, only edges changed: the rest is as it was.
+            let base = whole.map(|before| before.as_ref().unwrap_or(&empty));
+            let deleted = base.is_some_and(|before| now.deleted && !before.deleted);
+            let attributes: Vec<String> = match base {
+                Some(before) => now
+                    .attrs
+                    .iter()
+                    .filter(|(name, value)| before.attrs.get(*name) != Some(*value))
+                    .map(|(name, _)| name.clone())
+                    .filter(|name| !name.starts_with("__"))
+                    .collect(),
+                None => Vec::new(),
+            };
             let mut relationships: Vec<String> = now
                 .edges
                 .iter()
-                .filter(|(key, present)| before.edges.get(*key) != Some(*present))
+                .filter(|(key, present)| {
+                    let before = match (edges.get(key), base) {
+                        (Some(before), _) => *before,
+                        (None, Some(base)) => base.edges.get(*key).copied(),
+                        (None, None) => return false,
+                    };
+                    before != Some(**present)
+                })
                 .map(|((rel, _), _)| rel.clone())
                 .collect();
             relationships.dedup();
-            let created_now = now.created && !before.created;
+            let created_now = base.is_some_and(|before| now.created && !before.created);
             if !deleted && !created_now && attributes.is_empty() && relationships.is_empty() {
                 continue;
             }
@@ -1411,9 +1493,9 @@ impl<'c> Tx<'c> {
                 .filter_map(|group| group.attr("name").as_str().map(str::to_owned))
                 .collect();
             effects.push(crate::run::WriteEffect {
-                id: id.clone(),
+                id: id.to_string(),
                 kind: now.kind.clone(),
-                target: target == Some(id.as_str()),
+                target: target == Some(id),
                 created: now.created,
                 deleted,
                 attributes,
@@ -1440,19 +1522,33 @@ impl<'c> Tx<'c> {
         // A free-space hint found since may count undone allocations as used.
         self.staged_free.borrow_mut().clear();
         while self.journal.len() > cp.journal {
-            let Some((id, prev)) = self.journal.pop() else {
+            let Some(undo) = self.journal.pop() else {
                 break;
             };
-            self.views.borrow_mut().remove(&id);
-            match prev {
-                Some(p) => {
+            self.views.get_mut().remove(undo.id());
+            match undo {
+                Undo::Node(id, Some(p)) => {
                     self.pending.insert(id, p);
                 }
-                None => {
+                Undo::Node(id, None) => {
                     if let Some(p) = self.pending.remove(&id)
                         && let Some(set) = self.pending_by_kind.get_mut(&p.kind)
                     {
                         set.remove(&id);
+                    }
+                }
+                Undo::Edge {
+                    id,
+                    key,
+                    before,
+                    added,
+                } => {
+                    if let Some(p) = self.pending.get_mut(&id) {
+                        match before {
+                            Some(present) => p.edges.insert(key, present),
+                            None => p.edges.remove(&key),
+                        };
+                        p.added.truncate(added);
                     }
                 }
             }
@@ -1905,11 +2001,37 @@ impl Tx<'_> {
             [rel, attr, _] => node
                 .peers(rel)
                 .first()
-                .and_then(|p| self.get(p))
-                .map(|p| p.attr(attr).clone())
+                .map(|p| self.attr_of(p, attr))
                 .unwrap_or(Value::Null),
             _ => Value::Null,
         }
+    }
+
+    /// The value of attribute `attr` of node `id` as this transaction sees it (`Null` when
+    /// unset or the node is not visible), without building the node's view: an HFID or a
+    /// label through a relationship reads its peer's attribute, and the peer may be a device
+    /// gaining its interfaces one by one, whose view would be rebuilt for each.
+    pub fn attr_of(&self, id: &str, attr: &str) -> Value {
+        if let Some(view) = self.views.borrow().get(id) {
+            return view
+                .as_ref()
+                .map(|n| n.attr(attr).clone())
+                .unwrap_or(Value::Null);
+        }
+        if let Some(p) = self.pending.get(id) {
+            if p.deleted {
+                return Value::Null;
+            }
+            if let Some(value) = p.attrs.get(attr) {
+                return value.clone();
+            }
+            if p.created {
+                return Value::Null;
+            }
+        }
+        self.attributes_of(id)
+            .map(|n| n.attr(attr).clone())
+            .unwrap_or(Value::Null)
     }
 
     /// The node's human-friendly id, when its kind has one and every component is set.
