@@ -402,20 +402,31 @@ impl Db {
     /// Store events inside the open transaction; they get their sequence numbers here.
     pub fn write_events(&self, events: &mut [Event]) -> Result<()> {
         let e = || StoreError::db(&self.path);
+        if events.is_empty() {
+            return Ok(());
+        }
+        // The text holds its own sequence number, so each is numbered before it is written:
+        // after the highest ever given (AUTOINCREMENT's record, which outlives deletions).
+        // The caller holds the write lock, so no other writer numbers in between.
+        let mut last: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), \
+                 COALESCE((SELECT MAX(seq) FROM events), 0))",
+            )
+            .map_err(e())?
+            .query_row([], |r| r.get(0))
+            .map_err(e())?;
         let mut ins = self
             .conn
-            .prepare_cached("INSERT INTO events (data) VALUES ('')")
-            .map_err(e())?;
-        let mut upd = self
-            .conn
-            .prepare_cached("UPDATE events SET data = ?1 WHERE seq = ?2")
+            .prepare_cached("INSERT INTO events (seq, data) VALUES (?1, ?2)")
             .map_err(e())?;
         for ev in events.iter_mut() {
-            ins.execute([]).map_err(e())?;
-            ev.seq = self.conn.last_insert_rowid();
+            last += 1;
+            ev.seq = last;
             let text =
                 serde_json::to_string(ev).map_err(|err| self.corrupted(format!("event: {err}")))?;
-            upd.execute(params![text, ev.seq]).map_err(e())?;
+            ins.execute(params![ev.seq, text]).map_err(e())?;
         }
         Ok(())
     }

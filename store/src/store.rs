@@ -10,7 +10,7 @@
 
 use crate::branch::{self, BranchInfo};
 use crate::error::{ErrorCode, Result, StoreError};
-use crate::events::Event;
+use crate::events::{Event, RecentEvents};
 use crate::graph::{CacheUse, MAIN, NodeCache, Tx};
 use crate::graphql::mutation::{self, Outcome};
 use crate::graphql::query::{QueryBudget, Resolver};
@@ -46,6 +46,8 @@ struct Inner {
     schema: RwLock<Arc<Schema>>,
     seen_version: Mutex<i64>,
     events: broadcast::Sender<Event>,
+    /// The events this process committed last ([`Store::events_since`] reads them).
+    recent: Mutex<RecentEvents>,
     cache: NodeCache,
     /// Counts every change to the graph this handle made or noticed (its commits, another
     /// process's, a schema load, a branch deletion): a run compares it with the value it
@@ -254,6 +256,7 @@ impl Store {
                 schema: RwLock::new(Arc::new(schema)),
                 seen_version: Mutex::new(v),
                 events: tx,
+                recent: Mutex::default(),
                 cache: NodeCache::default(),
                 generation: AtomicU64::new(0),
                 turn: Arc::default(),
@@ -497,6 +500,11 @@ impl Store {
             return Err(e.into());
         }
         self.inner.cache.end_write(true);
+        self.inner
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .committed(&events);
         // `data_version` does not change with this connection's own commits, so the version
         // noted by `refresh_locked` stays right.
         self.changed();
@@ -717,7 +725,19 @@ impl Store {
 
     /// Durable events after `seq` (at most 10 000 per call; call again from the last one).
     pub fn events_since(&self, seq: i64) -> Result<Vec<Event>> {
-        self.db().events_since(seq, 10_000)
+        const LIMIT: usize = 10_000;
+        let db = self.db();
+        let last = db.last_seq()?;
+        let recent = self
+            .inner
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .since(seq, last, LIMIT);
+        match recent {
+            Some(events) => Ok(events),
+            None => db.events_since(seq, LIMIT as i64),
+        }
     }
 
     /// The sequence number of the last event (0 when none).
