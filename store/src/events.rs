@@ -2,6 +2,8 @@
 //! values. Durable (a row per event in SQLite, resumable by sequence number) and live
 //! (a broadcast channel).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -75,7 +77,7 @@ pub struct Event {
 /// missed.
 #[derive(Debug, Default)]
 pub(crate) struct RecentEvents {
-    events: std::collections::VecDeque<Event>,
+    events: std::collections::VecDeque<Arc<Event>>,
 }
 
 impl RecentEvents {
@@ -84,7 +86,7 @@ impl RecentEvents {
 
     /// `events` were committed, numbered and in order; one that does not follow the last
     /// kept (another process wrote in between) starts the stretch again.
-    pub fn committed(&mut self, events: &[Event]) {
+    pub fn committed(&mut self, events: &[Arc<Event>]) {
         let Some(first) = events.first() else {
             return;
         };
@@ -103,7 +105,7 @@ impl RecentEvents {
 
     /// At most `limit` events after `seq`, when every one of them is here: `last` is the
     /// number of the log's last event.
-    pub fn since(&self, seq: i64, last: i64, limit: usize) -> Option<Vec<Event>> {
+    pub fn since(&self, seq: i64, last: i64, limit: usize) -> Option<Vec<Arc<Event>>> {
         let (front, back) = (self.events.front()?.seq, self.events.back()?.seq);
         if back != last || seq + 1 < front {
             return None;
@@ -117,8 +119,8 @@ impl RecentEvents {
 mod tests {
     use super::*;
 
-    fn event(seq: i64) -> Event {
-        Event {
+    fn event(seq: i64) -> Arc<Event> {
+        Arc::new(Event {
             seq,
             name: "infrahub.node.created".into(),
             branch: "main".into(),
@@ -128,10 +130,10 @@ mod tests {
             origin: "live".into(),
             attributes: Vec::new(),
             relationships: Vec::new(),
-        }
+        })
     }
 
-    fn seqs(events: Option<Vec<Event>>) -> Option<Vec<i64>> {
+    fn seqs(events: Option<Vec<Arc<Event>>>) -> Option<Vec<i64>> {
         events.map(|events| events.iter().map(|e| e.seq).collect())
     }
 
@@ -157,7 +159,7 @@ mod tests {
     #[test]
     fn recent_events_keep_the_last_ones_up_to_their_capacity() {
         let mut recent = RecentEvents::default();
-        let all: Vec<Event> = (1..=RecentEvents::CAPACITY as i64 + 10)
+        let all: Vec<Arc<Event>> = (1..=RecentEvents::CAPACITY as i64 + 10)
             .map(event)
             .collect();
         recent.committed(&all);

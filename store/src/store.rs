@@ -500,6 +500,7 @@ impl Store {
             return Err(e.into());
         }
         self.inner.cache.end_write(true);
+        let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         self.inner
             .recent
             .lock()
@@ -717,14 +718,28 @@ impl Store {
         })
     }
 
-    fn publish(&self, events: Vec<Event>) {
+    /// Sends `events` to the live subscribers (a copy each, made only when someone listens).
+    fn publish(&self, events: Vec<Arc<Event>>) {
+        if self.inner.events.receiver_count() == 0 {
+            return;
+        }
         for e in events {
-            let _ = self.inner.events.send(e);
+            let _ = self.inner.events.send(Arc::unwrap_or_clone(e));
         }
     }
 
     /// Durable events after `seq` (at most 10 000 per call; call again from the last one).
     pub fn events_since(&self, seq: i64) -> Result<Vec<Event>> {
+        Ok(self
+            .shared_events_since(seq)?
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect())
+    }
+
+    /// [`Store::events_since`], shared with the store: the events this process committed
+    /// last are not copied, nor parsed back from the log.
+    pub fn shared_events_since(&self, seq: i64) -> Result<Vec<Arc<Event>>> {
         const LIMIT: usize = 10_000;
         let db = self.db();
         let last = db.last_seq()?;
@@ -736,7 +751,11 @@ impl Store {
             .since(seq, last, LIMIT);
         match recent {
             Some(events) => Ok(events),
-            None => db.events_since(seq, LIMIT as i64),
+            None => Ok(db
+                .events_since(seq, LIMIT as i64)?
+                .into_iter()
+                .map(Arc::new)
+                .collect()),
         }
     }
 

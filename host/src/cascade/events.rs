@@ -147,10 +147,10 @@ impl EventFeed for Store {
 
     fn since(&self, seq: i64) -> Result<Vec<NodeEvent>, FeedError> {
         Ok(self
-            .events_since(seq)
+            .shared_events_since(seq)
             .map_err(|error| FeedError(error.to_string()))?
             .iter()
-            .map(NodeEvent::from)
+            .map(|event| NodeEvent::from(&**event))
             .collect())
     }
 
