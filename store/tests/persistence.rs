@@ -197,3 +197,40 @@ fn tokens_from_before_scopes_keep_every_right() {
         Some(infragen_store::TokenScope::Admin)
     );
 }
+
+/// A store whose incoming edges were indexed by peer and branch alone gets the index by
+/// relationship at its next open, loses the old one, and answers as before.
+#[test]
+fn a_store_from_before_the_index_by_relationship_is_reindexed_once() {
+    let (_dir, path, s) = temp_store();
+    let leaf1 = device(&s, "main", "leaf1", "");
+    for name in ["eth0", "eth1"] {
+        interface(&s, "main", &leaf1, name);
+    }
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX edge_by_peer_rel; CREATE INDEX edge_by_peer ON edge (peer, branch);",
+    )
+    .unwrap();
+    let indexes = |conn: &rusqlite::Connection| -> Vec<String> {
+        conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'edge' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    assert_eq!(indexes(&conn), ["edge_by_peer"]);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(indexes(&conn), ["edge_by_peer_rel"]);
+    let listed = ok(
+        &s,
+        "main",
+        r#"{ DcimPhysicalInterface(device__name__value: "leaf1") { edges { node { name { value } } } } }"#,
+    );
+    assert_eq!(names(&listed, "DcimPhysicalInterface"), ["eth0", "eth1"]);
+}
