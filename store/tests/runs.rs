@@ -555,3 +555,90 @@ async fn a_checked_operation_shows_every_node_it_changed_and_a_refusal_undoes_it
         ])
     );
 }
+
+/// A run's typed query shows a node without a relationship of many peers unless the
+/// caller includes it or filters on it: a group read by name, before the run touches it,
+/// shows no members; a device the run gave a new interface (without reading the device)
+/// shows it among its interfaces when they are included.
+#[tokio::test]
+async fn a_query_reads_a_relationship_of_many_peers_only_when_included_or_filtered_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let writer = Store::open(&path).unwrap();
+    writer
+        .load_schema(&[("dcim.yml".into(), DCIM.into())])
+        .unwrap();
+    let leaf1 = device(&writer, "main", "leaf1", "");
+    let leaf2 = device(&writer, "main", "leaf2", "");
+    let eth0 = interface(&writer, "main", &leaf1, "eth0");
+    let group = ok(
+        &writer,
+        "main",
+        &format!(
+            r#"mutation {{ CoreStandardGroupCreate(data: {{name: {{value: "devices"}}, members: [{{id: "{leaf1}"}}, {{id: "{leaf2}"}}]}}) {{ object {{ id }} }} }}"#
+        ),
+    )["CoreStandardGroupCreate"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A process that has read nothing yet: what it shows comes from the rows.
+    let s = Store::open(&path).unwrap();
+    let run = s.begin_run("main").await.unwrap();
+    let filters = |value: serde_json::Value| value.as_object().unwrap().clone();
+    let peers = |node: &serde_json::Value, rel: &str| -> Vec<String> {
+        node[rel]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_name = filters(json!({"name__value": "devices"}));
+    let plain = run.nodes("CoreStandardGroup", &by_name, &[]).unwrap();
+    assert_eq!(plain.len(), 1);
+    assert_eq!(plain[0]["id"], json!(group));
+    assert_eq!(plain[0]["name"], json!({"value": "devices"}));
+    assert_eq!(plain[0].get("members"), None);
+    let by_member = run
+        .nodes(
+            "CoreStandardGroup",
+            &filters(json!({"members__ids": [leaf2]})),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(by_member.len(), 1);
+    let none = run
+        .nodes(
+            "CoreStandardGroup",
+            &filters(json!({"members__ids": ["no-such-node"]})),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(none, Vec::<serde_json::Value>::new());
+    let included = run
+        .nodes("CoreStandardGroup", &by_name, &["members".to_owned()])
+        .unwrap();
+    assert_eq!(
+        peers(&included[0], "members"),
+        [leaf1.clone(), leaf2.clone()]
+    );
+    // leaf1 gains an interface in the run: its side of the link is a pending edge.
+    let eth1 = run
+        .write_node(
+            "DcimPhysicalInterface",
+            WriteOp::Create,
+            &json!({"name": {"value": "eth1"}, "device": {"id": leaf1}}),
+        )
+        .unwrap()
+        .unwrap()
+        .id;
+    let leaf1_now = run
+        .nodes(
+            "DcimDevice",
+            &filters(json!({"name__value": "leaf1"})),
+            &["interfaces".to_owned()],
+        )
+        .unwrap();
+    assert_eq!(peers(&leaf1_now[0], "interfaces"), [eth0, eth1]);
+    run.abandon();
+}

@@ -126,8 +126,59 @@ pub(crate) struct IpWrite {
     hi: u128,
 }
 
-/// Per node id, its view on each branch that read it (`None`: not visible there).
-type CachedViews = HashMap<String, Vec<(String, Option<Arc<Node>>)>>;
+/// A node's view on each branch that read it (`None`: not visible there).
+type BranchViews = Vec<(String, Option<Arc<Node>>)>;
+
+/// Views by node id, in two generations: when the newer is full it becomes the older and
+/// the older is dropped, and a view found in the older moves back to the newer. The views
+/// in use stay while at most [`NodeCache::CAPACITY`] are kept; starting over whenever the
+/// cache filled lost the views every run of a large design reads again (its fabric, pods
+/// and templates).
+#[derive(Default)]
+struct CachedViews {
+    newer: HashMap<String, BranchViews>,
+    older: HashMap<String, BranchViews>,
+}
+
+impl CachedViews {
+    const GENERATION: usize = NodeCache::CAPACITY / 2;
+
+    fn get(&mut self, id: &str) -> Option<&mut BranchViews> {
+        if !self.newer.contains_key(id) {
+            let (id, views) = self.older.remove_entry(id)?;
+            self.insert_newer(id, views);
+        }
+        self.newer.get_mut(id)
+    }
+
+    fn insert_newer(&mut self, id: String, views: BranchViews) {
+        if self.newer.len() >= Self::GENERATION {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(id, views);
+    }
+
+    /// Keep `node` as the view of `id` on `branch`.
+    fn put(&mut self, branch: &str, id: &str, node: Option<Arc<Node>>) {
+        if self.get(id).is_none() {
+            self.insert_newer(id.to_owned(), Vec::new());
+        }
+        if let Some(views) = self.newer.get_mut(id) {
+            views.retain(|(b, _)| b != branch);
+            views.push((branch.to_owned(), node));
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.newer.remove(id);
+        self.older.remove(id);
+    }
+
+    fn clear(&mut self) {
+        self.newer.clear();
+        self.older.clear();
+    }
+}
 
 impl NodeCache {
     /// Most nodes kept (a run touches a few thousand).
@@ -147,7 +198,7 @@ impl NodeCache {
     /// The view of `id` on `branch`, for a reader at epoch `at` (`None`: the store's own
     /// connection).
     fn get(&self, branch: &str, id: &str, at: Option<u64>) -> Option<Option<Arc<Node>>> {
-        let views = self.lock();
+        let mut views = self.lock();
         if at.is_some_and(|at| at != views.epoch) {
             return None;
         }
@@ -164,7 +215,7 @@ impl NodeCache {
         if at.is_some_and(|at| at != views.epoch) {
             return;
         }
-        put_view(&mut views.by_id, branch, id, node);
+        views.by_id.put(branch, id, node);
     }
 
     /// A write of this process begins: readers on other connections stop using the cache
@@ -198,11 +249,11 @@ impl NodeCache {
             };
             if everywhere {
                 views.by_id.remove(&id);
-            } else if let Some(list) = views.by_id.get_mut(&id) {
+            } else if let Some(list) = views.by_id.get(&id) {
                 list.retain(|(b, _)| b != branch);
             }
             if let Some(view) = view {
-                put_view(&mut views.by_id, branch, &id, view);
+                views.by_id.put(branch, &id, view);
             }
         }
     }
@@ -249,15 +300,6 @@ impl NodeCache {
             }
         }
     }
-}
-
-fn put_view(map: &mut CachedViews, branch: &str, id: &str, node: Option<Arc<Node>>) {
-    if map.len() >= NodeCache::CAPACITY {
-        map.clear();
-    }
-    let views = map.entry(id.to_string()).or_default();
-    views.retain(|(b, _)| b != branch);
-    views.push((branch.to_string(), node));
 }
 
 /// How to undo one change since the oldest open checkpoint ([`Tx::rollback_to`]).
@@ -336,6 +378,46 @@ pub(crate) struct Tx<'c> {
     failure: RefCell<Option<StoreError>>,
     /// `origin` of the events this transaction emits.
     pub origin: &'static str,
+}
+
+/// `p`'s changes onto `n` (a view of the node before them).
+fn apply_pending(n: &mut Node, p: &Pending) {
+    for (name, v) in &p.attrs {
+        if v.is_null() {
+            n.attrs.remove(name);
+        } else {
+            n.attrs.insert(name.clone(), v.clone());
+        }
+    }
+    for ((rel, peer), present) in &p.edges {
+        if !present && let Some(list) = n.rels.get_mut(rel) {
+            list.retain(|x| x != peer);
+            if list.is_empty() {
+                n.rels.remove(rel);
+            }
+        }
+    }
+    // Additions in the order they were made, each once: hashed, because a hub (a device
+    // gaining its interfaces) is rebuilt after each of its changes.
+    let live: HashSet<(&str, &str)> = p
+        .edges
+        .iter()
+        .filter(|(_, present)| **present)
+        .map(|((rel, peer), _)| (rel.as_str(), peer.as_str()))
+        .collect();
+    let mut known: HashMap<&str, HashSet<String>> = HashMap::new();
+    for (rel, peer) in &p.added {
+        if !live.contains(&(rel.as_str(), peer.as_str())) {
+            continue;
+        }
+        let list = n.rels.entry(rel.clone()).or_default();
+        let seen = known
+            .entry(rel.as_str())
+            .or_insert_with(|| list.iter().cloned().collect());
+        if seen.insert(peer.clone()) {
+            list.push(peer.clone());
+        }
+    }
 }
 
 /// `node` with the attribute values `pending` gives.
@@ -746,27 +828,27 @@ impl<'c> Tx<'c> {
                 None => match self.shared_view(id) {
                     Some(Some(node)) => attributes_only(&node),
                     Some(None) => return None,
-                    None => {
-                        if let Some(node) = self.attributes_read.borrow().get(id) {
-                            return Some(with_pending_attrs((**node).clone(), pending));
-                        }
-                        match self.load_attributes(id, &kind) {
-                            Ok(node) => {
-                                self.attributes_read
-                                    .borrow_mut()
-                                    .insert(id.to_string(), Arc::new(node.clone()));
-                                node
-                            }
-                            Err(e) => {
-                                self.failed::<()>(e);
-                                return None;
-                            }
-                        }
-                    }
+                    None => self.committed_attributes(id, &kind)?,
                 },
             },
         };
         Some(with_pending_attrs(node, pending))
+    }
+
+    /// A committed node's attributes (`rels` empty), read once per transaction.
+    fn committed_attributes(&self, id: &str, kind: &str) -> Option<Node> {
+        if let Some(node) = self.attributes_read.borrow().get(id) {
+            return Some((**node).clone());
+        }
+        match self.load_attributes(id, kind) {
+            Ok(node) => {
+                self.attributes_read
+                    .borrow_mut()
+                    .insert(id.to_string(), Arc::new(node.clone()));
+                Some(node)
+            }
+            Err(e) => self.failed(e),
+        }
     }
 
     /// Whether `rel` of `kind` holds at most one peer. On a branch such a relationship is
@@ -812,42 +894,7 @@ impl<'c> Tx<'c> {
                         None => return None,
                     }
                 };
-                for (name, v) in &p.attrs {
-                    if v.is_null() {
-                        n.attrs.remove(name);
-                    } else {
-                        n.attrs.insert(name.clone(), v.clone());
-                    }
-                }
-                for ((rel, peer), present) in &p.edges {
-                    if !present && let Some(list) = n.rels.get_mut(rel) {
-                        list.retain(|x| x != peer);
-                        if list.is_empty() {
-                            n.rels.remove(rel);
-                        }
-                    }
-                }
-                // Additions in the order they were made, each once: hashed, because a hub
-                // (a device gaining its interfaces) is rebuilt after each of its changes.
-                let live: HashSet<(&str, &str)> = p
-                    .edges
-                    .iter()
-                    .filter(|(_, present)| **present)
-                    .map(|((rel, peer), _)| (rel.as_str(), peer.as_str()))
-                    .collect();
-                let mut known: HashMap<&str, HashSet<String>> = HashMap::new();
-                for (rel, peer) in &p.added {
-                    if !live.contains(&(rel.as_str(), peer.as_str())) {
-                        continue;
-                    }
-                    let list = n.rels.entry(rel.clone()).or_default();
-                    let seen = known
-                        .entry(rel.as_str())
-                        .or_insert_with(|| list.iter().cloned().collect());
-                    if seen.insert(peer.clone()) {
-                        list.push(peer.clone());
-                    }
-                }
+                apply_pending(&mut n, p);
                 Some(Arc::new(n))
             }
         };
@@ -2325,6 +2372,26 @@ mod tests {
         assert_ne!(now, seen);
         assert_eq!(cache.get("main", "a", Some(now)), Some(node("a", "new")));
         assert_eq!(cache.get("main", "a", None), Some(node("a", "new")));
+    }
+
+    #[test]
+    fn views_in_use_stay_while_the_cache_keeps_at_most_its_capacity() {
+        let mut views = CachedViews::default();
+        views.put("main", "used", node("used", "used"));
+        for i in 0..3 * NodeCache::CAPACITY {
+            let id = format!("n{i}");
+            views.put("main", &id, node(&id, "once"));
+            if i % 1000 == 0 {
+                assert!(views.get("used").is_some(), "read again after {i} others");
+            }
+            assert!(views.newer.len() + views.older.len() <= NodeCache::CAPACITY);
+        }
+        assert!(views.get("n0").is_none(), "not read again: dropped");
+        let last = format!("n{}", 3 * NodeCache::CAPACITY - 1);
+        assert_eq!(
+            views.get(&last).map(|v| v.clone()),
+            Some(vec![("main".to_owned(), node(&last, "once"))])
+        );
     }
 
     #[test]
