@@ -382,13 +382,7 @@ pub(crate) struct Tx<'c> {
 
 /// `p`'s changes onto `n` (a view of the node before them).
 fn apply_pending(n: &mut Node, p: &Pending) {
-    for (name, v) in &p.attrs {
-        if v.is_null() {
-            n.attrs.remove(name);
-        } else {
-            n.attrs.insert(name.clone(), v.clone());
-        }
-    }
+    apply_pending_attrs(n, p);
     for ((rel, peer), present) in &p.edges {
         if !present && let Some(list) = n.rels.get_mut(rel) {
             list.retain(|x| x != peer);
@@ -422,14 +416,21 @@ fn apply_pending(n: &mut Node, p: &Pending) {
 
 /// `node` with the attribute values `pending` gives.
 fn with_pending_attrs(mut node: Node, pending: Option<&Pending>) -> Node {
-    for (name, value) in pending.iter().flat_map(|p| &p.attrs) {
-        if value.is_null() {
-            node.attrs.remove(name);
-        } else {
-            node.attrs.insert(name.clone(), value.clone());
-        }
+    if let Some(p) = pending {
+        apply_pending_attrs(&mut node, p);
     }
     node
+}
+
+/// `p`'s attribute values onto `n` (`Null`: unset).
+fn apply_pending_attrs(n: &mut Node, p: &Pending) {
+    for (name, value) in &p.attrs {
+        if value.is_null() {
+            n.attrs.remove(name);
+        } else {
+            n.attrs.insert(name.clone(), value.clone());
+        }
+    }
 }
 
 /// `node` without its relationships.
