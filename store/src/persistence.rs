@@ -163,7 +163,6 @@ impl Db {
         })
     }
 
-    /// Tokens created before scopes existed could do everything; they keep `admin`.
     /// Incoming edges were indexed by peer and branch alone: finding a template's
     /// interfaces read every device made from the template too (they point at it through
     /// another relationship). `edge_by_peer_rel` replaces it; the old index goes once the
@@ -184,6 +183,7 @@ impl Db {
         Ok(())
     }
 
+    /// Tokens created before scopes existed could do everything; they keep `admin`.
     fn migrate_token_scopes(&mut self) -> Result<()> {
         let has_scope: bool = self
             .conn

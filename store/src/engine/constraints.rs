@@ -152,8 +152,6 @@ pub(crate) fn check_unique(tx: &Tx<'_>, id: &str) -> std::result::Result<(), Uni
     Ok(())
 }
 
-/// The values of a uniqueness constraint's paths on `node`: an attribute path's value, or a
-/// bare relationship's peer id (`None` where unset).
 /// What [`check_unique`] reads off `n`: its HFID, the values of its kind's unique
 /// attributes and of each uniqueness constraint. An update that leaves them as they were
 /// cannot make the node share them with another, so it is not checked again — as Infrahub
@@ -182,6 +180,8 @@ pub(crate) fn unique_values(tx: &Tx<'_>, n: &Node) -> Vec<Vec<Option<String>>> {
     values
 }
 
+/// The values of a uniqueness constraint's paths on `node`: an attribute path's value, or a
+/// bare relationship's peer id (`None` where unset).
 fn constraint_values(tx: &Tx<'_>, node: &Node, paths: &[String]) -> Vec<Option<String>> {
     paths
         .iter()

@@ -50,8 +50,8 @@ struct Pending {
 /// and a run does not read again what the runs before it wrote. A commit of this process
 /// leaves the views it wrote where it knows them exactly ([`Tx::finish`]) and drops the
 /// others it changed; another process's commit, or the schema, a merge or a branch deletion
-/// changing what a branch sees, drops all of them. Bounded: past [`NodeCache::CAPACITY`]
-/// entries it starts over.
+/// changing what a branch sees, drops all of them. Bounded: at most [`NodeCache::CAPACITY`]
+/// entries; those not read lately go first (see [`CachedViews`]).
 ///
 /// The store's own connection uses it under the store's lock, so it always sees what that
 /// connection sees. A read on a connection of its own (a run's query) holds a snapshot that
@@ -355,7 +355,7 @@ pub(crate) struct Tx<'c> {
     /// kind — a run that writes a thousand nodes of one kind would, at every write.
     pending_attr: PendingAttrIndex,
     order: Vec<String>,
-    /// The previous pending state of each node changed since the oldest open checkpoint.
+    /// How to undo each change since the oldest open checkpoint.
     journal: Vec<Undo>,
     /// For each open checkpoint, the nodes already journaled since it was taken.
     checkpoints: Vec<HashSet<String>>,
@@ -607,12 +607,12 @@ impl<'c> Tx<'c> {
     /// Read through `cache` as `using` says.
     pub fn cached_as(mut self, cache: &'c NodeCache, using: CacheUse) -> Self {
         match using {
-            CacheUse::Reader(None) => {}
             CacheUse::Own => self.shared = Some(cache),
-            CacheUse::Reader(epoch) => {
+            CacheUse::Reader(Some(epoch)) => {
                 self.shared = Some(cache);
-                self.shared_epoch = epoch;
+                self.shared_epoch = Some(epoch);
             }
+            CacheUse::Reader(None) => {}
         }
         self
     }
