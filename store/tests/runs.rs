@@ -349,68 +349,72 @@ async fn runs_read_what_earlier_runs_committed_as_a_fresh_process_reads_it() {
         everything(&run);
         run.abandon();
     }
-    let write =
-        |run: &infragen_store::RunTransaction, op: WriteOp, kind: &str, data: serde_json::Value| {
+    // One run per branch, committed: on main a new device and interface, an interface
+    // moved and one deleted, a device changed; on br1 the same kinds of change.
+    let commits = [
+        (
+            "main",
+            vec![
+                (
+                    WriteOp::Upsert,
+                    "DcimDevice",
+                    json!({"name": {"value": "spine1"}}),
+                ),
+                (
+                    WriteOp::Upsert,
+                    "DcimPhysicalInterface",
+                    json!({"name": {"value": "eth9"}, "device": {"hfid": ["spine1"]}}),
+                ),
+                (
+                    WriteOp::Update,
+                    "DcimPhysicalInterface",
+                    json!({"id": eth0, "device": {"id": leaf2}, "description": {"value": "moved"}}),
+                ),
+                (
+                    WriteOp::Delete,
+                    "DcimPhysicalInterface",
+                    json!({"id": eth1}),
+                ),
+                (
+                    WriteOp::Update,
+                    "DcimDevice",
+                    json!({"id": leaf1, "asn": {"value": 65001}}),
+                ),
+            ],
+        ),
+        (
+            "br1",
+            vec![
+                (
+                    WriteOp::Upsert,
+                    "DcimDevice",
+                    json!({"name": {"value": "leaf9"}}),
+                ),
+                (
+                    WriteOp::Upsert,
+                    "DcimPhysicalInterface",
+                    json!({"name": {"value": "eth1"}, "device": {"hfid": ["leaf9"]}}),
+                ),
+                (
+                    WriteOp::Update,
+                    "DcimPhysicalInterface",
+                    json!({"id": eth2, "device": {"id": leaf1}, "name": {"value": "eth3"}}),
+                ),
+                (
+                    WriteOp::Update,
+                    "DcimDevice",
+                    json!({"id": leaf2, "asn": {"value": 65002}}),
+                ),
+            ],
+        ),
+    ];
+    for (branch, writes) in commits {
+        let run = s.begin_run(branch).await.unwrap();
+        for (op, kind, data) in writes {
             run.write_node(kind, op, &data).unwrap();
-        };
-    let run = s.begin_run("main").await.unwrap();
-    write(
-        &run,
-        WriteOp::Upsert,
-        "DcimDevice",
-        json!({"name": {"value": "spine1"}}),
-    );
-    write(
-        &run,
-        WriteOp::Upsert,
-        "DcimPhysicalInterface",
-        json!({"name": {"value": "eth9"}, "device": {"hfid": ["spine1"]}}),
-    );
-    write(
-        &run,
-        WriteOp::Update,
-        "DcimPhysicalInterface",
-        json!({"id": eth0, "device": {"id": leaf2}, "description": {"value": "moved"}}),
-    );
-    write(
-        &run,
-        WriteOp::Delete,
-        "DcimPhysicalInterface",
-        json!({"id": eth1}),
-    );
-    write(
-        &run,
-        WriteOp::Update,
-        "DcimDevice",
-        json!({"id": leaf1, "asn": {"value": 65001}}),
-    );
-    run.commit().unwrap();
-    let run = s.begin_run("br1").await.unwrap();
-    write(
-        &run,
-        WriteOp::Upsert,
-        "DcimDevice",
-        json!({"name": {"value": "leaf9"}}),
-    );
-    write(
-        &run,
-        WriteOp::Upsert,
-        "DcimPhysicalInterface",
-        json!({"name": {"value": "eth1"}, "device": {"hfid": ["leaf9"]}}),
-    );
-    write(
-        &run,
-        WriteOp::Update,
-        "DcimPhysicalInterface",
-        json!({"id": eth2, "device": {"id": leaf1}, "name": {"value": "eth3"}}),
-    );
-    write(
-        &run,
-        WriteOp::Update,
-        "DcimDevice",
-        json!({"id": leaf2, "asn": {"value": 65002}}),
-    );
-    run.commit().unwrap();
+        }
+        run.commit().unwrap();
+    }
 
     let fresh = Store::open(&path).unwrap();
     for branch in ["main", "br1"] {
