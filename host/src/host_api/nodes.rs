@@ -138,11 +138,32 @@ impl HostState {
         kind: &str,
         filters: &Value,
         include: &[String],
+    ) -> Result<Vec<String>, HostError> {
+        let nodes: Vec<String> = self
+            .run
+            .backend
+            .filters(&self.run.branch, kind, filters, include)
+            .await?
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        // Measured as the guest receives them: serialized once, for both.
+        let size = nodes.iter().map(String::len).sum();
+        self.run.check_response(function, size)?;
+        Ok(nodes)
+    }
+
+    /// [`HostState::nodes_matching`] for the host's own use of the nodes.
+    async fn node_values_matching(
+        &mut self,
+        function: &'static str,
+        kind: &str,
+        filters: &Value,
     ) -> Result<Vec<Value>, HostError> {
         let nodes = self
             .run
             .backend
-            .filters(&self.run.branch, kind, filters, include)
+            .filters(&self.run.branch, kind, filters, &[])
             .await?;
         let size = nodes.iter().map(|node| node.to_string().len()).sum();
         self.run.check_response(function, size)?;
@@ -301,7 +322,7 @@ impl infragen::generator::nodes::Host for HostState {
             .await?;
         match nodes.len() {
             0 => Ok(None),
-            1 => Ok(nodes.pop().map(|node| node.to_string())),
+            1 => Ok(nodes.pop()),
             n => Err(HostError::invalid_input(format!(
                 "nodes.get expects at most one {kind} but {n} match {filters}; use nodes.filters \
                  for several"
@@ -323,7 +344,7 @@ impl infragen::generator::nodes::Host for HostState {
         let nodes = self
             .nodes_matching("nodes.filters", &kind, &filters, &include)
             .await?;
-        Ok(Value::Array(nodes).to_string())
+        Ok(format!("[{}]", nodes.join(",")))
     }
 
     async fn relationship_add(
@@ -376,7 +397,7 @@ impl infragen::generator::nodes::Host for HostState {
         }
         let value = parse_json("the stamped value", &value)?;
         let node = self
-            .nodes_matching("nodes.stamp", &kind, &json!({ "ids": [id] }), &[])
+            .node_values_matching("nodes.stamp", &kind, &json!({ "ids": [id] }))
             .await?
             .pop()
             .ok_or_else(|| {
