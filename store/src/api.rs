@@ -26,6 +26,7 @@ use crate::pools::IpPool;
 use crate::schema::{Cardinality, KindSchema, RelationshipKind, Schema};
 use crate::store::Store;
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A node a write left in the store.
@@ -227,9 +228,10 @@ pub(crate) fn nodes(
     }
     let filters = Filters::parse(filters, k).map_err(StoreError::BadRequest)?;
     let (_, page) = filters.select(tx, k);
+    let mut peers = PeerLabels::default();
     let nodes = page
         .iter()
-        .map(|node| default_selection(tx, k, node, include))
+        .map(|node| default_selection(tx, k, node, include, &mut peers))
         .collect();
     match tx.take_failure() {
         Some(failure) => Err(failure),
@@ -239,7 +241,13 @@ pub(crate) fn nodes(
 
 /// A node as the SDK's default selection shows it, with the fields of `view` (the kind
 /// queried, maybe a generic) resolved on the node's own kind.
-fn default_selection(tx: &Tx<'_>, view: &KindSchema, node: &Node, include: &[String]) -> Value {
+fn default_selection(
+    tx: &Tx<'_>,
+    view: &KindSchema,
+    node: &Node,
+    include: &[String],
+    peers: &mut PeerLabels,
+) -> Value {
     let own = tx.schema.get(&node.kind).unwrap_or(view);
     let mut object = peer(tx, node);
     for attribute in &view.attributes {
@@ -264,19 +272,18 @@ fn default_selection(tx: &Tx<'_>, view: &KindSchema, node: &Node, include: &[Str
             let Some(peer_kind) = tx.schema.get(&relationship.peer) else {
                 continue;
             };
-            let peers: Vec<Arc<Node>> = tx
-                .peer_ids(node, &relationship.name)
-                .iter()
-                .filter_map(|id| shown_peer(tx, id))
-                .collect();
+            let ids = tx.peer_ids(node, &relationship.name);
             if one {
-                json!({ "node": peers.first().map(|p| Value::Object(peer(tx, p))) })
+                let shown = ids.iter().find_map(|id| peers.shown(tx, id));
+                json!({ "node": shown.map(Value::Object) })
             } else {
+                let nodes: Vec<Arc<Node>> =
+                    ids.iter().filter_map(|id| shown_peer(tx, id)).collect();
                 // In the peer kind's order, as a nested query lists them.
-                let (count, peers) = Filters::default().select_among(tx, peer_kind, peers);
-                let edges: Vec<Value> = peers
+                let (count, nodes) = Filters::default().select_among(tx, peer_kind, nodes);
+                let edges: Vec<Value> = nodes
                     .iter()
-                    .map(|p| json!({ "node": Value::Object(peer(tx, p)) }))
+                    .map(|p| json!({ "node": Value::Object(peers.of(tx, p)) }))
                     .collect();
                 json!({ "count": count, "edges": edges })
             }
@@ -284,6 +291,30 @@ fn default_selection(tx: &Tx<'_>, view: &KindSchema, node: &Node, include: &[Str
         object.insert(relationship.name.clone(), value);
     }
     Value::Object(object)
+}
+
+/// The peers one listing has shown, as [`peer`] shows them: the interfaces of a device
+/// all name that device, whose label is computed once.
+#[derive(Default)]
+struct PeerLabels(HashMap<String, Map<String, Value>>);
+
+impl PeerLabels {
+    /// Node `id` as a peer, if it is visible.
+    fn shown(&mut self, tx: &Tx<'_>, id: &str) -> Option<Map<String, Value>> {
+        if let Some(shown) = self.0.get(id) {
+            return Some(shown.clone());
+        }
+        let node = shown_peer(tx, id)?;
+        Some(self.of(tx, &node))
+    }
+
+    /// `node` as a peer.
+    fn of(&mut self, tx: &Tx<'_>, node: &Node) -> Map<String, Value> {
+        self.0
+            .entry(node.id.clone())
+            .or_insert_with(|| peer(tx, node))
+            .clone()
+    }
 }
 
 /// A peer as [`peer`] shows it: without its edges when its kind's labels and order
