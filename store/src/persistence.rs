@@ -347,7 +347,8 @@ impl Db {
     /// SQLite's `data_version`: changes when another connection commits.
     pub fn data_version(&self) -> Result<i64> {
         self.conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .map_err(self.err())
     }
 
@@ -375,14 +376,15 @@ impl Db {
 
     pub fn last_seq(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .map_err(self.err())
     }
 
     pub fn events_since(&self, seq: i64, limit: i64) -> Result<Vec<Event>> {
         let mut st = self
             .conn
-            .prepare("SELECT data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .prepare_cached("SELECT data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
             .map_err(self.err())?;
         let rows = st
             .query_map(params![seq, limit], |r| r.get::<_, String>(0))
@@ -397,25 +399,33 @@ impl Db {
 
     /// Start a read transaction: every read until [`Db::rollback`] sees one state.
     pub fn begin_deferred(&self) -> Result<()> {
-        self.conn.execute_batch("BEGIN").map_err(self.err())
+        self.control("BEGIN")
     }
 
     /// Start a write transaction, taking SQLite's write lock now (so another process cannot
     /// commit between our reading and our writing).
     pub fn begin_immediate(&self) -> Result<()> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(self.err())
+        self.control("BEGIN IMMEDIATE")
     }
 
     /// Commit the open transaction.
     pub fn commit(&self) -> Result<()> {
-        self.conn.execute_batch("COMMIT").map_err(self.err())
+        self.control("COMMIT")
+    }
+
+    /// A transaction control statement, prepared once per connection: these run a few
+    /// times per write, and preparing one costs about what running it does.
+    fn control(&self, sql: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(drop)
+            .map_err(self.err())
     }
 
     /// Abandon the open transaction (best effort: nothing was written if this fails either).
     pub fn rollback(&self) {
-        if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+        if let Err(e) = self.control("ROLLBACK") {
             tracing::warn!(path = %self.path, error = %e, "rollback failed");
         }
     }
