@@ -7,6 +7,7 @@
 //! cargo bench -p infragen-tests --bench cascade -- seed 64x   # seed and 64x
 //! CASCADE_BENCH_SIZES=1,4,16,64 cargo bench … --bench cascade # every size
 //! CASCADE_BENCH_CONCURRENCY=1,8 cargo bench … --bench cascade # other levels
+//! CASCADE_BENCH_REPEAT=5,16 cargo bench … --bench cascade     # 16x five times, only
 //! ```
 //!
 //! A measurement is: a fresh embedded store in a temp dir, the repository
@@ -460,6 +461,16 @@ async fn main() {
     );
     println!("goals: seed wall ≤ 0.5 s; ×linear ≤ 1.25; ≤ 50 µs/write");
 
+    if let [repeat, copies] = numbers("CASCADE_BENCH_REPEAT", &[])[..] {
+        // For a profiler or an A/B of two builds: one size, nothing else.
+        let repeated = design(copies);
+        header();
+        for sample in 1..=repeat {
+            let m = measure(&repeated, concurrencies[0], cache.path()).await;
+            row(&format!("{}#{sample}", repeated.label), &m, None);
+        }
+        return;
+    }
     for &concurrency in &concurrencies {
         println!("concurrency {concurrency}");
         header();
