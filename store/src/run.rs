@@ -1,8 +1,8 @@
 //! Atomic generator runs: everything a run writes commits when it succeeds, and none of it
 //! when it fails.
 //!
-//! A [`RunTransaction`] keeps the run's writes in memory — a transaction
-//! ([`Tx`](crate::graph::Tx)) suspended between the run's operations — and writes them to
+//! A [`RunTransaction`] keeps the run's writes in memory — a transaction (the graph's
+//! `Tx`) suspended between the run's operations — and writes them to
 //! SQLite in one transaction at [`RunTransaction::commit`]. Each operation resumes it on
 //! the store's connection for as long as it takes, so the run reads its own writes, and
 //! other readers (other runs' queries, `infragen serve`'s clients) never wait for a run,
@@ -15,11 +15,12 @@
 //! writes: each is computed on a state no other run changes, and a pool never hands the
 //! same prefix to two of them. A run that holds the turn idle — its plugin spinning,
 //! sleeping or computing between two host calls — while another writer waits longer than
-//! its allowance loses it (see [`crate::turn`]): the others go on, and the idle run fails
-//! with [`StoreError::RunConflict`] at its next operation. Whoever writes without the turn — another process, or a
-//! caller of the store that does not take it — changes the store's generation; the run
-//! notices at its next operation or its commit and fails with
-//! [`StoreError::RunConflict`], having written nothing, to be run again on the new state.
+//! its allowance loses it (see the store's `turn` module): the others go on, and the idle
+//! run fails with [`StoreError::RunConflict`] at its next operation. Whoever writes without
+//! the turn — another process, or a caller of the store that does not take it — changes
+//! the store's generation; the run notices at its next operation or its commit and fails
+//! with [`StoreError::RunConflict`], having written nothing, to be run again on the new
+//! state.
 //!
 //! **Cost.** One SQLite commit per run instead of one per write, and the run's reads of
 //! nodes it already read come from its own state.
