@@ -111,7 +111,7 @@ impl Follower {
     /// changes that fires a rule. It first resumes what a process that is gone left
     /// unfinished and catches up on the changes made while no follower ran, then records
     /// its progress after every batch. Changes made in this process are seen at once,
-    /// changes made by other processes within [`POLL`].
+    /// changes made by other processes within a second (`POLL`).
     pub async fn follow(self, observer: &dyn CascadeObserver) -> Result<(), CascadeError> {
         let Follower {
             cascade,
