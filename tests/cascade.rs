@@ -324,6 +324,75 @@ async fn an_engine_running_cascade_after_cascade_sees_each_targets_parameters_as
     );
 }
 
+/// The engine keeps the target group's member list between cascades: a set joining the
+/// group from its own side, on the branch or on main, is a member at the next cascade,
+/// one renamed is listed under its new name, and one leaving the group is not.
+#[tokio::test]
+async fn an_engine_running_cascade_after_cascade_lists_the_target_group_as_it_is_now() {
+    let repo = with_rules(&[]).await;
+    let engine = cascade_of(&repo, repo.runner.clone(), config());
+    repo.store.create_branch("br1").expect("branch");
+    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+    let group = repo.id_of("CoreStandardGroup", "widget-sets").await;
+
+    // Joins from its own side on the branch: the edge is also a change to the group.
+    graphql(
+        &repo.store,
+        "br1",
+        &format!(
+            "mutation {{ TestWidgetSetUpsert(data: {{name: {{value: \"gamma\"}}, size: {{value: 1}}, \
+             member_of_groups: [{{id: \"{group}\"}}]}}) {{ ok }} }}"
+        ),
+    )
+    .await;
+    assert_eq!(cascade_on_set(&engine, "br1", "gamma").await, ["gamma"]);
+    assert_eq!(widget_count(&repo, "br1", "gamma-1").await, 1);
+
+    // On main, which the branch sees.
+    graphql(
+        &repo.store,
+        "main",
+        &format!(
+            "mutation {{ TestWidgetSetUpsert(data: {{name: {{value: \"theta\"}}, size: {{value: 1}}, \
+             member_of_groups: [{{id: \"{group}\"}}]}}) {{ ok }} }}"
+        ),
+    )
+    .await;
+    assert_eq!(cascade_on_set(&engine, "br1", "theta").await, ["theta"]);
+
+    // Renamed without any run touching it after: listed (and labelled) by its new name.
+    rename_set(&repo, "br1", "beta", "iota").await;
+    assert_eq!(cascade_on_set(&engine, "br1", "iota").await, ["iota"]);
+
+    // Leaves the group from its own side.
+    let gamma = graphql(
+        &repo.store,
+        "br1",
+        "{ TestWidgetSet(name__value: \"gamma\") { edges { node { id } } } }",
+    )
+    .await["TestWidgetSet"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("gamma's id")
+        .to_owned();
+    graphql(
+        &repo.store,
+        "br1",
+        &format!(
+            "mutation {{ RelationshipRemove(data: {{id: \"{gamma}\", name: \"member_of_groups\", \
+             nodes: [{{id: \"{group}\"}}]}}) {{ ok }} }}"
+        ),
+    )
+    .await;
+    let gone = run_on_set(&engine, "br1", "gamma")
+        .await
+        .expect_err("gamma has left the group");
+    assert_eq!(
+        gone.to_string(),
+        "no member of group `widget-sets` has set=gamma"
+    );
+    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+}
+
 #[tokio::test]
 async fn a_rule_pair_feeding_each_other_stops_at_the_cap_naming_both_rules() {
     let repo = with_rules(&[

@@ -11,12 +11,19 @@
 //! path such as `pod__name__value`), on any branch: a branch sees main's later
 //! changes.
 //!
+//! The target groups' member lists are kept the same way ([`Listing`]): listing a
+//! group of a thousand racks, with each one's label, in every round of every cascade
+//! made a design built cascade by cascade cost the square of its size. A listing is
+//! dropped when an event names the group (a member joined or left, from either side:
+//! an edge change is an event on both of its nodes), and a member an event names is
+//! read again on its own.
+//!
 //! What the event log does not record — a branch deleted and made again under the
 //! same name, a schema loaded — changes the branch's *epoch* ([`EventFeed::epoch`]),
 //! which forgets what was read on it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
@@ -43,11 +50,38 @@ struct State {
     entries: HashMap<(String, String), Entry>,
     /// Node id → the entries read from it.
     readers: HashMap<String, HashSet<(String, String)>>,
+    /// (branch, group name) → the group's members as last listed.
+    listings: HashMap<(String, String), Listing>,
 }
 
 struct Entry {
     params: Map<String, Value>,
     read: Vec<String>,
+}
+
+/// A target group's members as listed, in group order, and those of them that events
+/// have named since.
+#[derive(Clone)]
+pub struct Listing {
+    /// The group's id.
+    pub group_id: String,
+    /// Its members, in group order.
+    pub members: Arc<[ListedMember]>,
+    /// Members an event named after they were listed: their labels may be stale.
+    pub touched: HashSet<String>,
+    /// The members' ids.
+    ids: Arc<HashSet<String>>,
+}
+
+/// One member of a target group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedMember {
+    /// The member's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its display label (its id where it has none).
+    pub label: String,
 }
 
 impl KnownParams {
@@ -137,6 +171,42 @@ impl KnownParams {
         state.entries.insert(key, Entry { params, read });
     }
 
+    /// The members of group `group` on `branch` as last listed, if no event has named
+    /// the group since.
+    pub fn listing(&self, branch: &str, group: &str) -> Option<Listing> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .listings
+            .get(&(branch.to_owned(), group.to_owned()))
+            .cloned()
+    }
+
+    /// Keeps the members of group `group` (id `group_id`) on `branch`, listed after the
+    /// last [`KnownParams::catch_up`], none of them touched since. Nothing is kept on a
+    /// branch without an epoch.
+    pub fn insert_listing(
+        &self,
+        branch: &str,
+        group: &str,
+        group_id: &str,
+        members: Arc<[ListedMember]>,
+    ) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !state.epochs.contains_key(branch) {
+            return;
+        }
+        let ids = members.iter().map(|member| member.id.clone()).collect();
+        state.listings.insert(
+            (branch.to_owned(), group.to_owned()),
+            Listing {
+                group_id: group_id.to_owned(),
+                members,
+                touched: HashSet::new(),
+                ids: Arc::new(ids),
+            },
+        );
+    }
+
     /// How many targets' parameters are known.
     pub fn len(&self) -> usize {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -151,6 +221,12 @@ impl KnownParams {
 
 impl State {
     fn forget_read_from(&mut self, id: &str) {
+        self.listings.retain(|_, listing| listing.group_id != id);
+        for listing in self.listings.values_mut() {
+            if listing.ids.contains(id) {
+                listing.touched.insert(id.to_owned());
+            }
+        }
         let Some(keys) = self.readers.remove(id) else {
             return;
         };
@@ -183,6 +259,8 @@ impl State {
         for key in keys {
             self.forget(&key);
         }
+        self.listings
+            .retain(|(listed_on, _), _| listed_on != branch);
         self.epochs.remove(branch);
     }
 }
@@ -281,6 +359,66 @@ mod tests {
         log.touch("rack2");
         known.catch_up(&log, "br1").unwrap();
         assert!(known.is_empty());
+    }
+
+    fn members(ids: &[&str]) -> Arc<[ListedMember]> {
+        ids.iter()
+            .map(|id| ListedMember {
+                id: (*id).to_owned(),
+                kind: "LocationRack".to_owned(),
+                label: format!("label of {id}"),
+            })
+            .collect()
+    }
+
+    fn touched(known: &KnownParams, branch: &str) -> Option<Vec<String>> {
+        let listing = known.listing(branch, "racks")?;
+        let mut touched: Vec<String> = listing.touched.into_iter().collect();
+        touched.sort();
+        Some(touched)
+    }
+
+    #[test]
+    fn a_listing_marks_the_members_events_name_and_goes_when_one_names_the_group() {
+        let log = log_with_branches(&["main", "br1"]);
+        let known = KnownParams::default();
+        known.catch_up(&log, "br1").unwrap();
+        known.catch_up(&log, "main").unwrap();
+        known.insert_listing("br1", "racks", "group1", members(&["rack1", "rack2"]));
+        known.insert_listing("main", "racks", "group1", members(&["rack1"]));
+        log.touch("device9");
+        log.touch("rack2");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(touched(&known, "br1"), Some(vec!["rack2".to_owned()]));
+        assert_eq!(touched(&known, "main"), Some(vec![]));
+        let listing = known.listing("br1", "racks").unwrap();
+        assert_eq!(listing.group_id, "group1");
+        assert_eq!(listing.members, members(&["rack1", "rack2"]));
+        // Listed again: nothing is touched.
+        known.insert_listing("br1", "racks", "group1", members(&["rack1", "rack2"]));
+        assert_eq!(touched(&known, "br1"), Some(vec![]));
+        // A member joined or left: the group changed, on every branch.
+        log.touch("group1");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(touched(&known, "br1"), None);
+        assert_eq!(touched(&known, "main"), None);
+    }
+
+    #[test]
+    fn a_listing_goes_with_its_branch_s_epoch_and_is_not_kept_without_one() {
+        let log = log_with_branches(&["br1"]);
+        let known = KnownParams::default();
+        known.catch_up(&log, "br1").unwrap();
+        known.insert_listing("br1", "racks", "group1", members(&["rack1"]));
+        known.insert_listing("br2", "racks", "group1", members(&["rack1"]));
+        assert_eq!(touched(&known, "br2"), None, "br2 has no epoch");
+        assert_eq!(touched(&known, "br1"), Some(vec![]));
+        log.epochs
+            .lock()
+            .unwrap()
+            .insert("br1".to_owned(), "br1@2".to_owned());
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(touched(&known, "br1"), None);
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
 use crate::tracking::group;
 use infragen_store::Claim;
 pub use known_params::KnownParams;
+use known_params::ListedMember;
 use records::InstanceStatus;
 pub use report::{DefinitionReport, TargetOutcome, TargetReport};
 
@@ -482,12 +483,84 @@ impl Runner {
         Ok(reaped)
     }
 
-    async fn target_members(
+    /// The members of `definition`'s target group, in group order: as `known` last
+    /// listed them where no event has named the group since, with the members events
+    /// named read again; else read whole (and kept in `known`).
+    async fn group_listing(
         &self,
         definition: &GeneratorDefinition,
         branch: &str,
         known: Option<&KnownParams>,
-    ) -> Result<(String, Vec<TargetMember>), RunnerError> {
+    ) -> Result<(String, Arc<[ListedMember]>), RunnerError> {
+        let group = definition.targets.as_str();
+        if let Some(known) = known
+            && let Some(listing) = known.listing(branch, group)
+        {
+            if listing.touched.is_empty() {
+                return Ok((listing.group_id, listing.members));
+            }
+            let mut members = listing.members.to_vec();
+            let mut all_found = true;
+            for member in members
+                .iter_mut()
+                .filter(|member| listing.touched.contains(&member.id))
+            {
+                match self.member_label(definition, branch, member).await? {
+                    Some(label) => member.label = label,
+                    None => {
+                        all_found = false;
+                        break;
+                    }
+                }
+            }
+            if all_found {
+                let members: Arc<[ListedMember]> = members.into();
+                known.insert_listing(branch, group, &listing.group_id, Arc::clone(&members));
+                return Ok((listing.group_id, members));
+            }
+        }
+        let (group_id, members) = self.read_group(definition, branch).await?;
+        let members: Arc<[ListedMember]> = members.into();
+        if let Some(known) = known {
+            known.insert_listing(branch, group, &group_id, Arc::clone(&members));
+        }
+        Ok((group_id, members))
+    }
+
+    /// The label of `member` as the group lists it now; `None` when it is gone.
+    async fn member_label(
+        &self,
+        definition: &GeneratorDefinition,
+        branch: &str,
+        member: &ListedMember,
+    ) -> Result<Option<String>, RunnerError> {
+        let found = self
+            .backend
+            .filters(branch, &member.kind, &json!({ "ids": [member.id] }), &[])
+            .await
+            .map_err(|error| {
+                RunnerError::backend(
+                    format!(
+                        "reading {} of target group `{}`",
+                        member.id, definition.targets
+                    ),
+                    &error,
+                )
+            })?;
+        Ok(found.first().map(|node| {
+            node.get("display_label")
+                .and_then(Value::as_str)
+                .unwrap_or(&member.id)
+                .to_owned()
+        }))
+    }
+
+    /// `definition`'s target group read whole: its id and its members in group order.
+    async fn read_group(
+        &self,
+        definition: &GeneratorDefinition,
+        branch: &str,
+    ) -> Result<(String, Vec<ListedMember>), RunnerError> {
         let groups = self
             .backend
             .filters(
@@ -515,24 +588,39 @@ impl Runner {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let mut members = Vec::new();
-        for edge in group
+        let members = group
             .pointer("/members/edges")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-        {
-            let node = edge.get("node").unwrap_or(&Value::Null);
-            let (Some(id), Some(kind)) = (
-                node.get("id").and_then(Value::as_str),
-                node.get("__typename").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            let label = node
-                .get("display_label")
-                .and_then(Value::as_str)
-                .unwrap_or(id);
+            .filter_map(|edge| {
+                let node = edge.get("node")?;
+                let id = node.get("id").and_then(Value::as_str)?;
+                let kind = node.get("__typename").and_then(Value::as_str)?;
+                let label = node
+                    .get("display_label")
+                    .and_then(Value::as_str)
+                    .unwrap_or(id);
+                Some(ListedMember {
+                    id: id.to_owned(),
+                    kind: kind.to_owned(),
+                    label: label.to_owned(),
+                })
+            })
+            .collect();
+        Ok((group_id, members))
+    }
+
+    async fn target_members(
+        &self,
+        definition: &GeneratorDefinition,
+        branch: &str,
+        known: Option<&KnownParams>,
+    ) -> Result<(String, Vec<TargetMember>), RunnerError> {
+        let (group_id, listed) = self.group_listing(definition, branch, known).await?;
+        let mut members = Vec::new();
+        for ListedMember { id, kind, label } in listed.iter() {
+            let (id, kind, label) = (id.as_str(), kind.as_str(), label.as_str());
             // Keyed by the target and the parameter paths: definitions over one group
             // may read different ones.
             let key = params::cache_key(id, &definition.parameters);
