@@ -324,6 +324,20 @@ async fn an_engine_running_cascade_after_cascade_sees_each_targets_parameters_as
     );
 }
 
+/// Creates the set `name` of size 1 on `branch`, joining the group with id `group` from
+/// its own side.
+async fn new_set_in_group(repo: &WidgetRepository, branch: &str, name: &str, group: &str) {
+    graphql(
+        &repo.store,
+        branch,
+        &format!(
+            "mutation {{ TestWidgetSetUpsert(data: {{name: {{value: \"{name}\"}}, size: {{value: 1}}, \
+             member_of_groups: [{{id: \"{group}\"}}]}}) {{ ok }} }}"
+        ),
+    )
+    .await;
+}
+
 /// The engine keeps the target group's member list between cascades: a set joining the
 /// group from its own side, on the branch or on main, is a member at the next cascade,
 /// one renamed is listed under its new name, and one leaving the group is not.
@@ -336,28 +350,12 @@ async fn an_engine_running_cascade_after_cascade_lists_the_target_group_as_it_is
     let group = repo.id_of("CoreStandardGroup", "widget-sets").await;
 
     // Joins from its own side on the branch: the edge is also a change to the group.
-    graphql(
-        &repo.store,
-        "br1",
-        &format!(
-            "mutation {{ TestWidgetSetUpsert(data: {{name: {{value: \"gamma\"}}, size: {{value: 1}}, \
-             member_of_groups: [{{id: \"{group}\"}}]}}) {{ ok }} }}"
-        ),
-    )
-    .await;
+    new_set_in_group(&repo, "br1", "gamma", &group).await;
     assert_eq!(cascade_on_set(&engine, "br1", "gamma").await, ["gamma"]);
     assert_eq!(widget_count(&repo, "br1", "gamma-1").await, 1);
 
     // On main, which the branch sees.
-    graphql(
-        &repo.store,
-        "main",
-        &format!(
-            "mutation {{ TestWidgetSetUpsert(data: {{name: {{value: \"theta\"}}, size: {{value: 1}}, \
-             member_of_groups: [{{id: \"{group}\"}}]}}) {{ ok }} }}"
-        ),
-    )
-    .await;
+    new_set_in_group(&repo, "main", "theta", &group).await;
     assert_eq!(cascade_on_set(&engine, "br1", "theta").await, ["theta"]);
 
     // Renamed without any run touching it after: listed (and labelled) by its new name.

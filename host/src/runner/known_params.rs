@@ -281,6 +281,14 @@ mod tests {
     }
 
     impl Log {
+        /// Branch `branch` is (again) at `epoch`.
+        fn set_epoch(&self, branch: &str, epoch: &str) {
+            self.epochs
+                .lock()
+                .unwrap()
+                .insert(branch.to_owned(), epoch.to_owned());
+        }
+
         fn touch(&self, id: &str) {
             let mut events = self.events.lock().unwrap();
             let seq = events.len() as i64 + 1;
@@ -322,10 +330,7 @@ mod tests {
     fn log_with_branches(branches: &[&str]) -> Log {
         let log = Log::default();
         for branch in branches {
-            log.epochs
-                .lock()
-                .unwrap()
-                .insert((*branch).to_owned(), format!("{branch}@1"));
+            log.set_epoch(branch, &format!("{branch}@1"));
         }
         log
     }
@@ -413,10 +418,7 @@ mod tests {
         known.insert_listing("br2", "racks", "group1", members(&["rack1"]));
         assert_eq!(touched(&known, "br2"), None, "br2 has no epoch");
         assert_eq!(touched(&known, "br1"), Some(vec![]));
-        log.epochs
-            .lock()
-            .unwrap()
-            .insert("br1".to_owned(), "br1@2".to_owned());
+        log.set_epoch("br1", "br1@2");
         known.catch_up(&log, "br1").unwrap();
         assert_eq!(touched(&known, "br1"), None);
     }
@@ -451,10 +453,7 @@ mod tests {
         known.insert("br1", "rack1", params("r1"), vec!["rack1".into()]);
         known.insert("main", "rack1", params("r1"), vec!["rack1".into()]);
         // br1 deleted and made again: no event, another epoch.
-        log.epochs
-            .lock()
-            .unwrap()
-            .insert("br1".to_owned(), "br1@2".to_owned());
+        log.set_epoch("br1", "br1@2");
         known.catch_up(&log, "br1").unwrap();
         assert_eq!(known.get("br1", "rack1"), None);
         assert_eq!(known.get("main", "rack1"), Some(params("r1")));

@@ -30,7 +30,7 @@ use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
 use crate::tracking::group;
 use infragen_store::Claim;
 pub use known_params::KnownParams;
-use known_params::ListedMember;
+use known_params::{ListedMember, Listing};
 use records::InstanceStatus;
 pub use report::{DefinitionReport, TargetOutcome, TargetReport};
 
@@ -499,21 +499,7 @@ impl Runner {
             if listing.touched.is_empty() {
                 return Ok((listing.group_id, listing.members));
             }
-            let mut members = listing.members.to_vec();
-            let mut all_found = true;
-            for member in members
-                .iter_mut()
-                .filter(|member| listing.touched.contains(&member.id))
-            {
-                match self.member_label(definition, branch, member).await? {
-                    Some(label) => member.label = label,
-                    None => {
-                        all_found = false;
-                        break;
-                    }
-                }
-            }
-            if all_found {
+            if let Some(members) = self.relabelled(definition, branch, &listing).await? {
                 let members: Arc<[ListedMember]> = members.into();
                 known.insert_listing(branch, group, &listing.group_id, Arc::clone(&members));
                 return Ok((listing.group_id, members));
@@ -527,32 +513,42 @@ impl Runner {
         Ok((group_id, members))
     }
 
-    /// The label of `member` as the group lists it now; `None` when it is gone.
-    async fn member_label(
+    /// `listing`'s members with the touched ones' labels read again; `None` when one of
+    /// them is gone.
+    async fn relabelled(
         &self,
         definition: &GeneratorDefinition,
         branch: &str,
-        member: &ListedMember,
-    ) -> Result<Option<String>, RunnerError> {
-        let found = self
-            .backend
-            .filters(branch, &member.kind, &json!({ "ids": [member.id] }), &[])
-            .await
-            .map_err(|error| {
-                RunnerError::backend(
-                    format!(
-                        "reading {} of target group `{}`",
-                        member.id, definition.targets
-                    ),
-                    &error,
-                )
-            })?;
-        Ok(found.first().map(|node| {
-            node.get("display_label")
-                .and_then(Value::as_str)
-                .unwrap_or(&member.id)
-                .to_owned()
-        }))
+        listing: &Listing,
+    ) -> Result<Option<Vec<ListedMember>>, RunnerError> {
+        let mut members = listing.members.to_vec();
+        for member in members
+            .iter_mut()
+            .filter(|member| listing.touched.contains(&member.id))
+        {
+            let found = self
+                .backend
+                .node_by_id(branch, &member.kind, &member.id)
+                .await
+                .map_err(|error| {
+                    RunnerError::backend(
+                        format!(
+                            "reading {} of target group `{}`",
+                            member.id, definition.targets
+                        ),
+                        &error,
+                    )
+                })?;
+            let Some(node) = found else {
+                return Ok(None);
+            };
+            if let Some(label) = node.get("display_label").and_then(Value::as_str) {
+                member.label = label.to_owned();
+            } else {
+                member.label.clone_from(&member.id);
+            }
+        }
+        Ok(Some(members))
     }
 
     /// `definition`'s target group read whole: its id and its members in group order.
