@@ -25,8 +25,8 @@ use crate::persistence::check_branch;
 use crate::pools::IpPool;
 use crate::schema::{Cardinality, KindSchema, RelationshipKind, Schema};
 use crate::store::Store;
+use foldhash::HashMap;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A node a write left in the store.

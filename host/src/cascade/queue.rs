@@ -4,7 +4,9 @@
 //! Pure bookkeeping, no I/O: the engine ([`super::Cascade`]) pushes runs as
 //! rules fire and takes them a round at a time.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashSet;
 
 use serde::{Deserialize, Serialize};
 

@@ -22,7 +22,7 @@
 //! same name, a schema loaded — changes the branch's *epoch* ([`EventFeed::epoch`]),
 //! which forgets what was read on it.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};

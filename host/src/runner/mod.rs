@@ -15,7 +15,9 @@ pub mod params;
 pub mod records;
 pub mod report;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 

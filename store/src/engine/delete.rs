@@ -33,7 +33,9 @@ use super::error::{DeleteRefused, MandatoryLink};
 use crate::graph::Tx;
 use crate::profiles;
 use crate::schema::{KindSchema, RelationshipSchema, Schema};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use foldhash::{HashMap, HashMapExt};
 
 /// Delete a node as Infrahub does: with its cascade (the peers of `on_delete: cascade`
 /// relationships, transitively, [`cascade_set`]), refused while a mandatory relationship of

@@ -7,8 +7,8 @@ use super::pool;
 use crate::graph::Tx;
 use crate::node::{Node, value_key};
 use crate::schema::{Cardinality, KindSchema, RelationshipSchema};
+use foldhash::{HashSet, HashSetExt};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 
 /// Relationships given in a payload, resolved to peer ids.
 /// A `from_pool` item is allocated here, with `owner` (the node being written) naming the

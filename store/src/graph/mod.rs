@@ -20,7 +20,9 @@ use crate::schema::{BranchSupport, RelationshipKind, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 mod ip_index;
