@@ -102,8 +102,10 @@ pub(crate) fn addresses_within(tx: &Tx<'_>, ns: Option<&str>, r: &IpWithPrefix) 
 
 /// Whether `kind` is a prefix or address kind whose relationship `rel` is computed here.
 pub(crate) fn is_computed(tx: &Tx<'_>, kind: &str, rel: &str) -> bool {
-    (tx.schema.is_a(kind, PREFIX_GENERIC) && matches!(rel, "parent" | "children" | "ip_addresses"))
-        || (tx.schema.is_a(kind, ADDRESS_GENERIC) && rel == "ip_prefix")
+    // The name first: this is asked for every relationship a read walks, and names
+    // are cheaper to compare than the schema's inheritance.
+    (matches!(rel, "parent" | "children" | "ip_addresses") && tx.schema.is_a(kind, PREFIX_GENERIC))
+        || (rel == "ip_prefix" && tx.schema.is_a(kind, ADDRESS_GENERIC))
 }
 
 /// The most specific prefix of namespace `ns` (other than `skip`) holding `addr` with a
