@@ -204,6 +204,24 @@ pub trait Backend: Send + Sync {
         include: &[String],
     ) -> Result<Vec<Value>, BackendError>;
 
+    /// [`Backend::filters`] as JSON text, one object per node: what a guest receives.
+    /// The embedded store writes the text straight from its nodes, without the `Value`
+    /// trees in between.
+    async fn filters_json(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<String>, BackendError> {
+        Ok(self
+            .filters(branch, kind, filters, include)
+            .await?
+            .iter()
+            .map(Value::to_string)
+            .collect())
+    }
+
     /// `RelationshipAdd` of `peers` to relationship `name` of node `id`.
     async fn relationship_add(
         &self,

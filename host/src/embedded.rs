@@ -73,13 +73,14 @@ mod ops {
             input: &Value,
             check: Option<WriteCheck<'_>>,
         ) -> Result<infragen_store::Allocated, StoreError>;
-        fn nodes(
+        /// The default selection of the nodes, as JSON text.
+        fn nodes_json(
             &self,
             branch: &str,
             kind: &str,
             filters: &Map<String, Value>,
             include: &[String],
-        ) -> Result<Vec<Value>, StoreError>;
+        ) -> Result<Vec<String>, StoreError>;
         fn execute(
             &self,
             branch: &str,
@@ -136,14 +137,14 @@ impl StoreOps for Store {
     ) -> Result<infragen_store::Allocated, StoreError> {
         Store::allocate(self, branch, pool, input)
     }
-    fn nodes(
+    fn nodes_json(
         &self,
         branch: &str,
         kind: &str,
         filters: &Map<String, Value>,
         include: &[String],
-    ) -> Result<Vec<Value>, StoreError> {
-        Store::nodes(self, branch, kind, filters, include)
+    ) -> Result<Vec<String>, StoreError> {
+        Store::nodes_json(self, branch, kind, filters, include)
     }
     /// Outside a run, queries are the host's own (a definition's query): unbudgeted.
     fn execute(
@@ -234,15 +235,15 @@ impl StoreOps for RunTransaction {
             None => RunTransaction::allocate(self, pool, input),
         }
     }
-    fn nodes(
+    fn nodes_json(
         &self,
         branch: &str,
         kind: &str,
         filters: &Map<String, Value>,
         include: &[String],
-    ) -> Result<Vec<Value>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         same_branch(self, branch)?;
-        RunTransaction::nodes(self, kind, filters, include)
+        RunTransaction::nodes_json(self, kind, filters, include)
     }
     fn execute(
         &self,
@@ -512,10 +513,30 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         filters: &Value,
         include: &[String],
     ) -> Result<Vec<Value>, BackendError> {
+        self.filters_json(branch, kind, filters, include)
+            .await?
+            .iter()
+            .map(|text| {
+                serde_json::from_str(text).map_err(|error| {
+                    store_error(StoreError::Internal(format!(
+                        "the default selection written for {kind} is not JSON: {error}"
+                    )))
+                })
+            })
+            .collect()
+    }
+
+    async fn filters_json(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<String>, BackendError> {
         check_kind(kind)?;
         let filters = check_filters(filters)?;
         self.ops
-            .nodes(branch, kind, filters, include)
+            .nodes_json(branch, kind, filters, include)
             .map_err(store_error)
     }
 

@@ -27,6 +27,7 @@ use crate::schema::{Cardinality, KindSchema, RelationshipKind, Schema};
 use crate::store::Store;
 use foldhash::HashMap;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A node a write left in the store.
@@ -146,6 +147,20 @@ impl Store {
             nodes(&self.tx(conn, schema, branch), kind, filters, include)
         })
     }
+
+    /// [`Store::nodes`] as JSON text, one object per node: what a guest receives.
+    pub fn nodes_json(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Map<String, Value>,
+        include: &[String],
+    ) -> Result<Vec<String>> {
+        self.read_op(|conn, schema| {
+            check_branch(conn, branch)?;
+            nodes_json(&self.tx(conn, schema, branch), kind, filters, include)
+        })
+    }
 }
 
 /// [`Store::write_node`] inside `tx`.
@@ -214,6 +229,25 @@ pub(crate) fn nodes(
     filters: &Map<String, Value>,
     include: &[String],
 ) -> Result<Vec<Value>> {
+    nodes_json(tx, kind, filters, include)?
+        .iter()
+        .map(|text| {
+            serde_json::from_str(text).map_err(|error| {
+                StoreError::Internal(format!(
+                    "the default selection written for {kind} is not JSON: {error}"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// [`Store::nodes_json`] as `tx` sees them.
+pub(crate) fn nodes_json(
+    tx: &Tx<'_>,
+    kind: &str,
+    filters: &Map<String, Value>,
+    include: &[String],
+) -> Result<Vec<String>> {
     let schema = tx.schema;
     let k = schema
         .get(kind)
@@ -228,7 +262,7 @@ pub(crate) fn nodes(
     }
     let filters = Filters::parse(filters, k).map_err(StoreError::BadRequest)?;
     let (_, page) = filters.select(tx, k);
-    let mut peers = PeerLabels::default();
+    let mut peers = PeerTexts::default();
     let nodes = page
         .iter()
         .map(|node| default_selection(tx, k, node, include, &mut peers))
@@ -239,23 +273,50 @@ pub(crate) fn nodes(
     }
 }
 
+/// One field of a node's default selection, before it is written.
+enum Field<'n> {
+    /// The node's own `id`, `hfid`, `display_label` or `__typename`, written already.
+    Own(&'n str),
+    /// A field the node's own kind does not have (the query was on a generic).
+    Null,
+    /// An attribute: `{"value": …}`.
+    Attribute(&'n Value),
+    /// A cardinality-one relationship: `{"node": <peer> | null}`.
+    One(Option<String>),
+    /// A cardinality-many relationship: `{"count": …, "edges": [{"node": <peer>}]}`.
+    Many(usize, Vec<String>),
+}
+
 /// A node as the SDK's default selection shows it, with the fields of `view` (the kind
-/// queried, maybe a generic) resolved on the node's own kind.
+/// queried, maybe a generic) resolved on the node's own kind, as JSON text.
+///
+/// Written straight to text, keys in order (as `serde_json`'s sorted maps print them):
+/// a listing's answer goes to the guest as text, and building `Value` trees only to print
+/// them cost more than choosing the nodes did.
 fn default_selection(
     tx: &Tx<'_>,
     view: &KindSchema,
     node: &Node,
     include: &[String],
-    peers: &mut PeerLabels,
-) -> Value {
+    peers: &mut PeerTexts,
+) -> String {
     let own = tx.schema.get(&node.kind).unwrap_or(view);
-    let mut object = peer(tx, node);
+    let label = peer_fields(tx, node);
+    let mut fields: BTreeMap<&str, Field<'_>> = BTreeMap::new();
+    for (name, text) in [
+        ("__typename", &label.typename),
+        ("display_label", &label.display_label),
+        ("hfid", &label.hfid),
+        ("id", &label.id),
+    ] {
+        fields.insert(name, Field::Own(text));
+    }
     for attribute in &view.attributes {
-        let value = match own.attribute(&attribute.name) {
-            Some(_) => json!({ "value": node.attr(&attribute.name) }),
-            None => Value::Null,
+        let field = match own.attribute(&attribute.name) {
+            Some(_) => Field::Attribute(node.attr(&attribute.name)),
+            None => Field::Null,
         };
-        object.insert(attribute.name.clone(), value);
+        fields.insert(&attribute.name, field);
     }
     for relationship in &view.relationships {
         let one = relationship.cardinality == Cardinality::One;
@@ -266,41 +327,83 @@ fn default_selection(
         if !one && !listed {
             continue;
         }
-        let value = if own.relationship(&relationship.name).is_none() {
-            Value::Null
+        let field = if own.relationship(&relationship.name).is_none() {
+            Field::Null
         } else {
             let Some(peer_kind) = tx.schema.get(&relationship.peer) else {
                 continue;
             };
             let ids = tx.peer_ids(node, &relationship.name);
             if one {
-                let shown = ids.iter().find_map(|id| peers.shown(tx, id));
-                json!({ "node": shown.map(Value::Object) })
+                Field::One(ids.iter().find_map(|id| peers.shown(tx, id)))
             } else {
                 let nodes: Vec<Arc<Node>> =
                     ids.iter().filter_map(|id| shown_peer(tx, id)).collect();
                 // In the peer kind's order, as a nested query lists them.
                 let (count, nodes) = Filters::default().select_among(tx, peer_kind, nodes);
-                let edges: Vec<Value> = nodes
-                    .iter()
-                    .map(|p| json!({ "node": Value::Object(peers.of(tx, p)) }))
-                    .collect();
-                json!({ "count": count, "edges": edges })
+                Field::Many(count, nodes.iter().map(|p| peers.of(tx, p)).collect())
             }
         };
-        object.insert(relationship.name.clone(), value);
+        fields.insert(&relationship.name, field);
     }
-    Value::Object(object)
+
+    let mut out = String::with_capacity(64 * fields.len());
+    out.push('{');
+    for (i, (name, field)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json(&mut out, name);
+        out.push(':');
+        match field {
+            Field::Own(text) => out.push_str(text),
+            Field::Null => out.push_str("null"),
+            Field::Attribute(value) => {
+                out.push_str("{\"value\":");
+                push_json(&mut out, value);
+                out.push('}');
+            }
+            Field::One(peer) => {
+                out.push_str("{\"node\":");
+                out.push_str(peer.as_deref().unwrap_or("null"));
+                out.push('}');
+            }
+            Field::Many(count, edges) => {
+                out.push_str("{\"count\":");
+                out.push_str(&count.to_string());
+                out.push_str(",\"edges\":[");
+                for (j, peer) in edges.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"node\":");
+                    out.push_str(peer);
+                    out.push('}');
+                }
+                out.push_str("]}");
+            }
+        }
+    }
+    out.push('}');
+    out
 }
 
-/// The peers one listing has shown, as [`peer`] shows them: the interfaces of a device
-/// all name that device, whose label is computed once.
-#[derive(Default)]
-struct PeerLabels(HashMap<String, Map<String, Value>>);
+/// `value` as JSON text, escaped exactly as `serde_json` prints it, appended to `out`.
+fn push_json<T: serde::Serialize + ?Sized>(out: &mut String, value: &T) {
+    // Serializing a string, a number or a small value into memory cannot fail.
+    if let Ok(text) = serde_json::to_string(value) {
+        out.push_str(&text);
+    }
+}
 
-impl PeerLabels {
+/// The peers one listing has shown, as JSON text: the interfaces of a device all name
+/// that device, whose label is computed and written once.
+#[derive(Default)]
+struct PeerTexts(HashMap<String, String>);
+
+impl PeerTexts {
     /// Node `id` as a peer, if it is visible.
-    fn shown(&mut self, tx: &Tx<'_>, id: &str) -> Option<Map<String, Value>> {
+    fn shown(&mut self, tx: &Tx<'_>, id: &str) -> Option<String> {
         if let Some(shown) = self.0.get(id) {
             return Some(shown.clone());
         }
@@ -309,7 +412,7 @@ impl PeerLabels {
     }
 
     /// `node` as a peer.
-    fn of(&mut self, tx: &Tx<'_>, node: &Node) -> Map<String, Value> {
+    fn of(&mut self, tx: &Tx<'_>, node: &Node) -> String {
         self.0
             .entry(node.id.clone())
             .or_insert_with(|| peer(tx, node))
@@ -328,12 +431,34 @@ fn shown_peer(tx: &Tx<'_>, id: &str) -> Option<Arc<Node>> {
     }
 }
 
-/// `{id, hfid, display_label, __typename}` of a node.
-fn peer(tx: &Tx<'_>, node: &Node) -> Map<String, Value> {
-    let mut object = Map::new();
-    object.insert("id".into(), json!(node.id));
-    object.insert("hfid".into(), json!(tx.hfid(node)));
-    object.insert("display_label".into(), json!(tx.display_label(node)));
-    object.insert("__typename".into(), json!(node.kind));
-    object
+/// The fields a node shows as a peer, each as JSON text.
+struct PeerFields {
+    id: String,
+    hfid: String,
+    display_label: String,
+    typename: String,
+}
+
+/// `id`, `hfid`, `display_label` and `__typename` of a node, as JSON text.
+fn peer_fields(tx: &Tx<'_>, node: &Node) -> PeerFields {
+    let mut fields = PeerFields {
+        id: String::new(),
+        hfid: String::new(),
+        display_label: String::new(),
+        typename: String::new(),
+    };
+    push_json(&mut fields.id, &node.id);
+    push_json(&mut fields.hfid, &tx.hfid(node));
+    push_json(&mut fields.display_label, &tx.display_label(node));
+    push_json(&mut fields.typename, &node.kind);
+    fields
+}
+
+/// `{"__typename", "display_label", "hfid", "id"}` of a node, as JSON text.
+fn peer(tx: &Tx<'_>, node: &Node) -> String {
+    let fields = peer_fields(tx, node);
+    format!(
+        "{{\"__typename\":{},\"display_label\":{},\"hfid\":{},\"id\":{}}}",
+        fields.typename, fields.display_label, fields.hfid, fields.id
+    )
 }

@@ -86,6 +86,10 @@ pub enum StoreError {
     /// The run was already committed or abandoned.
     #[error("the run is over: it was {0}")]
     RunOver(&'static str),
+    /// The store broke one of its own invariants (a bug, not bad input): what it wrote
+    /// could not be read back.
+    #[error("internal store error: {0}")]
+    Internal(String),
 }
 
 impl StoreError {
@@ -94,7 +98,8 @@ impl StoreError {
         match self {
             StoreError::Database { .. }
             | StoreError::Corrupted { .. }
-            | StoreError::Create { .. } => ErrorCode::Internal,
+            | StoreError::Create { .. }
+            | StoreError::Internal(_) => ErrorCode::Internal,
             StoreError::BranchNotFound(_) => ErrorCode::BranchNotFound,
             StoreError::UnknownKind(_) => ErrorCode::NotFound,
             StoreError::BadRequest(_) => ErrorCode::BadRequest,

@@ -335,6 +335,16 @@ impl RunTransaction {
         self.with_tx_read(|tx| api::nodes(tx, kind, filters, include))
     }
 
+    /// [`RunTransaction::nodes`] as JSON text, one object per node.
+    pub fn nodes_json(
+        &self,
+        kind: &str,
+        filters: &Map<String, Value>,
+        include: &[String],
+    ) -> Result<Vec<String>> {
+        self.with_tx_read(|tx| api::nodes_json(tx, kind, filters, include))
+    }
+
     /// A GraphQL query, as the run sees the store: with the run's writes, stopped with
     /// `LIMIT_EXCEEDED` when `budget` runs out. Mutations are refused: a run writes
     /// through its typed operations.

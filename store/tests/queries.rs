@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use infragen_store::WriteOp;
 use serde_json::json;
 
 /// leaf1 (leaf, 65001, site dc1 in region eu), leaf2 (leaf, 65002), spine1 (spine, no asn);
@@ -465,5 +466,62 @@ fn several_indexed_conditions_must_all_hold() {
             r#"(name__value: "eth2", device__ids: ["{leaf2}"])"#
         ))
         .is_empty()
+    );
+}
+
+/// The typed listing (what a guest receives from `nodes.filters`) is the SDK's default
+/// selection written as JSON text: keys in order, strings escaped exactly as `serde_json`
+/// prints them, peers as `{__typename, display_label, hfid, id}`, a cardinality-many
+/// relationship only when included.
+#[test]
+fn the_typed_listing_is_the_default_selection_as_json_text() {
+    let s = store();
+    let name = "leaf \"1\" \\ é\n\u{1}";
+    let d = s
+        .write_node(
+            "main",
+            "DcimDevice",
+            WriteOp::Create,
+            &json!({"name": {"value": name}, "role": {"value": "leaf"}, "asn": {"value": 65001}}),
+        )
+        .unwrap()
+        .unwrap()
+        .id;
+    let eth = interface(&s, "main", &d, "eth0");
+    let none = serde_json::Map::new();
+    let device_peer =
+        json!({"__typename": "DcimDevice", "display_label": name, "hfid": [name], "id": d});
+    let interface_peer = json!({
+        "__typename": "DcimPhysicalInterface", "display_label": "eth0", "hfid": [name, "eth0"], "id": eth,
+    });
+    let device = json!({
+        "__typename": "DcimDevice", "display_label": name, "hfid": [name], "id": d,
+        "asn": {"value": 65001}, "mgmt": {"value": null}, "name": {"value": name},
+        "role": {"value": "leaf"}, "serial": {"value": null}, "status": {"value": "active"},
+        "interfaces": {"count": 1, "edges": [{"node": interface_peer}]},
+        "site": {"node": null},
+    });
+
+    let with = s
+        .nodes_json("main", "DcimDevice", &none, &["interfaces".to_owned()])
+        .unwrap();
+    assert_eq!(with, vec![serde_json::to_string(&device).unwrap()]);
+    let without = s.nodes_json("main", "DcimDevice", &none, &[]).unwrap();
+    let mut device = device;
+    device.as_object_mut().unwrap().remove("interfaces");
+    assert_eq!(without, vec![serde_json::to_string(&device).unwrap()]);
+
+    // Through the generic, the interface's own kind answers for it.
+    let interfaces = s.nodes_json("main", "DcimInterface", &none, &[]).unwrap();
+    let interface = json!({
+        "__typename": "DcimPhysicalInterface", "display_label": "eth0", "hfid": [name, "eth0"], "id": eth,
+        "description": {"value": null}, "mtu": {"value": 1500}, "name": {"value": "eth0"},
+        "device": {"node": device_peer},
+    });
+    assert_eq!(interfaces, vec![serde_json::to_string(&interface).unwrap()]);
+    // And the value form is the same objects.
+    assert_eq!(
+        s.nodes("main", "DcimInterface", &none, &[]).unwrap(),
+        vec![interface]
     );
 }

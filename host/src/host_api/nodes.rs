@@ -139,14 +139,11 @@ impl HostState {
         filters: &Value,
         include: &[String],
     ) -> Result<Vec<String>, HostError> {
-        let nodes: Vec<String> = self
+        let nodes = self
             .run
             .backend
-            .filters(&self.run.branch, kind, filters, include)
-            .await?
-            .iter()
-            .map(Value::to_string)
-            .collect();
+            .filters_json(&self.run.branch, kind, filters, include)
+            .await?;
         // Measured as the guest receives them: serialized once, for both.
         let size = nodes.iter().map(String::len).sum();
         self.run.check_response(function, size)?;
