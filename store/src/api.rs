@@ -261,7 +261,7 @@ pub(crate) fn nodes_json(
         )));
     }
     let filters = Filters::parse(filters, k).map_err(StoreError::BadRequest)?;
-    let (_, page) = filters.select(tx, k);
+    let (_, page) = filters.select_listed(tx, k, include);
     let mut peers = PeerTexts::default();
     let nodes = page
         .iter()

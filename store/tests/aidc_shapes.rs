@@ -87,6 +87,58 @@ fn number_parameters_and_max_count_are_enforced() {
         errors(&r),
         ["endpoints: at most 2 related nodes are allowed, got 3"]
     );
+
+    // RelationshipAdd checks the bound of the relationship it edits, and writes nothing
+    // when it is exceeded.
+    let link = ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ NetworkLinkCreate(data: {{name: {{value: "l2"}}, endpoints: [{{id: "{}"}}, {{id: "{}"}}]}}) {{ object {{ id }} }} }}"#,
+            ids[0], ids[1]
+        ),
+    )["NetworkLinkCreate"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let endpoints = |s: &Store| {
+        let data = ok(
+            s,
+            "main",
+            r#"{ NetworkLink(name__value: "l2") { edges { node { endpoints { edges { node { id } } } } } } }"#,
+        );
+        data["NetworkLink"]["edges"][0]["node"]["endpoints"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let before = endpoints(&s);
+    assert_eq!(before.len(), 2);
+    let r = gql(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ RelationshipAdd(data: {{id: "{link}", name: "endpoints", nodes: [{{id: "{}"}}]}}) {{ ok }} }}"#,
+            ids[2]
+        ),
+    );
+    assert_eq!(
+        errors(&r),
+        ["endpoints: at most 2 related nodes are allowed, got 3"]
+    );
+    assert_eq!(endpoints(&s), before);
+    // Removing one of the two stays within the bound.
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ RelationshipRemove(data: {{id: "{link}", name: "endpoints", nodes: [{{id: "{}"}}]}}) {{ ok }} }}"#,
+            ids[0]
+        ),
+    );
+    assert_eq!(endpoints(&s), [ids[1].clone()]);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 use super::error::{EngineError, Result};
 use crate::graph::Tx;
 use crate::node::{Node, value_key};
+use crate::schema::RelationshipSchema;
 
 /// A uniqueness violation, with the HFID reported apart: an upsert turns "another node has
 /// this HFID" into an update of that node.
@@ -53,25 +54,46 @@ pub(crate) fn check_mandatory_rels(tx: &Tx<'_>, id: &str) -> Result<()> {
         return Ok(());
     };
     for r in &k.relationships {
-        let count = n.peers(&r.name).len() as u64;
-        if !r.optional && count == 0 {
-            return Err(EngineError::Mandatory {
-                kind: k.kind.clone(),
-                field: r.name.clone(),
-            });
-        }
-        if r.max_count > 0 && count > r.max_count {
-            return Err(EngineError::invalid(format!(
-                "{}: at most {} related nodes are allowed, got {count}",
-                r.name, r.max_count
-            )));
-        }
-        if count > 0 && count < r.min_count {
-            return Err(EngineError::invalid(format!(
-                "{}: at least {} related nodes are required, got {count}",
-                r.name, r.min_count
-            )));
-        }
+        check_count(&k.kind, r, n.peers(&r.name).len())?;
+    }
+    Ok(())
+}
+
+/// [`check_mandatory_rels`] for relationship `r` of node `id` only: what editing that one
+/// relationship can break. A relationship without a bound is not read at all, so adding
+/// members to a group does not read its other members.
+pub(crate) fn check_relationship_count(
+    tx: &Tx<'_>,
+    id: &str,
+    kind: &str,
+    r: &RelationshipSchema,
+) -> Result<()> {
+    if r.optional && r.max_count == 0 && r.min_count == 0 {
+        return Ok(());
+    }
+    check_count(kind, r, tx.peers_of(id, &r.name).len())
+}
+
+/// Whether `count` peers of relationship `r` of a `kind` node are allowed.
+fn check_count(kind: &str, r: &RelationshipSchema, count: usize) -> Result<()> {
+    let count = count as u64;
+    if !r.optional && count == 0 {
+        return Err(EngineError::Mandatory {
+            kind: kind.to_owned(),
+            field: r.name.clone(),
+        });
+    }
+    if r.max_count > 0 && count > r.max_count {
+        return Err(EngineError::invalid(format!(
+            "{}: at most {} related nodes are allowed, got {count}",
+            r.name, r.max_count
+        )));
+    }
+    if count > 0 && count < r.min_count {
+        return Err(EngineError::invalid(format!(
+            "{}: at least {} related nodes are required, got {count}",
+            r.name, r.min_count
+        )));
     }
     Ok(())
 }

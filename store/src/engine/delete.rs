@@ -70,9 +70,6 @@ pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) -> Result<(), DeleteRefused> {
     Ok(())
 }
 
-/// The implicit generic every node implements, never named by Infrahub's `inherit_from`.
-const CORE_NODE: &str = "CoreNode";
-
 /// The ids a delete of `id` removes, in discovery order (breadth first, `id` first): `id`
 /// and, transitively, the peers of every relationship that cascades. Ids that do not
 /// resolve to a node are left out.
@@ -185,7 +182,8 @@ struct Dependent<'s> {
 /// `CoreNode`, see the module documentation).
 fn dependents<'s>(schema: &'s Schema, k: &KindSchema) -> Vec<Dependent<'s>> {
     let targets = |peer: &str| {
-        peer == k.kind || (peer != CORE_NODE && k.inherit_from.iter().any(|g| g == peer))
+        peer == k.kind
+            || (peer != crate::schema::CORE_NODE && k.inherit_from.iter().any(|g| g == peer))
     };
     let mut out = Vec::new();
     for hk in schema.kinds().filter(|hk| !hk.is_generic) {

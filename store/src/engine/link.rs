@@ -216,5 +216,5 @@ pub(crate) fn edit_relationship(
             unlink_peer(tx, id, &r, &p);
         }
     }
-    super::constraints::check_mandatory_rels(tx, id)
+    super::constraints::check_relationship_count(tx, id, &kind, &r)
 }

@@ -16,7 +16,7 @@
 use crate::error::StoreError;
 use crate::events::{Action, AttributeChange, Event, RelationshipChange};
 use crate::node::{Node, value_key};
-use crate::schema::{BranchSupport, RelationshipKind, Schema};
+use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -903,6 +903,47 @@ impl<'c> Tx<'c> {
         };
         self.views.borrow_mut().insert(id.to_string(), view.clone());
         view
+    }
+
+    /// The node as a listing shows it: like [`Tx::get`], but a committed node read afresh
+    /// comes without the relationships `skip` names, left empty. A group listed by name
+    /// (a generator looks its group up in every run) would otherwise read every member,
+    /// and a group a run adds members to is read afresh by the next run: the design's
+    /// size, per run. A node already read, or changed here, comes whole.
+    pub fn listed(
+        &self,
+        id: &str,
+        skip: impl Fn(&RelationshipSchema) -> bool,
+    ) -> Option<Arc<Node>> {
+        if self.views.borrow().contains_key(id)
+            || self.pending.contains_key(id)
+            || self.committed.borrow().contains_key(id)
+        {
+            return self.get(id);
+        }
+        if let Some(view) = self.shared_view(id) {
+            self.committed.borrow_mut().insert(id.to_string(), view);
+            return self.get(id);
+        }
+        let kind = self.committed_kind(id)?;
+        let schema = self.schema.get(&kind)?;
+        if !schema.relationships.iter().any(&skip) {
+            return self.get(id);
+        }
+        let mut node = match self.load_attributes(id, &kind) {
+            Ok(node) => node,
+            Err(e) => return self.failed(e),
+        };
+        for r in schema.relationships.iter().filter(|r| !skip(r)) {
+            let peers = match self.committed_peers(id, &r.name) {
+                Ok(peers) => peers,
+                Err(e) => return self.failed(e),
+            };
+            if !peers.is_empty() {
+                node.rels.insert(r.name.clone(), peers);
+            }
+        }
+        Some(Arc::new(node))
     }
 
     /// The kind of a node visible here, without reading the node.

@@ -4,7 +4,7 @@
 
 use crate::graph::Tx;
 use crate::node::{Node, value_key};
-use crate::schema::KindSchema;
+use crate::schema::{CORE_NODE, Cardinality, KindSchema, RelationshipSchema};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -382,6 +382,55 @@ impl Filters {
 
     /// Run against all nodes of `k` (a node or a generic): total count and the requested page.
     pub fn select(&self, tx: &Tx<'_>, k: &KindSchema) -> (usize, Vec<Arc<Node>>) {
+        self.select_loading(tx, k, |id| tx.get(id))
+    }
+
+    /// [`Filters::select`] for a listing that shows the cardinality-many relationships in
+    /// `include` only: a relationship to any node (`peer: CoreNode`, a group's members and
+    /// subscribers, which can be every node of the store) that neither `include`, the
+    /// filters nor the kinds' HFIDs, labels and order read is not read (see
+    /// [`Tx::listed`]). Other relationships are bounded by the design, and a node read
+    /// whole is kept for the next reads.
+    pub fn select_listed(
+        &self,
+        tx: &Tx<'_>,
+        k: &KindSchema,
+        include: &[String],
+    ) -> (usize, Vec<Arc<Node>>) {
+        let kinds = tx.schema.concrete_kinds(&k.kind);
+        let mut paths: Vec<&str> = Vec::new();
+        for schema in std::iter::once(k).chain(kinds.iter().filter_map(|c| tx.schema.get(c))) {
+            paths.extend(
+                schema
+                    .human_friendly_id
+                    .iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
+            paths.extend(schema.display_labels.iter().flatten().map(String::as_str));
+            paths.extend(schema.order_by.iter().flatten().map(String::as_str));
+            paths.extend(schema.display_label.as_deref());
+        }
+        let read = |name: &str| {
+            include.iter().any(|i| i == name)
+                || self.conds.iter().any(|c| match &c.target {
+                    Target::Rel(r) | Target::RelAttr(r, _) => r == name,
+                    _ => false,
+                })
+                || paths.iter().any(|p| p.contains(&format!("{name}__")))
+        };
+        let skip = |r: &RelationshipSchema| {
+            r.cardinality == Cardinality::Many && r.peer == CORE_NODE && !read(&r.name)
+        };
+        self.select_loading(tx, k, |id| tx.listed(id, skip))
+    }
+
+    fn select_loading(
+        &self,
+        tx: &Tx<'_>,
+        k: &KindSchema,
+        load: impl Fn(&str) -> Option<Arc<Node>>,
+    ) -> (usize, Vec<Arc<Node>>) {
         let kinds = tx.schema.concrete_kinds(&k.kind);
         let ids: BTreeSet<String> = match kinds.as_slice() {
             [one] => self.candidates(tx, one),
@@ -395,7 +444,7 @@ impl Filters {
         };
         let nodes: Vec<Arc<Node>> = ids
             .iter()
-            .filter_map(|id| tx.get(id))
+            .filter_map(|id| load(id))
             .filter(|n| self.matches(tx, n))
             .collect();
         self.page(tx, k, nodes)

@@ -75,6 +75,10 @@ impl AttributeKind {
     }
 }
 
+/// The generic every node implements, never named by Infrahub's `inherit_from`: a
+/// relationship to it can hold any node of the store.
+pub(crate) const CORE_NODE: &str = "CoreNode";
+
 /// Relationship kinds.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
