@@ -513,17 +513,8 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         filters: &Value,
         include: &[String],
     ) -> Result<Vec<Value>, BackendError> {
-        self.filters_json(branch, kind, filters, include)
-            .await?
-            .iter()
-            .map(|text| {
-                serde_json::from_str(text).map_err(|error| {
-                    store_error(StoreError::Internal(format!(
-                        "the default selection written for {kind} is not JSON: {error}"
-                    )))
-                })
-            })
-            .collect()
+        let texts = self.filters_json(branch, kind, filters, include).await?;
+        infragen_store::api::selection_values(kind, &texts).map_err(store_error)
     }
 
     async fn filters_json(

@@ -229,7 +229,13 @@ pub(crate) fn nodes(
     filters: &Map<String, Value>,
     include: &[String],
 ) -> Result<Vec<Value>> {
-    nodes_json(tx, kind, filters, include)?
+    selection_values(kind, &nodes_json(tx, kind, filters, include)?)
+}
+
+/// The nodes of a listing of `kind` ([`Store::nodes_json`]) as values. The texts are the
+/// store's own: one that is not JSON is a bug, reported as [`StoreError::Internal`].
+pub fn selection_values(kind: &str, texts: &[String]) -> Result<Vec<Value>> {
+    texts
         .iter()
         .map(|text| {
             serde_json::from_str(text).map_err(|error| {
