@@ -147,6 +147,17 @@ impl Backend for Variant {
     ) -> Result<Vec<Value>, BackendError> {
         self.inner.filters(branch, kind, filters, include).await
     }
+    async fn filters_json(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<String>, BackendError> {
+        self.inner
+            .filters_json(branch, kind, filters, include)
+            .await
+    }
     async fn relationship_add(
         &self,
         branch: &str,
