@@ -28,6 +28,7 @@ use crate::store::Store;
 use foldhash::HashMap;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// A node a write left in the store.
@@ -281,17 +282,21 @@ pub(crate) fn nodes_json(
 
 /// One field of a node's default selection, before it is written.
 enum Field<'n> {
-    /// The node's own `id`, `hfid`, `display_label` or `__typename`, written already.
-    Own(&'n str),
+    /// Text written already: the node's own `id`, `hfid`, `display_label`, `__typename`.
+    Text(String),
     /// A field the node's own kind does not have (the query was on a generic).
     Null,
     /// An attribute: `{"value": …}`.
     Attribute(&'n Value),
     /// A cardinality-one relationship: `{"node": <peer> | null}`.
-    One(Option<String>),
+    One(Option<Rc<str>>),
     /// A cardinality-many relationship: `{"count": …, "edges": [{"node": <peer>}]}`.
-    Many(usize, Vec<String>),
+    Many(usize, Vec<Rc<str>>),
 }
+
+/// The fields of a node's default selection by name, in the order `serde_json`'s sorted
+/// maps print them.
+type Fields<'n> = BTreeMap<&'n str, Field<'n>>;
 
 /// A node as the SDK's default selection shows it, with the fields of `view` (the kind
 /// queried, maybe a generic) resolved on the node's own kind, as JSON text.
@@ -307,16 +312,7 @@ fn default_selection(
     peers: &mut PeerTexts,
 ) -> String {
     let own = tx.schema.get(&node.kind).unwrap_or(view);
-    let label = peer_fields(tx, node);
-    let mut fields: BTreeMap<&str, Field<'_>> = BTreeMap::new();
-    for (name, text) in [
-        ("__typename", &label.typename),
-        ("display_label", &label.display_label),
-        ("hfid", &label.hfid),
-        ("id", &label.id),
-    ] {
-        fields.insert(name, Field::Own(text));
-    }
+    let mut fields = peer_fields(tx, node);
     for attribute in &view.attributes {
         let field = match own.attribute(&attribute.name) {
             Some(_) => Field::Attribute(node.attr(&attribute.name)),
@@ -352,7 +348,11 @@ fn default_selection(
         };
         fields.insert(&relationship.name, field);
     }
+    write_object(&fields)
+}
 
+/// `fields` as one JSON object.
+fn write_object(fields: &Fields<'_>) -> String {
     let mut out = String::with_capacity(64 * fields.len());
     out.push('{');
     for (i, (name, field)) in fields.iter().enumerate() {
@@ -362,7 +362,7 @@ fn default_selection(
         push_json(&mut out, name);
         out.push(':');
         match field {
-            Field::Own(text) => out.push_str(text),
+            Field::Text(text) => out.push_str(text),
             Field::Null => out.push_str("null"),
             Field::Attribute(value) => {
                 out.push_str("{\"value\":");
@@ -402,31 +402,39 @@ fn push_json<T: serde::Serialize + ?Sized>(out: &mut String, value: &T) {
     }
 }
 
+/// `value` as JSON text.
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Field<'static> {
+    let mut text = String::new();
+    push_json(&mut text, value);
+    Field::Text(text)
+}
+
 /// The peers one listing has shown, as JSON text: the interfaces of a device all name
-/// that device, whose label is computed and written once.
+/// that device, whose label is computed and written once, and shared.
 #[derive(Default)]
-struct PeerTexts(HashMap<String, String>);
+struct PeerTexts(HashMap<String, Rc<str>>);
 
 impl PeerTexts {
     /// Node `id` as a peer, if it is visible.
-    fn shown(&mut self, tx: &Tx<'_>, id: &str) -> Option<String> {
+    fn shown(&mut self, tx: &Tx<'_>, id: &str) -> Option<Rc<str>> {
         if let Some(shown) = self.0.get(id) {
-            return Some(shown.clone());
+            return Some(Rc::clone(shown));
         }
         let node = shown_peer(tx, id)?;
         Some(self.of(tx, &node))
     }
 
     /// `node` as a peer.
-    fn of(&mut self, tx: &Tx<'_>, node: &Node) -> String {
-        self.0
+    fn of(&mut self, tx: &Tx<'_>, node: &Node) -> Rc<str> {
+        let text = self
+            .0
             .entry(node.id.clone())
-            .or_insert_with(|| peer(tx, node))
-            .clone()
+            .or_insert_with(|| write_object(&peer_fields(tx, node)).into());
+        Rc::clone(text)
     }
 }
 
-/// A peer as [`peer`] shows it: without its edges when its kind's labels and order
+/// A peer as [`peer_fields`] shows it: without its edges when its kind's labels and order
 /// read only its own attributes. Listing addresses showed each one's namespace, and
 /// loading a namespace whole reads an edge per prefix and address of the store.
 fn shown_peer(tx: &Tx<'_>, id: &str) -> Option<Arc<Node>> {
@@ -437,34 +445,13 @@ fn shown_peer(tx: &Tx<'_>, id: &str) -> Option<Arc<Node>> {
     }
 }
 
-/// The fields a node shows as a peer, each as JSON text.
-struct PeerFields {
-    id: String,
-    hfid: String,
-    display_label: String,
-    typename: String,
-}
-
-/// `id`, `hfid`, `display_label` and `__typename` of a node, as JSON text.
-fn peer_fields(tx: &Tx<'_>, node: &Node) -> PeerFields {
-    let mut fields = PeerFields {
-        id: String::new(),
-        hfid: String::new(),
-        display_label: String::new(),
-        typename: String::new(),
-    };
-    push_json(&mut fields.id, &node.id);
-    push_json(&mut fields.hfid, &tx.hfid(node));
-    push_json(&mut fields.display_label, &tx.display_label(node));
-    push_json(&mut fields.typename, &node.kind);
-    fields
-}
-
-/// `{"__typename", "display_label", "hfid", "id"}` of a node, as JSON text.
-fn peer(tx: &Tx<'_>, node: &Node) -> String {
-    let fields = peer_fields(tx, node);
-    format!(
-        "{{\"__typename\":{},\"display_label\":{},\"hfid\":{},\"id\":{}}}",
-        fields.typename, fields.display_label, fields.hfid, fields.id
-    )
+/// `{id, hfid, display_label, __typename}` of a node: the whole of it as a peer, the
+/// start of its default selection.
+fn peer_fields<'n>(tx: &Tx<'_>, node: &'n Node) -> Fields<'n> {
+    Fields::from([
+        ("__typename", json_text(&node.kind)),
+        ("display_label", json_text(&tx.display_label(node))),
+        ("hfid", json_text(&tx.hfid(node))),
+        ("id", json_text(&node.id)),
+    ])
 }
