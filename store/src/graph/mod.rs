@@ -703,13 +703,7 @@ impl<'c> Tx<'c> {
 
     /// The node as committed, seen from this branch.
     fn committed(&self, id: &str) -> Option<Arc<Node>> {
-        if let Some(n) = self.committed.borrow().get(id) {
-            return n.clone();
-        }
-        if let Some(node) = self.shared_view(id) {
-            self.committed
-                .borrow_mut()
-                .insert(id.to_string(), node.clone());
+        if let Some(node) = self.committed_held(id) {
             return node;
         }
         let kind = self.committed_kind(id);
@@ -729,6 +723,19 @@ impl<'c> Tx<'c> {
             cache.put(&self.branch, id, node.clone(), self.shared_epoch);
         }
         node
+    }
+
+    /// A committed node (or its absence) this transaction or the process's node cache
+    /// already holds, without reading the database.
+    fn committed_held(&self, id: &str) -> Option<Option<Arc<Node>>> {
+        if let Some(n) = self.committed.borrow().get(id) {
+            return Some(n.clone());
+        }
+        let node = self.shared_view(id)?;
+        self.committed
+            .borrow_mut()
+            .insert(id.to_string(), node.clone());
+        Some(node)
     }
 
     fn load(&self, id: &str, kind: &str) -> rusqlite::Result<Node> {
@@ -917,12 +924,8 @@ impl<'c> Tx<'c> {
     ) -> Option<Arc<Node>> {
         if self.views.borrow().contains_key(id)
             || self.pending.contains_key(id)
-            || self.committed.borrow().contains_key(id)
+            || self.committed_held(id).is_some()
         {
-            return self.get(id);
-        }
-        if let Some(view) = self.shared_view(id) {
-            self.committed.borrow_mut().insert(id.to_string(), view);
             return self.get(id);
         }
         let kind = self.committed_kind(id)?;

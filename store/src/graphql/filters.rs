@@ -382,7 +382,8 @@ impl Filters {
 
     /// Run against all nodes of `k` (a node or a generic): total count and the requested page.
     pub fn select(&self, tx: &Tx<'_>, k: &KindSchema) -> (usize, Vec<Arc<Node>>) {
-        self.select_loading(tx, k, |id| tx.get(id))
+        let kinds = tx.schema.concrete_kinds(&k.kind);
+        self.select_loading(tx, k, &kinds, |id| tx.get(id))
     }
 
     /// [`Filters::select`] for a listing that shows the cardinality-many relationships in
@@ -417,26 +418,31 @@ impl Filters {
                     Target::Rel(r) | Target::RelAttr(r, _) => r == name,
                     _ => false,
                 })
-                || paths.iter().any(|p| p.contains(&format!("{name}__")))
+                || {
+                    let through = format!("{name}__");
+                    paths.iter().any(|p| p.contains(&through))
+                }
         };
         let skip = |r: &RelationshipSchema| {
             r.cardinality == Cardinality::Many && r.peer == CORE_NODE && !read(&r.name)
         };
-        self.select_loading(tx, k, |id| tx.listed(id, skip))
+        self.select_loading(tx, k, &kinds, |id| tx.listed(id, skip))
     }
 
+    /// The nodes of `kinds` (the concrete kinds of `k`) that match, loaded with `load`:
+    /// their total count and the requested page.
     fn select_loading(
         &self,
         tx: &Tx<'_>,
         k: &KindSchema,
+        kinds: &[String],
         load: impl Fn(&str) -> Option<Arc<Node>>,
     ) -> (usize, Vec<Arc<Node>>) {
-        let kinds = tx.schema.concrete_kinds(&k.kind);
-        let ids: BTreeSet<String> = match kinds.as_slice() {
+        let ids: BTreeSet<String> = match kinds {
             [one] => self.candidates(tx, one),
             _ => {
                 let mut all = BTreeSet::new();
-                for concrete in &kinds {
+                for concrete in kinds {
                     all.extend(self.candidates(tx, concrete));
                 }
                 all
