@@ -157,16 +157,10 @@ impl HostState {
         kind: &str,
         filters: &Value,
     ) -> Result<Vec<Value>, HostError> {
-        let nodes = self
-            .run
-            .backend
-            .filters_json(&self.run.branch, kind, filters, &[])
-            .await?;
-        // Measured as `nodes_matching` measures it, on the text, before the values are
-        // made: printing them again only to count their bytes cost more than the read.
-        let size = nodes.iter().map(String::len).sum();
-        self.run.check_response(function, size)?;
-        nodes
+        // Measured on the text, before the values are made: printing them again only to
+        // count their bytes cost more than the read.
+        self.nodes_matching(function, kind, filters, &[])
+            .await?
             .iter()
             .map(|text| {
                 serde_json::from_str(text).map_err(|error| {

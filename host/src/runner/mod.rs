@@ -516,7 +516,7 @@ impl Runner {
     }
 
     /// `listing`'s members with the touched ones' labels read again; `None` when one of
-    /// them is gone.
+    /// them is gone (or comes back without an id or a kind): the group is then read whole.
     async fn relabelled(
         &self,
         definition: &GeneratorDefinition,
@@ -541,13 +541,9 @@ impl Runner {
                         &error,
                     )
                 })?;
-            let Some(node) = found else {
-                return Ok(None);
-            };
-            if let Some(label) = node.get("display_label").and_then(Value::as_str) {
-                member.label = label.to_owned();
-            } else {
-                member.label.clone_from(&member.id);
+            match found.as_ref().and_then(listed_member) {
+                Some(fresh) => *member = fresh,
+                None => return Ok(None),
             }
         }
         Ok(Some(members))
@@ -591,20 +587,7 @@ impl Runner {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|edge| {
-                let node = edge.get("node")?;
-                let id = node.get("id").and_then(Value::as_str)?;
-                let kind = node.get("__typename").and_then(Value::as_str)?;
-                let label = node
-                    .get("display_label")
-                    .and_then(Value::as_str)
-                    .unwrap_or(id);
-                Some(ListedMember {
-                    id: id.to_owned(),
-                    kind: kind.to_owned(),
-                    label: label.to_owned(),
-                })
-            })
+            .filter_map(|edge| edge.get("node").and_then(listed_member))
             .collect();
         Ok((group_id, members))
     }
@@ -664,6 +647,22 @@ impl Runner {
         }
         Ok((group_id, members))
     }
+}
+
+/// A target group's member as a listing shows it (`{id, __typename, display_label}`),
+/// labelled by its id where it has no label; `None` without an id or a kind.
+fn listed_member(node: &Value) -> Option<ListedMember> {
+    let id = node.get("id").and_then(Value::as_str)?;
+    let kind = node.get("__typename").and_then(Value::as_str)?;
+    let label = node
+        .get("display_label")
+        .and_then(Value::as_str)
+        .unwrap_or(id);
+    Some(ListedMember {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        label: label.to_owned(),
+    })
 }
 
 fn params_match(params: &Map<String, Value>, wanted: &Map<String, Value>) -> bool {
