@@ -36,6 +36,7 @@
 pub mod api;
 pub mod branch;
 mod branch_diff;
+mod checkpoint;
 pub mod claims;
 pub mod clock;
 mod code;

@@ -121,13 +121,23 @@ pub(crate) struct Db {
 impl Db {
     /// Open (creating) the database file and its tables.
     pub fn open(path: &str) -> Result<Self> {
-        let conn = connect(path)?;
+        let mut conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(StoreError::db(path))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(StoreError::db(path))?;
         conn.execute_batch(SCHEMA_SQL)
             .map_err(StoreError::db(path))?;
+        // Commits leave checkpoints to a thread (see `checkpoint`); it ends with `conn`.
+        if path != ":memory:" {
+            crate::checkpoint::run_in_background(
+                &mut conn,
+                connect(path)?,
+                path,
+                crate::checkpoint::Thresholds::default(),
+            )
+            .map_err(StoreError::db(path))?;
+        }
         let mut db = Self {
             conn,
             path: path.to_string(),
