@@ -222,6 +222,28 @@ pub trait Backend: Send + Sync {
             .collect())
     }
 
+    /// The value of attribute `attribute` of node `id` of `kind` (or a kind inheriting
+    /// it), as [`Backend::filters`] shows it: `None` when there is no such node,
+    /// `Value::Null` when the attribute is unset. The embedded store reads the one value
+    /// instead of the node's whole selection.
+    async fn attribute_value(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+    ) -> Result<Option<Value>, BackendError> {
+        let nodes = self
+            .filters(branch, kind, &serde_json::json!({ "ids": [id] }), &[])
+            .await?;
+        Ok(nodes.first().map(|node| {
+            node.get(attribute)
+                .and_then(|field| field.get("value"))
+                .cloned()
+                .unwrap_or(Value::Null)
+        }))
+    }
+
     /// `RelationshipAdd` of `peers` to relationship `name` of node `id`.
     async fn relationship_add(
         &self,

@@ -81,6 +81,14 @@ mod ops {
             filters: &Map<String, Value>,
             include: &[String],
         ) -> Result<Vec<String>, StoreError>;
+        /// The value of one attribute of one node (see [`Backend::attribute_value`]).
+        fn attribute_value(
+            &self,
+            branch: &str,
+            kind: &str,
+            id: &str,
+            attribute: &str,
+        ) -> Result<Option<Value>, StoreError>;
         fn execute(
             &self,
             branch: &str,
@@ -145,6 +153,15 @@ impl StoreOps for Store {
         include: &[String],
     ) -> Result<Vec<String>, StoreError> {
         Store::nodes_json(self, branch, kind, filters, include)
+    }
+    fn attribute_value(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        Store::attribute_value(self, branch, kind, id, attribute)
     }
     /// Outside a run, queries are the host's own (a definition's query): unbudgeted.
     fn execute(
@@ -244,6 +261,16 @@ impl StoreOps for RunTransaction {
     ) -> Result<Vec<String>, StoreError> {
         same_branch(self, branch)?;
         RunTransaction::nodes_json(self, kind, filters, include)
+    }
+    fn attribute_value(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::attribute_value(self, kind, id, attribute)
     }
     fn execute(
         &self,
@@ -528,6 +555,19 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         let filters = check_filters(filters)?;
         self.ops
             .nodes_json(branch, kind, filters, include)
+            .map_err(store_error)
+    }
+
+    async fn attribute_value(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+    ) -> Result<Option<Value>, BackendError> {
+        check_kind(kind)?;
+        self.ops
+            .attribute_value(branch, kind, id, attribute)
             .map_err(store_error)
     }
 

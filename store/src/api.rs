@@ -162,6 +162,54 @@ impl Store {
             nodes_json(&self.tx(conn, schema, branch), kind, filters, include)
         })
     }
+
+    /// The value of attribute `attribute` of node `id` on `branch`, as the node's default
+    /// selection shows it (see [`attribute_value`]).
+    pub fn attribute_value(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+    ) -> Result<Option<Value>> {
+        self.read_op(|conn, schema| {
+            check_branch(conn, branch)?;
+            attribute_value(&self.tx(conn, schema, branch), kind, id, attribute)
+        })
+    }
+}
+
+/// The value of attribute `attribute` of node `id`, as the node's default selection shows
+/// it (`Value::Null` when unset), without writing the selection out: `None` when no node
+/// of `kind`, or of a kind inheriting it, has that id. An attribute the node's kind does
+/// not have is refused.
+pub(crate) fn attribute_value(
+    tx: &Tx<'_>,
+    kind: &str,
+    id: &str,
+    attribute: &str,
+) -> Result<Option<Value>> {
+    if tx.schema.get(kind).is_none() {
+        return Err(StoreError::UnknownKind(kind.to_owned()));
+    }
+    let Some(own) = tx.kind_of(id).filter(|own| tx.schema.is_a(own, kind)) else {
+        return Ok(None);
+    };
+    if tx
+        .schema
+        .get(&own)
+        .and_then(|k| k.attribute(attribute))
+        .is_none()
+    {
+        return Err(StoreError::BadRequest(format!(
+            "{own} has no attribute '{attribute}'"
+        )));
+    }
+    let value = tx.attr_of(id, attribute);
+    match tx.take_failure() {
+        Some(failure) => Err(failure),
+        None => Ok(Some(value)),
+    }
 }
 
 /// [`Store::write_node`] inside `tx`.

@@ -335,6 +335,12 @@ impl RunTransaction {
         self.with_tx_read(|tx| api::nodes(tx, kind, filters, include))
     }
 
+    /// The value of attribute `attribute` of node `id` as the run sees it (see
+    /// [`Store::attribute_value`]).
+    pub fn attribute_value(&self, kind: &str, id: &str, attribute: &str) -> Result<Option<Value>> {
+        self.with_tx_read(|tx| api::attribute_value(tx, kind, id, attribute))
+    }
+
     /// [`RunTransaction::nodes`] as JSON text, one object per node.
     pub fn nodes_json(
         &self,

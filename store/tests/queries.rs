@@ -525,3 +525,100 @@ fn the_typed_listing_is_the_default_selection_as_json_text() {
         vec![interface]
     );
 }
+
+/// One attribute read on its own (`attribute_value`, what a stamp compares with) is the
+/// value the node's default selection shows: on main, through a generic, on a branch
+/// that sees main's later change and keeps its own, and inside a run with its own write.
+#[tokio::test]
+async fn one_attribute_read_alone_is_the_value_the_default_selection_shows() {
+    let s = store();
+    let d = device(
+        &s,
+        "main",
+        "leaf1",
+        r#"role: {value: "leaf"} asn: {value: 65001}"#,
+    );
+    let eth = interface(&s, "main", &d, "eth0");
+    let none = serde_json::Map::new();
+    let listed = s.nodes("main", "DcimDevice", &none, &[]).unwrap();
+    for name in ["name", "role", "asn", "serial", "status", "mgmt"] {
+        assert_eq!(
+            s.attribute_value("main", "DcimDevice", &d, name).unwrap(),
+            Some(listed[0][name]["value"].clone()),
+            "{name}"
+        );
+    }
+    let value = |branch: &str, kind: &str, id: &str, name: &str| {
+        s.attribute_value(branch, kind, id, name).unwrap()
+    };
+    assert_eq!(value("main", "DcimDevice", &d, "asn"), Some(json!(65001)));
+    assert_eq!(value("main", "DcimDevice", &d, "serial"), Some(json!(null)));
+    assert_eq!(
+        value("main", "DcimDevice", &d, "status"),
+        Some(json!("active"))
+    );
+    assert_eq!(
+        value("main", "DcimInterface", &eth, "mtu"),
+        Some(json!(1500))
+    );
+    // No node of that kind has the id.
+    assert_eq!(value("main", "DcimInterface", &d, "name"), None);
+    assert_eq!(value("main", "DcimDevice", "no-such-id", "name"), None);
+
+    s.create_branch("br1").unwrap();
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ DcimDeviceUpdate(data: {{id: "{d}", role: {{value: "spine"}}}}) {{ ok }} }}"#
+        ),
+    );
+    ok(
+        &s,
+        "br1",
+        &format!(
+            r#"mutation {{ DcimDeviceUpdate(data: {{id: "{d}", asn: {{value: 65010}}}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(value("br1", "DcimDevice", &d, "role"), Some(json!("spine")));
+    assert_eq!(value("br1", "DcimDevice", &d, "asn"), Some(json!(65010)));
+    assert_eq!(value("main", "DcimDevice", &d, "asn"), Some(json!(65001)));
+
+    let run = s.begin_run("main").await.unwrap();
+    run.write_node(
+        "DcimDevice",
+        WriteOp::Update,
+        &json!({"id": d, "serial": {"value": "S1"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        run.attribute_value("DcimDevice", &d, "serial").unwrap(),
+        Some(json!("S1"))
+    );
+    drop(run);
+    assert_eq!(value("main", "DcimDevice", &d, "serial"), Some(json!(null)));
+
+    let refused = |kind: &str, name: &str| {
+        s.attribute_value("main", kind, &d, name)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        refused("DcimDevice", "colour"),
+        "DcimDevice has no attribute 'colour'"
+    );
+    assert_eq!(
+        refused("DcimNothing", "name"),
+        s.nodes("main", "DcimNothing", &none, &[])
+            .unwrap_err()
+            .to_string()
+    );
+    assert_eq!(
+        s.attribute_value("nope", "DcimDevice", &d, "name")
+            .unwrap_err()
+            .to_string(),
+        s.nodes("nope", "DcimDevice", &none, &[])
+            .unwrap_err()
+            .to_string()
+    );
+}

@@ -158,6 +158,17 @@ impl Backend for Variant {
             .filters_json(branch, kind, filters, include)
             .await
     }
+    async fn attribute_value(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+    ) -> Result<Option<Value>, BackendError> {
+        self.inner
+            .attribute_value(branch, kind, id, attribute)
+            .await
+    }
     async fn relationship_add(
         &self,
         branch: &str,

@@ -149,29 +149,6 @@ impl HostState {
         self.run.check_response(function, size)?;
         Ok(nodes)
     }
-
-    /// [`HostState::nodes_matching`] for the host's own use of the nodes.
-    async fn node_values_matching(
-        &mut self,
-        function: &'static str,
-        kind: &str,
-        filters: &Value,
-    ) -> Result<Vec<Value>, HostError> {
-        // Measured on the text, before the values are made: printing them again only to
-        // count their bytes cost more than the read.
-        self.nodes_matching(function, kind, filters, &[])
-            .await?
-            .iter()
-            .map(|text| {
-                serde_json::from_str(text).map_err(|error| {
-                    HostError::guest(
-                        ErrorKind::Backend,
-                        format!("the backend answered {kind} nodes that are not JSON: {error}"),
-                    )
-                })
-            })
-            .collect()
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -399,18 +376,16 @@ impl infragen::generator::nodes::Host for HostState {
             )));
         }
         let value = parse_json("the stamped value", &value)?;
-        let node = self
-            .node_values_matching("nodes.stamp", &kind, &json!({ "ids": [id] }))
+        let current = backend
+            .attribute_value(&self.run.branch, &kind, &id, &attribute)
             .await?
-            .pop()
             .ok_or_else(|| {
                 HostError::guest(
                     ErrorKind::NotFound,
                     format!("cannot stamp {kind} {id}: no such node"),
                 )
             })?;
-        let current = node.get(&attribute).and_then(|field| field.get("value"));
-        let changed = current != Some(&value);
+        let changed = current != value;
         if changed {
             let data = json!({ "id": id, attribute.as_str(): { "value": value } });
             // Deliberately not recorded in the tracker: the stamped node
