@@ -24,6 +24,9 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use rusqlite::hooks::Wal;
 
+/// The type of the writer's WAL hook (named to remove it: `wal_hook(None::<Hook>)`).
+pub(crate) type Hook = fn(&mut Wal, c_int) -> rusqlite::Result<()>;
+
 /// When the WAL is checkpointed, in pages (frames) left in it after a commit.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Thresholds {

@@ -22,6 +22,7 @@ use crate::error::{Result, StoreError};
 use crate::events::Event;
 use crate::node::{Node, value_key};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::thread::JoinHandle;
 
 const SCHEMA_SQL: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -116,6 +117,27 @@ fn connect(path: &str) -> Result<Connection> {
 pub(crate) struct Db {
     pub conn: Connection,
     pub path: String,
+    /// The thread that checkpoints the WAL for `conn` (see `checkpoint`), joined on drop.
+    checkpointer: Option<JoinHandle<()>>,
+}
+
+impl Drop for Db {
+    /// Ends the checkpointing thread before the connection closes: the last connection
+    /// to close checkpoints the WAL into the database file and removes it, so that once
+    /// a store is dropped (a CLI command returns) its file holds every commit on its own.
+    fn drop(&mut self) {
+        let Some(thread) = self.checkpointer.take() else {
+            return;
+        };
+        // Dropping the hook drops the thread's wake-up sender: it returns.
+        if let Err(error) = self.conn.wal_hook(None::<crate::checkpoint::Hook>) {
+            tracing::warn!(path = %self.path, %error, "could not stop the checkpointing thread");
+            return;
+        }
+        if thread.join().is_err() {
+            tracing::warn!(path = %self.path, "the checkpointing thread panicked");
+        }
+    }
 }
 
 impl Db {
@@ -128,19 +150,22 @@ impl Db {
             .map_err(StoreError::db(path))?;
         conn.execute_batch(SCHEMA_SQL)
             .map_err(StoreError::db(path))?;
-        // Commits leave checkpoints to a thread (see `checkpoint`); it ends with `conn`.
-        if path != ":memory:" {
+        // Commits leave checkpoints to a thread (see `checkpoint`).
+        let checkpointer = if path == ":memory:" {
+            None
+        } else {
             crate::checkpoint::run_in_background(
                 &mut conn,
                 connect(path)?,
                 path,
                 crate::checkpoint::Thresholds::default(),
             )
-            .map_err(StoreError::db(path))?;
-        }
+            .map_err(StoreError::db(path))?
+        };
         let mut db = Self {
             conn,
             path: path.to_string(),
+            checkpointer,
         };
         db.migrate_whole_node_rows()?;
         db.migrate_token_scopes()?;
@@ -170,6 +195,7 @@ impl Db {
         Ok(Self {
             conn,
             path: path.to_string(),
+            checkpointer: None,
         })
     }
 

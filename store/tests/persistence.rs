@@ -50,6 +50,32 @@ fn closing_and_reopening_keeps_schema_data_branches_and_tokens() {
     );
 }
 
+/// Commits leave checkpoints to a thread of the store's; dropping the store ends it and
+/// the WAL is folded into the database file, which then holds every commit on its own
+/// (what an operator copying the file after a command returned relies on).
+#[test]
+fn a_dropped_store_leaves_every_commit_in_its_database_file() {
+    let (_dir, path, s) = temp_store();
+    // Past the 1,000 pages that wake the checkpointing thread, and then some.
+    for n in 0..400 {
+        let d = device(&s, "main", &format!("leaf{n}"), r#"role: {value: "leaf"}"#);
+        interface(&s, "main", &d, "eth1");
+    }
+    drop(s);
+    let wal = path.with_file_name("store.db-wal");
+    assert!(
+        !wal.exists(),
+        "{} is left after the store was dropped",
+        wal.display()
+    );
+    let s = Store::open(&path).unwrap();
+    let q = "{ DcimDevice { count } DcimInterface { count } }";
+    assert_eq!(
+        ok(&s, "main", q),
+        json!({"DcimDevice": {"count": 400}, "DcimInterface": {"count": 400}})
+    );
+}
+
 #[test]
 fn eight_concurrent_writers_lose_no_write() {
     let (_dir, _path, s) = temp_store();
