@@ -47,6 +47,15 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Case-insensitive `contains` (Infrahub's `partial_match`), allocation-free for ASCII.
+pub(crate) fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    if !hay.is_ascii() || !needle.is_ascii() {
+        return hay.to_lowercase().contains(&needle.to_lowercase());
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
 /// The text form of a stored value used for equality, HFIDs and indexes.
 pub fn value_key(v: &Value) -> Option<String> {
     match v {

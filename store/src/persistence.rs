@@ -21,6 +21,7 @@
 use crate::error::{Result, StoreError};
 use crate::events::Event;
 use crate::node::{Node, value_key};
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::thread::JoinHandle;
 
@@ -95,6 +96,9 @@ pub(crate) fn next_rev(conn: &Connection) -> rusqlite::Result<i64> {
     .query_row([], |r| r.get(0))
 }
 
+/// `contains_ignore_case(hay, needle)`: Infrahub's `partial_match` on two texts, in SQL.
+pub(crate) const CONTAINS_FUNCTION: &str = "contains_ignore_case";
+
 /// A connection to the store file, set up as every connection of the store is.
 fn connect(path: &str) -> Result<Connection> {
     let conn = Connection::open(path).map_err(StoreError::db(path))?;
@@ -110,6 +114,20 @@ fn connect(path: &str) -> Result<Connection> {
     )
     .map_err(StoreError::db(path))?;
     conn.set_prepared_statement_cache_capacity(64);
+    // `partial_match` filters narrow with it in SQL, on the same text and with the same
+    // rule as the filter's own check (see `graph::Tx::ids_containing`).
+    conn.create_scalar_function(
+        CONTAINS_FUNCTION,
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let hay = ctx.get_raw(0).as_str_or_null()?;
+            let needle = ctx.get_raw(1).as_str_or_null()?;
+            Ok(matches!((hay, needle), (Some(hay), Some(needle))
+                if crate::node::contains_ignore_case(hay, needle)))
+        },
+    )
+    .map_err(StoreError::db(path))?;
     Ok(conn)
 }
 

@@ -622,3 +622,90 @@ async fn one_attribute_read_alone_is_the_value_the_default_selection_shows() {
             .to_string()
     );
 }
+
+/// `partial_match` narrows from the filtered attribute's rows instead of reading every node
+/// of the kind; what it answers is what checking every node would: case aside (Unicode
+/// too), on a branch that sees main's later changes and keeps its own, and in a run that
+/// changed and created nodes it has not committed.
+#[tokio::test]
+async fn a_partial_match_answers_what_checking_every_node_would() {
+    let s = store();
+    let leaf1 = device(&s, "main", "leaf1", r#"role: {value: "leaf"}"#);
+    let leaf2 = device(&s, "main", "Leaf2", r#"role: {value: "leaf"}"#);
+    let spine = device(&s, "main", "spine1", r#"role: {value: "spine"}"#);
+    let etage = device(&s, "main", "ÉTAGE-leaf", r#"role: {value: "spine"}"#);
+    let partial = |branch: &str, filter: &str| {
+        let mut names = names(
+            &ok(
+                &s,
+                branch,
+                &format!(
+                    "{{ DcimDevice({filter}, partial_match: true) {{ edges {{ node {{ name {{ value }} }} }} }} }}"
+                ),
+            ),
+            "DcimDevice",
+        );
+        names.sort();
+        names
+    };
+    assert_eq!(
+        partial("main", r#"name__value: "LEAF""#),
+        ["Leaf2", "leaf1", "ÉTAGE-leaf"]
+    );
+    assert_eq!(partial("main", r#"name__value: "étage""#), ["ÉTAGE-leaf"]);
+    assert_eq!(
+        partial("main", r#"name__value: "leaf", role__value: "LE""#),
+        ["Leaf2", "leaf1"]
+    );
+    assert!(partial("main", r#"name__value: "router""#).is_empty());
+
+    s.create_branch("br1").unwrap();
+    let update = |branch: &str, id: &str, name: &str| {
+        ok(
+            &s,
+            branch,
+            &format!(
+                r#"mutation {{ DcimDeviceUpdate(data: {{id: "{id}", name: {{value: "{name}"}}}}) {{ ok }} }}"#
+            ),
+        );
+    };
+    update("main", &spine, "spine-leaf");
+    update("br1", &leaf1, "core1");
+    ok(
+        &s,
+        "br1",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{leaf2}"}}) {{ ok }} }}"#),
+    );
+    device(&s, "br1", "leaf9", "");
+    assert_eq!(
+        partial("br1", r#"name__value: "leaf""#),
+        ["leaf9", "spine-leaf", "ÉTAGE-leaf"]
+    );
+    assert_eq!(
+        partial("main", r#"name__value: "leaf""#),
+        ["Leaf2", "leaf1", "spine-leaf", "ÉTAGE-leaf"]
+    );
+
+    let run = s.begin_run("main").await.unwrap();
+    run.write_node(
+        "DcimDevice",
+        WriteOp::Update,
+        &json!({"id": etage, "name": {"value": "x"}}),
+    )
+    .unwrap();
+    run.write_node(
+        "DcimDevice",
+        WriteOp::Create,
+        &json!({"name": {"value": "LEAF-run"}}),
+    )
+    .unwrap();
+    let filters = json!({"name__value": "leaf", "partial_match": true});
+    let mut seen: Vec<String> = run
+        .nodes("DcimDevice", filters.as_object().unwrap(), &[])
+        .unwrap()
+        .iter()
+        .map(|node| node["name"]["value"].as_str().unwrap().to_owned())
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["LEAF-run", "Leaf2", "leaf1", "spine-leaf"]);
+}

@@ -1239,6 +1239,39 @@ impl<'c> Tx<'c> {
         ids
     }
 
+    /// Ids of nodes of a concrete `kind` whose attribute `attr` may contain `needle`, case
+    /// aside (`partial_match`): a superset the caller checks, read from the attribute rows
+    /// of that one attribute instead of every node of the kind. Committed rows on main and
+    /// on this branch (a row the branch overrides or a node it deleted is only a candidate
+    /// too many), and the nodes this transaction gave a value that contains it.
+    pub fn ids_containing(&self, kind: &str, attr: &str, needle: &str) -> BTreeSet<String> {
+        let sql = format!(
+            "SELECT id FROM attr WHERE kind = ?1 AND name = ?2 AND branch IN ('main', ?3) \
+             AND {}(key, ?4)",
+            crate::persistence::CONTAINS_FUNCTION
+        );
+        let mut ids = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.query_map(params![kind, attr, self.branch, needle], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<rusqlite::Result<BTreeSet<String>>>()
+            })
+            .unwrap_or_else(|e| self.failed(e));
+        let given = self
+            .pending_attr
+            .get(kind)
+            .and_then(|by_attr| by_attr.get(attr))
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| crate::node::contains_ignore_case(key, needle))
+            .flat_map(|(_, ids)| ids.iter());
+        ids.extend(given.cloned());
+        ids
+    }
+
     /// How many committed rows give nodes of `kind` the value key `key` for `attr` (on main
     /// or this branch), counted no further than `limit`: enough to tell whether that index
     /// would narrow a candidate set of `limit` nodes, without reading it.

@@ -155,7 +155,7 @@ impl Filters {
             return false;
         };
         if self.partial {
-            contains_ignore_case(&s, &w)
+            crate::node::contains_ignore_case(&s, &w)
         } else {
             s == w
         }
@@ -376,6 +376,13 @@ impl Filters {
                     .map(|n| n.id.clone())
                     .collect();
             }
+        } else if let Some((a, needle)) = self.conds.iter().find_map(|c| match (&c.target, &c.op) {
+            (Target::Attr(a), Op::Eq(v)) => value_key(v).map(|needle| (a, needle)),
+            _ => None,
+        }) {
+            // Every condition matches by `contains`: the first on an attribute of the node
+            // narrows from that attribute's rows, not from every node of the kind.
+            return tx.ids_containing(concrete, a, &needle);
         }
         tx.ids_of_kind(concrete)
     }
@@ -497,15 +504,6 @@ impl Filters {
             .collect();
         (total, page)
     }
-}
-
-/// Case-insensitive `contains` (Infrahub's `partial_match`), allocation-free for ASCII.
-fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    if !hay.is_ascii() || !needle.is_ascii() {
-        return hay.to_lowercase().contains(&needle.to_lowercase());
-    }
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 /// Order values: numbers numerically, strings naturally (`eth2` < `eth10`), nulls last.
