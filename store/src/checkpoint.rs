@@ -91,8 +91,13 @@ fn after_commit(
             pages,
             "the WAL outgrew the checkpointing thread: inline"
         );
-        if let Err(error) = wal.checkpoint() {
-            tracing::warn!(path, pages, %error, "inline checkpoint failed");
+        match wal.checkpoint() {
+            Ok(()) => {}
+            // The thread is checkpointing right now: it copies these pages too.
+            Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                tracing::debug!(path, pages, "inline checkpoint skipped: one is running");
+            }
+            Err(error) => tracing::warn!(path, pages, %error, "inline checkpoint failed"),
         }
     } else if pages >= thresholds.background {
         match wake.try_send(()) {

@@ -172,13 +172,20 @@ impl Db {
         let checkpointer = if path == ":memory:" {
             None
         } else {
-            crate::checkpoint::run_in_background(
-                &mut conn,
-                connect(path)?,
-                path,
-                crate::checkpoint::Thresholds::default(),
-            )
-            .map_err(StoreError::db(path))?
+            match connect(path) {
+                Ok(checkpointer) => crate::checkpoint::run_in_background(
+                    &mut conn,
+                    checkpointer,
+                    path,
+                    crate::checkpoint::Thresholds::default(),
+                )
+                .map_err(StoreError::db(path))?,
+                // Without a second connection the store still works, checkpointing inline.
+                Err(error) => {
+                    tracing::warn!(path, %error, "no checkpointing connection: commits checkpoint inline");
+                    None
+                }
+            }
         };
         let mut db = Self {
             conn,
