@@ -381,6 +381,64 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
                 .await,
         ),
     ));
+    // One attribute of one node, as a stamp compares with it.
+    let ethernet1 = id_of(backend, "main", "DcimPhysicalInterface", "Ethernet1").await;
+    for (name, kind, id, attribute) in [
+        ("attribute value", "DcimDevice", device.as_str(), "asn"),
+        (
+            "attribute value, unset",
+            "DcimPhysicalInterface",
+            ethernet1.as_str(),
+            "description",
+        ),
+        (
+            "attribute value through a generic",
+            "DcimInterface",
+            ethernet1.as_str(),
+            "name",
+        ),
+        (
+            "attribute value of another kind's node",
+            "DcimInterface",
+            device.as_str(),
+            "name",
+        ),
+        (
+            "attribute value of a missing node",
+            "DcimDevice",
+            "no-such-node",
+            "name",
+        ),
+        (
+            "attribute value of no such attribute",
+            "DcimDevice",
+            device.as_str(),
+            "colour",
+        ),
+        (
+            "attribute value of a relationship",
+            "DcimDevice",
+            device.as_str(),
+            "site",
+        ),
+        (
+            "attribute value the generic lacks",
+            "DcimInterface",
+            ethernet1.as_str(),
+            "speed",
+        ),
+    ] {
+        t.push((
+            name,
+            // `None` (no such node) apart from an unset value.
+            outcome(
+                backend
+                    .attribute_value("main", kind, id, attribute)
+                    .await
+                    .map(|found| found.map(|value| json!({ "value": value }))),
+            ),
+        ));
+    }
     t.push((
         "filters by values",
         outcome(
@@ -668,6 +726,44 @@ async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
         "not-found"
     );
     assert_eq!(step(t, "allocate address")["ok"]["value"], "10.1.0.1/32");
+
+    assert_eq!(step(t, "attribute value"), &json!({"ok": {"value": 65001}}));
+    assert_eq!(
+        step(t, "attribute value, unset"),
+        &json!({"ok": {"value": null}})
+    );
+    assert_eq!(
+        step(t, "attribute value through a generic"),
+        &json!({"ok": {"value": "Ethernet1"}})
+    );
+    assert_eq!(
+        step(t, "attribute value of another kind's node"),
+        &json!({"ok": null})
+    );
+    assert_eq!(
+        step(t, "attribute value of a missing node"),
+        &json!({"ok": null})
+    );
+    for (name, message) in [
+        (
+            "attribute value of no such attribute",
+            "DcimDevice has no attribute 'colour'",
+        ),
+        (
+            "attribute value of a relationship",
+            "DcimDevice has no attribute 'site'",
+        ),
+        (
+            "attribute value the generic lacks",
+            "DcimInterface has no attribute 'speed'",
+        ),
+    ] {
+        assert_eq!(
+            step(t, name),
+            &json!({"error": {"kind": "invalid-input", "message": message}}),
+            "{name}"
+        );
+    }
 
     let leaf1 = &step(t, "filters by value")["ok"][0];
     assert_eq!(leaf1["asn"], json!({"value": 65001}));

@@ -181,28 +181,24 @@ impl Store {
 
 /// The value of attribute `attribute` of node `id`, as the node's default selection shows
 /// it (`Value::Null` when unset), without writing the selection out: `None` when no node
-/// of `kind`, or of a kind inheriting it, has that id. An attribute the node's kind does
-/// not have is refused.
+/// of `kind`, or of a kind inheriting it, has that id; refused when `kind` has no such
+/// attribute (a relationship included), as a listing of `kind` would show no such value.
 pub(crate) fn attribute_value(
     tx: &Tx<'_>,
     kind: &str,
     id: &str,
     attribute: &str,
 ) -> Result<Option<Value>> {
-    if tx.schema.get(kind).is_none() {
-        return Err(StoreError::UnknownKind(kind.to_owned()));
-    }
-    let Some(own) = tx.kind_of(id).filter(|own| tx.schema.is_a(own, kind)) else {
-        return Ok(None);
-    };
-    if tx
+    let k = tx
         .schema
-        .get(&own)
-        .and_then(|k| k.attribute(attribute))
-        .is_none()
-    {
+        .get(kind)
+        .ok_or_else(|| StoreError::UnknownKind(kind.to_owned()))?;
+    if !tx.kind_of(id).is_some_and(|own| tx.schema.is_a(&own, kind)) {
+        return Ok(None);
+    }
+    if k.attribute(attribute).is_none() {
         return Err(StoreError::BadRequest(format!(
-            "{own} has no attribute '{attribute}'"
+            "{kind} has no attribute '{attribute}'"
         )));
     }
     let value = tx.attr_of(id, attribute);
