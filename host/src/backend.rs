@@ -224,9 +224,8 @@ pub trait Backend: Send + Sync {
 
     /// The value of attribute `attribute` of node `id` of `kind` (or a kind inheriting
     /// it), as [`Backend::filters`] shows it: `None` when there is no such node,
-    /// `Value::Null` when the attribute is unset, [`ErrorKind::InvalidInput`] when `kind`
-    /// has no such attribute. The embedded store reads the one value instead of the
-    /// node's whole selection.
+    /// `Value::Null` when it shows no value (unset, or not an attribute of `kind`). The
+    /// embedded store reads the one value instead of the node's whole selection.
     async fn attribute_value(
         &self,
         branch: &str,
@@ -237,17 +236,12 @@ pub trait Backend: Send + Sync {
         let nodes = self
             .filters(branch, kind, &serde_json::json!({ "ids": [id] }), &[])
             .await?;
-        let Some(node) = nodes.first() else {
-            return Ok(None);
-        };
-        // An attribute is listed as `{"value": …}`; a relationship, or nothing, is not one.
-        match node.get(attribute).and_then(|field| field.get("value")) {
-            Some(value) => Ok(Some(value.clone())),
-            None => Err(BackendError::new(
-                ErrorKind::InvalidInput,
-                format!("{kind} has no attribute '{attribute}'"),
-            )),
-        }
+        Ok(nodes.first().map(|node| {
+            node.get(attribute)
+                .and_then(|field| field.get("value"))
+                .cloned()
+                .unwrap_or(Value::Null)
+        }))
     }
 
     /// `RelationshipAdd` of `peers` to relationship `name` of node `id`.

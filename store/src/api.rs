@@ -180,9 +180,10 @@ impl Store {
 }
 
 /// The value of attribute `attribute` of node `id`, as the node's default selection shows
-/// it (`Value::Null` when unset), without writing the selection out: `None` when no node
-/// of `kind`, or of a kind inheriting it, has that id; refused when `kind` has no such
-/// attribute (a relationship included), as a listing of `kind` would show no such value.
+/// it, without writing the selection out: `None` when no node of `kind`, or of a kind
+/// inheriting it, has that id; `Value::Null` when the attribute is unset, or when `kind`
+/// has no attribute of that name (a listing shows no value for it either: writing one is
+/// what fails).
 pub(crate) fn attribute_value(
     tx: &Tx<'_>,
     kind: &str,
@@ -196,12 +197,11 @@ pub(crate) fn attribute_value(
     if !tx.kind_of(id).is_some_and(|own| tx.schema.is_a(&own, kind)) {
         return Ok(None);
     }
-    if k.attribute(attribute).is_none() {
-        return Err(StoreError::BadRequest(format!(
-            "{kind} has no attribute '{attribute}'"
-        )));
-    }
-    let value = tx.attr_of(id, attribute);
+    let value = if k.attribute(attribute).is_some() {
+        tx.attr_of(id, attribute)
+    } else {
+        Value::Null
+    };
     match tx.take_failure() {
         Some(failure) => Err(failure),
         None => Ok(Some(value)),
