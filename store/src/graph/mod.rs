@@ -367,6 +367,9 @@ pub(crate) struct Tx<'c> {
     /// Committed nodes read for their attributes alone ([`Tx::attributes_of`]): a profile
     /// is read for every node made with it.
     attributes_read: RefCell<HashMap<String, Arc<Node>>>,
+    /// Committed attribute lookups ([`Tx::ids_by_attr`]) by `kind`, attribute and key: a
+    /// device's forty interfaces each look their device up by name to check their HFID.
+    attr_lookups: RefCell<HashMap<String, BTreeSet<String>>>,
     /// Ids this transaction made up for new nodes (see [`Tx::note_fresh`]).
     fresh: HashSet<String>,
     /// Nodes read by earlier transactions (see [`NodeCache`]).
@@ -501,6 +504,7 @@ pub(crate) struct Staged {
     views: HashMap<String, Option<Arc<Node>>>,
     kinds: HashMap<String, Option<String>>,
     attributes_read: HashMap<String, Arc<Node>>,
+    attr_lookups: HashMap<String, BTreeSet<String>>,
     fresh: HashSet<String>,
     staged_free: Vec<(FreeKey, u128)>,
     origin: &'static str,
@@ -522,6 +526,7 @@ impl Staged {
             views: HashMap::new(),
             kinds: HashMap::new(),
             attributes_read: HashMap::new(),
+            attr_lookups: HashMap::new(),
             fresh: HashSet::new(),
             staged_free: Vec::new(),
             origin,
@@ -560,6 +565,7 @@ impl<'c> Tx<'c> {
             views: RefCell::new(staged.views),
             kinds: RefCell::new(staged.kinds),
             attributes_read: RefCell::new(staged.attributes_read),
+            attr_lookups: RefCell::new(staged.attr_lookups),
             fresh: staged.fresh,
             failure: RefCell::new(None),
             shared: None,
@@ -584,6 +590,7 @@ impl<'c> Tx<'c> {
             views: self.views.into_inner(),
             kinds: self.kinds.into_inner(),
             attributes_read: self.attributes_read.into_inner(),
+            attr_lookups: self.attr_lookups.into_inner(),
             fresh: self.fresh,
             staged_free: self.staged_free.into_inner(),
             origin: self.origin,
@@ -1214,9 +1221,7 @@ impl<'c> Tx<'c> {
 
     /// Ids of the nodes of a concrete `kind` whose attribute `attr` has the text form `key`.
     pub fn ids_by_attr(&self, kind: &str, attr: &str, key: &str) -> BTreeSet<String> {
-        let mut ids = self
-            .committed_by_attr(kind, attr, key)
-            .unwrap_or_else(|e| self.failed(e));
+        let mut ids = self.committed_by_attr_kept(kind, attr, key);
         // Committed matches this transaction changed or deleted...
         ids.retain(|id| match self.pending.get(id) {
             None => true,
@@ -1305,6 +1310,22 @@ impl<'c> Tx<'c> {
             .get(kind)
             .and_then(|by_attr| by_attr.get(attr))
             .and_then(|by_key| by_key.get(key))
+    }
+
+    /// [`Tx::committed_by_attr`], asked once per transaction: what is committed does not
+    /// change under it (the run holds the write turn; another process's commit fails it).
+    fn committed_by_attr_kept(&self, kind: &str, attr: &str, key: &str) -> BTreeSet<String> {
+        let lookup = format!("{kind}\u{1f}{attr}\u{1f}{key}");
+        if let Some(ids) = self.attr_lookups.borrow().get(&lookup) {
+            return ids.clone();
+        }
+        match self.committed_by_attr(kind, attr, key) {
+            Ok(ids) => {
+                self.attr_lookups.borrow_mut().insert(lookup, ids.clone());
+                ids
+            }
+            Err(e) => self.failed(e),
+        }
     }
 
     fn committed_by_attr(
