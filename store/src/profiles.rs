@@ -10,6 +10,7 @@
 
 use crate::graph::Tx;
 use crate::node::Node;
+use crate::schema::KindSchema;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -36,22 +37,54 @@ pub(crate) fn apply(tx: &mut Tx<'_>, id: &str, explicit: &BTreeSet<String>) {
     {
         return;
     }
-    // A profile is a hub (linked to every node using it): its values only.
-    let mut profiles: Vec<Node> = node
-        .peers("profiles")
-        .iter()
-        .filter_map(|p| tx.attributes_of(p))
-        .collect();
+    let profiles = ranked(tx, node.peers("profiles"));
+    let mut out = (*node).clone();
+    recompute(k, &mut out, &profiles, explicit);
+    if out != *node {
+        tx.put(out);
+    }
+}
+
+/// Gives `node`, about to be created with the profiles `profile_ids`, the values they
+/// supply: what [`apply`] would recompute once the node is written and linked to them,
+/// without writing it twice (a device made from a template creates every interface with
+/// the template's profiles).
+pub(crate) fn fill_new(
+    tx: &Tx<'_>,
+    k: &KindSchema,
+    node: &mut Node,
+    profile_ids: &[String],
+    explicit: &BTreeSet<String>,
+) {
+    if k.relationship("profiles").is_none()
+        || (profile_ids.is_empty() && node.attr(FROM_PROFILE).is_null())
+    {
+        return;
+    }
+    recompute(k, node, &ranked(tx, profile_ids), explicit);
+}
+
+/// The profiles `ids` read for their values alone (a profile is a hub, linked to every
+/// node using it), highest precedence first: lowest `profile_priority`, then oldest.
+fn ranked(tx: &Tx<'_>, ids: &[String]) -> Vec<Node> {
+    let mut profiles: Vec<Node> = ids.iter().filter_map(|p| tx.attributes_of(p)).collect();
     profiles.sort_by_key(|p| {
         (
             p.attr("profile_priority").as_i64().unwrap_or(1000),
             p.id.clone(),
         )
     });
-    let mut out = (*node).clone();
+    profiles
+}
+
+/// `node`'s attributes recomputed from `profiles` (ranked): every attribute the node does
+/// not hold a value of its own for (and `explicit` does not set) takes the first profile
+/// value, or goes back to its default when it held a profile's value no profile gives any
+/// more; [`FROM_PROFILE`] names those from a profile.
+fn recompute(k: &KindSchema, node: &mut Node, profiles: &[Node], explicit: &BTreeSet<String>) {
     let mut marked = BTreeSet::new();
     for a in k.attributes.iter().filter(|a| !a.read_only) {
-        let was_profile = is_from_profile(&node, &a.name);
+        let was_profile = is_from_profile(node, &a.name);
         if explicit.contains(&a.name) {
             continue;
         }
@@ -67,30 +100,27 @@ pub(crate) fn apply(tx: &mut Tx<'_>, id: &str, explicit: &BTreeSet<String>) {
             .cloned();
         match from {
             Some(v) => {
-                out.attrs.insert(a.name.clone(), v);
+                node.attrs.insert(a.name.clone(), v);
                 marked.insert(a.name.clone());
             }
             None if was_profile => match &a.default_value {
                 Some(d) => {
-                    out.attrs.insert(a.name.clone(), d.clone());
+                    node.attrs.insert(a.name.clone(), d.clone());
                 }
                 None => {
-                    out.attrs.remove(&a.name);
+                    node.attrs.remove(&a.name);
                 }
             },
             None => {}
         }
     }
     if marked.is_empty() {
-        out.attrs.remove(FROM_PROFILE);
+        node.attrs.remove(FROM_PROFILE);
     } else {
-        out.attrs.insert(
+        node.attrs.insert(
             FROM_PROFILE.into(),
             Value::Array(marked.into_iter().map(Value::String).collect()),
         );
-    }
-    if out != *node {
-        tx.put(out);
     }
 }
 

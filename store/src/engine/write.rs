@@ -287,11 +287,17 @@ fn create_impl(
         rels.retain(|(r, _)| r.name != "ip_namespace");
         rels.push((r.clone(), vec![ns]));
     }
+    // The profiles' values are on the node when it is first written (not rewritten
+    // once it is linked to them).
+    let profile_ids = rels
+        .iter()
+        .find(|(r, _)| r.name == "profiles")
+        .map_or(&[][..], |(_, peers)| peers.as_slice());
+    profiles::fill_new(tx, k, &mut node, profile_ids, &explicit);
     tx.put(node);
     for (r, peers) in rels {
         link(tx, &id, &r, peers).map_err(Unique::Other)?;
     }
-    profiles::apply(tx, &id, &explicit);
     check_mandatory_rels(tx, &id).map_err(Unique::Other)?;
     check_unique(tx, &id)?;
     if !from_pool.is_empty()
