@@ -27,7 +27,10 @@
 //! median is its figure) because every other size is given as a ratio to
 //! it: *×seed* is the size's wall time over the seed's, *×linear* that ratio
 //! over the number of copies (1.00 is linear; the goal is ≤ 1.25). The
-//! goal for the seed itself is ≤ 0.5 s.
+//! goal for the seed itself is ≤ 0.5 s. On a shared machine the speed drifts
+//! by tens of percent within minutes, so the seed is also measured three times
+//! after each size, and a line under the size gives the seed samples just
+//! before and after it, and ×linear against their median.
 //!
 //! *CPU* is the process's CPU time (user + system, all threads: generators,
 //! store, runtime) over the cascades, from `getrusage`; *writes* the node
@@ -502,15 +505,36 @@ async fn main() {
             row(&format!("seed#{sample}"), &m, None);
             samples.push(m);
         }
-        samples.sort_by_key(|m| m.wall);
-        let seed_m = &samples[samples.len() / 2];
+        let mut sorted: Vec<&Measurement> = samples.iter().collect();
+        sorted.sort_by_key(|m| m.wall);
+        let seed_m = sorted[sorted.len() / 2];
         row("seed", seed_m, Some((1.0, 1)));
         compare_commits(&seed, concurrency, cache.path()).await;
+        // The seed samples just before the next size.
+        let mut before: Vec<Duration> = samples.iter().map(|m| m.wall).collect();
         for &copies in &sizes {
             let larger = design(copies);
             let m = measure(&larger, concurrency, cache.path()).await;
+            let mut after = Vec::new();
+            for _ in 0..SEED_SAMPLES {
+                after.push(measure(&seed, concurrency, cache.path()).await.wall);
+            }
+            let mut around: Vec<Duration> = before.iter().chain(&after).copied().collect();
+            around.sort();
+            let seed_around = (around[around.len() / 2 - 1] + around[around.len() / 2]) / 2;
             let ratio = m.wall.as_secs_f64() / seed_m.wall.as_secs_f64();
             row(&larger.label, &m, Some((ratio, copies)));
+            println!(
+                "  (the seed just before and after {}: {} s; against their median: ×linear {:.2})",
+                larger.label,
+                around
+                    .iter()
+                    .map(|wall| format!("{:.2}", wall.as_secs_f64()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                m.wall.as_secs_f64() / seed_around.as_secs_f64() / copies as f64
+            );
+            before = after;
             if m.devices != seed_m.devices * copies as i64
                 || m.links != seed_m.links * copies as i64
             {
