@@ -31,10 +31,7 @@ pub(crate) fn apply(tx: &mut Tx<'_>, id: &str, explicit: &BTreeSet<String>) {
     let Some(k) = tx.schema.get(&node.kind) else {
         return;
     };
-    // No profile and no value from one: nothing to recompute (the common case).
-    if k.relationship("profiles").is_none()
-        || (node.peers("profiles").is_empty() && node.attr(FROM_PROFILE).is_null())
-    {
+    if !uses_profiles(k, &node, node.peers("profiles")) {
         return;
     }
     let profiles = ranked(tx, node.peers("profiles"));
@@ -56,12 +53,16 @@ pub(crate) fn fill_new(
     profile_ids: &[String],
     explicit: &BTreeSet<String>,
 ) {
-    if k.relationship("profiles").is_none()
-        || (profile_ids.is_empty() && node.attr(FROM_PROFILE).is_null())
-    {
-        return;
+    if uses_profiles(k, node, profile_ids) {
+        recompute(k, node, &ranked(tx, profile_ids), explicit);
     }
-    recompute(k, node, &ranked(tx, profile_ids), explicit);
+}
+
+/// Whether `node` (of kind `k`), with the profiles `profile_ids`, has profile values to
+/// recompute: no profile and no value from one is the common case, with nothing to do.
+fn uses_profiles(k: &KindSchema, node: &Node, profile_ids: &[String]) -> bool {
+    k.relationship("profiles").is_some()
+        && (!profile_ids.is_empty() || !node.attr(FROM_PROFILE).is_null())
 }
 
 /// The profiles `ids` read for their values alone (a profile is a hub, linked to every
