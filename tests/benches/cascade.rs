@@ -505,9 +505,8 @@ async fn main() {
             row(&format!("seed#{sample}"), &m, None);
             samples.push(m);
         }
-        let mut sorted: Vec<&Measurement> = samples.iter().collect();
-        sorted.sort_by_key(|m| m.wall);
-        let seed_m = sorted[sorted.len() / 2];
+        samples.sort_by_key(|m| m.wall);
+        let seed_m = &samples[samples.len() / 2];
         row("seed", seed_m, Some((1.0, 1)));
         compare_commits(&seed, concurrency, cache.path()).await;
         // The seed samples just before the next size.
