@@ -18,7 +18,7 @@
 //!   prefix or address back and writes nothing new.
 
 use infragen_sdk::pools::{AddressRequest, MemberType, PrefixRequest};
-use infragen_sdk::{Error, Filter, Node, NodeRef, Result, info, nodes};
+use infragen_sdk::{Error, Filter, Node, NodeRef, Result, graphql, info, nodes};
 use serde_json::{Value, json};
 
 use crate::addressing::{self, PrefixRole};
@@ -90,21 +90,44 @@ pub fn devices_with_interfaces(filter: Filter, interface_role: &str) -> Result<V
         return Ok(devices);
     }
     let ids: Vec<&str> = devices.iter().map(|d| d.id.as_str()).collect();
-    let interfaces = nodes::filters(
-        INTERFACE_KIND,
-        Filter::new()
-            .values("device__ids", ids)
-            .eq("role__value", interface_role),
-        &[],
-    )?;
-    for node in &interfaces {
-        let device_id = node.rel_id("device").unwrap_or_default().to_string();
-        let interface = interface_from_node(node)?;
+    for (device_id, interface) in interfaces_of(&ids, Some(interface_role))? {
         if let Some(device) = devices.iter_mut().find(|d| d.id == device_id) {
             device.interfaces.push(interface);
         }
     }
     Ok(devices)
+}
+
+/// The interfaces of `$devices`, with the fields [`interfaces_of`] reads.
+const INTERFACES_QUERY: &str = "query Interfaces($devices: [ID]) { \
+    NetworkInterface(device__ids: $devices) { \
+    edges { node { id name { value } role { value } device { node { id } } } } } }";
+
+/// [`INTERFACES_QUERY`] for the interfaces of role `$role` only.
+const INTERFACES_OF_ROLE_QUERY: &str = "query InterfacesOfRole($devices: [ID], $role: String) { \
+    NetworkInterface(device__ids: $devices, role__value: $role) { \
+    edges { node { id name { value } role { value } device { node { id } } } } } }";
+
+/// The interfaces of `device_ids` (of `role` only, when given), each with its
+/// device's id, in the kind's order. A query selecting the fields read here and
+/// nothing else: a listing's default selection also writes out every
+/// attribute, the hfid and display label of each interface and of its peers,
+/// which is most of what a run reads.
+fn interfaces_of(device_ids: &[&str], role: Option<&str>) -> Result<Vec<(String, Interface)>> {
+    let data = match role {
+        Some(role) => graphql::query(
+            INTERFACES_OF_ROLE_QUERY,
+            json!({"devices": device_ids, "role": role}),
+        )?,
+        None => graphql::query(INTERFACES_QUERY, json!({"devices": device_ids}))?,
+    };
+    Node::from_edges(&data[INTERFACE_KIND])
+        .iter()
+        .map(|node| {
+            let device_id = node.rel_id("device").unwrap_or_default().to_string();
+            Ok((device_id, interface_from_node(node)?))
+        })
+        .collect()
 }
 
 fn device_from_node(node: &Node) -> Result<Device> {
@@ -193,14 +216,10 @@ pub fn create_device(device: &NewDevice<'_>) -> Result<Device> {
         .map_err(|e| e.context(format!("allocating the loopback of {}", device.hostname)))?;
     let created = nodes::upsert(DEVICE_KIND, device_payload(device, &loopback.node.id))
         .map_err(|e| e.context(format!("creating {}", device.hostname)))?;
-    let interfaces = nodes::filters(
-        INTERFACE_KIND,
-        Filter::new().values("device__ids", [created.id.as_str()]),
-        &[],
-    )?
-    .iter()
-    .map(interface_from_node)
-    .collect::<Result<Vec<Interface>>>()?;
+    let interfaces: Vec<Interface> = interfaces_of(&[created.id.as_str()], None)?
+        .into_iter()
+        .map(|(_, interface)| interface)
+        .collect();
     let loopbacks: Vec<&Interface> = interfaces
         .iter()
         .filter(|i| i.role.as_deref() == Some(LOOPBACK_ROLE))
