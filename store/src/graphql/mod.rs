@@ -26,6 +26,8 @@ use async_graphql_parser::{Pos, Positioned};
 use async_graphql_value::{ConstValue, Name, Value as GqlValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use crate::engine::EngineError;
 use crate::error::{ErrorCode, StoreError};
@@ -180,14 +182,53 @@ pub(crate) struct Prepared<'d> {
     pub vars: Map<String, Value>,
 }
 
-/// Parse, pick the operation, coerce variables. Errors are complete responses.
-pub(crate) fn parse(req: &GraphqlRequest) -> Result<ExecutableDocument, Value> {
-    async_graphql_parser::parse_query(&req.query).map_err(|e| {
-        let pos = e.positions().next();
-        let mut err = GqlError::msg(format!("Syntax Error: {}", e.to_string().trim()));
-        err.pos = pos;
-        error_response(&[err])
-    })
+/// The parsed document of `req` (an error is a complete response), from the process's
+/// [`ParsedDocuments`].
+pub(crate) fn parse(req: &GraphqlRequest) -> Result<Arc<ExecutableDocument>, Value> {
+    static PARSED: LazyLock<ParsedDocuments> = LazyLock::new(ParsedDocuments::default);
+    PARSED.parse(&req.query)
+}
+
+/// Parsed documents by their text. Parsing is a pure function of the text, and
+/// generators send the same few documents again and again (parsing took ~3% of a seed
+/// build's instructions), so documents of at most [`PARSED_TEXT_MOST`] bytes are kept,
+/// [`PARSED_MOST`] of them at most.
+#[derive(Default)]
+struct ParsedDocuments {
+    docs: Mutex<HashMap<String, Arc<ExecutableDocument>>>,
+}
+
+/// The longest document [`ParsedDocuments`] keeps (generators' are mostly under 2 kB).
+const PARSED_TEXT_MOST: usize = 16 * 1024;
+/// How many documents [`ParsedDocuments`] keeps: at most 1 MB of text.
+const PARSED_MOST: usize = 64;
+
+impl ParsedDocuments {
+    fn parse(&self, text: &str) -> Result<Arc<ExecutableDocument>, Value> {
+        let keep = text.len() <= PARSED_TEXT_MOST;
+        if keep && let Some(doc) = self.lock().get(text) {
+            return Ok(Arc::clone(doc));
+        }
+        let doc = Arc::new(async_graphql_parser::parse_query(text).map_err(|e| {
+            let pos = e.positions().next();
+            let mut err = GqlError::msg(format!("Syntax Error: {}", e.to_string().trim()));
+            err.pos = pos;
+            error_response(&[err])
+        })?);
+        if keep {
+            let mut docs = self.lock();
+            if docs.len() >= PARSED_MOST {
+                // Few documents in practice: a set outgrown is simply started again.
+                docs.clear();
+            }
+            docs.insert(text.to_owned(), Arc::clone(&doc));
+        }
+        Ok(doc)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ExecutableDocument>>> {
+        self.docs.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 pub(crate) fn prepare<'d>(
@@ -406,5 +447,46 @@ pub(crate) fn collect_fields<'d>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUERY: &str =
+        "query Devices($names: [String]) { NetworkDevice(name__values: $names) { count } }";
+
+    #[test]
+    fn a_document_sent_again_is_parsed_once_and_as_parsing_it_gives() {
+        let parsed = ParsedDocuments::default();
+        let first = parsed.parse(QUERY).unwrap();
+        let again = parsed.parse(QUERY).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "kept, not parsed again");
+        assert_eq!(
+            format!("{:?}", *first),
+            format!("{:?}", async_graphql_parser::parse_query(QUERY).unwrap())
+        );
+    }
+
+    #[test]
+    fn kept_documents_stay_few_and_short_and_errors_are_not_kept() {
+        let parsed = ParsedDocuments::default();
+        let long = format!("{QUERY}{}", " ".repeat(PARSED_TEXT_MOST));
+        let (a, b) = (parsed.parse(&long).unwrap(), parsed.parse(&long).unwrap());
+        assert!(
+            !Arc::ptr_eq(&a, &b),
+            "a document over the length is not kept"
+        );
+        for i in 0..=PARSED_MOST {
+            parsed
+                .parse(&format!("query Q{i} {{ NetworkDevice {{ count }} }}"))
+                .unwrap();
+            assert!(parsed.lock().len() <= PARSED_MOST);
+        }
+        let error = parsed.parse("{ NetworkDevice {").unwrap_err();
+        let message = error["errors"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with("Syntax Error: "), "{message}");
+        assert!(!parsed.lock().contains_key("{ NetworkDevice {"));
     }
 }
