@@ -218,3 +218,37 @@ async fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
     runtime.load(&path).await.expect("recompiles");
     assert_eq!(runtime.stats().compiled, 1);
 }
+
+#[tokio::test]
+async fn a_file_rewritten_under_the_same_path_is_loaded_from_its_new_bytes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("generator.wasm");
+    let example = std::fs::read(guest("example-generator")).expect("example");
+    let widgets = std::fs::read(guest("widgets-generator")).expect("widgets");
+    let digest = |bytes: &[u8]| infragen::runtime::inspect::inspect(bytes, u64::MAX).digest;
+    let runtime = runtime(None);
+
+    std::fs::write(&path, &example).expect("write");
+    let first = runtime.load(&path).await.expect("first load");
+    let again = runtime.load(&path).await.expect("same bytes");
+    std::fs::write(&path, &widgets).expect("rewrite");
+    let rewritten = runtime.load(&path).await.expect("new bytes");
+    let other = runtime
+        .load_bytes(&path, example.clone())
+        .await
+        .expect("the first bytes again");
+
+    assert_eq!(first.inspection().digest, digest(&example));
+    assert_eq!(again.inspection().digest, digest(&example));
+    assert_eq!(rewritten.inspection().digest, digest(&widgets));
+    assert_eq!(other.inspection().digest, digest(&example));
+    assert_eq!(
+        runtime.stats(),
+        RuntimeStats {
+            compiled: 2,
+            disk_hits: 0,
+            memory_hits: 2
+        },
+        "the same bytes again are not inspected again; other bytes are"
+    );
+}

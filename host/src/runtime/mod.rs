@@ -159,6 +159,7 @@ impl RuntimeBuilder {
                 compiler: self.compiler,
                 permits: Semaphore::new(self.max_concurrent_runs as usize),
                 loaded: Mutex::new(HashMap::new()),
+                by_path: Mutex::new(HashMap::new()),
                 stats: Counters::default(),
             }),
         })
@@ -183,6 +184,17 @@ pub struct RuntimeStats {
     pub memory_hits: u64,
 }
 
+/// How many paths' bytes a runtime keeps (see `RuntimeInner::by_path`).
+const MOST_PATHS_KEPT: usize = 64;
+/// How many bytes of plugins a runtime keeps at most (see `RuntimeInner::by_path`).
+const MOST_BYTES_KEPT: usize = 64 << 20;
+
+/// The bytes a path was loaded from, and what they gave.
+struct LoadedFrom {
+    bytes: Vec<u8>,
+    linked: Arc<Linked>,
+}
+
 struct RuntimeInner {
     engine: Engine,
     allocator: Allocator,
@@ -194,6 +206,10 @@ struct RuntimeInner {
     /// Compiled and linked components by digest. They hold the engine but
     /// not the runtime, so a runtime and its plugins can be freed.
     loaded: Mutex<HashMap<String, Arc<Linked>>>,
+    /// The bytes each path was last loaded from, with what they gave: a runner loads
+    /// its generators' files again for every batch of runs (76 times in a seed build),
+    /// and comparing the bytes is far cheaper than hashing and inspecting them again.
+    by_path: Mutex<HashMap<PathBuf, LoadedFrom>>,
     stats: Counters,
 }
 
@@ -238,6 +254,10 @@ impl Runtime {
 
     /// Loads a plugin from bytes already in memory; `path` names it in errors.
     pub async fn load_bytes(&self, path: &Path, bytes: Vec<u8>) -> Result<Plugin, LoadError> {
+        if let Some(linked) = self.loaded_from(path, &bytes) {
+            self.inner.stats.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(self.plugin(path, linked));
+        }
         let inspection = inspect::inspect(&bytes, self.inner.max_plugin_size);
         if let Err(refusal) = inspection.verdict.clone() {
             return Err(LoadError::Refused {
@@ -248,6 +268,7 @@ impl Runtime {
         let digest = inspection.digest.clone();
         if let Some(linked) = self.loaded(&digest) {
             self.inner.stats.memory_hits.fetch_add(1, Ordering::Relaxed);
+            self.remember(path, bytes, &linked);
             return Ok(self.plugin(path, linked));
         }
         let inner = Arc::clone(&self.inner);
@@ -255,14 +276,16 @@ impl Runtime {
         let digest_owned = digest.clone();
         // Compilation is CPU-bound and can take a second: keep it off the
         // async workers.
-        let component = tokio::task::spawn_blocking(move || {
-            inner.component_for(&path_owned, &digest_owned, &bytes)
+        let (component, bytes_kept) = tokio::task::spawn_blocking(move || {
+            let component = inner.component_for(&path_owned, &digest_owned, &bytes);
+            (component, bytes)
         })
         .await
         .map_err(|error| LoadError::Compile {
             path: path.to_owned(),
             message: format!("the compiler task failed: {error}"),
-        })??;
+        })?;
+        let component = component?;
         let compile_error = |error: wasmtime::Error| LoadError::Compile {
             path: path.to_owned(),
             message: format!("{error:#}"),
@@ -277,11 +300,37 @@ impl Runtime {
         if let Ok(mut loaded) = self.inner.loaded.lock() {
             loaded.insert(digest, Arc::clone(&linked));
         }
+        self.remember(path, bytes_kept, &linked);
         Ok(self.plugin(path, linked))
     }
 
     fn loaded(&self, digest: &str) -> Option<Arc<Linked>> {
         self.inner.loaded.lock().ok()?.get(digest).cloned()
+    }
+
+    /// What `path` gave when it was last loaded, if it held exactly `bytes` then.
+    fn loaded_from(&self, path: &Path, bytes: &[u8]) -> Option<Arc<Linked>> {
+        let by_path = self.inner.by_path.lock().ok()?;
+        let kept = by_path.get(path)?;
+        (kept.bytes == bytes).then(|| Arc::clone(&kept.linked))
+    }
+
+    /// Keeps `bytes` as what `path` was loaded from, replacing what it held before. A
+    /// runtime loads from a few paths; past [`MOST_PATHS_KEPT`] paths or
+    /// [`MOST_BYTES_KEPT`] bytes, what was kept is dropped and the set starts again.
+    fn remember(&self, path: &Path, bytes: Vec<u8>, linked: &Arc<Linked>) {
+        let Ok(mut by_path) = self.inner.by_path.lock() else {
+            return;
+        };
+        by_path.remove(path);
+        let kept: usize = by_path.values().map(|kept| kept.bytes.len()).sum();
+        if by_path.len() >= MOST_PATHS_KEPT || kept + bytes.len() > MOST_BYTES_KEPT {
+            by_path.clear();
+        }
+        if bytes.len() <= MOST_BYTES_KEPT {
+            let linked = Arc::clone(linked);
+            by_path.insert(path.to_owned(), LoadedFrom { bytes, linked });
+        }
     }
 
     fn plugin(&self, path: &Path, linked: Arc<Linked>) -> Plugin {
