@@ -2067,22 +2067,29 @@ impl<'c> Tx<'c> {
         }
         // A node created on this branch has no main version: its rows are plain, like main's.
         let plain = |b: &str| b == MAIN || p.created;
+        let mut puts = Vec::new();
         for (name, value) in &p.attrs {
             let b = self.field_branch(&p.kind, name, p.created);
             let text = (!value.is_null()).then(|| value.to_string());
             let key = value_key(value);
             if plain(b) {
-                if value.is_null() {
-                    rows.delete_attr.execute(params![id, b, name])?;
-                } else {
-                    rows.put_attr
-                        .execute(params![id, b, name, p.kind, text, key])?;
+                match text {
+                    None => {
+                        rows.delete_attr.execute(params![id, b, name])?;
+                    }
+                    Some(text) => puts.push(AttrRow {
+                        branch: b,
+                        name,
+                        text,
+                        key,
+                    }),
                 }
             } else {
                 rows.put_branch_attr
                     .execute(params![id, b, name, p.kind, text, key])?;
             }
         }
+        rows.put_attrs(id, &p.kind, &puts)?;
         let mut order: Vec<(&String, &String)> = Vec::new();
         let mut seen = BTreeSet::new();
         for (rel, peer) in &p.added {
@@ -2124,8 +2131,10 @@ struct RowStatements<'c> {
     update_rev: rusqlite::CachedStatement<'c>,
     /// An attribute unset, on main or on a node new on the branch.
     delete_attr: rusqlite::CachedStatement<'c>,
-    /// An attribute set, on main or on a node new on the branch.
-    put_attr: rusqlite::CachedStatement<'c>,
+    /// Attributes set, on main or on a node new on the branch: the statement for `n` rows at
+    /// index `n - 1`, prepared when first needed.
+    put_attrs: Vec<Option<rusqlite::CachedStatement<'c>>>,
+    conn: &'c Connection,
     /// An attribute set on a branch, over main's value (kept as its base).
     put_branch_attr: rusqlite::CachedStatement<'c>,
     /// An edge added, on main or on a node new on the branch.
@@ -2136,7 +2145,52 @@ struct RowStatements<'c> {
     put_branch_edge: rusqlite::CachedStatement<'c>,
 }
 
+/// One attribute row [`RowStatements::put_attrs`] writes.
+struct AttrRow<'a> {
+    branch: &'a str,
+    name: &'a str,
+    /// The value as JSON text.
+    text: String,
+    key: Option<String>,
+}
+
+/// The most attribute rows one statement writes: a node's attributes, in one statement
+/// rather than one each (SQLite's work per statement, and the binding, are then paid
+/// once per node).
+const ATTR_ROWS_PER_STATEMENT: usize = 16;
+
 impl<'c> RowStatements<'c> {
+    /// Writes `rows` as node `id`'s attributes (of `kind`), replacing those rows.
+    fn put_attrs(&mut self, id: &str, kind: &str, rows: &[AttrRow<'_>]) -> rusqlite::Result<()> {
+        for chunk in rows.chunks(ATTR_ROWS_PER_STATEMENT) {
+            let n = chunk.len();
+            if self.put_attrs.len() < n {
+                self.put_attrs.resize_with(n, || None);
+            }
+            let statement = match &mut self.put_attrs[n - 1] {
+                Some(statement) => statement,
+                slot => {
+                    let values = vec!["(?, ?, ?, ?, ?, ?, NULL, 0)"; n].join(", ");
+                    slot.insert(self.conn.prepare_cached(&format!(
+                        "INSERT OR REPLACE INTO attr (id, branch, name, kind, value, key, base, \
+                         has_base) VALUES {values}"
+                    ))?)
+                }
+            };
+            for (i, row) in chunk.iter().enumerate() {
+                let at = 6 * i;
+                statement.raw_bind_parameter(at + 1, id)?;
+                statement.raw_bind_parameter(at + 2, row.branch)?;
+                statement.raw_bind_parameter(at + 3, row.name)?;
+                statement.raw_bind_parameter(at + 4, kind)?;
+                statement.raw_bind_parameter(at + 5, row.text.as_str())?;
+                statement.raw_bind_parameter(at + 6, row.key.as_deref())?;
+            }
+            statement.raw_execute()?;
+        }
+        Ok(())
+    }
+
     fn prepare(c: &'c Connection) -> rusqlite::Result<Self> {
         Ok(RowStatements {
             insert_node: c.prepare_cached(
@@ -2146,10 +2200,8 @@ impl<'c> RowStatements<'c> {
                 .prepare_cached("UPDATE node SET rev = ?2 WHERE id = ?1 AND branch = 'main'")?,
             delete_attr: c
                 .prepare_cached("DELETE FROM attr WHERE id = ?1 AND branch = ?2 AND name = ?3")?,
-            put_attr: c.prepare_cached(
-                "INSERT OR REPLACE INTO attr (id, branch, name, kind, value, key, base, has_base) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0)",
-            )?,
+            put_attrs: Vec::new(),
+            conn: c,
             put_branch_attr: c.prepare_cached(
                 "INSERT INTO attr (id, branch, name, kind, value, key, base, has_base) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT value FROM attr WHERE id = ?1 AND branch = 'main' AND name = ?3), 1) \
