@@ -260,3 +260,91 @@ fn a_store_from_before_the_index_by_relationship_is_reindexed_once() {
     );
     assert_eq!(names(&listed, "DcimPhysicalInterface"), ["eth0", "eth1"]);
 }
+
+/// A commit writes a node's attribute rows several at a time (16 per statement): a kind
+/// with more attributes than that keeps every value, set, changed and unset, on main and
+/// on a branch, across reopening the store.
+#[test]
+fn a_node_with_more_attributes_than_one_statement_writes_keeps_every_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let names: Vec<String> = (1..=37).map(|i| format!("a{i:02}")).collect();
+    let attributes: Vec<String> = names
+        .iter()
+        .map(|name| format!("      - {{name: {name}, kind: Text, optional: true}}"))
+        .collect();
+    let schema = format!(
+        "version: \"1.0\"\nnodes:\n  - name: Wide\n    namespace: Test\n    \
+         human_friendly_id: [a01__value]\n    attributes:\n{}\n",
+        attributes.join("\n")
+    );
+    let s = Store::open(&path).unwrap();
+    s.load_schema(&[("wide.yml".into(), schema)]).unwrap();
+    let set: Vec<String> = names
+        .iter()
+        .map(|name| format!("{name}: {{value: \"{name}-v1\"}}"))
+        .collect();
+    let created = ok(
+        &s,
+        "main",
+        &format!(
+            "mutation {{ TestWideCreate(data: {{{}}}) {{ object {{ id }} }} }}",
+            set.join(", ")
+        ),
+    );
+    let id = created["TestWideCreate"]["object"]["id"].as_str().unwrap();
+    s.create_branch("br1").unwrap();
+    // On the branch: 20 changed (more than one statement's rows), 3 unset.
+    let changed: Vec<String> = names[..20]
+        .iter()
+        .map(|name| format!("{name}: {{value: \"{name}-br1\"}}"))
+        .chain(
+            names[20..23]
+                .iter()
+                .map(|name| format!("{name}: {{value: null}}")),
+        )
+        .collect();
+    ok(
+        &s,
+        "br1",
+        &format!(
+            "mutation {{ TestWideUpdate(data: {{id: \"{id}\", {}}}) {{ ok }} }}",
+            changed.join(", ")
+        ),
+    );
+    drop(s);
+
+    let s = Store::open(&path).unwrap();
+    let selection: Vec<String> = names
+        .iter()
+        .map(|name| format!("{name} {{ value }}"))
+        .collect();
+    let query = format!(
+        "{{ TestWide {{ edges {{ node {{ {} }} }} }} }}",
+        selection.join(" ")
+    );
+    let values = |branch: &str| -> Vec<serde_json::Value> {
+        let edges = ok(&s, branch, &query)["TestWide"]["edges"].clone();
+        assert_eq!(edges.as_array().map(Vec::len), Some(1), "{edges}");
+        let node = edges[0]["node"].clone();
+        names
+            .iter()
+            .map(|name| node[name]["value"].clone())
+            .collect()
+    };
+    let on_main: Vec<serde_json::Value> = names
+        .iter()
+        .map(|name| json!(format!("{name}-v1")))
+        .collect();
+    let on_branch: Vec<serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| match i {
+            0..20 => json!(format!("{name}-br1")),
+            20..23 => serde_json::Value::Null,
+            _ => json!(format!("{name}-v1")),
+        })
+        .collect();
+    assert_eq!(values("main"), on_main);
+    assert_eq!(values("br1"), on_branch);
+}
