@@ -36,7 +36,8 @@ impl infragen::generator::graphql::Host for HostState {
 /// subscription: writes must go through `nodes`, where they are tracked and
 /// checked against the generator's policy.
 fn refuse_writes(document: &str) -> Result<(), HostError> {
-    let parsed = async_graphql_parser::parse_query(document)
+    // Parsed once per text for this check and the embedded store's execution.
+    let parsed = infragen_store::parse_document(document)
         .map_err(|error| HostError::invalid_input(format!("the query does not parse: {error}")))?;
     for (name, operation) in parsed.operations.iter() {
         let kind = match operation.node.ty {
