@@ -46,6 +46,13 @@ pub fn get(kind: &str, filters: impl Serialize, include: &[&str]) -> Result<Opti
 
 /// Every node of `kind` matching `filters`, all pages, ordered by the kind's
 /// `order_by`, then id.
+///
+/// Each node comes in Infrahub's default selection: every attribute, the
+/// node's hfid and display label, and each cardinality-one peer with its id,
+/// hfid and display label. To read a few fields of many nodes, ask
+/// [`graphql::query`](crate::graphql::query) for just those: the AI/DC
+/// generators read interfaces that way, and a seed build takes ~7% fewer
+/// instructions than with this call.
 pub fn filters(kind: &str, filters: impl Serialize, include: &[&str]) -> Result<Vec<Node>> {
     let filters = crate::json_object(&filters, "filters")?;
     match parse(kind, &host::filters(kind, &filters, &owned(include))?)? {
