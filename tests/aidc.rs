@@ -2956,3 +2956,60 @@ fn interrupted_cascade_run_again_builds_the_same_data_center(
         "nodes in no tracking group"
     );
 }
+
+/// The three tiers run against a server over HTTP, as against a real Infrahub: every
+/// read (listings, and the generators' own GraphQL queries) and every write goes through
+/// the API, one request each, and the data center equals the one built in process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_three_tiers_over_http_build_what_the_embedded_store_builds() {
+    let env = Env::seeded();
+    let store = infragen_store::Store::open(env.store()).expect("store opens");
+    let token = store
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .expect("token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    // The API alone: no cascade follows the writes, the tiers are run here in order.
+    let server = tokio::spawn(infragen::http_api::serve_listener(
+        store.clone(),
+        listener,
+        Vec::new(),
+    ));
+    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
+        format!("http://{address}"),
+        Some(token),
+    ))
+    .expect("http transport");
+    let root = workspace_root();
+    let runner = infragen::runner::Runner::new(
+        std::sync::Arc::new(infragen::repository::Repository::open(&root).expect("repository")),
+        infragen_tests::runtime(None),
+        std::sync::Arc::new(infragen::client::GraphqlBackend::new(http)),
+        infragen::policy::RuntimePolicy::load(&root).expect("policy"),
+    );
+    for definition in ["generate-fabric", "generate-pod", "generate-rack"] {
+        let report = runner
+            .run_definition(
+                definition,
+                "br1",
+                &infragen::runner::TargetSelection::All,
+                1,
+            )
+            .await
+            .expect("runs over HTTP");
+        assert_eq!(report.failed(), 0, "{definition}: {report}");
+    }
+    server.abort();
+    drop(store);
+
+    let (over_http, expected) = (env.snapshot(), Env::generated().snapshot());
+    assert_eq!(over_http.devices.len(), 48);
+    assert_same(&over_http.devices, &expected.devices, "devices");
+    assert_eq!(over_http.links, expected.links);
+    assert_same(&over_http.statuses, &expected.statuses, "interfaces");
+    assert_same(&over_http.prefixes, &expected.prefixes, "prefixes");
+    assert_same(&over_http.addresses, &expected.addresses, "addresses");
+    assert_same(&over_http.pools, &expected.pools, "pools");
+}
