@@ -2576,14 +2576,19 @@ fn one_generate_fabric_per_fabric_builds_what_the_three_tiers_by_hand_build() {
         assert_eq!(report["rule_errors"], serde_json::json!([]));
     }
     let by_hand = Env::generated();
-    let (cascaded, expected) = (env.snapshot(), by_hand.snapshot());
-    assert_eq!(cascaded.devices.len(), 48);
-    assert_same(&cascaded.devices, &expected.devices, "devices");
-    assert_eq!(cascaded.links, expected.links);
-    assert_same(&cascaded.statuses, &expected.statuses, "interfaces");
-    assert_same(&cascaded.prefixes, &expected.prefixes, "prefixes");
-    assert_same(&cascaded.addresses, &expected.addresses, "addresses");
-    assert_same(&cascaded.pools, &expected.pools, "pools");
+    assert_same_data_center(&env.snapshot(), &by_hand.snapshot());
+}
+
+/// The seed's 48 devices, and the same links, interface statuses, prefixes, addresses and
+/// pools in both.
+fn assert_same_data_center(actual: &Snapshot, expected: &Snapshot) {
+    assert_eq!(actual.devices.len(), 48);
+    assert_same(&actual.devices, &expected.devices, "devices");
+    assert_eq!(actual.links, expected.links);
+    assert_same(&actual.statuses, &expected.statuses, "interfaces");
+    assert_same(&actual.prefixes, &expected.prefixes, "prefixes");
+    assert_same(&actual.addresses, &expected.addresses, "addresses");
+    assert_same(&actual.pools, &expected.pools, "pools");
 }
 
 #[test]
@@ -2964,29 +2969,13 @@ fn interrupted_cascade_run_again_builds_the_same_data_center(
 async fn the_three_tiers_over_http_build_what_the_embedded_store_builds() {
     let env = Env::seeded();
     let store = infragen_store::Store::open(env.store()).expect("store opens");
-    let token = store
-        .create_token("test", infragen_store::TokenScope::Admin)
-        .expect("token");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let address = listener.local_addr().expect("address");
     // The API alone: no cascade follows the writes, the tiers are run here in order.
-    let server = tokio::spawn(infragen::http_api::serve_listener(
-        store.clone(),
-        listener,
-        Vec::new(),
-    ));
-    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
-        format!("http://{address}"),
-        Some(token),
-    ))
-    .expect("http transport");
+    let (backend, server) = infragen_tests::served_over_http(&store).await;
     let root = workspace_root();
     let runner = infragen::runner::Runner::new(
         std::sync::Arc::new(infragen::repository::Repository::open(&root).expect("repository")),
         infragen_tests::runtime(None),
-        std::sync::Arc::new(infragen::client::GraphqlBackend::new(http)),
+        backend,
         infragen::policy::RuntimePolicy::load(&root).expect("policy"),
     );
     for definition in ["generate-fabric", "generate-pod", "generate-rack"] {
@@ -3004,12 +2993,5 @@ async fn the_three_tiers_over_http_build_what_the_embedded_store_builds() {
     server.abort();
     drop(store);
 
-    let (over_http, expected) = (env.snapshot(), Env::generated().snapshot());
-    assert_eq!(over_http.devices.len(), 48);
-    assert_same(&over_http.devices, &expected.devices, "devices");
-    assert_eq!(over_http.links, expected.links);
-    assert_same(&over_http.statuses, &expected.statuses, "interfaces");
-    assert_same(&over_http.prefixes, &expected.prefixes, "prefixes");
-    assert_same(&over_http.addresses, &expected.addresses, "addresses");
-    assert_same(&over_http.pools, &expected.pools, "pools");
+    assert_same_data_center(&env.snapshot(), &Env::generated().snapshot());
 }

@@ -556,30 +556,13 @@ async fn over_http(
     infragen::runner::Runner,
     tokio::task::JoinHandle<Result<(), infragen::http_api::HttpError>>,
 ) {
-    let token = repo
-        .store
-        .create_token("test", infragen_store::TokenScope::Admin)
-        .expect("token");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let address = listener.local_addr().expect("address");
-    let server = tokio::spawn(infragen::http_api::serve_listener(
-        repo.store.clone(),
-        listener,
-        Vec::new(),
-    ));
-    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
-        format!("http://{address}"),
-        Some(token),
-    ))
-    .expect("http transport");
+    let (backend, server) = infragen_tests::served_over_http(&repo.store).await;
     let runner = infragen::runner::Runner::new(
         std::sync::Arc::new(
             infragen::repository::Repository::open(repo.dir.path()).expect("repository"),
         ),
         infragen_tests::runtime(None),
-        std::sync::Arc::new(infragen::client::GraphqlBackend::new(http)),
+        backend,
         infragen::policy::RuntimePolicy::load(repo.dir.path()).expect("policy"),
     );
     (runner, server)

@@ -14,9 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use infragen::client::GraphqlBackend;
 use infragen::runner::{Runner, TargetSelection};
-use infragen::transport::{Http, HttpConfig};
 use infragen_tests::{RecordingBackend, WidgetRepository, guest, request, runtime};
 use serde_json::json;
 
@@ -64,25 +62,11 @@ async fn main() {
     let mut over_http = Vec::new();
     for _ in 0..5 {
         let repo = fresh_design().await;
-        let token = repo
-            .store
-            .create_token("bench", infragen_store::TokenScope::Admin)
-            .expect("token");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let address = listener.local_addr().expect("address");
-        let server = tokio::spawn(infragen::http_api::serve_listener(
-            repo.store.clone(),
-            listener,
-            Vec::new(),
-        ));
-        let http = Http::new(HttpConfig::new(format!("http://{address}"), Some(token)))
-            .expect("http transport");
+        let (backend, server) = infragen_tests::served_over_http(&repo.store).await;
         let runner = Runner::new(
             Arc::new(infragen::repository::Repository::open(repo.dir.path()).expect("repository")),
             runtime(None),
-            Arc::new(GraphqlBackend::new(http)),
+            backend,
             infragen::policy::RuntimePolicy::default(),
         );
         let started = Instant::now();

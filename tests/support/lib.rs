@@ -478,6 +478,38 @@ pub fn runtime(cache: Option<&Path>) -> infragen::runtime::Runtime {
         .expect("runtime starts")
 }
 
+/// `store` behind `infragen serve`'s HTTP API on a free loopback port (the API alone: no
+/// cascade follows the writes), and a backend reaching it with an admin token, as the host
+/// reaches a real Infrahub. The server runs until its handle is aborted.
+pub async fn served_over_http(
+    store: &infragen_store::Store,
+) -> (
+    std::sync::Arc<infragen::client::GraphqlBackend<infragen::transport::Http>>,
+    tokio::task::JoinHandle<Result<(), infragen::http_api::HttpError>>,
+) {
+    let token = store
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .expect("token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(infragen::http_api::serve_listener(
+        store.clone(),
+        listener,
+        Vec::new(),
+    ));
+    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
+        format!("http://{address}"),
+        Some(token),
+    ))
+    .expect("http transport");
+    (
+        std::sync::Arc::new(infragen::client::GraphqlBackend::new(http)),
+        server,
+    )
+}
+
 /// The `infragen` binary. `scripts/test` builds it before the tests (test
 /// runners build test harnesses, not the binaries of other packages); when a
 /// test runs on its own and the binary is missing, it is built here.
