@@ -2125,6 +2125,8 @@ impl<'c> Tx<'c> {
 /// taken from and given back to the connection's cache for each row: a seed build
 /// writes ~30,000 rows.
 struct RowStatements<'c> {
+    /// The connection the statements for several attribute rows are prepared on.
+    conn: &'c Connection,
     /// A node created (a branch's row replaces a tombstone).
     insert_node: rusqlite::CachedStatement<'c>,
     /// A node updated on main: its revision.
@@ -2134,7 +2136,6 @@ struct RowStatements<'c> {
     /// Attributes set, on main or on a node new on the branch: the statement for `n` rows at
     /// index `n - 1`, prepared when first needed.
     put_attrs: Vec<Option<rusqlite::CachedStatement<'c>>>,
-    conn: &'c Connection,
     /// An attribute set on a branch, over main's value (kept as its base).
     put_branch_attr: rusqlite::CachedStatement<'c>,
     /// An edge added, on main or on a node new on the branch.
@@ -2193,6 +2194,7 @@ impl<'c> RowStatements<'c> {
 
     fn prepare(c: &'c Connection) -> rusqlite::Result<Self> {
         Ok(RowStatements {
+            conn: c,
             insert_node: c.prepare_cached(
                 "INSERT OR REPLACE INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, ?4, NULL)",
             )?,
@@ -2201,7 +2203,6 @@ impl<'c> RowStatements<'c> {
             delete_attr: c
                 .prepare_cached("DELETE FROM attr WHERE id = ?1 AND branch = ?2 AND name = ?3")?,
             put_attrs: Vec::new(),
-            conn: c,
             put_branch_attr: c.prepare_cached(
                 "INSERT INTO attr (id, branch, name, kind, value, key, base, has_base) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT value FROM attr WHERE id = ?1 AND branch = 'main' AND name = ?3), 1) \
