@@ -646,3 +646,95 @@ async fn a_query_reads_a_relationship_of_many_peers_only_when_included_or_filter
     assert_eq!(peers(&leaf1_now[0], "interfaces"), [eth0, eth1]);
     run.abandon();
 }
+
+/// The ids of `leaf1`'s interfaces, in their order, as `run` lists the device: a node the
+/// run changed is read through its view of it, which each write then keeps up to date.
+fn interfaces_of_leaf1(run: &infragen_store::RunTransaction) -> Vec<String> {
+    let by_name = json!({"name__value": "leaf1"}).as_object().unwrap().clone();
+    let listed = run
+        .nodes("DcimDevice", &by_name, &["interfaces".to_owned()])
+        .unwrap();
+    listed[0]["interfaces"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no interfaces in {}", listed[0]))
+        .iter()
+        .map(|edge| edge["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The id of the one node of `kind` named `name` on main.
+fn id_of(s: &Store, kind: &str, name: &str) -> String {
+    ok(
+        s,
+        "main",
+        &format!(r#"{{ {kind}(name__value: "{name}") {{ edges {{ node {{ id }} }} }} }}"#),
+    )[kind]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_device_lists_the_interfaces_a_run_gives_and_takes_whether_read_in_between_or_not() {
+    let mut finals = Vec::new();
+    for read_in_between in [false, true] {
+        // leaf1 has eth0 and eth1; the run adds eth2, moves eth0 to leaf2, adds eth3 and
+        // moves eth0 back.
+        let s = store_with_a_device(2);
+        let leaf2 = device(&s, "main", "leaf2", "");
+        let leaf1 = id_of(&s, "DcimDevice", "leaf1");
+        let mut names: std::collections::HashMap<String, String> = ["eth0", "eth1"]
+            .into_iter()
+            .map(|name| (id_of(&s, "DcimPhysicalInterface", name), name.to_owned()))
+            .collect();
+        let eth0 = id_of(&s, "DcimPhysicalInterface", "eth0");
+        let run = s.begin_run("main").await.unwrap();
+        let mut read = Vec::new();
+        let mut step = |data: serde_json::Value, op: WriteOp| {
+            let written = run
+                .write_node("DcimPhysicalInterface", op, &data)
+                .unwrap()
+                .unwrap();
+            if let Some(name) = data["name"]["value"].as_str() {
+                names.insert(written.id, name.to_owned());
+            }
+            if read_in_between {
+                read.push(interfaces_of_leaf1(&run));
+            }
+        };
+        step(
+            json!({"name": {"value": "eth2"}, "device": {"id": leaf1}}),
+            WriteOp::Create,
+        );
+        step(
+            json!({"id": eth0, "device": {"id": leaf2}}),
+            WriteOp::Update,
+        );
+        step(
+            json!({"name": {"value": "eth3"}, "device": {"id": leaf1}}),
+            WriteOp::Create,
+        );
+        step(
+            json!({"id": eth0, "device": {"id": leaf1}}),
+            WriteOp::Update,
+        );
+        let named =
+            |ids: &[String]| -> Vec<String> { ids.iter().map(|id| names[id].clone()).collect() };
+        if read_in_between {
+            let read: Vec<Vec<String>> = read.iter().map(|ids| named(ids)).collect();
+            assert_eq!(
+                read,
+                [
+                    vec!["eth0", "eth1", "eth2"],
+                    vec!["eth1", "eth2"],
+                    vec!["eth1", "eth2", "eth3"],
+                    vec!["eth0", "eth1", "eth2", "eth3"],
+                ]
+            );
+        }
+        finals.push(named(&interfaces_of_leaf1(&run)));
+        run.abandon();
+    }
+    assert_eq!(finals[0], ["eth0", "eth1", "eth2", "eth3"]);
+    assert_eq!(finals[1], finals[0]);
+}

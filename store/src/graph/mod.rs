@@ -396,25 +396,38 @@ fn apply_pending(n: &mut Node, p: &Pending) {
             }
         }
     }
-    // Additions in the order they were made, each once: hashed, because a hub (a device
-    // gaining its interfaces) is rebuilt after each of its changes.
-    let live: HashSet<(&str, &str)> = p
-        .edges
-        .iter()
-        .filter(|(_, present)| **present)
-        .map(|((rel, peer), _)| (rel.as_str(), peer.as_str()))
-        .collect();
-    let mut known: HashMap<&str, HashSet<String>> = HashMap::new();
+    // Additions in the order they were made, each once. Hashed: a node gaining many peers
+    // in one transaction has as many additions, and a listed relationship may be long.
+    let mut live: HashSet<(&str, &str)> = HashSet::with_capacity(p.edges.len());
+    live.extend(
+        p.edges
+            .iter()
+            .filter(|(_, present)| **present)
+            .map(|((rel, peer), _)| (rel.as_str(), peer.as_str())),
+    );
+    let mut appended: Vec<(&str, &str)> = Vec::new();
+    let mut listed: HashMap<&str, HashSet<&str>> = HashMap::new();
     for (rel, peer) in &p.added {
         if !live.contains(&(rel.as_str(), peer.as_str())) {
             continue;
         }
-        let list = n.rels.entry(rel.clone()).or_default();
-        let seen = known
-            .entry(rel.as_str())
-            .or_insert_with(|| list.iter().cloned().collect());
-        if seen.insert(peer.clone()) {
-            list.push(peer.clone());
+        let seen = listed.entry(rel.as_str()).or_insert_with(|| {
+            n.rels
+                .get(rel)
+                .map(|list| list.iter().map(String::as_str).collect())
+                .unwrap_or_default()
+        });
+        if seen.insert(peer.as_str()) {
+            appended.push((rel.as_str(), peer.as_str()));
+        }
+    }
+    drop(listed);
+    for (rel, peer) in appended {
+        match n.rels.get_mut(rel) {
+            Some(list) => list.push(peer.to_owned()),
+            None => {
+                n.rels.insert(rel.to_owned(), vec![peer.to_owned()]);
+            }
         }
     }
 }
@@ -1479,9 +1492,23 @@ impl<'c> Tx<'c> {
         if self.has_edge(id, rel, peer) {
             return;
         }
+        // The view of a hub (a device gaining its interfaces, a profile every node using
+        // it) is extended rather than rebuilt: a rebuild copies every peer, once per edge
+        // added. Extending gives what a rebuild would when this transaction never touched
+        // the edge before: the peer is then the last addition, after every other peer.
+        let view = self.views.get_mut().remove(id).flatten();
+        let key = (rel.to_string(), peer.to_string());
         let p = self.touch_edge(id, &kind, rel, peer);
-        p.edges.insert((rel.to_string(), peer.to_string()), true);
-        p.added.push((rel.to_string(), peer.to_string()));
+        let untouched = p.edges.insert(key.clone(), true).is_none();
+        p.added.push(key);
+        if untouched && let Some(mut view) = view {
+            Arc::make_mut(&mut view)
+                .rels
+                .entry(rel.to_string())
+                .or_default()
+                .push(peer.to_string());
+            self.views.get_mut().insert(id.to_string(), Some(view));
+        }
         self.note_towards(peer, id, rel);
     }
 
