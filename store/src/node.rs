@@ -67,6 +67,17 @@ pub fn value_key(v: &Value) -> Option<String> {
     }
 }
 
+/// Whether `v`'s [`value_key`] is `key`, without building the key for text and booleans:
+/// looking a node up by its identity compares every candidate's values.
+pub(crate) fn value_key_is(v: &Value, key: &str) -> bool {
+    match v {
+        Value::Null => false,
+        Value::String(s) => s == key,
+        Value::Bool(b) => key == if *b { "true" } else { "false" },
+        other => value_key(other).as_deref() == Some(key),
+    }
+}
+
 /// Turn an input `value` for attribute `a` into the stored value, or say why it is refused.
 pub fn coerce_value(a: &AttributeSchema, v: Value) -> Result<Value, String> {
     if v.is_null() {
@@ -175,4 +186,48 @@ pub fn coerce_value(a: &AttributeSchema, v: Value) -> Result<Value, String> {
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_value_is_its_key_and_nothing_else() {
+        let values = [
+            json!(null),
+            json!("eth0"),
+            json!(""),
+            json!("true"),
+            json!(true),
+            json!(false),
+            json!(1500),
+            json!(-3),
+            json!(1.5),
+            json!(["a"]),
+            json!({"a": 1}),
+        ];
+        let keys = [
+            "eth0",
+            "",
+            "true",
+            "false",
+            "1500",
+            "-3",
+            "1.5",
+            "[\"a\"]",
+            "{\"a\":1}",
+            "null",
+        ];
+        for value in &values {
+            for key in keys {
+                assert_eq!(
+                    value_key_is(value, key),
+                    value_key(value).as_deref() == Some(key),
+                    "{value} against {key:?}"
+                );
+            }
+        }
+    }
 }

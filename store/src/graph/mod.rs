@@ -15,7 +15,7 @@
 
 use crate::error::StoreError;
 use crate::events::{Action, AttributeChange, Event, RelationshipChange};
-use crate::node::{Node, value_key};
+use crate::node::{Node, value_key, value_key_is};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -459,6 +459,49 @@ fn attributes_only(node: &Node) -> Node {
         attrs: node.attrs.clone(),
         rels: BTreeMap::new(),
     }
+}
+
+/// A field path (`name__value`, `device__name__value`, a bare `device`) split at its `__`
+/// separators as `str::split("__")` splits it, without allocating: identities and labels
+/// split their paths for every node they look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path<'a> {
+    One(&'a str),
+    Two(&'a str, &'a str),
+    Three(&'a str, &'a str, &'a str),
+    /// Four segments or more.
+    Longer,
+}
+
+impl<'a> Path<'a> {
+    fn of(path: &'a str) -> Self {
+        let Some((first, rest)) = split_dunder(path) else {
+            return Path::One(path);
+        };
+        let Some((second, rest)) = split_dunder(rest) else {
+            return Path::Two(first, rest);
+        };
+        match split_dunder(rest) {
+            None => Path::Three(first, second, rest),
+            Some(_) => Path::Longer,
+        }
+    }
+
+    /// How many segments (4 for four or more).
+    fn segments(self) -> usize {
+        match self {
+            Path::One(_) => 1,
+            Path::Two(..) => 2,
+            Path::Three(..) => 3,
+            Path::Longer => 4,
+        }
+    }
+}
+
+/// `text` around its first `__`.
+fn split_dunder(text: &str) -> Option<(&str, &str)> {
+    let at = text.as_bytes().windows(2).position(|pair| pair == b"__")?;
+    Some((&text[..at], &text[at + 2..]))
 }
 
 fn parse_value(text: Option<String>) -> Value {
@@ -2265,15 +2308,23 @@ impl Tx<'_> {
 
     /// Value at `attr__value` or `rel__attr__value` (through a cardinality-one relationship).
     pub fn path_value(&self, node: &Node, path: &str) -> Value {
-        let parts: Vec<&str> = path.split("__").collect();
-        match parts.as_slice() {
-            [attr, _] => node.attr(attr).clone(),
-            [rel, attr, _] => node
+        match Path::of(path) {
+            Path::Two(attr, _) => node.attr(attr).clone(),
+            Path::Three(rel, attr, _) => node
                 .peers(rel)
                 .first()
                 .map(|p| self.attr_of(p, attr))
                 .unwrap_or(Value::Null),
             _ => Value::Null,
+        }
+    }
+
+    /// Whether [`Tx::path_value`] has the key `want` ([`value_key`]), without copying an
+    /// attribute of the node's own.
+    fn path_value_is(&self, node: &Node, path: &str, want: &str) -> bool {
+        match Path::of(path) {
+            Path::Two(attr, _) => value_key_is(node.attr(attr), want),
+            _ => value_key_is(&self.path_value(node, path), want),
         }
     }
 
@@ -2363,12 +2414,12 @@ impl Tx<'_> {
             // Part by part, the node's own attributes first: most candidates (a device's
             // other interfaces) differ there, without reading a peer.
             let mut checks = parts.clone();
-            checks.sort_by_key(|(path, _)| path.matches("__").count());
+            checks.sort_by_key(|(path, _)| Path::of(path).segments());
             for id in self.identity_candidates(&concrete, &parts).iter() {
                 if let Some(n) = self.get(id)
-                    && checks.iter().all(|(path, want)| {
-                        value_key(&self.path_value(&n, path)).as_deref() == Some(*want)
-                    })
+                    && checks
+                        .iter()
+                        .all(|(path, want)| self.path_value_is(&n, path, want))
                 {
                     out.push(n);
                 }
@@ -2392,21 +2443,18 @@ impl Tx<'_> {
         // An attribute of the node's own, to narrow the peer's holders down to the few
         // with that value in one indexed lookup (a device's interface named `Ethernet1`),
         // instead of reading every holder.
-        let own = parts.iter().find_map(|(path, value)| {
-            match path.split("__").collect::<Vec<_>>().as_slice() {
-                [attr, "value"] => Some((*attr, *value)),
-                _ => None,
-            }
+        let own = parts.iter().find_map(|(path, value)| match Path::of(path) {
+            Path::Two(attr, "value") => Some((attr, *value)),
+            _ => None,
         });
         let holders = |peer: &str, rel: &str| match own {
             Some((attr, key)) => self.holders_with_attr(peer, rel, kind, attr, key),
             None => self.holders(peer, rel, kind),
         };
         for (path, value) in parts {
-            let segments: Vec<&str> = path.split("__").collect();
-            match segments.as_slice() {
-                [rel] if one(rel).is_some() => return holders(value, rel),
-                [rel, attr, _] => {
+            match Path::of(path) {
+                Path::One(rel) if one(rel).is_some() => return holders(value, rel),
+                Path::Three(rel, attr, _) => {
                     if let Some(r) = one(rel) {
                         let mut out = BTreeSet::new();
                         for peer_kind in self.schema.concrete_kinds(&r.peer) {
@@ -2421,7 +2469,7 @@ impl Tx<'_> {
             }
         }
         for (path, value) in parts {
-            if let [attr, _] = path.split("__").collect::<Vec<_>>().as_slice() {
+            if let Path::Two(attr, _) = Path::of(path) {
                 return self.ids_by_attr(kind, attr, value);
             }
         }
@@ -2569,6 +2617,38 @@ mod tests {
         n.id = id.to_owned();
         n.attrs.insert("name".into(), Value::String(name.into()));
         Some(Arc::new(n))
+    }
+
+    #[test]
+    fn a_path_splits_as_str_split_splits_it() {
+        for path in [
+            "",
+            "name",
+            "name__value",
+            "device__name__value",
+            "a__b__c__d",
+            "a___b",
+            "a____b",
+            "__value",
+            "name__",
+            "_",
+            "__",
+            "é__ü__value",
+        ] {
+            let expected: Vec<&str> = path.split("__").collect();
+            let path_of = Path::of(path);
+            let got = match path_of {
+                Path::One(a) => vec![a],
+                Path::Two(a, b) => vec![a, b],
+                Path::Three(a, b, c) => vec![a, b, c],
+                Path::Longer => {
+                    assert!(expected.len() > 3, "{path:?}: {expected:?}");
+                    continue;
+                }
+            };
+            assert_eq!(got, expected, "{path:?}");
+            assert_eq!(path_of.segments(), expected.len(), "{path:?}");
+        }
     }
 
     #[test]
