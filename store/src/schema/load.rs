@@ -1030,13 +1030,9 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
         h.update(t.as_bytes());
         h.update([0]);
     }
-    let mut schema = Schema {
-        kinds,
-        files: files.to_vec(),
-        hash: hex::encode(h.finalize()),
-    };
-    schema.hash.truncate(32);
-    schema
+    let mut hash = hex::encode(h.finalize());
+    hash.truncate(32);
+    Schema::new(kinds, files.to_vec(), hash)
 }
 
 /// The kinds a schema file defines (generics and nodes; empty when it does not parse).

@@ -372,7 +372,11 @@ impl KindSchema {
 /// The complete schema: the core schema plus every loaded file.
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
-    kinds: BTreeMap<String, KindSchema>,
+    /// Every kind, sorted by name.
+    kinds: Vec<KindSchema>,
+    /// Where each kind is in `kinds`, by name: looking a kind up is hashed, as a write looks
+    /// kinds up hundreds of times.
+    positions: foldhash::HashMap<String, usize>,
     /// Files loaded on top of the core schema, in load order.
     pub files: Vec<(String, String)>,
     /// sha256 over the loaded files, Infrahub's schema hash stand-in.
@@ -380,27 +384,46 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// A schema of `kinds` (by name), loaded from `files`, with `hash`.
+    pub(crate) fn new(
+        kinds: BTreeMap<String, KindSchema>,
+        files: Vec<(String, String)>,
+        hash: String,
+    ) -> Self {
+        let kinds: Vec<KindSchema> = kinds.into_values().collect();
+        let positions = kinds
+            .iter()
+            .enumerate()
+            .map(|(at, k)| (k.kind.clone(), at))
+            .collect();
+        Schema {
+            kinds,
+            positions,
+            files,
+            hash,
+        }
+    }
     /// The generic or node called `kind`.
     pub fn get(&self, kind: &str) -> Option<&KindSchema> {
-        self.kinds.get(kind)
+        self.positions.get(kind).map(|&at| &self.kinds[at])
     }
     /// All kinds, sorted by name.
     pub fn kinds(&self) -> impl Iterator<Item = &KindSchema> {
-        self.kinds.values()
+        self.kinds.iter()
     }
     /// Whether `kind` is `target` or inherits it (every node inherits `CoreNode`).
     pub fn is_a(&self, kind: &str, target: &str) -> bool {
         if kind == target {
             return true;
         }
-        match self.kinds.get(kind) {
+        match self.get(kind) {
             Some(k) => k.inherit_from.iter().any(|g| g == target),
             None => false,
         }
     }
     /// Concrete node kinds that are `kind` (itself if it is a node, its users if a generic).
     pub fn concrete_kinds(&self, kind: &str) -> Vec<String> {
-        match self.kinds.get(kind) {
+        match self.get(kind) {
             Some(k) if !k.is_generic => vec![k.kind.clone()],
             Some(k) => k.used_by.clone(),
             None => Vec::new(),
