@@ -26,7 +26,7 @@ impl infragen::generator::graphql::Host for HostState {
             .backend
             .query_budgeted(&self.run.branch, &document, &variables, budget)
             .await?;
-        let response = data.to_string();
+        let response = infragen_store::node::json_text(&data);
         self.run.check_response("graphql.query", response.len())?;
         Ok(response)
     }

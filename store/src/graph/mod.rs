@@ -15,7 +15,7 @@
 
 use crate::error::StoreError;
 use crate::events::{Action, AttributeChange, Event, RelationshipChange};
-use crate::node::{Node, value_key, value_key_is};
+use crate::node::{Node, json_text, value_key, value_key_is};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -1371,7 +1371,7 @@ impl<'c> Tx<'c> {
     /// [`Tx::committed_by_attr`], asked once per transaction: what is committed does not
     /// change under it (the run holds the write turn; another process's commit fails it).
     fn committed_by_attr_kept(&self, kind: &str, attr: &str, key: &str) -> BTreeSet<String> {
-        let lookup = format!("{kind}\u{1f}{attr}\u{1f}{key}");
+        let lookup = [kind, "\u{1f}", attr, "\u{1f}", key].concat();
         if let Some(ids) = self.attr_lookups.borrow().get(&lookup) {
             return ids.clone();
         }
@@ -1962,7 +1962,7 @@ impl<'c> Tx<'c> {
             schema
                 .get(&p.kind)
                 .and_then(|k| k.attribute(attr))
-                .map(|a| format!("{:?}", a.kind))
+                .map(|a| a.kind.name().to_owned())
                 .unwrap_or_default()
         };
         let skip_rel = |rel: &str| {
@@ -2140,7 +2140,7 @@ impl<'c> Tx<'c> {
         let mut puts = Vec::new();
         for (name, value) in &p.attrs {
             let b = self.field_branch(&p.kind, name, p.created);
-            let text = (!value.is_null()).then(|| value.to_string());
+            let text = (!value.is_null()).then(|| json_text(value));
             let key = value_key(value);
             if plain(b) {
                 match text {

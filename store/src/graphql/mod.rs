@@ -340,7 +340,7 @@ pub(crate) fn args_json(
 ) -> Result<Map<String, Value>, GqlError> {
     let mut m = Map::new();
     for (n, v) in &f.arguments {
-        m.insert(n.node.to_string(), arg_json(v, vars)?);
+        m.insert(n.node.as_str().to_owned(), arg_json(v, vars)?);
     }
     Ok(m)
 }
@@ -388,7 +388,7 @@ pub(crate) fn branch_selection(
             "__typename" => Value::from("Branch"),
             name => branch.get(name).cloned().unwrap_or(Value::Null),
         };
-        out.insert(field.node.response_key().node.to_string(), value);
+        out.insert(field.node.response_key().node.as_str().to_owned(), value);
     }
     Value::Object(out)
 }

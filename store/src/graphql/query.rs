@@ -98,7 +98,7 @@ pub struct QueryBudget {
 }
 
 fn key(f: &Field) -> String {
-    f.response_key().node.to_string()
+    f.response_key().node.as_str().to_owned()
 }
 
 impl<'a, 's> Resolver<'a, 's> {
@@ -653,15 +653,13 @@ impl<'a, 's> Resolver<'a, 's> {
 
     fn attr_object(&self, node: &Node, a: &AttributeSchema, f: &'a Field) -> Value {
         let value = node.attr(&a.name).clone();
-        let ip = value
-            .as_str()
-            .and_then(|s| IpWithPrefix::parse(s).ok())
-            .filter(|_| {
-                matches!(
-                    a.kind,
-                    AttributeKind::IPHost | AttributeKind::IPNetwork | AttributeKind::IPAddress
-                )
-            });
+        // Only an IP attribute's value is parsed: a failed parse writes out its error.
+        let ip = matches!(
+            a.kind,
+            AttributeKind::IPHost | AttributeKind::IPNetwork | AttributeKind::IPAddress
+        )
+        .then(|| value.as_str().and_then(|s| IpWithPrefix::parse(s).ok()))
+        .flatten();
         let choice = a
             .choices
             .iter()
@@ -670,7 +668,7 @@ impl<'a, 's> Resolver<'a, 's> {
         let ty = a.kind.graphql_type();
         self.simple(f, ty, &|n| match n {
             "value" => value.clone(),
-            "id" => json!(format!("{}-{}", node.id, a.name)),
+            "id" => json!([node.id.as_str(), "-", a.name.as_str()].concat()),
             "is_default" => json!(a.default_value.as_ref() == Some(&value)),
             "is_from_profile" => json!(crate::profiles::is_from_profile(node, &a.name)),
             "is_protected" => json!(false),

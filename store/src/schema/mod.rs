@@ -42,6 +42,35 @@ pub enum AttributeKind {
 }
 
 impl AttributeKind {
+    /// The kind's name, as schema files spell it (and as `Debug` prints it).
+    pub fn name(self) -> &'static str {
+        match self {
+            AttributeKind::ID => "ID",
+            AttributeKind::Dropdown => "Dropdown",
+            AttributeKind::Text => "Text",
+            AttributeKind::TextArea => "TextArea",
+            AttributeKind::DateTime => "DateTime",
+            AttributeKind::Email => "Email",
+            AttributeKind::Password => "Password",
+            AttributeKind::HashedPassword => "HashedPassword",
+            AttributeKind::URL => "URL",
+            AttributeKind::File => "File",
+            AttributeKind::MacAddress => "MacAddress",
+            AttributeKind::Color => "Color",
+            AttributeKind::Number => "Number",
+            AttributeKind::NumberPool => "NumberPool",
+            AttributeKind::Bandwidth => "Bandwidth",
+            AttributeKind::IPHost => "IPHost",
+            AttributeKind::IPNetwork => "IPNetwork",
+            AttributeKind::IPAddress => "IPAddress",
+            AttributeKind::Boolean => "Boolean",
+            AttributeKind::Checkbox => "Checkbox",
+            AttributeKind::List => "List",
+            AttributeKind::JSON => "JSON",
+            AttributeKind::Any => "Any",
+        }
+    }
+
     /// The GraphQL object type that carries an attribute of this kind.
     pub fn graphql_type(self) -> &'static str {
         match self {
@@ -455,7 +484,42 @@ impl Schema {
 
 #[cfg(test)]
 mod tests {
-    use super::label_template;
+    use super::{AttributeKind, label_template};
+
+    #[test]
+    fn an_attribute_kind_is_named_as_schema_files_spell_it() {
+        let names = [
+            "ID",
+            "Dropdown",
+            "Text",
+            "TextArea",
+            "DateTime",
+            "Email",
+            "Password",
+            "HashedPassword",
+            "URL",
+            "File",
+            "MacAddress",
+            "Color",
+            "Number",
+            "NumberPool",
+            "Bandwidth",
+            "IPHost",
+            "IPNetwork",
+            "IPAddress",
+            "Boolean",
+            "Checkbox",
+            "List",
+            "JSON",
+            "Any",
+        ];
+        for name in names {
+            let kind: AttributeKind =
+                serde_json::from_value(serde_json::Value::from(name)).expect(name);
+            assert_eq!(kind.name(), name);
+            assert_eq!(format!("{kind:?}"), name);
+        }
+    }
 
     #[test]
     fn a_label_template_is_its_paths_with_the_text_around_them() {
