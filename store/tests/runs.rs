@@ -702,22 +702,26 @@ async fn a_device_lists_the_interfaces_a_run_gives_and_takes_whether_read_in_bet
                 read.push(interfaces_of_leaf1(&run));
             }
         };
-        step(
-            json!({"name": {"value": "eth2"}, "device": {"id": leaf1}}),
-            WriteOp::Create,
-        );
-        step(
-            json!({"id": eth0, "device": {"id": leaf2}}),
-            WriteOp::Update,
-        );
-        step(
-            json!({"name": {"value": "eth3"}, "device": {"id": leaf1}}),
-            WriteOp::Create,
-        );
-        step(
-            json!({"id": eth0, "device": {"id": leaf1}}),
-            WriteOp::Update,
-        );
+        for (data, op) in [
+            (
+                json!({"name": {"value": "eth2"}, "device": {"id": leaf1}}),
+                WriteOp::Create,
+            ),
+            (
+                json!({"id": eth0, "device": {"id": leaf2}}),
+                WriteOp::Update,
+            ),
+            (
+                json!({"name": {"value": "eth3"}, "device": {"id": leaf1}}),
+                WriteOp::Create,
+            ),
+            (
+                json!({"id": eth0, "device": {"id": leaf1}}),
+                WriteOp::Update,
+            ),
+        ] {
+            step(data, op);
+        }
         let named =
             |ids: &[String]| -> Vec<String> { ids.iter().map(|id| names[id].clone()).collect() };
         if read_in_between {
