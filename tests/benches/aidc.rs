@@ -26,7 +26,7 @@ use infragen::embedded::EmbeddedBackend;
 use infragen::repository::Repository;
 use infragen::runner::{Runner, TargetOutcome, TargetSelection};
 use infragen::sync::sync_repository;
-use infragen_tests::{guest, workspace_root};
+use infragen_tests::{fresh_guest, workspace_root};
 
 const TIERS: [&str; 3] = ["generate-fabric", "generate-pod", "generate-rack"];
 const CONCURRENCY: usize = 4;
@@ -135,7 +135,7 @@ async fn main() {
     println!("AI/DC seed design end to end, in-process, concurrency {CONCURRENCY}");
     println!("plugin sizes:");
     for plugin in TIERS {
-        let bytes = std::fs::metadata(guest(plugin))
+        let bytes = std::fs::metadata(fresh_guest(plugin))
             .expect("plugin built")
             .len();
         println!(

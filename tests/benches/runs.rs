@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use infragen::runner::{Runner, TargetSelection};
-use infragen_tests::{RecordingBackend, WidgetRepository, guest, request, runtime};
+use infragen_tests::{RecordingBackend, WidgetRepository, fresh_guest, request, runtime};
 use serde_json::json;
 
 const WIDGETS: i64 = 1000;
@@ -82,7 +82,7 @@ async fn main() {
 
     // The host alone: the plugin's 1,000 upserts against an in-memory double.
     let plugin = runtime(None)
-        .load(&guest("widgets-generator"))
+        .load(&fresh_guest("widgets-generator"))
         .await
         .expect("plugin");
     let mut host_only = Vec::new();

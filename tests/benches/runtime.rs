@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use infragen::runtime::{Plugin, Runtime};
-use infragen_tests::{RecordingBackend, guest, request};
+use infragen_tests::{RecordingBackend, fresh_guest, request};
 use serde_json::json;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -80,8 +80,8 @@ fn report(name: &str, samples: &[Duration]) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let example = guest("example-generator");
-    let bench = guest("bench-guest");
+    let example = fresh_guest("example-generator");
+    let bench = fresh_guest("bench-guest");
     let example_size = std::fs::metadata(&example).expect("example").len();
 
     // Compile without cache, three times, fresh engine each time.

@@ -9,7 +9,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
@@ -40,14 +40,43 @@ fn target_dir() -> PathBuf {
 /// is run on its own and the file is missing, it is built here.
 pub fn guest(package: &str) -> PathBuf {
     static BUILD_LOCK: OnceLock<Mutex<()>> = OnceLock::new();
-    let path = target_dir()
-        .join("wasm32-wasip2")
-        .join("plugin")
-        .join(format!("{}.wasm", package.replace('-', "_")));
+    let path = guest_path(package);
     if path.is_file() {
         return path;
     }
     let _guard = BUILD_LOCK.get_or_init(|| Mutex::new(())).lock();
+    build_guest(package)
+}
+
+/// [`guest`] built from the sources as they are now, once per process: for benchmarks, which
+/// are run by hand, often with a `CARGO_TARGET_DIR` of their own where a component built
+/// from older sources would otherwise be measured. (Tests rely on `scripts/test` instead:
+/// under nextest each test is a process, and each would run cargo.)
+pub fn fresh_guest(package: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(|| Mutex::new(BTreeSet::new()))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if built.contains(package) {
+        return guest_path(package);
+    }
+    let path = build_guest(package);
+    built.insert(package.to_owned());
+    path
+}
+
+fn guest_path(package: &str) -> PathBuf {
+    target_dir()
+        .join("wasm32-wasip2")
+        .join("plugin")
+        .join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// Builds guest crate `package` with the `plugin` profile (cargo does nothing when it is
+/// up to date) and returns its component.
+fn build_guest(package: &str) -> PathBuf {
+    let path = guest_path(package);
     let status = Command::new(env!("CARGO"))
         .current_dir(workspace_root())
         .args([

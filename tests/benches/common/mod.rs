@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use infragen_store::{Action, Store};
-use infragen_tests::{guest, workspace_root};
+use infragen_tests::{fresh_guest, workspace_root};
 
 /// The seed's fabrics, each built by one cascade.
 pub const SEED_FABRICS: [&str; 2] = ["Fabric-A", "Fabric-B"];
@@ -112,7 +112,7 @@ pub fn design(copies: usize) -> Design {
             .replace('_', "-");
         let to = dir.path().join(component);
         std::fs::create_dir_all(to.parent().expect("component dir")).expect("create dir");
-        std::fs::copy(guest(&package), &to).expect("copy component");
+        std::fs::copy(fresh_guest(&package), &to).expect("copy component");
     }
 
     let objects = dir.path().join("objects");
