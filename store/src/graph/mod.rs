@@ -2308,7 +2308,12 @@ impl Tx<'_> {
 
     /// Value at `attr__value` or `rel__attr__value` (through a cardinality-one relationship).
     pub fn path_value(&self, node: &Node, path: &str) -> Value {
-        match Path::of(path) {
+        self.value_at(node, Path::of(path))
+    }
+
+    /// [`Tx::path_value`] of a path already split.
+    fn value_at(&self, node: &Node, path: Path<'_>) -> Value {
+        match path {
             Path::Two(attr, _) => node.attr(attr).clone(),
             Path::Three(rel, attr, _) => node
                 .peers(rel)
@@ -2324,7 +2329,7 @@ impl Tx<'_> {
     fn path_value_is(&self, node: &Node, path: &str, want: &str) -> bool {
         match Path::of(path) {
             Path::Two(attr, _) => value_key_is(node.attr(attr), want),
-            _ => value_key_is(&self.path_value(node, path), want),
+            other => value_key_is(&self.value_at(node, other), want),
         }
     }
 
