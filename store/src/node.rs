@@ -161,7 +161,7 @@ pub fn coerce_value(a: &AttributeSchema, v: Value) -> Result<Value, String> {
                 v
             }
             Value::Number(n) => Value::String(n.to_string()),
-            _ => return Err(format!("{name}: {v} is not a valid {:?}", a.kind)),
+            _ => return Err(format!("{name}: {v} is not a valid {}", a.kind.name())),
         },
     };
     if let (Some(n), Some(p)) = (out.as_i64(), a.parameters.as_ref()) {
