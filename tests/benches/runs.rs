@@ -10,6 +10,9 @@
 //!
 //! Each figure is the median of 5 runs of a fresh 1,000-node design; the
 //! machine is shared, so compare figures within one run.
+//!
+//! `RUNS_BENCH_ONLY=http` (or `in-process`, `host`) measures one of the three
+//! alone, for a profiler.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,9 +23,10 @@ use serde_json::json;
 
 const WIDGETS: i64 = 1000;
 
+/// The median sample; zero when the measurement was not asked for.
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
-    samples[samples.len() / 2]
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
 
 async fn fresh_design() -> WidgetRepository {
@@ -43,9 +47,12 @@ fn alpha() -> TargetSelection {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let only = std::env::var("RUNS_BENCH_ONLY").ok();
+    let measured = |name: &str| only.as_deref().is_none_or(|only| only == name);
+    let rounds = |name: &str| if measured(name) { 5 } else { 0 };
     // In-process: the runner the product uses by default.
     let mut in_process = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..rounds("in-process") {
         let repo = fresh_design().await;
         let started = Instant::now();
         let report = repo
@@ -60,7 +67,7 @@ async fn main() {
 
     // HTTP: the same store behind its HTTP API on loopback.
     let mut over_http = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..rounds("http") {
         let repo = fresh_design().await;
         let (backend, server) = infragen_tests::served_over_http(&repo.store).await;
         let runner = Runner::new(
@@ -81,46 +88,65 @@ async fn main() {
     let over_http = median(over_http);
 
     // The host alone: the plugin's 1,000 upserts against an in-memory double.
-    let plugin = runtime(None)
-        .load(&fresh_guest("widgets-generator"))
-        .await
-        .expect("plugin");
     let mut host_only = Vec::new();
-    for _ in 0..5 {
-        let backend = Arc::new(RecordingBackend::default());
-        backend.insert(
-            "set-1",
-            "TestWidgetSet",
-            json!({ "name": { "value": "alpha" }, "size": { "value": WIDGETS } }),
-        );
-        let mut run = request(
-            "widgets",
-            ("set-1", "TestWidgetSet", "alpha"),
-            json!({ "set": "alpha" }),
-        );
-        run.limits.max_host_calls = 1_000_000;
-        let started = Instant::now();
-        plugin.run(run, backend).await.expect("run");
-        host_only.push(started.elapsed());
+    if measured("host") {
+        let plugin = runtime(None)
+            .load(&fresh_guest("widgets-generator"))
+            .await
+            .expect("plugin");
+        for _ in 0..5 {
+            let backend = Arc::new(RecordingBackend::default());
+            backend.insert(
+                "set-1",
+                "TestWidgetSet",
+                json!({ "name": { "value": "alpha" }, "size": { "value": WIDGETS } }),
+            );
+            let mut run = request(
+                "widgets",
+                ("set-1", "TestWidgetSet", "alpha"),
+                json!({ "set": "alpha" }),
+            );
+            run.limits.max_host_calls = 1_000_000;
+            let started = Instant::now();
+            plugin.run(run, backend).await.expect("run");
+            host_only.push(started.elapsed());
+        }
     }
     let host_only = median(host_only);
 
     let per_write = |total: Duration| total.as_secs_f64() * 1e6 / WIDGETS as f64;
-    println!(
-        "1,000-upsert run, in-process store      {:>8.1} ms   {:>6.1} µs/write",
-        in_process.as_secs_f64() * 1e3,
-        per_write(in_process)
+    let line = |what: &str, total: Duration, compared: String| {
+        if !total.is_zero() {
+            println!(
+                "{what:<40}{:>8.1} ms   {:>6.1} µs/write{compared}",
+                total.as_secs_f64() * 1e3,
+                per_write(total)
+            );
+        }
+    };
+    // A ratio to the in-process run only when both were measured.
+    let to_in_process = |total: Duration, text: &dyn Fn(f64) -> String| {
+        if in_process.is_zero() || total.is_zero() {
+            String::new()
+        } else {
+            text(total.as_secs_f64() / in_process.as_secs_f64())
+        }
+    };
+    line(
+        "1,000-upsert run, in-process store",
+        in_process,
+        String::new(),
     );
-    println!(
-        "1,000-upsert run, store over HTTP       {:>8.1} ms   {:>6.1} µs/write   ({:.2}x in-process)",
-        over_http.as_secs_f64() * 1e3,
-        per_write(over_http),
-        over_http.as_secs_f64() / in_process.as_secs_f64()
+    line(
+        "1,000-upsert run, store over HTTP",
+        over_http,
+        to_in_process(over_http, &|ratio| format!("   ({ratio:.2}x in-process)")),
     );
-    println!(
-        "1,000 upserts, host only (no store)     {:>8.1} ms   {:>6.1} µs/write   ({:.0}% of the in-process run)",
-        host_only.as_secs_f64() * 1e3,
-        per_write(host_only),
-        100.0 * host_only.as_secs_f64() / in_process.as_secs_f64()
+    line(
+        "1,000 upserts, host only (no store)",
+        host_only,
+        to_in_process(host_only, &|ratio| {
+            format!("   ({:.0}% of the in-process run)", 100.0 * ratio)
+        }),
     );
 }

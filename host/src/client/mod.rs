@@ -21,7 +21,7 @@ use crate::backend::{
     AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PoolSelector,
     PrefixAllocation,
 };
-use crate::transport::{Transport, TransportError};
+use crate::transport::{Idempotency, Transport, TransportError};
 use schema::SchemaIndex;
 
 /// Nodes fetched per page by `filters`.
@@ -63,6 +63,23 @@ impl<T: Transport> GraphqlBackend<T> {
         data_or_error(response)
     }
 
+    /// [`Self::data`] of a document written here, whose `idempotency` is known (and
+    /// checked against the transport's own reading by this module's tests).
+    async fn data_known(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+        idempotency: Idempotency,
+    ) -> Result<Value, BackendError> {
+        let response = self
+            .transport
+            .execute_known(branch, document, variables, idempotency)
+            .await
+            .map_err(transport_error)?;
+        data_or_error(response)
+    }
+
     async fn schema(&self, branch: &str) -> Result<Arc<SchemaIndex>, BackendError> {
         if let Some(index) = self
             .schemas
@@ -96,8 +113,12 @@ impl<T: Transport> GraphqlBackend<T> {
     ) -> Result<NodeRef, BackendError> {
         check_kind(kind)?;
         let document = render::node_mutation(kind, operation);
+        let idempotency = match operation {
+            "Upsert" | "Update" => Idempotency::IdempotentWrite,
+            _ => Idempotency::Write,
+        };
         let data = self
-            .data(branch, &document, json!({ "data": data }))
+            .data_known(branch, &document, json!({ "data": data }), idempotency)
             .await?;
         let object = data
             .get(format!("{kind}{operation}"))
@@ -123,7 +144,12 @@ impl<T: Transport> GraphqlBackend<T> {
             node.kind
         );
         let data = self
-            .data(branch, &document, json!({ "ids": [node.id] }))
+            .data_known(
+                branch,
+                &document,
+                json!({ "ids": [node.id] }),
+                Idempotency::Read,
+            )
             .await?;
         data.get(&node.kind)
             .and_then(|kind| kind.get("edges"))
@@ -137,6 +163,48 @@ impl<T: Transport> GraphqlBackend<T> {
                     format!("the allocated {} {} has no {attribute}", node.kind, node.id),
                 )
             })
+    }
+
+    /// The nodes of `kind` matching `filters`, each as `selection` selects it, every page.
+    async fn filtered(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        selection: &str,
+    ) -> Result<Vec<Value>, BackendError> {
+        let arguments = render::filter_arguments(filters)
+            .map_err(|message| BackendError::new(ErrorKind::InvalidInput, message))?;
+        let document = render::filters_query(kind, &arguments, selection);
+        let mut nodes = Vec::new();
+        let mut offset = 0;
+        loop {
+            let data = self
+                .data_known(
+                    branch,
+                    &document,
+                    json!({ "offset": offset, "limit": PAGE_SIZE }),
+                    Idempotency::Read,
+                )
+                .await?;
+            let page = data.get(kind).cloned().unwrap_or(Value::Null);
+            let count = page.get("count").and_then(Value::as_u64).unwrap_or(0);
+            let edges = page
+                .get("edges")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let fetched = edges.len() as u64;
+            nodes.extend(
+                edges
+                    .into_iter()
+                    .filter_map(|mut edge| edge.get_mut("node").map(Value::take)),
+            );
+            offset += PAGE_SIZE;
+            if fetched == 0 || offset >= count {
+                return Ok(nodes);
+            }
+        }
     }
 }
 
@@ -330,8 +398,13 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         let document = format!(
             "mutation {kind}Delete($data: DeleteInput!) {{ {kind}Delete(data: $data) {{ ok }} }}"
         );
-        self.data(branch, &document, json!({ "data": { "id": id } }))
-            .await?;
+        self.data_known(
+            branch,
+            &document,
+            json!({ "data": { "id": id } }),
+            Idempotency::IdempotentWrite,
+        )
+        .await?;
         Ok(())
     }
 
@@ -347,8 +420,10 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         let Some(filters) = index.natural_key_filters(kind, data) else {
             return Ok(None);
         };
+        // Only the ids: the host decides by them, and a whole node costs the server its
+        // every attribute and relationship.
         let nodes = self
-            .filters(branch, kind, &Value::Object(filters), &[])
+            .filtered(branch, kind, &Value::Object(filters), "id")
             .await?;
         Ok(Some(
             nodes
@@ -373,38 +448,13 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
                 format!("the schema has no kind {kind}"),
             )
         })?;
-        let arguments = render::filter_arguments(filters)
-            .map_err(|message| BackendError::new(ErrorKind::InvalidInput, message))?;
-        let document =
-            render::filters_query(kind, &arguments, &render::node_selection(fields, include));
-        let mut nodes = Vec::new();
-        let mut offset = 0;
-        loop {
-            let data = self
-                .data(
-                    branch,
-                    &document,
-                    json!({ "offset": offset, "limit": PAGE_SIZE }),
-                )
-                .await?;
-            let page = data.get(kind).cloned().unwrap_or(Value::Null);
-            let count = page.get("count").and_then(Value::as_u64).unwrap_or(0);
-            let edges = page
-                .get("edges")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let fetched = edges.len() as u64;
-            nodes.extend(
-                edges
-                    .into_iter()
-                    .filter_map(|mut edge| edge.get_mut("node").map(Value::take)),
-            );
-            offset += PAGE_SIZE;
-            if fetched == 0 || offset >= count {
-                return Ok(nodes);
-            }
-        }
+        self.filtered(
+            branch,
+            kind,
+            filters,
+            &render::node_selection(fields, include),
+        )
+        .await
     }
 
     async fn relationship_add(
@@ -526,10 +576,11 @@ impl<T: Transport> GraphqlBackend<T> {
         let document = format!(
             "mutation {mutation}($data: RelationshipNodesInput!) {{ {mutation}(data: $data) {{ ok }} }}"
         );
-        self.data(
+        self.data_known(
             branch,
             &document,
             json!({ "data": { "id": id, "name": name, "nodes": nodes } }),
+            Idempotency::IdempotentWrite,
         )
         .await?;
         Ok(())
@@ -546,8 +597,9 @@ impl<T: Transport> GraphqlBackend<T> {
             "mutation Allocate($data: {}!) {{ {}(data: $data) {{ ok node {{ id kind identifier display_label }} }} }}",
             mutation.input, mutation.field
         );
+        let idempotency = Idempotency::of_allocation(&input);
         let data = self
-            .data(branch, &document, json!({ "data": input }))
+            .data_known(branch, &document, json!({ "data": input }), idempotency)
             .await?;
         let node = allocated_node(&data, mutation.field)?;
         let value = self
@@ -698,5 +750,160 @@ mod tests {
             error.message,
             "Violates uniqueness constraint 'name' with 'w'"
         );
+    }
+
+    /// The embedded store behind a transport that notes, for each document the backend
+    /// sends with a known idempotency, that class and the one the HTTP transport reads
+    /// in the document itself.
+    struct Classifying {
+        inner: InProcess,
+        /// (root field, class given, class read) per document sent.
+        seen: Mutex<Vec<(String, Idempotency, Idempotency)>>,
+    }
+
+    #[async_trait]
+    impl Transport for Classifying {
+        async fn execute(
+            &self,
+            branch: &str,
+            document: &str,
+            variables: Value,
+        ) -> Result<Value, TransportError> {
+            self.inner.execute(branch, document, variables).await
+        }
+
+        async fn execute_known(
+            &self,
+            branch: &str,
+            document: &str,
+            variables: Value,
+            idempotency: Idempotency,
+        ) -> Result<Value, TransportError> {
+            let read = Idempotency::of(document, &variables);
+            let field = document
+                .split(['{', '('])
+                .nth(2)
+                .unwrap_or(document)
+                .trim()
+                .to_owned();
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push((field, idempotency, read));
+            }
+            self.inner.execute(branch, document, variables).await
+        }
+
+        async fn schema(&self, branch: &str) -> Result<Value, TransportError> {
+            self.inner.schema(branch).await
+        }
+    }
+
+    #[tokio::test]
+    async fn every_document_the_backend_writes_is_classed_as_the_transport_reads_it() {
+        let store = Store::in_memory().expect("store");
+        store
+            .load_schema(&[(
+                "t.yml".into(),
+                "version: \"1.0\"\nnodes:\n  - {name: Widget, namespace: Test, human_friendly_id: [name__value], attributes: [{name: name, kind: Text, unique: true}], relationships: [{name: parts, peer: TestWidget, cardinality: many}]}\n".into(),
+            )])
+            .expect("schema");
+        let backend = GraphqlBackend::new(Classifying {
+            inner: InProcess::new(store),
+            seen: Mutex::new(Vec::new()),
+        });
+        let a = backend
+            .upsert("main", "TestWidget", &json!({"name": {"value": "a"}}))
+            .await
+            .expect("upsert");
+        let b = backend
+            .upsert("main", "TestWidget", &json!({"name": {"value": "b"}}))
+            .await
+            .expect("upsert");
+        backend
+            .update(
+                "main",
+                "TestWidget",
+                &json!({"id": a.id, "name": {"value": "a2"}}),
+            )
+            .await
+            .expect("update");
+        let matches = backend
+            .upsert_matches("main", "TestWidget", &json!({"name": {"value": "b"}}))
+            .await
+            .expect("lookup");
+        assert_eq!(matches, Some(vec![b.id.clone()]));
+        backend
+            .relationship_add("main", &a.id, "parts", std::slice::from_ref(&b.id))
+            .await
+            .expect("add");
+        backend
+            .relationship_remove("main", &a.id, "parts", std::slice::from_ref(&b.id))
+            .await
+            .expect("remove");
+        backend
+            .node_mutation(
+                "main",
+                "TestWidget",
+                "Create",
+                &json!({"name": {"value": "c"}}),
+            )
+            .await
+            .expect("create");
+        backend
+            .delete("main", "TestWidget", &b.id)
+            .await
+            .expect("delete");
+        // No pool exists: each allocation fails after its mutation was sent.
+        for identifier in [Some("rack-1"), Some(""), None] {
+            let request = PrefixAllocation {
+                pool: PoolSelector::Name("nope".into()),
+                identifier: identifier.map(str::to_owned),
+                prefix_length: Some(31),
+                member_type: None,
+                prefix_type: None,
+                data: None,
+            };
+            backend
+                .allocate_prefix("main", &request)
+                .await
+                .expect_err("no such pool");
+        }
+        let request = AddressAllocation {
+            pool: PoolSelector::Name("nope".into()),
+            identifier: Some("host-1".into()),
+            prefix_length: None,
+            address_type: None,
+            data: None,
+        };
+        backend
+            .allocate_address("main", &request)
+            .await
+            .expect_err("no such pool");
+
+        use Idempotency::{IdempotentWrite, Read, Write};
+        let seen = backend.transport().seen.lock().expect("seen").clone();
+        let given: Vec<(&str, Idempotency)> = seen
+            .iter()
+            .map(|(field, given, _)| (field.as_str(), *given))
+            .collect();
+        assert_eq!(
+            given,
+            [
+                ("TestWidgetUpsert", IdempotentWrite),
+                ("TestWidgetUpsert", IdempotentWrite),
+                ("TestWidgetUpdate", IdempotentWrite),
+                ("TestWidget", Read),
+                ("RelationshipAdd", IdempotentWrite),
+                ("RelationshipRemove", IdempotentWrite),
+                ("TestWidgetCreate", Write),
+                ("TestWidgetDelete", IdempotentWrite),
+                ("InfrahubIPPrefixPoolGetResource", IdempotentWrite),
+                ("InfrahubIPPrefixPoolGetResource", Write),
+                ("InfrahubIPPrefixPoolGetResource", Write),
+                ("InfrahubIPAddressPoolGetResource", IdempotentWrite),
+            ]
+        );
+        for (field, given, read) in &seen {
+            assert_eq!(given, read, "{field}: given {given:?}, read {read:?}");
+        }
     }
 }

@@ -257,6 +257,21 @@ impl Idempotency {
         class
     }
 
+    /// A pool allocation (`…PoolGetResource`) whose `data` argument is `data`: repeatable
+    /// only under a non-empty `identifier`, for which the pool hands back the same resource.
+    pub fn of_allocation(data: &serde_json::Map<String, Value>) -> Self {
+        let repeatable = match data.get("identifier") {
+            Some(Value::String(identifier)) => !identifier.is_empty(),
+            Some(Value::Null) | None => false,
+            Some(_) => true,
+        };
+        if repeatable {
+            Idempotency::IdempotentWrite
+        } else {
+            Idempotency::Write
+        }
+    }
+
     /// Whether a failed attempt may be repeated.
     pub fn retryable(self) -> bool {
         !matches!(self, Idempotency::Write)
@@ -335,11 +350,7 @@ fn root_field_idempotent(name: &str, data: impl FnOnce() -> Option<Value>) -> bo
     }
     if name.ends_with("PoolGetResource") {
         return match data() {
-            Some(Value::Object(data)) => match data.get("identifier") {
-                Some(Value::String(identifier)) => !identifier.is_empty(),
-                Some(Value::Null) | None => false,
-                Some(_) => true,
-            },
+            Some(Value::Object(data)) => Idempotency::of_allocation(&data).retryable(),
             _ => false,
         };
     }
@@ -633,6 +644,17 @@ impl Transport for Http {
         // Parsing may run on a guest's fiber stack (see on_native_stack).
         let idempotency =
             crate::host_api::on_native_stack(|| Idempotency::of(document, &variables));
+        self.execute_as(branch, document, variables, idempotency)
+            .await
+    }
+
+    async fn execute_known(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+        idempotency: Idempotency,
+    ) -> Result<Value, TransportError> {
         self.execute_as(branch, document, variables, idempotency)
             .await
     }
