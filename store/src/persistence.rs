@@ -627,12 +627,10 @@ impl Db {
 
     /// The name and scope of the token with this hash, as stored.
     pub fn token(&self, hash: &str) -> Result<Option<(String, String)>> {
+        // Every HTTP request asks: prepared once.
         self.conn
-            .query_row(
-                "SELECT name, scope FROM tokens WHERE hash = ?1",
-                [hash],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT name, scope FROM tokens WHERE hash = ?1")
+            .and_then(|mut st| st.query_row([hash], |r| Ok((r.get(0)?, r.get(1)?))))
             .optional()
             .map_err(self.err())
     }

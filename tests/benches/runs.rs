@@ -8,8 +8,9 @@
 //! - against an in-memory recording double, which isolates the host's own
 //!   cost per write (runtime, sandbox checks, JSON) from the store's.
 //!
-//! Each figure is the median of 5 runs of a fresh 1,000-node design; the
-//! machine is shared, so compare figures within one run.
+//! Each figure is the median of 5 runs of a fresh 1,000-node design, on one
+//! runtime that compiled the component beforehand; the machine is shared, so
+//! compare figures within one run.
 //!
 //! `RUNS_BENCH_ONLY=http` (or `in-process`, `host`) measures one of the three
 //! alone, for a profiler.
@@ -50,13 +51,32 @@ async fn main() {
     let only = std::env::var("RUNS_BENCH_ONLY").ok();
     let measured = |name: &str| only.as_deref().is_none_or(|only| only == name);
     let rounds = |name: &str| if measured(name) { 5 } else { 0 };
+    // One runtime for every round, the component compiled before the first: a run
+    // measures its writes, not Cranelift.
+    let shared = runtime(None);
+    shared
+        .load(&fresh_guest("widgets-generator"))
+        .await
+        .expect("plugin");
+    let runner = |repo: &WidgetRepository, backend: Arc<dyn infragen::backend::Backend>, policy| {
+        Runner::new(
+            Arc::new(infragen::repository::Repository::open(repo.dir.path()).expect("repository")),
+            shared.clone(),
+            backend,
+            policy,
+        )
+    };
     // In-process: the runner the product uses by default.
     let mut in_process = Vec::new();
     for _ in 0..rounds("in-process") {
         let repo = fresh_design().await;
+        let runner = runner(
+            &repo,
+            Arc::new(infragen::embedded::EmbeddedBackend::new(repo.store.clone())),
+            infragen::policy::RuntimePolicy::load(repo.dir.path()).expect("policy"),
+        );
         let started = Instant::now();
-        let report = repo
-            .runner
+        let report = runner
             .run_definition("widgets", "main", &alpha(), 1)
             .await
             .expect("run");
@@ -70,12 +90,7 @@ async fn main() {
     for _ in 0..rounds("http") {
         let repo = fresh_design().await;
         let (backend, server) = infragen_tests::served_over_http(&repo.store).await;
-        let runner = Runner::new(
-            Arc::new(infragen::repository::Repository::open(repo.dir.path()).expect("repository")),
-            runtime(None),
-            backend,
-            infragen::policy::RuntimePolicy::default(),
-        );
+        let runner = runner(&repo, backend, infragen::policy::RuntimePolicy::default());
         let started = Instant::now();
         let report = runner
             .run_definition("widgets", "main", &alpha(), 1)
@@ -90,7 +105,7 @@ async fn main() {
     // The host alone: the plugin's 1,000 upserts against an in-memory double.
     let mut host_only = Vec::new();
     if measured("host") {
-        let plugin = runtime(None)
+        let plugin = shared
             .load(&fresh_guest("widgets-generator"))
             .await
             .expect("plugin");
