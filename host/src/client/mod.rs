@@ -165,17 +165,19 @@ impl<T: Transport> GraphqlBackend<T> {
             })
     }
 
-    /// The nodes of `kind` matching `filters`, each as `selection` selects it, every page.
+    /// The nodes of `kind` matching `filters`, each as `selection` selects it, every page;
+    /// the values of the `__value` filters of `text_attributes` are sent as variables.
     async fn filtered(
         &self,
         branch: &str,
         kind: &str,
         filters: &Value,
+        text_attributes: &[String],
         selection: &str,
     ) -> Result<Vec<Value>, BackendError> {
-        let arguments = render::filter_arguments(filters)
+        let filters = render::bound_filter_arguments(filters, text_attributes)
             .map_err(|message| BackendError::new(ErrorKind::InvalidInput, message))?;
-        let document = render::filters_query(kind, &arguments, selection);
+        let document = render::filters_query(kind, &filters, selection);
         let mut nodes = Vec::new();
         let mut offset = 0;
         loop {
@@ -183,7 +185,7 @@ impl<T: Transport> GraphqlBackend<T> {
                 .data_known(
                     branch,
                     &document,
-                    json!({ "offset": offset, "limit": PAGE_SIZE }),
+                    Value::Object(page_variables(&filters.variables, offset)),
                     Idempotency::Read,
                 )
                 .await?;
@@ -206,6 +208,14 @@ impl<T: Transport> GraphqlBackend<T> {
             }
         }
     }
+}
+
+/// The variables of one page of a filters query: the filters' own and the page's.
+fn page_variables(filters: &Map<String, Value>, offset: u64) -> Map<String, Value> {
+    let mut variables = filters.clone();
+    variables.insert("offset".to_owned(), Value::from(offset));
+    variables.insert("limit".to_owned(), Value::from(PAGE_SIZE));
+    variables
 }
 
 /// A GraphQL response's `data`, or its errors as a [`BackendError`].
@@ -422,8 +432,12 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         };
         // Only the ids: the host decides by them, and a whole node costs the server its
         // every attribute and relationship.
+        let text_attributes = index
+            .kind(kind)
+            .map(|fields| fields.text_attributes.as_slice())
+            .unwrap_or_default();
         let nodes = self
-            .filtered(branch, kind, &Value::Object(filters), "id")
+            .filtered(branch, kind, &Value::Object(filters), text_attributes, "id")
             .await?;
         Ok(Some(
             nodes
@@ -452,6 +466,7 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
             branch,
             kind,
             filters,
+            &fields.text_attributes,
             &render::node_selection(fields, include),
         )
         .await
@@ -749,6 +764,62 @@ mod tests {
         assert_eq!(
             error.message,
             "Violates uniqueness constraint 'name' with 'w'"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lookup_by_name_finds_the_node_whatever_its_name_holds() {
+        let store = Store::in_memory().expect("store");
+        store
+            .load_schema(&[(
+                "t.yml".into(),
+                "version: \"1.0\"\nnodes:\n  - {name: Widget, namespace: Test, human_friendly_id: [name__value], attributes: [{name: name, kind: Text, unique: true}, {name: size, kind: Number, optional: true}]}\n".into(),
+            )])
+            .expect("schema");
+        let backend = GraphqlBackend::new(InProcess::new(store));
+        // The store's schema marks `name` as text: its lookups are sent as variables.
+        let index = backend.schema("main").await.expect("schema");
+        assert_eq!(
+            index.kind("TestWidget").map(|k| k.text_attributes.clone()),
+            Some(vec!["name".to_owned()])
+        );
+        let names = [
+            "plain",
+            "with \"quotes\" and \\",
+            "ünï 😀",
+            "a\") { evil }",
+            "",
+        ];
+        let mut ids = Vec::new();
+        for name in names {
+            let node = backend
+                .upsert("main", "TestWidget", &json!({"name": {"value": name}}))
+                .await
+                .expect("upsert");
+            ids.push(node.id);
+        }
+        for (name, id) in names.iter().zip(&ids) {
+            let found = backend
+                .upsert_matches("main", "TestWidget", &json!({"name": {"value": name}}))
+                .await
+                .expect("lookup");
+            assert_eq!(found, Some(vec![id.clone()]), "{name:?}");
+            let listed = backend
+                .filters("main", "TestWidget", &json!({"name__value": name}), &[])
+                .await
+                .expect("filters");
+            let listed: Vec<&str> = listed
+                .iter()
+                .filter_map(|node| node.get("id").and_then(Value::as_str))
+                .collect();
+            assert_eq!(listed, [id.as_str()], "{name:?}");
+        }
+        assert_eq!(
+            backend
+                .upsert_matches("main", "TestWidget", &json!({"name": {"value": "nobody"}}))
+                .await
+                .expect("lookup"),
+            Some(Vec::new())
         );
     }
 

@@ -2,11 +2,12 @@
 //!
 //! Payloads always travel as typed variables (`$data: NetworkDeviceUpsertInput!`),
 //! never pasted into the document. Filters are rendered as literals because
-//! their types vary per attribute; every key is checked to be a GraphQL name
-//! and every string escaped, so no value a plugin passes can change the
-//! document's structure.
+//! their types vary per attribute, except where the type is known: the
+//! `__value` of a `Text` attribute is a `String` (see [`bound_filter_arguments`]).
+//! Every key is checked to be a GraphQL name and every string escaped, so no
+//! value a plugin passes can change the document's structure.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::schema::KindFields;
 
@@ -63,10 +64,33 @@ fn string_literal(text: &str) -> String {
 
 /// The filter arguments of a top-level query, from a JSON object.
 pub fn filter_arguments(filters: &Value) -> Result<Vec<String>, String> {
+    Ok(bound_filter_arguments(filters, &[])?.arguments)
+}
+
+/// Filter arguments, some of them bound to variables.
+#[derive(Debug, Default, PartialEq)]
+pub struct FilterArguments {
+    /// `name: value` or `name: $variable`, one per filter.
+    pub arguments: Vec<String>,
+    /// `$variable: Type`, one per variable used.
+    pub declarations: Vec<String>,
+    /// The variables' values.
+    pub variables: Map<String, Value>,
+}
+
+/// [`filter_arguments`], except that the string value of the `<attribute>__value` filter of
+/// each attribute in `text_attributes` is passed as a `String!` variable. A document
+/// looking a node up by its name is then the same text whatever the name, so a server
+/// that keeps parsed documents parses it once (over HTTP, parsing a new lookup took ~12%
+/// of a write's instructions).
+pub fn bound_filter_arguments(
+    filters: &Value,
+    text_attributes: &[String],
+) -> Result<FilterArguments, String> {
     let Value::Object(fields) = filters else {
         return Err("filters must be a JSON object".to_owned());
     };
-    let mut arguments = Vec::with_capacity(fields.len());
+    let mut bound = FilterArguments::default();
     for (key, value) in fields {
         if !is_name(key) {
             return Err(format!("{key:?} is not a filter name"));
@@ -74,9 +98,19 @@ pub fn filter_arguments(filters: &Value) -> Result<Vec<String>, String> {
         if key == "offset" || key == "limit" {
             return Err(format!("{key} is set by the host, which reads every page"));
         }
-        arguments.push(format!("{key}: {}", literal(value)?));
+        let text = key
+            .strip_suffix("__value")
+            .is_some_and(|attribute| text_attributes.iter().any(|a| a == attribute));
+        if text && value.is_string() {
+            let variable = format!("v{}", bound.variables.len());
+            bound.arguments.push(format!("{key}: ${variable}"));
+            bound.declarations.push(format!("${variable}: String!"));
+            bound.variables.insert(variable, value.clone());
+        } else {
+            bound.arguments.push(format!("{key}: {}", literal(value)?));
+        }
     }
-    Ok(arguments)
+    Ok(bound)
 }
 
 const PEER: &str = "id hfid display_label __typename";
@@ -104,12 +138,16 @@ pub fn node_selection(fields: &KindFields, include: &[String]) -> String {
 }
 
 /// A paginated query of `kind` with `filters`.
-pub fn filters_query(kind: &str, arguments: &[String], selection: &str) -> String {
-    let mut arguments = arguments.to_vec();
+pub fn filters_query(kind: &str, filters: &FilterArguments, selection: &str) -> String {
+    let mut arguments = filters.arguments.clone();
     arguments.push("offset: $offset".to_owned());
     arguments.push("limit: $limit".to_owned());
+    let mut declarations = filters.declarations.clone();
+    declarations.push("$offset: Int!".to_owned());
+    declarations.push("$limit: Int!".to_owned());
     format!(
-        "query Filters_{kind}($offset: Int!, $limit: Int!) {{ {kind}({}) {{ count edges {{ node {{ {selection} }} }} }} }}",
+        "query Filters_{kind}({}) {{ {kind}({}) {{ count edges {{ node {{ {selection} }} }} }} }}",
+        declarations.join(", "),
         arguments.join(", ")
     )
 }
@@ -158,6 +196,75 @@ mod tests {
         assert_eq!(
             filter_arguments(&json!({"limit": 5})),
             Err("limit is set by the host, which reads every page".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_string_value_of_a_text_attribute_is_bound_to_a_variable() {
+        let text = ["name".to_owned(), "label".to_owned()];
+        let bound = bound_filter_arguments(
+            &json!({
+                "device__ids": ["d1"],
+                "label__value": "x\") { evil }",
+                "name__value": "leaf1",
+                "name__values": ["a"],
+                "speed__value": 400,
+            }),
+            &text,
+        )
+        .expect("renders");
+        assert_eq!(
+            bound,
+            FilterArguments {
+                arguments: vec![
+                    "device__ids: [\"d1\"]".to_owned(),
+                    "label__value: $v0".to_owned(),
+                    "name__value: $v1".to_owned(),
+                    "name__values: [\"a\"]".to_owned(),
+                    "speed__value: 400".to_owned(),
+                ],
+                declarations: vec!["$v0: String!".to_owned(), "$v1: String!".to_owned()],
+                variables: json!({"v0": "x\") { evil }", "v1": "leaf1"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        );
+        // A number given to a text attribute stays a literal: its type is not a String.
+        assert_eq!(
+            bound_filter_arguments(&json!({"name__value": 7}), &text)
+                .expect("renders")
+                .arguments,
+            vec!["name__value: 7".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_lookup_by_name_is_the_same_document_whatever_the_name() {
+        let text = ["name".to_owned()];
+        let query = |name: &str| {
+            let bound =
+                bound_filter_arguments(&json!({ "name__value": name }), &text).expect("renders");
+            filters_query("DcimDevice", &bound, "id")
+        };
+        assert_eq!(query("leaf1"), query("spine2"));
+        assert_eq!(
+            query("leaf1"),
+            "query Filters_DcimDevice($v0: String!, $offset: Int!, $limit: Int!) \
+             { DcimDevice(name__value: $v0, offset: $offset, limit: $limit) \
+             { count edges { node { id } } } }"
+        );
+        // Without text attributes the value is pasted in, as before.
+        let literal = filters_query(
+            "DcimDevice",
+            &bound_filter_arguments(&json!({ "name__value": "leaf1" }), &[]).expect("renders"),
+            "id",
+        );
+        assert_eq!(
+            literal,
+            "query Filters_DcimDevice($offset: Int!, $limit: Int!) \
+             { DcimDevice(name__value: \"leaf1\", offset: $offset, limit: $limit) \
+             { count edges { node { id } } } }"
         );
     }
 

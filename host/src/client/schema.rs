@@ -25,6 +25,8 @@ pub struct RelationshipField {
 pub struct KindFields {
     /// Attribute names, in schema order.
     pub attributes: Vec<String>,
+    /// The attributes of kind `Text`, whose `__value` filter takes a `String`.
+    pub text_attributes: Vec<String>,
     /// Relationships, in schema order.
     pub relationships: Vec<RelationshipField>,
     /// The paths of its human-friendly id (`name__value`, `device__name__value`), empty
@@ -128,6 +130,8 @@ struct KindDocument {
 #[derive(Deserialize)]
 struct AttributeDocument {
     name: String,
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -160,8 +164,15 @@ impl SchemaIndex {
             else {
                 continue;
             };
+            let text_attributes = kind
+                .attributes
+                .iter()
+                .filter(|a| a.kind.as_deref() == Some("Text"))
+                .map(|a| a.name.clone())
+                .collect();
             let fields = KindFields {
                 attributes: kind.attributes.into_iter().map(|a| a.name).collect(),
+                text_attributes,
                 relationships: kind
                     .relationships
                     .into_iter()
@@ -214,6 +225,7 @@ mod tests {
 
     fn keyed(hfid: &[&str]) -> KindFields {
         KindFields {
+            text_attributes: Vec::new(),
             human_friendly_id: hfid.iter().map(|p| p.to_string()).collect(),
             ..KindFields::default()
         }
