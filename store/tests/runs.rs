@@ -742,3 +742,79 @@ async fn a_device_lists_the_interfaces_a_run_gives_and_takes_whether_read_in_bet
     assert_eq!(finals[0], ["eth0", "eth1", "eth2", "eth3"]);
     assert_eq!(finals[1], finals[0]);
 }
+
+/// leaf1's interfaces as a query reads them: from the rows, not from any cached view.
+fn interfaces_of_leaf1_read_afresh(s: &Store) -> Vec<String> {
+    let data = ok(
+        s,
+        "main",
+        r#"{ DcimDevice(name__value: "leaf1") { edges { node { interfaces { edges { node { id } } } } } } }"#,
+    );
+    data["DcimDevice"]["edges"][0]["node"]["interfaces"]["edges"]
+        .as_array()
+        .expect("interfaces")
+        .iter()
+        .map(|edge| edge["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_device_changed_one_commit_at_a_time_is_read_by_the_next_run_as_its_rows_say() {
+    // Each write is a commit of its own, as over HTTP; each commit changes the cached view
+    // of leaf1 (in place, when nothing else holds it) and the next run reads that view.
+    let s = store_with_a_device(2);
+    let leaf1 = id_of(&s, "DcimDevice", "leaf1");
+    let leaf2 = device(&s, "main", "leaf2", "");
+    let eth0 = id_of(&s, "DcimPhysicalInterface", "eth0");
+    let eth1 = id_of(&s, "DcimPhysicalInterface", "eth1");
+    let move_eth0 = |to: &str| {
+        format!(
+            r#"mutation {{ DcimPhysicalInterfaceUpdate(data: {{ id: "{eth0}", device: {{ id: "{to}" }} }}) {{ ok }} }}"#
+        )
+    };
+    // A write, and leaf1's interfaces after it.
+    type Step<'a> = (Box<dyn Fn(&Store) + 'a>, Vec<&'a str>);
+    let steps: Vec<Step> = vec![
+        (Box::new(|_| {}), vec!["eth0", "eth1"]),
+        (
+            Box::new(|s| drop(interface(s, "main", &leaf1, "eth2"))),
+            vec!["eth0", "eth1", "eth2"],
+        ),
+        (
+            Box::new(|s| drop(ok(s, "main", &move_eth0(&leaf2)))),
+            vec!["eth1", "eth2"],
+        ),
+        (
+            Box::new(|s| drop(interface(s, "main", &leaf1, "eth3"))),
+            vec!["eth1", "eth2", "eth3"],
+        ),
+        (
+            Box::new(|s| drop(ok(s, "main", &move_eth0(&leaf1)))),
+            vec!["eth0", "eth1", "eth2", "eth3"],
+        ),
+        (
+            Box::new(|s| {
+                drop(ok(
+                    s,
+                    "main",
+                    &format!(
+                        r#"mutation {{ DcimPhysicalInterfaceDelete(data: {{ id: "{eth1}" }}) {{ ok }} }}"#
+                    ),
+                ))
+            }),
+            vec!["eth0", "eth2", "eth3"],
+        ),
+    ];
+    for (write, expected) in steps {
+        write(&s);
+        let run = s.begin_run("main").await.unwrap();
+        let cached = interfaces_of_leaf1(&run);
+        run.abandon();
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|name| id_of(&s, "DcimPhysicalInterface", name))
+            .collect();
+        assert_eq!(cached, expected);
+        assert_eq!(interfaces_of_leaf1_read_afresh(&s), expected);
+    }
+}

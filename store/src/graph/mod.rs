@@ -176,6 +176,15 @@ impl CachedViews {
         self.older.remove(id);
     }
 
+    /// Drops the view of `id` on `branch`, or on every branch with `everywhere`.
+    fn forget(&mut self, branch: &str, id: &str, everywhere: bool) {
+        if everywhere {
+            self.remove(id);
+        } else if let Some(list) = self.get(id) {
+            list.retain(|(b, _)| b != branch);
+        }
+    }
+
     fn clear(&mut self) {
         self.newer.clear();
         self.older.clear();
@@ -249,15 +258,21 @@ impl NodeCache {
                 Settled::Everywhere(view) => (true, view),
                 Settled::Here(view) => (false, view),
             };
-            if everywhere {
-                views.by_id.remove(&id);
-            } else if let Some(list) = views.by_id.get(&id) {
-                list.retain(|(b, _)| b != branch);
-            }
+            views.by_id.forget(branch, &id, everywhere);
             if let Some(view) = view {
                 views.by_id.put(branch, &id, view);
             }
         }
+    }
+
+    /// Lets go, ahead of [`NodeCache::settle`], of the views of `id` that a transaction
+    /// about to commit on `branch` replaces (on every branch with `everywhere`), so that
+    /// the transaction may be the only holder of the node it read and change it in place
+    /// (see `Tx::view_after`). Until the commit settles, `id` is simply not cached.
+    fn release(&self, branch: &str, id: &str, everywhere: bool) {
+        let mut views = self.lock();
+        views.unsettled = true;
+        views.by_id.forget(branch, id, everywhere);
     }
 
     /// Drop everything.
@@ -1899,9 +1914,6 @@ impl<'c> Tx<'c> {
             if p.created && p.deleted {
                 continue;
             }
-            if self.shared.is_some() {
-                settled.push((id.clone(), self.settled(id, p)));
-            }
             let event = self.event_of(id, p);
             self.write_node(&mut rows, id, p, rev, &mut pos)
                 .map_err(err)?;
@@ -1915,6 +1927,10 @@ impl<'c> Tx<'c> {
             }
             if let Some(e) = event {
                 events.push(e);
+            }
+            // Last: it gives up this transaction's hold on the node (see `view_after`).
+            if self.shared.is_some() {
+                settled.push((id.clone(), self.settled(id, p)));
             }
         }
         if let Some(e) = self.take_failure() {
@@ -1945,7 +1961,7 @@ impl<'c> Tx<'c> {
         let view = if p.deleted {
             Some(None)
         } else if known && (self.on_main() || (p.created && self.fresh.contains(id))) {
-            Some(self.get(id))
+            self.view_after(id, p)
         } else {
             None
         };
@@ -1954,6 +1970,33 @@ impl<'c> Tx<'c> {
         } else {
             Settled::Here(view)
         }
+    }
+
+    /// The view of `id` once `p` is committed, as [`Tx::get`] gives it, for
+    /// [`Tx::settled`] as the transaction ends. The transaction gives up its own holds on
+    /// the node and the cache lets go of the views the commit replaces, so the committed
+    /// node is usually held by nobody else and is changed in place rather than copied.
+    /// Copying it made every commit touching a hub cost the hub's size (a set of 1,000
+    /// widgets, a device and its interfaces): with a commit per write, as over HTTP, a
+    /// run's cost grew with the square of its size.
+    ///
+    /// `None` when this transaction holds no committed version of the node: its rows are
+    /// written by now, so reading them would not give the version `p` applies to.
+    fn view_after(&self, id: &str, p: &Pending) -> Option<Option<Arc<Node>>> {
+        if let Some(view) = self.views.borrow_mut().remove(id) {
+            return Some(view);
+        }
+        if p.created {
+            return Some(self.get(id));
+        }
+        let held = self.committed.borrow_mut().remove(id)?;
+        if let Some(cache) = self.shared {
+            cache.release(&self.branch, id, self.on_main());
+        }
+        Some(held.map(|mut node| {
+            apply_pending(Arc::make_mut(&mut node), p);
+            node
+        }))
     }
 
     fn event_of(&self, id: &str, p: &Pending) -> Option<Event> {
