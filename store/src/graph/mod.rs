@@ -401,18 +401,18 @@ pub(crate) struct Tx<'c> {
 }
 
 /// `p`'s changes onto `n` (a view of the node before them).
-fn apply_pending(n: &mut Node, p: &Pending) {
-    apply_pending_attrs(n, p);
-    for ((rel, peer), present) in &p.edges {
-        if !present && let Some(list) = n.rels.get_mut(rel) {
-            list.retain(|x| x != peer);
-            if list.is_empty() {
-                n.rels.remove(rel);
-            }
-        }
-    }
-    // Additions in the order they were made, each once. Hashed: a node gaining many peers
-    // in one transaction has as many additions, and a listed relationship may be long.
+/// Up to this many additions, [`appended_peers`] looks for each in the relationship's list
+/// rather than hashing the list.
+const FEW_ADDITIONS: usize = 8;
+
+/// The peers `p` appends to `n`'s relationships (whose removals are applied): its additions
+/// still present, in the order they were made, each once, and none already listed.
+///
+/// With `hashed`, each relationship added to is hashed whole: a node gaining many peers in
+/// one transaction has as many additions, and a listed relationship may be long. Without,
+/// each addition is looked for in the list: hashing a hub's whole list for one addition
+/// made each commit to it (one per write over HTTP) cost the hub's size in hashing.
+fn appended_peers<'p>(n: &Node, p: &'p Pending, hashed: bool) -> Vec<(&'p str, &'p str)> {
     let mut live: HashSet<(&str, &str)> = HashSet::with_capacity(p.edges.len());
     live.extend(
         p.edges
@@ -423,20 +423,42 @@ fn apply_pending(n: &mut Node, p: &Pending) {
     let mut appended: Vec<(&str, &str)> = Vec::new();
     let mut listed: HashMap<&str, HashSet<&str>> = HashMap::new();
     for (rel, peer) in &p.added {
-        if !live.contains(&(rel.as_str(), peer.as_str())) {
+        let addition = (rel.as_str(), peer.as_str());
+        if !live.contains(&addition) {
             continue;
         }
-        let seen = listed.entry(rel.as_str()).or_insert_with(|| {
-            n.rels
-                .get(rel)
-                .map(|list| list.iter().map(String::as_str).collect())
-                .unwrap_or_default()
-        });
-        if seen.insert(peer.as_str()) {
-            appended.push((rel.as_str(), peer.as_str()));
+        let new = if hashed {
+            listed
+                .entry(rel.as_str())
+                .or_insert_with(|| {
+                    n.rels
+                        .get(rel)
+                        .map(|list| list.iter().map(String::as_str).collect())
+                        .unwrap_or_default()
+                })
+                .insert(peer.as_str())
+        } else {
+            !n.rels.get(rel).is_some_and(|list| list.contains(peer))
+                && !appended.contains(&addition)
+        };
+        if new {
+            appended.push(addition);
         }
     }
-    drop(listed);
+    appended
+}
+
+fn apply_pending(n: &mut Node, p: &Pending) {
+    apply_pending_attrs(n, p);
+    for ((rel, peer), present) in &p.edges {
+        if !present && let Some(list) = n.rels.get_mut(rel) {
+            list.retain(|x| x != peer);
+            if list.is_empty() {
+                n.rels.remove(rel);
+            }
+        }
+    }
+    let appended = appended_peers(n, p, p.added.len() > FEW_ADDITIONS);
     for (rel, peer) in appended {
         match n.rels.get_mut(rel) {
             Some(list) => list.push(peer.to_owned()),
@@ -2665,6 +2687,97 @@ mod tests {
         n.id = id.to_owned();
         n.attrs.insert("name".into(), Value::String(name.into()));
         Some(Arc::new(n))
+    }
+
+    #[test]
+    fn the_peers_appended_are_the_same_found_by_hash_or_by_looking() {
+        let mut n = Node::new("DcimDevice");
+        n.rels.insert(
+            "interfaces".into(),
+            vec!["a".to_owned(), "b".to_owned(), "c".to_owned()],
+        );
+        let pending = |added: &[(&str, &str)], edges: &[(&str, &str, bool)]| Pending {
+            kind: "DcimDevice".into(),
+            added: added
+                .iter()
+                .map(|(rel, peer)| (rel.to_string(), peer.to_string()))
+                .collect(),
+            edges: edges
+                .iter()
+                .map(|(rel, peer, live)| ((rel.to_string(), peer.to_string()), *live))
+                .collect(),
+            ..Pending::default()
+        };
+        let many: Vec<(String, String)> = (0..20)
+            .map(|i| ("interfaces".to_owned(), format!("p{}", i % 7)))
+            .chain([("interfaces".to_owned(), "b".to_owned())])
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(r, p)| (r.as_str(), p.as_str())).collect();
+        let many_edges: Vec<(&str, &str, bool)> = (0..7)
+            .map(|i| ["p0", "p1", "p2", "p3", "p4", "p5", "p6"][i])
+            .map(|peer| ("interfaces", peer, peer != "p3"))
+            .chain([("interfaces", "b", true)])
+            .collect();
+        let cases: Vec<(Pending, Vec<(&str, &str)>)> = vec![
+            // A new peer.
+            (
+                pending(&[("interfaces", "d")], &[("interfaces", "d", true)]),
+                vec![("interfaces", "d")],
+            ),
+            // Already listed: stays where it is.
+            (
+                pending(&[("interfaces", "b")], &[("interfaces", "b", true)]),
+                vec![],
+            ),
+            // Added twice: once.
+            (
+                pending(
+                    &[
+                        ("interfaces", "d"),
+                        ("interfaces", "e"),
+                        ("interfaces", "d"),
+                    ],
+                    &[("interfaces", "d", true), ("interfaces", "e", true)],
+                ),
+                vec![("interfaces", "d"), ("interfaces", "e")],
+            ),
+            // Added, then removed again.
+            (
+                pending(
+                    &[("interfaces", "d"), ("interfaces", "e")],
+                    &[("interfaces", "d", false), ("interfaces", "e", true)],
+                ),
+                vec![("interfaces", "e")],
+            ),
+            // Another relationship, whose list is empty.
+            (
+                pending(
+                    &[("tags", "a"), ("interfaces", "a"), ("tags", "x")],
+                    &[
+                        ("tags", "a", true),
+                        ("interfaces", "a", true),
+                        ("tags", "x", true),
+                    ],
+                ),
+                vec![("tags", "a"), ("tags", "x")],
+            ),
+            // More than a few: p0..p6 once each in order, but p3 (removed) and b (listed).
+            (
+                pending(&many, &many_edges),
+                vec![
+                    ("interfaces", "p0"),
+                    ("interfaces", "p1"),
+                    ("interfaces", "p2"),
+                    ("interfaces", "p4"),
+                    ("interfaces", "p5"),
+                    ("interfaces", "p6"),
+                ],
+            ),
+        ];
+        for (p, expected) in &cases {
+            assert_eq!(&appended_peers(&n, p, true), expected, "hashed: {p:?}");
+            assert_eq!(&appended_peers(&n, p, false), expected, "looked for: {p:?}");
+        }
     }
 
     #[test]
