@@ -49,12 +49,18 @@ fn alpha() -> TargetSelection {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let only = std::env::var("RUNS_BENCH_ONLY").ok();
+    if let Some(only) = &only {
+        assert!(
+            ["in-process", "http", "host"].contains(&only.as_str()),
+            "RUNS_BENCH_ONLY={only:?}: expected in-process, http or host"
+        );
+    }
     let measured = |name: &str| only.as_deref().is_none_or(|only| only == name);
     let rounds = |name: &str| if measured(name) { 5 } else { 0 };
     // One runtime for every round, the component compiled before the first: a run
     // measures its writes, not Cranelift.
     let shared = runtime(None);
-    shared
+    let plugin = shared
         .load(&fresh_guest("widgets-generator"))
         .await
         .expect("plugin");
@@ -104,28 +110,22 @@ async fn main() {
 
     // The host alone: the plugin's 1,000 upserts against an in-memory double.
     let mut host_only = Vec::new();
-    if measured("host") {
-        let plugin = shared
-            .load(&fresh_guest("widgets-generator"))
-            .await
-            .expect("plugin");
-        for _ in 0..5 {
-            let backend = Arc::new(RecordingBackend::default());
-            backend.insert(
-                "set-1",
-                "TestWidgetSet",
-                json!({ "name": { "value": "alpha" }, "size": { "value": WIDGETS } }),
-            );
-            let mut run = request(
-                "widgets",
-                ("set-1", "TestWidgetSet", "alpha"),
-                json!({ "set": "alpha" }),
-            );
-            run.limits.max_host_calls = 1_000_000;
-            let started = Instant::now();
-            plugin.run(run, backend).await.expect("run");
-            host_only.push(started.elapsed());
-        }
+    for _ in 0..rounds("host") {
+        let backend = Arc::new(RecordingBackend::default());
+        backend.insert(
+            "set-1",
+            "TestWidgetSet",
+            json!({ "name": { "value": "alpha" }, "size": { "value": WIDGETS } }),
+        );
+        let mut run = request(
+            "widgets",
+            ("set-1", "TestWidgetSet", "alpha"),
+            json!({ "set": "alpha" }),
+        );
+        run.limits.max_host_calls = 1_000_000;
+        let started = Instant::now();
+        plugin.run(run, backend).await.expect("run");
+        host_only.push(started.elapsed());
     }
     let host_only = median(host_only);
 

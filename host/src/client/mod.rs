@@ -430,12 +430,12 @@ impl<T: Transport> Backend for GraphqlBackend<T> {
         let Some(filters) = index.natural_key_filters(kind, data) else {
             return Ok(None);
         };
-        // Only the ids: the host decides by them, and a whole node costs the server its
-        // every attribute and relationship.
         let text_attributes = index
             .kind(kind)
             .map(|fields| fields.text_attributes.as_slice())
             .unwrap_or_default();
+        // Only the ids: the host decides by them, and a whole node costs the server its
+        // every attribute and relationship.
         let nodes = self
             .filtered(branch, kind, &Value::Object(filters), text_attributes, "id")
             .await?;

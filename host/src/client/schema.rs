@@ -225,7 +225,6 @@ mod tests {
 
     fn keyed(hfid: &[&str]) -> KindFields {
         KindFields {
-            text_attributes: Vec::new(),
             human_friendly_id: hfid.iter().map(|p| p.to_string()).collect(),
             ..KindFields::default()
         }

@@ -2713,8 +2713,8 @@ mod tests {
             .chain([("interfaces".to_owned(), "b".to_owned())])
             .collect();
         let many: Vec<(&str, &str)> = many.iter().map(|(r, p)| (r.as_str(), p.as_str())).collect();
-        let many_edges: Vec<(&str, &str, bool)> = (0..7)
-            .map(|i| ["p0", "p1", "p2", "p3", "p4", "p5", "p6"][i])
+        let many_edges: Vec<(&str, &str, bool)> = ["p0", "p1", "p2", "p3", "p4", "p5", "p6"]
+            .into_iter()
             .map(|peer| ("interfaces", peer, peer != "p3"))
             .chain([("interfaces", "b", true)])
             .collect();
