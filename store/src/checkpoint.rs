@@ -134,6 +134,8 @@ mod tests {
 
     /// A WAL database at `path` with table `t`, and the connection that writes it.
     fn writer(path: &Path) -> Connection {
+        // As the store's own connections are (see `persistence::configure_sqlite`).
+        crate::persistence::configure_sqlite();
         let conn = Connection::open(path).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.pragma_update(None, "page_size", PAGE as i64).unwrap();

@@ -99,8 +99,49 @@ pub(crate) fn next_rev(conn: &Connection) -> rusqlite::Result<i64> {
 /// `contains_ignore_case(hay, needle)`: Infrahub's `partial_match` on two texts, in SQL.
 pub(crate) const CONTAINS_FUNCTION: &str = "contains_ignore_case";
 
+/// How much of a statement's journal SQLite keeps in memory before moving it to a temporary
+/// file (its default is 64 KiB). Inside a transaction, each statement that may fail half-way
+/// journals the pages it changes, so that it alone can be undone; once one statement's
+/// journal outgrows the threshold — a node's attributes written in one statement change a
+/// leaf of the value index per attribute — every later statement of the transaction writes
+/// its journal to that file, a `pwrite` per page: a run's commit wrote more to temporary
+/// files than to the WAL. 4 MiB holds the journal of any statement writing a few nodes'
+/// rows, and still bounds the memory of a bulk statement (a branch's rows deleted).
+const STATEMENT_JOURNAL_IN_MEMORY: std::ffi::c_int = 4 << 20;
+
+/// What configuring SQLite for the process returned (see [`configure_sqlite`]).
+static SQLITE_CONFIGURED: std::sync::OnceLock<std::ffi::c_int> = std::sync::OnceLock::new();
+
+/// Configures SQLite for this process, once, before its first connection: the statement
+/// journal threshold ([`STATEMENT_JOURNAL_IN_MEMORY`]). Returns SQLite's result code; a
+/// process that used SQLite before opening a store gets `SQLITE_MISUSE`, and its stores work
+/// with SQLite's default.
+pub(crate) fn configure_sqlite() -> std::ffi::c_int {
+    *SQLITE_CONFIGURED.get_or_init(|| {
+        // SAFETY: `sqlite3_config` must not run concurrently with any other use of SQLite,
+        // and only before SQLite is initialised. Every connection of this crate is opened
+        // by `connect`, which calls this first, and `get_or_init` runs it once while any
+        // other caller waits. Called after SQLite was initialised (by another user of it in
+        // the process), it changes nothing and returns `SQLITE_MISUSE`.
+        let code = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL,
+                STATEMENT_JOURNAL_IN_MEMORY,
+            )
+        };
+        if code != rusqlite::ffi::SQLITE_OK {
+            tracing::warn!(
+                code,
+                "SQLite was in use before the store: statement journals keep its default threshold"
+            );
+        }
+        code
+    })
+}
+
 /// A connection to the store file, set up as every connection of the store is.
 fn connect(path: &str) -> Result<Connection> {
+    configure_sqlite();
     let conn = Connection::open(path).map_err(StoreError::db(path))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(StoreError::db(path))?;
@@ -640,6 +681,17 @@ impl Db {
 mod tests {
     use super::*;
     use rusqlite::StatementStatus;
+
+    /// Opening a store configures SQLite first, so a statement's journal stays in memory up
+    /// to [`STATEMENT_JOURNAL_IN_MEMORY`]: fails when a connection is opened before the
+    /// configuration (SQLite then refuses it), or the configuration is dropped.
+    #[test]
+    fn sqlite_is_configured_before_the_first_connection() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let _db = Db::open(path.to_str().expect("utf-8 path")).expect("open");
+        assert_eq!(SQLITE_CONFIGURED.get(), Some(&rusqlite::ffi::SQLITE_OK));
+    }
 
     /// A join on a bound equality is planned once: executing it again with other values
     /// does not parse and plan it again (SQLite does unless the planner's stability
