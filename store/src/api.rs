@@ -484,7 +484,7 @@ impl PeerTexts {
 fn shown_peer(tx: &Tx<'_>, id: &str) -> Option<Arc<Node>> {
     let kind = tx.kind_of(id)?;
     match tx.schema.get(&kind) {
-        Some(k) if k.labelled_by_own_attributes() => tx.attributes_of(id).map(Arc::new),
+        Some(k) if k.labelled_by_own_attributes() => tx.attributes_of(id),
         _ => tx.get(id),
     }
 }

@@ -5,6 +5,7 @@ use crate::ip;
 use crate::schema::{AttributeKind, AttributeSchema};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One node as stored (one version of it, on one branch).
@@ -64,6 +65,15 @@ pub fn value_key(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         other => Some(json_text(other)),
+    }
+}
+
+/// [`value_key`], borrowed from `v` where it is a string: a commit writes a key per
+/// attribute it stores.
+pub(crate) fn value_key_ref(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        other => value_key(other).map(Cow::Owned),
     }
 }
 

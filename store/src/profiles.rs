@@ -13,6 +13,7 @@ use crate::node::Node;
 use crate::schema::KindSchema;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Hidden attribute: the names of the attributes whose value came from a profile.
 pub const FROM_PROFILE: &str = "__from_profile";
@@ -67,8 +68,8 @@ fn uses_profiles(k: &KindSchema, node: &Node, profile_ids: &[String]) -> bool {
 
 /// The profiles `ids` read for their values alone (a profile is a hub, linked to every
 /// node using it), highest precedence first: lowest `profile_priority`, then oldest.
-fn ranked(tx: &Tx<'_>, ids: &[String]) -> Vec<Node> {
-    let mut profiles: Vec<Node> = ids.iter().filter_map(|p| tx.attributes_of(p)).collect();
+fn ranked(tx: &Tx<'_>, ids: &[String]) -> Vec<Arc<Node>> {
+    let mut profiles: Vec<Arc<Node>> = ids.iter().filter_map(|p| tx.attributes_of(p)).collect();
     profiles.sort_by_key(|p| {
         (
             p.attr("profile_priority").as_i64().unwrap_or(1000),
@@ -82,7 +83,7 @@ fn ranked(tx: &Tx<'_>, ids: &[String]) -> Vec<Node> {
 /// not hold a value of its own for (and `explicit` does not set) takes the first profile
 /// value, or goes back to its default when it held a profile's value no profile gives any
 /// more; [`FROM_PROFILE`] names those from a profile.
-fn recompute(k: &KindSchema, node: &mut Node, profiles: &[Node], explicit: &BTreeSet<String>) {
+fn recompute(k: &KindSchema, node: &mut Node, profiles: &[Arc<Node>], explicit: &BTreeSet<String>) {
     let mut marked = BTreeSet::new();
     for a in k.attributes.iter().filter(|a| !a.read_only) {
         let was_profile = is_from_profile(node, &a.name);

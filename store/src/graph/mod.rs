@@ -15,10 +15,11 @@
 
 use crate::error::StoreError;
 use crate::events::{Action, AttributeChange, Event, RelationshipChange};
-use crate::node::{Node, json_text, value_key, value_key_is};
+use crate::node::{Node, json_text, value_key, value_key_is, value_key_ref};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -469,14 +470,6 @@ fn apply_pending(n: &mut Node, p: &Pending) {
     }
 }
 
-/// `node` with the attribute values `pending` gives.
-fn with_pending_attrs(mut node: Node, pending: Option<&Pending>) -> Node {
-    if let Some(p) = pending {
-        apply_pending_attrs(&mut node, p);
-    }
-    node
-}
-
 /// `p`'s attribute values onto `n` (`Null`: unset).
 fn apply_pending_attrs(n: &mut Node, p: &Pending) {
     for (name, value) in &p.attrs {
@@ -488,14 +481,17 @@ fn apply_pending_attrs(n: &mut Node, p: &Pending) {
     }
 }
 
-/// `node` without its relationships.
-fn attributes_only(node: &Node) -> Node {
-    Node {
+/// `node` without its relationships: itself when it has none.
+fn attributes_only(node: &Arc<Node>) -> Arc<Node> {
+    if node.rels.is_empty() {
+        return Arc::clone(node);
+    }
+    Arc::new(Node {
         id: node.id.clone(),
         kind: node.kind.clone(),
         attrs: node.attrs.clone(),
         rels: BTreeMap::new(),
-    }
+    })
 }
 
 /// A field path (`name__value`, `device__name__value`, a bare `device`) split at its `__`
@@ -918,20 +914,22 @@ impl<'c> Tx<'c> {
 
     /// A node as this transaction sees it, with its attributes only (`rels` empty): for a
     /// node read for its values that may be a hub — a profile is linked to every node using
-    /// it — so reading it costs its attributes, not its peer list.
-    pub fn attributes_of(&self, id: &str) -> Option<Node> {
+    /// it — so reading it costs its attributes, not its peer list. Shared rather than copied
+    /// where nothing pending changes it: every interface made with a profile reads the
+    /// profile.
+    pub fn attributes_of(&self, id: &str) -> Option<Arc<Node>> {
         if let Some(Some(node)) = self.views.borrow().get(id) {
             return Some(attributes_only(node));
         }
         let kind = self.kind_of(id)?;
         let pending = self.pending.get(id);
         let node = match pending {
-            Some(p) if p.created => Node {
+            Some(p) if p.created => Arc::new(Node {
                 id: id.to_string(),
                 kind,
                 attrs: BTreeMap::new(),
                 rels: BTreeMap::new(),
-            },
+            }),
             _ => match self.committed.borrow().get(id) {
                 Some(Some(node)) => attributes_only(node),
                 Some(None) => return None,
@@ -942,19 +940,27 @@ impl<'c> Tx<'c> {
                 },
             },
         };
-        Some(with_pending_attrs(node, pending))
+        Some(match pending {
+            Some(p) if !p.attrs.is_empty() => {
+                let mut node = node;
+                apply_pending_attrs(Arc::make_mut(&mut node), p);
+                node
+            }
+            _ => node,
+        })
     }
 
     /// A committed node's attributes (`rels` empty), read once per transaction.
-    fn committed_attributes(&self, id: &str, kind: &str) -> Option<Node> {
+    fn committed_attributes(&self, id: &str, kind: &str) -> Option<Arc<Node>> {
         if let Some(node) = self.attributes_read.borrow().get(id) {
-            return Some((**node).clone());
+            return Some(Arc::clone(node));
         }
         match self.load_attributes(id, kind) {
             Ok(node) => {
+                let node = Arc::new(node);
                 self.attributes_read
                     .borrow_mut()
-                    .insert(id.to_string(), Arc::new(node.clone()));
+                    .insert(id.to_string(), Arc::clone(&node));
                 Some(node)
             }
             Err(e) => self.failed(e),
@@ -1463,37 +1469,55 @@ impl<'c> Tx<'c> {
 
     fn touch(&mut self, id: &str, kind: &str) -> &mut Pending {
         if let Some(level) = self.checkpoints.last_mut()
-            && level.insert(id.to_string())
+            && !level.contains(id)
         {
+            level.insert(id.to_string());
             self.journal
                 .push(Undo::Node(id.to_string(), self.pending.get(id).cloned()));
         }
+        self.views.borrow_mut().remove(id);
         if !self.pending.contains_key(id) {
             self.order.push(id.to_string());
-            self.pending_by_kind
-                .entry(kind.to_string())
-                .or_default()
-                .insert(id.to_string());
+            match self.pending_by_kind.get_mut(kind) {
+                Some(ids) => {
+                    ids.insert(id.to_string());
+                }
+                None => {
+                    self.pending_by_kind
+                        .insert(kind.to_string(), BTreeSet::from([id.to_string()]));
+                }
+            }
+            return self
+                .pending
+                .entry(id.to_string())
+                .or_insert_with(|| Pending {
+                    kind: kind.to_string(),
+                    ..Default::default()
+                });
         }
-        self.views.borrow_mut().remove(id);
-        self.pending
-            .entry(id.to_string())
-            .or_insert_with(|| Pending {
-                kind: kind.to_string(),
-                ..Default::default()
-            })
+        // Looked up again rather than returned from the check above, which the borrow
+        // checker refuses; the key is only copied for a node not yet pending.
+        match self.pending.get_mut(id) {
+            Some(p) => p,
+            None => unreachable!("`{id}` is pending: checked above"),
+        }
     }
 
     /// Record a new version of a node.
     pub fn put(&mut self, node: Node) {
-        let id = node.id.clone();
+        let Node {
+            id,
+            kind,
+            attrs,
+            rels,
+        } = node;
         let was_deleted = self.pending.get(&id).is_some_and(|p| p.deleted);
         let committed = self.committed(&id);
         let (created, before) = match self.pending.get(&id) {
             Some(p) if !p.deleted => (p.created, self.get(&id)),
             _ => (committed.is_none(), committed),
         };
-        let p = self.touch(&id, &node.kind);
+        let p = self.touch(&id, &kind);
         if was_deleted {
             // Deleted, then written again in the same transaction: diff against what is
             // committed, from nothing pending.
@@ -1501,46 +1525,53 @@ impl<'c> Tx<'c> {
         }
         p.deleted = false;
         p.created = created;
-        p.kind = node.kind.clone();
-        let empty = Node {
-            id: id.clone(),
-            kind: node.kind.clone(),
-            attrs: BTreeMap::new(),
-            rels: BTreeMap::new(),
+        if p.kind != kind {
+            p.kind.clone_from(&kind);
+        }
+        let (no_attrs, no_rels) = (BTreeMap::new(), BTreeMap::new());
+        let (before_attrs, before_rels) = match before.as_deref() {
+            Some(before) => (&before.attrs, &before.rels),
+            None => (&no_attrs, &no_rels),
         };
-        let before = before.as_deref().unwrap_or(&empty);
-        let names: BTreeSet<&String> = before.attrs.keys().chain(node.attrs.keys()).collect();
-        let mut valued = Vec::new();
-        for name in names {
-            let new = node.attr(name);
-            if before.attr(name) != new {
-                p.attrs.insert(name.clone(), new.clone());
-                if let Some(key) = value_key(new) {
-                    valued.push((name.clone(), key));
-                }
+        // Values held before and absent now are unset; the node's own values are moved in.
+        for (name, old) in before_attrs {
+            if !old.is_null() && !attrs.contains_key(name) {
+                p.attrs.insert(name.clone(), Value::Null);
             }
         }
-        let rels: BTreeSet<&String> = before.rels.keys().chain(node.rels.keys()).collect();
-        let mut towards = Vec::new();
-        for rel in rels {
-            let old: BTreeSet<&String> = before.peers(rel).iter().collect();
-            let new: BTreeSet<&String> = node.peers(rel).iter().collect();
+        let mut valued = Vec::new();
+        for (name, new) in attrs {
+            if before_attrs.get(&name).unwrap_or(&Value::Null) != &new {
+                if let Some(key) = value_key(&new) {
+                    valued.push((name.clone(), key));
+                }
+                p.attrs.insert(name, new);
+            }
+        }
+        fn peers_of<'m>(map: &'m BTreeMap<String, Vec<String>>, rel: &str) -> &'m [String] {
+            map.get(rel).map(Vec::as_slice).unwrap_or(&[])
+        }
+        let names: BTreeSet<&String> = before_rels.keys().chain(rels.keys()).collect();
+        let mut towards: Vec<(&str, &str)> = Vec::new();
+        for rel in names {
+            let old: BTreeSet<&String> = peers_of(before_rels, rel).iter().collect();
+            let new: BTreeSet<&String> = peers_of(&rels, rel).iter().collect();
             for peer in old.difference(&new) {
                 p.edges.insert((rel.clone(), (*peer).clone()), false);
-                towards.push(((*peer).clone(), rel.clone()));
+                towards.push((peer, rel));
             }
-            for peer in node.peers(rel) {
+            for peer in peers_of(&rels, rel) {
                 if !old.contains(peer) {
                     p.edges.insert((rel.clone(), peer.clone()), true);
                     p.added.push((rel.clone(), peer.clone()));
-                    towards.push((peer.clone(), rel.clone()));
+                    towards.push((peer, rel));
                 }
             }
         }
         for (peer, rel) in towards {
-            self.note_towards(&peer, &id, &rel);
+            self.note_towards(peer, &id, rel);
         }
-        let by_attr = self.pending_attr.entry(node.kind.clone()).or_default();
+        let by_attr = self.pending_attr.entry(kind).or_default();
         for (name, key) in valued {
             by_attr
                 .entry(name)
@@ -1825,7 +1856,7 @@ impl<'c> Tx<'c> {
                 let aware = self
                     .schema
                     .get(kind)
-                    .is_some_and(|k| k.branch_aware_fields().contains(&field));
+                    .is_some_and(|k| k.is_branch_aware_field(field));
                 if aware && !created_here {
                     &self.branch
                 } else {
@@ -2157,7 +2188,7 @@ impl<'c> Tx<'c> {
         pos: &mut i64,
     ) -> rusqlite::Result<()> {
         let c = self.conn;
-        let node_branch = self.node_branch(&p.kind).to_string();
+        let node_branch = self.node_branch(&p.kind);
         if p.deleted {
             if node_branch == MAIN {
                 // Gone everywhere: its rows on main, and (for a shared node) every branch's.
@@ -2206,7 +2237,7 @@ impl<'c> Tx<'c> {
         for (name, value) in &p.attrs {
             let b = self.field_branch(&p.kind, name, p.created);
             let text = (!value.is_null()).then(|| json_text(value));
-            let key = value_key(value);
+            let key = value_key_ref(value);
             if plain(b) {
                 match text {
                     None => {
@@ -2221,7 +2252,7 @@ impl<'c> Tx<'c> {
                 }
             } else {
                 rows.put_branch_attr
-                    .execute(params![id, b, name, p.kind, text, key])?;
+                    .execute(params![id, b, name, p.kind, text, key.as_deref()])?;
             }
         }
         rows.put_attrs(id, &p.kind, &puts)?;
@@ -2287,7 +2318,7 @@ struct AttrRow<'a> {
     name: &'a str,
     /// The value as JSON text.
     text: String,
-    key: Option<String>,
+    key: Option<Cow<'a, str>>,
 }
 
 /// The most attribute rows one statement writes: a node's attributes, in one statement

@@ -392,6 +392,20 @@ impl KindSchema {
         attrs.chain(rels).collect()
     }
 
+    /// Whether `field` is one of [`Self::branch_aware_fields`], without listing them: a
+    /// branch's write of a branch-agnostic node asks for each field it writes.
+    pub fn is_branch_aware_field(&self, field: &str) -> bool {
+        self.branch == BranchSupport::Agnostic
+            && (self
+                .attributes
+                .iter()
+                .any(|a| a.name == field && a.branch == Some(BranchSupport::Aware))
+                || self
+                    .relationships
+                    .iter()
+                    .any(|r| r.name == field && r.branch == Some(BranchSupport::Aware)))
+    }
+
     /// Whether nodes of this kind form a parent/children tree.
     pub fn is_hierarchical(&self) -> bool {
         self.hierarchical || self.hierarchy.is_some()
