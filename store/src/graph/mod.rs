@@ -470,6 +470,14 @@ fn apply_pending(n: &mut Node, p: &Pending) {
     }
 }
 
+/// A node holding nothing: what [`Tx::put`] compares a node new to the transaction with.
+static NO_NODE: Node = Node {
+    id: String::new(),
+    kind: String::new(),
+    attrs: BTreeMap::new(),
+    rels: BTreeMap::new(),
+};
+
 /// `p`'s attribute values onto `n` (`Null`: unset).
 fn apply_pending_attrs(n: &mut Node, p: &Pending) {
     for (name, value) in &p.attrs {
@@ -1504,13 +1512,11 @@ impl<'c> Tx<'c> {
     }
 
     /// Record a new version of a node.
-    pub fn put(&mut self, node: Node) {
-        let Node {
-            id,
-            kind,
-            attrs,
-            rels,
-        } = node;
+    pub fn put(&mut self, mut node: Node) {
+        // Its id, kind and values are moved out, not copied; its peers are read in place.
+        let id = std::mem::take(&mut node.id);
+        let kind = std::mem::take(&mut node.kind);
+        let attrs = std::mem::take(&mut node.attrs);
         let was_deleted = self.pending.get(&id).is_some_and(|p| p.deleted);
         let committed = self.committed(&id);
         let (created, before) = match self.pending.get(&id) {
@@ -1528,39 +1534,32 @@ impl<'c> Tx<'c> {
         if p.kind != kind {
             p.kind.clone_from(&kind);
         }
-        let (no_attrs, no_rels) = (BTreeMap::new(), BTreeMap::new());
-        let (before_attrs, before_rels) = match before.as_deref() {
-            Some(before) => (&before.attrs, &before.rels),
-            None => (&no_attrs, &no_rels),
-        };
-        // Values held before and absent now are unset; the node's own values are moved in.
-        for (name, old) in before_attrs {
+        let before = before.as_deref().unwrap_or(&NO_NODE);
+        // Values held before and absent now are unset.
+        for (name, old) in &before.attrs {
             if !old.is_null() && !attrs.contains_key(name) {
                 p.attrs.insert(name.clone(), Value::Null);
             }
         }
         let mut valued = Vec::new();
         for (name, new) in attrs {
-            if before_attrs.get(&name).unwrap_or(&Value::Null) != &new {
+            if before.attr(&name) != &new {
                 if let Some(key) = value_key(&new) {
                     valued.push((name.clone(), key));
                 }
                 p.attrs.insert(name, new);
             }
         }
-        fn peers_of<'m>(map: &'m BTreeMap<String, Vec<String>>, rel: &str) -> &'m [String] {
-            map.get(rel).map(Vec::as_slice).unwrap_or(&[])
-        }
-        let names: BTreeSet<&String> = before_rels.keys().chain(rels.keys()).collect();
+        let names: BTreeSet<&String> = before.rels.keys().chain(node.rels.keys()).collect();
         let mut towards: Vec<(&str, &str)> = Vec::new();
         for rel in names {
-            let old: BTreeSet<&String> = peers_of(before_rels, rel).iter().collect();
-            let new: BTreeSet<&String> = peers_of(&rels, rel).iter().collect();
+            let old: BTreeSet<&String> = before.peers(rel).iter().collect();
+            let new: BTreeSet<&String> = node.peers(rel).iter().collect();
             for peer in old.difference(&new) {
                 p.edges.insert((rel.clone(), (*peer).clone()), false);
                 towards.push((peer, rel));
             }
-            for peer in peers_of(&rels, rel) {
+            for peer in node.peers(rel) {
                 if !old.contains(peer) {
                     p.edges.insert((rel.clone(), peer.clone()), true);
                     p.added.push((rel.clone(), peer.clone()));

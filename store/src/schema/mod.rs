@@ -373,37 +373,14 @@ impl KindSchema {
     pub fn relationship(&self, name: &str) -> Option<&RelationshipSchema> {
         self.relationships.iter().find(|r| r.name == name)
     }
-    /// On a branch-agnostic kind, the attributes and relationships that are explicitly
-    /// `branch: aware`: their values vary per branch while the node itself is shared.
-    pub fn branch_aware_fields(&self) -> Vec<&str> {
-        if self.branch != BranchSupport::Agnostic {
-            return Vec::new();
-        }
-        let attrs = self
-            .attributes
-            .iter()
-            .filter(|a| a.branch == Some(BranchSupport::Aware))
-            .map(|a| a.name.as_str());
-        let rels = self
-            .relationships
-            .iter()
-            .filter(|r| r.branch == Some(BranchSupport::Aware))
-            .map(|r| r.name.as_str());
-        attrs.chain(rels).collect()
-    }
-
-    /// Whether `field` is one of [`Self::branch_aware_fields`], without listing them: a
-    /// branch's write of a branch-agnostic node asks for each field it writes.
+    /// On a branch-agnostic kind, whether the attribute or relationship `field` is
+    /// explicitly `branch: aware`: its values vary per branch while the node itself is
+    /// shared.
     pub fn is_branch_aware_field(&self, field: &str) -> bool {
+        let aware = Some(BranchSupport::Aware);
         self.branch == BranchSupport::Agnostic
-            && (self
-                .attributes
-                .iter()
-                .any(|a| a.name == field && a.branch == Some(BranchSupport::Aware))
-                || self
-                    .relationships
-                    .iter()
-                    .any(|r| r.name == field && r.branch == Some(BranchSupport::Aware)))
+            && (self.attribute(field).is_some_and(|a| a.branch == aware)
+                || self.relationship(field).is_some_and(|r| r.branch == aware))
     }
 
     /// Whether nodes of this kind form a parent/children tree.
