@@ -31,7 +31,7 @@ use crate::error::{Result, StoreError};
 use crate::graph::{CacheUse, Checkpoint, Staged, Tx};
 use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty};
-use crate::graphql::{self, GqlError, GraphqlRequest, error_response};
+use crate::graphql::{self, GqlError, GraphqlRequest, error_response, mutation};
 use crate::persistence::check_branch;
 use crate::schema::Schema;
 use crate::store::Store;
@@ -194,7 +194,10 @@ impl RunTransaction {
 
     /// [`RunTransaction::with_tx`], with `f` given the checkpoint the operation started
     /// at (what it did since is [`Tx::effects_since`] that checkpoint).
-    fn with_tx_since<T>(&self, f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> Result<T>) -> Result<T> {
+    fn with_tx_since<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (staged, turn) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
@@ -204,19 +207,19 @@ impl RunTransaction {
 
     /// Runs `f` on the run's transaction resumed on `conn` (through the node cache as
     /// `using` says), keeping what it did when it succeeds and undoing it when it fails.
-    fn resumed<T>(
+    fn resumed<T, E: From<StoreError>>(
         &self,
         conn: &rusqlite::Connection,
         staged: &mut Box<Staged>,
         using: CacheUse,
-        f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> Result<T>,
-    ) -> Result<T> {
+        f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         self.check_unchanged()?;
         let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
         let mut tx = Tx::resume(conn, &self.schema, taken).cached_as(self.store.cache(), using);
         let checkpoint = tx.checkpoint();
         let out = f(&mut tx, &checkpoint).and_then(|value| match tx.take_failure() {
-            Some(failure) => Err(failure),
+            Some(failure) => Err(failure.into()),
             None => Ok(value),
         });
         match out {
@@ -351,9 +354,11 @@ impl RunTransaction {
         self.with_tx_read(|tx| api::nodes_json(tx, kind, filters, include))
     }
 
-    /// A GraphQL query, as the run sees the store: with the run's writes, stopped with
-    /// `LIMIT_EXCEEDED` when `budget` runs out. Mutations are refused: a run writes
-    /// through its typed operations.
+    /// A GraphQL request, as the run sees the store: a query reads the store with the run's
+    /// writes, stopped with `LIMIT_EXCEEDED` when `budget` runs out; a mutation's fields
+    /// write into the run, each kept when it succeeds and undone when it fails, as
+    /// [`Store::execute`] commits or drops each. The branch API's mutations (a branch
+    /// created, merged or deleted) are not part of a run and are refused.
     pub fn execute(&self, request: &GraphqlRequest, budget: Option<QueryBudget>) -> Value {
         let doc = match graphql::parse(request) {
             Ok(doc) => doc,
@@ -363,14 +368,31 @@ impl RunTransaction {
             Ok(prepared) => prepared,
             Err(response) => return response,
         };
-        if prepared.ty != OperationType::Query {
-            return error_response(&[GqlError::msg(
-                "a run's GraphQL documents are queries; it writes through its node and pool operations",
-            )]);
-        }
-        let errors = types::validate(&self.schema, &doc, Ty::Query, prepared.selection);
+        let root = match prepared.ty {
+            OperationType::Query => Ty::Query,
+            OperationType::Mutation => Ty::Mutation,
+            OperationType::Subscription => {
+                return error_response(&[GqlError::msg("Subscriptions are not supported.")]);
+            }
+        };
+        let errors = types::validate(&self.schema, &doc, root, prepared.selection);
         if !errors.is_empty() {
             return error_response(&errors);
+        }
+        if prepared.ty == OperationType::Mutation {
+            return mutation::answer_mutation(&doc, &prepared, |f| {
+                let name = f.node.name.node.as_str();
+                if name == "__typename" {
+                    return Ok(Value::String("Mutation".to_owned()));
+                }
+                if types::BRANCH_MUTATIONS.contains(&name) {
+                    return Err(GqlError::msg(format!(
+                        "{name} is not part of a run: branches are created, merged and deleted outside it"
+                    ))
+                    .with_code(crate::ErrorCode::BadRequest));
+                }
+                self.with_tx_since(|tx, _| mutation::answer_field(tx, &doc, &prepared.vars, f))
+            });
         }
         let answered = self.with_tx_read(|tx| {
             let mut resolver = Resolver::new(tx, &doc, &prepared.vars);

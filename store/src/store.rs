@@ -12,10 +12,10 @@ use crate::branch::{self, BranchInfo};
 use crate::error::{ErrorCode, Result, StoreError};
 use crate::events::{Event, RecentEvents};
 use crate::graph::{CacheUse, MAIN, NodeCache, Tx};
-use crate::graphql::mutation::{self, Outcome};
+use crate::graphql::mutation;
 use crate::graphql::query::{QueryBudget, Resolver};
-use crate::graphql::types::{self, Ty, split_mutation};
-use crate::graphql::{self, GqlError, GraphqlRequest, args_json, collect_fields, error_response};
+use crate::graphql::types::{self, Ty};
+use crate::graphql::{self, GqlError, GraphqlRequest, args_json, error_response};
 use crate::persistence::Db;
 use crate::schema::core::{CORE_FILE, CORE_SCHEMA};
 use crate::schema::{Schema, load};
@@ -923,40 +923,13 @@ impl Store {
         // On tokio's blocking pool (see `Store::execute_with`), where waiting may block.
         let _turn =
             turn.then(|| tokio::runtime::Handle::current().block_on(self.inner.turn.take(None)));
-        let mut fields = Vec::new();
-        collect_fields(
-            &doc,
-            prepared.selection,
-            &prepared.vars,
-            &|tc| tc.is_none_or(|t| t == "Mutation"),
-            &mut fields,
-            0,
-        );
-        let mut data = Map::new();
-        let mut errors = Vec::new();
-        for f in fields {
-            let key = f.node.response_key().node.to_string();
-            let answered = if types::BRANCH_MUTATIONS.contains(&f.node.name.node.as_str()) {
+        mutation::answer_mutation(&doc, &prepared, |f| {
+            if types::BRANCH_MUTATIONS.contains(&f.node.name.node.as_str()) {
                 self.branch_mutation(&doc, &prepared.vars, f)
             } else {
                 self.mutate_field(branch, &doc, &prepared.vars, f)
-            };
-            match answered {
-                Ok(v) => {
-                    data.insert(key, v);
-                }
-                Err(mut e) => {
-                    e.path = vec![json!(key.clone())];
-                    if e.pos.is_none() {
-                        e.pos = Some(f.pos);
-                    }
-                    tracing::debug!(field = %key, error = %e.message, "mutation failed");
-                    errors.push(e);
-                    data.insert(key, Value::Null);
-                }
             }
-        }
-        respond(Value::Object(data), errors)
+        })
     }
 
     /// One field of Infrahub's branch API (`BranchCreate`, `BranchDelete`, `BranchMerge`,
@@ -1037,65 +1010,12 @@ impl Store {
         vars: &Map<String, Value>,
         f: &async_graphql_parser::Positioned<async_graphql_parser::types::Field>,
     ) -> std::result::Result<Value, GqlError> {
-        let name = f.node.name.node.as_str();
-        if name == "__typename" {
+        if f.node.name.node == "__typename" {
             return Ok(json!("Mutation"));
         }
-        let args = args_json(&f.node, vars)?;
-        let data = args.get("data").cloned().unwrap_or(Value::Null);
         self.write_op(|conn, schema| {
             let mut tx = self.tx(conn, schema, branch);
-            let outcome = mutation::run_field(&mut tx, name, &data).map_err(|e| {
-                // A database failure while reading can look like a missing node: report it.
-                let mut e = tx.take_failure().map_or(e, GqlError::from);
-                e.pos = Some(f.pos);
-                e
-            })?;
-            let value = {
-                let r = Resolver::new(&tx, doc, vars);
-                let mut m = Map::new();
-                let sub = graphql::all_fields(doc, &f.node.selection_set.node, vars);
-                for sf in sub {
-                    let v = match (sf.node.name.node.as_str(), &outcome) {
-                        ("ok", _) => json!(true),
-                        ("__typename", _) => json!(name),
-                        ("node", Outcome::Allocated(a)) => {
-                            let sub = graphql::all_fields(doc, &sf.node.selection_set.node, vars);
-                            let node = tx.get(&a.id);
-                            let mut o = Map::new();
-                            for nf in sub {
-                                let v = match nf.node.name.node.as_str() {
-                                    "id" => json!(a.id),
-                                    "kind" => json!(a.kind),
-                                    "identifier" => json!(a.identifier),
-                                    "branch" => json!(branch),
-                                    "display_label" => {
-                                        json!(node.as_ref().and_then(|n| tx.display_label(n)))
-                                    }
-                                    "__typename" => json!("PoolAllocatedNode"),
-                                    _ => Value::Null,
-                                };
-                                o.insert(nf.node.response_key().node.to_string(), v);
-                            }
-                            Value::Object(o)
-                        }
-                        ("object", Outcome::Node(id)) => {
-                            match (tx.get(id), split_mutation(tx.schema, name)) {
-                                (Some(n), Some((k, _))) => r.node_object(
-                                    &n,
-                                    &k.kind,
-                                    &sf.node.selection_set.node,
-                                    &[json!(name), json!("object")],
-                                ),
-                                _ => Value::Null,
-                            }
-                        }
-                        _ => Value::Null,
-                    };
-                    m.insert(sf.node.response_key().node.to_string(), v);
-                }
-                Value::Object(m)
-            };
+            let value = mutation::answer_field(&mut tx, doc, vars, f)?;
             let events = tx.finish().map_err(GqlError::from)?;
             Ok((events, value))
         })

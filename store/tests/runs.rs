@@ -818,3 +818,69 @@ async fn a_device_changed_one_commit_at_a_time_is_read_by_the_next_run_as_its_ro
         assert_eq!(interfaces_of_leaf1_read_afresh(&s), expected);
     }
 }
+
+/// What the server's run transactions rest on: a mutation document sent inside a run
+/// writes into it, field by field, and nothing of it reaches the store before the commit.
+#[tokio::test]
+async fn a_mutation_sent_inside_a_run_writes_into_it_field_by_field() {
+    let s = store_with_a_device(0);
+    let leaf1 = id_of(&s, "DcimDevice", "leaf1");
+    let events_before = s.last_event_seq().unwrap();
+    let run = s.begin_run("main").await.unwrap();
+    let answer = run.execute(
+        &GraphqlRequest::new(format!(
+            r#"mutation {{
+                a: DcimDeviceUpsert(data: {{name: {{value: "spine1"}}}}) {{ ok object {{ name {{ value }} }} }}
+                b: DcimPhysicalInterfaceCreate(data: {{name: {{value: "eth1"}}, device: {{id: "nowhere"}}}}) {{ ok }}
+                c: DcimPhysicalInterfaceUpsert(data: {{name: {{value: "eth2"}}, device: {{id: "{leaf1}"}}}}) {{ ok }}
+            }}"#
+        )),
+        None,
+    );
+    assert_eq!(
+        answer["data"],
+        json!({"a": {"ok": true, "object": {"name": {"value": "spine1"}}}, "b": null, "c": {"ok": true}})
+    );
+    assert_eq!(
+        answer["errors"].as_array().map(Vec::len),
+        Some(1),
+        "{answer}"
+    );
+    assert_eq!(answer["errors"][0]["path"], json!(["b"]));
+
+    let listed = "{ DcimDevice { edges { node { name { value } } } } DcimInterface { count } }";
+    let inside = run.execute(&GraphqlRequest::new(listed), None);
+    assert_eq!(names(&inside["data"], "DcimDevice"), ["leaf1", "spine1"]);
+    assert_eq!(
+        inside["data"]["DcimInterface"]["count"], 1,
+        "b was undone, c kept"
+    );
+    assert_eq!(names(&ok(&s, "main", listed), "DcimDevice"), ["leaf1"]);
+    assert_eq!(
+        s.last_event_seq().unwrap(),
+        events_before,
+        "no event before the commit"
+    );
+
+    let refused = run.execute(
+        &GraphqlRequest::new(r#"mutation { BranchCreate(data: {name: "br1"}) { ok } }"#),
+        None,
+    );
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "BranchCreate is not part of a run: branches are created, merged and deleted outside it"
+    );
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert!(s.branches().unwrap().iter().all(|b| b.name != "br1"));
+
+    assert_eq!(
+        run.commit().unwrap().nodes_changed,
+        3,
+        "spine1, eth2 and leaf1's side"
+    );
+    assert_eq!(
+        names(&ok(&s, "main", listed), "DcimDevice"),
+        ["leaf1", "spine1"]
+    );
+    assert_eq!(ok(&s, "main", listed)["DcimInterface"]["count"], 1);
+}

@@ -7,15 +7,18 @@
 //! identity, relationships, uniqueness, cascade delete, allocations) is the engine's
 //! ([`crate::engine`]).
 
-use super::GqlError;
+use super::query::Resolver;
 use super::types::{self, split_mutation};
+use super::{GqlError, Prepared, all_fields, args_json, collect_fields};
 use crate::engine::{self, EngineError};
 use crate::graph::Tx;
 use crate::pools::{Allocation, IpPool};
-use serde_json::Value;
+use async_graphql_parser::Positioned;
+use async_graphql_parser::types::{ExecutableDocument, Field};
+use serde_json::{Map, Value, json};
 
 /// The result of one mutation field.
-pub(crate) enum Outcome {
+enum Outcome {
     /// The node the mutation wrote (for `object { … }`).
     Node(String),
     /// Only `ok`.
@@ -25,7 +28,7 @@ pub(crate) enum Outcome {
 }
 
 /// Run the mutation root field `name` with its `data` argument.
-pub(crate) fn run_field(tx: &mut Tx<'_>, name: &str, data: &Value) -> Result<Outcome, GqlError> {
+fn run_field(tx: &mut Tx<'_>, name: &str, data: &Value) -> Result<Outcome, GqlError> {
     let done = match name {
         "RelationshipAdd" | "RelationshipRemove" => {
             relationship_edit(tx, data, name == "RelationshipAdd").map(|()| Outcome::Ok)
@@ -49,6 +52,106 @@ pub(crate) fn run_field(tx: &mut Tx<'_>, name: &str, data: &Value) -> Result<Out
         },
     };
     done.map_err(GqlError::from)
+}
+
+/// Answers the root fields of the mutation `prepared` of `doc`, in document order, each with
+/// `answer`: a field that fails is `null` in `data` and has its error, and the fields after
+/// it still run, as on Infrahub.
+pub(crate) fn answer_mutation<'d>(
+    doc: &'d ExecutableDocument,
+    prepared: &Prepared<'d>,
+    mut answer: impl FnMut(&'d Positioned<Field>) -> Result<Value, GqlError>,
+) -> Value {
+    let mut fields = Vec::new();
+    collect_fields(
+        doc,
+        prepared.selection,
+        &prepared.vars,
+        &|tc| tc.is_none_or(|t| t == "Mutation"),
+        &mut fields,
+        0,
+    );
+    let mut data = Map::new();
+    let mut errors = Vec::new();
+    for f in fields {
+        let key = f.node.response_key().node.to_string();
+        match answer(f) {
+            Ok(v) => {
+                data.insert(key, v);
+            }
+            Err(mut e) => {
+                e.path = vec![json!(key.clone())];
+                if e.pos.is_none() {
+                    e.pos = Some(f.pos);
+                }
+                tracing::debug!(field = %key, error = %e.message, "mutation failed");
+                errors.push(e);
+                data.insert(key, Value::Null);
+            }
+        }
+    }
+    crate::store::respond(Value::Object(data), errors)
+}
+
+/// Runs the mutation root field `f` of `doc` on `tx` and answers it as Infrahub does: `ok`,
+/// the `object` written (with the selection asked for) or the allocated `node`. What it
+/// writes stays in `tx`, for the caller to commit (one field, one transaction) or to keep
+/// in an open run (see [`crate::run`]).
+pub(crate) fn answer_field(
+    tx: &mut Tx<'_>,
+    doc: &ExecutableDocument,
+    vars: &Map<String, Value>,
+    f: &Positioned<Field>,
+) -> Result<Value, GqlError> {
+    let name = f.node.name.node.as_str();
+    let args = args_json(&f.node, vars)?;
+    let data = args.get("data").cloned().unwrap_or(Value::Null);
+    let outcome = run_field(tx, name, &data).map_err(|e| {
+        // A database failure while reading can look like a missing node: report it.
+        let mut e = tx.take_failure().map_or(e, GqlError::from);
+        e.pos = Some(f.pos);
+        e
+    })?;
+    let tx = &*tx;
+    let r = Resolver::new(tx, doc, vars);
+    let mut m = Map::new();
+    for sf in all_fields(doc, &f.node.selection_set.node, vars) {
+        let v = match (sf.node.name.node.as_str(), &outcome) {
+            ("ok", _) => json!(true),
+            ("__typename", _) => json!(name),
+            ("node", Outcome::Allocated(a)) => {
+                let node = tx.get(&a.id);
+                let mut o = Map::new();
+                for nf in all_fields(doc, &sf.node.selection_set.node, vars) {
+                    let v = match nf.node.name.node.as_str() {
+                        "id" => json!(a.id),
+                        "kind" => json!(a.kind),
+                        "identifier" => json!(a.identifier),
+                        "branch" => json!(tx.branch),
+                        "display_label" => {
+                            json!(node.as_ref().and_then(|n| tx.display_label(n)))
+                        }
+                        "__typename" => json!("PoolAllocatedNode"),
+                        _ => Value::Null,
+                    };
+                    o.insert(nf.node.response_key().node.to_string(), v);
+                }
+                Value::Object(o)
+            }
+            ("object", Outcome::Node(id)) => match (tx.get(id), split_mutation(tx.schema, name)) {
+                (Some(n), Some((k, _))) => r.node_object(
+                    &n,
+                    &k.kind,
+                    &sf.node.selection_set.node,
+                    &[json!(name), json!("object")],
+                ),
+                _ => Value::Null,
+            },
+            _ => Value::Null,
+        };
+        m.insert(sf.node.response_key().node.to_string(), v);
+    }
+    Ok(Value::Object(m))
 }
 
 /// `RelationshipAdd` / `RelationshipRemove(data: {id, name, nodes})`.
