@@ -2,7 +2,9 @@
 //! `POST /graphql/{branch}`, `GET /api/schema?branch=`, `GET /api/schema/{kind}`,
 //! `POST /api/schema/load`, `POST /api/schema/check`, `GET /schema.graphql`. A thin front over [`Store`], served by
 //! `infragen serve`; the client side, which talks to this server or to Infrahub, is
-//! [`crate::transport::Http`].
+//! [`crate::transport::Http`]. Beyond Infrahub's endpoints, `/api/transactions` lets a
+//! client's generator run commit its writes together or not at all ([`TRANSACTION_HEADER`],
+//! [`TransactionLimits`]).
 //!
 //! Every request needs an `X-INFRAHUB-KEY` header holding a configured token or one created
 //! with [`Store::create_token`]; otherwise 401. A token's scope bounds what it may do
@@ -33,6 +35,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+
+mod transactions;
+
+pub use transactions::{TRANSACTION_HEADER, TransactionLimits};
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +94,8 @@ pub struct Limits {
     pub query_nodes: u64,
     /// How long one query may run before it is stopped the same way. Default 60 s.
     pub query_time: Duration,
+    /// Run transactions: how many may be open, how long one may stay idle.
+    pub transactions: TransactionLimits,
 }
 
 impl Limits {
@@ -111,6 +119,7 @@ impl Default for Limits {
             budget_wait: Duration::from_secs(5),
             query_nodes: 1_000_000,
             query_time: Duration::from_secs(60),
+            transactions: TransactionLimits::default(),
         }
     }
 }
@@ -149,6 +158,7 @@ struct App {
     tokens: Arc<BTreeSet<String>>,
     limits: Arc<Limits>,
     budget: Arc<Budget>,
+    transactions: Arc<transactions::Transactions>,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +178,7 @@ pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> 
         store,
         tokens: Arc::new(tokens.into_iter().collect()),
         budget: Arc::new(Budget::new(limits.in_flight_bytes)),
+        transactions: transactions::Transactions::new(limits.transactions.clone()),
         limits: Arc::new(limits),
     };
     Router::new()
@@ -186,6 +197,12 @@ pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> 
         )
         .route("/api/runs", get(runs_list))
         .route("/api/runs/{id}", get(runs_show))
+        .route("/api/transactions", post(transactions::begin))
+        .route("/api/transactions/{id}/commit", post(transactions::commit))
+        .route(
+            "/api/transactions/{id}",
+            axum::routing::delete(transactions::abandon),
+        )
         .layer(DefaultBodyLimit::max(app.limits.max_body_bytes))
         // Layers run last added first: auth, then admission, then the body limit.
         .layer(middleware::from_fn_with_state(app.clone(), admit))
@@ -335,14 +352,23 @@ fn has_mutation(query: &str) -> bool {
     })
 }
 
-async fn run_graphql(app: App, account: Account, branch: String, body: Bytes) -> Response {
+async fn run_graphql(
+    app: App,
+    account: Account,
+    branch: String,
+    transaction: Option<String>,
+    body: Bytes,
+) -> Response {
     let scope = account.scope;
     let req = match parse_body(&body) {
-        Ok(r) => r.with_account(account),
+        Ok(r) => r.with_account(account.clone()),
         Err(resp) => return *resp,
     };
     if scope < TokenScope::Write && has_mutation(&req.query) {
         return forbidden(scope, TokenScope::Write, "a mutation");
+    }
+    if let Some(id) = transaction {
+        return transactions::execute(&app, &account, &id, &branch, req).await;
     }
     let budget = app.limits.query_budget();
     let v = app.store.execute_budgeted(&branch, req, budget).await;
@@ -527,18 +553,44 @@ impl QueryGroup<'_> {
 async fn graphql_main(
     State(app): State<App>,
     Extension(account): Extension<Account>,
+    headers: axum::http::HeaderMap,
     Body(body): Body,
 ) -> Response {
-    run_graphql(app, account, MAIN.to_string(), body).await
+    let transaction = match transaction_of(&headers) {
+        Ok(transaction) => transaction,
+        Err(refused) => return *refused,
+    };
+    run_graphql(app, account, MAIN.to_string(), transaction, body).await
 }
 
 async fn graphql_branch(
     State(app): State<App>,
     Extension(account): Extension<Account>,
     Path(branch): Path<String>,
+    headers: axum::http::HeaderMap,
     Body(body): Body,
 ) -> Response {
-    run_graphql(app, account, branch, body).await
+    let transaction = match transaction_of(&headers) {
+        Ok(transaction) => transaction,
+        Err(refused) => return *refused,
+    };
+    run_graphql(app, account, branch, transaction, body).await
+}
+
+/// The run transaction a request names in [`TRANSACTION_HEADER`], if any.
+fn transaction_of(headers: &axum::http::HeaderMap) -> Result<Option<String>, Box<Response>> {
+    match headers.get(TRANSACTION_HEADER) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(|id| Some(id.trim().to_owned()))
+            .map_err(|_| {
+                Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the {TRANSACTION_HEADER} header is not a transaction id"),
+                ))
+            }),
+    }
 }
 
 async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Response {

@@ -1,0 +1,390 @@
+//! `infragen serve`'s run transactions (`/api/transactions`), tried the way a worker, an
+//! operator and an attacker would: writes that commit together or not at all, a client
+//! that dies, another account's token, the wrong branch, too many at once, a transaction
+//! that lost the write turn.
+
+use std::time::Duration;
+
+use infragen::http_api::{self as http, TRANSACTION_HEADER, TransactionLimits};
+use infragen_store::{GraphqlRequest, Store, TokenScope};
+use serde_json::{Value, json};
+
+const DCIM: &str = include_str!("../../store/tests/fixtures/dcim.yml");
+
+/// A server over a store holding one device, `leaf1`.
+struct Server {
+    store: Store,
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+async fn serve(limits: http::Limits) -> Server {
+    let store = Store::in_memory().expect("store");
+    store
+        .load_schema(&[("dcim.yml".into(), DCIM.into())])
+        .expect("schema");
+    let created = store.execute_blocking(
+        "main",
+        &GraphqlRequest::new(
+            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf1"}}) { ok } }"#,
+        ),
+    );
+    assert!(created.get("errors").is_none(), "{created}");
+    let token = store
+        .create_token("worker", TokenScope::Write)
+        .expect("token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let served = store.clone();
+    tokio::spawn(async move {
+        http::serve_listener_with_limits(served, listener, Vec::new(), limits).await
+    });
+    Server {
+        store,
+        base,
+        token,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl Server {
+    async fn send(&self, request: reqwest::RequestBuilder, token: &str) -> (u16, Value) {
+        let response = request
+            .header("x-infrahub-key", token)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    async fn begin(&self, branch: &str) -> (u16, Value) {
+        self.begin_as(branch, &self.token.clone()).await
+    }
+
+    async fn begin_as(&self, branch: &str, token: &str) -> (u16, Value) {
+        let url = format!("{}/api/transactions?branch={branch}", self.base);
+        self.send(self.client.post(url), token).await
+    }
+
+    /// A transaction on `main` that must open; its id.
+    async fn open(&self) -> String {
+        let (status, body) = self.begin("main").await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["branch"], "main");
+        body["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// `document` on `branch`, inside `transaction` when given.
+    async fn graphql(
+        &self,
+        branch: &str,
+        transaction: Option<&str>,
+        token: &str,
+        document: &str,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql/{branch}", self.base))
+            .header("content-type", "application/json")
+            .body(json!({ "query": document }).to_string());
+        if let Some(id) = transaction {
+            request = request.header(TRANSACTION_HEADER, id);
+        }
+        self.send(request, token).await
+    }
+
+    async fn commit(&self, id: &str) -> (u16, Value) {
+        let url = format!("{}/api/transactions/{id}/commit", self.base);
+        self.send(self.client.post(url), &self.token).await
+    }
+
+    async fn abandon(&self, id: &str) -> (u16, Value) {
+        let url = format!("{}/api/transactions/{id}", self.base);
+        self.send(self.client.delete(url), &self.token).await
+    }
+
+    /// The device names on main, as a reader outside any transaction sees them.
+    fn devices(&self) -> Vec<String> {
+        let answer = self.store.execute_blocking(
+            "main",
+            &GraphqlRequest::new("{ DcimDevice { edges { node { name { value } } } } }"),
+        );
+        let mut names: Vec<String> = answer["data"]["DcimDevice"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|edge| edge["node"]["name"]["value"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn last_event(&self) -> i64 {
+        self.store.last_event_seq().expect("events")
+    }
+}
+
+const ADD_SPINE: &str = r#"mutation { DcimDeviceUpsert(data: {name: {value: "spine1"}}) { ok object { name { value } } } }"#;
+const COUNT: &str = "{ DcimDevice { count } }";
+
+fn not_open(id: &str, idle: &str) -> Value {
+    json!({"data": null, "errors": [{"message": format!("run transaction {id} is not open: it was committed or abandoned, or dropped after {idle} without a request"), "extensions": {"code": 404}}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transactions_writes_are_seen_inside_it_and_reach_the_store_together_at_its_commit() {
+    let server = serve(http::Limits::default()).await;
+    let events = server.last_event();
+    let id = server.open().await;
+    let token = server.token.clone();
+
+    let (status, written) = server.graphql("main", Some(&id), &token, ADD_SPINE).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        written,
+        json!({"data": {"DcimDeviceUpsert": {"ok": true, "object": {"name": {"value": "spine1"}}}}})
+    );
+    let (_, inside) = server.graphql("main", Some(&id), &token, COUNT).await;
+    assert_eq!(inside, json!({"data": {"DcimDevice": {"count": 2}}}));
+    let (_, outside) = server.graphql("main", None, &token, COUNT).await;
+    assert_eq!(outside, json!({"data": {"DcimDevice": {"count": 1}}}));
+    assert_eq!(server.devices(), ["leaf1"]);
+    assert_eq!(
+        server.last_event(),
+        events,
+        "no change event before the commit"
+    );
+
+    let (status, committed) = server.commit(&id).await;
+    assert_eq!(status, 200);
+    assert_eq!(committed, json!({"id": id, "nodes_changed": 1}));
+    assert_eq!(server.devices(), ["leaf1", "spine1"]);
+    assert_eq!(server.last_event(), events + 1);
+
+    // Committed: it is gone, and saying so twice changes nothing.
+    assert_eq!(server.commit(&id).await, (404, not_open(&id, "300s")));
+    let (status, body) = server.graphql("main", Some(&id), &token, COUNT).await;
+    assert_eq!((status, body), (404, not_open(&id, "300s")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_transaction_writes_nothing() {
+    let server = serve(http::Limits::default()).await;
+    let events = server.last_event();
+    let id = server.open().await;
+    let token = server.token.clone();
+    let (status, _) = server.graphql("main", Some(&id), &token, ADD_SPINE).await;
+    assert_eq!(status, 200);
+
+    assert_eq!(
+        server.abandon(&id).await,
+        (200, json!({"id": id, "abandoned": true}))
+    );
+    assert_eq!(server.devices(), ["leaf1"]);
+    assert_eq!(server.last_event(), events);
+    assert_eq!(server.commit(&id).await, (404, not_open(&id, "300s")));
+    // The write turn is free again: a plain mutation goes through.
+    let (status, body) = server.graphql("main", None, &token, ADD_SPINE).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.devices(), ["leaf1", "spine1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_leaves_nothing_behind_once_its_transaction_goes_idle() {
+    let server = serve(http::Limits {
+        transactions: TransactionLimits {
+            idle: Duration::from_millis(300),
+            ..TransactionLimits::default()
+        },
+        ..http::Limits::default()
+    })
+    .await;
+    // Long enough that the idle transaction is not merely preempted by the next writer.
+    server.store.set_run_idle_allowance(Duration::from_secs(60));
+    let events = server.last_event();
+    let id = server.open().await;
+    let token = server.token.clone();
+    let (status, _) = server.graphql("main", Some(&id), &token, ADD_SPINE).await;
+    assert_eq!(status, 200);
+
+    // The client dies: no commit, no drop.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+
+    assert_eq!(server.devices(), ["leaf1"]);
+    assert_eq!(server.last_event(), events);
+    let started = std::time::Instant::now();
+    let (status, body) = server
+        .graphql(
+            "main",
+            None,
+            &token,
+            r#"mutation { DcimDeviceUpsert(data: {name: {value: "spine2"}}) { ok } }"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the dead client's transaction gave the write turn back"
+    );
+    assert_eq!(server.devices(), ["leaf1", "spine2"]);
+    assert_eq!(server.commit(&id).await, (404, not_open(&id, "300ms")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_accounts_token_can_neither_use_nor_end_a_transaction() {
+    let server = serve(http::Limits::default()).await;
+    let id = server.open().await;
+    let intruder = server
+        .store
+        .create_token("intruder", TokenScope::Write)
+        .expect("token");
+
+    let (status, body) = server
+        .graphql("main", Some(&id), &intruder, ADD_SPINE)
+        .await;
+    assert_eq!((status, body), (404, not_open(&id, "300s")));
+    let url = format!("{}/api/transactions/{id}/commit", server.base);
+    assert_eq!(
+        server.send(server.client.post(url), &intruder).await,
+        (404, not_open(&id, "300s"))
+    );
+    let url = format!("{}/api/transactions/{id}", server.base);
+    assert_eq!(
+        server.send(server.client.delete(url), &intruder).await,
+        (404, not_open(&id, "300s"))
+    );
+    assert_eq!(server.devices(), ["leaf1"]);
+
+    // Its owner still has it.
+    let token = server.token.clone();
+    let (status, _) = server.graphql("main", Some(&id), &token, ADD_SPINE).await;
+    assert_eq!(status, 200);
+    assert_eq!(server.commit(&id).await.0, 200);
+    assert_eq!(server.devices(), ["leaf1", "spine1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_token_cannot_open_a_transaction() {
+    let server = serve(http::Limits::default()).await;
+    let reader = server
+        .store
+        .create_token("reader", TokenScope::Read)
+        .expect("token");
+    assert_eq!(
+        server.begin_as("main", &reader).await,
+        (
+            403,
+            json!({"data": null, "errors": [{"message": "a run transaction needs a token of scope write; this token's scope is read", "extensions": {"code": 403}}]})
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_on_another_branch_or_an_unknown_branch_is_refused() {
+    let server = serve(http::Limits::default()).await;
+    server.store.create_branch("br1").expect("branch");
+    let id = server.open().await;
+    let token = server.token.clone();
+
+    let (status, body) = server.graphql("br1", Some(&id), &token, ADD_SPINE).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"data": null, "errors": [{"message": format!("run transaction {id} is on branch `main`; a request on branch `br1` cannot run in it"), "extensions": {"code": 400}}]})
+        )
+    );
+    assert_eq!(server.abandon(&id).await.0, 200);
+    assert_eq!(
+        server.begin("nope").await,
+        (
+            404,
+            json!({"data": null, "errors": [{"message": "Branch: nope not found.", "extensions": {"code": 404}}]})
+        )
+    );
+    assert_eq!(server.devices(), ["leaf1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_transactions_are_capped_and_can_be_turned_off() {
+    let server = serve(http::Limits {
+        transactions: TransactionLimits {
+            open: 1,
+            ..TransactionLimits::default()
+        },
+        ..http::Limits::default()
+    })
+    .await;
+    let id = server.open().await;
+    assert_eq!(
+        server.begin("main").await,
+        (
+            503,
+            json!({"data": null, "errors": [{"message": "1 run transactions are open, the most this server allows; commit or drop one, or retry later", "extensions": {"code": 503}}]})
+        )
+    );
+    assert_eq!(server.abandon(&id).await.0, 200);
+    assert_eq!(server.begin("main").await.0, 201, "room again");
+
+    let off = serve(http::Limits {
+        transactions: TransactionLimits {
+            open: 0,
+            ..TransactionLimits::default()
+        },
+        ..http::Limits::default()
+    })
+    .await;
+    assert_eq!(
+        off.begin("main").await,
+        (
+            404,
+            json!({"data": null, "errors": [{"message": "run transactions are turned off on this server; write one mutation at a time", "extensions": {"code": 404}}]})
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_lost_the_write_turn_cannot_commit_and_writes_nothing() {
+    let server = serve(http::Limits::default()).await;
+    server
+        .store
+        .set_run_idle_allowance(Duration::from_millis(50));
+    let id = server.open().await;
+    let token = server.token.clone();
+    let (status, _) = server.graphql("main", Some(&id), &token, ADD_SPINE).await;
+    assert_eq!(status, 200);
+
+    // Another writer waits longer than the idle transaction's allowance, and goes first.
+    let (status, body) = server
+        .graphql(
+            "main",
+            None,
+            &token,
+            r#"mutation { DcimDeviceUpsert(data: {name: {value: "spine2"}}) { ok } }"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, refused) = server.graphql("main", Some(&id), &token, COUNT).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{refused}"
+    );
+    let (status, body) = server.commit(&id).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert_eq!(
+        body["errors"][0]["message"],
+        format!(
+            "the store changed during the run (the run held the write turn of `:memory:` without using it while another writer waited, and lost it); nothing of the run was written"
+        )
+    );
+    assert_eq!(server.devices(), ["leaf1", "spine2"]);
+}
