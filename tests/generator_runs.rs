@@ -556,7 +556,18 @@ async fn over_http(
     infragen::runner::Runner,
     tokio::task::JoinHandle<Result<(), infragen::http_api::HttpError>>,
 ) {
-    let (backend, server) = infragen_tests::served_over_http(&repo.store).await;
+    over_http_with(repo, infragen::http_api::Limits::default()).await
+}
+
+/// [`over_http`] to a server with `limits`.
+async fn over_http_with(
+    repo: &WidgetRepository,
+    limits: infragen::http_api::Limits,
+) -> (
+    infragen::runner::Runner,
+    tokio::task::JoinHandle<Result<(), infragen::http_api::HttpError>>,
+) {
+    let (backend, server) = infragen_tests::served_over_http_with(&repo.store, limits).await;
     let runner = infragen::runner::Runner::new(
         std::sync::Arc::new(
             infragen::repository::Repository::open(repo.dir.path()).expect("repository"),
@@ -647,12 +658,14 @@ async fn over_http_an_upsert_landing_on_another_targets_node_by_its_natural_key_
     );
 }
 
-/// Over HTTP writes commit one by one: what a failed run wrote stays, in its tracking
-/// group, and the next successful run reconciles it.
+/// Over HTTP to a server without run transactions (Infrahub), writes commit one by one:
+/// what a failed run wrote stays, in its tracking group, and the next successful run
+/// reconciles it.
 #[tokio::test]
-async fn over_http_a_failed_runs_writes_join_its_group_and_the_next_run_reconciles_them() {
+async fn without_run_transactions_a_failed_runs_writes_join_its_group_and_the_next_run_reconciles_them()
+ {
     let repo = WidgetRepository::new().await;
-    let (runner, server) = over_http(&repo).await;
+    let (runner, server) = over_http_with(&repo, without_transactions()).await;
     let alpha = infragen::runner::TargetSelection::Matching(
         json!({ "set": "alpha" })
             .as_object()
@@ -694,6 +707,79 @@ async fn over_http_a_failed_runs_writes_join_its_group_and_the_next_run_reconcil
     assert_eq!(
         group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
         ["alpha-1", "alpha-2"]
+    );
+}
+
+/// A server that answers the opening of a run transaction as Infrahub does (404).
+fn without_transactions() -> infragen::http_api::Limits {
+    infragen::http_api::Limits {
+        transactions: infragen::http_api::TransactionLimits {
+            open: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Over HTTP to `infragen serve`, a run is one run transaction: a run that fails half-way
+/// leaves the whole store as it was, its tracking group included, and the next run starts
+/// from the last good output.
+#[tokio::test]
+async fn over_http_a_failed_run_writes_nothing_and_the_next_run_starts_from_the_last_output() {
+    let repo = WidgetRepository::new().await;
+    let (runner, server) = over_http(&repo).await;
+    let alpha = infragen::runner::TargetSelection::Matching(
+        json!({ "set": "alpha" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    repo.set("alpha", "size: {value: 2}").await;
+    let report = runner
+        .run_definition("widgets", "main", &alpha, 1)
+        .await
+        .expect("runs");
+    assert_eq!(report.failed(), 0, "{report}");
+    repo.set("alpha", "size: {value: 6}, mode: {value: \"fail-halfway\"}")
+        .await;
+    // The instance's status is the host's own record of the run, written outside it.
+    let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
+
+    let report = runner
+        .run_definition("widgets", "main", &alpha, 1)
+        .await
+        .expect("runs");
+
+    assert_eq!(report.failed(), 1, "{report}");
+    assert_eq!(
+        store_contents(&repo.store, "main", &["CoreGeneratorInstance"]),
+        before,
+        "nothing of the failed run is written"
+    );
+    assert_eq!(
+        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
+        ["alpha-1", "alpha-2"]
+    );
+
+    repo.set("alpha", "size: {value: 3}, mode: {value: \"normal\"}")
+        .await;
+    let report = runner
+        .run_definition("widgets", "main", &alpha, 1)
+        .await
+        .expect("runs");
+    server.abort();
+    assert_eq!(report.failed(), 0, "{report}");
+    assert_eq!(
+        repo.widgets().await,
+        [
+            w("alpha-1", 1, "alpha"),
+            w("alpha-2", 2, "alpha"),
+            w("alpha-3", 3, "alpha")
+        ]
+    );
+    assert_eq!(
+        group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
+        ["alpha-1", "alpha-2", "alpha-3"]
     );
 }
 

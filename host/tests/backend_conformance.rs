@@ -595,6 +595,79 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
         "filters on a missing branch",
         outcome(backend.filters("nope", "DcimDevice", &json!({}), &[]).await),
     ));
+
+    // Runs: their writes are seen inside them, and reach the store at the commit or never.
+    let named = |name: &str| json!({"name__value": name});
+    for (commits, name) in [(false, "run-abandoned"), (true, "run-committed")] {
+        let scope = backend
+            .begin_run("main", 1)
+            .await
+            .expect("begin a run")
+            .expect("both backends run atomically");
+        t.push((
+            if commits {
+                "run: upsert, committed"
+            } else {
+                "run: upsert, abandoned"
+            },
+            outcome(
+                scope
+                    .upsert(
+                        "main",
+                        "DcimDevice",
+                        &json!({"name": {"value": name}, "site": {"hfid": ["ams"]}}),
+                    )
+                    .await,
+            ),
+        ));
+        t.push((
+            if commits {
+                "run: read inside, committed"
+            } else {
+                "run: read inside, abandoned"
+            },
+            outcome(scope.filters("main", "DcimDevice", &named(name), &[]).await),
+        ));
+        t.push((
+            if commits {
+                "run: read outside, committed"
+            } else {
+                "run: read outside, abandoned"
+            },
+            outcome(
+                backend
+                    .filters("main", "DcimDevice", &named(name), &[])
+                    .await,
+            ),
+        ));
+        if commits {
+            t.push(("run: commit", outcome(scope.commit().await)));
+        } else {
+            scope.abandon();
+        }
+        drop(scope);
+        t.push((
+            if commits {
+                "run: read after, committed"
+            } else {
+                "run: read after, abandoned"
+            },
+            outcome(
+                backend
+                    .filters("main", "DcimDevice", &named(name), &[])
+                    .await,
+            ),
+        ));
+    }
+    t.push((
+        "run on a missing branch",
+        outcome(
+            backend
+                .begin_run("nope", 1)
+                .await
+                .map(|scope| scope.is_some()),
+        ),
+    ));
     t
 }
 
@@ -752,6 +825,26 @@ async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
     ] {
         assert_eq!(step(t, name), &json!({"ok": {"value": null}}), "{name}");
     }
+
+    for what in ["abandoned", "committed"] {
+        let inside = &step(t, &format!("run: read inside, {what}"))["ok"];
+        assert_eq!(inside.as_array().map(Vec::len), Some(1), "{what}: {inside}");
+        assert_eq!(
+            step(t, &format!("run: read outside, {what}")),
+            &json!({"ok": []}),
+            "{what}: not seen outside the run before its commit"
+        );
+    }
+    assert_eq!(step(t, "run: read after, abandoned"), &json!({"ok": []}));
+    assert_eq!(
+        step(t, "run: read after, committed"),
+        step(t, "run: read inside, committed")
+    );
+    assert_eq!(step(t, "run: commit"), &json!({"ok": null}));
+    assert_eq!(
+        step(t, "run on a missing branch")["error"]["kind"],
+        "branch-not-found"
+    );
 
     let leaf1 = &step(t, "filters by value")["ok"][0];
     assert_eq!(leaf1["asn"], json!({"value": 65001}));

@@ -516,6 +516,17 @@ pub async fn served_over_http(
     std::sync::Arc<infragen::client::GraphqlBackend<infragen::transport::Http>>,
     tokio::task::JoinHandle<Result<(), infragen::http_api::HttpError>>,
 ) {
+    served_over_http_with(store, infragen::http_api::Limits::default()).await
+}
+
+/// [`served_over_http`] with the server's `limits`.
+pub async fn served_over_http_with(
+    store: &infragen_store::Store,
+    limits: infragen::http_api::Limits,
+) -> (
+    std::sync::Arc<infragen::client::GraphqlBackend<infragen::transport::Http>>,
+    tokio::task::JoinHandle<Result<(), infragen::http_api::HttpError>>,
+) {
     let token = store
         .create_token("test", infragen_store::TokenScope::Admin)
         .expect("token");
@@ -523,10 +534,11 @@ pub async fn served_over_http(
         .await
         .expect("bind loopback");
     let address = listener.local_addr().expect("address");
-    let server = tokio::spawn(infragen::http_api::serve_listener(
+    let server = tokio::spawn(infragen::http_api::serve_listener_with_limits(
         store.clone(),
         listener,
         Vec::new(),
+        limits,
     ));
     let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
         format!("http://{address}"),

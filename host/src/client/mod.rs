@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::backend::{
     AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PoolSelector,
-    PrefixAllocation,
+    PrefixAllocation, RunScope,
 };
 use crate::transport::{Idempotency, Transport, TransportError};
 use schema::SchemaIndex;
@@ -30,7 +30,8 @@ const PAGE_SIZE: u64 = 100;
 /// Infrahub's GraphQL over any transport.
 pub struct GraphqlBackend<T> {
     transport: T,
-    schemas: Mutex<HashMap<String, Arc<SchemaIndex>>>,
+    /// Shared with the backends of its runs' transactions: one schema read serves all.
+    schemas: Arc<Mutex<HashMap<String, Arc<SchemaIndex>>>>,
 }
 
 impl<T: Transport> GraphqlBackend<T> {
@@ -38,7 +39,7 @@ impl<T: Transport> GraphqlBackend<T> {
     pub fn new(transport: T) -> Self {
         Self {
             transport,
-            schemas: Mutex::new(HashMap::new()),
+            schemas: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -260,6 +261,28 @@ fn transport_error(error: TransportError) -> BackendError {
         TransportError::BranchNotFound(message) => {
             BackendError::new(ErrorKind::BranchNotFound, message)
         }
+        TransportError::Conflict(message) => BackendError::new(ErrorKind::Conflict, message),
+    }
+}
+
+/// A backend whose transport runs inside a run transaction (see [`Backend::begin_run`]).
+/// Dropped without a commit, its transport drops the transaction.
+#[async_trait]
+impl<T: Transport + 'static> RunScope for GraphqlBackend<T> {
+    async fn commit(&self) -> Result<(), BackendError> {
+        self.transport
+            .commit_transaction()
+            .await
+            .map(|_| ())
+            .map_err(transport_error)
+    }
+
+    fn abandon(&self) {
+        self.transport.abandon_transaction();
+    }
+
+    fn outdated(&self) -> bool {
+        self.transport.transaction_outdated()
     }
 }
 
@@ -375,7 +398,27 @@ fn insert_some<T: serde::Serialize>(object: &mut Map<String, Value>, key: &str, 
 }
 
 #[async_trait]
-impl<T: Transport> Backend for GraphqlBackend<T> {
+impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
+    /// A run inside a run transaction where the server offers them (`infragen serve`):
+    /// its writes commit together at [`RunScope::commit`], or not at all.
+    async fn begin_run(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
+        let transport = self
+            .transport
+            .begin_transaction(branch, attempt)
+            .await
+            .map_err(transport_error)?;
+        Ok(transport.map(|transport| {
+            Arc::new(GraphqlBackend {
+                transport,
+                schemas: Arc::clone(&self.schemas),
+            }) as Arc<dyn RunScope>
+        }))
+    }
+
     async fn query(
         &self,
         branch: &str,

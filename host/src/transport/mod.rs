@@ -24,6 +24,10 @@ pub enum TransportError {
     /// The branch asked for does not exist in the store.
     #[error("{0}")]
     BranchNotFound(String),
+    /// A run transaction could not commit: another writer changed the store during it, or
+    /// it lost the write turn. Nothing of it was written; running it again may succeed.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Sends GraphQL documents to a store and reads its schema.
@@ -55,4 +59,36 @@ pub trait Transport: Send + Sync {
 
     /// The schema of `branch` in the shape of Infrahub's `GET /api/schema`.
     async fn schema(&self, branch: &str) -> Result<Value, TransportError>;
+
+    /// A transport whose requests run inside a new run transaction on `branch`, the
+    /// `attempt`th run of its work (see `infragen serve`'s `/api/transactions`): its writes
+    /// commit together with [`Transport::commit_transaction`], or not at all. `None` where
+    /// the store offers none (Infrahub), and from transports whose backend keeps runs
+    /// itself.
+    async fn begin_transaction(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<Self>, TransportError>
+    where
+        Self: Sized,
+    {
+        let _ = (branch, attempt);
+        Ok(None)
+    }
+
+    /// Commits the run transaction this transport's requests run in: the nodes it changed.
+    async fn commit_transaction(&self) -> Result<usize, TransportError> {
+        Err(TransportError::Refused(
+            "this transport runs no transaction to commit".to_owned(),
+        ))
+    }
+
+    /// Drops the run transaction this transport's requests run in, with its writes.
+    fn abandon_transaction(&self) {}
+
+    /// Whether the run transaction this transport's requests run in can no longer commit.
+    fn transaction_outdated(&self) -> bool {
+        false
+    }
 }

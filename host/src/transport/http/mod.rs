@@ -30,6 +30,10 @@ use serde_json::{Value, json};
 
 use super::{Transport, TransportError};
 
+mod transaction;
+
+use transaction::OpenTransaction;
+
 /// The header Infrahub reads the API token from.
 const TOKEN_HEADER: &str = "x-infrahub-key";
 
@@ -369,6 +373,10 @@ pub struct Http {
     base: String,
     token: Option<HeaderValue>,
     retry: Retry,
+    /// The run transaction every request of this transport runs in (see
+    /// [`Transport::begin_transaction`]); shared by its clones, dropped on the server when
+    /// the last of them goes without committing.
+    transaction: Option<std::sync::Arc<OpenTransaction>>,
 }
 
 impl fmt::Debug for Http {
@@ -460,6 +468,7 @@ impl Http {
             base,
             token,
             retry: config.retry,
+            transaction: None,
         })
     }
 
@@ -554,6 +563,12 @@ impl Http {
         if let Some(token) = &self.token {
             builder = builder.header(TOKEN_HEADER, token.clone());
         }
+        if let Some(transaction) = &self.transaction {
+            builder = builder.header(
+                crate::http_api::TRANSACTION_HEADER,
+                transaction.header.clone(),
+            );
+        }
         tracing::debug!(%url, "sending a request to Infrahub");
         let response = match builder.send().await {
             Ok(response) => response,
@@ -581,7 +596,12 @@ impl Http {
         let said = server_says(json.as_ref().ok(), &body);
         match status.as_u16() {
             200..=299 => match json {
-                Ok(value) => Attempt::Answer(value),
+                Ok(value) => {
+                    if let Some(transaction) = &self.transaction {
+                        transaction.observe(&value);
+                    }
+                    Attempt::Answer(value)
+                }
                 Err(error) => Attempt::Final(TransportError::Unreachable(format!(
                     "{url} answered {status} with a body that is not JSON ({error}){said}"
                 ))),
@@ -657,6 +677,28 @@ impl Transport for Http {
     ) -> Result<Value, TransportError> {
         self.execute_as(branch, document, variables, idempotency)
             .await
+    }
+
+    async fn begin_transaction(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<Self>, TransportError> {
+        self.begin(branch, attempt).await
+    }
+
+    async fn commit_transaction(&self) -> Result<usize, TransportError> {
+        self.commit().await
+    }
+
+    fn transaction_outdated(&self) -> bool {
+        self.transaction.as_ref().is_some_and(|t| t.outdated())
+    }
+
+    fn abandon_transaction(&self) {
+        if let Some(transaction) = &self.transaction {
+            transaction.abandon();
+        }
     }
 
     async fn schema(&self, branch: &str) -> Result<Value, TransportError> {

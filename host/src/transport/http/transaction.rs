@@ -1,0 +1,221 @@
+//! The client side of `infragen serve`'s run transactions (see
+//! `crate::http_api::transactions`): a run's requests go inside one, and its writes commit
+//! together or not at all. A server without them — Infrahub — answers the opening request
+//! 404 or 405, and the run writes one mutation at a time as before.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use serde_json::{Value, json};
+
+use super::{Http, TOKEN_HEADER, branch_not_found, checked, describe, server_says};
+use crate::transport::TransportError;
+
+/// A run transaction a transport's requests run in.
+pub(super) struct OpenTransaction {
+    id: String,
+    /// `id` as the request header carries it.
+    pub(super) header: HeaderValue,
+    /// The server's address, for the `DELETE` that drops it.
+    drop_url: reqwest::Url,
+    client: reqwest::Client,
+    token: Option<HeaderValue>,
+    /// Committed or dropped: nothing to drop when the last transport goes.
+    over: AtomicBool,
+    /// An answer inside it carried a `CONFLICT` error: the server's run lost its write turn
+    /// or the store changed under it, and it can only fail.
+    conflicted: AtomicBool,
+}
+
+impl OpenTransaction {
+    /// Notes what an answer inside the transaction says about it.
+    pub(super) fn observe(&self, answer: &Value) {
+        let conflict = infragen_store::ErrorCode::Conflict.as_str();
+        let conflicted = answer
+            .get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|errors| {
+                errors.iter().any(|error| {
+                    error.pointer("/extensions/code").and_then(Value::as_str) == Some(conflict)
+                })
+            });
+        if conflicted {
+            self.conflicted.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether it can no longer commit (see [`OpenTransaction::observe`]).
+    pub(super) fn outdated(&self) -> bool {
+        self.conflicted.load(Ordering::SeqCst)
+    }
+}
+
+impl OpenTransaction {
+    /// Drops the transaction on the server, unless it is already over. Without a runtime to
+    /// send that from, the server drops it once it has been idle for its limit.
+    pub(super) fn abandon(&self) {
+        if self.over.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut request = self.client.delete(self.drop_url.clone());
+        if let Some(token) = &self.token {
+            request = request.header(TOKEN_HEADER, token.clone());
+        }
+        let id = self.id.clone();
+        runtime.spawn(async move {
+            if let Err(error) = request.send().await {
+                tracing::debug!(transaction = %id, error = %describe(&error), "could not drop the run transaction; the server drops it when it goes idle");
+            }
+        });
+    }
+}
+
+impl Drop for OpenTransaction {
+    /// A transaction no one committed (the run failed, or its task was cancelled) is
+    /// dropped on the server.
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+impl Http {
+    fn with_token(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let request = request.header(ACCEPT, "application/json");
+        match &self.token {
+            Some(token) => request.header(TOKEN_HEADER, token.clone()),
+            None => request,
+        }
+    }
+
+    /// Opens a run transaction on `branch` (see [`crate::transport::Transport::begin_transaction`]).
+    /// Sent once: a lost answer leaves a transaction no one uses, which the server drops
+    /// when it goes idle, while a second one would wait behind it for the write turn.
+    pub(super) async fn begin(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<Http>, TransportError> {
+        let mut url = self.url("api/transactions")?;
+        url.query_pairs_mut()
+            .append_pair("branch", checked(branch)?);
+        let request = self
+            .client
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(json!({ "attempt": attempt }).to_string());
+        let response = self.with_token(request).send().await.map_err(|error| {
+            TransportError::Unreachable(format!(
+                "Infrahub at {} could not be reached to open a run transaction: {}",
+                self.address,
+                describe(&error)
+            ))
+        })?;
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        let json = serde_json::from_slice::<Value>(&body).ok();
+        let said = server_says(json.as_ref(), &body);
+        match status {
+            StatusCode::CREATED => {}
+            StatusCode::NOT_FOUND if let Some(message) = branch_not_found(json.as_ref()) => {
+                return Err(TransportError::BranchNotFound(message));
+            }
+            // Infrahub, or a server from before run transactions.
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => return Ok(None),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(TransportError::Refused(
+                    self.auth_refusal(&url, status, &said),
+                ));
+            }
+            status if status.is_server_error() => {
+                return Err(TransportError::Unreachable(format!(
+                    "{url} answered {status}{said}"
+                )));
+            }
+            status => {
+                return Err(TransportError::Refused(format!(
+                    "{url} answered {status}{said}"
+                )));
+            }
+        }
+        let Some(id) = json
+            .as_ref()
+            .and_then(|answer| answer.get("id"))
+            .and_then(Value::as_str)
+        else {
+            return Err(TransportError::Unreachable(format!(
+                "{url} opened a run transaction but did not name it{said}"
+            )));
+        };
+        let header = HeaderValue::from_str(id).map_err(|_| {
+            TransportError::Unreachable(format!(
+                "{url} named its run transaction `{id}`, which no header can carry"
+            ))
+        })?;
+        let drop_url = self.url(&format!("api/transactions/{id}"))?;
+        let mut transport = self.clone();
+        transport.transaction = Some(std::sync::Arc::new(OpenTransaction {
+            id: id.to_owned(),
+            header,
+            drop_url,
+            client: self.client.clone(),
+            token: self.token.clone(),
+            over: AtomicBool::new(false),
+            conflicted: AtomicBool::new(false),
+        }));
+        tracing::debug!(transaction = id, branch, attempt, "run transaction opened");
+        Ok(Some(transport))
+    }
+
+    /// Commits the transaction this transport's requests run in; the nodes it changed.
+    /// Sent once: whether a commit whose answer was lost happened cannot be asked again.
+    pub(super) async fn commit(&self) -> Result<usize, TransportError> {
+        let Some(transaction) = &self.transaction else {
+            return Err(TransportError::Refused(
+                "no run transaction to commit: this transport's requests commit one by one"
+                    .to_owned(),
+            ));
+        };
+        let url = self.url(&format!("api/transactions/{}/commit", transaction.id))?;
+        // Whatever the answer, nothing is left to drop: committed, refused (and dropped by
+        // the server), or unknown to it.
+        transaction.over.store(true, Ordering::SeqCst);
+        let response = self
+            .with_token(self.client.post(url.clone()))
+            .send()
+            .await
+            .map_err(|error| {
+                TransportError::Unreachable(format!(
+                    "{url} could not be reached to commit the run ({}); whether it committed is unknown",
+                    describe(&error)
+                ))
+            })?;
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        let json = serde_json::from_slice::<Value>(&body).ok();
+        let said = server_says(json.as_ref(), &body);
+        match status {
+            StatusCode::OK => Ok(json
+                .as_ref()
+                .and_then(|answer| answer.get("nodes_changed"))
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or_default()),
+            StatusCode::CONFLICT => Err(TransportError::Conflict(format!(
+                "the run could not commit{said}"
+            ))),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(TransportError::Refused(
+                self.auth_refusal(&url, status, &said),
+            )),
+            status if status.is_server_error() => Err(TransportError::Unreachable(format!(
+                "{url} answered {status}{said}"
+            ))),
+            status => Err(TransportError::Refused(format!(
+                "{url} answered {status}{said}"
+            ))),
+        }
+    }
+}
