@@ -4,7 +4,9 @@
 //! generator upserting 1,000 nodes
 //! - against the embedded store in-process,
 //! - against the same store served over HTTP on loopback (`infragen serve`'s
-//!   router), reported as a ratio to in-process,
+//!   router), the run one run transaction, reported as a ratio to in-process,
+//! - the same with run transactions turned off, each write its own commit as on
+//!   Infrahub, reported as a ratio to the run in one transaction,
 //! - against an in-memory recording double, which isolates the host's own
 //!   cost per write (runtime, sandbox checks, JSON) from the store's.
 //!
@@ -12,8 +14,8 @@
 //! runtime that compiled the component beforehand; the machine is shared, so
 //! compare figures within one run.
 //!
-//! `RUNS_BENCH_ONLY=http` (or `in-process`, `host`) measures one of the three
-//! alone, for a profiler.
+//! `RUNS_BENCH_ONLY=http` (or `in-process`, `http-per-write`, `host`) measures one
+//! of them alone, for a profiler.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,8 +53,8 @@ async fn main() {
     let only = std::env::var("RUNS_BENCH_ONLY").ok();
     if let Some(only) = &only {
         assert!(
-            ["in-process", "http", "host"].contains(&only.as_str()),
-            "RUNS_BENCH_ONLY={only:?}: expected in-process, http or host"
+            ["in-process", "http", "http-per-write", "host"].contains(&only.as_str()),
+            "RUNS_BENCH_ONLY={only:?}: expected in-process, http, http-per-write or host"
         );
     }
     let measured = |name: &str| only.as_deref().is_none_or(|only| only == name);
@@ -91,22 +93,35 @@ async fn main() {
     }
     let in_process = median(in_process);
 
-    // HTTP: the same store behind its HTTP API on loopback.
+    // HTTP: the same store behind its HTTP API on loopback, the run in one run
+    // transaction; then with transactions turned off, one commit per write.
     let mut over_http = Vec::new();
-    for _ in 0..rounds("http") {
-        let repo = fresh_design().await;
-        let (backend, server) = infragen_tests::served_over_http(&repo.store).await;
-        let runner = runner(&repo, backend, infragen::policy::RuntimePolicy::default());
-        let started = Instant::now();
-        let report = runner
-            .run_definition("widgets", "main", &alpha(), 1)
-            .await
-            .expect("run");
-        over_http.push(started.elapsed());
-        assert_eq!(report.failed(), 0, "{report}");
-        server.abort();
+    let mut per_write_commits = Vec::new();
+    for (name, samples) in [
+        ("http", &mut over_http),
+        ("http-per-write", &mut per_write_commits),
+    ] {
+        let mut limits = infragen::http_api::Limits::default();
+        if name == "http-per-write" {
+            limits.transactions.open = 0;
+        }
+        for _ in 0..rounds(name) {
+            let repo = fresh_design().await;
+            let (backend, server) =
+                infragen_tests::served_over_http_with(&repo.store, limits.clone()).await;
+            let runner = runner(&repo, backend, infragen::policy::RuntimePolicy::default());
+            let started = Instant::now();
+            let report = runner
+                .run_definition("widgets", "main", &alpha(), 1)
+                .await
+                .expect("run");
+            samples.push(started.elapsed());
+            assert_eq!(report.failed(), 0, "{report}");
+            server.abort();
+        }
     }
     let over_http = median(over_http);
+    let per_write_commits = median(per_write_commits);
 
     // The host alone: the plugin's 1,000 upserts against an in-memory double.
     let mut host_only = Vec::new();
@@ -156,6 +171,18 @@ async fn main() {
         "1,000-upsert run, store over HTTP",
         over_http,
         to_in_process(over_http, &|ratio| format!("   ({ratio:.2}x in-process)")),
+    );
+    line(
+        "the same, one commit per write",
+        per_write_commits,
+        if over_http.is_zero() || per_write_commits.is_zero() {
+            String::new()
+        } else {
+            format!(
+                "   ({:.2}x the run in one transaction)",
+                per_write_commits.as_secs_f64() / over_http.as_secs_f64()
+            )
+        },
     );
     line(
         "1,000 upserts, host only (no store)",
