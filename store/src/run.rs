@@ -57,6 +57,10 @@ enum State {
         /// Given back when the run commits or is dropped, or lost to a writer that waited
         /// while the run was idle (see [`crate::turn`]).
         turn: TurnGuard,
+        /// Where the last request sent with [`RunTransaction::execute_holding`] started:
+        /// its writes are undone by [`RunTransaction::undo_held`], and kept by the run's
+        /// next write.
+        held: Option<Checkpoint>,
     },
     /// Committed or abandoned; says which.
     Over(&'static str),
@@ -64,7 +68,7 @@ enum State {
 
 /// What one operation of a run did to one node: what a caller's check
 /// ([`RunTransaction::write_node_checked`]) decides on before the operation is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WriteEffect {
     /// The node.
     pub id: String,
@@ -130,6 +134,7 @@ impl Store {
             state: Mutex::new(State::Open {
                 staged: Box::new(Staged::new(branch, "live")),
                 turn,
+                held: None,
             }),
         })
     }
@@ -183,12 +188,12 @@ impl RunTransaction {
     /// only reads while another writer waits loses the turn as an idle one does.
     fn with_tx_read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (staged, turn) = open(&mut state)?;
+        let (staged, turn, _) = open(&mut state)?;
         if turn.preempted() {
             return Err(self.preempted());
         }
         self.store.pooled_read_cached(|conn, _current, using| {
-            self.resumed(conn, staged, using, |tx, _| f(tx))
+            self.resumed(conn, staged, using, None, |tx, _| f(tx))
         })
     }
 
@@ -198,25 +203,85 @@ impl RunTransaction {
         &self,
         f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
+        self.write_op(Held::Accept, f)
+    }
+
+    /// A write on the run's transaction: [`RunTransaction::with_tx_since`], which first
+    /// keeps what the last held request wrote, or (`Held::Keep`) part of the request
+    /// being held, which leaves it undoable.
+    fn write_op<T, E: From<StoreError>>(
+        &self,
+        held: Held,
+        f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (staged, turn) = open(&mut state)?;
+        let (staged, turn, kept) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
+        let accept = match held {
+            Held::Accept => Some(kept),
+            Held::Keep => None,
+        };
         self.store
-            .read_op(|conn, _current| self.resumed(conn, staged, CacheUse::Own, f))
+            .read_op(|conn, _current| self.resumed(conn, staged, CacheUse::Own, accept, f))
+    }
+
+    /// Runs `f` on the run's transaction resumed on `conn`, where it may change the
+    /// held checkpoint: [`RunTransaction::hold`] and [`RunTransaction::undo_held`].
+    fn on_held<T>(&self, f: impl FnOnce(&mut Tx<'_>, &mut Option<Checkpoint>) -> T) -> Result<T> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (staged, turn, held) = open(&mut state)?;
+        let _op = turn.enter().map_err(|_| self.preempted())?;
+        self.store.read_op(|conn, _current| {
+            self.check_unchanged()?;
+            let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
+            let mut tx = Tx::resume(conn, &self.schema, taken);
+            let out = f(&mut tx, held);
+            **staged = tx.suspend();
+            Ok(out)
+        })
+    }
+
+    /// Starts holding: what the run writes from now until its next ordinary write can be
+    /// undone at once ([`RunTransaction::undo_held`]). What an earlier hold covered is kept.
+    fn hold(&self) -> Result<()> {
+        self.on_held(|tx, held| {
+            if let Some(kept) = held.take() {
+                tx.release(kept);
+            }
+            *held = Some(tx.checkpoint());
+        })
+    }
+
+    /// Undoes everything the last request sent with [`RunTransaction::execute_holding`]
+    /// wrote, when nothing was written since; `false` when there was nothing held (the
+    /// run wrote again since, which kept it).
+    pub fn undo_held(&self) -> Result<bool> {
+        self.on_held(|tx, held| match held.take() {
+            Some(checkpoint) => {
+                tx.rollback_to(checkpoint);
+                true
+            }
+            None => false,
+        })
     }
 
     /// Runs `f` on the run's transaction resumed on `conn` (through the node cache as
     /// `using` says), keeping what it did when it succeeds and undoing it when it fails.
+    /// `accept`: the held checkpoint, kept (released) before `f` writes.
     fn resumed<T, E: From<StoreError>>(
         &self,
         conn: &rusqlite::Connection,
         staged: &mut Box<Staged>,
         using: CacheUse,
+        accept: Option<&mut Option<Checkpoint>>,
         f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         self.check_unchanged()?;
         let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
         let mut tx = Tx::resume(conn, &self.schema, taken).cached_as(self.store.cache(), using);
+        if let Some(kept) = accept.and_then(Option::take) {
+            tx.release(kept);
+        }
         let checkpoint = tx.checkpoint();
         let out = f(&mut tx, &checkpoint).and_then(|value| match tx.take_failure() {
             Some(failure) => Err(failure.into()),
@@ -360,6 +425,20 @@ impl RunTransaction {
     /// [`Store::execute`] commits or drops each. The branch API's mutations (a branch
     /// created, merged or deleted) are not part of a run and are refused.
     pub fn execute(&self, request: &GraphqlRequest, budget: Option<QueryBudget>) -> Value {
+        self.execute_answering(request, budget, Held::Accept, &mut |tx, _, doc, vars, f| {
+            mutation::answer_field(tx, doc, vars, f)
+        })
+    }
+
+    /// [`RunTransaction::execute`], each mutation field written as `held` says and answered
+    /// by `answer` (given the field's checkpoint).
+    fn execute_answering(
+        &self,
+        request: &GraphqlRequest,
+        budget: Option<QueryBudget>,
+        held: Held,
+        answer: &mut FieldAnswer<'_>,
+    ) -> Value {
         let doc = match graphql::parse(request) {
             Ok(doc) => doc,
             Err(response) => return response,
@@ -380,6 +459,11 @@ impl RunTransaction {
             return error_response(&errors);
         }
         if prepared.ty == OperationType::Mutation {
+            if let Held::Keep = held
+                && let Err(error) = self.hold()
+            {
+                return error_response(&[GqlError::from(error)]);
+            }
             return mutation::answer_mutation(&doc, &prepared, |f| {
                 let name = f.node.name.node.as_str();
                 if name == "__typename" {
@@ -391,7 +475,9 @@ impl RunTransaction {
                     ))
                     .with_code(crate::ErrorCode::BadRequest));
                 }
-                self.with_tx_since(|tx, _| mutation::answer_field(tx, &doc, &prepared.vars, f))
+                self.write_op(held, |tx, checkpoint| {
+                    answer(tx, checkpoint, &doc, &prepared.vars, f)
+                })
             });
         }
         let answered = self.with_tx_read(|tx| {
@@ -403,6 +489,31 @@ impl RunTransaction {
             Ok(resolver.respond(data))
         });
         answered.unwrap_or_else(|error| error_response(&[GqlError::from(error)]))
+    }
+
+    /// [`RunTransaction::execute`] for a caller that checks what each write did before it
+    /// keeps it, as [`RunTransaction::write_node_checked`] does, but from the other side of
+    /// a network (a client of `infragen serve`): the effects of every field of a mutation
+    /// come back with the answer, and the request's writes are held — undone by
+    /// [`RunTransaction::undo_held`] if that comes next, kept by the run's next write or
+    /// its commit. A query holds nothing and has no effects.
+    pub fn execute_holding(
+        &self,
+        request: &GraphqlRequest,
+        budget: Option<QueryBudget>,
+    ) -> (Value, Vec<WriteEffect>) {
+        let mut effects = Vec::new();
+        let answer = self.execute_answering(
+            request,
+            budget,
+            Held::Keep,
+            &mut |tx, checkpoint, doc, vars, f| {
+                let (answer, target) = mutation::answer_field_naming(tx, doc, vars, f)?;
+                effects.extend(tx.effects_since(checkpoint, target.as_deref()));
+                Ok(answer)
+            },
+        );
+        (answer, effects)
     }
 
     /// Nodes the run has created, updated or deleted so far.
@@ -420,7 +531,7 @@ impl RunTransaction {
         let staged = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             match std::mem::replace(&mut *state, State::Over("committed")) {
-                State::Open { staged, turn } => (staged, turn),
+                State::Open { staged, turn, .. } => (staged, turn),
                 State::Over(how) => {
                     *state = State::Over(how);
                     return Err(StoreError::RunOver(how));
@@ -453,12 +564,32 @@ impl RunTransaction {
     }
 }
 
-/// The open run's transaction and turn, or why there are none.
-fn open(state: &mut State) -> Result<(&mut Box<Staged>, &TurnGuard)> {
+/// The open run's transaction, turn and held checkpoint, or why there are none.
+fn open(state: &mut State) -> Result<(&mut Box<Staged>, &TurnGuard, &mut Option<Checkpoint>)> {
     match state {
-        State::Open { staged, turn } => Ok((staged, turn)),
+        State::Open { staged, turn, held } => Ok((staged, turn, held)),
         State::Over(how) => Err(StoreError::RunOver(how)),
     }
+}
+
+/// How [`RunTransaction::execute_answering`] answers one mutation field: on the run's
+/// transaction, given the checkpoint the field started at.
+type FieldAnswer<'a> = dyn FnMut(
+        &mut Tx<'_>,
+        &Checkpoint,
+        &async_graphql_parser::types::ExecutableDocument,
+        &Map<String, Value>,
+        &async_graphql_parser::Positioned<async_graphql_parser::types::Field>,
+    ) -> std::result::Result<Value, GqlError>
+    + 'a;
+
+/// What a write does with the held checkpoint (see [`RunTransaction::execute_holding`]).
+#[derive(Clone, Copy)]
+enum Held {
+    /// Keeps what the held request wrote, then writes.
+    Accept,
+    /// Writes as part of the held request.
+    Keep,
 }
 
 impl Drop for RunTransaction {

@@ -884,3 +884,108 @@ async fn a_mutation_sent_inside_a_run_writes_into_it_field_by_field() {
     );
     assert_eq!(ok(&s, "main", listed)["DcimInterface"]["count"], 1);
 }
+
+/// A request sent "holding" answers with what each of its writes did, node by node, and
+/// stays undoable until the run writes again: the other side of a network checks the
+/// effects as a caller in process does, then keeps or undoes them.
+#[tokio::test]
+async fn a_held_request_shows_its_effects_and_is_undone_or_kept_whole() {
+    let s = store_with_a_device(0);
+    let leaf1 = id_of(&s, "DcimDevice", "leaf1");
+    let run = s.begin_run("main").await.unwrap();
+    let count = "{ DcimDevice { count } DcimInterface { count } }";
+    let (answer, effects) = run.execute_holding(
+        &GraphqlRequest::new(format!(
+            r#"mutation {{
+                a: DcimDeviceUpsert(data: {{name: {{value: "spine1"}}}}) {{ ok object {{ id }} }}
+                b: DcimPhysicalInterfaceUpsert(data: {{name: {{value: "eth1"}}, device: {{id: "{leaf1}"}}}}) {{ ok object {{ id }} }}
+            }}"#
+        )),
+        None,
+    );
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let spine1 = answer["data"]["a"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let eth1 = answer["data"]["b"]["object"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown: Vec<(&str, &str, bool, bool, Vec<String>)> = effects
+        .iter()
+        .map(|e| {
+            (
+                e.id.as_str(),
+                e.kind.as_str(),
+                e.target,
+                e.created,
+                e.relationships.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (spine1.as_str(), "DcimDevice", true, true, vec![]),
+            (
+                eth1.as_str(),
+                "DcimPhysicalInterface",
+                true,
+                true,
+                vec!["device".to_owned()]
+            ),
+            (
+                leaf1.as_str(),
+                "DcimDevice",
+                false,
+                false,
+                vec!["interfaces".to_owned()]
+            ),
+        ]
+    );
+    // The next read keeps nothing and undoes nothing; the undo takes both fields back.
+    assert_eq!(
+        run.execute(&GraphqlRequest::new(count), None)["data"],
+        json!({"DcimDevice": {"count": 2}, "DcimInterface": {"count": 1}})
+    );
+    assert!(run.undo_held().unwrap());
+    assert_eq!(
+        run.execute(&GraphqlRequest::new(count), None)["data"],
+        json!({"DcimDevice": {"count": 1}, "DcimInterface": {"count": 0}})
+    );
+    assert!(!run.undo_held().unwrap(), "nothing is held twice");
+
+    // A held request is kept by the next write: the undo then has nothing to take back.
+    let (_, effects) = run.execute_holding(
+        &GraphqlRequest::new(
+            r#"mutation { DcimDeviceUpsert(data: {name: {value: "spine2"}}) { ok } }"#,
+        ),
+        None,
+    );
+    assert_eq!(effects.len(), 1);
+    run.write_node(
+        "DcimDevice",
+        WriteOp::Upsert,
+        &json!({"name": {"value": "spine3"}}),
+    )
+    .unwrap();
+    assert!(!run.undo_held().unwrap());
+    // A query holds nothing and shows no effect.
+    let (_, effects) = run.execute_holding(&GraphqlRequest::new(count), None);
+    assert!(effects.is_empty());
+    assert!(!run.undo_held().unwrap());
+
+    assert_eq!(run.commit().unwrap().nodes_changed, 2);
+    assert_eq!(
+        names(
+            &ok(
+                &s,
+                "main",
+                "{ DcimDevice { edges { node { name { value } } } } }"
+            ),
+            "DcimDevice"
+        ),
+        ["leaf1", "spine2", "spine3"]
+    );
+}

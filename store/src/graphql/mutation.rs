@@ -103,6 +103,18 @@ pub(crate) fn answer_field(
     vars: &Map<String, Value>,
     f: &Positioned<Field>,
 ) -> Result<Value, GqlError> {
+    answer_field_naming(tx, doc, vars, f).map(|(answer, _)| answer)
+}
+
+/// [`answer_field`], with the node the field names: the one written, allocated,
+/// deleted, or whose relationship it edited (what a check of its effects calls the
+/// target).
+pub(crate) fn answer_field_naming(
+    tx: &mut Tx<'_>,
+    doc: &ExecutableDocument,
+    vars: &Map<String, Value>,
+    f: &Positioned<Field>,
+) -> Result<(Value, Option<String>), GqlError> {
     let name = f.node.name.node.as_str();
     let args = args_json(&f.node, vars)?;
     let data = args.get("data").cloned().unwrap_or(Value::Null);
@@ -112,6 +124,11 @@ pub(crate) fn answer_field(
         e.pos = Some(f.pos);
         e
     })?;
+    let target = match &outcome {
+        Outcome::Node(id) => Some(id.clone()),
+        Outcome::Allocated(a) => Some(a.id.clone()),
+        Outcome::Ok => data.get("id").and_then(Value::as_str).map(str::to_owned),
+    };
     let tx = &*tx;
     let r = Resolver::new(tx, doc, vars);
     let mut m = Map::new();
@@ -151,7 +168,7 @@ pub(crate) fn answer_field(
         };
         m.insert(sf.node.response_key().node.to_string(), v);
     }
-    Ok(Value::Object(m))
+    Ok((Value::Object(m), target))
 }
 
 /// `RelationshipAdd` / `RelationshipRemove(data: {id, name, nodes})`.
