@@ -388,3 +388,84 @@ async fn a_transaction_that_lost_the_write_turn_cannot_commit_and_writes_nothing
     );
     assert_eq!(server.devices(), ["leaf1", "spine2"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_write_answers_its_effects_and_the_undo_takes_it_back() {
+    let server = serve(http::Limits::default()).await;
+    let id = server.open().await;
+    let token = server.token.clone();
+    let held = |document: &str| {
+        server
+            .client
+            .post(format!("{}/graphql/main", server.base))
+            .header("content-type", "application/json")
+            .header(TRANSACTION_HEADER, id.as_str())
+            .header(http::EFFECTS_HEADER, "hold")
+            .body(json!({ "query": document }).to_string())
+    };
+
+    let (status, answer) = server.send(held(ADD_SPINE), &token).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["data"],
+        json!({"DcimDeviceUpsert": {"ok": true, "object": {"name": {"value": "spine1"}}}})
+    );
+    let effects = answer["extensions"]["effects"].as_array().expect("effects");
+    assert_eq!(effects.len(), 1, "{answer}");
+    assert_eq!(effects[0]["kind"], "DcimDevice");
+    assert_eq!(effects[0]["target"], true);
+    assert_eq!(effects[0]["created"], true);
+    assert_eq!(effects[0]["name"], "spine1");
+
+    let undo = format!("{}/api/transactions/{id}/undo", server.base);
+    assert_eq!(
+        server.send(server.client.post(undo.clone()), &token).await,
+        (200, json!({"id": id, "undone": true}))
+    );
+    let (_, inside) = server.graphql("main", Some(&id), &token, COUNT).await;
+    assert_eq!(inside, json!({"data": {"DcimDevice": {"count": 1}}}));
+    assert_eq!(
+        server.send(server.client.post(undo), &token).await,
+        (200, json!({"id": id, "undone": false})),
+        "nothing is held twice"
+    );
+
+    // Held, then kept by the commit.
+    let (status, _) = server.send(held(ADD_SPINE), &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(server.commit(&id).await.0, 200);
+    assert_eq!(server.devices(), ["leaf1", "spine1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holding_needs_a_transaction_and_says_hold() {
+    let server = serve(http::Limits::default()).await;
+    let token = server.token.clone();
+    let post = |header: (&'static str, &str)| {
+        server
+            .client
+            .post(format!("{}/graphql/main", server.base))
+            .header("content-type", "application/json")
+            .header(header.0, header.1)
+            .body(json!({ "query": ADD_SPINE }).to_string())
+    };
+    assert_eq!(
+        server
+            .send(post((http::EFFECTS_HEADER, "hold")), &token)
+            .await,
+        (
+            400,
+            json!({"data": null, "errors": [{"message": "the x-infragen-effects header needs a run transaction (x-infragen-transaction)", "extensions": {"code": 400}}]})
+        )
+    );
+    assert_eq!(
+        server
+            .send(post((http::EFFECTS_HEADER, "keep")), &token)
+            .await,
+        (
+            400,
+            json!({"data": null, "errors": [{"message": "the x-infragen-effects header's one value is `hold`", "extensions": {"code": 400}}]})
+        )
+    );
+    assert_eq!(server.devices(), ["leaf1"]);
+}

@@ -38,7 +38,7 @@ use tokio::sync::Semaphore;
 
 mod transactions;
 
-pub use transactions::{TRANSACTION_HEADER, TransactionLimits};
+pub use transactions::{EFFECTS_HEADER, TRANSACTION_HEADER, TransactionLimits};
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +199,7 @@ pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> 
         .route("/api/runs/{id}", get(runs_show))
         .route("/api/transactions", post(transactions::begin))
         .route("/api/transactions/{id}/commit", post(transactions::commit))
+        .route("/api/transactions/{id}/undo", post(transactions::undo))
         .route(
             "/api/transactions/{id}",
             axum::routing::delete(transactions::abandon),
@@ -356,7 +357,7 @@ async fn run_graphql(
     app: App,
     account: Account,
     branch: String,
-    transaction: Option<String>,
+    transaction: Option<InTransaction>,
     body: Bytes,
 ) -> Response {
     let scope = account.scope;
@@ -368,7 +369,7 @@ async fn run_graphql(
         return forbidden(scope, TokenScope::Write, "a mutation");
     }
     if let Some(id) = transaction {
-        return transactions::execute(&app, &account, &id, &branch, req).await;
+        return transactions::execute(&app, &account, &id.id, &branch, req, id.holding).await;
     }
     let budget = app.limits.query_budget();
     let v = app.store.execute_budgeted(&branch, req, budget).await;
@@ -577,19 +578,40 @@ async fn graphql_branch(
     run_graphql(app, account, branch, transaction, body).await
 }
 
-/// The run transaction a request names in [`TRANSACTION_HEADER`], if any.
-fn transaction_of(headers: &axum::http::HeaderMap) -> Result<Option<String>, Box<Response>> {
+/// A request's run transaction ([`TRANSACTION_HEADER`]), and whether it asks for its
+/// writes to be held ([`EFFECTS_HEADER`]).
+struct InTransaction {
+    id: String,
+    holding: bool,
+}
+
+/// The run transaction a request names, if any; an [`EFFECTS_HEADER`] other than `hold`,
+/// or without a transaction, is refused.
+fn transaction_of(headers: &axum::http::HeaderMap) -> Result<Option<InTransaction>, Box<Response>> {
+    let refuse = |message: String| Box::new(error(StatusCode::BAD_REQUEST, &message));
+    let holding = match headers.get(EFFECTS_HEADER).map(HeaderValue::to_str) {
+        None => false,
+        Some(Ok("hold")) => true,
+        Some(_) => {
+            return Err(refuse(format!(
+                "the {EFFECTS_HEADER} header's one value is `hold`"
+            )));
+        }
+    };
     match headers.get(TRANSACTION_HEADER) {
+        None if holding => Err(refuse(format!(
+            "the {EFFECTS_HEADER} header needs a run transaction ({TRANSACTION_HEADER})"
+        ))),
         None => Ok(None),
-        Some(value) => value
-            .to_str()
-            .map(|id| Some(id.trim().to_owned()))
-            .map_err(|_| {
-                Box::new(error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("the {TRANSACTION_HEADER} header is not a transaction id"),
-                ))
-            }),
+        Some(value) => match value.to_str() {
+            Ok(id) => Ok(Some(InTransaction {
+                id: id.trim().to_owned(),
+                holding,
+            })),
+            Err(_) => Err(refuse(format!(
+                "the {TRANSACTION_HEADER} header is not a transaction id"
+            ))),
+        },
     }
 }
 

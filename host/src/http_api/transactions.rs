@@ -15,6 +15,14 @@
 //!   when another writer changed the store meanwhile or the run lost the write turn;
 //! - `DELETE /api/transactions/{id}` drops it.
 //!
+//! So that the client can check what each write did before keeping it — its ownership
+//! policy, as a run in process does — a mutation sent with `X-Infragen-Effects: hold`
+//! answers with `extensions.effects`, what it did to each node (the store's
+//! `WriteEffect`s), and its writes are held: `POST /api/transactions/{id}/undo` takes them
+//! back (`200 {"id", "undone"}`), the transaction's next write or its commit keeps them.
+//! One request per write, and the check sees what the write really did (a node created
+//! from a template, a peer deleted by cascade), not what the request named.
+//!
 //! A transaction belongs to the account that opened it (another token's request naming it is
 //! answered 404, as an unknown one), and needs a `write` token. One left without a request
 //! for [`TransactionLimits::idle`] — its client killed — is dropped with everything in it, so
@@ -35,6 +43,10 @@ use super::{App, error, forbidden};
 
 /// The header naming the transaction a GraphQL request runs in.
 pub const TRANSACTION_HEADER: &str = "x-infragen-transaction";
+
+/// The header asking, on a request inside a transaction, for its writes' effects and for
+/// the writes to be held (its value: `hold`): see [`RunTransaction::execute_holding`].
+pub const EFFECTS_HEADER: &str = "x-infragen-effects";
 
 /// How many run transactions may be open, and for how long one may go without a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,19 +175,25 @@ impl Transactions {
         account: &Account,
         branch: &str,
     ) -> Result<Arc<RunTransaction>, TransactionError> {
+        let run = self.owned(id, account)?;
+        if run.branch() != branch {
+            return Err(TransactionError::OtherBranch {
+                id: id.to_owned(),
+                opened: run.branch().to_owned(),
+                asked: branch.to_owned(),
+            });
+        }
+        Ok(run)
+    }
+
+    /// The transaction `id` of `account`, marked used now.
+    fn owned(&self, id: &str, account: &Account) -> Result<Arc<RunTransaction>, TransactionError> {
         self.sweep();
         let mut open = self.lock();
         let transaction = open
             .get_mut(id)
             .filter(|t| t.account == account.id)
             .ok_or_else(|| self.not_open(id))?;
-        if transaction.run.branch() != branch {
-            return Err(TransactionError::OtherBranch {
-                id: id.to_owned(),
-                opened: transaction.run.branch().to_owned(),
-                asked: branch.to_owned(),
-            });
-        }
         transaction.last_used = Instant::now();
         Ok(Arc::clone(&transaction.run))
     }
@@ -334,20 +352,68 @@ pub(super) async fn abandon(
     }
 }
 
-/// A GraphQL request inside transaction `id` (see [`TRANSACTION_HEADER`]).
+/// `POST /api/transactions/{id}/undo`: takes back the writes of the last request sent
+/// with [`EFFECTS_HEADER`], unless the transaction wrote since.
+pub(super) async fn undo(
+    State(app): State<App>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> Response {
+    let run = match app.transactions.owned(&id, &account) {
+        Ok(run) => run,
+        Err(e) => return e.response(),
+    };
+    match tokio::task::spawn_blocking(move || run.undo_held()).await {
+        Ok(Ok(undone)) => axum::Json(json!({ "id": id, "undone": undone })).into_response(),
+        Ok(Err(e)) => {
+            let code = e.code();
+            let status = if code == infragen_store::ErrorCode::Conflict {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            (
+                status,
+                axum::Json(json!({"data": null, "errors": [{"message": e.to_string(), "extensions": {"code": code.as_str()}}]})),
+            )
+                .into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// A GraphQL request inside transaction `id` (see [`TRANSACTION_HEADER`]); with
+/// `holding`, its effects are answered and its writes held (see [`EFFECTS_HEADER`]).
 pub(super) async fn execute(
     app: &App,
     account: &Account,
     id: &str,
     branch: &str,
     request: GraphqlRequest,
+    holding: bool,
 ) -> Response {
     let run = match app.transactions.get(id, account, branch) {
         Ok(run) => run,
         Err(e) => return e.response(),
     };
     let budget = app.limits.query_budget();
-    match tokio::task::spawn_blocking(move || run.execute(&request, Some(budget))).await {
+    let answered = tokio::task::spawn_blocking(move || {
+        if !holding {
+            return run.execute(&request, Some(budget));
+        }
+        let (mut answer, effects) = run.execute_holding(&request, Some(budget));
+        if let Value::Object(fields) = &mut answer {
+            let extensions = fields
+                .entry("extensions")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Value::Object(extensions) = extensions {
+                extensions.insert("effects".to_owned(), json!(effects));
+            }
+        }
+        answer
+    })
+    .await;
+    match answered {
         Ok(answer) => axum::Json::<Value>(answer).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
