@@ -6,6 +6,7 @@
 //! allocations back, and that the write policy holds against the hostile generator
 //! (tests/guests/hostile, the fixture's `hostile` definition).
 
+use infragen::http_api as http;
 use infragen::runner::TargetOutcome;
 use infragen_tests::{WidgetRepository, graphql, store_contents};
 use serde_json::json;
@@ -49,6 +50,8 @@ async fn group_members(repo: &WidgetRepository, kind: &str, name: &str) -> Vec<S
 /// Infrahub's tracking group name for `{"set": "alpha"}`:
 /// md5('{"set":"alpha"}').
 const ALPHA_GROUP: &str = "widgets-657fb77ffe8f5afa42f907bcdf01d863";
+/// The same for set beta.
+const BETA_GROUP: &str = "widgets-65719704f6c740d25ff8eb0704e42b01";
 
 #[tokio::test]
 async fn a_run_creates_exactly_the_expected_objects_and_records_its_group() {
@@ -610,8 +613,37 @@ async fn the_http_transport_produces_the_same_store_contents_as_in_process() {
 /// not own.
 #[tokio::test]
 async fn over_http_an_upsert_landing_on_another_targets_node_by_its_natural_key_is_refused() {
+    // Checked by what the write did, inside the run's transaction, as in process.
+    overwrite_by_name_over_http(http::Limits::default(), |beta_1| {
+        format!(
+            "permission-denied: generator `hostile` may not change TestWidget.position of \
+             TestWidget {beta_1} (beta-1): it belongs to tracking group `{BETA_GROUP}`; a \
+             generator changes what it created, and other nodes only where an operator grants \
+             it (update = [\"TestWidget.position\"] in [generators.hostile.writes])"
+        )
+    })
+    .await;
+}
+
+/// Without run transactions (Infrahub), the node an upsert would land on is looked up
+/// before it is sent, and the write is refused unsent.
+#[tokio::test]
+async fn without_run_transactions_an_upsert_landing_on_another_targets_node_is_refused_unsent() {
+    overwrite_by_name_over_http(without_transactions(), |beta_1| {
+        format!(
+            "permission-denied: generator `hostile` may not write TestWidget {beta_1}: it is not \
+             the output of this generator for target `alpha`"
+        )
+    })
+    .await;
+}
+
+/// The hostile generator on alpha overwrites beta-1 by its name, through a server with
+/// `limits`; the run fails with the refusal `expected(beta-1's id)` and the store is as it
+/// was.
+async fn overwrite_by_name_over_http(limits: http::Limits, expected: impl Fn(&str) -> String) {
     let repo = WidgetRepository::new().await;
-    let (runner, server) = over_http(&repo).await;
+    let (runner, server) = over_http_with(&repo, limits).await;
     let all = infragen::runner::TargetSelection::All;
     let report = runner
         .run_definition("widgets", "main", &all, 2)
@@ -645,13 +677,7 @@ async fn over_http_an_upsert_landing_on_another_targets_node_by_its_natural_key_
     server.abort();
 
     let message = failure(&report);
-    assert!(
-        message.ends_with(&format!(
-            "permission-denied: generator `hostile` may not write TestWidget {beta_1}: it is not \
-             the output of this generator for target `alpha`"
-        )),
-        "{message}"
-    );
+    assert!(message.ends_with(&expected(&beta_1)), "{message}");
     assert_eq!(
         store_contents(&repo.store, "main", &["CoreGeneratorInstance"]),
         before

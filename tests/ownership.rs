@@ -56,8 +56,21 @@ async fn tracking_group_of(repo: &WidgetRepository, member: &str) -> (String, St
     )
 }
 
-async fn scene() -> Scene {
+/// Which backend the runs write through.
+enum Through {
+    /// The embedded store in process: a run checks each write's effects on the store.
+    InProcess,
+    /// `infragen serve` over HTTP: a run is a run transaction, and its writes' effects
+    /// come back to be checked.
+    Http,
+}
+
+async fn scene(through: Through) -> Scene {
     let repo = WidgetRepository::new().await;
+    let repo = match through {
+        Through::InProcess => repo,
+        Through::Http => repo.served().await,
+    };
     repo.prefix_pool("shared-pool", "10.9.0.0/30").await;
     let report = run_both(&repo).await;
     assert_eq!(report.failed(), 0, "{report}");
@@ -164,9 +177,7 @@ impl Scene {
     }
 }
 
-#[tokio::test]
-async fn a_no_op_update_of_another_targets_output_is_refused_and_so_is_its_delete() {
-    let s = scene().await;
+async fn a_no_op_update_of_another_targets_output_is_refused_and_so_is_its_delete(s: Scene) {
     s.refused(
         "touch-then-delete",
         &s.beta_1,
@@ -179,9 +190,7 @@ async fn a_no_op_update_of_another_targets_output_is_refused_and_so_is_its_delet
     .await;
 }
 
-#[tokio::test]
-async fn overwriting_another_targets_output_by_id_or_by_natural_key_is_refused() {
-    let s = scene().await;
+async fn overwriting_another_targets_output_by_id_or_by_natural_key_is_refused(s: Scene) {
     let refusal = format!(
         "generator `hostile` may not change TestWidget.position of TestWidget {} (beta-1): it \
          belongs to tracking group `{}`; a generator changes what it created, and other nodes \
@@ -193,9 +202,7 @@ async fn overwriting_another_targets_output_by_id_or_by_natural_key_is_refused()
     s.refused("overwrite-by-name", "beta-1", &refusal).await;
 }
 
-#[tokio::test]
-async fn group_membership_is_never_a_generators_to_change() {
-    let s = scene().await;
+async fn group_membership_is_never_a_generators_to_change(s: Scene) {
     let group_refusal = |(id, name): &(String, String), owner: &str| {
         format!(
             "generator `hostile` may not change relationship members of CoreGeneratorGroup {id} \
@@ -249,9 +256,7 @@ async fn group_membership_is_never_a_generators_to_change() {
     .await;
 }
 
-#[tokio::test]
-async fn stamping_anything_but_a_checksum_on_a_node_it_does_not_own_is_refused() {
-    let s = scene().await;
+async fn stamping_anything_but_a_checksum_on_a_node_it_does_not_own_is_refused(s: Scene) {
     s.refused(
         "stamp-size",
         &s.beta_set,
@@ -266,9 +271,7 @@ async fn stamping_anything_but_a_checksum_on_a_node_it_does_not_own_is_refused()
     .await;
 }
 
-#[tokio::test]
-async fn a_pool_the_generator_did_not_create_is_neither_updated_nor_deleted() {
-    let s = scene().await;
+async fn a_pool_the_generator_did_not_create_is_neither_updated_nor_deleted(s: Scene) {
     let not_generated = "it is not the output of a generator run for this target";
     s.refused(
         "pool-update",
@@ -294,9 +297,7 @@ async fn a_pool_the_generator_did_not_create_is_neither_updated_nor_deleted() {
     .await;
 }
 
-#[tokio::test]
-async fn the_reconcile_never_deletes_a_core_node_someone_put_in_a_tracking_group() {
-    let s = scene().await;
+async fn the_reconcile_never_deletes_a_core_node_someone_put_in_a_tracking_group(s: Scene) {
     // What no plugin can do any more, done behind the generator's back.
     graphql(
         &s.repo.store,
@@ -321,9 +322,7 @@ async fn the_reconcile_never_deletes_a_core_node_someone_put_in_a_tracking_group
     );
 }
 
-#[tokio::test]
-async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier() {
-    let s = scene().await;
+async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier(s: Scene) {
     s.repo
         .set(
             "beta",
@@ -356,9 +355,7 @@ async fn another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier() {
     assert_eq!(store_contents(&s.repo.store, "main", BOOKKEEPING), before);
 }
 
-#[tokio::test]
-async fn a_profile_the_generator_did_not_create_is_not_overwritten() {
-    let s = scene().await;
+async fn a_profile_the_generator_did_not_create_is_not_overwritten(s: Scene) {
     graphql(
         &s.repo.store,
         "main",
@@ -384,9 +381,7 @@ async fn a_profile_the_generator_did_not_create_is_not_overwritten() {
 
 /// A pool is branch-agnostic: a run on a feature branch deleting the operator's pool would
 /// delete it on main.
-#[tokio::test]
-async fn a_run_on_a_branch_cannot_delete_a_pool_on_main() {
-    let s = scene().await;
+async fn a_run_on_a_branch_cannot_delete_a_pool_on_main(s: Scene) {
     s.repo.store.create_branch("feature").expect("branch");
     let alpha = infragen::runner::TargetSelection::Matching(
         json!({ "set": "alpha" })
@@ -444,3 +439,38 @@ async fn a_run_on_a_branch_cannot_delete_a_pool_on_main() {
         s.pool
     );
 }
+
+/// Every case, in process and over HTTP: the same attacks, refused with the same words,
+/// and the store left the same.
+macro_rules! through_both {
+    ($($case:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::scene(super::Through::InProcess).await).await;
+                }
+            )*
+        }
+        mod over_http {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::scene(super::Through::Http).await).await;
+                }
+            )*
+        }
+    };
+}
+
+through_both!(
+    a_no_op_update_of_another_targets_output_is_refused_and_so_is_its_delete,
+    overwriting_another_targets_output_by_id_or_by_natural_key_is_refused,
+    group_membership_is_never_a_generators_to_change,
+    stamping_anything_but_a_checksum_on_a_node_it_does_not_own_is_refused,
+    a_pool_the_generator_did_not_create_is_neither_updated_nor_deleted,
+    the_reconcile_never_deletes_a_core_node_someone_put_in_a_tracking_group,
+    another_pairs_reserved_prefix_is_not_handed_over_by_its_identifier,
+    a_profile_the_generator_did_not_create_is_not_overwritten,
+    a_run_on_a_branch_cannot_delete_a_pool_on_main,
+);

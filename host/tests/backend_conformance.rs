@@ -21,7 +21,7 @@ use infragen::backend::{AddressAllocation, Backend, BackendError, PoolSelector, 
 use infragen::client::GraphqlBackend;
 use infragen::embedded::EmbeddedBackend;
 use infragen::transport::{Http, HttpConfig};
-use infragen_store::{GraphqlRequest, Store};
+use infragen_store::{GraphqlRequest, Store, WriteOp};
 use serde_json::{Value, json};
 
 const SCHEMA: &str = r#"
@@ -659,6 +659,74 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
             ),
         ));
     }
+    // A run checks each write's effects: a refused write is taken back whole, and the run
+    // goes on and commits the rest.
+    let scope = backend
+        .begin_run("main", 1)
+        .await
+        .expect("begin a run")
+        .expect("both backends run atomically");
+    let seen = std::sync::Mutex::new(Vec::new());
+    let refuse = |effect: &infragen_store::WriteEffect| {
+        seen.lock().expect("effects").push(json!({
+            "id": effect.id, "kind": effect.kind, "target": effect.target,
+            "created": effect.created, "relationships": effect.relationships,
+        }));
+        Err(format!(
+            "{} {} is not this run's to write",
+            effect.kind, effect.id
+        ))
+    };
+    let accept = |_: &infragen_store::WriteEffect| Ok(());
+    let refused_device = json!({"name": {"value": "run-refused"}, "site": {"hfid": ["ams"]}});
+    t.push((
+        "run: a refused write",
+        outcome(
+            scope
+                .write_checked(
+                    "main",
+                    "DcimDevice",
+                    WriteOp::Upsert,
+                    &refused_device,
+                    &refuse,
+                )
+                .await,
+        ),
+    ));
+    t.push((
+        "run: what the refused write did",
+        json!(*seen.lock().expect("effects")),
+    ));
+    t.push((
+        "run: an accepted write",
+        outcome(
+            scope
+                .write_checked(
+                    "main",
+                    "DcimDevice",
+                    WriteOp::Upsert,
+                    &json!({"name": {"value": "run-accepted"}, "site": {"hfid": ["ams"]}}),
+                    &accept,
+                )
+                .await,
+        ),
+    ));
+    t.push(("run: commit after a refusal", outcome(scope.commit().await)));
+    drop(scope);
+    for name in ["run-refused", "run-accepted"] {
+        t.push((
+            if name == "run-refused" {
+                "run: the refused write, after"
+            } else {
+                "run: the accepted write, after"
+            },
+            outcome(
+                backend
+                    .filters("main", "DcimDevice", &named(name), &[])
+                    .await,
+            ),
+        ));
+    }
     t.push((
         "run on a missing branch",
         outcome(
@@ -841,6 +909,24 @@ async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
         step(t, "run: read inside, committed")
     );
     assert_eq!(step(t, "run: commit"), &json!({"ok": null}));
+    assert_eq!(
+        step(t, "run: a refused write"),
+        &json!({"error": {"kind": "permission-denied", "message": "DcimDevice #15 is not this run's to write"}})
+    );
+    assert_eq!(
+        step(t, "run: what the refused write did"),
+        &json!([
+            {"id": "#15", "kind": "DcimDevice", "target": true, "created": true, "relationships": ["site"]},
+        ])
+    );
+    assert_eq!(step(t, "run: commit after a refusal"), &json!({"ok": null}));
+    assert_eq!(step(t, "run: the refused write, after"), &json!({"ok": []}));
+    assert_eq!(
+        step(t, "run: the accepted write, after")["ok"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     assert_eq!(
         step(t, "run on a missing branch")["error"]["kind"],
         "branch-not-found"

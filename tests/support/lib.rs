@@ -674,6 +674,25 @@ impl WidgetRepository {
         command
     }
 
+    /// This repository with its runner writing through `infragen serve`'s HTTP API over
+    /// its store (see [`served_over_http`]); the server runs until the test ends.
+    pub async fn served(self) -> WidgetRepository {
+        let (backend, _server) = served_over_http(&self.store).await;
+        WidgetRepository {
+            runner: infragen::runner::Runner::new(
+                std::sync::Arc::new(
+                    infragen::repository::Repository::open(self.dir.path())
+                        .expect("repository opens"),
+                ),
+                runtime(None),
+                backend,
+                infragen::policy::RuntimePolicy::load(self.dir.path()).expect("policy loads"),
+            ),
+            dir: self.dir,
+            store: self.store,
+        }
+    }
+
     pub async fn new() -> WidgetRepository {
         let dir = tempfile::tempdir().expect("temp dir");
         copy_dir(&workspace_root().join("tests/fixtures/widgets"), dir.path());

@@ -22,6 +22,7 @@ use crate::backend::{
     PrefixAllocation, RunScope,
 };
 use crate::transport::{Idempotency, Transport, TransportError};
+use infragen_store::{WriteCheck, WriteOp};
 use schema::SchemaIndex;
 
 /// Nodes fetched per page by `filters`.
@@ -61,6 +62,37 @@ impl<T: Transport> GraphqlBackend<T> {
             .execute(branch, document, variables)
             .await
             .map_err(transport_error)?;
+        data_or_error(response)
+    }
+
+    /// [`Self::data_known`] of a mutation whose writes `check` sees, node by node, where the
+    /// transport can show them (inside a run transaction of `infragen serve`): a refusal
+    /// takes the whole mutation back and is a [`ErrorKind::PermissionDenied`] error with
+    /// the check's reason, as on the embedded store. Elsewhere the caller has checked
+    /// beforehand what the request names.
+    async fn mutation_checked(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+        idempotency: Idempotency,
+        check: Option<WriteCheck<'_>>,
+    ) -> Result<Value, BackendError> {
+        let Some(check) = check.filter(|_| self.transport.holds_effects()) else {
+            return self
+                .data_known(branch, document, variables, idempotency)
+                .await;
+        };
+        let (response, effects) = self
+            .transport
+            .execute_holding(branch, document, variables)
+            .await
+            .map_err(transport_error)?;
+        let refused = effects.iter().find_map(|effect| check(effect).err());
+        if let Some(reason) = refused {
+            self.transport.undo_held().await.map_err(transport_error)?;
+            return Err(BackendError::new(ErrorKind::PermissionDenied, reason));
+        }
         data_or_error(response)
     }
 
@@ -111,6 +143,7 @@ impl<T: Transport> GraphqlBackend<T> {
         kind: &str,
         operation: &str,
         data: &Value,
+        check: Option<WriteCheck<'_>>,
     ) -> Result<NodeRef, BackendError> {
         check_kind(kind)?;
         let document = render::node_mutation(kind, operation);
@@ -119,7 +152,13 @@ impl<T: Transport> GraphqlBackend<T> {
             _ => Idempotency::Write,
         };
         let data = self
-            .data_known(branch, &document, json!({ "data": data }), idempotency)
+            .mutation_checked(
+                branch,
+                &document,
+                json!({ "data": data }),
+                idempotency,
+                check,
+            )
             .await?;
         let object = data
             .get(format!("{kind}{operation}"))
@@ -434,7 +473,7 @@ impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
         kind: &str,
         data: &Value,
     ) -> Result<NodeRef, BackendError> {
-        self.node_mutation(branch, kind, "Upsert", data).await
+        self.node_mutation(branch, kind, "Upsert", data, None).await
     }
 
     async fn update(
@@ -443,22 +482,95 @@ impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
         kind: &str,
         data: &Value,
     ) -> Result<NodeRef, BackendError> {
-        self.node_mutation(branch, kind, "Update", data).await
+        self.node_mutation(branch, kind, "Update", data, None).await
     }
 
     async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        check_kind(kind)?;
-        let document = format!(
-            "mutation {kind}Delete($data: DeleteInput!) {{ {kind}Delete(data: $data) {{ ok }} }}"
-        );
-        self.data_known(
+        self.delete_node(branch, kind, id, None).await
+    }
+
+    /// Inside a run transaction of `infragen serve`, every write's effects are checked:
+    /// see [`GraphqlBackend::mutation_checked`].
+    fn checks_effects(&self) -> bool {
+        self.transport.holds_effects()
+    }
+
+    async fn write_checked(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<NodeRef>, BackendError> {
+        match op {
+            WriteOp::Upsert => self
+                .node_mutation(branch, kind, "Upsert", data, Some(check))
+                .await
+                .map(Some),
+            WriteOp::Update => self
+                .node_mutation(branch, kind, "Update", data, Some(check))
+                .await
+                .map(Some),
+            WriteOp::Delete => {
+                let id = data.get("id").and_then(Value::as_str).unwrap_or_default();
+                self.delete_node(branch, kind, id, Some(check))
+                    .await
+                    .map(|()| None)
+            }
+            WriteOp::Create => Err(BackendError::new(
+                ErrorKind::InvalidInput,
+                format!("{kind}Create is not a generator's operation; upsert instead"),
+            )),
+        }
+    }
+
+    async fn edit_checked(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+        check: WriteCheck<'_>,
+    ) -> Result<(), BackendError> {
+        let mutation = if add {
+            "RelationshipAdd"
+        } else {
+            "RelationshipRemove"
+        };
+        self.change_relationship(branch, mutation, id, name, peers, Some(check))
+            .await
+    }
+
+    async fn allocate_prefix_checked(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated, BackendError> {
+        self.allocate(
             branch,
-            &document,
-            json!({ "data": { "id": id } }),
-            Idempotency::IdempotentWrite,
+            PoolMutation::PREFIX,
+            prefix_input(request),
+            Some(check),
         )
-        .await?;
-        Ok(())
+        .await
+    }
+
+    async fn allocate_address_checked(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated, BackendError> {
+        self.allocate(
+            branch,
+            PoolMutation::ADDRESS,
+            address_input(request),
+            Some(check),
+        )
+        .await
     }
 
     /// By the kind's human-friendly id in the schema: one query before the upsert.
@@ -522,7 +634,7 @@ impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        self.change_relationship(branch, "RelationshipAdd", id, name, peers)
+        self.change_relationship(branch, "RelationshipAdd", id, name, peers, None)
             .await
     }
 
@@ -533,7 +645,7 @@ impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
         name: &str,
         peers: &[String],
     ) -> Result<(), BackendError> {
-        self.change_relationship(branch, "RelationshipRemove", id, name, peers)
+        self.change_relationship(branch, "RelationshipRemove", id, name, peers, None)
             .await
     }
 
@@ -542,7 +654,7 @@ impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
         branch: &str,
         request: &PrefixAllocation,
     ) -> Result<Allocated, BackendError> {
-        self.allocate(branch, PoolMutation::PREFIX, prefix_input(request))
+        self.allocate(branch, PoolMutation::PREFIX, prefix_input(request), None)
             .await
     }
 
@@ -551,7 +663,7 @@ impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
         branch: &str,
         request: &AddressAllocation,
     ) -> Result<Allocated, BackendError> {
-        self.allocate(branch, PoolMutation::ADDRESS, address_input(request))
+        self.allocate(branch, PoolMutation::ADDRESS, address_input(request), None)
             .await
     }
 }
@@ -629,16 +741,42 @@ impl<T: Transport> GraphqlBackend<T> {
         id: &str,
         name: &str,
         peers: &[String],
+        check: Option<WriteCheck<'_>>,
     ) -> Result<(), BackendError> {
         let nodes: Vec<Value> = peers.iter().map(|peer| json!({ "id": peer })).collect();
         let document = format!(
             "mutation {mutation}($data: RelationshipNodesInput!) {{ {mutation}(data: $data) {{ ok }} }}"
         );
-        self.data_known(
+        self.mutation_checked(
             branch,
             &document,
             json!({ "data": { "id": id, "name": name, "nodes": nodes } }),
             Idempotency::IdempotentWrite,
+            check,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `<kind>Delete` of node `id`, its effects checked by `check` where the transport
+    /// shows them.
+    async fn delete_node(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        check: Option<WriteCheck<'_>>,
+    ) -> Result<(), BackendError> {
+        check_kind(kind)?;
+        let document = format!(
+            "mutation {kind}Delete($data: DeleteInput!) {{ {kind}Delete(data: $data) {{ ok }} }}"
+        );
+        self.mutation_checked(
+            branch,
+            &document,
+            json!({ "data": { "id": id } }),
+            Idempotency::IdempotentWrite,
+            check,
         )
         .await?;
         Ok(())
@@ -650,6 +788,7 @@ impl<T: Transport> GraphqlBackend<T> {
         branch: &str,
         mutation: PoolMutation,
         input: Map<String, Value>,
+        check: Option<WriteCheck<'_>>,
     ) -> Result<Allocated, BackendError> {
         let document = format!(
             "mutation Allocate($data: {}!) {{ {}(data: $data) {{ ok node {{ id kind identifier display_label }} }} }}",
@@ -657,7 +796,13 @@ impl<T: Transport> GraphqlBackend<T> {
         );
         let idempotency = Idempotency::of_allocation(&input);
         let data = self
-            .data_known(branch, &document, json!({ "data": input }), idempotency)
+            .mutation_checked(
+                branch,
+                &document,
+                json!({ "data": input }),
+                idempotency,
+                check,
+            )
             .await?;
         let node = allocated_node(&data, mutation.field)?;
         let value = self
@@ -800,7 +945,7 @@ mod tests {
             .await
             .expect("upsert");
         let error = backend
-            .node_mutation("main", "TestWidget", "Create", &data)
+            .node_mutation("main", "TestWidget", "Create", &data, None)
             .await
             .expect_err("taken");
         assert_eq!(error.kind, ErrorKind::Validation);
@@ -959,6 +1104,7 @@ mod tests {
                 "TestWidget",
                 "Create",
                 &json!({"name": {"value": "c"}}),
+                None,
             )
             .await
             .expect("create");

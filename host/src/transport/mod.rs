@@ -87,6 +87,36 @@ pub trait Transport: Send + Sync {
     /// Drops the run transaction this transport's requests run in, with its writes.
     fn abandon_transaction(&self) {}
 
+    /// Whether this transport's mutations can answer what they did, node by node, and be
+    /// undone right after ([`Transport::execute_holding`]): inside a run transaction of
+    /// `infragen serve`.
+    fn holds_effects(&self) -> bool {
+        false
+    }
+
+    /// Executes a mutation inside the run transaction and answers, with the response, its
+    /// effects on each node; its writes are held until the transport's next write keeps
+    /// them or [`Transport::undo_held`] takes them back. Sent once.
+    async fn execute_holding(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+    ) -> Result<(Value, Vec<infragen_store::WriteEffect>), TransportError> {
+        let _ = (branch, document, variables);
+        Err(TransportError::Refused(
+            "this transport cannot show a write's effects".to_owned(),
+        ))
+    }
+
+    /// Takes back what the last [`Transport::execute_holding`] wrote. When that cannot be
+    /// done, the run transaction is marked so that it never commits.
+    async fn undo_held(&self) -> Result<(), TransportError> {
+        Err(TransportError::Refused(
+            "this transport holds no writes to undo".to_owned(),
+        ))
+    }
+
     /// Whether the run transaction this transport's requests run in can no longer commit.
     fn transaction_outdated(&self) -> bool {
         false

@@ -391,8 +391,16 @@ impl fmt::Debug for Http {
 
 /// What to send: the URL and, for GraphQL, the body.
 enum Request {
-    Graphql { url: Url, body: Vec<u8> },
-    Schema { url: Url },
+    /// `hold`: inside a run transaction, ask for the effects and hold the writes (see
+    /// `crate::http_api::EFFECTS_HEADER`).
+    Graphql {
+        url: Url,
+        body: Vec<u8>,
+        hold: bool,
+    },
+    Schema {
+        url: Url,
+    },
 }
 
 impl Request {
@@ -492,7 +500,15 @@ impl Http {
             .map_err(|error| {
                 TransportError::Refused(format!("the GraphQL request cannot be encoded: {error}"))
             })?;
-        self.send(Request::Graphql { url, body }, idempotency).await
+        self.send(
+            Request::Graphql {
+                url,
+                body,
+                hold: false,
+            },
+            idempotency,
+        )
+        .await
     }
 
     /// `{base}/{path}` as a URL.
@@ -552,11 +568,18 @@ impl Http {
     async fn attempt(&self, request: &Request) -> Attempt {
         let url = request.url();
         let builder = match request {
-            Request::Graphql { url, body } => self
-                .client
-                .post(url.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone()),
+            Request::Graphql { url, body, hold } => {
+                let builder = self
+                    .client
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+                if *hold {
+                    builder.header(crate::http_api::EFFECTS_HEADER, "hold")
+                } else {
+                    builder
+                }
+            }
             Request::Schema { url } => self.client.get(url.clone()),
         };
         let mut builder = builder.header(ACCEPT, "application/json");
@@ -699,6 +722,23 @@ impl Transport for Http {
         if let Some(transaction) = &self.transaction {
             transaction.abandon();
         }
+    }
+
+    fn holds_effects(&self) -> bool {
+        self.transaction.is_some()
+    }
+
+    async fn execute_holding(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+    ) -> Result<(Value, Vec<infragen_store::WriteEffect>), TransportError> {
+        self.holding(branch, document, variables).await
+    }
+
+    async fn undo_held(&self) -> Result<(), TransportError> {
+        self.undo().await
     }
 
     async fn schema(&self, branch: &str) -> Result<Value, TransportError> {

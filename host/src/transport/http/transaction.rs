@@ -26,6 +26,9 @@ pub(super) struct OpenTransaction {
     /// An answer inside it carried a `CONFLICT` error: the server's run lost its write turn
     /// or the store changed under it, and it can only fail.
     conflicted: AtomicBool,
+    /// A write refused by the caller's check could not be undone: the transaction must
+    /// never commit.
+    poisoned: AtomicBool,
 }
 
 impl OpenTransaction {
@@ -165,6 +168,7 @@ impl Http {
             token: self.token.clone(),
             over: AtomicBool::new(false),
             conflicted: AtomicBool::new(false),
+            poisoned: AtomicBool::new(false),
         }));
         tracing::debug!(transaction = id, branch, attempt, "run transaction opened");
         Ok(Some(transport))
@@ -179,6 +183,13 @@ impl Http {
                     .to_owned(),
             ));
         };
+        if transaction.poisoned.load(Ordering::SeqCst) {
+            transaction.abandon();
+            return Err(TransportError::Refused(
+                "the run is not committed: a write its ownership check refused could not be undone, so the run transaction was dropped"
+                    .to_owned(),
+            ));
+        }
         let url = self.url(&format!("api/transactions/{}/commit", transaction.id))?;
         // Whatever the answer, nothing is left to drop: committed, refused (and dropped by
         // the server), or unknown to it.
@@ -217,5 +228,94 @@ impl Http {
                 "{url} answered {status}{said}"
             ))),
         }
+    }
+}
+
+impl Http {
+    /// A mutation inside the run transaction, its writes held and its effects answered
+    /// (see [`crate::transport::Transport::execute_holding`]).
+    pub(super) async fn holding(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+    ) -> Result<(Value, Vec<infragen_store::WriteEffect>), TransportError> {
+        if self.transaction.is_none() {
+            return Err(TransportError::Refused(
+                "a write's effects are shown only inside a run transaction".to_owned(),
+            ));
+        }
+        let url = self.url(&format!(
+            "graphql/{}",
+            super::quote_segment(checked(branch)?)
+        ))?;
+        let body = serde_json::to_vec(&json!({ "query": document, "variables": variables }))
+            .map_err(|error| {
+                TransportError::Refused(format!("the GraphQL request cannot be encoded: {error}"))
+            })?;
+        let mut answer = self
+            .send(
+                super::Request::Graphql {
+                    url: url.clone(),
+                    body,
+                    hold: true,
+                },
+                super::Idempotency::Write,
+            )
+            .await?;
+        let failed = answer.get("errors").is_some();
+        let effects = match answer
+            .get_mut("extensions")
+            .and_then(|extensions| extensions.get_mut("effects"))
+        {
+            Some(effects) => serde_json::from_value(effects.take()).map_err(|error| {
+                TransportError::Unreachable(format!(
+                    "{url} answered effects that cannot be read: {error}"
+                ))
+            })?,
+            // A failed mutation may answer none; one that wrote always does.
+            None if failed => Vec::new(),
+            None => {
+                return Err(TransportError::Unreachable(format!(
+                    "{url} answered a held write without its effects (a server without them?)"
+                )));
+            }
+        };
+        Ok((answer, effects))
+    }
+
+    /// Takes back the last held request's writes; when that fails, the transaction is
+    /// poisoned (it will not commit) and the error says so.
+    pub(super) async fn undo(&self) -> Result<(), TransportError> {
+        let Some(transaction) = &self.transaction else {
+            return Err(TransportError::Refused(
+                "no run transaction holds writes to undo".to_owned(),
+            ));
+        };
+        let url = self.url(&format!("api/transactions/{}/undo", transaction.id))?;
+        let undone = match self.with_token(self.client.post(url.clone())).send().await {
+            Ok(response) if response.status() == StatusCode::OK => {
+                let body = response.bytes().await.unwrap_or_default();
+                serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|answer| answer.get("undone").and_then(Value::as_bool))
+                    .ok_or_else(|| format!("{url} answered without saying what it undid"))
+                    .and_then(|undone| {
+                        if undone {
+                            Ok(())
+                        } else {
+                            Err(format!("{url} had nothing held to undo"))
+                        }
+                    })
+            }
+            Ok(response) => Err(format!("{url} answered {}", response.status())),
+            Err(error) => Err(describe(&error)),
+        };
+        undone.map_err(|reason| {
+            transaction.poisoned.store(true, Ordering::SeqCst);
+            TransportError::Unreachable(format!(
+                "a refused write could not be undone ({reason}); the run will not be committed"
+            ))
+        })
     }
 }
