@@ -269,13 +269,7 @@ pub(super) async fn begin(
     let branch = params.branch.unwrap_or_else(|| MAIN.to_owned());
     transactions.sweep();
     if transactions.lock().len() >= transactions.limits.open {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!(
-                "{} run transactions are open, the most this server allows; commit or drop one, or retry later",
-                transactions.limits.open
-            ),
-        );
+        return too_many(transactions.limits.open);
     }
     let run = match app
         .store
@@ -289,20 +283,39 @@ pub(super) async fn begin(
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
     let id = uuid::Uuid::new_v4().to_string();
+    {
+        // Counted again: others may have opened theirs while this one waited for the turn.
+        let mut open = transactions.lock();
+        if open.len() >= transactions.limits.open {
+            drop(open);
+            run.abandon();
+            return too_many(transactions.limits.open);
+        }
+        open.insert(
+            id.clone(),
+            Open {
+                run: Arc::new(run),
+                account: account.id,
+                last_used: Instant::now(),
+            },
+        );
+    }
     tracing::debug!(transaction = %id, %branch, account = %account.name, "run transaction opened");
-    transactions.lock().insert(
-        id.clone(),
-        Open {
-            run: Arc::new(run),
-            account: account.id,
-            last_used: Instant::now(),
-        },
-    );
     (
         StatusCode::CREATED,
         axum::Json(json!({ "id": id, "branch": branch })),
     )
         .into_response()
+}
+
+/// 503: `limit` transactions are open.
+fn too_many(limit: usize) -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!(
+            "{limit} run transactions are open, the most this server allows; commit or drop one, or retry later"
+        ),
+    )
 }
 
 /// `POST /api/transactions/{id}/commit`.
