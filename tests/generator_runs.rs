@@ -651,18 +651,9 @@ async fn overwrite_by_name_over_http(limits: http::Limits, expected: impl Fn(&st
         .expect("runs");
     assert_eq!(report.failed(), 0, "{report}");
     let beta_1 = repo.id_of("TestWidget", "beta-1").await;
-    let alpha = infragen::runner::TargetSelection::Matching(
-        json!({ "set": "alpha" })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    );
     // The hostile definition's records, written by a first run (failing: its attack
     // `normal` is unknown).
-    runner
-        .run_definition("hostile", "main", &alpha, 1)
-        .await
-        .expect("runs");
+    run_alpha(&runner, "hostile").await;
     repo.set(
         "alpha",
         "mode: {value: \"overwrite-by-name\"}, victim: {value: \"beta-1\"}",
@@ -670,10 +661,7 @@ async fn overwrite_by_name_over_http(limits: http::Limits, expected: impl Fn(&st
     .await;
     let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
 
-    let report = runner
-        .run_definition("hostile", "main", &alpha, 1)
-        .await
-        .expect("runs");
+    let report = run_alpha(&runner, "hostile").await;
     server.abort();
 
     let message = failure(&report);
@@ -692,25 +680,13 @@ async fn without_run_transactions_a_failed_runs_writes_join_its_group_and_the_ne
  {
     let repo = WidgetRepository::new().await;
     let (runner, server) = over_http_with(&repo, without_transactions()).await;
-    let alpha = infragen::runner::TargetSelection::Matching(
-        json!({ "set": "alpha" })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    );
     repo.set("alpha", "size: {value: 2}").await;
-    let report = runner
-        .run_definition("widgets", "main", &alpha, 1)
-        .await
-        .expect("runs");
+    let report = run_alpha(&runner, "widgets").await;
     assert_eq!(report.failed(), 0, "{report}");
 
     repo.set("alpha", "size: {value: 6}, mode: {value: \"fail-halfway\"}")
         .await;
-    let report = runner
-        .run_definition("widgets", "main", &alpha, 1)
-        .await
-        .expect("runs");
+    let report = run_alpha(&runner, "widgets").await;
     assert_eq!(report.failed(), 1, "{report}");
     assert_eq!(
         group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
@@ -720,10 +696,7 @@ async fn without_run_transactions_a_failed_runs_writes_join_its_group_and_the_ne
 
     repo.set("alpha", "size: {value: 2}, mode: {value: \"normal\"}")
         .await;
-    let report = runner
-        .run_definition("widgets", "main", &alpha, 1)
-        .await
-        .expect("runs");
+    let report = run_alpha(&runner, "widgets").await;
     server.abort();
     assert_eq!(report.failed(), 0, "{report}");
     assert_eq!(
@@ -734,6 +707,23 @@ async fn without_run_transactions_a_failed_runs_writes_join_its_group_and_the_ne
         group_members(&repo, "CoreGeneratorGroup", ALPHA_GROUP).await,
         ["alpha-1", "alpha-2"]
     );
+}
+
+/// `definition` on set alpha alone (`set=alpha`), through `runner`.
+async fn run_alpha(
+    runner: &infragen::runner::Runner,
+    definition: &str,
+) -> infragen::runner::DefinitionReport {
+    let alpha = infragen::runner::TargetSelection::Matching(
+        json!({ "set": "alpha" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    runner
+        .run_definition(definition, "main", &alpha, 1)
+        .await
+        .expect("runs")
 }
 
 /// A server that answers the opening of a run transaction as Infrahub does (404).
@@ -754,27 +744,15 @@ fn without_transactions() -> infragen::http_api::Limits {
 async fn over_http_a_failed_run_writes_nothing_and_the_next_run_starts_from_the_last_output() {
     let repo = WidgetRepository::new().await;
     let (runner, server) = over_http(&repo).await;
-    let alpha = infragen::runner::TargetSelection::Matching(
-        json!({ "set": "alpha" })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    );
     repo.set("alpha", "size: {value: 2}").await;
-    let report = runner
-        .run_definition("widgets", "main", &alpha, 1)
-        .await
-        .expect("runs");
+    let report = run_alpha(&runner, "widgets").await;
     assert_eq!(report.failed(), 0, "{report}");
     repo.set("alpha", "size: {value: 6}, mode: {value: \"fail-halfway\"}")
         .await;
     // The instance's status is the host's own record of the run, written outside it.
     let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
 
-    let report = runner
-        .run_definition("widgets", "main", &alpha, 1)
-        .await
-        .expect("runs");
+    let report = run_alpha(&runner, "widgets").await;
 
     assert_eq!(report.failed(), 1, "{report}");
     assert_eq!(
@@ -789,10 +767,7 @@ async fn over_http_a_failed_run_writes_nothing_and_the_next_run_starts_from_the_
 
     repo.set("alpha", "size: {value: 3}, mode: {value: \"normal\"}")
         .await;
-    let report = runner
-        .run_definition("widgets", "main", &alpha, 1)
-        .await
-        .expect("runs");
+    let report = run_alpha(&runner, "widgets").await;
     server.abort();
     assert_eq!(report.failed(), 0, "{report}");
     assert_eq!(

@@ -557,11 +557,7 @@ async fn graphql_main(
     headers: axum::http::HeaderMap,
     Body(body): Body,
 ) -> Response {
-    let transaction = match transaction_of(&headers) {
-        Ok(transaction) => transaction,
-        Err(refused) => return *refused,
-    };
-    run_graphql(app, account, MAIN.to_string(), transaction, body).await
+    graphql_on(app, account, MAIN.to_string(), &headers, body).await
 }
 
 async fn graphql_branch(
@@ -571,11 +567,21 @@ async fn graphql_branch(
     headers: axum::http::HeaderMap,
     Body(body): Body,
 ) -> Response {
-    let transaction = match transaction_of(&headers) {
-        Ok(transaction) => transaction,
-        Err(refused) => return *refused,
-    };
-    run_graphql(app, account, branch, transaction, body).await
+    graphql_on(app, account, branch, &headers, body).await
+}
+
+/// A GraphQL request on `branch`, in the run transaction its headers name, if any.
+async fn graphql_on(
+    app: App,
+    account: Account,
+    branch: String,
+    headers: &axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    match transaction_of(headers) {
+        Ok(transaction) => run_graphql(app, account, branch, transaction, body).await,
+        Err(refused) => *refused,
+    }
 }
 
 /// A request's run transaction ([`TRANSACTION_HEADER`]), and whether it asks for its

@@ -308,6 +308,22 @@ pub(super) async fn begin(
         .into_response()
 }
 
+/// A transaction's store error in GraphQL's shape, coded as the store codes it: 409 for a
+/// conflict (the run lost its turn, or the store changed under it), else 500.
+fn store_error(e: &StoreError) -> Response {
+    let code = e.code();
+    let status = if code == infragen_store::ErrorCode::Conflict {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (
+        status,
+        axum::Json(json!({"data": null, "errors": [{"message": e.to_string(), "extensions": {"code": code.as_str()}}]})),
+    )
+        .into_response()
+}
+
 /// 503: `limit` transactions are open.
 fn too_many(limit: usize) -> Response {
     error(
@@ -333,19 +349,7 @@ pub(super) async fn commit(
         Ok(Ok(done)) => {
             axum::Json(json!({ "id": id, "nodes_changed": done.nodes_changed })).into_response()
         }
-        Ok(Err(e)) => {
-            let code = e.code();
-            let status = if code == infragen_store::ErrorCode::Conflict {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            (
-                status,
-                axum::Json(json!({"data": null, "errors": [{"message": e.to_string(), "extensions": {"code": code.as_str()}}]})),
-            )
-                .into_response()
-        }
+        Ok(Err(e)) => store_error(&e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -378,19 +382,7 @@ pub(super) async fn undo(
     };
     match tokio::task::spawn_blocking(move || run.undo_held()).await {
         Ok(Ok(undone)) => axum::Json(json!({ "id": id, "undone": undone })).into_response(),
-        Ok(Err(e)) => {
-            let code = e.code();
-            let status = if code == infragen_store::ErrorCode::Conflict {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            (
-                status,
-                axum::Json(json!({"data": null, "errors": [{"message": e.to_string(), "extensions": {"code": code.as_str()}}]})),
-            )
-                .into_response()
-        }
+        Ok(Err(e)) => store_error(&e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

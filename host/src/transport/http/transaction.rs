@@ -86,6 +86,20 @@ impl Drop for OpenTransaction {
 }
 
 impl Http {
+    /// The error of an answer a transaction's endpoint did not expect: a refused token, a
+    /// server error (worth another try later), anything else.
+    fn unexpected(&self, url: &reqwest::Url, status: StatusCode, said: &str) -> TransportError {
+        match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                TransportError::Refused(self.auth_refusal(url, status, said))
+            }
+            status if status.is_server_error() => {
+                TransportError::Unreachable(format!("{url} answered {status}{said}"))
+            }
+            status => TransportError::Refused(format!("{url} answered {status}{said}")),
+        }
+    }
+
     fn with_token(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         let request = request.header(ACCEPT, "application/json");
         match &self.token {
@@ -128,21 +142,7 @@ impl Http {
             }
             // Infrahub, or a server from before run transactions.
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => return Ok(None),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(TransportError::Refused(
-                    self.auth_refusal(&url, status, &said),
-                ));
-            }
-            status if status.is_server_error() => {
-                return Err(TransportError::Unreachable(format!(
-                    "{url} answered {status}{said}"
-                )));
-            }
-            status => {
-                return Err(TransportError::Refused(format!(
-                    "{url} answered {status}{said}"
-                )));
-            }
+            status => return Err(self.unexpected(&url, status, &said)),
         }
         let Some(id) = json
             .as_ref()
@@ -218,15 +218,7 @@ impl Http {
             StatusCode::CONFLICT => Err(TransportError::Conflict(format!(
                 "the run could not commit{said}"
             ))),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(TransportError::Refused(
-                self.auth_refusal(&url, status, &said),
-            )),
-            status if status.is_server_error() => Err(TransportError::Unreachable(format!(
-                "{url} answered {status}{said}"
-            ))),
-            status => Err(TransportError::Refused(format!(
-                "{url} answered {status}{said}"
-            ))),
+            status => Err(self.unexpected(&url, status, &said)),
         }
     }
 }
