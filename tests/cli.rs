@@ -750,3 +750,151 @@ async fn a_repository_with_python_generators_is_served_and_its_python_generators
             .is_empty()
     );
 }
+
+/// `infragen serve` on `store` with `repo`, accepting API token `token`; its address.
+fn serve_on(store: &str, repo: &tempfile::TempDir, token: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let config = repo.path().join("serve.toml");
+    std::fs::write(&config, format!("[store]\napi_tokens = [\"{token}\"]\n")).expect("config");
+    let mut serve = Command::new(infragen_bin())
+        .args([
+            "--store",
+            store,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--repository",
+        ])
+        .arg(repo.path())
+        .arg("--config")
+        .arg(&config)
+        .env(
+            "INFRAGEN_CACHE_DIR",
+            std::env::temp_dir().join("infragen-cli-test-cache"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut first = String::new();
+    std::io::BufReader::new(serve.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("serve prints its address");
+    let address = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_owned();
+    (serve, address)
+}
+
+/// A generator run through `infragen serve` whose process is killed with SIGKILL half-way
+/// leaves nothing of its writes (they were in its run transaction), holds no other writer
+/// up for long, and the next run writes its whole output once.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_through_serve_killed_with_sigkill_leaves_nothing_and_the_next_run_writes_it_once() {
+    let repo = widgets_repository_stalling_on_alpha();
+    let store = repo.path().join("store.db");
+    let (store_arg, repo_arg) = synced(&repo, &store);
+    let token = "cli-test-token";
+    let (mut serve, address) = serve_on(store_arg, &repo, token);
+    let through_serve = |args: &[&str]| {
+        Command::new(infragen_bin())
+            .arg("generator")
+            .args(args)
+            .args([
+                "--repository",
+                repo_arg,
+                "--address",
+                &address,
+                "--token",
+                token,
+            ])
+            .env(
+                "INFRAGEN_CACHE_DIR",
+                std::env::temp_dir().join("infragen-cli-test-cache"),
+            )
+            .env_remove("INFRAGEN_STORE")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("infragen runs")
+    };
+
+    // alpha writes 3 of its 6 widgets, then stalls inside its run transaction.
+    let mut child = through_serve(&["widgets", "set=alpha"]);
+    let opened = infragen_store::Store::open(&store).expect("store opens");
+    wait_until_processing(&opened, "widgets: alpha");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("killed");
+    let widgets = |store: &infragen_store::Store| {
+        let answer = store.execute_blocking(
+            "main",
+            &infragen_store::GraphqlRequest::new(
+                "{ TestWidget { edges { node { name { value } } } } }",
+            ),
+        );
+        let mut names: Vec<String> = answer["data"]["TestWidget"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|edge| edge["node"]["name"]["value"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        widgets(&opened),
+        Vec::<String>::new(),
+        "the killed run wrote nothing"
+    );
+
+    // Another writer through the server is not held up by the dead run's transaction.
+    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
+        address.clone(),
+        Some(token.to_owned()),
+    ))
+    .expect("client");
+    let backend = infragen::client::GraphqlBackend::new(http);
+    let started = std::time::Instant::now();
+    infragen::backend::Backend::update(
+        &backend,
+        "main",
+        "TestWidgetSet",
+        &serde_json::json!({"hfid": ["alpha"], "mode": {"value": "normal"}}),
+    )
+    .await
+    .expect("alpha no longer stalls");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the dead run's transaction held the write turn"
+    );
+
+    let output = through_serve(&["widgets", "set=alpha"])
+        .wait_with_output()
+        .expect("infragen runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .map(untimed)
+            .any(|line| line == "ok alpha written 6 new 6 kept 0 deleted 0"),
+        "{stdout}"
+    );
+    assert_eq!(
+        widgets(&opened),
+        [
+            "alpha-1", "alpha-2", "alpha-3", "alpha-4", "alpha-5", "alpha-6"
+        ]
+    );
+}
