@@ -1725,19 +1725,33 @@ impl<'c> Tx<'c> {
                     .collect(),
                 None => Vec::new(),
             };
-            let mut relationships: Vec<String> = now
-                .edges
-                .iter()
-                .filter(|(key, present)| {
-                    let before = match (edges.get(key), base) {
-                        (Some(before), _) => *before,
-                        (None, Some(base)) => base.edges.get(*key).copied(),
-                        (None, None) => return false,
-                    };
-                    before != Some(**present)
-                })
-                .map(|((rel, _), _)| rel.clone())
-                .collect();
+            let mut relationships: Vec<String> = match base {
+                // A whole state before: any edge may have changed.
+                Some(base) => now
+                    .edges
+                    .iter()
+                    .filter(|(key, present)| {
+                        let before = match edges.get(key) {
+                            Some(before) => *before,
+                            None => base.edges.get(*key).copied(),
+                        };
+                        before != Some(**present)
+                    })
+                    .map(|((rel, _), _)| rel.clone())
+                    .collect(),
+                // Only the edges journaled changed: the other side of a relationship, whose
+                // other edges (a set's thousand widgets) are not read for each write.
+                None => edges
+                    .iter()
+                    .filter(|(key, before)| {
+                        now.edges
+                            .get(**key)
+                            .is_some_and(|present| **before != Some(*present))
+                    })
+                    .map(|((rel, _), _)| rel.clone())
+                    .collect(),
+            };
+            relationships.sort();
             relationships.dedup();
             let created_now = base.is_some_and(|before| now.created && !before.created);
             if !deleted && !created_now && attributes.is_empty() && relationships.is_empty() {
