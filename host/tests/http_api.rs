@@ -484,6 +484,9 @@ fn the_default_limits_are_documented_values() {
     assert_eq!(d.budget_wait, std::time::Duration::from_secs(5));
     assert_eq!(d.query_nodes, 1_000_000);
     assert_eq!(d.query_time, std::time::Duration::from_secs(60));
+    assert_eq!(d.transactions.open, 64);
+    assert_eq!(d.transactions.idle, std::time::Duration::from_secs(300));
+    assert_eq!(d.transactions.nodes, 100_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

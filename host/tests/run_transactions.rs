@@ -469,3 +469,52 @@ async fn holding_needs_a_transaction_and_says_hold() {
     );
     assert_eq!(server.devices(), ["leaf1"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_past_its_node_limit_refuses_more_writes_and_keeps_what_it_has() {
+    let server = serve(http::Limits {
+        transactions: TransactionLimits {
+            nodes: 2,
+            ..TransactionLimits::default()
+        },
+        ..http::Limits::default()
+    })
+    .await;
+    let id = server.open().await;
+    let token = server.token.clone();
+    for name in ["spine1", "spine2"] {
+        let (status, body) = server
+            .graphql(
+                "main",
+                Some(&id),
+                &token,
+                &format!(r#"mutation {{ DcimDeviceUpsert(data: {{name: {{value: "{name}"}}}}) {{ ok }} }}"#),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let (status, refused) = server
+        .graphql(
+            "main",
+            Some(&id),
+            &token,
+            r#"mutation { DcimDeviceUpsert(data: {name: {value: "spine3"}}) { ok } }"#,
+        )
+        .await;
+    assert_eq!(
+        (status, refused),
+        (
+            200,
+            json!({"data": null, "errors": [{"message": format!("run transaction {id} has changed 2 nodes, the most this server keeps in one; commit it, or write less in one run"), "extensions": {"code": "LIMIT_EXCEEDED"}}]})
+        )
+    );
+    // Reads go on, and the commit keeps what it has.
+    let (_, inside) = server.graphql("main", Some(&id), &token, COUNT).await;
+    assert_eq!(inside, json!({"data": {"DcimDevice": {"count": 3}}}));
+    assert_eq!(
+        server.commit(&id).await,
+        (200, json!({"id": id, "nodes_changed": 2}))
+    );
+    assert_eq!(server.devices(), ["leaf1", "spine1", "spine2"]);
+}

@@ -26,7 +26,8 @@
 //! A transaction belongs to the account that opened it (another token's request naming it is
 //! answered 404, as an unknown one), and needs a `write` token. One left without a request
 //! for [`TransactionLimits::idle`] — its client killed — is dropped with everything in it, so
-//! a dead client leaves nothing behind; at most [`TransactionLimits::open`] are open at once.
+//! a dead client leaves nothing behind; at most [`TransactionLimits::open`] are open at once,
+//! and one may change at most [`TransactionLimits::nodes`] nodes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -59,6 +60,10 @@ pub struct TransactionLimits {
     /// Dropped, with its writes, after this long without a request. Default 300 s: longer
     /// than a run's default deadline, so only a client that is gone loses its transaction.
     pub idle: Duration,
+    /// Nodes one transaction may change before its mutations are refused
+    /// (`LIMIT_EXCEEDED`): its writes stay in the server's memory until the commit.
+    /// Default 100,000, a few hundred times what one AI/DC run writes.
+    pub nodes: usize,
 }
 
 impl Default for TransactionLimits {
@@ -66,6 +71,7 @@ impl Default for TransactionLimits {
         TransactionLimits {
             open: 64,
             idle: Duration::from_secs(300),
+            nodes: 100_000,
         }
     }
 }
@@ -401,6 +407,10 @@ pub(super) async fn execute(
         Ok(run) => run,
         Err(e) => return e.response(),
     };
+    let limit = app.transactions.limits.nodes;
+    if super::has_mutation(&request.query) && run.changed() >= limit {
+        return axum::Json(json!({"data": null, "errors": [{"message": format!("run transaction {id} has changed {} nodes, the most this server keeps in one; commit it, or write less in one run", run.changed()), "extensions": {"code": infragen_store::ErrorCode::LimitExceeded.as_str()}}]})).into_response();
+    }
     let budget = app.limits.query_budget();
     let answered = tokio::task::spawn_blocking(move || {
         if !holding {
