@@ -134,7 +134,7 @@ const ADD_SPINE: &str = r#"mutation { DcimDeviceUpsert(data: {name: {value: "spi
 const COUNT: &str = "{ DcimDevice { count } }";
 
 fn not_open(id: &str, idle: &str) -> Value {
-    json!({"data": null, "errors": [{"message": format!("run transaction {id} is not open: it was committed or abandoned, or dropped after {idle} without a request"), "extensions": {"code": 404}}]})
+    json!({"data": null, "errors": [{"message": format!("run transaction {id} is not open: it was committed or abandoned, or dropped after {idle} without a request"), "extensions": {"code": 410}}]})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,9 +168,9 @@ async fn a_transactions_writes_are_seen_inside_it_and_reach_the_store_together_a
     assert_eq!(server.last_event(), events + 1);
 
     // Committed: it is gone, and saying so twice changes nothing.
-    assert_eq!(server.commit(&id).await, (404, not_open(&id, "300s")));
+    assert_eq!(server.commit(&id).await, (410, not_open(&id, "300s")));
     let (status, body) = server.graphql("main", Some(&id), &token, COUNT).await;
-    assert_eq!((status, body), (404, not_open(&id, "300s")));
+    assert_eq!((status, body), (410, not_open(&id, "300s")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +188,7 @@ async fn an_abandoned_transaction_writes_nothing() {
     );
     assert_eq!(server.devices(), ["leaf1"]);
     assert_eq!(server.last_event(), events);
-    assert_eq!(server.commit(&id).await, (404, not_open(&id, "300s")));
+    assert_eq!(server.commit(&id).await, (410, not_open(&id, "300s")));
     // The write turn is free again: a plain mutation goes through.
     let (status, body) = server.graphql("main", None, &token, ADD_SPINE).await;
     assert_eq!(status, 200, "{body}");
@@ -233,7 +233,7 @@ async fn a_client_that_goes_away_leaves_nothing_behind_once_its_transaction_goes
         "the dead client's transaction gave the write turn back"
     );
     assert_eq!(server.devices(), ["leaf1", "spine2"]);
-    assert_eq!(server.commit(&id).await, (404, not_open(&id, "300ms")));
+    assert_eq!(server.commit(&id).await, (410, not_open(&id, "300ms")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,16 +248,16 @@ async fn another_accounts_token_can_neither_use_nor_end_a_transaction() {
     let (status, body) = server
         .graphql("main", Some(&id), &intruder, ADD_SPINE)
         .await;
-    assert_eq!((status, body), (404, not_open(&id, "300s")));
+    assert_eq!((status, body), (410, not_open(&id, "300s")));
     let url = format!("{}/api/transactions/{id}/commit", server.base);
     assert_eq!(
         server.send(server.client.post(url), &intruder).await,
-        (404, not_open(&id, "300s"))
+        (410, not_open(&id, "300s"))
     );
     let url = format!("{}/api/transactions/{id}", server.base);
     assert_eq!(
         server.send(server.client.delete(url), &intruder).await,
-        (404, not_open(&id, "300s"))
+        (410, not_open(&id, "300s"))
     );
     assert_eq!(server.devices(), ["leaf1"]);
 
@@ -517,4 +517,49 @@ async fn a_transaction_past_its_node_limit_refuses_more_writes_and_keeps_what_it
         (200, json!({"id": id, "nodes_changed": 2}))
     );
     assert_eq!(server.devices(), ["leaf1", "spine1", "spine2"]);
+}
+
+/// The host's side: a run whose transaction the server dropped (it went idle; a restarted
+/// server has none either) is outdated, its next write fails with a conflict, and so does
+/// its commit — the runner then runs it again on the store as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
+    use infragen::backend::{Backend, ErrorKind};
+    let server = serve(http::Limits {
+        transactions: TransactionLimits {
+            idle: Duration::from_millis(200),
+            ..TransactionLimits::default()
+        },
+        ..http::Limits::default()
+    })
+    .await;
+    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
+        server.base.clone(),
+        Some(server.token.clone()),
+    ))
+    .expect("client");
+    let backend = infragen::client::GraphqlBackend::new(http);
+    let run = backend
+        .begin_run("main", 1)
+        .await
+        .expect("begins")
+        .expect("serve runs in transactions");
+    run.upsert("main", "DcimDevice", &json!({"name": {"value": "spine1"}}))
+        .await
+        .expect("writes");
+    assert!(!run.outdated());
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let error = run
+        .upsert("main", "DcimDevice", &json!({"name": {"value": "spine2"}}))
+        .await
+        .expect_err("the transaction is gone");
+    assert_eq!(error.kind, ErrorKind::Conflict, "{error}");
+    assert!(run.outdated());
+    assert_eq!(
+        run.commit().await.expect_err("nothing to commit").kind,
+        ErrorKind::Conflict
+    );
+    assert_eq!(server.devices(), ["leaf1"]);
 }

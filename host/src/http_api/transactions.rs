@@ -24,7 +24,8 @@
 //! from a template, a peer deleted by cascade), not what the request named.
 //!
 //! A transaction belongs to the account that opened it (another token's request naming it is
-//! answered 404, as an unknown one), and needs a `write` token. One left without a request
+//! answered 410, as one that is not open: unknown, over, or expired), and needs a `write`
+//! token. One left without a request
 //! for [`TransactionLimits::idle`] — its client killed — is dropped with everything in it, so
 //! a dead client leaves nothing behind; at most [`TransactionLimits::open`] are open at once,
 //! and one may change at most [`TransactionLimits::nodes`] nodes.
@@ -120,7 +121,9 @@ pub(super) enum TransactionError {
 impl TransactionError {
     fn response(&self) -> Response {
         let status = match self {
-            TransactionError::NotOpen { .. } => StatusCode::NOT_FOUND,
+            // Gone rather than not found: a client can tell its transaction ended (it
+            // expired, or the server restarted) from a wrong address.
+            TransactionError::NotOpen { .. } => StatusCode::GONE,
             TransactionError::OtherBranch { .. } => StatusCode::BAD_REQUEST,
         };
         error(status, &self.to_string())

@@ -638,6 +638,14 @@ impl Http {
             404 => Attempt::Final(TransportError::Refused(format!(
                 "{url} was not found (404 Not Found){said}; check the Infrahub address and the branch name"
             ))),
+            // The run transaction ended under the run (it expired, or the server
+            // restarted): the run can only be run again.
+            410 if let Some(transaction) = &self.transaction => {
+                transaction.gone();
+                Attempt::Final(TransportError::Conflict(format!(
+                    "{url} answered 410 Gone{said}"
+                )))
+            }
             300..=399 => Attempt::Final(TransportError::Refused(format!(
                 "{url} answered {status}, redirecting to {}; redirects are not followed (they would carry the API token to another address): configure the final address instead",
                 location.as_deref().unwrap_or("an unnamed location")

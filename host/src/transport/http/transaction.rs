@@ -48,6 +48,12 @@ impl OpenTransaction {
         }
     }
 
+    /// Notes that the server no longer has it (it expired, or the server restarted).
+    pub(super) fn gone(&self) {
+        self.conflicted.store(true, Ordering::SeqCst);
+        self.over.store(true, Ordering::SeqCst);
+    }
+
     /// Whether it can no longer commit (see [`OpenTransaction::observe`]).
     pub(super) fn outdated(&self) -> bool {
         self.conflicted.load(Ordering::SeqCst)
@@ -215,7 +221,7 @@ impl Http {
                 .and_then(Value::as_u64)
                 .and_then(|n| usize::try_from(n).ok())
                 .unwrap_or_default()),
-            StatusCode::CONFLICT => Err(TransportError::Conflict(format!(
+            StatusCode::CONFLICT | StatusCode::GONE => Err(TransportError::Conflict(format!(
                 "the run could not commit{said}"
             ))),
             status => Err(self.unexpected(&url, status, &said)),
