@@ -562,4 +562,16 @@ async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
         ErrorKind::Conflict
     );
     assert_eq!(server.devices(), ["leaf1"]);
+
+    // A run cannot open another inside itself: that one would wait for this one's turn.
+    let run = backend
+        .begin_run("main", 1)
+        .await
+        .expect("begins")
+        .expect("serve runs in transactions");
+    let nested = run.begin_run("main", 1).await.map(|scope| scope.is_some());
+    assert_eq!(
+        nested.expect_err("refused").message,
+        "a run cannot start another run inside itself"
+    );
 }

@@ -122,6 +122,13 @@ impl Http {
         branch: &str,
         attempt: u32,
     ) -> Result<Option<Http>, TransportError> {
+        if self.transaction.is_some() {
+            // As on the embedded store: a second transaction would wait for the write turn
+            // this one holds.
+            return Err(TransportError::Refused(
+                "a run cannot start another run inside itself".to_owned(),
+            ));
+        }
         let mut url = self.url("api/transactions")?;
         url.query_pairs_mut()
             .append_pair("branch", checked(branch)?);
