@@ -19,7 +19,8 @@ struct Server {
     client: reqwest::Client,
 }
 
-async fn serve(limits: http::Limits) -> Server {
+/// The fixture store with `leaf1`, and a write token.
+fn prepared() -> (Store, String) {
     let store = Store::in_memory().expect("store");
     store
         .load_schema(&[("dcim.yml".into(), DCIM.into())])
@@ -34,6 +35,11 @@ async fn serve(limits: http::Limits) -> Server {
     let token = store
         .create_token("worker", TokenScope::Write)
         .expect("token");
+    (store, token)
+}
+
+async fn serve(limits: http::Limits) -> Server {
+    let (store, token) = prepared();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -41,6 +47,33 @@ async fn serve(limits: http::Limits) -> Server {
     let served = store.clone();
     tokio::spawn(async move {
         http::serve_listener_with_limits(served, listener, Vec::new(), limits).await
+    });
+    Server {
+        store,
+        base,
+        token,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// [`serve`] on a thread and runtime of its own: the server goes on while the test's
+/// runtime is blocked, as a client frozen in the middle of a run would be.
+fn serve_on_its_own_runtime(limits: http::Limits) -> Server {
+    let (store, token) = prepared();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let served = store.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            http::serve_listener_with_limits(served, listener, Vec::new(), limits).await
+        })
     });
     Server {
         store,
@@ -141,7 +174,12 @@ fn not_open(id: &str, idle: &str) -> Value {
 async fn a_transactions_writes_are_seen_inside_it_and_reach_the_store_together_at_its_commit() {
     let server = serve(http::Limits::default()).await;
     let events = server.last_event();
-    let id = server.open().await;
+    let (status, opened) = server.begin("main").await;
+    let id = opened["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        (status, opened),
+        (201, json!({"id": id, "branch": "main", "idle_ms": 300_000}))
+    );
     let token = server.token.clone();
 
     let (status, written) = server.graphql("main", Some(&id), &token, ADD_SPINE).await;
@@ -519,20 +557,20 @@ async fn a_transaction_past_its_node_limit_refuses_more_writes_and_keeps_what_it
     assert_eq!(server.devices(), ["leaf1", "spine1", "spine2"]);
 }
 
-/// The host's side: a run whose transaction the server dropped (it went idle; a restarted
-/// server has none either) is outdated, its next write fails with a conflict, and so does
-/// its commit — the runner then runs it again on the store as it is.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The host's side: a run whose transaction the server dropped (its client froze past
+/// the idle limit; a restarted server has none either) is outdated, its next write fails
+/// with a conflict, and so does its commit — the runner then runs it again on the store as
+/// it is.
+#[tokio::test]
 async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
     use infragen::backend::{Backend, ErrorKind};
-    let server = serve(http::Limits {
+    let server = serve_on_its_own_runtime(http::Limits {
         transactions: TransactionLimits {
             idle: Duration::from_millis(200),
             ..TransactionLimits::default()
         },
         ..http::Limits::default()
-    })
-    .await;
+    });
     let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
         server.base.clone(),
         Some(server.token.clone()),
@@ -549,7 +587,8 @@ async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
         .expect("writes");
     assert!(!run.outdated());
 
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Frozen: this runtime, where the run's keepalive would go, does nothing meanwhile.
+    std::thread::sleep(Duration::from_millis(900));
 
     let error = run
         .upsert("main", "DcimDevice", &json!({"name": {"value": "spine2"}}))
@@ -574,4 +613,42 @@ async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
         nested.expect_err("refused").message,
         "a run cannot start another run inside itself"
     );
+}
+
+/// A client alive but computing between two requests for longer than the idle limit keeps
+/// its transaction: the host keeps it alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_computing_past_the_idle_limit_keeps_its_transaction() {
+    use infragen::backend::Backend;
+    let server = serve(http::Limits {
+        transactions: TransactionLimits {
+            idle: Duration::from_millis(300),
+            ..TransactionLimits::default()
+        },
+        ..http::Limits::default()
+    })
+    .await;
+    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
+        server.base.clone(),
+        Some(server.token.clone()),
+    ))
+    .expect("client");
+    let backend = infragen::client::GraphqlBackend::new(http);
+    let run = backend
+        .begin_run("main", 1)
+        .await
+        .expect("begins")
+        .expect("serve runs in transactions");
+    run.upsert("main", "DcimDevice", &json!({"name": {"value": "spine1"}}))
+        .await
+        .expect("writes");
+
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    run.upsert("main", "DcimDevice", &json!({"name": {"value": "spine2"}}))
+        .await
+        .expect("still open");
+    assert!(!run.outdated());
+    run.commit().await.expect("commits");
+    assert_eq!(server.devices(), ["leaf1", "spine1", "spine2"]);
 }

@@ -201,6 +201,10 @@ pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> 
         .route("/api/transactions/{id}/commit", post(transactions::commit))
         .route("/api/transactions/{id}/undo", post(transactions::undo))
         .route(
+            "/api/transactions/{id}/keepalive",
+            post(transactions::keepalive),
+        )
+        .route(
             "/api/transactions/{id}",
             axum::routing::delete(transactions::abandon),
         )

@@ -7,13 +7,15 @@
 //! open a transaction, send its queries and mutations inside it, and commit it:
 //!
 //! - `POST /api/transactions?branch=B` (body `{"attempt": n}`, optional) opens one on `B`
-//!   once the store's write turn is free, and answers `201 {"id", "branch"}`;
+//!   once the store's write turn is free, and answers `201 {"id", "branch", "idle_ms"}`;
 //! - a `POST /graphql/{B}` carrying the header `X-Infragen-Transaction: ID` runs inside it:
 //!   it reads the store with the transaction's writes, and its mutations write into it;
 //! - `POST /api/transactions/{id}/commit` writes everything at once (`200 {"id",
 //!   "nodes_changed"}`), or answers `409` with code `CONFLICT`, having written nothing,
 //!   when another writer changed the store meanwhile or the run lost the write turn;
-//! - `DELETE /api/transactions/{id}` drops it.
+//! - `DELETE /api/transactions/{id}` drops it;
+//! - `POST /api/transactions/{id}/keepalive` keeps it from being dropped as idle while
+//!   its client computes (the opening answer's `idle_ms` says how long it may go without).
 //!
 //! So that the client can check what each write did before keeping it — its ownership
 //! policy, as a run in process does — a mutation sent with `X-Infragen-Effects: hold`
@@ -312,9 +314,28 @@ pub(super) async fn begin(
     tracing::debug!(transaction = %id, %branch, account = %account.name, "run transaction opened");
     (
         StatusCode::CREATED,
-        axum::Json(json!({ "id": id, "branch": branch })),
+        axum::Json(json!({
+            "id": id,
+            "branch": branch,
+            "idle_ms": u64::try_from(transactions.limits.idle.as_millis()).unwrap_or(u64::MAX),
+        })),
     )
         .into_response()
+}
+
+/// `POST /api/transactions/{id}/keepalive`: a client that is alive but not sending
+/// requests (its generator computing) keeps its transaction from being dropped as idle.
+/// It does not count as using the write turn: a writer waiting still takes the turn from a
+/// run that only keeps alive, as from one that idles in process.
+pub(super) async fn keepalive(
+    State(app): State<App>,
+    Extension(account): Extension<Account>,
+    Path(id): Path<String>,
+) -> Response {
+    match app.transactions.owned(&id, &account) {
+        Ok(_) => axum::Json(json!({ "id": id })).into_response(),
+        Err(e) => e.response(),
+    }
 }
 
 /// A transaction's store error in GraphQL's shape, coded as the store codes it: 409 for a

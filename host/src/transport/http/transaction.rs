@@ -172,8 +172,13 @@ impl Http {
             ))
         })?;
         let drop_url = self.url(&format!("api/transactions/{id}"))?;
-        let mut transport = self.clone();
-        transport.transaction = Some(std::sync::Arc::new(OpenTransaction {
+        let keepalive_url = self.url(&format!("api/transactions/{id}/keepalive"))?;
+        let idle = json
+            .as_ref()
+            .and_then(|answer| answer.get("idle_ms"))
+            .and_then(Value::as_u64)
+            .map(std::time::Duration::from_millis);
+        let transaction = std::sync::Arc::new(OpenTransaction {
             id: id.to_owned(),
             header,
             drop_url,
@@ -182,7 +187,16 @@ impl Http {
             over: AtomicBool::new(false),
             conflicted: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
-        }));
+        });
+        if let (Some(idle), Ok(runtime)) = (idle, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(keep_alive(
+                std::sync::Arc::downgrade(&transaction),
+                self.with_token(self.client.post(keepalive_url)),
+                idle / 3,
+            ));
+        }
+        let mut transport = self.clone();
+        transport.transaction = Some(transaction);
         tracing::debug!(transaction = id, branch, attempt, "run transaction opened");
         Ok(Some(transport))
     }
@@ -322,5 +336,34 @@ impl Http {
                 "a refused write could not be undone ({reason}); the run will not be committed"
             ))
         })
+    }
+}
+
+/// Keeps `transaction` from being dropped as idle while its run computes between requests,
+/// with `request` every `period`, for as long as the run holds it: the task ends when the
+/// transaction is committed, dropped, or gone on the server. A client that dies stops
+/// sending, and the server drops what it left.
+async fn keep_alive(
+    transaction: std::sync::Weak<OpenTransaction>,
+    request: reqwest::RequestBuilder,
+    period: std::time::Duration,
+) {
+    let period = period.max(std::time::Duration::from_millis(50));
+    loop {
+        tokio::time::sleep(period).await;
+        match transaction.upgrade() {
+            Some(open) if !open.over.load(Ordering::SeqCst) => {}
+            _ => return,
+        }
+        let Some(request) = request.try_clone() else {
+            return;
+        };
+        match request.send().await {
+            Ok(response) if response.status() == StatusCode::GONE => return,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(error = %describe(&error), "could not keep the run transaction alive; trying again");
+            }
+        }
     }
 }
