@@ -557,20 +557,14 @@ async fn a_transaction_past_its_node_limit_refuses_more_writes_and_keeps_what_it
     assert_eq!(server.devices(), ["leaf1", "spine1", "spine2"]);
 }
 
-/// The host's side: a run whose transaction the server dropped (its client froze past
-/// the idle limit; a restarted server has none either) is outdated, its next write fails
-/// with a conflict, and so does its commit — the runner then runs it again on the store as
-/// it is.
-#[tokio::test]
-async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
-    use infragen::backend::{Backend, ErrorKind};
-    let server = serve_on_its_own_runtime(http::Limits {
-        transactions: TransactionLimits {
-            idle: Duration::from_millis(200),
-            ..TransactionLimits::default()
-        },
-        ..http::Limits::default()
-    });
+/// The host's HTTP backend on `server`, and a run through it that has written `spine1`.
+async fn host_run(
+    server: &Server,
+) -> (
+    infragen::client::GraphqlBackend<infragen::transport::Http>,
+    std::sync::Arc<dyn infragen::backend::RunScope>,
+) {
+    use infragen::backend::Backend;
     let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
         server.base.clone(),
         Some(server.token.clone()),
@@ -585,6 +579,24 @@ async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
     run.upsert("main", "DcimDevice", &json!({"name": {"value": "spine1"}}))
         .await
         .expect("writes");
+    (backend, run)
+}
+
+/// The host's side: a run whose transaction the server dropped (its client froze past
+/// the idle limit; a restarted server has none either) is outdated, its next write fails
+/// with a conflict, and so does its commit — the runner then runs it again on the store as
+/// it is.
+#[tokio::test]
+async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
+    use infragen::backend::{Backend, ErrorKind};
+    let server = serve_on_its_own_runtime(http::Limits {
+        transactions: TransactionLimits {
+            idle: Duration::from_millis(200),
+            ..TransactionLimits::default()
+        },
+        ..http::Limits::default()
+    });
+    let (backend, run) = host_run(&server).await;
     assert!(!run.outdated());
 
     // Frozen: this runtime, where the run's keepalive would go, does nothing meanwhile.
@@ -619,7 +631,6 @@ async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
 /// its transaction: the host keeps it alive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_computing_past_the_idle_limit_keeps_its_transaction() {
-    use infragen::backend::Backend;
     let server = serve(http::Limits {
         transactions: TransactionLimits {
             idle: Duration::from_millis(300),
@@ -628,20 +639,7 @@ async fn a_run_computing_past_the_idle_limit_keeps_its_transaction() {
         ..http::Limits::default()
     })
     .await;
-    let http = infragen::transport::Http::new(infragen::transport::HttpConfig::new(
-        server.base.clone(),
-        Some(server.token.clone()),
-    ))
-    .expect("client");
-    let backend = infragen::client::GraphqlBackend::new(http);
-    let run = backend
-        .begin_run("main", 1)
-        .await
-        .expect("begins")
-        .expect("serve runs in transactions");
-    run.upsert("main", "DcimDevice", &json!({"name": {"value": "spine1"}}))
-        .await
-        .expect("writes");
+    let (_backend, run) = host_run(&server).await;
 
     tokio::time::sleep(Duration::from_millis(1200)).await;
 

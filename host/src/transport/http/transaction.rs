@@ -144,10 +144,7 @@ impl Http {
                 describe(&error)
             ))
         })?;
-        let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
-        let json = serde_json::from_slice::<Value>(&body).ok();
-        let said = server_says(json.as_ref(), &body);
+        let (status, json, said) = read_answer(response).await;
         match status {
             StatusCode::CREATED => {}
             StatusCode::NOT_FOUND if let Some(message) = branch_not_found(json.as_ref()) => {
@@ -231,10 +228,7 @@ impl Http {
                     describe(&error)
                 ))
             })?;
-        let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
-        let json = serde_json::from_slice::<Value>(&body).ok();
-        let said = server_says(json.as_ref(), &body);
+        let (status, json, said) = read_answer(response).await;
         match status {
             StatusCode::OK => Ok(json
                 .as_ref()
@@ -337,6 +331,15 @@ impl Http {
             ))
         })
     }
+}
+
+/// An answer's status, its body as JSON when it is, and what the server said in it.
+async fn read_answer(response: reqwest::Response) -> (StatusCode, Option<Value>, String) {
+    let status = response.status();
+    let body = response.bytes().await.unwrap_or_default();
+    let json = serde_json::from_slice::<Value>(&body).ok();
+    let said = server_says(json.as_ref(), &body);
+    (status, json, said)
 }
 
 /// Keeps `transaction` from being dropped as idle while its run computes between requests,
