@@ -232,13 +232,25 @@ impl RunTransaction {
         let (staged, turn, held) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
         self.store.read_op(|conn, _current| {
-            self.check_unchanged()?;
-            let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
-            let mut tx = Tx::resume(conn, &self.schema, taken);
-            let out = f(&mut tx, held);
-            **staged = tx.suspend();
-            Ok(out)
+            self.on_staged(conn, staged, CacheUse::Own, |tx| Ok(f(tx, held)))
         })
+    }
+
+    /// Runs `f` on the run's transaction resumed on `conn` (through the node cache as
+    /// `using` says), and suspends it again, whatever `f` did to it.
+    fn on_staged<T, E: From<StoreError>>(
+        &self,
+        conn: &rusqlite::Connection,
+        staged: &mut Box<Staged>,
+        using: CacheUse,
+        f: impl FnOnce(&mut Tx<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.check_unchanged()?;
+        let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
+        let mut tx = Tx::resume(conn, &self.schema, taken).cached_as(self.store.cache(), using);
+        let out = f(&mut tx);
+        **staged = tx.suspend();
+        out
     }
 
     /// Starts holding: what the run writes from now until its next ordinary write can be
@@ -276,23 +288,21 @@ impl RunTransaction {
         accept: Option<&mut Option<Checkpoint>>,
         f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        self.check_unchanged()?;
-        let taken = std::mem::replace(&mut **staged, Staged::new(&self.branch, "live"));
-        let mut tx = Tx::resume(conn, &self.schema, taken).cached_as(self.store.cache(), using);
-        if let Some(kept) = accept.and_then(Option::take) {
-            tx.release(kept);
-        }
-        let checkpoint = tx.checkpoint();
-        let out = f(&mut tx, &checkpoint).and_then(|value| match tx.take_failure() {
-            Some(failure) => Err(failure.into()),
-            None => Ok(value),
-        });
-        match out {
-            Ok(_) => tx.release(checkpoint),
-            Err(_) => tx.rollback_to(checkpoint),
-        }
-        **staged = tx.suspend();
-        out
+        self.on_staged(conn, staged, using, |tx| {
+            if let Some(kept) = accept.and_then(Option::take) {
+                tx.release(kept);
+            }
+            let checkpoint = tx.checkpoint();
+            let out = f(tx, &checkpoint).and_then(|value| match tx.take_failure() {
+                Some(failure) => Err(failure.into()),
+                None => Ok(value),
+            });
+            match out {
+                Ok(_) => tx.release(checkpoint),
+                Err(_) => tx.rollback_to(checkpoint),
+            }
+            out
+        })
     }
 
     /// Runs `f` like [`RunTransaction::with_tx`], then shows `check` what it did to each
@@ -466,9 +476,6 @@ impl RunTransaction {
             }
             return mutation::answer_mutation(&doc, &prepared, |f| {
                 let name = f.node.name.node.as_str();
-                if name == "__typename" {
-                    return Ok(Value::String("Mutation".to_owned()));
-                }
                 if types::BRANCH_MUTATIONS.contains(&name) {
                     return Err(GqlError::msg(format!(
                         "{name} is not part of a run: branches are created, merged and deleted outside it"

@@ -1010,9 +1010,6 @@ impl Store {
         vars: &Map<String, Value>,
         f: &async_graphql_parser::Positioned<async_graphql_parser::types::Field>,
     ) -> std::result::Result<Value, GqlError> {
-        if f.node.name.node == "__typename" {
-            return Ok(json!("Mutation"));
-        }
         self.write_op(|conn, schema| {
             let mut tx = self.tx(conn, schema, branch);
             let value = mutation::answer_field(&mut tx, doc, vars, f)?;

@@ -55,8 +55,8 @@ fn run_field(tx: &mut Tx<'_>, name: &str, data: &Value) -> Result<Outcome, GqlEr
 }
 
 /// Answers the root fields of the mutation `prepared` of `doc`, in document order, each with
-/// `answer`: a field that fails is `null` in `data` and has its error, and the fields after
-/// it still run, as on Infrahub.
+/// `answer` (but `__typename`, answered here): a field that fails is `null` in `data` and
+/// has its error, and the fields after it still run, as on Infrahub.
 pub(crate) fn answer_mutation<'d>(
     doc: &'d ExecutableDocument,
     prepared: &Prepared<'d>,
@@ -75,7 +75,12 @@ pub(crate) fn answer_mutation<'d>(
     let mut errors = Vec::new();
     for f in fields {
         let key = f.node.response_key().node.to_string();
-        match answer(f) {
+        let answered = if f.node.name.node == "__typename" {
+            Ok(json!("Mutation"))
+        } else {
+            answer(f)
+        };
+        match answered {
             Ok(v) => {
                 data.insert(key, v);
             }
