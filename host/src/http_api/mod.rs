@@ -226,6 +226,17 @@ fn error(status: StatusCode, msg: &str) -> Response {
         .into_response()
 }
 
+/// An error in GraphQL's shape with the store's `code` (the one a client types errors by).
+fn coded(status: StatusCode, code: ErrorCode, msg: &str) -> Response {
+    (
+        status,
+        axum::Json(
+            json!({"data": null, "errors": [{"message": msg, "extensions": {"code": code.as_str()}}]}),
+        ),
+    )
+        .into_response()
+}
+
 fn unauthorized(msg: &str) -> Response {
     error(StatusCode::UNAUTHORIZED, msg)
 }
@@ -335,7 +346,11 @@ async fn auth(State(app): State<App>, req: Request, next: Next) -> Response {
 
 fn parse_body(body: &[u8]) -> Result<GraphqlRequest, Box<Response>> {
     serde_json::from_slice::<GraphqlRequest>(body).map_err(|e| {
-        Box::new((StatusCode::BAD_REQUEST, axum::Json(json!({"data": null, "errors": [{"message": format!("Invalid request body: {e}"), "extensions": {"code": infragen_store::ErrorCode::BadRequest.as_str()}}]}))).into_response())
+        Box::new(coded(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            &format!("Invalid request body: {e}"),
+        ))
     })
 }
 

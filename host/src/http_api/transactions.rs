@@ -39,11 +39,13 @@ use std::time::{Duration, Instant};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use infragen_store::{Account, GraphqlRequest, MAIN, RunTransaction, StoreError, TokenScope};
+use infragen_store::{
+    Account, ErrorCode, GraphqlRequest, MAIN, RunTransaction, StoreError, TokenScope,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{App, error, forbidden};
+use super::{App, BranchQuery, coded, error, forbidden};
 
 /// The header naming the transaction a GraphQL request runs in.
 pub const TRANSACTION_HEADER: &str = "x-infragen-transaction";
@@ -237,11 +239,6 @@ async fn sweep_while_alive(transactions: Weak<Transactions>) {
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct BranchParam {
-    branch: Option<String>,
-}
-
 #[derive(Deserialize, Default)]
 struct BeginBody {
     attempt: Option<u32>,
@@ -251,7 +248,7 @@ struct BeginBody {
 pub(super) async fn begin(
     State(app): State<App>,
     Extension(account): Extension<Account>,
-    Query(params): Query<BranchParam>,
+    Query(params): Query<BranchQuery>,
     body: axum::body::Bytes,
 ) -> Response {
     if account.scope < TokenScope::Write {
@@ -342,16 +339,12 @@ pub(super) async fn keepalive(
 /// conflict (the run lost its turn, or the store changed under it), else 500.
 fn store_error(e: &StoreError) -> Response {
     let code = e.code();
-    let status = if code == infragen_store::ErrorCode::Conflict {
+    let status = if code == ErrorCode::Conflict {
         StatusCode::CONFLICT
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
-    (
-        status,
-        axum::Json(json!({"data": null, "errors": [{"message": e.to_string(), "extensions": {"code": code.as_str()}}]})),
-    )
-        .into_response()
+    coded(status, code, &e.to_string())
 }
 
 /// 503: `limit` transactions are open.
@@ -431,9 +424,16 @@ pub(super) async fn execute(
         Ok(run) => run,
         Err(e) => return e.response(),
     };
-    let limit = app.transactions.limits.nodes;
-    if super::has_mutation(&request.query) && run.changed() >= limit {
-        return axum::Json(json!({"data": null, "errors": [{"message": format!("run transaction {id} has changed {} nodes, the most this server keeps in one; commit it, or write less in one run", run.changed()), "extensions": {"code": infragen_store::ErrorCode::LimitExceeded.as_str()}}]})).into_response();
+    // The count first: the document is parsed again only for a transaction at its limit.
+    let changed = run.changed();
+    if changed >= app.transactions.limits.nodes && super::has_mutation(&request.query) {
+        return coded(
+            StatusCode::OK,
+            ErrorCode::LimitExceeded,
+            &format!(
+                "run transaction {id} has changed {changed} nodes, the most this server keeps in one; commit it, or write less in one run"
+            ),
+        );
     }
     let budget = app.limits.query_budget();
     let answered = tokio::task::spawn_blocking(move || {
