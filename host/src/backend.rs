@@ -350,10 +350,7 @@ pub trait Backend: Send + Sync {
                 let id = data.get("id").and_then(Value::as_str).unwrap_or_default();
                 self.delete(branch, kind, id).await.map(|()| None)
             }
-            WriteOp::Create => Err(BackendError::new(
-                ErrorKind::InvalidInput,
-                format!("{kind}Create is not a generator's operation; upsert instead"),
-            )),
+            WriteOp::Create => Err(create_refused(kind)),
         }
     }
 
@@ -424,4 +421,12 @@ pub trait Backend: Send + Sync {
             Err(error) => Err(error),
         }
     }
+}
+
+/// The refusal of a `<kind>Create` through [`Backend::write_checked`]: a generator upserts.
+pub(crate) fn create_refused(kind: &str) -> BackendError {
+    BackendError::new(
+        ErrorKind::InvalidInput,
+        format!("{kind}Create is not a generator's operation; upsert instead"),
+    )
 }

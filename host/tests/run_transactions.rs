@@ -163,11 +163,29 @@ impl Server {
     }
 }
 
+/// Default limits but for `transactions`.
+fn limited(transactions: TransactionLimits) -> http::Limits {
+    http::Limits {
+        transactions,
+        ..http::Limits::default()
+    }
+}
+
+/// The server's answer refusing a request with HTTP `status` and `message`.
+fn refusal(status: u16, message: &str) -> Value {
+    json!({"data": null, "errors": [{"message": message, "extensions": {"code": status}}]})
+}
+
 const ADD_SPINE: &str = r#"mutation { DcimDeviceUpsert(data: {name: {value: "spine1"}}) { ok object { name { value } } } }"#;
 const COUNT: &str = "{ DcimDevice { count } }";
 
 fn not_open(id: &str, idle: &str) -> Value {
-    json!({"data": null, "errors": [{"message": format!("run transaction {id} is not open: it was committed or abandoned, or dropped after {idle} without a request"), "extensions": {"code": 410}}]})
+    refusal(
+        410,
+        &format!(
+            "run transaction {id} is not open: it was committed or abandoned, or dropped after {idle} without a request"
+        ),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,13 +253,10 @@ async fn an_abandoned_transaction_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_goes_away_leaves_nothing_behind_once_its_transaction_goes_idle() {
-    let server = serve(http::Limits {
-        transactions: TransactionLimits {
-            idle: Duration::from_millis(300),
-            ..TransactionLimits::default()
-        },
-        ..http::Limits::default()
-    })
+    let server = serve(limited(TransactionLimits {
+        idle: Duration::from_millis(300),
+        ..TransactionLimits::default()
+    }))
     .await;
     // Long enough that the idle transaction is not merely preempted by the next writer.
     server.store.set_run_idle_allowance(Duration::from_secs(60));
@@ -318,7 +333,10 @@ async fn a_read_token_cannot_open_a_transaction() {
         server.begin_as("main", &reader).await,
         (
             403,
-            json!({"data": null, "errors": [{"message": "a run transaction needs a token of scope write; this token's scope is read", "extensions": {"code": 403}}]})
+            refusal(
+                403,
+                "a run transaction needs a token of scope write; this token's scope is read"
+            )
         )
     );
 }
@@ -335,54 +353,56 @@ async fn a_request_on_another_branch_or_an_unknown_branch_is_refused() {
         (status, body),
         (
             400,
-            json!({"data": null, "errors": [{"message": format!("run transaction {id} is on branch `main`; a request on branch `br1` cannot run in it"), "extensions": {"code": 400}}]})
+            refusal(
+                400,
+                &format!(
+                    "run transaction {id} is on branch `main`; a request on branch `br1` cannot run in it"
+                )
+            )
         )
     );
     assert_eq!(server.abandon(&id).await.0, 200);
     assert_eq!(
         server.begin("nope").await,
-        (
-            404,
-            json!({"data": null, "errors": [{"message": "Branch: nope not found.", "extensions": {"code": 404}}]})
-        )
+        (404, refusal(404, "Branch: nope not found."))
     );
     assert_eq!(server.devices(), ["leaf1"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_transactions_are_capped_and_can_be_turned_off() {
-    let server = serve(http::Limits {
-        transactions: TransactionLimits {
-            open: 1,
-            ..TransactionLimits::default()
-        },
-        ..http::Limits::default()
-    })
+    let server = serve(limited(TransactionLimits {
+        open: 1,
+        ..TransactionLimits::default()
+    }))
     .await;
     let id = server.open().await;
     assert_eq!(
         server.begin("main").await,
         (
             503,
-            json!({"data": null, "errors": [{"message": "1 run transactions are open, the most this server allows; commit or drop one, or retry later", "extensions": {"code": 503}}]})
+            refusal(
+                503,
+                "1 run transactions are open, the most this server allows; commit or drop one, or retry later"
+            )
         )
     );
     assert_eq!(server.abandon(&id).await.0, 200);
     assert_eq!(server.begin("main").await.0, 201, "room again");
 
-    let off = serve(http::Limits {
-        transactions: TransactionLimits {
-            open: 0,
-            ..TransactionLimits::default()
-        },
-        ..http::Limits::default()
-    })
+    let off = serve(limited(TransactionLimits {
+        open: 0,
+        ..TransactionLimits::default()
+    }))
     .await;
     assert_eq!(
         off.begin("main").await,
         (
             404,
-            json!({"data": null, "errors": [{"message": "run transactions are turned off on this server; write one mutation at a time", "extensions": {"code": 404}}]})
+            refusal(
+                404,
+                "run transactions are turned off on this server; write one mutation at a time"
+            )
         )
     );
 }
@@ -493,7 +513,10 @@ async fn holding_needs_a_transaction_and_says_hold() {
             .await,
         (
             400,
-            json!({"data": null, "errors": [{"message": "the x-infragen-effects header needs a run transaction (x-infragen-transaction)", "extensions": {"code": 400}}]})
+            refusal(
+                400,
+                "the x-infragen-effects header needs a run transaction (x-infragen-transaction)"
+            )
         )
     );
     assert_eq!(
@@ -502,7 +525,7 @@ async fn holding_needs_a_transaction_and_says_hold() {
             .await,
         (
             400,
-            json!({"data": null, "errors": [{"message": "the x-infragen-effects header's one value is `hold`", "extensions": {"code": 400}}]})
+            refusal(400, "the x-infragen-effects header's one value is `hold`")
         )
     );
     assert_eq!(server.devices(), ["leaf1"]);
@@ -510,13 +533,10 @@ async fn holding_needs_a_transaction_and_says_hold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_past_its_node_limit_refuses_more_writes_and_keeps_what_it_has() {
-    let server = serve(http::Limits {
-        transactions: TransactionLimits {
-            nodes: 2,
-            ..TransactionLimits::default()
-        },
-        ..http::Limits::default()
-    })
+    let server = serve(limited(TransactionLimits {
+        nodes: 2,
+        ..TransactionLimits::default()
+    }))
     .await;
     let id = server.open().await;
     let token = server.token.clone();
@@ -589,13 +609,10 @@ async fn host_run(
 #[tokio::test]
 async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
     use infragen::backend::{Backend, ErrorKind};
-    let server = serve_on_its_own_runtime(http::Limits {
-        transactions: TransactionLimits {
-            idle: Duration::from_millis(200),
-            ..TransactionLimits::default()
-        },
-        ..http::Limits::default()
-    });
+    let server = serve_on_its_own_runtime(limited(TransactionLimits {
+        idle: Duration::from_millis(200),
+        ..TransactionLimits::default()
+    }));
     let (backend, run) = host_run(&server).await;
     assert!(!run.outdated());
 
@@ -631,13 +648,10 @@ async fn a_run_whose_transaction_expired_is_outdated_and_cannot_commit() {
 /// its transaction: the host keeps it alive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_computing_past_the_idle_limit_keeps_its_transaction() {
-    let server = serve(http::Limits {
-        transactions: TransactionLimits {
-            idle: Duration::from_millis(300),
-            ..TransactionLimits::default()
-        },
-        ..http::Limits::default()
-    })
+    let server = serve(limited(TransactionLimits {
+        idle: Duration::from_millis(300),
+        ..TransactionLimits::default()
+    }))
     .await;
     let (_backend, run) = host_run(&server).await;
 

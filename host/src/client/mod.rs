@@ -518,10 +518,7 @@ impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
                     .await
                     .map(|()| None)
             }
-            WriteOp::Create => Err(BackendError::new(
-                ErrorKind::InvalidInput,
-                format!("{kind}Create is not a generator's operation; upsert instead"),
-            )),
+            WriteOp::Create => Err(crate::backend::create_refused(kind)),
         }
     }
 

@@ -495,20 +495,34 @@ impl Http {
         variables: Value,
         idempotency: Idempotency,
     ) -> Result<Value, TransportError> {
+        let request = self.graphql_request(branch, document, variables, false)?;
+        self.send(request, idempotency).await
+    }
+
+    /// `POST {base}/graphql/{branch}` of `document` with `variables`; `hold`: inside a run
+    /// transaction, with its writes held and its effects asked for.
+    fn graphql_request(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+        hold: bool,
+    ) -> Result<Request, TransportError> {
         let url = self.url(&format!("graphql/{}", quote_segment(checked(branch)?)))?;
         let body = serde_json::to_vec(&json!({ "query": document, "variables": variables }))
             .map_err(|error| {
                 TransportError::Refused(format!("the GraphQL request cannot be encoded: {error}"))
             })?;
-        self.send(
-            Request::Graphql {
-                url,
-                body,
-                hold: false,
-            },
-            idempotency,
-        )
-        .await
+        Ok(Request::Graphql { url, body, hold })
+    }
+
+    /// `request` answered in JSON, with the API token.
+    fn with_token(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let request = request.header(ACCEPT, "application/json");
+        match &self.token {
+            Some(token) => request.header(TOKEN_HEADER, token.clone()),
+            None => request,
+        }
     }
 
     /// `{base}/{path}` as a URL.
@@ -582,10 +596,7 @@ impl Http {
             }
             Request::Schema { url } => self.client.get(url.clone()),
         };
-        let mut builder = builder.header(ACCEPT, "application/json");
-        if let Some(token) = &self.token {
-            builder = builder.header(TOKEN_HEADER, token.clone());
-        }
+        let mut builder = self.with_token(builder);
         if let Some(transaction) = &self.transaction {
             builder = builder.header(
                 crate::http_api::TRANSACTION_HEADER,

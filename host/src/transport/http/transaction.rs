@@ -6,10 +6,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 
-use super::{Http, TOKEN_HEADER, branch_not_found, checked, describe, server_says};
+use super::{Http, branch_not_found, checked, describe, server_says};
 use crate::transport::TransportError;
 
 /// A run transaction a transport's requests run in.
@@ -17,10 +17,8 @@ pub(super) struct OpenTransaction {
     id: String,
     /// `id` as the request header carries it.
     pub(super) header: HeaderValue,
-    /// The server's address, for the `DELETE` that drops it.
-    drop_url: reqwest::Url,
-    client: reqwest::Client,
-    token: Option<HeaderValue>,
+    /// The `DELETE` that drops it on the server.
+    drop: reqwest::RequestBuilder,
     /// Committed or dropped: nothing to drop when the last transport goes.
     over: AtomicBool,
     /// An answer inside it carried a `CONFLICT` error: the server's run lost its write turn
@@ -58,22 +56,18 @@ impl OpenTransaction {
     pub(super) fn outdated(&self) -> bool {
         self.conflicted.load(Ordering::SeqCst)
     }
-}
 
-impl OpenTransaction {
     /// Drops the transaction on the server, unless it is already over. Without a runtime to
     /// send that from, the server drops it once it has been idle for its limit.
     pub(super) fn abandon(&self) {
         if self.over.swap(true, Ordering::SeqCst) {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        let (Ok(runtime), Some(request)) =
+            (tokio::runtime::Handle::try_current(), self.drop.try_clone())
+        else {
             return;
         };
-        let mut request = self.client.delete(self.drop_url.clone());
-        if let Some(token) = &self.token {
-            request = request.header(TOKEN_HEADER, token.clone());
-        }
         let id = self.id.clone();
         runtime.spawn(async move {
             if let Err(error) = request.send().await {
@@ -103,14 +97,6 @@ impl Http {
                 TransportError::Unreachable(format!("{url} answered {status}{said}"))
             }
             status => TransportError::Refused(format!("{url} answered {status}{said}")),
-        }
-    }
-
-    fn with_token(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let request = request.header(ACCEPT, "application/json");
-        match &self.token {
-            Some(token) => request.header(TOKEN_HEADER, token.clone()),
-            None => request,
         }
     }
 
@@ -168,7 +154,10 @@ impl Http {
                 "{url} named its run transaction `{id}`, which no header can carry"
             ))
         })?;
-        let drop_url = self.url(&format!("api/transactions/{id}"))?;
+        let drop = self.with_token(
+            self.client
+                .delete(self.url(&format!("api/transactions/{id}"))?),
+        );
         let keepalive_url = self.url(&format!("api/transactions/{id}/keepalive"))?;
         let idle = json
             .as_ref()
@@ -178,9 +167,7 @@ impl Http {
         let transaction = std::sync::Arc::new(OpenTransaction {
             id: id.to_owned(),
             header,
-            drop_url,
-            client: self.client.clone(),
-            token: self.token.clone(),
+            drop,
             over: AtomicBool::new(false),
             conflicted: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
@@ -258,24 +245,9 @@ impl Http {
                 "a write's effects are shown only inside a run transaction".to_owned(),
             ));
         }
-        let url = self.url(&format!(
-            "graphql/{}",
-            super::quote_segment(checked(branch)?)
-        ))?;
-        let body = serde_json::to_vec(&json!({ "query": document, "variables": variables }))
-            .map_err(|error| {
-                TransportError::Refused(format!("the GraphQL request cannot be encoded: {error}"))
-            })?;
-        let mut answer = self
-            .send(
-                super::Request::Graphql {
-                    url: url.clone(),
-                    body,
-                    hold: true,
-                },
-                super::Idempotency::Write,
-            )
-            .await?;
+        let request = self.graphql_request(branch, document, variables, true)?;
+        let url = request.url().clone();
+        let mut answer = self.send(request, super::Idempotency::Write).await?;
         let failed = answer.get("errors").is_some();
         let effects = match answer
             .get_mut("extensions")
@@ -307,21 +279,16 @@ impl Http {
         };
         let url = self.url(&format!("api/transactions/{}/undo", transaction.id))?;
         let undone = match self.with_token(self.client.post(url.clone())).send().await {
-            Ok(response) if response.status() == StatusCode::OK => {
-                let body = response.bytes().await.unwrap_or_default();
-                serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .and_then(|answer| answer.get("undone").and_then(Value::as_bool))
-                    .ok_or_else(|| format!("{url} answered without saying what it undid"))
-                    .and_then(|undone| {
-                        if undone {
-                            Ok(())
-                        } else {
-                            Err(format!("{url} had nothing held to undo"))
-                        }
-                    })
-            }
-            Ok(response) => Err(format!("{url} answered {}", response.status())),
+            Ok(response) => match read_answer(response).await {
+                (StatusCode::OK, json, _) => {
+                    match json.as_ref().and_then(|answer| answer.get("undone")) {
+                        Some(Value::Bool(true)) => Ok(()),
+                        Some(Value::Bool(false)) => Err(format!("{url} had nothing held to undo")),
+                        _ => Err(format!("{url} answered without saying what it undid")),
+                    }
+                }
+                (status, _, said) => Err(format!("{url} answered {status}{said}")),
+            },
             Err(error) => Err(describe(&error)),
         };
         undone.map_err(|reason| {
