@@ -1,0 +1,634 @@
+//! Row layouts for the embedded store, compared on the rows the seed's
+//! cascades really write: what SQLite alone costs per node write in each.
+//!
+//! ```text
+//! cargo bench -p infragen-tests --bench layout
+//! LAYOUT_BENCH_SAMPLES=9 cargo bench -p infragen-tests --bench layout
+//! ```
+//!
+//! The store's CPU goal is 50 µs per node write for everything a cascade
+//! does (`cascade` bench). This bench answers one question on the way there:
+//! how much of that can SQLite's share be in a given row layout, and which
+//! layout to move to. It builds the seed data center with the two
+//! `generate-fabric` cascades on an embedded store (as `cascade` does, one run
+//! at a time), reads back the rows the cascades left on the branch, grouped
+//! by the commit (revision) that wrote them, and the cascades' events. Then,
+//! for each layout, it writes the same content into a fresh database, one
+//! SQLite transaction per commit in the cascades' order, and reads every node
+//! back by id. It prints CPU per write (the cascades' node events), the rows
+//! and index entries written, the file size, and CPU per node read.
+//!
+//! The layouts:
+//! - **rows** — today's: a `node` row, one `attr` row per attribute, one
+//!   `edge` row per relationship side, each table with its secondary index
+//!   (`attr_by_key`, `edge_by_peer_rel`), and the events as JSON text;
+//! - **rows, no events** — the same without the event log, to show its share;
+//! - **image** — one `node` row holding the node's attributes and peers
+//!   (JSON), with index-only tables for lookups: `attr_key` (kind, name, key,
+//!   branch, id) for every attribute with a lookup key, and `edge_in` (peer,
+//!   rel, branch, id) for every relationship side;
+//! - **image, no edge_in** — the same without `edge_in`: every relationship
+//!   side is already in the image of the node at each end, so only a
+//!   relationship without a counterpart would need it;
+//! - **image, integer ids** — `image, no edge_in` with ids, kinds, attribute
+//!   and relationship names interned as integers (an `ids` table maps each
+//!   UUID to its integer once).
+//!
+//! The branch semantics (a branch's own value of a main node's attribute, with
+//! its base for the three-way merge) are not modelled: in the seed every node
+//! is new on the branch, so every row is plain, as a new node's rows are.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{SEED_FABRICS, cpu_time, design};
+use infragen::backend::Backend;
+use infragen::cascade::{Cascade, CascadeConfig, Start};
+use infragen::embedded::EmbeddedBackend;
+use infragen::policy::RuntimePolicy;
+use infragen::repository::Repository;
+use infragen::runner::{Runner, TargetSelection};
+use infragen::runtime::Runtime;
+use infragen::sync::sync_repository;
+use infragen_store::Store;
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value, json};
+
+const BRANCH: &str = "br1";
+/// Samples of each layout (the median is printed) unless `LAYOUT_BENCH_SAMPLES` says.
+const SAMPLES: usize = 5;
+
+/// One node as the seed's cascades left it on the branch.
+struct NodeRows {
+    id: String,
+    kind: String,
+    /// (name, JSON text, lookup key)
+    attrs: Vec<(String, String, Option<String>)>,
+    /// (relationship, peer, position)
+    edges: Vec<(String, String, i64)>,
+}
+
+/// What the cascades wrote: nodes grouped by the commit that last wrote them, in commit
+/// order, and the events' JSON texts.
+struct Seed {
+    commits: Vec<Vec<NodeRows>>,
+    events: Vec<String>,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let samples = std::env::var("LAYOUT_BENCH_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SAMPLES);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    build_seed(&path, dir.path()).await;
+    let seed = read_seed(&path);
+    let nodes: usize = seed.commits.iter().map(Vec::len).sum();
+    println!(
+        "seed on {BRANCH}: {} commits, {nodes} nodes, {} attributes, {} relationship sides, \
+         {} events ({} kB of JSON)",
+        seed.commits.len(),
+        seed.commits
+            .iter()
+            .flatten()
+            .map(|n| n.attrs.len())
+            .sum::<usize>(),
+        seed.commits
+            .iter()
+            .flatten()
+            .map(|n| n.edges.len())
+            .sum::<usize>(),
+        seed.events.len(),
+        seed.events.iter().map(String::len).sum::<usize>() / 1024,
+    );
+    println!(
+        "(write: CPU of the commits, one SQLite transaction each; µs/write: over the \
+         cascades' {} node events; rows: table rows + index entries written; read: every \
+         node loaded by id; medians of {samples})",
+        seed.events.len()
+    );
+    println!(
+        "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "layout", "write", "µs/write", "rows", "file", "read µs/node"
+    );
+    let mut baseline = None;
+    for layout in Layout::ALL {
+        let mut writes = Vec::new();
+        let mut reads = Vec::new();
+        let mut figures = (0, 0);
+        for _ in 0..samples {
+            let sample = measure(layout, &seed, dir.path());
+            writes.push(sample.write);
+            reads.push(sample.read);
+            figures = (sample.rows, sample.bytes);
+        }
+        let write = median(&mut writes);
+        let read = median(&mut reads);
+        let ratio = match baseline {
+            None => {
+                baseline = Some(write);
+                String::new()
+            }
+            Some(base) => format!(
+                "  {:.2}× rows' write",
+                write.as_secs_f64() / base.as_secs_f64()
+            ),
+        };
+        println!(
+            "  {:<24} {:>6.1} ms {:>9.1} {:>9} {:>6} kB {:>11.1}{ratio}",
+            layout.name(),
+            write.as_secs_f64() * 1e3,
+            write.as_secs_f64() * 1e6 / seed.events.len() as f64,
+            figures.0,
+            figures.1 / 1024,
+            read.as_secs_f64() * 1e6 / nodes as f64,
+        );
+    }
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// The seed data center on `BRANCH` of a fresh store at `path`, built as the `cascade`
+/// bench builds it, one run at a time.
+async fn build_seed(path: &Path, scratch: &Path) {
+    let seed = design(1);
+    let store = Store::open(path).expect("store opens");
+    let repository = Arc::new(Repository::open(&seed.root).expect("repository opens"));
+    let backend: Arc<dyn Backend> = Arc::new(EmbeddedBackend::new(store.clone()));
+    sync_repository(&store, &repository, backend.as_ref(), "main")
+        .await
+        .expect("the repository syncs");
+    store.create_branch(BRANCH).expect("branch");
+    let runtime = Runtime::builder()
+        .max_concurrent_runs(1)
+        .cache_dir(Some(scratch.join("cache")))
+        .build()
+        .expect("runtime starts");
+    let policy = RuntimePolicy::load(repository.root()).expect("policy");
+    let runner = Runner::new(repository, runtime, backend, policy);
+    let cascade = Cascade::new(
+        runner,
+        Arc::new(store.clone()),
+        CascadeConfig {
+            concurrency: 1,
+            ..CascadeConfig::default()
+        },
+    );
+    for fabric in SEED_FABRICS {
+        let mut parameters = Map::new();
+        parameters.insert("fabric_name".to_owned(), Value::from(fabric));
+        let report = cascade
+            .run(
+                BRANCH,
+                Start::Definition {
+                    name: "generate-fabric".to_owned(),
+                    selection: TargetSelection::Matching(parameters),
+                },
+            )
+            .await
+            .expect("the cascade runs");
+        assert!(report.is_success(), "{fabric}\n{report}");
+    }
+}
+
+/// The branch's rows and the branch's events, read from the store's file.
+fn read_seed(path: &Path) -> Seed {
+    let db = Connection::open(path).expect("open the store's file");
+    let mut by_rev: BTreeMap<i64, Vec<NodeRows>> = BTreeMap::new();
+    let mut index = HashMap::new();
+    let mut nodes = db
+        .prepare("SELECT id, kind, rev FROM node WHERE branch = ?1 AND live = 1 ORDER BY rev, id")
+        .expect("nodes");
+    let rows = nodes
+        .query_map([BRANCH], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+        })
+        .expect("nodes");
+    for row in rows {
+        let (id, kind, rev): (String, String, i64) = row.expect("node row");
+        let commit = by_rev.entry(rev).or_default();
+        index.insert(id.clone(), (rev, commit.len()));
+        commit.push(NodeRows {
+            id,
+            kind,
+            attrs: Vec::new(),
+            edges: Vec::new(),
+        });
+    }
+    let mut attrs = db
+        .prepare("SELECT id, name, value, key FROM attr WHERE branch = ?1 ORDER BY id, name")
+        .expect("attributes");
+    let rows = attrs
+        .query_map([BRANCH], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .expect("attributes");
+    for row in rows {
+        let (id, name, value, key) = row.expect("attribute row");
+        if let (Some(&(rev, at)), Some(value)) = (index.get(&id), value) {
+            by_rev.get_mut(&rev).expect("commit")[at]
+                .attrs
+                .push((name, value, key));
+        }
+    }
+    let mut edges = db
+        .prepare(
+            "SELECT id, rel, peer, pos FROM edge WHERE branch = ?1 AND live = 1 ORDER BY id, pos",
+        )
+        .expect("edges");
+    let rows = edges
+        .query_map([BRANCH], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .expect("edges");
+    for row in rows {
+        let (id, rel, peer, pos) = row.expect("edge row");
+        if let Some(&(rev, at)) = index.get(&id) {
+            by_rev.get_mut(&rev).expect("commit")[at]
+                .edges
+                .push((rel, peer, pos));
+        }
+    }
+    let events = db
+        .prepare("SELECT data FROM events WHERE json_extract(data, '$.branch') = ?1 ORDER BY seq")
+        .expect("events")
+        .query_map([BRANCH], |r| r.get::<_, String>(0))
+        .expect("events")
+        .map(|row| row.expect("event row"))
+        .collect();
+    Seed {
+        commits: by_rev.into_values().collect(),
+        events,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    Rows,
+    RowsNoEvents,
+    Image,
+    ImageNoEdgeIndex,
+    ImageIntegerIds,
+}
+
+impl Layout {
+    const ALL: [Layout; 5] = [
+        Layout::Rows,
+        Layout::RowsNoEvents,
+        Layout::Image,
+        Layout::ImageNoEdgeIndex,
+        Layout::ImageIntegerIds,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Layout::Rows => "rows",
+            Layout::RowsNoEvents => "rows, no events",
+            Layout::Image => "image",
+            Layout::ImageNoEdgeIndex => "image, no edge_in",
+            Layout::ImageIntegerIds => "image, integer ids",
+        }
+    }
+
+    fn schema(self) -> &'static str {
+        match self {
+            Layout::Rows | Layout::RowsNoEvents => {
+                "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
+                     live INTEGER NOT NULL, rev INTEGER NOT NULL, base_rev INTEGER,
+                     PRIMARY KEY (id, branch)) WITHOUT ROWID;
+                 CREATE INDEX node_by_kind ON node (kind, branch, live);
+                 CREATE TABLE attr (id TEXT NOT NULL, branch TEXT NOT NULL, name TEXT NOT NULL,
+                     kind TEXT NOT NULL, value TEXT, key TEXT, base TEXT, has_base INTEGER NOT NULL,
+                     PRIMARY KEY (id, branch, name)) WITHOUT ROWID;
+                 CREATE INDEX attr_by_key ON attr (kind, name, key, branch);
+                 CREATE TABLE edge (id TEXT NOT NULL, rel TEXT NOT NULL, peer TEXT NOT NULL,
+                     branch TEXT NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
+                     PRIMARY KEY (id, rel, peer, branch)) WITHOUT ROWID;
+                 CREATE INDEX edge_by_peer_rel ON edge (peer, rel, branch);
+                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
+            }
+            Layout::Image | Layout::ImageNoEdgeIndex => {
+                "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
+                     live INTEGER NOT NULL, rev INTEGER NOT NULL, data TEXT NOT NULL,
+                     PRIMARY KEY (id, branch)) WITHOUT ROWID;
+                 CREATE INDEX node_by_kind ON node (kind, branch, live);
+                 CREATE TABLE attr_key (kind TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
+                     branch TEXT NOT NULL, id TEXT NOT NULL,
+                     PRIMARY KEY (kind, name, key, branch, id)) WITHOUT ROWID;
+                 CREATE TABLE edge_in (peer TEXT NOT NULL, rel TEXT NOT NULL, branch TEXT NOT NULL,
+                     id TEXT NOT NULL, PRIMARY KEY (peer, rel, branch, id)) WITHOUT ROWID;
+                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
+            }
+            Layout::ImageIntegerIds => {
+                "CREATE TABLE ids (n INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE);
+                 CREATE TABLE node (n INTEGER NOT NULL, branch INTEGER NOT NULL,
+                     kind INTEGER NOT NULL, live INTEGER NOT NULL, rev INTEGER NOT NULL,
+                     data TEXT NOT NULL, PRIMARY KEY (n, branch)) WITHOUT ROWID;
+                 CREATE INDEX node_by_kind ON node (kind, branch, live);
+                 CREATE TABLE attr_key (kind INTEGER NOT NULL, name INTEGER NOT NULL,
+                     key TEXT NOT NULL, branch INTEGER NOT NULL, n INTEGER NOT NULL,
+                     PRIMARY KEY (kind, name, key, branch, n)) WITHOUT ROWID;
+                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
+            }
+        }
+    }
+}
+
+struct Sample {
+    write: Duration,
+    read: Duration,
+    /// Table rows and index entries written.
+    rows: usize,
+    bytes: u64,
+}
+
+/// Integers for the strings of the integer-id layout, kept in memory as a store would.
+#[derive(Default)]
+struct Interned {
+    ids: HashMap<String, i64>,
+    names: HashMap<String, i64>,
+}
+
+impl Interned {
+    fn name(&mut self, name: &str) -> i64 {
+        let next = self.names.len() as i64 + 1;
+        *self.names.entry(name.to_owned()).or_insert(next)
+    }
+}
+
+fn measure(layout: Layout, seed: &Seed, scratch: &Path) -> Sample {
+    let path = scratch.join("layout.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let db = Connection::open(&path).expect("open");
+    db.pragma_update(None, "journal_mode", "WAL").expect("WAL");
+    db.pragma_update(None, "synchronous", "NORMAL")
+        .expect("synchronous");
+    db.execute_batch(layout.schema()).expect("schema");
+    let mut interned = Interned::default();
+    let branch = interned.name(BRANCH);
+    let mut rows = 0;
+    let per_commit = seed.events.len().div_ceil(seed.commits.len());
+    let mut events = seed.events.chunks(per_commit);
+
+    let started = cpu_time();
+    for commit in &seed.commits {
+        let tx = db.unchecked_transaction().expect("begin");
+        for node in commit {
+            rows += write_node(layout, &tx, node, branch, &mut interned);
+        }
+        if layout != Layout::RowsNoEvents {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO events (data) VALUES (?1)")
+                .expect("events");
+            for event in events.next().unwrap_or_default() {
+                insert.execute([event]).expect("event");
+                rows += 1;
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    let write = cpu_time() - started;
+
+    let started = cpu_time();
+    let mut loaded = 0;
+    for node in seed.commits.iter().flatten() {
+        loaded += read_node(layout, &db, &node.id, branch, &interned);
+    }
+    let read = cpu_time() - started;
+    assert!(loaded > 0, "nodes read back");
+
+    db.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .expect("checkpoint");
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    Sample {
+        write,
+        read,
+        rows,
+        bytes,
+    }
+}
+
+/// Writes `node` in `layout`; returns the table rows and index entries written.
+fn write_node(
+    layout: Layout,
+    db: &Connection,
+    node: &NodeRows,
+    branch: i64,
+    interned: &mut Interned,
+) -> usize {
+    match layout {
+        Layout::Rows | Layout::RowsNoEvents => {
+            db.prepare_cached(
+                "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, 1, NULL)",
+            )
+            .expect("node")
+            .execute(params![node.id, BRANCH, node.kind])
+            .expect("node");
+            let mut attr = db
+                .prepare_cached(
+                    "INSERT INTO attr (id, branch, name, kind, value, key, base, has_base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0)",
+                )
+                .expect("attr");
+            for (name, value, key) in &node.attrs {
+                attr.execute(params![node.id, BRANCH, name, node.kind, value, key])
+                    .expect("attr");
+            }
+            let mut edge = db
+                .prepare_cached(
+                    "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
+                )
+                .expect("edge");
+            for (rel, peer, pos) in &node.edges {
+                edge.execute(params![node.id, rel, peer, BRANCH, pos])
+                    .expect("edge");
+            }
+            2 + 2 * node.attrs.len() + 2 * node.edges.len()
+        }
+        Layout::Image | Layout::ImageNoEdgeIndex => {
+            db.prepare_cached(
+                "INSERT INTO node (id, branch, kind, live, rev, data) VALUES (?1, ?2, ?3, 1, 1, ?4)",
+            )
+            .expect("node")
+            .execute(params![node.id, BRANCH, node.kind, image(node, |peer| json!(peer))])
+            .expect("node");
+            let mut written = 2;
+            let mut key = db
+                .prepare_cached(
+                    "INSERT INTO attr_key (kind, name, key, branch, id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .expect("attr_key");
+            for (name, _, k) in &node.attrs {
+                if let Some(k) = k {
+                    key.execute(params![node.kind, name, k, BRANCH, node.id])
+                        .expect("attr_key");
+                    written += 1;
+                }
+            }
+            if layout == Layout::Image {
+                let mut edge = db
+                    .prepare_cached(
+                        "INSERT INTO edge_in (peer, rel, branch, id) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .expect("edge_in");
+                for (rel, peer, _) in &node.edges {
+                    edge.execute(params![peer, rel, BRANCH, node.id])
+                        .expect("edge_in");
+                    written += 1;
+                }
+            }
+            written
+        }
+        Layout::ImageIntegerIds => {
+            let n = intern_id(db, interned, &node.id);
+            let peers: Vec<i64> = node
+                .edges
+                .iter()
+                .map(|(_, peer, _)| intern_id(db, interned, peer))
+                .collect();
+            let mut at = peers.iter();
+            let data = image(node, |_| json!(at.next().copied().unwrap_or_default()));
+            let kind = interned.name(&node.kind);
+            db.prepare_cached(
+                "INSERT INTO node (n, branch, kind, live, rev, data) VALUES (?1, ?2, ?3, 1, 1, ?4)",
+            )
+            .expect("node")
+            .execute(params![n, branch, kind, data])
+            .expect("node");
+            let mut written = 2;
+            let mut key = db
+                .prepare_cached(
+                    "INSERT INTO attr_key (kind, name, key, branch, n) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .expect("attr_key");
+            for (name, _, k) in &node.attrs {
+                if let Some(k) = k {
+                    let name = interned.name(name);
+                    key.execute(params![kind, name, k, branch, n])
+                        .expect("attr_key");
+                    written += 1;
+                }
+            }
+            written
+        }
+    }
+}
+
+/// The integer of `uuid`, giving it one (an `ids` row) the first time.
+fn intern_id(db: &Connection, interned: &mut Interned, uuid: &str) -> i64 {
+    if let Some(&n) = interned.ids.get(uuid) {
+        return n;
+    }
+    let n = interned.ids.len() as i64 + 1;
+    db.prepare_cached("INSERT INTO ids (n, uuid) VALUES (?1, ?2)")
+        .expect("ids")
+        .execute(params![n, uuid])
+        .expect("ids");
+    interned.ids.insert(uuid.to_owned(), n);
+    n
+}
+
+/// A node's image: its attributes and its peers by relationship, in position order.
+fn image(node: &NodeRows, mut peer: impl FnMut(&str) -> Value) -> String {
+    let attrs: Map<String, Value> = node
+        .attrs
+        .iter()
+        .map(|(name, text, _)| {
+            let value = serde_json::from_str(text).unwrap_or(Value::Null);
+            (name.clone(), value)
+        })
+        .collect();
+    let mut rels: Map<String, Value> = Map::new();
+    for (rel, id, _) in &node.edges {
+        let value = peer(id);
+        match rels.get_mut(rel) {
+            Some(Value::Array(peers)) => peers.push(value),
+            _ => {
+                rels.insert(rel.clone(), Value::Array(vec![value]));
+            }
+        }
+    }
+    json!({"attrs": attrs, "rels": rels}).to_string()
+}
+
+/// Loads node `id` as a reader needs it (attributes and peers); returns the values read.
+fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &Interned) -> usize {
+    match layout {
+        Layout::Rows | Layout::RowsNoEvents => {
+            let kind: String = db
+                .prepare_cached("SELECT kind FROM node WHERE id = ?1 AND branch IN ('main', ?2)")
+                .expect("node")
+                .query_row(params![id, BRANCH], |r| r.get(0))
+                .expect("node");
+            let mut attrs: Map<String, Value> = Map::new();
+            let mut st = db
+                .prepare_cached(
+                    "SELECT branch, name, value FROM attr WHERE id = ?1 AND branch IN ('main', ?2)",
+                )
+                .expect("attrs");
+            let mut rows = st.query(params![id, BRANCH]).expect("attrs");
+            while let Some(r) = rows.next().expect("attr") {
+                let text: Option<String> = r.get(2).expect("value");
+                let value = text
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or(Value::Null);
+                attrs.insert(r.get(1).expect("name"), value);
+            }
+            let mut peers: Vec<(String, String)> = Vec::new();
+            let mut st = db
+                .prepare_cached(
+                    "SELECT rel, peer, branch, live FROM edge WHERE id = ?1 \
+                     AND branch IN ('main', ?2) ORDER BY pos",
+                )
+                .expect("edges");
+            let mut rows = st.query(params![id, BRANCH]).expect("edges");
+            while let Some(r) = rows.next().expect("edge") {
+                peers.push((r.get(0).expect("rel"), r.get(1).expect("peer")));
+            }
+            usize::from(!kind.is_empty()) + attrs.len() + peers.len()
+        }
+        Layout::Image | Layout::ImageNoEdgeIndex => {
+            let data: String = db
+                .prepare_cached(
+                    "SELECT data FROM node WHERE id = ?1 AND branch IN ('main', ?2) LIMIT 1",
+                )
+                .expect("node")
+                .query_row(params![id, BRANCH], |r| r.get(0))
+                .expect("node");
+            let image: Value = serde_json::from_str(&data).expect("image");
+            image["attrs"].as_object().map_or(0, Map::len) + 1
+        }
+        Layout::ImageIntegerIds => {
+            let n = interned.ids[id];
+            let data: String = db
+                .prepare_cached("SELECT data FROM node WHERE n = ?1 AND branch = ?2")
+                .expect("node")
+                .query_row(params![n, branch], |r| r.get(0))
+                .expect("node");
+            let image: Value = serde_json::from_str(&data).expect("image");
+            image["attrs"].as_object().map_or(0, Map::len) + 1
+        }
+    }
+}
