@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p infragen-tests --bench layout
 //! LAYOUT_BENCH_SAMPLES=9 cargo bench -p infragen-tests --bench layout
+//! LAYOUT_BENCH_COPIES=16 cargo bench -p infragen-tests --bench layout   # the 16x design
 //! ```
 //!
 //! The store's CPU goal is 50 µs per node write for everything a cascade
@@ -45,7 +46,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{SEED_FABRICS, cpu_time, design};
+use common::{Design, cpu_time, design};
 use infragen::backend::Backend;
 use infragen::cascade::{Cascade, CascadeConfig, Start};
 use infragen::embedded::EmbeddedBackend;
@@ -81,18 +82,23 @@ struct Seed {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let samples = std::env::var("LAYOUT_BENCH_SAMPLES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(SAMPLES);
+    let number = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let samples = number("LAYOUT_BENCH_SAMPLES", SAMPLES);
+    let design = design(number("LAYOUT_BENCH_COPIES", 1));
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
-    build_seed(&path, dir.path()).await;
+    build_seed(&design, &path, dir.path()).await;
     let seed = read_seed(&path);
     let nodes: usize = seed.commits.iter().map(Vec::len).sum();
     println!(
-        "seed on {BRANCH}: {} commits, {nodes} nodes, {} attributes, {} relationship sides, \
+        "{} on {BRANCH}: {} commits, {nodes} nodes, {} attributes, {} relationship sides, \
          {} events ({} kB of JSON)",
+        design.label,
         seed.commits.len(),
         seed.commits
             .iter()
@@ -157,10 +163,9 @@ fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// The seed data center on `BRANCH` of a fresh store at `path`, built as the `cascade`
-/// bench builds it, one run at a time.
-async fn build_seed(path: &Path, scratch: &Path) {
-    let seed = design(1);
+/// `design` on `BRANCH` of a fresh store at `path`, built as the `cascade` bench builds
+/// it, one run at a time.
+async fn build_seed(seed: &Design, path: &Path, scratch: &Path) {
     let store = Store::open(path).expect("store opens");
     let repository = Arc::new(Repository::open(&seed.root).expect("repository opens"));
     let backend: Arc<dyn Backend> = Arc::new(EmbeddedBackend::new(store.clone()));
@@ -183,9 +188,9 @@ async fn build_seed(path: &Path, scratch: &Path) {
             ..CascadeConfig::default()
         },
     );
-    for fabric in SEED_FABRICS {
+    for fabric in &seed.fabrics {
         let mut parameters = Map::new();
-        parameters.insert("fabric_name".to_owned(), Value::from(fabric));
+        parameters.insert("fabric_name".to_owned(), Value::from(fabric.as_str()));
         let report = cascade
             .run(
                 BRANCH,
