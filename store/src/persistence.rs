@@ -486,15 +486,20 @@ impl Db {
     pub fn events_since(&self, seq: i64, limit: i64) -> Result<Vec<Event>> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .prepare_cached("SELECT seq, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
             .map_err(self.err())?;
         let rows = st
-            .query_map(params![seq, limit], |r| r.get::<_, String>(0))
+            .query_map(params![seq, limit], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(self.err())?;
         let mut out = Vec::new();
         for r in rows {
-            let t = r.map_err(self.err())?;
-            out.push(serde_json::from_str(&t).map_err(|e| self.corrupted(format!("event: {e}")))?);
+            let (seq, text) = r.map_err(self.err())?;
+            out.push(
+                crate::events::stored::decode(seq, &text)
+                    .map_err(|e| self.corrupted(format!("event {seq}: {e}")))?,
+            );
         }
         Ok(out)
     }
@@ -557,8 +562,8 @@ impl Db {
         for ev in events.iter_mut() {
             last += 1;
             ev.seq = last;
-            let text =
-                serde_json::to_string(ev).map_err(|err| self.corrupted(format!("event: {err}")))?;
+            let text = crate::events::stored::encode(ev)
+                .map_err(|err| self.corrupted(format!("event: {err}")))?;
             ins.execute(params![ev.seq, text]).map_err(e())?;
         }
         Ok(())

@@ -348,3 +348,50 @@ fn a_node_with_more_attributes_than_one_statement_writes_keeps_every_value() {
     assert_eq!(values("main"), on_main);
     assert_eq!(values("br1"), on_branch);
 }
+
+/// Events are stored compact; a fresh handle reads back exactly the events the writing one
+/// kept, and rows an older version wrote in full read as before, in their place.
+#[test]
+fn stored_events_read_back_exactly_in_either_form() {
+    let (_dir, path, s) = temp_store();
+    let d = device(&s, "main", "leaf1", r#"role: {value: "leaf"}"#);
+    interface(&s, "main", &d, "eth1");
+    let written = s.events_since(0).unwrap();
+    assert!(written.len() >= 2, "{written:?}");
+    let fresh = Store::open(&path).unwrap();
+    assert_eq!(fresh.events_since(0).unwrap(), written);
+    drop((s, fresh));
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let texts: Vec<String> = conn
+        .prepare("SELECT data FROM events ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        texts.iter().all(|t| t.starts_with(r#"{"v":2,"#)),
+        "{texts:?}"
+    );
+    // A row as an older version wrote it: the whole event, numbered in its text too.
+    let mut old = written[0].clone();
+    old.seq = written.last().unwrap().seq + 1;
+    conn.execute(
+        "INSERT INTO events (seq, data) VALUES (?1, ?2)",
+        rusqlite::params![old.seq, serde_json::to_string(&old).unwrap()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let s = Store::open(&path).unwrap();
+    device(&s, "main", "leaf2", "");
+    let all = s.events_since(0).unwrap();
+    assert_eq!(all[..written.len()], written[..]);
+    assert_eq!(all[written.len()], old);
+    let after = &all[written.len() + 1..];
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].seq, old.seq + 1);
+    assert_eq!(after[0].name, "infrahub.node.created");
+    assert_eq!(Store::open(&path).unwrap().events_since(0).unwrap(), all);
+}

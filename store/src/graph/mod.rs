@@ -2174,14 +2174,9 @@ impl<'c> Tx<'c> {
                 Action::Updated
             }
         };
-        let name = match action {
-            Action::Created => "infrahub.node.created",
-            Action::Updated => "infrahub.node.updated",
-            Action::Deleted => "infrahub.node.deleted",
-        };
         Some(Event {
             seq: 0,
-            name: name.into(),
+            name: action.event_name().into(),
             branch: self.branch.clone(),
             action,
             kind: p.kind.clone(),
