@@ -24,6 +24,8 @@
 //!   `edge` row per relationship side, each table with its secondary index
 //!   (`attr_by_key`, `edge_by_peer_rel`), and the events as JSON text;
 //! - **rows, no events** — the same without the event log, to show its share;
+//! - **rows, 16-byte ids** — today's rows with every node id (`id`, `peer`) a
+//!   16-byte blob rather than its 36-character text;
 //! - **image** — one `node` row holding the node's attributes and peers
 //!   (JSON), with index-only tables for lookups: `attr_key` (kind, name, key,
 //!   branch, id) for every attribute with a lookup key, and `edge_in` (peer,
@@ -274,7 +276,11 @@ fn read_seed(path: &Path) -> Seed {
         }
     }
     let events = db
-        .prepare("SELECT data FROM events WHERE json_extract(data, '$.branch') = ?1 ORDER BY seq")
+        // Compact rows name the branch `b`; rows in full, `branch`.
+        .prepare(
+            "SELECT data FROM events WHERE COALESCE(json_extract(data, '$.b'), \
+             json_extract(data, '$.branch')) = ?1 ORDER BY seq",
+        )
         .expect("events")
         .query_map([BRANCH], |r| r.get::<_, String>(0))
         .expect("events")
@@ -290,15 +296,17 @@ fn read_seed(path: &Path) -> Seed {
 enum Layout {
     Rows,
     RowsNoEvents,
+    RowsBlobIds,
     Image,
     ImageNoEdgeIndex,
     ImageIntegerIds,
 }
 
 impl Layout {
-    const ALL: [Layout; 5] = [
+    const ALL: [Layout; 6] = [
         Layout::Rows,
         Layout::RowsNoEvents,
+        Layout::RowsBlobIds,
         Layout::Image,
         Layout::ImageNoEdgeIndex,
         Layout::ImageIntegerIds,
@@ -308,6 +316,7 @@ impl Layout {
         match self {
             Layout::Rows => "rows",
             Layout::RowsNoEvents => "rows, no events",
+            Layout::RowsBlobIds => "rows, 16-byte ids",
             Layout::Image => "image",
             Layout::ImageNoEdgeIndex => "image, no edge_in",
             Layout::ImageIntegerIds => "image, integer ids",
@@ -316,7 +325,7 @@ impl Layout {
 
     fn schema(self) -> &'static str {
         match self {
-            Layout::Rows | Layout::RowsNoEvents => {
+            Layout::Rows | Layout::RowsNoEvents | Layout::RowsBlobIds => {
                 "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
                      live INTEGER NOT NULL, rev INTEGER NOT NULL, base_rev INTEGER,
                      PRIMARY KEY (id, branch)) WITHOUT ROWID;
@@ -393,7 +402,7 @@ fn measure(layout: Layout, seed: &Seed, scratch: &Path) -> Sample {
     let mut interned = Interned::default();
     let branch = interned.name(BRANCH);
     let mut rows = 0;
-    let per_commit = seed.events.len().div_ceil(seed.commits.len());
+    let per_commit = seed.events.len().div_ceil(seed.commits.len()).max(1);
     let mut events = seed.events.chunks(per_commit);
 
     let started = cpu_time();
@@ -443,12 +452,13 @@ fn write_node(
     interned: &mut Interned,
 ) -> usize {
     match layout {
-        Layout::Rows | Layout::RowsNoEvents => {
+        Layout::Rows | Layout::RowsNoEvents | Layout::RowsBlobIds => {
+            let id = NodeId::of(layout, &node.id);
             db.prepare_cached(
                 "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, 1, NULL)",
             )
             .expect("node")
-            .execute(params![node.id, BRANCH, node.kind])
+            .execute(params![id, BRANCH, node.kind])
             .expect("node");
             let mut attr = db
                 .prepare_cached(
@@ -457,7 +467,7 @@ fn write_node(
                 )
                 .expect("attr");
             for (name, value, key) in &node.attrs {
-                attr.execute(params![node.id, BRANCH, name, node.kind, value, key])
+                attr.execute(params![id, BRANCH, name, node.kind, value, key])
                     .expect("attr");
             }
             let mut edge = db
@@ -467,7 +477,7 @@ fn write_node(
                 )
                 .expect("edge");
             for (rel, peer, pos) in &node.edges {
-                edge.execute(params![node.id, rel, peer, BRANCH, pos])
+                edge.execute(params![id, rel, NodeId::of(layout, peer), BRANCH, pos])
                     .expect("edge");
             }
             2 + 2 * node.attrs.len() + 2 * node.edges.len()
@@ -578,10 +588,62 @@ fn image(node: &NodeRows, mut peer: impl FnMut(&str) -> Value) -> String {
     json!({"attrs": attrs, "rels": rels}).to_string()
 }
 
+/// A node id as a row holds it: its text, or (`rows, 16-byte ids`) a UUID's 16 bytes.
+enum NodeId<'a> {
+    Text(&'a str),
+    Bytes([u8; 16]),
+}
+
+impl<'a> NodeId<'a> {
+    fn of(layout: Layout, id: &'a str) -> NodeId<'a> {
+        let hex: Vec<u8> = id.bytes().filter(|b| *b != b'-').collect();
+        if layout != Layout::RowsBlobIds || hex.len() != 32 {
+            return NodeId::Text(id);
+        }
+        let digit = |b: u8| (b as char).to_digit(16);
+        let mut bytes = [0; 16];
+        for (i, pair) in hex.chunks(2).enumerate() {
+            match (digit(pair[0]), digit(pair[1])) {
+                (Some(high), Some(low)) => bytes[i] = (high * 16 + low) as u8,
+                _ => return NodeId::Text(id),
+            }
+        }
+        NodeId::Bytes(bytes)
+    }
+
+    /// The id's text back from a row.
+    fn read(value: rusqlite::types::ValueRef<'_>) -> String {
+        match value {
+            rusqlite::types::ValueRef::Blob(bytes) => {
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                )
+            }
+            other => other.as_str().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+impl rusqlite::ToSql for NodeId<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match self {
+            NodeId::Text(text) => rusqlite::types::ToSqlOutput::from(*text),
+            NodeId::Bytes(bytes) => rusqlite::types::ToSqlOutput::from(&bytes[..]),
+        })
+    }
+}
+
 /// Loads node `id` as a reader needs it (attributes and peers); returns the values read.
 fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &Interned) -> usize {
     match layout {
-        Layout::Rows | Layout::RowsNoEvents => {
+        Layout::Rows | Layout::RowsNoEvents | Layout::RowsBlobIds => {
+            let id = NodeId::of(layout, id);
             let kind: String = db
                 .prepare_cached("SELECT kind FROM node WHERE id = ?1 AND branch IN ('main', ?2)")
                 .expect("node")
@@ -610,7 +672,10 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
                 .expect("edges");
             let mut rows = st.query(params![id, BRANCH]).expect("edges");
             while let Some(r) = rows.next().expect("edge") {
-                peers.push((r.get(0).expect("rel"), r.get(1).expect("peer")));
+                peers.push((
+                    r.get(0).expect("rel"),
+                    NodeId::read(r.get_ref(1).expect("peer")),
+                ));
             }
             usize::from(!kind.is_empty()) + attrs.len() + peers.len()
         }
