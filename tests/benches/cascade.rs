@@ -58,20 +58,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use common::{Design, Writes, cpu_time, design, writes_since};
+use common::{Design, Writes, cpu_time, design, generate_fabric, writes_since};
 use infragen::backend::{
     AddressAllocation, Allocated, Backend, BackendError, NodeRef, PrefixAllocation, RunScope,
 };
-use infragen::cascade::{Cascade, CascadeConfig, Start};
+use infragen::cascade::{Cascade, CascadeConfig};
 use infragen::embedded::EmbeddedBackend;
 use infragen::policy::RuntimePolicy;
 use infragen::repository::Repository;
-use infragen::runner::{Runner, TargetSelection};
+use infragen::runner::Runner;
 use infragen::runtime::Runtime;
 use infragen::sync::sync_repository;
 use infragen_store::Store;
 use infragen_tests::graphql;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Concurrency measured unless `CASCADE_BENCH_CONCURRENCY` names others:
 /// the CLI's default.
@@ -312,21 +312,9 @@ async fn measure_with(
     let cpu_started = cpu_time();
     let started = Instant::now();
     for fabric in &design.fabrics {
-        let mut parameters = Map::new();
-        parameters.insert("fabric_name".to_owned(), Value::from(fabric.as_str()));
         let cascade_started = Instant::now();
-        let report = cascade
-            .run(
-                BRANCH,
-                Start::Definition {
-                    name: "generate-fabric".to_owned(),
-                    selection: TargetSelection::Matching(parameters),
-                },
-            )
-            .await
-            .expect("the cascade runs");
+        let report = generate_fabric(&cascade, BRANCH, fabric).await;
         cascades.push(cascade_started.elapsed());
-        assert!(report.is_success(), "{}: {fabric}\n{report}", design.label);
         runs += report.runs.len();
     }
     let wall = started.elapsed();

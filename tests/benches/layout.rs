@@ -48,13 +48,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Design, cpu_time, design};
+use common::{Design, cpu_time, design, generate_fabric};
 use infragen::backend::Backend;
-use infragen::cascade::{Cascade, CascadeConfig, Start};
+use infragen::cascade::{Cascade, CascadeConfig};
 use infragen::embedded::EmbeddedBackend;
 use infragen::policy::RuntimePolicy;
 use infragen::repository::Repository;
-use infragen::runner::{Runner, TargetSelection};
+use infragen::runner::Runner;
 use infragen::runtime::Runtime;
 use infragen::sync::sync_repository;
 use infragen_store::Store;
@@ -191,19 +191,7 @@ async fn build_seed(seed: &Design, path: &Path, scratch: &Path) {
         },
     );
     for fabric in &seed.fabrics {
-        let mut parameters = Map::new();
-        parameters.insert("fabric_name".to_owned(), Value::from(fabric.as_str()));
-        let report = cascade
-            .run(
-                BRANCH,
-                Start::Definition {
-                    name: "generate-fabric".to_owned(),
-                    selection: TargetSelection::Matching(parameters),
-                },
-            )
-            .await
-            .expect("the cascade runs");
-        assert!(report.is_success(), "{fabric}\n{report}");
+        generate_fabric(&cascade, BRANCH, fabric).await;
     }
 }
 

@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use infragen::cascade::{Cascade, CascadeReport, Start};
+use infragen::runner::TargetSelection;
 use infragen_store::{Action, Store};
 use infragen_tests::{fresh_guest, workspace_root};
 
@@ -160,6 +162,25 @@ pub fn design(copies: usize) -> Design {
         fabrics,
         _dir: dir,
     }
+}
+
+/// One `generate-fabric fabric_name=<fabric>` cascade on `branch`, which must succeed:
+/// the fabric, then the pods and racks it triggers.
+pub async fn generate_fabric(cascade: &Cascade, branch: &str, fabric: &str) -> CascadeReport {
+    let mut parameters = serde_json::Map::new();
+    parameters.insert("fabric_name".to_owned(), fabric.into());
+    let report = cascade
+        .run(
+            branch,
+            Start::Definition {
+                name: "generate-fabric".to_owned(),
+                selection: TargetSelection::Matching(parameters),
+            },
+        )
+        .await
+        .expect("the cascade runs");
+    assert!(report.is_success(), "{fabric}\n{report}");
+    report
 }
 
 /// CPU time of the whole process so far (user + system, every thread).
