@@ -753,25 +753,22 @@ async fn a_repository_with_python_generators_is_served_and_its_python_generators
 
 /// `infragen serve` on `store` with `repo`, accepting API token `token`; its address.
 fn serve_on(store: &str, repo: &tempfile::TempDir, token: &str) -> (std::process::Child, String) {
+    serve_configured(
+        store,
+        repo,
+        &format!("[store]\napi_tokens = [\"{token}\"]\n"),
+    )
+}
+
+/// `infragen serve` on `store` with `repo` and `config` as its configuration file; its
+/// address.
+fn serve_configured(
+    store: &str,
+    repo: &tempfile::TempDir,
+    config: &str,
+) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let config = repo.path().join("serve.toml");
-    std::fs::write(&config, format!("[store]\napi_tokens = [\"{token}\"]\n")).expect("config");
-    let mut serve = Command::new(infragen_bin())
-        .args([
-            "--store",
-            store,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--repository",
-        ])
-        .arg(repo.path())
-        .arg("--config")
-        .arg(&config)
-        .env(
-            "INFRAGEN_CACHE_DIR",
-            std::env::temp_dir().join("infragen-cli-test-cache"),
-        )
+    let mut serve = serve_command(store, repo, config)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -786,6 +783,124 @@ fn serve_on(store: &str, repo: &tempfile::TempDir, token: &str) -> (std::process
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_owned();
     (serve, address)
+}
+
+/// The `infragen serve` command of [`serve_configured`], its configuration file written.
+fn serve_command(store: &str, repo: &tempfile::TempDir, config: &str) -> Command {
+    let path = repo.path().join("serve.toml");
+    std::fs::write(&path, config).expect("config");
+    let mut serve = Command::new(infragen_bin());
+    serve
+        .args([
+            "--store",
+            store,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--repository",
+        ])
+        .arg(repo.path())
+        .arg("--config")
+        .arg(&path)
+        .env(
+            "INFRAGEN_CACHE_DIR",
+            std::env::temp_dir().join("infragen-cli-test-cache"),
+        );
+    serve
+}
+
+/// `[store.transactions]` in serve's configuration file sets the limits of its run
+/// transactions: the idle expiry is the one the opening answer gives and the one an unused
+/// transaction is dropped after, and `open = 0` turns them off (404, as from a server
+/// without them). A value out of range stops serve before it listens, naming the file,
+/// the table and the range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_takes_its_run_transaction_limits_from_its_configuration_file() {
+    let repo = widgets_repository_stalling_on_alpha();
+    let store = repo.path().join("store.db");
+    let (store_arg, _) = synced(&repo, &store);
+    let token = "cli-test-token";
+    let client = reqwest::Client::new();
+    let post = |url: String| {
+        client
+            .post(url)
+            .header("x-infrahub-key", token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+    };
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("answer");
+        let body: serde_json::Value = serde_json::from_str(&text).expect("JSON answer");
+        (status, body)
+    };
+
+    let (mut serve, address) = serve_configured(
+        store_arg,
+        &repo,
+        &format!("[store]\napi_tokens = [\"{token}\"]\n\n[store.transactions]\nidle = \"1s\"\n"),
+    );
+    let (status, opened) = answer(
+        post(format!("{address}/api/transactions?branch=main"))
+            .await
+            .expect("begin"),
+    )
+    .await;
+    assert_eq!(
+        (status, &opened["idle_ms"]),
+        (201, &serde_json::json!(1000))
+    );
+    let id = opened["id"].as_str().expect("id").to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, refused) = answer(
+        post(format!("{address}/api/transactions/{id}/commit"))
+            .await
+            .expect("commit"),
+    )
+    .await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(status, 410, "{refused}");
+    assert_eq!(
+        refused["errors"][0]["message"],
+        format!(
+            "run transaction {id} is not open: it was committed or abandoned, or dropped after 1s without a request"
+        )
+    );
+
+    let (mut serve, address) = serve_configured(
+        store_arg,
+        &repo,
+        &format!("[store]\napi_tokens = [\"{token}\"]\n\n[store.transactions]\nopen = 0\n"),
+    );
+    let (status, refused) = answer(
+        post(format!("{address}/api/transactions?branch=main"))
+            .await
+            .expect("begin"),
+    )
+    .await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(status, 404, "{refused}");
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "run transactions are turned off on this server; write one mutation at a time"
+    );
+
+    let output = serve_command(store_arg, &repo, "[store.transactions]\nidle = \"0s\"\n")
+        .output()
+        .expect("serve runs");
+    let path = repo.path().join("serve.toml");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: {}: [store.transactions]: idle = 0ns is outside the supported range 1s to 24h\n",
+            path.display()
+        )
+    );
+    assert!(output.stdout.is_empty(), "it never listened");
 }
 
 /// A generator run through `infragen serve` whose process is killed with SIGKILL half-way

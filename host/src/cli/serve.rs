@@ -26,7 +26,8 @@ pub(crate) struct ServeArgs {
     /// Allow a non-loopback address.
     #[arg(long)]
     allow_remote: bool,
-    /// Configuration file with `[store] api_tokens = [...]`.
+    /// Configuration file with `[store] api_tokens = [...]` and the run transactions'
+    /// limits (`[store.transactions]`).
     #[arg(long, default_value = "infragen.toml")]
     config: PathBuf,
     /// The repository whose generators run when their trigger rules match a
@@ -69,7 +70,7 @@ pub(crate) async fn run(
     }
     let store = infragen_store::Store::open(store_path)
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
-    let tokens = super::store::config_tokens(&args.config)?;
+    let config = crate::policy::ServeConfig::load(&args.config)?;
     let repository = Repository::open(&args.repository)?;
     let policy = RuntimePolicy::load(repository.root())?;
     let retention = policy.retention();
@@ -125,7 +126,15 @@ pub(crate) async fn run(
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
     }
-    let server = crate::http_api::serve_listener(store.clone(), listener, tokens);
+    let server = crate::http_api::serve_listener_with_limits(
+        store.clone(),
+        listener,
+        config.api_tokens,
+        crate::http_api::Limits {
+            transactions: config.transactions,
+            ..crate::http_api::Limits::default()
+        },
+    );
     // SIGINT/SIGTERM: no new run starts, the running ones finish, then serve stops; a
     // second signal abandons them.
     let signals = tokio::spawn(super::stop_on_signals(interrupt));

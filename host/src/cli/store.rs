@@ -209,29 +209,6 @@ fn parse_vars(document: &str, vars: &[String]) -> anyhow::Result<Value> {
     Ok(Value::Object(m))
 }
 
-/// The API tokens of `[store] api_tokens` in a configuration file (none when
-/// the file does not exist).
-pub(crate) fn config_tokens(path: &Path) -> anyhow::Result<Vec<String>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let v: toml::Value =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let tokens = v
-        .get("store")
-        .and_then(|s| s.get("api_tokens"))
-        .and_then(|t| t.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(tokens)
-}
-
 /// Run a store command against the store at `store_path`.
 pub(crate) async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<()> {
     let store = Store::open(store_path)

@@ -33,6 +33,8 @@ use std::time::Duration;
 use infragen_store::Retention;
 use serde::Deserialize;
 
+use crate::http_api::TransactionLimits;
+
 pub use units::{ByteSize, Seconds};
 pub use writes::{Call, WriteGrants, WritePolicy};
 
@@ -124,14 +126,119 @@ struct GeneratorSection {
     writes: WriteGrants,
 }
 
-/// The `[store]` table, read by `infragen serve` for the HTTP API's tokens
-/// (`cli/store.rs`); declared here so that the policy file is checked whole.
+/// The `[store]` table: what `infragen serve` reads from its `--config` file (see
+/// [`ServeConfig`]); part of the policy file, so that the file is checked whole.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 struct StoreSection {
+    /// Tokens of the HTTP API, with the `admin` scope.
     #[serde(default)]
-    #[allow(dead_code)] // read by `infragen serve`
     api_tokens: Vec<String>,
+    #[serde(default)]
+    transactions: TransactionsSection,
+}
+
+/// The `[store.transactions]` table: the HTTP API's run transactions (see
+/// [`TransactionLimits`] for what each bounds and why).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct TransactionsSection {
+    /// Open at once; 0 turns run transactions off.
+    open: Option<u64>,
+    /// Dropped, with its writes, after this long without a request ("5m").
+    idle: Option<Seconds>,
+    /// Nodes one may change.
+    nodes: Option<u64>,
+}
+
+impl TransactionsSection {
+    /// The limits the table sets over the defaults, or what is wrong with them.
+    fn limits(&self) -> Result<TransactionLimits, String> {
+        let mut limits = TransactionLimits::default();
+        if let Some(open) = self.open {
+            if open > MAX_OPEN_TRANSACTIONS {
+                return Err(format!(
+                    "open = {open} is outside the supported range 0 to {MAX_OPEN_TRANSACTIONS}"
+                ));
+            }
+            limits.open = open as usize;
+        }
+        if let Some(Seconds(idle)) = self.idle {
+            if idle < Duration::from_secs(1) || idle > Duration::from_secs(24 * 3600) {
+                return Err(format!(
+                    "idle = {idle:?} is outside the supported range 1s to 24h"
+                ));
+            }
+            limits.idle = idle;
+        }
+        if let Some(nodes) = self.nodes {
+            if nodes == 0 || nodes > MAX_TRANSACTION_NODES {
+                return Err(format!(
+                    "nodes = {nodes} is outside the supported range 1 to {MAX_TRANSACTION_NODES}"
+                ));
+            }
+            limits.nodes = nodes as usize;
+        }
+        Ok(limits)
+    }
+}
+
+/// The most run transactions `[store.transactions] open` may allow: each one waiting
+/// for the write turn is a task, each one holding it the memory of its writes.
+const MAX_OPEN_TRANSACTIONS: u64 = 4096;
+/// The most nodes `[store.transactions] nodes` may let one transaction change: its
+/// writes stay in the server's memory until the commit.
+const MAX_TRANSACTION_NODES: u64 = 10_000_000;
+
+/// What `infragen serve` reads from its configuration file: the `[store]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServeConfig {
+    /// `api_tokens`: tokens of the HTTP API, with the `admin` scope.
+    pub api_tokens: Vec<String>,
+    /// `[store.transactions]` over [`TransactionLimits::default`].
+    pub transactions: TransactionLimits,
+}
+
+impl ServeConfig {
+    /// Reads `path`, a policy file (errors as [`RuntimePolicy::load`]'s); the defaults
+    /// when there is no such file.
+    pub fn load(path: &Path) -> Result<ServeConfig, PolicyError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(path, &text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(error) => Err(PolicyError::Read {
+                path: path.to_owned(),
+                error,
+            }),
+        }
+    }
+
+    /// Parses a policy file's text; `path` names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<ServeConfig, PolicyError> {
+        let file = parse_file(path, text)?;
+        Ok(ServeConfig {
+            transactions: transaction_limits(path, &file.store)?,
+            api_tokens: file.store.api_tokens,
+        })
+    }
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<PolicyFile, PolicyError> {
+    toml::from_str(text).map_err(|error| PolicyError::Syntax {
+        path: path.to_owned(),
+        message: error.to_string().trim_end().to_owned(),
+    })
+}
+
+fn transaction_limits(path: &Path, store: &StoreSection) -> Result<TransactionLimits, PolicyError> {
+    store
+        .transactions
+        .limits()
+        .map_err(|message| PolicyError::Invalid {
+            path: path.to_owned(),
+            scope: "[store.transactions]".to_owned(),
+            message,
+        })
 }
 
 /// The `[history]` table: how long the run history is kept.
@@ -152,7 +259,6 @@ struct PolicyFile {
     #[serde(default)]
     generators: BTreeMap<String, GeneratorSection>,
     #[serde(default)]
-    #[allow(dead_code)] // read by `infragen serve`
     store: StoreSection,
     #[serde(default)]
     history: HistorySection,
@@ -183,7 +289,7 @@ pub enum PolicyError {
     Invalid {
         /// The policy file.
         path: PathBuf,
-        /// `[sandbox]` or `[generators.<name>.sandbox]`.
+        /// `[sandbox]`, `[generators.<name>.sandbox]` or `[store.transactions]`.
         scope: String,
         /// What is wrong and what is allowed.
         message: String,
@@ -215,10 +321,9 @@ impl RuntimePolicy {
 
     /// Parses policy text; `path` names the file in errors.
     pub fn parse(path: &Path, text: &str) -> Result<RuntimePolicy, PolicyError> {
-        let file: PolicyFile = toml::from_str(text).map_err(|error| PolicyError::Syntax {
-            path: path.to_owned(),
-            message: error.to_string().trim_end().to_owned(),
-        })?;
+        let file = parse_file(path, text)?;
+        // Read by `infragen serve` (`ServeConfig`), checked with the rest of the file.
+        transaction_limits(path, &file.store)?;
         let defaults = Retention::default();
         let mut policy = RuntimePolicy {
             defaults: file.sandbox,
@@ -405,5 +510,47 @@ mod tests {
     #[test]
     fn the_store_table_with_api_tokens_is_part_of_the_file() {
         parse("[store]\napi_tokens = [\"secret\"]\n").expect("valid policy");
+    }
+
+    fn serve_config(text: &str) -> Result<ServeConfig, PolicyError> {
+        ServeConfig::parse(Path::new("infragen.toml"), text)
+    }
+
+    #[test]
+    fn serve_reads_tokens_and_transaction_limits_over_the_defaults() {
+        assert_eq!(serve_config("").expect("empty"), ServeConfig::default());
+        let config = serve_config(
+            "[store]\napi_tokens = [\"a\", \"b\"]\n\n[store.transactions]\nidle = \"90s\"\nnodes = 500\n",
+        )
+        .expect("valid");
+        assert_eq!(config.api_tokens, ["a", "b"]);
+        assert_eq!(
+            config.transactions,
+            TransactionLimits {
+                idle: Duration::from_secs(90),
+                nodes: 500,
+                ..TransactionLimits::default()
+            }
+        );
+        let off = serve_config("[store.transactions]\nopen = 0\n").expect("valid");
+        assert_eq!(off.transactions.open, 0);
+    }
+
+    #[test]
+    fn the_repository_policy_checks_the_transaction_limits_too() {
+        let error = parse("[store.transactions]\nnodes = 0\n").expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "infragen.toml: [store.transactions]: nodes = 0 is outside the supported range 1 to 10000000"
+        );
+    }
+
+    #[test]
+    fn a_missing_serve_configuration_is_the_defaults() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert_eq!(
+            ServeConfig::load(&dir.path().join("infragen.toml")).expect("defaults"),
+            ServeConfig::default()
+        );
     }
 }
