@@ -809,6 +809,16 @@ fn serve_command(store: &str, repo: &tempfile::TempDir, config: &str) -> Command
     serve
 }
 
+/// A child process killed when the test lets go of it, failing or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `[store.transactions]` in serve's configuration file sets the limits of its run
 /// transactions: the idle expiry is the one the opening answer gives and the one an unused
 /// transaction is dropped after, and `open = 0` turns them off (404, as from a server
@@ -836,11 +846,12 @@ async fn serve_takes_its_run_transaction_limits_from_its_configuration_file() {
         (status, body)
     };
 
-    let (mut serve, address) = serve_configured(
+    let (serve, address) = serve_configured(
         store_arg,
         &repo,
         &format!("[store]\napi_tokens = [\"{token}\"]\n\n[store.transactions]\nidle = \"1s\"\n"),
     );
+    let serve = KillOnDrop(serve);
     let (status, opened) = answer(
         post(format!("{address}/api/transactions?branch=main"))
             .await
@@ -859,8 +870,7 @@ async fn serve_takes_its_run_transaction_limits_from_its_configuration_file() {
             .expect("commit"),
     )
     .await;
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     assert_eq!(status, 410, "{refused}");
     assert_eq!(
         refused["errors"][0]["message"],
@@ -869,19 +879,19 @@ async fn serve_takes_its_run_transaction_limits_from_its_configuration_file() {
         )
     );
 
-    let (mut serve, address) = serve_configured(
+    let (serve, address) = serve_configured(
         store_arg,
         &repo,
         &format!("[store]\napi_tokens = [\"{token}\"]\n\n[store.transactions]\nopen = 0\n"),
     );
+    let serve = KillOnDrop(serve);
     let (status, refused) = answer(
         post(format!("{address}/api/transactions?branch=main"))
             .await
             .expect("begin"),
     )
     .await;
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     assert_eq!(status, 404, "{refused}");
     assert_eq!(
         refused["errors"][0]["message"],

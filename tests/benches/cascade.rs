@@ -58,16 +58,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use common::{Design, Writes, cpu_time, design, generate_fabric, writes_since};
+use common::{Design, Writes, cascade, cpu_time, design, generate_fabric, writes_since};
 use infragen::backend::{
     AddressAllocation, Allocated, Backend, BackendError, NodeRef, PrefixAllocation, RunScope,
 };
-use infragen::cascade::{Cascade, CascadeConfig};
 use infragen::embedded::EmbeddedBackend;
-use infragen::policy::RuntimePolicy;
 use infragen::repository::Repository;
-use infragen::runner::Runner;
-use infragen::runtime::Runtime;
 use infragen::sync::sync_repository;
 use infragen_store::Store;
 use infragen_tests::graphql;
@@ -290,21 +286,7 @@ async fn measure_with(
     store.create_branch(BRANCH).expect("branch");
     let sync = started.elapsed();
 
-    let runtime = Runtime::builder()
-        .max_concurrent_runs(concurrency as u32)
-        .cache_dir(Some(cache.to_owned()))
-        .build()
-        .expect("runtime starts");
-    let policy = RuntimePolicy::load(repository.root()).expect("policy");
-    let runner = Runner::new(repository, runtime, backend, policy);
-    let cascade = Cascade::new(
-        runner,
-        Arc::new(store.clone()),
-        CascadeConfig {
-            concurrency,
-            ..CascadeConfig::default()
-        },
-    );
+    let cascade = cascade(&store, repository, backend, concurrency, cache);
 
     let mut runs = 0;
     let mut cascades = Vec::new();

@@ -48,14 +48,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Design, cpu_time, design, generate_fabric};
+use common::{Design, cascade, cpu_time, design, generate_fabric};
 use infragen::backend::Backend;
-use infragen::cascade::{Cascade, CascadeConfig};
 use infragen::embedded::EmbeddedBackend;
-use infragen::policy::RuntimePolicy;
 use infragen::repository::Repository;
-use infragen::runner::Runner;
-use infragen::runtime::Runtime;
 use infragen::sync::sync_repository;
 use infragen_store::Store;
 use rusqlite::{Connection, params};
@@ -175,21 +171,7 @@ async fn build_seed(seed: &Design, path: &Path, scratch: &Path) {
         .await
         .expect("the repository syncs");
     store.create_branch(BRANCH).expect("branch");
-    let runtime = Runtime::builder()
-        .max_concurrent_runs(1)
-        .cache_dir(Some(scratch.join("cache")))
-        .build()
-        .expect("runtime starts");
-    let policy = RuntimePolicy::load(repository.root()).expect("policy");
-    let runner = Runner::new(repository, runtime, backend, policy);
-    let cascade = Cascade::new(
-        runner,
-        Arc::new(store.clone()),
-        CascadeConfig {
-            concurrency: 1,
-            ..CascadeConfig::default()
-        },
-    );
+    let cascade = cascade(&store, repository, backend, 1, &scratch.join("cache"));
     for fabric in &seed.fabrics {
         generate_fabric(&cascade, BRANCH, fabric).await;
     }

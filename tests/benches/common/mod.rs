@@ -9,8 +9,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use infragen::cascade::{Cascade, CascadeReport, Start};
-use infragen::runner::TargetSelection;
+use std::sync::Arc;
+
+use infragen::backend::Backend;
+use infragen::cascade::{Cascade, CascadeConfig, CascadeReport, Start};
+use infragen::policy::RuntimePolicy;
+use infragen::repository::Repository;
+use infragen::runner::{Runner, TargetSelection};
+use infragen::runtime::Runtime;
 use infragen_store::{Action, Store};
 use infragen_tests::{fresh_guest, workspace_root};
 
@@ -162,6 +168,33 @@ pub fn design(copies: usize) -> Design {
         fabrics,
         _dir: dir,
     }
+}
+
+/// A cascade of `repository`'s generators writing through `backend` to `store`, with
+/// `concurrency` runs at once (the cascade's and the runtime's), components compiled into
+/// `cache`.
+pub fn cascade(
+    store: &Store,
+    repository: Arc<Repository>,
+    backend: Arc<dyn Backend>,
+    concurrency: usize,
+    cache: &Path,
+) -> Cascade {
+    let runtime = Runtime::builder()
+        .max_concurrent_runs(concurrency as u32)
+        .cache_dir(Some(cache.to_owned()))
+        .build()
+        .expect("runtime starts");
+    let policy = RuntimePolicy::load(repository.root()).expect("policy");
+    let runner = Runner::new(repository, runtime, backend, policy);
+    Cascade::new(
+        runner,
+        Arc::new(store.clone()),
+        CascadeConfig {
+            concurrency,
+            ..CascadeConfig::default()
+        },
+    )
 }
 
 /// One `generate-fabric fabric_name=<fabric>` cascade on `branch`, which must succeed:
