@@ -598,18 +598,35 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
 
     // Runs: their writes are seen inside them, and reach the store at the commit or never.
     let named = |name: &str| json!({"name__value": name});
-    for (commits, name) in [(false, "run-abandoned"), (true, "run-committed")] {
+    for (commits, name, [upserted, inside, outside, after]) in [
+        (
+            false,
+            "run-abandoned",
+            [
+                "run: upsert, abandoned",
+                "run: read inside, abandoned",
+                "run: read outside, abandoned",
+                "run: read after, abandoned",
+            ],
+        ),
+        (
+            true,
+            "run-committed",
+            [
+                "run: upsert, committed",
+                "run: read inside, committed",
+                "run: read outside, committed",
+                "run: read after, committed",
+            ],
+        ),
+    ] {
         let scope = backend
             .begin_run("main", 1)
             .await
             .expect("begin a run")
             .expect("both backends run atomically");
         t.push((
-            if commits {
-                "run: upsert, committed"
-            } else {
-                "run: upsert, abandoned"
-            },
+            upserted,
             outcome(
                 scope
                     .upsert(
@@ -621,19 +638,11 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
             ),
         ));
         t.push((
-            if commits {
-                "run: read inside, committed"
-            } else {
-                "run: read inside, abandoned"
-            },
+            inside,
             outcome(scope.filters("main", "DcimDevice", &named(name), &[]).await),
         ));
         t.push((
-            if commits {
-                "run: read outside, committed"
-            } else {
-                "run: read outside, abandoned"
-            },
+            outside,
             outcome(
                 backend
                     .filters("main", "DcimDevice", &named(name), &[])
@@ -647,11 +656,7 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
         }
         drop(scope);
         t.push((
-            if commits {
-                "run: read after, committed"
-            } else {
-                "run: read after, abandoned"
-            },
+            after,
             outcome(
                 backend
                     .filters("main", "DcimDevice", &named(name), &[])
