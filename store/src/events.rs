@@ -92,10 +92,10 @@ pub(crate) mod stored {
     use serde::{Deserialize, Serialize};
     use serde_json::Value;
 
-    /// The version of the compact form; full events have no `v`, and the compact form
-    /// starts with it (`Compact`'s first field), which is how [`decode`] tells them apart.
+    /// The version of the compact form. Full events have no `v`; the compact form starts
+    /// with it (`Compact`'s first field), which is how [`decode`] tells them apart.
     const VERSION: u8 = 2;
-    const PREFIX: &str = "{\"v\":2,";
+    const VERSIONED: &str = "{\"v\":";
 
     /// (name, kind, value, previous value, action)
     type AttributeRow<T, V> = (T, T, V, V, T);
@@ -160,12 +160,18 @@ pub(crate) mod stored {
 
     /// The event of row `seq` from its text, in either form.
     pub(crate) fn decode(seq: i64, text: &str) -> serde_json::Result<Event> {
-        if !text.starts_with(PREFIX) {
+        if !text.starts_with(VERSIONED) {
             let mut event: Event = serde_json::from_str(text)?;
             event.seq = seq;
             return Ok(event);
         }
         let c: Compact<String, Value> = serde_json::from_str(text)?;
+        if c.v != VERSION {
+            return Err(serde::de::Error::custom(format!(
+                "stored in form {}, this version reads form {VERSION}",
+                c.v
+            )));
+        }
         Ok(Event {
             seq,
             name: c.a.event_name().to_owned(),
@@ -347,6 +353,13 @@ mod tests {
         assert_eq!(stored::decode(7, &full).unwrap(), changed(7));
         assert_eq!(stored::decode(9, &full).unwrap().seq, 9);
         assert!(stored::decode(7, r#"{"v":2,"b":"main"}"#).is_err());
+        let later = stored::encode(&changed(7))
+            .unwrap()
+            .replacen(r#""v":2"#, r#""v":3"#, 1);
+        assert_eq!(
+            stored::decode(7, &later).unwrap_err().to_string(),
+            "stored in form 3, this version reads form 2"
+        );
     }
 
     #[test]
