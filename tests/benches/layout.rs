@@ -17,12 +17,16 @@
 //! for each layout, it writes the same content into a fresh database, one
 //! SQLite transaction per commit in the cascades' order, and reads every node
 //! back by id. It prints CPU per write (the cascades' node events), the rows
-//! and index entries written, the file size, and CPU per node read.
+//! and index entries written, the file size, and CPU per node read. The layouts take
+//! turns, one sample of each per round, so that the machine's drift and what the seed
+//! build left running (its WAL checkpoints) weigh on all of them alike.
 //!
 //! The layouts:
 //! - **rows** — today's: a `node` row, one `attr` row per attribute, one
 //!   `edge` row per relationship side, each table with its secondary index
 //!   (`attr_by_key`, `edge_by_peer_rel`), and the events as JSON text;
+//! - **rows, no edge index** and **rows, no attr index** — today's rows without
+//!   `edge_by_peer_rel`, or without `attr_by_key`: what each secondary index costs;
 //! - **rows, no events** — the same without the event log, to show its share;
 //! - **rows, 16-byte ids** — today's rows with every node id (`id`, `peer`) a
 //!   16-byte blob rather than its 36-character text;
@@ -121,17 +125,23 @@ async fn main() {
         "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>11}",
         "layout", "write", "µs/write", "rows", "file", "read µs/node"
     );
-    let mut baseline = None;
-    for layout in Layout::ALL {
-        let mut writes = Vec::new();
-        let mut reads = Vec::new();
-        let mut figures = (0, 0);
-        for _ in 0..samples {
+    // Rounds of every layout in turn, not every sample of one layout and then the next:
+    // the machine's load drifts over a run, and whichever layout went first also met
+    // what the seed build left behind (its WAL checkpoints, a cold page cache).
+    let mut measured: Vec<(Vec<Duration>, Vec<Duration>, (usize, u64))> = Layout::ALL
+        .iter()
+        .map(|_| (Vec::new(), Vec::new(), (0, 0)))
+        .collect();
+    for _ in 0..samples {
+        for (layout, (writes, reads, figures)) in Layout::ALL.into_iter().zip(&mut measured) {
             let sample = measure(layout, &seed, dir.path());
             writes.push(sample.write);
             reads.push(sample.read);
-            figures = (sample.rows, sample.bytes);
+            *figures = (sample.rows, sample.bytes);
         }
+    }
+    let mut baseline = None;
+    for (layout, (mut writes, mut reads, figures)) in Layout::ALL.into_iter().zip(measured) {
         let write = median(&mut writes);
         let read = median(&mut reads);
         let ratio = match baseline {
@@ -266,6 +276,8 @@ fn read_seed(path: &Path) -> Seed {
 enum Layout {
     Rows,
     RowsNoEvents,
+    RowsNoEdgeIndex,
+    RowsNoAttrIndex,
     RowsBlobIds,
     Image,
     ImageNoEdgeIndex,
@@ -273,8 +285,10 @@ enum Layout {
 }
 
 impl Layout {
-    const ALL: [Layout; 6] = [
+    const ALL: [Layout; 8] = [
         Layout::Rows,
+        Layout::RowsNoEdgeIndex,
+        Layout::RowsNoAttrIndex,
         Layout::RowsNoEvents,
         Layout::RowsBlobIds,
         Layout::Image,
@@ -286,6 +300,8 @@ impl Layout {
         match self {
             Layout::Rows => "rows",
             Layout::RowsNoEvents => "rows, no events",
+            Layout::RowsNoEdgeIndex => "rows, no edge index",
+            Layout::RowsNoAttrIndex => "rows, no attr index",
             Layout::RowsBlobIds => "rows, 16-byte ids",
             Layout::Image => "image",
             Layout::ImageNoEdgeIndex => "image, no edge_in",
@@ -293,9 +309,19 @@ impl Layout {
         }
     }
 
-    fn schema(self) -> &'static str {
+    fn schema(self) -> String {
+        const ATTR_INDEX: &str = "CREATE INDEX attr_by_key ON attr (kind, name, key, branch);";
+        const EDGE_INDEX: &str = "CREATE INDEX edge_by_peer_rel ON edge (peer, rel, branch);";
+        let without = |index: &'static str| match (self, index) {
+            (Layout::RowsNoAttrIndex, ATTR_INDEX) | (Layout::RowsNoEdgeIndex, EDGE_INDEX) => "",
+            _ => index,
+        };
         match self {
-            Layout::Rows | Layout::RowsNoEvents | Layout::RowsBlobIds => {
+            Layout::Rows
+            | Layout::RowsNoEvents
+            | Layout::RowsNoEdgeIndex
+            | Layout::RowsNoAttrIndex
+            | Layout::RowsBlobIds => format!(
                 "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
                      live INTEGER NOT NULL, rev INTEGER NOT NULL, base_rev INTEGER,
                      PRIMARY KEY (id, branch)) WITHOUT ROWID;
@@ -303,13 +329,15 @@ impl Layout {
                  CREATE TABLE attr (id TEXT NOT NULL, branch TEXT NOT NULL, name TEXT NOT NULL,
                      kind TEXT NOT NULL, value TEXT, key TEXT, base TEXT, has_base INTEGER NOT NULL,
                      PRIMARY KEY (id, branch, name)) WITHOUT ROWID;
-                 CREATE INDEX attr_by_key ON attr (kind, name, key, branch);
+                 {}
                  CREATE TABLE edge (id TEXT NOT NULL, rel TEXT NOT NULL, peer TEXT NOT NULL,
                      branch TEXT NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
                      PRIMARY KEY (id, rel, peer, branch)) WITHOUT ROWID;
-                 CREATE INDEX edge_by_peer_rel ON edge (peer, rel, branch);
-                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
-            }
+                 {}
+                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);",
+                without(ATTR_INDEX),
+                without(EDGE_INDEX),
+            ),
             Layout::Image | Layout::ImageNoEdgeIndex => {
                 "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
                      live INTEGER NOT NULL, rev INTEGER NOT NULL, data TEXT NOT NULL,
@@ -321,6 +349,7 @@ impl Layout {
                  CREATE TABLE edge_in (peer TEXT NOT NULL, rel TEXT NOT NULL, branch TEXT NOT NULL,
                      id TEXT NOT NULL, PRIMARY KEY (peer, rel, branch, id)) WITHOUT ROWID;
                  CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
+                    .to_owned()
             }
             Layout::ImageIntegerIds => {
                 "CREATE TABLE ids (n INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE);
@@ -332,6 +361,7 @@ impl Layout {
                      key TEXT NOT NULL, branch INTEGER NOT NULL, n INTEGER NOT NULL,
                      PRIMARY KEY (kind, name, key, branch, n)) WITHOUT ROWID;
                  CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
+                    .to_owned()
             }
         }
     }
@@ -368,7 +398,7 @@ fn measure(layout: Layout, seed: &Seed, scratch: &Path) -> Sample {
     db.pragma_update(None, "journal_mode", "WAL").expect("WAL");
     db.pragma_update(None, "synchronous", "NORMAL")
         .expect("synchronous");
-    db.execute_batch(layout.schema()).expect("schema");
+    db.execute_batch(&layout.schema()).expect("schema");
     let mut interned = Interned::default();
     let branch = interned.name(BRANCH);
     let mut rows = 0;
@@ -422,7 +452,11 @@ fn write_node(
     interned: &mut Interned,
 ) -> usize {
     match layout {
-        Layout::Rows | Layout::RowsNoEvents | Layout::RowsBlobIds => {
+        Layout::Rows
+        | Layout::RowsNoEvents
+        | Layout::RowsBlobIds
+        | Layout::RowsNoEdgeIndex
+        | Layout::RowsNoAttrIndex => {
             let id = NodeId::of(layout, &node.id);
             db.prepare_cached(
                 "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, 1, NULL)",
@@ -450,7 +484,9 @@ fn write_node(
                 edge.execute(params![id, rel, NodeId::of(layout, peer), BRANCH, pos])
                     .expect("edge");
             }
-            2 + 2 * node.attrs.len() + 2 * node.edges.len()
+            let indexed = |n: usize, index_dropped: bool| if index_dropped { n } else { 2 * n };
+            2 + indexed(node.attrs.len(), layout == Layout::RowsNoAttrIndex)
+                + indexed(node.edges.len(), layout == Layout::RowsNoEdgeIndex)
         }
         Layout::Image | Layout::ImageNoEdgeIndex => {
             db.prepare_cached(
@@ -612,7 +648,11 @@ impl rusqlite::ToSql for NodeId<'_> {
 /// Loads node `id` as a reader needs it (attributes and peers); returns the values read.
 fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &Interned) -> usize {
     match layout {
-        Layout::Rows | Layout::RowsNoEvents | Layout::RowsBlobIds => {
+        Layout::Rows
+        | Layout::RowsNoEvents
+        | Layout::RowsBlobIds
+        | Layout::RowsNoEdgeIndex
+        | Layout::RowsNoAttrIndex => {
             let id = NodeId::of(layout, id);
             let kind: String = db
                 .prepare_cached("SELECT kind FROM node WHERE id = ?1 AND branch IN ('main', ?2)")
