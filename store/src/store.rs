@@ -1088,13 +1088,18 @@ impl Store {
     }
 }
 
+/// The response to a GraphQL request: `data`, and `errors` when there are any.
+///
+/// Built by moving `data` in, not with `json!`, which would copy the whole answer through
+/// `Serialize` (a run's listing of a pod's interfaces is tens of kB).
 pub(crate) fn respond(data: Value, errors: Vec<GqlError>) -> Value {
-    if errors.is_empty() {
-        json!({ "data": data })
-    } else {
-        let errs: Vec<Value> = errors.iter().map(GqlError::to_json).collect();
-        json!({ "data": data, "errors": errs })
+    let mut response = serde_json::Map::new();
+    response.insert("data".to_owned(), data);
+    if !errors.is_empty() {
+        let errors = errors.iter().map(GqlError::to_json).collect();
+        response.insert("errors".to_owned(), Value::Array(errors));
     }
+    Value::Object(response)
 }
 
 /// Build the schema from the files stored in `db` (and record its hash there the first time).
