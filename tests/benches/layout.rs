@@ -30,6 +30,9 @@
 //! - **rows, no events** — the same without the event log, to show its share;
 //! - **rows, 16-byte ids** — today's rows with every node id (`id`, `peer`) a
 //!   16-byte blob rather than its 36-character text;
+//! - **rows, integer ids** — today's rows and indexes with ids, kinds, branches,
+//!   attribute and relationship names interned as integers (peers read back
+//!   through the `ids` table);
 //! - **image** — one `node` row holding the node's attributes and peers
 //!   (JSON), with index-only tables for lookups: `attr_key` (kind, name, key,
 //!   branch, id) for every attribute with a lookup key, and `edge_in` (peer,
@@ -128,22 +131,23 @@ async fn main() {
     // Rounds of every layout in turn, not every sample of one layout and then the next:
     // the machine's load drifts over a run, and whichever layout went first also met
     // what the seed build left behind (its WAL checkpoints, a cold page cache).
-    let mut measured: Vec<(Vec<Duration>, Vec<Duration>, (usize, u64))> = Layout::ALL
-        .iter()
-        .map(|_| (Vec::new(), Vec::new(), (0, 0)))
-        .collect();
-    for _ in 0..samples {
-        for (layout, (writes, reads, figures)) in Layout::ALL.into_iter().zip(&mut measured) {
-            let sample = measure(layout, &seed, dir.path());
-            writes.push(sample.write);
-            reads.push(sample.read);
-            *figures = (sample.rows, sample.bytes);
+    let mut measured: Vec<Samples> = Layout::ALL.iter().map(|_| Samples::default()).collect();
+    // Each round starts one layout further on, so none is always the first or the last.
+    for round in 0..samples {
+        for turn in 0..Layout::ALL.len() {
+            let at = (round + turn) % Layout::ALL.len();
+            let sample = measure(Layout::ALL[at], &seed, dir.path());
+            let samples = &mut measured[at];
+            samples.writes.push(sample.write);
+            samples.reads.push(sample.read);
+            samples.rows = sample.rows;
+            samples.bytes = sample.bytes;
         }
     }
     let mut baseline = None;
-    for (layout, (mut writes, mut reads, figures)) in Layout::ALL.into_iter().zip(measured) {
-        let write = median(&mut writes);
-        let read = median(&mut reads);
+    for (layout, mut samples) in Layout::ALL.into_iter().zip(measured) {
+        let write = median(&mut samples.writes);
+        let read = median(&mut samples.reads);
         let ratio = match baseline {
             None => {
                 baseline = Some(write);
@@ -159,8 +163,8 @@ async fn main() {
             layout.name(),
             write.as_secs_f64() * 1e3,
             write.as_secs_f64() * 1e6 / seed.events.len() as f64,
-            figures.0,
-            figures.1 / 1024,
+            samples.rows,
+            samples.bytes / 1024,
             read.as_secs_f64() * 1e6 / nodes as f64,
         );
     }
@@ -279,18 +283,20 @@ enum Layout {
     RowsNoEdgeIndex,
     RowsNoAttrIndex,
     RowsBlobIds,
+    RowsIntegerIds,
     Image,
     ImageNoEdgeIndex,
     ImageIntegerIds,
 }
 
 impl Layout {
-    const ALL: [Layout; 8] = [
+    const ALL: [Layout; 9] = [
         Layout::Rows,
         Layout::RowsNoEdgeIndex,
         Layout::RowsNoAttrIndex,
         Layout::RowsNoEvents,
         Layout::RowsBlobIds,
+        Layout::RowsIntegerIds,
         Layout::Image,
         Layout::ImageNoEdgeIndex,
         Layout::ImageIntegerIds,
@@ -303,6 +309,7 @@ impl Layout {
             Layout::RowsNoEdgeIndex => "rows, no edge index",
             Layout::RowsNoAttrIndex => "rows, no attr index",
             Layout::RowsBlobIds => "rows, 16-byte ids",
+            Layout::RowsIntegerIds => "rows, integer ids",
             Layout::Image => "image",
             Layout::ImageNoEdgeIndex => "image, no edge_in",
             Layout::ImageIntegerIds => "image, integer ids",
@@ -351,6 +358,23 @@ impl Layout {
                  CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
                     .to_owned()
             }
+            Layout::RowsIntegerIds => {
+                "CREATE TABLE ids (n INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE);
+                 CREATE TABLE node (n INTEGER NOT NULL, branch INTEGER NOT NULL,
+                     kind INTEGER NOT NULL, live INTEGER NOT NULL, rev INTEGER NOT NULL,
+                     base_rev INTEGER, PRIMARY KEY (n, branch)) WITHOUT ROWID;
+                 CREATE INDEX node_by_kind ON node (kind, branch, live);
+                 CREATE TABLE attr (n INTEGER NOT NULL, branch INTEGER NOT NULL,
+                     name INTEGER NOT NULL, kind INTEGER NOT NULL, value TEXT, key TEXT, base TEXT,
+                     has_base INTEGER NOT NULL, PRIMARY KEY (n, branch, name)) WITHOUT ROWID;
+                 CREATE INDEX attr_by_key ON attr (kind, name, key, branch);
+                 CREATE TABLE edge (n INTEGER NOT NULL, rel INTEGER NOT NULL, peer INTEGER NOT NULL,
+                     branch INTEGER NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL,
+                     base INTEGER, PRIMARY KEY (n, rel, peer, branch)) WITHOUT ROWID;
+                 CREATE INDEX edge_by_peer_rel ON edge (peer, rel, branch);
+                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
+                    .to_owned()
+            }
             Layout::ImageIntegerIds => {
                 "CREATE TABLE ids (n INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE);
                  CREATE TABLE node (n INTEGER NOT NULL, branch INTEGER NOT NULL,
@@ -365,6 +389,16 @@ impl Layout {
             }
         }
     }
+}
+
+/// Every sample of one layout.
+#[derive(Default)]
+struct Samples {
+    writes: Vec<Duration>,
+    reads: Vec<Duration>,
+    /// Table rows and index entries written (the same in every sample).
+    rows: usize,
+    bytes: u64,
 }
 
 struct Sample {
@@ -521,6 +555,38 @@ fn write_node(
                 }
             }
             written
+        }
+        Layout::RowsIntegerIds => {
+            let n = intern_id(db, interned, &node.id);
+            let kind = interned.name(&node.kind);
+            db.prepare_cached(
+                "INSERT INTO node (n, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, 1, NULL)",
+            )
+            .expect("node")
+            .execute(params![n, branch, kind])
+            .expect("node");
+            for (name, value, key) in &node.attrs {
+                let name = interned.name(name);
+                db.prepare_cached(
+                    "INSERT INTO attr (n, branch, name, kind, value, key, base, has_base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0)",
+                )
+                .expect("attr")
+                .execute(params![n, branch, name, kind, value, key])
+                .expect("attr");
+            }
+            for (rel, peer, pos) in &node.edges {
+                let rel = interned.name(rel);
+                let peer = intern_id(db, interned, peer);
+                db.prepare_cached(
+                    "INSERT INTO edge (n, rel, peer, branch, pos, live, base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
+                )
+                .expect("edge")
+                .execute(params![n, rel, peer, branch, pos])
+                .expect("edge");
+            }
+            2 + 2 * node.attrs.len() + 2 * node.edges.len()
         }
         Layout::ImageIntegerIds => {
             let n = intern_id(db, interned, &node.id);
@@ -699,6 +765,38 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
                 .expect("node");
             let image: Value = serde_json::from_str(&data).expect("image");
             image["attrs"].as_object().map_or(0, Map::len) + 1
+        }
+        Layout::RowsIntegerIds => {
+            let n = interned.ids[id];
+            let kind: i64 = db
+                .prepare_cached("SELECT kind FROM node WHERE n = ?1 AND branch = ?2")
+                .expect("node")
+                .query_row(params![n, branch], |r| r.get(0))
+                .expect("node");
+            let mut attrs: Vec<(i64, Value)> = Vec::new();
+            let mut st = db
+                .prepare_cached("SELECT name, value FROM attr WHERE n = ?1 AND branch = ?2")
+                .expect("attrs");
+            let mut rows = st.query(params![n, branch]).expect("attrs");
+            while let Some(r) = rows.next().expect("attr") {
+                let text: Option<String> = r.get(1).expect("value");
+                let value = text
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or(Value::Null);
+                attrs.push((r.get(0).expect("name"), value));
+            }
+            let mut peers: Vec<(i64, String)> = Vec::new();
+            let mut st = db
+                .prepare_cached(
+                    "SELECT e.rel, i.uuid FROM edge e JOIN ids i ON i.n = e.peer \
+                     WHERE e.n = ?1 AND e.branch = ?2 ORDER BY e.pos",
+                )
+                .expect("edges");
+            let mut rows = st.query(params![n, branch]).expect("edges");
+            while let Some(r) = rows.next().expect("edge") {
+                peers.push((r.get(0).expect("rel"), r.get(1).expect("peer")));
+            }
+            usize::from(kind > 0) + attrs.len() + peers.len()
         }
         Layout::ImageIntegerIds => {
             let n = interned.ids[id];
