@@ -709,3 +709,22 @@ async fn a_partial_match_answers_what_checking_every_node_would() {
     seen.sort();
     assert_eq!(seen, ["LEAF-run", "Leaf2", "leaf1", "spine-leaf"]);
 }
+
+#[test]
+fn an_error_in_a_nested_listing_names_its_place_in_the_response() {
+    let (s, ..) = fabric();
+    let r = gql(
+        &s,
+        "main",
+        r#"{ DcimDevice(name__value: "leaf1") { edges { node { name { value } interfaces(ids: [null]) { count } } } } }"#,
+    );
+    assert_eq!(errors(&r), ["ids: null is not allowed in the list"]);
+    assert_eq!(
+        r["errors"][0]["path"],
+        json!(["DcimDevice", "edges", 0, "node", "interfaces"])
+    );
+    assert_eq!(
+        r["data"]["DcimDevice"]["edges"][0]["node"],
+        json!({"name": {"value": "leaf1"}, "interfaces": null})
+    );
+}

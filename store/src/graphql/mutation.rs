@@ -7,7 +7,7 @@
 //! identity, relationships, uniqueness, cascade delete, allocations) is the engine's
 //! ([`crate::engine`]).
 
-use super::query::Resolver;
+use super::query::{Resolver, ResponsePath};
 use super::types::{self, split_mutation};
 use super::{GqlError, Prepared, all_fields, args_json, collect_fields};
 use crate::engine::{self, EngineError};
@@ -165,7 +165,7 @@ pub(crate) fn answer_field_naming(
                     &n,
                     &k.kind,
                     &sf.node.selection_set.node,
-                    &[json!(name), json!("object")],
+                    &ResponsePath::root(name).key("object"),
                 ),
                 _ => Value::Null,
             },

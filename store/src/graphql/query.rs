@@ -101,6 +101,65 @@ fn key(f: &Field) -> String {
     f.response_key().node.as_str().to_owned()
 }
 
+/// Where in the response a value goes: its key or list index, under its parent's. An
+/// error's `path` is built from it only when an error is recorded, not copied out for
+/// every node of an answer (a listing of a pod's interfaces resolves hundreds).
+#[derive(Clone, Copy)]
+pub(crate) struct ResponsePath<'p> {
+    parent: Option<&'p ResponsePath<'p>>,
+    step: Step<'p>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'p> {
+    Key(&'p str),
+    Index(usize),
+}
+
+impl<'p> ResponsePath<'p> {
+    /// A top-level field's key.
+    pub(crate) fn root(key: &'p str) -> Self {
+        ResponsePath {
+            parent: None,
+            step: Step::Key(key),
+        }
+    }
+
+    /// `key` under this path.
+    pub(crate) fn key(&'p self, key: &'p str) -> Self {
+        ResponsePath {
+            parent: Some(self),
+            step: Step::Key(key),
+        }
+    }
+
+    /// List index `index` under this path.
+    fn index(&'p self, index: usize) -> Self {
+        ResponsePath {
+            parent: Some(self),
+            step: Step::Index(index),
+        }
+    }
+
+    /// The path as a response's `errors[].path`, from the top.
+    fn to_values(self) -> Vec<Value> {
+        let mut steps = vec![self.step];
+        let mut at = self.parent;
+        while let Some(parent) = at {
+            steps.push(parent.step);
+            at = parent.parent;
+        }
+        steps
+            .into_iter()
+            .rev()
+            .map(|step| match step {
+                Step::Key(key) => Value::String(key.to_owned()),
+                Step::Index(index) => Value::from(index),
+            })
+            .collect()
+    }
+}
+
 impl<'a, 's> Resolver<'a, 's> {
     pub fn new(tx: &'a Tx<'s>, doc: &'a ExecutableDocument, vars: &'a Map<String, Value>) -> Self {
         Resolver {
@@ -211,10 +270,10 @@ impl<'a, 's> Resolver<'a, 's> {
         out
     }
 
-    fn error(&self, e: GqlError, path: &[Value]) {
+    fn error(&self, e: GqlError, path: &ResponsePath<'_>) {
         let mut e = e;
         if e.path.is_empty() {
-            e.path = path.to_vec();
+            e.path = path.to_values();
         }
         self.errors.borrow_mut().push(e);
     }
@@ -341,7 +400,7 @@ impl<'a, 's> Resolver<'a, 's> {
         for f in self.fields(set, "Query") {
             let name = f.node.name.node.as_str();
             let k = key(&f.node);
-            let path = vec![Value::String(k.clone())];
+            let path = ResponsePath::root(&k);
             let v = match name {
                 "__typename" => json!("Query"),
                 "InfrahubInfo" => self.simple(&f.node, "InfrahubInfo", &|n| match n {
@@ -438,7 +497,7 @@ impl<'a, 's> Resolver<'a, 's> {
         &self,
         f: &'a Field,
         k: &KindSchema,
-        path: &[Value],
+        path: &ResponsePath<'_>,
     ) -> Result<Value, GqlError> {
         let args = args_json(f, self.vars)?;
         let filters = Filters::parse(&args, k).map_err(|m| GqlError::at(m, f.name.pos))?;
@@ -466,7 +525,7 @@ impl<'a, 's> Resolver<'a, 's> {
         k: &KindSchema,
         total: usize,
         page: Vec<Arc<Node>>,
-        path: &[Value],
+        path: &ResponsePath<'_>,
         ty: &str,
         edge_ty: &str,
     ) -> Value {
@@ -477,18 +536,18 @@ impl<'a, 's> Resolver<'a, 's> {
                 "__typename" => json!(ty),
                 "edges" => {
                     let mut edges = Vec::with_capacity(page.len());
+                    let edges_path = path.key(sf.node.response_key().node.as_str());
                     for (i, n) in page.iter().enumerate() {
-                        let mut p = path.to_vec();
-                        p.push(json!(key(&sf.node)));
-                        p.push(json!(i));
+                        let p = edges_path.index(i);
                         let mut e = Map::new();
                         for ef in self.fields(&sf.node.selection_set.node, edge_ty) {
                             let v = match ef.node.name.node.as_str() {
-                                "node" => {
-                                    let mut p2 = p.clone();
-                                    p2.push(json!("node"));
-                                    self.node_object(n, &k.kind, &ef.node.selection_set.node, &p2)
-                                }
+                                "node" => self.node_object(
+                                    n,
+                                    &k.kind,
+                                    &ef.node.selection_set.node,
+                                    &p.key("node"),
+                                ),
                                 "properties" => self.properties(&ef.node),
                                 "__typename" => json!(edge_ty),
                                 _ => Value::Null,
@@ -520,7 +579,7 @@ impl<'a, 's> Resolver<'a, 's> {
         node: &Node,
         view: &str,
         set: &'a SelectionSet,
-        path: &[Value],
+        path: &ResponsePath<'_>,
     ) -> Value {
         let Some(ks) = self.tx.schema.get(&node.kind) else {
             return Value::Null;
@@ -595,20 +654,21 @@ impl<'a, 's> Resolver<'a, 's> {
         f: &'a Field,
         peer: &KindSchema,
         n: Option<&Arc<Node>>,
-        path: &[Value],
+        path: &ResponsePath<'_>,
         k: &str,
     ) -> Value {
         let ty = format!("NestedEdged{}", peer.kind);
+        let field_path = path.key(k);
         let mut m = Map::new();
         for sf in self.fields(&f.selection_set.node, &ty) {
             let v = match sf.node.name.node.as_str() {
                 "node" => match n {
-                    Some(n) => {
-                        let mut p = path.to_vec();
-                        p.push(json!(k));
-                        p.push(json!("node"));
-                        self.node_object(n, &peer.kind, &sf.node.selection_set.node, &p)
-                    }
+                    Some(n) => self.node_object(
+                        n,
+                        &peer.kind,
+                        &sf.node.selection_set.node,
+                        &field_path.key("node"),
+                    ),
                     None => Value::Null,
                 },
                 "properties" => self.properties(&sf.node),
@@ -625,11 +685,10 @@ impl<'a, 's> Resolver<'a, 's> {
         f: &'a Field,
         peer: &KindSchema,
         peers: Vec<Arc<Node>>,
-        path: &[Value],
+        path: &ResponsePath<'_>,
         k: &str,
     ) -> Value {
-        let mut p = path.to_vec();
-        p.push(json!(k));
+        let p = path.key(k);
         let filters = match args_json(f, self.vars)
             .and_then(|a| Filters::parse(&a, peer).map_err(|m| GqlError::at(m, f.name.pos)))
         {
