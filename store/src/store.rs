@@ -1079,7 +1079,19 @@ impl Store {
         let (templates, nodes): (Vec<Value>, Vec<Value>) = nodes
             .into_iter()
             .partition(|n| n["namespace"] == crate::schema::derived::TEMPLATE_NAMESPACE);
-        json!({"main": schema.hash, "nodes": nodes, "generics": generics, "profiles": profiles, "templates": templates, "namespaces": namespaces})
+        // Moved into the answer: `json!` would copy every kind's JSON once more.
+        let mut answer = serde_json::Map::new();
+        answer.insert("main".to_owned(), Value::String(schema.hash.clone()));
+        for (key, list) in [
+            ("nodes", nodes),
+            ("generics", generics),
+            ("profiles", profiles),
+            ("templates", templates),
+            ("namespaces", namespaces),
+        ] {
+            answer.insert(key.to_owned(), Value::Array(list));
+        }
+        Value::Object(answer)
     }
 
     /// The GraphQL SDL of the current schema (`GET /schema.graphql`).
