@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS edge (
     pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
     PRIMARY KEY (id, rel, peer, branch)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS edge_by_peer_rel ON edge (peer, rel, branch);
+CREATE INDEX IF NOT EXISTS edge_in ON edge (peer, rel, branch, live);
 CREATE TABLE IF NOT EXISTS ip (
     id TEXT NOT NULL, branch TEXT NOT NULL, ns TEXT NOT NULL,
     family INTEGER NOT NULL, is_addr INTEGER NOT NULL, lo BLOB NOT NULL, hi BLOB NOT NULL,
@@ -235,7 +235,7 @@ impl Db {
         };
         db.migrate_whole_node_rows()?;
         db.migrate_token_scopes()?;
-        db.drop_edge_by_peer()?;
+        db.drop_replaced_edge_indexes()?;
         // When the store began (main's `branched_from`); a store older than this key
         // gets the time it was first opened with it. Read first: writing on every open
         // would wait for any other process's write transaction.
@@ -265,22 +265,27 @@ impl Db {
         })
     }
 
-    /// Incoming edges were indexed by peer and branch alone: finding a template's
-    /// interfaces read every device made from the template too (they point at it through
-    /// another relationship). `edge_by_peer_rel` replaces it; the old index goes once the
-    /// new one is built.
-    fn drop_edge_by_peer(&mut self) -> Result<()> {
-        // Looked up first: dropping takes the write lock, which another process may hold.
-        let old = self
-            .conn
-            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'edge_by_peer'")
-            .and_then(|mut st| st.exists([]))
-            .map_err(self.err())?;
-        if old {
-            tracing::info!(path = %self.path, "incoming edges indexed by relationship too (once)");
-            self.conn
-                .execute_batch("DROP INDEX edge_by_peer")
+    /// Incoming edges were first indexed by peer and branch alone (`edge_by_peer`): finding
+    /// a template's interfaces read every device made from the template too (they point at
+    /// it through another relationship). Then by peer, relationship and branch
+    /// (`edge_by_peer_rel`), which left each edge's `live` to be read from the table, one
+    /// more B-tree search per incoming edge: a rack run lists its spines' interfaces
+    /// through hundreds of them. `edge_in` (`SCHEMA`) holds `live` too and replaces both;
+    /// an old index goes once the new one is built.
+    fn drop_replaced_edge_indexes(&mut self) -> Result<()> {
+        for index in ["edge_by_peer", "edge_by_peer_rel"] {
+            // Looked up first: dropping takes the write lock, which another process may hold.
+            let old = self
+                .conn
+                .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
+                .and_then(|mut st| st.exists([index]))
                 .map_err(self.err())?;
+            if old {
+                tracing::info!(path = %self.path, index, "incoming edges reindexed as edge_in (once)");
+                self.conn
+                    .execute_batch(&format!("DROP INDEX {index}"))
+                    .map_err(self.err())?;
+            }
         }
         Ok(())
     }

@@ -224,41 +224,51 @@ fn tokens_from_before_scopes_keep_every_right() {
     );
 }
 
-/// A store whose incoming edges were indexed by peer and branch alone gets the index by
-/// relationship at its next open, loses the old one, and answers as before.
+/// A store whose incoming edges were indexed as an earlier version did — by peer and
+/// branch alone, or by peer, relationship and branch without `live` — gets `edge_in` at
+/// its next open, loses the old index, and answers as before.
 #[test]
-fn a_store_from_before_the_index_by_relationship_is_reindexed_once() {
-    let (_dir, path, s) = temp_store();
-    let leaf1 = device(&s, "main", "leaf1", "");
-    for name in ["eth0", "eth1"] {
-        interface(&s, "main", &leaf1, name);
+fn a_store_from_before_edge_in_is_reindexed_once() {
+    for old in [
+        "CREATE INDEX edge_by_peer ON edge (peer, branch);",
+        "CREATE INDEX edge_by_peer_rel ON edge (peer, rel, branch);",
+    ] {
+        let (_dir, path, s) = temp_store();
+        let leaf1 = device(&s, "main", "leaf1", "");
+        for name in ["eth0", "eth1"] {
+            interface(&s, "main", &leaf1, name);
+        }
+        drop(s);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("DROP INDEX edge_in; {old}"))
+            .unwrap();
+        let indexes = |conn: &rusqlite::Connection| -> Vec<String> {
+            conn.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'edge' \
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        assert_ne!(indexes(&conn), ["edge_in"], "{old}");
+        let s = Store::open(&path).unwrap();
+        assert_eq!(indexes(&conn), ["edge_in"], "{old}");
+        let listed = ok(
+            &s,
+            "main",
+            r#"{ DcimPhysicalInterface(device__ids: ["LEAF"]) { edges { node { name { value } } } } }"#
+                .replace("LEAF", &leaf1)
+                .as_str(),
+        );
+        assert_eq!(
+            names(&listed, "DcimPhysicalInterface"),
+            ["eth0", "eth1"],
+            "{old}"
+        );
     }
-    drop(s);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(
-        "DROP INDEX edge_by_peer_rel; CREATE INDEX edge_by_peer ON edge (peer, branch);",
-    )
-    .unwrap();
-    let indexes = |conn: &rusqlite::Connection| -> Vec<String> {
-        conn.prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'edge' \
-             AND name NOT LIKE 'sqlite_%' ORDER BY name",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-    };
-    assert_eq!(indexes(&conn), ["edge_by_peer"]);
-    let s = Store::open(&path).unwrap();
-    assert_eq!(indexes(&conn), ["edge_by_peer_rel"]);
-    let listed = ok(
-        &s,
-        "main",
-        r#"{ DcimPhysicalInterface(device__name__value: "leaf1") { edges { node { name { value } } } } }"#,
-    );
-    assert_eq!(names(&listed, "DcimPhysicalInterface"), ["eth0", "eth1"]);
 }
 
 /// A commit writes a node's attribute rows several at a time (16 per statement): a kind

@@ -1204,16 +1204,16 @@ impl<'c> Tx<'c> {
                 )?;
                 st.query(params![id, self.branch])?
             }
-            // A node's kind is the same on every branch. A scalar subquery, not `EXISTS`:
-            // SQLite may turn an `EXISTS` into a join driven by `node_by_kind`, reading
-            // every interface of the store to find one device's.
-            Some((rel, kind)) => {
+            // Answered from `edge_in` alone. The sources' kinds are checked below, from
+            // what this transaction and the node cache know: a rack run lists the
+            // interfaces of its pod's spines, whose kinds are known, through hundreds of
+            // edges, where a kind looked up in SQL cost a B-tree search per edge.
+            Some((rel, _)) => {
                 st = self.conn.prepare_cached(
-                    "SELECT e.id, e.rel, e.branch, e.live FROM edge e \
-                     WHERE e.peer = ?1 AND e.branch IN ('main', ?2) AND e.rel = ?3 \
-                     AND (SELECT n.kind FROM node n WHERE n.id = e.id LIMIT 1) = ?4",
+                    "SELECT id, rel, branch, live FROM edge \
+                     WHERE peer = ?1 AND branch IN ('main', ?2) AND rel = ?3",
                 )?;
-                st.query(params![id, self.branch, rel, kind])?
+                st.query(params![id, self.branch, rel])?
             }
         };
         let mut edges: BTreeMap<(String, String), (bool, bool)> = BTreeMap::new();
@@ -1232,6 +1232,12 @@ impl<'c> Tx<'c> {
         let mut out = Vec::new();
         for ((src, rel), (live, own)) in edges {
             if !live {
+                continue;
+            }
+            // A node's kind is the same on every branch; a source not visible here has none.
+            if let Some((_, kind)) = only
+                && self.committed_kind(&src).as_deref() != Some(kind)
+            {
                 continue;
             }
             if !own
