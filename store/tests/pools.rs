@@ -717,3 +717,64 @@ fn space_another_process_frees_is_handed_out_again() {
     );
     assert_eq!(p2p(&s, &pool, 2), ["10.0.32.0/31", "10.0.32.4/31"]);
 }
+
+/// Prefixes and addresses both point at their namespace through `ip_namespace`: a
+/// listing of one kind by namespace holds that kind's nodes only, on main and on a branch.
+#[test]
+fn a_listing_by_namespace_holds_only_its_own_kind() {
+    let s = store();
+    prefix(&s, "10.0.0.0/16", "fabric_supernet");
+    prefix(&s, "10.1.0.0/16", "fabric_supernet");
+    ok(
+        &s,
+        "main",
+        r#"mutation { IpamIPAddressCreate(data: {address: {value: "10.0.0.1/32"}}) { ok } }"#,
+    );
+    let d = ok(
+        &s,
+        "main",
+        r#"{ BuiltinIPNamespace(name__value: "default") { edges { node { id } } } }"#,
+    );
+    let namespace = d["BuiltinIPNamespace"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.create_branch("br1").unwrap();
+    ok(
+        &s,
+        "br1",
+        r#"mutation { IpamIPAddressCreate(data: {address: {value: "10.1.0.1/32"}}) { ok } }"#,
+    );
+    for (branch, addresses) in [
+        ("main", json!(["10.0.0.1/32"])),
+        ("br1", json!(["10.0.0.1/32", "10.1.0.1/32"])),
+    ] {
+        let vars = json!({"ns": [namespace]});
+        let d = gql_vars(
+            &s,
+            branch,
+            r#"query($ns: [ID]) { IpamIPPrefix(ip_namespace__ids: $ns) { count edges { node { prefix { value } } } } IpamIPAddress(ip_namespace__ids: $ns) { edges { node { address { value } } } } }"#,
+            vars,
+        );
+        assert_eq!(errors(&d), Vec::<String>::new(), "{branch}");
+        assert_eq!(d["data"]["IpamIPPrefix"]["count"], 2, "{branch}");
+        let prefixes: Vec<&Value> = d["data"]["IpamIPPrefix"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["node"]["prefix"]["value"])
+            .collect();
+        assert_eq!(
+            prefixes,
+            [&json!("10.0.0.0/16"), &json!("10.1.0.0/16")],
+            "{branch}"
+        );
+        let found: Vec<Value> = d["data"]["IpamIPAddress"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["address"]["value"].clone())
+            .collect();
+        assert_eq!(Value::Array(found), addresses, "{branch}");
+    }
+}

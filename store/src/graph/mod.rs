@@ -1204,16 +1204,33 @@ impl<'c> Tx<'c> {
                 )?;
                 st.query(params![id, self.branch])?
             }
-            // Answered from `edge_in` alone. The sources' kinds are checked below, from
-            // what this transaction and the node cache know: a rack run lists the
-            // interfaces of its pod's spines, whose kinds are known, through hundreds of
-            // edges, where a kind looked up in SQL cost a B-tree search per edge.
-            Some((rel, _)) => {
+            // Where only one kind has a relationship called `rel` that may point at this
+            // node, every such edge is one of its nodes': answered from `edge_in` alone (a
+            // rack run lists the interfaces of its pod's spines through hundreds of edges,
+            // where a kind looked up per edge cost a B-tree search each).
+            Some((rel, _))
+                if self
+                    .committed_kind(id)
+                    .is_some_and(|peer| self.schema.kinds_pointing(rel, &peer) <= 1) =>
+            {
                 st = self.conn.prepare_cached(
                     "SELECT id, rel, branch, live FROM edge \
                      WHERE peer = ?1 AND branch IN ('main', ?2) AND rel = ?3",
                 )?;
                 st.query(params![id, self.branch, rel])?
+            }
+            // Otherwise the other kinds' edges are left out in SQL: every prefix and every
+            // address points at its namespace through `ip_namespace`. A node's kind is the
+            // same on every branch. A scalar subquery, not `EXISTS`: SQLite may turn an
+            // `EXISTS` into a join driven by `node_by_kind`, reading every interface of the
+            // store to find one device's.
+            Some((rel, kind)) => {
+                st = self.conn.prepare_cached(
+                    "SELECT e.id, e.rel, e.branch, e.live FROM edge e \
+                     WHERE e.peer = ?1 AND e.branch IN ('main', ?2) AND e.rel = ?3 \
+                     AND (SELECT n.kind FROM node n WHERE n.id = e.id LIMIT 1) = ?4",
+                )?;
+                st.query(params![id, self.branch, rel, kind])?
             }
         };
         let mut edges: BTreeMap<(String, String), (bool, bool)> = BTreeMap::new();
@@ -1234,7 +1251,8 @@ impl<'c> Tx<'c> {
             if !live {
                 continue;
             }
-            // A node's kind is the same on every branch; a source not visible here has none.
+            // A source of another kind (a schema's relationship renamed or removed since
+            // it was written) is not the caller's; one not visible here has no kind.
             if let Some((_, kind)) = only
                 && self.committed_kind(&src).as_deref() != Some(kind)
             {

@@ -397,6 +397,9 @@ pub struct Schema {
     /// Where each kind is in `kinds`, by name: looking a kind up is hashed, as a write looks
     /// kinds up hundreds of times.
     positions: foldhash::HashMap<String, usize>,
+    /// The peer kind of each node (not generic) kind's relationship, by relationship name
+    /// (see [`Schema::kinds_pointing`]).
+    relationship_peers: foldhash::HashMap<String, Vec<String>>,
     /// Files loaded on top of the core schema, in load order.
     pub files: Vec<(String, String)>,
     /// sha256 over the loaded files, Infrahub's schema hash stand-in.
@@ -416,9 +419,20 @@ impl Schema {
             .enumerate()
             .map(|(at, k)| (k.kind.clone(), at))
             .collect();
+        let mut relationship_peers: foldhash::HashMap<String, Vec<String>> =
+            foldhash::HashMap::default();
+        for k in kinds.iter().filter(|k| !k.is_generic) {
+            for r in &k.relationships {
+                relationship_peers
+                    .entry(r.name.clone())
+                    .or_default()
+                    .push(r.peer.clone());
+            }
+        }
         Schema {
             kinds,
             positions,
+            relationship_peers,
             files,
             hash,
         }
@@ -426,6 +440,18 @@ impl Schema {
     /// The generic or node called `kind`.
     pub fn get(&self, kind: &str) -> Option<&KindSchema> {
         self.positions.get(kind).map(|&at| &self.kinds[at])
+    }
+    /// How many node (not generic) kinds have a relationship called `name` that may point
+    /// at a node of `peer_kind`: where only one does, every edge of that name towards such
+    /// a node comes from a node of that kind (an interface's `device`, where a template
+    /// interface's `device` points at template devices only).
+    pub fn kinds_pointing(&self, name: &str, peer_kind: &str) -> usize {
+        self.relationship_peers.get(name).map_or(0, |peers| {
+            peers
+                .iter()
+                .filter(|peer| self.is_a(peer_kind, peer))
+                .count()
+        })
     }
     /// All kinds, sorted by name.
     pub fn kinds(&self) -> impl Iterator<Item = &KindSchema> {
