@@ -35,6 +35,17 @@ fn prefix(s: &Store, prefix: &str, role: &str) -> String {
         .to_string()
 }
 
+/// An address in the default namespace, on `branch`.
+fn address(s: &Store, branch: &str, address: &str) {
+    ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ IpamIPAddressCreate(data: {{address: {{value: "{address}"}}}}) {{ ok }} }}"#
+        ),
+    );
+}
+
 fn prefix_pool(s: &Store, name: &str, resources: &[&str], length: u8, member: &str) -> String {
     let res: Vec<String> = resources
         .iter()
@@ -364,11 +375,7 @@ fn prefixes_know_their_parent_children_and_addresses() {
     prefix(&s, "10.0.0.0/16", "fabric_supernet");
     prefix(&s, "10.0.32.0/19", "pod_supernet");
     prefix(&s, "10.1.0.0/16", "fabric_supernet");
-    ok(
-        &s,
-        "main",
-        r#"mutation { IpamIPAddressCreate(data: {address: {value: "10.0.32.1/32"}}) { ok } }"#,
-    );
+    address(&s, "main", "10.0.32.1/32");
     let d = ok(
         &s,
         "main",
@@ -725,11 +732,7 @@ fn a_listing_by_namespace_holds_only_its_own_kind() {
     let s = store();
     prefix(&s, "10.0.0.0/16", "fabric_supernet");
     prefix(&s, "10.1.0.0/16", "fabric_supernet");
-    ok(
-        &s,
-        "main",
-        r#"mutation { IpamIPAddressCreate(data: {address: {value: "10.0.0.1/32"}}) { ok } }"#,
-    );
+    address(&s, "main", "10.0.0.1/32");
     let d = ok(
         &s,
         "main",
@@ -740,11 +743,7 @@ fn a_listing_by_namespace_holds_only_its_own_kind() {
         .unwrap()
         .to_string();
     s.create_branch("br1").unwrap();
-    ok(
-        &s,
-        "br1",
-        r#"mutation { IpamIPAddressCreate(data: {address: {value: "10.1.0.1/32"}}) { ok } }"#,
-    );
+    address(&s, "br1", "10.1.0.1/32");
     for (branch, addresses) in [
         ("main", json!(["10.0.0.1/32"])),
         ("br1", json!(["10.0.0.1/32", "10.1.0.1/32"])),
