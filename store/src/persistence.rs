@@ -275,6 +275,8 @@ impl Db {
     fn drop_replaced_edge_indexes(&mut self) -> Result<()> {
         for index in ["edge_by_peer", "edge_by_peer_rel"] {
             // Looked up first: dropping takes the write lock, which another process may hold.
+            // `IF EXISTS` all the same: a process opening the store at the same moment may
+            // have dropped it since.
             let old = self
                 .conn
                 .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
@@ -283,7 +285,7 @@ impl Db {
             if old {
                 tracing::info!(path = %self.path, index, "incoming edges reindexed as edge_in (once)");
                 self.conn
-                    .execute_batch(&format!("DROP INDEX {index}"))
+                    .execute_batch(&format!("DROP INDEX IF EXISTS {index}"))
                     .map_err(self.err())?;
             }
         }
