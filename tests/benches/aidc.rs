@@ -18,6 +18,8 @@
 //! runs upserted or allocated as their output); changed stamps (interface
 //! status, downstream checksums) are shown next to them, not counted.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,14 +51,7 @@ fn backend(store: &infragen_store::Store) -> Arc<dyn Backend> {
 }
 
 fn runner(store: &infragen_store::Store, cache: &std::path::Path) -> Runner {
-    let runtime = infragen::runtime::Runtime::builder()
-        .max_concurrent_runs(CONCURRENCY as u32)
-        .cache_dir(Some(cache.to_owned()))
-        .build()
-        .expect("runtime starts");
-    let repository = repository();
-    let policy = infragen::policy::RuntimePolicy::load(repository.root()).expect("policy");
-    Runner::new(repository, runtime, backend(store), policy)
+    common::runner(repository(), backend(store), CONCURRENCY, cache)
 }
 
 async fn tiers(runner: &Runner) -> ([Duration; 3], [usize; 3], [usize; 3], [usize; 3]) {

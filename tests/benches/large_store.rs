@@ -52,7 +52,6 @@ use std::time::{Duration, Instant};
 use common::{Design, cpu_time, design, node_count, status_kb, writes_since};
 use infragen::backend::Backend;
 use infragen::embedded::EmbeddedBackend;
-use infragen::policy::RuntimePolicy;
 use infragen::repository::Repository;
 use infragen::runner::{Runner, TargetOutcome, TargetSelection};
 use infragen::runtime::Runtime;
@@ -88,13 +87,7 @@ fn backend(store: &Store) -> Arc<dyn Backend> {
 
 fn runner(store: &Store, root: &Path, artifacts: &Path, concurrency: usize) -> Runner {
     let repository = Arc::new(Repository::open(root).expect("repository opens"));
-    let runtime = Runtime::builder()
-        .max_concurrent_runs(concurrency as u32)
-        .cache_dir(Some(artifacts.to_owned()))
-        .build()
-        .expect("runtime starts");
-    let policy = RuntimePolicy::load(repository.root()).expect("policy");
-    Runner::new(repository, runtime, backend(store), policy)
+    common::runner(repository, backend(store), concurrency, artifacts)
 }
 
 fn selection(key: &str, value: &str) -> TargetSelection {

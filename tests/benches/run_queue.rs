@@ -22,10 +22,8 @@ use common::design;
 use infragen::backend::Backend;
 use infragen::cascade::{Cascade, CascadeConfig, Start};
 use infragen::embedded::EmbeddedBackend;
-use infragen::policy::RuntimePolicy;
 use infragen::repository::Repository;
-use infragen::runner::{Runner, TargetSelection};
-use infragen::runtime::Runtime;
+use infragen::runner::TargetSelection;
 use infragen::sync::sync_repository;
 use infragen_store::{ClaimOwner, Enqueued, NewRun, RunResult, RunStatus, Store};
 use serde_json::{Map, Value};
@@ -105,13 +103,7 @@ async fn seed(root: &std::path::Path, cache: &std::path::Path, queued: bool) -> 
         .await
         .expect("the repository syncs");
     store.create_branch("br1").expect("branch");
-    let runtime = Runtime::builder()
-        .max_concurrent_runs(4)
-        .cache_dir(Some(cache.to_owned()))
-        .build()
-        .expect("runtime starts");
-    let policy = RuntimePolicy::load(repository.root()).expect("policy");
-    let runner = Runner::new(repository, runtime, backend, policy);
+    let runner = common::runner(repository, backend, 4, cache);
     let mut cascade = Cascade::new(runner, Arc::new(store.clone()), CascadeConfig::default());
     if !queued {
         cascade = cascade.with_run_queue(None);

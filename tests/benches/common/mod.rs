@@ -170,6 +170,24 @@ pub fn design(copies: usize) -> Design {
     }
 }
 
+/// A runner of `repository`'s generators writing through `backend`, with up to
+/// `concurrency` runs at once and compiled components cached in `cache`, under the
+/// repository's policy.
+pub fn runner(
+    repository: Arc<Repository>,
+    backend: Arc<dyn Backend>,
+    concurrency: usize,
+    cache: &Path,
+) -> Runner {
+    let runtime = Runtime::builder()
+        .max_concurrent_runs(concurrency as u32)
+        .cache_dir(Some(cache.to_owned()))
+        .build()
+        .expect("runtime starts");
+    let policy = RuntimePolicy::load(repository.root()).expect("policy");
+    Runner::new(repository, runtime, backend, policy)
+}
+
 /// A cascade of `repository`'s generators writing through `backend` to `store`, with
 /// `concurrency` runs at once (the cascade's and the runtime's), components compiled into
 /// `cache`.
@@ -180,15 +198,8 @@ pub fn cascade(
     concurrency: usize,
     cache: &Path,
 ) -> Cascade {
-    let runtime = Runtime::builder()
-        .max_concurrent_runs(concurrency as u32)
-        .cache_dir(Some(cache.to_owned()))
-        .build()
-        .expect("runtime starts");
-    let policy = RuntimePolicy::load(repository.root()).expect("policy");
-    let runner = Runner::new(repository, runtime, backend, policy);
     Cascade::new(
-        runner,
+        runner(repository, backend, concurrency, cache),
         Arc::new(store.clone()),
         CascadeConfig {
             concurrency,
