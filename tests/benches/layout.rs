@@ -565,26 +565,29 @@ fn write_node(
             .expect("node")
             .execute(params![n, branch, kind])
             .expect("node");
-            for (name, value, key) in &node.attrs {
-                let name = interned.name(name);
-                db.prepare_cached(
+            // Statements prepared once per node, as the text rows' are.
+            let mut attr = db
+                .prepare_cached(
                     "INSERT INTO attr (n, branch, name, kind, value, key, base, has_base) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0)",
                 )
-                .expect("attr")
-                .execute(params![n, branch, name, kind, value, key])
                 .expect("attr");
+            for (name, value, key) in &node.attrs {
+                let name = interned.name(name);
+                attr.execute(params![n, branch, name, kind, value, key])
+                    .expect("attr");
             }
-            for (rel, peer, pos) in &node.edges {
-                let rel = interned.name(rel);
-                let peer = intern_id(db, interned, peer);
-                db.prepare_cached(
+            let mut edge = db
+                .prepare_cached(
                     "INSERT INTO edge (n, rel, peer, branch, pos, live, base) \
                      VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
                 )
-                .expect("edge")
-                .execute(params![n, rel, peer, branch, pos])
                 .expect("edge");
+            for (rel, peer, pos) in &node.edges {
+                let rel = interned.name(rel);
+                let peer = intern_id(db, interned, peer);
+                edge.execute(params![n, rel, peer, branch, pos])
+                    .expect("edge");
             }
             2 + 2 * node.attrs.len() + 2 * node.edges.len()
         }
