@@ -18,7 +18,7 @@ use infragen::cascade::{
     RetryPolicy, RuleProblem, Start,
 };
 use infragen::runner::{Runner, TargetOutcome, TargetSelection};
-use infragen_tests::{WidgetRepository, graphql, infragen_bin, runtime};
+use infragen_tests::{KillOnDrop, WidgetRepository, graphql, infragen_bin, runtime};
 use serde_json::{Value, json};
 
 /// One trigger rule with one attribute match, all running `generator`.
@@ -662,19 +662,9 @@ async fn resize_alpha_and_beta(repo: &WidgetRepository) {
     .await;
 }
 
-/// Kills the server when the test ends, however it ends.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `infragen serve` on the repository's store, on a free port: the server (killed when
 /// dropped), its stdout line by line, and its address.
-fn start_serve(repo: &WidgetRepository) -> (Server, std::sync::mpsc::Receiver<String>, String) {
+fn start_serve(repo: &WidgetRepository) -> (KillOnDrop, std::sync::mpsc::Receiver<String>, String) {
     start_serve_with(repo, &[])
 }
 
@@ -682,7 +672,7 @@ fn start_serve(repo: &WidgetRepository) -> (Server, std::sync::mpsc::Receiver<St
 fn start_serve_with(
     repo: &WidgetRepository,
     args: &[&str],
-) -> (Server, std::sync::mpsc::Receiver<String>, String) {
+) -> (KillOnDrop, std::sync::mpsc::Receiver<String>, String) {
     let mut child = repo
         .serve_command(args)
         .env_remove("INFRAGEN_LOG")
@@ -691,7 +681,7 @@ fn start_serve_with(
         .spawn()
         .expect("infragen serve starts");
     let lines = lines_of(&mut child);
-    let server = Server(child);
+    let server = KillOnDrop(child);
     let first = lines
         .recv_timeout(Duration::from_secs(60))
         .expect("serve prints its address");

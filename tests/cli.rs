@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use infragen_tests::{guest, infragen_bin};
+use infragen_tests::{KillOnDrop, guest, infragen_bin};
 
 fn infragen(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(infragen_bin())
@@ -807,16 +807,6 @@ fn serve_command(store: &str, repo: &tempfile::TempDir, config: &str) -> Command
             std::env::temp_dir().join("infragen-cli-test-cache"),
         );
     serve
-}
-
-/// A child process killed when the test lets go of it, failing or not.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `[store.transactions]` in serve's configuration file sets the limits of its run

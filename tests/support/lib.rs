@@ -551,6 +551,17 @@ pub async fn served_over_http_with(
     )
 }
 
+/// A child process (an `infragen serve`) killed and reaped when the test lets go of it,
+/// however the test ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The `infragen` binary. `scripts/test` builds it before the tests (test
 /// runners build test harnesses, not the binaries of other packages); when a
 /// test runs on its own and the binary is missing, it is built here.
