@@ -1104,7 +1104,7 @@ impl Store {
 ///
 /// Built by moving `data` in, not with `json!`, which would copy the whole answer through
 /// `Serialize` (a run's listing of a pod's interfaces is tens of kB).
-pub(crate) fn respond(data: Value, errors: Vec<GqlError>) -> Value {
+pub(crate) fn respond(data: Value, errors: &[GqlError]) -> Value {
     let mut response = serde_json::Map::new();
     response.insert("data".to_owned(), data);
     if !errors.is_empty() {

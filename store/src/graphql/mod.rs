@@ -170,9 +170,9 @@ impl From<EngineError> for GqlError {
     }
 }
 
-/// A full response with only errors and `data: null`.
+/// A full response with only errors (at least one) and `data: null`.
 pub fn error_response(errors: &[GqlError]) -> Value {
-    json!({"data": null, "errors": errors.iter().map(GqlError::to_json).collect::<Vec<_>>()})
+    crate::store::respond(Value::Null, errors)
 }
 
 /// A parsed operation ready to run.

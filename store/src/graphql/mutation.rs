@@ -95,7 +95,7 @@ pub(crate) fn answer_mutation<'d>(
             }
         }
     }
-    crate::store::respond(Value::Object(data), errors)
+    crate::store::respond(Value::Object(data), &errors)
 }
 
 /// Runs the mutation root field `f` of `doc` on `tx` and answers it as Infrahub does: `ok`,

@@ -200,7 +200,7 @@ impl<'a, 's> Resolver<'a, 's> {
             Some(reason) => crate::graphql::error_response(&[
                 GqlError::msg(reason).with_code(crate::ErrorCode::LimitExceeded)
             ]),
-            None => crate::store::respond(data, self.errors.into_inner()),
+            None => crate::store::respond(data, &self.errors.into_inner()),
         }
     }
 
