@@ -20,6 +20,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// `created`, `updated` or `deleted`, as the event carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Deleted => "deleted",
+        }
+    }
+
     /// The event's name: `infrahub.node.created|updated|deleted`.
     pub fn event_name(self) -> &'static str {
         match self {
@@ -326,6 +335,17 @@ mod tests {
                 peer_id: "0195-d".into(),
                 peer_kind: "DcimDevice".into(),
             }],
+        }
+    }
+
+    #[test]
+    fn an_action_is_named_alike_in_json_in_events_and_in_event_names() {
+        for action in [Action::Created, Action::Updated, Action::Deleted] {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+            assert_eq!(
+                action.event_name(),
+                format!("infrahub.node.{}", action.as_str())
+            );
         }
     }
 

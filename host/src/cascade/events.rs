@@ -67,15 +67,10 @@ pub fn render_value(value: &Value) -> String {
 
 impl From<&infragen_store::Event> for NodeEvent {
     fn from(event: &infragen_store::Event) -> Self {
-        let action = match event.action {
-            infragen_store::Action::Created => "created",
-            infragen_store::Action::Updated => "updated",
-            infragen_store::Action::Deleted => "deleted",
-        };
         NodeEvent {
             seq: event.seq,
             branch: event.branch.clone(),
-            action: action.to_owned(),
+            action: event.action.as_str().to_owned(),
             kind: event.kind.clone(),
             id: event.id.clone(),
             attributes: event
