@@ -105,10 +105,12 @@ impl Store {
                 None => None,
             };
             db.conn
-                .execute(
+                .prepare_cached(
                     "INSERT OR REPLACE INTO run_claims (key, owner, taken_at) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![key, owner.as_str(), now_ms()],
                 )
+                .and_then(|mut insert| {
+                    insert.execute(rusqlite::params![key, owner.as_str(), now_ms()])
+                })
                 .map_err(StoreError::db(&db.path))?;
             Ok(Claim::Taken { from_stale })
         })();
@@ -125,10 +127,8 @@ impl Store {
     pub fn release_run(&self, key: &str, owner: &ClaimOwner) -> Result<()> {
         let db = self.db();
         db.conn
-            .execute(
-                "DELETE FROM run_claims WHERE key = ?1 AND owner = ?2",
-                rusqlite::params![key, owner.as_str()],
-            )
+            .prepare_cached("DELETE FROM run_claims WHERE key = ?1 AND owner = ?2")
+            .and_then(|mut delete| delete.execute(rusqlite::params![key, owner.as_str()]))
             .map(|_| ())
             .map_err(StoreError::db(&db.path))
     }
@@ -141,21 +141,20 @@ impl Store {
 }
 
 fn holder(conn: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<ClaimHolder>> {
-    conn.query_row(
-        "SELECT owner, taken_at FROM run_claims WHERE key = ?1",
-        [key],
-        |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
-    )
-    .optional()
-    .map(|found| {
-        found.map(|(owner, taken_at)| {
-            let owner = ClaimOwner(owner);
-            ClaimHolder {
-                alive: owner.alive(taken_at),
-                owner,
-            }
+    conn.prepare_cached("SELECT owner, taken_at FROM run_claims WHERE key = ?1")?
+        .query_row([key], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
         })
-    })
+        .optional()
+        .map(|found| {
+            found.map(|(owner, taken_at)| {
+                let owner = ClaimOwner(owner);
+                ClaimHolder {
+                    alive: owner.alive(taken_at),
+                    owner,
+                }
+            })
+        })
 }
 
 pub(crate) fn now_ms() -> i64 {

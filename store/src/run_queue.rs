@@ -246,10 +246,10 @@ impl Store {
     pub fn start_run(&self, id: i64, covers: i64) -> Result<()> {
         let db = self.db();
         db.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE runs SET status = 'running', started_at = ?2, covers = ?3 WHERE id = ?1",
-                params![id, now_ms(), covers],
             )
+            .and_then(|mut update| update.execute(params![id, now_ms(), covers]))
             .map(|_| ())
             .map_err(StoreError::db(&db.path))
     }
@@ -260,10 +260,11 @@ impl Store {
         let count = |n: u64| (status == RunStatus::Succeeded).then_some(n as i64);
         let db = self.db();
         db.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE runs SET status = ?2, finished_at = ?3, started_at = coalesce(started_at, ?3), \
                  created = ?4, kept = ?5, deleted = ?6, error = ?7, log = ?8 WHERE id = ?1",
-                params![
+            )
+            .and_then(|mut update| update.execute(params![
                     id,
                     status.as_str(),
                     now_ms(),
@@ -272,8 +273,7 @@ impl Store {
                     count(result.deleted),
                     result.error,
                     result.log
-                ],
-            )
+                ]))
             .map(|_| ())
             .map_err(StoreError::db(&db.path))
     }
