@@ -2855,8 +2855,9 @@ fn a_cascade_stopped_by_sigterm_and_run_again_builds_the_same_data_center() {
     );
 }
 
-/// Killed right after a run's commit: once Pod-A2's run is `Ready` (its output and its
-/// stamps on its racks written), before or while the runs they trigger are queued.
+/// Killed right after a run's commit: once Pod-A2's run is `Ready` (written in the commit
+/// that writes its output and its stamps on its racks), before or while the runs they
+/// trigger are queued.
 #[test]
 fn a_cascade_killed_right_after_a_pods_commit_and_run_again_builds_the_same_data_center() {
     interrupted_cascade_run_again_builds_the_same_data_center(

@@ -701,6 +701,12 @@ fn describe(params: &Map<String, Value>) -> String {
 /// How many times a run is tried when the store keeps changing under it.
 const CONFLICT_ATTEMPTS: u32 = 3;
 
+/// A run that succeeded, and whether its commit already recorded its instance `Ready`.
+struct Generated {
+    outcome: TargetOutcome,
+    ready_recorded: bool,
+}
+
 /// One target's run, with everything it needs moved in.
 struct TargetJob {
     runner: Runner,
@@ -825,8 +831,19 @@ impl TargetJob {
         instance_name: &str,
         status: InstanceStatus,
     ) -> Result<String, Failure> {
+        self.set_status_through(self.runner.backend.as_ref(), instance_name, status)
+            .await
+    }
+
+    /// [`TargetJob::set_status`] written through `backend` (a run's own scope).
+    async fn set_status_through(
+        &self,
+        backend: &dyn Backend,
+        instance_name: &str,
+        status: InstanceStatus,
+    ) -> Result<String, Failure> {
         records::set_instance_status(
-            self.runner.backend.as_ref(),
+            backend,
             &self.branch,
             instance_name,
             &self.definition_id,
@@ -890,21 +907,37 @@ impl TargetJob {
             .set_status(&instance_name, InstanceStatus::Processing)
             .await?;
 
-        let result = self.generate_atomically(&instance_id).await;
-        let status = if result.is_ok() {
-            InstanceStatus::Ready
-        } else {
-            InstanceStatus::Error
-        };
-        self.set_status(&instance_name, status).await?;
-        result
+        match self.generate_atomically(&instance_name, &instance_id).await {
+            Ok(Generated {
+                outcome,
+                ready_recorded,
+            }) => {
+                if !ready_recorded {
+                    self.set_status(&instance_name, InstanceStatus::Ready)
+                        .await?;
+                }
+                Ok(outcome)
+            }
+            Err(failure) => {
+                self.set_status(&instance_name, InstanceStatus::Error)
+                    .await?;
+                Err(failure)
+            }
+        }
     }
 
     /// Runs the generator and reconciles its tracking group as one atomic run, where the
     /// backend has them: on failure nothing of it is written. A run that failed or could
     /// not commit because someone else changed the store meanwhile runs again on the new
     /// state, up to [`CONFLICT_ATTEMPTS`] times in all.
-    async fn generate_atomically(&self, instance_id: &str) -> Result<TargetOutcome, Failure> {
+    ///
+    /// An atomic run records its instance `Ready` in its own commit: the output and the
+    /// status are written together or not at all, and the run costs one commit less.
+    async fn generate_atomically(
+        &self,
+        instance_name: &str,
+        instance_id: &str,
+    ) -> Result<Generated, Failure> {
         let mut attempt = 1;
         loop {
             let scope = self
@@ -916,13 +949,29 @@ impl TargetJob {
             let Some(scope) = scope else {
                 return self
                     .generate(&self.runner.backend, instance_id, false)
-                    .await;
+                    .await
+                    .map(|outcome| Generated {
+                        outcome,
+                        ready_recorded: false,
+                    });
             };
             let backend: Arc<dyn Backend> = scope.clone();
-            let result = self.generate(&backend, instance_id, true).await;
+            let mut result = self.generate(&backend, instance_id, true).await;
+            if result.is_ok()
+                && let Err(failure) = self
+                    .set_status_through(backend.as_ref(), instance_name, InstanceStatus::Ready)
+                    .await
+            {
+                result = Err(failure);
+            }
             let conflict = match result {
                 Ok(outcome) => match scope.commit().await {
-                    Ok(()) => return Ok(outcome),
+                    Ok(()) => {
+                        return Ok(Generated {
+                            outcome,
+                            ready_recorded: true,
+                        });
+                    }
                     Err(error) if error.kind == ErrorKind::Conflict => {
                         self.failure("committing the run", &error)
                     }
