@@ -9,16 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use infragen::backend::{
-    AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PrefixAllocation,
-};
+use infragen::backend::{BackendError, ErrorKind};
 use infragen::cascade::{
     Cascade, CascadeConfig, CascadeError, CascadeLimits, CascadeReport, Cause, EventFeed,
     RetryPolicy, RuleProblem, Start,
 };
 use infragen::runner::{Runner, TargetOutcome, TargetSelection};
-use infragen_tests::{KillOnDrop, WidgetRepository, graphql, infragen_bin, runtime};
+use infragen_tests::{
+    KillOnDrop, Relay, RelayHooks, WidgetRepository, graphql, infragen_bin, runtime,
+};
 use serde_json::{Value, json};
 
 /// One trigger rule with one attribute match, all running `generator`.
@@ -458,95 +457,31 @@ async fn a_rule_pair_feeding_each_other_stops_at_the_cap_naming_both_rules() {
 }
 
 /// The real backend, but the first `failures` stored queries fail as an
-/// unreachable server fails.
+/// unreachable server fails; without runs, as the backend before atomic runs.
 struct Unreachable {
-    inner: Arc<dyn Backend>,
     failures: AtomicUsize,
 }
 
-#[async_trait]
-impl Backend for Unreachable {
-    async fn query(
-        &self,
-        branch: &str,
-        document: &str,
-        variables: &Value,
-    ) -> Result<Value, BackendError> {
+impl RelayHooks for Unreachable {
+    fn answer(&self, document: &str) -> Option<Result<Value, BackendError>> {
         // Only the generator's stored query, not the cascade's own reads.
-        if document.contains("TestWidgetSet(")
+        (document.contains("TestWidgetSet(")
             && self
                 .failures
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-        {
-            return Err(BackendError::new(
+                .is_ok())
+        .then(|| {
+            Err(BackendError::new(
                 ErrorKind::Backend,
                 "cannot reach http://infrahub:8000: connection refused",
-            ));
-        }
-        self.inner.query(branch, document, variables).await
+            ))
+        })
     }
-    async fn upsert(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.inner.upsert(branch, kind, data).await
+    fn runs(&self) -> bool {
+        false
     }
-    async fn update(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.inner.update(branch, kind, data).await
-    }
-    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        self.inner.delete(branch, kind, id).await
-    }
-    async fn filters(
-        &self,
-        branch: &str,
-        kind: &str,
-        filters: &Value,
-        include: &[String],
-    ) -> Result<Vec<Value>, BackendError> {
-        self.inner.filters(branch, kind, filters, include).await
-    }
-    async fn relationship_add(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.inner.relationship_add(branch, id, name, peers).await
-    }
-    async fn relationship_remove(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.inner
-            .relationship_remove(branch, id, name, peers)
-            .await
-    }
-    async fn allocate_prefix(
-        &self,
-        branch: &str,
-        request: &PrefixAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.inner.allocate_prefix(branch, request).await
-    }
-    async fn allocate_address(
-        &self,
-        branch: &str,
-        request: &AddressAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.inner.allocate_address(branch, request).await
+    fn checks(&self) -> bool {
+        false
     }
 }
 
@@ -554,10 +489,12 @@ async fn run_with_unreachable(repo: &WidgetRepository, failures: usize) -> Casca
     let runner = Runner::new(
         Arc::new(infragen::repository::Repository::open(repo.dir.path()).expect("repository")),
         runtime(None),
-        Arc::new(Unreachable {
-            inner: repo.runner.backend().clone(),
-            failures: AtomicUsize::new(failures),
-        }),
+        Arc::new(Relay::new(
+            repo.runner.backend().clone(),
+            Unreachable {
+                failures: AtomicUsize::new(failures),
+            },
+        )),
         infragen::policy::RuntimePolicy::default(),
     );
     let config = CascadeConfig {

@@ -6,14 +6,10 @@
 //! allocations back, and that the write policy holds against the hostile generator
 //! (tests/guests/hostile, the fixture's `hostile` definition).
 
-use infragen::backend::{
-    AddressAllocation, Allocated, Backend, BackendError, NodeRef, PrefixAllocation, RunScope,
-};
 use infragen::http_api as http;
 use infragen::runner::TargetOutcome;
-use infragen_store::{WriteCheck, WriteOp};
-use infragen_tests::{WidgetRepository, graphql, store_contents};
-use serde_json::{Value, json};
+use infragen_tests::{Relay, RelayHooks, WidgetRepository, graphql, store_contents};
+use serde_json::json;
 
 fn w(name: &str, position: i64, set: &str) -> (String, i64, String) {
     (name.to_owned(), position, set.to_owned())
@@ -825,22 +821,19 @@ async fn a_full_run_removes_the_output_of_a_deleted_target() {
     );
 }
 
-/// The embedded backend, observed: every call goes to `inner` unchanged (checked writes
-/// included), and right after each run's commit the committed status of instance
-/// `watched` is recorded, read from the store with no run open.
-struct CommitWatch {
-    inner: std::sync::Arc<dyn Backend>,
-    /// The run `inner` is, when it is one.
-    run: Option<std::sync::Arc<dyn RunScope>>,
-    repo_store: infragen_store::Store,
+/// Records, right after each run's commit, the committed status of instance `watched`,
+/// read from the store with no run open.
+struct StatusAfterCommits {
+    store: infragen_store::Store,
     watched: &'static str,
-    after_commits: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
 }
 
-impl CommitWatch {
-    async fn committed_status(&self) -> Option<String> {
+#[async_trait::async_trait]
+impl RelayHooks for StatusAfterCommits {
+    async fn committed(&self) {
         let data = graphql(
-            &self.repo_store,
+            &self.store,
             "main",
             &format!(
                 "{{ CoreGeneratorInstance(name__value: \"{}\") {{ edges {{ node {{ status {{ value }} }} }} }} }}",
@@ -848,191 +841,10 @@ impl CommitWatch {
             ),
         )
         .await;
-        data["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"]
+        let status = data["CoreGeneratorInstance"]["edges"][0]["node"]["status"]["value"]
             .as_str()
-            .map(str::to_owned)
-    }
-}
-
-#[async_trait::async_trait]
-impl Backend for CommitWatch {
-    async fn begin_run(
-        &self,
-        branch: &str,
-        attempt: u32,
-    ) -> Result<Option<std::sync::Arc<dyn RunScope>>, BackendError> {
-        let run = self.inner.begin_run(branch, attempt).await?;
-        Ok(run.map(|run| {
-            std::sync::Arc::new(CommitWatch {
-                inner: run.clone(),
-                run: Some(run),
-                repo_store: self.repo_store.clone(),
-                watched: self.watched,
-                after_commits: self.after_commits.clone(),
-            }) as std::sync::Arc<dyn RunScope>
-        }))
-    }
-    async fn query(
-        &self,
-        branch: &str,
-        document: &str,
-        variables: &Value,
-    ) -> Result<Value, BackendError> {
-        self.inner.query(branch, document, variables).await
-    }
-    async fn query_budgeted(
-        &self,
-        branch: &str,
-        document: &str,
-        variables: &Value,
-        budget: infragen_store::QueryBudget,
-    ) -> Result<Value, BackendError> {
-        self.inner
-            .query_budgeted(branch, document, variables, budget)
-            .await
-    }
-    async fn upsert(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.inner.upsert(branch, kind, data).await
-    }
-    async fn update(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.inner.update(branch, kind, data).await
-    }
-    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        self.inner.delete(branch, kind, id).await
-    }
-    async fn filters(
-        &self,
-        branch: &str,
-        kind: &str,
-        filters: &Value,
-        include: &[String],
-    ) -> Result<Vec<Value>, BackendError> {
-        self.inner.filters(branch, kind, filters, include).await
-    }
-    async fn filters_json(
-        &self,
-        branch: &str,
-        kind: &str,
-        filters: &Value,
-        include: &[String],
-    ) -> Result<Vec<String>, BackendError> {
-        self.inner
-            .filters_json(branch, kind, filters, include)
-            .await
-    }
-    async fn relationship_add(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.inner.relationship_add(branch, id, name, peers).await
-    }
-    async fn relationship_remove(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.inner
-            .relationship_remove(branch, id, name, peers)
-            .await
-    }
-    async fn allocate_prefix(
-        &self,
-        branch: &str,
-        request: &PrefixAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.inner.allocate_prefix(branch, request).await
-    }
-    async fn allocate_address(
-        &self,
-        branch: &str,
-        request: &AddressAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.inner.allocate_address(branch, request).await
-    }
-    fn checks_effects(&self) -> bool {
-        self.inner.checks_effects()
-    }
-    async fn write_checked(
-        &self,
-        branch: &str,
-        kind: &str,
-        op: WriteOp,
-        data: &Value,
-        check: WriteCheck<'_>,
-    ) -> Result<Option<NodeRef>, BackendError> {
-        self.inner
-            .write_checked(branch, kind, op, data, check)
-            .await
-    }
-    async fn edit_checked(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-        add: bool,
-        check: WriteCheck<'_>,
-    ) -> Result<(), BackendError> {
-        self.inner
-            .edit_checked(branch, id, name, peers, add, check)
-            .await
-    }
-    async fn allocate_prefix_checked(
-        &self,
-        branch: &str,
-        request: &PrefixAllocation,
-        check: WriteCheck<'_>,
-    ) -> Result<Allocated, BackendError> {
-        self.inner
-            .allocate_prefix_checked(branch, request, check)
-            .await
-    }
-    async fn allocate_address_checked(
-        &self,
-        branch: &str,
-        request: &AddressAllocation,
-        check: WriteCheck<'_>,
-    ) -> Result<Allocated, BackendError> {
-        self.inner
-            .allocate_address_checked(branch, request, check)
-            .await
-    }
-}
-
-#[async_trait::async_trait]
-impl RunScope for CommitWatch {
-    async fn commit(&self) -> Result<(), BackendError> {
-        let run = self.run.as_ref().expect("commit is a run's");
-        run.commit().await?;
-        let status = self.committed_status().await;
-        self.after_commits
-            .lock()
-            .expect("not poisoned")
-            .push(status);
-        Ok(())
-    }
-    fn abandon(&self) {
-        if let Some(run) = &self.run {
-            run.abandon();
-        }
-    }
-    fn outdated(&self) -> bool {
-        self.run.as_ref().is_some_and(|run| run.outdated())
+            .map(str::to_owned);
+        self.seen.lock().expect("not poisoned").push(status);
     }
 }
 
@@ -1043,13 +855,14 @@ impl RunScope for CommitWatch {
 async fn a_run_commits_its_output_and_its_instance_ready_together() {
     let repo = WidgetRepository::new().await;
     let after_commits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let watch = CommitWatch {
-        inner: std::sync::Arc::new(infragen::embedded::EmbeddedBackend::new(repo.store.clone())),
-        run: None,
-        repo_store: repo.store.clone(),
-        watched: "widgets: alpha",
-        after_commits: after_commits.clone(),
-    };
+    let watch = Relay::new(
+        std::sync::Arc::new(infragen::embedded::EmbeddedBackend::new(repo.store.clone())),
+        StatusAfterCommits {
+            store: repo.store.clone(),
+            watched: "widgets: alpha",
+            seen: after_commits.clone(),
+        },
+    );
     let repo = WidgetRepository {
         runner: infragen::runner::Runner::new(
             std::sync::Arc::new(

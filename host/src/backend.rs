@@ -343,15 +343,7 @@ pub trait Backend: Send + Sync {
         check: WriteCheck<'_>,
     ) -> Result<Option<NodeRef>, BackendError> {
         let _ = check;
-        match op {
-            WriteOp::Upsert => self.upsert(branch, kind, data).await.map(Some),
-            WriteOp::Update => self.update(branch, kind, data).await.map(Some),
-            WriteOp::Delete => {
-                let id = data.get("id").and_then(Value::as_str).unwrap_or_default();
-                self.delete(branch, kind, id).await.map(|()| None)
-            }
-            WriteOp::Create => Err(create_refused(kind)),
-        }
+        write_unchecked(self, branch, kind, op, data).await
     }
 
     /// [`Backend::relationship_add`] (or, with `add` false, `relationship_remove`), kept
@@ -420,6 +412,27 @@ pub trait Backend: Send + Sync {
             Err(error) if error.kind == ErrorKind::NotFound => Ok(false),
             Err(error) => Err(error),
         }
+    }
+}
+
+/// [`Backend::write_checked`] with no check: the plain write `op` names, through
+/// `backend`'s `upsert`, `update` or `delete` (what a backend that cannot undo a write
+/// does; a test's relay without checks too).
+pub async fn write_unchecked<B: Backend + ?Sized>(
+    backend: &B,
+    branch: &str,
+    kind: &str,
+    op: WriteOp,
+    data: &Value,
+) -> Result<Option<NodeRef>, BackendError> {
+    match op {
+        WriteOp::Upsert => backend.upsert(branch, kind, data).await.map(Some),
+        WriteOp::Update => backend.update(branch, kind, data).await.map(Some),
+        WriteOp::Delete => {
+            let id = data.get("id").and_then(Value::as_str).unwrap_or_default();
+            backend.delete(branch, kind, id).await.map(|()| None)
+        }
+        WriteOp::Create => Err(create_refused(kind)),
     }
 }
 

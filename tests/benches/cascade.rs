@@ -57,17 +57,13 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use common::{Design, Writes, cascade, cpu_time, design, generate_fabric, writes_since};
-use infragen::backend::{
-    AddressAllocation, Allocated, Backend, BackendError, NodeRef, PrefixAllocation, RunScope,
-};
+use infragen::backend::Backend;
 use infragen::embedded::EmbeddedBackend;
 use infragen::repository::Repository;
 use infragen::sync::sync_repository;
 use infragen_store::Store;
-use infragen_tests::graphql;
-use serde_json::Value;
+use infragen_tests::{Relay, RelayHooks, graphql};
 
 /// Concurrency measured unless `CASCADE_BENCH_CONCURRENCY` names others:
 /// the CLI's default.
@@ -79,146 +75,18 @@ const SEED_SAMPLES: usize = 3;
 /// The branch the cascades run on (the repository is synced on `main`).
 const BRANCH: &str = "br1";
 
-/// The embedded backend changed for a comparison (see [`Commits`]): every call goes to
-/// `inner`, through the trait's plain defaults for the checked writes, so the store
-/// computes no write effects and the host checks only the ids a request names (as over
-/// HTTP). With [`Commits::PerWrite`] it starts no run, so every write commits on its own;
-/// with [`Commits::AtomicUnchecked`] its runs are the embedded ones, wrapped the same way.
-struct Variant {
-    inner: Arc<dyn Backend>,
-    /// The run `inner` is, when it is one.
-    run: Option<Arc<dyn RunScope>>,
-    commits: Commits,
-}
+/// The embedded backend changed for a comparison (see [`Commits`]): the checked writes
+/// take the trait's plain defaults, so the store computes no write effects and the host
+/// checks only the ids a request names (as over HTTP); with [`Commits::PerWrite`] no run
+/// is begun, so every write commits on its own.
+struct Variant(Commits);
 
-#[async_trait]
-impl Backend for Variant {
-    async fn begin_run(
-        &self,
-        branch: &str,
-        attempt: u32,
-    ) -> Result<Option<Arc<dyn RunScope>>, BackendError> {
-        if self.commits == Commits::PerWrite {
-            return Ok(None);
-        }
-        let run = self.inner.begin_run(branch, attempt).await?;
-        Ok(run.map(|run| {
-            Arc::new(Variant {
-                inner: run.clone(),
-                run: Some(run),
-                commits: self.commits,
-            }) as Arc<dyn RunScope>
-        }))
+impl RelayHooks for Variant {
+    fn runs(&self) -> bool {
+        self.0 != Commits::PerWrite
     }
-    async fn query(
-        &self,
-        branch: &str,
-        document: &str,
-        variables: &Value,
-    ) -> Result<Value, BackendError> {
-        self.inner.query(branch, document, variables).await
-    }
-    async fn upsert(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.inner.upsert(branch, kind, data).await
-    }
-    async fn update(
-        &self,
-        branch: &str,
-        kind: &str,
-        data: &Value,
-    ) -> Result<NodeRef, BackendError> {
-        self.inner.update(branch, kind, data).await
-    }
-    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
-        self.inner.delete(branch, kind, id).await
-    }
-    async fn filters(
-        &self,
-        branch: &str,
-        kind: &str,
-        filters: &Value,
-        include: &[String],
-    ) -> Result<Vec<Value>, BackendError> {
-        self.inner.filters(branch, kind, filters, include).await
-    }
-    async fn filters_json(
-        &self,
-        branch: &str,
-        kind: &str,
-        filters: &Value,
-        include: &[String],
-    ) -> Result<Vec<String>, BackendError> {
-        self.inner
-            .filters_json(branch, kind, filters, include)
-            .await
-    }
-    async fn attribute_value(
-        &self,
-        branch: &str,
-        kind: &str,
-        id: &str,
-        attribute: &str,
-    ) -> Result<Option<Value>, BackendError> {
-        self.inner
-            .attribute_value(branch, kind, id, attribute)
-            .await
-    }
-    async fn relationship_add(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.inner.relationship_add(branch, id, name, peers).await
-    }
-    async fn relationship_remove(
-        &self,
-        branch: &str,
-        id: &str,
-        name: &str,
-        peers: &[String],
-    ) -> Result<(), BackendError> {
-        self.inner
-            .relationship_remove(branch, id, name, peers)
-            .await
-    }
-    async fn allocate_prefix(
-        &self,
-        branch: &str,
-        request: &PrefixAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.inner.allocate_prefix(branch, request).await
-    }
-    async fn allocate_address(
-        &self,
-        branch: &str,
-        request: &AddressAllocation,
-    ) -> Result<Allocated, BackendError> {
-        self.inner.allocate_address(branch, request).await
-    }
-}
-
-#[async_trait]
-impl RunScope for Variant {
-    async fn commit(&self) -> Result<(), BackendError> {
-        match &self.run {
-            Some(run) => run.commit().await,
-            None => Ok(()),
-        }
-    }
-    fn abandon(&self) {
-        if let Some(run) = &self.run {
-            run.abandon();
-        }
-    }
-    fn outdated(&self) -> bool {
-        self.run.as_ref().is_some_and(|run| run.outdated())
+    fn checks(&self) -> bool {
+        false
     }
 }
 
@@ -272,11 +140,7 @@ async fn measure_with(
     let embedded = EmbeddedBackend::new(store.clone());
     let backend: Arc<dyn Backend> = match commits {
         Commits::Atomic => Arc::new(embedded),
-        commits => Arc::new(Variant {
-            inner: Arc::new(embedded),
-            run: None,
-            commits,
-        }),
+        commits => Arc::new(Relay::new(Arc::new(embedded), Variant(commits))),
     };
 
     let started = Instant::now();

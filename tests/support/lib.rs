@@ -17,7 +17,9 @@ use std::sync::{Mutex, OnceLock};
 use async_trait::async_trait;
 use infragen::backend::{
     AddressAllocation, Allocated, Backend, BackendError, ErrorKind, NodeRef, PrefixAllocation,
+    RunScope,
 };
+use infragen_store::{QueryBudget, WriteCheck, WriteOp};
 use serde_json::{Value, json};
 
 /// The workspace root.
@@ -898,5 +900,250 @@ impl WidgetRepository {
             .run_definition(definition, "main", &selection, 2)
             .await
             .expect("definition runs")
+    }
+}
+
+/// What a [`Relay`] changes in the calls it passes on; each default changes nothing.
+#[async_trait]
+pub trait RelayHooks: Send + Sync + 'static {
+    /// Answers a query in place of the backend behind (`None`: the backend answers).
+    fn answer(&self, document: &str) -> Option<Result<Value, BackendError>> {
+        let _ = document;
+        None
+    }
+    /// Whether runs are begun on the backend behind; without, every write commits on its
+    /// own (as over HTTP).
+    fn runs(&self) -> bool {
+        true
+    }
+    /// Whether the checked writes reach the backend behind's own checks; without, they
+    /// take the trait's plain defaults: the store computes no write effects, and the host
+    /// checks only the ids a request names (as over HTTP).
+    fn checks(&self) -> bool {
+        true
+    }
+    /// Called once a run's commit succeeded.
+    async fn committed(&self) {}
+}
+
+/// A backend that passes every call on to `inner`, as `hooks` say: the tests' and
+/// benches' observed or altered backends.
+pub struct Relay<H> {
+    inner: std::sync::Arc<dyn Backend>,
+    /// The run `inner` is, when it is one.
+    run: Option<std::sync::Arc<dyn RunScope>>,
+    hooks: std::sync::Arc<H>,
+}
+
+impl<H: RelayHooks> Relay<H> {
+    pub fn new(inner: std::sync::Arc<dyn Backend>, hooks: H) -> Self {
+        Relay {
+            inner,
+            run: None,
+            hooks: std::sync::Arc::new(hooks),
+        }
+    }
+}
+
+#[async_trait]
+impl<H: RelayHooks> Backend for Relay<H> {
+    async fn begin_run(
+        &self,
+        branch: &str,
+        attempt: u32,
+    ) -> Result<Option<std::sync::Arc<dyn RunScope>>, BackendError> {
+        if !self.hooks.runs() {
+            return Ok(None);
+        }
+        let run = self.inner.begin_run(branch, attempt).await?;
+        Ok(run.map(|run| {
+            std::sync::Arc::new(Relay {
+                inner: run.clone(),
+                run: Some(run),
+                hooks: self.hooks.clone(),
+            }) as std::sync::Arc<dyn RunScope>
+        }))
+    }
+    async fn query(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+    ) -> Result<Value, BackendError> {
+        match self.hooks.answer(document) {
+            Some(answer) => answer,
+            None => self.inner.query(branch, document, variables).await,
+        }
+    }
+    async fn query_budgeted(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+        budget: QueryBudget,
+    ) -> Result<Value, BackendError> {
+        match self.hooks.answer(document) {
+            Some(answer) => answer,
+            None => {
+                self.inner
+                    .query_budgeted(branch, document, variables, budget)
+                    .await
+            }
+        }
+    }
+    async fn upsert(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        self.inner.upsert(branch, kind, data).await
+    }
+    async fn update(
+        &self,
+        branch: &str,
+        kind: &str,
+        data: &Value,
+    ) -> Result<NodeRef, BackendError> {
+        self.inner.update(branch, kind, data).await
+    }
+    async fn delete(&self, branch: &str, kind: &str, id: &str) -> Result<(), BackendError> {
+        self.inner.delete(branch, kind, id).await
+    }
+    async fn filters(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<Value>, BackendError> {
+        self.inner.filters(branch, kind, filters, include).await
+    }
+    async fn filters_json(
+        &self,
+        branch: &str,
+        kind: &str,
+        filters: &Value,
+        include: &[String],
+    ) -> Result<Vec<String>, BackendError> {
+        self.inner
+            .filters_json(branch, kind, filters, include)
+            .await
+    }
+    async fn relationship_add(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        self.inner.relationship_add(branch, id, name, peers).await
+    }
+    async fn relationship_remove(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+    ) -> Result<(), BackendError> {
+        self.inner
+            .relationship_remove(branch, id, name, peers)
+            .await
+    }
+    async fn allocate_prefix(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+    ) -> Result<Allocated, BackendError> {
+        self.inner.allocate_prefix(branch, request).await
+    }
+    async fn allocate_address(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+    ) -> Result<Allocated, BackendError> {
+        self.inner.allocate_address(branch, request).await
+    }
+    fn checks_effects(&self) -> bool {
+        self.hooks.checks() && self.inner.checks_effects()
+    }
+    async fn write_checked(
+        &self,
+        branch: &str,
+        kind: &str,
+        op: WriteOp,
+        data: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<NodeRef>, BackendError> {
+        if !self.hooks.checks() {
+            return infragen::backend::write_unchecked(self, branch, kind, op, data).await;
+        }
+        self.inner
+            .write_checked(branch, kind, op, data, check)
+            .await
+    }
+    async fn edit_checked(
+        &self,
+        branch: &str,
+        id: &str,
+        name: &str,
+        peers: &[String],
+        add: bool,
+        check: WriteCheck<'_>,
+    ) -> Result<(), BackendError> {
+        match (self.hooks.checks(), add) {
+            (true, _) => {
+                self.inner
+                    .edit_checked(branch, id, name, peers, add, check)
+                    .await
+            }
+            (false, true) => self.relationship_add(branch, id, name, peers).await,
+            (false, false) => self.relationship_remove(branch, id, name, peers).await,
+        }
+    }
+    async fn allocate_prefix_checked(
+        &self,
+        branch: &str,
+        request: &PrefixAllocation,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated, BackendError> {
+        if !self.hooks.checks() {
+            return self.allocate_prefix(branch, request).await;
+        }
+        self.inner
+            .allocate_prefix_checked(branch, request, check)
+            .await
+    }
+    async fn allocate_address_checked(
+        &self,
+        branch: &str,
+        request: &AddressAllocation,
+        check: WriteCheck<'_>,
+    ) -> Result<Allocated, BackendError> {
+        if !self.hooks.checks() {
+            return self.allocate_address(branch, request).await;
+        }
+        self.inner
+            .allocate_address_checked(branch, request, check)
+            .await
+    }
+}
+
+#[async_trait]
+impl<H: RelayHooks> RunScope for Relay<H> {
+    async fn commit(&self) -> Result<(), BackendError> {
+        if let Some(run) = &self.run {
+            run.commit().await?;
+            self.hooks.committed().await;
+        }
+        Ok(())
+    }
+    fn abandon(&self) {
+        if let Some(run) = &self.run {
+            run.abandon();
+        }
+    }
+    fn outdated(&self) -> bool {
+        self.run.as_ref().is_some_and(|run| run.outdated())
     }
 }
