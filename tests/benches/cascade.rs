@@ -35,7 +35,10 @@
 //! *CPU* is the process's CPU time (user + system, all threads: generators,
 //! store, runtime) over the cascades, from `getrusage`; *writes* the node
 //! writes of the store's event log over the same span (created + updated +
-//! deleted events); *µs/write* is CPU over writes (goal ≤ 50 µs).
+//! deleted events); *µs/write* is CPU over writes (goal ≤ 50 µs); *cores* is CPU over
+//! wall, the cores the cascades kept busy. It stays near one at any concurrency: a run
+//! holds the store's write turn from its start to its commit (`store/src/run.rs`), so
+//! the runs of a round take turns, and only what lies outside a run overlaps.
 //!
 //! *Atomic runs* (each run's writes kept in memory and committed at once,
 //! each checked for ownership: the default) are compared with *per-write
@@ -227,7 +230,7 @@ fn secs(d: Duration) -> String {
 
 fn header() {
     println!(
-        "  {:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>5} {:>7} {:>6} {:>7} {:>9} {:>8} {:>6} {:>7}",
+        "  {:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>5} {:>7} {:>6} {:>7} {:>9} {:>5} {:>8} {:>6} {:>7}",
         "size",
         "sync",
         "wall",
@@ -239,6 +242,7 @@ fn header() {
         "links",
         "writes",
         "cpu",
+        "cores",
         "µs/write",
         "×seed",
         "×linear"
@@ -251,7 +255,7 @@ fn row(label: &str, m: &Measurement, ratio: Option<(f64, usize)>) {
         None => String::new(),
     };
     println!(
-        "  {label:>6} {} {} {} {} {:>8} {:>5} {:>7} {:>6} {:>7} {} {:>8.1}{ratios}",
+        "  {label:>6} {} {} {} {} {:>8} {:>5} {:>7} {:>6} {:>7} {} {:>5.2} {:>8.1}{ratios}",
         secs(m.sync),
         secs(m.wall),
         secs(m.first),
@@ -262,6 +266,7 @@ fn row(label: &str, m: &Measurement, ratio: Option<(f64, usize)>) {
         m.links,
         m.writes.total(),
         secs(m.cpu),
+        m.cpu.as_secs_f64() / m.wall.as_secs_f64(),
         m.cpu.as_secs_f64() * 1e6 / m.writes.total().max(1) as f64,
     );
 }
