@@ -1251,18 +1251,17 @@ impl<'c> Tx<'c> {
             if !live {
                 continue;
             }
+            let src_kind = self.committed_kind(&src);
             // A source of another kind (a schema's relationship renamed or removed since
             // it was written) is not the caller's; one not visible here has no kind.
             if let Some((_, kind)) = only
-                && self.committed_kind(&src).as_deref() != Some(kind)
+                && src_kind.as_deref() != Some(kind)
             {
                 continue;
             }
             if !own
                 && !self.on_main()
-                && self
-                    .committed_kind(&src)
-                    .is_some_and(|k| self.single(&k, &rel))
+                && src_kind.is_some_and(|k| self.single(&k, &rel))
                 && self.branch_set(&src, &rel)?
             {
                 continue;
