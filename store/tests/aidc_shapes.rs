@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{errors, gql, ok};
+use common::{errors, gql, node_id, ok};
 use infragen_store::Store;
 use serde_json::json;
 
@@ -46,14 +46,7 @@ fn racks_are_unique_per_pod_and_index() {
 }
 
 fn pod_ref(s: &Store) -> String {
-    let id = ok(
-        s,
-        "main",
-        r#"{ NetworkPod(name__value: "pod1") { edges { node { id } } } }"#,
-    )["NetworkPod"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = node_id(s, "NetworkPod", "name", "pod1");
     format!(r#"{{id: "{id}"}}"#)
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{DCIM, ok};
+use common::{DCIM, node_id, ok};
 use infragen_store::Store;
 use infragen_store::objects::{MAX_LOAD_ITEMS, MAX_RANGE_VALUES, expand_range};
 use serde_json::json;
@@ -147,15 +147,7 @@ fn loading_the_same_files_twice_changes_nothing() {
 fn references_by_id_and_objects_of_an_earlier_file_resolve() {
     let s = store();
     load(&s, &[("topology.yml", TOPOLOGY)]).unwrap();
-    let d = ok(
-        &s,
-        "main",
-        r#"{ LocationSite(name__value: "paris") { edges { node { id } } } }"#,
-    );
-    let paris = d["LocationSite"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let paris = node_id(&s, "LocationSite", "name", "paris");
     let by_id = format!(
         "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: DcimDevice\n  data:\n    - name: border1\n      site: {paris}\n"
     );

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{errors, gql_vars, ok};
+use common::{errors, gql_vars, node_id, ok};
 use infragen_store::Store;
 use serde_json::{Value, json};
 
@@ -605,18 +605,6 @@ fn two_store_handles_on_one_file_never_hand_out_the_same_prefix() {
 }
 
 /// The id of the `IpamIPPrefix` (or `IpamIPAddress`) holding `value`.
-fn ip_node(s: &Store, kind: &str, attr: &str, value: &str) -> String {
-    let d = ok(
-        s,
-        "main",
-        &format!(r#"{{ {kind}({attr}__value: "{value}") {{ edges {{ node {{ id }} }} }} }}"#),
-    );
-    d[kind]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {kind} {value}: {d}"))
-        .to_owned()
-}
-
 fn p2p(s: &Store, pool: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|_| next_prefix(s, pool, json!({"data": {"role": "pod_leaf_spine"}})))
@@ -633,7 +621,7 @@ fn space_freed_below_the_last_allocation_is_handed_out_again() {
         ["10.0.32.0/31", "10.0.32.2/31", "10.0.32.4/31"]
     );
     // Deleted: the first free block again.
-    let second = ip_node(&s, "IpamIPPrefix", "prefix", "10.0.32.2/31");
+    let second = node_id(&s, "IpamIPPrefix", "prefix", "10.0.32.2/31");
     ok(
         &s,
         "main",
@@ -641,7 +629,7 @@ fn space_freed_below_the_last_allocation_is_handed_out_again() {
     );
     assert_eq!(p2p(&s, &pool, 2), ["10.0.32.2/31", "10.0.32.6/31"]);
     // Moved elsewhere: its old block is free.
-    let first = ip_node(&s, "IpamIPPrefix", "prefix", "10.0.32.0/31");
+    let first = node_id(&s, "IpamIPPrefix", "prefix", "10.0.32.0/31");
     ok(
         &s,
         "main",
@@ -692,7 +680,7 @@ fn an_address_freed_below_the_last_allocation_is_handed_out_again() {
             "10.0.0.3/32".into()
         )
     );
-    let freed = ip_node(&s, "IpamIPAddress", "address", "10.0.0.1/32");
+    let freed = node_id(&s, "IpamIPAddress", "address", "10.0.0.1/32");
     ok(
         &s,
         "main",
@@ -716,7 +704,7 @@ fn space_another_process_frees_is_handed_out_again() {
     assert_eq!(p2p(&s, &pool, 2), ["10.0.32.0/31", "10.0.32.2/31"]);
     // Another handle on the file (its own connection, like another process) deletes one.
     let other = Store::open(&path).unwrap();
-    let first = ip_node(&other, "IpamIPPrefix", "prefix", "10.0.32.0/31");
+    let first = node_id(&other, "IpamIPPrefix", "prefix", "10.0.32.0/31");
     ok(
         &other,
         "main",
@@ -733,15 +721,7 @@ fn a_listing_by_namespace_holds_only_its_own_kind() {
     prefix(&s, "10.0.0.0/16", "fabric_supernet");
     prefix(&s, "10.1.0.0/16", "fabric_supernet");
     address(&s, "main", "10.0.0.1/32");
-    let d = ok(
-        &s,
-        "main",
-        r#"{ BuiltinIPNamespace(name__value: "default") { edges { node { id } } } }"#,
-    );
-    let namespace = d["BuiltinIPNamespace"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let namespace = node_id(&s, "BuiltinIPNamespace", "name", "default");
     s.create_branch("br1").unwrap();
     address(&s, "br1", "10.1.0.1/32");
     for (branch, addresses) in [

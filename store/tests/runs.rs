@@ -662,18 +662,6 @@ fn interfaces_of_leaf1(run: &infragen_store::RunTransaction) -> Vec<String> {
         .collect()
 }
 
-/// The id of the one node of `kind` named `name` on main.
-fn id_of(s: &Store, kind: &str, name: &str) -> String {
-    ok(
-        s,
-        "main",
-        &format!(r#"{{ {kind}(name__value: "{name}") {{ edges {{ node {{ id }} }} }} }}"#),
-    )[kind]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {kind} {name}"))
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_device_lists_the_interfaces_a_run_gives_and_takes_whether_read_in_between_or_not() {
     let mut finals = Vec::new();
@@ -682,12 +670,17 @@ async fn a_device_lists_the_interfaces_a_run_gives_and_takes_whether_read_in_bet
         // moves eth0 back.
         let s = store_with_a_device(2);
         let leaf2 = device(&s, "main", "leaf2", "");
-        let leaf1 = id_of(&s, "DcimDevice", "leaf1");
+        let leaf1 = node_id(&s, "DcimDevice", "name", "leaf1");
         let mut names: std::collections::HashMap<String, String> = ["eth0", "eth1"]
             .into_iter()
-            .map(|name| (id_of(&s, "DcimPhysicalInterface", name), name.to_owned()))
+            .map(|name| {
+                (
+                    node_id(&s, "DcimPhysicalInterface", "name", name),
+                    name.to_owned(),
+                )
+            })
             .collect();
-        let eth0 = id_of(&s, "DcimPhysicalInterface", "eth0");
+        let eth0 = node_id(&s, "DcimPhysicalInterface", "name", "eth0");
         let run = s.begin_run("main").await.unwrap();
         let mut read = Vec::new();
         let mut step = |data: serde_json::Value, op: WriteOp| {
@@ -763,10 +756,10 @@ async fn a_device_changed_one_commit_at_a_time_is_read_by_the_next_run_as_its_ro
     // Each write is a commit of its own, as over HTTP; each commit changes the cached view
     // of leaf1 (in place, when nothing else holds it) and the next run reads that view.
     let s = store_with_a_device(2);
-    let leaf1 = id_of(&s, "DcimDevice", "leaf1");
+    let leaf1 = node_id(&s, "DcimDevice", "name", "leaf1");
     let leaf2 = device(&s, "main", "leaf2", "");
-    let eth0 = id_of(&s, "DcimPhysicalInterface", "eth0");
-    let eth1 = id_of(&s, "DcimPhysicalInterface", "eth1");
+    let eth0 = node_id(&s, "DcimPhysicalInterface", "name", "eth0");
+    let eth1 = node_id(&s, "DcimPhysicalInterface", "name", "eth1");
     let move_eth0 = |to: &str| {
         format!(
             r#"mutation {{ DcimPhysicalInterfaceUpdate(data: {{ id: "{eth0}", device: {{ id: "{to}" }} }}) {{ ok }} }}"#
@@ -812,7 +805,7 @@ async fn a_device_changed_one_commit_at_a_time_is_read_by_the_next_run_as_its_ro
         run.abandon();
         let expected: Vec<String> = expected
             .iter()
-            .map(|name| id_of(&s, "DcimPhysicalInterface", name))
+            .map(|name| node_id(&s, "DcimPhysicalInterface", "name", name))
             .collect();
         assert_eq!(cached, expected);
         assert_eq!(interfaces_of_leaf1_read_afresh(&s), expected);
@@ -824,7 +817,7 @@ async fn a_device_changed_one_commit_at_a_time_is_read_by_the_next_run_as_its_ro
 #[tokio::test]
 async fn a_mutation_sent_inside_a_run_writes_into_it_field_by_field() {
     let s = store_with_a_device(0);
-    let leaf1 = id_of(&s, "DcimDevice", "leaf1");
+    let leaf1 = node_id(&s, "DcimDevice", "name", "leaf1");
     let events_before = s.last_event_seq().unwrap();
     let run = s.begin_run("main").await.unwrap();
     let answer = run.execute(
@@ -891,7 +884,7 @@ async fn a_mutation_sent_inside_a_run_writes_into_it_field_by_field() {
 #[tokio::test]
 async fn a_held_request_shows_its_effects_and_is_undone_or_kept_whole() {
     let s = store_with_a_device(0);
-    let leaf1 = id_of(&s, "DcimDevice", "leaf1");
+    let leaf1 = node_id(&s, "DcimDevice", "name", "leaf1");
     let run = s.begin_run("main").await.unwrap();
     let count = "{ DcimDevice { count } DcimInterface { count } }";
     let (answer, effects) = run.execute_holding(

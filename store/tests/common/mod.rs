@@ -31,6 +31,19 @@ pub fn ok(s: &Store, branch: &str, query: &str) -> Value {
     r["data"].clone()
 }
 
+/// The id of the one node of `kind` whose `attr` is `value`, on main.
+pub fn node_id(s: &Store, kind: &str, attr: &str, value: &str) -> String {
+    let d = ok(
+        s,
+        "main",
+        &format!(r#"{{ {kind}({attr}__value: "{value}") {{ edges {{ node {{ id }} }} }} }}"#),
+    );
+    d[kind]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {kind} with {attr} {value}: {d}"))
+        .to_owned()
+}
+
 /// The messages of a response's errors.
 pub fn errors(r: &Value) -> Vec<String> {
     r["errors"]
