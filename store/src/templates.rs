@@ -14,6 +14,7 @@ use crate::profiles;
 use crate::schema::derived::TEMPLATE_NAMESPACE;
 use crate::schema::{Cardinality, KindSchema, RelationshipKind};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The template a payload names in `object_template`, if any.
@@ -105,17 +106,33 @@ fn copy_fields(tx: &Tx<'_>, template: &Node, target: &KindSchema, data: &mut Map
     }
 }
 
-/// Before a create: fill `data` from the template it names; returns the template.
-pub(crate) fn fill_from_template(
+/// A create's payload after [`fill_from_template`].
+pub(crate) struct Filled<'d> {
+    /// The payload with the template's fields added; the caller's own when it names no
+    /// template (not copied: most creates name none).
+    pub data: Cow<'d, Map<String, Value>>,
+    /// The template the payload names.
+    pub template: Option<Arc<Node>>,
+}
+
+/// Before a create: `data` filled from the template it names, and the template.
+pub(crate) fn fill_from_template<'d>(
     tx: &Tx<'_>,
     k: &KindSchema,
-    data: &mut Map<String, Value>,
-) -> Result<Option<Arc<Node>>> {
+    data: &'d Map<String, Value>,
+) -> Result<Filled<'d>> {
     let Some(t) = named_template(tx, k, data)? else {
-        return Ok(None);
+        return Ok(Filled {
+            data: Cow::Borrowed(data),
+            template: None,
+        });
     };
-    copy_fields(tx, &t, k, data);
-    Ok(Some(t))
+    let mut filled = data.clone();
+    copy_fields(tx, &t, k, &mut filled);
+    Ok(Filled {
+        data: Cow::Owned(filled),
+        template: Some(t),
+    })
 }
 
 /// A Component child a template asks for on a node created from it.

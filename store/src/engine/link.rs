@@ -13,12 +13,12 @@ use serde_json::{Map, Value};
 /// Relationships given in a payload, resolved to peer ids.
 /// A `from_pool` item is allocated here, with `owner` (the node being written) naming the
 /// server's default identifier.
-pub(crate) fn read_rels(
+pub(crate) fn read_rels<'k>(
     tx: &mut Tx<'_>,
-    k: &KindSchema,
+    k: &'k KindSchema,
     data: &Map<String, Value>,
     owner: &Node,
-) -> Result<Vec<(RelationshipSchema, Vec<String>)>> {
+) -> Result<Vec<(&'k RelationshipSchema, Vec<String>)>> {
     let mut out = Vec::new();
     for r in &k.relationships {
         let Some(v) = data.get(&r.name) else { continue };
@@ -45,7 +45,7 @@ pub(crate) fn read_rels(
                 peers.push(id);
             }
         }
-        out.push((r.clone(), peers));
+        out.push((r, peers));
     }
     Ok(out)
 }
@@ -184,16 +184,13 @@ pub(crate) fn edit_relationship(
     let kind = tx
         .kind_of(id)
         .ok_or_else(|| EngineError::not_found(id, "CoreNode"))?;
-    let k = tx
-        .schema
+    let schema = tx.schema;
+    let k = schema
         .get(&kind)
         .ok_or_else(|| EngineError::not_found(id, "CoreNode"))?;
-    let r = k
-        .relationship(name)
-        .ok_or_else(|| {
-            EngineError::invalid(format!("'{name}' is not a relationship of {}", k.kind))
-        })?
-        .clone();
+    let r = k.relationship(name).ok_or_else(|| {
+        EngineError::invalid(format!("'{name}' is not a relationship of {}", k.kind))
+    })?;
     if r.cardinality != Cardinality::Many {
         return Err(EngineError::invalid(format!(
             "'{name}' of {} has cardinality one; RelationshipAdd/Remove need a many relationship",
@@ -204,17 +201,17 @@ pub(crate) fn edit_relationship(
     // never read whole.
     let mut seen = HashSet::new();
     for item in items {
-        let Some(p) = resolve_peer(tx, &r, item)? else {
+        let Some(p) = resolve_peer(tx, r, item)? else {
             continue;
         };
         if !seen.insert(p.clone()) || tx.has_edge(id, name, &p) == add {
             continue;
         }
         if add {
-            link_peer(tx, id, &r, &p);
+            link_peer(tx, id, r, &p);
         } else {
-            unlink_peer(tx, id, &r, &p);
+            unlink_peer(tx, id, r, &p);
         }
     }
-    super::constraints::check_relationship_count(tx, id, &kind, &r)
+    super::constraints::check_relationship_count(tx, id, &kind, r)
 }

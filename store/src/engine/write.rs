@@ -17,6 +17,7 @@ use crate::node::{Node, coerce_value, value_key};
 use crate::schema::KindSchema;
 use crate::{ipam, pools, profiles, templates};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// A node write, as a mutation names it (`<Kind>Create`, `<Kind>Update`, …).
@@ -191,16 +192,22 @@ pub(crate) fn upsert(tx: &mut Tx<'_>, k: &KindSchema, data: &Map<String, Value>)
         }
     }
     // 4. create; an HFID violation means "that node is the one": update it
-    let mut data = data.clone();
-    data.remove("hfid");
-    match create(tx, k, &data) {
+    let data = if data.contains_key("hfid") {
+        let mut data = data.clone();
+        data.remove("hfid");
+        Cow::Owned(data)
+    } else {
+        Cow::Borrowed(data)
+    };
+    let data = data.as_ref();
+    match create(tx, k, data) {
         Ok(id) => Ok(id),
         Err(Unique::HfidTaken(ids, _)) => match ids.as_slice() {
             [one] => {
                 let n = tx
                     .get(one)
                     .ok_or_else(|| EngineError::not_found(one.as_str(), &k.kind))?;
-                update(tx, (*n).clone(), &data, true)
+                update(tx, (*n).clone(), data, true)
             }
             _ => Err(EngineError::invalid(format!(
                 "Multiple {} nodes have the same hfid",
@@ -238,9 +245,9 @@ fn create_impl(
             k.kind
         ))));
     }
-    let mut data = data.clone();
-    let template = templates::fill_from_template(tx, k, &mut data).map_err(Unique::Other)?;
-    let data = &data;
+    let templates::Filled { data, template } =
+        templates::fill_from_template(tx, k, data).map_err(Unique::Other)?;
+    let data = data.as_ref();
     let mut node = Node::new(&k.kind);
     if let Some(id) = data.get("id").and_then(Value::as_str) {
         if tx.get(id).is_some() {
@@ -285,7 +292,7 @@ fn create_impl(
         && let (Some(r), Some(ns)) = (k.relationship("ip_namespace"), ipam::default_namespace(tx))
     {
         rels.retain(|(r, _)| r.name != "ip_namespace");
-        rels.push((r.clone(), vec![ns]));
+        rels.push((r, vec![ns]));
     }
     // The profiles' values are on the node when it is first written (not rewritten
     // once it is linked to them).
@@ -296,7 +303,7 @@ fn create_impl(
     profiles::fill_new(tx, k, &mut node, profile_ids, &explicit);
     tx.put(node);
     for (r, peers) in rels {
-        link(tx, &id, &r, peers).map_err(Unique::Other)?;
+        link(tx, &id, r, peers).map_err(Unique::Other)?;
     }
     check_mandatory_rels(tx, &id).map_err(Unique::Other)?;
     check_unique(tx, &id)?;
@@ -340,11 +347,10 @@ pub(crate) fn update(
     data: &Map<String, Value>,
     skip_hfid_check: bool,
 ) -> Result<String> {
-    let k = tx
-        .schema
+    let schema = tx.schema;
+    let k = schema
         .get(&node.kind)
-        .ok_or_else(|| EngineError::invalid(format!("unknown kind {}", node.kind)))?
-        .clone();
+        .ok_or_else(|| EngineError::invalid(format!("unknown kind {}", node.kind)))?;
     let unique_before = unique_values(tx, &node);
     let mut explicit = BTreeSet::new();
     for a in &k.attributes {
@@ -352,7 +358,7 @@ pub(crate) fn update(
             continue;
         };
         if let Some(spec) = given.get("from_pool") {
-            let v = pools::number_from_pool(tx, &k, a, &node, spec)?;
+            let v = pools::number_from_pool(tx, k, a, &node, spec)?;
             node.attrs.insert(a.name.clone(), v);
             explicit.insert(a.name.clone());
             continue;
@@ -375,10 +381,10 @@ pub(crate) fn update(
         }
     }
     let id = node.id.clone();
-    let rels = read_rels(tx, &k, data, &node)?;
+    let rels = read_rels(tx, k, data, &node)?;
     tx.put(node);
     for (r, peers) in rels {
-        link(tx, &id, &r, peers)?;
+        link(tx, &id, r, peers)?;
     }
     profiles::apply(tx, &id, &explicit);
     profiles::propagate(tx, &id);
