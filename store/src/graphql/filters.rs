@@ -182,6 +182,21 @@ impl Filters {
         }
     }
 
+    /// Whether a peer of `rel` that `node` sees has an id `wanted` accepts: [`Filters::related`]
+    /// without loading the peers `wanted` turns down, nor collecting any (a listing filtered
+    /// by `device__ids` asks this of every candidate interface).
+    fn any_related(tx: &Tx<'_>, node: &Node, rel: &str, wanted: impl Fn(&str) -> bool) -> bool {
+        match rel {
+            "ancestors" | "descendants" => {
+                Self::related(tx, node, rel).iter().any(|p| wanted(&p.id))
+            }
+            _ => tx
+                .peer_ids(node, rel)
+                .iter()
+                .any(|p| wanted(p) && tx.get(p).is_some()),
+        }
+    }
+
     /// Whether `node` passes every condition.
     pub fn matches(&self, tx: &Tx<'_>, node: &Node) -> bool {
         if let Some(ids) = &self.ids
@@ -206,10 +221,10 @@ impl Filters {
                 .attrs
                 .values()
                 .any(|v| !v.is_null() && self.op_matches(v, op)),
-            (Target::Rel(r), Op::Ids(ids)) => Self::related(tx, node, r)
-                .iter()
-                .any(|p| ids.contains(&p.id)),
-            (Target::Rel(r), Op::IsNull(b)) => Self::related(tx, node, r).is_empty() == *b,
+            (Target::Rel(r), Op::Ids(ids)) => {
+                Self::any_related(tx, node, r, |p| ids.iter().any(|id| id == p))
+            }
+            (Target::Rel(r), Op::IsNull(b)) => Self::any_related(tx, node, r, |_| true) != *b,
             (Target::Rel(_), _) => false,
             (Target::RelAttr(r, a), Op::IsNull(b)) => {
                 let peers = Self::related(tx, node, r);
