@@ -1251,7 +1251,15 @@ impl<'c> Tx<'c> {
             if !live {
                 continue;
             }
-            let src_kind = self.committed_kind(&src);
+            // The source's kind, looked up once for the two checks below, and only where
+            // one of them reads it: listing every edge towards a node on main (a delete's
+            // check) looks up no kind at all.
+            let main_row_on_branch = !own && !self.on_main();
+            let src_kind = if only.is_some() || main_row_on_branch {
+                self.committed_kind(&src)
+            } else {
+                None
+            };
             // A source of another kind (a schema's relationship renamed or removed since
             // it was written) is not the caller's; one not visible here has no kind.
             if let Some((_, kind)) = only
@@ -1259,8 +1267,7 @@ impl<'c> Tx<'c> {
             {
                 continue;
             }
-            if !own
-                && !self.on_main()
+            if main_row_on_branch
                 && src_kind.is_some_and(|k| self.single(&k, &rel))
                 && self.branch_set(&src, &rel)?
             {
