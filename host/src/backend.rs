@@ -358,11 +358,7 @@ pub trait Backend: Send + Sync {
         check: WriteCheck<'_>,
     ) -> Result<(), BackendError> {
         let _ = check;
-        if add {
-            self.relationship_add(branch, id, name, peers).await
-        } else {
-            self.relationship_remove(branch, id, name, peers).await
-        }
+        edit_unchecked(self, branch, id, name, peers, add).await
     }
 
     /// [`Backend::allocate_prefix`], kept only if `check` accepts what it did to every
@@ -433,6 +429,23 @@ pub async fn write_unchecked<B: Backend + ?Sized>(
             backend.delete(branch, kind, id).await.map(|()| None)
         }
         WriteOp::Create => Err(create_refused(kind)),
+    }
+}
+
+/// [`Backend::edit_checked`] with no check: `backend`'s `relationship_add`, or with `add`
+/// false its `relationship_remove`.
+pub async fn edit_unchecked<B: Backend + ?Sized>(
+    backend: &B,
+    branch: &str,
+    id: &str,
+    name: &str,
+    peers: &[String],
+    add: bool,
+) -> Result<(), BackendError> {
+    if add {
+        backend.relationship_add(branch, id, name, peers).await
+    } else {
+        backend.relationship_remove(branch, id, name, peers).await
     }
 }
 

@@ -1091,15 +1091,12 @@ impl<H: RelayHooks> Backend for Relay<H> {
         add: bool,
         check: WriteCheck<'_>,
     ) -> Result<(), BackendError> {
-        match (self.hooks.checks(), add) {
-            (true, _) => {
-                self.inner
-                    .edit_checked(branch, id, name, peers, add, check)
-                    .await
-            }
-            (false, true) => self.relationship_add(branch, id, name, peers).await,
-            (false, false) => self.relationship_remove(branch, id, name, peers).await,
+        if !self.hooks.checks() {
+            return infragen::backend::edit_unchecked(self, branch, id, name, peers, add).await;
         }
+        self.inner
+            .edit_checked(branch, id, name, peers, add, check)
+            .await
     }
     async fn allocate_prefix_checked(
         &self,
