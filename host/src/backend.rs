@@ -169,18 +169,23 @@ pub trait Backend: Send + Sync {
         variables: &Value,
     ) -> Result<Value, BackendError>;
 
-    /// [`Backend::query`], stopped as it runs when `budget` (nodes resolved, deadline) runs
-    /// out, with [`ErrorKind::LimitExceeded`], where the backend can (the embedded store);
-    /// elsewhere the plain query (the caller still caps the response's size).
-    async fn query_budgeted(
+    /// [`Backend::query`] for a plugin: the response's `data` as JSON text, stopped as it
+    /// runs when `budget` (nodes resolved, deadline) runs out, with
+    /// [`ErrorKind::LimitExceeded`], where the backend can (the embedded store); elsewhere
+    /// the plain query (the caller still caps the response's size). Backends that get the
+    /// answer as text or build it in order (the embedded store, `infragen serve` and
+    /// Infrahub over HTTP) keep each object's fields in the order the query selects them,
+    /// as Infrahub answers; this default lists them by name.
+    async fn query_text(
         &self,
         branch: &str,
         document: &str,
         variables: &Value,
         budget: QueryBudget,
-    ) -> Result<Value, BackendError> {
+    ) -> Result<String, BackendError> {
         let _ = budget;
-        self.query(branch, document, variables).await
+        let data = self.query(branch, document, variables).await?;
+        Ok(infragen_store::node::json_text(&data))
     }
 
     /// `<Kind>Upsert` with `data` in Infrahub's input form.

@@ -19,6 +19,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use infragen_store::graphql::Answer;
 use infragen_store::{
     Claim, ClaimHolder, GraphqlRequest, PoolKind, QueryBudget, RunTransaction, Store, StoreError,
     TurnGuard, WriteCheck, WriteOp, Written,
@@ -89,12 +90,13 @@ mod ops {
             id: &str,
             attribute: &str,
         ) -> Result<Option<Value>, StoreError>;
+        /// The whole response (`data`, `errors`), each object's fields in selection order.
         fn execute(
             &self,
             branch: &str,
             request: &GraphqlRequest,
             budget: Option<QueryBudget>,
-        ) -> Result<Value, BackendError>;
+        ) -> Result<Answer, BackendError>;
         async fn begin_run(
             &self,
             branch: &str,
@@ -169,8 +171,8 @@ impl StoreOps for Store {
         branch: &str,
         request: &GraphqlRequest,
         _budget: Option<QueryBudget>,
-    ) -> Result<Value, BackendError> {
-        data_or_error(self.execute_blocking(branch, request))
+    ) -> Result<Answer, BackendError> {
+        Ok(self.answer_blocking(branch, request))
     }
     async fn begin_run(
         &self,
@@ -277,9 +279,9 @@ impl StoreOps for RunTransaction {
         branch: &str,
         request: &GraphqlRequest,
         budget: Option<QueryBudget>,
-    ) -> Result<Value, BackendError> {
+    ) -> Result<Answer, BackendError> {
         same_branch(self, branch).map_err(store_error)?;
-        data_or_error(RunTransaction::execute(self, request, budget))
+        Ok(RunTransaction::answer(self, request, budget))
     }
     async fn begin_run(
         &self,
@@ -400,18 +402,33 @@ impl<T: StoreOps> Embedded<T> {
             .map_err(store_error)
     }
 
+    /// The response to `document`: its `data`, or its errors as one error.
     fn query_with(
         &self,
         branch: &str,
         document: &str,
         variables: &Value,
         budget: Option<QueryBudget>,
-    ) -> Result<Value, BackendError> {
+    ) -> Result<Answer, BackendError> {
         let request = GraphqlRequest::new(document).with_variables(variables.clone());
         // The store parses and resolves recursively, and may be called on a guest's fiber,
         // whose stack its parser cannot measure.
-        crate::host_api::on_native_stack(|| self.ops.execute(branch, &request, budget))
+        let response =
+            crate::host_api::on_native_stack(|| self.ops.execute(branch, &request, budget))?;
+        answer_data_or_error(response)
     }
+}
+
+/// The `data` of `response`, or its errors as one error (as [`data_or_error`] reads a
+/// response that came as a [`Value`]).
+fn answer_data_or_error(response: Answer) -> Result<Answer, BackendError> {
+    let Answer::Object(mut fields) = response else {
+        return data_or_error(response.into_value()).map(Answer::from);
+    };
+    if fields.get("errors").is_some() {
+        return data_or_error(Answer::Object(fields).into_value()).map(Answer::from);
+    }
+    Ok(fields.remove("data").unwrap_or(Answer::NULL))
 }
 
 /// A store error as the contract's categories see it: by its code.
@@ -496,17 +513,21 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         document: &str,
         variables: &Value,
     ) -> Result<Value, BackendError> {
-        self.query_with(branch, document, variables, None)
+        Ok(self
+            .query_with(branch, document, variables, None)?
+            .into_value())
     }
 
-    async fn query_budgeted(
+    async fn query_text(
         &self,
         branch: &str,
         document: &str,
         variables: &Value,
         budget: QueryBudget,
-    ) -> Result<Value, BackendError> {
-        self.query_with(branch, document, variables, Some(budget))
+    ) -> Result<String, BackendError> {
+        Ok(self
+            .query_with(branch, document, variables, Some(budget))?
+            .to_text())
     }
 
     async fn upsert(

@@ -1026,3 +1026,43 @@ async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
         );
     }
 }
+
+/// A plugin's query on the embedded store ([`Backend::query_text`], what `graphql.query`
+/// hands the guest) lists each object's fields in the order the query selects them, as
+/// Infrahub answers, not by name; the same query through [`Backend::query`] gives the same
+/// content. (Over HTTP the default `query_text` lists them by name: see its doc.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_query_on_the_embedded_store_keeps_the_querys_field_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = EmbeddedBackend::new(prepared_store(&dir.path().join("embedded.db")));
+    let leaf = backend
+        .upsert(
+            "main",
+            "DcimDevice",
+            &json!({"name": {"value": "leaf9"}, "role": {"value": "leaf"}, "site": {"hfid": ["ams"]}}),
+        )
+        .await
+        .expect("upsert");
+    let document = r#"query { DcimDevice(name__value: "leaf9") {
+        edges { node { role { value } name { value } zz: id __typename } } count } }"#;
+    let budget = infragen_store::QueryBudget {
+        max_nodes: 100,
+        deadline: None,
+    };
+    let text = backend
+        .query_text("main", document, &json!({}), budget)
+        .await
+        .expect("query");
+    assert_eq!(
+        text,
+        format!(
+            r#"{{"DcimDevice":{{"edges":[{{"node":{{"role":{{"value":"leaf"}},"name":{{"value":"leaf9"}},"zz":"{}","__typename":"DcimDevice"}}}}],"count":1}}}}"#,
+            leaf.id
+        )
+    );
+    let value = backend
+        .query("main", document, &json!({}))
+        .await
+        .expect("query");
+    assert_eq!(serde_json::from_str::<Value>(&text).expect("JSON"), value);
+}

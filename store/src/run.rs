@@ -31,7 +31,7 @@ use crate::error::{Result, StoreError};
 use crate::graph::{CacheUse, Checkpoint, Staged, Tx};
 use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty};
-use crate::graphql::{self, GqlError, GraphqlRequest, error_response, mutation};
+use crate::graphql::{self, Answer, GqlError, GraphqlRequest, error_response, mutation};
 use crate::persistence::check_branch;
 use crate::schema::Schema;
 use crate::store::Store;
@@ -435,6 +435,12 @@ impl RunTransaction {
     /// [`Store::execute`] commits or drops each. The branch API's mutations (a branch
     /// created, merged or deleted) are not part of a run and are refused.
     pub fn execute(&self, request: &GraphqlRequest, budget: Option<QueryBudget>) -> Value {
+        self.answer(request, budget).into_value()
+    }
+
+    /// [`RunTransaction::execute`], the response as the query shapes it: each object's
+    /// fields in selection order (see [`Store::answer`]).
+    pub fn answer(&self, request: &GraphqlRequest, budget: Option<QueryBudget>) -> Answer {
         self.execute_answering(request, budget, Held::Accept, &mut |tx, _, doc, vars, f| {
             mutation::answer_field(tx, doc, vars, f)
         })
@@ -448,7 +454,7 @@ impl RunTransaction {
         budget: Option<QueryBudget>,
         held: Held,
         answer: &mut FieldAnswer<'_>,
-    ) -> Value {
+    ) -> Answer {
         let doc = match graphql::parse(request) {
             Ok(doc) => doc,
             Err(response) => return response,
@@ -508,7 +514,7 @@ impl RunTransaction {
         &self,
         request: &GraphqlRequest,
         budget: Option<QueryBudget>,
-    ) -> (Value, Vec<WriteEffect>) {
+    ) -> (Answer, Vec<WriteEffect>) {
         let mut effects = Vec::new();
         let answer = self.execute_answering(
             request,

@@ -15,7 +15,7 @@ use crate::graph::{CacheUse, MAIN, NodeCache, Tx};
 use crate::graphql::mutation;
 use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty};
-use crate::graphql::{self, GqlError, GraphqlRequest, args_json, error_response};
+use crate::graphql::{self, Answer, Fields, GqlError, GraphqlRequest, args_json, error_response};
 use crate::persistence::Db;
 use crate::schema::core::{CORE_FILE, CORE_SCHEMA};
 use crate::schema::{Schema, load};
@@ -815,7 +815,16 @@ impl Store {
 
     /// Run a GraphQL request on `branch` and return the full response, as `/graphql/{branch}`
     /// would. Runs the work on tokio's blocking pool.
+    ///
+    /// Objects list their fields by name in a [`Value`]; [`Store::answer`] keeps the order
+    /// the query selects them in.
     pub async fn execute(&self, branch: &str, req: GraphqlRequest) -> Value {
+        self.answer(branch, req).await.into_value()
+    }
+
+    /// [`Store::execute`], the response as the query shapes it: each object's fields in
+    /// selection order, as Infrahub answers (written out with [`Answer::to_text`]).
+    pub async fn answer(&self, branch: &str, req: GraphqlRequest) -> Answer {
         self.execute_with(branch, req, None).await
     }
 
@@ -826,6 +835,16 @@ impl Store {
         req: GraphqlRequest,
         budget: QueryBudget,
     ) -> Value {
+        self.answer_budgeted(branch, req, budget).await.into_value()
+    }
+
+    /// [`Store::execute_budgeted`], the response as [`Store::answer`] gives it.
+    pub async fn answer_budgeted(
+        &self,
+        branch: &str,
+        req: GraphqlRequest,
+        budget: QueryBudget,
+    ) -> Answer {
         self.execute_with(branch, req, Some(budget)).await
     }
 
@@ -834,7 +853,7 @@ impl Store {
         branch: &str,
         req: GraphqlRequest,
         budget: Option<QueryBudget>,
-    ) -> Value {
+    ) -> Answer {
         let store = self.clone();
         let branch = branch.to_string();
         match tokio::task::spawn_blocking(move || {
@@ -853,6 +872,11 @@ impl Store {
     /// ([`Store::write_turn`]): a caller that may write while runs are open in this
     /// process uses [`Store::execute`].
     pub fn execute_blocking(&self, branch: &str, req: &GraphqlRequest) -> Value {
+        self.answer_blocking(branch, req).into_value()
+    }
+
+    /// [`Store::execute_blocking`], the response as [`Store::answer`] gives it.
+    pub fn answer_blocking(&self, branch: &str, req: &GraphqlRequest) -> Answer {
         self.execute_document(branch, req, false, None)
     }
 
@@ -864,7 +888,7 @@ impl Store {
         req: &GraphqlRequest,
         turn: bool,
         budget: Option<QueryBudget>,
-    ) -> Value {
+    ) -> Answer {
         let doc = match graphql::parse(req) {
             Ok(d) => d,
             Err(resp) => return resp,
@@ -995,6 +1019,7 @@ impl Store {
                 "task" => json!({ "id": format!("{}-{name}", field.to_lowercase()) }),
                 "object" => described.as_ref().map_or(Value::Null, |branch| {
                     graphql::branch_selection(doc, &sf.node.selection_set.node, vars, branch)
+                        .into_value()
                 }),
                 _ => Value::Null,
             };
@@ -1104,14 +1129,14 @@ impl Store {
 ///
 /// Built by moving `data` in, not with `json!`, which would copy the whole answer through
 /// `Serialize` (a run's listing of a pod's interfaces is tens of kB).
-pub(crate) fn respond(data: Value, errors: &[GqlError]) -> Value {
-    let mut response = serde_json::Map::new();
-    response.insert("data".to_owned(), data);
+pub(crate) fn respond(data: Answer, errors: &[GqlError]) -> Answer {
+    let mut response = Fields::new();
+    response.insert("data", data);
     if !errors.is_empty() {
         let errors = errors.iter().map(GqlError::to_json).collect();
-        response.insert("errors".to_owned(), Value::Array(errors));
+        response.insert("errors", Value::Array(errors));
     }
-    Value::Object(response)
+    Answer::Object(response)
 }
 
 /// Build the schema from the files stored in `db` (and record its hash there the first time).

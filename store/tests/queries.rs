@@ -49,6 +49,36 @@ fn device_names(s: &infragen_store::Store, filter: &str) -> Vec<String> {
     )
 }
 
+/// An answer lists each object's fields in the order its query selects them (GraphQL's
+/// ordered map, as Infrahub answers), not by name: a transform that walks an answer's
+/// fields, or a client that prints one, sees them as the query wrote them. An alias keeps
+/// its place, a fragment's fields come where the fragment is spread, a field selected twice
+/// answers once where it was first selected, and the root fields keep their order too.
+#[test]
+fn an_answer_lists_fields_in_the_order_the_query_selects_them() {
+    let (s, leaf1, _) = fabric();
+    let query = r#"{
+        DcimDevice(name__value: "leaf1") {
+            edges { node { role { value } name { value } zz: id ...Labels asn { is_default value } role { value } } }
+            count
+        }
+        DcimInterface { count }
+    }
+    fragment Labels on DcimDevice { display_label __typename }"#;
+    let answer = s.answer_blocking("main", &infragen_store::GraphqlRequest::new(query));
+    assert_eq!(
+        answer.to_text(),
+        format!(
+            r#"{{"data":{{"DcimDevice":{{"edges":[{{"node":{{"role":{{"value":"leaf"}},"name":{{"value":"leaf1"}},"zz":"{leaf1}","display_label":"leaf1","__typename":"DcimDevice","asn":{{"is_default":false,"value":65001}}}}}}],"count":1}},"DcimInterface":{{"count":2}}}}}}"#
+        )
+    );
+    // The same content as a `Value`, whose objects list fields by name.
+    assert_eq!(
+        s.execute_blocking("main", &infragen_store::GraphqlRequest::new(query)),
+        answer.into_value()
+    );
+}
+
 #[test]
 fn a_kind_query_returns_count_and_edges_in_order_by() {
     let (s, ..) = fabric();

@@ -896,6 +896,7 @@ async fn a_held_request_shows_its_effects_and_is_undone_or_kept_whole() {
         )),
         None,
     );
+    let answer = answer.into_value();
     assert!(answer.get("errors").is_none(), "{answer}");
     let spine1 = answer["data"]["a"]["object"]["id"]
         .as_str()

@@ -265,3 +265,27 @@ def test_a_stored_query_by_name_keeps_its_group(server):
         assert [m.peer.hostname.value for m in group.members.peers] == ["q1"]
 
     run(scenario())
+
+
+def test_an_answer_keeps_the_order_the_query_selects_fields_in(server):
+    # A GraphQL answer is an ordered map, and the SDK hands it over as a dict in the
+    # order the server wrote it: a transform that walks it, or prints it, sees the
+    # fields as the query wrote them (aliases included), as with Infrahub.
+    async def scenario():
+        client = server.client()
+        switch = await client.create(kind="TestingSwitch", hostname="o1", role="leaf", asn=65010)
+        await switch.save()
+        data = await client.execute_graphql(
+            query='query { TestingSwitch(hostname__value: "o1") { '
+            "edges { node { role { value } hostname { value } zz: id asn { value is_default } __typename } } "
+            "count } }"
+        )
+        assert list(data) == ["TestingSwitch"]
+        assert list(data["TestingSwitch"]) == ["edges", "count"]
+        node = data["TestingSwitch"]["edges"][0]["node"]
+        assert list(node) == ["role", "hostname", "zz", "asn", "__typename"]
+        assert node["zz"] == switch.id
+        assert list(node["asn"]) == ["value", "is_default"]
+        assert node["asn"] == {"value": 65010, "is_default": False}
+
+    run(scenario())

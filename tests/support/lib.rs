@@ -975,18 +975,18 @@ impl<H: RelayHooks> Backend for Relay<H> {
             None => self.inner.query(branch, document, variables).await,
         }
     }
-    async fn query_budgeted(
+    async fn query_text(
         &self,
         branch: &str,
         document: &str,
         variables: &Value,
         budget: QueryBudget,
-    ) -> Result<Value, BackendError> {
+    ) -> Result<String, BackendError> {
         match self.hooks.answer(document) {
-            Some(answer) => answer,
+            Some(answer) => answer.map(|data| data.to_string()),
             None => {
                 self.inner
-                    .query_budgeted(branch, document, variables, budget)
+                    .query_text(branch, document, variables, budget)
                     .await
             }
         }

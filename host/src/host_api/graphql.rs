@@ -21,12 +21,11 @@ impl infragen::generator::graphql::Host for HostState {
             max_nodes: (self.run.limits.max_response_bytes / QUERY_BYTES_PER_NODE).max(1),
             deadline: Some(self.run.deadline),
         };
-        let data = self
+        let response = self
             .run
             .backend
-            .query_budgeted(&self.run.branch, &document, &variables, budget)
+            .query_text(&self.run.branch, &document, &variables, budget)
             .await?;
-        let response = infragen_store::node::json_text(&data);
         self.run.check_response("graphql.query", response.len())?;
         Ok(response)
     }

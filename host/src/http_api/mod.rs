@@ -391,8 +391,9 @@ async fn run_graphql(
         return transactions::execute(&app, &account, &id.id, &branch, req, id.holding).await;
     }
     let budget = app.limits.query_budget();
-    let v = app.store.execute_budgeted(&branch, req, budget).await;
-    axum::Json(v).into_response()
+    // In the query's field order, as Infrahub answers.
+    let answer = app.store.answer_budgeted(&branch, req, budget).await;
+    axum::Json(answer).into_response()
 }
 
 /// The parameters of `/api/query/{name}` that are not the query's variables.
@@ -491,7 +492,7 @@ async fn run_stored_query(
         request = request.collecting(related.clone());
     }
     let budget = app.limits.query_budget();
-    let response = app.store.execute_budgeted(&branch, request, budget).await;
+    let response = app.store.answer_budgeted(&branch, request, budget).await;
     if update_group && response.get("errors").is_none() {
         let group = QueryGroup {
             query_id: &query_id,

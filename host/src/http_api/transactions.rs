@@ -39,11 +39,12 @@ use std::time::{Duration, Instant};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use infragen_store::graphql::Answer;
 use infragen_store::{
     Account, ErrorCode, GraphqlRequest, MAIN, RunTransaction, StoreError, TokenScope,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{App, BranchQuery, coded, error, forbidden};
 
@@ -438,22 +439,18 @@ pub(super) async fn execute(
     let budget = app.limits.query_budget();
     let answered = tokio::task::spawn_blocking(move || {
         if !holding {
-            return run.execute(&request, Some(budget));
+            return run.answer(&request, Some(budget));
         }
         let (mut answer, effects) = run.execute_holding(&request, Some(budget));
-        if let Value::Object(fields) = &mut answer {
-            let extensions = fields
-                .entry("extensions")
-                .or_insert_with(|| Value::Object(serde_json::Map::new()));
-            if let Value::Object(extensions) = extensions {
-                extensions.insert("effects".to_owned(), json!(effects));
-            }
+        // A response is an object: its `data`, and its `errors` when there are any.
+        if let Answer::Object(fields) = &mut answer {
+            fields.insert("extensions", json!({ "effects": effects }));
         }
         answer
     })
     .await;
     match answered {
-        Ok(answer) => axum::Json::<Value>(answer).into_response(),
+        Ok(answer) => axum::Json(answer).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

@@ -11,12 +11,14 @@
 //! (`{"message": …, "extensions": {"code": "NOT_FOUND"}}`), so clients classify errors by
 //! code rather than by message.
 
+pub mod answer;
 pub(crate) mod filters;
 pub(crate) mod mutation;
 pub(crate) mod query;
 pub mod sdl;
 pub mod types;
 
+pub use answer::{Answer, Fields};
 pub use query::INFRAHUB_COMPAT_VERSION;
 
 use async_graphql_parser::types::{
@@ -171,8 +173,8 @@ impl From<EngineError> for GqlError {
 }
 
 /// A full response with only errors (at least one) and `data: null`.
-pub fn error_response(errors: &[GqlError]) -> Value {
-    crate::store::respond(Value::Null, errors)
+pub fn error_response(errors: &[GqlError]) -> Answer {
+    crate::store::respond(Answer::NULL, errors)
 }
 
 /// A parsed operation ready to run.
@@ -184,7 +186,7 @@ pub(crate) struct Prepared<'d> {
 
 /// The parsed document of `req` (an error is a complete response), from the process's
 /// [`ParsedDocuments`].
-pub(crate) fn parse(req: &GraphqlRequest) -> Result<Arc<ExecutableDocument>, Value> {
+pub(crate) fn parse(req: &GraphqlRequest) -> Result<Arc<ExecutableDocument>, Answer> {
     parse_document(&req.query).map_err(|e| {
         let pos = e.positions().next();
         let mut err = GqlError::msg(format!("Syntax Error: {}", e.to_string().trim()));
@@ -241,7 +243,7 @@ impl ParsedDocuments {
 pub(crate) fn prepare<'d>(
     doc: &'d ExecutableDocument,
     req: &GraphqlRequest,
-) -> Result<Prepared<'d>, Value> {
+) -> Result<Prepared<'d>, Answer> {
     let op = match (&doc.operations, &req.operation_name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name.as_str()) {
@@ -372,7 +374,7 @@ pub(crate) fn branch_selection(
     set: &SelectionSet,
     vars: &Map<String, Value>,
     branch: &Map<String, Value>,
-) -> Value {
+) -> Answer {
     let mut fields = Vec::new();
     collect_fields(
         doc,
@@ -382,15 +384,15 @@ pub(crate) fn branch_selection(
         &mut fields,
         0,
     );
-    let mut out = Map::new();
+    let mut out = Fields::new();
     for field in fields {
         let value = match field.node.name.node.as_str() {
             "__typename" => Value::from("Branch"),
             name => branch.get(name).cloned().unwrap_or(Value::Null),
         };
-        out.insert(field.node.response_key().node.as_str().to_owned(), value);
+        out.insert(field.node.response_key().node.as_str(), value);
     }
-    Value::Object(out)
+    Answer::Object(out)
 }
 
 /// Every field `set` selects, whatever its fragments' type conditions: for results whose

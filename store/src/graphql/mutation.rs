@@ -7,6 +7,7 @@
 //! identity, relationships, uniqueness, cascade delete, allocations) is the engine's
 //! ([`crate::engine`]).
 
+use super::answer::{Answer, Fields};
 use super::query::{Resolver, ResponsePath};
 use super::types::{self, split_mutation};
 use super::{GqlError, Prepared, all_fields, args_json, collect_fields};
@@ -61,7 +62,7 @@ pub(crate) fn answer_mutation<'d>(
     doc: &'d ExecutableDocument,
     prepared: &Prepared<'d>,
     mut answer: impl FnMut(&'d Positioned<Field>) -> Result<Value, GqlError>,
-) -> Value {
+) -> Answer {
     let mut fields = Vec::new();
     collect_fields(
         doc,
@@ -71,7 +72,7 @@ pub(crate) fn answer_mutation<'d>(
         &mut fields,
         0,
     );
-    let mut data = Map::new();
+    let mut data = Fields::new();
     let mut errors = Vec::new();
     for f in fields {
         let key = f.node.response_key().node.to_string();
@@ -95,7 +96,7 @@ pub(crate) fn answer_mutation<'d>(
             }
         }
     }
-    crate::store::respond(Value::Object(data), &errors)
+    crate::store::respond(Answer::Object(data), &errors)
 }
 
 /// Runs the mutation root field `f` of `doc` on `tx` and answers it as Infrahub does: `ok`,
@@ -161,12 +162,14 @@ pub(crate) fn answer_field_naming(
                 Value::Object(o)
             }
             ("object", Outcome::Node(id)) => match (tx.get(id), split_mutation(tx.schema, name)) {
-                (Some(n), Some((k, _))) => r.node_object(
-                    &n,
-                    &k.kind,
-                    &sf.node.selection_set.node,
-                    &ResponsePath::root(name).key("object"),
-                ),
+                (Some(n), Some((k, _))) => r
+                    .node_object(
+                        &n,
+                        &k.kind,
+                        &sf.node.selection_set.node,
+                        &ResponsePath::root(name).key("object"),
+                    )
+                    .into_value(),
                 _ => Value::Null,
             },
             _ => Value::Null,

@@ -1,6 +1,7 @@
 //! Resolving selections into Infrahub-shaped JSON: `count`/`edges { node }`, nodes with
 //! `id`, `hfid`, `display_label`, attribute objects and relationships.
 
+use super::answer::{Answer, Fields};
 use super::filters::{Filters, ancestors, descendants};
 use super::{GqlError, args_json, collect_fields};
 use crate::graph::Tx;
@@ -97,8 +98,8 @@ pub struct QueryBudget {
     pub deadline: Option<std::time::Instant>,
 }
 
-fn key(f: &Field) -> String {
-    f.response_key().node.as_str().to_owned()
+fn key(f: &Field) -> &str {
+    f.response_key().node.as_str()
 }
 
 /// Where in the response a value goes: its key or list index, under its parent's. An
@@ -195,7 +196,7 @@ impl<'a, 's> Resolver<'a, 's> {
 
     /// The response to the query whose result is `data`: its errors, or only
     /// `LIMIT_EXCEEDED` when its budget ran out (a partial answer would look whole).
-    pub fn respond(self, data: Value) -> Value {
+    pub fn respond(self, data: Answer) -> Answer {
         match self.exhausted.into_inner() {
             Some(reason) => crate::graphql::error_response(&[
                 GqlError::msg(reason).with_code(crate::ErrorCode::LimitExceeded)
@@ -280,7 +281,7 @@ impl<'a, 's> Resolver<'a, 's> {
 
     /// Infrahub's `Branch` query: every branch (or those `name` / `ids` select), each with
     /// the fields asked for.
-    fn branch_list(&self, f: &Field) -> Result<Value, GqlError> {
+    fn branch_list(&self, f: &'a Field) -> Result<Answer, GqlError> {
         let args = args_json(f, self.vars)?;
         let name = args.get("name").and_then(Value::as_str);
         let ids: Option<Vec<&str>> = args
@@ -290,7 +291,7 @@ impl<'a, 's> Resolver<'a, 's> {
         let conn = self.tx.connection();
         let branches = crate::branch::api_branches(conn, name)
             .map_err(crate::error::StoreError::db_of(conn))?;
-        Ok(Value::Array(
+        Ok(Answer::List(
             branches
                 .iter()
                 .filter(|b| {
@@ -389,20 +390,20 @@ impl<'a, 's> Resolver<'a, 's> {
                     }
                 }
             };
-            out.insert(key(&f.node), v);
+            out.insert(key(&f.node).to_owned(), v);
         }
         Value::Object(out)
     }
 
     /// The query root.
-    pub fn query_root(&self, set: &'a SelectionSet) -> Value {
-        let mut out = Map::new();
+    pub fn query_root(&self, set: &'a SelectionSet) -> Answer {
+        let mut out = Fields::new();
         for f in self.fields(set, "Query") {
             let name = f.node.name.node.as_str();
             let k = key(&f.node);
-            let path = ResponsePath::root(&k);
-            let v = match name {
-                "__typename" => json!("Query"),
+            let path = ResponsePath::root(k);
+            let v: Answer = match name {
+                "__typename" => json!("Query").into(),
                 "InfrahubInfo" => self.simple(&f.node, "InfrahubInfo", &|n| match n {
                     "version" => json!(INFRAHUB_COMPAT_VERSION),
                     "deployment_id" => {
@@ -414,7 +415,7 @@ impl<'a, 's> Resolver<'a, 's> {
                     Ok(v) => v,
                     Err(e) => {
                         self.error(e, &path);
-                        Value::Null
+                        Answer::NULL
                     }
                 },
                 "AccountProfile" => match self.account {
@@ -432,20 +433,20 @@ impl<'a, 's> Resolver<'a, 's> {
                             .with_code(crate::ErrorCode::NotFound),
                             &path,
                         );
-                        Value::Null
+                        Answer::NULL
                     }
                 },
                 "DiffTree" | "DiffTreeSummary" => {
                     match self.branch_diff(&f.node, name == "DiffTree") {
-                        Ok(v) => v,
+                        Ok(v) => v.into(),
                         Err(e) => {
                             self.error(e, &path);
-                            Value::Null
+                            Answer::NULL
                         }
                     }
                 }
                 "InfrahubStatus" => {
-                    let mut m = Map::new();
+                    let mut m = Fields::new();
                     for sf in self.fields(&f.node.selection_set.node, "Status") {
                         let v = match sf.node.name.node.as_str() {
                             "summary" => self.simple(&sf.node, "StatusSummary", &|n| {
@@ -455,31 +456,31 @@ impl<'a, 's> Resolver<'a, 's> {
                                     Value::Null
                                 }
                             }),
-                            "__typename" => json!("Status"),
-                            _ => Value::Null,
+                            "__typename" => json!("Status").into(),
+                            _ => Answer::NULL,
                         };
                         m.insert(key(&sf.node), v);
                     }
-                    Value::Object(m)
+                    Answer::Object(m)
                 }
                 kind => match self.tx.schema.get(kind) {
                     Some(ks) => match self.paginated(&f.node, ks, &path) {
                         Ok(v) => v,
                         Err(e) => {
                             self.error(e, &path);
-                            Value::Null
+                            Answer::NULL
                         }
                     },
-                    None => Value::Null,
+                    None => Answer::NULL,
                 },
             };
             out.insert(k, v);
         }
-        Value::Object(out)
+        Answer::Object(out)
     }
 
-    fn simple(&self, f: &'a Field, type_name: &str, get: &dyn Fn(&str) -> Value) -> Value {
-        let mut m = Map::new();
+    fn simple(&self, f: &'a Field, type_name: &str, get: &dyn Fn(&str) -> Value) -> Answer {
+        let mut m = Fields::new();
         for sf in self.fields(&f.selection_set.node, type_name) {
             let n = sf.node.name.node.as_str();
             let v = if n == "__typename" {
@@ -489,7 +490,7 @@ impl<'a, 's> Resolver<'a, 's> {
             };
             m.insert(key(&sf.node), v);
         }
-        Value::Object(m)
+        Answer::Object(m)
     }
 
     /// `Kind(filters) { count edges { node { … } } }`.
@@ -498,7 +499,7 @@ impl<'a, 's> Resolver<'a, 's> {
         f: &'a Field,
         k: &KindSchema,
         path: &ResponsePath<'_>,
-    ) -> Result<Value, GqlError> {
+    ) -> Result<Answer, GqlError> {
         let args = args_json(f, self.vars)?;
         let filters = Filters::parse(&args, k).map_err(|m| GqlError::at(m, f.name.pos))?;
         let wants_edges = self
@@ -528,20 +529,20 @@ impl<'a, 's> Resolver<'a, 's> {
         path: &ResponsePath<'_>,
         ty: &str,
         edge_ty: &str,
-    ) -> Value {
-        let mut m = Map::new();
+    ) -> Answer {
+        let mut m = Fields::new();
         for sf in self.fields(&f.selection_set.node, ty) {
-            let v = match sf.node.name.node.as_str() {
-                "count" => json!(total),
-                "__typename" => json!(ty),
+            let v: Answer = match sf.node.name.node.as_str() {
+                "count" => json!(total).into(),
+                "__typename" => json!(ty).into(),
                 "edges" => {
                     let mut edges = Vec::with_capacity(page.len());
                     let edges_path = path.key(sf.node.response_key().node.as_str());
                     for (i, n) in page.iter().enumerate() {
                         let p = edges_path.index(i);
-                        let mut e = Map::new();
+                        let mut e = Fields::new();
                         for ef in self.fields(&sf.node.selection_set.node, edge_ty) {
-                            let v = match ef.node.name.node.as_str() {
+                            let v: Answer = match ef.node.name.node.as_str() {
                                 "node" => self.node_object(
                                     n,
                                     &k.kind,
@@ -549,23 +550,23 @@ impl<'a, 's> Resolver<'a, 's> {
                                     &p.key("node"),
                                 ),
                                 "properties" => self.properties(&ef.node),
-                                "__typename" => json!(edge_ty),
-                                _ => Value::Null,
+                                "__typename" => json!(edge_ty).into(),
+                                _ => Answer::NULL,
                             };
                             e.insert(key(&ef.node), v);
                         }
-                        edges.push(Value::Object(e));
+                        edges.push(Answer::Object(e));
                     }
-                    Value::Array(edges)
+                    Answer::List(edges)
                 }
-                _ => Value::Null,
+                _ => Answer::NULL,
             };
             m.insert(key(&sf.node), v);
         }
-        Value::Object(m)
+        Answer::Object(m)
     }
 
-    fn properties(&self, f: &'a Field) -> Value {
+    fn properties(&self, f: &'a Field) -> Answer {
         self.simple(f, "RelationshipProperty", &|n| match n {
             "is_protected" => json!(false),
             "is_visible" => json!(true),
@@ -580,12 +581,12 @@ impl<'a, 's> Resolver<'a, 's> {
         view: &str,
         set: &'a SelectionSet,
         path: &ResponsePath<'_>,
-    ) -> Value {
+    ) -> Answer {
         let Some(ks) = self.tx.schema.get(&node.kind) else {
-            return Value::Null;
+            return Answer::NULL;
         };
         if !self.spend() {
-            return Value::Null;
+            return Answer::NULL;
         }
         // Groups are not members of groups: only what implements CoreNode is recorded.
         if let Some(related) = self.related
@@ -593,19 +594,25 @@ impl<'a, 's> Resolver<'a, 's> {
         {
             related.insert(&node.id);
         }
-        let mut m = Map::new();
+        let mut m = Fields::new();
         for f in self.node_fields(set, node, view) {
             let name = f.node.name.node.as_str();
             let k = key(&f.node);
-            let v = match name {
-                "id" => json!(node.id),
-                "__typename" => json!(node.kind),
-                "hfid" => self.tx.hfid(node).map(|h| json!(h)).unwrap_or(Value::Null),
+            let v: Answer = match name {
+                "id" => json!(node.id).into(),
+                "__typename" => json!(node.kind).into(),
+                "hfid" => self
+                    .tx
+                    .hfid(node)
+                    .map(|h| json!(h))
+                    .unwrap_or(Value::Null)
+                    .into(),
                 "display_label" => self
                     .tx
                     .display_label(node)
                     .map(Value::String)
-                    .unwrap_or(Value::Null),
+                    .unwrap_or(Value::Null)
+                    .into(),
                 "ancestors" | "descendants" => {
                     let list = if name == "ancestors" {
                         ancestors(self.tx, node)
@@ -617,7 +624,7 @@ impl<'a, 's> Resolver<'a, 's> {
                         .as_deref()
                         .and_then(|h| self.tx.schema.get(h))
                         .unwrap_or(ks);
-                    self.many(&f.node, peer, list, path, &k)
+                    self.many(&f.node, peer, list, path, k)
                 }
                 _ => {
                     if let Some(a) = ks.attribute(name) {
@@ -636,17 +643,17 @@ impl<'a, 's> Resolver<'a, 's> {
                             continue;
                         };
                         match r.cardinality {
-                            Cardinality::One => self.one(&f.node, peer, peers.first(), path, &k),
-                            Cardinality::Many => self.many(&f.node, peer, peers, path, &k),
+                            Cardinality::One => self.one(&f.node, peer, peers.first(), path, k),
+                            Cardinality::Many => self.many(&f.node, peer, peers, path, k),
                         }
                     } else {
-                        Value::Null
+                        Answer::NULL
                     }
                 }
             };
             m.insert(k, v);
         }
-        Value::Object(m)
+        Answer::Object(m)
     }
 
     fn one(
@@ -656,12 +663,12 @@ impl<'a, 's> Resolver<'a, 's> {
         n: Option<&Arc<Node>>,
         path: &ResponsePath<'_>,
         k: &str,
-    ) -> Value {
+    ) -> Answer {
         let ty = format!("NestedEdged{}", peer.kind);
         let field_path = path.key(k);
-        let mut m = Map::new();
+        let mut m = Fields::new();
         for sf in self.fields(&f.selection_set.node, &ty) {
-            let v = match sf.node.name.node.as_str() {
+            let v: Answer = match sf.node.name.node.as_str() {
                 "node" => match n {
                     Some(n) => self.node_object(
                         n,
@@ -669,15 +676,15 @@ impl<'a, 's> Resolver<'a, 's> {
                         &sf.node.selection_set.node,
                         &field_path.key("node"),
                     ),
-                    None => Value::Null,
+                    None => Answer::NULL,
                 },
                 "properties" => self.properties(&sf.node),
-                "__typename" => json!(ty),
-                _ => Value::Null,
+                "__typename" => json!(ty).into(),
+                _ => Answer::NULL,
             };
             m.insert(key(&sf.node), v);
         }
-        Value::Object(m)
+        Answer::Object(m)
     }
 
     fn many(
@@ -687,7 +694,7 @@ impl<'a, 's> Resolver<'a, 's> {
         peers: Vec<Arc<Node>>,
         path: &ResponsePath<'_>,
         k: &str,
-    ) -> Value {
+    ) -> Answer {
         let p = path.key(k);
         let filters = match args_json(f, self.vars)
             .and_then(|a| Filters::parse(&a, peer).map_err(|m| GqlError::at(m, f.name.pos)))
@@ -695,7 +702,7 @@ impl<'a, 's> Resolver<'a, 's> {
             Ok(fl) => fl,
             Err(e) => {
                 self.error(e, &p);
-                return Value::Null;
+                return Answer::NULL;
             }
         };
         let (total, page) = filters.select_among(self.tx, peer, peers);
@@ -710,7 +717,7 @@ impl<'a, 's> Resolver<'a, 's> {
         )
     }
 
-    fn attr_object(&self, node: &Node, a: &AttributeSchema, f: &'a Field) -> Value {
+    fn attr_object(&self, node: &Node, a: &AttributeSchema, f: &'a Field) -> Answer {
         let value = node.attr(&a.name).clone();
         // Only an IP attribute's value is parsed: a failed parse writes out its error.
         let ip = matches!(
