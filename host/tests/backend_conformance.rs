@@ -1027,14 +1027,31 @@ async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
     }
 }
 
-/// A plugin's query on the embedded store ([`Backend::query_text`], what `graphql.query`
-/// hands the guest) lists each object's fields in the order the query selects them, as
-/// Infrahub answers, not by name; the same query through [`Backend::query`] gives the same
-/// content. (Over HTTP the default `query_text` lists them by name: see its doc.)
+/// A plugin's query ([`Backend::query_text`], what `graphql.query` hands the guest) lists
+/// each object's fields in the order the query selects them, as Infrahub answers, not by
+/// name: on the embedded store, and over HTTP from `infragen serve`, whose answer reaches
+/// the plugin as the server wrote it. The same query through [`Backend::query`] gives the
+/// same content.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plugins_query_on_the_embedded_store_keeps_the_querys_field_order() {
+async fn a_plugins_query_keeps_the_querys_field_order_in_process_and_over_http() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let backend = EmbeddedBackend::new(prepared_store(&dir.path().join("embedded.db")));
+    let embedded = EmbeddedBackend::new(prepared_store(&dir.path().join("embedded.db")));
+    assert_answers_in_field_order(&embedded).await;
+
+    let served_path = dir.path().join("served.db");
+    let served_store = prepared_store(&served_path);
+    let token = served_store
+        .create_token("order", infragen_store::TokenScope::Admin)
+        .expect("token");
+    drop(served_store);
+    let repository = dir.path().join("repository");
+    std::fs::create_dir_all(&repository).expect("repository dir");
+    let server = serve(&served_path, &repository, &token);
+    let http = Http::new(HttpConfig::new(server.address.clone(), Some(token))).expect("client");
+    assert_answers_in_field_order(&GraphqlBackend::new(http)).await;
+}
+
+async fn assert_answers_in_field_order(backend: &dyn Backend) {
     let leaf = backend
         .upsert(
             "main",
@@ -1065,4 +1082,21 @@ async fn a_plugins_query_on_the_embedded_store_keeps_the_querys_field_order() {
         .await
         .expect("query");
     assert_eq!(serde_json::from_str::<Value>(&text).expect("JSON"), value);
+    // An error comes back as the error it is, not as text.
+    let error = backend
+        .query_text(
+            "main",
+            "query { DcimDevice { edges { node { colour { value } } } } }",
+            &json!({}),
+            budget,
+        )
+        .await
+        .expect_err("an unknown field");
+    assert_eq!(
+        (error.kind, error.message.as_str()),
+        (
+            infragen::backend::ErrorKind::InvalidInput,
+            "Cannot query field 'colour' on type 'DcimDevice'."
+        )
+    );
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use infragen_store::ErrorCode;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::backend::{
@@ -22,7 +23,7 @@ use crate::backend::{
     PrefixAllocation, RunScope,
 };
 use crate::transport::{Idempotency, Transport, TransportError};
-use infragen_store::{WriteCheck, WriteOp};
+use infragen_store::{QueryBudget, WriteCheck, WriteOp};
 use schema::SchemaIndex;
 
 /// Nodes fetched per page by `filters`.
@@ -271,6 +272,28 @@ pub(crate) fn data_or_error(mut response: Value) -> Result<Value, BackendError> 
         .unwrap_or(Value::Null))
 }
 
+/// The `data` of the GraphQL response `text`, as it is written there, or its errors as one
+/// error (as [`data_or_error`] reads a parsed response).
+pub(crate) fn data_text_or_error(text: &str) -> Result<String, BackendError> {
+    #[derive(serde::Deserialize)]
+    struct Response<'t> {
+        #[serde(borrow, default)]
+        data: Option<&'t RawValue>,
+        #[serde(default)]
+        errors: Option<Vec<Value>>,
+    }
+    let response: Response<'_> = serde_json::from_str(text).map_err(|error| {
+        BackendError::new(
+            ErrorKind::Backend,
+            format!("the answer is not a GraphQL response: {error}"),
+        )
+    })?;
+    if let Some(errors) = response.errors.filter(|errors| !errors.is_empty()) {
+        return Err(graphql_error(&errors));
+    }
+    Ok(response.data.map_or("null", RawValue::get).to_owned())
+}
+
 /// The filters a plugin passed, checked as [`render::filter_arguments`] checks them (an
 /// object of GraphQL names, without the paging the host does itself).
 pub(crate) fn check_filters(filters: &Value) -> Result<&Map<String, Value>, BackendError> {
@@ -465,6 +488,24 @@ impl<T: Transport + 'static> Backend for GraphqlBackend<T> {
         variables: &Value,
     ) -> Result<Value, BackendError> {
         self.data(branch, document, variables.clone()).await
+    }
+
+    /// The `data` as the server wrote it: each object's fields in the query's order, as
+    /// Infrahub and `infragen serve` answer.
+    async fn query_text(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: &Value,
+        budget: QueryBudget,
+    ) -> Result<String, BackendError> {
+        let _ = budget;
+        let response = self
+            .transport
+            .query_text(branch, document, variables.clone())
+            .await
+            .map_err(transport_error)?;
+        data_text_or_error(&response)
     }
 
     async fn upsert(
@@ -839,6 +880,37 @@ mod tests {
 
     fn kind_of(errors: Value) -> ErrorKind {
         graphql_error(errors.as_array().expect("errors")).kind
+    }
+
+    #[test]
+    fn a_responses_data_is_taken_as_the_server_wrote_it() {
+        // Infrahub writes its answers with Python's separators: kept as they are.
+        assert_eq!(
+            data_text_or_error(r#"{"data": {"b": 1, "a": {"z": null, "y": [2]}}}"#).unwrap(),
+            r#"{"b": 1, "a": {"z": null, "y": [2]}}"#
+        );
+        assert_eq!(data_text_or_error(r#"{"data":null}"#).unwrap(), "null");
+        assert_eq!(
+            data_text_or_error(r#"{"data":{"a":1},"errors":[]}"#).unwrap(),
+            r#"{"a":1}"#
+        );
+        let refused = data_text_or_error(
+            r#"{"data":null,"errors":[{"message":"no such branch","extensions":{"code":"BRANCH_NOT_FOUND"}}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (refused.kind, refused.message.as_str()),
+            (ErrorKind::BranchNotFound, "no such branch")
+        );
+        let garbled = data_text_or_error("<html>").unwrap_err();
+        assert_eq!(garbled.kind, ErrorKind::Backend);
+        assert!(
+            garbled
+                .message
+                .starts_with("the answer is not a GraphQL response: "),
+            "{}",
+            garbled.message
+        );
     }
 
     #[test]

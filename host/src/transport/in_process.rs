@@ -37,6 +37,16 @@ impl Transport for InProcess {
         Ok(self.store.execute(branch, request).await)
     }
 
+    async fn query_text(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+    ) -> Result<String, TransportError> {
+        let request = GraphqlRequest::new(document).with_variables(variables);
+        Ok(self.store.answer(branch, request).await.to_text())
+    }
+
     async fn schema(&self, _branch: &str) -> Result<Value, TransportError> {
         Ok(self.store.schema_json())
     }

@@ -57,6 +57,22 @@ pub trait Transport: Send + Sync {
         self.execute(branch, document, variables).await
     }
 
+    /// [`Transport::execute`] of a read-only query whose answer a plugin reads as text: the
+    /// whole response as the server wrote it, each object's fields in the server's order
+    /// (Infrahub's, and `infragen serve`'s, are the query's). Sent, and repeated, as a read.
+    /// This default writes the parsed response out again, its objects' fields by name.
+    async fn query_text(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+    ) -> Result<String, TransportError> {
+        let response = self
+            .execute_known(branch, document, variables, Idempotency::Read)
+            .await?;
+        Ok(infragen_store::node::json_text(&response))
+    }
+
     /// The schema of `branch` in the shape of Infrahub's `GET /api/schema`.
     async fn schema(&self, branch: &str) -> Result<Value, TransportError>;
 

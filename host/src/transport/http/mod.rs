@@ -24,6 +24,7 @@ use async_graphql_parser::types::{
     ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
 use async_trait::async_trait;
+use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, LOCATION};
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
@@ -413,8 +414,8 @@ impl Request {
 
 /// The outcome of one attempt.
 enum Attempt {
-    /// A response to hand back.
-    Answer(Value),
+    /// A response to hand back, parsed, and its body as the server wrote it.
+    Answer(Value, Bytes),
     /// A failure that another attempt cannot fix.
     Final(TransportError),
     /// A failure another attempt might not meet (connection, timeout, 5xx).
@@ -540,6 +541,15 @@ impl Http {
         request: Request,
         idempotency: Idempotency,
     ) -> Result<Value, TransportError> {
+        Ok(self.send_keeping_body(request, idempotency).await?.0)
+    }
+
+    /// [`Http::send`], the response also as the body the server wrote.
+    async fn send_keeping_body(
+        &self,
+        request: Request,
+        idempotency: Idempotency,
+    ) -> Result<(Value, Bytes), TransportError> {
         let attempts = if idempotency.retryable() {
             self.retry.retries.saturating_add(1)
         } else {
@@ -556,7 +566,7 @@ impl Http {
                 tokio::time::sleep(wait).await;
             }
             match self.attempt(&request).await {
-                Attempt::Answer(value) => return Ok(value),
+                Attempt::Answer(value, body) => return Ok((value, body)),
                 Attempt::Final(error) => return Err(error),
                 Attempt::Transient(reason) => last = reason,
             }
@@ -634,7 +644,7 @@ impl Http {
                     if let Some(transaction) = &self.transaction {
                         transaction.observe(&value);
                     }
-                    Attempt::Answer(value)
+                    Attempt::Answer(value, body)
                 }
                 Err(error) => Attempt::Final(TransportError::Unreachable(format!(
                     "{url} answered {status} with a body that is not JSON ({error}){said}"
@@ -669,7 +679,7 @@ impl Http {
                     if matches!(request, Request::Graphql { .. })
                         && value.get("errors").is_some_and(Value::is_array) =>
                 {
-                    Attempt::Answer(value)
+                    Attempt::Answer(value, body)
                 }
                 _ => Attempt::Final(TransportError::Refused(format!(
                     "{url} answered {status}{said}"
@@ -719,6 +729,23 @@ impl Transport for Http {
     ) -> Result<Value, TransportError> {
         self.execute_as(branch, document, variables, idempotency)
             .await
+    }
+
+    async fn query_text(
+        &self,
+        branch: &str,
+        document: &str,
+        variables: Value,
+    ) -> Result<String, TransportError> {
+        let request = self.graphql_request(branch, document, variables, false)?;
+        let (_, body) = self.send_keeping_body(request, Idempotency::Read).await?;
+        // It parsed as JSON, so it is UTF-8.
+        String::from_utf8(body.to_vec()).map_err(|error| {
+            TransportError::Unreachable(format!(
+                "the answer of {} is not UTF-8: {error}",
+                self.address
+            ))
+        })
     }
 
     async fn begin_transaction(
