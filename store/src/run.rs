@@ -593,7 +593,7 @@ type FieldAnswer<'a> = dyn FnMut(
         &async_graphql_parser::types::ExecutableDocument,
         &Map<String, Value>,
         &async_graphql_parser::Positioned<async_graphql_parser::types::Field>,
-    ) -> std::result::Result<Value, GqlError>
+    ) -> std::result::Result<Answer, GqlError>
     + 'a;
 
 /// What a write does with the held checkpoint (see [`RunTransaction::execute_holding`]).

@@ -965,7 +965,7 @@ impl Store {
         doc: &async_graphql_parser::types::ExecutableDocument,
         vars: &Map<String, Value>,
         f: &async_graphql_parser::Positioned<async_graphql_parser::types::Field>,
-    ) -> std::result::Result<Value, GqlError> {
+    ) -> std::result::Result<Answer, GqlError> {
         let field = f.node.name.node.as_str();
         let args = args_json(&f.node, vars)?;
         let data = args.get("data").cloned().unwrap_or(Value::Null);
@@ -1010,22 +1010,21 @@ impl Store {
                 .next()
         };
         let sub = graphql::all_fields(doc, &f.node.selection_set.node, vars);
-        let mut out = Map::new();
+        let mut out = Fields::new();
         for sf in sub {
-            let v = match sf.node.name.node.as_str() {
-                "ok" => json!(true),
-                "__typename" => json!(field),
-                "messages" => json!([]),
-                "task" => json!({ "id": format!("{}-{name}", field.to_lowercase()) }),
-                "object" => described.as_ref().map_or(Value::Null, |branch| {
+            let v: Answer = match sf.node.name.node.as_str() {
+                "ok" => json!(true).into(),
+                "__typename" => json!(field).into(),
+                "messages" => json!([]).into(),
+                "task" => json!({ "id": format!("{}-{name}", field.to_lowercase()) }).into(),
+                "object" => described.as_ref().map_or(Answer::NULL, |branch| {
                     graphql::branch_selection(doc, &sf.node.selection_set.node, vars, branch)
-                        .into_value()
                 }),
-                _ => Value::Null,
+                _ => Answer::NULL,
             };
-            out.insert(sf.node.response_key().node.to_string(), v);
+            out.insert(sf.node.response_key().node.as_str(), v);
         }
-        Ok(Value::Object(out))
+        Ok(Answer::Object(out))
     }
 
     fn mutate_field(
@@ -1034,7 +1033,7 @@ impl Store {
         doc: &async_graphql_parser::types::ExecutableDocument,
         vars: &Map<String, Value>,
         f: &async_graphql_parser::Positioned<async_graphql_parser::types::Field>,
-    ) -> std::result::Result<Value, GqlError> {
+    ) -> std::result::Result<Answer, GqlError> {
         self.write_op(|conn, schema| {
             let mut tx = self.tx(conn, schema, branch);
             let value = mutation::answer_field(&mut tx, doc, vars, f)?;

@@ -12,6 +12,26 @@ fn count(s: &infragen_store::Store, kind: &str) -> u64 {
         .unwrap()
 }
 
+/// A mutation's answer lists its fields in the order the mutation selects them, as a
+/// query's does (and as Infrahub answers): the root fields, `object`'s fields and `ok`.
+#[test]
+fn a_mutation_answer_keeps_the_order_of_its_selection() {
+    let s = store();
+    let answer = s.answer_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new(
+            r#"mutation {
+                b: DcimDeviceCreate(data: {name: {value: "leaf2"}}) { object { name { value } hfid } ok }
+                a: DcimDeviceCreate(data: {name: {value: "leaf1"}}) { __typename ok }
+            }"#,
+        ),
+    );
+    assert_eq!(
+        answer.to_text(),
+        r#"{"data":{"b":{"object":{"name":{"value":"leaf2"},"hfid":["leaf2"]},"ok":true},"a":{"__typename":"DcimDeviceCreate","ok":true}}}"#
+    );
+}
+
 #[test]
 fn create_returns_ok_and_the_object() {
     let s = store();

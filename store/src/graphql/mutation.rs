@@ -61,7 +61,7 @@ fn run_field(tx: &mut Tx<'_>, name: &str, data: &Value) -> Result<Outcome, GqlEr
 pub(crate) fn answer_mutation<'d>(
     doc: &'d ExecutableDocument,
     prepared: &Prepared<'d>,
-    mut answer: impl FnMut(&'d Positioned<Field>) -> Result<Value, GqlError>,
+    mut answer: impl FnMut(&'d Positioned<Field>) -> Result<Answer, GqlError>,
 ) -> Answer {
     let mut fields = Vec::new();
     collect_fields(
@@ -77,7 +77,7 @@ pub(crate) fn answer_mutation<'d>(
     for f in fields {
         let key = f.node.response_key().node.to_string();
         let answered = if f.node.name.node == "__typename" {
-            Ok(json!("Mutation"))
+            Ok(json!("Mutation").into())
         } else {
             answer(f)
         };
@@ -108,7 +108,7 @@ pub(crate) fn answer_field(
     doc: &ExecutableDocument,
     vars: &Map<String, Value>,
     f: &Positioned<Field>,
-) -> Result<Value, GqlError> {
+) -> Result<Answer, GqlError> {
     answer_field_naming(tx, doc, vars, f).map(|(answer, _)| answer)
 }
 
@@ -120,7 +120,7 @@ pub(crate) fn answer_field_naming(
     doc: &ExecutableDocument,
     vars: &Map<String, Value>,
     f: &Positioned<Field>,
-) -> Result<(Value, Option<String>), GqlError> {
+) -> Result<(Answer, Option<String>), GqlError> {
     let name = f.node.name.node.as_str();
     let args = args_json(&f.node, vars)?;
     let data = args.get("data").cloned().unwrap_or(Value::Null);
@@ -137,14 +137,14 @@ pub(crate) fn answer_field_naming(
     };
     let tx = &*tx;
     let r = Resolver::new(tx, doc, vars);
-    let mut m = Map::new();
+    let mut m = Fields::new();
     for sf in all_fields(doc, &f.node.selection_set.node, vars) {
-        let v = match (sf.node.name.node.as_str(), &outcome) {
-            ("ok", _) => json!(true),
-            ("__typename", _) => json!(name),
+        let v: Answer = match (sf.node.name.node.as_str(), &outcome) {
+            ("ok", _) => json!(true).into(),
+            ("__typename", _) => json!(name).into(),
             ("node", Outcome::Allocated(a)) => {
                 let node = tx.get(&a.id);
-                let mut o = Map::new();
+                let mut o = Fields::new();
                 for nf in all_fields(doc, &sf.node.selection_set.node, vars) {
                     let v = match nf.node.name.node.as_str() {
                         "id" => json!(a.id),
@@ -157,26 +157,24 @@ pub(crate) fn answer_field_naming(
                         "__typename" => json!("PoolAllocatedNode"),
                         _ => Value::Null,
                     };
-                    o.insert(nf.node.response_key().node.to_string(), v);
+                    o.insert(nf.node.response_key().node.as_str(), v);
                 }
-                Value::Object(o)
+                Answer::Object(o)
             }
             ("object", Outcome::Node(id)) => match (tx.get(id), split_mutation(tx.schema, name)) {
-                (Some(n), Some((k, _))) => r
-                    .node_object(
-                        &n,
-                        &k.kind,
-                        &sf.node.selection_set.node,
-                        &ResponsePath::root(name).key("object"),
-                    )
-                    .into_value(),
-                _ => Value::Null,
+                (Some(n), Some((k, _))) => r.node_object(
+                    &n,
+                    &k.kind,
+                    &sf.node.selection_set.node,
+                    &ResponsePath::root(name).key("object"),
+                ),
+                _ => Answer::NULL,
             },
-            _ => Value::Null,
+            _ => Answer::NULL,
         };
-        m.insert(sf.node.response_key().node.to_string(), v);
+        m.insert(sf.node.response_key().node.as_str(), v);
     }
-    Ok((Value::Object(m), target))
+    Ok((Answer::Object(m), target))
 }
 
 /// `RelationshipAdd` / `RelationshipRemove(data: {id, name, nodes})`.
