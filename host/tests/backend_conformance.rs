@@ -110,6 +110,22 @@ fn prepared_store(path: &Path) -> Store {
     store
 }
 
+/// `infragen serve` over a [`prepared_store`] in `dir`, and the backend a host uses to
+/// talk to it over HTTP (the server lives as long as the first value).
+fn served_backend(dir: &Path) -> (Served, GraphqlBackend<Http>) {
+    let served_path = dir.join("served.db");
+    let served_store = prepared_store(&served_path);
+    let token = served_store
+        .create_token("conformance", infragen_store::TokenScope::Admin)
+        .expect("token");
+    drop(served_store);
+    let repository = dir.join("repository");
+    std::fs::create_dir_all(&repository).expect("repository dir");
+    let server = serve(&served_path, &repository, &token);
+    let http = Http::new(HttpConfig::new(server.address.clone(), Some(token))).expect("client");
+    (server, GraphqlBackend::new(http))
+}
+
 /// `infragen serve` on a free port over a store file; killed when dropped.
 struct Served {
     child: Child,
@@ -806,17 +822,8 @@ async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
     let embedded = EmbeddedBackend::new(embedded_store);
     let embedded = transcript(script(&embedded).await);
 
-    let served_path = dir.path().join("served.db");
-    let served_store = prepared_store(&served_path);
-    let token = served_store
-        .create_token("conformance", infragen_store::TokenScope::Admin)
-        .expect("token");
-    drop(served_store);
-    let repository = dir.path().join("repository");
-    std::fs::create_dir_all(&repository).expect("repository dir");
-    let server = serve(&served_path, &repository, &token);
-    let http = Http::new(HttpConfig::new(server.address.clone(), Some(token))).expect("client");
-    let served = transcript(script(&GraphqlBackend::new(http)).await);
+    let (_server, served) = served_backend(dir.path());
+    let served = transcript(script(&served).await);
 
     assert_eq!(embedded.len(), served.len());
     for ((step, in_process), (_, over_http)) in embedded.iter().zip(&served) {
@@ -1038,17 +1045,8 @@ async fn a_plugins_query_keeps_the_querys_field_order_in_process_and_over_http()
     let embedded = EmbeddedBackend::new(prepared_store(&dir.path().join("embedded.db")));
     assert_answers_in_field_order(&embedded).await;
 
-    let served_path = dir.path().join("served.db");
-    let served_store = prepared_store(&served_path);
-    let token = served_store
-        .create_token("order", infragen_store::TokenScope::Admin)
-        .expect("token");
-    drop(served_store);
-    let repository = dir.path().join("repository");
-    std::fs::create_dir_all(&repository).expect("repository dir");
-    let server = serve(&served_path, &repository, &token);
-    let http = Http::new(HttpConfig::new(server.address.clone(), Some(token))).expect("client");
-    assert_answers_in_field_order(&GraphqlBackend::new(http)).await;
+    let (_server, served) = served_backend(dir.path());
+    assert_answers_in_field_order(&served).await;
 }
 
 async fn assert_answers_in_field_order(backend: &dyn Backend) {
