@@ -699,6 +699,17 @@ fn diff_tree_lists_every_node_the_branch_added_updated_and_removed() {
         d["DiffTreeSummary"],
         json!({"base_branch": "main", "diff_branch": "br1", "num_added": 1, "num_updated": 2, "num_removed": 1, "num_conflicts": 0})
     );
+    // In the order the query selects the fields, as every answer.
+    let summary = s.answer_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new(
+            r#"{ DiffTreeSummary(branch: "br1") { num_removed diff_branch num_added base_branch } }"#,
+        ),
+    );
+    assert_eq!(
+        summary.to_text(),
+        r#"{"data":{"DiffTreeSummary":{"num_removed":1,"diff_branch":"br1","num_added":1,"base_branch":"main"}}}"#
+    );
     let filtered = d["DiffTree"]["nodes"].as_array().unwrap();
     assert_eq!(filtered.len(), 2, "{filtered:#?}");
     assert_eq!(

@@ -309,7 +309,7 @@ impl<'a, 's> Resolver<'a, 's> {
     /// `DiffTree` (with its nodes) or `DiffTreeSummary` of the branch the `branch` argument
     /// names (else the request's): what the branch changed since it was created. `null`
     /// for `main`, which has no diff.
-    fn branch_diff(&self, f: &'a Field, with_nodes: bool) -> Result<Value, GqlError> {
+    fn branch_diff(&self, f: &'a Field, with_nodes: bool) -> Result<Answer, GqlError> {
         let args = args_json(f, self.vars)?;
         // The diff always runs from the branch's creation to now: a time window or a
         // named, stored diff would be answered wrongly, so they are refused.
@@ -329,7 +329,7 @@ impl<'a, 's> Resolver<'a, 's> {
             .to_owned();
         let conn = self.tx.connection();
         if branch == crate::graph::MAIN {
-            return Ok(Value::Null);
+            return Ok(Answer::NULL);
         }
         let info = crate::branch::api_branches(conn, Some(&branch))
             .map_err(crate::error::StoreError::db_of(conn))?;
@@ -366,33 +366,34 @@ impl<'a, 's> Resolver<'a, 's> {
         Ok(self.project(&f.selection_set.node, &tree, ty))
     }
 
-    /// The fields `set` selects of `value`, an object (or list of objects) of diff type `ty`.
-    fn project(&self, set: &'a SelectionSet, value: &Value, ty: super::types::DiffTy) -> Value {
+    /// The fields `set` selects of `value`, an object (or list of objects) of diff type `ty`,
+    /// in the order `set` selects them.
+    fn project(&self, set: &'a SelectionSet, value: &Value, ty: super::types::DiffTy) -> Answer {
         let object = match value {
             Value::Array(items) => {
-                return Value::Array(items.iter().map(|v| self.project(set, v, ty)).collect());
+                return Answer::List(items.iter().map(|v| self.project(set, v, ty)).collect());
             }
             Value::Object(object) => object,
-            other => return other.clone(),
+            other => return other.clone().into(),
         };
-        let mut out = Map::new();
+        let mut out = Fields::new();
         for f in self.fields(set, super::types::Ty::Diff(ty).name().as_str()) {
             let name = f.node.name.node.as_str();
-            let v = match name {
-                "__typename" => json!(super::types::Ty::Diff(ty).name()),
+            let v: Answer = match name {
+                "__typename" => json!(super::types::Ty::Diff(ty).name()).into(),
                 _ => {
                     let v = object.get(name).cloned().unwrap_or(Value::Null);
                     match super::types::Ty::Diff(ty).field(self.tx.schema, name) {
                         Some(super::types::Ty::Diff(sub)) => {
                             self.project(&f.node.selection_set.node, &v, sub)
                         }
-                        _ => v,
+                        _ => v.into(),
                     }
                 }
             };
-            out.insert(key(&f.node).to_owned(), v);
+            out.insert(key(&f.node), v);
         }
-        Value::Object(out)
+        Answer::Object(out)
     }
 
     /// The query root.
@@ -438,7 +439,7 @@ impl<'a, 's> Resolver<'a, 's> {
                 },
                 "DiffTree" | "DiffTreeSummary" => {
                     match self.branch_diff(&f.node, name == "DiffTree") {
-                        Ok(v) => v.into(),
+                        Ok(v) => v,
                         Err(e) => {
                             self.error(e, &path);
                             Answer::NULL
