@@ -78,11 +78,23 @@ pub fn template_loopbacks(template: &TemplateRef) -> Result<usize> {
     .len())
 }
 
-/// The devices matching `filter` (e.g. a pod's spines), each with its
-/// interfaces of `interface_role` only.
-pub fn devices_with_interfaces(filter: Filter, interface_role: &str) -> Result<Vec<Device>> {
-    let found = nodes::filters(DEVICE_KIND, filter, &[])?;
-    let mut devices = found
+/// The devices of `role` in pod `pod_id` (e.g. a pod's spines), in the kind's order, with
+/// the fields [`device_from_node`] reads.
+const DEVICES_QUERY: &str = "query Devices($pod: [ID], $role: String) { \
+    NetworkDevice(pod__ids: $pod, role__value: $role) { \
+    edges { node { id hostname { value } index { value } } } } }";
+
+/// The devices of `role` in pod `pod_id` (e.g. a pod's spines), each with its interfaces
+/// of `interface_role` only. A query selecting what is read here: a listing's default
+/// selection also writes out every attribute, the hfid and display label of each device
+/// and of its peers.
+pub fn devices_with_interfaces(
+    pod_id: &str,
+    role: &str,
+    interface_role: &str,
+) -> Result<Vec<Device>> {
+    let data = graphql::query(DEVICES_QUERY, json!({"pod": [pod_id], "role": role}))?;
+    let mut devices = Node::from_edges(&data[DEVICE_KIND])
         .iter()
         .map(device_from_node)
         .collect::<Result<Vec<Device>>>()?;

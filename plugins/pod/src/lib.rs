@@ -28,7 +28,7 @@ use aidc_design::ordering::interface_map;
 use aidc_design::writer::{self, NewDevice};
 use aidc_design::{gates, naming};
 use infragen_sdk::pools::MemberType;
-use infragen_sdk::{Context, Filter, Generator, Result, info, tracking};
+use infragen_sdk::{Context, Generator, Result, info, tracking};
 use serde_json::Value;
 
 struct GeneratePod;
@@ -48,12 +48,8 @@ impl Generator for GeneratePod {
             writer::template_loopbacks(gates.template)?,
         )?;
         let fabric = gates.fabric;
-        let super_spines = writer::devices_with_interfaces(
-            Filter::new()
-                .values("pod__ids", [gates.fabric_pod.id.as_str()])
-                .eq("role__value", "super_spine"),
-            "spine",
-        )?;
+        let super_spines =
+            writer::devices_with_interfaces(&gates.fabric_pod.id, "super_spine", "spine")?;
         let fabric_pool = naming::fabric_prefix_pool(&fabric.name);
         let fabric_pool_exists = writer::pool_exists(writer::PREFIX_POOL_KIND, &fabric_pool)?;
         gates::pod_upstream_gates(&pod, fabric, super_spines.len(), fabric_pool_exists)?;

@@ -20,7 +20,7 @@ use aidc_design::design::RackDesign;
 use aidc_design::ordering::interface_map;
 use aidc_design::writer::{self, NewDevice};
 use aidc_design::{gates, naming};
-use infragen_sdk::{Context, Filter, Generator, Result, info};
+use infragen_sdk::{Context, Generator, Result, info};
 use serde_json::Value;
 
 struct GenerateRack;
@@ -36,12 +36,7 @@ impl Generator for GenerateRack {
             writer::template_loopbacks(gates.template)?,
         )?;
         let pod = gates.pod;
-        let spines = writer::devices_with_interfaces(
-            Filter::new()
-                .values("pod__ids", [pod.id.as_str()])
-                .eq("role__value", "spine"),
-            "leaf",
-        )?;
+        let spines = writer::devices_with_interfaces(&pod.id, "spine", "leaf")?;
         let loopback_pool = naming::pod_loopback_pool(gates.fabric, &pod.name);
         let prefix_pool = naming::pod_prefix_pool(gates.fabric, &pod.name);
         gates::rack_upstream_gates(
