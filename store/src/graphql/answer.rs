@@ -10,6 +10,7 @@
 //! as text in order ([`Answer::to_text`]); callers that want a [`Value`] get one with
 //! [`Answer::into_value`], fields then by name.
 
+use foldhash::HashMap;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
@@ -26,13 +27,30 @@ pub enum Answer {
 }
 
 /// An object's fields, in the order they were first inserted.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Fields(Vec<(String, Answer)>);
+///
+/// Small objects (nearly all) find a key again by looking through their fields; past
+/// [`INDEXED_FROM`] fields a hash index takes over, so that a document selecting many
+/// thousands of aliases on one object costs what it costs to write them, not their square.
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    fields: Vec<(String, Answer)>,
+    /// Each key's position in `fields`, once there are [`INDEXED_FROM`] of them.
+    index: Option<HashMap<String, usize>>,
+}
+
+/// How many fields an object holds before [`Fields`] indexes them.
+const INDEXED_FROM: usize = 16;
+
+impl PartialEq for Fields {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields == other.fields
+    }
+}
 
 impl Fields {
     /// No fields.
     pub fn new() -> Self {
-        Fields(Vec::new())
+        Fields::default()
     }
 
     /// Sets `key` to `value`. A key inserted again keeps its first place and takes the new
@@ -41,26 +59,56 @@ impl Fields {
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Answer>) {
         let key = key.into();
         let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, slot)) => *slot = value,
-            None => self.0.push((key, value)),
+        match self.position(&key) {
+            Some(at) => self.fields[at].1 = value,
+            None => {
+                if let Some(index) = &mut self.index {
+                    index.insert(key.clone(), self.fields.len());
+                }
+                self.fields.push((key, value));
+                if self.index.is_none() && self.fields.len() >= INDEXED_FROM {
+                    self.index = Some(
+                        self.fields
+                            .iter()
+                            .enumerate()
+                            .map(|(at, (k, _))| (k.clone(), at))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.fields.iter().position(|(k, _)| k == key),
         }
     }
 
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&Answer> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.position(key).map(|at| &self.fields[at].1)
     }
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<Answer> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(at).1)
+        let at = self.position(key)?;
+        let (_, value) = self.fields.remove(at);
+        if let Some(index) = &mut self.index {
+            index.remove(key);
+            for position in index.values_mut() {
+                if *position > at {
+                    *position -= 1;
+                }
+            }
+        }
+        Some(value)
     }
 
     /// The keys, in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(k, _)| k.as_str())
+        self.fields.iter().map(|(k, _)| k.as_str())
     }
 }
 
@@ -83,7 +131,7 @@ impl Answer {
             }
             Answer::Object(fields) => Value::Object(
                 fields
-                    .0
+                    .fields
                     .into_iter()
                     .map(|(k, v)| (k, v.into_value()))
                     .collect(),
@@ -136,8 +184,8 @@ impl Serialize for Answer {
 
 impl Serialize for Fields {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in &self.0 {
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        for (key, value) in &self.fields {
             map.serialize_entry(key, value)?;
         }
         map.end()
@@ -187,6 +235,34 @@ mod tests {
         fields.insert("name", json!(3));
         assert_eq!(fields.keys().collect::<Vec<_>>(), ["name", "id"]);
         assert_eq!(Answer::Object(fields).to_text(), r#"{"name":3,"id":2}"#);
+    }
+
+    #[test]
+    fn many_fields_keep_their_order_and_a_key_inserted_again_its_place() {
+        let mut fields = Fields::new();
+        for i in 0..1000 {
+            fields.insert(format!("k{}", 999 - i), json!(i));
+        }
+        fields.insert("k999", json!("again"));
+        fields.insert("k0", json!("last"));
+        assert_eq!(fields.keys().count(), 1000);
+        assert_eq!(fields.keys().next(), Some("k999"));
+        assert_eq!(fields.keys().last(), Some("k0"));
+        assert_eq!(fields.get("k999"), Some(&json!("again").into()));
+        assert_eq!(fields.get("k500"), Some(&json!(499).into()));
+        assert_eq!(fields.remove("k998"), Some(json!(1).into()));
+        assert_eq!(fields.get("k998"), None);
+        assert_eq!(fields.get("k0"), Some(&json!("last").into()));
+        fields.insert("k998", json!("back"));
+        assert_eq!(fields.keys().last(), Some("k998"));
+        assert_eq!(fields.keys().count(), 1000);
+        let text = Answer::Object(fields).to_text();
+        assert!(
+            text.starts_with(r#"{"k999":"again","k997":2,"#),
+            "{}",
+            &text[..40]
+        );
+        assert!(text.ends_with(r#""k0":"last","k998":"back"}"#));
     }
 
     #[test]
