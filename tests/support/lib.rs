@@ -983,7 +983,7 @@ impl<H: RelayHooks> Backend for Relay<H> {
         budget: QueryBudget,
     ) -> Result<String, BackendError> {
         match self.hooks.answer(document) {
-            Some(answer) => answer.map(|data| data.to_string()),
+            Some(answer) => answer.map(|data| infragen_store::node::json_text(&data)),
             None => {
                 self.inner
                     .query_text(branch, document, variables, budget)
