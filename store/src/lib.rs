@@ -68,7 +68,7 @@ pub use error::{DeleteRefused, ErrorCode, MandatoryLink, Result, StoreError};
 pub use events::{Action, Event};
 pub use graph::MAIN;
 pub use graphql::query::QueryBudget;
-pub use graphql::{GraphqlRequest, RelatedNodes, parse_document};
+pub use graphql::{GraphqlRequest, RelatedNodes, parse_document, parsed_document};
 pub use run::{RunCommitted, RunTransaction, WriteCheck, WriteEffect};
 pub use run_queue::{Enqueued, NewRun, Retention, RunFilter, RunRecord, RunResult, RunStatus};
 pub use store::{Account, MergeReport, SchemaLoad, Store, TokenScope};

@@ -199,9 +199,18 @@ pub(crate) fn parse(req: &GraphqlRequest) -> Result<Arc<ExecutableDocument>, Ans
 /// [`ParsedDocuments`]): the host checks a generator's documents before the store runs
 /// them, and both parse each text once.
 pub fn parse_document(text: &str) -> Result<Arc<ExecutableDocument>, async_graphql_parser::Error> {
-    static PARSED: LazyLock<ParsedDocuments> = LazyLock::new(ParsedDocuments::default);
     PARSED.parse(text)
 }
+
+/// The document `text` as [`parse_document`] parsed it before, if it still keeps it.
+/// Never parses: a caller on a stack the parser cannot measure (a guest's fiber) takes
+/// a document from here without switching stacks, and parses only what is not here.
+pub fn parsed_document(text: &str) -> Option<Arc<ExecutableDocument>> {
+    PARSED.get(text)
+}
+
+/// The process's parsed documents (see [`ParsedDocuments`]).
+static PARSED: LazyLock<ParsedDocuments> = LazyLock::new(ParsedDocuments::default);
 
 /// Parsed documents by their text. Parsing is a pure function of the text, and
 /// generators send the same few documents again and again (parsing took ~3% of a seed
@@ -218,11 +227,18 @@ const PARSED_TEXT_MOST: usize = 16 * 1024;
 const PARSED_MOST: usize = 64;
 
 impl ParsedDocuments {
-    fn parse(&self, text: &str) -> Result<Arc<ExecutableDocument>, async_graphql_parser::Error> {
-        let keep = text.len() <= PARSED_TEXT_MOST;
-        if keep && let Some(doc) = self.lock().get(text) {
-            return Ok(Arc::clone(doc));
+    fn get(&self, text: &str) -> Option<Arc<ExecutableDocument>> {
+        if text.len() > PARSED_TEXT_MOST {
+            return None;
         }
+        self.lock().get(text).cloned()
+    }
+
+    fn parse(&self, text: &str) -> Result<Arc<ExecutableDocument>, async_graphql_parser::Error> {
+        if let Some(doc) = self.get(text) {
+            return Ok(doc);
+        }
+        let keep = text.len() <= PARSED_TEXT_MOST;
         let doc = Arc::new(async_graphql_parser::parse_query(text)?);
         if keep {
             let mut docs = self.lock();
@@ -475,6 +491,30 @@ mod tests {
         assert_eq!(
             format!("{:?}", *first),
             format!("{:?}", async_graphql_parser::parse_query(QUERY).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_kept_document_is_given_without_parsing_and_nothing_else_is() {
+        let parsed = ParsedDocuments::default();
+        assert!(
+            parsed.get(QUERY).is_none(),
+            "nothing is kept before a parse"
+        );
+        let first = parsed.parse(QUERY).unwrap();
+        let kept = parsed.get(QUERY).expect("kept by the parse");
+        assert!(Arc::ptr_eq(&first, &kept));
+        assert!(parsed.get("{ NetworkDevice {").is_none());
+        assert!(parsed.parse("{ NetworkDevice {").is_err());
+        assert!(
+            parsed.get("{ NetworkDevice {").is_none(),
+            "errors are not kept"
+        );
+        let long = format!("{QUERY}{}", " ".repeat(PARSED_TEXT_MOST));
+        parsed.parse(&long).unwrap();
+        assert!(
+            parsed.get(&long).is_none(),
+            "a document over the length is not kept"
         );
     }
 
