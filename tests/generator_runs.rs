@@ -888,3 +888,31 @@ async fn a_run_commits_its_output_and_its_instance_ready_together() {
     );
     assert_eq!(repo.widgets().await.len(), 3);
 }
+
+/// A document nested ~10,000 selection sets deep (3,000 relationships of the cycle above,
+/// each three or four sets) is refused as a document that does not parse, by the
+/// parser's own recursion limit: the run fails with that error, the process goes on and
+/// nothing of the store changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_nested_too_deep_to_parse_is_refused_and_changes_nothing() {
+    let repo = WidgetRepository::new().await;
+    run_on(&repo, "hostile", "alpha").await;
+    repo.set(
+        "alpha",
+        "mode: {value: \"query-cycle\"}, victim: {value: \"3000\"}",
+    )
+    .await;
+    let before = store_contents(&repo.store, "main", &["CoreGeneratorInstance"]);
+
+    let hostile = run_on(&repo, "hostile", "alpha").await;
+
+    assert!(
+        failure(&hostile)
+            .ends_with("invalid-input: the query does not parse: recursion limit exceeded."),
+        "{hostile}"
+    );
+    assert_eq!(
+        store_contents(&repo.store, "main", &["CoreGeneratorInstance"]),
+        before
+    );
+}
