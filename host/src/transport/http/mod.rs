@@ -236,8 +236,11 @@ impl Idempotency {
     /// An allocation (`…PoolGetResource`) is idempotent only when its `data`
     /// argument, after substituting the variables, has a non-empty
     /// `identifier`.
+    ///
+    /// The document is parsed through the store's cache of parsed documents, which the
+    /// host's read-only check of a plugin's query has usually filled already.
     pub fn of(document: &str, variables: &Value) -> Self {
-        let Ok(parsed) = async_graphql_parser::parse_query(document) else {
+        let Ok(parsed) = infragen_store::parse_document(document) else {
             return Idempotency::Write;
         };
         let mut class = Idempotency::Read;
