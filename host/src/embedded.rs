@@ -412,9 +412,17 @@ impl<T: StoreOps> Embedded<T> {
     ) -> Result<Answer, BackendError> {
         let request = GraphqlRequest::new(document).with_variables(variables.clone());
         // The store parses and resolves recursively, and may be called on a guest's fiber,
-        // whose stack its parser cannot measure.
-        let response =
-            crate::host_api::on_native_stack(|| self.ops.execute(branch, &request, budget))?;
+        // whose stack its parser cannot measure (see `native_stack`). A document parsed
+        // before (a plugin's, by the host's read-only check) is given to the store so that
+        // nothing is parsed, and runs on this thread's kept stack; a new text is parsed
+        // on a fresh one.
+        let response = match infragen_store::parsed_document(document) {
+            Some(parsed) => {
+                let request = request.with_parsed(parsed);
+                crate::native_stack::kept(|| self.ops.execute(branch, &request, budget))
+            }
+            None => crate::native_stack::fresh(|| self.ops.execute(branch, &request, budget)),
+        }?;
         answer_data_or_error(response)
     }
 }

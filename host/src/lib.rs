@@ -20,6 +20,7 @@ pub mod contract;
 pub mod embedded;
 pub mod host_api;
 pub mod http_api;
+pub mod native_stack;
 pub mod policy;
 pub mod repository;
 pub mod runner;

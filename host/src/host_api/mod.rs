@@ -10,8 +10,8 @@
 //!
 //! Backend calls are awaited right here, on the guest's fiber: dropping the
 //! run at its deadline drops them too, and no task hop between tokio workers
-//! is paid per call. The one thing that cannot run on a fiber stack is
-//! pest-based parsing; see [`on_native_stack`].
+//! is paid per call. What recurses with its input — parsing a GraphQL document,
+//! resolving one — moves to a native stack; see [`crate::native_stack`].
 
 mod graphql;
 mod logging;
@@ -367,18 +367,6 @@ impl RunState {
         }
         Ok(())
     }
-}
-
-/// Runs synchronous work on a freshly allocated native stack with its bounds
-/// registered. Parsers built on pest (every GraphQL parser in this
-/// workspace) guard their recursion by measuring the remaining native
-/// stack; on a wasmtime fiber that measurement is wrong and they fail with
-/// "stack limit reached". The parsers and the store's resolver recurse once per
-/// nesting level; 8 MiB is room for any document the parser accepts (its own guard
-/// stops deeper ones).
-pub fn on_native_stack<R>(work: impl FnOnce() -> R) -> R {
-    const NATIVE_STACK: usize = 8 << 20;
-    stacker::grow(NATIVE_STACK, work)
 }
 
 impl HostState {

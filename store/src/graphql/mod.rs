@@ -53,6 +53,10 @@ pub struct GraphqlRequest {
     /// a stored query's group (`/api/query/NAME?update_group=true`).
     #[serde(skip)]
     pub related: Option<RelatedNodes>,
+    /// `query` as [`parse_document`] parsed it, when the sender has it already: the
+    /// request then runs without parsing (see [`GraphqlRequest::with_parsed`]).
+    #[serde(skip)]
+    parsed: Option<Arc<ExecutableDocument>>,
 }
 
 /// The ids of the nodes a query resolved, at any depth (Infrahub's `related_node_ids`).
@@ -84,6 +88,7 @@ impl GraphqlRequest {
             operation_name: None,
             account: None,
             related: None,
+            parsed: None,
         }
     }
     /// Add variables.
@@ -94,6 +99,13 @@ impl GraphqlRequest {
     /// Sent by `account`.
     pub fn with_account(mut self, account: crate::store::Account) -> Self {
         self.account = Some(account);
+        self
+    }
+    /// Run as `parsed`, the document [`parse_document`] or [`parsed_document`] gave for
+    /// this request's text: nothing is parsed to run it, so it may run on a stack the
+    /// parser's recursion guard cannot measure (see `infragen::native_stack`).
+    pub fn with_parsed(mut self, parsed: Arc<ExecutableDocument>) -> Self {
+        self.parsed = Some(parsed);
         self
     }
     /// Recording into `related` the id of every node the query resolves.
@@ -184,9 +196,12 @@ pub(crate) struct Prepared<'d> {
     pub vars: Map<String, Value>,
 }
 
-/// The parsed document of `req` (an error is a complete response), from the process's
-/// [`ParsedDocuments`].
+/// The parsed document of `req` (an error is a complete response): the one it was given
+/// ([`GraphqlRequest::with_parsed`]), else from the process's [`ParsedDocuments`].
 pub(crate) fn parse(req: &GraphqlRequest) -> Result<Arc<ExecutableDocument>, Answer> {
+    if let Some(parsed) = &req.parsed {
+        return Ok(Arc::clone(parsed));
+    }
     parse_document(&req.query).map_err(|e| {
         let pos = e.positions().next();
         let mut err = GqlError::msg(format!("Syntax Error: {}", e.to_string().trim()));
@@ -492,6 +507,16 @@ mod tests {
             format!("{:?}", *first),
             format!("{:?}", async_graphql_parser::parse_query(QUERY).unwrap())
         );
+    }
+
+    #[test]
+    fn a_request_given_its_parsed_document_is_not_parsed_again() {
+        let parsed = parse_document(QUERY).expect("parses");
+        // A text that does not parse: the document given is what runs.
+        let request = GraphqlRequest::new("query {").with_parsed(Arc::clone(&parsed));
+        let doc = parse(&request).expect("the given document");
+        assert!(Arc::ptr_eq(&doc, &parsed));
+        assert!(parse(&GraphqlRequest::new("query {")).is_err());
     }
 
     #[test]

@@ -240,9 +240,14 @@ impl Idempotency {
     /// The document is parsed through the store's cache of parsed documents, which the
     /// host's read-only check of a plugin's query has usually filled already.
     pub fn of(document: &str, variables: &Value) -> Self {
-        let Ok(parsed) = infragen_store::parse_document(document) else {
-            return Idempotency::Write;
-        };
+        match infragen_store::parse_document(document) {
+            Ok(parsed) => Self::of_parsed(&parsed, variables),
+            Err(_) => Idempotency::Write,
+        }
+    }
+
+    /// [`Idempotency::of`] a document already parsed.
+    pub fn of_parsed(parsed: &ExecutableDocument, variables: &Value) -> Self {
         let mut class = Idempotency::Read;
         for (_, operation) in parsed.operations.iter() {
             match operation.node.ty {
@@ -251,7 +256,7 @@ impl Idempotency {
                 OperationType::Mutation => {
                     let mut visited = Vec::new();
                     if !root_fields_idempotent(
-                        &parsed,
+                        parsed,
                         &operation.node.selection_set.node,
                         variables,
                         &mut visited,
@@ -716,9 +721,14 @@ impl Transport for Http {
         document: &str,
         variables: Value,
     ) -> Result<Value, TransportError> {
-        // Parsing may run on a guest's fiber stack (see on_native_stack).
-        let idempotency =
-            crate::host_api::on_native_stack(|| Idempotency::of(document, &variables));
+        // Parsing may run on a guest's fiber stack (see `native_stack`); a document parsed
+        // before is only walked (its fragments, recursively), on the thread's kept stack.
+        let idempotency = match infragen_store::parsed_document(document) {
+            Some(parsed) => {
+                crate::native_stack::kept(|| Idempotency::of_parsed(&parsed, &variables))
+            }
+            None => crate::native_stack::fresh(|| Idempotency::of(document, &variables)),
+        };
         self.execute_as(branch, document, variables, idempotency)
             .await
     }
