@@ -113,9 +113,12 @@ const STATEMENT_JOURNAL_IN_MEMORY: std::ffi::c_int = 4 << 20;
 static SQLITE_CONFIGURED: std::sync::OnceLock<std::ffi::c_int> = std::sync::OnceLock::new();
 
 /// Configures SQLite for this process, once, before its first connection: the statement
-/// journal threshold ([`STATEMENT_JOURNAL_IN_MEMORY`]). Returns SQLite's result code; a
-/// process that used SQLite before opening a store gets `SQLITE_MISUSE`, and its stores work
-/// with SQLite's default.
+/// journal threshold ([`STATEMENT_JOURNAL_IN_MEMORY`]), and no memory statistics — with
+/// them, every allocation SQLite makes (a copy of each text bound to a statement, ~100,000
+/// per seed build) takes a process-wide mutex to count itself, and nothing here reads the
+/// counts. Returns SQLite's result code (the first failure's); a process that used SQLite
+/// before opening a store gets `SQLITE_MISUSE`, and its stores work with SQLite's
+/// defaults.
 pub(crate) fn configure_sqlite() -> std::ffi::c_int {
     *SQLITE_CONFIGURED.get_or_init(|| {
         // SAFETY: `sqlite3_config` must not run concurrently with any other use of SQLite,
@@ -123,16 +126,29 @@ pub(crate) fn configure_sqlite() -> std::ffi::c_int {
         // by `connect`, which calls this first, and `get_or_init` runs it once while any
         // other caller waits. Called after SQLite was initialised (by another user of it in
         // the process), it changes nothing and returns `SQLITE_MISUSE`.
-        let code = unsafe {
+        let spill = unsafe {
             rusqlite::ffi::sqlite3_config(
                 rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL,
                 STATEMENT_JOURNAL_IN_MEMORY,
             )
         };
+        // SAFETY: as above.
+        let statistics = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                std::ffi::c_int::from(false),
+            )
+        };
+        let code = if spill != rusqlite::ffi::SQLITE_OK {
+            spill
+        } else {
+            statistics
+        };
         if code != rusqlite::ffi::SQLITE_OK {
             tracing::warn!(
                 code,
-                "SQLite was in use before the store: statement journals keep its default threshold"
+                "SQLite was in use before the store: it keeps its default statement journal \
+                 threshold and memory statistics"
             );
         }
         code
@@ -695,14 +711,19 @@ mod tests {
     use rusqlite::StatementStatus;
 
     /// Opening a store configures SQLite first, so a statement's journal stays in memory up
-    /// to [`STATEMENT_JOURNAL_IN_MEMORY`]: fails when a connection is opened before the
-    /// configuration (SQLite then refuses it), or the configuration is dropped.
+    /// to [`STATEMENT_JOURNAL_IN_MEMORY`] and SQLite keeps no memory statistics: fails when
+    /// a connection is opened before the configuration (SQLite then refuses it), or the
+    /// configuration is dropped.
     #[test]
     fn sqlite_is_configured_before_the_first_connection() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("store.db");
-        let _db = Db::open(path.to_str().expect("utf-8 path")).expect("open");
+        let db = Db::open(path.to_str().expect("utf-8 path")).expect("open");
         assert_eq!(SQLITE_CONFIGURED.get(), Some(&rusqlite::ffi::SQLITE_OK));
+        db.set_meta("probe", "a value").expect("a write");
+        // SAFETY: reading SQLite's counter has no preconditions.
+        let counted = unsafe { rusqlite::ffi::sqlite3_memory_used() };
+        assert_eq!(counted, 0, "SQLite counts its memory use");
     }
 
     /// A join on a bound equality is planned once: executing it again with other values
