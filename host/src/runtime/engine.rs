@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+    ProfilingStrategy,
+};
 
 use crate::host_api::{MAX_CORE_INSTANCES_PER_RUN, MAX_MEMORIES_PER_RUN, MAX_TABLES_PER_RUN};
 use crate::policy::MAX_MEMORY;
@@ -10,6 +13,11 @@ use crate::policy::MAX_MEMORY;
 /// How often the epoch advances. A run's deadline is checked at each tick, so
 /// this bounds how late a runaway guest is stopped (measured: ~1 tick).
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Set (to anything) in the environment, the engine names the plugins' compiled functions
+/// in `/tmp/perf-<pid>.map`, where `perf report` finds them: without it, a time profile
+/// shows the plugins' code as unknown addresses.
+pub const PERFMAP_VARIABLE: &str = "INFRAGEN_PERFMAP";
 
 /// Which instance allocator the engine ended up with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +46,9 @@ fn base_config() -> Config {
     // otherwise depend on the CPU.
     config.cranelift_nan_canonicalization(true);
     config.relaxed_simd_deterministic(true);
+    if std::env::var_os(PERFMAP_VARIABLE).is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     config
 }
 
