@@ -46,7 +46,10 @@ psm::psm_stack_manipulation! {
             }
 
             pub(super) fn run<R>(work: impl FnOnce() -> R) -> R {
-                let Some(stack) = KEPT.with(Cell::take).or_else(KeptStack::map) else {
+                // `try_with`: a call from a thread-local's destructor, once this one is gone,
+                // maps a stack of its own.
+                let kept = KEPT.try_with(Cell::take).ok().flatten();
+                let Some(stack) = kept.or_else(KeptStack::map) else {
                     // Not even 8 MiB of address space: map as `stacker` does, which
                     // reports the failure.
                     return super::fresh(work);
@@ -60,11 +63,9 @@ psm::psm_stack_manipulation! {
                 // and resumed once back on the caller's stack.
                 let outcome =
                     unsafe { psm::on_stack(base, len, || catch_unwind(AssertUnwindSafe(work))) };
-                // Kept for the next call, unless a nested call kept its own meanwhile.
-                KEPT.with(|slot| {
-                    let other = slot.replace(Some(stack));
-                    drop(other);
-                });
+                // Kept for the next call (replacing one a nested call kept meanwhile), or
+                // unmapped when the thread's slot is gone.
+                let _replaced = KEPT.try_with(|slot| slot.replace(Some(stack)));
                 match outcome {
                     Ok(out) => out,
                     Err(panic) => resume_unwind(panic),
