@@ -335,7 +335,12 @@ impl RunState {
         argument_bytes: usize,
     ) -> Result<(), Violation> {
         self.host_calls += 1;
-        tracing::trace!(function, argument_bytes, call = self.host_calls, "host call");
+        tracing::trace!(
+            function,
+            argument_bytes,
+            call = self.host_calls,
+            "host call"
+        );
         if self.host_calls > self.limits.max_host_calls {
             return Err(Violation::HostCallLimit {
                 limit: self.limits.max_host_calls,
