@@ -414,15 +414,14 @@ impl<T: StoreOps> Embedded<T> {
         // The store parses and resolves recursively, and may be called on a guest's fiber,
         // whose stack its parser cannot measure (see `native_stack`). A document parsed
         // before (a plugin's, by the host's read-only check) is given to the store so that
-        // nothing is parsed, and runs on this thread's kept stack; a new text is parsed
-        // on a fresh one.
-        let response = match infragen_store::parsed_document(document) {
-            Some(parsed) => {
-                let request = request.with_parsed(parsed);
-                crate::native_stack::kept(|| self.ops.execute(branch, &request, budget))
-            }
-            None => crate::native_stack::fresh(|| self.ops.execute(branch, &request, budget)),
-        }?;
+        // nothing is parsed.
+        let response = crate::native_stack::for_document(document, |parsed| {
+            let request = match parsed {
+                Some(parsed) => request.with_parsed(parsed),
+                None => request,
+            };
+            self.ops.execute(branch, &request, budget)
+        })?;
         answer_data_or_error(response)
     }
 }

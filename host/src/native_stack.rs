@@ -15,6 +15,10 @@
 //!   for every query of a run cost, besides the calls, a TLB shootdown on every other core
 //!   at each unmap (~1% of a seed build's samples, and interrupts on the other core).
 
+use std::sync::Arc;
+
+use async_graphql_parser::types::ExecutableDocument;
+
 /// The room given to work moved off a fiber: any document the parser accepts (its own
 /// counter stops deeper ones) and any the store validates.
 const NATIVE_STACK: usize = 8 << 20;
@@ -32,6 +36,18 @@ pub fn fresh<R>(work: impl FnOnce() -> R) -> R {
 /// goes on in the caller, and the stack is kept.
 pub fn kept<R>(work: impl FnOnce() -> R) -> R {
     kept::run(work)
+}
+
+/// Runs `work` on a native stack for GraphQL document `text`: given the document the
+/// store's cache of parsed documents holds for it, on this thread's kept stack (nothing
+/// parses it again), or `None`, on a fresh one (`work` parses it). Every caller that may
+/// run a document off a guest's fiber goes through here, so that what may parse never
+/// runs on a stack whose bounds pest cannot measure.
+pub fn for_document<R>(text: &str, work: impl FnOnce(Option<Arc<ExecutableDocument>>) -> R) -> R {
+    match infragen_store::parsed_document(text) {
+        Some(parsed) => kept(|| work(Some(parsed))),
+        None => fresh(|| work(None)),
+    }
 }
 
 psm::psm_stack_manipulation! {
@@ -200,6 +216,28 @@ mod tests {
         });
         assert!(caught);
         assert_eq!(before, after);
+    }
+
+    #[test]
+    fn a_document_parsed_before_is_given_to_the_work_and_a_new_text_is_not() {
+        let text = "query NativeStackProbe { NetworkDevice { count } }";
+        let (given, measured) = on_small_thread(move || {
+            for_document(text, |parsed| {
+                (parsed.is_some(), stacker::remaining_stack())
+            })
+        });
+        assert!(!given, "a text never parsed is parsed by the work");
+        assert!(
+            measured.is_some_and(|left| left > NATIVE_STACK - 64 * 1024),
+            "on a stack pest can measure"
+        );
+        let parsed = infragen_store::parse_document(text).expect("parses");
+        let given = on_small_thread(move || {
+            for_document(text, |given| {
+                given.is_some_and(|doc| Arc::ptr_eq(&doc, &parsed))
+            })
+        });
+        assert!(given, "the document the cache holds");
     }
 
     #[test]

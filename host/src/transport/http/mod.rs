@@ -722,13 +722,11 @@ impl Transport for Http {
         variables: Value,
     ) -> Result<Value, TransportError> {
         // Parsing may run on a guest's fiber stack (see `native_stack`); a document parsed
-        // before is only walked (its fragments, recursively), on the thread's kept stack.
-        let idempotency = match infragen_store::parsed_document(document) {
-            Some(parsed) => {
-                crate::native_stack::kept(|| Idempotency::of_parsed(&parsed, &variables))
-            }
-            None => crate::native_stack::fresh(|| Idempotency::of(document, &variables)),
-        };
+        // before is only walked (its fragments, recursively).
+        let idempotency = crate::native_stack::for_document(document, |parsed| match parsed {
+            Some(parsed) => Idempotency::of_parsed(&parsed, &variables),
+            None => Idempotency::of(document, &variables),
+        });
         self.execute_as(branch, document, variables, idempotency)
             .await
     }
