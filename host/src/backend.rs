@@ -351,6 +351,32 @@ pub trait Backend: Send + Sync {
         write_unchecked(self, branch, kind, op, data).await
     }
 
+    /// Sets attribute `attribute` of node `id` (a `kind`) to `value` when it holds
+    /// another, kept only if `check` accepts what that did: `None` when there is no such
+    /// node, else whether the value changed. An unchanged value writes nothing, and
+    /// `check` is shown nothing. Here a read ([`Backend::attribute_value`]) and then a
+    /// write: two requests; a run on the embedded store does both in one operation.
+    async fn stamp_checked(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+        value: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<bool>, BackendError> {
+        let Some(current) = self.attribute_value(branch, kind, id, attribute).await? else {
+            return Ok(None);
+        };
+        if current == *value {
+            return Ok(Some(false));
+        }
+        let data = serde_json::json!({ "id": id, attribute: { "value": value } });
+        self.write_checked(branch, kind, WriteOp::Update, &data, check)
+            .await?;
+        Ok(Some(true))
+    }
+
     /// [`Backend::relationship_add`] (or, with `add` false, `relationship_remove`), kept
     /// only if `check` accepts what it did to every node it changed.
     async fn edit_checked(

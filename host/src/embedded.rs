@@ -74,6 +74,17 @@ mod ops {
             input: &Value,
             check: Option<WriteCheck<'_>>,
         ) -> Result<infragen_store::Allocated, StoreError>;
+        /// Sets one attribute when it holds another value, in one operation (see
+        /// [`Backend::stamp_checked`]).
+        fn stamp(
+            &self,
+            branch: &str,
+            kind: &str,
+            id: &str,
+            attribute: &str,
+            value: &Value,
+            check: WriteCheck<'_>,
+        ) -> Result<Option<bool>, StoreError>;
         /// The default selection of the nodes, as JSON text.
         fn nodes_json(
             &self,
@@ -155,6 +166,18 @@ impl StoreOps for Store {
         include: &[String],
     ) -> Result<Vec<String>, StoreError> {
         Store::nodes_json(self, branch, kind, filters, include)
+    }
+    /// Outside a run a write commits at once: nothing to check it against.
+    fn stamp(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+        value: &Value,
+        _check: WriteCheck<'_>,
+    ) -> Result<Option<bool>, StoreError> {
+        Store::stamp(self, branch, kind, id, attribute, value)
     }
     fn attribute_value(
         &self,
@@ -273,6 +296,18 @@ impl StoreOps for RunTransaction {
     ) -> Result<Option<Value>, StoreError> {
         same_branch(self, branch)?;
         RunTransaction::attribute_value(self, kind, id, attribute)
+    }
+    fn stamp(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+        value: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<bool>, StoreError> {
+        same_branch(self, branch)?;
+        RunTransaction::stamp_checked(self, kind, id, attribute, value, check)
     }
     fn execute(
         &self,
@@ -512,6 +547,22 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
         check: WriteCheck<'_>,
     ) -> Result<(), BackendError> {
         self.edit(branch, id, name, peers, add, Some(check)).await
+    }
+
+    async fn stamp_checked(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+        value: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<bool>, BackendError> {
+        check_kind(kind)?;
+        let _turn = self.ops.turn().await;
+        self.ops
+            .stamp(branch, kind, id, attribute, value, check)
+            .map_err(store_error)
     }
 
     async fn query(

@@ -718,19 +718,56 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
         "run: what the refused write did",
         json!(*seen.lock().expect("effects")),
     ));
-    t.push((
-        "run: an accepted write",
-        outcome(
-            scope
-                .write_checked(
-                    "main",
-                    "DcimDevice",
-                    WriteOp::Upsert,
-                    &json!({"name": {"value": "run-accepted"}, "site": {"hfid": ["ams"]}}),
-                    &accept,
-                )
-                .await,
+    let accepted = scope
+        .write_checked(
+            "main",
+            "DcimDevice",
+            WriteOp::Upsert,
+            &json!({"name": {"value": "run-accepted"}, "site": {"hfid": ["ams"]}}),
+            &accept,
+        )
+        .await;
+    let accepted_id = accepted
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref)
+        .map(|node| node.id.clone())
+        .unwrap_or_default();
+    t.push(("run: an accepted write", outcome(accepted)));
+    // A stamp: one attribute, written only when it changes, and checked like a write.
+    for (name, id, value, check) in [
+        (
+            "run: a stamp",
+            accepted_id.as_str(),
+            65002,
+            &accept as infragen_store::WriteCheck<'_>,
         ),
+        (
+            "run: the same stamp again",
+            accepted_id.as_str(),
+            65002,
+            &refuse,
+        ),
+        ("run: a refused stamp", accepted_id.as_str(), 65003, &refuse),
+        (
+            "run: a stamp of a missing node",
+            "no-such-node",
+            65003,
+            &accept,
+        ),
+    ] {
+        t.push((
+            name,
+            outcome(
+                scope
+                    .stamp_checked("main", "DcimDevice", id, "asn", &json!(value), check)
+                    .await,
+            ),
+        ));
+    }
+    t.push((
+        "run: what the stamps showed the check",
+        json!(seen.lock().expect("effects")[1..]),
     ));
     t.push(("run: commit after a refusal", outcome(scope.commit().await)));
     drop(scope);
@@ -748,6 +785,14 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
             ),
         ));
     }
+    t.push((
+        "run: the stamped value, after",
+        outcome(
+            backend
+                .attribute_value("main", "DcimDevice", &accepted_id, "asn")
+                .await,
+        ),
+    ));
     t.push((
         "run on a missing branch",
         outcome(
@@ -932,6 +977,29 @@ async fn the_embedded_store_and_infragen_serve_answer_the_contract_alike() {
         ])
     );
     assert_eq!(step(t, "run: commit after a refusal"), &json!({"ok": null}));
+    assert_eq!(step(t, "run: a stamp"), &json!({"ok": true}));
+    assert_eq!(step(t, "run: the same stamp again"), &json!({"ok": false}));
+    assert_eq!(
+        step(t, "run: a refused stamp"),
+        &json!({"error": {"kind": "permission-denied", "message": "DcimDevice #16 is not this run's to write"}})
+    );
+    assert_eq!(
+        step(t, "run: a stamp of a missing node"),
+        &json!({"ok": null})
+    );
+    // The unchanged stamp showed nothing; the refused one, the device it would change (new
+    // in this run).
+    assert_eq!(
+        step(t, "run: what the stamps showed the check"),
+        &json!([
+            {"id": "#16", "kind": "DcimDevice", "target": true, "created": true, "relationships": []},
+        ])
+    );
+    assert_eq!(
+        step(t, "run: the stamped value, after"),
+        &json!({"ok": 65002})
+    );
+
     assert_eq!(step(t, "run: the refused write, after"), &json!({"ok": []}));
     assert_eq!(
         step(t, "run: the accepted write, after")["ok"]

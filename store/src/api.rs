@@ -99,6 +99,25 @@ impl Store {
         })
     }
 
+    /// Sets attribute `attribute` of node `id` (a `kind`, or a kind inheriting it) on
+    /// `branch` to `value` when it holds another, in one transaction: `None` when there is
+    /// no such node, else whether the value changed (an unchanged value writes nothing).
+    pub fn stamp(
+        &self,
+        branch: &str,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+        value: &Value,
+    ) -> Result<Option<bool>> {
+        self.write_op(|conn, schema| {
+            check_branch(conn, branch)?;
+            let mut tx = self.tx(conn, schema, branch);
+            let stamped = stamp(&mut tx, kind, id, attribute, value)?;
+            Ok((tx.finish()?, stamped))
+        })
+    }
+
     /// Adds `peers` to (or, with `add` false, removes them from) relationship `name` of node
     /// `id` on `branch`, keeping the peers' side in step.
     pub fn edit_relationship(
@@ -222,6 +241,26 @@ pub(crate) fn write_node(
         kind: node.kind.clone(),
         hfid: tx.hfid(&node),
     }))
+}
+
+/// [`Store::stamp`] inside `tx`: the attribute is read and, when it differs, written,
+/// as one operation of the caller's.
+pub(crate) fn stamp(
+    tx: &mut Tx<'_>,
+    kind: &str,
+    id: &str,
+    attribute: &str,
+    value: &Value,
+) -> Result<Option<bool>> {
+    let Some(current) = attribute_value(tx, kind, id, attribute)? else {
+        return Ok(None);
+    };
+    if current == *value {
+        return Ok(Some(false));
+    }
+    let data = json!({ "id": id, attribute: { "value": value } });
+    write_node(tx, kind, WriteOp::Update, &data)?;
+    Ok(Some(true))
 }
 
 /// [`Store::edit_relationship`] inside `tx`.

@@ -347,6 +347,29 @@ impl RunTransaction {
         )
     }
 
+    /// Sets attribute `attribute` of node `id` (a `kind`, or a kind inheriting it) to
+    /// `value` when it holds another, kept only if `check` accepts what that did (node `id`
+    /// is the target): `None` when there is no such node, else whether the value changed.
+    /// An unchanged value writes nothing, so `check` is shown nothing.
+    ///
+    /// One operation where a read and then a write would be two: a generator stamps one
+    /// attribute of many nodes (each interface's status), and each operation resumes the
+    /// run on a connection and suspends it again.
+    pub fn stamp_checked(
+        &self,
+        kind: &str,
+        id: &str,
+        attribute: &str,
+        value: &Value,
+        check: WriteCheck<'_>,
+    ) -> Result<Option<bool>> {
+        self.with_checked_tx(
+            |_: &Option<bool>| Some(id.to_owned()),
+            check,
+            |tx| api::stamp(tx, kind, id, attribute, value),
+        )
+    }
+
     /// [`RunTransaction::edit_relationship`], kept only if `check` accepts what it did to
     /// every node it changed (node `id` is the target).
     pub fn edit_relationship_checked(

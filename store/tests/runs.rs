@@ -983,3 +983,114 @@ async fn a_held_request_shows_its_effects_and_is_undone_or_kept_whole() {
         ["leaf1", "spine2", "spine3"]
     );
 }
+
+/// A stamp reads and writes one attribute in one operation: a new value is written and
+/// shown to the check as that attribute of that node alone; the same value again writes
+/// nothing and shows the check nothing; a refusal leaves the value as it was; a node
+/// that does not exist (or is not of the kind) is `None`. Outside a run, `Store::stamp`
+/// commits the same way, and an unchanged value leaves no event.
+#[tokio::test]
+async fn a_stamp_writes_one_attribute_only_when_it_changes_and_shows_the_check_exactly_that() {
+    use infragen_store::{StoreError, WriteEffect};
+    use std::sync::Mutex;
+    let s = store();
+    let leaf1 = device(&s, "main", "leaf1", "");
+    let status = |s: &Store| {
+        s.attribute_value("main", "DcimDevice", &leaf1, "status")
+            .unwrap()
+    };
+    assert_eq!(status(&s), Some(json!("active")));
+    let run = s.begin_run("main").await.unwrap();
+    let seen = Mutex::new(Vec::new());
+    let record = |e: &WriteEffect| {
+        seen.lock().unwrap().push((
+            e.id.clone(),
+            e.kind.clone(),
+            e.target,
+            e.created,
+            e.attributes.clone(),
+            e.relationships.clone(),
+        ));
+        Ok(())
+    };
+    let planned = json!("planned");
+    assert_eq!(
+        run.stamp_checked("DcimDevice", &leaf1, "status", &planned, &record)
+            .unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(
+            leaf1.clone(),
+            "DcimDevice".to_owned(),
+            true,
+            false,
+            vec!["status".to_owned()],
+            Vec::<String>::new()
+        )]
+    );
+    seen.lock().unwrap().clear();
+    assert_eq!(
+        run.stamp_checked("DcimDevice", &leaf1, "status", &planned, &record)
+            .unwrap(),
+        Some(false)
+    );
+    assert!(seen.lock().unwrap().is_empty());
+    // Not a node, or not one of that kind.
+    assert_eq!(
+        run.stamp_checked("DcimDevice", "no-such-id", "status", &planned, &record)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        run.stamp_checked("DcimInterface", &leaf1, "status", &planned, &record)
+            .unwrap(),
+        None
+    );
+    let refuse = |_: &WriteEffect| Err("not yours".to_owned());
+    let refused = run
+        .stamp_checked("DcimDevice", &leaf1, "status", &json!("active"), &refuse)
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Refused(reason) if reason == "not yours"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        run.attribute_value("DcimDevice", &leaf1, "status").unwrap(),
+        Some(planned.clone())
+    );
+    // A value the attribute does not take is the write's error, and changes nothing.
+    let invalid = run
+        .stamp_checked("DcimDevice", &leaf1, "status", &json!("retired"), &record)
+        .unwrap_err();
+    assert!(!matches!(invalid, StoreError::Refused(_)), "{invalid:?}");
+    assert_eq!(
+        run.attribute_value("DcimDevice", &leaf1, "status").unwrap(),
+        Some(planned.clone())
+    );
+    run.commit().unwrap();
+    assert_eq!(status(&s), Some(planned.clone()));
+
+    // Outside a run.
+    let before = s.last_event_seq().unwrap();
+    assert_eq!(
+        s.stamp("main", "DcimDevice", &leaf1, "status", &planned)
+            .unwrap(),
+        Some(false)
+    );
+    assert_eq!(s.last_event_seq().unwrap(), before);
+    assert_eq!(
+        s.stamp("main", "DcimDevice", &leaf1, "status", &json!("active"))
+            .unwrap(),
+        Some(true)
+    );
+    assert_eq!(status(&s), Some(json!("active")));
+    let events = s.events_since(before).unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        s.stamp("main", "DcimDevice", "no-such-id", "status", &planned)
+            .unwrap(),
+        None
+    );
+}

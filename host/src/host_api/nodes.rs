@@ -376,25 +376,20 @@ impl infragen::generator::nodes::Host for HostState {
             )));
         }
         let value = parse_json("the stamped value", &value)?;
-        let current = backend
-            .attribute_value(&self.run.branch, &kind, &id, &attribute)
-            .await?
-            .ok_or_else(|| {
-                HostError::guest(
-                    ErrorKind::NotFound,
-                    format!("cannot stamp {kind} {id}: no such node"),
-                )
-            })?;
-        let changed = current != value;
-        if changed {
-            let data = json!({ "id": id, attribute.as_str(): { "value": value } });
-            // Deliberately not recorded in the tracker: the stamped node
-            // belongs to another generator's output.
+        // Deliberately not recorded in the tracker: the stamped node belongs to another
+        // generator's output.
+        let stamped = {
             let check = self.run.write_check(Call::Stamp);
             backend
-                .write_checked(&self.run.branch, &kind, WriteOp::Update, &data, &check)
-                .await?;
-        }
+                .stamp_checked(&self.run.branch, &kind, &id, &attribute, &value, &check)
+                .await?
+        };
+        let changed = stamped.ok_or_else(|| {
+            HostError::guest(
+                ErrorKind::NotFound,
+                format!("cannot stamp {kind} {id}: no such node"),
+            )
+        })?;
         self.run.stamps.push(Stamp {
             kind,
             id,
