@@ -90,6 +90,9 @@ pub enum StoreError {
     /// could not be read back.
     #[error("internal store error: {0}")]
     Internal(String),
+    /// The operating system gave no random bytes for a secret (an API token).
+    #[error("no random bytes from the operating system for a token: {0}")]
+    Randomness(getrandom::Error),
 }
 
 impl StoreError {
@@ -99,7 +102,8 @@ impl StoreError {
             StoreError::Database { .. }
             | StoreError::Corrupted { .. }
             | StoreError::Create { .. }
-            | StoreError::Internal(_) => ErrorCode::Internal,
+            | StoreError::Internal(_)
+            | StoreError::Randomness(_) => ErrorCode::Internal,
             StoreError::BranchNotFound(_) => ErrorCode::BranchNotFound,
             StoreError::UnknownKind(_) => ErrorCode::NotFound,
             StoreError::BadRequest(_) => ErrorCode::BadRequest,

@@ -210,6 +210,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Ids come from a thread-local generator, not a system call each: still version-7
+    /// UUIDs, distinct, in the order they were made (the rows' B-trees grow at their end).
+    #[test]
+    fn new_ids_are_distinct_version_7_uuids_in_creation_order() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id()).collect();
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(parsed.get_version_num(), 7, "{id}");
+            assert_eq!(parsed.to_string(), *id, "canonical text");
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids);
+    }
+
     #[test]
     fn json_text_is_what_display_writes() {
         for value in [

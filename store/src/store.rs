@@ -791,11 +791,9 @@ impl Store {
 
     /// Create an API token for `X-INFRAHUB-KEY` with `scope`; only its sha256 is stored.
     pub fn create_token(&self, name: &str, scope: TokenScope) -> Result<String> {
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let mut secret = [0u8; 32];
+        getrandom::getrandom(&mut secret).map_err(StoreError::Randomness)?;
+        let token = hex::encode(secret);
         self.db()
             .add_token(&token_hash(&token), name, scope.as_str(), &now())?;
         Ok(token)

@@ -48,6 +48,19 @@ fn closing_and_reopening_keeps_schema_data_branches_and_tokens() {
             .map(|account| account.scope),
         None
     );
+    // 256 bits from the operating system, as 64 hex digits; never the same twice.
+    let another = s
+        .create_token("ci", infragen_store::TokenScope::Read)
+        .unwrap();
+    for t in [&token, &another] {
+        assert_eq!(t.len(), 64, "{t}");
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{t}"
+        );
+    }
+    assert_ne!(token, another);
 }
 
 /// Commits leave checkpoints to a thread of the store's; dropping the store ends it and
