@@ -560,6 +560,16 @@ impl RunTransaction {
         }
     }
 
+    /// How many nodes the run has changed, when that is at least `limit`: a check before
+    /// each write that does not count the run's nodes again each time (a count per request
+    /// made a run of n writes cost n² over HTTP).
+    pub fn changed_reaching(&self, limit: usize) -> Option<usize> {
+        match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
+            State::Open { staged, .. } => staged.changed_reaching(limit),
+            State::Over(_) => None,
+        }
+    }
+
     /// Writes everything the run did, in one SQLite transaction, and gives the write turn
     /// back. Fails with [`StoreError::RunConflict`], writing nothing, when someone else
     /// changed the store since the run started.

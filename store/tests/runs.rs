@@ -1094,3 +1094,40 @@ async fn a_stamp_writes_one_attribute_only_when_it_changes_and_shows_the_check_e
         None
     );
 }
+
+#[tokio::test]
+async fn the_changed_count_reaching_a_limit_leaves_out_a_node_created_and_deleted_again() {
+    let s = store_with_a_device(0);
+    let run = s.begin_run("main").await.unwrap();
+    assert_eq!(run.changed_reaching(1), None, "nothing written yet");
+    let upsert = |name: &str| {
+        run.execute(&GraphqlRequest::new(format!(
+            r#"mutation {{ DcimDeviceUpsert(data: {{name: {{value: "{name}"}}}}) {{ ok object {{ id }} }} }}"#
+        )), None)
+    };
+    let spine1 = upsert("spine1");
+    let gone = upsert("gone");
+    let gone_id = gone["data"]["DcimDeviceUpsert"]["object"]["id"]
+        .as_str()
+        .unwrap();
+    let deleted = run.execute(
+        &GraphqlRequest::new(format!(
+            r#"mutation {{ DcimDeviceDelete(data: {{id: "{gone_id}"}}) {{ ok }} }}"#
+        )),
+        None,
+    );
+    assert!(
+        spine1.get("errors").is_none() && deleted.get("errors").is_none(),
+        "{spine1} {deleted}"
+    );
+    // Two nodes touched, one changed: `gone` was created and deleted in the run.
+    assert_eq!(run.changed(), 1);
+    assert_eq!(run.changed_reaching(2), None);
+    assert_eq!(run.changed_reaching(1), Some(1));
+    assert_eq!(run.commit().unwrap().nodes_changed, 1);
+    assert_eq!(
+        run.changed_reaching(0),
+        None,
+        "a committed run changes nothing more"
+    );
+}

@@ -426,8 +426,9 @@ pub(super) async fn execute(
         Err(e) => return e.response(),
     };
     // The count first: the document is parsed again only for a transaction at its limit.
-    let changed = run.changed();
-    if changed >= app.transactions.limits.nodes && super::has_mutation(&request.query) {
+    if let Some(changed) = run.changed_reaching(app.transactions.limits.nodes)
+        && super::has_mutation(&request.query)
+    {
         return coded(
             StatusCode::OK,
             ErrorCode::LimitExceeded,

@@ -637,6 +637,16 @@ impl Staged {
             .filter(|p| !(p.created && p.deleted))
             .count()
     }
+
+    /// [`Staged::changed`] when it is at least `limit`, else `None`; counted only when the
+    /// nodes touched (a node created and deleted again among them) reach `limit`, so that
+    /// asking before every write of a run costs nothing until the run is near the limit.
+    pub fn changed_reaching(&self, limit: usize) -> Option<usize> {
+        if self.pending.len() < limit {
+            return None;
+        }
+        Some(self.changed()).filter(|&changed| changed >= limit)
+    }
 }
 
 impl<'c> Tx<'c> {
