@@ -1131,3 +1131,98 @@ async fn the_changed_count_reaching_a_limit_leaves_out_a_node_created_and_delete
         "a committed run changes nothing more"
     );
 }
+
+/// The members of the one group.
+const MEMBERS: &str =
+    "{ CoreStandardGroup { edges { node { members { edges { node { id } } } } } } }";
+
+/// The member ids in `data` (an answer to [`MEMBERS`]), sorted; each as often as listed.
+fn member_ids(data: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = data["CoreStandardGroup"]["edges"][0]["node"]["members"]["edges"]
+        .as_array()
+        .expect("a list of members")
+        .iter()
+        .map(|e| e["node"]["id"].as_str().expect("an id").to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A run adding and removing members of a group of 100 (more than a cached view is looked
+/// through for one edge; past that the edge's pending state or an indexed lookup answers):
+/// each member is a member once, whatever order the edges change in, read back after every
+/// change (the group's view then holds every member) and after the commit, on a branch and
+/// on main.
+#[tokio::test]
+async fn a_run_edits_the_members_of_a_large_group_each_once() {
+    let s = store_with_a_device(0);
+    let devices: Vec<String> = (0..100)
+        .map(|i| device(&s, "main", &format!("d{i}"), ""))
+        .collect();
+    // The first member listed twice: one edge.
+    let listed: Vec<String> = std::iter::once(&devices[0])
+        .chain(&devices)
+        .map(|id| format!(r#"{{id: "{id}"}}"#))
+        .collect();
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ CoreStandardGroupCreate(data: {{name: {{value: "g"}}, members: [{}]}}) {{ ok }} }}"#,
+            listed.join(", ")
+        ),
+    );
+    let group = node_id(&s, "CoreStandardGroup", "name", "g");
+    let mut before = devices.clone();
+    before.sort();
+    assert_eq!(member_ids(&ok(&s, "main", MEMBERS)), before);
+    s.create_branch("br1").unwrap();
+    let late = device(&s, "main", "late", "");
+    // The branch first: main's edits would show on it (a branch sees main's later changes).
+    for branch in ["br1", "main"] {
+        let run = s.begin_run(branch).await.unwrap();
+        let inside = || member_ids(&run.execute(&GraphqlRequest::new(MEMBERS), None)["data"]);
+        assert_eq!(inside(), before, "read in the run on {branch}");
+        let mut expected = before.clone();
+        let mut edit = |op: &str, ids: &[&String]| {
+            let nodes: Vec<String> = ids.iter().map(|id| format!(r#"{{id: "{id}"}}"#)).collect();
+            let answer = run.execute(
+                &GraphqlRequest::new(format!(
+                    r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{}]}}) {{ ok }} }}"#,
+                    nodes.join(", ")
+                )),
+                None,
+            );
+            assert!(answer.get("errors").is_none(), "{op}: {answer}");
+            for id in ids {
+                expected.retain(|member| member != *id);
+                if op == "RelationshipAdd" {
+                    expected.push((*id).clone());
+                }
+            }
+            expected.sort();
+            assert_eq!(inside(), expected, "{op} {ids:?} in the run on {branch}");
+        };
+        // A member already, and one that is not yet.
+        edit("RelationshipAdd", &[&devices[5], &late]);
+        // Out and back in, then in again with another member.
+        edit("RelationshipRemove", &[&devices[7]]);
+        edit("RelationshipAdd", &[&devices[7]]);
+        edit("RelationshipAdd", &[&devices[7], &devices[99]]);
+        // Out for good.
+        edit("RelationshipRemove", &[&devices[3]]);
+        let mut expected: Vec<String> = devices
+            .iter()
+            .filter(|id| **id != devices[3])
+            .chain(std::iter::once(&late))
+            .cloned()
+            .collect();
+        expected.sort();
+        run.commit().unwrap();
+        assert_eq!(
+            member_ids(&ok(&s, branch, MEMBERS)),
+            expected,
+            "on {branch}"
+        );
+    }
+}

@@ -10,6 +10,10 @@ use crate::schema::{Cardinality, KindSchema, RelationshipSchema};
 use foldhash::{HashSet, HashSetExt};
 use serde_json::{Map, Value};
 
+/// The most related nodes a payload's relationship lists for its duplicates to be looked
+/// for in the list itself rather than through a set.
+const SHORT_LIST: usize = 8;
+
 /// Relationships given in a payload, resolved to peer ids.
 /// A `from_pool` item is allocated here, with `owner` (the node being written) naming the
 /// server's default identifier.
@@ -33,15 +37,21 @@ pub(crate) fn read_rels<'k>(
             }
             (_, other) => vec![other],
         };
-        let mut peers = Vec::new();
+        // In the payload's order, each once. A long list is deduplicated through a set:
+        // a group's members may come as thousands of items (a run's tracking group).
+        let mut peers: Vec<String> = Vec::new();
+        let mut seen = (items.len() > SHORT_LIST).then(|| HashSet::with_capacity(items.len()));
         for item in items {
             let id = match item.get("from_pool") {
                 Some(spec) => Some(pool::relationship_from_pool(tx, owner, r, spec)?),
                 None => resolve_peer(tx, r, item)?,
             };
-            if let Some(id) = id
-                && !peers.contains(&id)
-            {
+            let Some(id) = id else { continue };
+            let new = match &mut seen {
+                Some(seen) => seen.insert(id.clone()),
+                None => !peers.contains(&id),
+            };
+            if new {
                 peers.push(id);
             }
         }

@@ -607,6 +607,18 @@ pub(crate) struct Staged {
     origin: &'static str,
 }
 
+/// The most peers of a cached view that [`Tx::has_edge`] looks through for one peer.
+/// Past it (a set's thousands of widgets, a group's members) the edge's own pending state
+/// or one indexed lookup answers instead: scanning the list for each edge added to such a
+/// node made a run of n writes to it cost n².
+const VIEW_SCAN_MOST: usize = 64;
+
+/// Whether `peer` is among `peers`, when the list is short enough to look through (see
+/// [`VIEW_SCAN_MOST`]); `None` when it is not.
+fn scanned(peers: &[String], peer: &str) -> Option<bool> {
+    (peers.len() <= VIEW_SCAN_MOST).then(|| peers.iter().any(|p| p == peer))
+}
+
 impl Staged {
     /// Nothing written yet, on `branch`.
     pub fn new(branch: &str, origin: &'static str) -> Self {
@@ -1942,8 +1954,10 @@ impl<'c> Tx<'c> {
         if self.fresh.contains(peer) || self.fresh.contains(id) {
             return false;
         }
-        if let Some(Some(n)) = self.committed.borrow().get(id) {
-            return n.peers(rel).iter().any(|p| p == peer);
+        if let Some(Some(n)) = self.committed.borrow().get(id)
+            && let Some(found) = scanned(n.peers(rel), peer)
+        {
+            return found;
         }
         if self.committed_kind(id).is_none() {
             return false;
@@ -1982,8 +1996,10 @@ impl<'c> Tx<'c> {
 
     /// Whether node `id` has `peer` in relationship `rel`, without reading either node.
     pub fn has_edge(&self, id: &str, rel: &str, peer: &str) -> bool {
-        if let Some(Some(n)) = self.views.borrow().get(id) {
-            return n.peers(rel).iter().any(|p| p == peer);
+        if let Some(Some(n)) = self.views.borrow().get(id)
+            && let Some(found) = scanned(n.peers(rel), peer)
+        {
+            return found;
         }
         match self.pending.get(id) {
             Some(p) if p.deleted => return false,
