@@ -451,19 +451,12 @@ impl Store {
         };
         // Noted before the snapshot begins (at the reader's first statement).
         let epoch = self.inner.cache.reader_epoch();
-        let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let reader = match pooled {
-            Some(reader) => reader,
-            None => Db::open_reader(&self.inner.path)?,
-        };
-        reader.begin_deferred()?;
-        let out = f(&reader.conn, &schema, CacheUse::Reader(epoch));
-        reader.rollback();
-        let mut idle = readers.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(reader);
-        }
-        out
+        with_pooled_reader(readers, &self.inner.path, |reader| {
+            reader.begin_deferred()?;
+            let out = f(&reader.conn, &schema, CacheUse::Reader(epoch));
+            reader.rollback();
+            out
+        })
     }
 
     /// Run a write: SQLite's write lock (`BEGIN IMMEDIATE`, so another process cannot commit
@@ -801,9 +794,17 @@ impl Store {
 
     /// The account `token` stands for, when it was created with [`Store::create_token`];
     /// `None` for any other string.
+    ///
+    /// Asked on a connection of the readers' pool where the store has a file, so that it
+    /// never waits for a write under way: `serve` asks before every request it answers.
     pub fn token_account(&self, token: &str) -> Result<Option<Account>> {
         let hash = token_hash(token);
-        let stored = self.db().token(&hash)?;
+        let stored = match &self.inner.readers {
+            Some(readers) => {
+                with_pooled_reader(readers, &self.inner.path, |reader| reader.token(&hash))?
+            }
+            None => self.db().token(&hash)?,
+        };
         Ok(stored.map(|(name, scope)| Account {
             id: Account::id_for(&hash),
             name,
@@ -1144,4 +1145,62 @@ fn load_schema_from(db: &mut Db) -> Result<Schema> {
         db.replace_schema_files(&files, &schema.hash)?;
     }
     Ok(schema)
+}
+
+/// `f` on an idle connection of the readers' pool `readers` (one is opened on `path` when
+/// none is idle), given back to the pool afterwards while it holds fewer than
+/// [`MAX_IDLE_READERS`].
+fn with_pooled_reader<T, E: From<StoreError>>(
+    readers: &Mutex<Vec<Db>>,
+    path: &str,
+    f: impl FnOnce(&Db) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let reader = match pooled {
+        Some(reader) => reader,
+        None => Db::open_reader(path)?,
+    };
+    let out = f(&reader);
+    let mut idle = readers.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < MAX_IDLE_READERS {
+        idle.push(reader);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Every request `serve` answers first looks its API token up: that must not wait for a
+    /// write under way (a run's commit of thousands of nodes holds the store's connection for
+    /// seconds, and every request, keepalives included, queued behind it).
+    #[test]
+    fn a_token_is_looked_up_while_a_write_is_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store.db")).unwrap();
+        let token = store.create_token("ci", TokenScope::Write).unwrap();
+        let (found, seen) = mpsc::channel();
+        let looked_up = store
+            .write_op(|_conn, _schema| {
+                let store = store.clone();
+                let token = token.clone();
+                std::thread::spawn(move || found.send(store.token_account(&token)));
+                // Still inside the write: the lookup answers without waiting for it.
+                let answer = seen.recv_timeout(Duration::from_secs(10));
+                Ok::<_, StoreError>((Vec::new(), answer))
+            })
+            .unwrap();
+        let account = looked_up
+            .expect("the lookup answered while the write was under way")
+            .unwrap()
+            .expect("the token's account");
+        assert_eq!(
+            (account.name.as_str(), account.scope),
+            ("ci", TokenScope::Write)
+        );
+        assert_eq!(store.token_account("not a token").unwrap(), None);
+    }
 }
