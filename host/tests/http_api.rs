@@ -714,3 +714,34 @@ async fn schema_summary_hashes_each_kind_so_a_change_shows_where_it_is() {
     .await;
     assert_eq!(status, 404);
 }
+
+/// A token lookup that fails (here: the store's file removed under `serve`, so the reader
+/// opened for the lookup finds no tokens table) is a server error, not a wrong token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_lookup_that_fails_is_a_server_error_not_an_invalid_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let s = Store::open(&path).unwrap();
+    let token = s
+        .create_token("test", infragen_store::TokenScope::Admin)
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = s.clone();
+    tokio::spawn(async move { http::serve_listener(srv, listener, vec![]).await });
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        if std::path::Path::new(&file).exists() {
+            std::fs::remove_file(&file).unwrap();
+        }
+    }
+    let (status, body) = request(addr, "GET", "/api/schema", Some(&token), None).await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 500, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("The API token could not be checked: ")
+            && message.contains("no such table: tokens"),
+        "{body}"
+    );
+}

@@ -333,7 +333,19 @@ async fn auth(State(app): State<App>, req: Request, next: Next) -> Response {
     let account = if app.tokens.contains(&token) {
         Some(Account::configured(&token))
     } else {
-        app.store.token_account(&token).unwrap_or(None)
+        // A lookup that fails is the server's problem, not a wrong token: answered as such,
+        // so that a client does not go looking for another token.
+        match app.store.token_account(&token) {
+            Ok(account) => account,
+            Err(error) => {
+                tracing::error!(%error, "looking an API token up failed");
+                return coded(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    error.code(),
+                    &format!("The API token could not be checked: {error}"),
+                );
+            }
+        }
     };
     let Some(account) = account else {
         tracing::warn!(path = %req.uri().path(), "request with an invalid API token refused");
