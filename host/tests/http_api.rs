@@ -64,13 +64,17 @@ async fn start() -> (std::net::SocketAddr, infragen_store::Store, String) {
     let token = s
         .create_token("test", infragen_store::TokenScope::Admin)
         .unwrap();
+    let addr = listen(&s, vec!["configured-token".into()]).await;
+    (addr, s, token)
+}
+
+/// `serve` for `s` on a free loopback port, with the `configured` tokens; its address.
+async fn listen(s: &Store, configured: Vec<String>) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let srv = s.clone();
-    tokio::spawn(async move {
-        http::serve_listener(srv, listener, vec!["configured-token".into()]).await
-    });
-    (addr, s, token)
+    tokio::spawn(async move { http::serve_listener(srv, listener, configured).await });
+    addr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -725,10 +729,7 @@ async fn a_token_lookup_that_fails_is_a_server_error_not_an_invalid_token() {
     let token = s
         .create_token("test", infragen_store::TokenScope::Admin)
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let srv = s.clone();
-    tokio::spawn(async move { http::serve_listener(srv, listener, vec![]).await });
+    let addr = listen(&s, Vec::new()).await;
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{}{suffix}", path.display());
         if std::path::Path::new(&file).exists() {
