@@ -425,9 +425,9 @@ impl Store {
 
     /// Run a read that may take a while (a GraphQL query) on one consistent state of the
     /// store, on a connection of its own where the store has a file: other readers and
-    /// writers of this process never wait for it, only for the moment it takes to check
-    /// the schema. The read sees no uncommitted writes of this process (a run's own are
-    /// given to it separately) and does not use the node cache.
+    /// writers of this process never wait for it, nor it for them. The read sees no
+    /// uncommitted writes of this process (a run's own are given to it separately) and does
+    /// not use the node cache.
     pub(crate) fn pooled_read<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Connection, &Schema) -> std::result::Result<T, E>,
@@ -445,18 +445,48 @@ impl Store {
         let Some(readers) = &self.inner.readers else {
             return self.read_op(|conn, schema| f(conn, schema, CacheUse::Own));
         };
-        let schema = {
-            let mut db = self.db();
-            self.refresh_locked(&mut db)?
+        // The store's connection notices another process's commits (and the schema it may
+        // have loaded, and the cached views that went stale). A write holding it — a run's
+        // commit takes seconds at tens of thousands of nodes — is not waited for: the read
+        // then takes the schema from its own snapshot and leaves the cache alone.
+        let refreshed = match self.inner.db.try_lock() {
+            Ok(mut db) => Some(self.refresh_locked(&mut db)?),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                Some(self.refresh_locked(&mut poisoned.into_inner())?)
+            }
+            Err(std::sync::TryLockError::WouldBlock) => None,
         };
         // Noted before the snapshot begins (at the reader's first statement).
-        let epoch = self.inner.cache.reader_epoch();
+        let epoch = match refreshed {
+            Some(_) => self.inner.cache.reader_epoch(),
+            None => None,
+        };
         with_pooled_reader(readers, &self.inner.path, |reader| {
             reader.begin_deferred()?;
-            let out = f(&reader.conn, &schema, CacheUse::Reader(epoch));
+            let out = match &refreshed {
+                Some(schema) => Ok(Arc::clone(schema)),
+                None => self.schema_seen_by(reader),
+            }
+            .map_err(E::from)
+            .and_then(|schema| f(&reader.conn, &schema, CacheUse::Reader(epoch)));
             reader.rollback();
             out
         })
+    }
+
+    /// The schema of `reader`'s snapshot: the one in memory unless the snapshot holds
+    /// another (loaded by another process since this one last looked), built then from
+    /// the snapshot's schema files without replacing the one in memory.
+    fn schema_seen_by(&self, reader: &Db) -> Result<Arc<Schema>> {
+        let current = self.current_schema();
+        match reader.schema_hash()? {
+            Some(hash) if hash != current.hash => {
+                let files = reader.schema_files()?;
+                let schema = load::build(&core_files(), &files).map_err(StoreError::Schema)?;
+                Ok(Arc::new(schema))
+            }
+            _ => Ok(current),
+        }
     }
 
     /// Run a write: SQLite's write lock (`BEGIN IMMEDIATE`, so another process cannot commit
@@ -1202,5 +1232,109 @@ mod tests {
             ("ci", TokenScope::Write)
         );
         assert_eq!(store.token_account("not a token").unwrap(), None);
+    }
+
+    /// A GraphQL query reads on a pooled connection; it must not wait for a write under way
+    /// either (it checked the schema on the store's connection first, so it did), and it
+    /// sees what was committed before the write, not the write's own rows.
+    #[test]
+    fn a_query_answers_while_a_write_is_under_way() {
+        use crate::ipam::NAMESPACE_KIND;
+        use crate::node::Node;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store.db")).unwrap();
+        let names = |store: &Store| {
+            let answer = store.execute_blocking(
+                MAIN,
+                &GraphqlRequest::new("{ IpamNamespace { edges { node { name { value } } } } }"),
+            );
+            let edges = answer["data"]["IpamNamespace"]["edges"].as_array().cloned();
+            let mut names: Vec<String> = edges
+                .unwrap_or_else(|| panic!("no namespaces in {answer}"))
+                .iter()
+                .map(|edge| edge["node"]["name"]["value"].as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let created = store.execute_blocking(
+            MAIN,
+            &GraphqlRequest::new(
+                r#"mutation { IpamNamespaceCreate(data: {name: {value: "before"}}) { ok } }"#,
+            ),
+        );
+        assert_eq!(
+            created["data"]["IpamNamespaceCreate"]["ok"], true,
+            "{created}"
+        );
+        let (answered, seen) = mpsc::channel();
+        let during = store
+            .write_op(|conn, schema| {
+                let mut tx = store.tx(conn, schema, MAIN);
+                let mut inside = Node::new(NAMESPACE_KIND);
+                inside.attrs.insert("name".into(), json!("inside"));
+                tx.put(inside);
+                let events = tx.finish()?;
+                let reader = store.clone();
+                std::thread::spawn(move || answered.send(names(&reader)));
+                // Still inside the write: the query answers without waiting for it.
+                let during = seen.recv_timeout(Duration::from_secs(10));
+                Ok::<_, StoreError>((events, during))
+            })
+            .unwrap();
+        assert_eq!(
+            during.expect("the query answered while the write was under way"),
+            ["before", "default"]
+        );
+        assert_eq!(names(&store), ["before", "default", "inside"]);
+    }
+
+    /// A query that does not wait for the store's connection takes its schema from its own
+    /// snapshot: a kind another process loaded is answered, not refused as unknown.
+    #[test]
+    fn a_query_during_a_write_sees_a_schema_another_process_loaded() {
+        const WIDGETS: &str = "version: '1.0'
+nodes:
+  - name: Widget
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text, unique: true}
+";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Store::open(&path).unwrap();
+        let other = Store::open(&path).unwrap();
+        other
+            .load_schema(&[("widgets.yml".into(), WIDGETS.into())])
+            .unwrap();
+        let created = other.execute_blocking(
+            MAIN,
+            &GraphqlRequest::new(
+                r#"mutation { TestWidgetCreate(data: {name: {value: "w1"}}) { ok } }"#,
+            ),
+        );
+        assert_eq!(created["data"]["TestWidgetCreate"]["ok"], true, "{created}");
+        // The store's connection held, as a write holds it, before this handle noticed the
+        // other's schema.
+        let held = store.db();
+        let reader = store.clone();
+        let query = std::thread::spawn(move || {
+            reader.execute_blocking(
+                MAIN,
+                &GraphqlRequest::new("{ TestWidget { edges { node { name { value } } } } }"),
+            )
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !query.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let finished = query.is_finished();
+        drop(held);
+        assert!(finished, "the query answered while the connection was held");
+        let during = query.join().unwrap();
+        assert_eq!(
+            during,
+            json!({"data": {"TestWidget": {"edges": [{"node": {"name": {"value": "w1"}}}]}}})
+        );
     }
 }
