@@ -212,7 +212,7 @@ async fn graphql_on_main_and_on_a_branch_with_a_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_endpoints() {
-    let (addr, _s, token) = start().await;
+    let (addr, s, token) = start().await;
     let (status, body) = request(addr, "GET", "/api/schema?branch=main", Some(&token), None).await;
     assert_eq!(status, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
@@ -232,6 +232,19 @@ async fn schema_endpoints() {
             .any(|g| g["kind"] == "DcimInterface")
     );
     assert!(v["main"].as_str().is_some_and(|h| !h.is_empty()));
+    // A branch that exists has the same schema; one that does not is Infrahub's 404.
+    s.create_branch("br1").unwrap();
+    let (status, on_branch) =
+        request(addr, "GET", "/api/schema?branch=br1", Some(&token), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&on_branch).unwrap(), v);
+    let (status, missing) =
+        request(addr, "GET", "/api/schema?branch=br2", Some(&token), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        serde_json::from_str::<Value>(&missing).unwrap(),
+        json!({"errors": [{"message": "Branch: br2 not found.", "extensions": {"code": "BRANCH_NOT_FOUND"}}]})
+    );
     let (status, body) =
         request(addr, "GET", "/api/schema/DcimInterface", Some(&token), None).await;
     assert_eq!(status, 200);
@@ -743,6 +756,39 @@ async fn a_token_lookup_that_fails_is_a_server_error_not_an_invalid_token() {
     assert!(
         message.starts_with("The API token could not be checked: ")
             && message.contains("no such table: tokens"),
+        "{body}"
+    );
+}
+
+/// The same for the branch a `?branch=` names: a lookup that fails is a server error, not
+/// Infrahub's "Branch: … not found." (a client would take the branch for deleted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_lookup_that_fails_is_a_server_error_not_a_missing_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let s = Store::open(&path).unwrap();
+    s.create_branch("br1").unwrap();
+    let addr = listen(&s, vec!["configured-token".into()]).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        if std::path::Path::new(&file).exists() {
+            std::fs::remove_file(&file).unwrap();
+        }
+    }
+    let (status, body) = request(
+        addr,
+        "GET",
+        "/api/schema?branch=br1",
+        Some("configured-token"),
+        None,
+    )
+    .await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert_eq!(status, 500, "{message}");
+    assert!(
+        message.starts_with("Branch br1 could not be looked up: ")
+            && message.contains("no such table: branches"),
         "{body}"
     );
 }

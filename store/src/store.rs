@@ -446,16 +446,10 @@ impl Store {
             return self.read_op(|conn, schema| f(conn, schema, CacheUse::Own));
         };
         // The store's connection notices another process's commits (and the schema it may
-        // have loaded, and the cached views that went stale). A write holding it — a run's
-        // commit takes seconds at tens of thousands of nodes — is not waited for: the read
-        // then takes the schema from its own snapshot and leaves the cache alone.
-        let refreshed = match self.inner.db.try_lock() {
-            Ok(mut db) => Some(self.refresh_locked(&mut db)?),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-                Some(self.refresh_locked(&mut poisoned.into_inner())?)
-            }
-            Err(std::sync::TryLockError::WouldBlock) => None,
-        };
+        // have loaded, and the cached views that went stale). A write holding it is not
+        // waited for: the read then takes the schema from its own snapshot and leaves the
+        // cache alone.
+        let refreshed = self.refresh_if_free()?;
         // Noted before the snapshot begins (at the reader's first statement).
         let epoch = match refreshed {
             Some(_) => self.inner.cache.reader_epoch(),
@@ -487,6 +481,22 @@ impl Store {
             }
             _ => Ok(current),
         }
+    }
+
+    /// `f` in one read transaction on a connection that never waits for a write: one of the
+    /// readers' pool where the store has a file, the store's own otherwise (in memory, no
+    /// other connection sees the data). What it reads is committed; this process's write
+    /// under way is not seen.
+    fn committed_read<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+        let Some(readers) = &self.inner.readers else {
+            return f(&self.db());
+        };
+        with_pooled_reader(readers, &self.inner.path, |reader| {
+            reader.begin_deferred()?;
+            let out = f(reader);
+            reader.rollback();
+            out
+        })
     }
 
     /// Run a write: SQLite's write lock (`BEGIN IMMEDIATE`, so another process cannot commit
@@ -538,10 +548,29 @@ impl Store {
     }
 
     /// The current schema.
+    ///
+    /// Never waits for a write under way (`serve` answers `/api/schema` with it): while one
+    /// holds the store's connection, the schema is checked on a reader's.
     pub fn schema(&self) -> Arc<Schema> {
-        let mut db = self.db();
-        self.refresh_locked(&mut db)
-            .unwrap_or_else(|_| self.current_schema())
+        let refreshed = match self.refresh_if_free() {
+            Ok(Some(schema)) => Ok(schema),
+            Ok(None) => self.committed_read(|reader| self.schema_seen_by(reader)),
+            Err(error) => Err(error),
+        };
+        refreshed.unwrap_or_else(|_| self.current_schema())
+    }
+
+    /// [`Store::refresh_locked`] when the store's connection is free; `None` while a write
+    /// holds it (a run's commit takes seconds at tens of thousands of nodes), for the
+    /// caller to read without waiting (see [`Store::schema_seen_by`]).
+    fn refresh_if_free(&self) -> Result<Option<Arc<Schema>>> {
+        match self.inner.db.try_lock() {
+            Ok(mut db) => self.refresh_locked(&mut db).map(Some),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                self.refresh_locked(&mut poisoned.into_inner()).map(Some)
+            }
+            Err(std::sync::TryLockError::WouldBlock) => Ok(None),
+        }
     }
 
     /// Load schema files (name, text) on top of what is loaded: a file with the name of a
@@ -641,8 +670,13 @@ impl Store {
     }
 
     /// All branches, `main` first.
+    ///
+    /// Read on a reader's connection: what is committed, without waiting for a write.
     pub fn branches(&self) -> Result<Vec<BranchInfo>> {
-        let db = self.db();
+        self.committed_read(|db| self.branches_in(db))
+    }
+
+    fn branches_in(&self, db: &Db) -> Result<Vec<BranchInfo>> {
         let mut out = vec![BranchInfo {
             name: MAIN.into(),
             is_default: true,
@@ -666,11 +700,20 @@ impl Store {
     /// same name begins elsewhere, which no event records.
     pub fn branch_origin(&self, name: &str) -> Result<Option<(i64, String)>> {
         Ok(self
-            .db()
-            .branches()?
+            .committed_read(Db::branches)?
             .into_iter()
             .find(|(branch, _, _)| branch == name)
             .map(|(_, seq, at)| (seq, at)))
+    }
+
+    /// Whether branch `name` exists (`main` always does), as committed: read on a reader's
+    /// connection, without waiting for a write, and without counting the branch's changes
+    /// as [`Store::branches`] does.
+    pub fn branch_exists(&self, name: &str) -> Result<bool> {
+        if name == MAIN {
+            return Ok(true);
+        }
+        self.committed_read(|db| db.branch_exists(name))
     }
 
     /// Create a branch from main.
@@ -829,12 +872,7 @@ impl Store {
     /// never waits for a write under way: `serve` asks before every request it answers.
     pub fn token_account(&self, token: &str) -> Result<Option<Account>> {
         let hash = token_hash(token);
-        let stored = match &self.inner.readers {
-            Some(readers) => {
-                with_pooled_reader(readers, &self.inner.path, |reader| reader.token(&hash))?
-            }
-            None => self.db().token(&hash)?,
-        };
+        let stored = self.committed_read(|db| db.token(&hash))?;
         Ok(stored.map(|(name, scope)| Account {
             id: Account::id_for(&hash),
             name,
@@ -1316,25 +1354,80 @@ nodes:
         assert_eq!(created["data"]["TestWidgetCreate"]["ok"], true, "{created}");
         // The store's connection held, as a write holds it, before this handle noticed the
         // other's schema.
-        let held = store.db();
-        let reader = store.clone();
-        let query = std::thread::spawn(move || {
-            reader.execute_blocking(
+        let during = while_connection_held(&store, |store| {
+            store.execute_blocking(
                 MAIN,
                 &GraphqlRequest::new("{ TestWidget { edges { node { name { value } } } } }"),
             )
         });
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !query.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let finished = query.is_finished();
-        drop(held);
-        assert!(finished, "the query answered while the connection was held");
-        let during = query.join().unwrap();
         assert_eq!(
             during,
             json!({"data": {"TestWidget": {"edges": [{"node": {"name": {"value": "w1"}}}]}}})
         );
+    }
+
+    /// What `read` answers on another thread while the store's own connection is held, as a
+    /// write under way holds it; fails when it has not answered within 10 s.
+    fn while_connection_held<T: Send + 'static>(
+        store: &Store,
+        read: impl FnOnce(&Store) -> T + Send + 'static,
+    ) -> T {
+        let held = store.db();
+        let reader = store.clone();
+        let answer = std::thread::spawn(move || read(&reader));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !answer.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let finished = answer.is_finished();
+        drop(held);
+        assert!(finished, "no answer while the store's connection was held");
+        answer.join().unwrap()
+    }
+
+    /// What `serve` reads outside GraphQL — the schema (`/api/schema`), whether a branch
+    /// exists (`?branch=`), the branches — is read without waiting for a write, and as
+    /// committed, a schema another process loaded included.
+    #[test]
+    fn the_schema_and_the_branches_are_read_while_a_write_is_under_way() {
+        const WIDGETS: &str = "version: '1.0'
+nodes:
+  - name: Widget
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text, unique: true}
+";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Store::open(&path).unwrap();
+        store.create_branch("br1").unwrap();
+        let other = Store::open(&path).unwrap();
+        other
+            .load_schema(&[("widgets.yml".into(), WIDGETS.into())])
+            .unwrap();
+        let origin = store.branch_origin("br1").unwrap().expect("br1 began");
+        let (has_widget, exists, missing, main, branches, origin_during) =
+            while_connection_held(&store, |store| {
+                (
+                    store.schema().get("TestWidget").is_some(),
+                    store.branch_exists("br1").unwrap(),
+                    store.branch_exists("br2").unwrap(),
+                    store.branch_exists(MAIN).unwrap(),
+                    store
+                        .branches()
+                        .unwrap()
+                        .into_iter()
+                        .map(|b| (b.name, b.is_default, b.changes))
+                        .collect::<Vec<_>>(),
+                    store.branch_origin("br1").unwrap(),
+                )
+            });
+        assert!(has_widget, "the schema the other process loaded");
+        assert_eq!((exists, missing, main), (true, false, true));
+        assert_eq!(
+            branches,
+            [("main".to_owned(), true, 0), ("br1".to_owned(), false, 0)]
+        );
+        assert_eq!(origin_during, Some(origin));
     }
 }

@@ -670,24 +670,31 @@ async fn schema_summary(State(app): State<App>, Query(q): Query<BranchQuery>) ->
 
 /// Infrahub's 404 when the branch a `?branch=` names does not exist (none is `main`);
 /// `None` when it does. The schema is the same on every branch, so only existence matters.
+/// Asked on a reader's connection, so a commit under way does not hold the request; a
+/// store that cannot answer is a 500, not a missing branch.
 fn unknown_branch(app: &App, branch: Option<&str>) -> Option<Response> {
     let branch = branch.unwrap_or(MAIN);
-    let exists = branch == MAIN
-        || app
-            .store
-            .branches()
-            .map(|b| b.iter().any(|x| x.name == branch))
-            .unwrap_or(false);
-    (!exists).then(|| {
-        (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"errors": [{
-                "message": format!("Branch: {branch} not found."),
-                "extensions": {"code": ErrorCode::BranchNotFound.as_str()},
-            }]})),
-        )
-            .into_response()
-    })
+    match app.store.branch_exists(branch) {
+        Ok(true) => None,
+        Ok(false) => Some(
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"errors": [{
+                    "message": format!("Branch: {branch} not found."),
+                    "extensions": {"code": ErrorCode::BranchNotFound.as_str()},
+                }]})),
+            )
+                .into_response(),
+        ),
+        Err(error) => {
+            tracing::error!(branch, %error, "looking a branch up failed");
+            Some(coded(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error.code(),
+                &format!("Branch {branch} could not be looked up: {error}"),
+            ))
+        }
+    }
 }
 
 /// `GET /api/runs`'s filters, as `infragen runs` takes them.
