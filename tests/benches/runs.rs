@@ -8,18 +8,23 @@
 //! - the same with run transactions turned off, each write its own commit as on
 //!   Infrahub, reported as a ratio to the run in one transaction,
 //! - against an in-memory recording double, which isolates the host's own
-//!   cost per write (runtime, sandbox checks, JSON) from the store's.
+//!   cost per write (runtime, sandbox checks, JSON) from the store's;
+//! - and, for scale, 1,000 `{ __typename }` queries sent one after the other over
+//!   the same HTTP transport: the cost of a request that does nothing (auth, a
+//!   reader's snapshot, the round trip between the runtime's threads), the floor
+//!   under any write sent on its own request.
 //!
 //! Each figure is the median of 5 runs of a fresh 1,000-node design, on one
 //! runtime that compiled the component beforehand; the machine is shared, so
 //! compare figures within one run.
 //!
-//! `RUNS_BENCH_ONLY=http` (or `in-process`, `http-per-write`, `host`) measures one
+//! `RUNS_BENCH_ONLY=http` (or `in-process`, `http-per-write`, `host`, `http-floor`) measures one
 //! of them alone, for a profiler.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use infragen::backend::Backend;
 use infragen::runner::{Runner, TargetSelection};
 use infragen_tests::{RecordingBackend, WidgetRepository, fresh_guest, request, runtime};
 use serde_json::json;
@@ -53,8 +58,8 @@ async fn main() {
     let only = std::env::var("RUNS_BENCH_ONLY").ok();
     if let Some(only) = &only {
         assert!(
-            ["in-process", "http", "http-per-write", "host"].contains(&only.as_str()),
-            "RUNS_BENCH_ONLY={only:?}: expected in-process, http, http-per-write or host"
+            ["in-process", "http", "http-per-write", "host", "http-floor"].contains(&only.as_str()),
+            "RUNS_BENCH_ONLY={only:?}: expected in-process, http, http-per-write, host or http-floor"
         );
     }
     let measured = |name: &str| only.as_deref().is_none_or(|only| only == name);
@@ -144,6 +149,24 @@ async fn main() {
     }
     let host_only = median(host_only);
 
+    // The floor: requests that do nothing, over the same transport.
+    let mut floor = Vec::new();
+    for _ in 0..rounds("http-floor") {
+        let repo = fresh_design().await;
+        let (backend, server) = infragen_tests::served_over_http(&repo.store).await;
+        let started = Instant::now();
+        for _ in 0..WIDGETS {
+            let data = backend
+                .query("main", "{ __typename }", &json!({}))
+                .await
+                .expect("query");
+            assert_eq!(data, json!({ "__typename": "Query" }));
+        }
+        floor.push(started.elapsed());
+        server.abort();
+    }
+    let floor = median(floor);
+
     let per_write = |total: Duration| total.as_secs_f64() * 1e6 / WIDGETS as f64;
     let line = |what: &str, total: Duration, compared: String| {
         if !total.is_zero() {
@@ -181,6 +204,18 @@ async fn main() {
             format!(
                 "   ({:.2}x the run in one transaction)",
                 per_write_commits.as_secs_f64() / over_http.as_secs_f64()
+            )
+        },
+    );
+    line(
+        "1,000 `{ __typename }` queries over HTTP",
+        floor,
+        if over_http.is_zero() || floor.is_zero() {
+            String::new()
+        } else {
+            format!(
+                "   ({:.0}% of the run over HTTP)",
+                100.0 * floor.as_secs_f64() / over_http.as_secs_f64()
             )
         },
     );
