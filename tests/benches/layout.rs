@@ -30,6 +30,9 @@
 //! - **rows, no events** — the same without the event log, to show its share;
 //! - **rows, 16-byte ids** — today's rows with every node id (`id`, `peer`) a
 //!   16-byte blob rather than its 36-character text;
+//! - **rows, interned names** — today's rows and indexes with ids still text, and
+//!   kinds, branches, attribute and relationship names interned as integers (few
+//!   enough to keep all in memory: no lookup table read back);
 //! - **rows, integer ids** — today's rows and indexes with ids, kinds, branches,
 //!   attribute and relationship names interned as integers (peers read back
 //!   through the `ids` table);
@@ -283,6 +286,7 @@ enum Layout {
     RowsNoEdgeIndex,
     RowsNoAttrIndex,
     RowsBlobIds,
+    RowsInternedNames,
     RowsIntegerIds,
     Image,
     ImageNoEdgeIndex,
@@ -290,12 +294,13 @@ enum Layout {
 }
 
 impl Layout {
-    const ALL: [Layout; 9] = [
+    const ALL: [Layout; 10] = [
         Layout::Rows,
         Layout::RowsNoEdgeIndex,
         Layout::RowsNoAttrIndex,
         Layout::RowsNoEvents,
         Layout::RowsBlobIds,
+        Layout::RowsInternedNames,
         Layout::RowsIntegerIds,
         Layout::Image,
         Layout::ImageNoEdgeIndex,
@@ -309,6 +314,7 @@ impl Layout {
             Layout::RowsNoEdgeIndex => "rows, no edge index",
             Layout::RowsNoAttrIndex => "rows, no attr index",
             Layout::RowsBlobIds => "rows, 16-byte ids",
+            Layout::RowsInternedNames => "rows, interned names",
             Layout::RowsIntegerIds => "rows, integer ids",
             Layout::Image => "image",
             Layout::ImageNoEdgeIndex => "image, no edge_in",
@@ -355,6 +361,22 @@ impl Layout {
                      PRIMARY KEY (kind, name, key, branch, id)) WITHOUT ROWID;
                  CREATE TABLE edge_in (peer TEXT NOT NULL, rel TEXT NOT NULL, branch TEXT NOT NULL,
                      id TEXT NOT NULL, PRIMARY KEY (peer, rel, branch, id)) WITHOUT ROWID;
+                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
+                    .to_owned()
+            }
+            Layout::RowsInternedNames => {
+                "CREATE TABLE node (id TEXT NOT NULL, branch INTEGER NOT NULL,
+                     kind INTEGER NOT NULL, live INTEGER NOT NULL, rev INTEGER NOT NULL,
+                     base_rev INTEGER, PRIMARY KEY (id, branch)) WITHOUT ROWID;
+                 CREATE INDEX node_by_kind ON node (kind, branch, live);
+                 CREATE TABLE attr (id TEXT NOT NULL, branch INTEGER NOT NULL,
+                     name INTEGER NOT NULL, kind INTEGER NOT NULL, value TEXT, key TEXT, base TEXT,
+                     has_base INTEGER NOT NULL, PRIMARY KEY (id, branch, name)) WITHOUT ROWID;
+                 CREATE INDEX attr_by_key ON attr (kind, name, key, branch);
+                 CREATE TABLE edge (id TEXT NOT NULL, rel INTEGER NOT NULL, peer TEXT NOT NULL,
+                     branch INTEGER NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL,
+                     base INTEGER, PRIMARY KEY (id, rel, peer, branch)) WITHOUT ROWID;
+                 CREATE INDEX edge_by_peer_rel ON edge (peer, rel, branch);
                  CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
                     .to_owned()
             }
@@ -435,6 +457,8 @@ fn measure(layout: Layout, seed: &Seed, scratch: &Path) -> Sample {
     db.execute_batch(&layout.schema()).expect("schema");
     let mut interned = Interned::default();
     let branch = interned.name(BRANCH);
+    // `main` has a number too (read as the text rows are: main's rows and the branch's).
+    interned.name("main");
     let mut rows = 0;
     let per_commit = seed.events.len().div_ceil(seed.commits.len()).max(1);
     let mut events = seed.events.chunks(per_commit);
@@ -555,6 +579,38 @@ fn write_node(
                 }
             }
             written
+        }
+        Layout::RowsInternedNames => {
+            let kind = interned.name(&node.kind);
+            db.prepare_cached(
+                "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, 1, NULL)",
+            )
+            .expect("node")
+            .execute(params![node.id, branch, kind])
+            .expect("node");
+            let mut attr = db
+                .prepare_cached(
+                    "INSERT INTO attr (id, branch, name, kind, value, key, base, has_base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0)",
+                )
+                .expect("attr");
+            for (name, value, key) in &node.attrs {
+                let name = interned.name(name);
+                attr.execute(params![node.id, branch, name, kind, value, key])
+                    .expect("attr");
+            }
+            let mut edge = db
+                .prepare_cached(
+                    "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
+                )
+                .expect("edge");
+            for (rel, peer, pos) in &node.edges {
+                let rel = interned.name(rel);
+                edge.execute(params![node.id, rel, peer, branch, pos])
+                    .expect("edge");
+            }
+            2 + 2 * node.attrs.len() + 2 * node.edges.len()
         }
         Layout::RowsIntegerIds => {
             let n = intern_id(db, interned, &node.id);
@@ -768,6 +824,41 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
                 .expect("node");
             let image: Value = serde_json::from_str(&data).expect("image");
             image["attrs"].as_object().map_or(0, Map::len) + 1
+        }
+        Layout::RowsInternedNames => {
+            // As the text rows are read: main's rows and the branch's.
+            let main = interned.names.get("main").copied().unwrap_or_default();
+            let kind: i64 = db
+                .prepare_cached("SELECT kind FROM node WHERE id = ?1 AND branch IN (?3, ?2)")
+                .expect("node")
+                .query_row(params![id, branch, main], |r| r.get(0))
+                .expect("node");
+            let mut attrs: Vec<(i64, Value)> = Vec::new();
+            let mut st = db
+                .prepare_cached(
+                    "SELECT branch, name, value FROM attr WHERE id = ?1 AND branch IN (?3, ?2)",
+                )
+                .expect("attrs");
+            let mut rows = st.query(params![id, branch, main]).expect("attrs");
+            while let Some(r) = rows.next().expect("attr") {
+                let text: Option<String> = r.get(2).expect("value");
+                let value = text
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or(Value::Null);
+                attrs.push((r.get(1).expect("name"), value));
+            }
+            let mut peers: Vec<(i64, String)> = Vec::new();
+            let mut st = db
+                .prepare_cached(
+                    "SELECT rel, peer, branch, live FROM edge WHERE id = ?1 \
+                     AND branch IN (?3, ?2) ORDER BY pos",
+                )
+                .expect("edges");
+            let mut rows = st.query(params![id, branch, main]).expect("edges");
+            while let Some(r) = rows.next().expect("edge") {
+                peers.push((r.get(0).expect("rel"), r.get(1).expect("peer")));
+            }
+            usize::from(kind > 0) + attrs.len() + peers.len()
         }
         Layout::RowsIntegerIds => {
             let n = interned.ids[id];
