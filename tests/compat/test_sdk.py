@@ -289,3 +289,127 @@ def test_an_answer_keeps_the_order_the_query_selects_fields_in(server):
         assert node["asn"] == {"value": 65010, "is_default": False}
 
     run(scenario())
+
+
+FABRIC = {
+    "version": "1.0",
+    "nodes": [
+        {
+            "name": "Pod",
+            "namespace": "Testing",
+            "human_friendly_id": ["name__value"],
+            "attributes": [{"name": "name", "kind": "Text", "unique": True}],
+            "relationships": [
+                {"name": "racks", "peer": "TestingRack", "cardinality": "many", "identifier": "pod__rack"}
+            ],
+        },
+        {
+            "name": "Rack",
+            "namespace": "Testing",
+            "human_friendly_id": ["name__value"],
+            "attributes": [{"name": "name", "kind": "Text", "unique": True}],
+            "relationships": [
+                {
+                    "name": "pod",
+                    "peer": "TestingPod",
+                    "cardinality": "one",
+                    "optional": False,
+                    "identifier": "pod__rack",
+                },
+                {
+                    "name": "devices",
+                    "peer": "TestingDevice",
+                    "kind": "Component",
+                    "cardinality": "many",
+                    "identifier": "rack__device",
+                },
+            ],
+        },
+        {
+            "name": "Device",
+            "namespace": "Testing",
+            "human_friendly_id": ["name__value"],
+            "attributes": [{"name": "name", "kind": "Text", "unique": True}],
+            "relationships": [
+                {
+                    "name": "rack",
+                    "peer": "TestingRack",
+                    "kind": "Parent",
+                    "cardinality": "one",
+                    "optional": False,
+                    "identifier": "rack__device",
+                },
+                {
+                    "name": "ports",
+                    "peer": "TestingPort",
+                    "cardinality": "many",
+                    "on_delete": "cascade",
+                    "identifier": "device__port",
+                },
+            ],
+        },
+        {
+            "name": "Port",
+            "namespace": "Testing",
+            "attributes": [{"name": "name", "kind": "Text"}],
+            "relationships": [
+                {
+                    "name": "device",
+                    "peer": "TestingDevice",
+                    "cardinality": "one",
+                    "optional": False,
+                    "identifier": "device__port",
+                }
+            ],
+        },
+    ],
+}
+
+
+def test_a_delete_is_refused_while_a_mandatory_relationship_points_at_it_and_cascades_where_told(serve):
+    """The case that lost data before: deleting a pod that racks must have is refused with
+    Infrahub's sentence and deletes nothing; a device takes its ports with it
+    (`on_delete: cascade`), a rack its devices (Component)."""
+    from infrahub_sdk.exceptions import GraphQLError
+
+    server = serve()
+
+    async def scenario():
+        client = server.client()
+        response = await client.schema.load(schemas=[FABRIC])
+        assert not response.errors, response.errors
+        await client.schema.wait_until_converged()
+        pod = await client.create(kind="TestingPod", name="pod1")
+        await pod.save()
+        rack = await client.create(kind="TestingRack", name="rack1", pod=pod)
+        await rack.save()
+        device = await client.create(kind="TestingDevice", name="leaf1", rack=rack)
+        await device.save()
+        for name in ("eth1", "eth2"):
+            port = await client.create(kind="TestingPort", name=name, device=device)
+            await port.save()
+
+        async def names(kind: str) -> list[str]:
+            return sorted(node.name.value for node in await client.all(kind=kind))
+
+        with pytest.raises(GraphQLError) as refused:
+            await pod.delete()
+        assert [error["message"] for error in refused.value.errors] == [
+            f"Cannot delete TestingPod '{pod.id}'. It is linked to mandatory relationship pod "
+            f"on node TestingRack '{rack.id}' at TestingRack.pod"
+        ]
+        assert (await names("TestingPod"), await names("TestingRack")) == (["pod1"], ["rack1"])
+        assert (await names("TestingDevice"), await names("TestingPort")) == (["leaf1"], ["eth1", "eth2"])
+
+        await device.delete()
+        assert (await names("TestingDevice"), await names("TestingPort")) == ([], [])
+        assert await names("TestingRack") == ["rack1"]
+
+        device = await client.create(kind="TestingDevice", name="leaf2", rack=rack)
+        await device.save()
+        await rack.delete()
+        assert (await names("TestingRack"), await names("TestingDevice")) == ([], [])
+        await pod.delete()
+        assert await names("TestingPod") == []
+
+    run(scenario())
