@@ -308,15 +308,16 @@ impl Store {
     /// Record `id`, with its status as it stands (a dead owner's queued or running run
     /// shows as interrupted).
     pub fn run_record(&self, id: i64) -> Result<Option<RunRecord>> {
-        let db = self.db();
-        db.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
-                [id],
-                record,
-            )
-            .optional()
-            .map_err(StoreError::db(&db.path))
+        self.committed_read(|db| {
+            db.conn
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
+                    [id],
+                    record,
+                )
+                .optional()
+                .map_err(StoreError::db(&db.path))
+        })
     }
 
     /// The runs on `branch` that processes now gone left queued or running: interrupted
@@ -365,23 +366,26 @@ impl Store {
             sql.push_str(" AND status NOT IN ('succeeded')");
         }
         sql.push_str(" ORDER BY id DESC");
-        let db = self.db();
-        let mut select = db.conn.prepare(&sql).map_err(StoreError::db(&db.path))?;
-        let rows = select
-            .query_map(rusqlite::params_from_iter(args.iter()), record)
-            .map_err(StoreError::db(&db.path))?;
-        let mut runs = Vec::new();
-        for run in rows {
-            let run = run.map_err(StoreError::db(&db.path))?;
-            if filter.failed && !matches!(run.status, RunStatus::Failed | RunStatus::Interrupted) {
-                continue;
+        self.committed_read(|db| {
+            let mut select = db.conn.prepare(&sql).map_err(StoreError::db(&db.path))?;
+            let rows = select
+                .query_map(rusqlite::params_from_iter(args.iter()), record)
+                .map_err(StoreError::db(&db.path))?;
+            let mut runs = Vec::new();
+            for run in rows {
+                let run = run.map_err(StoreError::db(&db.path))?;
+                if filter.failed
+                    && !matches!(run.status, RunStatus::Failed | RunStatus::Interrupted)
+                {
+                    continue;
+                }
+                runs.push(run);
+                if filter.limit.is_some_and(|limit| runs.len() >= limit) {
+                    break;
+                }
             }
-            runs.push(run);
-            if filter.limit.is_some_and(|limit| runs.len() >= limit) {
-                break;
-            }
-        }
-        Ok(runs)
+            Ok(runs)
+        })
     }
 
     /// Removes the ended runs `retention` does not keep; returns how many.

@@ -487,7 +487,7 @@ impl Store {
     /// readers' pool where the store has a file, the store's own otherwise (in memory, no
     /// other connection sees the data). What it reads is committed; this process's write
     /// under way is not seen.
-    fn committed_read<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+    pub(crate) fn committed_read<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
         let Some(readers) = &self.inner.readers else {
             return f(&self.db());
         };
@@ -1386,8 +1386,8 @@ nodes:
     }
 
     /// What `serve` reads outside GraphQL — the schema (`/api/schema`), whether a branch
-    /// exists (`?branch=`), the branches — is read without waiting for a write, and as
-    /// committed, a schema another process loaded included.
+    /// exists (`?branch=`), the branches, the run history (`/api/runs`) — is read without
+    /// waiting for a write, and as committed, a schema another process loaded included.
     #[test]
     fn the_schema_and_the_branches_are_read_while_a_write_is_under_way() {
         const WIDGETS: &str = "version: '1.0'
@@ -1406,8 +1406,25 @@ nodes:
             .load_schema(&[("widgets.yml".into(), WIDGETS.into())])
             .unwrap();
         let origin = store.branch_origin("br1").unwrap().expect("br1 began");
-        let (has_widget, exists, missing, main, branches, origin_during) =
-            while_connection_held(&store, |store| {
+        let queued = store
+            .enqueue_runs(
+                &[crate::NewRun {
+                    branch: "br1".into(),
+                    generator: "pod".into(),
+                    target: "t1".into(),
+                    target_label: "pod1".into(),
+                    causes: "[]".into(),
+                    attempt: 1,
+                    newest_event: None,
+                }],
+                &crate::ClaimOwner::current(),
+            )
+            .unwrap();
+        let [crate::Enqueued::Queued(run)] = queued[..] else {
+            panic!("{queued:?}")
+        };
+        let (has_widget, exists, missing, main, branches, origin_during, runs) =
+            while_connection_held(&store, move |store| {
                 (
                     store.schema().get("TestWidget").is_some(),
                     store.branch_exists("br1").unwrap(),
@@ -1420,6 +1437,15 @@ nodes:
                         .map(|b| (b.name, b.is_default, b.changes))
                         .collect::<Vec<_>>(),
                     store.branch_origin("br1").unwrap(),
+                    (
+                        store
+                            .runs(&crate::RunFilter::default())
+                            .unwrap()
+                            .into_iter()
+                            .map(|r| (r.id, r.target_label, r.status))
+                            .collect::<Vec<_>>(),
+                        store.run_record(run).unwrap().map(|r| r.generator),
+                    ),
                 )
             });
         assert!(has_widget, "the schema the other process loaded");
@@ -1429,5 +1455,12 @@ nodes:
             [("main".to_owned(), true, 0), ("br1".to_owned(), false, 0)]
         );
         assert_eq!(origin_during, Some(origin));
+        assert_eq!(
+            runs,
+            (
+                vec![(run, "pod1".to_owned(), crate::RunStatus::Queued)],
+                Some("pod".to_owned())
+            )
+        );
     }
 }
