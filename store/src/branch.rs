@@ -250,6 +250,46 @@ fn parse(text: Option<String>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The kind of node `id`, which main deleted since branch `branch` began (so that neither
+/// side shows it any more and no row of it names its kind): from main's deletion event.
+/// Read only to name a merge conflict, so the events since the branch began are scanned.
+fn kind_deleted_on_main(
+    conn: &Connection,
+    branch: &str,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    let err = StoreError::db_of(conn);
+    let since: i64 = conn
+        .query_row(
+            "SELECT created_seq FROM branches WHERE name = ?1",
+            [branch],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(&err)?
+        .unwrap_or(0);
+    let mut st = conn
+        .prepare("SELECT seq, data FROM events WHERE seq > ?1 ORDER BY seq DESC")
+        .map_err(&err)?;
+    let mut rows = st.query([since]).map_err(&err)?;
+    while let Some(row) = rows.next().map_err(&err)? {
+        let text: String = row.get(1).map_err(&err)?;
+        if !text.contains(id) {
+            continue;
+        }
+        let seq: i64 = row.get(0).map_err(&err)?;
+        let event =
+            crate::events::stored::decode(seq, &text).map_err(|e| StoreError::Corrupted {
+                path: conn.path().unwrap_or_default().to_owned(),
+                detail: format!("event {seq}: {e}"),
+            })?;
+        if event.id == id && event.branch == MAIN && event.action == crate::Action::Deleted {
+            return Ok(Some(event.kind));
+        }
+    }
+    Ok(None)
+}
+
 /// Merge branch `name` into main: every node the branch created, deleted or changed, three-way
 /// per attribute (main's value when the branch first changed it, the branch's, main's now) and
 /// per edge. Writes main's new rows and removes the branch's merged rows, inside the caller's
@@ -349,7 +389,10 @@ pub(crate) fn merge(
             continue;
         }
         let Some(kind) = tx.kind_of(&e.id) else {
-            let kind = view.kind_of(&e.id).unwrap_or_default();
+            let kind = match view.kind_of(&e.id) {
+                Some(kind) => kind,
+                None => kind_deleted_on_main(conn, name, &e.id)?.unwrap_or_default(),
+            };
             if local(&kind) {
                 kept.insert(e.id.clone());
             } else if gone_on_main.insert(e.id.clone()) {

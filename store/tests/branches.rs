@@ -461,6 +461,56 @@ fn a_node_deleted_on_the_branch_and_changed_on_main_is_a_named_conflict() {
     assert_eq!(asn(&s, "main", "leaf1"), 5);
 }
 
+/// A change on another branch is not a change on main: the branch that deleted the node
+/// merges, and the other branch's change is then the conflict.
+#[test]
+fn a_node_deleted_on_one_branch_and_changed_on_another_merges_the_deletion() {
+    let s = store();
+    let id = device(&s, "main", "leaf1", "asn: {value: 1}");
+    s.create_branch("br1").unwrap();
+    s.create_branch("br2").unwrap();
+    ok(
+        &s,
+        "br1",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{id}"}}) {{ ok }} }}"#),
+    );
+    device(&s, "br2", "leaf1", "asn: {value: 2}");
+    s.merge_branch("br1").unwrap();
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        0
+    );
+    assert_eq!(
+        s.merge_branch("br2").unwrap_err().to_string(),
+        format!(
+            "merge of branch 'br2' refused, 1 conflict(s): DcimDevice {id}: changed on the branch, deleted on main"
+        )
+    );
+}
+
+/// A node main deleted that the branch only linked (no row of the branch names its kind)
+/// is a conflict named with its kind all the same.
+#[test]
+fn a_member_added_on_the_branch_and_deleted_on_main_is_a_conflict_naming_its_kind() {
+    let s = store();
+    let id = device(&s, "main", "leaf1", "");
+    let g = group(&s, "g");
+    s.create_branch("br1").unwrap();
+    add_member(&s, "br1", &g, &id, true);
+    ok(
+        &s,
+        "main",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{id}"}}) {{ ok }} }}"#),
+    );
+    assert_eq!(
+        s.merge_branch("br1").unwrap_err().to_string(),
+        format!(
+            "merge of branch 'br1' refused, 1 conflict(s): DcimDevice {id}: changed on the branch, deleted on main"
+        )
+    );
+    assert_eq!(members(&s, "main"), Vec::<String>::new());
+}
+
 /// Infrahub's branch API, with the documents the Python SDK sends (`client.branch.*`,
 /// `infrahubctl branch …`): create, list, get one, merge, rebase, validate, delete.
 #[test]

@@ -2292,7 +2292,9 @@ impl<'c> Tx<'c> {
         if p.created {
             rows.insert_node
                 .execute(params![id, node_branch, p.kind, rev])?;
-        } else {
+        } else if node_branch == MAIN {
+            // Main's revision says main changed the node (a branch that deleted it conflicts
+            // at its merge); a branch's change of it is the branch's rows, not main's.
             rows.update_rev.execute(params![id, rev])?;
         }
         // A node created on this branch has no main version: its rows are plain, like main's.
