@@ -1,14 +1,18 @@
 //! Branches against a model: random edits on `main` and on a branch — two attributes of a
-//! few devices, a group's members — and after every edit both views read back and compared
-//! with what the rules say they must be; then the merge, which must do exactly what the
-//! three-way rule says (or refuse with exactly the conflicts it predicts, merging nothing).
+//! few devices, a group's members, deletions — and after every edit both views read back and
+//! compared with what the rules say they must be; then the merge, which must do exactly what
+//! the three-way rule says (or refuse with exactly the conflicts it predicts, merging
+//! nothing).
 //!
 //! The rules (the issue's, after Infrahub's): a branch sees main's later changes to every
 //! attribute and edge it has not changed itself, and its own changes win (writing the value
 //! it already shows is no change). A merge applies
 //! the branch's value of an attribute unless main changed it too since the branch first did
 //! (then the two values are a named conflict, unless they agree); an edge the branch added
-//! or removed is added or removed on main.
+//! or removed is added or removed on main. A node the branch deleted is deleted on main,
+//! unless main changed it since (a named conflict; joining or leaving a group changes the
+//! group, not the member); a node main deleted that the branch changed (an attribute or a
+//! membership) is a named conflict too.
 
 mod common;
 
@@ -18,7 +22,7 @@ use common::*;
 use infragen_store::{Store, StoreError};
 use serde_json::{Value, json};
 
-const DEVICES: usize = 5;
+const DEVICES: usize = 8;
 const EDITS: usize = 30;
 const ROUNDS: usize = 3;
 
@@ -45,15 +49,24 @@ struct Own<T> {
 /// What the rules say the store holds.
 #[derive(Default)]
 struct Model {
+    /// The devices main has.
+    main_alive: BTreeSet<usize>,
     /// (device, attribute) → main's value.
     main_attrs: BTreeMap<(usize, &'static str), Value>,
+    main_members: BTreeSet<usize>,
     /// (device, attribute) → the branch's own value.
     branch_attrs: BTreeMap<(usize, &'static str), Own<Value>>,
-    main_members: BTreeSet<usize>,
     branch_edges: BTreeMap<usize, Own<bool>>,
+    /// Devices the branch deleted → whether main changed them since.
+    branch_deleted: BTreeMap<usize, bool>,
 }
 
 impl Model {
+    fn alive(&self, branch: &str, device: usize) -> bool {
+        self.main_alive.contains(&device)
+            && (branch == "main" || !self.branch_deleted.contains_key(&device))
+    }
+
     fn attr(&self, branch: &str, device: usize, attr: &'static str) -> Value {
         let main = self.main_attrs[&(device, attr)].clone();
         match branch {
@@ -67,15 +80,25 @@ impl Model {
 
     fn member(&self, branch: &str, device: usize) -> bool {
         let main = self.main_members.contains(&device);
-        match branch {
-            "main" => main,
-            _ => self.branch_edges.get(&device).map_or(main, |own| own.now),
+        self.alive(branch, device)
+            && match branch {
+                "main" => main,
+                _ => self.branch_edges.get(&device).map_or(main, |own| own.now),
+            }
+    }
+
+    /// Main changed `device`: a deletion of it on the branch now conflicts.
+    fn main_changed(&mut self, device: usize) {
+        if let Some(changed) = self.branch_deleted.get_mut(&device) {
+            *changed = true;
         }
     }
 
     fn set_attr(&mut self, branch: &str, device: usize, attr: &'static str, value: Value) {
         if branch == "main" {
-            self.main_attrs.insert((device, attr), value);
+            if self.main_attrs.insert((device, attr), value.clone()) != Some(value) {
+                self.main_changed(device);
+            }
             return;
         }
         // Writing the value the branch already shows changes nothing: not a change of its
@@ -93,6 +116,8 @@ impl Model {
 
     fn set_member(&mut self, branch: &str, device: usize, member: bool) {
         if branch == "main" {
+            // The group changes, not the member (no `updated` event for it either): a
+            // deletion of the member on the branch still merges.
             if member {
                 self.main_members.insert(device);
             } else {
@@ -107,10 +132,43 @@ impl Model {
             .or_insert(Own { now: member, base });
     }
 
+    fn delete(&mut self, branch: &str, device: usize) {
+        if branch == "main" {
+            self.main_alive.remove(&device);
+            self.main_members.remove(&device);
+            return;
+        }
+        // The branch's own rows of the node go with it.
+        self.branch_attrs.retain(|(d, _), _| *d != device);
+        self.branch_edges.remove(&device);
+        self.branch_deleted.insert(device, false);
+    }
+
     /// The conflicts the merge must name (device ids given), in no particular order.
     fn conflicts(&self, ids: &[String]) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
+        for (device, changed) in &self.branch_deleted {
+            if *changed && self.main_alive.contains(device) {
+                out.insert(format!(
+                    "DcimDevice {}: deleted on the branch, changed on main",
+                    ids[*device]
+                ));
+            }
+        }
+        for device in 0..ids.len() {
+            let own = self.branch_attrs.keys().any(|(d, _)| *d == device)
+                || self.branch_edges.contains_key(&device);
+            if own && !self.main_alive.contains(&device) {
+                out.insert(format!(
+                    "DcimDevice {}: changed on the branch, deleted on main",
+                    ids[device]
+                ));
+            }
+        }
         for ((device, attr), own) in &self.branch_attrs {
+            if !self.main_alive.contains(device) {
+                continue;
+            }
             let main = &self.main_attrs[&(*device, *attr)];
             if own.now != own.base && own.now != *main && *main != own.base {
                 out.insert(format!(
@@ -140,7 +198,13 @@ impl Model {
                 }
             }
         }
+        let mut main_alive = self.main_alive.clone();
+        for device in self.branch_deleted.keys() {
+            main_alive.remove(device);
+            main_members.remove(device);
+        }
         Model {
+            main_alive,
             main_attrs,
             main_members,
             ..Model::default()
@@ -155,21 +219,28 @@ fn value_for(rng: &mut Rng, attr: &str) -> Value {
     }
 }
 
-/// Every device's attributes and the group's members on `branch`, as read back.
-fn read(s: &Store, branch: &str, ids: &[String]) -> (Vec<(Value, Value)>, BTreeSet<usize>) {
+/// What a branch shows: each device it has, with its two attributes, and the group's
+/// members.
+type View = (BTreeMap<usize, (Value, Value)>, BTreeSet<usize>);
+
+/// What `branch` shows, as read back.
+fn read(s: &Store, branch: &str, ids: &[String]) -> View {
     let d = ok(
         s,
         branch,
         "{ DcimDevice { edges { node { id asn { value } role { value } } } } }",
     );
-    let mut attrs = vec![(Value::Null, Value::Null); ids.len()];
+    let mut devices = BTreeMap::new();
     for edge in d["DcimDevice"]["edges"].as_array().expect("devices") {
         let node = &edge["node"];
         let at = ids
             .iter()
             .position(|id| node["id"] == *id)
             .unwrap_or_else(|| panic!("an unknown device on {branch}: {node}"));
-        attrs[at] = (node["asn"]["value"].clone(), node["role"]["value"].clone());
+        devices.insert(
+            at,
+            (node["asn"]["value"].clone(), node["role"]["value"].clone()),
+        );
     }
     let g = ok(
         s,
@@ -186,15 +257,22 @@ fn read(s: &Store, branch: &str, ids: &[String]) -> (Vec<(Value, Value)>, BTreeS
                 .unwrap_or_else(|| panic!("an unknown member on {branch}: {e}"))
         })
         .collect();
-    (attrs, members)
+    (devices, members)
 }
 
-fn expected(model: &Model, branch: &str) -> (Vec<(Value, Value)>, BTreeSet<usize>) {
-    let attrs = (0..DEVICES)
-        .map(|d| (model.attr(branch, d, "asn"), model.attr(branch, d, "role")))
+/// What `branch` must show.
+fn expected(model: &Model, branch: &str) -> View {
+    let devices = (0..DEVICES)
+        .filter(|d| model.alive(branch, *d))
+        .map(|d| {
+            (
+                d,
+                (model.attr(branch, d, "asn"), model.attr(branch, d, "role")),
+            )
+        })
         .collect();
     let members = (0..DEVICES).filter(|d| model.member(branch, *d)).collect();
-    (attrs, members)
+    (devices, members)
 }
 
 /// One seed's rounds of edits, each checked, each round merged; whether a merge conflicted.
@@ -213,6 +291,7 @@ fn replay(seed: u64) -> bool {
         ));
         model.main_attrs.insert((d, "asn"), asn);
         model.main_attrs.insert((d, "role"), role);
+        model.main_alive.insert(d);
     }
     let group = ok(
         &s,
@@ -274,7 +353,7 @@ fn replay(seed: u64) -> bool {
                 assert_eq!(
                     named.into_iter().collect::<BTreeSet<_>>(),
                     conflicts,
-                    "seed {seed}: the conflicts named, after:\n{}",
+                    "seed {seed}: the conflicts named (ids {ids:?}), after:\n{}",
                     log.join("\n")
                 );
                 assert_eq!(
@@ -301,8 +380,24 @@ fn edit(
     log: &mut Vec<String>,
 ) {
     let branch = ["main", "br1"][rng.below(2)];
-    let d = rng.below(DEVICES);
-    if rng.below(3) == 0 {
+    let alive: Vec<usize> = (0..DEVICES).filter(|d| model.alive(branch, *d)).collect();
+    if alive.is_empty() {
+        return;
+    }
+    let d = alive[rng.below(alive.len())];
+    let what = rng.below(20);
+    if what == 0 {
+        log.push(format!("{branch}: delete dev{d}"));
+        ok(
+            s,
+            branch,
+            &format!(
+                r#"mutation {{ DcimDeviceDelete(data: {{id: "{}"}}) {{ ok }} }}"#,
+                ids[d]
+            ),
+        );
+        model.delete(branch, d);
+    } else if what < 7 {
         let add = !model.member(branch, d);
         log.push(format!("{branch}: member dev{d} {add}"));
         member(s, branch, group, &ids[d], add);

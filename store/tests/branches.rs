@@ -488,6 +488,42 @@ fn a_node_deleted_on_one_branch_and_changed_on_another_merges_the_deletion() {
     );
 }
 
+/// Writing on main what a node already holds changes nothing (no event), so the branch
+/// that deleted the node merges; a real change is still the conflict.
+#[test]
+fn a_write_on_main_that_changes_nothing_does_not_stop_a_deletion_merging() {
+    let s = store();
+    let id = device(&s, "main", "leaf1", "asn: {value: 1}");
+    let other = device(&s, "main", "leaf2", "asn: {value: 1}");
+    s.create_branch("br1").unwrap();
+    for node in [&id, &other] {
+        ok(
+            &s,
+            "br1",
+            &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{node}"}}) {{ ok }} }}"#),
+        );
+    }
+    device(&s, "main", "leaf1", "asn: {value: 1}");
+    device(&s, "main", "leaf2", "asn: {value: 2}");
+    assert_eq!(
+        s.merge_branch("br1").unwrap_err().to_string(),
+        format!(
+            "merge of branch 'br1' refused, 1 conflict(s): DcimDevice {other}: deleted on the branch, changed on main"
+        )
+    );
+    // Deleted on main as well, it is no conflict any more.
+    ok(
+        &s,
+        "main",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{other}"}}) {{ ok }} }}"#),
+    );
+    s.merge_branch("br1").unwrap();
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        0
+    );
+}
+
 /// A node main deleted that the branch only linked (no row of the branch names its kind)
 /// is a conflict named with its kind all the same.
 #[test]

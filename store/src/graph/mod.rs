@@ -2037,7 +2037,7 @@ impl<'c> Tx<'c> {
                 continue;
             }
             let event = self.event_of(id, p);
-            self.write_node(&mut rows, id, p, rev, &mut pos)
+            self.write_node(&mut rows, id, p, rev, event.is_some(), &mut pos)
                 .map_err(err)?;
             let ip_fields = p.deleted
                 || p.created
@@ -2243,12 +2243,15 @@ impl<'c> Tx<'c> {
         })
     }
 
+    /// Writes `p`'s rows for node `id` at revision `rev`; `changed`: whether the write
+    /// changes what the node holds (it has an event), which alone moves main's revision.
     fn write_node(
         &self,
         rows: &mut RowStatements<'_>,
         id: &str,
         p: &Pending,
         rev: i64,
+        changed: bool,
         pos: &mut i64,
     ) -> rusqlite::Result<()> {
         let c = self.conn;
@@ -2292,9 +2295,10 @@ impl<'c> Tx<'c> {
         if p.created {
             rows.insert_node
                 .execute(params![id, node_branch, p.kind, rev])?;
-        } else if node_branch == MAIN {
+        } else if node_branch == MAIN && changed {
             // Main's revision says main changed the node (a branch that deleted it conflicts
-            // at its merge); a branch's change of it is the branch's rows, not main's.
+            // at its merge): a branch's change of it is the branch's rows, not main's, and a
+            // write of what the node already holds changes nothing.
             rows.update_rev.execute(params![id, rev])?;
         }
         // A node created on this branch has no main version: its rows are plain, like main's.
