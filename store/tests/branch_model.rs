@@ -155,13 +155,12 @@ impl Model {
                 ));
             }
         }
-        for device in 0..ids.len() {
+        for (device, id) in ids.iter().enumerate() {
             let own = self.branch_attrs.keys().any(|(d, _)| *d == device)
                 || self.branch_edges.contains_key(&device);
             if own && !self.main_alive.contains(&device) {
                 out.insert(format!(
-                    "DcimDevice {}: changed on the branch, deleted on main",
-                    ids[device]
+                    "DcimDevice {id}: changed on the branch, deleted on main"
                 ));
             }
         }
