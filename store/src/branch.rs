@@ -319,6 +319,9 @@ pub(crate) fn merge(
     let created_ids: BTreeSet<&str> = created.iter().map(|(id, _)| id.as_str()).collect();
     let deleted_ids: BTreeSet<&str> = deleted.iter().map(|(id, _, _)| id.as_str()).collect();
     let mut kept: BTreeSet<String> = BTreeSet::new();
+    // The nodes the merge creates or changes on main: each must still be unique there
+    // (main, or another branch merged before, may have taken its HFID or a unique value).
+    let mut written: BTreeSet<String> = BTreeSet::new();
 
     for (id, kind) in &created {
         if local(kind) {
@@ -327,6 +330,7 @@ pub(crate) fn merge(
         }
         if let Some(n) = view.get(id) {
             tx.put((*n).clone());
+            written.insert(id.clone());
         }
     }
     for (id, kind, base_rev) in &deleted {
@@ -376,6 +380,7 @@ pub(crate) fn merge(
                 n.attrs.insert(a.name.clone(), a.value.clone());
             }
             tx.put(n);
+            written.insert(a.id.clone());
         } else {
             conflicts.push(format!(
                 "{} {} attribute '{}': main={m} branch={}",
@@ -419,6 +424,7 @@ pub(crate) fn merge(
         } else {
             tx.remove_edge(&e.id, &e.rel, &e.peer);
         }
+        written.insert(e.id.clone());
         let one = schema
             .get(&kind)
             .and_then(|k| k.relationship(&e.rel))
@@ -439,7 +445,16 @@ pub(crate) fn merge(
             ));
         }
     }
+    for id in &written {
+        if let Some(violation) = crate::engine::uniqueness_violation(&tx, id) {
+            let kind = tx.kind_of(id).unwrap_or_default();
+            conflicts.push(format!("{kind} {id}: {violation}"));
+        }
+    }
     if let Some(e) = view.take_failure() {
+        return Err(e);
+    }
+    if let Some(e) = tx.take_failure() {
         return Err(e);
     }
     if !conflicts.is_empty() {

@@ -488,6 +488,44 @@ fn a_node_deleted_on_one_branch_and_changed_on_another_merges_the_deletion() {
     );
 }
 
+/// A merge keeps main's nodes unique: a node the branch created under a name main (or a
+/// branch merged before) took since, or a unique value the branch gave that main gave
+/// another node since, is a named conflict, and nothing merges.
+#[test]
+fn a_merge_that_would_make_a_unique_value_twice_is_a_named_conflict() {
+    let s = store();
+    s.create_branch("br1").unwrap();
+    s.create_branch("br2").unwrap();
+    let first = device(&s, "br1", "new1", "asn: {value: 1}");
+    let second = device(&s, "br2", "new1", "asn: {value: 2}");
+    s.merge_branch("br1").unwrap();
+    assert_eq!(
+        s.merge_branch("br2").unwrap_err().to_string(),
+        format!(
+            "merge of branch 'br2' refused, 1 conflict(s): DcimDevice {second}: Violates uniqueness constraint 'name' with 'new1'"
+        )
+    );
+    assert_eq!(node_id(&s, "DcimDevice", "name", "new1"), first);
+    assert_eq!(
+        ok(&s, "main", "{ DcimDevice { count } }")["DcimDevice"]["count"],
+        1
+    );
+
+    let a = device(&s, "main", "a", r#"serial: {value: "SN1"}"#);
+    let b = device(&s, "main", "b", "");
+    s.create_branch("br3").unwrap();
+    device(&s, "br3", "b", r#"serial: {value: "SN2"}"#);
+    device(&s, "main", "a", r#"serial: {value: "SN2"}"#);
+    assert_eq!(
+        s.merge_branch("br3").unwrap_err().to_string(),
+        format!(
+            "merge of branch 'br3' refused, 1 conflict(s): DcimDevice {b}: Violates uniqueness constraint 'serial' with 'SN2'"
+        )
+    );
+    assert_eq!(serial(&s, "main", "b"), serde_json::Value::Null);
+    assert_eq!(node_id(&s, "DcimDevice", "serial", "SN2"), a);
+}
+
 /// Writing on main what a node already holds changes nothing (no event), so the branch
 /// that deleted the node merges; a real change is still the conflict.
 #[test]

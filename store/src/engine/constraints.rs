@@ -174,6 +174,12 @@ pub(crate) fn check_unique(tx: &Tx<'_>, id: &str) -> std::result::Result<(), Uni
     Ok(())
 }
 
+/// The uniqueness constraint node `id` violates, if any (its HFID included), as the error a
+/// write of it would report: what a merge checks of the nodes it writes on main.
+pub(crate) fn uniqueness_violation(tx: &Tx<'_>, id: &str) -> Option<EngineError> {
+    check_unique(tx, id).err().map(EngineError::from)
+}
+
 /// What [`check_unique`] reads off `n`: its HFID, the values of its kind's unique
 /// attributes and of each uniqueness constraint. An update that leaves them as they were
 /// cannot make the node share them with another, so it is not checked again — as Infrahub

@@ -38,6 +38,7 @@ mod write;
 
 pub use error::EngineError;
 
+pub(crate) use constraints::uniqueness_violation;
 pub(crate) use link::edit_relationship;
 pub(crate) use pool::allocate_from_input;
 pub use write::WriteOp;
