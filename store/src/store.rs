@@ -1331,13 +1331,6 @@ mod tests {
     /// snapshot: a kind another process loaded is answered, not refused as unknown.
     #[test]
     fn a_query_during_a_write_sees_a_schema_another_process_loaded() {
-        const WIDGETS: &str = "version: '1.0'
-nodes:
-  - name: Widget
-    namespace: Test
-    attributes:
-      - {name: name, kind: Text, unique: true}
-";
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
         let store = Store::open(&path).unwrap();
@@ -1366,6 +1359,15 @@ nodes:
         );
     }
 
+    /// A schema of one kind, `TestWidget`, that "another process" loads.
+    const WIDGETS: &str = "version: '1.0'
+nodes:
+  - name: Widget
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text, unique: true}
+";
+
     /// What `read` answers on another thread while the store's own connection is held, as a
     /// write under way holds it; fails when it has not answered within 10 s.
     fn while_connection_held<T: Send + 'static>(
@@ -1390,13 +1392,6 @@ nodes:
     /// waiting for a write, and as committed, a schema another process loaded included.
     #[test]
     fn the_schema_and_the_branches_are_read_while_a_write_is_under_way() {
-        const WIDGETS: &str = "version: '1.0'
-nodes:
-  - name: Widget
-    namespace: Test
-    attributes:
-      - {name: name, kind: Text, unique: true}
-";
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
         let store = Store::open(&path).unwrap();

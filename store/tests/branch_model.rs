@@ -329,7 +329,7 @@ fn replay(seed: u64) -> (usize, usize) {
         .to_owned();
     for (d, id) in ids.iter().enumerate() {
         if rng.below(2) == 0 {
-            member(&s, "main", &group, id, true);
+            group_member(&s, "main", &group, id, true);
             model.set_main_member(d, true);
         }
     }
@@ -433,7 +433,7 @@ fn edit(
     } else if what < 7 {
         let add = !model.member(branch, d);
         log.push(format!("{branch}: member dev{d} {add}"));
-        member(s, branch, group, &ids[d], add);
+        group_member(s, branch, group, &ids[d], add);
         model.set_member(branch, d, add);
     } else {
         let attr = ["asn", "role"][rng.below(2)];
@@ -449,21 +449,6 @@ fn edit(
         );
         model.set_attr(branch, d, attr, value);
     }
-}
-
-fn member(s: &Store, branch: &str, group: &str, device: &str, add: bool) {
-    let op = if add {
-        "RelationshipAdd"
-    } else {
-        "RelationshipRemove"
-    };
-    ok(
-        s,
-        branch,
-        &format!(
-            r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{{id: "{device}"}}]}}) {{ ok }} }}"#
-        ),
-    );
 }
 
 #[test]

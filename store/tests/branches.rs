@@ -274,21 +274,6 @@ fn group(s: &infragen_store::Store, name: &str) -> String {
         .to_string()
 }
 
-fn add_member(s: &infragen_store::Store, branch: &str, group: &str, member: &str, add: bool) {
-    let op = if add {
-        "RelationshipAdd"
-    } else {
-        "RelationshipRemove"
-    };
-    ok(
-        s,
-        branch,
-        &format!(
-            r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{{id: "{member}"}}]}}) {{ ok }} }}"#
-        ),
-    );
-}
-
 fn members(s: &infragen_store::Store, branch: &str) -> Vec<String> {
     let d = ok(
         s,
@@ -344,14 +329,14 @@ fn a_branch_sees_members_main_adds_to_a_group_the_branch_changed() {
         device(&s, "main", "c", ""),
     );
     let g = group(&s, "g");
-    add_member(&s, "main", &g, &a, true);
+    group_member(&s, "main", &g, &a, true);
     s.create_branch("br1").unwrap();
-    add_member(&s, "br1", &g, &b, true);
-    add_member(&s, "main", &g, &c, true);
+    group_member(&s, "br1", &g, &b, true);
+    group_member(&s, "main", &g, &c, true);
     assert_eq!(members(&s, "br1"), ["a", "b", "c"]);
     assert_eq!(members(&s, "main"), ["a", "c"]);
     // Main removes a member the branch never touched: gone on the branch too.
-    add_member(&s, "main", &g, &a, false);
+    group_member(&s, "main", &g, &a, false);
     assert_eq!(members(&s, "br1"), ["b", "c"]);
     s.merge_branch("br1").unwrap();
     assert_eq!(members(&s, "main"), ["b", "c"]);
@@ -366,11 +351,11 @@ fn merge_is_per_edge_a_member_removed_on_the_branch_and_one_added_on_main_both_h
         device(&s, "main", "c", ""),
     );
     let g = group(&s, "g");
-    add_member(&s, "main", &g, &a, true);
-    add_member(&s, "main", &g, &b, true);
+    group_member(&s, "main", &g, &a, true);
+    group_member(&s, "main", &g, &b, true);
     s.create_branch("br1").unwrap();
-    add_member(&s, "br1", &g, &a, false);
-    add_member(&s, "main", &g, &c, true);
+    group_member(&s, "br1", &g, &a, false);
+    group_member(&s, "main", &g, &c, true);
     s.merge_branch("br1").unwrap();
     assert_eq!(members(&s, "main"), ["b", "c"]);
     assert_eq!(
@@ -570,7 +555,7 @@ fn a_member_added_on_the_branch_and_deleted_on_main_is_a_conflict_naming_its_kin
     let id = device(&s, "main", "leaf1", "");
     let g = group(&s, "g");
     s.create_branch("br1").unwrap();
-    add_member(&s, "br1", &g, &id, true);
+    group_member(&s, "br1", &g, &id, true);
     ok(
         &s,
         "main",
@@ -773,7 +758,7 @@ fn diff_tree_lists_every_node_the_branch_added_updated_and_removed() {
         "br1",
         &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{leaf2}"}}) {{ ok }} }}"#),
     );
-    add_member(&s, "br1", &team, &leaf1, true);
+    group_member(&s, "br1", &team, &leaf1, true);
     // Main's own later change is not the branch's.
     device(&s, "main", "leaf9", "");
 

@@ -46,18 +46,23 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-@pytest.fixture
-def server(serve):
+def serving(serve, schema: dict):
+    """A server with `schema` loaded and converged."""
     server = serve()
 
     async def setup():
         client = server.client()
-        response = await client.schema.load(schemas=[SCHEMA])
+        response = await client.schema.load(schemas=[schema])
         assert not response.errors, response.errors
         await client.schema.wait_until_converged()
 
     run(setup())
     return server
+
+
+@pytest.fixture
+def server(serve):
+    return serving(serve, SCHEMA)
 
 
 def hostnames(nodes) -> list[str]:
@@ -372,13 +377,10 @@ def test_a_delete_is_refused_while_a_mandatory_relationship_points_at_it_and_cas
     (`on_delete: cascade`), a rack its devices (Component)."""
     from infrahub_sdk.exceptions import GraphQLError
 
-    server = serve()
+    server = serving(serve, FABRIC)
 
     async def scenario():
         client = server.client()
-        response = await client.schema.load(schemas=[FABRIC])
-        assert not response.errors, response.errors
-        await client.schema.wait_until_converged()
         pod = await client.create(kind="TestingPod", name="pod1")
         await pod.save()
         rack = await client.create(kind="TestingRack", name="rack1", pod=pod)

@@ -100,3 +100,20 @@ pub fn names(data: &Value, kind: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// `RelationshipAdd` (`add`) or `RelationshipRemove` of `member` to the `members` of group
+/// `group`, on `branch`.
+pub fn group_member(s: &Store, branch: &str, group: &str, member: &str, add: bool) {
+    let op = if add {
+        "RelationshipAdd"
+    } else {
+        "RelationshipRemove"
+    };
+    ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{{id: "{member}"}}]}}) {{ ok }} }}"#
+        ),
+    );
+}
