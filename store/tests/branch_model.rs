@@ -1,5 +1,6 @@
 //! Branches against a model: random edits on `main` and on two branches — two attributes
-//! of a few devices (set and unset), a group's members, deletions — and after every edit
+//! of a few devices (set and unset), a group's members, new devices under colliding names,
+//! deletions — and after every edit
 //! every view read back and compared with what the rules say it must be; each round ends
 //! with each branch's merge, which must do exactly what the three-way rule says, or refuse
 //! with exactly the conflicts it predicts and merge nothing (the branch is then deleted and
@@ -12,7 +13,8 @@
 //! unless they agree); an edge the branch added or removed is added or removed on main. A
 //! node the branch deleted is deleted on main, unless main changed it since (a named
 //! conflict; joining or leaving a group changes the group, not the member); a node main
-//! deleted that the branch changed (an attribute or a membership) is a named conflict too.
+//! deleted that the branch changed (an attribute or a membership) is a named conflict too,
+//! and so is a node the merge writes on main under a name (its HFID) another node there has.
 //! What one branch's merge changes on main is, for the other, a change of main's.
 
 mod common;
@@ -23,7 +25,7 @@ use common::*;
 use infragen_store::{Store, StoreError};
 use serde_json::{Value, json};
 
-const DEVICES: usize = 8;
+const DEVICES: usize = 6;
 const EDITS: usize = 30;
 const ROUNDS: usize = 3;
 
@@ -58,6 +60,8 @@ struct Branch {
     edges: BTreeMap<usize, Own<bool>>,
     /// Devices the branch deleted → whether main changed them since.
     deleted: BTreeMap<usize, bool>,
+    /// Devices the branch created → their `asn` and `role`.
+    created: BTreeMap<usize, (Value, Value)>,
 }
 
 /// What the rules say the store holds.
@@ -69,6 +73,8 @@ struct Model {
     main_attrs: BTreeMap<(usize, &'static str), Value>,
     main_members: BTreeSet<usize>,
     branches: BTreeMap<&'static str, Branch>,
+    /// Every device's name (unique, its HFID), by index.
+    names: Vec<String>,
 }
 
 impl Model {
@@ -84,7 +90,14 @@ impl Model {
         self.branches.entry(name).or_default()
     }
 
+    fn created(&self, branch: &str, device: usize) -> Option<&(Value, Value)> {
+        self.own(branch)?.created.get(&device)
+    }
+
     fn alive(&self, branch: &str, device: usize) -> bool {
+        if self.created(branch, device).is_some() {
+            return true;
+        }
         self.main_alive.contains(&device)
             && self
                 .own(branch)
@@ -92,6 +105,9 @@ impl Model {
     }
 
     fn attr(&self, branch: &str, device: usize, attr: &'static str) -> Value {
+        if let Some((asn, role)) = self.created(branch, device) {
+            return if attr == "asn" { asn } else { role }.clone();
+        }
         let main = self.main_attrs[&(device, attr)].clone();
         self.own(branch)
             .and_then(|own| own.attrs.get(&(device, attr)))
@@ -125,6 +141,10 @@ impl Model {
     fn set_attr(&mut self, branch: &str, device: usize, attr: &'static str, value: Value) {
         if branch == "main" {
             self.set_main_attr(device, attr, value);
+            return;
+        }
+        if let Some((asn, role)) = self.own_mut(branch).created.get_mut(&device) {
+            *if attr == "asn" { asn } else { role } = value;
             return;
         }
         // Writing the value the branch already shows changes nothing: not a change of its
@@ -173,7 +193,22 @@ impl Model {
         let own = self.own_mut(branch);
         own.attrs.retain(|(d, _), _| *d != device);
         own.edges.remove(&device);
-        own.deleted.insert(device, false);
+        // A node the branch created leaves nothing behind.
+        if own.created.remove(&device).is_none() {
+            own.deleted.insert(device, false);
+        }
+    }
+
+    /// A device made on `branch` (index `device`, next in [`Model::names`]).
+    fn create(&mut self, branch: &str, device: usize, name: String, asn: Value, role: Value) {
+        self.names.push(name);
+        if branch == "main" {
+            self.main_alive.insert(device);
+            self.main_attrs.insert((device, "asn"), asn);
+            self.main_attrs.insert((device, "role"), role);
+        } else {
+            self.own_mut(branch).created.insert(device, (asn, role));
+        }
     }
 
     /// The conflicts merging `branch` must name (device ids given), in no particular order.
@@ -191,11 +226,42 @@ impl Model {
             }
         }
         for (device, id) in ids.iter().enumerate() {
-            let touched =
-                own.attrs.keys().any(|(d, _)| *d == device) || own.edges.contains_key(&device);
+            let touched = own.attrs.keys().any(|(d, _)| *d == device)
+                || (own.edges.contains_key(&device) && !own.created.contains_key(&device));
             if touched && !self.main_alive.contains(&device) {
                 out.insert(format!(
                     "DcimDevice {id}: changed on the branch, deleted on main"
+                ));
+            }
+        }
+        // Every node the merge writes on main (creates, or changes an attribute or a
+        // membership of) must keep its name to itself among main's nodes after the merge.
+        let after: Vec<usize> = self
+            .main_alive
+            .iter()
+            .filter(|d| own.deleted.get(d) != Some(&false))
+            .chain(own.created.keys())
+            .copied()
+            .collect();
+        let written = |device: usize| {
+            own.created.contains_key(&device)
+                || own.attrs.iter().any(|((d, attr), own)| {
+                    *d == device
+                        && own.now != own.base
+                        && self.main_attrs.get(&(device, *attr)) == Some(&own.base)
+                })
+                || own.edges.get(&device).is_some_and(|own| {
+                    own.now != own.base && self.main_members.contains(&device) != own.now
+                })
+        };
+        for device in after.iter().copied().filter(|d| written(*d)) {
+            let taken = after
+                .iter()
+                .any(|other| *other != device && self.names[*other] == self.names[device]);
+            if taken {
+                out.insert(format!(
+                    "DcimDevice {}: Violates uniqueness constraint 'name' with '{}'",
+                    ids[device], self.names[device]
                 ));
             }
         }
@@ -219,6 +285,11 @@ impl Model {
     /// other branches.
     fn merge(&mut self, branch: &str) {
         let own = std::mem::take(self.own_mut(branch));
+        for (device, (asn, role)) in own.created {
+            self.main_alive.insert(device);
+            self.main_attrs.insert((device, "asn"), asn);
+            self.main_attrs.insert((device, "role"), role);
+        }
         for (key, own) in own.attrs {
             if own.now != own.base {
                 self.set_main_attr(key.0, key.1, own.now);
@@ -287,7 +358,7 @@ fn read(s: &Store, branch: &str, ids: &[String]) -> View {
 
 /// What `branch` must show.
 fn expected(model: &Model, branch: &str) -> View {
-    let devices = (0..DEVICES)
+    let devices = (0..model.names.len())
         .filter(|d| model.alive(branch, *d))
         .map(|d| {
             (
@@ -296,7 +367,9 @@ fn expected(model: &Model, branch: &str) -> View {
             )
         })
         .collect();
-    let members = (0..DEVICES).filter(|d| model.member(branch, *d)).collect();
+    let members = (0..model.names.len())
+        .filter(|d| model.member(branch, *d))
+        .collect();
     (devices, members)
 }
 
@@ -315,9 +388,7 @@ fn replay(seed: u64) -> (usize, usize) {
             &format!("dev{d}"),
             &format!("asn: {{value: {asn}}} role: {{value: {role}}}"),
         ));
-        model.main_attrs.insert((d, "asn"), asn);
-        model.main_attrs.insert((d, "role"), role);
-        model.main_alive.insert(d);
+        model.create("main", d, format!("dev{d}"), asn, role);
     }
     let group = ok(
         &s,
@@ -343,7 +414,7 @@ fn replay(seed: u64) -> (usize, usize) {
     // its merge, equal to main, and its next changes are based on main as merged.
     for round in 1..=ROUNDS {
         for _ in 0..EDITS {
-            edit(&s, &mut rng, &mut model, &group, &ids, &mut log);
+            edit(&s, &mut rng, &mut model, &group, &mut ids, &mut log);
             check(&s, &model, &ids, seed, &log);
         }
         for branch in BRANCHES {
@@ -409,16 +480,38 @@ fn edit(
     rng: &mut Rng,
     model: &mut Model,
     group: &str,
-    ids: &[String],
+    ids: &mut Vec<String>,
     log: &mut Vec<String>,
 ) {
     let branch = ["main", "br1", "br2"][rng.below(3)];
-    let alive: Vec<usize> = (0..DEVICES).filter(|d| model.alive(branch, *d)).collect();
+    let alive: Vec<usize> = (0..ids.len()).filter(|d| model.alive(branch, *d)).collect();
+    let what = rng.below(20);
+    if what == 1 {
+        // A new device, under a name from a small set, so that branches and main collide.
+        let name = format!("new{}", rng.below(4));
+        if alive.iter().any(|d| model.names[*d] == name) {
+            return;
+        }
+        let (asn, role) = (value_for(rng, "asn"), value_for(rng, "role"));
+        log.push(format!("{branch}: create {name} (dev{})", ids.len()));
+        let created = ok(
+            s,
+            branch,
+            &format!(
+                r#"mutation {{ DcimDeviceCreate(data: {{name: {{value: "{name}"}}, asn: {{value: {asn}}}, role: {{value: {role}}}}}) {{ object {{ id }} }} }}"#
+            ),
+        );
+        let id = created["DcimDeviceCreate"]["object"]["id"]
+            .as_str()
+            .expect("the new device's id");
+        model.create(branch, ids.len(), name, asn, role);
+        ids.push(id.to_owned());
+        return;
+    }
     if alive.is_empty() {
         return;
     }
     let d = alive[rng.below(alive.len())];
-    let what = rng.below(20);
     if what == 0 {
         log.push(format!("{branch}: delete dev{d}"));
         ok(
