@@ -1,10 +1,10 @@
 //! Branches against a model: random edits on `main` and on two branches — two attributes
 //! of a few devices (set and unset), a group's members, new devices under colliding names,
-//! deletions — and after every edit
-//! every view read back and compared with what the rules say it must be; each round ends
-//! with each branch's merge, which must do exactly what the three-way rule says, or refuse
-//! with exactly the conflicts it predicts and merge nothing (the branch is then deleted and
-//! made afresh, so that the seeds go on exploring merges rather than repeat one refusal).
+//! deletions — and after every edit every view read back and compared with what the rules
+//! say it must be; each round ends with each branch's merge, which must do exactly what the
+//! three-way rule says, or refuse with exactly the conflicts it predicts and merge nothing
+//! (the branch is then deleted and made afresh, so that the seeds go on exploring merges
+//! rather than repeat one refusal).
 //!
 //! The rules (the issue's, after Infrahub's): a branch sees main's later changes to every
 //! attribute and edge it has not changed itself, and its own changes win (writing the value
