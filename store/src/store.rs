@@ -784,6 +784,29 @@ impl Store {
         })
     }
 
+    /// What merging branch `name` now would refuse: every conflict its merge would name
+    /// (none when it would merge). The merge is computed in a transaction that is rolled
+    /// back, so nothing is written (`BranchValidate`).
+    pub fn merge_conflicts(&self, name: &str) -> Result<Vec<String>> {
+        if name == MAIN {
+            return Ok(Vec::new());
+        }
+        let mut db = self.db();
+        if !db.branch_exists(name)? {
+            return Err(StoreError::BranchNotFound(name.into()));
+        }
+        db.begin_immediate()?;
+        let merged = self
+            .refresh_locked(&mut db)
+            .and_then(|schema| branch::merge(&db.conn, &schema, name));
+        db.rollback();
+        match merged {
+            Ok(_) => Ok(Vec::new()),
+            Err(StoreError::MergeConflict { conflicts, .. }) => Ok(conflicts),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Sends `events` to the live subscribers (a copy each, made only when someone listens).
     fn publish(&self, events: Vec<Arc<Event>>) {
         if self.inner.events.receiver_count() == 0 {
@@ -1026,7 +1049,9 @@ impl Store {
     /// One field of Infrahub's branch API (`BranchCreate`, `BranchDelete`, `BranchMerge`,
     /// `BranchRebase`, `BranchValidate`), done at once: `task` (asked for by a client that
     /// does not wait) names the finished work. A branch sees main's later changes as they
-    /// are made, so a rebase has nothing to do, and a branch that merges validates.
+    /// are made, so a rebase has nothing to do; a validation answers whether the branch
+    /// would merge (`ok`) and every conflict its merge would name (`messages`), as
+    /// Infrahub's did before it moved validation to proposed-change checks.
     fn branch_mutation(
         &self,
         doc: &async_graphql_parser::types::ExecutableDocument,
@@ -1042,6 +1067,7 @@ impl Store {
             ))
             .with_code(ErrorCode::BadRequest));
         };
+        let mut conflicts = Vec::new();
         match field {
             "BranchCreate" => {
                 self.create_branch(name)?;
@@ -1065,7 +1091,9 @@ impl Store {
             "BranchMerge" => {
                 self.merge_branch(name)?;
             }
-            // Rebase and validate: nothing to do for a branch that exists.
+            // Validate: whether the branch would merge, and if not, every conflict.
+            "BranchValidate" => conflicts = self.merge_conflicts(name)?,
+            // Rebase: nothing to do for a branch that exists.
             _ if name == MAIN || self.db().branch_exists(name)? => {}
             _ => return Err(StoreError::BranchNotFound(name.into()).into()),
         }
@@ -1080,9 +1108,9 @@ impl Store {
         let mut out = Fields::new();
         for sf in sub {
             let v: Answer = match sf.node.name.node.as_str() {
-                "ok" => json!(true).into(),
+                "ok" => json!(conflicts.is_empty()).into(),
                 "__typename" => json!(field).into(),
-                "messages" => json!([]).into(),
+                "messages" => json!(conflicts).into(),
                 "task" => json!({ "id": format!("{}-{name}", field.to_lowercase()) }).into(),
                 "object" => described.as_ref().map_or(Answer::NULL, |branch| {
                     graphql::branch_selection(doc, &sf.node.selection_set.node, vars, branch)

@@ -511,6 +511,39 @@ fn a_merge_that_would_make_a_unique_value_twice_is_a_named_conflict() {
     assert_eq!(node_id(&s, "DcimDevice", "serial", "SN2"), a);
 }
 
+/// `BranchValidate` says whether the branch would merge now, and names every conflict its
+/// merge would (Infrahub's `ok` and `messages`), writing nothing either way.
+#[test]
+fn validating_a_branch_names_the_conflicts_its_merge_would_and_writes_nothing() {
+    let s = store();
+    let id = device(&s, "main", "leaf1", "asn: {value: 1}");
+    s.create_branch("br1").unwrap();
+    let validate = |s: &infragen_store::Store| {
+        ok(
+            s,
+            "main",
+            r#"mutation { BranchValidate(data: {name: "br1"}) { ok messages } }"#,
+        )["BranchValidate"]
+            .clone()
+    };
+    device(&s, "br1", "leaf1", "asn: {value: 2}");
+    assert_eq!(validate(&s), json!({"ok": true, "messages": []}));
+    device(&s, "main", "leaf1", "asn: {value: 3}");
+    let events = s.events_since(0).unwrap().len();
+    assert_eq!(
+        validate(&s),
+        json!({"ok": false, "messages": [format!("DcimDevice {id} attribute 'asn': main=3 branch=2")]})
+    );
+    assert_eq!(s.events_since(0).unwrap().len(), events, "nothing written");
+    assert_eq!(asn(&s, "main", "leaf1"), 3);
+    assert_eq!(asn(&s, "br1", "leaf1"), 2);
+    assert_eq!(s.merge_conflicts("br1").unwrap().len(), 1);
+    assert!(matches!(
+        s.merge_conflicts("nope"),
+        Err(StoreError::BranchNotFound(name)) if name == "nope"
+    ));
+}
+
 /// Writing on main what a node already holds changes nothing (no event), so the branch
 /// that deleted the node merges; a real change is still the conflict.
 #[test]

@@ -196,6 +196,8 @@ def test_tracking_deletes_what_a_run_no_longer_makes(server):
 
 
 def test_a_branch_and_its_diff(server):
+    from infrahub_sdk.exceptions import GraphQLError
+
     async def scenario():
         client = server.client()
         base = await client.create(kind="TestingSwitch", hostname="core1", asn=1)
@@ -218,6 +220,21 @@ def test_a_branch_and_its_diff(server):
         assert [(e["name"], e["action"]) for e in updated["elements"]] == [("asn", "UPDATED")]
 
         assert hostnames(await client.all(kind="TestingSwitch")) == ["core1"]
+        assert await client.branch.validate("change-1") is True
+        # Main changes core1's asn too: the branch no longer merges, and says why.
+        on_main = await client.get(kind="TestingSwitch", hostname__value="core1")
+        on_main.asn.value = 3
+        await on_main.save()
+        assert await client.branch.validate("change-1") is False
+        with pytest.raises(GraphQLError) as refused:
+            await client.branch.merge(branch_name="change-1")
+        assert [error["message"] for error in refused.value.errors] == [
+            "merge of branch 'change-1' refused, 1 conflict(s): "
+            f"TestingSwitch {base.id} attribute 'asn': main=3 branch=2"
+        ]
+        on_main.asn.value = 1
+        await on_main.save()
+        assert await client.branch.validate("change-1") is True
         await client.branch.merge(branch_name="change-1")
         assert hostnames(await client.all(kind="TestingSwitch")) == ["core1", "core2"]
         assert (await client.get(kind="TestingSwitch", hostname__value="core1")).asn.value == 2
