@@ -420,6 +420,15 @@ fn replay(seed: u64) -> (usize, usize) {
         for branch in BRANCHES {
             log.push(format!("merge {branch} ({round})"));
             let conflicts = model.conflicts(branch, &ids);
+            // Validating first names the same conflicts, and writes nothing.
+            let validated = s.merge_conflicts(branch).expect("validated");
+            assert_eq!(
+                validated.into_iter().collect::<BTreeSet<_>>(),
+                conflicts,
+                "seed {seed}: validating {branch} (ids {ids:?}), after:\n{}",
+                log.join("\n")
+            );
+            check(&s, &model, &ids, seed, &log);
             let before = read(&s, "main", &ids);
             match s.merge_branch(branch) {
                 Ok(_) => {
