@@ -684,6 +684,80 @@ fn a_branch_name_infrahub_refuses_is_refused_with_its_rules() {
     assert_eq!(stdout.lines().count(), 1, "only main: {stdout}");
 }
 
+/// `branch validate` says whether a branch would merge, or lists its conflicts and exits 1;
+/// it writes nothing either way.
+#[test]
+fn branch_validate_lists_the_conflicts_a_merge_would_name_and_writes_nothing() {
+    const SCHEMA: &str = "version: '1.0'
+nodes:
+  - name: Switch
+    namespace: Testing
+    human_friendly_id: [hostname__value]
+    attributes:
+      - {name: hostname, kind: Text, unique: true}
+      - {name: asn, kind: Number, optional: true}
+";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let store = path.to_str().expect("utf-8 path");
+    let write = |branch: &str, asn: u32| {
+        let opened = infragen_store::Store::open(&path).expect("store opens");
+        let answer = opened.execute_blocking(
+            branch,
+            &infragen_store::GraphqlRequest::new(format!(
+                r#"mutation {{ TestingSwitchUpsert(data: {{hostname: {{value: "sw1"}}, asn: {{value: {asn}}}}}) {{ object {{ id }} }} }}"#
+            )),
+        );
+        answer["data"]["TestingSwitchUpsert"]["object"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("upserted: {answer}"))
+            .to_owned()
+    };
+    {
+        let opened = infragen_store::Store::open(&path).expect("store opens");
+        opened
+            .load_schema(&[("switch.yml".into(), SCHEMA.into())])
+            .expect("schema loads");
+        opened.create_branch("change-1").expect("branch");
+    }
+    let id = write("main", 1);
+    write("change-1", 2);
+    assert_eq!(
+        infragen(&["--store", store, "branch", "validate", "change-1"]),
+        (
+            0,
+            "branch 'change-1' would merge into main\n".into(),
+            String::new()
+        )
+    );
+    write("main", 3);
+    assert_eq!(
+        infragen(&["--store", store, "branch", "validate", "change-1"]),
+        (
+            1,
+            format!("TestingSwitch {id} attribute 'asn': main=3 branch=2\n"),
+            "error: branch 'change-1' would not merge into main: 1 conflict(s)\n".into()
+        )
+    );
+    let (code, _, stderr) = infragen(&["--store", store, "branch", "validate", "nope"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "error: Branch: nope not found.\n")
+    );
+    // Nothing merged: main still has its own value.
+    let opened = infragen_store::Store::open(&path).expect("store opens");
+    let asn = opened.execute_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new(
+            "{ TestingSwitch { edges { node { asn { value } } } } }",
+        ),
+    );
+    assert_eq!(
+        asn["data"]["TestingSwitch"]["edges"][0]["node"]["asn"]["value"],
+        3
+    );
+}
+
 /// An Infrahub repository may hold Python generators: `serve` imports the repository
 /// (their definitions included, so trigger rules can name them) and starts, warning about
 /// the definitions it will not run; `infragen generator` refuses to run one, saying why.

@@ -1,5 +1,5 @@
 //! The embedded store's commands: `schema load`, `object load`,
-//! `branch create|list|merge|delete`, `query` and `token create` (`infragen
+//! `branch create|list|validate|merge|delete`, `query` and `token create` (`infragen
 //! serve` is [`super::serve`]). The `infragen` command line mounts
 //! [`StoreCommand`] and calls [`run`] with its global `--store PATH`; the work
 //! is the store's, the printing is here.
@@ -92,6 +92,12 @@ pub(crate) enum BranchCommand {
     },
     /// List branches.
     List,
+    /// Say whether a branch would merge into main now, and list every conflict if not
+    /// (nothing is written; exit code 1 when it would not merge).
+    Validate {
+        /// Branch name.
+        name: String,
+    },
     /// Merge a branch into main.
     Merge {
         /// Branch name.
@@ -240,6 +246,19 @@ pub(crate) async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<
                         b.name, b.created_at, b.changes
                     );
                 }
+            }
+            BranchCommand::Validate { name } => {
+                let conflicts = store.merge_conflicts(&name)?;
+                if !conflicts.is_empty() {
+                    for conflict in &conflicts {
+                        println!("{conflict}");
+                    }
+                    bail!(
+                        "branch '{name}' would not merge into main: {} conflict(s)",
+                        conflicts.len()
+                    );
+                }
+                println!("branch '{name}' would merge into main");
             }
             BranchCommand::Merge { name } => {
                 let r = store.merge_branch(&name)?;
