@@ -29,18 +29,6 @@ const DEVICES: usize = 6;
 const EDITS: usize = 30;
 const ROUNDS: usize = 3;
 
-/// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
-    }
-}
-
 /// The branch's own value of an attribute, or its own state of an edge, and main's at the
 /// moment the branch first changed it.
 #[derive(Clone, Debug)]
@@ -377,7 +365,7 @@ fn expected(model: &Model, branch: &str) -> View {
 /// through and how many were refused.
 fn replay(seed: u64) -> (usize, usize) {
     let s = store();
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::seeded(seed);
     let mut model = Model::default();
     let mut ids = Vec::new();
     for d in 0..DEVICES {

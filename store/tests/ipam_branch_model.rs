@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::ok;
+use common::{Rng, ok};
 use infragen_store::Store;
 use serde_json::Value;
 
@@ -31,18 +31,6 @@ const PREFIXES: [&str; 10] = [
     "10.16.0.0/20",
 ];
 const ADDRESSES: [&str; 4] = ["10.0.0.1/32", "10.0.1.7/32", "10.1.0.9/32", "10.200.0.1/32"];
-
-/// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
-    }
-}
 
 /// `(network, length)` of `10.a.b.c/len` as one number and the length.
 fn parse(text: &str) -> (u32, u32) {
@@ -170,7 +158,7 @@ fn replay(seed: u64) {
     for branch in BRANCHES {
         s.create_branch(branch).expect("branch");
     }
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::seeded(seed);
     let mut model = Model::default();
     let mut log = Vec::new();
     for _ in 0..EDITS {

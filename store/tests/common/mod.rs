@@ -117,3 +117,22 @@ pub fn group_member(s: &Store, branch: &str, group: &str, member: &str, add: boo
         ),
     );
 }
+
+/// A small deterministic generator (xorshift64*) for the model tests, so that a failing
+/// seed can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// The generator for `seed` (any value, zero included).
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    }
+}
