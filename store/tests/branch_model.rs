@@ -4,7 +4,9 @@
 //! say it must be; each round ends with each branch's merge, which must do exactly what the
 //! three-way rule says, or refuse with exactly the conflicts it predicts and merge nothing
 //! (the branch is then deleted and made afresh, so that the seeds go on exploring merges
-//! rather than repeat one refusal).
+//! rather than repeat one refusal). A second test sends one branch's edits through run
+//! transactions, as a generator's writes go: read inside the run and after its commit,
+//! they must show the same.
 //!
 //! The rules (the issue's, after Infrahub's): a branch sees main's later changes to every
 //! attribute and edge it has not changed itself, and its own changes win (writing the value
@@ -22,7 +24,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use infragen_store::{Store, StoreError};
+use infragen_store::{GraphqlRequest, RunTransaction, Store, StoreError};
 use serde_json::{Value, json};
 
 const DEVICES: usize = 6;
@@ -307,10 +309,70 @@ fn value_for(rng: &mut Rng, attr: &str) -> Value {
 /// members.
 type View = (BTreeMap<usize, (Value, Value)>, BTreeSet<usize>);
 
+/// Where the edits go: straight to the store, or (`staged`) each run of consecutive
+/// edits on `br2` inside one run transaction (`Store::begin_run`), committed before
+/// anything else writes — the path a generator's writes take.
+struct Session<'a> {
+    s: &'a Store,
+    staged: bool,
+    run: Option<RunTransaction>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl<'a> Session<'a> {
+    fn new(s: &'a Store, staged: bool) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        Session {
+            s,
+            staged,
+            run: None,
+            runtime,
+        }
+    }
+
+    /// Runs `document` on `branch`, which must succeed; its `data`.
+    fn exec(&mut self, branch: &str, document: &str) -> Value {
+        if self.staged && branch == "br2" {
+            if self.run.is_none() {
+                let run = self.runtime.block_on(self.s.begin_run(branch));
+                self.run = Some(run.expect("a run on br2"));
+            }
+            if let Some(run) = &self.run {
+                let answer = run.execute(&GraphqlRequest::new(document), None);
+                assert!(answer.get("errors").is_none(), "in the run: {answer:#}");
+                return answer["data"].clone();
+            }
+        }
+        self.settle();
+        ok(self.s, branch, document)
+    }
+
+    /// What `branch` shows: through the open run for its branch, else the store.
+    fn query(&self, branch: &str, document: &str) -> Value {
+        match &self.run {
+            Some(run) if branch == "br2" => {
+                let answer = run.execute(&GraphqlRequest::new(document), None);
+                assert!(answer.get("errors").is_none(), "in the run: {answer:#}");
+                answer["data"].clone()
+            }
+            _ => ok(self.s, branch, document),
+        }
+    }
+
+    /// Commits the open run, if any.
+    fn settle(&mut self) {
+        if let Some(run) = self.run.take() {
+            run.commit().expect("the run commits");
+        }
+    }
+}
+
 /// What `branch` shows, as read back.
-fn read(s: &Store, branch: &str, ids: &[String]) -> View {
-    let d = ok(
-        s,
+fn read(session: &Session<'_>, branch: &str, ids: &[String]) -> View {
+    let d = session.query(
         branch,
         "{ DcimDevice { edges { node { id asn { value } role { value } } } } }",
     );
@@ -326,8 +388,7 @@ fn read(s: &Store, branch: &str, ids: &[String]) -> View {
             (node["asn"]["value"].clone(), node["role"]["value"].clone()),
         );
     }
-    let g = ok(
-        s,
+    let g = session.query(
         branch,
         "{ CoreStandardGroup { edges { node { members { edges { node { id } } } } } } }",
     );
@@ -362,8 +423,8 @@ fn expected(model: &Model, branch: &str) -> View {
 }
 
 /// One seed's rounds of edits, each checked, each round merged; how many merges went
-/// through and how many were refused.
-fn replay(seed: u64) -> (usize, usize) {
+/// through and how many were refused. `staged`: `br2`'s edits go through run transactions.
+fn replay(seed: u64, staged: bool) -> (usize, usize) {
     let s = store();
     let mut rng = Rng::seeded(seed);
     let mut model = Model::default();
@@ -395,6 +456,7 @@ fn replay(seed: u64) -> (usize, usize) {
     for branch in BRANCHES {
         s.create_branch(branch).expect("branch");
     }
+    let mut session = Session::new(&s, staged);
 
     let mut log = Vec::new();
     let (mut merged, mut refused) = (0, 0);
@@ -402,9 +464,18 @@ fn replay(seed: u64) -> (usize, usize) {
     // its merge, equal to main, and its next changes are based on main as merged.
     for round in 1..=ROUNDS {
         for _ in 0..EDITS {
-            edit(&s, &mut rng, &mut model, &group, &mut ids, &mut log);
-            check(&s, &model, &ids, seed, &log);
+            edit(
+                &mut session,
+                &mut rng,
+                &mut model,
+                &group,
+                &mut ids,
+                &mut log,
+            );
+            check(&session, &model, &ids, seed, &log);
         }
+        session.settle();
+        check(&session, &model, &ids, seed, &log);
         for branch in BRANCHES {
             log.push(format!("merge {branch} ({round})"));
             let conflicts = model.conflicts(branch, &ids);
@@ -416,8 +487,8 @@ fn replay(seed: u64) -> (usize, usize) {
                 "seed {seed}: validating {branch} (ids {ids:?}), after:\n{}",
                 log.join("\n")
             );
-            check(&s, &model, &ids, seed, &log);
-            let before = read(&s, "main", &ids);
+            check(&session, &model, &ids, seed, &log);
+            let before = read(&session, "main", &ids);
             match s.merge_branch(branch) {
                 Ok(_) => {
                     assert!(
@@ -440,7 +511,7 @@ fn replay(seed: u64) -> (usize, usize) {
                         log.join("\n")
                     );
                     assert_eq!(
-                        read(&s, "main", &ids),
+                        read(&session, "main", &ids),
                         before,
                         "seed {seed}: nothing merged"
                     );
@@ -453,17 +524,17 @@ fn replay(seed: u64) -> (usize, usize) {
                 }
                 Err(other) => panic!("seed {seed}: {other}"),
             }
-            check(&s, &model, &ids, seed, &log);
+            check(&session, &model, &ids, seed, &log);
         }
     }
     (merged, refused)
 }
 
 /// Every branch's view against the model's.
-fn check(s: &Store, model: &Model, ids: &[String], seed: u64, log: &[String]) {
+fn check(session: &Session<'_>, model: &Model, ids: &[String], seed: u64, log: &[String]) {
     for branch in std::iter::once("main").chain(BRANCHES) {
         assert_eq!(
-            read(s, branch, ids),
+            read(session, branch, ids),
             expected(model, branch),
             "seed {seed}, {branch} after:\n{}",
             log.join("\n")
@@ -473,7 +544,7 @@ fn check(s: &Store, model: &Model, ids: &[String], seed: u64, log: &[String]) {
 
 /// One random edit, on main or on the branch, made in the store and in the model.
 fn edit(
-    s: &Store,
+    session: &mut Session<'_>,
     rng: &mut Rng,
     model: &mut Model,
     group: &str,
@@ -491,8 +562,7 @@ fn edit(
         }
         let (asn, role) = (value_for(rng, "asn"), value_for(rng, "role"));
         log.push(format!("{branch}: create {name} (dev{})", ids.len()));
-        let created = ok(
-            s,
+        let created = session.exec(
             branch,
             &format!(
                 r#"mutation {{ DcimDeviceCreate(data: {{name: {{value: "{name}"}}, asn: {{value: {asn}}}, role: {{value: {role}}}}}) {{ object {{ id }} }} }}"#
@@ -511,8 +581,7 @@ fn edit(
     let d = alive[rng.below(alive.len())];
     if what == 0 {
         log.push(format!("{branch}: delete dev{d}"));
-        ok(
-            s,
+        session.exec(
             branch,
             &format!(
                 r#"mutation {{ DcimDeviceDelete(data: {{id: "{}"}}) {{ ok }} }}"#,
@@ -523,14 +592,24 @@ fn edit(
     } else if what < 7 {
         let add = !model.member(branch, d);
         log.push(format!("{branch}: member dev{d} {add}"));
-        group_member(s, branch, group, &ids[d], add);
+        let op = if add {
+            "RelationshipAdd"
+        } else {
+            "RelationshipRemove"
+        };
+        session.exec(
+            branch,
+            &format!(
+                r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{{id: "{}"}}]}}) {{ ok }} }}"#,
+                ids[d]
+            ),
+        );
         model.set_member(branch, d, add);
     } else {
         let attr = ["asn", "role"][rng.below(2)];
         let value = value_for(rng, attr);
         log.push(format!("{branch}: dev{d}.{attr} = {value}"));
-        ok(
-            s,
+        session.exec(
             branch,
             &format!(
                 r#"mutation {{ DcimDeviceUpdate(data: {{id: "{}", {attr}: {{value: {value}}}}}) {{ ok }} }}"#,
@@ -544,11 +623,26 @@ fn edit(
 #[test]
 fn random_edits_on_main_and_a_branch_read_and_merge_as_the_rules_say() {
     let (merged, refused) = (1..=100)
-        .map(replay)
+        .map(|seed| replay(seed, false))
         .fold((0, 0), |(m, r), (merged, refused)| {
             (m + merged, r + refused)
         });
     // Both outcomes of a merge were exercised, or the seeds prove less than they seem.
+    assert!(
+        merged > 0 && refused > 0,
+        "{merged} merges went through, {refused} were refused"
+    );
+}
+
+/// The same with `br2`'s edits inside run transactions, as a generator's are: the run sees
+/// its own writes over the branch as the rules say, and commits them to the same effect.
+#[test]
+fn edits_in_run_transactions_read_and_merge_as_the_rules_say() {
+    let (merged, refused) = (1..=50)
+        .map(|seed| replay(seed, true))
+        .fold((0, 0), |(m, r), (merged, refused)| {
+            (m + merged, r + refused)
+        });
     assert!(
         merged > 0 && refused > 0,
         "{merged} merges went through, {refused} were refused"
