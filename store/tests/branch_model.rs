@@ -620,31 +620,28 @@ fn edit(
     }
 }
 
-#[test]
-fn random_edits_on_main_and_a_branch_read_and_merge_as_the_rules_say() {
-    let (merged, refused) = (1..=100)
-        .map(|seed| replay(seed, false))
+/// Replays seeds `1..=seeds`; both outcomes of a merge must have come up, or the seeds
+/// prove less than they seem.
+fn explore(seeds: u64, staged: bool) {
+    let (merged, refused) = (1..=seeds)
+        .map(|seed| replay(seed, staged))
         .fold((0, 0), |(m, r), (merged, refused)| {
             (m + merged, r + refused)
         });
-    // Both outcomes of a merge were exercised, or the seeds prove less than they seem.
     assert!(
         merged > 0 && refused > 0,
         "{merged} merges went through, {refused} were refused"
     );
 }
 
+#[test]
+fn random_edits_on_main_and_a_branch_read_and_merge_as_the_rules_say() {
+    explore(100, false);
+}
+
 /// The same with `br2`'s edits inside run transactions, as a generator's are: the run sees
 /// its own writes over the branch as the rules say, and commits them to the same effect.
 #[test]
 fn edits_in_run_transactions_read_and_merge_as_the_rules_say() {
-    let (merged, refused) = (1..=50)
-        .map(|seed| replay(seed, true))
-        .fold((0, 0), |(m, r), (merged, refused)| {
-            (m + merged, r + refused)
-        });
-    assert!(
-        merged > 0 && refused > 0,
-        "{merged} merges went through, {refused} were refused"
-    );
+    explore(50, true);
 }
