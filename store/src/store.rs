@@ -456,15 +456,11 @@ impl Store {
             None => None,
         };
         with_pooled_reader(readers, &self.inner.path, |reader| {
-            reader.begin_deferred()?;
-            let out = match &refreshed {
-                Some(schema) => Ok(Arc::clone(schema)),
-                None => self.schema_seen_by(reader),
-            }
-            .map_err(E::from)
-            .and_then(|schema| f(&reader.conn, &schema, CacheUse::Reader(epoch)));
-            reader.rollback();
-            out
+            let schema = match &refreshed {
+                Some(schema) => Arc::clone(schema),
+                None => self.schema_seen_by(reader)?,
+            };
+            f(&reader.conn, &schema, CacheUse::Reader(epoch))
         })
     }
 
@@ -491,12 +487,7 @@ impl Store {
         let Some(readers) = &self.inner.readers else {
             return f(&self.db());
         };
-        with_pooled_reader(readers, &self.inner.path, |reader| {
-            reader.begin_deferred()?;
-            let out = f(reader);
-            reader.rollback();
-            out
-        })
+        with_pooled_reader(readers, &self.inner.path, f)
     }
 
     /// Run a write: SQLite's write lock (`BEGIN IMMEDIATE`, so another process cannot commit
@@ -552,12 +543,12 @@ impl Store {
     /// Never waits for a write under way (`serve` answers `/api/schema` with it): while one
     /// holds the store's connection, the schema is checked on a reader's.
     pub fn schema(&self) -> Arc<Schema> {
-        let refreshed = match self.refresh_if_free() {
-            Ok(Some(schema)) => Ok(schema),
-            Ok(None) => self.committed_read(|reader| self.schema_seen_by(reader)),
-            Err(error) => Err(error),
-        };
-        refreshed.unwrap_or_else(|_| self.current_schema())
+        self.refresh_if_free()
+            .and_then(|refreshed| match refreshed {
+                Some(schema) => Ok(schema),
+                None => self.committed_read(|reader| self.schema_seen_by(reader)),
+            })
+            .unwrap_or_else(|_| self.current_schema())
     }
 
     /// [`Store::refresh_locked`] when the store's connection is free; `None` while a write
@@ -673,26 +664,24 @@ impl Store {
     ///
     /// Read on a reader's connection: what is committed, without waiting for a write.
     pub fn branches(&self) -> Result<Vec<BranchInfo>> {
-        self.committed_read(|db| self.branches_in(db))
-    }
-
-    fn branches_in(&self, db: &Db) -> Result<Vec<BranchInfo>> {
-        let mut out = vec![BranchInfo {
-            name: MAIN.into(),
-            is_default: true,
-            created_at: String::new(),
-            changes: 0,
-        }];
-        for (name, _, created_at) in db.branches()? {
-            let changes = db.branch_changes(&name)?;
-            out.push(BranchInfo {
-                name,
-                is_default: false,
-                created_at,
-                changes,
-            });
-        }
-        Ok(out)
+        self.committed_read(|db| {
+            let mut out = vec![BranchInfo {
+                name: MAIN.into(),
+                is_default: true,
+                created_at: String::new(),
+                changes: 0,
+            }];
+            for (name, _, created_at) in db.branches()? {
+                let changes = db.branch_changes(&name)?;
+                out.push(BranchInfo {
+                    name,
+                    is_default: false,
+                    created_at,
+                    changes,
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// Where branch `name` began: the last event before it was made and when; `None`
@@ -1243,9 +1232,9 @@ fn load_schema_from(db: &mut Db) -> Result<Schema> {
     Ok(schema)
 }
 
-/// `f` on an idle connection of the readers' pool `readers` (one is opened on `path` when
-/// none is idle), given back to the pool afterwards while it holds fewer than
-/// [`MAX_IDLE_READERS`].
+/// `f` in one read transaction (one consistent snapshot) on an idle connection of the
+/// readers' pool `readers` (one is opened on `path` when none is idle), given back to the
+/// pool afterwards while it holds fewer than [`MAX_IDLE_READERS`].
 fn with_pooled_reader<T, E: From<StoreError>>(
     readers: &Mutex<Vec<Db>>,
     path: &str,
@@ -1256,7 +1245,9 @@ fn with_pooled_reader<T, E: From<StoreError>>(
         Some(reader) => reader,
         None => Db::open_reader(path)?,
     };
+    reader.begin_deferred()?;
     let out = f(&reader);
+    reader.rollback();
     let mut idle = readers.lock().unwrap_or_else(|e| e.into_inner());
     if idle.len() < MAX_IDLE_READERS {
         idle.push(reader);

@@ -592,18 +592,7 @@ fn edit(
     } else if what < 7 {
         let add = !model.member(branch, d);
         log.push(format!("{branch}: member dev{d} {add}"));
-        let op = if add {
-            "RelationshipAdd"
-        } else {
-            "RelationshipRemove"
-        };
-        session.exec(
-            branch,
-            &format!(
-                r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{{id: "{}"}}]}}) {{ ok }} }}"#,
-                ids[d]
-            ),
-        );
+        session.exec(branch, &group_member_document(group, &ids[d], add));
         model.set_member(branch, d, add);
     } else {
         let attr = ["asn", "role"][rng.below(2)];

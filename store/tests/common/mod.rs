@@ -104,18 +104,19 @@ pub fn names(data: &Value, kind: &str) -> Vec<String> {
 /// `RelationshipAdd` (`add`) or `RelationshipRemove` of `member` to the `members` of group
 /// `group`, on `branch`.
 pub fn group_member(s: &Store, branch: &str, group: &str, member: &str, add: bool) {
+    ok(s, branch, &group_member_document(group, member, add));
+}
+
+/// The document [`group_member`] sends.
+pub fn group_member_document(group: &str, member: &str, add: bool) -> String {
     let op = if add {
         "RelationshipAdd"
     } else {
         "RelationshipRemove"
     };
-    ok(
-        s,
-        branch,
-        &format!(
-            r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{{id: "{member}"}}]}}) {{ ok }} }}"#
-        ),
-    );
+    format!(
+        r#"mutation {{ {op}(data: {{id: "{group}", name: "members", nodes: [{{id: "{member}"}}]}}) {{ ok }} }}"#
+    )
 }
 
 /// A small deterministic generator (xorshift64*) for the model tests, so that a failing
