@@ -122,10 +122,12 @@ impl Store {
     pub async fn begin_rerun(&self, branch: &str, attempt: u32) -> Result<RunTransaction> {
         let factor = 4u32.saturating_pow(attempt.saturating_sub(1).min(8));
         let turn = self.run_turn(self.run_idle_allowance() * factor).await;
-        // The generation first: a change after it, even to the schema read next, is a
-        // conflict.
-        let generation = self.generation();
+        // What other processes committed before the run began is picked up first (the
+        // branch check reads through the store's connection, which notices them): the
+        // run reads after them, so they are no conflict. Only then the generation: a
+        // change noticed after it, even to the schema read next, is one.
         self.read_op(|conn, _| check_branch(conn, branch))?;
+        let generation = self.generation();
         Ok(RunTransaction {
             store: self.clone(),
             branch: branch.to_owned(),

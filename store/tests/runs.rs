@@ -1226,3 +1226,87 @@ async fn a_run_edits_the_members_of_a_large_group_each_once() {
         );
     }
 }
+
+/// Two handles on one store file, as two processes hold it, with the fixture schema.
+fn two_handles() -> (tempfile::TempDir, Store, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let own = Store::open(&path).unwrap();
+    own.load_schema(&[("dcim.yml".into(), DCIM.into())])
+        .unwrap();
+    let other = Store::open(&path).unwrap();
+    (dir, own, other)
+}
+
+/// The devices `s` shows on main, by name.
+fn device_names(s: &Store) -> Vec<String> {
+    names(
+        &ok(
+            s,
+            "main",
+            "{ DcimDevice { edges { node { name { value } } } } }",
+        ),
+        "DcimDevice",
+    )
+}
+
+/// What another process committed before a run began is what the run reads: no conflict,
+/// even when this handle had not looked at the store since. (The run used to take its
+/// snapshot of the store's generation before noticing such a commit, and then failed at
+/// its first operation as if the commit had come during it.)
+#[tokio::test]
+async fn a_run_begun_after_another_process_committed_reads_and_commits() {
+    let (_dir, own, other) = two_handles();
+    device(&own, "main", "leaf1", "");
+    device(&other, "main", "leaf2", "");
+    let run = own.begin_run("main").await.unwrap();
+    let answer = run.execute(
+        &GraphqlRequest::new(
+            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf3"}}) { ok } }"#,
+        ),
+        None,
+    );
+    assert!(answer.get("errors").is_none(), "{answer:#}");
+    let read = run.execute(
+        &GraphqlRequest::new("{ DcimDevice { edges { node { name { value } } } } }"),
+        None,
+    );
+    assert_eq!(
+        names(&read["data"], "DcimDevice"),
+        ["leaf1", "leaf2", "leaf3"]
+    );
+    run.commit().unwrap();
+    assert_eq!(device_names(&own), ["leaf1", "leaf2", "leaf3"]);
+    assert_eq!(device_names(&other), ["leaf1", "leaf2", "leaf3"]);
+}
+
+/// A commit by another process while a run is open: the run's next operation fails as a
+/// conflict, its commit too, and nothing of it is written.
+#[tokio::test]
+async fn another_process_committing_during_a_run_is_a_conflict_that_writes_nothing() {
+    let (_dir, own, other) = two_handles();
+    device(&own, "main", "leaf1", "");
+    let run = own.begin_run("main").await.unwrap();
+    let created = run.execute(
+        &GraphqlRequest::new(
+            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf2"}}) { ok } }"#,
+        ),
+        None,
+    );
+    assert!(created.get("errors").is_none(), "{created:#}");
+    device(&other, "main", "leaf3", "");
+    let path = own.path().to_owned();
+    let conflict = format!(
+        "the store changed during the run (another writer committed on `{path}` while the run was open); nothing of the run was written"
+    );
+    let next = run.execute(
+        &GraphqlRequest::new(
+            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf4"}}) { ok } }"#,
+        ),
+        None,
+    );
+    assert_eq!(errors(&next), std::slice::from_ref(&conflict));
+    assert_eq!(run.commit().unwrap_err().to_string(), conflict);
+    assert_eq!(device_names(&own), ["leaf1", "leaf3"]);
+    assert_eq!(device_names(&other), ["leaf1", "leaf3"]);
+}
