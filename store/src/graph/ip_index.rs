@@ -216,8 +216,8 @@ impl Tx<'_> {
     /// space below it. Never while this transaction changes or removes an existing prefix
     /// or address: what it frees is not in the hint.
     pub fn free_from(&self, key: &FreeKey) -> Option<u128> {
-        let changing = self.pending_ip(key.is_addr).any(|(_, p)| !p.created);
-        if changing {
+        let pending: Vec<_> = self.pending_ip(key.is_addr).collect();
+        if pending.iter().any(|(_, p)| !p.created) {
             return None;
         }
         let staged = self
@@ -228,11 +228,25 @@ impl Tx<'_> {
             .find(|(k, _)| k == key)
             .map(|(_, at)| *at);
         // Hints are kept for the store's own connection only (see `NodeCache`).
-        staged.or_else(|| {
+        let at = staged.or_else(|| {
             self.shared
                 .filter(|_| self.shared_epoch.is_none())?
                 .free_hint(key)
-        })
+        })?;
+        // A prefix this transaction creates around used space and past the hint (a /28
+        // over allocated /31s) starts below it, where the search from the hint would
+        // not look, and covers blocks from it on.
+        let spanned = pending.iter().any(|(id, p)| {
+            !p.deleted
+                && self
+                    .get(id)
+                    .and_then(|n| entry_of(self, &n))
+                    .is_some_and(|(e, _)| {
+                        let (first, last) = range_of(&e.value, key.is_addr);
+                        e.value.version() == key.family && first < at && last >= at
+                    })
+        });
+        (!spanned).then_some(at)
     }
 
     /// A search for free space of `key` found `at` free and every block below it used; kept
