@@ -18,8 +18,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::session::Session;
 use common::{Rng, errors};
-use infragen_store::{GraphqlRequest, RunTransaction, Store};
+use infragen_store::Store;
 use serde_json::{Value, json};
 
 const RESOURCES: &str = include_str!("fixtures/aidc_resources.yml");
@@ -198,44 +199,21 @@ enum Expected {
     Error(String),
 }
 
-/// The two handles on one store file, as two processes would hold it.
-struct Handles {
-    own: Store,
-    other: Store,
-    _dir: tempfile::TempDir,
-}
-
-impl Handles {
-    fn new() -> Handles {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("store.db");
-        let own = Store::open(&path).expect("store");
-        own.load_schema(&[("aidc_resources.yml".into(), RESOURCES.into())])
-            .expect("schema");
-        let other = Store::open(&path).expect("second handle");
-        Handles {
-            own,
-            other,
-            _dir: dir,
-        }
-    }
-
-    /// The handle a step on `view` goes through: main's steps sometimes through the other.
-    fn pick<'a>(&'a self, view: &str, rng: &mut Rng) -> &'a Store {
-        if view == "main" && rng.below(3) == 0 {
-            &self.other
-        } else {
-            &self.own
-        }
+/// The handle a step on `view` goes through: main's steps sometimes through the other.
+fn pick<'a>(session: &'a Session, view: &str, rng: &mut Rng) -> &'a Store {
+    if view == "main" && rng.below(3) == 0 {
+        &session.other
+    } else {
+        &session.own
     }
 }
 
 /// Sets up the resources and pools on main; the model holds the resources.
 fn set_up(session: &Session, model: &mut Model) -> (String, String) {
-    let s = &session.handles.own;
+    let s = &session.own;
     let mut resource_ids = Vec::new();
     for resource in PREFIX_RESOURCES.iter().chain([&ADDRESS_RESOURCE]) {
-        let id = session.create(s, "main", "IpamIPPrefix", "prefix", resource);
+        let id = create(session, s, "main", "IpamIPPrefix", "prefix", resource);
         model.add(
             "main",
             id.clone(),
@@ -272,159 +250,106 @@ fn set_up(session: &Session, model: &mut Model) -> (String, String) {
     (prefix_pool, address_pool)
 }
 
-/// Where the steps go: straight to a store handle, or, for the branch's steps on the
-/// store's own handle while one is open, into a run transaction (`Store::begin_run`,
-/// the path a generator's writes take), which ends committed or abandoned before any
-/// other step writes.
-struct Session {
-    handles: Handles,
-    run: Option<RunTransaction>,
-    runtime: tokio::runtime::Runtime,
+/// Opens a run on the branch; the model remembers what to go back to.
+fn begin_run(session: &mut Session, model: &mut Model) {
+    session.begin_run(BRANCH);
+    model.run_started = Some((model.branch_created.clone(), model.branch_deleted.clone()));
 }
 
-impl Session {
-    fn new() -> Session {
-        Session {
-            handles: Handles::new(),
-            run: None,
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime"),
-        }
+/// Ends the open run, if any: committed, or abandoned and the model back where the run
+/// started.
+fn end_run(session: &mut Session, model: &mut Model, commit: bool) {
+    if !session.end_run(commit) {
+        return;
     }
-
-    /// Runs `document` on `view` through `s` (or the open run); the whole response.
-    fn send(&self, s: &Store, view: &str, document: &str, variables: Value) -> Value {
-        let request = GraphqlRequest::new(document).with_variables(variables);
-        match &self.run {
-            Some(run) if view == BRANCH && std::ptr::eq(s, &self.handles.own) => {
-                run.execute(&request, None)
-            }
-            _ => s.execute_blocking(view, &request),
-        }
+    let started = model
+        .run_started
+        .take()
+        .expect("the model's start of the run");
+    if !commit {
+        (model.branch_created, model.branch_deleted) = started;
     }
+}
 
-    /// [`Session::send`] for a document that must succeed; its `data`.
-    fn ok(&self, s: &Store, view: &str, document: &str) -> Value {
-        let response = self.send(s, view, document, json!({}));
-        assert!(
-            response.get("errors").is_none(),
-            "unexpected errors: {response:#}"
-        );
-        response["data"].clone()
-    }
-
-    /// Opens a run on the branch; the model remembers what to go back to.
-    fn begin_run(&mut self, model: &mut Model) {
-        let run = self
-            .runtime
-            .block_on(self.handles.own.begin_run(BRANCH))
-            .expect("a run on the branch");
-        self.run = Some(run);
-        model.run_started = Some((model.branch_created.clone(), model.branch_deleted.clone()));
-    }
-
-    /// Ends the open run, if any: committed, or abandoned and the model back where the
-    /// run started.
-    fn end_run(&mut self, model: &mut Model, commit: bool) {
-        let Some(run) = self.run.take() else {
-            return;
-        };
-        let started = model
-            .run_started
-            .take()
-            .expect("the model's start of the run");
-        if commit {
-            run.commit().expect("the run commits");
-        } else {
-            run.abandon();
-            (model.branch_created, model.branch_deleted) = started;
-        }
-    }
-
-    /// Creates a prefix (with the role the fixture's kind asks for) or an address.
-    fn create(&self, s: &Store, view: &str, kind: &str, attr: &str, value: &str) -> String {
-        let role = if kind == "IpamIPPrefix" {
-            r#", role: {value: "pod_supernet"}"#
-        } else {
-            ""
-        };
-        let d = self.ok(
+/// Creates a prefix (with the role the fixture's kind asks for) or an address.
+fn create(session: &Session, s: &Store, view: &str, kind: &str, attr: &str, value: &str) -> String {
+    let role = if kind == "IpamIPPrefix" {
+        r#", role: {value: "pod_supernet"}"#
+    } else {
+        ""
+    };
+    let d = session.ok(
             s,
             view,
             &format!(
                 r#"mutation {{ {kind}Create(data: {{{attr}: {{value: "{value}"}}{role}}}) {{ object {{ id }} }} }}"#
             ),
         );
-        d[format!("{kind}Create")]["object"]["id"]
-            .as_str()
-            .expect("created id")
-            .to_owned()
-    }
+    d[format!("{kind}Create")]["object"]["id"]
+        .as_str()
+        .expect("created id")
+        .to_owned()
+}
 
-    /// The id and value of the node an allocation (field `field` of `response`) returned,
-    /// or its error.
-    fn allocation(
-        &self,
-        s: &Store,
-        view: &str,
-        response: &Value,
-        field: &str,
-    ) -> Result<(String, String), String> {
-        if response.get("errors").is_some() {
-            return Err(errors(response).join("; "));
-        }
-        let node = &response["data"][field]["node"];
-        let id = node["id"].as_str().expect("allocated id").to_owned();
-        let kind = node["kind"].as_str().expect("allocated kind");
-        let attr = if kind == "IpamIPPrefix" {
-            "prefix"
-        } else {
-            "address"
-        };
-        let d = self.ok(
+/// The id and value of the node an allocation (field `field` of `response`) returned,
+/// or its error.
+fn allocation(
+    session: &Session,
+    s: &Store,
+    view: &str,
+    response: &Value,
+    field: &str,
+) -> Result<(String, String), String> {
+    if response.get("errors").is_some() {
+        return Err(errors(response).join("; "));
+    }
+    let node = &response["data"][field]["node"];
+    let id = node["id"].as_str().expect("allocated id").to_owned();
+    let kind = node["kind"].as_str().expect("allocated kind");
+    let attr = if kind == "IpamIPPrefix" {
+        "prefix"
+    } else {
+        "address"
+    };
+    let d = session.ok(
+        s,
+        view,
+        &format!(r#"{{ {kind}(ids: ["{id}"]) {{ edges {{ node {{ {attr} {{ value }} }} }} }} }}"#),
+    );
+    let value = d[kind]["edges"][0]["node"][attr]["value"]
+        .as_str()
+        .expect("allocated value")
+        .to_owned();
+    Ok((id, value))
+}
+
+/// Both views read whole through the own handle (the branch through the open run),
+/// and at the end through the other handle too: every prefix and address by id and
+/// value.
+fn assert_views(session: &Session, s: &Store, model: &Model, step: &str) {
+    for view in ["main", BRANCH] {
+        let d = session.ok(
             s,
             view,
-            &format!(
-                r#"{{ {kind}(ids: ["{id}"]) {{ edges {{ node {{ {attr} {{ value }} }} }} }} }}"#
-            ),
-        );
-        let value = d[kind]["edges"][0]["node"][attr]["value"]
-            .as_str()
-            .expect("allocated value")
-            .to_owned();
-        Ok((id, value))
-    }
-
-    /// Both views read whole through the own handle (the branch through the open run),
-    /// and at the end through the other handle too: every prefix and address by id and
-    /// value.
-    fn assert_views(&self, s: &Store, model: &Model, step: &str) {
-        for view in ["main", BRANCH] {
-            let d = self.ok(
-                s,
-                view,
-                "{ IpamIPPrefix { edges { node { id prefix { value } } } } \
+            "{ IpamIPPrefix { edges { node { id prefix { value } } } } \
                  IpamIPAddress { edges { node { id address { value } } } } }",
-            );
-            let mut read = BTreeMap::new();
-            for (kind, attr) in [("IpamIPPrefix", "prefix"), ("IpamIPAddress", "address")] {
-                for edge in d[kind]["edges"].as_array().expect("edges") {
-                    let node = &edge["node"];
-                    read.insert(
-                        node["id"].as_str().expect("id").to_owned(),
-                        node[attr]["value"].as_str().expect("value").to_owned(),
-                    );
-                }
+        );
+        let mut read = BTreeMap::new();
+        for (kind, attr) in [("IpamIPPrefix", "prefix"), ("IpamIPAddress", "address")] {
+            for edge in d[kind]["edges"].as_array().expect("edges") {
+                let node = &edge["node"];
+                read.insert(
+                    node["id"].as_str().expect("id").to_owned(),
+                    node[attr]["value"].as_str().expect("value").to_owned(),
+                );
             }
-            let want: BTreeMap<String, String> = model
-                .shown(view)
-                .into_iter()
-                .map(|(id, ip)| (id, ip.value))
-                .collect();
-            assert_eq!(read, want, "{step}: what {view} shows");
         }
+        let want: BTreeMap<String, String> = model
+            .shown(view)
+            .into_iter()
+            .map(|(id, ip)| (id, ip.value))
+            .collect();
+        assert_eq!(read, want, "{step}: what {view} shows");
     }
 }
 
@@ -438,7 +363,7 @@ fn merge(session: &Session, model: &mut Model, at: &str) {
     let twice = shown
         .values()
         .any(|ip| !ip.is_addr && !values.insert(&ip.value));
-    let merged = session.handles.own.merge_branch(BRANCH);
+    let merged = session.own.merge_branch(BRANCH);
     if twice {
         let twice: Vec<&Ip> = shown
             .values()
@@ -509,10 +434,10 @@ fn run(seed: u64) {
     // `POOL_MODEL_TRACE=1`: every step on stderr, to follow a failing seed.
     let trace = std::env::var_os("POOL_MODEL_TRACE").is_some();
     let mut rng = Rng::seeded(seed);
-    let mut session = Session::new();
+    let mut session = Session::new(&[("aidc_resources.yml".into(), RESOURCES.into())]);
     let mut model = Model::default();
     let (prefix_pool, address_pool) = set_up(&session, &mut model);
-    session.handles.own.create_branch(BRANCH).expect("branch");
+    session.own.create_branch(BRANCH).expect("branch");
     for step in 0..STEPS {
         let view = if rng.below(2) == 0 { "main" } else { BRANCH };
         let op = rng.below(15);
@@ -520,14 +445,14 @@ fn run(seed: u64) {
         let resets = op == 11;
         if view == "main" || resets {
             let commit = rng.below(3) != 0;
-            session.end_run(&mut model, commit);
-        } else if session.run.is_none() && rng.below(3) == 0 {
-            session.begin_run(&mut model);
+            end_run(&mut session, &mut model, commit);
+        } else if session.run_branch().is_none() && rng.below(3) == 0 {
+            begin_run(&mut session, &mut model);
         }
-        let s = session.handles.pick(view, &mut rng);
-        let through = match (std::ptr::eq(s, &session.handles.own), &session.run) {
+        let s = pick(&session, view, &mut rng);
+        let through = match (session.is_own(s), session.run_branch()) {
             (false, _) => "the other handle",
-            (true, Some(_)) if view == BRANCH => "a run",
+            (true, Some(branch)) if branch == view => "a run",
             (true, _) => "the own handle",
         };
         let at = format!("seed {seed} step {step} on {view} through {through}");
@@ -553,7 +478,13 @@ fn run(seed: u64) {
                     data["identifier"] = json!(identifier);
                 }
                 let response = session.send(s, view, ALLOCATE_PREFIX, json!({ "data": data }));
-                let got = session.allocation(s, view, &response, "InfrahubIPPrefixPoolGetResource");
+                let got = allocation(
+                    &session,
+                    s,
+                    view,
+                    &response,
+                    "InfrahubIPPrefixPoolGetResource",
+                );
                 let ip = Ip {
                     value: String::new(),
                     is_addr: false,
@@ -576,8 +507,13 @@ fn run(seed: u64) {
                     ALLOCATE_ADDRESS,
                     json!({ "data": { "id": address_pool } }),
                 );
-                let got =
-                    session.allocation(s, view, &response, "InfrahubIPAddressPoolGetResource");
+                let got = allocation(
+                    &session,
+                    s,
+                    view,
+                    &response,
+                    "InfrahubIPAddressPoolGetResource",
+                );
                 let ip = Ip {
                     value: String::new(),
                     is_addr: true,
@@ -603,7 +539,7 @@ fn run(seed: u64) {
                 if model.shown(view).values().any(|ip| ip.value == value) {
                     continue;
                 }
-                let id = session.create(s, view, "IpamIPPrefix", "prefix", &value);
+                let id = create(&session, s, view, "IpamIPPrefix", "prefix", &value);
                 let ip = Ip {
                     value,
                     is_addr: false,
@@ -617,7 +553,7 @@ fn run(seed: u64) {
                 if model.shown(view).values().any(|ip| ip.value == value) {
                     continue;
                 }
-                let id = session.create(s, view, "IpamIPAddress", "address", &value);
+                let id = create(&session, s, view, "IpamIPAddress", "address", &value);
                 let ip = Ip {
                     value,
                     is_addr: true,
@@ -648,7 +584,7 @@ fn run(seed: u64) {
                 if rng.below(2) == 0 {
                     merge(&session, &mut model, &at);
                 } else {
-                    let own = &session.handles.own;
+                    let own = &session.own;
                     own.delete_branch(BRANCH).expect("delete branch");
                     own.create_branch(BRANCH).expect("branch again");
                     model.branch_created.clear();
@@ -686,7 +622,7 @@ fn run(seed: u64) {
                 );
                 let response = session.send(s, view, &document, json!({}));
                 for (field, value) in ["a", "b"].into_iter().zip(values) {
-                    let got = session.allocation(s, view, &response, field);
+                    let got = allocation(&session, s, view, &response, field);
                     let ip = Ip {
                         value: String::new(),
                         is_addr: false,
@@ -723,7 +659,7 @@ fn run(seed: u64) {
                     prefix_input(&prefix_pool, len),
                 );
                 let response = session.send(s, view, &document, json!({}));
-                let got = session.allocation(s, view, &response, "a");
+                let got = allocation(&session, s, view, &response, "a");
                 model = after;
                 let ip = Ip {
                     value: String::new(),
@@ -741,18 +677,20 @@ fn run(seed: u64) {
             }
         }
         if step % 10 == 9 {
-            session.assert_views(&session.handles.own, &model, &at);
+            assert_views(&session, &session.own, &model, &at);
         }
     }
     let commit = rng.below(2) == 0;
-    session.end_run(&mut model, commit);
-    session.assert_views(
-        &session.handles.own,
+    end_run(&mut session, &mut model, commit);
+    assert_views(
+        &session,
+        &session.own,
         &model,
         &format!("seed {seed} at the end"),
     );
-    session.assert_views(
-        &session.handles.other,
+    assert_views(
+        &session,
+        &session.other,
         &model,
         &format!("seed {seed} at the end, through the other handle"),
     );

@@ -1,6 +1,8 @@
 //! Shared test helpers: a store with the fixture schema, and one-line GraphQL calls.
 #![allow(dead_code)]
 
+pub mod session;
+
 use infragen_store::{GraphqlRequest, Store};
 use serde_json::Value;
 
