@@ -666,3 +666,208 @@ fn deleted_events_are_the_cascade_and_nothing_else() {
     assert!(r.get("errors").is_none(), "{r:#}");
     assert_eq!(deleted_since(&s, seq), [d1]);
 }
+
+/// `<Kind>Create` on `branch`; the new id.
+fn create_on(s: &Store, branch: &str, kind: &str, name: &str, extra: &str) -> String {
+    let d = ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ {kind}Create(data: {{ name: {{ value: "{name}" }} {extra} }}) {{ ok object {{ id }} }} }}"#
+        ),
+    );
+    d[format!("{kind}Create")]["object"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+fn delete_on(s: &Store, branch: &str, kind: &str, id: &str) -> Value {
+    gql(
+        s,
+        branch,
+        &format!(r#"mutation {{ {kind}Delete(data: {{ id: "{id}" }}) {{ ok }} }}"#),
+    )
+}
+
+/// The names of the nodes of `kind` that `branch` shows, sorted.
+fn names_on(s: &Store, branch: &str, kind: &str) -> Vec<String> {
+    let d = ok(
+        s,
+        branch,
+        &format!("{{ {kind} {{ edges {{ node {{ name {{ value }} }} }} }} }}"),
+    );
+    sorted(
+        d[kind]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| {
+                e["node"]["name"]["value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect(),
+    )
+}
+
+/// On a branch, the holders that count are the ones the branch shows: a rack main gave the
+/// pod after the branch began blocks the pod's delete there, with Infrahub's sentence, and
+/// nothing changes on either side.
+#[test]
+fn on_a_branch_a_holder_main_added_since_blocks_the_delete() {
+    let s = store();
+    let pod = create(&s, "LocationPod", "pod1", "");
+    s.create_branch("br1").unwrap();
+    let rack = create(
+        &s,
+        "LocationRack",
+        "r2",
+        &format!(r#"pod: {{ id: "{pod}" }}"#),
+    );
+    let before = dump(&s);
+    let r = delete_on(&s, "br1", "LocationPod", &pod);
+    assert_eq!(
+        errors(&r),
+        [link("LocationPod", &pod, "pod", "LocationRack", &rack)]
+    );
+    assert_eq!(names_on(&s, "br1", "LocationPod"), ["pod1"]);
+    assert_eq!(names_on(&s, "br1", "LocationRack"), ["r2"]);
+    assert_eq!(dump(&s), before);
+}
+
+/// A rack the branch moved to another pod no longer holds the first one there: the branch
+/// deletes it, main keeps it and its rack.
+#[test]
+fn on_a_branch_a_holder_the_branch_moved_away_does_not_block() {
+    let s = store();
+    let pod1 = create(&s, "LocationPod", "pod1", "");
+    let pod2 = create(&s, "LocationPod", "pod2", "");
+    let rack = create(
+        &s,
+        "LocationRack",
+        "r1",
+        &format!(r#"pod: {{ id: "{pod1}" }}"#),
+    );
+    s.create_branch("br1").unwrap();
+    ok(
+        &s,
+        "br1",
+        &format!(
+            r#"mutation {{ LocationRackUpdate(data: {{ id: "{rack}", pod: {{ id: "{pod2}" }} }}) {{ ok }} }}"#
+        ),
+    );
+    let before = dump(&s);
+    let r = delete_on(&s, "br1", "LocationPod", &pod1);
+    assert!(r.get("errors").is_none(), "{r:#}");
+    assert_eq!(names_on(&s, "br1", "LocationPod"), ["pod2"]);
+    assert_eq!(peer_ids_on(&s, "br1", &rack), pod2);
+    assert_eq!(dump(&s), before);
+    // Main still holds the rack in pod1.
+    assert_eq!(peer_ids_on(&s, "main", &rack), pod1);
+}
+
+/// The pod `rack` is in, as `branch` shows it.
+fn peer_ids_on(s: &Store, branch: &str, rack: &str) -> String {
+    let d = ok(
+        s,
+        branch,
+        &format!(
+            r#"{{ LocationRack(ids: ["{rack}"]) {{ edges {{ node {{ pod {{ node {{ id }} }} }} }} }} }}"#
+        ),
+    );
+    d["LocationRack"]["edges"][0]["node"]["pod"]["node"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A cascade on a branch follows what the branch shows: a rack's delete takes its devices
+/// (main's, one the branch created, one main added since) and their ports, there only.
+#[test]
+fn on_a_branch_a_cascade_takes_what_the_branch_shows_and_only_there() {
+    let s = store();
+    let pod = create(&s, "LocationPod", "pod1", "");
+    let rack = create(
+        &s,
+        "LocationRack",
+        "r1",
+        &format!(r#"pod: {{ id: "{pod}" }}"#),
+    );
+    let in_rack = format!(r#"rack: {{ id: "{rack}" }}"#);
+    let d1 = create(&s, "FabricDevice", "d1", &in_rack);
+    create(
+        &s,
+        "FabricPort",
+        "p1",
+        &format!(r#"device: {{ id: "{d1}" }}"#),
+    );
+    s.create_branch("br1").unwrap();
+    let d2 = create_on(&s, "br1", "FabricDevice", "d2", &in_rack);
+    create_on(
+        &s,
+        "br1",
+        "FabricPort",
+        "p2",
+        &format!(r#"device: {{ id: "{d2}" }}"#),
+    );
+    create(&s, "FabricDevice", "d3", &in_rack);
+    let before = dump(&s);
+    let r = delete_on(&s, "br1", "LocationRack", &rack);
+    assert!(r.get("errors").is_none(), "{r:#}");
+    assert_eq!(names_on(&s, "br1", "LocationRack"), Vec::<String>::new());
+    assert_eq!(names_on(&s, "br1", "FabricDevice"), Vec::<String>::new());
+    assert_eq!(names_on(&s, "br1", "FabricPort"), Vec::<String>::new());
+    assert_eq!(names_on(&s, "br1", "LocationPod"), ["pod1"]);
+    assert_eq!(dump(&s), before);
+}
+
+/// Inside a run the holders are what the run shows: a rack it moved away does not block,
+/// one it created does.
+#[tokio::test]
+async fn in_a_run_the_holders_are_what_the_run_shows() {
+    let s = store();
+    let pod1 = create(&s, "LocationPod", "pod1", "");
+    let pod2 = create(&s, "LocationPod", "pod2", "");
+    let rack = create(
+        &s,
+        "LocationRack",
+        "r1",
+        &format!(r#"pod: {{ id: "{pod1}" }}"#),
+    );
+    s.create_branch("br1").unwrap();
+    let run = s.begin_run("br1").await.unwrap();
+    let send = |document: String| run.execute(&infragen_store::GraphqlRequest::new(document), None);
+    let moved = send(format!(
+        r#"mutation {{ LocationRackUpdate(data: {{ id: "{rack}", pod: {{ id: "{pod2}" }} }}) {{ ok }} }}"#
+    ));
+    assert!(moved.get("errors").is_none(), "{moved:#}");
+    let deleted = send(format!(
+        r#"mutation {{ LocationPodDelete(data: {{ id: "{pod1}" }}) {{ ok }} }}"#
+    ));
+    assert!(deleted.get("errors").is_none(), "{deleted:#}");
+    let created = send(format!(
+        r#"mutation {{ LocationRackCreate(data: {{ name: {{ value: "r3" }}, pod: {{ id: "{pod2}" }} }}) {{ object {{ id }} }} }}"#
+    ));
+    let r3 = created["data"]["LocationRackCreate"]["object"]["id"]
+        .as_str()
+        .expect("r3")
+        .to_owned();
+    let refused = send(format!(
+        r#"mutation {{ LocationPodDelete(data: {{ id: "{pod2}" }}) {{ ok }} }}"#
+    ));
+    assert_eq!(
+        errors(&refused),
+        [[
+            link("LocationPod", &pod2, "pod", "LocationRack", &rack),
+            link("LocationPod", &pod2, "pod", "LocationRack", &r3),
+        ]
+        .join(", ")]
+    );
+    run.commit().unwrap();
+    assert_eq!(names_on(&s, "br1", "LocationPod"), ["pod2"]);
+    assert_eq!(names_on(&s, "br1", "LocationRack"), ["r1", "r3"]);
+    assert_eq!(names_on(&s, "main", "LocationPod"), ["pod1", "pod2"]);
+    assert_eq!(names_on(&s, "main", "LocationRack"), ["r1"]);
+}
