@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{errors, gql, ok};
+use common::{errors, gql, names, ok};
 use infragen_store::schema::Cardinality;
 use infragen_store::{Action, Store};
 use serde_json::{Value, json};
@@ -76,27 +76,13 @@ fn store() -> Store {
     s
 }
 
-/// `<Kind>Create` with a `name` and the given extra input; return the new id.
+/// `<Kind>Create` on main with a `name` and the given extra input; return the new id.
 fn create(s: &Store, kind: &str, name: &str, extra: &str) -> String {
-    let d = ok(
-        s,
-        "main",
-        &format!(
-            r#"mutation {{ {kind}Create(data: {{ name: {{ value: "{name}" }} {extra} }}) {{ ok object {{ id }} }} }}"#
-        ),
-    );
-    d[format!("{kind}Create")]["object"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string()
+    create_on(s, "main", kind, name, extra)
 }
 
 fn delete(s: &Store, kind: &str, id: &str) -> Value {
-    gql(
-        s,
-        "main",
-        &format!(r#"mutation {{ {kind}Delete(data: {{ id: "{id}" }}) {{ ok }} }}"#),
-    )
+    delete_on(s, "main", kind, id)
 }
 
 fn count(s: &Store, kind: &str) -> u64 {
@@ -667,7 +653,7 @@ fn deleted_events_are_the_cascade_and_nothing_else() {
     assert_eq!(deleted_since(&s, seq), [d1]);
 }
 
-/// `<Kind>Create` on `branch`; the new id.
+/// `<Kind>Create` on `branch` with a `name` and the given extra input; return the new id.
 fn create_on(s: &Store, branch: &str, kind: &str, name: &str, extra: &str) -> String {
     let d = ok(
         s,
@@ -697,19 +683,21 @@ fn names_on(s: &Store, branch: &str, kind: &str) -> Vec<String> {
         branch,
         &format!("{{ {kind} {{ edges {{ node {{ name {{ value }} }} }} }} }}"),
     );
-    sorted(
-        d[kind]["edges"]
-            .as_array()
-            .expect("edges")
-            .iter()
-            .map(|e| {
-                e["node"]["name"]["value"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect(),
-    )
+    sorted(names(&d, kind))
+}
+
+/// Pods `pod1` and `pod2`, rack `r1` in `pod1`, then branch `br1`: their ids.
+fn two_pods_and_a_rack_then_a_branch(s: &Store) -> (String, String, String) {
+    let pod1 = create(s, "LocationPod", "pod1", "");
+    let pod2 = create(s, "LocationPod", "pod2", "");
+    let rack = create(
+        s,
+        "LocationRack",
+        "r1",
+        &format!(r#"pod: {{ id: "{pod1}" }}"#),
+    );
+    s.create_branch("br1").unwrap();
+    (pod1, pod2, rack)
 }
 
 /// On a branch, the holders that count are the ones the branch shows: a rack main gave the
@@ -742,15 +730,7 @@ fn on_a_branch_a_holder_main_added_since_blocks_the_delete() {
 #[test]
 fn on_a_branch_a_holder_the_branch_moved_away_does_not_block() {
     let s = store();
-    let pod1 = create(&s, "LocationPod", "pod1", "");
-    let pod2 = create(&s, "LocationPod", "pod2", "");
-    let rack = create(
-        &s,
-        "LocationRack",
-        "r1",
-        &format!(r#"pod: {{ id: "{pod1}" }}"#),
-    );
-    s.create_branch("br1").unwrap();
+    let (pod1, pod2, rack) = two_pods_and_a_rack_then_a_branch(&s);
     ok(
         &s,
         "br1",
@@ -828,15 +808,7 @@ fn on_a_branch_a_cascade_takes_what_the_branch_shows_and_only_there() {
 #[tokio::test]
 async fn in_a_run_the_holders_are_what_the_run_shows() {
     let s = store();
-    let pod1 = create(&s, "LocationPod", "pod1", "");
-    let pod2 = create(&s, "LocationPod", "pod2", "");
-    let rack = create(
-        &s,
-        "LocationRack",
-        "r1",
-        &format!(r#"pod: {{ id: "{pod1}" }}"#),
-    );
-    s.create_branch("br1").unwrap();
+    let (pod1, pod2, rack) = two_pods_and_a_rack_then_a_branch(&s);
     let run = s.begin_run("br1").await.unwrap();
     let send = |document: String| run.execute(&infragen_store::GraphqlRequest::new(document), None);
     let moved = send(format!(

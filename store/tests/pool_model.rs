@@ -66,6 +66,25 @@ struct Ip {
     reserved: Option<String>,
 }
 
+impl Ip {
+    fn new(value: impl Into<String>, is_addr: bool) -> Ip {
+        Ip {
+            value: value.into(),
+            is_addr,
+            reserved: None,
+        }
+    }
+
+    /// A node an allocation is to give: its value is the store's answer.
+    fn answered(is_addr: bool, reserved: Option<String>) -> Ip {
+        Ip {
+            value: String::new(),
+            is_addr,
+            reserved,
+        }
+    }
+}
+
 /// Which nodes each view shows, by store id.
 #[derive(Clone, Default)]
 struct Model {
@@ -214,15 +233,7 @@ fn set_up(session: &Session, model: &mut Model) -> (String, String) {
     let mut resource_ids = Vec::new();
     for resource in PREFIX_RESOURCES.iter().chain([&ADDRESS_RESOURCE]) {
         let id = create(session, s, "main", "IpamIPPrefix", "prefix", resource);
-        model.add(
-            "main",
-            id.clone(),
-            Ip {
-                value: resource.to_string(),
-                is_addr: false,
-                reserved: None,
-            },
-        );
+        model.add("main", id.clone(), Ip::new(resource.to_string(), false));
         resource_ids.push(id);
     }
     let prefix_pool = session.ok(
@@ -485,11 +496,7 @@ fn run(seed: u64) {
                     &response,
                     "InfrahubIPPrefixPoolGetResource",
                 );
-                let ip = Ip {
-                    value: String::new(),
-                    is_addr: false,
-                    reserved: identifier.clone(),
-                };
+                let ip = Ip::answered(false, identifier.clone());
                 check(
                     &mut model,
                     view,
@@ -514,11 +521,7 @@ fn run(seed: u64) {
                     &response,
                     "InfrahubIPAddressPoolGetResource",
                 );
-                let ip = Ip {
-                    value: String::new(),
-                    is_addr: true,
-                    reserved: None,
-                };
+                let ip = Ip::answered(true, None);
                 check(
                     &mut model,
                     view,
@@ -540,11 +543,7 @@ fn run(seed: u64) {
                     continue;
                 }
                 let id = create(&session, s, view, "IpamIPPrefix", "prefix", &value);
-                let ip = Ip {
-                    value,
-                    is_addr: false,
-                    reserved: None,
-                };
+                let ip = Ip::new(value, false);
                 model.add(view, id, ip);
             }
             7 => {
@@ -554,11 +553,7 @@ fn run(seed: u64) {
                     continue;
                 }
                 let id = create(&session, s, view, "IpamIPAddress", "address", &value);
-                let ip = Ip {
-                    value,
-                    is_addr: true,
-                    reserved: None,
-                };
+                let ip = Ip::new(value, true);
                 model.add(view, id, ip);
             }
             // Delete a prefix or an address the view shows (never a resource).
@@ -604,11 +599,7 @@ fn run(seed: u64) {
                     after.add(
                         view,
                         format!("planned {}", values.len()),
-                        Ip {
-                            value: value.clone(),
-                            is_addr: false,
-                            reserved: None,
-                        },
+                        Ip::new(value.clone(), false),
                     );
                     values.push(value);
                 }
@@ -623,11 +614,7 @@ fn run(seed: u64) {
                 let response = session.send(s, view, &document, json!({}));
                 for (field, value) in ["a", "b"].into_iter().zip(values) {
                     let got = allocation(&session, s, view, &response, field);
-                    let ip = Ip {
-                        value: String::new(),
-                        is_addr: false,
-                        reserved: None,
-                    };
+                    let ip = Ip::answered(false, None);
                     check(
                         &mut model,
                         view,
@@ -661,11 +648,7 @@ fn run(seed: u64) {
                 let response = session.send(s, view, &document, json!({}));
                 let got = allocation(&session, s, view, &response, "a");
                 model = after;
-                let ip = Ip {
-                    value: String::new(),
-                    is_addr: false,
-                    reserved: None,
-                };
+                let ip = Ip::answered(false, None);
                 check(
                     &mut model,
                     view,
