@@ -1166,3 +1166,262 @@ async fn assert_answers_in_field_order(backend: &dyn Backend) {
         )
     );
 }
+
+/// A small deterministic generator (xorshift64*), so that a failing seed replays.
+struct Rng(u64);
+
+impl Rng {
+    fn seeded(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    }
+
+    fn one<'a>(&mut self, of: &[&'a str]) -> &'a str {
+        of[self.below(of.len())]
+    }
+}
+
+/// The id of the node of `kind` matching `filters`, if exactly one does.
+async fn one_id(backend: &dyn Backend, branch: &str, kind: &str, filters: Value) -> Option<String> {
+    let nodes = backend.filters(branch, kind, &filters, &[]).await.ok()?;
+    match nodes.as_slice() {
+        [node] => node["id"].as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Random operations, chosen by `seed` alone (never by an answer, so both backends get the
+/// same ones), on main and on the branch: upserts of devices and interfaces, updates by
+/// HFID and by id, tag edits, deletes, allocations, filters, attribute reads and a raw
+/// query; every outcome in order.
+async fn random_script(backend: &dyn Backend, seed: u64) -> Vec<(&'static str, Value)> {
+    const DEVICES: [&str; 3] = ["leaf1", "leaf2", "spine1"];
+    const INTERFACES: [&str; 3] = ["Ethernet1", "Ethernet2", "Ethernet3"];
+    const TAGS: [&str; 2] = ["blue", "red"];
+    let mut rng = Rng::seeded(seed);
+    let mut t: Vec<(&'static str, Value)> = Vec::new();
+    for _ in 0..60 {
+        let branch = rng.one(&["main", "br1"]);
+        let device = rng.one(&DEVICES);
+        let interface = rng.one(&INTERFACES);
+        let device_id = one_id(
+            backend,
+            branch,
+            "DcimDevice",
+            json!({"name__value": device}),
+        )
+        .await;
+        match rng.below(11) {
+            0 | 1 => {
+                let mut data = json!({
+                    "name": {"value": device},
+                    "site": {"hfid": [rng.one(&["ams", "fra"])]},
+                });
+                if rng.below(2) == 0 {
+                    data["role"] = json!({"value": rng.one(&["leaf", "spine"])});
+                }
+                if rng.below(3) == 0 {
+                    data["serial"] = json!({"value": rng.one(&["S1", "S2"])});
+                }
+                if rng.below(2) == 0 {
+                    data["tags"] = json!([{"hfid": [rng.one(&TAGS)]}]);
+                }
+                t.push((
+                    "upsert device",
+                    outcome(backend.upsert(branch, "DcimDevice", &data).await),
+                ));
+            }
+            2 | 3 => {
+                let mut data = json!({"name": {"value": interface}, "device": {"hfid": [device]}});
+                if rng.below(2) == 0 {
+                    let speed = [100, 400][rng.below(2)];
+                    data["speed"] = json!({ "value": speed });
+                }
+                t.push((
+                    "upsert interface",
+                    outcome(backend.upsert(branch, "DcimPhysicalInterface", &data).await),
+                ));
+            }
+            4 => {
+                let data = match rng.below(3) {
+                    0 => {
+                        let asn = 65000 + rng.below(3);
+                        json!({"hfid": [device], "asn": {"value": asn}})
+                    }
+                    1 => json!({"hfid": [device], "serial": {"value": rng.one(&["S1", "S2"])}}),
+                    _ => json!({"hfid": [device], "role": {"value": null}}),
+                };
+                t.push((
+                    "update device",
+                    outcome(backend.update(branch, "DcimDevice", &data).await),
+                ));
+            }
+            5 => {
+                let found = one_id(
+                    backend,
+                    branch,
+                    "DcimPhysicalInterface",
+                    json!({"name__value": interface, "device__name__value": device}),
+                )
+                .await;
+                t.push(("interface found", json!(found)));
+                if let Some(id) = found {
+                    let data = json!({"id": id, "name": {"value": rng.one(&INTERFACES)}});
+                    t.push((
+                        "rename interface",
+                        outcome(backend.update(branch, "DcimPhysicalInterface", &data).await),
+                    ));
+                }
+            }
+            6 => {
+                let tag = one_id(
+                    backend,
+                    branch,
+                    "TestTag",
+                    json!({"name__value": rng.one(&TAGS)}),
+                )
+                .await
+                .unwrap_or_default();
+                let id = device_id.clone().unwrap_or_else(|| "no-such-node".into());
+                let edited = if rng.below(2) == 0 {
+                    backend.relationship_add(branch, &id, "tags", &[tag]).await
+                } else {
+                    backend
+                        .relationship_remove(branch, &id, "tags", &[tag])
+                        .await
+                };
+                t.push(("edit tags", outcome(edited)));
+            }
+            7 => {
+                let (kind, id) = if rng.below(2) == 0 {
+                    ("DcimDevice", device_id.clone())
+                } else {
+                    (
+                        "DcimPhysicalInterface",
+                        one_id(
+                            backend,
+                            branch,
+                            "DcimPhysicalInterface",
+                            json!({"name__value": interface, "device__name__value": device}),
+                        )
+                        .await,
+                    )
+                };
+                let id = id.unwrap_or_else(|| "no-such-node".into());
+                t.push(("delete", outcome(backend.delete(branch, kind, &id).await)));
+            }
+            8 => {
+                let request = PrefixAllocation {
+                    pool: PoolSelector::Name("p2p".into()),
+                    identifier: (rng.below(2) == 0).then(|| format!("link-{}", rng.below(3))),
+                    prefix_length: None,
+                    member_type: None,
+                    prefix_type: None,
+                    data: None,
+                };
+                t.push((
+                    "allocate prefix",
+                    outcome(backend.allocate_prefix(branch, &request).await),
+                ));
+                let request = AddressAllocation {
+                    pool: PoolSelector::Name("loopbacks".into()),
+                    identifier: (rng.below(2) == 0).then(|| device.to_owned()),
+                    prefix_length: None,
+                    address_type: None,
+                    data: None,
+                };
+                t.push((
+                    "allocate address",
+                    outcome(backend.allocate_address(branch, &request).await),
+                ));
+            }
+            9 => {
+                let (kind, filters) = match rng.below(4) {
+                    0 => (
+                        "DcimDevice",
+                        json!({"role__value": rng.one(&["leaf", "spine"])}),
+                    ),
+                    1 => ("DcimDevice", json!({"tags__name__value": rng.one(&TAGS)})),
+                    2 => ("DcimInterface", json!({"device__name__value": device})),
+                    _ => (
+                        "DcimDevice",
+                        json!({"site__name__value": rng.one(&["ams", "fra"])}),
+                    ),
+                };
+                let include = ["tags".to_owned(), "interfaces".to_owned()];
+                let include = if kind == "DcimDevice" {
+                    &include[..]
+                } else {
+                    &[]
+                };
+                t.push((
+                    "filters",
+                    outcome(backend.filters(branch, kind, &filters, include).await),
+                ));
+            }
+            _ => {
+                let id = device_id.clone().unwrap_or_else(|| "no-such-node".into());
+                t.push((
+                    "attribute value",
+                    outcome(
+                        backend
+                            .attribute_value(branch, "DcimDevice", &id, "asn")
+                            .await,
+                    ),
+                ));
+                t.push((
+                    "query",
+                    outcome(
+                        backend
+                            .query(
+                                branch,
+                                "{ DcimDevice { count edges { node { name { value } serial { value } interfaces { edges { node { name { value } } } } } } } }",
+                                &json!({}),
+                            )
+                            .await,
+                    ),
+                ));
+            }
+        }
+    }
+    t
+}
+
+/// The random operations of ten seeds against both backends: the same answers, ids aside
+/// (`RANDOM_CONFORMANCE_SEEDS=n` runs n; `RANDOM_CONFORMANCE_PRINT=1` prints the
+/// in-process transcript).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_operations_answer_alike_in_process_and_over_http() {
+    let seeds: u64 = std::env::var("RANDOM_CONFORMANCE_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    for seed in 0..seeds {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let embedded = EmbeddedBackend::new(prepared_store(&dir.path().join("embedded.db")));
+        let embedded = transcript(random_script(&embedded, seed).await);
+        let (_server, served) = served_backend(dir.path());
+        let served = transcript(random_script(&served, seed).await);
+        if std::env::var_os("RANDOM_CONFORMANCE_PRINT").is_some() {
+            for (step, value) in &embedded {
+                println!(
+                    "{step}: {}",
+                    value.to_string().chars().take(150).collect::<String>()
+                );
+            }
+        }
+        assert_eq!(embedded.len(), served.len(), "seed {seed}");
+        for (n, ((step, in_process), (_, over_http))) in embedded.iter().zip(&served).enumerate() {
+            assert_eq!(
+                in_process, over_http,
+                "seed {seed}, operation {n} ({step}): in process (left) and over HTTP (right) differ"
+            );
+        }
+    }
+}
