@@ -664,3 +664,78 @@ async fn a_run_computing_past_the_idle_limit_keeps_its_transaction() {
     run.commit().await.expect("commits");
     assert_eq!(server.devices(), ["leaf1", "spine1", "spine2"]);
 }
+
+/// `name`'s device created on main, inside `transaction` when given: the write must succeed.
+async fn create_device(server: &Server, transaction: Option<&str>, name: &str) {
+    let token = server.token.clone();
+    let document =
+        format!(r#"mutation {{ DcimDeviceCreate(data: {{name: {{value: "{name}"}}}}) {{ ok }} }}"#);
+    let (status, body) = server.graphql("main", transaction, &token, &document).await;
+    assert_eq!(status, 200, "{name}: {body}");
+    assert!(body.get("errors").is_none(), "{name}: {body}");
+}
+
+/// Many clients at once, as workers and an operator would be: six write in transactions
+/// (each run of three devices committed, or now and then abandoned), three send plain
+/// mutations, and each of those also reads between its writes. Every request is answered
+/// — nothing waits forever on the write turn — every committed device is there, and no
+/// abandoned one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_clients_at_once_each_get_what_they_committed_and_nothing_else() {
+    let server = std::sync::Arc::new(serve(http::Limits::default()).await);
+    let mut clients = Vec::new();
+    for worker in 0..6 {
+        let server = server.clone();
+        clients.push(tokio::spawn(async move {
+            let mut kept = Vec::new();
+            for round in 0..4 {
+                let id = server.open().await;
+                let names: Vec<String> = (0..3).map(|k| format!("w{worker}-{round}-{k}")).collect();
+                for name in &names {
+                    create_device(&server, Some(&id), name).await;
+                }
+                if (worker + round) % 3 == 0 {
+                    let (status, body) = server.abandon(&id).await;
+                    assert_eq!(status, 200, "{body}");
+                } else {
+                    let (status, body) = server.commit(&id).await;
+                    assert_eq!((status, &body["nodes_changed"]), (200, &json!(3)), "{body}");
+                    kept.extend(names);
+                }
+            }
+            kept
+        }));
+    }
+    for client in 0..3 {
+        let server = server.clone();
+        clients.push(tokio::spawn(async move {
+            let token = server.token.clone();
+            let mut kept = Vec::new();
+            for round in 0..6 {
+                let name = format!("p{client}-{round}");
+                create_device(&server, None, &name).await;
+                kept.push(name);
+                let (status, body) = server.graphql("main", None, &token, COUNT).await;
+                assert_eq!(status, 200, "{body}");
+                assert!(
+                    body["data"]["DcimDevice"]["count"].as_u64() >= Some(1),
+                    "{body}"
+                );
+            }
+            kept
+        }));
+    }
+    let mut expected = vec!["leaf1".to_owned()];
+    let all = tokio::time::timeout(Duration::from_secs(120), async {
+        let mut names = Vec::new();
+        for client in clients {
+            names.extend(client.await.expect("a client"));
+        }
+        names
+    })
+    .await
+    .expect("every client answered within two minutes");
+    expected.extend(all);
+    expected.sort();
+    assert_eq!(server.devices(), expected);
+}
