@@ -15,7 +15,7 @@ use crate::ipam::{ADDRESS_GENERIC, PREFIX_GENERIC};
 use crate::node::Node;
 use crate::schema::BranchSupport;
 use rusqlite::{OptionalExtension, params};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One indexed prefix or address.
 #[derive(Debug, Clone)]
@@ -37,6 +37,72 @@ fn number(b: &[u8]) -> u128 {
     let n = b.len().min(16);
     a[16 - n..].copy_from_slice(&b[b.len() - n..]);
     u128::from_be_bytes(a)
+}
+
+/// A transaction's pending prefixes and addresses by where they start, kept as they are
+/// written: [`Tx::ip_range`] and [`Tx::free_from`] look here instead of reading every
+/// pending node, which made the thousandth allocation of one run read the 999 before it
+/// (3,000 allocations in one run took 2.4 s, ~90% of it in that scan).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PendingIps {
+    /// (family, is an address, first address, id) → last address, for every pending prefix
+    /// or address this transaction has not deleted.
+    by_start: BTreeMap<(u8, bool, u128, String), u128>,
+    /// Each indexed id's key in `by_start`.
+    keys: HashMap<String, (u8, bool, u128)>,
+    /// Pending prefixes (`[0]`) and addresses (`[1]`) that exist outside this
+    /// transaction: changed or deleted here, they may free space no hint knows of.
+    existing: [HashSet<String>; 2],
+}
+
+impl PendingIps {
+    /// Whether this transaction wrote or deleted `id`, a prefix or an address.
+    fn tracks(&self, id: &str) -> bool {
+        self.keys.contains_key(id) || self.existing.iter().any(|set| set.contains(id))
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some((family, is_addr, first)) = self.keys.remove(id) {
+            self.by_start
+                .remove(&(family, is_addr, first, id.to_owned()));
+        }
+        for set in &mut self.existing {
+            set.remove(id);
+        }
+    }
+
+    /// The pending ids of `family` and kind (`is_addr`) starting in `[lo, hi]`, by start.
+    fn starting_in(
+        &self,
+        family: u8,
+        is_addr: bool,
+        lo: u128,
+        hi: u128,
+    ) -> impl Iterator<Item = &String> {
+        self.by_start
+            .range((family, is_addr, lo, String::new())..)
+            .take_while(move |((f, a, first, _), _)| (*f, *a) == (family, is_addr) && *first <= hi)
+            .map(|((_, _, _, id), _)| id)
+    }
+
+    /// Whether a pending prefix of `family` starts below `at` and reaches it. Prefixes
+    /// nest or are disjoint, so such a prefix starts at `at` rounded down to its own size:
+    /// one probe per prefix length.
+    fn spans(&self, family: u8, at: u128) -> bool {
+        let bits: u32 = if family == 4 { 32 } else { 128 };
+        (0..bits).any(|host_bits| {
+            let Some(size) = 1u128.checked_shl(host_bits + 1) else {
+                return false;
+            };
+            let first = at - at % size;
+            first < at
+                && self
+                    .by_start
+                    .range((family, false, first, String::new())..)
+                    .take_while(|((f, a, start, _), _)| (*f, *a, *start) == (family, false, first))
+                    .any(|(_, last)| *last >= at)
+        })
+    }
 }
 
 /// The attribute that holds an IP kind's value, and whether it is an address.
@@ -193,22 +259,55 @@ impl Tx<'_> {
         Ok(Some(written))
     }
 
-    /// The pending prefixes (or addresses), found by kind: a transaction loading thousands of
-    /// nodes does not look at each of them for every IPAM question.
-    fn pending_ip(&self, is_addr: bool) -> impl Iterator<Item = (&String, &super::Pending)> {
-        let generic = if is_addr {
-            ADDRESS_GENERIC
-        } else {
-            PREFIX_GENERIC
+    /// Keeps [`PendingIps`] in step with the pending node `id` (after a write or a
+    /// delete of it): where it now starts and ends, or nothing once deleted.
+    pub(super) fn index_pending_ip(&mut self, id: &str) {
+        let Some(p) = self.pending.get(id) else {
+            self.pending_ips.remove(id);
+            return;
         };
-        self.schema
-            .concrete_kinds(generic)
+        let Some((attr, is_addr)) = ip_attr(self, &p.kind) else {
+            return;
+        };
+        let (created, deleted) = (p.created, p.deleted);
+        let value = match p.attrs.get(attr) {
+            Some(value) => value.as_str().map(str::to_owned),
+            None if !created && !deleted => self
+                .committed(id)
+                .and_then(|n| n.attr(attr).as_str().map(str::to_owned)),
+            None => None,
+        };
+        let parsed = value.and_then(|v| IpWithPrefix::parse(&v).ok());
+        let ips = &mut self.pending_ips;
+        ips.remove(id);
+        if !created {
+            ips.existing[usize::from(is_addr)].insert(id.to_owned());
+        }
+        if deleted {
+            return;
+        }
+        if let Some(value) = parsed {
+            let (first, last) = range_of(&value, is_addr);
+            let family = value.version();
+            ips.keys.insert(id.to_owned(), (family, is_addr, first));
+            ips.by_start
+                .insert((family, is_addr, first, id.to_owned()), last);
+        }
+    }
+
+    /// [`PendingIps`] built again from the pending nodes (after a rollback).
+    pub(super) fn reindex_pending_ips(&mut self) {
+        self.pending_ips = PendingIps::default();
+        let ids: Vec<String> = [PREFIX_GENERIC, ADDRESS_GENERIC]
             .into_iter()
+            .flat_map(|generic| self.schema.concrete_kinds(generic))
             .filter_map(|kind| self.pending_by_kind.get(&kind))
             .flatten()
-            .filter_map(|id| self.pending.get_key_value(id))
-            .collect::<Vec<_>>()
-            .into_iter()
+            .cloned()
+            .collect();
+        for id in ids {
+            self.index_pending_ip(&id);
+        }
     }
 
     /// Where a search for free space of `key` may start (every aligned block below is
@@ -216,8 +315,7 @@ impl Tx<'_> {
     /// space below it. Never while this transaction changes or removes an existing prefix
     /// or address: what it frees is not in the hint.
     pub fn free_from(&self, key: &FreeKey) -> Option<u128> {
-        let pending: Vec<_> = self.pending_ip(key.is_addr).collect();
-        if pending.iter().any(|(_, p)| !p.created) {
+        if !self.pending_ips.existing[usize::from(key.is_addr)].is_empty() {
             return None;
         }
         let staged = self
@@ -236,16 +334,7 @@ impl Tx<'_> {
         // A prefix this transaction creates around used space and past the hint (a /28
         // over allocated /31s) starts below it, where the search from the hint would
         // not look, and covers blocks from it on.
-        let spanned = pending.iter().any(|(id, p)| {
-            !p.deleted
-                && self
-                    .get(id)
-                    .and_then(|n| entry_of(self, &n))
-                    .is_some_and(|(e, _)| {
-                        let (first, last) = range_of(&e.value, key.is_addr);
-                        e.value.version() == key.family && first < at && last >= at
-                    })
-        });
+        let spanned = !key.is_addr && self.pending_ips.spans(key.family, at);
         (!spanned).then_some(at)
     }
 
@@ -266,16 +355,12 @@ impl Tx<'_> {
             .into_iter()
             .map(|e| (e.id.clone(), e))
             .collect();
-        for (id, p) in self.pending_ip(is_addr) {
-            found.remove(id);
-            if p.deleted {
-                continue;
-            }
+        // A node this transaction wrote or deleted shows as it is now: where the index says,
+        // if anywhere. (One pending for an edge only holds its committed value.)
+        found.retain(|id, _| !self.pending_ips.tracks(id));
+        for id in self.pending_ips.starting_in(family, is_addr, lo, hi) {
             if let Some((e, _)) = self.get(id).and_then(|n| entry_of(self, &n)) {
-                let (first, _) = range_of(&e.value, is_addr);
-                if e.value.version() == family && first >= lo && first <= hi {
-                    found.insert(id.clone(), e);
-                }
+                found.insert(id.clone(), e);
             }
         }
         let mut out: Vec<IpEntry> = found.into_values().collect();

@@ -395,6 +395,8 @@ pub(crate) struct Tx<'c> {
     shared_epoch: Option<u64>,
     /// Free-space hints found by this transaction, kept by [`Tx::finish`].
     staged_free: RefCell<Vec<(FreeKey, u128)>>,
+    /// The pending prefixes and addresses by where they start (see [`ip_index::PendingIps`]).
+    pending_ips: ip_index::PendingIps,
     /// The first database error met while reading; [`Tx::finish`] and the readers report it.
     failure: RefCell<Option<StoreError>>,
     /// `origin` of the events this transaction emits.
@@ -604,6 +606,7 @@ pub(crate) struct Staged {
     attr_lookups: HashMap<String, BTreeSet<String>>,
     fresh: HashSet<String>,
     staged_free: Vec<(FreeKey, u128)>,
+    pending_ips: ip_index::PendingIps,
     origin: &'static str,
 }
 
@@ -638,6 +641,7 @@ impl Staged {
             attr_lookups: HashMap::new(),
             fresh: HashSet::new(),
             staged_free: Vec::new(),
+            pending_ips: ip_index::PendingIps::default(),
             origin,
         }
     }
@@ -677,6 +681,7 @@ impl<'c> Tx<'c> {
             pending_towards: staged.pending_towards,
             pending_attr: staged.pending_attr,
             staged_free: RefCell::new(staged.staged_free),
+            pending_ips: staged.pending_ips,
             order: staged.order,
             journal: staged.journal,
             checkpoints: staged.checkpoints,
@@ -712,6 +717,7 @@ impl<'c> Tx<'c> {
             attr_lookups: self.attr_lookups.into_inner(),
             fresh: self.fresh,
             staged_free: self.staged_free.into_inner(),
+            pending_ips: self.pending_ips,
             origin: self.origin,
         }
     }
@@ -1639,6 +1645,7 @@ impl<'c> Tx<'c> {
             // free again (see `Tx::delete`).
             self.staged_free.get_mut().clear();
         }
+        self.index_pending_ip(&id);
     }
 
     /// `src` has a pending edge change towards `peer`.
@@ -1722,6 +1729,7 @@ impl<'c> Tx<'c> {
         // A prefix or address this transaction made and now deletes frees its space again:
         // a free-space hint found since counts it as used (see `Tx::free_from`).
         self.staged_free.get_mut().clear();
+        self.index_pending_ip(id);
     }
 
     /// Mark the current state; [`Tx::rollback_to`] undoes everything written after it.
@@ -1920,6 +1928,7 @@ impl<'c> Tx<'c> {
         if self.checkpoints.is_empty() {
             self.journal.clear();
         }
+        self.reindex_pending_ips();
     }
 
     /// Where field `field` of a node of `kind` is written when this transaction writes it.
