@@ -1196,6 +1196,17 @@ async fn one_id(backend: &dyn Backend, branch: &str, kind: &str, filters: Value)
     }
 }
 
+/// The id of interface `name` of device `device` on `branch`, if there is one.
+async fn interface_id(
+    backend: &dyn Backend,
+    branch: &str,
+    device: &str,
+    name: &str,
+) -> Option<String> {
+    let filters = json!({"name__value": name, "device__name__value": device});
+    one_id(backend, branch, "DcimPhysicalInterface", filters).await
+}
+
 /// Random operations, chosen by `seed` alone (never by an answer, so both backends get the
 /// same ones), on main and on the branch: upserts of devices and interfaces, updates by
 /// HFID and by id, tag edits, deletes, allocations, filters, attribute reads and a raw
@@ -1263,13 +1274,7 @@ async fn random_script(backend: &dyn Backend, seed: u64) -> Vec<(&'static str, V
                 ));
             }
             5 => {
-                let found = one_id(
-                    backend,
-                    branch,
-                    "DcimPhysicalInterface",
-                    json!({"name__value": interface, "device__name__value": device}),
-                )
-                .await;
+                let found = interface_id(backend, branch, device, interface).await;
                 t.push(("interface found", json!(found)));
                 if let Some(id) = found {
                     let data = json!({"id": id, "name": {"value": rng.one(&INTERFACES)}});
@@ -1304,13 +1309,7 @@ async fn random_script(backend: &dyn Backend, seed: u64) -> Vec<(&'static str, V
                 } else {
                     (
                         "DcimPhysicalInterface",
-                        one_id(
-                            backend,
-                            branch,
-                            "DcimPhysicalInterface",
-                            json!({"name__value": interface, "device__name__value": device}),
-                        )
-                        .await,
+                        interface_id(backend, branch, device, interface).await,
                     )
                 };
                 let id = id.unwrap_or_else(|| "no-such-node".into());
