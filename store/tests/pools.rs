@@ -921,3 +921,68 @@ async fn three_thousand_allocations_in_one_run_are_all_distinct() {
     assert_eq!(seen.len(), 3000);
     assert_eq!(p2p(&s, &pool, 1), ["10.0.23.112/31"]);
 }
+
+/// The value of the node an allocation in `run` gave, as the run reads it back.
+fn allocated_in_run(
+    run: &infragen_store::RunTransaction,
+    document: &str,
+    field: &str,
+) -> (String, String) {
+    let d = in_run(run, document);
+    let node = &d[field]["node"];
+    (
+        node["id"].as_str().unwrap().to_owned(),
+        node["display_label"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// In one run, IPv6 prefixes and IPv4 addresses: a block or an address the run allocated
+/// and deleted again is its next allocation's, through the run's index of its own.
+#[tokio::test]
+async fn in_one_run_ipv6_blocks_and_addresses_deleted_again_are_handed_out_again() {
+    let s = store();
+    let v6 = prefix(&s, "2001:db8::/56", "pod_supernet");
+    let pool6 = prefix_pool(&s, "v6", &[&v6], 64, "prefix");
+    let lo = prefix(&s, "10.0.0.0/29", "super_spine_loopback");
+    let loopbacks = address_pool(&s, "Loopbacks", &lo, 32);
+    let run = s.begin_run("main").await.unwrap();
+    let next6 = || {
+        allocated_in_run(
+            &run,
+            &format!(
+                r#"mutation {{ InfrahubIPPrefixPoolGetResource(data: {{id: "{pool6}", data: {{role: "pod_supernet"}}}}) {{ node {{ id display_label }} }} }}"#
+            ),
+            "InfrahubIPPrefixPoolGetResource",
+        )
+    };
+    let next4 = || {
+        allocated_in_run(
+            &run,
+            &format!(
+                r#"mutation {{ InfrahubIPAddressPoolGetResource(data: {{id: "{loopbacks}"}}) {{ node {{ id display_label }} }} }}"#
+            ),
+            "InfrahubIPAddressPoolGetResource",
+        )
+    };
+    let blocks: Vec<(String, String)> = (0..3).map(|_| next6()).collect();
+    let labels: Vec<&str> = blocks.iter().map(|(_, label)| label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["2001:db8::/64", "2001:db8:0:1::/64", "2001:db8:0:2::/64"]
+    );
+    let addresses: Vec<(String, String)> = (0..3).map(|_| next4()).collect();
+    let labels: Vec<&str> = addresses.iter().map(|(_, label)| label.as_str()).collect();
+    assert_eq!(labels, ["10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32"]);
+    in_run(
+        &run,
+        &format!(
+            r#"mutation {{ a: IpamIPPrefixDelete(data: {{id: "{}"}}) {{ ok }} b: IpamIPAddressDelete(data: {{id: "{}"}}) {{ ok }} }}"#,
+            blocks[1].0, addresses[1].0
+        ),
+    );
+    assert_eq!(next6().1, "2001:db8:0:1::/64");
+    assert_eq!(next6().1, "2001:db8:0:3::/64");
+    assert_eq!(next4().1, "10.0.0.2/32");
+    assert_eq!(next4().1, "10.0.0.4/32");
+    run.commit().unwrap();
+}
