@@ -38,7 +38,7 @@ struct Interface {
     name: String,
 }
 
-/// What main shows, by store id.
+/// What one view (main or the branch) shows, by store id.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Model {
     devices: BTreeMap<String, Device>,
@@ -308,7 +308,7 @@ struct Step {
     what: String,
 }
 
-/// A random step on `view`, planned against what `model` (that view) shows; `None` when
+/// A random step, planned against what `model` (the step's view) shows; `None` when
 /// there is nothing for it to act on.
 fn plan(rng: &mut Rng, model: &Model) -> Option<Step> {
     let pick_one = |rng: &mut Rng, ids: Vec<String>| -> Option<String> {
