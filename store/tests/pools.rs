@@ -986,3 +986,24 @@ async fn in_one_run_ipv6_blocks_and_addresses_deleted_again_are_handed_out_again
     assert_eq!(next4().1, "10.0.0.4/32");
     run.commit().unwrap();
 }
+
+/// A block a run allocated and then moved elsewhere is free again for the run's next
+/// allocation.
+#[tokio::test]
+async fn a_block_a_run_allocates_and_moves_away_is_handed_out_again() {
+    let s = store();
+    let pod = prefix(&s, "10.0.32.0/28", "pod_supernet");
+    let pool = prefix_pool(&s, "Pod-A1-pool", &[&pod], 31, "address");
+    let run = s.begin_run("main").await.unwrap();
+    let (first, _) = next_in_run(&run, &pool);
+    assert_eq!(next_in_run(&run, &pool).1, "10.0.32.2/31");
+    in_run(
+        &run,
+        &format!(
+            r#"mutation {{ IpamIPPrefixUpdate(data: {{id: "{first}", prefix: {{value: "10.0.40.0/31"}}}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(next_in_run(&run, &pool).1, "10.0.32.0/31");
+    assert_eq!(next_in_run(&run, &pool).1, "10.0.32.4/31");
+    run.commit().unwrap();
+}

@@ -260,7 +260,9 @@ impl Tx<'_> {
     }
 
     /// Keeps [`PendingIps`] in step with the pending node `id` (after a write or a
-    /// delete of it): where it now starts and ends, or nothing once deleted.
+    /// delete of it): where it now starts and ends, or nothing once deleted. A prefix or
+    /// address this transaction wrote before and now deletes or moves frees its old space:
+    /// a free-space hint found since counts it as used, so the transaction's hints go.
     pub(super) fn index_pending_ip(&mut self, id: &str) {
         let Some(p) = self.pending.get(id) else {
             self.pending_ips.remove(id);
@@ -277,21 +279,29 @@ impl Tx<'_> {
                 .and_then(|n| n.attr(attr).as_str().map(str::to_owned)),
             None => None,
         };
-        let parsed = value.and_then(|v| IpWithPrefix::parse(&v).ok());
+        let now = value
+            .and_then(|v| IpWithPrefix::parse(&v).ok())
+            .filter(|_| !deleted)
+            .map(|value| {
+                let (first, last) = range_of(&value, is_addr);
+                ((value.version(), is_addr, first), last)
+            });
         let ips = &mut self.pending_ips;
+        let before = ips.keys.get(id).and_then(|&(family, is_addr, first)| {
+            let last = ips.by_start.get(&(family, is_addr, first, id.to_owned()))?;
+            Some(((family, is_addr, first), *last))
+        });
         ips.remove(id);
         if !created {
             ips.existing[usize::from(is_addr)].insert(id.to_owned());
         }
-        if deleted {
-            return;
-        }
-        if let Some(value) = parsed {
-            let (first, last) = range_of(&value, is_addr);
-            let family = value.version();
+        if let Some(((family, is_addr, first), last)) = now {
             ips.keys.insert(id.to_owned(), (family, is_addr, first));
             ips.by_start
                 .insert((family, is_addr, first, id.to_owned()), last);
+        }
+        if before.is_some_and(|before| now != Some(before)) {
+            self.staged_free.get_mut().clear();
         }
     }
 

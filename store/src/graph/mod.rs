@@ -1576,8 +1576,6 @@ impl<'c> Tx<'c> {
         let kind = std::mem::take(&mut node.kind);
         let attrs = std::mem::take(&mut node.attrs);
         let was_deleted = self.pending.get(&id).is_some_and(|p| p.deleted);
-        let was_pending = self.pending.contains_key(&id);
-        let mut moved = false;
         let committed = self.committed(&id);
         let (created, before) = match self.pending.get(&id) {
             Some(p) if !p.deleted => (p.created, self.get(&id)),
@@ -1607,7 +1605,6 @@ impl<'c> Tx<'c> {
                 if let Some(key) = value_key(&new) {
                     valued.push((name.clone(), key));
                 }
-                moved |= was_pending && (name == "prefix" || name == "address");
                 p.attrs.insert(name, new);
             }
         }
@@ -1639,11 +1636,6 @@ impl<'c> Tx<'c> {
                 .entry(key)
                 .or_default()
                 .insert(created, id.clone());
-        }
-        if moved {
-            // A prefix or address this transaction wrote before, moved: its old space is
-            // free again (see `Tx::delete`).
-            self.staged_free.get_mut().clear();
         }
         self.index_pending_ip(&id);
     }
@@ -1726,9 +1718,6 @@ impl<'c> Tx<'c> {
         let Some(kind) = self.kind_of(id) else { return };
         let p = self.touch(id, &kind);
         p.deleted = true;
-        // A prefix or address this transaction made and now deletes frees its space again:
-        // a free-space hint found since counts it as used (see `Tx::free_from`).
-        self.staged_free.get_mut().clear();
         self.index_pending_ip(id);
     }
 
