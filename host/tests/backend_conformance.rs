@@ -194,6 +194,18 @@ async fn id_of(backend: &dyn Backend, branch: &str, kind: &str, name: &str) -> S
     nodes[0]["id"].as_str().expect("id").to_owned()
 }
 
+/// The next /31 of the `p2p` pool, reserved under `identifier` when given.
+fn p2p(identifier: Option<String>) -> PrefixAllocation {
+    PrefixAllocation {
+        pool: PoolSelector::Name("p2p".into()),
+        identifier,
+        prefix_length: None,
+        member_type: None,
+        prefix_type: None,
+        data: None,
+    }
+}
+
 /// The script, with every outcome in order.
 async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
     let mut t: Vec<(&'static str, Value)> = Vec::new();
@@ -344,14 +356,7 @@ async fn script(backend: &dyn Backend) -> Vec<(&'static str, Value)> {
     ));
 
     // Pools: an identifier reserves, the /30 holds two /31s, addresses.
-    let p2p = |identifier: Option<&str>| PrefixAllocation {
-        pool: PoolSelector::Name("p2p".into()),
-        identifier: identifier.map(str::to_owned),
-        prefix_length: None,
-        member_type: None,
-        prefix_type: None,
-        data: None,
-    };
+    let p2p = |identifier: Option<&str>| p2p(identifier.map(str::to_owned));
     t.push((
         "allocate prefix",
         outcome(backend.allocate_prefix("main", &p2p(Some("link-1"))).await),
@@ -1316,14 +1321,7 @@ async fn random_script(backend: &dyn Backend, seed: u64) -> Vec<(&'static str, V
                 t.push(("delete", outcome(backend.delete(branch, kind, &id).await)));
             }
             8 => {
-                let request = PrefixAllocation {
-                    pool: PoolSelector::Name("p2p".into()),
-                    identifier: (rng.below(2) == 0).then(|| format!("link-{}", rng.below(3))),
-                    prefix_length: None,
-                    member_type: None,
-                    prefix_type: None,
-                    data: None,
-                };
+                let request = p2p((rng.below(2) == 0).then(|| format!("link-{}", rng.below(3))));
                 t.push((
                     "allocate prefix",
                     outcome(backend.allocate_prefix(branch, &request).await),

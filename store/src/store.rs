@@ -1083,7 +1083,7 @@ impl Store {
             // Validate: whether the branch would merge, and if not, every conflict.
             "BranchValidate" => conflicts = self.merge_conflicts(name)?,
             // Rebase: nothing to do for a branch that exists.
-            _ if name == MAIN || self.db().branch_exists(name)? => {}
+            _ if self.branch_exists(name)? => {}
             _ => return Err(StoreError::BranchNotFound(name.into()).into()),
         }
         let described = {
