@@ -26,6 +26,7 @@ pub mod repository;
 pub mod runner;
 pub mod runtime;
 pub mod scaffold;
+pub mod scale_out;
 pub mod sync;
 pub mod tracking;
 pub mod transport;

@@ -311,6 +311,15 @@ impl Store {
         })
     }
 
+    /// When this store began (its first open, as Infrahub's `branched_from` of main): with
+    /// its path, what tells it from another store, e.g. in a work queue two servers share.
+    pub fn created_at(&self) -> Result<String> {
+        Ok(self
+            .db()
+            .meta(crate::persistence::CREATED_AT)?
+            .unwrap_or_default())
+    }
+
     /// The database file.
     pub fn path(&self) -> &str {
         &self.inner.path

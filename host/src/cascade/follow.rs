@@ -84,6 +84,40 @@ pub struct Follower {
     store: Store,
     live: tokio::sync::broadcast::Receiver<infragen_store::Event>,
     position: Position,
+    requests: tokio::sync::mpsc::UnboundedReceiver<Requested>,
+    requester: Requests,
+}
+
+/// A cascade asked for through the API (`CoreGeneratorDefinitionRun`), run by the
+/// follower between its batches of changes: its own writes then start no second cascade,
+/// as a follower's own cascade's do not.
+struct Requested {
+    branch: String,
+    start: Start,
+    done: tokio::sync::oneshot::Sender<Result<CascadeReport, String>>,
+}
+
+/// Asks a [`Follower`] for cascades; cheap to clone.
+#[derive(Clone)]
+pub struct Requests(tokio::sync::mpsc::UnboundedSender<Requested>);
+
+impl Requests {
+    /// Runs a cascade on `branch` from `start` once the follower is between batches, and
+    /// answers its report (or why it could not run); an error too when the follower has
+    /// stopped.
+    pub async fn run(&self, branch: &str, start: Start) -> Result<CascadeReport, String> {
+        let (done, report) = tokio::sync::oneshot::channel();
+        self.0
+            .send(Requested {
+                branch: branch.to_owned(),
+                start,
+                done,
+            })
+            .map_err(|_| "the server's generator engine has stopped".to_owned())?;
+        report
+            .await
+            .map_err(|_| "the server's generator engine stopped before the run ended".to_owned())?
+    }
 }
 
 impl Follower {
@@ -93,12 +127,20 @@ impl Follower {
     pub fn start(cascade: Cascade, store: Store) -> Result<Follower, CascadeError> {
         let live = store.subscribe();
         let position = Position::load(&store, cascade.events().as_ref())?;
+        let (sender, requests) = tokio::sync::mpsc::unbounded_channel();
         Ok(Follower {
             cascade,
             store,
             live,
             position,
+            requests,
+            requester: Requests(sender),
         })
+    }
+
+    /// Where cascades are asked for (see [`Requests`]).
+    pub fn requests(&self) -> Requests {
+        self.requester.clone()
     }
 
     /// What stops it (see [`Follower::follow`]).
@@ -118,7 +160,10 @@ impl Follower {
             store,
             mut live,
             mut position,
+            mut requests,
+            requester,
         } = self;
+        drop(requester);
         let feed = cascade.events().clone();
         resume_interrupted(&cascade, &store, observer).await;
         let mut behind = feed.last_seq()? > position.cursor;
@@ -135,13 +180,27 @@ impl Follower {
                 return Ok(());
             }
             if !std::mem::take(&mut behind) {
-                match tokio::time::timeout(POLL, live.recv()).await {
-                    Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
-                    Ok(Err(RecvError::Closed)) => return Ok(()),
-                    Err(_quiet) => {
-                        if feed.last_seq()? <= position.cursor {
-                            continue;
+                tokio::select! {
+                    received = tokio::time::timeout(POLL, live.recv()) => match received {
+                        Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
+                        Ok(Err(RecvError::Closed)) => return Ok(()),
+                        Err(_quiet) => {
+                            if feed.last_seq()? <= position.cursor {
+                                continue;
+                            }
                         }
+                    },
+                    Some(request) = requests.recv() => {
+                        let report = cascade.run(&request.branch, request.start).await;
+                        if let Ok(report) = &report {
+                            // Every change on the branch up to here was matched by it.
+                            let seen = position.consumed.entry(request.branch.clone()).or_default();
+                            *seen = (*seen).max(report.cursor);
+                            observer.cascade_done(report);
+                        }
+                        let _ = request.done.send(report.map_err(|error| error.to_string()));
+                        behind = feed.last_seq()? > position.cursor;
+                        continue;
                     }
                 }
             }

@@ -922,7 +922,10 @@ impl Cascade {
                         tracing::warn!(run = id, %error, "cannot record the run's start");
                     }
                 }
-                let report = runner.run_target(&job.definition, &job.member).await;
+                let identity = crate::scale_out::RunIdentity::recorded(record, job.run.attempt());
+                let report = runner
+                    .run_target_as(&job.definition, &job.member, identity)
+                    .await;
                 drop(permit);
                 if let (Some(durable), Some(id)) = (&durable, record) {
                     let (status, result) = run_result(&report);

@@ -8,6 +8,7 @@ mod serve;
 mod store;
 mod sync;
 mod validate;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ enum Command {
     /// Serve the store over HTTP with Infrahub's endpoints, and run the
     /// repository's generators on every change their trigger rules match.
     Serve(serve::ServeArgs),
+    /// Pull runs from a work queue (`infragen serve --queue`) and run them, writing
+    /// through the server's HTTP API.
+    Worker(worker::WorkerArgs),
     /// The run history: every generator run with its status, causes, counts and log.
     Runs(runs::RunsArgs),
     /// Check the repository without running or writing anything: every
@@ -106,6 +110,7 @@ pub fn main() -> ExitCode {
             Command::Plugin(command) => plugin::run(command).await,
             Command::Sync(args) => sync::run(args, &cli.store).await,
             Command::Serve(args) => serve::run(args, &cli.store, compile).await,
+            Command::Worker(args) => worker::run(args, compile).await,
             Command::Runs(args) => runs::run(args, &cli.store).await,
             Command::Validate(args) => validate::run(args, &cli.store).await,
             Command::Store(command) => store::run(command, &cli.store)

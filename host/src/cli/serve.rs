@@ -37,6 +37,84 @@ pub(crate) struct ServeArgs {
     /// Generator runs at the same time.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Run the generators on `infragen worker` processes instead of in this one: publish
+    /// each run to the NATS JetStream work queue at this URL (`nats://HOST:PORT`).
+    #[arg(long)]
+    queue: Option<String>,
+    /// With `--queue`: how long a worker may go silent before its run goes to another.
+    #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
+    queue_ack_wait: std::time::Duration,
+    /// With `--queue`: deliveries of one run to workers before it is given up (each
+    /// worker it went to died while running it).
+    #[arg(long, default_value_t = 3)]
+    queue_deliveries: u32,
+}
+
+/// `CoreGeneratorDefinitionRun` on this server: a cascade from the definition's run on the
+/// targets named, as `infragen generator NAME` starts one.
+struct DefinitionRuns {
+    requests: crate::cascade::follow::Requests,
+    store: infragen_store::Store,
+}
+
+#[async_trait::async_trait]
+impl crate::http_api::GeneratorRuns for DefinitionRuns {
+    async fn run_definition(
+        &self,
+        branch: &str,
+        definition_id: &str,
+        nodes: Vec<String>,
+        wait: bool,
+    ) -> Result<String, String> {
+        let mut request = infragen_store::GraphqlRequest::new(
+            "query ($id: ID!) { CoreGeneratorDefinition(ids: [$id]) { edges { node { name { value } } } } }",
+        );
+        request.variables = Some(serde_json::json!({ "id": definition_id }));
+        let answer = self.store.execute(branch, request).await;
+        let name = answer
+            .pointer("/data/CoreGeneratorDefinition/edges/0/node/name/value")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| format!("Unable to find the node {definition_id} / CoreGeneratorDefinition in the database."))?
+            .to_owned();
+        let selection = if nodes.is_empty() {
+            crate::runner::TargetSelection::All
+        } else {
+            crate::runner::TargetSelection::Ids(nodes)
+        };
+        let task = uuid::Uuid::new_v4().to_string();
+        let requests = self.requests.clone();
+        let branch = branch.to_owned();
+        let run = async move {
+            let start = crate::cascade::Start::Definition { name, selection };
+            requests.run(&branch, start).await
+        };
+        if !wait {
+            let task_id = task.clone();
+            tokio::spawn(async move {
+                if let Err(error) = run.await {
+                    tracing::error!(task = %task_id, "{error}");
+                }
+            });
+            return Ok(task);
+        }
+        let report = run.await?;
+        if report.is_success() {
+            Ok(task)
+        } else {
+            Err(format!("the generator runs did not all succeed:\n{report}"))
+        }
+    }
+}
+
+/// What tells this store's runs from another server's on a shared NATS server: a digest
+/// of its path and of when it began, stable across restarts.
+fn queue_scope(store: &infragen_store::Store) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let began = store
+        .created_at()
+        .context("cannot read when the store began")?;
+    let digest = sha2::Sha256::digest(format!("{}\n{began}", store.path()));
+    Ok(hex::encode(&digest[..8]))
 }
 
 /// Prints each cascade's report, and notes whether one was interrupted.
@@ -103,7 +181,22 @@ pub(crate) async fn run(
             skipped.join(", ")
         );
     }
-    let runner = Runner::new(Arc::new(repository), runtime, backend, policy);
+    let mut runner = Runner::new(Arc::new(repository), runtime, backend, policy);
+    if let Some(url) = &args.queue {
+        let scope = queue_scope(&store)?;
+        let dispatcher = crate::scale_out::Dispatcher::start(
+            url,
+            &scope,
+            crate::scale_out::QueueSettings {
+                ack_wait: args.queue_ack_wait,
+                deliveries: args.queue_deliveries.max(1),
+            },
+        )
+        .await
+        .with_context(|| format!("cannot use the work queue at {url}"))?;
+        eprintln!("infragen: runs go to the work queue at {url} (store scope {scope})");
+        runner = runner.with_remote(dispatcher);
+    }
     let cascade = Cascade::new(
         runner,
         Arc::new(store.clone()),
@@ -116,6 +209,10 @@ pub(crate) async fn run(
 
     // Placed before listening: no write through the API falls before its place.
     let follower = Follower::start(cascade, store.clone())?;
+    let definition_runs: Arc<dyn crate::http_api::GeneratorRuns> = Arc::new(DefinitionRuns {
+        requests: follower.requests(),
+        store: store.clone(),
+    });
     let interrupt = follower.interrupt();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -126,7 +223,7 @@ pub(crate) async fn run(
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
     }
-    let server = crate::http_api::serve_listener_with_limits(
+    let server = crate::http_api::serve_listener_with(
         store.clone(),
         listener,
         config.api_tokens,
@@ -134,6 +231,7 @@ pub(crate) async fn run(
             transactions: config.transactions,
             ..crate::http_api::Limits::default()
         },
+        Some(definition_runs),
     );
     // SIGINT/SIGTERM: no new run starts, the running ones finish, then serve stops; a
     // second signal abandons them.

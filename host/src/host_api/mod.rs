@@ -21,7 +21,7 @@ mod tracking;
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -125,7 +125,7 @@ impl infragen::generator::types::Host for HostState {
 }
 
 /// Severity of a log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Fine detail.
@@ -141,7 +141,7 @@ pub enum LogLevel {
 }
 
 /// One line of a run's log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     /// Severity.
     pub level: LogLevel,
@@ -150,7 +150,7 @@ pub struct LogLine {
 }
 
 /// The log of one run, capped in bytes.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunLog {
     /// The lines kept, in order.
     pub lines: Vec<LogLine>,
@@ -168,7 +168,7 @@ impl RunLog {
 }
 
 /// An untracked attribute write made by `stamp`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     /// Kind of the stamped node.
     pub kind: String,

@@ -36,8 +36,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+mod generators;
 mod transactions;
 
+pub use generators::{DEFINITION_RUN, GeneratorRuns};
 pub use transactions::{EFFECTS_HEADER, TRANSACTION_HEADER, TransactionLimits};
 
 /// Errors starting the server.
@@ -159,6 +161,9 @@ struct App {
     limits: Arc<Limits>,
     budget: Arc<Budget>,
     transactions: Arc<transactions::Transactions>,
+    /// What answers `CoreGeneratorDefinitionRun` (`infragen serve`'s cascades); none for the
+    /// API alone.
+    generators: Option<Arc<dyn GeneratorRuns>>,
 }
 
 #[derive(Deserialize)]
@@ -174,7 +179,18 @@ pub fn router(store: Store, tokens: Vec<String>) -> Router {
 
 /// [`router`] with the given limits.
 pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> Router {
+    router_with(store, tokens, limits, None)
+}
+
+/// [`router_with_limits`], with `generators` answering `CoreGeneratorDefinitionRun`.
+pub fn router_with(
+    store: Store,
+    tokens: Vec<String>,
+    limits: Limits,
+    generators: Option<Arc<dyn GeneratorRuns>>,
+) -> Router {
     let app = App {
+        generators,
         store,
         tokens: Arc::new(tokens.into_iter().collect()),
         budget: Arc::new(Budget::new(limits.in_flight_bytes)),
@@ -401,6 +417,16 @@ async fn run_graphql(
     }
     if let Some(id) = transaction {
         return transactions::execute(&app, &account, &id.id, &branch, req, id.holding).await;
+    }
+    if let Some(runs) = &app.generators {
+        match generators::definition_run(&req) {
+            Some(Ok(call)) => {
+                return axum::Json(generators::answer(runs.as_ref(), &branch, call).await)
+                    .into_response();
+            }
+            Some(Err(message)) => return error(StatusCode::BAD_REQUEST, &message),
+            None => {}
+        }
     }
     let budget = app.limits.query_budget();
     // In the query's field order, as Infrahub answers.
@@ -936,12 +962,23 @@ pub async fn serve_listener_with_limits(
     tokens: Vec<String>,
     limits: Limits,
 ) -> Result<(), HttpError> {
+    serve_listener_with(store, listener, tokens, limits, None).await
+}
+
+/// [`serve_listener_with_limits`], with `generators` answering `CoreGeneratorDefinitionRun`.
+pub async fn serve_listener_with(
+    store: Store,
+    listener: tokio::net::TcpListener,
+    tokens: Vec<String>,
+    limits: Limits,
+    generators: Option<Arc<dyn GeneratorRuns>>,
+) -> Result<(), HttpError> {
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "store HTTP API listening");
-    axum::serve(listener, router_with_limits(store, tokens, limits))
+    axum::serve(listener, router_with(store, tokens, limits, generators))
         .await
         .map_err(|source| HttpError::Io { addr, source })
 }

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use infragen_store::Retention;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http_api::TransactionLimits;
 
@@ -43,8 +43,8 @@ pub use writes::{Call, WriteGrants, WritePolicy};
 /// process.
 pub const MAX_MEMORY: u64 = 1 << 30;
 
-/// Resource limits of one generator run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Resource limits of one generator run (sent to a worker with each run it is given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxLimits {
     /// Linear memory a run may grow to, in bytes.
     pub memory: u64,

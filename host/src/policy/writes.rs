@@ -26,7 +26,7 @@
 use std::collections::BTreeSet;
 
 use infragen_store::WriteEffect;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Core kinds a generator may write even though they are in the `Core`
 /// namespace: the AI/DC fabric generator creates its own pools.
@@ -42,7 +42,7 @@ const GUARDED_RELATIONSHIPS: &[&str] = &["member_of_groups", "subscriber_of_grou
 
 /// What the operator grants a generator beyond what it owns
 /// (`[generators.<name>.writes]` in `infragen.toml`).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct WriteGrants {
     /// `Kind.attribute`s it may stamp on nodes it does not own (checksum

@@ -26,9 +26,10 @@ use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, BackendError, ErrorKind, NodeRef};
 use crate::host_api::RunLog;
-use crate::policy::{RuntimePolicy, WritePolicy};
+use crate::policy::{RuntimePolicy, SandboxLimits, WriteGrants, WritePolicy};
 use crate::repository::{GeneratorDefinition, Repository, RepositoryError};
 use crate::runtime::{LoadError, Plugin, RunRequest, Runtime, Target};
+use crate::scale_out::{ComponentRef, RemoteRuns, RunIdentity, WorkItem};
 use crate::tracking::group;
 use infragen_store::Claim;
 pub use known_params::KnownParams;
@@ -63,6 +64,10 @@ pub enum RunnerError {
     /// The targets are missing or do not match.
     #[error("{0}")]
     Target(String),
+    /// The work queue that runs go to (`infragen serve --queue`) could not take the
+    /// definition's component.
+    #[error("{0}")]
+    Queue(#[from] crate::scale_out::QueueError),
     /// The backend failed; `retryable` when it was unreachable (a retry may
     /// succeed), not when it refused the request.
     #[error("{message}")]
@@ -103,6 +108,9 @@ pub enum TargetSelection {
     /// The members whose extracted parameters equal these (`KEY=VALUE` on
     /// the command line).
     Matching(Map<String, Value>),
+    /// The members with these ids (`CoreGeneratorDefinitionRun`'s `nodes`); each must be
+    /// a member.
+    Ids(Vec<String>),
 }
 
 /// Runs definitions of one repository against one backend.
@@ -112,6 +120,8 @@ pub struct Runner {
     runtime: Runtime,
     backend: Arc<dyn Backend>,
     policy: RuntimePolicy,
+    /// Where runs go instead of this process's runtime (see [`Runner::with_remote`]).
+    remote: Option<Arc<dyn RemoteRuns>>,
 }
 
 /// A member of a definition's target group.
@@ -130,12 +140,20 @@ pub struct TargetMember {
 pub struct PreparedDefinition {
     definition: GeneratorDefinition,
     definition_id: String,
-    plugin: Plugin,
+    executable: Executable,
     query_text: String,
     branch: String,
     members: Vec<TargetMember>,
     /// Target id → its position in `members`.
     positions: HashMap<String, usize>,
+}
+
+/// What runs a prepared definition's targets.
+enum Executable {
+    /// This process's runtime, with the component loaded.
+    Local(Plugin),
+    /// Worker processes, fetching the component by its digest.
+    Remote(Arc<dyn RemoteRuns>, ComponentRef),
 }
 
 impl PreparedDefinition {
@@ -176,6 +194,21 @@ impl PreparedDefinition {
                 }
                 Ok(matching)
             }
+            TargetSelection::Ids(ids) => {
+                let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+                if let Some(outside) = wanted.iter().find(|id| !self.positions.contains_key(**id)) {
+                    return Err(RunnerError::Target(format!(
+                        "node {outside} is not a member of group `{}`, the targets of generator `{}`",
+                        self.definition.targets, self.definition.name
+                    )));
+                }
+                Ok(self
+                    .members
+                    .iter()
+                    .filter(|member| wanted.contains(member.target.id.as_str()))
+                    .cloned()
+                    .collect())
+            }
         }
     }
 }
@@ -194,7 +227,16 @@ impl Runner {
             runtime,
             backend,
             policy,
+            remote: None,
         }
+    }
+
+    /// Sends every run to `remote` (worker processes, see [`crate::scale_out`]) instead of
+    /// running it here: the component is shared by its digest and never compiled in this
+    /// process, and each run's report comes back from the worker that ran it.
+    pub fn with_remote(mut self, remote: Arc<dyn RemoteRuns>) -> Self {
+        self.remote = Some(remote);
+        self
     }
 
     /// The repository.
@@ -278,7 +320,13 @@ impl Runner {
         known: Option<&KnownParams>,
     ) -> Result<PreparedDefinition, RunnerError> {
         let definition = self.definition(name)?;
-        let plugin = self.plugin(&definition).await?;
+        let executable = match &self.remote {
+            None => Executable::Local(self.plugin(&definition).await?),
+            Some(remote) => {
+                let component = self.shared_component(remote.as_ref(), &definition).await?;
+                Executable::Remote(Arc::clone(remote), component)
+            }
+        };
         let query_text = self.repository.query_text(&definition.query)?;
         let (group_id, members) = self.target_members(&definition, branch, known).await?;
         let definition_id = records::record_definition(
@@ -292,7 +340,7 @@ impl Runner {
         Ok(PreparedDefinition {
             definition,
             definition_id,
-            plugin,
+            executable,
             query_text,
             branch: branch.to_owned(),
             positions: members
@@ -304,6 +352,41 @@ impl Runner {
         })
     }
 
+    /// The definition's component shared through `remote`, read from the repository and
+    /// refused for what its structure shows, as a local load refuses it — except a contract
+    /// version this host does not implement: the workers decide that, each by its own.
+    async fn shared_component(
+        &self,
+        remote: &dyn RemoteRuns,
+        definition: &GeneratorDefinition,
+    ) -> Result<ComponentRef, RunnerError> {
+        if !definition.is_component() {
+            return Err(RunnerError::NotAComponent {
+                generator: definition.name.clone(),
+                path: definition.file_path.display().to_string(),
+            });
+        }
+        let bytes = self.repository.read(&definition.file_path)?;
+        let inspection = self.runtime.inspect_bytes(&bytes);
+        match inspection.verdict {
+            Ok(()) | Err(crate::runtime::Refusal::IncompatibleVersion { .. }) => {}
+            Err(refusal) => {
+                return Err(LoadError::Refused {
+                    path: self.repository.root().join(&definition.file_path),
+                    refusal,
+                }
+                .into());
+            }
+        }
+        let component = ComponentRef {
+            digest: inspection.digest,
+            size: inspection.size,
+            contract_version: inspection.contract_version,
+        };
+        remote.share(&component, bytes).await?;
+        Ok(component)
+    }
+
     /// Runs `member` of a prepared definition: one target, with its instance
     /// status and tracking group kept as Infrahub keeps them.
     pub async fn run_target(
@@ -311,17 +394,55 @@ impl Runner {
         prepared: &PreparedDefinition,
         member: &TargetMember,
     ) -> TargetReport {
-        TargetJob {
-            runner: self.clone(),
-            definition: prepared.definition.clone(),
+        self.run_target_as(prepared, member, RunIdentity::unrecorded())
+            .await
+    }
+
+    /// [`Runner::run_target`] for the run `identity` names in the durable queue: what a
+    /// worker's result is matched to when the run goes to the work queue.
+    pub async fn run_target_as(
+        &self,
+        prepared: &PreparedDefinition,
+        member: &TargetMember,
+        identity: RunIdentity,
+    ) -> TargetReport {
+        let name = &prepared.definition.name;
+        let spec = RunSpec {
+            generator: name.clone(),
+            query: prepared.definition.query.clone(),
+            execute_after_merge: prepared.definition.execute_after_merge,
             definition_id: prepared.definition_id.clone(),
-            plugin: prepared.plugin.clone(),
             query_text: prepared.query_text.clone(),
             branch: prepared.branch.clone(),
-            member: member.clone(),
+            target: member.target.clone(),
+            params: member.params.clone(),
+            group_name: member.group_name.clone(),
+        };
+        let limits = self.policy.limits_for(name);
+        let grants = self.policy.grants_for(name);
+        match &prepared.executable {
+            Executable::Local(plugin) => {
+                run_spec(
+                    spec,
+                    Arc::clone(&self.backend),
+                    plugin.clone(),
+                    limits,
+                    grants,
+                )
+                .await
+            }
+            Executable::Remote(remote, component) => {
+                remote
+                    .run(WorkItem::new(
+                        identity,
+                        spec,
+                        limits,
+                        grants,
+                        component.clone(),
+                    ))
+                    .await
+            }
         }
-        .run()
-        .await
     }
 
     /// Runs definition `name` on `branch` for the selected targets, at most
@@ -339,7 +460,7 @@ impl Runner {
         let selected = prepared.select(selection)?;
         let reaped = match selection {
             TargetSelection::All => self.reap_deleted(&prepared).await?,
-            TargetSelection::Matching(_) => Vec::new(),
+            TargetSelection::Matching(_) | TargetSelection::Ids(_) => Vec::new(),
         };
         let permits = Arc::new(Semaphore::new(concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
@@ -709,13 +830,56 @@ struct Generated {
 
 /// One target's run, with everything it needs moved in.
 struct TargetJob {
-    runner: Runner,
-    definition: GeneratorDefinition,
-    definition_id: String,
+    spec: RunSpec,
+    backend: Arc<dyn Backend>,
     plugin: Plugin,
-    query_text: String,
-    branch: String,
-    member: TargetMember,
+    limits: SandboxLimits,
+    grants: WriteGrants,
+}
+
+/// One target's run as a process that has no repository runs it: everything a run reads
+/// besides the store, decided when its definition was prepared. A worker receives it in
+/// its [`WorkItem`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunSpec {
+    /// The generator definition's name.
+    pub generator: String,
+    /// The name of its query (for messages).
+    pub query: String,
+    /// Picks the kind of the tracking group (see [`GeneratorDefinition::execute_after_merge`]).
+    pub execute_after_merge: bool,
+    /// The definition's `CoreGeneratorDefinition` node.
+    pub definition_id: String,
+    /// The query's text.
+    pub query_text: String,
+    /// The branch the run reads and writes.
+    pub branch: String,
+    /// The target.
+    pub target: Target,
+    /// Its parameters.
+    pub params: Map<String, Value>,
+    /// The tracking group name decided for it.
+    pub group_name: String,
+}
+
+/// Runs `spec` with `plugin`, reading and writing through `backend`, within `limits` and
+/// the ownership policy `grants` extends: a target's run, wherever it happens.
+pub(crate) async fn run_spec(
+    spec: RunSpec,
+    backend: Arc<dyn Backend>,
+    plugin: Plugin,
+    limits: SandboxLimits,
+    grants: WriteGrants,
+) -> TargetReport {
+    TargetJob {
+        spec,
+        backend,
+        plugin,
+        limits,
+        grants,
+    }
+    .run()
+    .await
 }
 
 /// The claim key of (branch, generator, target) (see [`Backend::claim_run`]).
@@ -788,11 +952,11 @@ impl Cause for crate::runtime::RunError {
 impl TargetJob {
     /// A failure naming the generator, the target and the cause.
     fn failure(&self, what: &str, error: &dyn Cause) -> Failure {
-        let target = &self.member.target;
+        let target = &self.spec.target;
         Failure {
             message: format!(
                 "generator `{}` failed on target `{}` ({}): {what}: {error}",
-                self.definition.name, target.display_label, target.id
+                self.spec.generator, target.display_label, target.id
             ),
             retryable: error.retryable(),
             own_limit: error.own_limit(),
@@ -802,8 +966,8 @@ impl TargetJob {
 
     async fn run(self) -> TargetReport {
         let started = Instant::now();
-        let target = self.member.target.clone();
-        let params = self.member.params.clone();
+        let target = self.spec.target.clone();
+        let params = self.spec.params.clone();
         let outcome = match self.run_claimed().await {
             Ok(outcome) => outcome,
             Err(Failure {
@@ -831,7 +995,7 @@ impl TargetJob {
         instance_name: &str,
         status: InstanceStatus,
     ) -> Result<String, Failure> {
-        self.set_status_through(self.runner.backend.as_ref(), instance_name, status)
+        self.set_status_through(self.backend.as_ref(), instance_name, status)
             .await
     }
 
@@ -844,10 +1008,10 @@ impl TargetJob {
     ) -> Result<String, Failure> {
         records::set_instance_status(
             backend,
-            &self.branch,
+            &self.spec.branch,
             instance_name,
-            &self.definition_id,
-            &self.member.target.id,
+            &self.spec.definition_id,
+            &self.spec.target.id,
             status,
         )
         .await
@@ -858,8 +1022,12 @@ impl TargetJob {
     /// never while another live process runs it, taking over from a process that died
     /// in the middle of it.
     async fn run_claimed(&self) -> Result<TargetOutcome, Failure> {
-        let backend = self.runner.backend.as_ref();
-        let key = claim_key(&self.branch, &self.definition.name, &self.member.target.id);
+        let backend = self.backend.as_ref();
+        let key = claim_key(
+            &self.spec.branch,
+            &self.spec.generator,
+            &self.spec.target.id,
+        );
         match backend
             .claim_run(&key)
             .await
@@ -870,9 +1038,7 @@ impl TargetJob {
                     message: format!(
                         "generator `{}` on target `{}` ({}) is running in another process \
                          ({owner}); it is not run twice at once",
-                        self.definition.name,
-                        self.member.target.display_label,
-                        self.member.target.id
+                        self.spec.generator, self.spec.target.display_label, self.spec.target.id
                     ),
                     retryable: true,
                     own_limit: false,
@@ -882,21 +1048,21 @@ impl TargetJob {
             Some(Claim::Taken {
                 from_stale: Some(owner),
             }) => {
-                tracing::warn!(generator = %self.definition.name, target = %self.member.target.display_label, process = %owner, "taking over a run whose process is gone (it was interrupted)");
+                tracing::warn!(generator = %self.spec.generator, target = %self.spec.target.display_label, process = %owner, "taking over a run whose process is gone (it was interrupted)");
             }
             Some(Claim::Taken { from_stale: None }) | None => {}
         }
         let result = self.run_inner().await;
         if let Err(error) = backend.release_run(&key).await {
-            tracing::warn!(generator = %self.definition.name, target = %self.member.target.display_label, %error, "cannot give the run's claim back; the next run takes it over once this process is gone");
+            tracing::warn!(generator = %self.spec.generator, target = %self.spec.target.display_label, %error, "cannot give the run's claim back; the next run takes it over once this process is gone");
         }
         result
     }
 
     async fn run_inner(&self) -> Result<TargetOutcome, Failure> {
         let instance_name =
-            records::instance_name(&self.definition.name, &self.member.target.display_label);
-        if !records::instance_exists(self.runner.backend.as_ref(), &self.branch, &instance_name)
+            records::instance_name(&self.spec.generator, &self.spec.target.display_label);
+        if !records::instance_exists(self.backend.as_ref(), &self.spec.branch, &instance_name)
             .await
             .map_err(|e| self.failure("instance", &e))?
         {
@@ -941,14 +1107,13 @@ impl TargetJob {
         let mut attempt = 1;
         loop {
             let scope = self
-                .runner
                 .backend
-                .begin_run(&self.branch, attempt)
+                .begin_run(&self.spec.branch, attempt)
                 .await
                 .map_err(|e| self.failure("starting the run", &e))?;
             let Some(scope) = scope else {
                 return self
-                    .generate(&self.runner.backend, instance_id, false)
+                    .generate(&self.backend, instance_id, false)
                     .await
                     .map(|outcome| Generated {
                         outcome,
@@ -994,8 +1159,8 @@ impl TargetJob {
             }
             attempt += 1;
             tracing::info!(
-                generator = %self.definition.name,
-                target = %self.member.target.display_label,
+                generator = %self.spec.generator,
+                target = %self.spec.target.display_label,
                 attempt,
                 "the store changed during the run; running it again"
             );
@@ -1015,11 +1180,11 @@ impl TargetJob {
         let members: Vec<Value> = members.map(|id| json!({ "id": id })).collect();
         backend
             .upsert(
-                &self.branch,
+                &self.spec.branch,
                 group_kind,
                 &json!({
                     "name": { "value": name },
-                    "description": { "value": group::group_description(&self.member.params) },
+                    "description": { "value": group::group_description(&self.spec.params) },
                     "members": members,
                     "subscribers": [{ "id": instance_id }],
                 }),
@@ -1050,7 +1215,7 @@ impl TargetJob {
             .set_tracking_group(backend, group_kind, &group.name, members, instance_id)
             .await;
         if let Err(error) = kept {
-            tracing::warn!(generator = %self.definition.name, target = %self.member.target.display_label, %error, "could not add a failed run's writes to its tracking group; they stay untracked");
+            tracing::warn!(generator = %self.spec.generator, target = %self.spec.target.display_label, %error, "could not add a failed run's writes to its tracking group; they stay untracked");
         }
     }
 
@@ -1062,10 +1227,10 @@ impl TargetJob {
     ) -> Result<TargetOutcome, Failure> {
         let run_backend = Arc::clone(backend);
         let backend = backend.as_ref();
-        let branch = self.branch.as_str();
-        let target = &self.member.target;
+        let branch = self.spec.branch.as_str();
+        let target = &self.spec.target;
         let fail = |what: &str, error: &dyn Cause| self.failure(what, error);
-        let group_kind = group::group_kind(self.definition.execute_after_merge);
+        let group_kind = group::group_kind(self.spec.execute_after_merge);
         let group = self
             .tracking_group(backend, group_kind, instance_id)
             .await
@@ -1074,21 +1239,21 @@ impl TargetJob {
         let data = backend
             .query(
                 branch,
-                &self.query_text,
-                &Value::Object(self.member.params.clone()),
+                &self.spec.query_text,
+                &Value::Object(self.spec.params.clone()),
             )
             .await
-            .map_err(|e| fail(&format!("query `{}`", self.definition.query), &e))?;
+            .map_err(|e| fail(&format!("query `{}`", self.spec.query), &e))?;
 
         let request = RunRequest {
-            generator: self.definition.name.clone(),
+            generator: self.spec.generator.clone(),
             branch: branch.to_owned(),
             target: target.clone(),
-            params: self.member.params.clone(),
+            params: self.spec.params.clone(),
             data,
-            limits: self.runner.policy.limits_for(&self.definition.name),
+            limits: self.limits.clone(),
             writes: WritePolicy::owning(group.members.iter().map(|(id, _)| id.clone()))
-                .granting(self.runner.policy.grants_for(&self.definition.name)),
+                .granting(self.grants.clone()),
         };
         let outcome = match self.plugin.run(request, run_backend).await {
             Ok(outcome) => outcome,
@@ -1122,7 +1287,7 @@ impl TargetJob {
             // A generator never owns a Core node; one in its group was put there by
             // someone else, and is not the reconcile's to delete.
             if let Some(reason) = WritePolicy::default().refuse_kind(kind) {
-                tracing::warn!(generator = %self.definition.name, %id, %kind, reason, "not deleting a member of the tracking group that no generator can own");
+                tracing::warn!(generator = %self.spec.generator, %id, %kind, reason, "not deleting a member of the tracking group that no generator can own");
                 continue;
             }
             if backend
@@ -1169,15 +1334,15 @@ impl TargetJob {
         instance_id: &str,
     ) -> Result<TrackingGroup, RunnerError> {
         let per_target = group::target_group_name(
-            &self.definition.name,
-            &self.member.params,
-            &self.member.target.id,
+            &self.spec.generator,
+            &self.spec.params,
+            &self.spec.target.id,
         );
-        let mut name = self.member.group_name.clone();
+        let mut name = self.spec.group_name.clone();
         loop {
             let found = backend
                 .filters(
-                    &self.branch,
+                    &self.spec.branch,
                     kind,
                     &json!({ "name__value": name }),
                     &["members".to_owned(), "subscribers".to_owned()],

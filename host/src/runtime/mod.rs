@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
@@ -240,6 +240,16 @@ impl Runtime {
         }
     }
 
+    /// Inspects a plugin's bytes without compiling them.
+    pub fn inspect_bytes(&self, bytes: &[u8]) -> Inspection {
+        inspect::inspect(bytes, self.inner.max_plugin_size)
+    }
+
+    /// The largest plugin this runtime loads, in bytes.
+    pub fn max_plugin_size(&self) -> u64 {
+        self.inner.max_plugin_size
+    }
+
     /// Inspects a plugin file without compiling it.
     pub fn inspect_file(&self, path: &Path) -> Result<Inspection, LoadError> {
         inspect_file(path, self.inner.max_plugin_size)
@@ -413,7 +423,7 @@ fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
 }
 
 /// The design object a run generates from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     /// Node id.
     pub id: String,

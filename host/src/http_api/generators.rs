@@ -1,0 +1,225 @@
+//! `CoreGeneratorDefinitionRun`: Infrahub's mutation that runs a generator definition on
+//! its targets (`data: {id: <definition id>, nodes: [<target id>, …]}`; without `nodes`,
+//! every member of its target group), answering `{ok, task {id}}` — by default once the runs
+//! and the cascade they trigger have ended (`wait_until_completion: false` answers at once).
+//!
+//! The store only stores; running generators is the server's, so the mutation is answered
+//! here, by the [`GeneratorRuns`] `infragen serve` gives the router, before the document
+//! reaches the store. Without one (the API alone), the store answers that it does not know
+//! the mutation.
+
+use async_graphql_parser::types::{DocumentOperations, OperationType, Selection};
+use async_trait::async_trait;
+use infragen_store::GraphqlRequest;
+use serde_json::{Value, json};
+
+/// The mutation's name.
+pub const DEFINITION_RUN: &str = "CoreGeneratorDefinitionRun";
+
+/// What runs a generator definition for the HTTP API.
+#[async_trait]
+pub trait GeneratorRuns: Send + Sync {
+    /// Runs the definition whose `CoreGeneratorDefinition` node is `definition_id` on
+    /// `branch`, for the targets `nodes` (every member when empty), and the cascade its
+    /// changes trigger; waits for the end when `wait`. Answers the task's id, or why it
+    /// cannot run (an unknown definition, a target outside its group…).
+    async fn run_definition(
+        &self,
+        branch: &str,
+        definition_id: &str,
+        nodes: Vec<String>,
+        wait: bool,
+    ) -> Result<String, String>;
+}
+
+/// A `CoreGeneratorDefinitionRun` call, read from a request.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct DefinitionRun {
+    /// The response key (the alias, or the name).
+    key: String,
+    definition_id: String,
+    nodes: Vec<String>,
+    wait: bool,
+}
+
+/// The call `request` makes, when its operation is a mutation of `CoreGeneratorDefinitionRun`
+/// alone; an error when it is malformed or mixed with other fields; `None` for any other
+/// document (the store answers it).
+pub(super) fn definition_run(request: &GraphqlRequest) -> Option<Result<DefinitionRun, String>> {
+    if !request.query.contains(DEFINITION_RUN) {
+        return None;
+    }
+    let document = async_graphql_parser::parse_query(&request.query).ok()?;
+    let operation = match (&document.operations, &request.operation_name) {
+        (DocumentOperations::Single(operation), _) => &operation.node,
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            &operations.get(name.as_str())?.node
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            &operations.values().next()?.node
+        }
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    if operation.ty != OperationType::Mutation {
+        return None;
+    }
+    let fields: Vec<_> = operation
+        .selection_set
+        .node
+        .items
+        .iter()
+        .filter_map(|item| match &item.node {
+            Selection::Field(field) => Some(&field.node),
+            _ => None,
+        })
+        .collect();
+    let run = fields
+        .iter()
+        .find(|field| field.name.node.as_str() == DEFINITION_RUN)?;
+    if fields.len() != 1 || operation.selection_set.node.items.len() != 1 {
+        return Some(Err(format!(
+            "{DEFINITION_RUN} must be the only field of its mutation here"
+        )));
+    }
+    let variables = request.variables.clone().unwrap_or(Value::Null);
+    let mut data = Value::Null;
+    let mut wait = true;
+    for (name, value) in &run.arguments {
+        let value = value
+            .node
+            .clone()
+            .into_const_with(|variable| {
+                async_graphql_value::ConstValue::from_json(
+                    variables
+                        .get(variable.as_str())
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                )
+            })
+            .and_then(|value| value.into_json());
+        let value = match value {
+            Ok(value) => value,
+            Err(error) => return Some(Err(format!("{DEFINITION_RUN}: {error}"))),
+        };
+        match name.node.as_str() {
+            "data" => data = value,
+            "wait_until_completion" => wait = value.as_bool().unwrap_or(true),
+            // `context` (the account) changes nothing here.
+            _ => {}
+        }
+    }
+    let Some(definition_id) = data.get("id").and_then(Value::as_str) else {
+        return Some(Err(format!(
+            "{DEFINITION_RUN}: data.id, the generator definition's id, is required"
+        )));
+    };
+    let nodes = match data.get("nodes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(nodes)) => {
+            let ids: Option<Vec<String>> = nodes
+                .iter()
+                .map(|node| node.as_str().map(str::to_owned))
+                .collect();
+            match ids {
+                Some(ids) => ids,
+                None => {
+                    return Some(Err(format!(
+                        "{DEFINITION_RUN}: data.nodes lists node ids (strings)"
+                    )));
+                }
+            }
+        }
+        Some(_) => {
+            return Some(Err(format!(
+                "{DEFINITION_RUN}: data.nodes lists node ids (strings)"
+            )));
+        }
+    };
+    Some(Ok(DefinitionRun {
+        key: run.response_key().node.to_string(),
+        definition_id: definition_id.to_owned(),
+        nodes,
+        wait,
+    }))
+}
+
+/// Runs `call` on `branch` and answers it in the mutation's shape.
+pub(super) async fn answer(runs: &dyn GeneratorRuns, branch: &str, call: DefinitionRun) -> Value {
+    match runs
+        .run_definition(branch, &call.definition_id, call.nodes, call.wait)
+        .await
+    {
+        Ok(task) => json!({"data": {call.key: {"ok": true, "task": {"id": task}}}}),
+        Err(message) => json!({"data": null, "errors": [{"message": message, "path": [call.key]}]}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(query: &str, variables: Value) -> Option<Result<DefinitionRun, String>> {
+        let mut request = GraphqlRequest::new(query);
+        request.variables = Some(variables);
+        definition_run(&request)
+    }
+
+    #[test]
+    fn the_definition_and_its_nodes_are_read_from_literals_and_from_variables() {
+        assert_eq!(
+            call(
+                r#"mutation { run: CoreGeneratorDefinitionRun(data: {id: "d1", nodes: ["a", "b"]}, wait_until_completion: false) { ok } }"#,
+                Value::Null
+            ),
+            Some(Ok(DefinitionRun {
+                key: "run".into(),
+                definition_id: "d1".into(),
+                nodes: vec!["a".into(), "b".into()],
+                wait: false,
+            }))
+        );
+        assert_eq!(
+            call(
+                "mutation Run($d: String!) { CoreGeneratorDefinitionRun(data: {id: $d}) { ok task { id } } }",
+                json!({"d": "d2"})
+            ),
+            Some(Ok(DefinitionRun {
+                key: DEFINITION_RUN.into(),
+                definition_id: "d2".into(),
+                nodes: Vec::new(),
+                wait: true,
+            }))
+        );
+    }
+
+    #[test]
+    fn other_documents_go_to_the_store_and_a_malformed_call_is_refused() {
+        assert_eq!(
+            call("{ CoreGeneratorDefinition { count } }", Value::Null),
+            None
+        );
+        assert_eq!(
+            call("query { CoreGeneratorDefinitionRun { ok } }", Value::Null),
+            None
+        );
+        assert_eq!(
+            call(
+                r#"mutation { CoreGeneratorDefinitionRun(data: {nodes: ["a"]}) { ok } }"#,
+                Value::Null
+            ),
+            Some(Err(
+                "CoreGeneratorDefinitionRun: data.id, the generator definition's id, is required"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            call(
+                r#"mutation { CoreGeneratorDefinitionRun(data: {id: "d"}) { ok } TagCreate(data: {}) { ok } }"#,
+                Value::Null
+            ),
+            Some(Err(
+                "CoreGeneratorDefinitionRun must be the only field of its mutation here".into()
+            ))
+        );
+    }
+}

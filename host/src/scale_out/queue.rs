@@ -1,0 +1,257 @@
+//! The JetStream objects the server and its workers share, and connecting to them.
+//!
+//! - stream [`RUNS_STREAM`] (work-queue retention): one message per run, published by the
+//!   server with a deduplication id, consumed by the durable pull consumer
+//!   [`WORKERS_CONSUMER`] that every worker pulls from. A message is removed when a worker
+//!   acks it; one not acked within the ack wait (its worker died) is delivered again, at
+//!   most [`QueueSettings::deliveries`] times;
+//! - stream [`RESULTS_STREAM`]: one message per run's answer, on the subject the run's item
+//!   names, kept a week (a server restarted in the middle of a run finds it there);
+//! - object store [`COMPONENTS_BUCKET`]: the components, named by their sha256.
+//!
+//! The server creates them (it decides the ack wait and the deliveries); a worker waits for
+//! them to exist.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, object_store, stream};
+
+/// The stream of queued runs.
+pub const RUNS_STREAM: &str = "INFRAGEN_RUNS";
+/// The subjects of queued runs: `infragen.runs.<server scope>`.
+pub const RUNS_SUBJECTS: &str = "infragen.runs";
+/// The consumer every worker pulls runs from.
+pub const WORKERS_CONSUMER: &str = "workers";
+/// The stream of runs' answers.
+pub const RESULTS_STREAM: &str = "INFRAGEN_RESULTS";
+/// The subjects of answers: `infragen.results.<server scope>.<item key>`.
+pub const RESULTS_SUBJECTS: &str = "infragen.results";
+/// The object store of components.
+pub const COMPONENTS_BUCKET: &str = "infragen-components";
+
+/// How long JetStream remembers a run's deduplication id: a server that publishes a run
+/// again within it (its publish was answered late, or it restarted) publishes nothing new.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
+
+/// How long answers are kept.
+const RESULTS_KEPT: Duration = Duration::from_secs(7 * 86_400);
+
+/// Why the work queue could not be reached or used.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The NATS server could not be reached.
+    #[error("cannot connect to the NATS server at {url}: {message}")]
+    Connect {
+        /// The queue's URL.
+        url: String,
+        /// NATS's reason.
+        message: String,
+    },
+    /// A stream, consumer or bucket could not be created or opened.
+    #[error("cannot set up {what} on the NATS server: {message}")]
+    Setup {
+        /// Which one.
+        what: String,
+        /// NATS's reason.
+        message: String,
+    },
+    /// A component could not be stored or fetched.
+    #[error("component {digest} in the object store {COMPONENTS_BUCKET}: {message}")]
+    Component {
+        /// Its digest.
+        digest: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A message could not be published or read.
+    #[error("the work queue: {0}")]
+    Messaging(String),
+}
+
+/// How runs are delivered to workers; the server's choice, fixed when it creates the
+/// consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// How long a worker may go without acknowledging a run (a running worker tells
+    /// JetStream it is still at work every third of it) before the run is delivered to
+    /// another.
+    pub ack_wait: Duration,
+    /// Deliveries of one run in all; a run whose workers all died is then given up, its
+    /// error in the run history.
+    pub deliveries: u32,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            ack_wait: Duration::from_secs(30),
+            deliveries: 3,
+        }
+    }
+}
+
+/// Connects to the NATS server at `url` (`nats://host:port`), with `name` as the
+/// connection's name. Once connected, the client reconnects by itself whenever the server
+/// goes away, for as long as the process runs.
+pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, QueueError> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(|event| async move {
+            match event {
+                async_nats::Event::Disconnected => {
+                    tracing::warn!("lost the NATS server; reconnecting");
+                }
+                async_nats::Event::Connected => tracing::info!("connected to the NATS server"),
+                other => tracing::debug!(%other, "NATS"),
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|error| QueueError::Connect {
+            url: url.to_owned(),
+            message: error.to_string(),
+        })
+}
+
+fn setup(what: &str) -> impl Fn(&dyn std::fmt::Display) -> QueueError + '_ {
+    move |error| QueueError::Setup {
+        what: what.to_owned(),
+        message: error.to_string(),
+    }
+}
+
+/// The server's side: creates what is missing, keeps what exists.
+pub async fn create(
+    js: &jetstream::Context,
+    settings: QueueSettings,
+) -> Result<(stream::Stream, stream::Stream, object_store::ObjectStore), QueueError> {
+    let runs = js
+        .get_or_create_stream(stream::Config {
+            name: RUNS_STREAM.to_owned(),
+            subjects: vec![format!("{RUNS_SUBJECTS}.>")],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| setup(RUNS_STREAM)(&e))?;
+    let results = js
+        .get_or_create_stream(stream::Config {
+            name: RESULTS_STREAM.to_owned(),
+            subjects: vec![format!("{RESULTS_SUBJECTS}.>")],
+            storage: stream::StorageType::File,
+            max_age: RESULTS_KEPT,
+            max_messages_per_subject: 1,
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| setup(RESULTS_STREAM)(&e))?;
+    let mut consumer: consumer::PullConsumer = runs
+        .get_or_create_consumer(
+            WORKERS_CONSUMER,
+            consumer::pull::Config {
+                durable_name: Some(WORKERS_CONSUMER.to_owned()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: settings.ack_wait,
+                max_deliver: i64::from(settings.deliveries.max(1)),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| setup(WORKERS_CONSUMER)(&e))?;
+    let config = &consumer
+        .info()
+        .await
+        .map_err(|e| setup(WORKERS_CONSUMER)(&e))?
+        .config;
+    if config.ack_wait != settings.ack_wait
+        || config.max_deliver != i64::from(settings.deliveries.max(1))
+    {
+        tracing::warn!(
+            ack_wait = ?config.ack_wait,
+            deliveries = config.max_deliver,
+            "the workers' consumer exists with other settings than this server's; it keeps \
+             them (delete the consumer `{WORKERS_CONSUMER}` of stream `{RUNS_STREAM}` to \
+             apply these)"
+        );
+    }
+    let bucket = match js.get_object_store(COMPONENTS_BUCKET).await {
+        Ok(bucket) => bucket,
+        Err(_) => js
+            .create_object_store(object_store::Config {
+                bucket: COMPONENTS_BUCKET.to_owned(),
+                description: Some("infragen generator components, named by sha256".into()),
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| setup(COMPONENTS_BUCKET)(&e))?,
+    };
+    Ok((runs, results, bucket))
+}
+
+/// What a worker uses, once the server has created it.
+pub struct WorkerSide {
+    /// The JetStream context answers are published through.
+    pub js: jetstream::Context,
+    /// The consumer runs are pulled from.
+    pub consumer: consumer::PullConsumer,
+    /// Its ack wait.
+    pub ack_wait: Duration,
+    /// The answers' stream.
+    pub results: stream::Stream,
+    /// The components.
+    pub bucket: object_store::ObjectStore,
+}
+
+/// The worker's side: what the server created, or why it is not there (yet).
+pub async fn open(js: &jetstream::Context) -> Result<WorkerSide, QueueError> {
+    let runs = js
+        .get_stream(RUNS_STREAM)
+        .await
+        .map_err(|e| setup(RUNS_STREAM)(&e))?;
+    let results = js
+        .get_stream(RESULTS_STREAM)
+        .await
+        .map_err(|e| setup(RESULTS_STREAM)(&e))?;
+    let mut consumer: consumer::PullConsumer = runs
+        .get_consumer(WORKERS_CONSUMER)
+        .await
+        .map_err(|e| setup(WORKERS_CONSUMER)(&e))?;
+    let ack_wait = consumer
+        .info()
+        .await
+        .map_err(|e| setup(WORKERS_CONSUMER)(&e))?
+        .config
+        .ack_wait;
+    let bucket = js
+        .get_object_store(COMPONENTS_BUCKET)
+        .await
+        .map_err(|e| setup(COMPONENTS_BUCKET)(&e))?;
+    Ok(WorkerSide {
+        js: js.clone(),
+        consumer,
+        ack_wait,
+        results,
+        bucket,
+    })
+}
+
+/// The answer on `subject`, if one was published.
+pub async fn answer(
+    results: &stream::Stream,
+    subject: &str,
+) -> Result<Option<bytes::Bytes>, QueueError> {
+    match results.get_last_raw_message_by_subject(subject).await {
+        Ok(message) => Ok(Some(message.payload)),
+        Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(error) => Err(QueueError::Messaging(format!(
+            "reading the answer on {subject}: {error}"
+        ))),
+    }
+}
