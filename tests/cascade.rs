@@ -1491,3 +1491,76 @@ async fn a_stored_query_runs_by_name_over_http() {
         "Unable to find the node no_such_query / CoreGraphQLQuery in the database."
     );
 }
+
+#[tokio::test]
+async fn core_generator_definition_run_runs_the_named_targets_and_refuses_what_it_cannot_run() {
+    let repo = with_rules(&[]).await;
+    let token = repo
+        .store
+        .create_token("writer", infragen_store::TokenScope::Write)
+        .expect("token");
+    let (_server, _lines, address) = start_serve(&repo);
+    let alpha = repo.set_id("alpha").await;
+    let definition = repo.id_of("CoreGeneratorDefinition", "widgets").await;
+    let client = reqwest::Client::new();
+    let send = |query: String| {
+        let request = client
+            .post(format!("{address}/graphql/main"))
+            .header("X-INFRAHUB-KEY", &token)
+            .header("content-type", "application/json")
+            .body(json!({ "query": query }).to_string());
+        async move {
+            let response = request.send().await.expect("serve answers");
+            let status = response.status().as_u16();
+            let body = response.text().await.expect("a body");
+            (status, serde_json::from_str::<Value>(&body).expect("JSON"))
+        }
+    };
+
+    // alpha alone: its widgets, and none of beta's.
+    let (status, answer) = send(format!(
+        "mutation {{ run: CoreGeneratorDefinitionRun(data: {{id: \"{definition}\", nodes: [\"{alpha}\"]}}) {{ ok task {{ id }} }} }}"
+    ))
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["run"]["ok"], true, "{answer}");
+    assert!(answer["data"]["run"]["task"]["id"].is_string(), "{answer}");
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+
+    // A node that is not a target, and a definition that does not exist: nothing runs.
+    let (_, answer) = send(format!(
+        "mutation {{ CoreGeneratorDefinitionRun(data: {{id: \"{definition}\", nodes: [\"{definition}\"]}}) {{ ok }} }}"
+    ))
+    .await;
+    assert_eq!(
+        answer["errors"][0]["message"],
+        format!(
+            "node {definition} is not a member of group `widget-sets`, the targets of generator `widgets`"
+        ),
+        "{answer}"
+    );
+    let (_, answer) = send(
+        "mutation { CoreGeneratorDefinitionRun(data: {id: \"no-such-definition\"}) { ok } }".into(),
+    )
+    .await;
+    assert_eq!(
+        answer["errors"][0]["message"],
+        "Unable to find the node no-such-definition / CoreGeneratorDefinition in the database.",
+        "{answer}"
+    );
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+
+    // Without nodes: every target.
+    let (_, answer) = send(format!(
+        "mutation {{ CoreGeneratorDefinitionRun(data: {{id: \"{definition}\"}}) {{ ok }} }}"
+    ))
+    .await;
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+        "{answer}"
+    );
+    assert_eq!(
+        repo.widget_names().await,
+        ["alpha-1", "alpha-2", "alpha-3", "beta-1", "beta-2"]
+    );
+}

@@ -1,0 +1,749 @@
+//! Scale-out: `infragen serve --queue` with a real NATS server (Debian's `nats-server`, with
+//! JetStream, on loopback in a temporary directory) and `infragen worker` processes.
+//!
+//! `scripts/test` installs `nats-server` when it is missing; run alone, these tests need it
+//! on the `PATH` or in `/usr/sbin`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use infragen_tests::{KillOnDrop, guest, infragen_bin, store_contents, workspace_root};
+use serde_json::{Value, json};
+
+/// A `nats-server -js` of the test's own, stopped by its process id.
+struct Nats {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn nats_server() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path
+        .or_else(|| {
+            let sbin = PathBuf::from("/usr/sbin/nats-server");
+            sbin.is_file().then_some(sbin)
+        })
+        .expect("nats-server is not installed (scripts/test installs it: apt-get install -y nats-server)")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl Nats {
+    fn start() -> Nats {
+        let mut nats = Nats {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        nats.restart();
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again), on its port and its storage directory, and waits until it takes
+    /// connections.
+    fn restart(&mut self) {
+        let child = Command::new(nats_server())
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "nats-server never listened"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops it with SIGTERM, by its process id, and waits for it to exit.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = libc::pid_t::try_from(child.id()).expect("pid");
+            // SAFETY: `kill` on a child this test spawned and has not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `infragen` on `store` and answers its stdout; fails the test on failure.
+fn infragen(store: &Path, args: &[&str]) -> String {
+    let output = Command::new(infragen_bin())
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .current_dir(workspace_root())
+        .env_remove("INFRAGEN_LOG")
+        .output()
+        .expect("infragen runs");
+    assert!(
+        output.status.success(),
+        "infragen {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A write token of `store`.
+fn token(store: &Path) -> String {
+    infragen(store, &["token", "create", "test"])
+        .lines()
+        .last()
+        .expect("a token")
+        .trim()
+        .to_owned()
+}
+
+/// A running `infragen serve`.
+struct Served {
+    _process: KillOnDrop,
+    address: String,
+    lines: Receiver<String>,
+}
+
+/// `infragen serve` on `store` over `repository`, with `args` after; its transactions are
+/// dropped after 2 s idle, so that a killed worker's holds the write turn only that long.
+fn serve(store: &Path, repository: &Path, args: &[&str]) -> Served {
+    let config = store.with_extension("toml");
+    std::fs::write(&config, "[store.transactions]\nidle = \"2s\"\n").expect("config");
+    let mut child = Command::new(infragen_bin())
+        .arg("--store")
+        .arg(store)
+        .args(["serve", "--listen", "127.0.0.1:0", "--repository"])
+        .arg(repository)
+        .arg("--config")
+        .arg(&config)
+        .args(args)
+        .env_remove("INFRAGEN_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("infragen serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let process = KillOnDrop(child);
+    let first = lines
+        .recv_timeout(Duration::from_secs(120))
+        .expect("serve prints its address");
+    let address = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_owned();
+    Served {
+        _process: process,
+        address,
+        lines,
+    }
+}
+
+/// A running `infragen worker`, its log in a file.
+struct Worker {
+    process: KillOnDrop,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(dir: &Path, name: &str, nats: &Nats, served: &Served, token: &str) -> Worker {
+        let log = dir.join(format!("{name}.log"));
+        let process = Command::new(infragen_bin())
+            .args(["--log", "infragen=info", "worker", "--queue"])
+            .arg(nats.url())
+            .args(["--address", &served.address, "--token", token])
+            .args(["--concurrency", "2", "--name", name])
+            .env_remove("INFRAGEN_LOG")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("infragen worker starts");
+        Worker {
+            process: KillOnDrop(process),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The keys of the runs it started, and of those it finished.
+    fn runs(&self) -> (Vec<String>, Vec<String>) {
+        let log = self.log();
+        let keys = |what: &str| -> Vec<String> {
+            log.lines()
+                .filter(|line| line.contains(&format!(" {what} ")) || line.ends_with(what))
+                .filter_map(|line| {
+                    let at = line.find("key=")? + 4;
+                    Some(line[at..].split_whitespace().next()?.to_owned())
+                })
+                .collect()
+        };
+        (keys("running"), keys("ran"))
+    }
+}
+
+/// Sends a GraphQL document to `served` on `branch`; answers the whole response.
+async fn graphql(address: &str, token: &str, branch: &str, query: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{address}/graphql/{branch}"))
+        .header("X-INFRAHUB-KEY", token)
+        .header("content-type", "application/json")
+        .body(json!({ "query": query }).to_string())
+        .timeout(Duration::from_secs(300))
+        .send()
+        .await
+        .expect("serve answers")
+        .bytes()
+        .await
+        .map(|body| serde_json::from_slice(&body).expect("a JSON answer"))
+        .expect("an answer")
+}
+
+/// The id of `kind` named `name` on main.
+async fn id_of(address: &str, token: &str, kind: &str, attribute: &str, name: &str) -> String {
+    let answer = graphql(
+        address,
+        token,
+        "main",
+        &format!("{{ {kind}({attribute}__value: \"{name}\") {{ edges {{ node {{ id }} }} }} }}"),
+    )
+    .await;
+    answer["data"][kind]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {kind} {name}: {answer}"))
+        .to_owned()
+}
+
+/// `CoreGeneratorDefinitionRun` of definition `name` on `branch` (every target, or
+/// `nodes`), waiting for its cascade to end.
+async fn run_definition(
+    address: &str,
+    token: &str,
+    branch: &str,
+    name: &str,
+    nodes: &[String],
+) -> Value {
+    let id = id_of(address, token, "CoreGeneratorDefinition", "name", name).await;
+    let nodes = serde_json::to_string(nodes).expect("ids");
+    graphql(
+        address,
+        token,
+        branch,
+        &format!(
+            "mutation {{ CoreGeneratorDefinitionRun(data: {{id: \"{id}\", nodes: {nodes}}}) {{ ok task {{ id }} }} }}"
+        ),
+    )
+    .await
+}
+
+/// Every node on `branch` with its ids left out (each peer is named by its kind, HFID and
+/// label), by kind, sorted: two stores built alike compare equal. A `checksum` is a digest
+/// of the ids a run wrote, which differ from store to store; each is replaced by its rank
+/// among the checksums (in the order of the nodes carrying them), so that which nodes share
+/// one still counts.
+fn without_ids(store: &Path, branch: &str) -> BTreeMap<String, Vec<String>> {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(object) => {
+                object.remove("id");
+                object.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let store = infragen_store::Store::open(store).expect("store opens");
+    let mut contents = store_contents(&store, branch, &[]);
+    let mut carriers: Vec<(String, String, String)> = contents
+        .iter()
+        .flat_map(|(kind, nodes)| {
+            nodes.values().filter_map(move |node| {
+                Some((
+                    kind.clone(),
+                    node["display_label"].as_str()?.to_owned(),
+                    node["checksum"]["value"].as_str()?.to_owned(),
+                ))
+            })
+        })
+        .collect();
+    carriers.sort();
+    let mut ranks: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, _, checksum) in carriers {
+        let next = ranks.len();
+        ranks.entry(checksum).or_insert(next);
+    }
+    for node in contents.values_mut().flat_map(|nodes| nodes.values_mut()) {
+        if let Some(checksum) = node["checksum"]["value"].as_str() {
+            let rank = ranks[checksum];
+            node["checksum"]["value"] = json!(format!("checksum #{rank}"));
+        }
+    }
+    contents
+        .into_iter()
+        .map(|(kind, nodes)| {
+            let mut nodes: Vec<String> = nodes
+                .into_values()
+                .map(|mut node| {
+                    strip(&mut node);
+                    node.to_string()
+                })
+                .collect();
+            nodes.sort();
+            (kind, nodes)
+        })
+        .collect()
+}
+
+/// A store with the AI/DC repository imported and branch `br1`, in `dir`.
+fn seeded_store(dir: &Path, name: &str) -> PathBuf {
+    let store = dir.join(format!("{name}.db"));
+    infragen(&store, &["sync"]);
+    infragen(&store, &["branch", "create", "br1"]);
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_build_the_seed_data_center_exactly_as_one_process_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = workspace_root();
+
+    // One process: serve runs the cascade's runs itself.
+    let alone = seeded_store(dir.path(), "alone");
+    let alone_token = token(&alone);
+    {
+        let served = serve(&alone, &root, &["--concurrency", "1"]);
+        let answer =
+            run_definition(&served.address, &alone_token, "br1", "generate-fabric", &[]).await;
+        assert_eq!(
+            answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+            "{answer}"
+        );
+    }
+
+    // serve + NATS + three workers.
+    let nats = Nats::start();
+    let spread = seeded_store(dir.path(), "spread");
+    let spread_token = token(&spread);
+    let workers;
+    {
+        let served = serve(
+            &spread,
+            &root,
+            &["--concurrency", "1", "--queue", &nats.url()],
+        );
+        workers = ["w1", "w2", "w3"]
+            .map(|name| Worker::start(dir.path(), name, &nats, &served, &spread_token));
+        let answer = run_definition(
+            &served.address,
+            &spread_token,
+            "br1",
+            "generate-fabric",
+            &[],
+        )
+        .await;
+        assert_eq!(
+            answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+            "{answer}"
+        );
+        let mut report = Vec::new();
+        while let Ok(line) = served.lines.recv_timeout(Duration::from_millis(200)) {
+            report.push(line);
+        }
+        assert!(
+            report.iter().any(|line| line
+                == "cascade on branch br1: 3 rounds, 22 runs, 0 failed (0 still failing)"
+                || line.starts_with(
+                    "cascade on branch br1: 3 rounds, 22 runs, 0 failed (0 still failing) in "
+                )),
+            "{report:#?}"
+        );
+    }
+
+    // Every run went to a worker, once; all three took part.
+    let mut keys = Vec::new();
+    for worker in &workers {
+        let (started, finished) = worker.runs();
+        assert_eq!(started, finished, "{}", worker.log());
+        assert!(
+            !started.is_empty(),
+            "a worker ran nothing: {}",
+            worker.log()
+        );
+        keys.extend(finished);
+    }
+    keys.sort();
+    let count = keys.len();
+    keys.dedup();
+    assert_eq!((count, keys.len()), (22, 22), "{keys:?}");
+
+    let alone = without_ids(&alone, "br1");
+    let spread = without_ids(&spread, "br1");
+    assert_eq!(alone["NetworkDevice"].len(), 48);
+    assert_eq!(alone["NetworkLink"].len(), 160);
+    assert_eq!(
+        alone.keys().collect::<Vec<_>>(),
+        spread.keys().collect::<Vec<_>>()
+    );
+    for (kind, nodes) in &alone {
+        let only_alone: Vec<&String> = nodes.iter().filter(|n| !spread[kind].contains(n)).collect();
+        let only_spread: Vec<&String> =
+            spread[kind].iter().filter(|n| !nodes.contains(n)).collect();
+        assert!(
+            spread[kind] == *nodes,
+            "{kind} differs: {only_alone:#?} {only_spread:#?}"
+        );
+    }
+}
+
+/// The widgets fixture repository (`infragen_tests::WidgetRepository`) with the
+/// future-major guest as generator `future` on the same targets.
+async fn widgets_with_future_generator() -> infragen_tests::WidgetRepository {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    std::fs::copy(
+        guest("future-major-guest"),
+        repo.dir.path().join("future.wasm"),
+    )
+    .expect("copy the future-major guest");
+    let config = repo.dir.path().join(".infrahub.yml");
+    let mut text = std::fs::read_to_string(&config).expect(".infrahub.yml");
+    text = text.replace(
+        "generator_definitions:\n",
+        "generator_definitions:\n  - name: future\n    file_path: future.wasm\n    targets: widget-sets\n    query: widget_set\n    parameters:\n      set: name__value\n",
+    );
+    std::fs::write(&config, text).expect("write .infrahub.yml");
+    repo
+}
+
+/// The runs recorded for `generator` on `target`, oldest first.
+fn runs_of(
+    store: &infragen_store::Store,
+    generator: &str,
+    target: &str,
+) -> Vec<infragen_store::RunRecord> {
+    let mut runs = store
+        .runs(&infragen_store::RunFilter {
+            generator: Some(generator.to_owned()),
+            target: Some(target.to_owned()),
+            ..Default::default()
+        })
+        .expect("run history");
+    runs.reverse();
+    runs
+}
+
+/// The members of tracking group `name` (by name).
+async fn tracking_group_members(
+    repo: &infragen_tests::WidgetRepository,
+    name: &str,
+) -> Vec<String> {
+    let data = infragen_tests::graphql(
+        &repo.store,
+        "main",
+        &format!(
+            "{{ CoreGeneratorGroup(name__value: \"{name}\") {{ edges {{ node {{ members {{ edges {{ node {{ display_label }} }} }} }} }} }} }}"
+        ),
+    )
+    .await;
+    let mut members: Vec<String> =
+        data["CoreGeneratorGroup"]["edges"][0]["node"]["members"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|edge| edge["node"]["display_label"].as_str().map(str::to_owned))
+            .collect();
+    members.sort();
+    members
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_in_the_middle_of_a_run_leaves_it_to_another_with_no_duplicate_and_no_orphan()
+ {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    // alpha's run reads its set 1,500 times before writing: long enough to be killed in.
+    repo.set(
+        "alpha",
+        "mode: {value: \"slow\"}, victim: {value: \"1500\"}",
+    )
+    .await;
+    let store = repo.dir.path().join("store.db");
+    let token = token(&store);
+    let nats = Nats::start();
+    let served = serve(
+        &store,
+        repo.dir.path(),
+        &["--queue", &nats.url(), "--queue-ack-wait", "2s"],
+    );
+    let mut doomed = Worker::start(repo.dir.path(), "doomed", &nats, &served, &token);
+    let alpha = repo.set_id("alpha").await;
+    let run = {
+        let (address, token, alpha) = (served.address.clone(), token.clone(), alpha.clone());
+        tokio::spawn(
+            async move { run_definition(&address, &token, "main", "widgets", &[alpha]).await },
+        )
+    };
+    // Killed (SIGKILL) as soon as it has started the run.
+    let started = Instant::now();
+    let key = loop {
+        if let Some(key) = doomed.runs().0.into_iter().next() {
+            break key;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never started: {}",
+            doomed.log()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    doomed.process.0.kill().expect("kill -9 the worker");
+    doomed.process.0.wait().expect("reap it");
+    assert_eq!(
+        doomed.runs(),
+        (vec![key.clone()], Vec::new()),
+        "it was killed before the run ended"
+    );
+    assert!(
+        repo.widget_names().await.is_empty(),
+        "the killed run wrote nothing"
+    );
+
+    let survivor = Worker::start(repo.dir.path(), "survivor", &nats, &served, &token);
+    let answer = run.await.expect("the request's task");
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+        "{answer}"
+    );
+    assert_eq!(
+        survivor.runs(),
+        (vec![key.clone()], vec![key]),
+        "{}",
+        survivor.log()
+    );
+
+    assert_eq!(
+        repo.widget_names().await,
+        ["alpha-1", "alpha-2", "alpha-3"],
+        "{answer} {:#?} {}",
+        runs_of(&repo.store, "widgets", "alpha"),
+        survivor.log()
+    );
+    assert_eq!(
+        tracking_group_members(
+            &repo,
+            &infragen::tracking::group::infrahub_group_name(
+                "widgets",
+                json!({"set": "alpha"}).as_object().expect("params")
+            )
+        )
+        .await,
+        ["alpha-1", "alpha-2", "alpha-3"]
+    );
+    let runs = runs_of(&repo.store, "widgets", "alpha");
+    assert_eq!(
+        runs.iter().map(|run| run.status).collect::<Vec<_>>(),
+        [infragen_store::RunStatus::Succeeded],
+        "{runs:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_refuses_a_run_of_another_contract_version_naming_both() {
+    let repo = widgets_with_future_generator().await;
+    let store = repo.dir.path().join("store.db");
+    let token = token(&store);
+    let nats = Nats::start();
+    let served = serve(&store, repo.dir.path(), &["--queue", &nats.url()]);
+    let worker = Worker::start(repo.dir.path(), "w1", &nats, &served, &token);
+    let alpha = repo.set_id("alpha").await;
+    let answer = run_definition(&served.address, &token, "main", "future", &[alpha]).await;
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    let digest = infragen::runtime::inspect_file(&repo.dir.path().join("future.wasm"), u64::MAX)
+        .expect("inspect")
+        .digest;
+    let refusal = format!(
+        "worker w1 refuses generator `future` on target `alpha`: its component {digest} is built \
+         against infragen:generator@1.0.0, but this worker implements infragen:generator@{host} \
+         (it runs components built against {range}); run a worker of a version that implements \
+         infragen:generator@1.0.0",
+        host = infragen::contract::HOST_VERSION,
+        range = infragen::contract::HOST_VERSION.accepted_range(),
+    );
+    assert!(message.contains(&refusal), "{answer}");
+    let runs = runs_of(&repo.store, "future", "alpha");
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].status, infragen_store::RunStatus::Failed);
+    assert_eq!(runs[0].error.as_deref(), Some(refusal.as_str()));
+    assert!(repo.widget_names().await.is_empty());
+    assert_eq!(worker.runs().1.len(), 1, "{}", worker.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cascade_goes_on_after_the_nats_server_stops_for_a_few_seconds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = workspace_root();
+    let mut nats = Nats::start();
+    let store = seeded_store(dir.path(), "store");
+    let token = token(&store);
+    let served = serve(
+        &store,
+        &root,
+        &["--concurrency", "2", "--queue", &nats.url()],
+    );
+    let workers = ["w1", "w2"].map(|name| Worker::start(dir.path(), name, &nats, &served, &token));
+    let run = {
+        let (address, token) = (served.address.clone(), token.clone());
+        tokio::spawn(async move {
+            run_definition(&address, &token, "br1", "generate-fabric", &[]).await
+        })
+    };
+    // Stopped once the pods' round is under way, for three seconds.
+    let started = Instant::now();
+    while !workers
+        .iter()
+        .any(|worker| worker.log().contains("generator=generate-pod"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the pods never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    nats.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!run.is_finished(), "the cascade ended while NATS was down");
+    nats.restart();
+    let answer = run.await.expect("the request's task");
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+        "{answer}"
+    );
+
+    let built = without_ids(&store, "br1");
+    assert_eq!(built["NetworkDevice"].len(), 48);
+    assert_eq!(built["NetworkLink"].len(), 160);
+    let history = infragen_store::Store::open(&store)
+        .expect("store")
+        .runs(&infragen_store::RunFilter {
+            branch: Some("br1".into()),
+            ..Default::default()
+        })
+        .expect("history");
+    assert_eq!(history.len(), 22, "{history:#?}");
+    assert!(
+        history
+            .iter()
+            .all(|run| run.status == infragen_store::RunStatus::Succeeded),
+        "{history:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_workers_all_die_is_given_up_after_its_deliveries_with_its_error_in_the_history()
+ {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    repo.set(
+        "alpha",
+        "mode: {value: \"slow\"}, victim: {value: \"3000\"}",
+    )
+    .await;
+    let store = repo.dir.path().join("store.db");
+    let token = token(&store);
+    let nats = Nats::start();
+    let served = serve(
+        &store,
+        repo.dir.path(),
+        &[
+            "--queue",
+            &nats.url(),
+            "--queue-ack-wait",
+            "1s",
+            "--queue-deliveries",
+            "2",
+        ],
+    );
+    let alpha = repo.set_id("alpha").await;
+    let run = {
+        let (address, token) = (served.address.clone(), token.clone());
+        tokio::spawn(
+            async move { run_definition(&address, &token, "main", "widgets", &[alpha]).await },
+        )
+    };
+    // Each delivery's worker is killed as soon as it has started the run.
+    for name in ["first", "second"] {
+        let mut worker = Worker::start(repo.dir.path(), name, &nats, &served, &token);
+        let started = Instant::now();
+        while worker.runs().0.is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{name} never started the run: {}",
+                worker.log()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        worker.process.0.kill().expect("kill -9 the worker");
+        worker.process.0.wait().expect("reap it");
+        assert!(
+            worker.runs().1.is_empty(),
+            "{name} was killed before the run ended"
+        );
+    }
+    let answer = run.await.expect("the request's task");
+    let alpha_id = repo.set_id("alpha").await;
+    let given_up = format!(
+        "generator `widgets` on target `alpha` ({alpha_id}): given up after 2 of 2 deliveries to \
+         workers, each of which stopped before answering (killed, or out of memory); it is not \
+         delivered again"
+    );
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&given_up), "{answer}");
+    let runs = runs_of(&repo.store, "widgets", "alpha");
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].status, infragen_store::RunStatus::Failed);
+    assert_eq!(runs[0].error.as_deref(), Some(given_up.as_str()));
+    assert!(repo.widget_names().await.is_empty());
+}
