@@ -7,103 +7,14 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use infragen_tests::{KillOnDrop, guest, infragen_bin, store_contents, workspace_root};
+use infragen_tests::{
+    KillOnDrop, NatsServer as Nats, guest, infragen_bin, store_contents, workspace_root,
+};
 use serde_json::{Value, json};
-
-/// A `nats-server -js` of the test's own, stopped by its process id.
-struct Nats {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn nats_server() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file())
-    });
-    on_path
-        .or_else(|| {
-            let sbin = PathBuf::from("/usr/sbin/nats-server");
-            sbin.is_file().then_some(sbin)
-        })
-        .expect("nats-server is not installed (scripts/test installs it: apt-get install -y nats-server)")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-impl Nats {
-    fn start() -> Nats {
-        let mut nats = Nats {
-            child: None,
-            port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        nats.restart();
-        nats
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it (again), on its port and its storage directory, and waits until it takes
-    /// connections.
-    fn restart(&mut self) {
-        let child = Command::new(nats_server())
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        self.child = Some(child);
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "nats-server never listened"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops it with SIGTERM, by its process id, and waits for it to exit.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = libc::pid_t::try_from(child.id()).expect("pid");
-            // SAFETY: `kill` on a child this test spawned and has not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// Runs `infragen` on `store` and answers its stdout; fails the test on failure.
 fn infragen(store: &Path, args: &[&str]) -> String {
@@ -746,4 +657,70 @@ async fn a_run_whose_workers_all_die_is_given_up_after_its_deliveries_with_its_e
     assert_eq!(runs[0].status, infragen_store::RunStatus::Failed);
     assert_eq!(runs[0].error.as_deref(), Some(given_up.as_str()));
     assert!(repo.widget_names().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_refuses_a_component_whose_bytes_do_not_match_its_digest() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let store = repo.dir.path().join("store.db");
+    let token = token(&store);
+    let nats = Nats::start();
+    // Someone with write access to the object store puts other bytes, of the same size,
+    // under the widgets component's digest before the server shares it.
+    let component =
+        std::fs::read(repo.dir.path().join("widgets_generator.wasm")).expect("component");
+    let digest =
+        infragen::runtime::inspect_file(&repo.dir.path().join("widgets_generator.wasm"), u64::MAX)
+            .expect("inspect")
+            .digest;
+    let mut tampered = component.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0xff;
+    let client = async_nats::connect(nats.url()).await.expect("NATS");
+    let bucket = async_nats::jetstream::new(client)
+        .create_object_store(async_nats::jetstream::object_store::Config {
+            bucket: infragen::scale_out::queue::COMPONENTS_BUCKET.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("the bucket");
+    bucket
+        .put(digest.as_str(), &mut tampered.as_slice())
+        .await
+        .expect("the tampered object");
+
+    let served = serve(&store, repo.dir.path(), &["--queue", &nats.url()]);
+    let _worker = Worker::start(repo.dir.path(), "w1", &nats, &served, &token);
+    let alpha = repo.set_id("alpha").await;
+    let answer = run_definition(
+        &served.address,
+        &token,
+        "main",
+        "widgets",
+        std::slice::from_ref(&alpha),
+    )
+    .await;
+    let actual = {
+        use sha2::Digest;
+        hex_digest(&sha2::Sha256::digest(&tampered))
+    };
+    let refusal = format!(
+        "generator `widgets` failed on target `alpha` ({alpha}): worker w1: the object store's \
+         component {digest} hashes to {actual} ({} bytes); refusing to run it",
+        tampered.len()
+    );
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&refusal), "{answer}");
+    assert_eq!(
+        runs_of(&repo.store, "widgets", "alpha")
+            .iter()
+            .map(|run| run.error.clone())
+            .collect::<Vec<_>>(),
+        [Some(refusal)]
+    );
+    assert!(repo.widget_names().await.is_empty());
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

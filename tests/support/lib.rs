@@ -1180,3 +1180,98 @@ impl<H: RelayHooks> RunScope for Relay<H> {
         self.run.as_ref().is_some_and(|run| run.outdated())
     }
 }
+
+/// A `nats-server -js` of a test's own (Debian's `nats-server`, JetStream on, loopback, a
+/// temporary storage directory), stopped by its process id.
+pub struct NatsServer {
+    child: Option<std::process::Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// Where `nats-server` is: on the `PATH`, or where Debian puts it.
+fn nats_server() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path
+        .or_else(|| {
+            let sbin = PathBuf::from("/usr/sbin/nats-server");
+            sbin.is_file().then_some(sbin)
+        })
+        .expect("nats-server is not installed (scripts/test installs it: apt-get install -y nats-server)")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl NatsServer {
+    /// Starts one on a free port.
+    pub fn start() -> NatsServer {
+        let mut nats = NatsServer {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        nats.restart();
+        nats
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again), on its port and its storage directory, and waits until it takes
+    /// connections.
+    pub fn restart(&mut self) {
+        let child = std::process::Command::new(nats_server())
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "nats-server never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Stops it with SIGTERM, by its process id, and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = libc::pid_t::try_from(child.id()).expect("pid");
+            // SAFETY: `kill` on a child this test spawned and has not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
