@@ -724,3 +724,71 @@ async fn a_worker_refuses_a_component_whose_bytes_do_not_match_its_digest() {
 fn hex_digest(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_message_leaves_the_queue_unanswered_is_queued_again() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let store = repo.dir.path().join("store.db");
+    let token = token(&store);
+    let nats = Nats::start();
+    let served = serve(&store, repo.dir.path(), &["--queue", &nats.url()]);
+    let alpha = repo.set_id("alpha").await;
+    let run = {
+        let (address, token, alpha) = (served.address.clone(), token.clone(), alpha.clone());
+        tokio::spawn(
+            async move { run_definition(&address, &token, "main", "widgets", &[alpha]).await },
+        )
+    };
+    // No worker yet: the run waits in the queue, where an operator purges it.
+    let client = async_nats::connect(nats.url()).await.expect("NATS");
+    let js = async_nats::jetstream::new(client);
+    let mut runs = js
+        .get_stream(infragen::scale_out::queue::RUNS_STREAM)
+        .await
+        .expect("the runs' stream");
+    let started = Instant::now();
+    while runs.info().await.expect("stream info").state.messages == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run was never queued"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    runs.purge().await.expect("purge");
+    // Taken for lost after three looks, failed as retryable, queued again as attempt 2.
+    let started = Instant::now();
+    while runs.info().await.expect("stream info").state.messages == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run was never queued again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let worker = Worker::start(repo.dir.path(), "w1", &nats, &served, &token);
+    let answer = run.await.expect("the request's task");
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+        "{answer}"
+    );
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+    let runs = runs_of(&repo.store, "widgets", "alpha");
+    assert_eq!(
+        runs.iter()
+            .map(|run| (run.attempt, run.status, run.error.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                1,
+                infragen_store::RunStatus::Failed,
+                Some(format!(
+                    "generator `widgets` on target `alpha` ({alpha}): its run left the work queue \
+                     without an answer (removed from the stream, or given up while this server \
+                     was disconnected)"
+                ))
+            ),
+            (2, infragen_store::RunStatus::Succeeded, None)
+        ],
+        "{}",
+        worker.log()
+    );
+}

@@ -19,6 +19,12 @@ use crate::runner::TargetReport;
 /// (one missed while the connection was down).
 const LOOK_AGAIN: Duration = Duration::from_secs(1);
 
+/// Looks in a row that find a run's message gone from the queue with no answer before the
+/// run is taken for lost (the message was removed by hand, or given up while this server
+/// was disconnected and missed the advisory): it is then failed as retryable, and the
+/// cascade queues it again.
+const GONE_LOOKS: u32 = 3;
+
 /// The longest wait between two attempts to publish a run while NATS is unreachable.
 const MAX_PUBLISH_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -227,6 +233,7 @@ impl RemoteRuns for Dispatcher {
         Self::lock(&self.waiting).insert(item.key.clone(), Arc::clone(&waiter));
         let sequence = self.publish(&item).await;
         Self::lock(&self.by_sequence).insert(sequence, item.key.clone());
+        let mut gone = 0;
         let report = loop {
             match queue::answer(&self.results, &item.reply).await {
                 Ok(Some(payload)) => match serde_json::from_slice::<WorkResult>(&payload) {
@@ -262,6 +269,23 @@ impl RemoteRuns for Dispatcher {
                         self.deliveries
                     ),
                     false,
+                );
+            }
+            match self.runs.get_raw_message(sequence).await {
+                Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                    gone += 1;
+                }
+                _ => gone = 0,
+            }
+            if gone >= GONE_LOOKS {
+                break item.failed(
+                    format!(
+                        "generator `{}` on target `{}` ({}): its run left the work queue without an \
+                         answer (removed from the stream, or given up while this server was \
+                         disconnected)",
+                        item.spec.generator, item.spec.target.display_label, item.spec.target.id
+                    ),
+                    true,
                 );
             }
             let _ = tokio::time::timeout(LOOK_AGAIN, waiter.notify.notified()).await;
