@@ -352,6 +352,100 @@ async fn three_workers_build_the_seed_data_center_exactly_as_one_process_does() 
     }
 }
 
+/// `CoreGeneratorDefinitionRun` of `name` on `branch` for `nodes`, sent from a task of its
+/// own: the test goes on while the cascade runs.
+fn spawn_definition_run(
+    served: &Served,
+    token: &str,
+    branch: &str,
+    name: &str,
+    nodes: &[String],
+) -> tokio::task::JoinHandle<Value> {
+    let (address, token, branch, name, nodes) = (
+        served.address.clone(),
+        token.to_owned(),
+        branch.to_owned(),
+        name.to_owned(),
+        nodes.to_vec(),
+    );
+    tokio::spawn(async move { run_definition(&address, &token, &branch, &name, &nodes).await })
+}
+
+/// The widgets fixture served with `--queue` on a NATS server of its own (and `args`), a
+/// write token, and alpha's run made long where `slow_reads` says (it reads its set that
+/// many times before writing).
+struct QueuedWidgets {
+    repo: infragen_tests::WidgetRepository,
+    token: String,
+    nats: Nats,
+    served: Served,
+}
+
+async fn queued_widgets(
+    repo: infragen_tests::WidgetRepository,
+    slow_reads: Option<u32>,
+    args: &[&str],
+) -> QueuedWidgets {
+    if let Some(reads) = slow_reads {
+        repo.set(
+            "alpha",
+            &format!("mode: {{value: \"slow\"}}, victim: {{value: \"{reads}\"}}"),
+        )
+        .await;
+    }
+    let store = repo.dir.path().join("store.db");
+    let token = token(&store);
+    let nats = Nats::start();
+    let queue = nats.url();
+    let served = serve(
+        &store,
+        repo.dir.path(),
+        &[&["--queue", queue.as_str()], args].concat(),
+    );
+    QueuedWidgets {
+        repo,
+        token,
+        nats,
+        served,
+    }
+}
+
+impl QueuedWidgets {
+    fn worker(&self, name: &str) -> Worker {
+        Worker::start(
+            self.repo.dir.path(),
+            name,
+            &self.nats,
+            &self.served,
+            &self.token,
+        )
+    }
+}
+
+/// Kills `worker` (SIGKILL) as soon as it has started a run; answers the run's key.
+async fn kill_once_running(worker: &mut Worker) -> String {
+    let started = Instant::now();
+    let key = loop {
+        if let Some(key) = worker.runs().0.into_iter().next() {
+            break key;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never started: {}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    worker.process.0.kill().expect("kill -9 the worker");
+    worker.process.0.wait().expect("reap it");
+    assert_eq!(
+        worker.runs(),
+        (vec![key.clone()], Vec::new()),
+        "it was killed before the run ended"
+    );
+    key
+}
+
 /// The widgets fixture repository (`infragen_tests::WidgetRepository`) with the
 /// future-major guest as generator `future` on the same targets.
 async fn widgets_with_future_generator() -> infragen_tests::WidgetRepository {
@@ -413,57 +507,25 @@ async fn tracking_group_members(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_in_the_middle_of_a_run_leaves_it_to_another_with_no_duplicate_and_no_orphan()
- {
-    let repo = infragen_tests::WidgetRepository::new().await;
+async fn a_worker_killed_mid_run_leaves_it_to_another_with_no_duplicate_and_no_orphan() {
     // alpha's run reads its set 1,500 times before writing: long enough to be killed in.
-    repo.set(
-        "alpha",
-        "mode: {value: \"slow\"}, victim: {value: \"1500\"}",
+    let queued = queued_widgets(
+        infragen_tests::WidgetRepository::new().await,
+        Some(1500),
+        &["--queue-ack-wait", "2s"],
     )
     .await;
-    let store = repo.dir.path().join("store.db");
-    let token = token(&store);
-    let nats = Nats::start();
-    let served = serve(
-        &store,
-        repo.dir.path(),
-        &["--queue", &nats.url(), "--queue-ack-wait", "2s"],
-    );
-    let mut doomed = Worker::start(repo.dir.path(), "doomed", &nats, &served, &token);
+    let (repo, token, served) = (&queued.repo, &queued.token, &queued.served);
+    let mut doomed = queued.worker("doomed");
     let alpha = repo.set_id("alpha").await;
-    let run = {
-        let (address, token, alpha) = (served.address.clone(), token.clone(), alpha.clone());
-        tokio::spawn(
-            async move { run_definition(&address, &token, "main", "widgets", &[alpha]).await },
-        )
-    };
-    // Killed (SIGKILL) as soon as it has started the run.
-    let started = Instant::now();
-    let key = loop {
-        if let Some(key) = doomed.runs().0.into_iter().next() {
-            break key;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the run never started: {}",
-            doomed.log()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    doomed.process.0.kill().expect("kill -9 the worker");
-    doomed.process.0.wait().expect("reap it");
-    assert_eq!(
-        doomed.runs(),
-        (vec![key.clone()], Vec::new()),
-        "it was killed before the run ended"
-    );
+    let run = spawn_definition_run(served, token, "main", "widgets", &[alpha]);
+    let key = kill_once_running(&mut doomed).await;
     assert!(
         repo.widget_names().await.is_empty(),
         "the killed run wrote nothing"
     );
 
-    let survivor = Worker::start(repo.dir.path(), "survivor", &nats, &served, &token);
+    let survivor = queued.worker("survivor");
     let answer = run.await.expect("the request's task");
     assert_eq!(
         answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
@@ -485,7 +547,7 @@ async fn a_worker_killed_in_the_middle_of_a_run_leaves_it_to_another_with_no_dup
     );
     assert_eq!(
         tracking_group_members(
-            &repo,
+            repo,
             &infragen::tracking::group::infrahub_group_name(
                 "widgets",
                 json!({"set": "alpha"}).as_object().expect("params")
@@ -504,14 +566,11 @@ async fn a_worker_killed_in_the_middle_of_a_run_leaves_it_to_another_with_no_dup
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_refuses_a_run_of_another_contract_version_naming_both() {
-    let repo = widgets_with_future_generator().await;
-    let store = repo.dir.path().join("store.db");
-    let token = token(&store);
-    let nats = Nats::start();
-    let served = serve(&store, repo.dir.path(), &["--queue", &nats.url()]);
-    let worker = Worker::start(repo.dir.path(), "w1", &nats, &served, &token);
+    let queued = queued_widgets(widgets_with_future_generator().await, None, &[]).await;
+    let (repo, token, served) = (&queued.repo, &queued.token, &queued.served);
+    let worker = queued.worker("w1");
     let alpha = repo.set_id("alpha").await;
-    let answer = run_definition(&served.address, &token, "main", "future", &[alpha]).await;
+    let answer = run_definition(&served.address, token, "main", "future", &[alpha]).await;
     let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
     let digest = infragen::runtime::inspect_file(&repo.dir.path().join("future.wasm"), u64::MAX)
         .expect("inspect")
@@ -546,12 +605,7 @@ async fn a_cascade_goes_on_after_the_nats_server_stops_for_a_few_seconds() {
         &["--concurrency", "2", "--queue", &nats.url()],
     );
     let workers = ["w1", "w2"].map(|name| Worker::start(dir.path(), name, &nats, &served, &token));
-    let run = {
-        let (address, token) = (served.address.clone(), token.clone());
-        tokio::spawn(async move {
-            run_definition(&address, &token, "br1", "generate-fabric", &[]).await
-        })
-    };
+    let run = spawn_definition_run(&served, &token, "br1", "generate-fabric", &[]);
     // Stopped once the pods' round is under way, for three seconds.
     let started = Instant::now();
     while !workers
@@ -594,54 +648,19 @@ async fn a_cascade_goes_on_after_the_nats_server_stops_for_a_few_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_whose_workers_all_die_is_given_up_after_its_deliveries_with_its_error_in_the_history()
- {
-    let repo = infragen_tests::WidgetRepository::new().await;
-    repo.set(
-        "alpha",
-        "mode: {value: \"slow\"}, victim: {value: \"3000\"}",
+async fn a_run_whose_workers_all_die_is_given_up_with_its_error_in_the_history() {
+    let queued = queued_widgets(
+        infragen_tests::WidgetRepository::new().await,
+        Some(3000),
+        &["--queue-ack-wait", "1s", "--queue-deliveries", "2"],
     )
     .await;
-    let store = repo.dir.path().join("store.db");
-    let token = token(&store);
-    let nats = Nats::start();
-    let served = serve(
-        &store,
-        repo.dir.path(),
-        &[
-            "--queue",
-            &nats.url(),
-            "--queue-ack-wait",
-            "1s",
-            "--queue-deliveries",
-            "2",
-        ],
-    );
+    let (repo, token, served) = (&queued.repo, &queued.token, &queued.served);
     let alpha = repo.set_id("alpha").await;
-    let run = {
-        let (address, token) = (served.address.clone(), token.clone());
-        tokio::spawn(
-            async move { run_definition(&address, &token, "main", "widgets", &[alpha]).await },
-        )
-    };
+    let run = spawn_definition_run(served, token, "main", "widgets", &[alpha]);
     // Each delivery's worker is killed as soon as it has started the run.
     for name in ["first", "second"] {
-        let mut worker = Worker::start(repo.dir.path(), name, &nats, &served, &token);
-        let started = Instant::now();
-        while worker.runs().0.is_empty() {
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{name} never started the run: {}",
-                worker.log()
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        worker.process.0.kill().expect("kill -9 the worker");
-        worker.process.0.wait().expect("reap it");
-        assert!(
-            worker.runs().1.is_empty(),
-            "{name} was killed before the run ended"
-        );
+        kill_once_running(&mut queued.worker(name)).await;
     }
     let answer = run.await.expect("the request's task");
     let alpha_id = repo.set_id("alpha").await;
@@ -662,8 +681,6 @@ async fn a_run_whose_workers_all_die_is_given_up_after_its_deliveries_with_its_e
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_refuses_a_component_whose_bytes_do_not_match_its_digest() {
     let repo = infragen_tests::WidgetRepository::new().await;
-    let store = repo.dir.path().join("store.db");
-    let token = token(&store);
     let nats = Nats::start();
     // Someone with write access to the object store puts other bytes, of the same size,
     // under the widgets component's digest before the server shares it.
@@ -689,6 +706,8 @@ async fn a_worker_refuses_a_component_whose_bytes_do_not_match_its_digest() {
         .await
         .expect("the tampered object");
 
+    let store = repo.dir.path().join("store.db");
+    let token = token(&store);
     let served = serve(&store, repo.dir.path(), &["--queue", &nats.url()]);
     let _worker = Worker::start(repo.dir.path(), "w1", &nats, &served, &token);
     let alpha = repo.set_id("alpha").await;
@@ -727,18 +746,16 @@ fn hex_digest(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_message_leaves_the_queue_unanswered_is_queued_again() {
-    let repo = infragen_tests::WidgetRepository::new().await;
-    let store = repo.dir.path().join("store.db");
-    let token = token(&store);
-    let nats = Nats::start();
-    let served = serve(&store, repo.dir.path(), &["--queue", &nats.url()]);
+    let queued = queued_widgets(infragen_tests::WidgetRepository::new().await, None, &[]).await;
+    let (repo, token, served, nats) = (&queued.repo, &queued.token, &queued.served, &queued.nats);
     let alpha = repo.set_id("alpha").await;
-    let run = {
-        let (address, token, alpha) = (served.address.clone(), token.clone(), alpha.clone());
-        tokio::spawn(
-            async move { run_definition(&address, &token, "main", "widgets", &[alpha]).await },
-        )
-    };
+    let run = spawn_definition_run(
+        served,
+        token,
+        "main",
+        "widgets",
+        std::slice::from_ref(&alpha),
+    );
     // No worker yet: the run waits in the queue, where an operator purges it.
     let client = async_nats::connect(nats.url()).await.expect("NATS");
     let js = async_nats::jetstream::new(client);
@@ -764,7 +781,7 @@ async fn a_run_whose_message_leaves_the_queue_unanswered_is_queued_again() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let worker = Worker::start(repo.dir.path(), "w1", &nats, &served, &token);
+    let worker = queued.worker("w1");
     let answer = run.await.expect("the request's task");
     assert_eq!(
         answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,

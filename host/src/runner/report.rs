@@ -3,14 +3,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::host_api::{RunLog, Stamp};
 use crate::runtime::Target;
 
-/// The result of one target's run.
-#[derive(Debug, Clone, Serialize)]
+/// The result of one target's run (as reports show it; a worker's answer carries it too,
+/// with the output beside it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum TargetOutcome {
     /// The plugin succeeded and the tracking group was reconciled.
@@ -45,7 +46,7 @@ pub enum TargetOutcome {
         /// that running it again later may succeed.
         retryable: bool,
         /// What the plugin logged before it failed.
-        #[serde(skip_serializing_if = "RunLog::is_empty")]
+        #[serde(default, skip_serializing_if = "RunLog::is_empty")]
         log: RunLog,
     },
 }

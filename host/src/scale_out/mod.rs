@@ -27,7 +27,7 @@ use async_trait::async_trait;
 
 pub use dispatch::Dispatcher;
 pub use queue::{QueueError, QueueSettings};
-pub use wire::{ComponentRef, PROTOCOL, RunIdentity, WireOutcome, WorkItem, WorkResult};
+pub use wire::{ComponentRef, PROTOCOL, RunIdentity, WorkItem, WorkResult};
 
 use crate::runner::TargetReport;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::host_api::{RunLog, Stamp};
+use crate::host_api::RunLog;
 use crate::policy::{SandboxLimits, WriteGrants};
 use crate::runner::{RunSpec, TargetOutcome, TargetReport};
 use crate::runtime::Target;
@@ -120,127 +120,39 @@ pub struct WorkResult {
     pub key: String,
     /// The worker that ran it (`host:pid` unless named).
     pub worker: String,
-    /// How the run ended.
-    pub outcome: WireOutcome,
+    /// How the run ended, as reports show it.
+    pub outcome: TargetOutcome,
+    /// The ids a successful run wrote, in first-write order (reports leave them out; the
+    /// server attributes the store's events to runs with them).
+    #[serde(default)]
+    pub output: Vec<String>,
     /// Wall time of the run on the worker, in milliseconds.
     pub elapsed_ms: u64,
-}
-
-/// [`TargetOutcome`] as the queue carries it: every field, the output's ids included
-/// (the server attributes the store's events to runs with them).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "lowercase")]
-pub enum WireOutcome {
-    /// See [`TargetOutcome::Succeeded`].
-    Succeeded {
-        /// Nodes written.
-        written: usize,
-        /// Written nodes not in the previous output.
-        new: usize,
-        /// Written nodes in the previous output too.
-        kept: usize,
-        /// Nodes of the previous output deleted.
-        deleted: usize,
-        /// Stamps that changed a value.
-        stamps_changed: usize,
-        /// Every stamp made.
-        stamps: Vec<Stamp>,
-        /// Ids written, in first-write order.
-        output: Vec<String>,
-        /// Checksum of the output.
-        checksum: String,
-        /// The plugin's log.
-        log: RunLog,
-    },
-    /// See [`TargetOutcome::Failed`].
-    Failed {
-        /// Generator, target and cause.
-        message: String,
-        /// Whether a later run may succeed.
-        retryable: bool,
-        /// What the plugin logged before it failed.
-        log: RunLog,
-    },
 }
 
 impl WorkResult {
     /// The answer for item `key`, from the report of its run on `worker`.
     pub fn from_report(key: &str, worker: &str, report: TargetReport) -> WorkResult {
-        let outcome = match report.outcome {
-            TargetOutcome::Succeeded {
-                written,
-                new,
-                kept,
-                deleted,
-                stamps_changed,
-                stamps,
-                output,
-                checksum,
-                log,
-            } => WireOutcome::Succeeded {
-                written,
-                new,
-                kept,
-                deleted,
-                stamps_changed,
-                stamps,
-                output,
-                checksum,
-                log,
-            },
-            TargetOutcome::Failed {
-                message,
-                retryable,
-                log,
-            } => WireOutcome::Failed {
-                message,
-                retryable,
-                log,
-            },
+        let output = match &report.outcome {
+            TargetOutcome::Succeeded { output, .. } => output.clone(),
+            TargetOutcome::Failed { .. } => Vec::new(),
         };
         WorkResult {
             protocol: PROTOCOL,
             key: key.to_owned(),
             worker: worker.to_owned(),
-            outcome,
+            outcome: report.outcome,
+            output,
             elapsed_ms: u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX),
         }
     }
 
     /// The report of the run of `target` with `params` this answer ends.
     pub fn into_report(self, target: Target, params: Map<String, Value>) -> TargetReport {
-        let outcome = match self.outcome {
-            WireOutcome::Succeeded {
-                written,
-                new,
-                kept,
-                deleted,
-                stamps_changed,
-                stamps,
-                output,
-                checksum,
-                log,
-            } => TargetOutcome::Succeeded {
-                written,
-                new,
-                kept,
-                deleted,
-                stamps_changed,
-                stamps,
-                output,
-                checksum,
-                log,
-            },
-            WireOutcome::Failed {
-                message,
-                retryable,
-                log,
-            } => TargetOutcome::Failed {
-                message,
-                retryable,
-                log,
-            },
-        };
+        let mut outcome = self.outcome;
+        if let TargetOutcome::Succeeded { output, .. } = &mut outcome {
+            *output = self.output;
+        }
         TargetReport {
             target,
             params,
@@ -253,6 +165,7 @@ impl WorkResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host_api::Stamp;
 
     fn spec() -> RunSpec {
         RunSpec {
