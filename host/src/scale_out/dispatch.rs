@@ -25,6 +25,10 @@ const LOOK_AGAIN: Duration = Duration::from_secs(1);
 /// cascade queues it again.
 const GONE_LOOKS: u32 = 3;
 
+/// How often a run still without an answer is reported in the log (no worker may be
+/// running).
+const STILL_WAITING: Duration = Duration::from_secs(60);
+
 /// The longest wait between two attempts to publish a run while NATS is unreachable.
 const MAX_PUBLISH_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -234,6 +238,8 @@ impl RemoteRuns for Dispatcher {
         let sequence = self.publish(&item).await;
         Self::lock(&self.by_sequence).insert(sequence, item.key.clone());
         let mut gone = 0;
+        let queued_at = std::time::Instant::now();
+        let mut reported = queued_at;
         let report = loop {
             match queue::answer(&self.results, &item.reply).await {
                 Ok(Some(payload)) => match serde_json::from_slice::<WorkResult>(&payload) {
@@ -286,6 +292,16 @@ impl RemoteRuns for Dispatcher {
                         item.spec.generator, item.spec.target.display_label, item.spec.target.id
                     ),
                     true,
+                );
+            }
+            if reported.elapsed() >= STILL_WAITING {
+                reported = std::time::Instant::now();
+                tracing::warn!(
+                    key = %item.key,
+                    generator = %item.spec.generator,
+                    target = %item.spec.target.display_label,
+                    waited = ?queued_at.elapsed(),
+                    "a run on the work queue has no answer yet: is an `infragen worker` pulling from it?"
                 );
             }
             let _ = tokio::time::timeout(LOOK_AGAIN, waiter.notify.notified()).await;
