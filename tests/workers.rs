@@ -676,6 +676,12 @@ async fn a_run_whose_workers_all_die_is_given_up_with_its_error_in_the_history()
     assert_eq!(runs[0].status, infragen_store::RunStatus::Failed);
     assert_eq!(runs[0].error.as_deref(), Some(given_up.as_str()));
     assert!(repo.widget_names().await.is_empty());
+    // The killed workers left the instance as they were cut off (unmade, or `Processing`);
+    // the server records the failure.
+    assert_eq!(
+        repo.instance_status("widgets: alpha").await.as_deref(),
+        Some("Error")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

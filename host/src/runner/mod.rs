@@ -432,16 +432,41 @@ impl Runner {
                 .await
             }
             Executable::Remote(remote, component) => {
-                remote
-                    .run(WorkItem::new(
-                        identity,
-                        spec,
-                        limits,
-                        grants,
-                        component.clone(),
-                    ))
-                    .await
+                let (branch, definition_id) = (spec.branch.clone(), spec.definition_id.clone());
+                let item = WorkItem::new(identity, spec, limits, grants, component.clone());
+                let report = remote.run(item).await;
+                if matches!(report.outcome, TargetOutcome::Failed { .. }) {
+                    self.record_remote_failure(&branch, name, &definition_id, &report)
+                        .await;
+                }
+                report
             }
+        }
+    }
+
+    /// Records the instance of a run that failed on the work queue `Error`: a worker
+    /// refused it before starting, or every worker it went to died in the middle of it
+    /// (leaving it `Processing`). Where a worker ran it and it failed, this writes what the
+    /// worker wrote already.
+    async fn record_remote_failure(
+        &self,
+        branch: &str,
+        definition: &str,
+        definition_id: &str,
+        report: &TargetReport,
+    ) {
+        let name = records::instance_name(definition, &report.target.display_label);
+        let recorded = records::set_instance_status(
+            self.backend.as_ref(),
+            branch,
+            &name,
+            definition_id,
+            &report.target.id,
+            InstanceStatus::Error,
+        )
+        .await;
+        if let Err(error) = recorded {
+            tracing::warn!(instance = %name, %error, "cannot record the failed run's instance as Error");
         }
     }
 
