@@ -193,7 +193,9 @@ pub(crate) async fn run(
             },
         )
         .await
-        .with_context(|| format!("cannot use the work queue at {url}"))?;
+        .with_context(|| {
+            format!("cannot use the work queue at {url} (a NATS server with JetStream: `nats-server -js`)")
+        })?;
         eprintln!("infragen: runs go to the work queue at {url} (store scope {scope})");
         runner = runner.with_remote(dispatcher);
     }

@@ -52,7 +52,7 @@ pub(crate) async fn run(
     let stop = crate::cascade::Interrupt::default();
     let signals = tokio::spawn(super::stop_on_signals(stop.clone()));
     eprintln!(
-        "infragen: worker {name} pulling runs from {} for {}",
+        "infragen: worker {name}: runs from the work queue at {}, written through {}",
         args.queue, args.address
     );
     worker

@@ -77,8 +77,9 @@ impl Worker {
         format!("{host}:{}", std::process::id())
     }
 
-    /// Pulls and runs until `stop` is raised, then lets the running runs finish. Fails only
-    /// when the NATS server cannot be reached at all at the start.
+    /// Pulls and runs until `stop` is raised, then lets the running runs finish. Waits (and
+    /// says so) while the NATS server or the queue is not there yet; fails only on a URL
+    /// that is not a NATS server's.
     pub async fn run(self: Arc<Self>, stop: Interrupt) -> Result<(), QueueError> {
         let client =
             queue::connect(&self.queue_url, &format!("infragen worker {}", self.name)).await?;
