@@ -956,6 +956,18 @@ impl Store {
         }
     }
 
+    /// [`Store::answer_budgeted`] on the calling thread, which may block: a mutation waits
+    /// for the write turn there (for a caller that manages its threads itself, as the HTTP
+    /// server does).
+    pub fn answer_waiting(
+        &self,
+        branch: &str,
+        req: &GraphqlRequest,
+        budget: QueryBudget,
+    ) -> Answer {
+        self.execute_document(branch, req, true, Some(budget))
+    }
+
     /// [`Store::execute`] on the calling thread, without waiting for the write turn
     /// ([`Store::write_turn`]): a caller that may write while runs are open in this
     /// process uses [`Store::execute`].

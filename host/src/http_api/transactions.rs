@@ -368,7 +368,7 @@ pub(super) async fn commit(
         Ok(run) => run,
         Err(e) => return e.response(),
     };
-    let committed = tokio::task::spawn_blocking(move || run.commit()).await;
+    let committed = super::blocking(move || run.commit()).await;
     match committed {
         Ok(Ok(done)) => {
             axum::Json(json!({ "id": id, "nodes_changed": done.nodes_changed })).into_response()
@@ -404,7 +404,7 @@ pub(super) async fn undo(
         Ok(run) => run,
         Err(e) => return e.response(),
     };
-    match tokio::task::spawn_blocking(move || run.undo_held()).await {
+    match super::blocking(move || run.undo_held()).await {
         Ok(Ok(undone)) => axum::Json(json!({ "id": id, "undone": undone })).into_response(),
         Ok(Err(e)) => store_error(&e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -438,7 +438,7 @@ pub(super) async fn execute(
         );
     }
     let budget = app.limits.query_budget();
-    let answered = tokio::task::spawn_blocking(move || {
+    let answered = super::blocking(move || {
         if !holding {
             return run.answer(&request, Some(budget));
         }
