@@ -46,7 +46,7 @@ fn token(store: &Path) -> String {
 
 /// A running `infragen serve`.
 struct Served {
-    _process: KillOnDrop,
+    process: KillOnDrop,
     address: String,
     lines: Receiver<String>,
 }
@@ -54,12 +54,17 @@ struct Served {
 /// `infragen serve` on `store` over `repository`, with `args` after; its transactions are
 /// dropped after 2 s idle, so that a killed worker's holds the write turn only that long.
 fn serve(store: &Path, repository: &Path, args: &[&str]) -> Served {
+    serve_on(store, repository, "127.0.0.1:0", args)
+}
+
+/// [`serve`] listening on `listen`.
+fn serve_on(store: &Path, repository: &Path, listen: &str, args: &[&str]) -> Served {
     let config = store.with_extension("toml");
     std::fs::write(&config, "[store.transactions]\nidle = \"2s\"\n").expect("config");
     let mut child = Command::new(infragen_bin())
         .arg("--store")
         .arg(store)
-        .args(["serve", "--listen", "127.0.0.1:0", "--repository"])
+        .args(["serve", "--listen", listen, "--repository"])
         .arg(repository)
         .arg("--config")
         .arg(&config)
@@ -87,7 +92,7 @@ fn serve(store: &Path, repository: &Path, args: &[&str]) -> Served {
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_owned();
     Served {
-        _process: process,
+        process,
         address,
         lines,
     }
@@ -814,4 +819,97 @@ async fn a_run_whose_message_leaves_the_queue_unanswered_is_queued_again() {
         "{}",
         worker.log()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_cascade_and_started_again_finishes_it_with_its_workers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = workspace_root();
+
+    let alone = seeded_store(dir.path(), "alone");
+    let alone_token = token(&alone);
+    {
+        let served = serve(&alone, &root, &["--concurrency", "1"]);
+        let answer =
+            run_definition(&served.address, &alone_token, "br1", "generate-fabric", &[]).await;
+        assert_eq!(
+            answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+            "{answer}"
+        );
+    }
+
+    let nats = Nats::start();
+    let store = seeded_store(dir.path(), "spread");
+    let token = token(&store);
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .to_string();
+    let args = ["--concurrency", "1", "--queue", &nats.url()];
+    let mut served = serve_on(&store, &root, &listen, &args);
+    let workers = ["w1", "w2"].map(|name| Worker::start(dir.path(), name, &nats, &served, &token));
+    let request = spawn_definition_run(&served, &token, "br1", "generate-fabric", &[]);
+    let started = Instant::now();
+    while !workers
+        .iter()
+        .any(|worker| worker.log().contains("generator=generate-pod"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the pods never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    served.process.0.kill().expect("kill -9 serve");
+    served.process.0.wait().expect("reap it");
+    request.abort();
+    let devices = |store: &infragen_store::Store| {
+        store.execute_blocking(
+            "br1",
+            &infragen_store::GraphqlRequest::new("{ NetworkDevice { count } }"),
+        )["data"]["NetworkDevice"]["count"]
+            .as_i64()
+            .unwrap_or_default()
+    };
+    let handle = infragen_store::Store::open(&store).expect("store opens");
+    assert!(devices(&handle) < 48, "killed before the cascade ended");
+
+    // Started again on the same address: it resumes what the dead server left.
+    let _restarted = serve_on(&store, &root, &listen, &args);
+    let started = Instant::now();
+    loop {
+        let open = handle
+            .runs(&infragen_store::RunFilter {
+                branch: Some("br1".into()),
+                ..Default::default()
+            })
+            .expect("history")
+            .iter()
+            .filter(|run| {
+                matches!(
+                    run.status,
+                    infragen_store::RunStatus::Queued | infragen_store::RunStatus::Running
+                )
+            })
+            .count();
+        if devices(&handle) == 48 && open == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the restarted server never finished the cascade: {} devices, {open} runs open",
+            devices(&handle)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(handle);
+    let alone = without_ids(&alone, "br1");
+    let spread = without_ids(&store, "br1");
+    assert_eq!(
+        alone.keys().collect::<Vec<_>>(),
+        spread.keys().collect::<Vec<_>>()
+    );
+    for (kind, nodes) in &alone {
+        assert!(spread[kind] == *nodes, "{kind} differs");
+    }
 }
