@@ -94,7 +94,18 @@ pub struct Follower {
 struct Requested {
     branch: String,
     start: Start,
-    done: tokio::sync::oneshot::Sender<Result<CascadeReport, String>>,
+    done: tokio::sync::oneshot::Sender<Result<CascadeReport, CascadeError>>,
+}
+
+/// Why a cascade asked for through [`Requests`] did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The follower is gone (the server is stopping).
+    #[error("the server's generator engine has stopped")]
+    Stopped,
+    /// The cascade could not start (an unknown definition, a target outside its group…).
+    #[error(transparent)]
+    Cascade(#[from] CascadeError),
 }
 
 /// Asks a [`Follower`] for cascades; cheap to clone.
@@ -105,7 +116,7 @@ impl Requests {
     /// Runs a cascade on `branch` from `start` once the follower is between batches, and
     /// answers its report (or why it could not run); an error too when the follower has
     /// stopped.
-    pub async fn run(&self, branch: &str, start: Start) -> Result<CascadeReport, String> {
+    pub async fn run(&self, branch: &str, start: Start) -> Result<CascadeReport, RequestError> {
         let (done, report) = tokio::sync::oneshot::channel();
         self.0
             .send(Requested {
@@ -113,10 +124,8 @@ impl Requests {
                 start,
                 done,
             })
-            .map_err(|_| "the server's generator engine has stopped".to_owned())?;
-        report
-            .await
-            .map_err(|_| "the server's generator engine stopped before the run ended".to_owned())?
+            .map_err(|_| RequestError::Stopped)?;
+        Ok(report.await.map_err(|_| RequestError::Stopped)??)
     }
 }
 
@@ -198,7 +207,7 @@ impl Follower {
                             *seen = (*seen).max(report.cursor);
                             observer.cascade_done(report);
                         }
-                        let _ = request.done.send(report.map_err(|error| error.to_string()));
+                        let _ = request.done.send(report);
                         behind = feed.last_seq()? > position.cursor;
                         continue;
                     }

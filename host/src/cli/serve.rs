@@ -65,7 +65,8 @@ impl crate::http_api::GeneratorRuns for DefinitionRuns {
         definition_id: &str,
         nodes: Vec<String>,
         wait: bool,
-    ) -> Result<String, String> {
+    ) -> Result<String, crate::http_api::DefinitionRunError> {
+        use crate::http_api::DefinitionRunError;
         let mut request = infragen_store::GraphqlRequest::new(
             "query ($id: ID!) { CoreGeneratorDefinition(ids: [$id]) { edges { node { name { value } } } } }",
         );
@@ -74,7 +75,7 @@ impl crate::http_api::GeneratorRuns for DefinitionRuns {
         let name = answer
             .pointer("/data/CoreGeneratorDefinition/edges/0/node/name/value")
             .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| format!("Unable to find the node {definition_id} / CoreGeneratorDefinition in the database."))?
+            .ok_or_else(|| DefinitionRunError::UnknownDefinition(definition_id.to_owned()))?
             .to_owned();
         let selection = if nodes.is_empty() {
             crate::runner::TargetSelection::All
@@ -101,7 +102,7 @@ impl crate::http_api::GeneratorRuns for DefinitionRuns {
         if report.is_success() {
             Ok(task)
         } else {
-            Err(format!("the generator runs did not all succeed:\n{report}"))
+            Err(DefinitionRunError::Failed(Box::new(report)))
         }
     }
 }

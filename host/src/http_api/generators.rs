@@ -21,15 +21,29 @@ pub const DEFINITION_RUN: &str = "CoreGeneratorDefinitionRun";
 pub trait GeneratorRuns: Send + Sync {
     /// Runs the definition whose `CoreGeneratorDefinition` node is `definition_id` on
     /// `branch`, for the targets `nodes` (every member when empty), and the cascade its
-    /// changes trigger; waits for the end when `wait`. Answers the task's id, or why it
-    /// cannot run (an unknown definition, a target outside its group…).
+    /// changes trigger; waits for the end when `wait`. Answers the task's id.
     async fn run_definition(
         &self,
         branch: &str,
         definition_id: &str,
         nodes: Vec<String>,
         wait: bool,
-    ) -> Result<String, String>;
+    ) -> Result<String, DefinitionRunError>;
+}
+
+/// Why `CoreGeneratorDefinitionRun` did not run, or did not succeed; its text is the
+/// GraphQL error's message.
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionRunError {
+    /// No generator definition has this id (Infrahub's wording).
+    #[error("Unable to find the node {0} / CoreGeneratorDefinition in the database.")]
+    UnknownDefinition(String),
+    /// The cascade could not start.
+    #[error(transparent)]
+    NotRun(#[from] crate::cascade::follow::RequestError),
+    /// It ran, and not every run succeeded: the cascade's report.
+    #[error("the generator runs did not all succeed:\n{0}")]
+    Failed(Box<crate::cascade::CascadeReport>),
 }
 
 /// A `CoreGeneratorDefinitionRun` call, read from a request.
@@ -150,7 +164,9 @@ pub(super) async fn answer(runs: &dyn GeneratorRuns, branch: &str, call: Definit
         .await
     {
         Ok(task) => json!({"data": {call.key: {"ok": true, "task": {"id": task}}}}),
-        Err(message) => json!({"data": null, "errors": [{"message": message, "path": [call.key]}]}),
+        Err(error) => {
+            json!({"data": null, "errors": [{"message": error.to_string(), "path": [call.key]}]})
+        }
     }
 }
 

@@ -39,7 +39,7 @@ use tokio::sync::Semaphore;
 mod generators;
 mod transactions;
 
-pub use generators::{DEFINITION_RUN, GeneratorRuns};
+pub use generators::{DEFINITION_RUN, DefinitionRunError, GeneratorRuns};
 pub use transactions::{EFFECTS_HEADER, TRANSACTION_HEADER, TransactionLimits};
 
 /// Errors starting the server.
