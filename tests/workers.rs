@@ -913,3 +913,73 @@ async fn a_server_killed_mid_cascade_and_started_again_finishes_it_with_its_work
         assert!(spread[kind] == *nodes, "{kind} differs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_nats_server_each_get_their_own_runs_done_by_their_own_workers() {
+    let nats = Nats::start();
+    let mut sides = Vec::new();
+    for name in ["first", "second"] {
+        let repo = infragen_tests::WidgetRepository::new().await;
+        let store = repo.dir.path().join("store.db");
+        let token = token(&store);
+        let served = serve(&store, repo.dir.path(), &["--queue", &nats.url()]);
+        let worker = Worker::start(repo.dir.path(), name, &nats, &served, &token);
+        sides.push((repo, token, served, worker));
+    }
+    let mut requests = Vec::new();
+    for (repo, token, served, _) in &sides {
+        let alpha = repo.set_id("alpha").await;
+        requests.push(spawn_definition_run(
+            served,
+            token,
+            "main",
+            "widgets",
+            &[alpha],
+        ));
+    }
+    for request in requests {
+        let answer = request.await.expect("the request's task");
+        assert_eq!(
+            answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+            "{answer}"
+        );
+    }
+    let mut keys = Vec::new();
+    for (repo, _, _, worker) in &sides {
+        assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+        let (started, finished) = worker.runs();
+        assert_eq!(started.len(), 1, "{}", worker.log());
+        assert_eq!(started, finished);
+        keys.push(started[0].clone());
+    }
+    // Each key starts with its server's store scope: the two workers ran one run each,
+    // from two servers.
+    let scope = |key: &str| key.split('-').next().unwrap_or_default().to_owned();
+    assert_ne!(scope(&keys[0]), scope(&keys[1]), "{keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_of_a_server_without_a_queue_says_so_and_stops() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let store = repo.dir.path().join("store.db");
+    let token = token(&store);
+    let served = serve(&store, repo.dir.path(), &[]);
+    let output = Command::new(infragen_bin())
+        .args(["worker", "--queue", "nats://127.0.0.1:1", "--address"])
+        .arg(&served.address)
+        .args(["--token", &token, "--name", "w1"])
+        .env_remove("INFRAGEN_LOG")
+        .output()
+        .expect("infragen worker runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: the server at {} gives no work queue to pull from (404 Not Found: this \
+             server runs its generators itself: it was not started with `--queue`); a worker \
+             serves an `infragen serve --queue`",
+            served.address
+        )),
+        "{stderr}"
+    );
+}

@@ -183,8 +183,10 @@ pub(crate) async fn run(
         );
     }
     let mut runner = Runner::new(Arc::new(repository), runtime, backend, policy);
+    let mut queue_scope_served = None;
     if let Some(url) = &args.queue {
         let scope = queue_scope(&store)?;
+        queue_scope_served = Some(scope.clone());
         let dispatcher = crate::scale_out::Dispatcher::start(
             url,
             &scope,
@@ -234,7 +236,10 @@ pub(crate) async fn run(
             transactions: config.transactions,
             ..crate::http_api::Limits::default()
         },
-        Some(definition_runs),
+        crate::http_api::Services {
+            generators: Some(definition_runs),
+            queue_scope: queue_scope_served,
+        },
     );
     // SIGINT/SIGTERM: no new run starts, the running ones finish, then serve stops; a
     // second signal abandons them.

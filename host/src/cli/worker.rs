@@ -42,15 +42,19 @@ pub(crate) async fn run(
     let backend = Arc::new(GraphqlBackend::new(http));
     let runtime = super::runtime(args.concurrency, compile)?;
     let name = args.name.unwrap_or_else(Worker::default_name);
+    let stop = crate::cascade::Interrupt::default();
+    let signals = tokio::spawn(super::stop_on_signals(stop.clone()));
+    let Some(scope) = server_scope(&args.address, args.token.as_deref(), &stop).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let worker = Arc::new(Worker::new(
         name.clone(),
         args.queue.clone(),
+        scope,
         backend,
         runtime,
         args.concurrency,
     ));
-    let stop = crate::cascade::Interrupt::default();
-    let signals = tokio::spawn(super::stop_on_signals(stop.clone()));
     eprintln!(
         "infragen: worker {name}: runs from the work queue at {}, written through {}",
         args.queue, args.address
@@ -62,4 +66,59 @@ pub(crate) async fn run(
     signals.abort();
     eprintln!("infragen: worker {name} stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store scope of the work queue of the server at `address` (`GET /api/queue`): the
+/// runs this worker may take. Waits while the server cannot be reached (it may start
+/// after its workers); `None` when stopped meanwhile.
+async fn server_scope(
+    address: &str,
+    token: Option<&str>,
+    stop: &crate::cascade::Interrupt,
+) -> anyhow::Result<Option<String>> {
+    let url = format!("{}/api/queue", address.trim_end_matches('/'));
+    let client = reqwest::Client::new();
+    let mut told = false;
+    loop {
+        let mut request = client.get(&url).timeout(std::time::Duration::from_secs(10));
+        if let Some(token) = token {
+            request = request.header("X-INFRAHUB-KEY", token);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let bytes = response
+                    .bytes()
+                    .await
+                    .with_context(|| format!("reading {url}'s answer"))?;
+                let body: serde_json::Value = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{url} answered {status} without JSON"))?;
+                if !status.is_success() {
+                    let message = body
+                        .pointer("/errors/0/message")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("no message");
+                    anyhow::bail!(
+                        "the server at {address} gives no work queue to pull from ({status}: {message}); \
+                         a worker serves an `infragen serve --queue`"
+                    );
+                }
+                let scope = body
+                    .get("scope")
+                    .and_then(serde_json::Value::as_str)
+                    .with_context(|| format!("{url} answered without a scope: {body}"))?;
+                return Ok(Some(scope.to_owned()));
+            }
+            Err(error) => {
+                if !told {
+                    eprintln!("infragen: waiting for the server at {address}: {error}");
+                    told = true;
+                }
+            }
+        }
+        if stop.raised() {
+            return Ok(None);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }

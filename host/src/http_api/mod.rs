@@ -161,9 +161,18 @@ struct App {
     limits: Arc<Limits>,
     budget: Arc<Budget>,
     transactions: Arc<transactions::Transactions>,
-    /// What answers `CoreGeneratorDefinitionRun` (`infragen serve`'s cascades); none for the
-    /// API alone.
-    generators: Option<Arc<dyn GeneratorRuns>>,
+    /// What `infragen serve` adds to the API alone.
+    services: Arc<Services>,
+}
+
+/// What a server running generators adds to the store's API.
+#[derive(Default, Clone)]
+pub struct Services {
+    /// What answers `CoreGeneratorDefinitionRun` (the server's cascades).
+    pub generators: Option<Arc<dyn GeneratorRuns>>,
+    /// The store scope of the work queue the server's runs go to (`serve --queue`):
+    /// `GET /api/queue` tells it to the workers, which pull only this server's runs.
+    pub queue_scope: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -179,18 +188,18 @@ pub fn router(store: Store, tokens: Vec<String>) -> Router {
 
 /// [`router`] with the given limits.
 pub fn router_with_limits(store: Store, tokens: Vec<String>, limits: Limits) -> Router {
-    router_with(store, tokens, limits, None)
+    router_with(store, tokens, limits, Services::default())
 }
 
-/// [`router_with_limits`], with `generators` answering `CoreGeneratorDefinitionRun`.
+/// [`router_with_limits`], with a generator server's `services`.
 pub fn router_with(
     store: Store,
     tokens: Vec<String>,
     limits: Limits,
-    generators: Option<Arc<dyn GeneratorRuns>>,
+    services: Services,
 ) -> Router {
     let app = App {
-        generators,
+        services: Arc::new(services),
         store,
         tokens: Arc::new(tokens.into_iter().collect()),
         budget: Arc::new(Budget::new(limits.in_flight_bytes)),
@@ -211,6 +220,7 @@ pub fn router_with(
             "/api/query/{name}",
             get(stored_query_get).post(stored_query_post),
         )
+        .route("/api/queue", get(queue_get))
         .route("/api/runs", get(runs_list))
         .route("/api/runs/{id}", get(runs_show))
         .route("/api/transactions", post(transactions::begin))
@@ -246,6 +256,23 @@ async fn blocking<T: Send + 'static>(
         Ok(tokio::task::block_in_place(work))
     } else {
         tokio::task::spawn_blocking(work).await
+    }
+}
+
+/// `GET /api/queue`: the work queue this server's runs go to (`{"scope", "stream"}`), what
+/// an `infragen worker` asks its server before pulling; 404 when the server runs its
+/// generators itself.
+async fn queue_get(State(app): State<App>) -> Response {
+    match &app.services.queue_scope {
+        Some(scope) => axum::Json(json!({
+            "scope": scope,
+            "stream": crate::scale_out::queue::RUNS_STREAM,
+        }))
+        .into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "this server runs its generators itself: it was not started with `--queue`",
+        ),
     }
 }
 
@@ -436,7 +463,7 @@ async fn run_graphql(
     if let Some(id) = transaction {
         return transactions::execute(&app, &account, &id.id, &branch, req, id.holding).await;
     }
-    if let Some(runs) = &app.generators {
+    if let Some(runs) = &app.services.generators {
         match generators::definition_run(&req) {
             Some(Ok(call)) => {
                 return axum::Json(generators::answer(runs.as_ref(), &branch, call).await)
@@ -983,23 +1010,23 @@ pub async fn serve_listener_with_limits(
     tokens: Vec<String>,
     limits: Limits,
 ) -> Result<(), HttpError> {
-    serve_listener_with(store, listener, tokens, limits, None).await
+    serve_listener_with(store, listener, tokens, limits, Services::default()).await
 }
 
-/// [`serve_listener_with_limits`], with `generators` answering `CoreGeneratorDefinitionRun`.
+/// [`serve_listener_with_limits`], with a generator server's `services`.
 pub async fn serve_listener_with(
     store: Store,
     listener: tokio::net::TcpListener,
     tokens: Vec<String>,
     limits: Limits,
-    generators: Option<Arc<dyn GeneratorRuns>>,
+    services: Services,
 ) -> Result<(), HttpError> {
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "store HTTP API listening");
-    axum::serve(listener, router_with(store, tokens, limits, generators))
+    axum::serve(listener, router_with(store, tokens, limits, services))
         .await
         .map_err(|source| HttpError::Io { addr, source })
 }

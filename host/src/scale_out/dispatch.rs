@@ -77,7 +77,7 @@ impl Dispatcher {
     ) -> Result<Arc<Dispatcher>, QueueError> {
         let client = queue::connect(url, &format!("infragen serve {scope}")).await?;
         let js = jetstream::new(client.clone());
-        let (runs, results, bucket) = queue::create(&js, settings).await?;
+        let (runs, results, bucket) = queue::create(&js, scope, settings).await?;
         let subscribe = |subject: String| {
             let client = client.clone();
             async move {
@@ -93,7 +93,7 @@ impl Dispatcher {
         let mut answers = subscribe(format!("{RESULTS_SUBJECTS}.{scope}.*")).await?;
         let mut advisories = subscribe(format!(
             "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{RUNS_STREAM}.{}",
-            queue::WORKERS_CONSUMER
+            queue::workers_consumer(scope)
         ))
         .await?;
         let dispatcher = Arc::new(Dispatcher {

@@ -1,10 +1,12 @@
 //! The JetStream objects the server and its workers share, and connecting to them.
 //!
 //! - stream [`RUNS_STREAM`] (work-queue retention): one message per run, published by the
-//!   server with a deduplication id, consumed by the durable pull consumer
-//!   [`WORKERS_CONSUMER`] that every worker pulls from. A message is removed when a worker
-//!   acks it; one not acked within the ack wait (its worker died) is delivered again, at
-//!   most [`QueueSettings::deliveries`] times;
+//!   server with a deduplication id on its own subject (`infragen.runs.<server scope>`),
+//!   consumed by that server's durable pull consumer ([`workers_consumer`]) that each of
+//!   its workers pulls from — a worker learns its server's scope from the server
+//!   (`GET /api/queue`), so it never takes another server's runs. A message is removed
+//!   when a worker acks it; one not acked within the ack wait (its worker died) is
+//!   delivered again, at most [`QueueSettings::deliveries`] times;
 //! - stream [`RESULTS_STREAM`]: one message per run's answer, on the subject the run's item
 //!   names, kept a week (a server restarted in the middle of a run finds it there);
 //! - object store [`COMPONENTS_BUCKET`]: the components, named by their sha256.
@@ -20,8 +22,10 @@ use async_nats::jetstream::{self, consumer, object_store, stream};
 pub const RUNS_STREAM: &str = "INFRAGEN_RUNS";
 /// The subjects of queued runs: `infragen.runs.<server scope>`.
 pub const RUNS_SUBJECTS: &str = "infragen.runs";
-/// The consumer every worker pulls runs from.
-pub const WORKERS_CONSUMER: &str = "workers";
+/// The consumer the workers of the server whose store scope is `scope` pull runs from.
+pub fn workers_consumer(scope: &str) -> String {
+    format!("workers-{scope}")
+}
 /// The stream of runs' answers.
 pub const RESULTS_STREAM: &str = "INFRAGEN_RESULTS";
 /// The subjects of answers: `infragen.results.<server scope>.<item key>`.
@@ -123,11 +127,13 @@ fn setup(what: &str) -> impl Fn(&dyn std::fmt::Display) -> QueueError + '_ {
     }
 }
 
-/// The server's side: creates what is missing, keeps what exists.
+/// The server's side (its store scope `scope`): creates what is missing, keeps what exists.
 pub async fn create(
     js: &jetstream::Context,
+    scope: &str,
     settings: QueueSettings,
 ) -> Result<(stream::Stream, stream::Stream, object_store::ObjectStore), QueueError> {
+    let consumer_name = workers_consumer(scope);
     let runs = js
         .get_or_create_stream(stream::Config {
             name: RUNS_STREAM.to_owned(),
@@ -153,9 +159,10 @@ pub async fn create(
         .map_err(|e| setup(RESULTS_STREAM)(&e))?;
     let mut consumer: consumer::PullConsumer = runs
         .get_or_create_consumer(
-            WORKERS_CONSUMER,
+            &consumer_name,
             consumer::pull::Config {
-                durable_name: Some(WORKERS_CONSUMER.to_owned()),
+                durable_name: Some(consumer_name.clone()),
+                filter_subject: format!("{RUNS_SUBJECTS}.{scope}"),
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait: settings.ack_wait,
                 max_deliver: i64::from(settings.deliveries.max(1)),
@@ -163,11 +170,11 @@ pub async fn create(
             },
         )
         .await
-        .map_err(|e| setup(WORKERS_CONSUMER)(&e))?;
+        .map_err(|e| setup(&consumer_name)(&e))?;
     let config = &consumer
         .info()
         .await
-        .map_err(|e| setup(WORKERS_CONSUMER)(&e))?
+        .map_err(|e| setup(&consumer_name)(&e))?
         .config;
     if config.ack_wait != settings.ack_wait
         || config.max_deliver != i64::from(settings.deliveries.max(1))
@@ -175,9 +182,9 @@ pub async fn create(
         tracing::warn!(
             ack_wait = ?config.ack_wait,
             deliveries = config.max_deliver,
+            consumer = %consumer_name,
             "the workers' consumer exists with other settings than this server's; it keeps \
-             them (delete the consumer `{WORKERS_CONSUMER}` of stream `{RUNS_STREAM}` to \
-             apply these)"
+             them (delete the consumer of stream `{RUNS_STREAM}` to apply these)"
         );
     }
     let bucket = match js.get_object_store(COMPONENTS_BUCKET).await {
@@ -209,8 +216,10 @@ pub struct WorkerSide {
     pub bucket: object_store::ObjectStore,
 }
 
-/// The worker's side: what the server created, or why it is not there (yet).
-pub async fn open(js: &jetstream::Context) -> Result<WorkerSide, QueueError> {
+/// The worker's side (its server's store scope `scope`): what the server created, or why
+/// it is not there (yet).
+pub async fn open(js: &jetstream::Context, scope: &str) -> Result<WorkerSide, QueueError> {
+    let consumer_name = workers_consumer(scope);
     let runs = js
         .get_stream(RUNS_STREAM)
         .await
@@ -220,13 +229,13 @@ pub async fn open(js: &jetstream::Context) -> Result<WorkerSide, QueueError> {
         .await
         .map_err(|e| setup(RESULTS_STREAM)(&e))?;
     let mut consumer: consumer::PullConsumer = runs
-        .get_consumer(WORKERS_CONSUMER)
+        .get_consumer(&consumer_name)
         .await
-        .map_err(|e| setup(WORKERS_CONSUMER)(&e))?;
+        .map_err(|e| setup(&consumer_name)(&e))?;
     let ack_wait = consumer
         .info()
         .await
-        .map_err(|e| setup(WORKERS_CONSUMER)(&e))?
+        .map_err(|e| setup(&consumer_name)(&e))?
         .config
         .ack_wait;
     let bucket = js

@@ -40,6 +40,8 @@ pub struct Worker {
     name: String,
     /// The NATS server's URL.
     queue_url: String,
+    /// Its server's store scope: the consumer it pulls from (see [`queue::workers_consumer`]).
+    scope: String,
     /// The backend runs read and write through (the server's HTTP API).
     backend: Arc<dyn Backend>,
     runtime: Runtime,
@@ -50,11 +52,13 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker named `name`, pulling from the NATS server at `queue_url`, running
-    /// `concurrency` runs at a time on `runtime` against `backend`.
+    /// A worker named `name`, pulling the runs of the server whose store scope is `scope`
+    /// from the NATS server at `queue_url`, running `concurrency` runs at a time on
+    /// `runtime` against `backend` (that server).
     pub fn new(
         name: String,
         queue_url: String,
+        scope: String,
         backend: Arc<dyn Backend>,
         runtime: Runtime,
         concurrency: usize,
@@ -62,6 +66,7 @@ impl Worker {
         Worker {
             name,
             queue_url,
+            scope,
             backend,
             runtime,
             concurrency: concurrency.max(1),
@@ -143,7 +148,7 @@ impl Worker {
     ) -> Option<WorkerSide> {
         let mut told = false;
         loop {
-            match queue::open(js).await {
+            match queue::open(js, &self.scope).await {
                 Ok(side) => return Some(side),
                 Err(error) => {
                     if !told {
