@@ -106,12 +106,25 @@ struct Worker {
 
 impl Worker {
     fn start(dir: &Path, name: &str, nats: &Nats, served: &Served, token: &str) -> Worker {
+        Worker::start_with(dir, name, nats, served, token, &[])
+    }
+
+    /// [`Worker::start`] with `args` after the others.
+    fn start_with(
+        dir: &Path,
+        name: &str,
+        nats: &Nats,
+        served: &Served,
+        token: &str,
+        args: &[&str],
+    ) -> Worker {
         let log = dir.join(format!("{name}.log"));
         let process = Command::new(infragen_bin())
             .args(["--log", "infragen=info", "worker", "--queue"])
             .arg(nats.url())
             .args(["--address", &served.address, "--token", token])
             .args(["--concurrency", "2", "--name", name])
+            .args(args)
             .env_remove("INFRAGEN_LOG")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -567,6 +580,17 @@ async fn a_worker_killed_mid_run_leaves_it_to_another_with_no_duplicate_and_no_o
         [infragen_store::RunStatus::Succeeded],
         "{runs:#?}"
     );
+    // The plugin's log, captured on the worker, is in the server's history.
+    let history = repo
+        .store
+        .run_record(runs[0].id)
+        .expect("the run")
+        .expect("recorded");
+    assert!(
+        history.log.contains("set alpha: size 3, mode slow"),
+        "{}",
+        history.log
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -923,7 +947,26 @@ async fn two_servers_on_one_nats_server_each_get_their_own_runs_done_by_their_ow
         let store = repo.dir.path().join("store.db");
         let token = token(&store);
         let served = serve(&store, repo.dir.path(), &["--queue", &nats.url()]);
-        let worker = Worker::start(repo.dir.path(), name, &nats, &served, &token);
+        let worker = if name == "first" {
+            Worker::start(repo.dir.path(), name, &nats, &served, &token)
+        } else {
+            // Told its server's scope rather than asking it.
+            let scope = reqwest::Client::new()
+                .get(format!("{}/api/queue", served.address))
+                .header("X-INFRAHUB-KEY", &token)
+                .send()
+                .await
+                .expect("serve answers")
+                .bytes()
+                .await
+                .map(|body| serde_json::from_slice::<Value>(&body).expect("JSON"))
+                .expect("a body")["scope"]
+                .as_str()
+                .expect("a scope")
+                .to_owned();
+            let args = ["--queue-scope", scope.as_str()];
+            Worker::start_with(repo.dir.path(), name, &nats, &served, &token, &args)
+        };
         sides.push((repo, token, served, worker));
     }
     let mut requests = Vec::new();

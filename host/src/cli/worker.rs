@@ -31,6 +31,11 @@ pub(crate) struct WorkerArgs {
     /// This worker's name in run answers and logs (default: host name and process id).
     #[arg(long)]
     name: Option<String>,
+    /// The store scope of the server whose runs to pull, as `serve --queue` prints it;
+    /// asked of the server at `--address` (`GET /api/queue`) when not given, so needed
+    /// only when the runs write elsewhere than through that server.
+    #[arg(long)]
+    queue_scope: Option<String>,
 }
 
 pub(crate) async fn run(
@@ -44,8 +49,12 @@ pub(crate) async fn run(
     let name = args.name.unwrap_or_else(Worker::default_name);
     let stop = crate::cascade::Interrupt::default();
     let signals = tokio::spawn(super::stop_on_signals(stop.clone()));
-    let Some(scope) = server_scope(&args.address, args.token.as_deref(), &stop).await? else {
-        return Ok(ExitCode::SUCCESS);
+    let scope = match args.queue_scope {
+        Some(scope) => scope,
+        None => match server_scope(&args.address, args.token.as_deref(), &stop).await? {
+            Some(scope) => scope,
+            None => return Ok(ExitCode::SUCCESS),
+        },
     };
     let worker = Arc::new(Worker::new(
         name.clone(),
