@@ -277,23 +277,27 @@ fn seeded_store(dir: &Path, name: &str) -> PathBuf {
     store
 }
 
+/// The seed data center built on branch br1 of a store in `dir` by `serve` running its
+/// runs itself, one at a time (`generate-fabric` on every fabric): what the workers'
+/// builds are compared with.
+async fn built_in_one_process(dir: &Path) -> PathBuf {
+    let store = seeded_store(dir, "alone");
+    let token = token(&store);
+    let served = serve(&store, &workspace_root(), &["--concurrency", "1"]);
+    let answer = run_definition(&served.address, &token, "br1", "generate-fabric", &[]).await;
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+        "{answer}"
+    );
+    store
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_build_the_seed_data_center_exactly_as_one_process_does() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = workspace_root();
 
-    // One process: serve runs the cascade's runs itself.
-    let alone = seeded_store(dir.path(), "alone");
-    let alone_token = token(&alone);
-    {
-        let served = serve(&alone, &root, &["--concurrency", "1"]);
-        let answer =
-            run_definition(&served.address, &alone_token, "br1", "generate-fabric", &[]).await;
-        assert_eq!(
-            answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
-            "{answer}"
-        );
-    }
+    let alone = built_in_one_process(dir.path()).await;
 
     // serve + NATS + three workers.
     let nats = Nats::start();
@@ -850,17 +854,7 @@ async fn a_server_killed_mid_cascade_and_started_again_finishes_it_with_its_work
     let dir = tempfile::tempdir().expect("temp dir");
     let root = workspace_root();
 
-    let alone = seeded_store(dir.path(), "alone");
-    let alone_token = token(&alone);
-    {
-        let served = serve(&alone, &root, &["--concurrency", "1"]);
-        let answer =
-            run_definition(&served.address, &alone_token, "br1", "generate-fabric", &[]).await;
-        assert_eq!(
-            answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
-            "{answer}"
-        );
-    }
+    let alone = built_in_one_process(dir.path()).await;
 
     let nats = Nats::start();
     let store = seeded_store(dir.path(), "spread");
