@@ -1020,3 +1020,44 @@ async fn a_worker_of_a_server_without_a_queue_says_so_and_stops() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_with_sigterm_finishes_its_run_and_exits() {
+    let queued = queued_widgets(
+        infragen_tests::WidgetRepository::new().await,
+        Some(1500),
+        &[],
+    )
+    .await;
+    let (repo, token, served) = (&queued.repo, &queued.token, &queued.served);
+    let mut worker = queued.worker("w1");
+    let alpha = repo.set_id("alpha").await;
+    let run = spawn_definition_run(served, token, "main", "widgets", &[alpha]);
+    let started = Instant::now();
+    while worker.runs().0.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = libc::pid_t::try_from(worker.process.0.id()).expect("pid");
+    // SAFETY: a signal to a child this test spawned and has not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = worker.process.0.wait().expect("it exits");
+    assert_eq!(status.code(), Some(0), "{}", worker.log());
+    let (started, finished) = worker.runs();
+    assert_eq!((started.len(), started), (1, finished), "{}", worker.log());
+    let answer = run.await.expect("the request's task");
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
+        "{answer}"
+    );
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+    assert!(
+        worker.log().contains("infragen: worker w1 stopped"),
+        "{}",
+        worker.log()
+    );
+}
