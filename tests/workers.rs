@@ -975,7 +975,16 @@ async fn two_servers_on_one_nats_server_each_get_their_own_runs_done_by_their_ow
         ));
     }
     for request in requests {
-        let answer = request.await.expect("the request's task");
+        let answer = tokio::time::timeout(Duration::from_secs(60), request)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no answer in a minute: {}\n---\n{}",
+                    sides[0].3.log(),
+                    sides[1].3.log()
+                )
+            })
+            .expect("the request's task");
         assert_eq!(
             answer["data"]["CoreGeneratorDefinitionRun"]["ok"], true,
             "{answer}"

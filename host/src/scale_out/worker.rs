@@ -31,6 +31,16 @@ use crate::runtime::{Plugin, Runtime};
 /// How long one pull waits for a run before asking again.
 const PULL_WAIT: Duration = Duration::from_secs(2);
 
+/// Fetches of a component before its run fails: a fetch may meet the object being
+/// replaced (another server sharing the same component at the same moment puts it again,
+/// and the chunks being read are purged), which a fresh fetch does not.
+const FETCH_ATTEMPTS: u32 = 3;
+
+/// How long fetching a component may take: a base, and a second per MiB.
+fn fetch_time(size: u64) -> Duration {
+    Duration::from_secs(10 + size / (1 << 20))
+}
+
 /// How long to wait before trying NATS again after it failed.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
@@ -341,37 +351,7 @@ impl Worker {
                 false,
             ));
         }
-        let mut object = side.bucket.get(&component.digest).await.map_err(|error| {
-            (
-                format!(
-                    "cannot fetch component {} from the object store {COMPONENTS_BUCKET}: {error}",
-                    component.digest
-                ),
-                true,
-            )
-        })?;
-        let mut bytes = Vec::new();
-        let read = (&mut object)
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .await;
-        if let Err(error) = read {
-            return Err((
-                format!("cannot read component {}: {error}", component.digest),
-                true,
-            ));
-        }
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if actual != component.digest {
-            return Err((
-                format!(
-                    "the object store's component {} hashes to {actual} ({} bytes); refusing to run it",
-                    component.digest,
-                    bytes.len()
-                ),
-                false,
-            ));
-        }
+        let bytes = fetch_verified(side, component, limit).await?;
         let path = PathBuf::from(format!("nats:{COMPONENTS_BUCKET}/{}", component.digest));
         let plugin = self
             .runtime
@@ -384,4 +364,62 @@ impl Worker {
             .insert(component.digest.clone(), plugin.clone());
         Ok(plugin)
     }
+}
+
+/// The bytes of `component` from the object store, checked against its digest; at most
+/// `limit` bytes read. The error says whether a later run may succeed: a fetch that failed
+/// or timed out every time may; bytes that never match their digest are refused.
+async fn fetch_verified(
+    side: &WorkerSide,
+    component: &ComponentRef,
+    limit: u64,
+) -> Result<Vec<u8>, (String, bool)> {
+    let digest = &component.digest;
+    let mut last = String::new();
+    for attempt in 1..=FETCH_ATTEMPTS {
+        let fetch = async {
+            let mut object = side.bucket.get(digest).await.map_err(|error| {
+                format!("cannot fetch component {digest} from the object store {COMPONENTS_BUCKET}: {error}")
+            })?;
+            let mut bytes = Vec::new();
+            (&mut object)
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|error| format!("cannot read component {digest}: {error}"))?;
+            Ok::<_, String>(bytes)
+        };
+        let mismatch = match tokio::time::timeout(fetch_time(component.size), fetch).await {
+            Ok(Ok(bytes)) => {
+                let actual = hex::encode(Sha256::digest(&bytes));
+                if actual == *digest {
+                    return Ok(bytes);
+                }
+                format!(
+                    "the object store's component {digest} hashes to {actual} ({} bytes); \
+                     refusing to run it",
+                    bytes.len()
+                )
+            }
+            Ok(Err(error)) => {
+                last = error;
+                String::new()
+            }
+            Err(_) => {
+                last = format!(
+                    "fetching component {digest} took longer than {:?}",
+                    fetch_time(component.size)
+                );
+                String::new()
+            }
+        };
+        if !mismatch.is_empty() {
+            if attempt == FETCH_ATTEMPTS {
+                return Err((mismatch, false));
+            }
+            last = mismatch;
+        }
+        tracing::warn!(%digest, attempt, error = %last, "fetching the component again");
+    }
+    Err((last, true))
 }
