@@ -444,6 +444,22 @@ impl QueuedWidgets {
     }
 }
 
+/// Waits until one of `workers` has started a `generate-pod` run: the cascade's second
+/// round is under way.
+async fn until_a_pod_runs(workers: &[Worker]) {
+    let started = Instant::now();
+    while !workers
+        .iter()
+        .any(|worker| worker.log().contains("generator=generate-pod"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the pods never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Kills `worker` (SIGKILL) as soon as it has started a run; answers the run's key.
 async fn kill_once_running(worker: &mut Worker) -> String {
     let started = Instant::now();
@@ -640,17 +656,7 @@ async fn a_cascade_goes_on_after_the_nats_server_stops_for_a_few_seconds() {
     let workers = ["w1", "w2"].map(|name| Worker::start(dir.path(), name, &nats, &served, &token));
     let run = spawn_definition_run(&served, &token, "br1", "generate-fabric", &[]);
     // Stopped once the pods' round is under way, for three seconds.
-    let started = Instant::now();
-    while !workers
-        .iter()
-        .any(|worker| worker.log().contains("generator=generate-pod"))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the pods never ran"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_a_pod_runs(&workers).await;
     nats.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(!run.is_finished(), "the cascade ended while NATS was down");
@@ -867,17 +873,7 @@ async fn a_server_killed_mid_cascade_and_started_again_finishes_it_with_its_work
     let mut served = serve_on(&store, &root, &listen, &args);
     let workers = ["w1", "w2"].map(|name| Worker::start(dir.path(), name, &nats, &served, &token));
     let request = spawn_definition_run(&served, &token, "br1", "generate-fabric", &[]);
-    let started = Instant::now();
-    while !workers
-        .iter()
-        .any(|worker| worker.log().contains("generator=generate-pod"))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the pods never ran"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_a_pod_runs(&workers).await;
     served.process.0.kill().expect("kill -9 serve");
     served.process.0.wait().expect("reap it");
     request.abort();
