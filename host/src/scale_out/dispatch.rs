@@ -29,9 +29,6 @@ const GONE_LOOKS: u32 = 3;
 /// running).
 const STILL_WAITING: Duration = Duration::from_secs(60);
 
-/// The longest wait between two attempts to publish a run while NATS is unreachable.
-const MAX_PUBLISH_BACKOFF: Duration = Duration::from_secs(2);
-
 /// A run waiting for its answer.
 #[derive(Default)]
 struct Waiter {
@@ -161,46 +158,6 @@ impl Dispatcher {
             waiter.notify.notify_one();
         }
     }
-
-    /// Publishes `item` until JetStream has it (NATS may be down for a while); answers its
-    /// stream sequence.
-    async fn publish(&self, item: &WorkItem) -> u64 {
-        let payload = match serde_json::to_vec(item) {
-            Ok(payload) => bytes::Bytes::from(payload),
-            Err(error) => {
-                // A run's own data always serialises; kept as a log, not a panic.
-                tracing::error!(%error, key = %item.key, "cannot serialise a work item");
-                bytes::Bytes::new()
-            }
-        };
-        let subject = format!("{RUNS_SUBJECTS}.{}", self.scope);
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", item.key.as_str());
-            let published = match self
-                .js
-                .publish_with_headers(subject.clone(), headers, payload.clone())
-                .await
-            {
-                Ok(ack) => ack.await.map_err(|error| error.to_string()),
-                Err(error) => Err(error.to_string()),
-            };
-            match published {
-                Ok(ack) => {
-                    if ack.duplicate {
-                        tracing::info!(key = %item.key, "the run was queued already; waiting for its answer");
-                    }
-                    return ack.sequence;
-                }
-                Err(error) => {
-                    tracing::warn!(key = %item.key, %error, "cannot queue the run yet; trying again");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_PUBLISH_BACKOFF);
-                }
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -233,9 +190,23 @@ impl RemoteRuns for Dispatcher {
             None => format!("{}-{}", self.scope, uuid::Uuid::new_v4()),
         };
         item.reply = format!("{RESULTS_SUBJECTS}.{}.{}", self.scope, item.key);
+        let payload = match serde_json::to_vec(&item) {
+            Ok(payload) => bytes::Bytes::from(payload),
+            Err(error) => {
+                return item.failed(
+                    format!("cannot write the run as a work item: {error}"),
+                    false,
+                );
+            }
+        };
         let waiter = Arc::new(Waiter::default());
         Self::lock(&self.waiting).insert(item.key.clone(), Arc::clone(&waiter));
-        let sequence = self.publish(&item).await;
+        let subject = format!("{RUNS_SUBJECTS}.{}", self.scope);
+        let ack = queue::publish_stored(&self.js, &subject, &item.key, payload, "the run").await;
+        if ack.duplicate {
+            tracing::info!(key = %item.key, "the run was queued already; waiting for its answer");
+        }
+        let sequence = ack.sequence;
         Self::lock(&self.by_sequence).insert(sequence, item.key.clone());
         let mut gone = 0;
         let queued_at = std::time::Instant::now();

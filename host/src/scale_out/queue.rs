@@ -251,6 +251,42 @@ pub async fn open(js: &jetstream::Context, scope: &str) -> Result<WorkerSide, Qu
     })
 }
 
+/// The longest wait between two attempts of [`publish_stored`] while NATS is unreachable.
+const MAX_PUBLISH_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Publishes `payload` on `subject` with deduplication id `key`, again and again (NATS may
+/// be down for a while) until JetStream has stored it; `what` names it in the log. A
+/// message JetStream already had under `key` is not stored twice: its acknowledgement
+/// says `duplicate`.
+pub async fn publish_stored(
+    js: &jetstream::Context,
+    subject: &str,
+    key: &str,
+    payload: bytes::Bytes,
+    what: &str,
+) -> jetstream::publish::PublishAck {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", key);
+        let published = match js
+            .publish_with_headers(subject.to_owned(), headers, payload.clone())
+            .await
+        {
+            Ok(ack) => ack.await.map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match published {
+            Ok(ack) => return ack,
+            Err(error) => {
+                tracing::warn!(%key, %error, "cannot publish {what} yet; trying again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_PUBLISH_BACKOFF);
+            }
+        }
+    }
+}
+
 /// The answer on `subject`, if one was published.
 pub async fn answer(
     results: &stream::Stream,

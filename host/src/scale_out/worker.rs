@@ -219,7 +219,7 @@ impl Worker {
         self.acknowledge(&message, &item).await;
     }
 
-    /// Publishes the answer until JetStream has it.
+    /// Publishes the answer until JetStream has it (see [`queue::publish_stored`]).
     async fn answer(&self, side: &WorkerSide, item: &WorkItem, report: TargetReport) {
         let result = WorkResult::from_report(&item.key, &self.name, report);
         let payload = match serde_json::to_vec(&result) {
@@ -229,25 +229,14 @@ impl Worker {
                 return;
             }
         };
-        let js = &side.js;
-        loop {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", item.key.as_str());
-            let published = match js
-                .publish_with_headers(item.reply.clone(), headers, payload.clone())
-                .await
-            {
-                Ok(ack) => ack.await.map(drop).map_err(|error| error.to_string()),
-                Err(error) => Err(error.to_string()),
-            };
-            match published {
-                Ok(()) => return,
-                Err(error) => {
-                    tracing::warn!(key = %item.key, %error, "cannot publish the run's answer yet; trying again");
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                }
-            }
-        }
+        queue::publish_stored(
+            &side.js,
+            &item.reply,
+            &item.key,
+            payload,
+            "the run's answer",
+        )
+        .await;
     }
 
     async fn acknowledge(&self, message: &jetstream::Message, item: &WorkItem) {
