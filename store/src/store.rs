@@ -913,41 +913,14 @@ impl Store {
     /// [`Store::execute`], the response as the query shapes it: each object's fields in
     /// selection order, as Infrahub answers (written out with [`Answer::to_text`]).
     pub async fn answer(&self, branch: &str, req: GraphqlRequest) -> Answer {
-        self.execute_with(branch, req, None).await
+        self.execute_with(branch, req).await
     }
 
-    /// [`Store::execute`], a query stopped with `LIMIT_EXCEEDED` when `budget` runs out.
-    pub async fn execute_budgeted(
-        &self,
-        branch: &str,
-        req: GraphqlRequest,
-        budget: QueryBudget,
-    ) -> Value {
-        self.answer_budgeted(branch, req, budget).await.into_value()
-    }
-
-    /// [`Store::execute_budgeted`], the response as [`Store::answer`] gives it.
-    pub async fn answer_budgeted(
-        &self,
-        branch: &str,
-        req: GraphqlRequest,
-        budget: QueryBudget,
-    ) -> Answer {
-        self.execute_with(branch, req, Some(budget)).await
-    }
-
-    async fn execute_with(
-        &self,
-        branch: &str,
-        req: GraphqlRequest,
-        budget: Option<QueryBudget>,
-    ) -> Answer {
+    async fn execute_with(&self, branch: &str, req: GraphqlRequest) -> Answer {
         let store = self.clone();
         let branch = branch.to_string();
-        match tokio::task::spawn_blocking(move || {
-            store.execute_document(&branch, &req, true, budget)
-        })
-        .await
+        match tokio::task::spawn_blocking(move || store.execute_document(&branch, &req, true, None))
+            .await
         {
             Ok(v) => v,
             Err(e) => error_response(&[
@@ -956,9 +929,9 @@ impl Store {
         }
     }
 
-    /// [`Store::answer_budgeted`] on the calling thread, which may block: a mutation waits
-    /// for the write turn there (for a caller that manages its threads itself, as the HTTP
-    /// server does).
+    /// [`Store::answer`] on the calling thread, which may block (a mutation waits for the
+    /// write turn there), a query stopped with `LIMIT_EXCEEDED` when `budget` runs out: for
+    /// a caller that manages its threads itself, as the HTTP server does.
     pub fn answer_waiting(
         &self,
         branch: &str,

@@ -578,7 +578,12 @@ async fn run_stored_query(
         request = request.collecting(related.clone());
     }
     let budget = app.limits.query_budget();
-    let response = app.store.answer_budgeted(&branch, request, budget).await;
+    let store = app.store.clone();
+    let asked = branch.clone();
+    let response = match blocking(move || store.answer_waiting(&asked, &request, budget)).await {
+        Ok(response) => response,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
     if update_group && response.get("errors").is_none() {
         let group = QueryGroup {
             query_id: &query_id,
@@ -792,7 +797,7 @@ async fn runs_list(State(app): State<App>, Query(q): Query<RunsQuery>) -> Respon
         limit: Some(q.limit.unwrap_or(100).min(10_000)),
     };
     let store = app.store.clone();
-    match tokio::task::spawn_blocking(move || store.runs(&filter)).await {
+    match blocking(move || store.runs(&filter)).await {
         Ok(Ok(runs)) => axum::Json(
             runs.iter()
                 .map(|run| crate::cascade::durable::run_json(run, false))
@@ -813,7 +818,7 @@ async fn runs_show(State(app): State<App>, Path(id): Path<String>) -> Response {
         );
     };
     let store = app.store.clone();
-    match tokio::task::spawn_blocking(move || store.run_record(number)).await {
+    match blocking(move || store.run_record(number)).await {
         Ok(Ok(Some(run))) => {
             axum::Json(crate::cascade::durable::run_json(&run, true)).into_response()
         }
@@ -888,7 +893,7 @@ async fn schema_load(
         Err(response) => return *response,
     };
     let store = app.store.clone();
-    match tokio::task::spawn_blocking(move || store.load_schema(&files)).await {
+    match blocking(move || store.load_schema(&files)).await {
         Ok(Ok(r)) => axum::Json(json!({"hash": r.hash, "previous_hash": r.previous_hash, "diff": r.diff, "warnings": [], "schema_updated": r.schema_updated})).into_response(),
         Ok(Err(e)) => schema_refused(&e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -911,7 +916,7 @@ async fn schema_check(
         Err(response) => return *response,
     };
     let store = app.store.clone();
-    match tokio::task::spawn_blocking(move || store.check_schema(&files)).await {
+    match blocking(move || store.check_schema(&files)).await {
         Ok(Ok(diff)) => (
             StatusCode::ACCEPTED,
             axum::Json(json!({"diff": diff, "warnings": []})),
