@@ -287,6 +287,16 @@ impl Runner {
     /// Loads the definition's plugin through the repository (never from a
     /// path outside it).
     pub async fn plugin(&self, definition: &GeneratorDefinition) -> Result<Plugin, RunnerError> {
+        let (path, bytes) = self.component_bytes(definition)?;
+        Ok(self.runtime.load_bytes(&path, bytes).await?)
+    }
+
+    /// The definition's component, read through the repository (never from a path
+    /// outside it), with its path for messages; refused when it is not a component.
+    fn component_bytes(
+        &self,
+        definition: &GeneratorDefinition,
+    ) -> Result<(std::path::PathBuf, Vec<u8>), RunnerError> {
         if !definition.is_component() {
             return Err(RunnerError::NotAComponent {
                 generator: definition.name.clone(),
@@ -294,8 +304,7 @@ impl Runner {
             });
         }
         let bytes = self.repository.read(&definition.file_path)?;
-        let path = self.repository.root().join(&definition.file_path);
-        Ok(self.runtime.load_bytes(&path, bytes).await?)
+        Ok((self.repository.root().join(&definition.file_path), bytes))
     }
 
     /// Everything a definition's runs on `branch` share: the plugin loaded,
@@ -360,23 +369,11 @@ impl Runner {
         remote: &dyn RemoteRuns,
         definition: &GeneratorDefinition,
     ) -> Result<ComponentRef, RunnerError> {
-        if !definition.is_component() {
-            return Err(RunnerError::NotAComponent {
-                generator: definition.name.clone(),
-                path: definition.file_path.display().to_string(),
-            });
-        }
-        let bytes = self.repository.read(&definition.file_path)?;
+        let (path, bytes) = self.component_bytes(definition)?;
         let inspection = self.runtime.inspect_bytes(&bytes);
         match inspection.verdict {
             Ok(()) | Err(crate::runtime::Refusal::IncompatibleVersion { .. }) => {}
-            Err(refusal) => {
-                return Err(LoadError::Refused {
-                    path: self.repository.root().join(&definition.file_path),
-                    refusal,
-                }
-                .into());
-            }
+            Err(refusal) => return Err(LoadError::Refused { path, refusal }.into()),
         }
         let component = ComponentRef {
             digest: inspection.digest,
