@@ -33,7 +33,9 @@
 //! before and after it, and ×linear against their median.
 //!
 //! *CPU* is the process's CPU time (user + system, all threads: generators,
-//! store, runtime) over the cascades, from `getrusage`; *writes* the node
+//! store, runtime) over the cascades, from `getrusage`, including a checkpoint of the
+//! WAL when they end (the copy of their pages into the database file, which the store
+//! does on a thread of its own as the WAL grows); *writes* the node
 //! writes of the store's event log over the same span (created + updated +
 //! deleted events); *µs/write* is CPU over writes (goal ≤ 50 µs); *cores* is CPU over
 //! wall, the cores the cascades kept busy. It stays near one at any concurrency: a run
@@ -158,6 +160,10 @@ async fn measure_with(
     let mut runs = 0;
     let mut cascades = Vec::new();
     let seq = store.last_event_seq().expect("last event");
+    let db = dir.path().join("store.db");
+    // The sync's pages into the database file before the clock starts, the cascades'
+    // before it stops: their checkpoint is part of their cost, wherever it runs.
+    checkpoint(&db);
     let cpu_started = cpu_time();
     let started = Instant::now();
     for fabric in &design.fabrics {
@@ -167,6 +173,7 @@ async fn measure_with(
         runs += report.runs.len();
     }
     let wall = started.elapsed();
+    checkpoint(&db);
     let cpu = cpu_time() - cpu_started;
 
     Measurement {
@@ -181,6 +188,14 @@ async fn measure_with(
         cpu,
         writes: writes_since(&store, seq),
     }
+}
+
+/// Copies every page committed to the store at `db` from its WAL into the database file
+/// (`PASSIVE`: what the store's own checkpoints do, on a connection of its own).
+fn checkpoint(db: &std::path::Path) {
+    let conn = rusqlite::Connection::open(db).expect("the store opens for a checkpoint");
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        .expect("checkpoint");
 }
 
 /// Comma-separated numbers from environment variable `name`, or `default`.
