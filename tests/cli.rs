@@ -7,6 +7,7 @@ use infragen_tests::{KillOnDrop, guest, infragen_bin};
 fn infragen(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(infragen_bin())
         .args(args)
+        .env_remove("INFRAGEN_QUEUE")
         .env(
             "INFRAGEN_CACHE_DIR",
             std::env::temp_dir().join("infragen-cli-test-cache"),
@@ -1085,5 +1086,78 @@ async fn a_run_through_serve_killed_with_sigkill_leaves_nothing_and_the_next_run
         [
             "alpha-1", "alpha-2", "alpha-3", "alpha-4", "alpha-5", "alpha-6"
         ]
+    );
+}
+
+/// The work queue's configuration errors, each named before anything connects, and a
+/// password never repeated.
+#[test]
+fn a_work_queue_url_or_access_file_that_cannot_be_used_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let worker = |queue: &str, access: &[&str]| {
+        let mut args = vec![
+            "worker",
+            "--queue",
+            queue,
+            "--address",
+            "http://127.0.0.1:1",
+            "--queue-scope",
+            "s",
+            "--name",
+            "w1",
+        ];
+        args.extend_from_slice(access);
+        infragen(&args)
+    };
+
+    let (code, _, stderr) = worker("http://infragen:s3cret@nats-host:4222", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim_end(),
+        "error: `http://***@nats-host:4222` is not a NATS server's URL (`nats://HOST:PORT` or \
+         `tls://HOST:PORT`): scheme `http` (the queue speaks NATS: `nats` or `tls`)"
+    );
+
+    let seed = dir.path().join("worker.nk");
+    std::fs::write(&seed, "# no seed here\n").expect("seed file");
+    let seed = seed.to_str().expect("UTF-8 path");
+    let (code, _, stderr) = worker("nats://127.0.0.1:1", &["--queue-nkey", seed]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.ends_with(&format!(
+            "error: worker w1 stopped: --queue-nkey: the NKey seed file {seed}: holds no user \
+             NKey seed (a line starting with `SU`)\n"
+        )),
+        "{stderr}"
+    );
+
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().expect("UTF-8 path");
+    let (code, _, stderr) = worker("tls://127.0.0.1:1", &["--queue-ca", missing]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.ends_with(&format!(
+            "error: worker w1 stopped: --queue-ca: the CA certificates file {missing}: No such \
+             file or directory (os error 2)\n"
+        )),
+        "{stderr}"
+    );
+
+    // A client certificate needs its key, and the options need a queue.
+    let (code, _, stderr) = worker("tls://127.0.0.1:1", &["--queue-cert", missing]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with(
+            "error: the following required arguments were not provided:\n  --queue-key <FILE>"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = infragen(&["serve", "--queue-ca", missing]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with(
+            "error: the following required arguments were not provided:\n  --queue <QUEUE>"
+        ),
+        "{stderr}"
     );
 }

@@ -1066,3 +1066,367 @@ async fn a_worker_stopped_with_sigterm_finishes_its_run_and_exits() {
         worker.log()
     );
 }
+
+/// A CA, and the server and client certificates it signed, as PEM files in `dir`: the
+/// server's for 127.0.0.1.
+struct Certificates {
+    ca: PathBuf,
+    server: PathBuf,
+    server_key: PathBuf,
+    client: PathBuf,
+    client_key: PathBuf,
+}
+
+impl Certificates {
+    fn new(dir: &Path) -> Certificates {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+            KeyUsagePurpose,
+        };
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "infragen test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_key = KeyPair::generate().expect("CA key");
+        let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issue = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, name: &str| {
+            let mut params = CertificateParams::new(names).expect("params");
+            params.distinguished_name.push(DnType::CommonName, name);
+            params.extended_key_usages = vec![usage];
+            let key = KeyPair::generate().expect("key");
+            let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
+            (cert.pem(), key.serialize_pem())
+        };
+        let (server, server_key) = issue(
+            vec!["127.0.0.1".to_owned()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            "nats",
+        );
+        let (client, client_key) = issue(Vec::new(), ExtendedKeyUsagePurpose::ClientAuth, "worker");
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write a PEM file");
+            path
+        };
+        Certificates {
+            ca: write("ca.pem", &ca.pem()),
+            server: write("server.pem", &server),
+            server_key: write("server-key.pem", &server_key),
+            client: write("client.pem", &client),
+            client_key: write("client-key.pem", &client_key),
+        }
+    }
+}
+
+/// Starts `infragen worker` named `name` for `served`, with `env` and `args` (the queue's
+/// URL among them, one way or the other), its stderr in `dir/<name>.log`.
+fn worker_process(
+    dir: &Path,
+    name: &str,
+    served: &Served,
+    token: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Worker {
+    let log = dir.join(format!("{name}.log"));
+    let process = Command::new(infragen_bin())
+        .args(["--log", "infragen=info", "worker"])
+        .args([
+            "--address",
+            &served.address,
+            "--token",
+            token,
+            "--name",
+            name,
+        ])
+        .args(args)
+        .env_remove("INFRAGEN_LOG")
+        .env_remove("INFRAGEN_QUEUE")
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("infragen worker starts");
+    Worker {
+        process: KillOnDrop(process),
+        log,
+    }
+}
+
+impl Worker {
+    /// Waits for it to exit, for at most `limit`; its exit code.
+    fn exit_code_within(&mut self, limit: Duration) -> Option<i32> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.process.0.try_wait().expect("wait for the worker") {
+                return status.code();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the worker is still running after {limit:?}: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_behind_a_password_and_tls_is_used_with_them_and_refuses_workers_without() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let dir = repo.dir.path();
+    let certs = Certificates::new(dir);
+    let nats = Nats::start_with(&format!(
+        "authorization {{ users = [ {{ user: infragen, password: \"s3cret-pw\" }} ] }}\n\
+         tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+        certs.server.display(),
+        certs.server_key.display()
+    ));
+    let port = nats.port();
+    let url = format!("tls://infragen:s3cret-pw@127.0.0.1:{port}");
+    let shown = format!("tls://infragen:***@127.0.0.1:{port}");
+    let store = dir.join("store.db");
+    let token = token(&store);
+    let ca = certs.ca.to_str().expect("UTF-8 path");
+    let served = serve(&store, dir, &["--queue", url.as_str(), "--queue-ca", ca]);
+
+    // The URL through the environment, credentials and all.
+    let worker = worker_process(
+        dir,
+        "w1",
+        &served,
+        &token,
+        &[("INFRAGEN_QUEUE", url.as_str())],
+        &["--queue-ca", ca],
+    );
+    let alpha = repo.set_id("alpha").await;
+    let answer = run_definition(&served.address, &token, "main", "widgets", &[alpha]).await;
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"],
+        true,
+        "{answer}\n{}",
+        worker.log()
+    );
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+    assert_eq!(worker.runs().1.len(), 1, "{}", worker.log());
+    assert!(
+        worker
+            .log()
+            .contains(&format!("runs from the work queue at {shown}"))
+    );
+    assert!(!worker.log().contains("s3cret-pw"), "{}", worker.log());
+
+    // Refused at once, the password not shown: a wrong one, none at all.
+    let refused = |url: &str| {
+        format!(
+            "the NATS server at {url} refused the connection: authorization violation: it \
+             does not accept the credentials given (the user and password or token in the \
+             URL, or `--queue-nkey`)"
+        )
+    };
+    for (name, given, shown) in [
+        (
+            "wrong",
+            format!("tls://infragen:wrong-pw@127.0.0.1:{port}"),
+            shown.clone(),
+        ),
+        (
+            "anonymous",
+            format!("tls://127.0.0.1:{port}"),
+            format!("tls://127.0.0.1:{port}"),
+        ),
+    ] {
+        let mut intruder = worker_process(
+            dir,
+            name,
+            &served,
+            &token,
+            &[],
+            &["--queue", given.as_str(), "--queue-ca", ca],
+        );
+        assert_eq!(
+            intruder.exit_code_within(Duration::from_secs(30)),
+            Some(1),
+            "{}",
+            intruder.log()
+        );
+        let log = intruder.log();
+        assert!(
+            log.contains(&format!(
+                "error: worker {name} stopped: {}",
+                refused(&shown)
+            )),
+            "{log}"
+        );
+        assert!(!log.contains("wrong-pw"), "{log}");
+    }
+
+    // The right password, but the server's certificate from a CA it was not told of.
+    let mut untrusting = worker_process(
+        dir,
+        "untrusting",
+        &served,
+        &token,
+        &[("INFRAGEN_QUEUE", url.as_str())],
+        &[],
+    );
+    assert_eq!(
+        untrusting.exit_code_within(Duration::from_secs(30)),
+        Some(1),
+        "{}",
+        untrusting.log()
+    );
+    let log = untrusting.log();
+    assert!(
+        log.contains(&format!(
+            "error: worker untrusting stopped: the NATS server at {shown} refused the connection: "
+        )) && log.contains("UnknownIssuer")
+            && log.contains("`--queue-ca` names the CA that signed the server's certificate"),
+        "{log}"
+    );
+    assert!(!log.contains("s3cret-pw"), "{log}");
+    drop(nats);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_behind_an_nkey_and_client_certificates_is_used_with_them() {
+    let repo = infragen_tests::WidgetRepository::new().await;
+    let dir = repo.dir.path();
+    let certs = Certificates::new(dir);
+    let user = nkeys::KeyPair::new_user();
+    let seed = dir.join("worker.nk");
+    std::fs::write(
+        &seed,
+        format!("# infragen's NKey\n{}\n", user.seed().expect("seed")),
+    )
+    .expect("seed file");
+    let nats = Nats::start_with(&format!(
+        "authorization {{ users = [ {{ nkey: \"{}\" }} ] }}\n\
+         tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", verify: true }}\n",
+        user.public_key(),
+        certs.server.display(),
+        certs.server_key.display(),
+        certs.ca.display(),
+    ));
+    let url = format!("tls://127.0.0.1:{}", nats.port());
+    let store = dir.join("store.db");
+    let token = token(&store);
+    let path = |p: &PathBuf| p.to_str().expect("UTF-8 path").to_owned();
+    let (ca, cert, key, seed) = (
+        path(&certs.ca),
+        path(&certs.client),
+        path(&certs.client_key),
+        path(&seed),
+    );
+    let access = [
+        "--queue-nkey",
+        seed.as_str(),
+        "--queue-ca",
+        ca.as_str(),
+        "--queue-cert",
+        cert.as_str(),
+        "--queue-key",
+        key.as_str(),
+    ];
+    let served = serve(
+        &store,
+        dir,
+        &[&["--queue", url.as_str()], &access[..]].concat(),
+    );
+    let worker = worker_process(
+        dir,
+        "w1",
+        &served,
+        &token,
+        &[],
+        &[&["--queue", url.as_str()], &access[..]].concat(),
+    );
+    let alpha = repo.set_id("alpha").await;
+    let answer = run_definition(&served.address, &token, "main", "widgets", &[alpha]).await;
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"],
+        true,
+        "{answer}\n{}",
+        worker.log()
+    );
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+
+    // The NKey, but no client certificate: the server does not let it in.
+    let mut without_certificate = worker_process(
+        dir,
+        "uncertified",
+        &served,
+        &token,
+        &[],
+        &[
+            "--queue",
+            url.as_str(),
+            "--queue-nkey",
+            seed.as_str(),
+            "--queue-ca",
+            ca.as_str(),
+        ],
+    );
+    assert_eq!(
+        without_certificate.exit_code_within(Duration::from_secs(30)),
+        Some(1),
+        "{}",
+        without_certificate.log()
+    );
+    let log = without_certificate.log();
+    assert!(
+        log.contains(&format!(
+            "error: worker uncertified stopped: the NATS server at {url} refused the connection: "
+        )),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_before_its_nats_server_waits_for_it_and_then_runs() {
+    let mut queued = queued_widgets(infragen_tests::WidgetRepository::new().await, None, &[]).await;
+    queued.nats.stop();
+    let mut worker = queued.worker("early");
+    let started = Instant::now();
+    while !worker
+        .log()
+        .contains("the NATS server cannot be reached yet; trying again")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the worker never said it waits: {}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        worker.process.0.try_wait().expect("the worker's status"),
+        None,
+        "{}",
+        worker.log()
+    );
+    queued.nats.restart();
+    let alpha = queued.repo.set_id("alpha").await;
+    let answer = run_definition(
+        &queued.served.address,
+        &queued.token,
+        "main",
+        "widgets",
+        &[alpha],
+    )
+    .await;
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"],
+        true,
+        "{answer}\n{}",
+        worker.log()
+    );
+    assert_eq!(
+        queued.repo.widget_names().await,
+        ["alpha-1", "alpha-2", "alpha-3"]
+    );
+    assert_eq!(worker.runs().1.len(), 1, "{}", worker.log());
+}

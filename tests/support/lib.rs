@@ -1187,6 +1187,8 @@ pub struct NatsServer {
     child: Option<std::process::Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// A configuration file (authorization, TLS) given with `-c`, when there is one.
+    config: Option<PathBuf>,
 }
 
 /// Where `nats-server` is: on the `PATH`, or where Debian puts it.
@@ -1214,13 +1216,32 @@ fn free_port() -> u16 {
 impl NatsServer {
     /// Starts one on a free port.
     pub fn start() -> NatsServer {
+        NatsServer::start_with("")
+    }
+
+    /// Starts one on a free port with `config` (NATS configuration: `authorization { … }`,
+    /// `tls { … }`) in a file of its own; listening address, port, JetStream and its
+    /// storage directory are given on the command line as [`NatsServer::start`] gives them.
+    pub fn start_with(config: &str) -> NatsServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = (!config.is_empty()).then(|| {
+            let path = dir.path().join("nats.conf");
+            std::fs::write(&path, config).expect("write the NATS configuration");
+            path
+        });
         let mut nats = NatsServer {
             child: None,
             port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
+            dir,
+            config,
         };
         nats.restart();
         nats
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `nats://127.0.0.1:PORT`.
@@ -1231,7 +1252,11 @@ impl NatsServer {
     /// Starts it (again), on its port and its storage directory, and waits until it takes
     /// connections.
     pub fn restart(&mut self) {
-        let child = std::process::Command::new(nats_server())
+        let mut command = std::process::Command::new(nats_server());
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let child = command
             .args([
                 "-js",
                 "-a",

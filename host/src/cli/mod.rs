@@ -3,6 +3,7 @@
 
 mod generator;
 mod plugin;
+mod queue;
 mod runs;
 mod serve;
 mod store;

@@ -38,9 +38,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
     /// Run the generators on `infragen worker` processes instead of in this one: publish
-    /// each run to the NATS JetStream work queue at this URL (`nats://HOST:PORT`).
-    #[arg(long)]
+    /// each run to the NATS JetStream work queue at this URL (`nats://HOST:PORT`, or
+    /// `tls://…`; `nats://USER:PASSWORD@HOST:PORT` or `nats://TOKEN@HOST:PORT` where the
+    /// server asks for them — given through `INFRAGEN_QUEUE`, they stay out of the process
+    /// list).
+    #[arg(long, env = "INFRAGEN_QUEUE", hide_env_values = true)]
     queue: Option<String>,
+    #[command(flatten)]
+    queue_access: super::queue::QueueAccessArgs,
     /// With `--queue`: how long a worker may go silent before its run goes to another.
     #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
     queue_ack_wait: std::time::Duration,
@@ -185,10 +190,12 @@ pub(crate) async fn run(
     let mut runner = Runner::new(Arc::new(repository), runtime, backend, policy);
     let mut queue_scope_served = None;
     if let Some(url) = &args.queue {
+        let url = super::queue::parse_url(url)?;
         let scope = queue_scope(&store)?;
         queue_scope_served = Some(scope.clone());
         let dispatcher = crate::scale_out::Dispatcher::start(
-            url,
+            &url,
+            &args.queue_access.access(),
             &scope,
             crate::scale_out::QueueSettings {
                 ack_wait: args.queue_ack_wait,
@@ -196,8 +203,15 @@ pub(crate) async fn run(
             },
         )
         .await
-        .with_context(|| {
-            format!("cannot use the work queue at {url} (a NATS server with JetStream: `nats-server -js`)")
+        .map_err(|error| match error {
+            // A server that lets this one in but cannot hold the queue.
+            crate::scale_out::QueueError::Setup { .. } => {
+                anyhow::Error::new(error).context(format!(
+                    "cannot use the work queue at {url} (a NATS server with JetStream: \
+                     `nats-server -js`)"
+                ))
+            }
+            error => anyhow::Error::new(error),
         })?;
         eprintln!("infragen: runs go to the work queue at {url} (store scope {scope})");
         runner = runner.with_remote(dispatcher);

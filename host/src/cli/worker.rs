@@ -13,10 +13,14 @@ use crate::transport::{Http, HttpConfig};
 
 #[derive(Debug, Args)]
 pub(crate) struct WorkerArgs {
-    /// The NATS server holding the work queue (`nats://HOST:PORT`), as given to
-    /// `infragen serve --queue`.
-    #[arg(long)]
+    /// The NATS server holding the work queue (`nats://HOST:PORT`, or `tls://…`, with
+    /// `USER:PASSWORD@` or `TOKEN@` before the host where the server asks for them), as
+    /// given to `infragen serve --queue` (through `INFRAGEN_QUEUE`, credentials stay out
+    /// of the process list).
+    #[arg(long, env = "INFRAGEN_QUEUE", hide_env_values = true)]
     queue: String,
+    #[command(flatten)]
+    queue_access: super::queue::QueueAccessArgs,
     /// The server runs read and write through: `infragen serve`'s address (or a real
     /// Infrahub's).
     #[arg(long, env = "INFRAHUB_ADDRESS")]
@@ -42,6 +46,7 @@ pub(crate) async fn run(
     args: WorkerArgs,
     compile: crate::runtime::CompileLimits,
 ) -> anyhow::Result<ExitCode> {
+    let queue = super::queue::parse_url(&args.queue)?;
     let http = Http::new(HttpConfig::new(args.address.clone(), args.token.clone()))
         .with_context(|| format!("cannot reach {} over HTTP", args.address))?;
     let backend = Arc::new(GraphqlBackend::new(http));
@@ -58,15 +63,16 @@ pub(crate) async fn run(
     };
     let worker = Arc::new(Worker::new(
         name.clone(),
-        args.queue.clone(),
+        queue.clone(),
+        args.queue_access.access(),
         scope,
         backend,
         runtime,
         args.concurrency,
     ));
     eprintln!(
-        "infragen: worker {name}: runs from the work queue at {}, written through {}",
-        args.queue, args.address
+        "infragen: worker {name}: runs from the work queue at {queue}, written through {}",
+        args.address
     );
     worker
         .run(stop)

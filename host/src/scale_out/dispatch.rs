@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::RemoteRuns;
+use super::access::{QueueAccess, QueueUrl};
 use super::queue::{self, QueueError, QueueSettings, RESULTS_SUBJECTS, RUNS_STREAM, RUNS_SUBJECTS};
 use super::wire::{ComponentRef, WorkItem, WorkResult};
 use crate::runner::TargetReport;
@@ -64,15 +65,16 @@ struct MaxDeliveries {
 }
 
 impl Dispatcher {
-    /// Connects to the NATS server at `url`, creates the queue's streams, consumer and
+    /// Connects to the NATS server at `url` with `access`, creates the queue's streams, consumer and
     /// bucket where missing, and listens for answers. `scope` names this server's store
     /// (several servers may share one NATS server).
     pub async fn start(
-        url: &str,
+        url: &QueueUrl,
+        access: &QueueAccess,
         scope: &str,
         settings: QueueSettings,
     ) -> Result<Arc<Dispatcher>, QueueError> {
-        let client = queue::connect(url, &format!("infragen serve {scope}")).await?;
+        let client = queue::connect(url, access, &format!("infragen serve {scope}")).await?;
         let js = jetstream::new(client.clone());
         let (runs, results, bucket) = queue::create(&js, scope, settings).await?;
         let subscribe = |subject: String| {

@@ -18,6 +18,7 @@
 //! unacknowledged message (delivered to another worker after the ack wait); after the
 //! configured deliveries the run is given up, with its error in the history.
 
+pub mod access;
 mod dispatch;
 pub mod queue;
 mod wire;
@@ -25,6 +26,7 @@ pub mod worker;
 
 use async_trait::async_trait;
 
+pub use access::{AccessError, QueueAccess, QueueUrl};
 pub use dispatch::Dispatcher;
 pub use queue::{QueueError, QueueSettings};
 pub use wire::{ComponentRef, PROTOCOL, RunIdentity, WorkItem, WorkResult};

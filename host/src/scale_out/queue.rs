@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, object_store, stream};
 
+use super::access::{AccessError, Connection, QueueAccess, QueueUrl};
+
 /// The stream of queued runs.
 pub const RUNS_STREAM: &str = "INFRAGEN_RUNS";
 /// The subjects of queued runs: `infragen.runs.<server scope>`.
@@ -43,13 +45,16 @@ const RESULTS_KEPT: Duration = Duration::from_secs(7 * 86_400);
 /// Why the work queue could not be reached or used.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    /// The NATS server could not be reached.
-    #[error("cannot connect to the NATS server at {url}: {message}")]
-    Connect {
-        /// The queue's URL.
+    /// The queue's URL or an access file cannot be used.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// The NATS server refused this process: its credentials, or the TLS handshake.
+    #[error("the NATS server at {url} refused the connection: {reason}")]
+    Refused {
+        /// The queue's URL, credentials hidden.
         url: String,
-        /// NATS's reason.
-        message: String,
+        /// Why, and what to check.
+        reason: String,
     },
     /// A stream, consumer or bucket could not be created or opened.
     #[error("cannot set up {what} on the NATS server: {message}")]
@@ -94,30 +99,127 @@ impl Default for QueueSettings {
     }
 }
 
-/// Connects to the NATS server at `url` (`nats://host:port`), with `name` as the
-/// connection's name. Once connected, the client reconnects by itself whenever the server
+/// How long [`connect`] waits between attempts at most while the NATS server is not there.
+const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(5);
+/// How often [`connect`] says it is still waiting.
+const CONNECT_NOTICE: Duration = Duration::from_secs(30);
+
+/// Connects to the NATS server at `url` with `access`, with `name` as the connection's
+/// name. While the server cannot be reached it tries again (and says so every
+/// [`CONNECT_NOTICE`]), so a server or worker may start before NATS does; a server that
+/// refuses the credentials or the TLS handshake fails it at once, since trying again
+/// changes nothing. Once connected, the client reconnects by itself whenever the server
 /// goes away, for as long as the process runs.
-pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, QueueError> {
-    async_nats::ConnectOptions::new()
-        .name(name)
-        .retry_on_initial_connect()
-        .max_reconnects(None)
-        .connection_timeout(Duration::from_secs(5))
-        .event_callback(|event| async move {
-            match event {
-                async_nats::Event::Disconnected => {
-                    tracing::warn!("lost the NATS server; reconnecting");
+pub async fn connect(
+    url: &QueueUrl,
+    access: &QueueAccess,
+    name: &str,
+) -> Result<async_nats::Client, QueueError> {
+    let connection = Connection::prepare(url, access)?;
+    let mut pause = Duration::from_millis(100);
+    let mut told: Option<std::time::Instant> = None;
+    loop {
+        let attempt = connection
+            .options()
+            .name(name)
+            .max_reconnects(None)
+            .connection_timeout(Duration::from_secs(5))
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!("lost the NATS server; reconnecting");
+                    }
+                    async_nats::Event::Connected => tracing::info!("connected to the NATS server"),
+                    async_nats::Event::ServerError(error) => {
+                        tracing::warn!(%error, "the NATS server reports an error");
+                    }
+                    other => tracing::debug!(%other, "NATS"),
                 }
-                async_nats::Event::Connected => tracing::info!("connected to the NATS server"),
-                other => tracing::debug!(%other, "NATS"),
-            }
-        })
-        .connect(url)
-        .await
-        .map_err(|error| QueueError::Connect {
-            url: url.to_owned(),
-            message: error.to_string(),
-        })
+            })
+            .connect(connection.url().address())
+            .await;
+        let error = match attempt {
+            Ok(client) => return Ok(client),
+            Err(error) => error,
+        };
+        use async_nats::ConnectErrorKind as Kind;
+        let refused = match error.kind() {
+            Kind::AuthorizationViolation => Some(
+                "authorization violation: it does not accept the credentials given (the \
+                 user and password or token in the URL, or `--queue-nkey`)"
+                    .to_owned(),
+            ),
+            Kind::Authentication => Some(format!("authentication failed: {error}")),
+            Kind::Tls => Some(format!(
+                "{} (`--queue-ca` names the CA that signed the server's certificate; \
+                 `--queue-cert` and `--queue-key` the client's, where the server verifies \
+                 clients)",
+                chain(&error)
+            )),
+            Kind::ServerParse => Some(format!("its address: {error}")),
+            // A refused TLS handshake comes as an I/O error whose cause is rustls's (a
+            // certificate the client does not trust, or an alert from a server that does
+            // not trust the client's); any other I/O error may pass.
+            Kind::Io if tls_failure(&error).is_some() => Some(format!(
+                "the TLS handshake failed: {} (`--queue-ca` names the CA that signed the \
+                 server's certificate; `--queue-cert` and `--queue-key` the client's, where \
+                 the server verifies clients)",
+                tls_failure(&error)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            )),
+            Kind::Dns | Kind::TimedOut | Kind::Io | Kind::MaxReconnects => None,
+        };
+        if let Some(reason) = refused {
+            return Err(QueueError::Refused {
+                url: url.to_string(),
+                reason,
+            });
+        }
+        if told.is_none_or(|at| at.elapsed() >= CONNECT_NOTICE) {
+            tracing::warn!(%url, error = %chain(&error), "the NATS server cannot be reached yet; trying again");
+            told = Some(std::time::Instant::now());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_CONNECT_BACKOFF);
+    }
+}
+
+/// The TLS error (rustls's) that caused `error`, if one did.
+fn tls_failure<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e async_nats::rustls::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(tls) = current.downcast_ref::<async_nats::rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(tls) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<async_nats::rustls::Error>())
+        {
+            return Some(tls);
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// `error` with its sources, for a message: a TLS error's reason (an unknown issuer, a
+/// name mismatch) is in its source.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn setup(what: &str) -> impl Fn(&dyn std::fmt::Display) -> QueueError + '_ {

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
+use super::access::{QueueAccess, QueueUrl};
 use super::queue::{self, COMPONENTS_BUCKET, QueueError, WorkerSide};
 use super::wire::{ComponentRef, PROTOCOL, WorkItem, WorkResult};
 use crate::backend::Backend;
@@ -49,7 +50,8 @@ pub struct Worker {
     /// Its name in answers and logs.
     name: String,
     /// The NATS server's URL.
-    queue_url: String,
+    queue_url: QueueUrl,
+    access: QueueAccess,
     /// Its server's store scope: the consumer it pulls from (see [`queue::workers_consumer`]).
     scope: String,
     /// The backend runs read and write through (the server's HTTP API).
@@ -63,11 +65,12 @@ pub struct Worker {
 
 impl Worker {
     /// A worker named `name`, pulling the runs of the server whose store scope is `scope`
-    /// from the NATS server at `queue_url`, running `concurrency` runs at a time on
+    /// from the NATS server at `queue_url` (reached with `access`), running `concurrency` runs at a time on
     /// `runtime` against `backend` (that server).
     pub fn new(
         name: String,
-        queue_url: String,
+        queue_url: QueueUrl,
+        access: QueueAccess,
         scope: String,
         backend: Arc<dyn Backend>,
         runtime: Runtime,
@@ -76,6 +79,7 @@ impl Worker {
         Worker {
             name,
             queue_url,
+            access,
             scope,
             backend,
             runtime,
@@ -93,11 +97,16 @@ impl Worker {
     }
 
     /// Pulls and runs until `stop` is raised, then lets the running runs finish. Waits (and
-    /// says so) while the NATS server or the queue is not there yet; fails only on a URL
-    /// that is not a NATS server's.
+    /// says so) while the NATS server or the queue is not there yet; fails on a URL that is
+    /// not a NATS server's, and on a NATS server that refuses this worker (its credentials,
+    /// its TLS).
     pub async fn run(self: Arc<Self>, stop: Interrupt) -> Result<(), QueueError> {
-        let client =
-            queue::connect(&self.queue_url, &format!("infragen worker {}", self.name)).await?;
+        let connection_name = format!("infragen worker {}", self.name);
+        let connecting = queue::connect(&self.queue_url, &self.access, &connection_name);
+        let client = tokio::select! {
+            client = connecting => client?,
+            () = stopped(&stop) => return Ok(()),
+        };
         let js = jetstream::new(client);
         let Some(side) = self.wait_for_queue(&js, &stop).await else {
             return Ok(());
@@ -411,4 +420,11 @@ async fn fetch_verified(
         tracing::warn!(%digest, attempt, error = %last, "fetching the component again");
     }
     Err((last, true))
+}
+
+/// Resolves once `stop` is raised (it is a flag: looked at five times a second).
+async fn stopped(stop: &Interrupt) {
+    while !stop.raised() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

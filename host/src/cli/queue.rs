@@ -1,0 +1,46 @@
+//! The options `serve --queue` and `worker` share: how to reach the NATS server holding
+//! the work queue and prove who this process is to it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::scale_out::{AccessError, QueueAccess, QueueUrl};
+
+/// The queue's URL itself is an option of each command (optional for `serve`, required for
+/// `worker`); these come with it.
+#[derive(Debug, Args)]
+pub(crate) struct QueueAccessArgs {
+    /// A file holding the seed (`SU…`) of the NKey the NATS server knows this process by
+    /// (`authorization { users = [{ nkey: U… }] }` on the server).
+    #[arg(long, value_name = "FILE", requires = "queue")]
+    queue_nkey: Option<PathBuf>,
+    /// PEM certificates of the CA that signed the NATS server's TLS certificate, trusted
+    /// besides the system's (`tls://HOST:PORT` requires TLS; a server that requires it is
+    /// spoken TLS to either way).
+    #[arg(long, value_name = "FILE", requires = "queue")]
+    queue_ca: Option<PathBuf>,
+    /// A PEM client certificate, for a NATS server that verifies its clients' (with
+    /// `--queue-key`).
+    #[arg(long, value_name = "FILE", requires_all = ["queue", "queue_key"])]
+    queue_cert: Option<PathBuf>,
+    /// The key of `--queue-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["queue", "queue_cert"])]
+    queue_key: Option<PathBuf>,
+}
+
+impl QueueAccessArgs {
+    pub(crate) fn access(&self) -> QueueAccess {
+        QueueAccess {
+            nkey_seed: self.queue_nkey.clone(),
+            tls_ca: self.queue_ca.clone(),
+            tls_client: self.queue_cert.clone().zip(self.queue_key.clone()),
+        }
+    }
+}
+
+/// `--queue`'s value as a URL. Parsed here rather than by clap, whose message for an
+/// invalid value repeats it whole, password included.
+pub(crate) fn parse_url(text: &str) -> Result<QueueUrl, AccessError> {
+    QueueUrl::parse(text)
+}
