@@ -1174,6 +1174,53 @@ impl Worker {
     }
 }
 
+/// Starts a worker that the NATS server at `shown` (as messages show it) must refuse, and
+/// waits for it to stop: its log, which says so and shows no password.
+fn refused_worker(
+    dir: &Path,
+    name: &str,
+    (served, token): (&Served, &str),
+    env: &[(&str, &str)],
+    args: &[&str],
+    shown: &str,
+) -> String {
+    let mut worker = worker_process(dir, name, served, token, env, args);
+    assert_eq!(
+        worker.exit_code_within(Duration::from_secs(30)),
+        Some(1),
+        "{}",
+        worker.log()
+    );
+    let log = worker.log();
+    assert!(
+        log.contains(&format!(
+            "error: worker {name} stopped: the NATS server at {shown} refused the connection: "
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("-pw"), "{log}");
+    log
+}
+
+/// Has `served` run the widgets generator on `alpha`: `worker` takes the run, and the three
+/// widgets it makes exist afterwards.
+async fn alpha_built_by(
+    repo: &infragen_tests::WidgetRepository,
+    (served, token): (&Served, &str),
+    worker: &Worker,
+) {
+    let alpha = repo.set_id("alpha").await;
+    let answer = run_definition(&served.address, token, "main", "widgets", &[alpha]).await;
+    assert_eq!(
+        answer["data"]["CoreGeneratorDefinitionRun"]["ok"],
+        true,
+        "{answer}\n{}",
+        worker.log()
+    );
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+    assert_eq!(worker.runs().1.len(), 1, "{}", worker.log());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_behind_a_password_and_tls_is_used_with_them_and_refuses_workers_without() {
     let repo = infragen_tests::WidgetRepository::new().await;
@@ -1192,6 +1239,7 @@ async fn a_queue_behind_a_password_and_tls_is_used_with_them_and_refuses_workers
     let token = token(&store);
     let ca = certs.ca.to_str().expect("UTF-8 path");
     let served = serve(&store, dir, &["--queue", url.as_str(), "--queue-ca", ca]);
+    let server = (&served, token.as_str());
 
     // The URL through the environment, credentials and all.
     let worker = worker_process(
@@ -1202,92 +1250,54 @@ async fn a_queue_behind_a_password_and_tls_is_used_with_them_and_refuses_workers
         &[("INFRAGEN_QUEUE", url.as_str())],
         &["--queue-ca", ca],
     );
-    let alpha = repo.set_id("alpha").await;
-    let answer = run_definition(&served.address, &token, "main", "widgets", &[alpha]).await;
-    assert_eq!(
-        answer["data"]["CoreGeneratorDefinitionRun"]["ok"],
-        true,
-        "{answer}\n{}",
-        worker.log()
-    );
-    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
-    assert_eq!(worker.runs().1.len(), 1, "{}", worker.log());
+    alpha_built_by(&repo, server, &worker).await;
     assert!(
         worker
             .log()
-            .contains(&format!("runs from the work queue at {shown}"))
+            .contains(&format!("runs from the work queue at {shown}")),
+        "{}",
+        worker.log()
     );
-    assert!(!worker.log().contains("s3cret-pw"), "{}", worker.log());
+    assert!(!worker.log().contains("-pw"), "{}", worker.log());
 
-    // Refused at once, the password not shown: a wrong one, none at all.
-    let refused = |url: &str| {
-        format!(
-            "the NATS server at {url} refused the connection: authorization violation: it \
-             does not accept the credentials given (the user and password or token in the \
-             URL, or `--queue-nkey`)"
-        )
-    };
-    for (name, given, shown) in [
-        (
-            "wrong",
-            format!("tls://infragen:wrong-pw@127.0.0.1:{port}"),
-            shown.clone(),
-        ),
-        (
-            "anonymous",
-            format!("tls://127.0.0.1:{port}"),
-            format!("tls://127.0.0.1:{port}"),
-        ),
-    ] {
-        let mut intruder = worker_process(
-            dir,
-            name,
-            &served,
-            &token,
-            &[],
-            &["--queue", given.as_str(), "--queue-ca", ca],
-        );
-        assert_eq!(
-            intruder.exit_code_within(Duration::from_secs(30)),
-            Some(1),
-            "{}",
-            intruder.log()
-        );
-        let log = intruder.log();
-        assert!(
-            log.contains(&format!(
-                "error: worker {name} stopped: {}",
-                refused(&shown)
-            )),
-            "{log}"
-        );
-        assert!(!log.contains("wrong-pw"), "{log}");
-    }
+    // Refused at once: a wrong password, none at all.
+    let violation = "authorization violation: it does not accept the credentials given (the \
+                     user and password or token in the URL, or `--queue-nkey`)";
+    let wrong = format!("tls://infragen:wrong-pw@127.0.0.1:{port}");
+    let log = refused_worker(
+        dir,
+        "wrong",
+        server,
+        &[],
+        &["--queue", &wrong, "--queue-ca", ca],
+        &shown,
+    );
+    assert!(log.contains(violation), "{log}");
+    let anonymous = format!("tls://127.0.0.1:{port}");
+    let log = refused_worker(
+        dir,
+        "anonymous",
+        server,
+        &[],
+        &["--queue", &anonymous, "--queue-ca", ca],
+        &anonymous,
+    );
+    assert!(log.contains(violation), "{log}");
 
     // The right password, but the server's certificate from a CA it was not told of.
-    let mut untrusting = worker_process(
+    let log = refused_worker(
         dir,
         "untrusting",
-        &served,
-        &token,
+        server,
         &[("INFRAGEN_QUEUE", url.as_str())],
         &[],
+        &shown,
     );
-    assert_eq!(
-        untrusting.exit_code_within(Duration::from_secs(30)),
-        Some(1),
-        "{}",
-        untrusting.log()
-    );
-    let log = untrusting.log();
     assert!(
-        log.contains(&format!(
-            "error: worker untrusting stopped: the NATS server at {shown} refused the connection: "
-        )) && log.contains("UnknownIssuer")
+        log.contains("the TLS handshake failed: invalid peer certificate: UnknownIssuer")
             && log.contains("`--queue-ca` names the CA that signed the server's certificate"),
         "{log}"
     );
-    assert!(!log.contains("s3cret-pw"), "{log}");
     drop(nats);
 }
 
@@ -1322,6 +1332,8 @@ async fn a_queue_behind_an_nkey_and_client_certificates_is_used_with_them() {
         path(&seed),
     );
     let access = [
+        "--queue",
+        url.as_str(),
         "--queue-nkey",
         seed.as_str(),
         "--queue-ca",
@@ -1331,56 +1343,15 @@ async fn a_queue_behind_an_nkey_and_client_certificates_is_used_with_them() {
         "--queue-key",
         key.as_str(),
     ];
-    let served = serve(
-        &store,
-        dir,
-        &[&["--queue", url.as_str()], &access[..]].concat(),
-    );
-    let worker = worker_process(
-        dir,
-        "w1",
-        &served,
-        &token,
-        &[],
-        &[&["--queue", url.as_str()], &access[..]].concat(),
-    );
-    let alpha = repo.set_id("alpha").await;
-    let answer = run_definition(&served.address, &token, "main", "widgets", &[alpha]).await;
-    assert_eq!(
-        answer["data"]["CoreGeneratorDefinitionRun"]["ok"],
-        true,
-        "{answer}\n{}",
-        worker.log()
-    );
-    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+    let served = serve(&store, dir, &access);
+    let server = (&served, token.as_str());
+    let worker = worker_process(dir, "w1", &served, &token, &[], &access);
+    alpha_built_by(&repo, server, &worker).await;
 
-    // The NKey, but no client certificate: the server does not let it in.
-    let mut without_certificate = worker_process(
-        dir,
-        "uncertified",
-        &served,
-        &token,
-        &[],
-        &[
-            "--queue",
-            url.as_str(),
-            "--queue-nkey",
-            seed.as_str(),
-            "--queue-ca",
-            ca.as_str(),
-        ],
-    );
-    assert_eq!(
-        without_certificate.exit_code_within(Duration::from_secs(30)),
-        Some(1),
-        "{}",
-        without_certificate.log()
-    );
-    let log = without_certificate.log();
+    // The NKey, but no client certificate: the server ends the TLS handshake.
+    let log = refused_worker(dir, "uncertified", server, &[], &access[..6], &url);
     assert!(
-        log.contains(&format!(
-            "error: worker uncertified stopped: the NATS server at {url} refused the connection: "
-        )),
+        log.contains("the TLS handshake failed: received fatal alert: "),
         "{log}"
     );
 }
@@ -1409,24 +1380,10 @@ async fn a_worker_started_before_its_nats_server_waits_for_it_and_then_runs() {
         worker.log()
     );
     queued.nats.restart();
-    let alpha = queued.repo.set_id("alpha").await;
-    let answer = run_definition(
-        &queued.served.address,
-        &queued.token,
-        "main",
-        "widgets",
-        &[alpha],
+    alpha_built_by(
+        &queued.repo,
+        (&queued.served, queued.token.as_str()),
+        &worker,
     )
     .await;
-    assert_eq!(
-        answer["data"]["CoreGeneratorDefinitionRun"]["ok"],
-        true,
-        "{answer}\n{}",
-        worker.log()
-    );
-    assert_eq!(
-        queued.repo.widget_names().await,
-        ["alpha-1", "alpha-2", "alpha-3"]
-    );
-    assert_eq!(worker.runs().1.len(), 1, "{}", worker.log());
 }

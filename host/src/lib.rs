@@ -18,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod embedded;
+pub mod error_chain;
 pub mod host_api;
 pub mod http_api;
 pub mod native_stack;

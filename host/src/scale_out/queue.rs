@@ -19,6 +19,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, object_store, stream};
 
 use super::access::{AccessError, Connection, QueueAccess, QueueUrl};
+use crate::error_chain::with_causes;
 
 /// The stream of queued runs.
 pub const RUNS_STREAM: &str = "INFRAGEN_RUNS";
@@ -154,7 +155,7 @@ pub async fn connect(
                 "{} (`--queue-ca` names the CA that signed the server's certificate; \
                  `--queue-cert` and `--queue-key` the client's, where the server verifies \
                  clients)",
-                chain(&error)
+                with_causes(&error)
             )),
             Kind::ServerParse => Some(format!("its address: {error}")),
             // A refused TLS handshake comes as an I/O error whose cause is rustls's (a
@@ -177,7 +178,7 @@ pub async fn connect(
             });
         }
         if told.is_none_or(|at| at.elapsed() >= CONNECT_NOTICE) {
-            tracing::warn!(%url, error = %chain(&error), "the NATS server cannot be reached yet; trying again");
+            tracing::warn!(%url, error = %with_causes(&error), "the NATS server cannot be reached yet; trying again");
             told = Some(std::time::Instant::now());
         }
         tokio::time::sleep(pause).await;
@@ -204,22 +205,6 @@ fn tls_failure<'e>(
         cause = current.source();
     }
     None
-}
-
-/// `error` with its sources, for a message: a TLS error's reason (an unknown issuer, a
-/// name mismatch) is in its source.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn setup(what: &str) -> impl Fn(&dyn std::fmt::Display) -> QueueError + '_ {

@@ -478,7 +478,7 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("infragen/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| HttpConfigError::Client(describe(&error)))?;
+            .map_err(|error| HttpConfigError::Client(crate::error_chain::with_causes(&error)))?;
         Ok(Http {
             client,
             address,
@@ -625,9 +625,11 @@ impl Http {
         let response = match builder.send().await {
             Ok(response) => response,
             Err(error) if error.is_builder() => {
-                return Attempt::Final(TransportError::Refused(describe(&error)));
+                return Attempt::Final(TransportError::Refused(crate::error_chain::with_causes(
+                    &error,
+                )));
             }
-            Err(error) => return Attempt::Transient(describe(&error)),
+            Err(error) => return Attempt::Transient(crate::error_chain::with_causes(&error)),
         };
         let status = response.status();
         let location = response
@@ -640,7 +642,7 @@ impl Http {
             Err(error) => {
                 return Attempt::Transient(format!(
                     "{url} answered {status} but the body could not be read: {}",
-                    describe(&error)
+                    crate::error_chain::with_causes(&error)
                 ));
             }
         };
@@ -842,22 +844,6 @@ fn quote_segment(text: &str) -> String {
         }
     }
     quoted
-}
-
-/// A reqwest error with its causes (`… : tcp connect error: Connection
-/// refused`), which its `Display` alone leaves out.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// What the server said, as `: <message>` for an error message: the

@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 
-use super::{Http, branch_not_found, checked, describe, server_says};
+use super::{Http, branch_not_found, checked, server_says};
+use crate::error_chain::with_causes;
 use crate::transport::TransportError;
 
 /// A run transaction a transport's requests run in.
@@ -71,7 +72,7 @@ impl OpenTransaction {
         let id = self.id.clone();
         runtime.spawn(async move {
             if let Err(error) = request.send().await {
-                tracing::debug!(transaction = %id, error = %describe(&error), "could not drop the run transaction; the server drops it when it goes idle");
+                tracing::debug!(transaction = %id, error = %with_causes(&error), "could not drop the run transaction; the server drops it when it goes idle");
             }
         });
     }
@@ -127,7 +128,7 @@ impl Http {
             TransportError::Unreachable(format!(
                 "Infrahub at {} could not be reached to open a run transaction: {}",
                 self.address,
-                describe(&error)
+                with_causes(&error)
             ))
         })?;
         let (status, json, said) = read_answer(response).await;
@@ -212,7 +213,7 @@ impl Http {
             .map_err(|error| {
                 TransportError::Unreachable(format!(
                     "{url} could not be reached to commit the run ({}); whether it committed is unknown",
-                    describe(&error)
+                    with_causes(&error)
                 ))
             })?;
         let (status, json, said) = read_answer(response).await;
@@ -289,7 +290,7 @@ impl Http {
                 }
                 (status, _, said) => Err(format!("{url} answered {status}{said}")),
             },
-            Err(error) => Err(describe(&error)),
+            Err(error) => Err(with_causes(&error)),
         };
         undone.map_err(|reason| {
             transaction.poisoned.store(true, Ordering::SeqCst);
@@ -332,7 +333,7 @@ async fn keep_alive(
             Ok(response) if response.status() == StatusCode::GONE => return,
             Ok(_) => {}
             Err(error) => {
-                tracing::debug!(error = %describe(&error), "could not keep the run transaction alive; trying again");
+                tracing::debug!(error = %with_causes(&error), "could not keep the run transaction alive; trying again");
             }
         }
     }
