@@ -60,6 +60,57 @@ pub(crate) struct ServeArgs {
 struct DefinitionRuns {
     requests: crate::cascade::follow::Requests,
     store: infragen_store::Store,
+    /// Each call's task, for `InfrahubTask`.
+    tasks: Arc<crate::http_api::TaskBook>,
+}
+
+/// Milliseconds since the epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// What a definition run's cascade ended with, as its task's state and log.
+fn conclude(
+    tasks: &crate::http_api::TaskBook,
+    id: &str,
+    result: &Result<crate::cascade::CascadeReport, crate::http_api::DefinitionRunError>,
+) {
+    use crate::http_api::{DefinitionRunError, TaskLog, TaskState};
+    let at_ms = now_ms();
+    let (state, lines): (TaskState, Vec<(&'static str, String)>) = match result {
+        Ok(report) if report.is_success() => (
+            TaskState::Completed,
+            report
+                .to_string()
+                .lines()
+                .map(|line| ("info", line.to_owned()))
+                .collect(),
+        ),
+        Ok(report) => (
+            TaskState::Failed,
+            DefinitionRunError::Failed(Box::new(report.clone()))
+                .to_string()
+                .lines()
+                .map(|line| ("error", line.to_owned()))
+                .collect(),
+        ),
+        Err(error) => (TaskState::Failed, vec![("error", error.to_string())]),
+    };
+    tasks.update(id, |task| {
+        task.state = state;
+        task.updated_ms = at_ms;
+        task.logs = lines
+            .into_iter()
+            .map(|(severity, message)| TaskLog {
+                severity,
+                message,
+                at_ms,
+            })
+            .collect();
+    });
 }
 
 #[async_trait::async_trait]
@@ -82,17 +133,42 @@ impl crate::http_api::GeneratorRuns for DefinitionRuns {
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| DefinitionRunError::UnknownDefinition(definition_id.to_owned()))?
             .to_owned();
+        let parameters = serde_json::json!({ "definition_id": definition_id, "nodes": nodes });
         let selection = if nodes.is_empty() {
             crate::runner::TargetSelection::All
         } else {
             crate::runner::TargetSelection::Ids(nodes)
         };
         let task = uuid::Uuid::new_v4().to_string();
+        let created_ms = now_ms();
+        self.tasks.put(crate::http_api::Task {
+            id: task.clone(),
+            title: format!("Run generator definition {name}"),
+            state: crate::http_api::TaskState::Running,
+            workflow: crate::http_api::DEFINITION_RUN_WORKFLOW,
+            branch: branch.to_owned(),
+            created_ms,
+            updated_ms: created_ms,
+            started_ms: Some(created_ms),
+            parameters,
+            related_nodes: vec![(
+                definition_id.to_owned(),
+                Some("CoreGeneratorDefinition".to_owned()),
+            )],
+            logs: Vec::new(),
+        });
         let requests = self.requests.clone();
         let branch = branch.to_owned();
+        let tasks = Arc::clone(&self.tasks);
+        let task_id = task.clone();
         let run = async move {
             let start = crate::cascade::Start::Definition { name, selection };
-            requests.run(&branch, start).await
+            let result = requests
+                .run(&branch, start)
+                .await
+                .map_err(DefinitionRunError::from);
+            conclude(&tasks, &task_id, &result);
+            result
         };
         if !wait {
             let task_id = task.clone();
@@ -228,7 +304,9 @@ pub(crate) async fn run(
 
     // Placed before listening: no write through the API falls before its place.
     let follower = Follower::start(cascade, store.clone())?;
+    let tasks = Arc::new(crate::http_api::TaskBook::default());
     let definition_runs: Arc<dyn crate::http_api::GeneratorRuns> = Arc::new(DefinitionRuns {
+        tasks: Arc::clone(&tasks),
         requests: follower.requests(),
         store: store.clone(),
     });
@@ -253,6 +331,7 @@ pub(crate) async fn run(
         crate::http_api::Services {
             generators: Some(definition_runs),
             queue_scope: queue_scope_served,
+            tasks: Some(tasks),
         },
     );
     // SIGINT/SIGTERM: no new run starts, the running ones finish, then serve stops; a

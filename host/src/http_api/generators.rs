@@ -8,10 +8,12 @@
 //! reaches the store. Without one (the API alone), the store answers that it does not know
 //! the mutation.
 
-use async_graphql_parser::types::{DocumentOperations, OperationType, Selection};
+use async_graphql_parser::types::OperationType;
 use async_trait::async_trait;
 use infragen_store::GraphqlRequest;
 use serde_json::{Value, json};
+
+use super::call;
 
 /// The mutation's name.
 pub const DEFINITION_RUN: &str = "CoreGeneratorDefinitionRun";
@@ -60,68 +62,22 @@ pub(super) struct DefinitionRun {
 /// alone; an error when it is malformed or mixed with other fields; `None` for any other
 /// document (the store answers it).
 pub(super) fn definition_run(request: &GraphqlRequest) -> Option<Result<DefinitionRun, String>> {
-    if !request.query.contains(DEFINITION_RUN) {
-        return None;
-    }
-    let document = async_graphql_parser::parse_query(&request.query).ok()?;
-    let operation = match (&document.operations, &request.operation_name) {
-        (DocumentOperations::Single(operation), _) => &operation.node,
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            &operations.get(name.as_str())?.node
-        }
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            &operations.values().next()?.node
-        }
-        (DocumentOperations::Multiple(_), None) => return None,
+    let document = call::parsed(request, DEFINITION_RUN)?;
+    let operation = call::operation(&document, request, OperationType::Mutation)?;
+    let run = match call::only_field(operation, &[DEFINITION_RUN])? {
+        Ok(run) => run,
+        Err(message) => return Some(Err(message)),
     };
-    if operation.ty != OperationType::Mutation {
-        return None;
-    }
-    let fields: Vec<_> = operation
-        .selection_set
-        .node
-        .items
-        .iter()
-        .filter_map(|item| match &item.node {
-            Selection::Field(field) => Some(&field.node),
-            _ => None,
-        })
-        .collect();
-    let run = fields
-        .iter()
-        .find(|field| field.name.node.as_str() == DEFINITION_RUN)?;
-    if fields.len() != 1 || operation.selection_set.node.items.len() != 1 {
-        return Some(Err(format!(
-            "{DEFINITION_RUN} must be the only field of its mutation here"
-        )));
-    }
-    let variables = request.variables.clone().unwrap_or(Value::Null);
-    let mut data = Value::Null;
-    let mut wait = true;
-    for (name, value) in &run.arguments {
-        let value = value
-            .node
-            .clone()
-            .into_const_with(|variable| {
-                async_graphql_value::ConstValue::from_json(
-                    variables
-                        .get(variable.as_str())
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                )
-            })
-            .and_then(|value| value.into_json());
-        let value = match value {
-            Ok(value) => value,
-            Err(error) => return Some(Err(format!("{DEFINITION_RUN}: {error}"))),
-        };
-        match name.node.as_str() {
-            "data" => data = value,
-            "wait_until_completion" => wait = value.as_bool().unwrap_or(true),
-            // `context` (the account) changes nothing here.
-            _ => {}
-        }
-    }
+    let arguments = match call::arguments(run, request.variables.as_ref()) {
+        Ok(arguments) => arguments,
+        Err(message) => return Some(Err(message)),
+    };
+    // `context` (the account) changes nothing here.
+    let wait = arguments
+        .get("wait_until_completion")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let data = arguments.get("data").unwrap_or(&Value::Null);
     let Some(definition_id) = data.get("id").and_then(Value::as_str) else {
         return Some(Err(format!(
             "{DEFINITION_RUN}: data.id, the generator definition's id, is required"
@@ -150,7 +106,7 @@ pub(super) fn definition_run(request: &GraphqlRequest) -> Option<Result<Definiti
         }
     };
     Some(Ok(DefinitionRun {
-        key: run.response_key().node.to_string(),
+        key: call::key(run),
         definition_id: definition_id.to_owned(),
         nodes,
         wait,

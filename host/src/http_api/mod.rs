@@ -36,10 +36,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+mod call;
 mod generators;
+mod tasks;
 mod transactions;
 
 pub use generators::{DEFINITION_RUN, DefinitionRunError, GeneratorRuns};
+pub use tasks::{
+    DEFINITION_RUN_WORKFLOW, GENERATOR_RUN, Task, TaskBook, TaskLog, TaskState, run_task_id,
+};
 pub use transactions::{EFFECTS_HEADER, TRANSACTION_HEADER, TransactionLimits};
 
 /// Errors starting the server.
@@ -173,6 +178,9 @@ pub struct Services {
     /// The store scope of the work queue the server's runs go to (`serve --queue`):
     /// `GET /api/queue` tells it to the workers, which pull only this server's runs.
     pub queue_scope: Option<String>,
+    /// The `CoreGeneratorDefinitionRun` tasks of the server, shown by `InfrahubTask` with
+    /// the run history's.
+    pub tasks: Option<Arc<TaskBook>>,
 }
 
 #[derive(Deserialize)]
@@ -462,6 +470,19 @@ async fn run_graphql(
     }
     if let Some(id) = transaction {
         return transactions::execute(&app, &account, &id.id, &branch, req, id.holding).await;
+    }
+    match tasks::task_list(&req) {
+        Some(Ok(list)) => {
+            let store = app.store.clone();
+            let book = app.services.tasks.clone();
+            let answer = blocking(move || tasks::answer(&store, book.as_deref(), &list)).await;
+            return match answer {
+                Ok(answer) => axum::Json(answer).into_response(),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            };
+        }
+        Some(Err(message)) => return error(StatusCode::BAD_REQUEST, &message),
+        None => {}
     }
     if let Some(runs) = &app.services.generators {
         match generators::definition_run(&req) {
