@@ -107,3 +107,129 @@ def test_a_branch_is_created_listed_merged_and_deleted(serve):
     deleted = server.infrahubctl("branch", "delete", "review-1").stdout
     assert "Branch 'review-1' deleted successfully" in deleted, deleted
     assert "review-1" not in server.infrahubctl("branch", "list").stdout
+
+
+MENU = """---
+apiVersion: infrahub.app/v1
+kind: Menu
+spec:
+  data:
+    - namespace: Network
+      name: MainMenu
+      label: Network
+      icon: "mdi:lan"
+      children:
+        data:
+          - namespace: Network
+            name: Devices
+            label: Devices
+            kind: NetworkDevice
+          - namespace: Network
+            name: Links
+            label: Links
+            kind: NetworkLink
+"""
+
+
+def test_a_menu_loads_with_its_hierarchy_and_again_without_duplicates(serve, tmp_path):
+    server = serve()
+    server.infrahubctl("schema", "load", str(SCHEMAS))
+    menus = tmp_path / "menus"
+    menus.mkdir()
+    (menus / "menu.yml").write_text(MENU)
+    validated = server.infrahubctl("menu", "validate", str(menus))
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+    async def menu() -> list[tuple[str, str, str | None, str | None, int]]:
+        client = server.client()
+        items = await client.all(kind="CoreMenuItem", prefetch_relationships=True)
+        out = []
+        for item in items:
+            parent = item.parent.peer.name.value if item.parent.id else None
+            out.append((item.namespace.value, item.name.value, item.path.value, parent, item.order_weight.value))
+        return sorted(out)
+
+    server.infrahubctl("menu", "load", str(menus))
+    first = asyncio.run(menu())
+    assert first == [
+        # The SDK fills in `path` from `kind`, and orders children by their place in the list.
+        ("Network", "Devices", "/objects/NetworkDevice", "MainMenu", 1000),
+        ("Network", "Links", "/objects/NetworkLink", "MainMenu", 2000),
+        ("Network", "MainMenu", None, None, 2000),
+    ]
+    before = ids(server, "CoreMenuItem")
+    server.infrahubctl("menu", "load", str(menus))
+    assert ids(server, "CoreMenuItem") == before
+    assert asyncio.run(menu()) == first
+
+
+LOCAL_REPOSITORY = {
+    ".infrahub.yml": """---
+jinja2_transforms:
+  - name: fabric_summary
+    query: fabric_query
+    template_path: templates/fabric.j2
+python_transforms:
+  - name: fabric_json
+    class_name: FabricJson
+    file_path: transforms/fabric.py
+check_definitions:
+  - name: fabric_check
+    class_name: FabricCheck
+    file_path: checks/fabric.py
+queries:
+  - name: fabric_query
+    file_path: queries/fabric.gql
+""",
+    "queries/fabric.gql": """query Fabric($name: String!) {
+  NetworkFabric(name__value: $name) { edges { node { name { value } amount_of_super_spines { value } } } }
+}
+""",
+    "templates/fabric.j2": """{% for edge in data.NetworkFabric.edges -%}
+fabric {{ edge.node.name.value }}: {{ edge.node.amount_of_super_spines.value }} super spines
+{% endfor %}""",
+    "transforms/fabric.py": """from infrahub_sdk.transforms import InfrahubTransform
+
+
+class FabricJson(InfrahubTransform):
+    query = "fabric_query"
+
+    async def transform(self, data):
+        return {"fabrics": [edge["node"]["name"]["value"] for edge in data["NetworkFabric"]["edges"]]}
+""",
+    "checks/fabric.py": """from infrahub_sdk.checks import InfrahubCheck
+
+
+class FabricCheck(InfrahubCheck):
+    query = "fabric_query"
+
+    def validate(self, data):
+        if not data["NetworkFabric"]["edges"]:
+            self.log_error(message="no such fabric")
+""",
+}
+
+
+def test_render_transform_and_check_run_locally_on_what_the_server_answers(serve, tmp_path):
+    import subprocess
+
+    repository = tmp_path / "local"
+    for name, text in LOCAL_REPOSITORY.items():
+        (repository / name).parent.mkdir(parents=True, exist_ok=True)
+        (repository / name).write_text(text)
+    # `transform` and `check` read the branch to query from the repository's git branch.
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repository)], check=True)
+    server = serve(repository)
+    server.infrahubctl("schema", "load", str(SCHEMAS))
+    server.infrahubctl("object", "load", *map(str, SEED_OBJECTS))
+
+    rendered = server.infrahubctl("render", "fabric_summary", "name=Fabric-A", cwd=repository)
+    assert rendered.stdout.strip() == "fabric Fabric-A: 6 super spines", rendered.stdout
+    transformed = server.infrahubctl("transform", "fabric_json", "name=Fabric-B", cwd=repository)
+    assert transformed.stdout.split() == ["{", '"fabrics":', "[", '"Fabric-B"', "]", "}"], transformed.stdout
+    # A check without targets runs its query without variables, as on Infrahub.
+    checked = server.infrahubctl("check", "fabric_check", cwd=repository, check=False)
+    assert checked.returncode != 0
+    assert "Variable '$name' of required type 'String!' was not provided." in " ".join(
+        (checked.stdout + checked.stderr).split()
+    ), checked.stdout + checked.stderr

@@ -169,7 +169,30 @@ generics:
     attributes:
       - {name: profile_name, kind: Text, unique: true}
       - {name: profile_priority, kind: Number, default_value: 1000, optional: true}
+  - name: Menu
+    namespace: Core
+    description: An entry of the web interface's menu (`infrahubctl menu load`).
+    hierarchical: true
+    human_friendly_id: [namespace__value, name__value]
+    display_label: label__value
+    generate_profile: false
+    attributes:
+      - {name: namespace, kind: Text, regex: "^[A-Z][a-z0-9]+$"}
+      - {name: name, kind: Text}
+      - {name: label, kind: Text, optional: true}
+      - {name: kind, kind: Text, optional: true}
+      - {name: path, kind: Text, optional: true}
+      - {name: description, kind: Text, optional: true}
+      - {name: icon, kind: Text, optional: true}
+      - {name: protected, kind: Boolean, default_value: false, read_only: true, optional: true}
+      - {name: order_weight, kind: Number, default_value: 2000, optional: true}
+      - {name: required_permissions, kind: List, optional: true}
+      - {name: section, kind: Text, enum: [object, internal], default_value: object, optional: true}
 nodes:
+  - name: MenuItem
+    namespace: Core
+    inherit_from: [CoreMenu]
+    generate_profile: false
   - name: StandardGroup
     namespace: Core
     label: Standard Group
