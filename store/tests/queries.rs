@@ -758,3 +758,62 @@ fn an_error_in_a_nested_listing_names_its_place_in_the_response() {
         json!({"name": {"value": "leaf1"}, "interfaces": null})
     );
 }
+
+/// `Relationship(ids: [identifier])` lists each relationship of those identifiers once per
+/// pair of nodes, with both peers and their kinds (what `infrahubctl dump` exports
+/// many-to-many relationships with), a count of all, `limit`/`offset` pages, and
+/// `excluded_namespaces` leaves out pairs touching those namespaces.
+#[test]
+fn relationships_are_listed_once_per_pair_with_both_peers() {
+    let (s, leaf1, leaf2) = fabric();
+    let group = ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ CoreStandardGroupCreate(data: {{name: {{value: "leaves"}}, members: [{{id: "{leaf1}"}}, {{id: "{leaf2}"}}]}}) {{ object {{ id }} }} }}"#
+        ),
+    )["CoreStandardGroupCreate"]["object"]["id"]
+        .as_str()
+        .expect("group id")
+        .to_owned();
+    let query = |args: &str| {
+        ok(
+            &s,
+            "main",
+            &format!(
+                "{{ Relationship({args}) {{ count edges {{ node {{ identifier peers {{ id kind }} }} }} }} }}"
+            ),
+        )["Relationship"]
+            .clone()
+    };
+    let pair = |member: &str| {
+        json!({"node": {"identifier": "group_member", "peers": [
+            {"id": group, "kind": "CoreStandardGroup"},
+            {"id": member, "kind": "DcimDevice"},
+        ]}})
+    };
+    assert_eq!(
+        query(r#"ids: ["group_member"]"#),
+        json!({"count": 2, "edges": [pair(&leaf1), pair(&leaf2)]})
+    );
+    assert_eq!(
+        query(r#"ids: ["group_member"], limit: 1, offset: 1"#),
+        json!({"count": 2, "edges": [pair(&leaf2)]})
+    );
+    assert_eq!(
+        query(r#"ids: ["group_member"], excluded_namespaces: ["Dcim"]"#),
+        json!({"count": 0, "edges": []})
+    );
+    assert_eq!(
+        query(r#"ids: ["group_subscriber"]"#),
+        json!({"count": 0, "edges": []})
+    );
+    let refused = s.execute_blocking(
+        "main",
+        &infragen_store::GraphqlRequest::new(r#"{ Relationship(kinds: ["x"]) { count } }"#),
+    );
+    assert_eq!(
+        errors(&refused),
+        ["Unknown argument 'kinds' on field 'Query.Relationship'."]
+    );
+}

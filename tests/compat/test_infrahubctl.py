@@ -233,3 +233,25 @@ def test_render_transform_and_check_run_locally_on_what_the_server_answers(serve
     assert "Variable '$name' of required type 'String!' was not provided." in " ".join(
         (checked.stdout + checked.stderr).split()
     ), checked.stdout + checked.stderr
+
+
+def test_dump_exports_the_nodes_of_the_namespaces_asked_for(serve, tmp_path):
+    import json
+    from collections import Counter
+
+    server = serve()
+    server.infrahubctl("schema", "load", str(SCHEMAS))
+    server.infrahubctl("object", "load", *map(str, SEED_OBJECTS))
+    out = tmp_path / "dump"
+    server.infrahubctl("dump", "--directory", str(out), "--namespace", "Network", "--namespace", "Location")
+    nodes = [json.loads(line) for line in (out / "nodes.json").read_text().splitlines() if line.strip()]
+    kinds = Counter(node["kind"] for node in nodes)
+    assert {kind: kinds[kind] for kind in ("NetworkFabric", "NetworkPod", "LocationRack")} == {
+        "NetworkFabric": 2,
+        "NetworkPod": 6,
+        "LocationRack": 16,
+    }, kinds
+    assert all(kind.startswith(("Network", "Location")) for kind in kinds), kinds
+    # The seed has no many-to-many relationship inside these namespaces (the `Relationship`
+    # query that lists them is tested in the store's tests).
+    assert json.loads((out / "relationships.json").read_text()) == []

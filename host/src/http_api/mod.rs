@@ -753,11 +753,42 @@ fn transaction_of(headers: &axum::http::HeaderMap) -> Result<Option<InTransactio
     }
 }
 
-async fn schema_get(State(app): State<App>, Query(q): Query<BranchQuery>) -> Response {
-    if let Some(missing) = unknown_branch(&app, q.branch.as_deref()) {
+async fn schema_get(
+    State(app): State<App>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let branch = params
+        .iter()
+        .find(|(key, _)| key == "branch")
+        .map(|(_, value)| value.as_str());
+    if let Some(missing) = unknown_branch(&app, branch) {
         return missing;
     }
-    axum::Json(app.store.schema_json()).into_response()
+    let namespaces: Vec<&str> = params
+        .iter()
+        .filter(|(key, _)| key == "namespaces")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let mut schema = app.store.schema_json();
+    if !namespaces.is_empty() {
+        only_namespaces(&mut schema, &namespaces);
+    }
+    axum::Json(schema).into_response()
+}
+
+/// Keeps in `schema` (`GET /api/schema`'s answer) the kinds of `namespaces` only, as
+/// Infrahub does for `?namespaces=A&namespaces=B` (what `infrahubctl dump --namespace`
+/// asks for).
+fn only_namespaces(schema: &mut Value, namespaces: &[&str]) {
+    for section in ["nodes", "generics", "profiles", "templates"] {
+        if let Some(Value::Array(kinds)) = schema.get_mut(section) {
+            kinds.retain(|kind| {
+                kind.get("namespace")
+                    .and_then(Value::as_str)
+                    .is_some_and(|namespace| namespaces.contains(&namespace))
+            });
+        }
+    }
 }
 
 /// `GET /api/schema/summary?branch=B`: the schema's hash and each kind's.

@@ -426,6 +426,47 @@ pub(crate) fn branch_selection(
     Answer::Object(out)
 }
 
+/// `value` (an object, a list of them, or a leaf) with the fields `set` selects, under their
+/// response keys, in selection order, whatever the fragments' type conditions (for results
+/// built as JSON whose types have no variants); nested selections apply to nested values.
+pub(crate) fn project_value(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    vars: &Map<String, Value>,
+    value: &Value,
+    type_name: &str,
+) -> Answer {
+    match value {
+        Value::Array(items) => Answer::List(
+            items
+                .iter()
+                .map(|item| project_value(doc, set, vars, item, type_name))
+                .collect(),
+        ),
+        Value::Object(object) => {
+            let mut out = Fields::new();
+            for field in all_fields(doc, set, vars) {
+                let name = field.node.name.node.as_str();
+                let answer = match name {
+                    "__typename" => Answer::Value(Value::from(type_name)),
+                    _ => {
+                        let inner = object.get(name).unwrap_or(&Value::Null);
+                        let nested = &field.node.selection_set.node;
+                        if nested.items.is_empty() {
+                            Answer::Value(inner.clone())
+                        } else {
+                            project_value(doc, nested, vars, inner, name)
+                        }
+                    }
+                };
+                out.insert(field.node.response_key().node.as_str(), answer);
+            }
+            Answer::Object(out)
+        }
+        leaf => Answer::Value(leaf.clone()),
+    }
+}
+
 /// Every field `set` selects, whatever its fragments' type conditions: for results whose
 /// type has no variants (mutation results, branches).
 pub(crate) fn all_fields<'d>(

@@ -306,6 +306,85 @@ impl<'a, 's> Resolver<'a, 's> {
         ))
     }
 
+    /// `Relationship(ids: [identifier, …])`: each relationship whose identifier is listed,
+    /// once per pair of nodes it links, with both peers (`{count edges {node {identifier
+    /// peers {id kind}}}}`) — what `infrahubctl dump` exports many-to-many relationships
+    /// with. Pairs come in the order of their first side's kind and id; `limit` and
+    /// `offset` page them, and nodes of `excluded_namespaces` are left out.
+    fn relationship_list(&self, f: &'a Field) -> Result<Answer, GqlError> {
+        let args = args_json(f, self.vars)?;
+        let strings = |name: &str| -> Vec<String> {
+            args.get(name)
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let identifiers = strings("ids");
+        let excluded = strings("excluded_namespaces");
+        let schema = &self.tx.schema;
+        let outside = |kind: &str| {
+            schema
+                .get(kind)
+                .is_some_and(|k| excluded.contains(&k.namespace))
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut pairs = Vec::new();
+        for k in schema
+            .kinds()
+            .filter(|k| !k.is_generic && !outside(&k.kind))
+        {
+            for r in k
+                .relationships
+                .iter()
+                .filter(|r| identifiers.contains(&r.identifier))
+            {
+                for id in self.tx.ids_of_kind(&k.kind) {
+                    for peer in self.tx.peers_of(&id, &r.name) {
+                        let Some(peer_kind) = self.tx.kind_of(&peer) else {
+                            continue;
+                        };
+                        let (low, high) = if id <= peer {
+                            (id.clone(), peer.clone())
+                        } else {
+                            (peer.clone(), id.clone())
+                        };
+                        if outside(&peer_kind) || !seen.insert((r.identifier.clone(), low, high)) {
+                            continue;
+                        }
+                        pairs.push(json!({"node": {
+                            "identifier": r.identifier,
+                            "peers": [{"id": id, "kind": k.kind}, {"id": peer, "kind": peer_kind}],
+                        }}));
+                    }
+                }
+            }
+        }
+        let count = pairs.len();
+        let offset = args.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let limit = args
+            .get("limit")
+            .and_then(Value::as_u64)
+            .map(|l| l as usize);
+        let edges: Vec<Value> = pairs
+            .into_iter()
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
+            .collect();
+        Ok(super::project_value(
+            self.doc,
+            &f.selection_set.node,
+            self.vars,
+            &json!({"count": count, "edges": edges}),
+            "Relationships",
+        ))
+    }
+
     /// `DiffTree` (with its nodes) or `DiffTreeSummary` of the branch the `branch` argument
     /// names (else the request's): what the branch changed since it was created. `null`
     /// for `main`, which has no diff.
@@ -434,6 +513,13 @@ impl<'a, 's> Resolver<'a, 's> {
                             .with_code(crate::ErrorCode::NotFound),
                             &path,
                         );
+                        Answer::NULL
+                    }
+                },
+                "Relationship" => match self.relationship_list(&f.node) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.error(e, &path);
                         Answer::NULL
                     }
                 },

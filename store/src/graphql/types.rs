@@ -51,8 +51,46 @@ pub enum Ty<'a> {
     Task,
     /// A type of Infrahub's branch diff (`DiffTree`, `DiffTreeSummary`, `DiffNode`, …).
     Diff(DiffTy),
+    /// A type of Infrahub's `Relationship` listing (`Relationships`, its edges, nodes and
+    /// peers).
+    Rel(RelTy),
     /// A scalar or an object we answer with null.
     Leaf,
+}
+
+/// The object types of Infrahub's `Relationship` query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelTy {
+    /// `Relationships`: `count`, `edges`.
+    List,
+    /// `RelationshipEdge`: `node`.
+    Edge,
+    /// `Relationship`: `identifier`, `peers`.
+    Node,
+    /// `RelationshipPeer`: `id`, `kind`.
+    Peer,
+}
+
+impl RelTy {
+    fn name(self) -> &'static str {
+        match self {
+            RelTy::List => "Relationships",
+            RelTy::Edge => "RelationshipEdge",
+            RelTy::Node => "Relationship",
+            RelTy::Peer => "RelationshipPeer",
+        }
+    }
+
+    fn field(self, name: &str) -> Option<Ty<'static>> {
+        match (self, name) {
+            (RelTy::List, "count") | (RelTy::Node, "identifier") => Some(Ty::Leaf),
+            (RelTy::Peer, "id" | "kind") => Some(Ty::Leaf),
+            (RelTy::List, "edges") => Some(Ty::Rel(RelTy::Edge)),
+            (RelTy::Edge, "node") => Some(Ty::Rel(RelTy::Node)),
+            (RelTy::Node, "peers") => Some(Ty::Rel(RelTy::Peer)),
+            _ => None,
+        }
+    }
 }
 
 /// The object types of Infrahub's branch diff, each with the fields Infrahub gives it.
@@ -262,6 +300,7 @@ impl<'a> Ty<'a> {
             Ty::BranchResult => "BranchMutationResult".into(),
             Ty::Task => "TaskInfo".into(),
             Ty::Diff(d) => d.name().into(),
+            Ty::Rel(r) => r.name().into(),
             Ty::Leaf => "Scalar".into(),
         }
     }
@@ -279,6 +318,7 @@ impl<'a> Ty<'a> {
                 "AccountProfile" => schema.get(super::query::ACCOUNT_GENERIC).map(Ty::Node),
                 "DiffTree" => Some(Ty::Diff(DiffTy::Tree)),
                 "DiffTreeSummary" => Some(Ty::Diff(DiffTy::Summary)),
+                "Relationship" => Some(Ty::Rel(RelTy::List)),
                 _ => schema.get(name).map(Ty::Paginated),
             },
             Ty::Mutation => match name {
@@ -349,6 +389,7 @@ impl<'a> Ty<'a> {
             },
             Ty::Task => (name == "id").then_some(Ty::Leaf),
             Ty::Diff(d) => d.field(name),
+            Ty::Rel(r) => r.field(name),
             Ty::Leaf => None,
         }
     }
@@ -597,6 +638,9 @@ fn validate_field(
             (Ty::Query, Ty::Paginated(k)) => filter_arg_ok(schema, k, a, true),
             (Ty::Node(_), Ty::Many(k)) => filter_arg_ok(schema, k, a, false),
             (Ty::Query, Ty::Branch) => matches!(a, "name" | "ids"),
+            (Ty::Query, Ty::Rel(RelTy::List)) => {
+                matches!(a, "ids" | "excluded_namespaces" | "limit" | "offset")
+            }
             (Ty::Query, Ty::Diff(DiffTy::Tree)) => matches!(
                 a,
                 "name"
