@@ -366,16 +366,7 @@ impl<'a, 's> Resolver<'a, 's> {
             }
         }
         let count = pairs.len();
-        let offset = args.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let limit = args
-            .get("limit")
-            .and_then(Value::as_u64)
-            .map(|l| l as usize);
-        let edges: Vec<Value> = pairs
-            .into_iter()
-            .skip(offset)
-            .take(limit.unwrap_or(usize::MAX))
-            .collect();
+        let edges = page(pairs, &args);
         Ok(super::project_value(
             self.doc,
             &f.selection_set.node,
@@ -422,16 +413,7 @@ impl<'a, 's> Resolver<'a, 's> {
         let mut nodes = crate::branch_diff::nodes(conn, self.tx.schema, &branch)?;
         let filters = args.get("filters").cloned().unwrap_or(Value::Null);
         nodes.retain(|n| diff_filters_match(self.tx.schema, &filters, n));
-        let offset = args.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let limit = args
-            .get("limit")
-            .and_then(Value::as_u64)
-            .map(|l| l as usize);
-        let nodes: Vec<Value> = nodes
-            .into_iter()
-            .skip(offset)
-            .take(limit.unwrap_or(usize::MAX))
-            .collect();
+        let nodes = page(nodes, &args);
         let mut tree =
             crate::branch_diff::tree(&branch, &branched_from, &crate::clock::now(), nodes);
         let ty = if with_nodes {
@@ -869,4 +851,19 @@ impl<'a, 's> Resolver<'a, 's> {
             _ => Value::Null,
         })
     }
+}
+
+/// The part of `items` a field's `offset` and `limit` arguments ask for (all of them when
+/// neither is given).
+fn page<T>(items: Vec<T>, args: &serde_json::Map<String, Value>) -> Vec<T> {
+    let offset = args.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let limit = args
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map(|l| l as usize);
+    items
+        .into_iter()
+        .skip(offset)
+        .take(limit.unwrap_or(usize::MAX))
+        .collect()
 }
