@@ -344,27 +344,7 @@ impl Store {
     /// The runs `filter` selects, newest first, without their logs ([`Store::run_record`]
     /// has one's).
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let mut sql = format!("SELECT {LIST_COLUMNS} FROM runs WHERE 1 = 1");
-        let mut args: Vec<String> = Vec::new();
-        if let Some(generator) = &filter.generator {
-            args.push(generator.clone());
-            sql.push_str(&format!(" AND generator = ?{}", args.len()));
-        }
-        if let Some(target) = &filter.target {
-            args.push(target.clone());
-            sql.push_str(&format!(
-                " AND (target = ?{0} OR target_label = ?{0})",
-                args.len()
-            ));
-        }
-        if let Some(branch) = &filter.branch {
-            args.push(branch.clone());
-            sql.push_str(&format!(" AND branch = ?{}", args.len()));
-        }
-        if filter.failed {
-            // Interrupted ones too: queued or running by a process that is gone.
-            sql.push_str(" AND status NOT IN ('succeeded')");
-        }
+        let (mut sql, args) = filter.sql(&format!("SELECT {LIST_COLUMNS} FROM runs"));
         sql.push_str(" ORDER BY id DESC");
         self.committed_read(|db| {
             let mut select = db.conn.prepare(&sql).map_err(StoreError::db(&db.path))?;
@@ -385,6 +365,25 @@ impl Store {
                 }
             }
             Ok(runs)
+        })
+    }
+
+    /// How many runs `filter` selects (its `limit` aside), counted by SQLite without
+    /// reading them: what a page of a long history needs besides its runs. A `failed`
+    /// filter counts the runs not succeeded, of which a queued or running one may still be
+    /// alive: [`Store::runs`] is exact there.
+    pub fn count_runs(&self, filter: &RunFilter) -> Result<usize> {
+        let (sql, args) = filter.sql("SELECT COUNT(*) FROM runs");
+        self.committed_read(|db| {
+            db.conn
+                .prepare_cached(&sql)
+                .and_then(|mut count| {
+                    count.query_row(rusqlite::params_from_iter(args.iter()), |row| {
+                        row.get::<_, i64>(0)
+                    })
+                })
+                .map(|n| n.max(0) as usize)
+                .map_err(StoreError::db(&db.path))
         })
     }
 
@@ -414,6 +413,35 @@ impl Store {
                 .map_err(StoreError::db(&db.path))?;
         }
         Ok(removed)
+    }
+}
+
+impl RunFilter {
+    /// `select` with this filter's conditions (not its limit), and their parameters.
+    fn sql(&self, select: &str) -> (String, Vec<String>) {
+        let filter = self;
+        let mut sql = format!("{select} WHERE 1 = 1");
+        let mut args: Vec<String> = Vec::new();
+        if let Some(generator) = &filter.generator {
+            args.push(generator.clone());
+            sql.push_str(&format!(" AND generator = ?{}", args.len()));
+        }
+        if let Some(target) = &filter.target {
+            args.push(target.clone());
+            sql.push_str(&format!(
+                " AND (target = ?{0} OR target_label = ?{0})",
+                args.len()
+            ));
+        }
+        if let Some(branch) = &filter.branch {
+            args.push(branch.clone());
+            sql.push_str(&format!(" AND branch = ?{}", args.len()));
+        }
+        if filter.failed {
+            // Interrupted ones too: queued or running by a process that is gone.
+            sql.push_str(" AND status NOT IN ('succeeded')");
+        }
+        (sql, args)
     }
 }
 
@@ -716,6 +744,29 @@ mod tests {
                 ..RunFilter::default()
             }),
             vec![ids[2]]
+        );
+        // Counted by the same conditions, the limit aside.
+        let counted = |filter: RunFilter| store.count_runs(&filter).unwrap();
+        assert_eq!(
+            counted(RunFilter {
+                limit: Some(1),
+                ..RunFilter::default()
+            }),
+            3
+        );
+        assert_eq!(
+            counted(RunFilter {
+                target: Some("t2".into()),
+                ..RunFilter::default()
+            }),
+            1
+        );
+        assert_eq!(
+            counted(RunFilter {
+                branch: Some("elsewhere".into()),
+                ..RunFilter::default()
+            }),
+            0
         );
         // A queued run is never pruned.
         let [Enqueued::Queued(open)] = store.enqueue_runs(&[new_run("t4", None)], &me).unwrap()[..]

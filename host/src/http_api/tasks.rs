@@ -306,14 +306,63 @@ impl Criteria {
                 .is_none_or(|q| task.title.to_lowercase().contains(&q.to_lowercase()))
     }
 
+    /// The tasks it admits: how many, and the page its `offset` and `limit` ask for,
+    /// newest first.
+    ///
+    /// Filtered by branch and workflow alone (a task list page by page, as `infrahubctl
+    /// task list` reads it), a page costs what it shows: SQLite counts the runs, and only
+    /// the newest `offset + limit` are read. Other filters look at every run they may
+    /// admit.
+    fn page(
+        &self,
+        store: &Store,
+        book: Option<&TaskBook>,
+    ) -> infragen_store::Result<(usize, Vec<Task>)> {
+        let mut tasks: Vec<Task> = book.map(TaskBook::all).unwrap_or_default();
+        tasks.retain(|task| self.admits(task));
+        let mut count = tasks.len();
+        let by_history = self.ids.is_none()
+            && self.states.is_none()
+            && self.q.is_none()
+            && self.related.is_none();
+        if by_history {
+            if self.includes_runs() {
+                let filter = RunFilter {
+                    branch: self.branch.clone(),
+                    limit: Some(self.offset.saturating_add(self.limit)),
+                    ..RunFilter::default()
+                };
+                count += store.count_runs(&filter)?;
+                tasks.extend(store.runs(&filter)?.iter().map(run_task));
+            }
+        } else {
+            let runs: Vec<Task> = self.runs(store)?.iter().map(run_task).collect();
+            tasks.extend(runs.into_iter().filter(|task| self.admits(task)));
+            count = tasks.len();
+        }
+        // Newest first. Within one millisecond a definition run is older than the runs it
+        // started, and runs follow their record numbers (their ids' order).
+        let age = |task: &Task| (task.created_ms, task.workflow == GENERATOR_RUN);
+        tasks.sort_by(|a, b| age(b).cmp(&age(a)).then(b.id.cmp(&a.id)));
+        let page = tasks
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        Ok((count, page))
+    }
+
+    /// Whether its workflows include generator runs.
+    fn includes_runs(&self) -> bool {
+        self.workflows
+            .as_ref()
+            .is_none_or(|workflows| workflows.iter().any(|w| w == GENERATOR_RUN))
+    }
+
     /// The run records that may be tasks it admits: by id where ids are given, else the
     /// history (of the branch, of the targets named), newest first.
     fn runs(&self, store: &Store) -> infragen_store::Result<Vec<RunRecord>> {
-        if self
-            .workflows
-            .as_ref()
-            .is_some_and(|workflows| !workflows.iter().any(|w| w == GENERATOR_RUN))
-        {
+        if !self.includes_runs() {
             return Ok(Vec::new());
         }
         if let Some(ids) = &self.ids {
@@ -371,25 +420,12 @@ pub(super) struct TaskList {
 /// Answers `list` from the run history of `store` and the definition runs `book` holds.
 pub(super) fn answer(store: &Store, book: Option<&TaskBook>, list: &TaskList) -> Value {
     let criteria = &list.criteria;
-    let runs = match criteria.runs(store) {
-        Ok(runs) => runs,
+    let (count, mut page) = match criteria.page(store, book) {
+        Ok(found) => found,
         Err(error) => {
             return json!({"data": null, "errors": [{"message": error.to_string(), "path": [list.key]}]});
         }
     };
-    let mut tasks: Vec<Task> = runs.iter().map(run_task).collect();
-    tasks.extend(book.map(TaskBook::all).unwrap_or_default());
-    tasks.retain(|task| criteria.admits(task));
-    // Newest first. Within one millisecond a definition run is older than the runs it
-    // started, and runs follow their record numbers (their ids' order).
-    let age = |task: &Task| (task.created_ms, task.workflow == GENERATOR_RUN);
-    tasks.sort_by(|a, b| age(b).cmp(&age(a)).then(b.id.cmp(&a.id)));
-    let count = tasks.len();
-    let mut page: Vec<Task> = tasks
-        .into_iter()
-        .skip(criteria.offset)
-        .take(criteria.limit)
-        .collect();
     if selects(&list.field.selection_set.node, &["logs"]) {
         // The history's listing leaves logs out: the page's runs are read whole.
         for task in &mut page {
