@@ -255,3 +255,15 @@ def test_dump_exports_the_nodes_of_the_namespaces_asked_for(serve, tmp_path):
     # The seed has no many-to-many relationship inside these namespaces (the `Relationship`
     # query that lists them is tested in the store's tests).
     assert json.loads((out / "relationships.json").read_text()) == []
+
+
+def test_repositories_are_added_and_listed_as_records(serve):
+    server = serve()
+    server.infrahubctl("repository", "add", "demo", "https://example.com/demo.git", "--description", "the demo")
+    server.infrahubctl("repository", "add", "pinned", "https://example.com/edge.git", "--read-only", "--ref", "v1.0")
+    listed = server.infrahubctl("repository", "list").stdout
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listed.splitlines() if line.startswith("│")]
+    assert rows == [
+        ["demo", "CoreRepository", "unknown", "unknown", "inactive", ""],
+        ["pinned", "CoreReadOnlyRepository", "unknown", "unknown", "inactive", "v1.0"],
+    ], listed

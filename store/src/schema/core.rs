@@ -73,6 +73,33 @@ generics:
       - {name: name, kind: Text, unique: true}
       - {name: description, kind: Text, optional: true}
       - {name: location, kind: Text, optional: true}
+      - name: internal_status
+        kind: Dropdown
+        default_value: inactive
+        optional: true
+        choices:
+          - {name: staging, label: Staging}
+          - {name: active, label: Active}
+          - {name: inactive, label: Inactive}
+      - name: operational_status
+        kind: Dropdown
+        default_value: unknown
+        optional: true
+        choices:
+          - {name: unknown, label: Unknown}
+          - {name: online, label: Online}
+          - {name: error-cred, label: Credential Error}
+          - {name: error-connection, label: Connectivity Error}
+          - {name: error, label: Error}
+      - name: sync_status
+        kind: Dropdown
+        default_value: unknown
+        optional: true
+        choices:
+          - {name: unknown, label: Unknown}
+          - {name: error-import, label: Import Error}
+          - {name: in-sync, label: In Sync}
+          - {name: syncing, label: Syncing}
   - name: Action
     namespace: Core
     branch: agnostic
@@ -248,6 +275,17 @@ nodes:
   - name: Repository
     namespace: Core
     inherit_from: [CoreGenericRepository, CoreTaskTarget]
+    attributes:
+      - {name: default_branch, kind: Text, default_value: main, optional: true}
+      - {name: commit, kind: Text, optional: true}
+  - name: ReadOnlyRepository
+    namespace: Core
+    inherit_from: [CoreGenericRepository, CoreTaskTarget]
+    default_filter: name__value
+    display_labels: [name__value]
+    attributes:
+      - {name: ref, kind: Text, default_value: main, optional: true}
+      - {name: commit, kind: Text, optional: true}
   - name: GeneratorDefinition
     namespace: Core
     inherit_from: [CoreTaskTarget]
