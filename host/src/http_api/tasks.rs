@@ -180,7 +180,9 @@ fn run_task(run: &RunRecord) -> Task {
         .into_iter()
         .flatten()
         .map(|line| TaskLog {
+            // The plugin's levels in Infrahub's words (Python logging's).
             severity: match line.get("level").and_then(Value::as_str) {
+                Some("trace" | "debug") => "debug",
                 Some("warn") => "warning",
                 Some("error") => "error",
                 _ => "info",
@@ -649,6 +651,67 @@ mod tests {
                 at_ms: created_ms,
             }],
         }
+    }
+
+    #[test]
+    fn a_run_is_a_task_with_its_log_in_infrahubs_severities_and_its_error_last() {
+        let run = RunRecord {
+            id: 7,
+            branch: "br1".into(),
+            generator: "generate-rack".into(),
+            target: "rack-id".into(),
+            target_label: "Rack-A1-1".into(),
+            status: RunStatus::Failed,
+            causes: "[]".into(),
+            attempt: 2,
+            owner: "1@host".into(),
+            covers: None,
+            queued_at: 1_700_000_000_000,
+            started_at: Some(1_700_000_001_000),
+            finished_at: Some(1_700_000_002_000),
+            created: None,
+            kept: None,
+            deleted: None,
+            updated: None,
+            error: Some("pod Pod-A1 is not fully generated".into()),
+            log: json!({"lines": [
+                {"level": "debug", "message": "d"},
+                {"level": "info", "message": "i"},
+                {"level": "warn", "message": "w"},
+                {"level": "error", "message": "e"},
+            ], "bytes": 4, "truncated": false})
+            .to_string(),
+        };
+        let task = run_task(&run);
+        assert_eq!(task.id, run_task_id(7));
+        assert_eq!(task.title, "Run generator generate-rack on Rack-A1-1");
+        assert_eq!(task.state, TaskState::Failed);
+        assert_eq!(
+            (task.created_ms, task.started_ms, task.updated_ms),
+            (
+                1_700_000_000_000,
+                Some(1_700_000_001_000),
+                1_700_000_002_000
+            )
+        );
+        assert_eq!(task.related_nodes, [("rack-id".to_owned(), None)]);
+        assert_eq!(
+            task.logs
+                .iter()
+                .map(|log| (log.severity, log.message.as_str(), log.at_ms))
+                .collect::<Vec<_>>(),
+            [
+                ("debug", "d", 1_700_000_002_000),
+                ("info", "i", 1_700_000_002_000),
+                ("warning", "w", 1_700_000_002_000),
+                ("error", "e", 1_700_000_002_000),
+                (
+                    "error",
+                    "pod Pod-A1 is not fully generated",
+                    1_700_000_002_000
+                ),
+            ]
+        );
     }
 
     #[test]
