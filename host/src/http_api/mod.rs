@@ -42,9 +42,7 @@ mod tasks;
 mod transactions;
 
 pub use generators::{DEFINITION_RUN, DefinitionRunError, GeneratorRuns};
-pub use tasks::{
-    DEFINITION_RUN_WORKFLOW, GENERATOR_RUN, Task, TaskBook, TaskLog, TaskState, run_task_id,
-};
+pub use tasks::{DEFINITION_RUN_WORKFLOW, Task, TaskBook, TaskLog, TaskState};
 pub use transactions::{EFFECTS_HEADER, TRANSACTION_HEADER, TransactionLimits};
 
 /// Errors starting the server.

@@ -16,7 +16,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
-use async_graphql_parser::types::{Field, OperationType, Selection, SelectionSet};
+use async_graphql_parser::types::{
+    ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+};
 use infragen_store::{GraphqlRequest, RunFilter, RunRecord, RunStatus, Store};
 use serde_json::{Map, Value, json};
 
@@ -28,7 +30,7 @@ pub const TASKS: &str = "InfrahubTask";
 pub const BRANCH_STATUS: &str = "InfrahubTaskBranchStatus";
 
 /// The workflow of a generator run on one target (Infrahub's name).
-pub const GENERATOR_RUN: &str = "generator-run";
+const GENERATOR_RUN: &str = "generator-run";
 /// The workflow of a `CoreGeneratorDefinitionRun` (Infrahub's name).
 pub const DEFINITION_RUN_WORKFLOW: &str = "request-generator-definition-run";
 
@@ -160,7 +162,7 @@ impl TaskBook {
 const RUN_TASK_TAG: u64 = u64::from_be_bytes(*b"infragen");
 
 /// The task id of run record `id`.
-pub fn run_task_id(id: i64) -> String {
+fn run_task_id(id: i64) -> String {
     uuid::Uuid::from_u64_pair(RUN_TASK_TAG, id as u64).to_string()
 }
 
@@ -405,10 +407,17 @@ pub(super) fn task_list(request: &GraphqlRequest) -> Option<Result<TaskList, Str
     let name = field.name.node.to_string();
     let criteria = call::arguments(field, request.variables.as_ref())
         .and_then(|arguments| Criteria::read(&name, &arguments));
+    let (key, field) = (call::key(field), field.clone());
+    let variables = match &request.variables {
+        Some(Value::Object(variables)) => variables.clone(),
+        _ => Map::new(),
+    };
     Some(criteria.map(|criteria| TaskList {
-        key: call::key(field),
+        key,
         criteria,
-        field: field.clone(),
+        field,
+        document,
+        variables,
     }))
 }
 
@@ -417,6 +426,35 @@ pub(super) struct TaskList {
     key: String,
     criteria: Criteria,
     field: Field,
+    /// The document (its fragments) and variables (its directives) the field is read with.
+    document: ExecutableDocument,
+    variables: Map<String, Value>,
+}
+
+impl TaskList {
+    /// `whole` (the list's answer with every field) as the answer to what the call selects.
+    fn project(&self, whole: &Value) -> Value {
+        infragen_store::graphql::project_value(
+            &self.document,
+            &self.field.selection_set.node,
+            &self.variables,
+            whole,
+            "Tasks",
+            &task_type,
+        )
+        .into_value()
+    }
+}
+
+/// The type of the objects of a task list's field `name`.
+fn task_type(name: &str) -> &'static str {
+    match name {
+        "edges" => "TaskNodeEdge",
+        "node" => "Task",
+        "logs" => "TaskLogEdges",
+        "related_nodes" => "RelatedNode",
+        _ => "Object",
+    }
 }
 
 /// Answers `list` from the run history of `store` and the definition runs `book` holds.
@@ -443,10 +481,7 @@ pub(super) fn answer(store: &Store, book: Option<&TaskBook>, list: &TaskList) ->
         .collect();
     let whole = json!({"count": count, "edges": nodes});
     let mut data = Map::new();
-    data.insert(
-        list.key.clone(),
-        project(&whole, &list.field.selection_set.node, "Tasks"),
-    );
+    data.insert(list.key.clone(), list.project(&whole));
     json!({ "data": data })
 }
 
@@ -554,73 +589,6 @@ fn task_value(task: &Task, kinds: &BTreeMap<String, String>) -> Value {
         "available_actions": [],
         "error": null,
     })
-}
-
-/// `value` (an object, or a list of them) with the fields `selection` asks for, under
-/// their response keys, in its order; an inline fragment's fields are taken where its type
-/// is one a task is (`Task`, or none given).
-fn project(value: &Value, selection: &SelectionSet, typename: &str) -> Value {
-    match value {
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| project(item, selection, typename))
-                .collect(),
-        ),
-        Value::Object(object) => {
-            let mut out = Map::new();
-            select_into(&mut out, object, selection, typename);
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
-}
-
-fn select_into(
-    out: &mut Map<String, Value>,
-    object: &Map<String, Value>,
-    selection: &SelectionSet,
-    typename: &str,
-) {
-    for item in &selection.items {
-        match &item.node {
-            Selection::Field(field) => {
-                let field = &field.node;
-                let name = field.name.node.as_str();
-                let value = match name {
-                    "__typename" => Value::String(typename.to_owned()),
-                    _ => object.get(name).cloned().unwrap_or(Value::Null),
-                };
-                let nested = &field.selection_set.node;
-                let value = if nested.items.is_empty() {
-                    value
-                } else {
-                    let inner = match name {
-                        "edges" => "TaskNodeEdge",
-                        "node" => "Task",
-                        "logs" => "TaskLogEdges",
-                        "related_nodes" => "RelatedNode",
-                        _ => "Object",
-                    };
-                    project(&value, nested, inner)
-                };
-                out.insert(call::key(field), value);
-            }
-            Selection::InlineFragment(fragment) => {
-                let fragment = &fragment.node;
-                let applies = fragment
-                    .type_condition
-                    .as_ref()
-                    .is_none_or(|on| on.node.on.node.as_str() == typename);
-                if applies {
-                    select_into(out, object, &fragment.selection_set.node, typename);
-                }
-            }
-            // Named fragments are the store's dialect; a task list sent with one is
-            // answered without its fields.
-            Selection::FragmentSpread(_) => {}
-        }
-    }
 }
 
 #[cfg(test)]
@@ -777,7 +745,7 @@ mod tests {
         .unwrap();
         let whole = json!({"count": 1, "edges": [{"node": task_value(&task("t1", TaskState::Completed, 1_700_000_000_000), &BTreeMap::new())}]});
         assert_eq!(
-            project(&whole, &call.field.selection_set.node, "Tasks"),
+            call.project(&whole),
             json!({"total": 1, "edges": [{"node": {
                 "id": "t1",
                 "state": "COMPLETED",

@@ -426,26 +426,32 @@ pub(crate) fn branch_selection(
     Answer::Object(out)
 }
 
-/// `value` (an object, a list of them, or a leaf) with the fields `set` selects, under their
-/// response keys, in selection order, whatever the fragments' type conditions (for results
-/// built as JSON whose types have no variants); nested selections apply to nested values.
-pub(crate) fn project_value(
+/// `value` (an object, a list of them, or a leaf) as an answer to `set`: the fields it
+/// selects, under their response keys, in selection order, for results built as JSON (the
+/// server's own lists: relationships, tasks). `type_name` is the type of `value`'s objects:
+/// a fragment applies where it names no type or that one, and `__typename` answers it;
+/// `nested_type` names the type of a field's objects from the field's name.
+pub fn project_value(
     doc: &ExecutableDocument,
     set: &SelectionSet,
     vars: &Map<String, Value>,
     value: &Value,
     type_name: &str,
+    nested_type: &dyn Fn(&str) -> &'static str,
 ) -> Answer {
     match value {
         Value::Array(items) => Answer::List(
             items
                 .iter()
-                .map(|item| project_value(doc, set, vars, item, type_name))
+                .map(|item| project_value(doc, set, vars, item, type_name, nested_type))
                 .collect(),
         ),
         Value::Object(object) => {
+            let mut fields = Vec::new();
+            let applies = |condition: Option<&str>| condition.is_none_or(|on| on == type_name);
+            collect_fields(doc, set, vars, &applies, &mut fields, 0);
             let mut out = Fields::new();
-            for field in all_fields(doc, set, vars) {
+            for field in fields {
                 let name = field.node.name.node.as_str();
                 let answer = match name {
                     "__typename" => Answer::Value(Value::from(type_name)),
@@ -455,7 +461,7 @@ pub(crate) fn project_value(
                         if nested.items.is_empty() {
                             Answer::Value(inner.clone())
                         } else {
-                            project_value(doc, nested, vars, inner, name)
+                            project_value(doc, nested, vars, inner, nested_type(name), nested_type)
                         }
                     }
                 };

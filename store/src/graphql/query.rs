@@ -3,6 +3,7 @@
 
 use super::answer::{Answer, Fields};
 use super::filters::{Filters, ancestors, descendants};
+use super::types::RelTy;
 use super::{GqlError, args_json, collect_fields};
 use crate::graph::Tx;
 use crate::ip::IpWithPrefix;
@@ -337,7 +338,7 @@ impl<'a, 's> Resolver<'a, 's> {
         let mut pairs = Vec::new();
         for k in schema
             .kinds()
-            .filter(|k| !k.is_generic && !outside(&k.kind))
+            .filter(|k| !k.is_generic && !excluded.contains(&k.namespace))
         {
             for r in k
                 .relationships
@@ -372,7 +373,15 @@ impl<'a, 's> Resolver<'a, 's> {
             &f.selection_set.node,
             self.vars,
             &json!({"count": count, "edges": edges}),
-            "Relationships",
+            RelTy::List.name(),
+            &|field| {
+                match field {
+                    "edges" => RelTy::Edge,
+                    "node" => RelTy::Node,
+                    _ => RelTy::Peer,
+                }
+                .name()
+            },
         ))
     }
 

@@ -72,7 +72,8 @@ pub enum RelTy {
 }
 
 impl RelTy {
-    fn name(self) -> &'static str {
+    /// The GraphQL type name.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             RelTy::List => "Relationships",
             RelTy::Edge => "RelationshipEdge",
