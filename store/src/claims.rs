@@ -11,10 +11,11 @@
 //! Claims are written when a run starts and ends, next to the instance's status, so they
 //! add no commits while runs are in flight.
 
+use crate::clock::now_ms;
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use rusqlite::OptionalExtension;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How long a claim by a process on another host is taken for live.
 pub const FOREIGN_CLAIM_TTL: Duration = Duration::from_secs(3600);
@@ -155,13 +156,6 @@ fn holder(conn: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<Cla
                 }
             })
         })
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// When process `pid` started (clock ticks since boot, `/proc/PID/stat` field 22), or

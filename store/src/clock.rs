@@ -19,6 +19,14 @@ pub fn rfc3339(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
+/// Milliseconds since the Unix epoch, now: how the run history and claims record time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
 /// RFC 3339 in UTC, to the second, of now.
 pub(crate) fn now() -> String {
     let d = std::time::SystemTime::now()

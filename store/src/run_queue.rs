@@ -13,7 +13,8 @@
 //! (a run triggered by event `N` is done by any run that started reading after `N`). So a
 //! (generator, target, branch) runs once however many processes were asked for it.
 
-use crate::claims::{ClaimOwner, now_ms};
+use crate::claims::ClaimOwner;
+use crate::clock::now_ms;
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -419,25 +420,24 @@ impl Store {
 impl RunFilter {
     /// `select` with this filter's conditions (not its limit), and their parameters.
     fn sql(&self, select: &str) -> (String, Vec<String>) {
-        let filter = self;
         let mut sql = format!("{select} WHERE 1 = 1");
         let mut args: Vec<String> = Vec::new();
-        if let Some(generator) = &filter.generator {
+        if let Some(generator) = &self.generator {
             args.push(generator.clone());
             sql.push_str(&format!(" AND generator = ?{}", args.len()));
         }
-        if let Some(target) = &filter.target {
+        if let Some(target) = &self.target {
             args.push(target.clone());
             sql.push_str(&format!(
                 " AND (target = ?{0} OR target_label = ?{0})",
                 args.len()
             ));
         }
-        if let Some(branch) = &filter.branch {
+        if let Some(branch) = &self.branch {
             args.push(branch.clone());
             sql.push_str(&format!(" AND branch = ?{}", args.len()));
         }
-        if filter.failed {
+        if self.failed {
             // Interrupted ones too: queued or running by a process that is gone.
             sql.push_str(" AND status NOT IN ('succeeded')");
         }

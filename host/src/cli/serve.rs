@@ -64,14 +64,6 @@ struct DefinitionRuns {
     tasks: Arc<crate::http_api::TaskBook>,
 }
 
-/// Milliseconds since the epoch.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 /// What a definition run's cascade ended with, as its task's state and log.
 fn conclude(
     tasks: &crate::http_api::TaskBook,
@@ -79,7 +71,7 @@ fn conclude(
     result: &Result<crate::cascade::CascadeReport, crate::http_api::DefinitionRunError>,
 ) {
     use crate::http_api::{DefinitionRunError, TaskLog, TaskState};
-    let at_ms = now_ms();
+    let at_ms = infragen_store::clock::now_ms();
     let (state, lines): (TaskState, Vec<(&'static str, String)>) = match result {
         Ok(report) if report.is_success() => (
             TaskState::Completed,
@@ -140,7 +132,7 @@ impl crate::http_api::GeneratorRuns for DefinitionRuns {
             crate::runner::TargetSelection::Ids(nodes)
         };
         let task = uuid::Uuid::new_v4().to_string();
-        let created_ms = now_ms();
+        let created_ms = infragen_store::clock::now_ms();
         self.tasks.put(crate::http_api::Task {
             id: task.clone(),
             title: format!("Run generator definition {name}"),
@@ -266,7 +258,7 @@ pub(crate) async fn run(
     let mut runner = Runner::new(Arc::new(repository), runtime, backend, policy);
     let mut queue_scope_served = None;
     if let Some(url) = &args.queue {
-        let url = super::queue::parse_url(url)?;
+        let url = crate::scale_out::QueueUrl::parse(url)?;
         let scope = queue_scope(&store)?;
         queue_scope_served = Some(scope.clone());
         let dispatcher = crate::scale_out::Dispatcher::start(
