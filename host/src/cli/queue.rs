@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::scale_out::{AccessError, QueueAccess, QueueUrl};
+use crate::scale_out::QueueAccess;
 
 /// The queue's URL itself is an option of each command (optional for `serve`, required for
-/// `worker`); these come with it.
+/// `worker`), a `String` parsed by [`crate::scale_out::QueueUrl::parse`] once clap is done:
+/// clap's message for a value its parser refuses repeats the value whole, password
+/// included. These come with it.
 #[derive(Debug, Args)]
 pub(crate) struct QueueAccessArgs {
     /// A file holding the seed (`SU…`) of the NKey the NATS server knows this process by
@@ -37,10 +39,4 @@ impl QueueAccessArgs {
             tls_client: self.queue_cert.clone().zip(self.queue_key.clone()),
         }
     }
-}
-
-/// `--queue`'s value as a URL. Parsed here rather than by clap, whose message for an
-/// invalid value repeats it whole, password included.
-pub(crate) fn parse_url(text: &str) -> Result<QueueUrl, AccessError> {
-    QueueUrl::parse(text)
 }

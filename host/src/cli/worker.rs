@@ -46,7 +46,7 @@ pub(crate) async fn run(
     args: WorkerArgs,
     compile: crate::runtime::CompileLimits,
 ) -> anyhow::Result<ExitCode> {
-    let queue = super::queue::parse_url(&args.queue)?;
+    let queue = crate::scale_out::QueueUrl::parse(&args.queue)?;
     let http = Http::new(HttpConfig::new(args.address.clone(), args.token.clone()))
         .with_context(|| format!("cannot reach {} over HTTP", args.address))?;
     let backend = Arc::new(GraphqlBackend::new(http));

@@ -65,8 +65,8 @@ struct MaxDeliveries {
 }
 
 impl Dispatcher {
-    /// Connects to the NATS server at `url` with `access`, creates the queue's streams, consumer and
-    /// bucket where missing, and listens for answers. `scope` names this server's store
+    /// Connects to the NATS server at `url` with `access`, creates the queue's streams,
+    /// consumer and bucket where missing, and listens for answers. `scope` names this server's store
     /// (several servers may share one NATS server).
     pub async fn start(
         url: &QueueUrl,

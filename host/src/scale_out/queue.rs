@@ -100,6 +100,11 @@ impl Default for QueueSettings {
     }
 }
 
+/// What a TLS refusal's message points at.
+const TLS_FILES: &str = "`--queue-ca` names the CA that signed the server's certificate; \
+                         `--queue-cert` and `--queue-key` the client's, where the server \
+                         verifies clients";
+
 /// How long [`connect`] waits between attempts at most while the NATS server is not there.
 const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(5);
 /// How often [`connect`] says it is still waiting.
@@ -144,6 +149,10 @@ pub async fn connect(
             Err(error) => error,
         };
         use async_nats::ConnectErrorKind as Kind;
+        // A refused TLS handshake comes as an I/O error whose cause is rustls's (a
+        // certificate the client does not trust, or an alert from a server that does not
+        // trust the client's); any other I/O error may pass.
+        let tls = tls_failure(&error);
         let refused = match error.kind() {
             Kind::AuthorizationViolation => Some(
                 "authorization violation: it does not accept the credentials given (the \
@@ -151,25 +160,10 @@ pub async fn connect(
                     .to_owned(),
             ),
             Kind::Authentication => Some(format!("authentication failed: {error}")),
-            Kind::Tls => Some(format!(
-                "{} (`--queue-ca` names the CA that signed the server's certificate; \
-                 `--queue-cert` and `--queue-key` the client's, where the server verifies \
-                 clients)",
-                with_causes(&error)
-            )),
+            Kind::Tls => Some(format!("{} ({TLS_FILES})", with_causes(&error))),
             Kind::ServerParse => Some(format!("its address: {error}")),
-            // A refused TLS handshake comes as an I/O error whose cause is rustls's (a
-            // certificate the client does not trust, or an alert from a server that does
-            // not trust the client's); any other I/O error may pass.
-            Kind::Io if tls_failure(&error).is_some() => Some(format!(
-                "the TLS handshake failed: {} (`--queue-ca` names the CA that signed the \
-                 server's certificate; `--queue-cert` and `--queue-key` the client's, where \
-                 the server verifies clients)",
-                tls_failure(&error)
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            )),
-            Kind::Dns | Kind::TimedOut | Kind::Io | Kind::MaxReconnects => None,
+            Kind::Io => tls.map(|tls| format!("the TLS handshake failed: {tls} ({TLS_FILES})")),
+            Kind::Dns | Kind::TimedOut | Kind::MaxReconnects => None,
         };
         if let Some(reason) = refused {
             return Err(QueueError::Refused {

@@ -51,6 +51,7 @@ pub struct Worker {
     name: String,
     /// The NATS server's URL.
     queue_url: QueueUrl,
+    /// What proves this worker to it.
     access: QueueAccess,
     /// Its server's store scope: the consumer it pulls from (see [`queue::workers_consumer`]).
     scope: String,
@@ -65,8 +66,8 @@ pub struct Worker {
 
 impl Worker {
     /// A worker named `name`, pulling the runs of the server whose store scope is `scope`
-    /// from the NATS server at `queue_url` (reached with `access`), running `concurrency` runs at a time on
-    /// `runtime` against `backend` (that server).
+    /// from the NATS server at `queue_url` (reached with `access`), running `concurrency`
+    /// runs at a time on `runtime` against `backend` (that server).
     pub fn new(
         name: String,
         queue_url: QueueUrl,
