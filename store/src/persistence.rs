@@ -109,6 +109,15 @@ pub(crate) const CONTAINS_FUNCTION: &str = "contains_ignore_case";
 /// rows, and still bounds the memory of a bulk statement (a branch's rows deleted).
 const STATEMENT_JOURNAL_IN_MEMORY: std::ffi::c_int = 4 << 20;
 
+/// The page cache of a store's own connection, the one every write goes through, in KiB
+/// (SQLite's default is 2 MiB). A run's commit dirties every page its writes touch at
+/// once; past the cache's size SQLite spills dirty pages into the WAL before the commit,
+/// and they are written again if touched again, and a lookup of a page the cache lost is
+/// a `pread` of the WAL or the file. Pages are cached as they are read, so a small store
+/// never fills it; the read pool's connections keep SQLite's default: each loses its
+/// cache at the next commit anyway.
+const WRITER_CACHE_KIB: u32 = 32 << 10;
+
 /// What configuring SQLite for the process returned (see [`configure_sqlite`]).
 static SQLITE_CONFIGURED: std::sync::OnceLock<std::ffi::c_int> = std::sync::OnceLock::new();
 
@@ -222,6 +231,8 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(StoreError::db(path))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(StoreError::db(path))?;
+        conn.pragma_update(None, "cache_size", -(WRITER_CACHE_KIB as i64))
             .map_err(StoreError::db(path))?;
         conn.execute_batch(SCHEMA_SQL)
             .map_err(StoreError::db(path))?;
@@ -724,6 +735,42 @@ mod tests {
         // SAFETY: reading SQLite's counter has no preconditions.
         let counted = unsafe { rusqlite::ffi::sqlite3_memory_used() };
         assert_eq!(counted, 0, "SQLite counts its memory use");
+    }
+
+    /// A transaction dirtying four times SQLite's default page cache (a large run's
+    /// commit) keeps every page in the store connection's cache until it commits: none is
+    /// spilled into the WAL early, to be written again. Fails with SQLite's default cache
+    /// size, which spills this transaction.
+    #[test]
+    fn a_large_transaction_is_not_spilled_before_its_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let db = Db::open(path.to_str().expect("utf-8 path")).expect("open");
+        let spilled = || {
+            let (mut current, mut highest) = (0, 0);
+            // SAFETY: the handle is the open connection's, used on this thread only, and
+            // the two out-pointers are valid for the call.
+            let rc = unsafe {
+                rusqlite::ffi::sqlite3_db_status(
+                    db.conn.handle(),
+                    rusqlite::ffi::SQLITE_DBSTATUS_CACHE_SPILL,
+                    &mut current,
+                    &mut highest,
+                    0,
+                )
+            };
+            assert_eq!(rc, rusqlite::ffi::SQLITE_OK);
+            current
+        };
+        db.begin_immediate().expect("begin");
+        // 2,000 rows of 4,000 bytes: about 8 MiB of pages, four times the default cache.
+        let text = "x".repeat(4_000);
+        for n in 0..2_000 {
+            db.set_meta(&format!("filler-{n:04}"), &text)
+                .expect("a write");
+        }
+        assert_eq!(spilled(), 0, "pages were spilled before the commit");
+        db.commit().expect("commit");
     }
 
     /// A join on a bound equality is planned once: executing it again with other values
