@@ -403,7 +403,22 @@ pub(crate) struct Tx<'c> {
     pub origin: &'static str,
 }
 
-/// `p`'s changes onto `n` (a view of the node before them).
+/// A node's rows on `main` and on this branch (`?2`), by the node's id: the statements
+/// loading a committed node. `+branch` keeps SQLite from looking the two branches up
+/// through a temporary index it builds, fills and drops on every execution (`IN` on a key
+/// column), which cost more than the lookup itself: the key's prefix finds the node's rows
+/// on every branch, which are few (one per branch that changed the node), and the branch
+/// is tested on each. Counted on a seed build: loading attributes and kinds took 55% fewer
+/// instructions, the whole build 3% fewer.
+const NODE_ROWS_OF_ID: &str =
+    "SELECT branch, kind, live FROM node WHERE id = ?1 AND +branch IN ('main', ?2)";
+/// See [`NODE_ROWS_OF_ID`].
+const ATTR_ROWS_OF_ID: &str =
+    "SELECT branch, name, value FROM attr WHERE id = ?1 AND +branch IN ('main', ?2)";
+/// One edge's rows on `main` and on this branch (`?4`); see [`NODE_ROWS_OF_ID`].
+const EDGE_ROWS_OF_KEY: &str = "SELECT branch, live FROM edge \
+     WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND +branch IN ('main', ?4)";
+
 /// Up to this many additions, [`appended_peers`] looks for each in the relationship's list
 /// rather than hashing the list.
 const FEW_ADDITIONS: usize = 8;
@@ -451,6 +466,7 @@ fn appended_peers<'p>(n: &Node, p: &'p Pending, hashed: bool) -> Vec<(&'p str, &
     appended
 }
 
+/// `p`'s changes onto `n` (a view of the node before them).
 fn apply_pending(n: &mut Node, p: &Pending) {
     apply_pending_attrs(n, p);
     for ((rel, peer), present) in &p.edges {
@@ -810,9 +826,7 @@ impl<'c> Tx<'c> {
     }
 
     fn query_kind(&self, id: &str) -> rusqlite::Result<Option<String>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT branch, kind, live FROM node WHERE id = ?1 AND branch IN ('main', ?2)",
-        )?;
+        let mut st = self.conn.prepare_cached(NODE_ROWS_OF_ID)?;
         let mut rows = st.query(params![id, self.branch])?;
         let (mut main, mut own) = (None, None);
         while let Some(r) = rows.next()? {
@@ -884,9 +898,7 @@ impl<'c> Tx<'c> {
             attrs: BTreeMap::new(),
             rels: BTreeMap::new(),
         };
-        let mut st = self.conn.prepare_cached(
-            "SELECT branch, name, value FROM attr WHERE id = ?1 AND branch IN ('main', ?2)",
-        )?;
+        let mut st = self.conn.prepare_cached(ATTR_ROWS_OF_ID)?;
         let mut rows = st.query(params![id, self.branch])?;
         let mut own = Vec::new();
         while let Some(r) = rows.next()? {
@@ -1976,9 +1988,7 @@ impl<'c> Tx<'c> {
     }
 
     fn query_edge(&self, id: &str, rel: &str, peer: &str) -> rusqlite::Result<bool> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT branch, live FROM edge WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND branch IN ('main', ?4)",
-        )?;
+        let mut st = self.conn.prepare_cached(EDGE_ROWS_OF_KEY)?;
         let mut rows = st.query(params![id, rel, peer, self.branch])?;
         let (mut main, mut own) = (false, None);
         while let Some(r) = rows.next()? {
@@ -2791,6 +2801,36 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The statements loading a committed node look its rows up by their key's prefix and
+    /// build no temporary index on the way (see [`NODE_ROWS_OF_ID`]): `OpenEphemeral` is
+    /// that index, and a plan without the key is a scan of the table.
+    #[test]
+    fn a_node_is_loaded_without_a_temporary_index_per_lookup() {
+        let db = crate::persistence::Db::open(":memory:").expect("an in-memory store");
+        // Column `column` of each row `sql` gives, its parameters left unbound.
+        let column = |sql: &str, column: usize| -> Vec<String> {
+            let mut statement = db.conn.prepare(sql).expect("the statement");
+            let mut rows = statement.raw_query();
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().expect("a row") {
+                out.push(row.get::<_, String>(column).expect("text"));
+            }
+            out
+        };
+        for sql in [NODE_ROWS_OF_ID, ATTR_ROWS_OF_ID, EDGE_ROWS_OF_KEY] {
+            let opcodes = column(&format!("EXPLAIN {sql}"), 1);
+            assert!(
+                !opcodes.iter().any(|op| op == "OpenEphemeral"),
+                "{sql}: {opcodes:?}"
+            );
+            let plan = column(&format!("EXPLAIN QUERY PLAN {sql}"), 3);
+            assert!(
+                plan.len() == 1 && plan[0].contains("USING PRIMARY KEY (id=?"),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
 
     fn node(id: &str, name: &str) -> Option<Arc<Node>> {
         let mut n = Node::new("DcimDevice");
