@@ -155,6 +155,23 @@ pub(crate) struct EdgeRow {
     pub(crate) base: bool,
 }
 
+/// A branch's node rows (`?1`), read from the nodes listed with it (`branch_rows`, see
+/// [`crate::persistence::BRANCH_ROWS`]) rather than from every row of the graph.
+pub(crate) const NODE_ROWS_OF_BRANCH: &str = "SELECT n.id, n.kind, n.live, n.base_rev \
+     FROM branch_rows r CROSS JOIN node n ON n.id = r.id AND n.branch = r.branch \
+     WHERE r.branch = ?1 ORDER BY r.id";
+/// A branch's attribute rows, as [`NODE_ROWS_OF_BRANCH`].
+pub(crate) const ATTR_ROWS_OF_BRANCH: &str = "SELECT a.id, a.name, a.kind, a.value, a.base \
+     FROM branch_rows r CROSS JOIN attr a ON a.id = r.id AND a.branch = r.branch \
+     WHERE r.branch = ?1 ORDER BY r.id, a.name";
+/// A branch's edge rows, in the order they were written, as [`NODE_ROWS_OF_BRANCH`]. The
+/// edge key leads with the node and the relationship, so each listed node's edges are read on
+/// every branch and the branch's kept: what this costs grows with the nodes' edges (a group
+/// of many members), not with the store.
+pub(crate) const EDGE_ROWS_OF_BRANCH: &str = "SELECT e.id, e.rel, e.peer, e.live, COALESCE(e.base, 0) \
+     FROM branch_rows r CROSS JOIN edge e ON e.id = r.id AND e.branch = r.branch \
+     WHERE r.branch = ?1 ORDER BY e.pos";
+
 /// What a branch holds of its own: nodes it created or deleted, attribute values and
 /// edges it changed (with what main had when it first changed them).
 pub(crate) struct BranchRows {
@@ -172,9 +189,7 @@ impl BranchRows {
         let mut created: Vec<(String, String)> = Vec::new();
         let mut deleted: Vec<(String, String, Option<i64>)> = Vec::new();
         {
-            let mut st = conn
-                .prepare("SELECT id, kind, live, base_rev FROM node WHERE branch = ?1 ORDER BY id")
-                .map_err(&err)?;
+            let mut st = conn.prepare(NODE_ROWS_OF_BRANCH).map_err(&err)?;
             let rows = st
                 .query_map([name], |r| {
                     Ok((
@@ -196,11 +211,7 @@ impl BranchRows {
         }
         let mut attrs = Vec::new();
         {
-            let mut st = conn
-                .prepare(
-                    "SELECT id, name, kind, value, base FROM attr WHERE branch = ?1 ORDER BY id, name",
-                )
-                .map_err(&err)?;
+            let mut st = conn.prepare(ATTR_ROWS_OF_BRANCH).map_err(&err)?;
             let rows = st
                 .query_map([name], |r| {
                     Ok(AttrRow {
@@ -218,9 +229,7 @@ impl BranchRows {
         }
         let mut edges = Vec::new();
         {
-            let mut st = conn
-                .prepare("SELECT id, rel, peer, live, COALESCE(base, 0) FROM edge WHERE branch = ?1 ORDER BY pos")
-                .map_err(&err)?;
+            let mut st = conn.prepare(EDGE_ROWS_OF_BRANCH).map_err(&err)?;
             let rows = st
                 .query_map([name], |r| {
                     Ok(EdgeRow {
@@ -464,18 +473,16 @@ pub(crate) fn merge(
         });
     }
     let events = tx.finish()?;
-    // The branch now equals main except for its local nodes.
-    for table in ["node", "attr", "edge", "ip"] {
-        let mut st = conn
-            .prepare(&format!(
-                "SELECT DISTINCT id FROM {table} WHERE branch = ?1"
-            ))
-            .map_err(&err)?;
-        let ids: Vec<String> = st
-            .query_map([name], |r| r.get(0))
-            .map_err(&err)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(&err)?;
+    // The branch now equals main except for its local nodes: the other nodes it has rows
+    // for lose them, and leave its list.
+    let ids: Vec<String> = conn
+        .prepare("SELECT id FROM branch_rows WHERE branch = ?1")
+        .and_then(|mut st| {
+            st.query_map([name], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(&err)?;
+    for table in ["node", "attr", "edge", "ip", "branch_rows"] {
         let mut del = conn
             .prepare(&format!(
                 "DELETE FROM {table} WHERE branch = ?1 AND id = ?2"

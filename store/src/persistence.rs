@@ -65,9 +65,42 @@ CREATE TABLE IF NOT EXISTS ip (
     PRIMARY KEY (id, branch)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ip_by_range ON ip (family, is_addr, lo);
+CREATE TABLE IF NOT EXISTS branch_rows (
+    branch TEXT NOT NULL, id TEXT NOT NULL,
+    PRIMARY KEY (branch, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, scope TEXT NOT NULL DEFAULT 'admin');
 ";
+
+/// The nodes with rows of their own on each branch (`branch_rows`): every commit on a
+/// branch lists the nodes it writes there (a superset: a branch-agnostic node written from a
+/// branch has its rows on main), and a merge or a deletion of the branch takes its nodes out.
+/// What reads a whole branch — a merge, its validation, the count of its changes, deleting it
+/// — starts from this list instead of reading every row of the graph to find the branch's:
+/// on a store of 1,000,000 nodes, a branch of one change took ~1 s to merge and ~0.4 s to
+/// list that way.
+pub(crate) const BRANCH_ROWS: &str = "branch_rows";
+
+/// How many nodes branch `?1` changed: those listed with it that still have rows there.
+const BRANCH_CHANGES: &str = "SELECT COUNT(*) FROM branch_rows r WHERE r.branch = ?1 \
+     AND (EXISTS (SELECT 1 FROM node WHERE id = r.id AND branch = r.branch) \
+     OR EXISTS (SELECT 1 FROM attr WHERE id = r.id AND branch = r.branch) \
+     OR EXISTS (SELECT 1 FROM edge WHERE id = r.id AND branch = r.branch))";
+
+/// The tables holding the graph's rows, each keyed by node id and branch.
+const GRAPH_TABLES: [&str; 4] = ["node", "attr", "edge", "ip"];
+
+/// Deletes branch `?1`'s rows from `table`, found through the nodes listed with it.
+fn delete_branch_rows(table: &str) -> String {
+    format!(
+        "DELETE FROM {table} WHERE branch = ?1 \
+         AND id IN (SELECT id FROM branch_rows WHERE branch = ?1)"
+    )
+}
+
+/// The `meta` key saying `branch_rows` was filled from the rows of a store written before it.
+const BRANCH_ROWS_FILLED: &str = "branch_rows_filled";
 
 /// The `meta` key holding when the store began.
 pub(crate) const CREATED_AT: &str = "created_at";
@@ -263,6 +296,7 @@ impl Db {
         db.migrate_whole_node_rows()?;
         db.migrate_token_scopes()?;
         db.drop_replaced_edge_indexes()?;
+        db.fill_branch_rows()?;
         // When the store began (main's `branched_from`); a store older than this key
         // gets the time it was first opened with it. Read first: writing on every open
         // would wait for any other process's write transaction.
@@ -317,6 +351,33 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// Stores written before `branch_rows` existed: every node with rows on a branch is
+    /// listed there, from the rows themselves — one pass over the graph's tables, once per
+    /// store (see [`BRANCH_ROWS`]; 0.44 s for a store of 1,000,000 nodes).
+    fn fill_branch_rows(&mut self) -> Result<()> {
+        // Looked up first: filling takes the write lock, which another process may hold.
+        if self.meta(BRANCH_ROWS_FILLED)?.is_some() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::db(&path))?;
+        // Another process may have filled it meanwhile: `OR IGNORE` makes a second pass
+        // harmless, and the key is written with the rows.
+        tx.execute_batch(&format!(
+            "INSERT OR IGNORE INTO branch_rows (branch, id) \
+             SELECT branch, id FROM node WHERE branch <> 'main' \
+             UNION SELECT branch, id FROM attr WHERE branch <> 'main' \
+             UNION SELECT branch, id FROM edge WHERE branch <> 'main' \
+             UNION SELECT branch, id FROM ip WHERE branch <> 'main'; \
+             INSERT OR REPLACE INTO meta (key, value) VALUES ('{BRANCH_ROWS_FILLED}', '1');"
+        ))
+        .map_err(StoreError::db(&path))?;
+        tx.commit().map_err(StoreError::db(&path))
     }
 
     /// Tokens created before scopes existed could do everything; they keep `admin`.
@@ -642,11 +703,7 @@ impl Db {
     /// How many nodes a branch changed (created, deleted or edited) and has not merged.
     pub fn branch_changes(&self, name: &str) -> Result<usize> {
         self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM (SELECT id FROM node WHERE branch = ?1 UNION SELECT id FROM attr WHERE branch = ?1 UNION SELECT id FROM edge WHERE branch = ?1)",
-                [name],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row(BRANCH_CHANGES, [name], |r| r.get::<_, i64>(0))
             .map(|n| n as usize)
             .map_err(self.err())
     }
@@ -684,10 +741,12 @@ impl Db {
     pub fn delete_branch(&mut self, name: &str) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
-        for table in ["node", "attr", "edge", "ip"] {
-            tx.execute(&format!("DELETE FROM {table} WHERE branch = ?1"), [name])
+        for table in GRAPH_TABLES {
+            tx.execute(&delete_branch_rows(table), [name])
                 .map_err(StoreError::db(&path))?;
         }
+        tx.execute("DELETE FROM branch_rows WHERE branch = ?1", [name])
+            .map_err(StoreError::db(&path))?;
         for table in ["branches", "branch_info"] {
             tx.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])
                 .map_err(StoreError::db(&path))?;
@@ -720,6 +779,39 @@ impl Db {
 mod tests {
     use super::*;
     use rusqlite::StatementStatus;
+
+    /// What reads or removes a whole branch starts from the nodes listed with it: no plan
+    /// reads a whole graph table (`SCAN node`, `attr`, `edge` or `ip`, or a whole index of
+    /// one). Fails with the statements that found a branch's rows by their `branch` column,
+    /// which no index leads with.
+    #[test]
+    fn a_branch_is_read_and_removed_through_its_own_nodes() {
+        let db = Db::open(":memory:").expect("an in-memory store");
+        let deletes: Vec<String> = GRAPH_TABLES.iter().map(|t| delete_branch_rows(t)).collect();
+        let statements = [
+            crate::branch::NODE_ROWS_OF_BRANCH,
+            crate::branch::ATTR_ROWS_OF_BRANCH,
+            crate::branch::EDGE_ROWS_OF_BRANCH,
+            BRANCH_CHANGES,
+        ]
+        .into_iter()
+        .chain(deletes.iter().map(String::as_str));
+        for sql in statements {
+            let mut plan = db
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("a plan");
+            let mut rows = plan.raw_query();
+            let mut steps = Vec::new();
+            while let Some(row) = rows.next().expect("a step") {
+                steps.push(row.get::<_, String>(3).expect("its text"));
+            }
+            assert!(
+                steps.iter().all(|step| !step.starts_with("SCAN")),
+                "{sql}: {steps:?}"
+            );
+        }
+    }
 
     /// Opening a store configures SQLite first, so a statement's journal stays in memory up
     /// to [`STATEMENT_JOURNAL_IN_MEMORY`] and SQLite keeps no memory statistics: fails when

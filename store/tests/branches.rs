@@ -897,3 +897,91 @@ fn diff_tree_lists_every_node_the_branch_added_updated_and_removed() {
         json!({"num_added": 0, "num_updated": 0, "num_removed": 0})
     );
 }
+
+/// The changes each branch counts, per branch, through a merge and a deletion.
+fn changes(s: &infragen_store::Store) -> Vec<(String, usize)> {
+    s.branches()
+        .expect("branches")
+        .into_iter()
+        .map(|b| (b.name, b.changes))
+        .collect()
+}
+
+fn device_names(s: &infragen_store::Store, branch: &str) -> Vec<String> {
+    names(
+        &ok(
+            s,
+            branch,
+            "{ DcimDevice { edges { node { name { value } } } } }",
+        ),
+        "DcimDevice",
+    )
+}
+
+/// A branch's changes are counted, merged and deleted as its own, whatever the other
+/// branches hold: the count names the nodes it changed, a merge leaves it none, and a
+/// deletion takes its nodes out of every view (a branch made again under its name starts
+/// empty).
+#[test]
+fn each_branch_counts_merges_and_deletes_only_its_own_changes() {
+    let s = store();
+    device(&s, "main", "leaf1", "asn: {value: 1}");
+    s.create_branch("br1").unwrap();
+    s.create_branch("br2").unwrap();
+    device(&s, "br1", "leaf2", "");
+    device(&s, "br1", "leaf1", "asn: {value: 2}");
+    device(&s, "br2", "leaf3", "");
+    assert_eq!(
+        changes(&s),
+        [("main".into(), 0), ("br1".into(), 2), ("br2".into(), 1)]
+    );
+
+    s.merge_branch("br1").unwrap();
+    assert_eq!(
+        changes(&s),
+        [("main".into(), 0), ("br1".into(), 0), ("br2".into(), 1)]
+    );
+    assert_eq!(device_names(&s, "main"), ["leaf1", "leaf2"]);
+    assert_eq!(asn(&s, "main", "leaf1"), 2);
+    assert_eq!(device_names(&s, "br2"), ["leaf1", "leaf2", "leaf3"]);
+
+    s.delete_branch("br2").unwrap();
+    s.create_branch("br2").unwrap();
+    assert_eq!(
+        changes(&s),
+        [("main".into(), 0), ("br1".into(), 0), ("br2".into(), 0)]
+    );
+    assert_eq!(device_names(&s, "br2"), ["leaf1", "leaf2"]);
+    assert_eq!(device_names(&s, "main"), ["leaf1", "leaf2"]);
+}
+
+/// A store written before branches listed their nodes (`branch_rows` empty, and not yet
+/// filled) gets the list from its rows when opened: its branch counts its changes and
+/// merges them. Fails when the list is not filled: the branch then has nothing to merge.
+#[test]
+fn a_store_written_before_branches_listed_their_nodes_lists_them_when_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    {
+        let s = infragen_store::Store::open(&path).expect("store");
+        s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+            .expect("schema");
+        device(&s, "main", "leaf1", "asn: {value: 1}");
+        s.create_branch("br1").unwrap();
+        device(&s, "br1", "leaf2", "");
+        device(&s, "br1", "leaf1", "asn: {value: 2}");
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).expect("the file");
+        conn.execute_batch(
+            "DELETE FROM branch_rows; DELETE FROM meta WHERE key = 'branch_rows_filled';",
+        )
+        .expect("the list emptied, as before it existed");
+    }
+    let s = infragen_store::Store::open(&path).expect("store reopened");
+    assert_eq!(changes(&s), [("main".into(), 0), ("br1".into(), 2)]);
+    s.merge_branch("br1").unwrap();
+    assert_eq!(device_names(&s, "main"), ["leaf1", "leaf2"]);
+    assert_eq!(asn(&s, "main", "leaf1"), 2);
+    assert_eq!(changes(&s), [("main".into(), 0), ("br1".into(), 0)]);
+}

@@ -2275,6 +2275,9 @@ impl<'c> Tx<'c> {
     ) -> rusqlite::Result<()> {
         let c = self.conn;
         let node_branch = self.node_branch(&p.kind);
+        if !self.on_main() {
+            rows.note_branch_row.execute(params![self.branch, id])?;
+        }
         if p.deleted {
             if node_branch == MAIN {
                 // Gone everywhere: its rows on main, and (for a shared node) every branch's.
@@ -2399,6 +2402,9 @@ struct RowStatements<'c> {
     remove_edge: rusqlite::CachedStatement<'c>,
     /// An edge added or removed on a branch, over main's (whether main has it is its base).
     put_branch_edge: rusqlite::CachedStatement<'c>,
+    /// A node written on a branch, listed with the branch's (see
+    /// [`crate::persistence::BRANCH_ROWS`]).
+    note_branch_row: rusqlite::CachedStatement<'c>,
 }
 
 /// One attribute row [`RowStatements::put_attrs`] writes.
@@ -2475,6 +2481,10 @@ impl<'c> RowStatements<'c> {
                  ON CONFLICT (id, rel, peer, branch) DO UPDATE SET live = excluded.live, \
                  pos = CASE WHEN excluded.live = 1 AND edge.live = 0 THEN excluded.pos ELSE edge.pos END",
             )?,
+            note_branch_row: c.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO {} (branch, id) VALUES (?1, ?2)",
+                crate::persistence::BRANCH_ROWS
+            ))?,
         })
     }
 }
