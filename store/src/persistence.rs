@@ -99,6 +99,9 @@ fn delete_branch_rows(table: &str) -> String {
     )
 }
 
+/// The most events one statement writes (see [`Db::write_events`]).
+const EVENTS_PER_STATEMENT: usize = 32;
+
 /// The `meta` key saying `branch_rows` was filled from the rows of a store written before it.
 const BRANCH_ROWS_FILLED: &str = "branch_rows_filled";
 
@@ -650,16 +653,28 @@ impl Db {
             .map_err(e())?
             .query_row([], |r| r.get(0))
             .map_err(e())?;
-        let mut ins = self
-            .conn
-            .prepare_cached("INSERT INTO events (seq, data) VALUES (?1, ?2)")
-            .map_err(e())?;
+        let mut texts = Vec::with_capacity(events.len());
         for ev in events.iter_mut() {
             last += 1;
             ev.seq = last;
             let text = crate::events::stored::encode(ev)
                 .map_err(|err| self.corrupted(format!("event: {err}")))?;
-            ins.execute(params![ev.seq, text]).map_err(e())?;
+            texts.push((ev.seq, text));
+        }
+        // Several rows per statement: an AUTOINCREMENT table's statement reads and writes
+        // back its `sqlite_sequence` record, once per statement rather than once per event.
+        for chunk in texts.chunks(EVENTS_PER_STATEMENT) {
+            let values = vec!["(?, ?)"; chunk.len()].join(", ");
+            let mut ins = self
+                .conn
+                .prepare_cached(&format!("INSERT INTO events (seq, data) VALUES {values}"))
+                .map_err(e())?;
+            for (i, (seq, text)) in chunk.iter().enumerate() {
+                ins.raw_bind_parameter(2 * i + 1, seq).map_err(e())?;
+                ins.raw_bind_parameter(2 * i + 2, text.as_str())
+                    .map_err(e())?;
+            }
+            ins.raw_execute().map_err(e())?;
         }
         Ok(())
     }
@@ -779,6 +794,41 @@ impl Db {
 mod tests {
     use super::*;
     use rusqlite::StatementStatus;
+
+    /// Events are numbered in the order given, after every earlier one, and read back as
+    /// written — across the statements a commit of many events is split into (see
+    /// [`EVENTS_PER_STATEMENT`]).
+    #[test]
+    fn a_commit_s_events_are_numbered_in_order_and_read_back_whole() {
+        let db = Db::open(":memory:").expect("an in-memory store");
+        let event = |n: usize| Event {
+            seq: 0,
+            name: "infrahub.node.created".into(),
+            branch: "br1".into(),
+            action: crate::Action::Created,
+            kind: "DcimInterface".into(),
+            id: format!("node-{n}"),
+            origin: "live".into(),
+            attributes: vec![crate::events::AttributeChange {
+                name: "name".into(),
+                kind: "Text".into(),
+                value: serde_json::json!(format!("Ethernet{n}")),
+                value_previous: serde_json::Value::Null,
+                action: "added".into(),
+            }],
+            relationships: Vec::new(),
+        };
+        let (first, second) = (2 * EVENTS_PER_STATEMENT + 3, 1);
+        let mut written: Vec<Event> = (0..first).map(event).collect();
+        db.write_events(&mut written).expect("a commit's events");
+        let mut more: Vec<Event> = (first..first + second).map(event).collect();
+        db.write_events(&mut more).expect("the next commit's");
+        written.extend(more);
+        let expected: Vec<i64> = (1..=(first + second) as i64).collect();
+        assert_eq!(written.iter().map(|e| e.seq).collect::<Vec<_>>(), expected);
+        let read = db.events_since(0, 1_000).expect("read back");
+        assert_eq!(read, written);
+    }
 
     /// What reads or removes a whole branch starts from the nodes listed with it: no plan
     /// reads a whole graph table (`SCAN node`, `attr`, `edge` or `ip`, or a whole index of
