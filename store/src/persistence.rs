@@ -82,6 +82,30 @@ CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, cr
 /// list that way.
 pub(crate) const BRANCH_ROWS: &str = "branch_rows";
 
+/// The most nodes one statement lists with their branch (see [`list_branch_nodes`]).
+const BRANCH_NODES_PER_STATEMENT: usize = 64;
+
+/// Lists `ids` with `branch` in [`BRANCH_ROWS`] (those already listed stay as they are),
+/// several to a statement: a commit on a branch lists every node it writes.
+pub(crate) fn list_branch_nodes(
+    conn: &Connection,
+    branch: &str,
+    ids: &[&str],
+) -> rusqlite::Result<()> {
+    for chunk in ids.chunks(BRANCH_NODES_PER_STATEMENT) {
+        let values = vec!["(?1, ?)"; chunk.len()].join(", ");
+        let mut statement = conn.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {BRANCH_ROWS} (branch, id) VALUES {values}"
+        ))?;
+        statement.raw_bind_parameter(1, branch)?;
+        for (i, id) in chunk.iter().enumerate() {
+            statement.raw_bind_parameter(i + 2, *id)?;
+        }
+        statement.raw_execute()?;
+    }
+    Ok(())
+}
+
 /// How many nodes branch `?1` changed: those listed with it that still have rows there.
 const BRANCH_CHANGES: &str = "SELECT COUNT(*) FROM branch_rows r WHERE r.branch = ?1 \
      AND (EXISTS (SELECT 1 FROM node WHERE id = r.id AND branch = r.branch) \

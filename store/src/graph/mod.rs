@@ -2048,12 +2048,18 @@ impl<'c> Tx<'c> {
         let mut ip_writes = Vec::new();
         let mut settled = Vec::new();
         let mut rows = RowStatements::prepare(self.conn).map_err(err)?;
+        // The nodes written on this branch, listed with it (see
+        // [`crate::persistence::BRANCH_ROWS`]) after their rows.
+        let mut on_branch = Vec::new();
         for id in &self.order {
             let Some(p) = self.pending.get(id) else {
                 continue;
             };
             if p.created && p.deleted {
                 continue;
+            }
+            if !self.on_main() {
+                on_branch.push(id.as_str());
             }
             let event = self.event_of(id, p);
             self.write_node(&mut rows, id, p, rev, event.is_some(), &mut pos)
@@ -2074,6 +2080,7 @@ impl<'c> Tx<'c> {
                 settled.push((id.clone(), self.settled(id, p)));
             }
         }
+        crate::persistence::list_branch_nodes(self.conn, &self.branch, &on_branch).map_err(err)?;
         if let Some(e) = self.take_failure() {
             return Err(e);
         }
@@ -2275,9 +2282,6 @@ impl<'c> Tx<'c> {
     ) -> rusqlite::Result<()> {
         let c = self.conn;
         let node_branch = self.node_branch(&p.kind);
-        if !self.on_main() {
-            rows.note_branch_row.execute(params![self.branch, id])?;
-        }
         if p.deleted {
             if node_branch == MAIN {
                 // Gone everywhere: its rows on main, and (for a shared node) every branch's.
@@ -2402,9 +2406,6 @@ struct RowStatements<'c> {
     remove_edge: rusqlite::CachedStatement<'c>,
     /// An edge added or removed on a branch, over main's (whether main has it is its base).
     put_branch_edge: rusqlite::CachedStatement<'c>,
-    /// A node written on a branch, listed with the branch's (see
-    /// [`crate::persistence::BRANCH_ROWS`]).
-    note_branch_row: rusqlite::CachedStatement<'c>,
 }
 
 /// One attribute row [`RowStatements::put_attrs`] writes.
@@ -2481,10 +2482,6 @@ impl<'c> RowStatements<'c> {
                  ON CONFLICT (id, rel, peer, branch) DO UPDATE SET live = excluded.live, \
                  pos = CASE WHEN excluded.live = 1 AND edge.live = 0 THEN excluded.pos ELSE edge.pos END",
             )?,
-            note_branch_row: c.prepare_cached(&format!(
-                "INSERT OR IGNORE INTO {} (branch, id) VALUES (?1, ?2)",
-                crate::persistence::BRANCH_ROWS
-            ))?,
         })
     }
 }
