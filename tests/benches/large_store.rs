@@ -16,9 +16,10 @@
 //! nodes (default 1,000,000): devices `filler-NNNNNNN` (role leaf), each
 //! with 14 interfaces and one loopback address in 100.64.0.0/10 on its first
 //! interface — 16 nodes a device, none linked to the seed, loaded through
-//! object files 500 devices at a time. Building 1,000,000 nodes took 286 s
-//! on a 2-core machine (about 3,500 nodes/s); `LARGE_STORE_NODES=100000`
-//! gives a first reading in half a minute.
+//! object files 500 devices at a time. Building 1,000,000 nodes took 53 s to
+//! 286 s on 2-core machines (19,000 to 3,500 nodes/s, as the store and the
+//! machines changed); `LARGE_STORE_NODES=100000` gives a first reading in
+//! seconds.
 //!
 //! **A measurement** copies the cached file to a temp dir and syncs it (so it
 //! is in the page cache and at rest on disk: this is a warm open) and runs
