@@ -482,7 +482,10 @@ pub(crate) fn merge(
                 .collect::<rusqlite::Result<_>>()
         })
         .map_err(&err)?;
-    for table in ["node", "attr", "edge", "ip", "branch_rows"] {
+    for table in crate::persistence::GRAPH_TABLES
+        .into_iter()
+        .chain([crate::persistence::BRANCH_ROWS])
+    {
         let mut del = conn
             .prepare(&format!(
                 "DELETE FROM {table} WHERE branch = ?1 AND id = ?2"

@@ -113,7 +113,7 @@ const BRANCH_CHANGES: &str = "SELECT COUNT(*) FROM branch_rows r WHERE r.branch 
      OR EXISTS (SELECT 1 FROM edge WHERE id = r.id AND branch = r.branch))";
 
 /// The tables holding the graph's rows, each keyed by node id and branch.
-const GRAPH_TABLES: [&str; 4] = ["node", "attr", "edge", "ip"];
+pub(crate) const GRAPH_TABLES: [&str; 4] = ["node", "attr", "edge", "ip"];
 
 /// Deletes branch `?1`'s rows from `table`, found through the nodes listed with it.
 fn delete_branch_rows(table: &str) -> String {
@@ -814,6 +814,19 @@ impl Db {
     }
 }
 
+/// Column `column` of every row `sql` gives on `conn`, its parameters left unbound: what
+/// the tests read an `EXPLAIN` or `EXPLAIN QUERY PLAN` with.
+#[cfg(test)]
+pub(crate) fn column_of_rows(conn: &Connection, sql: &str, column: usize) -> Vec<String> {
+    let mut statement = conn.prepare(sql).expect("the statement");
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().expect("a row") {
+        out.push(row.get::<_, String>(column).expect("text"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -871,15 +884,7 @@ mod tests {
         .into_iter()
         .chain(deletes.iter().map(String::as_str));
         for sql in statements {
-            let mut plan = db
-                .conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .expect("a plan");
-            let mut rows = plan.raw_query();
-            let mut steps = Vec::new();
-            while let Some(row) = rows.next().expect("a step") {
-                steps.push(row.get::<_, String>(3).expect("its text"));
-            }
+            let steps = column_of_rows(&db.conn, &format!("EXPLAIN QUERY PLAN {sql}"), 3);
             assert!(
                 steps.iter().all(|step| !step.starts_with("SCAN")),
                 "{sql}: {steps:?}"

@@ -2815,16 +2815,8 @@ mod tests {
     #[test]
     fn a_node_is_loaded_without_a_temporary_index_per_lookup() {
         let db = crate::persistence::Db::open(":memory:").expect("an in-memory store");
-        // Column `column` of each row `sql` gives, its parameters left unbound.
-        let column = |sql: &str, column: usize| -> Vec<String> {
-            let mut statement = db.conn.prepare(sql).expect("the statement");
-            let mut rows = statement.raw_query();
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().expect("a row") {
-                out.push(row.get::<_, String>(column).expect("text"));
-            }
-            out
-        };
+        let column =
+            |sql: &str, column: usize| crate::persistence::column_of_rows(&db.conn, sql, column);
         for sql in [NODE_ROWS_OF_ID, ATTR_ROWS_OF_ID, EDGE_ROWS_OF_KEY] {
             let opcodes = column(&format!("EXPLAIN {sql}"), 1);
             assert!(
