@@ -137,7 +137,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// One branch row of the `attr` table: what the branch set, and main's value when it did.
+/// One attribute a branch holds (see [`crate::graph::attrs`]): what the branch set, and
+/// main's value when it first did (`Null` for a node new on the branch).
 pub(crate) struct AttrRow {
     pub(crate) id: String,
     pub(crate) name: String,
@@ -160,10 +161,11 @@ pub(crate) struct EdgeRow {
 pub(crate) const NODE_ROWS_OF_BRANCH: &str = "SELECT n.id, n.kind, n.live, n.base_rev \
      FROM branch_rows r CROSS JOIN node n ON n.id = r.id AND n.branch = r.branch \
      WHERE r.branch = ?1 ORDER BY r.id";
-/// A branch's attribute rows, as [`NODE_ROWS_OF_BRANCH`].
-pub(crate) const ATTR_ROWS_OF_BRANCH: &str = "SELECT a.id, a.name, a.kind, a.value, a.base \
-     FROM branch_rows r CROSS JOIN attr a ON a.id = r.id AND a.branch = r.branch \
-     WHERE r.branch = ?1 ORDER BY r.id, a.name";
+/// A branch's attribute rows (one per node, see [`crate::graph::attrs`]), as
+/// [`NODE_ROWS_OF_BRANCH`].
+pub(crate) const ATTR_ROWS_OF_BRANCH: &str = "SELECT a.id, a.kind, a.data, a.bases \
+     FROM branch_rows r CROSS JOIN attrs a ON a.id = r.id AND a.branch = r.branch \
+     WHERE r.branch = ?1 ORDER BY r.id";
 /// A branch's edge rows, in the order they were written, as [`NODE_ROWS_OF_BRANCH`]. The
 /// edge key leads with the node and the relationship, so each listed node's edges are read on
 /// every branch and the branch's kept: what this costs grows with the nodes' edges (a group
@@ -214,17 +216,33 @@ impl BranchRows {
             let mut st = conn.prepare(ATTR_ROWS_OF_BRANCH).map_err(&err)?;
             let rows = st
                 .query_map([name], |r| {
-                    Ok(AttrRow {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        kind: r.get(2)?,
-                        value: parse(r.get(3)?),
-                        base: parse(r.get(4)?),
-                    })
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
                 })
                 .map_err(&err)?;
             for row in rows {
-                attrs.push(row.map_err(&err)?);
+                let (id, kind, data, bases) = row.map_err(&err)?;
+                let image = crate::graph::attrs::AttrImage::parse(&data, bases.as_deref())
+                    .map_err(|e| StoreError::Corrupted {
+                        path: conn.path().unwrap_or_default().to_owned(),
+                        detail: format!("attributes of {id} on branch {name}: {e}"),
+                    })?;
+                // Each attribute the branch holds, by name, with main's value when the
+                // branch first changed it (none for a node new on the branch).
+                for (attr, value) in image.data {
+                    let base = image.bases.get(&attr).cloned().unwrap_or(Value::Null);
+                    attrs.push(AttrRow {
+                        id: id.clone(),
+                        name: attr,
+                        kind: kind.clone(),
+                        value,
+                        base,
+                    });
+                }
             }
         }
         let mut edges = Vec::new();
@@ -252,11 +270,6 @@ impl BranchRows {
             edges,
         })
     }
-}
-
-fn parse(text: Option<String>) -> Value {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null)
 }
 
 /// The kind of node `id`, which main deleted since branch `branch` began (so that neither
@@ -482,6 +495,9 @@ pub(crate) fn merge(
                 .collect::<rusqlite::Result<_>>()
         })
         .map_err(&err)?;
+    for id in ids.iter().filter(|id| !kept.contains(*id)) {
+        crate::graph::attrs::remove_keys(conn, id, name).map_err(&err)?;
+    }
     for table in crate::persistence::GRAPH_TABLES
         .into_iter()
         .chain([crate::persistence::BRANCH_ROWS])

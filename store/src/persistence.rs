@@ -9,10 +9,11 @@
 //! - `node (id, branch, kind, live, rev, base_rev)`: one row per node on `main` (`rev` is
 //!   bumped whenever the node changes); on a branch, a row only for a node created there
 //!   (`live = 1`) or deleted there (`live = 0`, `base_rev` = main's `rev` when deleted);
-//! - `attr (id, branch, name, kind, value, key, base, has_base)`: one row per set attribute
-//!   on `main`; on a branch, one per attribute the branch changed (`value` NULL = unset there),
-//!   with main's value when it first did (`base`) for the three-way merge; `key` is the text
-//!   form the `(kind, name, key)` index answers lookups with;
+//! - `attrs (id, branch, kind, data, bases)`: one row per node on `main` with its set
+//!   attributes; on a branch, one per node with the attributes the branch changed (`null` =
+//!   unset there), with main's values when it first did (`bases`) for the three-way merge;
+//!   `attr_key (kind, name, key, branch, id)` indexes every value by its text form (see
+//!   `graph::attrs`). Stores written before kept one `attr` row per attribute;
 //! - `edge (id, rel, peer, branch, pos, live, base)`: one row per relationship edge and
 //!   direction on `main`; on a branch, one per edge it added or removed, with whether main
 //!   had it when it first did (`base`); `pos` keeps insertion order; indexed by `peer` too;
@@ -46,12 +47,22 @@ CREATE TABLE IF NOT EXISTS node (
     PRIMARY KEY (id, branch)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_by_kind ON node (kind, branch, live);
+-- One row per attribute, as stores were written before `attrs`: left empty once a store is
+-- opened (older layouts are moved through it, see graph::attrs::migrate_attribute_rows).
 CREATE TABLE IF NOT EXISTS attr (
     id TEXT NOT NULL, branch TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
     value TEXT, key TEXT, base TEXT, has_base INTEGER NOT NULL,
     PRIMARY KEY (id, branch, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS attr_by_key ON attr (kind, name, key, branch);
+CREATE TABLE IF NOT EXISTS attrs (
+    id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, bases TEXT,
+    PRIMARY KEY (id, branch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attr_key (
+    kind TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, branch TEXT NOT NULL, id TEXT NOT NULL,
+    PRIMARY KEY (kind, name, key, branch, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS edge (
     id TEXT NOT NULL, rel TEXT NOT NULL, peer TEXT NOT NULL, branch TEXT NOT NULL,
     pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
@@ -109,11 +120,13 @@ pub(crate) fn list_branch_nodes(
 /// How many nodes branch `?1` changed: those listed with it that still have rows there.
 const BRANCH_CHANGES: &str = "SELECT COUNT(*) FROM branch_rows r WHERE r.branch = ?1 \
      AND (EXISTS (SELECT 1 FROM node WHERE id = r.id AND branch = r.branch) \
-     OR EXISTS (SELECT 1 FROM attr WHERE id = r.id AND branch = r.branch) \
+     OR EXISTS (SELECT 1 FROM attrs WHERE id = r.id AND branch = r.branch) \
      OR EXISTS (SELECT 1 FROM edge WHERE id = r.id AND branch = r.branch))";
 
-/// The tables holding the graph's rows, each keyed by node id and branch.
-pub(crate) const GRAPH_TABLES: [&str; 4] = ["node", "attr", "edge", "ip"];
+/// The tables holding the graph's rows, each keyed by node id and branch. The attributes'
+/// value index (`attr_key`) is not: its entries go with their `attrs` row, through
+/// [`crate::graph::attrs::remove_keys`], before the row.
+pub(crate) const GRAPH_TABLES: [&str; 4] = ["node", "attrs", "edge", "ip"];
 
 /// Deletes branch `?1`'s rows from `table`, found through the nodes listed with it.
 fn delete_branch_rows(table: &str) -> String {
@@ -232,7 +245,7 @@ fn connect(path: &str) -> Result<Connection> {
         .map_err(StoreError::db(path))?;
     // The query planner's stability guarantee: a plan never depends on the values bound
     // to it. Without it SQLite re-prepares a join on an equality with a parameter
-    // (`edge.peer = ?1` joined to `attr`) at every execution: 12% of a cascade's CPU
+    // (`edge.peer = ?1` joined to the value index) at every execution: 12% of a cascade's CPU
     // went to parsing the same identity lookup again and again.
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
@@ -321,6 +334,14 @@ impl Db {
             checkpointer,
         };
         db.migrate_whole_node_rows()?;
+        if crate::graph::attrs::migrate_attribute_rows(&mut db.conn)
+            .map_err(StoreError::db(path))?
+        {
+            tracing::info!(
+                path,
+                "attribute rows stored as one row per node and branch (once)"
+            );
+        }
         db.migrate_token_scopes()?;
         db.drop_replaced_edge_indexes()?;
         db.fill_branch_rows()?;
@@ -398,7 +419,7 @@ impl Db {
         tx.execute_batch(&format!(
             "INSERT OR IGNORE INTO branch_rows (branch, id) \
              SELECT branch, id FROM node WHERE branch <> 'main' \
-             UNION SELECT branch, id FROM attr WHERE branch <> 'main' \
+             UNION SELECT branch, id FROM attrs WHERE branch <> 'main' \
              UNION SELECT branch, id FROM edge WHERE branch <> 'main' \
              UNION SELECT branch, id FROM ip WHERE branch <> 'main'; \
              INSERT OR REPLACE INTO meta (key, value) VALUES ('{BRANCH_ROWS_FILLED}', '1');"
@@ -780,6 +801,16 @@ impl Db {
     pub fn delete_branch(&mut self, name: &str) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
+        let ids: Vec<String> = tx
+            .prepare("SELECT id FROM branch_rows WHERE branch = ?1")
+            .and_then(|mut st| {
+                st.query_map([name], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(StoreError::db(&path))?;
+        for id in &ids {
+            crate::graph::attrs::remove_keys(&tx, id, name).map_err(StoreError::db(&path))?;
+        }
         for table in GRAPH_TABLES {
             tx.execute(&delete_branch_rows(table), [name])
                 .map_err(StoreError::db(&path))?;
@@ -868,7 +899,7 @@ mod tests {
     }
 
     /// What reads or removes a whole branch starts from the nodes listed with it: no plan
-    /// reads a whole graph table (`SCAN node`, `attr`, `edge` or `ip`, or a whole index of
+    /// reads a whole graph table (`SCAN node`, `attrs`, `edge` or `ip`, or a whole index of
     /// one). Fails with the statements that found a branch's rows by their `branch` column,
     /// which no index leads with.
     #[test]
@@ -952,7 +983,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("store.db");
         let db = Db::open(path.to_str().expect("utf-8 path")).expect("open");
-        let sql = "SELECT e.id FROM edge e CROSS JOIN attr a ON a.id = e.id \
+        let sql = "SELECT e.id FROM edge e CROSS JOIN attr_key a ON a.id = e.id \
                    WHERE e.peer = ?1 AND a.name = ?2";
         for peer in ["p1", "p2", "p3"] {
             let mut st = db.conn.prepare_cached(sql).expect("prepare");

@@ -985,3 +985,119 @@ fn a_store_written_before_branches_listed_their_nodes_lists_them_when_opened() {
     assert_eq!(asn(&s, "main", "leaf1"), 2);
     assert_eq!(changes(&s), [("main".into(), 0), ("br1".into(), 0)]);
 }
+
+/// Turns a store's attribute rows back into the layout stores were written in before
+/// `attrs`: one `attr` row per attribute and branch, its value as JSON text, its lookup
+/// key, and main's value when a branch first changed it.
+fn to_attribute_rows(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).expect("the file");
+    let rows: Vec<(String, String, String, String, Option<String>)> = conn
+        .prepare("SELECT id, branch, kind, data, bases FROM attrs")
+        .expect("prepare")
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    assert!(
+        !rows.is_empty(),
+        "the store has attribute rows to turn back"
+    );
+    let text = |v: &serde_json::Value| (!v.is_null()).then(|| v.to_string());
+    let key = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    for (id, branch, kind, data, bases) in rows {
+        let data: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&data).expect("data");
+        let bases: serde_json::Map<String, serde_json::Value> = bases
+            .map(|b| serde_json::from_str(&b).expect("bases"))
+            .unwrap_or_default();
+        for (name, value) in &data {
+            let base = bases.get(name);
+            conn.execute(
+                "INSERT INTO attr (id, branch, name, kind, value, key, base, has_base) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![
+                    id,
+                    branch,
+                    name,
+                    kind,
+                    text(value),
+                    key(value),
+                    base.and_then(text),
+                    base.is_some()
+                ],
+            )
+            .expect("an attribute row");
+        }
+    }
+    conn.execute_batch("DELETE FROM attrs; DELETE FROM attr_key;")
+        .expect("the new rows gone");
+}
+
+/// A store written with one row per attribute opens with its attributes as one row per
+/// node and branch: main's values, the branch's own values over them (one unset there),
+/// main's later change showing where the branch changed nothing, lookups by value, and a
+/// merge that is still three-way per attribute. Fails when the rows are not moved: every
+/// node then reads without attributes.
+#[test]
+fn a_store_written_with_one_row_per_attribute_reads_and_merges_the_same_when_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    {
+        let s = infragen_store::Store::open(&path).expect("store");
+        s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+            .expect("schema");
+        device(
+            &s,
+            "main",
+            "leaf1",
+            r#"asn: {value: 1} serial: {value: "SN1"}"#,
+        );
+        device(
+            &s,
+            "main",
+            "leaf2",
+            r#"asn: {value: 5} serial: {value: "SN5"}"#,
+        );
+        s.create_branch("br1").unwrap();
+        device(&s, "br1", "leaf1", "asn: {value: 2}");
+        device(&s, "br1", "leaf2", "serial: {value: null}");
+        device(&s, "br1", "leaf3", "asn: {value: 7}");
+    }
+    to_attribute_rows(&path);
+    let s = infragen_store::Store::open(&path).expect("store reopened");
+    assert_eq!(asn(&s, "main", "leaf1"), 1);
+    assert_eq!(asn(&s, "br1", "leaf1"), 2, "the branch's own value");
+    assert_eq!(
+        serial(&s, "br1", "leaf1"),
+        "SN1",
+        "main's value shows through"
+    );
+    assert_eq!(
+        serial(&s, "br1", "leaf2"),
+        serde_json::Value::Null,
+        "unset on the branch"
+    );
+    assert_eq!(serial(&s, "main", "leaf2"), "SN5");
+    assert_eq!(device_names(&s, "br1"), ["leaf1", "leaf2", "leaf3"]);
+    assert_eq!(device_names(&s, "main"), ["leaf1", "leaf2"]);
+    // Found by value (an upsert by name updates rather than creating a second leaf1).
+    device(&s, "main", "leaf1", r#"serial: {value: "SN9"}"#);
+    assert_eq!(device_names(&s, "main"), ["leaf1", "leaf2"]);
+    assert_eq!(
+        serial(&s, "br1", "leaf1"),
+        "SN9",
+        "main's later change shows"
+    );
+    s.merge_branch("br1").unwrap();
+    assert_eq!(asn(&s, "main", "leaf1"), 2);
+    assert_eq!(serial(&s, "main", "leaf1"), "SN9");
+    assert_eq!(serial(&s, "main", "leaf2"), serde_json::Value::Null);
+    assert_eq!(asn(&s, "main", "leaf3"), 7);
+    assert_eq!(changes(&s), [("main".into(), 0), ("br1".into(), 0)]);
+}

@@ -162,7 +162,8 @@ pub(crate) fn rebuild(
     for branch in branches {
         let tx = Tx::new(conn, schema, branch);
         let mut st = conn.prepare(
-            "SELECT id FROM node WHERE branch = ?1 UNION SELECT id FROM attr WHERE branch = ?1 AND name IN ('prefix', 'address') \
+            "SELECT id FROM node WHERE branch = ?1 UNION SELECT id FROM attrs WHERE branch = ?1 \
+             AND (json_type(data, '$.prefix') IS NOT NULL OR json_type(data, '$.address') IS NOT NULL) \
              UNION SELECT id FROM edge WHERE branch = ?1 AND rel = 'ip_namespace'",
         )?;
         let ids: Vec<String> = st

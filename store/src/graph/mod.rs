@@ -1,10 +1,11 @@
 //! The graph as a branch sees it, read from SQLite field by field, plus a transaction's
 //! uncommitted writes.
 //!
-//! Storage is field-level (see [`crate::persistence`]): a node row per (node, branch), an
-//! attribute row per (node, branch, attribute) and an edge row per (node, relationship, peer,
-//! branch), both directions of a relationship stored. `main` holds every main value; a branch
-//! holds only what it changed. A branch therefore sees main's later changes to every field and
+//! Storage is field-level (see [`crate::persistence`]): a node row per (node, branch), the
+//! node's attribute values on that branch as one row per (node, branch) with each value
+//! indexed (see [`attrs`]), and an edge row per (node, relationship, peer, branch), both
+//! directions of a relationship stored. `main` holds every main value; a branch holds only
+//! what it changed, value by value. A branch therefore sees main's later changes to every field and
 //! edge it has not changed itself, and its own changes win where it has.
 //!
 //! Nothing is held in memory between transactions: a [`Tx`] reads what it touches (caching it
@@ -15,17 +16,17 @@
 
 use crate::error::StoreError;
 use crate::events::{Action, AttributeChange, Event, RelationshipChange};
-use crate::node::{Node, json_text, value_key, value_key_is, value_key_ref};
+use crate::node::{Node, value_key, value_key_is};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::Value;
-use std::borrow::Cow;
+use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
+pub(crate) mod attrs;
 mod ip_index;
 pub(crate) use ip_index::{IpEntry, rebuild as rebuild_ip_index};
 
@@ -412,9 +413,6 @@ pub(crate) struct Tx<'c> {
 /// instructions, the whole build 3% fewer.
 const NODE_ROWS_OF_ID: &str =
     "SELECT branch, kind, live FROM node WHERE id = ?1 AND +branch IN ('main', ?2)";
-/// See [`NODE_ROWS_OF_ID`].
-const ATTR_ROWS_OF_ID: &str =
-    "SELECT branch, name, value FROM attr WHERE id = ?1 AND +branch IN ('main', ?2)";
 /// One edge's rows on `main` and on this branch (`?4`); see [`NODE_ROWS_OF_ID`].
 const EDGE_ROWS_OF_KEY: &str = "SELECT branch, live FROM edge \
      WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND +branch IN ('main', ?4)";
@@ -561,11 +559,6 @@ impl<'a> Path<'a> {
 fn split_dunder(text: &str) -> Option<(&str, &str)> {
     let at = text.as_bytes().windows(2).position(|pair| pair == b"__")?;
     Some((&text[..at], &text[at + 2..]))
-}
-
-fn parse_value(text: Option<String>) -> Value {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null)
 }
 
 /// Kind → attribute → value key → pending node ids (see `Tx::pending_attr`).
@@ -898,17 +891,24 @@ impl<'c> Tx<'c> {
             attrs: BTreeMap::new(),
             rels: BTreeMap::new(),
         };
-        let mut st = self.conn.prepare_cached(ATTR_ROWS_OF_ID)?;
+        let mut st = self.conn.prepare_cached(attrs::ATTRS_OF_ID)?;
         let mut rows = st.query(params![id, self.branch])?;
-        let mut own = Vec::new();
+        let mut own = Map::new();
         while let Some(r) = rows.next()? {
-            let b: String = r.get(0)?;
-            let name: String = r.get(1)?;
-            let value = parse_value(r.get(2)?);
-            if b == self.branch && !self.on_main() {
-                own.push((name, value));
-            } else if !value.is_null() {
-                node.attrs.insert(name, value);
+            let here = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
+            let data: Map<String, Value> =
+                serde_json::from_str(r.get_ref(1)?.as_str()?).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?;
+            if here {
+                own = data;
+            } else {
+                node.attrs
+                    .extend(data.into_iter().filter(|(_, value)| !value.is_null()));
             }
         }
         for (name, value) in own {
@@ -1422,13 +1422,13 @@ impl<'c> Tx<'c> {
     }
 
     /// Ids of nodes of a concrete `kind` whose attribute `attr` may contain `needle`, case
-    /// aside (`partial_match`): a superset the caller checks, read from the attribute rows
-    /// of that one attribute instead of every node of the kind. Committed rows on main and
+    /// aside (`partial_match`): a superset the caller checks, read from the value index of
+    /// that one attribute instead of every node of the kind. Committed rows on main and
     /// on this branch (a row the branch overrides or a node it deleted is only a candidate
     /// too many), and the nodes this transaction gave a value that contains it.
     pub fn ids_containing(&self, kind: &str, attr: &str, needle: &str) -> BTreeSet<String> {
         let sql = format!(
-            "SELECT id FROM attr WHERE kind = ?1 AND name = ?2 AND branch IN ('main', ?3) \
+            "SELECT id FROM attr_key WHERE kind = ?1 AND name = ?2 AND branch IN ('main', ?3) \
              AND {}(key, ?4)",
             crate::persistence::CONTAINS_FUNCTION
         );
@@ -1454,7 +1454,7 @@ impl<'c> Tx<'c> {
         ids
     }
 
-    /// How many committed rows give nodes of `kind` the value key `key` for `attr` (on main
+    /// How many committed values give nodes of `kind` the value key `key` for `attr` (on main
     /// or this branch), counted no further than `limit`: enough to tell whether that index
     /// would narrow a candidate set of `limit` nodes, without reading it.
     pub fn attr_rows_up_to(&self, kind: &str, attr: &str, key: &str, limit: usize) -> usize {
@@ -1462,7 +1462,7 @@ impl<'c> Tx<'c> {
         let counted = self
             .conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM attr WHERE kind = ?1 AND name = ?2 AND key = ?3 \
+                "SELECT COUNT(*) FROM (SELECT 1 FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 \
                  AND branch IN ('main', ?4) LIMIT ?5)",
             )
             .and_then(|mut st| {
@@ -1514,7 +1514,7 @@ impl<'c> Tx<'c> {
         let mut out = BTreeSet::new();
         if self.on_main() {
             let mut st = self.conn.prepare_cached(
-                "SELECT id FROM attr WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = 'main'",
+                "SELECT id FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = 'main'",
             )?;
             for r in st.query_map(params![kind, attr, key], |r| r.get::<_, String>(0))? {
                 out.insert(r?);
@@ -1522,7 +1522,7 @@ impl<'c> Tx<'c> {
             return Ok(out);
         }
         let mut st = self.conn.prepare_cached(
-            "SELECT id FROM attr WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4",
+            "SELECT id FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4",
         )?;
         for r in st.query_map(params![kind, attr, key, self.branch], |r| {
             r.get::<_, String>(0)
@@ -1531,8 +1531,9 @@ impl<'c> Tx<'c> {
         }
         if self.main_visible(kind) {
             let mut st = self.conn.prepare_cached(
-                "SELECT a.id FROM attr a WHERE a.kind = ?1 AND a.name = ?2 AND a.key = ?3 AND a.branch = 'main' \
-                 AND NOT EXISTS (SELECT 1 FROM attr b WHERE b.id = a.id AND b.branch = ?4 AND b.name = ?2)",
+                "SELECT a.id FROM attr_key a WHERE a.kind = ?1 AND a.name = ?2 AND a.key = ?3 AND a.branch = 'main' \
+                 AND NOT EXISTS (SELECT 1 FROM attrs b WHERE b.id = a.id AND b.branch = ?4 \
+                     AND json_type(b.data, '$.\"' || ?2 || '\"') IS NOT NULL)",
             )?;
             for r in st.query_map(params![kind, attr, key, self.branch], |r| {
                 r.get::<_, String>(0)
@@ -2048,6 +2049,7 @@ impl<'c> Tx<'c> {
         let mut ip_writes = Vec::new();
         let mut settled = Vec::new();
         let mut rows = RowStatements::prepare(self.conn).map_err(err)?;
+        let mut keys = attrs::KeyWrites::default();
         // The nodes written on this branch, listed with it (see
         // [`crate::persistence::BRANCH_ROWS`]) after their rows.
         let mut on_branch = Vec::new();
@@ -2062,7 +2064,7 @@ impl<'c> Tx<'c> {
                 on_branch.push(id.as_str());
             }
             let event = self.event_of(id, p);
-            self.write_node(&mut rows, id, p, rev, event.is_some(), &mut pos)
+            self.write_node(&mut rows, &mut keys, id, p, rev, event.is_some(), &mut pos)
                 .map_err(err)?;
             let ip_fields = p.deleted
                 || p.created
@@ -2080,6 +2082,7 @@ impl<'c> Tx<'c> {
                 settled.push((id.clone(), self.settled(id, p)));
             }
         }
+        keys.write(self.conn).map_err(err)?;
         crate::persistence::list_branch_nodes(self.conn, &self.branch, &on_branch).map_err(err)?;
         if let Some(e) = self.take_failure() {
             return Err(e);
@@ -2271,11 +2274,13 @@ impl<'c> Tx<'c> {
 
     /// Writes `p`'s rows for node `id` at revision `rev`; `changed`: whether the write
     /// changes what the node holds (it has an event), which alone moves main's revision.
-    fn write_node(
-        &self,
+    #[allow(clippy::too_many_arguments)]
+    fn write_node<'a>(
+        &'a self,
         rows: &mut RowStatements<'_>,
-        id: &str,
-        p: &Pending,
+        keys: &mut attrs::KeyWrites<'a>,
+        id: &'a str,
+        p: &'a Pending,
         rev: i64,
         changed: bool,
         pos: &mut i64,
@@ -2286,7 +2291,8 @@ impl<'c> Tx<'c> {
             if node_branch == MAIN {
                 // Gone everywhere: its rows on main, and (for a shared node) every branch's.
                 let all = self.support(&p.kind) == BranchSupport::Agnostic;
-                for table in ["node", "attr", "edge"] {
+                attrs::remove(c, id, (!all).then_some(MAIN))?;
+                for table in ["node", "edge"] {
                     let sql = if all {
                         format!("DELETE FROM {table} WHERE id = ?1")
                     } else {
@@ -2300,7 +2306,8 @@ impl<'c> Tx<'c> {
                     .query_row([id], |_| Ok(true))
                     .optional()?
                     .unwrap_or(false);
-                for table in ["node", "attr", "edge"] {
+                attrs::remove(c, id, Some(node_branch))?;
+                for table in ["node", "edge"] {
                     c.prepare_cached(&format!(
                         "DELETE FROM {table} WHERE id = ?1 AND branch = ?2"
                     ))?
@@ -2329,29 +2336,7 @@ impl<'c> Tx<'c> {
         }
         // A node created on this branch has no main version: its rows are plain, like main's.
         let plain = |b: &str| b == MAIN || p.created;
-        let mut puts = Vec::new();
-        for (name, value) in &p.attrs {
-            let b = self.field_branch(&p.kind, name, p.created);
-            let text = (!value.is_null()).then(|| json_text(value));
-            let key = value_key_ref(value);
-            if plain(b) {
-                match text {
-                    None => {
-                        rows.delete_attr.execute(params![id, b, name])?;
-                    }
-                    Some(text) => puts.push(AttrRow {
-                        branch: b,
-                        name,
-                        text,
-                        key,
-                    }),
-                }
-            } else {
-                rows.put_branch_attr
-                    .execute(params![id, b, name, p.kind, text, key.as_deref()])?;
-            }
-        }
-        rows.put_attrs(id, &p.kind, &puts)?;
+        self.write_attributes(id, p, plain, keys)?;
         let mut order: Vec<(&String, &String)> = Vec::new();
         let mut seen = BTreeSet::new();
         for (rel, peer) in &p.added {
@@ -2383,23 +2368,79 @@ impl<'c> Tx<'c> {
     }
 }
 
+impl Tx<'_> {
+    /// Writes `p`'s attribute values for node `id`: one row per branch its fields are kept
+    /// on (see [`attrs`]), read, changed and written back, and the value index moved for
+    /// each value that changed. `plain(branch)`: the node's row there is its own (on main,
+    /// or new on the branch); else it is a branch's row over main's, each value with main's
+    /// value when the branch first changed it.
+    fn write_attributes<'a>(
+        &'a self,
+        id: &'a str,
+        p: &'a Pending,
+        plain: impl Fn(&str) -> bool,
+        keys: &mut attrs::KeyWrites<'a>,
+    ) -> rusqlite::Result<()> {
+        let c = self.conn;
+        let mut by_branch: Vec<(&'a str, Vec<(&'a String, &'a Value)>)> = Vec::new();
+        for (name, value) in &p.attrs {
+            let b = self.field_branch(&p.kind, name, p.created);
+            match by_branch.iter_mut().find(|(branch, _)| *branch == b) {
+                Some((_, changes)) => changes.push((name, value)),
+                None => by_branch.push((b, vec![(name, value)])),
+            }
+        }
+        for (b, changes) in by_branch {
+            // An id this transaction made up has no row anywhere yet.
+            let mut image = if self.fresh.contains(id) {
+                attrs::AttrImage::default()
+            } else {
+                attrs::read(c, id, b)?
+                    .map(|(_, image)| image)
+                    .unwrap_or_default()
+            };
+            let mut main: Option<attrs::AttrImage> = None;
+            for (name, value) in changes {
+                let old = if plain(b) {
+                    if value.is_null() {
+                        image.data.remove(name)
+                    } else {
+                        image.data.insert(name.clone(), value.clone())
+                    }
+                } else {
+                    if !image.bases.contains_key(name) {
+                        if main.is_none() {
+                            main = Some(
+                                attrs::read(c, id, MAIN)?
+                                    .map(|(_, image)| image)
+                                    .unwrap_or_default(),
+                            );
+                        }
+                        let base = main
+                            .as_ref()
+                            .and_then(|main| main.data.get(name))
+                            .cloned()
+                            .unwrap_or(Value::Null);
+                        image.bases.insert(name.clone(), base);
+                    }
+                    image.data.insert(name.clone(), value.clone())
+                };
+                keys.change((id, b, &p.kind, name), old, value);
+            }
+            attrs::write(c, id, b, &p.kind, &image)?;
+        }
+        Ok(())
+    }
+}
+
 /// The statements a commit writes nodes' rows with, prepared once per commit rather than
 /// taken from and given back to the connection's cache for each row: a seed build
 /// writes ~30,000 rows.
 struct RowStatements<'c> {
-    /// The connection the statements for several attribute rows are prepared on.
-    conn: &'c Connection,
     /// A node created (a branch's row replaces a tombstone).
     insert_node: rusqlite::CachedStatement<'c>,
     /// A node updated on main: its revision.
     update_rev: rusqlite::CachedStatement<'c>,
-    /// An attribute unset, on main or on a node new on the branch.
-    delete_attr: rusqlite::CachedStatement<'c>,
-    /// Attributes set, on main or on a node new on the branch: the statement for `n` rows at
-    /// index `n - 1`, prepared when first needed.
-    put_attrs: Vec<Option<rusqlite::CachedStatement<'c>>>,
-    /// An attribute set on a branch, over main's value (kept as its base).
-    put_branch_attr: rusqlite::CachedStatement<'c>,
     /// An edge added, on main or on a node new on the branch.
     add_edge: rusqlite::CachedStatement<'c>,
     /// An edge removed, on main or on a node new on the branch.
@@ -2408,68 +2449,14 @@ struct RowStatements<'c> {
     put_branch_edge: rusqlite::CachedStatement<'c>,
 }
 
-/// One attribute row [`RowStatements::put_attrs`] writes.
-struct AttrRow<'a> {
-    branch: &'a str,
-    name: &'a str,
-    /// The value as JSON text.
-    text: String,
-    key: Option<Cow<'a, str>>,
-}
-
-/// The most attribute rows one statement writes: a node's attributes, in one statement
-/// rather than one each (SQLite's work per statement, and the binding, are then paid
-/// once per node).
-const ATTR_ROWS_PER_STATEMENT: usize = 16;
-
 impl<'c> RowStatements<'c> {
-    /// Writes `rows` as node `id`'s attributes (of `kind`), replacing those rows.
-    fn put_attrs(&mut self, id: &str, kind: &str, rows: &[AttrRow<'_>]) -> rusqlite::Result<()> {
-        for chunk in rows.chunks(ATTR_ROWS_PER_STATEMENT) {
-            let n = chunk.len();
-            if self.put_attrs.len() < n {
-                self.put_attrs.resize_with(n, || None);
-            }
-            let statement = match &mut self.put_attrs[n - 1] {
-                Some(statement) => statement,
-                slot => {
-                    let values = vec!["(?, ?, ?, ?, ?, ?, NULL, 0)"; n].join(", ");
-                    slot.insert(self.conn.prepare_cached(&format!(
-                        "INSERT OR REPLACE INTO attr (id, branch, name, kind, value, key, base, \
-                         has_base) VALUES {values}"
-                    ))?)
-                }
-            };
-            for (i, row) in chunk.iter().enumerate() {
-                let at = 6 * i;
-                statement.raw_bind_parameter(at + 1, id)?;
-                statement.raw_bind_parameter(at + 2, row.branch)?;
-                statement.raw_bind_parameter(at + 3, row.name)?;
-                statement.raw_bind_parameter(at + 4, kind)?;
-                statement.raw_bind_parameter(at + 5, row.text.as_str())?;
-                statement.raw_bind_parameter(at + 6, row.key.as_deref())?;
-            }
-            statement.raw_execute()?;
-        }
-        Ok(())
-    }
-
     fn prepare(c: &'c Connection) -> rusqlite::Result<Self> {
         Ok(RowStatements {
-            conn: c,
             insert_node: c.prepare_cached(
                 "INSERT OR REPLACE INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, ?4, NULL)",
             )?,
             update_rev: c
                 .prepare_cached("UPDATE node SET rev = ?2 WHERE id = ?1 AND branch = 'main'")?,
-            delete_attr: c
-                .prepare_cached("DELETE FROM attr WHERE id = ?1 AND branch = ?2 AND name = ?3")?,
-            put_attrs: Vec::new(),
-            put_branch_attr: c.prepare_cached(
-                "INSERT INTO attr (id, branch, name, kind, value, key, base, has_base) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT value FROM attr WHERE id = ?1 AND branch = 'main' AND name = ?3), 1) \
-                 ON CONFLICT (id, branch, name) DO UPDATE SET value = excluded.value, key = excluded.key",
-            )?,
             add_edge: c.prepare_cached(
                 "INSERT OR IGNORE INTO edge (id, rel, peer, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
             )?,
@@ -2738,11 +2725,11 @@ impl Tx<'_> {
             .query_row(params![peer, self.branch], |r| r.get(0))?;
         // `CROSS JOIN` keeps that order: SQLite never reorders its operands.
         let sql = if few < 256 {
-            "SELECT DISTINCT e.id FROM edge e CROSS JOIN attr a ON a.id = e.id \
+            "SELECT DISTINCT e.id FROM edge e CROSS JOIN attr_key a ON a.id = e.id \
              WHERE e.peer = ?1 AND e.rel = ?2 AND e.branch IN ('main', ?5) AND e.live = 1 \
              AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)"
         } else {
-            "SELECT DISTINCT a.id FROM attr a CROSS JOIN edge e ON e.id = a.id \
+            "SELECT DISTINCT a.id FROM attr_key a CROSS JOIN edge e ON e.id = a.id \
              WHERE a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5) \
              AND e.rel = ?2 AND e.peer = ?1 AND e.branch IN ('main', ?5) AND e.live = 1"
         };
@@ -2817,7 +2804,7 @@ mod tests {
         let db = crate::persistence::Db::open(":memory:").expect("an in-memory store");
         let column =
             |sql: &str, column: usize| crate::persistence::column_of_rows(&db.conn, sql, column);
-        for sql in [NODE_ROWS_OF_ID, ATTR_ROWS_OF_ID, EDGE_ROWS_OF_KEY] {
+        for sql in [NODE_ROWS_OF_ID, attrs::ATTRS_OF_ID, EDGE_ROWS_OF_KEY] {
             let opcodes = column(&format!("EXPLAIN {sql}"), 1);
             assert!(
                 !opcodes.iter().any(|op| op == "OpenEphemeral"),

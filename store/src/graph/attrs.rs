@@ -1,0 +1,401 @@
+//! A node's attributes on one branch, stored as one row: the `attrs` table holds, per node
+//! and branch, every attribute value that branch has of its own, and `attr_key` indexes the
+//! values by their text form for lookups.
+//!
+//! The graph was first stored with one row per attribute, each also indexed by its value:
+//! two B-tree inserts per attribute written, one row read per attribute loaded. A seed
+//! build writes ~11,000 attribute values, four per node; as one row per node the commit
+//! writes a quarter of those rows, and loading a node's attributes reads one row per
+//! branch instead of one per attribute.
+//!
+//! - `attrs (id, branch, kind, data, bases)`: `data` is a JSON object, attribute name →
+//!   value. On `main`, and for a node created on the branch, it holds the set values
+//!   (unset = absent). On a branch, for a node of `main`, it holds each attribute the
+//!   branch changed, `null` where the branch unset it; `bases` holds, for those, main's
+//!   value when the branch first changed it (the three-way merge's base). `bases` is NULL
+//!   on rows that have none.
+//! - `attr_key (kind, name, key, branch, id)`: one entry per non-null value of a row, by
+//!   its text form ([`crate::node::value_key`]).
+
+use crate::node::value_key_ref;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// A node's rows on `main` and on this branch (`?2`), by the node's id: `+branch` as in
+/// [`super::NODE_ROWS_OF_ID`].
+pub(crate) const ATTRS_OF_ID: &str =
+    "SELECT branch, data FROM attrs WHERE id = ?1 AND +branch IN ('main', ?2)";
+
+/// One node's row on one branch, as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct AttrImage {
+    /// Attribute name → value (`null`: unset on this branch, over main's value).
+    pub data: Map<String, Value>,
+    /// Attribute name → main's value when the branch first changed it.
+    pub bases: Map<String, Value>,
+}
+
+impl AttrImage {
+    /// The row's image from its columns.
+    pub(crate) fn parse(data: &str, bases: Option<&str>) -> serde_json::Result<Self> {
+        Ok(AttrImage {
+            data: serde_json::from_str(data)?,
+            bases: match bases {
+                Some(text) => serde_json::from_str(text)?,
+                None => Map::new(),
+            },
+        })
+    }
+
+    /// Whether the row holds nothing (and is removed rather than written).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.bases.is_empty()
+    }
+}
+
+/// A row's text as stored: a JSON column that is not valid is the store's corruption, reported
+/// as SQLite reports a column of the wrong type.
+fn parse_error(column: usize, e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// The row of `id` on `branch`, with the node's kind; `None` when it has none.
+pub(crate) fn read(
+    conn: &Connection,
+    id: &str,
+    branch: &str,
+) -> rusqlite::Result<Option<(String, AttrImage)>> {
+    let row = conn
+        .prepare_cached("SELECT kind, data, bases FROM attrs WHERE id = ?1 AND branch = ?2")?
+        .query_row(params![id, branch], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(kind, data, bases)| {
+        AttrImage::parse(&data, bases.as_deref())
+            .map(|image| (kind, image))
+            .map_err(|e| parse_error(1, e))
+    })
+    .transpose()
+}
+
+/// Writes `image` as the row of `id` (of `kind`) on `branch`, or removes the row when the
+/// image is empty. The value index is the caller's ([`set_key`]).
+pub(crate) fn write(
+    conn: &Connection,
+    id: &str,
+    branch: &str,
+    kind: &str,
+    image: &AttrImage,
+) -> rusqlite::Result<()> {
+    if image.is_empty() {
+        conn.prepare_cached("DELETE FROM attrs WHERE id = ?1 AND branch = ?2")?
+            .execute(params![id, branch])?;
+        return Ok(());
+    }
+    let text = |map: &Map<String, Value>| {
+        serde_json::to_string(map).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+    };
+    let data = text(&image.data)?;
+    let bases = match image.bases.is_empty() {
+        true => None,
+        false => Some(text(&image.bases)?),
+    };
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO attrs (id, branch, kind, data, bases) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![id, branch, kind, data, bases])?;
+    Ok(())
+}
+
+/// Whether attribute `name`'s values are indexed. Not the names a profile filled
+/// ([`crate::profiles::FROM_PROFILE`]): a hidden attribute no query can filter on and no
+/// lookup asks for, on every node made with a profile (a fifth of a seed build's values).
+pub(crate) fn looked_up(name: &str) -> bool {
+    name != crate::profiles::FROM_PROFILE
+}
+
+/// One entry of the value index: (kind, attribute, key, branch, node id), in its order.
+type KeyEntry<'a> = (&'a str, &'a str, Cow<'a, str>, &'a str, &'a str);
+
+/// The most value index entries one statement adds.
+const KEYS_PER_STATEMENT: usize = 32;
+
+/// The value index entries a commit adds and removes, written together once its rows are
+/// ([`KeyWrites::write`]): one statement per entry cost three times the B-tree insert it
+/// makes (a seed build writes ~11,000).
+#[derive(Default)]
+pub(crate) struct KeyWrites<'a> {
+    add: Vec<KeyEntry<'a>>,
+    remove: Vec<KeyEntry<'a>>,
+}
+
+impl<'a> KeyWrites<'a> {
+    /// Attribute `name` of `id` (of `kind`) on `branch` goes from value `old` to `new`
+    /// (either may be null: no entry).
+    pub(crate) fn change(
+        &mut self,
+        (id, branch, kind, name): (&'a str, &'a str, &'a str, &'a str),
+        old: Option<Value>,
+        new: &'a Value,
+    ) {
+        if !looked_up(name) {
+            return;
+        }
+        let old = old
+            .as_ref()
+            .and_then(value_key_ref)
+            .map(|k| Cow::Owned(k.into_owned()));
+        let new = value_key_ref(new);
+        if old == new {
+            return;
+        }
+        if let Some(old) = old {
+            self.remove.push((kind, name, old, branch, id));
+        }
+        if let Some(new) = new {
+            self.add.push((kind, name, new, branch, id));
+        }
+    }
+
+    /// Removes, then adds, the entries, several additions to a statement.
+    pub(crate) fn write(self, conn: &Connection) -> rusqlite::Result<()> {
+        for (kind, name, key, branch, id) in &self.remove {
+            conn.prepare_cached(
+                "DELETE FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4 AND id = ?5",
+            )?
+            .execute(params![kind, name, key, branch, id])?;
+        }
+        for chunk in self.add.chunks(KEYS_PER_STATEMENT) {
+            let values = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let mut statement = conn.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO attr_key (kind, name, key, branch, id) VALUES {values}"
+            ))?;
+            for (i, (kind, name, key, branch, id)) in chunk.iter().enumerate() {
+                let at = 5 * i;
+                statement.raw_bind_parameter(at + 1, kind)?;
+                statement.raw_bind_parameter(at + 2, name)?;
+                statement.raw_bind_parameter(at + 3, key.as_ref())?;
+                statement.raw_bind_parameter(at + 4, branch)?;
+                statement.raw_bind_parameter(at + 5, id)?;
+            }
+            statement.raw_execute()?;
+        }
+        Ok(())
+    }
+}
+
+/// Moves the value index entry of attribute `name` of `id` on `branch` from the value
+/// `old` to `new` (either may be null: no entry).
+pub(crate) fn set_key(
+    conn: &Connection,
+    (id, branch, kind, name): (&str, &str, &str, &str),
+    old: &Value,
+    new: &Value,
+) -> rusqlite::Result<()> {
+    let (old, new) = (value_key_ref(old), value_key_ref(new));
+    if old == new || !looked_up(name) {
+        return Ok(());
+    }
+    if let Some(old) = old {
+        conn.prepare_cached(
+            "DELETE FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4 AND id = ?5",
+        )?
+        .execute(params![kind, name, old, branch, id])?;
+    }
+    if let Some(new) = new {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO attr_key (kind, name, key, branch, id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![kind, name, new, branch, id])?;
+    }
+    Ok(())
+}
+
+/// Removes the value index entries of `id`'s row on `branch` (the row itself stays: the
+/// caller removes it with the node's other rows).
+pub(crate) fn remove_keys(conn: &Connection, id: &str, branch: &str) -> rusqlite::Result<()> {
+    if let Some((kind, image)) = read(conn, id, branch)? {
+        for (name, value) in &image.data {
+            set_key(conn, (id, branch, &kind, name), value, &Value::Null)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes `id`'s rows and their index entries: on `branch`, or on every branch (`None`).
+pub(crate) fn remove(conn: &Connection, id: &str, branch: Option<&str>) -> rusqlite::Result<()> {
+    let branches: Vec<String> = match branch {
+        Some(branch) => vec![branch.to_owned()],
+        None => conn
+            .prepare_cached("SELECT branch FROM attrs WHERE id = ?1")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    for branch in &branches {
+        remove_keys(conn, id, branch)?;
+        conn.prepare_cached("DELETE FROM attrs WHERE id = ?1 AND branch = ?2")?
+            .execute(params![id, branch])?;
+    }
+    Ok(())
+}
+
+/// Stores written with one row per attribute (the `attr` table): their rows become one
+/// row per node and branch, and their values' index `attr_key`, once, in one transaction.
+/// `true` when there was anything to move.
+pub(crate) fn migrate_attribute_rows(conn: &mut Connection) -> rusqlite::Result<bool> {
+    // Looked up first: moving takes the write lock, which another process may hold.
+    let old = conn.prepare("SELECT 1 FROM attr LIMIT 1")?.exists([])?;
+    if !old {
+        return Ok(false);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // `json(...)` keeps each value JSON (not text) inside the object; a NULL value (unset on
+    // the branch) is JSON null. Another process may have moved them meanwhile: then `attr`
+    // is empty and nothing is inserted.
+    tx.execute_batch(&format!(
+        "INSERT OR REPLACE INTO attrs (id, branch, kind, data, bases) \
+         SELECT id, branch, kind, \
+             json_group_object(name, json(COALESCE(value, 'null'))), \
+             CASE WHEN MAX(has_base) = 1 \
+                 THEN json_group_object(name, json(COALESCE(base, 'null'))) FILTER (WHERE has_base = 1) \
+             END \
+         FROM attr GROUP BY id, branch; \
+         INSERT OR IGNORE INTO attr_key (kind, name, key, branch, id) \
+         SELECT kind, name, key, branch, id FROM attr WHERE key IS NOT NULL AND name <> '{}'; \
+         DELETE FROM attr;",
+        crate::profiles::FROM_PROFILE
+    ))?;
+    tx.commit()?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store() -> crate::persistence::Db {
+        crate::persistence::Db::open(":memory:").expect("an in-memory store")
+    }
+
+    /// The rows of the old layout become the same values, bases and index entries (none for
+    /// the names a profile filled, which nothing looks up).
+    #[test]
+    fn attribute_rows_become_one_row_per_node_and_branch() {
+        let mut db = store();
+        let conn = &mut db.conn;
+        conn.execute_batch(
+            "INSERT INTO attr (id, branch, name, kind, value, key, base, has_base) VALUES
+               ('n1', 'main', 'name', 'K', '\"leaf1\"', 'leaf1', NULL, 0),
+               ('n1', 'main', 'mtu', 'K', '9000', '9000', NULL, 0),
+               ('n1', 'main', '__from_profile', 'K', '[\"mtu\"]', '[\"mtu\"]', NULL, 0),
+               ('n1', 'b1', 'name', 'K', '\"leaf9\"', 'leaf9', '\"leaf1\"', 1),
+               ('n1', 'b1', 'mtu', 'K', NULL, NULL, '9000', 1),
+               ('n2', 'b1', 'tags', 'K', '[\"a\",\"b\"]', '[\"a\",\"b\"]', NULL, 0);",
+        )
+        .expect("old rows");
+        assert!(migrate_attribute_rows(conn).expect("moved"));
+        let (_, main) = read(conn, "n1", "main").expect("read").expect("a row");
+        assert_eq!(
+            Value::Object(main.data),
+            json!({"name": "leaf1", "mtu": 9000, "__from_profile": ["mtu"]})
+        );
+        assert!(main.bases.is_empty());
+        let (_, branch) = read(conn, "n1", "b1").expect("read").expect("a row");
+        assert_eq!(
+            Value::Object(branch.data),
+            json!({"name": "leaf9", "mtu": null})
+        );
+        assert_eq!(
+            Value::Object(branch.bases),
+            json!({"name": "leaf1", "mtu": 9000})
+        );
+        let (_, plain) = read(conn, "n2", "b1").expect("read").expect("a row");
+        assert_eq!(Value::Object(plain.data), json!({"tags": ["a", "b"]}));
+        assert!(plain.bases.is_empty());
+        let keys: Vec<(String, String, String, String)> = conn
+            .prepare("SELECT name, key, branch, id FROM attr_key ORDER BY id, branch, name")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let expected = [
+            ("name", "leaf9", "b1", "n1"),
+            ("mtu", "9000", "main", "n1"),
+            ("name", "leaf1", "main", "n1"),
+            ("tags", "[\"a\",\"b\"]", "b1", "n2"),
+        ];
+        assert_eq!(
+            keys,
+            expected
+                .iter()
+                .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+                .collect::<Vec<_>>()
+        );
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM attr", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(left, 0);
+        assert!(!migrate_attribute_rows(conn).expect("nothing left"));
+    }
+
+    /// Writing a row keeps its index in step; removing it removes its entries.
+    #[test]
+    fn a_row_and_its_value_index_change_together() {
+        let db = store();
+        let conn = &db.conn;
+        let mut image = AttrImage::default();
+        image.data.insert("name".into(), json!("spine1"));
+        write(conn, "n1", "main", "K", &image).expect("write");
+        set_key(
+            conn,
+            ("n1", "main", "K", "name"),
+            &Value::Null,
+            &json!("spine1"),
+        )
+        .expect("index");
+        set_key(
+            conn,
+            ("n1", "main", "K", "name"),
+            &json!("spine1"),
+            &json!("spine2"),
+        )
+        .expect("reindex");
+        let keys = |conn: &Connection| -> Vec<String> {
+            conn.prepare("SELECT key FROM attr_key ORDER BY key")
+                .expect("prepare")
+                .query_map([], |r| r.get(0))
+                .expect("query")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows")
+        };
+        assert_eq!(keys(conn), ["spine2"]);
+        let (marker, role) = (json!(["mtu"]), json!("leaf"));
+        let mut writes = KeyWrites::default();
+        writes.change(
+            ("n1", "main", "K", crate::profiles::FROM_PROFILE),
+            None,
+            &marker,
+        );
+        writes.change(("n1", "main", "K", "role"), None, &role);
+        writes.write(conn).expect("a commit's entries");
+        assert_eq!(
+            keys(conn),
+            ["leaf", "spine2"],
+            "the profile's marker is not indexed"
+        );
+        set_key(conn, ("n1", "main", "K", "role"), &role, &Value::Null).expect("unindex");
+        image.data.insert("name".into(), json!("spine2"));
+        write(conn, "n1", "main", "K", &image).expect("write");
+        remove(conn, "n1", None).expect("remove");
+        assert!(keys(conn).is_empty());
+        assert_eq!(read(conn, "n1", "main").expect("read"), None);
+    }
+}
