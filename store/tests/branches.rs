@@ -1101,3 +1101,110 @@ fn a_store_written_with_one_row_per_attribute_reads_and_merges_the_same_when_ope
     assert_eq!(asn(&s, "main", "leaf3"), 7);
     assert_eq!(changes(&s), [("main".into(), 0), ("br1".into(), 0)]);
 }
+
+/// Every value index entry of the store file at `path`, and every entry its attribute rows
+/// call for (each value but the names a profile filled, by its text form): equal when the
+/// index is in step with the values, with no entry left behind.
+fn value_index_and_values(
+    path: &std::path::Path,
+) -> (
+    std::collections::BTreeSet<(String, String, String, String, String)>,
+    std::collections::BTreeSet<(String, String, String, String, String)>,
+) {
+    let conn = rusqlite::Connection::open(path).expect("the file");
+    let index = conn
+        .prepare("SELECT kind, name, key, branch, id FROM attr_key")
+        .expect("prepare")
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("entries");
+    let rows: Vec<(String, String, String, String)> = conn
+        .prepare("SELECT id, branch, kind, data FROM attrs")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    let mut values = std::collections::BTreeSet::new();
+    for (id, branch, kind, data) in rows {
+        let data: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&data).expect("data");
+        for (name, value) in data {
+            let key = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            if name != "__from_profile" {
+                values.insert((kind.clone(), name, key, branch.clone(), id.clone()));
+            }
+        }
+    }
+    (index, values)
+}
+
+/// The value index follows the values through everything that writes them: values set and
+/// changed on main, a branch's own values over main's and one it unsets, nodes new on a
+/// branch, a node deleted on main, a branch deleted, and a merge. Fails when an entry is left
+/// behind (a lookup by value would then find a node that no longer has it) or missing.
+#[test]
+fn the_value_index_holds_exactly_the_values_through_writes_deletes_and_merges() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let s = infragen_store::Store::open(&path).expect("store");
+    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+        .expect("schema");
+    let in_step = |when: &str| {
+        let (index, values) = value_index_and_values(&path);
+        assert_eq!(index, values, "{when}");
+        index
+    };
+    let leaf1 = device(
+        &s,
+        "main",
+        "leaf1",
+        r#"asn: {value: 1} serial: {value: "SN1"}"#,
+    );
+    device(
+        &s,
+        "main",
+        "leaf2",
+        r#"asn: {value: 5} serial: {value: "SN5"}"#,
+    );
+    let gone = device(&s, "main", "gone", r#"asn: {value: 9}"#);
+    device(&s, "main", "leaf1", r#"asn: {value: 3}"#);
+    in_step("written on main");
+    s.create_branch("br1").unwrap();
+    s.create_branch("br2").unwrap();
+    device(&s, "br1", "leaf1", "asn: {value: 2}");
+    device(&s, "br1", "leaf2", "serial: {value: null}");
+    device(&s, "br1", "leaf3", "asn: {value: 7}");
+    interface(&s, "br1", &leaf1, "eth1");
+    device(&s, "br2", "leaf4", "asn: {value: 8}");
+    device(&s, "br2", "leaf1", r#"serial: {value: "SN2"}"#);
+    let index = in_step("written on two branches");
+    assert!(index.iter().any(|(_, name, key, branch, _)| (
+        name.as_str(),
+        key.as_str(),
+        branch.as_str()
+    ) == ("asn", "2", "br1")));
+    ok(
+        &s,
+        "main",
+        &format!(r#"mutation {{ DcimDeviceDelete(data: {{id: "{gone}"}}) {{ ok }} }}"#),
+    );
+    let index = in_step("a node deleted on main");
+    assert!(!index.iter().any(|(.., id)| *id == gone));
+    s.delete_branch("br2").unwrap();
+    let index = in_step("a branch deleted");
+    assert!(!index.iter().any(|(.., branch, _)| branch == "br2"));
+    s.merge_branch("br1").unwrap();
+    let index = in_step("a branch merged");
+    assert!(!index.iter().any(|(.., branch, _)| branch == "br1"));
+    assert_eq!(asn(&s, "main", "leaf1"), 2);
+    assert_eq!(asn(&s, "main", "leaf3"), 7);
+    assert_eq!(serial(&s, "main", "leaf2"), serde_json::Value::Null);
+}
