@@ -22,9 +22,13 @@
 //! build left running (its WAL checkpoints) weigh on all of them alike.
 //!
 //! The layouts:
-//! - **rows** — today's: a `node` row, one `attr` row per attribute, one
-//!   `edge` row per relationship side, each table with its secondary index
-//!   (`attr_by_key`, `edge_by_peer_rel`), and the events as JSON text;
+//! - **attribute rows** — today's: a `node` row, one `attrs` row per node
+//!   holding its attribute values (JSON), one `attr_key` entry per value
+//!   (but the profile's hidden marker), one `edge` row per relationship side
+//!   with its index (`edge_by_peer_rel`), and the events as JSON text;
+//! - **rows** — the layout before (until `5239ba9`): a `node` row, one `attr`
+//!   row per attribute, one `edge` row per relationship side, each table with
+//!   its secondary index (`attr_by_key`, `edge_by_peer_rel`), and the events;
 //! - **rows, no edge index** and **rows, no attr index** — today's rows without
 //!   `edge_by_peer_rel`, or without `attr_by_key`: what each secondary index costs;
 //! - **rows, no events** — the same without the event log, to show its share;
@@ -157,8 +161,9 @@ async fn main() {
                 String::new()
             }
             Some(base) => format!(
-                "  {:.2}× rows' write",
-                write.as_secs_f64() / base.as_secs_f64()
+                "  {:.2}× {}' write",
+                write.as_secs_f64() / base.as_secs_f64(),
+                Layout::ALL[0].name()
             ),
         };
         println!(
@@ -218,25 +223,32 @@ fn read_seed(path: &Path) -> Seed {
             edges: Vec::new(),
         });
     }
+    // Each value as its own row held it: JSON text, and the text form lookups use.
     let mut attrs = db
-        .prepare("SELECT id, name, value, key FROM attr WHERE branch = ?1 ORDER BY id, name")
+        .prepare("SELECT id, data FROM attrs WHERE branch = ?1 ORDER BY id")
         .expect("attributes");
     let rows = attrs
         .query_map([BRANCH], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })
         .expect("attributes");
     for row in rows {
-        let (id, name, value, key) = row.expect("attribute row");
-        if let (Some(&(rev, at)), Some(value)) = (index.get(&id), value) {
-            by_rev.get_mut(&rev).expect("commit")[at]
-                .attrs
-                .push((name, value, key));
+        let (id, data) = row.expect("attribute row");
+        let Some(&(rev, at)) = index.get(&id) else {
+            continue;
+        };
+        let data: Map<String, Value> = serde_json::from_str(&data).expect("attribute values");
+        for (name, value) in data {
+            let key = match &value {
+                Value::Null => continue,
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            by_rev.get_mut(&rev).expect("commit")[at].attrs.push((
+                name,
+                value.to_string(),
+                Some(key),
+            ));
         }
     }
     let mut edges = db
@@ -281,6 +293,7 @@ fn read_seed(path: &Path) -> Seed {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Layout {
+    AttributeRows,
     Rows,
     RowsNoEvents,
     RowsNoEdgeIndex,
@@ -294,7 +307,8 @@ enum Layout {
 }
 
 impl Layout {
-    const ALL: [Layout; 10] = [
+    const ALL: [Layout; 11] = [
+        Layout::AttributeRows,
         Layout::Rows,
         Layout::RowsNoEdgeIndex,
         Layout::RowsNoAttrIndex,
@@ -309,6 +323,7 @@ impl Layout {
 
     fn name(self) -> &'static str {
         match self {
+            Layout::AttributeRows => "attribute rows",
             Layout::Rows => "rows",
             Layout::RowsNoEvents => "rows, no events",
             Layout::RowsNoEdgeIndex => "rows, no edge index",
@@ -350,6 +365,22 @@ impl Layout {
                  CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);",
                 without(ATTR_INDEX),
                 without(EDGE_INDEX),
+            ),
+            Layout::AttributeRows => format!(
+                "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
+                     live INTEGER NOT NULL, rev INTEGER NOT NULL, base_rev INTEGER,
+                     PRIMARY KEY (id, branch)) WITHOUT ROWID;
+                 CREATE INDEX node_by_kind ON node (kind, branch, live);
+                 CREATE TABLE attrs (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
+                     data TEXT NOT NULL, bases TEXT, PRIMARY KEY (id, branch)) WITHOUT ROWID;
+                 CREATE TABLE attr_key (kind TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
+                     branch TEXT NOT NULL, id TEXT NOT NULL,
+                     PRIMARY KEY (kind, name, key, branch, id)) WITHOUT ROWID;
+                 CREATE TABLE edge (id TEXT NOT NULL, rel TEXT NOT NULL, peer TEXT NOT NULL,
+                     branch TEXT NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
+                     PRIMARY KEY (id, rel, peer, branch)) WITHOUT ROWID;
+                 {EDGE_INDEX}
+                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
             ),
             Layout::Image | Layout::ImageNoEdgeIndex => {
                 "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
@@ -545,6 +576,70 @@ fn write_node(
             let indexed = |n: usize, index_dropped: bool| if index_dropped { n } else { 2 * n };
             2 + indexed(node.attrs.len(), layout == Layout::RowsNoAttrIndex)
                 + indexed(node.edges.len(), layout == Layout::RowsNoEdgeIndex)
+        }
+        Layout::AttributeRows => {
+            db.prepare_cached(
+                "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, 1, NULL)",
+            )
+            .expect("node")
+            .execute(params![node.id, BRANCH, node.kind])
+            .expect("node");
+            let data: Map<String, Value> = node
+                .attrs
+                .iter()
+                .map(|(name, text, _)| {
+                    (
+                        name.clone(),
+                        serde_json::from_str(text).unwrap_or(Value::Null),
+                    )
+                })
+                .collect();
+            db.prepare_cached(
+                "INSERT INTO attrs (id, branch, kind, data, bases) VALUES (?1, ?2, ?3, ?4, NULL)",
+            )
+            .expect("attrs")
+            .execute(params![
+                node.id,
+                BRANCH,
+                node.kind,
+                serde_json::to_string(&data).expect("json")
+            ])
+            .expect("attrs");
+            // A node's entries in one statement, as a commit writes several to a statement.
+            let keys: Vec<(&String, &String)> = node
+                .attrs
+                .iter()
+                .filter(|(name, ..)| name != "__from_profile")
+                .filter_map(|(name, _, key)| key.as_ref().map(|key| (name, key)))
+                .collect();
+            if !keys.is_empty() {
+                let values = vec!["(?, ?, ?, ?, ?)"; keys.len()].join(", ");
+                let mut st = db
+                    .prepare_cached(&format!(
+                        "INSERT INTO attr_key (kind, name, key, branch, id) VALUES {values}"
+                    ))
+                    .expect("attr_key");
+                for (i, (name, key)) in keys.iter().enumerate() {
+                    let at = 5 * i;
+                    st.raw_bind_parameter(at + 1, &node.kind).expect("bind");
+                    st.raw_bind_parameter(at + 2, *name).expect("bind");
+                    st.raw_bind_parameter(at + 3, *key).expect("bind");
+                    st.raw_bind_parameter(at + 4, BRANCH).expect("bind");
+                    st.raw_bind_parameter(at + 5, &node.id).expect("bind");
+                }
+                st.raw_execute().expect("attr_key");
+            }
+            let mut edge = db
+                .prepare_cached(
+                    "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
+                )
+                .expect("edge");
+            for (rel, peer, pos) in &node.edges {
+                edge.execute(params![node.id, rel, peer, BRANCH, pos])
+                    .expect("edge");
+            }
+            3 + keys.len() + 2 * node.edges.len()
         }
         Layout::Image | Layout::ImageNoEdgeIndex => {
             db.prepare_cached(
@@ -811,6 +906,37 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
                     r.get(0).expect("rel"),
                     NodeId::read(r.get_ref(1).expect("peer")),
                 ));
+            }
+            usize::from(!kind.is_empty()) + attrs.len() + peers.len()
+        }
+        Layout::AttributeRows => {
+            let kind: String = db
+                .prepare_cached("SELECT kind FROM node WHERE id = ?1 AND branch IN ('main', ?2)")
+                .expect("node")
+                .query_row(params![id, BRANCH], |r| r.get(0))
+                .expect("node");
+            let mut attrs: Map<String, Value> = Map::new();
+            let mut st = db
+                .prepare_cached(
+                    "SELECT branch, data FROM attrs WHERE id = ?1 AND branch IN ('main', ?2)",
+                )
+                .expect("attrs");
+            let mut rows = st.query(params![id, BRANCH]).expect("attrs");
+            while let Some(r) = rows.next().expect("attrs row") {
+                let text: String = r.get(1).expect("data");
+                let data: Map<String, Value> = serde_json::from_str(&text).expect("image");
+                attrs.extend(data);
+            }
+            let mut peers: Vec<(String, String)> = Vec::new();
+            let mut st = db
+                .prepare_cached(
+                    "SELECT rel, peer, branch, live FROM edge WHERE id = ?1 \
+                     AND branch IN ('main', ?2) ORDER BY pos",
+                )
+                .expect("edges");
+            let mut rows = st.query(params![id, BRANCH]).expect("edges");
+            while let Some(r) = rows.next().expect("edge") {
+                peers.push((r.get(0).expect("rel"), r.get(1).expect("peer")));
             }
             usize::from(!kind.is_empty()) + attrs.len() + peers.len()
         }
