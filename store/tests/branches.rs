@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use infragen_store::StoreError;
 use serde_json::json;
+use std::collections::BTreeSet;
 
 fn asn(s: &infragen_store::Store, branch: &str, name: &str) -> serde_json::Value {
     ok(s, branch, &format!(r#"{{ DcimDevice(name__value: "{name}") {{ edges {{ node {{ asn {{ value }} }} }} }} }}"#))["DcimDevice"]["edges"][0]["node"]["asn"]["value"].clone()
@@ -1102,15 +1103,13 @@ fn a_store_written_with_one_row_per_attribute_reads_and_merges_the_same_when_ope
     assert_eq!(changes(&s), [("main".into(), 0), ("br1".into(), 0)]);
 }
 
+/// A value index entry: (kind, attribute, key, branch, node id).
+type IndexEntry = (String, String, String, String, String);
+
 /// Every value index entry of the store file at `path`, and every entry its attribute rows
 /// call for (each value but the names a profile filled, by its text form): equal when the
 /// index is in step with the values, with no entry left behind.
-fn value_index_and_values(
-    path: &std::path::Path,
-) -> (
-    std::collections::BTreeSet<(String, String, String, String, String)>,
-    std::collections::BTreeSet<(String, String, String, String, String)>,
-) {
+fn value_index_and_values(path: &std::path::Path) -> (BTreeSet<IndexEntry>, BTreeSet<IndexEntry>) {
     let conn = rusqlite::Connection::open(path).expect("the file");
     let index = conn
         .prepare("SELECT kind, name, key, branch, id FROM attr_key")
@@ -1128,7 +1127,7 @@ fn value_index_and_values(
         .expect("query")
         .collect::<rusqlite::Result<_>>()
         .expect("rows");
-    let mut values = std::collections::BTreeSet::new();
+    let mut values = BTreeSet::new();
     for (id, branch, kind, data) in rows {
         let data: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&data).expect("data");
