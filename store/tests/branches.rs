@@ -956,6 +956,14 @@ fn each_branch_counts_merges_and_deletes_only_its_own_changes() {
     assert_eq!(device_names(&s, "main"), ["leaf1", "leaf2"]);
 }
 
+/// A store in the file at `path`, with the fixture schema.
+fn file_store(path: &std::path::Path) -> infragen_store::Store {
+    let s = infragen_store::Store::open(path).expect("store");
+    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+        .expect("schema");
+    s
+}
+
 /// A store written before branches listed their nodes (`branch_rows` empty, and not yet
 /// filled) gets the list from its rows when opened: its branch counts its changes and
 /// merges them. Fails when the list is not filled: the branch then has nothing to merge.
@@ -964,9 +972,7 @@ fn a_store_written_before_branches_listed_their_nodes_lists_them_when_opened() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     {
-        let s = infragen_store::Store::open(&path).expect("store");
-        s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
-            .expect("schema");
+        let s = file_store(&path);
         device(&s, "main", "leaf1", "asn: {value: 1}");
         s.create_branch("br1").unwrap();
         device(&s, "br1", "leaf2", "");
@@ -1050,9 +1056,7 @@ fn a_store_written_with_one_row_per_attribute_reads_and_merges_the_same_when_ope
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     {
-        let s = infragen_store::Store::open(&path).expect("store");
-        s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
-            .expect("schema");
+        let s = file_store(&path);
         device(
             &s,
             "main",
@@ -1153,9 +1157,7 @@ fn value_index_and_values(path: &std::path::Path) -> (BTreeSet<IndexEntry>, BTre
 fn the_value_index_holds_exactly_the_values_through_writes_deletes_and_merges() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
-    let s = infragen_store::Store::open(&path).expect("store");
-    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
-        .expect("schema");
+    let s = file_store(&path);
     let in_step = |when: &str| {
         let (index, values) = value_index_and_values(&path);
         assert_eq!(index, values, "{when}");

@@ -532,6 +532,20 @@ fn measure(layout: Layout, seed: &Seed, scratch: &Path) -> Sample {
     }
 }
 
+/// Writes `node`'s edge rows as `id` (a layout keyed by text or blob ids).
+fn write_edges(db: &Connection, layout: Layout, id: &NodeId<'_>, node: &NodeRows) {
+    let mut edge = db
+        .prepare_cached(
+            "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
+        )
+        .expect("edge");
+    for (rel, peer, pos) in &node.edges {
+        edge.execute(params![id, rel, NodeId::of(layout, peer), BRANCH, pos])
+            .expect("edge");
+    }
+}
+
 /// Writes `node` in `layout`; returns the table rows and index entries written.
 fn write_node(
     layout: Layout,
@@ -563,16 +577,7 @@ fn write_node(
                 attr.execute(params![id, BRANCH, name, node.kind, value, key])
                     .expect("attr");
             }
-            let mut edge = db
-                .prepare_cached(
-                    "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
-                )
-                .expect("edge");
-            for (rel, peer, pos) in &node.edges {
-                edge.execute(params![id, rel, NodeId::of(layout, peer), BRANCH, pos])
-                    .expect("edge");
-            }
+            write_edges(db, layout, &id, node);
             let indexed = |n: usize, index_dropped: bool| if index_dropped { n } else { 2 * n };
             2 + indexed(node.attrs.len(), layout == Layout::RowsNoAttrIndex)
                 + indexed(node.edges.len(), layout == Layout::RowsNoEdgeIndex)
@@ -629,16 +634,7 @@ fn write_node(
                 }
                 st.raw_execute().expect("attr_key");
             }
-            let mut edge = db
-                .prepare_cached(
-                    "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
-                )
-                .expect("edge");
-            for (rel, peer, pos) in &node.edges {
-                edge.execute(params![node.id, rel, peer, BRANCH, pos])
-                    .expect("edge");
-            }
+            write_edges(db, layout, &NodeId::of(layout, &node.id), node);
             3 + keys.len() + 2 * node.edges.len()
         }
         Layout::Image | Layout::ImageNoEdgeIndex => {
@@ -865,6 +861,34 @@ impl rusqlite::ToSql for NodeId<'_> {
     }
 }
 
+/// The kind of node `id` (a layout keyed by text or blob ids), from its row on `main` or
+/// the branch.
+fn node_kind(db: &Connection, id: &NodeId<'_>) -> String {
+    db.prepare_cached("SELECT kind FROM node WHERE id = ?1 AND branch IN ('main', ?2)")
+        .expect("node")
+        .query_row(params![id, BRANCH], |r| r.get(0))
+        .expect("node")
+}
+
+/// The peers of node `id` (a layout keyed by text or blob ids) from its edge rows, in order.
+fn node_peers(db: &Connection, id: &NodeId<'_>) -> Vec<(String, String)> {
+    let mut peers = Vec::new();
+    let mut st = db
+        .prepare_cached(
+            "SELECT rel, peer, branch, live FROM edge WHERE id = ?1 \
+             AND branch IN ('main', ?2) ORDER BY pos",
+        )
+        .expect("edges");
+    let mut rows = st.query(params![id, BRANCH]).expect("edges");
+    while let Some(r) = rows.next().expect("edge") {
+        peers.push((
+            r.get(0).expect("rel"),
+            NodeId::read(r.get_ref(1).expect("peer")),
+        ));
+    }
+    peers
+}
+
 /// Loads node `id` as a reader needs it (attributes and peers); returns the values read.
 fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &Interned) -> usize {
     match layout {
@@ -874,11 +898,7 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
         | Layout::RowsNoEdgeIndex
         | Layout::RowsNoAttrIndex => {
             let id = NodeId::of(layout, id);
-            let kind: String = db
-                .prepare_cached("SELECT kind FROM node WHERE id = ?1 AND branch IN ('main', ?2)")
-                .expect("node")
-                .query_row(params![id, BRANCH], |r| r.get(0))
-                .expect("node");
+            let kind = node_kind(db, &id);
             let mut attrs: Map<String, Value> = Map::new();
             let mut st = db
                 .prepare_cached(
@@ -893,28 +913,12 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
                     .unwrap_or(Value::Null);
                 attrs.insert(r.get(1).expect("name"), value);
             }
-            let mut peers: Vec<(String, String)> = Vec::new();
-            let mut st = db
-                .prepare_cached(
-                    "SELECT rel, peer, branch, live FROM edge WHERE id = ?1 \
-                     AND branch IN ('main', ?2) ORDER BY pos",
-                )
-                .expect("edges");
-            let mut rows = st.query(params![id, BRANCH]).expect("edges");
-            while let Some(r) = rows.next().expect("edge") {
-                peers.push((
-                    r.get(0).expect("rel"),
-                    NodeId::read(r.get_ref(1).expect("peer")),
-                ));
-            }
+            let peers = node_peers(db, &id);
             usize::from(!kind.is_empty()) + attrs.len() + peers.len()
         }
         Layout::AttributeRows => {
-            let kind: String = db
-                .prepare_cached("SELECT kind FROM node WHERE id = ?1 AND branch IN ('main', ?2)")
-                .expect("node")
-                .query_row(params![id, BRANCH], |r| r.get(0))
-                .expect("node");
+            let id = NodeId::of(layout, id);
+            let kind = node_kind(db, &id);
             let mut attrs: Map<String, Value> = Map::new();
             let mut st = db
                 .prepare_cached(
@@ -927,17 +931,7 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
                 let data: Map<String, Value> = serde_json::from_str(&text).expect("image");
                 attrs.extend(data);
             }
-            let mut peers: Vec<(String, String)> = Vec::new();
-            let mut st = db
-                .prepare_cached(
-                    "SELECT rel, peer, branch, live FROM edge WHERE id = ?1 \
-                     AND branch IN ('main', ?2) ORDER BY pos",
-                )
-                .expect("edges");
-            let mut rows = st.query(params![id, BRANCH]).expect("edges");
-            while let Some(r) = rows.next().expect("edge") {
-                peers.push((r.get(0).expect("rel"), r.get(1).expect("peer")));
-            }
+            let peers = node_peers(db, &id);
             usize::from(!kind.is_empty()) + attrs.len() + peers.len()
         }
         Layout::Image | Layout::ImageNoEdgeIndex => {
