@@ -56,7 +56,7 @@ impl AttrImage {
 
 /// A row's text as stored: a JSON column that is not valid is the store's corruption, reported
 /// as SQLite reports a column of the wrong type.
-fn parse_error(column: usize, e: serde_json::Error) -> rusqlite::Error {
+pub(crate) fn parse_error(column: usize, e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
 }
 

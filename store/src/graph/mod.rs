@@ -5,8 +5,8 @@
 //! node's attribute values on that branch as one row per (node, branch) with each value
 //! indexed (see [`attrs`]), and an edge row per (node, relationship, peer, branch), both
 //! directions of a relationship stored. `main` holds every main value; a branch holds only
-//! what it changed, value by value. A branch therefore sees main's later changes to every field and
-//! edge it has not changed itself, and its own changes win where it has.
+//! what it changed, value by value. A branch therefore sees main's later changes to every
+//! field and edge it has not changed itself, and its own changes win where it has.
 //!
 //! Nothing is held in memory between transactions: a [`Tx`] reads what it touches (caching it
 //! for its own lifetime) and every lookup is an indexed query, so its cost depends on what it
@@ -896,14 +896,8 @@ impl<'c> Tx<'c> {
         let mut own = Map::new();
         while let Some(r) = rows.next()? {
             let here = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
-            let data: Map<String, Value> =
-                serde_json::from_str(r.get_ref(1)?.as_str()?).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        1,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })?;
+            let data: Map<String, Value> = serde_json::from_str(r.get_ref(1)?.as_str()?)
+                .map_err(|e| attrs::parse_error(1, e))?;
             if here {
                 own = data;
             } else {
@@ -2045,10 +2039,9 @@ impl<'c> Tx<'c> {
         let err = StoreError::db_of(self.conn);
         let rev = crate::persistence::next_rev(self.conn).map_err(err)?;
         let mut events = Vec::new();
-        let mut pos = rev << 24;
         let mut ip_writes = Vec::new();
         let mut settled = Vec::new();
-        let mut rows = RowStatements::prepare(self.conn).map_err(err)?;
+        let mut rows = RowStatements::prepare(self.conn, rev << 24).map_err(err)?;
         let mut keys = attrs::KeyWrites::default();
         // The nodes written on this branch, listed with it (see
         // [`crate::persistence::BRANCH_ROWS`]) after their rows.
@@ -2064,7 +2057,7 @@ impl<'c> Tx<'c> {
                 on_branch.push(id.as_str());
             }
             let event = self.event_of(id, p);
-            self.write_node(&mut rows, &mut keys, id, p, rev, event.is_some(), &mut pos)
+            self.write_node(&mut rows, &mut keys, id, p, rev, event.is_some())
                 .map_err(err)?;
             let ip_fields = p.deleted
                 || p.created
@@ -2274,7 +2267,6 @@ impl<'c> Tx<'c> {
 
     /// Writes `p`'s rows for node `id` at revision `rev`; `changed`: whether the write
     /// changes what the node holds (it has an event), which alone moves main's revision.
-    #[allow(clippy::too_many_arguments)]
     fn write_node<'a>(
         &'a self,
         rows: &mut RowStatements<'_>,
@@ -2283,7 +2275,6 @@ impl<'c> Tx<'c> {
         p: &'a Pending,
         rev: i64,
         changed: bool,
-        pos: &mut i64,
     ) -> rusqlite::Result<()> {
         let c = self.conn;
         let node_branch = self.node_branch(&p.kind);
@@ -2352,16 +2343,17 @@ impl<'c> Tx<'c> {
         for (rel, peer) in order {
             let present = p.edges.get(&(rel.clone(), peer.clone())) == Some(&true);
             let b = self.field_branch(&p.kind, rel, p.created);
-            *pos += 1;
+            rows.pos += 1;
+            let pos = rows.pos;
             if plain(b) {
                 if present {
-                    rows.add_edge.execute(params![id, rel, peer, b, *pos])?;
+                    rows.add_edge.execute(params![id, rel, peer, b, pos])?;
                 } else {
                     rows.remove_edge.execute(params![id, rel, peer, b])?;
                 }
             } else {
                 rows.put_branch_edge
-                    .execute(params![id, rel, peer, b, *pos, present])?;
+                    .execute(params![id, rel, peer, b, pos, present])?;
             }
         }
         Ok(())
@@ -2447,11 +2439,16 @@ struct RowStatements<'c> {
     remove_edge: rusqlite::CachedStatement<'c>,
     /// An edge added or removed on a branch, over main's (whether main has it is its base).
     put_branch_edge: rusqlite::CachedStatement<'c>,
+    /// The position of the last edge written: edges keep the order they were added in, this
+    /// commit's after every older one.
+    pos: i64,
 }
 
 impl<'c> RowStatements<'c> {
-    fn prepare(c: &'c Connection) -> rusqlite::Result<Self> {
+    /// The statements, the first edge written getting position `pos + 1`.
+    fn prepare(c: &'c Connection, pos: i64) -> rusqlite::Result<Self> {
         Ok(RowStatements {
+            pos,
             insert_node: c.prepare_cached(
                 "INSERT OR REPLACE INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, ?4, NULL)",
             )?,
