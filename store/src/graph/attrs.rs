@@ -4,9 +4,9 @@
 //!
 //! The graph was first stored with one row per attribute, each also indexed by its value:
 //! two B-tree inserts per attribute written, one row read per attribute loaded. A seed
-//! build writes ~11,000 attribute values, four per node; as one row per node the commit
-//! writes a quarter of those rows, and loading a node's attributes reads one row per
-//! branch instead of one per attribute.
+//! build writes ~11,000 attribute values, four per node: now one row per node and one index
+//! entry per value (SQLite's B-tree inserts in a seed build 245M → 154M instructions, the
+//! build 3% fewer), and loading a node's attributes reads one row per branch.
 //!
 //! - `attrs (id, branch, kind, data, bases)`: `data` is a JSON object, attribute name →
 //!   value. On `main`, and for a node created on the branch, it holds the set values
