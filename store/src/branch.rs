@@ -488,13 +488,7 @@ pub(crate) fn merge(
     let events = tx.finish()?;
     // The branch now equals main except for its local nodes: the other nodes it has rows
     // for lose them, and leave its list.
-    let ids: Vec<String> = conn
-        .prepare("SELECT id FROM branch_rows WHERE branch = ?1")
-        .and_then(|mut st| {
-            st.query_map([name], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()
-        })
-        .map_err(&err)?;
+    let ids = crate::persistence::branch_node_ids(conn, name).map_err(&err)?;
     for id in ids.iter().filter(|id| !kept.contains(*id)) {
         crate::graph::attrs::remove_keys(conn, id, name).map_err(&err)?;
     }

@@ -117,6 +117,13 @@ pub(crate) fn list_branch_nodes(
     Ok(())
 }
 
+/// The nodes listed with `branch` in [`BRANCH_ROWS`].
+pub(crate) fn branch_node_ids(conn: &Connection, branch: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached("SELECT id FROM branch_rows WHERE branch = ?1")?
+        .query_map([branch], |r| r.get(0))?
+        .collect()
+}
+
 /// How many nodes branch `?1` changed: those listed with it that still have rows there.
 const BRANCH_CHANGES: &str = "SELECT COUNT(*) FROM branch_rows r WHERE r.branch = ?1 \
      AND (EXISTS (SELECT 1 FROM node WHERE id = r.id AND branch = r.branch) \
@@ -801,13 +808,7 @@ impl Db {
     pub fn delete_branch(&mut self, name: &str) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
-        let ids: Vec<String> = tx
-            .prepare("SELECT id FROM branch_rows WHERE branch = ?1")
-            .and_then(|mut st| {
-                st.query_map([name], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(StoreError::db(&path))?;
+        let ids = branch_node_ids(&tx, name).map_err(StoreError::db(&path))?;
         for id in &ids {
             crate::graph::attrs::remove_keys(&tx, id, name).map_err(StoreError::db(&path))?;
         }

@@ -190,42 +190,17 @@ impl<'a> KeyWrites<'a> {
     }
 }
 
-/// Moves the value index entry of attribute `name` of `id` on `branch` from the value
-/// `old` to `new` (either may be null: no entry).
-pub(crate) fn set_key(
-    conn: &Connection,
-    (id, branch, kind, name): (&str, &str, &str, &str),
-    old: &Value,
-    new: &Value,
-) -> rusqlite::Result<()> {
-    let (old, new) = (value_key_ref(old), value_key_ref(new));
-    if old == new || !looked_up(name) {
-        return Ok(());
-    }
-    if let Some(old) = old {
-        conn.prepare_cached(
-            "DELETE FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4 AND id = ?5",
-        )?
-        .execute(params![kind, name, old, branch, id])?;
-    }
-    if let Some(new) = new {
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO attr_key (kind, name, key, branch, id) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![kind, name, new, branch, id])?;
-    }
-    Ok(())
-}
-
 /// Removes the value index entries of `id`'s row on `branch` (the row itself stays: the
 /// caller removes it with the node's other rows).
 pub(crate) fn remove_keys(conn: &Connection, id: &str, branch: &str) -> rusqlite::Result<()> {
-    if let Some((kind, image)) = read(conn, id, branch)? {
-        for (name, value) in &image.data {
-            set_key(conn, (id, branch, &kind, name), value, &Value::Null)?;
-        }
+    let Some((kind, image)) = read(conn, id, branch)? else {
+        return Ok(());
+    };
+    let mut writes = KeyWrites::default();
+    for (name, value) in &image.data {
+        writes.change((id, branch, &kind, name), Some(value.clone()), &Value::Null);
     }
-    Ok(())
+    writes.write(conn)
 }
 
 /// Removes `id`'s rows and their index entries: on `branch`, or on every branch (`None`).
@@ -354,20 +329,13 @@ mod tests {
         let mut image = AttrImage::default();
         image.data.insert("name".into(), json!("spine1"));
         write(conn, "n1", "main", "K", &image).expect("write");
-        set_key(
-            conn,
-            ("n1", "main", "K", "name"),
-            &Value::Null,
-            &json!("spine1"),
-        )
-        .expect("index");
-        set_key(
-            conn,
-            ("n1", "main", "K", "name"),
-            &json!("spine1"),
-            &json!("spine2"),
-        )
-        .expect("reindex");
+        let (spine1, spine2) = (json!("spine1"), json!("spine2"));
+        let mut writes = KeyWrites::default();
+        writes.change(("n1", "main", "K", "name"), None, &spine1);
+        writes.write(conn).expect("index");
+        let mut writes = KeyWrites::default();
+        writes.change(("n1", "main", "K", "name"), Some(spine1.clone()), &spine2);
+        writes.write(conn).expect("reindex");
         let keys = |conn: &Connection| -> Vec<String> {
             conn.prepare("SELECT key FROM attr_key ORDER BY key")
                 .expect("prepare")
@@ -391,7 +359,13 @@ mod tests {
             ["leaf", "spine2"],
             "the profile's marker is not indexed"
         );
-        set_key(conn, ("n1", "main", "K", "role"), &role, &Value::Null).expect("unindex");
+        let mut writes = KeyWrites::default();
+        writes.change(
+            ("n1", "main", "K", "role"),
+            Some(role.clone()),
+            &Value::Null,
+        );
+        writes.write(conn).expect("unindex");
         image.data.insert("name".into(), json!("spine2"));
         write(conn, "n1", "main", "K", &image).expect("write");
         remove(conn, "n1", None).expect("remove");
