@@ -12,7 +12,7 @@ use crate::schema::{BranchSupport, Cardinality, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A branch as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -147,7 +147,8 @@ pub(crate) struct AttrRow {
     pub(crate) base: Value,
 }
 
-/// One branch row of the `edge` table: whether the branch has the edge, whether main had it.
+/// One side of a branch's relationship row (see [`crate::graph::links`]): whether the branch
+/// has the edge, whether main had it. A row is a side of each node whose kind declares it.
 pub(crate) struct EdgeRow {
     pub(crate) id: String,
     pub(crate) rel: String,
@@ -166,14 +167,6 @@ pub(crate) const NODE_ROWS_OF_BRANCH: &str = "SELECT n.id, n.kind, n.live, n.bas
 pub(crate) const ATTR_ROWS_OF_BRANCH: &str = "SELECT a.id, a.kind, a.data, a.bases \
      FROM branch_rows r CROSS JOIN attrs a ON a.id = r.id AND a.branch = r.branch \
      WHERE r.branch = ?1 ORDER BY r.id";
-/// A branch's edge rows, in the order they were written, as [`NODE_ROWS_OF_BRANCH`]. The
-/// edge key leads with the node and the relationship, so each listed node's edges are read on
-/// every branch and the branch's kept: what this costs grows with the nodes' edges (a group
-/// of many members), not with the store.
-pub(crate) const EDGE_ROWS_OF_BRANCH: &str = "SELECT e.id, e.rel, e.peer, e.live, COALESCE(e.base, 0) \
-     FROM branch_rows r CROSS JOIN edge e ON e.id = r.id AND e.branch = r.branch \
-     WHERE r.branch = ?1 ORDER BY e.pos";
-
 /// What a branch holds of its own: nodes it created or deleted, attribute values and
 /// edges it changed (with what main had when it first changed them).
 pub(crate) struct BranchRows {
@@ -186,7 +179,11 @@ pub(crate) struct BranchRows {
 }
 
 impl BranchRows {
-    pub(crate) fn read(conn: &Connection, name: &str) -> Result<BranchRows, StoreError> {
+    pub(crate) fn read(
+        conn: &Connection,
+        schema: &Schema,
+        name: &str,
+    ) -> Result<BranchRows, StoreError> {
         let err = StoreError::db_of(conn);
         let mut created: Vec<(String, String)> = Vec::new();
         let mut deleted: Vec<(String, String, Option<i64>)> = Vec::new();
@@ -246,22 +243,38 @@ impl BranchRows {
             }
         }
         let mut edges = Vec::new();
-        {
-            let mut st = conn.prepare(EDGE_ROWS_OF_BRANCH).map_err(&err)?;
-            let rows = st
-                .query_map([name], |r| {
-                    Ok(EdgeRow {
-                        id: r.get(0)?,
-                        rel: r.get(1)?,
-                        peer: r.get(2)?,
-                        live: r.get(3)?,
-                        base: r.get(4)?,
-                    })
-                })
-                .map_err(&err)?;
-            for row in rows {
-                edges.push(row.map_err(&err)?);
+        let mut kinds: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut failure = None;
+        for row in crate::graph::links::branch_rows(conn, name).map_err(&err)? {
+            // A node main deleted since has no row naming its kind: its deletion event does.
+            let kind_of = |id: &str| {
+                if let Some(kind) = kinds.get(id) {
+                    return kind.clone();
+                }
+                let kind = match crate::graph::links::stored_kind(conn, id) {
+                    Ok(Some(kind)) => Ok(Some(kind)),
+                    Ok(None) => kind_deleted_on_main(conn, name, id),
+                    Err(e) => Err(err(e)),
+                };
+                let kind = kind.unwrap_or_else(|e| {
+                    failure.get_or_insert(e);
+                    None
+                });
+                kinds.insert(id.to_owned(), kind.clone());
+                kind
+            };
+            for (id, rel, peer) in crate::graph::links::sides_of(schema, &row, kind_of) {
+                edges.push(EdgeRow {
+                    id,
+                    rel,
+                    peer,
+                    live: row.live,
+                    base: row.base,
+                });
             }
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         Ok(BranchRows {
             created,
@@ -332,7 +345,7 @@ pub(crate) fn merge(
         deleted,
         attrs,
         edges,
-    } = BranchRows::read(conn, name)?;
+    } = BranchRows::read(conn, schema, name)?;
 
     let mut tx = Tx::new(conn, schema, MAIN);
     tx.origin = "merge";
@@ -503,6 +516,28 @@ pub(crate) fn merge(
             .map_err(&err)?;
         for id in ids.iter().filter(|id| !kept.contains(*id)) {
             del.execute(params![name, id]).map_err(&err)?;
+        }
+    }
+    // Relationship rows go with their merged nodes, but stay with a kept (local) node.
+    let mut rows = conn
+        .prepare(
+            "SELECT src, rel, dst FROM link WHERE src = ?2 AND branch = ?1 \
+             UNION SELECT src, rel, dst FROM link WHERE dst = ?2 AND branch = ?1",
+        )
+        .map_err(&err)?;
+    let mut del = conn
+        .prepare("DELETE FROM link WHERE src = ?1 AND rel = ?2 AND dst = ?3 AND branch = ?4")
+        .map_err(&err)?;
+    for id in ids.iter().filter(|id| !kept.contains(*id)) {
+        let found: Vec<(String, String, String)> = rows
+            .query_map(params![name, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(&err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(&err)?;
+        for (src, rel, dst) in found {
+            if !kept.contains(&src) && !kept.contains(&dst) {
+                del.execute(params![src, rel, dst, name]).map_err(&err)?;
+            }
         }
     }
     Ok(events)

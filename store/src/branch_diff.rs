@@ -56,7 +56,7 @@ pub(crate) fn nodes(
     schema: &Schema,
     name: &str,
 ) -> Result<Vec<Value>, StoreError> {
-    let rows = BranchRows::read(conn, name)?;
+    let rows = BranchRows::read(conn, schema, name)?;
     let main = Tx::new(conn, schema, MAIN);
     let view = Tx::new(conn, schema, name);
     let local = |kind: &str| {

@@ -14,9 +14,11 @@
 //!   unset there), with main's values when it first did (`bases`) for the three-way merge;
 //!   `attr_key (kind, name, key, branch, id)` indexes every value by its text form (see
 //!   `graph::attrs`). Stores written before kept one `attr` row per attribute;
-//! - `edge (id, rel, peer, branch, pos, live, base)`: one row per relationship edge and
-//!   direction on `main`; on a branch, one per edge it added or removed, with whether main
-//!   had it when it first did (`base`); `pos` keeps insertion order; indexed by `peer` too;
+//! - `link (src, rel, dst, branch, pos, live, base)`: one row per relationship instance (both
+//!   sides, under the identifier they share; see `graph::links`) on `main`; on a branch, one
+//!   per instance it added or removed, with whether main had it when it first did (`base`);
+//!   `pos` keeps insertion order; indexed by `dst` too (`link_in`). Stores written before
+//!   kept a row per side in `edge`;
 //! - `ip`: the IPAM index (see `graph::ip_index`).
 
 use crate::error::{Result, StoreError};
@@ -63,12 +65,20 @@ CREATE TABLE IF NOT EXISTS attr_key (
     kind TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, branch TEXT NOT NULL, id TEXT NOT NULL,
     PRIMARY KEY (kind, name, key, branch, id)
 ) WITHOUT ROWID;
+-- One row per side of a relationship, as stores were written before `link`: left empty once
+-- a store is opened (see graph::links::migrate_edge_rows).
 CREATE TABLE IF NOT EXISTS edge (
     id TEXT NOT NULL, rel TEXT NOT NULL, peer TEXT NOT NULL, branch TEXT NOT NULL,
     pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
     PRIMARY KEY (id, rel, peer, branch)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edge_in ON edge (peer, rel, branch, live);
+CREATE TABLE IF NOT EXISTS link (
+    src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL, branch TEXT NOT NULL,
+    pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
+    PRIMARY KEY (src, rel, dst, branch)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS link_in ON link (dst, rel, branch, live);
 CREATE TABLE IF NOT EXISTS ip (
     id TEXT NOT NULL, branch TEXT NOT NULL, ns TEXT NOT NULL,
     family INTEGER NOT NULL, is_addr INTEGER NOT NULL, lo BLOB NOT NULL, hi BLOB NOT NULL,
@@ -128,20 +138,31 @@ pub(crate) fn branch_node_ids(conn: &Connection, branch: &str) -> rusqlite::Resu
 const BRANCH_CHANGES: &str = "SELECT COUNT(*) FROM branch_rows r WHERE r.branch = ?1 \
      AND (EXISTS (SELECT 1 FROM node WHERE id = r.id AND branch = r.branch) \
      OR EXISTS (SELECT 1 FROM attrs WHERE id = r.id AND branch = r.branch) \
-     OR EXISTS (SELECT 1 FROM edge WHERE id = r.id AND branch = r.branch))";
+     OR EXISTS (SELECT 1 FROM link WHERE src = r.id AND branch = r.branch) \
+     OR EXISTS (SELECT 1 FROM link WHERE dst = r.id AND branch = r.branch))";
 
-/// The tables holding the graph's rows, each keyed by node id and branch. The attributes'
-/// value index (`attr_key`) is not: its entries go with their `attrs` row, through
-/// [`crate::graph::attrs::remove_keys`], before the row.
-pub(crate) const GRAPH_TABLES: [&str; 4] = ["node", "attrs", "edge", "ip"];
+/// The tables holding the graph's rows keyed by node id and branch. The attributes' value
+/// index (`attr_key`) is not: its entries go with their `attrs` row, through
+/// [`crate::graph::attrs::remove_keys`], before the row; nor is `link`, keyed by both ends.
+pub(crate) const GRAPH_TABLES: [&str; 3] = ["node", "attrs", "ip"];
 
-/// Deletes branch `?1`'s rows from `table`, found through the nodes listed with it.
-fn delete_branch_rows(table: &str) -> String {
+/// Deletes branch `?1`'s rows from `table`, found through the nodes listed with it: by
+/// `column`, the node id (`src` or `dst` of a `link` row, either end being listed).
+fn delete_branch_rows(table: &str, column: &str) -> String {
     format!(
         "DELETE FROM {table} WHERE branch = ?1 \
-         AND id IN (SELECT id FROM branch_rows WHERE branch = ?1)"
+         AND {column} IN (SELECT id FROM branch_rows WHERE branch = ?1)"
     )
 }
+
+/// Every table and column [`delete_branch_rows`] removes a branch's rows by.
+const BRANCH_ROW_KEYS: [(&str, &str); 5] = [
+    ("node", "id"),
+    ("attrs", "id"),
+    ("link", "src"),
+    ("link", "dst"),
+    ("ip", "id"),
+];
 
 /// The most events one statement writes (see [`Db::write_events`]).
 const EVENTS_PER_STATEMENT: usize = 32;
@@ -252,7 +273,7 @@ fn connect(path: &str) -> Result<Connection> {
         .map_err(StoreError::db(path))?;
     // The query planner's stability guarantee: a plan never depends on the values bound
     // to it. Without it SQLite re-prepares a join on an equality with a parameter
-    // (`edge.peer = ?1` joined to the value index) at every execution: 12% of a cascade's CPU
+    // (`link.dst = ?1` joined to the value index) at every execution: 12% of a cascade's CPU
     // went to parsing the same identity lookup again and again.
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
@@ -428,6 +449,8 @@ impl Db {
              SELECT branch, id FROM node WHERE branch <> 'main' \
              UNION SELECT branch, id FROM attrs WHERE branch <> 'main' \
              UNION SELECT branch, id FROM edge WHERE branch <> 'main' \
+             UNION SELECT branch, src FROM link WHERE branch <> 'main' \
+             UNION SELECT branch, dst FROM link WHERE branch <> 'main' \
              UNION SELECT branch, id FROM ip WHERE branch <> 'main'; \
              INSERT OR REPLACE INTO meta (key, value) VALUES ('{BRANCH_ROWS_FILLED}', '1');"
         ))
@@ -812,8 +835,8 @@ impl Db {
         for id in &ids {
             crate::graph::attrs::remove_keys(&tx, id, name).map_err(StoreError::db(&path))?;
         }
-        for table in GRAPH_TABLES {
-            tx.execute(&delete_branch_rows(table), [name])
+        for (table, column) in BRANCH_ROW_KEYS {
+            tx.execute(&delete_branch_rows(table, column), [name])
                 .map_err(StoreError::db(&path))?;
         }
         tx.execute("DELETE FROM branch_rows WHERE branch = ?1", [name])
@@ -900,17 +923,20 @@ mod tests {
     }
 
     /// What reads or removes a whole branch starts from the nodes listed with it: no plan
-    /// reads a whole graph table (`SCAN node`, `attrs`, `edge` or `ip`, or a whole index of
+    /// reads a whole graph table (`SCAN node`, `attrs`, `link` or `ip`, or a whole index of
     /// one). Fails with the statements that found a branch's rows by their `branch` column,
     /// which no index leads with.
     #[test]
     fn a_branch_is_read_and_removed_through_its_own_nodes() {
         let db = Db::open(":memory:").expect("an in-memory store");
-        let deletes: Vec<String> = GRAPH_TABLES.iter().map(|t| delete_branch_rows(t)).collect();
+        let deletes: Vec<String> = BRANCH_ROW_KEYS
+            .iter()
+            .map(|(table, column)| delete_branch_rows(table, column))
+            .collect();
         let statements = [
             crate::branch::NODE_ROWS_OF_BRANCH,
             crate::branch::ATTR_ROWS_OF_BRANCH,
-            crate::branch::EDGE_ROWS_OF_BRANCH,
+            crate::graph::links::LINK_ROWS_OF_BRANCH,
             BRANCH_CHANGES,
         ]
         .into_iter()
@@ -984,8 +1010,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("store.db");
         let db = Db::open(path.to_str().expect("utf-8 path")).expect("open");
-        let sql = "SELECT e.id FROM edge e CROSS JOIN attr_key a ON a.id = e.id \
-                   WHERE e.peer = ?1 AND a.name = ?2";
+        let sql = "SELECT l.src FROM link l CROSS JOIN attr_key a ON a.id = l.src \
+                   WHERE l.dst = ?1 AND a.name = ?2";
         for peer in ["p1", "p2", "p3"] {
             let mut st = db.conn.prepare_cached(sql).expect("prepare");
             let ids: Vec<String> = st

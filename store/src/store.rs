@@ -245,6 +245,15 @@ impl Store {
     fn open_str(path: &str) -> Result<Store> {
         let mut db = Db::open(path)?;
         let schema = load_schema_from(&mut db)?;
+        let moved = crate::graph::links::migrate_edge_rows(&mut db.conn, &schema)
+            .map_err(StoreError::db(path))?;
+        if moved > 0 {
+            tracing::info!(
+                path,
+                rows = moved,
+                "relationship rows stored once per relationship (once)"
+            );
+        }
         let v = db.data_version()?;
         let (tx, _) = broadcast::channel(4096);
         tracing::debug!(path, "store opened");

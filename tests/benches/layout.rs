@@ -22,11 +22,14 @@
 //! build left running (its WAL checkpoints) weigh on all of them alike.
 //!
 //! The layouts:
-//! - **attribute rows** — today's: a `node` row, one `attrs` row per node
+//! - **link rows** — today's: a `node` row, one `attrs` row per node
 //!   holding its attribute values (JSON), one `attr_key` entry per value
-//!   (but the profile's hidden marker), one `edge` row per relationship side
-//!   with its index (`edge_by_peer_rel`), and the events as JSON text;
-//! - **rows** — the layout before (until `5239ba9`): a `node` row, one `attr`
+//!   (but the profile's hidden marker), one `link` row per relationship
+//!   (both sides, under their identifier) with its index by `dst` (`link_in`),
+//!   and the events as JSON text;
+//! - **attribute rows** — the layout before (until the `link` rows): the same
+//!   but one `edge` row per relationship side with its index (`edge_by_peer_rel`);
+//! - **rows** — the layout before that (until `5239ba9`): a `node` row, one `attr`
 //!   row per attribute, one `edge` row per relationship side, each table with
 //!   its secondary index (`attr_by_key`, `edge_by_peer_rel`), and the events;
 //! - **rows, no edge index** and **rows, no attr index** — today's rows without
@@ -53,7 +56,9 @@
 //!
 //! The branch semantics (a branch's own value of a main node's attribute, with
 //! its base for the three-way merge) are not modelled: in the seed every node
-//! is new on the branch, so every row is plain, as a new node's rows are.
+//! is new on the branch, so every row is plain, as a new node's rows are. The
+//! relationship sides of the layouts that keep one row per side are the sides the
+//! schema declares for each `link` row the seed left.
 
 mod common;
 
@@ -68,6 +73,7 @@ use infragen::embedded::EmbeddedBackend;
 use infragen::repository::Repository;
 use infragen::sync::sync_repository;
 use infragen_store::Store;
+use infragen_store::schema::Schema;
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value, json};
 
@@ -81,8 +87,11 @@ struct NodeRows {
     kind: String,
     /// (name, JSON text, lookup key)
     attrs: Vec<(String, String, Option<String>)>,
-    /// (relationship, peer, position)
+    /// (relationship, peer, position): the node's relationship sides.
     edges: Vec<(String, String, i64)>,
+    /// (identifier, src, dst, position): the relationship rows written with this node (the
+    /// rows whose `src` is on the branch's list, else whose `dst` is).
+    links: Vec<(String, String, String, i64)>,
 }
 
 /// What the cascades wrote: nodes grouped by the commit that last wrote them, in commit
@@ -104,18 +113,23 @@ async fn main() {
     let design = design(number("LAYOUT_BENCH_COPIES", 1));
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
-    build_seed(&design, &path, dir.path()).await;
-    let seed = read_seed(&path);
+    let store = build_seed(&design, &path, dir.path()).await;
+    let seed = read_seed(&path, &store.schema());
     let nodes: usize = seed.commits.iter().map(Vec::len).sum();
     println!(
-        "{} on {BRANCH}: {} commits, {nodes} nodes, {} attributes, {} relationship sides, \
-         {} events ({} kB of JSON)",
+        "{} on {BRANCH}: {} commits, {nodes} nodes, {} attributes, {} relationships, {} \
+         relationship sides, {} events ({} kB of JSON)",
         design.label,
         seed.commits.len(),
         seed.commits
             .iter()
             .flatten()
             .map(|n| n.attrs.len())
+            .sum::<usize>(),
+        seed.commits
+            .iter()
+            .flatten()
+            .map(|n| n.links.len())
             .sum::<usize>(),
         seed.commits
             .iter()
@@ -185,7 +199,7 @@ fn median(samples: &mut [Duration]) -> Duration {
 
 /// `design` on `BRANCH` of a fresh store at `path`, built as the `cascade` bench builds
 /// it, one run at a time.
-async fn build_seed(seed: &Design, path: &Path, scratch: &Path) {
+async fn build_seed(seed: &Design, path: &Path, scratch: &Path) -> Store {
     let store = Store::open(path).expect("store opens");
     let repository = Arc::new(Repository::open(&seed.root).expect("repository opens"));
     let backend: Arc<dyn Backend> = Arc::new(EmbeddedBackend::new(store.clone()));
@@ -197,10 +211,11 @@ async fn build_seed(seed: &Design, path: &Path, scratch: &Path) {
     for fabric in &seed.fabrics {
         generate_fabric(&cascade, BRANCH, fabric).await;
     }
+    store
 }
 
 /// The branch's rows and the branch's events, read from the store's file.
-fn read_seed(path: &Path) -> Seed {
+fn read_seed(path: &Path, schema: &Schema) -> Seed {
     let db = Connection::open(path).expect("open the store's file");
     let mut by_rev: BTreeMap<i64, Vec<NodeRows>> = BTreeMap::new();
     let mut index = HashMap::new();
@@ -221,6 +236,7 @@ fn read_seed(path: &Path) -> Seed {
             kind,
             attrs: Vec::new(),
             edges: Vec::new(),
+            links: Vec::new(),
         });
     }
     // Each value as its own row held it: JSON text, and the text form lookups use.
@@ -251,12 +267,19 @@ fn read_seed(path: &Path) -> Seed {
             ));
         }
     }
-    let mut edges = db
-        .prepare(
-            "SELECT id, rel, peer, pos FROM edge WHERE branch = ?1 AND live = 1 ORDER BY id, pos",
-        )
-        .expect("edges");
-    let rows = edges
+    // Each relationship row, with the node listed first of its two ends, and as the sides
+    // the schema declares for it.
+    let kinds: HashMap<String, String> = db
+        .prepare("SELECT id, kind FROM node")
+        .expect("kinds")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("kinds")
+        .map(|row| row.expect("kind row"))
+        .collect();
+    let mut links = db
+        .prepare("SELECT src, rel, dst, pos FROM link WHERE branch = ?1 AND live = 1 ORDER BY pos")
+        .expect("links");
+    let rows = links
         .query_map([BRANCH], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -265,13 +288,32 @@ fn read_seed(path: &Path) -> Seed {
                 r.get::<_, i64>(3)?,
             ))
         })
-        .expect("edges");
+        .expect("links");
     for row in rows {
-        let (id, rel, peer, pos) = row.expect("edge row");
-        if let Some(&(rev, at)) = index.get(&id) {
-            by_rev.get_mut(&rev).expect("commit")[at]
-                .edges
-                .push((rel, peer, pos));
+        let (src, identifier, dst, pos) = row.expect("link row");
+        if let Some(&(rev, at)) = index.get(&src).or_else(|| index.get(&dst)) {
+            by_rev.get_mut(&rev).expect("commit")[at].links.push((
+                identifier.clone(),
+                src.clone(),
+                dst.clone(),
+                pos,
+            ));
+        }
+        for (at_src, id, peer) in [(true, &src, &dst), (false, &dst, &src)] {
+            let Some(&(rev, at)) = index.get(id) else {
+                continue;
+            };
+            let Some(kind) = kinds.get(id).and_then(|k| schema.get(k)) else {
+                continue;
+            };
+            let peer_kind = || kinds.get(peer).cloned();
+            if let Some(r) = schema.relationship_at(kind, &identifier, at_src, peer_kind) {
+                by_rev.get_mut(&rev).expect("commit")[at].edges.push((
+                    r.name.clone(),
+                    peer.clone(),
+                    pos,
+                ));
+            }
         }
     }
     let events = db
@@ -293,6 +335,7 @@ fn read_seed(path: &Path) -> Seed {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Layout {
+    LinkRows,
     AttributeRows,
     Rows,
     RowsNoEvents,
@@ -307,7 +350,8 @@ enum Layout {
 }
 
 impl Layout {
-    const ALL: [Layout; 11] = [
+    const ALL: [Layout; 12] = [
+        Layout::LinkRows,
         Layout::AttributeRows,
         Layout::Rows,
         Layout::RowsNoEdgeIndex,
@@ -323,6 +367,7 @@ impl Layout {
 
     fn name(self) -> &'static str {
         match self {
+            Layout::LinkRows => "link rows",
             Layout::AttributeRows => "attribute rows",
             Layout::Rows => "rows",
             Layout::RowsNoEvents => "rows, no events",
@@ -366,7 +411,7 @@ impl Layout {
                 without(ATTR_INDEX),
                 without(EDGE_INDEX),
             ),
-            Layout::AttributeRows => format!(
+            Layout::LinkRows | Layout::AttributeRows => format!(
                 "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
                      live INTEGER NOT NULL, rev INTEGER NOT NULL, base_rev INTEGER,
                      PRIMARY KEY (id, branch)) WITHOUT ROWID;
@@ -376,11 +421,22 @@ impl Layout {
                  CREATE TABLE attr_key (kind TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,
                      branch TEXT NOT NULL, id TEXT NOT NULL,
                      PRIMARY KEY (kind, name, key, branch, id)) WITHOUT ROWID;
-                 CREATE TABLE edge (id TEXT NOT NULL, rel TEXT NOT NULL, peer TEXT NOT NULL,
-                     branch TEXT NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
-                     PRIMARY KEY (id, rel, peer, branch)) WITHOUT ROWID;
-                 {EDGE_INDEX}
-                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);"
+                 {}
+                 CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);",
+                if self == Layout::LinkRows {
+                    "CREATE TABLE link (src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL,
+                         branch TEXT NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL,
+                         base INTEGER, PRIMARY KEY (src, rel, dst, branch)) WITHOUT ROWID;
+                     CREATE INDEX link_in ON link (dst, rel, branch, live);"
+                        .to_owned()
+                } else {
+                    format!(
+                        "CREATE TABLE edge (id TEXT NOT NULL, rel TEXT NOT NULL, peer TEXT NOT NULL,
+                             branch TEXT NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL,
+                             base INTEGER, PRIMARY KEY (id, rel, peer, branch)) WITHOUT ROWID;
+                         {EDGE_INDEX}"
+                    )
+                }
             ),
             Layout::Image | Layout::ImageNoEdgeIndex => {
                 "CREATE TABLE node (id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL,
@@ -582,7 +638,7 @@ fn write_node(
             2 + indexed(node.attrs.len(), layout == Layout::RowsNoAttrIndex)
                 + indexed(node.edges.len(), layout == Layout::RowsNoEdgeIndex)
         }
-        Layout::AttributeRows => {
+        Layout::LinkRows | Layout::AttributeRows => {
             db.prepare_cached(
                 "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, 1, NULL)",
             )
@@ -634,8 +690,22 @@ fn write_node(
                 }
                 st.raw_execute().expect("attr_key");
             }
-            write_edges(db, layout, &NodeId::of(layout, &node.id), node);
-            3 + keys.len() + 2 * node.edges.len()
+            if layout == Layout::LinkRows {
+                let mut link = db
+                    .prepare_cached(
+                        "INSERT INTO link (src, rel, dst, branch, pos, live, base) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
+                    )
+                    .expect("link");
+                for (identifier, src, dst, pos) in &node.links {
+                    link.execute(params![src, identifier, dst, BRANCH, pos])
+                        .expect("link");
+                }
+                3 + keys.len() + 2 * node.links.len()
+            } else {
+                write_edges(db, layout, &NodeId::of(layout, &node.id), node);
+                3 + keys.len() + 2 * node.edges.len()
+            }
         }
         Layout::Image | Layout::ImageNoEdgeIndex => {
             db.prepare_cached(
@@ -889,6 +959,29 @@ fn node_peers(db: &Connection, id: &NodeId<'_>) -> Vec<(String, String)> {
     peers
 }
 
+/// The relationship rows at either end of node `id`, as (identifier, the other end), in
+/// order.
+fn node_links(db: &Connection, id: &NodeId<'_>) -> Vec<(String, String)> {
+    let mut st = db
+        .prepare_cached(
+            "SELECT rel, dst, pos FROM link WHERE src = ?1 AND +branch IN ('main', ?2) \
+             UNION ALL SELECT rel, src, pos FROM link WHERE dst = ?1 AND +branch IN ('main', ?2)",
+        )
+        .expect("links");
+    let mut links: Vec<(i64, String, String)> = st
+        .query_map(params![id, BRANCH], |r| {
+            Ok((r.get(2)?, r.get(0)?, r.get(1)?))
+        })
+        .expect("links")
+        .map(|row| row.expect("link"))
+        .collect();
+    links.sort();
+    links
+        .into_iter()
+        .map(|(_, rel, peer)| (rel, peer))
+        .collect()
+}
+
 /// Loads node `id` as a reader needs it (attributes and peers); returns the values read.
 fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &Interned) -> usize {
     match layout {
@@ -916,7 +1009,7 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
             let peers = node_peers(db, &id);
             usize::from(!kind.is_empty()) + attrs.len() + peers.len()
         }
-        Layout::AttributeRows => {
+        Layout::LinkRows | Layout::AttributeRows => {
             let id = NodeId::of(layout, id);
             let kind = node_kind(db, &id);
             let mut attrs: Map<String, Value> = Map::new();
@@ -931,7 +1024,11 @@ fn read_node(layout: Layout, db: &Connection, id: &str, branch: i64, interned: &
                 let data: Map<String, Value> = serde_json::from_str(&text).expect("image");
                 attrs.extend(data);
             }
-            let peers = node_peers(db, &id);
+            let peers = if layout == Layout::LinkRows {
+                node_links(db, &id)
+            } else {
+                node_peers(db, &id)
+            };
             usize::from(!kind.is_empty()) + attrs.len() + peers.len()
         }
         Layout::Image | Layout::ImageNoEdgeIndex => {

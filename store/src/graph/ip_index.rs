@@ -159,15 +159,25 @@ pub(crate) fn rebuild(
             main.write_ip_row(&id, kind, false)?;
         }
     }
+    // The identifiers of the prefixes' and addresses' `ip_namespace`.
+    let namespace_of = |generic: &str| {
+        schema
+            .get(generic)
+            .and_then(|k| k.relationship("ip_namespace"))
+            .map(|r| r.identifier.clone())
+            .unwrap_or_default()
+    };
+    let (prefixes, addresses) = (namespace_of(PREFIX_GENERIC), namespace_of(ADDRESS_GENERIC));
     for branch in branches {
         let tx = Tx::new(conn, schema, branch);
         let mut st = conn.prepare(
             "SELECT id FROM node WHERE branch = ?1 UNION SELECT id FROM attrs WHERE branch = ?1 \
              AND (json_type(data, '$.prefix') IS NOT NULL OR json_type(data, '$.address') IS NOT NULL) \
-             UNION SELECT id FROM edge WHERE branch = ?1 AND rel = 'ip_namespace'",
+             UNION SELECT src FROM link WHERE branch = ?1 AND rel IN (?2, ?3) \
+             UNION SELECT dst FROM link WHERE branch = ?1 AND rel IN (?2, ?3)",
         )?;
         let ids: Vec<String> = st
-            .query_map([branch], |r| r.get(0))?
+            .query_map(rusqlite::params![branch, prefixes, addresses], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for id in ids {
             let kind: Option<(String, bool)> = conn

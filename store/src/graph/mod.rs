@@ -3,8 +3,8 @@
 //!
 //! Storage is field-level (see [`crate::persistence`]): a node row per (node, branch), the
 //! node's attribute values on that branch as one row per (node, branch) with each value
-//! indexed (see [`attrs`]), and an edge row per (node, relationship, peer, branch), both
-//! directions of a relationship stored. `main` holds every main value; a branch holds only
+//! indexed (see [`attrs`]), and a row per relationship instance and branch, both sides of
+//! the relationship reading it (see [`links`]). `main` holds every main value; a branch holds only
 //! what it changed, value by value. A branch therefore sees main's later changes to every
 //! field and edge it has not changed itself, and its own changes win where it has.
 //!
@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 pub(crate) mod attrs;
 mod ip_index;
+pub(crate) mod links;
 pub(crate) use ip_index::{IpEntry, rebuild as rebuild_ip_index};
 
 /// The name of the default branch.
@@ -413,9 +414,6 @@ pub(crate) struct Tx<'c> {
 /// instructions, the whole build 3% fewer.
 const NODE_ROWS_OF_ID: &str =
     "SELECT branch, kind, live FROM node WHERE id = ?1 AND +branch IN ('main', ?2)";
-/// One edge's rows on `main` and on this branch (`?4`); see [`NODE_ROWS_OF_ID`].
-const EDGE_ROWS_OF_KEY: &str = "SELECT branch, live FROM edge \
-     WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND +branch IN ('main', ?4)";
 
 /// Up to this many additions, [`appended_peers`] looks for each in the relationship's list
 /// rather than hashing the list.
@@ -915,20 +913,30 @@ impl<'c> Tx<'c> {
         Ok(node)
     }
 
-    /// A committed node's edges, into `node`.
+    /// A committed node's edges, into `node`: the rows at either end of it (see [`links`]),
+    /// each under the relationship of the node's kind that holds it.
     fn load_edges(&self, node: &mut Node) -> rusqlite::Result<()> {
         let (id, kind) = (node.id.as_str(), node.kind.as_str());
-        let mut st = self.conn.prepare_cached(
-            "SELECT branch, rel, peer, live, pos FROM edge WHERE id = ?1 AND branch IN ('main', ?2)",
-        )?;
+        let Some(k) = self.schema.get(kind) else {
+            return Ok(());
+        };
+        let mut st = self.conn.prepare_cached(links::LINKS_OF_NODE)?;
         let mut rows = st.query(params![id, self.branch])?;
         let mut edges: BTreeMap<(String, String), (bool, i64, bool)> = BTreeMap::new();
         while let Some(r) = rows.next()? {
-            let b: String = r.get(0)?;
-            let own = b == self.branch && !self.on_main();
-            let key = (r.get::<_, String>(1)?, r.get::<_, String>(2)?);
-            let live: bool = r.get(3)?;
-            let pos: i64 = r.get(4)?;
+            let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
+            let identifier = r.get_ref(1)?.as_str()?;
+            let peer: String = r.get(2)?;
+            let at_src: bool = r.get(3)?;
+            let Some(rel) = self
+                .schema
+                .relationship_at(k, identifier, at_src, || self.committed_kind(&peer))
+            else {
+                continue;
+            };
+            let live: bool = r.get(4)?;
+            let pos: i64 = r.get(5)?;
+            let key = (rel.name.clone(), peer);
             match edges.get(&key) {
                 Some((_, _, true)) if !own => {}
                 _ => {
@@ -1018,16 +1026,21 @@ impl<'c> Tx<'c> {
             .is_some_and(|r| r.cardinality == crate::schema::Cardinality::One)
     }
 
-    /// Whether this branch has its own rows for relationship `rel` of `id`.
-    fn branch_set(&self, id: &str, rel: &str) -> rusqlite::Result<bool> {
+    /// Whether this branch has its own rows for relationship `rel` of `id`, a `kind`.
+    fn branch_set(&self, id: &str, kind: &str, rel: &str) -> rusqlite::Result<bool> {
         if self.on_main() {
             return Ok(false);
         }
-        self.conn
-            .prepare_cached(
-                "SELECT 1 FROM edge WHERE id = ?1 AND rel = ?2 AND branch = ?3 LIMIT 1",
-            )?
-            .exists(params![id, rel, self.branch])
+        let Some(r) = self.schema.get(kind).and_then(|k| k.relationship(rel)) else {
+            return Ok(false);
+        };
+        links::branch_has(
+            self.conn,
+            id,
+            &r.identifier,
+            links::End::of(r),
+            &self.branch,
+        )
     }
 
     /// The node as this transaction sees it.
@@ -1139,31 +1152,50 @@ impl<'c> Tx<'c> {
         let Some(kind) = self.committed_kind(id) else {
             return Ok(Vec::new());
         };
-        let own_only = self.single(&kind, rel) && self.branch_set(id, rel)?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT branch, peer, live, pos FROM edge WHERE id = ?1 AND rel = ?2 AND branch IN ('main', ?3)",
-        )?;
-        let mut rows = st.query(params![id, rel, self.branch])?;
+        let Some(k) = self.schema.get(&kind) else {
+            return Ok(Vec::new());
+        };
+        let Some(r) = k.relationship(rel) else {
+            return Ok(Vec::new());
+        };
+        let end = links::End::of(r);
+        let own_only = self.single(&kind, rel) && self.branch_set(id, &kind, rel)?;
         let mut edges: BTreeMap<String, (bool, i64, bool)> = BTreeMap::new();
-        while let Some(r) = rows.next()? {
-            let b: String = r.get(0)?;
-            let own = b == self.branch && !self.on_main();
-            if own_only && !own {
-                continue;
-            }
-            let peer: String = r.get(1)?;
-            let live: bool = r.get(2)?;
-            let pos: i64 = r.get(3)?;
-            match edges.get(&peer) {
-                Some((_, _, true)) if !own => {}
-                _ => {
-                    edges.insert(peer, (live, pos, own));
+        for &at_src in end.reads() {
+            let sql = if at_src {
+                links::LINKS_FROM
+            } else {
+                links::LINKS_TO
+            };
+            let mut st = self.conn.prepare_cached(sql)?;
+            let mut rows = st.query(params![id, r.identifier, self.branch])?;
+            while let Some(row) = rows.next()? {
+                let own = row.get_ref(0)?.as_str()? == self.branch && !self.on_main();
+                if own_only && !own {
+                    continue;
+                }
+                let peer: String = row.get(1)?;
+                let live: bool = row.get(2)?;
+                let pos: i64 = row.get(3)?;
+                match edges.get(&peer) {
+                    Some((_, _, true)) if !own => {}
+                    _ => {
+                        edges.insert(peer, (live, pos, own));
+                    }
                 }
             }
         }
+        // Another relationship of the kind reading the same rows: the peer's kind decides.
+        let shared = links::shares_rows(k, r);
         let mut live: Vec<(i64, String)> = edges
             .into_iter()
             .filter(|(_, (l, _, _))| *l)
+            .filter(|(peer, _)| {
+                !shared
+                    || self
+                        .committed_kind(peer)
+                        .is_some_and(|pk| self.schema.is_a(&pk, &r.peer))
+            })
             .map(|(peer, (_, pos, _))| (pos, peer))
             .collect();
         live.sort();
@@ -1230,53 +1262,87 @@ impl<'c> Tx<'c> {
         id: &str,
         only: Option<(&str, &str)>,
     ) -> rusqlite::Result<Vec<(String, String)>> {
-        let mut st;
-        let mut rows = match only {
-            None => {
-                st = self.conn.prepare_cached(
-                    "SELECT id, rel, branch, live FROM edge WHERE peer = ?1 AND branch IN ('main', ?2)",
-                )?;
-                st.query(params![id, self.branch])?
-            }
-            // Where only one kind has a relationship called `rel` that may point at this
-            // node, every such edge is one of its nodes': answered from `edge_in` alone (a
-            // rack run lists the interfaces of its pod's spines through hundreds of edges,
-            // where a kind looked up per edge cost a B-tree search each).
-            Some((rel, _))
-                if self
-                    .committed_kind(id)
-                    .is_some_and(|peer| self.schema.kinds_pointing(rel, &peer) <= 1) =>
-            {
-                st = self.conn.prepare_cached(
-                    "SELECT id, rel, branch, live FROM edge \
-                     WHERE peer = ?1 AND branch IN ('main', ?2) AND rel = ?3",
-                )?;
-                st.query(params![id, self.branch, rel])?
-            }
-            // Otherwise the other kinds' edges are left out in SQL: every prefix and every
-            // address points at its namespace through `ip_namespace`. A node's kind is the
-            // same on every branch. A scalar subquery, not `EXISTS`: SQLite may turn an
-            // `EXISTS` into a join driven by `node_by_kind`, reading every interface of the
-            // store to find one device's.
-            Some((rel, kind)) => {
-                st = self.conn.prepare_cached(
-                    "SELECT e.id, e.rel, e.branch, e.live FROM edge e \
-                     WHERE e.peer = ?1 AND e.branch IN ('main', ?2) AND e.rel = ?3 \
-                     AND (SELECT n.kind FROM node n WHERE n.id = e.id LIMIT 1) = ?4",
-                )?;
-                st.query(params![id, self.branch, rel, kind])?
+        let Some(peer_kind) = self.committed_kind(id) else {
+            return Ok(Vec::new());
+        };
+        // (holder, relationship) → (live, the branch's own row)
+        let mut edges: BTreeMap<(String, String), (bool, bool)> = BTreeMap::new();
+        let mut note = |key: (String, String), live: bool, own: bool| match edges.get(&key) {
+            Some((_, true)) if !own => {}
+            _ => {
+                edges.insert(key, (live, own));
             }
         };
-        let mut edges: BTreeMap<(String, String), (bool, bool)> = BTreeMap::new();
-        while let Some(r) = rows.next()? {
-            let key = (r.get::<_, String>(0)?, r.get::<_, String>(1)?);
-            let b: String = r.get(2)?;
-            let own = b == self.branch && !self.on_main();
-            let live: bool = r.get(3)?;
-            match edges.get(&key) {
-                Some((_, true)) if !own => {}
-                _ => {
-                    edges.insert(key, (live, own));
+        match only {
+            // Every row at either end of the node, each under the relationship of the other
+            // end's kind that holds it.
+            None => {
+                let mut st = self.conn.prepare_cached(links::LINKS_OF_NODE)?;
+                let mut rows = st.query(params![id, self.branch])?;
+                while let Some(r) = rows.next()? {
+                    let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
+                    let identifier = r.get_ref(1)?.as_str()?;
+                    let holder: String = r.get(2)?;
+                    let holder_at_src = !r.get::<_, bool>(3)?;
+                    let Some(k) = self
+                        .committed_kind(&holder)
+                        .and_then(|kind| self.schema.get(&kind))
+                    else {
+                        continue;
+                    };
+                    let Some(rel) =
+                        self.schema
+                            .relationship_at(k, identifier, holder_at_src, || {
+                                Some(peer_kind.clone())
+                            })
+                    else {
+                        continue;
+                    };
+                    note((holder, rel.name.clone()), r.get(4)?, own);
+                }
+            }
+            Some((rel, kind)) => {
+                let Some(r) = self.schema.get(kind).and_then(|k| k.relationship(rel)) else {
+                    return Ok(Vec::new());
+                };
+                if !self.schema.is_a(&peer_kind, &r.peer) {
+                    return Ok(Vec::new());
+                }
+                // Where only one relationship of this identifier may point at this node's
+                // kind, every row of it at this node has a holder of that kind: answered
+                // from the key or `link_in` alone (a rack run lists the interfaces of its
+                // pod's spines through hundreds of rows, where a kind looked up per row cost
+                // a B-tree search each). Otherwise the other kinds' rows are left out in
+                // SQL (every prefix of any kind points at its namespace): a node's kind is
+                // the same on every branch. A scalar subquery, not `EXISTS`: SQLite may turn
+                // an `EXISTS` into a join driven by `node_by_kind`, reading every interface
+                // of the store to find one device's.
+                let any_kind = self.schema.kinds_linking(&r.identifier, &peer_kind) <= 1;
+                for &holder_at_src in links::End::of(r).reads() {
+                    let sql = match (holder_at_src, any_kind) {
+                        (true, true) => links::LINKS_TO,
+                        (false, true) => links::LINKS_FROM,
+                        (true, false) => {
+                            "SELECT l.branch, l.src, l.live FROM link l \
+                             WHERE l.dst = ?1 AND l.rel = ?2 AND +l.branch IN ('main', ?3) \
+                             AND (SELECT n.kind FROM node n WHERE n.id = l.src LIMIT 1) = ?4"
+                        }
+                        (false, false) => {
+                            "SELECT l.branch, l.dst, l.live FROM link l \
+                             WHERE l.src = ?1 AND l.rel = ?2 AND +l.branch IN ('main', ?3) \
+                             AND (SELECT n.kind FROM node n WHERE n.id = l.dst LIMIT 1) = ?4"
+                        }
+                    };
+                    let mut st = self.conn.prepare_cached(sql)?;
+                    let mut rows = if any_kind {
+                        st.query(params![id, r.identifier, self.branch])?
+                    } else {
+                        st.query(params![id, r.identifier, self.branch, kind])?
+                    };
+                    while let Some(row) = rows.next()? {
+                        let own = row.get_ref(0)?.as_str()? == self.branch && !self.on_main();
+                        note((row.get(1)?, rel.to_owned()), row.get(2)?, own);
+                    }
                 }
             }
         }
@@ -1285,25 +1351,23 @@ impl<'c> Tx<'c> {
             if !live {
                 continue;
             }
-            // The source's kind, looked up once for the two checks below, and only where
-            // one of them reads it: listing every edge towards a node on main (a delete's
-            // check) looks up no kind at all.
+            // The source's kind, looked up only where a check below reads it.
             let main_row_on_branch = !own && !self.on_main();
             let src_kind = if only.is_some() || main_row_on_branch {
                 self.committed_kind(&src)
             } else {
                 None
             };
-            // A source of another kind (a schema's relationship renamed or removed since
-            // it was written) is not the caller's; one not visible here has no kind.
+            // A source not visible here has no kind.
             if let Some((_, kind)) = only
                 && src_kind.as_deref() != Some(kind)
             {
                 continue;
             }
             if main_row_on_branch
-                && src_kind.is_some_and(|k| self.single(&k, &rel))
-                && self.branch_set(&src, &rel)?
+                && let Some(k) = src_kind.as_deref()
+                && self.single(k, &rel)
+                && self.branch_set(&src, k, &rel)?
             {
                 continue;
             }
@@ -1983,13 +2047,30 @@ impl<'c> Tx<'c> {
     }
 
     fn query_edge(&self, id: &str, rel: &str, peer: &str) -> rusqlite::Result<bool> {
-        let mut st = self.conn.prepare_cached(EDGE_ROWS_OF_KEY)?;
-        let mut rows = st.query(params![id, rel, peer, self.branch])?;
+        let Some(kind) = self.committed_kind(id) else {
+            return Ok(false);
+        };
+        let Some(k) = self.schema.get(&kind) else {
+            return Ok(false);
+        };
+        let Some(r) = k.relationship(rel) else {
+            return Ok(false);
+        };
+        // Another relationship of the kind reading the same rows: the peer's kind decides.
+        if links::shares_rows(k, r)
+            && !self
+                .committed_kind(peer)
+                .is_some_and(|pk| self.schema.is_a(&pk, &r.peer))
+        {
+            return Ok(false);
+        }
+        let (src, dst) = links::End::of(r).ends(id, peer);
+        let mut st = self.conn.prepare_cached(links::LINK_ROWS_OF_KEY)?;
+        let mut rows = st.query(params![src, r.identifier, dst, self.branch])?;
         let (mut main, mut own) = (false, None);
-        while let Some(r) = rows.next()? {
-            let b: String = r.get(0)?;
-            let live: bool = r.get(1)?;
-            if b == self.branch && !self.on_main() {
+        while let Some(row) = rows.next()? {
+            let live: bool = row.get(1)?;
+            if row.get_ref(0)?.as_str()? == self.branch && !self.on_main() {
                 own = Some(live);
             } else {
                 main = live;
@@ -1998,11 +2079,7 @@ impl<'c> Tx<'c> {
         if let Some(own) = own {
             return Ok(own);
         }
-        if main
-            && let Some(kind) = self.committed_kind(id)
-            && self.single(&kind, rel)
-            && self.branch_set(id, rel)?
-        {
+        if main && self.single(&kind, rel) && self.branch_set(id, &kind, rel)? {
             return Ok(false);
         }
         Ok(main)
@@ -2046,6 +2123,9 @@ impl<'c> Tx<'c> {
         // The nodes written on this branch, listed with it (see
         // [`crate::persistence::BRANCH_ROWS`]) after their rows.
         let mut on_branch = Vec::new();
+        // Every event first: both sides of a relationship share one row, so a row written
+        // for one node would change what the next node's event reads as committed.
+        let mut writes = Vec::with_capacity(self.order.len());
         for id in &self.order {
             let Some(p) = self.pending.get(id) else {
                 continue;
@@ -2053,12 +2133,30 @@ impl<'c> Tx<'c> {
             if p.created && p.deleted {
                 continue;
             }
+            writes.push((id, p, self.event_of(id, p)));
+        }
+        // The rows of deleted nodes' relationships before any other: a peer's removal of its
+        // side, written after, is then the branch's own row over main's.
+        for (id, p, _) in &writes {
+            if p.deleted {
+                self.remove_links(id, p).map_err(err)?;
+            }
+        }
+        let mut links_written = HashSet::new();
+        for (id, p, event) in writes {
             if !self.on_main() {
                 on_branch.push(id.as_str());
             }
-            let event = self.event_of(id, p);
-            self.write_node(&mut rows, &mut keys, id, p, rev, event.is_some())
-                .map_err(err)?;
+            self.write_node(
+                &mut rows,
+                &mut keys,
+                &mut links_written,
+                id,
+                p,
+                rev,
+                event.is_some(),
+            )
+            .map_err(err)?;
             let ip_fields = p.deleted
                 || p.created
                 || p.attrs.contains_key("prefix")
@@ -2265,12 +2363,54 @@ impl<'c> Tx<'c> {
         })
     }
 
+    /// Removes the relationship rows of deleted node `id` where its node rows go.
+    fn remove_links(&self, id: &str, p: &Pending) -> rusqlite::Result<()> {
+        let node_branch = self.node_branch(&p.kind);
+        if node_branch != MAIN {
+            links::remove_of_node(self.conn, id, Some(node_branch))
+        } else if self.support(&p.kind) == BranchSupport::Agnostic {
+            links::remove_of_node(self.conn, id, None)
+        } else {
+            links::remove_of_node(self.conn, id, Some(MAIN))
+        }
+    }
+
+    /// The branch whose rows hold relationship `r` of a `kind` node (`created` by this
+    /// transaction) to `peer`: the branch's if either side's field is kept on the branch
+    /// (a branch-agnostic node's relationship to a branch-aware node is the branch's), else
+    /// main's.
+    fn link_branch(&self, kind: &str, r: &RelationshipSchema, created: bool, peer: &str) -> &str {
+        let own = self.field_branch(kind, &r.name, created);
+        if own != MAIN {
+            return own;
+        }
+        let peer_pending = self.pending.get(peer);
+        let Some(peer_kind) = peer_pending
+            .map(|q| q.kind.clone())
+            .or_else(|| self.committed_kind(peer))
+        else {
+            return own;
+        };
+        match self.schema.counterpart(&peer_kind, r) {
+            Some(back) => self.field_branch(
+                &peer_kind,
+                &back.name,
+                peer_pending.is_some_and(|q| q.created),
+            ),
+            None => own,
+        }
+    }
+
     /// Writes `p`'s rows for node `id` at revision `rev`; `changed`: whether the write
     /// changes what the node holds (it has an event), which alone moves main's revision.
+    /// `links_written`: the relationship rows written so far (the other side of one is the
+    /// same row).
+    #[allow(clippy::too_many_arguments)]
     fn write_node<'a>(
         &'a self,
         rows: &mut RowStatements<'_>,
         keys: &mut attrs::KeyWrites<'a>,
+        links_written: &mut HashSet<(&'a str, &'a str, &'a str)>,
         id: &'a str,
         p: &'a Pending,
         rev: i64,
@@ -2283,14 +2423,12 @@ impl<'c> Tx<'c> {
                 // Gone everywhere: its rows on main, and (for a shared node) every branch's.
                 let all = self.support(&p.kind) == BranchSupport::Agnostic;
                 attrs::remove(c, id, (!all).then_some(MAIN))?;
-                for table in ["node", "edge"] {
-                    let sql = if all {
-                        format!("DELETE FROM {table} WHERE id = ?1")
-                    } else {
-                        format!("DELETE FROM {table} WHERE id = ?1 AND branch = 'main'")
-                    };
-                    c.prepare_cached(&sql)?.execute([id])?;
-                }
+                let sql = if all {
+                    "DELETE FROM node WHERE id = ?1"
+                } else {
+                    "DELETE FROM node WHERE id = ?1 AND branch = 'main'"
+                };
+                c.prepare_cached(sql)?.execute([id])?;
             } else {
                 let on_main: bool = c
                     .prepare_cached("SELECT 1 FROM node WHERE id = ?1 AND branch = 'main'")?
@@ -2298,12 +2436,8 @@ impl<'c> Tx<'c> {
                     .optional()?
                     .unwrap_or(false);
                 attrs::remove(c, id, Some(node_branch))?;
-                for table in ["node", "edge"] {
-                    c.prepare_cached(&format!(
-                        "DELETE FROM {table} WHERE id = ?1 AND branch = ?2"
-                    ))?
+                c.prepare_cached("DELETE FROM node WHERE id = ?1 AND branch = ?2")?
                     .execute(params![id, node_branch])?;
-                }
                 if on_main {
                     let main_rev: i64 = c
                         .prepare_cached("SELECT rev FROM node WHERE id = ?1 AND branch = 'main'")?
@@ -2340,20 +2474,31 @@ impl<'c> Tx<'c> {
                 order.push((rel, peer));
             }
         }
+        let kind = self.schema.get(&p.kind);
         for (rel, peer) in order {
+            let Some(r) = kind.and_then(|k| k.relationship(rel)) else {
+                continue;
+            };
+            let (src, dst) = links::End::of(r).ends(id, peer);
+            if !links_written.insert((src, r.identifier.as_str(), dst)) {
+                continue;
+            }
             let present = p.edges.get(&(rel.clone(), peer.clone())) == Some(&true);
-            let b = self.field_branch(&p.kind, rel, p.created);
+            let b = self.link_branch(&p.kind, r, p.created, peer);
             rows.pos += 1;
             let pos = rows.pos;
-            if plain(b) {
+            // A row with a node new on the branch at either end has no main version.
+            if plain(b) || self.pending.get(peer.as_str()).is_some_and(|q| q.created) {
                 if present {
-                    rows.add_edge.execute(params![id, rel, peer, b, pos])?;
+                    rows.add_edge
+                        .execute(params![src, r.identifier, dst, b, pos])?;
                 } else {
-                    rows.remove_edge.execute(params![id, rel, peer, b])?;
+                    rows.remove_edge
+                        .execute(params![src, r.identifier, dst, b])?;
                 }
             } else {
                 rows.put_branch_edge
-                    .execute(params![id, rel, peer, b, pos, present])?;
+                    .execute(params![src, r.identifier, dst, b, pos, present])?;
             }
         }
         Ok(())
@@ -2433,11 +2578,12 @@ struct RowStatements<'c> {
     insert_node: rusqlite::CachedStatement<'c>,
     /// A node updated on main: its revision.
     update_rev: rusqlite::CachedStatement<'c>,
-    /// An edge added, on main or on a node new on the branch.
+    /// A relationship row added, on main or with a node new on the branch at one end.
     add_edge: rusqlite::CachedStatement<'c>,
-    /// An edge removed, on main or on a node new on the branch.
+    /// A relationship row removed, on main or with a node new on the branch at one end.
     remove_edge: rusqlite::CachedStatement<'c>,
-    /// An edge added or removed on a branch, over main's (whether main has it is its base).
+    /// A relationship added or removed on a branch, over main's (whether main has it is its
+    /// base).
     put_branch_edge: rusqlite::CachedStatement<'c>,
     /// The position of the last edge written: edges keep the order they were added in, this
     /// commit's after every older one.
@@ -2455,16 +2601,16 @@ impl<'c> RowStatements<'c> {
             update_rev: c
                 .prepare_cached("UPDATE node SET rev = ?2 WHERE id = ?1 AND branch = 'main'")?,
             add_edge: c.prepare_cached(
-                "INSERT OR IGNORE INTO edge (id, rel, peer, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
+                "INSERT OR IGNORE INTO link (src, rel, dst, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
             )?,
             remove_edge: c.prepare_cached(
-                "DELETE FROM edge WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND branch = ?4",
+                "DELETE FROM link WHERE src = ?1 AND rel = ?2 AND dst = ?3 AND branch = ?4",
             )?,
             put_branch_edge: c.prepare_cached(
-                "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COUNT(*) FROM edge WHERE id = ?1 AND rel = ?2 AND peer = ?3 AND branch = 'main')) \
-                 ON CONFLICT (id, rel, peer, branch) DO UPDATE SET live = excluded.live, \
-                 pos = CASE WHEN excluded.live = 1 AND edge.live = 0 THEN excluded.pos ELSE edge.pos END",
+                "INSERT INTO link (src, rel, dst, branch, pos, live, base) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COUNT(*) FROM link WHERE src = ?1 AND rel = ?2 AND dst = ?3 AND branch = 'main')) \
+                 ON CONFLICT (src, rel, dst, branch) DO UPDATE SET live = excluded.live, \
+                 pos = CASE WHEN excluded.live = 1 AND link.live = 0 THEN excluded.pos ELSE link.pos END",
             )?,
         })
     }
@@ -2711,31 +2857,53 @@ impl Tx<'_> {
         attr: &str,
         key: &str,
     ) -> rusqlite::Result<BTreeSet<String>> {
-        // From the peer's edges when it has few (a device's interfaces); from the
-        // attribute's value otherwise (a namespace holds every prefix, but few have this
-        // one). The count stops at the threshold, so deciding costs at most that.
-        let few: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM edge WHERE peer = ?1 AND branch IN ('main', ?2) LIMIT 256)",
-            )?
-            .query_row(params![peer, self.branch], |r| r.get(0))?;
-        // `CROSS JOIN` keeps that order: SQLite never reorders its operands.
-        let sql = if few < 256 {
-            "SELECT DISTINCT e.id FROM edge e CROSS JOIN attr_key a ON a.id = e.id \
-             WHERE e.peer = ?1 AND e.rel = ?2 AND e.branch IN ('main', ?5) AND e.live = 1 \
-             AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)"
-        } else {
-            "SELECT DISTINCT a.id FROM attr_key a CROSS JOIN edge e ON e.id = a.id \
-             WHERE a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5) \
-             AND e.rel = ?2 AND e.peer = ?1 AND e.branch IN ('main', ?5) AND e.live = 1"
+        let Some(r) = self.schema.get(kind).and_then(|k| k.relationship(rel)) else {
+            return Ok(BTreeSet::new());
         };
-        let mut st = self.conn.prepare_cached(sql)?;
         let mut out = BTreeSet::new();
-        for id in st.query_map(params![peer, rel, kind, attr, self.branch, key], |r| {
-            r.get::<_, String>(0)
-        })? {
-            out.insert(id?);
+        for &holder_at_src in links::End::of(r).reads() {
+            // From the peer's rows when it has few (a device's interfaces); from the
+            // attribute's value otherwise (a namespace holds every prefix, but few have this
+            // one). The count stops at the threshold, so deciding costs at most that.
+            let count = if holder_at_src {
+                "SELECT COUNT(*) FROM (SELECT 1 FROM link WHERE dst = ?1 AND +branch IN ('main', ?2) LIMIT 256)"
+            } else {
+                "SELECT COUNT(*) FROM (SELECT 1 FROM link WHERE src = ?1 AND +branch IN ('main', ?2) LIMIT 256)"
+            };
+            let few: i64 = self
+                .conn
+                .prepare_cached(count)?
+                .query_row(params![peer, self.branch], |r| r.get(0))?;
+            // `CROSS JOIN` keeps that order: SQLite never reorders its operands.
+            let sql = match (holder_at_src, few < 256) {
+                (true, true) => {
+                    "SELECT DISTINCT l.src FROM link l CROSS JOIN attr_key a ON a.id = l.src \
+                     WHERE l.dst = ?1 AND l.rel = ?2 AND l.branch IN ('main', ?5) AND l.live = 1 \
+                     AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)"
+                }
+                (true, false) => {
+                    "SELECT DISTINCT a.id FROM attr_key a CROSS JOIN link l ON l.src = a.id \
+                     WHERE a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5) \
+                     AND l.rel = ?2 AND l.dst = ?1 AND l.branch IN ('main', ?5) AND l.live = 1"
+                }
+                (false, true) => {
+                    "SELECT DISTINCT l.dst FROM link l CROSS JOIN attr_key a ON a.id = l.dst \
+                     WHERE l.src = ?1 AND l.rel = ?2 AND l.branch IN ('main', ?5) AND l.live = 1 \
+                     AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)"
+                }
+                (false, false) => {
+                    "SELECT DISTINCT a.id FROM attr_key a CROSS JOIN link l ON l.dst = a.id \
+                     WHERE a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5) \
+                     AND l.rel = ?2 AND l.src = ?1 AND l.branch IN ('main', ?5) AND l.live = 1"
+                }
+            };
+            let mut st = self.conn.prepare_cached(sql)?;
+            for id in st.query_map(
+                params![peer, r.identifier, kind, attr, self.branch, key],
+                |r| r.get::<_, String>(0),
+            )? {
+                out.insert(id?);
+            }
         }
         Ok(out)
     }
@@ -2801,15 +2969,34 @@ mod tests {
         let db = crate::persistence::Db::open(":memory:").expect("an in-memory store");
         let column =
             |sql: &str, column: usize| crate::persistence::column_of_rows(&db.conn, sql, column);
-        for sql in [NODE_ROWS_OF_ID, attrs::ATTRS_OF_ID, EDGE_ROWS_OF_KEY] {
+        let statements = [
+            (NODE_ROWS_OF_ID, &["USING PRIMARY KEY (id=?)"][..]),
+            (attrs::ATTRS_OF_ID, &["USING PRIMARY KEY (id=?)"]),
+            (
+                links::LINK_ROWS_OF_KEY,
+                &["USING PRIMARY KEY (src=? AND rel=? AND dst=?)"],
+            ),
+            (links::LINKS_FROM, &["USING PRIMARY KEY (src=? AND rel=?)"]),
+            (links::LINKS_TO, &["USING INDEX link_in (dst=? AND rel=?)"]),
+            (
+                links::LINKS_OF_NODE,
+                &["USING PRIMARY KEY (src=?)", "USING INDEX link_in (dst=?)"],
+            ),
+        ];
+        for (sql, searches) in statements {
             let opcodes = column(&format!("EXPLAIN {sql}"), 1);
             assert!(
                 !opcodes.iter().any(|op| op == "OpenEphemeral"),
                 "{sql}: {opcodes:?}"
             );
             let plan = column(&format!("EXPLAIN QUERY PLAN {sql}"), 3);
+            let searched: Vec<&String> = plan.iter().filter(|s| s.starts_with("SEARCH")).collect();
+            assert_eq!(searched.len(), searches.len(), "{sql}: {plan:?}");
+            for (step, search) in searched.iter().zip(searches) {
+                assert!(step.ends_with(search), "{sql}: {plan:?}");
+            }
             assert!(
-                plan.len() == 1 && plan[0].contains("USING PRIMARY KEY (id=?"),
+                !plan.iter().any(|s| s.starts_with("SCAN")),
                 "{sql}: {plan:?}"
             );
         }

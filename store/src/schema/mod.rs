@@ -162,6 +162,20 @@ pub enum Direction {
     Inbound,
 }
 
+impl Direction {
+    /// Whether a node at a relationship row's `src` (`at_src`) or at its `dst` holds the
+    /// row through a relationship of this direction: the store keeps one row per
+    /// relationship instance, an `outbound` side's node its `src`, an `inbound` side's its
+    /// `dst`, a `bidirectional` relationship's two nodes at either end.
+    pub fn holds_at(self, at_src: bool) -> bool {
+        match self {
+            Direction::Outbound => at_src,
+            Direction::Inbound => !at_src,
+            Direction::Bidirectional => true,
+        }
+    }
+}
+
 /// A Dropdown choice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -397,9 +411,9 @@ pub struct Schema {
     /// Where each kind is in `kinds`, by name: looking a kind up is hashed, as a write looks
     /// kinds up hundreds of times.
     positions: foldhash::HashMap<String, usize>,
-    /// The peer kind of each node (not generic) kind's relationship, by relationship name
-    /// (see [`Schema::kinds_pointing`]).
-    relationship_peers: foldhash::HashMap<String, Vec<String>>,
+    /// The peer kind of each node (not generic) kind's relationship, by the relationship's
+    /// identifier (see [`Schema::kinds_linking`]).
+    identifier_peers: foldhash::HashMap<String, Vec<String>>,
     /// Files loaded on top of the core schema, in load order.
     pub files: Vec<(String, String)>,
     /// sha256 over the loaded files, Infrahub's schema hash stand-in.
@@ -419,12 +433,12 @@ impl Schema {
             .enumerate()
             .map(|(at, k)| (k.kind.clone(), at))
             .collect();
-        let mut relationship_peers: foldhash::HashMap<String, Vec<String>> =
+        let mut identifier_peers: foldhash::HashMap<String, Vec<String>> =
             foldhash::HashMap::default();
         for k in kinds.iter().filter(|k| !k.is_generic) {
             for r in &k.relationships {
-                relationship_peers
-                    .entry(r.name.clone())
+                identifier_peers
+                    .entry(r.identifier.clone())
                     .or_default()
                     .push(r.peer.clone());
             }
@@ -432,7 +446,7 @@ impl Schema {
         Schema {
             kinds,
             positions,
-            relationship_peers,
+            identifier_peers,
             files,
             hash,
         }
@@ -441,12 +455,12 @@ impl Schema {
     pub fn get(&self, kind: &str) -> Option<&KindSchema> {
         self.positions.get(kind).map(|&at| &self.kinds[at])
     }
-    /// How many node (not generic) kinds have a relationship called `name` that may point
-    /// at a node of `peer_kind`: where only one does, every edge of that name towards such
-    /// a node comes from a node of that kind (an interface's `device`, where a template
-    /// interface's `device` points at template devices only).
-    pub fn kinds_pointing(&self, name: &str, peer_kind: &str) -> usize {
-        self.relationship_peers.get(name).map_or(0, |peers| {
+    /// How many relationships of node (not generic) kinds share `identifier` and may point
+    /// at a node of `peer_kind`: where only one does, every relationship of that identifier
+    /// touching such a node has a node of that kind at its other end (an interface's
+    /// `device`, where a template interface's `device` has an identifier of its own).
+    pub fn kinds_linking(&self, identifier: &str, peer_kind: &str) -> usize {
+        self.identifier_peers.get(identifier).map_or(0, |peers| {
             peers
                 .iter()
                 .filter(|peer| self.is_a(peer_kind, peer))
@@ -475,6 +489,32 @@ impl Schema {
             None => Vec::new(),
         }
     }
+    /// The relationship of `kind` holding a relationship row of `identifier` whose end
+    /// `at_src` (the row's `src`, else its `dst`) is a node of `kind` (see
+    /// [`Direction::holds_at`]); `peer_kind` gives the other end's kind, asked only when
+    /// two relationships of `kind` could hold the row.
+    pub fn relationship_at<'k>(
+        &self,
+        kind: &'k KindSchema,
+        identifier: &str,
+        at_src: bool,
+        peer_kind: impl FnOnce() -> Option<String>,
+    ) -> Option<&'k RelationshipSchema> {
+        let mut found = kind
+            .relationships
+            .iter()
+            .filter(|r| r.identifier == identifier && r.direction.holds_at(at_src));
+        let first = found.next()?;
+        let Some(second) = found.next() else {
+            return Some(first);
+        };
+        let peer_kind = peer_kind()?;
+        [first, second]
+            .into_iter()
+            .chain(found)
+            .find(|r| self.is_a(&peer_kind, &r.peer))
+    }
+
     /// The relationship on `peer_kind` that is the other side of `r` (same identifier; when
     /// several share it, the one with another name and direction).
     pub fn counterpart(

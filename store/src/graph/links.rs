@@ -1,0 +1,265 @@
+//! Relationships stored once: one `link` row per relationship instance and branch, as
+//! Infrahub keeps one relationship object per pair of nodes under the relationship's
+//! identifier, whichever side declared it.
+//!
+//! `link (src, rel, dst, branch, pos, live, base)`: `rel` is the identifier both sides share;
+//! `src` and `dst` are the two nodes, in the order the relationship's direction gives: an
+//! `outbound` side's node is `src`, an `inbound` side's `dst`, and a `bidirectional`
+//! relationship (the default) has no order, so its row holds the two ids sorted. A node's
+//! relationship is read from the rows at its end: by the key for `src`, by `link_in` for
+//! `dst`, from both for `bidirectional`.
+//!
+//! Before, each side was a row of its own (and an index entry of its own), written only when
+//! both sides were declared: a relationship's other side declared later (a schema loaded
+//! since) listed none of the existing peers, and an edge cost four B-tree inserts instead of
+//! two.
+//!
+//! A relationship whose sides disagree on direction (one `outbound`, the other
+//! `bidirectional`) is not supported: Infrahub pairs `outbound` with `inbound`.
+
+use crate::schema::{Direction, KindSchema, RelationshipSchema, Schema};
+use rusqlite::{Connection, params};
+
+/// Where a node is in the rows of one of its relationships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// `outbound`: the row's `src`.
+    Src,
+    /// `inbound`: the row's `dst`.
+    Dst,
+    /// `bidirectional`: either end of a row whose ends are sorted.
+    Either,
+}
+
+impl End {
+    /// The end a node holds `r` at.
+    pub(crate) fn of(r: &RelationshipSchema) -> End {
+        match r.direction {
+            Direction::Outbound => End::Src,
+            Direction::Inbound => End::Dst,
+            Direction::Bidirectional => End::Either,
+        }
+    }
+
+    /// The row's (`src`, `dst`) for node `id`'s relationship at this end to `peer`.
+    pub(crate) fn ends<'a>(self, id: &'a str, peer: &'a str) -> (&'a str, &'a str) {
+        match self {
+            End::Src => (id, peer),
+            End::Dst => (peer, id),
+            End::Either if peer < id => (peer, id),
+            End::Either => (id, peer),
+        }
+    }
+
+    /// Whether this end's rows may be read from `src` (`true`) or from `dst` (`false`).
+    pub(crate) fn reads(self) -> &'static [bool] {
+        match self {
+            End::Src => &[true],
+            End::Dst => &[false],
+            End::Either => &[true, false],
+        }
+    }
+}
+
+/// Whether another relationship of `kind` reads rows `r` reads too (same identifier, an end
+/// in common): the peer's kind then tells them apart.
+pub(crate) fn shares_rows(kind: &KindSchema, r: &RelationshipSchema) -> bool {
+    let end = End::of(r);
+    kind.relationships.iter().any(|x| {
+        x.name != r.name
+            && x.identifier == r.identifier
+            && end.reads().iter().any(|&at| x.direction.holds_at(at))
+    })
+}
+
+/// A node's rows on `main` and on this branch (`?2`), at either end: (branch, identifier,
+/// the other end, whether the node is `src`, live, pos). See `NODE_ROWS_OF_ID` for `+branch`.
+pub(crate) const LINKS_OF_NODE: &str = "SELECT branch, rel, dst, 1, live, pos FROM link \
+     WHERE src = ?1 AND +branch IN ('main', ?2) \
+     UNION ALL SELECT branch, rel, src, 0, live, pos FROM link \
+     WHERE dst = ?1 AND +branch IN ('main', ?2)";
+
+/// One relationship's rows of a node at `src` (`?1`, identifier `?2`), on `main` and on
+/// this branch (`?3`): (branch, the other end, live, pos).
+pub(crate) const LINKS_FROM: &str = "SELECT branch, dst, live, pos FROM link \
+     WHERE src = ?1 AND rel = ?2 AND +branch IN ('main', ?3)";
+/// [`LINKS_FROM`] for a node at `dst`.
+pub(crate) const LINKS_TO: &str = "SELECT branch, src, live, pos FROM link \
+     WHERE dst = ?1 AND rel = ?2 AND +branch IN ('main', ?3)";
+
+/// One row's versions on `main` and on this branch (`?4`): (branch, live).
+pub(crate) const LINK_ROWS_OF_KEY: &str = "SELECT branch, live FROM link \
+     WHERE src = ?1 AND rel = ?2 AND dst = ?3 AND +branch IN ('main', ?4)";
+
+/// The rows of one relationship of a node (`?1` at `src` or `dst`, identifier `?2`) the
+/// branch (`?3`) has of its own.
+pub(crate) fn branch_has(
+    conn: &Connection,
+    id: &str,
+    identifier: &str,
+    end: End,
+    branch: &str,
+) -> rusqlite::Result<bool> {
+    for &at_src in end.reads() {
+        let sql = if at_src {
+            "SELECT 1 FROM link WHERE src = ?1 AND rel = ?2 AND branch = ?3 LIMIT 1"
+        } else {
+            "SELECT 1 FROM link WHERE dst = ?1 AND rel = ?2 AND branch = ?3 LIMIT 1"
+        };
+        if conn
+            .prepare_cached(sql)?
+            .exists(params![id, identifier, branch])?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Removes node `id`'s rows, at either end, on `branch` (on every branch with `None`).
+pub(crate) fn remove_of_node(
+    conn: &Connection,
+    id: &str,
+    branch: Option<&str>,
+) -> rusqlite::Result<()> {
+    match branch {
+        Some(branch) => {
+            for sql in [
+                "DELETE FROM link WHERE src = ?1 AND branch = ?2",
+                "DELETE FROM link WHERE dst = ?1 AND branch = ?2",
+            ] {
+                conn.prepare_cached(sql)?.execute(params![id, branch])?;
+            }
+        }
+        None => {
+            for sql in [
+                "DELETE FROM link WHERE src = ?1",
+                "DELETE FROM link WHERE dst = ?1",
+            ] {
+                conn.prepare_cached(sql)?.execute([id])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One `link` row of a branch, as a merge, a diff or a validation reads it.
+pub(crate) struct LinkRow {
+    pub(crate) src: String,
+    pub(crate) rel: String,
+    pub(crate) dst: String,
+    pub(crate) live: bool,
+    pub(crate) base: bool,
+}
+
+/// A branch's `link` rows, found through the nodes listed with it (see
+/// [`crate::persistence::BRANCH_ROWS`]; every commit lists the nodes it writes, so one end of
+/// each row at least), in the order they were written.
+pub(crate) const LINK_ROWS_OF_BRANCH: &str = "SELECT l.src, l.rel, l.dst, l.live, COALESCE(l.base, 0), l.pos \
+     FROM branch_rows r CROSS JOIN link l ON l.src = r.id AND l.branch = r.branch WHERE r.branch = ?1 \
+     UNION SELECT l.src, l.rel, l.dst, l.live, COALESCE(l.base, 0), l.pos \
+     FROM branch_rows r CROSS JOIN link l ON l.dst = r.id AND l.branch = r.branch WHERE r.branch = ?1 \
+     ORDER BY 6";
+
+/// Reads [`LINK_ROWS_OF_BRANCH`].
+pub(crate) fn branch_rows(conn: &Connection, branch: &str) -> rusqlite::Result<Vec<LinkRow>> {
+    conn.prepare(LINK_ROWS_OF_BRANCH)?
+        .query_map([branch], |r| {
+            Ok(LinkRow {
+                src: r.get(0)?,
+                rel: r.get(1)?,
+                dst: r.get(2)?,
+                live: r.get(3)?,
+                base: r.get(4)?,
+            })
+        })?
+        .collect()
+}
+
+/// The kind of a stored node on any branch (a node's kind is the same on every branch).
+pub(crate) fn stored_kind(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached("SELECT kind FROM node WHERE id = ?1 LIMIT 1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+}
+
+/// Each side of a `link` row a node's kind declares, as (node, relationship name, peer):
+/// none for an end whose kind (looked up with `kind_of`) has no relationship of the row's
+/// identifier at that end.
+pub(crate) fn sides_of(
+    schema: &Schema,
+    row: &LinkRow,
+    mut kind_of: impl FnMut(&str) -> Option<String>,
+) -> Vec<(String, String, String)> {
+    let mut sides = Vec::new();
+    let src_kind = kind_of(&row.src);
+    let dst_kind = kind_of(&row.dst);
+    for (at_src, id, own, peer, peer_kind) in [
+        (true, &row.src, &src_kind, &row.dst, &dst_kind),
+        (false, &row.dst, &dst_kind, &row.src, &src_kind),
+    ] {
+        let Some(k) = own.as_deref().and_then(|k| schema.get(k)) else {
+            continue;
+        };
+        let Some(r) = schema.relationship_at(k, &row.rel, at_src, || peer_kind.clone()) else {
+            continue;
+        };
+        let side = (id.clone(), r.name.clone(), peer.clone());
+        // A bidirectional relationship from a node to itself is one side.
+        if !sides.contains(&side) {
+            sides.push(side);
+        }
+    }
+    sides
+}
+
+/// Moves the rows of stores written with one `edge` row per side (`(id, rel, peer, branch,
+/// pos, live, base)`, `rel` the relationship's name) into `link`, once, in one transaction:
+/// each side becomes its relationship instance's row (both sides the same row), a side
+/// whose node or relationship the schema no longer knows is dropped, as it was invisible.
+/// Returns how many `edge` rows were moved (0: nothing to do).
+pub(crate) fn migrate_edge_rows(conn: &mut Connection, schema: &Schema) -> rusqlite::Result<usize> {
+    let any: bool = conn.prepare("SELECT 1 FROM edge LIMIT 1")?.exists([])?;
+    if !any {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut moved = 0;
+    {
+        let mut read = tx.prepare(
+            "SELECT e.id, (SELECT kind FROM node n WHERE n.id = e.id LIMIT 1), e.rel, e.peer, \
+             e.branch, e.pos, e.live, e.base FROM edge e",
+        )?;
+        let mut write = tx.prepare(
+            "INSERT OR IGNORE INTO link (src, rel, dst, branch, pos, live, base) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            moved += 1;
+            let id: String = r.get(0)?;
+            let Some(kind) = r.get::<_, Option<String>>(1)? else {
+                continue;
+            };
+            let rel: String = r.get(2)?;
+            let Some(r_schema) = schema.get(&kind).and_then(|k| k.relationship(&rel)) else {
+                continue;
+            };
+            let peer: String = r.get(3)?;
+            let (src, dst) = End::of(r_schema).ends(&id, &peer);
+            write.execute(params![
+                src,
+                r_schema.identifier,
+                dst,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, bool>(6)?,
+                r.get::<_, Option<i64>>(7)?
+            ])?;
+        }
+    }
+    tx.execute("DELETE FROM edge", [])?;
+    tx.commit()?;
+    Ok(moved)
+}

@@ -1,0 +1,348 @@
+//! Relationships stored once: one `link` row per relationship instance, under the identifier
+//! both sides share, read from either side; a side declared later lists the peers already
+//! linked; stores written with a row per side read, branch and merge the same once opened.
+
+mod common;
+
+use common::*;
+use infragen_store::Store;
+use serde_json::json;
+
+fn file_store(path: &std::path::Path) -> Store {
+    let s = Store::open(path).expect("store");
+    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+        .expect("schema");
+    s
+}
+
+/// Every relationship row of the store file: (src, identifier, dst, branch, live).
+fn link_rows(path: &std::path::Path) -> Vec<(String, String, String, String, bool)> {
+    let conn = rusqlite::Connection::open(path).expect("the file");
+    let mut rows: Vec<_> = conn
+        .prepare("SELECT src, rel, dst, branch, live FROM link")
+        .expect("prepare")
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    rows.sort();
+    rows
+}
+
+fn create(s: &Store, branch: &str, kind: &str, data: &str) -> String {
+    let d = ok(
+        s,
+        branch,
+        &format!(r#"mutation {{ {kind}Create(data: {{ {data} }}) {{ ok object {{ id }} }} }}"#),
+    );
+    d[format!("{kind}Create")]["object"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// Names of `kind`'s node `id`'s peers through `rel` (cardinality many) on `branch`.
+fn peers(s: &Store, branch: &str, kind: &str, id: &str, rel: &str) -> Vec<String> {
+    let d = ok(
+        s,
+        branch,
+        &format!(
+            r#"{{ {kind}(ids: ["{id}"]) {{ edges {{ node {{ {rel} {{ edges {{ node {{ display_label }} }} }} }} }} }} }}"#
+        ),
+    );
+    d[kind]["edges"][0]["node"][rel]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{kind} {id} {rel}: {d}"))
+        .iter()
+        .map(|e| e["node"]["display_label"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// The id of `kind`'s node `id`'s peer through `rel` (cardinality one) on `branch`.
+fn peer(s: &Store, branch: &str, kind: &str, id: &str, rel: &str) -> serde_json::Value {
+    let d = ok(
+        s,
+        branch,
+        &format!(
+            r#"{{ {kind}(ids: ["{id}"]) {{ edges {{ node {{ {rel} {{ node {{ id }} }} }} }} }} }}"#
+        ),
+    );
+    d[kind]["edges"][0]["node"][rel]["node"]["id"].clone()
+}
+
+fn sorted<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    if a < b { (a, b) } else { (b, a) }
+}
+
+/// A device's interfaces, its site and a site's region are three relationships: a row each,
+/// whichever sides declare them. A bidirectional one holds its two ids sorted; a hierarchy's
+/// `parent` (outbound) is the row's `src`. Each side reads the row.
+#[test]
+fn a_relationship_is_one_row_under_its_identifier_read_from_either_side() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let s = file_store(&path);
+    let region = create(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
+    let site = create(
+        &s,
+        "main",
+        "LocationSite",
+        &format!(r#"name: {{value: "s1"}} parent: {{id: "{region}"}}"#),
+    );
+    let leaf = device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
+    let eth0 = interface(&s, "main", &leaf, "eth0");
+    let eth1 = interface(&s, "main", &leaf, "eth1");
+
+    let rows = link_rows(&path);
+    let hierarchy = rows
+        .iter()
+        .find(|(src, _, dst, _, _)| src == &site && dst == &region)
+        .map(|(_, rel, _, _, _)| rel.clone())
+        .expect("the site's parent is a row from the site (outbound) to the region");
+    let row = |(a, b): (&str, &str), rel: &str| {
+        (
+            a.to_owned(),
+            rel.to_owned(),
+            b.to_owned(),
+            "main".to_owned(),
+            true,
+        )
+    };
+    let mut expected = vec![
+        row(sorted(&leaf, &eth0), "device__interface"),
+        row(sorted(&leaf, &eth1), "device__interface"),
+        row(sorted(&leaf, &site), "device__site"),
+        row((&site, &region), &hierarchy),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected);
+    let conn = rusqlite::Connection::open(&path).expect("the file");
+    let old: i64 = conn
+        .query_row("SELECT COUNT(*) FROM edge", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(old, 0, "no row per side");
+
+    assert_eq!(
+        peers(&s, "main", "DcimDevice", &leaf, "interfaces"),
+        ["eth0", "eth1"]
+    );
+    assert_eq!(
+        peer(&s, "main", "DcimPhysicalInterface", &eth1, "device"),
+        json!(leaf)
+    );
+    assert_eq!(peer(&s, "main", "DcimDevice", &leaf, "site"), json!(site));
+    assert_eq!(
+        peer(&s, "main", "LocationSite", &site, "parent"),
+        json!(region)
+    );
+    assert_eq!(
+        peers(&s, "main", "LocationRegion", &region, "children"),
+        ["s1"]
+    );
+    // Removing the interface removes the one row; its device no longer lists it.
+    ok(
+        &s,
+        "main",
+        &format!(r#"mutation {{ DcimPhysicalInterfaceDelete(data: {{id: "{eth0}"}}) {{ ok }} }}"#),
+    );
+    assert_eq!(
+        peers(&s, "main", "DcimDevice", &leaf, "interfaces"),
+        ["eth1"]
+    );
+    assert_eq!(link_rows(&path).len(), 3);
+}
+
+/// The schema that declares a site's devices, the other side of a device's `site`.
+const SITE_DEVICES: &str = r#"
+version: "1.0"
+extensions:
+  nodes:
+    - kind: LocationSite
+      relationships:
+        - {name: devices, peer: DcimDevice, cardinality: many, identifier: device__site}
+"#;
+
+/// A relationship's other side declared after peers were linked through the first (a schema
+/// loaded since) lists them, on main and on a branch, and writes through it show on the
+/// first side. With a row per side, the site listed no device: its side had never been
+/// written.
+#[test]
+fn a_side_declared_later_lists_the_peers_already_linked() {
+    let s = store();
+    let region = create(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
+    let site_in = |name: &str| format!(r#"name: {{value: "{name}"}} parent: {{id: "{region}"}}"#);
+    let site = create(&s, "main", "LocationSite", &site_in("s1"));
+    let other = create(&s, "main", "LocationSite", &site_in("s2"));
+    device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "leaf2", &format!(r#"site: {{id: "{site}"}}"#));
+
+    s.load_schema(&[("sites.yml".to_string(), SITE_DEVICES.to_string())])
+        .expect("the extension loads");
+    assert_eq!(
+        peers(&s, "main", "LocationSite", &site, "devices"),
+        ["leaf1"]
+    );
+    assert_eq!(
+        peers(&s, "br1", "LocationSite", &site, "devices"),
+        ["leaf1", "leaf2"]
+    );
+
+    // Moved from the new side: the device's own side follows.
+    let leaf1 = node_id(&s, "DcimDevice", "name", "leaf1");
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ LocationSiteUpdate(data: {{id: "{other}", devices: [{{id: "{leaf1}"}}]}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(peer(&s, "main", "DcimDevice", &leaf1, "site"), json!(other));
+    assert_eq!(
+        peers(&s, "main", "LocationSite", &site, "devices"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        peers(&s, "main", "LocationSite", &other, "devices"),
+        ["leaf1"]
+    );
+}
+
+/// Turns a store's relationship rows back into the layout stores were written in before
+/// `link`: a row per side a kind declares, `rel` its name, `peer` the other end (this
+/// schema's relationships: a device's interfaces and an interface's device, a device's
+/// site with no other side, a site's parent and a region's children).
+fn to_rows_per_side(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).expect("the file");
+    type Row = (String, String, String, String, i64, bool, Option<bool>);
+    let rows: Vec<Row> = conn
+        .prepare("SELECT src, rel, dst, branch, pos, live, base FROM link")
+        .expect("prepare")
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    assert!(
+        !rows.is_empty(),
+        "the store has relationship rows to turn back"
+    );
+    let kind = |id: &str| -> String {
+        conn.query_row("SELECT kind FROM node WHERE id = ?1 LIMIT 1", [id], |r| {
+            r.get(0)
+        })
+        .expect("a kind")
+    };
+    for (src, rel, dst, branch, pos, live, base) in rows {
+        let (device, other) = if kind(&src) == "DcimDevice" {
+            (src.clone(), dst.clone())
+        } else {
+            (dst.clone(), src.clone())
+        };
+        let sides: Vec<(&str, &str, &str)> = match rel.as_str() {
+            "device__interface" => {
+                vec![(&device, "interfaces", &other), (&other, "device", &device)]
+            }
+            "device__site" => vec![(&device, "site", &other)],
+            // A hierarchy's `parent` is outbound: the child is `src`.
+            "parent__child" => vec![(&src, "parent", &dst), (&dst, "children", &src)],
+            other => panic!("no side for {other}"),
+        };
+        for (id, name, peer) in sides {
+            conn.execute(
+                "INSERT INTO edge (id, rel, peer, branch, pos, live, base) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![id, name, peer, branch, pos, live, base],
+            )
+            .expect("a side's row");
+        }
+    }
+    conn.execute("DELETE FROM link", [])
+        .expect("the new rows gone");
+}
+
+/// A store written with a row per side opens with a row per relationship: main's peers,
+/// a branch's additions and removals over them, main's later change showing where the
+/// branch changed nothing, and a merge per edge. Fails when the rows are not moved: every
+/// relationship then reads empty.
+#[test]
+fn a_store_written_with_a_row_per_side_reads_and_merges_the_same_when_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let (leaf1, leaf2, site) = {
+        let s = file_store(&path);
+        let region = create(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
+        let site = create(
+            &s,
+            "main",
+            "LocationSite",
+            &format!(r#"name: {{value: "s1"}} parent: {{id: "{region}"}}"#),
+        );
+        let leaf1 = device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
+        let leaf2 = device(&s, "main", "leaf2", "");
+        for name in ["eth0", "eth1"] {
+            interface(&s, "main", &leaf1, name);
+        }
+        s.create_branch("br1").unwrap();
+        interface(&s, "br1", &leaf1, "eth2");
+        let eth0 = node_id(&s, "DcimPhysicalInterface", "name", "eth0");
+        ok(
+            &s,
+            "br1",
+            &format!(
+                r#"mutation {{ DcimPhysicalInterfaceUpdate(data: {{id: "{eth0}", device: {{id: "{leaf2}"}}}}) {{ ok }} }}"#
+            ),
+        );
+        (leaf1, leaf2, site)
+    };
+    to_rows_per_side(&path);
+    let s = Store::open(&path).expect("store reopened");
+    let conn = rusqlite::Connection::open(&path).expect("the file");
+    let old: i64 = conn
+        .query_row("SELECT COUNT(*) FROM edge", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(old, 0, "the rows per side are moved");
+    assert_eq!(
+        peers(&s, "main", "DcimDevice", &leaf1, "interfaces"),
+        ["eth0", "eth1"]
+    );
+    assert_eq!(peer(&s, "main", "DcimDevice", &leaf1, "site"), json!(site));
+    assert_eq!(
+        peers(&s, "br1", "DcimDevice", &leaf1, "interfaces"),
+        ["eth1", "eth2"]
+    );
+    assert_eq!(
+        peers(&s, "br1", "DcimDevice", &leaf2, "interfaces"),
+        ["eth0"]
+    );
+    assert_eq!(
+        peers(&s, "main", "DcimDevice", &leaf2, "interfaces"),
+        Vec::<String>::new()
+    );
+    // Main's later change shows on the branch, which did not change that relationship.
+    interface(&s, "main", &leaf2, "eth9");
+    assert_eq!(
+        peers(&s, "br1", "DcimDevice", &leaf2, "interfaces"),
+        ["eth0", "eth9"]
+    );
+    s.merge_branch("br1").unwrap();
+    assert_eq!(
+        peers(&s, "main", "DcimDevice", &leaf1, "interfaces"),
+        ["eth1", "eth2"]
+    );
+    assert_eq!(
+        peers(&s, "main", "DcimDevice", &leaf2, "interfaces"),
+        ["eth0", "eth9"]
+    );
+}
