@@ -17,7 +17,8 @@
 //! - `link (src, rel, dst, branch, pos, live, base)`: one row per relationship instance (both
 //!   sides, under the identifier they share; see `graph::links`) on `main`; on a branch, one
 //!   per instance it added or removed, with whether main had it when it first did (`base`);
-//!   `pos` keeps insertion order; indexed by `dst` too (`link_in`). Stores written before
+//!   `pos` keeps insertion order; indexed by `dst` too (`link_in`, which holds every column a
+//!   read from `dst` needs). Stores written before
 //!   kept a row per side in `edge`;
 //! - `ip`: the IPAM index (see `graph::ip_index`).
 
@@ -78,7 +79,7 @@ CREATE TABLE IF NOT EXISTS link (
     pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
     PRIMARY KEY (src, rel, dst, branch)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS link_in ON link (dst, rel, branch, live);
+CREATE INDEX IF NOT EXISTS link_in ON link (dst, rel, branch, live, pos);
 CREATE TABLE IF NOT EXISTS ip (
     id TEXT NOT NULL, branch TEXT NOT NULL, ns TEXT NOT NULL,
     family INTEGER NOT NULL, is_addr INTEGER NOT NULL, lo BLOB NOT NULL, hi BLOB NOT NULL,
@@ -762,6 +763,30 @@ impl Db {
             .map_err(self.err())
     }
 
+    /// Puts the relationship rows in the order `schema` gives, when they are not (a binary
+    /// whose core schema orders them otherwise, a schema change interrupted): read first,
+    /// since writing takes the write lock another process may hold.
+    pub fn settle_link_orders(&mut self, schema: &crate::schema::Schema) -> Result<()> {
+        let path = self.path.clone();
+        if crate::graph::links::orders_settled(&self.conn, schema).map_err(StoreError::db(&path))? {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::db(&path))?;
+        let turned =
+            crate::graph::links::settle_orders(&tx, schema).map_err(StoreError::db(&path))?;
+        if turned > 0 {
+            tracing::info!(
+                path,
+                identifiers = turned,
+                "relationship rows turned round for the schema's order"
+            );
+        }
+        tx.commit().map_err(StoreError::db(&path))
+    }
+
     /// Keep a value in `meta`.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn
@@ -798,9 +823,25 @@ impl Db {
             .map_err(self.err())
     }
 
-    pub fn replace_schema_files(&mut self, files: &[(String, String)], hash: &str) -> Result<()> {
+    /// Keeps `files` as the schema's, with `hash`, and the relationship rows in the order
+    /// `schema` (built from them) gives, in one transaction.
+    pub fn replace_schema_files(
+        &mut self,
+        files: &[(String, String)],
+        hash: &str,
+        schema: &crate::schema::Schema,
+    ) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
+        let turned =
+            crate::graph::links::settle_orders(&tx, schema).map_err(StoreError::db(&path))?;
+        if turned > 0 {
+            tracing::info!(
+                path,
+                identifiers = turned,
+                "relationship rows turned round for the schema's order"
+            );
+        }
         tx.execute("DELETE FROM schema_files", [])
             .map_err(StoreError::db(&path))?;
         tx.execute(

@@ -254,6 +254,7 @@ impl Store {
                 "relationship rows stored once per relationship (once)"
             );
         }
+        db.settle_link_orders(&schema)?;
         let v = db.data_version()?;
         let (tx, _) = broadcast::channel(4096);
         tracing::debug!(path, "store opened");
@@ -600,7 +601,7 @@ impl Store {
             previous_hash.clone()
         };
         if updated {
-            db.replace_schema_files(&all, &hash)?;
+            db.replace_schema_files(&all, &hash, &schema)?;
             *self.inner.schema.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(schema);
             self.inner.cache.clear();
             self.changed();
@@ -1230,7 +1231,7 @@ fn load_schema_from(db: &mut Db) -> Result<Schema> {
     let files = db.schema_files()?;
     let schema = load::build(&core_files(), &files).map_err(StoreError::Schema)?;
     if db.schema_hash()?.is_none() {
-        db.replace_schema_files(&files, &schema.hash)?;
+        db.replace_schema_files(&files, &schema.hash, &schema)?;
     }
     Ok(schema)
 }

@@ -77,8 +77,9 @@ fn sorted<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
 }
 
 /// A device's interfaces, its site and a site's region are three relationships: a row each,
-/// whichever sides declare them. A bidirectional one holds its two ids sorted; a hierarchy's
-/// `parent` (outbound) is the row's `src`. Each side reads the row.
+/// whichever sides declare them. Of two bidirectional sides the one whose name sorts first
+/// is the row's `src`; a relationship with no other side holds its two ids sorted; a
+/// hierarchy's `parent` (outbound) is `src`. Each side reads the row.
 #[test]
 fn a_relationship_is_one_row_under_its_identifier_read_from_either_side() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -110,9 +111,11 @@ fn a_relationship_is_one_row_under_its_identifier_read_from_either_side() {
             true,
         )
     };
+    // An interface's `device` sorts before a device's `interfaces`: the interface is `src`.
+    // A device's `site` has no other side: the ids sorted.
     let mut expected = vec![
-        row(sorted(&leaf, &eth0), "device__interface"),
-        row(sorted(&leaf, &eth1), "device__interface"),
+        row((&eth0, &leaf), "device__interface"),
+        row((&eth1, &leaf), "device__interface"),
         row(sorted(&leaf, &site), "device__site"),
         row((&site, &region), &hierarchy),
     ];
@@ -345,4 +348,61 @@ fn a_store_written_with_a_row_per_side_reads_and_merges_the_same_when_opened() {
         peers(&s, "main", "DcimDevice", &leaf2, "interfaces"),
         ["eth0", "eth9"]
     );
+}
+
+/// A group in a group: a group's `members` and its `member_of_groups` share one identifier,
+/// each reading its own rows (the member holds `member_of_groups`, the row's `src`), so a
+/// group lists its parent apart from its members, and the parent its member group.
+#[test]
+fn a_group_in_a_group_lists_its_members_and_its_parent_apart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let s = file_store(&path);
+    let outer = create(&s, "main", "CoreStandardGroup", r#"name: {value: "outer"}"#);
+    let inner = create(&s, "main", "CoreStandardGroup", r#"name: {value: "inner"}"#);
+    let leaf = device(&s, "main", "leaf1", "");
+    group_member(&s, "main", &inner, &leaf, true);
+    group_member(&s, "main", &outer, &inner, true);
+    assert_eq!(
+        peers(&s, "main", "CoreStandardGroup", &inner, "members"),
+        ["leaf1"]
+    );
+    assert_eq!(
+        peers(&s, "main", "CoreStandardGroup", &inner, "member_of_groups"),
+        ["outer"]
+    );
+    assert_eq!(
+        peers(&s, "main", "CoreStandardGroup", &outer, "members"),
+        ["inner"]
+    );
+    assert_eq!(
+        peers(&s, "main", "CoreStandardGroup", &outer, "member_of_groups"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        peers(&s, "main", "DcimDevice", &leaf, "member_of_groups"),
+        ["inner"]
+    );
+    let mut expected = vec![
+        (
+            leaf.clone(),
+            "group_member".to_owned(),
+            inner.clone(),
+            "main".to_owned(),
+            true,
+        ),
+        (
+            inner.clone(),
+            "group_member".to_owned(),
+            outer.clone(),
+            "main".to_owned(),
+            true,
+        ),
+    ];
+    expected.sort();
+    let rows: Vec<_> = link_rows(&path)
+        .into_iter()
+        .filter(|(_, rel, _, _, _)| rel == "group_member")
+        .collect();
+    assert_eq!(rows, expected);
 }

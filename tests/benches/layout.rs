@@ -427,7 +427,7 @@ impl Layout {
                     "CREATE TABLE link (src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL,
                          branch TEXT NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL,
                          base INTEGER, PRIMARY KEY (src, rel, dst, branch)) WITHOUT ROWID;
-                     CREATE INDEX link_in ON link (dst, rel, branch, live);"
+                     CREATE INDEX link_in ON link (dst, rel, branch, live, pos);"
                         .to_owned()
                 } else {
                     format!(

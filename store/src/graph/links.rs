@@ -3,11 +3,12 @@
 //! identifier, whichever side declared it.
 //!
 //! `link (src, rel, dst, branch, pos, live, base)`: `rel` is the identifier both sides share;
-//! `src` and `dst` are the two nodes, in the order the relationship's direction gives: an
-//! `outbound` side's node is `src`, an `inbound` side's `dst`, and a `bidirectional`
-//! relationship (the default) has no order, so its row holds the two ids sorted. A node's
+//! `src` and `dst` are the two nodes, in the order [`Schema::link_end`] gives: an `outbound`
+//! side's node is `src`, an `inbound` side's `dst`; of two bidirectional sides (the
+//! default) with different names, the one whose name sorts first is `src`; a bidirectional
+//! relationship with one name has no order, so its row holds the two ids sorted. A node's
 //! relationship is read from the rows at its end: by the key for `src`, by `link_in` for
-//! `dst`, from both for `bidirectional`.
+//! `dst`, from both for one without order.
 //!
 //! Before, each side was a row of its own (and an index entry of its own), written only when
 //! both sides were declared: a relationship's other side declared later (a schema loaded
@@ -17,30 +18,13 @@
 //! A relationship whose sides disagree on direction (one `outbound`, the other
 //! `bidirectional`) is not supported: Infrahub pairs `outbound` with `inbound`.
 
-use crate::schema::{Direction, KindSchema, RelationshipSchema, Schema};
-use rusqlite::{Connection, params};
+use crate::schema::{KindSchema, RelationshipSchema, Schema};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Where a node is in the rows of one of its relationships.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum End {
-    /// `outbound`: the row's `src`.
-    Src,
-    /// `inbound`: the row's `dst`.
-    Dst,
-    /// `bidirectional`: either end of a row whose ends are sorted.
-    Either,
-}
+pub(crate) use crate::schema::LinkEnd as End;
 
 impl End {
-    /// The end a node holds `r` at.
-    pub(crate) fn of(r: &RelationshipSchema) -> End {
-        match r.direction {
-            Direction::Outbound => End::Src,
-            Direction::Inbound => End::Dst,
-            Direction::Bidirectional => End::Either,
-        }
-    }
-
     /// The row's (`src`, `dst`) for node `id`'s relationship at this end to `peer`.
     pub(crate) fn ends<'a>(self, id: &'a str, peer: &'a str) -> (&'a str, &'a str) {
         match self {
@@ -63,18 +47,75 @@ impl End {
 
 /// Whether another relationship of `kind` reads rows `r` reads too (same identifier, an end
 /// in common): the peer's kind then tells them apart.
-pub(crate) fn shares_rows(kind: &KindSchema, r: &RelationshipSchema) -> bool {
-    let end = End::of(r);
+pub(crate) fn shares_rows(schema: &Schema, kind: &KindSchema, r: &RelationshipSchema) -> bool {
+    let end = schema.link_end(r);
     kind.relationships.iter().any(|x| {
         x.name != r.name
             && x.identifier == r.identifier
-            && end.reads().iter().any(|&at| x.direction.holds_at(at))
+            && end
+                .reads()
+                .iter()
+                .any(|&at| schema.link_end(x).holds_at(at))
     })
 }
 
-/// A node's rows on `main` and on this branch (`?2`), at either end: (branch, identifier,
-/// the other end, whether the node is `src`, live, pos). See `NODE_ROWS_OF_ID` for `+branch`.
-pub(crate) const LINKS_OF_NODE: &str = "SELECT branch, rel, dst, 1, live, pos FROM link \
+/// A node's rows on `main` and on this branch (`?2`) of the identifiers its kind reads at
+/// each end (see [`Schema::link_identifiers`]; `?3`… the `src_identifiers` at `src`, then the
+/// `dst_identifiers` at `dst`): (branch, identifier, the other end, whether the node is
+/// `src`, live, pos). One indexed lookup per identifier and end, never a row of another
+/// identifier: a namespace is at an end of every prefix's `ip_namespace` and reads none of
+/// them. `None` when the kind reads no row at all. See `NODE_ROWS_OF_ID` for `+branch`.
+pub(crate) fn links_of_node(src_identifiers: usize, dst_identifiers: usize) -> Option<String> {
+    let parts: Vec<String> = (0..src_identifiers)
+        .map(|at| {
+            format!(
+                "SELECT branch, rel, dst, 1, live, pos FROM link \
+                 WHERE src = ?1 AND rel = ?{} AND +branch IN ('main', ?2)",
+                at + 3
+            )
+        })
+        .chain((0..dst_identifiers).map(|at| {
+            format!(
+                "SELECT branch, rel, src, 0, live, pos FROM link \
+                 WHERE dst = ?1 AND rel = ?{} AND +branch IN ('main', ?2)",
+                src_identifiers + at + 3
+            )
+        }))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+}
+
+/// Runs [`links_of_node`] for node `id` of `kind` on `branch`, handing each row to `row`.
+pub(crate) fn read_links_of_node(
+    conn: &Connection,
+    schema: &Schema,
+    kind: &str,
+    id: &str,
+    branch: &str,
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    let (src, dst) = schema.link_identifiers(kind);
+    let Some(sql) = links_of_node(src.len(), dst.len()) else {
+        return Ok(());
+    };
+    let mut st = conn.prepare_cached(&sql)?;
+    st.raw_bind_parameter(1, id)?;
+    st.raw_bind_parameter(2, branch)?;
+    for (at, identifier) in src.iter().chain(dst).enumerate() {
+        st.raw_bind_parameter(at + 3, identifier)?;
+    }
+    let mut rows = st.raw_query();
+    while let Some(r) = rows.next()? {
+        row(r)?;
+    }
+    Ok(())
+}
+
+/// Every row with a node (`?1`) at either end, on `main` and on this branch (`?2`), of any
+/// identifier: (branch, identifier, the other end, whether the node is `src`, live, pos).
+/// What points at a node may be a relationship its kind does not declare (a prefix's
+/// `ip_namespace`).
+pub(crate) const LINKS_AT_NODE: &str = "SELECT branch, rel, dst, 1, live, pos FROM link \
      WHERE src = ?1 AND +branch IN ('main', ?2) \
      UNION ALL SELECT branch, rel, src, 0, live, pos FROM link \
      WHERE dst = ?1 AND +branch IN ('main', ?2)";
@@ -178,7 +219,6 @@ pub(crate) fn branch_rows(conn: &Connection, branch: &str) -> rusqlite::Result<V
 
 /// The kind of a stored node on any branch (a node's kind is the same on every branch).
 pub(crate) fn stored_kind(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
-    use rusqlite::OptionalExtension;
     conn.prepare_cached("SELECT kind FROM node WHERE id = ?1 LIMIT 1")?
         .query_row([id], |r| r.get(0))
         .optional()
@@ -214,6 +254,110 @@ pub(crate) fn sides_of(
     sides
 }
 
+/// The `meta` key holding the order the rows were written in: the identifiers ordered by a
+/// first name, with it (JSON), as [`Schema::link_orders`] gave them.
+const LINK_ORDERS: &str = "link_orders";
+
+/// Whether the rows are in the order `schema` gives ([`settle_orders`] has nothing to do).
+pub(crate) fn orders_settled(conn: &Connection, schema: &Schema) -> rusqlite::Result<bool> {
+    Ok(stored_orders(conn)?.as_deref() == Some(orders_text(schema).as_str()))
+}
+
+fn stored_orders(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = ?1",
+        [LINK_ORDERS],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn orders_text(schema: &Schema) -> String {
+    serde_json::Value::from_iter(
+        schema
+            .link_orders()
+            .into_iter()
+            .map(|(identifier, first)| (identifier.to_owned(), serde_json::Value::from(first))),
+    )
+    .to_string()
+}
+
+/// Puts the rows in the order `schema` gives (see [`Schema::link_end`]), inside the
+/// caller's write transaction, and notes it: the rows of each identifier whose order
+/// changed since they were written (a bidirectional side of another name declared or
+/// removed) are turned round. A store that noted no order had every row's ids sorted.
+/// Returns how many identifiers changed order.
+pub(crate) fn settle_orders(conn: &Connection, schema: &Schema) -> rusqlite::Result<usize> {
+    let text = orders_text(schema);
+    let stored = stored_orders(conn)?;
+    if stored.as_deref() == Some(text.as_str()) {
+        return Ok(0);
+    }
+    let before: BTreeMap<String, String> = stored
+        .and_then(|stored| serde_json::from_str(&stored).ok())
+        .unwrap_or_default();
+    let now = schema.link_orders();
+    let identifiers: BTreeSet<&str> = before
+        .keys()
+        .map(String::as_str)
+        .chain(now.keys().copied())
+        .collect();
+    let mut changed = 0;
+    for identifier in identifiers {
+        let first = now.get(identifier).copied();
+        if before.get(identifier).map(String::as_str) == first {
+            continue;
+        }
+        changed += 1;
+        reorder(conn, schema, identifier, first)?;
+    }
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        params![LINK_ORDERS, text],
+    )?;
+    Ok(changed)
+}
+
+/// Turns `identifier`'s rows into the order `first` gives: the node holding the
+/// relationship named `first` at `src`, or (`None`) the ids sorted.
+fn reorder(
+    conn: &Connection,
+    schema: &Schema,
+    identifier: &str,
+    first: Option<&str>,
+) -> rusqlite::Result<()> {
+    let Some(first) = first else {
+        conn.execute(
+            "UPDATE OR REPLACE link SET src = dst, dst = src WHERE rel = ?1 AND src > dst",
+            [identifier],
+        )?;
+        return Ok(());
+    };
+    let holds_first = |id: &str| -> rusqlite::Result<bool> {
+        Ok(stored_kind(conn, id)?
+            .and_then(|kind| schema.get(&kind))
+            .is_some_and(|k| {
+                k.relationships
+                    .iter()
+                    .any(|r| r.identifier == identifier && r.name == first)
+            }))
+    };
+    let rows: Vec<(String, String, String)> = conn
+        .prepare("SELECT src, dst, branch FROM link WHERE rel = ?1")?
+        .query_map([identifier], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut turn = conn.prepare(
+        "UPDATE OR REPLACE link SET src = ?2, dst = ?1 \
+         WHERE src = ?1 AND rel = ?3 AND dst = ?2 AND branch = ?4",
+    )?;
+    for (src, dst, branch) in rows {
+        if !holds_first(&src)? && holds_first(&dst)? {
+            turn.execute(params![src, dst, identifier, branch])?;
+        }
+    }
+    Ok(())
+}
+
 /// Moves the rows of stores written with one `edge` row per side (`(id, rel, peer, branch,
 /// pos, live, base)`, `rel` the relationship's name) into `link`, once, in one transaction:
 /// each side becomes its relationship instance's row (both sides the same row), a side
@@ -247,7 +391,7 @@ pub(crate) fn migrate_edge_rows(conn: &mut Connection, schema: &Schema) -> rusql
                 continue;
             };
             let peer: String = r.get(3)?;
-            let (src, dst) = End::of(r_schema).ends(&id, &peer);
+            let (src, dst) = schema.link_end(r_schema).ends(&id, &peer);
             write.execute(params![
                 src,
                 r_schema.identifier,
@@ -260,6 +404,11 @@ pub(crate) fn migrate_edge_rows(conn: &mut Connection, schema: &Schema) -> rusql
         }
     }
     tx.execute("DELETE FROM edge", [])?;
+    // Written in the order `schema` gives.
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        params![LINK_ORDERS, orders_text(schema)],
+    )?;
     tx.commit()?;
     Ok(moved)
 }

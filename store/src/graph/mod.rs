@@ -29,6 +29,7 @@ use std::sync::Arc;
 pub(crate) mod attrs;
 mod ip_index;
 pub(crate) mod links;
+
 pub(crate) use ip_index::{IpEntry, rebuild as rebuild_ip_index};
 
 /// The name of the default branch.
@@ -920,10 +921,8 @@ impl<'c> Tx<'c> {
         let Some(k) = self.schema.get(kind) else {
             return Ok(());
         };
-        let mut st = self.conn.prepare_cached(links::LINKS_OF_NODE)?;
-        let mut rows = st.query(params![id, self.branch])?;
         let mut edges: BTreeMap<(String, String), (bool, i64, bool)> = BTreeMap::new();
-        while let Some(r) = rows.next()? {
+        links::read_links_of_node(self.conn, self.schema, kind, id, &self.branch, |r| {
             let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
             let identifier = r.get_ref(1)?.as_str()?;
             let peer: String = r.get(2)?;
@@ -932,7 +931,7 @@ impl<'c> Tx<'c> {
                 .schema
                 .relationship_at(k, identifier, at_src, || self.committed_kind(&peer))
             else {
-                continue;
+                return Ok(());
             };
             let live: bool = r.get(4)?;
             let pos: i64 = r.get(5)?;
@@ -943,7 +942,8 @@ impl<'c> Tx<'c> {
                     edges.insert(key, (live, pos, own));
                 }
             }
-        }
+            Ok(())
+        })?;
         // A cardinality-one relationship the branch changed is the branch's as a whole.
         let own_single: BTreeSet<String> = edges
             .iter()
@@ -1038,7 +1038,7 @@ impl<'c> Tx<'c> {
             self.conn,
             id,
             &r.identifier,
-            links::End::of(r),
+            self.schema.link_end(r),
             &self.branch,
         )
     }
@@ -1158,7 +1158,7 @@ impl<'c> Tx<'c> {
         let Some(r) = k.relationship(rel) else {
             return Ok(Vec::new());
         };
-        let end = links::End::of(r);
+        let end = self.schema.link_end(r);
         let own_only = self.single(&kind, rel) && self.branch_set(id, &kind, rel)?;
         let mut edges: BTreeMap<String, (bool, i64, bool)> = BTreeMap::new();
         for &at_src in end.reads() {
@@ -1186,7 +1186,7 @@ impl<'c> Tx<'c> {
             }
         }
         // Another relationship of the kind reading the same rows: the peer's kind decides.
-        let shared = links::shares_rows(k, r);
+        let shared = links::shares_rows(self.schema, k, r);
         let mut live: Vec<(i64, String)> = edges
             .into_iter()
             .filter(|(_, (l, _, _))| *l)
@@ -1277,7 +1277,7 @@ impl<'c> Tx<'c> {
             // Every row at either end of the node, each under the relationship of the other
             // end's kind that holds it.
             None => {
-                let mut st = self.conn.prepare_cached(links::LINKS_OF_NODE)?;
+                let mut st = self.conn.prepare_cached(links::LINKS_AT_NODE)?;
                 let mut rows = st.query(params![id, self.branch])?;
                 while let Some(r) = rows.next()? {
                     let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
@@ -1318,7 +1318,7 @@ impl<'c> Tx<'c> {
                 // an `EXISTS` into a join driven by `node_by_kind`, reading every interface
                 // of the store to find one device's.
                 let any_kind = self.schema.kinds_linking(&r.identifier, &peer_kind) <= 1;
-                for &holder_at_src in links::End::of(r).reads() {
+                for &holder_at_src in self.schema.link_end(r).reads() {
                     let sql = match (holder_at_src, any_kind) {
                         (true, true) => links::LINKS_TO,
                         (false, true) => links::LINKS_FROM,
@@ -2057,14 +2057,14 @@ impl<'c> Tx<'c> {
             return Ok(false);
         };
         // Another relationship of the kind reading the same rows: the peer's kind decides.
-        if links::shares_rows(k, r)
+        if links::shares_rows(self.schema, k, r)
             && !self
                 .committed_kind(peer)
                 .is_some_and(|pk| self.schema.is_a(&pk, &r.peer))
         {
             return Ok(false);
         }
-        let (src, dst) = links::End::of(r).ends(id, peer);
+        let (src, dst) = self.schema.link_end(r).ends(id, peer);
         let mut st = self.conn.prepare_cached(links::LINK_ROWS_OF_KEY)?;
         let mut rows = st.query(params![src, r.identifier, dst, self.branch])?;
         let (mut main, mut own) = (false, None);
@@ -2479,7 +2479,7 @@ impl<'c> Tx<'c> {
             let Some(r) = kind.and_then(|k| k.relationship(rel)) else {
                 continue;
             };
-            let (src, dst) = links::End::of(r).ends(id, peer);
+            let (src, dst) = self.schema.link_end(r).ends(id, peer);
             if !links_written.insert((src, r.identifier.as_str(), dst)) {
                 continue;
             }
@@ -2861,7 +2861,7 @@ impl Tx<'_> {
             return Ok(BTreeSet::new());
         };
         let mut out = BTreeSet::new();
-        for &holder_at_src in links::End::of(r).reads() {
+        for &holder_at_src in self.schema.link_end(r).reads() {
             // From the peer's rows when it has few (a device's interfaces); from the
             // attribute's value otherwise (a namespace holds every prefix, but few have this
             // one). The count stops at the threshold, so deciding costs at most that.
@@ -2977,12 +2977,27 @@ mod tests {
                 &["USING PRIMARY KEY (src=? AND rel=? AND dst=?)"],
             ),
             (links::LINKS_FROM, &["USING PRIMARY KEY (src=? AND rel=?)"]),
-            (links::LINKS_TO, &["USING INDEX link_in (dst=? AND rel=?)"]),
             (
-                links::LINKS_OF_NODE,
-                &["USING PRIMARY KEY (src=?)", "USING INDEX link_in (dst=?)"],
+                links::LINKS_TO,
+                &["USING COVERING INDEX link_in (dst=? AND rel=?)"],
+            ),
+            (
+                links::LINKS_AT_NODE,
+                &[
+                    "USING PRIMARY KEY (src=?)",
+                    "USING COVERING INDEX link_in (dst=?)",
+                ],
             ),
         ];
+        let of_node = links::links_of_node(2, 1).expect("a statement");
+        let statements = statements.into_iter().chain([(
+            of_node.as_str(),
+            &[
+                "USING PRIMARY KEY (src=? AND rel=?)",
+                "USING PRIMARY KEY (src=? AND rel=?)",
+                "USING COVERING INDEX link_in (dst=? AND rel=?)",
+            ][..],
+        )]);
         for (sql, searches) in statements {
             let opcodes = column(&format!("EXPLAIN {sql}"), 1);
             assert!(

@@ -10,7 +10,7 @@ pub mod diff;
 pub mod load;
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The kind of an attribute (Infrahub's attribute kinds).
 #[allow(missing_docs)]
@@ -162,16 +162,28 @@ pub enum Direction {
     Inbound,
 }
 
-impl Direction {
-    /// Whether a node at a relationship row's `src` (`at_src`) or at its `dst` holds the
-    /// row through a relationship of this direction: the store keeps one row per
-    /// relationship instance, an `outbound` side's node its `src`, an `inbound` side's its
-    /// `dst`, a `bidirectional` relationship's two nodes at either end.
+/// Where a node stands in the store's row of one of its relationships: the store keeps one
+/// row per relationship instance (`src`, identifier, `dst`), read from either node (see
+/// [`Schema::link_end`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// The row's `src`.
+    Src,
+    /// The row's `dst`.
+    Dst,
+    /// Either end: a relationship whose two sides are one (a same-named relationship between
+    /// nodes of one kind) or whose other side is not declared; the row holds its ids sorted.
+    Either,
+}
+
+impl LinkEnd {
+    /// Whether a node at a row's `src` (`at_src`) or at its `dst` holds the row through a
+    /// relationship at this end.
     pub fn holds_at(self, at_src: bool) -> bool {
         match self {
-            Direction::Outbound => at_src,
-            Direction::Inbound => !at_src,
-            Direction::Bidirectional => true,
+            LinkEnd::Src => at_src,
+            LinkEnd::Dst => !at_src,
+            LinkEnd::Either => true,
         }
     }
 }
@@ -403,6 +415,19 @@ impl KindSchema {
     }
 }
 
+/// [`Schema::link_end`] with `first_names` (see [`Schema`]'s field).
+fn link_end(first_names: &foldhash::HashMap<String, String>, r: &RelationshipSchema) -> LinkEnd {
+    match r.direction {
+        Direction::Outbound => LinkEnd::Src,
+        Direction::Inbound => LinkEnd::Dst,
+        Direction::Bidirectional => match first_names.get(&r.identifier) {
+            Some(first) if *first == r.name => LinkEnd::Src,
+            Some(_) => LinkEnd::Dst,
+            None => LinkEnd::Either,
+        },
+    }
+}
+
 /// The complete schema: the core schema plus every loaded file.
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
@@ -414,6 +439,12 @@ pub struct Schema {
     /// The peer kind of each node (not generic) kind's relationship, by the relationship's
     /// identifier (see [`Schema::kinds_linking`]).
     identifier_peers: foldhash::HashMap<String, Vec<String>>,
+    /// For each kind, the identifiers of its relationships read from a relationship row's
+    /// `src` and from its `dst` (see [`Schema::link_identifiers`]).
+    link_ends: foldhash::HashMap<String, (Vec<String>, Vec<String>)>,
+    /// For each identifier that bidirectional relationships of two or more names share, the
+    /// first name (see [`Schema::link_end`]).
+    first_names: foldhash::HashMap<String, String>,
     /// Files loaded on top of the core schema, in load order.
     pub files: Vec<(String, String)>,
     /// sha256 over the loaded files, Infrahub's schema hash stand-in.
@@ -443,10 +474,41 @@ impl Schema {
                     .push(r.peer.clone());
             }
         }
+        let mut names: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for r in kinds.iter().flat_map(|k| &k.relationships) {
+            if r.direction == Direction::Bidirectional {
+                names.entry(&r.identifier).or_default().insert(&r.name);
+            }
+        }
+        let first_names: foldhash::HashMap<String, String> = names
+            .into_iter()
+            .filter(|(_, names)| names.len() > 1)
+            .filter_map(|(identifier, names)| {
+                Some((identifier.to_owned(), (*names.first()?).to_owned()))
+            })
+            .collect();
+        let end = |r: &RelationshipSchema| link_end(&first_names, r);
+        let link_ends = kinds
+            .iter()
+            .map(|k| {
+                let at = |at_src: bool| {
+                    let mut identifiers: Vec<String> = Vec::new();
+                    for r in k.relationships.iter().filter(|r| end(r).holds_at(at_src)) {
+                        if !identifiers.contains(&r.identifier) {
+                            identifiers.push(r.identifier.clone());
+                        }
+                    }
+                    identifiers
+                };
+                (k.kind.clone(), (at(true), at(false)))
+            })
+            .collect();
         Schema {
             kinds,
             positions,
             identifier_peers,
+            link_ends,
+            first_names,
             files,
             hash,
         }
@@ -466,6 +528,35 @@ impl Schema {
                 .filter(|peer| self.is_a(peer_kind, peer))
                 .count()
         })
+    }
+    /// Where a node holding `r` stands in its rows: an `outbound` side at `src`, an
+    /// `inbound` side at `dst`, as Infrahub pairs them; of bidirectional sides with two
+    /// names under one identifier (a group's `members` and a node's `member_of_groups`),
+    /// the side whose name sorts first at `src`, so that each reads its own rows only (a
+    /// group's parents are not looked for among its thousand members). A bidirectional
+    /// relationship with one name has its row's ids sorted, read from both ends. A side of
+    /// another name declared later turns its rows round once (`graph::links::reorient`).
+    pub fn link_end(&self, r: &RelationshipSchema) -> LinkEnd {
+        link_end(&self.first_names, r)
+    }
+
+    /// Every identifier whose rows are ordered by the first of its bidirectional names,
+    /// with that name; the others' rows are ordered by their ids.
+    pub fn link_orders(&self) -> BTreeMap<&str, &str> {
+        self.first_names
+            .iter()
+            .map(|(identifier, first)| (identifier.as_str(), first.as_str()))
+            .collect()
+    }
+
+    /// The identifiers of `kind`'s relationships that a node of it reads from the `src` of
+    /// a relationship row, and from its `dst` (see [`Schema::link_end`]): the rows of
+    /// other identifiers at a node (every prefix's `ip_namespace` at its namespace, which
+    /// declares no other side) are none of its own.
+    pub fn link_identifiers(&self, kind: &str) -> (&[String], &[String]) {
+        self.link_ends
+            .get(kind)
+            .map_or((&[], &[]), |(src, dst)| (src.as_slice(), dst.as_slice()))
     }
     /// All kinds, sorted by name.
     pub fn kinds(&self) -> impl Iterator<Item = &KindSchema> {
@@ -491,7 +582,7 @@ impl Schema {
     }
     /// The relationship of `kind` holding a relationship row of `identifier` whose end
     /// `at_src` (the row's `src`, else its `dst`) is a node of `kind` (see
-    /// [`Direction::holds_at`]); `peer_kind` gives the other end's kind, asked only when
+    /// [`Schema::link_end`]); `peer_kind` gives the other end's kind, asked only when
     /// two relationships of `kind` could hold the row.
     pub fn relationship_at<'k>(
         &self,
@@ -503,7 +594,7 @@ impl Schema {
         let mut found = kind
             .relationships
             .iter()
-            .filter(|r| r.identifier == identifier && r.direction.holds_at(at_src));
+            .filter(|r| r.identifier == identifier && self.link_end(r).holds_at(at_src));
         let first = found.next()?;
         let Some(second) = found.next() else {
             return Some(first);
