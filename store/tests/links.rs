@@ -406,3 +406,64 @@ fn a_group_in_a_group_lists_its_members_and_its_parent_apart() {
         .collect();
     assert_eq!(rows, expected);
 }
+
+/// A store whose rows were written in another order (every bidirectional row's ids sorted,
+/// as the first `link` rows were, with no order noted) is put in the schema's order when
+/// opened: groups list their members and devices their groups. Fails without the turn: a
+/// group whose id sorts after its member's then reads the member as its parent. (A group in
+/// a group written so stays as written: both kinds hold both sides.)
+#[test]
+fn a_store_written_in_another_row_order_is_put_in_the_schemas_when_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let (early, late, leaf) = {
+        let s = file_store(&path);
+        let early = create(&s, "main", "CoreStandardGroup", r#"name: {value: "early"}"#);
+        let leaf = device(&s, "main", "leaf1", "");
+        let late = create(&s, "main", "CoreStandardGroup", r#"name: {value: "late"}"#);
+        group_member(&s, "main", &early, &leaf, true);
+        group_member(&s, "main", &late, &leaf, true);
+        (early, late, leaf)
+    };
+    let mut rows_in_id_order = {
+        let conn = rusqlite::Connection::open(&path).expect("the file");
+        conn.execute_batch(
+            "UPDATE OR REPLACE link SET src = dst, dst = src WHERE src > dst; \
+             DELETE FROM meta WHERE key = 'link_orders';",
+        )
+        .expect("rows in id order");
+        link_rows(&path)
+            .into_iter()
+            .filter(|(_, rel, _, _, _)| rel == "group_member")
+            .map(|(src, _, dst, _, _)| (src, dst))
+            .collect::<Vec<_>>()
+    };
+    rows_in_id_order.sort();
+    assert!(
+        rows_in_id_order.iter().any(|(src, _)| src != &leaf),
+        "one group's id sorts before the device's: {rows_in_id_order:?}"
+    );
+    let s = Store::open(&path).expect("store reopened");
+    for group in [&early, &late] {
+        assert_eq!(
+            peers(&s, "main", "CoreStandardGroup", group, "members"),
+            ["leaf1"]
+        );
+        assert_eq!(
+            peers(&s, "main", "CoreStandardGroup", group, "member_of_groups"),
+            Vec::<String>::new()
+        );
+    }
+    assert_eq!(
+        peers(&s, "main", "DcimDevice", &leaf, "member_of_groups"),
+        ["early", "late"]
+    );
+    let rows: Vec<_> = link_rows(&path)
+        .into_iter()
+        .filter(|(_, rel, _, _, _)| rel == "group_member")
+        .map(|(src, _, dst, _, _)| (src, dst))
+        .collect();
+    let mut expected = vec![(leaf.clone(), early), (leaf, late)];
+    expected.sort();
+    assert_eq!(rows, expected, "the device at `src` of both");
+}

@@ -319,7 +319,9 @@ pub(crate) fn settle_orders(conn: &Connection, schema: &Schema) -> rusqlite::Res
 }
 
 /// Turns `identifier`'s rows into the order `first` gives: the node holding the
-/// relationship named `first` at `src`, or (`None`) the ids sorted.
+/// relationship named `first` at `src`, or (`None`) the ids sorted. Which end holds which
+/// side is read from the two nodes' kinds; where both kinds hold both sides (a group in a
+/// group, written with its ids sorted), nothing tells them apart and the row stays.
 fn reorder(
     conn: &Connection,
     schema: &Schema,
@@ -333,14 +335,19 @@ fn reorder(
         )?;
         return Ok(());
     };
-    let holds_first = |id: &str| -> rusqlite::Result<bool> {
-        Ok(stored_kind(conn, id)?
-            .and_then(|kind| schema.get(&kind))
-            .is_some_and(|k| {
-                k.relationships
-                    .iter()
-                    .any(|r| r.identifier == identifier && r.name == first)
-            }))
+    // The names of `identifier` a node's kind holds: (`first`, another).
+    let holds = |id: &str| -> rusqlite::Result<(bool, bool)> {
+        let kind = stored_kind(conn, id)?;
+        let Some(k) = kind.as_deref().and_then(|kind| schema.get(kind)) else {
+            return Ok((false, false));
+        };
+        let mine = k
+            .relationships
+            .iter()
+            .filter(|r| r.identifier == identifier);
+        Ok(mine.fold((false, false), |(first_held, other), r| {
+            (first_held || r.name == first, other || r.name != first)
+        }))
     };
     let rows: Vec<(String, String, String)> = conn
         .prepare("SELECT src, dst, branch FROM link WHERE rel = ?1")?
@@ -351,7 +358,12 @@ fn reorder(
          WHERE src = ?1 AND rel = ?3 AND dst = ?2 AND branch = ?4",
     )?;
     for (src, dst, branch) in rows {
-        if !holds_first(&src)? && holds_first(&dst)? {
+        let ((src_first, src_other), (dst_first, dst_other)) = (holds(&src)?, holds(&dst)?);
+        // Turned only where the kinds leave no doubt: a row between two nodes that may each
+        // hold either side (a group in a group) is kept as it was written.
+        let as_written = src_first && dst_other;
+        let turned = dst_first && src_other;
+        if turned && !as_written {
             turn.execute(params![src, dst, identifier, branch])?;
         }
     }
