@@ -165,6 +165,24 @@ const BRANCH_ROW_KEYS: [(&str, &str); 5] = [
     ("ip", "id"),
 ];
 
+/// [`crate::graph::links::settle_orders`] in the caller's write transaction on the store
+/// at `path`, saying when rows were turned round.
+fn settle_link_orders_in(
+    conn: &Connection,
+    path: &str,
+    schema: &crate::schema::Schema,
+) -> Result<()> {
+    let turned = crate::graph::links::settle_orders(conn, schema).map_err(StoreError::db(path))?;
+    if turned > 0 {
+        tracing::info!(
+            path,
+            identifiers = turned,
+            "relationship rows turned round for the schema's order"
+        );
+    }
+    Ok(())
+}
+
 /// The most events one statement writes (see [`Db::write_events`]).
 const EVENTS_PER_STATEMENT: usize = 32;
 
@@ -775,15 +793,7 @@ impl Db {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::db(&path))?;
-        let turned =
-            crate::graph::links::settle_orders(&tx, schema).map_err(StoreError::db(&path))?;
-        if turned > 0 {
-            tracing::info!(
-                path,
-                identifiers = turned,
-                "relationship rows turned round for the schema's order"
-            );
-        }
+        settle_link_orders_in(&tx, &path, schema)?;
         tx.commit().map_err(StoreError::db(&path))
     }
 
@@ -833,15 +843,7 @@ impl Db {
     ) -> Result<()> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(StoreError::db(&path))?;
-        let turned =
-            crate::graph::links::settle_orders(&tx, schema).map_err(StoreError::db(&path))?;
-        if turned > 0 {
-            tracing::info!(
-                path,
-                identifiers = turned,
-                "relationship rows turned round for the schema's order"
-            );
-        }
+        settle_link_orders_in(&tx, &path, schema)?;
         tx.execute("DELETE FROM schema_files", [])
             .map_err(StoreError::db(&path))?;
         tx.execute(

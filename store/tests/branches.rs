@@ -956,14 +956,6 @@ fn each_branch_counts_merges_and_deletes_only_its_own_changes() {
     assert_eq!(device_names(&s, "main"), ["leaf1", "leaf2"]);
 }
 
-/// A store in the file at `path`, with the fixture schema.
-fn file_store(path: &std::path::Path) -> infragen_store::Store {
-    let s = infragen_store::Store::open(path).expect("store");
-    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
-        .expect("schema");
-    s
-}
-
 /// A store written before branches listed their nodes (`branch_rows` empty, and not yet
 /// filled) gets the list from its rows when opened: its branch counts its changes and
 /// merges them. Fails when the list is not filled: the branch then has nothing to merge.

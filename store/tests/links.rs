@@ -8,13 +8,6 @@ use common::*;
 use infragen_store::Store;
 use serde_json::json;
 
-fn file_store(path: &std::path::Path) -> Store {
-    let s = Store::open(path).expect("store");
-    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
-        .expect("schema");
-    s
-}
-
 /// Every relationship row of the store file: (src, identifier, dst, branch, live).
 fn link_rows(path: &std::path::Path) -> Vec<(String, String, String, String, bool)> {
     let conn = rusqlite::Connection::open(path).expect("the file");
@@ -72,6 +65,18 @@ fn peer(s: &Store, branch: &str, kind: &str, id: &str, rel: &str) -> serde_json:
     d[kind]["edges"][0]["node"][rel]["node"]["id"].clone()
 }
 
+/// A new region `r1` and a site `name` in it: (region, site).
+fn site_in_new_region(s: &Store, name: &str) -> (String, String) {
+    let region = create(s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
+    let site = create(
+        s,
+        "main",
+        "LocationSite",
+        &format!(r#"name: {{value: "{name}"}} parent: {{id: "{region}"}}"#),
+    );
+    (region, site)
+}
+
 fn sorted<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
     if a < b { (a, b) } else { (b, a) }
 }
@@ -85,13 +90,7 @@ fn a_relationship_is_one_row_under_its_identifier_read_from_either_side() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let s = file_store(&path);
-    let region = create(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
-    let site = create(
-        &s,
-        "main",
-        "LocationSite",
-        &format!(r#"name: {{value: "s1"}} parent: {{id: "{region}"}}"#),
-    );
+    let (region, site) = site_in_new_region(&s, "s1");
     let leaf = device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
     let eth0 = interface(&s, "main", &leaf, "eth0");
     let eth1 = interface(&s, "main", &leaf, "eth1");
@@ -285,13 +284,7 @@ fn a_store_written_with_a_row_per_side_reads_and_merges_the_same_when_opened() {
     let path = dir.path().join("store.db");
     let (leaf1, leaf2, site) = {
         let s = file_store(&path);
-        let region = create(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
-        let site = create(
-            &s,
-            "main",
-            "LocationSite",
-            &format!(r#"name: {{value: "s1"}} parent: {{id: "{region}"}}"#),
-        );
+        let (_, site) = site_in_new_region(&s, "s1");
         let leaf1 = device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
         let leaf2 = device(&s, "main", "leaf2", "");
         for name in ["eth0", "eth1"] {

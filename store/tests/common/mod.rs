@@ -16,6 +16,14 @@ pub fn store() -> Store {
     s
 }
 
+/// A store in the file at `path`, with the fixture schema.
+pub fn file_store(path: &std::path::Path) -> Store {
+    let s = Store::open(path).expect("store");
+    s.load_schema(&[("dcim.yml".to_string(), DCIM.to_string())])
+        .expect("schema");
+    s
+}
+
 /// Run a document on a branch; return the full response.
 pub fn gql(s: &Store, branch: &str, query: &str) -> Value {
     s.execute_blocking(branch, &GraphqlRequest::new(query))
