@@ -1026,14 +1026,13 @@ impl<'c> Tx<'c> {
             .is_some_and(|r| r.cardinality == crate::schema::Cardinality::One)
     }
 
-    /// Whether this branch has its own rows for relationship `rel` of `id`, a `kind`.
-    fn branch_set(&self, id: &str, kind: &str, rel: &str) -> rusqlite::Result<bool> {
-        if self.on_main() {
+    /// Whether `r`, a relationship of `id`, holds at most one peer and this branch has its
+    /// own rows for it: the branch then set it as a whole, and main's rows of it no longer
+    /// show here (see [`Tx::single`]).
+    fn branch_set_single(&self, id: &str, r: &RelationshipSchema) -> rusqlite::Result<bool> {
+        if self.on_main() || r.cardinality != crate::schema::Cardinality::One {
             return Ok(false);
         }
-        let Some(r) = self.schema.get(kind).and_then(|k| k.relationship(rel)) else {
-            return Ok(false);
-        };
         links::branch_has(
             self.conn,
             id,
@@ -1159,7 +1158,7 @@ impl<'c> Tx<'c> {
             return Ok(Vec::new());
         };
         let end = self.schema.link_end(r);
-        let own_only = self.single(&kind, rel) && self.branch_set(id, &kind, rel)?;
+        let own_only = self.branch_set_single(id, r)?;
         let mut edges: BTreeMap<String, (bool, i64, bool)> = BTreeMap::new();
         for &at_src in end.reads() {
             let sql = if at_src {
@@ -1365,9 +1364,11 @@ impl<'c> Tx<'c> {
                 continue;
             }
             if main_row_on_branch
-                && let Some(k) = src_kind.as_deref()
-                && self.single(k, &rel)
-                && self.branch_set(&src, k, &rel)?
+                && let Some(r) = src_kind
+                    .as_deref()
+                    .and_then(|k| self.schema.get(k))
+                    .and_then(|k| k.relationship(&rel))
+                && self.branch_set_single(&src, r)?
             {
                 continue;
             }
@@ -2079,7 +2080,7 @@ impl<'c> Tx<'c> {
         if let Some(own) = own {
             return Ok(own);
         }
-        if main && self.single(&kind, rel) && self.branch_set(id, &kind, rel)? {
+        if main && self.branch_set_single(id, r)? {
             return Ok(false);
         }
         Ok(main)
