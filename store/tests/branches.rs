@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use infragen_store::StoreError;
+use infragen_store::{Store, StoreError};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -1200,4 +1200,124 @@ fn the_value_index_holds_exactly_the_values_through_writes_deletes_and_merges() 
     assert_eq!(asn(&s, "main", "leaf1"), 2);
     assert_eq!(asn(&s, "main", "leaf3"), 7);
     assert_eq!(serial(&s, "main", "leaf2"), serde_json::Value::Null);
+}
+
+/// A branch-agnostic kind whose relationship to a branch-aware kind is declared on its side
+/// only (no field on the aware side pairs with it), as a resource pool's `resources`.
+const ONE_SIDED: &str = r#"
+version: "1.0"
+nodes:
+  - name: Pool
+    namespace: Test
+    branch: agnostic
+    attributes:
+      - {name: name, kind: Text, unique: true}
+    relationships:
+      - {name: members, peer: TestThing, cardinality: many, identifier: pool__things}
+  - name: Thing
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text, unique: true}
+"#;
+
+fn member_names(s: &Store, branch: &str) -> Vec<String> {
+    let d = ok(
+        s,
+        branch,
+        "{ TestPool { edges { node { members { edges { node { display_label } } } } } } }",
+    );
+    let mut names: Vec<String> = d["TestPool"]["edges"][0]["node"]["members"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{d}"))
+        .iter()
+        .map(|e| e["node"]["display_label"].as_str().unwrap_or("").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn create_named(s: &Store, branch: &str, kind: &str, name: &str) -> String {
+    let d = ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ {kind}Create(data: {{name: {{value: "{name}"}}}}) {{ object {{ id }} }} }}"#
+        ),
+    );
+    d[format!("{kind}Create")]["object"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn add_member(s: &Store, branch: &str, pool: &str, thing: &str) {
+    ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ RelationshipAdd(data: {{id: "{pool}", name: "members", nodes: [{{id: "{thing}"}}]}}) {{ ok }} }}"#
+        ),
+    );
+}
+
+/// As on Infrahub, a relationship between a branch-agnostic node and a branch-aware one is
+/// branch-aware whichever side declares it: a peer added on a branch (here one that exists
+/// only there) is not listed on main until the branch is merged, and the branch still sees
+/// what main adds later. The schema says so (`branch: aware`), as Infrahub's API does.
+#[test]
+fn a_one_sided_relationship_from_an_agnostic_kind_to_an_aware_one_is_per_branch() {
+    let s = Store::in_memory().expect("store");
+    s.load_schema(&[("one_sided.yml".to_owned(), ONE_SIDED.to_owned())])
+        .expect("schema");
+    let schema = s.schema_json();
+    let pool = schema["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|k| k["kind"] == "TestPool")
+        .expect("TestPool");
+    let members = pool["relationships"]
+        .as_array()
+        .expect("relationships")
+        .iter()
+        .find(|r| r["name"] == "members")
+        .expect("members");
+    assert_eq!(members["branch"], "aware");
+
+    let pool = create_named(&s, "main", "TestPool", "p");
+    let t1 = create_named(&s, "main", "TestThing", "t1");
+    let t2 = create_named(&s, "main", "TestThing", "t2");
+    add_member(&s, "main", &pool, &t1);
+    s.create_branch("br1").unwrap();
+    // A peer main has too, and one only the branch has.
+    add_member(&s, "br1", &pool, &t2);
+    let t3 = create_named(&s, "br1", "TestThing", "t3");
+    add_member(&s, "br1", &pool, &t3);
+    assert_eq!(
+        member_names(&s, "main"),
+        ["t1"],
+        "main does not see the branch's peers"
+    );
+    assert_eq!(member_names(&s, "br1"), ["t1", "t2", "t3"]);
+    ok(
+        &s,
+        "br1",
+        &format!(
+            r#"mutation {{ RelationshipRemove(data: {{id: "{pool}", name: "members", nodes: [{{id: "{t1}"}}]}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(member_names(&s, "main"), ["t1"], "nor its removal");
+    assert_eq!(member_names(&s, "br1"), ["t2", "t3"]);
+
+    let t4 = create_named(&s, "main", "TestThing", "t4");
+    add_member(&s, "main", &pool, &t4);
+    assert_eq!(member_names(&s, "main"), ["t1", "t4"]);
+    assert_eq!(
+        member_names(&s, "br1"),
+        ["t2", "t3", "t4"],
+        "the branch sees main's later addition"
+    );
+
+    s.merge_branch("br1").unwrap();
+    assert_eq!(member_names(&s, "main"), ["t2", "t3", "t4"]);
 }

@@ -367,6 +367,40 @@ pub fn build(core: &[(String, String)], files: &[(String, String)]) -> Result<Sc
     Ok(schema)
 }
 
+/// Gives every relationship without a `branch` of its own the branch support Infrahub
+/// gives it (`SchemaBranch.process_branch_support`): its kind's when the peer's is the same,
+/// `local` when either is, otherwise `aware` — a relationship between a branch-agnostic node
+/// and a branch-aware one varies per branch, whichever side declares it. Where the store
+/// keeps a relationship's rows follows from this (see `KindSchema::is_branch_aware_field`),
+/// and `GET /api/schema` shows it as Infrahub does. A peer the schema does not know is left
+/// to the cross-reference checks.
+fn derive_relationship_branches(kinds: &mut BTreeMap<String, KindSchema>) {
+    let support: BTreeMap<String, BranchSupport> = kinds
+        .iter()
+        .map(|(name, k)| (name.clone(), k.branch))
+        .collect();
+    for k in kinds.values_mut() {
+        for r in k.relationships.iter_mut().filter(|r| r.branch.is_none()) {
+            let Some(&peer) = support.get(&r.peer) else {
+                continue;
+            };
+            r.branch = Some(relationship_branch(k.branch, peer));
+        }
+    }
+}
+
+/// The branch support of a relationship between a `node` kind and a `peer` kind, neither
+/// side saying: see [`derive_relationship_branches`].
+fn relationship_branch(node: BranchSupport, peer: BranchSupport) -> BranchSupport {
+    if node == peer {
+        node
+    } else if node == BranchSupport::Local || peer == BranchSupport::Local {
+        BranchSupport::Local
+    } else {
+        BranchSupport::Aware
+    }
+}
+
 fn what(generic: bool, kind: &str) -> String {
     format!("{} {kind}", if generic { "generic" } else { "node" })
 }
@@ -933,6 +967,7 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
         .collect();
     super::derived::add_profiles(&mut kinds, &user);
     super::derived::add_templates(&mut kinds);
+    derive_relationship_branches(&mut kinds);
     let names: BTreeSet<String> = kinds.keys().cloned().collect();
     // used_by
     let node_list: Vec<(String, Vec<String>)> = kinds
