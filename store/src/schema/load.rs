@@ -367,6 +367,141 @@ pub fn build(core: &[(String, String)], files: &[(String, String)]) -> Result<Sc
     Ok(schema)
 }
 
+/// Refuses relationships that share an identifier with directions that do not pair, as
+/// Infrahub's `validate_identifiers` does: within one kind, two relationships under one
+/// identifier must be an `outbound` and an `inbound` one; across two kinds, a lone
+/// relationship and its peer's lone reverse must be both `bidirectional` or an `outbound`
+/// and an `inbound`; a kind's `outbound`/`inbound` pair cannot face a lone `bidirectional`
+/// reverse. The store keeps one row per relationship instance and reads each side from the
+/// end its direction names (see `Schema::link_end`): sides that disagree would read their
+/// rows from different ends and each miss the other's peers.
+///
+/// The group relationships the store gives every kind (`member_of_groups`,
+/// `subscriber_of_groups`, kind `Group`) are its own and pair by name, not direction (a group
+/// can be a member of a group); they are left out, as are kinds derived from others
+/// (profiles, templates), which repeat their source's relationships.
+fn check_identifier_directions(
+    kinds: &BTreeMap<String, KindSchema>,
+    origin: &BTreeMap<String, String>,
+    p: &mut Problems,
+) {
+    let mut by_identifier: BTreeMap<&str, BTreeMap<&str, Vec<&RelationshipSchema>>> =
+        BTreeMap::new();
+    for k in kinds.values().filter(|k| origin.contains_key(&k.kind)) {
+        for r in k
+            .relationships
+            .iter()
+            .filter(|r| r.kind != RelationshipKind::Group)
+        {
+            by_identifier
+                .entry(&r.identifier)
+                .or_default()
+                .entry(&k.kind)
+                .or_default()
+                .push(r);
+        }
+    }
+    let named = |d: Direction| match d {
+        Direction::Bidirectional => "bidirectional",
+        Direction::Outbound => "outbound",
+        Direction::Inbound => "inbound",
+    };
+    let pairs = |a: Direction, b: Direction| {
+        matches!(
+            (a, b),
+            (Direction::Bidirectional, Direction::Bidirectional)
+                | (Direction::Outbound, Direction::Inbound)
+                | (Direction::Inbound, Direction::Outbound)
+        )
+    };
+    for (identifier, per_kind) in &by_identifier {
+        for (kind, rels) in per_kind {
+            let Some(k) = kinds.get(*kind) else {
+                continue;
+            };
+            let file = origin.get(*kind).map(String::as_str).unwrap_or_default();
+            let w = what(k.is_generic, kind);
+            let lone_reverse = |r: &RelationshipSchema| {
+                per_kind
+                    .get(r.peer.as_str())
+                    .filter(|reverse| reverse.len() == 1 && r.peer != **kind)
+                    .map(|reverse| reverse[0])
+            };
+            match rels.as_slice() {
+                // Both sides are lone: said once, from the side whose kind sorts first.
+                [r] => {
+                    if let Some(reverse) = lone_reverse(r)
+                        && !pairs(r.direction, reverse.direction)
+                        && (reverse.peer != **kind || *kind < r.peer.as_str())
+                    {
+                        p.push(
+                            file,
+                            &w,
+                            Some(&format!("relationship '{}'", r.name)),
+                            format!(
+                                "direction {} does not pair with {} of its reverse '{}' on {} \
+                                 (identifier '{identifier}'): sides of one relationship are both \
+                                 bidirectional, or one outbound and one inbound",
+                                named(r.direction),
+                                named(reverse.direction),
+                                reverse.name,
+                                r.peer
+                            ),
+                        );
+                    }
+                }
+                [a, b]
+                    if pairs(a.direction, b.direction)
+                        && a.direction != Direction::Bidirectional =>
+                {
+                    if let Some(reverse) = [a, b]
+                        .into_iter()
+                        .filter_map(|r| lone_reverse(r))
+                        .find(|reverse| reverse.direction == Direction::Bidirectional)
+                    {
+                        p.push(
+                            file,
+                            &w,
+                            None,
+                            format!(
+                                "relationships {} (outbound) and {} (inbound) share identifier \
+                                 '{identifier}', but the reverse '{}' on {} is bidirectional",
+                                [a, b]
+                                    .iter()
+                                    .find(|r| r.direction == Direction::Outbound)
+                                    .map_or("", |r| r.name.as_str()),
+                                [a, b]
+                                    .iter()
+                                    .find(|r| r.direction == Direction::Inbound)
+                                    .map_or("", |r| r.name.as_str()),
+                                reverse.name,
+                                a.peer,
+                            ),
+                        );
+                    }
+                }
+                _ => {
+                    let listed: Vec<String> = rels
+                        .iter()
+                        .map(|r| format!("{} ({})", r.name, named(r.direction)))
+                        .collect();
+                    p.push(
+                        file,
+                        &w,
+                        None,
+                        format!(
+                            "relationships {} share identifier '{identifier}': one kind may \
+                             hold two relationships under one identifier only as an outbound \
+                             and an inbound one",
+                            listed.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Gives every relationship without a `branch` of its own the branch support Infrahub
 /// gives it (`SchemaBranch.process_branch_support`): its kind's when the peer's is the same,
 /// `local` when either is, otherwise `aware` — a relationship between a branch-agnostic node
@@ -1060,6 +1195,7 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
             }
         }
     }
+    check_identifier_directions(&kinds, &origin, p);
     let mut h = Sha256::new();
     for (_, t) in files {
         h.update(t.as_bytes());
