@@ -137,11 +137,6 @@ impl IsolatedCompiler {
             .arg(limits.memory.to_string())
             // Its error is quoted: a backtrace would only bury it.
             .env("RUST_BACKTRACE", "0")
-            // The binary's allocator (mimalloc) would otherwise reserve a gigabyte of
-            // address space at its first allocation, before the bound is set, and serve the
-            // compiler from it without the address space growing: the bound would not hold.
-            // Without a reserve it maps each segment as needed.
-            .env("MIMALLOC_ARENA_RESERVE", "0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
