@@ -1237,17 +1237,7 @@ fn member_names(s: &Store, branch: &str) -> Vec<String> {
 }
 
 fn create_named(s: &Store, branch: &str, kind: &str, name: &str) -> String {
-    let d = ok(
-        s,
-        branch,
-        &format!(
-            r#"mutation {{ {kind}Create(data: {{name: {{value: "{name}"}}}}) {{ object {{ id }} }} }}"#
-        ),
-    );
-    d[format!("{kind}Create")]["object"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
+    create_node(s, branch, kind, &format!(r#"name: {{value: "{name}"}}"#))
 }
 
 fn add_member(s: &Store, branch: &str, pool: &str, thing: &str) {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{errors, gql, names, ok};
+use common::{create_node, errors, gql, names, ok};
 use infragen_store::schema::Cardinality;
 use infragen_store::{Action, Store};
 use serde_json::{Value, json};
@@ -655,17 +655,12 @@ fn deleted_events_are_the_cascade_and_nothing_else() {
 
 /// `<Kind>Create` on `branch` with a `name` and the given extra input; return the new id.
 fn create_on(s: &Store, branch: &str, kind: &str, name: &str, extra: &str) -> String {
-    let d = ok(
+    create_node(
         s,
         branch,
-        &format!(
-            r#"mutation {{ {kind}Create(data: {{ name: {{ value: "{name}" }} {extra} }}) {{ ok object {{ id }} }} }}"#
-        ),
-    );
-    d[format!("{kind}Create")]["object"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string()
+        kind,
+        &format!(r#"name: {{ value: "{name}" }} {extra}"#),
+    )
 }
 
 fn delete_on(s: &Store, branch: &str, kind: &str, id: &str) -> Value {

@@ -24,18 +24,6 @@ fn link_rows(path: &std::path::Path) -> Vec<(String, String, String, String, boo
     rows
 }
 
-fn create(s: &Store, branch: &str, kind: &str, data: &str) -> String {
-    let d = ok(
-        s,
-        branch,
-        &format!(r#"mutation {{ {kind}Create(data: {{ {data} }}) {{ ok object {{ id }} }} }}"#),
-    );
-    d[format!("{kind}Create")]["object"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string()
-}
-
 /// Names of `kind`'s node `id`'s peers through `rel` (cardinality many) on `branch`.
 fn peers(s: &Store, branch: &str, kind: &str, id: &str, rel: &str) -> Vec<String> {
     let d = ok(
@@ -67,8 +55,8 @@ fn peer(s: &Store, branch: &str, kind: &str, id: &str, rel: &str) -> serde_json:
 
 /// A new region `r1` and a site `name` in it: (region, site).
 fn site_in_new_region(s: &Store, name: &str) -> (String, String) {
-    let region = create(s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
-    let site = create(
+    let region = create_node(s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
+    let site = create_node(
         s,
         "main",
         "LocationSite",
@@ -173,10 +161,10 @@ extensions:
 #[test]
 fn a_side_declared_later_lists_the_peers_already_linked() {
     let s = store();
-    let region = create(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
+    let region = create_node(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
     let site_in = |name: &str| format!(r#"name: {{value: "{name}"}} parent: {{id: "{region}"}}"#);
-    let site = create(&s, "main", "LocationSite", &site_in("s1"));
-    let other = create(&s, "main", "LocationSite", &site_in("s2"));
+    let site = create_node(&s, "main", "LocationSite", &site_in("s1"));
+    let other = create_node(&s, "main", "LocationSite", &site_in("s2"));
     device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
     s.create_branch("br1").unwrap();
     device(&s, "br1", "leaf2", &format!(r#"site: {{id: "{site}"}}"#));
@@ -351,8 +339,8 @@ fn a_group_in_a_group_lists_its_members_and_its_parent_apart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let s = file_store(&path);
-    let outer = create(&s, "main", "CoreStandardGroup", r#"name: {value: "outer"}"#);
-    let inner = create(&s, "main", "CoreStandardGroup", r#"name: {value: "inner"}"#);
+    let outer = create_node(&s, "main", "CoreStandardGroup", r#"name: {value: "outer"}"#);
+    let inner = create_node(&s, "main", "CoreStandardGroup", r#"name: {value: "inner"}"#);
     let leaf = device(&s, "main", "leaf1", "");
     group_member(&s, "main", &inner, &leaf, true);
     group_member(&s, "main", &outer, &inner, true);
@@ -411,9 +399,9 @@ fn a_store_written_in_another_row_order_is_put_in_the_schemas_when_opened() {
     let path = dir.path().join("store.db");
     let (early, late, leaf) = {
         let s = file_store(&path);
-        let early = create(&s, "main", "CoreStandardGroup", r#"name: {value: "early"}"#);
+        let early = create_node(&s, "main", "CoreStandardGroup", r#"name: {value: "early"}"#);
         let leaf = device(&s, "main", "leaf1", "");
-        let late = create(&s, "main", "CoreStandardGroup", r#"name: {value: "late"}"#);
+        let late = create_node(&s, "main", "CoreStandardGroup", r#"name: {value: "late"}"#);
         group_member(&s, "main", &early, &leaf, true);
         group_member(&s, "main", &late, &leaf, true);
         (early, late, leaf)

@@ -34,6 +34,20 @@ pub fn gql_vars(s: &Store, branch: &str, query: &str, vars: Value) -> Value {
     s.execute_blocking(branch, &GraphqlRequest::new(query).with_variables(vars))
 }
 
+/// `<Kind>Create` on `branch` with `data` (the input's fields, in GraphQL syntax), which
+/// must succeed; returns the new node's id.
+pub fn create_node(s: &Store, branch: &str, kind: &str, data: &str) -> String {
+    let d = ok(
+        s,
+        branch,
+        &format!(r#"mutation {{ {kind}Create(data: {{ {data} }}) {{ ok object {{ id }} }} }}"#),
+    );
+    d[format!("{kind}Create")]["object"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
 /// Run a document that must succeed; return `data`.
 pub fn ok(s: &Store, branch: &str, query: &str) -> Value {
     let r = gql(s, branch, query);
