@@ -493,3 +493,61 @@ nodes:
     assert!(!labelled("NetPort"), "its HFID reads the device");
     assert!(!labelled("NetLabel"), "its display label reads the device");
 }
+
+/// A relationship that says nothing of branches gets the support Infrahub gives it (its
+/// kind's when the peer's is the same, `local` when either is, otherwise `aware`), whichever
+/// side declares it; one that says keeps its own.
+#[test]
+fn a_relationship_without_a_branch_of_its_own_gets_infrahubs() {
+    let s = Store::in_memory().unwrap();
+    s.load_schema(&[(
+        "branches.yml".to_owned(),
+        r#"
+version: "1.0"
+nodes:
+  - name: Aware
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text}
+    relationships:
+      - {name: to_aware, peer: TestAware, cardinality: many, identifier: aware__aware, direction: outbound}
+      - {name: to_agnostic, peer: TestAgnostic, cardinality: many, identifier: aware__agnostic}
+      - {name: to_local, peer: TestLocal, cardinality: many, identifier: aware__local}
+  - name: Agnostic
+    namespace: Test
+    branch: agnostic
+    attributes:
+      - {name: name, kind: Text}
+    relationships:
+      - {name: to_agnostic, peer: TestAgnostic, cardinality: many, identifier: agnostic__agnostic, direction: outbound}
+      - {name: to_aware, peer: TestAware, cardinality: many, identifier: aware__agnostic}
+      - {name: to_local, peer: TestLocal, cardinality: many, identifier: agnostic__local}
+      - {name: pinned, peer: TestAware, cardinality: many, identifier: agnostic__pinned, branch: agnostic}
+  - name: Local
+    namespace: Test
+    branch: local
+    attributes:
+      - {name: name, kind: Text}
+"#
+        .to_owned(),
+    )])
+    .expect("schema");
+    let schema = s.schema();
+    let support = |kind: &str, rel: &str| {
+        schema
+            .get(kind)
+            .and_then(|k| k.relationship(rel))
+            .unwrap_or_else(|| panic!("{kind}.{rel}"))
+            .branch
+    };
+    use BranchSupport::{Agnostic, Aware, Local};
+    assert_eq!(support("TestAware", "to_aware"), Some(Aware));
+    assert_eq!(support("TestAware", "to_agnostic"), Some(Aware));
+    assert_eq!(support("TestAware", "to_local"), Some(Local));
+    assert_eq!(support("TestAgnostic", "to_agnostic"), Some(Agnostic));
+    assert_eq!(support("TestAgnostic", "to_aware"), Some(Aware));
+    assert_eq!(support("TestAgnostic", "to_local"), Some(Local));
+    assert_eq!(support("TestAgnostic", "pinned"), Some(Agnostic));
+    // Every node's group relationships, too: a group (`CoreGroup`) is branch-aware.
+    assert_eq!(support("TestAgnostic", "member_of_groups"), Some(Aware));
+}
