@@ -496,7 +496,8 @@ nodes:
 
 /// A relationship that says nothing of branches gets the support Infrahub gives it (its
 /// kind's when the peer's is the same, `local` when either is, otherwise `aware`), whichever
-/// side declares it; one that says keeps its own.
+/// side declares it; one that says keeps its own, and those the store adds say `aware`, as
+/// Infrahub's do.
 #[test]
 fn a_relationship_without_a_branch_of_its_own_gets_infrahubs() {
     let s = Store::in_memory().unwrap();
@@ -528,6 +529,18 @@ nodes:
     branch: local
     attributes:
       - {name: name, kind: Text}
+  - name: Hall
+    namespace: Test
+    branch: agnostic
+    inherit_from: [TestPlace]
+    parent: ""
+    children: TestHall
+generics:
+  - name: Place
+    namespace: Test
+    hierarchical: true
+    attributes:
+      - {name: name, kind: Text}
 "#
         .to_owned(),
     )])
@@ -548,6 +561,10 @@ nodes:
     assert_eq!(support("TestAgnostic", "to_aware"), Some(Aware));
     assert_eq!(support("TestAgnostic", "to_local"), Some(Local));
     assert_eq!(support("TestAgnostic", "pinned"), Some(Agnostic));
-    // Every node's group relationships, too: a group (`CoreGroup`) is branch-aware.
+    // As Infrahub's own: every node's group relationships, and a place in a hierarchy,
+    // even of nodes every branch shares.
     assert_eq!(support("TestAgnostic", "member_of_groups"), Some(Aware));
+    assert_eq!(support("TestLocal", "member_of_groups"), Some(Aware));
+    assert_eq!(support("TestHall", "parent"), Some(Aware));
+    assert_eq!(support("TestHall", "children"), Some(Aware));
 }

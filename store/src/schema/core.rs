@@ -17,8 +17,8 @@ generics:
     namespace: Core
     description: Base of every node that is not a group.
     relationships:
-      - {name: member_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_member}
-      - {name: subscriber_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_subscriber, read_only: true}
+      - {name: member_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_member, branch: aware}
+      - {name: subscriber_of_groups, peer: CoreGroup, kind: Group, cardinality: many, identifier: group_subscriber, read_only: true, branch: aware}
   - name: Group
     namespace: Core
     hierarchical: true

@@ -1084,7 +1084,9 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
                 min_count: u64::from(!optional),
                 max_count: 0,
                 optional,
-                branch: None,
+                // Infrahub's own: a place in a hierarchy is per branch even where the
+                // nodes are shared by every branch.
+                branch: Some(BranchSupport::Aware),
                 direction: dir,
                 on_delete: None,
                 read_only: false,
