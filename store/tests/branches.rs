@@ -1311,3 +1311,69 @@ fn a_one_sided_relationship_from_an_agnostic_kind_to_an_aware_one_is_per_branch(
     s.merge_branch("br1").unwrap();
     assert_eq!(member_names(&s, "main"), ["t2", "t3", "t4"]);
 }
+
+/// Branch-agnostic kinds in a hierarchy: halls and the racks in them, shared by every branch.
+const AGNOSTIC_TREE: &str = r#"
+version: "1.0"
+generics:
+  - name: Place
+    namespace: Test
+    hierarchical: true
+    attributes:
+      - {name: name, kind: Text, unique: true}
+nodes:
+  - name: Hall
+    namespace: Test
+    branch: agnostic
+    inherit_from: [TestPlace]
+    parent: ""
+    children: TestRack
+  - name: Rack
+    namespace: Test
+    branch: agnostic
+    inherit_from: [TestPlace]
+    parent: TestHall
+    children: ""
+"#;
+
+/// A rack's hall on `branch`, by name.
+fn hall_of(s: &Store, branch: &str, rack: &str) -> serde_json::Value {
+    let d = ok(
+        s,
+        branch,
+        &format!(
+            r#"{{ TestRack(ids: ["{rack}"]) {{ edges {{ node {{ parent {{ node {{ display_label }} }} }} }} }} }}"#
+        ),
+    );
+    d["TestRack"]["edges"][0]["node"]["parent"]["node"]["display_label"].clone()
+}
+
+/// As on Infrahub, a place in a hierarchy is per branch even where the nodes are shared by
+/// every branch: a rack moved to another hall on a branch stays in its hall on main until
+/// the merge.
+#[test]
+fn a_shared_rack_moved_to_another_hall_on_a_branch_moves_there_only() {
+    let s = Store::in_memory().expect("store");
+    s.load_schema(&[("tree.yml".to_owned(), AGNOSTIC_TREE.to_owned())])
+        .expect("schema");
+    let h1 = create_named(&s, "main", "TestHall", "h1");
+    let h2 = create_named(&s, "main", "TestHall", "h2");
+    let rack = create_node(
+        &s,
+        "main",
+        "TestRack",
+        &format!(r#"name: {{value: "r1"}} parent: {{id: "{h1}"}}"#),
+    );
+    s.create_branch("br1").unwrap();
+    ok(
+        &s,
+        "br1",
+        &format!(
+            r#"mutation {{ TestRackUpdate(data: {{id: "{rack}", parent: {{id: "{h2}"}}}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(hall_of(&s, "main", &rack), "h1");
+    assert_eq!(hall_of(&s, "br1", &rack), "h2");
+    s.merge_branch("br1").unwrap();
+    assert_eq!(hall_of(&s, "main", &rack), "h2");
+}
