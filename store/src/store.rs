@@ -491,7 +491,8 @@ impl Store {
         match reader.schema_hash()? {
             Some(hash) if hash != current.hash => {
                 let files = reader.schema_files()?;
-                let schema = load::build(&core_files(), &files).map_err(StoreError::Schema)?;
+                let schema =
+                    load::build_stored(&core_files(), &files).map_err(StoreError::Schema)?;
                 Ok(Arc::new(schema))
             }
             _ => Ok(current),
@@ -1229,7 +1230,7 @@ pub(crate) fn respond(data: Answer, errors: &[GqlError]) -> Answer {
 /// Build the schema from the files stored in `db` (and record its hash there the first time).
 fn load_schema_from(db: &mut Db) -> Result<Schema> {
     let files = db.schema_files()?;
-    let schema = load::build(&core_files(), &files).map_err(StoreError::Schema)?;
+    let schema = load::build_stored(&core_files(), &files).map_err(StoreError::Schema)?;
     if db.schema_hash()?.is_none() {
         db.replace_schema_files(&files, &schema.hash, &schema)?;
     }

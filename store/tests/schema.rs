@@ -568,3 +568,77 @@ generics:
     assert_eq!(support("TestHall", "parent"), Some(Aware));
     assert_eq!(support("TestHall", "children"), Some(Aware));
 }
+
+/// A store whose schema was loaded before the direction rule existed still opens (the rule
+/// is logged, not refused, for what the store already holds); loading new files on top of
+/// it is refused with the problem named, until a corrected file replaces it.
+#[test]
+fn a_stored_schema_breaking_the_direction_rule_still_opens_and_new_loads_name_it() {
+    const PAIRED: &str = r#"
+version: "1.0"
+nodes:
+  - name: Device
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text}
+    relationships:
+      - {name: site, peer: TestSite, cardinality: one, identifier: device__site}
+  - name: Site
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text}
+    relationships:
+      - {name: devices, peer: TestDevice, cardinality: many, identifier: device__site}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let s = Store::open(&path).unwrap();
+    s.load_schema(&[("dcim.yml".to_owned(), PAIRED.to_owned())])
+        .unwrap();
+    drop(s);
+    // As an older binary would have let it be loaded: one side outbound.
+    let unpaired = PAIRED.replace(
+        "identifier: device__site}\n  - name: Site",
+        "identifier: device__site, direction: outbound}\n  - name: Site",
+    );
+    assert_ne!(unpaired, PAIRED);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE schema_files SET text = ?1 WHERE name = 'dcim.yml'",
+            [&unpaired],
+        )
+        .unwrap();
+
+    let s = Store::open(&path).expect("the store opens");
+    let site = s
+        .schema()
+        .get("TestDevice")
+        .and_then(|k| k.relationship("site"))
+        .map(|r| r.direction);
+    assert_eq!(site, Some(Direction::Outbound));
+    let extra = r#"
+version: "1.0"
+nodes:
+  - name: Rack
+    namespace: Test
+    attributes:
+      - {name: name, kind: Text}
+"#;
+    let refused = s
+        .load_schema(&[("racks.yml".to_owned(), extra.to_owned())])
+        .expect_err("refused");
+    assert_eq!(
+        refused.to_string(),
+        "dcim.yml: node TestDevice: relationship 'site': direction outbound does not pair \
+         with bidirectional of its reverse 'devices' on TestSite (identifier 'device__site'): \
+         sides of one relationship are both bidirectional, or one outbound and one inbound"
+    );
+    assert!(s.schema().get("TestRack").is_none());
+    s.load_schema(&[
+        ("dcim.yml".to_owned(), PAIRED.to_owned()),
+        ("racks.yml".to_owned(), extra.to_owned()),
+    ])
+    .expect("a corrected file loads, with the new one");
+    assert!(s.schema().get("TestRack").is_some());
+}

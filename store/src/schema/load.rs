@@ -273,6 +273,35 @@ fn parse_documents(file: &str, text: &str) -> Result<Vec<Value>, String> {
 
 /// Build a schema from the core schema files followed by `files`. Returns every problem found.
 pub fn build(core: &[(String, String)], files: &[(String, String)]) -> Result<Schema, Vec<String>> {
+    let (schema, late) = build_with_late_rules(core, files)?;
+    if late.0.is_empty() {
+        Ok(schema)
+    } else {
+        Err(late.0)
+    }
+}
+
+/// [`build`] for schema files a store already holds, accepted when they were loaded: what
+/// only a rule added since finds (the relationship directions of
+/// [`check_identifier_directions`]) is logged rather than refused, so that the store still
+/// opens and a corrected schema can be loaded into it. A load of new files is refused until
+/// the problem is fixed.
+pub fn build_stored(
+    core: &[(String, String)],
+    files: &[(String, String)],
+) -> Result<Schema, Vec<String>> {
+    let (schema, late) = build_with_late_rules(core, files)?;
+    for problem in late.0 {
+        tracing::warn!(%problem, "the stored schema breaks a rule added since it was loaded; loading new schema files is refused until it is fixed");
+    }
+    Ok(schema)
+}
+
+/// The schema, and the problems only the rules added after stores were written find.
+fn build_with_late_rules(
+    core: &[(String, String)],
+    files: &[(String, String)],
+) -> Result<(Schema, Problems), Vec<String>> {
     let mut p = Problems::default();
     let mut raws: Vec<Raw> = Vec::new();
     let mut extensions: Vec<(String, Value)> = Vec::new();
@@ -360,11 +389,12 @@ pub fn build(core: &[(String, String)], files: &[(String, String)]) -> Result<Sc
     if !p.0.is_empty() {
         return Err(p.0);
     }
-    let schema = resolve(raws, files, &mut p);
+    let mut late = Problems::default();
+    let schema = resolve(raws, files, &mut p, &mut late);
     if !p.0.is_empty() {
         return Err(p.0);
     }
-    Ok(schema)
+    Ok((schema, late))
 }
 
 /// Refuses relationships that share an identifier with directions that do not pair, as
@@ -869,7 +899,13 @@ fn read_relationship(
 }
 
 /// Apply inheritance and hierarchy, then check every cross-reference.
-fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Schema {
+/// `late`: what the rules added after stores were written find (see [`build_stored`]).
+fn resolve(
+    raws: Vec<Raw>,
+    files: &[(String, String)],
+    p: &mut Problems,
+    late: &mut Problems,
+) -> Schema {
     let mut kinds: BTreeMap<String, KindSchema> = BTreeMap::new();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
     for r in raws {
@@ -1197,7 +1233,7 @@ fn resolve(raws: Vec<Raw>, files: &[(String, String)], p: &mut Problems) -> Sche
             }
         }
     }
-    check_identifier_directions(&kinds, &origin, p);
+    check_identifier_directions(&kinds, &origin, late);
     let mut h = Sha256::new();
     for (_, t) in files {
         h.update(t.as_bytes());
