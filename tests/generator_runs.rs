@@ -9,7 +9,7 @@
 use infragen::http_api as http;
 use infragen::runner::TargetOutcome;
 use infragen_tests::{Relay, RelayHooks, WidgetRepository, graphql, store_contents};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn w(name: &str, position: i64, set: &str) -> (String, i64, String) {
     (name.to_owned(), position, set.to_owned())
@@ -914,5 +914,46 @@ async fn a_document_nested_too_deep_to_parse_is_refused_and_changes_nothing() {
     assert_eq!(
         store_contents(&repo.store, "main", &["CoreGeneratorInstance"]),
         before
+    );
+}
+
+/// A target's first run writes its instance once before the run — created `Processing`, as
+/// Infrahub's one write before its run creates it — and `Ready` in the run's own commit:
+/// two events, no `Pending` in between.
+#[tokio::test]
+async fn a_first_run_creates_its_instance_processing_then_makes_it_ready() {
+    let repo = WidgetRepository::new().await;
+    let before = repo.store.last_event_seq().expect("seq");
+    repo.run("widgets", json!({ "set": "alpha" })).await;
+    let statuses: Vec<(String, Value, Value)> = repo
+        .store
+        .events_since(before)
+        .expect("events")
+        .into_iter()
+        .filter(|event| event.kind == "CoreGeneratorInstance")
+        .map(|event| {
+            let status = event
+                .attributes
+                .iter()
+                .find(|change| change.name == "status")
+                .map(|change| (change.value_previous.clone(), change.value.clone()))
+                .unwrap_or_default();
+            (event.name, status.0, status.1)
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (
+                "infrahub.node.created".to_owned(),
+                Value::Null,
+                json!("Processing")
+            ),
+            (
+                "infrahub.node.updated".to_owned(),
+                json!("Processing"),
+                json!("Ready")
+            ),
+        ]
     );
 }

@@ -1084,13 +1084,9 @@ impl TargetJob {
     async fn run_inner(&self) -> Result<TargetOutcome, Failure> {
         let instance_name =
             records::instance_name(&self.spec.generator, &self.spec.target.display_label);
-        if !records::instance_exists(self.backend.as_ref(), &self.spec.branch, &instance_name)
-            .await
-            .map_err(|e| self.failure("instance", &e))?
-        {
-            self.set_status(&instance_name, InstanceStatus::Pending)
-                .await?;
-        }
+        // One write before the run, as Infrahub's `_define_instance` makes one: a new
+        // instance is created `Processing` (Infrahub writes `Pending` and nothing until the
+        // run ends; `Processing` tells a reader the run is under way).
         let instance_id = self
             .set_status(&instance_name, InstanceStatus::Processing)
             .await?;

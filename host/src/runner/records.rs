@@ -11,8 +11,6 @@ use crate::repository::GeneratorDefinition;
 /// Status of a `CoreGeneratorInstance`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceStatus {
-    /// Known, not started.
-    Pending,
     /// Running.
     Processing,
     /// Last run succeeded.
@@ -24,7 +22,6 @@ pub enum InstanceStatus {
 impl InstanceStatus {
     fn as_str(self) -> &'static str {
         match self {
-            InstanceStatus::Pending => "Pending",
             InstanceStatus::Processing => "Processing",
             InstanceStatus::Ready => "Ready",
             InstanceStatus::Error => "Error",
@@ -102,22 +99,4 @@ pub async fn set_instance_status(
         .await
         .map_err(backend_error("recording the generator instance"))?;
     Ok(instance.id)
-}
-
-/// Whether the instance `name` exists yet.
-pub async fn instance_exists(
-    backend: &dyn Backend,
-    branch: &str,
-    name: &str,
-) -> Result<bool, RunnerError> {
-    let found = backend
-        .filters(
-            branch,
-            "CoreGeneratorInstance",
-            &json!({ "name__value": name }),
-            &[],
-        )
-        .await
-        .map_err(backend_error("reading the generator instance"))?;
-    Ok(!found.is_empty())
 }
