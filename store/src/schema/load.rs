@@ -431,19 +431,6 @@ fn check_identifier_directions(
                 .push(r);
         }
     }
-    let named = |d: Direction| match d {
-        Direction::Bidirectional => "bidirectional",
-        Direction::Outbound => "outbound",
-        Direction::Inbound => "inbound",
-    };
-    let pairs = |a: Direction, b: Direction| {
-        matches!(
-            (a, b),
-            (Direction::Bidirectional, Direction::Bidirectional)
-                | (Direction::Outbound, Direction::Inbound)
-                | (Direction::Inbound, Direction::Outbound)
-        )
-    };
     for (identifier, per_kind) in &by_identifier {
         for (kind, rels) in per_kind {
             let Some(k) = kinds.get(*kind) else {
@@ -461,7 +448,7 @@ fn check_identifier_directions(
                 // Both sides are lone: said once, from the side whose kind sorts first.
                 [r] => {
                     if let Some(reverse) = lone_reverse(r)
-                        && !pairs(r.direction, reverse.direction)
+                        && !r.direction.pairs_with(reverse.direction)
                         && (reverse.peer != **kind || *kind < r.peer.as_str())
                     {
                         p.push(
@@ -472,8 +459,8 @@ fn check_identifier_directions(
                                 "direction {} does not pair with {} of its reverse '{}' on {} \
                                  (identifier '{identifier}'): sides of one relationship are both \
                                  bidirectional, or one outbound and one inbound",
-                                named(r.direction),
-                                named(reverse.direction),
+                                r.direction.name(),
+                                reverse.direction.name(),
                                 reverse.name,
                                 r.peer
                             ),
@@ -481,7 +468,7 @@ fn check_identifier_directions(
                     }
                 }
                 [a, b]
-                    if pairs(a.direction, b.direction)
+                    if a.direction.pairs_with(b.direction)
                         && a.direction != Direction::Bidirectional =>
                 {
                     if let Some(reverse) = [a, b]
@@ -513,7 +500,7 @@ fn check_identifier_directions(
                 _ => {
                     let listed: Vec<String> = rels
                         .iter()
-                        .map(|r| format!("{} ({})", r.name, named(r.direction)))
+                        .map(|r| format!("{} ({})", r.name, r.direction.name()))
                         .collect();
                     p.push(
                         file,

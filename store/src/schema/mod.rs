@@ -162,6 +162,28 @@ pub enum Direction {
     Inbound,
 }
 
+impl Direction {
+    /// The direction's name, as schema files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Bidirectional => "bidirectional",
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        }
+    }
+
+    /// Whether two sides of one relationship may have these directions: both
+    /// bidirectional, or one outbound and one inbound (as Infrahub requires).
+    pub fn pairs_with(self, other: Direction) -> bool {
+        matches!(
+            (self, other),
+            (Direction::Bidirectional, Direction::Bidirectional)
+                | (Direction::Outbound, Direction::Inbound)
+                | (Direction::Inbound, Direction::Outbound)
+        )
+    }
+}
+
 /// Where a node stands in the store's row of one of its relationships: the store keeps one
 /// row per relationship instance (`src`, identifier, `dst`), read from either node (see
 /// [`Schema::link_end`]).
