@@ -52,6 +52,7 @@ pub mod objects;
 pub(crate) mod persistence;
 pub(crate) mod pools;
 pub(crate) mod profiles;
+mod rows;
 pub mod run;
 pub mod run_queue;
 pub mod schema;

@@ -25,7 +25,9 @@
 use crate::error::{Result, StoreError};
 use crate::events::Event;
 use crate::node::{Node, value_key};
+use crate::rows::{Insert, Row};
 use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::thread::JoinHandle;
 
@@ -104,8 +106,12 @@ CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, cr
 /// list that way.
 pub(crate) const BRANCH_ROWS: &str = "branch_rows";
 
-/// The most nodes one statement lists with their branch (see [`list_branch_nodes`]).
-const BRANCH_NODES_PER_STATEMENT: usize = 64;
+/// Lists nodes with their branch, several to a statement (see [`list_branch_nodes`]).
+const LIST_BRANCH_NODES: Insert = Insert {
+    head: "INSERT OR IGNORE INTO branch_rows (branch, id)",
+    tuple: "(?, ?)",
+    most: 64,
+};
 
 /// Lists `ids` with `branch` in [`BRANCH_ROWS`] (those already listed stay as they are),
 /// several to a statement: a commit on a branch lists every node it writes.
@@ -114,17 +120,11 @@ pub(crate) fn list_branch_nodes(
     branch: &str,
     ids: &[&str],
 ) -> rusqlite::Result<()> {
-    for chunk in ids.chunks(BRANCH_NODES_PER_STATEMENT) {
-        let values = vec!["(?1, ?)"; chunk.len()].join(", ");
-        let mut statement = conn.prepare_cached(&format!(
-            "INSERT OR IGNORE INTO {BRANCH_ROWS} (branch, id) VALUES {values}"
-        ))?;
-        statement.raw_bind_parameter(1, branch)?;
-        for (i, id) in chunk.iter().enumerate() {
-            statement.raw_bind_parameter(i + 2, *id)?;
-        }
-        statement.raw_execute()?;
-    }
+    let rows: Vec<Row<'_, 2>> = ids
+        .iter()
+        .map(|id| [ToSqlOutput::from(branch), ToSqlOutput::from(*id)])
+        .collect();
+    LIST_BRANCH_NODES.run(conn, &rows)?;
     Ok(())
 }
 
@@ -183,8 +183,12 @@ fn settle_link_orders_in(
     Ok(())
 }
 
-/// The most events one statement writes (see [`Db::write_events`]).
-const EVENTS_PER_STATEMENT: usize = 32;
+/// Writes events, several to a statement (see [`Db::write_events`]).
+const INSERT_EVENTS: Insert = Insert {
+    head: "INSERT INTO events (seq, data)",
+    tuple: "(?, ?)",
+    most: 32,
+};
 
 /// The `meta` key saying `branch_rows` was filled from the rows of a store written before it.
 const BRANCH_ROWS_FILLED: &str = "branch_rows_filled";
@@ -757,19 +761,11 @@ impl Db {
         }
         // Several rows per statement: an AUTOINCREMENT table's statement reads and writes
         // back its `sqlite_sequence` record, once per statement rather than once per event.
-        for chunk in texts.chunks(EVENTS_PER_STATEMENT) {
-            let values = vec!["(?, ?)"; chunk.len()].join(", ");
-            let mut ins = self
-                .conn
-                .prepare_cached(&format!("INSERT INTO events (seq, data) VALUES {values}"))
-                .map_err(e())?;
-            for (i, (seq, text)) in chunk.iter().enumerate() {
-                ins.raw_bind_parameter(2 * i + 1, seq).map_err(e())?;
-                ins.raw_bind_parameter(2 * i + 2, text.as_str())
-                    .map_err(e())?;
-            }
-            ins.raw_execute().map_err(e())?;
-        }
+        let rows: Vec<Row<'_, 2>> = texts
+            .iter()
+            .map(|(seq, text)| [ToSqlOutput::from(*seq), ToSqlOutput::from(text.as_str())])
+            .collect();
+        INSERT_EVENTS.run(&self.conn, &rows).map_err(e())?;
         Ok(())
     }
 
@@ -932,7 +928,7 @@ mod tests {
 
     /// Events are numbered in the order given, after every earlier one, and read back as
     /// written — across the statements a commit of many events is split into (see
-    /// [`EVENTS_PER_STATEMENT`]).
+    /// [`INSERT_EVENTS`]).
     #[test]
     fn a_commit_s_events_are_numbered_in_order_and_read_back_whole() {
         let db = Db::open(":memory:").expect("an in-memory store");
@@ -953,7 +949,7 @@ mod tests {
             }],
             relationships: Vec::new(),
         };
-        let (first, second) = (2 * EVENTS_PER_STATEMENT + 3, 1);
+        let (first, second) = (2 * INSERT_EVENTS.most + 3, 1);
         let mut written: Vec<Event> = (0..first).map(event).collect();
         db.write_events(&mut written).expect("a commit's events");
         let mut more: Vec<Event> = (first..first + second).map(event).collect();

@@ -18,6 +18,8 @@
 //!   its text form ([`crate::node::value_key`]).
 
 use crate::node::value_key_ref;
+use crate::rows::{Insert, Row};
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -84,33 +86,58 @@ pub(crate) fn read(
     .transpose()
 }
 
-/// Writes `image` as the row of `id` (of `kind`) on `branch`, or removes the row when the
-/// image is empty. The value index is the caller's ([`set_key`]).
-pub(crate) fn write(
-    conn: &Connection,
-    id: &str,
-    branch: &str,
-    kind: &str,
-    image: &AttrImage,
-) -> rusqlite::Result<()> {
-    if image.is_empty() {
-        conn.prepare_cached("DELETE FROM attrs WHERE id = ?1 AND branch = ?2")?
-            .execute(params![id, branch])?;
-        return Ok(());
+/// Writes rows of the `attrs` table, several to a statement.
+const PUT_ROWS: Insert = Insert {
+    head: "INSERT OR REPLACE INTO attrs (id, branch, kind, data, bases)",
+    tuple: "(?, ?, ?, ?, ?)",
+    most: 32,
+};
+
+/// The rows of the `attrs` table a commit writes: each node's row on each branch at most
+/// once, so they are written together ([`AttrRows::write`]) once every node's is known.
+#[derive(Default)]
+pub(crate) struct AttrRows<'a> {
+    put: Vec<Row<'a, 5>>,
+}
+
+impl<'a> AttrRows<'a> {
+    /// `image` becomes the row of `id` (of `kind`) on `branch`; an empty image removes the
+    /// row, at once. The value index is the caller's ([`KeyWrites`]).
+    pub(crate) fn put(
+        &mut self,
+        conn: &Connection,
+        id: &'a str,
+        branch: &'a str,
+        kind: &'a str,
+        image: &AttrImage,
+    ) -> rusqlite::Result<()> {
+        if image.is_empty() {
+            conn.prepare_cached("DELETE FROM attrs WHERE id = ?1 AND branch = ?2")?
+                .execute(params![id, branch])?;
+            return Ok(());
+        }
+        let text = |map: &Map<String, Value>| {
+            serde_json::to_string(map)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+        };
+        let bases = match image.bases.is_empty() {
+            true => ToSqlOutput::from(rusqlite::types::Null),
+            false => ToSqlOutput::from(text(&image.bases)?),
+        };
+        self.put.push([
+            ToSqlOutput::from(id),
+            ToSqlOutput::from(branch),
+            ToSqlOutput::from(kind),
+            ToSqlOutput::from(text(&image.data)?),
+            bases,
+        ]);
+        Ok(())
     }
-    let text = |map: &Map<String, Value>| {
-        serde_json::to_string(map).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-    };
-    let data = text(&image.data)?;
-    let bases = match image.bases.is_empty() {
-        true => None,
-        false => Some(text(&image.bases)?),
-    };
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO attrs (id, branch, kind, data, bases) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![id, branch, kind, data, bases])?;
-    Ok(())
+
+    /// Writes the rows put.
+    pub(crate) fn write(self, conn: &Connection) -> rusqlite::Result<()> {
+        PUT_ROWS.run(conn, &self.put)
+    }
 }
 
 /// Whether attribute `name`'s values are indexed. Not the names a profile filled
@@ -123,8 +150,12 @@ pub(crate) fn looked_up(name: &str) -> bool {
 /// One entry of the value index: (kind, attribute, key, branch, node id), in its order.
 type KeyEntry<'a> = (&'a str, &'a str, Cow<'a, str>, &'a str, &'a str);
 
-/// The most value index entries one statement adds.
-const KEYS_PER_STATEMENT: usize = 32;
+/// Adds value index entries, several to a statement.
+const ADD_KEYS: Insert = Insert {
+    head: "INSERT OR IGNORE INTO attr_key (kind, name, key, branch, id)",
+    tuple: "(?, ?, ?, ?, ?)",
+    most: 32,
+};
 
 /// The value index entries a commit adds and removes, written together once its rows are
 /// ([`KeyWrites::write`]): one statement per entry cost three times the B-tree insert it
@@ -171,21 +202,20 @@ impl<'a> KeyWrites<'a> {
             )?
             .execute(params![kind, name, key, branch, id])?;
         }
-        for chunk in self.add.chunks(KEYS_PER_STATEMENT) {
-            let values = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-            let mut statement = conn.prepare_cached(&format!(
-                "INSERT OR IGNORE INTO attr_key (kind, name, key, branch, id) VALUES {values}"
-            ))?;
-            for (i, (kind, name, key, branch, id)) in chunk.iter().enumerate() {
-                let at = 5 * i;
-                statement.raw_bind_parameter(at + 1, kind)?;
-                statement.raw_bind_parameter(at + 2, name)?;
-                statement.raw_bind_parameter(at + 3, key.as_ref())?;
-                statement.raw_bind_parameter(at + 4, branch)?;
-                statement.raw_bind_parameter(at + 5, id)?;
-            }
-            statement.raw_execute()?;
-        }
+        let rows: Vec<Row<'_, 5>> = self
+            .add
+            .iter()
+            .map(|(kind, name, key, branch, id)| {
+                [
+                    ToSqlOutput::from(*kind),
+                    ToSqlOutput::from(*name),
+                    ToSqlOutput::from(key.as_ref()),
+                    ToSqlOutput::from(*branch),
+                    ToSqlOutput::from(*id),
+                ]
+            })
+            .collect();
+        ADD_KEYS.run(conn, &rows)?;
         Ok(())
     }
 }
@@ -328,7 +358,9 @@ mod tests {
         let conn = &db.conn;
         let mut image = AttrImage::default();
         image.data.insert("name".into(), json!("spine1"));
-        write(conn, "n1", "main", "K", &image).expect("write");
+        let mut rows = AttrRows::default();
+        rows.put(conn, "n1", "main", "K", &image).expect("a row");
+        rows.write(conn).expect("write");
         let (spine1, spine2) = (json!("spine1"), json!("spine2"));
         let mut writes = KeyWrites::default();
         writes.change(("n1", "main", "K", "name"), None, &spine1);
@@ -367,7 +399,9 @@ mod tests {
         );
         writes.write(conn).expect("unindex");
         image.data.insert("name".into(), json!("spine2"));
-        write(conn, "n1", "main", "K", &image).expect("write");
+        let mut rows = AttrRows::default();
+        rows.put(conn, "n1", "main", "K", &image).expect("a row");
+        rows.write(conn).expect("write");
         remove(conn, "n1", None).expect("remove");
         assert!(keys(conn).is_empty());
         assert_eq!(read(conn, "n1", "main").expect("read"), None);

@@ -17,7 +17,9 @@
 use crate::error::StoreError;
 use crate::events::{Action, AttributeChange, Event, RelationshipChange};
 use crate::node::{Node, value_key, value_key_is};
+use crate::rows::{Insert, Row};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -2174,6 +2176,7 @@ impl<'c> Tx<'c> {
                 settled.push((id.clone(), self.settled(id, p)));
             }
         }
+        rows.write(self.conn).map_err(err)?;
         keys.write(self.conn).map_err(err)?;
         crate::persistence::list_branch_nodes(self.conn, &self.branch, &on_branch).map_err(err)?;
         if let Some(e) = self.take_failure() {
@@ -2409,7 +2412,7 @@ impl<'c> Tx<'c> {
     #[allow(clippy::too_many_arguments)]
     fn write_node<'a>(
         &'a self,
-        rows: &mut RowStatements<'_>,
+        rows: &mut RowStatements<'_, 'a>,
         keys: &mut attrs::KeyWrites<'a>,
         links_written: &mut HashSet<(&'a str, &'a str, &'a str)>,
         id: &'a str,
@@ -2452,8 +2455,12 @@ impl<'c> Tx<'c> {
             return Ok(());
         }
         if p.created {
-            rows.insert_node
-                .execute(params![id, node_branch, p.kind, rev])?;
+            rows.nodes.push([
+                ToSqlOutput::from(id),
+                ToSqlOutput::from(node_branch),
+                ToSqlOutput::from(p.kind.as_str()),
+                ToSqlOutput::from(rev),
+            ]);
         } else if node_branch == MAIN && changed {
             // Main's revision says main changed the node (a branch that deleted it conflicts
             // at its merge): a branch's change of it is the branch's rows, not main's, and a
@@ -2462,7 +2469,7 @@ impl<'c> Tx<'c> {
         }
         // A node created on this branch has no main version: its rows are plain, like main's.
         let plain = |b: &str| b == MAIN || p.created;
-        self.write_attributes(id, p, plain, keys)?;
+        self.write_attributes(id, p, plain, keys, &mut rows.attrs)?;
         let mut order: Vec<(&String, &String)> = Vec::new();
         let mut seen = BTreeSet::new();
         for (rel, peer) in &p.added {
@@ -2491,8 +2498,13 @@ impl<'c> Tx<'c> {
             // A row with a node new on the branch at either end has no main version.
             if plain(b) || self.pending.get(peer.as_str()).is_some_and(|q| q.created) {
                 if present {
-                    rows.add_edge
-                        .execute(params![src, r.identifier, dst, b, pos])?;
+                    rows.links.push([
+                        ToSqlOutput::from(src),
+                        ToSqlOutput::from(r.identifier.as_str()),
+                        ToSqlOutput::from(dst),
+                        ToSqlOutput::from(b),
+                        ToSqlOutput::from(pos),
+                    ]);
                 } else {
                     rows.remove_edge
                         .execute(params![src, r.identifier, dst, b])?;
@@ -2518,6 +2530,7 @@ impl Tx<'_> {
         p: &'a Pending,
         plain: impl Fn(&str) -> bool,
         keys: &mut attrs::KeyWrites<'a>,
+        rows: &mut attrs::AttrRows<'a>,
     ) -> rusqlite::Result<()> {
         let c = self.conn;
         let mut by_branch: Vec<(&'a str, Vec<(&'a String, &'a Value)>)> = Vec::new();
@@ -2565,45 +2578,59 @@ impl Tx<'_> {
                 };
                 keys.change((id, b, &p.kind, name), old, value);
             }
-            attrs::write(c, id, b, &p.kind, &image)?;
+            rows.put(c, id, b, &p.kind, &image)?;
         }
         Ok(())
     }
 }
 
-/// The statements a commit writes nodes' rows with, prepared once per commit rather than
-/// taken from and given back to the connection's cache for each row: a seed build
-/// writes ~30,000 rows.
-struct RowStatements<'c> {
-    /// A node created (a branch's row replaces a tombstone).
-    insert_node: rusqlite::CachedStatement<'c>,
+/// How a commit writes nodes' rows: the statements of the rare rows, prepared once per
+/// commit rather than taken from and given back to the connection's cache for each row,
+/// and the common rows — a created node's, its attributes', a relationship added —
+/// gathered and written together at the end, several to a statement (see [`crate::rows`]):
+/// a seed build writes ~30,000 rows. Each row is written at most once by a commit, so
+/// gathering them changes no statement's outcome.
+struct RowStatements<'c, 'a> {
     /// A node updated on main: its revision.
     update_rev: rusqlite::CachedStatement<'c>,
-    /// A relationship row added, on main or with a node new on the branch at one end.
-    add_edge: rusqlite::CachedStatement<'c>,
     /// A relationship row removed, on main or with a node new on the branch at one end.
     remove_edge: rusqlite::CachedStatement<'c>,
     /// A relationship added or removed on a branch, over main's (whether main has it is its
     /// base).
     put_branch_edge: rusqlite::CachedStatement<'c>,
+    /// The nodes created: (id, branch, kind, revision).
+    nodes: Vec<Row<'a, 4>>,
+    /// The nodes' attribute rows.
+    attrs: attrs::AttrRows<'a>,
+    /// The relationship rows added, on main or with a node new on the branch at one end:
+    /// (src, identifier, dst, branch, position).
+    links: Vec<Row<'a, 5>>,
     /// The position of the last edge written: edges keep the order they were added in, this
     /// commit's after every older one.
     pos: i64,
 }
 
-impl<'c> RowStatements<'c> {
+/// Writes created nodes' rows (a branch's row replaces a tombstone).
+const INSERT_NODES: Insert = Insert {
+    head: "INSERT OR REPLACE INTO node (id, branch, kind, live, rev, base_rev)",
+    tuple: "(?, ?, ?, 1, ?, NULL)",
+    most: 32,
+};
+
+/// Writes added relationship rows.
+const INSERT_LINKS: Insert = Insert {
+    head: "INSERT OR IGNORE INTO link (src, rel, dst, branch, pos, live, base)",
+    tuple: "(?, ?, ?, ?, ?, 1, NULL)",
+    most: 32,
+};
+
+impl<'c, 'a> RowStatements<'c, 'a> {
     /// The statements, the first edge written getting position `pos + 1`.
     fn prepare(c: &'c Connection, pos: i64) -> rusqlite::Result<Self> {
         Ok(RowStatements {
             pos,
-            insert_node: c.prepare_cached(
-                "INSERT OR REPLACE INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 1, ?4, NULL)",
-            )?,
             update_rev: c
                 .prepare_cached("UPDATE node SET rev = ?2 WHERE id = ?1 AND branch = 'main'")?,
-            add_edge: c.prepare_cached(
-                "INSERT OR IGNORE INTO link (src, rel, dst, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 1, NULL)",
-            )?,
             remove_edge: c.prepare_cached(
                 "DELETE FROM link WHERE src = ?1 AND rel = ?2 AND dst = ?3 AND branch = ?4",
             )?,
@@ -2613,7 +2640,17 @@ impl<'c> RowStatements<'c> {
                  ON CONFLICT (src, rel, dst, branch) DO UPDATE SET live = excluded.live, \
                  pos = CASE WHEN excluded.live = 1 AND link.live = 0 THEN excluded.pos ELSE link.pos END",
             )?,
+            nodes: Vec::new(),
+            attrs: attrs::AttrRows::default(),
+            links: Vec::new(),
         })
+    }
+
+    /// Writes the rows gathered.
+    fn write(self, c: &Connection) -> rusqlite::Result<()> {
+        INSERT_NODES.run(c, &self.nodes)?;
+        self.attrs.write(c)?;
+        INSERT_LINKS.run(c, &self.links)
     }
 }
 
