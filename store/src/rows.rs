@@ -1,7 +1,7 @@
 //! Rows inserted several to a statement.
 //!
 //! A commit writes thousands of rows (a seed build: ~2,500 nodes, ~11,000 value index
-//! entries, ~6,000 relationship rows, ~3,500 events). One `INSERT` per row pays SQLite's
+//! entries, ~6,000 relationship rows, ~3,100 events). One `INSERT` per row pays SQLite's
 //! statement overhead — binding, the program's setup, a cursor opened on the table and on
 //! each of its indexes — once per row; an `INSERT … VALUES (…), (…), …` pays it once per
 //! chunk of rows. What that saves depends on the statement: taken from the connection's
