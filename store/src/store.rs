@@ -45,6 +45,9 @@ struct Inner {
     readers: Option<Mutex<Vec<Db>>>,
     schema: RwLock<Arc<Schema>>,
     seen_version: Mutex<i64>,
+    /// The last schema a reader's snapshot held that this process has not loaded yet
+    /// (another process's), by its stored hash (see [`Store::schema_seen_by`]).
+    seen_schema: Mutex<Option<(String, Arc<Schema>)>>,
     events: broadcast::Sender<Event>,
     /// The events this process committed last ([`Store::events_since`] reads them).
     recent: Mutex<RecentEvents>,
@@ -265,6 +268,7 @@ impl Store {
                 readers: (path != ":memory:").then(|| Mutex::new(Vec::new())),
                 schema: RwLock::new(Arc::new(schema)),
                 seen_version: Mutex::new(v),
+                seen_schema: Mutex::new(None),
                 events: tx,
                 recent: Mutex::default(),
                 cache: NodeCache::default(),
@@ -485,15 +489,30 @@ impl Store {
 
     /// The schema of `reader`'s snapshot: the one in memory unless the snapshot holds
     /// another (loaded by another process since this one last looked), built then from
-    /// the snapshot's schema files without replacing the one in memory.
+    /// the snapshot's schema files without replacing the one in memory. Built once per
+    /// stored hash: until this process's own connection is free to take the new schema,
+    /// every read would otherwise parse the files again (and log again what the stored
+    /// schema breaks).
     fn schema_seen_by(&self, reader: &Db) -> Result<Arc<Schema>> {
         let current = self.current_schema();
         match reader.schema_hash()? {
             Some(hash) if hash != current.hash => {
+                let mut seen = self
+                    .inner
+                    .seen_schema
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if let Some((seen_hash, schema)) = &*seen
+                    && *seen_hash == hash
+                {
+                    return Ok(Arc::clone(schema));
+                }
                 let files = reader.schema_files()?;
-                let schema =
-                    load::build_stored(&core_files(), &files).map_err(StoreError::Schema)?;
-                Ok(Arc::new(schema))
+                let schema = Arc::new(
+                    load::build_stored(&core_files(), &files).map_err(StoreError::Schema)?,
+                );
+                *seen = Some((hash, Arc::clone(&schema)));
+                Ok(schema)
             }
             _ => Ok(current),
         }
@@ -1265,6 +1284,35 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
     use std::time::Duration;
+
+    /// A schema another process loaded is seen by reads while this process's connection is
+    /// busy, and built once for all of them (each read parsed the files again before).
+    #[test]
+    fn another_process_s_schema_is_built_once_for_the_reads_that_see_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Store::open(&path).unwrap();
+        let other = Store::open(&path).unwrap();
+        let widget = "version: '1.0'\nnodes:\n  - name: Widget\n    namespace: Test\n    \
+                      attributes:\n      - name: name\n        kind: Text\n";
+        other
+            .load_schema(&[("widget.yml".into(), widget.into())])
+            .unwrap();
+        assert!(store.current_schema().get("TestWidget").is_none());
+        // This process's connection held, as by a write under way.
+        let busy = store.db();
+        let first = store.schema();
+        let second = store.schema();
+        drop(busy);
+        assert!(
+            first.get("TestWidget").is_some(),
+            "the other process's schema is seen"
+        );
+        assert!(Arc::ptr_eq(&first, &second), "built once, then shared");
+        // Once the connection is free, this process takes it as its own.
+        assert!(store.schema().get("TestWidget").is_some());
+        assert!(store.current_schema().get("TestWidget").is_some());
+    }
 
     /// Every request `serve` answers first looks its API token up: that must not wait for a
     /// write under way (a run's commit of thousands of nodes holds the store's connection for
