@@ -1289,15 +1289,7 @@ mod tests {
     /// busy, and built once for all of them (each read parsed the files again before).
     #[test]
     fn another_process_s_schema_is_built_once_for_the_reads_that_see_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let store = Store::open(&path).unwrap();
-        let other = Store::open(&path).unwrap();
-        let widget = "version: '1.0'\nnodes:\n  - name: Widget\n    namespace: Test\n    \
-                      attributes:\n      - name: name\n        kind: Text\n";
-        other
-            .load_schema(&[("widget.yml".into(), widget.into())])
-            .unwrap();
+        let (_dir, store, _other) = another_process_loaded_widgets();
         assert!(store.current_schema().get("TestWidget").is_none());
         // This process's connection held, as by a write under way.
         let busy = store.db();
@@ -1403,13 +1395,7 @@ mod tests {
     /// snapshot: a kind another process loaded is answered, not refused as unknown.
     #[test]
     fn a_query_during_a_write_sees_a_schema_another_process_loaded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let store = Store::open(&path).unwrap();
-        let other = Store::open(&path).unwrap();
-        other
-            .load_schema(&[("widgets.yml".into(), WIDGETS.into())])
-            .unwrap();
+        let (_dir, store, other) = another_process_loaded_widgets();
         let created = other.execute_blocking(
             MAIN,
             &GraphqlRequest::new(
@@ -1429,6 +1415,19 @@ mod tests {
             during,
             json!({"data": {"TestWidget": {"edges": [{"node": {"name": {"value": "w1"}}}]}}})
         );
+    }
+
+    /// Two handles on one store file, as two processes; the second ("another process")
+    /// has loaded [`WIDGETS`] since the first opened.
+    fn another_process_loaded_widgets() -> (tempfile::TempDir, Store, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Store::open(&path).unwrap();
+        let other = Store::open(&path).unwrap();
+        other
+            .load_schema(&[("widgets.yml".into(), WIDGETS.into())])
+            .unwrap();
+        (dir, store, other)
     }
 
     /// A schema of one kind, `TestWidget`, that "another process" loads.
