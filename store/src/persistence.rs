@@ -751,20 +751,16 @@ impl Db {
             .map_err(e())?
             .query_row([], |r| r.get(0))
             .map_err(e())?;
-        let mut texts = Vec::with_capacity(events.len());
+        let mut rows: Vec<Row<'_, 2>> = Vec::with_capacity(events.len());
         for ev in events.iter_mut() {
             last += 1;
             ev.seq = last;
             let text = crate::events::stored::encode(ev)
                 .map_err(|err| self.corrupted(format!("event: {err}")))?;
-            texts.push((ev.seq, text));
+            rows.push([ToSqlOutput::from(last), ToSqlOutput::from(text)]);
         }
         // Several rows per statement: an AUTOINCREMENT table's statement reads and writes
         // back its `sqlite_sequence` record, once per statement rather than once per event.
-        let rows: Vec<Row<'_, 2>> = texts
-            .iter()
-            .map(|(seq, text)| [ToSqlOutput::from(*seq), ToSqlOutput::from(text.as_str())])
-            .collect();
         INSERT_EVENTS.run(&self.conn, &rows).map_err(e())?;
         Ok(())
     }
