@@ -3,10 +3,12 @@
 //!
 //! A [`RunTransaction`] keeps the run's writes in memory — a transaction (the graph's
 //! `Tx`) suspended between the run's operations — and writes them to
-//! SQLite in one transaction at [`RunTransaction::commit`]. Each operation resumes it on
-//! the store's connection for as long as it takes, so the run reads its own writes, and
-//! other readers (other runs' queries, `infragen serve`'s clients) never wait for a run,
-//! only for one operation. A run that fails — an error, a trap, its deadline, a refusal —
+//! SQLite in one transaction at [`RunTransaction::commit`], on the store's connection.
+//! Until then the run reads one snapshot of the store, taken when it began, on a
+//! connection of its own (see `Snapshot`): each operation resumes the transaction on it,
+//! so the run reads its own writes over a state nobody else changes under it, and other
+//! readers (other runs' queries, `infragen serve`'s clients) never wait for a run, nor
+//! for its operations. A run that fails — an error, a trap, its deadline, a refusal —
 //! is dropped, and the store is exactly as it was: its nodes, its deletes, its stamps and
 //! its pool allocations (which are then free again) never existed.
 //!
@@ -32,7 +34,7 @@ use crate::graph::{CacheUse, Checkpoint, Staged, Tx};
 use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty};
 use crate::graphql::{self, Answer, GqlError, GraphqlRequest, error_response, mutation};
-use crate::persistence::check_branch;
+use crate::persistence::{Db, check_branch};
 use crate::schema::Schema;
 use crate::store::Store;
 use crate::turn::TurnGuard;
@@ -61,9 +63,44 @@ enum State {
         /// its writes are undone by [`RunTransaction::undo_held`], and kept by the run's
         /// next write.
         held: Option<Checkpoint>,
+        /// The store as the run reads it (`None`: an in-memory store, read on the store's
+        /// connection at each operation).
+        snapshot: Option<Box<Snapshot>>,
     },
     /// Committed or abandoned; says which.
     Over(&'static str),
+}
+
+/// What a run reads: one snapshot of the store, on a connection of its own, from the run's
+/// start to its end, under the run's own writes.
+///
+/// One snapshot rather than one per operation: a run's operations read a consistent
+/// state, and none of them begins and ends a read transaction on the store's connection
+/// (taking and giving back SQLite's WAL read lock, and checking whether another process
+/// committed). Nothing is lost by not looking: whoever commits after the snapshot began
+/// makes the run a conflict — a writer of this process moves the store's generation, which
+/// every operation checks; another process's commit is noticed by the store's connection,
+/// at the latest when the run commits on it (see [`RunTransaction::commit`]).
+struct Snapshot {
+    reader: Db,
+    /// The node cache's epoch before the snapshot began: the run reads through the cache
+    /// while nothing changed since (see [`CacheUse::Reader`]).
+    epoch: Option<u64>,
+}
+
+impl Snapshot {
+    /// `f` on the snapshot's connection, or where the run has none (an in-memory store),
+    /// in a read transaction of its own on the store's connection.
+    fn read<T, E: From<StoreError>>(
+        snapshot: Option<&Snapshot>,
+        store: &Store,
+        f: impl FnOnce(&rusqlite::Connection, CacheUse) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        match snapshot {
+            Some(snapshot) => f(&snapshot.reader.conn, CacheUse::Reader(snapshot.epoch)),
+            None => store.read_op(|conn, _current| f(conn, CacheUse::Own)),
+        }
+    }
 }
 
 /// What one operation of a run did to one node: what a caller's check
@@ -128,15 +165,32 @@ impl Store {
         // change noticed after it, even to the schema read next, is one.
         self.read_op(|conn, _| check_branch(conn, branch))?;
         let generation = self.generation();
+        let schema = self.schema();
+        // The snapshot begins after both are noted (at its first read): a change before it
+        // is in it, one after it is a conflict.
+        let epoch = self.cache().reader_epoch();
+        let snapshot = match self.begin_snapshot()? {
+            Some(reader) => {
+                let begun = check_branch(&reader.conn, branch);
+                let snapshot = Snapshot { reader, epoch };
+                if let Err(error) = begun {
+                    self.end_snapshot(snapshot.reader);
+                    return Err(error);
+                }
+                Some(Box::new(snapshot))
+            }
+            None => None,
+        };
         Ok(RunTransaction {
             store: self.clone(),
             branch: branch.to_owned(),
-            schema: self.schema(),
+            schema,
             generation,
             state: Mutex::new(State::Open {
                 staged: Box::new(Staged::new(branch, "live")),
                 turn,
                 held: None,
+                snapshot,
             }),
         })
     }
@@ -178,23 +232,22 @@ impl RunTransaction {
         ))
     }
 
-    /// Runs `f` on the run's transaction, resumed on the store's connection. What `f`
-    /// writes stays in the run when it succeeds; when it fails, the run is as it was.
+    /// Runs `f` on the run's transaction, resumed on its snapshot. What `f` writes stays in the run when it succeeds; when it fails, the run is as it was.
     fn with_tx<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.with_tx_since(|tx, _| f(tx))
     }
 
-    /// Runs the read `f` on the run's transaction, resumed on a connection of its own
-    /// ([`Store::pooled_read`]): a long query holds up neither other readers nor the
-    /// store's connection, and does not count as using the write turn, so a run that
+    /// Runs the read `f` on the run's transaction, resumed on its snapshot. A long query
+    /// holds up neither other readers nor the store's connection (the snapshot is on a
+    /// connection of its own), and does not count as using the write turn, so a run that
     /// only reads while another writer waits loses the turn as an idle one does.
     fn with_tx_read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (staged, turn, _) = open(&mut state)?;
+        let (staged, turn, _, snapshot) = open(&mut state)?;
         if turn.preempted() {
             return Err(self.preempted());
         }
-        self.store.pooled_read_cached(|conn, _current, using| {
+        Snapshot::read(snapshot, &self.store, |conn, using| {
             self.resumed(conn, staged, using, None, |tx, _| f(tx))
         })
     }
@@ -217,24 +270,25 @@ impl RunTransaction {
         f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (staged, turn, kept) = open(&mut state)?;
+        let (staged, turn, kept, snapshot) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
         let accept = match held {
             Held::Accept => Some(kept),
             Held::Keep => None,
         };
-        self.store
-            .read_op(|conn, _current| self.resumed(conn, staged, CacheUse::Own, accept, f))
+        Snapshot::read(snapshot, &self.store, |conn, using| {
+            self.resumed(conn, staged, using, accept, f)
+        })
     }
 
     /// Runs `f` on the run's transaction resumed on `conn`, where it may change the
     /// held checkpoint: [`RunTransaction::hold`] and [`RunTransaction::undo_held`].
     fn on_held<T>(&self, f: impl FnOnce(&mut Tx<'_>, &mut Option<Checkpoint>) -> T) -> Result<T> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (staged, turn, held) = open(&mut state)?;
+        let (staged, turn, held, snapshot) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
-        self.store.read_op(|conn, _current| {
-            self.on_staged(conn, staged, CacheUse::Own, |tx| Ok(f(tx, held)))
+        Snapshot::read(snapshot, &self.store, |conn, using| {
+            self.on_staged(conn, staged, using, |tx| Ok(f(tx, held)))
         })
     }
 
@@ -579,7 +633,20 @@ impl RunTransaction {
         let staged = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             match std::mem::replace(&mut *state, State::Over("committed")) {
-                State::Open { staged, turn, .. } => (staged, turn),
+                State::Open {
+                    staged,
+                    turn,
+                    snapshot,
+                    ..
+                } => {
+                    // Read no further: the commit reads and writes on the store's
+                    // connection, which sees every commit (another's makes this one a
+                    // conflict there).
+                    if let Some(snapshot) = snapshot {
+                        self.store.end_snapshot(snapshot.reader);
+                    }
+                    (staged, turn)
+                }
                 State::Over(how) => {
                     *state = State::Over(how);
                     return Err(StoreError::RunOver(how));
@@ -605,17 +672,38 @@ impl RunTransaction {
     /// Drops everything the run did and gives the write turn back.
     pub fn abandon(&self) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let State::Open { staged, .. } = &*state {
+        if !matches!(*state, State::Open { .. }) {
+            return;
+        }
+        if let State::Open {
+            staged, snapshot, ..
+        } = std::mem::replace(&mut *state, State::Over("abandoned"))
+        {
             tracing::debug!(branch = %self.branch, changed = staged.changed(), "run abandoned; nothing written");
-            *state = State::Over("abandoned");
+            if let Some(snapshot) = snapshot {
+                self.store.end_snapshot(snapshot.reader);
+            }
         }
     }
 }
 
-/// The open run's transaction, turn and held checkpoint, or why there are none.
-fn open(state: &mut State) -> Result<(&mut Box<Staged>, &TurnGuard, &mut Option<Checkpoint>)> {
+/// The open run's transaction, turn, held checkpoint and snapshot, or why there are none.
+type Opened<'s> = (
+    &'s mut Box<Staged>,
+    &'s TurnGuard,
+    &'s mut Option<Checkpoint>,
+    Option<&'s Snapshot>,
+);
+
+/// The open run's parts (see [`Opened`]), or why there are none.
+fn open(state: &mut State) -> Result<Opened<'_>> {
     match state {
-        State::Open { staged, turn, held } => Ok((staged, turn, held)),
+        State::Open {
+            staged,
+            turn,
+            held,
+            snapshot,
+        } => Ok((staged, turn, held, snapshot.as_deref())),
         State::Over(how) => Err(StoreError::RunOver(how)),
     }
 }

@@ -529,6 +529,27 @@ impl Store {
         with_pooled_reader(readers, &self.inner.path, f)
     }
 
+    /// A read transaction on a connection of its own, for a reader that keeps one snapshot
+    /// across many reads (a generator run, see [`crate::run`]); `None` for an in-memory
+    /// store, which has no other connection. Begun (`BEGIN`) but without a snapshot until
+    /// its first read; ended by [`Store::end_snapshot`].
+    pub(crate) fn begin_snapshot(&self) -> Result<Option<Db>> {
+        let Some(readers) = &self.inner.readers else {
+            return Ok(None);
+        };
+        let reader = take_pooled_reader(readers, &self.inner.path)?;
+        reader.begin_deferred()?;
+        Ok(Some(reader))
+    }
+
+    /// Ends a read transaction [`Store::begin_snapshot`] began, keeping its connection.
+    pub(crate) fn end_snapshot(&self, reader: Db) {
+        match &self.inner.readers {
+            Some(readers) => give_back_pooled_reader(readers, reader),
+            None => reader.rollback(),
+        }
+    }
+
     /// Run a write: SQLite's write lock (`BEGIN IMMEDIATE`, so another process cannot commit
     /// between our reading and our writing), compute and write rows with `f`, store the
     /// events, commit, publish. A failure anywhere writes nothing.
@@ -1264,19 +1285,29 @@ fn with_pooled_reader<T, E: From<StoreError>>(
     path: &str,
     f: impl FnOnce(&Db) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E> {
-    let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let reader = match pooled {
-        Some(reader) => reader,
-        None => Db::open_reader(path)?,
-    };
+    let reader = take_pooled_reader(readers, path)?;
     reader.begin_deferred()?;
     let out = f(&reader);
+    give_back_pooled_reader(readers, reader);
+    out
+}
+
+/// A connection of the readers' pool, or a new one when none is idle.
+fn take_pooled_reader(readers: &Mutex<Vec<Db>>, path: &str) -> Result<Db> {
+    let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    match pooled {
+        Some(reader) => Ok(reader),
+        None => Db::open_reader(path),
+    }
+}
+
+/// Ends `reader`'s transaction and keeps it for the next read, unless enough are idle.
+fn give_back_pooled_reader(readers: &Mutex<Vec<Db>>, reader: Db) {
     reader.rollback();
     let mut idle = readers.lock().unwrap_or_else(|e| e.into_inner());
     if idle.len() < MAX_IDLE_READERS {
         idle.push(reader);
     }
-    out
 }
 
 #[cfg(test)]

@@ -1280,8 +1280,9 @@ async fn a_run_begun_after_another_process_committed_reads_and_commits() {
     assert_eq!(device_names(&other), ["leaf1", "leaf2", "leaf3"]);
 }
 
-/// A commit by another process while a run is open: the run's next operation fails as a
-/// conflict, its commit too, and nothing of it is written.
+/// A commit by another process while a run is open: the run goes on reading the state it
+/// began on (its operations are one snapshot, under its own writes), its commit is a
+/// conflict, and nothing of it is written.
 #[tokio::test]
 async fn another_process_committing_during_a_run_is_a_conflict_that_writes_nothing() {
     let (_dir, own, other) = two_handles();
@@ -1295,18 +1296,115 @@ async fn another_process_committing_during_a_run_is_a_conflict_that_writes_nothi
     );
     assert!(created.get("errors").is_none(), "{created:#}");
     device(&other, "main", "leaf3", "");
-    let path = own.path().to_owned();
-    let conflict = format!(
-        "the store changed during the run (another writer committed on `{path}` while the run was open); nothing of the run was written"
-    );
     let next = run.execute(
         &GraphqlRequest::new(
             r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf4"}}) { ok } }"#,
         ),
         None,
     );
+    assert!(next.get("errors").is_none(), "{next:#}");
+    let read = run.execute(
+        &GraphqlRequest::new("{ DcimDevice { edges { node { name { value } } } } }"),
+        None,
+    );
+    assert_eq!(
+        names(&read["data"], "DcimDevice"),
+        ["leaf1", "leaf2", "leaf4"],
+        "the run reads the state it began on, and its own writes"
+    );
+    let path = own.path().to_owned();
+    assert_eq!(
+        run.commit().unwrap_err().to_string(),
+        format!(
+            "the store changed during the run (another writer committed on `{path}` while the run was open); nothing of the run was written"
+        )
+    );
+    assert_eq!(device_names(&own), ["leaf1", "leaf3"]);
+    assert_eq!(device_names(&other), ["leaf1", "leaf3"]);
+}
+
+/// A write of this process that does not wait for the write turn (a client of `serve`)
+/// while a run is open: the run's next operation fails as a conflict, its commit too, and
+/// nothing of it is written. The run's snapshot is older than that write, so going on would
+/// compute on a state that is gone.
+#[tokio::test]
+async fn a_write_of_this_process_during_a_run_is_a_conflict_at_the_run_s_next_operation() {
+    let (_dir, own, _other) = two_handles();
+    device(&own, "main", "leaf1", "");
+    let run = own.begin_run("main").await.unwrap();
+    let created = run.execute(
+        &GraphqlRequest::new(
+            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf2"}}) { ok } }"#,
+        ),
+        None,
+    );
+    assert!(created.get("errors").is_none(), "{created:#}");
+    device(&own, "main", "leaf3", "");
+    let path = own.path().to_owned();
+    let conflict = format!(
+        "the store changed during the run (another writer committed on `{path}` while the run was open); nothing of the run was written"
+    );
+    let next = run.execute(
+        &GraphqlRequest::new("{ DcimDevice { edges { node { name { value } } } } }"),
+        None,
+    );
     assert_eq!(errors(&next), std::slice::from_ref(&conflict));
     assert_eq!(run.commit().unwrap_err().to_string(), conflict);
     assert_eq!(device_names(&own), ["leaf1", "leaf3"]);
-    assert_eq!(device_names(&other), ["leaf1", "leaf3"]);
+}
+
+/// A run ends its snapshot when it commits, fails to commit or is dropped: a snapshot left
+/// open would keep every later commit in the WAL (a checkpoint cannot pass a reader), which
+/// would then grow without bound.
+#[tokio::test]
+async fn a_run_ended_any_way_leaves_no_snapshot_behind() {
+    let (dir, own, other) = two_handles();
+    let wal_emptied = || {
+        // `TRUNCATE` copies everything into the database file and empties the WAL, which it
+        // cannot do while any reader's snapshot is older than the last commit.
+        let conn = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+        conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })
+        .unwrap()
+    };
+    let create = |run: &infragen_store::RunTransaction, name: &str| {
+        let created = run.execute(
+            &GraphqlRequest::new(format!(
+                r#"mutation {{ DcimDeviceCreate(data: {{name: {{value: "{name}"}}}}) {{ ok }} }}"#
+            )),
+            None,
+        );
+        assert!(created.get("errors").is_none(), "{created:#}");
+    };
+    // Committed.
+    let run = own.begin_run("main").await.unwrap();
+    create(&run, "leaf1");
+    run.commit().unwrap();
+    device(&other, "main", "leaf2", "");
+    assert_eq!(wal_emptied(), (0, 0), "not busy, nothing left in the WAL");
+    // Dropped.
+    let run = own.begin_run("main").await.unwrap();
+    create(&run, "leaf3");
+    drop(run);
+    device(&other, "main", "leaf4", "");
+    assert_eq!(wal_emptied(), (0, 0));
+    // Its commit refused: another process committed during it.
+    let run = own.begin_run("main").await.unwrap();
+    create(&run, "leaf5");
+    device(&other, "main", "leaf6", "");
+    assert!(run.commit().is_err());
+    device(&other, "main", "leaf7", "");
+    assert_eq!(wal_emptied(), (0, 0));
+    // While a run is open, its snapshot holds the WAL: the check above can fail.
+    let run = own.begin_run("main").await.unwrap();
+    create(&run, "leaf8");
+    device(&other, "main", "leaf9", "");
+    assert_eq!(wal_emptied().0, 1, "busy: the open run's snapshot is older");
+    drop(run);
+    assert_eq!(
+        device_names(&own),
+        ["leaf1", "leaf2", "leaf4", "leaf6", "leaf7", "leaf9"]
+    );
 }
