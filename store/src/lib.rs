@@ -56,6 +56,7 @@ mod rows;
 pub mod run;
 pub mod run_queue;
 pub mod schema;
+mod snapshot;
 mod store;
 pub(crate) mod templates;
 mod turn;

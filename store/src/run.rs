@@ -5,12 +5,12 @@
 //! `Tx`) suspended between the run's operations — and writes them to
 //! SQLite in one transaction at [`RunTransaction::commit`], on the store's connection.
 //! Until then the run reads one snapshot of the store, taken when it began, on a
-//! connection of its own (see `Snapshot`): each operation resumes the transaction on it,
-//! so the run reads its own writes over a state nobody else changes under it, and other
-//! readers (other runs' queries, `infragen serve`'s clients) never wait for a run, nor
-//! for its operations. A run that fails — an error, a trap, its deadline, a refusal —
-//! is dropped, and the store is exactly as it was: its nodes, its deletes, its stamps and
-//! its pool allocations (which are then free again) never existed.
+//! connection of its own (the store's `snapshot` module): each operation resumes the
+//! transaction on it, so the run reads its own writes over a state nobody else changes
+//! under it, and other readers (other runs' queries, `infragen serve`'s clients) never
+//! wait for a run, nor for its operations. A run that fails — an error, a trap, its
+//! deadline, a refusal — is dropped, and the store is exactly as it was: its nodes, its
+//! deletes, its stamps and its pool allocations (which are then free again) never existed.
 //!
 //! **Isolation.** A run holds the store's write turn ([`Store::write_turn`]) from
 //! [`Store::begin_run`] to its end, so two runs of one process never interleave their
@@ -34,8 +34,9 @@ use crate::graph::{CacheUse, Checkpoint, Staged, Tx};
 use crate::graphql::query::{QueryBudget, Resolver};
 use crate::graphql::types::{self, Ty};
 use crate::graphql::{self, Answer, GqlError, GraphqlRequest, error_response, mutation};
-use crate::persistence::{Db, check_branch};
+use crate::persistence::check_branch;
 use crate::schema::Schema;
+use crate::snapshot::RunSnapshot;
 use crate::store::Store;
 use crate::turn::TurnGuard;
 use async_graphql_parser::types::OperationType;
@@ -51,6 +52,9 @@ pub struct RunTransaction {
     /// The store's generation when the run started (see [`Store::write_turn`]).
     generation: u64,
     state: Mutex<State>,
+    /// The store as the run reads it (`None`: an in-memory store, read on the store's
+    /// connection at each operation).
+    snapshot: Option<RunSnapshot>,
 }
 
 enum State {
@@ -63,44 +67,9 @@ enum State {
         /// its writes are undone by [`RunTransaction::undo_held`], and kept by the run's
         /// next write.
         held: Option<Checkpoint>,
-        /// The store as the run reads it (`None`: an in-memory store, read on the store's
-        /// connection at each operation).
-        snapshot: Option<Box<Snapshot>>,
     },
     /// Committed or abandoned; says which.
     Over(&'static str),
-}
-
-/// What a run reads: one snapshot of the store, on a connection of its own, from the run's
-/// start to its end, under the run's own writes.
-///
-/// One snapshot rather than one per operation: a run's operations read a consistent
-/// state, and none of them begins and ends a read transaction on the store's connection
-/// (taking and giving back SQLite's WAL read lock, and checking whether another process
-/// committed). Nothing is lost by not looking: whoever commits after the snapshot began
-/// makes the run a conflict — a writer of this process moves the store's generation, which
-/// every operation checks; another process's commit is noticed by the store's connection,
-/// at the latest when the run commits on it (see [`RunTransaction::commit`]).
-struct Snapshot {
-    reader: Db,
-    /// The node cache's epoch before the snapshot began: the run reads through the cache
-    /// while nothing changed since (see [`CacheUse::Reader`]).
-    epoch: Option<u64>,
-}
-
-impl Snapshot {
-    /// `f` on the snapshot's connection, or where the run has none (an in-memory store),
-    /// in a read transaction of its own on the store's connection.
-    fn read<T, E: From<StoreError>>(
-        snapshot: Option<&Snapshot>,
-        store: &Store,
-        f: impl FnOnce(&rusqlite::Connection, CacheUse) -> std::result::Result<T, E>,
-    ) -> std::result::Result<T, E> {
-        match snapshot {
-            Some(snapshot) => f(&snapshot.reader.conn, CacheUse::Reader(snapshot.epoch)),
-            None => store.read_op(|conn, _current| f(conn, CacheUse::Own)),
-        }
-    }
 }
 
 /// What one operation of a run did to one node: what a caller's check
@@ -158,7 +127,8 @@ impl Store {
     /// machine rather than by its own stalling succeeds when run again.
     pub async fn begin_rerun(&self, branch: &str, attempt: u32) -> Result<RunTransaction> {
         let factor = 4u32.saturating_pow(attempt.saturating_sub(1).min(8));
-        let turn = self.run_turn(self.run_idle_allowance() * factor).await;
+        let idle = self.run_idle_allowance() * factor;
+        let turn = self.run_turn(idle).await;
         // What other processes committed before the run began is picked up first (the
         // branch check reads through the store's connection, which notices them): the
         // run reads after them, so they are no conflict. Only then the generation: a
@@ -166,21 +136,11 @@ impl Store {
         self.read_op(|conn, _| check_branch(conn, branch))?;
         let generation = self.generation();
         let schema = self.schema();
-        // The snapshot begins after both are noted (at its first read): a change before it
-        // is in it, one after it is a conflict.
+        // The snapshot begins after both are noted: a change before it is in it, one after
+        // it is a conflict. Let go when the run is idle as long as it may be before losing
+        // the turn to a waiting writer.
         let epoch = self.cache().reader_epoch();
-        let snapshot = match self.begin_snapshot()? {
-            Some(reader) => {
-                let begun = check_branch(&reader.conn, branch);
-                let snapshot = Snapshot { reader, epoch };
-                if let Err(error) = begun {
-                    self.end_snapshot(snapshot.reader);
-                    return Err(error);
-                }
-                Some(Box::new(snapshot))
-            }
-            None => None,
-        };
+        let snapshot = RunSnapshot::begin(self, epoch, idle, |conn| check_branch(conn, branch))?;
         Ok(RunTransaction {
             store: self.clone(),
             branch: branch.to_owned(),
@@ -190,8 +150,8 @@ impl Store {
                 staged: Box::new(Staged::new(branch, "live")),
                 turn,
                 held: None,
-                snapshot,
             }),
+            snapshot,
         })
     }
 }
@@ -216,10 +176,7 @@ impl RunTransaction {
     /// Fails when someone else changed the store since the run started.
     fn check_unchanged(&self) -> Result<()> {
         if self.store.generation() != self.generation {
-            return Err(StoreError::RunConflict(format!(
-                "another writer committed on `{}` while the run was open",
-                self.store.path()
-            )));
+            return Err(changed_during_run(&self.store));
         }
         Ok(())
     }
@@ -243,13 +200,11 @@ impl RunTransaction {
     /// only reads while another writer waits loses the turn as an idle one does.
     fn with_tx_read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (staged, turn, _, snapshot) = open(&mut state)?;
+        let (staged, turn, _) = open(&mut state)?;
         if turn.preempted() {
             return Err(self.preempted());
         }
-        Snapshot::read(snapshot, &self.store, |conn, using| {
-            self.resumed(conn, staged, using, None, |tx, _| f(tx))
-        })
+        self.read(|conn, using| self.resumed(conn, staged, using, None, |tx, _| f(tx)))
     }
 
     /// [`RunTransaction::with_tx`], with `f` given the checkpoint the operation started
@@ -270,26 +225,34 @@ impl RunTransaction {
         f: impl FnOnce(&mut Tx<'_>, &Checkpoint) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (staged, turn, kept, snapshot) = open(&mut state)?;
+        let (staged, turn, kept) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
         let accept = match held {
             Held::Accept => Some(kept),
             Held::Keep => None,
         };
-        Snapshot::read(snapshot, &self.store, |conn, using| {
-            self.resumed(conn, staged, using, accept, f)
-        })
+        self.read(|conn, using| self.resumed(conn, staged, using, accept, f))
     }
 
     /// Runs `f` on the run's transaction resumed on `conn`, where it may change the
     /// held checkpoint: [`RunTransaction::hold`] and [`RunTransaction::undo_held`].
     fn on_held<T>(&self, f: impl FnOnce(&mut Tx<'_>, &mut Option<Checkpoint>) -> T) -> Result<T> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (staged, turn, held, snapshot) = open(&mut state)?;
+        let (staged, turn, held) = open(&mut state)?;
         let _op = turn.enter().map_err(|_| self.preempted())?;
-        Snapshot::read(snapshot, &self.store, |conn, using| {
-            self.on_staged(conn, staged, using, |tx| Ok(f(tx, held)))
-        })
+        self.read(|conn, using| self.on_staged(conn, staged, using, |tx| Ok(f(tx, held))))
+    }
+
+    /// `f` on the run's snapshot, or where it has none (an in-memory store), in a read
+    /// transaction of its own on the store's connection.
+    fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, CacheUse) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        match &self.snapshot {
+            Some(snapshot) => snapshot.read(&self.store, f),
+            None => self.store.read_op(|conn, _current| f(conn, CacheUse::Own)),
+        }
     }
 
     /// Runs `f` on the run's transaction resumed on `conn` (through the node cache as
@@ -633,18 +596,11 @@ impl RunTransaction {
         let staged = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             match std::mem::replace(&mut *state, State::Over("committed")) {
-                State::Open {
-                    staged,
-                    turn,
-                    snapshot,
-                    ..
-                } => {
+                State::Open { staged, turn, .. } => {
                     // Read no further: the commit reads and writes on the store's
                     // connection, which sees every commit (another's makes this one a
                     // conflict there).
-                    if let Some(snapshot) = snapshot {
-                        self.store.end_snapshot(snapshot.reader);
-                    }
+                    self.end_snapshot();
                     (staged, turn)
                 }
                 State::Over(how) => {
@@ -669,41 +625,36 @@ impl RunTransaction {
         committed
     }
 
+    /// Ends the run's snapshot: it reads no more.
+    fn end_snapshot(&self) {
+        if let Some(snapshot) = &self.snapshot {
+            snapshot.end(&self.store);
+        }
+    }
+
     /// Drops everything the run did and gives the write turn back.
     pub fn abandon(&self) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if !matches!(*state, State::Open { .. }) {
-            return;
-        }
-        if let State::Open {
-            staged, snapshot, ..
-        } = std::mem::replace(&mut *state, State::Over("abandoned"))
-        {
+        if let State::Open { staged, .. } = &*state {
             tracing::debug!(branch = %self.branch, changed = staged.changed(), "run abandoned; nothing written");
-            if let Some(snapshot) = snapshot {
-                self.store.end_snapshot(snapshot.reader);
-            }
+            *state = State::Over("abandoned");
+            self.end_snapshot();
         }
     }
 }
 
-/// The open run's transaction, turn, held checkpoint and snapshot, or why there are none.
-type Opened<'s> = (
-    &'s mut Box<Staged>,
-    &'s TurnGuard,
-    &'s mut Option<Checkpoint>,
-    Option<&'s Snapshot>,
-);
+/// The error of a run during which someone else committed on `store`.
+pub(crate) fn changed_during_run(store: &Store) -> StoreError {
+    StoreError::RunConflict(format!(
+        "another writer committed on `{}` while the run was open",
+        store.path()
+    ))
+}
 
-/// The open run's parts (see [`Opened`]), or why there are none.
-fn open(state: &mut State) -> Result<Opened<'_>> {
+/// The open run's transaction, turn and held checkpoint, or why there are none.
+fn open(state: &mut State) -> Result<(&mut Box<Staged>, &TurnGuard, &mut Option<Checkpoint>)> {
     match state {
-        State::Open {
-            staged,
-            turn,
-            held,
-            snapshot,
-        } => Ok((staged, turn, held, snapshot.as_deref())),
+        State::Open { staged, turn, held } => Ok((staged, turn, held)),
         State::Over(how) => Err(StoreError::RunOver(how)),
     }
 }

@@ -529,24 +529,20 @@ impl Store {
         with_pooled_reader(readers, &self.inner.path, f)
     }
 
-    /// A read transaction on a connection of its own, for a reader that keeps one snapshot
-    /// across many reads (a generator run, see [`crate::run`]); `None` for an in-memory
-    /// store, which has no other connection. Begun (`BEGIN`) but without a snapshot until
-    /// its first read; ended by [`Store::end_snapshot`].
-    pub(crate) fn begin_snapshot(&self) -> Result<Option<Db>> {
-        let Some(readers) = &self.inner.readers else {
-            return Ok(None);
-        };
-        let reader = take_pooled_reader(readers, &self.inner.path)?;
-        reader.begin_deferred()?;
-        Ok(Some(reader))
+    /// A connection of the readers' pool for a reader that keeps it for a while (a run's
+    /// snapshot, see [`crate::snapshot`]); `None` for an in-memory store, which has no
+    /// other connection. Given back with [`Store::give_back_reader`].
+    pub(crate) fn take_reader(&self) -> Result<Option<Db>> {
+        match &self.inner.readers {
+            Some(readers) => take_pooled_reader(readers, &self.inner.path).map(Some),
+            None => Ok(None),
+        }
     }
 
-    /// Ends a read transaction [`Store::begin_snapshot`] began, keeping its connection.
-    pub(crate) fn end_snapshot(&self, reader: Db) {
-        match &self.inner.readers {
-            Some(readers) => give_back_pooled_reader(readers, reader),
-            None => reader.rollback(),
+    /// Keeps `reader`, whose transaction has ended, for the next read.
+    pub(crate) fn give_back_reader(&self, reader: Db) {
+        if let Some(readers) = &self.inner.readers {
+            keep_idle_reader(readers, reader);
         }
     }
 
@@ -1288,7 +1284,8 @@ fn with_pooled_reader<T, E: From<StoreError>>(
     let reader = take_pooled_reader(readers, path)?;
     reader.begin_deferred()?;
     let out = f(&reader);
-    give_back_pooled_reader(readers, reader);
+    reader.rollback();
+    keep_idle_reader(readers, reader);
     out
 }
 
@@ -1301,9 +1298,8 @@ fn take_pooled_reader(readers: &Mutex<Vec<Db>>, path: &str) -> Result<Db> {
     }
 }
 
-/// Ends `reader`'s transaction and keeps it for the next read, unless enough are idle.
-fn give_back_pooled_reader(readers: &Mutex<Vec<Db>>, reader: Db) {
-    reader.rollback();
+/// Keeps `reader`, whose transaction has ended, for the next read, unless enough are idle.
+fn keep_idle_reader(readers: &Mutex<Vec<Db>>, reader: Db) {
     let mut idle = readers.lock().unwrap_or_else(|e| e.into_inner());
     if idle.len() < MAX_IDLE_READERS {
         idle.push(reader);
