@@ -153,11 +153,15 @@ fn run<G: Generator>(ctx: wit::RunContext, data: &str) -> Result<()> {
 /// Serialises `value` to JSON text, refusing anything but an object before
 /// the host sees it: every JSON argument of the contract is an object.
 fn json_object(value: &impl Serialize, what: &str) -> Result<String> {
-    match serde_json::to_value(value)? {
-        Value::Object(object) => Ok(Value::Object(object).to_string()),
-        other => Err(Error::invalid_input(format!(
-            "{what} must be a JSON object, got {other}"
-        ))),
+    // Written out once: a `Value` made first would copy every payload the plugin passes.
+    // What serialises to an object is written starting with its brace.
+    let text = serde_json::to_string(value)?;
+    if text.starts_with('{') {
+        Ok(text)
+    } else {
+        Err(Error::invalid_input(format!(
+            "{what} must be a JSON object, got {text}"
+        )))
     }
 }
 
