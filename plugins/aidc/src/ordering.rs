@@ -13,6 +13,7 @@
 //!   says `create_reverse_sorted_device_interface_map`.
 
 use core::cmp::Ordering;
+use std::collections::HashMap;
 
 use infragen_sdk::sort_interface_list;
 
@@ -160,9 +161,15 @@ pub fn interface_map(devices: &[Device], role: &str, method: SortingMethod) -> V
             if method == SortingMethod::ReverseSorted {
                 sorted.reverse();
             }
+            // Each name's (first) interface, looked up rather than searched for: a spine
+            // has dozens of ports, and each search compared names against all of them.
+            let mut by_name: HashMap<&str, &Interface> = HashMap::with_capacity(with_role.len());
+            for interface in &with_role {
+                by_name.entry(interface.name.as_str()).or_insert(interface);
+            }
             let ports = sorted
                 .iter()
-                .filter_map(|name| with_role.iter().find(|i| &i.name == name))
+                .filter_map(|name| by_name.get(name.as_str()).copied())
                 .map(|interface| Port {
                     device_id: device.id.clone(),
                     hostname: device.hostname.clone(),
