@@ -1261,21 +1261,9 @@ async fn a_run_begun_after_another_process_committed_reads_and_commits() {
     device(&own, "main", "leaf1", "");
     device(&other, "main", "leaf2", "");
     let run = own.begin_run("main").await.unwrap();
-    let answer = run.execute(
-        &GraphqlRequest::new(
-            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf3"}}) { ok } }"#,
-        ),
-        None,
-    );
+    let answer = create_in(&run, "leaf3");
     assert!(answer.get("errors").is_none(), "{answer:#}");
-    let read = run.execute(
-        &GraphqlRequest::new("{ DcimDevice { edges { node { name { value } } } } }"),
-        None,
-    );
-    assert_eq!(
-        names(&read["data"], "DcimDevice"),
-        ["leaf1", "leaf2", "leaf3"]
-    );
+    assert_eq!(names_in(&run), ["leaf1", "leaf2", "leaf3"]);
     run.commit().unwrap();
     assert_eq!(device_names(&own), ["leaf1", "leaf2", "leaf3"]);
     assert_eq!(device_names(&other), ["leaf1", "leaf2", "leaf3"]);
@@ -1289,37 +1277,17 @@ async fn another_process_committing_during_a_run_is_a_conflict_that_writes_nothi
     let (_dir, own, other) = two_handles();
     device(&own, "main", "leaf1", "");
     let run = own.begin_run("main").await.unwrap();
-    let created = run.execute(
-        &GraphqlRequest::new(
-            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf2"}}) { ok } }"#,
-        ),
-        None,
-    );
+    let created = create_in(&run, "leaf2");
     assert!(created.get("errors").is_none(), "{created:#}");
     device(&other, "main", "leaf3", "");
-    let next = run.execute(
-        &GraphqlRequest::new(
-            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf4"}}) { ok } }"#,
-        ),
-        None,
-    );
+    let next = create_in(&run, "leaf4");
     assert!(next.get("errors").is_none(), "{next:#}");
-    let read = run.execute(
-        &GraphqlRequest::new("{ DcimDevice { edges { node { name { value } } } } }"),
-        None,
-    );
     assert_eq!(
-        names(&read["data"], "DcimDevice"),
+        names_in(&run),
         ["leaf1", "leaf2", "leaf4"],
         "the run reads the state it began on, and its own writes"
     );
-    let path = own.path().to_owned();
-    assert_eq!(
-        run.commit().unwrap_err().to_string(),
-        format!(
-            "the store changed during the run (another writer committed on `{path}` while the run was open); nothing of the run was written"
-        )
-    );
+    assert_eq!(run.commit().unwrap_err().to_string(), changed_during(&own));
     assert_eq!(device_names(&own), ["leaf1", "leaf3"]);
     assert_eq!(device_names(&other), ["leaf1", "leaf3"]);
 }
@@ -1333,18 +1301,10 @@ async fn a_write_of_this_process_during_a_run_is_a_conflict_at_the_run_s_next_op
     let (_dir, own, _other) = two_handles();
     device(&own, "main", "leaf1", "");
     let run = own.begin_run("main").await.unwrap();
-    let created = run.execute(
-        &GraphqlRequest::new(
-            r#"mutation { DcimDeviceCreate(data: {name: {value: "leaf2"}}) { ok } }"#,
-        ),
-        None,
-    );
+    let created = create_in(&run, "leaf2");
     assert!(created.get("errors").is_none(), "{created:#}");
     device(&own, "main", "leaf3", "");
-    let path = own.path().to_owned();
-    let conflict = format!(
-        "the store changed during the run (another writer committed on `{path}` while the run was open); nothing of the run was written"
-    );
+    let conflict = changed_during(&own);
     let next = run.execute(
         &GraphqlRequest::new("{ DcimDevice { edges { node { name { value } } } } }"),
         None,
@@ -1407,6 +1367,23 @@ fn wal_held(dir: &tempfile::TempDir) -> bool {
         })
         .unwrap();
     copied < frames
+}
+
+/// The error of a run of `store` during which another writer committed.
+fn changed_during(store: &Store) -> String {
+    format!(
+        "the store changed during the run (another writer committed on `{}` while the run was open); nothing of the run was written",
+        store.path()
+    )
+}
+
+/// The devices `run` reads on main, by name.
+fn names_in(run: &infragen_store::RunTransaction) -> Vec<String> {
+    let read = run.execute(
+        &GraphqlRequest::new("{ DcimDevice { edges { node { name { value } } } } }"),
+        None,
+    );
+    names(&read["data"], "DcimDevice")
 }
 
 /// Creates device `name` inside `run`.
@@ -1472,10 +1449,7 @@ async fn an_idle_run_is_a_conflict_at_its_next_operation_when_another_process_co
     assert!(errors(&create_in(&run, "leaf1")).is_empty());
     tokio::time::sleep(Duration::from_millis(200)).await;
     device(&other, "main", "leaf2", "");
-    let path = own.path().to_owned();
-    let conflict = format!(
-        "the store changed during the run (another writer committed on `{path}` while the run was open); nothing of the run was written"
-    );
+    let conflict = changed_during(&own);
     assert_eq!(
         errors(&create_in(&run, "leaf3")),
         std::slice::from_ref(&conflict)
