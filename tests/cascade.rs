@@ -1028,6 +1028,65 @@ async fn recorded_runs(repo: &WidgetRepository, set: &str) -> Vec<(String, Strin
     runs
 }
 
+/// Another process commits while a run is under way: the run, which reads the one
+/// snapshot it began on, is a conflict at its commit, is run again on the new state and
+/// succeeds; nothing of the first attempt is written twice, and the other process's write
+/// stays.
+#[tokio::test]
+async fn a_run_during_which_another_process_commits_is_run_again_and_succeeds() {
+    let repo = with_rules(&[]).await;
+    // A run that lasts (30,000 reads, about half a second here, far under its limit of
+    // 100,000 host calls and its 3 s deadline) and keeps reading, so that it never lets
+    // its snapshot go as an idle one would.
+    repo.set(
+        "alpha",
+        "mode: {value: \"slow\"}, victim: {value: \"30000\"}",
+    )
+    .await;
+    let dir = repo.dir.path();
+    let generator = Command::new(infragen_bin())
+        .arg("--store")
+        .arg(dir.join("store.db"))
+        .args(["generator", "widgets", "set=alpha", "--concurrency", "1"])
+        .arg("--repository")
+        .arg(dir)
+        .env("INFRAGEN_LOG", "warn,infragen::runner=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("infragen generator starts");
+    repo.wait_until_processing("widgets: alpha").await;
+    // The instance is recorded `Processing` just before the run begins (milliseconds);
+    // this write lands once it is under way, long before it ends.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    repo.set("gamma", "size: {value: 1}").await;
+    let output = generator.wait_with_output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{stderr}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(
+        stderr.contains("the store changed during the run; running it again"),
+        "the first attempt was a conflict: {stderr}{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(repo.widget_names().await, ["alpha-1", "alpha-2", "alpha-3"]);
+    assert_eq!(
+        repo.instance_status("widgets: alpha").await.as_deref(),
+        Some("Ready")
+    );
+    let sets = graphql(
+        &repo.store,
+        "main",
+        "{ TestWidgetSet(name__value: \"gamma\") { count } }",
+    )
+    .await;
+    assert_eq!(sets["TestWidgetSet"]["count"], 1);
+}
+
 /// Two `infragen generator` processes asked for the same runs at the same moment: each
 /// (generator, target) runs once. Whichever process queues a run first runs it; the other
 /// finds it in flight in the run queue, joins it, waits for its end and reports it.
