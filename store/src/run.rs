@@ -189,7 +189,8 @@ impl RunTransaction {
         ))
     }
 
-    /// Runs `f` on the run's transaction, resumed on its snapshot. What `f` writes stays in the run when it succeeds; when it fails, the run is as it was.
+    /// Runs `f` on the run's transaction, resumed on its snapshot. What `f` writes stays in
+    /// the run when it succeeds; when it fails, the run is as it was.
     fn with_tx<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.with_tx_since(|tx, _| f(tx))
     }
