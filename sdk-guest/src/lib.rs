@@ -8,7 +8,8 @@
 //! - [`Context`]: the target and parameters of the run;
 //! - [`graphql`], [`nodes`], [`pools`], [`tracking`]: the host's
 //!   capabilities, taking and returning `serde_json` values, [`Node`]s,
-//!   [`Filter`]s and [`NodeRef`]s instead of JSON text;
+//!   [`Filter`]s and [`NodeRef`]s instead of JSON text, or a query's answer
+//!   read straight into the plugin's own types ([`graphql::query_as`]);
 //! - [`trace!`], [`debug!`], [`info!`], [`warn!`], [`error!`]: the run log;
 //! - [`Error`] and [`Result`]: the contract's error, with `?` working on every
 //!   import and on `serde_json`;
