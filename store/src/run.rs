@@ -140,7 +140,7 @@ impl Store {
         // it is a conflict. Let go when the run is idle as long as it may be before losing
         // the turn to a waiting writer.
         let epoch = self.cache().reader_epoch();
-        let snapshot = RunSnapshot::begin(self, epoch, idle, |conn| check_branch(conn, branch))?;
+        let snapshot = RunSnapshot::begin(self, epoch, idle)?;
         Ok(RunTransaction {
             store: self.clone(),
             branch: branch.to_owned(),

@@ -53,9 +53,9 @@ struct Reads {
 }
 
 impl RunSnapshot {
-    /// Takes a connection from `store`'s pool and begins the snapshot with `first_read`
-    /// (SQLite takes a snapshot at a transaction's first read). `None` for an in-memory
-    /// store, whose data no other connection sees: its run reads on the store's connection.
+    /// Takes a connection from `store`'s pool and begins the snapshot on it. `None` for an
+    /// in-memory store, whose data no other connection sees: its run reads on the store's
+    /// connection.
     ///
     /// `epoch` is the node cache's, noted before this is called; `idle`, how long the
     /// snapshot stays open unused. Needs a Tokio runtime to let the snapshot go while idle;
@@ -64,19 +64,13 @@ impl RunSnapshot {
         store: &Store,
         epoch: Option<u64>,
         idle: Duration,
-        first_read: impl FnOnce(&Connection) -> Result<()>,
     ) -> Result<Option<RunSnapshot>> {
         let Some(reader) = store.take_reader()? else {
             return Ok(None);
         };
-        let begun = reader
-            .begin_deferred()
-            .and_then(|()| first_read(&reader.conn))
-            .and_then(|()| reader.data_version());
-        let version = match begun {
+        let version = match begin_on(&reader) {
             Ok(version) => version,
             Err(error) => {
-                reader.rollback();
                 store.give_back_reader(reader);
                 return Err(error);
             }
@@ -134,14 +128,7 @@ impl Reads {
             return Err(StoreError::RunOver("committed"));
         };
         if !self.open {
-            reader.begin_deferred()?;
-            let version = match reader.data_version() {
-                Ok(version) => version,
-                Err(error) => {
-                    reader.rollback();
-                    return Err(error);
-                }
-            };
+            let version = begin_on(reader)?;
             if version != self.version {
                 reader.rollback();
                 return Err(crate::run::changed_during_run(store));
@@ -167,6 +154,14 @@ impl Reads {
         tracing::debug!("an idle run let its snapshot go");
         Some(self.idle)
     }
+}
+
+/// Begins a read transaction on `reader` and its snapshot: SQLite takes a snapshot at a
+/// transaction's first read, here of the connection's `data_version`, which is returned. On
+/// an error nothing is left open.
+fn begin_on(reader: &Db) -> Result<i64> {
+    reader.begin_deferred()?;
+    reader.data_version().inspect_err(|_| reader.rollback())
 }
 
 /// Watches a run's snapshot until the run ends, letting it go whenever it is idle.
