@@ -993,21 +993,29 @@ async fn sync_imports_the_ai_dc_repository_with_its_rules_and_changes_nothing_th
     assert_eq!((second.schema_updated, second.nodes_changed), (false, 0));
 }
 
-/// `infragen generator widgets` on the repository's store, with `args`, its output piped.
+/// `infragen generator widgets` on the repository's store, with `args`, its output piped
+/// and without the log filter of the environment.
 fn spawn_generator(repo: &WidgetRepository, args: &[&str]) -> std::process::Child {
+    generator_command(repo, args)
+        .env_remove("INFRAGEN_LOG")
+        .spawn()
+        .expect("infragen generator starts")
+}
+
+/// `infragen generator widgets <args>` on `repo`, one run at a time, its output captured.
+fn generator_command(repo: &WidgetRepository, args: &[&str]) -> Command {
     let dir = repo.dir.path();
-    Command::new(infragen_bin())
+    let mut command = Command::new(infragen_bin());
+    command
         .arg("--store")
         .arg(dir.join("store.db"))
         .args(["generator", "widgets"])
         .args(args)
         .args(["--concurrency", "1", "--repository"])
         .arg(dir)
-        .env_remove("INFRAGEN_LOG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("infragen generator starts")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// The recorded runs of widgets on `set`, oldest first: (status, causes).
@@ -1043,16 +1051,9 @@ async fn a_run_during_which_another_process_commits_is_run_again_and_succeeds() 
         "mode: {value: \"slow\"}, victim: {value: \"30000\"}",
     )
     .await;
-    let dir = repo.dir.path();
-    let generator = Command::new(infragen_bin())
-        .arg("--store")
-        .arg(dir.join("store.db"))
-        .args(["generator", "widgets", "set=alpha", "--concurrency", "1"])
-        .arg("--repository")
-        .arg(dir)
+    // The runner's log says when a run is run again.
+    let generator = generator_command(&repo, &["set=alpha"])
         .env("INFRAGEN_LOG", "warn,infragen::runner=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("infragen generator starts");
     repo.wait_until_processing("widgets: alpha").await;
