@@ -3,7 +3,7 @@
 //! kind) and pagination (`offset`, `limit`).
 
 use crate::graph::Tx;
-use crate::node::{Node, value_key};
+use crate::node::{Node, value_key, value_key_ref};
 use crate::schema::{CORE_NODE, Cardinality, KindSchema, RelationshipSchema};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -151,7 +151,8 @@ impl Filters {
         if stored.is_null() {
             return wanted.is_null();
         }
-        let (Some(s), Some(w)) = (value_key(stored), value_key(wanted)) else {
+        // Borrowed where they are strings: a listing checks each candidate's value.
+        let (Some(s), Some(w)) = (value_key_ref(stored), value_key_ref(wanted)) else {
             return false;
         };
         if self.partial {
