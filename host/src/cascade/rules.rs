@@ -305,7 +305,7 @@ impl Match {
             } => {
                 let new = value.as_deref().unwrap_or("");
                 let old = value_previous.as_deref().unwrap_or("");
-                event.attributes.iter().any(|change| {
+                event.attributes().iter().any(|change| {
                     label_matches(attribute_name, &change.name)
                         && CHANGED.contains(&change.action.as_str())
                         && match value_match {
@@ -323,7 +323,7 @@ impl Match {
                 relationship_name,
                 modification_type,
                 peer,
-            } => event.relationships.iter().any(|change| {
+            } => event.relationships().iter().any(|change| {
                 label_matches(relationship_name, &change.name)
                     && (modification_type == "updated" || *modification_type == change.peer_status)
                     && peer
@@ -365,13 +365,13 @@ mod tests {
     }
 
     fn event(branch: &str, action: &str, changes: &[(&str, &str, &str)]) -> NodeEvent {
-        NodeEvent {
-            seq: 1,
-            branch: branch.into(),
-            action: action.into(),
-            kind: "NetworkPod".into(),
-            id: "p1".into(),
-            attributes: changes
+        NodeEvent::new(
+            1,
+            branch,
+            action,
+            "NetworkPod",
+            "p1",
+            changes
                 .iter()
                 .map(|(name, old, new)| AttributeUpdate {
                     name: (*name).into(),
@@ -380,12 +380,12 @@ mod tests {
                     action: if *old == "NULL" { "added" } else { "updated" }.into(),
                 })
                 .collect(),
-            relationships: vec![RelationshipUpdate {
+            vec![RelationshipUpdate {
                 name: "racks".into(),
                 peer_status: "added".into(),
                 peer_id: "r9".into(),
             }],
-        }
+        )
     }
 
     #[test]

@@ -292,15 +292,15 @@ mod tests {
         fn touch(&self, id: &str) {
             let mut events = self.events.lock().unwrap();
             let seq = events.len() as i64 + 1;
-            events.push(NodeEvent {
+            events.push(NodeEvent::new(
                 seq,
-                branch: "main".to_owned(),
-                action: "updated".to_owned(),
-                kind: "LocationRack".to_owned(),
-                id: id.to_owned(),
-                attributes: Vec::new(),
-                relationships: Vec::new(),
-            });
+                "main",
+                "updated",
+                "LocationRack",
+                id,
+                Vec::new(),
+                Vec::new(),
+            ));
         }
     }
 
