@@ -124,6 +124,28 @@ query InfragenTriggerRules {
 }
 "#;
 
+/// The kinds of the nodes [`load_rules`] reads whole: a change to any of them may change
+/// the rules.
+const RULE_KINDS: [&str; 4] = [
+    "CoreNodeTriggerRule",
+    "CoreNodeTriggerAttributeMatch",
+    "CoreNodeTriggerRelationshipMatch",
+    "CoreGeneratorAction",
+];
+
+/// Whether `event` may change what [`load_rules`] reads: a rule, one of its conditions or
+/// its action changed, or a generator definition appeared, went or was renamed (an action
+/// names its generator). Any branch: a rule written from a branch may be on every branch.
+pub fn may_change_rules(event: &NodeEvent) -> bool {
+    RULE_KINDS.contains(&event.kind.as_str())
+        || (event.kind == "CoreGeneratorDefinition"
+            && (event.action != "updated"
+                || event
+                    .attributes()
+                    .iter()
+                    .any(|change| change.name == "name")))
+}
+
 /// Reads the active generator rules from `default_branch` (Infrahub reads
 /// rules from the default branch only). Rules whose action is not a
 /// generator action are left out.
@@ -386,6 +408,57 @@ mod tests {
                 peer_id: "r9".into(),
             }],
         )
+    }
+
+    /// The rules are read again after a change to a rule, its conditions or action, or
+    /// to a generator's name; not after a generator gains an instance (every run) or any
+    /// other node changes.
+    #[test]
+    fn only_changes_to_what_the_rules_query_reads_may_change_the_rules() {
+        let of = |kind: &str, action: &str, attribute: Option<&str>| {
+            NodeEvent::new(
+                1,
+                "br1",
+                action,
+                kind,
+                "n1",
+                attribute
+                    .map(|name| AttributeUpdate {
+                        name: name.into(),
+                        value: "x".into(),
+                        value_previous: "y".into(),
+                        action: "updated".into(),
+                    })
+                    .into_iter()
+                    .collect(),
+                Vec::new(),
+            )
+        };
+        for kind in RULE_KINDS {
+            assert!(may_change_rules(&of(kind, "created", None)), "{kind}");
+            assert!(may_change_rules(&of(kind, "updated", None)), "{kind}");
+            assert!(may_change_rules(&of(kind, "deleted", None)), "{kind}");
+        }
+        let definition = "CoreGeneratorDefinition";
+        assert!(may_change_rules(&of(definition, "created", None)));
+        assert!(may_change_rules(&of(definition, "deleted", None)));
+        assert!(may_change_rules(&of(definition, "updated", Some("name"))));
+        assert!(!may_change_rules(&of(definition, "updated", None)));
+        assert!(!may_change_rules(&of(
+            definition,
+            "updated",
+            Some("parameters")
+        )));
+        assert!(!may_change_rules(&of(
+            "NetworkInterface",
+            "created",
+            Some("name")
+        )));
+        assert!(!may_change_rules(&of(
+            "CoreGeneratorInstance",
+            "updated",
+            Some("status")
+        )));
     }
 
     #[test]
