@@ -418,3 +418,66 @@ fn stored_events_read_back_exactly_in_either_form() {
     assert_eq!(after[0].name, "infrahub.node.created");
     assert_eq!(Store::open(&path).unwrap().events_since(0).unwrap(), all);
 }
+
+/// An upsert of what a node already holds writes nothing: no event, no row, not even a
+/// commit another connection could notice (its `data_version` stays), on main and on a
+/// branch, where the node is not listed among the branch's changes either; the same upsert
+/// with one value changed commits as before.
+#[test]
+fn an_upsert_that_changes_nothing_commits_nothing() {
+    let (_dir, path, s) = temp_store();
+    let region = create_node(&s, "main", "LocationRegion", r#"name: { value: "eu" }"#);
+    let site = create_node(
+        &s,
+        "main",
+        "LocationSite",
+        &format!(r#"name: {{ value: "dc1" }} parent: {{ id: "{region}" }}"#),
+    );
+    let extra =
+        format!(r#"role: {{ value: "leaf" }} asn: {{ value: 65001 }} site: {{ id: "{site}" }}"#);
+    let id = device(&s, "main", "leaf1", &extra);
+    s.create_branch("br1").unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    let version = || -> i64 {
+        other
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .unwrap()
+    };
+    let branch_rows = || -> i64 {
+        other
+            .query_row(
+                "SELECT COUNT(*) FROM branch_rows WHERE branch = 'br1' AND id = ?1",
+                [&id],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    for branch in ["main", "br1"] {
+        let (before, seq) = (version(), s.last_event_seq().unwrap());
+        assert_eq!(device(&s, branch, "leaf1", &extra), id, "{branch}");
+        assert_eq!(
+            version(),
+            before,
+            "an unchanged upsert on {branch} committed"
+        );
+        assert_eq!(s.last_event_seq().unwrap(), seq, "{branch}");
+        assert_eq!(branch_rows(), 0, "{branch}");
+    }
+    let changed =
+        format!(r#"role: {{ value: "spine" }} asn: {{ value: 65001 }} site: {{ id: "{site}" }}"#);
+    let (before, seq) = (version(), s.last_event_seq().unwrap());
+    assert_eq!(device(&s, "br1", "leaf1", &changed), id);
+    assert_ne!(version(), before, "a changed upsert did not commit");
+    assert_eq!(s.last_event_seq().unwrap(), seq + 1);
+    assert_eq!(branch_rows(), 1);
+    let role = |branch: &str| {
+        ok(
+            &s,
+            branch,
+            r#"{ DcimDevice(name__value: "leaf1") { edges { node { role { value } } } } }"#,
+        )["DcimDevice"]["edges"][0]["node"]["role"]["value"]
+            .clone()
+    };
+    assert_eq!(role("br1"), json!("spine"));
+    assert_eq!(role("main"), json!("leaf"));
+}

@@ -53,6 +53,15 @@ struct Pending {
     added: Vec<(String, String)>,
 }
 
+impl Pending {
+    /// Whether the node was touched without a change: written again as it is (an upsert
+    /// of what a node already holds, as a generator run again on the same design makes
+    /// most of its writes). [`Tx::finish`] writes nothing for it.
+    fn unchanged(&self) -> bool {
+        !self.created && !self.deleted && self.attrs.is_empty() && self.edges.is_empty()
+    }
+}
+
 /// Committed nodes as read by earlier transactions of this process, by id and branch, so a
 /// run's many small transactions do not read the same device, template or profile again,
 /// and a run does not read again what the runs before it wrote. A commit of this process
@@ -2117,6 +2126,30 @@ impl<'c> Tx<'c> {
             return Err(e);
         }
         let err = StoreError::db_of(self.conn);
+        // Every event first: both sides of a relationship share one row, so a row written
+        // for one node would change what the next node's event reads as committed. A node
+        // touched without a change has no rows to write, no event and a view that still
+        // holds; a transaction of nothing else writes nothing at all — not even the
+        // revision counter, whose page alone made every such commit write to the WAL.
+        let mut writes = Vec::with_capacity(self.order.len());
+        for id in &self.order {
+            let Some(p) = self.pending.get(id) else {
+                continue;
+            };
+            if (p.created && p.deleted) || p.unchanged() {
+                continue;
+            }
+            writes.push((id, p, self.event_of(id, p)));
+        }
+        if writes.is_empty() {
+            if let Some(e) = self.take_failure() {
+                return Err(e);
+            }
+            if let Some(cache) = self.shared {
+                cache.settle_free(&[], self.staged_free.take());
+            }
+            return Ok(Vec::new());
+        }
         let rev = crate::persistence::next_rev(self.conn).map_err(err)?;
         let mut events = Vec::new();
         let mut ip_writes = Vec::new();
@@ -2126,18 +2159,6 @@ impl<'c> Tx<'c> {
         // The nodes written on this branch, listed with it (see
         // [`crate::persistence::BRANCH_ROWS`]) after their rows.
         let mut on_branch = Vec::new();
-        // Every event first: both sides of a relationship share one row, so a row written
-        // for one node would change what the next node's event reads as committed.
-        let mut writes = Vec::with_capacity(self.order.len());
-        for id in &self.order {
-            let Some(p) = self.pending.get(id) else {
-                continue;
-            };
-            if p.created && p.deleted {
-                continue;
-            }
-            writes.push((id, p, self.event_of(id, p)));
-        }
         // The rows of deleted nodes' relationships before any other: a peer's removal of its
         // side, written after, is then the branch's own row over main's.
         for (id, p, _) in &writes {
