@@ -7,9 +7,12 @@
 //! the design: a cascade over one rack of a design of a thousand racks read a
 //! thousand racks, and a design built by one cascade per fabric did so once per
 //! round of each. Here a member's parameters are read once and dropped when an
-//! event names a node they were read from (the target, or a peer on a parameter
-//! path such as `pod__name__value`), on any branch: a branch sees main's later
-//! changes.
+//! event changes a field they were read from (the target's `pod`, or the pod's
+//! `name`, for a parameter path such as `pod__name__value`) or creates or deletes a
+//! node they were read from, on any branch: a branch sees main's later changes. A
+//! change to another field keeps them: each rack of a design has its checksum
+//! stamped by its pod's run, which used to make every rack's parameters be read
+//! again, node and peers, in the next round.
 //!
 //! The target groups' member lists are kept the same way ([`Listing`]): listing a
 //! group of a thousand racks, with each one's label, in every round of every cascade
@@ -27,6 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
+use super::params::FieldRead;
 use crate::cascade::events::{EventFeed, FeedError, NodeEvent};
 
 /// More events than this since the last look, and everything is forgotten instead
@@ -56,7 +60,33 @@ struct State {
 
 struct Entry {
     params: Map<String, Value>,
-    read: Vec<String>,
+    /// The nodes read, each with the fields read from it.
+    read: Vec<(String, Vec<String>)>,
+}
+
+impl Entry {
+    /// Whether `event` changes what this entry read from its node.
+    fn changed_by(&self, event: &NodeEvent) -> bool {
+        if event.action != "updated" {
+            return true;
+        }
+        let fields = self
+            .read
+            .iter()
+            .filter(|(id, _)| *id == event.id)
+            .flat_map(|(_, fields)| fields);
+        let changed = |field: &String| {
+            event
+                .attributes()
+                .iter()
+                .any(|change| change.name == *field)
+                || event
+                    .relationships()
+                    .iter()
+                    .any(|change| change.name == *field)
+        };
+        fields.into_iter().any(changed)
+    }
 }
 
 /// A target group's members as listed, in group order, and those of them that events
@@ -109,7 +139,7 @@ impl KnownParams {
                         break;
                     }
                     for event in &events {
-                        state.forget_read_from(&event.id);
+                        state.forget_changed_by(event);
                     }
                     state.cursor = Some(cursor);
                 }
@@ -138,7 +168,7 @@ impl KnownParams {
             return;
         }
         for event in events {
-            state.forget_read_from(&event.id);
+            state.forget_changed_by(event);
         }
         state.cursor = Some(last.seq);
     }
@@ -152,23 +182,42 @@ impl KnownParams {
             .map(|entry| entry.params.clone())
     }
 
-    /// Keeps under `key` on `branch` the parameters read from the nodes `read` after
-    /// the last [`KnownParams::catch_up`] (a change after that is an event the next
-    /// one sees). Nothing is kept on a branch without an epoch.
-    pub fn insert(&self, branch: &str, key: &str, params: Map<String, Value>, read: Vec<String>) {
+    /// Keeps under `key` on `branch` the parameters read from the fields `read` (node
+    /// id, field) after the last [`KnownParams::catch_up`] (a change after that is an
+    /// event the next one sees). Nothing is kept on a branch without an epoch.
+    pub fn insert(
+        &self,
+        branch: &str,
+        key: &str,
+        params: Map<String, Value>,
+        read: Vec<FieldRead>,
+    ) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.epochs.contains_key(branch) {
             return;
         }
         let key = (branch.to_owned(), key.to_owned());
-        for id in &read {
+        let mut by_node: Vec<(String, Vec<String>)> = Vec::new();
+        for (id, field) in read {
+            match by_node.iter_mut().find(|(read_id, _)| *read_id == id) {
+                Some((_, fields)) => fields.push(field),
+                None => by_node.push((id, vec![field])),
+            }
+        }
+        for (id, _) in &by_node {
             state
                 .readers
                 .entry(id.clone())
                 .or_default()
                 .insert(key.clone());
         }
-        state.entries.insert(key, Entry { params, read });
+        state.entries.insert(
+            key,
+            Entry {
+                params,
+                read: by_node,
+            },
+        );
     }
 
     /// The members of group `group` on `branch` as last listed, if no event has named
@@ -220,18 +269,37 @@ impl KnownParams {
 }
 
 impl State {
-    fn forget_read_from(&mut self, id: &str) {
+    /// Takes `event` into account: the listings of a group it names go, the members
+    /// it names are touched, and the parameters read from a field it changes go.
+    fn forget_changed_by(&mut self, event: &NodeEvent) {
+        let id = event.id.as_str();
         self.listings.retain(|_, listing| listing.group_id != id);
         for listing in self.listings.values_mut() {
             if listing.ids.contains(id) {
                 listing.touched.insert(id.to_owned());
             }
         }
-        let Some(keys) = self.readers.remove(id) else {
+        let Some(keys) = self.readers.get(id) else {
             return;
         };
-        for key in keys {
+        let changed: Vec<(String, String)> = keys
+            .iter()
+            .filter(|key| {
+                self.entries
+                    .get(*key)
+                    .is_none_or(|entry| entry.changed_by(event))
+            })
+            .cloned()
+            .collect();
+        for key in changed {
             self.forget(&key);
+            // A key whose entry is gone already is dropped here.
+            if let Some(keys) = self.readers.get_mut(id) {
+                keys.remove(&key);
+                if keys.is_empty() {
+                    self.readers.remove(id);
+                }
+            }
         }
     }
 
@@ -239,7 +307,7 @@ impl State {
         let Some(entry) = self.entries.remove(key) else {
             return;
         };
-        for id in entry.read {
+        for (id, _) in entry.read {
             if let Some(keys) = self.readers.get_mut(&id) {
                 keys.remove(key);
                 if keys.is_empty() {
@@ -289,7 +357,18 @@ mod tests {
                 .insert(branch.to_owned(), epoch.to_owned());
         }
 
+        /// Node `id`'s attribute `field` changed.
+        fn change(&self, id: &str, field: &str) {
+            self.push(id, "updated", Some(field));
+        }
+
+        /// Node `id` changed (its name).
         fn touch(&self, id: &str) {
+            self.change(id, "name");
+        }
+
+        /// Node `id` lost peer `peer` of relationship `rel`.
+        fn relink(&self, id: &str, rel: &str, peer: &str) {
             let mut events = self.events.lock().unwrap();
             let seq = events.len() as i64 + 1;
             events.push(NodeEvent::new(
@@ -299,6 +378,33 @@ mod tests {
                 "LocationRack",
                 id,
                 Vec::new(),
+                vec![crate::cascade::events::RelationshipUpdate {
+                    name: rel.to_owned(),
+                    peer_status: "removed".to_owned(),
+                    peer_id: peer.to_owned(),
+                }],
+            ));
+        }
+
+        fn push(&self, id: &str, action: &str, field: Option<&str>) {
+            let mut events = self.events.lock().unwrap();
+            let seq = events.len() as i64 + 1;
+            let attributes = field
+                .map(|name| crate::cascade::events::AttributeUpdate {
+                    name: name.to_owned(),
+                    value: "new".to_owned(),
+                    value_previous: "old".to_owned(),
+                    action: "updated".to_owned(),
+                })
+                .into_iter()
+                .collect();
+            events.push(NodeEvent::new(
+                seq,
+                "main",
+                action,
+                "LocationRack",
+                id,
+                attributes,
                 Vec::new(),
             ));
         }
@@ -335,23 +441,21 @@ mod tests {
         log
     }
 
+    /// What `pod__name__value` reads off rack `rack`: its `pod`, and the pod's `name`.
+    fn read_through(rack: &str, pod: &str) -> Vec<FieldRead> {
+        vec![
+            (rack.to_owned(), "pod".to_owned()),
+            (pod.to_owned(), "name".to_owned()),
+        ]
+    }
+
     #[test]
-    fn an_event_on_any_node_read_forgets_the_parameters_read_from_it() {
+    fn a_change_to_a_field_read_forgets_the_parameters_read_from_it() {
         let log = log_with_branches(&["main", "br1"]);
         let known = KnownParams::default();
         known.catch_up(&log, "br1").unwrap();
-        known.insert(
-            "br1",
-            "rack1",
-            params("r1"),
-            vec!["rack1".into(), "pod1".into()],
-        );
-        known.insert(
-            "br1",
-            "rack2",
-            params("r2"),
-            vec!["rack2".into(), "pod2".into()],
-        );
+        known.insert("br1", "rack1", params("r1"), read_through("rack1", "pod1"));
+        known.insert("br1", "rack2", params("r2"), read_through("rack2", "pod2"));
         log.touch("device9");
         known.catch_up(&log, "br1").unwrap();
         assert_eq!(known.get("br1", "rack1"), Some(params("r1")));
@@ -361,7 +465,34 @@ mod tests {
         assert_eq!(known.get("br1", "rack1"), None);
         assert_eq!(known.get("br1", "rack2"), Some(params("r2")));
         assert_eq!(known.len(), 1);
-        log.touch("rack2");
+        log.change("rack2", "pod");
+        known.catch_up(&log, "br1").unwrap();
+        assert!(known.is_empty());
+    }
+
+    /// A change to fields no parameter was read from keeps the parameters (a rack's
+    /// checksum, stamped by its pod's run; the pod's other attributes); a node read from
+    /// being deleted, or changed through the field read, drops them.
+    #[test]
+    fn a_change_to_other_fields_keeps_the_parameters() {
+        let log = log_with_branches(&["br1"]);
+        let known = KnownParams::default();
+        known.catch_up(&log, "br1").unwrap();
+        known.insert("br1", "rack1", params("r1"), read_through("rack1", "pod1"));
+        known.insert("br1", "rack2", params("r2"), read_through("rack2", "pod2"));
+        log.change("rack1", "checksum");
+        log.change("rack1", "name");
+        log.change("pod1", "amount_of_spines");
+        log.change("pod2", "pod");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(known.get("br1", "rack1"), Some(params("r1")));
+        assert_eq!(known.get("br1", "rack2"), Some(params("r2")));
+        log.push("pod2", "deleted", None);
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(known.get("br1", "rack1"), Some(params("r1")));
+        assert_eq!(known.get("br1", "rack2"), None);
+        // A relationship change on the field read.
+        log.relink("rack1", "pod", "pod1");
         known.catch_up(&log, "br1").unwrap();
         assert!(known.is_empty());
     }
@@ -428,8 +559,18 @@ mod tests {
         let log = log_with_branches(&["main"]);
         let known = KnownParams::default();
         known.catch_up(&log, "main").unwrap();
-        known.insert("main", "rack1", params("r1"), vec!["rack1".into()]);
-        known.insert("main", "rack2", params("r2"), vec!["rack2".into()]);
+        known.insert(
+            "main",
+            "rack1",
+            params("r1"),
+            vec![("rack1".into(), "name".into())],
+        );
+        known.insert(
+            "main",
+            "rack2",
+            params("r2"),
+            vec![("rack2".into(), "name".into())],
+        );
         log.touch("rack1");
         log.touch("rack2");
         let events = log.since(0).unwrap();
@@ -450,8 +591,18 @@ mod tests {
         let known = KnownParams::default();
         known.catch_up(&log, "br1").unwrap();
         known.catch_up(&log, "main").unwrap();
-        known.insert("br1", "rack1", params("r1"), vec!["rack1".into()]);
-        known.insert("main", "rack1", params("r1"), vec!["rack1".into()]);
+        known.insert(
+            "br1",
+            "rack1",
+            params("r1"),
+            vec![("rack1".into(), "name".into())],
+        );
+        known.insert(
+            "main",
+            "rack1",
+            params("r1"),
+            vec![("rack1".into(), "name".into())],
+        );
         // br1 deleted and made again: no event, another epoch.
         log.set_epoch("br1", "br1@2");
         known.catch_up(&log, "br1").unwrap();
@@ -459,7 +610,12 @@ mod tests {
         assert_eq!(known.get("main", "rack1"), Some(params("r1")));
         // A branch the feed knows no epoch of keeps nothing.
         known.catch_up(&log, "br2").unwrap();
-        known.insert("br2", "rack1", params("r1"), vec!["rack1".into()]);
+        known.insert(
+            "br2",
+            "rack1",
+            params("r1"),
+            vec![("rack1".into(), "name".into())],
+        );
         assert_eq!(known.get("br2", "rack1"), None);
     }
 }

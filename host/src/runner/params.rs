@@ -35,8 +35,13 @@ pub fn cache_key(id: &str, parameters: &BTreeMap<String, Value>) -> String {
     format!("{id} {}", paths.join(","))
 }
 
-/// Extracts every parameter of `parameters` from the target `kind`/`id`; adds the
-/// id of each node read to `read` (the target, and the peers on relationship paths).
+/// A field read off a node for a parameter: (the node's id, the attribute or
+/// relationship read). A change to another field of the node leaves the parameter as
+/// it was (see [`super::KnownParams`]).
+pub type FieldRead = (String, String);
+
+/// Extracts every parameter of `parameters` from the target `kind`/`id`; adds each
+/// field read to `read` (the target's, and the peers' on relationship paths).
 pub async fn extract(
     backend: &dyn Backend,
     branch: &str,
@@ -44,37 +49,52 @@ pub async fn extract(
     id: &str,
     label: &str,
     parameters: &BTreeMap<String, Value>,
-    read: &mut Vec<String>,
+    read: &mut Vec<FieldRead>,
 ) -> Result<Map<String, Value>, RunnerError> {
     let mut values = Map::new();
     if parameters.is_empty() {
         return Ok(values);
     }
     let target = fetch(backend, branch, kind, id).await?;
-    read.push(id.to_owned());
     for (variable, path) in parameters {
         let Some(path) = path.as_str() else {
             return Err(RunnerError::Definition(format!(
                 "parameter `{variable}` must be a path such as \"name__value\", not {path}"
             )));
         };
-        let value = walk(backend, branch, &target, kind, label, path, read).await?;
+        let start = Start {
+            node: &target,
+            kind,
+            id,
+            label,
+        };
+        let value = walk(backend, branch, &start, path, read).await?;
         values.insert(variable.clone(), value);
     }
     Ok(values)
 }
 
+/// Where a parameter path starts: the target, as fetched.
+struct Start<'a> {
+    node: &'a Value,
+    kind: &'a str,
+    id: &'a str,
+    label: &'a str,
+}
+
 async fn walk(
     backend: &dyn Backend,
     branch: &str,
-    start: &Value,
-    kind: &str,
-    label: &str,
+    start: &Start<'_>,
     path: &str,
-    read: &mut Vec<String>,
+    read: &mut Vec<FieldRead>,
 ) -> Result<Value, RunnerError> {
+    let Start {
+        kind, id, label, ..
+    } = *start;
     let segments: Vec<&str> = path.split("__").collect();
-    let mut node = start.clone();
+    let mut node = start.node.clone();
+    let mut node_id = id.to_owned();
     let mut node_kind = kind.to_owned();
     let mut index = 0;
     loop {
@@ -83,6 +103,7 @@ async fn walk(
                 "parameter path {path:?} ends on a node, not a value"
             )));
         };
+        read.push((node_id.clone(), (*field_name).to_owned()));
         let field = node.get(*field_name).cloned().unwrap_or(Value::Null);
         let missing = || {
             RunnerError::Target(format!(
@@ -100,7 +121,7 @@ async fn walk(
                 )));
             };
             node = fetch(backend, branch, peer_kind, peer_id).await?;
-            read.push(peer_id.to_owned());
+            node_id = peer_id.to_owned();
             node_kind = peer_kind.to_owned();
             index += 1;
             continue;
