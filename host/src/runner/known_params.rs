@@ -441,6 +441,11 @@ mod tests {
         log
     }
 
+    /// What `name__value` reads off rack `rack`: its `name`.
+    fn name_of(rack: &str) -> Vec<FieldRead> {
+        vec![(rack.to_owned(), "name".to_owned())]
+    }
+
     /// What `pod__name__value` reads off rack `rack`: its `pod`, and the pod's `name`.
     fn read_through(rack: &str, pod: &str) -> Vec<FieldRead> {
         vec![
@@ -559,18 +564,8 @@ mod tests {
         let log = log_with_branches(&["main"]);
         let known = KnownParams::default();
         known.catch_up(&log, "main").unwrap();
-        known.insert(
-            "main",
-            "rack1",
-            params("r1"),
-            vec![("rack1".into(), "name".into())],
-        );
-        known.insert(
-            "main",
-            "rack2",
-            params("r2"),
-            vec![("rack2".into(), "name".into())],
-        );
+        known.insert("main", "rack1", params("r1"), name_of("rack1"));
+        known.insert("main", "rack2", params("r2"), name_of("rack2"));
         log.touch("rack1");
         log.touch("rack2");
         let events = log.since(0).unwrap();
@@ -591,18 +586,8 @@ mod tests {
         let known = KnownParams::default();
         known.catch_up(&log, "br1").unwrap();
         known.catch_up(&log, "main").unwrap();
-        known.insert(
-            "br1",
-            "rack1",
-            params("r1"),
-            vec![("rack1".into(), "name".into())],
-        );
-        known.insert(
-            "main",
-            "rack1",
-            params("r1"),
-            vec![("rack1".into(), "name".into())],
-        );
+        known.insert("br1", "rack1", params("r1"), name_of("rack1"));
+        known.insert("main", "rack1", params("r1"), name_of("rack1"));
         // br1 deleted and made again: no event, another epoch.
         log.set_epoch("br1", "br1@2");
         known.catch_up(&log, "br1").unwrap();
@@ -610,12 +595,7 @@ mod tests {
         assert_eq!(known.get("main", "rack1"), Some(params("r1")));
         // A branch the feed knows no epoch of keeps nothing.
         known.catch_up(&log, "br2").unwrap();
-        known.insert(
-            "br2",
-            "rack1",
-            params("r1"),
-            vec![("rack1".into(), "name".into())],
-        );
+        known.insert("br2", "rack1", params("r1"), name_of("rack1"));
         assert_eq!(known.get("br2", "rack1"), None);
     }
 }
