@@ -323,6 +323,53 @@ async fn an_engine_running_cascade_after_cascade_sees_each_targets_parameters_as
     );
 }
 
+/// The definition `widgets` as stored on `branch`: its id and class name.
+async fn widgets_definition(repo: &WidgetRepository, branch: &str) -> (String, Value) {
+    let node = graphql(
+        &repo.store,
+        branch,
+        r#"{ CoreGeneratorDefinition(name__value: "widgets") { edges { node { id class_name { value } } } } }"#,
+    )
+    .await["CoreGeneratorDefinition"]["edges"][0]["node"]
+        .clone();
+    let id = node["id"].as_str().expect("the definition's id").to_owned();
+    (id, node["class_name"]["value"].clone())
+}
+
+/// One engine runs cascade after cascade (as `serve` does): a definition edited on the
+/// store between cascades is written back as the repository says by the next cascade,
+/// and one nothing changed stays as it was recorded.
+#[tokio::test]
+async fn an_engine_running_cascade_after_cascade_records_each_definition_as_the_repository_says() {
+    let repo = with_rules(&[]).await;
+    let engine = cascade_of(&repo, repo.runner.clone(), config());
+    repo.store.create_branch("br1").expect("branch");
+    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+    let (id, recorded) = widgets_definition(&repo, "br1").await;
+    assert_eq!(recorded, json!("Generator"));
+    // Nothing changed it: the next cascade runs as recorded.
+    assert_eq!(cascade_on_set(&engine, "br1", "beta").await, ["beta"]);
+    assert_eq!(
+        widgets_definition(&repo, "br1").await,
+        (id.clone(), recorded.clone())
+    );
+
+    graphql(
+        &repo.store,
+        "br1",
+        &format!(
+            r#"mutation {{ CoreGeneratorDefinitionUpdate(data: {{id: "{id}", class_name: {{value: "Edited"}}}}) {{ ok }} }}"#
+        ),
+    )
+    .await;
+    assert_eq!(
+        widgets_definition(&repo, "br1").await,
+        (id.clone(), json!("Edited"))
+    );
+    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+    assert_eq!(widgets_definition(&repo, "br1").await, (id, recorded));
+}
+
 /// Creates the set `name` of size 1 on `branch`, joining the group with id `group` from
 /// its own side.
 async fn new_set_in_group(repo: &WidgetRepository, branch: &str, name: &str, group: &str) {
