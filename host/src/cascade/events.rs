@@ -106,6 +106,15 @@ impl NodeEvent {
         &self.rendered().relationships
     }
 
+    /// Whether the event changes the attribute or relationship `field` of its node.
+    pub fn changes(&self, field: &str) -> bool {
+        self.attributes().iter().any(|change| change.name == field)
+            || self
+                .relationships()
+                .iter()
+                .any(|change| change.name == field)
+    }
+
     fn rendered(&self) -> &Rendered {
         self.changes
             .rendered

@@ -139,11 +139,7 @@ const RULE_KINDS: [&str; 4] = [
 pub fn may_change_rules(event: &NodeEvent) -> bool {
     RULE_KINDS.contains(&event.kind.as_str())
         || (event.kind == "CoreGeneratorDefinition"
-            && (event.action != "updated"
-                || event
-                    .attributes()
-                    .iter()
-                    .any(|change| change.name == "name")))
+            && (event.action != "updated" || event.changes("name")))
 }
 
 /// Reads the active generator rules from `default_branch` (Infrahub reads

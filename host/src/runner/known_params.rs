@@ -70,22 +70,11 @@ impl Entry {
         if event.action != "updated" {
             return true;
         }
-        let fields = self
-            .read
+        self.read
             .iter()
             .filter(|(id, _)| *id == event.id)
-            .flat_map(|(_, fields)| fields);
-        let changed = |field: &String| {
-            event
-                .attributes()
-                .iter()
-                .any(|change| change.name == *field)
-                || event
-                    .relationships()
-                    .iter()
-                    .any(|change| change.name == *field)
-        };
-        fields.into_iter().any(changed)
+            .flat_map(|(_, fields)| fields)
+            .any(|field| event.changes(field))
     }
 }
 
