@@ -284,15 +284,23 @@ async fn rename_set(repo: &WidgetRepository, branch: &str, from: &str, to: &str)
     .await;
 }
 
+/// A widget repository, with branch `br1`, and an engine that ran its first cascade
+/// there, over the set `alpha`: the start of the tests of one engine running cascade
+/// after cascade (as `serve` does).
+async fn engine_after_a_first_cascade() -> (WidgetRepository, Cascade) {
+    let repo = with_rules(&[]).await;
+    let engine = cascade_of(&repo, repo.runner.clone(), config());
+    repo.store.create_branch("br1").expect("branch");
+    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+    (repo, engine)
+}
+
 /// One engine runs cascade after cascade (as `serve` does) and keeps the targets'
 /// parameters between them: what it keeps must follow every change to the design,
 /// including those no event records.
 #[tokio::test]
 async fn an_engine_running_cascade_after_cascade_sees_each_targets_parameters_as_they_are_now() {
-    let repo = with_rules(&[]).await;
-    let engine = cascade_of(&repo, repo.runner.clone(), config());
-    repo.store.create_branch("br1").expect("branch");
-    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+    let (repo, engine) = engine_after_a_first_cascade().await;
 
     // Renamed on the branch: the parameter follows the event.
     rename_set(&repo, "br1", "alpha", "delta").await;
@@ -341,10 +349,7 @@ async fn widgets_definition(repo: &WidgetRepository, branch: &str) -> (String, V
 /// and one nothing changed stays as it was recorded.
 #[tokio::test]
 async fn an_engine_running_cascade_after_cascade_records_each_definition_as_the_repository_says() {
-    let repo = with_rules(&[]).await;
-    let engine = cascade_of(&repo, repo.runner.clone(), config());
-    repo.store.create_branch("br1").expect("branch");
-    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+    let (repo, engine) = engine_after_a_first_cascade().await;
     let (id, recorded) = widgets_definition(&repo, "br1").await;
     assert_eq!(recorded, json!("Generator"));
     // Nothing changed it: the next cascade runs as recorded.
@@ -389,10 +394,7 @@ async fn new_set_in_group(repo: &WidgetRepository, branch: &str, name: &str, gro
 /// one renamed is listed under its new name, and one leaving the group is not.
 #[tokio::test]
 async fn an_engine_running_cascade_after_cascade_lists_the_target_group_as_it_is_now() {
-    let repo = with_rules(&[]).await;
-    let engine = cascade_of(&repo, repo.runner.clone(), config());
-    repo.store.create_branch("br1").expect("branch");
-    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+    let (repo, engine) = engine_after_a_first_cascade().await;
     let group = repo.id_of("CoreStandardGroup", "widget-sets").await;
 
     // Joins from its own side on the branch: the edge is also a change to the group.
