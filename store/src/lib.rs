@@ -60,6 +60,7 @@ mod snapshot;
 mod store;
 pub(crate) mod templates;
 mod turn;
+mod vfs;
 
 pub use api::{Allocated, PoolKind, Written};
 pub use branch::BranchInfo;

@@ -28,7 +28,7 @@ use crate::node::{Node, value_key};
 use crate::rows::{Insert, Row};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ToSqlOutput;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::thread::JoinHandle;
 
 const SCHEMA_SQL: &str = "
@@ -291,7 +291,12 @@ pub(crate) fn configure_sqlite() -> std::ffi::c_int {
 /// A connection to the store file, set up as every connection of the store is.
 fn connect(path: &str) -> Result<Connection> {
     configure_sqlite();
-    let conn = Connection::open(path).map_err(StoreError::db(path))?;
+    // Through the store's VFS (see `vfs`): a commit's WAL frames in one write.
+    let conn = match crate::vfs::register() {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs),
+        None => Connection::open(path),
+    }
+    .map_err(StoreError::db(path))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(StoreError::db(path))?;
     // The query planner's stability guarantee: a plan never depends on the values bound
