@@ -647,6 +647,70 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_on_another_connection_sees_every_commit_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.db");
+        let conn = open(&path);
+        // 200 accounts of 1,000 each, ~300 bytes a row: a transfer between twenty pairs
+        // changes pages across the table, each commit several frames.
+        let account = |balance: i64| format!("{balance:08}{}", "-".repeat(292));
+        conn.execute_batch("BEGIN").expect("begin");
+        for k in 0..200 {
+            conn.execute(
+                "INSERT INTO t (k, v) VALUES (?1, ?2)",
+                params![k, account(1_000)],
+            )
+            .expect("insert");
+        }
+        conn.execute_batch("COMMIT").expect("commit");
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                let reader = Connection::open(&path).expect("reader");
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Acquire) || reads == 0 {
+                    let (count, total): (i64, i64) = reader
+                        .query_row(
+                            "SELECT COUNT(*), SUM(CAST(substr(v, 1, 8) AS INTEGER)) FROM t",
+                            [],
+                            |row| Ok((row.get(0)?, row.get(1)?)),
+                        )
+                        .expect("a consistent read");
+                    assert_eq!((count, total), (200, 200_000), "read {reads}");
+                    reads += 1;
+                }
+                reads
+            });
+            let mut balances = vec![1_000_i64; 200];
+            let mut statement = conn
+                .prepare("UPDATE t SET v = ?2 WHERE k = ?1")
+                .expect("statement");
+            for round in 0..300_usize {
+                conn.execute_batch("BEGIN").expect("begin");
+                for pair in 0..20 {
+                    let from = (round * 7 + pair * 11) % 200;
+                    let to = (round * 13 + pair * 5 + 1) % 200;
+                    if from == to {
+                        continue;
+                    }
+                    balances[from] -= 3;
+                    balances[to] += 3;
+                    statement
+                        .execute(params![from as i64, account(balances[from])])
+                        .expect("debit");
+                    statement
+                        .execute(params![to as i64, account(balances[to])])
+                        .expect("credit");
+                }
+                conn.execute_batch("COMMIT").expect("commit");
+            }
+            done.store(true, std::sync::atomic::Ordering::Release);
+            assert!(reader.join().expect("the reader") > 0);
+        });
+        assert_eq!(integrity(&conn), "ok");
+    }
+
+    #[test]
     fn a_commit_of_megabytes_is_written_in_pieces_the_default_vfs_takes_whole() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("s.db");
