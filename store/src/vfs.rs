@@ -800,6 +800,78 @@ mod tests {
         assert_eq!(integrity(&conn), "ok");
     }
 
+    /// Set in the child process of
+    /// [`a_commit_whose_frames_cannot_be_written_fails_and_shows_nothing`]: the store it
+    /// writes to.
+    const FULL_STORE: &str = "INFRAGEN_VFS_TEST_FULL_STORE";
+
+    /// Sets this process's file size limit (`RLIMIT_FSIZE`): writes past `bytes` fail.
+    fn limit_file_size(bytes: libc::rlim_t) {
+        // SAFETY: plain system calls on this process; with `SIGXFSZ` ignored a write past
+        // the limit fails with `EFBIG` instead of killing the process.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
+            limit.rlim_cur = bytes.min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+        }
+    }
+
+    #[test]
+    fn a_commit_whose_frames_cannot_be_written_fails_and_shows_nothing() {
+        let committed: Vec<(i64, String)> = (0..50).map(|k| (k, value(k, "kept", 100))).collect();
+        if let Some(path) = std::env::var_os(FULL_STORE) {
+            // The child: a commit, then one larger than the file size limit lets the WAL
+            // grow by, then a small one once the limit is lifted.
+            let path = Path::new(&path);
+            let conn = open(path);
+            conn.execute_batch("BEGIN").expect("begin");
+            insert(&conn, 0, 50, "kept", 100);
+            conn.execute_batch("COMMIT").expect("commit");
+            limit_file_size(wal_size(path) + (64 << 10));
+            conn.execute_batch("BEGIN").expect("begin");
+            insert(&conn, 1_000, 3_000, "lost", 300);
+            let commit = conn.execute_batch("COMMIT");
+            assert!(commit.is_err(), "a commit past the file size limit fails");
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK").expect("rollback");
+            }
+            assert_eq!(rows(path), committed, "another connection sees none of it");
+            limit_file_size(libc::RLIM_INFINITY);
+            insert(&conn, 50, 51, "after", 10);
+            let mut expected = committed.clone();
+            expected.push((50, value(50, "after", 10)));
+            assert_eq!(rows(path), expected);
+            assert_eq!(integrity(&conn), "ok");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.db");
+        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "vfs::tests::a_commit_whose_frames_cannot_be_written_fails_and_shows_nothing",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(FULL_STORE, &path)
+            .output()
+            .expect("run the child");
+        assert!(
+            output.status.success(),
+            "the child failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let conn = open(&path);
+        assert_eq!(integrity(&conn), "ok");
+        let mut expected = committed;
+        expected.push((50, value(50, "after", 10)));
+        assert_eq!(rows(&path), expected);
+    }
+
     /// Set in the child process of [`a_process_killed_after_its_commits_keeps_every_one`]:
     /// the store it writes to.
     const CHILD_STORE: &str = "INFRAGEN_VFS_TEST_CHILD_STORE";
