@@ -800,6 +800,16 @@ mod tests {
         assert_eq!(integrity(&conn), "ok");
     }
 
+    /// Runs test `test` of this module again, alone, in a child process, with `variable`
+    /// naming the store at `path` (the test's child side reads it).
+    fn in_child(test: &str, variable: &str, path: &Path) -> std::process::Output {
+        std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([&format!("vfs::tests::{test}"), "--exact", "--nocapture"])
+            .env(variable, path)
+            .output()
+            .expect("run the child")
+    }
+
     /// Set in the child process of
     /// [`a_commit_whose_frames_cannot_be_written_fails_and_shows_nothing`]: the store it
     /// writes to.
@@ -851,15 +861,11 @@ mod tests {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("s.db");
-        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "vfs::tests::a_commit_whose_frames_cannot_be_written_fails_and_shows_nothing",
-                "--exact",
-                "--nocapture",
-            ])
-            .env(FULL_STORE, &path)
-            .output()
-            .expect("run the child");
+        let output = in_child(
+            "a_commit_whose_frames_cannot_be_written_fails_and_shows_nothing",
+            FULL_STORE,
+            &path,
+        );
         assert!(
             output.status.success(),
             "the child failed: {}",
@@ -890,16 +896,12 @@ mod tests {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("s.db");
-        let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "vfs::tests::a_process_killed_after_its_commits_keeps_every_one",
-                "--exact",
-                "--nocapture",
-            ])
-            .env(CHILD_STORE, &path)
-            .status()
-            .expect("run the child");
-        assert!(!status.success(), "the child aborts");
+        let output = in_child(
+            "a_process_killed_after_its_commits_keeps_every_one",
+            CHILD_STORE,
+            &path,
+        );
+        assert!(!output.status.success(), "the child aborts");
         assert!(wal_size(&path) > 0, "the child left its WAL");
         let conn = open(&path);
         assert_eq!(integrity(&conn), "ok");
