@@ -367,149 +367,66 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     }
 }
 
-unsafe extern "C" fn read(
-    file: *mut ffi::sqlite3_file,
-    data: *mut c_void,
-    amount: c_int,
-    offset: ffi::sqlite3_int64,
-) -> c_int {
-    // SAFETY: a file `open` wrapped; the arguments are SQLite's, passed on.
-    flushed(unsafe { wal(file) }, |wal| match methods(wal).xRead {
-        Some(read) => unsafe { read(wal.inner, data, amount, offset) },
-        None => ffi::SQLITE_IOERR_READ,
-    })
-}
-
-unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
-    // SAFETY: as for `read`.
-    flushed(unsafe { wal(file) }, |wal| match methods(wal).xTruncate {
-        Some(truncate) => unsafe { truncate(wal.inner, size) },
-        None => ffi::SQLITE_IOERR_TRUNCATE,
-    })
-}
-
-unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    // SAFETY: as for `read`.
-    flushed(unsafe { wal(file) }, |wal| match methods(wal).xSync {
-        Some(sync) => unsafe { sync(wal.inner, flags) },
-        None => ffi::SQLITE_IOERR_FSYNC,
-    })
-}
-
-unsafe extern "C" fn file_size(
-    file: *mut ffi::sqlite3_file,
-    size: *mut ffi::sqlite3_int64,
-) -> c_int {
-    // SAFETY: as for `read`.
-    flushed(unsafe { wal(file) }, |wal| match methods(wal).xFileSize {
-        Some(file_size) => unsafe { file_size(wal.inner, size) },
-        None => ffi::SQLITE_IOERR_FSTAT,
-    })
-}
-
-unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    // SAFETY: as for `read`.
-    flushed(unsafe { wal(file) }, |wal| match methods(wal).xLock {
-        Some(lock) => unsafe { lock(wal.inner, level) },
-        None => ffi::SQLITE_IOERR_LOCK,
-    })
-}
-
-unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    // SAFETY: as for `read`.
-    flushed(unsafe { wal(file) }, |wal| match methods(wal).xUnlock {
-        Some(unlock) => unsafe { unlock(wal.inner, level) },
-        None => ffi::SQLITE_IOERR_UNLOCK,
-    })
-}
-
-unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    // SAFETY: as for `read`.
-    let wal = unsafe { wal(file) };
-    match methods(wal).xCheckReservedLock {
-        Some(check) => unsafe { check(wal.inner, out) },
-        None => ffi::SQLITE_IOERR_CHECKRESERVEDLOCK,
-    }
-}
-
-unsafe extern "C" fn file_control(
-    file: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    // SAFETY: as for `read`.
-    flushed(unsafe { wal(file) }, |wal| {
-        match methods(wal).xFileControl {
-            Some(control) => unsafe { control(wal.inner, op, arg) },
-            None => ffi::SQLITE_NOTFOUND,
+/// Methods that write what was gathered, then call the default VFS's with SQLite's
+/// arguments (`$missing`: the result when the default VFS has no such method).
+macro_rules! flushing {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) => $method:ident or $missing:expr;)*) => {$(
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
+            // SAFETY: SQLite calls it on a file `open` wrapped; its arguments are passed on
+            // to the default VFS's method, on the default VFS's file.
+            flushed(unsafe { wal(file) }, |wal| match methods(wal).$method {
+                Some(method) => unsafe { method(wal.inner, $($arg),*) },
+                None => $missing,
+            })
         }
-    })
+    )*};
 }
 
-unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: as for `read`.
-    let wal = unsafe { wal(file) };
-    match methods(wal).xSectorSize {
-        Some(sector_size) => unsafe { sector_size(wal.inner) },
-        None => 4096,
-    }
+/// Methods that call the default VFS's as they are: they neither read nor change the file's
+/// bytes.
+macro_rules! passing {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) => $method:ident or $missing:expr;)*) => {$(
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
+            // SAFETY: as for `flushing!`.
+            let wal = unsafe { wal(file) };
+            match methods(wal).$method {
+                Some(method) => unsafe { method(wal.inner, $($arg),*) },
+                None => $missing,
+            }
+        }
+    )*};
 }
 
-unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: as for `read`.
-    let wal = unsafe { wal(file) };
-    match methods(wal).xDeviceCharacteristics {
-        Some(characteristics) => unsafe { characteristics(wal.inner) },
-        None => 0,
-    }
+flushing! {
+    fn read(data: *mut c_void, amount: c_int, offset: ffi::sqlite3_int64)
+        => xRead or ffi::SQLITE_IOERR_READ;
+    fn truncate(size: ffi::sqlite3_int64) => xTruncate or ffi::SQLITE_IOERR_TRUNCATE;
+    fn sync(flags: c_int) => xSync or ffi::SQLITE_IOERR_FSYNC;
+    fn file_size(size: *mut ffi::sqlite3_int64) => xFileSize or ffi::SQLITE_IOERR_FSTAT;
+    fn lock(level: c_int) => xLock or ffi::SQLITE_IOERR_LOCK;
+    fn unlock(level: c_int) => xUnlock or ffi::SQLITE_IOERR_UNLOCK;
+    fn file_control(op: c_int, arg: *mut c_void) => xFileControl or ffi::SQLITE_NOTFOUND;
 }
 
-// SQLite maps shared memory through the database file, never its WAL; these pass the calls
-// on all the same.
-
-unsafe extern "C" fn shm_map(
-    file: *mut ffi::sqlite3_file,
-    page: c_int,
-    page_size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: as for `read`.
-    let wal = unsafe { wal(file) };
-    match methods(wal).xShmMap {
-        Some(map) => unsafe { map(wal.inner, page, page_size, extend, out) },
-        None => ffi::SQLITE_IOERR_SHMMAP,
-    }
-}
-
-unsafe extern "C" fn shm_lock(
-    file: *mut ffi::sqlite3_file,
-    offset: c_int,
-    n: c_int,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: as for `read`.
-    let wal = unsafe { wal(file) };
-    match methods(wal).xShmLock {
-        Some(lock) => unsafe { lock(wal.inner, offset, n, flags) },
-        None => ffi::SQLITE_IOERR_SHMLOCK,
-    }
+// SQLite maps shared memory through the database file, never its WAL; the `shm` methods
+// pass the calls on all the same.
+passing! {
+    fn check_reserved_lock(out: *mut c_int)
+        => xCheckReservedLock or ffi::SQLITE_IOERR_CHECKRESERVEDLOCK;
+    fn sector_size() => xSectorSize or 4096;
+    fn device_characteristics() => xDeviceCharacteristics or 0;
+    fn shm_map(page: c_int, page_size: c_int, extend: c_int, out: *mut *mut c_void)
+        => xShmMap or ffi::SQLITE_IOERR_SHMMAP;
+    fn shm_lock(offset: c_int, n: c_int, flags: c_int) => xShmLock or ffi::SQLITE_IOERR_SHMLOCK;
+    fn shm_unmap(delete: c_int) => xShmUnmap or ffi::SQLITE_OK;
+    fn unfetch(offset: ffi::sqlite3_int64, page: *mut c_void) => xUnfetch or ffi::SQLITE_OK;
 }
 
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
-    // SAFETY: as for `read`.
+    // SAFETY: as for `flushing!`.
     let wal = unsafe { wal(file) };
     if let Some(barrier) = methods(wal).xShmBarrier {
         unsafe { barrier(wal.inner) }
-    }
-}
-
-unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    // SAFETY: as for `read`.
-    let wal = unsafe { wal(file) };
-    match methods(wal).xShmUnmap {
-        Some(unmap) => unsafe { unmap(wal.inner, delete) },
-        None => ffi::SQLITE_OK,
     }
 }
 
@@ -519,7 +436,7 @@ unsafe extern "C" fn fetch(
     amount: c_int,
     out: *mut *mut c_void,
 ) -> c_int {
-    // SAFETY: as for `read`.
+    // SAFETY: as for `flushing!`.
     flushed(unsafe { wal(file) }, |wal| match methods(wal).xFetch {
         Some(fetch) => unsafe { fetch(wal.inner, offset, amount, out) },
         None => {
@@ -528,19 +445,6 @@ unsafe extern "C" fn fetch(
             ffi::SQLITE_OK
         }
     })
-}
-
-unsafe extern "C" fn unfetch(
-    file: *mut ffi::sqlite3_file,
-    offset: ffi::sqlite3_int64,
-    page: *mut c_void,
-) -> c_int {
-    // SAFETY: as for `read`.
-    let wal = unsafe { wal(file) };
-    match methods(wal).xUnfetch {
-        Some(unfetch) => unsafe { unfetch(wal.inner, offset, page) },
-        None => ffi::SQLITE_OK,
-    }
 }
 
 #[cfg(test)]
@@ -578,6 +482,15 @@ mod tests {
         conn.execute_batch("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
             .expect("table");
         conn
+    }
+
+    /// A new store file in a directory of its own (removed when the directory is dropped),
+    /// and a connection to it through the VFS.
+    fn fresh_store() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.db");
+        let conn = open(&path);
+        (dir, path, conn)
     }
 
     /// Rows `from..to`, each with a value of `len` bytes naming its key and `round`.
@@ -623,9 +536,7 @@ mod tests {
 
     #[test]
     fn a_commit_of_many_pages_reaches_the_wal_in_one_write_and_reads_back_whole() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.db");
-        let conn = open(&path);
+        let (_dir, path, conn) = fresh_store();
         insert(&conn, 0, 1, "first", 10);
         let wal_before = wal_size(&path);
         let writes_before = wal_writes();
@@ -648,9 +559,7 @@ mod tests {
 
     #[test]
     fn a_reader_on_another_connection_sees_every_commit_whole() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.db");
-        let conn = open(&path);
+        let (_dir, path, conn) = fresh_store();
         // 200 accounts of 1,000 each, ~300 bytes a row: a transfer between twenty pairs
         // changes pages across the table, each commit several frames.
         let account = |balance: i64| format!("{balance:08}{}", "-".repeat(292));
@@ -712,9 +621,7 @@ mod tests {
 
     #[test]
     fn a_commit_of_megabytes_is_written_in_pieces_the_default_vfs_takes_whole() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.db");
-        let conn = open(&path);
+        let (_dir, path, conn) = fresh_store();
         let writes_before = wal_writes();
         conn.execute_batch("BEGIN").expect("begin");
         insert(&conn, 0, 20_000, "import", 300);
@@ -737,9 +644,7 @@ mod tests {
 
     #[test]
     fn a_transaction_larger_than_the_cache_spills_rewrites_and_commits_or_rolls_back_whole() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.db");
-        let conn = open(&path);
+        let (_dir, path, conn) = fresh_store();
         // A cache of a few pages: the transaction's pages go to the WAL before its commit,
         // and the ones changed again are written over their own frames (whose checksums
         // SQLite then rewrites at the commit).
@@ -776,9 +681,7 @@ mod tests {
 
     #[test]
     fn a_wal_restarted_after_a_checkpoint_is_written_again_from_its_start() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.db");
-        let conn = open(&path);
+        let (_dir, path, conn) = fresh_store();
         insert(&conn, 0, 50, "one", 100);
         let checkpointer = Connection::open(&path).expect("checkpointer");
         let (busy, _, _): (i64, i64, i64) = checkpointer
@@ -801,13 +704,20 @@ mod tests {
     }
 
     /// Runs test `test` of this module again, alone, in a child process, with `variable`
-    /// naming the store at `path` (the test's child side reads it).
-    fn in_child(test: &str, variable: &str, path: &Path) -> std::process::Output {
-        std::process::Command::new(std::env::current_exe().expect("test binary"))
+    /// naming a new store file (the test's child side reads it); the file's directory, its
+    /// path and what the child did.
+    fn in_child(
+        test: &str,
+        variable: &str,
+    ) -> (tempfile::TempDir, std::path::PathBuf, std::process::Output) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.db");
+        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
             .args([&format!("vfs::tests::{test}"), "--exact", "--nocapture"])
-            .env(variable, path)
+            .env(variable, &path)
             .output()
-            .expect("run the child")
+            .expect("run the child");
+        (dir, path, output)
     }
 
     /// Set in the child process of
@@ -859,12 +769,9 @@ mod tests {
             assert_eq!(integrity(&conn), "ok");
             return;
         }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.db");
-        let output = in_child(
+        let (_dir, path, output) = in_child(
             "a_commit_whose_frames_cannot_be_written_fails_and_shows_nothing",
             FULL_STORE,
-            &path,
         );
         assert!(
             output.status.success(),
@@ -894,12 +801,9 @@ mod tests {
             }
             std::process::abort();
         }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.db");
-        let output = in_child(
+        let (_dir, path, output) = in_child(
             "a_process_killed_after_its_commits_keeps_every_one",
             CHILD_STORE,
-            &path,
         );
         assert!(!output.status.success(), "the child aborts");
         assert!(wal_size(&path) > 0, "the child left its WAL");
