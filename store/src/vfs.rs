@@ -129,10 +129,18 @@ struct Gathered {
     /// commit's ended, so a frame header written there begins a new run of frames (the
     /// frame headers SQLite rewrites after some commits lie before it).
     last_end: i64,
-    /// The last write gathered was a commit frame's header: its page ends the commit.
-    commit_page_next: bool,
-    /// The last write gathered was a frame header (a page follows).
-    page_next: bool,
+    /// What the next write gathered must be.
+    next: Next,
+}
+
+/// What SQLite writes next while it appends frames.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// A frame header (after the WAL header or a page).
+    Header,
+    /// The page of the frame whose header was just gathered; `commit`: that frame is a
+    /// commit frame, whose page ends the commit.
+    Page { commit: bool },
 }
 
 impl Gathered {
@@ -224,8 +232,7 @@ unsafe extern "C" fn open(
                     bytes: Vec::new(),
                     offset: 0,
                     last_end: size,
-                    commit_page_next: false,
-                    page_next: false,
+                    next: Next::Header,
                 },
             },
         );
@@ -249,39 +256,51 @@ fn methods(wal: &WalFile) -> &'static ffi::sqlite3_io_methods {
     unsafe { &*(*wal.inner).pMethods }
 }
 
+/// Writes `amount` bytes at `data` to the file at `offset` through the default VFS, and
+/// notes where the write ended; SQLite's result code.
+///
+/// # Safety
+/// `data` points at `amount` readable bytes.
+unsafe fn write_through(
+    wal: &mut WalFile,
+    data: *const c_void,
+    amount: c_int,
+    offset: ffi::sqlite3_int64,
+) -> c_int {
+    let Some(inner_write) = methods(wal).xWrite else {
+        return ffi::SQLITE_IOERR_WRITE;
+    };
+    #[cfg(test)]
+    tests::count_write();
+    // SAFETY: the default VFS's write on its own file; the caller's bytes.
+    let rc = unsafe { inner_write(wal.inner, data, amount, offset) };
+    wal.gathered.last_end = offset + ffi::sqlite3_int64::from(amount);
+    rc
+}
+
 /// Writes what was gathered, in pieces of at most [`MOST_PER_WRITE`] bytes; SQLite's result
 /// code.
 fn flush(wal: &mut WalFile) -> c_int {
     if wal.gathered.bytes.is_empty() {
         return ffi::SQLITE_OK;
     }
-    let Some(inner_write) = methods(wal).xWrite else {
-        return ffi::SQLITE_IOERR_WRITE;
-    };
+    // Taken while `write_through` borrows the file; given back, emptied, to keep its room.
+    let bytes = std::mem::take(&mut wal.gathered.bytes);
     let mut rc = ffi::SQLITE_OK;
     let mut offset = wal.gathered.offset;
-    for piece in wal.gathered.bytes.chunks(MOST_PER_WRITE) {
-        #[cfg(test)]
-        tests::count_write();
-        // SAFETY: the default VFS's write, on its own file, of bytes this file owns; the
-        // piece's length fits a `c_int` (`MOST_PER_WRITE`).
-        rc = unsafe {
-            inner_write(
-                wal.inner,
-                piece.as_ptr().cast(),
-                piece.len() as c_int,
-                offset,
-            )
-        };
+    for piece in bytes.chunks(MOST_PER_WRITE) {
+        // SAFETY: the piece's bytes, whose length fits a `c_int` (`MOST_PER_WRITE`).
+        rc = unsafe { write_through(wal, piece.as_ptr().cast(), piece.len() as c_int, offset) };
         if rc != ffi::SQLITE_OK {
             break;
         }
         offset += piece.len() as i64;
     }
-    wal.gathered.last_end = wal.gathered.end();
+    // What did not reach the file is dropped with the rest: SQLite has the error.
+    wal.gathered.last_end = wal.gathered.offset + bytes.len() as i64;
+    wal.gathered.bytes = bytes;
     wal.gathered.bytes.clear();
-    wal.gathered.page_next = false;
-    wal.gathered.commit_page_next = false;
+    wal.gathered.next = Next::Header;
     rc
 }
 
@@ -313,19 +332,12 @@ unsafe extern "C" fn write(
     let gathers = if g.bytes.is_empty() {
         (offset == 0 && len == WAL_HEADER) || (is_header && offset == g.last_end)
     } else {
-        offset == g.end() && (g.page_next != is_header)
+        offset == g.end() && (g.next == Next::Header) == is_header
     };
     if !gathers {
-        return flushed(wal, |wal| {
-            let Some(inner_write) = methods(wal).xWrite else {
-                return ffi::SQLITE_IOERR_WRITE;
-            };
-            #[cfg(test)]
-            tests::count_write();
-            // SAFETY: the default VFS's write on its own file, with SQLite's arguments.
-            let rc = unsafe { inner_write(wal.inner, data, amount, offset) };
-            wal.gathered.last_end = offset + ffi::sqlite3_int64::from(amount);
-            rc
+        // SAFETY: SQLite's bytes, as above.
+        return flushed(wal, |wal| unsafe {
+            write_through(wal, data, amount, offset)
         });
     }
     let g = &mut wal.gathered;
@@ -333,16 +345,16 @@ unsafe extern "C" fn write(
         g.offset = offset;
     }
     g.bytes.extend_from_slice(bytes);
-    let commit_page = g.commit_page_next && !is_header;
-    if is_header {
-        g.page_next = true;
+    let commit_page = g.next == Next::Page { commit: true };
+    g.next = if is_header {
         // The database's size after the commit, big-endian, in bytes 4..8: not zero in a
         // commit frame alone.
-        g.commit_page_next = bytes[4..8] != [0, 0, 0, 0];
+        Next::Page {
+            commit: bytes[4..8] != [0, 0, 0, 0],
+        }
     } else {
-        g.page_next = false;
-        g.commit_page_next = false;
-    }
+        Next::Header
+    };
     if commit_page || g.bytes.len() >= MOST_GATHERED {
         return flush(wal);
     }
