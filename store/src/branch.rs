@@ -9,6 +9,7 @@ use crate::error::StoreError;
 use crate::events::Event;
 use crate::graph::{MAIN, Tx};
 use crate::schema::{BranchSupport, Cardinality, Schema};
+use crate::stored_id::{Id, Stored};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -192,7 +193,7 @@ impl BranchRows {
             let rows = st
                 .query_map([name], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
+                        r.get::<_, Stored>(0)?.0,
                         r.get::<_, String>(1)?,
                         r.get::<_, bool>(2)?,
                         r.get::<_, Option<i64>>(3)?,
@@ -214,7 +215,7 @@ impl BranchRows {
             let rows = st
                 .query_map([name], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
+                        r.get::<_, Stored>(0)?.0,
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, Option<String>>(3)?,
@@ -375,7 +376,7 @@ pub(crate) fn merge(
         }
         let main_rev: Option<i64> = conn
             .prepare_cached("SELECT rev FROM node WHERE id = ?1 AND branch = 'main'")
-            .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+            .and_then(|mut st| st.query_row([Id(id)], |r| r.get(0)).optional())
             .map_err(&err)?;
         match main_rev {
             None => {}
@@ -515,7 +516,7 @@ pub(crate) fn merge(
             ))
             .map_err(&err)?;
         for id in ids.iter().filter(|id| !kept.contains(*id)) {
-            del.execute(params![name, id]).map_err(&err)?;
+            del.execute(params![name, Id(id)]).map_err(&err)?;
         }
     }
     // Relationship rows go with their merged nodes, but stay with a kept (local) node.
@@ -530,13 +531,20 @@ pub(crate) fn merge(
         .map_err(&err)?;
     for id in ids.iter().filter(|id| !kept.contains(*id)) {
         let found: Vec<(String, String, String)> = rows
-            .query_map(params![name, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map(params![name, Id(id)], |r| {
+                Ok((
+                    r.get::<_, Stored>(0)?.0,
+                    r.get(1)?,
+                    r.get::<_, Stored>(2)?.0,
+                ))
+            })
             .map_err(&err)?
             .collect::<rusqlite::Result<_>>()
             .map_err(&err)?;
         for (src, rel, dst) in found {
             if !kept.contains(&src) && !kept.contains(&dst) {
-                del.execute(params![src, rel, dst, name]).map_err(&err)?;
+                del.execute(params![Id(&src), rel, Id(&dst), name])
+                    .map_err(&err)?;
             }
         }
     }

@@ -58,6 +58,7 @@ pub mod run_queue;
 pub mod schema;
 mod snapshot;
 mod store;
+pub mod stored_id;
 pub(crate) mod templates;
 mod turn;
 mod vfs;

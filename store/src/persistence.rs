@@ -122,7 +122,7 @@ pub(crate) fn list_branch_nodes(
 ) -> rusqlite::Result<()> {
     let rows: Vec<Row<'_, 2>> = ids
         .iter()
-        .map(|id| [ToSqlOutput::from(branch), ToSqlOutput::from(*id)])
+        .map(|id| [ToSqlOutput::from(branch), crate::stored_id::key(id)])
         .collect();
     LIST_BRANCH_NODES.run(conn, &rows)?;
     Ok(())
@@ -131,7 +131,7 @@ pub(crate) fn list_branch_nodes(
 /// The nodes listed with `branch` in [`BRANCH_ROWS`].
 pub(crate) fn branch_node_ids(conn: &Connection, branch: &str) -> rusqlite::Result<Vec<String>> {
     conn.prepare_cached("SELECT id FROM branch_rows WHERE branch = ?1")?
-        .query_map([branch], |r| r.get(0))?
+        .query_map([branch], |r| Ok(r.get::<_, crate::stored_id::Stored>(0)?.0))?
         .collect()
 }
 
@@ -501,9 +501,40 @@ impl Db {
         Ok(())
     }
 
+    /// Stores written before ids were stored as a UUID's bytes hold them as text: they are
+    /// converted once (see [`crate::stored_id`]), in one transaction, after every other
+    /// move of an older layout (those read and write the ids as text).
+    pub(crate) fn convert_text_ids(&mut self) -> Result<()> {
+        use crate::stored_id::{META_KEY, convert_text_ids};
+        // Looked up first: converting takes the write lock, which another process may hold.
+        if self.meta(META_KEY)?.is_some() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::db(&path))?;
+        // Another process may have converted them meanwhile.
+        let done = tx
+            .query_row("SELECT 1 FROM meta WHERE key = ?1", [META_KEY], |_| Ok(()))
+            .optional()
+            .map_err(StoreError::db(&path))?
+            .is_some();
+        if !done {
+            if convert_text_ids(&tx).map_err(StoreError::db(&path))? {
+                tracing::info!(path, "node ids stored as their UUID's bytes (once)");
+            }
+            tx.execute("INSERT INTO meta (key, value) VALUES (?1, '1')", [META_KEY])
+                .map_err(StoreError::db(&path))?;
+        }
+        tx.commit().map_err(StoreError::db(&path))
+    }
+
     /// Stores written before the graph was kept field by field have a `nodes` table of whole
     /// nodes (a branch row: the branch's version and the main version it was copied from).
-    /// Turn it into field rows, once, in one transaction.
+    /// Turn it into field rows, once, in one transaction. Such a store holds its ids as
+    /// text: this runs before they are converted ([`Db::convert_text_ids`]).
     fn migrate_whole_node_rows(&mut self) -> Result<()> {
         let old: Option<String> = self
             .conn

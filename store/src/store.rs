@@ -257,6 +257,7 @@ impl Store {
                 "relationship rows stored once per relationship (once)"
             );
         }
+        db.convert_text_ids()?;
         db.settle_link_orders(&schema)?;
         let v = db.data_version()?;
         let (tx, _) = broadcast::channel(4096);

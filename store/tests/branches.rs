@@ -989,6 +989,7 @@ fn a_store_written_before_branches_listed_their_nodes_lists_them_when_opened() {
 /// `attrs`: one `attr` row per attribute and branch, its value as JSON text, its lookup
 /// key, and main's value when a branch first changed it.
 fn to_attribute_rows(path: &std::path::Path) {
+    ids_as_text(path);
     let conn = rusqlite::Connection::open(path).expect("the file");
     let rows: Vec<(String, String, String, String, Option<String>)> = conn
         .prepare("SELECT id, branch, kind, data, bases FROM attrs")
@@ -1111,7 +1112,7 @@ fn value_index_and_values(path: &std::path::Path) -> (BTreeSet<IndexEntry>, BTre
         .prepare("SELECT kind, name, key, branch, id FROM attr_key")
         .expect("prepare")
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, stored_id(r, 4)?))
         })
         .expect("query")
         .collect::<rusqlite::Result<_>>()
@@ -1119,7 +1120,9 @@ fn value_index_and_values(path: &std::path::Path) -> (BTreeSet<IndexEntry>, BTre
     let rows: Vec<(String, String, String, String)> = conn
         .prepare("SELECT id, branch, kind, data FROM attrs")
         .expect("prepare")
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_map([], |r| {
+            Ok((stored_id(r, 0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .expect("query")
         .collect::<rusqlite::Result<_>>()
         .expect("rows");

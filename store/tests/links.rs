@@ -15,7 +15,13 @@ fn link_rows(path: &std::path::Path) -> Vec<(String, String, String, String, boo
         .prepare("SELECT src, rel, dst, branch, live FROM link")
         .expect("prepare")
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                stored_id(r, 0)?,
+                r.get(1)?,
+                stored_id(r, 2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
         })
         .expect("query")
         .collect::<rusqlite::Result<_>>()
@@ -205,6 +211,7 @@ fn a_side_declared_later_lists_the_peers_already_linked() {
 /// schema's relationships: a device's interfaces and an interface's device, a device's
 /// site with no other side, a site's parent and a region's children).
 fn to_rows_per_side(path: &std::path::Path) {
+    ids_as_text(path);
     let conn = rusqlite::Connection::open(path).expect("the file");
     type Row = (String, String, String, String, i64, bool, Option<bool>);
     let rows: Vec<Row> = conn

@@ -74,6 +74,7 @@ use infragen::repository::Repository;
 use infragen::sync::sync_repository;
 use infragen_store::Store;
 use infragen_store::schema::Schema;
+use infragen_store::stored_id::Stored;
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value, json};
 
@@ -224,7 +225,7 @@ fn read_seed(path: &Path, schema: &Schema) -> Seed {
         .expect("nodes");
     let rows = nodes
         .query_map([BRANCH], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            Ok((r.get::<_, Stored>(0)?.0, r.get::<_, String>(1)?, r.get(2)?))
         })
         .expect("nodes");
     for row in rows {
@@ -245,7 +246,7 @@ fn read_seed(path: &Path, schema: &Schema) -> Seed {
         .expect("attributes");
     let rows = attrs
         .query_map([BRANCH], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((r.get::<_, Stored>(0)?.0, r.get::<_, String>(1)?))
         })
         .expect("attributes");
     for row in rows {
@@ -272,7 +273,7 @@ fn read_seed(path: &Path, schema: &Schema) -> Seed {
     let kinds: HashMap<String, String> = db
         .prepare("SELECT id, kind FROM node")
         .expect("kinds")
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map([], |r| Ok((r.get::<_, Stored>(0)?.0, r.get(1)?)))
         .expect("kinds")
         .map(|row| row.expect("kind row"))
         .collect();
@@ -282,9 +283,9 @@ fn read_seed(path: &Path, schema: &Schema) -> Seed {
     let rows = links
         .query_map([BRANCH], |r| {
             Ok((
-                r.get::<_, String>(0)?,
+                r.get::<_, Stored>(0)?.0,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, Stored>(2)?.0,
                 r.get::<_, i64>(3)?,
             ))
         })

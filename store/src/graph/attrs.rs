@@ -19,6 +19,7 @@
 
 use crate::node::value_key_ref;
 use crate::rows::{Insert, Row};
+use crate::stored_id::{self, Id};
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
@@ -70,7 +71,7 @@ pub(crate) fn read(
 ) -> rusqlite::Result<Option<(String, AttrImage)>> {
     let row = conn
         .prepare_cached("SELECT kind, data, bases FROM attrs WHERE id = ?1 AND branch = ?2")?
-        .query_row(params![id, branch], |r| {
+        .query_row(params![Id(id), branch], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -113,7 +114,7 @@ impl<'a> AttrRows<'a> {
     ) -> rusqlite::Result<()> {
         if image.is_empty() {
             conn.prepare_cached("DELETE FROM attrs WHERE id = ?1 AND branch = ?2")?
-                .execute(params![id, branch])?;
+                .execute(params![Id(id), branch])?;
             return Ok(());
         }
         let text = |map: &Map<String, Value>| {
@@ -125,7 +126,7 @@ impl<'a> AttrRows<'a> {
             false => ToSqlOutput::from(text(&image.bases)?),
         };
         self.put.push([
-            ToSqlOutput::from(id),
+            stored_id::key(id),
             ToSqlOutput::from(branch),
             ToSqlOutput::from(kind),
             ToSqlOutput::from(text(&image.data)?),
@@ -200,7 +201,7 @@ impl<'a> KeyWrites<'a> {
             conn.prepare_cached(
                 "DELETE FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4 AND id = ?5",
             )?
-            .execute(params![kind, name, key, branch, id])?;
+            .execute(params![kind, name, key, branch, Id(id)])?;
         }
         let rows: Vec<Row<'_, 5>> = self
             .add
@@ -211,7 +212,7 @@ impl<'a> KeyWrites<'a> {
                     ToSqlOutput::from(*name),
                     ToSqlOutput::from(key.as_ref()),
                     ToSqlOutput::from(*branch),
-                    ToSqlOutput::from(*id),
+                    stored_id::key(id),
                 ]
             })
             .collect();
@@ -239,20 +240,22 @@ pub(crate) fn remove(conn: &Connection, id: &str, branch: Option<&str>) -> rusql
         Some(branch) => vec![branch.to_owned()],
         None => conn
             .prepare_cached("SELECT branch FROM attrs WHERE id = ?1")?
-            .query_map([id], |r| r.get(0))?
+            .query_map([Id(id)], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?,
     };
     for branch in &branches {
         remove_keys(conn, id, branch)?;
         conn.prepare_cached("DELETE FROM attrs WHERE id = ?1 AND branch = ?2")?
-            .execute(params![id, branch])?;
+            .execute(params![Id(id), branch])?;
     }
     Ok(())
 }
 
 /// Stores written with one row per attribute (the `attr` table): their rows become one
 /// row per node and branch, and their values' index `attr_key`, once, in one transaction.
-/// `true` when there was anything to move.
+/// `true` when there was anything to move. Such a store holds its ids as text: this runs
+/// before they are converted ([`crate::stored_id::convert_text_ids`]) and copies them as
+/// they are.
 pub(crate) fn migrate_attribute_rows(conn: &mut Connection) -> rusqlite::Result<bool> {
     // Looked up first: moving takes the write lock, which another process may hold.
     let old = conn.prepare("SELECT 1 FROM attr LIMIT 1")?.exists([])?;

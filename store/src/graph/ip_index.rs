@@ -14,6 +14,7 @@ use crate::ip::{IpWithPrefix, from_u128, to_u128};
 use crate::ipam::{ADDRESS_GENERIC, PREFIX_GENERIC};
 use crate::node::Node;
 use crate::schema::BranchSupport;
+use crate::stored_id::{Id, Stored};
 use rusqlite::{OptionalExtension, params};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -177,12 +178,14 @@ pub(crate) fn rebuild(
              UNION SELECT dst FROM link WHERE branch = ?1 AND rel IN (?2, ?3)",
         )?;
         let ids: Vec<String> = st
-            .query_map(rusqlite::params![branch, prefixes, addresses], |r| r.get(0))?
+            .query_map(rusqlite::params![branch, prefixes, addresses], |r| {
+                Ok(r.get::<_, Stored>(0)?.0)
+            })?
             .collect::<rusqlite::Result<_>>()?;
         for id in ids {
             let kind: Option<(String, bool)> = conn
                 .prepare_cached("SELECT kind, branch = 'main' FROM node WHERE id = ?1 ORDER BY branch = 'main' DESC LIMIT 1")?
-                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([Id(&id)], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((kind, on_main)) = kind
                 && kinds.contains(&kind)
@@ -240,7 +243,7 @@ impl Tx<'_> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
                 )?
                 .execute(params![
-                    id,
+                    Id(id),
                     branch,
                     e.ns,
                     e.value.version(),
@@ -253,10 +256,10 @@ impl Tx<'_> {
             None if branch == MAIN || created => {
                 if self.support(kind) == BranchSupport::Agnostic {
                     c.prepare_cached("DELETE FROM ip WHERE id = ?1")?
-                        .execute([id])?;
+                        .execute([Id(id)])?;
                 } else {
                     c.prepare_cached("DELETE FROM ip WHERE id = ?1 AND branch = ?2")?
-                        .execute(params![id, branch])?;
+                        .execute(params![Id(id), branch])?;
                 }
             }
             None => {
@@ -264,7 +267,7 @@ impl Tx<'_> {
                     "INSERT OR REPLACE INTO ip (id, branch, ns, family, is_addr, lo, hi, plen, live) \
                      VALUES (?1, ?2, '', 0, 0, x'', x'', 0, 0)",
                 )?
-                .execute(params![id, branch])?;
+                .execute(params![Id(id), branch])?;
             }
         }
         Ok(Some(written))
@@ -416,7 +419,7 @@ impl Tx<'_> {
             self.branch
         ])?;
         while let Some(r) = q.next()? {
-            let id: String = r.get(0)?;
+            let id = r.get::<_, Stored>(0)?.0;
             let own = r.get::<_, String>(1)? != MAIN || self.on_main();
             let ns: String = r.get(2)?;
             let first: Vec<u8> = r.get(3)?;
@@ -445,7 +448,7 @@ impl Tx<'_> {
                 let shadowed = self
                     .conn
                     .prepare_cached("SELECT 1 FROM ip WHERE id = ?1 AND branch = ?2")?
-                    .exists(params![id, self.branch])?;
+                    .exists(params![Id(&id), self.branch])?;
                 if shadowed || self.committed_kind(&id).is_none() {
                     continue;
                 }

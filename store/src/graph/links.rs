@@ -19,6 +19,7 @@
 //! `bidirectional`) is not supported: Infrahub pairs `outbound` with `inbound`.
 
 use crate::schema::{KindSchema, RelationshipSchema, Schema};
+use crate::stored_id::{Id, Stored};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -99,7 +100,7 @@ pub(crate) fn read_links_of_node(
         return Ok(());
     };
     let mut st = conn.prepare_cached(&sql)?;
-    st.raw_bind_parameter(1, id)?;
+    st.raw_bind_parameter(1, Id(id))?;
     st.raw_bind_parameter(2, branch)?;
     for (at, identifier) in src.iter().chain(dst).enumerate() {
         st.raw_bind_parameter(at + 3, identifier)?;
@@ -149,7 +150,7 @@ pub(crate) fn branch_has(
         };
         if conn
             .prepare_cached(sql)?
-            .exists(params![id, identifier, branch])?
+            .exists(params![Id(id), identifier, branch])?
         {
             return Ok(true);
         }
@@ -169,7 +170,7 @@ pub(crate) fn remove_of_node(
                 "DELETE FROM link WHERE src = ?1 AND branch = ?2",
                 "DELETE FROM link WHERE dst = ?1 AND branch = ?2",
             ] {
-                conn.prepare_cached(sql)?.execute(params![id, branch])?;
+                conn.prepare_cached(sql)?.execute(params![Id(id), branch])?;
             }
         }
         None => {
@@ -177,7 +178,7 @@ pub(crate) fn remove_of_node(
                 "DELETE FROM link WHERE src = ?1",
                 "DELETE FROM link WHERE dst = ?1",
             ] {
-                conn.prepare_cached(sql)?.execute([id])?;
+                conn.prepare_cached(sql)?.execute([Id(id)])?;
             }
         }
     }
@@ -207,9 +208,9 @@ pub(crate) fn branch_rows(conn: &Connection, branch: &str) -> rusqlite::Result<V
     conn.prepare(LINK_ROWS_OF_BRANCH)?
         .query_map([branch], |r| {
             Ok(LinkRow {
-                src: r.get(0)?,
+                src: r.get::<_, Stored>(0)?.0,
                 rel: r.get(1)?,
-                dst: r.get(2)?,
+                dst: r.get::<_, Stored>(2)?.0,
                 live: r.get(3)?,
                 base: r.get(4)?,
             })
@@ -220,7 +221,7 @@ pub(crate) fn branch_rows(conn: &Connection, branch: &str) -> rusqlite::Result<V
 /// The kind of a stored node on any branch (a node's kind is the same on every branch).
 pub(crate) fn stored_kind(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT kind FROM node WHERE id = ?1 LIMIT 1")?
-        .query_row([id], |r| r.get(0))
+        .query_row([Id(id)], |r| r.get(0))
         .optional()
 }
 
@@ -328,11 +329,28 @@ fn reorder(
     identifier: &str,
     first: Option<&str>,
 ) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String, String)> = conn
+        .prepare("SELECT src, dst, branch FROM link WHERE rel = ?1")?
+        .query_map([identifier], |r| {
+            Ok((
+                r.get::<_, Stored>(0)?.0,
+                r.get::<_, Stored>(1)?.0,
+                r.get(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut turn = conn.prepare(
+        "UPDATE OR REPLACE link SET src = ?2, dst = ?1 \
+         WHERE src = ?1 AND rel = ?3 AND dst = ?2 AND branch = ?4",
+    )?;
     let Some(first) = first else {
-        conn.execute(
-            "UPDATE OR REPLACE link SET src = dst, dst = src WHERE rel = ?1 AND src > dst",
-            [identifier],
-        )?;
+        // Sorted as the ids' text is, which is what the writes compare (an id not stored
+        // as a UUID's bytes sorts apart from the others in SQL).
+        for (src, dst, branch) in rows {
+            if src > dst {
+                turn.execute(params![Id(&src), Id(&dst), identifier, branch])?;
+            }
+        }
         return Ok(());
     };
     // The names of `identifier` a node's kind holds: (`first`, another).
@@ -349,14 +367,6 @@ fn reorder(
             (first_held || r.name == first, other || r.name != first)
         }))
     };
-    let rows: Vec<(String, String, String)> = conn
-        .prepare("SELECT src, dst, branch FROM link WHERE rel = ?1")?
-        .query_map([identifier], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut turn = conn.prepare(
-        "UPDATE OR REPLACE link SET src = ?2, dst = ?1 \
-         WHERE src = ?1 AND rel = ?3 AND dst = ?2 AND branch = ?4",
-    )?;
     for (src, dst, branch) in rows {
         let ((src_first, src_other), (dst_first, dst_other)) = (holds(&src)?, holds(&dst)?);
         // Turned only where the kinds leave no doubt: a row between two nodes that may each
@@ -364,7 +374,7 @@ fn reorder(
         let as_written = src_first && dst_other;
         let turned = dst_first && src_other;
         if turned && !as_written {
-            turn.execute(params![src, dst, identifier, branch])?;
+            turn.execute(params![Id(&src), Id(&dst), identifier, branch])?;
         }
     }
     Ok(())
@@ -375,6 +385,9 @@ fn reorder(
 /// each side becomes its relationship instance's row (both sides the same row), a side
 /// whose node or relationship the schema no longer knows is dropped, as it was invisible.
 /// Returns how many `edge` rows were moved (0: nothing to do).
+///
+/// Such a store holds its ids as text: this runs before they are converted
+/// ([`crate::stored_id::convert_text_ids`]), and reads and writes them as text.
 pub(crate) fn migrate_edge_rows(conn: &mut Connection, schema: &Schema) -> rusqlite::Result<usize> {
     let any: bool = conn.prepare("SELECT 1 FROM edge LIMIT 1")?.exists([])?;
     if !any {

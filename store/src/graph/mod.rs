@@ -19,6 +19,7 @@ use crate::events::{Action, AttributeChange, Event, RelationshipChange};
 use crate::node::{Node, value_key, value_key_is};
 use crate::rows::{Insert, Row};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
+use crate::stored_id::{self, Id, Stored};
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
@@ -830,7 +831,7 @@ impl<'c> Tx<'c> {
 
     fn query_kind(&self, id: &str) -> rusqlite::Result<Option<String>> {
         let mut st = self.conn.prepare_cached(NODE_ROWS_OF_ID)?;
-        let mut rows = st.query(params![id, self.branch])?;
+        let mut rows = st.query(params![Id(id), self.branch])?;
         let (mut main, mut own) = (None, None);
         while let Some(r) = rows.next()? {
             let b: String = r.get(0)?;
@@ -902,7 +903,7 @@ impl<'c> Tx<'c> {
             rels: BTreeMap::new(),
         };
         let mut st = self.conn.prepare_cached(attrs::ATTRS_OF_ID)?;
-        let mut rows = st.query(params![id, self.branch])?;
+        let mut rows = st.query(params![Id(id), self.branch])?;
         let mut own = Map::new();
         while let Some(r) = rows.next()? {
             let here = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
@@ -936,7 +937,7 @@ impl<'c> Tx<'c> {
         links::read_links_of_node(self.conn, self.schema, kind, id, &self.branch, |r| {
             let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
             let identifier = r.get_ref(1)?.as_str()?;
-            let peer: String = r.get(2)?;
+            let peer = r.get::<_, Stored>(2)?.0;
             let at_src: bool = r.get(3)?;
             let Some(rel) = self
                 .schema
@@ -1178,13 +1179,13 @@ impl<'c> Tx<'c> {
                 links::LINKS_TO
             };
             let mut st = self.conn.prepare_cached(sql)?;
-            let mut rows = st.query(params![id, r.identifier, self.branch])?;
+            let mut rows = st.query(params![Id(id), r.identifier, self.branch])?;
             while let Some(row) = rows.next()? {
                 let own = row.get_ref(0)?.as_str()? == self.branch && !self.on_main();
                 if own_only && !own {
                     continue;
                 }
-                let peer: String = row.get(1)?;
+                let peer = row.get::<_, Stored>(1)?.0;
                 let live: bool = row.get(2)?;
                 let pos: i64 = row.get(3)?;
                 match edges.get(&peer) {
@@ -1288,11 +1289,11 @@ impl<'c> Tx<'c> {
             // end's kind that holds it.
             None => {
                 let mut st = self.conn.prepare_cached(links::LINKS_AT_NODE)?;
-                let mut rows = st.query(params![id, self.branch])?;
+                let mut rows = st.query(params![Id(id), self.branch])?;
                 while let Some(r) = rows.next()? {
                     let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
                     let identifier = r.get_ref(1)?.as_str()?;
-                    let holder: String = r.get(2)?;
+                    let holder = r.get::<_, Stored>(2)?.0;
                     let holder_at_src = !r.get::<_, bool>(3)?;
                     let Some(k) = self
                         .committed_kind(&holder)
@@ -1345,13 +1346,17 @@ impl<'c> Tx<'c> {
                     };
                     let mut st = self.conn.prepare_cached(sql)?;
                     let mut rows = if any_kind {
-                        st.query(params![id, r.identifier, self.branch])?
+                        st.query(params![Id(id), r.identifier, self.branch])?
                     } else {
-                        st.query(params![id, r.identifier, self.branch, kind])?
+                        st.query(params![Id(id), r.identifier, self.branch, kind])?
                     };
                     while let Some(row) = rows.next()? {
                         let own = row.get_ref(0)?.as_str()? == self.branch && !self.on_main();
-                        note((row.get(1)?, rel.to_owned()), row.get(2)?, own);
+                        note(
+                            (row.get::<_, Stored>(1)?.0, rel.to_owned()),
+                            row.get(2)?,
+                            own,
+                        );
                     }
                 }
             }
@@ -1433,7 +1438,7 @@ impl<'c> Tx<'c> {
             let mut st = self.conn.prepare_cached(
                 "SELECT id FROM node WHERE kind = ?1 AND branch = 'main' AND live = 1",
             )?;
-            for r in st.query_map([kind], |r| r.get::<_, String>(0))? {
+            for r in st.query_map([kind], |r| Ok(r.get::<_, Stored>(0)?.0))? {
                 out.insert(r?);
             }
             return Ok(out);
@@ -1443,7 +1448,7 @@ impl<'c> Tx<'c> {
             .prepare_cached("SELECT id, live FROM node WHERE kind = ?1 AND branch = ?2")?;
         let mut hidden = BTreeSet::new();
         for r in st.query_map(params![kind, self.branch], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+            Ok((r.get::<_, Stored>(0)?.0, r.get::<_, bool>(1)?))
         })? {
             let (id, live) = r?;
             if live {
@@ -1456,7 +1461,7 @@ impl<'c> Tx<'c> {
             let mut st = self.conn.prepare_cached(
                 "SELECT id FROM node WHERE kind = ?1 AND branch = 'main' AND live = 1",
             )?;
-            for r in st.query_map([kind], |r| r.get::<_, String>(0))? {
+            for r in st.query_map([kind], |r| Ok(r.get::<_, Stored>(0)?.0))? {
                 let id = r?;
                 if !hidden.contains(&id) {
                     out.insert(id);
@@ -1507,7 +1512,7 @@ impl<'c> Tx<'c> {
             .prepare_cached(&sql)
             .and_then(|mut st| {
                 st.query_map(params![kind, attr, self.branch, needle], |r| {
-                    r.get::<_, String>(0)
+                    Ok(r.get::<_, Stored>(0)?.0)
                 })?
                 .collect::<rusqlite::Result<BTreeSet<String>>>()
             })
@@ -1586,7 +1591,7 @@ impl<'c> Tx<'c> {
             let mut st = self.conn.prepare_cached(
                 "SELECT id FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = 'main'",
             )?;
-            for r in st.query_map(params![kind, attr, key], |r| r.get::<_, String>(0))? {
+            for r in st.query_map(params![kind, attr, key], |r| Ok(r.get::<_, Stored>(0)?.0))? {
                 out.insert(r?);
             }
             return Ok(out);
@@ -1595,7 +1600,7 @@ impl<'c> Tx<'c> {
             "SELECT id FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4",
         )?;
         for r in st.query_map(params![kind, attr, key, self.branch], |r| {
-            r.get::<_, String>(0)
+            Ok(r.get::<_, Stored>(0)?.0)
         })? {
             out.insert(r?);
         }
@@ -1606,7 +1611,7 @@ impl<'c> Tx<'c> {
                      AND json_type(b.data, '$.\"' || ?2 || '\"') IS NOT NULL)",
             )?;
             for r in st.query_map(params![kind, attr, key, self.branch], |r| {
-                r.get::<_, String>(0)
+                Ok(r.get::<_, Stored>(0)?.0)
             })? {
                 out.insert(r?);
             }
@@ -2078,7 +2083,7 @@ impl<'c> Tx<'c> {
         }
         let (src, dst) = self.schema.link_end(r).ends(id, peer);
         let mut st = self.conn.prepare_cached(links::LINK_ROWS_OF_KEY)?;
-        let mut rows = st.query(params![src, r.identifier, dst, self.branch])?;
+        let mut rows = st.query(params![Id(src), r.identifier, Id(dst), self.branch])?;
         let (mut main, mut own) = (false, None);
         while let Some(row) = rows.next()? {
             let live: bool = row.get(1)?;
@@ -2453,31 +2458,31 @@ impl<'c> Tx<'c> {
                 } else {
                     "DELETE FROM node WHERE id = ?1 AND branch = 'main'"
                 };
-                c.prepare_cached(sql)?.execute([id])?;
+                c.prepare_cached(sql)?.execute([Id(id)])?;
             } else {
                 let on_main: bool = c
                     .prepare_cached("SELECT 1 FROM node WHERE id = ?1 AND branch = 'main'")?
-                    .query_row([id], |_| Ok(true))
+                    .query_row([Id(id)], |_| Ok(true))
                     .optional()?
                     .unwrap_or(false);
                 attrs::remove(c, id, Some(node_branch))?;
                 c.prepare_cached("DELETE FROM node WHERE id = ?1 AND branch = ?2")?
-                    .execute(params![id, node_branch])?;
+                    .execute(params![Id(id), node_branch])?;
                 if on_main {
                     let main_rev: i64 = c
                         .prepare_cached("SELECT rev FROM node WHERE id = ?1 AND branch = 'main'")?
-                        .query_row([id], |r| r.get(0))?;
+                        .query_row([Id(id)], |r| r.get(0))?;
                     c.prepare_cached(
                         "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
                     )?
-                    .execute(params![id, node_branch, p.kind, rev, main_rev])?;
+                    .execute(params![Id(id), node_branch, p.kind, rev, main_rev])?;
                 }
             }
             return Ok(());
         }
         if p.created {
             rows.nodes.push([
-                ToSqlOutput::from(id),
+                stored_id::key(id),
                 ToSqlOutput::from(node_branch),
                 ToSqlOutput::from(p.kind.as_str()),
                 ToSqlOutput::from(rev),
@@ -2486,7 +2491,7 @@ impl<'c> Tx<'c> {
             // Main's revision says main changed the node (a branch that deleted it conflicts
             // at its merge): a branch's change of it is the branch's rows, not main's, and a
             // write of what the node already holds changes nothing.
-            rows.update_rev.execute(params![id, rev])?;
+            rows.update_rev.execute(params![Id(id), rev])?;
         }
         // A node created on this branch has no main version: its rows are plain, like main's.
         let plain = |b: &str| b == MAIN || p.created;
@@ -2520,19 +2525,25 @@ impl<'c> Tx<'c> {
             if plain(b) || self.pending.get(peer.as_str()).is_some_and(|q| q.created) {
                 if present {
                     rows.links.push([
-                        ToSqlOutput::from(src),
+                        stored_id::key(src),
                         ToSqlOutput::from(r.identifier.as_str()),
-                        ToSqlOutput::from(dst),
+                        stored_id::key(dst),
                         ToSqlOutput::from(b),
                         ToSqlOutput::from(pos),
                     ]);
                 } else {
                     rows.remove_edge
-                        .execute(params![src, r.identifier, dst, b])?;
+                        .execute(params![Id(src), r.identifier, Id(dst), b])?;
                 }
             } else {
-                rows.put_branch_edge
-                    .execute(params![src, r.identifier, dst, b, pos, present])?;
+                rows.put_branch_edge.execute(params![
+                    Id(src),
+                    r.identifier,
+                    Id(dst),
+                    b,
+                    pos,
+                    present
+                ])?;
             }
         }
         Ok(())
@@ -2932,7 +2943,7 @@ impl Tx<'_> {
             let few: i64 = self
                 .conn
                 .prepare_cached(count)?
-                .query_row(params![peer, self.branch], |r| r.get(0))?;
+                .query_row(params![Id(peer), self.branch], |r| r.get(0))?;
             // `CROSS JOIN` keeps that order: SQLite never reorders its operands.
             let sql = match (holder_at_src, few < 256) {
                 (true, true) => {
@@ -2958,8 +2969,8 @@ impl Tx<'_> {
             };
             let mut st = self.conn.prepare_cached(sql)?;
             for id in st.query_map(
-                params![peer, r.identifier, kind, attr, self.branch, key],
-                |r| r.get::<_, String>(0),
+                params![Id(peer), r.identifier, kind, attr, self.branch, key],
+                |r| Ok(r.get::<_, Stored>(0)?.0),
             )? {
                 out.insert(id?);
             }

@@ -161,3 +161,38 @@ impl Rng {
         (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
     }
 }
+
+/// Turns the store file at `path` back into the form stores were written in before ids
+/// were stored as a UUID's bytes (see `infragen_store::stored_id`): every id of the graph's
+/// tables as its text, and no note that they were converted, so the next open converts them.
+pub fn ids_as_text(path: &std::path::Path) {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::Value as Sql;
+    let conn = rusqlite::Connection::open(path).expect("the file");
+    conn.create_scalar_function(
+        "id_text",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Null => Sql::Null,
+                value => Sql::Text(infragen_store::stored_id::text(value)?),
+            })
+        },
+    )
+    .expect("a function");
+    conn.execute_batch(&format!(
+        "UPDATE node SET id = id_text(id); UPDATE attrs SET id = id_text(id); \
+         UPDATE attr_key SET id = id_text(id); UPDATE ip SET id = id_text(id); \
+         UPDATE link SET src = id_text(src), dst = id_text(dst); \
+         UPDATE branch_rows SET id = id_text(id); \
+         DELETE FROM meta WHERE key = '{}';",
+        infragen_store::stored_id::META_KEY
+    ))
+    .expect("ids as text");
+}
+
+/// The id a column of the graph's tables holds, whichever form it is stored in.
+pub fn stored_id(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<String> {
+    Ok(row.get::<_, infragen_store::stored_id::Stored>(column)?.0)
+}
