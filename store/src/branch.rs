@@ -376,7 +376,7 @@ pub(crate) fn merge(
         }
         let main_rev: Option<i64> = conn
             .prepare_cached("SELECT rev FROM node WHERE id = ?1 AND branch = 'main'")
-            .and_then(|mut st| st.query_row([Id(id)], |r| r.get(0)).optional())
+            .and_then(|mut st| st.query_row([Id::of(id)], |r| r.get(0)).optional())
             .map_err(&err)?;
         match main_rev {
             None => {}
@@ -516,7 +516,7 @@ pub(crate) fn merge(
             ))
             .map_err(&err)?;
         for id in ids.iter().filter(|id| !kept.contains(*id)) {
-            del.execute(params![name, Id(id)]).map_err(&err)?;
+            del.execute(params![name, Id::of(id)]).map_err(&err)?;
         }
     }
     // Relationship rows go with their merged nodes, but stay with a kept (local) node.
@@ -531,7 +531,7 @@ pub(crate) fn merge(
         .map_err(&err)?;
     for id in ids.iter().filter(|id| !kept.contains(*id)) {
         let found: Vec<(String, String, String)> = rows
-            .query_map(params![name, Id(id)], |r| {
+            .query_map(params![name, Id::of(id)], |r| {
                 Ok((
                     r.get::<_, Stored>(0)?.0,
                     r.get(1)?,
@@ -543,7 +543,7 @@ pub(crate) fn merge(
             .map_err(&err)?;
         for (src, rel, dst) in found {
             if !kept.contains(&src) && !kept.contains(&dst) {
-                del.execute(params![Id(&src), rel, Id(&dst), name])
+                del.execute(params![Id::of(&src), rel, Id::of(&dst), name])
                     .map_err(&err)?;
             }
         }

@@ -21,6 +21,10 @@
 //!   read from `dst` needs). Stores written before
 //!   kept a row per side in `edge`;
 //! - `ip`: the IPAM index (see `graph::ip_index`).
+//!
+//! Node ids in these tables are a UUID's 16 bytes, or an id's text when it is not a
+//! canonical UUID (see [`crate::stored_id`]); stores written before held text and are
+//! converted once when opened ([`Db::convert_text_ids`]).
 
 use crate::error::{Result, StoreError};
 use crate::events::Event;

@@ -447,7 +447,7 @@ fn an_upsert_that_changes_nothing_commits_nothing() {
         other
             .query_row(
                 "SELECT COUNT(*) FROM branch_rows WHERE branch = 'br1' AND id = ?1",
-                [infragen_store::stored_id::Id(&id)],
+                [infragen_store::stored_id::Id::of(&id)],
                 |row| row.get(0),
             )
             .unwrap()

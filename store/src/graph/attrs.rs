@@ -71,7 +71,7 @@ pub(crate) fn read(
 ) -> rusqlite::Result<Option<(String, AttrImage)>> {
     let row = conn
         .prepare_cached("SELECT kind, data, bases FROM attrs WHERE id = ?1 AND branch = ?2")?
-        .query_row(params![Id(id), branch], |r| {
+        .query_row(params![Id::of(id), branch], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -114,7 +114,7 @@ impl<'a> AttrRows<'a> {
     ) -> rusqlite::Result<()> {
         if image.is_empty() {
             conn.prepare_cached("DELETE FROM attrs WHERE id = ?1 AND branch = ?2")?
-                .execute(params![Id(id), branch])?;
+                .execute(params![Id::of(id), branch])?;
             return Ok(());
         }
         let text = |map: &Map<String, Value>| {
@@ -201,7 +201,7 @@ impl<'a> KeyWrites<'a> {
             conn.prepare_cached(
                 "DELETE FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4 AND id = ?5",
             )?
-            .execute(params![kind, name, key, branch, Id(id)])?;
+            .execute(params![kind, name, key, branch, Id::of(id)])?;
         }
         let rows: Vec<Row<'_, 5>> = self
             .add
@@ -240,13 +240,13 @@ pub(crate) fn remove(conn: &Connection, id: &str, branch: Option<&str>) -> rusql
         Some(branch) => vec![branch.to_owned()],
         None => conn
             .prepare_cached("SELECT branch FROM attrs WHERE id = ?1")?
-            .query_map([Id(id)], |r| r.get(0))?
+            .query_map([Id::of(id)], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?,
     };
     for branch in &branches {
         remove_keys(conn, id, branch)?;
         conn.prepare_cached("DELETE FROM attrs WHERE id = ?1 AND branch = ?2")?
-            .execute(params![Id(id), branch])?;
+            .execute(params![Id::of(id), branch])?;
     }
     Ok(())
 }

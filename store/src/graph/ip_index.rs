@@ -185,7 +185,7 @@ pub(crate) fn rebuild(
         for id in ids {
             let kind: Option<(String, bool)> = conn
                 .prepare_cached("SELECT kind, branch = 'main' FROM node WHERE id = ?1 ORDER BY branch = 'main' DESC LIMIT 1")?
-                .query_row([Id(&id)], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([Id::of(&id)], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((kind, on_main)) = kind
                 && kinds.contains(&kind)
@@ -243,7 +243,7 @@ impl Tx<'_> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
                 )?
                 .execute(params![
-                    Id(id),
+                    Id::of(id),
                     branch,
                     e.ns,
                     e.value.version(),
@@ -256,10 +256,10 @@ impl Tx<'_> {
             None if branch == MAIN || created => {
                 if self.support(kind) == BranchSupport::Agnostic {
                     c.prepare_cached("DELETE FROM ip WHERE id = ?1")?
-                        .execute([Id(id)])?;
+                        .execute([Id::of(id)])?;
                 } else {
                     c.prepare_cached("DELETE FROM ip WHERE id = ?1 AND branch = ?2")?
-                        .execute(params![Id(id), branch])?;
+                        .execute(params![Id::of(id), branch])?;
                 }
             }
             None => {
@@ -267,7 +267,7 @@ impl Tx<'_> {
                     "INSERT OR REPLACE INTO ip (id, branch, ns, family, is_addr, lo, hi, plen, live) \
                      VALUES (?1, ?2, '', 0, 0, x'', x'', 0, 0)",
                 )?
-                .execute(params![Id(id), branch])?;
+                .execute(params![Id::of(id), branch])?;
             }
         }
         Ok(Some(written))
@@ -448,7 +448,7 @@ impl Tx<'_> {
                 let shadowed = self
                     .conn
                     .prepare_cached("SELECT 1 FROM ip WHERE id = ?1 AND branch = ?2")?
-                    .exists(params![Id(&id), self.branch])?;
+                    .exists(params![Id::of(&id), self.branch])?;
                 if shadowed || self.committed_kind(&id).is_none() {
                     continue;
                 }

@@ -100,7 +100,7 @@ pub(crate) fn read_links_of_node(
         return Ok(());
     };
     let mut st = conn.prepare_cached(&sql)?;
-    st.raw_bind_parameter(1, Id(id))?;
+    st.raw_bind_parameter(1, Id::of(id))?;
     st.raw_bind_parameter(2, branch)?;
     for (at, identifier) in src.iter().chain(dst).enumerate() {
         st.raw_bind_parameter(at + 3, identifier)?;
@@ -150,7 +150,7 @@ pub(crate) fn branch_has(
         };
         if conn
             .prepare_cached(sql)?
-            .exists(params![Id(id), identifier, branch])?
+            .exists(params![Id::of(id), identifier, branch])?
         {
             return Ok(true);
         }
@@ -170,7 +170,8 @@ pub(crate) fn remove_of_node(
                 "DELETE FROM link WHERE src = ?1 AND branch = ?2",
                 "DELETE FROM link WHERE dst = ?1 AND branch = ?2",
             ] {
-                conn.prepare_cached(sql)?.execute(params![Id(id), branch])?;
+                conn.prepare_cached(sql)?
+                    .execute(params![Id::of(id), branch])?;
             }
         }
         None => {
@@ -178,7 +179,7 @@ pub(crate) fn remove_of_node(
                 "DELETE FROM link WHERE src = ?1",
                 "DELETE FROM link WHERE dst = ?1",
             ] {
-                conn.prepare_cached(sql)?.execute([Id(id)])?;
+                conn.prepare_cached(sql)?.execute([Id::of(id)])?;
             }
         }
     }
@@ -221,7 +222,7 @@ pub(crate) fn branch_rows(conn: &Connection, branch: &str) -> rusqlite::Result<V
 /// The kind of a stored node on any branch (a node's kind is the same on every branch).
 pub(crate) fn stored_kind(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT kind FROM node WHERE id = ?1 LIMIT 1")?
-        .query_row([Id(id)], |r| r.get(0))
+        .query_row([Id::of(id)], |r| r.get(0))
         .optional()
 }
 
@@ -348,7 +349,7 @@ fn reorder(
         // as a UUID's bytes sorts apart from the others in SQL).
         for (src, dst, branch) in rows {
             if src > dst {
-                turn.execute(params![Id(&src), Id(&dst), identifier, branch])?;
+                turn.execute(params![Id::of(&src), Id::of(&dst), identifier, branch])?;
             }
         }
         return Ok(());
@@ -374,7 +375,7 @@ fn reorder(
         let as_written = src_first && dst_other;
         let turned = dst_first && src_other;
         if turned && !as_written {
-            turn.execute(params![Id(&src), Id(&dst), identifier, branch])?;
+            turn.execute(params![Id::of(&src), Id::of(&dst), identifier, branch])?;
         }
     }
     Ok(())

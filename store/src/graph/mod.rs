@@ -831,7 +831,7 @@ impl<'c> Tx<'c> {
 
     fn query_kind(&self, id: &str) -> rusqlite::Result<Option<String>> {
         let mut st = self.conn.prepare_cached(NODE_ROWS_OF_ID)?;
-        let mut rows = st.query(params![Id(id), self.branch])?;
+        let mut rows = st.query(params![Id::of(id), self.branch])?;
         let (mut main, mut own) = (None, None);
         while let Some(r) = rows.next()? {
             let b: String = r.get(0)?;
@@ -903,7 +903,7 @@ impl<'c> Tx<'c> {
             rels: BTreeMap::new(),
         };
         let mut st = self.conn.prepare_cached(attrs::ATTRS_OF_ID)?;
-        let mut rows = st.query(params![Id(id), self.branch])?;
+        let mut rows = st.query(params![Id::of(id), self.branch])?;
         let mut own = Map::new();
         while let Some(r) = rows.next()? {
             let here = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
@@ -1179,7 +1179,7 @@ impl<'c> Tx<'c> {
                 links::LINKS_TO
             };
             let mut st = self.conn.prepare_cached(sql)?;
-            let mut rows = st.query(params![Id(id), r.identifier, self.branch])?;
+            let mut rows = st.query(params![Id::of(id), r.identifier, self.branch])?;
             while let Some(row) = rows.next()? {
                 let own = row.get_ref(0)?.as_str()? == self.branch && !self.on_main();
                 if own_only && !own {
@@ -1289,7 +1289,7 @@ impl<'c> Tx<'c> {
             // end's kind that holds it.
             None => {
                 let mut st = self.conn.prepare_cached(links::LINKS_AT_NODE)?;
-                let mut rows = st.query(params![Id(id), self.branch])?;
+                let mut rows = st.query(params![Id::of(id), self.branch])?;
                 while let Some(r) = rows.next()? {
                     let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
                     let identifier = r.get_ref(1)?.as_str()?;
@@ -1346,9 +1346,9 @@ impl<'c> Tx<'c> {
                     };
                     let mut st = self.conn.prepare_cached(sql)?;
                     let mut rows = if any_kind {
-                        st.query(params![Id(id), r.identifier, self.branch])?
+                        st.query(params![Id::of(id), r.identifier, self.branch])?
                     } else {
-                        st.query(params![Id(id), r.identifier, self.branch, kind])?
+                        st.query(params![Id::of(id), r.identifier, self.branch, kind])?
                     };
                     while let Some(row) = rows.next()? {
                         let own = row.get_ref(0)?.as_str()? == self.branch && !self.on_main();
@@ -2083,7 +2083,7 @@ impl<'c> Tx<'c> {
         }
         let (src, dst) = self.schema.link_end(r).ends(id, peer);
         let mut st = self.conn.prepare_cached(links::LINK_ROWS_OF_KEY)?;
-        let mut rows = st.query(params![Id(src), r.identifier, Id(dst), self.branch])?;
+        let mut rows = st.query(params![Id::of(src), r.identifier, Id::of(dst), self.branch])?;
         let (mut main, mut own) = (false, None);
         while let Some(row) = rows.next()? {
             let live: bool = row.get(1)?;
@@ -2458,24 +2458,24 @@ impl<'c> Tx<'c> {
                 } else {
                     "DELETE FROM node WHERE id = ?1 AND branch = 'main'"
                 };
-                c.prepare_cached(sql)?.execute([Id(id)])?;
+                c.prepare_cached(sql)?.execute([Id::of(id)])?;
             } else {
                 let on_main: bool = c
                     .prepare_cached("SELECT 1 FROM node WHERE id = ?1 AND branch = 'main'")?
-                    .query_row([Id(id)], |_| Ok(true))
+                    .query_row([Id::of(id)], |_| Ok(true))
                     .optional()?
                     .unwrap_or(false);
                 attrs::remove(c, id, Some(node_branch))?;
                 c.prepare_cached("DELETE FROM node WHERE id = ?1 AND branch = ?2")?
-                    .execute(params![Id(id), node_branch])?;
+                    .execute(params![Id::of(id), node_branch])?;
                 if on_main {
                     let main_rev: i64 = c
                         .prepare_cached("SELECT rev FROM node WHERE id = ?1 AND branch = 'main'")?
-                        .query_row([Id(id)], |r| r.get(0))?;
+                        .query_row([Id::of(id)], |r| r.get(0))?;
                     c.prepare_cached(
                         "INSERT INTO node (id, branch, kind, live, rev, base_rev) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
                     )?
-                    .execute(params![Id(id), node_branch, p.kind, rev, main_rev])?;
+                    .execute(params![Id::of(id), node_branch, p.kind, rev, main_rev])?;
                 }
             }
             return Ok(());
@@ -2491,7 +2491,7 @@ impl<'c> Tx<'c> {
             // Main's revision says main changed the node (a branch that deleted it conflicts
             // at its merge): a branch's change of it is the branch's rows, not main's, and a
             // write of what the node already holds changes nothing.
-            rows.update_rev.execute(params![Id(id), rev])?;
+            rows.update_rev.execute(params![Id::of(id), rev])?;
         }
         // A node created on this branch has no main version: its rows are plain, like main's.
         let plain = |b: &str| b == MAIN || p.created;
@@ -2533,13 +2533,13 @@ impl<'c> Tx<'c> {
                     ]);
                 } else {
                     rows.remove_edge
-                        .execute(params![Id(src), r.identifier, Id(dst), b])?;
+                        .execute(params![Id::of(src), r.identifier, Id::of(dst), b])?;
                 }
             } else {
                 rows.put_branch_edge.execute(params![
-                    Id(src),
+                    Id::of(src),
                     r.identifier,
-                    Id(dst),
+                    Id::of(dst),
                     b,
                     pos,
                     present
@@ -2943,7 +2943,7 @@ impl Tx<'_> {
             let few: i64 = self
                 .conn
                 .prepare_cached(count)?
-                .query_row(params![Id(peer), self.branch], |r| r.get(0))?;
+                .query_row(params![Id::of(peer), self.branch], |r| r.get(0))?;
             // `CROSS JOIN` keeps that order: SQLite never reorders its operands.
             let sql = match (holder_at_src, few < 256) {
                 (true, true) => {
@@ -2969,7 +2969,7 @@ impl Tx<'_> {
             };
             let mut st = self.conn.prepare_cached(sql)?;
             for id in st.query_map(
-                params![Id(peer), r.identifier, kind, attr, self.branch, key],
+                params![Id::of(peer), r.identifier, kind, attr, self.branch, key],
                 |r| Ok(r.get::<_, Stored>(0)?.0),
             )? {
                 out.insert(id?);
