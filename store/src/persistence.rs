@@ -465,8 +465,29 @@ impl Db {
     /// listed there, from the rows themselves — one pass over the graph's tables, once per
     /// store (see [`BRANCH_ROWS`]; 0.44 s for a store of 1,000,000 nodes).
     fn fill_branch_rows(&mut self) -> Result<()> {
-        // Looked up first: filling takes the write lock, which another process may hold.
-        if self.meta(BRANCH_ROWS_FILLED)?.is_some() {
+        self.once(BRANCH_ROWS_FILLED, |tx| {
+            tx.execute_batch(
+                "INSERT OR IGNORE INTO branch_rows (branch, id) \
+                 SELECT branch, id FROM node WHERE branch <> 'main' \
+                 UNION SELECT branch, id FROM attrs WHERE branch <> 'main' \
+                 UNION SELECT branch, id FROM edge WHERE branch <> 'main' \
+                 UNION SELECT branch, src FROM link WHERE branch <> 'main' \
+                 UNION SELECT branch, dst FROM link WHERE branch <> 'main' \
+                 UNION SELECT branch, id FROM ip WHERE branch <> 'main';",
+            )
+        })
+    }
+
+    /// Runs `change` once per store: unless `meta` holds `key`, in one write transaction
+    /// that notes `key` with what it changed. Looked up first, because the transaction
+    /// takes the write lock, which another process may hold; again inside it, because
+    /// another process may have made the change meanwhile.
+    fn once(
+        &mut self,
+        key: &str,
+        change: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<()> {
+        if self.meta(key)?.is_some() {
             return Ok(());
         }
         let path = self.path.clone();
@@ -474,19 +495,19 @@ impl Db {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::db(&path))?;
-        // Another process may have filled it meanwhile: `OR IGNORE` makes a second pass
-        // harmless, and the key is written with the rows.
-        tx.execute_batch(&format!(
-            "INSERT OR IGNORE INTO branch_rows (branch, id) \
-             SELECT branch, id FROM node WHERE branch <> 'main' \
-             UNION SELECT branch, id FROM attrs WHERE branch <> 'main' \
-             UNION SELECT branch, id FROM edge WHERE branch <> 'main' \
-             UNION SELECT branch, src FROM link WHERE branch <> 'main' \
-             UNION SELECT branch, dst FROM link WHERE branch <> 'main' \
-             UNION SELECT branch, id FROM ip WHERE branch <> 'main'; \
-             INSERT OR REPLACE INTO meta (key, value) VALUES ('{BRANCH_ROWS_FILLED}', '1');"
-        ))
-        .map_err(StoreError::db(&path))?;
+        let done = tx
+            .query_row("SELECT 1 FROM meta WHERE key = ?1", [key], |_| Ok(()))
+            .optional()
+            .map_err(StoreError::db(&path))?
+            .is_some();
+        if !done {
+            change(&tx).map_err(StoreError::db(&path))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, '1')",
+                [key],
+            )
+            .map_err(StoreError::db(&path))?;
+        }
         tx.commit().map_err(StoreError::db(&path))
     }
 
@@ -509,30 +530,13 @@ impl Db {
     /// converted once (see [`crate::stored_id`]), in one transaction, after every other
     /// move of an older layout (those read and write the ids as text).
     pub(crate) fn convert_text_ids(&mut self) -> Result<()> {
-        use crate::stored_id::{META_KEY, convert_text_ids};
-        // Looked up first: converting takes the write lock, which another process may hold.
-        if self.meta(META_KEY)?.is_some() {
-            return Ok(());
-        }
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(StoreError::db(&path))?;
-        // Another process may have converted them meanwhile.
-        let done = tx
-            .query_row("SELECT 1 FROM meta WHERE key = ?1", [META_KEY], |_| Ok(()))
-            .optional()
-            .map_err(StoreError::db(&path))?
-            .is_some();
-        if !done {
-            if convert_text_ids(&tx).map_err(StoreError::db(&path))? {
+        self.once(crate::stored_id::META_KEY, |tx| {
+            if crate::stored_id::convert_text_ids(tx)? {
                 tracing::info!(path, "node ids stored as their UUID's bytes (once)");
             }
-            tx.execute("INSERT INTO meta (key, value) VALUES (?1, '1')", [META_KEY])
-                .map_err(StoreError::db(&path))?;
-        }
-        tx.commit().map_err(StoreError::db(&path))
+            Ok(())
+        })
     }
 
     /// Stores written before the graph was kept field by field have a `nodes` table of whole
