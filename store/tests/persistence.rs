@@ -481,3 +481,94 @@ fn an_upsert_that_changes_nothing_commits_nothing() {
     assert_eq!(role("br1"), json!("spine"));
     assert_eq!(role("main"), json!("leaf"));
 }
+
+/// A store written before ids were stored as a UUID's bytes (every id as its text) opens
+/// with its UUID ids converted and answers as it did, on main and on a branch; an id that is
+/// not a UUID (a create may name its own) stays text and is found by it; the branch then
+/// merges, and the next open converts nothing.
+#[test]
+fn a_store_written_with_text_ids_answers_and_merges_the_same_when_opened() {
+    let (_dir, path, s) = temp_store();
+    let leaf1 = device(&s, "main", "leaf1", r#"role: {value: "leaf"}"#);
+    interface(&s, "main", &leaf1, "eth1");
+    let own = create_node(
+        &s,
+        "main",
+        "DcimDevice",
+        r#"id: "my-device", name: {value: "own1"}"#,
+    );
+    assert_eq!(own, "my-device");
+    interface(&s, "main", &own, "eth9");
+    s.create_branch("br1").unwrap();
+    let leaf2 = device(&s, "br1", "leaf2", "");
+    interface(&s, "br1", &leaf2, "eth2");
+    interface(&s, "br1", &own, "eth10");
+    ok(
+        &s,
+        "br1",
+        &format!(
+            r#"mutation {{ DcimDeviceUpdate(data: {{id: "{leaf1}", role: {{value: "spine"}}}}) {{ ok }} }}"#
+        ),
+    );
+    let query = "{ DcimDevice { edges { node { id name { value } role { value } \
+                 interfaces { edges { node { id name { value } device { node { id } } } } } } } } }";
+    let answers = |s: &Store| (ok(s, "main", query), ok(s, "br1", query));
+    let before = answers(&s);
+    drop(s);
+
+    ids_as_text(&path);
+    let forms = || -> Vec<(String, i64)> {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut st = conn
+            .prepare("SELECT typeof(src) || ' ' || typeof(dst), COUNT(*) FROM link GROUP BY 1")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    assert_eq!(
+        forms(),
+        [("text text".to_owned(), 4)],
+        "the store as written before"
+    );
+    let s = Store::open(&path).unwrap();
+    assert_eq!(answers(&s), before);
+    // Each interface's row with its device: `my-device`'s two stay text at that end.
+    assert_eq!(
+        forms(),
+        [("blob blob".to_owned(), 2), ("blob text".to_owned(), 2)]
+    );
+    assert_eq!(
+        names(
+            &ok(
+                &s,
+                "main",
+                r#"{ DcimDevice(ids: ["my-device"]) { edges { node { name { value } } } } }"#
+            ),
+            "DcimDevice"
+        ),
+        ["own1"]
+    );
+    s.merge_branch("br1").unwrap();
+    let (main, _) = answers(&s);
+    let devices = main["DcimDevice"]["edges"].as_array().unwrap();
+    let roles: Vec<(&str, &str, usize)> = devices
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["name"]["value"].as_str().unwrap(),
+                n["role"]["value"].as_str().unwrap_or(""),
+                n["interfaces"]["edges"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [("leaf1", "spine", 1), ("leaf2", "", 1), ("own1", "", 2)]
+    );
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(answers(&s).0, main, "nothing changed by opening again");
+}
