@@ -67,7 +67,7 @@ const NODES: usize = 1_000_000;
 const RACK: &str = "Rack-A2-1";
 /// Bump when the way the store is built changes.
 const RECIPE: &str =
-    "seed generated on main but Rack-A2-1, filler devices of 16 nodes, v6 (link, ordered by name)";
+    "seed generated on main but Rack-A2-1, filler devices of 16 nodes, v7 (ids stored as bytes)";
 /// Filler nodes a device: itself, its interfaces and its loopback address.
 const INTERFACES: usize = 14;
 const NODES_PER_DEVICE: usize = 1 + INTERFACES + 1;
