@@ -1,5 +1,5 @@
-//! Resource pools against a model: prefixes and addresses allocated from pools, created
-//! and deleted directly, on `main` and on a branch, through the store's own handle, through
+//! Resource pools against a model: prefixes and addresses allocated from pools, created,
+//! moved and deleted directly, on `main` and on a branch, through the store's own handle, through
 //! a second handle on the same file (another process), inside run transactions that end
 //! committed or abandoned, and several fields in one document, at random; the branch now and
 //! then merged into main, or deleted and made again. Every
@@ -11,8 +11,8 @@
 //!
 //! The store keeps hints of where free space starts (`graph::ip_index`, `FreeKey`) so that
 //! an allocation costs what it touches, not the resource's size: this test is what says
-//! those hints never hide space that deletes, another process, a branch's reset or a
-//! document's earlier fields gave back.
+//! those hints never hide space that deletes, moves, another process, a branch's reset or
+//! a document's earlier fields gave back.
 
 mod common;
 
@@ -451,7 +451,7 @@ fn run(seed: u64) {
     session.own.create_branch(BRANCH).expect("branch");
     for step in 0..STEPS {
         let view = if rng.below(2) == 0 { "main" } else { BRANCH };
-        let op = rng.below(15);
+        let op = rng.below(16);
         // Anything but the branch's own steps ends the open run first.
         let resets = op == 11;
         if view == "main" || resets {
@@ -624,6 +624,38 @@ fn run(seed: u64) {
                         &format!("{at}: {field} of two allocations"),
                     );
                 }
+            }
+            // A prefix moved to a value the view shows none of: its old block is free, its
+            // new one taken. On the branch one of the branch's own, on main one the branch
+            // has not deleted, so that a merge has nothing to refuse.
+            15 => {
+                let Some((id, ip)) = model.deletable(view, &mut rng) else {
+                    continue;
+                };
+                let movable = match view {
+                    "main" => !model.branch_deleted.contains(&id),
+                    _ => model.branch_created.contains_key(&id),
+                };
+                if ip.is_addr || !movable {
+                    continue;
+                }
+                let (lo, hi, rlen) = range(PREFIX_RESOURCES[rng.below(2)]);
+                let len = rlen + 1 + rng.below((31 - rlen) as usize) as u32;
+                let size = 1u32 << (32 - len);
+                let blocks = (hi - lo + 1) / size;
+                let value = text(lo + size * rng.below(blocks as usize) as u32, len);
+                if model.shown(view).values().any(|ip| ip.value == value) {
+                    continue;
+                }
+                session.ok(
+                    s,
+                    view,
+                    &format!(
+                        r#"mutation {{ IpamIPPrefixUpdate(data: {{id: "{id}", prefix: {{value: "{value}"}}}}) {{ ok }} }}"#
+                    ),
+                );
+                model.delete(view, &id);
+                model.add(view, id, Ip { value, ..ip });
             }
             // A delete then an allocation in one document: the allocation sees the space
             // the delete freed.

@@ -157,7 +157,7 @@ pub(crate) fn rebuild(
     let main = Tx::new(conn, schema, MAIN);
     for kind in &kinds {
         for id in main.ids_of_kind(kind) {
-            main.write_ip_row(&id, kind, false)?;
+            main.write_ip_row(&id, kind, false, None)?;
         }
     }
     // The identifiers of the prefixes' and addresses' `ip_namespace`.
@@ -190,7 +190,7 @@ pub(crate) fn rebuild(
             if let Some((kind, on_main)) = kind
                 && kinds.contains(&kind)
             {
-                tx.write_ip_row(&id, &kind, !on_main)?;
+                tx.write_ip_row(&id, &kind, !on_main, None)?;
             }
         }
     }
@@ -198,42 +198,73 @@ pub(crate) fn rebuild(
 }
 
 impl Tx<'_> {
+    /// Whether pending write `p` of a node it did not create may change the node's place in
+    /// the IP index.
+    pub(super) fn touches_ip(p: &super::Pending) -> bool {
+        p.deleted
+            || p.attrs.contains_key("prefix")
+            || p.attrs.contains_key("address")
+            || p.edges.keys().any(|(rel, _)| rel == "ip_namespace")
+    }
+
+    /// The committed node `id`'s place in the IP index, as [`Tx::finish`] reads it before
+    /// writing any row: `Some(None)` where it has none, `None` where the node is not known
+    /// (so its write may have freed anything).
+    pub(super) fn ip_entry_committed(&self, id: &str) -> Option<Option<(IpEntry, bool)>> {
+        self.committed(id).map(|n| entry_of(self, &n))
+    }
+
     /// Write the index rows of a node this transaction changed (called by `finish`, after the
-    /// node's own rows).
+    /// node's own rows); `before`: its place in the index before (see
+    /// [`Tx::ip_entry_committed`]; `Some(None)` for a node `created` here).
     ///
-    /// Answers what was written, for the pools' free-space hints: for a node not created
-    /// here, a write that may free space, whatever its range.
+    /// Answers what changed, for the pools' free-space hints: the range placed, where the node
+    /// is new there, and the range freed, where it was elsewhere before. A write that leaves
+    /// the node where it was (an upsert of the same prefix) changes nothing.
     pub(super) fn write_ip_row(
         &self,
         id: &str,
         kind: &str,
         created: bool,
-    ) -> rusqlite::Result<Option<IpWrite>> {
+        before: Option<Option<(IpEntry, bool)>>,
+    ) -> rusqlite::Result<Vec<IpWrite>> {
         let Some((attr, is_addr)) = ip_attr(self, kind) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let c = self.conn;
         let branch = self.field_branch(kind, attr, created).to_string();
         let entry = self.get(id).and_then(|n| entry_of(self, &n));
-        let written = match &entry {
-            Some((e, is_addr)) => {
-                let (lo, hi) = range_of(&e.value, *is_addr);
-                IpWrite {
-                    created,
-                    family: e.value.version(),
-                    is_addr: *is_addr,
-                    lo,
-                    hi,
-                }
+        let at = |(e, is_addr): &(IpEntry, bool), freed: bool| {
+            let (lo, hi) = range_of(&e.value, *is_addr);
+            IpWrite {
+                freed,
+                family: Some(e.value.version()),
+                is_addr: *is_addr,
+                lo,
+                hi,
             }
-            // Removed: it may free space in either family.
-            None => IpWrite {
-                created: false,
-                family: 0,
+        };
+        let same = |a: &(IpEntry, bool), b: &(IpEntry, bool)| {
+            a.1 == b.1 && a.0.value == b.0.value && a.0.ns == b.0.ns
+        };
+        let before = if created { Some(None) } else { before };
+        let written = match (&before, &entry) {
+            (Some(Some(old)), Some(new)) if same(old, new) => Vec::new(),
+            (Some(old), new) => old
+                .iter()
+                .map(|old| at(old, true))
+                .chain(new.iter().map(|new| at(new, false)))
+                .collect(),
+            // Where it was is not known: it may have freed space anywhere.
+            (None, new) => std::iter::once(IpWrite {
+                freed: true,
+                family: None,
                 is_addr,
                 lo: 0,
                 hi: u128::MAX,
-            },
+            })
+            .chain(new.iter().map(|new| at(new, false)))
+            .collect(),
         };
         match entry {
             Some((e, is_addr)) => {
@@ -270,7 +301,7 @@ impl Tx<'_> {
                 .execute(params![Id::of(id), branch])?;
             }
         }
-        Ok(Some(written))
+        Ok(written)
     }
 
     /// Keeps [`PendingIps`] in step with the pending node `id` (after a write or a
@@ -349,12 +380,9 @@ impl Tx<'_> {
             .rev()
             .find(|(k, _)| k == key)
             .map(|(_, at)| *at);
-        // Hints are kept for the store's own connection only (see `NodeCache`).
-        let at = staged.or_else(|| {
-            self.shared
-                .filter(|_| self.shared_epoch.is_none())?
-                .free_hint(key)
-        })?;
+        // On a connection of its own, as the cache's views: only in the epoch its snapshot
+        // began in (see `NodeCache`).
+        let at = staged.or_else(|| self.shared?.free_hint(key, self.shared_epoch))?;
         // A prefix this transaction creates around used space and past the hint (a /28
         // over allocated /31s) starts below it, where the search from the hint would
         // not look, and covers blocks from it on.
