@@ -261,6 +261,18 @@ fn set_up(session: &Session, model: &mut Model) -> (String, String) {
     (prefix_pool, address_pool)
 }
 
+/// A prefix inside one of the pool's resources, at random, unless `view` shows one of that
+/// value already.
+fn unshown_prefix(model: &Model, view: &str, rng: &mut Rng) -> Option<String> {
+    let (lo, hi, rlen) = range(PREFIX_RESOURCES[rng.below(2)]);
+    let len = rlen + 1 + rng.below((31 - rlen) as usize) as u32;
+    let size = 1u32 << (32 - len);
+    let blocks = (hi - lo + 1) / size;
+    let value = text(lo + size * rng.below(blocks as usize) as u32, len);
+    let shown = model.shown(view).values().any(|ip| ip.value == value);
+    (!shown).then_some(value)
+}
+
 /// Opens a run on the branch; the model remembers what to go back to.
 fn begin_run(session: &mut Session, model: &mut Model) {
     session.begin_run(BRANCH);
@@ -534,14 +546,9 @@ fn run(seed: u64) {
             // A prefix created directly inside a resource, where the view shows none of
             // that value.
             6 => {
-                let (lo, hi, rlen) = range(PREFIX_RESOURCES[rng.below(2)]);
-                let len = rlen + 1 + rng.below((31 - rlen) as usize) as u32;
-                let size = 1u32 << (32 - len);
-                let blocks = (hi - lo + 1) / size;
-                let value = text(lo + size * rng.below(blocks as usize) as u32, len);
-                if model.shown(view).values().any(|ip| ip.value == value) {
+                let Some(value) = unshown_prefix(&model, view, &mut rng) else {
                     continue;
-                }
+                };
                 let id = create(&session, s, view, "IpamIPPrefix", "prefix", &value);
                 let ip = Ip::new(value, false);
                 model.add(view, id, ip);
@@ -639,14 +646,9 @@ fn run(seed: u64) {
                 if ip.is_addr || !movable {
                     continue;
                 }
-                let (lo, hi, rlen) = range(PREFIX_RESOURCES[rng.below(2)]);
-                let len = rlen + 1 + rng.below((31 - rlen) as usize) as u32;
-                let size = 1u32 << (32 - len);
-                let blocks = (hi - lo + 1) / size;
-                let value = text(lo + size * rng.below(blocks as usize) as u32, len);
-                if model.shown(view).values().any(|ip| ip.value == value) {
+                let Some(value) = unshown_prefix(&model, view, &mut rng) else {
                     continue;
-                }
+                };
                 session.ok(
                     s,
                     view,
