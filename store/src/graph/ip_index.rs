@@ -29,6 +29,17 @@ pub(crate) struct IpEntry {
     pub value: IpWithPrefix,
 }
 
+/// Where a node stood in the IP index before a commit ([`Tx::ip_before`]), for what writing
+/// its row frees ([`Tx::write_ip_row`]).
+pub(super) enum IpBefore {
+    /// Nowhere: created by the transaction, or neither a prefix nor an address before.
+    Nowhere,
+    /// At this entry (an address: `true`).
+    At(IpEntry, bool),
+    /// Not known (the index rebuilt): its write may have freed space anywhere.
+    Unknown,
+}
+
 fn bytes(v: u128) -> [u8; 16] {
     v.to_be_bytes()
 }
@@ -157,7 +168,7 @@ pub(crate) fn rebuild(
     let main = Tx::new(conn, schema, MAIN);
     for kind in &kinds {
         for id in main.ids_of_kind(kind) {
-            main.write_ip_row(&id, kind, false, None)?;
+            main.write_ip_row(&id, kind, false, IpBefore::Unknown)?;
         }
     }
     // The identifiers of the prefixes' and addresses' `ip_namespace`.
@@ -190,7 +201,7 @@ pub(crate) fn rebuild(
             if let Some((kind, on_main)) = kind
                 && kinds.contains(&kind)
             {
-                tx.write_ip_row(&id, &kind, !on_main, None)?;
+                tx.write_ip_row(&id, &kind, !on_main, IpBefore::Unknown)?;
             }
         }
     }
@@ -198,35 +209,38 @@ pub(crate) fn rebuild(
 }
 
 impl Tx<'_> {
-    /// Whether pending write `p` of a node it did not create may change the node's place in
-    /// the IP index.
-    pub(super) fn touches_ip(p: &super::Pending) -> bool {
-        p.deleted
+    /// Where node `id` stood in the IP index before this transaction, when writing `p` may
+    /// move it (`None`: it does not): read by [`Tx::finish`] before any row is written, as
+    /// rows written for another node may be this one's too.
+    pub(super) fn ip_before(&self, id: &str, p: &super::Pending) -> Option<IpBefore> {
+        if p.created {
+            return Some(IpBefore::Nowhere);
+        }
+        let touched = p.deleted
             || p.attrs.contains_key("prefix")
             || p.attrs.contains_key("address")
-            || p.edges.keys().any(|(rel, _)| rel == "ip_namespace")
-    }
-
-    /// The committed node `id`'s place in the IP index, as [`Tx::finish`] reads it before
-    /// writing any row: `Some(None)` where it has none, `None` where the node is not known
-    /// (so its write may have freed anything).
-    pub(super) fn ip_entry_committed(&self, id: &str) -> Option<Option<(IpEntry, bool)>> {
-        self.committed(id).map(|n| entry_of(self, &n))
+            || p.edges.keys().any(|(rel, _)| rel == "ip_namespace");
+        touched.then(|| match self.committed(id) {
+            Some(node) => match entry_of(self, &node) {
+                Some((entry, is_addr)) => IpBefore::At(entry, is_addr),
+                None => IpBefore::Nowhere,
+            },
+            None => IpBefore::Unknown,
+        })
     }
 
     /// Write the index rows of a node this transaction changed (called by `finish`, after the
-    /// node's own rows); `before`: its place in the index before (see
-    /// [`Tx::ip_entry_committed`]; `Some(None)` for a node `created` here).
+    /// node's own rows); `before`: where it stood in the index before.
     ///
-    /// Answers what changed, for the pools' free-space hints: the range placed, where the node
-    /// is new there, and the range freed, where it was elsewhere before. A write that leaves
-    /// the node where it was (an upsert of the same prefix) changes nothing.
+    /// Answers what changed, for the pools' free-space hints: the range freed, where the node
+    /// stood before, and the range placed, where it stands now. A write that leaves the node
+    /// where it was (an upsert of the same prefix) changes nothing.
     pub(super) fn write_ip_row(
         &self,
         id: &str,
         kind: &str,
         created: bool,
-        before: Option<Option<(IpEntry, bool)>>,
+        before: IpBefore,
     ) -> rusqlite::Result<Vec<IpWrite>> {
         let Some((attr, is_addr)) = ip_attr(self, kind) else {
             return Ok(Vec::new());
@@ -234,37 +248,36 @@ impl Tx<'_> {
         let c = self.conn;
         let branch = self.field_branch(kind, attr, created).to_string();
         let entry = self.get(id).and_then(|n| entry_of(self, &n));
-        let at = |(e, is_addr): &(IpEntry, bool), freed: bool| {
-            let (lo, hi) = range_of(&e.value, *is_addr);
+        let range = |e: &IpEntry, is_addr: bool, freed: bool| {
+            let (lo, hi) = range_of(&e.value, is_addr);
             IpWrite {
                 freed,
                 family: Some(e.value.version()),
-                is_addr: *is_addr,
+                is_addr,
                 lo,
                 hi,
             }
         };
-        let same = |a: &(IpEntry, bool), b: &(IpEntry, bool)| {
-            a.1 == b.1 && a.0.value == b.0.value && a.0.ns == b.0.ns
-        };
-        let before = if created { Some(None) } else { before };
-        let written = match (&before, &entry) {
-            (Some(Some(old)), Some(new)) if same(old, new) => Vec::new(),
-            (Some(old), new) => old
-                .iter()
-                .map(|old| at(old, true))
-                .chain(new.iter().map(|new| at(new, false)))
-                .collect(),
-            // Where it was is not known: it may have freed space anywhere.
-            (None, new) => std::iter::once(IpWrite {
+        let unmoved = matches!(
+            (&before, &entry),
+            (IpBefore::At(old, was_addr), Some((new, now_addr)))
+                if was_addr == now_addr && old.value == new.value && old.ns == new.ns
+        );
+        let freed = match &before {
+            IpBefore::Nowhere => None,
+            IpBefore::At(old, was_addr) => Some(range(old, *was_addr, true)),
+            IpBefore::Unknown => Some(IpWrite {
                 freed: true,
                 family: None,
                 is_addr,
                 lo: 0,
                 hi: u128::MAX,
-            })
-            .chain(new.iter().map(|new| at(new, false)))
-            .collect(),
+            }),
+        };
+        let placed = entry.as_ref().map(|(e, is_addr)| range(e, *is_addr, false));
+        let written = match unmoved {
+            true => Vec::new(),
+            false => freed.into_iter().chain(placed).collect(),
         };
         match entry {
             Some((e, is_addr)) => {

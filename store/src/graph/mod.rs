@@ -2168,10 +2168,7 @@ impl<'c> Tx<'c> {
             if (p.created && p.deleted) || p.unchanged() {
                 continue;
             }
-            // Where the node stood in the IP index before, read before any row is written.
-            let ip_before =
-                (!p.created && Self::touches_ip(p)).then(|| self.ip_entry_committed(id));
-            writes.push((id, p, self.event_of(id, p), ip_before));
+            writes.push((id, p, self.event_of(id, p), self.ip_before(id, p)));
         }
         if writes.is_empty() {
             if let Some(e) = self.take_failure() {
@@ -2213,8 +2210,7 @@ impl<'c> Tx<'c> {
                 event.is_some(),
             )
             .map_err(err)?;
-            if p.created || Self::touches_ip(p) {
-                let before = ip_before.flatten();
+            if let Some(before) = ip_before {
                 ip_writes.extend(
                     self.write_ip_row(id, &p.kind, p.created, before)
                         .map_err(err)?,
