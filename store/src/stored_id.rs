@@ -142,7 +142,7 @@ const HEX: [u8; 256] = {
 };
 
 /// The graph's id columns: each table and its columns holding node ids.
-const ID_COLUMNS: [(&str, &[&str]); 6] = [
+pub const ID_COLUMNS: [(&str, &[&str]); 6] = [
     ("node", &["id"]),
     ("attrs", &["id"]),
     ("attr_key", &["id"]),

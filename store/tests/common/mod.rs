@@ -181,15 +181,19 @@ pub fn ids_as_text(path: &std::path::Path) {
         },
     )
     .expect("a function");
-    conn.execute_batch(&format!(
-        "UPDATE node SET id = id_text(id); UPDATE attrs SET id = id_text(id); \
-         UPDATE attr_key SET id = id_text(id); UPDATE ip SET id = id_text(id); \
-         UPDATE link SET src = id_text(src), dst = id_text(dst); \
-         UPDATE branch_rows SET id = id_text(id); \
-         DELETE FROM meta WHERE key = '{}';",
-        infragen_store::stored_id::META_KEY
-    ))
-    .expect("ids as text");
+    for (table, columns) in infragen_store::stored_id::ID_COLUMNS {
+        let set: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = id_text({c})"))
+            .collect();
+        conn.execute(&format!("UPDATE {table} SET {}", set.join(", ")), [])
+            .expect("ids as text");
+    }
+    conn.execute(
+        "DELETE FROM meta WHERE key = ?1",
+        [infragen_store::stored_id::META_KEY],
+    )
+    .expect("no note of the conversion");
 }
 
 /// The id a column of the graph's tables holds, whichever form it is stored in.
