@@ -658,6 +658,46 @@ fn a_malformed_compile_bound_is_refused_with_the_units_that_exist() {
     );
 }
 
+/// A store a newer infragen converted is refused by every command, naming both layouts,
+/// and left as it was: this binary would misread it.
+#[test]
+fn a_store_in_a_newer_layout_is_refused_with_both_layouts_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("store.db");
+    let store = store.to_str().expect("utf-8 path");
+    let (code, _, stderr) = infragen(&["--store", store, "branch", "create", "br1"]);
+    assert_eq!(code, 0, "{stderr}");
+    rusqlite::Connection::open(store)
+        .and_then(|conn| conn.execute("UPDATE meta SET value = '2' WHERE key = 'layout'", []))
+        .expect("the layout set");
+    let refused = format!(
+        "cannot open the store {store}: store database {store} is in layout 2, written by a \
+         newer infragen; this infragen reads layouts up to 1: open it with that newer infragen\n"
+    );
+    for args in [
+        &["branch", "list"][..],
+        &["branch", "create", "br2"],
+        &["runs"],
+    ] {
+        let (code, stdout, stderr) = infragen(&[&["--store", store][..], args].concat());
+        assert_eq!(code, 1, "{args:?}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert_eq!(
+            stderr.lines().last().map(|l| format!("{l}\n")),
+            Some(format!("error: {refused}")),
+            "{args:?}: {stderr}"
+        );
+    }
+    let names: Vec<String> = rusqlite::Connection::open(store)
+        .and_then(|conn| {
+            conn.prepare("SELECT name FROM branches ORDER BY name")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
+        .expect("the branches read");
+    assert_eq!(names, ["br1"], "no branch created");
+}
+
 /// Branch names follow Infrahub's rules; a refused one is named with every rule it
 /// breaks, and nothing is created.
 #[test]

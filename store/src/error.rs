@@ -39,6 +39,20 @@ pub enum StoreError {
         /// What could not be decoded.
         detail: String,
     },
+    /// The store's tables are in a layout newer than this binary reads (a newer infragen
+    /// converted them): nothing was read or changed.
+    #[error(
+        "store database {path} is in layout {found}, written by a newer infragen; this \
+         infragen reads layouts up to {known}: open it with that newer infragen"
+    )]
+    NewerLayout {
+        /// The database file.
+        path: String,
+        /// The layout the store is in.
+        found: u32,
+        /// The newest layout this binary reads.
+        known: u32,
+    },
     /// The named branch does not exist (Infrahub's `BranchNotFoundError` text).
     #[error("Branch: {0} not found.")]
     BranchNotFound(String),
@@ -101,6 +115,7 @@ impl StoreError {
         match self {
             StoreError::Database { .. }
             | StoreError::Corrupted { .. }
+            | StoreError::NewerLayout { .. }
             | StoreError::Create { .. }
             | StoreError::Internal(_)
             | StoreError::Randomness(_) => ErrorCode::Internal,

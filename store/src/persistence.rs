@@ -200,6 +200,55 @@ const BRANCH_ROWS_FILLED: &str = "branch_rows_filled";
 /// The `meta` key holding when the store began.
 pub(crate) const CREATED_AT: &str = "created_at";
 
+/// The `meta` key holding the layout of the store's tables (see [`LAYOUT`]).
+pub(crate) const LAYOUT_KEY: &str = "layout";
+
+/// The layout of the tables this binary writes; it reads every older one, converting it
+/// when it opens the store. Each change a binary before it could not read raises it: a
+/// binary refuses a store in a newer layout, before reading or changing anything, rather
+/// than misread it — a binary from before ids were stored as bytes (`bbcd898`) finds no node
+/// by id in a converted store and would write beside them as if they were not there.
+/// Layout 1: ids as UUID bytes ([`crate::stored_id`]), attribute rows per node (`attrs`),
+/// relationship rows once per relationship (`link`), `branch_rows`. Binaries from before
+/// this key never check it: the README says to stop them before upgrading.
+pub(crate) const LAYOUT: u32 = 1;
+
+/// The layout the store's `meta` names; 0 for a new store or one from before the key.
+fn stored_layout(conn: &Connection, path: &str) -> Result<u32> {
+    let has_meta = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+        .and_then(|mut st| st.exists([]))
+        .map_err(StoreError::db(path))?;
+    if !has_meta {
+        return Ok(0);
+    }
+    let value: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [LAYOUT_KEY], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(StoreError::db(path))?;
+    value.map_or(Ok(0), |value| {
+        value.parse().map_err(|_| StoreError::Corrupted {
+            path: path.to_owned(),
+            detail: format!("meta `{LAYOUT_KEY}` is `{value}`, not a layout number"),
+        })
+    })
+}
+
+/// Refuses a store in a layout newer than [`LAYOUT`], before anything reads or converts it.
+fn refuse_newer_layout(conn: &Connection, path: &str) -> Result<()> {
+    let found = stored_layout(conn, path)?;
+    if found > LAYOUT {
+        return Err(StoreError::NewerLayout {
+            path: path.to_owned(),
+            found,
+            known: LAYOUT,
+        });
+    }
+    Ok(())
+}
+
 /// `branch` must exist (main always does), or the operation fails as Infrahub's does.
 pub(crate) fn check_branch(conn: &Connection, branch: &str) -> Result<()> {
     if branch != crate::graph::MAIN && !branch_exists(conn, branch)? {
@@ -367,6 +416,8 @@ impl Db {
             .map_err(StoreError::db(path))?;
         conn.pragma_update(None, "cache_size", -(WRITER_CACHE_KIB as i64))
             .map_err(StoreError::db(path))?;
+        // Before the tables are created: a newer layout may have dropped some.
+        refuse_newer_layout(&conn, path)?;
         conn.execute_batch(SCHEMA_SQL)
             .map_err(StoreError::db(path))?;
         // Commits leave checkpoints to a thread (see `checkpoint`).
@@ -509,6 +560,21 @@ impl Db {
             .map_err(StoreError::db(&path))?;
         }
         tx.commit().map_err(StoreError::db(&path))
+    }
+
+    /// Notes that the store is in this binary's [`LAYOUT`], once every older layout is
+    /// converted: read first, since writing takes the write lock another process may hold.
+    pub(crate) fn note_layout(&mut self) -> Result<()> {
+        if stored_layout(&self.conn, &self.path)? >= LAYOUT {
+            return Ok(());
+        }
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                rusqlite::params![LAYOUT_KEY, LAYOUT.to_string()],
+            )
+            .map(drop)
+            .map_err(self.err())
     }
 
     /// Tokens created before scopes existed could do everything; they keep `admin`.

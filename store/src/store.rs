@@ -258,6 +258,7 @@ impl Store {
             );
         }
         db.convert_text_ids()?;
+        db.note_layout()?;
         db.settle_link_orders(&schema)?;
         let v = db.data_version()?;
         let (tx, _) = broadcast::channel(4096);

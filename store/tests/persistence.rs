@@ -572,3 +572,142 @@ fn a_store_written_with_text_ids_answers_and_merges_the_same_when_opened() {
     let s = Store::open(&path).unwrap();
     assert_eq!(answers(&s).0, main, "nothing changed by opening again");
 }
+
+/// Every table's rows of the store file at `path`, read with SQLite directly (in a fixed
+/// order, values as SQLite holds them): what "nothing was changed" compares for a store
+/// this binary refuses to open.
+fn raw_rows(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut out = Vec::new();
+    for table in tables {
+        let mut st = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let columns = st.column_count();
+        let mut rows: Vec<String> = st
+            .query_map([], |r| {
+                let values = (0..columns)
+                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(format!("{table}: {values:?}"))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        rows.sort();
+        out.extend(rows);
+    }
+    out
+}
+
+/// Sets the store's `layout` meta key (`None`: removes it, as in a store from before it).
+fn set_layout(path: &std::path::Path, layout: Option<&str>) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute("DELETE FROM meta WHERE key = 'layout'", [])
+        .unwrap();
+    if let Some(layout) = layout {
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('layout', ?1)",
+            [layout],
+        )
+        .unwrap();
+    }
+}
+
+fn layout_of(path: &std::path::Path) -> Option<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| {
+        r.get(0)
+    })
+    .ok()
+}
+
+/// A store converted by a newer binary is refused, naming both layouts, before anything
+/// reads, converts or creates a table in it: an older binary would misread it (one from
+/// before ids were stored as bytes found no node by id in a converted store).
+#[test]
+fn a_store_in_a_newer_layout_is_refused_and_left_exactly_as_it_was() {
+    let (_dir, path, s) = temp_store();
+    let leaf = device(&s, "main", "leaf1", r#"role: {value: "leaf"}"#);
+    interface(&s, "main", &leaf, "eth1");
+    drop(s);
+    assert_eq!(
+        layout_of(&path).as_deref(),
+        Some("1"),
+        "a new store notes its layout"
+    );
+    set_layout(&path, Some("2"));
+    // A table an older layout had and the newer one dropped is not created again.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE edge")
+        .unwrap();
+    let before = raw_rows(&path);
+
+    let error = Store::open(&path).err().expect("a newer layout is refused");
+    assert!(
+        matches!(
+            error,
+            infragen_store::StoreError::NewerLayout {
+                found: 2,
+                known: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "store database {} is in layout 2, written by a newer infragen; this infragen \
+             reads layouts up to 1: open it with that newer infragen",
+            path.display()
+        )
+    );
+    assert_eq!(raw_rows(&path), before, "nothing read or written");
+}
+
+/// A store from before the layout was noted gets it once opened (its older tables
+/// converted first); a layout that is not a number is named as a corrupted row.
+#[test]
+fn a_store_without_a_layout_gets_one_and_an_unreadable_layout_is_named() {
+    let (_dir, path, s) = temp_store();
+    let leaf = device(&s, "main", "leaf1", "");
+    drop(s);
+    set_layout(&path, None);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        names(
+            &ok(
+                &s,
+                "main",
+                &format!(
+                    r#"{{ DcimDevice(ids: ["{leaf}"]) {{ edges {{ node {{ name {{ value }} }} }} }} }}"#
+                )
+            ),
+            "DcimDevice"
+        ),
+        ["leaf1"]
+    );
+    drop(s);
+    assert_eq!(layout_of(&path).as_deref(), Some("1"));
+
+    set_layout(&path, Some("two"));
+    let before = raw_rows(&path);
+    let error = Store::open(&path)
+        .err()
+        .expect("an unreadable layout is refused");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "store database {}: corrupted row: meta `layout` is `two`, not a layout number",
+            path.display()
+        )
+    );
+    assert_eq!(raw_rows(&path), before, "nothing read or written");
+}

@@ -218,7 +218,7 @@ fn parse_vars(document: &str, vars: &[String]) -> anyhow::Result<Value> {
 /// Run a store command against the store at `store_path`.
 pub(crate) async fn run(cmd: StoreCommand, store_path: &Path) -> anyhow::Result<()> {
     let store = Store::open(store_path)
-        .with_context(|| format!("opening store {}", store_path.display()))?;
+        .with_context(|| format!("cannot open the store {}", store_path.display()))?;
     match cmd {
         StoreCommand::Schema {
             cmd: SchemaCommand::Load { paths },
