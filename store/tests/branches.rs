@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use infragen_store::{Store, StoreError};
+use infragen_store::{GraphqlRequest, Store, StoreError};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -122,6 +122,73 @@ fn local_kinds_stay_on_their_branch_and_are_not_merged() {
     );
     assert_eq!(names(&d, "CoreGeneratorGroup"), ["on-main"]);
     assert_eq!(d["CoreGeneratorAwareGroup"]["count"], 1);
+}
+
+/// Main's local node stays out of a branch's run when it asks for it by id: main's view
+/// of the node, held in the store's cache since main made it, is not the branch's (a run on
+/// a branch reads main's cached view of a node the branch has no rows of, but a local
+/// kind's main rows are not visible there).
+#[tokio::test]
+async fn a_run_on_a_branch_asking_for_a_local_node_of_main_by_id_does_not_get_it() {
+    // A file: an in-memory store's runs share no cache.
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(&dir.path().join("store.db"));
+    s.create_branch("br1").unwrap();
+    let group = create_node(
+        &s,
+        "main",
+        "CoreGeneratorGroup",
+        r#"name: {value: "on-main"}"#,
+    );
+    let device = device(&s, "main", "leaf1", "");
+    let by_id = |kind: &str, id: &str| {
+        GraphqlRequest::new(format!(
+            r#"{{ {kind}(ids: ["{id}"]) {{ edges {{ node {{ id }} }} }} }}"#
+        ))
+    };
+    let shown = |answer: serde_json::Value, kind: &str| -> usize {
+        answer["data"][kind]["edges"].as_array().map_or(0, Vec::len)
+    };
+    let on_main = s.begin_run("main").await.unwrap();
+    assert_eq!(
+        shown(
+            on_main.execute(&by_id("CoreGeneratorGroup", &group), None),
+            "CoreGeneratorGroup"
+        ),
+        1
+    );
+    assert_eq!(
+        shown(
+            on_main.execute(&by_id("DcimDevice", &device), None),
+            "DcimDevice"
+        ),
+        1
+    );
+    on_main.abandon();
+    let on_branch = s.begin_run("br1").await.unwrap();
+    assert_eq!(
+        shown(
+            on_branch.execute(&by_id("CoreGeneratorGroup", &group), None),
+            "CoreGeneratorGroup"
+        ),
+        0
+    );
+    assert_eq!(
+        shown(
+            on_branch.execute(&by_id("CoreNode", &group), None),
+            "CoreNode"
+        ),
+        0
+    );
+    assert_eq!(
+        shown(
+            on_branch.execute(&by_id("DcimDevice", &device), None),
+            "DcimDevice"
+        ),
+        1,
+        "an aware node of main is the branch's too"
+    );
+    on_branch.abandon();
 }
 
 #[test]

@@ -795,9 +795,40 @@ impl<'c> Tx<'c> {
         self
     }
 
-    /// The view of `id` on this branch in the shared cache.
+    /// The view of `id` on this branch in the shared cache. On a branch that has no rows of
+    /// its own for the node, that is main's view: every node a branch reads without having
+    /// changed it — a device template, a trigger rule — was otherwise read from the database
+    /// once more per branch, main's view cached or not.
     fn shared_view(&self, id: &str) -> Option<Option<Arc<Node>>> {
-        self.shared?.get(&self.branch, id, self.shared_epoch)
+        let cache = self.shared?;
+        if let Some(view) = cache.get(&self.branch, id, self.shared_epoch) {
+            return Some(view);
+        }
+        if self.on_main() {
+            return None;
+        }
+        let main = cache.get(MAIN, id, self.shared_epoch)?;
+        // A node main lacks may be the branch's own; a branch-local kind's main rows are
+        // not visible here.
+        let node = main.as_ref()?;
+        if self.support(&node.kind) == BranchSupport::Local || self.branch_lists(id) {
+            return None;
+        }
+        cache.put(&self.branch, id, main.clone(), self.shared_epoch);
+        Some(main)
+    }
+
+    /// Whether the node has rows of its own on this branch: listed with the branch in
+    /// `branch_rows`, as every node a commit there writes is, both ends of a relationship
+    /// row included (each side's view lists the other). Where the lookup fails, as if it had.
+    fn branch_lists(&self, id: &str) -> bool {
+        self.conn
+            .prepare_cached("SELECT 1 FROM branch_rows WHERE branch = ?1 AND id = ?2")
+            .and_then(|mut st| st.exists(params![self.branch, Id::of(id)]))
+            .unwrap_or_else(|e| {
+                self.failed::<()>(e);
+                true
+            })
     }
 
     /// The connection the transaction reads through (for reads outside the graph, such
