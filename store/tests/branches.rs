@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use infragen_store::{GraphqlRequest, Store, StoreError};
+use infragen_store::{GraphqlRequest, RunTransaction, Store, StoreError};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -141,51 +141,32 @@ async fn a_run_on_a_branch_asking_for_a_local_node_of_main_by_id_does_not_get_it
         r#"name: {value: "on-main"}"#,
     );
     let device = device(&s, "main", "leaf1", "");
-    let by_id = |kind: &str, id: &str| {
-        GraphqlRequest::new(format!(
+    // The ids a run's listing of `kind` by id `id` shows.
+    let shown = |run: &RunTransaction, kind: &str, id: &str| -> Vec<String> {
+        let request = GraphqlRequest::new(format!(
             r#"{{ {kind}(ids: ["{id}"]) {{ edges {{ node {{ id }} }} }} }}"#
-        ))
-    };
-    let shown = |answer: serde_json::Value, kind: &str| -> usize {
-        answer["data"][kind]["edges"].as_array().map_or(0, Vec::len)
+        ));
+        let answer = run.execute(&request, None);
+        answer["data"][kind]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{kind}: {answer}"))
+            .iter()
+            .map(|edge| edge["node"]["id"].as_str().unwrap().to_owned())
+            .collect()
     };
     let on_main = s.begin_run("main").await.unwrap();
     assert_eq!(
-        shown(
-            on_main.execute(&by_id("CoreGeneratorGroup", &group), None),
-            "CoreGeneratorGroup"
-        ),
-        1
+        shown(&on_main, "CoreGeneratorGroup", &group),
+        [group.as_str()]
     );
-    assert_eq!(
-        shown(
-            on_main.execute(&by_id("DcimDevice", &device), None),
-            "DcimDevice"
-        ),
-        1
-    );
+    assert_eq!(shown(&on_main, "DcimDevice", &device), [device.as_str()]);
     on_main.abandon();
     let on_branch = s.begin_run("br1").await.unwrap();
+    assert!(shown(&on_branch, "CoreGeneratorGroup", &group).is_empty());
+    assert!(shown(&on_branch, "CoreNode", &group).is_empty());
     assert_eq!(
-        shown(
-            on_branch.execute(&by_id("CoreGeneratorGroup", &group), None),
-            "CoreGeneratorGroup"
-        ),
-        0
-    );
-    assert_eq!(
-        shown(
-            on_branch.execute(&by_id("CoreNode", &group), None),
-            "CoreNode"
-        ),
-        0
-    );
-    assert_eq!(
-        shown(
-            on_branch.execute(&by_id("DcimDevice", &device), None),
-            "DcimDevice"
-        ),
-        1,
+        shown(&on_branch, "DcimDevice", &device),
+        [device.as_str()],
         "an aware node of main is the branch's too"
     );
     on_branch.abandon();
