@@ -201,7 +201,7 @@ const BRANCH_ROWS_FILLED: &str = "branch_rows_filled";
 pub(crate) const CREATED_AT: &str = "created_at";
 
 /// The `meta` key holding the layout of the store's tables (see [`LAYOUT`]).
-pub(crate) const LAYOUT_KEY: &str = "layout";
+const LAYOUT_KEY: &str = "layout";
 
 /// The layout of the tables this binary writes; it reads every older one, converting it
 /// when it opens the store. Each change a binary before it could not read raises it: a
@@ -211,7 +211,7 @@ pub(crate) const LAYOUT_KEY: &str = "layout";
 /// Layout 1: ids as UUID bytes ([`crate::stored_id`]), attribute rows per node (`attrs`),
 /// relationship rows once per relationship (`link`), `branch_rows`. Binaries from before
 /// this key never check it: the README says to stop them before upgrading.
-pub(crate) const LAYOUT: u32 = 1;
+const LAYOUT: u32 = 1;
 
 /// The layout the store's `meta` names; 0 for a new store or one from before the key.
 fn stored_layout(conn: &Connection, path: &str) -> Result<u32> {
