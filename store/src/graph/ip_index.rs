@@ -210,15 +210,15 @@ pub(crate) fn rebuild(
 
 impl Tx<'_> {
     /// Where node `id` stood in the IP index before this transaction, when writing `p` may
-    /// move it (`None`: it does not): read by [`Tx::finish`] before any row is written, as
+    /// move it (`None`: it does not, or its kind is neither a prefix nor an address): read by [`Tx::finish`] before any row is written, as
     /// rows written for another node may be this one's too.
     pub(super) fn ip_before(&self, id: &str, p: &super::Pending) -> Option<IpBefore> {
+        let (attr, _) = ip_attr(self, &p.kind)?;
         if p.created {
             return Some(IpBefore::Nowhere);
         }
         let touched = p.deleted
-            || p.attrs.contains_key("prefix")
-            || p.attrs.contains_key("address")
+            || p.attrs.contains_key(attr)
             || p.edges.keys().any(|(rel, _)| rel == "ip_namespace");
         touched.then(|| match self.committed(id) {
             Some(node) => match entry_of(self, &node) {
@@ -275,9 +275,10 @@ impl Tx<'_> {
             }),
         };
         let placed = entry.as_ref().map(|(e, is_addr)| range(e, *is_addr, false));
-        let written = match unmoved {
-            true => Vec::new(),
-            false => freed.into_iter().chain(placed).collect(),
+        let written = if unmoved {
+            Vec::new()
+        } else {
+            freed.into_iter().chain(placed).collect()
         };
         match entry {
             Some((e, is_addr)) => {
