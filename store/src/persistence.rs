@@ -132,6 +132,17 @@ pub(crate) fn list_branch_nodes(
     Ok(())
 }
 
+/// Whether node `id` is listed with `branch` in [`BRANCH_ROWS`]: whether the branch has rows
+/// of its own for it.
+pub(crate) fn branch_lists_node(
+    conn: &Connection,
+    branch: &str,
+    id: &str,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM branch_rows WHERE branch = ?1 AND id = ?2")?
+        .exists(rusqlite::params![branch, crate::stored_id::Id::of(id)])
+}
+
 /// The nodes listed with `branch` in [`BRANCH_ROWS`].
 pub(crate) fn branch_node_ids(conn: &Connection, branch: &str) -> rusqlite::Result<Vec<String>> {
     conn.prepare_cached("SELECT id FROM branch_rows WHERE branch = ?1")?
@@ -213,12 +224,16 @@ const LAYOUT_KEY: &str = "layout";
 /// this key never check it: the README says to stop them before upgrading.
 const LAYOUT: u32 = 1;
 
+/// Whether the database has a table or an index (`kind`) named `name`: asked once at open,
+/// so not kept in the statement cache.
+fn schema_has(conn: &Connection, kind: &str, name: &str) -> rusqlite::Result<bool> {
+    conn.prepare("SELECT 1 FROM sqlite_master WHERE type = ?1 AND name = ?2")?
+        .exists([kind, name])
+}
+
 /// The layout the store's `meta` names; 0 for a new store or one from before the key.
 fn stored_layout(conn: &Connection, path: &str) -> Result<u32> {
-    let has_meta = conn
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
-        .and_then(|mut st| st.exists([]))
-        .map_err(StoreError::db(path))?;
+    let has_meta = schema_has(conn, "table", "meta").map_err(StoreError::db(path))?;
     if !has_meta {
         return Ok(0);
     }
@@ -497,11 +512,7 @@ impl Db {
             // Looked up first: dropping takes the write lock, which another process may hold.
             // `IF EXISTS` all the same: a process opening the store at the same moment may
             // have dropped it since.
-            let old = self
-                .conn
-                .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
-                .and_then(|mut st| st.exists([index]))
-                .map_err(self.err())?;
+            let old = schema_has(&self.conn, "index", index).map_err(self.err())?;
             if old {
                 tracing::info!(path = %self.path, index, "incoming edges reindexed as edge_in (once)");
                 self.conn
@@ -610,16 +621,7 @@ impl Db {
     /// Turn it into field rows, once, in one transaction. Such a store holds its ids as
     /// text: this runs before they are converted ([`Db::convert_text_ids`]).
     fn migrate_whole_node_rows(&mut self) -> Result<()> {
-        let old: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'nodes'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())?;
-        if old.is_none() {
+        if !schema_has(&self.conn, "table", "nodes").map_err(self.err())? {
             return Ok(());
         }
         let path = self.path.clone();

@@ -822,13 +822,10 @@ impl<'c> Tx<'c> {
     /// `branch_rows`, as every node a commit there writes is, both ends of a relationship
     /// row included (each side's view lists the other). Where the lookup fails, as if it had.
     fn branch_lists(&self, id: &str) -> bool {
-        self.conn
-            .prepare_cached("SELECT 1 FROM branch_rows WHERE branch = ?1 AND id = ?2")
-            .and_then(|mut st| st.exists(params![self.branch, Id::of(id)]))
-            .unwrap_or_else(|e| {
-                self.failed::<()>(e);
-                true
-            })
+        crate::persistence::branch_lists_node(self.conn, &self.branch, id).unwrap_or_else(|e| {
+            self.failed::<()>(e);
+            true
+        })
     }
 
     /// The connection the transaction reads through (for reads outside the graph, such
