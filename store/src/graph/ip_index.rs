@@ -210,8 +210,9 @@ pub(crate) fn rebuild(
 
 impl Tx<'_> {
     /// Where node `id` stood in the IP index before this transaction, when writing `p` may
-    /// move it (`None`: it does not, or its kind is neither a prefix nor an address): read by [`Tx::finish`] before any row is written, as
-    /// rows written for another node may be this one's too.
+    /// move it (`None`: it does not, or its kind is neither a prefix nor an address): read
+    /// by [`Tx::finish`] before any row is written, as rows written for another node may be
+    /// this one's too.
     pub(super) fn ip_before(&self, id: &str, p: &super::Pending) -> Option<IpBefore> {
         let (attr, _) = ip_attr(self, &p.kind)?;
         if p.created {
