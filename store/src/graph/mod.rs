@@ -55,11 +55,63 @@ struct Pending {
 }
 
 impl Pending {
+    /// Whether this transaction adds (`Some(true)`) or removes (`Some(false)`) the edge
+    /// (`rel`, `peer`), looked up without building its key's two `String`s.
+    fn edge(&self, rel: &str, peer: &str) -> Option<bool> {
+        self.edges.get(&(rel, peer) as &dyn EdgeKey).copied()
+    }
+
     /// Whether the node was touched without a change: written again as it is (an upsert
     /// of what a node already holds, as a generator run again on the same design makes
     /// most of its writes). [`Tx::finish`] writes nothing for it.
     fn unchanged(&self) -> bool {
         !self.created && !self.deleted && self.attrs.is_empty() && self.edges.is_empty()
+    }
+}
+
+/// A key of [`Pending::edges`] as two `&str`, whether owned or borrowed: an edge is looked
+/// up several times per write, and each lookup built two `String`s to search with.
+trait EdgeKey {
+    fn parts(&self) -> (&str, &str);
+}
+
+impl EdgeKey for (String, String) {
+    fn parts(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl EdgeKey for (&str, &str) {
+    fn parts(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+/// Ordered as `(String, String)` is, field by field, so a map of owned keys finds a
+/// borrowed one.
+impl<'a> std::borrow::Borrow<dyn EdgeKey + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn EdgeKey + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn EdgeKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn EdgeKey + '_ {}
+
+impl PartialOrd for dyn EdgeKey + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn EdgeKey + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
     }
 }
 
@@ -1032,11 +1084,19 @@ impl<'c> Tx<'c> {
     /// where nothing pending changes it: every interface made with a profile reads the
     /// profile.
     pub fn attributes_of(&self, id: &str) -> Option<Arc<Node>> {
+        let pending = self.pending.get(id);
+        if pending.is_none()
+            && let Some(node) = self.attributes_read.borrow().get(id)
+        {
+            return Some(Arc::clone(node));
+        }
         if let Some(Some(node)) = self.views.borrow().get(id) {
-            return Some(attributes_only(node));
+            return Some(match pending {
+                None => self.hold_attributes(id, node),
+                Some(_) => attributes_only(node),
+            });
         }
         let kind = self.kind_of(id)?;
-        let pending = self.pending.get(id);
         let node = match pending {
             Some(p) if p.created => Arc::new(Node {
                 id: id.to_string(),
@@ -1045,10 +1105,10 @@ impl<'c> Tx<'c> {
                 rels: BTreeMap::new(),
             }),
             _ => match self.committed.borrow().get(id) {
-                Some(Some(node)) => attributes_only(node),
+                Some(Some(node)) => self.hold_attributes(id, node),
                 Some(None) => return None,
                 None => match self.shared_view(id) {
-                    Some(Some(node)) => attributes_only(&node),
+                    Some(Some(node)) => self.hold_attributes(id, &node),
                     Some(None) => return None,
                     None => self.committed_attributes(id, &kind)?,
                 },
@@ -1062,6 +1122,20 @@ impl<'c> Tx<'c> {
             }
             _ => node,
         })
+    }
+
+    /// [`attributes_only`] of `node`, the committed view of `id`, made once per
+    /// transaction: every node made with a profile reads the profile's attributes, and a
+    /// profile's view lists every node using it.
+    fn hold_attributes(&self, id: &str, node: &Arc<Node>) -> Arc<Node> {
+        if node.rels.is_empty() {
+            return Arc::clone(node);
+        }
+        let held = attributes_only(node);
+        self.attributes_read
+            .borrow_mut()
+            .insert(id.to_string(), Arc::clone(&held));
+        held
     }
 
     /// A committed node's attributes (`rels` empty), read once per transaction.
@@ -1195,12 +1269,9 @@ impl<'c> Tx<'c> {
                 .unwrap_or_else(|e| self.failed(e)),
         };
         if let Some(p) = self.pending.get(id) {
-            out.retain(|peer| p.edges.get(&(rel.to_string(), peer.clone())) != Some(&false));
+            out.retain(|peer| p.edge(rel, peer) != Some(false));
             for (r, peer) in &p.added {
-                if r == rel
-                    && p.edges.get(&(r.clone(), peer.clone())) == Some(&true)
-                    && !out.contains(peer)
-                {
+                if r == rel && p.edge(r, peer) == Some(true) && !out.contains(peer) {
                     out.push(peer.clone());
                 }
             }
@@ -1301,13 +1372,13 @@ impl<'c> Tx<'c> {
             {
                 continue;
             }
-            let Some(present) = p.edges.get(&(rel.clone(), id.to_owned())) else {
+            let Some(present) = p.edge(rel, id) else {
                 continue;
             };
-            if *present && !p.deleted {
+            if present && !p.deleted {
                 found.insert((src.clone(), rel.clone()));
             } else {
-                found.remove(&(src.clone(), rel.clone()));
+                found.remove(&(src.as_str(), rel.as_str()) as &dyn EdgeKey);
             }
         }
         found.into_iter().collect()
@@ -2164,8 +2235,8 @@ impl<'c> Tx<'c> {
         match self.pending.get(id) {
             Some(p) if p.deleted => return false,
             Some(p) => {
-                if let Some(present) = p.edges.get(&(rel.to_string(), peer.to_string())) {
-                    return *present;
+                if let Some(present) = p.edge(rel, peer) {
+                    return present;
                 }
                 if p.created {
                     return false;
@@ -2404,10 +2475,7 @@ impl<'c> Tx<'c> {
             }
             let mut seen = BTreeSet::new();
             for (rel, peer) in &p.added {
-                if skip_rel(rel)
-                    || p.edges.get(&(rel.clone(), peer.clone())) != Some(&true)
-                    || !seen.insert((rel, peer))
-                {
+                if skip_rel(rel) || p.edge(rel, peer) != Some(true) || !seen.insert((rel, peer)) {
                     continue;
                 }
                 if p.created || !self.committed_has_edge(id, rel, peer) {
@@ -2567,7 +2635,7 @@ impl<'c> Tx<'c> {
             if !links_written.insert((src, r.identifier.as_str(), dst)) {
                 continue;
             }
-            let present = p.edges.get(&(rel.clone(), peer.clone())) == Some(&true);
+            let present = p.edge(rel, peer) == Some(true);
             let b = self.link_branch(&p.kind, r, p.created, peer);
             rows.pos += 1;
             let pos = rows.pos;
@@ -3435,5 +3503,92 @@ mod tests {
         assert_eq!(cache.get("main", "a", None), Some(node("a", "new")));
         assert_eq!(cache.get("br2", "a", None), None);
         assert_eq!(cache.get("main", "b", None), Some(node("b", "main")));
+    }
+
+    /// An `EdgeKey` borrowed from two `&str` finds exactly the owned keys equal to it,
+    /// whichever way the two parts split: the borrowed order must be the owned one.
+    #[test]
+    fn an_edge_is_found_by_borrowed_parts_as_by_owned_ones() {
+        let owned = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        let keys = [
+            ("a", "b"),
+            ("ab", ""),
+            ("a", ""),
+            ("", "ab"),
+            ("b", "a"),
+            ("a", "bc"),
+        ];
+        let edges: BTreeMap<(String, String), bool> = keys
+            .iter()
+            .enumerate()
+            .map(|(at, (a, b))| (owned(a, b), at % 2 == 0))
+            .collect();
+        let p = Pending {
+            edges,
+            ..Pending::default()
+        };
+        for (at, (a, b)) in keys.iter().enumerate() {
+            assert_eq!(p.edge(a, b), Some(at % 2 == 0), "{a:?} {b:?}");
+        }
+        for (a, b) in [("", ""), ("ab", "c"), ("b", ""), ("a", "c")] {
+            assert_eq!(p.edge(a, b), None, "{a:?} {b:?}");
+        }
+    }
+
+    /// A node read for its attributes alone is made once per transaction while nothing
+    /// pending changes it (every node made with a profile reads the profile), and shows a
+    /// pending change as soon as there is one.
+    #[test]
+    fn a_node_s_attributes_are_shared_until_the_transaction_changes_them() {
+        let store = crate::Store::in_memory().expect("a store");
+        store
+            .load_schema(&[(
+                "w.yml".into(),
+                "version: '1.0'\nnodes:\n  - name: Widget\n    namespace: Test\n    \
+                 attributes:\n      - name: name\n        kind: Text\n        unique: true\n    \
+                 relationships:\n      - name: parts\n        peer: TestWidget\n        \
+                 cardinality: many\n        optional: true\n"
+                    .into(),
+            )])
+            .expect("the schema loads");
+        let created = store.execute_blocking(
+            MAIN,
+            &crate::GraphqlRequest::new(
+                "mutation { a: TestWidgetCreate(data: {name: {value: \"a\"}}) { object { id } } }",
+            ),
+        );
+        let a = created["data"]["a"]["object"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned();
+        let linked = store.execute_blocking(
+            MAIN,
+            &crate::GraphqlRequest::new(format!(
+                "mutation {{ TestWidgetCreate(data: {{name: {{value: \"b\"}}, parts: [{{id: \"{a}\"}}]}}) \
+                 {{ ok }} }}"
+            )),
+        );
+        assert!(linked.get("errors").is_none(), "{linked}");
+        store
+            .read_op(|conn, schema| {
+                let mut tx = store.tx(conn, schema, MAIN);
+                let whole = tx.get(&a).expect("a is there");
+                assert!(!whole.rels.is_empty(), "a has its peer: {whole:?}");
+                let first = tx.attributes_of(&a).expect("a's attributes");
+                let again = tx.attributes_of(&a).expect("a's attributes");
+                assert!(Arc::ptr_eq(&first, &again), "made once");
+                assert!(first.rels.is_empty());
+                assert_eq!(first.attrs, whole.attrs);
+                let mut changed = (*whole).clone();
+                changed
+                    .attrs
+                    .insert("name".into(), Value::String("a2".into()));
+                tx.put(changed);
+                let now = tx.attributes_of(&a).expect("a's attributes");
+                assert_eq!(now.attr("name"), &Value::String("a2".into()));
+                assert!(now.rels.is_empty());
+                Ok::<_, StoreError>(())
+            })
+            .expect("the read");
     }
 }
