@@ -58,7 +58,7 @@ impl Pending {
     /// Whether this transaction adds (`Some(true)`) or removes (`Some(false)`) the edge
     /// (`rel`, `peer`), looked up without building its key's two `String`s.
     fn edge(&self, rel: &str, peer: &str) -> Option<bool> {
-        self.edges.get(&(rel, peer) as &dyn EdgeKey).copied()
+        self.edges.get(&(rel, peer) as &dyn StrPair).copied()
     }
 
     /// Whether the node was touched without a change: written again as it is (an upsert
@@ -69,19 +69,21 @@ impl Pending {
     }
 }
 
-/// A key of [`Pending::edges`] as two `&str`, whether owned or borrowed: an edge is looked
-/// up several times per write, and each lookup built two `String`s to search with.
-trait EdgeKey {
+/// A `(String, String)` key as two `&str`, whether owned or borrowed, so that a map or set
+/// of such keys — [`Pending::edges`], the (holder, relationship) pairs of
+/// [`Tx::incoming_where`] — is searched without building two `String`s: an edge is looked up
+/// several times per write.
+trait StrPair {
     fn parts(&self) -> (&str, &str);
 }
 
-impl EdgeKey for (String, String) {
+impl StrPair for (String, String) {
     fn parts(&self) -> (&str, &str) {
         (&self.0, &self.1)
     }
 }
 
-impl EdgeKey for (&str, &str) {
+impl StrPair for (&str, &str) {
     fn parts(&self) -> (&str, &str) {
         *self
     }
@@ -89,27 +91,27 @@ impl EdgeKey for (&str, &str) {
 
 /// Ordered as `(String, String)` is, field by field, so a map of owned keys finds a
 /// borrowed one.
-impl<'a> std::borrow::Borrow<dyn EdgeKey + 'a> for (String, String) {
-    fn borrow(&self) -> &(dyn EdgeKey + 'a) {
+impl<'a> std::borrow::Borrow<dyn StrPair + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn StrPair + 'a) {
         self
     }
 }
 
-impl PartialEq for dyn EdgeKey + '_ {
+impl PartialEq for dyn StrPair + '_ {
     fn eq(&self, other: &Self) -> bool {
         self.parts() == other.parts()
     }
 }
 
-impl Eq for dyn EdgeKey + '_ {}
+impl Eq for dyn StrPair + '_ {}
 
-impl PartialOrd for dyn EdgeKey + '_ {
+impl PartialOrd for dyn StrPair + '_ {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for dyn EdgeKey + '_ {
+impl Ord for dyn StrPair + '_ {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.parts().cmp(&other.parts())
     }
@@ -1378,7 +1380,7 @@ impl<'c> Tx<'c> {
             if present && !p.deleted {
                 found.insert((src.clone(), rel.clone()));
             } else {
-                found.remove(&(src.as_str(), rel.as_str()) as &dyn EdgeKey);
+                found.remove(&(src.as_str(), rel.as_str()) as &dyn StrPair);
             }
         }
         found.into_iter().collect()
@@ -3505,7 +3507,7 @@ mod tests {
         assert_eq!(cache.get("main", "b", None), Some(node("b", "main")));
     }
 
-    /// An `EdgeKey` borrowed from two `&str` finds exactly the owned keys equal to it,
+    /// An `StrPair` borrowed from two `&str` finds exactly the owned keys equal to it,
     /// whichever way the two parts split: the borrowed order must be the owned one.
     #[test]
     fn an_edge_is_found_by_borrowed_parts_as_by_owned_ones() {
