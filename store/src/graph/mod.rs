@@ -3507,7 +3507,7 @@ mod tests {
         assert_eq!(cache.get("main", "b", None), Some(node("b", "main")));
     }
 
-    /// An `StrPair` borrowed from two `&str` finds exactly the owned keys equal to it,
+    /// A `StrPair` borrowed from two `&str` finds exactly the owned keys equal to it,
     /// whichever way the two parts split: the borrowed order must be the owned one.
     #[test]
     fn an_edge_is_found_by_borrowed_parts_as_by_owned_ones() {
