@@ -432,7 +432,9 @@ pub(crate) fn merge(
         let Some(kind) = tx.kind_of(&e.id) else {
             let kind = match view.kind_of(&e.id) {
                 Some(kind) => kind,
-                None => kind_deleted_on_main(conn, name, &e.id)?.unwrap_or_default(),
+                None => kind_deleted_on_main(conn, name, &e.id)?
+                    .unwrap_or_default()
+                    .into(),
             };
             if local(&kind) {
                 kept.insert(e.id.clone());

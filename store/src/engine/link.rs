@@ -77,7 +77,7 @@ pub(crate) fn resolve_peer(
         .or_else(|| item.get("id").and_then(Value::as_str))
     {
         match tx.kind_of(id) {
-            Some(kind) => (id.to_string(), kind),
+            Some(kind) => (id.to_string(), kind.to_string()),
             // Not a node id: Infrahub then looks the value up by the peer kind's
             // `default_filter` (a group by name, a prefix by its value).
             None => match tx.find_by_default_filter_any(&peer_kind, id).as_slice() {

@@ -41,7 +41,8 @@ pub const MAIN: &str = "main";
 /// A transaction's changes to one node.
 #[derive(Debug, Clone, Default)]
 struct Pending {
-    kind: String,
+    /// The schema's shared name of the node's kind ([`Schema::kind_name`]).
+    kind: Arc<str>,
     /// The node was not visible before this transaction.
     created: bool,
     /// The node is deleted by this transaction.
@@ -472,7 +473,7 @@ pub(crate) struct Tx<'c> {
     checkpoints: Vec<HashSet<String>>,
     committed: RefCell<HashMap<String, Option<Arc<Node>>>>,
     views: RefCell<HashMap<String, Option<Arc<Node>>>>,
-    kinds: RefCell<HashMap<String, Option<String>>>,
+    kinds: RefCell<HashMap<String, Option<Arc<str>>>>,
     /// Committed nodes read for their attributes alone ([`Tx::attributes_of`]): a profile
     /// is read for every node made with it.
     attributes_read: RefCell<HashMap<String, Arc<Node>>>,
@@ -699,7 +700,7 @@ pub(crate) struct Staged {
     checkpoints: Vec<HashSet<String>>,
     committed: HashMap<String, Option<Arc<Node>>>,
     views: HashMap<String, Option<Arc<Node>>>,
-    kinds: HashMap<String, Option<String>>,
+    kinds: HashMap<String, Option<Arc<str>>>,
     attributes_read: HashMap<String, Arc<Node>>,
     attr_lookups: HashMap<String, BTreeSet<String>>,
     fresh: HashSet<String>,
@@ -919,12 +920,12 @@ impl<'c> Tx<'c> {
     }
 
     /// Kind of a committed node visible here.
-    fn committed_kind(&self, id: &str) -> Option<String> {
+    fn committed_kind(&self, id: &str) -> Option<Arc<str>> {
         if let Some(k) = self.kinds.borrow().get(id) {
             return k.clone();
         }
         if let Some(node) = self.shared_view(id) {
-            let kind = node.as_ref().map(|n| n.kind.clone());
+            let kind = node.as_ref().map(|n| self.schema.kind_name(&n.kind));
             self.committed.borrow_mut().insert(id.to_string(), node);
             return kind;
         }
@@ -935,15 +936,16 @@ impl<'c> Tx<'c> {
         found
     }
 
-    fn query_kind(&self, id: &str) -> rusqlite::Result<Option<String>> {
+    fn query_kind(&self, id: &str) -> rusqlite::Result<Option<Arc<str>>> {
         let mut st = self.conn.prepare_cached(NODE_ROWS_OF_ID)?;
         let mut rows = st.query(params![Id::of(id), self.branch])?;
         let (mut main, mut own) = (None, None);
         while let Some(r) = rows.next()? {
-            let b: String = r.get(0)?;
-            let k: String = r.get(1)?;
+            // Read in place: the kind becomes the schema's shared name.
+            let of_main = r.get_ref(0)?.as_str()? == MAIN;
+            let k = self.schema.kind_name(r.get_ref(1)?.as_str()?);
             let live: bool = r.get(2)?;
-            if b == MAIN && !self.on_main() {
+            if of_main && !self.on_main() {
                 main = Some((k, live));
             } else {
                 own = Some((k, live));
@@ -1080,29 +1082,29 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
-    /// A node as this transaction sees it, with its attributes only (`rels` empty): for a
-    /// node read for its values that may be a hub — a profile is linked to every node using
-    /// it — so reading it costs its attributes, not its peer list. Shared rather than copied
-    /// where nothing pending changes it: every interface made with a profile reads the
-    /// profile.
+    /// A node as this transaction sees it, for its attributes: for a node read for its
+    /// values that may be a hub — a profile is linked to every node using it — so reading
+    /// it costs its attributes, not its peer list. Its relationships are left empty where
+    /// it is read for this, and are those of the transaction's view where it already has
+    /// one (that view is shared, not copied: every node a run writes is described from its
+    /// attributes, and copying its view made ~2 of the ~490 allocations of each write); no
+    /// caller reads them. Shared rather than copied where nothing pending changes it: every
+    /// interface made with a profile reads the profile.
     pub fn attributes_of(&self, id: &str) -> Option<Arc<Node>> {
+        if let Some(Some(node)) = self.views.borrow().get(id) {
+            return Some(Arc::clone(node));
+        }
         let pending = self.pending.get(id);
         if pending.is_none()
             && let Some(node) = self.attributes_read.borrow().get(id)
         {
             return Some(Arc::clone(node));
         }
-        if let Some(Some(node)) = self.views.borrow().get(id) {
-            return Some(match pending {
-                None => self.hold_attributes(id, node),
-                Some(_) => attributes_only(node),
-            });
-        }
         let kind = self.kind_of(id)?;
         let node = match pending {
             Some(p) if p.created => Arc::new(Node {
                 id: id.to_string(),
-                kind,
+                kind: kind.to_string(),
                 attrs: BTreeMap::new(),
                 rels: BTreeMap::new(),
             }),
@@ -1194,7 +1196,7 @@ impl<'c> Tx<'c> {
                 let mut n = if p.created {
                     Node {
                         id: id.to_string(),
-                        kind: p.kind.clone(),
+                        kind: p.kind.to_string(),
                         attrs: BTreeMap::new(),
                         rels: BTreeMap::new(),
                     }
@@ -1250,7 +1252,7 @@ impl<'c> Tx<'c> {
     }
 
     /// The kind of a node visible here, without reading the node.
-    pub fn kind_of(&self, id: &str) -> Option<String> {
+    pub fn kind_of(&self, id: &str) -> Option<Arc<str>> {
         match self.pending.get(id) {
             Some(p) if p.deleted => None,
             Some(p) => Some(p.kind.clone()),
@@ -1370,7 +1372,7 @@ impl<'c> Tx<'c> {
                 continue;
             };
             if let Some((only_rel, only_kind)) = only
-                && (rel != only_rel || p.kind != only_kind)
+                && (rel != only_rel || *p.kind != *only_kind)
             {
                 continue;
             }
@@ -1612,7 +1614,7 @@ impl<'c> Tx<'c> {
         for id in self.given(kind, attr, key) {
             if let Some(p) = self.pending.get(id)
                 && !p.deleted
-                && p.kind == kind
+                && *p.kind == *kind
                 && p.attrs.get(attr).and_then(value_key).as_deref() == Some(key)
             {
                 ids.insert(id.clone());
@@ -1770,7 +1772,7 @@ impl<'c> Tx<'c> {
                 .pending
                 .entry(id.to_string())
                 .or_insert_with(|| Pending {
-                    kind: kind.to_string(),
+                    kind: self.schema.kind_name(kind),
                     ..Default::default()
                 });
         }
@@ -1788,6 +1790,7 @@ impl<'c> Tx<'c> {
         let id = std::mem::take(&mut node.id);
         let kind = std::mem::take(&mut node.kind);
         let attrs = std::mem::take(&mut node.attrs);
+        let schema = self.schema;
         let was_deleted = self.pending.get(&id).is_some_and(|p| p.deleted);
         let committed = self.committed(&id);
         let (created, before) = match self.pending.get(&id) {
@@ -1802,8 +1805,8 @@ impl<'c> Tx<'c> {
         }
         p.deleted = false;
         p.created = created;
-        if p.kind != kind {
-            p.kind.clone_from(&kind);
+        if *p.kind != *kind {
+            p.kind = schema.kind_name(&kind);
         }
         let before = before.as_deref().unwrap_or(&NO_NODE);
         // Values held before and absent now are unset.
@@ -1878,18 +1881,21 @@ impl<'c> Tx<'c> {
         // it) is extended rather than rebuilt: a rebuild copies every peer, once per edge
         // added. Extending gives what a rebuild would when this transaction never touched
         // the edge before: the peer is then the last addition, after every other peer.
-        let view = self.views.get_mut().remove(id).flatten();
+        // Taken with its key, which goes back in with the extended view.
+        let view = self.views.get_mut().remove_entry(id);
         let key = (rel.to_string(), peer.to_string());
         let p = self.touch_edge(id, &kind, rel, peer);
         let untouched = p.edges.insert(key.clone(), true).is_none();
         p.added.push(key);
-        if untouched && let Some(mut view) = view {
-            Arc::make_mut(&mut view)
-                .rels
-                .entry(rel.to_string())
-                .or_default()
-                .push(peer.to_string());
-            self.views.get_mut().insert(id.to_string(), Some(view));
+        if untouched && let Some((viewed, Some(mut view))) = view {
+            let rels = &mut Arc::make_mut(&mut view).rels;
+            match rels.get_mut(rel) {
+                Some(peers) => peers.push(peer.to_string()),
+                None => {
+                    rels.insert(rel.to_string(), vec![peer.to_string()]);
+                }
+            }
+            self.views.get_mut().insert(viewed, Some(view));
         }
         self.note_towards(peer, id, rel);
     }
@@ -2066,7 +2072,7 @@ impl<'c> Tx<'c> {
                 .collect();
             effects.push(crate::run::WriteEffect {
                 id: id.to_string(),
-                kind: now.kind.clone(),
+                kind: now.kind.to_string(),
                 target: target == Some(id),
                 created: now.created,
                 deleted,
@@ -2104,7 +2110,7 @@ impl<'c> Tx<'c> {
                 }
                 Undo::Node(id, None) => {
                     if let Some(p) = self.pending.remove(&id)
-                        && let Some(set) = self.pending_by_kind.get_mut(&p.kind)
+                        && let Some(set) = self.pending_by_kind.get_mut(&*p.kind)
                     {
                         set.remove(&id);
                     }
@@ -2412,6 +2418,7 @@ impl<'c> Tx<'c> {
         let peer_kind = |peer: &str| {
             self.kind_of(peer)
                 .or_else(|| self.committed_kind(peer))
+                .map(|kind| kind.to_string())
                 .unwrap_or_default()
         };
         let mut attributes = Vec::new();
@@ -2505,7 +2512,7 @@ impl<'c> Tx<'c> {
             name: action.event_name().into(),
             branch: self.branch.clone(),
             action,
-            kind: p.kind.clone(),
+            kind: p.kind.to_string(),
             id: id.to_string(),
             origin: self.origin.to_string(),
             attributes,
@@ -2604,7 +2611,7 @@ impl<'c> Tx<'c> {
             rows.nodes.push([
                 stored_id::key(id),
                 ToSqlOutput::from(node_branch),
-                ToSqlOutput::from(p.kind.as_str()),
+                ToSqlOutput::from(&*p.kind),
                 ToSqlOutput::from(rev),
             ]);
         } else if node_branch == MAIN && changed {
@@ -3538,8 +3545,9 @@ mod tests {
     }
 
     /// A node read for its attributes alone is made once per transaction while nothing
-    /// pending changes it (every node made with a profile reads the profile), and shows a
-    /// pending change as soon as there is one.
+    /// pending changes it (every node made with a profile reads the profile), is the
+    /// transaction's own view where it has one, and shows a pending change as soon as there
+    /// is one.
     #[test]
     fn a_node_s_attributes_are_shared_until_the_transaction_changes_them() {
         let store = crate::Store::in_memory().expect("a store");
@@ -3574,13 +3582,15 @@ mod tests {
         store
             .read_op(|conn, schema| {
                 let mut tx = store.tx(conn, schema, MAIN);
-                let whole = tx.get(&a).expect("a is there");
-                assert!(!whole.rels.is_empty(), "a has its peer: {whole:?}");
                 let first = tx.attributes_of(&a).expect("a's attributes");
                 let again = tx.attributes_of(&a).expect("a's attributes");
                 assert!(Arc::ptr_eq(&first, &again), "made once");
-                assert!(first.rels.is_empty());
+                assert!(first.rels.is_empty(), "its peers are not read: {first:?}");
+                let whole = tx.get(&a).expect("a is there");
+                assert!(!whole.rels.is_empty(), "a has its peer: {whole:?}");
                 assert_eq!(first.attrs, whole.attrs);
+                let viewed = tx.attributes_of(&a).expect("a's attributes");
+                assert!(Arc::ptr_eq(&viewed, &whole), "the view itself, not a copy");
                 let mut changed = (*whole).clone();
                 changed
                     .attrs

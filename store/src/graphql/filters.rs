@@ -299,7 +299,7 @@ impl Filters {
         if let Some(ids) = &self.ids {
             return ids
                 .iter()
-                .filter(|id| tx.kind_of(id).is_some_and(|k| k == concrete))
+                .filter(|id| tx.kind_of(id).is_some_and(|k| *k == *concrete))
                 .cloned()
                 .collect();
         }

@@ -360,7 +360,7 @@ impl<'a, 's> Resolver<'a, 's> {
                         }
                         pairs.push(json!({"node": {
                             "identifier": r.identifier,
-                            "peers": [{"id": id, "kind": k.kind}, {"id": peer, "kind": peer_kind}],
+                            "peers": [{"id": id, "kind": k.kind}, {"id": peer, "kind": &*peer_kind}],
                         }}));
                     }
                 }

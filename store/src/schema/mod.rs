@@ -458,6 +458,10 @@ pub struct Schema {
     /// Where each kind is in `kinds`, by name: looking a kind up is hashed, as a write looks
     /// kinds up hundreds of times.
     positions: foldhash::HashMap<String, usize>,
+    /// Each kind's name, in the order of `kinds`, shared: a transaction notes the kind of
+    /// every node it touches or looks up, and sharing the schema's copy makes that a
+    /// reference count rather than a `String` each time (see [`Schema::kind_name`]).
+    names: Vec<std::sync::Arc<str>>,
     /// The peer kind of each node (not generic) kind's relationship, by the relationship's
     /// identifier (see [`Schema::kinds_linking`]).
     identifier_peers: foldhash::HashMap<String, Vec<String>>,
@@ -486,6 +490,7 @@ impl Schema {
             .enumerate()
             .map(|(at, k)| (k.kind.clone(), at))
             .collect();
+        let kind_names = kinds.iter().map(|k| k.kind.as_str().into()).collect();
         let mut identifier_peers: foldhash::HashMap<String, Vec<String>> =
             foldhash::HashMap::default();
         for k in kinds.iter().filter(|k| !k.is_generic) {
@@ -528,6 +533,7 @@ impl Schema {
         Schema {
             kinds,
             positions,
+            names: kind_names,
             identifier_peers,
             link_ends,
             first_names,
@@ -538,6 +544,15 @@ impl Schema {
     /// The generic or node called `kind`.
     pub fn get(&self, kind: &str) -> Option<&KindSchema> {
         self.positions.get(kind).map(|&at| &self.kinds[at])
+    }
+
+    /// `kind`'s name as a shared string: the schema's own where the schema has the kind,
+    /// a new one where it does not (a node stored under a kind since removed).
+    pub fn kind_name(&self, kind: &str) -> std::sync::Arc<str> {
+        match self.positions.get(kind) {
+            Some(&at) => std::sync::Arc::clone(&self.names[at]),
+            None => kind.into(),
+        }
     }
     /// How many relationships of node (not generic) kinds share `identifier` and may point
     /// at a node of `peer_kind`: where only one does, every relationship of that identifier
@@ -606,12 +621,12 @@ impl Schema {
     /// `at_src` (the row's `src`, else its `dst`) is a node of `kind` (see
     /// [`Schema::link_end`]); `peer_kind` gives the other end's kind, asked only when
     /// two relationships of `kind` could hold the row.
-    pub fn relationship_at<'k>(
+    pub fn relationship_at<'k, K: AsRef<str>>(
         &self,
         kind: &'k KindSchema,
         identifier: &str,
         at_src: bool,
-        peer_kind: impl FnOnce() -> Option<String>,
+        peer_kind: impl FnOnce() -> Option<K>,
     ) -> Option<&'k RelationshipSchema> {
         let mut found = kind
             .relationships
@@ -625,7 +640,7 @@ impl Schema {
         [first, second]
             .into_iter()
             .chain(found)
-            .find(|r| self.is_a(&peer_kind, &r.peer))
+            .find(|r| self.is_a(peer_kind.as_ref(), &r.peer))
     }
 
     /// The relationship on `peer_kind` that is the other side of `r` (same identifier; when
@@ -689,6 +704,28 @@ mod tests {
             assert_eq!(kind.name(), name);
             assert_eq!(format!("{kind:?}"), name);
         }
+    }
+
+    /// A kind the schema has is named by one shared string, however often it is asked
+    /// for; a kind it does not have (a node stored under a kind since removed) still gets
+    /// its name.
+    #[test]
+    fn a_kind_s_name_is_shared_by_every_lookup() {
+        let schema = super::load::build(
+            &[],
+            &[(
+                "w.yml".into(),
+                "version: '1.0'\nnodes:\n  - name: Widget\n    namespace: Test\n    \
+                 attributes:\n      - name: name\n        kind: Text\n"
+                    .into(),
+            )],
+        )
+        .expect("the schema builds");
+        let first = schema.kind_name("TestWidget");
+        let again = schema.kind_name("TestWidget");
+        assert_eq!(&*first, "TestWidget");
+        assert!(std::sync::Arc::ptr_eq(&first, &again), "one shared name");
+        assert_eq!(&*schema.kind_name("TestGone"), "TestGone");
     }
 
     #[test]
