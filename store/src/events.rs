@@ -39,6 +39,49 @@ impl Action {
     }
 }
 
+/// What happened to one attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttributeAction {
+    /// The attribute had no value and has one.
+    Added,
+    /// The attribute's value changed.
+    Updated,
+    /// The attribute's value was unset (or its node deleted).
+    Removed,
+}
+
+impl AttributeAction {
+    /// `added`, `updated` or `removed`, as the event carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttributeAction::Added => "added",
+            AttributeAction::Updated => "updated",
+            AttributeAction::Removed => "removed",
+        }
+    }
+}
+
+/// What happened to one peer of a relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerStatus {
+    /// The peer was added.
+    Added,
+    /// The peer was removed (or the node holding it deleted).
+    Removed,
+}
+
+impl PeerStatus {
+    /// `added` or `removed`, as the event carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerStatus::Added => "added",
+            PeerStatus::Removed => "removed",
+        }
+    }
+}
+
 /// One changed attribute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeChange {
@@ -51,7 +94,7 @@ pub struct AttributeChange {
     /// Previous value (null when added).
     pub value_previous: Value,
     /// `added`, `updated` or `removed`.
-    pub action: String,
+    pub action: AttributeAction,
 }
 
 /// One added or removed relationship peer.
@@ -60,7 +103,7 @@ pub struct RelationshipChange {
     /// Relationship name.
     pub name: String,
     /// `added` or `removed`.
-    pub peer_status: String,
+    pub peer_status: PeerStatus,
     /// Peer id.
     pub peer_id: String,
     /// Peer kind.
@@ -97,7 +140,7 @@ pub struct Event {
 /// wrote, and their serialisation 3–4% of its CPU. Rows written before this form (full
 /// [`Event`] objects) read as they always did.
 pub(crate) mod stored {
-    use super::{Action, AttributeChange, Event, RelationshipChange};
+    use super::{Action, AttributeAction, AttributeChange, Event, PeerStatus, RelationshipChange};
     use serde::{Deserialize, Serialize};
     use serde_json::Value;
 
@@ -107,9 +150,9 @@ pub(crate) mod stored {
     const VERSIONED: &str = "{\"v\":";
 
     /// (name, kind, value, previous value, action)
-    type AttributeRow<T, V> = (T, T, V, V, T);
+    type AttributeRow<T, V> = (T, T, V, V, AttributeAction);
     /// (name, peer status, peer id, peer kind)
-    type RelationshipRow<T> = (T, T, T, T);
+    type RelationshipRow<T> = (T, PeerStatus, T, T);
 
     #[derive(Serialize, Deserialize)]
     struct Compact<T, V> {
@@ -148,7 +191,7 @@ pub(crate) mod stored {
                         a.kind.as_str(),
                         &a.value,
                         &a.value_previous,
-                        a.action.as_str(),
+                        a.action,
                     )
                 })
                 .collect(),
@@ -158,7 +201,7 @@ pub(crate) mod stored {
                 .map(|r| {
                     (
                         r.name.as_str(),
-                        r.peer_status.as_str(),
+                        r.peer_status,
                         r.peer_id.as_str(),
                         r.peer_kind.as_str(),
                     )
@@ -319,19 +362,19 @@ mod tests {
                     kind: "Number".into(),
                     value: serde_json::json!(9216),
                     value_previous: serde_json::json!(1500),
-                    action: "updated".into(),
+                    action: AttributeAction::Updated,
                 },
                 AttributeChange {
                     name: "tags".into(),
                     kind: "JSON".into(),
                     value: serde_json::json!({"a": [1, "two", null]}),
                     value_previous: Value::Null,
-                    action: "added".into(),
+                    action: AttributeAction::Added,
                 },
             ],
             relationships: vec![RelationshipChange {
                 name: "device".into(),
-                peer_status: "removed".into(),
+                peer_status: PeerStatus::Removed,
                 peer_id: "0195-d".into(),
                 peer_kind: "DcimDevice".into(),
             }],

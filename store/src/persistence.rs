@@ -1053,7 +1053,7 @@ mod tests {
                 kind: "Text".into(),
                 value: serde_json::json!(format!("Ethernet{n}")),
                 value_previous: serde_json::Value::Null,
-                action: "added".into(),
+                action: crate::events::AttributeAction::Added,
             }],
             relationships: Vec::new(),
         };

@@ -171,7 +171,13 @@ fn emitted(s: &Store, seq: i64, at: &str) -> BTreeMap<String, Change> {
         let peers = event
             .relationships
             .iter()
-            .map(|r| (r.name.clone(), r.peer_status == "added", r.peer_id.clone()))
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    r.peer_status == infragen_store::events::PeerStatus::Added,
+                    r.peer_id.clone(),
+                )
+            })
             .collect();
         let id = event.id.clone();
         let previous = out.insert(id.clone(), (event.action, event.kind.clone(), attrs, peers));

@@ -164,7 +164,7 @@ fn render_changes(event: &infragen_store::Event) -> Rendered {
                 name: change.name.clone(),
                 value: render_value(&change.value),
                 value_previous: render_value(&change.value_previous),
-                action: change.action.clone(),
+                action: change.action.as_str().to_owned(),
             })
             .collect(),
         relationships: event
@@ -172,7 +172,7 @@ fn render_changes(event: &infragen_store::Event) -> Rendered {
             .iter()
             .map(|change| RelationshipUpdate {
                 name: change.name.clone(),
-                peer_status: change.peer_status.clone(),
+                peer_status: change.peer_status.as_str().to_owned(),
                 peer_id: change.peer_id.clone(),
             })
             .collect(),
@@ -297,11 +297,11 @@ mod tests {
                 kind: "Boolean".into(),
                 value: json!(false),
                 value_previous: Value::Null,
-                action: "added".into(),
+                action: infragen_store::events::AttributeAction::Added,
             }],
             relationships: vec![infragen_store::events::RelationshipChange {
                 name: "interfaces".into(),
-                peer_status: "removed".into(),
+                peer_status: infragen_store::events::PeerStatus::Removed,
                 peer_id: "i1".into(),
                 peer_kind: "NetworkInterface".into(),
             }],

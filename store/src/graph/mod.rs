@@ -15,7 +15,9 @@
 //! sets of fields and edges.
 
 use crate::error::StoreError;
-use crate::events::{Action, AttributeChange, Event, RelationshipChange};
+use crate::events::{
+    Action, AttributeAction, AttributeChange, Event, PeerStatus, RelationshipChange,
+};
 use crate::node::{Node, value_key, value_key_is};
 use crate::rows::{Insert, Row};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
@@ -2431,14 +2433,14 @@ impl<'c> Tx<'c> {
                     kind: attr_kind(name),
                     value: Value::Null,
                     value_previous: v.clone(),
-                    action: "removed".into(),
+                    action: AttributeAction::Removed,
                 });
             }
             for (rel, peers) in before.rels.iter().filter(|(r, _)| !skip_rel(r)) {
                 for peer in peers {
                     relationships.push(RelationshipChange {
                         name: rel.clone(),
-                        peer_status: "removed".into(),
+                        peer_status: PeerStatus::Removed,
                         peer_id: peer.clone(),
                         peer_kind: peer_kind(peer),
                     });
@@ -2456,16 +2458,16 @@ impl<'c> Tx<'c> {
                     continue;
                 }
                 let action = match (old.is_null(), new.is_null()) {
-                    (true, false) => "added",
-                    (false, true) => "removed",
-                    _ => "updated",
+                    (true, false) => AttributeAction::Added,
+                    (false, true) => AttributeAction::Removed,
+                    _ => AttributeAction::Updated,
                 };
                 attributes.push(AttributeChange {
                     name: name.clone(),
                     kind: attr_kind(name),
                     value: new.clone(),
                     value_previous: old,
-                    action: action.into(),
+                    action,
                 });
             }
             let mut removed = Vec::new();
@@ -2476,7 +2478,7 @@ impl<'c> Tx<'c> {
                 if !p.created && self.committed_has_edge(id, rel, peer) {
                     removed.push(RelationshipChange {
                         name: rel.clone(),
-                        peer_status: "removed".into(),
+                        peer_status: PeerStatus::Removed,
                         peer_id: peer.clone(),
                         peer_kind: peer_kind(peer),
                     });
@@ -2490,7 +2492,7 @@ impl<'c> Tx<'c> {
                 if p.created || !self.committed_has_edge(id, rel, peer) {
                     relationships.push(RelationshipChange {
                         name: rel.clone(),
-                        peer_status: "added".into(),
+                        peer_status: PeerStatus::Added,
                         peer_id: peer.clone(),
                         peer_kind: peer_kind(peer),
                     });
