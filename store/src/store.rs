@@ -1149,7 +1149,7 @@ impl Store {
                 }),
                 _ => Answer::NULL,
             };
-            out.insert(sf.node.response_key().node.as_str(), v);
+            out.insert(&sf.node.response_key().node, v);
         }
         Ok(Answer::Object(out))
     }

@@ -421,7 +421,7 @@ pub(crate) fn branch_selection(
             "__typename" => Value::from("Branch"),
             name => branch.get(name).cloned().unwrap_or(Value::Null),
         };
-        out.insert(field.node.response_key().node.as_str(), value);
+        out.insert(&field.node.response_key().node, value);
     }
     Answer::Object(out)
 }
@@ -465,7 +465,7 @@ pub fn project_value(
                         }
                     }
                 };
-                out.insert(field.node.response_key().node.as_str(), answer);
+                out.insert(&field.node.response_key().node, answer);
             }
             Answer::Object(out)
         }

@@ -157,7 +157,7 @@ pub(crate) fn answer_field_naming(
                         "__typename" => json!("PoolAllocatedNode"),
                         _ => Value::Null,
                     };
-                    o.insert(nf.node.response_key().node.as_str(), v);
+                    o.insert(&nf.node.response_key().node, v);
                 }
                 Answer::Object(o)
             }
@@ -172,7 +172,7 @@ pub(crate) fn answer_field_naming(
             },
             _ => Answer::NULL,
         };
-        m.insert(sf.node.response_key().node.as_str(), v);
+        m.insert(&sf.node.response_key().node, v);
     }
     Ok((Answer::Object(m), target))
 }

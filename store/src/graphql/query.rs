@@ -11,6 +11,7 @@ use crate::node::Node;
 use crate::schema::{AttributeKind, AttributeSchema, Cardinality, KindSchema};
 use async_graphql_parser::Positioned;
 use async_graphql_parser::types::{ExecutableDocument, Field, SelectionSet};
+use async_graphql_value::Name;
 use serde_json::{Map, Value, json};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -99,8 +100,8 @@ pub struct QueryBudget {
     pub deadline: Option<std::time::Instant>,
 }
 
-fn key(f: &Field) -> &str {
-    f.response_key().node.as_str()
+fn key(f: &Field) -> &Name {
+    &f.response_key().node
 }
 
 /// Where in the response a value goes: its key or list index, under its parent's. An
