@@ -163,10 +163,12 @@ pub(crate) fn rebuild(
     branches: &[String],
 ) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM ip", [])?;
-    let mut kinds = schema.concrete_kinds(PREFIX_GENERIC);
-    kinds.extend(schema.concrete_kinds(ADDRESS_GENERIC));
+    let kinds: Vec<&String> = [PREFIX_GENERIC, ADDRESS_GENERIC]
+        .into_iter()
+        .flat_map(|generic| schema.concrete_kinds(generic))
+        .collect();
     let main = Tx::new(conn, schema, MAIN);
-    for kind in &kinds {
+    for kind in kinds.iter().copied() {
         for id in main.ids_of_kind(kind) {
             main.write_ip_row(&id, kind, false, IpBefore::Unknown)?;
         }
@@ -199,7 +201,7 @@ pub(crate) fn rebuild(
                 .query_row([Id::of(&id)], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((kind, on_main)) = kind
-                && kinds.contains(&kind)
+                && kinds.contains(&&kind)
             {
                 tx.write_ip_row(&id, &kind, !on_main, IpBefore::Unknown)?;
             }
@@ -371,7 +373,7 @@ impl Tx<'_> {
         let ids: Vec<String> = [PREFIX_GENERIC, ADDRESS_GENERIC]
             .into_iter()
             .flat_map(|generic| self.schema.concrete_kinds(generic))
-            .filter_map(|kind| self.pending_by_kind.get(&kind))
+            .filter_map(|kind| self.pending_by_kind.get(kind))
             .flatten()
             .cloned()
             .collect();

@@ -609,12 +609,13 @@ impl Schema {
             None => false,
         }
     }
-    /// Concrete node kinds that are `kind` (itself if it is a node, its users if a generic).
-    pub fn concrete_kinds(&self, kind: &str) -> Vec<String> {
+    /// Concrete node kinds that are `kind` (itself if it is a node, its users if a generic),
+    /// borrowed from the schema: identities and filters ask for every lookup.
+    pub fn concrete_kinds(&self, kind: &str) -> &[String] {
         match self.get(kind) {
-            Some(k) if !k.is_generic => vec![k.kind.clone()],
-            Some(k) => k.used_by.clone(),
-            None => Vec::new(),
+            Some(k) if !k.is_generic => std::slice::from_ref(&k.kind),
+            Some(k) => &k.used_by,
+            None => &[],
         }
     }
     /// The relationship of `kind` holding a relationship row of `identifier` whose end
