@@ -68,6 +68,15 @@ pub fn value_key(v: &Value) -> Option<String> {
     }
 }
 
+/// [`value_key`] of a value the caller owns: a string is moved, not copied (an HFID or a
+/// label is read from values made for it, one per component).
+pub(crate) fn into_value_key(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s),
+        other => value_key(&other),
+    }
+}
+
 /// [`value_key`], borrowed from `v` where it is a string: a commit writes a key per
 /// attribute it stores.
 pub(crate) fn value_key_ref(v: &Value) -> Option<Cow<'_, str>> {

@@ -648,7 +648,7 @@ pub(crate) fn number_from_pool(
     }
     let mut used = BTreeSet::new();
     for kind in tx.schema.concrete_kinds(&pool_node) {
-        for id in tx.ids_of_kind(&kind).iter() {
+        for id in tx.ids_of_kind(kind).iter() {
             if id == &node.id {
                 continue;
             }

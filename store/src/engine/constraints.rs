@@ -7,7 +7,7 @@
 
 use super::error::{EngineError, Result};
 use crate::graph::Tx;
-use crate::node::{Node, value_key};
+use crate::node::{Node, into_value_key, value_key};
 use crate::schema::RelationshipSchema;
 
 /// A uniqueness violation, with the HFID reported apart: an upsert turns "another node has
@@ -215,7 +215,7 @@ fn constraint_values(tx: &Tx<'_>, node: &Node, paths: &[String]) -> Vec<Option<S
         .iter()
         .map(|path| {
             if path.contains("__") {
-                value_key(&tx.path_value(node, path))
+                into_value_key(tx.path_value(node, path))
             } else {
                 node.peers(path).first().cloned()
             }

@@ -18,7 +18,7 @@ use crate::error::StoreError;
 use crate::events::{
     Action, AttributeAction, AttributeChange, Event, PeerStatus, RelationshipChange,
 };
-use crate::node::{Node, value_key, value_key_is};
+use crate::node::{Node, into_value_key, value_key, value_key_is, value_key_ref};
 use crate::rows::{Insert, Row};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
 use crate::stored_id::{self, Id, Stored};
@@ -1608,7 +1608,7 @@ impl<'c> Tx<'c> {
             None => true,
             Some(p) if p.deleted => false,
             Some(p) => match p.attrs.get(attr) {
-                Some(value) => value_key(value).as_deref() == Some(key),
+                Some(value) => value_key_is(value, key),
                 None => !p.created,
             },
         });
@@ -1617,7 +1617,9 @@ impl<'c> Tx<'c> {
             if let Some(p) = self.pending.get(id)
                 && !p.deleted
                 && *p.kind == *kind
-                && p.attrs.get(attr).and_then(value_key).as_deref() == Some(key)
+                && p.attrs
+                    .get(attr)
+                    .is_some_and(|value| value_key_is(value, key))
             {
                 ids.insert(id.clone());
             }
@@ -2887,7 +2889,7 @@ impl Tx<'_> {
         let paths = k.human_friendly_id.as_ref()?;
         paths
             .iter()
-            .map(|p| value_key(&self.path_value(node, p)))
+            .map(|p| into_value_key(self.path_value(node, p)))
             .collect()
     }
 
@@ -2900,17 +2902,19 @@ impl Tx<'_> {
                 let mut out = String::new();
                 for (text, path) in pieces {
                     out.push_str(text);
-                    out.push_str(&value_key(&self.path_value(node, path)).unwrap_or_default());
+                    if let Some(key) = value_key_ref(&self.path_value(node, path)) {
+                        out.push_str(&key);
+                    }
                 }
                 out.push_str(tail);
                 return Some(out);
             }
-            return value_key(&self.path_value(node, t));
+            return into_value_key(self.path_value(node, t));
         }
         if let Some(paths) = &k.display_labels {
             let parts: Vec<String> = paths
                 .iter()
-                .filter_map(|p| value_key(&self.path_value(node, p)))
+                .filter_map(|p| into_value_key(self.path_value(node, p)))
                 .collect();
             if !parts.is_empty() {
                 return Some(parts.join(" "));
@@ -2923,7 +2927,7 @@ impl Tx<'_> {
     pub fn find_by_hfid(&self, kind: &str, hfid: &[String]) -> Vec<Arc<Node>> {
         let mut out = Vec::new();
         for concrete in self.schema.concrete_kinds(kind) {
-            let Some(k) = self.schema.get(&concrete) else {
+            let Some(k) = self.schema.get(concrete) else {
                 continue;
             };
             let Some(paths) = &k.human_friendly_id else {
@@ -2941,7 +2945,7 @@ impl Tx<'_> {
             // other interfaces) differ there, without reading a peer.
             let mut checks = parts.clone();
             checks.sort_by_key(|(path, _)| Path::of(path).segments());
-            for id in self.identity_candidates(&concrete, &parts).iter() {
+            for id in self.identity_candidates(concrete, &parts).iter() {
                 if let Some(n) = self.get(id)
                     && checks
                         .iter()
@@ -2984,7 +2988,7 @@ impl Tx<'_> {
                     if let Some(r) = one(rel) {
                         let mut out = BTreeSet::new();
                         for peer_kind in self.schema.concrete_kinds(&r.peer) {
-                            for peer in self.ids_by_attr(&peer_kind, attr, value) {
+                            for peer in self.ids_by_attr(peer_kind, attr, value) {
                                 out.extend(holders(&peer, rel));
                             }
                         }
@@ -3133,7 +3137,7 @@ impl Tx<'_> {
     fn default_filter_matches(&self, kind: &str, value: &str, with_hfid: bool) -> Vec<Arc<Node>> {
         let mut out = Vec::new();
         for concrete in self.schema.concrete_kinds(kind) {
-            let Some(k) = self.schema.get(&concrete) else {
+            let Some(k) = self.schema.get(concrete) else {
                 continue;
             };
             if k.human_friendly_id.is_some() && !with_hfid {
@@ -3146,7 +3150,7 @@ impl Tx<'_> {
             else {
                 continue;
             };
-            for id in self.ids_by_attr(&concrete, attr, value).iter() {
+            for id in self.ids_by_attr(concrete, attr, value).iter() {
                 if let Some(n) = self.get(id) {
                     out.push(n);
                 }

@@ -280,7 +280,7 @@ impl Filters {
                 let mut out = BTreeSet::new();
                 for peer_kind in tx.schema.concrete_kinds(&rel.peer) {
                     for key in &keys {
-                        for peer in tx.ids_by_attr(&peer_kind, a, key) {
+                        for peer in tx.ids_by_attr(peer_kind, a, key) {
                             out.extend(tx.holders(&peer, r, concrete));
                         }
                     }
@@ -406,7 +406,7 @@ impl Filters {
     /// Run against all nodes of `k` (a node or a generic): total count and the requested page.
     pub fn select(&self, tx: &Tx<'_>, k: &KindSchema) -> (usize, Vec<Arc<Node>>) {
         let kinds = tx.schema.concrete_kinds(&k.kind);
-        self.select_loading(tx, k, &kinds, |id| tx.get(id))
+        self.select_loading(tx, k, kinds, |id| tx.get(id))
     }
 
     /// [`Filters::select`] for a listing that shows the cardinality-many relationships in
@@ -449,7 +449,7 @@ impl Filters {
         let skip = |r: &RelationshipSchema| {
             r.cardinality == Cardinality::Many && r.peer == CORE_NODE && !read(&r.name)
         };
-        self.select_loading(tx, k, &kinds, |id| tx.listed(id, skip))
+        self.select_loading(tx, k, kinds, |id| tx.listed(id, skip))
     }
 
     /// The nodes of `kinds` (the concrete kinds of `k`) that match, loaded with `load`:
