@@ -1090,8 +1090,8 @@ impl<'c> Tx<'c> {
     /// it is read for this, and are those of the transaction's view where it already has
     /// one (that view is shared, not copied: every node a run writes is described from its
     /// attributes, and copying them out of its view made ~20 of the ~490 allocations of
-    /// each write); no caller reads them. Shared rather than copied where nothing pending changes it: every
-    /// interface made with a profile reads the profile.
+    /// each write); no caller reads them. Shared rather than copied where nothing pending
+    /// changes it: every interface made with a profile reads the profile.
     pub fn attributes_of(&self, id: &str) -> Option<Arc<Node>> {
         if let Some(Some(node)) = self.views.borrow().get(id) {
             return Some(Arc::clone(node));

@@ -456,12 +456,10 @@ pub struct Schema {
     /// Every kind, sorted by name.
     kinds: Vec<KindSchema>,
     /// Where each kind is in `kinds`, by name: looking a kind up is hashed, as a write looks
-    /// kinds up hundreds of times.
-    positions: foldhash::HashMap<String, usize>,
-    /// Each kind's name, in the order of `kinds`, shared: a transaction notes the kind of
-    /// every node it touches or looks up, and sharing the schema's copy makes that a
+    /// kinds up hundreds of times. The names are shared: a transaction notes the kind of
+    /// every node it touches or looks up, and handing out the schema's copy makes that a
     /// reference count rather than a `String` each time (see [`Schema::kind_name`]).
-    names: Vec<std::sync::Arc<str>>,
+    positions: foldhash::HashMap<std::sync::Arc<str>, usize>,
     /// The peer kind of each node (not generic) kind's relationship, by the relationship's
     /// identifier (see [`Schema::kinds_linking`]).
     identifier_peers: foldhash::HashMap<String, Vec<String>>,
@@ -488,9 +486,8 @@ impl Schema {
         let positions = kinds
             .iter()
             .enumerate()
-            .map(|(at, k)| (k.kind.clone(), at))
+            .map(|(at, k)| (k.kind.as_str().into(), at))
             .collect();
-        let kind_names = kinds.iter().map(|k| k.kind.as_str().into()).collect();
         let mut identifier_peers: foldhash::HashMap<String, Vec<String>> =
             foldhash::HashMap::default();
         for k in kinds.iter().filter(|k| !k.is_generic) {
@@ -533,7 +530,6 @@ impl Schema {
         Schema {
             kinds,
             positions,
-            names: kind_names,
             identifier_peers,
             link_ends,
             first_names,
@@ -549,8 +545,8 @@ impl Schema {
     /// `kind`'s name as a shared string: the schema's own where the schema has the kind,
     /// a new one where it does not (a node stored under a kind since removed).
     pub fn kind_name(&self, kind: &str) -> std::sync::Arc<str> {
-        match self.positions.get(kind) {
-            Some(&at) => std::sync::Arc::clone(&self.names[at]),
+        match self.positions.get_key_value(kind) {
+            Some((name, _)) => std::sync::Arc::clone(name),
             None => kind.into(),
         }
     }
