@@ -372,10 +372,12 @@ impl<T: StoreOps> Embedded<T> {
     ) -> Result<Option<NodeRef>, BackendError> {
         check_kind(kind)?;
         let _turn = self.ops.turn().await;
-        let written = self
-            .ops
-            .write_node(branch, kind, op, data, check)
-            .map_err(store_error)?;
+        let written = {
+            let _phase = tracing::trace_span!("write").entered();
+            self.ops
+                .write_node(branch, kind, op, data, check)
+                .map_err(store_error)?
+        };
         Ok(written.map(|node| NodeRef {
             id: node.id,
             kind: node.kind,
@@ -408,10 +410,12 @@ impl<T: StoreOps> Embedded<T> {
         check: Option<WriteCheck<'_>>,
     ) -> Result<Allocated, BackendError> {
         let _turn = self.ops.turn().await;
-        let allocated = self
-            .ops
-            .allocate(branch, pool, &Value::Object(input), check)
-            .map_err(store_error)?;
+        let allocated = {
+            let _phase = tracing::trace_span!("allocate").entered();
+            self.ops
+                .allocate(branch, pool, &Value::Object(input), check)
+                .map_err(store_error)?
+        };
         Ok(Allocated {
             node: NodeRef {
                 id: allocated.id,
@@ -432,6 +436,7 @@ impl<T: StoreOps> Embedded<T> {
         check: Option<WriteCheck<'_>>,
     ) -> Result<(), BackendError> {
         let _turn = self.ops.turn().await;
+        let _phase = tracing::trace_span!("edit").entered();
         self.ops
             .edit_relationship(branch, id, name, peers, add, check)
             .map_err(store_error)
@@ -445,6 +450,7 @@ impl<T: StoreOps> Embedded<T> {
         variables: &Value,
         budget: Option<QueryBudget>,
     ) -> Result<Answer, BackendError> {
+        let _phase = tracing::trace_span!("query").entered();
         let request = GraphqlRequest::new(document).with_variables(variables.clone());
         // The store parses and resolves recursively, and may be called on a guest's fiber,
         // whose stack its parser cannot measure (see `native_stack`). A document parsed
@@ -560,6 +566,7 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
     ) -> Result<Option<bool>, BackendError> {
         check_kind(kind)?;
         let _turn = self.ops.turn().await;
+        let _phase = tracing::trace_span!("stamp").entered();
         self.ops
             .stamp(branch, kind, id, attribute, value, check)
             .map_err(store_error)
@@ -717,7 +724,10 @@ impl<T: StoreOps + 'static> Backend for Embedded<T> {
 #[async_trait]
 impl RunScope for EmbeddedRun {
     async fn commit(&self) -> Result<(), BackendError> {
-        let committed = self.ops.commit().map_err(store_error)?;
+        let committed = {
+            let _phase = tracing::trace_span!("run_commit").entered();
+            self.ops.commit().map_err(store_error)?
+        };
         tracing::debug!(
             branch = self.ops.branch(),
             nodes_changed = committed.nodes_changed,

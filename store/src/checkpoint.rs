@@ -97,7 +97,11 @@ fn after_commit(
             pages,
             "the WAL outgrew the checkpointing thread: inline"
         );
-        match wal.checkpoint() {
+        let checkpointed = {
+            let _phase = tracing::trace_span!("wal_checkpoint").entered();
+            wal.checkpoint()
+        };
+        match checkpointed {
             Ok(()) => {}
             // The thread is checkpointing right now: it copies these pages too.
             Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
@@ -119,6 +123,7 @@ fn after_commit(
 /// connection (which holds the sender) is closed.
 fn checkpoint_when_woken(conn: &Connection, woken: &Receiver<()>, path: &str) {
     while woken.recv().is_ok() {
+        let _phase = tracing::trace_span!("wal_checkpoint").entered();
         let checkpointed = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
             Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
         });

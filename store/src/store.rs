@@ -562,6 +562,7 @@ impl Store {
         let computed = (|| -> std::result::Result<_, E> {
             let schema = self.refresh_locked(&mut db)?;
             let (mut events, out) = f(&db.conn, &schema)?;
+            let _phase = tracing::trace_span!("event_log").entered();
             db.write_events(&mut events)?;
             Ok((events, out))
         })();
@@ -573,7 +574,11 @@ impl Store {
                 return Err(e);
             }
         };
-        if let Err(e) = db.commit() {
+        let committed = {
+            let _phase = tracing::trace_span!("sqlite_commit").entered();
+            db.commit()
+        };
+        if let Err(e) = committed {
             db.rollback();
             // The cache may hold what this transaction read or planned (a pool's free-space
             // hint); start over.

@@ -8,6 +8,7 @@
 //! CASCADE_BENCH_SIZES=1,4,16,64 cargo bench … --bench cascade # every size
 //! CASCADE_BENCH_CONCURRENCY=1,8 cargo bench … --bench cascade # other levels
 //! CASCADE_BENCH_REPEAT=5,16 cargo bench … --bench cascade     # 16x five times, only
+//! CASCADE_BENCH_PHASES=1 cargo bench … --bench cascade         # a breakdown of every size
 //! ```
 //!
 //! A measurement is: a fresh embedded store in a temp dir, the repository
@@ -50,6 +51,14 @@
 //! seed is measured in the three modes in turn, and the ratios of their
 //! median walls and CPU to the default's are printed.
 //!
+//! *Where the CPU goes*: three more seed builds with the host's and the store's phase spans
+//! timed (see `phases`: a plugin's queries, node writes, allocations; a run's commit and its
+//! parts; the tracking groups; …), and the median of each phase per build and per write,
+//! down to what the phases leave of the CPU time. Timing the spans costs those builds ~5%
+//! more CPU, most of it counted in the "rest" lines; the figures above are from builds
+//! with no span timed. With `CASCADE_BENCH_PHASES` set, one more build of each larger size
+//! is broken down the same way (and each repeated build, with `CASCADE_BENCH_REPEAT`).
+//!
 //! 64× is not measured unless named (it builds 128 fabrics; at 1.25× linear
 //! with a 0.5 s seed that is under 40 s, but with a store slower than its
 //! goals it takes far longer). One seed measurement at the first level, not
@@ -58,7 +67,9 @@
 //! machines it is run on.
 
 mod common;
+mod phases;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -133,11 +144,41 @@ async fn measure(design: &Design, concurrency: usize, cache: &std::path::Path) -
     measure_with(design, concurrency, cache, Commits::Atomic).await
 }
 
+/// [`measure`], with the time inside each phase span over the cascades.
+async fn measure_phases(
+    design: &Design,
+    concurrency: usize,
+    cache: &std::path::Path,
+) -> (Measurement, BTreeMap<&'static str, Duration>) {
+    let mut phases = BTreeMap::new();
+    let m = measure_recording(
+        design,
+        concurrency,
+        cache,
+        Commits::Atomic,
+        Some(&mut phases),
+    )
+    .await;
+    (m, phases)
+}
+
 async fn measure_with(
     design: &Design,
     concurrency: usize,
     cache: &std::path::Path,
     commits: Commits,
+) -> Measurement {
+    measure_recording(design, concurrency, cache, commits, None).await
+}
+
+/// [`measure_with`]; with `phases`, the phase spans are timed over the cascades (and
+/// their WAL checkpoint) into it.
+async fn measure_recording(
+    design: &Design,
+    concurrency: usize,
+    cache: &std::path::Path,
+    commits: Commits,
+    phases: Option<&mut BTreeMap<&'static str, Duration>>,
 ) -> Measurement {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path().join("store.db")).expect("store opens");
@@ -164,6 +205,7 @@ async fn measure_with(
     // The sync's pages into the database file before the clock starts, the cascades'
     // before it stops: their checkpoint is part of their cost, wherever it runs.
     checkpoint(&db);
+    let recording = phases.is_some().then(phases::Recording::start);
     let cpu_started = cpu_time();
     let started = Instant::now();
     for fabric in &design.fabrics {
@@ -173,8 +215,15 @@ async fn measure_with(
         runs += report.runs.len();
     }
     let wall = started.elapsed();
+    let checkpoint_started = Instant::now();
     checkpoint(&db);
+    let last_checkpoint = checkpoint_started.elapsed();
     let cpu = cpu_time() - cpu_started;
+    if let (Some(recording), Some(phases)) = (recording, phases) {
+        *phases = recording.finish();
+        // The bench's own, on a connection of its own: no span.
+        *phases.entry("wal_checkpoint").or_default() += last_checkpoint;
+    }
 
     Measurement {
         sync,
@@ -286,6 +335,87 @@ fn row(label: &str, m: &Measurement, ratio: Option<(f64, usize)>) {
     );
 }
 
+/// A phase's time in milliseconds, zero where its span was never entered.
+fn phase_ms(phases: &BTreeMap<&'static str, Duration>, name: &str) -> f64 {
+    phases.get(name).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// One sample's lines of the breakdown, (indent, what, milliseconds): each phase of
+/// [`phases::PHASES`], its parts and what they leave of it, then what the phases leave of
+/// the CPU time.
+fn phase_lines(
+    m: &Measurement,
+    phases: &BTreeMap<&'static str, Duration>,
+) -> Vec<(usize, &'static str, f64)> {
+    let all = phases::PHASES;
+    let mut lines = Vec::new();
+    let mut phases_ms = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let (name, _, what) = all[i];
+        let ms = phase_ms(phases, name);
+        phases_ms += ms;
+        lines.push((0, what, ms));
+        let parts: Vec<_> = all[i + 1..]
+            .iter()
+            .take_while(|(_, indent, _)| *indent > 0)
+            .collect();
+        let mut parts_ms = 0.0;
+        for &&(part, _, what) in &parts {
+            let part_ms = phase_ms(phases, part);
+            parts_ms += part_ms;
+            lines.push((1, what, part_ms));
+        }
+        if !parts.is_empty() {
+            let rest = match name {
+                "plugin_run" => "the rest: the guests' own code, instantiation, host glue",
+                _ => "the rest: the store's caches settled, the transaction dropped",
+            };
+            lines.push((1, rest, ms - parts_ms));
+        }
+        i += 1 + parts.len();
+    }
+    let cpu = m.cpu.as_secs_f64() * 1e3;
+    lines.push((
+        0,
+        "the rest of the CPU: the cascades' own work, the runtime's threads",
+        cpu - phases_ms,
+    ));
+    lines.push((0, "CPU", cpu));
+    lines
+}
+
+/// Prints where the CPU of `samples` (builds of one design) goes, phase by phase: the
+/// median over the samples of each line, per build and per write.
+fn print_phases(label: &str, samples: &[(Measurement, BTreeMap<&'static str, Duration>)]) {
+    let Some((first, _)) = samples.first() else {
+        return;
+    };
+    let per_sample: Vec<Vec<(usize, &str, f64)>> = samples
+        .iter()
+        .map(|(m, phases)| phase_lines(m, phases))
+        .collect();
+    let writes = first.writes.total().max(1) as f64;
+    println!(
+        "  where {label}'s CPU goes (the host's and the store's phase spans timed, medians of \
+         {}): ms per build, µs per write ({} writes)",
+        samples.len(),
+        first.writes.total()
+    );
+    for (line, (indent, what, _)) in per_sample[0].iter().enumerate() {
+        let mut values: Vec<f64> = per_sample.iter().map(|lines| lines[line].2).collect();
+        values.sort_by(f64::total_cmp);
+        let ms = values[values.len() / 2];
+        let pad = 64 - 2 * indent;
+        println!(
+            "    {:width$}{what:<pad$} {ms:8.1} {:7.1}",
+            "",
+            ms * 1e3 / writes,
+            width = 2 * indent
+        );
+    }
+}
+
 /// The seed with atomic runs (ownership checked), with atomic runs unchecked and with
 /// per-write commits, in turn; prints the ratios of the medians to the default.
 async fn compare_commits(seed: &Design, concurrency: usize, cache: &std::path::Path) {
@@ -320,6 +450,8 @@ async fn compare_commits(seed: &Design, concurrency: usize, cache: &std::path::P
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    phases::install();
+    let every_size_phases = std::env::var_os("CASCADE_BENCH_PHASES").is_some();
     let concurrencies = numbers("CASCADE_BENCH_CONCURRENCY", &[CONCURRENCY]);
     let sizes = sizes();
     let cache = tempfile::tempdir().expect("cache dir");
@@ -344,10 +476,19 @@ async fn main() {
         // For a profiler or an A/B of two builds: one size, nothing else.
         let repeated = design(copies);
         header();
+        let mut timed = Vec::new();
         for sample in 1..=repeat {
-            let m = measure(&repeated, concurrencies[0], cache.path()).await;
-            row(&format!("{}#{sample}", repeated.label), &m, None);
+            let label = format!("{}#{sample}", repeated.label);
+            if every_size_phases {
+                let (m, phases) = measure_phases(&repeated, concurrencies[0], cache.path()).await;
+                row(&label, &m, None);
+                timed.push((m, phases));
+            } else {
+                let m = measure(&repeated, concurrencies[0], cache.path()).await;
+                row(&label, &m, None);
+            }
         }
+        print_phases(&repeated.label, &timed);
         return;
     }
     for &concurrency in &concurrencies {
@@ -363,6 +504,11 @@ async fn main() {
         let seed_m = &samples[samples.len() / 2];
         row("seed", seed_m, Some((1.0, 1)));
         compare_commits(&seed, concurrency, cache.path()).await;
+        let mut timed = Vec::new();
+        for _ in 0..SEED_SAMPLES {
+            timed.push(measure_phases(&seed, concurrency, cache.path()).await);
+        }
+        print_phases("the seed", &timed);
         // The seed samples just before the next size.
         let mut before: Vec<Duration> = samples.iter().map(|m| m.wall).collect();
         for &copies in &sizes {
@@ -388,6 +534,10 @@ async fn main() {
                 m.wall.as_secs_f64() / seed_around.as_secs_f64() / copies as f64
             );
             before = after;
+            if every_size_phases {
+                let timed = measure_phases(&larger, concurrency, cache.path()).await;
+                print_phases(&larger.label, &[timed]);
+            }
             if m.devices != seed_m.devices * copies as i64
                 || m.links != seed_m.links * copies as i64
             {

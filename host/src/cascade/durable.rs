@@ -86,10 +86,12 @@ pub fn this_process() -> &'static ClaimOwner {
 #[async_trait]
 impl RunQueue for StoreRunQueue {
     async fn enqueue(&self, runs: Vec<NewRun>) -> Result<Vec<Enqueued>, QueueError> {
+        let _phase = tracing::trace_span!("run_queue").entered();
         Ok(self.store.enqueue_runs(&runs, this_process())?)
     }
 
     async fn start(&self, id: i64, covers: i64) -> Result<(), QueueError> {
+        let _phase = tracing::trace_span!("run_queue").entered();
         Ok(self.store.start_run(id, covers)?)
     }
 
@@ -99,10 +101,12 @@ impl RunQueue for StoreRunQueue {
         status: RunStatus,
         result: RunResult,
     ) -> Result<(), QueueError> {
+        let _phase = tracing::trace_span!("run_queue").entered();
         Ok(self.store.finish_run(id, status, &result)?)
     }
 
     async fn set_changes(&self, changes: Vec<(i64, u64, u64)>) -> Result<(), QueueError> {
+        let _phase = tracing::trace_span!("run_queue").entered();
         Ok(self.store.set_run_changes(&changes)?)
     }
 

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::backend::Backend;
 use crate::host_api::RunLog;
@@ -327,7 +328,10 @@ impl Cascade {
                 None
             }
         };
-        self.runner.prepare_knowing(definition, branch, known).await
+        self.runner
+            .prepare_knowing(definition, branch, known)
+            .instrument(tracing::trace_span!("prepare"))
+            .await
     }
 
     /// Runs a cascade on `branch` from `start` until nothing more is queued.

@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::backend::{Backend, BackendError, ErrorKind, NodeRef};
 use crate::host_api::RunLog;
@@ -1036,6 +1037,7 @@ impl TargetJob {
             &self.spec.target.id,
             status,
         )
+        .instrument(tracing::trace_span!("instance_status"))
         .await
         .map_err(|e| self.failure("instance", &e))
     }
@@ -1052,6 +1054,7 @@ impl TargetJob {
         );
         match backend
             .claim_run(&key)
+            .instrument(tracing::trace_span!("run_claim"))
             .await
             .map_err(|e| self.failure("claiming the run", &e))?
         {
@@ -1075,7 +1078,11 @@ impl TargetJob {
             Some(Claim::Taken { from_stale: None }) | None => {}
         }
         let result = self.run_inner().await;
-        if let Err(error) = backend.release_run(&key).await {
+        if let Err(error) = backend
+            .release_run(&key)
+            .instrument(tracing::trace_span!("run_claim"))
+            .await
+        {
             tracing::warn!(generator = %self.spec.generator, target = %self.spec.target.display_label, %error, "cannot give the run's claim back; the next run takes it over once this process is gone");
         }
         result
@@ -1127,6 +1134,7 @@ impl TargetJob {
             let scope = self
                 .backend
                 .begin_run(&self.spec.branch, attempt)
+                .instrument(tracing::trace_span!("begin_run"))
                 .await
                 .map_err(|e| self.failure("starting the run", &e))?;
             let Some(scope) = scope else {
@@ -1251,6 +1259,7 @@ impl TargetJob {
         let group_kind = group::group_kind(self.spec.execute_after_merge);
         let group = self
             .tracking_group(backend, group_kind, instance_id)
+            .instrument(tracing::trace_span!("tracking"))
             .await
             .map_err(|e| fail("tracking group", &e))?;
 
@@ -1273,7 +1282,12 @@ impl TargetJob {
             writes: WritePolicy::owning(group.members.iter().map(|(id, _)| id.clone()))
                 .granting(self.grants.clone()),
         };
-        let outcome = match self.plugin.run(request, run_backend).await {
+        let outcome = match self
+            .plugin
+            .run(request, run_backend)
+            .instrument(tracing::trace_span!("plugin_run"))
+            .await
+        {
             Ok(outcome) => outcome,
             Err(error) => {
                 if !atomic && !error.written.is_empty() {
@@ -1297,6 +1311,47 @@ impl TargetJob {
 
         let written: BTreeSet<&str> = outcome.written.iter().map(String::as_str).collect();
         let previous: BTreeSet<&str> = group.members.iter().map(|(id, _)| id.as_str()).collect();
+        let deleted = self
+            .reconcile(
+                backend,
+                &group,
+                group_kind,
+                &written,
+                &outcome.written,
+                instance_id,
+            )
+            .instrument(tracing::trace_span!("tracking"))
+            .await?;
+
+        let new = written.difference(&previous).count();
+        let kept = written.intersection(&previous).count();
+        Ok(TargetOutcome::Succeeded {
+            written: outcome.written.len(),
+            new,
+            kept,
+            deleted,
+            stamps_changed: outcome.stamps.iter().filter(|stamp| stamp.changed).count(),
+            stamps: outcome.stamps,
+            output: outcome.written,
+            checksum: outcome.checksum,
+            log: outcome.log,
+        })
+    }
+
+    /// After a successful run, the reconcile: deletes the members of the tracking group
+    /// the run did not write again, then makes the group hold exactly what it wrote
+    /// (`output`); how many it deleted.
+    async fn reconcile(
+        &self,
+        backend: &dyn Backend,
+        group: &TrackingGroup,
+        group_kind: &str,
+        written: &BTreeSet<&str>,
+        output: &[String],
+        instance_id: &str,
+    ) -> Result<usize, Failure> {
+        let branch = self.spec.branch.as_str();
+        let fail = |what: &str, error: &dyn Cause| self.failure(what, error);
         let mut deleted = 0;
         for (id, kind) in &group.members {
             if written.contains(id.as_str()) {
@@ -1316,29 +1371,10 @@ impl TargetJob {
                 deleted += 1;
             }
         }
-        self.set_tracking_group(
-            backend,
-            group_kind,
-            &group.name,
-            outcome.written.iter(),
-            instance_id,
-        )
-        .await
-        .map_err(|e| fail("updating the tracking group", &e))?;
-
-        let new = written.difference(&previous).count();
-        let kept = written.intersection(&previous).count();
-        Ok(TargetOutcome::Succeeded {
-            written: outcome.written.len(),
-            new,
-            kept,
-            deleted,
-            stamps_changed: outcome.stamps.iter().filter(|stamp| stamp.changed).count(),
-            stamps: outcome.stamps,
-            output: outcome.written,
-            checksum: outcome.checksum,
-            log: outcome.log,
-        })
+        self.set_tracking_group(backend, group_kind, &group.name, output.iter(), instance_id)
+            .await
+            .map_err(|e| fail("updating the tracking group", &e))?;
+        Ok(deleted)
     }
 
     /// Reads this target's tracking group. The name was decided up front;

@@ -2271,6 +2271,7 @@ impl<'c> Tx<'c> {
         // touched without a change has no rows to write, no event and a view that still
         // holds; a transaction of nothing else writes nothing at all — not even the
         // revision counter, whose page alone made every such commit write to the WAL.
+        let phase = tracing::trace_span!("commit_events").entered();
         let mut writes = Vec::with_capacity(self.order.len());
         for id in &self.order {
             let Some(p) = self.pending.get(id) else {
@@ -2281,6 +2282,7 @@ impl<'c> Tx<'c> {
             }
             writes.push((id, p, self.event_of(id, p), self.ip_before(id, p)));
         }
+        drop(phase);
         if writes.is_empty() {
             if let Some(e) = self.take_failure() {
                 return Err(e);
@@ -2290,6 +2292,7 @@ impl<'c> Tx<'c> {
             }
             return Ok(Vec::new());
         }
+        let phase = tracing::trace_span!("commit_rows").entered();
         let rev = crate::persistence::next_rev(self.conn).map_err(err)?;
         let mut events = Vec::new();
         let mut ip_writes = Vec::new();
@@ -2336,8 +2339,11 @@ impl<'c> Tx<'c> {
             }
         }
         rows.write(self.conn).map_err(err)?;
-        keys.write(self.conn).map_err(err)?;
         crate::persistence::list_branch_nodes(self.conn, &self.branch, &on_branch).map_err(err)?;
+        drop(phase);
+        let phase = tracing::trace_span!("commit_index").entered();
+        keys.write(self.conn).map_err(err)?;
+        drop(phase);
         if let Some(e) = self.take_failure() {
             return Err(e);
         }
