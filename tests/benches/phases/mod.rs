@@ -20,7 +20,6 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// The phases, by span path, with what each covers, in the order printed. An entry of
 /// indent 1 is a part of the last one of indent 0 before it.
@@ -169,7 +168,9 @@ pub fn install() {
             && meta.target().starts_with("infragen")
             && is_phase(meta.name())
     }));
-    tracing_subscriber::registry().with(phases).init();
+    // Not `init`, which also routes the `log` crate's records (the compiler's) through it.
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(phases))
+        .expect("no other subscriber is installed");
 }
 
 /// Turns the timing on or off, and has every callsite asked again.
