@@ -53,7 +53,8 @@
 //!
 //! *Where the CPU goes*: three more seed builds with the host's and the store's phase spans
 //! timed (see `phases`: a plugin's queries, node writes, allocations; a run's commit and its
-//! parts; the tracking groups; …), and the median of each phase per build and per write,
+//! parts; the tracking groups; …; the CPU time of the thread inside each span), and the
+//! median of each phase per build and per write,
 //! down to what the phases leave of the CPU time. Timing the spans costs those builds ~5%
 //! more CPU, most of it counted in the "rest" lines; the figures above are from builds
 //! with no span timed. With `CASCADE_BENCH_PHASES` set, one more build of each larger size
@@ -215,9 +216,9 @@ async fn measure_recording(
         runs += report.runs.len();
     }
     let wall = started.elapsed();
-    let checkpoint_started = Instant::now();
+    let checkpoint_started = phases::thread_cpu();
     checkpoint(&db);
-    let last_checkpoint = checkpoint_started.elapsed();
+    let last_checkpoint = phases::thread_cpu() - checkpoint_started;
     let cpu = cpu_time() - cpu_started;
     if let (Some(recording), Some(phases)) = (recording, phases) {
         *phases = recording.finish();

@@ -4,15 +4,16 @@
 //! The host and the store open a `trace`-level span around each phase of a run (a plugin's
 //! queries and writes, a run's commit and its parts, …; see [`PHASES`]). No subscriber
 //! listens to them in the product unless `RUST_LOG` asks for `trace`; here a layer does
-//! while [`Recording`] is alive, and adds up the time between each entry and exit of a
-//! span, by its path (`run_commit>event_log`: the event log written by a run's commit, not
-//! by another write) — on a thread, so an async span (a plugin's run) counts its polls,
-//! not the time it waits.
+//! while [`Recording`] is alive, and adds up the CPU time of the thread between each entry
+//! and exit of a span, by its path (`run_commit>event_log`: the event log written by a
+//! run's commit, not by another write): an async span (a plugin's run) counts its polls,
+//! not the time it waits, and the checkpoint thread's time waiting for the disk does not
+//! count.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::Subscriber;
 use tracing::span::{Attributes, Id};
@@ -95,7 +96,8 @@ static TIMES: Mutex<BTreeMap<&'static str, Duration>> = Mutex::new(BTreeMap::new
 /// an async span entered at every poll costs little more than two clock readings a poll.
 struct Timing {
     path: &'static str,
-    entered: Option<Instant>,
+    /// The thread's CPU time when the span was entered.
+    entered: Option<Duration>,
     inside: Duration,
 }
 
@@ -131,7 +133,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PhaseTimes {
         if let Some(span) = ctx.span(id)
             && let Some(timing) = span.extensions_mut().get_mut::<Timing>()
         {
-            timing.entered = Some(Instant::now());
+            timing.entered = Some(thread_cpu());
         }
     }
 
@@ -140,7 +142,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PhaseTimes {
             && let Some(timing) = span.extensions_mut().get_mut::<Timing>()
             && let Some(at) = timing.entered.take()
         {
-            timing.inside += at.elapsed();
+            timing.inside += thread_cpu().saturating_sub(at);
         }
     }
 
@@ -155,6 +157,18 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PhaseTimes {
             .entry(timing.path)
             .or_default() += timing.inside;
     }
+}
+
+/// The CPU time of the calling thread so far.
+pub fn thread_cpu() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the struct it is given.
+    let read = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(read, 0, "the thread's CPU clock reads");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 /// Installs the layer as the process's subscriber. It times nothing until a
