@@ -49,7 +49,7 @@ impl Insert {
             let values = vec![self.tuple; size].join(", ");
             let mut statement = conn.prepare_cached(&format!("{} VALUES {values}", self.head))?;
             // Every chunk of this size: all the full ones, or the one smaller chunk.
-            while rest.len() >= size && chunk_size(rest.len(), self.most) == size {
+            while !rest.is_empty() && chunk_size(rest.len(), self.most) == size {
                 let (chunk, tail) = rest.split_at(size);
                 for (i, row) in chunk.iter().enumerate() {
                     for (j, value) in row.iter().enumerate() {

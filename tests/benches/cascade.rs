@@ -348,33 +348,33 @@ fn phase_lines(
     m: &Measurement,
     phases: &BTreeMap<&'static str, Duration>,
 ) -> Vec<(usize, &'static str, f64)> {
-    let all = phases::PHASES;
     let mut lines = Vec::new();
     let mut phases_ms = 0.0;
-    let mut i = 0;
-    while i < all.len() {
-        let (name, _, what) = all[i];
-        let ms = phase_ms(phases, name);
+    for &(phase, what) in phases::PHASES
+        .iter()
+        .filter(|(path, _)| !path.contains('>'))
+    {
+        let ms = phase_ms(phases, phase);
         phases_ms += ms;
         lines.push((0, what, ms));
-        let parts: Vec<_> = all[i + 1..]
+        let parts: Vec<_> = phases::PHASES
             .iter()
-            .take_while(|(_, indent, _)| *indent > 0)
+            .filter(|(path, _)| phases::part_of(path, phase).is_some())
             .collect();
         let mut parts_ms = 0.0;
-        for &&(part, _, what) in &parts {
+        for &&(part, what) in &parts {
             let part_ms = phase_ms(phases, part);
             parts_ms += part_ms;
             lines.push((1, what, part_ms));
         }
         if !parts.is_empty() {
-            let rest = match name {
+            let rest = match phase {
                 "plugin_run" => "the rest: the guests' own code, instantiation, host glue",
-                _ => "the rest: the store's caches settled, the transaction dropped",
+                "run_commit" => "the rest: the store's caches settled, the transaction dropped",
+                _ => "the rest",
             };
             lines.push((1, rest, ms - parts_ms));
         }
-        i += 1 + parts.len();
     }
     let cpu = m.cpu.as_secs_f64() * 1e3;
     lines.push((

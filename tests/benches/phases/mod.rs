@@ -22,68 +22,66 @@ use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-/// The phases, by span path, with what each covers, in the order printed. An entry of
-/// indent 1 is a part of the last one of indent 0 before it.
-pub const PHASES: &[(&str, usize, &str)] = &[
-    ("plugin_run", 0, "plugin runs"),
-    ("plugin_run>query", 1, "the plugins' GraphQL queries"),
+/// The phases, by span path, with what each covers, in the order printed. A path
+/// `phase>part` is a part of `phase`: a span `part` opened inside a span `phase`.
+pub const PHASES: &[(&str, &str)] = &[
+    ("plugin_run", "plugin runs"),
+    ("plugin_run>query", "the plugins' GraphQL queries"),
     (
         "plugin_run>write",
-        1,
         "node writes (create, update, upsert, delete)",
     ),
-    ("plugin_run>allocate", 1, "pool allocations"),
+    ("plugin_run>allocate", "pool allocations"),
     (
         "plugin_run>stamp",
-        1,
         "stamps (an attribute set without tracking)",
     ),
-    ("plugin_run>edit", 1, "relationship edits"),
-    ("run_commit", 0, "run commits"),
-    ("run_commit>commit_events", 1, "change events computed"),
+    ("plugin_run>edit", "relationship edits"),
+    ("run_commit", "run commits"),
+    ("run_commit>commit_events", "change events computed"),
     (
         "run_commit>commit_rows",
-        1,
         "node, attribute and relationship rows",
     ),
-    ("run_commit>commit_index", 1, "value index entries"),
-    ("run_commit>event_log", 1, "events encoded and written"),
+    ("run_commit>commit_index", "value index entries"),
+    ("run_commit>event_log", "events encoded and written"),
     (
         "run_commit>sqlite_commit",
-        1,
         "SQLite's commit (the WAL written)",
     ),
-    ("query", 0, "the generators' own queries (before each run)"),
+    ("query", "the generators' own queries (before each run)"),
     (
         "prepare",
-        0,
         "definitions prepared (components loaded, targets listed)",
     ),
-    ("instance_status", 0, "generator instances' status recorded"),
+    ("instance_status", "generator instances' status recorded"),
     (
         "tracking",
-        0,
         "tracking groups read, stale members deleted, groups written",
     ),
-    ("run_claim", 0, "runs claimed and released"),
-    ("begin_run", 0, "runs begun (a snapshot, the write turn)"),
+    ("run_claim", "runs claimed and released"),
+    ("begin_run", "runs begun (a snapshot, the write turn)"),
     (
         "run_queue",
-        0,
         "runs recorded in the run queue (queued, started, finished)",
     ),
     (
         "wal_checkpoint",
-        0,
         "WAL checkpoints (pages copied into the database file)",
     ),
 ];
+
+/// The name of the part `path` is of phase `phase` (`write` for `plugin_run>write` of
+/// `plugin_run`), if it is one.
+pub fn part_of<'p>(path: &'p str, phase: &str) -> Option<&'p str> {
+    path.strip_prefix(phase)?.strip_prefix('>')
+}
 
 /// Whether a span named `name` ends one of the [`PHASES`]' paths.
 fn is_phase(name: &str) -> bool {
     PHASES
         .iter()
-        .any(|(path, _, _)| path.rsplit('>').next() == Some(name))
+        .any(|(path, _)| path.rsplit('>').next() == Some(name))
 }
 
 /// Whether spans are being timed (see [`Recording`]).
@@ -112,12 +110,8 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PhaseTimes {
             .and_then(|parent| parent.extensions().get::<Timing>().map(|t| t.path));
         let name = span.name();
         // A span on no listed path (the event log of a status write) is not timed.
-        let Some(&(path, _, _)) = PHASES.iter().find(|(path, _, _)| match parent {
-            Some(parent) => {
-                path.strip_prefix(parent)
-                    .and_then(|rest| rest.strip_prefix('>'))
-                    == Some(name)
-            }
+        let Some(&(path, _)) = PHASES.iter().find(|(path, _)| match parent {
+            Some(parent) => part_of(path, parent) == Some(name),
             None => *path == name,
         }) else {
             return;
