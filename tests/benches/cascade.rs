@@ -371,6 +371,7 @@ fn phase_lines(
             let rest = match phase {
                 "plugin_run" => "the rest: the guests' own code, instantiation, host glue",
                 "run_commit" => "the rest: the store's caches settled, the transaction dropped",
+                "prepare" => "the rest: components loaded, the members' parameters",
                 _ => "the rest",
             };
             lines.push((1, rest, ms - parts_ms));

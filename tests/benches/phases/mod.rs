@@ -54,6 +54,14 @@ pub const PHASES: &[(&str, &str)] = &[
         "prepare",
         "definitions prepared (components loaded, targets listed)",
     ),
+    (
+        "prepare>target_group",
+        "target groups listed (read whole, or the members events named read again)",
+    ),
+    (
+        "prepare>definition_record",
+        "the definition's record written",
+    ),
     ("instance_status", "generator instances' status recorded"),
     (
         "tracking",
