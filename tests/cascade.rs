@@ -372,7 +372,56 @@ async fn an_engine_running_cascade_after_cascade_records_each_definition_as_the_
         (id.clone(), json!("Edited"))
     );
     assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
-    assert_eq!(widgets_definition(&repo, "br1").await, (id, recorded));
+    assert_eq!(
+        widgets_definition(&repo, "br1").await,
+        (id.clone(), recorded.clone())
+    );
+
+    // Its stored query edited (after a cascade that wrote nothing, the record settled):
+    // written back as the repository's file says.
+    assert_eq!(cascade_on_set(&engine, "br1", "beta").await, ["beta"]);
+    let query_text = || async {
+        graphql(
+            &repo.store,
+            "br1",
+            r#"{ CoreGraphQLQuery(name__value: "widget_set") { edges { node { query { value } } } } }"#,
+        )
+        .await["CoreGraphQLQuery"]["edges"][0]["node"]["query"]["value"]
+            .clone()
+    };
+    let file = std::fs::read_to_string(repo.dir.path().join("widget_set.gql")).expect("query file");
+    assert_eq!(query_text().await, json!(file));
+    graphql(
+        &repo.store,
+        "br1",
+        r#"mutation { CoreGraphQLQueryUpsert(data: {name: {value: "widget_set"}, query: {value: "query { Edited }"}}) { ok } }"#,
+    )
+    .await;
+    assert_eq!(query_text().await, json!("query { Edited }"));
+    assert_eq!(cascade_on_set(&engine, "br1", "beta").await, ["beta"]);
+    assert_eq!(query_text().await, json!(file));
+
+    // Deleted (once the record settled again): made again by the next cascade.
+    assert_eq!(cascade_on_set(&engine, "br1", "beta").await, ["beta"]);
+    graphql(
+        &repo.store,
+        "br1",
+        &format!(r#"mutation {{ CoreGeneratorDefinitionDelete(data: {{id: "{id}"}}) {{ ok }} }}"#),
+    )
+    .await;
+    assert_eq!(
+        graphql(
+            &repo.store,
+            "br1",
+            r#"{ CoreGeneratorDefinition(name__value: "widgets") { count } }"#,
+        )
+        .await["CoreGeneratorDefinition"]["count"],
+        json!(0)
+    );
+    assert_eq!(cascade_on_set(&engine, "br1", "alpha").await, ["alpha"]);
+    let (again, class_name) = widgets_definition(&repo, "br1").await;
+    assert_ne!(again, id, "a new definition node");
+    assert_eq!(class_name, recorded);
 }
 
 /// Creates the set `name` of size 1 on `branch`, joining the group with id `group` from

@@ -21,6 +21,10 @@
 //! an edge change is an event on both of its nodes), and a member an event names is
 //! read again on its own.
 //!
+//! So are the generator definitions' records ([`DefinitionRecord`]): a definition is
+//! written again only when what it would write differs, or an event has changed a field
+//! it wrote on its node or its stored query (or created or deleted either) since.
+//!
 //! What the event log does not record — a branch deleted and made again under the
 //! same name, a schema loaded — changes the branch's *epoch* ([`EventFeed::epoch`]),
 //! which forgets what was read on it.
@@ -56,10 +60,44 @@ struct State {
     readers: HashMap<String, HashSet<(String, String)>>,
     /// (branch, group name) → the group's members as last listed.
     listings: HashMap<(String, String), Listing>,
+    /// (branch, definition name) → the definition's record as last written.
+    records: HashMap<(String, String), DefinitionRecord>,
+}
+
+/// A generator definition's record (its stored query and its definition node) as the
+/// host last wrote it: kept until an event changes a field written, or creates or deletes
+/// either node. Other changes keep it: every new target's generator instance links
+/// itself to the definition, an event on the definition that used to have it written
+/// again in every round that ran a new target.
+pub struct DefinitionRecord {
+    /// What was written (both nodes' fields but the query's id).
+    pub written: String,
+    /// The definition's id.
+    pub definition_id: String,
+    /// The definition's fields written.
+    pub definition_fields: Vec<String>,
+    /// The stored query's id.
+    pub query_id: String,
+    /// The stored query's fields written.
+    pub query_fields: Vec<String>,
+}
+
+impl DefinitionRecord {
+    /// Whether `event` may have changed what this record wrote.
+    fn changed_by(&self, event: &NodeEvent) -> bool {
+        let fields = if event.id == self.definition_id {
+            &self.definition_fields
+        } else if event.id == self.query_id {
+            &self.query_fields
+        } else {
+            return false;
+        };
+        event.action != "updated" || fields.iter().any(|field| event.changes(field))
+    }
 }
 
 struct Entry {
-    params: Map<String, Value>,
+    known: KnownTarget,
     /// The nodes read, each with the fields read from it.
     read: Vec<(String, Vec<String>)>,
 }
@@ -75,6 +113,30 @@ impl Entry {
             .filter(|(id, _)| *id == event.id)
             .flat_map(|(_, fields)| fields)
             .any(|field| event.changes(field))
+    }
+}
+
+/// A target's parameters as read, shared rather than copied: every batch of runs takes
+/// those of every member of its definitions' target groups, and copying each member's
+/// parameters and hashing them for its tracking group's name made preparing a definition
+/// cost several microseconds per member of the group (a design 64x the seed lists ~1,400
+/// targets per cascade).
+#[derive(Clone, Debug)]
+pub struct KnownTarget {
+    /// The parameters.
+    pub params: Arc<Map<String, Value>>,
+    /// Their hash as Infrahub names tracking groups ([`crate::tracking::group::dict_hash`]).
+    pub hash: Arc<str>,
+}
+
+impl KnownTarget {
+    /// `params`, with their hash.
+    pub fn new(params: Map<String, Value>) -> Self {
+        let hash = crate::tracking::group::dict_hash(&params).into();
+        Self {
+            params: Arc::new(params),
+            hash,
+        }
     }
 }
 
@@ -163,24 +225,18 @@ impl KnownParams {
     }
 
     /// The parameters known under `key` on `branch`.
-    pub fn get(&self, branch: &str, key: &str) -> Option<Map<String, Value>> {
+    pub fn get(&self, branch: &str, key: &str) -> Option<KnownTarget> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state
             .entries
             .get(&(branch.to_owned(), key.to_owned()))
-            .map(|entry| entry.params.clone())
+            .map(|entry| entry.known.clone())
     }
 
     /// Keeps under `key` on `branch` the parameters read from the fields `read` (node
     /// id, field) after the last [`KnownParams::catch_up`] (a change after that is an
     /// event the next one sees). Nothing is kept on a branch without an epoch.
-    pub fn insert(
-        &self,
-        branch: &str,
-        key: &str,
-        params: Map<String, Value>,
-        read: Vec<FieldRead>,
-    ) {
+    pub fn insert(&self, branch: &str, key: &str, known: KnownTarget, read: Vec<FieldRead>) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.epochs.contains_key(branch) {
             return;
@@ -203,7 +259,7 @@ impl KnownParams {
         state.entries.insert(
             key,
             Entry {
-                params,
+                known,
                 read: by_node,
             },
         );
@@ -245,6 +301,30 @@ impl KnownParams {
         );
     }
 
+    /// The id of definition `name` on `branch` where its record is known to hold what
+    /// `written` says (see [`super::records::record_definition_knowing`]).
+    pub fn definition_record(&self, branch: &str, name: &str, written: &str) -> Option<String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .records
+            .get(&(branch.to_owned(), name.to_owned()))
+            .filter(|record| record.written == written)
+            .map(|record| record.definition_id.clone())
+    }
+
+    /// Keeps the record of definition `name` on `branch`, written after the last
+    /// [`KnownParams::catch_up`] (its own events, if the write changed anything, make the
+    /// next one forget it). Nothing is kept on a branch without an epoch.
+    pub fn insert_definition_record(&self, branch: &str, name: &str, record: DefinitionRecord) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !state.epochs.contains_key(branch) {
+            return;
+        }
+        state
+            .records
+            .insert((branch.to_owned(), name.to_owned()), record);
+    }
+
     /// How many targets' parameters are known.
     pub fn len(&self) -> usize {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -263,6 +343,7 @@ impl State {
     fn forget_changed_by(&mut self, event: &NodeEvent) {
         let id = event.id.as_str();
         self.listings.retain(|_, listing| listing.group_id != id);
+        self.records.retain(|_, record| !record.changed_by(event));
         for listing in self.listings.values_mut() {
             if listing.ids.contains(id) {
                 listing.touched.insert(id.to_owned());
@@ -318,6 +399,8 @@ impl State {
         }
         self.listings
             .retain(|(listed_on, _), _| listed_on != branch);
+        self.records
+            .retain(|(written_on, _), _| written_on != branch);
         self.epochs.remove(branch);
     }
 }
@@ -422,6 +505,11 @@ mod tests {
         json!({ "rack_name": name }).as_object().cloned().unwrap()
     }
 
+    /// The parameters `known` has under `key` on `branch`, copied out.
+    fn params_of(known: &KnownParams, branch: &str, key: &str) -> Option<Map<String, Value>> {
+        known.get(branch, key).map(|known| (*known.params).clone())
+    }
+
     fn log_with_branches(branches: &[&str]) -> Log {
         let log = Log::default();
         for branch in branches {
@@ -448,16 +536,26 @@ mod tests {
         let log = log_with_branches(&["main", "br1"]);
         let known = KnownParams::default();
         known.catch_up(&log, "br1").unwrap();
-        known.insert("br1", "rack1", params("r1"), read_through("rack1", "pod1"));
-        known.insert("br1", "rack2", params("r2"), read_through("rack2", "pod2"));
+        known.insert(
+            "br1",
+            "rack1",
+            KnownTarget::new(params("r1")),
+            read_through("rack1", "pod1"),
+        );
+        known.insert(
+            "br1",
+            "rack2",
+            KnownTarget::new(params("r2")),
+            read_through("rack2", "pod2"),
+        );
         log.touch("device9");
         known.catch_up(&log, "br1").unwrap();
-        assert_eq!(known.get("br1", "rack1"), Some(params("r1")));
+        assert_eq!(params_of(&known, "br1", "rack1"), Some(params("r1")));
         // The pod on rack1's parameter path changed (on main: the branch sees it).
         log.touch("pod1");
         known.catch_up(&log, "br1").unwrap();
-        assert_eq!(known.get("br1", "rack1"), None);
-        assert_eq!(known.get("br1", "rack2"), Some(params("r2")));
+        assert_eq!(params_of(&known, "br1", "rack1"), None);
+        assert_eq!(params_of(&known, "br1", "rack2"), Some(params("r2")));
         assert_eq!(known.len(), 1);
         log.change("rack2", "pod");
         known.catch_up(&log, "br1").unwrap();
@@ -472,19 +570,29 @@ mod tests {
         let log = log_with_branches(&["br1"]);
         let known = KnownParams::default();
         known.catch_up(&log, "br1").unwrap();
-        known.insert("br1", "rack1", params("r1"), read_through("rack1", "pod1"));
-        known.insert("br1", "rack2", params("r2"), read_through("rack2", "pod2"));
+        known.insert(
+            "br1",
+            "rack1",
+            KnownTarget::new(params("r1")),
+            read_through("rack1", "pod1"),
+        );
+        known.insert(
+            "br1",
+            "rack2",
+            KnownTarget::new(params("r2")),
+            read_through("rack2", "pod2"),
+        );
         log.change("rack1", "checksum");
         log.change("rack1", "name");
         log.change("pod1", "amount_of_spines");
         log.change("pod2", "pod");
         known.catch_up(&log, "br1").unwrap();
-        assert_eq!(known.get("br1", "rack1"), Some(params("r1")));
-        assert_eq!(known.get("br1", "rack2"), Some(params("r2")));
+        assert_eq!(params_of(&known, "br1", "rack1"), Some(params("r1")));
+        assert_eq!(params_of(&known, "br1", "rack2"), Some(params("r2")));
         log.push("pod2", "deleted", None);
         known.catch_up(&log, "br1").unwrap();
-        assert_eq!(known.get("br1", "rack1"), Some(params("r1")));
-        assert_eq!(known.get("br1", "rack2"), None);
+        assert_eq!(params_of(&known, "br1", "rack1"), Some(params("r1")));
+        assert_eq!(params_of(&known, "br1", "rack2"), None);
         // A relationship change on the field read.
         log.relink("rack1", "pod", "pod1");
         known.catch_up(&log, "br1").unwrap();
@@ -534,6 +642,81 @@ mod tests {
         assert_eq!(touched(&known, "main"), None);
     }
 
+    fn record(written: &str) -> DefinitionRecord {
+        DefinitionRecord {
+            written: written.to_owned(),
+            definition_id: "definition1".to_owned(),
+            definition_fields: vec!["class_name".to_owned(), "query".to_owned()],
+            query_id: "query1".to_owned(),
+            query_fields: vec!["query".to_owned()],
+        }
+    }
+
+    #[test]
+    fn a_definition_record_holds_for_what_it_wrote_until_an_event_changes_a_field_written() {
+        let log = log_with_branches(&["main", "br1"]);
+        let known = KnownParams::default();
+        known.catch_up(&log, "br1").unwrap();
+        known.catch_up(&log, "main").unwrap();
+        known.insert_definition_record("br1", "generate-pod", record("fields v1"));
+        known.insert_definition_record("main", "generate-pod", record("fields v1"));
+        let held =
+            |branch: &str, written: &str| known.definition_record(branch, "generate-pod", written);
+        assert_eq!(held("br1", "fields v1"), Some("definition1".to_owned()));
+        // Other fields (the repository changed): written again.
+        assert_eq!(held("br1", "fields v2"), None);
+        assert_eq!(
+            known.definition_record("br1", "generate-rack", "fields v1"),
+            None
+        );
+        // Another node's event keeps it, and so do changes to fields not written: a new
+        // generator instance linked to the definition, its description, the query's name.
+        log.touch("group1");
+        log.relink("definition1", "instances", "instance9");
+        log.change("definition1", "description");
+        log.change("query1", "name");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(held("br1", "fields v1"), Some("definition1".to_owned()));
+        // The stored query's text changed, on any branch: gone everywhere.
+        log.change("query1", "query");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(held("br1", "fields v1"), None);
+        assert_eq!(held("main", "fields v1"), None);
+        // The definition linked to another query…
+        known.insert_definition_record("br1", "generate-pod", record("fields v1"));
+        log.relink("definition1", "query", "query1");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(held("br1", "fields v1"), None);
+        // … or deleted.
+        known.insert_definition_record("br1", "generate-pod", record("fields v1"));
+        log.push("definition1", "deleted", None);
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(held("br1", "fields v1"), None);
+    }
+
+    #[test]
+    fn a_definition_record_goes_with_its_branch_s_epoch_and_is_not_kept_without_one() {
+        let log = log_with_branches(&["br1"]);
+        let known = KnownParams::default();
+        known.catch_up(&log, "br1").unwrap();
+        known.insert_definition_record("br1", "generate-pod", record("fields"));
+        known.insert_definition_record("br2", "generate-pod", record("fields"));
+        assert_eq!(
+            known.definition_record("br1", "generate-pod", "fields"),
+            Some("definition1".to_owned())
+        );
+        assert_eq!(
+            known.definition_record("br2", "generate-pod", "fields"),
+            None
+        );
+        log.set_epoch("br1", "br1@2");
+        known.catch_up(&log, "br1").unwrap();
+        assert_eq!(
+            known.definition_record("br1", "generate-pod", "fields"),
+            None
+        );
+    }
+
     #[test]
     fn a_listing_goes_with_its_branch_s_epoch_and_is_not_kept_without_one() {
         let log = log_with_branches(&["br1"]);
@@ -553,8 +736,18 @@ mod tests {
         let log = log_with_branches(&["main"]);
         let known = KnownParams::default();
         known.catch_up(&log, "main").unwrap();
-        known.insert("main", "rack1", params("r1"), name_of("rack1"));
-        known.insert("main", "rack2", params("r2"), name_of("rack2"));
+        known.insert(
+            "main",
+            "rack1",
+            KnownTarget::new(params("r1")),
+            name_of("rack1"),
+        );
+        known.insert(
+            "main",
+            "rack2",
+            KnownTarget::new(params("r2")),
+            name_of("rack2"),
+        );
         log.touch("rack1");
         log.touch("rack2");
         let events = log.since(0).unwrap();
@@ -563,8 +756,8 @@ mod tests {
         assert_eq!(known.len(), 2);
         // Read from where it stopped: taken, and the next look reads on from there.
         known.observe(0, &events[..1]);
-        assert_eq!(known.get("main", "rack1"), None);
-        assert_eq!(known.get("main", "rack2"), Some(params("r2")));
+        assert_eq!(params_of(&known, "main", "rack1"), None);
+        assert_eq!(params_of(&known, "main", "rack2"), Some(params("r2")));
         known.catch_up(&log, "main").unwrap();
         assert!(known.is_empty());
     }
@@ -575,16 +768,31 @@ mod tests {
         let known = KnownParams::default();
         known.catch_up(&log, "br1").unwrap();
         known.catch_up(&log, "main").unwrap();
-        known.insert("br1", "rack1", params("r1"), name_of("rack1"));
-        known.insert("main", "rack1", params("r1"), name_of("rack1"));
+        known.insert(
+            "br1",
+            "rack1",
+            KnownTarget::new(params("r1")),
+            name_of("rack1"),
+        );
+        known.insert(
+            "main",
+            "rack1",
+            KnownTarget::new(params("r1")),
+            name_of("rack1"),
+        );
         // br1 deleted and made again: no event, another epoch.
         log.set_epoch("br1", "br1@2");
         known.catch_up(&log, "br1").unwrap();
-        assert_eq!(known.get("br1", "rack1"), None);
-        assert_eq!(known.get("main", "rack1"), Some(params("r1")));
+        assert_eq!(params_of(&known, "br1", "rack1"), None);
+        assert_eq!(params_of(&known, "main", "rack1"), Some(params("r1")));
         // A branch the feed knows no epoch of keeps nothing.
         known.catch_up(&log, "br2").unwrap();
-        known.insert("br2", "rack1", params("r1"), name_of("rack1"));
-        assert_eq!(known.get("br2", "rack1"), None);
+        known.insert(
+            "br2",
+            "rack1",
+            KnownTarget::new(params("r1")),
+            name_of("rack1"),
+        );
+        assert_eq!(params_of(&known, "br2", "rack1"), None);
     }
 }

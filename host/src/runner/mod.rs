@@ -34,7 +34,7 @@ use crate::scale_out::{ComponentRef, RemoteRuns, RunIdentity, WorkItem};
 use crate::tracking::group;
 use infragen_store::Claim;
 pub use known_params::KnownParams;
-use known_params::{ListedMember, Listing};
+use known_params::{KnownTarget, ListedMember, Listing};
 use records::InstanceStatus;
 pub use report::{DefinitionReport, TargetOutcome, TargetReport};
 
@@ -130,8 +130,8 @@ pub struct Runner {
 pub struct TargetMember {
     /// The target node.
     pub target: Target,
-    /// The definition's parameters extracted from it.
-    pub params: Map<String, Value>,
+    /// The definition's parameters extracted from it (shared with [`KnownParams`]).
+    pub params: Arc<Map<String, Value>>,
     /// The tracking group name this target claims, decided before any run
     /// starts so that concurrent runs cannot race for a shared name.
     group_name: String,
@@ -339,13 +339,15 @@ impl Runner {
         };
         let query_text = self.repository.query_text(&definition.query)?;
         let (group_id, members) = self.target_members(&definition, branch, known).await?;
-        let definition_id = records::record_definition(
+        let definition_id = records::record_definition_knowing(
             self.backend.as_ref(),
             branch,
             &definition,
             &query_text,
             &group_id,
+            known,
         )
+        .instrument(tracing::trace_span!("definition_record"))
         .await?;
         Ok(PreparedDefinition {
             definition,
@@ -413,7 +415,7 @@ impl Runner {
             query_text: prepared.query_text.clone(),
             branch: prepared.branch.clone(),
             target: member.target.clone(),
-            params: member.params.clone(),
+            params: (*member.params).clone(),
             group_name: member.group_name.clone(),
         };
         let limits = self.policy.limits_for(name);
@@ -742,15 +744,19 @@ impl Runner {
         branch: &str,
         known: Option<&KnownParams>,
     ) -> Result<(String, Vec<TargetMember>), RunnerError> {
-        let (group_id, listed) = self.group_listing(definition, branch, known).await?;
-        let mut members = Vec::new();
+        let (group_id, listed) = self
+            .group_listing(definition, branch, known)
+            .instrument(tracing::trace_span!("target_group"))
+            .await?;
+        let mut members = Vec::with_capacity(listed.len());
+        let paths = params::paths_key(&definition.parameters);
         for ListedMember { id, kind, label } in listed.iter() {
             let (id, kind, label) = (id.as_str(), kind.as_str(), label.as_str());
             // Keyed by the target and the parameter paths: definitions over one group
             // may read different ones.
-            let key = params::cache_key(id, &definition.parameters);
-            let params = match known.and_then(|known| known.get(branch, &key)) {
-                Some(params) => params,
+            let key = params::cache_key(id, &paths);
+            let target = match known.and_then(|known| known.get(branch, &key)) {
+                Some(target) => target,
                 None => {
                     let mut read = Vec::new();
                     let params = params::extract(
@@ -763,20 +769,22 @@ impl Runner {
                         &mut read,
                     )
                     .await?;
+                    let target = KnownTarget::new(params);
                     if let Some(known) = known {
-                        known.insert(branch, &key, params.clone(), read);
+                        known.insert(branch, &key, target.clone(), read);
                     }
-                    params
+                    target
                 }
             };
-            let group_name = group::infrahub_group_name(&definition.name, &params);
+            let group_name =
+                group::infrahub_group_name_hashed(&definition.name, &target.params, &target.hash);
             members.push(TargetMember {
                 target: Target {
                     id: id.to_owned(),
                     kind: kind.to_owned(),
                     display_label: label.to_owned(),
                 },
-                params,
+                params: target.params,
                 group_name,
             });
         }

@@ -25,14 +25,24 @@ async fn fetch(
         })
 }
 
-/// What identifies the parameters `parameters` read off target `id` (see
-/// [`super::KnownParams`]).
-pub fn cache_key(id: &str, parameters: &BTreeMap<String, Value>) -> String {
+/// What identifies the parameters read off target `id` along the paths [`paths_key`]
+/// gives (see [`super::KnownParams`]).
+pub fn cache_key(id: &str, paths: &str) -> String {
+    let mut key = String::with_capacity(id.len() + 1 + paths.len());
+    key.push_str(id);
+    key.push(' ');
+    key.push_str(paths);
+    key
+}
+
+/// A definition's parameter paths, as one text (`variable=path,…`): made once per
+/// definition prepared, not once per target.
+pub fn paths_key(parameters: &BTreeMap<String, Value>) -> String {
     let paths: Vec<String> = parameters
         .iter()
         .map(|(variable, path)| format!("{variable}={path}"))
         .collect();
-    format!("{id} {}", paths.join(","))
+    paths.join(",")
 }
 
 /// A field read off a node for a parameter: (the node's id, the attribute or

@@ -29,10 +29,24 @@ pub fn group_kind(execute_after_merge: bool) -> &'static str {
 
 /// Infrahub's name of the tracking group of `definition` run with `params`.
 pub fn infrahub_group_name(definition: &str, params: &serde_json::Map<String, Value>) -> String {
+    let hash = if params.is_empty() {
+        String::new()
+    } else {
+        dict_hash(params)
+    };
+    infrahub_group_name_hashed(definition, params, &hash)
+}
+
+/// [`infrahub_group_name`] where `hash` is already `params`' [`dict_hash`].
+pub fn infrahub_group_name_hashed(
+    definition: &str,
+    params: &serde_json::Map<String, Value>,
+    hash: &str,
+) -> String {
     if params.is_empty() {
         return definition.to_owned();
     }
-    format!("{definition}-{}", dict_hash(params))
+    format!("{definition}-{hash}")
 }
 
 /// The name used when Infrahub's name is taken by another target's group.
