@@ -531,23 +531,35 @@ mod tests {
         ]
     }
 
+    /// Nothing known yet, caught up with `log` on `branches`.
+    fn caught_up(log: &Log, branches: &[&str]) -> KnownParams {
+        let known = KnownParams::default();
+        for branch in branches {
+            known.catch_up(log, branch).unwrap();
+        }
+        known
+    }
+
+    /// `known` keeps `params(read)` on `branch`, read from `rack`'s name.
+    fn knows_name(known: &KnownParams, branch: &str, rack: &str, read: &str) {
+        known.insert(branch, rack, KnownTarget::new(params(read)), name_of(rack));
+    }
+
+    /// Parameters known on `br1`: rack1's read through pod1, rack2's through pod2.
+    fn racks_known_on_br1(log: &Log) -> KnownParams {
+        let known = KnownParams::default();
+        known.catch_up(log, "br1").unwrap();
+        for (rack, pod, params_read) in [("rack1", "pod1", "r1"), ("rack2", "pod2", "r2")] {
+            let target = KnownTarget::new(params(params_read));
+            known.insert("br1", rack, target, read_through(rack, pod));
+        }
+        known
+    }
+
     #[test]
     fn a_change_to_a_field_read_forgets_the_parameters_read_from_it() {
         let log = log_with_branches(&["main", "br1"]);
-        let known = KnownParams::default();
-        known.catch_up(&log, "br1").unwrap();
-        known.insert(
-            "br1",
-            "rack1",
-            KnownTarget::new(params("r1")),
-            read_through("rack1", "pod1"),
-        );
-        known.insert(
-            "br1",
-            "rack2",
-            KnownTarget::new(params("r2")),
-            read_through("rack2", "pod2"),
-        );
+        let known = racks_known_on_br1(&log);
         log.touch("device9");
         known.catch_up(&log, "br1").unwrap();
         assert_eq!(params_of(&known, "br1", "rack1"), Some(params("r1")));
@@ -568,20 +580,7 @@ mod tests {
     #[test]
     fn a_change_to_other_fields_keeps_the_parameters() {
         let log = log_with_branches(&["br1"]);
-        let known = KnownParams::default();
-        known.catch_up(&log, "br1").unwrap();
-        known.insert(
-            "br1",
-            "rack1",
-            KnownTarget::new(params("r1")),
-            read_through("rack1", "pod1"),
-        );
-        known.insert(
-            "br1",
-            "rack2",
-            KnownTarget::new(params("r2")),
-            read_through("rack2", "pod2"),
-        );
+        let known = racks_known_on_br1(&log);
         log.change("rack1", "checksum");
         log.change("rack1", "name");
         log.change("pod1", "amount_of_spines");
@@ -619,9 +618,7 @@ mod tests {
     #[test]
     fn a_listing_marks_the_members_events_name_and_goes_when_one_names_the_group() {
         let log = log_with_branches(&["main", "br1"]);
-        let known = KnownParams::default();
-        known.catch_up(&log, "br1").unwrap();
-        known.catch_up(&log, "main").unwrap();
+        let known = caught_up(&log, &["br1", "main"]);
         known.insert_listing("br1", "racks", "group1", members(&["rack1", "rack2"]));
         known.insert_listing("main", "racks", "group1", members(&["rack1"]));
         log.touch("device9");
@@ -655,9 +652,7 @@ mod tests {
     #[test]
     fn a_definition_record_holds_for_what_it_wrote_until_an_event_changes_a_field_written() {
         let log = log_with_branches(&["main", "br1"]);
-        let known = KnownParams::default();
-        known.catch_up(&log, "br1").unwrap();
-        known.catch_up(&log, "main").unwrap();
+        let known = caught_up(&log, &["br1", "main"]);
         known.insert_definition_record("br1", "generate-pod", record("fields v1"));
         known.insert_definition_record("main", "generate-pod", record("fields v1"));
         let held =
@@ -736,18 +731,8 @@ mod tests {
         let log = log_with_branches(&["main"]);
         let known = KnownParams::default();
         known.catch_up(&log, "main").unwrap();
-        known.insert(
-            "main",
-            "rack1",
-            KnownTarget::new(params("r1")),
-            name_of("rack1"),
-        );
-        known.insert(
-            "main",
-            "rack2",
-            KnownTarget::new(params("r2")),
-            name_of("rack2"),
-        );
+        knows_name(&known, "main", "rack1", "r1");
+        knows_name(&known, "main", "rack2", "r2");
         log.touch("rack1");
         log.touch("rack2");
         let events = log.since(0).unwrap();
@@ -765,21 +750,9 @@ mod tests {
     #[test]
     fn a_new_epoch_forgets_the_branch_and_no_epoch_keeps_nothing() {
         let log = log_with_branches(&["main", "br1"]);
-        let known = KnownParams::default();
-        known.catch_up(&log, "br1").unwrap();
-        known.catch_up(&log, "main").unwrap();
-        known.insert(
-            "br1",
-            "rack1",
-            KnownTarget::new(params("r1")),
-            name_of("rack1"),
-        );
-        known.insert(
-            "main",
-            "rack1",
-            KnownTarget::new(params("r1")),
-            name_of("rack1"),
-        );
+        let known = caught_up(&log, &["br1", "main"]);
+        knows_name(&known, "br1", "rack1", "r1");
+        knows_name(&known, "main", "rack1", "r1");
         // br1 deleted and made again: no event, another epoch.
         log.set_epoch("br1", "br1@2");
         known.catch_up(&log, "br1").unwrap();
@@ -787,12 +760,7 @@ mod tests {
         assert_eq!(params_of(&known, "main", "rack1"), Some(params("r1")));
         // A branch the feed knows no epoch of keeps nothing.
         known.catch_up(&log, "br2").unwrap();
-        known.insert(
-            "br2",
-            "rack1",
-            KnownTarget::new(params("r1")),
-            name_of("rack1"),
-        );
+        knows_name(&known, "br2", "rack1", "r1");
         assert_eq!(params_of(&known, "br2", "rack1"), None);
     }
 }
