@@ -321,8 +321,9 @@ impl Runner {
     }
 
     /// [`Runner::prepare`], taking the parameters of targets from `known` where it
-    /// has them and keeping there those it reads (the caller has brought `known` up
-    /// to date with the event log for `branch`).
+    /// has them and keeping there those it reads, and writing the definition's record
+    /// only where `known` does not hold it as it would be written (the caller has
+    /// brought `known` up to date with the event log for `branch`).
     pub async fn prepare_knowing(
         &self,
         name: &str,
