@@ -92,8 +92,14 @@ impl DefinitionRecord {
         } else {
             return false;
         };
-        event.action != "updated" || fields.iter().any(|field| event.changes(field))
+        changes_any(event, fields.iter())
     }
+}
+
+/// Whether `event` may have changed any of `fields` of its node: creating or deleting the
+/// node changes them all.
+fn changes_any<'f>(event: &NodeEvent, mut fields: impl Iterator<Item = &'f String>) -> bool {
+    event.action != "updated" || fields.any(|field| event.changes(field))
 }
 
 struct Entry {
@@ -105,14 +111,12 @@ struct Entry {
 impl Entry {
     /// Whether `event` changes what this entry read from its node.
     fn changed_by(&self, event: &NodeEvent) -> bool {
-        if event.action != "updated" {
-            return true;
-        }
-        self.read
+        let read = self
+            .read
             .iter()
             .filter(|(id, _)| *id == event.id)
-            .flat_map(|(_, fields)| fields)
-            .any(|field| event.changes(field))
+            .flat_map(|(_, fields)| fields);
+        changes_any(event, read)
     }
 }
 

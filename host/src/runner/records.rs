@@ -84,7 +84,10 @@ pub async fn record_definition_knowing(
         })
     };
     // What is written, but the query's id (known once the query is written).
-    let written = known.map(|_| format!("{query_fields}\n{}", definition_fields("")));
+    let unlinked = known.map(|_| definition_fields(""));
+    let written = unlinked
+        .as_ref()
+        .map(|unlinked| format!("{query_fields}\n{unlinked}"));
     if let (Some(known), Some(written)) = (known, &written)
         && let Some(id) = known.definition_record(branch, &definition.name, written)
     {
@@ -102,7 +105,7 @@ pub async fn record_definition_knowing(
         )
         .await
         .map_err(backend_error("recording the generator definition"))?;
-    if let (Some(known), Some(written)) = (known, written) {
+    if let (Some(known), Some(written), Some(unlinked)) = (known, written, unlinked) {
         let fields = |payload: &Value| {
             payload
                 .as_object()
@@ -116,7 +119,7 @@ pub async fn record_definition_knowing(
             DefinitionRecord {
                 written,
                 definition_id: recorded.id.clone(),
-                definition_fields: fields(&definition_fields("")),
+                definition_fields: fields(&unlinked),
                 query_id: query.id,
                 query_fields: fields(&query_fields),
             },
