@@ -58,6 +58,9 @@ pub struct Dispatcher {
 }
 
 /// The advisory JetStream publishes when a message reached its deliveries unacknowledged.
+/// It comes when a worker next pulls after the last delivery's ack wait (nats-server 2.9
+/// looks at expired deliveries of a pull consumer only then), so while no worker is
+/// pulling, a run whose workers all died waits, and [`STILL_WAITING`] says so in the log.
 #[derive(serde::Deserialize)]
 struct MaxDeliveries {
     stream_seq: u64,
