@@ -69,7 +69,8 @@ fn closing_and_reopening_keeps_schema_data_branches_and_tokens() {
 #[test]
 fn a_dropped_store_leaves_every_commit_in_its_database_file() {
     let (_dir, path, s) = temp_store();
-    // Past the 1,000 pages that wake the checkpointing thread, and then some.
+    // 800 commits, thousands of WAL frames (below the 16,000 that wake the checkpointing
+    // thread: `checkpoint`'s unit tests wake it with lower thresholds); the close folds them.
     for n in 0..400 {
         let d = device(&s, "main", &format!("leaf{n}"), r#"role: {value: "leaf"}"#);
         interface(&s, "main", &d, "eth1");
