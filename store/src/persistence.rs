@@ -208,6 +208,12 @@ const INSERT_EVENTS: Insert = Insert {
 /// The `meta` key saying `branch_rows` was filled from the rows of a store written before it.
 const BRANCH_ROWS_FILLED: &str = "branch_rows_filled";
 
+/// The `meta` key saying both ends of every relationship row on a branch are listed in
+/// `branch_rows`: commits before it listed only the nodes they changed, and missed the end
+/// of a row whose side of the relationship no loaded schema declared (a schema loaded
+/// later that declares it would show that node's view on `main` on the branch).
+const BRANCH_ROWS_LINK_ENDS: &str = "branch_rows_link_ends";
+
 /// The `meta` key holding when the store began.
 pub(crate) const CREATED_AT: &str = "created_at";
 
@@ -525,7 +531,8 @@ impl Db {
 
     /// Stores written before `branch_rows` existed: every node with rows on a branch is
     /// listed there, from the rows themselves — one pass over the graph's tables, once per
-    /// store (see [`BRANCH_ROWS`]; 0.44 s for a store of 1,000,000 nodes).
+    /// store (see [`BRANCH_ROWS`]; 0.44 s for a store of 1,000,000 nodes). Then, once, both
+    /// ends of every relationship row on a branch (see [`BRANCH_ROWS_LINK_ENDS`]).
     fn fill_branch_rows(&mut self) -> Result<()> {
         self.once(BRANCH_ROWS_FILLED, |tx| {
             tx.execute_batch(
@@ -536,6 +543,13 @@ impl Db {
                  UNION SELECT branch, src FROM link WHERE branch <> 'main' \
                  UNION SELECT branch, dst FROM link WHERE branch <> 'main' \
                  UNION SELECT branch, id FROM ip WHERE branch <> 'main';",
+            )
+        })?;
+        self.once(BRANCH_ROWS_LINK_ENDS, |tx| {
+            tx.execute_batch(
+                "INSERT OR IGNORE INTO branch_rows (branch, id) \
+                 SELECT branch, src FROM link WHERE branch <> 'main' \
+                 UNION SELECT branch, dst FROM link WHERE branch <> 'main';",
             )
         })
     }

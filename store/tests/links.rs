@@ -206,6 +206,61 @@ fn a_side_declared_later_lists_the_peers_already_linked() {
     );
 }
 
+/// A store written before a commit on a branch listed both ends of its relationship rows
+/// with the branch (`branch_rows`): the site a device made on the branch links to, through
+/// a side the site did not declare yet, was not listed, and once a schema declared the side
+/// the branch read main's view of the site (its devices without the branch's). Opening the
+/// store lists it, once.
+#[test]
+fn a_store_that_did_not_list_a_relationship_rows_far_end_lists_it_once_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let site = {
+        let s = file_store(&path);
+        let region = create_node(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
+        let site = create_node(
+            &s,
+            "main",
+            "LocationSite",
+            &format!(r#"name: {{value: "s1"}} parent: {{id: "{region}"}}"#),
+        );
+        device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
+        s.create_branch("br1").unwrap();
+        device(&s, "br1", "leaf2", &format!(r#"site: {{id: "{site}"}}"#));
+        site
+    };
+    // As such a store was left: the site, which has no rows of its own on br1, not listed
+    // with it (the commit listed it), and the repair not noted.
+    let conn = rusqlite::Connection::open(&path).expect("the file");
+    let unlisted = conn
+        .execute(
+            "DELETE FROM branch_rows WHERE branch = 'br1' \
+             AND id NOT IN (SELECT id FROM node WHERE branch = 'br1')",
+            [],
+        )
+        .expect("unlist");
+    assert_eq!(
+        unlisted, 1,
+        "only the site is listed without rows of its own"
+    );
+    conn.execute("DELETE FROM meta WHERE key = 'branch_rows_link_ends'", [])
+        .expect("the repair unnoted");
+    drop(conn);
+
+    let s = file_store(&path);
+    s.load_schema(&[("sites.yml".to_string(), SITE_DEVICES.to_string())])
+        .expect("the extension loads");
+    // Main's view first, so that the branch's read finds it in the node cache.
+    assert_eq!(
+        peers(&s, "main", "LocationSite", &site, "devices"),
+        ["leaf1"]
+    );
+    assert_eq!(
+        peers(&s, "br1", "LocationSite", &site, "devices"),
+        ["leaf1", "leaf2"]
+    );
+}
+
 /// Turns a store's relationship rows back into the layout stores were written in before
 /// `link`: a row per side a kind declares, `rel` its name, `peer` the other end (this
 /// schema's relationships: a device's interfaces and an interface's device, a device's

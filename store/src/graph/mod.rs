@@ -2359,6 +2359,20 @@ impl<'c> Tx<'c> {
                 settled.push((id.clone(), self.settled(id, p)));
             }
         }
+        if !self.on_main() {
+            // A relationship row written here changes both its ends' views on this branch,
+            // also an end whose side of the relationship no loaded schema declares, which
+            // no pending change touched: a schema loaded later may declare it, and a node
+            // the branch does not list is read as main's view (see `Tx::shared_view`).
+            let mut listed: HashSet<&str> = on_branch.iter().copied().collect();
+            for &(src, _, dst) in &links_written {
+                for end in [src, dst] {
+                    if listed.insert(end) {
+                        on_branch.push(end);
+                    }
+                }
+            }
+        }
         rows.write(self.conn).map_err(err)?;
         crate::persistence::list_branch_nodes(self.conn, &self.branch, &on_branch).map_err(err)?;
         drop(phase);
