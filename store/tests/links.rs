@@ -167,24 +167,14 @@ extensions:
 #[test]
 fn a_side_declared_later_lists_the_peers_already_linked() {
     let s = store();
-    let region = create_node(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
-    let site_in = |name: &str| format!(r#"name: {{value: "{name}"}} parent: {{id: "{region}"}}"#);
-    let site = create_node(&s, "main", "LocationSite", &site_in("s1"));
-    let other = create_node(&s, "main", "LocationSite", &site_in("s2"));
-    device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
-    s.create_branch("br1").unwrap();
-    device(&s, "br1", "leaf2", &format!(r#"site: {{id: "{site}"}}"#));
-
-    s.load_schema(&[("sites.yml".to_string(), SITE_DEVICES.to_string())])
-        .expect("the extension loads");
-    assert_eq!(
-        peers(&s, "main", "LocationSite", &site, "devices"),
-        ["leaf1"]
+    let (region, site) = site_with_a_device_on_each_branch(&s);
+    let other = create_node(
+        &s,
+        "main",
+        "LocationSite",
+        &format!(r#"name: {{value: "s2"}} parent: {{id: "{region}"}}"#),
     );
-    assert_eq!(
-        peers(&s, "br1", "LocationSite", &site, "devices"),
-        ["leaf1", "leaf2"]
-    );
+    declare_and_read_the_sites_devices(&s, &site);
 
     // Moved from the new side: the device's own side follows.
     let leaf1 = node_id(&s, "DcimDevice", "name", "leaf1");
@@ -215,20 +205,7 @@ fn a_side_declared_later_lists_the_peers_already_linked() {
 fn a_store_that_did_not_list_a_relationship_rows_far_end_lists_it_once_opened() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
-    let site = {
-        let s = file_store(&path);
-        let region = create_node(&s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
-        let site = create_node(
-            &s,
-            "main",
-            "LocationSite",
-            &format!(r#"name: {{value: "s1"}} parent: {{id: "{region}"}}"#),
-        );
-        device(&s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
-        s.create_branch("br1").unwrap();
-        device(&s, "br1", "leaf2", &format!(r#"site: {{id: "{site}"}}"#));
-        site
-    };
+    let (_, site) = site_with_a_device_on_each_branch(&file_store(&path));
     // As such a store was left: the site, which has no rows of its own on br1, not listed
     // with it (the commit listed it), and the repair not noted.
     let conn = rusqlite::Connection::open(&path).expect("the file");
@@ -247,16 +224,34 @@ fn a_store_that_did_not_list_a_relationship_rows_far_end_lists_it_once_opened() 
         .expect("the repair unnoted");
     drop(conn);
 
-    let s = file_store(&path);
+    declare_and_read_the_sites_devices(&file_store(&path), &site);
+}
+
+/// Region `r1` and its site `s1` on main, device `leaf1` at the site on main and `leaf2`
+/// made at it on branch `br1` (the site declares no side for its devices yet); answers the
+/// region's and the site's ids.
+fn site_with_a_device_on_each_branch(s: &Store) -> (String, String) {
+    let region = create_node(s, "main", "LocationRegion", r#"name: {value: "r1"}"#);
+    let site = create_node(
+        s,
+        "main",
+        "LocationSite",
+        &format!(r#"name: {{value: "s1"}} parent: {{id: "{region}"}}"#),
+    );
+    device(s, "main", "leaf1", &format!(r#"site: {{id: "{site}"}}"#));
+    s.create_branch("br1").unwrap();
+    device(s, "br1", "leaf2", &format!(r#"site: {{id: "{site}"}}"#));
+    (region, site)
+}
+
+/// Loads the sites' side of their devices and reads `site`'s devices on main, then on
+/// `br1` (main's first, so that the branch's read may find main's view in the node cache).
+fn declare_and_read_the_sites_devices(s: &Store, site: &str) {
     s.load_schema(&[("sites.yml".to_string(), SITE_DEVICES.to_string())])
         .expect("the extension loads");
-    // Main's view first, so that the branch's read finds it in the node cache.
+    assert_eq!(peers(s, "main", "LocationSite", site, "devices"), ["leaf1"]);
     assert_eq!(
-        peers(&s, "main", "LocationSite", &site, "devices"),
-        ["leaf1"]
-    );
-    assert_eq!(
-        peers(&s, "br1", "LocationSite", &site, "devices"),
+        peers(s, "br1", "LocationSite", site, "devices"),
         ["leaf1", "leaf2"]
     );
 }
