@@ -831,6 +831,14 @@ impl Db {
         self.control("BEGIN")
     }
 
+    /// Begin the open (deferred) transaction's snapshot of the database now, as its first
+    /// read would: it sees every commit made before this returns, and none after.
+    pub fn begin_snapshot(&self) -> Result<()> {
+        self.conn
+            .query_row("SELECT count(*) FROM meta WHERE 0", [], |_| Ok(()))
+            .map_err(StoreError::db(&self.path))
+    }
+
     /// Start a write transaction, taking SQLite's write lock now (so another process cannot
     /// commit between our reading and our writing).
     pub fn begin_immediate(&self) -> Result<()> {

@@ -481,8 +481,26 @@ impl Store {
                 Some(schema) => Arc::clone(schema),
                 None => self.schema_seen_by(reader)?,
             };
+            let epoch = match epoch {
+                Some(epoch) => self.still_cached_after_snapshot(reader, epoch)?,
+                None => None,
+            };
             f(&reader.conn, &schema, CacheUse::Reader(epoch))
         })
+    }
+
+    /// `epoch`, noted before `reader`'s snapshot began, if the node cache may still serve
+    /// that snapshot. Another process's commit between the store connection's last look and
+    /// the snapshot's start is in the snapshot, while the cache may still hold the views it
+    /// changed: so the snapshot is begun, and the store's connection looks again. A commit
+    /// it then notices drops the cache, which moves the epoch past the one noted (the
+    /// read then gets nothing from the cache); with that connection busy, the read goes
+    /// without the cache. A run's snapshot has no need of this: another process's commit
+    /// since the run began makes it a conflict, found by its commit at the latest, and it
+    /// runs again.
+    fn still_cached_after_snapshot(&self, reader: &Db, epoch: u64) -> Result<Option<u64>> {
+        reader.begin_snapshot()?;
+        Ok(self.refresh_if_free()?.map(|_| epoch))
     }
 
     /// The schema of `reader`'s snapshot: the one in memory unless the snapshot holds
@@ -1418,6 +1436,70 @@ mod tests {
             ["before", "default"]
         );
         assert_eq!(names(&store), ["before", "default", "inside"]);
+    }
+
+    /// Another process's commit that lands after this process's connection last looked and
+    /// before a query's snapshot begins is in the snapshot, while the node cache still holds
+    /// the view it changed: the query reads the committed node, not the cached view. (As
+    /// `pooled_read` does, step by step, with the commit put in that window.)
+    #[test]
+    fn a_snapshot_begun_after_another_process_s_commit_is_not_served_stale_views() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Store::open(&path).unwrap();
+        let other = Store::open(&path).unwrap();
+        let name_of = |store: &Store, id: &str| {
+            let answer = store.execute_blocking(
+                MAIN,
+                &GraphqlRequest::new(format!(
+                    r#"{{ IpamNamespace(ids: ["{id}"]) {{ edges {{ node {{ name {{ value }} }} }} }} }}"#
+                )),
+            );
+            answer["data"]["IpamNamespace"]["edges"][0]["node"]["name"]["value"].clone()
+        };
+        let created = store.execute_blocking(
+            MAIN,
+            &GraphqlRequest::new(
+                r#"mutation { IpamNamespaceCreate(data: {name: {value: "before"}}) { object { id } } }"#,
+            ),
+        );
+        let id = created["data"]["IpamNamespaceCreate"]["object"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned();
+        // Read through the cache, which now holds the view.
+        assert_eq!(name_of(&store, &id), json!("before"));
+
+        // The store's connection looks, the epoch is noted, a reader's transaction opens...
+        assert!(store.refresh_if_free().unwrap().is_some());
+        let noted = store.cache().reader_epoch().expect("no write under way");
+        let readers = store
+            .inner
+            .readers
+            .as_ref()
+            .expect("a file store's readers");
+        let reader = take_pooled_reader(readers, &store.inner.path).unwrap();
+        reader.begin_deferred().unwrap();
+        // ...when another process renames the namespace.
+        let renamed = other.execute_blocking(
+            MAIN,
+            &GraphqlRequest::new(format!(
+                r#"mutation {{ IpamNamespaceUpdate(data: {{id: "{id}", name: {{value: "after"}}}}) {{ ok }} }}"#
+            )),
+        );
+        assert_eq!(
+            renamed["data"]["IpamNamespaceUpdate"]["ok"], true,
+            "{renamed}"
+        );
+        let epoch = store.still_cached_after_snapshot(&reader, noted).unwrap();
+        let schema = store.current_schema();
+        let tx =
+            Tx::new(&reader.conn, &schema, MAIN).cached_as(store.cache(), CacheUse::Reader(epoch));
+        let node = tx.get(&id).expect("the namespace");
+        assert_eq!(node.attrs.get("name"), Some(&json!("after")));
+        drop(tx);
+        reader.rollback();
+        assert_eq!(name_of(&store, &id), json!("after"));
     }
 
     /// A query that does not wait for the store's connection takes its schema from its own
