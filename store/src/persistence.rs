@@ -1135,6 +1135,31 @@ mod tests {
         assert_eq!(counted, 0, "SQLite counts its memory use");
     }
 
+    /// A reader's snapshot is the state when `begin_snapshot` returned: a commit after it is
+    /// not seen, though the reader had read nothing else (a deferred transaction's snapshot
+    /// otherwise begins at its first read).
+    #[test]
+    fn a_snapshot_begins_when_asked_not_at_the_first_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let path = path.to_str().expect("utf-8 path");
+        let writer = Db::open(path).expect("open");
+        writer.set_meta("probe", "before").expect("a write");
+        let reader = Db::open_reader(path).expect("a reader");
+        reader.begin_deferred().expect("begin");
+        reader.begin_snapshot().expect("the snapshot");
+        writer.set_meta("probe", "after").expect("a write");
+        assert_eq!(
+            reader.meta("probe").expect("read").as_deref(),
+            Some("before")
+        );
+        reader.rollback();
+        assert_eq!(
+            reader.meta("probe").expect("read").as_deref(),
+            Some("after")
+        );
+    }
+
     /// A transaction dirtying four times SQLite's default page cache (a large run's
     /// commit) keeps every page in the store connection's cache until it commits: none is
     /// spilled into the WAL early, to be written again. Fails with SQLite's default cache
