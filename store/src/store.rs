@@ -456,9 +456,9 @@ impl Store {
     /// began in (see [`NodeCache`]), not at all when a write held the store's connection
     /// as it began, or as the store's own connection where the store has no other.
     ///
-    /// A query reads through the cache as a run's snapshot does: read uncached, the
-    /// GraphQL queries of a seed build loaded 288 nodes from the database that the cache
-    /// held.
+    /// A query reads through the cache as a run's snapshot does, but keeps nothing it
+    /// loads there (see `Tx::keeping_nothing`): read uncached, the GraphQL queries of a seed
+    /// build loaded 288 nodes from the database that the cache held.
     pub(crate) fn pooled_read<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Connection, &Schema, CacheUse) -> std::result::Result<T, E>,
@@ -1056,7 +1056,9 @@ impl Store {
                 return Ok(Some(error_response(&errors)));
             }
             if prepared.ty == OperationType::Query {
-                let tx = Tx::new(conn, schema, branch).cached_as(&self.inner.cache, using);
+                let tx = Tx::new(conn, schema, branch)
+                    .cached_as(&self.inner.cache, using)
+                    .keeping_nothing();
                 let mut r = Resolver::new(&tx, &doc, &prepared.vars)
                     .with_account(req.account.as_ref())
                     .with_related(req.related.as_ref());
@@ -1467,7 +1469,8 @@ mod tests {
             .as_str()
             .unwrap_or_else(|| panic!("{created}"))
             .to_owned();
-        // Read through the cache, which now holds the view.
+        // The cache holds the view the create left, and the query reads it.
+        assert!(store.cache().holds(MAIN, &id));
         assert_eq!(name_of(&store, &id), json!("before"));
 
         // The store's connection looks, the epoch is noted, a reader's transaction opens...
@@ -1500,6 +1503,47 @@ mod tests {
         drop(tx);
         reader.rollback();
         assert_eq!(name_of(&store, &id), json!("after"));
+    }
+
+    /// A GraphQL query reads what the node cache holds and keeps nothing it loads: a
+    /// client's lookups over many nodes would push out the views the runs read again.
+    #[test]
+    fn a_query_keeps_nothing_it_loads_in_the_node_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store.db")).unwrap();
+        let created = store.execute_blocking(
+            MAIN,
+            &GraphqlRequest::new(
+                r#"mutation { IpamNamespaceCreate(data: {name: {value: "kept"}}) { object { id } } }"#,
+            ),
+        );
+        let id = created["data"]["IpamNamespaceCreate"]["object"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned();
+        let query = GraphqlRequest::new(format!(
+            r#"{{ IpamNamespace(ids: ["{id}"]) {{ edges {{ node {{ name {{ value }} }} }} }} }}"#
+        ));
+        let expected =
+            json!({"data": {"IpamNamespace": {"edges": [{"node": {"name": {"value": "kept"}}}]}}});
+        store.cache().clear();
+        assert_eq!(store.execute_blocking(MAIN, &query), expected);
+        assert!(
+            !store.cache().holds(MAIN, &id),
+            "the query kept the view it loaded"
+        );
+        // A read on the store's own connection (as a run's writes make) keeps what it
+        // loads, and the query is answered the same from the cache.
+        store
+            .read_op(|conn, schema| {
+                let tx = store.tx(conn, schema, MAIN);
+                assert!(tx.get(&id).is_some());
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert!(store.cache().holds(MAIN, &id));
+        assert_eq!(store.execute_blocking(MAIN, &query), expected);
+        assert!(store.cache().holds(MAIN, &id));
     }
 
     /// A query that does not wait for the store's connection takes its schema from its own
