@@ -1440,6 +1440,27 @@ mod tests {
         assert_eq!(names(&store), ["before", "default", "inside"]);
     }
 
+    /// Creates an `IpamNamespace` named `name` on main; its id.
+    fn create_namespace(store: &Store, name: &str) -> String {
+        let created = store.execute_blocking(
+            MAIN,
+            &GraphqlRequest::new(format!(
+                r#"mutation {{ IpamNamespaceCreate(data: {{name: {{value: "{name}"}}}}) {{ object {{ id }} }} }}"#
+            )),
+        );
+        created["data"]["IpamNamespaceCreate"]["object"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned()
+    }
+
+    /// The query of namespace `id`'s name.
+    fn namespace_name_query(id: &str) -> GraphqlRequest {
+        GraphqlRequest::new(format!(
+            r#"{{ IpamNamespace(ids: ["{id}"]) {{ edges {{ node {{ name {{ value }} }} }} }} }}"#
+        ))
+    }
+
     /// Another process's commit that lands after this process's connection last looked and
     /// before a query's snapshot begins is in the snapshot, while the node cache still holds
     /// the view it changed: the query reads the committed node, not the cached view. (As
@@ -1451,24 +1472,10 @@ mod tests {
         let store = Store::open(&path).unwrap();
         let other = Store::open(&path).unwrap();
         let name_of = |store: &Store, id: &str| {
-            let answer = store.execute_blocking(
-                MAIN,
-                &GraphqlRequest::new(format!(
-                    r#"{{ IpamNamespace(ids: ["{id}"]) {{ edges {{ node {{ name {{ value }} }} }} }} }}"#
-                )),
-            );
+            let answer = store.execute_blocking(MAIN, &namespace_name_query(id));
             answer["data"]["IpamNamespace"]["edges"][0]["node"]["name"]["value"].clone()
         };
-        let created = store.execute_blocking(
-            MAIN,
-            &GraphqlRequest::new(
-                r#"mutation { IpamNamespaceCreate(data: {name: {value: "before"}}) { object { id } } }"#,
-            ),
-        );
-        let id = created["data"]["IpamNamespaceCreate"]["object"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{created}"))
-            .to_owned();
+        let id = create_namespace(&store, "before");
         // The cache holds the view the create left, and the query reads it.
         assert!(store.cache().holds(MAIN, &id));
         assert_eq!(name_of(&store, &id), json!("before"));
@@ -1511,19 +1518,8 @@ mod tests {
     fn a_query_keeps_nothing_it_loads_in_the_node_cache() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("store.db")).unwrap();
-        let created = store.execute_blocking(
-            MAIN,
-            &GraphqlRequest::new(
-                r#"mutation { IpamNamespaceCreate(data: {name: {value: "kept"}}) { object { id } } }"#,
-            ),
-        );
-        let id = created["data"]["IpamNamespaceCreate"]["object"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{created}"))
-            .to_owned();
-        let query = GraphqlRequest::new(format!(
-            r#"{{ IpamNamespace(ids: ["{id}"]) {{ edges {{ node {{ name {{ value }} }} }} }} }}"#
-        ));
+        let id = create_namespace(&store, "kept");
+        let query = namespace_name_query(&id);
         let expected =
             json!({"data": {"IpamNamespace": {"edges": [{"node": {"name": {"value": "kept"}}}]}}});
         store.cache().clear();
