@@ -245,11 +245,26 @@ fn site_with_a_device_on_each_branch(s: &Store) -> (String, String) {
 }
 
 /// Loads the sites' side of their devices and reads `site`'s devices on main, then on
-/// `br1` (main's first, so that the branch's read may find main's view in the node cache).
+/// `br1`. In between, an update of the site to what it holds (it writes nothing) reads it
+/// on main as a run's writes do, keeping main's view in the node cache (a query keeps
+/// nothing it loads): the branch's read may then find main's view there.
 fn declare_and_read_the_sites_devices(s: &Store, site: &str) {
     s.load_schema(&[("sites.yml".to_string(), SITE_DEVICES.to_string())])
         .expect("the extension loads");
     assert_eq!(peers(s, "main", "LocationSite", site, "devices"), ["leaf1"]);
+    let events = s.last_event_seq().expect("events");
+    ok(
+        s,
+        "main",
+        &format!(
+            r#"mutation {{ LocationSiteUpdate(data: {{id: "{site}", name: {{value: "s1"}}}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(
+        s.last_event_seq().expect("events"),
+        events,
+        "nothing written"
+    );
     assert_eq!(
         peers(s, "br1", "LocationSite", site, "devices"),
         ["leaf1", "leaf2"]
