@@ -1408,16 +1408,7 @@ mod tests {
             names.sort();
             names
         };
-        let created = store.execute_blocking(
-            MAIN,
-            &GraphqlRequest::new(
-                r#"mutation { IpamNamespaceCreate(data: {name: {value: "before"}}) { ok } }"#,
-            ),
-        );
-        assert_eq!(
-            created["data"]["IpamNamespaceCreate"]["ok"], true,
-            "{created}"
-        );
+        create_namespace(&store, "before");
         let (answered, seen) = mpsc::channel();
         let during = store
             .write_op(|conn, schema| {

@@ -385,14 +385,15 @@ impl NodeCache {
         views.by_id.forget(branch, id, everywhere);
     }
 
-    /// Whether a view of `id` on `branch` is kept.
+    /// Whether a view of `id` on `branch` is kept, looked at without moving it between
+    /// generations as a read does.
     #[cfg(test)]
     pub(crate) fn holds(&self, branch: &str, id: &str) -> bool {
-        let mut views = self.lock();
-        views
-            .by_id
-            .get(id)
-            .is_some_and(|views| views.iter().any(|(b, _)| b == branch))
+        let views = self.lock();
+        [&views.by_id.newer, &views.by_id.older]
+            .into_iter()
+            .filter_map(|generation| generation.get(id))
+            .any(|views| views.iter().any(|(b, _)| b == branch))
     }
 
     /// Drop everything.
