@@ -35,13 +35,13 @@
 //! Sizes 1M and 50 000 held take the longest (the growth between levels is not timed).
 
 use infragen_store::{GraphqlRequest, Store};
+use std::time::Instant;
 
 /// The allocator of the `infragen` binary, which embeds the store (`infragen serve`, the
 /// CLI): under glibc's malloc, its allocation and free paths were a fifth of the pools'
 /// samples at 50,000 allocations held, which the product does not pay.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-use std::time::Instant;
 
 const SCHEMA: &str = include_str!("../tests/fixtures/dcim.yml");
 const RESOURCES: &str = include_str!("../tests/fixtures/aidc_resources.yml");
