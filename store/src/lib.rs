@@ -49,6 +49,7 @@ pub mod ip;
 pub mod ipam;
 pub mod node;
 pub mod objects;
+mod page_cache;
 pub(crate) mod persistence;
 pub(crate) mod pools;
 pub(crate) mod profiles;

@@ -320,7 +320,8 @@ const WRITER_CACHE_KIB: u32 = 32 << 10;
 static SQLITE_CONFIGURED: std::sync::OnceLock<std::ffi::c_int> = std::sync::OnceLock::new();
 
 /// Configures SQLite for this process, once, before its first connection: the statement
-/// journal threshold ([`STATEMENT_JOURNAL_IN_MEMORY`]), and no memory statistics — with
+/// journal threshold ([`STATEMENT_JOURNAL_IN_MEMORY`]), the page cache
+/// ([`crate::page_cache`]), and no memory statistics — with
 /// them, every allocation SQLite makes (a copy of each text bound to a statement, ~100,000
 /// per seed build) takes a process-wide mutex to count itself, and nothing here reads the
 /// counts. Returns SQLite's result code (the first failure's); a process that used SQLite
@@ -346,16 +347,18 @@ pub(crate) fn configure_sqlite() -> std::ffi::c_int {
                 std::ffi::c_int::from(false),
             )
         };
-        let code = if spill != rusqlite::ffi::SQLITE_OK {
-            spill
-        } else {
-            statistics
-        };
+        // SQLite's page cache without its walk of every page at each commit (see
+        // `page_cache`).
+        let page_cache = crate::page_cache::install();
+        let code = [spill, statistics, page_cache]
+            .into_iter()
+            .find(|&code| code != rusqlite::ffi::SQLITE_OK)
+            .unwrap_or(rusqlite::ffi::SQLITE_OK);
         if code != rusqlite::ffi::SQLITE_OK {
             tracing::warn!(
                 code,
                 "SQLite was in use before the store: it keeps its default statement journal \
-                 threshold and memory statistics"
+                 threshold, page cache and memory statistics"
             );
         }
         code
