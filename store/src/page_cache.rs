@@ -66,6 +66,19 @@ struct Cache {
     parked: bool,
 }
 
+impl Cache {
+    /// Notes that a page is held under `key`: parked, or within the bound.
+    fn holds(&mut self, key: c_uint) {
+        if key == self.parking {
+            #[cfg(test)]
+            tests::count(&tests::PARKED);
+            self.parked = true;
+        } else {
+            self.highest = self.highest.max(key);
+        }
+    }
+}
+
 /// Installs the wrapper as the process's page cache. Must run before SQLite is initialised
 /// (see [`crate::persistence::configure_sqlite`]); returns SQLite's result code.
 pub(crate) fn install() -> c_int {
@@ -218,13 +231,7 @@ unsafe extern "C" fn fetch(cache: Pcache, key: c_uint, create_flag: c_int) -> Pa
     let page = unsafe { (default().fetch)(c.inner, key, create_flag) };
     // A fetch that may create a page may add `key`; one that may not finds what is held.
     if !page.is_null() && create_flag != 0 {
-        if key == c.parking {
-            #[cfg(test)]
-            tests::count(&tests::PARKED);
-            c.parked = true;
-        } else {
-            c.highest = c.highest.max(key);
-        }
+        c.holds(key);
     }
     page
 }
@@ -244,13 +251,7 @@ unsafe extern "C" fn rekey(cache: Pcache, page: Page, old: c_uint, new: c_uint) 
     if old == c.parking {
         c.parked = false;
     }
-    if new == c.parking {
-        #[cfg(test)]
-        tests::count(&tests::PARKED);
-        c.parked = true;
-    } else {
-        c.highest = c.highest.max(new);
-    }
+    c.holds(new);
 }
 
 unsafe extern "C" fn truncate(cache: Pcache, limit: c_uint) {
