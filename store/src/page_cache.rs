@@ -28,7 +28,7 @@ type Pcache = *mut ffi::sqlite3_pcache;
 type Page = *mut ffi::sqlite3_pcache_page;
 
 /// SQLite's default page cache methods, saved when the wrapper is installed.
-struct Default {
+struct DefaultMethods {
     arg: *mut c_void,
     init: unsafe extern "C" fn(*mut c_void) -> c_int,
     shutdown: Option<unsafe extern "C" fn(*mut c_void)>,
@@ -45,11 +45,11 @@ struct Default {
 
 // SAFETY: the methods are SQLite's own functions (thread-safe as SQLite is configured) and
 // `arg` is the default cache's, which it accepts from any thread.
-unsafe impl Send for Default {}
+unsafe impl Send for DefaultMethods {}
 // SAFETY: as above; the saved methods are only read.
-unsafe impl Sync for Default {}
+unsafe impl Sync for DefaultMethods {}
 
-static DEFAULT: OnceLock<Default> = OnceLock::new();
+static DEFAULT: OnceLock<DefaultMethods> = OnceLock::new();
 
 /// Where SQLite's pending byte is in a database file (`PENDING_BYTE`, which only SQLite's
 /// test builds move): the page holding it is never a page of a database.
@@ -110,7 +110,7 @@ pub(crate) fn install() -> c_int {
         return rc;
     }
     let saved = (|| {
-        Some(Default {
+        Some(DefaultMethods {
             arg: default.pArg,
             init: default.xInit?,
             shutdown: default.xShutdown,
@@ -158,7 +158,7 @@ pub(crate) fn install() -> c_int {
 }
 
 /// The default methods (set before the wrapper was installed, so before any call into it).
-fn default() -> &'static Default {
+fn default() -> &'static DefaultMethods {
     match DEFAULT.get() {
         Some(methods) => methods,
         // The wrapper's methods are only installed after `DEFAULT` is set.
