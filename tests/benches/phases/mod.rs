@@ -77,6 +77,10 @@ pub const PHASES: &[(&str, &str)] = &[
         "wal_checkpoint",
         "WAL checkpoints (pages copied into the database file)",
     ),
+    (
+        "teardown",
+        "the build's store and runtime dropped (caches freed, connections closed)",
+    ),
 ];
 
 /// The name of the part `path` is of phase `phase` (`write` for `plugin_run>write` of
