@@ -40,6 +40,7 @@ mod checkpoint;
 pub mod claims;
 pub mod clock;
 mod code;
+pub mod diagnostics;
 pub(crate) mod engine;
 pub mod error;
 pub mod events;

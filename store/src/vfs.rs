@@ -24,8 +24,10 @@
 //! straight through once what was gathered is written. Database files, journals and
 //! temporary files are the default VFS's, untouched.
 
+use std::collections::BTreeMap;
 use std::ffi::{CStr, c_int, c_void};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use rusqlite::ffi;
 
@@ -45,6 +47,39 @@ const FRAME_HEADER: usize = 24;
 
 /// The WAL file header's size.
 const WAL_HEADER: usize = 32;
+
+/// Whether the frames appended to WAL files are being counted (see [`count_frames`]).
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+/// Frames appended while counting: by WAL file name, then by database page number.
+type Counted = BTreeMap<Box<str>, BTreeMap<u32, u64>>;
+
+static COUNTED: Mutex<Counted> = Mutex::new(BTreeMap::new());
+
+/// Starts (`true`) or stops counting the frames that the WAL files of this process append,
+/// by file and page number, and returns what was counted since it last started. A frame is
+/// counted when SQLite writes its header past the last one of the same WAL generation this
+/// file wrote: a header written again in place (a page a large transaction spilled and
+/// then changed again) is not a new frame.
+pub(crate) fn count_frames(on: bool) -> Counted {
+    COUNTING.store(on, Ordering::Relaxed);
+    std::mem::take(&mut *COUNTED.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Counts, for the WAL named `name`, the frame whose header is `header` (its page number,
+/// big-endian, first).
+fn count_frame(name: &str, header: &[u8]) {
+    let Some(&[a, b, c, d]) = header.first_chunk::<4>() else {
+        return;
+    };
+    let page = u32::from_be_bytes([a, b, c, d]);
+    let mut counted = COUNTED.lock().unwrap_or_else(|e| e.into_inner());
+    let pages = match counted.get_mut(name) {
+        Some(pages) => pages,
+        None => counted.entry(name.into()).or_default(),
+    };
+    *pages.entry(page).or_default() += 1;
+}
 
 /// The default VFS this one wraps, once registered (see [`register`]).
 struct Registered {
@@ -118,6 +153,12 @@ struct WalFile {
     base: ffi::sqlite3_file,
     inner: *mut ffi::sqlite3_file,
     gathered: Gathered,
+    /// The file's name, as SQLite gave it (for [`count_frames`]).
+    name: Box<str>,
+    /// The salts of the WAL's frames (they change whenever the WAL starts again) and the
+    /// offset of the last frame header with them written here: a header written at or
+    /// before it is a frame rewritten in place (see [`count_frames`]).
+    appended: ([u8; 8], i64),
 }
 
 /// Frames written by SQLite and not yet by the file.
@@ -234,6 +275,12 @@ unsafe extern "C" fn open(
                     last_end: size,
                     next: Next::Header,
                 },
+                appended: ([0; 8], -1),
+                name: if name.is_null() {
+                    Box::from("")
+                } else {
+                    CStr::from_ptr(name).to_string_lossy().into()
+                },
             },
         );
         ffi::SQLITE_OK
@@ -334,6 +381,21 @@ unsafe extern "C" fn write(
     } else {
         offset == g.end() && (g.next == Next::Header) == is_header
     };
+    if is_header && let Some(salts) = bytes.get(8..16) {
+        // A new frame: past the last header with these salts (a WAL started again has new
+        // ones, and starts at its beginning). A frame written while SQLite owes the
+        // transaction's checksums a rewrite has zero salts until then: no new generation.
+        let salted = salts != [0; 8];
+        if (salted && salts != wal.appended.0) || offset > wal.appended.1 {
+            if salted {
+                wal.appended.0.copy_from_slice(salts);
+            }
+            wal.appended.1 = offset;
+            if COUNTING.load(Ordering::Relaxed) {
+                count_frame(&wal.name, bytes);
+            }
+        }
+    }
     if !gathers {
         // SAFETY: SQLite's bytes, as above.
         return flushed(wal, |wal| unsafe {
@@ -371,6 +433,7 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
             None => ffi::SQLITE_OK,
         };
         std::ptr::drop_in_place(std::ptr::addr_of_mut!(wal.gathered));
+        std::ptr::drop_in_place(std::ptr::addr_of_mut!(wal.name));
         if flushed != ffi::SQLITE_OK {
             flushed
         } else {
@@ -544,6 +607,70 @@ mod tests {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         std::fs::metadata(wal).map_or(0, |m| m.len())
+    }
+
+    /// The page numbers of the frames in `path`'s WAL, in order (those of its current
+    /// salts: every frame since the WAL last started).
+    fn wal_frames(path: &Path) -> Vec<u32> {
+        let mut name = path.as_os_str().to_owned();
+        name.push("-wal");
+        let wal = std::fs::read(name).expect("the WAL");
+        let word = |at: usize| u32::from_be_bytes(wal[at..at + 4].try_into().expect("4 bytes"));
+        let page_size = word(8) as usize;
+        let salts = (word(16), word(20));
+        let mut frames = Vec::new();
+        let mut at = 32;
+        while at + 24 + page_size <= wal.len() && (word(at + 8), word(at + 12)) == salts {
+            frames.push(word(at));
+            at += 24 + page_size;
+        }
+        frames
+    }
+
+    /// The frames a store appends while counting are counted for it alone, page by page,
+    /// exactly as its WAL holds them — through frames rewritten in place and a WAL started
+    /// again; nothing written before or after is.
+    #[test]
+    fn the_frames_appended_while_counting_are_counted_by_store_and_page() {
+        let (_dir, path, conn) = fresh_store();
+        let (_other_dir, _other_path, other) = fresh_store();
+        insert(&conn, 0, 50, "before", 300);
+        let before = wal_frames(&path).len();
+        crate::diagnostics::count_wal_frames();
+        insert(&conn, 50, 120, "counted", 300);
+        insert(&other, 0, 40, "elsewhere", 300);
+        // A transaction larger than its page cache spills frames before its commit, and
+        // writes a page it spilled again over that frame, in place: no new frame.
+        conn.pragma_update(None, "cache_size", 5)
+            .expect("cache size");
+        conn.execute_batch("BEGIN").expect("begin");
+        insert(&conn, 0, 120, "spilled", 250);
+        insert(&conn, 0, 120, "again", 260);
+        conn.execute_batch("COMMIT").expect("commit");
+        let first = wal_frames(&path);
+        // Copied into the database, the WAL starts again at its beginning.
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+            .expect("checkpoint");
+        insert(&conn, 0, 30, "restarted", 300);
+        let counted = crate::diagnostics::counted_wal_frames(&path);
+        let second = wal_frames(&path);
+        insert(&conn, 30, 40, "after", 300);
+
+        assert!(
+            wal_frames(&path).len() > second.len(),
+            "written after counting stopped"
+        );
+        assert!(second.len() < first.len(), "the WAL started again");
+        let mut expected: std::collections::BTreeMap<u32, u64> = Default::default();
+        for page in first[before..].iter().chain(&second) {
+            *expected.entry(*page).or_default() += 1;
+        }
+        assert!(expected.values().sum::<u64>() > 100, "{expected:?}");
+        assert_eq!(counted, expected);
+        assert!(
+            crate::diagnostics::counted_wal_frames(&path).is_empty(),
+            "counting stopped"
+        );
     }
 
     #[test]
