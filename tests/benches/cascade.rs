@@ -61,6 +61,10 @@
 //! more CPU, most of it counted in the "rest" lines; the figures above are from builds
 //! with no span timed. With `CASCADE_BENCH_PHASES` set, one more build of each larger size
 //! is broken down the same way (and each repeated build, with `CASCADE_BENCH_REPEAT`).
+//! Under each breakdown, the WAL frames (pages) those builds' commits appended per node
+//! write, by the table or index each page belongs to (`infragen_store::diagnostics` counts
+//! them as the store's VFS writes them; SQLite's `dbstat` names the pages' B-trees): what
+//! a commit writes, and what grows with the design.
 //!
 //! 64× is not measured unless named (it builds 128 fabrics; at 1.25× linear
 //! with a 0.5 s seed that is under 40 s, but with a store slower than its
@@ -133,6 +137,9 @@ struct Measurement {
     links: i64,
     cpu: Duration,
     writes: Writes,
+    /// The WAL frames the cascades appended, by table or index, most first (builds with
+    /// their phases timed only).
+    frames: Option<Vec<(String, u64)>>,
 }
 
 async fn count(store: &Store, kind: &str) -> i64 {
@@ -209,6 +216,9 @@ async fn measure_recording(
     // before it stops: their checkpoint is part of their cost, wherever it runs.
     checkpoint(&db);
     let recording = phases.is_some().then(phases::Recording::start);
+    if recording.is_some() {
+        infragen_store::diagnostics::count_wal_frames();
+    }
     let cpu_started = cpu_time();
     let started = Instant::now();
     for fabric in &design.fabrics {
@@ -218,6 +228,9 @@ async fn measure_recording(
         runs += report.runs.len();
     }
     let wall = started.elapsed();
+    let frames = recording
+        .is_some()
+        .then(|| infragen_store::diagnostics::counted_wal_frames(&db));
     let checkpoint_started = phases::thread_cpu();
     checkpoint(&db);
     let last_checkpoint = phases::thread_cpu() - checkpoint_started;
@@ -237,6 +250,7 @@ async fn measure_recording(
         *phases.entry("teardown").or_default() += teardown;
     }
     let store = Store::open(&db).expect("the store opens again to be counted");
+    let frames = frames.map(|frames| frames_by_btree(&db, &frames));
 
     Measurement {
         sync,
@@ -249,7 +263,37 @@ async fn measure_recording(
         links: count(&store, "NetworkLink").await,
         cpu,
         writes: writes_since(&store, seq),
+        frames,
     }
+}
+
+/// `frames` (WAL frames appended, by page number) by the table or index each page belongs
+/// to in the store at `db` now (SQLite's `dbstat`), most first; pages no B-tree holds any
+/// more (freed since) count as "free pages".
+fn frames_by_btree(
+    db: &std::path::Path,
+    frames: &std::collections::BTreeMap<u32, u64>,
+) -> Vec<(String, u64)> {
+    let conn = rusqlite::Connection::open(db).expect("the store opens for dbstat");
+    let mut pages = conn
+        .prepare("SELECT pageno, name FROM dbstat")
+        .expect("dbstat");
+    let owner: BTreeMap<u32, String> = pages
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("dbstat")
+        .collect::<Result<_, _>>()
+        .expect("dbstat rows");
+    let mut by_btree: BTreeMap<&str, u64> = BTreeMap::new();
+    for (page, count) in frames {
+        let name = owner.get(page).map_or("free pages", String::as_str);
+        *by_btree.entry(name).or_default() += count;
+    }
+    let mut by_btree: Vec<(String, u64)> = by_btree
+        .into_iter()
+        .map(|(name, count)| (name.to_owned(), count))
+        .collect();
+    by_btree.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    by_btree
 }
 
 /// Copies every page committed to the store at `db` from its WAL into the database file
@@ -428,6 +472,45 @@ fn print_phases(label: &str, samples: &[(Measurement, BTreeMap<&'static str, Dur
             width = 2 * indent
         );
     }
+    print_frames(samples.iter().map(|(m, _)| m));
+}
+
+/// Prints the WAL frames the cascades of `samples` appended per node write, by table or
+/// index, over all of them: the B-trees that take nine tenths of the frames, then the rest.
+fn print_frames<'m>(samples: impl Iterator<Item = &'m Measurement>) {
+    let mut by_btree: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut writes = 0;
+    for m in samples {
+        let Some(frames) = &m.frames else { continue };
+        writes += m.writes.total();
+        for (name, count) in frames {
+            *by_btree.entry(name).or_default() += count;
+        }
+    }
+    let total: u64 = by_btree.values().sum();
+    if writes == 0 || total == 0 {
+        return;
+    }
+    let per_write = |count: u64| count as f64 / writes as f64;
+    let mut by_btree: Vec<(&str, u64)> = by_btree.into_iter().collect();
+    by_btree.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let mut shown = 0;
+    let mut parts = Vec::new();
+    for (name, count) in &by_btree {
+        if shown * 10 >= total * 9 {
+            break;
+        }
+        shown += count;
+        parts.push(format!("{name} {:.3}", per_write(*count)));
+    }
+    if shown < total {
+        parts.push(format!("the rest {:.3}", per_write(total - shown)));
+    }
+    println!(
+        "  WAL frames (pages written) per node write: {:.2}; by table or index: {}",
+        per_write(total),
+        parts.join(", ")
+    );
 }
 
 /// The seed with atomic runs (ownership checked), with atomic runs unchecked and with
