@@ -609,6 +609,25 @@ mod tests {
         std::fs::metadata(wal).map_or(0, |m| m.len())
     }
 
+    /// One transaction writing rows `0..to` twice (`first`, then `second`: round and value
+    /// length) through a page cache of `pages` pages: its pages go to the WAL before its
+    /// commit, and the ones changed again are written over their own frames (whose
+    /// checksums SQLite then rewrites at the commit).
+    fn spilling_transaction(
+        conn: &Connection,
+        pages: i64,
+        to: i64,
+        first: (&str, usize),
+        second: (&str, usize),
+    ) {
+        conn.pragma_update(None, "cache_size", pages)
+            .expect("cache_size");
+        conn.execute_batch("BEGIN").expect("begin");
+        insert(conn, 0, to, first.0, first.1);
+        insert(conn, 0, to, second.0, second.1);
+        conn.execute_batch("COMMIT").expect("commit");
+    }
+
     /// The page numbers of the frames in `path`'s WAL, in order (those of its current
     /// salts: every frame since the WAL last started).
     fn wal_frames(path: &Path) -> Vec<u32> {
@@ -639,14 +658,8 @@ mod tests {
         crate::diagnostics::count_wal_frames();
         insert(&conn, 50, 120, "counted", 300);
         insert(&other, 0, 40, "elsewhere", 300);
-        // A transaction larger than its page cache spills frames before its commit, and
-        // writes a page it spilled again over that frame, in place: no new frame.
-        conn.pragma_update(None, "cache_size", 5)
-            .expect("cache size");
-        conn.execute_batch("BEGIN").expect("begin");
-        insert(&conn, 0, 120, "spilled", 250);
-        insert(&conn, 0, 120, "again", 260);
-        conn.execute_batch("COMMIT").expect("commit");
+        // Frames written again in place are no new frames.
+        spilling_transaction(&conn, 5, 120, ("spilled", 250), ("again", 260));
         let first = wal_frames(&path);
         // Copied into the database, the WAL starts again at its beginning.
         conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
@@ -784,15 +797,7 @@ mod tests {
     #[test]
     fn a_transaction_larger_than_the_cache_spills_rewrites_and_commits_or_rolls_back_whole() {
         let (_dir, path, conn) = fresh_store();
-        // A cache of a few pages: the transaction's pages go to the WAL before its commit,
-        // and the ones changed again are written over their own frames (whose checksums
-        // SQLite then rewrites at the commit).
-        conn.pragma_update(None, "cache_size", 4)
-            .expect("cache_size");
-        conn.execute_batch("BEGIN").expect("begin");
-        insert(&conn, 0, 600, "one", 200);
-        insert(&conn, 0, 600, "two", 210);
-        conn.execute_batch("COMMIT").expect("commit");
+        spilling_transaction(&conn, 4, 600, ("one", 200), ("two", 210));
         let committed: Vec<(i64, String)> = (0..600).map(|k| (k, value(k, "two", 210))).collect();
         assert_eq!(rows(&path), committed);
 
