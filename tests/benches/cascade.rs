@@ -41,9 +41,10 @@
 //! evicts them; the seed's never fills, and frees them all there); *writes* the node
 //! writes of the store's event log over the same span (created + updated +
 //! deleted events); *µs/write* is CPU over writes (goal ≤ 50 µs); *cores* is CPU over
-//! wall, the cores the cascades kept busy. It stays near one at any concurrency: a run
-//! holds the store's write turn from its start to its commit (`store/src/run.rs`), so
-//! the runs of a round take turns, and only what lies outside a run overlaps.
+//! wall up to that drop, the cores the cascades kept busy. It stays near one at any
+//! concurrency: a run holds the store's write turn from its start to its commit
+//! (`store/src/run.rs`), so the runs of a round take turns, and only what lies outside
+//! a run overlaps.
 //!
 //! *Atomic runs* (each run's writes kept in memory and committed at once,
 //! each checked for ownership: the default) are compared with *per-write
@@ -136,6 +137,9 @@ struct Measurement {
     devices: i64,
     links: i64,
     cpu: Duration,
+    /// CPU over wall until the drop of the store and runtime: the cores the cascades kept
+    /// busy.
+    cores: f64,
     writes: Writes,
     /// The WAL frames the cascades appended, by table or index, most first (builds with
     /// their phases timed only).
@@ -238,6 +242,7 @@ async fn measure_recording(
     // views its node cache held as the cache evicts them, while the seed's cache never
     // fills and held them all until the store went; counted only after the span, the
     // seed's writes looked ~2 µs cheaper than a large build's for no work of the store's.
+    let before_teardown = cpu_time() - cpu_started;
     let teardown_started = phases::thread_cpu();
     drop(cascade);
     drop(store);
@@ -262,6 +267,7 @@ async fn measure_recording(
         devices: count(&store, "NetworkDevice").await,
         links: count(&store, "NetworkLink").await,
         cpu,
+        cores: before_teardown.as_secs_f64() / wall.as_secs_f64(),
         writes: writes_since(&store, seq),
         frames,
     }
@@ -387,7 +393,7 @@ fn row(label: &str, m: &Measurement, ratio: Option<(f64, usize)>) {
         m.links,
         m.writes.total(),
         secs(m.cpu),
-        m.cpu.as_secs_f64() / m.wall.as_secs_f64(),
+        m.cores,
         m.cpu.as_secs_f64() * 1e6 / m.writes.total().max(1) as f64,
     );
 }
