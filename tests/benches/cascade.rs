@@ -141,9 +141,9 @@ struct Measurement {
     /// busy.
     cores: f64,
     writes: Writes,
-    /// The WAL frames the cascades appended, by table or index, most first (builds with
-    /// their phases timed only).
-    frames: Option<Vec<(String, u64)>>,
+    /// The WAL frames the cascades appended, by table or index (builds with their phases
+    /// timed only).
+    frames: Option<BTreeMap<String, u64>>,
 }
 
 async fn count(store: &Store, kind: &str) -> i64 {
@@ -274,12 +274,9 @@ async fn measure_recording(
 }
 
 /// `frames` (WAL frames appended, by page number) by the table or index each page belongs
-/// to in the store at `db` now (SQLite's `dbstat`), most first; pages no B-tree holds any
-/// more (freed since) count as "free pages".
-fn frames_by_btree(
-    db: &std::path::Path,
-    frames: &std::collections::BTreeMap<u32, u64>,
-) -> Vec<(String, u64)> {
+/// to in the store at `db` now (SQLite's `dbstat`); pages no B-tree holds any more (freed
+/// since) count as "free pages".
+fn frames_by_btree(db: &std::path::Path, frames: &BTreeMap<u32, u64>) -> BTreeMap<String, u64> {
     let conn = rusqlite::Connection::open(db).expect("the store opens for dbstat");
     let mut pages = conn
         .prepare("SELECT pageno, name FROM dbstat")
@@ -294,12 +291,10 @@ fn frames_by_btree(
         let name = owner.get(page).map_or("free pages", String::as_str);
         *by_btree.entry(name).or_default() += count;
     }
-    let mut by_btree: Vec<(String, u64)> = by_btree
+    by_btree
         .into_iter()
         .map(|(name, count)| (name.to_owned(), count))
-        .collect();
-    by_btree.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    by_btree
+        .collect()
 }
 
 /// Copies every page committed to the store at `db` from its WAL into the database file
