@@ -529,6 +529,8 @@ mod tests {
 
     use rusqlite::{Connection, OpenFlags, params};
 
+    use super::{FRAME_HEADER, WAL_HEADER};
+
     thread_local! {
         /// Writes this thread made to WAL files through the default VFS.
         static WAL_WRITES: Cell<usize> = const { Cell::new(0) };
@@ -603,10 +605,15 @@ mod tests {
             .expect("integrity_check")
     }
 
-    fn wal_size(path: &Path) -> u64 {
+    /// The WAL file of the database at `path`.
+    fn wal_path(path: &Path) -> std::ffi::OsString {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        std::fs::metadata(wal).map_or(0, |m| m.len())
+        wal
+    }
+
+    fn wal_size(path: &Path) -> u64 {
+        std::fs::metadata(wal_path(path)).map_or(0, |m| m.len())
     }
 
     /// One transaction writing rows `0..to` twice (`first`, then `second`: round and value
@@ -631,17 +638,15 @@ mod tests {
     /// The page numbers of the frames in `path`'s WAL, in order (those of its current
     /// salts: every frame since the WAL last started).
     fn wal_frames(path: &Path) -> Vec<u32> {
-        let mut name = path.as_os_str().to_owned();
-        name.push("-wal");
-        let wal = std::fs::read(name).expect("the WAL");
+        let wal = std::fs::read(wal_path(path)).expect("the WAL");
         let word = |at: usize| u32::from_be_bytes(wal[at..at + 4].try_into().expect("4 bytes"));
         let page_size = word(8) as usize;
         let salts = (word(16), word(20));
         let mut frames = Vec::new();
-        let mut at = 32;
-        while at + 24 + page_size <= wal.len() && (word(at + 8), word(at + 12)) == salts {
+        let mut at = WAL_HEADER;
+        while at + FRAME_HEADER + page_size <= wal.len() && (word(at + 8), word(at + 12)) == salts {
             frames.push(word(at));
-            at += 24 + page_size;
+            at += FRAME_HEADER + page_size;
         }
         frames
     }
