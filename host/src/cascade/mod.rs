@@ -846,7 +846,7 @@ impl Cascade {
                 .iter()
                 .position(|name| *name == key.definition)
                 .unwrap_or(usize::MAX);
-            let (definition, member) = (Arc::clone(definition), member.clone());
+            let definition = Arc::clone(definition);
             jobs.push(Job {
                 rank: (rank, position),
                 run,

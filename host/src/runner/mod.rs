@@ -17,7 +17,7 @@ pub mod report;
 
 use std::collections::BTreeSet;
 
-use foldhash::HashMap;
+use foldhash::{HashSet, HashSetExt};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,7 +34,7 @@ use crate::scale_out::{ComponentRef, RemoteRuns, RunIdentity, WorkItem};
 use crate::tracking::group;
 use infragen_store::Claim;
 pub use known_params::KnownParams;
-use known_params::{KnownTarget, ListedMember, Listing};
+use known_params::{KnownTarget, ListedMember, Listing, Positions};
 use records::InstanceStatus;
 pub use report::{DefinitionReport, TargetOutcome, TargetReport};
 
@@ -138,15 +138,31 @@ pub struct TargetMember {
 }
 
 /// A definition ready to run on one branch (see [`Runner::prepare`]).
+///
+/// Its target group's members are kept as listed, with their parameters and their claims
+/// on Infrahub's group name: a member is made a [`TargetMember`] only when a run or a
+/// selection asks for it. A round runs a few members of a group that grows with the
+/// design; copying every member into the definition prepared for each round made a
+/// design built cascade by cascade cost the square of its size there.
 pub struct PreparedDefinition {
     definition: GeneratorDefinition,
     definition_id: String,
     executable: Executable,
     query_text: String,
     branch: String,
-    members: Vec<TargetMember>,
-    /// Target id → its position in `members`.
-    positions: HashMap<String, usize>,
+    members: TargetGroup,
+}
+
+/// A definition's target group's members, in group order (see [`PreparedDefinition`]).
+struct TargetGroup {
+    /// The group's id.
+    id: String,
+    listed: Arc<[ListedMember]>,
+    /// Each listed member's position, by id.
+    positions: Arc<Positions>,
+    /// By position: the member's parameters, and whether it keeps Infrahub's name for its
+    /// tracking group ([`claims_infrahub_name`]).
+    targets: Vec<(KnownTarget, bool)>,
 }
 
 /// What runs a prepared definition's targets.
@@ -163,28 +179,48 @@ impl PreparedDefinition {
         &self.definition
     }
 
-    /// The members of the target group, in group order.
-    pub fn members(&self) -> &[TargetMember] {
-        &self.members
+    /// How many members the target group has.
+    pub fn member_count(&self) -> usize {
+        self.members.listed.len()
+    }
+
+    /// The member at `position` in group order.
+    fn member_at(&self, position: usize) -> TargetMember {
+        let listed = &self.members.listed[position];
+        let (known, keeps_infrahub_name) = &self.members.targets[position];
+        let definition = &self.definition.name;
+        let group_name = if *keeps_infrahub_name {
+            group::infrahub_group_name_hashed(definition, &known.params, &known.hash)
+        } else {
+            group::target_group_name(definition, &known.params, &listed.id)
+        };
+        TargetMember {
+            target: Target {
+                id: listed.id.to_string(),
+                kind: listed.kind.to_string(),
+                display_label: listed.label.to_string(),
+            },
+            params: Arc::clone(&known.params),
+            group_name,
+        }
     }
 
     /// The member whose target is `id`, with its position in group order.
-    pub fn member(&self, id: &str) -> Option<(usize, &TargetMember)> {
-        let position = *self.positions.get(id)?;
-        Some((position, &self.members[position]))
+    pub fn member(&self, id: &str) -> Option<(usize, TargetMember)> {
+        let position = *self.members.positions.get(id)?;
+        Some((position, self.member_at(position)))
     }
 
     /// The members a selection names, in group order; an error when a
     /// `KEY=VALUE` selection matches none.
     pub fn select(&self, selection: &TargetSelection) -> Result<Vec<TargetMember>, RunnerError> {
+        let positions = 0..self.member_count();
         match selection {
-            TargetSelection::All => Ok(self.members.clone()),
+            TargetSelection::All => Ok(positions.map(|at| self.member_at(at)).collect()),
             TargetSelection::Matching(wanted) => {
-                let matching: Vec<TargetMember> = self
-                    .members
-                    .iter()
-                    .filter(|member| params_match(&member.params, wanted))
-                    .cloned()
+                let matching: Vec<TargetMember> = positions
+                    .filter(|at| params_match(&self.members.targets[*at].0.params, wanted))
+                    .map(|at| self.member_at(at))
                     .collect();
                 if matching.is_empty() {
                     return Err(RunnerError::Target(format!(
@@ -197,17 +233,18 @@ impl PreparedDefinition {
             }
             TargetSelection::Ids(ids) => {
                 let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-                if let Some(outside) = wanted.iter().find(|id| !self.positions.contains_key(**id)) {
+                if let Some(outside) = wanted
+                    .iter()
+                    .find(|id| !self.members.positions.contains_key(**id))
+                {
                     return Err(RunnerError::Target(format!(
                         "node {outside} is not a member of group `{}`, the targets of generator `{}`",
                         self.definition.targets, self.definition.name
                     )));
                 }
-                Ok(self
-                    .members
-                    .iter()
-                    .filter(|member| wanted.contains(member.target.id.as_str()))
-                    .cloned()
+                Ok(positions
+                    .filter(|at| wanted.contains(&*self.members.listed[*at].id))
+                    .map(|at| self.member_at(at))
                     .collect())
             }
         }
@@ -258,8 +295,9 @@ impl Runner {
     ) -> Result<Vec<report::ReapReport>, RunnerError> {
         let live: BTreeSet<String> = prepared
             .members
+            .listed
             .iter()
-            .map(|m| m.target.id.clone())
+            .map(|member| member.id.to_string())
             .collect();
         self.reap_deleted_targets(&prepared.definition, &prepared.branch, &live)
             .await
@@ -339,13 +377,13 @@ impl Runner {
             }
         };
         let query_text = self.repository.query_text(&definition.query)?;
-        let (group_id, members) = self.target_members(&definition, branch, known).await?;
+        let members = self.target_members(&definition, branch, known).await?;
         let definition_id = records::record_definition_knowing(
             self.backend.as_ref(),
             branch,
             &definition,
             &query_text,
-            &group_id,
+            &members.id,
             known,
         )
         .instrument(tracing::trace_span!("definition_record"))
@@ -356,11 +394,6 @@ impl Runner {
             executable,
             query_text,
             branch: branch.to_owned(),
-            positions: members
-                .iter()
-                .enumerate()
-                .map(|(position, member)| (member.target.id.clone(), position))
-                .collect(),
             members,
         })
     }
@@ -634,36 +667,53 @@ impl Runner {
 
     /// The members of `definition`'s target group, in group order: as `known` last
     /// listed them where no event has named the group since, with the members events
-    /// named read again; else read whole (and kept in `known`).
+    /// named read again; else read whole (and kept in `known`). Returns the group's id,
+    /// its members and their positions.
     async fn group_listing(
         &self,
         definition: &GeneratorDefinition,
         branch: &str,
         known: Option<&KnownParams>,
-    ) -> Result<(String, Arc<[ListedMember]>), RunnerError> {
+    ) -> Result<(String, Arc<[ListedMember]>, Arc<Positions>), RunnerError> {
         let group = definition.targets.as_str();
         if let Some(known) = known
             && let Some(listing) = known.listing(branch, group)
         {
             if listing.touched.is_empty() {
-                return Ok((listing.group_id, listing.members));
+                return Ok((listing.group_id, listing.members, listing.positions));
             }
             if let Some(members) = self.relabelled(definition, branch, &listing).await? {
+                // The same members in the same order: their positions stay.
                 let members: Arc<[ListedMember]> = members.into();
-                known.insert_listing(branch, group, &listing.group_id, Arc::clone(&members));
-                return Ok((listing.group_id, members));
+                let positions = listing.positions;
+                known.insert_listing(
+                    branch,
+                    group,
+                    &listing.group_id,
+                    Arc::clone(&members),
+                    Arc::clone(&positions),
+                );
+                return Ok((listing.group_id, members, positions));
             }
         }
         let (group_id, members) = self.read_group(definition, branch).await?;
         let members: Arc<[ListedMember]> = members.into();
+        let positions = known_params::positions(&members);
         if let Some(known) = known {
-            known.insert_listing(branch, group, &group_id, Arc::clone(&members));
+            known.insert_listing(
+                branch,
+                group,
+                &group_id,
+                Arc::clone(&members),
+                Arc::clone(&positions),
+            );
         }
-        Ok((group_id, members))
+        Ok((group_id, members, positions))
     }
 
     /// `listing`'s members with the touched ones' labels read again; `None` when one of
-    /// them is gone (or comes back without an id or a kind): the group is then read whole.
+    /// them is gone (or comes back without an id or a kind, or with another id): the group
+    /// is then read whole.
     async fn relabelled(
         &self,
         definition: &GeneratorDefinition,
@@ -673,7 +723,7 @@ impl Runner {
         let mut members = listing.members.to_vec();
         for member in members
             .iter_mut()
-            .filter(|member| listing.touched.contains(&member.id))
+            .filter(|member| listing.touched.contains(&*member.id))
         {
             let found = self
                 .backend
@@ -689,8 +739,8 @@ impl Runner {
                     )
                 })?;
             match found.as_ref().and_then(listed_member) {
-                Some(fresh) => *member = fresh,
-                None => return Ok(None),
+                Some(fresh) if fresh.id == member.id => *member = fresh,
+                _ => return Ok(None),
             }
         }
         Ok(Some(members))
@@ -739,67 +789,79 @@ impl Runner {
         Ok((group_id, members))
     }
 
+    /// `definition`'s target group on `branch`: its members with their parameters (from
+    /// `known` where it has them, read and kept there where not) and their claims on
+    /// Infrahub's tracking group name.
     async fn target_members(
         &self,
         definition: &GeneratorDefinition,
         branch: &str,
         known: Option<&KnownParams>,
-    ) -> Result<(String, Vec<TargetMember>), RunnerError> {
-        let (group_id, listed) = self
+    ) -> Result<TargetGroup, RunnerError> {
+        let (id, listed, positions) = self
             .group_listing(definition, branch, known)
             .instrument(tracing::trace_span!("target_group"))
             .await?;
-        let mut members = Vec::with_capacity(listed.len());
+        // Keyed by the target and the parameter paths: definitions over one group
+        // may read different ones.
         let paths = params::paths_key(&definition.parameters);
-        for ListedMember { id, kind, label } in listed.iter() {
-            let (id, kind, label) = (id.as_str(), kind.as_str(), label.as_str());
-            // Keyed by the target and the parameter paths: definitions over one group
-            // may read different ones.
-            let key = params::cache_key(id, &paths);
-            let target = match known.and_then(|known| known.get(branch, &key)) {
+        let found = match known {
+            Some(known) => known.get_each(branch, &paths, &listed),
+            None => vec![None; listed.len()],
+        };
+        let mut targets = Vec::with_capacity(listed.len());
+        for (member, found) in listed.iter().zip(found) {
+            let target = match found {
                 Some(target) => target,
                 None => {
                     let mut read = Vec::new();
                     let params = params::extract(
                         self.backend.as_ref(),
                         branch,
-                        kind,
-                        id,
-                        label,
+                        &member.kind,
+                        &member.id,
+                        &member.label,
                         &definition.parameters,
                         &mut read,
                     )
                     .await?;
                     let target = KnownTarget::new(params);
                     if let Some(known) = known {
-                        known.insert(branch, &key, target.clone(), read);
+                        known.insert(
+                            branch,
+                            &params::cache_key(&member.id, &paths),
+                            target.clone(),
+                            read,
+                        );
                     }
                     target
                 }
             };
-            let group_name =
-                group::infrahub_group_name_hashed(&definition.name, &target.params, &target.hash);
-            members.push(TargetMember {
-                target: Target {
-                    id: id.to_owned(),
-                    kind: kind.to_owned(),
-                    display_label: label.to_owned(),
-                },
-                params: target.params,
-                group_name,
-            });
+            targets.push(target);
         }
-        // When several members would share Infrahub's name, the first in group
-        // order keeps it and the others take the per-target name.
-        let mut claimed = BTreeSet::new();
-        for member in &mut members {
-            if !claimed.insert(member.group_name.clone()) {
-                member.group_name =
-                    group::target_group_name(&definition.name, &member.params, &member.target.id);
-            }
-        }
-        Ok((group_id, members))
+        let claims = claims_infrahub_name(&targets);
+        Ok(TargetGroup {
+            id,
+            listed,
+            positions,
+            targets: targets.into_iter().zip(claims).collect(),
+        })
     }
+}
+
+/// Whether each target, in group order, keeps Infrahub's name for its tracking group:
+/// where several would share it, the first in group order keeps it and the others take
+/// the per-target name ([`group::target_group_name`]). Infrahub's name is made of the
+/// definition's and the parameters' hash ([`group::infrahub_group_name_hashed`]; no
+/// parameters, the definition's alone — and no parameters have a hash of their own), so
+/// two targets share it exactly when their hashes are equal: compared as such, without a
+/// name made per member.
+fn claims_infrahub_name(targets: &[KnownTarget]) -> Vec<bool> {
+    let mut claimed: HashSet<&str> = HashSet::with_capacity(targets.len());
+    targets
+        .iter()
+        .map(|target| claimed.insert(&target.hash))
+        .collect()
 }
 
 /// A target group's member as a listing shows it (`{id, __typename, display_label}`),
@@ -812,9 +874,9 @@ fn listed_member(node: &Value) -> Option<ListedMember> {
         .and_then(Value::as_str)
         .unwrap_or(id);
     Some(ListedMember {
-        id: id.to_owned(),
-        kind: kind.to_owned(),
-        label: label.to_owned(),
+        id: id.into(),
+        kind: kind.into(),
+        label: label.into(),
     })
 }
 
@@ -1450,4 +1512,43 @@ fn edge_ids(node: &Value, relationship: &str) -> Vec<(String, String)> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(params: Value) -> KnownTarget {
+        KnownTarget::new(params.as_object().cloned().unwrap_or_default())
+    }
+
+    #[test]
+    fn the_first_of_the_targets_sharing_infrahubs_group_name_keeps_it() {
+        let targets = [
+            target(json!({ "rack": "r1" })),
+            target(json!({})),
+            target(json!({ "rack": "r2" })),
+            target(json!({ "rack": "r1" })),
+            target(json!({})),
+            target(json!({ "rack": "r2", "pod": "p1" })),
+            target(json!({ "rack": "r1" })),
+        ];
+        assert_eq!(
+            claims_infrahub_name(&targets),
+            [true, true, true, false, false, true, false]
+        );
+        // What the claims stand for: the names, as made for every member one by one.
+        let mut claimed = BTreeSet::new();
+        let by_name: Vec<bool> = targets
+            .iter()
+            .map(|target| {
+                claimed.insert(group::infrahub_group_name_hashed(
+                    "generate-rack",
+                    &target.params,
+                    &target.hash,
+                ))
+            })
+            .collect();
+        assert_eq!(claims_infrahub_name(&targets), by_name);
+    }
 }

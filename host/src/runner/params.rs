@@ -29,10 +29,17 @@ async fn fetch(
 /// gives (see [`super::KnownParams`]).
 pub fn cache_key(id: &str, paths: &str) -> String {
     let mut key = String::with_capacity(id.len() + 1 + paths.len());
+    write_cache_key(&mut key, id, paths);
+    key
+}
+
+/// [`cache_key`] written into `key`, replacing what it held: one buffer for every member
+/// of a group.
+pub fn write_cache_key(key: &mut String, id: &str, paths: &str) {
+    key.clear();
     key.push_str(id);
     key.push(' ');
     key.push_str(paths);
-    key
 }
 
 /// A definition's parameter paths, as one text (`variable=path,…`): made once per
