@@ -157,6 +157,7 @@ pub struct PreparedDefinition {
 struct TargetGroup {
     /// The group's id.
     id: String,
+    /// Its members as listed, in group order (shared with [`KnownParams`]' listing).
     listed: Arc<[ListedMember]>,
     /// Each listed member's position, by id.
     positions: Arc<Positions>,
