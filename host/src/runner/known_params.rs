@@ -316,9 +316,8 @@ impl KnownParams {
     }
 
     /// Keeps the members of group `group` (id `group_id`) on `branch`, listed after the
-    /// last [`KnownParams::catch_up`], none of them touched since. Nothing is kept on a
-    /// branch without an epoch.
-    /// `positions` are `members`' ([`positions`]).
+    /// last [`KnownParams::catch_up`], none of them touched since, with their `positions`
+    /// ([`positions`]). Nothing is kept on a branch without an epoch.
     pub fn insert_listing(
         &self,
         branch: &str,
