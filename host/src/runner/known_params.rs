@@ -151,25 +151,60 @@ pub struct Listing {
     /// The group's id.
     pub group_id: String,
     /// Its members, in group order.
-    pub members: Arc<[ListedMember]>,
-    /// Each member's position in `members`, by id.
-    pub positions: Arc<Positions>,
+    pub members: Members,
     /// Members an event named after they were listed: their labels may be stale.
     pub touched: HashSet<String>,
 }
 
-/// A target group's members' positions in group order, by id.
-pub type Positions = HashMap<Arc<str>, usize>;
+/// A target group's members in group order, with each one's position by id: made once per
+/// listing and shared, not copied, by the cache and every definition prepared from it.
+#[derive(Clone, Debug)]
+pub struct Members {
+    listed: Arc<[ListedMember]>,
+    /// Position in `listed` by id (the last, for an id listed twice).
+    positions: Arc<HashMap<Arc<str>, usize>>,
+}
 
-/// The positions of `members`, by id (the last, for an id listed twice).
-pub fn positions(members: &[ListedMember]) -> Arc<Positions> {
-    Arc::new(
-        members
+impl Members {
+    /// `listed`, in group order.
+    pub fn new(listed: Vec<ListedMember>) -> Self {
+        let positions = listed
             .iter()
             .enumerate()
             .map(|(position, member)| (Arc::clone(&member.id), position))
-            .collect(),
-    )
+            .collect();
+        Self {
+            listed: listed.into(),
+            positions: Arc::new(positions),
+        }
+    }
+
+    /// These members with their labels read again (`relabelled`: the same ids in the same
+    /// order): the positions stay.
+    pub fn relabelled(&self, relabelled: Vec<ListedMember>) -> Self {
+        debug_assert!(
+            relabelled.len() == self.listed.len()
+                && relabelled
+                    .iter()
+                    .zip(self.listed.iter())
+                    .all(|(fresh, listed)| fresh.id == listed.id),
+            "a relabelled listing keeps its members' ids and order"
+        );
+        Self {
+            listed: relabelled.into(),
+            positions: Arc::clone(&self.positions),
+        }
+    }
+
+    /// The members, in group order.
+    pub fn listed(&self) -> &[ListedMember] {
+        &self.listed
+    }
+
+    /// The position of member `id` in group order.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.positions.get(id).copied()
+    }
 }
 
 /// One member of a target group; shared, not copied, by every listing and prepared
@@ -316,16 +351,9 @@ impl KnownParams {
     }
 
     /// Keeps the members of group `group` (id `group_id`) on `branch`, listed after the
-    /// last [`KnownParams::catch_up`], none of them touched since, with their `positions`
-    /// ([`positions`]). Nothing is kept on a branch without an epoch.
-    pub fn insert_listing(
-        &self,
-        branch: &str,
-        group: &str,
-        group_id: &str,
-        members: Arc<[ListedMember]>,
-        positions: Arc<Positions>,
-    ) {
+    /// last [`KnownParams::catch_up`], none of them touched since. Nothing is kept on a
+    /// branch without an epoch.
+    pub fn insert_listing(&self, branch: &str, group: &str, group_id: &str, members: Members) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.epochs.contains_key(branch) {
             return;
@@ -335,7 +363,6 @@ impl KnownParams {
             Listing {
                 group_id: group_id.to_owned(),
                 members,
-                positions,
                 touched: HashSet::new(),
             },
         );
@@ -385,7 +412,7 @@ impl State {
         self.listings.retain(|_, listing| listing.group_id != id);
         self.records.retain(|_, record| !record.changed_by(event));
         for listing in self.listings.values_mut() {
-            if listing.positions.contains_key(id) {
+            if listing.members.position(id).is_some() {
                 listing.touched.insert(id.to_owned());
             }
         }
@@ -669,7 +696,7 @@ mod tests {
         assert!(known.is_empty());
     }
 
-    fn members(ids: &[&str]) -> Arc<[ListedMember]> {
+    fn members(ids: &[&str]) -> Vec<ListedMember> {
         ids.iter()
             .map(|id| ListedMember {
                 id: (*id).into(),
@@ -679,11 +706,27 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn members_are_found_by_position_and_keep_it_when_relabelled() {
+        let racks = Members::new(members(&["rack1", "rack2", "rack1"]));
+        assert_eq!(racks.position("rack2"), Some(1));
+        assert_eq!(
+            racks.position("rack1"),
+            Some(2),
+            "the last, for an id listed twice"
+        );
+        assert_eq!(racks.position("rack3"), None);
+        let mut relabelled = racks.listed().to_vec();
+        relabelled[1].label = "rack two".into();
+        let relabelled = racks.relabelled(relabelled);
+        assert_eq!(relabelled.listed()[1].label.as_ref(), "rack two");
+        assert_eq!(relabelled.position("rack2"), Some(1));
+        assert_eq!(relabelled.position("rack1"), Some(2));
+    }
+
     /// Keeps `ids` as the members of group `racks` (id `group1`) on `branch`.
     fn list(known: &KnownParams, branch: &str, ids: &[&str]) {
-        let members = members(ids);
-        let positions = positions(&members);
-        known.insert_listing(branch, "racks", "group1", members, positions);
+        known.insert_listing(branch, "racks", "group1", Members::new(members(ids)));
     }
 
     fn touched(known: &KnownParams, branch: &str) -> Option<Vec<String>> {
@@ -706,7 +749,7 @@ mod tests {
         assert_eq!(touched(&known, "main"), Some(vec![]));
         let listing = known.listing("br1", "racks").unwrap();
         assert_eq!(listing.group_id, "group1");
-        assert_eq!(listing.members, members(&["rack1", "rack2"]));
+        assert_eq!(listing.members.listed(), members(&["rack1", "rack2"]));
         // Listed again: nothing is touched.
         list(&known, "br1", &["rack1", "rack2"]);
         assert_eq!(touched(&known, "br1"), Some(vec![]));

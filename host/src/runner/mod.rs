@@ -34,7 +34,7 @@ use crate::scale_out::{ComponentRef, RemoteRuns, RunIdentity, WorkItem};
 use crate::tracking::group;
 use infragen_store::Claim;
 pub use known_params::KnownParams;
-use known_params::{KnownTarget, ListedMember, Listing, Positions};
+use known_params::{KnownTarget, ListedMember, Listing, Members};
 use records::InstanceStatus;
 pub use report::{DefinitionReport, TargetOutcome, TargetReport};
 
@@ -150,7 +150,7 @@ pub struct PreparedDefinition {
     executable: Executable,
     query_text: String,
     branch: String,
-    members: TargetGroup,
+    group: TargetGroup,
 }
 
 /// A definition's target group's members, in group order (see [`PreparedDefinition`]).
@@ -158,9 +158,7 @@ struct TargetGroup {
     /// The group's id.
     id: String,
     /// Its members as listed, in group order (shared with [`KnownParams`]' listing).
-    listed: Arc<[ListedMember]>,
-    /// Each listed member's position, by id.
-    positions: Arc<Positions>,
+    members: Members,
     /// By position: the member's parameters, and whether it keeps Infrahub's name for its
     /// tracking group ([`claims_infrahub_name`]).
     targets: Vec<(KnownTarget, bool)>,
@@ -182,13 +180,13 @@ impl PreparedDefinition {
 
     /// How many members the target group has.
     pub fn member_count(&self) -> usize {
-        self.members.listed.len()
+        self.group.members.listed().len()
     }
 
     /// The member at `position` in group order.
     fn member_at(&self, position: usize) -> TargetMember {
-        let listed = &self.members.listed[position];
-        let (known, keeps_infrahub_name) = &self.members.targets[position];
+        let listed = &self.group.members.listed()[position];
+        let (known, keeps_infrahub_name) = &self.group.targets[position];
         let definition = &self.definition.name;
         let group_name = if *keeps_infrahub_name {
             group::infrahub_group_name_hashed(definition, &known.params, &known.hash)
@@ -208,7 +206,7 @@ impl PreparedDefinition {
 
     /// The member whose target is `id`, with its position in group order.
     pub fn member(&self, id: &str) -> Option<(usize, TargetMember)> {
-        let position = *self.members.positions.get(id)?;
+        let position = self.group.members.position(id)?;
         Some((position, self.member_at(position)))
     }
 
@@ -220,7 +218,7 @@ impl PreparedDefinition {
             TargetSelection::All => Ok(positions.map(|at| self.member_at(at)).collect()),
             TargetSelection::Matching(wanted) => {
                 let matching: Vec<TargetMember> = positions
-                    .filter(|at| params_match(&self.members.targets[*at].0.params, wanted))
+                    .filter(|at| params_match(&self.group.targets[*at].0.params, wanted))
                     .map(|at| self.member_at(at))
                     .collect();
                 if matching.is_empty() {
@@ -236,7 +234,7 @@ impl PreparedDefinition {
                 let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
                 if let Some(outside) = wanted
                     .iter()
-                    .find(|id| !self.members.positions.contains_key(**id))
+                    .find(|id| self.group.members.position(id).is_none())
                 {
                     return Err(RunnerError::Target(format!(
                         "node {outside} is not a member of group `{}`, the targets of generator `{}`",
@@ -244,7 +242,7 @@ impl PreparedDefinition {
                     )));
                 }
                 Ok(positions
-                    .filter(|at| wanted.contains(&*self.members.listed[*at].id))
+                    .filter(|at| wanted.contains(&*self.group.members.listed()[*at].id))
                     .map(|at| self.member_at(at))
                     .collect())
             }
@@ -295,8 +293,9 @@ impl Runner {
         prepared: &PreparedDefinition,
     ) -> Result<Vec<report::ReapReport>, RunnerError> {
         let live: BTreeSet<String> = prepared
+            .group
             .members
-            .listed
+            .listed()
             .iter()
             .map(|member| member.id.to_string())
             .collect();
@@ -378,13 +377,13 @@ impl Runner {
             }
         };
         let query_text = self.repository.query_text(&definition.query)?;
-        let members = self.target_members(&definition, branch, known).await?;
+        let group = self.target_members(&definition, branch, known).await?;
         let definition_id = records::record_definition_knowing(
             self.backend.as_ref(),
             branch,
             &definition,
             &query_text,
-            &members.id,
+            &group.id,
             known,
         )
         .instrument(tracing::trace_span!("definition_record"))
@@ -395,7 +394,7 @@ impl Runner {
             executable,
             query_text,
             branch: branch.to_owned(),
-            members,
+            group,
         })
     }
 
@@ -668,48 +667,33 @@ impl Runner {
 
     /// The members of `definition`'s target group, in group order: as `known` last
     /// listed them where no event has named the group since, with the members events
-    /// named read again; else read whole (and kept in `known`). Returns the group's id,
-    /// its members and their positions.
+    /// named read again; else read whole (and kept in `known`). Returns the group's id
+    /// and its members.
     async fn group_listing(
         &self,
         definition: &GeneratorDefinition,
         branch: &str,
         known: Option<&KnownParams>,
-    ) -> Result<(String, Arc<[ListedMember]>, Arc<Positions>), RunnerError> {
+    ) -> Result<(String, Members), RunnerError> {
         let group = definition.targets.as_str();
         if let Some(known) = known
             && let Some(listing) = known.listing(branch, group)
         {
             if listing.touched.is_empty() {
-                return Ok((listing.group_id, listing.members, listing.positions));
+                return Ok((listing.group_id, listing.members));
             }
-            if let Some(members) = self.relabelled(definition, branch, &listing).await? {
-                // The same members in the same order: their positions stay.
-                let members: Arc<[ListedMember]> = members.into();
-                let positions = listing.positions;
-                known.insert_listing(
-                    branch,
-                    group,
-                    &listing.group_id,
-                    Arc::clone(&members),
-                    Arc::clone(&positions),
-                );
-                return Ok((listing.group_id, members, positions));
+            if let Some(relabelled) = self.relabelled(definition, branch, &listing).await? {
+                let members = listing.members.relabelled(relabelled);
+                known.insert_listing(branch, group, &listing.group_id, members.clone());
+                return Ok((listing.group_id, members));
             }
         }
         let (group_id, members) = self.read_group(definition, branch).await?;
-        let members: Arc<[ListedMember]> = members.into();
-        let positions = known_params::positions(&members);
+        let members = Members::new(members);
         if let Some(known) = known {
-            known.insert_listing(
-                branch,
-                group,
-                &group_id,
-                Arc::clone(&members),
-                Arc::clone(&positions),
-            );
+            known.insert_listing(branch, group, &group_id, members.clone());
         }
-        Ok((group_id, members, positions))
+        Ok((group_id, members))
     }
 
     /// `listing`'s members with the touched ones' labels read again; `None` when one of
@@ -721,7 +705,7 @@ impl Runner {
         branch: &str,
         listing: &Listing,
     ) -> Result<Option<Vec<ListedMember>>, RunnerError> {
-        let mut members = listing.members.to_vec();
+        let mut members = listing.members.listed().to_vec();
         for member in members
             .iter_mut()
             .filter(|member| listing.touched.contains(&*member.id))
@@ -799,7 +783,7 @@ impl Runner {
         branch: &str,
         known: Option<&KnownParams>,
     ) -> Result<TargetGroup, RunnerError> {
-        let (id, listed, positions) = self
+        let (id, members) = self
             .group_listing(definition, branch, known)
             .instrument(tracing::trace_span!("target_group"))
             .await?;
@@ -807,11 +791,11 @@ impl Runner {
         // may read different ones.
         let paths = params::paths_key(&definition.parameters);
         let found = match known {
-            Some(known) => known.get_each(branch, &paths, &listed),
-            None => vec![None; listed.len()],
+            Some(known) => known.get_each(branch, &paths, members.listed()),
+            None => vec![None; members.listed().len()],
         };
-        let mut targets = Vec::with_capacity(listed.len());
-        for (member, found) in listed.iter().zip(found) {
+        let mut targets = Vec::with_capacity(found.len());
+        for (member, found) in members.listed().iter().zip(found) {
             let target = match found {
                 Some(target) => target,
                 None => {
@@ -843,8 +827,7 @@ impl Runner {
         let claims = claims_infrahub_name(&targets);
         Ok(TargetGroup {
             id,
-            listed,
-            positions,
+            members,
             targets: targets.into_iter().zip(claims).collect(),
         })
     }
