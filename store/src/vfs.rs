@@ -605,6 +605,9 @@ mod tests {
             .expect("integrity_check")
     }
 
+    /// The size of one WAL frame of these tests' stores (SQLite's default 4 KiB pages).
+    const FRAME: u64 = 4096 + FRAME_HEADER as u64;
+
     /// The WAL file of the database at `path`.
     fn wal_path(path: &Path) -> std::ffi::OsString {
         let mut wal = path.as_os_str().to_owned();
@@ -700,7 +703,7 @@ mod tests {
         conn.execute_batch("BEGIN").expect("begin");
         insert(&conn, 1, 200, "big", 300);
         conn.execute_batch("COMMIT").expect("commit");
-        let frames = (wal_size(&path) - wal_before) / (4096 + 24);
+        let frames = (wal_size(&path) - wal_before) / FRAME;
         assert!(frames >= 10, "the commit wrote {frames} frames");
         assert_eq!(
             wal_writes() - writes_before,
@@ -783,7 +786,7 @@ mod tests {
         conn.execute_batch("BEGIN").expect("begin");
         insert(&conn, 0, 20_000, "import", 300);
         conn.execute_batch("COMMIT").expect("commit");
-        let frames = wal_size(&path) / (4096 + 24);
+        let frames = wal_size(&path) / FRAME;
         let writes = wal_writes() - writes_before;
         // The default VFS writes the low 17 bits of a length: a longer write came back
         // as a full disk.
