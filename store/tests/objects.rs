@@ -416,3 +416,109 @@ spec:
         27
     );
 }
+
+/// An Infrahub repository's permissions file: object and global permissions, roles holding
+/// them (nested, by kind), and a group holding the roles. Loaded again, nothing changes;
+/// an action or a decision Infrahub does not have is refused with nothing written.
+#[test]
+fn permissions_roles_and_groups_load_as_infrahub_declares_them_and_again_change_nothing() {
+    let s = store();
+    let file = r#"---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreObjectPermission
+  data:
+    - {namespace: Dcim, name: Device, action: any, decision: 6, description: Devices}
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreAccountRole
+  data:
+    - name: operators
+      permissions:
+        kind: CoreObjectPermission
+        data:
+          - {namespace: "*", name: "*", action: view, decision: 6}
+          - {namespace: "*", name: "*", action: any, decision: 4}
+    - name: mergers
+      permissions:
+        kind: CoreGlobalPermission
+        data:
+          - {action: merge_branch, decision: 6}
+          - {action: review_proposed_change, decision: 2}
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreAccountGroup
+  data:
+    - {name: operator-group, roles: [operators, mergers]}
+"#;
+    let first = load(&s, &[("permissions.yml", file)]).unwrap();
+    assert_eq!((first.objects, first.nodes_changed), (8, 8));
+    let query = r#"{
+      CoreObjectPermission { edges { node { namespace { value } name { value } action { value } decision { value } hfid roles { edges { node { name { value } } } } } } }
+      CoreGlobalPermission { edges { node { action { value } decision { value } hfid roles { edges { node { name { value } } } } } } }
+      CoreAccountGroup { edges { node { name { value } roles { edges { node { name { value } } } } } } }
+    }"#;
+    let loaded = ok(&s, "main", query);
+    assert_eq!(
+        loaded,
+        json!({
+          "CoreObjectPermission": {"edges": [
+            {"node": {"namespace": {"value": "*"}, "name": {"value": "*"}, "action": {"value": "any"}, "decision": {"value": 4},
+                      "hfid": ["*", "*", "any", "4"], "roles": {"edges": [{"node": {"name": {"value": "operators"}}}]}}},
+            {"node": {"namespace": {"value": "*"}, "name": {"value": "*"}, "action": {"value": "view"}, "decision": {"value": 6},
+                      "hfid": ["*", "*", "view", "6"], "roles": {"edges": [{"node": {"name": {"value": "operators"}}}]}}},
+            {"node": {"namespace": {"value": "Dcim"}, "name": {"value": "Device"}, "action": {"value": "any"}, "decision": {"value": 6},
+                      "hfid": ["Dcim", "Device", "any", "6"], "roles": {"edges": []}}}
+          ]},
+          "CoreGlobalPermission": {"edges": [
+            {"node": {"action": {"value": "merge_branch"}, "decision": {"value": 6}, "hfid": ["merge_branch", "6"],
+                      "roles": {"edges": [{"node": {"name": {"value": "mergers"}}}]}}},
+            {"node": {"action": {"value": "review_proposed_change"}, "decision": {"value": 2}, "hfid": ["review_proposed_change", "2"],
+                      "roles": {"edges": [{"node": {"name": {"value": "mergers"}}}]}}}
+          ]},
+          "CoreAccountGroup": {"edges": [
+            {"node": {"name": {"value": "operator-group"},
+                      "roles": {"edges": [{"node": {"name": {"value": "operators"}}}, {"node": {"name": {"value": "mergers"}}}]}}}
+          ]}
+        })
+    );
+    let again = load(&s, &[("permissions.yml", file)]).unwrap();
+    assert_eq!((again.objects, again.nodes_changed), (8, 0));
+    assert_eq!(ok(&s, "main", query), loaded);
+
+    let seq = s.last_event_seq().unwrap();
+    let unknown_action = r#"---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreGlobalPermission
+  data:
+    - {action: rule_the_world, decision: 6}
+"#;
+    let err = load(&s, &[("bad.yml", unknown_action)]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("action: 'rule_the_world' is not a valid choice"),
+        "{err}"
+    );
+    let unknown_decision = r#"---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreObjectPermission
+  data:
+    - {namespace: Dcim, name: Device, action: any, decision: 3}
+"#;
+    let err = load(&s, &[("bad.yml", unknown_decision)]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("decision: 3 is not one of the allowed values: 1, 2, 4, 6"),
+        "{err}"
+    );
+    assert_eq!(s.last_event_seq().unwrap(), seq);
+}

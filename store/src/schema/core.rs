@@ -244,6 +244,46 @@ nodes:
     relationships:
       - {name: groups, peer: CoreAccountGroup, cardinality: many, identifier: role__accountgroup}
       - {name: permissions, peer: CoreBasePermission, cardinality: many, identifier: role__permission}
+  # Permissions are recorded, as an Infrahub repository's object files declare them, and not
+  # enforced: a token's scope decides what it may do (`infragen token create --scope`).
+  # `decision`: 1 deny, 2 allow on the default branch, 4 on other branches, 6 everywhere.
+  - name: ObjectPermission
+    namespace: Core
+    description: A permission that grants rights to perform actions on objects
+    branch: agnostic
+    inherit_from: [CoreBasePermission]
+    order_by: [namespace__value, name__value, action__value, decision__value]
+    human_friendly_id: [namespace__value, name__value, action__value, decision__value]
+    uniqueness_constraints: [[namespace__value, name__value, action__value, decision__value]]
+    attributes:
+      - {name: namespace, kind: Text}
+      - {name: name, kind: Text}
+      - {name: action, kind: Text, enum: [any, create, update, delete, view], default_value: any}
+      - {name: decision, kind: Number, enum: [1, 2, 4, 6], default_value: 6}
+  - name: GlobalPermission
+    namespace: Core
+    description: A permission that grants global rights to perform actions in Infrahub
+    branch: agnostic
+    inherit_from: [CoreBasePermission]
+    order_by: [action__value, decision__value]
+    human_friendly_id: [action__value, decision__value]
+    attributes:
+      - name: action
+        kind: Dropdown
+        choices:
+          - {name: edit_default_branch}
+          - {name: super_admin}
+          - {name: merge_branch}
+          - {name: rebase_branch}
+          - {name: merge_proposed_change}
+          - {name: review_proposed_change}
+          - {name: manage_schema}
+          - {name: manage_accounts}
+          - {name: manage_permissions}
+          - {name: manage_repositories}
+          - {name: manage_global_preferences}
+          - {name: override_context}
+      - {name: decision, kind: Number, enum: [1, 2, 4, 6], default_value: 6}
   - name: GeneratorGroup
     namespace: Core
     label: Generator Group (local)
