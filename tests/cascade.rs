@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use infragen::backend::{BackendError, ErrorKind};
+use infragen::backend::{Backend, BackendError, ErrorKind};
 use infragen::cascade::{
     Cascade, CascadeConfig, CascadeError, CascadeLimits, CascadeReport, Cause, EventFeed,
     RetryPolicy, RuleProblem, Start,
@@ -1019,6 +1019,71 @@ async fn sync_refuses_a_definition_whose_target_group_no_object_file_declares() 
         error.to_string(),
         "generator `widgets` targets group `widget-sets`, which no object file declares"
     );
+}
+
+/// Every query of `.infrahub.yml` is a stored query after a sync, as after Infrahub imports
+/// the repository — not only those a generator uses — and a second sync changes nothing.
+#[tokio::test]
+async fn sync_records_every_declared_query_and_again_changes_nothing() {
+    let repo = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| {
+        let path = repo.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("directory");
+        std::fs::write(path, text).expect("file");
+    };
+    write(
+        ".infrahub.yml",
+        "---\nqueries:\n  - name: startup_config\n    file_path: queries/startup_config.gql\n  - name: cabling_plan\n    file_path: queries/cabling_plan.gql\n",
+    );
+    write(
+        "queries/startup_config.gql",
+        "query startup_config { CoreAccount { edges { node { name { value } } } } }\n",
+    );
+    write(
+        "queries/cabling_plan.gql",
+        "query cabling_plan { CoreStandardGroup { count } }\n",
+    );
+    let repository = infragen::repository::Repository::open(repo.path()).expect("repository");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let first = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync");
+    assert_eq!(first.queries, ["startup_config", "cabling_plan"]);
+    assert!(
+        first
+            .to_string()
+            .ends_with("generator definitions: none; stored queries: startup_config, cabling_plan"),
+        "{first}"
+    );
+    let stored = || async {
+        backend
+            .query(
+                "main",
+                "{ CoreGraphQLQuery { edges { node { name { value } query { value } } } } }",
+                &serde_json::json!({}),
+            )
+            .await
+            .expect("stored queries")
+    };
+    let expected = serde_json::json!({"CoreGraphQLQuery": {"edges": [
+        {"node": {"name": {"value": "startup_config"},
+                  "query": {"value": "query startup_config { CoreAccount { edges { node { name { value } } } } }\n"}}},
+        {"node": {"name": {"value": "cabling_plan"},
+                  "query": {"value": "query cabling_plan { CoreStandardGroup { count } }\n"}}}
+    ]}});
+    assert_eq!(stored().await, expected);
+    let seq = store.last_event_seq().expect("events");
+    infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync again");
+    assert_eq!(
+        store.last_event_seq().expect("events"),
+        seq,
+        "nothing changed"
+    );
+    assert_eq!(stored().await, expected);
 }
 
 #[tokio::test]

@@ -1201,3 +1201,64 @@ fn a_work_queue_url_or_access_file_that_cannot_be_used_is_refused_with_the_reaso
         "{stderr}"
     );
 }
+
+/// `sync` of an Infrahub repository with transforms, artifacts, checks and menus: it
+/// imports what infragen has (here, the queries) and says, naming each, what it leaves
+/// out, on one warning line.
+#[test]
+fn sync_names_the_transforms_artifacts_checks_and_menus_it_does_not_import() {
+    let repo = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| {
+        let path = repo.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("directory");
+        std::fs::write(path, text).expect("file");
+    };
+    write(
+        ".infrahub.yml",
+        "---
+queries:
+  - {name: startup_config, file_path: queries/startup_config.gql}
+jinja2_transforms:
+  - {name: startup, query: startup_config, template_path: templates/startup.j2}
+python_transforms:
+  - {name: cabling, file_path: transforms/cabling.py, class_name: Cabling}
+artifact_definitions:
+  - {name: startup-file, parameters: {}, content_type: text/plain, targets: devices, transformation: startup}
+check_definitions:
+  - {name: naming, file_path: checks/naming.py}
+menus:
+  - menus/menu.yml
+",
+    );
+    write(
+        "queries/startup_config.gql",
+        "query startup_config { CoreAccount { count } }\n",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("store.db");
+    let (code, stdout, stderr) = infragen(&[
+        "sync",
+        "--store",
+        store.to_str().expect("utf-8 path"),
+        "--repository",
+        repo.path().to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.ends_with("generator definitions: none; stored queries: startup_config\n"),
+        "{stdout}"
+    );
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("not imported"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].ends_with(
+            ".infrahub.yml: not imported (infragen renders no transforms or artifacts, runs no \
+             checks and has no menus): jinja2_transforms: startup; python_transforms: cabling; \
+             artifact_definitions: startup-file; check_definitions: naming; menus: menus/menu.yml"
+        ),
+        "{stderr}"
+    );
+}

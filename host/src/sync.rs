@@ -14,7 +14,7 @@ use infragen_store::objects::declared_kinds;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 use crate::repository::{Repository, RepositoryError};
 use crate::runner::RunnerError;
 use crate::runner::records;
@@ -45,6 +45,15 @@ pub enum SyncError {
     /// A generator definition could not be recorded.
     #[error("{0}")]
     Definition(String),
+    /// A query of `queries` could not be recorded as a stored query.
+    #[error("recording the stored query `{name}`: {source}")]
+    StoredQuery {
+        /// The query's name in `.infrahub.yml`.
+        name: String,
+        /// What the backend said.
+        #[source]
+        source: BackendError,
+    },
 }
 
 /// What a sync did.
@@ -62,13 +71,16 @@ pub struct SyncReport {
     pub nodes_changed: usize,
     /// Generator definitions recorded, in `.infrahub.yml` order.
     pub definitions: Vec<String>,
+    /// Stored queries recorded (`CoreGraphQLQuery`): every entry of `queries`, in
+    /// `.infrahub.yml` order, those a generator uses included.
+    pub queries: Vec<String>,
 }
 
 impl std::fmt::Display for SyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "schema {} ({}); {} object file(s), {} object(s), {} changed; generator definitions: {}",
+            "schema {} ({}); {} object file(s), {} object(s), {} changed; generator definitions: {}; stored queries: {}",
             self.schema_hash,
             if self.schema_updated {
                 "updated"
@@ -78,12 +90,71 @@ impl std::fmt::Display for SyncReport {
             self.object_files,
             self.objects,
             self.nodes_changed,
-            if self.definitions.is_empty() {
-                "none".to_owned()
-            } else {
-                self.definitions.join(", ")
-            }
+            none_or_list(&self.definitions),
+            none_or_list(&self.queries),
         )
+    }
+}
+
+/// What `.infrahub.yml` declares that a sync leaves out, by section: `jinja2_transforms:
+/// a, b`. An Infrahub repository's transforms and artifacts are not rendered here, so a
+/// user is told which of theirs are not there rather than finding them missing.
+fn not_imported(config: &crate::repository::RepositoryConfig) -> Vec<String> {
+    let sections: [(&str, Vec<String>); 5] = [
+        (
+            "jinja2_transforms",
+            config
+                .jinja2_transforms
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
+        ),
+        (
+            "python_transforms",
+            config
+                .python_transforms
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
+        ),
+        (
+            "artifact_definitions",
+            config
+                .artifact_definitions
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
+        ),
+        (
+            "check_definitions",
+            config
+                .check_definitions
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+        ),
+        (
+            "menus",
+            config
+                .menus
+                .iter()
+                .map(|m| m.display().to_string())
+                .collect(),
+        ),
+    ];
+    sections
+        .into_iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(section, names)| format!("{section}: {}", names.join(", ")))
+        .collect()
+}
+
+/// `names` joined, or `none`.
+fn none_or_list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -150,6 +221,42 @@ pub async fn sync_repository(
         definitions.push(definition.name.clone());
     }
 
+    // As Infrahub imports a repository: every declared query is a stored query, whether a
+    // generator uses it or not (`/api/query/{name}` runs it); those of the generators were
+    // recorded with their definitions.
+    let config = repository.config();
+    for query in &config.queries {
+        if config
+            .generator_definitions
+            .iter()
+            .any(|definition| definition.query == query.name)
+        {
+            continue;
+        }
+        let text = repository.query_text(&query.name)?;
+        backend
+            .upsert(
+                branch,
+                "CoreGraphQLQuery",
+                &json!({ "name": { "value": query.name }, "query": { "value": text } }),
+            )
+            .await
+            .map_err(|source| SyncError::StoredQuery {
+                name: query.name.clone(),
+                source,
+            })?;
+    }
+
+    let not_imported = not_imported(config);
+    if !not_imported.is_empty() {
+        tracing::warn!(
+            "{}: not imported (infragen renders no transforms or artifacts, runs no checks \
+             and has no menus): {}",
+            repository.config_file(),
+            not_imported.join("; ")
+        );
+    }
+
     if !rules.is_empty() {
         let load = store.load_objects(branch, &rules)?;
         objects += load.objects;
@@ -162,5 +269,10 @@ pub async fn sync_repository(
         objects,
         nodes_changed,
         definitions,
+        queries: config
+            .queries
+            .iter()
+            .map(|query| query.name.clone())
+            .collect(),
     })
 }
