@@ -44,6 +44,7 @@ pub mod diagnostics;
 pub(crate) mod engine;
 pub mod error;
 pub mod events;
+pub mod fields;
 pub(crate) mod graph;
 pub mod graphql;
 pub mod ip;

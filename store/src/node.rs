@@ -1,12 +1,12 @@
 //! A stored node: its kind, attribute values and relationship peers; and how user input
 //! becomes a stored value for each attribute kind.
 
+use crate::fields::Fields;
 use crate::ip;
 use crate::schema::{AttributeKind, AttributeSchema};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 /// One node as stored (one version of it, on one branch).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,10 +17,10 @@ pub struct Node {
     pub kind: String,
     /// Attribute values by name (absent = null).
     #[serde(default)]
-    pub attrs: BTreeMap<String, Value>,
+    pub attrs: Fields<Value>,
     /// Relationship peers (ids) by relationship name, in insertion order.
     #[serde(default)]
-    pub rels: BTreeMap<String, Vec<String>>,
+    pub rels: Fields<Vec<String>>,
 }
 
 impl Node {
@@ -29,8 +29,8 @@ impl Node {
         Self {
             id: new_id(),
             kind: kind.to_string(),
-            attrs: BTreeMap::new(),
-            rels: BTreeMap::new(),
+            attrs: Fields::new(),
+            rels: Fields::new(),
         }
     }
     /// The attribute value (Null when absent).

@@ -18,6 +18,7 @@ use crate::error::StoreError;
 use crate::events::{
     Action, AttributeAction, AttributeChange, Event, PeerStatus, RelationshipChange,
 };
+use crate::fields::Fields;
 use crate::node::{Node, into_value_key, value_key, value_key_is, value_key_ref};
 use crate::rows::{Insert, Row};
 use crate::schema::{BranchSupport, RelationshipKind, RelationshipSchema, Schema};
@@ -50,7 +51,7 @@ struct Pending {
     /// The node is deleted by this transaction.
     deleted: bool,
     /// New attribute values (`Null` = unset).
-    attrs: BTreeMap<String, Value>,
+    attrs: Fields<Value>,
     /// Edges (relationship, peer) this transaction adds (`true`) or removes (`false`).
     edges: BTreeMap<(String, String), bool>,
     /// Edge order for additions: the order they were made in.
@@ -616,8 +617,8 @@ fn apply_pending(n: &mut Node, p: &Pending) {
 static NO_NODE: Node = Node {
     id: String::new(),
     kind: String::new(),
-    attrs: BTreeMap::new(),
-    rels: BTreeMap::new(),
+    attrs: Fields::new(),
+    rels: Fields::new(),
 };
 
 /// `p`'s attribute values onto `n` (`Null`: unset).
@@ -640,7 +641,7 @@ fn attributes_only(node: &Arc<Node>) -> Arc<Node> {
         id: node.id.clone(),
         kind: node.kind.clone(),
         attrs: node.attrs.clone(),
-        rels: BTreeMap::new(),
+        rels: Fields::new(),
     })
 }
 
@@ -1057,8 +1058,8 @@ impl<'c> Tx<'c> {
         let mut node = Node {
             id: id.to_string(),
             kind: kind.to_string(),
-            attrs: BTreeMap::new(),
-            rels: BTreeMap::new(),
+            attrs: Fields::new(),
+            rels: Fields::new(),
         };
         let mut st = self.conn.prepare_cached(attrs::ATTRS_OF_ID)?;
         let mut rows = st.query(params![Id::of(id), self.branch])?;
@@ -1127,7 +1128,7 @@ impl<'c> Tx<'c> {
             .collect();
         live.sort();
         for (_, rel, peer) in live {
-            node.rels.entry(rel).or_default().push(peer);
+            node.rels.get_or_default(rel).push(peer);
         }
         Ok(())
     }
@@ -1155,8 +1156,8 @@ impl<'c> Tx<'c> {
             Some(p) if p.created => Arc::new(Node {
                 id: id.to_string(),
                 kind: kind.to_string(),
-                attrs: BTreeMap::new(),
-                rels: BTreeMap::new(),
+                attrs: Fields::new(),
+                rels: Fields::new(),
             }),
             _ => match self.committed.borrow().get(id) {
                 Some(Some(node)) => self.hold_attributes(id, node),
@@ -1247,8 +1248,8 @@ impl<'c> Tx<'c> {
                     Node {
                         id: id.to_string(),
                         kind: p.kind.to_string(),
-                        attrs: BTreeMap::new(),
-                        rels: BTreeMap::new(),
+                        attrs: Fields::new(),
+                        rels: Fields::new(),
                     }
                 } else {
                     match self.committed(id) {
@@ -2050,7 +2051,7 @@ impl<'c> Tx<'c> {
                 Some(before) => now
                     .attrs
                     .iter()
-                    .filter(|(name, value)| before.attrs.get(*name) != Some(*value))
+                    .filter(|(name, value)| before.attrs.get(name) != Some(*value))
                     .map(|(name, _)| name.clone())
                     .filter(|name| !name.starts_with("__"))
                     .collect(),
