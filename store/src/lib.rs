@@ -40,6 +40,7 @@ mod checkpoint;
 pub mod claims;
 pub mod clock;
 mod code;
+mod computed;
 pub mod diagnostics;
 pub(crate) mod engine;
 pub mod error;

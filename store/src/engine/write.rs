@@ -14,8 +14,8 @@ use super::error::{EngineError, Result};
 use super::link::{link, read_rels};
 use crate::graph::Tx;
 use crate::node::{Node, coerce_value, value_key};
-use crate::schema::KindSchema;
-use crate::{ipam, pools, profiles, templates};
+use crate::schema::{ComputedKind, KindSchema};
+use crate::{computed, ipam, pools, profiles, templates};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -305,6 +305,7 @@ fn create_impl(
     for (r, peers) in rels {
         link(tx, &id, r, peers).map_err(Unique::Other)?;
     }
+    compute_attributes(tx, &id);
     check_mandatory_rels(tx, &id).map_err(Unique::Other)?;
     check_unique(tx, &id)?;
     if !from_pool.is_empty()
@@ -387,6 +388,7 @@ pub(crate) fn update(
         link(tx, &id, r, peers)?;
     }
     profiles::apply(tx, &id, &explicit);
+    compute_attributes(tx, &id);
     profiles::propagate(tx, &id);
     check_mandatory_rels(tx, &id)?;
     let unchanged = tx
@@ -399,5 +401,51 @@ pub(crate) fn update(
         Ok(()) => Ok(id),
         Err(Unique::HfidTaken(..)) if skip_hfid_check => Ok(id),
         Err(u) => Err(u.into()),
+    }
+}
+
+/// Renders the Jinja2 computed attributes of node `id` from what it holds now (see
+/// [`crate::computed`]): every write of a node ends with its computed values in step with
+/// its own values and its cardinality-one peers'. One that does not render is left empty,
+/// and a warning says why.
+pub(crate) fn compute_attributes(tx: &mut Tx<'_>, id: &str) {
+    let Some(node) = tx.get(id) else { return };
+    let Some(k) = tx.schema.get(&node.kind) else {
+        return;
+    };
+    let mut changed: Option<Node> = None;
+    for a in &k.attributes {
+        let Some(template) = a
+            .computed_attribute
+            .as_ref()
+            .filter(|c| c.kind == ComputedKind::Jinja2)
+            .and_then(|c| c.jinja2_template.as_deref())
+        else {
+            continue;
+        };
+        let value = match computed::render(template, |path| tx.path_value(&node, path)) {
+            Ok(text) => Value::String(text),
+            Err(reason) => {
+                tracing::warn!(
+                    kind = %k.kind,
+                    id,
+                    attribute = %a.name,
+                    %reason,
+                    "a computed attribute could not be rendered; it is left empty"
+                );
+                Value::Null
+            }
+        };
+        if *node.attr(&a.name) != value {
+            let n = changed.get_or_insert_with(|| (*node).clone());
+            if value.is_null() {
+                n.attrs.remove(&a.name);
+            } else {
+                n.attrs.insert(a.name.clone(), value);
+            }
+        }
+    }
+    if let Some(n) = changed {
+        tx.put(n);
     }
 }

@@ -4,8 +4,8 @@
 //! a set of files is accepted whole or not at all.
 
 use super::{
-    AttributeKind, AttributeSchema, BranchSupport, Cardinality, Choice, Direction, KindSchema,
-    OnDelete, RelationshipKind, RelationshipSchema, Schema,
+    AttributeKind, AttributeSchema, BranchSupport, Cardinality, Choice, ComputedAttribute,
+    ComputedKind, Direction, KindSchema, OnDelete, RelationshipKind, RelationshipSchema, Schema,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -800,9 +800,13 @@ fn read_attribute(file: &str, w: &str, v: &Value, p: &mut Problems) -> Option<At
         &def.ordered,
         &def.allow_override,
         &def.deprecation,
-        &def.computed_attribute,
         &def.display,
     );
+    let computed_attribute = def.computed_attribute.as_ref().and_then(|v| {
+        read_computed(v)
+            .map_err(|e| p.push(file, w, Some(&field), e))
+            .ok()
+    });
     if p.0.len() > before || def.state.as_deref() == Some(ABSENT) {
         return None;
     }
@@ -823,7 +827,74 @@ fn read_attribute(file: &str, w: &str, v: &Value, p: &mut Problems) -> Option<At
         branch: def.branch,
         order_weight: def.order_weight,
         parameters: def.parameters,
+        computed_attribute,
         inherited: false,
+    })
+}
+
+/// `computed_attribute` as Infrahub declares it: `kind` (`User`, `Jinja2`,
+/// `TransformPython`), with the `jinja2_template` or the `transform` that kind needs. A
+/// template must compile; its variables are checked with the kind's other paths.
+fn read_computed(v: &Value) -> Result<ComputedAttribute, String> {
+    let Some(fields) = v.as_object() else {
+        return Err(format!(
+            "computed_attribute: expected a mapping with `kind`, got {v}"
+        ));
+    };
+    if let Some(key) = fields
+        .keys()
+        .find(|k| !["kind", "jinja2_template", "transform"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "computed_attribute: unknown key '{key}' (expected kind, jinja2_template, transform)"
+        ));
+    }
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match fields.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!(
+                "computed_attribute: {key}: expected a text, got {other}"
+            )),
+        }
+    };
+    let (jinja2_template, transform) = (text("jinja2_template")?, text("transform")?);
+    let kind = match fields.get("kind").and_then(Value::as_str) {
+        Some("User") => ComputedKind::User,
+        Some("Jinja2") => ComputedKind::Jinja2,
+        Some("TransformPython") => ComputedKind::TransformPython,
+        Some(other) => {
+            return Err(format!(
+                "computed_attribute: kind: expected User, Jinja2 or TransformPython, got '{other}'"
+            ));
+        }
+        None => {
+            return Err(
+                "computed_attribute: kind: missing (User, Jinja2 or TransformPython)".to_owned(),
+            );
+        }
+    };
+    match (kind, &jinja2_template, &transform) {
+        (ComputedKind::Jinja2, None, _) => {
+            return Err(
+                "computed_attribute: jinja2_template is required when kind is Jinja2".to_owned(),
+            );
+        }
+        (ComputedKind::TransformPython, _, None) => {
+            return Err(
+                "computed_attribute: transform is required when kind is TransformPython".to_owned(),
+            );
+        }
+        (ComputedKind::Jinja2, Some(template), _) => {
+            crate::computed::variables(template)
+                .map_err(|e| format!("computed_attribute: jinja2_template: {e}"))?;
+        }
+        _ => {}
+    }
+    Ok(ComputedAttribute {
+        kind,
+        jinja2_template,
+        transform,
     })
 }
 
@@ -1203,6 +1274,26 @@ fn resolve(
             for path in paths.iter().flatten() {
                 if let Err(e) = check_path(&kinds, k, path) {
                     p.push(&file, &w, Some(field), format!("'{path}': {e}"));
+                }
+            }
+        }
+        for a in &k.attributes {
+            let Some(template) = a
+                .computed_attribute
+                .as_ref()
+                .filter(|c| c.kind == ComputedKind::Jinja2)
+                .and_then(|c| c.jinja2_template.as_deref())
+            else {
+                continue;
+            };
+            for variable in crate::computed::variables(template).unwrap_or_default() {
+                if let Err(e) = check_path(&kinds, k, &variable) {
+                    p.push(
+                        &file,
+                        &w,
+                        Some(&format!("attribute '{}'", a.name)),
+                        format!("computed_attribute: variable '{variable}': {e}"),
+                    );
                 }
             }
         }

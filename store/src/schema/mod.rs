@@ -262,8 +262,34 @@ pub struct AttributeSchema {
     pub order_weight: Option<i64>,
     /// Extra parameters (min_value, max_value …), kept verbatim.
     pub parameters: Option<serde_json::Value>,
+    /// How the value is computed, where it is (`computed_attribute`).
+    pub computed_attribute: Option<ComputedAttribute>,
     /// Inherited from a generic.
     pub inherited: bool,
+}
+
+/// How an attribute's value is computed (`computed_attribute`), as Infrahub declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComputedAttribute {
+    /// `User` (not computed), `Jinja2` or `TransformPython`.
+    pub kind: ComputedKind,
+    /// The template of a `Jinja2` attribute: its variables are paths of the node
+    /// (`name__value`, `device__hostname__value`).
+    pub jinja2_template: Option<String>,
+    /// The Python transform of a `TransformPython` attribute (not run by infragen).
+    pub transform: Option<String>,
+}
+
+/// What computes an attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ComputedKind {
+    /// Whoever writes the node: not computed.
+    User,
+    /// A Jinja2 template over the node's own values and those of its cardinality-one
+    /// peers, rendered by the store whenever the node is written.
+    Jinja2,
+    /// A Python transform: Infrahub runs it on its workers; infragen does not.
+    TransformPython,
 }
 
 /// A relationship after defaults.
