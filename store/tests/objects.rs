@@ -522,3 +522,84 @@ spec:
     );
     assert_eq!(s.last_event_seq().unwrap(), seq);
 }
+
+/// Transforms and artifact definitions as Infrahub records them, declared in an object
+/// file that names its peers by name; a repository's query over artifacts answers (no
+/// artifact is rendered here, so it finds none).
+#[test]
+fn transforms_and_artifact_definitions_are_recorded_and_artifacts_can_be_asked_for() {
+    let s = store();
+    let file = r#"---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreRepository
+  data:
+    - {name: design, location: "https://example.org/design.git"}
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreGraphQLQuery
+  data:
+    - {name: startup_config, query: "query startup_config { CoreAccount { count } }"}
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreStandardGroup
+  data:
+    - {name: leafs}
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreTransformJinja2
+  data:
+    - {name: startup, template_path: templates/startup.j2, query: startup_config, repository: design}
+---
+apiVersion: infrahub.app/v1
+kind: Object
+spec:
+  kind: CoreArtifactDefinition
+  data:
+    - name: startup-file
+      artifact_name: startup-config
+      parameters: {device: name__value}
+      content_type: text/plain
+      targets: leafs
+      transformation: startup
+"#;
+    let first = load(&s, &[("transforms.yml", file)]).unwrap();
+    assert_eq!((first.objects, first.nodes_changed), (5, 5));
+    let answer = ok(
+        &s,
+        "main",
+        r#"{
+          CoreTransformation { edges { node { __typename name { value } timeout { value }
+            query { node { name { value } } } repository { node { name { value } } }
+            ... on CoreTransformJinja2 { template_path { value } } } } }
+          CoreArtifactDefinition { edges { node { name { value } artifact_name { value } content_type { value }
+            parameters { value } targets { node { name { value } } } transformation { node { name { value } } } } } }
+          CoreArtifact(name__values: ["startup-config"]) { count edges { node { id checksum { value } } } }
+        }"#,
+    );
+    assert_eq!(
+        answer,
+        json!({
+          "CoreTransformation": {"edges": [{"node": {
+            "__typename": "CoreTransformJinja2", "name": {"value": "startup"}, "timeout": {"value": 60},
+            "query": {"node": {"name": {"value": "startup_config"}}},
+            "repository": {"node": {"name": {"value": "design"}}},
+            "template_path": {"value": "templates/startup.j2"}}}]},
+          "CoreArtifactDefinition": {"edges": [{"node": {
+            "name": {"value": "startup-file"}, "artifact_name": {"value": "startup-config"},
+            "content_type": {"value": "text/plain"}, "parameters": {"value": {"device": "name__value"}},
+            "targets": {"node": {"name": {"value": "leafs"}}},
+            "transformation": {"node": {"name": {"value": "startup"}}}}}]},
+          "CoreArtifact": {"count": 0, "edges": []}
+        })
+    );
+    let again = load(&s, &[("transforms.yml", file)]).unwrap();
+    assert_eq!(again.nodes_changed, 0);
+}
