@@ -1061,7 +1061,7 @@ async fn sync_records_every_declared_query_and_again_changes_nothing() {
         backend
             .query(
                 "main",
-                "{ CoreGraphQLQuery { edges { node { name { value } query { value } } } } }",
+                "{ CoreGraphQLQuery { edges { node { name { value } query { value } depth { value } models { value } } } } }",
                 &serde_json::json!({}),
             )
             .await
@@ -1069,9 +1069,11 @@ async fn sync_records_every_declared_query_and_again_changes_nothing() {
     };
     let expected = serde_json::json!({"CoreGraphQLQuery": {"edges": [
         {"node": {"name": {"value": "startup_config"},
-                  "query": {"value": "query startup_config { CoreAccount { edges { node { name { value } } } } }\n"}}},
+                  "query": {"value": "query startup_config { CoreAccount { edges { node { name { value } } } } }\n"},
+                  "depth": {"value": null}, "models": {"value": null}}},
         {"node": {"name": {"value": "cabling_plan"},
-                  "query": {"value": "query cabling_plan { CoreStandardGroup { count } }\n"}}}
+                  "query": {"value": "query cabling_plan { CoreStandardGroup { count } }\n"},
+                  "depth": {"value": null}, "models": {"value": null}}}
     ]}});
     assert_eq!(stored().await, expected);
     let seq = store.last_event_seq().expect("events");

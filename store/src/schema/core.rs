@@ -386,6 +386,14 @@ nodes:
       - {name: name, kind: Text, unique: true}
       - {name: description, kind: Text, optional: true}
       - {name: query, kind: TextArea}
+      # Infrahub fills these from its analysis of the query; here they are there to be
+      # asked for, and empty.
+      - {name: fingerprint, kind: Text, optional: true}
+      - {name: variables, kind: JSON, optional: true, read_only: true}
+      - {name: operations, kind: List, optional: true, read_only: true}
+      - {name: models, kind: List, optional: true, read_only: true}
+      - {name: depth, kind: Number, optional: true, read_only: true}
+      - {name: height, kind: Number, optional: true, read_only: true}
     relationships:
       - {name: repository, peer: CoreGenericRepository, cardinality: one, identifier: graphql_query__repository}
   - name: Repository
