@@ -1026,11 +1026,7 @@ async fn sync_refuses_a_definition_whose_target_group_no_object_file_declares() 
 #[tokio::test]
 async fn sync_records_every_declared_query_and_again_changes_nothing() {
     let repo = tempfile::tempdir().expect("temp dir");
-    let write = |path: &str, text: &str| {
-        let path = repo.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("directory");
-        std::fs::write(path, text).expect("file");
-    };
+    let write = |path: &str, text: &str| infragen_tests::write_file(repo.path(), path, text);
     write(
         ".infrahub.yml",
         "---\nqueries:\n  - name: startup_config\n    file_path: queries/startup_config.gql\n  - name: cabling_plan\n    file_path: queries/cabling_plan.gql\n",

@@ -1208,11 +1208,7 @@ fn a_work_queue_url_or_access_file_that_cannot_be_used_is_refused_with_the_reaso
 #[test]
 fn sync_names_the_transforms_artifacts_checks_and_menus_it_does_not_import() {
     let repo = tempfile::tempdir().expect("temp dir");
-    let write = |path: &str, text: &str| {
-        let path = repo.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("directory");
-        std::fs::write(path, text).expect("file");
-    };
+    let write = |path: &str, text: &str| infragen_tests::write_file(repo.path(), path, text);
     write(
         ".infrahub.yml",
         "---

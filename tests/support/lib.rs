@@ -1300,3 +1300,12 @@ impl Drop for NatsServer {
         }
     }
 }
+
+/// Writes `text` to `path` under `root`, making the directories it needs: a repository
+/// laid out file by file in a test.
+pub fn write_file(root: &std::path::Path, path: &str, text: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().expect("a file has a parent directory"))
+        .expect("directory");
+    std::fs::write(path, text).expect("file");
+}

@@ -14,7 +14,7 @@ use super::error::{EngineError, Result};
 use super::link::{link, read_rels};
 use crate::graph::Tx;
 use crate::node::{Node, coerce_value, value_key};
-use crate::schema::{ComputedKind, KindSchema};
+use crate::schema::KindSchema;
 use crate::{computed, ipam, pools, profiles, templates};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -415,12 +415,7 @@ pub(crate) fn compute_attributes(tx: &mut Tx<'_>, id: &str) {
     };
     let mut changed: Option<Node> = None;
     for a in &k.attributes {
-        let Some(template) = a
-            .computed_attribute
-            .as_ref()
-            .filter(|c| c.kind == ComputedKind::Jinja2)
-            .and_then(|c| c.jinja2_template.as_deref())
-        else {
+        let Some(template) = a.jinja2_template() else {
             continue;
         };
         let value = match computed::render(template, |path| tx.path_value(&node, path)) {

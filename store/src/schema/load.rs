@@ -1278,12 +1278,7 @@ fn resolve(
             }
         }
         for a in &k.attributes {
-            let Some(template) = a
-                .computed_attribute
-                .as_ref()
-                .filter(|c| c.kind == ComputedKind::Jinja2)
-                .and_then(|c| c.jinja2_template.as_deref())
-            else {
+            let Some(template) = a.jinja2_template() else {
                 continue;
             };
             for variable in crate::computed::variables(template).unwrap_or_default() {

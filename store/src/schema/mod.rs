@@ -268,6 +268,16 @@ pub struct AttributeSchema {
     pub inherited: bool,
 }
 
+impl AttributeSchema {
+    /// The template of a Jinja2 computed attribute (see [`crate::computed`]).
+    pub fn jinja2_template(&self) -> Option<&str> {
+        self.computed_attribute
+            .as_ref()
+            .filter(|c| c.kind == ComputedKind::Jinja2)
+            .and_then(|c| c.jinja2_template.as_deref())
+    }
+}
+
 /// How an attribute's value is computed (`computed_attribute`), as Infrahub declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ComputedAttribute {
