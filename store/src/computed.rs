@@ -20,6 +20,9 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{LazyLock, Mutex};
 
+/// The most compiled templates kept at once.
+const MOST_TEMPLATES: usize = 1024;
+
 /// The environment every computed attribute renders in, with each template compiled once
 /// and kept under its own text, beside the variables it reads.
 static TEMPLATES: LazyLock<Mutex<Templates>> = LazyLock::new(|| {
@@ -45,6 +48,12 @@ impl Templates {
     /// The variables of `template`, compiling it the first time.
     fn variables(&mut self, template: &str) -> Result<&[String], Error> {
         if !self.variables.contains_key(template) {
+            // Templates come with schemas; a server loading many schemas in turn compiles
+            // the templates it still uses again rather than keeping every one it saw.
+            if self.variables.len() >= MOST_TEMPLATES {
+                self.env.clear_templates();
+                self.variables.clear();
+            }
             self.env
                 .add_template_owned(template.to_owned(), template.to_owned())?;
             let names = self
@@ -414,6 +423,30 @@ mod tests {
         assert_eq!(
             variables("{{ broken").unwrap_err(),
             "syntax error: unexpected end of input, expected end of variable block"
+        );
+    }
+
+    /// However many templates come and go, at most [`MOST_TEMPLATES`] stay compiled, and
+    /// one dropped renders again when asked for.
+    #[test]
+    fn the_compiled_templates_are_bounded_and_one_dropped_is_compiled_again() {
+        let first = "{{ v }}-first";
+        assert_eq!(
+            rendered(first, &[("v", json!(1))]).as_deref(),
+            Ok("1-first")
+        );
+        for n in 0..(MOST_TEMPLATES + 10) {
+            let template = format!("{{{{ v }}}}-{n}");
+            assert_eq!(
+                rendered(&template, &[("v", json!(2))]),
+                Ok(format!("2-{n}"))
+            );
+            let held = TEMPLATES.lock().map(|t| t.variables.len()).unwrap_or(0);
+            assert!(held <= MOST_TEMPLATES, "{held} held");
+        }
+        assert_eq!(
+            rendered(first, &[("v", json!(3))]).as_deref(),
+            Ok("3-first")
         );
     }
 }

@@ -305,7 +305,7 @@ fn create_impl(
     for (r, peers) in rels {
         link(tx, &id, r, peers).map_err(Unique::Other)?;
     }
-    compute_attributes(tx, &id);
+    compute_attributes(tx, k, &id);
     check_mandatory_rels(tx, &id).map_err(Unique::Other)?;
     check_unique(tx, &id)?;
     if !from_pool.is_empty()
@@ -388,7 +388,7 @@ pub(crate) fn update(
         link(tx, &id, r, peers)?;
     }
     profiles::apply(tx, &id, &explicit);
-    compute_attributes(tx, &id);
+    compute_attributes(tx, k, &id);
     profiles::propagate(tx, &id);
     check_mandatory_rels(tx, &id)?;
     let unchanged = tx
@@ -408,11 +408,12 @@ pub(crate) fn update(
 /// [`crate::computed`]): every write of a node ends with its computed values in step with
 /// its own values and its cardinality-one peers'. One that does not render is left empty,
 /// and a warning says why.
-pub(crate) fn compute_attributes(tx: &mut Tx<'_>, id: &str) {
-    let Some(node) = tx.get(id) else { return };
-    let Some(k) = tx.schema.get(&node.kind) else {
+pub(crate) fn compute_attributes(tx: &mut Tx<'_>, k: &KindSchema, id: &str) {
+    // Most kinds compute nothing: their writes do not read the node again.
+    if !k.attributes.iter().any(|a| a.jinja2_template().is_some()) {
         return;
-    };
+    }
+    let Some(node) = tx.get(id) else { return };
     let mut changed: Option<Node> = None;
     for a in &k.attributes {
         let Some(template) = a.jinja2_template() else {
