@@ -89,24 +89,40 @@ pub(crate) fn variables(template: &str) -> Result<Vec<String>, String> {
         .map_err(|e| explain(&e))
 }
 
-/// `template` rendered with each variable's value given by `value_of` (JSON; `null` is
-/// Jinja2's `None`), or why it failed.
+/// `template` rendered with its `variables` (as [`variables`] found them) given by
+/// `value_of` (JSON; `null` is Jinja2's `None`), or why it failed.
 pub(crate) fn render(
     template: &str,
+    variables: &[String],
     value_of: impl Fn(&str) -> serde_json::Value,
 ) -> Result<String, String> {
-    let mut templates = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
-    let context: Value = templates
-        .variables(template)
-        .map_err(|e| explain(&e))?
+    let context: Value = variables
         .iter()
-        .map(|name| (name.clone(), Value::from_serialize(value_of(name))))
+        .map(|name| (name.as_str(), value_from_json(value_of(name))))
         .collect();
+    let mut templates = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
+    templates.variables(template).map_err(|e| explain(&e))?;
     templates
         .env
         .get_template(template)
         .and_then(|t| t.render(context))
         .map_err(|e| explain(&e))
+}
+
+/// A stored value as a template value: texts, numbers and booleans directly, the rest
+/// through serde.
+fn value_from_json(value: serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::from(()),
+        serde_json::Value::Bool(b) => Value::from(b),
+        serde_json::Value::String(s) => Value::from(s),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(f)) => Value::from(f),
+            _ => Value::from_serialize(&n),
+        },
+        other => Value::from_serialize(&other),
+    }
 }
 
 /// Jinja2's `format`: Python's `%` formatting (`"%03d" | format(7)` is `007`).
@@ -314,7 +330,8 @@ mod tests {
     use serde_json::json;
 
     fn rendered(template: &str, values: &[(&str, serde_json::Value)]) -> Result<String, String> {
-        render(template, |name| {
+        let names = variables(template)?;
+        render(template, &names, |name| {
             values
                 .iter()
                 .find(|(n, _)| *n == name)

@@ -14,7 +14,7 @@ use super::error::{EngineError, Result};
 use super::link::{link, read_rels};
 use crate::graph::Tx;
 use crate::node::{Node, coerce_value, value_key};
-use crate::schema::KindSchema;
+use crate::schema::{AttributeSchema, KindSchema};
 use crate::{computed, ipam, pools, profiles, templates};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -301,11 +301,20 @@ fn create_impl(
         .find(|(r, _)| r.name == "profiles")
         .map_or(&[][..], |(_, peers)| peers.as_slice());
     profiles::fill_new(tx, k, &mut node, profile_ids, &explicit);
+    // Computed from the node's own values: rendered before its first write, so that it
+    // is written once.
+    let own_values_only = computes_from_own_values(k);
+    if own_values_only {
+        let values = rendered_values(tx, k, &node);
+        set_values(&mut node, values);
+    }
     tx.put(node);
     for (r, peers) in rels {
         link(tx, &id, r, peers).map_err(Unique::Other)?;
     }
-    compute_attributes(tx, k, &id);
+    if !own_values_only {
+        compute_attributes(tx, k, &id);
+    }
     check_mandatory_rels(tx, &id).map_err(Unique::Other)?;
     check_unique(tx, &id)?;
     if !from_pool.is_empty()
@@ -316,6 +325,8 @@ fn create_impl(
             let v = pools::number_from_pool(tx, k, a, &n, spec).map_err(Unique::Other)?;
             n.attrs.insert(a.name.clone(), v);
         }
+        let values = rendered_values(tx, k, &n);
+        set_values(&mut n, values);
         tx.put(n);
     }
     check_mandatory_attrs(tx, &id).map_err(Unique::Other)?;
@@ -383,12 +394,22 @@ pub(crate) fn update(
     }
     let id = node.id.clone();
     let rels = read_rels(tx, k, data, &node)?;
+    // As on create; a node with profiles may have its values changed by them below, and is
+    // rendered again after.
+    let own_values_only = computes_from_own_values(k);
+    let profiled = !node.peers("profiles").is_empty() || data.contains_key("profiles");
+    if own_values_only {
+        let values = rendered_values(tx, k, &node);
+        set_values(&mut node, values);
+    }
     tx.put(node);
     for (r, peers) in rels {
         link(tx, &id, r, peers)?;
     }
     profiles::apply(tx, &id, &explicit);
-    compute_attributes(tx, k, &id);
+    if !own_values_only || profiled {
+        compute_attributes(tx, k, &id);
+    }
     profiles::propagate(tx, &id);
     check_mandatory_rels(tx, &id)?;
     let unchanged = tx
@@ -410,38 +431,64 @@ pub(crate) fn update(
 /// and a warning says why.
 pub(crate) fn compute_attributes(tx: &mut Tx<'_>, k: &KindSchema, id: &str) {
     // Most kinds compute nothing: their writes do not read the node again.
-    if !k.attributes.iter().any(|a| a.jinja2_template().is_some()) {
+    if !k.attributes.iter().any(|a| a.jinja2().is_some()) {
         return;
     }
     let Some(node) = tx.get(id) else { return };
-    let mut changed: Option<Node> = None;
-    for a in &k.attributes {
-        let Some(template) = a.jinja2_template() else {
-            continue;
-        };
-        let value = match computed::render(template, |path| tx.path_value(&node, path)) {
-            Ok(text) => Value::String(text),
-            Err(reason) => {
-                tracing::warn!(
-                    kind = %k.kind,
-                    id,
-                    attribute = %a.name,
-                    %reason,
-                    "a computed attribute could not be rendered; it is left empty"
-                );
-                Value::Null
-            }
-        };
-        if *node.attr(&a.name) != value {
-            let n = changed.get_or_insert_with(|| (*node).clone());
-            if value.is_null() {
-                n.attrs.remove(&a.name);
-            } else {
-                n.attrs.insert(a.name.clone(), value);
-            }
-        }
+    let values = rendered_values(tx, k, &node);
+    if values.iter().any(|(a, value)| node.attr(&a.name) != value) {
+        let mut node = (*node).clone();
+        set_values(&mut node, values);
+        tx.put(node);
     }
-    if let Some(n) = changed {
-        tx.put(n);
+}
+
+/// Whether every Jinja2 attribute of `k` reads only the node's own values (`name__value`),
+/// none of its peers'.
+fn computes_from_own_values(k: &KindSchema) -> bool {
+    k.attributes
+        .iter()
+        .filter_map(|a| a.jinja2())
+        .all(|(_, variables)| variables.iter().all(|v| v.matches("__").count() == 1))
+}
+
+/// The value of each Jinja2 attribute of `k` rendered for `node` (null where it does not
+/// render, with a warning saying why).
+fn rendered_values<'k>(
+    tx: &Tx<'_>,
+    k: &'k KindSchema,
+    node: &Node,
+) -> Vec<(&'k AttributeSchema, Value)> {
+    k.attributes
+        .iter()
+        .filter_map(|a| {
+            let (template, variables) = a.jinja2()?;
+            let value =
+                match computed::render(template, variables, |path| tx.path_value(node, path)) {
+                    Ok(text) => Value::String(text),
+                    Err(reason) => {
+                        tracing::warn!(
+                            kind = %k.kind,
+                            id = %node.id,
+                            attribute = %a.name,
+                            %reason,
+                            "a computed attribute could not be rendered; it is left empty"
+                        );
+                        Value::Null
+                    }
+                };
+            Some((a, value))
+        })
+        .collect()
+}
+
+/// Sets each of `values` on `node` (null: unset).
+fn set_values(node: &mut Node, values: Vec<(&AttributeSchema, Value)>) {
+    for (a, value) in values {
+        if value.is_null() {
+            node.attrs.remove(&a.name);
+        } else {
+            node.attrs.insert(a.name.clone(), value);
+        }
     }
 }

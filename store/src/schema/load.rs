@@ -874,6 +874,7 @@ fn read_computed(v: &Value) -> Result<ComputedAttribute, String> {
             );
         }
     };
+    let mut variables = Vec::new();
     match (kind, &jinja2_template, &transform) {
         (ComputedKind::Jinja2, None, _) => {
             return Err(
@@ -886,7 +887,7 @@ fn read_computed(v: &Value) -> Result<ComputedAttribute, String> {
             );
         }
         (ComputedKind::Jinja2, Some(template), _) => {
-            crate::computed::variables(template)
+            variables = crate::computed::variables(template)
                 .map_err(|e| format!("computed_attribute: jinja2_template: {e}"))?;
         }
         _ => {}
@@ -895,6 +896,7 @@ fn read_computed(v: &Value) -> Result<ComputedAttribute, String> {
         kind,
         jinja2_template,
         transform,
+        variables,
     })
 }
 
@@ -1278,11 +1280,11 @@ fn resolve(
             }
         }
         for a in &k.attributes {
-            let Some(template) = a.jinja2_template() else {
+            let Some((_, variables)) = a.jinja2() else {
                 continue;
             };
-            for variable in crate::computed::variables(template).unwrap_or_default() {
-                if let Err(e) = check_path(&kinds, k, &variable) {
+            for variable in variables {
+                if let Err(e) = check_path(&kinds, k, variable) {
                     p.push(
                         &file,
                         &w,

@@ -271,10 +271,16 @@ pub struct AttributeSchema {
 impl AttributeSchema {
     /// The template of a Jinja2 computed attribute (see [`crate::computed`]).
     pub fn jinja2_template(&self) -> Option<&str> {
-        self.computed_attribute
+        self.jinja2().map(|(template, _)| template)
+    }
+
+    /// The template of a Jinja2 computed attribute and the variables it reads.
+    pub fn jinja2(&self) -> Option<(&str, &[String])> {
+        let computed = self
+            .computed_attribute
             .as_ref()
-            .filter(|c| c.kind == ComputedKind::Jinja2)
-            .and_then(|c| c.jinja2_template.as_deref())
+            .filter(|c| c.kind == ComputedKind::Jinja2)?;
+        Some((computed.jinja2_template.as_deref()?, &computed.variables))
     }
 }
 
@@ -288,6 +294,9 @@ pub struct ComputedAttribute {
     pub jinja2_template: Option<String>,
     /// The Python transform of a `TransformPython` attribute (not run by infragen).
     pub transform: Option<String>,
+    /// The variables the template reads (paths of the node), found when the schema loads.
+    #[serde(skip)]
+    pub variables: Vec<String>,
 }
 
 /// What computes an attribute's value.
