@@ -176,3 +176,48 @@ fn a_peer_path_is_read_when_the_node_is_written() {
     );
     assert_eq!(label(&s), json!("c:ethernet1@20"));
 }
+
+/// A write's effects, which the host checks against what a generator may change, leave
+/// the computed attributes out: they follow from the values the write set, which are
+/// checked themselves. (On a store written before computed attributes, a generator
+/// allowed to update an interface's `speed` was refused for its `label` and `index`.)
+#[tokio::test]
+async fn a_write_checked_for_its_effects_is_not_refused_for_what_the_store_computes() {
+    let s = store();
+    let switch = create_node(&s, "main", "TestSwitch", r#"hostname: {value: "sw-d"}"#);
+    create_node(
+        &s,
+        "main",
+        "TestPort",
+        &format!(
+            r#"name: {{value: "Ethernet4"}}, speed: {{value: 10}}, switch: {{id: "{switch}"}}"#
+        ),
+    );
+    let seen = std::sync::Mutex::new(Vec::new());
+    let speed_only = |e: &infragen_store::WriteEffect| {
+        seen.lock()
+            .expect("lock")
+            .push((e.kind.clone(), e.attributes.clone()));
+        match e.attributes.iter().find(|a| a.as_str() != "speed") {
+            Some(other) => Err(format!("{other} may not be changed")),
+            None => Ok(()),
+        }
+    };
+    let run = s.begin_run("main").await.expect("run");
+    run.write_node_checked(
+        "TestPort",
+        infragen_store::WriteOp::Upsert,
+        &json!({"hfid": ["sw-d", "Ethernet4"], "name": {"value": "Ethernet4"}, "speed": {"value": 40}}),
+        &speed_only,
+    )
+    .expect("a change of speed is allowed, and its label follows");
+    run.commit().expect("commit");
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        [("TestPort".to_owned(), vec!["speed".to_owned()])]
+    );
+    assert_eq!(
+        ok(&s, "main", PORTS)["TestPort"]["edges"][0]["node"]["label"]["value"],
+        json!("d:ethernet4@40")
+    );
+}

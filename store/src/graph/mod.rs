@@ -2047,13 +2047,21 @@ impl<'c> Tx<'c> {
             // Without a whole state, only edges changed: the rest is as it was.
             let base = whole.map(|before| before.as_ref().unwrap_or(&empty));
             let deleted = base.is_some_and(|before| now.deleted && !before.deleted);
+            // A computed attribute is the store's own consequence of values the write set
+            // (and which are checked themselves), not something the writer set: a generator
+            // updating an interface it may update re-renders its `index` too.
+            let kind = self.schema.get(&now.kind);
+            let computed = |name: &str| {
+                kind.and_then(|k| k.attribute(name))
+                    .is_some_and(|a| a.jinja2().is_some())
+            };
             let attributes: Vec<String> = match base {
                 Some(before) => now
                     .attrs
                     .iter()
                     .filter(|(name, value)| before.attrs.get(name) != Some(*value))
                     .map(|(name, _)| name.clone())
-                    .filter(|name| !name.starts_with("__"))
+                    .filter(|name| !name.starts_with("__") && !computed(name))
                     .collect(),
                 None => Vec::new(),
             };
