@@ -305,8 +305,7 @@ fn create_impl(
     // is written once.
     let own_values_only = computes_from_own_values(k);
     if own_values_only {
-        let values = rendered_values(tx, k, &node);
-        set_values(&mut node, values);
+        render_into(tx, k, &mut node);
     }
     tx.put(node);
     for (r, peers) in rels {
@@ -325,8 +324,7 @@ fn create_impl(
             let v = pools::number_from_pool(tx, k, a, &n, spec).map_err(Unique::Other)?;
             n.attrs.insert(a.name.clone(), v);
         }
-        let values = rendered_values(tx, k, &n);
-        set_values(&mut n, values);
+        render_into(tx, k, &mut n);
         tx.put(n);
     }
     check_mandatory_attrs(tx, &id).map_err(Unique::Other)?;
@@ -399,8 +397,7 @@ pub(crate) fn update(
     let own_values_only = computes_from_own_values(k);
     let profiled = !node.peers("profiles").is_empty() || data.contains_key("profiles");
     if own_values_only {
-        let values = rendered_values(tx, k, &node);
-        set_values(&mut node, values);
+        render_into(tx, k, &mut node);
     }
     tx.put(node);
     for (r, peers) in rels {
@@ -480,6 +477,12 @@ fn rendered_values<'k>(
             Some((a, value))
         })
         .collect()
+}
+
+/// Renders `k`'s Jinja2 attributes of `node` into it.
+fn render_into(tx: &Tx<'_>, k: &KindSchema, node: &mut Node) {
+    let values = rendered_values(tx, k, node);
+    set_values(node, values);
 }
 
 /// Sets each of `values` on `node` (null: unset).
