@@ -21,7 +21,7 @@
 use crate::schema::{KindSchema, RelationshipSchema, Schema};
 use crate::stored_id::{Id, Stored};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 pub(crate) use crate::schema::LinkEnd as End;
 
@@ -289,6 +289,10 @@ fn orders_text(schema: &Schema) -> String {
 /// changed since they were written (a bidirectional side of another name declared or
 /// removed) are turned round. A store that noted no order had every row's ids sorted.
 /// Returns how many identifiers changed order.
+///
+/// No index leads with the identifier, so the rows of every changed identifier are read
+/// in one pass over the table: a schema (or a binary's core schema) that declares ten new
+/// identifiers costs one scan of a large store's rows, not ten.
 pub(crate) fn settle_orders(conn: &Connection, schema: &Schema) -> rusqlite::Result<usize> {
     let text = orders_text(schema);
     let stored = stored_orders(conn)?;
@@ -299,47 +303,56 @@ pub(crate) fn settle_orders(conn: &Connection, schema: &Schema) -> rusqlite::Res
         .and_then(|stored| serde_json::from_str(&stored).ok())
         .unwrap_or_default();
     let now = schema.link_orders();
-    let identifiers: BTreeSet<&str> = before
+    let changed: BTreeMap<&str, Option<&str>> = before
         .keys()
         .map(String::as_str)
         .chain(now.keys().copied())
+        .filter_map(|identifier| {
+            let first = now.get(identifier).copied();
+            (before.get(identifier).map(String::as_str) != first).then_some((identifier, first))
+        })
         .collect();
-    let mut changed = 0;
-    for identifier in identifiers {
-        let first = now.get(identifier).copied();
-        if before.get(identifier).map(String::as_str) == first {
-            continue;
+    if !changed.is_empty() {
+        let mut rows: BTreeMap<&str, Vec<(String, String, String)>> = BTreeMap::new();
+        let placeholders = vec!["?"; changed.len()].join(", ");
+        let mut read = conn.prepare(&format!(
+            "SELECT rel, src, dst, branch FROM link WHERE rel IN ({placeholders})"
+        ))?;
+        let mut found = read.query(rusqlite::params_from_iter(changed.keys()))?;
+        while let Some(r) = found.next()? {
+            let rel: String = r.get(0)?;
+            let Some((&identifier, _)) = changed.get_key_value(rel.as_str()) else {
+                continue;
+            };
+            rows.entry(identifier).or_default().push((
+                r.get::<_, Stored>(1)?.0,
+                r.get::<_, Stored>(2)?.0,
+                r.get(3)?,
+            ));
         }
-        changed += 1;
-        reorder(conn, schema, identifier, first)?;
+        for (identifier, rows) in rows {
+            reorder(conn, schema, identifier, changed[identifier], rows)?;
+        }
     }
     conn.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
         params![LINK_ORDERS, text],
     )?;
-    Ok(changed)
+    Ok(changed.len())
 }
 
-/// Turns `identifier`'s rows into the order `first` gives: the node holding the
-/// relationship named `first` at `src`, or (`None`) the ids sorted. Which end holds which
-/// side is read from the two nodes' kinds; where both kinds hold both sides (a group in a
-/// group, written with its ids sorted), nothing tells them apart and the row stays.
+/// Turns `identifier`'s `rows` (`src`, `dst`, `branch`) into the order `first` gives: the
+/// node holding the relationship named `first` at `src`, or (`None`) the ids sorted. Which
+/// end holds which side is read from the two nodes' kinds; where both kinds hold both
+/// sides (a group in a group, written with its ids sorted), nothing tells them apart and
+/// the row stays.
 fn reorder(
     conn: &Connection,
     schema: &Schema,
     identifier: &str,
     first: Option<&str>,
+    rows: Vec<(String, String, String)>,
 ) -> rusqlite::Result<()> {
-    let rows: Vec<(String, String, String)> = conn
-        .prepare("SELECT src, dst, branch FROM link WHERE rel = ?1")?
-        .query_map([identifier], |r| {
-            Ok((
-                r.get::<_, Stored>(0)?.0,
-                r.get::<_, Stored>(1)?.0,
-                r.get(2)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
     let mut turn = conn.prepare(
         "UPDATE OR REPLACE link SET src = ?2, dst = ?1 \
          WHERE src = ?1 AND rel = ?3 AND dst = ?2 AND branch = ?4",
