@@ -23,6 +23,9 @@ use std::sync::{LazyLock, Mutex};
 /// The most compiled templates kept at once.
 const MOST_TEMPLATES: usize = 1024;
 
+/// The most rendered values kept at once (see [`Templates::rendered`]).
+const MOST_RENDERED: usize = 4096;
+
 /// The environment every computed attribute renders in, with each template compiled once
 /// and kept under its own text, beside the variables it reads.
 static TEMPLATES: LazyLock<Mutex<Templates>> = LazyLock::new(|| {
@@ -35,6 +38,7 @@ static TEMPLATES: LazyLock<Mutex<Templates>> = LazyLock::new(|| {
     Mutex::new(Templates {
         env,
         variables: HashMap::new(),
+        rendered: HashMap::new(),
     })
 });
 
@@ -42,6 +46,11 @@ static TEMPLATES: LazyLock<Mutex<Templates>> = LazyLock::new(|| {
 struct Templates {
     env: Environment<'static>,
     variables: HashMap<String, Vec<String>>,
+    /// What a template rendered to (or why it did not), by the template and its inputs
+    /// ([`render_key`]): rendering is a pure function of them, and the same inputs recur
+    /// (every device has an `Ethernet1`, whose `index` is `001`), so most renders of a
+    /// build are a lookup instead of a run of the template (~16,000 instructions).
+    rendered: HashMap<String, Result<String, String>>,
 }
 
 impl Templates {
@@ -53,6 +62,7 @@ impl Templates {
             if self.variables.len() >= MOST_TEMPLATES {
                 self.env.clear_templates();
                 self.variables.clear();
+                self.rendered.clear();
             }
             self.env
                 .add_template_owned(template.to_owned(), template.to_owned())?;
@@ -96,17 +106,41 @@ pub(crate) fn render(
     variables: &[String],
     value_of: impl Fn(&str) -> serde_json::Value,
 ) -> Result<String, String> {
+    let inputs: Vec<serde_json::Value> = variables.iter().map(|name| value_of(name)).collect();
+    let key = render_key(template, &inputs);
+    let mut templates = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = templates.rendered.get(&key) {
+        return known.clone();
+    }
+    templates.variables(template).map_err(|e| explain(&e))?;
     let context: Value = variables
         .iter()
-        .map(|name| (name.as_str(), value_from_json(value_of(name))))
+        .map(String::as_str)
+        .zip(inputs.into_iter().map(value_from_json))
         .collect();
-    let mut templates = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
-    templates.variables(template).map_err(|e| explain(&e))?;
-    templates
+    let rendered = templates
         .env
         .get_template(template)
         .and_then(|t| t.render(context))
-        .map_err(|e| explain(&e))
+        .map_err(|e| explain(&e));
+    if templates.rendered.len() >= MOST_RENDERED {
+        templates.rendered.clear();
+    }
+    templates.rendered.insert(key, rendered.clone());
+    rendered
+}
+
+/// The key of `template` rendered with `inputs`: the template's length and text, then each
+/// input's JSON text after a unit separator, which JSON text never holds unescaped (so no
+/// two templates and inputs share a key).
+fn render_key(template: &str, inputs: &[serde_json::Value]) -> String {
+    use std::fmt::Write as _;
+    let mut key = format!("{}:{template}", template.len());
+    for input in inputs {
+        // Writing into a String cannot fail.
+        let _ = write!(key, "\u{1f}{input}");
+    }
+    key
 }
 
 /// A stored value as a template value: texts, numbers and booleans directly, the rest
@@ -443,6 +477,29 @@ mod tests {
         );
     }
 
+    /// A value is kept by its template and every input: renders with other inputs, or the
+    /// same inputs split another way, are not answered with it; and however many inputs
+    /// come, at most [`MOST_RENDERED`] values stay kept.
+    #[test]
+    fn rendered_values_are_kept_by_template_and_inputs_and_bounded() {
+        let pair = "{{ a }}/{{ b }}";
+        let split = |a: &str, b: &str| rendered(pair, &[("a", json!(a)), ("b", json!(b))]);
+        assert_eq!(split("1", "23").as_deref(), Ok("1/23"));
+        assert_eq!(split("12", "3").as_deref(), Ok("12/3"));
+        assert_eq!(split("1", "23").as_deref(), Ok("1/23"));
+        assert_ne!(
+            render_key("{{ a }}", &[json!("\u{1f}x")]),
+            render_key("{{ a }}\u{1f}\"", &[json!("x")]),
+        );
+        let counter = "{{ n }}!";
+        for n in 0..(MOST_RENDERED + 10) {
+            assert_eq!(rendered(counter, &[("n", json!(n))]), Ok(format!("{n}!")));
+            let kept = TEMPLATES.lock().map(|t| t.rendered.len()).unwrap_or(0);
+            assert!(kept <= MOST_RENDERED, "{kept} rendered values kept");
+        }
+        assert_eq!(rendered(counter, &[("n", json!(0))]).as_deref(), Ok("0!"));
+    }
+
     /// However many templates come and go, at most [`MOST_TEMPLATES`] stay compiled, and
     /// one dropped renders again when asked for.
     #[test]
@@ -458,8 +515,12 @@ mod tests {
                 rendered(&template, &[("v", json!(2))]),
                 Ok(format!("2-{n}"))
             );
-            let held = TEMPLATES.lock().map(|t| t.variables.len()).unwrap_or(0);
+            let (held, kept) = TEMPLATES
+                .lock()
+                .map(|t| (t.variables.len(), t.rendered.len()))
+                .unwrap_or_default();
             assert!(held <= MOST_TEMPLATES, "{held} held");
+            assert!(kept <= MOST_RENDERED, "{kept} rendered values kept");
         }
         assert_eq!(
             rendered(first, &[("v", json!(3))]).as_deref(),
