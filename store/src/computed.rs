@@ -4,8 +4,10 @@
 //!
 //! A template's variables are paths (`name__value`, `device__hostname__value`), checked
 //! when the schema loads ([`variables`]). The store renders every Jinja2 attribute of a
-//! node when the node is written (created, updated, upserted, loaded from an object file);
-//! a change to a peer does not render its dependents again until they are written.
+//! node when the node is written (created, updated, upserted, loaded from an object file),
+//! and, in the same transaction, the attributes of the nodes that read a changed value:
+//! through a peer whose values changed, a relationship changed from the other side, or a
+//! profile whose values changed (`engine::write::render_readers`).
 //!
 //! The template language is Infrahub's (Jinja2, undefined variables an error). Filters are
 //! minijinja's built-ins, which follow Jinja2's, with the ones Infrahub's computed

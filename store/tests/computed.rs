@@ -1,6 +1,7 @@
 //! Computed attributes (`computed_attribute: {kind: Jinja2}`): rendered whenever their node
-//! is written, from its own values and its cardinality-one peers', as Infrahub renders
-//! them; a template that cannot render leaves the attribute empty and the write stands.
+//! is written, from its own values and its cardinality-one peers', and again when a peer
+//! they read changes, as Infrahub renders them; a template that cannot render leaves the
+//! attribute empty and the write stands.
 
 mod common;
 
@@ -50,6 +51,17 @@ nodes:
         computed_attribute: {kind: TransformPython, transform: port_description}
     relationships:
       - {name: switch, peer: TestSwitch, cardinality: one, kind: Parent, optional: false, identifier: switch__port}
+  - name: Cable
+    namespace: Test
+    attributes:
+      - {name: code, kind: Text}
+      - name: title
+        kind: Text
+        optional: true
+        read_only: true
+        computed_attribute: {kind: Jinja2, jinja2_template: "{{ code__value }} to {{ endpoint__label__value }}"}
+    relationships:
+      - {name: endpoint, peer: TestPort, cardinality: one, optional: true, identifier: cable__port}
 "#;
 
 fn store() -> Store {
@@ -144,37 +156,195 @@ fn computed_attributes_are_rendered_on_create_and_update_and_order_the_nodes() {
     );
 }
 
-/// What a template over a peer reads is the peer as it is when the node is written: a
-/// later change to the peer reaches the node at its next write (Infrahub renders its
-/// dependents again on its workers; infragen does not).
-#[test]
-fn a_peer_path_is_read_when_the_node_is_written() {
-    let s = store();
-    let switch = create_node(&s, "main", "TestSwitch", r#"hostname: {value: "sw-b"}"#);
+/// The port's `label` and, through the port, the cable's `title` as `branch` shows them.
+fn labels(s: &Store, branch: &str) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let ports = ok(
+        s,
+        branch,
+        "{ TestPort { edges { node { name { value } label { value } } } } }",
+    );
+    let cables = ok(
+        s,
+        branch,
+        "{ TestCable { edges { node { title { value } } } } }",
+    );
+    let values = |data: &serde_json::Value, kind: &str, field: &str| {
+        data[kind]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"][field]["value"].clone())
+            .collect()
+    };
+    (
+        values(&ports, "TestPort", "label"),
+        values(&cables, "TestCable", "title"),
+    )
+}
+
+/// Three switches, a port on each of the first two, and a cable reading the first port's
+/// label: (the switches' ids, the ports' ids).
+fn cabled(s: &Store) -> ([String; 3], [String; 2]) {
+    let switches = ["sw-b", "sw-x", "sw-y"].map(|hostname| {
+        create_node(
+            s,
+            "main",
+            "TestSwitch",
+            &format!(r#"hostname: {{value: "{hostname}"}}"#),
+        )
+    });
+    let ports = [(&switches[0], "Ethernet1"), (&switches[1], "Ethernet9")].map(|(switch, name)| {
+        create_node(
+            s,
+            "main",
+            "TestPort",
+            &format!(
+                r#"name: {{value: "{name}"}}, speed: {{value: 10}}, switch: {{id: "{switch}"}}"#
+            ),
+        )
+    });
     create_node(
-        &s,
+        s,
         "main",
-        "TestPort",
-        &format!(
-            r#"name: {{value: "Ethernet1"}}, speed: {{value: 10}}, switch: {{id: "{switch}"}}"#
-        ),
+        "TestCable",
+        &format!(r#"code: {{value: "c1"}}, endpoint: {{id: "{}"}}"#, ports[0]),
     );
+    (switches, ports)
+}
+
+/// A change to a peer's value renders the nodes reading it again, in the same write, as
+/// Infrahub's workers do after it: renaming a switch changes its ports' labels and, through
+/// a port's label, the cable's title; the other switch's port is not touched. The change's
+/// events name each node and the attribute that changed.
+#[test]
+fn a_peer_change_renders_the_nodes_reading_it_again_in_the_same_write() {
+    let s = store();
+    let (switches, _) = cabled(&s);
+    assert_eq!(
+        labels(&s, "main"),
+        (
+            vec![json!("b:ethernet1@10"), json!("x:ethernet9@10")],
+            vec![json!("c1 to b:ethernet1@10")]
+        )
+    );
+    let seq = s.last_event_seq().expect("events");
     ok(
         &s,
         "main",
         &format!(
-            r#"mutation {{ TestSwitchUpdate(data: {{id: "{switch}", hostname: {{value: "sw-c"}}}}) {{ ok }} }}"#
+            r#"mutation {{ TestSwitchUpdate(data: {{id: "{}", hostname: {{value: "sw-c"}}}}) {{ ok }} }}"#,
+            switches[0]
         ),
     );
-    let label =
-        |s: &Store| ok(s, "main", PORTS)["TestPort"]["edges"][0]["node"]["label"]["value"].clone();
-    assert_eq!(label(&s), json!("b:ethernet1@10"));
+    assert_eq!(
+        labels(&s, "main"),
+        (
+            vec![json!("c:ethernet1@10"), json!("x:ethernet9@10")],
+            vec![json!("c1 to c:ethernet1@10")]
+        )
+    );
+    let mut changed: Vec<(String, Vec<String>)> = s
+        .events_since(seq)
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e.kind.clone(),
+                e.attributes.iter().map(|a| a.name.clone()).collect(),
+            )
+        })
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        [
+            ("TestCable".to_owned(), vec!["title".to_owned()]),
+            ("TestPort".to_owned(), vec!["label".to_owned()]),
+            ("TestSwitch".to_owned(), vec!["hostname".to_owned()]),
+        ]
+    );
+    // Written again unchanged: nothing to render, no event.
+    let seq = s.last_event_seq().expect("events");
     ok(
         &s,
         "main",
-        r#"mutation { TestPortUpsert(data: {hfid: ["sw-c", "Ethernet1"], name: {value: "Ethernet1"}, speed: {value: 20}}) { ok } }"#,
+        &format!(
+            r#"mutation {{ TestSwitchUpdate(data: {{id: "{}", hostname: {{value: "sw-c"}}}}) {{ ok }} }}"#,
+            switches[0]
+        ),
     );
-    assert_eq!(label(&s), json!("c:ethernet1@20"));
+    assert_eq!(s.last_event_seq().expect("events"), seq);
+}
+
+/// A relationship changed from the other side (a port taken into another switch's `ports`,
+/// a port added and removed through `RelationshipAdd`-style edits, a port deleted under a
+/// cable) renders the nodes that read through it: their own writes are not what changed.
+#[test]
+fn a_relationship_changed_from_the_other_side_renders_what_reads_through_it() {
+    let s = store();
+    let (switches, ports) = cabled(&s);
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ TestSwitchUpdate(data: {{id: "{}", ports: [{{id: "{}"}}, {{id: "{}"}}]}}) {{ ok }} }}"#,
+            switches[1], ports[1], ports[0]
+        ),
+    );
+    assert_eq!(
+        labels(&s, "main"),
+        (
+            vec![json!("x:ethernet1@10"), json!("x:ethernet9@10")],
+            vec![json!("c1 to x:ethernet1@10")]
+        )
+    );
+    s.edit_relationship("main", &switches[2], "ports", &[ports[0].clone()], true)
+        .expect("the port moves to sw-y");
+    assert_eq!(
+        labels(&s, "main").1,
+        vec![json!("c1 to y:ethernet1@10")],
+        "the cable reads the port's new label"
+    );
+    // The cable's endpoint is optional: deleting the port leaves the cable, and its title
+    // reads no port.
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ TestPortDelete(data: {{id: "{}"}}) {{ ok }} }}"#,
+            ports[0]
+        ),
+    );
+    assert_eq!(labels(&s, "main").1, vec![json!("c1 to None")]);
+}
+
+/// On a branch, a peer's change renders its readers on the branch; main keeps its values
+/// until the branch is merged, and then has the branch's.
+#[test]
+fn a_peer_change_on_a_branch_renders_its_readers_on_the_branch() {
+    let s = store();
+    let (switches, _) = cabled(&s);
+    s.create_branch("br1").expect("branch");
+    ok(
+        &s,
+        "br1",
+        &format!(
+            r#"mutation {{ TestSwitchUpdate(data: {{id: "{}", hostname: {{value: "sw-q"}}}}) {{ ok }} }}"#,
+            switches[1]
+        ),
+    );
+    let before = (
+        vec![json!("b:ethernet1@10"), json!("x:ethernet9@10")],
+        vec![json!("c1 to b:ethernet1@10")],
+    );
+    assert_eq!(labels(&s, "main"), before);
+    let on_branch = (
+        vec![json!("b:ethernet1@10"), json!("q:ethernet9@10")],
+        vec![json!("c1 to b:ethernet1@10")],
+    );
+    assert_eq!(labels(&s, "br1"), on_branch);
+    s.merge_branch("br1").expect("merge");
+    assert_eq!(labels(&s, "main"), on_branch);
 }
 
 /// A write's effects, which the host checks against what a generator may change, leave
@@ -220,4 +390,35 @@ async fn a_write_checked_for_its_effects_is_not_refused_for_what_the_store_compu
         ok(&s, "main", PORTS)["TestPort"]["edges"][0]["node"]["label"]["value"],
         json!("d:ethernet4@40")
     );
+}
+
+/// A profile's value, given to the nodes that use the profile, is what their computed
+/// attributes read: changing the profile renders them again.
+#[test]
+fn a_profile_change_renders_the_nodes_using_it_again() {
+    let s = store();
+    let switch = create_node(&s, "main", "TestSwitch", r#"hostname: {value: "sw-p"}"#);
+    let profile = create_node(
+        &s,
+        "main",
+        "ProfileTestPort",
+        r#"profile_name: {value: "fast"}, speed: {value: 100}"#,
+    );
+    create_node(
+        &s,
+        "main",
+        "TestPort",
+        &format!(
+            r#"name: {{value: "Ethernet3"}}, switch: {{id: "{switch}"}}, profiles: [{{id: "{profile}"}}]"#
+        ),
+    );
+    assert_eq!(labels(&s, "main").0, vec![json!("p:ethernet3@100")]);
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ ProfileTestPortUpdate(data: {{id: "{profile}", speed: {{value: 200}}}}) {{ ok }} }}"#
+        ),
+    );
+    assert_eq!(labels(&s, "main").0, vec![json!("p:ethernet3@200")]);
 }

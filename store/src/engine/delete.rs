@@ -55,17 +55,24 @@ pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) -> Result<(), DeleteRefused> {
         .flat_map(|n| n.peers("related_nodes").to_vec())
         .filter(|u| !seen.contains(u.as_str()))
         .collect();
+    // Nodes left behind that computed a value through an edge into the set.
+    let mut readers: Vec<(String, String)> = Vec::new();
     for d in &doomed {
         // Every edge that points at the node, whichever side declares it.
         for (src, rel) in tx.incoming(d) {
             if !seen.contains(src.as_str()) {
                 tx.remove_edge(&src, &rel, d);
+                readers.push((src, rel));
             }
         }
         tx.delete(d);
     }
     for u in users {
         profiles::apply(tx, &u, &BTreeSet::new());
+        super::write::render_node_and_readers(tx, &u);
+    }
+    for (reader, rel) in readers {
+        super::write::render_through(tx, &reader, &rel);
     }
     Ok(())
 }

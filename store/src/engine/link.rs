@@ -4,6 +4,7 @@
 
 use super::error::{EngineError, Result};
 use super::pool;
+use super::write;
 use crate::graph::Tx;
 use crate::node::{Node, value_key};
 use crate::schema::{Cardinality, KindSchema, RelationshipSchema};
@@ -164,14 +165,22 @@ fn link_peer(tx: &mut Tx<'_>, id: &str, r: &RelationshipSchema, p: &str) {
     let Some(cp) = tx.kind_of(p).and_then(|k| tx.schema.counterpart(&k, r)) else {
         return;
     };
+    let mut left = Vec::new();
     if cp.cardinality == Cardinality::One {
         // The peer pointed elsewhere: that other node loses the peer.
         for prev in tx.peers_of(p, &cp.name).into_iter().filter(|x| x != id) {
             tx.remove_edge(&prev, &r.name, p);
             tx.remove_edge(p, &cp.name, &prev);
+            left.push(prev);
         }
     }
     tx.add_edge(p, &cp.name, id);
+    // The peer's side changed without a write of the peer: what it computes through that
+    // side is rendered here (the node itself is rendered by its own write).
+    write::render_through(tx, p, &cp.name);
+    for prev in left {
+        write::render_through(tx, &prev, &r.name);
+    }
 }
 
 /// Removes `peer` from `rel` of node `id`, with the other side of the edge.
@@ -179,6 +188,7 @@ fn unlink_peer(tx: &mut Tx<'_>, id: &str, r: &RelationshipSchema, p: &str) {
     tx.remove_edge(id, &r.name, p);
     if let Some(cp) = tx.kind_of(p).and_then(|k| tx.schema.counterpart(&k, r)) {
         tx.remove_edge(p, &cp.name, id);
+        write::render_through(tx, p, &cp.name);
     }
 }
 

@@ -332,6 +332,7 @@ fn create_impl(
         create_components(tx, &id, &t).map_err(Unique::Other)?;
     }
     profiles::propagate(tx, &id);
+    render_profiled(tx, k, &id);
     Ok(id)
 }
 
@@ -408,6 +409,8 @@ pub(crate) fn update(
         compute_attributes(tx, k, &id);
     }
     profiles::propagate(tx, &id);
+    render_readers(tx, &id);
+    render_profiled(tx, k, &id);
     check_mandatory_rels(tx, &id)?;
     let unchanged = tx
         .get(&id)
@@ -425,8 +428,17 @@ pub(crate) fn update(
 /// Renders the Jinja2 computed attributes of node `id` from what it holds now (see
 /// [`crate::computed`]): every write of a node ends with its computed values in step with
 /// its own values and its cardinality-one peers'. One that does not render is left empty,
-/// and a warning says why.
+/// and a warning says why. Where a value changes, the nodes that read it through a
+/// relationship are rendered again too ([`render_readers`]).
 pub(crate) fn compute_attributes(tx: &mut Tx<'_>, k: &KindSchema, id: &str) {
+    compute_attributes_at(tx, k, id, 0);
+}
+
+/// How far a change is followed from reader to reader ([`render_readers`]): a schema
+/// whose computed attributes read each other round a cycle stops there.
+const MOST_READER_HOPS: usize = 8;
+
+fn compute_attributes_at(tx: &mut Tx<'_>, k: &KindSchema, id: &str, hops: usize) {
     // Most kinds compute nothing: their writes do not read the node again.
     if !k.attributes.iter().any(|a| a.jinja2().is_some()) {
         return;
@@ -437,6 +449,67 @@ pub(crate) fn compute_attributes(tx: &mut Tx<'_>, k: &KindSchema, id: &str) {
         let mut node = (*node).clone();
         set_values(&mut node, values);
         tx.put(node);
+        render_readers_at(tx, id, hops + 1);
+    }
+}
+
+/// Renders again the computed attributes of every node that reads node `id`'s values
+/// through a relationship (an interface's `{{ device__name__value }}-{{ name__value }}`,
+/// when its device is renamed), as Infrahub's workers do after a change; here in the same
+/// transaction as the change. Nothing is read where no kind reads `id`'s kind.
+pub(crate) fn render_readers(tx: &mut Tx<'_>, id: &str) {
+    render_readers_at(tx, id, 0);
+}
+
+fn render_readers_at(tx: &mut Tx<'_>, id: &str, hops: usize) {
+    let schema = tx.schema;
+    if hops > MOST_READER_HOPS {
+        return;
+    }
+    let Some(kind) = tx.kind_of(id) else { return };
+    for (reader_kind, rel) in schema.computed_readers(&kind) {
+        let Some(k) = schema.get(reader_kind) else {
+            continue;
+        };
+        for reader in tx.holders(id, rel, reader_kind) {
+            compute_attributes_at(tx, k, &reader, hops);
+        }
+    }
+}
+
+/// After a write of profile `id` (of kind `k`; nothing for other kinds): the nodes it
+/// gives values to, whose computed attributes may read them, rendered again, and their
+/// readers.
+fn render_profiled(tx: &mut Tx<'_>, k: &KindSchema, id: &str) {
+    let schema = tx.schema;
+    if !schema.is_a(&k.kind, "CoreProfile") {
+        return;
+    }
+    let Some(profile) = tx.get(id) else { return };
+    for related in profile.peers("related_nodes").to_vec() {
+        render_node_and_readers(tx, &related);
+    }
+}
+
+/// Renders node `id`'s computed attributes, then those of the nodes reading its values:
+/// for a node whose values changed without a write of its own (a profile's).
+pub(crate) fn render_node_and_readers(tx: &mut Tx<'_>, id: &str) {
+    let schema = tx.schema;
+    if let Some(k) = tx.kind_of(id).and_then(|kind| schema.get(&kind)) {
+        compute_attributes(tx, k, id);
+    }
+    render_readers(tx, id);
+}
+
+/// Renders again the computed attributes of `id` when they read through `rel`, whose
+/// peers just changed from the other side (an interface added to a device's `interfaces`
+/// reads the device through its `device`).
+pub(crate) fn render_through(tx: &mut Tx<'_>, id: &str, rel: &str) {
+    let schema = tx.schema;
+    if let Some(k) = tx.kind_of(id).and_then(|kind| schema.get(&kind))
+        && k.computes_through(rel)
+    {
+        compute_attributes(tx, k, id);
     }
 }
 

@@ -462,6 +462,36 @@ impl KindSchema {
     pub fn attribute(&self, name: &str) -> Option<&AttributeSchema> {
         self.attributes.iter().find(|a| a.name == name)
     }
+    /// The relationships through which this kind's Jinja2 computed attributes read a
+    /// peer's values (`device` for `{{ device__name__value }}`), each once.
+    pub fn computed_reads_through(&self) -> Vec<&str> {
+        let mut through: Vec<&str> = Vec::new();
+        for (_, variables) in self.attributes.iter().filter_map(AttributeSchema::jinja2) {
+            for variable in variables {
+                let mut parts = variable.split("__");
+                if let (Some(rel), Some(_), Some(_)) = (parts.next(), parts.next(), parts.next())
+                    && !through.contains(&rel)
+                {
+                    through.push(rel);
+                }
+            }
+        }
+        through
+    }
+
+    /// Whether a Jinja2 computed attribute of this kind reads a peer's value through the
+    /// relationship `rel`.
+    pub fn computes_through(&self, rel: &str) -> bool {
+        self.attributes
+            .iter()
+            .filter_map(AttributeSchema::jinja2)
+            .flat_map(|(_, variables)| variables)
+            .any(|v| {
+                v.strip_prefix(rel)
+                    .is_some_and(|rest| rest.starts_with("__") && rest[2..].contains("__"))
+            })
+    }
+
     /// The relationship called `name`.
     pub fn relationship(&self, name: &str) -> Option<&RelationshipSchema> {
         self.relationships.iter().find(|r| r.name == name)
@@ -514,6 +544,10 @@ pub struct Schema {
     /// For each identifier that bidirectional relationships of two or more names share, the
     /// first name (see [`Schema::link_end`]).
     first_names: foldhash::HashMap<String, String>,
+    /// For each node kind, the nodes whose Jinja2 computed attributes read its values
+    /// through a relationship, as (their node kind, that relationship's name on it): whom
+    /// a change of such a node's values renders again (see [`Schema::computed_readers`]).
+    computed_readers: foldhash::HashMap<String, Vec<(String, String)>>,
     /// Files loaded on top of the core schema, in load order.
     pub files: Vec<(String, String)>,
     /// sha256 over the loaded files, Infrahub's schema hash stand-in.
@@ -572,15 +606,44 @@ impl Schema {
                 (k.kind.clone(), (at(true), at(false)))
             })
             .collect();
+        let mut computed_readers: foldhash::HashMap<String, Vec<(String, String)>> =
+            foldhash::HashMap::default();
+        for k in kinds.iter().filter(|k| !k.is_generic) {
+            for rel in k.computed_reads_through() {
+                let Some(r) = k.relationship(rel) else {
+                    continue;
+                };
+                let peers = match kinds.iter().find(|p| p.kind == r.peer) {
+                    Some(p) if p.is_generic => p.used_by.clone(),
+                    Some(p) => vec![p.kind.clone()],
+                    None => Vec::new(),
+                };
+                for peer in peers {
+                    let readers = computed_readers.entry(peer).or_default();
+                    let reader = (k.kind.clone(), r.name.clone());
+                    if !readers.contains(&reader) {
+                        readers.push(reader);
+                    }
+                }
+            }
+        }
         Schema {
             kinds,
             positions,
             identifier_peers,
             link_ends,
             first_names,
+            computed_readers,
             files,
             hash,
         }
+    }
+
+    /// The (node kind, relationship name) pairs whose nodes' Jinja2 computed attributes
+    /// read the values of a node of `kind` through that relationship: a change to such a
+    /// node's values renders its readers' again, as Infrahub's workers do.
+    pub fn computed_readers(&self, kind: &str) -> &[(String, String)] {
+        self.computed_readers.get(kind).map_or(&[], Vec::as_slice)
     }
     /// The generic or node called `kind`.
     pub fn get(&self, kind: &str) -> Option<&KindSchema> {
