@@ -1050,7 +1050,7 @@ async fn sync_records_every_declared_query_and_again_changes_nothing() {
     assert!(
         first
             .to_string()
-            .ends_with("generator definitions: none; stored queries: startup_config, cabling_plan"),
+            .ends_with("generator definitions: none; stored queries: startup_config, cabling_plan; transforms: none; artifact definitions: none"),
         "{first}"
     );
     let stored = || async {
@@ -1082,6 +1082,118 @@ async fn sync_records_every_declared_query_and_again_changes_nothing() {
         "nothing changed"
     );
     assert_eq!(stored().await, expected);
+}
+
+/// A repository's transforms and artifact definitions are recorded as Infrahub imports
+/// them: the repository itself (named after its directory, at its path), each transform
+/// with its query and the repository, each artifact definition with its group and
+/// transform; a second sync changes nothing.
+#[tokio::test]
+async fn sync_records_the_repository_its_transforms_and_artifact_definitions_once() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let root = parent.path().join("dc-design");
+    let write = |path: &str, text: &str| infragen_tests::write_file(&root, path, text);
+    write(
+        ".infrahub.yml",
+        "---
+queries:
+  - {name: startup_config, file_path: queries/startup_config.gql}
+  - {name: cabling_plan, file_path: queries/cabling_plan.gql}
+jinja2_transforms:
+  - {name: startup, description: Startup configuration, query: startup_config, template_path: templates/startup.j2}
+python_transforms:
+  - {name: cabling, file_path: transforms/cabling.py, class_name: Cabling, convert_query_response: true}
+artifact_definitions:
+  - {name: startup-file, artifact_name: startup-config, parameters: {device: name__value}, content_type: text/plain, targets: devices, transformation: startup}
+  - {name: cabling-file, parameters: {}, content_type: text/csv, targets: devices, transformation: cabling}
+objects:
+  - objects/groups.yml
+",
+    );
+    write(
+        "queries/startup_config.gql",
+        "query startup_config { CoreAccount { count } }\n",
+    );
+    write(
+        "queries/cabling_plan.gql",
+        "query cabling_plan { CoreStandardGroup { count } }\n",
+    );
+    write(
+        "transforms/cabling.py",
+        "from infrahub_sdk.transforms import InfrahubTransform\n\n\
+         class Cabling(InfrahubTransform):\n    query = \"cabling_plan\"\n\n    \
+         async def transform(self, data):\n        return data\n",
+    );
+    write(
+        "objects/groups.yml",
+        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: devices\n",
+    );
+    let repository = infragen::repository::Repository::open(&root).expect("repository");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let report = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync");
+    assert_eq!(report.transforms, ["startup", "cabling"]);
+    assert_eq!(
+        report.artifact_definitions,
+        ["startup-file", "cabling-file"]
+    );
+    let recorded = || async {
+        backend
+            .query(
+                "main",
+                "{ CoreReadOnlyRepository { edges { node { name { value } location { value } } } }
+                   CoreTransformJinja2 { edges { node { name { value } description { value } template_path { value }
+                       query { node { name { value } } } repository { node { name { value } } } } } }
+                   CoreTransformPython { edges { node { name { value } file_path { value } class_name { value }
+                       convert_query_response { value } query { node { name { value } } } } } }
+                   CoreArtifactDefinition { edges { node { name { value } artifact_name { value } parameters { value }
+                       content_type { value } targets { node { display_label } } transformation { node { display_label } } } } } }",
+                &serde_json::json!({}),
+            )
+            .await
+            .expect("recorded")
+    };
+    let location = std::fs::canonicalize(&root).expect("the repository's path");
+    let expected = serde_json::json!({
+        "CoreReadOnlyRepository": {"edges": [
+            {"node": {"name": {"value": "dc-design"}, "location": {"value": location.display().to_string()}}}
+        ]},
+        "CoreTransformJinja2": {"edges": [
+            {"node": {"name": {"value": "startup"}, "description": {"value": "Startup configuration"},
+                      "template_path": {"value": "templates/startup.j2"},
+                      "query": {"node": {"name": {"value": "startup_config"}}},
+                      "repository": {"node": {"name": {"value": "dc-design"}}}}}
+        ]},
+        "CoreTransformPython": {"edges": [
+            {"node": {"name": {"value": "cabling"}, "file_path": {"value": "transforms/cabling.py"},
+                      "class_name": {"value": "Cabling"}, "convert_query_response": {"value": true},
+                      "query": {"node": {"name": {"value": "cabling_plan"}}}}}
+        ]},
+        "CoreArtifactDefinition": {"edges": [
+            {"node": {"name": {"value": "cabling-file"}, "artifact_name": {"value": "cabling-file"},
+                      "parameters": {"value": {}}, "content_type": {"value": "text/csv"},
+                      "targets": {"node": {"display_label": "devices"}},
+                      "transformation": {"node": {"display_label": "cabling"}}}},
+            {"node": {"name": {"value": "startup-file"}, "artifact_name": {"value": "startup-config"},
+                      "parameters": {"value": {"device": "name__value"}}, "content_type": {"value": "text/plain"},
+                      "targets": {"node": {"display_label": "devices"}},
+                      "transformation": {"node": {"display_label": "startup"}}}}
+        ]}
+    });
+    assert_eq!(recorded().await, expected);
+    let seq = store.last_event_seq().expect("events");
+    infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync again");
+    assert_eq!(
+        store.last_event_seq().expect("events"),
+        seq,
+        "nothing changed"
+    );
+    assert_eq!(recorded().await, expected);
 }
 
 #[tokio::test]

@@ -1203,10 +1203,10 @@ fn a_work_queue_url_or_access_file_that_cannot_be_used_is_refused_with_the_reaso
 }
 
 /// `sync` of an Infrahub repository with transforms, artifacts, checks and menus: it
-/// imports what infragen has (here, the queries) and says, naming each, what it leaves
-/// out, on one warning line.
+/// records the queries, the transforms and the artifact definitions it can, says so on
+/// stdout, and names on one warning line each entry it leaves out, with why.
 #[test]
-fn sync_names_the_transforms_artifacts_checks_and_menus_it_does_not_import() {
+fn sync_records_transforms_and_artifact_definitions_and_names_what_it_leaves_out() {
     let repo = tempfile::tempdir().expect("temp dir");
     let write = |path: &str, text: &str| infragen_tests::write_file(repo.path(), path, text);
     write(
@@ -1218,17 +1218,30 @@ jinja2_transforms:
   - {name: startup, query: startup_config, template_path: templates/startup.j2}
 python_transforms:
   - {name: cabling, file_path: transforms/cabling.py, class_name: Cabling}
+  - {name: inventory, file_path: transforms/inventory.py, class_name: Inventory}
 artifact_definitions:
   - {name: startup-file, parameters: {}, content_type: text/plain, targets: devices, transformation: startup}
+  - {name: cabling-file, parameters: {}, content_type: text/plain, targets: devices, transformation: cabling}
+  - {name: orphan-file, parameters: {}, content_type: text/plain, targets: nowhere, transformation: startup}
 check_definitions:
   - {name: naming, file_path: checks/naming.py}
 menus:
   - menus/menu.yml
+objects:
+  - objects/groups.yml
 ",
     );
     write(
         "queries/startup_config.gql",
         "query startup_config { CoreAccount { count } }\n",
+    );
+    write(
+        "transforms/cabling.py",
+        "class Cabling(InfrahubTransform):\n    query = QUERY\n",
+    );
+    write(
+        "objects/groups.yml",
+        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: devices\n",
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("store.db");
@@ -1241,7 +1254,10 @@ menus:
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.ends_with("generator definitions: none; stored queries: startup_config\n"),
+        stdout.ends_with(
+            "generator definitions: none; stored queries: startup_config; transforms: startup; \
+             artifact definitions: startup-file\n"
+        ),
         "{stdout}"
     );
     let warnings: Vec<&str> = stderr
@@ -1251,9 +1267,12 @@ menus:
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
         warnings[0].ends_with(
-            ".infrahub.yml: not imported (infragen renders no transforms or artifacts, runs no \
-             checks and has no menus): jinja2_transforms: startup; python_transforms: cabling; \
-             artifact_definitions: startup-file; check_definitions: naming; menus: menus/menu.yml"
+            ".infrahub.yml: not imported (infragen runs no checks and has no menus): \
+             check_definitions: naming; menus: menus/menu.yml; \
+             python_transforms: cabling (no `query = \"…\"` in class Cabling of transforms/cabling.py); \
+             python_transforms: inventory (transforms/inventory.py: No such file or directory (os error 2)); \
+             artifact_definitions: cabling-file (its transform `cabling` is not recorded); \
+             artifact_definitions: orphan-file (no group `nowhere`)"
         ),
         "{stderr}"
     );

@@ -3,11 +3,17 @@
 //!
 //! The schema files are loaded, then the object files, then every query and
 //! generator definition of `.infrahub.yml` is recorded (`CoreGraphQLQuery`,
-//! `CoreGeneratorDefinition`), and last the object files that declare
+//! `CoreGeneratorDefinition`), then the repository itself
+//! (`CoreReadOnlyRepository`, named after its directory) with its transforms
+//! (`CoreTransformJinja2`, `CoreTransformPython`) and artifact definitions
+//! (`CoreArtifactDefinition`), and last the object files that declare
 //! generator actions or trigger rules: those name generator definitions,
 //! which must exist before the rules can point at them, and the definitions
 //! in turn point at their target groups, which the other object files
 //! declare. Loading twice changes nothing.
+//!
+//! Transforms and artifact definitions are recorded as Infrahub records them, so
+//! that what asks for them finds them; infragen renders neither.
 
 use infragen_store::Store;
 use infragen_store::objects::declared_kinds;
@@ -54,6 +60,17 @@ pub enum SyncError {
         #[source]
         source: BackendError,
     },
+    /// The repository, a transform or an artifact definition could not be recorded.
+    #[error("recording {what} `{name}`: {source}")]
+    Record {
+        /// What it is (`the repository`, `the Jinja2 transform`, …).
+        what: &'static str,
+        /// Its name.
+        name: String,
+        /// What the backend said.
+        #[source]
+        source: BackendError,
+    },
 }
 
 /// What a sync did.
@@ -74,13 +91,18 @@ pub struct SyncReport {
     /// Stored queries recorded (`CoreGraphQLQuery`): every entry of `queries`, in
     /// `.infrahub.yml` order, those a generator uses included.
     pub queries: Vec<String>,
+    /// Transforms recorded (`CoreTransformJinja2`, `CoreTransformPython`), Jinja2 first,
+    /// each in `.infrahub.yml` order.
+    pub transforms: Vec<String>,
+    /// Artifact definitions recorded (`CoreArtifactDefinition`), in `.infrahub.yml` order.
+    pub artifact_definitions: Vec<String>,
 }
 
 impl std::fmt::Display for SyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "schema {} ({}); {} object file(s), {} object(s), {} changed; generator definitions: {}; stored queries: {}",
+            "schema {} ({}); {} object file(s), {} object(s), {} changed; generator definitions: {}; stored queries: {}; transforms: {}; artifact definitions: {}",
             self.schema_hash,
             if self.schema_updated {
                 "updated"
@@ -92,39 +114,18 @@ impl std::fmt::Display for SyncReport {
             self.nodes_changed,
             none_or_list(&self.definitions),
             none_or_list(&self.queries),
+            none_or_list(&self.transforms),
+            none_or_list(&self.artifact_definitions),
         )
     }
 }
 
-/// What `.infrahub.yml` declares that a sync leaves out, by section: `jinja2_transforms:
-/// a, b`. An Infrahub repository's transforms and artifacts are not rendered here, so a
-/// user is told which of theirs are not there rather than finding them missing.
-fn not_imported(config: &crate::repository::RepositoryConfig) -> Vec<String> {
-    let sections: [(&str, Vec<String>); 5] = [
-        (
-            "jinja2_transforms",
-            config
-                .jinja2_transforms
-                .iter()
-                .map(|t| t.name.clone())
-                .collect(),
-        ),
-        (
-            "python_transforms",
-            config
-                .python_transforms
-                .iter()
-                .map(|t| t.name.clone())
-                .collect(),
-        ),
-        (
-            "artifact_definitions",
-            config
-                .artifact_definitions
-                .iter()
-                .map(|a| a.name.clone())
-                .collect(),
-        ),
+/// What `.infrahub.yml` declares that a sync leaves out, by section: `check_definitions:
+/// a, b`, with `skipped` (entries of other sections that could not be recorded, each
+/// saying why). A user is told which of theirs are not there rather than finding them
+/// missing.
+fn not_imported(config: &crate::repository::RepositoryConfig, skipped: &[String]) -> Vec<String> {
+    let sections: [(&str, Vec<String>); 2] = [
         (
             "check_definitions",
             config
@@ -146,7 +147,52 @@ fn not_imported(config: &crate::repository::RepositoryConfig) -> Vec<String> {
         .into_iter()
         .filter(|(_, names)| !names.is_empty())
         .map(|(section, names)| format!("{section}: {}", names.join(", ")))
+        .chain(skipped.iter().cloned())
         .collect()
+}
+
+/// The query a Python transform's class names (`query = "name"` in the body of `class
+/// <class_name>`): Infrahub imports the class to read it; infragen runs no Python, so it
+/// reads the assignment from the source, and `None` when it is not written that way.
+fn python_transform_query(source: &str, class_name: &str) -> Option<String> {
+    let mut lines = source.lines();
+    lines.find(|line| {
+        line.strip_prefix("class ")
+            .and_then(|rest| rest.strip_prefix(class_name))
+            .is_some_and(|rest| rest.starts_with('(') || rest.starts_with(':'))
+    })?;
+    // The body's own statements are at the indentation of its first line; a method's
+    // `query = …` is deeper.
+    let mut body_indent = None;
+    for line in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        if indent == 0 {
+            return None;
+        }
+        if *body_indent.get_or_insert(indent) != indent {
+            continue;
+        }
+        let Some(value) = line
+            .trim()
+            .strip_prefix("query")
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix('='))
+            .map(str::trim)
+        else {
+            continue;
+        };
+        let quoted = |quote: char| {
+            value
+                .strip_prefix(quote)
+                .and_then(|rest| rest.split_once(quote))
+                .map(|(name, _)| name.to_owned())
+        };
+        return quoted('"').or_else(|| quoted('\''));
+    }
+    None
 }
 
 /// `names` joined, or `none`.
@@ -247,11 +293,11 @@ pub async fn sync_repository(
             })?;
     }
 
-    let not_imported = not_imported(config);
+    let recorded = record_transforms_and_artifacts(repository, backend, branch).await?;
+    let not_imported = not_imported(config, &recorded.skipped);
     if !not_imported.is_empty() {
         tracing::warn!(
-            "{}: not imported (infragen renders no transforms or artifacts, runs no checks \
-             and has no menus): {}",
+            "{}: not imported (infragen runs no checks and has no menus): {}",
             repository.config_file(),
             not_imported.join("; ")
         );
@@ -274,5 +320,213 @@ pub async fn sync_repository(
             .iter()
             .map(|query| query.name.clone())
             .collect(),
+        transforms: recorded.transforms,
+        artifact_definitions: recorded.artifact_definitions,
     })
+}
+
+/// What [`record_transforms_and_artifacts`] recorded, and what it could not.
+struct Recorded {
+    transforms: Vec<String>,
+    artifact_definitions: Vec<String>,
+    /// Entries left out, each with why (`artifact_definitions: a (no group `g`)`).
+    skipped: Vec<String>,
+}
+
+/// Records the repository as `CoreReadOnlyRepository` (named after its directory, located
+/// at its path), its transforms with their queries (recorded before) and the repository,
+/// and its artifact definitions with their target groups and transforms, as Infrahub
+/// does when it imports a repository. A Python transform whose query cannot be read from
+/// its source (or whose file cannot be read), and an artifact definition whose group or
+/// transform is not there, are
+/// left out and named in the sync's warning (Infrahub logs such an import error and goes
+/// on); a transform naming a query `.infrahub.yml` does not declare fails the sync.
+async fn record_transforms_and_artifacts(
+    repository: &Repository,
+    backend: &dyn Backend,
+    branch: &str,
+) -> Result<Recorded, SyncError> {
+    let config = repository.config();
+    let mut recorded = Recorded {
+        transforms: Vec::new(),
+        artifact_definitions: Vec::new(),
+        skipped: Vec::new(),
+    };
+    if config.jinja2_transforms.is_empty()
+        && config.python_transforms.is_empty()
+        && config.artifact_definitions.is_empty()
+    {
+        return Ok(recorded);
+    }
+    let root = repository.root();
+    let location = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+    let name = location
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repository".to_owned());
+    let repository_id = backend
+        .upsert(
+            branch,
+            "CoreReadOnlyRepository",
+            &json!({
+                "name": { "value": name },
+                "location": { "value": location.display().to_string() },
+            }),
+        )
+        .await
+        .map_err(|source| SyncError::Record {
+            what: "the repository",
+            name: name.clone(),
+            source,
+        })?
+        .id;
+
+    let mut transform_ids = std::collections::BTreeMap::new();
+    let mut transforms = Vec::new();
+    for t in &config.jinja2_transforms {
+        repository.query_text(&t.query)?;
+        let mut data = json!({
+            "name": { "value": t.name },
+            "template_path": { "value": t.template_path.display().to_string() },
+            "query": { "hfid": [t.query] },
+            "repository": { "id": repository_id },
+        });
+        if let Some(description) = &t.description {
+            data["description"] = json!({ "value": description });
+        }
+        transforms.push(("the Jinja2 transform", "CoreTransformJinja2", &t.name, data));
+    }
+    for t in &config.python_transforms {
+        let source = match repository.read_string(&t.file_path) {
+            Ok(source) => source,
+            Err(error) => {
+                recorded
+                    .skipped
+                    .push(format!("python_transforms: {} ({error})", t.name));
+                continue;
+            }
+        };
+        let Some(query) = python_transform_query(&source, &t.class_name) else {
+            recorded.skipped.push(format!(
+                "python_transforms: {} (no `query = \"…\"` in class {} of {})",
+                t.name,
+                t.class_name,
+                t.file_path.display()
+            ));
+            continue;
+        };
+        repository.query_text(&query)?;
+        let mut data = json!({
+            "name": { "value": t.name },
+            "file_path": { "value": t.file_path.display().to_string() },
+            "class_name": { "value": t.class_name },
+            "convert_query_response": { "value": t.convert_query_response },
+            "query": { "hfid": [query] },
+            "repository": { "id": repository_id },
+        });
+        if let Some(description) = &t.description {
+            data["description"] = json!({ "value": description });
+        }
+        transforms.push(("the Python transform", "CoreTransformPython", &t.name, data));
+    }
+    for (what, kind, name, data) in transforms {
+        let written = backend
+            .upsert(branch, kind, &data)
+            .await
+            .map_err(|source| SyncError::Record {
+                what,
+                name: name.clone(),
+                source,
+            })?;
+        transform_ids.insert(name.clone(), written.id);
+        recorded.transforms.push(name.clone());
+    }
+
+    for a in &config.artifact_definitions {
+        let Some(transform_id) = transform_ids.get(&a.transformation) else {
+            recorded.skipped.push(format!(
+                "artifact_definitions: {} (its transform `{}` is not recorded)",
+                a.name, a.transformation
+            ));
+            continue;
+        };
+        let groups = backend
+            .filters(
+                branch,
+                "CoreGroup",
+                &json!({ "name__value": a.targets }),
+                &[],
+            )
+            .await
+            .map_err(|source| SyncError::Record {
+                what: "the artifact definition",
+                name: a.name.clone(),
+                source,
+            })?;
+        let Some(group_id) = groups
+            .first()
+            .and_then(|group| group.get("id"))
+            .and_then(Value::as_str)
+        else {
+            recorded.skipped.push(format!(
+                "artifact_definitions: {} (no group `{}`)",
+                a.name, a.targets
+            ));
+            continue;
+        };
+        let data = json!({
+            "name": { "value": a.name },
+            "artifact_name": { "value": a.artifact_name.as_deref().unwrap_or(&a.name) },
+            "parameters": { "value": a.parameters },
+            "content_type": { "value": a.content_type },
+            "targets": { "id": group_id },
+            "transformation": { "id": transform_id },
+        });
+        backend
+            .upsert(branch, "CoreArtifactDefinition", &data)
+            .await
+            .map_err(|source| SyncError::Record {
+                what: "the artifact definition",
+                name: a.name.clone(),
+                source,
+            })?;
+        recorded.artifact_definitions.push(a.name.clone());
+    }
+    Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::python_transform_query;
+
+    /// The query is read from the named class's body, in either quote, and from no other
+    /// class; a class that assigns it otherwise (or not at all) gives none.
+    #[test]
+    fn a_python_transforms_query_is_read_from_its_class_body() {
+        let source = "from infrahub_sdk.transforms import InfrahubTransform\n\n\
+            class Other(InfrahubTransform):\n    query = \"other_query\"\n\n\
+            class Cabling(InfrahubTransform):\n\n    \"\"\"The cabling plan.\"\"\"\n    \
+            timeout = 10\n    query = 'cabling_plan'  # the plan\n\n    \
+            async def transform(self, data):\n        query = \"not this\"\n";
+        assert_eq!(
+            python_transform_query(source, "Cabling").as_deref(),
+            Some("cabling_plan")
+        );
+        assert_eq!(
+            python_transform_query(source, "Other").as_deref(),
+            Some("other_query")
+        );
+        assert_eq!(python_transform_query(source, "Cab"), None);
+        assert_eq!(python_transform_query(source, "Missing"), None);
+        let computed = "class Computed(InfrahubTransform):\n    query = QUERY_NAME\n";
+        assert_eq!(python_transform_query(computed, "Computed"), None);
+        let after = "class Empty(InfrahubTransform):\n    pass\n\nquery = \"module_level\"\n";
+        assert_eq!(python_transform_query(after, "Empty"), None);
+        let method_first = "class Late(InfrahubTransform):\n    def helper(self):\n        \
+            query = \"local\"\n\n    query = \"late_query\"\n";
+        assert_eq!(
+            python_transform_query(method_first, "Late").as_deref(),
+            Some("late_query")
+        );
+    }
 }

@@ -174,7 +174,9 @@ impl Repository {
         Ok(files)
     }
 
-    fn read_string(&self, relative: &Path) -> Result<String, RepositoryError> {
+    /// A repository file as text, read through the repository's directory capability (see
+    /// [`Repository::read`]).
+    pub fn read_string(&self, relative: &Path) -> Result<String, RepositoryError> {
         read_text(&self.dir, relative)
     }
 }
