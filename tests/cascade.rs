@@ -1087,7 +1087,8 @@ async fn sync_records_every_declared_query_and_again_changes_nothing() {
 /// A repository's transforms and artifact definitions are recorded as Infrahub imports
 /// them: the repository itself (named after its directory, at its path), each transform
 /// with its query and the repository, each artifact definition with its group and
-/// transform; a second sync changes nothing.
+/// transform; a second sync changes nothing; a transform `.infrahub.yml` no longer declares
+/// is deleted, unless an artifact definition still uses it.
 #[tokio::test]
 async fn sync_records_the_repository_its_transforms_and_artifact_definitions_once() {
     let parent = tempfile::tempdir().expect("temp dir");
@@ -1101,6 +1102,7 @@ queries:
   - {name: cabling_plan, file_path: queries/cabling_plan.gql}
 jinja2_transforms:
   - {name: startup, description: Startup configuration, query: startup_config, template_path: templates/startup.j2}
+  - {name: unused, query: startup_config, template_path: templates/unused.j2}
 python_transforms:
   - {name: cabling, file_path: transforms/cabling.py, class_name: Cabling, convert_query_response: true}
 artifact_definitions:
@@ -1135,7 +1137,7 @@ objects:
     let report = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect("sync");
-    assert_eq!(report.transforms, ["startup", "cabling"]);
+    assert_eq!(report.transforms, ["startup", "unused", "cabling"]);
     assert_eq!(
         report.artifact_definitions,
         ["startup-file", "cabling-file"]
@@ -1183,15 +1185,51 @@ objects:
                       "transformation": {"node": {"display_label": "startup"}}}}
         ]}
     });
-    assert_eq!(recorded().await, expected);
+    // With `unused`, which the last sync below removes.
+    let mut first = expected.clone();
+    first["CoreTransformJinja2"]["edges"]
+        .as_array_mut()
+        .expect("edges")
+        .push(serde_json::json!(
+            {"node": {"name": {"value": "unused"}, "description": {"value": null},
+                      "template_path": {"value": "templates/unused.j2"},
+                      "query": {"node": {"name": {"value": "startup_config"}}},
+                      "repository": {"node": {"name": {"value": "dc-design"}}}}}
+        ));
+    assert_eq!(recorded().await, first);
     let seq = store.last_event_seq().expect("events");
-    infragen::sync::sync_repository(&store, &repository, &backend, "main")
+    let again = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect("sync again");
     assert_eq!(
         store.last_event_seq().expect("events"),
         seq,
         "nothing changed"
+    );
+    assert!(again.transforms_removed.is_empty());
+    assert_eq!(recorded().await, first);
+
+    // Declared no more: `unused` is deleted, as Infrahub's import deletes it; `cabling` is
+    // still the transform of an artifact definition (which the import keeps), so it stays.
+    let config = std::fs::read_to_string(root.join(".infrahub.yml")).expect("config");
+    write(
+        ".infrahub.yml",
+        &config
+            .replace("  - {name: unused, query: startup_config, template_path: templates/unused.j2}\n", "")
+            .replace(
+                "python_transforms:\n  - {name: cabling, file_path: transforms/cabling.py, class_name: Cabling, convert_query_response: true}\n",
+                "",
+            ),
+    );
+    let repository = infragen::repository::Repository::open(&root).expect("repository");
+    let pruned = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync after the transforms went");
+    assert_eq!(pruned.transforms, ["startup"]);
+    assert_eq!(pruned.transforms_removed, ["unused"]);
+    assert!(
+        pruned.to_string().ends_with("transforms removed: unused"),
+        "{pruned}"
     );
     assert_eq!(recorded().await, expected);
 }

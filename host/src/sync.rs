@@ -96,6 +96,9 @@ pub struct SyncReport {
     pub transforms: Vec<String>,
     /// Artifact definitions recorded (`CoreArtifactDefinition`), in `.infrahub.yml` order.
     pub artifact_definitions: Vec<String>,
+    /// Transforms of this repository deleted because `.infrahub.yml` no longer declares
+    /// them.
+    pub transforms_removed: Vec<String>,
 }
 
 impl std::fmt::Display for SyncReport {
@@ -116,7 +119,15 @@ impl std::fmt::Display for SyncReport {
             none_or_list(&self.queries),
             none_or_list(&self.transforms),
             none_or_list(&self.artifact_definitions),
-        )
+        )?;
+        if !self.transforms_removed.is_empty() {
+            write!(
+                f,
+                "; transforms removed: {}",
+                self.transforms_removed.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -322,6 +333,7 @@ pub async fn sync_repository(
             .collect(),
         transforms: recorded.transforms,
         artifact_definitions: recorded.artifact_definitions,
+        transforms_removed: recorded.removed,
     })
 }
 
@@ -329,6 +341,8 @@ pub async fn sync_repository(
 struct Recorded {
     transforms: Vec<String>,
     artifact_definitions: Vec<String>,
+    /// Transforms of the repository deleted because `.infrahub.yml` no longer declares them.
+    removed: Vec<String>,
     /// Entries left out, each with why (`artifact_definitions: a (no group `g`)`).
     skipped: Vec<String>,
 }
@@ -350,14 +364,9 @@ async fn record_transforms_and_artifacts(
     let mut recorded = Recorded {
         transforms: Vec::new(),
         artifact_definitions: Vec::new(),
+        removed: Vec::new(),
         skipped: Vec::new(),
     };
-    if config.jinja2_transforms.is_empty()
-        && config.python_transforms.is_empty()
-        && config.artifact_definitions.is_empty()
-    {
-        return Ok(recorded);
-    }
     let root = repository.root();
     let location = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
     let name = location
@@ -440,6 +449,42 @@ async fn record_transforms_and_artifacts(
             })?;
         transform_ids.insert(name.clone(), written.id);
         recorded.transforms.push(name.clone());
+    }
+    // As Infrahub's import: a transform of this repository that `.infrahub.yml` no longer
+    // declares is deleted (one an artifact definition still uses cannot be, and is named).
+    for kind in ["CoreTransformJinja2", "CoreTransformPython"] {
+        let stored = backend
+            .filters(
+                branch,
+                kind,
+                &json!({ "repository__ids": [repository_id] }),
+                &[],
+            )
+            .await
+            .map_err(|source| SyncError::Record {
+                what: "the repository's transforms",
+                name: name.clone(),
+                source,
+            })?;
+        for node in stored {
+            let (Some(id), Some(transform)) = (
+                node.get("id").and_then(Value::as_str),
+                node.get("name")
+                    .and_then(|field| field.get("value"))
+                    .and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            if transform_ids.contains_key(transform) {
+                continue;
+            }
+            match backend.delete(branch, kind, id).await {
+                Ok(()) => recorded.removed.push(transform.to_owned()),
+                Err(error) => recorded.skipped.push(format!(
+                    "removing the transform {transform}, which .infrahub.yml no longer declares ({error})"
+                )),
+            }
+        }
     }
 
     for a in &config.artifact_definitions {
