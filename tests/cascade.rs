@@ -1234,6 +1234,96 @@ objects:
     assert_eq!(recorded().await, expected);
 }
 
+/// Generator definitions point at the repository that declared them, and one that
+/// `.infrahub.yml` no longer declares is deleted by the next sync, as Infrahub's import
+/// deletes it — unless a generator action still names it, which keeps it and says why.
+#[tokio::test]
+async fn sync_deletes_the_generator_definitions_the_repository_no_longer_declares() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let root = parent.path().join("widgets-repo");
+    let write = |path: &str, text: &str| infragen_tests::write_file(&root, path, text);
+    let definition = |name: &str| {
+        format!(
+            "  - {{name: {name}, file_path: {name}.wasm, targets: widget-sets, query: widget_set}}\n"
+        )
+    };
+    let config = |names: &[&str]| {
+        let mut text = "---\nqueries:\n  - {name: widget_set, file_path: widget_set.gql}\n\
+                        objects:\n  - objects\ngenerator_definitions:\n"
+            .to_owned();
+        for name in names {
+            text.push_str(&definition(name));
+        }
+        text
+    };
+    write(".infrahub.yml", &config(&["alpha", "beta", "gamma"]));
+    // A sync records the definitions; it does not load their components.
+    for name in ["alpha", "beta", "gamma"] {
+        write(&format!("{name}.wasm"), "");
+    }
+    write(
+        "widget_set.gql",
+        "query widget_set { CoreAccount { count } }\n",
+    );
+    write(
+        "objects/01_groups.yml",
+        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: widget-sets\n",
+    );
+    write(
+        "objects/02_actions.yml",
+        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreGeneratorAction\n  data:\n    - {name: run-gamma, generator: gamma}\n",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let sync = || async {
+        let repository = infragen::repository::Repository::open(&root).expect("repository");
+        infragen::sync::sync_repository(&store, &repository, &backend, "main")
+            .await
+            .expect("sync")
+    };
+    let first = sync().await;
+    assert_eq!(first.definitions, ["alpha", "beta", "gamma"]);
+    let definitions = || async {
+        backend
+            .query(
+                "main",
+                "{ CoreGeneratorDefinition { edges { node { name { value } repository { node { name { value } } } } } } }",
+                &serde_json::json!({}),
+            )
+            .await
+            .expect("definitions")
+    };
+    let listed = |names: &[&str]| {
+        let edges: Vec<serde_json::Value> = names
+            .iter()
+            .map(|name| serde_json::json!({"node": {"name": {"value": name}, "repository": {"node": {"name": {"value": "widgets-repo"}}}}}))
+            .collect();
+        serde_json::json!({"CoreGeneratorDefinition": {"edges": edges}})
+    };
+    assert_eq!(definitions().await, listed(&["alpha", "beta", "gamma"]));
+    let seq = store.last_event_seq().expect("events");
+    assert!(sync().await.definitions_removed.is_empty());
+    assert_eq!(
+        store.last_event_seq().expect("events"),
+        seq,
+        "nothing changed"
+    );
+
+    write(".infrahub.yml", &config(&["alpha"]));
+    let pruned = sync().await;
+    assert_eq!(pruned.definitions, ["alpha"]);
+    assert_eq!(pruned.definitions_removed, ["beta"]);
+    assert!(
+        pruned
+            .to_string()
+            .ends_with("; generator definitions removed: beta"),
+        "{pruned}"
+    );
+    // `gamma` is still named by the action `run-gamma`.
+    assert_eq!(definitions().await, listed(&["alpha", "gamma"]));
+}
+
 #[tokio::test]
 async fn sync_imports_the_ai_dc_repository_with_its_rules_and_changes_nothing_the_second_time() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,16 +1,17 @@
 //! `infragen sync`: what Infrahub does when it imports a repository, for the
 //! embedded store.
 //!
-//! The schema files are loaded, then the object files, then every query and
-//! generator definition of `.infrahub.yml` is recorded (`CoreGraphQLQuery`,
-//! `CoreGeneratorDefinition`), then the repository itself
-//! (`CoreReadOnlyRepository`, named after its directory) with its transforms
-//! (`CoreTransformJinja2`, `CoreTransformPython`) and artifact definitions
-//! (`CoreArtifactDefinition`), and last the object files that declare
-//! generator actions or trigger rules: those name generator definitions,
-//! which must exist before the rules can point at them, and the definitions
-//! in turn point at their target groups, which the other object files
-//! declare. Loading twice changes nothing.
+//! The schema files are loaded, then the object files, then the repository itself
+//! is recorded (`CoreReadOnlyRepository`, named after its directory), then every
+//! query and generator definition of `.infrahub.yml` (`CoreGraphQLQuery`,
+//! `CoreGeneratorDefinition`, the definitions pointing at the repository), its
+//! transforms (`CoreTransformJinja2`, `CoreTransformPython`) and artifact
+//! definitions (`CoreArtifactDefinition`); the repository's generator definitions
+//! and transforms that `.infrahub.yml` no longer declares are deleted; and last
+//! the object files that declare generator actions or trigger rules: those name
+//! generator definitions, which must exist before the rules can point at them,
+//! and the definitions in turn point at their target groups, which the other
+//! object files declare. Loading twice changes nothing.
 //!
 //! Transforms and artifact definitions are recorded as Infrahub records them, so
 //! that what asks for them finds them; infragen renders neither.
@@ -60,6 +61,16 @@ pub enum SyncError {
         #[source]
         source: BackendError,
     },
+    /// The repository's nodes of a kind (to find those it no longer declares) could not be
+    /// read.
+    #[error("reading the repository's {kind} nodes: {source}")]
+    ReadRecorded {
+        /// The kind.
+        kind: String,
+        /// What the backend said.
+        #[source]
+        source: BackendError,
+    },
     /// The repository, a transform or an artifact definition could not be recorded.
     #[error("recording {what} `{name}`: {source}")]
     Record {
@@ -99,6 +110,9 @@ pub struct SyncReport {
     /// Transforms of this repository deleted because `.infrahub.yml` no longer declares
     /// them.
     pub transforms_removed: Vec<String>,
+    /// Generator definitions of this repository deleted because `.infrahub.yml` no longer
+    /// declares them.
+    pub definitions_removed: Vec<String>,
 }
 
 impl std::fmt::Display for SyncReport {
@@ -120,6 +134,13 @@ impl std::fmt::Display for SyncReport {
             none_or_list(&self.transforms),
             none_or_list(&self.artifact_definitions),
         )?;
+        if !self.definitions_removed.is_empty() {
+            write!(
+                f,
+                "; generator definitions removed: {}",
+                self.definitions_removed.join(", ")
+            )?;
+        }
         if !self.transforms_removed.is_empty() {
             write!(
                 f,
@@ -245,7 +266,9 @@ pub async fn sync_repository(
         nodes_changed += load.nodes_changed;
     }
 
+    let repository_id = record_repository(repository, backend, branch).await?;
     let mut definitions = Vec::new();
+    let mut definition_ids = std::collections::BTreeSet::new();
     for definition in &repository.config().generator_definitions {
         let query_text = repository.query_text(&definition.query)?;
         let groups = backend
@@ -272,9 +295,23 @@ pub async fn sync_repository(
                 definition.name, definition.targets
             )));
         };
-        records::record_definition(backend, branch, definition, &query_text, group_id)
+        let definition_id =
+            records::record_definition(backend, branch, definition, &query_text, group_id)
+                .await
+                .map_err(|error: RunnerError| SyncError::Definition(error.to_string()))?;
+        backend
+            .update(
+                branch,
+                "CoreGeneratorDefinition",
+                &json!({ "id": definition_id, "repository": { "id": repository_id } }),
+            )
             .await
-            .map_err(|error: RunnerError| SyncError::Definition(error.to_string()))?;
+            .map_err(|source| SyncError::Record {
+                what: "the generator definition",
+                name: definition.name.clone(),
+                source,
+            })?;
+        definition_ids.insert(definition_id);
         definitions.push(definition.name.clone());
     }
 
@@ -304,7 +341,21 @@ pub async fn sync_repository(
             })?;
     }
 
-    let recorded = record_transforms_and_artifacts(repository, backend, branch).await?;
+    let mut recorded =
+        record_transforms_and_artifacts(repository, backend, branch, &repository_id).await?;
+    // As Infrahub's import: a generator definition of this repository that `.infrahub.yml`
+    // no longer declares is deleted, with its instances; one a trigger rule's action still
+    // names cannot be, and is named.
+    let (removed, kept) = remove_undeclared(
+        backend,
+        branch,
+        "CoreGeneratorDefinition",
+        &repository_id,
+        |id, _| definition_ids.contains(id),
+    )
+    .await?;
+    recorded.definitions_removed = removed;
+    recorded.skipped.extend(kept);
     let not_imported = not_imported(config, &recorded.skipped);
     if !not_imported.is_empty() {
         tracing::warn!(
@@ -334,7 +385,85 @@ pub async fn sync_repository(
         transforms: recorded.transforms,
         artifact_definitions: recorded.artifact_definitions,
         transforms_removed: recorded.removed,
+        definitions_removed: recorded.definitions_removed,
     })
+}
+
+/// Records the repository being imported as `CoreReadOnlyRepository`, named after its
+/// directory and located at its path, and gives its id: what the import records points
+/// at it, and what it no longer declares is found through it.
+async fn record_repository(
+    repository: &Repository,
+    backend: &dyn Backend,
+    branch: &str,
+) -> Result<String, SyncError> {
+    let root = repository.root();
+    let location = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+    let name = location
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repository".to_owned());
+    let recorded = backend
+        .upsert(
+            branch,
+            "CoreReadOnlyRepository",
+            &json!({
+                "name": { "value": name },
+                "location": { "value": location.display().to_string() },
+            }),
+        )
+        .await
+        .map_err(|source| SyncError::Record {
+            what: "the repository",
+            name: name.clone(),
+            source,
+        })?;
+    Ok(recorded.id)
+}
+
+/// Deletes the nodes of `kind` that point at the repository `repository_id` and that
+/// `declared(id, name)` says `.infrahub.yml` no longer declares: the names deleted, and for
+/// each that could not be (a mandatory relationship still points at it), why.
+async fn remove_undeclared(
+    backend: &dyn Backend,
+    branch: &str,
+    kind: &str,
+    repository_id: &str,
+    declared: impl Fn(&str, &str) -> bool,
+) -> Result<(Vec<String>, Vec<String>), SyncError> {
+    let stored = backend
+        .filters(
+            branch,
+            kind,
+            &json!({ "repository__ids": [repository_id] }),
+            &[],
+        )
+        .await
+        .map_err(|source| SyncError::ReadRecorded {
+            kind: kind.to_owned(),
+            source,
+        })?;
+    let (mut removed, mut kept) = (Vec::new(), Vec::new());
+    for node in stored {
+        let (Some(id), Some(name)) = (
+            node.get("id").and_then(Value::as_str),
+            node.get("name")
+                .and_then(|field| field.get("value"))
+                .and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        if declared(id, name) {
+            continue;
+        }
+        match backend.delete(branch, kind, id).await {
+            Ok(()) => removed.push(name.to_owned()),
+            Err(error) => kept.push(format!(
+                "removing the {kind} {name}, which .infrahub.yml no longer declares ({error})"
+            )),
+        }
+    }
+    Ok((removed, kept))
 }
 
 /// What [`record_transforms_and_artifacts`] recorded, and what it could not.
@@ -343,6 +472,8 @@ struct Recorded {
     artifact_definitions: Vec<String>,
     /// Transforms of the repository deleted because `.infrahub.yml` no longer declares them.
     removed: Vec<String>,
+    /// Generator definitions of the repository deleted for the same reason.
+    definitions_removed: Vec<String>,
     /// Entries left out, each with why (`artifact_definitions: a (no group `g`)`).
     skipped: Vec<String>,
 }
@@ -359,36 +490,16 @@ async fn record_transforms_and_artifacts(
     repository: &Repository,
     backend: &dyn Backend,
     branch: &str,
+    repository_id: &str,
 ) -> Result<Recorded, SyncError> {
     let config = repository.config();
     let mut recorded = Recorded {
         transforms: Vec::new(),
         artifact_definitions: Vec::new(),
         removed: Vec::new(),
+        definitions_removed: Vec::new(),
         skipped: Vec::new(),
     };
-    let root = repository.root();
-    let location = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-    let name = location
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "repository".to_owned());
-    let repository_id = backend
-        .upsert(
-            branch,
-            "CoreReadOnlyRepository",
-            &json!({
-                "name": { "value": name },
-                "location": { "value": location.display().to_string() },
-            }),
-        )
-        .await
-        .map_err(|source| SyncError::Record {
-            what: "the repository",
-            name: name.clone(),
-            source,
-        })?
-        .id;
 
     let mut transform_ids = std::collections::BTreeMap::new();
     let mut transforms = Vec::new();
@@ -453,38 +564,12 @@ async fn record_transforms_and_artifacts(
     // As Infrahub's import: a transform of this repository that `.infrahub.yml` no longer
     // declares is deleted (one an artifact definition still uses cannot be, and is named).
     for kind in ["CoreTransformJinja2", "CoreTransformPython"] {
-        let stored = backend
-            .filters(
-                branch,
-                kind,
-                &json!({ "repository__ids": [repository_id] }),
-                &[],
-            )
-            .await
-            .map_err(|source| SyncError::Record {
-                what: "the repository's transforms",
-                name: name.clone(),
-                source,
-            })?;
-        for node in stored {
-            let (Some(id), Some(transform)) = (
-                node.get("id").and_then(Value::as_str),
-                node.get("name")
-                    .and_then(|field| field.get("value"))
-                    .and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            if transform_ids.contains_key(transform) {
-                continue;
-            }
-            match backend.delete(branch, kind, id).await {
-                Ok(()) => recorded.removed.push(transform.to_owned()),
-                Err(error) => recorded.skipped.push(format!(
-                    "removing the transform {transform}, which .infrahub.yml no longer declares ({error})"
-                )),
-            }
-        }
+        let (removed, kept) = remove_undeclared(backend, branch, kind, repository_id, |_, name| {
+            transform_ids.contains_key(name)
+        })
+        .await?;
+        recorded.removed.extend(removed);
+        recorded.skipped.extend(kept);
     }
 
     for a in &config.artifact_definitions {
