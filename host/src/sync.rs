@@ -271,13 +271,7 @@ pub async fn sync_repository(
     let mut definition_ids = std::collections::BTreeSet::new();
     for definition in &repository.config().generator_definitions {
         let query_text = repository.query_text(&definition.query)?;
-        let groups = backend
-            .filters(
-                branch,
-                "CoreGroup",
-                &json!({ "name__value": definition.targets }),
-                &[],
-            )
+        let group_id = group_named(backend, branch, &definition.targets)
             .await
             .map_err(|error| {
                 SyncError::Definition(format!(
@@ -285,18 +279,14 @@ pub async fn sync_repository(
                     definition.name, definition.targets
                 ))
             })?;
-        let Some(group_id) = groups
-            .first()
-            .and_then(|group| group.get("id"))
-            .and_then(Value::as_str)
-        else {
+        let Some(group_id) = group_id else {
             return Err(SyncError::Definition(format!(
                 "generator `{}` targets group `{}`, which no object file declares",
                 definition.name, definition.targets
             )));
         };
         let definition_id =
-            records::record_definition(backend, branch, definition, &query_text, group_id)
+            records::record_definition(backend, branch, definition, &query_text, &group_id)
                 .await
                 .map_err(|error: RunnerError| SyncError::Definition(error.to_string()))?;
         backend
@@ -387,6 +377,23 @@ pub async fn sync_repository(
         transforms_removed: recorded.removed,
         definitions_removed: recorded.definitions_removed,
     })
+}
+
+/// The id of the group called `name` (any group kind), if there is one: what a generator
+/// or artifact definition of `.infrahub.yml` names as its `targets`.
+async fn group_named(
+    backend: &dyn Backend,
+    branch: &str,
+    name: &str,
+) -> Result<Option<String>, BackendError> {
+    let groups = backend
+        .filters(branch, "CoreGroup", &json!({ "name__value": name }), &[])
+        .await?;
+    Ok(groups
+        .first()
+        .and_then(|group| group.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned))
 }
 
 /// Records the repository being imported as `CoreReadOnlyRepository`, named after its
@@ -580,24 +587,14 @@ async fn record_transforms_and_artifacts(
             ));
             continue;
         };
-        let groups = backend
-            .filters(
-                branch,
-                "CoreGroup",
-                &json!({ "name__value": a.targets }),
-                &[],
-            )
+        let group_id = group_named(backend, branch, &a.targets)
             .await
             .map_err(|source| SyncError::Record {
                 what: "the artifact definition",
                 name: a.name.clone(),
                 source,
             })?;
-        let Some(group_id) = groups
-            .first()
-            .and_then(|group| group.get("id"))
-            .and_then(Value::as_str)
-        else {
+        let Some(group_id) = group_id else {
             recorded.skipped.push(format!(
                 "artifact_definitions: {} (no group `{}`)",
                 a.name, a.targets

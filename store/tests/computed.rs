@@ -182,6 +182,17 @@ fn labels(s: &Store, branch: &str) -> (Vec<serde_json::Value>, Vec<serde_json::V
     )
 }
 
+/// Renames switch `id` on `branch`.
+fn rename(s: &Store, branch: &str, id: &str, hostname: &str) {
+    ok(
+        s,
+        branch,
+        &format!(
+            r#"mutation {{ TestSwitchUpdate(data: {{id: "{id}", hostname: {{value: "{hostname}"}}}}) {{ ok }} }}"#
+        ),
+    );
+}
+
 /// Three switches, a port on each of the first two, and a cable reading the first port's
 /// label: (the switches' ids, the ports' ids).
 fn cabled(s: &Store) -> ([String; 3], [String; 2]) {
@@ -228,14 +239,7 @@ fn a_peer_change_renders_the_nodes_reading_it_again_in_the_same_write() {
         )
     );
     let seq = s.last_event_seq().expect("events");
-    ok(
-        &s,
-        "main",
-        &format!(
-            r#"mutation {{ TestSwitchUpdate(data: {{id: "{}", hostname: {{value: "sw-c"}}}}) {{ ok }} }}"#,
-            switches[0]
-        ),
-    );
+    rename(&s, "main", &switches[0], "sw-c");
     assert_eq!(
         labels(&s, "main"),
         (
@@ -265,14 +269,7 @@ fn a_peer_change_renders_the_nodes_reading_it_again_in_the_same_write() {
     );
     // Written again unchanged: nothing to render, no event.
     let seq = s.last_event_seq().expect("events");
-    ok(
-        &s,
-        "main",
-        &format!(
-            r#"mutation {{ TestSwitchUpdate(data: {{id: "{}", hostname: {{value: "sw-c"}}}}) {{ ok }} }}"#,
-            switches[0]
-        ),
-    );
+    rename(&s, "main", &switches[0], "sw-c");
     assert_eq!(s.last_event_seq().expect("events"), seq);
 }
 
@@ -325,14 +322,7 @@ fn a_peer_change_on_a_branch_renders_its_readers_on_the_branch() {
     let s = store();
     let (switches, _) = cabled(&s);
     s.create_branch("br1").expect("branch");
-    ok(
-        &s,
-        "br1",
-        &format!(
-            r#"mutation {{ TestSwitchUpdate(data: {{id: "{}", hostname: {{value: "sw-q"}}}}) {{ ok }} }}"#,
-            switches[1]
-        ),
-    );
+    rename(&s, "br1", &switches[1], "sw-q");
     let before = (
         vec![json!("b:ethernet1@10"), json!("x:ethernet9@10")],
         vec![json!("c1 to b:ethernet1@10")],
