@@ -1146,7 +1146,8 @@ objects:
         backend
             .query(
                 "main",
-                "{ CoreReadOnlyRepository { edges { node { name { value } location { value } } } }
+                "{ CoreReadOnlyRepository { edges { node { name { value } location { value }
+                       internal_status { value } operational_status { value } sync_status { value } } } }
                    CoreTransformJinja2 { edges { node { name { value } description { value } template_path { value }
                        query { node { name { value } } } repository { node { name { value } } } } } }
                    CoreTransformPython { edges { node { name { value } file_path { value } class_name { value }
@@ -1161,7 +1162,9 @@ objects:
     let location = std::fs::canonicalize(&root).expect("the repository's path");
     let expected = serde_json::json!({
         "CoreReadOnlyRepository": {"edges": [
-            {"node": {"name": {"value": "dc-design"}, "location": {"value": location.display().to_string()}}}
+            {"node": {"name": {"value": "dc-design"}, "location": {"value": location.display().to_string()},
+                      "internal_status": {"value": "active"}, "operational_status": {"value": "online"},
+                      "sync_status": {"value": "in-sync"}}}
         ]},
         "CoreTransformJinja2": {"edges": [
             {"node": {"name": {"value": "startup"}, "description": {"value": "Startup configuration"},

@@ -360,6 +360,25 @@ pub async fn sync_repository(
         objects += load.objects;
         nodes_changed += load.nodes_changed;
     }
+    // Imported: the repository is in use and in step with its files, as Infrahub marks a
+    // repository after an import that succeeded (a failed sync leaves it as it was).
+    backend
+        .update(
+            branch,
+            "CoreReadOnlyRepository",
+            &json!({
+                "id": repository_id,
+                "internal_status": { "value": "active" },
+                "operational_status": { "value": "online" },
+                "sync_status": { "value": "in-sync" },
+            }),
+        )
+        .await
+        .map_err(|source| SyncError::Record {
+            what: "the repository's status",
+            name: repository.root().display().to_string(),
+            source,
+        })?;
     Ok(SyncReport {
         schema_updated: schema.schema_updated,
         schema_hash: schema.hash,
