@@ -263,7 +263,11 @@ def test_repositories_are_added_and_listed_as_records(serve):
     server.infrahubctl("repository", "add", "pinned", "https://example.com/edge.git", "--read-only", "--ref", "v1.0")
     listed = server.infrahubctl("repository", "list").stdout
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listed.splitlines() if line.startswith("│")]
+    # First the repository the server imported (`serve --repository`, here an empty one,
+    # named after its directory): imported, so active, online and in sync, as Infrahub marks
+    # a repository after its import. Those added here are records only: nothing imports them.
     assert rows == [
+        ["store-empty", "CoreReadOnlyRepository", "online", "in-sync", "active", "main"],
         ["demo", "CoreRepository", "unknown", "unknown", "inactive", ""],
         ["pinned", "CoreReadOnlyRepository", "unknown", "unknown", "inactive", "v1.0"],
     ], listed
