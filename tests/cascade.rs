@@ -1327,6 +1327,93 @@ async fn sync_deletes_the_generator_definitions_the_repository_no_longer_declare
     assert_eq!(definitions().await, listed(&["alpha", "gamma"]));
 }
 
+/// Two repositories whose directories have the same name, synced into one store, are two
+/// repositories: the second is named apart (a suffix from its path), so its import does not
+/// take over the first and delete the definitions the first declared; each sync of either
+/// finds its own again and changes nothing.
+#[tokio::test]
+async fn sync_of_two_repositories_with_one_directory_name_keeps_them_apart() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let roots = [
+        parent.path().join("a/design"),
+        parent.path().join("b/design"),
+    ];
+    for (root, definition) in roots.iter().zip(["alpha", "beta"]) {
+        let write = |path: &str, text: &str| infragen_tests::write_file(root, path, text);
+        write(
+            ".infrahub.yml",
+            &format!(
+                "---\nqueries:\n  - {{name: widget_set, file_path: widget_set.gql}}\nobjects:\n  - objects\n\
+                 generator_definitions:\n  - {{name: {definition}, file_path: {definition}.wasm, targets: widget-sets, query: widget_set}}\n"
+            ),
+        );
+        write(&format!("{definition}.wasm"), "");
+        write(
+            "widget_set.gql",
+            "query widget_set { CoreAccount { count } }\n",
+        );
+        write(
+            "objects/groups.yml",
+            "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: widget-sets\n",
+        );
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let sync = |root: &std::path::Path| {
+        let repository = infragen::repository::Repository::open(root).expect("repository");
+        let (store, backend) = (&store, &backend);
+        async move {
+            infragen::sync::sync_repository(store, &repository, backend, "main")
+                .await
+                .expect("sync")
+        }
+    };
+    sync(&roots[0]).await;
+    let second = sync(&roots[1]).await;
+    assert!(second.definitions_removed.is_empty(), "{second}");
+    let listed = || async {
+        backend
+            .query(
+                "main",
+                "{ CoreGeneratorDefinition { edges { node { name { value } repository { node { name { value } location { value } } } } } } }",
+                &serde_json::json!({}),
+            )
+            .await
+            .expect("definitions")
+    };
+    let location = |root: &std::path::Path| {
+        std::fs::canonicalize(root)
+            .expect("the repository's path")
+            .display()
+            .to_string()
+    };
+    let suffix = {
+        use sha2::Digest;
+        sha2::Sha256::digest(location(&roots[1]).as_bytes())
+            .iter()
+            .take(4)
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    let expected = serde_json::json!({"CoreGeneratorDefinition": {"edges": [
+        {"node": {"name": {"value": "alpha"}, "repository": {"node": {
+            "name": {"value": "design"}, "location": {"value": location(&roots[0])}}}}},
+        {"node": {"name": {"value": "beta"}, "repository": {"node": {
+            "name": {"value": format!("design-{suffix}")}, "location": {"value": location(&roots[1])}}}}}
+    ]}});
+    assert_eq!(listed().await, expected);
+    let seq = store.last_event_seq().expect("events");
+    sync(&roots[0]).await;
+    sync(&roots[1]).await;
+    assert_eq!(
+        store.last_event_seq().expect("events"),
+        seq,
+        "nothing changed"
+    );
+    assert_eq!(listed().await, expected);
+}
+
 #[tokio::test]
 async fn sync_imports_the_ai_dc_repository_with_its_rules_and_changes_nothing_the_second_time() {
     let dir = tempfile::tempdir().expect("temp dir");

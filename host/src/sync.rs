@@ -20,6 +20,8 @@ use infragen_store::Store;
 use infragen_store::objects::declared_kinds;
 use serde::Serialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::Path;
 
 use crate::backend::{Backend, BackendError};
 use crate::repository::{Repository, RepositoryError};
@@ -417,7 +419,8 @@ async fn group_named(
 
 /// Records the repository being imported as `CoreReadOnlyRepository`, named after its
 /// directory and located at its path, and gives its id: what the import records points
-/// at it, and what it no longer declares is found through it.
+/// at it, and what it no longer declares is found through it. Where another repository
+/// already has that name, the name takes a suffix from the path (`design-1a2b3c4d`).
 async fn record_repository(
     repository: &Repository,
     backend: &dyn Backend,
@@ -425,17 +428,46 @@ async fn record_repository(
 ) -> Result<String, SyncError> {
     let root = repository.root();
     let location = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-    let name = location
+    let location = location.display().to_string();
+    let base = Path::new(&location)
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "repository".to_owned());
+    // Another repository of that name (elsewhere, or one `infrahubctl repository add`
+    // recorded) is not this one: taking it over would let this import delete what the
+    // other declared. This one is then named apart, the same way at every sync.
+    let taken = backend
+        .filters(
+            branch,
+            "CoreGenericRepository",
+            &json!({ "name__value": base }),
+            &[],
+        )
+        .await
+        .map_err(|source| SyncError::ReadRecorded {
+            kind: "CoreGenericRepository".to_owned(),
+            source,
+        })?
+        .iter()
+        .any(|node| {
+            node.get("location")
+                .and_then(|field| field.get("value"))
+                .and_then(Value::as_str)
+                != Some(location.as_str())
+        });
+    let name = if taken {
+        let digest = hex::encode(Sha256::digest(location.as_bytes()));
+        format!("{base}-{}", &digest[..8])
+    } else {
+        base
+    };
     let recorded = backend
         .upsert(
             branch,
             "CoreReadOnlyRepository",
             &json!({
                 "name": { "value": name },
-                "location": { "value": location.display().to_string() },
+                "location": { "value": location },
             }),
         )
         .await
