@@ -405,11 +405,12 @@ pub(crate) fn update(
         link(tx, &id, r, peers)?;
     }
     profiles::apply(tx, &id, &explicit);
-    if !own_values_only || profiled {
-        compute_attributes(tx, k, &id);
-    }
+    // A computed value that changes renders the node's readers itself.
+    let readers_rendered = (!own_values_only || profiled) && compute_attributes(tx, k, &id);
     profiles::propagate(tx, &id);
-    render_readers(tx, &id);
+    if !readers_rendered {
+        render_readers(tx, &id);
+    }
     render_profiled(tx, k, &id);
     check_mandatory_rels(tx, &id)?;
     let unchanged = tx
@@ -428,29 +429,33 @@ pub(crate) fn update(
 /// Renders the Jinja2 computed attributes of node `id` from what it holds now (see
 /// [`crate::computed`]): every write of a node ends with its computed values in step with
 /// its own values and its cardinality-one peers'. One that does not render is left empty,
-/// and a warning says why. Where a value changes, the nodes that read it through a
-/// relationship are rendered again too ([`render_readers`]).
-pub(crate) fn compute_attributes(tx: &mut Tx<'_>, k: &KindSchema, id: &str) {
-    compute_attributes_at(tx, k, id, 0);
+/// and a warning says why. Where a value changes, the nodes that read the node through a
+/// relationship are rendered again too ([`render_readers`]), and it says so (`true`).
+pub(crate) fn compute_attributes(tx: &mut Tx<'_>, k: &KindSchema, id: &str) -> bool {
+    compute_attributes_at(tx, k, id, 0)
 }
 
 /// How far a change is followed from reader to reader ([`render_readers`]): a schema
 /// whose computed attributes read each other round a cycle stops there.
 const MOST_READER_HOPS: usize = 8;
 
-fn compute_attributes_at(tx: &mut Tx<'_>, k: &KindSchema, id: &str, hops: usize) {
+fn compute_attributes_at(tx: &mut Tx<'_>, k: &KindSchema, id: &str, hops: usize) -> bool {
     // Most kinds compute nothing: their writes do not read the node again.
     if !k.attributes.iter().any(|a| a.jinja2().is_some()) {
-        return;
+        return false;
     }
-    let Some(node) = tx.get(id) else { return };
+    let Some(node) = tx.get(id) else {
+        return false;
+    };
     let values = rendered_values(tx, k, &node);
-    if values.iter().any(|(a, value)| node.attr(&a.name) != value) {
-        let mut node = (*node).clone();
-        set_values(&mut node, values);
-        tx.put(node);
-        render_readers_at(tx, id, hops + 1);
+    if !values.iter().any(|(a, value)| node.attr(&a.name) != value) {
+        return false;
     }
+    let mut node = (*node).clone();
+    set_values(&mut node, values);
+    tx.put(node);
+    render_readers_at(tx, id, hops + 1);
+    true
 }
 
 /// Renders again the computed attributes of every node that reads node `id`'s values
@@ -495,10 +500,13 @@ fn render_profiled(tx: &mut Tx<'_>, k: &KindSchema, id: &str) {
 /// for a node whose values changed without a write of its own (a profile's).
 pub(crate) fn render_node_and_readers(tx: &mut Tx<'_>, id: &str) {
     let schema = tx.schema;
-    if let Some(k) = tx.kind_of(id).and_then(|kind| schema.get(&kind)) {
-        compute_attributes(tx, k, id);
+    let readers_rendered = tx
+        .kind_of(id)
+        .and_then(|kind| schema.get(&kind))
+        .is_some_and(|k| compute_attributes(tx, k, id));
+    if !readers_rendered {
+        render_readers(tx, id);
     }
-    render_readers(tx, id);
 }
 
 /// Renders again the computed attributes of `id` when they read through `rel`, whose
@@ -516,10 +524,7 @@ pub(crate) fn render_through(tx: &mut Tx<'_>, id: &str, rel: &str) {
 /// Whether every Jinja2 attribute of `k` reads only the node's own values (`name__value`),
 /// none of its peers'.
 fn computes_from_own_values(k: &KindSchema) -> bool {
-    k.attributes
-        .iter()
-        .filter_map(|a| a.jinja2())
-        .all(|(_, variables)| variables.iter().all(|v| v.matches("__").count() == 1))
+    k.computed_peer_reads().next().is_none()
 }
 
 /// The value of each Jinja2 attribute of `k` rendered for `node` (null where it does not

@@ -429,6 +429,17 @@ pub(crate) fn label_template(label: &str) -> Option<(Vec<(&str, &str)>, &str)> {
     Some((pieces, rest))
 }
 
+/// The relationship a computed attribute's variable reads through: `device` for
+/// `device__name__value`, none for the node's own `name__value` (the loader accepts only
+/// these two shapes).
+fn peer_of_path(path: &str) -> Option<&str> {
+    let mut parts = path.split("__");
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(rel), Some(_), Some(_), None) => Some(rel),
+        _ => None,
+    }
+}
+
 impl KindSchema {
     /// Whether a node of this kind shows as a peer (its HFID and display label) and sorts
     /// among peers (`order_by`) from its own attributes alone, so a reader can skip its
@@ -462,34 +473,21 @@ impl KindSchema {
     pub fn attribute(&self, name: &str) -> Option<&AttributeSchema> {
         self.attributes.iter().find(|a| a.name == name)
     }
-    /// The relationships through which this kind's Jinja2 computed attributes read a
-    /// peer's values (`device` for `{{ device__name__value }}`), each once.
-    pub fn computed_reads_through(&self) -> Vec<&str> {
-        let mut through: Vec<&str> = Vec::new();
-        for (_, variables) in self.attributes.iter().filter_map(AttributeSchema::jinja2) {
-            for variable in variables {
-                let mut parts = variable.split("__");
-                if let (Some(rel), Some(_), Some(_)) = (parts.next(), parts.next(), parts.next())
-                    && !through.contains(&rel)
-                {
-                    through.push(rel);
-                }
-            }
-        }
-        through
+    /// The relationship each variable of this kind's Jinja2 computed attributes reads a
+    /// peer's value through (`device` for `{{ device__name__value }}`), once per variable
+    /// that reads a peer: none where every template reads the node's own values.
+    pub fn computed_peer_reads(&self) -> impl Iterator<Item = &str> {
+        self.attributes
+            .iter()
+            .filter_map(AttributeSchema::jinja2)
+            .flat_map(|(_, variables)| variables)
+            .filter_map(|variable| peer_of_path(variable))
     }
 
     /// Whether a Jinja2 computed attribute of this kind reads a peer's value through the
     /// relationship `rel`.
     pub fn computes_through(&self, rel: &str) -> bool {
-        self.attributes
-            .iter()
-            .filter_map(AttributeSchema::jinja2)
-            .flat_map(|(_, variables)| variables)
-            .any(|v| {
-                v.strip_prefix(rel)
-                    .is_some_and(|rest| rest.starts_with("__") && rest[2..].contains("__"))
-            })
+        self.computed_peer_reads().any(|through| through == rel)
     }
 
     /// The relationship called `name`.
@@ -606,37 +604,36 @@ impl Schema {
                 (k.kind.clone(), (at(true), at(false)))
             })
             .collect();
-        let mut computed_readers: foldhash::HashMap<String, Vec<(String, String)>> =
-            foldhash::HashMap::default();
-        for k in kinds.iter().filter(|k| !k.is_generic) {
-            for rel in k.computed_reads_through() {
-                let Some(r) = k.relationship(rel) else {
-                    continue;
-                };
-                let peers = match kinds.iter().find(|p| p.kind == r.peer) {
-                    Some(p) if p.is_generic => p.used_by.clone(),
-                    Some(p) => vec![p.kind.clone()],
-                    None => Vec::new(),
-                };
-                for peer in peers {
-                    let readers = computed_readers.entry(peer).or_default();
-                    let reader = (k.kind.clone(), r.name.clone());
-                    if !readers.contains(&reader) {
-                        readers.push(reader);
-                    }
-                }
-            }
-        }
-        Schema {
+        let mut schema = Schema {
             kinds,
             positions,
             identifier_peers,
             link_ends,
             first_names,
-            computed_readers,
+            computed_readers: foldhash::HashMap::default(),
             files,
             hash,
+        };
+        let mut computed_readers: foldhash::HashMap<String, Vec<(String, String)>> =
+            foldhash::HashMap::default();
+        for k in schema.kinds.iter().filter(|k| !k.is_generic) {
+            for rel in k.computed_peer_reads() {
+                let Some(r) = k.relationship(rel) else {
+                    continue;
+                };
+                for peer in schema.concrete_kinds(&r.peer) {
+                    let readers = computed_readers.entry(peer.clone()).or_default();
+                    if !readers
+                        .iter()
+                        .any(|(kind, name)| *kind == k.kind && *name == r.name)
+                    {
+                        readers.push((k.kind.clone(), r.name.clone()));
+                    }
+                }
+            }
         }
+        schema.computed_readers = computed_readers;
+        schema
     }
 
     /// The (node kind, relationship name) pairs whose nodes' Jinja2 computed attributes
