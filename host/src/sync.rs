@@ -86,6 +86,14 @@ pub enum SyncError {
     },
 }
 
+impl SyncError {
+    /// A [`SyncError::Record`] for `what` called `name`, from what the backend said.
+    fn recording(what: &'static str, name: &str) -> impl FnOnce(BackendError) -> SyncError {
+        let name = name.to_owned();
+        move |source| SyncError::Record { what, name, source }
+    }
+}
+
 /// What a sync did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
@@ -298,11 +306,10 @@ pub async fn sync_repository(
                 &json!({ "id": definition_id, "repository": { "id": repository_id } }),
             )
             .await
-            .map_err(|source| SyncError::Record {
-                what: "the generator definition",
-                name: definition.name.clone(),
-                source,
-            })?;
+            .map_err(SyncError::recording(
+                "the generator definition",
+                &definition.name,
+            ))?;
         definition_ids.insert(definition_id);
         definitions.push(definition.name.clone());
     }
@@ -338,7 +345,7 @@ pub async fn sync_repository(
     // As Infrahub's import: a generator definition of this repository that `.infrahub.yml`
     // no longer declares is deleted, with its instances; one a trigger rule's action still
     // names cannot be, and is named.
-    let (removed, kept) = remove_undeclared(
+    let (definitions_removed, kept) = remove_undeclared(
         backend,
         branch,
         "CoreGeneratorDefinition",
@@ -346,7 +353,6 @@ pub async fn sync_repository(
         |id, _| definition_ids.contains(id),
     )
     .await?;
-    recorded.definitions_removed = removed;
     recorded.skipped.extend(kept);
     let not_imported = not_imported(config, &recorded.skipped);
     if !not_imported.is_empty() {
@@ -376,11 +382,10 @@ pub async fn sync_repository(
             }),
         )
         .await
-        .map_err(|source| SyncError::Record {
-            what: "the repository's status",
-            name: repository.root().display().to_string(),
-            source,
-        })?;
+        .map_err(SyncError::recording(
+            "the repository's status",
+            &repository.root().display().to_string(),
+        ))?;
     Ok(SyncReport {
         schema_updated: schema.schema_updated,
         schema_hash: schema.hash,
@@ -395,8 +400,8 @@ pub async fn sync_repository(
             .collect(),
         transforms: recorded.transforms,
         artifact_definitions: recorded.artifact_definitions,
-        transforms_removed: recorded.removed,
-        definitions_removed: recorded.definitions_removed,
+        transforms_removed: recorded.transforms_removed,
+        definitions_removed,
     })
 }
 
@@ -471,11 +476,7 @@ async fn record_repository(
             }),
         )
         .await
-        .map_err(|source| SyncError::Record {
-            what: "the repository",
-            name: name.clone(),
-            source,
-        })?;
+        .map_err(SyncError::recording("the repository", &name))?;
     Ok(recorded.id)
 }
 
@@ -529,21 +530,19 @@ struct Recorded {
     transforms: Vec<String>,
     artifact_definitions: Vec<String>,
     /// Transforms of the repository deleted because `.infrahub.yml` no longer declares them.
-    removed: Vec<String>,
-    /// Generator definitions of the repository deleted for the same reason.
-    definitions_removed: Vec<String>,
+    transforms_removed: Vec<String>,
     /// Entries left out, each with why (`artifact_definitions: a (no group `g`)`).
     skipped: Vec<String>,
 }
 
-/// Records the repository as `CoreReadOnlyRepository` (named after its directory, located
-/// at its path), its transforms with their queries (recorded before) and the repository,
-/// and its artifact definitions with their target groups and transforms, as Infrahub
-/// does when it imports a repository. A Python transform whose query cannot be read from
-/// its source (or whose file cannot be read), and an artifact definition whose group or
-/// transform is not there, are
-/// left out and named in the sync's warning (Infrahub logs such an import error and goes
-/// on); a transform naming a query `.infrahub.yml` does not declare fails the sync.
+/// Records the repository's transforms with their queries (recorded before) and the
+/// repository `repository_id`, deletes those of its transforms `.infrahub.yml` no longer
+/// declares, and records its artifact definitions with their target groups and
+/// transforms, as Infrahub does when it imports a repository. A Python transform whose
+/// query cannot be read from its source (or whose file cannot be read), and an artifact
+/// definition whose group or transform is not there, are left out and named in the
+/// sync's warning (Infrahub logs such an import error and goes on); a transform naming a
+/// query `.infrahub.yml` does not declare fails the sync.
 async fn record_transforms_and_artifacts(
     repository: &Repository,
     backend: &dyn Backend,
@@ -554,8 +553,7 @@ async fn record_transforms_and_artifacts(
     let mut recorded = Recorded {
         transforms: Vec::new(),
         artifact_definitions: Vec::new(),
-        removed: Vec::new(),
-        definitions_removed: Vec::new(),
+        transforms_removed: Vec::new(),
         skipped: Vec::new(),
     };
 
@@ -611,11 +609,7 @@ async fn record_transforms_and_artifacts(
         let written = backend
             .upsert(branch, kind, &data)
             .await
-            .map_err(|source| SyncError::Record {
-                what,
-                name: name.clone(),
-                source,
-            })?;
+            .map_err(SyncError::recording(what, name))?;
         transform_ids.insert(name.clone(), written.id);
         recorded.transforms.push(name.clone());
     }
@@ -626,7 +620,7 @@ async fn record_transforms_and_artifacts(
             transform_ids.contains_key(name)
         })
         .await?;
-        recorded.removed.extend(removed);
+        recorded.transforms_removed.extend(removed);
         recorded.skipped.extend(kept);
     }
 
@@ -640,11 +634,7 @@ async fn record_transforms_and_artifacts(
         };
         let group_id = group_named(backend, branch, &a.targets)
             .await
-            .map_err(|source| SyncError::Record {
-                what: "the artifact definition",
-                name: a.name.clone(),
-                source,
-            })?;
+            .map_err(SyncError::recording("the artifact definition", &a.name))?;
         let Some(group_id) = group_id else {
             recorded.skipped.push(format!(
                 "artifact_definitions: {} (no group `{}`)",
@@ -663,11 +653,7 @@ async fn record_transforms_and_artifacts(
         backend
             .upsert(branch, "CoreArtifactDefinition", &data)
             .await
-            .map_err(|source| SyncError::Record {
-                what: "the artifact definition",
-                name: a.name.clone(),
-                source,
-            })?;
+            .map_err(SyncError::recording("the artifact definition", &a.name))?;
         recorded.artifact_definitions.push(a.name.clone());
     }
     Ok(recorded)
