@@ -1128,7 +1128,7 @@ objects:
     );
     write(
         "objects/groups.yml",
-        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: devices\n",
+        &infragen_tests::standard_group_file("devices"),
     );
     let repository = infragen::repository::Repository::open(&root).expect("repository");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -1270,7 +1270,7 @@ async fn sync_deletes_the_generator_definitions_the_repository_no_longer_declare
     );
     write(
         "objects/01_groups.yml",
-        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: widget-sets\n",
+        &infragen_tests::standard_group_file("widget-sets"),
     );
     write(
         "objects/02_actions.yml",
@@ -1354,7 +1354,7 @@ async fn sync_of_two_repositories_with_one_directory_name_keeps_them_apart() {
         );
         write(
             "objects/groups.yml",
-            "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: widget-sets\n",
+            &infragen_tests::standard_group_file("widget-sets"),
         );
     }
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1241,7 +1241,7 @@ objects:
     );
     write(
         "objects/groups.yml",
-        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: devices\n",
+        &infragen_tests::standard_group_file("devices"),
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("store.db");

@@ -1309,3 +1309,11 @@ pub fn write_file(root: &std::path::Path, path: &str, text: &str) {
         .expect("directory");
     std::fs::write(path, text).expect("file");
 }
+
+/// An object file declaring one `CoreStandardGroup` called `name`: the target group a test
+/// repository's generator or artifact definitions name.
+pub fn standard_group_file(name: &str) -> String {
+    format!(
+        "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreStandardGroup\n  data:\n    - name: {name}\n"
+    )
+}
