@@ -1,5 +1,6 @@
 //! Object files (`apiVersion: infrahub.app/v1`, `kind: Object`): the seed data format of
-//! `infrahubctl object load`.
+//! `infrahubctl object load`; and menu files (`kind: Menu`), those of `infrahubctl menu
+//! load`, read the same way (see [`DocumentKind::Menu`]).
 //!
 //! ```yaml
 //! apiVersion: infrahub.app/v1
@@ -73,6 +74,58 @@ pub(crate) struct Item {
     kind: String,
     at: String,
     fields: Vec<(String, Field)>,
+}
+
+/// What a document is, by its `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DocumentKind {
+    /// `kind: Object`: items of `spec.kind`, written as given.
+    Object,
+    /// `kind: Menu`, as `infrahubctl menu load` (infrahub-sdk 1.23) reads one: `spec.kind`
+    /// is `CoreMenuItem` unless named, and an item is completed where it leaves them out:
+    /// `path` is `/objects/<its kind attribute>` when it names a kind, and a nested child's
+    /// `order_weight` is 1000 times its place among its siblings (1000 for the first), so
+    /// they keep the order they are written in. An item at the top of the file keeps the
+    /// schema's default weight, as the SDK gives it none.
+    Menu,
+}
+
+/// The kind of the items of a menu file that names none.
+const MENU_ITEM_KIND: &str = "CoreMenuItem";
+
+/// What a document's items are read with: its kind, and its `spec.kind`, which also stands
+/// for the kind of a nested block under a relationship to a generic when the block names
+/// none (as `infrahubctl`'s default schema kind does), if it is a kind of that generic.
+#[derive(Clone, Copy)]
+struct Document<'d> {
+    kind: DocumentKind,
+    spec_kind: &'d str,
+}
+
+impl Document<'_> {
+    /// `obj`, completed as [`DocumentKind::Menu`] says; `sibling` is its place among the
+    /// children of its parent (`None` at the top of the file).
+    fn complete(&self, obj: &mut Map<String, Value>, sibling: Option<usize>) {
+        if self.kind != DocumentKind::Menu {
+            return;
+        }
+        let named = obj.get("kind").and_then(|kind| match kind {
+            Value::Object(o) => o.get("value").and_then(Value::as_str),
+            other => other.as_str(),
+        });
+        if let Some(kind) = named
+            && !obj.contains_key("path")
+        {
+            let path = format!("/objects/{kind}");
+            obj.insert("path".to_owned(), Value::String(path));
+        }
+        if let Some(index) = sibling
+            && !obj.contains_key("order_weight")
+        {
+            let weight = (index as u64 + 1).saturating_mul(1000);
+            obj.insert("order_weight".to_owned(), json!(weight));
+        }
+    }
 }
 
 /// Parse a (multi-document) YAML text into its documents.
@@ -263,14 +316,20 @@ fn read_document(schema: &Schema, at: &str, doc: &Value) -> Result<Vec<Item>, Ve
             "{at}: apiVersion: expected '{API_VERSION}', got {v}"
         )),
     }
-    match d.get("kind").and_then(Value::as_str) {
-        Some("Object") => {}
-        Some("Menu") => problems.push(format!(
-            "{at}: kind: 'Menu' files are not supported by the embedded store, only 'Object'"
-        )),
-        Some(other) => problems.push(format!("{at}: kind: expected 'Object', got '{other}'")),
-        None => problems.push(format!("{at}: kind: missing, expected 'Object'")),
-    }
+    let document_kind = match d.get("kind").and_then(Value::as_str) {
+        Some("Object") => DocumentKind::Object,
+        Some("Menu") => DocumentKind::Menu,
+        Some(other) => {
+            problems.push(format!(
+                "{at}: kind: expected 'Object' or 'Menu', got '{other}'"
+            ));
+            DocumentKind::Object
+        }
+        None => {
+            problems.push(format!("{at}: kind: missing, expected 'Object' or 'Menu'"));
+            DocumentKind::Object
+        }
+    };
     let Some(spec) = d.get("spec").and_then(Value::as_object) else {
         problems.push(format!(
             "{at}: spec: missing, expected a mapping with kind and data"
@@ -286,7 +345,15 @@ fn read_document(schema: &Schema, at: &str, doc: &Value) -> Result<Vec<Item>, Ve
     if !problems.is_empty() {
         return Err(problems);
     }
-    let kind = spec.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let kind = match (spec.get("kind").and_then(Value::as_str), document_kind) {
+        (Some(kind), _) => kind,
+        (None, DocumentKind::Menu) => MENU_ITEM_KIND,
+        (None, DocumentKind::Object) => "",
+    };
+    let document = Document {
+        kind: document_kind,
+        spec_kind: kind,
+    };
     let k = match node_kind(schema, kind) {
         Ok(k) => k,
         Err(e) => return Err(vec![format!("{at}: spec: kind: {e}")]),
@@ -301,7 +368,7 @@ fn read_document(schema: &Schema, at: &str, doc: &Value) -> Result<Vec<Item>, Ve
     let mut items = Vec::new();
     for (i, item) in data.iter().enumerate() {
         let where_ = format!("{at}: {} item {i}", k.kind);
-        match read_item(schema, k, &where_, item, expand) {
+        match read_item(schema, k, &where_, item, None, expand, document) {
             Ok(mut v) => items.append(&mut v),
             Err(mut e) => problems.append(&mut e),
         }
@@ -324,30 +391,35 @@ fn node_kind<'s>(schema: &'s Schema, kind: &str) -> Result<&'s KindSchema, Strin
     }
 }
 
-/// One item of `data` → one or more items (expand_range).
+/// One item of `data` → one or more items (expand_range); `sibling` is its place among
+/// the nested children of its parent (`None` at the top of a document).
 fn read_item(
     schema: &Schema,
     k: &KindSchema,
     at: &str,
     item: &Value,
+    sibling: Option<usize>,
     expand: bool,
+    document: Document<'_>,
 ) -> Result<Vec<Item>, Vec<String>> {
     let Some(obj) = item.as_object() else {
         return Err(vec![format!(
             "{at}: expected a mapping of fields, got {item}"
         )]);
     };
+    let mut obj = obj.clone();
+    document.complete(&mut obj, sibling);
     let variants = if expand {
-        expand_item(at, obj).map_err(|e| vec![e])?
+        expand_item(at, &obj).map_err(|e| vec![e])?
     } else {
-        vec![obj.clone()]
+        vec![obj]
     };
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for v in variants {
         let mut fields = Vec::new();
         for (name, value) in &v {
-            match read_field(schema, k, at, name, value, expand) {
+            match read_field(schema, k, at, name, value, expand, document) {
                 Ok(f) => fields.push((name.clone(), f)),
                 Err(mut e) => problems.append(&mut e),
             }
@@ -399,6 +471,7 @@ fn read_field(
     name: &str,
     value: &Value,
     expand: bool,
+    document: Document<'_>,
 ) -> Result<Field, Vec<String>> {
     let here = format!("{at}: field '{name}'");
     if let Some(a) = k.attribute(name) {
@@ -482,7 +555,14 @@ fn read_field(
         let mut items = Vec::new();
         let mut problems = Vec::new();
         for (j, (kind, params, data)) in list.into_iter().enumerate() {
-            let kind = kind.unwrap_or(&r.peer);
+            let kind = kind.unwrap_or_else(|| {
+                let generic = schema.get(&r.peer).is_some_and(|peer| peer.is_generic);
+                if generic && schema.is_a(document.spec_kind, &r.peer) {
+                    document.spec_kind
+                } else {
+                    &r.peer
+                }
+            });
             let ck = match node_kind(schema, kind) {
                 Ok(ck) if schema.is_a(&ck.kind, &r.peer) => ck,
                 Ok(ck) => {
@@ -502,7 +582,7 @@ fn read_field(
                     continue;
                 }
             };
-            match read_item(schema, ck, &child_at, &data, expand) {
+            match read_item(schema, ck, &child_at, &data, Some(j), expand, document) {
                 Ok(mut v) => items.append(&mut v),
                 Err(mut e) => problems.append(&mut e),
             }

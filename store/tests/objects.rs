@@ -603,3 +603,121 @@ spec:
     let again = load(&s, &[("transforms.yml", file)]).unwrap();
     assert_eq!(again.nodes_changed, 0);
 }
+
+/// A menu file (`kind: Menu`), as `infrahubctl menu load` reads one: items are
+/// `CoreMenuItem`s, nested under `children` without naming a kind; an item that names a kind
+/// gets the path of that kind's objects, and a child its place among its siblings as its
+/// weight, unless it gives them (an item at the top keeps the schema's default, 2000).
+/// Loaded again, nothing changes.
+#[test]
+fn a_menu_file_loads_its_items_in_their_hierarchy_with_infrahubctls_defaults() {
+    let s = store();
+    let menu = r#"---
+apiVersion: infrahub.app/v1
+kind: Menu
+spec:
+  data:
+    - namespace: Dcim
+      name: Inventory
+      label: Inventory
+      icon: "mdi:server"
+      children:
+        data:
+          - {namespace: Dcim, name: Devices, label: Devices, kind: DcimDevice}
+          - {namespace: Dcim, name: Interfaces, label: Interfaces, kind: DcimInterface, path: /custom/interfaces}
+          - {namespace: Location, name: Sites, label: Sites, order_weight: 50}
+    - {namespace: Location, name: Regions, label: Regions, kind: LocationRegion}
+"#;
+    let first = load(&s, &[("menu.yml", menu)]).unwrap();
+    assert_eq!((first.objects, first.nodes_changed), (5, 5));
+    let query = r#"{ CoreMenuItem { edges { node { namespace { value } name { value } label { value } kind { value } path { value } icon { value } order_weight { value } parent { node { name { value } } } children { count } } } } }"#;
+    let items = ok(&s, "main", query);
+    let item = |ns: &str,
+                name: &str,
+                label: &str,
+                kind: Option<&str>,
+                path: Option<&str>,
+                icon: Option<&str>,
+                weight: u64,
+                parent: Option<&str>,
+                children: u64| {
+        json!({"node": {
+            "namespace": {"value": ns}, "name": {"value": name}, "label": {"value": label},
+            "kind": {"value": kind}, "path": {"value": path}, "icon": {"value": icon},
+            "order_weight": {"value": weight},
+            "parent": {"node": parent.map(|p| json!({"name": {"value": p}}))},
+            "children": {"count": children},
+        }})
+    };
+    let mut edges = items["CoreMenuItem"]["edges"].as_array().unwrap().clone();
+    edges.sort_by_key(|e| {
+        e["node"]["name"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    assert_eq!(
+        edges,
+        vec![
+            item(
+                "Dcim",
+                "Devices",
+                "Devices",
+                Some("DcimDevice"),
+                Some("/objects/DcimDevice"),
+                None,
+                1000,
+                Some("Inventory"),
+                0
+            ),
+            item(
+                "Dcim",
+                "Interfaces",
+                "Interfaces",
+                Some("DcimInterface"),
+                Some("/custom/interfaces"),
+                None,
+                2000,
+                Some("Inventory"),
+                0
+            ),
+            item(
+                "Dcim",
+                "Inventory",
+                "Inventory",
+                None,
+                None,
+                Some("mdi:server"),
+                2000,
+                None,
+                3
+            ),
+            item(
+                "Location",
+                "Regions",
+                "Regions",
+                Some("LocationRegion"),
+                Some("/objects/LocationRegion"),
+                None,
+                2000,
+                None,
+                0
+            ),
+            item(
+                "Location",
+                "Sites",
+                "Sites",
+                None,
+                None,
+                None,
+                50,
+                Some("Inventory"),
+                0
+            ),
+        ]
+    );
+    let seq = s.last_event_seq().unwrap();
+    let again = load(&s, &[("menu.yml", menu)]).unwrap();
+    assert_eq!((again.objects, again.nodes_changed), (5, 0));
+    assert_eq!(s.last_event_seq().unwrap(), seq, "no event on a reload");
+}

@@ -41,7 +41,8 @@ pub(crate) enum StoreCommand {
         #[arg(long = "var", value_name = "KEY=VALUE")]
         vars: Vec<String>,
     },
-    /// Object files (`apiVersion: infrahub.app/v1`, `kind: Object`).
+    /// Object files (`apiVersion: infrahub.app/v1`, `kind: Object`) and menu files (`kind:
+    /// Menu`).
     Object {
         /// What to do.
         #[command(subcommand)]
