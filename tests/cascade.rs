@@ -1084,6 +1084,111 @@ async fn sync_records_every_declared_query_and_again_changes_nothing() {
     assert_eq!(stored().await, expected);
 }
 
+/// The menus `.infrahub.yml` lists (a file, or a directory of them) are loaded after the
+/// objects, as Infrahub's import loads them and as `infrahubctl menu load` would: items of
+/// `CoreMenuItem` in their hierarchy, each item naming a kind given that kind's path, each
+/// child its place among its siblings as its weight; the report counts the menu files and
+/// items; a second sync changes nothing.
+#[tokio::test]
+async fn sync_loads_the_menus_after_the_objects_and_again_changes_nothing() {
+    let repo = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| infragen_tests::write_file(repo.path(), path, text);
+    write(
+        ".infrahub.yml",
+        "---\nobjects:\n  - objects/groups.yml\nmenus:\n  - menus/main.yml\n  - menus/more\n",
+    );
+    write(
+        "objects/groups.yml",
+        &infragen_tests::standard_group_file("devices"),
+    );
+    let menu = |name: &str, children: &str| {
+        format!(
+            "---\napiVersion: infrahub.app/v1\nkind: Menu\nspec:\n  data:\n    - namespace: Infra\n      name: {name}\n      label: {name}\n      children:\n        data:\n{children}"
+        )
+    };
+    write(
+        "menus/main.yml",
+        &menu(
+            "Groups",
+            "          - {namespace: Infra, name: Standard, label: Standard groups, kind: CoreStandardGroup}\n          - {namespace: Infra, name: Queries, label: Queries, kind: CoreGraphQLQuery}\n",
+        ),
+    );
+    write(
+        "menus/more/extra.yml",
+        &menu(
+            "Accounts",
+            "          - {namespace: Infra, name: People, label: People, kind: CoreAccount, order_weight: 10}\n",
+        ),
+    );
+    let repository = infragen::repository::Repository::open(repo.path()).expect("repository");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let first = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync");
+    // One object file (the group) and two menu files: 1 + 3 + 2 items.
+    assert_eq!((first.object_files, first.objects), (3, 6));
+    let menu_items = || async {
+        backend
+            .query(
+                "main",
+                "{ CoreMenuItem(namespace__value: \"Infra\") { edges { node { name { value } path { value } order_weight { value } parent { node { name { value } } } } } } }",
+                &serde_json::json!({}),
+            )
+            .await
+            .expect("menu items")
+    };
+    let item = |name: &str, path: Option<&str>, weight: u64, parent: Option<&str>| {
+        serde_json::json!({"node": {
+            "name": {"value": name}, "path": {"value": path}, "order_weight": {"value": weight},
+            "parent": {"node": parent.map(|p| serde_json::json!({"name": {"value": p}}))},
+        }})
+    };
+    let sorted = |answer: serde_json::Value| {
+        let mut edges = answer["CoreMenuItem"]["edges"]
+            .as_array()
+            .expect("edges")
+            .clone();
+        edges.sort_by_key(|e| {
+            e["node"]["name"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        edges
+    };
+    let expected = vec![
+        item("Accounts", None, 2000, None),
+        item("Groups", None, 2000, None),
+        item("People", Some("/objects/CoreAccount"), 10, Some("Accounts")),
+        item(
+            "Queries",
+            Some("/objects/CoreGraphQLQuery"),
+            2000,
+            Some("Groups"),
+        ),
+        item(
+            "Standard",
+            Some("/objects/CoreStandardGroup"),
+            1000,
+            Some("Groups"),
+        ),
+    ];
+    assert_eq!(sorted(menu_items().await), expected);
+    let seq = store.last_event_seq().expect("events");
+    let again = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync again");
+    assert_eq!(again.nodes_changed, 0);
+    assert_eq!(
+        store.last_event_seq().expect("events"),
+        seq,
+        "nothing changed"
+    );
+    assert_eq!(sorted(menu_items().await), expected);
+}
+
 /// A repository's transforms and artifact definitions are recorded as Infrahub imports
 /// them: the repository itself (named after its directory, at its path), each transform
 /// with its query and the repository, each artifact definition with its group and

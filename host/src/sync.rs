@@ -101,7 +101,7 @@ pub struct SyncReport {
     pub schema_updated: bool,
     /// The schema's hash after loading.
     pub schema_hash: String,
-    /// Object files loaded (trigger files included).
+    /// Object files loaded (trigger and menu files included).
     pub object_files: usize,
     /// Objects written or found unchanged.
     pub objects: usize,
@@ -162,35 +162,17 @@ impl std::fmt::Display for SyncReport {
     }
 }
 
-/// What `.infrahub.yml` declares that a sync leaves out, by section: `check_definitions:
-/// a, b`, with `skipped` (entries of other sections that could not be recorded, each
-/// saying why). A user is told which of theirs are not there rather than finding them
-/// missing.
+/// What `.infrahub.yml` declares that a sync leaves out: `check_definitions: a, b`, then
+/// `skipped` (entries of other sections that could not be read or recorded, each saying
+/// why). A user is told which of theirs are not there rather than finding them missing.
 fn not_imported(config: &crate::repository::RepositoryConfig, skipped: &[String]) -> Vec<String> {
-    let sections: [(&str, Vec<String>); 2] = [
-        (
-            "check_definitions",
-            config
-                .check_definitions
-                .iter()
-                .map(|c| c.name.clone())
-                .collect(),
-        ),
-        (
-            "menus",
-            config
-                .menus
-                .iter()
-                .map(|m| m.display().to_string())
-                .collect(),
-        ),
-    ];
-    sections
-        .into_iter()
-        .filter(|(_, names)| !names.is_empty())
-        .map(|(section, names)| format!("{section}: {}", names.join(", ")))
-        .chain(skipped.iter().cloned())
-        .collect()
+    let checks: Vec<String> = config
+        .check_definitions
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let checks = (!checks.is_empty()).then(|| format!("check_definitions: {}", checks.join(", ")));
+    checks.into_iter().chain(skipped.iter().cloned()).collect()
 }
 
 /// The query a Python transform's class names (`query = "name"` in the body of `class
@@ -275,6 +257,22 @@ pub async fn sync_repository(
         objects += load.objects;
         nodes_changed += load.nodes_changed;
     }
+    // As Infrahub's import: the menus after the objects. A menu path `.infrahub.yml` names
+    // but the repository lacks is named in the warning below, not a failed sync (opening
+    // the repository checks only that it stays inside).
+    let mut menus = Vec::new();
+    let mut unread = Vec::new();
+    for entry in &repository.config().menus {
+        match repository.menu_files(entry) {
+            Ok(mut files) => menus.append(&mut files),
+            Err(error) => unread.push(format!("menus: {} ({error})", entry.display())),
+        }
+    }
+    if !menus.is_empty() {
+        let load = store.load_objects(branch, &menus)?;
+        objects += load.objects;
+        nodes_changed += load.nodes_changed;
+    }
 
     let repository_id = record_repository(repository, backend, branch).await?;
     let mut definitions = Vec::new();
@@ -354,10 +352,11 @@ pub async fn sync_repository(
     )
     .await?;
     recorded.skipped.extend(kept);
-    let not_imported = not_imported(config, &recorded.skipped);
+    unread.append(&mut recorded.skipped);
+    let not_imported = not_imported(config, &unread);
     if !not_imported.is_empty() {
         tracing::warn!(
-            "{}: not imported (infragen runs no checks and has no menus): {}",
+            "{}: not imported (infragen runs no checks): {}",
             repository.config_file(),
             not_imported.join("; ")
         );
@@ -389,7 +388,7 @@ pub async fn sync_repository(
     Ok(SyncReport {
         schema_updated: schema.schema_updated,
         schema_hash: schema.hash,
-        object_files: design.len() + rules.len(),
+        object_files: design.len() + menus.len() + rules.len(),
         objects,
         nodes_changed,
         definitions,

@@ -131,6 +131,26 @@ spec:
 """
 
 
+# What `infrahubctl menu load` writes of MENU: the SDK fills in `path` from `kind`, and
+# orders children by their place in the list; the top item keeps the schema's weight.
+MENU_ITEMS = [
+    ("Network", "Devices", "/objects/NetworkDevice", "MainMenu", 1000),
+    ("Network", "Links", "/objects/NetworkLink", "MainMenu", 2000),
+    ("Network", "MainMenu", None, None, 2000),
+]
+
+
+async def menu_items(server) -> list[tuple[str, str, str | None, str | None, int]]:
+    """Every menu item the server holds: namespace, name, path, parent's name, weight."""
+    client = server.client()
+    items = await client.all(kind="CoreMenuItem", prefetch_relationships=True)
+    out = []
+    for item in items:
+        parent = item.parent.peer.name.value if item.parent.id else None
+        out.append((item.namespace.value, item.name.value, item.path.value, parent, item.order_weight.value))
+    return sorted(out)
+
+
 def test_a_menu_loads_with_its_hierarchy_and_again_without_duplicates(serve, tmp_path):
     server = serve()
     server.infrahubctl("schema", "load", str(SCHEMAS))
@@ -140,27 +160,27 @@ def test_a_menu_loads_with_its_hierarchy_and_again_without_duplicates(serve, tmp
     validated = server.infrahubctl("menu", "validate", str(menus))
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
-    async def menu() -> list[tuple[str, str, str | None, str | None, int]]:
-        client = server.client()
-        items = await client.all(kind="CoreMenuItem", prefetch_relationships=True)
-        out = []
-        for item in items:
-            parent = item.parent.peer.name.value if item.parent.id else None
-            out.append((item.namespace.value, item.name.value, item.path.value, parent, item.order_weight.value))
-        return sorted(out)
-
     server.infrahubctl("menu", "load", str(menus))
-    first = asyncio.run(menu())
-    assert first == [
-        # The SDK fills in `path` from `kind`, and orders children by their place in the list.
-        ("Network", "Devices", "/objects/NetworkDevice", "MainMenu", 1000),
-        ("Network", "Links", "/objects/NetworkLink", "MainMenu", 2000),
-        ("Network", "MainMenu", None, None, 2000),
-    ]
+    assert asyncio.run(menu_items(server)) == MENU_ITEMS
     before = ids(server, "CoreMenuItem")
     server.infrahubctl("menu", "load", str(menus))
     assert ids(server, "CoreMenuItem") == before
-    assert asyncio.run(menu()) == first
+    assert asyncio.run(menu_items(server)) == MENU_ITEMS
+
+
+def test_a_repositorys_menus_are_served_as_infrahubctl_menu_load_writes_them(serve, tmp_path):
+    # `serve --repository` imports the menus `.infrahub.yml` lists, as Infrahub's import
+    # does: the same items, paths, weights and hierarchy as `infrahubctl menu load` of the
+    # same file into another server.
+    repository = tmp_path / "menu-repository"
+    (repository / "menus").mkdir(parents=True)
+    (repository / ".infrahub.yml").write_text("---\nmenus:\n  - menus/menu.yml\n")
+    (repository / "menus" / "menu.yml").write_text(MENU)
+    imported = serve(repository=repository, name="imported")
+    loaded = serve(name="loaded")
+    loaded.infrahubctl("menu", "load", str(repository / "menus"))
+    assert asyncio.run(menu_items(loaded)) == MENU_ITEMS
+    assert asyncio.run(menu_items(imported)) == MENU_ITEMS
 
 
 LOCAL_REPOSITORY = {

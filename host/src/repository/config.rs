@@ -45,7 +45,8 @@ pub struct RepositoryConfig {
     pub graphql_fragments: Vec<GraphqlFragment>,
     /// `objects`: object files or directories (the design data).
     pub objects: Vec<PathBuf>,
-    /// `menus`: menu files. Parsed for fidelity; infragen has no UI.
+    /// `menus`: menu files (`kind: Menu`), loaded by a sync after the objects, as
+    /// Infrahub's import loads them; infragen has no UI, but a client reads them.
     pub menus: Vec<PathBuf>,
 }
 
@@ -255,7 +256,8 @@ pub(crate) enum Need {
     File,
     /// A YAML/JSON file or a directory of them (schemas, objects).
     YamlSource,
-    /// Nothing: infragen never reads it (checks, transforms, menus).
+    /// Nothing to run with: checks infragen never reads; transforms and menus a sync reads,
+    /// naming in its warning one it cannot.
     Nothing,
 }
 

@@ -66,8 +66,10 @@ impl Repository {
     /// the repository and that the files infragen reads exist: each
     /// generator's component, each query, each schema and object path.
     ///
-    /// Paths infragen never reads (checks, transforms, templates, fragments,
-    /// menus, `watch`) are only checked not to leave the repository.
+    /// Paths infragen does not need to run (checks, transforms, templates,
+    /// fragments, menus, `watch`) are only checked not to leave the repository:
+    /// a sync reads the menus and the transforms it records, and names those
+    /// it cannot read.
     pub fn open(root: &Path) -> Result<Repository, RepositoryError> {
         let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(|source| {
             RepositoryError::OpenRoot {
@@ -157,6 +159,13 @@ impl Repository {
     /// collects schemas: the design data a store is seeded with.
     pub fn object_files(&self) -> Result<Vec<(String, String)>, RepositoryError> {
         self.data_files(&self.config.objects)
+    }
+
+    /// The menu files of one entry of `menus` (a file, or a directory of them, collected as
+    /// [`Repository::object_files`] collects objects). [`Repository::open`] checks only that
+    /// a menu path stays inside: a sync reads them, and names one it cannot read.
+    pub fn menu_files(&self, entry: &Path) -> Result<Vec<(String, String)>, RepositoryError> {
+        self.data_files(&[entry.to_path_buf()])
     }
 
     fn data_files(&self, entries: &[PathBuf]) -> Result<Vec<(String, String)>, RepositoryError> {
