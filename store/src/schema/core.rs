@@ -339,6 +339,28 @@ nodes:
       - {name: file_path, kind: Text}
       - {name: class_name, kind: Text}
       - {name: convert_query_response, kind: Boolean, optional: true, default_value: false}
+  - name: CheckDefinition
+    namespace: Core
+    label: Check Definition
+    description: A check written in Python, as a repository declares it (recorded by the import; infragen runs no Python)
+    generate_profile: false
+    default_filter: name__value
+    order_by: [name__value]
+    human_friendly_id: [name__value]
+    display_labels: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+      - {name: description, kind: Text, optional: true}
+      - {name: file_path, kind: Text}
+      - {name: class_name, kind: Text}
+      - {name: timeout, kind: Number, default_value: 10}
+      - {name: rebase, kind: Boolean, default_value: false}
+      - {name: parameters, kind: JSON, optional: true}
+    relationships:
+      - {name: repository, peer: CoreGenericRepository, cardinality: one, optional: false, identifier: check_definition__repository}
+      - {name: query, peer: CoreGraphQLQuery, cardinality: one, optional: true, identifier: check_definition__graphql_query}
+      - {name: targets, peer: CoreGroup, cardinality: one, optional: true, identifier: check_definition___group}
+      - {name: tags, peer: BuiltinTag, cardinality: many, identifier: builtintag__corecheckdefinition}
   - name: ArtifactDefinition
     namespace: Core
     description: Defines how artifacts are generated from a transformation for a group of targets
