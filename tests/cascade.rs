@@ -1189,6 +1189,117 @@ async fn sync_loads_the_menus_after_the_objects_and_again_changes_nothing() {
     assert_eq!(sorted(menu_items().await), expected);
 }
 
+/// A repository's check definitions are recorded as Infrahub's import records them (no
+/// check runs here): each with its file, class, parameters, target group, the repository,
+/// and the query and timeout its class sets (60 seconds, the SDK's, where it sets none); a
+/// second sync changes nothing; one `.infrahub.yml` no longer declares is deleted, and one
+/// whose class names no query is left out and named.
+#[tokio::test]
+async fn sync_records_the_check_definitions_and_deletes_those_no_longer_declared() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let root = parent.path().join("checked");
+    let write = |path: &str, text: &str| infragen_tests::write_file(&root, path, text);
+    let config = |checks: &str| {
+        format!(
+            "---\nqueries:\n  - {{name: naming_query, file_path: queries/naming.gql}}\n\
+             check_definitions:\n{checks}objects:\n  - objects/groups.yml\n"
+        )
+    };
+    let both = "  - {name: naming, file_path: checks/naming.py, class_name: Naming, targets: devices, parameters: {device: name__value}}\n\
+                \x20 - {name: global, file_path: checks/global.py}\n\
+                \x20 - {name: opaque, file_path: checks/opaque.py, class_name: Opaque}\n";
+    write(".infrahub.yml", &config(both));
+    write(
+        "queries/naming.gql",
+        "query naming_query { CoreStandardGroup { count } }\n",
+    );
+    write(
+        "checks/naming.py",
+        "from infrahub_sdk.checks import InfrahubCheck\n\n\
+         class Naming(InfrahubCheck):\n    query = \"naming_query\"\n    timeout = 30\n\n    \
+         def validate(self, data):\n        pass\n",
+    );
+    write(
+        "checks/global.py",
+        "class Check(InfrahubCheck):\n    query = 'naming_query'\n",
+    );
+    write(
+        "checks/opaque.py",
+        "class Opaque(InfrahubCheck):\n    query = QUERY\n",
+    );
+    write(
+        "objects/groups.yml",
+        &infragen_tests::standard_group_file("devices"),
+    );
+    let repository = infragen::repository::Repository::open(&root).expect("repository");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let report = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync");
+    assert_eq!(report.checks, ["naming", "global"]);
+    assert!(
+        report
+            .to_string()
+            .ends_with("; check definitions: naming, global"),
+        "{report}"
+    );
+    let recorded = || async {
+        backend
+            .query(
+                "main",
+                "{ CoreCheckDefinition { edges { node { name { value } file_path { value } class_name { value }
+                       timeout { value } rebase { value } parameters { value } query { node { name { value } } }
+                       targets { node { display_label } } repository { node { name { value } } } } } } }",
+                &serde_json::json!({}),
+            )
+            .await
+            .expect("recorded")
+    };
+    let global = serde_json::json!({"node": {
+        "name": {"value": "global"}, "file_path": {"value": "checks/global.py"},
+        "class_name": {"value": "Check"}, "timeout": {"value": 60}, "rebase": {"value": false},
+        "parameters": {"value": {}}, "query": {"node": {"name": {"value": "naming_query"}}},
+        "targets": {"node": null}, "repository": {"node": {"name": {"value": "checked"}}}}});
+    let naming = serde_json::json!({"node": {
+        "name": {"value": "naming"}, "file_path": {"value": "checks/naming.py"},
+        "class_name": {"value": "Naming"}, "timeout": {"value": 30}, "rebase": {"value": false},
+        "parameters": {"value": {"device": "name__value"}},
+        "query": {"node": {"name": {"value": "naming_query"}}},
+        "targets": {"node": {"display_label": "devices"}},
+        "repository": {"node": {"name": {"value": "checked"}}}}});
+    assert_eq!(
+        recorded().await,
+        serde_json::json!({"CoreCheckDefinition": {"edges": [global.clone(), naming]}})
+    );
+    let seq = store.last_event_seq().expect("events");
+    infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync again");
+    assert_eq!(
+        store.last_event_seq().expect("events"),
+        seq,
+        "nothing changed"
+    );
+
+    // `naming` declared no more: deleted.
+    write(
+        ".infrahub.yml",
+        &config("  - {name: global, file_path: checks/global.py}\n"),
+    );
+    let repository = infragen::repository::Repository::open(&root).expect("repository");
+    let report = infragen::sync::sync_repository(&store, &repository, &backend, "main")
+        .await
+        .expect("sync without naming");
+    assert_eq!(report.checks, ["global"]);
+    assert_eq!(report.checks_removed, ["naming"]);
+    assert_eq!(
+        recorded().await,
+        serde_json::json!({"CoreCheckDefinition": {"edges": [global]}})
+    );
+}
+
 /// A repository's transforms and artifact definitions are recorded as Infrahub imports
 /// them: the repository itself (named after its directory, at its path), each transform
 /// with its query and the repository, each artifact definition with its group and

@@ -1202,9 +1202,9 @@ fn a_work_queue_url_or_access_file_that_cannot_be_used_is_refused_with_the_reaso
     );
 }
 
-/// `sync` of an Infrahub repository with transforms, artifacts, checks and a menu file it
-/// lacks: it records the queries, the transforms and the artifact definitions it can, says
-/// so on stdout, and names on one warning line each entry it leaves out, with why.
+/// `sync` of an Infrahub repository with transforms, artifacts, and a check and a menu file
+/// it lacks: it records the queries, the transforms and the artifact definitions it can,
+/// says so on stdout, and names on one warning line each entry it leaves out, with why.
 #[test]
 fn sync_records_transforms_and_artifact_definitions_and_names_what_it_leaves_out() {
     let repo = tempfile::tempdir().expect("temp dir");
@@ -1267,13 +1267,13 @@ objects:
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
         warnings[0].ends_with(
-            ".infrahub.yml: not imported (infragen runs no checks): \
-             check_definitions: naming; \
+            ".infrahub.yml: not imported: \
              menus: menus/menu.yml (menus/menu.yml: No such file or directory (os error 2)); \
              python_transforms: cabling (no `query = \"…\"` in class Cabling of transforms/cabling.py); \
              python_transforms: inventory (transforms/inventory.py: No such file or directory (os error 2)); \
              artifact_definitions: cabling-file (its transform `cabling` is not recorded); \
-             artifact_definitions: orphan-file (no group `nowhere`)"
+             artifact_definitions: orphan-file (no group `nowhere`); \
+             check_definitions: naming (checks/naming.py: No such file or directory (os error 2))"
         ),
         "{stderr}"
     );

@@ -123,6 +123,11 @@ pub struct SyncReport {
     /// Generator definitions of this repository deleted because `.infrahub.yml` no longer
     /// declares them.
     pub definitions_removed: Vec<String>,
+    /// Check definitions recorded (`CoreCheckDefinition`), in `.infrahub.yml` order.
+    pub checks: Vec<String>,
+    /// Check definitions of this repository deleted because `.infrahub.yml` no longer
+    /// declares them.
+    pub checks_removed: Vec<String>,
 }
 
 impl std::fmt::Display for SyncReport {
@@ -158,27 +163,25 @@ impl std::fmt::Display for SyncReport {
                 self.transforms_removed.join(", ")
             )?;
         }
+        if !self.checks.is_empty() {
+            write!(f, "; check definitions: {}", self.checks.join(", "))?;
+        }
+        if !self.checks_removed.is_empty() {
+            write!(
+                f,
+                "; check definitions removed: {}",
+                self.checks_removed.join(", ")
+            )?;
+        }
         Ok(())
     }
 }
 
-/// What `.infrahub.yml` declares that a sync leaves out: `check_definitions: a, b`, then
-/// `skipped` (entries of other sections that could not be read or recorded, each saying
-/// why). A user is told which of theirs are not there rather than finding them missing.
-fn not_imported(config: &crate::repository::RepositoryConfig, skipped: &[String]) -> Vec<String> {
-    let checks: Vec<String> = config
-        .check_definitions
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
-    let checks = (!checks.is_empty()).then(|| format!("check_definitions: {}", checks.join(", ")));
-    checks.into_iter().chain(skipped.iter().cloned()).collect()
-}
-
-/// The query a Python transform's class names (`query = "name"` in the body of `class
-/// <class_name>`): Infrahub imports the class to read it; infragen runs no Python, so it
-/// reads the assignment from the source, and `None` when it is not written that way.
-fn python_transform_query(source: &str, class_name: &str) -> Option<String> {
+/// What `attribute` is assigned in the body of `class <class_name>` of a Python source, as
+/// written (`"cabling_plan"`, `30  # seconds`): Infrahub imports the class to read its
+/// attributes; infragen runs no Python, so it reads the assignment from the source, and
+/// gives `None` when the class or the assignment is not there.
+fn class_attribute<'s>(source: &'s str, class_name: &str, attribute: &str) -> Option<&'s str> {
     let mut lines = source.lines();
     lines.find(|line| {
         line.strip_prefix("class ")
@@ -186,7 +189,7 @@ fn python_transform_query(source: &str, class_name: &str) -> Option<String> {
             .is_some_and(|rest| rest.starts_with('(') || rest.starts_with(':'))
     })?;
     // The body's own statements are at the indentation of its first line; a method's
-    // `query = …` is deeper.
+    // assignments are deeper.
     let mut body_indent = None;
     for line in lines {
         if line.trim().is_empty() {
@@ -199,25 +202,41 @@ fn python_transform_query(source: &str, class_name: &str) -> Option<String> {
         if *body_indent.get_or_insert(indent) != indent {
             continue;
         }
-        let Some(value) = line
+        let value = line
             .trim()
-            .strip_prefix("query")
+            .strip_prefix(attribute)
             .map(str::trim_start)
             .and_then(|rest| rest.strip_prefix('='))
-            .map(str::trim)
-        else {
-            continue;
-        };
-        let quoted = |quote: char| {
-            value
-                .strip_prefix(quote)
-                .and_then(|rest| rest.split_once(quote))
-                .map(|(name, _)| name.to_owned())
-        };
-        return quoted('"').or_else(|| quoted('\''));
+            .map(str::trim);
+        if value.is_some() {
+            return value;
+        }
     }
     None
 }
+
+/// The query a Python transform's or check's class names (`query = "name"`, either quote),
+/// or `None` when it is not written that way ([`class_attribute`]).
+fn python_class_query(source: &str, class_name: &str) -> Option<String> {
+    let value = class_attribute(source, class_name, "query")?;
+    let quoted = |quote: char| {
+        value
+            .strip_prefix(quote)
+            .and_then(|rest| rest.split_once(quote))
+            .map(|(name, _)| name.to_owned())
+    };
+    quoted('"').or_else(|| quoted('\''))
+}
+
+/// A check class's `timeout = <seconds>`, where it sets one as a number.
+fn python_class_timeout(source: &str, class_name: &str) -> Option<u64> {
+    let value = class_attribute(source, class_name, "timeout")?;
+    value.split('#').next()?.trim().parse().ok()
+}
+
+/// The timeout of a check whose class sets none: `InfrahubCheck.timeout` of the SDK, which
+/// Infrahub's import records.
+const CHECK_TIMEOUT: u64 = 60;
 
 /// `names` joined, or `none`.
 fn none_or_list(names: &[String]) -> String {
@@ -352,11 +371,17 @@ pub async fn sync_repository(
     )
     .await?;
     recorded.skipped.extend(kept);
-    unread.append(&mut recorded.skipped);
-    let not_imported = not_imported(config, &unread);
+    let checks = record_check_definitions(repository, backend, branch, &repository_id).await?;
+    // What `.infrahub.yml` declares that the sync could not read or record, each with why:
+    // a user is told which of theirs are not there rather than finding them missing.
+    let not_imported: Vec<String> = unread
+        .into_iter()
+        .chain(recorded.skipped)
+        .chain(checks.skipped)
+        .collect();
     if !not_imported.is_empty() {
         tracing::warn!(
-            "{}: not imported (infragen runs no checks): {}",
+            "{}: not imported: {}",
             repository.config_file(),
             not_imported.join("; ")
         );
@@ -401,6 +426,8 @@ pub async fn sync_repository(
         artifact_definitions: recorded.artifact_definitions,
         transforms_removed: recorded.transforms_removed,
         definitions_removed,
+        checks: checks.recorded,
+        checks_removed: checks.removed,
     })
 }
 
@@ -581,7 +608,7 @@ async fn record_transforms_and_artifacts(
                 continue;
             }
         };
-        let Some(query) = python_transform_query(&source, &t.class_name) else {
+        let Some(query) = python_class_query(&source, &t.class_name) else {
             recorded.skipped.push(format!(
                 "python_transforms: {} (no `query = \"…\"` in class {} of {})",
                 t.name,
@@ -658,9 +685,98 @@ async fn record_transforms_and_artifacts(
     Ok(recorded)
 }
 
+/// What [`record_check_definitions`] recorded, removed and left out.
+struct RecordedChecks {
+    recorded: Vec<String>,
+    removed: Vec<String>,
+    /// Entries left out, each with why (`check_definitions: a (no group `g`)`).
+    skipped: Vec<String>,
+}
+
+/// Records the repository's check definitions (`CoreCheckDefinition`) as Infrahub's import
+/// does: each with its file, class, parameters, the query and the timeout its class sets
+/// (read from the source: no Python runs here; [`CHECK_TIMEOUT`] when it sets none), its
+/// target group and the repository; and deletes those of the repository `.infrahub.yml` no
+/// longer declares. infragen runs no check: they are there for what a client reads of the
+/// repository. A check whose file, query line or group is missing is left out and named in
+/// the sync's warning; one naming a query `.infrahub.yml` does not declare fails the sync.
+async fn record_check_definitions(
+    repository: &Repository,
+    backend: &dyn Backend,
+    branch: &str,
+    repository_id: &str,
+) -> Result<RecordedChecks, SyncError> {
+    let mut checks = RecordedChecks {
+        recorded: Vec::new(),
+        removed: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for c in &repository.config().check_definitions {
+        let source = match repository.read_string(&c.file_path) {
+            Ok(source) => source,
+            Err(error) => {
+                checks
+                    .skipped
+                    .push(format!("check_definitions: {} ({error})", c.name));
+                continue;
+            }
+        };
+        let Some(query) = python_class_query(&source, &c.class_name) else {
+            checks.skipped.push(format!(
+                "check_definitions: {} (no `query = \"…\"` in class {} of {})",
+                c.name,
+                c.class_name,
+                c.file_path.display()
+            ));
+            continue;
+        };
+        repository.query_text(&query)?;
+        let mut data = json!({
+            "name": { "value": c.name },
+            "file_path": { "value": c.file_path.display().to_string() },
+            "class_name": { "value": c.class_name },
+            "timeout": {
+                "value": python_class_timeout(&source, &c.class_name).unwrap_or(CHECK_TIMEOUT)
+            },
+            "parameters": { "value": c.parameters },
+            "query": { "hfid": [query] },
+            "repository": { "id": repository_id },
+        });
+        if let Some(targets) = &c.targets {
+            let group_id = group_named(backend, branch, targets)
+                .await
+                .map_err(SyncError::recording("the check definition", &c.name))?;
+            let Some(group_id) = group_id else {
+                checks.skipped.push(format!(
+                    "check_definitions: {} (no group `{targets}`)",
+                    c.name
+                ));
+                continue;
+            };
+            data["targets"] = json!({ "id": group_id });
+        }
+        backend
+            .upsert(branch, "CoreCheckDefinition", &data)
+            .await
+            .map_err(SyncError::recording("the check definition", &c.name))?;
+        checks.recorded.push(c.name.clone());
+    }
+    let (removed, kept) = remove_undeclared(
+        backend,
+        branch,
+        "CoreCheckDefinition",
+        repository_id,
+        |_, name| checks.recorded.iter().any(|recorded| recorded == name),
+    )
+    .await?;
+    checks.removed = removed;
+    checks.skipped.extend(kept);
+    Ok(checks)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::python_transform_query;
+    use super::{python_class_query, python_class_timeout};
 
     /// The query is read from the named class's body, in either quote, and from no other
     /// class; a class that assigns it otherwise (or not at all) gives none.
@@ -672,24 +788,37 @@ mod tests {
             timeout = 10\n    query = 'cabling_plan'  # the plan\n\n    \
             async def transform(self, data):\n        query = \"not this\"\n";
         assert_eq!(
-            python_transform_query(source, "Cabling").as_deref(),
+            python_class_query(source, "Cabling").as_deref(),
             Some("cabling_plan")
         );
         assert_eq!(
-            python_transform_query(source, "Other").as_deref(),
+            python_class_query(source, "Other").as_deref(),
             Some("other_query")
         );
-        assert_eq!(python_transform_query(source, "Cab"), None);
-        assert_eq!(python_transform_query(source, "Missing"), None);
+        assert_eq!(python_class_query(source, "Cab"), None);
+        assert_eq!(python_class_query(source, "Missing"), None);
         let computed = "class Computed(InfrahubTransform):\n    query = QUERY_NAME\n";
-        assert_eq!(python_transform_query(computed, "Computed"), None);
+        assert_eq!(python_class_query(computed, "Computed"), None);
         let after = "class Empty(InfrahubTransform):\n    pass\n\nquery = \"module_level\"\n";
-        assert_eq!(python_transform_query(after, "Empty"), None);
+        assert_eq!(python_class_query(after, "Empty"), None);
         let method_first = "class Late(InfrahubTransform):\n    def helper(self):\n        \
             query = \"local\"\n\n    query = \"late_query\"\n";
         assert_eq!(
-            python_transform_query(method_first, "Late").as_deref(),
+            python_class_query(method_first, "Late").as_deref(),
             Some("late_query")
         );
+    }
+
+    /// A check class's timeout is the number its body assigns, a comment after it aside;
+    /// none where it assigns something else or nothing.
+    #[test]
+    fn a_check_classs_timeout_is_read_from_its_body() {
+        let source = "class Naming(InfrahubCheck):\n    query = \"naming\"\n    \
+            timeout = 30  # seconds\n\n    def validate(self, data):\n        timeout = 5\n\n\
+            class Computed(InfrahubCheck):\n    timeout = 3 * 10\n\n\
+            class Plain(InfrahubCheck):\n    query = \"plain\"\n";
+        assert_eq!(python_class_timeout(source, "Naming"), Some(30));
+        assert_eq!(python_class_timeout(source, "Computed"), None);
+        assert_eq!(python_class_timeout(source, "Plain"), None);
     }
 }

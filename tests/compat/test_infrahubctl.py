@@ -254,6 +254,27 @@ def test_render_transform_and_check_run_locally_on_what_the_server_answers(serve
         (checked.stdout + checked.stderr).split()
     ), checked.stdout + checked.stderr
 
+    # The server imported the repository's check definition as Infrahub's import records it,
+    # and the SDK reads it back.
+    async def check_definitions() -> list[tuple]:
+        client = server.client()
+        checks = await client.all(kind="CoreCheckDefinition", prefetch_relationships=True)
+        return [
+            (
+                check.name.value,
+                check.file_path.value,
+                check.class_name.value,
+                check.timeout.value,
+                check.query.peer.name.value,
+                check.repository.peer.name.value,
+            )
+            for check in checks
+        ]
+
+    assert asyncio.run(check_definitions()) == [
+        ("fabric_check", "checks/fabric.py", "FabricCheck", 60, "fabric_query", "local"),
+    ]
+
 
 def test_dump_exports_the_nodes_of_the_namespaces_asked_for(serve, tmp_path):
     import json
