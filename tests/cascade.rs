@@ -1339,7 +1339,7 @@ objects:
     write(
         "transforms/cabling.py",
         "from infrahub_sdk.transforms import InfrahubTransform\n\n\
-         class Cabling(InfrahubTransform):\n    query = \"cabling_plan\"\n\n    \
+         class Cabling(InfrahubTransform):\n    query = \"cabling_plan\"\n    timeout = 20\n\n    \
          async def transform(self, data):\n        return data\n",
     );
     write(
@@ -1367,7 +1367,7 @@ objects:
                    CoreTransformJinja2 { edges { node { name { value } description { value } template_path { value }
                        query { node { name { value } } } repository { node { name { value } } } } } }
                    CoreTransformPython { edges { node { name { value } file_path { value } class_name { value }
-                       convert_query_response { value } query { node { name { value } } } } } }
+                       convert_query_response { value } timeout { value } query { node { name { value } } } } } }
                    CoreArtifactDefinition { edges { node { name { value } artifact_name { value } parameters { value }
                        content_type { value } targets { node { display_label } } transformation { node { display_label } } } } } }",
                 &serde_json::json!({}),
@@ -1391,6 +1391,7 @@ objects:
         "CoreTransformPython": {"edges": [
             {"node": {"name": {"value": "cabling"}, "file_path": {"value": "transforms/cabling.py"},
                       "class_name": {"value": "Cabling"}, "convert_query_response": {"value": true},
+                      "timeout": {"value": 20},
                       "query": {"node": {"name": {"value": "cabling_plan"}}}}}
         ]},
         "CoreArtifactDefinition": {"edges": [

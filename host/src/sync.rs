@@ -228,15 +228,16 @@ fn python_class_query(source: &str, class_name: &str) -> Option<String> {
     quoted('"').or_else(|| quoted('\''))
 }
 
-/// A check class's `timeout = <seconds>`, where it sets one as a number.
+/// A Python transform's or check's class's `timeout = <seconds>`, where it sets one as a
+/// number.
 fn python_class_timeout(source: &str, class_name: &str) -> Option<u64> {
     let value = class_attribute(source, class_name, "timeout")?;
     value.split('#').next()?.trim().parse().ok()
 }
 
-/// The timeout of a check whose class sets none: `InfrahubCheck.timeout` of the SDK, which
-/// Infrahub's import records.
-const CHECK_TIMEOUT: u64 = 60;
+/// The timeout of a Python transform or check whose class sets none: the SDK's
+/// (`InfrahubTransform.timeout`, `InfrahubCheck.timeout`), which Infrahub's import records.
+const PYTHON_TIMEOUT: u64 = 60;
 
 /// `names` joined, or `none`.
 fn none_or_list(names: &[String]) -> String {
@@ -623,6 +624,9 @@ async fn record_transforms_and_artifacts(
             "file_path": { "value": t.file_path.display().to_string() },
             "class_name": { "value": t.class_name },
             "convert_query_response": { "value": t.convert_query_response },
+            "timeout": {
+                "value": python_class_timeout(&source, &t.class_name).unwrap_or(PYTHON_TIMEOUT)
+            },
             "query": { "hfid": [query] },
             "repository": { "id": repository_id },
         });
@@ -695,7 +699,7 @@ struct RecordedChecks {
 
 /// Records the repository's check definitions (`CoreCheckDefinition`) as Infrahub's import
 /// does: each with its file, class, parameters, the query and the timeout its class sets
-/// (read from the source: no Python runs here; [`CHECK_TIMEOUT`] when it sets none), its
+/// (read from the source: no Python runs here; [`PYTHON_TIMEOUT`] when it sets none), its
 /// target group and the repository; and deletes those of the repository `.infrahub.yml` no
 /// longer declares. infragen runs no check: they are there for what a client reads of the
 /// repository. A check whose file, query line or group is missing is left out and named in
@@ -736,7 +740,7 @@ async fn record_check_definitions(
             "file_path": { "value": c.file_path.display().to_string() },
             "class_name": { "value": c.class_name },
             "timeout": {
-                "value": python_class_timeout(&source, &c.class_name).unwrap_or(CHECK_TIMEOUT)
+                "value": python_class_timeout(&source, &c.class_name).unwrap_or(PYTHON_TIMEOUT)
             },
             "parameters": { "value": c.parameters },
             "query": { "hfid": [query] },
