@@ -209,6 +209,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, ValidateError>
     let objects = objects::read(&config, &files, problems);
     let before_objects = problems.len();
     objects::load(&objects, schema.as_ref(), problems);
+    objects::load_menus(&config, &files, schema.as_ref(), problems);
     let store = objects::StoreLookup::new(options.store.as_deref());
 
     queries::check(&config, &files, schema.as_ref(), problems);

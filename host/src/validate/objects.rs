@@ -119,15 +119,47 @@ pub(crate) fn load(
         return;
     }
     if let Err(error) = schema.store.load_objects(infragen_store::MAIN, &design) {
-        refusals(error, &design, problems);
+        refusals(error, &design, "objects", problems);
     }
 }
 
-/// The loader's refusals of object files, each a problem of the file it names (else of
-/// the first of `files`), in the loader's words.
+/// Loads the menu files of `menus` after the design, as `sync` loads them, into the
+/// in-memory store holding the repository's schema: a menu path that is not there, and
+/// what the loader refuses of a menu file (an unknown field, a kind that is not a menu
+/// item's), are problems. (`sync` names a missing menu in its warning and goes on; here
+/// the author is told before.)
+pub(crate) fn load_menus(
+    config: &Config,
+    files: &Files,
+    schema: Option<&super::schema::LoadedSchema>,
+    problems: &mut Vec<Problem>,
+) {
+    let mut menus = Vec::new();
+    for entry in &config.menus {
+        match data_texts(files, &entry.text) {
+            Ok(mut texts) => menus.append(&mut texts),
+            Err((path, error)) => {
+                problems.push(super::schema::data_problem(config, entry, &path, &error));
+            }
+        }
+    }
+    let Some(schema) = schema else {
+        return;
+    };
+    if menus.is_empty() {
+        return;
+    }
+    if let Err(error) = schema.store.load_objects(infragen_store::MAIN, &menus) {
+        refusals(error, &menus, "menus", problems);
+    }
+}
+
+/// The loader's refusals of object files (`what`: `objects`, `menus`), each a problem of
+/// the file it names (else of the first of `files`), in the loader's words.
 fn refusals(
     error: infragen_store::StoreError,
     files: &[(String, String)],
+    what: &str,
     problems: &mut Vec<Problem>,
 ) {
     let refused = match error {
@@ -144,7 +176,7 @@ fn refusals(
         });
         problems.push(Problem::whole(
             file,
-            format!("the objects do not load as `sync` loads them: {rest}"),
+            format!("the {what} do not load as `sync` loads them: {rest}"),
         ));
     }
 }
@@ -195,7 +227,7 @@ pub(crate) fn load_rules(root: &Path, objects: &Objects, problems: &mut Vec<Prob
     if let Err(crate::sync::SyncError::Store(error @ infragen_store::StoreError::Objects(_))) =
         result
     {
-        refusals(error, &objects.texts, problems);
+        refusals(error, &objects.texts, "objects", problems);
     }
 }
 

@@ -171,6 +171,7 @@ pub(crate) struct Config {
     pub(crate) queries: Vec<QueryEntry>,
     pub(crate) schemas: Vec<Located>,
     pub(crate) objects: Vec<Located>,
+    pub(crate) menus: Vec<Located>,
 }
 
 impl Config {
@@ -287,6 +288,7 @@ pub(crate) fn read_config(root: &Path, files: &Files) -> Result<Config, Problem>
     };
     config.schemas = paths("schemas");
     config.objects = paths("objects");
+    config.menus = paths("menus");
     Ok(config)
 }
 
