@@ -239,6 +239,41 @@ fn python_class_timeout(source: &str, class_name: &str) -> Option<u64> {
 /// (`InfrahubTransform.timeout`, `InfrahubCheck.timeout`), which Infrahub's import records.
 const PYTHON_TIMEOUT: u64 = 60;
 
+/// What a Python transform's or check's class declares that Infrahub's import records.
+struct PythonClass {
+    /// The query it names; `.infrahub.yml` declares it.
+    query: String,
+    /// Its timeout, [`PYTHON_TIMEOUT`] where it sets none.
+    timeout: u64,
+}
+
+/// Reads class `class_name` of `file_path` for the entry `(section, name)` of
+/// `.infrahub.yml`. `Ok(Err(why))`, the entry as the sync's warning names it, when the file
+/// cannot be read or the class names no query; an error when the query it names is not
+/// declared.
+fn read_python_class(
+    repository: &Repository,
+    (section, name): (&str, &str),
+    file_path: &std::path::Path,
+    class_name: &str,
+) -> Result<Result<PythonClass, String>, SyncError> {
+    let source = match repository.read_string(file_path) {
+        Ok(source) => source,
+        Err(error) => return Ok(Err(format!("{section}: {name} ({error})"))),
+    };
+    let Some(query) = python_class_query(&source, class_name) else {
+        return Ok(Err(format!(
+            "{section}: {name} (no `query = \"…\"` in class {class_name} of {})",
+            file_path.display()
+        )));
+    };
+    repository.query_text(&query)?;
+    Ok(Ok(PythonClass {
+        query,
+        timeout: python_class_timeout(&source, class_name).unwrap_or(PYTHON_TIMEOUT),
+    }))
+}
+
 /// `names` joined, or `none`.
 fn none_or_list(names: &[String]) -> String {
     if names.is_empty() {
@@ -600,34 +635,21 @@ async fn record_transforms_and_artifacts(
         transforms.push(("the Jinja2 transform", "CoreTransformJinja2", &t.name, data));
     }
     for t in &config.python_transforms {
-        let source = match repository.read_string(&t.file_path) {
-            Ok(source) => source,
-            Err(error) => {
-                recorded
-                    .skipped
-                    .push(format!("python_transforms: {} ({error})", t.name));
+        let entry = ("python_transforms", t.name.as_str());
+        let class = match read_python_class(repository, entry, &t.file_path, &t.class_name)? {
+            Ok(class) => class,
+            Err(why) => {
+                recorded.skipped.push(why);
                 continue;
             }
         };
-        let Some(query) = python_class_query(&source, &t.class_name) else {
-            recorded.skipped.push(format!(
-                "python_transforms: {} (no `query = \"…\"` in class {} of {})",
-                t.name,
-                t.class_name,
-                t.file_path.display()
-            ));
-            continue;
-        };
-        repository.query_text(&query)?;
         let mut data = json!({
             "name": { "value": t.name },
             "file_path": { "value": t.file_path.display().to_string() },
             "class_name": { "value": t.class_name },
             "convert_query_response": { "value": t.convert_query_response },
-            "timeout": {
-                "value": python_class_timeout(&source, &t.class_name).unwrap_or(PYTHON_TIMEOUT)
-            },
-            "query": { "hfid": [query] },
+            "timeout": { "value": class.timeout },
+            "query": { "hfid": [class.query] },
             "repository": { "id": repository_id },
         });
         if let Some(description) = &t.description {
@@ -716,34 +738,21 @@ async fn record_check_definitions(
         skipped: Vec::new(),
     };
     for c in &repository.config().check_definitions {
-        let source = match repository.read_string(&c.file_path) {
-            Ok(source) => source,
-            Err(error) => {
-                checks
-                    .skipped
-                    .push(format!("check_definitions: {} ({error})", c.name));
+        let entry = ("check_definitions", c.name.as_str());
+        let class = match read_python_class(repository, entry, &c.file_path, &c.class_name)? {
+            Ok(class) => class,
+            Err(why) => {
+                checks.skipped.push(why);
                 continue;
             }
         };
-        let Some(query) = python_class_query(&source, &c.class_name) else {
-            checks.skipped.push(format!(
-                "check_definitions: {} (no `query = \"…\"` in class {} of {})",
-                c.name,
-                c.class_name,
-                c.file_path.display()
-            ));
-            continue;
-        };
-        repository.query_text(&query)?;
         let mut data = json!({
             "name": { "value": c.name },
             "file_path": { "value": c.file_path.display().to_string() },
             "class_name": { "value": c.class_name },
-            "timeout": {
-                "value": python_class_timeout(&source, &c.class_name).unwrap_or(PYTHON_TIMEOUT)
-            },
+            "timeout": { "value": class.timeout },
             "parameters": { "value": c.parameters },
-            "query": { "hfid": [query] },
+            "query": { "hfid": [class.query] },
             "repository": { "id": repository_id },
         });
         if let Some(targets) = &c.targets {
