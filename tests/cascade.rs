@@ -31,6 +31,19 @@ struct Rule<'a> {
 }
 
 /// An object file with one generator action per generator and the rules.
+/// A fresh embedded store in a directory of its own (dropped with it), and the in-process
+/// backend over it: what a sync test imports into.
+fn fresh_store() -> (
+    tempfile::TempDir,
+    infragen_store::Store,
+    infragen::embedded::EmbeddedBackend,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
+    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    (dir, store, backend)
+}
+
 fn rules_file(rules: &[Rule<'_>]) -> String {
     let mut generators: Vec<&str> = rules.iter().map(|rule| rule.generator).collect();
     generators.dedup();
@@ -1005,13 +1018,11 @@ async fn the_runs_a_killed_cascade_had_not_started_are_run_by_the_next_one() {
 
 #[tokio::test]
 async fn sync_refuses_a_definition_whose_target_group_no_object_file_declares() {
-    let dir = tempfile::tempdir().expect("temp dir");
     // The widgets repository (plugin built and copied), synced into a fresh store.
     let widgets = WidgetRepository::new().await;
     let repository =
         infragen::repository::Repository::open(widgets.dir.path()).expect("repository");
-    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let (_dir, store, backend) = fresh_store();
     let error = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect_err("no object file declares widget-sets");
@@ -1040,9 +1051,7 @@ async fn sync_records_every_declared_query_and_again_changes_nothing() {
         "query cabling_plan { CoreStandardGroup { count } }\n",
     );
     let repository = infragen::repository::Repository::open(repo.path()).expect("repository");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let (_dir, store, backend) = fresh_store();
     let first = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect("sync");
@@ -1121,9 +1130,7 @@ async fn sync_loads_the_menus_after_the_objects_and_again_changes_nothing() {
         ),
     );
     let repository = infragen::repository::Repository::open(repo.path()).expect("repository");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let (_dir, store, backend) = fresh_store();
     let first = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect("sync");
@@ -1232,9 +1239,7 @@ async fn sync_records_the_check_definitions_and_deletes_those_no_longer_declared
         &infragen_tests::standard_group_file("devices"),
     );
     let repository = infragen::repository::Repository::open(&root).expect("repository");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let (_dir, store, backend) = fresh_store();
     let report = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect("sync");
@@ -1347,9 +1352,7 @@ objects:
         &infragen_tests::standard_group_file("devices"),
     );
     let repository = infragen::repository::Repository::open(&root).expect("repository");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let (_dir, store, backend) = fresh_store();
     let report = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect("sync");
@@ -1493,9 +1496,7 @@ async fn sync_deletes_the_generator_definitions_the_repository_no_longer_declare
         "objects/02_actions.yml",
         "---\napiVersion: infrahub.app/v1\nkind: Object\nspec:\n  kind: CoreGeneratorAction\n  data:\n    - {name: run-gamma, generator: gamma}\n",
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let (_dir, store, backend) = fresh_store();
     let sync = || async {
         let repository = infragen::repository::Repository::open(&root).expect("repository");
         infragen::sync::sync_repository(&store, &repository, &backend, "main")
@@ -1574,9 +1575,7 @@ async fn sync_of_two_repositories_with_one_directory_name_keeps_them_apart() {
             &infragen_tests::standard_group_file("widget-sets"),
         );
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let (_dir, store, backend) = fresh_store();
     let sync = |root: &std::path::Path| {
         let repository = infragen::repository::Repository::open(root).expect("repository");
         let (store, backend) = (&store, &backend);
@@ -1633,11 +1632,9 @@ async fn sync_of_two_repositories_with_one_directory_name_keeps_them_apart() {
 
 #[tokio::test]
 async fn sync_imports_the_ai_dc_repository_with_its_rules_and_changes_nothing_the_second_time() {
-    let dir = tempfile::tempdir().expect("temp dir");
     let repository = infragen::repository::Repository::open(&infragen_tests::workspace_root())
         .expect("repository");
-    let store = infragen_store::Store::open(dir.path().join("store.db")).expect("store");
-    let backend = infragen::embedded::EmbeddedBackend::new(store.clone());
+    let (_dir, store, backend) = fresh_store();
     let first = infragen::sync::sync_repository(&store, &repository, &backend, "main")
         .await
         .expect("sync");
