@@ -178,7 +178,8 @@ impl std::fmt::Display for SyncReport {
 }
 
 /// What `attribute` is assigned in the body of `class <class_name>` of a Python source, as
-/// written (`"cabling_plan"`, `30  # seconds`): Infrahub imports the class to read its
+/// written (`"cabling_plan"`, `30  # seconds`), with or without a type annotation (`timeout:
+/// int = 30`): Infrahub imports the class to read its
 /// attributes; infragen runs no Python, so it reads the assignment from the source, and
 /// gives `None` when the class or the assignment is not there.
 fn class_attribute<'s>(source: &'s str, class_name: &str, attribute: &str) -> Option<&'s str> {
@@ -202,14 +203,16 @@ fn class_attribute<'s>(source: &'s str, class_name: &str, attribute: &str) -> Op
         if *body_indent.get_or_insert(indent) != indent {
             continue;
         }
-        let value = line
-            .trim()
-            .strip_prefix(attribute)
-            .map(str::trim_start)
-            .and_then(|rest| rest.strip_prefix('='))
-            .map(str::trim);
-        if value.is_some() {
-            return value;
+        // `name = value`, or annotated, `name: int = value`.
+        let Some(rest) = line.trim().strip_prefix(attribute).map(str::trim_start) else {
+            continue;
+        };
+        let value = match rest.strip_prefix(':') {
+            Some(annotated) => annotated.split_once('=').map(|(_, value)| value),
+            None => rest.strip_prefix('='),
+        };
+        if let Some(value) = value {
+            return Some(value.trim());
         }
     }
     None
@@ -822,16 +825,22 @@ mod tests {
         );
     }
 
-    /// A check class's timeout is the number its body assigns, a comment after it aside;
-    /// none where it assigns something else or nothing.
+    /// A check class's timeout is the number its body assigns, annotated or not, a comment
+    /// after it aside; none where it assigns something else or nothing.
     #[test]
     fn a_check_classs_timeout_is_read_from_its_body() {
         let source = "class Naming(InfrahubCheck):\n    query = \"naming\"\n    \
             timeout = 30  # seconds\n\n    def validate(self, data):\n        timeout = 5\n\n\
             class Computed(InfrahubCheck):\n    timeout = 3 * 10\n\n\
-            class Plain(InfrahubCheck):\n    query = \"plain\"\n";
+            class Plain(InfrahubCheck):\n    query = \"plain\"\n    timeouts = 5\n\n\
+            class Annotated(InfrahubCheck):\n    query: str = \"annotated\"\n    timeout: int = 45\n";
         assert_eq!(python_class_timeout(source, "Naming"), Some(30));
         assert_eq!(python_class_timeout(source, "Computed"), None);
         assert_eq!(python_class_timeout(source, "Plain"), None);
+        assert_eq!(python_class_timeout(source, "Annotated"), Some(45));
+        assert_eq!(
+            python_class_query(source, "Annotated").as_deref(),
+            Some("annotated")
+        );
     }
 }
