@@ -36,6 +36,7 @@ use crate::node::value_key;
 use crate::schema::{Cardinality, KindSchema, Schema};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// The only accepted `apiVersion`.
 pub const API_VERSION: &str = "infrahub.app/v1";
@@ -104,27 +105,38 @@ struct Document<'d> {
 
 impl Document<'_> {
     /// `obj`, completed as [`DocumentKind::Menu`] says; `sibling` is its place among the
-    /// children of its parent (`None` at the top of the file).
-    fn complete(&self, obj: &mut Map<String, Value>, sibling: Option<usize>) {
+    /// children of its parent (`None` at the top of the file). An item of an object file,
+    /// or one that leaves nothing out, is not copied.
+    fn complete<'o>(
+        &self,
+        obj: &'o Map<String, Value>,
+        sibling: Option<usize>,
+    ) -> Cow<'o, Map<String, Value>> {
         if self.kind != DocumentKind::Menu {
-            return;
+            return Cow::Borrowed(obj);
         }
-        let named = obj.get("kind").and_then(|kind| match kind {
-            Value::Object(o) => o.get("value").and_then(Value::as_str),
-            other => other.as_str(),
-        });
-        if let Some(kind) = named
-            && !obj.contains_key("path")
-        {
-            let path = format!("/objects/{kind}");
-            obj.insert("path".to_owned(), Value::String(path));
+        let path = obj
+            .get("kind")
+            .and_then(|kind| match kind {
+                Value::Object(o) => o.get("value").and_then(Value::as_str),
+                other => other.as_str(),
+            })
+            .filter(|_| !obj.contains_key("path"))
+            .map(|kind| format!("/objects/{kind}"));
+        let weight = sibling
+            .filter(|_| !obj.contains_key("order_weight"))
+            .map(|index| (index as u64 + 1).saturating_mul(1000));
+        if path.is_none() && weight.is_none() {
+            return Cow::Borrowed(obj);
         }
-        if let Some(index) = sibling
-            && !obj.contains_key("order_weight")
-        {
-            let weight = (index as u64 + 1).saturating_mul(1000);
-            obj.insert("order_weight".to_owned(), json!(weight));
+        let mut completed = obj.clone();
+        if let Some(path) = path {
+            completed.insert("path".to_owned(), Value::String(path));
         }
+        if let Some(weight) = weight {
+            completed.insert("order_weight".to_owned(), json!(weight));
+        }
+        Cow::Owned(completed)
     }
 }
 
@@ -407,12 +419,11 @@ fn read_item(
             "{at}: expected a mapping of fields, got {item}"
         )]);
     };
-    let mut obj = obj.clone();
-    document.complete(&mut obj, sibling);
+    let obj = document.complete(obj, sibling);
     let variants = if expand {
         expand_item(at, &obj).map_err(|e| vec![e])?
     } else {
-        vec![obj]
+        vec![obj.into_owned()]
     };
     let mut out = Vec::new();
     let mut problems = Vec::new();
