@@ -179,9 +179,9 @@ impl std::fmt::Display for SyncReport {
 
 /// What `attribute` is assigned in the body of `class <class_name>` of a Python source, as
 /// written (`"cabling_plan"`, `30  # seconds`), with or without a type annotation (`timeout:
-/// int = 30`): Infrahub imports the class to read its
-/// attributes; infragen runs no Python, so it reads the assignment from the source, and
-/// gives `None` when the class or the assignment is not there.
+/// int = 30`): Infrahub imports the class to read its attributes; infragen runs no Python,
+/// so it reads the assignment from the source, and gives `None` when the class or the
+/// assignment is not there.
 fn class_attribute<'s>(source: &'s str, class_name: &str, attribute: &str) -> Option<&'s str> {
     let mut lines = source.lines();
     lines.find(|line| {
@@ -257,7 +257,7 @@ struct PythonClass {
 fn read_python_class(
     repository: &Repository,
     (section, name): (&str, &str),
-    file_path: &std::path::Path,
+    file_path: &Path,
     class_name: &str,
 ) -> Result<Result<PythonClass, String>, SyncError> {
     let source = match repository.read_string(file_path) {
