@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::Problem;
 use super::repository::{Config, Files};
-use super::schema::data_texts;
+use super::schema::entry_texts;
 use super::yaml::{self, Located, Node};
 
 /// One document of an object file: `spec.kind` and the items of
@@ -49,42 +49,34 @@ impl Objects {
 /// and is skipped.
 pub(crate) fn read(config: &Config, files: &Files, problems: &mut Vec<Problem>) -> Objects {
     let mut objects = Objects::default();
-    for entry in &config.objects {
-        let texts = match data_texts(files, &entry.text) {
-            Ok(texts) => texts,
-            Err((path, error)) => {
-                problems.push(super::schema::data_problem(config, entry, &path, &error));
+    let (texts, _) = entry_texts(config, files, &config.objects, problems);
+    for (file, text) in texts {
+        objects.files += 1;
+        objects.texts.push((file.clone(), text.clone()));
+        let documents = match yaml::documents(&text) {
+            Ok(documents) => documents,
+            Err(error) => {
+                problems.push(Problem::at(
+                    &file,
+                    error.line,
+                    format!("invalid YAML: {}", error.message),
+                ));
                 continue;
             }
         };
-        for (file, text) in texts {
-            objects.files += 1;
-            objects.texts.push((file.clone(), text.clone()));
-            let documents = match yaml::documents(&text) {
-                Ok(documents) => documents,
-                Err(error) => {
-                    problems.push(Problem::at(
-                        &file,
-                        error.line,
-                        format!("invalid YAML: {}", error.message),
-                    ));
-                    continue;
-                }
+        for document in documents {
+            let Some(spec) = document.get("spec") else {
+                continue;
             };
-            for document in documents {
-                let Some(spec) = document.get("spec") else {
-                    continue;
-                };
-                let Some(kind) = spec.located("kind") else {
-                    continue;
-                };
-                let items = spec.get("data").map_or(&[][..], Node::items).to_vec();
-                objects.documents.push(ObjectDocument {
-                    file: file.clone(),
-                    kind,
-                    items,
-                });
-            }
+            let Some(kind) = spec.located("kind") else {
+                continue;
+            };
+            let items = spec.get("data").map_or(&[][..], Node::items).to_vec();
+            objects.documents.push(ObjectDocument {
+                file: file.clone(),
+                kind,
+                items,
+            });
         }
     }
     objects
@@ -134,15 +126,7 @@ pub(crate) fn load_menus(
     schema: Option<&super::schema::LoadedSchema>,
     problems: &mut Vec<Problem>,
 ) {
-    let mut menus = Vec::new();
-    for entry in &config.menus {
-        match data_texts(files, &entry.text) {
-            Ok(mut texts) => menus.append(&mut texts),
-            Err((path, error)) => {
-                problems.push(super::schema::data_problem(config, entry, &path, &error));
-            }
-        }
-    }
+    let (menus, _) = entry_texts(config, files, &config.menus, problems);
     let Some(schema) = schema else {
         return;
     };

@@ -24,17 +24,7 @@ pub(crate) fn load(
     files: &Files,
     problems: &mut Vec<Problem>,
 ) -> Option<LoadedSchema> {
-    let mut texts = Vec::new();
-    let mut complete = true;
-    for entry in &config.schemas {
-        match data_texts(files, &entry.text) {
-            Ok(found) => texts.extend(found),
-            Err((path, error)) => {
-                complete = false;
-                problems.push(data_problem(config, entry, &path, &error));
-            }
-        }
-    }
+    let (texts, complete) = entry_texts(config, files, &config.schemas, problems);
     let store = match Store::in_memory() {
         Ok(store) => store,
         Err(error) => {
@@ -68,11 +58,31 @@ pub(crate) fn load(
     Some(LoadedSchema { store, schema })
 }
 
-/// `(path, text)` of every data file at `entry`, or the path that failed.
-pub(crate) fn data_texts(
+/// `(path, text)` of every data file the entries of `entries` (`schemas`, `objects`,
+/// `menus`) name, in their order; an entry that cannot be read is a problem and left out,
+/// and `false` says one was.
+pub(crate) fn entry_texts(
+    config: &Config,
     files: &Files,
-    entry: &str,
-) -> Result<Vec<(String, String)>, (String, ReadError)> {
+    entries: &[super::yaml::Located],
+    problems: &mut Vec<Problem>,
+) -> (Vec<(String, String)>, bool) {
+    let mut texts = Vec::new();
+    let mut complete = true;
+    for entry in entries {
+        match data_texts(files, &entry.text) {
+            Ok(found) => texts.extend(found),
+            Err((path, error)) => {
+                complete = false;
+                problems.push(data_problem(config, entry, &path, &error));
+            }
+        }
+    }
+    (texts, complete)
+}
+
+/// `(path, text)` of every data file at `entry`, or the path that failed.
+fn data_texts(files: &Files, entry: &str) -> Result<Vec<(String, String)>, (String, ReadError)> {
     let paths = files
         .data_files(entry)
         .map_err(|error| (entry.to_owned(), error))?;
@@ -85,8 +95,8 @@ pub(crate) fn data_texts(
         .collect()
 }
 
-/// A `schemas` or `objects` entry that could not be read.
-pub(crate) fn data_problem(
+/// A `schemas`, `objects` or `menus` entry that could not be read.
+fn data_problem(
     config: &Config,
     entry: &super::yaml::Located,
     path: &str,
