@@ -78,7 +78,7 @@ async fn scene(through: Through) -> Scene {
     // every attack below would otherwise write first. Its attack `normal` is unknown.
     let report = run_on(&repo, "hostile", "alpha").await;
     assert!(
-        matches!(only(&report), TargetOutcome::Failed { message, .. } if message.ends_with("invalid-input: unknown attack 'normal' (expected none, infinite-loop, memory-bomb, deep-recursion, panic, huge-argument, log-flood, stdout-flood, call-flood, open-file, read-env, open-socket, random, or one of the ownership attacks)")),
+        matches!(only(&report), TargetOutcome::Failed { message, .. } if message.ends_with("invalid-input: unknown attack 'normal' (expected none, infinite-loop, memory-bomb, deep-recursion, panic, huge-argument, log-flood, stdout-flood, call-flood, open-file, read-env, open-socket, random, scribble, peek, or one of the ownership attacks)")),
         "{report}"
     );
     let beta_1 = repo.id_of("TestWidget", "beta-1").await;

@@ -239,6 +239,55 @@ async fn randomness_repeats_per_generator_and_target_and_differs_across_targets(
     assert_ne!(first, other, "another target: other randomness");
 }
 
+/// A run's memory is its own: the pages a run wrote — a heap block it freed, memory it grew —
+/// hold nothing of it when the next run of the plugin gets its instance slot, whether the
+/// slot's pages were zeroed in place or given back to the kernel. The rounds alternate the
+/// two runs so that the writer's slot is the one reused (the pool prefers a slot the same
+/// component used last), and each round checks the reader looked where the writer wrote.
+#[tokio::test]
+async fn a_run_finds_nothing_an_earlier_run_left_in_its_memory() {
+    let (_runtime, plugin) = hostile().await;
+    let backend = Arc::new(RecordingBackend::default());
+    let pages = |outcome: &infragen::runtime::RunOutcome, word: &str| -> (usize, usize) {
+        let line = outcome
+            .log
+            .lines
+            .iter()
+            .find_map(|line| line.message.strip_prefix(word))
+            .unwrap_or_else(|| panic!("the plugin logs `{word}`: {:?}", outcome.log.lines));
+        let (first, count) = line.trim().split_once(' ').expect("two numbers");
+        (
+            first.parse().expect("a page number"),
+            count.parse().expect("a page count"),
+        )
+    };
+    for round in 0..4 {
+        let written = plugin
+            .run(
+                request("hostile", TARGET, json!({ "attack": "scribble" })),
+                backend.clone(),
+            )
+            .await
+            .expect("the scribbling run succeeds");
+        let read = plugin
+            .run(
+                request("hostile", TARGET, json!({ "attack": "peek" })),
+                backend.clone(),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: {error}"));
+        let (written_from, written_pages) = pages(&written, "scribbled ");
+        let (read_from, read_pages) = pages(&read, "clean ");
+        let overlap = (written_from + written_pages).min(read_from + read_pages)
+            - written_from.max(read_from);
+        assert!(
+            overlap >= written_pages * 3 / 4,
+            "round {round}: the reader looked at pages {read_from}+{read_pages}, the writer \
+             wrote {written_from}+{written_pages}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn concurrent_runs_fail_and_succeed_independently() {
     let (_runtime, plugin) = hostile().await;

@@ -18,6 +18,8 @@
 //! | `open-socket`    | connects to 127.0.0.1:80 and resolves `localhost`: Ok if either works |
 //! | `random`         | logs `random=<u64>` derived from the WASI random seed         |
 //! | `huge-error`     | returns an error whose message is 16 MiB                     |
+//! | `scribble`       | fills a 2 MiB heap block and 16 MiB of memory it grows with `0x5a`, logs `scribbled <first page> <pages>` |
+//! | `peek`           | grows 16 MiB of memory and reads it: an error naming the first byte that is not zero, else logs `clean <first page> <pages>` |
 //! | anything else    | an attack of [`ownership`], on the widgets fixture repository, or `invalid-input` naming the attack |
 //!
 //! Every loop goes through `core::hint::black_box` so that the optimiser
@@ -61,6 +63,34 @@ impl Generator for Hostile {
                 "e".repeat(16 * MIB)
             ))),
             "huge-argument" => huge_argument(),
+            "scribble" => {
+                let mut block = vec![0u8; 2 * MIB];
+                block.fill(MARK);
+                black_box(&block);
+                drop(block);
+                let first = grow_and(|region| region.fill(MARK))?;
+                info!("scribbled {first} {LEFTOVER_PAGES}");
+                Ok(())
+            }
+            "peek" => {
+                let mut found = None;
+                let first = grow_and(|region| {
+                    found = region
+                        .iter()
+                        .position(|byte| *byte != 0)
+                        .map(|at| (at, region[at]));
+                })?;
+                match found {
+                    Some((at, byte)) => Err(Error::generator(format!(
+                        "byte {byte:#04x} at {} (page {first} + {at}) was left by an earlier run",
+                        first * PAGE + at
+                    ))),
+                    None => {
+                        info!("clean {first} {LEFTOVER_PAGES}");
+                        Ok(())
+                    }
+                }
+            }
             "log-flood" => {
                 let line = "x".repeat(1024);
                 for _ in 0..10 * 1024 {
@@ -112,10 +142,36 @@ impl Generator for Hostile {
             unknown => Err(Error::invalid_input(format!(
                 "unknown attack '{unknown}' (expected none, infinite-loop, memory-bomb, \
                  deep-recursion, panic, huge-argument, log-flood, stdout-flood, call-flood, \
-                 open-file, read-env, open-socket, random, or one of the ownership attacks)"
+                 open-file, read-env, open-socket, random, scribble, peek, or one of the ownership \
+                 attacks)"
             ))),
         }
     }
+}
+
+/// What `scribble` writes.
+const MARK: u8 = 0x5a;
+/// A WebAssembly page.
+const PAGE: usize = 64 << 10;
+/// How much memory `scribble` and `peek` grow (16 MiB).
+const LEFTOVER_PAGES: usize = 256;
+
+/// Grows the linear memory by [`LEFTOVER_PAGES`] and gives the new pages to `with`, as
+/// bytes: the first new page's number.
+fn grow_and(with: impl FnOnce(&mut [u8])) -> Result<usize> {
+    let first = core::arch::wasm32::memory_grow(0, LEFTOVER_PAGES);
+    if first == usize::MAX {
+        return Err(Error::generator(format!(
+            "could not grow the memory by {LEFTOVER_PAGES} pages"
+        )));
+    }
+    // SAFETY: the pages were just added to the memory and nothing else knows of them: the
+    // allocator grows the memory past them when it needs more.
+    let region = unsafe {
+        core::slice::from_raw_parts_mut((first * PAGE) as *mut u8, LEFTOVER_PAGES * PAGE)
+    };
+    with(black_box(region));
+    Ok(first)
 }
 
 fn infinite_loop() -> ! {
