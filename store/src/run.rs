@@ -99,7 +99,7 @@ pub struct WriteEffect {
     /// Its `name` attribute, when it has one (groups are granted by name).
     pub name: Option<String>,
     /// The generator tracking groups it is a member of: who owns it (none for a design
-    /// object).
+    /// object). Not looked up for a node the run created (`created`), which is the run's.
     pub owners: Vec<String>,
 }
 

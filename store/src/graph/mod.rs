@@ -2109,10 +2109,16 @@ impl<'c> Tx<'c> {
             // Described from its attributes and its groups alone: the other side of a
             // relationship can be a node with thousands of peers (a namespace), whose whole
             // view would cost more than the write. A deleted node is described as it was.
+            // A node the run created is its own: who else it belongs to is not asked.
+            let owned = now.created;
             let (name, groups) = match self.attributes_of(id) {
                 Some(node) => (
                     node.attr("name").as_str().map(str::to_owned),
-                    self.peers_of(id, "member_of_groups"),
+                    if owned {
+                        Vec::new()
+                    } else {
+                        self.peers_of(id, "member_of_groups")
+                    },
                 ),
                 None => match self.committed(id) {
                     Some(node) => (
