@@ -1457,3 +1457,99 @@ async fn an_idle_run_is_a_conflict_at_its_next_operation_when_another_process_co
     assert_eq!(run.commit().unwrap_err().to_string(), conflict);
     assert_eq!(device_names(&own), ["leaf2"]);
 }
+
+/// A listing by peer and value (`device__ids` with `name__value`, as a generator asks a
+/// template for its loopback), on a branch and inside a run, answers exactly: the branch's
+/// own renames and moves and main's later ones seen, the run's uncommitted renames, moves
+/// and new interfaces seen, and nothing the branch or the run took away.
+#[tokio::test]
+async fn a_listing_by_peer_and_value_sees_the_branchs_and_the_runs_changes() {
+    let s = store();
+    let leaf1 = device(&s, "main", "leaf1", "");
+    let leaf2 = device(&s, "main", "leaf2", "");
+    let eth0 = interface(&s, "main", &leaf1, "eth0");
+    let eth1 = interface(&s, "main", &leaf1, "eth1");
+    let eth2 = interface(&s, "main", &leaf1, "eth2");
+    let eth3 = interface(&s, "main", &leaf1, "eth3");
+    s.create_branch("br1").unwrap();
+    let update = |branch: &str, data: Value| {
+        s.write_node(branch, "DcimPhysicalInterface", WriteOp::Update, &data)
+            .unwrap();
+    };
+    // The branch renames eth1 and moves eth2; main, later, renames eth3 and adds eth4.
+    update("br1", json!({"id": eth1, "name": {"value": "eth1b"}}));
+    update("br1", json!({"id": eth2, "device": {"id": leaf2}}));
+    update("main", json!({"id": eth3, "name": {"value": "eth3m"}}));
+    let eth4 = interface(&s, "main", &leaf1, "eth4");
+
+    let run = s.begin_run("br1").await.unwrap();
+    // The run renames eth0, moves eth4 and adds eth5, none of it committed.
+    let write = |op: WriteOp, data: Value| {
+        run.write_node("DcimPhysicalInterface", op, &data)
+            .unwrap()
+            .expect("written")
+            .id
+    };
+    write(
+        WriteOp::Update,
+        json!({"id": eth0, "name": {"value": "eth0r"}}),
+    );
+    write(
+        WriteOp::Update,
+        json!({"id": eth4, "device": {"id": leaf2}}),
+    );
+    let eth5 = write(
+        WriteOp::Create,
+        json!({"name": {"value": "eth5"}, "device": {"id": leaf1}}),
+    );
+    let listed = |device: &str, name: &str| -> Vec<String> {
+        let filters = json!({"device__ids": [device], "name__value": name});
+        let mut ids: Vec<String> = run
+            .nodes_json("DcimPhysicalInterface", filters.as_object().unwrap(), &[])
+            .unwrap()
+            .iter()
+            .map(|text| {
+                let node: Value = serde_json::from_str(text).unwrap();
+                node["id"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let none: Vec<String> = Vec::new();
+    assert_eq!(listed(&leaf1, "eth0"), none, "renamed in the run");
+    assert_eq!(listed(&leaf1, "eth0r"), [eth0.clone()]);
+    assert_eq!(listed(&leaf1, "eth1"), none, "renamed on the branch");
+    assert_eq!(listed(&leaf1, "eth1b"), [eth1.clone()]);
+    assert_eq!(listed(&leaf1, "eth2"), none, "moved on the branch");
+    assert_eq!(listed(&leaf2, "eth2"), [eth2.clone()]);
+    assert_eq!(listed(&leaf1, "eth3"), none, "renamed on main later");
+    assert_eq!(listed(&leaf1, "eth3m"), [eth3.clone()]);
+    assert_eq!(listed(&leaf1, "eth4"), none, "moved in the run");
+    assert_eq!(listed(&leaf2, "eth4"), [eth4.clone()]);
+    assert_eq!(listed(&leaf1, "eth5"), [eth5.clone()], "created in the run");
+    assert_eq!(listed(&leaf2, "eth5"), none);
+    drop(run);
+    // main saw none of the branch's changes.
+    let on_main = |device: &str, name: &str| -> Vec<String> {
+        let filters = json!({"device__ids": [device], "name__value": name});
+        s.nodes_json(
+            "main",
+            "DcimPhysicalInterface",
+            filters.as_object().unwrap(),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|text| {
+            serde_json::from_str::<Value>(text).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+    };
+    assert_eq!(on_main(&leaf1, "eth1"), [eth1]);
+    assert_eq!(on_main(&leaf1, "eth2"), [eth2]);
+    assert_eq!(on_main(&leaf2, "eth2"), none);
+}
