@@ -974,9 +974,17 @@ impl<'c> Tx<'c> {
         if let Some(k) = self.kinds.borrow().get(id) {
             return k.clone();
         }
-        if let Some(node) = self.shared_view(id) {
+        // A node this transaction read, or took from the shared cache: its kind is noted, so
+        // that asking again (a holder's kind, checked by each reader of an edge list) costs
+        // one lookup here rather than the shared cache's lock and lookups again.
+        let held = self.committed.borrow().get(id).cloned();
+        if let Some(node) = held.or_else(|| self.shared_view(id)) {
             let kind = node.as_ref().map(|n| self.schema.kind_name(&n.kind));
-            self.committed.borrow_mut().insert(id.to_string(), node);
+            self.committed
+                .borrow_mut()
+                .entry(id.to_string())
+                .or_insert(node);
+            self.kinds.borrow_mut().insert(id.to_string(), kind.clone());
             return kind;
         }
         let found = self.query_kind(id).unwrap_or_else(|e| self.failed(e));
