@@ -1518,16 +1518,20 @@ async fn a_listing_by_peer_and_value_sees_the_branchs_and_the_runs_changes() {
     };
     let none: Vec<String> = Vec::new();
     assert_eq!(listed(&leaf1, "eth0"), none, "renamed in the run");
-    assert_eq!(listed(&leaf1, "eth0r"), [eth0.clone()]);
+    assert_eq!(listed(&leaf1, "eth0r"), [eth0.as_str()]);
     assert_eq!(listed(&leaf1, "eth1"), none, "renamed on the branch");
-    assert_eq!(listed(&leaf1, "eth1b"), [eth1.clone()]);
+    assert_eq!(listed(&leaf1, "eth1b"), [eth1.as_str()]);
     assert_eq!(listed(&leaf1, "eth2"), none, "moved on the branch");
-    assert_eq!(listed(&leaf2, "eth2"), [eth2.clone()]);
+    assert_eq!(listed(&leaf2, "eth2"), [eth2.as_str()]);
     assert_eq!(listed(&leaf1, "eth3"), none, "renamed on main later");
-    assert_eq!(listed(&leaf1, "eth3m"), [eth3.clone()]);
+    assert_eq!(listed(&leaf1, "eth3m"), [eth3.as_str()]);
     assert_eq!(listed(&leaf1, "eth4"), none, "moved in the run");
-    assert_eq!(listed(&leaf2, "eth4"), [eth4.clone()]);
-    assert_eq!(listed(&leaf1, "eth5"), [eth5.clone()], "created in the run");
+    assert_eq!(listed(&leaf2, "eth4"), [eth4.as_str()]);
+    assert_eq!(
+        listed(&leaf1, "eth5"),
+        [eth5.as_str()],
+        "created in the run"
+    );
     assert_eq!(listed(&leaf2, "eth5"), none);
     drop(run);
     // main saw none of the branch's changes.
