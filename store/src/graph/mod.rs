@@ -974,24 +974,15 @@ impl<'c> Tx<'c> {
         if let Some(k) = self.kinds.borrow().get(id) {
             return k.clone();
         }
-        // A node this transaction read, or took from the shared cache: its kind is noted, so
-        // that asking again (a holder's kind, checked by each reader of an edge list) costs
-        // one lookup here rather than the shared cache's lock and lookups again.
-        let held = self.committed.borrow().get(id).cloned();
-        if let Some(node) = held.or_else(|| self.shared_view(id)) {
-            let kind = node.as_ref().map(|n| self.schema.kind_name(&n.kind));
-            self.committed
-                .borrow_mut()
-                .entry(id.to_string())
-                .or_insert(node);
-            self.kinds.borrow_mut().insert(id.to_string(), kind.clone());
-            return kind;
-        }
-        let found = self.query_kind(id).unwrap_or_else(|e| self.failed(e));
-        self.kinds
-            .borrow_mut()
-            .insert(id.to_string(), found.clone());
-        found
+        // A node this transaction read, or took from the shared cache, gives its kind; either
+        // way the kind is noted, so that asking again (a holder's kind, checked by each
+        // reader of an edge list) costs one lookup here rather than the shared cache's lock.
+        let kind = match self.committed_held(id) {
+            Some(node) => node.map(|n| self.schema.kind_name(&n.kind)),
+            None => self.query_kind(id).unwrap_or_else(|e| self.failed(e)),
+        };
+        self.kinds.borrow_mut().insert(id.to_string(), kind.clone());
+        kind
     }
 
     fn query_kind(&self, id: &str) -> rusqlite::Result<Option<Arc<str>>> {
@@ -2117,12 +2108,11 @@ impl<'c> Tx<'c> {
             // Described from its attributes and its groups alone: the other side of a
             // relationship can be a node with thousands of peers (a namespace), whose whole
             // view would cost more than the write. A deleted node is described as it was.
-            // A node the run created is its own: who else it belongs to is not asked.
-            let owned = now.created;
             let (name, groups) = match self.attributes_of(id) {
                 Some(node) => (
                     node.attr("name").as_str().map(str::to_owned),
-                    if owned {
+                    // A node the run created is its own: who else it belongs to is not asked.
+                    if now.created {
                         Vec::new()
                     } else {
                         self.peers_of(id, "member_of_groups")
