@@ -1458,6 +1458,28 @@ async fn an_idle_run_is_a_conflict_at_its_next_operation_when_another_process_co
     assert_eq!(device_names(&own), ["leaf2"]);
 }
 
+/// The kind [`a_listing_by_peer_and_value_sees_the_branchs_and_the_runs_changes`] lists.
+const KIND: &str = "DcimPhysicalInterface";
+
+/// Filters on the interface's device and name.
+fn device_and_name(device: &str, name: &str) -> serde_json::Map<String, Value> {
+    let filters = json!({"device__ids": [device], "name__value": name});
+    filters.as_object().expect("an object").clone()
+}
+
+/// The ids of a listing's nodes, in order.
+fn ids_of(listing: Vec<String>) -> Vec<String> {
+    let mut ids: Vec<String> = listing
+        .iter()
+        .map(|text| {
+            let node: Value = serde_json::from_str(text).expect("a node as JSON");
+            node["id"].as_str().expect("an id").to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// A listing by peer and value (`device__ids` with `name__value`, as a generator asks a
 /// template for its loopback), on a branch and inside a run, answers exactly: the branch's
 /// own renames and moves and main's later ones seen, the run's uncommitted renames, moves
@@ -1473,8 +1495,7 @@ async fn a_listing_by_peer_and_value_sees_the_branchs_and_the_runs_changes() {
     let eth3 = interface(&s, "main", &leaf1, "eth3");
     s.create_branch("br1").unwrap();
     let update = |branch: &str, data: Value| {
-        s.write_node(branch, "DcimPhysicalInterface", WriteOp::Update, &data)
-            .unwrap();
+        s.write_node(branch, KIND, WriteOp::Update, &data).unwrap();
     };
     // The branch renames eth1 and moves eth2; main, later, renames eth3 and adds eth4.
     update("br1", json!({"id": eth1, "name": {"value": "eth1b"}}));
@@ -1485,7 +1506,7 @@ async fn a_listing_by_peer_and_value_sees_the_branchs_and_the_runs_changes() {
     let run = s.begin_run("br1").await.unwrap();
     // The run renames eth0, moves eth4 and adds eth5, none of it committed.
     let write = |op: WriteOp, data: Value| {
-        run.write_node("DcimPhysicalInterface", op, &data)
+        run.write_node(KIND, op, &data)
             .unwrap()
             .expect("written")
             .id
@@ -1502,19 +1523,11 @@ async fn a_listing_by_peer_and_value_sees_the_branchs_and_the_runs_changes() {
         WriteOp::Create,
         json!({"name": {"value": "eth5"}, "device": {"id": leaf1}}),
     );
-    let listed = |device: &str, name: &str| -> Vec<String> {
-        let filters = json!({"device__ids": [device], "name__value": name});
-        let mut ids: Vec<String> = run
-            .nodes_json("DcimPhysicalInterface", filters.as_object().unwrap(), &[])
-            .unwrap()
-            .iter()
-            .map(|text| {
-                let node: Value = serde_json::from_str(text).unwrap();
-                node["id"].as_str().unwrap().to_owned()
-            })
-            .collect();
-        ids.sort();
-        ids
+    let listed = |device: &str, name: &str| {
+        ids_of(
+            run.nodes_json(KIND, &device_and_name(device, name), &[])
+                .unwrap(),
+        )
     };
     let none: Vec<String> = Vec::new();
     assert_eq!(listed(&leaf1, "eth0"), none, "renamed in the run");
@@ -1535,23 +1548,11 @@ async fn a_listing_by_peer_and_value_sees_the_branchs_and_the_runs_changes() {
     assert_eq!(listed(&leaf2, "eth5"), none);
     drop(run);
     // main saw none of the branch's changes.
-    let on_main = |device: &str, name: &str| -> Vec<String> {
-        let filters = json!({"device__ids": [device], "name__value": name});
-        s.nodes_json(
-            "main",
-            "DcimPhysicalInterface",
-            filters.as_object().unwrap(),
-            &[],
+    let on_main = |device: &str, name: &str| {
+        ids_of(
+            s.nodes_json("main", KIND, &device_and_name(device, name), &[])
+                .unwrap(),
         )
-        .unwrap()
-        .iter()
-        .map(|text| {
-            serde_json::from_str::<Value>(text).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect()
     };
     assert_eq!(on_main(&leaf1, "eth1"), [eth1]);
     assert_eq!(on_main(&leaf1, "eth2"), [eth2]);
