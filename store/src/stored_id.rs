@@ -23,6 +23,7 @@
 //! [`Stored`] (or [`text`]). Stores written before hold text: they are converted once when
 //! opened (`convert_text_ids`).
 
+use crate::NodeId;
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, Value, ValueRef};
@@ -76,6 +77,28 @@ pub struct Stored(pub String);
 impl FromSql for Stored {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         text(value).map(Stored)
+    }
+}
+
+/// An id read back from its stored form as a [`NodeId`]: a UUID's text is spelled out in
+/// place, with no `String` made for it.
+impl FromSql for NodeId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        match value {
+            ValueRef::Blob(b) => {
+                let bytes: [u8; 16] = b.try_into().map_err(|_| FromSqlError::InvalidBlobSize {
+                    expected_size: 16,
+                    blob_size: b.len(),
+                })?;
+                let mut buffer = uuid::Uuid::encode_buffer();
+                Ok(NodeId::new(
+                    uuid::Uuid::from_bytes(bytes)
+                        .hyphenated()
+                        .encode_lower(&mut buffer),
+                ))
+            }
+            other => text(other).map(NodeId::from),
+        }
     }
 }
 
