@@ -237,7 +237,7 @@ pub(crate) fn write_node(
     let k = writable_kind(tx.schema, kind, op)?;
     let id = engine::write_node(tx, k, op, data).map_err(|error| engine_failure(tx, error))?;
     Ok(id.and_then(|id| tx.get(&id)).map(|node| Written {
-        id: node.id.clone(),
+        id: node.id.to_string(),
         kind: node.kind.clone(),
         hfid: tx.hfid(&node),
     }))
@@ -511,7 +511,7 @@ impl PeerTexts {
     fn of(&mut self, tx: &Tx<'_>, node: &Node) -> Rc<str> {
         let text = self
             .0
-            .entry(node.id.clone())
+            .entry(node.id.to_string())
             .or_insert_with(|| write_object(&peer_fields(tx, node)).into());
         Rc::clone(text)
     }

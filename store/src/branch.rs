@@ -5,6 +5,7 @@
 //! to different values, a node deleted on one side and changed on the other, or a
 //! cardinality-one relationship pointed elsewhere on both sides, is a conflict.
 
+use crate::NodeId;
 use crate::error::StoreError;
 use crate::events::Event;
 use crate::graph::{MAIN, Tx};
@@ -453,7 +454,7 @@ pub(crate) fn merge(
         if e.live == e.base {
             continue;
         }
-        let on_main = tx.peers_of(&e.id, &e.rel).contains(&e.peer);
+        let on_main = tx.peers_of(&e.id, &e.rel).iter().any(|p| *p == e.peer);
         if on_main == e.live {
             continue;
         }
@@ -477,7 +478,7 @@ pub(crate) fn merge(
         if merged.len() > 1 {
             let kind = tx.kind_of(id).unwrap_or_default();
             let branch = view.peers_of(id, rel);
-            let main: Vec<&String> = merged.iter().filter(|p| !branch.contains(p)).collect();
+            let main: Vec<&NodeId> = merged.iter().filter(|p| !branch.contains(p)).collect();
             conflicts.push(format!(
                 "{kind} {id} relationship '{rel}': main={main:?} branch={branch:?}"
             ));

@@ -88,7 +88,7 @@ pub(crate) fn nodes(
                 let peers = peers
                     .iter()
                     .map(|p| PeerChange {
-                        peer: p.clone(),
+                        peer: p.to_string(),
                         action,
                     })
                     .collect();

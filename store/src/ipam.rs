@@ -45,7 +45,7 @@ pub(crate) fn ensure_default_namespace(tx: &mut Tx<'_>) -> bool {
 pub(crate) fn namespace_of(tx: &Tx<'_>, node: &Node) -> Option<String> {
     node.peers("ip_namespace")
         .first()
-        .cloned()
+        .map(String::from)
         .or_else(|| default_namespace(tx))
 }
 

@@ -1,6 +1,7 @@
 //! A stored node: its kind, attribute values and relationship peers; and how user input
 //! becomes a stored value for each attribute kind.
 
+use crate::NodeId;
 use crate::fields::Fields;
 use crate::ip;
 use crate::schema::{AttributeKind, AttributeSchema};
@@ -12,7 +13,7 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     /// Unique id (a time-ordered UUID).
-    pub id: String,
+    pub id: NodeId,
     /// Concrete node kind.
     pub kind: String,
     /// Attribute values by name (absent = null).
@@ -20,14 +21,14 @@ pub struct Node {
     pub attrs: Fields<Value>,
     /// Relationship peers (ids) by relationship name, in insertion order.
     #[serde(default)]
-    pub rels: Fields<Vec<String>>,
+    pub rels: Fields<Vec<NodeId>>,
 }
 
 impl Node {
     /// A new empty node of `kind` with a fresh id.
     pub fn new(kind: &str) -> Self {
         Self {
-            id: new_id(),
+            id: new_id().into(),
             kind: kind.to_string(),
             attrs: Fields::new(),
             rels: Fields::new(),
@@ -38,7 +39,7 @@ impl Node {
         self.attrs.get(name).unwrap_or(&Value::Null)
     }
     /// Peers of a relationship.
-    pub fn peers(&self, name: &str) -> &[String] {
+    pub fn peers(&self, name: &str) -> &[NodeId] {
         self.rels.get(name).map(Vec::as_slice).unwrap_or(&[])
     }
 }

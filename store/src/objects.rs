@@ -838,7 +838,7 @@ fn range_parts(body: &str) -> Result<Vec<Part>, String> {
 fn resolve(tx: &Tx<'_>, here: &str, peer: &str, r: &Ref) -> Result<String, String> {
     match r {
         Ref::Id(id) => match tx.get(id) {
-            Some(n) if tx.schema.is_a(&n.kind, peer) => Ok(n.id.clone()),
+            Some(n) if tx.schema.is_a(&n.kind, peer) => Ok(n.id.to_string()),
             Some(n) => Err(format!(
                 "{here}: node {id} is a {}, expected a {peer}",
                 n.kind
@@ -854,7 +854,7 @@ fn resolve(tx: &Tx<'_>, here: &str, peer: &str, r: &Ref) -> Result<String, Strin
                 found = tx.find_by_default_filter(peer, name);
             }
             match found.as_slice() {
-                [one] => Ok(one.id.clone()),
+                [one] => Ok(one.id.to_string()),
                 [] => Err(format!("{here}: no {peer} with hfid {h:?}")),
                 _ => Err(format!("{here}: several {peer} nodes have the hfid {h:?}")),
             }

@@ -26,6 +26,7 @@
 //! canonical UUID (see [`crate::stored_id`]); stores written before held text and are
 //! converted once when opened ([`Db::convert_text_ids`]).
 
+use crate::NodeId;
 use crate::error::{Result, StoreError};
 use crate::events::Event;
 use crate::node::{Node, value_key};
@@ -696,7 +697,7 @@ impl Db {
                             pos += 1;
                             tx.execute(
                                 "INSERT OR IGNORE INTO edge (id, rel, peer, branch, pos, live) VALUES (?1, ?2, ?3, ?4, ?5, 1)",
-                                params![id, rel, peer, branch, pos],
+                                params![id, rel, peer.as_str(), branch, pos],
                             )
                             .map_err(StoreError::db(&path))?;
                         }
@@ -711,7 +712,7 @@ impl Db {
                 }
                 (Some(n), base) => {
                     let empty = Node {
-                        id: id.clone(),
+                        id: NodeId::new(&id),
                         kind: kind.clone(),
                         attrs: Default::default(),
                         rels: Default::default(),
@@ -732,7 +733,7 @@ impl Db {
                             pos += 1;
                             tx.execute(
                                 "INSERT OR REPLACE INTO edge (id, rel, peer, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 1, 0)",
-                                params![id, rel, peer, branch, pos],
+                                params![id, rel, peer.as_str(), branch, pos],
                             )
                             .map_err(StoreError::db(&path))?;
                         }
@@ -740,7 +741,7 @@ impl Db {
                             pos += 1;
                             tx.execute(
                                 "INSERT OR REPLACE INTO edge (id, rel, peer, branch, pos, live, base) VALUES (?1, ?2, ?3, ?4, ?5, 0, 1)",
-                                params![id, rel, peer, branch, pos],
+                                params![id, rel, peer.as_str(), branch, pos],
                             )
                             .map_err(StoreError::db(&path))?;
                         }

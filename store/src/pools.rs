@@ -121,7 +121,7 @@ pub(crate) enum Plan {
 
 /// A pool's name (its id when it has none).
 pub(crate) fn pool_name(pool: &Node) -> String {
-    value_key(pool.attr("name")).unwrap_or_else(|| pool.id.clone())
+    value_key(pool.attr("name")).unwrap_or_else(|| pool.id.to_string())
 }
 
 /// Find a pool by id, by HFID (`[name]`) or by name; it must be a `kind` (None: any pool).
@@ -324,7 +324,7 @@ pub(crate) fn plan(tx: &Tx<'_>, which: IpPool, pool: &Node, mut req: Request) ->
             )));
         }
         return Ok(Plan::Reserved(Allocation {
-            id: n.id.clone(),
+            id: n.id.to_string(),
             kind: n.kind.clone(),
             identifier: req.identifier,
         }));
@@ -360,7 +360,7 @@ pub(crate) fn plan(tx: &Tx<'_>, which: IpPool, pool: &Node, mut req: Request) ->
     let ns = pool
         .peers("ip_namespace")
         .first()
-        .cloned()
+        .map(String::from)
         .or_else(|| ipam::default_namespace(tx));
     let mut resources: Vec<(i64, usize, IpWithPrefix)> = Vec::new();
     for (i, rid) in pool.peers("resources").iter().enumerate() {

@@ -61,15 +61,18 @@ pub(crate) fn fill_new(
 
 /// Whether `node` (of kind `k`), with the profiles `profile_ids`, has profile values to
 /// recompute: no profile and no value from one is the common case, with nothing to do.
-fn uses_profiles(k: &KindSchema, node: &Node, profile_ids: &[String]) -> bool {
+fn uses_profiles<S: AsRef<str>>(k: &KindSchema, node: &Node, profile_ids: &[S]) -> bool {
     k.relationship("profiles").is_some()
         && (!profile_ids.is_empty() || !node.attr(FROM_PROFILE).is_null())
 }
 
 /// The profiles `ids` read for their values alone (a profile is a hub, linked to every
 /// node using it), highest precedence first: lowest `profile_priority`, then oldest.
-fn ranked(tx: &Tx<'_>, ids: &[String]) -> Vec<Arc<Node>> {
-    let mut profiles: Vec<Arc<Node>> = ids.iter().filter_map(|p| tx.attributes_of(p)).collect();
+fn ranked<S: AsRef<str>>(tx: &Tx<'_>, ids: &[S]) -> Vec<Arc<Node>> {
+    let mut profiles: Vec<Arc<Node>> = ids
+        .iter()
+        .filter_map(|p| tx.attributes_of(p.as_ref()))
+        .collect();
     profiles.sort_by_key(|p| {
         (
             p.attr("profile_priority").as_i64().unwrap_or(1000),

@@ -112,7 +112,7 @@ pub(crate) fn check_unique(tx: &Tx<'_>, id: &str) -> std::result::Result<(), Uni
         let others: Vec<String> = tx
             .find_by_hfid(&n.kind, &h)
             .into_iter()
-            .map(|o| o.id.clone())
+            .map(|o| o.id.to_string())
             .filter(|o| o != id)
             .collect();
         if !others.is_empty() {
@@ -217,7 +217,7 @@ fn constraint_values(tx: &Tx<'_>, node: &Node, paths: &[String]) -> Vec<Option<S
             if path.contains("__") {
                 into_value_key(tx.path_value(node, path))
             } else {
-                node.peers(path).first().cloned()
+                node.peers(path).first().map(String::from)
             }
         })
         .collect()

@@ -54,6 +54,7 @@ pub(crate) fn delete(tx: &mut Tx<'_>, id: &str) -> Result<(), DeleteRefused> {
         .filter(|n| schema.is_a(&n.kind, "CoreProfile"))
         .flat_map(|n| n.peers("related_nodes").to_vec())
         .filter(|u| !seen.contains(u.as_str()))
+        .map(String::from)
         .collect();
     // Nodes left behind that computed a value through an edge into the set.
     let mut readers: Vec<(String, String)> = Vec::new();
@@ -97,8 +98,8 @@ pub(crate) fn cascade_set(tx: &Tx<'_>, id: &str) -> Vec<String> {
             queue.extend(
                 n.peers(&r.name)
                     .iter()
-                    .filter(|p| !seen.contains(*p))
-                    .cloned(),
+                    .filter(|p| !seen.contains(p.as_str()))
+                    .map(String::from),
             );
         }
     }
@@ -137,13 +138,15 @@ pub(crate) fn mandatory_links(tx: &Tx<'_>, doomed: &[String]) -> Vec<MandatoryLi
         for dep in deps.iter() {
             let holders: Vec<String> = match dep.here {
                 // Both sides are stored: the holders are among the node's own peers.
-                Some(here) => node.peers(&here.name).to_vec(),
+                Some(here) => node.peers(&here.name).iter().map(String::from).collect(),
                 // Only the holder stores it: the edge index by peer finds them.
                 None => holders_of(tx, d, &dep.kind.kind, &dep.rel.name),
             };
             for h in &holders {
                 let Some(holder) = tx.get(h) else { continue };
-                if holder.kind != dep.kind.kind || !holder.peers(&dep.rel.name).contains(d) {
+                if holder.kind != dep.kind.kind
+                    || !holder.peers(&dep.rel.name).iter().any(|p| p == d)
+                {
                     continue;
                 }
                 if !seen.insert((h.clone(), dep.rel.name.clone(), d.clone())) {

@@ -5,6 +5,7 @@
 use super::error::{EngineError, Result};
 use super::pool;
 use super::write;
+use crate::NodeId;
 use crate::graph::Tx;
 use crate::node::{Node, value_key};
 use crate::schema::{Cardinality, KindSchema, RelationshipSchema};
@@ -82,7 +83,7 @@ pub(crate) fn resolve_peer(
             // Not a node id: Infrahub then looks the value up by the peer kind's
             // `default_filter` (a group by name, a prefix by its value).
             None => match tx.find_by_default_filter_any(&peer_kind, id).as_slice() {
-                [one] => (one.id.clone(), one.kind.clone()),
+                [one] => (one.id.to_string(), one.kind.clone()),
                 [] => return Err(EngineError::not_found(id, peer_kind)),
                 _ => {
                     return Err(EngineError::invalid(format!(
@@ -95,7 +96,7 @@ pub(crate) fn resolve_peer(
         let h: Vec<String> = h.iter().filter_map(value_key).collect();
         let found = tx.find_by_hfid(&peer_kind, &h);
         match found.as_slice() {
-            [one] => (one.id.clone(), one.kind.clone()),
+            [one] => (one.id.to_string(), one.kind.clone()),
             [] => return Err(EngineError::not_found(format!("{h:?}"), peer_kind)),
             _ => {
                 return Err(EngineError::invalid(format!(
@@ -147,12 +148,12 @@ pub(crate) fn link(
         )));
     }
     // As sets: a relationship may hold thousands of peers (a group's members).
-    let kept: HashSet<&String> = peers.iter().collect();
-    let before: HashSet<&String> = old.iter().collect();
-    for p in old.iter().filter(|p| !kept.contains(p)) {
+    let kept: HashSet<&str> = peers.iter().map(String::as_str).collect();
+    let before: HashSet<&str> = old.iter().map(NodeId::as_str).collect();
+    for p in old.iter().filter(|p| !kept.contains(p.as_str())) {
         unlink_peer(tx, id, r, p);
     }
-    for p in peers.iter().filter(|p| !before.contains(p)) {
+    for p in peers.iter().filter(|p| !before.contains(p.as_str())) {
         link_peer(tx, id, r, p);
     }
     Ok(())

@@ -255,7 +255,7 @@ fn create_impl(
                 "A node with the id {id} already exists"
             ))));
         }
-        node.id = id.to_string();
+        node.id = id.into();
     } else {
         tx.note_fresh(&node.id);
     }
@@ -282,7 +282,7 @@ fn create_impl(
             node.attrs.insert(a.name.clone(), v);
         }
     }
-    let id = node.id.clone();
+    let id = node.id.to_string();
     let mut rels = read_rels(tx, k, data, &node).map_err(Unique::Other)?;
     if (tx.schema.is_a(&k.kind, ipam::PREFIX_GENERIC)
         || tx.schema.is_a(&k.kind, ipam::ADDRESS_GENERIC))
@@ -391,7 +391,7 @@ pub(crate) fn update(
             node.attrs.insert(a.name.clone(), v);
         }
     }
-    let id = node.id.clone();
+    let id = node.id.to_string();
     let rels = read_rels(tx, k, data, &node)?;
     // As on create; a node with profiles may have its values changed by them below, and is
     // rendered again after.

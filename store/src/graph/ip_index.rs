@@ -134,11 +134,11 @@ fn entry_of(tx: &Tx<'_>, node: &Node) -> Option<(IpEntry, bool)> {
     let ns = node
         .peers("ip_namespace")
         .first()
-        .cloned()
+        .map(String::from)
         .unwrap_or_default();
     Some((
         IpEntry {
-            id: node.id.clone(),
+            id: node.id.to_string(),
             ns,
             value,
         },

@@ -14,6 +14,7 @@
 //! as rows inside the caller's SQLite transaction and returns the change events, diffed as
 //! sets of fields and edges.
 
+use crate::NodeId;
 use crate::error::StoreError;
 use crate::events::{
     Action, AttributeAction, AttributeChange, Event, PeerStatus, RelationshipChange,
@@ -53,10 +54,13 @@ struct Pending {
     /// New attribute values (`Null` = unset).
     attrs: Fields<Value>,
     /// Edges (relationship, peer) this transaction adds (`true`) or removes (`false`).
-    edges: BTreeMap<(String, String), bool>,
+    edges: BTreeMap<EdgeKey, bool>,
     /// Edge order for additions: the order they were made in.
-    added: Vec<(String, String)>,
+    added: Vec<EdgeKey>,
 }
+
+/// A pending edge: its relationship and its peer.
+type EdgeKey = (String, NodeId);
 
 impl Pending {
     /// Whether this transaction adds (`Some(true)`) or removes (`Some(false)`) the edge
@@ -70,7 +74,7 @@ impl Pending {
     /// only removed, by key. An edge present now was added (every addition is listed in
     /// `added`), so only removals are looked for among the rest: the same list as one set
     /// of both, which cost a B-tree insert of two strings per edge of every node written.
-    fn changed_edges(&self) -> Vec<(&String, &String)> {
+    fn changed_edges(&self) -> Vec<(&String, &NodeId)> {
         let mut order = Vec::with_capacity(self.edges.len());
         let mut listed = HashSet::with_capacity(self.added.len());
         for (rel, peer) in &self.added {
@@ -111,6 +115,19 @@ impl StrPair for (String, String) {
 impl StrPair for (&str, &str) {
     fn parts(&self) -> (&str, &str) {
         *self
+    }
+}
+
+impl StrPair for EdgeKey {
+    fn parts(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+/// Ordered as `(String, String)` is, since a [`NodeId`] orders as its text.
+impl<'a> std::borrow::Borrow<dyn StrPair + 'a> for EdgeKey {
+    fn borrow(&self) -> &(dyn StrPair + 'a) {
+        self
     }
 }
 
@@ -249,8 +266,8 @@ type BranchViews = Vec<(String, Option<Arc<Node>>)>;
 /// and templates).
 #[derive(Default)]
 struct CachedViews {
-    newer: HashMap<String, BranchViews>,
-    older: HashMap<String, BranchViews>,
+    newer: HashMap<NodeId, BranchViews>,
+    older: HashMap<NodeId, BranchViews>,
 }
 
 impl CachedViews {
@@ -264,7 +281,7 @@ impl CachedViews {
         self.newer.get_mut(id)
     }
 
-    fn insert_newer(&mut self, id: String, views: BranchViews) {
+    fn insert_newer(&mut self, id: NodeId, views: BranchViews) {
         if self.newer.len() >= Self::GENERATION {
             self.older = std::mem::take(&mut self.newer);
         }
@@ -274,7 +291,7 @@ impl CachedViews {
     /// Keep `node` as the view of `id` on `branch`.
     fn put(&mut self, branch: &str, id: &str, node: Option<Arc<Node>>) {
         if self.get(id).is_none() {
-            self.insert_newer(id.to_owned(), Vec::new());
+            self.insert_newer(NodeId::new(id), Vec::new());
         }
         if let Some(views) = self.newer.get_mut(id) {
             views.retain(|(b, _)| b != branch);
@@ -361,7 +378,7 @@ impl NodeCache {
     }
 
     /// What a transaction of this process about to commit on `branch` did to each node.
-    fn settle(&self, branch: &str, changes: Vec<(String, Settled)>) {
+    fn settle(&self, branch: &str, changes: Vec<(NodeId, Settled)>) {
         let mut views = self.lock();
         views.unsettled = true;
         for (id, change) in changes {
@@ -461,7 +478,7 @@ enum Undo {
     /// by one is every earlier interface again.
     Edge {
         id: String,
-        key: (String, String),
+        key: EdgeKey,
         before: Option<bool>,
         added: usize,
     },
@@ -488,7 +505,7 @@ pub(crate) struct Tx<'c> {
     pub schema: &'c Schema,
     /// The branch seen and written.
     pub branch: String,
-    pending: HashMap<String, Pending>,
+    pending: HashMap<NodeId, Pending>,
     /// Pending node ids by kind (lookups adjust for these).
     pending_by_kind: HashMap<String, BTreeSet<String>>,
     /// For each peer, the pending nodes with an edge change towards it, with the
@@ -501,22 +518,22 @@ pub(crate) struct Tx<'c> {
     /// the value itself), so an indexed lookup does not walk every pending node of the
     /// kind — a run that writes a thousand nodes of one kind would, at every write.
     pending_attr: PendingAttrIndex,
-    order: Vec<String>,
+    order: Vec<NodeId>,
     /// How to undo each change since the oldest open checkpoint.
     journal: Vec<Undo>,
     /// For each open checkpoint, the nodes already journaled since it was taken.
-    checkpoints: Vec<HashSet<String>>,
-    committed: RefCell<HashMap<String, Option<Arc<Node>>>>,
-    views: RefCell<HashMap<String, Option<Arc<Node>>>>,
-    kinds: RefCell<HashMap<String, Option<Arc<str>>>>,
+    checkpoints: Vec<HashSet<NodeId>>,
+    committed: RefCell<HashMap<NodeId, Option<Arc<Node>>>>,
+    views: RefCell<HashMap<NodeId, Option<Arc<Node>>>>,
+    kinds: RefCell<HashMap<NodeId, Option<Arc<str>>>>,
     /// Committed nodes read for their attributes alone ([`Tx::attributes_of`]): a profile
     /// is read for every node made with it.
-    attributes_read: RefCell<HashMap<String, Arc<Node>>>,
+    attributes_read: RefCell<HashMap<NodeId, Arc<Node>>>,
     /// Committed attribute lookups ([`Tx::ids_by_attr`]) by `kind`, attribute and key: a
     /// device's forty interfaces each look their device up by name to check their HFID.
     attr_lookups: RefCell<HashMap<String, BTreeSet<String>>>,
     /// Ids this transaction made up for new nodes (see [`Tx::note_fresh`]).
-    fresh: HashSet<String>,
+    fresh: HashSet<NodeId>,
     /// Nodes read by earlier transactions (see [`NodeCache`]).
     shared: Option<&'c NodeCache>,
     /// The cache epoch this transaction's snapshot began in, on a connection of its own
@@ -576,12 +593,14 @@ fn appended_peers<'p>(n: &Node, p: &'p Pending, hashed: bool) -> Vec<(&'p str, &
                 .or_insert_with(|| {
                     n.rels
                         .get(rel)
-                        .map(|list| list.iter().map(String::as_str).collect())
+                        .map(|list| list.iter().map(NodeId::as_str).collect())
                         .unwrap_or_default()
                 })
                 .insert(peer.as_str())
         } else {
-            !n.rels.get(rel).is_some_and(|list| list.contains(peer))
+            !n.rels
+                .get(rel)
+                .is_some_and(|list| list.iter().any(|listed| listed == peer))
                 && !appended.contains(&addition)
         };
         if new {
@@ -605,9 +624,9 @@ fn apply_pending(n: &mut Node, p: &Pending) {
     let appended = appended_peers(n, p, p.added.len() > FEW_ADDITIONS);
     for (rel, peer) in appended {
         match n.rels.get_mut(rel) {
-            Some(list) => list.push(peer.to_owned()),
+            Some(list) => list.push(NodeId::new(peer)),
             None => {
-                n.rels.insert(rel.to_owned(), vec![peer.to_owned()]);
+                n.rels.insert(rel.to_owned(), vec![NodeId::new(peer)]);
             }
         }
     }
@@ -615,7 +634,7 @@ fn apply_pending(n: &mut Node, p: &Pending) {
 
 /// A node holding nothing: what [`Tx::put`] compares a node new to the transaction with.
 static NO_NODE: Node = Node {
-    id: String::new(),
+    id: NodeId::EMPTY,
     kind: String::new(),
     attrs: Fields::new(),
     rels: Fields::new(),
@@ -728,19 +747,19 @@ impl<T: Ord> ByOrigin<T> {
 /// (see [`crate::run`]).
 pub(crate) struct Staged {
     branch: String,
-    pending: HashMap<String, Pending>,
+    pending: HashMap<NodeId, Pending>,
     pending_by_kind: HashMap<String, BTreeSet<String>>,
     pending_towards: HashMap<String, ByOrigin<(String, String)>>,
     pending_attr: PendingAttrIndex,
-    order: Vec<String>,
+    order: Vec<NodeId>,
     journal: Vec<Undo>,
-    checkpoints: Vec<HashSet<String>>,
-    committed: HashMap<String, Option<Arc<Node>>>,
-    views: HashMap<String, Option<Arc<Node>>>,
-    kinds: HashMap<String, Option<Arc<str>>>,
-    attributes_read: HashMap<String, Arc<Node>>,
+    checkpoints: Vec<HashSet<NodeId>>,
+    committed: HashMap<NodeId, Option<Arc<Node>>>,
+    views: HashMap<NodeId, Option<Arc<Node>>>,
+    kinds: HashMap<NodeId, Option<Arc<str>>>,
+    attributes_read: HashMap<NodeId, Arc<Node>>,
     attr_lookups: HashMap<String, BTreeSet<String>>,
-    fresh: HashSet<String>,
+    fresh: HashSet<NodeId>,
     staged_free: Vec<(FreeKey, u128)>,
     pending_ips: ip_index::PendingIps,
     origin: &'static str,
@@ -754,7 +773,7 @@ const VIEW_SCAN_MOST: usize = 64;
 
 /// Whether `peer` is among `peers`, when the list is short enough to look through (see
 /// [`VIEW_SCAN_MOST`]); `None` when it is not.
-fn scanned(peers: &[String], peer: &str) -> Option<bool> {
+fn scanned(peers: &[NodeId], peer: &str) -> Option<bool> {
     (peers.len() <= VIEW_SCAN_MOST).then(|| peers.iter().any(|p| p == peer))
 }
 
@@ -864,9 +883,9 @@ impl<'c> Tx<'c> {
     /// nor linking it to its peers asks SQLite — a device made from a template would ask
     /// once for itself and once per interface for each side of every link.
     pub fn note_fresh(&mut self, id: &str) {
-        self.fresh.insert(id.to_string());
-        self.kinds.get_mut().insert(id.to_string(), None);
-        self.committed.get_mut().insert(id.to_string(), None);
+        self.fresh.insert(NodeId::new(id));
+        self.kinds.get_mut().insert(NodeId::new(id), None);
+        self.committed.get_mut().insert(NodeId::new(id), None);
     }
 
     /// Read through (and keep what is read in) `cache`, on the store's own connection.
@@ -981,7 +1000,9 @@ impl<'c> Tx<'c> {
             Some(node) => node.map(|n| self.schema.kind_name(&n.kind)),
             None => self.query_kind(id).unwrap_or_else(|e| self.failed(e)),
         };
-        self.kinds.borrow_mut().insert(id.to_string(), kind.clone());
+        self.kinds
+            .borrow_mut()
+            .insert(NodeId::new(id), kind.clone());
         kind
     }
 
@@ -1023,7 +1044,7 @@ impl<'c> Tx<'c> {
         };
         self.committed
             .borrow_mut()
-            .insert(id.to_string(), node.clone());
+            .insert(NodeId::new(id), node.clone());
         if let Some(cache) = self.shared
             && self.shared_keeps
             && self.failure.borrow().is_none()
@@ -1042,7 +1063,7 @@ impl<'c> Tx<'c> {
         let node = self.shared_view(id)?;
         self.committed
             .borrow_mut()
-            .insert(id.to_string(), node.clone());
+            .insert(NodeId::new(id), node.clone());
         Some(node)
     }
 
@@ -1055,7 +1076,7 @@ impl<'c> Tx<'c> {
     /// A committed node's attributes, without its edges.
     fn load_attributes(&self, id: &str, kind: &str) -> rusqlite::Result<Node> {
         let mut node = Node {
-            id: id.to_string(),
+            id: NodeId::new(id),
             kind: kind.to_string(),
             attrs: Fields::new(),
             rels: Fields::new(),
@@ -1091,11 +1112,11 @@ impl<'c> Tx<'c> {
         let Some(k) = self.schema.get(kind) else {
             return Ok(());
         };
-        let mut edges: BTreeMap<(String, String), (bool, i64, bool)> = BTreeMap::new();
+        let mut edges: BTreeMap<(String, NodeId), (bool, i64, bool)> = BTreeMap::new();
         links::read_links_of_node(self.conn, self.schema, kind, id, &self.branch, |r| {
             let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
             let identifier = r.get_ref(1)?.as_str()?;
-            let peer = r.get::<_, Stored>(2)?.0;
+            let peer: NodeId = r.get(2)?;
             let at_src: bool = r.get(3)?;
             let Some(rel) = self
                 .schema
@@ -1120,7 +1141,7 @@ impl<'c> Tx<'c> {
             .filter(|((rel, _), (_, _, own))| *own && self.single(kind, rel))
             .map(|((rel, _), _)| rel.clone())
             .collect();
-        let mut live: Vec<(i64, String, String)> = edges
+        let mut live: Vec<(i64, String, NodeId)> = edges
             .into_iter()
             .filter(|((rel, _), (l, _, own))| *l && (*own || !own_single.contains(rel)))
             .map(|((rel, peer), (_, pos, _))| (pos, rel, peer))
@@ -1153,7 +1174,7 @@ impl<'c> Tx<'c> {
         let kind = self.kind_of(id)?;
         let node = match pending {
             Some(p) if p.created => Arc::new(Node {
-                id: id.to_string(),
+                id: NodeId::new(id),
                 kind: kind.to_string(),
                 attrs: Fields::new(),
                 rels: Fields::new(),
@@ -1188,7 +1209,7 @@ impl<'c> Tx<'c> {
         let held = attributes_only(node);
         self.attributes_read
             .borrow_mut()
-            .insert(id.to_string(), Arc::clone(&held));
+            .insert(NodeId::new(id), Arc::clone(&held));
         held
     }
 
@@ -1202,7 +1223,7 @@ impl<'c> Tx<'c> {
                 let node = Arc::new(node);
                 self.attributes_read
                     .borrow_mut()
-                    .insert(id.to_string(), Arc::clone(&node));
+                    .insert(NodeId::new(id), Arc::clone(&node));
                 Some(node)
             }
             Err(e) => self.failed(e),
@@ -1245,7 +1266,7 @@ impl<'c> Tx<'c> {
             Some(p) => {
                 let mut n = if p.created {
                     Node {
-                        id: id.to_string(),
+                        id: NodeId::new(id),
                         kind: p.kind.to_string(),
                         attrs: Fields::new(),
                         rels: Fields::new(),
@@ -1260,7 +1281,9 @@ impl<'c> Tx<'c> {
                 Some(Arc::new(n))
             }
         };
-        self.views.borrow_mut().insert(id.to_string(), view.clone());
+        self.views
+            .borrow_mut()
+            .insert(NodeId::new(id), view.clone());
         view
     }
 
@@ -1311,7 +1334,7 @@ impl<'c> Tx<'c> {
     }
 
     /// The peers of one relationship of a node, without reading the rest of the node.
-    pub fn peers_of(&self, id: &str, rel: &str) -> Vec<String> {
+    pub fn peers_of(&self, id: &str, rel: &str) -> Vec<NodeId> {
         if let Some(Some(n)) = self.views.borrow().get(id) {
             return n.peers(rel).to_vec();
         }
@@ -1325,15 +1348,15 @@ impl<'c> Tx<'c> {
         if let Some(p) = self.pending.get(id) {
             out.retain(|peer| p.edge(rel, peer) != Some(false));
             for (r, peer) in &p.added {
-                if r == rel && p.edge(r, peer) == Some(true) && !out.contains(peer) {
-                    out.push(peer.clone());
+                if r == rel && p.edge(r, peer) == Some(true) && !out.iter().any(|o| o == peer) {
+                    out.push(NodeId::new(peer));
                 }
             }
         }
         out
     }
 
-    fn committed_peers(&self, id: &str, rel: &str) -> rusqlite::Result<Vec<String>> {
+    fn committed_peers(&self, id: &str, rel: &str) -> rusqlite::Result<Vec<NodeId>> {
         if let Some(Some(n)) = self.committed.borrow().get(id) {
             return Ok(n.peers(rel).to_vec());
         }
@@ -1348,7 +1371,7 @@ impl<'c> Tx<'c> {
         };
         let end = self.schema.link_end(r);
         let own_only = self.branch_set_single(id, r)?;
-        let mut edges: BTreeMap<String, (bool, i64, bool)> = BTreeMap::new();
+        let mut edges: BTreeMap<NodeId, (bool, i64, bool)> = BTreeMap::new();
         for &at_src in end.reads() {
             let sql = if at_src {
                 links::LINKS_FROM
@@ -1362,7 +1385,7 @@ impl<'c> Tx<'c> {
                 if own_only && !own {
                     continue;
                 }
-                let peer = row.get::<_, Stored>(1)?.0;
+                let peer: NodeId = row.get(1)?;
                 let live: bool = row.get(2)?;
                 let pos: i64 = row.get(3)?;
                 match edges.get(&peer) {
@@ -1375,7 +1398,7 @@ impl<'c> Tx<'c> {
         }
         // Another relationship of the kind reading the same rows: the peer's kind decides.
         let shared = links::shares_rows(self.schema, k, r);
-        let mut live: Vec<(i64, String)> = edges
+        let mut live: Vec<(i64, NodeId)> = edges
             .into_iter()
             .filter(|(_, (l, _, _))| *l)
             .filter(|(peer, _)| {
@@ -1411,14 +1434,14 @@ impl<'c> Tx<'c> {
             .filter(|(src, _)| self.kind_of(src).is_some())
             .collect();
         // Committed edges of nodes this transaction deletes are gone.
-        found.retain(|(src, _)| !self.pending.get(src).is_some_and(|p| p.deleted));
+        found.retain(|(src, _)| !self.pending.get(src.as_str()).is_some_and(|p| p.deleted));
         for (src, rel) in self
             .pending_towards
             .get(id)
             .into_iter()
             .flat_map(ByOrigin::iter)
         {
-            let Some(p) = self.pending.get(src) else {
+            let Some(p) = self.pending.get(src.as_str()) else {
                 continue;
             };
             if let Some((only_rel, only_kind)) = only
@@ -1580,7 +1603,7 @@ impl<'c> Tx<'c> {
     ) -> BTreeSet<String> {
         if let Some(pending) = self.pending_by_kind.get(kind) {
             for id in pending {
-                let Some(p) = self.pending.get(id) else {
+                let Some(p) = self.pending.get(id.as_str()) else {
                     continue;
                 };
                 if p.deleted {
@@ -1652,7 +1675,7 @@ impl<'c> Tx<'c> {
     pub fn ids_by_attr(&self, kind: &str, attr: &str, key: &str) -> BTreeSet<String> {
         let mut ids = self.committed_by_attr_kept(kind, attr, key);
         // Committed matches this transaction changed or deleted...
-        ids.retain(|id| match self.pending.get(id) {
+        ids.retain(|id| match self.pending.get(id.as_str()) {
             None => true,
             Some(p) if p.deleted => false,
             Some(p) => match p.attrs.get(attr) {
@@ -1662,7 +1685,7 @@ impl<'c> Tx<'c> {
         });
         // ...and the nodes it gave the value.
         for id in self.given(kind, attr, key) {
-            if let Some(p) = self.pending.get(id)
+            if let Some(p) = self.pending.get(id.as_str())
                 && !p.deleted
                 && *p.kind == *kind
                 && p.attrs
@@ -1804,13 +1827,13 @@ impl<'c> Tx<'c> {
         if let Some(level) = self.checkpoints.last_mut()
             && !level.contains(id)
         {
-            level.insert(id.to_string());
+            level.insert(NodeId::new(id));
             self.journal
                 .push(Undo::Node(id.to_string(), self.pending.get(id).cloned()));
         }
         self.views.borrow_mut().remove(id);
         if !self.pending.contains_key(id) {
-            self.order.push(id.to_string());
+            self.order.push(NodeId::new(id));
             match self.pending_by_kind.get_mut(kind) {
                 Some(ids) => {
                     ids.insert(id.to_string());
@@ -1822,7 +1845,7 @@ impl<'c> Tx<'c> {
             }
             return self
                 .pending
-                .entry(id.to_string())
+                .entry(NodeId::new(id))
                 .or_insert_with(|| Pending {
                     kind: self.schema.kind_name(kind),
                     ..Default::default()
@@ -1840,16 +1863,17 @@ impl<'c> Tx<'c> {
     pub fn put(&mut self, mut node: Node) {
         // Its id, kind and values are moved out, not copied; its peers are read in place.
         let id = std::mem::take(&mut node.id);
+        let id = id.as_str();
         let kind = std::mem::take(&mut node.kind);
         let attrs = std::mem::take(&mut node.attrs);
         let schema = self.schema;
-        let was_deleted = self.pending.get(&id).is_some_and(|p| p.deleted);
-        let committed = self.committed(&id);
-        let (created, before) = match self.pending.get(&id) {
-            Some(p) if !p.deleted => (p.created, self.get(&id)),
+        let was_deleted = self.pending.get(id).is_some_and(|p| p.deleted);
+        let committed = self.committed(id);
+        let (created, before) = match self.pending.get(id) {
+            Some(p) if !p.deleted => (p.created, self.get(id)),
             _ => (committed.is_none(), committed),
         };
-        let p = self.touch(&id, &kind);
+        let p = self.touch(id, &kind);
         if was_deleted {
             // Deleted, then written again in the same transaction: diff against what is
             // committed, from nothing pending.
@@ -1879,14 +1903,14 @@ impl<'c> Tx<'c> {
         let names: BTreeSet<&String> = before.rels.keys().chain(node.rels.keys()).collect();
         let mut towards: Vec<(&str, &str)> = Vec::new();
         for rel in names {
-            let old: BTreeSet<&String> = before.peers(rel).iter().collect();
-            let new: BTreeSet<&String> = node.peers(rel).iter().collect();
+            let old: BTreeSet<&str> = before.peers(rel).iter().map(NodeId::as_str).collect();
+            let new: BTreeSet<&str> = node.peers(rel).iter().map(NodeId::as_str).collect();
             for peer in old.difference(&new) {
-                p.edges.insert((rel.clone(), (*peer).clone()), false);
+                p.edges.insert((rel.clone(), NodeId::new(peer)), false);
                 towards.push((peer, rel));
             }
             for peer in node.peers(rel) {
-                if !old.contains(peer) {
+                if !old.contains(peer.as_str()) {
                     p.edges.insert((rel.clone(), peer.clone()), true);
                     p.added.push((rel.clone(), peer.clone()));
                     towards.push((peer, rel));
@@ -1894,7 +1918,7 @@ impl<'c> Tx<'c> {
             }
         }
         for (peer, rel) in towards {
-            self.note_towards(peer, &id, rel);
+            self.note_towards(peer, id, rel);
         }
         let by_attr = self.pending_attr.entry(kind).or_default();
         for (name, key) in valued {
@@ -1903,9 +1927,9 @@ impl<'c> Tx<'c> {
                 .or_default()
                 .entry(key)
                 .or_default()
-                .insert(created, id.clone());
+                .insert(created, id.to_owned());
         }
-        self.index_pending_ip(&id);
+        self.index_pending_ip(id);
     }
 
     /// `src` has a pending edge change towards `peer`.
@@ -1935,16 +1959,16 @@ impl<'c> Tx<'c> {
         // the edge before: the peer is then the last addition, after every other peer.
         // Taken with its key, which goes back in with the extended view.
         let view = self.views.get_mut().remove_entry(id);
-        let key = (rel.to_string(), peer.to_string());
+        let key: EdgeKey = (rel.to_string(), NodeId::new(peer));
         let p = self.touch_edge(id, &kind, rel, peer);
         let untouched = p.edges.insert(key.clone(), true).is_none();
         p.added.push(key);
         if untouched && let Some((viewed, Some(mut view))) = view {
             let rels = &mut Arc::make_mut(&mut view).rels;
             match rels.get_mut(rel) {
-                Some(peers) => peers.push(peer.to_string()),
+                Some(peers) => peers.push(NodeId::new(peer)),
                 None => {
-                    rels.insert(rel.to_string(), vec![peer.to_string()]);
+                    rels.insert(rel.to_string(), vec![NodeId::new(peer)]);
                 }
             }
             self.views.get_mut().insert(viewed, Some(view));
@@ -1960,7 +1984,7 @@ impl<'c> Tx<'c> {
             .last()
             .is_none_or(|level| level.contains(id));
         if !journaled && let Some(p) = self.pending.get_mut(id) {
-            let key = (rel.to_string(), peer.to_string());
+            let key: EdgeKey = (rel.to_string(), NodeId::new(peer));
             self.journal.push(Undo::Edge {
                 id: id.to_string(),
                 before: p.edges.get(&key).copied(),
@@ -1980,7 +2004,7 @@ impl<'c> Tx<'c> {
             return;
         }
         let p = self.touch_edge(id, &kind, rel, peer);
-        p.edges.insert((rel.to_string(), peer.to_string()), false);
+        p.edges.insert((rel.to_string(), NodeId::new(peer)), false);
         self.note_towards(peer, id, rel);
     }
 
@@ -2014,7 +2038,7 @@ impl<'c> Tx<'c> {
         // that came earlier (edges changed alone journal only themselves).
         type Before<'a> = (
             Option<&'a Option<Pending>>,
-            HashMap<&'a (String, String), Option<bool>>,
+            HashMap<&'a EdgeKey, Option<bool>>,
         );
         let mut touched: Vec<&str> = Vec::new();
         let mut befores: HashMap<&str, Before<'_>> = HashMap::new();
@@ -2171,10 +2195,10 @@ impl<'c> Tx<'c> {
             self.views.get_mut().remove(undo.id());
             match undo {
                 Undo::Node(id, Some(p)) => {
-                    self.pending.insert(id, p);
+                    self.pending.insert(NodeId::from(id), p);
                 }
                 Undo::Node(id, None) => {
-                    if let Some(p) = self.pending.remove(&id)
+                    if let Some(p) = self.pending.remove(id.as_str())
                         && let Some(set) = self.pending_by_kind.get_mut(&*p.kind)
                     {
                         set.remove(&id);
@@ -2186,7 +2210,7 @@ impl<'c> Tx<'c> {
                     before,
                     added,
                 } => {
-                    if let Some(p) = self.pending.get_mut(&id) {
+                    if let Some(p) = self.pending.get_mut(id.as_str()) {
                         match before {
                             Some(present) => p.edges.insert(key, present),
                             None => p.edges.remove(&key),
@@ -2520,7 +2544,7 @@ impl<'c> Tx<'c> {
                     relationships.push(RelationshipChange {
                         name: rel.clone(),
                         peer_status: PeerStatus::Removed,
-                        peer_id: peer.clone(),
+                        peer_id: peer.to_string(),
                         peer_kind: peer_kind(peer),
                     });
                 }
@@ -2558,7 +2582,7 @@ impl<'c> Tx<'c> {
                     removed.push(RelationshipChange {
                         name: rel.clone(),
                         peer_status: PeerStatus::Removed,
-                        peer_id: peer.clone(),
+                        peer_id: peer.to_string(),
                         peer_kind: peer_kind(peer),
                     });
                 }
@@ -2575,7 +2599,7 @@ impl<'c> Tx<'c> {
                     relationships.push(RelationshipChange {
                         name: rel.clone(),
                         peer_status: PeerStatus::Added,
-                        peer_id: peer.clone(),
+                        peer_id: peer.to_string(),
                         peer_kind: peer_kind(peer),
                     });
                 }
@@ -2889,9 +2913,14 @@ impl<'c, 'a> RowStatements<'c, 'a> {
 impl Tx<'_> {
     /// The peers of relationship `rel` as a reader sees them: stored, or computed for the
     /// IPAM containment relationships.
-    pub fn peer_ids<'n>(&self, node: &'n Node, rel: &str) -> std::borrow::Cow<'n, [String]> {
+    pub fn peer_ids<'n>(&self, node: &'n Node, rel: &str) -> std::borrow::Cow<'n, [NodeId]> {
         if crate::ipam::is_computed(self, &node.kind, rel) {
-            std::borrow::Cow::Owned(crate::ipam::computed_peers(self, node, rel))
+            std::borrow::Cow::Owned(
+                crate::ipam::computed_peers(self, node, rel)
+                    .into_iter()
+                    .map(NodeId::from)
+                    .collect(),
+            )
         } else {
             std::borrow::Cow::Borrowed(node.peers(rel))
         }
@@ -3290,7 +3319,7 @@ mod tests {
 
     fn node(id: &str, name: &str) -> Option<Arc<Node>> {
         let mut n = Node::new("DcimDevice");
-        n.id = id.to_owned();
+        n.id = id.into();
         n.attrs.insert("name".into(), Value::String(name.into()));
         Some(Arc::new(n))
     }
@@ -3299,7 +3328,7 @@ mod tests {
     /// removed since among them, for its row to go), then the edges only removed, by key.
     #[test]
     fn a_transaction_s_changed_edges_are_listed_once_in_the_order_made() {
-        let strings = |(rel, peer): &(&str, &str)| (rel.to_string(), peer.to_string());
+        let strings = |(rel, peer): &(&str, &str)| (rel.to_string(), NodeId::new(peer));
         let p = Pending {
             kind: "DcimDevice".into(),
             added: [
@@ -3345,17 +3374,17 @@ mod tests {
         let mut n = Node::new("DcimDevice");
         n.rels.insert(
             "interfaces".into(),
-            vec!["a".to_owned(), "b".to_owned(), "c".to_owned()],
+            vec!["a".into(), "b".into(), "c".into()],
         );
         let pending = |added: &[(&str, &str)], edges: &[(&str, &str, bool)]| Pending {
             kind: "DcimDevice".into(),
             added: added
                 .iter()
-                .map(|(rel, peer)| (rel.to_string(), peer.to_string()))
+                .map(|(rel, peer)| (rel.to_string(), NodeId::new(peer)))
                 .collect(),
             edges: edges
                 .iter()
-                .map(|(rel, peer, live)| ((rel.to_string(), peer.to_string()), *live))
+                .map(|(rel, peer, live)| ((rel.to_string(), NodeId::new(peer)), *live))
                 .collect(),
             ..Pending::default()
         };
@@ -3637,7 +3666,7 @@ mod tests {
     /// whichever way the two parts split: the borrowed order must be the owned one.
     #[test]
     fn an_edge_is_found_by_borrowed_parts_as_by_owned_ones() {
-        let owned = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        let owned = |a: &str, b: &str| (a.to_owned(), NodeId::new(b));
         let keys = [
             ("a", "b"),
             ("ab", ""),
@@ -3646,7 +3675,7 @@ mod tests {
             ("b", "a"),
             ("a", "bc"),
         ];
-        let edges: BTreeMap<(String, String), bool> = keys
+        let edges: BTreeMap<EdgeKey, bool> = keys
             .iter()
             .enumerate()
             .map(|(at, (a, b))| (owned(a, b), at % 2 == 0))

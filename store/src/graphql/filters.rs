@@ -2,6 +2,7 @@
 //! `<rel>__<attr>__value(s)`, `any__value`, `partial_match`), ordering (`order_by` of the
 //! kind) and pagination (`offset`, `limit`).
 
+use crate::NodeId;
 use crate::graph::Tx;
 use crate::node::{Node, value_key, value_key_ref};
 use crate::schema::{CORE_NODE, Cardinality, KindSchema, RelationshipSchema};
@@ -201,7 +202,7 @@ impl Filters {
     /// Whether `node` passes every condition.
     pub fn matches(&self, tx: &Tx<'_>, node: &Node) -> bool {
         if let Some(ids) = &self.ids
-            && !ids.contains(&node.id)
+            && !ids.iter().any(|id| *id == node.id)
         {
             return false;
         }
@@ -389,7 +390,7 @@ impl Filters {
                 return tx
                     .find_by_hfid(concrete, h)
                     .into_iter()
-                    .map(|n| n.id.clone())
+                    .map(|n| n.id.to_string())
                     .collect();
             }
         } else if let Some((a, needle)) = self.conds.iter().find_map(|c| match (&c.target, &c.op) {
@@ -593,7 +594,7 @@ pub fn ancestors(tx: &Tx<'_>, node: &Node) -> Vec<Arc<Node>> {
 pub fn descendants(tx: &Tx<'_>, node: &Node) -> Vec<Arc<Node>> {
     let mut out: Vec<Arc<Node>> = Vec::new();
     let mut seen = BTreeSet::from([node.id.clone()]);
-    let mut queue: std::collections::VecDeque<String> =
+    let mut queue: std::collections::VecDeque<NodeId> =
         node.peers("children").iter().cloned().collect();
     while let Some(id) = queue.pop_front() {
         if !seen.insert(id.clone()) {

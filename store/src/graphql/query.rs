@@ -5,6 +5,7 @@ use super::answer::{Answer, Fields};
 use super::filters::{Filters, ancestors, descendants};
 use super::types::RelTy;
 use super::{GqlError, args_json, collect_fields};
+use crate::NodeId;
 use crate::graph::Tx;
 use crate::ip::IpWithPrefix;
 use crate::node::Node;
@@ -54,7 +55,7 @@ pub(crate) const ACCOUNT_GENERIC: &str = "CoreGenericAccount";
 /// type `Script` (a token used by programs), described by its scope, in no group.
 fn account_node(account: &crate::store::Account) -> Node {
     let mut node = Node::new("CoreAccount");
-    node.id = account.id.clone();
+    node.id = NodeId::new(&account.id);
     for (name, value) in [
         ("name", account.name.as_str()),
         ("label", account.name.as_str()),
@@ -374,6 +375,7 @@ impl<'a, 's> Resolver<'a, 's> {
                         let Some(peer_kind) = self.tx.kind_of(&peer) else {
                             continue;
                         };
+                        let peer = String::from(peer);
                         let (low, high) = if id <= peer {
                             (id.clone(), peer.clone())
                         } else {
