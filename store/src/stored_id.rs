@@ -84,29 +84,21 @@ impl FromSql for Stored {
 /// place, with no `String` made for it.
 impl FromSql for NodeId {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        match value {
-            ValueRef::Blob(b) => {
-                let bytes: [u8; 16] = b.try_into().map_err(|_| FromSqlError::InvalidBlobSize {
-                    expected_size: 16,
-                    blob_size: b.len(),
-                })?;
-                let mut buffer = uuid::Uuid::encode_buffer();
-                Ok(NodeId::new(
-                    uuid::Uuid::from_bytes(bytes)
-                        .hyphenated()
-                        .encode_lower(&mut buffer),
-                ))
-            }
-            other => text(other).map(NodeId::from),
-        }
+        with_text(value, NodeId::new)
     }
 }
 
 /// The id whose stored form is `value`.
 pub fn text(value: ValueRef<'_>) -> FromSqlResult<String> {
+    with_text(value, str::to_owned)
+}
+
+/// `make` given the text of the id whose stored form is `value`: a UUID's is spelled out on
+/// the stack.
+fn with_text<T>(value: ValueRef<'_>, make: impl FnOnce(&str) -> T) -> FromSqlResult<T> {
     match value {
         ValueRef::Text(t) => std::str::from_utf8(t)
-            .map(str::to_owned)
+            .map(make)
             .map_err(|e| FromSqlError::Other(Box::new(e))),
         ValueRef::Blob(b) => {
             let bytes: [u8; 16] = b.try_into().map_err(|_| FromSqlError::InvalidBlobSize {
@@ -114,10 +106,11 @@ pub fn text(value: ValueRef<'_>) -> FromSqlResult<String> {
                 blob_size: b.len(),
             })?;
             let mut buffer = uuid::Uuid::encode_buffer();
-            Ok(uuid::Uuid::from_bytes(bytes)
-                .hyphenated()
-                .encode_lower(&mut buffer)
-                .to_owned())
+            Ok(make(
+                uuid::Uuid::from_bytes(bytes)
+                    .hyphenated()
+                    .encode_lower(&mut buffer),
+            ))
         }
         _ => Err(FromSqlError::InvalidType),
     }
@@ -227,8 +220,12 @@ mod tests {
         }
     }
 
+    /// The id stored as `v`, read back as text; read as a [`NodeId`] it is the same text.
     fn back(v: &Value) -> String {
-        text(ValueRef::from(v)).expect("an id")
+        let text = text(ValueRef::from(v)).expect("an id");
+        let id = NodeId::column_result(ValueRef::from(v)).expect("an id");
+        assert_eq!(id.as_str(), text);
+        text
     }
 
     #[test]
