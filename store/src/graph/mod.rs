@@ -598,9 +598,7 @@ fn appended_peers<'p>(n: &Node, p: &'p Pending, hashed: bool) -> Vec<(&'p str, &
                 })
                 .insert(peer.as_str())
         } else {
-            !n.rels
-                .get(rel)
-                .is_some_and(|list| list.iter().any(|listed| listed == peer))
+            !n.rels.get(rel).is_some_and(|list| list.contains(peer))
                 && !appended.contains(&addition)
         };
         if new {
@@ -1348,8 +1346,8 @@ impl<'c> Tx<'c> {
         if let Some(p) = self.pending.get(id) {
             out.retain(|peer| p.edge(rel, peer) != Some(false));
             for (r, peer) in &p.added {
-                if r == rel && p.edge(r, peer) == Some(true) && !out.iter().any(|o| o == peer) {
-                    out.push(NodeId::new(peer));
+                if r == rel && p.edge(r, peer) == Some(true) && !out.contains(peer) {
+                    out.push(peer.clone());
                 }
             }
         }
@@ -1903,14 +1901,14 @@ impl<'c> Tx<'c> {
         let names: BTreeSet<&String> = before.rels.keys().chain(node.rels.keys()).collect();
         let mut towards: Vec<(&str, &str)> = Vec::new();
         for rel in names {
-            let old: BTreeSet<&str> = before.peers(rel).iter().map(NodeId::as_str).collect();
-            let new: BTreeSet<&str> = node.peers(rel).iter().map(NodeId::as_str).collect();
+            let old: BTreeSet<&NodeId> = before.peers(rel).iter().collect();
+            let new: BTreeSet<&NodeId> = node.peers(rel).iter().collect();
             for peer in old.difference(&new) {
-                p.edges.insert((rel.clone(), NodeId::new(peer)), false);
+                p.edges.insert((rel.clone(), (*peer).clone()), false);
                 towards.push((peer, rel));
             }
             for peer in node.peers(rel) {
-                if !old.contains(peer.as_str()) {
+                if !old.contains(peer) {
                     p.edges.insert((rel.clone(), peer.clone()), true);
                     p.added.push((rel.clone(), peer.clone()));
                     towards.push((peer, rel));
