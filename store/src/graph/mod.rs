@@ -3700,12 +3700,9 @@ mod tests {
         }
     }
 
-    /// A node read for its attributes alone is made once per transaction while nothing
-    /// pending changes it (every node made with a profile reads the profile), is the
-    /// transaction's own view where it has one, and shows a pending change as soon as there
-    /// is one.
-    #[test]
-    fn a_node_s_attributes_are_shared_until_the_transaction_changes_them() {
+    /// An in-memory store whose schema has one kind, `TestWidget`: a unique `name` and
+    /// `parts`, other widgets.
+    fn widget_store() -> crate::Store {
         let store = crate::Store::in_memory().expect("a store");
         store
             .load_schema(&[(
@@ -3717,24 +3714,34 @@ mod tests {
                     .into(),
             )])
             .expect("the schema loads");
+        store
+    }
+
+    /// The id of a new widget named `name` on main, with `part` among its parts.
+    fn create_widget(store: &crate::Store, name: &str, part: Option<&str>) -> String {
+        let parts = part.map_or(String::new(), |id| format!(", parts: [{{id: \"{id}\"}}]"));
         let created = store.execute_blocking(
             MAIN,
-            &crate::GraphqlRequest::new(
-                "mutation { a: TestWidgetCreate(data: {name: {value: \"a\"}}) { object { id } } }",
-            ),
-        );
-        let a = created["data"]["a"]["object"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{created}"))
-            .to_owned();
-        let linked = store.execute_blocking(
-            MAIN,
             &crate::GraphqlRequest::new(format!(
-                "mutation {{ TestWidgetCreate(data: {{name: {{value: \"b\"}}, parts: [{{id: \"{a}\"}}]}}) \
-                 {{ ok }} }}"
+                "mutation {{ w: TestWidgetCreate(data: {{name: {{value: \"{name}\"}}{parts}}}) \
+                 {{ object {{ id }} }} }}"
             )),
         );
-        assert!(linked.get("errors").is_none(), "{linked}");
+        created["data"]["w"]["object"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned()
+    }
+
+    /// A node read for its attributes alone is made once per transaction while nothing
+    /// pending changes it (every node made with a profile reads the profile), is the
+    /// transaction's own view where it has one, and shows a pending change as soon as there
+    /// is one.
+    #[test]
+    fn a_node_s_attributes_are_shared_until_the_transaction_changes_them() {
+        let store = widget_store();
+        let a = create_widget(&store, "a", None);
+        create_widget(&store, "b", Some(&a));
         store
             .read_op(|conn, schema| {
                 let mut tx = store.tx(conn, schema, MAIN);
@@ -3765,44 +3772,11 @@ mod tests {
     /// shared node, not a lookup again. A value changed after shows; a deletion hides it.
     #[test]
     fn a_node_s_attributes_stay_shared_while_only_its_edges_change() {
-        let store = crate::Store::in_memory().expect("a store");
-        store
-            .load_schema(&[(
-                "w.yml".into(),
-                "version: '1.0'\nnodes:\n  - name: Widget\n    namespace: Test\n    \
-                 attributes:\n      - name: name\n        kind: Text\n        unique: true\n    \
-                 relationships:\n      - name: parts\n        peer: TestWidget\n        \
-                 cardinality: many\n        optional: true\n"
-                    .into(),
-            )])
-            .expect("the schema loads");
-        let mut ids = Vec::new();
-        for name in ["a", "b", "c"] {
-            let created = store.execute_blocking(
-                MAIN,
-                &crate::GraphqlRequest::new(format!(
-                    "mutation {{ w: TestWidgetCreate(data: {{name: {{value: \"{name}\"}}}}) \
-                     {{ object {{ id }} }} }}"
-                )),
-            );
-            let id = created["data"]["w"]["object"]["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{created}"))
-                .to_owned();
-            ids.push(id);
-        }
-        let [a, b, c] = &ids[..] else {
-            unreachable!("three widgets")
-        };
+        let store = widget_store();
+        let [a, b, c] = ["a", "b", "c"].map(|name| create_widget(&store, name, None));
+        let (a, b, c) = (&a, &b, &c);
         // `a` has a peer already: its attributes alone are a node of their own.
-        let linked = store.execute_blocking(
-            MAIN,
-            &crate::GraphqlRequest::new(format!(
-                "mutation {{ TestWidgetCreate(data: {{name: {{value: \"d\"}}, parts: [{{id: \"{a}\"}}]}}) \
-                 {{ ok }} }}"
-            )),
-        );
-        assert!(linked.get("errors").is_none(), "{linked}");
+        create_widget(&store, "d", Some(a));
         store
             .read_op(|conn, schema| {
                 let mut tx = store.tx(conn, schema, MAIN);
