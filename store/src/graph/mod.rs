@@ -1173,10 +1173,9 @@ impl<'c> Tx<'c> {
             Some(p) if p.created || p.deleted => None,
             _ => self.attributes_read.borrow().get(id).map(Arc::clone),
         };
-        let node = match (pending, held) {
-            (None, Some(node)) => return Some(node),
-            (_, Some(node)) => node,
-            (_, None) => {
+        let node = match held {
+            Some(node) => node,
+            None => {
                 let kind = self.kind_of(id)?;
                 match pending {
                     Some(p) if p.created => Arc::new(Node {
