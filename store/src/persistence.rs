@@ -12,8 +12,10 @@
 //! - `attrs (id, branch, kind, data, bases)`: one row per node on `main` with its set
 //!   attributes; on a branch, one per node with the attributes the branch changed (`null` =
 //!   unset there), with main's values when it first did (`bases`) for the three-way merge;
-//!   `attr_key (kind, name, key, branch, id)` indexes every value by its text form (see
-//!   `graph::attrs`). Stores written before kept one `attr` row per attribute;
+//!   `value_key (attr, key, branch, id)` indexes every value by its text form, `attr`
+//!   being the kind and attribute's number in `attr_name` (see `graph::attrs`). Stores
+//!   written before kept one `attr` row per attribute, and the index by the names' text
+//!   (`attr_key`);
 //! - `link (src, rel, dst, branch, pos, live, base)`: one row per relationship instance (both
 //!   sides, under the identifier they share; see `graph::links`) on `main`; on a branch, one
 //!   per instance it added or removed, with whether main had it when it first did (`base`);
@@ -69,9 +71,18 @@ CREATE TABLE IF NOT EXISTS attrs (
     id TEXT NOT NULL, branch TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, bases TEXT,
     PRIMARY KEY (id, branch)
 ) WITHOUT ROWID;
+-- The value index as stores were written before `value_key`: left empty once a store is
+-- opened (see graph::attrs::migrate_value_index).
 CREATE TABLE IF NOT EXISTS attr_key (
     kind TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, branch TEXT NOT NULL, id TEXT NOT NULL,
     PRIMARY KEY (kind, name, key, branch, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attr_name (
+    n INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name)
+);
+CREATE TABLE IF NOT EXISTS value_key (
+    attr INTEGER NOT NULL, key TEXT NOT NULL, branch TEXT NOT NULL, id TEXT NOT NULL,
+    PRIMARY KEY (attr, key, branch, id)
 ) WITHOUT ROWID;
 -- One row per side of a relationship, as stores were written before `link`: left empty once
 -- a store is opened (see graph::links::migrate_edge_rows).
@@ -159,7 +170,7 @@ const BRANCH_CHANGES: &str = "SELECT COUNT(*) FROM branch_rows r WHERE r.branch 
      OR EXISTS (SELECT 1 FROM link WHERE dst = r.id AND branch = r.branch))";
 
 /// The tables holding the graph's rows keyed by node id and branch. The attributes' value
-/// index (`attr_key`) is not: its entries go with their `attrs` row, through
+/// index (`value_key`) is not: its entries go with their `attrs` row, through
 /// [`crate::graph::attrs::remove_keys`], before the row; nor is `link`, keyed by both ends.
 pub(crate) const GRAPH_TABLES: [&str; 3] = ["node", "attrs", "ip"];
 
@@ -228,8 +239,10 @@ const LAYOUT_KEY: &str = "layout";
 /// by id in a converted store and would write beside them as if they were not there.
 /// Layout 1: ids as UUID bytes ([`crate::stored_id`]), attribute rows per node (`attrs`),
 /// relationship rows once per relationship (`link`), `branch_rows`. Binaries from before
-/// this key never check it: the README says to stop them before upgrading.
-const LAYOUT: u32 = 1;
+/// this key never check it: the README says to stop them before upgrading. Layout 2: the
+/// value index keyed by attribute number (`value_key`, `attr_name`); a layout-1 binary
+/// would find no value in it.
+const LAYOUT: u32 = 2;
 
 /// Whether the database has a table or an index (`kind`) named `name`: asked once at open,
 /// so not kept in the statement cache.
@@ -1208,12 +1221,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("store.db");
         let db = Db::open(path.to_str().expect("utf-8 path")).expect("open");
-        let sql = "SELECT l.src FROM link l CROSS JOIN attr_key a ON a.id = l.src \
-                   WHERE l.dst = ?1 AND a.name = ?2";
+        let sql = "SELECT l.src FROM link l CROSS JOIN value_key a ON a.id = l.src \
+                   WHERE l.dst = ?1 AND a.attr = (SELECT n FROM attr_name WHERE kind = ?2 AND name = ?3)";
         for peer in ["p1", "p2", "p3"] {
             let mut st = db.conn.prepare_cached(sql).expect("prepare");
             let ids: Vec<String> = st
-                .query_map(params![peer, "name"], |r| r.get(0))
+                .query_map(params![peer, "K", "name"], |r| r.get(0))
                 .expect("query")
                 .collect::<rusqlite::Result<_>>()
                 .expect("rows");

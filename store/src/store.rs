@@ -258,6 +258,9 @@ impl Store {
             );
         }
         db.convert_text_ids()?;
+        if crate::graph::attrs::migrate_value_index(&mut db.conn).map_err(StoreError::db(path))? {
+            tracing::info!(path, "value index keyed by attribute number (once)");
+        }
         db.note_layout()?;
         db.settle_link_orders(&schema)?;
         let v = db.data_version()?;

@@ -18,7 +18,7 @@
 //! form an id has; among UUIDs, the bytes order as the text does (hex digits, hyphens at
 //! fixed places).
 //!
-//! Every id bound to a statement on `node`, `attrs`, `attr_key`, `link`, `ip` or
+//! Every id bound to a statement on `node`, `attrs`, `value_key`, `link`, `ip` or
 //! `branch_rows` goes through [`Id`] (or [`key`]), and every id read from them through
 //! [`Stored`] (or [`text`]). Stores written before hold text: they are converted once when
 //! opened (`convert_text_ids`).
@@ -158,10 +158,11 @@ const HEX: [u8; 256] = {
 };
 
 /// The graph's id columns: each table and its columns holding node ids.
-pub const ID_COLUMNS: [(&str, &[&str]); 6] = [
+pub const ID_COLUMNS: [(&str, &[&str]); 7] = [
     ("node", &["id"]),
     ("attrs", &["id"]),
     ("attr_key", &["id"]),
+    ("value_key", &["id"]),
     ("link", &["src", "dst"]),
     ("ip", &["id"]),
     ("branch_rows", &["id"]),
@@ -302,6 +303,7 @@ mod tests {
             "CREATE TABLE node (id TEXT, branch TEXT, PRIMARY KEY (id, branch)) WITHOUT ROWID;
              CREATE TABLE attrs (id TEXT PRIMARY KEY) WITHOUT ROWID;
              CREATE TABLE attr_key (id TEXT PRIMARY KEY) WITHOUT ROWID;
+             CREATE TABLE value_key (id TEXT PRIMARY KEY) WITHOUT ROWID;
              CREATE TABLE link (src TEXT, dst TEXT, PRIMARY KEY (src, dst)) WITHOUT ROWID;
              CREATE TABLE ip (id TEXT PRIMARY KEY) WITHOUT ROWID;
              CREATE TABLE branch_rows (id TEXT PRIMARY KEY) WITHOUT ROWID;",

@@ -1083,8 +1083,10 @@ fn to_attribute_rows(path: &std::path::Path) {
             .expect("an attribute row");
         }
     }
-    conn.execute_batch("DELETE FROM attrs; DELETE FROM attr_key;")
-        .expect("the new rows gone");
+    conn.execute_batch(
+        "DELETE FROM attrs; DELETE FROM attr_key; DELETE FROM value_key; DELETE FROM attr_name;",
+    )
+    .expect("the new rows gone");
 }
 
 /// A store written with one row per attribute opens with its attributes as one row per
@@ -1156,8 +1158,15 @@ type IndexEntry = (String, String, String, String, String);
 /// index is in step with the values, with no entry left behind.
 fn value_index_and_values(path: &std::path::Path) -> (BTreeSet<IndexEntry>, BTreeSet<IndexEntry>) {
     let conn = rusqlite::Connection::open(path).expect("the file");
+    let left: i64 = conn
+        .query_row("SELECT COUNT(*) FROM attr_key", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(left, 0, "nothing is indexed by the names' text");
     let index = conn
-        .prepare("SELECT kind, name, key, branch, id FROM attr_key")
+        .prepare(
+            "SELECT n.kind, n.name, v.key, v.branch, v.id FROM value_key v \
+             JOIN attr_name n ON n.n = v.attr",
+        )
         .expect("prepare")
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, stored_id(r, 4)?))
@@ -1251,6 +1260,66 @@ fn the_value_index_holds_exactly_the_values_through_writes_deletes_and_merges() 
     assert_eq!(asn(&s, "main", "leaf1"), 2);
     assert_eq!(asn(&s, "main", "leaf3"), 7);
     assert_eq!(serial(&s, "main", "leaf2"), serde_json::Value::Null);
+}
+
+/// A store whose value index is keyed by the kinds' and attributes' names (`attr_key`,
+/// layout 1) opens with its entries moved under the attributes' numbers: lookups by value
+/// find main's and the branch's nodes, the index stays in step through later writes, and the
+/// store notes the new layout. Fails when the entries are not moved: an upsert by name then
+/// finds no node and creates a second leaf1.
+#[test]
+fn a_store_whose_value_index_is_keyed_by_names_moves_it_when_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    {
+        let s = file_store(&path);
+        device(
+            &s,
+            "main",
+            "leaf1",
+            r#"asn: {value: 1} serial: {value: "SN1"}"#,
+        );
+        device(&s, "main", "leaf2", r#"asn: {value: 5}"#);
+        s.create_branch("br1").unwrap();
+        device(&s, "br1", "leaf3", "asn: {value: 7}");
+        device(&s, "br1", "leaf1", "asn: {value: 2}");
+    }
+    let before = value_index_and_values(&path).0;
+    {
+        let conn = rusqlite::Connection::open(&path).expect("the file");
+        conn.execute_batch(
+            "INSERT INTO attr_key (kind, name, key, branch, id) \
+                 SELECT n.kind, n.name, v.key, v.branch, v.id FROM value_key v \
+                 JOIN attr_name n ON n.n = v.attr; \
+             DELETE FROM value_key; DELETE FROM attr_name; \
+             UPDATE meta SET value = '1' WHERE key = 'layout';",
+        )
+        .expect("the index as layout 1 kept it");
+    }
+    let s = infragen_store::Store::open(&path).expect("store reopened");
+    let (index, values) = value_index_and_values(&path);
+    assert_eq!(index, before, "every entry moved");
+    assert_eq!(index, values);
+    let layout: String = rusqlite::Connection::open(&path)
+        .expect("the file")
+        .query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| {
+            r.get(0)
+        })
+        .expect("the layout noted");
+    assert_eq!(layout, "2");
+    // Found by value: upserts by name update main's and the branch's nodes.
+    device(&s, "main", "leaf1", r#"serial: {value: "SN9"}"#);
+    device(&s, "br1", "leaf3", "asn: {value: 8}");
+    assert_eq!(device_names(&s, "main"), ["leaf1", "leaf2"]);
+    assert_eq!(device_names(&s, "br1"), ["leaf1", "leaf2", "leaf3"]);
+    assert_eq!(
+        serial(&s, "br1", "leaf1"),
+        "SN9",
+        "main's later change shows"
+    );
+    assert_eq!(asn(&s, "br1", "leaf3"), 8);
+    let (index, values) = value_index_and_values(&path);
+    assert_eq!(index, values, "in step after later writes");
 }
 
 /// A branch-agnostic kind whose relationship to a branch-aware kind is declared on its side

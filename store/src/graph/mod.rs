@@ -1712,8 +1712,9 @@ impl<'c> Tx<'c> {
     /// too many), and the nodes this transaction gave a value that contains it.
     pub fn ids_containing(&self, kind: &str, attr: &str, needle: &str) -> BTreeSet<String> {
         let sql = format!(
-            "SELECT id FROM attr_key WHERE kind = ?1 AND name = ?2 AND branch IN ('main', ?3) \
-             AND {}(key, ?4)",
+            "SELECT id FROM value_key \
+             WHERE attr = (SELECT n FROM attr_name WHERE kind = ?1 AND name = ?2) \
+             AND branch IN ('main', ?3) AND {}(key, ?4)",
             crate::persistence::CONTAINS_FUNCTION
         );
         let mut ids = self
@@ -1746,8 +1747,9 @@ impl<'c> Tx<'c> {
         let counted = self
             .conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 \
-                 AND branch IN ('main', ?4) LIMIT ?5)",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM value_key \
+                 WHERE attr = (SELECT n FROM attr_name WHERE kind = ?1 AND name = ?2) \
+                 AND key = ?3 AND branch IN ('main', ?4) LIMIT ?5)",
             )
             .and_then(|mut st| {
                 st.query_row(params![kind, attr, key, self.branch, limit], |r| {
@@ -1798,7 +1800,9 @@ impl<'c> Tx<'c> {
         let mut out = BTreeSet::new();
         if self.on_main() {
             let mut st = self.conn.prepare_cached(
-                "SELECT id FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = 'main'",
+                "SELECT id FROM value_key \
+                 WHERE attr = (SELECT n FROM attr_name WHERE kind = ?1 AND name = ?2) \
+                 AND key = ?3 AND branch = 'main'",
             )?;
             for r in st.query_map(params![kind, attr, key], |r| Ok(r.get::<_, Stored>(0)?.0))? {
                 out.insert(r?);
@@ -1806,7 +1810,9 @@ impl<'c> Tx<'c> {
             return Ok(out);
         }
         let mut st = self.conn.prepare_cached(
-            "SELECT id FROM attr_key WHERE kind = ?1 AND name = ?2 AND key = ?3 AND branch = ?4",
+            "SELECT id FROM value_key \
+             WHERE attr = (SELECT n FROM attr_name WHERE kind = ?1 AND name = ?2) \
+             AND key = ?3 AND branch = ?4",
         )?;
         for r in st.query_map(params![kind, attr, key, self.branch], |r| {
             Ok(r.get::<_, Stored>(0)?.0)
@@ -1815,7 +1821,9 @@ impl<'c> Tx<'c> {
         }
         if self.main_visible(kind) {
             let mut st = self.conn.prepare_cached(
-                "SELECT a.id FROM attr_key a WHERE a.kind = ?1 AND a.name = ?2 AND a.key = ?3 AND a.branch = 'main' \
+                "SELECT a.id FROM value_key a \
+                 WHERE a.attr = (SELECT n FROM attr_name WHERE kind = ?1 AND name = ?2) \
+                 AND a.key = ?3 AND a.branch = 'main' \
                  AND NOT EXISTS (SELECT 1 FROM attrs b WHERE b.id = a.id AND b.branch = ?4 \
                      AND json_type(b.data, '$.\"' || ?2 || '\"') IS NOT NULL)",
             )?;
@@ -3184,23 +3192,27 @@ impl Tx<'_> {
             // `CROSS JOIN` keeps that order: SQLite never reorders its operands.
             let sql = match (holder_at_src, few < 256) {
                 (true, true) => {
-                    "SELECT DISTINCT l.src FROM link l CROSS JOIN attr_key a ON a.id = l.src \
+                    "SELECT DISTINCT l.src FROM link l CROSS JOIN value_key a ON a.id = l.src \
                      WHERE l.dst = ?1 AND l.rel = ?2 AND l.branch IN ('main', ?5) AND l.live = 1 \
-                     AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)"
+                     AND a.attr = (SELECT n FROM attr_name WHERE kind = ?3 AND name = ?4) \
+                     AND a.key = ?6 AND a.branch IN ('main', ?5)"
                 }
                 (true, false) => {
-                    "SELECT DISTINCT a.id FROM attr_key a CROSS JOIN link l ON l.src = a.id \
-                     WHERE a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5) \
+                    "SELECT DISTINCT a.id FROM value_key a CROSS JOIN link l ON l.src = a.id \
+                     WHERE a.attr = (SELECT n FROM attr_name WHERE kind = ?3 AND name = ?4) \
+                     AND a.key = ?6 AND a.branch IN ('main', ?5) \
                      AND l.rel = ?2 AND l.dst = ?1 AND l.branch IN ('main', ?5) AND l.live = 1"
                 }
                 (false, true) => {
-                    "SELECT DISTINCT l.dst FROM link l CROSS JOIN attr_key a ON a.id = l.dst \
+                    "SELECT DISTINCT l.dst FROM link l CROSS JOIN value_key a ON a.id = l.dst \
                      WHERE l.src = ?1 AND l.rel = ?2 AND l.branch IN ('main', ?5) AND l.live = 1 \
-                     AND a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5)"
+                     AND a.attr = (SELECT n FROM attr_name WHERE kind = ?3 AND name = ?4) \
+                     AND a.key = ?6 AND a.branch IN ('main', ?5)"
                 }
                 (false, false) => {
-                    "SELECT DISTINCT a.id FROM attr_key a CROSS JOIN link l ON l.dst = a.id \
-                     WHERE a.kind = ?3 AND a.name = ?4 AND a.key = ?6 AND a.branch IN ('main', ?5) \
+                    "SELECT DISTINCT a.id FROM value_key a CROSS JOIN link l ON l.dst = a.id \
+                     WHERE a.attr = (SELECT n FROM attr_name WHERE kind = ?3 AND name = ?4) \
+                     AND a.key = ?6 AND a.branch IN ('main', ?5) \
                      AND l.rel = ?2 AND l.src = ?1 AND l.branch IN ('main', ?5) AND l.live = 1"
                 }
             };
