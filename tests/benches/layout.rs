@@ -22,11 +22,13 @@
 //! build left running (its WAL checkpoints) weigh on all of them alike.
 //!
 //! The layouts:
-//! - **link rows** — today's: a `node` row, one `attrs` row per node
-//!   holding its attribute values (JSON), one `attr_key` entry per value
-//!   (but the profile's hidden marker), one `link` row per relationship
-//!   (both sides, under their identifier) with its index by `dst` (`link_in`),
-//!   and the events as JSON text;
+//! - **link rows** — today's but for the value index: a `node` row, one
+//!   `attrs` row per node holding its attribute values (JSON), one `attr_key`
+//!   entry per value (but the profile's hidden marker) keyed by the kind's and
+//!   attribute's names, as before the store keyed it by attribute number
+//!   (`value_key`), one `link` row per relationship (both sides, under their
+//!   identifier) with its index by `dst` (`link_in`), and the events as JSON
+//!   text;
 //! - **attribute rows** — the layout before (until the `link` rows): the same
 //!   but one `edge` row per relationship side with its index (`edge_by_peer_rel`);
 //! - **rows** — the layout before that (until `5239ba9`): a `node` row, one `attr`
