@@ -36,6 +36,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// A node's rows on `main` and on this branch (`?2`), by the node's id: `+branch` as in
 /// [`super::NODE_ROWS_OF_ID`].
@@ -233,11 +234,9 @@ impl<'a> KeyWrites<'a> {
     pub(crate) fn write(self, conn: &Connection) -> rusqlite::Result<()> {
         let mut numbers: HashMap<(&str, &str), Option<i64>> = HashMap::new();
         for (kind, name, key, branch, id) in &self.remove {
-            let n = match numbers.get(&(*kind, *name)) {
-                Some(n) => *n,
-                None => *numbers
-                    .entry((kind, name))
-                    .or_insert(attr_number(conn, kind, name)?),
+            let n = match numbers.entry((kind, name)) {
+                Entry::Occupied(known) => *known.get(),
+                Entry::Vacant(new) => *new.insert(attr_number(conn, kind, name)?),
             };
             // An attribute without a number has no entry to remove.
             let Some(n) = n else { continue };
