@@ -1089,6 +1089,34 @@ fn to_attribute_rows(path: &std::path::Path) {
     .expect("the new rows gone");
 }
 
+/// Devices leaf1 (`asn` 1, `serial` SN1) and leaf2 (5, SN5) on main; leaf1's id.
+fn two_leaves_on_main(s: &infragen_store::Store) -> String {
+    let leaf1 = device(
+        s,
+        "main",
+        "leaf1",
+        r#"asn: {value: 1} serial: {value: "SN1"}"#,
+    );
+    device(
+        s,
+        "main",
+        "leaf2",
+        r#"asn: {value: 5} serial: {value: "SN5"}"#,
+    );
+    leaf1
+}
+
+/// A store at `path` with [`two_leaves_on_main`] and branch br1 holding its own values over
+/// them (leaf1's `asn`; leaf2's `serial` unset) and leaf3 of its own.
+fn leaves_on_main_and_a_branch(path: &std::path::Path) {
+    let s = file_store(path);
+    two_leaves_on_main(&s);
+    s.create_branch("br1").unwrap();
+    device(&s, "br1", "leaf1", "asn: {value: 2}");
+    device(&s, "br1", "leaf2", "serial: {value: null}");
+    device(&s, "br1", "leaf3", "asn: {value: 7}");
+}
+
 /// A store written with one row per attribute opens with its attributes as one row per
 /// node and branch: main's values, the branch's own values over them (one unset there),
 /// main's later change showing where the branch changed nothing, lookups by value, and a
@@ -1098,25 +1126,7 @@ fn to_attribute_rows(path: &std::path::Path) {
 fn a_store_written_with_one_row_per_attribute_reads_and_merges_the_same_when_opened() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
-    {
-        let s = file_store(&path);
-        device(
-            &s,
-            "main",
-            "leaf1",
-            r#"asn: {value: 1} serial: {value: "SN1"}"#,
-        );
-        device(
-            &s,
-            "main",
-            "leaf2",
-            r#"asn: {value: 5} serial: {value: "SN5"}"#,
-        );
-        s.create_branch("br1").unwrap();
-        device(&s, "br1", "leaf1", "asn: {value: 2}");
-        device(&s, "br1", "leaf2", "serial: {value: null}");
-        device(&s, "br1", "leaf3", "asn: {value: 7}");
-    }
+    leaves_on_main_and_a_branch(&path);
     to_attribute_rows(&path);
     let s = infragen_store::Store::open(&path).expect("store reopened");
     assert_eq!(asn(&s, "main", "leaf1"), 1);
@@ -1215,18 +1225,7 @@ fn the_value_index_holds_exactly_the_values_through_writes_deletes_and_merges() 
         assert_eq!(index, values, "{when}");
         index
     };
-    let leaf1 = device(
-        &s,
-        "main",
-        "leaf1",
-        r#"asn: {value: 1} serial: {value: "SN1"}"#,
-    );
-    device(
-        &s,
-        "main",
-        "leaf2",
-        r#"asn: {value: 5} serial: {value: "SN5"}"#,
-    );
+    let leaf1 = two_leaves_on_main(&s);
     let gone = device(&s, "main", "gone", r#"asn: {value: 9}"#);
     device(&s, "main", "leaf1", r#"asn: {value: 3}"#);
     in_step("written on main");
@@ -1271,19 +1270,7 @@ fn the_value_index_holds_exactly_the_values_through_writes_deletes_and_merges() 
 fn a_store_whose_value_index_is_keyed_by_names_moves_it_when_opened() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
-    {
-        let s = file_store(&path);
-        device(
-            &s,
-            "main",
-            "leaf1",
-            r#"asn: {value: 1} serial: {value: "SN1"}"#,
-        );
-        device(&s, "main", "leaf2", r#"asn: {value: 5}"#);
-        s.create_branch("br1").unwrap();
-        device(&s, "br1", "leaf3", "asn: {value: 7}");
-        device(&s, "br1", "leaf1", "asn: {value: 2}");
-    }
+    leaves_on_main_and_a_branch(&path);
     let before = value_index_and_values(&path).0;
     {
         let conn = rusqlite::Connection::open(&path).expect("the file");
