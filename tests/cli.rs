@@ -668,11 +668,11 @@ fn a_store_in_a_newer_layout_is_refused_with_both_layouts_named() {
     let (code, _, stderr) = infragen(&["--store", store, "branch", "create", "br1"]);
     assert_eq!(code, 0, "{stderr}");
     rusqlite::Connection::open(store)
-        .and_then(|conn| conn.execute("UPDATE meta SET value = '3' WHERE key = 'layout'", []))
+        .and_then(|conn| conn.execute("UPDATE meta SET value = '4' WHERE key = 'layout'", []))
         .expect("the layout set");
     let refused = format!(
-        "cannot open the store {store}: store database {store} is in layout 3, written by a \
-         newer infragen; this infragen reads layouts up to 2: open it with that newer infragen\n"
+        "cannot open the store {store}: store database {store} is in layout 4, written by a \
+         newer infragen; this infragen reads layouts up to 3: open it with that newer infragen\n"
     );
     for args in [
         &["branch", "list"][..],

@@ -533,7 +533,8 @@ pub(crate) fn merge(
         .prepare("DELETE FROM link WHERE src = ?1 AND rel = ?2 AND dst = ?3 AND branch = ?4")
         .map_err(&err)?;
     for id in ids.iter().filter(|id| !kept.contains(*id)) {
-        let found: Vec<(String, String, String)> = rows
+        // The identifier's number, read and deleted by as it is stored.
+        let found: Vec<(String, i64, String)> = rows
             .query_map(params![name, Id::of(id)], |r| {
                 Ok((
                     r.get::<_, Stored>(0)?.0,

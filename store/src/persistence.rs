@@ -17,11 +17,11 @@
 //!   written before kept one `attr` row per attribute, and the index by the names' text
 //!   (`attr_key`);
 //! - `link (src, rel, dst, branch, pos, live, base)`: one row per relationship instance (both
-//!   sides, under the identifier they share; see `graph::links`) on `main`; on a branch, one
-//!   per instance it added or removed, with whether main had it when it first did (`base`);
-//!   `pos` keeps insertion order; indexed by `dst` too (`link_in`, which holds every column a
-//!   read from `dst` needs). Stores written before
-//!   kept a row per side in `edge`;
+//!   sides, under the identifier they share, `rel` being its number in `rel_name`; see
+//!   `graph::links`) on `main`; on a branch, one per instance it added or removed, with
+//!   whether main had it when it first did (`base`); `pos` keeps insertion order; indexed by
+//!   `dst` too (`link_in`, which holds every column a read from `dst` needs). Stores written
+//!   before kept a row per side in `edge`, and then the identifier's text in `rel`;
 //! - `ip`: the IPAM index (see `graph::ip_index`).
 //!
 //! Node ids in these tables are a UUID's 16 bytes, or an id's text when it is not a
@@ -92,8 +92,11 @@ CREATE TABLE IF NOT EXISTS edge (
     PRIMARY KEY (id, rel, peer, branch)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edge_in ON edge (peer, rel, branch, live);
+-- `rel` is the relationship identifier's number in `rel_name` (stores of layout 2 and before
+-- held the identifier itself: see graph::links::migrate_rel_numbers).
+CREATE TABLE IF NOT EXISTS rel_name (n INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS link (
-    src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL, branch TEXT NOT NULL,
+    src TEXT NOT NULL, rel INTEGER NOT NULL, dst TEXT NOT NULL, branch TEXT NOT NULL,
     pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER,
     PRIMARY KEY (src, rel, dst, branch)
 ) WITHOUT ROWID;
@@ -241,8 +244,9 @@ const LAYOUT_KEY: &str = "layout";
 /// relationship rows once per relationship (`link`), `branch_rows`. Binaries from before
 /// this key never check it: the README says to stop them before upgrading. Layout 2: the
 /// value index keyed by attribute number (`value_key`, `attr_name`); a layout-1 binary
-/// would find no value in it.
-const LAYOUT: u32 = 2;
+/// would find no value in it. Layout 3: relationship rows keyed by the identifier's number
+/// (`link.rel`, `rel_name`); a layout-2 binary would find no relationship.
+const LAYOUT: u32 = 3;
 
 /// Whether the database has a table or an index (`kind`) named `name`: asked once at open,
 /// so not kept in the statement cache.

@@ -261,6 +261,9 @@ impl Store {
         if crate::graph::attrs::migrate_value_index(&mut db.conn).map_err(StoreError::db(path))? {
             tracing::info!(path, "value index keyed by attribute number (once)");
         }
+        if crate::graph::links::migrate_rel_numbers(&mut db.conn).map_err(StoreError::db(path))? {
+            tracing::info!(path, "relationship rows keyed by identifier number (once)");
+        }
         db.note_layout()?;
         db.settle_link_orders(&schema)?;
         let v = db.data_version()?;

@@ -1293,7 +1293,7 @@ fn a_store_whose_value_index_is_keyed_by_names_moves_it_when_opened() {
             r.get(0)
         })
         .expect("the layout noted");
-    assert_eq!(layout, "2");
+    assert_eq!(layout, "3");
     // Found by value: upserts by name update main's and the branch's nodes.
     device(&s, "main", "leaf1", r#"serial: {value: "SN9"}"#);
     device(&s, "br1", "leaf3", "asn: {value: 8}");

@@ -12,7 +12,10 @@ use serde_json::json;
 fn link_rows(path: &std::path::Path) -> Vec<(String, String, String, String, bool)> {
     let conn = rusqlite::Connection::open(path).expect("the file");
     let mut rows: Vec<_> = conn
-        .prepare("SELECT src, rel, dst, branch, live FROM link")
+        .prepare(
+            "SELECT l.src, r.name, l.dst, l.branch, l.live FROM link l \
+             JOIN rel_name r ON r.n = l.rel",
+        )
         .expect("prepare")
         .query_map([], |r| {
             Ok((
@@ -280,7 +283,10 @@ fn to_rows_per_side(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).expect("the file");
     type Row = (String, String, String, String, i64, bool, Option<bool>);
     let rows: Vec<Row> = conn
-        .prepare("SELECT src, rel, dst, branch, pos, live, base FROM link")
+        .prepare(
+            "SELECT l.src, r.name, l.dst, l.branch, l.pos, l.live, l.base FROM link l \
+             JOIN rel_name r ON r.n = l.rel",
+        )
         .expect("prepare")
         .query_map([], |r| {
             Ok((
@@ -334,12 +340,36 @@ fn to_rows_per_side(path: &std::path::Path) {
         .expect("the new rows gone");
 }
 
-/// A store written with a row per side opens with a row per relationship: main's peers,
-/// a branch's additions and removals over them, main's later change showing where the
-/// branch changed nothing, and a merge per edge. Fails when the rows are not moved: every
-/// relationship then reads empty.
-#[test]
-fn a_store_written_with_a_row_per_side_reads_and_merges_the_same_when_opened() {
+/// Turns a store's relationship rows back into the layout stores were written in before
+/// layout 3: `link.rel` the identifier itself, no `rel_name`.
+fn to_rel_names(path: &std::path::Path) {
+    rusqlite::Connection::open(path)
+        .expect("the file")
+        .execute_batch(
+            "CREATE TABLE link_by_name ( \
+                 src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL, branch TEXT NOT NULL, \
+                 pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER, \
+                 PRIMARY KEY (src, rel, dst, branch) \
+             ) WITHOUT ROWID; \
+             INSERT INTO link_by_name SELECT l.src, r.name, l.dst, l.branch, l.pos, l.live, l.base \
+                 FROM link l JOIN rel_name r ON r.n = l.rel; \
+             DROP TABLE link; \
+             ALTER TABLE link_by_name RENAME TO link; \
+             CREATE INDEX link_in ON link (dst, rel, branch, live, pos); \
+             DELETE FROM rel_name; \
+             UPDATE meta SET value = '2' WHERE key = 'layout';",
+        )
+        .expect("the rows as layout 2 kept them");
+}
+
+/// Writes main's and a branch's relationships to a store file, turns its rows back into an
+/// older layout with `back`, opens it again and checks what it reads: main's peers, a
+/// branch's additions and removals over them, main's later change showing where the branch
+/// changed nothing, and a merge per edge. `moved` checks the file once opened.
+fn reads_and_merges_the_same_once_opened(
+    back: impl FnOnce(&std::path::Path),
+    moved: impl FnOnce(&std::path::Path),
+) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let (leaf1, leaf2, site) = {
@@ -362,13 +392,9 @@ fn a_store_written_with_a_row_per_side_reads_and_merges_the_same_when_opened() {
         );
         (leaf1, leaf2, site)
     };
-    to_rows_per_side(&path);
+    back(&path);
     let s = Store::open(&path).expect("store reopened");
-    let conn = rusqlite::Connection::open(&path).expect("the file");
-    let old: i64 = conn
-        .query_row("SELECT COUNT(*) FROM edge", [], |r| r.get(0))
-        .expect("count");
-    assert_eq!(old, 0, "the rows per side are moved");
+    moved(&path);
     assert_eq!(
         peers(&s, "main", "DcimDevice", &leaf1, "interfaces"),
         ["eth0", "eth1"]
@@ -400,6 +426,66 @@ fn a_store_written_with_a_row_per_side_reads_and_merges_the_same_when_opened() {
     assert_eq!(
         peers(&s, "main", "DcimDevice", &leaf2, "interfaces"),
         ["eth0", "eth9"]
+    );
+}
+
+/// A store written with a row per side opens with a row per relationship, and reads and
+/// merges as it did. Fails when the rows are not moved: every relationship then reads empty.
+#[test]
+fn a_store_written_with_a_row_per_side_reads_and_merges_the_same_when_opened() {
+    reads_and_merges_the_same_once_opened(to_rows_per_side, |path| {
+        let old: i64 = rusqlite::Connection::open(path)
+            .expect("the file")
+            .query_row("SELECT COUNT(*) FROM edge", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(old, 0, "the rows per side are moved");
+    });
+}
+
+/// A store whose relationship rows hold their identifier as text (layout 2) opens with
+/// each row under its identifier's number — the same rows, each identifier numbered once,
+/// the layout noted — and reads and merges as it did. Fails when the rows are not moved:
+/// every relationship then reads empty.
+#[test]
+fn a_store_whose_rows_name_their_identifier_moves_them_under_numbers_when_opened() {
+    let written = std::cell::RefCell::new(Vec::new());
+    reads_and_merges_the_same_once_opened(
+        |path| {
+            *written.borrow_mut() = link_rows(path);
+            to_rel_names(path);
+        },
+        |path| {
+            assert_eq!(link_rows(path), *written.borrow(), "the same rows");
+            let conn = rusqlite::Connection::open(path).expect("the file");
+            let count =
+                |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect("a count") };
+            assert_eq!(
+                count("SELECT COUNT(*) FROM link WHERE typeof(rel) <> 'integer'"),
+                0,
+                "every row keyed by number"
+            );
+            assert_eq!(
+                count("SELECT COUNT(*) FROM rel_name"),
+                count("SELECT COUNT(DISTINCT rel) FROM link"),
+                "each identifier numbered once"
+            );
+            let layout: String = conn
+                .query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| {
+                    r.get(0)
+                })
+                .expect("the layout noted");
+            assert_eq!(layout, "3");
+        },
+    );
+    let identifiers: std::collections::BTreeSet<String> = written
+        .into_inner()
+        .into_iter()
+        .map(|(_, rel, ..)| rel)
+        .collect();
+    assert_eq!(
+        identifiers.into_iter().collect::<Vec<_>>(),
+        ["device__interface", "device__site", "parent__child"],
+        "rows of three identifiers were moved"
     );
 }
 

@@ -639,10 +639,10 @@ fn a_store_in_a_newer_layout_is_refused_and_left_exactly_as_it_was() {
     drop(s);
     assert_eq!(
         layout_of(&path).as_deref(),
-        Some("2"),
+        Some("3"),
         "a new store notes its layout"
     );
-    set_layout(&path, Some("3"));
+    set_layout(&path, Some("4"));
     // A table an older layout had and the newer one dropped is not created again.
     rusqlite::Connection::open(&path)
         .unwrap()
@@ -655,8 +655,8 @@ fn a_store_in_a_newer_layout_is_refused_and_left_exactly_as_it_was() {
         matches!(
             error,
             infragen_store::StoreError::NewerLayout {
-                found: 3,
-                known: 2,
+                found: 4,
+                known: 3,
                 ..
             }
         ),
@@ -665,8 +665,8 @@ fn a_store_in_a_newer_layout_is_refused_and_left_exactly_as_it_was() {
     assert_eq!(
         error.to_string(),
         format!(
-            "store database {} is in layout 3, written by a newer infragen; this infragen \
-             reads layouts up to 2: open it with that newer infragen",
+            "store database {} is in layout 4, written by a newer infragen; this infragen \
+             reads layouts up to 3: open it with that newer infragen",
             path.display()
         )
     );
@@ -696,7 +696,7 @@ fn a_store_without_a_layout_gets_one_and_an_unreadable_layout_is_named() {
         ["leaf1"]
     );
     drop(s);
-    assert_eq!(layout_of(&path).as_deref(), Some("2"));
+    assert_eq!(layout_of(&path).as_deref(), Some("3"));
 
     set_layout(&path, Some("two"));
     let before = raw_rows(&path);

@@ -280,7 +280,10 @@ fn read_seed(path: &Path, schema: &Schema) -> Seed {
         .map(|row| row.expect("kind row"))
         .collect();
     let mut links = db
-        .prepare("SELECT src, rel, dst, pos FROM link WHERE branch = ?1 AND live = 1 ORDER BY pos")
+        .prepare(
+            "SELECT l.src, r.name, l.dst, l.pos FROM link l JOIN rel_name r ON r.n = l.rel \
+             WHERE l.branch = ?1 AND l.live = 1 ORDER BY l.pos",
+        )
         .expect("links");
     let rows = links
         .query_map([BRANCH], |r| {

@@ -187,8 +187,10 @@ pub(crate) fn rebuild(
         let mut st = conn.prepare(
             "SELECT id FROM node WHERE branch = ?1 UNION SELECT id FROM attrs WHERE branch = ?1 \
              AND (json_type(data, '$.prefix') IS NOT NULL OR json_type(data, '$.address') IS NOT NULL) \
-             UNION SELECT src FROM link WHERE branch = ?1 AND rel IN (?2, ?3) \
-             UNION SELECT dst FROM link WHERE branch = ?1 AND rel IN (?2, ?3)",
+             UNION SELECT src FROM link WHERE branch = ?1 \
+             AND rel IN (SELECT n FROM rel_name WHERE name IN (?2, ?3)) \
+             UNION SELECT dst FROM link WHERE branch = ?1 \
+             AND rel IN (SELECT n FROM rel_name WHERE name IN (?2, ?3))",
         )?;
         let ids: Vec<String> = st
             .query_map(rusqlite::params![branch, prefixes, addresses], |r| {

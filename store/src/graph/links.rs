@@ -2,7 +2,11 @@
 //! Infrahub keeps one relationship object per pair of nodes under the relationship's
 //! identifier, whichever side declared it.
 //!
-//! `link (src, rel, dst, branch, pos, live, base)`: `rel` is the identifier both sides share;
+//! `link (src, rel, dst, branch, pos, live, base)`: `rel` is the identifier both sides share,
+//! as its number in `rel_name (n, name)` — given the first time a row of it is written, never
+//! changed nor reused, so a number a transaction has read stays right for it (see
+//! [`rel_number_or_new`], `Tx::rel_number`); the identifier's text (~17 bytes) was in every
+//! row and again in `link_in`, and compared at each step of a descent through either.
 //! `src` and `dst` are the two nodes, in the order [`Schema::link_end`] gives: an `outbound`
 //! side's node is `src`, an `inbound` side's `dst`; of two bidirectional sides (the
 //! default) with different names, the one whose name sorts first is `src`; a bidirectional
@@ -61,24 +65,27 @@ pub(crate) fn shares_rows(schema: &Schema, kind: &KindSchema, r: &RelationshipSc
 }
 
 /// A node's rows on `main` and on this branch (`?2`) of the identifiers its kind reads at
-/// each end (see [`Schema::link_identifiers`]; `?3`… the `src_identifiers` at `src`, then the
-/// `dst_identifiers` at `dst`): (branch, identifier, the other end, whether the node is
-/// `src`, live, pos). One indexed lookup per identifier and end, never a row of another
-/// identifier: a namespace is at an end of every prefix's `ip_namespace` and reads none of
-/// them. `None` when the kind reads no row at all. See `NODE_ROWS_OF_ID` for `+branch`.
+/// each end (see [`Schema::link_identifiers`]; `?3`… the numbers of the `src_identifiers` at
+/// `src`, then of the `dst_identifiers` at `dst`): (branch, the identifier's place in that
+/// list, the other end, whether the node is `src`, live, pos). One indexed lookup per
+/// identifier and end, never a row of another identifier: a namespace is at an end of every
+/// prefix's `ip_namespace` and reads none of them. `None` when the kind reads no row at all.
+/// See `NODE_ROWS_OF_ID` for `+branch`.
 pub(crate) fn links_of_node(src_identifiers: usize, dst_identifiers: usize) -> Option<String> {
     let parts: Vec<String> = (0..src_identifiers)
         .map(|at| {
             format!(
-                "SELECT branch, rel, dst, 1, live, pos FROM link \
+                "SELECT branch, {}, dst, 1, live, pos FROM link \
                  WHERE src = ?1 AND rel = ?{} AND +branch IN ('main', ?2)",
+                at,
                 at + 3
             )
         })
         .chain((0..dst_identifiers).map(|at| {
             format!(
-                "SELECT branch, rel, src, 0, live, pos FROM link \
+                "SELECT branch, {}, src, 0, live, pos FROM link \
                  WHERE dst = ?1 AND rel = ?{} AND +branch IN ('main', ?2)",
+                src_identifiers + at,
                 src_identifiers + at + 3
             )
         }))
@@ -86,28 +93,40 @@ pub(crate) fn links_of_node(src_identifiers: usize, dst_identifiers: usize) -> O
     (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
 }
 
-/// Runs [`links_of_node`] for node `id` of `kind` on `branch`, handing each row to `row`.
+/// Runs [`links_of_node`] for node `id` of `kind` on `branch`, handing each row to `row`
+/// with its identifier. `number` gives an identifier's number in `link.rel` (`None`: no row
+/// has it); when none has one, nothing is read.
 pub(crate) fn read_links_of_node(
     conn: &Connection,
     schema: &Schema,
-    kind: &str,
-    id: &str,
-    branch: &str,
-    mut row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    (kind, id, branch): (&str, &str, &str),
+    number: impl Fn(&str) -> rusqlite::Result<Option<i64>>,
+    mut row: impl FnMut(&rusqlite::Row<'_>, &str) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
     let (src, dst) = schema.link_identifiers(kind);
     let Some(sql) = links_of_node(src.len(), dst.len()) else {
         return Ok(());
     };
+    let identifiers: Vec<&String> = src.iter().chain(dst).collect();
+    let numbers = identifiers
+        .iter()
+        .map(|identifier| number(identifier))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if numbers.iter().all(Option::is_none) {
+        return Ok(());
+    }
     let mut st = conn.prepare_cached(&sql)?;
     st.raw_bind_parameter(1, Id::of(id))?;
     st.raw_bind_parameter(2, branch)?;
-    for (at, identifier) in src.iter().chain(dst).enumerate() {
-        st.raw_bind_parameter(at + 3, identifier)?;
+    for (at, n) in numbers.iter().enumerate() {
+        st.raw_bind_parameter(at + 3, n)?;
     }
     let mut rows = st.raw_query();
     while let Some(r) = rows.next()? {
-        row(r)?;
+        let at: i64 = r.get(1)?;
+        if let Some(identifier) = usize::try_from(at).ok().and_then(|at| identifiers.get(at)) {
+            row(r, identifier)?;
+        }
     }
     Ok(())
 }
@@ -116,29 +135,31 @@ pub(crate) fn read_links_of_node(
 /// identifier: (branch, identifier, the other end, whether the node is `src`, live, pos).
 /// What points at a node may be a relationship its kind does not declare (a prefix's
 /// `ip_namespace`).
-pub(crate) const LINKS_AT_NODE: &str = "SELECT branch, rel, dst, 1, live, pos FROM link \
+pub(crate) const LINKS_AT_NODE: &str = "SELECT branch, (SELECT name FROM rel_name WHERE n = rel), dst, 1, live, pos FROM link \
      WHERE src = ?1 AND +branch IN ('main', ?2) \
-     UNION ALL SELECT branch, rel, src, 0, live, pos FROM link \
+     UNION ALL SELECT branch, (SELECT name FROM rel_name WHERE n = rel), src, 0, live, pos FROM link \
      WHERE dst = ?1 AND +branch IN ('main', ?2)";
 
-/// One relationship's rows of a node at `src` (`?1`, identifier `?2`), on `main` and on
-/// this branch (`?3`): (branch, the other end, live, pos).
+/// One relationship's rows of a node at `src` (`?1`, the identifier's number `?2`, as
+/// `Tx::rel_number` gives it), on `main` and on this branch (`?3`): (branch, the other end,
+/// live, pos).
 pub(crate) const LINKS_FROM: &str = "SELECT branch, dst, live, pos FROM link \
      WHERE src = ?1 AND rel = ?2 AND +branch IN ('main', ?3)";
 /// [`LINKS_FROM`] for a node at `dst`.
 pub(crate) const LINKS_TO: &str = "SELECT branch, src, live, pos FROM link \
      WHERE dst = ?1 AND rel = ?2 AND +branch IN ('main', ?3)";
 
-/// One row's versions on `main` and on this branch (`?4`): (branch, live).
+/// One row's versions (`?1`, the identifier's number `?2`, `?3`) on `main` and on this
+/// branch (`?4`): (branch, live).
 pub(crate) const LINK_ROWS_OF_KEY: &str = "SELECT branch, live FROM link \
      WHERE src = ?1 AND rel = ?2 AND dst = ?3 AND +branch IN ('main', ?4)";
 
-/// The rows of one relationship of a node (`?1` at `src` or `dst`, identifier `?2`) the
-/// branch (`?3`) has of its own.
+/// The rows of one relationship of a node (`?1` at `src` or `dst`, identifier number `?2`)
+/// the branch (`?3`) has of its own.
 pub(crate) fn branch_has(
     conn: &Connection,
     id: &str,
-    identifier: &str,
+    rel: i64,
     end: End,
     branch: &str,
 ) -> rusqlite::Result<bool> {
@@ -150,7 +171,7 @@ pub(crate) fn branch_has(
         };
         if conn
             .prepare_cached(sql)?
-            .exists(params![Id::of(id), identifier, branch])?
+            .exists(params![Id::of(id), rel, branch])?
         {
             return Ok(true);
         }
@@ -198,9 +219,9 @@ pub(crate) struct LinkRow {
 /// A branch's `link` rows, found through the nodes listed with it (see
 /// [`crate::persistence::BRANCH_ROWS`]; every commit lists the nodes it writes, so one end of
 /// each row at least), in the order they were written.
-pub(crate) const LINK_ROWS_OF_BRANCH: &str = "SELECT l.src, l.rel, l.dst, l.live, COALESCE(l.base, 0), l.pos \
+pub(crate) const LINK_ROWS_OF_BRANCH: &str = "SELECT l.src, (SELECT name FROM rel_name WHERE n = l.rel), l.dst, l.live, COALESCE(l.base, 0), l.pos \
      FROM branch_rows r CROSS JOIN link l ON l.src = r.id AND l.branch = r.branch WHERE r.branch = ?1 \
-     UNION SELECT l.src, l.rel, l.dst, l.live, COALESCE(l.base, 0), l.pos \
+     UNION SELECT l.src, (SELECT name FROM rel_name WHERE n = l.rel), l.dst, l.live, COALESCE(l.base, 0), l.pos \
      FROM branch_rows r CROSS JOIN link l ON l.dst = r.id AND l.branch = r.branch WHERE r.branch = ?1 \
      ORDER BY 6";
 
@@ -316,7 +337,8 @@ pub(crate) fn settle_orders(conn: &Connection, schema: &Schema) -> rusqlite::Res
         let mut rows: BTreeMap<&str, Vec<(String, String, String)>> = BTreeMap::new();
         let placeholders = vec!["?"; changed.len()].join(", ");
         let mut read = conn.prepare(&format!(
-            "SELECT rel, src, dst, branch FROM link WHERE rel IN ({placeholders})"
+            "SELECT (SELECT name FROM rel_name WHERE n = rel), src, dst, branch FROM link \
+             WHERE rel IN (SELECT n FROM rel_name WHERE name IN ({placeholders}))"
         ))?;
         let mut found = read.query(rusqlite::params_from_iter(changed.keys()))?;
         while let Some(r) = found.next()? {
@@ -355,7 +377,8 @@ fn reorder(
 ) -> rusqlite::Result<()> {
     let mut turn = conn.prepare(
         "UPDATE OR REPLACE link SET src = ?2, dst = ?1 \
-         WHERE src = ?1 AND rel = ?3 AND dst = ?2 AND branch = ?4",
+         WHERE src = ?1 AND rel = (SELECT n FROM rel_name WHERE name = ?3) AND dst = ?2 \
+         AND branch = ?4",
     )?;
     let Some(first) = first else {
         // Sorted as the ids' text is, which is what the writes compare (an id not stored
@@ -433,7 +456,7 @@ pub(crate) fn migrate_edge_rows(conn: &mut Connection, schema: &Schema) -> rusql
             let (src, dst) = schema.link_end(r_schema).ends(&id, &peer);
             write.execute(params![
                 src,
-                r_schema.identifier,
+                rel_number_or_new(&tx, &r_schema.identifier)?,
                 dst,
                 r.get::<_, String>(4)?,
                 r.get::<_, i64>(5)?,
@@ -450,4 +473,171 @@ pub(crate) fn migrate_edge_rows(conn: &mut Connection, schema: &Schema) -> rusql
     )?;
     tx.commit()?;
     Ok(moved)
+}
+
+/// The number `rel_name` gives relationship identifier `name`, if it has one.
+pub(crate) fn rel_number(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT n FROM rel_name WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()
+}
+
+/// The number of relationship identifier `name` in `link.rel`, given now when it has none.
+/// Inside the caller's write transaction: a number given by a transaction that does not
+/// commit is given again by the next one, so numbers are read from the store, never kept
+/// across transactions (as the value index's attribute numbers, see
+/// [`super::attrs`]).
+pub(crate) fn rel_number_or_new(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
+    if let Some(n) = rel_number(conn, name)? {
+        return Ok(n);
+    }
+    conn.prepare_cached("INSERT INTO rel_name (name) VALUES (?1)")?
+        .execute([name])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Rebuilds the `link` table of stores written before layout 3, whose rows held their
+/// relationship identifier as text (~17 bytes in the row and again in `link_in`, compared
+/// at each step of every descent through either), with each identifier's number in
+/// `rel_name`: once, in one transaction. Returns whether it did.
+pub(crate) fn migrate_rel_numbers(conn: &mut Connection) -> rusqlite::Result<bool> {
+    let by_name = |conn: &Connection| -> rusqlite::Result<bool> {
+        conn.prepare(
+            "SELECT 1 FROM pragma_table_info('link') WHERE name = 'rel' AND type = 'TEXT'",
+        )?
+        .exists([])
+    };
+    // Looked up first: rebuilding takes the write lock, which another process may hold.
+    if !by_name(conn)? {
+        return Ok(false);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Another process may have rebuilt it meanwhile.
+    if !by_name(&tx)? {
+        return Ok(false);
+    }
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO rel_name (name) SELECT DISTINCT rel FROM link ORDER BY rel; \
+         CREATE TABLE link_by_number ( \
+             src TEXT NOT NULL, rel INTEGER NOT NULL, dst TEXT NOT NULL, branch TEXT NOT NULL, \
+             pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER, \
+             PRIMARY KEY (src, rel, dst, branch) \
+         ) WITHOUT ROWID; \
+         INSERT INTO link_by_number (src, rel, dst, branch, pos, live, base) \
+             SELECT l.src, r.n, l.dst, l.branch, l.pos, l.live, l.base \
+             FROM link l JOIN rel_name r ON r.name = l.rel; \
+         DROP TABLE link; \
+         ALTER TABLE link_by_number RENAME TO link; \
+         CREATE INDEX link_in ON link (dst, rel, branch, live, pos);",
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> crate::persistence::Db {
+        crate::persistence::Db::open(":memory:").expect("an in-memory store")
+    }
+
+    /// An identifier is numbered once and keeps its number; a number given by a
+    /// transaction that rolls back is not kept anywhere, and is given again.
+    #[test]
+    fn an_identifier_is_numbered_once_and_a_rolled_back_number_given_again() {
+        let mut db = store();
+        let conn = &mut db.conn;
+        let tx = conn.transaction().expect("a transaction");
+        let first = rel_number_or_new(&tx, "device__interface").expect("a number");
+        assert_eq!(
+            rel_number_or_new(&tx, "device__interface").ok(),
+            Some(first)
+        );
+        let other = rel_number_or_new(&tx, "device__site").expect("a number");
+        assert_ne!(first, other);
+        tx.commit().expect("commit");
+
+        let tx = conn.transaction().expect("a transaction");
+        let lost = rel_number_or_new(&tx, "parent__child").expect("a number");
+        tx.rollback().expect("rollback");
+        assert_eq!(rel_number(conn, "parent__child").ok(), Some(None));
+        assert_eq!(rel_number_or_new(conn, "parent__child").ok(), Some(lost));
+        assert_eq!(
+            rel_number(conn, "device__interface").ok(),
+            Some(Some(first))
+        );
+    }
+
+    /// A `link` table keyed by number (a store made by this binary) is left alone; one
+    /// keyed by name (layout 2) is rebuilt once, every row kept with its identifier's
+    /// number, and its index by `dst` made again.
+    #[test]
+    fn a_link_table_keyed_by_name_is_moved_once_with_every_row() {
+        let mut db = store();
+        assert!(!migrate_rel_numbers(&mut db.conn).expect("looked at"));
+        db.conn
+            .execute_batch(
+                "DROP TABLE link; \
+                 CREATE TABLE link (src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL, \
+                 branch TEXT NOT NULL, pos INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER, \
+                 PRIMARY KEY (src, rel, dst, branch)) WITHOUT ROWID; \
+                 INSERT INTO link VALUES ('a', 'device__interface', 'b', 'main', 1, 1, NULL), \
+                 ('c', 'device__interface', 'b', 'br1', 2, 0, 1), ('a', 'device__site', 's', 'main', 3, 1, NULL);",
+            )
+            .expect("the layout before");
+        assert!(migrate_rel_numbers(&mut db.conn).expect("moved"));
+        type Row = (String, String, String, String, i64, bool, Option<i64>);
+        let rows: Vec<Row> = db
+            .conn
+            .prepare(
+                "SELECT l.src, r.name, l.dst, l.branch, l.pos, l.live, l.base FROM link l \
+                 JOIN rel_name r ON r.n = l.rel ORDER BY l.pos",
+            )
+            .expect("a query")
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("read back");
+        let row = |src: &str, rel: &str, dst: &str, branch: &str, pos, live, base| {
+            (
+                src.into(),
+                rel.into(),
+                dst.into(),
+                branch.into(),
+                pos,
+                live,
+                base,
+            )
+        };
+        assert_eq!(
+            rows,
+            [
+                row("a", "device__interface", "b", "main", 1, true, None),
+                row("c", "device__interface", "b", "br1", 2, false, Some(1)),
+                row("a", "device__site", "s", "main", 3, true, None),
+            ]
+        );
+        let index: bool = db
+            .conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'link_in'")
+            .expect("a query")
+            .exists([])
+            .expect("looked up");
+        assert!(index, "the index by `dst` is made again");
+        assert!(
+            !migrate_rel_numbers(&mut db.conn).expect("looked at"),
+            "once"
+        );
+    }
 }

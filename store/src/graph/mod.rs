@@ -532,6 +532,11 @@ pub(crate) struct Tx<'c> {
     /// Committed attribute lookups ([`Tx::ids_by_attr`]) by `kind`, attribute and key: a
     /// device's forty interfaces each look their device up by name to check their HFID.
     attr_lookups: RefCell<HashMap<String, BTreeSet<String>>>,
+    /// Relationship identifiers' numbers in `link.rel` ([`Tx::rel_number`]), `None` for one
+    /// no row was written with: a number never changes once given, and one looked up is
+    /// committed (this transaction gives its own only as it writes its rows), so what the
+    /// transaction found stays true for it.
+    rel_numbers: RefCell<HashMap<String, Option<i64>>>,
     /// Ids this transaction made up for new nodes (see [`Tx::note_fresh`]).
     fresh: HashSet<NodeId>,
     /// Nodes read by earlier transactions (see [`NodeCache`]).
@@ -757,6 +762,7 @@ pub(crate) struct Staged {
     kinds: HashMap<NodeId, Option<Arc<str>>>,
     attributes_read: HashMap<NodeId, Arc<Node>>,
     attr_lookups: HashMap<String, BTreeSet<String>>,
+    rel_numbers: HashMap<String, Option<i64>>,
     fresh: HashSet<NodeId>,
     staged_free: Vec<(FreeKey, u128)>,
     pending_ips: ip_index::PendingIps,
@@ -792,6 +798,7 @@ impl Staged {
             kinds: HashMap::new(),
             attributes_read: HashMap::new(),
             attr_lookups: HashMap::new(),
+            rel_numbers: HashMap::new(),
             fresh: HashSet::new(),
             staged_free: Vec::new(),
             pending_ips: ip_index::PendingIps::default(),
@@ -843,6 +850,7 @@ impl<'c> Tx<'c> {
             kinds: RefCell::new(staged.kinds),
             attributes_read: RefCell::new(staged.attributes_read),
             attr_lookups: RefCell::new(staged.attr_lookups),
+            rel_numbers: RefCell::new(staged.rel_numbers),
             fresh: staged.fresh,
             failure: RefCell::new(None),
             shared: None,
@@ -869,6 +877,7 @@ impl<'c> Tx<'c> {
             kinds: self.kinds.into_inner(),
             attributes_read: self.attributes_read.into_inner(),
             attr_lookups: self.attr_lookups.into_inner(),
+            rel_numbers: self.rel_numbers.into_inner(),
             fresh: self.fresh,
             staged_free: self.staged_free.into_inner(),
             pending_ips: self.pending_ips,
@@ -1111,9 +1120,10 @@ impl<'c> Tx<'c> {
             return Ok(());
         };
         let mut edges: BTreeMap<(String, NodeId), (bool, i64, bool)> = BTreeMap::new();
-        links::read_links_of_node(self.conn, self.schema, kind, id, &self.branch, |r| {
+        let number = |identifier: &str| self.rel_number(identifier);
+        let place = (kind, id, self.branch.as_str());
+        links::read_links_of_node(self.conn, self.schema, place, number, |r, identifier| {
             let own = r.get_ref(0)?.as_str()? == self.branch && !self.on_main();
-            let identifier = r.get_ref(1)?.as_str()?;
             let peer: NodeId = r.get(2)?;
             let at_src: bool = r.get(3)?;
             let Some(rel) = self
@@ -1246,6 +1256,19 @@ impl<'c> Tx<'c> {
             .is_some_and(|r| r.cardinality == crate::schema::Cardinality::One)
     }
 
+    /// The number relationship identifier `identifier` is stored under in `link.rel`
+    /// (`None`: no row was ever written with it, so none is there to read).
+    fn rel_number(&self, identifier: &str) -> rusqlite::Result<Option<i64>> {
+        if let Some(&n) = self.rel_numbers.borrow().get(identifier) {
+            return Ok(n);
+        }
+        let n = links::rel_number(self.conn, identifier)?;
+        self.rel_numbers
+            .borrow_mut()
+            .insert(identifier.to_owned(), n);
+        Ok(n)
+    }
+
     /// Whether `r`, a relationship of `id`, holds at most one peer and this branch has its
     /// own rows for it: the branch then set it as a whole, and main's rows of it no longer
     /// show here (see [`Tx::single`]).
@@ -1253,13 +1276,10 @@ impl<'c> Tx<'c> {
         if self.on_main() || r.cardinality != crate::schema::Cardinality::One {
             return Ok(false);
         }
-        links::branch_has(
-            self.conn,
-            id,
-            &r.identifier,
-            self.schema.link_end(r),
-            &self.branch,
-        )
+        let Some(rel) = self.rel_number(&r.identifier)? else {
+            return Ok(false);
+        };
+        links::branch_has(self.conn, id, rel, self.schema.link_end(r), &self.branch)
     }
 
     /// The node as this transaction sees it.
@@ -1386,7 +1406,8 @@ impl<'c> Tx<'c> {
                 links::LINKS_TO
             };
             let mut st = self.conn.prepare_cached(sql)?;
-            let mut rows = st.query(params![Id::of(id), r.identifier, self.branch])?;
+            let rel = self.rel_number(&r.identifier)?;
+            let mut rows = st.query(params![Id::of(id), rel, self.branch])?;
             while let Some(row) = rows.next()? {
                 let own = row.get_ref(0)?.as_str()? == self.branch && !self.on_main();
                 if own_only && !own {
@@ -1552,10 +1573,11 @@ impl<'c> Tx<'c> {
                         }
                     };
                     let mut st = self.conn.prepare_cached(sql)?;
+                    let number = self.rel_number(&r.identifier)?;
                     let mut rows = if any_kind {
-                        st.query(params![Id::of(id), r.identifier, self.branch])?
+                        st.query(params![Id::of(id), number, self.branch])?
                     } else {
-                        st.query(params![Id::of(id), r.identifier, self.branch, kind])?
+                        st.query(params![Id::of(id), number, self.branch, kind])?
                     };
                     while let Some(row) = rows.next()? {
                         let own = row.get_ref(0)?.as_str()? == self.branch && !self.on_main();
@@ -2318,7 +2340,8 @@ impl<'c> Tx<'c> {
         }
         let (src, dst) = self.schema.link_end(r).ends(id, peer);
         let mut st = self.conn.prepare_cached(links::LINK_ROWS_OF_KEY)?;
-        let mut rows = st.query(params![Id::of(src), r.identifier, Id::of(dst), self.branch])?;
+        let rel = self.rel_number(&r.identifier)?;
+        let mut rows = st.query(params![Id::of(src), rel, Id::of(dst), self.branch])?;
         let (mut main, mut own) = (false, None);
         while let Some(row) = rows.next()? {
             let live: bool = row.get(1)?;
@@ -2762,9 +2785,10 @@ impl<'c> Tx<'c> {
             // A row with a node new on the branch at either end has no main version.
             if plain(b) || self.pending.get(peer.as_str()).is_some_and(|q| q.created) {
                 if present {
+                    let rel = rows.rel_number(c, &r.identifier)?;
                     rows.links.push([
                         stored_id::key(src),
-                        ToSqlOutput::from(r.identifier.as_str()),
+                        ToSqlOutput::from(rel),
                         stored_id::key(dst),
                         ToSqlOutput::from(b),
                         ToSqlOutput::from(pos),
@@ -2774,9 +2798,10 @@ impl<'c> Tx<'c> {
                         .execute(params![Id::of(src), r.identifier, Id::of(dst), b])?;
                 }
             } else {
+                let rel = rows.rel_number(c, &r.identifier)?;
                 rows.put_branch_edge.execute(params![
                     Id::of(src),
-                    r.identifier,
+                    rel,
                     Id::of(dst),
                     b,
                     pos,
@@ -2878,6 +2903,9 @@ struct RowStatements<'c, 'a> {
     /// The position of the last edge written: edges keep the order they were added in, this
     /// commit's after every older one.
     pos: i64,
+    /// The relationship identifiers' numbers this commit has looked up or given (see
+    /// [`links::rel_number_or_new`]): a commit writes rows of a few dozen identifiers.
+    rel_numbers: HashMap<&'a str, i64>,
 }
 
 /// Writes created nodes' rows (a branch's row replaces a tombstone).
@@ -2902,7 +2930,8 @@ impl<'c, 'a> RowStatements<'c, 'a> {
             update_rev: c
                 .prepare_cached("UPDATE node SET rev = ?2 WHERE id = ?1 AND branch = 'main'")?,
             remove_edge: c.prepare_cached(
-                "DELETE FROM link WHERE src = ?1 AND rel = ?2 AND dst = ?3 AND branch = ?4",
+                "DELETE FROM link WHERE src = ?1 AND rel = (SELECT n FROM rel_name WHERE name = ?2) \
+                 AND dst = ?3 AND branch = ?4",
             )?,
             put_branch_edge: c.prepare_cached(
                 "INSERT INTO link (src, rel, dst, branch, pos, live, base) \
@@ -2913,7 +2942,19 @@ impl<'c, 'a> RowStatements<'c, 'a> {
             nodes: Vec::new(),
             attrs: attrs::AttrRows::default(),
             links: Vec::new(),
+            rel_numbers: HashMap::new(),
         })
+    }
+
+    /// The number of relationship identifier `identifier` in `link.rel`, given now when it
+    /// has none (inside this commit's transaction).
+    fn rel_number(&mut self, c: &Connection, identifier: &'a str) -> rusqlite::Result<i64> {
+        if let Some(&n) = self.rel_numbers.get(identifier) {
+            return Ok(n);
+        }
+        let n = links::rel_number_or_new(c, identifier)?;
+        self.rel_numbers.insert(identifier, n);
+        Ok(n)
     }
 
     /// Writes the rows gathered.
@@ -3217,8 +3258,9 @@ impl Tx<'_> {
                 }
             };
             let mut st = self.conn.prepare_cached(sql)?;
+            let rel = self.rel_number(&r.identifier)?;
             for id in st.query_map(
-                params![Id::of(peer), r.identifier, kind, attr, self.branch, key],
+                params![Id::of(peer), rel, kind, attr, self.branch, key],
                 |r| Ok(r.get::<_, Stored>(0)?.0),
             )? {
                 out.insert(id?);
@@ -3288,6 +3330,8 @@ mod tests {
         let db = crate::persistence::Db::open(":memory:").expect("an in-memory store");
         let column =
             |sql: &str, column: usize| crate::persistence::column_of_rows(&db.conn, sql, column);
+        // A row read with every identifier names it through its number, the row's own key.
+        const BY_NUMBER: &str = "USING INTEGER PRIMARY KEY (rowid=?)";
         let statements = [
             (NODE_ROWS_OF_ID, &["USING PRIMARY KEY (id=?)"][..]),
             (attrs::ATTRS_OF_ID, &["USING PRIMARY KEY (id=?)"]),
@@ -3304,7 +3348,9 @@ mod tests {
                 links::LINKS_AT_NODE,
                 &[
                     "USING PRIMARY KEY (src=?)",
+                    BY_NUMBER,
                     "USING COVERING INDEX link_in (dst=?)",
+                    BY_NUMBER,
                 ],
             ),
         ];
