@@ -133,27 +133,68 @@ pub struct Event {
     pub relationships: Vec<RelationshipChange>,
 }
 
-/// How an event is kept in the store's `events` table: JSON, without what the row or the
-/// action already say (the sequence number is the row's key, the name follows from the
-/// action) and with each change as an array rather than an object of named fields. A
-/// seed build writes ~3,000 events; in full they were a third of the bytes its commits
-/// wrote, and their serialisation 3–4% of its CPU. Rows written before this form (full
-/// [`Event`] objects) read as they always did.
+/// How an event is kept in the store's `events` table.
+///
+/// Written as a compact binary record (a `BLOB`, see [`stored::encode`]): what the row or
+/// the action already say is left out (the sequence number is the row's key, the name
+/// follows from the action), each string is its length and its bytes, and a value is
+/// tagged (null, a boolean, a string as such, anything else as its JSON text). A seed
+/// build writes ~3,000 events, one per node written: as JSON their serialisation escaped
+/// some forty strings per event, one character at a time.
+///
+/// Rows written before hold text and read as they always did: the full [`Event`] object of
+/// the first versions, then a compact JSON form (`{"v":2,…}`).
 pub(crate) mod stored {
     use super::{Action, AttributeAction, AttributeChange, Event, PeerStatus, RelationshipChange};
     use serde::{Deserialize, Serialize};
     use serde_json::Value;
 
-    /// The version of the compact form. Full events have no `v`; the compact form starts
-    /// with it (`Compact`'s first field), which is how [`decode`] tells them apart.
-    const VERSION: u8 = 2;
+    /// The form of a binary record: its first byte.
+    const FORM: u8 = 3;
+    /// The version of the compact JSON form, which rows of layout 2 and before hold.
+    const JSON_VERSION: u8 = 2;
     const VERSIONED: &str = "{\"v\":";
+
+    /// Why a stored event could not be read back.
+    #[derive(Debug, thiserror::Error)]
+    pub enum DecodeError {
+        /// A text row that is not an event in a JSON form this version reads.
+        #[error(transparent)]
+        Json(#[from] serde_json::Error),
+        /// A text row in a JSON form newer than this version reads.
+        #[error("stored in form {0}, this version reads form {JSON_VERSION}")]
+        JsonForm(u8),
+        /// A binary record in a form this version does not read.
+        #[error("a binary record of form {0}, this version reads form {FORM}")]
+        Form(u8),
+        /// The record ends inside a field.
+        #[error("the record ends inside {0}")]
+        Truncated(&'static str),
+        /// A string field is not UTF-8.
+        #[error("{0} is not UTF-8")]
+        NotUtf8(&'static str),
+        /// A one-byte code outside its set.
+        #[error("{what} has no code {code}")]
+        Code {
+            /// Which field.
+            what: &'static str,
+            /// The byte found.
+            code: u8,
+        },
+        /// Bytes after the last field.
+        #[error("{0} bytes after the record's end")]
+        Trailing(usize),
+        /// Neither text nor a binary record (a number or a null in the column).
+        #[error("the row holds neither text nor a binary record")]
+        NotARecord,
+    }
 
     /// (name, kind, value, previous value, action)
     type AttributeRow<T, V> = (T, T, V, V, AttributeAction);
     /// (name, peer status, peer id, peer kind)
     type RelationshipRow<T> = (T, PeerStatus, T, T);
 
+    /// The compact JSON form (read only).
     #[derive(Serialize, Deserialize)]
     struct Compact<T, V> {
         v: u8,
@@ -173,56 +214,165 @@ pub(crate) mod stored {
         r: Vec<RelationshipRow<T>>,
     }
 
-    /// `event` as an `events` row's text.
-    pub(crate) fn encode(event: &Event) -> serde_json::Result<String> {
-        serde_json::to_string(&Compact::<&str, &Value> {
-            v: VERSION,
-            b: &event.branch,
-            a: event.action,
-            k: &event.kind,
-            i: &event.id,
-            o: &event.origin,
-            at: event
-                .attributes
-                .iter()
-                .map(|a| {
-                    (
-                        a.name.as_str(),
-                        a.kind.as_str(),
-                        &a.value,
-                        &a.value_previous,
-                        a.action,
-                    )
-                })
-                .collect(),
-            r: event
-                .relationships
-                .iter()
-                .map(|r| {
-                    (
-                        r.name.as_str(),
-                        r.peer_status,
-                        r.peer_id.as_str(),
-                        r.peer_kind.as_str(),
-                    )
-                })
-                .collect(),
+    // Value tags of the binary form.
+    const NULL: u8 = 0;
+    const FALSE: u8 = 1;
+    const TRUE: u8 = 2;
+    const STRING: u8 = 3;
+    const JSON: u8 = 4;
+
+    /// `event` as an `events` row's binary record: the form byte, the action, the branch,
+    /// kind, id and origin, then the attribute changes and the relationship changes, each
+    /// list its length first.
+    pub(crate) fn encode(event: &Event) -> serde_json::Result<Vec<u8>> {
+        let mut out =
+            Vec::with_capacity(96 + 48 * event.attributes.len() + 96 * event.relationships.len());
+        out.push(FORM);
+        out.push(action_code(event.action));
+        for text in [&event.branch, &event.kind, &event.id, &event.origin] {
+            put_str(&mut out, text);
+        }
+        put_len(&mut out, event.attributes.len());
+        for a in &event.attributes {
+            put_str(&mut out, &a.name);
+            put_str(&mut out, &a.kind);
+            put_value(&mut out, &a.value)?;
+            put_value(&mut out, &a.value_previous)?;
+            out.push(attribute_action_code(a.action));
+        }
+        put_len(&mut out, event.relationships.len());
+        for r in &event.relationships {
+            put_str(&mut out, &r.name);
+            out.push(peer_status_code(r.peer_status));
+            put_str(&mut out, &r.peer_id);
+            put_str(&mut out, &r.peer_kind);
+        }
+        Ok(out)
+    }
+
+    /// The event of row `seq` from its `data`: a binary record, or text in either JSON form.
+    pub(crate) fn decode(
+        seq: i64,
+        data: rusqlite::types::ValueRef<'_>,
+    ) -> Result<Event, DecodeError> {
+        match data {
+            rusqlite::types::ValueRef::Blob(bytes) => decode_record(seq, bytes),
+            rusqlite::types::ValueRef::Text(text) => {
+                let text =
+                    std::str::from_utf8(text).map_err(|_| DecodeError::NotUtf8("the row"))?;
+                decode_json(seq, text)
+            }
+            _ => Err(DecodeError::NotARecord),
+        }
+    }
+
+    /// The bytes of a row's `data`, whichever form it holds (to look for an id in it
+    /// before decoding).
+    pub(crate) fn bytes(data: rusqlite::types::ValueRef<'_>) -> &[u8] {
+        match data {
+            rusqlite::types::ValueRef::Blob(bytes) | rusqlite::types::ValueRef::Text(bytes) => {
+                bytes
+            }
+            _ => &[],
+        }
+    }
+
+    fn decode_record(seq: i64, bytes: &[u8]) -> Result<Event, DecodeError> {
+        let mut r = Reader { bytes };
+        let form = r.byte("the form")?;
+        if form != FORM {
+            return Err(DecodeError::Form(form));
+        }
+        let action = match r.byte("the action")? {
+            0 => Action::Created,
+            1 => Action::Updated,
+            2 => Action::Deleted,
+            code => {
+                return Err(DecodeError::Code {
+                    what: "the action",
+                    code,
+                });
+            }
+        };
+        let branch = r.string("the branch")?;
+        let kind = r.string("the kind")?;
+        let id = r.string("the id")?;
+        let origin = r.string("the origin")?;
+        let count = r.len("the attribute count")?;
+        let mut attributes = Vec::with_capacity(count.min(r.bytes.len()));
+        for _ in 0..count {
+            let name = r.string("an attribute's name")?;
+            let kind = r.string("an attribute's kind")?;
+            let value = r.value()?;
+            let value_previous = r.value()?;
+            let action = match r.byte("an attribute's action")? {
+                0 => AttributeAction::Added,
+                1 => AttributeAction::Updated,
+                2 => AttributeAction::Removed,
+                code => {
+                    return Err(DecodeError::Code {
+                        what: "an attribute's action",
+                        code,
+                    });
+                }
+            };
+            attributes.push(AttributeChange {
+                name,
+                kind,
+                value,
+                value_previous,
+                action,
+            });
+        }
+        let count = r.len("the relationship count")?;
+        let mut relationships = Vec::with_capacity(count.min(r.bytes.len()));
+        for _ in 0..count {
+            let name = r.string("a relationship's name")?;
+            let peer_status = match r.byte("a peer's status")? {
+                0 => PeerStatus::Added,
+                1 => PeerStatus::Removed,
+                code => {
+                    return Err(DecodeError::Code {
+                        what: "a peer's status",
+                        code,
+                    });
+                }
+            };
+            let peer_id = r.string("a peer's id")?;
+            let peer_kind = r.string("a peer's kind")?;
+            relationships.push(RelationshipChange {
+                name,
+                peer_status,
+                peer_id,
+                peer_kind,
+            });
+        }
+        if !r.bytes.is_empty() {
+            return Err(DecodeError::Trailing(r.bytes.len()));
+        }
+        Ok(Event {
+            seq,
+            name: action.event_name().to_owned(),
+            branch,
+            action,
+            kind,
+            id,
+            origin,
+            attributes,
+            relationships,
         })
     }
 
-    /// The event of row `seq` from its text, in either form.
-    pub(crate) fn decode(seq: i64, text: &str) -> serde_json::Result<Event> {
+    /// A text row: the full event of the first versions, or the compact JSON form.
+    fn decode_json(seq: i64, text: &str) -> Result<Event, DecodeError> {
         if !text.starts_with(VERSIONED) {
             let mut event: Event = serde_json::from_str(text)?;
             event.seq = seq;
             return Ok(event);
         }
         let c: Compact<String, Value> = serde_json::from_str(text)?;
-        if c.v != VERSION {
-            return Err(serde::de::Error::custom(format!(
-                "stored in form {}, this version reads form {VERSION}",
-                c.v
-            )));
+        if c.v != JSON_VERSION {
+            return Err(DecodeError::JsonForm(c.v));
         }
         Ok(Event {
             seq,
@@ -258,6 +408,123 @@ pub(crate) mod stored {
                 )
                 .collect(),
         })
+    }
+
+    fn action_code(action: Action) -> u8 {
+        match action {
+            Action::Created => 0,
+            Action::Updated => 1,
+            Action::Deleted => 2,
+        }
+    }
+
+    fn attribute_action_code(action: AttributeAction) -> u8 {
+        match action {
+            AttributeAction::Added => 0,
+            AttributeAction::Updated => 1,
+            AttributeAction::Removed => 2,
+        }
+    }
+
+    fn peer_status_code(status: PeerStatus) -> u8 {
+        match status {
+            PeerStatus::Added => 0,
+            PeerStatus::Removed => 1,
+        }
+    }
+
+    /// A length as LEB128: seven bits a byte, low first, the high bit set on all but the last.
+    fn put_len(out: &mut Vec<u8>, len: usize) {
+        let mut n = len as u64;
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+
+    fn put_str(out: &mut Vec<u8>, text: &str) {
+        put_len(out, text.len());
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    fn put_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
+        match value {
+            Value::Null => out.push(NULL),
+            Value::Bool(false) => out.push(FALSE),
+            Value::Bool(true) => out.push(TRUE),
+            Value::String(text) => {
+                out.push(STRING);
+                put_str(out, text);
+            }
+            other => {
+                out.push(JSON);
+                put_str(out, &serde_json::to_string(other)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The unread rest of a binary record.
+    struct Reader<'a> {
+        bytes: &'a [u8],
+    }
+
+    impl<'a> Reader<'a> {
+        fn byte(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+            let (&first, rest) = self
+                .bytes
+                .split_first()
+                .ok_or(DecodeError::Truncated(what))?;
+            self.bytes = rest;
+            Ok(first)
+        }
+
+        fn len(&mut self, what: &'static str) -> Result<usize, DecodeError> {
+            let mut n: u64 = 0;
+            for shift in (0..64).step_by(7) {
+                let b = self.byte(what)?;
+                n |= u64::from(b & 0x7f) << shift;
+                if b & 0x80 == 0 {
+                    return usize::try_from(n).map_err(|_| DecodeError::Truncated(what));
+                }
+            }
+            Err(DecodeError::Truncated(what))
+        }
+
+        fn slice(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
+            let len = self.len(what)?;
+            if len > self.bytes.len() {
+                return Err(DecodeError::Truncated(what));
+            }
+            let (field, rest) = self.bytes.split_at(len);
+            self.bytes = rest;
+            Ok(field)
+        }
+
+        fn str(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
+            std::str::from_utf8(self.slice(what)?).map_err(|_| DecodeError::NotUtf8(what))
+        }
+
+        fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
+            self.str(what).map(str::to_owned)
+        }
+
+        fn value(&mut self) -> Result<Value, DecodeError> {
+            Ok(match self.byte("a value")? {
+                NULL => Value::Null,
+                FALSE => Value::Bool(false),
+                TRUE => Value::Bool(true),
+                STRING => Value::String(self.string("a value")?),
+                JSON => serde_json::from_str(self.str("a value")?)?,
+                code => {
+                    return Err(DecodeError::Code {
+                        what: "a value",
+                        code,
+                    });
+                }
+            })
+        }
     }
 }
 
@@ -392,35 +659,135 @@ mod tests {
         }
     }
 
+    fn blob(bytes: &[u8]) -> rusqlite::types::ValueRef<'_> {
+        rusqlite::types::ValueRef::Blob(bytes)
+    }
+
+    fn text(text: &str) -> rusqlite::types::ValueRef<'_> {
+        rusqlite::types::ValueRef::Text(text.as_bytes())
+    }
+
+    /// Every value kind a change carries, strings with what JSON would escape, and a number
+    /// of changes past one byte of length.
+    fn varied(seq: i64) -> Event {
+        let mut event = changed(seq);
+        event.id = "0195-\u{e9}t\u{e9} \"quoted\"\n\\".into();
+        for (n, value) in [
+            Value::Bool(true),
+            Value::Bool(false),
+            serde_json::json!(-1.5e300),
+            serde_json::json!(u64::MAX),
+            serde_json::json!("a\u{1f}b\t\u{1F600}"),
+            serde_json::json!([]),
+            serde_json::json!({}),
+            Value::String(String::new()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            event.attributes.push(AttributeChange {
+                name: format!("a{n}"),
+                kind: "Any".into(),
+                value: value.clone(),
+                value_previous: value,
+                action: AttributeAction::Removed,
+            });
+        }
+        for n in 0..200 {
+            event.relationships.push(RelationshipChange {
+                name: "members".into(),
+                peer_status: PeerStatus::Added,
+                peer_id: format!("peer-{n}"),
+                peer_kind: "x".repeat(n),
+            });
+        }
+        event
+    }
+
     #[test]
     fn a_stored_event_reads_back_whole_and_is_written_compact() {
-        for event in [changed(7), Arc::unwrap_or_clone(event(8))] {
-            let text = stored::encode(&event).unwrap();
-            assert_eq!(stored::decode(event.seq, &text).unwrap(), event);
-            let full = serde_json::to_string(&event).unwrap();
-            assert!(text.len() < full.len() * 3 / 4, "{text}");
-            for key in ["seq", "name", "value_previous", "peer_status"] {
-                assert!(!text.contains(&format!("\"{key}\"")), "{key} in {text}");
-            }
+        for event in [changed(7), Arc::unwrap_or_clone(event(8)), varied(9)] {
+            let record = stored::encode(&event).unwrap();
+            assert_eq!(stored::decode(event.seq, blob(&record)).unwrap(), event);
         }
+        for event in [changed(7), Arc::unwrap_or_clone(event(8))] {
+            let record = stored::encode(&event).unwrap();
+            let full = serde_json::to_string(&event).unwrap();
+            assert!(
+                record.len() < full.len() / 2,
+                "{} of {}",
+                record.len(),
+                full.len()
+            );
+        }
+        let mut expected = vec![3, 1];
+        for text in ["br1", "DcimInterface", "0195-a", "merge"] {
+            expected.push(text.len() as u8);
+            expected.extend_from_slice(text.as_bytes());
+        }
+        expected.extend_from_slice(b"\x02\x03mtu\x06Number\x04\x049216\x04\x041500\x01");
+        expected.extend_from_slice(b"\x04tags\x04JSON\x04\x14{\"a\":[1,\"two\",null]}\x00\x00");
+        expected.extend_from_slice(b"\x01\x06device\x01\x060195-d\x0aDcimDevice");
+        assert_eq!(stored::encode(&changed(7)).unwrap(), expected);
+    }
+
+    /// A damaged record is an error naming what is wrong, never a panic nor a wrong event.
+    #[test]
+    fn a_damaged_binary_record_is_refused() {
+        let record = stored::encode(&varied(9)).unwrap();
+        for end in 0..record.len() {
+            let error = stored::decode(9, blob(&record[..end])).unwrap_err();
+            assert!(
+                matches!(error, stored::DecodeError::Truncated(_)),
+                "cut at {end}: {error}"
+            );
+        }
+        let mut longer = record.clone();
+        longer.extend_from_slice(b"xy");
         assert_eq!(
-            stored::encode(&changed(7)).unwrap(),
-            r#"{"v":2,"b":"br1","a":"updated","k":"DcimInterface","i":"0195-a","o":"merge","at":[["mtu","Number",9216,1500,"updated"],["tags","JSON",{"a":[1,"two",null]},null,"added"]],"r":[["device","removed","0195-d","DcimDevice"]]}"#
+            stored::decode(9, blob(&longer)).unwrap_err().to_string(),
+            "2 bytes after the record's end"
+        );
+        let mut later = record.clone();
+        later[0] = 4;
+        assert_eq!(
+            stored::decode(9, blob(&later)).unwrap_err().to_string(),
+            "a binary record of form 4, this version reads form 3"
+        );
+        let mut action = record.clone();
+        action[1] = 9;
+        assert_eq!(
+            stored::decode(9, blob(&action)).unwrap_err().to_string(),
+            "the action has no code 9"
+        );
+        let mut branch = record;
+        branch[3] = 0xff;
+        assert_eq!(
+            stored::decode(9, blob(&branch)).unwrap_err().to_string(),
+            "the branch is not UTF-8"
+        );
+        assert_eq!(
+            stored::decode(9, rusqlite::types::ValueRef::Integer(1))
+                .unwrap_err()
+                .to_string(),
+            "the row holds neither text nor a binary record"
         );
     }
 
-    /// Rows written before the compact form hold the full event; its number is the row's.
+    /// Rows written before the binary form hold text: the full event of the first
+    /// versions, numbered in its text too, or the compact JSON form; either reads as it
+    /// always did, under its row's number.
     #[test]
-    fn an_event_stored_in_full_reads_as_before() {
+    fn an_event_stored_as_text_reads_as_before() {
         let full = serde_json::to_string(&changed(7)).unwrap();
-        assert_eq!(stored::decode(7, &full).unwrap(), changed(7));
-        assert_eq!(stored::decode(9, &full).unwrap().seq, 9);
-        assert!(stored::decode(7, r#"{"v":2,"b":"main"}"#).is_err());
-        let later = stored::encode(&changed(7))
-            .unwrap()
-            .replacen(r#""v":2"#, r#""v":3"#, 1);
+        assert_eq!(stored::decode(7, text(&full)).unwrap(), changed(7));
+        assert_eq!(stored::decode(9, text(&full)).unwrap().seq, 9);
+        let compact = r#"{"v":2,"b":"br1","a":"updated","k":"DcimInterface","i":"0195-a","o":"merge","at":[["mtu","Number",9216,1500,"updated"],["tags","JSON",{"a":[1,"two",null]},null,"added"]],"r":[["device","removed","0195-d","DcimDevice"]]}"#;
+        assert_eq!(stored::decode(7, text(compact)).unwrap(), changed(7));
+        assert!(stored::decode(7, text(r#"{"v":2,"b":"main"}"#)).is_err());
+        let later = compact.replacen(r#""v":2"#, r#""v":3"#, 1);
         assert_eq!(
-            stored::decode(7, &later).unwrap_err().to_string(),
+            stored::decode(7, text(&later)).unwrap_err().to_string(),
             "stored in form 3, this version reads form 2"
         );
     }

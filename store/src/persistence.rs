@@ -245,7 +245,9 @@ const LAYOUT_KEY: &str = "layout";
 /// this key never check it: the README says to stop them before upgrading. Layout 2: the
 /// value index keyed by attribute number (`value_key`, `attr_name`); a layout-1 binary
 /// would find no value in it. Layout 3: relationship rows keyed by the identifier's number
-/// (`link.rel`, `rel_name`); a layout-2 binary would find no relationship.
+/// (`link.rel`, `rel_name`), and events written as binary records
+/// ([`crate::events::stored`]); a layout-2 binary would find no relationship and could
+/// not read the new events (the rows written before stay text, and read as they did).
 const LAYOUT: u32 = 3;
 
 /// Whether the database has a table or an index (`kind`) named `name`: asked once at open,
@@ -831,16 +833,13 @@ impl Db {
             .conn
             .prepare_cached("SELECT seq, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
             .map_err(self.err())?;
-        let rows = st
-            .query_map(params![seq, limit], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(self.err())?;
+        let mut rows = st.query(params![seq, limit]).map_err(self.err())?;
         let mut out = Vec::new();
-        for r in rows {
-            let (seq, text) = r.map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let seq: i64 = row.get(0).map_err(self.err())?;
+            let data = row.get_ref(1).map_err(self.err())?;
             out.push(
-                crate::events::stored::decode(seq, &text)
+                crate::events::stored::decode(seq, data)
                     .map_err(|e| self.corrupted(format!("event {seq}: {e}")))?,
             );
         }
@@ -910,9 +909,9 @@ impl Db {
         for ev in events.iter_mut() {
             last += 1;
             ev.seq = last;
-            let text = crate::events::stored::encode(ev)
+            let record = crate::events::stored::encode(ev)
                 .map_err(|err| self.corrupted(format!("event: {err}")))?;
-            rows.push([ToSqlOutput::from(last), ToSqlOutput::from(text)]);
+            rows.push([ToSqlOutput::from(last), ToSqlOutput::from(record)]);
         }
         // Several rows per statement: an AUTOINCREMENT table's statement reads and writes
         // back its `sqlite_sequence` record, once per statement rather than once per event.

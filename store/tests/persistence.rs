@@ -373,8 +373,9 @@ fn a_node_with_more_attributes_than_one_statement_writes_keeps_every_value() {
     assert_eq!(values("br1"), on_branch);
 }
 
-/// Events are stored compact; a fresh handle reads back exactly the events the writing one
-/// kept, and rows an older version wrote in full read as before, in their place.
+/// Events are stored as binary records; a fresh handle reads back exactly the events the
+/// writing one kept, and rows older versions wrote as text (the full event, then the compact
+/// JSON form of layout 2) read as before, in their place.
 #[test]
 fn stored_events_read_back_exactly_in_either_form() {
     let (_dir, path, s) = temp_store();
@@ -387,23 +388,49 @@ fn stored_events_read_back_exactly_in_either_form() {
     drop((s, fresh));
 
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let texts: Vec<String> = conn
-        .prepare("SELECT data FROM events ORDER BY seq")
+    let records: Vec<(String, Vec<u8>)> = conn
+        .prepare("SELECT typeof(data), CAST(data AS BLOB) FROM events ORDER BY seq")
         .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
     assert!(
-        texts.iter().all(|t| t.starts_with(r#"{"v":2,"#)),
-        "{texts:?}"
+        records
+            .iter()
+            .all(|(kind, bytes)| kind == "blob" && bytes.first() == Some(&3)),
+        "{records:?}"
     );
-    // A row as an older version wrote it: the whole event, numbered in its text too.
+    // Rows as older versions wrote them: the whole event, numbered in its text too; then
+    // the compact JSON form.
     let mut old = written[0].clone();
     old.seq = written.last().unwrap().seq + 1;
+    let mut compact = written[1].clone();
+    compact.seq = old.seq + 1;
+    // Its first field is `v`, as that form wrote it (a JSON map here orders its keys).
+    let fields = serde_json::json!({
+        "b": compact.branch,
+        "a": compact.action,
+        "k": compact.kind,
+        "i": compact.id,
+        "o": compact.origin,
+        "at": compact.attributes.iter().map(|a| serde_json::json!(
+            [a.name, a.kind, a.value, a.value_previous, a.action]
+        )).collect::<Vec<_>>(),
+        "r": compact.relationships.iter().map(|r| serde_json::json!(
+            [r.name, r.peer_status, r.peer_id, r.peer_kind]
+        )).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let compact_text = format!(r#"{{"v":2,{}"#, &fields[1..]);
     conn.execute(
-        "INSERT INTO events (seq, data) VALUES (?1, ?2)",
-        rusqlite::params![old.seq, serde_json::to_string(&old).unwrap()],
+        "INSERT INTO events (seq, data) VALUES (?1, ?2), (?3, ?4)",
+        rusqlite::params![
+            old.seq,
+            serde_json::to_string(&old).unwrap(),
+            compact.seq,
+            compact_text
+        ],
     )
     .unwrap();
     drop(conn);
@@ -413,9 +440,10 @@ fn stored_events_read_back_exactly_in_either_form() {
     let all = s.events_since(0).unwrap();
     assert_eq!(all[..written.len()], written[..]);
     assert_eq!(all[written.len()], old);
-    let after = &all[written.len() + 1..];
+    assert_eq!(all[written.len() + 1], compact);
+    let after = &all[written.len() + 2..];
     assert_eq!(after.len(), 1, "{after:?}");
-    assert_eq!(after[0].seq, old.seq + 1);
+    assert_eq!(after[0].seq, compact.seq + 1);
     assert_eq!(after[0].name, "infrahub.node.created");
     assert_eq!(Store::open(&path).unwrap().events_since(0).unwrap(), all);
 }
