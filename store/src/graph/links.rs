@@ -499,7 +499,8 @@ pub(crate) fn rel_number_or_new(conn: &Connection, name: &str) -> rusqlite::Resu
 /// Rebuilds the `link` table of stores written before layout 3, whose rows held their
 /// relationship identifier as text (~17 bytes in the row and again in `link_in`, compared
 /// at each step of every descent through either), with each identifier's number in
-/// `rel_name`: once, in one transaction. Returns whether it did.
+/// `rel_name`: once, the rows in one transaction and their index by `dst` in the next.
+/// Returns whether it did.
 pub(crate) fn migrate_rel_numbers(conn: &mut Connection) -> rusqlite::Result<bool> {
     let by_name = |conn: &Connection| -> rusqlite::Result<bool> {
         conn.prepare(
@@ -527,12 +528,22 @@ pub(crate) fn migrate_rel_numbers(conn: &mut Connection) -> rusqlite::Result<boo
              SELECT l.src, r.n, l.dst, l.branch, l.pos, l.live, l.base \
              FROM link l JOIN rel_name r ON r.name = l.rel; \
          DROP TABLE link; \
-         ALTER TABLE link_by_number RENAME TO link; \
-         CREATE INDEX link_in ON link (dst, rel, branch, live, pos);",
+         ALTER TABLE link_by_number RENAME TO link;",
     )?;
     tx.commit()?;
+    // The index of the rows by `dst` in a transaction of its own: built in the one above,
+    // after a million rows moved, SQLite failed it with `SQLITE_FULL` (a store of 1M nodes,
+    // 1.1 GB; the same statements on their own, or split so, pass). Until it is built the
+    // rows are whole and only the reads from `dst` slower; a process stopped in between
+    // builds it when it next opens the store, as the schema names it.
+    conn.execute_batch(LINK_IN_INDEX)?;
     Ok(true)
 }
+
+/// The index of the relationship rows by the node they point at (`link_in`), as the
+/// schema creates it.
+const LINK_IN_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS link_in ON link (dst, rel, branch, live, pos);";
 
 #[cfg(test)]
 mod tests {
