@@ -283,17 +283,7 @@ pub(crate) mod stored {
         if form != FORM {
             return Err(DecodeError::Form(form));
         }
-        let action = match r.byte("the action")? {
-            0 => Action::Created,
-            1 => Action::Updated,
-            2 => Action::Deleted,
-            code => {
-                return Err(DecodeError::Code {
-                    what: "the action",
-                    code,
-                });
-            }
-        };
+        let action = r.code("the action", &ACTIONS)?;
         let branch = r.string("the branch")?;
         let kind = r.string("the kind")?;
         let id = r.string("the id")?;
@@ -305,17 +295,7 @@ pub(crate) mod stored {
             let kind = r.string("an attribute's kind")?;
             let value = r.value()?;
             let value_previous = r.value()?;
-            let action = match r.byte("an attribute's action")? {
-                0 => AttributeAction::Added,
-                1 => AttributeAction::Updated,
-                2 => AttributeAction::Removed,
-                code => {
-                    return Err(DecodeError::Code {
-                        what: "an attribute's action",
-                        code,
-                    });
-                }
-            };
+            let action = r.code("an attribute's action", &ATTRIBUTE_ACTIONS)?;
             attributes.push(AttributeChange {
                 name,
                 kind,
@@ -328,16 +308,7 @@ pub(crate) mod stored {
         let mut relationships = Vec::with_capacity(count.min(r.bytes.len()));
         for _ in 0..count {
             let name = r.string("a relationship's name")?;
-            let peer_status = match r.byte("a peer's status")? {
-                0 => PeerStatus::Added,
-                1 => PeerStatus::Removed,
-                code => {
-                    return Err(DecodeError::Code {
-                        what: "a peer's status",
-                        code,
-                    });
-                }
-            };
+            let peer_status = r.code("a peer's status", &PEER_STATUSES)?;
             let peer_id = r.string("a peer's id")?;
             let peer_kind = r.string("a peer's kind")?;
             relationships.push(RelationshipChange {
@@ -410,7 +381,18 @@ pub(crate) mod stored {
         })
     }
 
-    fn action_code(action: Action) -> u8 {
+    /// The actions by their one-byte code (see [`action_code`]).
+    pub(super) const ACTIONS: [Action; 3] = [Action::Created, Action::Updated, Action::Deleted];
+    /// The attribute actions by their code (see [`attribute_action_code`]).
+    pub(super) const ATTRIBUTE_ACTIONS: [AttributeAction; 3] = [
+        AttributeAction::Added,
+        AttributeAction::Updated,
+        AttributeAction::Removed,
+    ];
+    /// The peer statuses by their code (see [`peer_status_code`]).
+    pub(super) const PEER_STATUSES: [PeerStatus; 2] = [PeerStatus::Added, PeerStatus::Removed];
+
+    pub(super) fn action_code(action: Action) -> u8 {
         match action {
             Action::Created => 0,
             Action::Updated => 1,
@@ -418,7 +400,7 @@ pub(crate) mod stored {
         }
     }
 
-    fn attribute_action_code(action: AttributeAction) -> u8 {
+    pub(super) fn attribute_action_code(action: AttributeAction) -> u8 {
         match action {
             AttributeAction::Added => 0,
             AttributeAction::Updated => 1,
@@ -426,7 +408,7 @@ pub(crate) mod stored {
         }
     }
 
-    fn peer_status_code(status: PeerStatus) -> u8 {
+    pub(super) fn peer_status_code(status: PeerStatus) -> u8 {
         match status {
             PeerStatus::Added => 0,
             PeerStatus::Removed => 1,
@@ -478,6 +460,15 @@ pub(crate) mod stored {
                 .ok_or(DecodeError::Truncated(what))?;
             self.bytes = rest;
             Ok(first)
+        }
+
+        /// A one-byte code: its place in `table`.
+        fn code<T: Copy>(&mut self, what: &'static str, table: &[T]) -> Result<T, DecodeError> {
+            let code = self.byte(what)?;
+            table
+                .get(usize::from(code))
+                .copied()
+                .ok_or(DecodeError::Code { what, code })
         }
 
         fn len(&mut self, what: &'static str) -> Result<usize, DecodeError> {
@@ -729,6 +720,29 @@ mod tests {
         expected.extend_from_slice(b"\x04tags\x04JSON\x04\x14{\"a\":[1,\"two\",null]}\x00\x00");
         expected.extend_from_slice(b"\x01\x06device\x01\x060195-d\x0aDcimDevice");
         assert_eq!(stored::encode(&changed(7)).unwrap(), expected);
+    }
+
+    /// Each one-byte code reads back as the value it was written for.
+    #[test]
+    fn every_code_reads_back_as_its_value() {
+        for action in [Action::Created, Action::Updated, Action::Deleted] {
+            assert_eq!(
+                stored::ACTIONS[usize::from(stored::action_code(action))],
+                action
+            );
+        }
+        for action in [
+            AttributeAction::Added,
+            AttributeAction::Updated,
+            AttributeAction::Removed,
+        ] {
+            let code = stored::attribute_action_code(action);
+            assert_eq!(stored::ATTRIBUTE_ACTIONS[usize::from(code)], action);
+        }
+        for status in [PeerStatus::Added, PeerStatus::Removed] {
+            let code = stored::peer_status_code(status);
+            assert_eq!(stored::PEER_STATUSES[usize::from(code)], status);
+        }
     }
 
     /// A damaged record is an error naming what is wrong, never a panic nor a wrong event.
