@@ -11,6 +11,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The branch an `events` row written as a binary record names, read without decoding the
+/// rest (the layout bench replays one branch's events); `None` for any other row.
+pub fn stored_event_branch(data: &[u8]) -> Option<&str> {
+    crate::events::stored::branch_of(data)
+}
+
 /// Starts counting the WAL frames that the stores of this process append, by store and
 /// page number, dropping what an earlier count left.
 pub fn count_wal_frames() {

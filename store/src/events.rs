@@ -277,6 +277,17 @@ pub(crate) mod stored {
         }
     }
 
+    /// The branch a binary record names (its first string), without decoding the rest;
+    /// `None` for anything that is not a record of this form.
+    pub(crate) fn branch_of(bytes: &[u8]) -> Option<&str> {
+        let mut r = Reader { bytes };
+        if r.byte("the form").ok()? != FORM {
+            return None;
+        }
+        r.code("the action", &ACTIONS).ok()?;
+        r.str("the branch").ok()
+    }
+
     fn decode_record(seq: i64, bytes: &[u8]) -> Result<Event, DecodeError> {
         let mut r = Reader { bytes };
         let form = r.byte("the form")?;
@@ -720,6 +731,17 @@ mod tests {
         expected.extend_from_slice(b"\x04tags\x04JSON\x04\x14{\"a\":[1,\"two\",null]}\x00\x00");
         expected.extend_from_slice(b"\x01\x06device\x01\x060195-d\x0aDcimDevice");
         assert_eq!(stored::encode(&changed(7)).unwrap(), expected);
+        assert_eq!(stored::branch_of(&expected), Some("br1"));
+        assert_eq!(
+            stored::branch_of(&expected[..4]),
+            None,
+            "cut inside the branch"
+        );
+        assert_eq!(
+            stored::branch_of(b"{\"v\":2,\"b\":\"br1\"}"),
+            None,
+            "not a record"
+        );
     }
 
     /// Each one-byte code reads back as the value it was written for.

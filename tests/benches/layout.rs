@@ -27,8 +27,8 @@
 //!   entry per value (but the profile's hidden marker) keyed by the kind's and
 //!   attribute's names, as before the store keyed it by attribute number
 //!   (`value_key`), one `link` row per relationship (both sides, under their
-//!   identifier) with its index by `dst` (`link_in`), and the events as JSON
-//!   text;
+//!   identifier) with its index by `dst` (`link_in`), and the events as the
+//!   store keeps them (binary records since layout 3);
 //! - **attribute rows** — the layout before (until the `link` rows): the same
 //!   but one `edge` row per relationship side with its index (`edge_by_peer_rel`);
 //! - **rows** — the layout before that (until `5239ba9`): a `node` row, one `attr`
@@ -98,10 +98,10 @@ struct NodeRows {
 }
 
 /// What the cascades wrote: nodes grouped by the commit that last wrote them, in commit
-/// order, and the events' JSON texts.
+/// order, and the events as the store keeps them.
 struct Seed {
     commits: Vec<Vec<NodeRows>>,
-    events: Vec<String>,
+    events: Vec<Vec<u8>>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +121,7 @@ async fn main() {
     let nodes: usize = seed.commits.iter().map(Vec::len).sum();
     println!(
         "{} on {BRANCH}: {} commits, {nodes} nodes, {} attributes, {} relationships, {} \
-         relationship sides, {} events ({} kB of JSON)",
+         relationship sides, {} events ({} kB as stored)",
         design.label,
         seed.commits.len(),
         seed.commits
@@ -140,7 +140,7 @@ async fn main() {
             .map(|n| n.edges.len())
             .sum::<usize>(),
         seed.events.len(),
-        seed.events.iter().map(String::len).sum::<usize>() / 1024,
+        seed.events.iter().map(Vec::len).sum::<usize>() / 1024,
     );
     println!(
         "(write: CPU of the commits, one SQLite transaction each; µs/write: over the \
@@ -322,16 +322,14 @@ fn read_seed(path: &Path, schema: &Schema) -> Seed {
             }
         }
     }
+    // The store this bench builds writes its events as binary records.
     let events = db
-        // Compact rows name the branch `b`; rows in full, `branch`.
-        .prepare(
-            "SELECT data FROM events WHERE COALESCE(json_extract(data, '$.b'), \
-             json_extract(data, '$.branch')) = ?1 ORDER BY seq",
-        )
+        .prepare("SELECT data FROM events ORDER BY seq")
         .expect("events")
-        .query_map([BRANCH], |r| r.get::<_, String>(0))
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
         .expect("events")
         .map(|row| row.expect("event row"))
+        .filter(|data| infragen_store::diagnostics::stored_event_branch(data) == Some(BRANCH))
         .collect();
     Seed {
         commits: by_rev.into_values().collect(),
