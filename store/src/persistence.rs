@@ -38,7 +38,10 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::thread::JoinHandle;
 
-const SCHEMA_SQL: &str = "
+/// Every table and index of the store, each `IF NOT EXISTS`: run at every open, and again
+/// by a move of an older layout that drops a table with its indexes (see
+/// `graph::links::migrate_rel_numbers`).
+pub(crate) const SCHEMA_SQL: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS run_claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, taken_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (

@@ -531,19 +531,15 @@ pub(crate) fn migrate_rel_numbers(conn: &mut Connection) -> rusqlite::Result<boo
          ALTER TABLE link_by_number RENAME TO link;",
     )?;
     tx.commit()?;
-    // The index of the rows by `dst` in a transaction of its own: built in the one above,
-    // after a million rows moved, SQLite failed it with `SQLITE_FULL` (a store of 1M nodes,
-    // 1.1 GB; the same statements on their own, or split so, pass). Until it is built the
-    // rows are whole and only the reads from `dst` slower; a process stopped in between
-    // builds it when it next opens the store, as the schema names it.
-    conn.execute_batch(LINK_IN_INDEX)?;
+    // The index of the rows by `dst` (`link_in`, dropped with the old table) in a
+    // transaction of its own, made by the schema as every open makes what is missing: built
+    // in the one above, after a million rows moved, SQLite failed it with `SQLITE_FULL` (a
+    // store of 1M nodes, 1.1 GB; the same statements on their own, or split so, pass).
+    // Until it is built the rows are whole and only the reads from `dst` slower; a process
+    // stopped in between builds it when it next opens the store.
+    conn.execute_batch(crate::persistence::SCHEMA_SQL)?;
     Ok(true)
 }
-
-/// The index of the relationship rows by the node they point at (`link_in`), as the
-/// schema creates it.
-const LINK_IN_INDEX: &str =
-    "CREATE INDEX IF NOT EXISTS link_in ON link (dst, rel, branch, live, pos);";
 
 #[cfg(test)]
 mod tests {
