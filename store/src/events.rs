@@ -146,7 +146,7 @@ pub struct Event {
 /// the first versions, then a compact JSON form (`{"v":2,…}`).
 pub(crate) mod stored {
     use super::{Action, AttributeAction, AttributeChange, Event, PeerStatus, RelationshipChange};
-    use serde::{Deserialize, Serialize};
+    use serde::Deserialize;
     use serde_json::Value;
 
     /// The form of a binary record: its first byte.
@@ -190,28 +190,28 @@ pub(crate) mod stored {
     }
 
     /// (name, kind, value, previous value, action)
-    type AttributeRow<T, V> = (T, T, V, V, AttributeAction);
+    type AttributeRow = (String, String, Value, Value, AttributeAction);
     /// (name, peer status, peer id, peer kind)
-    type RelationshipRow<T> = (T, PeerStatus, T, T);
+    type RelationshipRow = (String, PeerStatus, String, String);
 
     /// The compact JSON form (read only).
-    #[derive(Serialize, Deserialize)]
-    struct Compact<T, V> {
+    #[derive(Deserialize)]
+    struct Compact {
         v: u8,
         /// Branch.
-        b: T,
+        b: String,
         /// Action.
         a: Action,
         /// Kind.
-        k: T,
+        k: String,
         /// Node id.
-        i: T,
+        i: String,
         /// Origin.
-        o: T,
-        #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
-        at: Vec<AttributeRow<T, V>>,
-        #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
-        r: Vec<RelationshipRow<T>>,
+        o: String,
+        #[serde(default = "Vec::new")]
+        at: Vec<AttributeRow>,
+        #[serde(default = "Vec::new")]
+        r: Vec<RelationshipRow>,
     }
 
     // Value tags of the binary form.
@@ -280,22 +280,13 @@ pub(crate) mod stored {
     /// The branch a binary record names (its first string), without decoding the rest;
     /// `None` for anything that is not a record of this form.
     pub(crate) fn branch_of(bytes: &[u8]) -> Option<&str> {
-        let mut r = Reader { bytes };
-        if r.byte("the form").ok()? != FORM {
-            return None;
-        }
-        r.code("the action", &ACTIONS).ok()?;
-        r.str("the branch").ok()
+        Reader { bytes }.head().ok().map(|(_, branch)| branch)
     }
 
     fn decode_record(seq: i64, bytes: &[u8]) -> Result<Event, DecodeError> {
         let mut r = Reader { bytes };
-        let form = r.byte("the form")?;
-        if form != FORM {
-            return Err(DecodeError::Form(form));
-        }
-        let action = r.code("the action", &ACTIONS)?;
-        let branch = r.string("the branch")?;
+        let (action, branch) = r.head()?;
+        let branch = branch.to_owned();
         let kind = r.string("the kind")?;
         let id = r.string("the id")?;
         let origin = r.string("the origin")?;
@@ -352,7 +343,7 @@ pub(crate) mod stored {
             event.seq = seq;
             return Ok(event);
         }
-        let c: Compact<String, Value> = serde_json::from_str(text)?;
+        let c: Compact = serde_json::from_str(text)?;
         if c.v != JSON_VERSION {
             return Err(DecodeError::JsonForm(c.v));
         }
@@ -471,6 +462,15 @@ pub(crate) mod stored {
                 .ok_or(DecodeError::Truncated(what))?;
             self.bytes = rest;
             Ok(first)
+        }
+
+        /// A record's head: its form (this one's, else an error), its action and its branch.
+        fn head(&mut self) -> Result<(Action, &'a str), DecodeError> {
+            let form = self.byte("the form")?;
+            if form != FORM {
+                return Err(DecodeError::Form(form));
+            }
+            Ok((self.code("the action", &ACTIONS)?, self.str("the branch")?))
         }
 
         /// A one-byte code: its place in `table`.
