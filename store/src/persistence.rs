@@ -119,6 +119,9 @@ CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, data T
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, scope TEXT NOT NULL DEFAULT 'admin');
 ";
 
+/// How many prepared statements each connection keeps (see [`connect`]).
+const STATEMENT_CACHE: usize = 256;
+
 /// The nodes with rows of their own on each branch (`branch_rows`): every commit on a
 /// branch lists the nodes it writes there (a superset: a branch-agnostic node written from a
 /// branch has its rows on main), and a merge or a deletion of the branch takes its nodes out.
@@ -408,7 +411,12 @@ fn connect(path: &str) -> Result<Connection> {
         true,
     )
     .map_err(StoreError::db(path))?;
-    conn.set_prepared_statement_cache_capacity(64);
+    // Every statement a connection runs stays prepared. A commit's multi-row inserts are
+    // one statement per row count (`rows::Insert`), so the writer cycles through more than
+    // 64 texts: with that capacity a seed build prepared 166 statements (~75,000
+    // instructions each), 52 of them again after the cache had let them go; with 256, 114,
+    // each connection's first use of each.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // `partial_match` filters narrow with it in SQL, on the same text and with the same
     // rule as the filter's own check (see `graph::Tx::ids_containing`).
     conn.create_scalar_function(
