@@ -12,7 +12,7 @@ use crate::graph::Tx;
 use crate::node::{Node, value_key};
 use crate::profiles;
 use crate::schema::derived::TEMPLATE_NAMESPACE;
-use crate::schema::{Cardinality, KindSchema, RelationshipKind};
+use crate::schema::{Cardinality, KindSchema, RelationshipKind, RelationshipSchema};
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -139,6 +139,8 @@ pub(crate) fn fill_from_template<'d>(
 pub(crate) struct Component<'s> {
     /// The real kind of the child to create.
     pub kind: &'s KindSchema,
+    /// The real kind's relationship to the new node (an interface's `device`).
+    pub parent: Option<&'s RelationshipSchema>,
     /// Its input-form payload: the back-reference to the new node and the child template's
     /// values and relationships.
     pub data: Map<String, Value>,
@@ -178,6 +180,7 @@ pub(crate) fn components<'s>(tx: &Tx<'s>, id: &str, template: &Node) -> Vec<Comp
             copy_fields(tx, &ct, real, &mut data);
             out.push(Component {
                 kind: real,
+                parent: real.relationship(&parent_rel.name),
                 data,
                 template: ct,
             });

@@ -301,3 +301,181 @@ fn a_profile_changed_on_a_branch_changes_its_nodes_there_only() {
     assert_eq!(mtu("br1"), json!({"value": 9100, "is_from_profile": true}));
     assert_eq!(mtu("main"), before);
 }
+
+/// Racks whose slots come from templates: a slot is identified by its rack's (unique) name
+/// and its position, and its label is unique within its rack — a constraint the template
+/// kind does not carry, so a template can hold two slots with one label.
+const RACKS: &str = r#"
+version: "1.0"
+nodes:
+  - name: Rack
+    namespace: Lab
+    generate_template: true
+    human_friendly_id: [name__value]
+    attributes:
+      - {name: name, kind: Text, unique: true}
+    relationships:
+      - {name: slots, peer: LabSlot, kind: Component, cardinality: many, optional: true, identifier: rack__slot}
+  - name: Slot
+    namespace: Lab
+    human_friendly_id: [rack__name__value, position__value]
+    uniqueness_constraints: [["rack", "label__value"]]
+    attributes:
+      - {name: position, kind: Number}
+      - {name: label, kind: Text}
+    relationships:
+      - {name: rack, peer: LabRack, kind: Parent, cardinality: one, optional: false, identifier: rack__slot}
+"#;
+
+/// A store with the rack schema and a template `name` whose slots have these (position,
+/// label); the template slots' ids.
+fn rack_template(name: &str, slots: &[(u32, &str)]) -> (Store, Vec<String>) {
+    let s = Store::in_memory().expect("in-memory store");
+    s.load_schema(&[("racks.yml".into(), RACKS.into())])
+        .expect("rack schema loads");
+    let template = common::create_node(
+        &s,
+        "main",
+        "TemplateLabRack",
+        &format!(r#"template_name: {{value: "{name}"}}"#),
+    );
+    let mut ids = Vec::new();
+    for (position, label) in slots {
+        ids.push(common::create_node(
+            &s,
+            "main",
+            "TemplateLabSlot",
+            &format!(
+                r#"rack: {{id: "{template}"}}, position: {{value: {position}}}, label: {{value: "{label}"}}"#
+            ),
+        ));
+    }
+    (s, ids)
+}
+
+/// (position, label, id) of every slot of rack `rack`, by position.
+fn slots(s: &Store, rack: &str) -> Vec<(u64, String, String)> {
+    let d = ok(
+        s,
+        "main",
+        &format!(
+            r#"{{ LabSlot(rack__name__value: "{rack}") {{ edges {{ node {{ id position {{ value }} label {{ value }} }} }} }} }}"#
+        ),
+    );
+    let mut out: Vec<(u64, String, String)> = d["LabSlot"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["position"]["value"].as_u64().expect("position"),
+                n["label"]["value"].as_str().expect("label").to_string(),
+                n["id"].as_str().expect("id").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_template_whose_children_break_a_uniqueness_constraint_creates_nothing() {
+    let (s, template_slots) = rack_template("twice-a", &[(1, "a"), (2, "a")]);
+    let seq = s.last_event_seq().expect("event log");
+    let r = gql(
+        &s,
+        "main",
+        r#"mutation { LabRackCreate(data: {name: {value: "r1"}, object_template: {hfid: ["twice-a"]}}) { ok } }"#,
+    );
+    // The second slot is refused, naming its template slot and the constraint; the
+    // value is the new rack's id (rolled back with it) and the label.
+    let [error] = errors(&r).try_into().expect("one error");
+    let head = format!(
+        "LabSlot from template {}: Violates uniqueness constraint 'rack-label__value' with '",
+        template_slots[1]
+    );
+    assert!(
+        error.starts_with(&head) && error.ends_with("-a'"),
+        "{error}"
+    );
+    assert_eq!(
+        s.last_event_seq().expect("event log"),
+        seq,
+        "nothing written"
+    );
+    let d = ok(
+        &s,
+        "main",
+        "{ LabRack { count } LabSlot { count } TemplateLabSlot { count } }",
+    );
+    assert_eq!(d["LabRack"]["count"], 0);
+    assert_eq!(d["LabSlot"]["count"], 0);
+    assert_eq!(d["TemplateLabSlot"]["count"], 2);
+}
+
+#[test]
+fn a_template_child_named_like_a_slot_the_payload_brings_keeps_that_slot() {
+    let (s, _) = rack_template("a-b", &[(1, "a"), (2, "b")]);
+    ok(
+        &s,
+        "main",
+        r#"mutation { LabRackCreate(data: {name: {value: "r0"}, object_template: {hfid: ["a-b"]}}) { ok } }"#,
+    );
+    let first = slots(&s, "r0");
+    assert_eq!(
+        first
+            .iter()
+            .map(|(p, l, _)| (*p, l.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "a"), (2, "b")]
+    );
+    let moved = &first[0].2;
+    ok(
+        &s,
+        "main",
+        &format!(
+            r#"mutation {{ LabRackCreate(data: {{name: {{value: "r3"}}, slots: [{{id: "{moved}"}}], object_template: {{hfid: ["a-b"]}}}}) {{ ok }} }}"#
+        ),
+    );
+    let now = slots(&s, "r3");
+    assert_eq!(
+        now.iter()
+            .map(|(p, l, _)| (*p, l.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "a"), (2, "b")]
+    );
+    assert_eq!(&now[0].2, moved, "the slot the payload brought is kept");
+    assert_eq!(slots(&s, "r0").len(), 1);
+}
+
+#[test]
+fn children_of_one_template_get_each_their_own_identity_on_every_parent() {
+    let (s, _) = rack_template("a-b-c", &[(1, "a"), (2, "b"), (3, "c")]);
+    for rack in ["r1", "r2"] {
+        ok(
+            &s,
+            "main",
+            &format!(
+                r#"mutation {{ LabRackCreate(data: {{name: {{value: "{rack}"}}, object_template: {{hfid: ["a-b-c"]}}}}) {{ ok }} }}"#
+            ),
+        );
+    }
+    for rack in ["r1", "r2"] {
+        assert_eq!(
+            slots(&s, rack)
+                .iter()
+                .map(|(p, l, _)| (*p, l.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "a"), (2, "b"), (3, "c")]
+        );
+    }
+    // Upserting a rack again finds its slots by their identity and adds none.
+    ok(
+        &s,
+        "main",
+        r#"mutation { LabRackUpsert(data: {name: {value: "r1"}, object_template: {hfid: ["a-b-c"]}}) { ok } }"#,
+    );
+    let d = ok(&s, "main", "{ LabSlot { count } }");
+    assert_eq!(d["LabSlot"]["count"], 6);
+}

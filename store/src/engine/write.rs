@@ -8,7 +8,7 @@
 //! other error.
 
 use super::constraints::{
-    Unique, check_mandatory_attrs, check_mandatory_rels, check_unique, unique_values,
+    SiblingScope, Unique, check_mandatory_attrs, check_mandatory_rels, check_unique, unique_values,
 };
 use super::error::{EngineError, Result};
 use super::link::{link, read_rels};
@@ -18,7 +18,7 @@ use crate::schema::{AttributeSchema, KindSchema};
 use crate::{computed, ipam, pools, profiles, templates};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// A node write, as a mutation names it (`<Kind>Create`, `<Kind>Update`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,7 +225,7 @@ fn create(
     data: &Map<String, Value>,
 ) -> std::result::Result<String, Unique> {
     let checkpoint = tx.checkpoint();
-    let r = create_impl(tx, k, data);
+    let r = create_impl(tx, k, data, Identity::Checked);
     if r.is_ok() {
         tx.release(checkpoint);
     } else {
@@ -234,10 +234,20 @@ fn create(
     r
 }
 
+/// How a create checks the new node's identity (its HFID and uniqueness constraints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Identity {
+    /// Against every node of its kind.
+    Checked,
+    /// Not here: the caller compares it with its siblings (see [`SiblingScope`]).
+    AmongSiblings,
+}
+
 fn create_impl(
     tx: &mut Tx<'_>,
     k: &KindSchema,
     data: &Map<String, Value>,
+    identity: Identity,
 ) -> std::result::Result<String, Unique> {
     if k.is_generic {
         return Err(Unique::Other(EngineError::invalid(format!(
@@ -315,7 +325,9 @@ fn create_impl(
         compute_attributes(tx, k, &id);
     }
     check_mandatory_rels(tx, &id).map_err(Unique::Other)?;
-    check_unique(tx, &id)?;
+    if identity == Identity::Checked {
+        check_unique(tx, &id)?;
+    }
     if !from_pool.is_empty()
         && let Some(n) = tx.get(&id)
     {
@@ -339,8 +351,28 @@ fn create_impl(
 /// After a create from a template: make the template's Component children on node `id`
 /// (see [`templates::components`]), and theirs, recursively. A child that already exists
 /// (same HFID) is kept and not descended into.
+///
+/// Where only a child's siblings can share its identity ([`SiblingScope`]), a child is
+/// created without the index lookups of its uniqueness check and compared with its
+/// siblings instead; one that shares a sibling's values, or fails, is undone and created
+/// again the general way, which finds the same node or reports the same error as ever.
 fn create_components(tx: &mut Tx<'_>, id: &str, template: &Node) -> Result<()> {
+    let mut scopes: HashMap<&str, Option<SiblingScope<'_>>> = HashMap::new();
     for c in templates::components(tx, id, template) {
+        let scope = scopes
+            .entry(c.kind.kind.as_str())
+            .or_insert_with(|| SiblingScope::of(tx, c.kind, c.parent?, id));
+        if let Some(scope) = scope {
+            let checkpoint = tx.checkpoint();
+            match create_impl(tx, c.kind, &c.data, Identity::AmongSiblings) {
+                Ok(child_id) if scope.admit(tx, &child_id) => {
+                    tx.release(checkpoint);
+                    create_components(tx, &child_id, &c.template)?;
+                    continue;
+                }
+                _ => tx.rollback_to(checkpoint),
+            }
+        }
         let (child_id, created) = create_or_existing(tx, c.kind, &c.data)
             .map_err(|e| e.context(format!("{} from template {}", c.kind.kind, c.template.id)))?;
         if created {
