@@ -237,7 +237,7 @@ pub(crate) struct SiblingScope<'s> {
     /// Per constraint, the child's own attributes it reads.
     constraints: Vec<Vec<&'s str>>,
     /// Per constraint, the values of the siblings admitted.
-    seen: Vec<std::collections::HashSet<Vec<String>>>,
+    seen: Vec<foldhash::HashSet<Vec<String>>>,
 }
 
 impl<'s> SiblingScope<'s> {

@@ -147,7 +147,23 @@ pub(crate) fn link(
             r.name
         )));
     }
-    // As sets: a relationship may hold thousands of peers (a group's members).
+    // As sets where a relationship holds many peers (a group's members, thousands); a
+    // new node's device or profile is looked for in the short lists themselves.
+    if old.len() + peers.len() <= SHORT_LIST {
+        for p in old
+            .iter()
+            .filter(|p| !peers.iter().any(|k| k == p.as_str()))
+        {
+            unlink_peer(tx, id, r, p);
+        }
+        for p in peers
+            .iter()
+            .filter(|p| !old.iter().any(|o| o.as_str() == p.as_str()))
+        {
+            link_peer(tx, id, r, p);
+        }
+        return Ok(());
+    }
     let kept: HashSet<&str> = peers.iter().map(String::as_str).collect();
     let before: HashSet<&str> = old.iter().map(NodeId::as_str).collect();
     for p in old.iter().filter(|p| !kept.contains(p.as_str())) {

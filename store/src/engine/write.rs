@@ -16,9 +16,10 @@ use crate::graph::Tx;
 use crate::node::{Node, coerce_value, value_key};
 use crate::schema::{AttributeSchema, KindSchema};
 use crate::{computed, ipam, pools, profiles, templates};
+use foldhash::{HashMap, HashMapExt};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// A node write, as a mutation names it (`<Kind>Create`, `<Kind>Update`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -148,6 +148,44 @@ impl<'a> AttrRows<'a> {
         Ok(())
     }
 
+    /// The row of `id` (of `kind`) on `branch`, where it has none yet: `values` in name
+    /// order, a null one left out (unset), as [`AttrRows::put`] writes the same values'
+    /// image; no row at all when every value is null.
+    pub(crate) fn put_new(
+        &mut self,
+        id: &'a str,
+        branch: &'a str,
+        kind: &'a str,
+        values: &[(&String, &Value)],
+    ) -> rusqlite::Result<()> {
+        /// The values as a JSON object, without the nulls.
+        struct Set<'v>(&'v [(&'v String, &'v Value)]);
+        impl serde::Serialize for Set<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut map = s.serialize_map(None)?;
+                for (name, value) in self.0.iter().filter(|(_, value)| !value.is_null()) {
+                    map.serialize_entry(name, value)?;
+                }
+                map.end()
+            }
+        }
+        debug_assert!(values.windows(2).all(|w| w[0].0 < w[1].0));
+        if values.iter().all(|(_, value)| value.is_null()) {
+            return Ok(());
+        }
+        let text = serde_json::to_string(&Set(values))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        self.put.push([
+            stored_id::key(id),
+            ToSqlOutput::from(branch),
+            ToSqlOutput::from(kind),
+            ToSqlOutput::from(text),
+            ToSqlOutput::from(rusqlite::types::Null),
+        ]);
+        Ok(())
+    }
+
     /// Writes the rows put.
     pub(crate) fn write(self, conn: &Connection) -> rusqlite::Result<()> {
         PUT_ROWS.run(conn, &self.put)
@@ -425,6 +463,61 @@ mod tests {
             .expect("count");
         assert_eq!(left, 0);
         assert!(!migrate_attribute_rows(conn).expect("nothing left"));
+    }
+
+    /// A new node's row written straight from its values is the row its image gives: the
+    /// same text (name order, nulls left out), read back as the same values; a node whose
+    /// every value is null gets no row, as an empty image removes one.
+    #[test]
+    fn a_new_node_s_row_is_the_row_of_its_image() {
+        let db = store();
+        let conn = &db.conn;
+        let names: Vec<String> = ["description", "index", "mtu", "name", "role", "tags"]
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let values = [
+            Value::Null,
+            json!("001"),
+            json!(9000),
+            json!("Ethernet1"),
+            json!("le\"af\u{e9}"),
+            json!(["a", {"b": null}]),
+        ];
+        let given: Vec<(&String, &Value)> = names.iter().zip(&values).collect();
+        let mut image = AttrImage::default();
+        for (name, value) in &given {
+            if !value.is_null() {
+                image.data.insert((*name).clone(), (*value).clone());
+            }
+        }
+        let id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let mut by_image = AttrRows::default();
+        by_image.put(conn, id, "main", "K", &image).expect("put");
+        let mut direct = AttrRows::default();
+        direct.put_new(id, "b1", "K", &given).expect("put_new");
+        assert_eq!(by_image.put.len(), 1);
+        assert_eq!(direct.put.len(), 1);
+        let text = |row: &Row<'_, 5>| match &row[3] {
+            ToSqlOutput::Owned(rusqlite::types::Value::Text(text)) => text.clone(),
+            other => panic!("the data column is not text: {other:?}"),
+        };
+        assert_eq!(text(&direct.put[0]), text(&by_image.put[0]));
+        assert!(matches!(
+            direct.put[0][4],
+            ToSqlOutput::Owned(rusqlite::types::Value::Null)
+                | ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Null)
+        ));
+        direct.write(conn).expect("written");
+        let (kind, read_back) = read(conn, id, "b1").expect("read").expect("a row");
+        assert_eq!(kind, "K");
+        assert_eq!(read_back, image);
+
+        let nothing = [Value::Null, Value::Null];
+        let unset: Vec<(&String, &Value)> = names.iter().zip(&nothing).collect();
+        let mut none = AttrRows::default();
+        none.put_new(id, "b2", "K", &unset).expect("put_new");
+        assert!(none.put.is_empty());
     }
 
     /// Writing a row keeps its index in step; removing it removes its entries.

@@ -10,6 +10,7 @@
 //! so they can never disagree with the `prefix`/`address` attributes.
 
 use super::{FreeKey, IpWrite, MAIN, Tx};
+use crate::NodeId;
 use crate::ip::{IpWithPrefix, from_u128, to_u128};
 use crate::ipam::{ADDRESS_GENERIC, PREFIX_GENERIC};
 use crate::node::Node;
@@ -372,7 +373,7 @@ impl Tx<'_> {
     /// [`PendingIps`] built again from the pending nodes (after a rollback).
     pub(super) fn reindex_pending_ips(&mut self) {
         self.pending_ips = PendingIps::default();
-        let ids: Vec<String> = [PREFIX_GENERIC, ADDRESS_GENERIC]
+        let ids: Vec<NodeId> = [PREFIX_GENERIC, ADDRESS_GENERIC]
             .into_iter()
             .flat_map(|generic| self.schema.concrete_kinds(generic))
             .filter_map(|kind| self.pending_by_kind.get(kind))

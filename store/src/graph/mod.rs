@@ -74,8 +74,25 @@ impl Pending {
     /// only removed, by key. An edge present now was added (every addition is listed in
     /// `added`), so only removals are looked for among the rest: the same list as one set
     /// of both, which cost a B-tree insert of two strings per edge of every node written.
+    ///
+    /// A node adds a few edges (an interface its device, its tracking group): up to
+    /// [`FEW_ADDITIONS`] are told apart by looking through the list, without a set.
     fn changed_edges(&self) -> Vec<(&String, &NodeId)> {
-        let mut order = Vec::with_capacity(self.edges.len());
+        let mut order: Vec<(&String, &NodeId)> = Vec::with_capacity(self.edges.len());
+        if self.added.len() <= FEW_ADDITIONS {
+            for (rel, peer) in &self.added {
+                if !order.contains(&(rel, peer)) {
+                    order.push((rel, peer));
+                }
+            }
+            let added = order.len();
+            for ((rel, peer), present) in &self.edges {
+                if !present && !order[..added].contains(&(rel, peer)) {
+                    order.push((rel, peer));
+                }
+            }
+            return order;
+        }
         let mut listed = HashSet::with_capacity(self.added.len());
         for (rel, peer) in &self.added {
             if listed.insert((rel.as_str(), peer.as_str())) {
@@ -471,13 +488,13 @@ impl NodeCache {
 enum Undo {
     /// The node's whole pending state before its first change since the innermost open
     /// checkpoint (`None`: it was not pending).
-    Node(String, Option<Pending>),
+    Node(NodeId, Option<Pending>),
     /// One edge of a node already pending changed (`before`: its pending state then, `None`
     /// for none) and its additions numbered `added` then: what `add_edge` and `remove_edge`
     /// journal instead of the whole state, which for a device gaining its interfaces one
     /// by one is every earlier interface again.
     Edge {
-        id: String,
+        id: NodeId,
         key: EdgeKey,
         before: Option<bool>,
         added: usize,
@@ -507,12 +524,12 @@ pub(crate) struct Tx<'c> {
     pub branch: String,
     pending: HashMap<NodeId, Pending>,
     /// Pending node ids by kind (lookups adjust for these).
-    pending_by_kind: HashMap<String, BTreeSet<String>>,
+    pending_by_kind: HashMap<String, BTreeSet<NodeId>>,
     /// For each peer, the pending nodes with an edge change towards it, with the
     /// relationship (a superset: entries stay after a rollback or a re-put; readers check
     /// the edge itself), so finding a node's incoming edges walks neither every pending
     /// write nor every edge of a node with many peers.
-    pending_towards: HashMap<String, ByOrigin<(String, String)>>,
+    pending_towards: HashMap<NodeId, ByOrigin<(String, String)>>,
     /// For each kind, attribute and value key, the pending nodes that were given that
     /// value (a superset: entries stay after a rollback or a later change; readers check
     /// the value itself), so an indexed lookup does not walk every pending node of the
@@ -711,7 +728,7 @@ fn split_dunder(text: &str) -> Option<(&str, &str)> {
 }
 
 /// Kind → attribute → value key → pending node ids (see `Tx::pending_attr`).
-type PendingAttrIndex = HashMap<String, HashMap<String, HashMap<String, ByOrigin<String>>>>;
+type PendingAttrIndex = HashMap<String, HashMap<String, HashMap<String, ByOrigin<NodeId>>>>;
 
 /// Entries about pending nodes, apart by whether this transaction created the node: a
 /// search among a peer's holders reads, of the nodes created here, only the smaller of
@@ -751,8 +768,8 @@ impl<T: Ord> ByOrigin<T> {
 pub(crate) struct Staged {
     branch: String,
     pending: HashMap<NodeId, Pending>,
-    pending_by_kind: HashMap<String, BTreeSet<String>>,
-    pending_towards: HashMap<String, ByOrigin<(String, String)>>,
+    pending_by_kind: HashMap<String, BTreeSet<NodeId>>,
+    pending_towards: HashMap<NodeId, ByOrigin<(String, String)>>,
     pending_attr: PendingAttrIndex,
     order: Vec<NodeId>,
     journal: Vec<Undo>,
@@ -1636,15 +1653,15 @@ impl<'c> Tx<'c> {
                     continue;
                 };
                 if p.deleted {
-                    ids.remove(id);
+                    ids.remove(id.as_str());
                     continue;
                 }
                 match matches(p, id) {
                     Some(true) => {
-                        ids.insert(id.clone());
+                        ids.insert(id.to_string());
                     }
                     Some(false) => {
-                        ids.remove(id);
+                        ids.remove(id.as_str());
                     }
                     None => {}
                 }
@@ -1721,7 +1738,7 @@ impl<'c> Tx<'c> {
                     .get(attr)
                     .is_some_and(|value| value_key_is(value, key))
             {
-                ids.insert(id.clone());
+                ids.insert(id.to_string());
             }
         }
         ids
@@ -1757,7 +1774,7 @@ impl<'c> Tx<'c> {
             .flatten()
             .filter(|(key, _)| crate::node::contains_ignore_case(key, needle))
             .flat_map(|(_, ids)| ids.iter());
-        ids.extend(given.cloned());
+        ids.extend(given.map(NodeId::to_string));
         ids
     }
 
@@ -1784,13 +1801,13 @@ impl<'c> Tx<'c> {
 
     /// Pending nodes of `kind` this transaction gave attribute `attr` the value key `key`
     /// (a superset: see `Tx::pending_attr`).
-    fn given<'t>(&'t self, kind: &str, attr: &str, key: &str) -> impl Iterator<Item = &'t String> {
+    fn given<'t>(&'t self, kind: &str, attr: &str, key: &str) -> impl Iterator<Item = &'t NodeId> {
         self.given_sets(kind, attr, key)
             .into_iter()
             .flat_map(ByOrigin::iter)
     }
 
-    fn given_sets(&self, kind: &str, attr: &str, key: &str) -> Option<&ByOrigin<String>> {
+    fn given_sets(&self, kind: &str, attr: &str, key: &str) -> Option<&ByOrigin<NodeId>> {
         self.pending_attr
             .get(kind)
             .and_then(|by_attr| by_attr.get(attr))
@@ -1866,18 +1883,18 @@ impl<'c> Tx<'c> {
         {
             level.insert(NodeId::new(id));
             self.journal
-                .push(Undo::Node(id.to_string(), self.pending.get(id).cloned()));
+                .push(Undo::Node(NodeId::new(id), self.pending.get(id).cloned()));
         }
         self.views.borrow_mut().remove(id);
         if !self.pending.contains_key(id) {
             self.order.push(NodeId::new(id));
             match self.pending_by_kind.get_mut(kind) {
                 Some(ids) => {
-                    ids.insert(id.to_string());
+                    ids.insert(NodeId::new(id));
                 }
                 None => {
                     self.pending_by_kind
-                        .insert(kind.to_string(), BTreeSet::from([id.to_string()]));
+                        .insert(kind.to_string(), BTreeSet::from([NodeId::new(id)]));
                 }
             }
             return self
@@ -1964,7 +1981,7 @@ impl<'c> Tx<'c> {
                 .or_default()
                 .entry(key)
                 .or_default()
-                .insert(created, id.to_owned());
+                .insert(created, NodeId::new(id));
         }
         self.index_pending_ip(id);
     }
@@ -1978,7 +1995,7 @@ impl<'c> Tx<'c> {
             None => {
                 let mut srcs = ByOrigin::default();
                 srcs.insert(created, entry);
-                self.pending_towards.insert(peer.to_owned(), srcs);
+                self.pending_towards.insert(NodeId::new(peer), srcs);
             }
         }
     }
@@ -2023,7 +2040,7 @@ impl<'c> Tx<'c> {
         if !journaled && let Some(p) = self.pending.get_mut(id) {
             let key: EdgeKey = (rel.to_string(), NodeId::new(peer));
             self.journal.push(Undo::Edge {
-                id: id.to_string(),
+                id: NodeId::new(id),
                 before: p.edges.get(&key).copied(),
                 added: p.added.len(),
                 key,
@@ -2232,7 +2249,7 @@ impl<'c> Tx<'c> {
             self.views.get_mut().remove(undo.id());
             match undo {
                 Undo::Node(id, Some(p)) => {
-                    self.pending.insert(NodeId::from(id), p);
+                    self.pending.insert(id, p);
                 }
                 Undo::Node(id, None) => {
                     if let Some(p) = self.pending.remove(id.as_str())
@@ -2432,7 +2449,12 @@ impl<'c> Tx<'c> {
                 self.remove_links(id, p).map_err(err)?;
             }
         }
-        let mut links_written = HashSet::new();
+        // Sized once: a commit of a seed build's run writes hundreds of relationship rows,
+        // and growing the set rehashed it a dozen times.
+        let edges: usize = writes.iter().map(|(_, p, _, _)| p.edges.len()).sum();
+        let mut links_written = HashSet::with_capacity(edges);
+        rows.nodes.reserve(writes.len());
+        rows.links.reserve(edges);
         for (id, p, event, ip_before) in writes {
             if !self.on_main() {
                 on_branch.push(id.as_str());
@@ -2836,9 +2858,18 @@ impl Tx<'_> {
                 None => by_branch.push((b, vec![(name, value)])),
             }
         }
+        let fresh = self.fresh.contains(id);
         for (b, changes) in by_branch {
-            // An id this transaction made up has no row anywhere yet.
-            let mut image = if self.fresh.contains(id) {
+            if fresh && plain(b) {
+                // An id this transaction made up has no row anywhere yet: its row is its
+                // values, written as they are without being copied into an image first.
+                for &(name, value) in &changes {
+                    keys.change((id, b, &p.kind, name), None, value);
+                }
+                rows.put_new(id, b, &p.kind, &changes)?;
+                continue;
+            }
+            let mut image = if fresh {
                 attrs::AttrImage::default()
             } else {
                 attrs::read(c, id, b)?
@@ -3192,7 +3223,7 @@ impl Tx<'_> {
                 .collect()
         };
         if let Some(g) = given {
-            out.extend(g.existing.iter().cloned());
+            out.extend(g.existing.iter().map(NodeId::to_string));
         }
         if let Some(t) = towards {
             out.extend(pointing(&t.existing));
@@ -3200,7 +3231,11 @@ impl Tx<'_> {
         let created_given = given.map_or(0, |g| g.created.len());
         match towards {
             Some(t) if t.created.len() <= created_given => out.extend(pointing(&t.created)),
-            _ => out.extend(given.into_iter().flat_map(|g| g.created.iter().cloned())),
+            _ => out.extend(
+                given
+                    .into_iter()
+                    .flat_map(|g| g.created.iter().map(NodeId::to_string)),
+            ),
         }
         out
     }
