@@ -71,6 +71,13 @@ impl<V> Fields<V> {
         self.position(name).is_some()
     }
 
+    /// Room for `additional` more fields: a node's values set one by one (a new node's, a
+    /// view of one) are as many as its schema or its pending changes say, known before the
+    /// first is set.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
     /// Sets `name` to `value`, returning the value it replaced.
     pub fn insert(&mut self, name: String, value: V) -> Option<V> {
         // Fields read back from the store come in order: appended without a search.

@@ -260,6 +260,7 @@ fn create_impl(
         templates::fill_from_template(tx, k, data).map_err(Unique::Other)?;
     let data = data.as_ref();
     let mut node = Node::new(&k.kind);
+    node.attrs.reserve(k.attributes.len());
     if let Some(id) = data.get("id").and_then(Value::as_str) {
         if tx.get(id).is_some() {
             return Err(Unique::Other(EngineError::invalid(format!(

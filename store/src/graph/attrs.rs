@@ -186,6 +186,11 @@ impl<'a> AttrRows<'a> {
         Ok(())
     }
 
+    /// Room for `additional` more rows.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.put.reserve(additional);
+    }
+
     /// Writes the rows put.
     pub(crate) fn write(self, conn: &Connection) -> rusqlite::Result<()> {
         PUT_ROWS.run(conn, &self.put)
@@ -240,6 +245,12 @@ pub(crate) struct KeyWrites<'a> {
 }
 
 impl<'a> KeyWrites<'a> {
+    /// Room for `additional` more entries added: a commit adds about one per value it
+    /// writes.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.add.reserve(additional);
+    }
+
     /// Attribute `name` of `id` (of `kind`) on `branch` goes from value `old` to `new`
     /// (either may be null: no entry).
     pub(crate) fn change(

@@ -662,6 +662,10 @@ static NO_NODE: Node = Node {
 
 /// `p`'s attribute values onto `n` (`Null`: unset).
 fn apply_pending_attrs(n: &mut Node, p: &Pending) {
+    if n.attrs.is_empty() {
+        // A new node's view: every value is set here.
+        n.attrs.reserve(p.attrs.len());
+    }
     for (name, value) in &p.attrs {
         if value.is_null() {
             n.attrs.remove(name);
@@ -1946,6 +1950,9 @@ impl<'c> Tx<'c> {
             }
         }
         let mut valued = Vec::new();
+        if created && p.attrs.is_empty() {
+            p.attrs.reserve(attrs.len());
+        }
         for (name, new) in attrs {
             if before.attr(&name) != &new {
                 if let Some(key) = value_key(&new) {
@@ -2434,14 +2441,14 @@ impl<'c> Tx<'c> {
         }
         let phase = tracing::trace_span!("commit_rows").entered();
         let rev = crate::persistence::next_rev(self.conn).map_err(err)?;
-        let mut events = Vec::new();
+        let mut events = Vec::with_capacity(writes.len());
         let mut ip_writes = Vec::new();
-        let mut settled = Vec::new();
+        let mut settled = Vec::with_capacity(writes.len());
         let mut rows = RowStatements::prepare(self.conn, rev << 24).map_err(err)?;
         let mut keys = attrs::KeyWrites::default();
         // The nodes written on this branch, listed with it (see
         // [`crate::persistence::BRANCH_ROWS`]) after their rows.
-        let mut on_branch = Vec::new();
+        let mut on_branch = Vec::with_capacity(writes.len());
         // The rows of deleted nodes' relationships before any other: a peer's removal of its
         // side, written after, is then the branch's own row over main's.
         for (id, p, _, _) in &writes {
@@ -2452,9 +2459,12 @@ impl<'c> Tx<'c> {
         // Sized once: a commit of a seed build's run writes hundreds of relationship rows,
         // and growing the set rehashed it a dozen times.
         let edges: usize = writes.iter().map(|(_, p, _, _)| p.edges.len()).sum();
+        let values: usize = writes.iter().map(|(_, p, _, _)| p.attrs.len()).sum();
         let mut links_written = HashSet::with_capacity(edges);
         rows.nodes.reserve(writes.len());
         rows.links.reserve(edges);
+        rows.attrs.reserve(writes.len());
+        keys.reserve(values);
         for (id, p, event, ip_before) in writes {
             if !self.on_main() {
                 on_branch.push(id.as_str());

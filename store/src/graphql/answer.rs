@@ -96,6 +96,15 @@ impl Fields {
         Fields::default()
     }
 
+    /// No fields, with room for `capacity` of them: an object answers one field per field
+    /// its selection selects, known before the first is answered.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Fields {
+            fields: Vec::with_capacity(capacity),
+            index: None,
+        }
+    }
+
     /// Sets `key` to `value`. A key inserted again keeps its first place and takes the new
     /// value, as a map would (the same response key selected twice answers once, where it
     /// was first selected).

@@ -592,12 +592,9 @@ impl<'a, 's> Resolver<'a, 's> {
     }
 
     fn simple(&self, f: &'a Field, type_name: &str, get: &dyn Fn(&str) -> Value) -> Answer {
-        let mut m = Fields::new();
-        for sf in self
-            .fields(&f.selection_set.node, type_name)
-            .iter()
-            .copied()
-        {
+        let selected = self.fields(&f.selection_set.node, type_name);
+        let mut m = Fields::with_capacity(selected.len());
+        for sf in selected.iter().copied() {
             let n = sf.node.name.node.as_str();
             let v = if n == "__typename" {
                 json!(type_name)
@@ -646,8 +643,9 @@ impl<'a, 's> Resolver<'a, 's> {
         ty: &str,
         edge_ty: &str,
     ) -> Answer {
-        let mut m = Fields::new();
-        for sf in self.fields(&f.selection_set.node, ty).iter().copied() {
+        let selected = self.fields(&f.selection_set.node, ty);
+        let mut m = Fields::with_capacity(selected.len());
+        for sf in selected.iter().copied() {
             let v: Answer = match sf.node.name.node.as_str() {
                 "count" => json!(total).into(),
                 "__typename" => json!(ty).into(),
@@ -656,12 +654,9 @@ impl<'a, 's> Resolver<'a, 's> {
                     let edges_path = path.key(sf.node.response_key().node.as_str());
                     for (i, n) in page.iter().enumerate() {
                         let p = edges_path.index(i);
-                        let mut e = Fields::new();
-                        for ef in self
-                            .fields(&sf.node.selection_set.node, edge_ty)
-                            .iter()
-                            .copied()
-                        {
+                        let edge_selected = self.fields(&sf.node.selection_set.node, edge_ty);
+                        let mut e = Fields::with_capacity(edge_selected.len());
+                        for ef in edge_selected.iter().copied() {
                             let v: Answer = match ef.node.name.node.as_str() {
                                 "node" => self.node_object(
                                     n,
@@ -714,8 +709,9 @@ impl<'a, 's> Resolver<'a, 's> {
         {
             related.insert(&node.id);
         }
-        let mut m = Fields::new();
-        for f in self.node_fields(set, node, view).iter().copied() {
+        let selected = self.node_fields(set, node, view);
+        let mut m = Fields::with_capacity(selected.len());
+        for f in selected.iter().copied() {
             let name = f.node.name.node.as_str();
             let k = key(&f.node);
             let v: Answer = match name {
@@ -786,8 +782,9 @@ impl<'a, 's> Resolver<'a, 's> {
     ) -> Answer {
         let ty = format!("NestedEdged{}", peer.kind);
         let field_path = path.key(k);
-        let mut m = Fields::new();
-        for sf in self.fields(&f.selection_set.node, &ty).iter().copied() {
+        let selected = self.fields(&f.selection_set.node, &ty);
+        let mut m = Fields::with_capacity(selected.len());
+        for sf in selected.iter().copied() {
             let v: Answer = match sf.node.name.node.as_str() {
                 "node" => match n {
                     Some(n) => self.node_object(
