@@ -534,7 +534,7 @@ pub(crate) struct Tx<'c> {
     /// value (a superset: entries stay after a rollback or a later change; readers check
     /// the value itself), so an indexed lookup does not walk every pending node of the
     /// kind — a run that writes a thousand nodes of one kind would, at every write.
-    pending_attr: PendingAttrIndex,
+    pending_attr: RefCell<PendingAttrIndex>,
     order: Vec<NodeId>,
     /// How to undo each change since the oldest open checkpoint.
     journal: Vec<Undo>,
@@ -731,7 +731,9 @@ fn split_dunder(text: &str) -> Option<(&str, &str)> {
     Some((&text[..at], &text[at + 2..]))
 }
 
-/// Kind → attribute → value key → pending node ids (see `Tx::pending_attr`).
+/// Kind → attribute → value key → pending node ids (see `Tx::pending_attr`): an attribute
+/// is there once a lookup asked for its values ([`Tx::pending_values`]), and kept up by every
+/// write after.
 type PendingAttrIndex = HashMap<String, HashMap<String, HashMap<String, ByOrigin<NodeId>>>>;
 
 /// Entries about pending nodes, apart by whether this transaction created the node: a
@@ -860,7 +862,7 @@ impl<'c> Tx<'c> {
             pending: staged.pending,
             pending_by_kind: staged.pending_by_kind,
             pending_towards: staged.pending_towards,
-            pending_attr: staged.pending_attr,
+            pending_attr: RefCell::new(staged.pending_attr),
             staged_free: RefCell::new(staged.staged_free),
             pending_ips: staged.pending_ips,
             order: staged.order,
@@ -889,7 +891,7 @@ impl<'c> Tx<'c> {
             pending: self.pending,
             pending_by_kind: self.pending_by_kind,
             pending_towards: self.pending_towards,
-            pending_attr: self.pending_attr,
+            pending_attr: self.pending_attr.into_inner(),
             order: self.order,
             journal: self.journal,
             checkpoints: self.checkpoints,
@@ -1734,7 +1736,8 @@ impl<'c> Tx<'c> {
             },
         });
         // ...and the nodes it gave the value.
-        for id in self.given(kind, attr, key) {
+        let given = self.given(kind, attr, key);
+        for id in &given {
             if let Some(p) = self.pending.get(id.as_str())
                 && !p.deleted
                 && *p.kind == *kind
@@ -1770,15 +1773,14 @@ impl<'c> Tx<'c> {
                 .collect::<rusqlite::Result<BTreeSet<String>>>()
             })
             .unwrap_or_else(|e| self.failed(e));
-        let given = self
-            .pending_attr
-            .get(kind)
-            .and_then(|by_attr| by_attr.get(attr))
-            .into_iter()
-            .flatten()
+        let given: Vec<String> = self
+            .pending_values(kind, attr)
+            .iter()
             .filter(|(key, _)| crate::node::contains_ignore_case(key, needle))
-            .flat_map(|(_, ids)| ids.iter());
-        ids.extend(given.map(NodeId::to_string));
+            .flat_map(|(_, ids)| ids.iter())
+            .map(NodeId::to_string)
+            .collect();
+        ids.extend(given);
         ids
     }
 
@@ -1805,17 +1807,50 @@ impl<'c> Tx<'c> {
 
     /// Pending nodes of `kind` this transaction gave attribute `attr` the value key `key`
     /// (a superset: see `Tx::pending_attr`).
-    fn given<'t>(&'t self, kind: &str, attr: &str, key: &str) -> impl Iterator<Item = &'t NodeId> {
+    fn given(&self, kind: &str, attr: &str, key: &str) -> Vec<NodeId> {
         self.given_sets(kind, attr, key)
-            .into_iter()
-            .flat_map(ByOrigin::iter)
+            .map(|(existing, created)| created.into_iter().chain(existing).collect())
+            .unwrap_or_default()
     }
 
-    fn given_sets(&self, kind: &str, attr: &str, key: &str) -> Option<&ByOrigin<NodeId>> {
-        self.pending_attr
-            .get(kind)
-            .and_then(|by_attr| by_attr.get(attr))
-            .and_then(|by_key| by_key.get(key))
+    /// [`Tx::given`] apart by origin: (existing nodes, nodes created here).
+    fn given_sets(&self, kind: &str, attr: &str, key: &str) -> Option<(Vec<NodeId>, Vec<NodeId>)> {
+        let values = self.pending_values(kind, attr);
+        let g = values.get(key)?;
+        Some((
+            g.existing.iter().cloned().collect(),
+            g.created.iter().cloned().collect(),
+        ))
+    }
+
+    /// The pending nodes of `kind` by their value key of `attr` (a superset: entries stay
+    /// after a rollback or a later change; readers check the value itself). Indexed the first
+    /// time a lookup asks, from the pending nodes of the kind, and by every write after: a
+    /// seed build writes ~15,000 values and looks a few attributes up by value (names, in
+    /// identities), so indexing every value as it was written cost ~1,000 instructions each
+    /// for values nothing looked up.
+    fn pending_values(
+        &self,
+        kind: &str,
+        attr: &str,
+    ) -> std::cell::RefMut<'_, HashMap<String, ByOrigin<NodeId>>> {
+        std::cell::RefMut::map(self.pending_attr.borrow_mut(), |index| {
+            index
+                .entry(kind.to_owned())
+                .or_default()
+                .entry(attr.to_owned())
+                .or_insert_with(|| {
+                    let mut by_key: HashMap<String, ByOrigin<NodeId>> = HashMap::new();
+                    for id in self.pending_by_kind.get(kind).into_iter().flatten() {
+                        if let Some(p) = self.pending.get(id.as_str())
+                            && let Some(key) = p.attrs.get(attr).and_then(value_key)
+                        {
+                            by_key.entry(key).or_default().insert(p.created, id.clone());
+                        }
+                    }
+                    by_key
+                })
+        })
     }
 
     /// [`Tx::committed_by_attr`], asked once per transaction: what is committed does not
@@ -1931,7 +1966,12 @@ impl<'c> Tx<'c> {
             Some(p) if !p.deleted => (p.created, self.get(id)),
             _ => (committed.is_none(), committed),
         };
-        let p = self.touch(id, &kind);
+        self.touch(id, &kind);
+        // The attributes a lookup asked for by value (see `Tx::pending_values`), kept up below.
+        let mut indexed = self.pending_attr.get_mut().get_mut(kind.as_str());
+        let Some(p) = self.pending.get_mut(id) else {
+            unreachable!("`{id}` was touched above")
+        };
         if was_deleted {
             // Deleted, then written again in the same transaction: diff against what is
             // committed, from nothing pending.
@@ -1949,14 +1989,19 @@ impl<'c> Tx<'c> {
                 p.attrs.insert(name.clone(), Value::Null);
             }
         }
-        let mut valued = Vec::new();
         if created && p.attrs.is_empty() {
             p.attrs.reserve(attrs.len());
         }
         for (name, new) in attrs {
             if before.attr(&name) != &new {
-                if let Some(key) = value_key(&new) {
-                    valued.push((name.clone(), key));
+                if let Some(by_attr) = &mut indexed
+                    && let Some(by_key) = by_attr.get_mut(name.as_str())
+                    && let Some(key) = value_key(&new)
+                {
+                    by_key
+                        .entry(key)
+                        .or_default()
+                        .insert(created, NodeId::new(id));
                 }
                 p.attrs.insert(name, new);
             }
@@ -1980,15 +2025,6 @@ impl<'c> Tx<'c> {
         }
         for (peer, rel) in towards {
             self.note_towards(peer, id, rel);
-        }
-        let by_attr = self.pending_attr.entry(kind).or_default();
-        for (name, key) in valued {
-            by_attr
-                .entry(name)
-                .or_default()
-                .entry(key)
-                .or_default()
-                .insert(created, NodeId::new(id));
         }
         self.index_pending_ip(id);
     }
@@ -2256,6 +2292,17 @@ impl<'c> Tx<'c> {
             self.views.get_mut().remove(undo.id());
             match undo {
                 Undo::Node(id, Some(p)) => {
+                    // Its values then are its values again: indexed wherever a lookup has
+                    // indexed its kind's attribute since (see `Tx::pending_values`).
+                    if let Some(by_attr) = self.pending_attr.get_mut().get_mut(&*p.kind) {
+                        for (name, value) in &p.attrs {
+                            if let Some(by_key) = by_attr.get_mut(name.as_str())
+                                && let Some(key) = value_key(value)
+                            {
+                                by_key.entry(key).or_default().insert(p.created, id.clone());
+                            }
+                        }
+                    }
                     self.pending.insert(id, p);
                 }
                 Undo::Node(id, None) => {
@@ -3224,7 +3271,7 @@ impl Tx<'_> {
         // has the value: either set finds it, so the smaller is read — a device's few new
         // interfaces named `Ethernet1` rather than its 64 new interfaces, a namespace's one
         // new prefix with this value rather than every new prefix in it.
-        let given = self.given_sets(kind, attr, key);
+        let (given_existing, given_created) = self.given_sets(kind, attr, key).unwrap_or_default();
         let towards = self.pending_towards.get(peer);
         let pointing = |srcs: &BTreeSet<(String, String)>| -> Vec<String> {
             srcs.iter()
@@ -3232,20 +3279,13 @@ impl Tx<'_> {
                 .map(|(src, _)| src.clone())
                 .collect()
         };
-        if let Some(g) = given {
-            out.extend(g.existing.iter().map(NodeId::to_string));
-        }
+        out.extend(given_existing.iter().map(NodeId::to_string));
         if let Some(t) = towards {
             out.extend(pointing(&t.existing));
         }
-        let created_given = given.map_or(0, |g| g.created.len());
         match towards {
-            Some(t) if t.created.len() <= created_given => out.extend(pointing(&t.created)),
-            _ => out.extend(
-                given
-                    .into_iter()
-                    .flat_map(|g| g.created.iter().map(NodeId::to_string)),
-            ),
+            Some(t) if t.created.len() <= given_created.len() => out.extend(pointing(&t.created)),
+            _ => out.extend(given_created.iter().map(NodeId::to_string)),
         }
         out
     }
@@ -3833,6 +3873,58 @@ mod tests {
             .as_str()
             .unwrap_or_else(|| panic!("{created}"))
             .to_owned()
+    }
+
+    /// The pending nodes found by value are those holding it now, whether the lookup comes
+    /// before or after they were written (the attribute is indexed when first looked up, and
+    /// by every write after), and after a rollback restores an older value: a widget renamed
+    /// after a checkpoint, looked up (which indexes `name`), then rolled back, is found by
+    /// its name again, and no longer by the name undone.
+    #[test]
+    fn pending_nodes_are_found_by_the_values_they_hold_before_and_after_a_lookup_and_a_rollback() {
+        let store = widget_store();
+        let committed = create_widget(&store, "kept", None);
+        store
+            .read_op(|conn, schema| {
+                let mut tx = store.tx(conn, schema, MAIN);
+                let found = |tx: &Tx<'_>, name: &str| -> Vec<String> {
+                    tx.ids_by_attr("TestWidget", "name", name)
+                        .into_iter()
+                        .collect()
+                };
+                let widget = |name: &str| {
+                    let mut n = Node::new("TestWidget");
+                    n.attrs.insert("name".into(), Value::String(name.into()));
+                    n
+                };
+                let first = widget("w1");
+                let first_id = first.id.to_string();
+                tx.note_fresh(&first_id);
+                tx.put(first);
+                let checkpoint = tx.checkpoint();
+                let mut renamed = (*tx.get(&first_id).expect("w1 is pending")).clone();
+                renamed
+                    .attrs
+                    .insert("name".into(), Value::String("w2".into()));
+                tx.put(renamed);
+                // The first lookup of `name`: indexed from the pending widgets now.
+                assert_eq!(found(&tx, "w2"), [first_id.as_str()]);
+                assert!(found(&tx, "w1").is_empty());
+                assert_eq!(found(&tx, "kept"), [committed.as_str()]);
+                // A widget written after the lookup is indexed as it is written.
+                let second = widget("w3");
+                let second_id = second.id.to_string();
+                tx.note_fresh(&second_id);
+                tx.put(second);
+                assert_eq!(found(&tx, "w3"), [second_id.as_str()]);
+                tx.rollback_to(checkpoint);
+                assert_eq!(found(&tx, "w1"), [first_id.as_str()]);
+                assert!(found(&tx, "w2").is_empty());
+                assert!(found(&tx, "w3").is_empty());
+                assert_eq!(found(&tx, "kept"), [committed.as_str()]);
+                Ok::<_, StoreError>(())
+            })
+            .expect("the read");
     }
 
     /// A node read for its attributes alone is made once per transaction while nothing
