@@ -533,7 +533,9 @@ pub(crate) struct Tx<'c> {
     /// For each kind, attribute and value key, the pending nodes that were given that
     /// value (a superset: entries stay after a rollback or a later change; readers check
     /// the value itself), so an indexed lookup does not walk every pending node of the
-    /// kind — a run that writes a thousand nodes of one kind would, at every write.
+    /// kind — a run that writes a thousand nodes of one kind would, at every write. An
+    /// attribute is indexed from the first lookup that asks for it on (see
+    /// [`Tx::pending_values`]).
     pending_attr: RefCell<PendingAttrIndex>,
     order: Vec<NodeId>,
     /// How to undo each change since the oldest open checkpoint.
