@@ -738,6 +738,22 @@ fn split_dunder(text: &str) -> Option<(&str, &str)> {
 /// write after.
 type PendingAttrIndex = HashMap<String, HashMap<String, HashMap<String, ByOrigin<NodeId>>>>;
 
+/// Notes in `by_key` (one attribute's entries of a [`PendingAttrIndex`]) that node `id`
+/// holds `value`; a value without a key (null) is not indexed.
+fn index_value(
+    by_key: &mut HashMap<String, ByOrigin<NodeId>>,
+    value: &Value,
+    created: bool,
+    id: &str,
+) {
+    if let Some(key) = value_key(value) {
+        by_key
+            .entry(key)
+            .or_default()
+            .insert(created, NodeId::new(id));
+    }
+}
+
 /// Entries about pending nodes, apart by whether this transaction created the node: a
 /// search among a peer's holders reads, of the nodes created here, only the smaller of
 /// those pointing at the peer and those given the value (see [`Tx::holders_with_attr`]).
@@ -1775,14 +1791,13 @@ impl<'c> Tx<'c> {
                 .collect::<rusqlite::Result<BTreeSet<String>>>()
             })
             .unwrap_or_else(|e| self.failed(e));
-        let given: Vec<String> = self
-            .pending_values(kind, attr)
-            .iter()
-            .filter(|(key, _)| crate::node::contains_ignore_case(key, needle))
-            .flat_map(|(_, ids)| ids.iter())
-            .map(NodeId::to_string)
-            .collect();
-        ids.extend(given);
+        ids.extend(
+            self.pending_values(kind, attr)
+                .iter()
+                .filter(|(key, _)| crate::node::contains_ignore_case(key, needle))
+                .flat_map(|(_, ids)| ids.iter())
+                .map(NodeId::to_string),
+        );
         ids
     }
 
@@ -1810,8 +1825,9 @@ impl<'c> Tx<'c> {
     /// Pending nodes of `kind` this transaction gave attribute `attr` the value key `key`
     /// (a superset: see `Tx::pending_attr`).
     fn given(&self, kind: &str, attr: &str, key: &str) -> Vec<NodeId> {
-        self.given_sets(kind, attr, key)
-            .map(|(existing, created)| created.into_iter().chain(existing).collect())
+        self.pending_values(kind, attr)
+            .get(key)
+            .map(|g| g.iter().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -1845,9 +1861,9 @@ impl<'c> Tx<'c> {
                     let mut by_key: HashMap<String, ByOrigin<NodeId>> = HashMap::new();
                     for id in self.pending_by_kind.get(kind).into_iter().flatten() {
                         if let Some(p) = self.pending.get(id.as_str())
-                            && let Some(key) = p.attrs.get(attr).and_then(value_key)
+                            && let Some(value) = p.attrs.get(attr)
                         {
-                            by_key.entry(key).or_default().insert(p.created, id.clone());
+                            index_value(&mut by_key, value, p.created, id);
                         }
                     }
                     by_key
@@ -1998,12 +2014,8 @@ impl<'c> Tx<'c> {
             if before.attr(&name) != &new {
                 if let Some(by_attr) = &mut indexed
                     && let Some(by_key) = by_attr.get_mut(name.as_str())
-                    && let Some(key) = value_key(&new)
                 {
-                    by_key
-                        .entry(key)
-                        .or_default()
-                        .insert(created, NodeId::new(id));
+                    index_value(by_key, &new, created, id);
                 }
                 p.attrs.insert(name, new);
             }
@@ -2298,10 +2310,8 @@ impl<'c> Tx<'c> {
                     // indexed its kind's attribute since (see `Tx::pending_values`).
                     if let Some(by_attr) = self.pending_attr.get_mut().get_mut(&*p.kind) {
                         for (name, value) in &p.attrs {
-                            if let Some(by_key) = by_attr.get_mut(name.as_str())
-                                && let Some(key) = value_key(value)
-                            {
-                                by_key.entry(key).or_default().insert(p.created, id.clone());
+                            if let Some(by_key) = by_attr.get_mut(name.as_str()) {
+                                index_value(by_key, value, p.created, &id);
                             }
                         }
                     }
